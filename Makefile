@@ -1,0 +1,192 @@
+# vdagent-chardev: one Makefile, out-of-tree builds.
+#
+#   make                 library, host-side tests, fuzz targets (when clang is here)
+#   make check           install missing packages, build, run every suite
+#   make check SANITIZE=address,undefined   the same in build-address-undefined/
+#   make fuzz            libFuzzer targets (clang) in $(O)/fuzz/
+#   make fuzz-smoke      replay each corpus, then fuzz each target FUZZ_SECONDS
+#   make bench           throughput figures beside their baselines
+#   make deps            apt-get install what is missing (no-op when complete)
+#   make clean
+#
+# Knobs: V=1 (verbose), WERROR=0 (warnings stay warnings), O=DIR, CC=...
+
+comma := ,
+ifneq ($(SANITIZE),)
+O ?= build-$(subst $(comma),-,$(SANITIZE))
+else
+O ?= build
+endif
+
+CC ?= cc
+FUZZ_CC ?= clang
+PKG_CONFIG ?= pkg-config
+WERROR ?= 1
+FUZZ_SECONDS ?= 30
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# Debian packages: build, tests, fuzzing.
+DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
+              libpixman-1-dev libjson-c-dev
+DEPS_TEST := check clang libclang-rt-14-dev valgrind
+DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+
+PKGS := glib-2.0 spice-protocol pixman-1 json-c
+TEST_PKGS := check
+
+# pkg-config runs once, and only when a build needs it (after `make deps`).
+lazy = $(eval $(1) := $$(shell $(2)))$($(1))
+PKG_CFLAGS = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
+TEST_CFLAGS = $(call lazy,TEST_CFLAGS,$(PKG_CONFIG) --cflags $(TEST_PKGS))
+TEST_LIBS = $(call lazy,TEST_LIBS,$(PKG_CONFIG) --libs $(TEST_PKGS))
+
+WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
+            -Wold-style-definition -Wvla -Wwrite-strings -Wformat=2 \
+            -Wpointer-arith -Wundef -Wshadow -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+OPT ?= -O2 -g
+BASE_CFLAGS = -std=gnu11 $(OPT) $(WARNINGS) -fno-strict-aliasing \
+              -I. -Ivdagent -Iclipboard -Iinput -Imigration $(PKG_CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+             -fno-sanitize-recover=all
+endif
+
+# ---- sources -------------------------------------------------------------
+LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
+            vdagent/vdagent-reader.c vdagent/vdagent-writer.c
+TEST_SUPPORT_SRCS := tests/guest-agent.c
+CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
+              tests/check_reader.c tests/check_writer.c tests/check_device.c
+BENCH_SRCS := tests/bench.c
+FUZZ_TARGETS := reader
+FUZZ_replay_SRCS := tests/fuzz/replay.c
+
+LIB := $(O)/libvdagent-chardev.a
+CHECK_BIN := $(O)/tests/check-vdagent
+BENCH_BIN := $(O)/tests/bench
+REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay/%)
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz-%)
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
+
+HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
+
+.PHONY: all lib tests fuzz fuzz-smoke check check-run bench deps clean
+.DEFAULT_GOAL := all
+
+all: lib tests
+ifeq ($(HAVE_CLANG),1)
+all: fuzz
+endif
+
+lib: $(LIB)
+tests: $(CHECK_BIN) $(BENCH_BIN) $(REPLAY_BINS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(XCFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm
+
+$(BENCH_BIN): $(call obj,$(BENCH_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# gcc replay drivers: a plain main() feeding corpus files to the target.
+$(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o \
+                    $(call obj,$(TEST_SUPPORT_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# ---- libFuzzer (clang) ---------------------------------------------------
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(WARNINGS) -fno-strict-aliasing \
+              -I. -Ivdagent -Iclipboard -Iinput -Imigration $(PKG_CFLAGS) \
+              $(FUZZ_FLAGS) -DVDAGENT_FUZZING
+
+$(O)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) FUZZCC $<
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/fuzz/fuzz-%: $(O)/fuzz/obj/tests/fuzz/fuzz_%.o \
+                  $(call fuzzobj,$(LIB_SRCS) $(TEST_SUPPORT_SRCS))
+	$(quiet) LINK $@
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_BINS)
+
+# Replay the committed corpus, then fuzz each target for FUZZ_SECONDS with
+# a scratch output corpus (the committed one is never modified).
+fuzz-smoke: fuzz
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	  scratch=$$(mktemp -d); \
+	  echo "== fuzz $$t: replay tests/fuzz/corpus/$$t"; \
+	  $(O)/fuzz/fuzz-$$t -runs=0 -rss_limit_mb=2048 tests/fuzz/corpus/$$t; \
+	  echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  $(O)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	     -malloc_limit_mb=1024 -dict=tests/fuzz/$$t.dict -seed=1 \
+	     $$scratch tests/fuzz/corpus/$$t; \
+	  rm -rf $$scratch; \
+	done
+
+# ---- running -------------------------------------------------------------
+# check and bench install what is missing first, then re-enter make so
+# that pkg-config sees the installed packages.
+check: deps
+	$(Q)$(MAKE) --no-print-directory check-run
+
+check-run: tests
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== replay corpus tests/fuzz/corpus/$$t"; \
+	  $(O)/fuzz-replay/$$t tests/fuzz/corpus/$$t; \
+	done
+	$(Q)$(CHECK_BIN)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)
+	$(Q)$(BENCH_BIN)
+
+deps:
+	$(Q)missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "== installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
+	fi
+
+clean:
+	rm -rf build build-*
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,60 @@
+/*
+ * check_main.c: the one test runner.  `check-vdagent [SUITE...]` runs the
+ * named suites (all by default) and ends with Check's summary line.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_suites.h"
+
+typedef Suite *(*SuiteFn)(void);
+
+static const struct {
+    const char *name;
+    SuiteFn fn;
+} suites[] = {
+    { "guest-agent", guest_agent_suite },
+    { "reader", reader_suite },
+    { "writer", writer_suite },
+    { "device", device_suite },
+};
+
+static bool wanted(int argc, char **argv, const char *name)
+{
+    int i;
+
+    if (argc < 2) {
+        return true;
+    }
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    SRunner *sr = NULL;
+    size_t i;
+    int failed;
+
+    for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+        if (!wanted(argc, argv, suites[i].name)) {
+            continue;
+        }
+        if (!sr) {
+            sr = srunner_create(suites[i].fn());
+        } else {
+            srunner_add_suite(sr, suites[i].fn());
+        }
+    }
+    if (!sr) {
+        return EXIT_FAILURE;
+    }
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

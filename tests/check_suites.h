@@ -1,0 +1,14 @@
+/*
+ * check_suites.h: every Check suite of the project, run by check_main.c.
+ */
+#ifndef CHECK_SUITES_H
+#define CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *guest_agent_suite(void);
+Suite *reader_suite(void);
+Suite *writer_suite(void);
+Suite *device_suite(void);
+
+#endif /* CHECK_SUITES_H */

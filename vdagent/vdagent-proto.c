@@ -1,0 +1,53 @@
+/*
+ * vdagent-proto.c: name tables of the VDAgent protocol.
+ */
+#include "vdagent-proto.h"
+
+#include <glib.h>
+
+/* Indexed by VD_AGENT_CAP_*; spelled as spice-protocol, dashed. */
+static const char *const cap_names[] = {
+    [VD_AGENT_CAP_MOUSE_STATE] = "mouse-state",
+    [VD_AGENT_CAP_MONITORS_CONFIG] = "monitors-config",
+    [VD_AGENT_CAP_REPLY] = "reply",
+    [VD_AGENT_CAP_CLIPBOARD] = "clipboard",
+    [VD_AGENT_CAP_DISPLAY_CONFIG] = "display-config",
+    [VD_AGENT_CAP_CLIPBOARD_BY_DEMAND] = "clipboard-by-demand",
+    [VD_AGENT_CAP_CLIPBOARD_SELECTION] = "clipboard-selection",
+    [VD_AGENT_CAP_SPARSE_MONITORS_CONFIG] = "sparse-monitors-config",
+    [VD_AGENT_CAP_GUEST_LINEEND_LF] = "guest-lineend-lf",
+    [VD_AGENT_CAP_GUEST_LINEEND_CRLF] = "guest-lineend-crlf",
+    [VD_AGENT_CAP_MAX_CLIPBOARD] = "max-clipboard",
+    [VD_AGENT_CAP_AUDIO_VOLUME_SYNC] = "audio-volume-sync",
+    [VD_AGENT_CAP_MONITORS_CONFIG_POSITION] = "monitors-config-position",
+    [VD_AGENT_CAP_FILE_XFER_DISABLED] = "file-xfer-disabled",
+    [VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS] = "file-xfer-detailed-errors",
+    [VD_AGENT_CAP_GRAPHICS_DEVICE_INFO] = "graphics-device-info",
+    [VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB] = "clipboard-no-release-on-regrab",
+    [VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL] = "clipboard-grab-serial",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(cap_names) == VD_AGENT_END_CAP);
+
+static const char *const drop_names[VDAGENT_DROP__COUNT] = {
+    [VDAGENT_DROP_BAD_PORT] = "bad-port",
+    [VDAGENT_DROP_SHORT_HEADER] = "short-header",
+    [VDAGENT_DROP_BAD_PROTOCOL] = "bad-protocol",
+    [VDAGENT_DROP_OVERRUN] = "overrun",
+    [VDAGENT_DROP_OVERSIZE] = "oversize",
+    [VDAGENT_DROP_UNKNOWN_TYPE] = "unknown-type",
+    [VDAGENT_DROP_WRONG_DIRECTION] = "wrong-direction",
+    [VDAGENT_DROP_BAD_SIZE] = "bad-size",
+    [VDAGENT_DROP_NOT_NEGOTIATED] = "not-negotiated",
+    [VDAGENT_DROP_PORT_CLOSED] = "port-closed",
+};
+
+const char *vdagent_cap_name(unsigned cap)
+{
+    return cap < G_N_ELEMENTS(cap_names) ? cap_names[cap] : NULL;
+}
+
+const char *vdagent_drop_name(VDAgentDrop reason)
+{
+    return (unsigned)reason < VDAGENT_DROP__COUNT ? drop_names[reason]
+                                                  : "unknown";
+}

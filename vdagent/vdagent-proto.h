@@ -1,0 +1,73 @@
+/*
+ * vdagent-proto.h: names and size rules of the VDAgent protocol.
+ *
+ * The message table itself (name, direction, size rule, required
+ * capability and handler per type) lives beside its handlers in vdagent.c;
+ * this header exposes its read-only side: names for traces and the control
+ * socket, and the single size check the dispatcher applies.  Capability
+ * names follow spice-protocol's enum, lower case with dashes
+ * ("clipboard-grab-serial").
+ */
+#ifndef VDAGENT_PROTO_H
+#define VDAGENT_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <spice/vd_agent.h>
+
+/* Why a guest message (or a piece of the guest stream) was dropped. */
+typedef enum VDAgentDrop {
+    VDAGENT_DROP_BAD_PORT,        /* chunk on a port other than VDP_CLIENT_PORT */
+    VDAGENT_DROP_SHORT_HEADER,    /* first chunk of a message < 20 bytes */
+    VDAGENT_DROP_BAD_PROTOCOL,    /* message protocol != VD_AGENT_PROTOCOL */
+    VDAGENT_DROP_OVERRUN,         /* chunk carries bytes past its message's end */
+    VDAGENT_DROP_OVERSIZE,        /* announced size above the configured maximum */
+    VDAGENT_DROP_UNKNOWN_TYPE,    /* type 0 or >= VD_AGENT_END_MESSAGE */
+    VDAGENT_DROP_WRONG_DIRECTION, /* a type only the host sends */
+    VDAGENT_DROP_BAD_SIZE,        /* size wrong for its type and the caps */
+    VDAGENT_DROP_NOT_NEGOTIATED,  /* needs a capability one side lacks */
+    VDAGENT_DROP_PORT_CLOSED,     /* guest bytes while the port is closed */
+    VDAGENT_DROP__COUNT
+} VDAgentDrop;
+
+/* Size-rule modifiers that depend on the negotiated caps. */
+enum {
+    VDAGENT_SIZE_SELECTION = 1 << 0,  /* both sides have CLIPBOARD_SELECTION */
+    VDAGENT_SIZE_SERIAL    = 1 << 1,  /* both sides have CLIPBOARD_GRAB_SERIAL */
+};
+
+/*
+ * Name of message @type ("clipboard-grab"), or "unknown" for a type outside
+ * the table.  Never NULL.
+ */
+const char *vdagent_msg_name(uint32_t type);
+
+/*
+ * Name of capability bit @cap ("mouse-state"), or NULL when spice-protocol
+ * does not define it.
+ */
+const char *vdagent_cap_name(unsigned cap);
+
+/* Name of drop reason @reason ("bad-port"); "unknown" out of range. */
+const char *vdagent_drop_name(VDAgentDrop reason);
+
+/*
+ * The dispatcher's size rule for a guest->host message of @type carrying
+ * @size data bytes, with @flags (VDAGENT_SIZE_*) from the negotiated caps.
+ * Returns true when the size is acceptable.  Types the table does not know
+ * return false.  @min_out, when non-NULL, receives the minimum size of the
+ * type under @flags (exact types: the exact size); @exact_out whether the
+ * rule is exact.
+ */
+bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags);
+bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
+                           uint32_t *max_out);
+
+/* Capability word helpers on an array of @n words. */
+static inline bool vdagent_caps_has(const uint32_t *caps, size_t n, unsigned cap)
+{
+    return cap / 32 < n && (caps[cap / 32] >> (cap % 32)) & 1;
+}
+
+#endif /* VDAGENT_PROTO_H */

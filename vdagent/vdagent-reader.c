@@ -1,0 +1,363 @@
+/*
+ * vdagent-reader.c: sans-I/O reassembly of the guest->host chunk stream.
+ *
+ * Two nested framings: chunks (VDIChunkHeader + payload) carry a byte
+ * stream of messages (VDAgentMessage + data).  The reader tracks both with
+ * plain counters, so that a push may stop anywhere: inside a chunk header,
+ * inside a message header, inside a body, inside a skipped region.
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent-reader.h"
+#include "vdagent-wire.h"
+
+/* Buffers at most this large are kept between messages. */
+#define READER_RETAIN_MAX   (256u * 1024)
+/* The first allocation for a message body, unless the body is smaller. */
+#define READER_MIN_ALLOC    4096u
+
+typedef enum {
+    MSG_NONE,     /* between messages: the next port-1 chunk starts one */
+    MSG_HEADER,   /* collecting the 20-byte header inside its first chunk */
+    MSG_BODY,     /* collecting the body */
+    MSG_SKIP,     /* skipping the body of an oversize message */
+} MsgState;
+
+struct VDAgentReader {
+    const VDAgentReaderOps *ops;
+    void *opaque;
+    uint32_t max_message;
+
+    /* chunk framing */
+    uint8_t chdr[VDAGENT_CHUNK_HDR_SIZE];
+    uint32_t chdr_have;        /* header bytes held; 8 while inside a chunk */
+    uint32_t chunk_left;       /* payload bytes of this chunk still to come */
+    bool chunk_skip;           /* this chunk's payload is being discarded */
+
+    /* message framing */
+    MsgState msg;
+    uint8_t mhdr[VDAGENT_MSG_HDR_SIZE];
+    uint32_t mhdr_have;
+    VDAgentMessage hdr;        /* decoded, host order */
+    uint32_t msg_left;         /* body bytes still to come (BODY, SKIP) */
+
+    uint8_t *buf;              /* body being reassembled */
+    size_t len, cap;
+    size_t peak;
+
+    /* delivery */
+    const uint8_t *direct;     /* body delivered from the pushed bytes */
+    bool delivering;
+    bool stolen;
+    unsigned epoch;            /* bumped by every reset */
+};
+
+VDAgentReader *vdagent_reader_new(uint32_t max_message,
+                                  const VDAgentReaderOps *ops, void *opaque)
+{
+    VDAgentReader *r;
+
+    g_return_val_if_fail(ops != NULL && ops->message != NULL, NULL);
+
+    r = g_new0(VDAgentReader, 1);
+    r->ops = ops;
+    r->opaque = opaque;
+    r->max_message = max_message ? max_message : VDAGENT_DEFAULT_MAX_MESSAGE;
+    return r;
+}
+
+void vdagent_reader_free(VDAgentReader *r)
+{
+    if (!r) {
+        return;
+    }
+    g_free(r->buf);
+    g_free(r);
+}
+
+static void reader_free_buf(VDAgentReader *r)
+{
+    g_clear_pointer(&r->buf, g_free);
+    r->len = r->cap = 0;
+}
+
+void vdagent_reader_reset(VDAgentReader *r)
+{
+    g_return_if_fail(r != NULL);
+
+    r->chdr_have = 0;
+    r->chunk_left = 0;
+    r->chunk_skip = false;
+    r->msg = MSG_NONE;
+    r->mhdr_have = 0;
+    r->msg_left = 0;
+    r->len = 0;
+    if (!r->delivering) {
+        /* During delivery the callback still reads r->buf: keep it. */
+        reader_free_buf(r);
+    }
+    r->epoch++;
+}
+
+bool vdagent_reader_idle(const VDAgentReader *r)
+{
+    return r->chdr_have == 0 && r->msg == MSG_NONE;
+}
+
+size_t vdagent_reader_allocated(const VDAgentReader *r)
+{
+    return r->cap;
+}
+
+size_t vdagent_reader_peak_allocated(const VDAgentReader *r)
+{
+    return r->peak;
+}
+
+uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
+{
+    uint8_t *data;
+
+    g_return_val_if_fail(r != NULL && len != NULL, NULL);
+    g_return_val_if_fail(r->delivering && !r->stolen, NULL);
+
+    r->stolen = true;
+    *len = r->hdr.size;
+    if (r->hdr.size == 0) {
+        return NULL;
+    }
+    if (r->direct) {
+        return g_memdup2(r->direct, r->hdr.size);
+    }
+    data = g_steal_pointer(&r->buf);
+    if (r->cap > r->len) {
+        /* Shrinking a large block is an mremap, not a copy. */
+        data = g_realloc(data, r->len);
+    }
+    r->len = r->cap = 0;
+    return data;
+}
+
+static void reader_drop(VDAgentReader *r, VDAgentDrop reason)
+{
+    g_debug("guest stream: dropped (%s)", vdagent_drop_name(reason));
+    if (r->ops->drop) {
+        r->ops->drop(r->opaque, reason);
+    }
+}
+
+/* Discard the rest of the current chunk; the message state is untouched. */
+static void reader_skip_chunk(VDAgentReader *r)
+{
+    r->chunk_skip = true;
+}
+
+/* End the current message without delivering it. */
+static void reader_abort_msg(VDAgentReader *r)
+{
+    r->msg = MSG_NONE;
+    r->mhdr_have = 0;
+    r->msg_left = 0;
+    r->len = 0;
+    if (r->cap > READER_RETAIN_MAX) {
+        reader_free_buf(r);
+    }
+}
+
+/* Deliver the message; returns false when the callback reset the reader. */
+static bool reader_deliver(VDAgentReader *r, const uint8_t *direct)
+{
+    static const uint8_t empty[1];
+    unsigned epoch = r->epoch;
+    const uint8_t *data = direct ? direct : r->buf;
+
+    if (!data) {
+        data = empty;
+    }
+    r->direct = direct;
+    r->delivering = true;
+    r->stolen = false;
+    r->ops->message(r->opaque, &r->hdr, data);
+    r->delivering = false;
+    r->direct = NULL;
+    if (epoch != r->epoch) {
+        /* Reset from inside the callback: the buffer it kept goes now. */
+        if (!r->stolen) {
+            reader_free_buf(r);
+        }
+        return false;
+    }
+    reader_abort_msg(r);
+    return true;
+}
+
+/* A complete chunk header: decide what its payload is. */
+static void reader_chunk_start(VDAgentReader *r)
+{
+    uint32_t port = vdagent_le32(r->chdr + offsetof(VDIChunkHeader, port));
+
+    r->chunk_left = vdagent_le32(r->chdr + offsetof(VDIChunkHeader, size));
+    r->chunk_skip = false;
+
+    if (port != VDP_CLIENT_PORT) {
+        reader_drop(r, VDAGENT_DROP_BAD_PORT);
+        reader_skip_chunk(r);
+        return;
+    }
+    switch (r->msg) {
+    case MSG_NONE:
+        if (r->chunk_left < VDAGENT_MSG_HDR_SIZE) {
+            reader_drop(r, VDAGENT_DROP_SHORT_HEADER);
+            reader_skip_chunk(r);
+            return;
+        }
+        r->msg = MSG_HEADER;
+        r->mhdr_have = 0;
+        return;
+    case MSG_BODY:
+    case MSG_SKIP:
+        if (r->chunk_left > r->msg_left) {
+            /* Continuation longer than what is left of the message. */
+            reader_drop(r, VDAGENT_DROP_OVERRUN);
+            reader_abort_msg(r);
+            reader_skip_chunk(r);
+        }
+        return;
+    case MSG_HEADER:
+        break;
+    }
+    /* MSG_HEADER cannot outlive its first chunk (the chunk holds >= 20). */
+    g_assert_not_reached();
+}
+
+/* A complete message header: validate it against the chunk and limits. */
+static bool reader_msg_start(VDAgentReader *r)
+{
+    const uint8_t *h = r->mhdr;
+
+    r->hdr.protocol = vdagent_le32(h + offsetof(VDAgentMessage, protocol));
+    r->hdr.type = vdagent_le32(h + offsetof(VDAgentMessage, type));
+    r->hdr.opaque = vdagent_le64(h + offsetof(VDAgentMessage, opaque));
+    r->hdr.size = vdagent_le32(h + offsetof(VDAgentMessage, size));
+
+    if (r->hdr.protocol != VD_AGENT_PROTOCOL) {
+        reader_drop(r, VDAGENT_DROP_BAD_PROTOCOL);
+        reader_abort_msg(r);
+        reader_skip_chunk(r);
+        return true;
+    }
+    if (r->chunk_left > r->hdr.size) {
+        reader_drop(r, VDAGENT_DROP_OVERRUN);
+        reader_abort_msg(r);
+        reader_skip_chunk(r);
+        return true;
+    }
+    r->msg_left = r->hdr.size;
+    if (r->hdr.size > r->max_message) {
+        reader_drop(r, VDAGENT_DROP_OVERSIZE);
+        r->msg = MSG_SKIP;
+        return true;
+    }
+    r->msg = MSG_BODY;
+    r->len = 0;
+    if (r->hdr.size == 0) {
+        return reader_deliver(r, NULL);
+    }
+    return true;
+}
+
+/* Make room for @n more body bytes, growing with what has arrived. */
+static void reader_reserve(VDAgentReader *r, size_t n)
+{
+    size_t need = r->len + n;
+    size_t ncap;
+
+    if (need <= r->cap) {
+        return;
+    }
+    /* need <= hdr.size <= max_message: no overflow below. */
+    ncap = MAX(need, MAX(r->cap * 2, READER_MIN_ALLOC));
+    ncap = MIN(ncap, (size_t)r->hdr.size);
+    r->buf = g_realloc(r->buf, ncap);
+    r->cap = ncap;
+    r->peak = MAX(r->peak, ncap);
+}
+
+void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
+{
+    unsigned epoch;
+
+    g_return_if_fail(r != NULL);
+    g_return_if_fail(buf != NULL || len == 0);
+    g_return_if_fail(!r->delivering);
+
+    epoch = r->epoch;
+    while (len > 0 && epoch == r->epoch) {
+        size_t n;
+
+        if (r->chdr_have < VDAGENT_CHUNK_HDR_SIZE) {
+            n = MIN(len, (size_t)(VDAGENT_CHUNK_HDR_SIZE - r->chdr_have));
+            memcpy(r->chdr + r->chdr_have, buf, n);
+            r->chdr_have += n;
+            buf += n;
+            len -= n;
+            if (r->chdr_have < VDAGENT_CHUNK_HDR_SIZE) {
+                break;
+            }
+            reader_chunk_start(r);
+            if (r->chunk_left == 0) {
+                /* An empty chunk ends here: no payload to wait for. */
+                r->chdr_have = 0;
+                r->chunk_skip = false;
+            }
+        } else {
+            n = MIN(len, (size_t)r->chunk_left);
+            if (r->chunk_skip) {
+                /* discard */
+            } else if (r->msg == MSG_HEADER) {
+                n = MIN(n, (size_t)(VDAGENT_MSG_HDR_SIZE - r->mhdr_have));
+                memcpy(r->mhdr + r->mhdr_have, buf, n);
+                r->mhdr_have += n;
+            } else if (r->msg == MSG_SKIP) {
+                r->msg_left -= n;
+            } else if (r->msg == MSG_BODY) {
+                if (r->len == 0 && n == r->msg_left) {
+                    /* Whole body in this push: deliver without copying. */
+                    r->msg_left = 0;
+                    r->chunk_left -= n;
+                    buf += n;
+                    len -= n;
+                    if (r->chunk_left == 0) {
+                        r->chdr_have = 0;
+                    }
+                    if (!reader_deliver(r, buf - n)) {
+                        return;
+                    }
+                    continue;
+                }
+                reader_reserve(r, n);
+                memcpy(r->buf + r->len, buf, n);
+                r->len += n;
+                r->msg_left -= n;
+            }
+            r->chunk_left -= n;
+            buf += n;
+            len -= n;
+            if (r->chunk_left == 0) {
+                r->chdr_have = 0;
+                r->chunk_skip = false;
+            }
+            if (r->msg == MSG_HEADER && r->mhdr_have == VDAGENT_MSG_HDR_SIZE) {
+                if (!reader_msg_start(r)) {
+                    return;
+                }
+            } else if (r->msg == MSG_BODY && r->msg_left == 0) {
+                if (!reader_deliver(r, NULL)) {
+                    return;
+                }
+            } else if (r->msg == MSG_SKIP && r->msg_left == 0) {
+                r->msg = MSG_NONE;
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/*
+ * vdagent-reader.h: sans-I/O reader of the guest->host VDAgent stream.
+ *
+ * The caller pushes guest bytes at any split; the reader reassembles
+ * chunks into messages and hands each complete message to a callback.  It
+ * does no I/O and keeps no globals, so it can be fed byte by byte, fuzzed,
+ * and (later) saved and restored mid-message.
+ *
+ * Framing policy (documented in README.md, tested in check_reader.c):
+ *  - A chunk is an 8-byte VDIChunkHeader then `size` payload bytes.  The
+ *    header may arrive across any number of pushes.
+ *  - Only VDP_CLIENT_PORT chunks carry messages.  A chunk on any other port
+ *    is skipped whole (in bounded pieces, never buffered) and counted as
+ *    BAD_PORT; a message being reassembled is not disturbed by it.
+ *  - The first chunk of a message must hold the whole 20-byte
+ *    VDAgentMessage header: a shorter first chunk is dropped as
+ *    SHORT_HEADER and the next chunk starts a new message.  QEMU and
+ *    spice-server behave the same; neither real agent ever splits a header,
+ *    and refusing a split keeps a garbage fragment from swallowing the
+ *    valid message that follows it.
+ *  - A message may span many chunks, and one chunk may hold a whole message
+ *    of any size (the Linux agent sends every message as one chunk).  A
+ *    chunk that holds more bytes than the rest of its message is OVERRUN:
+ *    the message and the rest of the chunk are dropped.
+ *  - protocol != 1: BAD_PROTOCOL, the header is untrustworthy, so only the
+ *    rest of this chunk is skipped.
+ *  - size > max_message: OVERSIZE, the message body is skipped (following
+ *    the chunk framing, in bounded pieces) and the next message parses.
+ *  - Memory follows the bytes received: the message buffer grows
+ *    geometrically as data arrives, capped at the announced size, never
+ *    allocated up front from a size the guest announces.
+ */
+#ifndef VDAGENT_READER_H
+#define VDAGENT_READER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <spice/vd_agent.h>
+
+#include "vdagent-proto.h"
+
+typedef struct VDAgentReader VDAgentReader;
+
+typedef struct VDAgentReaderOps {
+    /*
+     * A complete message.  @hdr is decoded to host byte order; @data holds
+     * hdr->size bytes and is borrowed for the call (see
+     * vdagent_reader_steal_data()).  May call vdagent_reader_reset(): the
+     * reader then stops processing the current push.
+     */
+    void (*message)(void *opaque, const VDAgentMessage *hdr,
+                    const uint8_t *data);
+    /* A drop of @reason.  Optional. */
+    void (*drop)(void *opaque, VDAgentDrop reason);
+} VDAgentReaderOps;
+
+/*
+ * Create a reader.  @max_message bounds one message's data size (0 means
+ * VDAGENT_DEFAULT_MAX_MESSAGE).  @ops is borrowed and must outlive the
+ * reader; @opaque is passed to each callback.
+ */
+VDAgentReader *vdagent_reader_new(uint32_t max_message,
+                                  const VDAgentReaderOps *ops, void *opaque);
+
+/* Free @r and anything it buffers.  NULL is a no-op. */
+void vdagent_reader_free(VDAgentReader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentReader, vdagent_reader_free)
+
+/*
+ * Push @len guest bytes.  Always consumes them all (unless a callback
+ * resets the reader, which discards the rest of this push); delivery is
+ * identical however the stream is split.
+ */
+void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len);
+
+/* Drop every partial chunk and message: the state of a new reader. */
+void vdagent_reader_reset(VDAgentReader *r);
+
+/*
+ * Only from inside the message callback: take the message data.  Returns a
+ * g_malloc'd buffer of *@len bytes owned by the caller (the reader's own
+ * buffer when the message was reassembled, so no copy; a copy when it was
+ * delivered straight from the pushed bytes).  The @data the callback got
+ * stays valid until the callback returns.
+ */
+uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len);
+
+/* True when the reader is between messages with no partial chunk header. */
+bool vdagent_reader_idle(const VDAgentReader *r);
+
+/* Bytes of message data the reader holds allocated right now. */
+size_t vdagent_reader_allocated(const VDAgentReader *r);
+
+/* The largest allocation the reader has held since it was created. */
+size_t vdagent_reader_peak_allocated(const VDAgentReader *r);
+
+#endif /* VDAGENT_READER_H */

@@ -1,0 +1,231 @@
+/*
+ * vdagent-writer.c: lazy chunk framing of queued host->guest messages.
+ *
+ * Each queued message stores, in one allocation, the first chunk header,
+ * the 20-byte message header and the copied head, so a small message goes
+ * out as ONE contiguous span.  Later chunk headers are built in a scratch
+ * buffer when their chunk starts.  Logical payload P of a message is
+ * msghdr | head | tail; chunk k carries P[k*2048, ...).
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent-writer.h"
+#include "vdagent-wire.h"
+
+typedef struct OutMsg {
+    struct OutMsg *next;
+    uint32_t type;
+    uint32_t total;        /* 20 + size: length of P */
+    GBytes *tail;
+    uint32_t head_len;
+    uint8_t bytes[];       /* chunk header 0 | msg header | head */
+} OutMsg;
+
+struct VDAgentWriter {
+    OutMsg *first, *last;
+    size_t queued;
+    uint64_t pending;
+
+    /* progress in the first message */
+    uint32_t off;          /* bytes of P written */
+    uint32_t chunk_left;   /* payload bytes left in the current chunk */
+    uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+    uint32_t hdr_off;      /* bytes of the current chunk header written */
+    bool in_chunk;         /* a chunk (header included) has been started */
+
+    uint64_t sent[VD_AGENT_END_MESSAGE];
+};
+
+#define P_STORED(m) (VDAGENT_MSG_HDR_SIZE + (m)->head_len)
+
+uint64_t vdagent_writer_wire_size(uint32_t size)
+{
+    uint64_t total = (uint64_t)VDAGENT_MSG_HDR_SIZE + size;
+    uint64_t chunks = (total + VDAGENT_OUT_CHUNK_MAX - 1) / VDAGENT_OUT_CHUNK_MAX;
+
+    return total + chunks * VDAGENT_CHUNK_HDR_SIZE;
+}
+
+VDAgentWriter *vdagent_writer_new(void)
+{
+    return g_new0(VDAgentWriter, 1);
+}
+
+static void out_msg_free(OutMsg *m)
+{
+    if (m->tail) {
+        g_bytes_unref(m->tail);
+    }
+    g_free(m);
+}
+
+static void writer_clear(VDAgentWriter *w)
+{
+    OutMsg *m, *next;
+
+    for (m = w->first; m; m = next) {
+        next = m->next;
+        out_msg_free(m);
+    }
+    w->first = w->last = NULL;
+    w->queued = 0;
+    w->pending = 0;
+    w->off = 0;
+    w->chunk_left = 0;
+    w->hdr_off = 0;
+    w->in_chunk = false;
+}
+
+void vdagent_writer_free(VDAgentWriter *w)
+{
+    if (!w) {
+        return;
+    }
+    writer_clear(w);
+    g_free(w);
+}
+
+void vdagent_writer_reset(VDAgentWriter *w)
+{
+    g_return_if_fail(w != NULL);
+    writer_clear(w);
+}
+
+bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
+                          const void *head, size_t head_len, GBytes *tail)
+{
+    size_t tail_len = tail ? g_bytes_get_size(tail) : 0;
+    uint64_t size = (uint64_t)head_len + tail_len;
+    uint32_t first;
+    OutMsg *m;
+
+    g_return_val_if_fail(w != NULL, false);
+    g_return_val_if_fail(head != NULL || head_len == 0, false);
+
+    if (size > UINT32_MAX - VDAGENT_MSG_HDR_SIZE) {
+        return false;
+    }
+    m = g_malloc(sizeof(*m) + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+                 head_len);
+    m->next = NULL;
+    m->type = type;
+    m->total = VDAGENT_MSG_HDR_SIZE + (uint32_t)size;
+    m->tail = tail ? g_bytes_ref(tail) : NULL;
+    m->head_len = head_len;
+    first = MIN(m->total, VDAGENT_OUT_CHUNK_MAX);
+    vdagent_put_chunk_hdr(m->bytes, VDP_CLIENT_PORT, first);
+    vdagent_put_msg_hdr(m->bytes + VDAGENT_CHUNK_HDR_SIZE, type, 0,
+                        (uint32_t)size);
+    if (head_len) {
+        memcpy(m->bytes + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE,
+               head, head_len);
+    }
+    if (w->last) {
+        w->last->next = m;
+    } else {
+        w->first = m;
+    }
+    w->last = m;
+    w->queued++;
+    w->pending += vdagent_writer_wire_size((uint32_t)size);
+    return true;
+}
+
+size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
+{
+    OutMsg *m;
+    uint32_t stored;
+
+    g_return_val_if_fail(w != NULL && p != NULL, 0);
+
+    m = w->first;
+    if (!m) {
+        *p = NULL;
+        return 0;
+    }
+    if (!w->in_chunk) {
+        /* Start the next chunk of this message. */
+        w->chunk_left = MIN(m->total - w->off, VDAGENT_OUT_CHUNK_MAX);
+        w->hdr_off = 0;
+        w->in_chunk = true;
+        if (w->off > 0) {
+            vdagent_put_chunk_hdr(w->hdr, VDP_CLIENT_PORT, w->chunk_left);
+        }
+    }
+    stored = P_STORED(m);
+    if (w->off == 0) {
+        /* First chunk: its header sits right before P in m->bytes. */
+        uint32_t span = VDAGENT_CHUNK_HDR_SIZE + MIN(w->chunk_left, stored);
+
+        *p = m->bytes + w->hdr_off;
+        return span - w->hdr_off;
+    }
+    if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
+        *p = w->hdr + w->hdr_off;
+        return VDAGENT_CHUNK_HDR_SIZE - w->hdr_off;
+    }
+    if (w->off < stored) {
+        *p = m->bytes + VDAGENT_CHUNK_HDR_SIZE + w->off;
+        return MIN(w->chunk_left, stored - w->off);
+    }
+    *p = (const uint8_t *)g_bytes_get_data(m->tail, NULL) + (w->off - stored);
+    return w->chunk_left;
+}
+
+void vdagent_writer_consume(VDAgentWriter *w, size_t n)
+{
+    OutMsg *m;
+
+    g_return_if_fail(w != NULL);
+    g_return_if_fail(n <= w->pending);
+
+    while (n > 0) {
+        size_t k;
+
+        m = w->first;
+        g_return_if_fail(m != NULL && w->in_chunk);
+        if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
+            k = MIN(n, (size_t)(VDAGENT_CHUNK_HDR_SIZE - w->hdr_off));
+            w->hdr_off += k;
+        } else {
+            k = MIN(n, (size_t)w->chunk_left);
+            w->off += k;
+            w->chunk_left -= k;
+        }
+        n -= k;
+        w->pending -= k;
+        if (w->hdr_off == VDAGENT_CHUNK_HDR_SIZE && w->chunk_left == 0) {
+            w->in_chunk = false;
+            if (w->off == m->total) {
+                w->sent[m->type < VD_AGENT_END_MESSAGE ? m->type : 0]++;
+                w->first = m->next;
+                if (!w->first) {
+                    w->last = NULL;
+                }
+                w->queued--;
+                w->off = 0;
+                out_msg_free(m);
+            }
+        }
+    }
+}
+
+uint64_t vdagent_writer_pending(const VDAgentWriter *w)
+{
+    return w->pending;
+}
+
+size_t vdagent_writer_queued(const VDAgentWriter *w)
+{
+    return w->queued;
+}
+
+bool vdagent_writer_at_boundary(const VDAgentWriter *w)
+{
+    return w->off == 0 && (!w->in_chunk || w->hdr_off == 0);
+}
+
+uint64_t vdagent_writer_sent(const VDAgentWriter *w, uint32_t type)
+{
+    return w->sent[type < VD_AGENT_END_MESSAGE ? type : 0];
+}

@@ -1,0 +1,605 @@
+/*
+ * vdagent.c: the VDAgent character device: session, message table,
+ * dispatch and output flow control.
+ *
+ * Transport (reassembly: vdagent-reader.c), dispatch (the table below) and
+ * flow control (vdagent-writer.c + drain) are separate pieces.  Size
+ * checks happen once, here, in vdagent_dispatch(), driven by the table.
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent.h"
+#include "vdagent-reader.h"
+#include "vdagent-writer.h"
+#include "vdagent-wire.h"
+
+struct VDAgentChardev {
+    VDAgentConfig config;
+    const VDAgentFrontendOps *ops;
+    void *opaque;
+
+    VDAgentReader *reader;
+    VDAgentWriter *writer;
+
+    bool connected;                  /* guest side of the port is open */
+    unsigned session;                /* bumped by every disconnect */
+    uint32_t host_caps;
+    uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
+    size_t n_guest_caps;
+
+    /* re-entrancy from frontend callbacks */
+    bool in_write;
+    GByteArray *deferred;            /* guest bytes pushed during a write */
+    bool draining;
+    bool drain_again;
+    VDAgentWriter *stale_writer;     /* freed once the write returns */
+
+    VDAgentCounters counters;        /* msgs_out: of retired writers */
+};
+
+/* ---- the message table ------------------------------------------------ */
+
+typedef void (*VDAgentMsgHandler)(VDAgentChardev *dev,
+                                  const VDAgentMessage *hdr,
+                                  const uint8_t *data);
+
+enum {
+    DIR_G2H = 1 << 0,    /* the guest agent sends it */
+    DIR_H2G = 1 << 1,    /* we send it */
+};
+
+enum {
+    NEED_NONE,
+    NEED_CLIPBOARD,      /* clipboard on here, CLIPBOARD_BY_DEMAND there */
+};
+
+typedef struct VDAgentMsgDesc {
+    const char *name;
+    uint8_t dir;
+    bool exact;          /* size must equal, else size is a minimum */
+    bool sel;            /* +4 with a negotiated selection prefix */
+    bool serial;         /* +4 with a negotiated grab serial */
+    uint8_t need;
+    uint32_t size;       /* exact or minimum size, before the +4s */
+    uint32_t max;        /* largest size (minimum rules), 0: unbounded */
+    VDAgentMsgHandler handler;   /* NULL: valid but of no use here */
+} VDAgentMsgDesc;
+
+static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
+                              const uint8_t *data);
+static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
+                               const uint8_t *data);
+
+#define CAPS_MAX_SIZE \
+    ((uint32_t)(sizeof(VDAgentAnnounceCapabilities) + 4 * VDAGENT_MAX_CAPS_WORDS))
+
+/*
+ * Sizes as spice-common's agent_message_check_size() and spice-vdagent's
+ * vdagent_message_min_size[]: exact for fixed structs, minimum for the
+ * rest.  Clipboard handlers arrive with the clipboard peer (issue 3); until
+ * then a negotiated clipboard message is counted as ignored.
+ */
+static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
+    [VD_AGENT_MOUSE_STATE] = {
+        .name = "mouse-state", .dir = DIR_H2G, .exact = true,
+        .size = sizeof(VDAgentMouseState),
+    },
+    [VD_AGENT_MONITORS_CONFIG] = {
+        .name = "monitors-config", .dir = DIR_H2G,
+        .size = sizeof(VDAgentMonitorsConfig),
+    },
+    [VD_AGENT_REPLY] = {
+        .name = "reply", .dir = DIR_G2H, .exact = true,
+        .size = sizeof(VDAgentReply), .handler = vdagent_recv_reply,
+    },
+    [VD_AGENT_CLIPBOARD] = {
+        .name = "clipboard", .dir = DIR_G2H | DIR_H2G, .sel = true,
+        .need = NEED_CLIPBOARD, .size = sizeof(VDAgentClipboard),
+    },
+    [VD_AGENT_DISPLAY_CONFIG] = {
+        .name = "display-config", .dir = DIR_H2G, .exact = true,
+        .size = sizeof(VDAgentDisplayConfig),
+    },
+    [VD_AGENT_ANNOUNCE_CAPABILITIES] = {
+        .name = "announce-capabilities", .dir = DIR_G2H | DIR_H2G,
+        .size = sizeof(VDAgentAnnounceCapabilities), .max = CAPS_MAX_SIZE,
+        .handler = vdagent_recv_caps,
+    },
+    [VD_AGENT_CLIPBOARD_GRAB] = {
+        .name = "clipboard-grab", .dir = DIR_G2H | DIR_H2G, .sel = true,
+        .serial = true, .need = NEED_CLIPBOARD,
+        .size = sizeof(VDAgentClipboardGrab),
+    },
+    [VD_AGENT_CLIPBOARD_REQUEST] = {
+        .name = "clipboard-request", .dir = DIR_G2H | DIR_H2G, .exact = true,
+        .sel = true, .need = NEED_CLIPBOARD,
+        .size = sizeof(VDAgentClipboardRequest),
+    },
+    [VD_AGENT_CLIPBOARD_RELEASE] = {
+        .name = "clipboard-release", .dir = DIR_G2H | DIR_H2G, .exact = true,
+        .sel = true, .need = NEED_CLIPBOARD,
+        .size = sizeof(VDAgentClipboardRelease),
+    },
+    [VD_AGENT_FILE_XFER_START] = {
+        .name = "file-xfer-start", .dir = DIR_H2G,
+        .size = sizeof(VDAgentFileXferStartMessage),
+    },
+    [VD_AGENT_FILE_XFER_STATUS] = {
+        .name = "file-xfer-status", .dir = DIR_G2H | DIR_H2G,
+        .size = sizeof(VDAgentFileXferStatusMessage),
+    },
+    [VD_AGENT_FILE_XFER_DATA] = {
+        .name = "file-xfer-data", .dir = DIR_H2G,
+        .size = sizeof(VDAgentFileXferDataMessage),
+    },
+    [VD_AGENT_CLIENT_DISCONNECTED] = {
+        .name = "client-disconnected", .dir = DIR_H2G, .exact = true,
+        .size = 0,
+    },
+    [VD_AGENT_MAX_CLIPBOARD] = {
+        .name = "max-clipboard", .dir = DIR_G2H | DIR_H2G, .exact = true,
+        .need = NEED_CLIPBOARD, .size = sizeof(VDAgentMaxClipboard),
+    },
+    [VD_AGENT_AUDIO_VOLUME_SYNC] = {
+        .name = "audio-volume-sync", .dir = DIR_G2H | DIR_H2G,
+        .size = sizeof(VDAgentAudioVolumeSync),
+    },
+    [VD_AGENT_GRAPHICS_DEVICE_INFO] = {
+        .name = "graphics-device-info", .dir = DIR_G2H,
+        .size = sizeof(VDAgentGraphicsDeviceInfo),
+    },
+};
+
+static const VDAgentMsgDesc *msg_desc(uint32_t type)
+{
+    if (type >= G_N_ELEMENTS(msg_table) || !msg_table[type].name) {
+        return NULL;
+    }
+    return &msg_table[type];
+}
+
+const char *vdagent_msg_name(uint32_t type)
+{
+    const VDAgentMsgDesc *d = msg_desc(type);
+
+    return d ? d->name : "unknown";
+}
+
+bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
+                           uint32_t *max_out)
+{
+    const VDAgentMsgDesc *d = msg_desc(type);
+    uint32_t min;
+
+    if (!d) {
+        return false;
+    }
+    min = d->size;
+    if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
+        min += 4;
+    }
+    if (d->serial && (flags & VDAGENT_SIZE_SERIAL)) {
+        min += 4;
+    }
+    if (min_out) {
+        *min_out = min;
+    }
+    if (max_out) {
+        *max_out = d->exact ? min : d->max ? d->max : UINT32_MAX;
+    }
+    return true;
+}
+
+bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags)
+{
+    uint32_t min, max;
+
+    if (!vdagent_msg_size_rule(type, flags, &min, &max)) {
+        return false;
+    }
+    return size >= min && size <= max;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Free the writer a disconnect replaced during a write, keeping its counts. */
+static void vdagent_retire_writer(VDAgentChardev *dev)
+{
+    uint32_t t;
+
+    if (!dev->stale_writer) {
+        return;
+    }
+    for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
+        dev->counters.msgs_out[t] += vdagent_writer_sent(dev->stale_writer, t);
+    }
+    g_clear_pointer(&dev->stale_writer, vdagent_writer_free);
+}
+
+/* Write what the frontend takes; safe against re-entry from its callbacks. */
+static void vdagent_drain(VDAgentChardev *dev)
+{
+    if (dev->draining) {
+        dev->drain_again = true;
+        return;
+    }
+    dev->draining = true;
+    do {
+        dev->drain_again = false;
+        for (;;) {
+            unsigned session;
+            const uint8_t *p;
+            size_t room = dev->ops->can_write(dev->opaque);
+            size_t n;
+
+            if (room == 0) {
+                break;
+            }
+            n = vdagent_writer_peek(dev->writer, &p);
+            if (n == 0) {
+                break;
+            }
+            n = MIN(n, room);
+            session = dev->session;
+            dev->ops->write(dev->opaque, p, n);
+            if (session != dev->session) {
+                /* The guest closed the port from inside write. */
+                vdagent_retire_writer(dev);
+                continue;
+            }
+            vdagent_writer_consume(dev->writer, n);
+            dev->counters.bytes_out += n;
+        }
+    } while (dev->drain_again);
+    dev->draining = false;
+}
+
+/*
+ * Queue a message for the guest and write what the frontend takes.  @head
+ * is copied, @tail referenced.  Nothing is queued while the guest side is
+ * closed: an agent that opens later must not see stale messages.
+ */
+static bool vdagent_send(VDAgentChardev *dev, uint32_t type,
+                         const void *head, size_t head_len, GBytes *tail)
+{
+    if (!dev->connected) {
+        return false;
+    }
+    if (!vdagent_writer_queue(dev->writer, type, head, head_len, tail)) {
+        return false;
+    }
+    vdagent_drain(dev);
+    return true;
+}
+
+static void vdagent_send_caps(VDAgentChardev *dev, bool request)
+{
+    uint8_t buf[sizeof(VDAgentAnnounceCapabilities) + 4];
+
+    vdagent_put_le32(buf + offsetof(VDAgentAnnounceCapabilities, request),
+                     request);
+    vdagent_put_le32(buf + offsetof(VDAgentAnnounceCapabilities, caps),
+                     dev->host_caps);
+    vdagent_send(dev, VD_AGENT_ANNOUNCE_CAPABILITIES, buf, sizeof(buf), NULL);
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
+                              const uint8_t *data)
+{
+    size_t off = offsetof(VDAgentAnnounceCapabilities, caps);
+    uint32_t request;
+    size_t i;
+
+    request = vdagent_le32(data + offsetof(VDAgentAnnounceCapabilities, request));
+    /* Trailing bytes short of a whole word are ignored, as spice does. */
+    dev->n_guest_caps = (hdr->size - off) / 4;
+    for (i = 0; i < dev->n_guest_caps; i++) {
+        dev->guest_caps[i] = vdagent_le32(data + off + 4 * i);
+    }
+    g_debug("guest caps: %zu words, word 0 0x%08x, request %u",
+            dev->n_guest_caps, dev->n_guest_caps ? dev->guest_caps[0] : 0,
+            request);
+    /*
+     * New caps mean a (re)started agent.  Where the mouse peer (issue 4)
+     * activates its input handler and the clipboard peer (issue 3) resets
+     * serials and registers.
+     */
+    if (request) {
+        vdagent_send_caps(dev, false);
+    }
+}
+
+static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
+                               const uint8_t *data)
+{
+    uint32_t type = vdagent_le32(data + offsetof(VDAgentReply, type));
+    uint32_t error = vdagent_le32(data + offsetof(VDAgentReply, error));
+
+    (void)hdr;
+    g_debug("guest reply to %s: %u", vdagent_msg_name(type), error);
+    if (error != VD_AGENT_SUCCESS) {
+        dev->counters.reply_errors++;
+    }
+}
+
+static unsigned vdagent_size_flags(const VDAgentChardev *dev)
+{
+    unsigned flags = 0;
+
+    if (dev->config.clipboard &&
+        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_SELECTION)) {
+        flags |= VDAGENT_SIZE_SELECTION;
+    }
+    if (dev->config.clipboard &&
+        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+        flags |= VDAGENT_SIZE_SERIAL;
+    }
+    return flags;
+}
+
+static void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
+{
+    dev->counters.drops[reason]++;
+}
+
+/* The dispatcher: every guest message passes the table's checks here. */
+static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
+                             const uint8_t *data)
+{
+    VDAgentChardev *dev = opaque;
+    const VDAgentMsgDesc *d = msg_desc(hdr->type);
+
+    if (!d) {
+        vdagent_count_drop(dev, VDAGENT_DROP_UNKNOWN_TYPE);
+        return;
+    }
+    if (!(d->dir & DIR_G2H)) {
+        vdagent_count_drop(dev, VDAGENT_DROP_WRONG_DIRECTION);
+        return;
+    }
+    if (d->need == NEED_CLIPBOARD &&
+        !(dev->config.clipboard &&
+          vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND))) {
+        vdagent_count_drop(dev, VDAGENT_DROP_NOT_NEGOTIATED);
+        return;
+    }
+    if (!vdagent_msg_size_ok(hdr->type, hdr->size, vdagent_size_flags(dev))) {
+        g_debug("guest %s: bad size %u", d->name, hdr->size);
+        vdagent_count_drop(dev, VDAGENT_DROP_BAD_SIZE);
+        return;
+    }
+    dev->counters.msgs_in[hdr->type]++;
+    if (d->handler) {
+        d->handler(dev, hdr, data);
+    } else {
+        dev->counters.ignored++;
+    }
+}
+
+static void vdagent_reader_drop(void *opaque, VDAgentDrop reason)
+{
+    vdagent_count_drop(opaque, reason);
+}
+
+static const VDAgentReaderOps vdagent_reader_ops = {
+    .message = vdagent_dispatch,
+    .drop = vdagent_reader_drop,
+};
+
+/* ---- session ----------------------------------------------------------- */
+
+G_DEFINE_QUARK(vdagent-error-quark, vdagent_error)
+
+static uint32_t vdagent_compute_caps(const VDAgentConfig *config)
+{
+    uint32_t caps = 0;
+
+    if (config->mouse) {
+        caps |= 1u << VD_AGENT_CAP_MOUSE_STATE;
+    }
+    if (config->clipboard) {
+        caps |= 1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND;
+        caps |= 1u << VD_AGENT_CAP_CLIPBOARD_SELECTION;
+        caps |= 1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL;
+        caps |= 1u << VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB;
+        caps |= 1u << VD_AGENT_CAP_MAX_CLIPBOARD;
+    }
+    return caps;
+}
+
+void vdagent_config_init(VDAgentConfig *config)
+{
+    g_return_if_fail(config != NULL);
+
+    memset(config, 0, sizeof(*config));
+    config->mouse = true;
+    config->clipboard = false;
+    config->max_message = VDAGENT_DEFAULT_MAX_MESSAGE;
+    config->n_heads = 1;
+    config->heads[0] = (VDAgentHeadConfig){ .width = 1024, .height = 768 };
+}
+
+VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
+                                    const VDAgentFrontendOps *ops,
+                                    void *opaque, GError **errp)
+{
+    VDAgentChardev *dev;
+    unsigned i;
+
+    g_return_val_if_fail(config != NULL, NULL);
+    g_return_val_if_fail(ops != NULL && ops->can_write && ops->write, NULL);
+    g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
+
+    if (config->n_heads > VDAGENT_MAX_HEADS) {
+        g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+                    "%u display heads, at most %u", config->n_heads,
+                    VDAGENT_MAX_HEADS);
+        return NULL;
+    }
+    for (i = 0; i < config->n_heads; i++) {
+        if (config->heads[i].width == 0 || config->heads[i].height == 0) {
+            g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+                        "display head %u has size %ux%u", i,
+                        config->heads[i].width, config->heads[i].height);
+            return NULL;
+        }
+    }
+
+    dev = g_new0(VDAgentChardev, 1);
+    dev->config = *config;
+    if (!dev->config.max_message) {
+        dev->config.max_message = VDAGENT_DEFAULT_MAX_MESSAGE;
+    }
+    if (dev->config.n_heads == 0) {
+        dev->config.n_heads = 1;
+        dev->config.heads[0] = (VDAgentHeadConfig){ .width = 1024,
+                                                    .height = 768 };
+    }
+    dev->ops = ops;
+    dev->opaque = opaque;
+    dev->host_caps = vdagent_compute_caps(&dev->config);
+    dev->reader = vdagent_reader_new(dev->config.max_message,
+                                     &vdagent_reader_ops, dev);
+    dev->writer = vdagent_writer_new();
+    dev->deferred = g_byte_array_new();
+    return dev;
+}
+
+void vdagent_chardev_free(VDAgentChardev *dev)
+{
+    if (!dev) {
+        return;
+    }
+    vdagent_reader_free(dev->reader);
+    vdagent_writer_free(dev->writer);
+    vdagent_writer_free(dev->stale_writer);
+    g_byte_array_unref(dev->deferred);
+    g_free(dev);
+}
+
+/* The guest side went away: nothing of this session may reach the next. */
+static void vdagent_disconnect(VDAgentChardev *dev)
+{
+    dev->connected = false;
+    dev->session++;
+    vdagent_reader_reset(dev->reader);
+    if (dev->draining) {
+        /* The frontend's write is still reading the old writer's bytes. */
+        vdagent_retire_writer(dev);
+        dev->stale_writer = g_steal_pointer(&dev->writer);
+        dev->writer = vdagent_writer_new();
+    } else {
+        vdagent_writer_reset(dev->writer);
+    }
+    memset(dev->guest_caps, 0, sizeof(dev->guest_caps));
+    dev->n_guest_caps = 0;
+    /*
+     * Where the mouse peer (issue 4) deactivates its input handler and the
+     * clipboard peer (issue 3) unregisters, releasing what the guest owned
+     * and answering pending requests.
+     */
+}
+
+void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
+{
+    g_return_if_fail(dev != NULL);
+
+    if (open == dev->connected) {
+        /* Same state (a post-migration open, say): not a reconnect. */
+        return;
+    }
+    if (!open) {
+        g_debug("guest closed the port");
+        vdagent_disconnect(dev);
+        return;
+    }
+    g_debug("guest opened the port");
+    dev->connected = true;
+    /* The Linux agent sends its caps only when asked: ask first. */
+    vdagent_send_caps(dev, true);
+}
+
+static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len)
+{
+    if (len == 0) {
+        return;
+    }
+    if (!dev->connected) {
+        vdagent_count_drop(dev, VDAGENT_DROP_PORT_CLOSED);
+        return;
+    }
+    vdagent_reader_push(dev->reader, buf, len);
+}
+
+void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
+                           size_t len)
+{
+    g_return_if_fail(dev != NULL);
+    g_return_if_fail(buf != NULL || len == 0);
+
+    dev->counters.bytes_in += len;
+    if (dev->in_write) {
+        g_byte_array_append(dev->deferred, buf, len);
+        return;
+    }
+    dev->in_write = true;
+    vdagent_feed(dev, buf, len);
+    while (dev->deferred->len > 0) {
+        g_autoptr(GByteArray) more = dev->deferred;
+
+        dev->deferred = g_byte_array_new();
+        vdagent_feed(dev, more->data, more->len);
+    }
+    dev->in_write = false;
+}
+
+void vdagent_chardev_accept_input(VDAgentChardev *dev)
+{
+    g_return_if_fail(dev != NULL);
+    vdagent_drain(dev);
+}
+
+bool vdagent_chardev_connected(const VDAgentChardev *dev)
+{
+    return dev->connected;
+}
+
+uint32_t vdagent_chardev_host_caps(const VDAgentChardev *dev)
+{
+    return dev->host_caps;
+}
+
+const uint32_t *vdagent_chardev_guest_caps(const VDAgentChardev *dev,
+                                           size_t *n)
+{
+    *n = dev->n_guest_caps;
+    return dev->guest_caps;
+}
+
+bool vdagent_chardev_guest_has_cap(const VDAgentChardev *dev, unsigned cap)
+{
+    return vdagent_caps_has(dev->guest_caps, dev->n_guest_caps, cap);
+}
+
+void vdagent_chardev_get_counters(const VDAgentChardev *dev,
+                                  VDAgentCounters *out)
+{
+    uint32_t t;
+
+    *out = dev->counters;
+    for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
+        out->msgs_out[t] += vdagent_writer_sent(dev->writer, t);
+    }
+}
+
+uint64_t vdagent_chardev_pending_output(const VDAgentChardev *dev)
+{
+    return vdagent_writer_pending(dev->writer);
+}
+
+const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev)
+{
+    return &dev->config;
+}

@@ -1,0 +1,141 @@
+/*
+ * vdagent.h: the VDAgent character device.
+ *
+ * The device is the host end of the SPICE agent channel (the virtio-serial
+ * port "com.redhat.spice.0").  An embedding (an emulator, or vdagent-host)
+ * creates it from a config and a const table of frontend callbacks, pushes
+ * the guest's bytes in with vdagent_chardev_write(), tells it when the
+ * guest side of the port opens and closes, and calls
+ * vdagent_chardev_accept_input() when the guest side has room again.  The
+ * device does no I/O of its own: output leaves only through the frontend's
+ * write callback, never more than can_write() allowed.
+ *
+ * Session rules (SPEC section 1): on guest open the device first sends
+ * ANNOUNCE_CAPABILITIES with request=1; an open with unchanged state is not
+ * a reconnect; a guest close drops all parser state, queued output and the
+ * guest's caps; every caps word the guest sends is kept; caps are sent back
+ * when the guest asks.
+ */
+#ifndef VDAGENT_H
+#define VDAGENT_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <spice/vd_agent.h>
+
+#include "vdagent-proto.h"
+
+typedef struct VDAgentChardev VDAgentChardev;
+
+/* Errors of this library's calls (GError domain). */
+#define VDAGENT_ERROR (vdagent_error_quark())
+GQuark vdagent_error_quark(void);
+typedef enum VDAgentError {
+    VDAGENT_ERROR_INVALID_CONFIG,
+} VDAgentError;
+
+/* Most display heads a device describes. */
+#define VDAGENT_MAX_HEADS 16
+/* Most caps words kept from the guest (2048 capability bits). */
+#define VDAGENT_MAX_CAPS_WORDS 64
+
+typedef struct VDAgentHeadConfig {
+    uint32_t width, height;
+    int32_t x, y;
+} VDAgentHeadConfig;
+
+typedef struct VDAgentConfig {
+    bool mouse;                  /* feed the guest's pointer (MOUSE_STATE) */
+    bool clipboard;              /* share the clipboard */
+    uint32_t max_message;        /* largest guest message; 0: 256 MiB */
+    unsigned n_heads;            /* 0: one head of 1024x768 */
+    VDAgentHeadConfig heads[VDAGENT_MAX_HEADS];
+} VDAgentConfig;
+
+/* Events the device raises towards the guest side of the port. */
+typedef enum VDAgentEvent {
+    VDAGENT_EVENT_OPENED,   /* the host end is ready */
+    VDAGENT_EVENT_CLOSED,   /* the host end closed (the agent reconnects) */
+} VDAgentEvent;
+
+typedef struct VDAgentFrontendOps {
+    /* How many bytes the guest side can take right now. */
+    size_t (*can_write)(void *opaque);
+    /*
+     * Deliver @len bytes (never more than the last can_write() said) to
+     * the guest.  @buf is borrowed for the call.  May call back into the
+     * device (write guest bytes, accept_input, set_guest_open).
+     */
+    void (*write)(void *opaque, const uint8_t *buf, size_t len);
+    /* A port event for the guest side.  Optional. */
+    void (*event)(void *opaque, VDAgentEvent event);
+} VDAgentFrontendOps;
+
+typedef struct VDAgentCounters {
+    uint64_t msgs_in[VD_AGENT_END_MESSAGE];   /* accepted, per type */
+    uint64_t msgs_out[VD_AGENT_END_MESSAGE];  /* fully written, per type */
+    uint64_t drops[VDAGENT_DROP__COUNT];      /* per reason */
+    uint64_t ignored;        /* valid messages this device has no use for */
+    uint64_t reply_errors;   /* REPLY messages reporting an error */
+    uint64_t bytes_in;       /* guest bytes pushed in */
+    uint64_t bytes_out;      /* bytes handed to the frontend */
+} VDAgentCounters;
+
+/* A config with the defaults: mouse on, clipboard off, 256 MiB, 1 head. */
+void vdagent_config_init(VDAgentConfig *config);
+
+/*
+ * Create a device.  @config is copied; @ops is borrowed and must outlive
+ * the device; @opaque goes to every callback.  Returns NULL (and sets
+ * @errp) when the config is invalid (a head of size 0, too many heads).
+ * The guest side starts closed.
+ */
+VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
+                                    const VDAgentFrontendOps *ops,
+                                    void *opaque, GError **errp);
+
+/* Free @dev.  NULL is a no-op.  Calls no frontend callback. */
+void vdagent_chardev_free(VDAgentChardev *dev);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentChardev, vdagent_chardev_free)
+
+/*
+ * Guest bytes, at any split.  Always consumes all @len bytes.  Bytes that
+ * arrive while the guest side is closed are dropped (PORT_CLOSED).  May be
+ * called from inside the frontend's write callback: the bytes are then
+ * processed once the current call returns, in order.
+ */
+void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
+                           size_t len);
+
+/* The guest side has room again: write what is queued. */
+void vdagent_chardev_accept_input(VDAgentChardev *dev);
+
+/*
+ * The guest opened (@open true) or closed its side of the port.  A call
+ * that does not change the state does nothing.
+ */
+void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open);
+
+bool vdagent_chardev_connected(const VDAgentChardev *dev);
+
+/* The caps words we announce (one word today). */
+uint32_t vdagent_chardev_host_caps(const VDAgentChardev *dev);
+
+/* The guest's caps words as last announced; *@n words (0 before caps). */
+const uint32_t *vdagent_chardev_guest_caps(const VDAgentChardev *dev,
+                                           size_t *n);
+bool vdagent_chardev_guest_has_cap(const VDAgentChardev *dev, unsigned cap);
+
+/* Fill @out with the device's counters. */
+void vdagent_chardev_get_counters(const VDAgentChardev *dev,
+                                  VDAgentCounters *out);
+
+/* Wire bytes queued for the guest and not yet written. */
+uint64_t vdagent_chardev_pending_output(const VDAgentChardev *dev);
+
+/* The config the device runs with. */
+const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev);
+
+#endif /* VDAGENT_H */
