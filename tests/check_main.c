@@ -2,6 +2,7 @@
  * check_main.c: the one test runner.  `check-vdagent [SUITE...]` runs the
  * named suites (all by default) and ends with Check's summary line.
  */
+#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
     size_t i;
     int failed;
 
+    /* A g_return_if_fail or g_warning anywhere is a test failure. */
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
     for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
         if (!wanted(argc, argv, suites[i].name)) {
             continue;

@@ -1,0 +1,779 @@
+/*
+ * check_device.c: the VDAgent chardev session, dispatcher and flow control,
+ * driven by the scripted guest agent (tests/guest-agent.c).
+ *
+ * Test input is built with the guest agent's own encoder, and the device's
+ * output is decoded by the guest agent's own decoder: never by the library.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "guest-agent.h"
+#include "vdagent.h"
+
+/* The real Linux agent's caps word (spice-vdagentd 0.22.1). */
+#define REAL_AGENT_CAPS 0x00038de7u
+
+/* ---- a frontend: the guest side of the virtio-serial port -------------- */
+
+typedef struct TestFe {
+    GuestAgent *ga;
+    GByteArray *wire;       /* every byte the device wrote, in order */
+    size_t budget;          /* bytes the guest side takes until refilled */
+    bool unlimited;
+    bool answer_inline;     /* push agent output back from inside write */
+    bool close_in_write;    /* close the port from inside the next write */
+    GByteArray *inject;     /* guest bytes pushed from inside the next write */
+    VDAgentChardev *dev;
+    unsigned writes;
+} TestFe;
+
+static size_t fe_can_write(void *opaque)
+{
+    TestFe *fe = opaque;
+
+    return fe->unlimited ? 65536 : fe->budget;
+}
+
+static void fe_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    TestFe *fe = opaque;
+
+    ck_assert(fe->unlimited || len <= fe->budget);
+    if (!fe->unlimited) {
+        fe->budget -= len;
+    }
+    fe->writes++;
+    g_byte_array_append(fe->wire, buf, len);
+    guest_agent_feed(fe->ga, buf, len);
+    if (fe->close_in_write) {
+        fe->close_in_write = false;
+        vdagent_chardev_set_guest_open(fe->dev, false);
+        /* @buf must still be readable after the close. */
+        ck_assert_uint_eq(buf[0] | buf[len - 1], buf[0] | buf[len - 1]);
+        g_byte_array_append(fe->wire, buf, len);
+    }
+    if (fe->inject) {
+        g_autoptr(GByteArray) in = g_steal_pointer(&fe->inject);
+
+        vdagent_chardev_write(fe->dev, in->data, in->len);
+    }
+    if (fe->answer_inline) {
+        g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
+
+        vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
+                              g_bytes_get_size(out));
+    }
+}
+
+static const VDAgentFrontendOps test_fe_ops = {
+    .can_write = fe_can_write,
+    .write = fe_write,
+};
+
+static TestFe *fe_new(const VDAgentConfig *config, const uint32_t *caps,
+                      size_t n_caps)
+{
+    TestFe *fe = g_new0(TestFe, 1);
+    g_autoptr(GError) err = NULL;
+
+    fe->ga = guest_agent_new(caps, n_caps);
+    fe->wire = g_byte_array_new();
+    fe->unlimited = true;
+    fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
+    ck_assert_ptr_nonnull(fe->dev);
+    ck_assert_ptr_null(err);
+    return fe;
+}
+
+static void fe_free(TestFe *fe)
+{
+    vdagent_chardev_free(fe->dev);
+    guest_agent_free(fe->ga);
+    g_byte_array_unref(fe->wire);
+    g_free(fe);
+}
+
+/* Move the agent's pending output into the device. */
+static void fe_pump(TestFe *fe)
+{
+    g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
+
+    vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
+                          g_bytes_get_size(out));
+}
+
+static void fe_push(TestFe *fe, const GByteArray *bytes)
+{
+    vdagent_chardev_write(fe->dev, bytes->data, bytes->len);
+}
+
+static VDAgentCounters counters(const TestFe *fe)
+{
+    VDAgentCounters c;
+
+    vdagent_chardev_get_counters(fe->dev, &c);
+    return c;
+}
+
+static VDAgentConfig config_with(bool mouse, bool clipboard)
+{
+    VDAgentConfig config;
+
+    vdagent_config_init(&config);
+    config.mouse = mouse;
+    config.clipboard = clipboard;
+    return config;
+}
+
+/* Open the port and let the agent answer the caps request. */
+static TestFe *fe_connected(bool mouse, bool clipboard, uint32_t guest_caps)
+{
+    VDAgentConfig config = config_with(mouse, clipboard);
+    TestFe *fe = fe_new(&config, &guest_caps, 1);
+
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    fe_pump(fe);
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    return fe;
+}
+
+/* ---- caps: exact bytes ------------------------------------------------- */
+
+static const struct {
+    bool mouse, clipboard;
+    uint8_t word[4];
+} caps_vectors[] = {
+    /* neither */
+    { false, false, { 0x00, 0x00, 0x00, 0x00 } },
+    /* MOUSE_STATE */
+    { true, false, { 0x01, 0x00, 0x00, 0x00 } },
+    /* BY_DEMAND, SELECTION, MAX_CLIPBOARD, NO_RELEASE_ON_REGRAB, GRAB_SERIAL */
+    { false, true, { 0x60, 0x04, 0x03, 0x00 } },
+    { true, true, { 0x61, 0x04, 0x03, 0x00 } },
+};
+
+START_TEST(test_caps_bytes)
+{
+    VDAgentConfig config = config_with(caps_vectors[_i].mouse,
+                                       caps_vectors[_i].clipboard);
+    TestFe *fe = fe_new(&config, NULL, 0);
+    uint8_t expect[36] = {
+        0x01, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00,        /* chunk */
+        0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,        /* msg */
+        0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x00, 0x00,                                /* request */
+    };
+
+    memcpy(expect + 32, caps_vectors[_i].word, 4);
+    ck_assert_uint_eq(fe->wire->len, 0);
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(fe->wire->len, sizeof(expect));
+    ck_assert_mem_eq(fe->wire->data, expect, sizeof(expect));
+    fe_free(fe);
+}
+END_TEST
+
+/* The wire-vectors file's QEMU word differs from ours only by our extra caps. */
+START_TEST(test_caps_host_word)
+{
+    VDAgentConfig config = config_with(true, true);
+    TestFe *fe = fe_new(&config, NULL, 0);
+
+    ck_assert_uint_eq(vdagent_chardev_host_caps(fe->dev) &
+                      ~((1u << VD_AGENT_CAP_MAX_CLIPBOARD) |
+                        (1u << VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB)),
+                      0x00020061);
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_caps_real_agent_names)
+{
+    static const char *const expect[] = {
+        "mouse-state", "monitors-config", "reply", "clipboard-by-demand",
+        "clipboard-selection", "sparse-monitors-config", "guest-lineend-lf",
+        "max-clipboard", "audio-volume-sync", "graphics-device-info",
+        "clipboard-no-release-on-regrab", "clipboard-grab-serial",
+    };
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    const uint32_t *caps;
+    size_t n, i;
+    unsigned cap;
+
+    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(caps[0], REAL_AGENT_CAPS);
+    for (cap = 0; cap < 32 * n; cap++) {
+        if (vdagent_chardev_guest_has_cap(fe->dev, cap)) {
+            ck_assert_ptr_nonnull(vdagent_cap_name(cap));
+            g_ptr_array_add(names, (gpointer)vdagent_cap_name(cap));
+        }
+    }
+    ck_assert_uint_eq(names->len, G_N_ELEMENTS(expect));
+    for (i = 0; i < names->len; i++) {
+        ck_assert_str_eq(g_ptr_array_index(names, i), expect[i]);
+    }
+    ck_assert_ptr_null(vdagent_cap_name(VD_AGENT_END_CAP));
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_caps_reply_only_when_asked)
+{
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+
+    /* open: our request; the agent's answer has request=0: no reply. */
+    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    guest_agent_clear_received(fe->ga);
+
+    /* a restarted agent asks: we answer with request=0 */
+    guest_agent_send_caps(fe->ga, true);
+    fe_pump(fe);
+    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
+    {
+        const GuestAgentMsg *m = guest_agent_received(fe->ga, 0);
+        uint8_t expect[8] = { 0, 0, 0, 0, 0x61, 0x04, 0x03, 0x00 };
+
+        ck_assert_uint_eq(m->type, VD_AGENT_ANNOUNCE_CAPABILITIES);
+        ck_assert_uint_eq(m->size, 8);
+        ck_assert_mem_eq(m->data, expect, 8);
+    }
+    /* and the agent answered that with nothing (request=0) */
+    ck_assert_uint_eq(guest_agent_output(fe->ga)->len, 0);
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_caps_every_word_kept)
+{
+    VDAgentConfig config = config_with(true, true);
+    const uint32_t words[3] = { REAL_AGENT_CAPS, 0x80000001u, 0x00000004u };
+    TestFe *fe = fe_new(&config, words, 3);
+    const uint32_t *caps;
+    size_t n;
+
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    fe_pump(fe);
+    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(caps, words, sizeof(words));
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 63));
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 32));
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 66));
+    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 65));
+    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 96));
+    /* A later caps message replaces the set entirely. */
+    {
+        g_autoptr(GByteArray) b = g_byte_array_new();
+        uint8_t one[8] = { 0, 0, 0, 0, 0x01, 0, 0, 0 };
+
+        guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, 8, one, 8);
+        fe_push(fe, b);
+    }
+    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(caps[0], 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* ---- the size table, every type at min-1, min, min+1 -------------------- */
+
+/*
+ * Expected rules written here from spice-protocol's structs and
+ * spice-vdagent's vdagent_message_min_size[], independently of the table
+ * under test: {type, guest may send, exact, size with SELECTION and
+ * GRAB_SERIAL negotiated, size with neither}.
+ */
+static const struct {
+    uint32_t type;
+    bool g2h;
+    bool exact;
+    uint32_t size_sel;
+    uint32_t size_plain;
+} size_rules[] = {
+    { VD_AGENT_MOUSE_STATE, false, true, 13, 13 },
+    { VD_AGENT_MONITORS_CONFIG, false, false, 8, 8 },
+    { VD_AGENT_REPLY, true, true, 8, 8 },
+    { VD_AGENT_CLIPBOARD, true, false, 8, 4 },
+    { VD_AGENT_DISPLAY_CONFIG, false, true, 8, 8 },
+    { VD_AGENT_ANNOUNCE_CAPABILITIES, true, false, 4, 4 },
+    { VD_AGENT_CLIPBOARD_GRAB, true, false, 8, 0 },
+    { VD_AGENT_CLIPBOARD_REQUEST, true, true, 8, 4 },
+    { VD_AGENT_CLIPBOARD_RELEASE, true, true, 4, 0 },
+    { VD_AGENT_FILE_XFER_START, false, false, 4, 4 },
+    { VD_AGENT_FILE_XFER_STATUS, true, false, 8, 8 },
+    { VD_AGENT_FILE_XFER_DATA, false, false, 12, 12 },
+    { VD_AGENT_CLIENT_DISCONNECTED, false, true, 0, 0 },
+    { VD_AGENT_MAX_CLIPBOARD, true, true, 4, 4 },
+    { VD_AGENT_AUDIO_VOLUME_SYNC, true, false, 3, 3 },
+    { VD_AGENT_GRAPHICS_DEVICE_INFO, true, false, 4, 4 },
+};
+
+/* _i = rule * 6 + variant: variant / 3 picks caps, variant % 3 the delta */
+START_TEST(test_size_table)
+{
+    unsigned rule = _i / 6, caps_variant = (_i % 6) / 3;
+    int delta = (int)(_i % 3) - 1;
+    uint32_t guest = caps_variant == 0 ? REAL_AGENT_CAPS
+                                       : (1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+    TestFe *fe = fe_connected(true, true, guest);
+    uint32_t type = size_rules[rule].type;
+    uint32_t base = caps_variant == 0 ? size_rules[rule].size_sel
+                                      : size_rules[rule].size_plain;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autofree uint8_t *data = NULL;
+    VDAgentCounters before, after;
+    uint32_t size;
+    bool accept;
+
+    if (base == 0 && delta < 0) {
+        fe_free(fe);
+        return;                          /* no size below 0 */
+    }
+    size = base + delta;
+    data = g_malloc0(size + 1);
+    /* keep clipboard selection bytes valid (selection 0) */
+    guest_wire_message(b, 1, type, 0, size, data, size);
+    before = counters(fe);
+    fe_push(fe, b);
+    after = counters(fe);
+
+    accept = size_rules[rule].g2h &&
+             (delta == 0 || (delta > 0 && !size_rules[rule].exact));
+    ck_assert_msg(after.msgs_in[type] - before.msgs_in[type] == accept,
+                  "%s size %u: accepted %d, expected %d", vdagent_msg_name(type),
+                  size, (int)(after.msgs_in[type] - before.msgs_in[type]),
+                  accept);
+    if (!size_rules[rule].g2h) {
+        ck_assert_uint_eq(after.drops[VDAGENT_DROP_WRONG_DIRECTION] -
+                          before.drops[VDAGENT_DROP_WRONG_DIRECTION], 1);
+    } else if (!accept) {
+        ck_assert_uint_eq(after.drops[VDAGENT_DROP_BAD_SIZE] -
+                          before.drops[VDAGENT_DROP_BAD_SIZE], 1);
+    }
+    /* Whatever happened, the session goes on: a valid REPLY is accepted. */
+    guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
+    fe_pump(fe);
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_REPLY],
+                      after.msgs_in[VD_AGENT_REPLY] + 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* The library's own rule agrees with the independent table above. */
+START_TEST(test_size_rule_api)
+{
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(size_rules); i++) {
+        uint32_t min, max;
+        unsigned flags = VDAGENT_SIZE_SELECTION | VDAGENT_SIZE_SERIAL;
+
+        ck_assert(vdagent_msg_size_rule(size_rules[i].type, flags, &min, &max));
+        ck_assert_uint_eq(min, size_rules[i].size_sel);
+        ck_assert(!size_rules[i].exact || max == min);
+        ck_assert(vdagent_msg_size_rule(size_rules[i].type, 0, &min, NULL));
+        ck_assert_uint_eq(min, size_rules[i].size_plain);
+    }
+    ck_assert(!vdagent_msg_size_rule(0, 0, NULL, NULL));
+    ck_assert(!vdagent_msg_size_rule(VD_AGENT_END_MESSAGE, 0, NULL, NULL));
+    ck_assert_str_eq(vdagent_msg_name(VD_AGENT_CLIPBOARD_GRAB), "clipboard-grab");
+    ck_assert_str_eq(vdagent_msg_name(0), "unknown");
+    ck_assert_str_eq(vdagent_msg_name(0xffffffffu), "unknown");
+}
+END_TEST
+
+/* Caps larger than we keep are refused, not truncated silently. */
+START_TEST(test_size_caps_bounded)
+{
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    uint8_t data[4 + 4 * (VDAGENT_MAX_CAPS_WORDS + 1)] = { 0 };
+    size_t n;
+
+    guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, sizeof(data),
+                       data, sizeof(data));
+    fe_push(fe, b);
+    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_BAD_SIZE], 1);
+    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* ---- malformed input at the dispatcher ---------------------------------- */
+
+static const struct {
+    uint32_t type;
+    VDAgentDrop reason;
+    bool clipboard;
+} dispatch_drops[] = {
+    { 0, VDAGENT_DROP_UNKNOWN_TYPE, true },
+    { VD_AGENT_END_MESSAGE, VDAGENT_DROP_UNKNOWN_TYPE, true },
+    { 0xffffffffu, VDAGENT_DROP_UNKNOWN_TYPE, true },
+    { VD_AGENT_MOUSE_STATE, VDAGENT_DROP_WRONG_DIRECTION, true },
+    { VD_AGENT_MONITORS_CONFIG, VDAGENT_DROP_WRONG_DIRECTION, true },
+    { VD_AGENT_CLIPBOARD_REQUEST, VDAGENT_DROP_NOT_NEGOTIATED, false },
+    { VD_AGENT_CLIPBOARD_GRAB, VDAGENT_DROP_NOT_NEGOTIATED, false },
+};
+
+START_TEST(test_dispatch_drops)
+{
+    TestFe *fe = fe_connected(true, dispatch_drops[_i].clipboard,
+                              REAL_AGENT_CAPS);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    uint8_t data[16] = { 0 };
+    VDAgentCounters c;
+    unsigned r;
+
+    guest_wire_message(b, 1, dispatch_drops[_i].type, 0, 13, data, 13);
+    /* ... followed at once by a valid message in the same push */
+    guest_wire_message(b, 1, VD_AGENT_REPLY, 0, 8,
+                       (uint8_t[8]){ 2, 0, 0, 0, 1, 0, 0, 0 }, 8);
+    fe_push(fe, b);
+    c = counters(fe);
+    for (r = 0; r < VDAGENT_DROP__COUNT; r++) {
+        ck_assert_uint_eq(c.drops[r], r == dispatch_drops[_i].reason);
+    }
+    ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
+    ck_assert_uint_eq(c.reply_errors, 0);
+    fe_free(fe);
+}
+END_TEST
+
+/* Framing errors reach the device's counters and the session continues. */
+START_TEST(test_framing_drops_counted)
+{
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    uint8_t junk[40] = { 0 };
+    VDAgentCounters c;
+
+    guest_wire_chunk(b, 2, 28, junk, 28);                       /* port */
+    guest_wire_chunk(b, 1, 10, junk, 10);                       /* short */
+    guest_wire_message(b, 0, VD_AGENT_REPLY, 0, 8, junk, 8);    /* proto */
+    guest_wire_message(b, 1, VD_AGENT_REPLY, 0, 8, junk, 9);    /* overrun */
+    guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_ERROR);
+    g_byte_array_append(b, guest_agent_output(fe->ga)->data,
+                        guest_agent_output(fe->ga)->len);
+    g_byte_array_set_size(guest_agent_output(fe->ga), 0);
+    fe_push(fe, b);
+    c = counters(fe);
+    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PORT], 1);
+    ck_assert_uint_eq(c.drops[VDAGENT_DROP_SHORT_HEADER], 1);
+    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PROTOCOL], 1);
+    ck_assert_uint_eq(c.drops[VDAGENT_DROP_OVERRUN], 1);
+    ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
+    ck_assert_uint_eq(c.reply_errors, 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* A configured maximum: a larger message is skipped, the next one parses. */
+START_TEST(test_max_message_config)
+{
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe;
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autofree uint8_t *big = g_malloc0(5000);
+
+    config.max_message = 4096;
+    fe = fe_new(&config, &caps, 1);
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    fe_pump(fe);
+    guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 5000, big, 5000);
+    guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 4096, big, 4096);
+    fe_push(fe, b);
+    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* ---- session -------------------------------------------------------------- */
+
+/* Bug R2/S11: a partial message must not survive a reconnect. */
+START_TEST(test_close_mid_message)
+{
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autofree uint8_t *body = g_malloc0(3000);
+    GuestAgent *agent2;
+    size_t n;
+
+    /* first chunk of a 3000-byte message, Windows-agent style */
+    guest_wire_message_chunked(b, VD_AGENT_CLIPBOARD, body, 3000, 2048);
+    vdagent_chardev_write(fe->dev, b->data, 8 + 2048);
+    vdagent_chardev_set_guest_open(fe->dev, false);
+    ck_assert(!vdagent_chardev_connected(fe->dev));
+    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 0);
+
+    /* a new agent (no caps yet) on the reopened port */
+    agent2 = guest_agent_new((uint32_t[]){ 1u << VD_AGENT_CAP_MOUSE_STATE }, 1);
+    guest_agent_free(fe->ga);
+    fe->ga = agent2;
+    g_byte_array_set_size(fe->wire, 0);
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    /* our caps request comes first, on a fresh chunk boundary */
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
+    ck_assert_uint_eq(guest_agent_received(fe->ga, 0)->type,
+                      VD_AGENT_ANNOUNCE_CAPABILITIES);
+    fe_pump(fe);
+    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
+    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
+                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    fe_free(fe);
+}
+END_TEST
+
+/* Bug Q3/Q22: output queued for one agent never reaches the next. */
+START_TEST(test_close_drops_output)
+{
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe = fe_new(&config, &caps, 1);
+
+    fe->unlimited = false;
+    fe->budget = 10;                      /* part of the caps request */
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(fe->wire->len, 10);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 26);
+    vdagent_chardev_set_guest_open(fe->dev, false);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+
+    /* nothing is written while closed, whatever room there is */
+    fe->budget = 1000;
+    vdagent_chardev_accept_input(fe->dev);
+    ck_assert_uint_eq(fe->wire->len, 10);
+
+    /* the next agent reads a whole, fresh caps request */
+    guest_agent_free(fe->ga);
+    fe->ga = guest_agent_new(&caps, 1);
+    g_byte_array_set_size(fe->wire, 0);
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(fe->wire->len, 36);
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* Bug Q19: an open with unchanged state is not a reconnect. */
+START_TEST(test_open_twice)
+{
+    TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
+    size_t wire = fe->wire->len, n;
+
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(fe->wire->len, wire);
+    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    /* and a close of a closed port does nothing either */
+    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdagent_chardev_set_guest_open(fe->dev, false);
+    ck_assert(!vdagent_chardev_connected(fe->dev));
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_bytes_while_closed)
+{
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe = fe_new(&config, &caps, 1);
+    size_t n;
+
+    guest_agent_send_caps(fe->ga, true);
+    fe_pump(fe);
+    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_PORT_CLOSED], 1);
+    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(fe->wire->len, 0);
+    fe_free(fe);
+}
+END_TEST
+
+/* ---- flow control ----------------------------------------------------------- */
+
+/* Queue a sequence of host messages through the session (caps replies). */
+static void provoke_output(TestFe *fe, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        guest_agent_send_caps(fe->ga, true);
+    }
+    fe_pump(fe);
+}
+
+/* A frontend that takes @step bytes per accept sees the identical stream. */
+START_TEST(test_flow_small_frontend)
+{
+    static const size_t steps[] = { 1, 3, 35, 36, 37 };
+    size_t step = steps[_i];
+    TestFe *ref = fe_connected(true, true, REAL_AGENT_CAPS);
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe = fe_new(&config, &caps, 1);
+    unsigned rounds = 0;
+
+    provoke_output(ref, 5);
+
+    fe->unlimited = false;
+    fe->budget = step;
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    while (vdagent_chardev_pending_output(fe->dev) > 0 ||
+           guest_agent_output(fe->ga)->len > 0) {
+        fe_pump(fe);
+        if (rounds == 0) {
+            guest_agent_clear_received(fe->ga);
+            provoke_output(fe, 5);
+        }
+        fe->budget = step;
+        vdagent_chardev_accept_input(fe->dev);
+        ck_assert_uint_le(fe->budget, step);
+        ck_assert_uint_lt(++rounds, 100000);
+    }
+    ck_assert_uint_eq(fe->wire->len, ref->wire->len);
+    ck_assert_mem_eq(fe->wire->data, ref->wire->data, ref->wire->len);
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    ck_assert_uint_le(guest_agent_max_chunk(fe->ga), 2048);
+    fe_free(fe);
+    fe_free(ref);
+}
+END_TEST
+
+/* Guest bytes pushed from inside the frontend's write are processed, in order. */
+START_TEST(test_reentrant_answer)
+{
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe = fe_new(&config, &caps, 1);
+
+    fe->answer_inline = true;
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    /* the agent answered inside write; its caps were taken */
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
+    /* and an agent asking again gets an answer, nested or not */
+    guest_agent_send_caps(fe->ga, true);
+    fe_pump(fe);
+    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+
+    /*
+     * Bytes pushed while the device is inside a message handler (the caps
+     * request below makes it write its caps): processed after it, in order.
+     */
+    fe->answer_inline = false;
+    fe->inject = g_byte_array_new();
+    guest_wire_message(fe->inject, 1, VD_AGENT_REPLY, 0, 8,
+                       (uint8_t[8]){ 2, 0, 0, 0, 2, 0, 0, 0 }, 8);
+    guest_agent_send_caps(fe->ga, true);
+    guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
+    fe_pump(fe);
+    ck_assert_ptr_null(fe->inject);
+    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 3);
+    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_REPLY], 2);
+    ck_assert_uint_eq(counters(fe).reply_errors, 1);
+    fe_free(fe);
+}
+END_TEST
+
+/* The guest closing its port from inside write: no use of freed output. */
+START_TEST(test_close_inside_write)
+{
+    VDAgentConfig config = config_with(true, true);
+    uint32_t caps = REAL_AGENT_CAPS;
+    TestFe *fe = fe_new(&config, &caps, 1);
+
+    fe->close_in_write = true;
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert(!vdagent_chardev_connected(fe->dev));
+    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(fe->writes, 1);
+    /* reopen: a complete fresh request */
+    g_byte_array_set_size(fe->wire, 0);
+    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(fe->wire->len, 36);
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_config_invalid)
+{
+    VDAgentConfig config;
+    g_autoptr(GError) err = NULL;
+    VDAgentChardev *dev;
+    TestFe dummy = { 0 };
+
+    vdagent_config_init(&config);
+    config.heads[0].width = 0;
+    dev = vdagent_chardev_new(&config, &test_fe_ops, &dummy, &err);
+    ck_assert_ptr_null(dev);
+    ck_assert_ptr_nonnull(err);
+    ck_assert(g_error_matches(err, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG));
+    g_clear_error(&err);
+
+    vdagent_config_init(&config);
+    config.n_heads = VDAGENT_MAX_HEADS + 1;
+    dev = vdagent_chardev_new(&config, &test_fe_ops, &dummy, &err);
+    ck_assert_ptr_null(dev);
+    ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
+Suite *device_suite(void)
+{
+    Suite *s = suite_create("device");
+    TCase *tc;
+
+    tc = tcase_create("caps");
+    tcase_add_loop_test(tc, test_caps_bytes, 0, G_N_ELEMENTS(caps_vectors));
+    tcase_add_test(tc, test_caps_host_word);
+    tcase_add_test(tc, test_caps_real_agent_names);
+    tcase_add_test(tc, test_caps_reply_only_when_asked);
+    tcase_add_test(tc, test_caps_every_word_kept);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("size-table");
+    tcase_add_loop_test(tc, test_size_table, 0, G_N_ELEMENTS(size_rules) * 6);
+    tcase_add_test(tc, test_size_rule_api);
+    tcase_add_test(tc, test_size_caps_bounded);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("malformed");
+    tcase_add_loop_test(tc, test_dispatch_drops, 0, G_N_ELEMENTS(dispatch_drops));
+    tcase_add_test(tc, test_framing_drops_counted);
+    tcase_add_test(tc, test_max_message_config);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("session");
+    tcase_add_test(tc, test_close_mid_message);
+    tcase_add_test(tc, test_close_drops_output);
+    tcase_add_test(tc, test_open_twice);
+    tcase_add_test(tc, test_bytes_while_closed);
+    tcase_add_test(tc, test_config_invalid);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("flow");
+    tcase_add_loop_test(tc, test_flow_small_frontend, 0, 5);
+    tcase_add_test(tc, test_reentrant_answer);
+    tcase_add_test(tc, test_close_inside_write);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
