@@ -1,0 +1,812 @@
+/*
+ * guest-agent.c - a scripted SPICE guest agent for tests
+ *
+ * Own encoder and decoder; nothing from vdagent/ is used.  The decoder is a
+ * byte-at-any-split state machine:
+ *
+ *   chunk header (8 bytes) -> chunk payload:
+ *       first chunk of a message: message header (20 bytes), then data
+ *       later chunks:             data only
+ *
+ * Every size field is untrusted: buffers grow with the bytes that have
+ * arrived, never with what a size field announces.
+ */
+#ifndef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "tests"
+#endif
+
+#include "guest-agent.h"
+
+#include <string.h>
+
+#include <spice/vd_agent.h>
+
+#define CHUNK_HDR_SIZE ((size_t)sizeof(VDIChunkHeader))
+#define MSG_HDR_SIZE ((size_t)sizeof(VDAgentMessage))
+/* the selection byte is a uint8_t on the wire */
+#define N_SELECTIONS 256
+/* selection prefix: selection byte + 3 reserved bytes */
+#define SEL_PREFIX_SIZE 4
+
+G_STATIC_ASSERT(sizeof(VDIChunkHeader) == 8);
+G_STATIC_ASSERT(sizeof(VDAgentMessage) == 20);
+
+struct GuestAgent {
+    /* the agent's own caps */
+    uint32_t *caps;
+    size_t n_caps;
+
+    /* what the host told us */
+    uint32_t *host_caps;
+    size_t n_host_caps;
+    int32_t max_clipboard;              /* -1: no MAX_CLIPBOARD received */
+    uint32_t serial[N_SELECTIONS];      /* counter S per selection */
+
+    GByteArray *out;                    /* guest->host bytes */
+    GPtrArray *received;                /* GuestAgentMsg *, owned */
+
+    unsigned errors;
+    char *last_error;
+    unsigned ignored;
+    char *last_ignored;
+    uint64_t n_chunks;
+    uint32_t max_chunk;
+
+    /* decoder: current chunk */
+    uint8_t chunk_hdr[CHUNK_HDR_SIZE];
+    size_t chunk_hdr_have;              /* < 8: reading the chunk header */
+    uint32_t chunk_left;                /* payload bytes still to come */
+    bool skip_chunk;                    /* discarding it after an error */
+
+    /* decoder: message being assembled */
+    bool in_msg;
+    uint8_t msg_hdr[MSG_HDR_SIZE];
+    size_t msg_hdr_have;
+    uint32_t msg_protocol;
+    uint32_t msg_type;
+    uint64_t msg_opaque;
+    uint32_t msg_size;
+    uint32_t msg_chunks;
+    GByteArray *msg_data;               /* grows with arrived bytes only */
+};
+
+/* ------------------------------------------------------------------ */
+/* little-endian helpers                                                */
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT32_FROM_LE(v);
+}
+
+static void put_le32(GByteArray *out, uint32_t v)
+{
+    uint32_t le = GUINT32_TO_LE(v);
+
+    g_byte_array_append(out, (const guint8 *)&le, sizeof(le));
+}
+
+/* Appends @len bytes; tolerates data == NULL when len == 0. */
+static void put_bytes(GByteArray *out, const void *data, size_t len)
+{
+    if (len > 0) {
+        g_byte_array_append(out, data, (guint)len);
+    }
+}
+
+static void put_chunk_header(GByteArray *out, uint32_t port, uint32_t size)
+{
+    VDIChunkHeader h = {
+        .port = GUINT32_TO_LE(port),
+        .size = GUINT32_TO_LE(size),
+    };
+
+    g_byte_array_append(out, (const guint8 *)&h, sizeof(h));
+}
+
+static void put_message_header(GByteArray *out, uint32_t protocol,
+                               uint32_t type, uint64_t opaque, uint32_t size)
+{
+    VDAgentMessage m;
+
+    memset(&m, 0, sizeof(m));
+    m.protocol = GUINT32_TO_LE(protocol);
+    m.type = GUINT32_TO_LE(type);
+    m.opaque = GUINT64_TO_LE(opaque);
+    m.size = GUINT32_TO_LE(size);
+    g_byte_array_append(out, (const guint8 *)&m, MSG_HDR_SIZE);
+}
+
+/* ------------------------------------------------------------------ */
+/* raw wire builders                                                    */
+
+void guest_wire_chunk(GByteArray *out, uint32_t port, uint32_t size_field,
+                      const void *payload, size_t len)
+{
+    g_return_if_fail(out != NULL);
+    g_return_if_fail(payload != NULL || len == 0);
+    g_return_if_fail(len <= G_MAXUINT);
+
+    put_chunk_header(out, port, size_field);
+    put_bytes(out, payload, len);
+}
+
+void guest_wire_message(GByteArray *out, uint32_t protocol, uint32_t type,
+                        uint64_t opaque, uint32_t size_field,
+                        const void *data, size_t len)
+{
+    g_return_if_fail(out != NULL);
+    g_return_if_fail(data != NULL || len == 0);
+    g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE);
+
+    put_chunk_header(out, VDP_CLIENT_PORT, (uint32_t)(MSG_HDR_SIZE + len));
+    put_message_header(out, protocol, type, opaque, size_field);
+    put_bytes(out, data, len);
+}
+
+void guest_wire_message_chunked(GByteArray *out, uint32_t type,
+                                const void *data, size_t len,
+                                size_t max_chunk)
+{
+    g_autoptr(GByteArray) msg = NULL;
+    size_t pos = 0;
+
+    g_return_if_fail(out != NULL);
+    g_return_if_fail(data != NULL || len == 0);
+    g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE);
+    g_return_if_fail(max_chunk >= MSG_HDR_SIZE);
+
+    msg = g_byte_array_sized_new((guint)(MSG_HDR_SIZE + len));
+    put_message_header(msg, VD_AGENT_PROTOCOL, type, 0, (uint32_t)len);
+    put_bytes(msg, data, len);
+
+    /* the header (20 bytes) always fits in the first chunk: max_chunk >= 20 */
+    while (pos < msg->len) {
+        size_t n = MIN(max_chunk, msg->len - pos);
+
+        put_chunk_header(out, VDP_CLIENT_PORT, (uint32_t)n);
+        put_bytes(out, msg->data + pos, n);
+        pos += n;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycle and accessors                                              */
+
+static void guest_agent_msg_free(gpointer p)
+{
+    GuestAgentMsg *m = p;
+
+    if (m) {
+        g_free(m->data);
+        g_free(m);
+    }
+}
+
+GuestAgent *guest_agent_new(const uint32_t *caps, size_t n_caps)
+{
+    GuestAgent *ga;
+
+    g_return_val_if_fail(caps != NULL || n_caps == 0, NULL);
+    /* the caps message must fit a uint32 size field */
+    g_return_val_if_fail(n_caps <= (G_MAXUINT32 - MSG_HDR_SIZE - 4) / 4, NULL);
+
+    ga = g_new0(GuestAgent, 1);
+    ga->caps = n_caps ? g_memdup2(caps, n_caps * sizeof(uint32_t)) : NULL;
+    ga->n_caps = n_caps;
+    ga->max_clipboard = -1;
+    ga->out = g_byte_array_new();
+    ga->received = g_ptr_array_new_with_free_func(guest_agent_msg_free);
+    return ga;
+}
+
+void guest_agent_free(GuestAgent *ga)
+{
+    if (!ga) {
+        return;
+    }
+    g_free(ga->caps);
+    g_free(ga->host_caps);
+    g_byte_array_unref(ga->out);
+    g_ptr_array_unref(ga->received);
+    g_free(ga->last_error);
+    g_free(ga->last_ignored);
+    if (ga->msg_data) {
+        g_byte_array_unref(ga->msg_data);
+    }
+    g_free(ga);
+}
+
+size_t guest_agent_n_received(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->received->len;
+}
+
+const GuestAgentMsg *guest_agent_received(const GuestAgent *ga, size_t i)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    g_return_val_if_fail(i < ga->received->len, NULL);
+    return g_ptr_array_index(ga->received, i);
+}
+
+void guest_agent_clear_received(GuestAgent *ga)
+{
+    g_return_if_fail(ga != NULL);
+    g_ptr_array_set_size(ga->received, 0);
+}
+
+size_t guest_agent_count_type(const GuestAgent *ga, uint32_t type)
+{
+    size_t n = 0;
+
+    g_return_val_if_fail(ga != NULL, 0);
+    for (guint i = 0; i < ga->received->len; i++) {
+        const GuestAgentMsg *m = g_ptr_array_index(ga->received, i);
+
+        if (m->type == type) {
+            n++;
+        }
+    }
+    return n;
+}
+
+unsigned guest_agent_errors(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->errors;
+}
+
+const char *guest_agent_last_error(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    return ga->last_error;
+}
+
+unsigned guest_agent_ignored(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->ignored;
+}
+
+const char *guest_agent_last_ignored(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    return ga->last_ignored;
+}
+
+uint64_t guest_agent_n_chunks(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->n_chunks;
+}
+
+uint32_t guest_agent_max_chunk(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->max_chunk;
+}
+
+bool guest_agent_host_has_cap(const GuestAgent *ga, unsigned cap)
+{
+    g_return_val_if_fail(ga != NULL, false);
+    if (cap / 32 >= ga->n_host_caps) {
+        return false;
+    }
+    return (ga->host_caps[cap / 32] >> (cap % 32)) & 1;
+}
+
+uint32_t guest_agent_serial(const GuestAgent *ga, unsigned selection)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    g_return_val_if_fail(selection < N_SELECTIONS, 0);
+    return ga->serial[selection];
+}
+
+int32_t guest_agent_max_clipboard(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, -1);
+    return ga->max_clipboard;
+}
+
+GByteArray *guest_agent_output(GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    return ga->out;
+}
+
+GBytes *guest_agent_take_output(GuestAgent *ga)
+{
+    GByteArray *old;
+
+    g_return_val_if_fail(ga != NULL, NULL);
+    old = g_steal_pointer(&ga->out);
+    ga->out = g_byte_array_new();
+    return g_byte_array_free_to_bytes(old);
+}
+
+/* ------------------------------------------------------------------ */
+/* senders                                                              */
+
+/* Appends one message as one chunk, like vdagent_virtio_port_write(). */
+static void emit(GuestAgent *ga, uint32_t type, const GByteArray *data)
+{
+    guest_wire_message(ga->out, VD_AGENT_PROTOCOL, type, 0, data->len,
+                       data->data, data->len);
+}
+
+static bool host_has_selection(const GuestAgent *ga)
+{
+    return guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_SELECTION);
+}
+
+/* The selection prefix, only when the host announced CLIPBOARD_SELECTION. */
+static void put_selection(const GuestAgent *ga, GByteArray *buf,
+                          unsigned selection)
+{
+    if (host_has_selection(ga)) {
+        uint8_t sel[SEL_PREFIX_SIZE] = { (uint8_t)selection, 0, 0, 0 };
+
+        g_byte_array_append(buf, sel, sizeof(sel));
+    }
+}
+
+void guest_agent_send_caps(GuestAgent *ga, bool request)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    g_return_if_fail(ga != NULL);
+    put_le32(buf, request ? 1 : 0);
+    for (size_t i = 0; i < ga->n_caps; i++) {
+        put_le32(buf, ga->caps[i]);
+    }
+    emit(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, buf);
+}
+
+void guest_agent_send_grab(GuestAgent *ga, unsigned selection,
+                           const uint32_t *types, size_t n_types)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(selection < N_SELECTIONS);
+    g_return_if_fail(types != NULL || n_types == 0);
+    g_return_if_fail(n_types <= (G_MAXUINT32 - MSG_HDR_SIZE - 8) / 4);
+
+    put_selection(ga, buf, selection);
+    /* spice-vdagentd: the serial goes out as S, then S++ (only with the cap) */
+    if (guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+        put_le32(buf, ga->serial[selection]++);
+    }
+    for (size_t i = 0; i < n_types; i++) {
+        put_le32(buf, types[i]);
+    }
+    emit(ga, VD_AGENT_CLIPBOARD_GRAB, buf);
+}
+
+void guest_agent_send_request(GuestAgent *ga, unsigned selection,
+                              uint32_t type)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(selection < N_SELECTIONS);
+
+    put_selection(ga, buf, selection);
+    put_le32(buf, type);
+    emit(ga, VD_AGENT_CLIPBOARD_REQUEST, buf);
+}
+
+void guest_agent_send_clipboard(GuestAgent *ga, unsigned selection,
+                                uint32_t type, const void *data, size_t len)
+{
+    g_autoptr(GByteArray) buf = NULL;
+
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(selection < N_SELECTIONS);
+    g_return_if_fail(data != NULL || len == 0);
+    g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE - 8);
+
+    /*
+     * spice-vdagentd do_agent_clipboard(): "clipboard is too large,
+     * discarding" sends the type with no data.  Its test is
+     * `size > max_clipboard` with an int limit, -1 meaning none.
+     */
+    if (ga->max_clipboard >= 0 && len > (size_t)ga->max_clipboard) {
+        len = 0;
+    }
+
+    buf = g_byte_array_sized_new((guint)(len + 8));
+    put_selection(ga, buf, selection);
+    put_le32(buf, type);
+    put_bytes(buf, data, len);
+    emit(ga, VD_AGENT_CLIPBOARD, buf);
+}
+
+void guest_agent_send_release(GuestAgent *ga, unsigned selection)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(selection < N_SELECTIONS);
+
+    put_selection(ga, buf, selection);
+    emit(ga, VD_AGENT_CLIPBOARD_RELEASE, buf);
+}
+
+void guest_agent_send_reply(GuestAgent *ga, uint32_t type, uint32_t error)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    g_return_if_fail(ga != NULL);
+
+    put_le32(buf, type);
+    put_le32(buf, error);
+    emit(ga, VD_AGENT_REPLY, buf);
+}
+
+void guest_agent_send_message(GuestAgent *ga, uint32_t type,
+                              const void *data, size_t len)
+{
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(data != NULL || len == 0);
+    g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE);
+
+    guest_wire_message(ga->out, VD_AGENT_PROTOCOL, type, 0, (uint32_t)len,
+                       data, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* acting on host messages                                              */
+
+static void G_GNUC_PRINTF(2, 3)
+record_error(GuestAgent *ga, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_free(ga->last_error);
+    ga->last_error = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ga->errors++;
+    g_debug("guest agent: protocol error: %s", ga->last_error);
+}
+
+static void G_GNUC_PRINTF(2, 3)
+record_ignored(GuestAgent *ga, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_free(ga->last_ignored);
+    ga->last_ignored = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ga->ignored++;
+    g_debug("guest agent: ignored: %s", ga->last_ignored);
+}
+
+enum { SIZE_EXACT, SIZE_MIN };
+
+typedef struct {
+    uint32_t size;
+    int kind;
+} MsgSizeRule;
+
+/*
+ * spice-vdagentd's vdagent_message_min_size[] and the exact/minimum split
+ * of vdagent_message_check_size(); types 0 and >= 17 are unknown to it.
+ */
+static const MsgSizeRule msg_size_rules[] = {
+    [VD_AGENT_MOUSE_STATE] = { sizeof(VDAgentMouseState), SIZE_EXACT },
+    [VD_AGENT_MONITORS_CONFIG] = { sizeof(VDAgentMonitorsConfig), SIZE_MIN },
+    [VD_AGENT_REPLY] = { sizeof(VDAgentReply), SIZE_EXACT },
+    [VD_AGENT_CLIPBOARD] = { sizeof(VDAgentClipboard), SIZE_MIN },
+    [VD_AGENT_DISPLAY_CONFIG] = { sizeof(VDAgentDisplayConfig), SIZE_EXACT },
+    [VD_AGENT_ANNOUNCE_CAPABILITIES] =
+        { sizeof(VDAgentAnnounceCapabilities), SIZE_MIN },
+    [VD_AGENT_CLIPBOARD_GRAB] = { sizeof(VDAgentClipboardGrab), SIZE_MIN },
+    [VD_AGENT_CLIPBOARD_REQUEST] =
+        { sizeof(VDAgentClipboardRequest), SIZE_EXACT },
+    [VD_AGENT_CLIPBOARD_RELEASE] =
+        { sizeof(VDAgentClipboardRelease), SIZE_EXACT },
+    [VD_AGENT_FILE_XFER_START] =
+        { sizeof(VDAgentFileXferStartMessage), SIZE_MIN },
+    [VD_AGENT_FILE_XFER_STATUS] =
+        { sizeof(VDAgentFileXferStatusMessage), SIZE_EXACT },
+    [VD_AGENT_FILE_XFER_DATA] =
+        { sizeof(VDAgentFileXferDataMessage), SIZE_MIN },
+    [VD_AGENT_CLIENT_DISCONNECTED] = { 0, SIZE_EXACT },
+    [VD_AGENT_MAX_CLIPBOARD] = { sizeof(VDAgentMaxClipboard), SIZE_EXACT },
+    [VD_AGENT_AUDIO_VOLUME_SYNC] =
+        { sizeof(VDAgentAudioVolumeSync), SIZE_MIN },
+    [VD_AGENT_GRAPHICS_DEVICE_INFO] =
+        { sizeof(VDAgentGraphicsDeviceInfo), SIZE_MIN },
+};
+
+static bool is_clipboard_type(uint32_t type)
+{
+    return type == VD_AGENT_CLIPBOARD_GRAB ||
+           type == VD_AGENT_CLIPBOARD_REQUEST ||
+           type == VD_AGENT_CLIPBOARD ||
+           type == VD_AGENT_CLIPBOARD_RELEASE;
+}
+
+/* Returns whether spice-vdagentd would process @m (sizes under the host's
+ * caps as they are now, before @m itself is acted on). */
+static bool check_size(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    uint32_t min;
+
+    if (m->type == 0 || m->type >= G_N_ELEMENTS(msg_size_rules)) {
+        record_ignored(ga, "unknown message type %u", m->type);
+        return false;
+    }
+    min = msg_size_rules[m->type].size;
+    if (host_has_selection(ga) && is_clipboard_type(m->type)) {
+        min += SEL_PREFIX_SIZE;
+    }
+    if (m->type == VD_AGENT_CLIPBOARD_GRAB &&
+        guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+        min += 4;
+    }
+    if (msg_size_rules[m->type].kind == SIZE_EXACT ? m->size != min
+                                                   : m->size < min) {
+        record_ignored(ga, "invalid message size %u for message type %u",
+                       m->size, m->type);
+        return false;
+    }
+    return true;
+}
+
+static void on_caps(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    size_t n = (m->size - 4) / 4;       /* size >= 4 checked; tail ignored */
+
+    /* spice-vdagentd do_client_capabilities(): caps are stored on every
+     * announce, request or not */
+    g_free(ga->host_caps);
+    ga->host_caps = n ? g_new(uint32_t, n) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        ga->host_caps[i] = get_le32(m->data + 4 + 4 * i);
+    }
+    ga->n_host_caps = n;
+
+    if (get_le32(m->data) != 0) {
+        /* a new client: serials restart and we answer with request=0 */
+        memset(ga->serial, 0, sizeof(ga->serial));
+        guest_agent_send_caps(ga, false);
+    }
+}
+
+static void on_grab(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    unsigned sel = VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD;
+    size_t off = 0;
+    uint32_t serial;
+    uint32_t *s;
+
+    if (!guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+        return;
+    }
+    if (host_has_selection(ga)) {
+        sel = m->data[0];
+        off = SEL_PREFIX_SIZE;
+    }
+    serial = get_le32(m->data + off);   /* size checked: sel + serial fit */
+    s = &ga->serial[sel];
+
+    /* spice-vdagentd do_client_clipboard() */
+    if (serial == *s - 1) {
+        /* the host wins a tie: accepted, counter unchanged */
+    } else if (serial == *s) {
+        (*s)++;
+    } else {
+        record_ignored(ga, "grab discard, serial %u != session serial %u "
+                       "(selection %u)", serial, *s, sel);
+    }
+}
+
+static void on_monitors(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    /* spice-vdagentd do_client_monitors(): physical sizes not accepted */
+    uint64_t want = sizeof(VDAgentMonitorsConfig) +
+                    (uint64_t)get_le32(m->data) * sizeof(VDAgentMonConfig);
+
+    if (m->size != want) {
+        record_ignored(ga, "invalid message size %u for VDAgentMonitorsConfig"
+                       " (expected %" G_GUINT64_FORMAT ")", m->size, want);
+    }
+}
+
+static void on_message(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    if (!check_size(ga, m)) {
+        return;
+    }
+    switch (m->type) {
+    case VD_AGENT_ANNOUNCE_CAPABILITIES:
+        on_caps(ga, m);
+        break;
+    case VD_AGENT_CLIPBOARD_GRAB:
+        on_grab(ga, m);
+        break;
+    case VD_AGENT_MONITORS_CONFIG:
+        on_monitors(ga, m);
+        break;
+    case VD_AGENT_MAX_CLIPBOARD:
+        ga->max_clipboard = (int32_t)get_le32(m->data);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* decoder                                                              */
+
+static void drop_message(GuestAgent *ga)
+{
+    ga->in_msg = false;
+    ga->msg_hdr_have = 0;
+    if (ga->msg_data) {
+        g_byte_array_unref(ga->msg_data);
+        ga->msg_data = NULL;
+    }
+}
+
+/* Protocol error: forget the message being assembled and skip the rest of
+ * the current chunk; decoding goes on at the next chunk header. */
+static void fail_chunk(GuestAgent *ga)
+{
+    drop_message(ga);
+    ga->skip_chunk = true;
+}
+
+static void complete_message(GuestAgent *ga)
+{
+    GuestAgentMsg *m = g_new0(GuestAgentMsg, 1);
+
+    m->type = ga->msg_type;
+    m->opaque = ga->msg_opaque;
+    m->protocol = ga->msg_protocol;
+    m->size = ga->msg_size;
+    m->n_chunks = ga->msg_chunks;
+    /* a NUL after the data: never NULL, handy for text */
+    g_byte_array_append(ga->msg_data, (const guint8 *)"", 1);
+    m->data = g_byte_array_free(g_steal_pointer(&ga->msg_data), FALSE);
+    drop_message(ga);
+
+    g_ptr_array_add(ga->received, m);
+    on_message(ga, m);
+}
+
+static void chunk_begin(GuestAgent *ga)
+{
+    uint32_t port = get_le32(ga->chunk_hdr);
+    uint32_t size = get_le32(ga->chunk_hdr + 4);
+
+    ga->n_chunks++;
+    ga->max_chunk = MAX(ga->max_chunk, size);
+    ga->chunk_left = size;
+    ga->skip_chunk = false;
+
+    if (port != VDP_CLIENT_PORT) {
+        record_error(ga, "chunk port %u is not VDP_CLIENT_PORT", port);
+        fail_chunk(ga);
+    } else if (size > VD_AGENT_MAX_DATA_SIZE) {
+        /* spice-vdagentd conn_handle_header(): it disconnects */
+        record_error(ga, "chunk size %u too large", size);
+        fail_chunk(ga);
+    } else if (size == 0) {
+        /* carries nothing; the real agent accepts it too */
+    } else if (!ga->in_msg) {
+        if (size < MSG_HDR_SIZE) {
+            /* stricter than spice-vdagentd, like QEMU and spice-server */
+            record_error(ga, "chunk of %u bytes cannot hold the message "
+                         "header: header split across chunks", size);
+            fail_chunk(ga);
+        } else {
+            ga->in_msg = true;
+            ga->msg_hdr_have = 0;
+            ga->msg_chunks = 1;
+        }
+    } else {
+        /* a continuation: header done, msg_size - data received left */
+        ga->msg_chunks++;
+        if (size > ga->msg_size - ga->msg_data->len) {
+            record_error(ga, "chunk larger than message (%u > %u)", size,
+                         ga->msg_size - ga->msg_data->len);
+            fail_chunk(ga);
+        }
+    }
+}
+
+static void message_header_done(GuestAgent *ga)
+{
+    VDAgentMessage h;
+
+    memcpy(&h, ga->msg_hdr, MSG_HDR_SIZE);
+    ga->msg_protocol = GUINT32_FROM_LE(h.protocol);
+    ga->msg_type = GUINT32_FROM_LE(h.type);
+    ga->msg_opaque = GUINT64_FROM_LE(h.opaque);
+    ga->msg_size = GUINT32_FROM_LE(h.size);
+
+    if (ga->msg_protocol != VD_AGENT_PROTOCOL) {
+        record_error(ga, "message protocol %u is not VD_AGENT_PROTOCOL",
+                     ga->msg_protocol);
+        fail_chunk(ga);
+        return;
+    }
+    /* spice-vdagentd do_chunk(): "chunk larger than message, lost sync?" */
+    if (ga->chunk_left > ga->msg_size) {
+        record_error(ga, "chunk larger than message (%u > %u)",
+                     ga->chunk_left, ga->msg_size);
+        fail_chunk(ga);
+        return;
+    }
+    /* never sized from msg_size: it grows as data arrives */
+    ga->msg_data = g_byte_array_new();
+    if (ga->msg_size == 0) {
+        complete_message(ga);
+    }
+}
+
+/* Consumes at most @len bytes (at least 1 when len > 0), returns how many. */
+static size_t feed_step(GuestAgent *ga, const uint8_t *p, size_t len)
+{
+    size_t n;
+
+    if (ga->chunk_hdr_have < CHUNK_HDR_SIZE) {
+        n = MIN(len, CHUNK_HDR_SIZE - ga->chunk_hdr_have);
+        memcpy(ga->chunk_hdr + ga->chunk_hdr_have, p, n);
+        ga->chunk_hdr_have += n;
+        if (ga->chunk_hdr_have == CHUNK_HDR_SIZE) {
+            chunk_begin(ga);
+        }
+    } else if (ga->skip_chunk || !ga->in_msg) {
+        /* !in_msg cannot happen inside a chunk (a message ends with its
+         * chunk); skipping keeps the stream framed if it ever did */
+        n = MIN(len, ga->chunk_left);
+        ga->chunk_left -= n;
+    } else if (ga->msg_hdr_have < MSG_HDR_SIZE) {
+        /* chunk_begin made sure the first chunk holds >= 20 bytes */
+        n = MIN(len, MIN(MSG_HDR_SIZE - ga->msg_hdr_have, ga->chunk_left));
+        memcpy(ga->msg_hdr + ga->msg_hdr_have, p, n);
+        ga->msg_hdr_have += n;
+        ga->chunk_left -= n;
+        if (ga->msg_hdr_have == MSG_HDR_SIZE) {
+            message_header_done(ga);
+        }
+    } else {
+        /* chunk_left <= msg_size - msg_data->len, checked at chunk start
+         * or header end, so this never runs past the message */
+        n = MIN(len, ga->chunk_left);
+        g_byte_array_append(ga->msg_data, p, (guint)n);
+        ga->chunk_left -= n;
+        if (ga->msg_data->len == ga->msg_size) {
+            complete_message(ga);
+        }
+    }
+
+    /* end of chunk (also right after the header of an empty chunk) */
+    if (ga->chunk_hdr_have == CHUNK_HDR_SIZE && ga->chunk_left == 0) {
+        ga->chunk_hdr_have = 0;
+        ga->skip_chunk = false;
+    }
+    return n;
+}
+
+void guest_agent_feed(GuestAgent *ga, const uint8_t *buf, size_t len)
+{
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(buf != NULL || len == 0);
+
+    while (len > 0) {
+        size_t n = feed_step(ga, buf, len);
+
+        buf += n;
+        len -= n;
+    }
+}
