@@ -110,10 +110,12 @@ $(LIB): $(call obj,$(LIB_SRCS))
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm
 
 $(BENCH_BIN): $(call obj,$(BENCH_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
