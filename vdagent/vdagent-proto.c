@@ -39,6 +39,10 @@ static const char *const drop_names[VDAGENT_DROP__COUNT] = {
     [VDAGENT_DROP_BAD_SIZE] = "bad-size",
     [VDAGENT_DROP_NOT_NEGOTIATED] = "not-negotiated",
     [VDAGENT_DROP_PORT_CLOSED] = "port-closed",
+    [VDAGENT_DROP_BAD_SELECTION] = "bad-selection",
+    [VDAGENT_DROP_STALE_SERIAL] = "stale-serial",
+    [VDAGENT_DROP_NOT_OWNER] = "not-owner",
+    [VDAGENT_DROP_BAD_TYPE] = "bad-type",
 };
 
 const char *vdagent_cap_name(unsigned cap)

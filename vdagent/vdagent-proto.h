@@ -28,6 +28,11 @@ typedef enum VDAgentDrop {
     VDAGENT_DROP_BAD_SIZE,        /* size wrong for its type and the caps */
     VDAGENT_DROP_NOT_NEGOTIATED,  /* needs a capability one side lacks */
     VDAGENT_DROP_PORT_CLOSED,     /* guest bytes while the port is closed */
+    VDAGENT_DROP_BAD_SELECTION,   /* clipboard selection >= 3 */
+    VDAGENT_DROP_STALE_SERIAL,    /* grab with a serial below the counter */
+    VDAGENT_DROP_NOT_OWNER,       /* data or release for a selection the
+                                     guest does not own */
+    VDAGENT_DROP_BAD_TYPE,        /* clipboard data of a type not grabbed */
     VDAGENT_DROP__COUNT
 } VDAgentDrop;
 

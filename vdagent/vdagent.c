@@ -8,34 +8,7 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent.h"
-#include "vdagent-reader.h"
-#include "vdagent-writer.h"
-#include "vdagent-wire.h"
-
-struct VDAgentChardev {
-    VDAgentConfig config;
-    const VDAgentFrontendOps *ops;
-    void *opaque;
-
-    VDAgentReader *reader;
-    VDAgentWriter *writer;
-
-    bool connected;                  /* guest side of the port is open */
-    unsigned session;                /* bumped by every disconnect */
-    uint32_t host_caps;
-    uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
-    size_t n_guest_caps;
-
-    /* re-entrancy from frontend callbacks */
-    bool in_write;
-    GByteArray *deferred;            /* guest bytes pushed during a write */
-    bool draining;
-    bool drain_again;
-    VDAgentWriter *stale_writer;     /* freed once the write returns */
-
-    VDAgentCounters counters;        /* msgs_out: of retired writers */
-};
+#include "vdagent-internal.h"
 
 /* ---- the message table ------------------------------------------------ */
 
@@ -61,7 +34,8 @@ typedef struct VDAgentMsgDesc {
     bool serial;         /* +4 with a negotiated grab serial */
     uint8_t need;
     uint32_t size;       /* exact or minimum size, before the +4s */
-    uint32_t max;        /* largest size (minimum rules), 0: unbounded */
+    uint32_t max;        /* largest size before the +4s (minimum rules),
+                            0: unbounded */
     VDAgentMsgHandler handler;   /* NULL: valid but of no use here */
 } VDAgentMsgDesc;
 
@@ -76,8 +50,8 @@ static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
 /*
  * Sizes as spice-common's agent_message_check_size() and spice-vdagent's
  * vdagent_message_min_size[]: exact for fixed structs, minimum for the
- * rest.  Clipboard handlers arrive with the clipboard peer (issue 3); until
- * then a negotiated clipboard message is counted as ignored.
+ * rest.  A type with no handler is valid but of no use here (file
+ * transfer, audio volume, graphics device info): counted as ignored.
  */
 static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_MOUSE_STATE] = {
@@ -95,6 +69,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_CLIPBOARD] = {
         .name = "clipboard", .dir = DIR_G2H | DIR_H2G, .sel = true,
         .need = NEED_CLIPBOARD, .size = sizeof(VDAgentClipboard),
+        .handler = vdagent_clipboard_recv_data,
     },
     [VD_AGENT_DISPLAY_CONFIG] = {
         .name = "display-config", .dir = DIR_H2G, .exact = true,
@@ -109,16 +84,20 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
         .name = "clipboard-grab", .dir = DIR_G2H | DIR_H2G, .sel = true,
         .serial = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardGrab),
+        .max = 4 * VDAGENT_GRAB_MAX_TYPES,
+        .handler = vdagent_clipboard_recv_grab,
     },
     [VD_AGENT_CLIPBOARD_REQUEST] = {
         .name = "clipboard-request", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .sel = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardRequest),
+        .handler = vdagent_clipboard_recv_request,
     },
     [VD_AGENT_CLIPBOARD_RELEASE] = {
         .name = "clipboard-release", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .sel = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardRelease),
+        .handler = vdagent_clipboard_recv_release,
     },
     [VD_AGENT_FILE_XFER_START] = {
         .name = "file-xfer-start", .dir = DIR_H2G,
@@ -139,6 +118,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_MAX_CLIPBOARD] = {
         .name = "max-clipboard", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .need = NEED_CLIPBOARD, .size = sizeof(VDAgentMaxClipboard),
+        .handler = vdagent_clipboard_recv_max,
     },
     [VD_AGENT_AUDIO_VOLUME_SYNC] = {
         .name = "audio-volume-sync", .dir = DIR_G2H | DIR_H2G,
@@ -169,23 +149,23 @@ bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
                            uint32_t *max_out)
 {
     const VDAgentMsgDesc *d = msg_desc(type);
-    uint32_t min;
+    uint32_t extra = 0;
 
     if (!d) {
         return false;
     }
-    min = d->size;
     if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
-        min += 4;
+        extra += 4;
     }
     if (d->serial && (flags & VDAGENT_SIZE_SERIAL)) {
-        min += 4;
+        extra += 4;
     }
     if (min_out) {
-        *min_out = min;
+        *min_out = d->size + extra;
     }
     if (max_out) {
-        *max_out = d->exact ? min : d->max ? d->max : UINT32_MAX;
+        *max_out = d->exact ? d->size + extra
+                            : d->max ? d->max + extra : UINT32_MAX;
     }
     return true;
 }
@@ -259,7 +239,7 @@ static void vdagent_drain(VDAgentChardev *dev)
  * is copied, @tail referenced.  Nothing is queued while the guest side is
  * closed: an agent that opens later must not see stale messages.
  */
-static bool vdagent_send(VDAgentChardev *dev, uint32_t type,
+bool vdagent_send(VDAgentChardev *dev, uint32_t type,
                          const void *head, size_t head_len, GBytes *tail)
 {
     if (!dev->connected) {
@@ -270,6 +250,13 @@ static bool vdagent_send(VDAgentChardev *dev, uint32_t type,
     }
     vdagent_drain(dev);
     return true;
+}
+
+void vdagent_event(VDAgentChardev *dev, VDAgentEvent event)
+{
+    if (dev->ops->event) {
+        dev->ops->event(dev->opaque, event);
+    }
 }
 
 static void vdagent_send_caps(VDAgentChardev *dev, bool request)
@@ -301,14 +288,14 @@ static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
     g_debug("guest caps: %zu words, word 0 0x%08x, request %u",
             dev->n_guest_caps, dev->n_guest_caps ? dev->guest_caps[0] : 0,
             request);
-    /*
-     * New caps mean a (re)started agent.  Where the mouse peer (issue 4)
-     * activates its input handler and the clipboard peer (issue 3) resets
-     * serials and registers.
-     */
     if (request) {
         vdagent_send_caps(dev, false);
     }
+    /*
+     * New caps mean a (re)started agent: the clipboard peer resets serials
+     * and registers.  (The mouse peer, issue 4, activates here.)
+     */
+    vdagent_clipboard_caps(dev);
 }
 
 static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
@@ -324,7 +311,7 @@ static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
     }
 }
 
-static unsigned vdagent_size_flags(const VDAgentChardev *dev)
+unsigned vdagent_size_flags(const VDAgentChardev *dev)
 {
     unsigned flags = 0;
 
@@ -339,7 +326,7 @@ static unsigned vdagent_size_flags(const VDAgentChardev *dev)
     return flags;
 }
 
-static void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
+void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
 {
     dev->counters.drops[reason]++;
 }
@@ -464,6 +451,7 @@ VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
                                      &vdagent_reader_ops, dev);
     dev->writer = vdagent_writer_new();
     dev->deferred = g_byte_array_new();
+    vdagent_clipboard_init(dev);
     return dev;
 }
 
@@ -472,6 +460,7 @@ void vdagent_chardev_free(VDAgentChardev *dev)
     if (!dev) {
         return;
     }
+    vdagent_clipboard_fini(dev);
     vdagent_reader_free(dev->reader);
     vdagent_writer_free(dev->writer);
     vdagent_writer_free(dev->stale_writer);
@@ -495,11 +484,13 @@ static void vdagent_disconnect(VDAgentChardev *dev)
     }
     memset(dev->guest_caps, 0, sizeof(dev->guest_caps));
     dev->n_guest_caps = 0;
-    /*
-     * Where the mouse peer (issue 4) deactivates its input handler and the
-     * clipboard peer (issue 3) unregisters, releasing what the guest owned
-     * and answering pending requests.
-     */
+    /* Unregister, releasing what the guest owned.  (Mouse: issue 4.) */
+    vdagent_clipboard_disconnect(dev);
+    if (dev->reconnect_pending) {
+        /* The serial-reset reconnect completed: we are ready again. */
+        dev->reconnect_pending = false;
+        vdagent_event(dev, VDAGENT_EVENT_OPENED);
+    }
 }
 
 void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)

@@ -26,6 +26,7 @@
 #include <spice/vd_agent.h>
 
 #include "vdagent-proto.h"
+#include "clipboard.h"
 
 typedef struct VDAgentChardev VDAgentChardev;
 
@@ -50,6 +51,12 @@ typedef struct VDAgentConfig {
     bool mouse;                  /* feed the guest's pointer (MOUSE_STATE) */
     bool clipboard;              /* share the clipboard */
     uint32_t max_message;        /* largest guest message; 0: 256 MiB */
+    /*
+     * The hub the clipboard peer joins (borrowed, must outlive the
+     * device); NULL: the device makes a private one
+     * (vdagent_chardev_clipboard_hub()).
+     */
+    ClipboardHub *clipboard_hub;
     unsigned n_heads;            /* 0: one head of 1024x768 */
     VDAgentHeadConfig heads[VDAGENT_MAX_HEADS];
 } VDAgentConfig;
@@ -134,6 +141,15 @@ void vdagent_chardev_get_counters(const VDAgentChardev *dev,
 
 /* Wire bytes queued for the guest and not yet written. */
 uint64_t vdagent_chardev_pending_output(const VDAgentChardev *dev);
+
+/* The clipboard hub the device's peer uses (borrowed). */
+ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev);
+
+/*
+ * Largest clipboard the device accepts from the guest, as announced in
+ * MAX_CLIPBOARD: the maximum message size less the clipboard header.
+ */
+uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev);
 
 /* The config the device runs with. */
 const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev);

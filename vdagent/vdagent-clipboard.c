@@ -1,0 +1,538 @@
+/*
+ * vdagent-clipboard.c: the guest agent as a clipboard peer.
+ *
+ * Bridges CLIPBOARD_GRAB / REQUEST / CLIPBOARD / RELEASE with the
+ * protocol-free hub (clipboard/).  Rules, with the bug each one answers:
+ *  - Serials mirror the agent's per-selection counter S (real-agent.md):
+ *    the agent stamps its grabs with S then S++; it accepts a host grab
+ *    stamped S (then S++) or S-1 (the host wins a tie).  We keep S in
+ *    last_serial[]: a guest grab with g >= S is accepted and S = g + 1; a
+ *    lower one lost a race against our own grab and is discarded.  Our
+ *    grabs are stamped S, then S++.  S resets to 0 with every guest caps
+ *    (the agent resets on our request=1, a restarted agent starts at 0):
+ *    bug Q11.
+ *  - Every guest REQUEST is answered exactly once: from data the hub holds,
+ *    or forwarded to the owner and answered when data arrives (cbpending),
+ *    or answered empty at once (Q5, Q15); a new info or a timeout answers
+ *    what is pending with empty data, before anything else is sent for
+ *    that selection (V10).
+ *  - Without CLIPBOARD_SELECTION only the CLIPBOARD selection travels.
+ *  - Data for the guest is streamed from the hub's GBytes: never copied
+ *    into a queue, never dropped because one is full (R6).
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent-internal.h"
+
+/* VD_AGENT_CLIPBOARD_* <-> ClipboardType */
+static bool type_from_vd(uint32_t vd, ClipboardType *out)
+{
+    switch (vd) {
+    case VD_AGENT_CLIPBOARD_UTF8_TEXT: *out = CLIPBOARD_TYPE_TEXT; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_PNG: *out = CLIPBOARD_TYPE_PNG; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_BMP: *out = CLIPBOARD_TYPE_BMP; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_TIFF: *out = CLIPBOARD_TYPE_TIFF; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_JPG: *out = CLIPBOARD_TYPE_JPG; return true;
+    default: return false;
+    }
+}
+
+static uint32_t type_to_vd(ClipboardType type)
+{
+    static const uint32_t map[CLIPBOARD_TYPE__COUNT] = {
+        [CLIPBOARD_TYPE_TEXT] = VD_AGENT_CLIPBOARD_UTF8_TEXT,
+        [CLIPBOARD_TYPE_PNG] = VD_AGENT_CLIPBOARD_IMAGE_PNG,
+        [CLIPBOARD_TYPE_BMP] = VD_AGENT_CLIPBOARD_IMAGE_BMP,
+        [CLIPBOARD_TYPE_TIFF] = VD_AGENT_CLIPBOARD_IMAGE_TIFF,
+        [CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
+    };
+
+    return map[type];
+}
+
+static bool have_selection(const VDAgentChardev *dev)
+{
+    return vdagent_size_flags(dev) & VDAGENT_SIZE_SELECTION;
+}
+
+static bool have_serial(const VDAgentChardev *dev)
+{
+    return vdagent_size_flags(dev) & VDAGENT_SIZE_SERIAL;
+}
+
+/* Can a message about @sel reach this guest at all? */
+static bool selection_travels(const VDAgentChardev *dev, unsigned sel)
+{
+    return sel == CLIPBOARD_SELECTION_CLIPBOARD || have_selection(dev);
+}
+
+/* Write the selection prefix (when negotiated); returns its length. */
+static size_t put_selection(const VDAgentChardev *dev, uint8_t *p,
+                            unsigned sel)
+{
+    if (!have_selection(dev)) {
+        return 0;
+    }
+    p[0] = sel;
+    p[1] = p[2] = p[3] = 0;
+    return 4;
+}
+
+/* ---- to the guest ------------------------------------------------------- */
+
+/* CLIPBOARD [sel] type data: @data NULL or too big for the guest: empty. */
+static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
+                      GBytes *data)
+{
+    uint8_t head[8];
+    size_t n = put_selection(dev, head, sel);
+
+    if (!selection_travels(dev, sel)) {
+        return;
+    }
+    if (data && dev->guest_max_clipboard >= 0 &&
+        g_bytes_get_size(data) > (uint64_t)dev->guest_max_clipboard) {
+        g_debug("clipboard of %zu bytes above the guest's limit %" G_GINT64_FORMAT
+                ": sent empty", g_bytes_get_size(data), dev->guest_max_clipboard);
+        data = NULL;
+    }
+    vdagent_put_le32(head + n, vdtype);
+    vdagent_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
+}
+
+/* Answer every pending guest request of @sel in @types empty. */
+static void answer_pending_empty(VDAgentChardev *dev, unsigned sel,
+                                 uint32_t types)
+{
+    unsigned t;
+
+    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        if (!(types & dev->cbpending[sel] & (1u << t))) {
+            continue;
+        }
+        while (dev->cbpending_n[sel][t] > 0) {
+            dev->cbpending_n[sel][t]--;
+            send_data(dev, sel, type_to_vd(t), NULL);
+        }
+        dev->cbpending[sel] &= ~(1u << t);
+    }
+}
+
+static void send_grab(VDAgentChardev *dev, ClipboardInfo *info)
+{
+    uint8_t buf[8 + 4 * CLIPBOARD_TYPE__COUNT];
+    unsigned sel = info->selection, t;
+    size_t n = put_selection(dev, buf, sel);
+
+    if (have_serial(dev)) {
+        vdagent_put_le32(buf + n, dev->last_serial[sel]++);
+        n += 4;
+    }
+    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        if (info->types[t].available) {
+            vdagent_put_le32(buf + n, type_to_vd(t));
+            n += 4;
+        }
+    }
+    vdagent_send(dev, VD_AGENT_CLIPBOARD_GRAB, buf, n, NULL);
+}
+
+static void send_release(VDAgentChardev *dev, unsigned sel)
+{
+    uint8_t buf[4];
+
+    vdagent_send(dev, VD_AGENT_CLIPBOARD_RELEASE, buf,
+                 put_selection(dev, buf, sel), NULL);
+}
+
+/* ---- from the hub ------------------------------------------------------- */
+
+static void set_announced(VDAgentChardev *dev, unsigned sel,
+                          ClipboardInfo *info)
+{
+    if (info) {
+        clipboard_info_ref(info);
+    }
+    clipboard_info_unref(dev->announced[sel]);
+    dev->announced[sel] = info;
+}
+
+/* A new info for @sel: tell the guest what changed. */
+static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
+{
+    unsigned sel = info->selection;
+    ClipboardInfo *before = dev->announced[sel];
+    bool guest_thinks_host_owns = before && before->owner &&
+                                  before->owner != &dev->cbpeer;
+
+    if (before == info) {
+        return;              /* a replay on resume of what the guest has */
+    }
+    /* Pending requests on the old owner are moot: answer them first. */
+    answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
+    if (info->owner != &dev->cbpeer) {
+        dev->host_pending[sel] = 0;
+    }
+    set_announced(dev, sel, info);
+    if (info->owner == &dev->cbpeer || !dev->connected ||
+        !selection_travels(dev, sel)) {
+        return;
+    }
+    if (info->owner && clipboard_info_types(info)) {
+        send_grab(dev, info);
+    } else if (guest_thinks_host_owns) {
+        /* Owner gone (or a grab with no type: never an empty GRAB, P3). */
+        send_release(dev, sel);
+    }
+}
+
+/* The current info of @sel got data: answer what the guest waits for. */
+static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
+{
+    unsigned sel = info->selection, t;
+
+    if (info->owner == &dev->cbpeer) {
+        return;
+    }
+    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        ClipboardContent *c = &info->types[t];
+
+        if (!(dev->cbpending[sel] & (1u << t)) || c->requested) {
+            continue;
+        }
+        /* Answered (data), or the owner set size 0 (unavailable). */
+        while (dev->cbpending_n[sel][t] > 0) {
+            dev->cbpending_n[sel][t]--;
+            send_data(dev, sel, type_to_vd(t), c->data);
+        }
+        dev->cbpending[sel] &= ~(1u << t);
+    }
+}
+
+static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    VDAgentChardev *dev = peer->opaque;
+
+    switch (n->type) {
+    case CLIPBOARD_NOTIFY_UPDATE:
+        if (n->new_info) {
+            update_new_info(dev, n->info);
+        } else {
+            update_data(dev, n->info);
+        }
+        break;
+    case CLIPBOARD_NOTIFY_RESET_SERIAL:
+        /*
+         * Another peer reset the serials: make the agent reset its counter
+         * by reconnecting (it gets caps with request=1 on reopen).  Only an
+         * agent with GRAB_SERIAL: the Windows agent lacks it and stops
+         * receiving when the port closes (Q20).  One CLOSED, and OPENED
+         * only once the guest has closed its side (Q12).
+         */
+        if (!dev->in_caps && dev->connected && !dev->reconnect_pending &&
+            vdagent_chardev_guest_has_cap(dev,
+                                          VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+            dev->reconnect_pending = true;
+            vdagent_event(dev, VDAGENT_EVENT_CLOSED);
+        }
+        break;
+    case CLIPBOARD_NOTIFY_REQUEST_TIMEOUT:
+        if (n->info->owner == &dev->cbpeer) {
+            dev->host_pending[n->info->selection] &= ~(1u << n->data_type);
+        } else {
+            answer_pending_empty(dev, n->info->selection, 1u << n->data_type);
+        }
+        break;
+    }
+}
+
+/* The hub asks the guest (the owner) for data. */
+static void cb_request(ClipboardPeer *peer, ClipboardInfo *info,
+                       ClipboardType type)
+{
+    VDAgentChardev *dev = peer->opaque;
+    unsigned sel = info->selection;
+    uint8_t buf[8];
+    size_t n;
+
+    if (!dev->connected || !selection_travels(dev, sel)) {
+        /* It cannot be asked: the type is not available after all. */
+        clipboard_hub_set_data(dev->hub, peer, info, type, NULL, true);
+        return;
+    }
+    n = put_selection(dev, buf, sel);
+    vdagent_put_le32(buf + n, type_to_vd(type));
+    dev->host_pending[sel] |= 1u << type;
+    vdagent_send(dev, VD_AGENT_CLIPBOARD_REQUEST, buf, n + 4, NULL);
+}
+
+static const ClipboardPeerOps cb_peer_ops = {
+    .notify = cb_notify,
+    .request = cb_request,
+};
+
+/* ---- from the guest ----------------------------------------------------- */
+
+/*
+ * Split off the selection prefix.  Returns false (dropped, counted) for a
+ * selection the hub does not know.
+ */
+static bool take_selection(VDAgentChardev *dev, const uint8_t **data,
+                           uint32_t *size, unsigned *sel)
+{
+    *sel = CLIPBOARD_SELECTION_CLIPBOARD;
+    if (!have_selection(dev)) {
+        return true;
+    }
+    /* The dispatcher checked size >= 4 for the prefix. */
+    *sel = (*data)[0];
+    *data += 4;
+    *size -= 4;
+    if (*sel >= CLIPBOARD_SELECTION__COUNT) {
+        vdagent_count_drop(dev, VDAGENT_DROP_BAD_SELECTION);
+        return false;
+    }
+    return true;
+}
+
+void vdagent_clipboard_recv_grab(VDAgentChardev *dev,
+                                 const VDAgentMessage *hdr,
+                                 const uint8_t *data)
+{
+    g_autoptr(ClipboardInfo) info = NULL;
+    uint32_t size = hdr->size, serial = 0;
+    unsigned sel;
+    ClipboardType t;
+
+    if (!take_selection(dev, &data, &size, &sel)) {
+        return;
+    }
+    if (have_serial(dev)) {
+        serial = vdagent_le32(data);
+        data += 4;
+        size -= 4;
+        if (serial < dev->last_serial[sel]) {
+            /* It lost a race against our grab: the host wins ties. */
+            g_debug("guest grab %s serial %u < %u: discarded",
+                    clipboard_selection_name(sel), serial,
+                    dev->last_serial[sel]);
+            vdagent_count_drop(dev, VDAGENT_DROP_STALE_SERIAL);
+            return;
+        }
+        dev->last_serial[sel] = serial + 1;
+    }
+    info = clipboard_info_new(&dev->cbpeer, sel);
+    info->has_serial = have_serial(dev);
+    info->serial = serial;
+    /* The table bounds the count; unknown types and a tail are skipped. */
+    for (; size >= 4; data += 4, size -= 4) {
+        if (type_from_vd(vdagent_le32(data), &t)) {
+            info->types[t].available = true;
+        }
+    }
+    clipboard_hub_update(dev->hub, info);
+}
+
+void vdagent_clipboard_recv_request(VDAgentChardev *dev,
+                                    const VDAgentMessage *hdr,
+                                    const uint8_t *data)
+{
+    uint32_t size = hdr->size, vdtype;
+    ClipboardInfo *info;
+    ClipboardType t;
+    unsigned sel;
+
+    if (!take_selection(dev, &data, &size, &sel)) {
+        /* No reply can name a selection we do not know: dropped. */
+        return;
+    }
+    vdtype = vdagent_le32(data);
+    info = clipboard_hub_info(dev->hub, sel);
+    if (!type_from_vd(vdtype, &t) || !info || info->owner == &dev->cbpeer ||
+        !info->types[t].available) {
+        send_data(dev, sel, vdtype, NULL);
+        return;
+    }
+    if (info->types[t].data) {
+        send_data(dev, sel, vdtype, info->types[t].data);
+        return;
+    }
+    if (dev->cbpending_n[sel][t] >= VDAGENT_MAX_PENDING) {
+        send_data(dev, sel, vdtype, NULL);
+        return;
+    }
+    dev->cbpending[sel] |= 1u << t;
+    dev->cbpending_n[sel][t]++;
+    if (!clipboard_hub_request(dev->hub, info, t)) {
+        answer_pending_empty(dev, sel, 1u << t);
+    }
+}
+
+void vdagent_clipboard_recv_data(VDAgentChardev *dev,
+                                 const VDAgentMessage *hdr,
+                                 const uint8_t *data)
+{
+    uint32_t size = hdr->size, vdtype;
+    g_autoptr(GBytes) whole = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    ClipboardInfo *info;
+    ClipboardType t;
+    unsigned sel;
+    size_t len;
+    uint8_t *buf;
+
+    if (!take_selection(dev, &data, &size, &sel)) {
+        return;
+    }
+    vdtype = vdagent_le32(data);
+    info = clipboard_hub_info(dev->hub, sel);
+    if (!info || info->owner != &dev->cbpeer) {
+        vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
+        return;
+    }
+    if (!type_from_vd(vdtype, &t) || !info->types[t].available) {
+        vdagent_count_drop(dev, VDAGENT_DROP_BAD_TYPE);
+        return;
+    }
+    dev->host_pending[sel] &= ~(1u << t);
+    if (size > 4) {
+        /* Take the reader's buffer: no copy of the clipboard data. */
+        buf = vdagent_reader_steal_data(dev->reader, &len);
+        whole = g_bytes_new_take(buf, len);
+        bytes = g_bytes_new_from_bytes(whole, hdr->size - (size - 4),
+                                       size - 4);
+    }
+    clipboard_hub_set_data(dev->hub, &dev->cbpeer, info, t, bytes, true);
+}
+
+void vdagent_clipboard_recv_release(VDAgentChardev *dev,
+                                    const VDAgentMessage *hdr,
+                                    const uint8_t *data)
+{
+    uint32_t size = hdr->size;
+    unsigned sel;
+
+    if (!take_selection(dev, &data, &size, &sel)) {
+        return;
+    }
+    if (!clipboard_peer_owns(&dev->cbpeer, sel)) {
+        vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
+        return;
+    }
+    dev->host_pending[sel] = 0;
+    clipboard_peer_release(&dev->cbpeer, sel);
+}
+
+void vdagent_clipboard_recv_max(VDAgentChardev *dev,
+                                const VDAgentMessage *hdr,
+                                const uint8_t *data)
+{
+    int32_t max = (int32_t)vdagent_le32(data);
+
+    (void)hdr;
+    /* spice-vdagent: -1 (or any negative) means no limit. */
+    dev->guest_max_clipboard = max < 0 ? -1 : max;
+}
+
+/* ---- session ------------------------------------------------------------ */
+
+uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev)
+{
+    /* The message carries [sel(4)] type(4) before the data. */
+    return dev->config.max_message - 8;
+}
+
+ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev)
+{
+    return dev->hub;
+}
+
+void vdagent_clipboard_init(VDAgentChardev *dev)
+{
+    dev->hub = dev->config.clipboard_hub;
+    if (!dev->hub) {
+        dev->hub = clipboard_hub_new();
+        dev->own_hub = true;
+    }
+    dev->cbpeer.name = "vdagent";
+    dev->cbpeer.ops = &cb_peer_ops;
+    dev->cbpeer.opaque = dev;
+    dev->guest_max_clipboard = -1;
+}
+
+void vdagent_clipboard_fini(VDAgentChardev *dev)
+{
+    unsigned s;
+
+    clipboard_peer_unregister(&dev->cbpeer);
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        set_announced(dev, s, NULL);
+    }
+    if (dev->own_hub) {
+        clipboard_hub_free(dev->hub);
+    }
+    dev->hub = NULL;
+}
+
+/* Forget everything about the guest's clipboard session. */
+static void clipboard_forget(VDAgentChardev *dev)
+{
+    unsigned s;
+
+    memset(dev->last_serial, 0, sizeof(dev->last_serial));
+    memset(dev->cbpending, 0, sizeof(dev->cbpending));
+    memset(dev->cbpending_n, 0, sizeof(dev->cbpending_n));
+    memset(dev->host_pending, 0, sizeof(dev->host_pending));
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        set_announced(dev, s, NULL);
+    }
+    dev->guest_max_clipboard = -1;
+}
+
+void vdagent_clipboard_disconnect(VDAgentChardev *dev)
+{
+    /* Releasing what the guest owned tells the other peers (Q4). */
+    clipboard_peer_unregister(&dev->cbpeer);
+    clipboard_forget(dev);
+}
+
+void vdagent_clipboard_caps(VDAgentChardev *dev)
+{
+    unsigned s;
+
+    if (!dev->config.clipboard ||
+        !vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+        vdagent_clipboard_disconnect(dev);
+        return;
+    }
+    /*
+     * A (re)started agent: it reset its serials and dropped its own and
+     * our grabs.  Release what the old agent owned, reset our counters and
+     * tell the other peers (Q16), then offer the host's clipboard again.
+     */
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        clipboard_peer_release(&dev->cbpeer, s);
+    }
+    clipboard_forget(dev);
+    dev->in_caps = true;
+    clipboard_hub_reset_serial(dev->hub);
+    dev->in_caps = false;
+    clipboard_peer_register(dev->hub, &dev->cbpeer);
+
+    if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MAX_CLIPBOARD)) {
+        uint8_t buf[sizeof(VDAgentMaxClipboard)];
+
+        vdagent_put_le32(buf, vdagent_chardev_max_clipboard(dev));
+        vdagent_send(dev, VD_AGENT_MAX_CLIPBOARD, buf, sizeof(buf), NULL);
+    }
+    if (!clipboard_hub_running(dev->hub)) {
+        return;              /* the hub replays on resume */
+    }
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
+
+        if (info) {
+            update_new_info(dev, info);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/*
+ * vdagent-internal.h: the device's state, shared by vdagent.c and the
+ * peers' glue (vdagent-clipboard.c).  Not installed, not for embedders.
+ */
+#ifndef VDAGENT_INTERNAL_H
+#define VDAGENT_INTERNAL_H
+
+#include "vdagent.h"
+#include "vdagent-reader.h"
+#include "vdagent-writer.h"
+#include "vdagent-wire.h"
+#include "clipboard.h"
+
+/* Most types one guest grab may list (spice has 6; QEMU's bound too). */
+#define VDAGENT_GRAB_MAX_TYPES 10
+/* Most unanswered guest requests per selection and type. */
+#define VDAGENT_MAX_PENDING 16
+
+struct VDAgentChardev {
+    VDAgentConfig config;
+    const VDAgentFrontendOps *ops;
+    void *opaque;
+
+    VDAgentReader *reader;
+    VDAgentWriter *writer;
+
+    bool connected;                  /* guest side of the port is open */
+    unsigned session;                /* bumped by every disconnect */
+    uint32_t host_caps;
+    uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
+    size_t n_guest_caps;
+
+    /* re-entrancy from frontend callbacks */
+    bool in_write;
+    GByteArray *deferred;            /* guest bytes pushed during a write */
+    bool draining;
+    bool drain_again;
+    VDAgentWriter *stale_writer;     /* freed once the write returns */
+
+    /* clipboard peer (vdagent-clipboard.c) */
+    ClipboardHub *hub;
+    bool own_hub;                    /* created here, freed here */
+    ClipboardPeer cbpeer;
+    /* our mirror of the agent's grab serial counter S, per selection */
+    uint32_t last_serial[CLIPBOARD_SELECTION__COUNT];
+    /* guest requests waiting for another owner: type bits, and counts */
+    uint32_t cbpending[CLIPBOARD_SELECTION__COUNT];
+    uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT][CLIPBOARD_TYPE__COUNT];
+    /* host requests waiting for the guest: type bits */
+    uint32_t host_pending[CLIPBOARD_SELECTION__COUNT];
+    /* the host info the guest was last told about (a ref), per selection */
+    ClipboardInfo *announced[CLIPBOARD_SELECTION__COUNT];
+    int64_t guest_max_clipboard;     /* -1: the guest set no limit */
+    bool in_caps;                    /* our own serial reset under way */
+    bool reconnect_pending;          /* sent CLOSED, waiting for the guest */
+
+    VDAgentCounters counters;        /* msgs_out: of retired writers */
+};
+
+/* vdagent.c */
+bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
+                  size_t head_len, GBytes *tail);
+unsigned vdagent_size_flags(const VDAgentChardev *dev);
+void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason);
+void vdagent_event(VDAgentChardev *dev, VDAgentEvent event);
+
+/* vdagent-clipboard.c */
+void vdagent_clipboard_init(VDAgentChardev *dev);
+void vdagent_clipboard_fini(VDAgentChardev *dev);
+void vdagent_clipboard_caps(VDAgentChardev *dev);
+void vdagent_clipboard_disconnect(VDAgentChardev *dev);
+void vdagent_clipboard_recv_grab(VDAgentChardev *dev,
+                                 const VDAgentMessage *hdr,
+                                 const uint8_t *data);
+void vdagent_clipboard_recv_request(VDAgentChardev *dev,
+                                    const VDAgentMessage *hdr,
+                                    const uint8_t *data);
+void vdagent_clipboard_recv_data(VDAgentChardev *dev,
+                                 const VDAgentMessage *hdr,
+                                 const uint8_t *data);
+void vdagent_clipboard_recv_release(VDAgentChardev *dev,
+                                    const VDAgentMessage *hdr,
+                                    const uint8_t *data);
+void vdagent_clipboard_recv_max(VDAgentChardev *dev,
+                                const VDAgentMessage *hdr,
+                                const uint8_t *data);
+
+#endif /* VDAGENT_INTERNAL_H */
