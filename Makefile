@@ -69,7 +69,8 @@ endif
 # ---- sources -------------------------------------------------------------
 LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
-            vdagent/vdagent-clipboard.c clipboard/clipboard.c
+            vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
+            clipboard/clipboard.c input/input.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c

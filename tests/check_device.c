@@ -124,6 +124,7 @@ static VDAgentConfig config_with(bool mouse, bool clipboard)
     vdagent_config_init(&config);
     config.mouse = mouse;
     config.clipboard = clipboard;
+    config.monitors = false;
     return config;
 }
 
@@ -142,30 +143,38 @@ static TestFe *fe_connected(bool mouse, bool clipboard, uint32_t guest_caps)
 /* ---- caps: exact bytes ------------------------------------------------- */
 
 static const struct {
-    bool mouse, clipboard;
+    bool mouse, clipboard, monitors;
     uint8_t word[4];
 } caps_vectors[] = {
     /* neither */
-    { false, false, { 0x00, 0x00, 0x00, 0x00 } },
+    { false, false, false, { 0x00, 0x00, 0x00, 0x00 } },
     /* MOUSE_STATE */
-    { true, false, { 0x01, 0x00, 0x00, 0x00 } },
+    { true, false, false, { 0x01, 0x00, 0x00, 0x00 } },
     /* BY_DEMAND, SELECTION, MAX_CLIPBOARD, NO_RELEASE_ON_REGRAB, GRAB_SERIAL */
-    { false, true, { 0x60, 0x04, 0x03, 0x00 } },
-    { true, true, { 0x61, 0x04, 0x03, 0x00 } },
+    { false, true, false, { 0x60, 0x04, 0x03, 0x00 } },
+    { true, true, false, { 0x61, 0x04, 0x03, 0x00 } },
+    /* + MONITORS_CONFIG, REPLY, SPARSE_MONITORS_CONFIG, ..._POSITION */
+    { false, false, true, { 0x86, 0x10, 0x00, 0x00 } },
+    { true, true, true, { 0xe7, 0x14, 0x03, 0x00 } },
 };
 
 START_TEST(test_caps_bytes)
 {
     VDAgentConfig config = config_with(caps_vectors[_i].mouse,
                                        caps_vectors[_i].clipboard);
-    TestFe *fe = fe_new(&config, NULL, 0);
-    uint8_t expect[36] = {
+    TestFe *fe;
+
+    config.monitors = caps_vectors[_i].monitors;
+    fe = fe_new(&config, NULL, 0);
+    const uint8_t head[32] = {
         0x01, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00,        /* chunk */
         0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,        /* msg */
         0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0x00, 0x00,
         0x01, 0x00, 0x00, 0x00,                                /* request */
     };
+    uint8_t expect[36];
 
+    memcpy(expect, head, sizeof(head));
     memcpy(expect + 32, caps_vectors[_i].word, 4);
     ck_assert_uint_eq(fe->wire->len, 0);
     vdagent_chardev_set_guest_open(fe->dev, true);

@@ -54,6 +54,13 @@ struct VDAgentChardev {
     bool in_caps;                    /* our own serial reset under way */
     bool reconnect_pending;          /* sent CLOSED, waiting for the guest */
 
+    /* mouse peer and heads (vdagent-mouse.c) */
+    InputRouter *router;
+    bool own_router;
+    InputHandlerState *mouse_hs;
+    VDAgentMouse mouse;
+    unsigned heads_watch;
+
     VDAgentCounters counters;        /* msgs_out: of retired writers */
 };
 
@@ -63,6 +70,12 @@ bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
 unsigned vdagent_size_flags(const VDAgentChardev *dev);
 void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason);
 void vdagent_event(VDAgentChardev *dev, VDAgentEvent event);
+
+/* vdagent-mouse.c */
+bool vdagent_mouse_init(VDAgentChardev *dev, GError **errp);
+void vdagent_mouse_fini(VDAgentChardev *dev);
+void vdagent_mouse_caps(VDAgentChardev *dev);
+void vdagent_mouse_disconnect(VDAgentChardev *dev);
 
 /* vdagent-clipboard.c */
 void vdagent_clipboard_init(VDAgentChardev *dev);

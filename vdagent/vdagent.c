@@ -292,9 +292,10 @@ static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
         vdagent_send_caps(dev, false);
     }
     /*
-     * New caps mean a (re)started agent: the clipboard peer resets serials
-     * and registers.  (The mouse peer, issue 4, activates here.)
+     * New caps mean a (re)started agent: the mouse handler activates, the
+     * heads are described, the clipboard peer resets serials and registers.
      */
+    vdagent_mouse_caps(dev);
     vdagent_clipboard_caps(dev);
 }
 
@@ -386,6 +387,13 @@ static uint32_t vdagent_compute_caps(const VDAgentConfig *config)
     if (config->mouse) {
         caps |= 1u << VD_AGENT_CAP_MOUSE_STATE;
     }
+    if (config->monitors) {
+        /* We send heads with positions, disabled ones as 0x0, take REPLY. */
+        caps |= 1u << VD_AGENT_CAP_MONITORS_CONFIG;
+        caps |= 1u << VD_AGENT_CAP_REPLY;
+        caps |= 1u << VD_AGENT_CAP_SPARSE_MONITORS_CONFIG;
+        caps |= 1u << VD_AGENT_CAP_MONITORS_CONFIG_POSITION;
+    }
     if (config->clipboard) {
         caps |= 1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND;
         caps |= 1u << VD_AGENT_CAP_CLIPBOARD_SELECTION;
@@ -403,6 +411,7 @@ void vdagent_config_init(VDAgentConfig *config)
     memset(config, 0, sizeof(*config));
     config->mouse = true;
     config->clipboard = false;
+    config->monitors = true;
     config->max_message = VDAGENT_DEFAULT_MAX_MESSAGE;
     config->n_heads = 1;
     config->heads[0] = (VDAgentHeadConfig){ .width = 1024, .height = 768 };
@@ -452,6 +461,10 @@ VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
     dev->writer = vdagent_writer_new();
     dev->deferred = g_byte_array_new();
     vdagent_clipboard_init(dev);
+    if (!vdagent_mouse_init(dev, errp)) {
+        vdagent_chardev_free(dev);
+        return NULL;
+    }
     return dev;
 }
 
@@ -460,6 +473,7 @@ void vdagent_chardev_free(VDAgentChardev *dev)
     if (!dev) {
         return;
     }
+    vdagent_mouse_fini(dev);
     vdagent_clipboard_fini(dev);
     vdagent_reader_free(dev->reader);
     vdagent_writer_free(dev->writer);
@@ -484,7 +498,9 @@ static void vdagent_disconnect(VDAgentChardev *dev)
     }
     memset(dev->guest_caps, 0, sizeof(dev->guest_caps));
     dev->n_guest_caps = 0;
-    /* Unregister, releasing what the guest owned.  (Mouse: issue 4.) */
+    /* Pointer events go back to the next handler (Q13). */
+    vdagent_mouse_disconnect(dev);
+    /* Unregister, releasing what the guest owned (Q4). */
     vdagent_clipboard_disconnect(dev);
     if (dev->reconnect_pending) {
         /* The serial-reset reconnect completed: we are ready again. */

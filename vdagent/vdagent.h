@@ -27,6 +27,7 @@
 
 #include "vdagent-proto.h"
 #include "clipboard.h"
+#include "input.h"
 
 typedef struct VDAgentChardev VDAgentChardev;
 
@@ -50,6 +51,7 @@ typedef struct VDAgentHeadConfig {
 typedef struct VDAgentConfig {
     bool mouse;                  /* feed the guest's pointer (MOUSE_STATE) */
     bool clipboard;              /* share the clipboard */
+    bool monitors;               /* send the heads (MONITORS_CONFIG) */
     uint32_t max_message;        /* largest guest message; 0: 256 MiB */
     /*
      * The hub the clipboard peer joins (borrowed, must outlive the
@@ -57,7 +59,14 @@ typedef struct VDAgentConfig {
      * (vdagent_chardev_clipboard_hub()).
      */
     ClipboardHub *clipboard_hub;
-    unsigned n_heads;            /* 0: one head of 1024x768 */
+    /*
+     * The input router the mouse handler joins and whose display heads
+     * the device describes (borrowed, must outlive the device); NULL: the
+     * device makes a private one with @heads.  With a router given,
+     * @heads is ignored: the router's heads rule.
+     */
+    InputRouter *input_router;
+    unsigned n_heads;            /* 0: one head of 1024x768 (private router) */
     VDAgentHeadConfig heads[VDAGENT_MAX_HEADS];
 } VDAgentConfig;
 
@@ -90,7 +99,10 @@ typedef struct VDAgentCounters {
     uint64_t bytes_out;      /* bytes handed to the frontend */
 } VDAgentCounters;
 
-/* A config with the defaults: mouse on, clipboard off, 256 MiB, 1 head. */
+/*
+ * A config with the defaults: mouse on, clipboard off, monitors on,
+ * 256 MiB, one 1024x768 head.
+ */
 void vdagent_config_init(VDAgentConfig *config);
 
 /*
@@ -150,6 +162,17 @@ ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev);
  * MAX_CLIPBOARD: the maximum message size less the clipboard header.
  */
 uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev);
+
+/* The input router the device's mouse handler uses (borrowed). */
+InputRouter *vdagent_chardev_input_router(const VDAgentChardev *dev);
+
+/* The last mouse state sent or to be sent (pixels, button mask, head). */
+typedef struct VDAgentMouse {
+    uint32_t x, y;
+    uint32_t buttons;                /* VD_AGENT_*BUTTON_MASK bits */
+    uint32_t display_id;
+} VDAgentMouse;
+void vdagent_chardev_mouse_state(const VDAgentChardev *dev, VDAgentMouse *out);
 
 /* The config the device runs with. */
 const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev);

@@ -1,0 +1,432 @@
+/*
+ * input.c: the input router and display heads.  See input.h.
+ */
+#define G_LOG_DOMAIN "input"
+
+#include "input.h"
+
+#include <string.h>
+
+struct InputHandlerState {
+    InputRouter *router;
+    const InputHandler *handler;
+    void *opaque;
+    GList link;                    /* in router->handlers */
+    int head;                      /* bound head, -1: any */
+    unsigned events;               /* since the last sync */
+    bool active;
+    bool dead;                     /* unregistered while dispatching */
+};
+
+typedef struct HeadsWatcher {
+    unsigned id;
+    InputHeadsWatch cb;
+    void *opaque;
+} HeadsWatcher;
+
+struct InputRouter {
+    GQueue handlers;               /* InputHandlerState, preferred first */
+    bool stopped;
+    unsigned busy;                 /* dispatch depth */
+    GPtrArray *graveyard;          /* states freed when busy drops to 0 */
+
+    pixman_image_t *images[INPUT_MAX_HEADS];
+    InputHeadGeometry pos[INPUT_MAX_HEADS];
+    unsigned n_heads;
+
+    GArray *watchers;              /* HeadsWatcher */
+    unsigned next_watch_id;
+};
+
+static const char *const button_names[INPUT_BUTTON__COUNT] = {
+    [INPUT_BUTTON_LEFT] = "left",
+    [INPUT_BUTTON_MIDDLE] = "middle",
+    [INPUT_BUTTON_RIGHT] = "right",
+    [INPUT_BUTTON_WHEEL_UP] = "wheel-up",
+    [INPUT_BUTTON_WHEEL_DOWN] = "wheel-down",
+    [INPUT_BUTTON_SIDE] = "side",
+    [INPUT_BUTTON_EXTRA] = "extra",
+};
+
+const char *input_button_name(InputButton button)
+{
+    return (unsigned)button < INPUT_BUTTON__COUNT ? button_names[button]
+                                                  : "unknown";
+}
+
+bool input_button_from_name(const char *name, InputButton *out)
+{
+    unsigned i;
+
+    for (i = 0; name && i < INPUT_BUTTON__COUNT; i++) {
+        if (strcmp(button_names[i], name) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+InputRouter *input_router_new(void)
+{
+    InputRouter *r = g_new0(InputRouter, 1);
+    const InputHeadGeometry def = { .width = 1024, .height = 768 };
+
+    g_queue_init(&r->handlers);
+    r->graveyard = g_ptr_array_new_with_free_func(g_free);
+    r->watchers = g_array_new(FALSE, FALSE, sizeof(HeadsWatcher));
+    r->next_watch_id = 1;
+    input_router_set_geometry(r, &def, 1);
+    return r;
+}
+
+static void heads_clear(InputRouter *r)
+{
+    unsigned i;
+
+    for (i = 0; i < r->n_heads; i++) {
+        if (r->images[i]) {
+            pixman_image_unref(r->images[i]);
+            r->images[i] = NULL;
+        }
+    }
+    r->n_heads = 0;
+}
+
+void input_router_free(InputRouter *r)
+{
+    if (!r) {
+        return;
+    }
+    if (r->handlers.length > 0) {
+        g_critical("input router freed with %u handlers registered",
+                   r->handlers.length);
+        while (r->handlers.head) {
+            input_handler_unregister(r->handlers.head->data);
+        }
+    }
+    heads_clear(r);
+    g_ptr_array_unref(r->graveyard);
+    g_array_unref(r->watchers);
+    g_free(r);
+}
+
+/* ---- handlers ------------------------------------------------------------ */
+
+InputHandlerState *input_handler_register(InputRouter *r,
+                                          const InputHandler *handler,
+                                          void *opaque)
+{
+    InputHandlerState *s;
+
+    g_return_val_if_fail(r != NULL && handler != NULL, NULL);
+    g_return_val_if_fail(handler->event != NULL, NULL);
+
+    s = g_new0(InputHandlerState, 1);
+    s->router = r;
+    s->handler = handler;
+    s->opaque = opaque;
+    s->head = -1;
+    s->link.data = s;
+    g_queue_push_tail_link(&r->handlers, &s->link);
+    return s;
+}
+
+void input_handler_activate(InputHandlerState *s)
+{
+    g_return_if_fail(s != NULL && !s->dead);
+
+    g_queue_unlink(&s->router->handlers, &s->link);
+    g_queue_push_head_link(&s->router->handlers, &s->link);
+    s->active = true;
+}
+
+void input_handler_deactivate(InputHandlerState *s)
+{
+    g_return_if_fail(s != NULL && !s->dead);
+
+    g_queue_unlink(&s->router->handlers, &s->link);
+    g_queue_push_tail_link(&s->router->handlers, &s->link);
+    s->active = false;
+}
+
+void input_handler_unregister(InputHandlerState *s)
+{
+    InputRouter *r;
+
+    if (!s) {
+        return;
+    }
+    g_return_if_fail(!s->dead);
+    r = s->router;
+    g_queue_unlink(&r->handlers, &s->link);
+    s->dead = true;
+    if (r->busy) {
+        /* A dispatch may still hold @s in its snapshot. */
+        g_ptr_array_add(r->graveyard, s);
+    } else {
+        g_free(s);
+    }
+}
+
+void input_handler_bind_head(InputHandlerState *s, int head)
+{
+    g_return_if_fail(s != NULL && head >= -1);
+    s->head = head;
+}
+
+bool input_handler_active(const InputHandlerState *s)
+{
+    return s->active;
+}
+
+static void router_leave(InputRouter *r)
+{
+    if (--r->busy == 0) {
+        g_ptr_array_set_size(r->graveyard, 0);
+    }
+}
+
+static InputHandlerState *router_find(InputRouter *r, const InputEvent *evt)
+{
+    uint32_t bit = 1u << evt->kind;
+    GList *l;
+
+    /* A handler bound to the event's head first, as QEMU does ... */
+    for (l = r->handlers.head; l; l = l->next) {
+        InputHandlerState *s = l->data;
+
+        if ((s->handler->mask & bit) && s->head == (int)evt->head) {
+            return s;
+        }
+    }
+    /* ... else the first unbound one. */
+    for (l = r->handlers.head; l; l = l->next) {
+        InputHandlerState *s = l->data;
+
+        if ((s->handler->mask & bit) && s->head == -1) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+bool input_event_send(InputRouter *r, const InputEvent *evt)
+{
+    InputHandlerState *s;
+
+    g_return_val_if_fail(r != NULL && evt != NULL, false);
+
+    if (r->stopped || evt->head >= r->n_heads ||
+        (unsigned)evt->kind >= INPUT_EVENT_KIND__COUNT) {
+        return false;
+    }
+    if (evt->kind == INPUT_EVENT_KIND_ABS &&
+        (evt->abs.value < INPUT_ABS_MIN || evt->abs.value > INPUT_ABS_MAX ||
+         (unsigned)evt->abs.axis >= INPUT_AXIS__COUNT)) {
+        return false;
+    }
+    if (evt->kind == INPUT_EVENT_KIND_BTN &&
+        (unsigned)evt->btn.button >= INPUT_BUTTON__COUNT) {
+        return false;
+    }
+    s = router_find(r, evt);
+    if (!s) {
+        return false;
+    }
+    s->events++;
+    r->busy++;
+    s->handler->event(s->opaque, evt);
+    router_leave(r);
+    return true;
+}
+
+void input_event_sync(InputRouter *r)
+{
+    g_autoptr(GPtrArray) due = g_ptr_array_new();
+    GList *l;
+    unsigned i;
+
+    g_return_if_fail(r != NULL);
+
+    for (l = r->handlers.head; l; l = l->next) {
+        InputHandlerState *s = l->data;
+
+        if (s->events) {
+            s->events = 0;
+            g_ptr_array_add(due, s);
+        }
+    }
+    r->busy++;
+    for (i = 0; i < due->len; i++) {
+        InputHandlerState *s = g_ptr_array_index(due, i);
+
+        if (!s->dead && s->handler->sync) {
+            s->handler->sync(s->opaque);
+        }
+    }
+    router_leave(r);
+}
+
+bool input_send_abs(InputRouter *r, unsigned head, InputAxis axis,
+                    int32_t value)
+{
+    InputEvent evt = { .kind = INPUT_EVENT_KIND_ABS, .head = head };
+
+    evt.abs.axis = axis;
+    evt.abs.value = value;
+    return input_event_send(r, &evt);
+}
+
+bool input_send_btn(InputRouter *r, unsigned head, InputButton button,
+                    bool down)
+{
+    InputEvent evt = { .kind = INPUT_EVENT_KIND_BTN, .head = head };
+
+    evt.btn.button = button;
+    evt.btn.down = down;
+    return input_event_send(r, &evt);
+}
+
+void input_router_set_running(InputRouter *r, bool running)
+{
+    g_return_if_fail(r != NULL);
+    r->stopped = !running;
+}
+
+bool input_router_running(const InputRouter *r)
+{
+    return !r->stopped;
+}
+
+/* ---- heads ---------------------------------------------------------------- */
+
+uint32_t input_scale_axis(int32_t value, uint32_t size)
+{
+    if (size == 0 || value <= INPUT_ABS_MIN) {
+        return 0;
+    }
+    if (value >= INPUT_ABS_MAX) {
+        return size - 1;
+    }
+    return (uint32_t)(((uint64_t)value * (size - 1)) / INPUT_ABS_MAX);
+}
+
+static void heads_changed(InputRouter *r)
+{
+    g_autoptr(GArray) snapshot = NULL;
+    unsigned i;
+
+    if (r->watchers->len == 0) {
+        return;
+    }
+    snapshot = g_array_copy(r->watchers);
+    for (i = 0; i < snapshot->len; i++) {
+        HeadsWatcher *w = &g_array_index(snapshot, HeadsWatcher, i);
+
+        w->cb(w->opaque, r);
+    }
+}
+
+bool input_router_set_heads(InputRouter *r, pixman_image_t *const *images,
+                            const InputHeadGeometry *pos, unsigned n)
+{
+    unsigned i;
+
+    g_return_val_if_fail(r != NULL && pos != NULL, false);
+
+    if (n == 0 || n > INPUT_MAX_HEADS) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (images[i]) {
+            pixman_image_ref(images[i]);
+        }
+    }
+    heads_clear(r);
+    for (i = 0; i < n; i++) {
+        r->images[i] = images[i];
+        r->pos[i].x = pos[i].x;
+        r->pos[i].y = pos[i].y;
+        r->pos[i].width = images[i] ? pixman_image_get_width(images[i]) : 0;
+        r->pos[i].height = images[i] ? pixman_image_get_height(images[i]) : 0;
+    }
+    r->n_heads = n;
+    heads_changed(r);
+    return true;
+}
+
+bool input_router_set_geometry(InputRouter *r, const InputHeadGeometry *heads,
+                               unsigned n)
+{
+    pixman_image_t *images[INPUT_MAX_HEADS] = { NULL };
+    unsigned i;
+    bool ok;
+
+    g_return_val_if_fail(r != NULL && heads != NULL, false);
+
+    if (n == 0 || n > INPUT_MAX_HEADS) {
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        if (heads[i].width > INPUT_ABS_MAX || heads[i].height > INPUT_ABS_MAX ||
+            (heads[i].width == 0) != (heads[i].height == 0)) {
+            return false;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (heads[i].width) {
+            images[i] = pixman_image_create_bits(PIXMAN_a1, heads[i].width,
+                                                 heads[i].height, NULL, 0);
+        }
+    }
+    ok = input_router_set_heads(r, images, heads, n);
+    for (i = 0; i < n; i++) {
+        if (images[i]) {
+            pixman_image_unref(images[i]);
+        }
+    }
+    return ok;
+}
+
+unsigned input_router_n_heads(const InputRouter *r)
+{
+    return r->n_heads;
+}
+
+bool input_router_head(const InputRouter *r, unsigned i,
+                       InputHeadGeometry *out)
+{
+    if (i >= r->n_heads) {
+        return false;
+    }
+    *out = r->pos[i];
+    return true;
+}
+
+pixman_image_t *input_router_head_image(const InputRouter *r, unsigned i)
+{
+    return i < r->n_heads ? r->images[i] : NULL;
+}
+
+unsigned input_router_watch_heads(InputRouter *r, InputHeadsWatch cb,
+                                  void *opaque)
+{
+    HeadsWatcher w = { .id = r->next_watch_id++, .cb = cb, .opaque = opaque };
+
+    g_return_val_if_fail(cb != NULL, 0);
+    g_array_append_val(r->watchers, w);
+    return w.id;
+}
+
+void input_router_unwatch_heads(InputRouter *r, unsigned id)
+{
+    unsigned i;
+
+    for (i = 0; i < r->watchers->len; i++) {
+        if (g_array_index(r->watchers, HeadsWatcher, i).id == id) {
+            g_array_remove_index(r->watchers, i);
+            return;
+        }
+    }
+}

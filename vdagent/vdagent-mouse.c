@@ -1,0 +1,192 @@
+/*
+ * vdagent-mouse.c: the guest agent as a pointer handler, and the display
+ * heads it describes to the agent (MONITORS_CONFIG).
+ *
+ * The handler is registered inactive when the device is created with mouse
+ * on, activated when the guest announces MOUSE_STATE (so it becomes the
+ * preferred absolute pointer), deactivated when the guest closes its port
+ * (pointer events go back to the next handler, an emulated tablet say:
+ * bug Q13), and unregistered when the device is freed (Q14).
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent-internal.h"
+
+static const uint32_t button_mask[INPUT_BUTTON__COUNT] = {
+    [INPUT_BUTTON_LEFT] = VD_AGENT_LBUTTON_MASK,
+    [INPUT_BUTTON_MIDDLE] = VD_AGENT_MBUTTON_MASK,
+    [INPUT_BUTTON_RIGHT] = VD_AGENT_RBUTTON_MASK,
+    [INPUT_BUTTON_WHEEL_UP] = VD_AGENT_UBUTTON_MASK,
+    [INPUT_BUTTON_WHEEL_DOWN] = VD_AGENT_DBUTTON_MASK,
+    [INPUT_BUTTON_SIDE] = VD_AGENT_SBUTTON_MASK,
+    [INPUT_BUTTON_EXTRA] = VD_AGENT_EBUTTON_MASK,
+};
+
+static void mouse_event(void *opaque, const InputEvent *evt)
+{
+    VDAgentChardev *dev = opaque;
+    InputHeadGeometry head;
+
+    switch (evt->kind) {
+    case INPUT_EVENT_KIND_ABS:
+        /* The router checked the head exists. */
+        input_router_head(dev->router, evt->head, &head);
+        if (evt->abs.axis == INPUT_AXIS_X) {
+            dev->mouse.x = input_scale_axis(evt->abs.value, head.width);
+        } else {
+            dev->mouse.y = input_scale_axis(evt->abs.value, head.height);
+        }
+        /* The agent's display id is the head's index (its output index). */
+        dev->mouse.display_id = evt->head;
+        break;
+    case INPUT_EVENT_KIND_BTN:
+        if (evt->btn.down) {
+            dev->mouse.buttons |= button_mask[evt->btn.button];
+        } else {
+            dev->mouse.buttons &= ~button_mask[evt->btn.button];
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void mouse_sync(void *opaque)
+{
+    VDAgentChardev *dev = opaque;
+    uint8_t buf[sizeof(VDAgentMouseState)];
+
+    if (!vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+        return;
+    }
+    vdagent_put_le32(buf + offsetof(VDAgentMouseState, x), dev->mouse.x);
+    vdagent_put_le32(buf + offsetof(VDAgentMouseState, y), dev->mouse.y);
+    vdagent_put_le32(buf + offsetof(VDAgentMouseState, buttons),
+                     dev->mouse.buttons);
+    buf[offsetof(VDAgentMouseState, display_id)] = dev->mouse.display_id;
+    vdagent_send(dev, VD_AGENT_MOUSE_STATE, buf, sizeof(buf), NULL);
+}
+
+static const InputHandler mouse_handler = {
+    .name = "vdagent-mouse",
+    .mask = INPUT_EVENT_MASK_BTN | INPUT_EVENT_MASK_ABS,
+    .event = mouse_event,
+    .sync = mouse_sync,
+};
+
+/* MONITORS_CONFIG of the router's heads, as the guest's caps allow. */
+static void send_monitors(VDAgentChardev *dev)
+{
+    uint8_t buf[sizeof(VDAgentMonitorsConfig) +
+                INPUT_MAX_HEADS * sizeof(VDAgentMonConfig)];
+    bool sparse = vdagent_chardev_guest_has_cap(
+        dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG);
+    bool pos = vdagent_chardev_guest_has_cap(
+        dev, VD_AGENT_CAP_MONITORS_CONFIG_POSITION);
+    unsigned i, n = 0;
+    uint8_t *p = buf + sizeof(VDAgentMonitorsConfig);
+
+    if (!dev->config.monitors || !dev->connected ||
+        !vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MONITORS_CONFIG)) {
+        return;
+    }
+    for (i = 0; i < input_router_n_heads(dev->router); i++) {
+        InputHeadGeometry h;
+
+        input_router_head(dev->router, i, &h);
+        if (h.width == 0 && !sparse) {
+            /* A disabled head only for agents that understand 0x0. */
+            continue;
+        }
+        vdagent_put_le32(p + offsetof(VDAgentMonConfig, height), h.height);
+        vdagent_put_le32(p + offsetof(VDAgentMonConfig, width), h.width);
+        vdagent_put_le32(p + offsetof(VDAgentMonConfig, depth), 32);
+        vdagent_put_le32(p + offsetof(VDAgentMonConfig, x), (uint32_t)h.x);
+        vdagent_put_le32(p + offsetof(VDAgentMonConfig, y), (uint32_t)h.y);
+        p += sizeof(VDAgentMonConfig);
+        n++;
+    }
+    if (n == 0) {
+        return;
+    }
+    vdagent_put_le32(buf + offsetof(VDAgentMonitorsConfig, num_of_monitors), n);
+    vdagent_put_le32(buf + offsetof(VDAgentMonitorsConfig, flags),
+                     pos ? VD_AGENT_CONFIG_MONITORS_FLAG_USE_POS : 0);
+    vdagent_send(dev, VD_AGENT_MONITORS_CONFIG, buf, p - buf, NULL);
+}
+
+static void heads_changed(void *opaque, InputRouter *r)
+{
+    (void)r;
+    send_monitors(opaque);
+}
+
+bool vdagent_mouse_init(VDAgentChardev *dev, GError **errp)
+{
+    InputHeadGeometry heads[VDAGENT_MAX_HEADS];
+    unsigned i;
+
+    dev->router = dev->config.input_router;
+    if (!dev->router) {
+        dev->router = input_router_new();
+        dev->own_router = true;
+        for (i = 0; i < dev->config.n_heads; i++) {
+            heads[i] = (InputHeadGeometry){
+                .width = dev->config.heads[i].width,
+                .height = dev->config.heads[i].height,
+                .x = dev->config.heads[i].x,
+                .y = dev->config.heads[i].y,
+            };
+        }
+        if (!input_router_set_geometry(dev->router, heads, dev->config.n_heads)) {
+            g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+                        "display heads: sizes must be 1..%u pixels",
+                        INPUT_ABS_MAX);
+            return false;
+        }
+    }
+    dev->heads_watch = input_router_watch_heads(dev->router, heads_changed, dev);
+    if (dev->config.mouse) {
+        dev->mouse_hs = input_handler_register(dev->router, &mouse_handler, dev);
+    }
+    return true;
+}
+
+void vdagent_mouse_fini(VDAgentChardev *dev)
+{
+    if (!dev->router) {
+        return;
+    }
+    g_clear_pointer(&dev->mouse_hs, input_handler_unregister);
+    input_router_unwatch_heads(dev->router, dev->heads_watch);
+    if (dev->own_router) {
+        input_router_free(dev->router);
+    }
+    dev->router = NULL;
+}
+
+void vdagent_mouse_caps(VDAgentChardev *dev)
+{
+    if (dev->mouse_hs &&
+        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+        input_handler_activate(dev->mouse_hs);
+    }
+    send_monitors(dev);
+}
+
+void vdagent_mouse_disconnect(VDAgentChardev *dev)
+{
+    if (dev->mouse_hs) {
+        input_handler_deactivate(dev->mouse_hs);
+    }
+}
+
+InputRouter *vdagent_chardev_input_router(const VDAgentChardev *dev)
+{
+    return dev->router;
+}
+
+void vdagent_chardev_mouse_state(const VDAgentChardev *dev, VDAgentMouse *out)
+{
+    *out = dev->mouse;
+}
