@@ -55,6 +55,8 @@ static void mouse_sync(void *opaque)
 {
     VDAgentChardev *dev = opaque;
     uint8_t buf[sizeof(VDAgentMouseState)];
+    uint8_t *queued;
+    size_t len;
 
     if (!vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
         return;
@@ -64,6 +66,21 @@ static void mouse_sync(void *opaque)
     vdagent_put_le32(buf + offsetof(VDAgentMouseState, buttons),
                      dev->mouse.buttons);
     buf[offsetof(VDAgentMouseState, display_id)] = dev->mouse.display_id;
+    /*
+     * A guest that reads slowly gets the latest position, not a backlog:
+     * a queued, unsent MOUSE_STATE with the same buttons and display is
+     * moved in place.  A button change always goes out as its own message,
+     * so no click is ever lost.
+     */
+    queued = vdagent_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE, &len);
+    if (queued && len == sizeof(buf) &&
+        memcmp(queued + offsetof(VDAgentMouseState, buttons),
+               buf + offsetof(VDAgentMouseState, buttons),
+               sizeof(buf) - offsetof(VDAgentMouseState, buttons)) == 0) {
+        memcpy(queued, buf, sizeof(buf));
+        dev->counters.mouse_coalesced++;
+        return;
+    }
     vdagent_send(dev, VD_AGENT_MOUSE_STATE, buf, sizeof(buf), NULL);
 }
 

@@ -131,6 +131,19 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
     return true;
 }
 
+uint8_t *vdagent_writer_unsent_head(VDAgentWriter *w, uint32_t type,
+                                    size_t *len)
+{
+    OutMsg *m = w->last;
+
+    if (!m || m->type != type || m->tail ||
+        (m == w->first && !vdagent_writer_at_boundary(w))) {
+        return NULL;
+    }
+    *len = m->head_len;
+    return m->bytes + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE;
+}
+
 size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
 {
     OutMsg *m;

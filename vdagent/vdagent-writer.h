@@ -45,6 +45,15 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
  */
 size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p);
 
+/*
+ * The head bytes of the LAST queued message when it is of @type, has no
+ * tail and not one byte of it has been written: the caller may rewrite
+ * them in place (coalescing a newer state into a queued one).  NULL
+ * otherwise; *@len receives the head length.
+ */
+uint8_t *vdagent_writer_unsent_head(VDAgentWriter *w, uint32_t type,
+                                    size_t *len);
+
 /* Mark @n bytes of the last peeked span as written (@n <= its length). */
 void vdagent_writer_consume(VDAgentWriter *w, size_t n);
 

@@ -95,6 +95,7 @@ typedef struct VDAgentCounters {
     uint64_t drops[VDAGENT_DROP__COUNT];      /* per reason */
     uint64_t ignored;        /* valid messages this device has no use for */
     uint64_t reply_errors;   /* REPLY messages reporting an error */
+    uint64_t mouse_coalesced;/* motions merged into a queued MOUSE_STATE */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
 } VDAgentCounters;
