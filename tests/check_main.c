@@ -3,6 +3,7 @@
  * named suites (all by default) and ends with Check's summary line.
  */
 #include <glib.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

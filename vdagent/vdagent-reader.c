@@ -116,8 +116,6 @@ size_t vdagent_reader_peak_allocated(const VDAgentReader *r)
 
 uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
 {
-    uint8_t *data;
-
     g_return_val_if_fail(r != NULL && len != NULL, NULL);
     g_return_val_if_fail(r->delivering && !r->stolen, NULL);
 
@@ -126,16 +124,18 @@ uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
     if (r->hdr.size == 0) {
         return NULL;
     }
-    if (r->direct) {
-        return g_memdup2(r->direct, r->hdr.size);
+    if (r->direct || r->cap != r->hdr.size) {
+        /*
+         * Delivered from the pushed bytes, or held in a larger buffer kept
+         * from an earlier message: a copy, so the callback's @data stays
+         * valid and the caller does not inherit spare capacity.
+         */
+        r->stolen = false;
+        return g_memdup2(r->direct ? r->direct : r->buf, r->hdr.size);
     }
-    data = g_steal_pointer(&r->buf);
-    if (r->cap > r->len) {
-        /* Shrinking a large block is an mremap, not a copy. */
-        data = g_realloc(data, r->len);
-    }
+    /* Exactly the message: hand the buffer over, no copy. */
     r->len = r->cap = 0;
-    return data;
+    return g_steal_pointer(&r->buf);
 }
 
 static void reader_drop(VDAgentReader *r, VDAgentDrop reason)
@@ -182,9 +182,7 @@ static bool reader_deliver(VDAgentReader *r, const uint8_t *direct)
     r->direct = NULL;
     if (epoch != r->epoch) {
         /* Reset from inside the callback: the buffer it kept goes now. */
-        if (!r->stolen) {
-            reader_free_buf(r);
-        }
+        reader_free_buf(r);
         return false;
     }
     reader_abort_msg(r);

@@ -24,8 +24,12 @@
  *    the message and the rest of the chunk are dropped.
  *  - protocol != 1: BAD_PROTOCOL, the header is untrustworthy, so only the
  *    rest of this chunk is skipped.
- *  - size > max_message: OVERSIZE, the message body is skipped (following
- *    the chunk framing, in bounded pieces) and the next message parses.
+ *  - size > max_message: OVERSIZE.  The message's announced body is
+ *    skipped in bounded pieces, never buffered: the rest of its chunk and,
+ *    when the chunk ends first, following port-1 chunks as its
+ *    continuation (a multi-chunk sender such as the Windows agent), until
+ *    `size` bytes have passed; then the next message parses.  A lying
+ *    header can thus only hide what the chunk framing attributes to it.
  *  - Memory follows the bytes received: the message buffer grows
  *    geometrically as data arrives, capped at the announced size, never
  *    allocated up front from a size the guest announces.
@@ -52,7 +56,7 @@ typedef struct VDAgentReaderOps {
      */
     void (*message)(void *opaque, const VDAgentMessage *hdr,
                     const uint8_t *data);
-    /* A drop of @reason.  Optional. */
+    /* A drop of @reason.  Optional.  Must not reset the reader. */
     void (*drop)(void *opaque, VDAgentDrop reason);
 } VDAgentReaderOps;
 
@@ -79,11 +83,12 @@ void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len);
 void vdagent_reader_reset(VDAgentReader *r);
 
 /*
- * Only from inside the message callback: take the message data.  Returns a
- * g_malloc'd buffer of *@len bytes owned by the caller (the reader's own
- * buffer when the message was reassembled, so no copy; a copy when it was
- * delivered straight from the pushed bytes).  The @data the callback got
- * stays valid until the callback returns.
+ * Only from inside the message callback, once: take the message data.
+ * Returns a g_malloc'd buffer of *@len bytes owned by the caller: the
+ * reader's own buffer when it holds exactly the reassembled message (no
+ * copy), else a copy (a message delivered straight from the pushed bytes,
+ * or held in a larger buffer kept from an earlier message).  The @data the
+ * callback got stays valid until the callback returns.
  */
 uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len);
 

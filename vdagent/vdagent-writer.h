@@ -32,8 +32,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentWriter, vdagent_writer_free)
 /*
  * Queue a message of @type whose data is @head (@head_len bytes, copied)
  * followed by @tail (may be NULL; a reference is taken, the bytes are not
- * copied).  Returns false, queuing nothing, when the data would not fit the
- * 32-bit size field.
+ * copied).  Returns false, queuing nothing, when the message (its 20-byte
+ * header included) would not fit in 32 bits: size > UINT32_MAX - 20.
  */
 bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
                           const void *head, size_t head_len, GBytes *tail);
