@@ -249,6 +249,10 @@ void input_event_sync(InputRouter *r)
 
     g_return_if_fail(r != NULL);
 
+    if (r->stopped) {
+        /* As events are: the pending ones sync after the resume. */
+        return;
+    }
     for (l = r->handlers.head; l; l = l->next) {
         InputHandlerState *s = l->data;
 
@@ -312,19 +316,40 @@ uint32_t input_scale_axis(int32_t value, uint32_t size)
     return (uint32_t)(((uint64_t)value * (size - 1)) / INPUT_ABS_MAX);
 }
 
-static void heads_changed(InputRouter *r)
+static HeadsWatcher *watcher_find(InputRouter *r, unsigned id)
 {
-    g_autoptr(GArray) snapshot = NULL;
     unsigned i;
 
-    if (r->watchers->len == 0) {
-        return;
-    }
-    snapshot = g_array_copy(r->watchers);
-    for (i = 0; i < snapshot->len; i++) {
-        HeadsWatcher *w = &g_array_index(snapshot, HeadsWatcher, i);
+    for (i = 0; i < r->watchers->len; i++) {
+        HeadsWatcher *w = &g_array_index(r->watchers, HeadsWatcher, i);
 
-        w->cb(w->opaque, r);
+        if (w->id == id) {
+            return w;
+        }
+    }
+    return NULL;
+}
+
+static void heads_changed(InputRouter *r)
+{
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(unsigned));
+    unsigned i;
+
+    /*
+     * A watcher may unwatch itself or others (an embedding freeing a
+     * device from its own watcher): call only those still watching.
+     */
+    for (i = 0; i < r->watchers->len; i++) {
+        g_array_append_val(ids, g_array_index(r->watchers, HeadsWatcher, i).id);
+    }
+    for (i = 0; i < ids->len; i++) {
+        HeadsWatcher *w = watcher_find(r, g_array_index(ids, unsigned, i));
+
+        if (w) {
+            HeadsWatcher call = *w;
+
+            call.cb(call.opaque, r);
+        }
     }
 }
 
@@ -421,12 +446,10 @@ unsigned input_router_watch_heads(InputRouter *r, InputHeadsWatch cb,
 
 void input_router_unwatch_heads(InputRouter *r, unsigned id)
 {
-    unsigned i;
+    HeadsWatcher *w = watcher_find(r, id);
 
-    for (i = 0; i < r->watchers->len; i++) {
-        if (g_array_index(r->watchers, HeadsWatcher, i).id == id) {
-            g_array_remove_index(r->watchers, i);
-            return;
-        }
+    if (w) {
+        g_array_remove_index(r->watchers, w - &g_array_index(r->watchers,
+                                                             HeadsWatcher, 0));
     }
 }

@@ -116,7 +116,10 @@ bool input_handler_active(const InputHandlerState *s);
  * a head that does not exist, a value out of range, or no handler.
  */
 bool input_event_send(InputRouter *r, const InputEvent *evt);
-/* Sync every handler that received events since the last sync. */
+/*
+ * Sync every handler that received events since the last sync.  While
+ * stopped, nothing is synced (handlers sync after the resume).
+ */
 void input_event_sync(InputRouter *r);
 
 /* Convenience senders. */

@@ -19,6 +19,8 @@ static const struct {
     { "reader", reader_suite },
     { "writer", writer_suite },
     { "device", device_suite },
+    { "input", input_suite },
+    { "mouse", vdagent_mouse_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

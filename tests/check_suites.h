@@ -10,5 +10,9 @@ Suite *guest_agent_suite(void);
 Suite *reader_suite(void);
 Suite *writer_suite(void);
 Suite *device_suite(void);
+Suite *clipboard_suite(void);
+Suite *vdagent_clipboard_suite(void);
+Suite *input_suite(void);
+Suite *vdagent_mouse_suite(void);
 
 #endif /* CHECK_SUITES_H */

@@ -22,6 +22,28 @@ static const uint32_t button_mask[INPUT_BUTTON__COUNT] = {
     [INPUT_BUTTON_EXTRA] = VD_AGENT_EBUTTON_MASK,
 };
 
+/*
+ * The agent numbers its outputs as MONITORS_CONFIG listed them: every head
+ * for an agent with SPARSE_MONITORS_CONFIG, only the enabled ones for the
+ * others, so a disabled head shifts the ids after it (bug R8's class).
+ */
+static uint32_t agent_display_id(VDAgentChardev *dev, unsigned head)
+{
+    unsigned i, id = 0;
+
+    if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG)) {
+        return head;
+    }
+    for (i = 0; i < head; i++) {
+        InputHeadGeometry h;
+
+        if (input_router_head(dev->router, i, &h) && h.width != 0) {
+            id++;
+        }
+    }
+    return id;
+}
+
 static void mouse_event(void *opaque, const InputEvent *evt)
 {
     VDAgentChardev *dev = opaque;
@@ -36,8 +58,7 @@ static void mouse_event(void *opaque, const InputEvent *evt)
         } else {
             dev->mouse.y = input_scale_axis(evt->abs.value, head.height);
         }
-        /* The agent's display id is the head's index (its output index). */
-        dev->mouse.display_id = evt->head;
+        dev->mouse.display_id = agent_display_id(dev, evt->head);
         break;
     case INPUT_EVENT_KIND_BTN:
         if (evt->btn.down) {
@@ -184,9 +205,13 @@ void vdagent_mouse_fini(VDAgentChardev *dev)
 
 void vdagent_mouse_caps(VDAgentChardev *dev)
 {
-    if (dev->mouse_hs &&
-        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
-        input_handler_activate(dev->mouse_hs);
+    if (dev->mouse_hs) {
+        /* An agent restarted without MOUSE_STATE gives the pointer back. */
+        if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+            input_handler_activate(dev->mouse_hs);
+        } else if (input_handler_active(dev->mouse_hs)) {
+            input_handler_deactivate(dev->mouse_hs);
+        }
     }
     send_monitors(dev);
 }
