@@ -70,7 +70,9 @@ endif
 LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
-            clipboard/clipboard.c input/input.c
+            vdagent/vdagent-vmstate.c \
+            clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
+            migration/vmstate.c migration/migration-stream.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
@@ -90,6 +92,7 @@ fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
 
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
+.SECONDARY:
 .PHONY: all lib tests fuzz fuzz-smoke check check-run bench deps clean
 .DEFAULT_GOAL := all
 

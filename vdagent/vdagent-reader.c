@@ -17,10 +17,10 @@
 #define READER_MIN_ALLOC    4096u
 
 typedef enum {
-    MSG_NONE,     /* between messages: the next port-1 chunk starts one */
-    MSG_HEADER,   /* collecting the 20-byte header inside its first chunk */
-    MSG_BODY,     /* collecting the body */
-    MSG_SKIP,     /* skipping the body of an oversize message */
+    MSG_NONE = VDAGENT_READER_MSG_NONE,     /* the next chunk starts one */
+    MSG_HEADER = VDAGENT_READER_MSG_HEADER, /* header inside its 1st chunk */
+    MSG_BODY = VDAGENT_READER_MSG_BODY,     /* collecting the body */
+    MSG_SKIP = VDAGENT_READER_MSG_SKIP,     /* skipping an oversize body */
 } MsgState;
 
 struct VDAgentReader {
@@ -99,6 +99,123 @@ void vdagent_reader_reset(VDAgentReader *r)
     r->epoch++;
 }
 
+void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st)
+{
+    memset(st, 0, sizeof(*st));
+    memcpy(st->chdr, r->chdr, sizeof(st->chdr));
+    st->chdr_have = r->chdr_have;
+    st->chunk_left = r->chunk_left;
+    st->chunk_skip = r->chunk_skip;
+    st->msg = r->msg;
+    memcpy(st->mhdr, r->mhdr, sizeof(st->mhdr));
+    st->mhdr_have = r->mhdr_have;
+    st->msg_left = r->msg_left;
+    if (r->msg == MSG_BODY) {
+        st->len = r->len;
+        st->buf = r->len ? r->buf : NULL;
+    }
+}
+
+static bool state_invalid(GError **errp, const char *what)
+{
+    g_set_error(errp, VDAGENT_READER_ERROR, 0, "parser state: %s", what);
+    return false;
+}
+
+bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
+                              GError **errp)
+{
+    VDAgentMessage hdr = { 0 };
+    uint32_t chunk_size = 0, port = 0;
+    bool in_chunk;
+
+    g_return_val_if_fail(r != NULL && st != NULL, false);
+    g_return_val_if_fail(!r->delivering, false);
+
+    if (st->chdr_have > VDAGENT_CHUNK_HDR_SIZE) {
+        return state_invalid(errp, "chunk header length above 8");
+    }
+    in_chunk = st->chdr_have == VDAGENT_CHUNK_HDR_SIZE;
+    if (in_chunk) {
+        port = vdagent_le32(st->chdr + offsetof(VDIChunkHeader, port));
+        chunk_size = vdagent_le32(st->chdr + offsetof(VDIChunkHeader, size));
+        if (st->chunk_left > chunk_size || st->chunk_left == 0) {
+            return state_invalid(errp, "chunk bytes left inconsistent");
+        }
+        if (port != VDP_CLIENT_PORT && !st->chunk_skip) {
+            return state_invalid(errp, "a bad-port chunk not skipped");
+        }
+    } else if (st->chunk_left != 0 || st->chunk_skip) {
+        return state_invalid(errp, "chunk bytes outside a chunk");
+    }
+    if (st->msg >= VDAGENT_READER_MSG__COUNT ||
+        st->mhdr_have > VDAGENT_MSG_HDR_SIZE) {
+        return state_invalid(errp, "message state out of range");
+    }
+    if (st->msg != MSG_BODY && (st->len != 0 || st->buf != NULL)) {
+        return state_invalid(errp, "body bytes outside a body");
+    }
+    if (st->mhdr_have == VDAGENT_MSG_HDR_SIZE) {
+        hdr.protocol = vdagent_le32(st->mhdr + offsetof(VDAgentMessage, protocol));
+        hdr.type = vdagent_le32(st->mhdr + offsetof(VDAgentMessage, type));
+        hdr.opaque = vdagent_le64(st->mhdr + offsetof(VDAgentMessage, opaque));
+        hdr.size = vdagent_le32(st->mhdr + offsetof(VDAgentMessage, size));
+    }
+    switch (st->msg) {
+    case MSG_NONE:
+        if (st->mhdr_have != 0 || st->msg_left != 0) {
+            return state_invalid(errp, "message bytes between messages");
+        }
+        break;
+    case MSG_HEADER:
+        /* Only inside the message's first chunk, which held >= 20 bytes. */
+        if (!in_chunk || st->chunk_skip ||
+            st->mhdr_have == VDAGENT_MSG_HDR_SIZE || st->msg_left != 0 ||
+            (uint64_t)st->chunk_left + st->mhdr_have != chunk_size ||
+            chunk_size < VDAGENT_MSG_HDR_SIZE) {
+            return state_invalid(errp, "partial message header");
+        }
+        break;
+    case MSG_BODY:
+    case MSG_SKIP:
+        if (st->mhdr_have != VDAGENT_MSG_HDR_SIZE ||
+            hdr.protocol != VD_AGENT_PROTOCOL || st->msg_left == 0) {
+            return state_invalid(errp, "body without a valid header");
+        }
+        if (st->msg == MSG_BODY &&
+            (hdr.size > r->max_message ||
+             (uint64_t)st->len + st->msg_left != hdr.size ||
+             (st->len > 0) != (st->buf != NULL))) {
+            return state_invalid(errp, "body sizes inconsistent");
+        }
+        if (st->msg == MSG_SKIP &&
+            (hdr.size <= r->max_message || st->msg_left > hdr.size)) {
+            return state_invalid(errp, "skip sizes inconsistent");
+        }
+        if (in_chunk && !st->chunk_skip && st->chunk_left > st->msg_left) {
+            return state_invalid(errp, "chunk longer than its message");
+        }
+        break;
+    }
+
+    vdagent_reader_reset(r);
+    memcpy(r->chdr, st->chdr, sizeof(r->chdr));
+    r->chdr_have = st->chdr_have;
+    r->chunk_left = st->chunk_left;
+    r->chunk_skip = st->chunk_skip;
+    r->msg = st->msg;
+    memcpy(r->mhdr, st->mhdr, sizeof(r->mhdr));
+    r->mhdr_have = st->mhdr_have;
+    r->hdr = hdr;
+    r->msg_left = st->msg_left;
+    r->buf = g_steal_pointer(&st->buf);
+    r->len = r->cap = st->len;
+    r->peak = MAX(r->peak, r->cap);
+    return true;
+}
+
+G_DEFINE_QUARK(vdagent-reader-error-quark, vdagent_reader_error)
+
 bool vdagent_reader_idle(const VDAgentReader *r)
 {
     return r->chdr_have == 0 && r->msg == MSG_NONE;
@@ -130,7 +247,6 @@ uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
          * from an earlier message: a copy, so the callback's @data stays
          * valid and the caller does not inherit spare capacity.
          */
-        r->stolen = false;
         return g_memdup2(r->direct ? r->direct : r->buf, r->hdr.size);
     }
     /* Exactly the message: hand the buffer over, no copy. */
