@@ -225,9 +225,16 @@ static void hub_notify(ClipboardHub *hub, const ClipboardNotify *notify)
     for (i = 0; i < snapshot->len; i++) {
         ClipboardPeer *peer = g_ptr_array_index(snapshot, i);
 
-        if (peer->hub == hub) {
-            peer->ops->notify(peer, notify);
+        /* A peer that left meanwhile may be freed: never touch it. */
+        if (!g_ptr_array_find(hub->peers, peer, NULL)) {
+            continue;
         }
+        /* An update superseded by a nested one: later peers get that one. */
+        if (notify->type == CLIPBOARD_NOTIFY_UPDATE &&
+            hub->current[notify->info->selection] != notify->info) {
+            break;
+        }
+        peer->ops->notify(peer, notify);
     }
 }
 
@@ -374,9 +381,12 @@ bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
         c->available = false;
     }
     c->requested = false;
-    if (hub->current[info->selection] == info) {
-        hub_cancel_timer(hub, info->selection, type);
+    if (hub->current[info->selection] != info) {
+        /* A late answer for a replaced info: never made current again. */
+        return true;
     }
+    hub_cancel_timer(hub, info->selection, type);
+    hub->timeout_types[info->selection] &= ~(1u << type);
     if (update) {
         return clipboard_hub_update(hub, info);
     }

@@ -12,7 +12,8 @@
  * on request, with clipboard_hub_set_data().
  *
  * Notifications (ClipboardPeerOps.notify) go to every registered peer, the
- * owner included:
+ * owner included (a peer that unregisters meanwhile is skipped, and an
+ * UPDATE superseded by a nested update stops, since that one went out):
  *  - UPDATE: @info is now current for its selection; @new_info says whether
  *    it replaced another info (a grab or release) or is the same info with
  *    more data (a request answered);
@@ -181,8 +182,10 @@ bool clipboard_hub_request(ClipboardHub *hub, ClipboardInfo *info,
  * The owner @peer sets the data of @type in @info: takes a reference on
  * @data (NULL or empty: the type becomes unavailable, so it can never be
  * "available with no data").  Clears the requested flag and its timeout.
- * With @update, calls clipboard_hub_update(@info).  Ignored (false) when
- * @peer does not own @info.
+ * With @update, calls clipboard_hub_update(@info) when @info is still
+ * current (a late answer for a replaced info is kept in that info but
+ * never makes it current again).  Ignored (false) when @peer does not own
+ * @info.
  */
 bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
                             ClipboardInfo *info, ClipboardType type,

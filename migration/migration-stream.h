@@ -36,7 +36,10 @@ MigrationStream *migration_stream_new_reader(const uint8_t *data, size_t len);
 /*
  * A sink (@write true) or source on @fd, borrowed (not closed on free).
  * Writes go through a buffer flushed by migration_stream_flush() and on
- * free; reads are buffered.  EINTR and partial writes are retried.
+ * free.  Reads never take more from the fd than the caller consumes plus
+ * what it peeks at, so the fd can carry other data right after a stream.
+ * EINTR, EAGAIN (poll) and partial transfers are retried; sockets are
+ * written with MSG_NOSIGNAL (a pipe's writer must ignore SIGPIPE itself).
  */
 MigrationStream *migration_stream_new_fd(int fd, bool write);
 void migration_stream_free(MigrationStream *s);       /* NULL: no-op */
@@ -65,6 +68,14 @@ bool migration_get_be64(MigrationStream *s, uint64_t *v);
 bool migration_get_bytes(MigrationStream *s, void *buf, size_t len);
 /* Look at the next byte without consuming it; false at end of stream. */
 bool migration_peek_u8(MigrationStream *s, uint8_t *v);
+/*
+ * Copy the next @len (at most MIGRATION_PEEK_MAX) bytes into @buf without
+ * consuming them.  False when fewer remain (no sticky error: nothing was
+ * read) or on an I/O error (sticky).  vmstate uses it to tell a nested
+ * struct's subsection from the parent's next field, as QEMU does.
+ */
+#define MIGRATION_PEEK_MAX 258
+bool migration_peek_bytes(MigrationStream *s, void *buf, size_t len);
 /* True when a source has no more bytes. */
 bool migration_stream_at_end(MigrationStream *s);
 

@@ -173,10 +173,14 @@ struct VMStateDescription {
 
 /*
  * Write @opaque as described by @vmsd (version vmsd->version_id): fields,
- * then each needed subsection.  When @desc is non-NULL it receives the
- * QEMU vmdesc description of what was written ("fields", "subsections":
- * the caller adds name/instance keys).  Errors come from pre_save or the
- * sink.
+ * then each needed subsection.  When @desc (a JSON object) is non-NULL it
+ * receives the QEMU vmdesc description of what was written: the keys
+ * "vmsd_name", "version", "fields" and, when one was written,
+ * "subsections" (the caller adds "name" and "instance_id" first, so the
+ * keys come in QEMU's order).  Errors come from pre_save, a VBUFFER
+ * length or STRUCT_VARRAY count above its maximum (never written), or a
+ * sink that has already failed (an fd sink may fail at flush instead).
+ * post_save runs whenever pre_save succeeded.
  */
 bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
                   void *opaque, json_object *desc, GError **errp);

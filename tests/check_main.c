@@ -19,6 +19,7 @@ static const struct {
     { "reader", reader_suite },
     { "writer", writer_suite },
     { "device", device_suite },
+    { "clipboard", clipboard_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
 };

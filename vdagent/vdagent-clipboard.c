@@ -434,6 +434,35 @@ void vdagent_clipboard_recv_max(VDAgentChardev *dev,
     dev->guest_max_clipboard = max < 0 ? -1 : max;
 }
 
+/*
+ * Guest requests restored by a migration: ask the current owner again, or
+ * answer from data held, or answer empty, so the guest never waits forever.
+ */
+void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
+{
+    unsigned s, t;
+
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
+
+        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+            if (!(dev->cbpending[s] & (1u << t))) {
+                continue;
+            }
+            if (info && info->owner && info->owner != &dev->cbpeer &&
+                info->types[t].available && !info->types[t].data &&
+                clipboard_hub_request(dev->hub, info, t)) {
+                continue;             /* answered when the data comes */
+            }
+            if (info && info->owner != &dev->cbpeer && info->types[t].data) {
+                update_data(dev, info);
+                continue;
+            }
+            answer_pending_empty(dev, s, 1u << t);
+        }
+    }
+}
+
 /* ---- session ------------------------------------------------------------ */
 
 uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev)

@@ -10,6 +10,10 @@
 #include "vdagent-writer.h"
 #include "vdagent-wire.h"
 #include "clipboard.h"
+#include "vdagent-vmstate.h"
+
+#define vdagent_container_of(ptr, type, member) \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Most types one guest grab may list (spice has 6; QEMU's bound too). */
 #define VDAGENT_GRAB_MAX_TYPES 10
@@ -25,6 +29,8 @@ struct VDAgentChardev {
     VDAgentWriter *writer;
 
     bool connected;                  /* guest side of the port is open */
+    bool running;                    /* output flows (not a paused VM) */
+    bool resolve_pending;            /* cbpending loaded, not yet resolved */
     unsigned session;                /* bumped by every disconnect */
     uint32_t host_caps;
     uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
@@ -62,7 +68,11 @@ struct VDAgentChardev {
     unsigned heads_watch;
 
     VDAgentCounters counters;        /* msgs_out: of retired writers */
+
+    VDAgentSaved saved;              /* migration scratch (vdagent-vmstate.c) */
 };
+
+extern const VMStateDescription vmstate_vdagent;
 
 /* vdagent.c */
 bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
@@ -78,6 +88,7 @@ void vdagent_mouse_caps(VDAgentChardev *dev);
 void vdagent_mouse_disconnect(VDAgentChardev *dev);
 
 /* vdagent-clipboard.c */
+void vdagent_clipboard_resolve_pending(VDAgentChardev *dev);
 void vdagent_clipboard_init(VDAgentChardev *dev);
 void vdagent_clipboard_fini(VDAgentChardev *dev);
 void vdagent_clipboard_caps(VDAgentChardev *dev);

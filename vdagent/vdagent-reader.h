@@ -47,6 +47,9 @@
 
 typedef struct VDAgentReader VDAgentReader;
 
+#define VDAGENT_READER_ERROR (vdagent_reader_error_quark())
+GQuark vdagent_reader_error_quark(void);
+
 typedef struct VDAgentReaderOps {
     /*
      * A complete message.  @hdr is decoded to host byte order; @data holds
@@ -91,6 +94,48 @@ void vdagent_reader_reset(VDAgentReader *r);
  * callback got stays valid until the callback returns.
  */
 uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len);
+
+/*
+ * The reader's state, for migration: everything needed to continue the
+ * stream at the exact byte where it stopped (half a chunk header, inside a
+ * message header, mid-body, inside a skipped region).
+ */
+typedef enum VDAgentReaderMsgState {
+    VDAGENT_READER_MSG_NONE,     /* between messages */
+    VDAGENT_READER_MSG_HEADER,   /* collecting a header inside its chunk */
+    VDAGENT_READER_MSG_BODY,     /* collecting a body */
+    VDAGENT_READER_MSG_SKIP,     /* skipping an oversize body */
+    VDAGENT_READER_MSG__COUNT
+} VDAgentReaderMsgState;
+
+typedef struct VDAgentReaderState {
+    uint8_t chdr[8];             /* chunk header bytes, as received */
+    uint32_t chdr_have;          /* 0..8; 8 while inside a chunk */
+    uint32_t chunk_left;         /* payload bytes left in the chunk */
+    bool chunk_skip;             /* the chunk's payload is discarded */
+    uint32_t msg;                /* VDAgentReaderMsgState */
+    uint8_t mhdr[20];            /* message header bytes, as received */
+    uint32_t mhdr_have;          /* 0..20 */
+    uint32_t msg_left;           /* body bytes still to come */
+    uint32_t len;                /* body bytes received (BODY) */
+    uint8_t *buf;                /* those bytes */
+} VDAgentReaderState;
+
+/*
+ * Describe @r in @st.  st->buf points INTO the reader (borrowed, valid
+ * until the next push or reset): do not free it.
+ */
+void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st);
+
+/*
+ * Replace @r's state with @st after checking that it is one the reader
+ * could be in under its own maximum message size (sizes consistent with
+ * each other and with the headers' bytes).  On success takes st->buf
+ * (st->buf becomes NULL); on failure returns false with @errp set and
+ * leaves @r and @st untouched.
+ */
+bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
+                              GError **errp);
 
 /* True when the reader is between messages with no partial chunk header. */
 bool vdagent_reader_idle(const VDAgentReader *r);

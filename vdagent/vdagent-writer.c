@@ -14,6 +14,7 @@
 
 typedef struct OutMsg {
     struct OutMsg *next;
+    bool raw;              /* @tail is pre-framed wire bytes: no framing */
     uint32_t type;
     uint32_t total;        /* 20 + size: length of P */
     GBytes *tail;
@@ -91,6 +92,32 @@ void vdagent_writer_reset(VDAgentWriter *w)
     writer_clear(w);
 }
 
+/* The first message is fully written: drop it. */
+static void writer_pop(VDAgentWriter *w)
+{
+    OutMsg *m = w->first;
+
+    w->first = m->next;
+    if (!w->first) {
+        w->last = NULL;
+    }
+    w->queued--;
+    w->off = 0;
+    w->in_chunk = false;
+    out_msg_free(m);
+}
+
+static void writer_append(VDAgentWriter *w, OutMsg *m)
+{
+    if (w->last) {
+        w->last->next = m;
+    } else {
+        w->first = m;
+    }
+    w->last = m;
+    w->queued++;
+}
+
 bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
                           const void *head, size_t head_len, GBytes *tail)
 {
@@ -110,6 +137,7 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
     m->next = NULL;
     m->type = type;
     m->total = VDAGENT_MSG_HDR_SIZE + (uint32_t)size;
+    m->raw = false;
     m->tail = tail ? g_bytes_ref(tail) : NULL;
     m->head_len = head_len;
     first = MIN(m->total, VDAGENT_OUT_CHUNK_MAX);
@@ -120,13 +148,7 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
         memcpy(m->bytes + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE,
                head, head_len);
     }
-    if (w->last) {
-        w->last->next = m;
-    } else {
-        w->first = m;
-    }
-    w->last = m;
-    w->queued++;
+    writer_append(w, m);
     w->pending += vdagent_writer_wire_size((uint32_t)size);
     return true;
 }
@@ -155,6 +177,10 @@ size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
     if (!m) {
         *p = NULL;
         return 0;
+    }
+    if (m->raw) {
+        *p = (const uint8_t *)g_bytes_get_data(m->tail, NULL) + w->off;
+        return m->total - w->off;
     }
     if (!w->in_chunk) {
         /* Start the next chunk of this message. */
@@ -185,6 +211,88 @@ size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
     return w->chunk_left;
 }
 
+void vdagent_writer_queue_raw(VDAgentWriter *w, GBytes *raw)
+{
+    size_t len;
+    OutMsg *m;
+
+    g_return_if_fail(w != NULL && raw != NULL);
+
+    len = g_bytes_get_size(raw);
+    g_return_if_fail(len <= UINT32_MAX);
+    if (len == 0) {
+        return;
+    }
+    m = g_new0(OutMsg, 1);
+    m->raw = true;
+    m->total = len;
+    m->tail = g_bytes_ref(raw);
+    writer_append(w, m);
+    w->pending += len;
+}
+
+/* Append the bytes of P[from, to) of @m (P = msghdr | head | tail). */
+static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
+                           uint32_t to)
+{
+    uint32_t stored = P_STORED(m);
+
+    if (from < stored) {
+        uint32_t n = MIN(to, stored) - from;
+
+        g_byte_array_append(out, m->bytes + VDAGENT_CHUNK_HDR_SIZE + from, n);
+        from += n;
+    }
+    if (from < to) {
+        const uint8_t *t = g_bytes_get_data(m->tail, NULL);
+
+        g_byte_array_append(out, t + (from - stored), to - from);
+    }
+}
+
+GBytes *vdagent_writer_save(const VDAgentWriter *w)
+{
+    GByteArray *out;
+    const OutMsg *m;
+    bool first = true;
+
+    g_return_val_if_fail(w != NULL, NULL);
+
+    out = g_byte_array_sized_new(MIN(w->pending, (uint64_t)G_MAXUINT));
+    for (m = w->first; m; m = m->next, first = false) {
+        uint32_t off = first ? w->off : 0;
+
+        if (m->raw) {
+            g_byte_array_append(out, (const uint8_t *)g_bytes_get_data(
+                                         m->tail, NULL) + off, m->total - off);
+            continue;
+        }
+        if (first && w->in_chunk) {
+            /* Finish the chunk under way from where the frontend stopped. */
+            if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
+                /* Nothing of its payload is out: chunk_left is its size. */
+                uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+
+                vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, w->chunk_left);
+                g_byte_array_append(out, hdr + w->hdr_off,
+                                    VDAGENT_CHUNK_HDR_SIZE - w->hdr_off);
+            }
+            append_payload(out, m, off, off + w->chunk_left);
+            off += w->chunk_left;
+        }
+        while (off < m->total) {
+            uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+            uint32_t n = MIN(m->total - off, VDAGENT_OUT_CHUNK_MAX);
+
+            vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, n);
+            g_byte_array_append(out, hdr, sizeof(hdr));
+            append_payload(out, m, off, off + n);
+            off += n;
+        }
+    }
+    return g_byte_array_free_to_bytes(out);
+}
+
 void vdagent_writer_consume(VDAgentWriter *w, size_t n)
 {
     OutMsg *m;
@@ -196,7 +304,19 @@ void vdagent_writer_consume(VDAgentWriter *w, size_t n)
         size_t k;
 
         m = w->first;
-        g_return_if_fail(m != NULL && w->in_chunk);
+        g_return_if_fail(m != NULL);
+        if (m->raw) {
+            k = MIN(n, (size_t)(m->total - w->off));
+            w->off += k;
+            n -= k;
+            w->pending -= k;
+            if (w->off == m->total) {
+                w->sent[0]++;
+                writer_pop(w);
+            }
+            continue;
+        }
+        g_return_if_fail(w->in_chunk);
         if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
             k = MIN(n, (size_t)(VDAGENT_CHUNK_HDR_SIZE - w->hdr_off));
             w->hdr_off += k;
@@ -211,13 +331,7 @@ void vdagent_writer_consume(VDAgentWriter *w, size_t n)
             w->in_chunk = false;
             if (w->off == m->total) {
                 w->sent[m->type < VD_AGENT_END_MESSAGE ? m->type : 0]++;
-                w->first = m->next;
-                if (!w->first) {
-                    w->last = NULL;
-                }
-                w->queued--;
-                w->off = 0;
-                out_msg_free(m);
+                writer_pop(w);
             }
         }
     }

@@ -66,6 +66,19 @@ size_t vdagent_writer_queued(const VDAgentWriter *w);
 /* True when the next byte to write starts a new message. */
 bool vdagent_writer_at_boundary(const VDAgentWriter *w);
 
+/*
+ * Every wire byte still to be written, from the very next one (which may
+ * be in the middle of a chunk header), as one copy: for migration.
+ */
+GBytes *vdagent_writer_save(const VDAgentWriter *w);
+
+/*
+ * Queue @raw (a reference is taken) to be written verbatim, without any
+ * framing: the bytes vdagent_writer_save() gave on the source.  They count
+ * under type 0 in vdagent_writer_sent().
+ */
+void vdagent_writer_queue_raw(VDAgentWriter *w, GBytes *raw);
+
 /* Drop everything queued, including a half-written message. */
 void vdagent_writer_reset(VDAgentWriter *w);
 

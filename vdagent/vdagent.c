@@ -203,6 +203,9 @@ static void vdagent_drain(VDAgentChardev *dev)
         dev->drain_again = true;
         return;
     }
+    if (!dev->running) {
+        return;                 /* a paused VM: output waits */
+    }
     dev->draining = true;
     do {
         dev->drain_again = false;
@@ -455,6 +458,7 @@ VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
     }
     dev->ops = ops;
     dev->opaque = opaque;
+    dev->running = true;
     dev->host_caps = vdagent_compute_caps(&dev->config);
     dev->reader = vdagent_reader_new(dev->config.max_message,
                                      &vdagent_reader_ops, dev);
@@ -475,6 +479,7 @@ void vdagent_chardev_free(VDAgentChardev *dev)
     }
     vdagent_mouse_fini(dev);
     vdagent_clipboard_fini(dev);
+    vdagent_saved_clear(&dev->saved);
     vdagent_reader_free(dev->reader);
     vdagent_writer_free(dev->writer);
     vdagent_writer_free(dev->stale_writer);
@@ -507,6 +512,55 @@ static void vdagent_disconnect(VDAgentChardev *dev)
         dev->reconnect_pending = false;
         vdagent_event(dev, VDAGENT_EVENT_OPENED);
     }
+}
+
+void vdagent_chardev_reset(VDAgentChardev *dev)
+{
+    g_return_if_fail(dev != NULL);
+
+    dev->reconnect_pending = false;
+    dev->resolve_pending = false;
+    if (dev->connected) {
+        vdagent_disconnect(dev);
+    }
+    vdagent_reader_reset(dev->reader);
+    vdagent_writer_reset(dev->writer);
+    vdagent_clipboard_disconnect(dev);
+    vdagent_mouse_disconnect(dev);
+    dev->mouse = (VDAgentMouse){ 0 };
+}
+
+static void vdagent_resolve(VDAgentChardev *dev)
+{
+    if (dev->resolve_pending && dev->running) {
+        dev->resolve_pending = false;
+        vdagent_clipboard_resolve_pending(dev);
+    }
+}
+
+void vdagent_chardev_set_running(VDAgentChardev *dev, bool running)
+{
+    g_return_if_fail(dev != NULL);
+
+    if (running == dev->running) {
+        return;
+    }
+    dev->running = running;
+    if (dev->own_hub) {
+        clipboard_hub_set_running(dev->hub, running);
+    }
+    if (dev->own_router) {
+        input_router_set_running(dev->router, running);
+    }
+    if (running) {
+        vdagent_resolve(dev);
+        vdagent_drain(dev);
+    }
+}
+
+bool vdagent_chardev_running(const VDAgentChardev *dev)
+{
+    return dev->running;
 }
 
 void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
@@ -547,6 +601,7 @@ void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
     g_return_if_fail(buf != NULL || len == 0);
 
     dev->counters.bytes_in += len;
+    vdagent_resolve(dev);
     if (dev->in_write) {
         g_byte_array_append(dev->deferred, buf, len);
         return;
@@ -565,6 +620,7 @@ void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
 void vdagent_chardev_accept_input(VDAgentChardev *dev)
 {
     g_return_if_fail(dev != NULL);
+    vdagent_resolve(dev);
     vdagent_drain(dev);
 }
 

@@ -28,6 +28,7 @@
 #include "vdagent-proto.h"
 #include "clipboard.h"
 #include "input.h"
+#include "migration-stream.h"
 
 typedef struct VDAgentChardev VDAgentChardev;
 
@@ -174,6 +175,34 @@ typedef struct VDAgentMouse {
     uint32_t display_id;
 } VDAgentMouse;
 void vdagent_chardev_mouse_state(const VDAgentChardev *dev, VDAgentMouse *out);
+
+/*
+ * Run or stop the device (a VM running or paused).  While stopped nothing
+ * is written to the guest side (output waits), and a private hub and
+ * router are stopped too (no clipboard notifications, pointer events
+ * dropped).  On resume, queued output flows and guest requests restored
+ * by a migration are answered.  Devices start running.
+ */
+void vdagent_chardev_set_running(VDAgentChardev *dev, bool running);
+bool vdagent_chardev_running(const VDAgentChardev *dev);
+
+/*
+ * Back to the state of a new device: as a guest close, and any pending
+ * serial-reset reconnect forgotten.  Calls no frontend callback.
+ */
+void vdagent_chardev_reset(VDAgentChardev *dev);
+
+/*
+ * Register the device's migration section ("vdagent", version 1) on @reg
+ * as @instance_id.  Save it while the device is stopped (or at least not
+ * fed); a load resets the device first, checks every value against the
+ * device's own limits, and leaves it fresh on any error.  After a load the
+ * guest's next port open is not a reconnect (the session continues) and
+ * nothing is sent to the guest until the device runs.
+ */
+bool vdagent_chardev_register_migration(VDAgentChardev *dev,
+                                        MigrationRegistry *reg,
+                                        uint32_t instance_id);
 
 /* The config the device runs with. */
 const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev);

@@ -1,0 +1,72 @@
+/*
+ * clipboard-vmstate.h: migrating the selections a clipboard peer owns.
+ *
+ * The hub's current infos point at their owner peers, which cannot be
+ * restored generically; so each owner saves what it owns and re-creates it
+ * on the destination (QEMU's design for ui/clipboard.c).  A peer embeds a
+ * ClipboardSaved in its migration state, fills it before saving with
+ * clipboard_saved_collect(), and after a successful load re-creates the
+ * infos with clipboard_saved_restore().
+ */
+#ifndef CLIPBOARD_VMSTATE_H
+#define CLIPBOARD_VMSTATE_H
+
+#include "clipboard.h"
+#include "vmstate.h"
+
+typedef struct ClipboardSavedData {
+    uint32_t len;
+    uint8_t *data;               /* len bytes, owned; NULL when len is 0 */
+} ClipboardSavedData;
+
+typedef struct ClipboardSavedInfo {
+    uint32_t selection;
+    bool has_serial;
+    uint32_t serial;
+    uint32_t types;              /* available types, 1 << ClipboardType */
+    ClipboardSavedData data[CLIPBOARD_TYPE__COUNT];
+} ClipboardSavedInfo;
+
+typedef struct ClipboardSaved {
+    uint32_t n;
+    ClipboardSavedInfo infos[CLIPBOARD_SELECTION__COUNT];
+} ClipboardSaved;
+
+/*
+ * The description of a ClipboardSaved: `n`, then n infos of selection,
+ * has_serial, serial, types, and per type a length and its bytes.  Each
+ * data length is bounded on load by @max_data of the row below (256 MiB);
+ * a VALIDATE row checks the selections (below 3, each at most once), the
+ * type bits (known ones only) and that data is present only for an
+ * available type.
+ */
+extern const VMStateDescription vmstate_clipboard_saved;
+
+/* Largest data of one type a saved stream may carry. */
+#define CLIPBOARD_SAVED_MAX_DATA (256u * 1024 * 1024)
+
+/*
+ * Fill @saved (cleared first) with the selections @peer owns on its hub:
+ * a copy of every data it holds.
+ */
+void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer);
+
+/*
+ * Check @saved as loaded (the same checks as the VALIDATE row, usable
+ * after loading an older version).
+ */
+bool clipboard_saved_check(const ClipboardSaved *saved, GError **errp);
+
+/*
+ * Make @peer the owner of each saved selection on @hub again: new infos
+ * with the saved serials, types and data (the data buffers are taken, not
+ * copied: @saved is left empty).  The hub notifies as for any update (a
+ * stopped hub defers that to its resume).
+ */
+void clipboard_saved_restore(ClipboardSaved *saved, ClipboardHub *hub,
+                             ClipboardPeer *peer);
+
+/* Free the data buffers of @saved and empty it. */
+void clipboard_saved_clear(ClipboardSaved *saved);
+
+#endif /* CLIPBOARD_VMSTATE_H */

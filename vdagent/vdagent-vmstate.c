@@ -1,0 +1,443 @@
+/*
+ * vdagent-vmstate.c: the "vdagent" migration section.
+ *
+ * Save fills a scratch VDAgentSaved (embedded in the device) from the live
+ * state in pre_save; load fills the scratch from the stream and commits it
+ * in post_load, after checking every value against the live limits.  The
+ * live device is reset in pre_load, so a load that fails anywhere leaves
+ * it fresh and usable.  post_load sends nothing to the guest; what the
+ * guest still waits for (cbpending) is resolved when the device next runs
+ * (vdagent_chardev_set_running(), or the next I/O call while running).
+ */
+#define G_LOG_DOMAIN "vdagent"
+
+#include "vdagent-internal.h"
+
+#define SAVED_DEV(saved) vdagent_container_of(saved, VDAgentChardev, saved)
+
+/* Output bytes a stream may carry: a few replies of the largest size. */
+static uint64_t output_limit(const VDAgentChardev *dev)
+{
+    return MIN((uint64_t)dev->config.max_message * 4 + 1024 * 1024,
+               (uint64_t)UINT32_MAX);
+}
+
+void vdagent_saved_clear(VDAgentSaved *saved)
+{
+    if (saved->parser_borrowed) {
+        saved->parser.buf = NULL;
+    }
+    g_free(saved->parser.buf);
+    g_free(saved->out);
+    clipboard_saved_clear(&saved->cb);
+    memset(saved, 0, sizeof(*saved));
+}
+
+/* ---- descriptions ------------------------------------------------------- */
+
+static const VMStateDescription vmstate_caps_word = {
+    .name = "vdagent/caps-word",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(v, VDAgentSavedWord),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool session_needed(void *opaque)
+{
+    VDAgentSaved *saved = opaque;
+
+    return saved->connected || saved->reconnect_pending;
+}
+
+static const VMStateDescription vmstate_vdagent_session = {
+    .name = "vdagent/session",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = session_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_BOOL(connected, VDAgentSaved),
+        VMSTATE_BOOL(reconnect_pending, VDAgentSaved),
+        VMSTATE_INT32(guest_max_clipboard, VDAgentSaved),
+        VMSTATE_UINT32(n_caps, VDAgentSaved),
+        VMSTATE_STRUCT_VARRAY_UINT32(caps_words, VDAgentSaved, n_caps,
+                                     VDAGENT_MAX_CAPS_WORDS, vmstate_caps_word,
+                                     VDAgentSavedWord),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool parser_len_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentReaderState *st = opaque;
+    VDAgentSaved *saved = vdagent_container_of(st, VDAgentSaved, parser);
+    VDAgentChardev *dev = SAVED_DEV(saved);
+
+    (void)version_id;
+    if (st->len > dev->config.max_message) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "partial message of %u bytes above the maximum %u",
+                    st->len, dev->config.max_message);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_reader_state = {
+    .name = "vdagent/reader",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]){
+        VMSTATE_BUFFER(chdr, VDAgentReaderState, 8),
+        VMSTATE_UINT32(chdr_have, VDAgentReaderState),
+        VMSTATE_UINT32(chunk_left, VDAgentReaderState),
+        VMSTATE_BOOL(chunk_skip, VDAgentReaderState),
+        VMSTATE_UINT32(msg, VDAgentReaderState),
+        VMSTATE_BUFFER(mhdr, VDAgentReaderState, 20),
+        VMSTATE_UINT32(mhdr_have, VDAgentReaderState),
+        VMSTATE_UINT32(msg_left, VDAgentReaderState),
+        VMSTATE_UINT32(len, VDAgentReaderState),
+        VMSTATE_VALIDATE("len-bounded", parser_len_ok),
+        VMSTATE_VBUFFER_UINT32(buf, VDAgentReaderState, len, UINT32_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool parser_needed(void *opaque)
+{
+    VDAgentSaved *saved = opaque;
+
+    return saved->parser.chdr_have || saved->parser.msg;
+}
+
+static const VMStateDescription vmstate_vdagent_parser = {
+    .name = "vdagent/parser",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = parser_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_STRUCT(parser, VDAgentSaved, vmstate_reader_state,
+                       VDAgentReaderState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool output_needed(void *opaque)
+{
+    return ((VDAgentSaved *)opaque)->out_len > 0;
+}
+
+static bool output_len_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+
+    (void)version_id;
+    if (saved->out_len > output_limit(SAVED_DEV(saved))) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "%u bytes of output above the limit %" G_GUINT64_FORMAT,
+                    saved->out_len, output_limit(SAVED_DEV(saved)));
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_vdagent_output = {
+    .name = "vdagent/output",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = output_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(out_len, VDAgentSaved),
+        VMSTATE_VALIDATE("output-bounded", output_len_ok),
+        VMSTATE_VBUFFER_UINT32(out, VDAgentSaved, out_len, UINT32_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool mouse_needed(void *opaque)
+{
+    VDAgentSaved *saved = opaque;
+
+    return saved->mouse_x || saved->mouse_y || saved->mouse_buttons ||
+           saved->mouse_display;
+}
+
+static const VMStateDescription vmstate_vdagent_mouse = {
+    .name = "vdagent/mouse",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = mouse_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(mouse_x, VDAgentSaved),
+        VMSTATE_UINT32(mouse_y, VDAgentSaved),
+        VMSTATE_UINT32(mouse_buttons, VDAgentSaved),
+        VMSTATE_UINT32(mouse_display, VDAgentSaved),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool clipboard_needed(void *opaque)
+{
+    VDAgentSaved *saved = opaque;
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(saved->cbpending_n); i++) {
+        if (saved->cbpending_n[i]) {
+            return true;
+        }
+    }
+    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
+        if (saved->host_pending[i]) {
+            return true;
+        }
+    }
+    return saved->cb.n > 0;
+}
+
+static const VMStateDescription vmstate_vdagent_clipboard = {
+    .name = "vdagent/clipboard",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = clipboard_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_STRUCT(cb, VDAgentSaved, vmstate_clipboard_saved,
+                       ClipboardSaved),
+        VMSTATE_UINT32_ARRAY(host_pending, VDAgentSaved,
+                             CLIPBOARD_SELECTION__COUNT),
+        VMSTATE_BUFFER(cbpending_n, VDAgentSaved,
+                       CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* ---- hooks -------------------------------------------------------------- */
+
+static bool vdagent_pre_save(void *opaque, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+    VDAgentChardev *dev = SAVED_DEV(saved);
+    g_autoptr(GBytes) out = NULL;
+    size_t i, len;
+
+    vdagent_saved_clear(saved);
+    saved->caps = dev->n_guest_caps ? dev->guest_caps[0] : 0;
+    memcpy(saved->last_serial, dev->last_serial, sizeof(saved->last_serial));
+    memcpy(saved->cbpending, dev->cbpending, sizeof(saved->cbpending));
+
+    saved->connected = dev->connected;
+    saved->reconnect_pending = dev->reconnect_pending;
+    saved->guest_max_clipboard = dev->guest_max_clipboard < 0 ? -1
+        : (int32_t)MIN(dev->guest_max_clipboard, (int64_t)G_MAXINT32);
+    saved->n_caps = dev->n_guest_caps;
+    for (i = 0; i < dev->n_guest_caps; i++) {
+        saved->caps_words[i].v = dev->guest_caps[i];
+    }
+
+    vdagent_reader_get_state(dev->reader, &saved->parser);
+    saved->parser_borrowed = true;
+
+    out = vdagent_writer_save(dev->writer);
+    len = g_bytes_get_size(out);
+    if (len > output_limit(dev)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vdagent: %zu bytes of output queued, above the limit "
+                    "%" G_GUINT64_FORMAT, len, output_limit(dev));
+        vdagent_saved_clear(saved);
+        return false;
+    }
+    if (len) {
+        saved->out = g_bytes_unref_to_data(g_steal_pointer(&out), &len);
+        saved->out_len = len;
+    }
+
+    saved->mouse_x = dev->mouse.x;
+    saved->mouse_y = dev->mouse.y;
+    saved->mouse_buttons = dev->mouse.buttons;
+    saved->mouse_display = dev->mouse.display_id;
+
+    clipboard_saved_collect(&saved->cb, &dev->cbpeer);
+    memcpy(saved->host_pending, dev->host_pending, sizeof(saved->host_pending));
+    memcpy(saved->cbpending_n, dev->cbpending_n, sizeof(saved->cbpending_n));
+    return true;
+}
+
+static void vdagent_post_save(void *opaque)
+{
+    vdagent_saved_clear(opaque);
+}
+
+static bool vdagent_pre_load(void *opaque, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+
+    (void)errp;
+    /* Whatever happens next, the device starts from fresh. */
+    vdagent_chardev_reset(SAVED_DEV(saved));
+    vdagent_saved_clear(saved);
+    return true;
+}
+
+static bool fail(GError **errp, const char *what)
+{
+    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID, "vdagent: %s",
+                what);
+    return false;
+}
+
+/* Every loaded value against the live limits, before anything changes. */
+static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
+                          GError **errp)
+{
+    bool clipboard = dev->config.clipboard &&
+        vdagent_caps_has(&saved->caps, 1, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+    unsigned s, t;
+
+    if (!saved->connected &&
+        (saved->caps || saved->n_caps || saved->parser.chdr_have ||
+         saved->parser.msg || saved->out_len || saved->cb.n)) {
+        return fail(errp, "session state without a connected guest");
+    }
+    if (saved->n_caps ? saved->caps_words[0].v != saved->caps
+                      : saved->caps != 0) {
+        return fail(errp, "caps word 0 differs from the caps field");
+    }
+    if (saved->guest_max_clipboard < -1) {
+        return fail(errp, "guest clipboard limit below -1");
+    }
+    if (saved->mouse_buttons & ~0xfeu || saved->mouse_display > 0xff) {
+        return fail(errp, "mouse state out of range");
+    }
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        if ((saved->cbpending[s] | saved->host_pending[s]) &
+            ~CLIPBOARD_TYPE_MASK_ALL) {
+            return fail(errp, "unknown clipboard type bits");
+        }
+        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+            uint8_t n = saved->cbpending_n[s * CLIPBOARD_TYPE__COUNT + t];
+            bool bit = saved->cbpending[s] & (1u << t);
+
+            if (n > VDAGENT_MAX_PENDING || (n && !bit)) {
+                return fail(errp, "pending request counts inconsistent");
+            }
+        }
+    }
+    if (!clipboard) {
+        for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+            if (saved->cbpending[s] || saved->host_pending[s]) {
+                return fail(errp, "clipboard requests without a clipboard");
+            }
+        }
+        if (saved->cb.n) {
+            return fail(errp, "guest clipboard without a clipboard");
+        }
+    }
+    for (s = 0; s < saved->cb.n; s++) {
+        unsigned sel = saved->cb.infos[s].selection;
+
+        if (saved->cbpending[sel]) {
+            return fail(errp, "guest requests pending on its own selection");
+        }
+    }
+    return clipboard_saved_check(&saved->cb, errp);
+}
+
+static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+    VDAgentChardev *dev = SAVED_DEV(saved);
+    g_autoptr(GBytes) out = NULL;
+    unsigned s, t;
+    size_t i;
+
+    (void)version_id;
+    /* An RFC-layout stream has no counts: one request per pending bit. */
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+            uint8_t *n = &saved->cbpending_n[s * CLIPBOARD_TYPE__COUNT + t];
+
+            if ((saved->cbpending[s] & (1u << t)) && *n == 0) {
+                *n = 1;
+            }
+        }
+    }
+    if (!vdagent_check(dev, saved, errp) ||
+        !vdagent_reader_set_state(dev->reader, &saved->parser, errp)) {
+        vdagent_saved_clear(saved);
+        vdagent_chardev_reset(dev);
+        return false;
+    }
+
+    dev->connected = saved->connected;
+    dev->reconnect_pending = saved->reconnect_pending;
+    dev->guest_max_clipboard = saved->guest_max_clipboard;
+    dev->n_guest_caps = saved->n_caps;
+    for (i = 0; i < saved->n_caps; i++) {
+        dev->guest_caps[i] = saved->caps_words[i].v;
+    }
+    if (saved->out_len) {
+        out = g_bytes_new_take(g_steal_pointer(&saved->out), saved->out_len);
+        saved->out_len = 0;
+        vdagent_writer_queue_raw(dev->writer, out);
+    }
+    dev->mouse = (VDAgentMouse){
+        .x = saved->mouse_x, .y = saved->mouse_y,
+        .buttons = saved->mouse_buttons, .display_id = saved->mouse_display,
+    };
+    if (dev->mouse_hs &&
+        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+        input_handler_activate(dev->mouse_hs);
+    }
+    if (dev->config.clipboard &&
+        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+        /* Registered again WITHOUT a serial reset: the agent kept its own. */
+        clipboard_peer_register(dev->hub, &dev->cbpeer);
+        clipboard_saved_restore(&saved->cb, dev->hub, &dev->cbpeer);
+    }
+    memcpy(dev->last_serial, saved->last_serial, sizeof(dev->last_serial));
+    memcpy(dev->cbpending, saved->cbpending, sizeof(dev->cbpending));
+    memcpy(dev->cbpending_n, saved->cbpending_n, sizeof(dev->cbpending_n));
+    memcpy(dev->host_pending, saved->host_pending, sizeof(dev->host_pending));
+    /* Answered when the device next runs: nothing goes to the guest now. */
+    dev->resolve_pending = true;
+    vdagent_saved_clear(saved);
+    return true;
+}
+
+static const VMStateDescription *const vdagent_subsections[] = {
+    &vmstate_vdagent_session,
+    &vmstate_vdagent_parser,
+    &vmstate_vdagent_output,
+    &vmstate_vdagent_mouse,
+    &vmstate_vdagent_clipboard,
+    NULL
+};
+
+const VMStateDescription vmstate_vdagent = {
+    .name = "vdagent",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = vdagent_pre_save,
+    .post_save = vdagent_post_save,
+    .pre_load = vdagent_pre_load,
+    .post_load = vdagent_post_load,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(caps, VDAgentSaved),
+        VMSTATE_UINT32_ARRAY(last_serial, VDAgentSaved,
+                             CLIPBOARD_SELECTION__COUNT),
+        VMSTATE_UINT32_ARRAY(cbpending, VDAgentSaved,
+                             CLIPBOARD_SELECTION__COUNT),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = vdagent_subsections,
+};
+
+bool vdagent_chardev_register_migration(VDAgentChardev *dev,
+                                        MigrationRegistry *reg,
+                                        uint32_t instance_id)
+{
+    g_return_val_if_fail(dev != NULL && reg != NULL, false);
+    return migration_register(reg, "vdagent", instance_id, &vmstate_vdagent,
+                              &dev->saved);
+}

@@ -1,0 +1,50 @@
+/*
+ * vdagent-vmstate.h: the device's migration section (internal).
+ *
+ * The "vdagent" section, version 1: fields caps (uint32), last_serial
+ * (uint32 x3), cbpending (uint32 x3) exactly as in the RFC's layout, then
+ * subsections, each written only when needed, carrying everything else in
+ * flight: the session (connected flag, every caps word), the parser's
+ * partial chunk header / chunk / message, the output the guest side has
+ * not taken (a clipboard reply half streamed included), the mouse state,
+ * and the clipboard (guest-owned selections with their serials and data,
+ * host requests waiting for the guest, the guest's requests pending).
+ */
+#ifndef VDAGENT_VMSTATE_H
+#define VDAGENT_VMSTATE_H
+
+#include "clipboard-vmstate.h"
+#include "vdagent-reader.h"
+
+typedef struct VDAgentSavedWord {
+    uint32_t v;
+} VDAgentSavedWord;
+
+typedef struct VDAgentSaved {
+    /* the section's fields */
+    uint32_t caps;
+    uint32_t last_serial[CLIPBOARD_SELECTION__COUNT];
+    uint32_t cbpending[CLIPBOARD_SELECTION__COUNT];
+    /* vdagent/session */
+    bool connected;
+    bool reconnect_pending;
+    int32_t guest_max_clipboard;
+    uint32_t n_caps;
+    VDAgentSavedWord caps_words[64];
+    /* vdagent/parser */
+    VDAgentReaderState parser;
+    bool parser_borrowed;            /* parser.buf points into the reader */
+    /* vdagent/output */
+    uint32_t out_len;
+    uint8_t *out;
+    /* vdagent/mouse */
+    uint32_t mouse_x, mouse_y, mouse_buttons, mouse_display;
+    /* vdagent/clipboard */
+    ClipboardSaved cb;
+    uint32_t host_pending[CLIPBOARD_SELECTION__COUNT];
+    uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT];
+} VDAgentSaved;
+
+void vdagent_saved_clear(VDAgentSaved *saved);
+
+#endif /* VDAGENT_VMSTATE_H */
