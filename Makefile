@@ -77,7 +77,7 @@ TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
-              tests/check_clipboard.c
+              tests/check_clipboard.c tests/check_vdagent_clipboard.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader
 FUZZ_replay_SRCS := tests/fuzz/replay.c

@@ -20,6 +20,7 @@ static const struct {
     { "writer", writer_suite },
     { "device", device_suite },
     { "clipboard", clipboard_suite },
+    { "vdagent-clipboard", vdagent_clipboard_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
 };

@@ -157,35 +157,6 @@ static void set_announced(VDAgentChardev *dev, unsigned sel,
     dev->announced[sel] = info;
 }
 
-/* A new info for @sel: tell the guest what changed. */
-static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
-{
-    unsigned sel = info->selection;
-    ClipboardInfo *before = dev->announced[sel];
-    bool guest_thinks_host_owns = before && before->owner &&
-                                  before->owner != &dev->cbpeer;
-
-    if (before == info) {
-        return;              /* a replay on resume of what the guest has */
-    }
-    /* Pending requests on the old owner are moot: answer them first. */
-    answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
-    if (info->owner != &dev->cbpeer) {
-        dev->host_pending[sel] = 0;
-    }
-    set_announced(dev, sel, info);
-    if (info->owner == &dev->cbpeer || !dev->connected ||
-        !selection_travels(dev, sel)) {
-        return;
-    }
-    if (info->owner && clipboard_info_types(info)) {
-        send_grab(dev, info);
-    } else if (guest_thinks_host_owns) {
-        /* Owner gone (or a grab with no type: never an empty GRAB, P3). */
-        send_release(dev, sel);
-    }
-}
-
 /* The current info of @sel got data: answer what the guest waits for. */
 static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
 {
@@ -209,6 +180,40 @@ static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
     }
 }
 
+/* A new info for @sel: tell the guest what changed. */
+static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
+{
+    unsigned sel = info->selection;
+    ClipboardInfo *before = dev->announced[sel];
+    bool guest_thinks_host_owns = before && before->owner &&
+                                  before->owner != &dev->cbpeer;
+
+    if (before == info) {
+        /*
+         * A replay on resume of what the guest already has: only data that
+         * arrived while stopped is still to be given to waiting requests.
+         */
+        update_data(dev, info);
+        return;
+    }
+    /* Pending requests on the old owner are moot: answer them first. */
+    answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
+    if (info->owner != &dev->cbpeer) {
+        dev->host_pending[sel] = 0;
+    }
+    set_announced(dev, sel, info);
+    if (info->owner == &dev->cbpeer || !dev->connected ||
+        !selection_travels(dev, sel)) {
+        return;
+    }
+    if (info->owner && clipboard_info_types(info)) {
+        send_grab(dev, info);
+    } else if (guest_thinks_host_owns) {
+        /* Owner gone (or a grab with no type: never an empty GRAB, P3). */
+        send_release(dev, sel);
+    }
+}
+
 static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
 {
     VDAgentChardev *dev = peer->opaque;
@@ -229,6 +234,11 @@ static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
          * receiving when the port closes (Q20).  One CLOSED, and OPENED
          * only once the guest has closed its side (Q12).
          */
+        if (dev->own_reset_deferred) {
+            /* Our own reset, held back while the hub was stopped. */
+            dev->own_reset_deferred = false;
+            break;
+        }
         if (!dev->in_caps && dev->connected && !dev->reconnect_pending &&
             vdagent_chardev_guest_has_cap(dev,
                                           VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
@@ -546,6 +556,8 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
     dev->in_caps = true;
     clipboard_hub_reset_serial(dev->hub);
     dev->in_caps = false;
+    /* A stopped hub notifies the reset on resume: it is still ours. */
+    dev->own_reset_deferred = !clipboard_hub_running(dev->hub);
     clipboard_peer_register(dev->hub, &dev->cbpeer);
 
     if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MAX_CLIPBOARD)) {

@@ -58,6 +58,7 @@ struct VDAgentChardev {
     ClipboardInfo *announced[CLIPBOARD_SELECTION__COUNT];
     int64_t guest_max_clipboard;     /* -1: the guest set no limit */
     bool in_caps;                    /* our own serial reset under way */
+    bool own_reset_deferred;         /* ... held back by a stopped hub */
     bool reconnect_pending;          /* sent CLOSED, waiting for the guest */
 
     /* mouse peer and heads (vdagent-mouse.c) */
