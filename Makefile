@@ -77,7 +77,8 @@ TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
-              tests/check_clipboard.c tests/check_vdagent_clipboard.c
+              tests/check_clipboard.c tests/check_vdagent_clipboard.c \
+              tests/check_vmstate.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
@@ -177,7 +178,7 @@ check-run: tests
 	  echo "== replay corpus tests/fuzz/corpus/$$t"; \
 	  $(O)/fuzz-replay/$$t tests/fuzz/corpus/$$t; \
 	done
-	$(Q)G_SLICE=always-malloc $(CHECK_BIN)
+	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)

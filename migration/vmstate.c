@@ -127,6 +127,7 @@ static bool count_row_before(const VMStateDescription *vmsd,
 }
 
 static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth);
+static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp);
 
 static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
                         unsigned depth)
@@ -162,7 +163,7 @@ static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
 /*
  * A description the engine can walk: named rows of known kinds, counts in
  * earlier uint32 rows, sane versions, subsections named "<name>/...".
- * Logs what is wrong (g_critical) and returns false.
+ * Logs what is wrong (g_critical: a programming error) and returns false.
  */
 static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
 {
@@ -419,12 +420,17 @@ static bool save_field(MigrationStream *s, const VMStateDescription *vmsd,
         n = get_count(opaque, f);
         p = get_pointer(opaque, f);
         /* Never write what the destination must refuse. */
-        if (n > f->max || (n > 0 && !p)) {
+        if (n > f->max) {
             g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": %s %" PRIu32
-                        " (maximum %" PRIu32 ")", vmsd->name, f->name, start,
-                        n > f->max ? "length" : "no buffer for length",
-                        n, f->max);
+                        "%s: field '%s' at offset %" PRIu64 ": length %"
+                        PRIu32 " above maximum %" PRIu32, vmsd->name,
+                        f->name, start, n, f->max);
+            return false;
+        }
+        if (n > 0 && !p) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "%s: field '%s' at offset %" PRIu64 ": no buffer "
+                        "for length %" PRIu32, vmsd->name, f->name, start, n);
             return false;
         }
         migration_put_bytes(s, p, n);
@@ -538,7 +544,7 @@ bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
     g_return_val_if_fail(!desc || json_object_is_type(desc, json_type_object),
                          false);
     g_return_val_if_fail(errp == NULL || *errp == NULL, false);
-    if (!vmsd_check(vmsd, 0)) {
+    if (!vmsd_usable(vmsd, errp)) {
         return false;
     }
 
@@ -908,10 +914,25 @@ bool vmstate_load(MigrationStream *s, const VMStateDescription *vmsd,
 {
     g_return_val_if_fail(s != NULL && vmsd != NULL && opaque != NULL, false);
     g_return_val_if_fail(errp == NULL || *errp == NULL, false);
-    if (!vmsd_check(vmsd, 0)) {
+    if (!vmsd_usable(vmsd, errp)) {
         return false;
     }
     return load_vmsd(s, vmsd, opaque, version_id, true, errp);
+}
+
+/*
+ * A malformed table is a bug in the caller (g_critical), but the caller
+ * also gets an error, so that code printing err->message cannot crash.
+ */
+static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp)
+{
+    if (!vmsd_check(vmsd, 0)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmstate: malformed description '%s'",
+                    vmsd->name ? vmsd->name : "(null)");
+        return false;
+    }
+    return true;
 }
 
 static void free_buffers(const VMStateDescription *vmsd, void *opaque)

@@ -21,6 +21,7 @@ static const struct {
     { "device", device_suite },
     { "clipboard", clipboard_suite },
     { "vdagent-clipboard", vdagent_clipboard_suite },
+    { "vmstate", vmstate_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
 };

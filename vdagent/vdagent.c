@@ -520,6 +520,7 @@ void vdagent_chardev_reset(VDAgentChardev *dev)
 
     dev->reconnect_pending = false;
     dev->resolve_pending = false;
+    vdagent_saved_clear(&dev->saved);
     if (dev->connected) {
         vdagent_disconnect(dev);
     }
