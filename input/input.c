@@ -29,6 +29,7 @@ struct InputRouter {
     bool stopped;
     unsigned busy;                 /* dispatch depth */
     GPtrArray *graveyard;          /* states freed when busy drops to 0 */
+    GPtrArray *due;                /* sync's scratch list, reused */
 
     pixman_image_t *images[INPUT_MAX_HEADS];
     InputHeadGeometry pos[INPUT_MAX_HEADS];
@@ -74,6 +75,7 @@ InputRouter *input_router_new(void)
 
     g_queue_init(&r->handlers);
     r->graveyard = g_ptr_array_new_with_free_func(g_free);
+    r->due = g_ptr_array_new();
     r->watchers = g_array_new(FALSE, FALSE, sizeof(HeadsWatcher));
     r->next_watch_id = 1;
     input_router_set_geometry(r, &def, 1);
@@ -107,6 +109,7 @@ void input_router_free(InputRouter *r)
     }
     heads_clear(r);
     g_ptr_array_unref(r->graveyard);
+    g_ptr_array_unref(r->due);
     g_array_unref(r->watchers);
     g_free(r);
 }
@@ -243,11 +246,20 @@ bool input_event_send(InputRouter *r, const InputEvent *evt)
 
 void input_event_sync(InputRouter *r)
 {
-    g_autoptr(GPtrArray) due = g_ptr_array_new();
+    g_autoptr(GPtrArray) nested = NULL;
+    GPtrArray *due;
     GList *l;
     unsigned i;
 
     g_return_if_fail(r != NULL);
+
+    /* The hot path reuses one list; a sync from inside a sync gets its own. */
+    if (r->busy) {
+        due = nested = g_ptr_array_new();
+    } else {
+        due = r->due;
+        g_ptr_array_set_size(due, 0);
+    }
 
     if (r->stopped) {
         /* As events are: the pending ones sync after the resume. */

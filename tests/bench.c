@@ -1,6 +1,6 @@
 /*
- * bench.c: throughput of the VDAgent reader and writer beside the memory
- * baselines they are judged against, all measured in the same run.
+ * bench.c: throughput of the VDAgent reader, writer and whole device beside
+ * the memory baselines they are judged against, all measured in the same run.
  *
  * Baselines:
  *  - hot memcpy: N bytes into a destination already allocated and faulted
@@ -18,6 +18,25 @@
  *     peek/memcpy/consume, against hot memcpy (target >= 0.5x), also with
  *     frontends that take at most 64 KiB and 4 KiB per round.
  *
+ * The whole device, connected to the scripted guest agent with the real
+ * agent's caps (0x00038de7: by-demand clipboard, selection, grab serial,
+ * mouse state), the bench being a host clipboard peer:
+ *  D. guest to host: the guest grabs CLIPBOARD (text), the host peer
+ *     requests it, then the guest's 100 MiB reply (one chunk, as the Linux
+ *     agent sends it) pushed in 4 KiB pieces until the peer's notify sees
+ *     the text, against fresh memory (target >= 0.8x: one copy into new
+ *     memory, the reader's buffer being stolen);
+ *  E. host to guest: the host peer owns 100 MiB of text, the guest
+ *     requests it, the reply drained by a frontend that takes 64 KiB per
+ *     accept_input, against hot memcpy (target >= 0.5x); also at 10 and
+ *     50 MiB, in ns per byte, which must stay flat (QEMU's drain is
+ *     quadratic);
+ *  F. peak RSS growth of D and E in forked children, as a multiple of the
+ *     100 MiB (target <= 2x), the input built before;
+ *  G. pointer events (x, y, sync) through the input router to framed
+ *     MOUSE_STATE messages, in ns per event beside a memcpy of the same 41
+ *     wire bytes into a hot buffer (no target).
+ *
  * The machine is shared and noisy: figures are printed, never asserted.
  * Each one is the best of BENCH_REPS runs timed with CLOCK_MONOTONIC.
  * Every copy ends in a checksum (a byte per page) folded into a volatile
@@ -26,6 +45,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +56,7 @@
 
 #include <glib.h>
 
+#include "vdagent.h"
 #include "vdagent-reader.h"
 #include "vdagent-wire.h"
 #include "vdagent-writer.h"
@@ -351,6 +372,624 @@ static double bench_writer(const uint8_t *data, size_t len, uint8_t *dst,
     return best;
 }
 
+/* ---- the device, with a scripted guest agent ------------------------------ */
+
+#define DEV_SIZE        (100u * 1024 * 1024)   /* D, E: clipboard text */
+#define DEV_ROUND       (64u * 1024)           /* E: bytes per accept_input */
+#define DEV_PREFIX      8u                     /* selection prefix + type */
+#define MOUSE_EVENTS    1000000u               /* G: events per run */
+#define MOUSE_WIRE      (VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE + \
+                         (uint32_t)sizeof(VDAgentMouseState))   /* 41 */
+
+/* What spice-vdagentd 0.22.1 announces. */
+static const uint32_t real_agent_caps[] = { 0x00038de7 };
+
+/* A real libc call, as the frontend's memcpy of a variable length is. */
+static void *(*volatile bench_memcpy)(void *, const void *, size_t) = memcpy;
+
+typedef enum FrontMode {
+    FRONT_AGENT,       /* set-up: everything goes to the scripted agent */
+    FRONT_BLOCKED,     /* can_write 0: output stays queued */
+    FRONT_ROUNDS,      /* E: at most DEV_ROUND bytes per accept_input */
+    FRONT_ALL,         /* G: everything, into the hot buffer */
+} FrontMode;
+
+/* The frontend: the guest side of the port. */
+typedef struct Front {
+    FrontMode mode;
+    GuestAgent *ga;
+    uint8_t *buf;              /* DEV_ROUND bytes, faulted in */
+    size_t fill;               /* bytes in @buf (this round, for E) */
+    uint64_t taken;            /* bytes taken in ROUNDS and ALL modes */
+    uint8_t head[64];          /* the first of them */
+    uint8_t last;              /* the last of them */
+} Front;
+
+static size_t front_can_write(void *opaque)
+{
+    Front *f = opaque;
+
+    switch (f->mode) {
+    case FRONT_BLOCKED:
+        return 0;
+    case FRONT_ROUNDS:
+        return DEV_ROUND - f->fill;
+    default:
+        return G_MAXSIZE;
+    }
+}
+
+static void front_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    Front *f = opaque;
+
+    if (f->mode == FRONT_AGENT) {
+        guest_agent_feed(f->ga, buf, len);
+        return;
+    }
+    if (f->mode == FRONT_ALL && f->fill + len > DEV_ROUND) {
+        f->fill = 0;
+    }
+    if (f->taken < sizeof(f->head)) {
+        memcpy(f->head + f->taken, buf,
+               MIN(len, (size_t)(sizeof(f->head) - f->taken)));
+    }
+    memcpy(f->buf + f->fill, buf, len);
+    f->fill += len;
+    f->taken += len;
+    f->last = buf[len - 1];
+}
+
+static const VDAgentFrontendOps front_ops = {
+    .can_write = front_can_write,
+    .write = front_write,
+};
+
+/* A device connected to a scripted agent, and the bench's host peer. */
+typedef struct Session {
+    VDAgentChardev *dev;
+    GuestAgent *ga;
+    ClipboardHub *hub;
+    Front front;
+    ClipboardPeer host;
+    GBytes *got;               /* D: the guest's text, as the peer saw it */
+    double t_got;              /* when it saw it */
+} Session;
+
+/* The host peer: notes the first time the guest's text is there (D). */
+static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    Session *s = peer->opaque;
+    GBytes *data;
+
+    if (n->type != CLIPBOARD_NOTIFY_UPDATE || n->new_info || s->got ||
+        n->info->selection != CLIPBOARD_SELECTION_CLIPBOARD ||
+        n->info->owner == peer) {
+        return;
+    }
+    data = n->info->types[CLIPBOARD_TYPE_TEXT].data;
+    if (!data) {
+        return;
+    }
+    s->got = g_bytes_ref(data);
+    sink += touch_pages(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+    s->t_got = now_sec();
+}
+
+/* It grabs with its data already set: no request callback. */
+static const ClipboardPeerOps host_peer_ops = {
+    .notify = host_notify,
+};
+
+/* Push the agent's pending output into the device until both are quiet. */
+static void session_pump(Session *s)
+{
+    for (;;) {
+        g_autoptr(GBytes) out = guest_agent_take_output(s->ga);
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(out, &len);
+
+        if (len == 0) {
+            break;
+        }
+        vdagent_chardev_write(s->dev, p, len);
+    }
+}
+
+/*
+ * A clipboard device, its host peer registered, the port opened: the
+ * device asks for caps, the agent answers with the real agent's caps.
+ * False when the session is not what the figures assume.
+ */
+static bool session_open(Session *s)
+{
+    VDAgentConfig cfg;
+
+    memset(s, 0, sizeof(*s));
+    vdagent_config_init(&cfg);
+    cfg.clipboard = true;
+    s->front.mode = FRONT_AGENT;
+    s->front.buf = g_malloc(DEV_ROUND);
+    memset(s->front.buf, 0x5a, DEV_ROUND);
+    s->ga = guest_agent_new(real_agent_caps, G_N_ELEMENTS(real_agent_caps));
+    s->front.ga = s->ga;
+    s->dev = vdagent_chardev_new(&cfg, &front_ops, &s->front, NULL);
+    if (!s->dev) {
+        return false;
+    }
+    s->hub = vdagent_chardev_clipboard_hub(s->dev);
+    s->host = (ClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
+                               .opaque = s };
+    clipboard_peer_register(s->hub, &s->host);
+    vdagent_chardev_set_guest_open(s->dev, true);
+    session_pump(s);
+    return vdagent_chardev_guest_has_cap(s->dev,
+                                         VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) &&
+           vdagent_chardev_guest_has_cap(s->dev,
+                                         VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
+           vdagent_chardev_guest_has_cap(s->dev,
+                                         VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
+           vdagent_chardev_guest_has_cap(s->dev, VD_AGENT_CAP_MOUSE_STATE) &&
+           guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
+           guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
+           guest_agent_errors(s->ga) == 0;
+}
+
+static void session_close(Session *s)
+{
+    s->front.mode = FRONT_BLOCKED;     /* what teardown sends stays queued */
+    g_clear_pointer(&s->got, g_bytes_unref);
+    if (s->dev) {
+        clipboard_peer_unregister(&s->host);
+        vdagent_chardev_free(s->dev);
+    }
+    guest_agent_free(s->ga);
+    g_free(s->front.buf);
+    memset(s, 0, sizeof(*s));
+}
+
+/* One device run: its timed part and what a failed check said. */
+typedef struct DevRun {
+    double sec;
+    uint64_t bytes;            /* D: text bytes the peer got; E: wire bytes */
+    char error[192];           /* empty when every check passed */
+} DevRun;
+
+static bool G_GNUC_PRINTF(2, 3) dev_fail(DevRun *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (r->error[0] == '\0') {
+        va_start(ap, fmt);
+        g_vsnprintf(r->error, sizeof(r->error), fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+/* Peak RSS around the part of a run under measurement (F). */
+typedef struct DevPeak {
+    uint64_t hwm_before;
+    uint64_t hwm_after;
+    int hwm_reset;
+    DevRun run;
+} DevPeak;
+
+static void peak_begin(DevPeak *p)
+{
+    if (p) {
+        p->hwm_reset = reset_hwm();
+        p->hwm_before = proc_status_kb("VmHWM");
+    }
+}
+
+static void peak_end(DevPeak *p)
+{
+    if (p) {
+        p->hwm_after = proc_status_kb("VmHWM");
+    }
+}
+
+static uint64_t drops_total(const VDAgentCounters *c)
+{
+    uint64_t n = 0;
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(c->drops); i++) {
+        n += c->drops[i];
+    }
+    return n;
+}
+
+/*
+ * The guest's text message, as the Linux agent writes it (one chunk of
+ * 20 + 8 + @len bytes), from an agent that saw the device's caps.
+ */
+static GBytes *g2h_build_stream(const uint8_t *text, size_t len)
+{
+    Session s;
+    GBytes *stream = NULL;
+
+    if (session_open(&s)) {
+        guest_agent_send_clipboard(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+                                   VD_AGENT_CLIPBOARD_UTF8_TEXT, text, len);
+        stream = guest_agent_take_output(s.ga);
+    }
+    session_close(&s);
+    return stream;
+}
+
+/* D: the guest grabs, the host asks, then the timed 4 KiB pushes. */
+static bool g2h_steps(Session *s, const uint8_t *stream, size_t len,
+                      const uint8_t *text, size_t text_len, DevRun *r,
+                      DevPeak *peak)
+{
+    static const uint32_t text_type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    ClipboardInfo *info;
+    VDAgentCounters c;
+    const uint8_t *got;
+    size_t off;
+    double t0;
+
+    guest_agent_send_grab(s->ga, CLIPBOARD_SELECTION_CLIPBOARD, &text_type, 1);
+    session_pump(s);
+    info = clipboard_hub_info(s->hub, CLIPBOARD_SELECTION_CLIPBOARD);
+    if (!info || !info->owner || info->owner == &s->host ||
+        !info->types[CLIPBOARD_TYPE_TEXT].available) {
+        return dev_fail(r, "the guest's grab is not current in the hub");
+    }
+    if (!clipboard_hub_request(s->hub, info, CLIPBOARD_TYPE_TEXT) ||
+        guest_agent_count_type(s->ga, VD_AGENT_CLIPBOARD_REQUEST) != 1) {
+        return dev_fail(r, "the host's request did not reach the guest");
+    }
+    peak_begin(peak);
+    t0 = now_sec();
+    for (off = 0; off < len; off += BENCH_PUSH) {
+        vdagent_chardev_write(s->dev, stream + off,
+                              MIN((size_t)BENCH_PUSH, len - off));
+    }
+    peak_end(peak);
+    if (!s->got) {
+        return dev_fail(r, "the host peer never saw the guest's text");
+    }
+    r->sec = s->t_got - t0;
+    r->bytes = g_bytes_get_size(s->got);
+    got = g_bytes_get_data(s->got, NULL);
+    vdagent_chardev_get_counters(s->dev, &c);
+    if (r->bytes != text_len || got[0] != text[0] ||
+        got[text_len - 1] != text[text_len - 1] ||
+        c.msgs_in[VD_AGENT_CLIPBOARD] != 1 || drops_total(&c) != 0) {
+        return dev_fail(r, "the peer got %" G_GUINT64_FORMAT " bytes "
+                        "(expected %zu), %" G_GUINT64_FORMAT " CLIPBOARD "
+                        "messages, %" G_GUINT64_FORMAT " drops, first/last "
+                        "bytes %s", r->bytes, text_len,
+                        c.msgs_in[VD_AGENT_CLIPBOARD], drops_total(&c),
+                        r->bytes == text_len && got[0] == text[0] &&
+                        got[text_len - 1] == text[text_len - 1] ?
+                        "right" : "wrong");
+    }
+    return true;
+}
+
+static void g2h_run(const uint8_t *stream, size_t len, const uint8_t *text,
+                    size_t text_len, DevRun *r, DevPeak *peak)
+{
+    Session s;
+
+    memset(r, 0, sizeof(*r));
+    if (!session_open(&s)) {
+        dev_fail(r, "session set-up: caps not negotiated as expected");
+    } else {
+        g2h_steps(&s, stream, len, text, text_len, r, peak);
+    }
+    session_close(&s);
+}
+
+/* Best of BENCH_REPS; @r holds the last run's checks. */
+static double bench_g2h(const uint8_t *stream, size_t len, const uint8_t *text,
+                        size_t text_len, DevRun *r)
+{
+    double best = G_MAXDOUBLE;
+    int rep;
+
+    for (rep = 0; rep < BENCH_REPS; rep++) {
+        g2h_run(stream, len, text, text_len, r, NULL);
+        if (r->error[0]) {
+            return 0;
+        }
+        best = MIN(best, r->sec);
+    }
+    return best;
+}
+
+/* Wire bytes of a message of @size data bytes, framed in 2048-byte chunks. */
+static uint64_t expected_wire(uint64_t size)
+{
+    uint64_t p = VDAGENT_MSG_HDR_SIZE + size;
+
+    return p + (p + VD_AGENT_MAX_DATA_SIZE - 1) / VD_AGENT_MAX_DATA_SIZE *
+               VDAGENT_CHUNK_HDR_SIZE;
+}
+
+/* E's first 36 wire bytes, from the agent's raw builders. */
+static void h2g_expected_head(GByteArray *out, uint32_t size)
+{
+    g_autoptr(GByteArray) msg = g_byte_array_new();
+    uint32_t type = GUINT32_TO_LE(VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    uint8_t prefix[DEV_PREFIX] = { CLIPBOARD_SELECTION_CLIPBOARD, 0, 0, 0 };
+
+    memcpy(prefix + 4, &type, 4);
+    guest_wire_chunk(out, VDP_CLIENT_PORT,
+                     MIN(VDAGENT_MSG_HDR_SIZE + DEV_PREFIX + size,
+                         (uint32_t)VD_AGENT_MAX_DATA_SIZE), NULL, 0);
+    guest_wire_message(msg, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
+                       DEV_PREFIX + size, prefix, sizeof(prefix));
+    g_byte_array_append(out, msg->data + VDAGENT_CHUNK_HDR_SIZE,
+                        msg->len - VDAGENT_CHUNK_HDR_SIZE);
+}
+
+/*
+ * E: the host peer owns CLIPBOARD with @text set; each rep the guest
+ * requests it and the reply is drained DEV_ROUND bytes per accept_input.
+ */
+static bool h2g_steps(Session *s, GBytes *text, int reps, DevRun *r,
+                      DevPeak *peak)
+{
+    g_autoptr(GByteArray) head = g_byte_array_new();
+    size_t size = g_bytes_get_size(text);
+    const uint8_t *tp = g_bytes_get_data(text, NULL);
+    uint64_t wire = expected_wire(DEV_PREFIX + size);
+    ClipboardInfo *info;
+    double best = G_MAXDOUBLE;
+    bool ok;
+    int rep;
+
+    h2g_expected_head(head, (uint32_t)size);
+    info = clipboard_info_new(&s->host, CLIPBOARD_SELECTION_CLIPBOARD);
+    ok = clipboard_hub_set_data(s->hub, &s->host, info, CLIPBOARD_TYPE_TEXT,
+                                text, false) &&
+         clipboard_hub_update(s->hub, info);
+    clipboard_info_unref(info);
+    session_pump(s);
+    if (!ok || guest_agent_count_type(s->ga, VD_AGENT_CLIPBOARD_GRAB) != 1) {
+        return dev_fail(r, "the host's grab did not reach the guest");
+    }
+    for (rep = 0; rep < reps; rep++) {
+        VDAgentCounters c0, c1;
+        uint64_t pending;
+        double t0, t;
+
+        s->front.mode = FRONT_BLOCKED;
+        guest_agent_send_request(s->ga, CLIPBOARD_SELECTION_CLIPBOARD,
+                                 VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        peak_begin(peak);
+        session_pump(s);
+        pending = vdagent_chardev_pending_output(s->dev);
+        if (pending != wire) {
+            return dev_fail(r, "%" G_GUINT64_FORMAT " bytes queued for the "
+                            "reply, expected %" G_GUINT64_FORMAT,
+                            pending, wire);
+        }
+        vdagent_chardev_get_counters(s->dev, &c0);
+        s->front.mode = FRONT_ROUNDS;
+        s->front.taken = 0;
+        t0 = now_sec();
+        while (vdagent_chardev_pending_output(s->dev) > 0) {
+            s->front.fill = 0;
+            vdagent_chardev_accept_input(s->dev);
+            if (s->front.fill == 0) {
+                break;                 /* no progress: caught below */
+            }
+            sink += s->front.buf[s->front.fill - 1];
+        }
+        t = now_sec() - t0;
+        peak_end(peak);
+        vdagent_chardev_get_counters(s->dev, &c1);
+        if (s->front.taken != wire ||
+            vdagent_chardev_pending_output(s->dev) != 0 ||
+            memcmp(s->front.head, head->data, head->len) != 0 ||
+            s->front.last != tp[size - 1] ||
+            c1.msgs_out[VD_AGENT_CLIPBOARD] !=
+                c0.msgs_out[VD_AGENT_CLIPBOARD] + 1) {
+            return dev_fail(r, "the guest took %" G_GUINT64_FORMAT " bytes "
+                            "(expected %" G_GUINT64_FORMAT "), %"
+                            G_GUINT64_FORMAT " left, header %s, last byte "
+                            "%s, %" G_GUINT64_FORMAT " CLIPBOARD written",
+                            s->front.taken, wire,
+                            vdagent_chardev_pending_output(s->dev),
+                            memcmp(s->front.head, head->data, head->len) ?
+                            "wrong" : "right",
+                            s->front.last != tp[size - 1] ? "wrong" : "right",
+                            c1.msgs_out[VD_AGENT_CLIPBOARD] -
+                            c0.msgs_out[VD_AGENT_CLIPBOARD]);
+        }
+        best = MIN(best, t);
+    }
+    r->sec = best;
+    r->bytes = wire;
+    return true;
+}
+
+static void h2g_run(GBytes *text, int reps, DevRun *r, DevPeak *peak)
+{
+    Session s;
+
+    memset(r, 0, sizeof(*r));
+    if (!session_open(&s)) {
+        dev_fail(r, "session set-up: caps not negotiated as expected");
+    } else {
+        h2g_steps(&s, text, reps, r, peak);
+    }
+    session_close(&s);
+}
+
+/* F: the input exists in the parent already, so it is in both readings. */
+typedef struct PeakArgs {
+    const uint8_t *stream;     /* D, or NULL for E */
+    size_t stream_len;
+    const uint8_t *text;
+    size_t text_len;
+} PeakArgs;
+
+static bool measure_device_peak(const PeakArgs *a, DevPeak *res)
+{
+    int fds[2];
+    pid_t pid;
+    ssize_t got;
+    int status;
+
+    memset(res, 0, sizeof(*res));
+    if (pipe(fds) < 0) {
+        return false;
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return false;
+    }
+    if (pid == 0) {
+        DevPeak p;
+
+        close(fds[0]);
+        memset(&p, 0, sizeof(p));
+        if (a->stream) {
+            g2h_run(a->stream, a->stream_len, a->text, a->text_len, &p.run, &p);
+        } else {
+            GBytes *text = g_bytes_new_static(a->text, a->text_len);
+
+            h2g_run(text, 1, &p.run, &p);
+            g_bytes_unref(text);
+        }
+        if (write(fds[1], &p, sizeof(p)) != (ssize_t)sizeof(p)) {
+            _exit(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    do {
+        got = read(fds[0], res, sizeof(*res));
+    } while (got < 0 && errno == EINTR);
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return got == (ssize_t)sizeof(*res) && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+}
+
+/* G: pixels of @v on an axis of @size pixels (0 -> 0, max -> size - 1). */
+static uint32_t expected_pixel(uint32_t v, uint32_t size)
+{
+    return (uint32_t)((uint64_t)v * (size - 1) / INPUT_ABS_MAX);
+}
+
+static int32_t mouse_x(unsigned i)
+{
+    return (int32_t)((i * 7919u) & INPUT_ABS_MAX);
+}
+
+static int32_t mouse_y(unsigned i)
+{
+    return (int32_t)((i * 104729u + 12345u) & INPUT_ABS_MAX);
+}
+
+/* The MOUSE_STATE event @i must produce, framed by the agent's builder. */
+static void mouse_expected(GByteArray *out, const VDAgentChardev *dev,
+                           unsigned i)
+{
+    const VDAgentHeadConfig *h = &vdagent_chardev_config(dev)->heads[0];
+    uint8_t st[sizeof(VDAgentMouseState)] = { 0 };
+    uint32_t x = GUINT32_TO_LE(expected_pixel(mouse_x(i), h->width));
+    uint32_t y = GUINT32_TO_LE(expected_pixel(mouse_y(i), h->height));
+
+    memcpy(st + offsetof(VDAgentMouseState, x), &x, 4);
+    memcpy(st + offsetof(VDAgentMouseState, y), &y, 4);
+    guest_wire_message(out, VD_AGENT_PROTOCOL, VD_AGENT_MOUSE_STATE, 0,
+                       sizeof(st), st, sizeof(st));
+}
+
+/* G: MOUSE_EVENTS x, y, sync through the router, best of BENCH_REPS. */
+static bool mouse_steps(Session *s, double *best_out, GByteArray *last,
+                        DevRun *r)
+{
+    InputRouter *router = vdagent_chardev_input_router(s->dev);
+    g_autoptr(GByteArray) expect = g_byte_array_new();
+    double best = G_MAXDOUBLE;
+    int rep;
+
+    mouse_expected(expect, s->dev, MOUSE_EVENTS - 1);
+    s->front.mode = FRONT_ALL;
+    for (rep = 0; rep < BENCH_REPS; rep++) {
+        VDAgentCounters c0, c1;
+        uint64_t refused = 0, msgs;
+        unsigned i;
+        double t0, t;
+
+        vdagent_chardev_get_counters(s->dev, &c0);
+        s->front.fill = 0;
+        s->front.taken = 0;
+        t0 = now_sec();
+        for (i = 0; i < MOUSE_EVENTS; i++) {
+            refused += !input_send_abs(router, 0, INPUT_AXIS_X, mouse_x(i));
+            refused += !input_send_abs(router, 0, INPUT_AXIS_Y, mouse_y(i));
+            input_event_sync(router);
+        }
+        t = now_sec() - t0;
+        vdagent_chardev_get_counters(s->dev, &c1);
+        msgs = c1.msgs_out[VD_AGENT_MOUSE_STATE] -
+               c0.msgs_out[VD_AGENT_MOUSE_STATE];
+        if (refused || msgs != MOUSE_EVENTS ||
+            c1.mouse_coalesced != c0.mouse_coalesced ||
+            s->front.taken != (uint64_t)MOUSE_EVENTS * MOUSE_WIRE ||
+            vdagent_chardev_pending_output(s->dev) != 0 ||
+            s->front.fill < MOUSE_WIRE ||
+            memcmp(s->front.buf + s->front.fill - MOUSE_WIRE, expect->data,
+                   MOUSE_WIRE) != 0) {
+            return dev_fail(r, "%" G_GUINT64_FORMAT " MOUSE_STATE written "
+                            "for %u events (%" G_GUINT64_FORMAT " coalesced, "
+                            "%" G_GUINT64_FORMAT " refused), %"
+                            G_GUINT64_FORMAT " bytes taken, last message %s",
+                            msgs, MOUSE_EVENTS,
+                            c1.mouse_coalesced - c0.mouse_coalesced, refused,
+                            s->front.taken,
+                            s->front.fill >= MOUSE_WIRE &&
+                            memcmp(s->front.buf + s->front.fill - MOUSE_WIRE,
+                                   expect->data, MOUSE_WIRE) == 0 ?
+                            "right" : "wrong");
+        }
+        best = MIN(best, t);
+    }
+    g_byte_array_append(last, s->front.buf + s->front.fill - MOUSE_WIRE,
+                        MOUSE_WIRE);
+    *best_out = best;
+    return true;
+}
+
+/* G's baseline: the same 41 bytes per event, memcpy'd into a hot buffer. */
+static double bench_event_memcpy(const uint8_t *msg, uint8_t *buf)
+{
+    double best = G_MAXDOUBLE;
+    int rep;
+
+    for (rep = 0; rep < BENCH_REPS; rep++) {
+        size_t fill = 0;
+        unsigned i;
+        double t0 = now_sec();
+
+        for (i = 0; i < MOUSE_EVENTS; i++) {
+            if (fill + MOUSE_WIRE > DEV_ROUND) {
+                fill = 0;
+            }
+            bench_memcpy(buf + fill, msg, MOUSE_WIRE);
+            fill += MOUSE_WIRE;
+        }
+        best = MIN(best, now_sec() - t0);
+        sink += buf[fill - 1];
+    }
+    return best;
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 static void print_header(void)
@@ -388,6 +1027,181 @@ static void print_rate(const char *what, double rate, const char *base_name,
     printf("  %-48s %6.0f MiB/s   %-12s %6.0f MiB/s   %5.2fx  (target %s %.2fx)%s\n",
            what, rate, base_name, base_rate, ratio, cmp, target,
            met ? "" : "  BELOW TARGET");
+}
+
+/* ---- the device: output and driver -------------------------------------- */
+
+static void print_peak(const char *what, const DevPeak *p, bool ok,
+                       size_t payload)
+{
+    if (ok && p->run.error[0]) {
+        printf("  %-48s WARNING: %s\n", what, p->run.error);
+        return;
+    }
+    if (!ok || p->hwm_after < p->hwm_before) {
+        printf("  %-48s could not be measured\n", what);
+        return;
+    }
+    printf("  %-48s %6.1f MiB     %-12s %6.1f MiB     %5.2fx  (target <= 2.00x)%s\n",
+           what, (p->hwm_after - p->hwm_before) / MIB, "clipboard",
+           payload / MIB, (double)(p->hwm_after - p->hwm_before) / payload,
+           (double)(p->hwm_after - p->hwm_before) / payload <= 2.0 ?
+           "" : "  BELOW TARGET");
+}
+
+static const size_t h2g_sizes[] = {
+    10u * 1024 * 1024, 50u * 1024 * 1024, DEV_SIZE,
+};
+
+/* D to G: the whole device, connected to a scripted real-caps agent. */
+static void bench_device(void)
+{
+    g_autofree uint8_t *text = NULL;
+    g_autofree uint8_t *dst = NULL;
+    g_autoptr(GBytes) stream = NULL;
+    g_autoptr(GByteArray) last = g_byte_array_new();
+    const uint8_t *sp = NULL;
+    size_t sl = 0, i;
+    double hot[G_N_ELEMENTS(h2g_sizes)], hot_ns[G_N_ELEMENTS(h2g_sizes)];
+    double ns_byte[G_N_ELEMENTS(h2g_sizes)];
+    double fresh, t, t_base;
+    DevPeak peak_d, peak_e;
+    bool ok_d, ok_e;
+    PeakArgs args;
+    DevRun run;
+    Session s;
+
+    /* Inputs, built and faulted in before anything is timed or forked. */
+    text = g_malloc(DEV_SIZE);
+    for (i = 0; i < DEV_SIZE; i++) {
+        text[i] = i % 80 == 79 ? '\n' : (uint8_t)('a' + (i * 7 + (i >> 12)) % 26);
+    }
+    dst = g_malloc(DEV_SIZE);
+    memset(dst, 0x5a, DEV_SIZE);
+    stream = g2h_build_stream(text, DEV_SIZE);
+    if (stream) {
+        sp = g_bytes_get_data(stream, &sl);
+    }
+
+    printf("\nD-G: the device connected to a scripted agent with the real "
+           "agent's caps 0x%08x (by-demand clipboard, selection, grab serial)\n",
+           real_agent_caps[0]);
+    printf("D input: the guest's CLIPBOARD reply, 1 chunk of 20+8+%u bytes "
+           "(%zu stream bytes), pushed in 4 KiB pieces\n", DEV_SIZE, sl);
+    printf("E input: the host's text (10, 50, 100 MiB), drained %u KiB per "
+           "accept_input; G: %u pointer events (x, y, sync), %u wire bytes each\n",
+           DEV_ROUND / 1024, MOUSE_EVENTS, MOUSE_WIRE);
+    printf("\n");
+    if (!sp || sl != VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+                     DEV_PREFIX + DEV_SIZE ||
+        sp[sl - 1] != text[DEV_SIZE - 1]) {
+        printf("    WARNING: the agent built a %zu-byte stream (expected "
+               "%u): D and its peak are skipped\n", sl,
+               VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE + DEV_PREFIX +
+               DEV_SIZE);
+        sp = NULL;
+    }
+
+    /* F first: forked children, the inputs already in the parent. */
+    args = (PeakArgs){ sp, sl, text, DEV_SIZE };
+    ok_d = sp && measure_device_peak(&args, &peak_d);
+    args = (PeakArgs){ NULL, 0, text, DEV_SIZE };
+    ok_e = measure_device_peak(&args, &peak_e);
+
+    for (i = 0; i < G_N_ELEMENTS(h2g_sizes); i++) {
+        t = bench_hot_memcpy(text, dst, h2g_sizes[i]);
+        hot[i] = mib_per_sec(h2g_sizes[i], t);
+    }
+    fresh = mib_per_sec(DEV_SIZE, bench_fresh_memory(text, DEV_SIZE));
+    printf("  %-48s %6.0f MiB/s   (10 MiB %.0f, 50 MiB %.0f)\n",
+           "baseline: hot memcpy, 100 MiB", hot[2], hot[0], hot[1]);
+    printf("  %-48s %6.0f MiB/s   %-12s %6.0f MiB/s   %5.2fx\n",
+           "baseline: fresh memory, 100 MiB", fresh, "hot memcpy", hot[2],
+           fresh / hot[2]);
+
+    /* D */
+    if (sp) {
+        t = bench_g2h(sp, sl, text, DEV_SIZE, &run);
+        if (run.error[0]) {
+            printf("  %-48s WARNING: %s\n",
+                   "clipboard guest->host, 100 MiB, 4 KiB pushes", run.error);
+        } else {
+            print_rate("clipboard guest->host, 100 MiB, 4 KiB pushes",
+                       mib_per_sec(sl, t), "fresh memory", fresh, ">=", 0.8);
+            printf("    (push to the host peer's notify; the baseline also "
+                   "frees, the device keeps the text)\n");
+        }
+    }
+
+    /* E, and its linearity */
+    for (i = 0; i < G_N_ELEMENTS(h2g_sizes); i++) {
+        g_autoptr(GBytes) part = g_bytes_new_static(text, h2g_sizes[i]);
+        g_autofree char *what = g_strdup_printf(
+            "clipboard host->guest, %zu MiB, %u KiB rounds",
+            h2g_sizes[i] >> 20, DEV_ROUND / 1024);
+
+        h2g_run(part, BENCH_REPS, &run, NULL);
+        if (run.error[0]) {
+            printf("  %-48s WARNING: %s\n", what, run.error);
+            ns_byte[i] = 0;
+            continue;
+        }
+        ns_byte[i] = run.sec * 1e9 / h2g_sizes[i];
+        print_rate(what, mib_per_sec(run.bytes, run.sec), "hot memcpy",
+                   hot[i], ">=", 0.5);
+    }
+    for (i = 0; i < G_N_ELEMENTS(h2g_sizes); i++) {
+        hot_ns[i] = 1e9 / (hot[i] * MIB);
+    }
+    if (ns_byte[0] > 0 && ns_byte[1] > 0 && ns_byte[2] > 0) {
+        printf("  %-48s %.3f / %.3f / %.3f   hot memcpy %.3f / %.3f / %.3f\n",
+               "host->guest ns per byte, 10 / 50 / 100 MiB",
+               ns_byte[0], ns_byte[1], ns_byte[2],
+               hot_ns[0], hot_ns[1], hot_ns[2]);
+        printf("    (100 vs 50 MiB %.2fx, memcpy %.2fx; 100 vs 10 MiB %.2fx, "
+               "memcpy %.2fx, 10 MiB staying in cache; flat is 1x, "
+               "quadratic 2x and 10x)\n",
+               ns_byte[2] / ns_byte[1], hot_ns[2] / hot_ns[1],
+               ns_byte[2] / ns_byte[0], hot_ns[2] / hot_ns[0]);
+    }
+    printf("    (the guest's %u KiB buffer stays in cache, while the "
+           "memcpy writes to DRAM)\n", DEV_ROUND / 1024);
+
+    /* F */
+    if (sp) {
+        print_peak("clipboard guest->host, 100 MiB, peak RSS growth",
+                   &peak_d, ok_d, DEV_SIZE);
+    }
+    print_peak("clipboard host->guest, 100 MiB, peak RSS growth", &peak_e,
+               ok_e, DEV_SIZE);
+    printf("    (forked children, VmHWM %s; the input was built before and is "
+           "not counted)\n",
+           (!ok_d || peak_d.hwm_reset) && (!ok_e || peak_e.hwm_reset) ?
+           "reset via clear_refs" : "NOT reset: growth may be under-counted");
+
+    /* G */
+    memset(&run, 0, sizeof(run));
+    if (!session_open(&s)) {
+        dev_fail(&run, "session set-up: caps not negotiated as expected");
+    } else {
+        mouse_steps(&s, &t, last, &run);
+    }
+    session_close(&s);
+    if (run.error[0]) {
+        printf("  %-48s WARNING: %s\n",
+               "pointer events: route, scale, encode, frame", run.error);
+    } else {
+        g_autofree uint8_t *hbuf = g_malloc0(DEV_ROUND);
+
+        t_base = bench_event_memcpy(last->data, hbuf);
+        printf("  %-48s %6.1f ns/event %-12s %6.1f ns/event %5.1fx  "
+               "(no target; device / memcpy)\n",
+               "pointer events: route, scale, encode, frame",
+               t * 1e9 / MOUSE_EVENTS, "memcpy 41 B", t_base * 1e9 / MOUSE_EVENTS,
+               t / t_base);
+        printf("    (%u events a run, x then y then sync, each one MOUSE_STATE "
+               "written: none coalesced)\n", MOUSE_EVENTS);
+    }
 }
 
 static const struct {
@@ -523,6 +1337,8 @@ int main(void)
     }
     printf("    (the writer's spans are at most one 2048-byte chunk payload, "
            "so a round is several peek/consume pairs)\n");
+
+    bench_device();
 
     printf("\nfor scale (QEMU, from the issue): receive path 0.06x hot memcpy"
            " (%.0f MiB/s here), send path 0.003x (%.0f MiB/s here)\n",
