@@ -481,6 +481,14 @@ uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev)
     return dev->config.max_message - 8;
 }
 
+void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,
+                                     uint32_t last_serial[3],
+                                     uint32_t cbpending[3])
+{
+    memcpy(last_serial, dev->last_serial, sizeof(dev->last_serial));
+    memcpy(cbpending, dev->cbpending, sizeof(dev->cbpending));
+}
+
 ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev)
 {
     return dev->hub;

@@ -223,6 +223,11 @@ void vdagent_mouse_disconnect(VDAgentChardev *dev)
     }
 }
 
+bool vdagent_chardev_mouse_active(const VDAgentChardev *dev)
+{
+    return dev->mouse_hs && input_handler_active(dev->mouse_hs);
+}
+
 InputRouter *vdagent_chardev_input_router(const VDAgentChardev *dev)
 {
     return dev->router;

@@ -300,6 +300,9 @@ static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
      */
     vdagent_mouse_caps(dev);
     vdagent_clipboard_caps(dev);
+    if (dev->ops->guest_caps) {
+        dev->ops->guest_caps(dev->opaque);
+    }
 }
 
 static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,

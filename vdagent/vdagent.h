@@ -88,6 +88,8 @@ typedef struct VDAgentFrontendOps {
     void (*write)(void *opaque, const uint8_t *buf, size_t len);
     /* A port event for the guest side.  Optional. */
     void (*event)(void *opaque, VDAgentEvent event);
+    /* The guest agent announced its capabilities.  Optional. */
+    void (*guest_caps)(void *opaque);
 } VDAgentFrontendOps;
 
 typedef struct VDAgentCounters {
@@ -203,6 +205,14 @@ void vdagent_chardev_reset(VDAgentChardev *dev);
 bool vdagent_chardev_register_migration(VDAgentChardev *dev,
                                         MigrationRegistry *reg,
                                         uint32_t instance_id);
+
+/* The clipboard peer's serial counters and pending guest requests. */
+void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,
+                                     uint32_t last_serial[3],
+                                     uint32_t cbpending[3]);
+
+/* True while the pointer handler is the active (preferred) one. */
+bool vdagent_chardev_mouse_active(const VDAgentChardev *dev);
 
 /* The config the device runs with. */
 const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev);
