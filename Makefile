@@ -83,7 +83,15 @@ BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
+HOST_SRCS := vdagent/host-main.c vdagent/host-guest.c vdagent/host-migrate.c \
+             vdagent/host-qmp.c
+SIM_SRCS := tests/sim-agent.c
+VDCTL_SRCS := tests/vdctl.c
+
 LIB := $(O)/libvdagent-chardev.a
+HOST_BIN := $(O)/vdagent-host
+SIM_BIN := $(O)/sim-agent
+VDCTL_BIN := $(O)/vdctl
 CHECK_BIN := $(O)/tests/check-vdagent
 BENCH_BIN := $(O)/tests/bench
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay/%)
@@ -95,16 +103,17 @@ fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 .SECONDARY:
-.PHONY: all lib tests fuzz fuzz-smoke check check-run bench deps clean
+.PHONY: all lib host tests fuzz fuzz-smoke check check-run bench deps clean
 .DEFAULT_GOAL := all
 
-all: lib tests
+all: lib host tests
 ifeq ($(HAVE_CLANG),1)
 all: fuzz
 endif
 
 lib: $(LIB)
-tests: $(CHECK_BIN) $(BENCH_BIN) $(REPLAY_BINS)
+host: $(HOST_BIN) $(SIM_BIN) $(VDCTL_BIN)
+tests: host $(CHECK_BIN) $(BENCH_BIN) $(REPLAY_BINS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,6 +125,21 @@ $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
 $(LIB): $(call obj,$(LIB_SRCS))
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(HOST_BIN): $(call obj,$(HOST_SRCS)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(SIM_BIN): $(call obj,$(SIM_SRCS) $(TEST_SUPPORT_SRCS))
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(VDCTL_BIN): $(call obj,$(VDCTL_SRCS))
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)

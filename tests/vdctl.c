@@ -1,0 +1,205 @@
+/*
+ * vdctl: a small client for scripts (the demo, integration tests).
+ *
+ *   vdctl qmp unix:PATH 'JSON-COMMAND'    run one QMP command, print the
+ *                                         reply ("return" or "error")
+ *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
+ *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
+ *
+ * Exit status: 0 on a "return" / "ok..." reply, 1 on an error reply or a
+ * timeout, 2 on bad usage or a connection failure.  Everything is bounded
+ * in time (10 s per reply unless told otherwise).
+ */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static int connect_unix(const char *spec)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strncmp(spec, "unix:", 5) != 0 || strlen(spec + 5) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "vdctl: expected unix:PATH, got %s\n", spec);
+        return -1;
+    }
+    strcpy(sa.sun_path, spec + 5);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "vdctl: cannot connect to %s: %s\n", spec + 5,
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Read one line (without the newline) into a growing buffer; NULL on timeout. */
+static char *read_line(int fd, char **pending, size_t *plen, double deadline)
+{
+    for (;;) {
+        char *nl = *plen ? memchr(*pending, '\n', *plen) : NULL;
+        char buf[65536];
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+        int left = (int)((deadline - now()) * 1000);
+
+        if (nl) {
+            size_t k = nl - *pending;
+            char *line = strndup(*pending, k);
+
+            memmove(*pending, nl + 1, *plen - k - 1);
+            *plen -= k + 1;
+            return line;
+        }
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            return NULL;
+        }
+        n = read(fd, buf, sizeof(buf));
+        if (n <= 0) {
+            return NULL;
+        }
+        *pending = realloc(*pending, *plen + n);
+        memcpy(*pending + *plen, buf, n);
+        *plen += n;
+    }
+}
+
+static int write_all(int fd, const char *s)
+{
+    size_t len = strlen(s);
+
+    while (len) {
+        ssize_t n = write(fd, s, len);
+
+        if (n <= 0) {
+            return -1;
+        }
+        s += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* The next QMP object that is not an event (or the named event). */
+static json_object *qmp_next(int fd, char **pending, size_t *plen,
+                             double deadline, const char *event)
+{
+    for (;;) {
+        char *line = read_line(fd, pending, plen, deadline);
+        json_object *o, *v;
+
+        if (!line) {
+            return NULL;
+        }
+        o = json_tokener_parse(line);
+        free(line);
+        if (!o) {
+            continue;
+        }
+        if (json_object_object_get_ex(o, "event", &v)) {
+            if (event && strcmp(json_object_get_string(v), event) == 0) {
+                return o;
+            }
+            json_object_put(o);
+            continue;
+        }
+        if (event || json_object_object_get_ex(o, "QMP", NULL)) {
+            json_object_put(o);
+            continue;
+        }
+        return o;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char *pending = NULL;
+    size_t plen = 0;
+    double timeout = 10;
+    json_object *o;
+    int fd, rc;
+
+    if (argc < 4) {
+        fprintf(stderr, "usage: vdctl qmp|line unix:PATH TEXT\n"
+                        "       vdctl wait-event unix:PATH NAME SECONDS\n");
+        return 2;
+    }
+    if (getenv("VDCTL_TIMEOUT")) {
+        timeout = atof(getenv("VDCTL_TIMEOUT"));
+    }
+    fd = connect_unix(argv[2]);
+    if (fd < 0) {
+        return 2;
+    }
+    if (strcmp(argv[1], "line") == 0) {
+        char *line;
+
+        if (write_all(fd, argv[3]) < 0 || write_all(fd, "\n") < 0) {
+            return 2;
+        }
+        line = read_line(fd, &pending, &plen, now() + timeout);
+        if (!line) {
+            fprintf(stderr, "vdctl: no reply\n");
+            return 1;
+        }
+        printf("%s\n", line);
+        rc = strncmp(line, "ok", 2) == 0 ? 0 : 1;
+        free(line);
+        free(pending);
+        return rc;
+    }
+    if (write_all(fd, "{\"execute\": \"qmp_capabilities\"}\n") < 0) {
+        return 2;
+    }
+    o = qmp_next(fd, &pending, &plen, now() + timeout, NULL);
+    if (!o) {
+        fprintf(stderr, "vdctl: no QMP negotiation\n");
+        return 2;
+    }
+    json_object_put(o);
+    if (strcmp(argv[1], "wait-event") == 0) {
+        double secs = argc > 4 ? atof(argv[4]) : timeout;
+
+        o = qmp_next(fd, &pending, &plen, now() + secs, argv[3]);
+        rc = o ? 0 : 1;
+    } else if (strcmp(argv[1], "qmp") == 0) {
+        if (write_all(fd, argv[3]) < 0 || write_all(fd, "\n") < 0) {
+            return 2;
+        }
+        o = qmp_next(fd, &pending, &plen, now() + timeout, NULL);
+        rc = o && json_object_object_get_ex(o, "return", NULL) ? 0 : 1;
+    } else {
+        fprintf(stderr, "vdctl: unknown mode %s\n", argv[1]);
+        return 2;
+    }
+    if (!o) {
+        fprintf(stderr, "vdctl: timed out\n");
+        free(pending);
+        return 1;
+    }
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    free(pending);
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,881 @@
+/*
+ * host-migrate.c: vdagent-host's live migration.
+ *
+ * URIs as QEMU spells them: file:PATH, unix:PATH, fd:N, tcp:HOST:PORT.
+ * file: carries the bare QEVM stream (QEMU's tools can read it).  The
+ * others carry a small channel protocol around it, with a check step:
+ *
+ *   source -> destination   "VDMG" u8 version(1) u8 guest-kind u8 n-fds
+ *                           u8 0, be64 stop time (CLOCK_MONOTONIC, us),
+ *                           be32 path length, path, be64 stream length,
+ *                           the QEVM stream.  Over unix: the guest
+ *                           channel (and its listening socket) ride on the
+ *                           first bytes as SCM_RIGHTS.
+ *   destination -> source   u8 0 (loaded, the destination owns the guest
+ *                           now) or u8 1, be32 length, an error message.
+ *
+ * The source stops reading the guest, saves, sends, and waits.  Only on
+ * ok does it give up its descriptors (and stays postmigrate until quit);
+ * on an error or a broken channel it resumes as if nothing had happened.
+ * Bytes the guest wrote meanwhile wait in the kernel for whoever owns the
+ * descriptor.  Blocking transfers run in a thread; the main loop (and the
+ * control socket) stays responsive.
+ */
+#define G_LOG_DOMAIN "vdagent-host"
+#define _GNU_SOURCE
+
+#include "host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <glib-unix.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MIG_MAGIC "VDMG"
+#define MIG_VERSION 1
+#define MIG_TIMEOUT_MS 60000
+#define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
+#define MIG_MAX_PATH 4096
+
+static const char *const mig_status_names[] = {
+    [HOST_MIG_NONE] = "none",
+    [HOST_MIG_SETUP] = "setup",
+    [HOST_MIG_ACTIVE] = "active",
+    [HOST_MIG_COMPLETED] = "completed",
+    [HOST_MIG_FAILED] = "failed",
+};
+
+const char *host_mig_status_name(HostMigStatus s)
+{
+    return mig_status_names[s];
+}
+
+static void mig_set_status(Host *h, HostMigStatus status, const char *error)
+{
+    json_object *data = json_object_new_object();
+
+    h->mig_status = status;
+    g_free(h->mig_error);
+    h->mig_error = g_strdup(error);
+    json_object_object_add(data, "status",
+                           json_object_new_string(host_mig_status_name(status)));
+    if (error) {
+        json_object_object_add(data, "error-desc", json_object_new_string(error));
+    }
+    host_log(h, "migration %s%s%s", host_mig_status_name(status),
+             error ? ": " : "", error ? error : "");
+    host_event(h, "MIGRATION", data);
+}
+
+/* ---- the host's own section ------------------------------------------------ */
+
+static bool host_pre_save(void *opaque, GError **errp)
+{
+    HostSaved *saved = opaque;
+    Host *h = (Host *)(void *)((char *)saved - offsetof(Host, saved));
+
+    (void)errp;
+    clipboard_saved_collect(&saved->cb, &h->peer);
+    g_clear_pointer(&saved->out, g_free);
+    saved->out_len = h->out->len;
+    saved->out = saved->out_len ? g_memdup2(h->out->data, h->out->len) : NULL;
+    return true;
+}
+
+static void host_saved_clear(HostSaved *saved)
+{
+    clipboard_saved_clear(&saved->cb);
+    g_clear_pointer(&saved->out, g_free);
+    saved->out_len = 0;
+}
+
+static void host_post_save(void *opaque)
+{
+    host_saved_clear(opaque);
+}
+
+static bool host_pre_load(void *opaque, GError **errp)
+{
+    (void)errp;
+    host_saved_clear(opaque);
+    return true;
+}
+
+static const VMStateDescription vmstate_host = {
+    .name = "vdagent-host",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = host_pre_save,
+    .post_save = host_post_save,
+    .pre_load = host_pre_load,
+    .fields = (const VMStateField[]){
+        VMSTATE_STRUCT(cb, HostSaved, vmstate_clipboard_saved, ClipboardSaved),
+        VMSTATE_UINT32(out_len, HostSaved),
+        VMSTATE_VBUFFER_UINT32(out, HostSaved, out_len, HOST_OUT_MAX),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+void host_migration_init(Host *h)
+{
+    h->reg = migration_registry_new();
+    vdagent_chardev_register_migration(h->dev, h->reg, 0);
+    migration_register(h->reg, "vdagent-host", 0, &vmstate_host, &h->saved);
+}
+
+/* ---- blocking I/O with deadlines (threads only) ------------------------- */
+
+static bool wait_fd(int fd, short events, gint64 deadline, GError **errp)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        int r;
+
+        if (left <= 0) {
+            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
+                        "migration channel timed out");
+            return false;
+        }
+        r = poll(&p, 1, (int)MIN(left, G_MAXINT));
+        if (r > 0) {
+            return true;
+        }
+        if (r < 0 && errno != EINTR) {
+            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
+                        "poll: %s", g_strerror(errno));
+            return false;
+        }
+    }
+}
+
+/* Send @len bytes; the first send carries @fds (n_fds of them). */
+static bool send_all(int fd, const void *buf, size_t len, const int *fds,
+                     unsigned n_fds, gint64 deadline, GError **errp)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * 4)];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        if (n_fds) {
+            struct cmsghdr *c;
+
+            memset(&ctl, 0, sizeof(ctl));
+            msg.msg_control = ctl.buf;
+            msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+            c = CMSG_FIRSTHDR(&msg);
+            c->cmsg_level = SOL_SOCKET;
+            c->cmsg_type = SCM_RIGHTS;
+            c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+            memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+        }
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= n;
+            n_fds = 0;               /* the fds went with the first bytes */
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline, errp)) {
+                return false;
+            }
+            continue;
+        }
+        g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
+                    "migration channel: %s", g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Receive @len bytes; descriptors that arrive are appended to @fds. */
+static bool recv_all(int fd, void *buf, size_t len, GArray *fds,
+                     gint64 deadline, GError **errp)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        struct iovec iov = { .iov_base = p, .iov_len = len };
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * 4)];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr msg = {
+            .msg_iov = &iov, .msg_iovlen = 1,
+            .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+        };
+        struct cmsghdr *c;
+        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n > 0) {
+            for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    int got[4];
+
+                    memcpy(got, CMSG_DATA(c), MIN(k, 4) * sizeof(int));
+                    g_array_append_vals(fds, got, MIN(k, 4));
+                }
+            }
+            p += n;
+            len -= n;
+            continue;
+        }
+        if (n == 0) {
+            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
+                        "migration channel closed early");
+            return false;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (!wait_fd(fd, POLLIN, deadline, errp)) {
+                return false;
+            }
+            continue;
+        }
+        g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
+                    "migration channel: %s", g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static int connect_uri(const char *uri, GError **errp)
+{
+    int fd = -1;
+
+    if (g_str_has_prefix(uri, "unix:")) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(uri + 5) >= sizeof(sa.sun_path)) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+                        "path too long");
+            return -1;
+        }
+        strcpy(sa.sun_path, uri + 5);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            return fd;
+        }
+    } else if (g_str_has_prefix(uri, "tcp:")) {
+        g_autofree char *host = g_strdup(uri + 4);
+        char *port = strrchr(host, ':');
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+
+        if (!port) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "tcp: expects HOST:PORT");
+            return -1;
+        }
+        *port++ = 0;
+        if (getaddrinfo(host, port, &hints, &ai) == 0 && ai) {
+            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                freeaddrinfo(ai);
+                return fd;
+            }
+            freeaddrinfo(ai);
+        }
+    }
+    g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                "cannot connect to %s: %s", uri, g_strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return -1;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, 4);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, 8);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return GUINT32_FROM_BE(v);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return GUINT64_FROM_BE(v);
+}
+
+/* ---- outgoing --------------------------------------------------------------- */
+
+typedef struct OutJob {
+    Host *h;
+    char *uri;
+    int chan;                 /* an fd: channel (borrowed), or -1 */
+    GBytes *stream;
+    int fds[2];
+    unsigned n_fds;
+    uint8_t kind;
+    char *path;
+    gint64 stop_us;
+    bool ok;
+    char *error;
+} OutJob;
+
+static gpointer out_thread(gpointer opaque)
+{
+    OutJob *job = opaque;
+    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
+    size_t path_len = job->path ? strlen(job->path) : 0;
+    size_t slen;
+    const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
+    g_autofree uint8_t *hdr = g_malloc(24 + path_len + 8);
+    uint8_t status, elen[4];
+    int fd = job->chan >= 0 ? job->chan : connect_uri(job->uri, &err);
+
+    if (fd < 0) {
+        goto out;
+    }
+    memcpy(hdr, MIG_MAGIC, 4);
+    hdr[4] = MIG_VERSION;
+    hdr[5] = job->kind;
+    hdr[6] = job->n_fds;
+    hdr[7] = 0;
+    put_be64(hdr + 8, job->stop_us);
+    put_be32(hdr + 16, path_len);
+    memcpy(hdr + 20, job->path ? job->path : "", path_len);
+    put_be64(hdr + 20 + path_len, slen);
+    if (!send_all(fd, hdr, 28 + path_len, job->fds, job->n_fds, deadline, &err) ||
+        !send_all(fd, sdata, slen, NULL, 0, deadline, &err) ||
+        /* the check step */
+        !recv_all(fd, &status, 1, nofds, deadline, &err)) {
+        goto out;
+    }
+    if (status == 0) {
+        job->ok = true;
+    } else if (recv_all(fd, elen, 4, nofds, deadline, &err)) {
+        uint32_t n = MIN(get_be32(elen), 4096u);
+        g_autofree char *msg = g_malloc0(n + 1);
+
+        if (recv_all(fd, msg, n, nofds, deadline, &err)) {
+            job->error = g_strdup_printf("destination refused: %s", msg);
+        }
+    }
+out:
+    if (!job->ok && !job->error) {
+        job->error = g_strdup(err ? err->message : "migration failed");
+    }
+    if (fd >= 0 && job->chan < 0) {
+        close(fd);
+    }
+    return NULL;
+}
+
+static void resume_after_failure(Host *h, const char *error)
+{
+    mig_set_status(h, HOST_MIG_FAILED, error);
+    host_set_status(h, HOST_RUNNING);
+}
+
+static gboolean out_done(gpointer opaque)
+{
+    OutJob *job = opaque;
+    Host *h = job->h;
+
+    if (!job->ok) {
+        /* Nothing was given up: carry on as if nothing had happened. */
+        resume_after_failure(h, job->error);
+    } else {
+        if (job->n_fds) {
+            /* The destination owns the guest now: let go, unlink nothing. */
+            host_log(h, "guest channel handed over");
+            host_guest_close(h);
+            h->kind = HOST_GUEST_NONE;
+            vdagent_chardev_reset(h->dev);
+        }
+        h->downtime_us = -1;
+        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        host_set_status(h, HOST_POSTMIGRATE);
+    }
+    g_bytes_unref(job->stream);
+    g_free(job->uri);
+    g_free(job->path);
+    g_free(job->error);
+    g_free(job);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean out_thread_done_idle(gpointer opaque)
+{
+    return out_done(opaque);
+}
+
+static gpointer out_thread_main(gpointer opaque)
+{
+    out_thread(opaque);
+    g_idle_add(out_thread_done_idle, opaque);
+    return NULL;
+}
+
+/* Save everything into memory. */
+static GBytes *host_save(Host *h, GError **errp)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    const uint8_t *data;
+    size_t len;
+
+    if (!migration_save(h->reg, s, errp)) {
+        return NULL;
+    }
+    data = migration_stream_data(s, &len);
+    return g_bytes_new(data, len);
+}
+
+bool host_migrate_start(Host *h, const char *uri, GError **errp)
+{
+    g_autoptr(GBytes) stream = NULL;
+    OutJob *job;
+    gint64 stop_us;
+
+    if (h->mig_status == HOST_MIG_ACTIVE || h->mig_status == HOST_MIG_SETUP) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+                    "a migration is already in progress");
+        return false;
+    }
+    if (h->status == HOST_INMIGRATE) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "an incoming migration is expected");
+        return false;
+    }
+    if (!g_str_has_prefix(uri, "file:") && !g_str_has_prefix(uri, "unix:") &&
+        !g_str_has_prefix(uri, "fd:") && !g_str_has_prefix(uri, "tcp:")) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "unsupported migration URI '%s' (file:, unix:, fd:, tcp:)",
+                    uri);
+        return false;
+    }
+    /* The source stops reading the guest: bytes wait in the kernel. */
+    stop_us = g_get_monotonic_time();
+    h->mig_start_us = stop_us;
+    mig_set_status(h, HOST_MIG_ACTIVE, NULL);
+    host_set_status(h, h->status == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
+                                                     : HOST_PAUSED);
+    stream = host_save(h, errp);
+    if (!stream) {
+        resume_after_failure(h, (*errp)->message);
+        return true;         /* reported through query-migrate */
+    }
+    if (g_str_has_prefix(uri, "file:")) {
+        int fd = open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        size_t len;
+        const uint8_t *p = g_bytes_get_data(stream, &len);
+        g_autoptr(MigrationStream) s = NULL;
+        g_autoptr(GError) err = NULL;
+
+        if (fd < 0) {
+            g_autofree char *msg = g_strdup_printf("cannot open %s: %s",
+                                                   uri + 5, g_strerror(errno));
+
+            resume_after_failure(h, msg);
+            return true;
+        }
+        s = migration_stream_new_fd(fd, true);
+        migration_put_bytes(s, p, len);
+        if (!migration_stream_flush(s, &err)) {
+            close(fd);
+            resume_after_failure(h, err->message);
+            return true;
+        }
+        g_clear_pointer(&s, migration_stream_free);
+        close(fd);
+        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        host_set_status(h, HOST_POSTMIGRATE);
+        return true;
+    }
+
+    job = g_new0(OutJob, 1);
+    job->h = h;
+    job->uri = g_strdup(uri);
+    job->chan = -1;
+    job->stream = g_steal_pointer(&stream);
+    job->stop_us = stop_us;
+    if (g_str_has_prefix(uri, "fd:")) {
+        job->chan = atoi(uri + 3);
+    }
+    if (g_str_has_prefix(uri, "unix:") && h->conn_fd >= 0 &&
+        h->kind != HOST_GUEST_NONE) {
+        /* Hand the guest connection (and our listening socket) over. */
+        job->kind = h->kind;
+        job->fds[job->n_fds++] = h->conn_fd;
+        if (h->kind == HOST_GUEST_UNIX && h->listen_fd >= 0) {
+            job->fds[job->n_fds++] = h->listen_fd;
+        }
+        job->path = g_strdup(h->guest_path);
+    } else if (g_str_has_prefix(uri, "unix:") && h->kind == HOST_GUEST_UNIX &&
+               h->listen_fd >= 0) {
+        job->kind = h->kind;
+        job->fds[job->n_fds++] = h->listen_fd;
+        job->path = g_strdup(h->guest_path);
+    }
+    g_thread_unref(g_thread_new("migrate-out", out_thread_main, job));
+    return true;
+}
+
+/* ---- incoming --------------------------------------------------------------- */
+
+typedef struct InJob {
+    Host *h;
+    int fd;                   /* the accepted channel */
+    bool own_fd;
+    uint8_t kind;
+    char *path;
+    gint64 stop_us;
+    GBytes *stream;
+    GArray *fds;
+    char *error;
+} InJob;
+
+static gpointer in_thread_main(gpointer opaque);
+static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque);
+
+static void in_reply(InJob *job, const char *error)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    uint8_t buf[5];
+
+    if (job->fd < 0) {
+        return;
+    }
+    if (!error) {
+        buf[0] = 0;
+        send_all(job->fd, buf, 1, NULL, 0, deadline, NULL);
+    } else {
+        size_t n = MIN(strlen(error), 4096u);
+
+        buf[0] = 1;
+        put_be32(buf + 1, n);
+        if (send_all(job->fd, buf, 5, NULL, 0, deadline, NULL)) {
+            send_all(job->fd, error, n, NULL, 0, deadline, NULL);
+        }
+    }
+}
+
+static void in_job_free(InJob *job)
+{
+    unsigned i;
+
+    for (i = 0; job->fds && i < job->fds->len; i++) {
+        int fd = g_array_index(job->fds, int, i);
+
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    if (job->fds) {
+        g_array_unref(job->fds);
+    }
+    if (job->own_fd && job->fd >= 0) {
+        close(job->fd);
+    }
+    if (job->stream) {
+        g_bytes_unref(job->stream);
+    }
+    g_free(job->path);
+    g_free(job->error);
+    g_free(job);
+}
+
+/* Load @stream; on success the device and host peer hold the new state. */
+static bool host_load(Host *h, GBytes *stream, GError **errp)
+{
+    size_t len;
+    const uint8_t *data = g_bytes_get_data(stream, &len);
+    g_autoptr(MigrationStream) s = migration_stream_new_reader(data, len);
+
+    if (!migration_load(h->reg, s, errp)) {
+        /* Fresh and usable: nothing half loaded stays. */
+        vdagent_chardev_reset(h->dev);
+        host_saved_clear(&h->saved);
+        return false;
+    }
+    return true;
+}
+
+/* After a successful load: the host's own state, then run. */
+static void host_commit_load(Host *h)
+{
+    clipboard_saved_restore(&h->saved.cb, h->hub, &h->peer);
+    if (h->saved.out_len) {
+        g_byte_array_append(h->out, h->saved.out, h->saved.out_len);
+    }
+    host_saved_clear(&h->saved);
+    h->continuing = vdagent_chardev_connected(h->dev);
+}
+
+static gboolean in_done(gpointer opaque)
+{
+    InJob *job = opaque;
+    Host *h = job->h;
+    g_autoptr(GError) err = NULL;
+    int conn = -1, listen_fd = -1;
+
+    if (job->error || !host_load(h, job->stream, &err)) {
+        const char *msg = job->error ? job->error : err->message;
+
+        in_reply(job, msg);
+        mig_set_status(h, HOST_MIG_FAILED, msg);
+        in_job_free(job);
+        /* Wait for another attempt. */
+        if (h->incoming_listen_fd >= 0 && !h->incoming_watch) {
+            h->incoming_watch = g_unix_fd_add(h->incoming_listen_fd, G_IO_IN,
+                                              in_accept, h);
+        }
+        return G_SOURCE_REMOVE;
+    }
+    host_commit_load(h);
+    if (job->fds->len > 0) {
+        conn = job->kind == HOST_GUEST_UNIX && job->fds->len == 1
+                   ? -1 : g_array_index(job->fds, int, 0);
+        if (job->kind == HOST_GUEST_UNIX) {
+            listen_fd = g_array_index(job->fds, int, job->fds->len - 1);
+        }
+        g_array_set_size(job->fds, 0);        /* adopted, not closed */
+        host_guest_adopt(h, job->kind, conn, listen_fd, job->path);
+    }
+    in_reply(job, NULL);
+    if (h->incoming_listen_fd >= 0) {
+        close(h->incoming_listen_fd);
+        h->incoming_listen_fd = -1;
+    }
+    h->downtime_us = job->stop_us ? g_get_monotonic_time() - job->stop_us : -1;
+    mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+    host_set_status(h, HOST_RUNNING);
+    host_guest_activate(h);
+    in_job_free(job);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer in_thread_main(gpointer opaque)
+{
+    InJob *job = opaque;
+    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+    g_autoptr(GError) err = NULL;
+    uint8_t hdr[20], len8[8];
+    uint32_t path_len;
+    uint64_t slen;
+    uint8_t *data;
+
+    job->fds = g_array_new(FALSE, FALSE, sizeof(int));
+    if (!recv_all(job->fd, hdr, sizeof(hdr), job->fds, deadline, &err)) {
+        goto out;
+    }
+    if (memcmp(hdr, MIG_MAGIC, 4) != 0 || hdr[4] != MIG_VERSION ||
+        hdr[6] > 2 || hdr[5] > HOST_GUEST_SIM) {
+        job->error = g_strdup("not a vdagent-host migration channel");
+        goto out;
+    }
+    job->kind = hdr[5];
+    job->stop_us = get_be64(hdr + 8);
+    path_len = get_be32(hdr + 16);
+    if (path_len > MIG_MAX_PATH) {
+        job->error = g_strdup("bad path length");
+        goto out;
+    }
+    job->path = g_malloc0(path_len + 1);
+    if (!recv_all(job->fd, job->path, path_len, job->fds, deadline, &err) ||
+        !recv_all(job->fd, len8, 8, job->fds, deadline, &err)) {
+        goto out;
+    }
+    slen = get_be64(len8);
+    if (slen > MIG_MAX_STREAM) {
+        job->error = g_strdup("stream too large");
+        goto out;
+    }
+    data = g_try_malloc(slen ? slen : 1);
+    if (!data) {
+        job->error = g_strdup("out of memory for the stream");
+        goto out;
+    }
+    if (!recv_all(job->fd, data, slen, job->fds, deadline, &err)) {
+        g_free(data);
+        goto out;
+    }
+    job->stream = g_bytes_new_take(data, slen);
+    if (job->fds->len != hdr[6]) {
+        job->error = g_strdup_printf("expected %u descriptors, got %u", hdr[6],
+                                     job->fds->len);
+    }
+out:
+    if (!job->error && !job->stream) {
+        job->error = g_strdup(err ? err->message : "incoming migration failed");
+    }
+    g_idle_add(in_done, job);
+    return NULL;
+}
+
+static void in_start_job(Host *h, int fd, bool own)
+{
+    InJob *job = g_new0(InJob, 1);
+
+    job->h = h;
+    job->fd = fd;
+    job->own_fd = own;
+    mig_set_status(h, HOST_MIG_ACTIVE, NULL);
+    g_thread_unref(g_thread_new("migrate-in", in_thread_main, job));
+}
+
+static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Host *h = opaque;
+    int c;
+
+    (void)cond;
+    c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    h->incoming_watch = 0;
+    in_start_job(h, c, true);
+    return G_SOURCE_REMOVE;
+}
+
+static int listen_uri(const char *uri, GError **errp)
+{
+    int fd = -1, one = 1;
+
+    if (g_str_has_prefix(uri, "unix:")) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+
+        if (strlen(uri + 5) >= sizeof(sa.sun_path)) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+                        "path too long");
+            return -1;
+        }
+        strcpy(sa.sun_path, uri + 5);
+        if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(sa.sun_path);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            listen(fd, 1) == 0) {
+            return fd;
+        }
+    } else if (g_str_has_prefix(uri, "tcp:")) {
+        g_autofree char *host = g_strdup(uri + 4);
+        char *port = strrchr(host, ':');
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_PASSIVE }, *ai = NULL;
+
+        if (!port) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "tcp: expects HOST:PORT");
+            return -1;
+        }
+        *port++ = 0;
+        if (getaddrinfo(*host ? host : NULL, port, &hints, &ai) == 0 && ai) {
+            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+                listen(fd, 1) == 0) {
+                freeaddrinfo(ai);
+                return fd;
+            }
+            freeaddrinfo(ai);
+        }
+    }
+    g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                "cannot listen on %s: %s", uri, g_strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return -1;
+}
+
+bool host_incoming_start(Host *h, const char *uri, GError **errp)
+{
+    if (h->mig_status == HOST_MIG_ACTIVE || h->incoming_listen_fd >= 0) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+                    "an incoming migration is already set up");
+        return false;
+    }
+    if (h->status != HOST_INMIGRATE) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "migrate-incoming needs a host started with --incoming");
+        return false;
+    }
+    if (g_str_has_prefix(uri, "file:")) {
+        g_autofree char *data = NULL;
+        g_autoptr(GBytes) stream = NULL;
+        gsize len;
+
+        if (!g_file_get_contents(uri + 5, &data, &len, errp)) {
+            return false;
+        }
+        stream = g_bytes_new_take(g_steal_pointer(&data), len);
+        mig_set_status(h, HOST_MIG_ACTIVE, NULL);
+        if (!host_load(h, stream, errp)) {
+            mig_set_status(h, HOST_MIG_FAILED, (*errp)->message);
+            return false;
+        }
+        host_commit_load(h);
+        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        host_set_status(h, HOST_RUNNING);
+        host_guest_activate(h);
+        return true;
+    }
+    if (g_str_has_prefix(uri, "fd:")) {
+        int fd = atoi(uri + 3);
+
+        if (fcntl(fd, F_GETFD) < 0) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_BADF,
+                        "not an open descriptor: %s", uri + 3);
+            return false;
+        }
+        in_start_job(h, fd, true);
+        return true;
+    }
+    if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
+        h->incoming_listen_fd = listen_uri(uri, errp);
+        if (h->incoming_listen_fd < 0) {
+            return false;
+        }
+        h->incoming_watch = g_unix_fd_add(h->incoming_listen_fd, G_IO_IN,
+                                          in_accept, h);
+        mig_set_status(h, HOST_MIG_SETUP, NULL);
+        return true;
+    }
+    g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                "unsupported migration URI '%s' (file:, unix:, fd:, tcp:)", uri);
+    return false;
+}

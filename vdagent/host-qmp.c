@@ -1,0 +1,1066 @@
+/*
+ * host-qmp.c: the QMP-convention control socket of vdagent-host.
+ *
+ * Layers, bottom up:
+ *
+ *   listener   a non-blocking unix socket; an existing socket file nobody
+ *              listens on is replaced; the file is unlinked on free (only
+ *              if it is still ours: same device and inode).
+ *   client     one per connection, refcounted: the server's client list
+ *              holds one reference, every QmpRequest one more.  Input goes
+ *              through a streaming json_tokener (values split or joined
+ *              anyhow); output is a per-client buffer written as the socket
+ *              allows (a G_IO_OUT watch only while bytes are pending), so
+ *              no write ever blocks the loop.
+ *   dispatch   one JSON value in, exactly one reply out: structure checks,
+ *              the negotiation gate, built-ins, then the host's table.
+ *
+ * Detaching.  A client that hangs up, errs, or overflows its output bound
+ * is detached at once: its fd is closed, its sources destroyed, its output
+ * dropped, it leaves the server's list, and client->server becomes NULL.
+ * qmp_server_free() detaches every client the same way.  The struct itself
+ * lives on while requests still reference it, so a handler that answers
+ * late (even after qmp_server_free()) reaches a detached client and the
+ * reply is dropped without touching the server.  The server never answers
+ * or frees a pending request itself: the handler still owns it and must
+ * answer it once, which then only frees it.
+ *
+ * Re-entrancy.  Handlers run inside a client's input callback and may call
+ * anything here, qmp_server_free() and qmp_server_event() included; every
+ * callback holds its own client reference and stops as soon as its client
+ * is detached, and never touches the server after running a handler
+ * without re-reading client->server.
+ *
+ * Bounds.  A client's unsent output is at most QMP_MAX_OUTPUT bytes: a
+ * client that does not read and would exceed it is dropped (events are
+ * the only thing it can pile up without sending anything).  One input
+ * value is at most QMP_MAX_INPUT bytes: beyond that the client gets a
+ * parse error and input resynchronises at the next newline, like any
+ * other malformed input.
+ */
+#define G_LOG_DOMAIN "vdagent"
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE                         /* accept4() */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-c/json.h>
+
+#include "host-qmp.h"
+
+#define QMP_MAX_OUTPUT (16u * 1024 * 1024)   /* unsent bytes per client */
+#define QMP_MAX_INPUT (16u * 1024 * 1024)    /* bytes of one input value */
+#define QMP_READ_CHUNK 16384u                /* one recv() per dispatch */
+#define QMP_COMPACT_AT 65536u                /* drop written output bytes */
+#define QMP_BACKLOG 16
+#define QMP_ACCEPT_BURST 16u                 /* accepts per dispatch */
+#define QMP_ACCEPT_RETRY_MS 100u             /* pause when out of fds */
+
+#define QMP_TOKENER_FLAGS (JSON_TOKENER_STRICT | \
+                           JSON_TOKENER_ALLOW_TRAILING_CHARS | \
+                           JSON_TOKENER_VALIDATE_UTF8)
+#define QMP_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | \
+                        JSON_C_TO_STRING_NOSLASHESCAPE)
+
+#define QMP_ERR_GENERIC "GenericError"
+#define QMP_ERR_NOT_FOUND "CommandNotFound"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+typedef struct QmpClient QmpClient;
+
+struct QmpServer {
+    char *path;
+    dev_t dev;                   /* of the socket file we bound */
+    ino_t ino;
+    const QmpCommand *commands;  /* borrowed; may be NULL */
+    void *opaque;
+    GMainContext *ctx;           /* a reference */
+    int fd;
+    GSource *listen_src;         /* NULL while pausing after EMFILE */
+    GSource *retry_src;
+    GList *clients;              /* QmpClient, each holding a reference */
+    unsigned n_clients;
+    unsigned next_client_id;
+};
+
+struct QmpClient {
+    unsigned refcount;
+    unsigned id;                 /* for g_debug */
+    QmpServer *server;           /* NULL once detached */
+    int fd;                      /* -1 once detached */
+    GSource *in_src;
+    GSource *out_src;            /* only while output is pending */
+    json_tokener *tok;
+    size_t in_bytes;             /* fed into the value being parsed */
+    bool skipping;               /* resynchronising: drop up to '\n' */
+    bool negotiated;
+    GByteArray *out;             /* NULL once detached */
+    size_t out_off;              /* bytes of @out already written */
+};
+
+struct QmpRequest {
+    QmpClient *client;           /* a reference */
+    char *command;
+    bool has_id;
+    json_object *id;             /* a reference; NULL for JSON null */
+};
+
+/* ---- clients: lifetime ---------------------------------------------- */
+
+static QmpClient *client_ref(QmpClient *c)
+{
+    c->refcount++;
+    return c;
+}
+
+static void client_unref(QmpClient *c)
+{
+    if (!c) {
+        return;
+    }
+    g_assert(c->refcount > 0);
+    if (--c->refcount > 0) {
+        return;
+    }
+    g_assert(c->server == NULL);
+    json_tokener_free(c->tok);
+    g_free(c);
+}
+
+static void source_drop(GSource **src)
+{
+    if (*src) {
+        g_source_destroy(*src);
+        g_source_unref(*src);
+        *src = NULL;
+    }
+}
+
+/*
+ * Detach @c from its server: close the connection, drop pending output and
+ * the server's reference (which may free @c: callers that go on using @c
+ * hold their own).  Requests of @c stay valid; their replies are dropped.
+ * Detaching a detached client is a no-op.
+ */
+static void client_detach(QmpClient *c)
+{
+    QmpServer *s = c->server;
+
+    if (!s) {
+        return;
+    }
+    g_debug("qmp: client %u: detached", c->id);
+    s->clients = g_list_remove(s->clients, c);
+    s->n_clients--;
+    c->server = NULL;
+    source_drop(&c->in_src);
+    source_drop(&c->out_src);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    g_byte_array_unref(c->out);
+    c->out = NULL;
+    client_unref(c);
+}
+
+/* ---- clients: output ------------------------------------------------ */
+
+static gboolean client_out_cb(int fd, GIOCondition cond, gpointer data);
+
+/*
+ * Write what the socket takes now.  Arms the G_IO_OUT watch while bytes
+ * remain, disarms it once everything is written.  A write error detaches
+ * @c (callers hold a reference).
+ */
+static void client_flush(QmpClient *c)
+{
+    while (c->server && c->out_off < c->out->len) {
+        ssize_t n = send(c->fd, c->out->data + c->out_off,
+                         c->out->len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            c->out_off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->out_src) {
+                c->out_src = g_unix_fd_source_new(c->fd, G_IO_OUT);
+                g_source_set_callback(c->out_src, G_SOURCE_FUNC(client_out_cb),
+                                      c, NULL);
+                g_source_attach(c->out_src, c->server->ctx);
+            }
+            break;
+        } else {
+            g_debug("qmp: client %u: write: %s", c->id,
+                    n < 0 ? g_strerror(errno) : "no progress");
+            client_detach(c);
+            return;
+        }
+    }
+    if (!c->server) {
+        return;
+    }
+    if (c->out_off == c->out->len) {
+        g_byte_array_set_size(c->out, 0);
+        c->out_off = 0;
+        source_drop(&c->out_src);
+    } else if (c->out_off >= QMP_COMPACT_AT) {
+        g_byte_array_remove_range(c->out, 0, (guint)c->out_off);
+        c->out_off = 0;
+    }
+}
+
+static gboolean client_out_cb(int fd, GIOCondition cond, gpointer data)
+{
+    QmpClient *c = client_ref(data);
+    gboolean keep;
+
+    client_flush(c);
+    keep = c->out_src != NULL;
+    client_unref(c);
+    return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/*
+ * Queue one line (@len bytes of JSON text plus CR LF) and write what the
+ * socket takes.  A client whose unsent output would pass QMP_MAX_OUTPUT
+ * is detached instead.  No-op on a detached client.
+ */
+static void client_send_text(QmpClient *c, const char *text, size_t len)
+{
+    size_t pending;
+
+    if (!c->server) {
+        return;
+    }
+    pending = c->out->len - c->out_off;
+    if (len > QMP_MAX_OUTPUT || pending > QMP_MAX_OUTPUT - len - 2) {
+        g_debug("qmp: client %u: %zu bytes unread, dropping it", c->id,
+                pending);
+        client_detach(c);
+        return;
+    }
+    g_byte_array_append(c->out, (const guint8 *)text, (guint)len);
+    g_byte_array_append(c->out, (const guint8 *)"\r\n", 2);
+    client_flush(c);
+}
+
+/* Serialise @obj (borrowed) as one line to @c. */
+static void client_send(QmpClient *c, json_object *obj)
+{
+    size_t len;
+    const char *text;
+
+    if (!c->server) {
+        return;
+    }
+    text = json_object_to_json_string_length(obj, QMP_JSON_FLAGS, &len);
+    client_send_text(c, text, len);
+}
+
+/* ---- requests ------------------------------------------------------- */
+
+static QmpRequest *request_new(QmpClient *c, const char *command,
+                               bool has_id, json_object *id)
+{
+    QmpRequest *req = g_new0(QmpRequest, 1);
+
+    req->client = client_ref(c);
+    req->command = g_strdup(command ? command : "");
+    req->has_id = has_id;
+    req->id = json_object_get(id);
+    return req;
+}
+
+static void request_free(QmpRequest *req)
+{
+    client_unref(req->client);
+    json_object_put(req->id);
+    g_free(req->command);
+    g_free(req);
+}
+
+/* Send {@key: @value, "id": ...} (value taken) and free @req. */
+static void request_answer(QmpRequest *req, const char *key,
+                           json_object *value)
+{
+    if (qmp_request_alive(req)) {
+        g_autoptr(json_object) msg = json_object_new_object();
+
+        json_object_object_add(msg, key, value);
+        if (req->has_id) {
+            json_object_object_add(msg, "id", json_object_get(req->id));
+        }
+        client_send(req->client, msg);
+    } else {
+        g_debug("qmp: reply to '%s' dropped: client gone", req->command);
+        json_object_put(value);
+    }
+    request_free(req);
+}
+
+static void request_error(QmpRequest *req, const char *class,
+                          const char *desc)
+{
+    json_object *err = json_object_new_object();
+
+    json_object_object_add(err, "class", json_object_new_string(class));
+    json_object_object_add(err, "desc", json_object_new_string(desc));
+    request_answer(req, "error", err);
+}
+
+void qmp_reply(QmpRequest *req, json_object *ret)
+{
+    if (!req) {
+        json_object_put(ret);
+        g_return_if_fail(req != NULL);
+        return;
+    }
+    request_answer(req, "return", ret ? ret : json_object_new_object());
+}
+
+void qmp_reply_error(QmpRequest *req, const char *fmt, ...)
+{
+    g_autofree char *desc = NULL;
+    va_list ap;
+
+    g_return_if_fail(req != NULL);
+    g_return_if_fail(fmt != NULL);
+    va_start(ap, fmt);
+    desc = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    request_error(req, QMP_ERR_GENERIC, desc);
+}
+
+bool qmp_request_alive(const QmpRequest *req)
+{
+    g_return_val_if_fail(req != NULL, false);
+    return req->client->server != NULL;
+}
+
+const char *qmp_request_command(const QmpRequest *req)
+{
+    g_return_val_if_fail(req != NULL, NULL);
+    return req->command;
+}
+
+/* ---- argument helpers ----------------------------------------------- */
+
+/*
+ * The common part of the qmp_arg_*() helpers: *@out is @key's value when
+ * present and of @type.  Returns false after answering @req when @key is
+ * missing and @required, or present (even as JSON null) with another type.
+ */
+static bool arg_get(QmpRequest *req, json_object *args, const char *key,
+                    bool required, json_type type, const char *what,
+                    json_object **out)
+{
+    json_object *v = NULL;
+
+    if (!args || !json_object_object_get_ex(args, key, &v)) {
+        if (required) {
+            qmp_reply_error(req, "Parameter '%s' is missing", key);
+            return false;
+        }
+        *out = NULL;
+        return true;
+    }
+    if (!json_object_is_type(v, type)) {
+        qmp_reply_error(req, "Parameter '%s' expects %s", key, what);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
+                    bool required, const char **out)
+{
+    json_object *v;
+
+    g_return_val_if_fail(req && key && out, false);
+    if (!arg_get(req, args, key, required, json_type_string, "a string",
+                 &v)) {
+        return false;
+    }
+    if (v) {
+        const char *str = json_object_get_string(v);
+
+        /* "\u0000" is valid JSON, but a C string would end there. */
+        if (strlen(str) != (size_t)json_object_get_string_len(v)) {
+            qmp_reply_error(req, "Parameter '%s' must not contain NUL "
+                            "characters", key);
+            return false;
+        }
+        *out = str;
+    }
+    return true;
+}
+
+bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,
+                 bool required, int64_t *out)
+{
+    json_object *v;
+
+    g_return_val_if_fail(req && key && out, false);
+    if (!arg_get(req, args, key, required, json_type_int, "an integer",
+                 &v)) {
+        return false;
+    }
+    if (v) {
+        int64_t i = json_object_get_int64(v);
+
+        /*
+         * json-c keeps integers above INT64_MAX as uint64 and saturates
+         * get_int64(); ones below INT64_MIN it saturates while parsing,
+         * so those cannot be told from INT64_MIN.
+         */
+        if (i == INT64_MAX && json_object_get_uint64(v) > INT64_MAX) {
+            qmp_reply_error(req, "Parameter '%s' is out of range", key);
+            return false;
+        }
+        *out = i;
+    }
+    return true;
+}
+
+bool qmp_arg_bool(QmpRequest *req, json_object *args, const char *key,
+                  bool required, bool *out)
+{
+    json_object *v;
+
+    g_return_val_if_fail(req && key && out, false);
+    if (!arg_get(req, args, key, required, json_type_boolean, "a boolean",
+                 &v)) {
+        return false;
+    }
+    if (v) {
+        *out = json_object_get_boolean(v);
+    }
+    return true;
+}
+
+bool qmp_arg_object(QmpRequest *req, json_object *args, const char *key,
+                    bool required, json_object **out)
+{
+    json_object *v;
+
+    g_return_val_if_fail(req && key && out, false);
+    if (!arg_get(req, args, key, required, json_type_object, "an object",
+                 &v)) {
+        return false;
+    }
+    if (v) {
+        *out = v;
+    }
+    return true;
+}
+
+bool qmp_arg_array(QmpRequest *req, json_object *args, const char *key,
+                   bool required, json_object **out)
+{
+    json_object *v;
+
+    g_return_val_if_fail(req && key && out, false);
+    if (!arg_get(req, args, key, required, json_type_array, "an array",
+                 &v)) {
+        return false;
+    }
+    if (v) {
+        *out = v;
+    }
+    return true;
+}
+
+/* ---- built-in commands ---------------------------------------------- */
+
+static void cmd_qmp_capabilities(QmpRequest *req, json_object *args,
+                                 void *opaque)
+{
+    QmpClient *c = req->client;
+    json_object *enable = NULL;
+
+    if (c->negotiated) {
+        qmp_reply_error(req, "Capabilities negotiation is already complete, "
+                        "command ignored");
+        return;
+    }
+    if (!qmp_arg_array(req, args, "enable", false, &enable)) {
+        return;
+    }
+    /* We offer no capabilities, so any one asked for is unavailable. */
+    if (enable && json_object_array_length(enable) > 0) {
+        json_object *cap = json_object_array_get_idx(enable, 0);
+
+        if (json_object_is_type(cap, json_type_string)) {
+            qmp_reply_error(req, "Capability '%s' is not available",
+                            json_object_get_string(cap));
+        } else {
+            qmp_reply_error(req, "Parameter 'enable' expects an array of "
+                            "strings");
+        }
+        return;
+    }
+    c->negotiated = true;
+    qmp_reply(req, NULL);
+}
+
+static void cmd_query_commands(QmpRequest *req, json_object *args,
+                               void *opaque);
+
+static const QmpCommand qmp_builtins[] = {
+    { "qmp_capabilities", cmd_qmp_capabilities },
+    { "query-commands", cmd_query_commands },
+    { NULL, NULL },
+};
+
+static void add_command_names(json_object *list, const QmpCommand *table)
+{
+    for (; table && table->name; table++) {
+        json_object *entry = json_object_new_object();
+
+        json_object_object_add(entry, "name",
+                               json_object_new_string(table->name));
+        json_object_array_add(list, entry);
+    }
+}
+
+static void cmd_query_commands(QmpRequest *req, json_object *args,
+                               void *opaque)
+{
+    QmpServer *s = req->client->server;
+    json_object *list = json_object_new_array();
+
+    add_command_names(list, qmp_builtins);
+    if (s) {
+        add_command_names(list, s->commands);
+    }
+    qmp_reply(req, list);
+}
+
+static const QmpCommand *table_find(const QmpCommand *table, const char *name)
+{
+    for (; table && table->name; table++) {
+        if (strcmp(table->name, name) == 0) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
+/* Host misuse check: handlers set, names unique, no built-in replaced. */
+static bool commands_valid(const QmpCommand *commands)
+{
+    const QmpCommand *cmd;
+
+    for (cmd = commands; cmd && cmd->name; cmd++) {
+        if (!cmd->handler || table_find(qmp_builtins, cmd->name) ||
+            table_find(cmd + 1, cmd->name)) {
+            return false;
+        }
+    }
+    return !cmd || !cmd->handler;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+/* True when @v holds a NaN or an infinity anywhere (json-c parses them;
+ * echoing one back would print invalid JSON).  json-c bounds the depth. */
+static bool json_has_nonfinite(json_object *v)
+{
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return !isfinite(json_object_get_double(v));
+    case json_type_array:
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            if (json_has_nonfinite(json_object_array_get_idx(v, i))) {
+                return true;
+            }
+        }
+        return false;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val) {
+            (void)key;
+            if (json_has_nonfinite(val)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Answer an input value that never became a request (no id to echo). */
+static void client_error(QmpClient *c, const char *desc)
+{
+    request_error(request_new(c, NULL, false, NULL), QMP_ERR_GENERIC, desc);
+}
+
+/*
+ * One input value @v (taken; NULL is JSON null) from @c: exactly one reply,
+ * now from here or later from the handler.
+ */
+static void client_dispatch(QmpClient *c, json_object *v)
+{
+    g_autoptr(json_object) root = v;
+    g_autoptr(json_object) empty = NULL;
+    json_object *id = NULL, *exec = NULL, *args = NULL;
+    bool has_id;
+    const QmpCommand *cmd;
+    const char *name;
+    QmpRequest *req;
+
+    if (!json_object_is_type(root, json_type_object)) {
+        client_error(c, "Expected a JSON object with 'execute'");
+        return;
+    }
+    if (json_has_nonfinite(root)) {
+        client_error(c, "JSON parse error: NaN and infinities are not JSON");
+        return;
+    }
+    has_id = json_object_object_get_ex(root, "id", &id);
+    req = request_new(c, NULL, has_id, id);
+    json_object_object_foreach(root, key, val) {
+        (void)val;
+        if (strcmp(key, "execute") != 0 && strcmp(key, "arguments") != 0 &&
+            strcmp(key, "id") != 0) {
+            qmp_reply_error(req, "Unexpected member '%s' (expected "
+                            "'execute', 'arguments' and 'id')", key);
+            return;
+        }
+    }
+    if (!json_object_object_get_ex(root, "execute", &exec) ||
+        !json_object_is_type(exec, json_type_string)) {
+        qmp_reply_error(req, "Expected 'execute' with a command name");
+        return;
+    }
+    name = json_object_get_string(exec);
+    g_free(req->command);
+    req->command = g_strdup(name);
+    if (json_object_object_get_ex(root, "arguments", &args) &&
+        !json_object_is_type(args, json_type_object)) {
+        qmp_reply_error(req, "Expected 'arguments' to be an object");
+        return;
+    }
+    if (!c->negotiated && strcmp(name, "qmp_capabilities") != 0) {
+        qmp_reply_error(req, "Expecting capabilities negotiation with "
+                        "'qmp_capabilities'");
+        return;
+    }
+    /* A name with "\u0000" in it matches nothing. */
+    cmd = NULL;
+    if (strlen(name) == (size_t)json_object_get_string_len(exec)) {
+        cmd = table_find(qmp_builtins, name);
+        if (!cmd) {
+            cmd = table_find(c->server->commands, name);
+        }
+    }
+    if (!cmd) {
+        g_autofree char *desc =
+            g_strdup_printf("The command %s has not been found", name);
+
+        request_error(req, QMP_ERR_NOT_FOUND, desc);
+        return;
+    }
+    if (!args) {
+        args = empty = json_object_new_object();
+    }
+    g_debug("qmp: client %u: %s", c->id, name);
+    cmd->handler(req, args, c->server->opaque);
+    /* The handler may have detached @c or freed the server: stop here. */
+}
+
+/* ---- clients: input ------------------------------------------------- */
+
+/* Forget the value being parsed; the next bytes start a fresh one. */
+static void client_reset_parser(QmpClient *c, bool release_memory)
+{
+    if (release_memory) {
+        /* A reset keeps the tokener's buffer: after a huge value, free it. */
+        json_tokener_free(c->tok);
+        c->tok = json_tokener_new();
+        json_tokener_set_flags(c->tok, QMP_TOKENER_FLAGS);
+    } else {
+        json_tokener_reset(c->tok);
+    }
+    c->in_bytes = 0;
+}
+
+/*
+ * Feed @len received bytes to @c's parser and dispatch every complete
+ * value.  Malformed input gets an error and skips to the next newline.
+ * Stops early when @c is detached (callers hold a reference).
+ */
+static void client_input(QmpClient *c, const char *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len && c->server) {
+        const char *p = buf + off;
+        size_t avail = len - off;
+        json_object *v;
+        enum json_tokener_error err;
+        size_t used;
+
+        if (c->skipping) {
+            const char *nl = memchr(p, '\n', avail);
+
+            if (!nl) {
+                return;
+            }
+            off += (size_t)(nl - p) + 1;
+            c->skipping = false;
+            continue;
+        }
+        v = json_tokener_parse_ex(c->tok, p, (int)avail);
+        err = json_tokener_get_error(c->tok);
+        used = json_tokener_get_parse_end(c->tok);
+        if (err == json_tokener_continue) {
+            c->in_bytes += avail;
+            if (c->in_bytes > QMP_MAX_INPUT) {
+                g_autofree char *desc = g_strdup_printf(
+                    "JSON parse error: a value is longer than %u bytes",
+                    QMP_MAX_INPUT);
+
+                client_reset_parser(c, true);
+                c->skipping = true;
+                client_error(c, desc);
+            }
+            return;
+        }
+        if (err != json_tokener_success) {
+            g_autofree char *desc = g_strdup_printf("JSON parse error: %s",
+                                                    json_tokener_error_desc(err));
+
+            g_debug("qmp: client %u: %s", c->id, desc);
+            client_reset_parser(c, c->in_bytes + used > QMP_READ_CHUNK);
+            /* Resynchronise from the offending byte to the next newline. */
+            c->skipping = true;
+            off += MIN(used, avail);
+            client_error(c, desc);
+            continue;
+        }
+        client_reset_parser(c, c->in_bytes + used > QMP_READ_CHUNK);
+        /*
+         * @used may be 0: a number from the previous read ended at this
+         * read's first byte, which is not part of it.  The parser was
+         * reset, so that byte starts the next value and this cannot loop.
+         */
+        off += MIN(used, avail);
+        client_dispatch(c, v);
+    }
+}
+
+static gboolean client_in_cb(int fd, GIOCondition cond, gpointer data)
+{
+    QmpClient *c = client_ref(data);
+    char buf[QMP_READ_CHUNK];
+    ssize_t n;
+    gboolean keep;
+
+    n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+        client_input(c, buf, (size_t)n);
+    } else if (n == 0) {
+        /* End of input: write what is queued if the socket takes it now,
+         * for a client that half-closed and still reads. */
+        g_debug("qmp: client %u: end of input", c->id);
+        client_flush(c);
+        client_detach(c);
+    } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+        g_debug("qmp: client %u: read: %s", c->id, g_strerror(errno));
+        client_detach(c);
+    }
+    keep = c->server != NULL;
+    client_unref(c);
+    return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static void client_new(QmpServer *s, int fd)
+{
+    QmpClient *c = g_new0(QmpClient, 1);
+    g_autoptr(json_object) greeting = NULL;
+    json_object *qmp, *version, *qemu;
+
+    c->refcount = 1;                        /* the server's */
+    c->id = s->next_client_id++;
+    c->server = s;
+    c->fd = fd;
+    c->tok = json_tokener_new();
+    json_tokener_set_flags(c->tok, QMP_TOKENER_FLAGS);
+    c->out = g_byte_array_new();
+    s->clients = g_list_append(s->clients, c);
+    s->n_clients++;
+    c->in_src = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+    g_source_set_callback(c->in_src, G_SOURCE_FUNC(client_in_cb), c, NULL);
+    g_source_attach(c->in_src, s->ctx);
+    g_debug("qmp: client %u: connected", c->id);
+
+    qemu = json_object_new_object();
+    json_object_object_add(qemu, "micro", json_object_new_int(0));
+    json_object_object_add(qemu, "minor", json_object_new_int(1));
+    json_object_object_add(qemu, "major", json_object_new_int(0));
+    version = json_object_new_object();
+    json_object_object_add(version, "qemu", qemu);
+    json_object_object_add(version, "package",
+                           json_object_new_string("vdagent-host"));
+    qmp = json_object_new_object();
+    json_object_object_add(qmp, "version", version);
+    json_object_object_add(qmp, "capabilities", json_object_new_array());
+    greeting = json_object_new_object();
+    json_object_object_add(greeting, "QMP", qmp);
+    client_send(c, greeting);               /* may detach @c */
+}
+
+/* ---- listener ------------------------------------------------------- */
+
+static void listen_watch_start(QmpServer *s);
+
+static gboolean listen_retry_cb(gpointer data)
+{
+    QmpServer *s = data;
+
+    g_source_unref(s->retry_src);
+    s->retry_src = NULL;
+    listen_watch_start(s);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean listen_cb(int fd, GIOCondition cond, gpointer data)
+{
+    QmpServer *s = data;
+    unsigned i;
+
+    for (i = 0; i < QMP_ACCEPT_BURST; i++) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd >= 0) {
+            client_new(s, cfd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) {
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+            /* The connection stays queued; polling again at once would
+             * spin, so pause the listener for a while. */
+            g_debug("qmp: accept: %s; pausing", g_strerror(errno));
+            s->retry_src = g_timeout_source_new(QMP_ACCEPT_RETRY_MS);
+            g_source_set_callback(s->retry_src, listen_retry_cb, s, NULL);
+            g_source_attach(s->retry_src, s->ctx);
+            g_source_unref(s->listen_src);
+            s->listen_src = NULL;
+            return G_SOURCE_REMOVE;
+        }
+        break;                              /* EAGAIN or a vanished peer */
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void listen_watch_start(QmpServer *s)
+{
+    s->listen_src = g_unix_fd_source_new(s->fd, G_IO_IN);
+    g_source_set_callback(s->listen_src, G_SOURCE_FUNC(listen_cb), s, NULL);
+    g_source_attach(s->listen_src, s->ctx);
+}
+
+static bool set_errno_error(GError **errp, int err, const char *path,
+                            const char *what)
+{
+    g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                "qmp: %s: %s: %s", path, what, g_strerror(err));
+    return false;
+}
+
+/*
+ * Make room for binding @path: nothing there is fine; a socket file nobody
+ * listens on is removed; a live socket or any other file is an error.
+ */
+static bool clear_stale_socket(const char *path,
+                               const struct sockaddr_un *addr, GError **errp)
+{
+    struct stat st;
+    int fd, ret, err;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT) {
+            return true;
+        }
+        return set_errno_error(errp, errno, path, "stat");
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                    "qmp: %s: exists and is not a socket", path);
+        return false;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return set_errno_error(errp, errno, path, "socket");
+    }
+    do {
+        ret = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+    } while (ret < 0 && errno == EINTR);
+    err = errno;
+    close(fd);
+    /* EAGAIN: someone listens and its backlog is full. */
+    if (ret == 0 || err == EAGAIN || err == EINPROGRESS) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                    "qmp: %s: socket path in use", path);
+        return false;
+    }
+    if (err == ENOENT) {
+        return true;                        /* removed meanwhile */
+    }
+    if (err != ECONNREFUSED) {
+        return set_errno_error(errp, err, path, "connect");
+    }
+    g_debug("qmp: %s: replacing a stale socket", path);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        return set_errno_error(errp, errno, path, "unlink");
+    }
+    return true;
+}
+
+/* ---- server --------------------------------------------------------- */
+
+QmpServer *qmp_server_new(const char *path, const QmpCommand *commands,
+                          void *opaque, GError **errp)
+{
+    g_autoptr(QmpServer) s = NULL;
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct stat st;
+
+    g_return_val_if_fail(path != NULL, NULL);
+    g_return_val_if_fail(commands_valid(commands), NULL);
+    g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
+
+    if (path[0] == '\0' || strlen(path) >= sizeof(addr.sun_path)) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
+                    "qmp: %s: not a usable unix socket path", path);
+        return NULL;
+    }
+    memcpy(addr.sun_path, path, strlen(path));
+    if (!clear_stale_socket(path, &addr, errp)) {
+        return NULL;
+    }
+
+    s = g_new0(QmpServer, 1);
+    s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        set_errno_error(errp, errno, path, "socket");
+        return NULL;
+    }
+    if (bind(s->fd, (const struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        set_errno_error(errp, errno, path, "bind");
+        return NULL;
+    }
+    /* From here on the file is ours: qmp_server_free() removes it. */
+    s->path = g_strdup(path);
+    if (stat(path, &st) < 0) {
+        set_errno_error(errp, errno, path, "stat");
+        return NULL;
+    }
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    if (listen(s->fd, QMP_BACKLOG) < 0) {
+        set_errno_error(errp, errno, path, "listen");
+        return NULL;
+    }
+    s->commands = commands;
+    s->opaque = opaque;
+    s->ctx = g_main_context_ref_thread_default();
+    listen_watch_start(s);
+    g_debug("qmp: listening on %s", path);
+    return g_steal_pointer(&s);
+}
+
+void qmp_server_free(QmpServer *s)
+{
+    struct stat st;
+
+    if (!s) {
+        return;
+    }
+    while (s->clients) {
+        client_detach(s->clients->data);
+    }
+    source_drop(&s->listen_src);
+    source_drop(&s->retry_src);
+    if (s->fd >= 0) {
+        close(s->fd);
+    }
+    /* Only our own socket: someone may have replaced the file since. */
+    if (s->path && lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == s->dev && st.st_ino == s->ino) {
+        g_unlink(s->path);
+    }
+    if (s->ctx) {
+        g_main_context_unref(s->ctx);
+    }
+    g_free(s->path);
+    g_free(s);
+}
+
+void qmp_server_event(QmpServer *s, const char *name, json_object *data)
+{
+    g_autoptr(json_object) msg = NULL;
+    json_object *ts;
+    gint64 now = g_get_real_time();
+    const char *text;
+    size_t len;
+    GList *l, *next;
+
+    if (!s || !name) {
+        json_object_put(data);
+        g_return_if_fail(s != NULL);
+        g_return_if_fail(name != NULL);
+        return;
+    }
+    msg = json_object_new_object();
+    json_object_object_add(msg, "event", json_object_new_string(name));
+    if (data) {
+        json_object_object_add(msg, "data", data);
+    }
+    ts = json_object_new_object();
+    json_object_object_add(ts, "seconds",
+                           json_object_new_int64(now / G_USEC_PER_SEC));
+    json_object_object_add(ts, "microseconds",
+                           json_object_new_int64(now % G_USEC_PER_SEC));
+    json_object_object_add(msg, "timestamp", ts);
+    text = json_object_to_json_string_length(msg, QMP_JSON_FLAGS, &len);
+    for (l = s->clients; l; l = next) {
+        QmpClient *c = l->data;
+
+        next = l->next;                     /* sending may detach @c */
+        if (c->negotiated) {
+            client_send_text(c, text, len);
+        }
+    }
+}
+
+unsigned qmp_server_n_clients(const QmpServer *s)
+{
+    g_return_val_if_fail(s != NULL, 0);
+    return s->n_clients;
+}

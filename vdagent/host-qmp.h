@@ -1,0 +1,96 @@
+/*
+ * host-qmp.h: a QMP-convention control socket for vdagent-host.
+ *
+ * A listening unix socket; several clients at once.  Each client gets the
+ * greeting {"QMP": {"version": {...}, "capabilities": []}}, must send
+ * {"execute": "qmp_capabilities"} before anything else, then sends
+ * commands {"execute": NAME, "arguments": {...}, "id": ANY}.  Each is
+ * answered {"return": ...} or {"error": {"class": "GenericError", "desc":
+ * "..."}}, echoing "id" when given.  Events go to every client past
+ * negotiation: {"event": NAME, "data": {...}, "timestamp": {"seconds": S,
+ * "microseconds": U}}.  One JSON object per line on output; input may be
+ * split or joined anyhow (a streaming json-c tokener).
+ *
+ * Bad input never closes a connection: malformed JSON, a non-object, a
+ * missing or non-string "execute", unknown commands, bad arguments,
+ * commands before qmp_capabilities: each a GenericError (CommandNotFound
+ * for unknown commands), and the connection stays usable.  A line of
+ * garbage resynchronises at the next newline.  A client that disappears
+ * mid-command harms nothing: its pending requests are answered into the
+ * void.
+ *
+ * Commands may answer later (asynchronously): the handler keeps the
+ * QmpRequest and calls qmp_reply*() once, possibly from another main-loop
+ * iteration.
+ */
+#ifndef HOST_QMP_H
+#define HOST_QMP_H
+
+#include <glib.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct QmpServer QmpServer;
+typedef struct QmpRequest QmpRequest;
+
+/*
+ * A command handler.  @args is the "arguments" object (an empty object when
+ * absent), borrowed for the call.  The handler must answer @req exactly
+ * once, now or later, with qmp_reply() or qmp_reply_error().
+ */
+typedef void (*QmpHandler)(QmpRequest *req, json_object *args, void *opaque);
+
+typedef struct QmpCommand {
+    const char *name;
+    QmpHandler handler;
+} QmpCommand;
+
+/*
+ * Listen on the unix socket @path (an existing socket file nobody listens
+ * on is replaced; one in use is an error; any other existing file is an
+ * error).  @commands ends with {NULL, NULL} and is borrowed; @opaque goes
+ * to every handler.  Sources attach to the thread-default main context.
+ */
+QmpServer *qmp_server_new(const char *path, const QmpCommand *commands,
+                          void *opaque, GError **errp);
+
+/* Close every client and the listener, unlink the socket.  NULL: no-op. */
+void qmp_server_free(QmpServer *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpServer, qmp_server_free)
+
+/* Send an event to every negotiated client; takes ownership of @data
+ * (may be NULL: no "data" key). */
+void qmp_server_event(QmpServer *s, const char *name, json_object *data);
+
+/* Number of connected clients (for tests). */
+unsigned qmp_server_n_clients(const QmpServer *s);
+
+/* Answer @req with {"return": @ret} (ret taken; NULL means {}); frees @req. */
+void qmp_reply(QmpRequest *req, json_object *ret);
+/* Answer @req with a GenericError; frees @req. */
+void qmp_reply_error(QmpRequest *req, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* False once the client that sent @req has gone (the reply would be lost). */
+bool qmp_request_alive(const QmpRequest *req);
+/* The command's name (borrowed). */
+const char *qmp_request_command(const QmpRequest *req);
+
+/*
+ * Argument helpers: fetch @key from @args with the right JSON type.
+ * Return false and answer @req with an error ("parameter 'x' is missing",
+ * "parameter 'x' expects a string") when it is missing (and @required) or
+ * of the wrong type; the handler then just returns.  When optional and
+ * absent, return true and leave *@out untouched.
+ */
+bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
+                    bool required, const char **out);
+bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,
+                 bool required, int64_t *out);
+bool qmp_arg_bool(QmpRequest *req, json_object *args, const char *key,
+                  bool required, bool *out);
+bool qmp_arg_object(QmpRequest *req, json_object *args, const char *key,
+                    bool required, json_object **out);
+bool qmp_arg_array(QmpRequest *req, json_object *args, const char *key,
+                   bool required, json_object **out);
+
+#endif /* HOST_QMP_H */
