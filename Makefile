@@ -1,6 +1,7 @@
 # vdagent-chardev: one Makefile, out-of-tree builds.
 #
 #   make                 library, host-side tests, fuzz targets (when clang is here)
+#   make demo            install missing packages, build, run the demo
 #   make check           install missing packages, build, run every suite
 #   make check SANITIZE=address,undefined   the same in build-address-undefined/
 #   make fuzz            libFuzzer targets (clang) in $(O)/fuzz/
@@ -78,7 +79,7 @@ CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
               tests/check_clipboard.c tests/check_vdagent_clipboard.c \
-              tests/check_vmstate.c
+              tests/check_vmstate.c tests/check_qmp.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
@@ -103,7 +104,7 @@ fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 .SECONDARY:
-.PHONY: all lib host tests fuzz fuzz-smoke check check-run bench deps clean
+.PHONY: all lib host tests demo fuzz fuzz-smoke check check-run bench deps clean
 .DEFAULT_GOAL := all
 
 all: lib host tests
@@ -141,7 +142,7 @@ $(VDCTL_BIN): $(call obj,$(VDCTL_SRCS))
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
+$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) vdagent/host-qmp.c) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm
@@ -203,6 +204,12 @@ check-run: tests
 	  $(O)/fuzz-replay/$$t tests/fuzz/corpus/$$t; \
 	done
 	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
+
+# The README's first command: the host program against the built-in guest
+# agent, clipboard both ways, pointer, and a live migration.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory host
+	$(Q)bash tests/demo.sh $(O)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)

@@ -22,6 +22,7 @@ static const struct {
     { "clipboard", clipboard_suite },
     { "vdagent-clipboard", vdagent_clipboard_suite },
     { "vmstate", vmstate_suite },
+    { "qmp", qmp_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
 };

@@ -15,6 +15,7 @@ Suite *vdagent_clipboard_suite(void);
 Suite *input_suite(void);
 Suite *vdagent_mouse_suite(void);
 Suite *vmstate_suite(void);
+Suite *qmp_suite(void);
 Suite *vdagent_migration_suite(void);
 
 #endif /* CHECK_SUITES_H */

@@ -5,6 +5,10 @@
  *                                         reply ("return" or "error")
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
+ *   vdctl fake-dest unix:PATH N           a migration destination that dies:
+ *                                         listen, accept, read N bytes, close
+ *   vdctl fake-dest unix:PATH refuse      one that reads a whole channel
+ *                                         transfer and answers an error
  *
  * Exit status: 0 on a "return" / "ok..." reply, 1 on an error reply or a
  * timeout, 2 on bad usage or a connection failure.  Everything is bounded
@@ -15,6 +19,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +136,97 @@ static json_object *qmp_next(int fd, char **pending, size_t *plen,
     }
 }
 
+static int read_full(int fd, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len) {
+        ssize_t n = read(fd, p, len);
+
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+/* See the header: a destination that dies, or that refuses. */
+static int fake_dest(const char *spec, const char *what)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int lfd, fd;
+
+    if (strncmp(spec, "unix:", 5) != 0 || strlen(spec + 5) >= sizeof(sa.sun_path)) {
+        return 2;
+    }
+    strcpy(sa.sun_path, spec + 5);
+    unlink(sa.sun_path);
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(lfd, 1) < 0) {
+        perror("vdctl fake-dest");
+        return 2;
+    }
+    printf("listening\n");
+    fflush(stdout);
+    fd = accept(lfd, NULL, NULL);
+    if (fd < 0) {
+        return 2;
+    }
+    if (strcmp(what, "refuse") == 0) {
+        unsigned char hdr[20], l8[8], reply[5 + 32] = { 1, 0, 0, 0, 32 };
+        uint64_t n;
+        char buf[65536];
+
+        if (read_full(fd, hdr, 20) < 0 || read_full(fd, buf, be(hdr + 16, 4)) < 0 ||
+            read_full(fd, l8, 8) < 0) {
+            return 1;
+        }
+        for (n = be(l8, 8); n > 0;) {
+            size_t k = n < sizeof(buf) ? n : sizeof(buf);
+
+            if (read_full(fd, buf, k) < 0) {
+                return 1;
+            }
+            n -= k;
+        }
+        memcpy(reply + 5, "refused: corrupted stream (test)", 32);
+        if (write(fd, reply, sizeof(reply)) != (ssize_t)sizeof(reply)) {
+            return 1;
+        }
+        sleep(1);
+    } else {
+        long long want = atoll(what), got = 0;
+        char buf[65536];
+
+        while (got < want) {
+            ssize_t n = read(fd, buf, sizeof(buf));
+
+            if (n <= 0) {
+                break;
+            }
+            got += n;
+        }
+    }
+    close(fd);
+    close(lfd);
+    unlink(sa.sun_path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *pending = NULL;
@@ -143,6 +239,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vdctl qmp|line unix:PATH TEXT\n"
                         "       vdctl wait-event unix:PATH NAME SECONDS\n");
         return 2;
+    }
+    if (strcmp(argv[1], "fake-dest") == 0) {
+        return fake_dest(argv[2], argv[3]);
     }
     if (getenv("VDCTL_TIMEOUT")) {
         timeout = atof(getenv("VDCTL_TIMEOUT"));

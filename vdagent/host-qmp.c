@@ -15,9 +15,11 @@
  *   dispatch   one JSON value in, exactly one reply out: structure checks,
  *              the negotiation gate, built-ins, then the host's table.
  *
- * Detaching.  A client that hangs up, errs, or overflows its output bound
- * is detached at once: its fd is closed, its sources destroyed, its output
+ * Detaching.  A client that errs or overflows its output bound is
+ * detached at once: its fd is closed, its sources destroyed, its output
  * dropped, it leaves the server's list, and client->server becomes NULL.
+ * One whose input ends (it may have only half-closed) stops being read and
+ * is detached once its queued output is written.
  * qmp_server_free() detaches every client the same way.  The struct itself
  * lives on while requests still reference it, so a handler that answers
  * late (even after qmp_server_free()) reaches a detached client and the
@@ -32,11 +34,10 @@
  * without re-reading client->server.
  *
  * Bounds.  A client's unsent output is at most QMP_MAX_OUTPUT bytes: a
- * client that does not read and would exceed it is dropped (events are
- * the only thing it can pile up without sending anything).  One input
- * value is at most QMP_MAX_INPUT bytes: beyond that the client gets a
- * parse error and input resynchronises at the next newline, like any
- * other malformed input.
+ * client that does not read and would exceed it (with events, or replies
+ * to its own commands) is dropped.  One input value is at most
+ * QMP_MAX_INPUT bytes: beyond that the client gets a parse error and input
+ * resynchronises at the next newline, like any other malformed input.
  */
 #define G_LOG_DOMAIN "vdagent"
 #ifndef _GNU_SOURCE
@@ -44,7 +45,6 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
@@ -107,6 +107,7 @@ struct QmpClient {
     size_t in_bytes;             /* fed into the value being parsed */
     bool skipping;               /* resynchronising: drop up to '\n' */
     bool negotiated;
+    bool closing;                /* input ended: detach once output is out */
     GByteArray *out;             /* NULL once detached */
     size_t out_off;              /* bytes of @out already written */
 };
@@ -219,7 +220,11 @@ static void client_flush(QmpClient *c)
         g_byte_array_set_size(c->out, 0);
         c->out_off = 0;
         source_drop(&c->out_src);
-    } else if (c->out_off >= QMP_COMPACT_AT) {
+        if (c->closing) {
+            client_detach(c);
+        }
+    } else if (c->out_off >= QMP_COMPACT_AT && c->out_off >= c->out->len / 2) {
+        /* At most half the buffer moves: amortised O(1) per byte. */
         g_byte_array_remove_range(c->out, 0, (guint)c->out_off);
         c->out_off = 0;
     }
@@ -249,7 +254,7 @@ static void client_send_text(QmpClient *c, const char *text, size_t len)
         return;
     }
     pending = c->out->len - c->out_off;
-    if (len > QMP_MAX_OUTPUT || pending > QMP_MAX_OUTPUT - len - 2) {
+    if (len > QMP_MAX_OUTPUT - 2 || pending > QMP_MAX_OUTPUT - 2 - len) {
         g_debug("qmp: client %u: %zu bytes unread, dropping it", c->id,
                 pending);
         client_detach(c);
@@ -782,16 +787,20 @@ static gboolean client_in_cb(int fd, GIOCondition cond, gpointer data)
     if (n > 0) {
         client_input(c, buf, (size_t)n);
     } else if (n == 0) {
-        /* End of input: write what is queued if the socket takes it now,
-         * for a client that half-closed and still reads. */
+        /*
+         * End of input.  A client that only half-closed (a shell pipe into
+         * socat) still reads: what is queued goes out first, then the
+         * connection closes.  Answers that come later are dropped.
+         */
         g_debug("qmp: client %u: end of input", c->id);
+        c->closing = true;
+        source_drop(&c->in_src);
         client_flush(c);
-        client_detach(c);
     } else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
         g_debug("qmp: client %u: read: %s", c->id, g_strerror(errno));
         client_detach(c);
     }
-    keep = c->server != NULL;
+    keep = c->in_src != NULL;               /* NULL once detached too */
     client_unref(c);
     return keep ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }

@@ -8,16 +8,21 @@
  * answered {"return": ...} or {"error": {"class": "GenericError", "desc":
  * "..."}}, echoing "id" when given.  Events go to every client past
  * negotiation: {"event": NAME, "data": {...}, "timestamp": {"seconds": S,
- * "microseconds": U}}.  One JSON object per line on output; input may be
- * split or joined anyhow (a streaming json-c tokener).
+ * "microseconds": U}}.  One JSON object per line on output (ending CR LF,
+ * as QEMU's); input may be split or joined anyhow (a streaming json-c
+ * tokener).
  *
  * Bad input never closes a connection: malformed JSON, a non-object, a
  * missing or non-string "execute", unknown commands, bad arguments,
  * commands before qmp_capabilities: each a GenericError (CommandNotFound
- * for unknown commands), and the connection stays usable.  A line of
- * garbage resynchronises at the next newline.  A client that disappears
- * mid-command harms nothing: its pending requests are answered into the
- * void.
+ * for unknown commands), and the connection stays usable.  Members other
+ * than "execute", "arguments" and "id" are errors too.  A line of garbage
+ * resynchronises at the next newline; so does one value longer than
+ * 16 MiB, after its error.  A client that disappears mid-command harms
+ * nothing: its pending requests are answered into the void.  A client
+ * that half-closes gets what is queued for it, then the connection closes.
+ * A client that does not read is dropped once 16 MiB wait for it.
+ * Not thread-safe: use it from the thread that runs its main context.
  *
  * Commands may answer later (asynchronously): the handler keeps the
  * QmpRequest and calls qmp_reply*() once, possibly from another main-loop
@@ -51,11 +56,20 @@ typedef struct QmpCommand {
  * on is replaced; one in use is an error; any other existing file is an
  * error).  @commands ends with {NULL, NULL} and is borrowed; @opaque goes
  * to every handler.  Sources attach to the thread-default main context.
+ * Errors are G_FILE_ERROR: EXIST ("socket path in use", "exists and is
+ * not a socket"), NAMETOOLONG, or what socket/bind/listen said.  A table
+ * with a NULL handler, a name twice, or a built-in name ("qmp_capabilities",
+ * "query-commands") is host misuse: NULL with a critical.
  */
 QmpServer *qmp_server_new(const char *path, const QmpCommand *commands,
                           void *opaque, GError **errp);
 
-/* Close every client and the listener, unlink the socket.  NULL: no-op. */
+/*
+ * Close every client and the listener, unlink the socket (only if the file
+ * is still the one we bound).  NULL: no-op.  Pending requests stay valid:
+ * their handlers still answer each once, which then only frees it (the
+ * reply is dropped; qmp_request_alive() is false).  Safe from a handler.
+ */
 void qmp_server_free(QmpServer *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpServer, qmp_server_free)
 
@@ -66,21 +80,28 @@ void qmp_server_event(QmpServer *s, const char *name, json_object *data);
 /* Number of connected clients (for tests). */
 unsigned qmp_server_n_clients(const QmpServer *s);
 
-/* Answer @req with {"return": @ret} (ret taken; NULL means {}); frees @req. */
+/* Answer @req with {"return": @ret} (ret taken; NULL means {}); frees @req.
+ * When the client is gone (or the server freed) the reply is dropped. */
 void qmp_reply(QmpRequest *req, json_object *ret);
 /* Answer @req with a GenericError; frees @req. */
 void qmp_reply_error(QmpRequest *req, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/* False once the client that sent @req has gone (the reply would be lost). */
+/* False once the client that sent @req has gone, or the server was freed
+ * (the reply would be lost). */
 bool qmp_request_alive(const QmpRequest *req);
 /* The command's name (borrowed). */
 const char *qmp_request_command(const QmpRequest *req);
 
 /*
  * Argument helpers: fetch @key from @args with the right JSON type.
- * Return false and answer @req with an error ("parameter 'x' is missing",
- * "parameter 'x' expects a string") when it is missing (and @required) or
- * of the wrong type; the handler then just returns.  When optional and
- * absent, return true and leave *@out untouched.
+ * Return false and answer @req with an error when it is missing (and
+ * @required) or of the wrong type (JSON null included); @req is then freed
+ * and the handler just returns.  Texts: "Parameter 'x' is missing",
+ * "Parameter 'x' expects a string" (an integer, a boolean, an object, an
+ * array); also "Parameter 'x' must not contain NUL characters" (a string
+ * with \u0000) and "Parameter 'x' is out of range" (an integer above
+ * INT64_MAX; json-c saturates ones below INT64_MIN).  When optional and
+ * absent, return true and leave *@out untouched.  Strings, objects and
+ * arrays are borrowed from @args (json_object_get() to keep them).
  */
 bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
                     bool required, const char **out);
