@@ -215,6 +215,9 @@ static void setup(void)
     fx.clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
     fx.pending = g_ptr_array_new();
     fx.server = qmp_server_new(fx.path, test_commands, &fx, &err);
+    if (fx.server) {
+        qmp_server_set_max_input(fx.server, BOUND);
+    }
     ck_assert_msg(fx.server != NULL, "%s", err ? err->message : "?");
     ck_assert_ptr_null(err);
 }
@@ -1385,22 +1388,29 @@ START_TEST(test_flood_drops_nonreader)
 }
 END_TEST
 
-/* A handler's own event overflows its caller, who is dropped inside its
+/* A handler's own events overflow its caller, who is dropped inside its
  * own dispatch; the reply after that goes nowhere. */
 START_TEST(test_drop_inside_handler)
 {
     Client *a = ready_client();
     Client *b = client_new();
+    /*
+     * One message of any size goes out; the second finds a backlog over
+     * the bound (the client does not read) and drops the client.
+     */
     g_autofree char *cmd = g_strdup_printf(
         "{\"execute\": \"emit\", \"id\": 1, \"arguments\": "
         "{\"name\": \"HUGE\", \"size\": %u}}\n"
-        "{\"execute\": \"echo\", \"id\": 2}\n", BOUND + 1);
+        "{\"execute\": \"emit\", \"id\": 2, \"arguments\": "
+        "{\"name\": \"HUGE\", \"size\": 1}}\n"
+        "{\"execute\": \"echo\", \"id\": 3}\n", 2 * BOUND);
 
     expect(b, greeting);
     client_send(a, cmd);
     wait_n_clients(1);
-    expect_eof(a);
-    ck_assert_ptr_null(client_line(a));
+    /* What the kernel took of the first event may still arrive: a cut
+     * line, then the end of the stream. */
+    ck_assert(run_until(client_eof, a, WAIT_MS));
     client_send(b, "{\"execute\": \"qmp_capabilities\", \"id\": 3}\n");
     expect(b, "{\"return\": {}, \"id\": 3}");
 }

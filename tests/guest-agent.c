@@ -810,3 +810,39 @@ void guest_agent_feed(GuestAgent *ga, const uint8_t *buf, size_t len)
         len -= n;
     }
 }
+
+/* ------------------------------------------------------------------ */
+/* additions for the sim-agent process                                  */
+
+void guest_agent_reset_stream(GuestAgent *ga)
+{
+    g_return_if_fail(ga != NULL);
+
+    drop_message(ga);
+    ga->chunk_hdr_have = 0;
+    ga->chunk_left = 0;
+    ga->skip_chunk = false;
+}
+
+size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
+                                         uint32_t type, size_t len)
+{
+    size_t prefix;
+
+    g_return_val_if_fail(ga != NULL, 0);
+    g_return_val_if_fail(selection < N_SELECTIONS, 0);
+    g_return_val_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE - 8, 0);
+
+    /* the same rule as guest_agent_send_clipboard() */
+    if (ga->max_clipboard >= 0 && len > (size_t)ga->max_clipboard) {
+        len = 0;
+    }
+    prefix = (host_has_selection(ga) ? SEL_PREFIX_SIZE : 0) + 4;
+    put_chunk_header(ga->out, VDP_CLIENT_PORT,
+                     (uint32_t)(MSG_HDR_SIZE + prefix + len));
+    put_message_header(ga->out, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
+                       (uint32_t)(prefix + len));
+    put_selection(ga, ga->out, selection);
+    put_le32(ga->out, type);
+    return len;
+}

@@ -289,4 +289,41 @@ void guest_wire_message_chunked(GByteArray *out, uint32_t type,
                                 const void *data, size_t len,
                                 size_t max_chunk);
 
+/*
+ * Additions for the sim-agent process (tests/sim-agent.c).
+ */
+
+/*
+ * guest_agent_reset_stream:
+ * @ga: the agent.
+ *
+ * Forgets the partial chunk and the partial message being decoded, as the
+ * real agent does when it reopens its port after losing the connection.
+ * Everything else is kept: the host's caps, the grab serials,
+ * MAX_CLIPBOARD, the counters, the received list and the pending output.
+ * (Addition to the base API.)
+ */
+void guest_agent_reset_stream(GuestAgent *ga);
+
+/*
+ * guest_agent_send_clipboard_header:
+ * @ga: the agent.
+ * @selection: <= 255.
+ * @type: the VD_AGENT_CLIPBOARD_* type.
+ * @len: number of data bytes the message is to carry.
+ *
+ * Appends the beginning of the CLIPBOARD message that
+ * guest_agent_send_clipboard() would write for @len bytes: chunk header,
+ * message header, selection prefix (host caps permitting) and type, with
+ * both size fields counting the data.  The caller writes the data itself
+ * right after this output, so large data is never copied into the output.
+ * Returns how many data bytes the caller must write: @len, or 0 when the
+ * host's MAX_CLIPBOARD is smaller than @len (the message then carries the
+ * type and no data, like guest_agent_send_clipboard()).  Returns 0 and
+ * appends nothing on misuse (@len too large for a uint32 size field).
+ * (Addition to the base API.)
+ */
+size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
+                                         uint32_t type, size_t len);
+
 #endif /* GUEST_AGENT_H */

@@ -12,6 +12,50 @@
  *             [--control unix:PATH] [--caps HEX[,HEX...]] [--name NAME]
  *             [--quiet] [--no-announce]
  *
+ *   --fd N       the channel is fd N; EOF there ends us with status 0
+ *   --connect    a listening unix socket; after a drop, retried every
+ *                100 ms for ever (a failure at start is fatal: status 1)
+ *   --pty PATH   a pty slave, opened raw (cfmakeraw, TCSANOW); reopened
+ *                once after EOF/EIO, status 1 if that fails
+ *   --caps       our caps words (default 0x00038de7, the real agent's)
+ *   --name       transcript prefix, "[NAME] ..." (default "guest")
+ *   --quiet      no transcript on stdout
+ *   --no-announce  do not send caps request=1 at the first connection
+ * Bad arguments: a usage line on stderr, status 2.
+ *
+ * Control socket (--control unix:PATH): one command per line, exactly one
+ * reply line per command, "ok ..." or "error ...", in command order (a
+ * client's later commands wait while a paste or wait-caps is pending).
+ * SEL is clipboard|primary|secondary (or 0..2), TYPE text|png|bmp|tiff|jpg.
+ *   copy SEL TEXT...        a guest app owns SEL with that text: GRAB
+ *   copy-bytes SEL N [TYPE] the same with N pattern bytes, TYPE text by
+ *                           default: text byte i = 'a' + (i * 7 + 3) % 26,
+ *                           others (i * 7 + 3) & 0xff
+ *   copy-base64 SEL TYPE B64  the same with given bytes
+ *       the copies answer "ok", or "ok not-sent: REASON" when the real
+ *       agent would not forward the GRAB (no connection, host lacks
+ *       clipboard-by-demand, or clipboard-selection for SEL != clipboard)
+ *   paste SEL [TYPE]        REQUEST (text by default); "ok LEN BASE64"
+ *                           ("ok 0" when empty) when the data arrives,
+ *                           "error timeout" after 5 s, "error not owned by
+ *                           host", "error host did not offer TYPE",
+ *                           "error no data ..." if the host answers NONE
+ *   release SEL             RELEASE of a guest-owned selection
+ *   checksum SEL            "ok LEN FNV1A64HEX" of the X contents, from
+ *                           either side (LEN 0 when none)
+ *   owner SEL               "ok guest TYPE" | "ok host TYPES..." | "ok none"
+ *   pointer                 "ok X Y BUTTONS DISPLAY" (last MOUSE_STATE)
+ *   monitors                "ok N WxH+X+Y ..." (last MONITORS_CONFIG)
+ *   stats                   "ok caps=0x%08x errors=N ignored=N chunks=N
+ *                           reconnects=N messages=N unsolicited=N
+ *                           max-chunk=N serials=A,B,C max-clipboard=N
+ *                           out-bytes=N connected=0|1" (caps: the host's
+ *                           first word; counters from the library)
+ *   wait-caps               "ok" once host caps have arrived
+ *   announce                send caps with request=1 (an agent restart)
+ *   reconnect               drop the channel (--connect only)
+ *   help, quit              quit: "ok", then exit status 0
+ *
  * Behaviour follows spice-vdagentd 0.22.1 plus its GTK session agent (see
  * shared/real-agent.md):
  *  - at the first connection it announces its caps with request=1; after a
@@ -110,8 +154,12 @@ typedef struct {
 typedef struct {
     Owner owner;
     uint32_t host_types;                /* bit per type the host offered */
-    GBytes *data;                       /* X contents; NULL when none */
+    GBytes *data;                       /* a guest app's data, else NULL */
     uint32_t data_type;
+    /* the X contents, whichever side they came from: pasted host data is
+     * not kept, only summed (nobody asks the agent for it again) */
+    size_t data_len;
+    uint64_t data_fnv;
     GQueue requests;                    /* PasteRequest *, oldest first */
 } Selection;
 
@@ -132,6 +180,11 @@ struct CtlClient {
 struct SimAgent {
     GMainLoop *loop;
     int status;
+
+    /* "throttle": at most this many bytes per 10 ms tick to the host */
+    size_t throttle;
+    size_t tick_left;
+    guint tick_id;
 
     /* options */
     const char *name;
@@ -510,11 +563,31 @@ static void set_owner(SimAgent *sa, unsigned sel, Owner owner,
     }
 }
 
+/* Sets the X contents of @sel: a guest app's @data (referenced), or
+ * none when @data is NULL. */
 static void set_data(SimAgent *sa, unsigned sel, GBytes *data, uint32_t type)
 {
-    g_clear_pointer(&sa->sel[sel].data, g_bytes_unref);
-    sa->sel[sel].data = data ? g_bytes_ref(data) : NULL;
-    sa->sel[sel].data_type = data ? type : VD_AGENT_CLIPBOARD_NONE;
+    Selection *s = &sa->sel[sel];
+    size_t len = 0;
+    const uint8_t *p = data ? g_bytes_get_data(data, &len) : NULL;
+
+    g_clear_pointer(&s->data, g_bytes_unref);
+    s->data = data ? g_bytes_ref(data) : NULL;
+    s->data_type = data ? type : VD_AGENT_CLIPBOARD_NONE;
+    s->data_len = len;
+    s->data_fnv = fnv1a64(p, len);
+}
+
+/* Sets the X contents of @sel to data pasted from the host (summed only). */
+static void set_host_data(SimAgent *sa, unsigned sel, const uint8_t *p,
+                          size_t len, uint32_t type)
+{
+    Selection *s = &sa->sel[sel];
+
+    set_data(sa, sel, NULL, 0);
+    s->data_type = type;
+    s->data_len = len;
+    s->data_fnv = fnv1a64(p, len);
 }
 
 /*
@@ -736,10 +809,9 @@ static void on_host_clipboard(SimAgent *sa, const GuestAgentMsg *m)
             client_reply(r->client, "error no data (host answered none)");
         }
     } else {
-        g_autoptr(GBytes) bytes = g_bytes_new(data, len);
         g_autofree char *pv = preview(data, len);
 
-        set_data(sa, sel, bytes, type);
+        set_host_data(sa, sel, data, len, type);
         say(sa, "pasted %zu bytes from the host%s%s%s: %s", len,
             sel == VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD ? "" : " (",
             sel == VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD ? "" : sname,
@@ -947,11 +1019,34 @@ static void chan_feed(SimAgent *sa, const uint8_t *p, size_t len)
 static gboolean chan_readable(int fd, GIOCondition cond, gpointer opaque);
 static gboolean chan_writable(int fd, GIOCondition cond, gpointer opaque);
 
+static void chan_try_write(SimAgent *sa);
+
+/* A throttle tick: a new budget, and write what it allows. */
+static gboolean chan_tick(gpointer opaque)
+{
+    SimAgent *sa = opaque;
+
+    sa->tick_left = sa->throttle;
+    if (!sa->throttle || sa->fd < 0 || g_queue_is_empty(&sa->out)) {
+        sa->tick_id = 0;
+        chan_try_write(sa);
+        return G_SOURCE_REMOVE;
+    }
+    chan_try_write(sa);
+    return G_SOURCE_CONTINUE;
+}
+
 static void chan_update_watches(SimAgent *sa)
 {
     bool want_in = sa->fd >= 0 &&
                    g_queue_get_length(&sa->out) < OUT_PAUSE_SEGMENTS;
-    bool want_out = sa->fd >= 0 && !g_queue_is_empty(&sa->out);
+    bool want_out = sa->fd >= 0 && !g_queue_is_empty(&sa->out) &&
+                    (!sa->throttle || sa->tick_left > 0);
+
+    if (sa->throttle && sa->fd >= 0 && !g_queue_is_empty(&sa->out) &&
+        !sa->tick_id) {
+        sa->tick_id = g_timeout_add(10, chan_tick, sa);
+    }
 
     if (want_in && !sa->in_id) {
         sa->in_id = g_unix_fd_add(sa->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -982,7 +1077,9 @@ static void chan_clear_output(SimAgent *sa)
 /* Writes what the channel takes now (bounded per call), then waits. */
 static void chan_try_write(SimAgent *sa)
 {
-    size_t budget = WRITE_BUDGET;
+    size_t budget = sa->throttle ? MIN((size_t)WRITE_BUDGET, sa->tick_left)
+                                 : WRITE_BUDGET;
+    size_t start = budget;
 
     while (sa->fd >= 0 && !g_queue_is_empty(&sa->out) && budget > 0) {
         GBytes *b = g_queue_peek_head(&sa->out);
@@ -1009,6 +1106,9 @@ static void chan_try_write(SimAgent *sa)
             sa->out_off = 0;
         }
     }
+    if (sa->throttle) {
+        sa->tick_left -= MIN(sa->tick_left, start - budget);
+    }
     chan_update_watches(sa);
 }
 
@@ -1027,7 +1127,9 @@ static void chan_queue(SimAgent *sa, GBytes *b)
 /* Moves the library's output to the queue and writes what fits. */
 static void chan_flush_agent(SimAgent *sa)
 {
-    chan_queue(sa, guest_agent_take_output(sa->ga));
+    if (guest_agent_output(sa->ga)->len > 0) {
+        chan_queue(sa, guest_agent_take_output(sa->ga));
+    }
     chan_try_write(sa);
 }
 
@@ -1539,6 +1641,19 @@ static void client_command(CtlClient *c, char *line)
         c->busy = true;         /* nothing more from this client */
     } else if (strcmp(arg[0], "stats") == 0) {
         cmd_stats(c);
+    } else if (strcmp(arg[0], "throttle") == 0) {
+        /* throttle KIB: at most KIB KiB per 10 ms to the host; 0: off */
+        guint64 kib;
+
+        if (n_args != 2 || !g_ascii_string_to_unsigned(arg[1], 10, 0, 1 << 20,
+                                                       &kib, NULL)) {
+            client_reply(c, "error usage: throttle KIB-PER-10MS");
+        } else {
+            sa->throttle = (size_t)kib * 1024;
+            sa->tick_left = sa->throttle;
+            chan_try_write(sa);
+            client_reply(c, "ok");
+        }
     } else if (strcmp(arg[0], "pointer") == 0) {
         if (!sa->have_mouse) {
             client_reply(c, "error no MOUSE_STATE received");
@@ -1654,11 +1769,8 @@ static void client_command(CtlClient *c, char *line)
                          blocked ? blocked : "");
         }
     } else if (strcmp(arg[0], "checksum") == 0) {
-        GBytes *b = sa->sel[sel].data;
-        size_t len = b ? g_bytes_get_size(b) : 0;
-        const uint8_t *p = b ? g_bytes_get_data(b, NULL) : NULL;
-
-        client_reply(c, "ok %zu %016" PRIx64, len, fnv1a64(p, len));
+        client_reply(c, "ok %zu %016" PRIx64, sa->sel[sel].data_len,
+                     sa->sel[sel].data_fnv);
     } else if (strcmp(arg[0], "owner") == 0) {
         const Selection *s = &sa->sel[sel];
         char tb[16];
@@ -1974,19 +2086,22 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < N_SEL; i++) {
         g_queue_init(&sa->sel[i].requests);
     }
+    sa->loop = g_main_loop_new(NULL, FALSE);
+    sa->ga = guest_agent_new(sa->caps, sa->n_caps);
+    sa->status = 1;             /* until the loop runs */
 
     switch (sa->mode) {
     case CHAN_FD:
         fd = sa->arg_fd;
         if (fcntl(fd, F_GETFD) < 0) {
             fprintf(stderr, "sim-agent: --fd %d: %s\n", fd, g_strerror(errno));
-            return 1;
+            goto out;
         }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         if (!g_unix_set_fd_nonblocking(fd, TRUE, NULL)) {
             fprintf(stderr, "sim-agent: --fd %d: cannot make it "
                     "non-blocking\n", fd);
-            return 1;
+            goto out;
         }
         break;
     case CHAN_CONNECT:
@@ -1998,17 +2113,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "sim-agent: cannot %s %s: %s\n",
                     sa->mode == CHAN_CONNECT ? "connect to" : "open",
                     sa->path, g_strerror(errno));
-            return 1;
+            goto out;
         }
         break;
     }
-
-    sa->loop = g_main_loop_new(NULL, FALSE);
-    sa->ga = guest_agent_new(sa->caps, sa->n_caps);
     if (sa->ctl_path && !ctl_listen(sa, sa->ctl_path)) {
         close(fd);
-        return 1;
+        goto out;
     }
+    sa->status = 0;
     g_unix_signal_add(SIGTERM, on_signal, sa);
     g_unix_signal_add(SIGINT, on_signal, sa);
 
@@ -2021,6 +2134,7 @@ int main(int argc, char **argv)
     chan_up(sa, fd, true);
     g_main_loop_run(sa->loop);
 
+out:
     /* teardown: control clients, the channel, the X clipboard */
     while (sa->clients) {
         CtlClient *c = sa->clients->data;

@@ -123,7 +123,8 @@ static const char *owner_name(Host *h, const ClipboardInfo *info)
     if (!info || !info->owner) {
         return NULL;
     }
-    return info->owner == &h->peer ? "host" : info->owner->name;
+    /* The only other peer is the device's: the guest agent. */
+    return info->owner == &h->peer ? "host" : "guest";
 }
 
 static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)

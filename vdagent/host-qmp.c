@@ -61,7 +61,9 @@
 #include "host-qmp.h"
 
 #define QMP_MAX_OUTPUT (16u * 1024 * 1024)   /* unsent bytes per client */
-#define QMP_MAX_INPUT (16u * 1024 * 1024)    /* bytes of one input value */
+#define QMP_MAX_INPUT (512u * 1024 * 1024)   /* default bound of one input
+                                                value: a 256 MiB clipboard
+                                                in base64, with room */
 #define QMP_READ_CHUNK 16384u                /* one recv() per dispatch */
 #define QMP_COMPACT_AT 65536u                /* drop written output bytes */
 #define QMP_BACKLOG 16
@@ -82,6 +84,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 typedef struct QmpClient QmpClient;
 
 struct QmpServer {
+    size_t max_input;            /* bytes of one input value */
     char *path;
     dev_t dev;                   /* of the socket file we bound */
     ino_t ino;
@@ -254,7 +257,12 @@ static void client_send_text(QmpClient *c, const char *text, size_t len)
         return;
     }
     pending = c->out->len - c->out_off;
-    if (len > QMP_MAX_OUTPUT - 2 || pending > QMP_MAX_OUTPUT - 2 - len) {
+    /*
+     * The bound is on the backlog: one reply of any size (a large
+     * clipboard) goes out, but a client that stops reading while events
+     * pile up is dropped.
+     */
+    if (pending > QMP_MAX_OUTPUT) {
         g_debug("qmp: client %u: %zu bytes unread, dropping it", c->id,
                 pending);
         client_detach(c);
@@ -742,10 +750,10 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
         used = json_tokener_get_parse_end(c->tok);
         if (err == json_tokener_continue) {
             c->in_bytes += avail;
-            if (c->in_bytes > QMP_MAX_INPUT) {
+            if (c->in_bytes > c->server->max_input) {
                 g_autofree char *desc = g_strdup_printf(
-                    "JSON parse error: a value is longer than %u bytes",
-                    QMP_MAX_INPUT);
+                    "JSON parse error: a value is longer than %zu bytes",
+                    c->server->max_input);
 
                 client_reset_parser(c, true);
                 c->skipping = true;
@@ -975,6 +983,7 @@ QmpServer *qmp_server_new(const char *path, const QmpCommand *commands,
     }
 
     s = g_new0(QmpServer, 1);
+    s->max_input = QMP_MAX_INPUT;
     s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd < 0) {
         set_errno_error(errp, errno, path, "socket");
@@ -1066,6 +1075,12 @@ void qmp_server_event(QmpServer *s, const char *name, json_object *data)
             client_send_text(c, text, len);
         }
     }
+}
+
+void qmp_server_set_max_input(QmpServer *s, size_t bytes)
+{
+    g_return_if_fail(s != NULL && bytes > 0);
+    s->max_input = bytes;
 }
 
 unsigned qmp_server_n_clients(const QmpServer *s)

@@ -21,7 +21,8 @@
  * 16 MiB, after its error.  A client that disappears mid-command harms
  * nothing: its pending requests are answered into the void.  A client
  * that half-closes gets what is queued for it, then the connection closes.
- * A client that does not read is dropped once 16 MiB wait for it.
+ * A client that does not read is dropped once more than 16 MiB wait for
+ * it (one reply or event of any size always goes out).
  * Not thread-safe: use it from the thread that runs its main context.
  *
  * Commands may answer later (asynchronously): the handler keeps the
@@ -76,6 +77,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpServer, qmp_server_free)
 /* Send an event to every negotiated client; takes ownership of @data
  * (may be NULL: no "data" key). */
 void qmp_server_event(QmpServer *s, const char *name, json_object *data);
+
+/*
+ * Bound on one input value (default 512 MiB: a 256 MiB clipboard-set in
+ * base64 fits).  Beyond it the client gets a parse error and resyncs.
+ */
+void qmp_server_set_max_input(QmpServer *s, size_t bytes);
 
 /* Number of connected clients (for tests). */
 unsigned qmp_server_n_clients(const QmpServer *s);
