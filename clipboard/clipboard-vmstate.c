@@ -153,6 +153,7 @@ void clipboard_saved_restore(ClipboardSaved *saved, ClipboardHub *hub,
 
         info->has_serial = in->has_serial;
         info->serial = in->serial;
+        info->restored = true;
         for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
             info->types[t].available = in->types & (1u << t);
             if (in->data[t].len) {

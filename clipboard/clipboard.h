@@ -107,6 +107,12 @@ struct ClipboardInfo {
     ClipboardSelection selection;
     bool has_serial;
     uint32_t serial;
+    /*
+     * Re-created on a migration's destination (clipboard_saved_restore):
+     * peers whose other end already knew this grab need not announce it
+     * again.
+     */
+    bool restored;
     ClipboardContent types[CLIPBOARD_TYPE__COUNT];
 };
 

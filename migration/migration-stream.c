@@ -883,7 +883,6 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
                     ": appears twice", name, instance_id, start);
         return false;
     }
-    loaded[index] = true;
     if (version > (uint32_t)sec->vmsd->version_id ||
         version < (uint32_t)sec->vmsd->minimum_version_id) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
@@ -893,6 +892,8 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
                     sec->vmsd->minimum_version_id, sec->vmsd->version_id);
         return false;
     }
+    /* From here on the section's hooks run: it is told of a failure. */
+    loaded[index] = true;
     if (!vmstate_load(s, sec->vmsd, sec->opaque, (int)version, errp)) {
         g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
                        name, instance_id);
@@ -922,17 +923,47 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
  * missing from the stream are left alone (QEMU does the same).  See the
  * header for the rest.
  */
+static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
+                                  bool *loaded, GError **errp);
+
 bool migration_load(MigrationRegistry *reg, MigrationStream *s,
                     GError **errp)
 {
     g_autofree bool *loaded = NULL;
+    unsigned i;
+
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+
+    loaded = g_new0(bool, reg->sections->len + 1);
+    if (migration_load_stream(reg, s, loaded, errp)) {
+        return true;
+    }
+    /*
+     * The stream as a whole failed: a section whose load began (it may
+     * even have committed, its post_load running before a later byte
+     * failed) must not keep that state.  Sections never reached are left
+     * as they were.
+     */
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (loaded[i] && sec->vmsd->load_failed) {
+            sec->vmsd->load_failed(sec->opaque);
+        }
+    }
+    return false;
+}
+
+static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
+                                  bool *loaded, GError **errp)
+{
     uint32_t magic, version;
     uint8_t type;
     uint64_t off;
 
-    g_return_val_if_fail(reg != NULL && s != NULL && is_source(s), false);
+    g_return_val_if_fail(is_source(s), false);
 
-    loaded = g_new0(bool, reg->sections->len + 1);
     off = s->offset;
     if (!migration_get_be32(s, &magic) || !migration_get_be32(s, &version)) {
         return fail_read(s, errp, "stream header", off);

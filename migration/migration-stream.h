@@ -105,7 +105,9 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
  * Read a whole stream into the registered sections.  An unknown section,
  * a version too new or too old, truncation at any byte, a bad footer, or
  * trailing garbage after the vmdesc: each a clean error naming the
- * section, the field and the offset.  The vmdesc is optional on load and,
+ * section, the field and the offset.  On any failure the load_failed hook
+ * of every section whose load began runs (a section loaded before the
+ * failing byte gives its state up).  The vmdesc is optional on load and,
  * when present, must be a JSON object of the announced length.  A memory
  * source must end right after the vmdesc (or EOF when there is none):
  * trailing bytes are an error.  An fd source is read up to the end of the

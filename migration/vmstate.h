@@ -72,6 +72,12 @@ struct VMStateDescription {
     void (*post_save)(void *opaque);
     bool (*pre_load)(void *opaque, GError **errp);
     bool (*post_load)(void *opaque, int version_id, GError **errp);
+    /*
+     * Top-level sections only, optional: migration_load() failed as a
+     * whole after this section's load began (perhaps after its post_load
+     * committed): go back to a fresh state.
+     */
+    void (*load_failed)(void *opaque);
     /* Subsections only: is it written?  NULL means always. */
     bool (*needed)(void *opaque);
     const VMStateField *fields;                     /* ends with END */

@@ -23,6 +23,7 @@ static const struct {
     { "vdagent-clipboard", vdagent_clipboard_suite },
     { "vmstate", vmstate_suite },
     { "qmp", qmp_suite },
+    { "migration", vdagent_migration_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
 };

@@ -196,6 +196,15 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
         update_data(dev, info);
         return;
     }
+    if ((dev->assume_announced & (1u << sel)) && info->restored &&
+        info->owner && info->owner != &dev->cbpeer &&
+        clipboard_info_types(info)) {
+        /* The host grab a migration restored: the guest already has it. */
+        dev->assume_announced &= ~(1u << sel);
+        set_announced(dev, sel, info);
+        return;
+    }
+    dev->assume_announced &= ~(1u << sel);
     /* Pending requests on the old owner are moot: answer them first. */
     answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
     if (info->owner != &dev->cbpeer) {
@@ -489,6 +498,22 @@ void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,
     memcpy(cbpending, dev->cbpending, sizeof(dev->cbpending));
 }
 
+uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev)
+{
+    uint32_t mask = dev->assume_announced;
+    unsigned s;
+
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        const ClipboardInfo *a = dev->announced[s];
+
+        if (a && a->owner && a->owner != &dev->cbpeer &&
+            clipboard_info_types(a)) {
+            mask |= 1u << s;
+        }
+    }
+    return mask;
+}
+
 ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev)
 {
     return dev->hub;
@@ -533,6 +558,7 @@ static void clipboard_forget(VDAgentChardev *dev)
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         set_announced(dev, s, NULL);
     }
+    dev->assume_announced = 0;
     dev->guest_max_clipboard = -1;
 }
 

@@ -59,6 +59,8 @@ struct VDAgentChardev {
     int64_t guest_max_clipboard;     /* -1: the guest set no limit */
     bool in_caps;                    /* our own serial reset under way */
     bool own_reset_deferred;         /* ... held back by a stopped hub */
+    uint32_t assume_announced;       /* migrated: the guest holds the host's
+                                        grab of these selections */
     bool reconnect_pending;          /* sent CLOSED, waiting for the guest */
 
     /* mouse peer and heads (vdagent-mouse.c) */
@@ -90,6 +92,7 @@ void vdagent_mouse_disconnect(VDAgentChardev *dev);
 
 /* vdagent-clipboard.c */
 void vdagent_clipboard_resolve_pending(VDAgentChardev *dev);
+uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev);
 void vdagent_clipboard_init(VDAgentChardev *dev);
 void vdagent_clipboard_fini(VDAgentChardev *dev);
 void vdagent_clipboard_caps(VDAgentChardev *dev);

@@ -470,7 +470,7 @@ void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
                     return;
                 }
             } else if (r->msg == MSG_SKIP && r->msg_left == 0) {
-                r->msg = MSG_NONE;
+                reader_abort_msg(r);
             }
         }
     }

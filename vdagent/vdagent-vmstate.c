@@ -193,7 +193,7 @@ static bool clipboard_needed(void *opaque)
             return true;
         }
     }
-    return saved->cb.n > 0;
+    return saved->cb.n > 0 || saved->host_announced;
 }
 
 static const VMStateDescription vmstate_vdagent_clipboard = {
@@ -208,6 +208,7 @@ static const VMStateDescription vmstate_vdagent_clipboard = {
                              CLIPBOARD_SELECTION__COUNT),
         VMSTATE_BUFFER(cbpending_n, VDAgentSaved,
                        CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT),
+        VMSTATE_UINT32(host_announced, VDAgentSaved),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -258,6 +259,7 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
     saved->mouse_display = dev->mouse.display_id;
 
     clipboard_saved_collect(&saved->cb, &dev->cbpeer);
+    saved->host_announced = vdagent_clipboard_host_announced(dev);
     memcpy(saved->host_pending, dev->host_pending, sizeof(saved->host_pending));
     memcpy(saved->cbpending_n, dev->cbpending_n, sizeof(saved->cbpending_n));
     return true;
@@ -306,8 +308,9 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
     if (saved->guest_max_clipboard < -1) {
         return fail(errp, "guest clipboard limit below -1");
     }
-    if (saved->mouse_buttons & ~0xfeu || saved->mouse_display > 0xff) {
-        return fail(errp, "mouse state out of range");
+    if (saved->mouse_buttons & ~0xfeu ||
+        saved->mouse_display >= input_router_n_heads(dev->router)) {
+        return fail(errp, "mouse state out of range (buttons, display)");
     }
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         if ((saved->cbpending[s] | saved->host_pending[s]) &
@@ -323,7 +326,13 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
             }
         }
     }
+    if (saved->host_announced & ~((1u << CLIPBOARD_SELECTION__COUNT) - 1)) {
+        return fail(errp, "unknown selection bits");
+    }
     if (!clipboard) {
+        if (saved->host_announced) {
+            return fail(errp, "host selections without a clipboard");
+        }
         for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
             if (saved->cbpending[s] || saved->host_pending[s]) {
                 return fail(errp, "clipboard requests without a clipboard");
@@ -352,6 +361,15 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
     size_t i;
 
     (void)version_id;
+    /*
+     * An RFC-layout stream (caps, last_serial, cbpending only) describes a
+     * connected agent: its caps word is the session's one word.
+     */
+    if (saved->caps && !saved->connected && !saved->n_caps) {
+        saved->connected = true;
+        saved->n_caps = 1;
+        saved->caps_words[0].v = saved->caps;
+    }
     /* An RFC-layout stream has no counts: one request per pending bit. */
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
@@ -399,10 +417,22 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
     memcpy(dev->cbpending, saved->cbpending, sizeof(dev->cbpending));
     memcpy(dev->cbpending_n, saved->cbpending_n, sizeof(dev->cbpending_n));
     memcpy(dev->host_pending, saved->host_pending, sizeof(dev->host_pending));
+    /*
+     * The guest already holds the host's grabs: the embedding's restored
+     * infos (or the hub's replay on resume) must not be announced again.
+     */
+    dev->assume_announced = saved->host_announced;
     /* Answered when the device next runs: nothing goes to the guest now. */
     dev->resolve_pending = true;
     vdagent_saved_clear(saved);
     return true;
+}
+
+static void vdagent_load_failed(void *opaque)
+{
+    VDAgentSaved *saved = opaque;
+
+    vdagent_chardev_reset(SAVED_DEV(saved));
 }
 
 static const VMStateDescription *const vdagent_subsections[] = {
@@ -422,6 +452,7 @@ const VMStateDescription vmstate_vdagent = {
     .post_save = vdagent_post_save,
     .pre_load = vdagent_pre_load,
     .post_load = vdagent_post_load,
+    .load_failed = vdagent_load_failed,
     .fields = (const VMStateField[]){
         VMSTATE_UINT32(caps, VDAgentSaved),
         VMSTATE_UINT32_ARRAY(last_serial, VDAgentSaved,

@@ -42,6 +42,8 @@ typedef struct VDAgentSaved {
     /* vdagent/clipboard */
     ClipboardSaved cb;
     uint32_t host_pending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t host_announced;         /* selections the guest believes the
+                                        host owns (1 << selection) */
     uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT];
 } VDAgentSaved;
 

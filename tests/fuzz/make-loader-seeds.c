@@ -1,0 +1,548 @@
+/*
+ * make-loader-seeds.c: write the seed corpus of tests/fuzz/fuzz_loader.c,
+ * real saved states of a device with the fuzz target's config (clipboard,
+ * mouse and monitors on, max_message 64 KiB), driven by the scripted guest
+ * agent (tests/guest-agent.c) and host-side clipboard peers.
+ *
+ *   cc -std=gnu11 -Ivdagent -Iclipboard -Iinput -Imigration -Itests \
+ *      $(pkg-config --cflags glib-2.0 spice-protocol pixman-1 json-c) \
+ *      tests/fuzz/make-loader-seeds.c tests/guest-agent.c <library .c> \
+ *      $(pkg-config --libs glib-2.0 pixman-1 json-c) -o make-loader-seeds
+ *   ./make-loader-seeds [OUTDIR]        (default tests/fuzz/corpus/loader)
+ *
+ * (<library .c>: LIB_SRCS of the Makefile.)  Each state is saved with its
+ * vmdesc, as migration_save() writes it; one more seed is the RFC's layout
+ * written by hand.  Files of the same name are overwritten; others (crash
+ * reproducers kept as regression seeds) are left alone.  Exits non-zero
+ * when a state cannot be reached or saved.
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipboard.h"
+#include "guest-agent.h"
+#include "input.h"
+#include "migration-stream.h"
+#include "vdagent.h"
+
+#define SEED_MAX_MESSAGE (64u * 1024)   /* FUZZ_MAX_MESSAGE of fuzz_loader.c */
+#define AGENT_CAPS 0x00038de7u          /* spice-vdagentd 0.22.1 */
+
+static const char *outdir = "tests/fuzz/corpus/loader";
+static int failures;
+
+static void G_GNUC_PRINTF(1, 2) die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("make-loader-seeds: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ---- a device behind a frontend with a budget -------------------------- */
+
+typedef struct Seed {
+    VDAgentChardev *dev;
+    GuestAgent *ga;
+    bool unlimited;
+    size_t budget;
+    ClipboardPeer host;          /* a host-side peer on the device's hub */
+    unsigned host_requests;
+} Seed;
+
+static size_t seed_can_write(void *opaque)
+{
+    Seed *s = opaque;
+
+    return s->unlimited ? 65536 : s->budget;
+}
+
+static void seed_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    Seed *s = opaque;
+
+    if (!s->unlimited) {
+        s->budget -= len;
+    }
+    guest_agent_feed(s->ga, buf, len);
+}
+
+static const VDAgentFrontendOps seed_ops = {
+    .can_write = seed_can_write,
+    .write = seed_write,
+};
+
+static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    (void)peer;
+    (void)n;
+}
+
+/* Never answers: the request stays pending. */
+static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
+                         ClipboardType type)
+{
+    Seed *s = peer->opaque;
+
+    (void)info;
+    (void)type;
+    s->host_requests++;
+}
+
+static const ClipboardPeerOps host_ops = {
+    .notify = host_notify,
+    .request = host_request,
+};
+
+static void pump(Seed *s)
+{
+    GBytes *out = guest_agent_take_output(s->ga);
+
+    vdagent_chardev_write(s->dev, g_bytes_get_data(out, NULL),
+                          g_bytes_get_size(out));
+    g_bytes_unref(out);
+}
+
+/* A device, its host peer, and (when @open) the agent connected. */
+static void seed_start(Seed *s, const uint32_t *caps, size_t n_caps, bool open)
+{
+    VDAgentConfig config;
+    uint32_t agent = AGENT_CAPS;
+    GError *err = NULL;
+
+    memset(s, 0, sizeof(*s));
+    vdagent_config_init(&config);
+    config.mouse = true;
+    config.clipboard = true;
+    config.monitors = true;
+    config.max_message = SEED_MAX_MESSAGE;
+    s->unlimited = true;
+    s->ga = caps ? guest_agent_new(caps, n_caps) : guest_agent_new(&agent, 1);
+    s->dev = vdagent_chardev_new(&config, &seed_ops, s, &err);
+    if (!s->dev) {
+        die("device: %s", err->message);
+    }
+    s->host.name = "seed-host";
+    s->host.ops = &host_ops;
+    s->host.opaque = s;
+    clipboard_peer_register(vdagent_chardev_clipboard_hub(s->dev), &s->host);
+    if (open) {
+        vdagent_chardev_set_guest_open(s->dev, true);
+        pump(s);
+        if (!vdagent_chardev_connected(s->dev) ||
+            guest_agent_errors(s->ga) != 0) {
+            die("the agent did not connect");
+        }
+    }
+}
+
+static void write_file(const char *name, const uint8_t *data, size_t len)
+{
+    char *path = g_build_filename(outdir, name, NULL);
+    GError *err = NULL;
+
+    if (!g_file_set_contents(path, (const char *)data, len, &err)) {
+        die("%s: %s", path, err->message);
+    }
+    printf("%-28s %6zu bytes\n", name, len);
+    g_free(path);
+}
+
+/* Stop, save into @name, free everything. */
+static void seed_save(Seed *s, const char *name)
+{
+    MigrationRegistry *reg = migration_registry_new();
+    MigrationStream *st = migration_stream_new_buffer();
+    GError *err = NULL;
+    const uint8_t *p;
+    size_t n;
+
+    vdagent_chardev_set_running(s->dev, false);
+    vdagent_chardev_register_migration(s->dev, reg, 0);
+    if (!migration_save(reg, st, &err)) {
+        fprintf(stderr, "%s: %s\n", name, err->message);
+        g_error_free(err);
+        failures++;
+    } else {
+        p = migration_stream_data(st, &n);
+        write_file(name, p, n);
+    }
+    migration_stream_free(st);
+    migration_registry_free(reg);
+    clipboard_peer_unregister(&s->host);
+    vdagent_chardev_free(s->dev);
+    guest_agent_free(s->ga);
+}
+
+/* Push the first @n bytes of the agent's pending output. */
+static void push_part(Seed *s, size_t n)
+{
+    GBytes *out = guest_agent_take_output(s->ga);
+
+    if (n > g_bytes_get_size(out)) {
+        die("push_part: %zu of %zu bytes", n, g_bytes_get_size(out));
+    }
+    vdagent_chardev_write(s->dev, g_bytes_get_data(out, NULL), n);
+    g_bytes_unref(out);
+}
+
+static uint8_t *pattern(size_t n, unsigned seed)
+{
+    uint8_t *p = g_malloc(n ? n : 1);
+    uint32_t x = 0x9e3779b9u * (seed + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = x >> 24;
+    }
+    return p;
+}
+
+static void host_grab(Seed *s, unsigned sel, ClipboardType type,
+                      const void *data, size_t len)
+{
+    ClipboardHub *hub = vdagent_chardev_clipboard_hub(s->dev);
+    ClipboardInfo *info = clipboard_info_new(&s->host, sel);
+    GBytes *bytes = data ? g_bytes_new(data, len) : NULL;
+
+    if (bytes) {
+        clipboard_hub_set_data(hub, &s->host, info, type, bytes, false);
+    } else {
+        info->types[type].available = true;
+    }
+    clipboard_hub_update(hub, info);
+    clipboard_info_unref(info);
+    if (bytes) {
+        g_bytes_unref(bytes);
+    }
+}
+
+static bool host_ask(Seed *s, unsigned sel, ClipboardType type)
+{
+    ClipboardHub *hub = vdagent_chardev_clipboard_hub(s->dev);
+    ClipboardInfo *info = clipboard_hub_info(hub, sel);
+
+    return info && clipboard_hub_request(hub, info, type);
+}
+
+/* ---- the states -------------------------------------------------------- */
+
+static const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+static const uint32_t text_png[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                                      VD_AGENT_CLIPBOARD_IMAGE_PNG };
+
+static void seed_fresh(void)
+{
+    Seed s;
+
+    seed_start(&s, NULL, 0, false);
+    seed_save(&s, "fresh");
+}
+
+static void seed_idle(void)
+{
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    seed_save(&s, "idle");
+}
+
+/* Inside the parser: @at bytes of a CLIPBOARD message of @len data bytes. */
+static void seed_partial(const char *name, size_t len, size_t at)
+{
+    uint8_t *data = pattern(len, 1);
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    guest_agent_send_grab(s.ga, 0, &text, 1);
+    pump(&s);
+    guest_agent_send_clipboard(s.ga, 0, text, data, len);
+    push_part(&s, at);
+    seed_save(&s, name);
+    g_free(data);
+}
+
+/* A Windows-style message in 2048-byte chunks, stopped at @at. */
+static void seed_multi_chunk(const char *name, size_t at)
+{
+    GByteArray *w = g_byte_array_new();
+    GByteArray *body = g_byte_array_new();
+    uint8_t *data = pattern(5000, 2);
+    uint8_t prefix[8] = { 0, 0, 0, 0, 1, 0, 0, 0 };
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    guest_agent_send_grab(s.ga, 0, &text, 1);
+    pump(&s);
+    g_byte_array_append(body, prefix, sizeof(prefix));
+    g_byte_array_append(body, data, 5000);
+    guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, body->data, body->len,
+                               2048);
+    vdagent_chardev_write(s.dev, w->data, at);
+    seed_save(&s, name);
+    g_byte_array_unref(w);
+    g_byte_array_unref(body);
+    g_free(data);
+}
+
+/* Skipping an oversize message, or a chunk on the server port. */
+static void seed_skip(const char *name, bool oversize)
+{
+    GByteArray *w = g_byte_array_new();
+    uint8_t *data = pattern(SEED_MAX_MESSAGE + 100, 3);
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    if (oversize) {
+        guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, data,
+                                   SEED_MAX_MESSAGE + 100, 2048);
+        vdagent_chardev_write(s.dev, w->data, 3 * 2056 + 100);
+    } else {
+        guest_wire_chunk(w, VDP_SERVER_PORT, 300, data, 300);
+        vdagent_chardev_write(s.dev, w->data, 8 + 120);
+    }
+    seed_save(&s, name);
+    g_byte_array_unref(w);
+    g_free(data);
+}
+
+/* The guest waits for text a host peer owns and has not sent. */
+static void seed_pending_request(void)
+{
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    host_grab(&s, 1, CLIPBOARD_TYPE_TEXT, NULL, 0);
+    guest_agent_send_request(s.ga, 1, text);
+    guest_agent_send_request(s.ga, 1, text);
+    pump(&s);
+    if (s.host_requests != 1) {
+        die("pending-request: %u host requests", s.host_requests);
+    }
+    seed_save(&s, "pending-request");
+}
+
+/* The guest owns @sel: text known, png not fetched, serial 1. */
+static void seed_owned(unsigned sel)
+{
+    char name[32];
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    guest_agent_send_grab(s.ga, sel, &text, 1);
+    guest_agent_send_grab(s.ga, sel, text_png, 2);
+    pump(&s);
+    host_ask(&s, sel, CLIPBOARD_TYPE_TEXT);
+    guest_agent_send_clipboard(s.ga, sel, text, "owned", 5);
+    pump(&s);
+    snprintf(name, sizeof(name), "owned-selection-%u", sel);
+    seed_save(&s, name);
+}
+
+/* The host asked the guest for png; the REQUEST still in the output. */
+static void seed_host_request(void)
+{
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    guest_agent_send_grab(s.ga, 2, text_png, 2);
+    pump(&s);
+    s.unlimited = false;
+    s.budget = 0;
+    host_ask(&s, 2, CLIPBOARD_TYPE_PNG);
+    seed_save(&s, "host-request-pending");
+}
+
+/* The frontend takes nothing: replies, pointer states, caps queued. */
+static void seed_queued_output(void)
+{
+    InputRouter *r;
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    r = vdagent_chardev_input_router(s.dev);
+    s.unlimited = false;
+    s.budget = 0;
+    guest_agent_send_request(s.ga, 0, text);
+    guest_agent_send_request(s.ga, 2, VD_AGENT_CLIPBOARD_IMAGE_BMP);
+    pump(&s);
+    input_send_abs(r, 0, INPUT_AXIS_X, 1000);
+    input_send_abs(r, 0, INPUT_AXIS_Y, 2000);
+    input_send_btn(r, 0, INPUT_BUTTON_LEFT, true);
+    input_event_sync(r);
+    guest_agent_send_caps(s.ga, true);
+    pump(&s);
+    seed_save(&s, "queued-output");
+}
+
+/* A 64 KiB host reply the frontend took @taken bytes of. */
+static void seed_half_reply(const char *name, size_t taken)
+{
+    uint8_t *data = pattern(SEED_MAX_MESSAGE, 4);
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    host_grab(&s, 0, CLIPBOARD_TYPE_TEXT, data, SEED_MAX_MESSAGE);
+    s.unlimited = false;
+    s.budget = taken;
+    guest_agent_send_request(s.ga, 0, text);
+    pump(&s);
+    seed_save(&s, name);
+    g_free(data);
+}
+
+static void seed_mouse(void)
+{
+    InputRouter *r;
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    r = vdagent_chardev_input_router(s.dev);
+    input_send_abs(r, 0, INPUT_AXIS_X, 12345);
+    input_send_abs(r, 0, INPUT_AXIS_Y, 23456);
+    input_send_btn(r, 0, INPUT_BUTTON_RIGHT, true);
+    input_send_btn(r, 0, INPUT_BUTTON_EXTRA, true);
+    input_event_sync(r);
+    seed_save(&s, "mouse");
+}
+
+static void seed_caps_words(void)
+{
+    const uint32_t words[3] = { AGENT_CAPS, 0x00000001, 0x80000000 };
+    Seed s;
+
+    seed_start(&s, words, 3, true);
+    seed_save(&s, "caps-words");
+}
+
+static void seed_max_clipboard(void)
+{
+    uint8_t max[4] = { 0x00, 0x10, 0x00, 0x00 };     /* 4096 */
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    guest_agent_send_message(s.ga, VD_AGENT_MAX_CLIPBOARD, max, 4);
+    pump(&s);
+    seed_save(&s, "max-clipboard");
+}
+
+/* Another peer reset the serials: the device waits for a reconnect. */
+static void seed_reconnect_pending(void)
+{
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    clipboard_hub_reset_serial(vdagent_chardev_clipboard_hub(s.dev));
+    seed_save(&s, "reconnect-pending");
+}
+
+/* An agent without selections nor serials (the Windows agent's caps). */
+static void seed_old_agent(void)
+{
+    const uint32_t caps = (1u << VD_AGENT_CAP_MOUSE_STATE) |
+                          (1u << VD_AGENT_CAP_MONITORS_CONFIG) |
+                          (1u << VD_AGENT_CAP_REPLY) |
+                          (1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+    Seed s;
+
+    seed_start(&s, &caps, 1, true);
+    guest_agent_send_grab(s.ga, 0, &text, 1);
+    pump(&s);
+    guest_agent_send_clipboard(s.ga, 0, text, "old", 3);
+    pump(&s);
+    seed_save(&s, "old-agent");
+}
+
+/* Everything at once. */
+static void seed_full(void)
+{
+    uint8_t *data = pattern(300, 5);
+    InputRouter *r;
+    Seed s;
+
+    seed_start(&s, NULL, 0, true);
+    r = vdagent_chardev_input_router(s.dev);
+    host_grab(&s, 1, CLIPBOARD_TYPE_TEXT, NULL, 0);
+    guest_agent_send_grab(s.ga, 0, text_png, 2);
+    guest_agent_send_request(s.ga, 1, text);
+    pump(&s);
+    host_ask(&s, 0, CLIPBOARD_TYPE_TEXT);
+    guest_agent_send_clipboard(s.ga, 0, text, "full", 4);
+    pump(&s);
+    input_send_abs(r, 0, INPUT_AXIS_X, 300);
+    input_send_btn(r, 0, INPUT_BUTTON_MIDDLE, true);
+    input_event_sync(r);
+    s.unlimited = false;
+    s.budget = 0;
+    host_ask(&s, 0, CLIPBOARD_TYPE_PNG);
+    guest_agent_send_clipboard(s.ga, 0, text_png[1], data, 300);
+    push_part(&s, 8 + 20 + 100);
+    seed_save(&s, "full");
+    g_free(data);
+}
+
+/* caps, last_serial x3, cbpending x3, nothing else: by hand. */
+static void seed_rfc_layout(void)
+{
+    static const uint8_t rfc[] = {
+        'Q', 'E', 'V', 'M', 0, 0, 0, 3,
+        0x04, 0, 0, 0, 0, 7, 'v', 'd', 'a', 'g', 'e', 'n', 't',
+        0, 0, 0, 0, 0, 0, 0, 1,
+        0x00, 0x03, 0x8d, 0xe7,                 /* caps */
+        0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0, 0,     /* last_serial */
+        0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3,     /* cbpending */
+        0x7e, 0, 0, 0, 0,
+        0x00,
+    };
+
+    write_file("rfc-layout", rfc, sizeof(rfc));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2) {
+        fprintf(stderr, "usage: %s [OUTDIR]\n", argv[0]);
+        return 2;
+    }
+    if (argc == 2) {
+        outdir = argv[1];
+    }
+    if (g_mkdir_with_parents(outdir, 0755) != 0) {
+        die("cannot create %s", outdir);
+    }
+    seed_fresh();
+    seed_idle();
+    seed_partial("mid-chunk-header", 100, 3);
+    seed_partial("mid-message-header", 100, 8 + 11);
+    seed_partial("header-only", 100, 8 + 20);
+    seed_partial("mid-body", 100, 8 + 20 + 50);
+    seed_partial("mid-body-large", 40000, 8 + 20 + 30000);
+    seed_multi_chunk("mid-multi-chunk", 2056 + 700);
+    seed_multi_chunk("between-chunks", 2056);
+    seed_multi_chunk("mid-second-chunk-header", 2056 + 5);
+    seed_skip("oversize-skip", true);
+    seed_skip("bad-port-skip", false);
+    seed_pending_request();
+    for (unsigned sel = 0; sel < CLIPBOARD_SELECTION__COUNT; sel++) {
+        seed_owned(sel);
+    }
+    seed_host_request();
+    seed_queued_output();
+    seed_half_reply("half-reply-mid-chunk-header", 2056 * 3 + 5);
+    seed_half_reply("half-reply-mid-payload", 2056 * 10 + 1000);
+    seed_mouse();
+    seed_caps_words();
+    seed_max_clipboard();
+    seed_reconnect_pending();
+    seed_old_agent();
+    seed_full();
+    seed_rfc_layout();
+    return failures ? 1 : 0;
+}
