@@ -204,6 +204,8 @@ check-run: tests
 	  echo "== replay corpus tests/fuzz/corpus/$$t"; \
 	  $(O)/fuzz-replay/$$t tests/fuzz/corpus/$$t; \
 	done
+	$(Q)echo "== integration tests (vdagent-host, sim-agent, real sockets)"
+	$(Q)bash tests/integration.sh $(O)
 	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
 
 # The README's first command: the host program against the built-in guest

@@ -5,6 +5,8 @@
  *                                         reply ("return" or "error")
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
+ *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
+ *                                         greeting, send TEXT, print a line
  *   vdctl fake-dest unix:PATH N           a migration destination that dies:
  *                                         listen, accept, read N bytes, close
  *   vdctl fake-dest unix:PATH refuse      one that reads a whole channel
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +230,20 @@ static int fake_dest(const char *spec, const char *what)
     return 0;
 }
 
+static char *g_line;
+
+/* @text followed by a newline, in one allocation (one write). */
+static char *with_newline(const char *text)
+{
+    size_t n = strlen(text);
+    char *s = malloc(n + 2);
+
+    memcpy(s, text, n);
+    s[n] = '\n';
+    s[n + 1] = 0;
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     char *pending = NULL;
@@ -239,6 +256,30 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vdctl qmp|line unix:PATH TEXT\n"
                         "       vdctl wait-event unix:PATH NAME SECONDS\n");
         return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (strcmp(argv[1], "raw") == 0) {
+        /* raw: skip the greeting, send TEXT as is, print the next line */
+        char *line;
+
+        fd = connect_unix(argv[2]);
+        if (fd < 0) {
+            return 2;
+        }
+        line = read_line(fd, &pending, &plen, now() + timeout);
+        free(line);
+        g_line = with_newline(argv[3]);
+        if (write_all(fd, g_line) < 0) {
+            return 2;
+        }
+        line = read_line(fd, &pending, &plen, now() + timeout);
+        if (!line) {
+            return 1;
+        }
+        printf("%s\n", line);
+        rc = strstr(line, "\"return\"") ? 0 : 1;
+        free(line);
+        return rc;
     }
     if (strcmp(argv[1], "fake-dest") == 0) {
         return fake_dest(argv[2], argv[3]);
@@ -253,7 +294,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "line") == 0) {
         char *line;
 
-        if (write_all(fd, argv[3]) < 0 || write_all(fd, "\n") < 0) {
+        g_line = with_newline(argv[3]);
+        if (write_all(fd, g_line) < 0) {
             return 2;
         }
         line = read_line(fd, &pending, &plen, now() + timeout);
@@ -282,7 +324,9 @@ int main(int argc, char **argv)
         o = qmp_next(fd, &pending, &plen, now() + secs, argv[3]);
         rc = o ? 0 : 1;
     } else if (strcmp(argv[1], "qmp") == 0) {
-        if (write_all(fd, argv[3]) < 0 || write_all(fd, "\n") < 0) {
+        /* One write: the server may answer and close right after it. */
+        g_line = with_newline(argv[3]);
+        if (write_all(fd, g_line) < 0) {
             return 2;
         }
         o = qmp_next(fd, &pending, &plen, now() + timeout, NULL);

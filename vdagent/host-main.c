@@ -153,10 +153,13 @@ static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
             if (n->info->selection != g->sel) {
                 continue;
             }
-            if (n->new_info) {
+            if (n->new_info && n->info != g->info) {
                 get_answer(h, g, NULL, n->info->owner
                            ? "the clipboard changed owner before answering"
                            : "the owner went away (guest disconnected?)");
+            } else if (n->new_info) {
+                /* The same info replayed on resume: keep waiting. */
+                continue;
             } else if (n->info == g->info && !n->info->types[g->type].requested) {
                 if (n->info->types[g->type].data) {
                     get_answer(h, g, n->info, NULL);
@@ -365,9 +368,20 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
     if (data) {
         bytes = g_bytes_new(data, strlen(data));
     } else {
-        gsize len;
-        guchar *raw = g_base64_decode(b64, &len);
+        gsize len, n = strlen(b64), i;
+        guchar *raw;
 
+        for (i = 0; i < n; i++) {
+            if (!g_ascii_isalnum(b64[i]) && b64[i] != '+' && b64[i] != '/' &&
+                !(b64[i] == '=' && i + 2 >= n)) {
+                break;
+            }
+        }
+        if (i < n || n % 4) {
+            qmp_reply_error(req, "'data-base64' is not valid base64");
+            return;
+        }
+        raw = g_base64_decode(b64, &len);
         bytes = g_bytes_new_take(raw, len);
     }
     if (g_bytes_get_size(bytes) > vdagent_chardev_max_clipboard(h->dev)) {
@@ -731,6 +745,12 @@ static int parse_args(Host *h, int argc, char **argv)
         if (!g_str_has_prefix(a, "--")) {
             return usage_error("unexpected argument '%s'", a);
         }
+        if (strcmp(a, "--guest") != 0 && strcmp(a, "--qmp") != 0 &&
+            strcmp(a, "--mouse") != 0 && strcmp(a, "--clipboard") != 0 &&
+            strcmp(a, "--head") != 0 && strcmp(a, "--max-message") != 0 &&
+            strcmp(a, "--incoming") != 0) {
+            return usage_error("unknown option '%s'", a);
+        }
         if (!v) {
             return usage_error("%s needs a value", a);
         }
@@ -827,28 +847,31 @@ int main(int argc, char **argv)
     h->out = g_byte_array_new();
     host_migration_init(h);
 
+    if (h->incoming_spec) {
+        host_set_status(h, HOST_INMIGRATE);
+    }
     if (h->qmp_spec) {
         h->qmp = qmp_server_new(h->qmp_spec, host_commands, h, &err);
         if (!h->qmp) {
             fprintf(stderr, "vdagent-host: --qmp: %s\n", err->message);
-            return 1;
+            h->exit_status = 1;
         }
     }
-    if (h->incoming_spec) {
-        host_set_status(h, HOST_INMIGRATE);
-    }
-    if (!host_guest_setup(h, h->guest_spec, &err)) {
+    if (!h->exit_status && !host_guest_setup(h, h->guest_spec, &err)) {
         fprintf(stderr, "vdagent-host: --guest: %s\n", err->message);
-        return 1;
+        h->exit_status = 1;
     }
-    if (h->incoming_spec && !host_incoming_start(h, h->incoming_spec, &err)) {
+    if (!h->exit_status && h->incoming_spec &&
+        !host_incoming_start(h, h->incoming_spec, &err)) {
         fprintf(stderr, "vdagent-host: --incoming: %s\n", err->message);
-        return 1;
+        h->exit_status = 1;
     }
-    g_unix_signal_add(SIGINT, on_signal, h);
-    g_unix_signal_add(SIGTERM, on_signal, h);
-    host_log(h, "ready");
-    g_main_loop_run(h->loop);
+    if (!h->exit_status) {
+        g_unix_signal_add(SIGINT, on_signal, h);
+        g_unix_signal_add(SIGTERM, on_signal, h);
+        host_log(h, "ready");
+        g_main_loop_run(h->loop);
+    }
 
     /* Shut down: a socket we still own is removed; a handed-over one not. */
     while (h->gets) {
@@ -860,6 +883,7 @@ int main(int argc, char **argv)
         unlink(h->guest_path);
     }
     host_guest_close(h);
+    host_migration_fini(h);
     qmp_server_free(h->qmp);
     migration_registry_free(h->reg);
     clipboard_saved_clear(&h->saved.cb);

@@ -124,6 +124,22 @@ static const VMStateDescription vmstate_host = {
     },
 };
 
+void host_migration_fini(Host *h)
+{
+    if (h->incoming_watch) {
+        g_source_remove(h->incoming_watch);
+        h->incoming_watch = 0;
+    }
+    if (h->incoming_listen_fd >= 0) {
+        close(h->incoming_listen_fd);
+        h->incoming_listen_fd = -1;
+    }
+    if (h->incoming_path) {
+        unlink(h->incoming_path);
+        g_clear_pointer(&h->incoming_path, g_free);
+    }
+}
+
 void host_migration_init(Host *h)
 {
     h->reg = migration_registry_new();
@@ -673,10 +689,7 @@ static gboolean in_done(gpointer opaque)
         host_guest_adopt(h, job->kind, conn, listen_fd, job->path);
     }
     in_reply(job, NULL);
-    if (h->incoming_listen_fd >= 0) {
-        close(h->incoming_listen_fd);
-        h->incoming_listen_fd = -1;
-    }
+    host_migration_fini(h);
     h->downtime_us = job->stop_us ? g_get_monotonic_time() - job->stop_us : -1;
     mig_set_status(h, HOST_MIG_COMPLETED, NULL);
     host_set_status(h, HOST_RUNNING);
@@ -869,6 +882,9 @@ bool host_incoming_start(Host *h, const char *uri, GError **errp)
         h->incoming_listen_fd = listen_uri(uri, errp);
         if (h->incoming_listen_fd < 0) {
             return false;
+        }
+        if (g_str_has_prefix(uri, "unix:")) {
+            h->incoming_path = g_strdup(uri + 5);
         }
         h->incoming_watch = g_unix_fd_add(h->incoming_listen_fd, G_IO_IN,
                                           in_accept, h);

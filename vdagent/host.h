@@ -100,6 +100,7 @@ typedef struct Host {
     gint64 mig_start_us;
     gint64 downtime_us;
     int incoming_listen_fd;
+    char *incoming_path;            /* its unix socket, unlinked when done */
     guint incoming_watch;
 } Host;
 
@@ -117,6 +118,8 @@ bool host_guest_flush_blocking(Host *h, int timeout_ms);
 
 /* host-migrate.c */
 void host_migration_init(Host *h);
+/* Close and unlink an incoming listener still open. */
+void host_migration_fini(Host *h);
 bool host_migrate_start(Host *h, const char *uri, GError **errp);
 bool host_incoming_start(Host *h, const char *uri, GError **errp);
 const char *host_mig_status_name(HostMigStatus s);

@@ -1,0 +1,863 @@
+#!/usr/bin/env bash
+# tests/integration.sh [BUILD_DIR]: integration tests of vdagent-host.
+#
+# Runs vdagent-host, the scripted guest agent (sim-agent) and the vdctl
+# client (all from BUILD_DIR, default build/: `make host`) through the
+# scenarios below and prints one TAP-like line per scenario, "ok - NAME" or
+# "not ok - NAME: reason[; reason...]", then a summary.  Exits 0 only when
+# every scenario passed.
+#
+#   1 demo          caps, clipboard both ways (ASCII, UTF-8, 1 MiB, binary),
+#                   pointer on two heads, live unix: migration during a
+#                   throttled transfer
+#   2 refused       a refusing destination (fake and a real one whose
+#                   post_load check fails): the source resumes, loses nothing
+#   3 dest-dies     a destination dying mid-transfer (fake, and SIGKILL)
+#   4 file-tcp      migrate to file:, load it into a new host, continue the
+#                   session with a fresh --no-announce agent; tcp: migration
+#   5 malformed     malformed control-socket input: errors, never a crash
+#   6 cli           command-line errors, sockets already in use
+#   7 quit          quit: exit 0, sockets unlinked (a handed-over one kept)
+#
+# Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
+# python, socat or nc; control sockets are reached through vdctl, guest
+# agents are sim-agent processes).  Each scenario runs in its own process
+# group (a background subshell) with its own work directory; every process
+# it starts is ended by PID (TERM, then KILL), and a per-scenario watchdog
+# plus a global budget (~85 s) bound the run.  On failure the logs of the
+# failing scenarios are printed and kept; everything else is removed.
+# Interrupting (INT/TERM) ends every process started.
+# Environment: INTEGRATION_ONLY="NAME..." runs only those scenarios;
+# INTEGRATION_BUDGET=SECONDS bounds the whole run (default 85).
+set -u
+export LC_ALL=C
+
+B=${1:-build}
+B=$(cd "$B" 2>/dev/null && pwd) || { echo "usage: $0 [BUILD_DIR]" >&2; exit 2; }
+HOST=$B/vdagent-host SIM=$B/sim-agent CTL=$B/vdctl
+for f in "$HOST" "$SIM" "$CTL"; do
+    [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
+done
+export VDCTL_TIMEOUT=5          # every vdctl reply is bounded
+BUDGET=${INTEGRATION_BUDGET:-85}  # seconds for the whole run
+ONLY=${INTEGRATION_ONLY:-}          # e.g. "demo quit": run only these
+W=$(mktemp -d /tmp/vdagent-it.XXXXXX)
+START=$SECONDS
+SPID=                           # the running scenario's process group
+CURRENT=                        # and its name
+PASSED=0 FAILED=0 FAILED_DIRS=()
+
+# ---- parent: cleanup ----------------------------------------------------
+
+kill_group() { # PGID: TERM the group, then KILL what remains
+    local g=$1 i
+    kill -TERM -- "-$g" 2>/dev/null || return 0
+    for ((i = 0; i < 40; i++)); do
+        kill -0 -- "-$g" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    kill -KILL -- "-$g" 2>/dev/null
+}
+
+cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$SPID" ]; then
+        kill_group "$SPID"
+        wait "$SPID" 2>/dev/null
+        SPID=
+    fi
+    if [ "$FAILED" = 0 ] && [ "${INTERRUPTED:-0}" = 0 ]; then
+        rm -rf "$W"
+    else
+        # keep the logs only
+        local f
+        for f in "$W"/* "$W"/*/*; do
+            [ -d "$f" ] || case $f in *.log) ;; *) rm -f "$f" ;; esac
+        done
+        rmdir "$W"/* "$W" 2>/dev/null
+        [ -d "$W" ] && echo "# logs kept in $W"
+    fi
+}
+on_signal() {
+    INTERRUPTED=1
+    if [ -n "$CURRENT" ]; then
+        echo "not ok - $CURRENT: interrupted"
+        FAILED=$((FAILED + 1))
+    fi
+    echo "# interrupted after $((SECONDS - START)) s: $PASSED passed, $FAILED failed"
+    exit 130                    # runs cleanup through the EXIT trap
+}
+trap cleanup EXIT
+trap on_signal INT TERM
+
+# ---- scenario side: helpers (run inside the scenario's subshell) --------
+
+declare -A PID=()
+PIDS=()
+D=
+
+note() { printf '# %s\n' "$*"; }
+bad() { printf '%s\n' "$*" >>"$D/reasons"; printf '# FAIL: %s\n' "$*"; }
+die() { bad "$@"; exit 1; }
+
+start() { # NAME CMD...: CMD in the background, output in NAME.log
+    local name=$1
+    shift
+    "$@" </dev/null >"$D/$name.log" 2>&1 &
+    PID[$name]=$!
+    PIDS+=("$!")
+}
+
+reap() { # PID: wait up to 5 s for it, then KILL; status of the wait
+    local p=$1 end=$((SECONDS + 5))
+    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+
+stop() { # NAME [SIGNAL]
+    local p=${PID[$1]:-}
+    [ -n "$p" ] || return 0
+    kill "-${2:-TERM}" "$p" 2>/dev/null
+    reap "$p"
+}
+
+exit_status() { # NAME SECS: its exit status once it exits, 255 on timeout
+    local p=${PID[$1]} end=$((SECONDS + $2))
+    while kill -0 "$p" 2>/dev/null; do
+        [ $SECONDS -ge $end ] && return 255
+        sleep 0.05
+    done
+    wait "$p" 2>/dev/null
+}
+
+alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
+
+scenario_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do reap "$p"; done
+}
+
+wait_for() { # SECS CMD...
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.05
+    done
+}
+
+qmp() { "$CTL" qmp "unix:$D/$1" "$2"; }          # SOCK JSON
+ctl() { "$CTL" line "unix:$D/$1" "$2"; }         # CTLSOCK COMMAND
+q_match() { qmp "$1" "$2" 2>/dev/null | grep -q -- "$3"; }
+ctl_match() { ctl "$1" "$2" 2>/dev/null | grep -q -- "$3"; }
+
+field() { # JSON KEY: a string or number value (crude)
+    sed -n "s/.*\"$2\":\(\"[^\"]*\"\|-\?[0-9][0-9]*\|true\|false\).*/\1/p" <<<"$1" | tr -d '"'
+}
+array() { # JSON KEY: the contents of an array value
+    sed -n "s/.*\"$2\":\[\([^]]*\)\].*/\1/p" <<<"$1"
+}
+get_data() { # REPLY: the text of a clipboard-get reply
+    sed -n 's/^{"return":{"data":"\(.*\)"}}$/\1/p' <<<"$1"
+}
+mig_status() { field "$(qmp "$1" '{"execute":"query-migrate"}' 2>/dev/null)" status; }
+mig_done() { case $(mig_status "$1") in completed|failed) return 0;; esac; return 1; }
+run_status() { field "$(qmp "$1" '{"execute":"query-status"}' 2>/dev/null)" status; }
+status_is() { [ "$(run_status "$1")" = "$2" ]; }
+bytes_in() { field "$(qmp "$1" '{"execute":"query-vdagent"}' 2>/dev/null)" bytes-in; }
+bytes_in_ge() { local n; n=$(bytes_in "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
+guest_serial() { # SOCK SEL: the serial of a guest-owned selection, else ""
+    qmp "$1" "{\"execute\":\"clipboard-query\",\"arguments\":{\"selection\":\"$2\"}}" \
+        2>/dev/null | sed -n 's/.*"owner":"guest".*"serial":\([0-9]*\).*/\1/p'
+}
+guest_grabbed() { # SOCK SEL PREV-SERIAL: the guest owns SEL with a new serial
+    local s
+    s=$(guest_serial "$1" "$2")
+    [ -n "$s" ] && [ "$s" != "$3" ]
+}
+sim_stat() { # CTLSOCK KEY
+    ctl "$1" stats 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+stat_is() { [ "$(sim_stat "$1" "$2")" = "$3" ]; }
+paste_text() { # CTLSOCK SEL [TYPE]: what the guest pasted (decoded), or fail
+    local r
+    r=$(ctl "$1" "paste $2 ${3:-text}") || { printf '%s' "$r"; return 1; }
+    case $r in "ok 0") return 0;; esac
+    base64 -d <<<"${r##* }"
+}
+
+LETTERS=abcdefghijklmnopqrstuvwxyz
+pattern() { # N: the bytes of sim-agent's copy-bytes N (text)
+    local u="" i
+    for ((i = 0; i < 26; i++)); do u+=${LETTERS:$(((i * 7 + 3) % 26)):1}; done
+    yes "$u" | tr -d '\n' | head -c "$1"
+}
+fnv_pattern() { # N: FNV-1a 64 of pattern N, as sim-agent's "checksum"
+    local n=$1 e=h i k h=-3750763034362895579 P=1099511628211
+    for ((i = 0; i < 26; i++)); do e="((($e)^$((97 + (i * 7 + 3) % 26)))*P)"; done
+    for ((k = 0; k < n / 26; k++)); do h=$((e)); done
+    for ((i = n / 26 * 26; i < n; i++)); do h=$(((h ^ (97 + (i * 7 + 3) % 26)) * P)); done
+    printf '%016x' "$h"
+}
+same_pattern() { # FILE N: FILE holds exactly pattern N
+    [ "$(wc -c <"$1")" = "$2" ] &&
+        [ "$(sha256sum <"$1")" = "$(pattern "$2" | sha256sum)" ]
+}
+
+start_host() { # NAME ARGS...: a vdagent-host; waits for its control socket NAME.qmp
+    local name=$1
+    shift
+    start "$name" "$HOST" --qmp "unix:$D/$name.qmp" --verbose "$@"
+    wait_for 5 test -S "$D/$name.qmp" || die "$name did not start: $(tail -3 "$D/$name.log")"
+}
+start_sim() { # NAME CHAN [ARGS...]: a sim-agent on unix:CHAN, control NAME.ctl
+    local name=$1 chan=$2
+    shift 2
+    start "$name" "$SIM" --connect "unix:$D/$chan" --control "unix:$D/$name.ctl" \
+        --name "$name" "$@"
+    wait_for 5 test -S "$D/$name.ctl" || die "$name did not start: $(tail -3 "$D/$name.log")"
+}
+host_with_guest() { # HOST GUEST CHAN: a host listening on CHAN, an agent on it
+    start_host "$1" --guest "unix:$D/$3"
+    wait_for 5 test -S "$D/$3" || die "$1 is not listening on $3"
+    start_sim "$2" "$3"
+    wait_for 5 ctl_match "$2.ctl" wait-caps '^ok' || die "$2: no caps from the host"
+}
+
+clip_set() { # SOCK SEL TEXT
+    qmp "$1" "{\"execute\":\"clipboard-set\",\"arguments\":{\"selection\":\"$2\",\"data\":\"$3\"}}"
+}
+clip_get() { # SOCK SEL
+    qmp "$1" "{\"execute\":\"clipboard-get\",\"arguments\":{\"selection\":\"$2\"}}"
+}
+abs_btn() { # SOCK HEAD X Y BUTTON DOWN
+    qmp "$1" "{\"execute\":\"input-send-event\",\"arguments\":{\"head\":$2,\"events\":[
+      {\"type\":\"abs\",\"data\":{\"axis\":\"x\",\"value\":$3}},
+      {\"type\":\"abs\",\"data\":{\"axis\":\"y\",\"value\":$4}},
+      {\"type\":\"btn\",\"data\":{\"down\":$6,\"button\":\"$5\"}}]}}"
+}
+
+# Host -> guest text: the guest pastes exactly TEXT.
+host_to_guest() { # SOCK CTL SEL TEXT
+    local got
+    clip_set "$1" "$3" "$4" >/dev/null || { bad "clipboard-set $3 on $1 failed"; return 1; }
+    got=$(paste_text "$2" "$3") || { bad "guest paste $3 through $1: $got"; return 1; }
+    [ "$got" = "$4" ] || { bad "guest pasted '$got', expected '$4'"; return 1; }
+    note "host->guest $3 via $1: '$got'"
+}
+# Guest -> host text: the host reads exactly TEXT.
+guest_to_host() { # SOCK CTL SEL TEXT
+    local prev r got
+    prev=$(guest_serial "$1" "$3")
+    ctl "$2" "copy $3 $4" >/dev/null || { bad "guest copy $3 failed"; return 1; }
+    wait_for 5 guest_grabbed "$1" "$3" "$prev" || { bad "$1 never saw the guest's $3 grab"; return 1; }
+    r=$(clip_get "$1" "$3") || { bad "clipboard-get $3 on $1: $r"; return 1; }
+    got=$(get_data "$r")
+    [ "$got" = "$4" ] || { bad "$1 read '$got', expected '$4'"; return 1; }
+    note "guest->host $3 via $1: '$got'"
+}
+pointer_is() { # CTL "X Y BUTTONS DISPLAY"
+    wait_for 5 ctl_match "$1" pointer "^ok $2\$" ||
+        { bad "pointer: expected '$2', guest says '$(ctl "$1" pointer)'"; return 1; }
+}
+no_reconnect() { # CTL WHEN
+    local r
+    r=$(ctl "$1" stats)
+    note "$1 stats $2: ${r#ok }"
+    grep -q ' reconnects=0 ' <<<"$r" || bad "$1 reconnected ($2): $r"
+    grep -q ' errors=0 ' <<<"$r" || bad "$1 saw protocol errors ($2): $r"
+}
+migrate() { # SOCK URI
+    qmp "$1" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$2\"}}"
+}
+
+# ---- scenarios ------------------------------------------------------------
+
+# 1. The demo as assertions.
+s_demo() {
+    local r caps got sum size big prev before serial_src serial_dst n
+
+    start_host src --guest "unix:$D/chan"
+    start evt "$CTL" wait-event "unix:$D/src.qmp" VDAGENT_CONNECTED 10
+    sleep 0.5                                   # let the waiter negotiate
+    wait_for 5 test -S "$D/chan" || die "src is not listening on chan"
+    start_sim guest chan
+    wait_for 5 ctl_match guest.ctl wait-caps '^ok' || die "no caps from the host"
+
+    # caps
+    exit_status evt 5 || bad "no VDAGENT_CONNECTED event: $(cat "$D/evt.log")"
+    grep -q '"VDAGENT_CONNECTED".*clipboard-grab-serial' "$D/evt.log" ||
+        bad "VDAGENT_CONNECTED without the guest caps: $(cat "$D/evt.log")"
+    r=$(qmp src.qmp '{"execute":"query-vdagent"}') || die "query-vdagent: $r"
+    caps=$(array "$r" guest-caps)
+    note "guest caps: $caps"
+    grep -q '"clipboard-grab-serial"' <<<"$caps" || bad "guest caps lack clipboard-grab-serial"
+    [ "$(field "$r" mouse-active)" = true ] || bad "mouse-active is not true: $r"
+    [ "$(field "$r" connected)" = true ] || bad "connected is not true"
+
+    # clipboard host -> guest, guest -> host
+    host_to_guest src.qmp guest.ctl clipboard "Hello from the host"
+    host_to_guest src.qmp guest.ctl clipboard "héllo ✓"
+    host_to_guest src.qmp guest.ctl primary "primary: ünïcödé ✓✓"
+    guest_to_host src.qmp guest.ctl clipboard "Hello from the guest"
+    guest_to_host src.qmp guest.ctl clipboard "héllo ✓ from the guest"
+
+    # binary host -> guest: 48 KiB of random PNG bytes
+    head -c 49152 /dev/urandom >"$D/img.bin"
+    qmp src.qmp "{\"execute\":\"clipboard-set\",\"arguments\":{\"type\":\"png\",\"data-base64\":\"$(base64 -w0 "$D/img.bin")\"}}" \
+        >/dev/null || bad "clipboard-set png"
+    r=$(ctl guest.ctl "paste clipboard png")
+    base64 -d <<<"${r##* }" >"$D/img.got" 2>/dev/null
+    [ "$(sha256sum <"$D/img.bin")" = "$(sha256sum <"$D/img.got")" ] || bad "the guest's PNG differs (${r:0:40}...)"
+
+    # 1 MiB guest -> host, checksums compared
+    size=$((1024 * 1024))
+    prev=$(guest_serial src.qmp clipboard)
+    ctl guest.ctl "copy-bytes clipboard $size" >/dev/null || bad "copy-bytes"
+    sum=$(ctl guest.ctl "checksum clipboard")
+    wait_for 5 guest_grabbed src.qmp clipboard "$prev" || bad "no grab for the 1 MiB copy"
+    r=$(VDCTL_TIMEOUT=20 "$CTL" qmp "unix:$D/src.qmp" '{"execute":"clipboard-get"}')
+    get_data "$r" | tr -d '\n' >"$D/big.got"
+    note "guest checksum: $sum; host got $(wc -c <"$D/big.got") bytes"
+    same_pattern "$D/big.got" "$size" || bad "the 1 MiB the host read is not what the guest copied"
+    [ "$sum" = "ok $size $(fnv_pattern "$size")" ] ||
+        bad "guest checksum '$sum' != FNV-1a of the data the host read ($(fnv_pattern "$size"))"
+
+    # pointer, one head then two
+    abs_btn src.qmp 0 16384 8192 left true >/dev/null || bad "input-send-event"
+    pointer_is guest.ctl "511 191 2 0"
+    abs_btn src.qmp 0 32767 32767 left false >/dev/null || bad "input-send-event"
+    pointer_is guest.ctl "1023 767 0 0"
+    qmp src.qmp '{"execute":"display-configure","arguments":{"heads":[
+      {"width":1024,"height":768,"x":0,"y":0},{"width":800,"height":600,"x":1024,"y":0}]}}' \
+        >/dev/null || bad "display-configure two heads"
+    wait_for 5 ctl_match guest.ctl monitors '^ok 2 1024x768+0+0 800x600+1024+0$' ||
+        bad "monitors: $(ctl guest.ctl monitors)"
+    abs_btn src.qmp 1 16384 16384 middle true >/dev/null || bad "input-send-event head 1"
+    pointer_is guest.ctl "399 299 4 1"
+    abs_btn src.qmp 1 32767 32767 middle false >/dev/null || bad "input-send-event head 1"
+    pointer_is guest.ctl "799 599 0 1"
+    # back on head 0: the destination below has one head, and a mouse state
+    # on a head it lacks is (rightly) refused by its post_load check
+    abs_btn src.qmp 0 0 0 left false >/dev/null
+    pointer_is guest.ctl "0 0 0 0"
+
+    # live migration over unix: in the middle of a throttled transfer
+    start_host dst --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "destination not listening"
+    host_to_guest src.qmp guest.ctl secondary "host secondary before migration"
+    big=$((4 * 1024 * 1024))
+    ctl guest.ctl "throttle 32" >/dev/null || bad "throttle"
+    prev=$(guest_serial src.qmp clipboard)
+    ctl guest.ctl "copy-bytes clipboard $big" >/dev/null || bad "copy-bytes $big"
+    wait_for 5 guest_grabbed src.qmp clipboard "$prev" || die "no grab for the big copy"
+    start srcget env VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/src.qmp" '{"execute":"clipboard-get"}'
+    wait_for 10 bytes_in_ge src.qmp 262144 || die "the transfer did not start"
+    r=$(qmp src.qmp '{"execute":"query-vdagent"}')
+    before=$(field "$r" bytes-in)
+    serial_src=$(array "$r" last-serial)
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    note "migrating with $before bytes of $big received"
+    wait_for 10 mig_done src.qmp || die "migration did not finish"
+    [ "$(mig_status src.qmp)" = completed ] ||
+        die "source: $(qmp src.qmp '{"execute":"query-migrate"}')"
+    [ "$before" -lt "$big" ] || bad "the transfer was over before the migration"
+    r=$(qmp dst.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || bad "destination: $r"
+    [ -n "$(field "$r" downtime-us)" ] || bad "no downtime-us on the destination: $r"
+    note "downtime $(field "$r" downtime-us) us"
+    [ "$(run_status src.qmp)" = postmigrate ] || bad "source status $(run_status src.qmp)"
+    [ "$(run_status dst.qmp)" = running ] || bad "destination status $(run_status dst.qmp)"
+    serial_dst=$(array "$(qmp dst.qmp '{"execute":"query-vdagent"}')" last-serial)
+    [ "$serial_dst" = "$serial_src" ] ||
+        bad "last-serial changed over the migration: source [$serial_src], destination [$serial_dst]"
+    ctl guest.ctl "throttle 0" >/dev/null
+
+    # the transfer completes on the destination
+    r=$(VDCTL_TIMEOUT=20 "$CTL" qmp "unix:$D/dst.qmp" '{"execute":"clipboard-get"}') ||
+        bad "clipboard-get on the destination: ${r:0:200}"
+    get_data "$r" | tr -d '\n' >"$D/big.got"
+    note "destination read $(wc -c <"$D/big.got") bytes"
+    same_pattern "$D/big.got" "$big" || bad "the destination did not read the guest's $big bytes"
+    no_reconnect guest.ctl "after the migration"
+
+    # clipboard and pointer through the destination
+    got=$(paste_text guest.ctl secondary) || bad "paste of the host's pre-migration secondary: $got"
+    [ "$got" = "host secondary before migration" ] ||
+        bad "guest pasted '$got' for the host's pre-migration secondary"
+    n=$(grep -c 'host grabbed secondary' "$D/guest.log")
+    [ "$n" = 1 ] || bad "the guest got $n GRABs for the host's secondary (the destination re-sent it)"
+    host_to_guest dst.qmp guest.ctl clipboard "Hello after migration"
+    guest_to_host dst.qmp guest.ctl primary "Guest primary after migration"
+    abs_btn dst.qmp 0 0 32767 right true >/dev/null || bad "input-send-event on the destination"
+    pointer_is guest.ctl "0 767 8 0"
+    no_reconnect guest.ctl "at the end"
+}
+
+# 2. Refusing destinations: the source resumes and loses nothing.
+s_refused() {
+    local r desc size got prev
+
+    host_with_guest src guest chan
+    guest_to_host src.qmp guest.ctl clipboard "guest owns the clipboard"
+
+    # a fake destination that reads everything and refuses
+    start fake "$CTL" fake-dest "unix:$D/fake" refuse
+    wait_for 5 test -S "$D/fake" || die "fake destination not listening"
+    migrate src.qmp "unix:$D/fake" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration (refused) did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = failed ] || bad "refused migration: $r"
+    desc=$(field "$r" error-desc)
+    [ -n "$desc" ] || bad "no error-desc: $r"
+    grep -q refused <<<"$desc" || bad "error-desc does not say refused: $desc"
+    note "refused: $desc"
+    wait_for 5 status_is src.qmp running || bad "source status $(run_status src.qmp)"
+    exit_status fake 5 >/dev/null
+
+    # a real destination whose post_load check fails (--clipboard off while
+    # the guest owns the clipboard), with a guest transfer in flight
+    start_host dst --incoming "unix:$D/mig" --clipboard off
+    wait_for 5 test -S "$D/mig" || die "destination not listening"
+    size=$((2 * 1024 * 1024))
+    ctl guest.ctl "throttle 16" >/dev/null
+    prev=$(guest_serial src.qmp clipboard)
+    ctl guest.ctl "copy-bytes clipboard $size" >/dev/null || bad "copy-bytes"
+    wait_for 5 guest_grabbed src.qmp clipboard "$prev" || die "no grab for the transfer"
+    start srcget env VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/src.qmp" '{"execute":"clipboard-get"}'
+    wait_for 10 bytes_in_ge src.qmp 262144 || die "the transfer did not start"
+    note "migrating with $(bytes_in src.qmp) bytes of $size received"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration (post_load) did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = failed ] || bad "post_load-refused migration: $r"
+    desc=$(field "$r" error-desc)
+    [ -n "$desc" ] || bad "no error-desc: $r"
+    note "refused: $desc"
+    wait_for 5 status_is src.qmp running || bad "source status $(run_status src.qmp)"
+    [ "$(mig_status dst.qmp)" = failed ] || bad "destination query-migrate: $(mig_status dst.qmp)"
+    [ "$(run_status dst.qmp)" = inmigrate ] || bad "destination status: $(run_status dst.qmp)"
+    alive dst || bad "the refusing destination died"
+
+    # the in-flight transfer completes on the source
+    if exit_status srcget 20; then
+        get_data "$(cat "$D/srcget.log")" | tr -d '\n' >"$D/big.got"
+        same_pattern "$D/big.got" "$size" ||
+            bad "the clipboard-get in flight returned $(wc -c <"$D/big.got") bytes, not the guest's $size"
+    else
+        bad "the clipboard-get in flight at the migration failed: $(head -c 200 "$D/srcget.log")"
+    fi
+    wait_for 10 stat_is guest.ctl out-bytes 0 || bad "the guest's transfer never drained"
+    ctl guest.ctl "throttle 0" >/dev/null
+    r=$(VDCTL_TIMEOUT=10 "$CTL" qmp "unix:$D/src.qmp" '{"execute":"clipboard-get"}')
+    get_data "$r" | tr -d '\n' >"$D/big2.got"
+    same_pattern "$D/big2.got" "$size" ||
+        bad "a later clipboard-get returned $(wc -c <"$D/big2.got") bytes, not $size: ${r:0:120}"
+
+    # the source keeps working, the guest never reconnected
+    host_to_guest src.qmp guest.ctl clipboard "host text after the refusals"
+    guest_to_host src.qmp guest.ctl clipboard "guest text after the refusals"
+    abs_btn src.qmp 0 32767 0 left true >/dev/null || bad "input-send-event"
+    pointer_is guest.ctl "1023 0 2 0"
+    no_reconnect guest.ctl "after the refusals"
+}
+
+# 3. A destination dying mid-transfer.
+s_dest_dies() {
+    local r
+
+    host_with_guest src guest chan
+    guest_to_host src.qmp guest.ctl clipboard "before the first attempt"
+
+    # vdctl fake-dest: reads 1000 bytes of the channel, then closes
+    start fake "$CTL" fake-dest "unix:$D/fake" 1000
+    wait_for 5 test -S "$D/fake" || die "fake destination not listening"
+    migrate src.qmp "unix:$D/fake" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration (fake dies) did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    note "fake-dest 1000: $r"
+    [ "$(field "$r" status)" = failed ] || bad "migration to a dying destination: $r"
+    [ -n "$(field "$r" error-desc)" ] || bad "no error-desc: $r"
+    wait_for 5 status_is src.qmp running || bad "source status $(run_status src.qmp)"
+    exit_status fake 5 >/dev/null
+    host_to_guest src.qmp guest.ctl clipboard "host text after the fake died"
+    guest_to_host src.qmp guest.ctl clipboard "guest text after the fake died"
+    no_reconnect guest.ctl "after the fake destination died"
+
+    # a real destination, stopped so that it cannot finish, then SIGKILLed
+    start_host dst --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "destination not listening"
+    kill -STOP "${PID[dst]}"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    sleep 0.2
+    kill -KILL "${PID[dst]}"
+    reap "${PID[dst]}"
+    wait_for 10 mig_done src.qmp || die "migration (SIGKILL) did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    note "SIGKILLed destination: $r"
+    [ "$(field "$r" status)" = failed ] || bad "migration to a killed destination: $r"
+    [ -n "$(field "$r" error-desc)" ] || bad "no error-desc: $r"
+    wait_for 5 status_is src.qmp running || bad "source status $(run_status src.qmp)"
+    host_to_guest src.qmp guest.ctl clipboard "host text after the kill"
+    guest_to_host src.qmp guest.ctl primary "guest text after the kill"
+    abs_btn src.qmp 0 16384 16384 right true >/dev/null || bad "input-send-event"
+    pointer_is guest.ctl "511 383 8 0"
+    no_reconnect guest.ctl "after the killed destination"
+}
+
+# 4. file: and tcp: migrations.
+s_file_tcp() {
+    local r src_caps src_word src_serial got port tries
+
+    host_with_guest src guest chan
+    guest_to_host src.qmp guest.ctl primary "guest primary before the file migration"
+    host_to_guest src.qmp guest.ctl clipboard "host text before the file migration"
+    r=$(qmp src.qmp '{"execute":"query-vdagent"}')
+    src_caps=$(array "$r" guest-caps) src_word=$(field "$r" caps-word)
+    src_serial=$(array "$r" last-serial)
+
+    migrate src.qmp "file:$D/state" >/dev/null || die "migrate file:"
+    wait_for 5 mig_done src.qmp || die "file: migration did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || die "file: migration: $r"
+    [ "$(run_status src.qmp)" = postmigrate ] || bad "source status $(run_status src.qmp)"
+    [ "$(head -c 4 "$D/state")" = QEVM ] || bad "the file does not start with QEVM"
+    [ "$(tail -c 1 "$D/state")" = "}" ] || bad "the file does not end with a JSON object"
+    grep -aq '"page_size".*"devices"\|"devices".*"page_size"' "$D/state" ||
+        bad "no JSON description (page_size, devices) in the file"
+    note "state file: $(wc -c <"$D/state") bytes"
+
+    start_host new --incoming "file:$D/state" --guest "unix:$D/newchan"
+    r=$(qmp new.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || bad "load from file: $r"
+    [ "$(run_status new.qmp)" = running ] || bad "new host status $(run_status new.qmp)"
+    r=$(qmp new.qmp '{"execute":"query-vdagent"}')
+    [ "$(field "$r" connected)" = true ] || bad "new host not connected: $r"
+    [ "$(array "$r" guest-caps)" = "$src_caps" ] || bad "guest caps differ: [$(array "$r" guest-caps)]"
+    [ "$(field "$r" caps-word)" = "$src_word" ] || bad "caps-word differs: $(field "$r" caps-word)"
+    [ "$(array "$r" last-serial)" = "$src_serial" ] ||
+        bad "last-serial differs: source [$src_serial], loaded [$(array "$r" last-serial)]"
+    q_match new.qmp '{"execute":"clipboard-query"}' '"owner":"host"' ||
+        bad "the host's clipboard did not migrate: $(qmp new.qmp '{"execute":"clipboard-query"}')"
+    got=$(get_data "$(clip_get new.qmp clipboard)")
+    [ "$got" = "host text before the file migration" ] || bad "new host's clipboard: '$got'"
+    q_match new.qmp '{"execute":"clipboard-query","arguments":{"selection":"primary"}}' '"owner":"guest"' ||
+        bad "the guest's primary did not migrate"
+
+    # a fresh agent that does not announce: the continuing session
+    start_sim g2 newchan --no-announce
+    wait_for 5 stat_is g2.ctl connected 1 || bad "g2 never connected"
+    sleep 0.3                                   # whatever the host sends
+    r=$(qmp new.qmp '{"execute":"query-vdagent"}')
+    grep -q '"announce-capabilities"' <<<"$(sed -n 's/.*"out":\({[^}]*}\).*/\1/p' <<<"$r")" &&
+        bad "the new host sent caps to the continuing agent: $r"
+    grep -q 'caps from host' "$D/g2.log" && bad "g2 got caps: $(grep 'caps from host' "$D/g2.log")"
+    [ "$(sim_stat g2.ctl caps)" = 0x00000000 ] || bad "g2 stats caps=$(sim_stat g2.ctl caps)"
+    [ "$(field "$(qmp new.qmp '{"execute":"query-vdagent"}')" connected)" = true ] ||
+        bad "new host not connected with g2"
+    no_reconnect g2.ctl "on the new host"
+    # A fresh sim-agent process cannot know the host's grab from before the
+    # migration (a real agent across a VM migration keeps it: its port never
+    # closes); the host side must still hold and serve the restored data.
+    r=$(qmp new.qmp '{"execute":"clipboard-query"}')
+    grep -q '"owner":"host"' <<<"$r" || bad "the host's clipboard was not restored: $r"
+    r=$(qmp new.qmp '{"execute":"clipboard-get"}')
+    [ "$(field "$r" data)" = "host text before the file migration" ] ||
+        bad "the restored host clipboard reads '$r'"
+    note "g2 transcript: $(tr '\n' '|' <"$D/g2.log")"
+
+    # tcp: a source with the embedded sim agent, state only
+    start_host tsrc --guest sim
+    wait_for 5 q_match tsrc.qmp '{"execute":"query-vdagent"}' '"connected":true' ||
+        die "--guest sim never connected"
+    src_caps=$(array "$(qmp tsrc.qmp '{"execute":"query-vdagent"}')" guest-caps)
+    for ((tries = 0; tries < 5; tries++)); do
+        port=$((20000 + RANDOM % 30000))
+        start_host "tdst" --incoming "tcp:127.0.0.1:$port" --guest "unix:$D/tchan"
+        wait_for 5 q_match tdst.qmp '{"execute":"query-migrate"}' '"setup"' && break
+        stop tdst
+        rm -f "$D/tdst.qmp"
+    done
+    [ "$(mig_status tdst.qmp)" = setup ] || die "no tcp destination"
+    [ "$(run_status tdst.qmp)" = inmigrate ] || bad "tcp destination status $(run_status tdst.qmp)"
+    migrate tsrc.qmp "tcp:127.0.0.1:$port" >/dev/null || die "migrate tcp:"
+    wait_for 10 mig_done tsrc.qmp || die "tcp: migration did not finish"
+    [ "$(mig_status tsrc.qmp)" = completed ] || bad "tcp source: $(qmp tsrc.qmp '{"execute":"query-migrate"}')"
+    [ "$(mig_status tdst.qmp)" = completed ] || bad "tcp destination: $(mig_status tdst.qmp)"
+    [ "$(run_status tsrc.qmp)" = postmigrate ] || bad "tcp source status $(run_status tsrc.qmp)"
+    [ "$(run_status tdst.qmp)" = running ] || bad "tcp destination status $(run_status tdst.qmp)"
+    r=$(qmp tdst.qmp '{"execute":"query-vdagent"}')
+    [ "$(field "$r" connected)" = true ] || bad "tcp destination not connected"
+    [ "$(array "$r" guest-caps)" = "$src_caps" ] || bad "tcp destination caps differ"
+}
+
+# 5. Malformed input on the control socket.
+s_malformed() {
+    local p r rc n=0 all=""
+    local -a cases=(
+        'not json at all'
+        '{"execute":'$'\n''}'
+        '{"execute" "query-status"}'
+        '[1,2,3]'
+        '42'
+        '"query-status"'
+        'null'
+        '{}'
+        '{"arguments":{}}'
+        '{"execute":42}'
+        '{"execute":"no-such-command"}'
+        '{"execute":"query-status","arguments":[]}'
+        '{"execute":"query-status","bogus-key":1}'
+        '{"execute":"qmp_capabilities"}'
+        '{"execute":"clipboard-set"}'
+        '{"execute":"clipboard-set","arguments":{}}'
+        '{"execute":"clipboard-set","arguments":{"data":42}}'
+        '{"execute":"clipboard-set","arguments":{"data":["x"]}}'
+        '{"execute":"clipboard-set","arguments":{"selection":"bogus","data":"x"}}'
+        '{"execute":"clipboard-set","arguments":{"selection":7,"data":"x"}}'
+        '{"execute":"clipboard-set","arguments":{"type":"gif","data":"x"}}'
+        '{"execute":"clipboard-set","arguments":{"type":"png","data":"x"}}'
+        '{"execute":"clipboard-set","arguments":{"data":"x","data-base64":"eA=="}}'
+        '{"execute":"clipboard-get","arguments":{"selection":"bogus"}}'
+        '{"execute":"clipboard-get","arguments":{"type":"gif"}}'
+        '{"execute":"clipboard-get","arguments":{"selection":"secondary"}}'
+        '{"execute":"clipboard-release","arguments":{"selection":"bogus"}}'
+        '{"execute":"clipboard-query","arguments":{"selection":true}}'
+        '{"execute":"input-send-event"}'
+        '{"execute":"input-send-event","arguments":{"events":{}}}'
+        '{"execute":"input-send-event","arguments":{"events":"x"}}'
+        '{"execute":"input-send-event","arguments":{"events":[42]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs"}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":"x","value":40000}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":"x","value":-1}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":"x","value":"1"}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":"z","value":1}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":1,"value":1}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"btn","data":{"down":true,"button":"thumb"}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"btn","data":{"down":"yes","button":"left"}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"btn","data":{"down":true}}]}}'
+        '{"execute":"input-send-event","arguments":{"events":[{"type":"key","data":{}}]}}'
+        '{"execute":"input-send-event","arguments":{"head":7,"events":[]}}'
+        '{"execute":"input-send-event","arguments":{"head":-1,"events":[]}}'
+        '{"execute":"input-send-event","arguments":{"head":"0","events":[]}}'
+        '{"execute":"display-configure"}'
+        '{"execute":"display-configure","arguments":{"heads":{}}}'
+        '{"execute":"display-configure","arguments":{"heads":[]}}'
+        '{"execute":"display-configure","arguments":{"heads":[1]}}'
+        '{"execute":"display-configure","arguments":{"heads":[{"width":0,"height":768}]}}'
+        '{"execute":"display-configure","arguments":{"heads":[{"width":1024}]}}'
+        '{"execute":"display-configure","arguments":{"heads":[{"width":"1024","height":768}]}}'
+        '{"execute":"display-configure","arguments":{"heads":[{"width":40000,"height":768}]}}'
+        "{\"execute\":\"display-configure\",\"arguments\":{\"heads\":[$(printf '{"width":64,"height":64},%.0s' {1..16}){\"width\":64,\"height\":64}]}}"
+        '{"execute":"migrate"}'
+        '{"execute":"migrate","arguments":{"uri":42}}'
+        '{"execute":"migrate","arguments":{"uri":"bogus:x"}}'
+        '{"execute":"migrate-incoming"}'
+        "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"unix:$D/in\"}}"
+    )
+
+    host_with_guest src guest chan
+    for p in "${cases[@]}"; do
+        n=$((n + 1))
+        r=$("$CTL" qmp "unix:$D/src.qmp" "$p" 2>&1)
+        rc=$?
+        if [ $rc != 1 ] || ! grep -q '^{"error":{"class":"[A-Za-z]*","desc":"[^"]' <<<"$r"; then
+            bad "case $n (${p:0:70}): rc=$rc, reply '${r:0:120}'"
+        fi
+        printf '# %-72.72s -> %s\n' "${p//$'\n'/ }" "${r:0:90}"
+        alive src || die "vdagent-host died on case $n: ${p:0:80}"
+        all+=$p$'\n'
+    done
+    [ -e "$D/in" ] && bad "migrate-incoming while running created $D/in"
+
+    # all of them on one connection, then an incomplete value left open
+    "$CTL" qmp "unix:$D/src.qmp" "$all" >/dev/null 2>&1
+    VDCTL_TIMEOUT=1 "$CTL" qmp "unix:$D/src.qmp" '{"execute":"query-status",' >/dev/null 2>&1
+    # before qmp_capabilities (vdctl line does not negotiate): the first
+    # line back is the greeting; what matters is that nothing breaks
+    r=$("$CTL" line "unix:$D/src.qmp" '{"execute":"query-status"}' 2>&1)
+    grep -q '^{"QMP":{"version":' <<<"$r" || bad "no QMP greeting: ${r:0:100}"
+    "$CTL" line "unix:$D/src.qmp" $'{"execute":"quit"}\n{"execute":"stop"}\ngarbage' >/dev/null 2>&1
+    sleep 0.2
+    alive src || die "vdagent-host died after the sweep"
+    r=$(qmp src.qmp '{"execute":"query-status","id":"after-sweep"}')
+    [ "$r" = '{"return":{"running":true,"status":"running"},"id":"after-sweep"}' ] ||
+        bad "query-status after the sweep: $r"
+    host_to_guest src.qmp guest.ctl clipboard "still fine after the sweep"
+    no_reconnect guest.ctl "after the sweep"
+}
+
+# 6. Command-line errors.
+s_cli() {
+    local args rc err
+
+    for args in "--bogus" "--bogus on" "--mouse maybe" "--head 0x0" "--head 1024x" \
+                "--max-message 12" "--clipboard sometimes" "--qmp $D/noprefix" "stray"; do
+        # shellcheck disable=SC2086
+        timeout 5 "$HOST" $args >"$D/cli.out" 2>"$D/cli.err"
+        rc=$?
+        err=$(head -1 "$D/cli.err")
+        note "[$args] -> $rc: $err"
+        [ $rc = 2 ] || bad "[$args] exit status $rc, expected 2"
+        grep -q '^usage: vdagent-host' "$D/cli.err" || bad "[$args] no usage line on stderr"
+    done
+    grep -q "unknown option '--bogus'" <<<"$(timeout 5 "$HOST" --bogus on 2>&1)" ||
+        bad "--bogus on: no 'unknown option' message"
+
+    host_with_guest h1 guest c1
+
+    # --qmp path in use
+    timeout 5 "$HOST" --guest "unix:$D/c2" --qmp "unix:$D/h1.qmp" >"$D/cli.out" 2>"$D/cli.err"
+    rc=$?
+    note "qmp in use -> $rc: $(head -1 "$D/cli.err")"
+    [ $rc != 0 ] && [ $rc != 124 ] || bad "--qmp in use: exit status $rc"
+    grep -q "in use" "$D/cli.err" || bad "--qmp in use: unclear message: $(cat "$D/cli.err")"
+    [ -e "$D/c2" ] && bad "--qmp in use: left $D/c2 behind"
+
+    # --guest path in use
+    timeout 5 "$HOST" --guest "unix:$D/c1" --qmp "unix:$D/q3" >"$D/cli.out" 2>"$D/cli.err"
+    rc=$?
+    note "guest in use -> $rc: $(head -1 "$D/cli.err")"
+    [ $rc != 0 ] && [ $rc != 124 ] || bad "--guest in use: exit status $rc"
+    grep -q "in use" "$D/cli.err" || bad "--guest in use: unclear message: $(cat "$D/cli.err")"
+    [ -e "$D/q3" ] && bad "--guest in use: left its control socket $D/q3 behind"
+
+    # --guest unix: on a file that is not a socket
+    echo precious >"$D/plain"
+    timeout 5 "$HOST" --guest "unix:$D/plain" --qmp "unix:$D/q4" >"$D/cli.out" 2>"$D/cli.err"
+    rc=$?
+    note "guest not a socket -> $rc: $(head -1 "$D/cli.err")"
+    [ $rc != 0 ] && [ $rc != 124 ] || bad "--guest on a plain file: exit status $rc"
+    [ "$(cat "$D/plain")" = precious ] || bad "--guest on a plain file: the file was touched"
+    [ -e "$D/q4" ] && bad "--guest on a plain file: left its control socket $D/q4 behind"
+
+    # the first host was not disturbed
+    [ "$(run_status h1.qmp)" = running ] || bad "h1 disturbed: $(run_status h1.qmp)"
+    host_to_guest h1.qmp guest.ctl clipboard "h1 still serves its guest"
+    no_reconnect guest.ctl "after the failed starts"
+}
+
+# 7. quit: exit 0, sockets unlinked, a handed-over guest socket kept.
+s_quit() {
+    local r rc
+
+    host_with_guest h guest c
+    r=$(qmp h.qmp '{"execute":"quit"}' 2>&1)
+    rc=$?
+    [ "$r" = '{"return":{}}' ] || bad "no reply to quit: vdctl exit status $rc, output '$r'"
+    exit_status h 5; rc=$?
+    [ "$rc" = 0 ] || bad "vdagent-host after quit: exit status $rc"
+    [ -e "$D/h.qmp" ] && bad "control socket left after quit"
+    [ -e "$D/c" ] && bad "guest socket left after quit"
+    stop guest
+
+    # after a unix: handover the guest socket belongs to the destination
+    host_with_guest src guest2 chan
+    start_host dst --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "destination not listening"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration did not finish"
+    [ "$(mig_status src.qmp)" = completed ] || die "migration: $(mig_status src.qmp)"
+    qmp src.qmp '{"execute":"quit"}' >/dev/null
+    exit_status src 5; rc=$?
+    [ "$rc" = 0 ] || bad "source after quit: exit status $rc"
+    [ -e "$D/src.qmp" ] && bad "source control socket left after quit"
+    [ -S "$D/chan" ] || bad "the source unlinked the guest socket it handed over"
+    host_to_guest dst.qmp guest2.ctl clipboard "through the destination after the source quit"
+    no_reconnect guest2.ctl "after the source quit"
+    # the handed-over listening socket still takes a (re)connecting agent
+    ctl guest2.ctl reconnect >/dev/null
+    wait_for 5 stat_is guest2.ctl reconnects 1 || bad "guest never reconnected"
+    wait_for 5 ctl_match guest2.ctl stats ' connected=1' || bad "guest not connected again"
+    wait_for 5 q_match dst.qmp '{"execute":"query-vdagent"}' '"connected":true' ||
+        bad "destination never saw the reconnected guest"
+    host_to_guest dst.qmp guest2.ctl clipboard "after a reconnect to the handed-over socket"
+    guest_to_host dst.qmp guest2.ctl clipboard "guest after the reconnect"
+    qmp dst.qmp '{"execute":"quit"}' >/dev/null
+    exit_status dst 5; rc=$?
+    [ "$rc" = 0 ] || bad "destination after quit: exit status $rc"
+    [ -e "$D/dst.qmp" ] && bad "destination control socket left after quit"
+    [ -e "$D/chan" ] && bad "guest socket left after the destination quit"
+    [ -e "$D/mig" ] && bad "incoming migration socket $D/mig left after the destination quit"
+    return 0
+}
+
+# ---- driver ------------------------------------------------------------------
+
+run() { # NAME FUNCTION LIMIT-SECONDS
+    local name=$1 fn=$2 limit=$3 left rc reasons deadline
+    local d=$W/$name
+
+    if [ -n "$ONLY" ] && ! grep -qw -- "$name" <<<"$ONLY"; then
+        echo "ok - $name # SKIP not selected"
+        return
+    fi
+    mkdir -p "$d"
+    : >"$d/reasons"
+    left=$((BUDGET - (SECONDS - START)))
+    if [ "$left" -lt 5 ]; then
+        echo "not ok - $name: skipped, the time budget is spent"
+        FAILED=$((FAILED + 1))
+        return
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    set -m
+    (
+        D=$d
+        trap scenario_cleanup EXIT
+        trap 'exit 143' TERM INT
+        cd "$D" || exit 1
+        "$fn"
+    ) </dev/null >"$d/trace.log" 2>&1 &
+    SPID=$!
+    CURRENT=$name
+    set +m
+    deadline=$((SECONDS + limit))
+    while kill -0 "$SPID" 2>/dev/null; do
+        if [ $SECONDS -ge "$deadline" ]; then
+            echo "timed out after $limit s" >>"$d/reasons"
+            kill_group "$SPID"
+            break
+        fi
+        sleep 0.1
+    done
+    wait "$SPID" 2>/dev/null
+    rc=$?
+    kill_group "$SPID"              # anything left in its group
+    SPID="" CURRENT=""
+    if [ $rc = 0 ] && [ ! -s "$d/reasons" ]; then
+        echo "ok - $name"
+        PASSED=$((PASSED + 1))
+        rm -rf "$d"
+        return
+    fi
+    [ -s "$d/reasons" ] || echo "exited with status $rc" >>"$d/reasons"
+    reasons=$(paste -sd';' "$d/reasons" | sed 's/;/; /g')
+    echo "not ok - $name: $reasons"
+    FAILED=$((FAILED + 1))
+    FAILED_DIRS+=("$d")
+}
+
+echo "1..7"
+run demo s_demo 30
+run refused s_refused 30
+run dest-dies s_dest_dies 20
+run file-tcp s_file_tcp 20
+run malformed s_malformed 20
+run cli s_cli 15
+run quit s_quit 20
+
+for d in "${FAILED_DIRS[@]}"; do
+    echo "# ---- logs of $(basename "$d") ($d)"
+    echo "# -- trace.log"
+    sed 's/^/#   /' "$d/trace.log"
+    for f in "$d"/*.log; do
+        [ "$f" = "$d/trace.log" ] && continue
+        echo "# -- $(basename "$f") (last 15 lines)"
+        tail -15 "$f" | cut -c1-300 | sed 's/^/#   /'
+    done
+done
+echo "# $PASSED passed, $FAILED failed, $((SECONDS - START)) s"
+[ "$FAILED" = 0 ]
