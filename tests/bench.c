@@ -37,6 +37,17 @@
  *     MOUSE_STATE messages, in ns per event beside a memcpy of the same 41
  *     wire bytes into a hot buffer (no target).
  *
+ * Migration (issue 5), a registry holding only the device's "vdagent"
+ * section, saved into a memory stream and loaded from it into a fresh,
+ * stopped destination device (a new one each repetition, made before the
+ * clock starts):
+ *  H. save + load time for an idle connected device, for one with 1 MiB of
+ *     a 2 MiB guest clipboard message in its parser, and for one with
+ *     1 MiB of host->guest output queued (a clipboard reply the guest side
+ *     has not taken), each beside a hot memcpy of the same number of
+ *     stream bytes (no target); the destination is then run and checked
+ *     once (the message completes, the output reaches the guest).
+ *
  * The machine is shared and noisy: figures are printed, never asserted.
  * Each one is the best of BENCH_REPS runs timed with CLOCK_MONOTONIC.
  * Every copy ends in a checksum (a byte per page) folded into a volatile
@@ -1204,6 +1215,419 @@ static void bench_device(void)
     }
 }
 
+/* ---- migration (H) ---------------------------------------------------------- */
+
+#define MIG_REPS        51                     /* best of, per state */
+#define MIG_MSG         (2u * 1024 * 1024)     /* H: the guest's message */
+#define MIG_IN_FLIGHT   (1u * 1024 * 1024)     /* H: bytes of it pushed */
+#define MIG_OUT_TEXT    (1u * 1024 * 1024)     /* H: the host's reply text */
+#define MIG_COPY_BYTES  (16u * 1024 * 1024)    /* H: bytes per memcpy run */
+
+/*
+ * A destination for a session's device: the same config, stopped (an
+ * incoming VM), the guest side blocked, a host peer on its private hub,
+ * no guest agent of its own.
+ */
+static bool mig_dest_open(Session *d)
+{
+    VDAgentConfig cfg;
+
+    memset(d, 0, sizeof(*d));
+    vdagent_config_init(&cfg);
+    cfg.clipboard = true;
+    d->front.mode = FRONT_BLOCKED;
+    d->front.buf = g_malloc(DEV_ROUND);
+    memset(d->front.buf, 0x5a, DEV_ROUND);
+    d->dev = vdagent_chardev_new(&cfg, &front_ops, &d->front, NULL);
+    if (!d->dev) {
+        return false;
+    }
+    d->hub = vdagent_chardev_clipboard_hub(d->dev);
+    d->host = (ClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
+                               .opaque = d };
+    clipboard_peer_register(d->hub, &d->host);
+    vdagent_chardev_set_running(d->dev, false);
+    return true;
+}
+
+/* Run the loaded destination against the source's agent, check it. */
+typedef bool (*MigVerify)(Session *src, Session *dst, const void *arg,
+                          DevRun *r);
+
+typedef struct MigResult {
+    double best;               /* save + load, best rep */
+    double best_save;          /* each on its own, best rep */
+    double best_load;
+    size_t stream_len;
+    size_t vmdesc_len;         /* the JSON at the end of the stream */
+    DevRun run;                /* the check of the last rep */
+} MigResult;
+
+/* Length of the vmdesc JSON ending @p (0x06, be32 length, JSON); 0: none. */
+static size_t vmdesc_len(const uint8_t *p, size_t len)
+{
+    size_t at;
+
+    for (at = 5; at < len; at++) {
+        uint32_t n = (uint32_t)p[at - 4] << 24 | (uint32_t)p[at - 3] << 16 |
+                     (uint32_t)p[at - 2] << 8 | p[at - 1];
+
+        if (p[at - 5] == 0x06 && p[at] == '{' && n == len - at) {
+            return n;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Best of MIG_REPS: save @src (stopped) into a new memory stream, load it
+ * into a fresh destination.  The last destination is then run and checked
+ * with @verify, which may feed the source's agent.
+ */
+static void mig_bench(Session *src, MigVerify verify, const void *arg,
+                      MigResult *res)
+{
+    g_autoptr(MigrationRegistry) src_reg = migration_registry_new();
+    int rep;
+
+    memset(res, 0, sizeof(*res));
+    res->best = res->best_save = res->best_load = G_MAXDOUBLE;
+    if (!vdagent_chardev_register_migration(src->dev, src_reg, 0)) {
+        dev_fail(&res->run, "cannot register the source's section");
+        return;
+    }
+    for (rep = 0; rep < MIG_REPS && !res->run.error[0]; rep++) {
+        g_autoptr(MigrationRegistry) dst_reg = migration_registry_new();
+        g_autoptr(GError) err = NULL;
+        MigrationStream *out = NULL, *in = NULL;
+        const uint8_t *data;
+        size_t len = 0;
+        double t0, t1, t2;
+        bool saved, loaded = false;
+        Session d;
+
+        if (!mig_dest_open(&d) ||
+            !vdagent_chardev_register_migration(d.dev, dst_reg, 0)) {
+            dev_fail(&res->run, "cannot make a destination device");
+            session_close(&d);
+            break;
+        }
+        t0 = now_sec();
+        out = migration_stream_new_buffer();
+        saved = migration_save(src_reg, out, &err);
+        t1 = now_sec();
+        if (saved) {
+            data = migration_stream_data(out, &len);
+            in = migration_stream_new_reader(data, len);
+            loaded = migration_load(dst_reg, in, &err);
+        }
+        t2 = now_sec();
+        if (!saved || !loaded) {
+            dev_fail(&res->run, "%s failed: %s", saved ? "load" : "save",
+                     err ? err->message : "(no error)");
+        } else {
+            res->best = MIN(res->best, t2 - t0);
+            res->best_save = MIN(res->best_save, t1 - t0);
+            res->best_load = MIN(res->best_load, t2 - t1);
+            if (rep == 0) {
+                res->stream_len = len;
+                res->vmdesc_len = vmdesc_len(data, len);
+            } else if (len != res->stream_len) {
+                dev_fail(&res->run, "stream of %zu bytes, then %zu",
+                         res->stream_len, len);
+            }
+            if (rep == MIG_REPS - 1 && verify) {
+                /* The registry first: it points at the device. */
+                g_clear_pointer(&dst_reg, migration_registry_free);
+                verify(src, &d, arg, &res->run);
+            }
+        }
+        migration_stream_free(in);
+        migration_stream_free(out);
+        g_clear_pointer(&dst_reg, migration_registry_free);
+        session_close(&d);
+    }
+}
+
+/* The destination's guest side opens (not a reconnect) and it runs. */
+static bool mig_resume(Session *src, Session *d, DevRun *r)
+{
+    uint64_t pending = vdagent_chardev_pending_output(d->dev);
+
+    if (!vdagent_chardev_connected(d->dev)) {
+        return dev_fail(r, "the destination is not connected after the load");
+    }
+    d->front.mode = FRONT_AGENT;
+    d->front.ga = src->ga;
+    vdagent_chardev_set_guest_open(d->dev, true);
+    if (vdagent_chardev_pending_output(d->dev) != pending) {
+        return dev_fail(r, "the destination's guest open was a reconnect");
+    }
+    vdagent_chardev_set_running(d->dev, true);
+    return true;
+}
+
+static bool mig_verify_idle(Session *src, Session *d, const void *arg,
+                            DevRun *r)
+{
+    size_t before = guest_agent_n_received(src->ga);
+
+    if (!mig_resume(src, d, r)) {
+        return false;
+    }
+    if (guest_agent_n_received(src->ga) != before ||
+        guest_agent_errors(src->ga) != 0 ||
+        !vdagent_chardev_guest_has_cap(d->dev,
+                                       VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+        return dev_fail(r, "after the load: %zu messages to the guest, %u "
+                        "errors, caps %s", guest_agent_n_received(src->ga) -
+                        before, guest_agent_errors(src->ga),
+                        vdagent_chardev_guest_has_cap(d->dev,
+                            VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ?
+                        "kept" : "lost");
+    }
+    return true;
+}
+
+/* The rest of the guest's message, pushed into the destination. */
+typedef struct MigParserArg {
+    const uint8_t *stream;
+    size_t len;                /* all of it */
+    size_t pushed;             /* into the source */
+    const uint8_t *text;
+    size_t text_len;
+} MigParserArg;
+
+static bool mig_verify_parser(Session *src, Session *d, const void *opaque,
+                              DevRun *r)
+{
+    const MigParserArg *a = opaque;
+    VDAgentCounters c;
+    const uint8_t *got;
+    size_t off, n;
+
+    if (!mig_resume(src, d, r)) {
+        return false;
+    }
+    for (off = a->pushed; off < a->len; off += BENCH_PUSH) {
+        vdagent_chardev_write(d->dev, a->stream + off,
+                              MIN((size_t)BENCH_PUSH, a->len - off));
+    }
+    vdagent_chardev_get_counters(d->dev, &c);
+    if (!d->got) {
+        return dev_fail(r, "the destination's host peer never saw the "
+                        "guest's text (%" G_GUINT64_FORMAT " CLIPBOARD in, "
+                        "%" G_GUINT64_FORMAT " drops)",
+                        c.msgs_in[VD_AGENT_CLIPBOARD], drops_total(&c));
+    }
+    got = g_bytes_get_data(d->got, &n);
+    if (n != a->text_len || memcmp(got, a->text, n) != 0 ||
+        drops_total(&c) != 0 || guest_agent_errors(src->ga) != 0) {
+        return dev_fail(r, "the destination's peer got %zu bytes (expected "
+                        "%zu, %s), %" G_GUINT64_FORMAT " drops, %u agent "
+                        "errors", n, a->text_len,
+                        n == a->text_len && memcmp(got, a->text, n) == 0 ?
+                        "same" : "different", drops_total(&c),
+                        guest_agent_errors(src->ga));
+    }
+    return true;
+}
+
+/* The queued reply, taken by the source's agent from the destination. */
+static bool mig_verify_output(Session *src, Session *d, const void *opaque,
+                              DevRun *r)
+{
+    const GBytes *text = opaque;
+    size_t before = guest_agent_count_type(src->ga, VD_AGENT_CLIPBOARD);
+    size_t n = guest_agent_n_received(src->ga);
+    size_t len;
+    const uint8_t *tp = g_bytes_get_data((GBytes *)text, &len);
+    const GuestAgentMsg *m;
+
+    if (!mig_resume(src, d, r)) {
+        return false;
+    }
+    m = guest_agent_n_received(src->ga) > n ?
+        guest_agent_received(src->ga, guest_agent_n_received(src->ga) - 1) :
+        NULL;
+    if (guest_agent_count_type(src->ga, VD_AGENT_CLIPBOARD) != before + 1 ||
+        !m || m->type != VD_AGENT_CLIPBOARD || m->size != DEV_PREFIX + len ||
+        memcmp(m->data + DEV_PREFIX, tp, len) != 0 ||
+        vdagent_chardev_pending_output(d->dev) != 0 ||
+        guest_agent_errors(src->ga) != 0) {
+        return dev_fail(r, "the guest got %zu CLIPBOARD from the destination "
+                        "(expected 1 of %zu bytes), %" G_GUINT64_FORMAT
+                        " bytes left, %u agent errors",
+                        guest_agent_count_type(src->ga, VD_AGENT_CLIPBOARD) -
+                        before, DEV_PREFIX + len,
+                        vdagent_chardev_pending_output(d->dev),
+                        guest_agent_errors(src->ga));
+    }
+    return true;
+}
+
+/* H's baseline: @len bytes memcpy'd into a hot buffer, per copy. */
+static double bench_copy_per(const uint8_t *src, uint8_t *dst, size_t len,
+                             unsigned *copies)
+{
+    unsigned k = (unsigned)MAX((size_t)1, MIG_COPY_BYTES / MAX(len, (size_t)1));
+    double best = G_MAXDOUBLE;
+    int rep;
+
+    for (rep = 0; rep < MIG_REPS; rep++) {
+        double t0 = now_sec();
+        unsigned i;
+
+        for (i = 0; i < k; i++) {
+            bench_memcpy(dst, src, len);
+            sink += dst[len - 1];
+        }
+        best = MIN(best, (now_sec() - t0) / k);
+    }
+    *copies = k;
+    return best;
+}
+
+static void print_mig(const char *what, const MigResult *m,
+                      const uint8_t *copy_src, uint8_t *copy_dst)
+{
+    unsigned k;
+    double base;
+
+    if (m->run.error[0]) {
+        printf("  %-48s WARNING: %s\n", what, m->run.error);
+        return;
+    }
+    base = bench_copy_per(copy_src, copy_dst, m->stream_len, &k);
+    printf("  %-48s %8.1f us     %-12s %8.3f us     %6.1fx  "
+           "(no target; save+load / memcpy)\n",
+           what, m->best * 1e6, "hot memcpy", base * 1e6, m->best / base);
+    printf("    (stream %zu bytes, vmdesc JSON %zu of them; best save %.1f us, "
+           "best load %.1f us; memcpy per copy over %u copies)\n",
+           m->stream_len, m->vmdesc_len, m->best_save * 1e6,
+           m->best_load * 1e6, k);
+}
+
+/* H: the "vdagent" section, saved and loaded, in three states. */
+static void bench_migration(void)
+{
+    static const uint32_t text_type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    g_autofree uint8_t *text = g_malloc(MIG_MSG);
+    g_autofree uint8_t *copy_dst = NULL;
+    g_autoptr(GBytes) stream = NULL;
+    g_autoptr(GBytes) reply = NULL;
+    MigParserArg parg = { 0 };
+    MigResult idle, parser, output;
+    const uint8_t *sp = NULL;
+    ClipboardInfo *info;
+    size_t sl = 0, off, i;
+    Session s;
+    bool ok;
+
+    for (i = 0; i < MIG_MSG; i++) {
+        text[i] = i % 80 == 79 ? '\n' : (uint8_t)('a' + (i * 7 + (i >> 12)) % 26);
+    }
+    stream = g2h_build_stream(text, MIG_MSG);
+    if (stream) {
+        sp = g_bytes_get_data(stream, &sl);
+    }
+
+    printf("\nH: migration of the \"vdagent\" section alone (registry with the "
+           "device as instance 0, memory stream), best of %d; each rep saves "
+           "the stopped source and loads into a fresh stopped destination\n",
+           MIG_REPS);
+    printf("H states: idle = connected, caps 0x%08x, nothing in flight; "
+           "parser = %u of the %u stream bytes of a %u-byte guest CLIPBOARD "
+           "message pushed; output = a %u-byte host text reply queued for a "
+           "blocked guest side\n\n", real_agent_caps[0], MIG_IN_FLIGHT,
+           (unsigned)sl, MIG_MSG, MIG_OUT_TEXT);
+
+    /* idle */
+    memset(&idle, 0, sizeof(idle));
+    if (!session_open(&s)) {
+        dev_fail(&idle.run, "session set-up: caps not negotiated as expected");
+    } else {
+        vdagent_chardev_set_running(s.dev, false);
+        mig_bench(&s, mig_verify_idle, NULL, &idle);
+    }
+    session_close(&s);
+
+    /* parser: the guest grabs, the host asks, half of the reply arrives */
+    memset(&parser, 0, sizeof(parser));
+    if (!sp || sl != VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+                     DEV_PREFIX + MIG_MSG) {
+        dev_fail(&parser.run, "the agent built a %zu-byte stream", sl);
+    } else if (!session_open(&s)) {
+        dev_fail(&parser.run, "session set-up: caps not negotiated as expected");
+    } else {
+        guest_agent_send_grab(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+                              &text_type, 1);
+        session_pump(&s);
+        info = clipboard_hub_info(s.hub, CLIPBOARD_SELECTION_CLIPBOARD);
+        if (!info || !info->owner || info->owner == &s.host ||
+            !clipboard_hub_request(s.hub, info, CLIPBOARD_TYPE_TEXT) ||
+            guest_agent_count_type(s.ga, VD_AGENT_CLIPBOARD_REQUEST) != 1) {
+            dev_fail(&parser.run, "the host's request did not reach the guest");
+        } else {
+            for (off = 0; off < MIG_IN_FLIGHT; off += BENCH_PUSH) {
+                vdagent_chardev_write(s.dev, sp + off, BENCH_PUSH);
+            }
+            vdagent_chardev_set_running(s.dev, false);
+            if (s.got) {
+                dev_fail(&parser.run, "the message completed early");
+            } else {
+                parg = (MigParserArg){ sp, sl, MIG_IN_FLIGHT, text, MIG_MSG };
+                mig_bench(&s, mig_verify_parser, &parg, &parser);
+            }
+        }
+    }
+    session_close(&s);
+
+    /* output: the host owns CLIPBOARD, the guest asks, nothing taken */
+    memset(&output, 0, sizeof(output));
+    reply = g_bytes_new(text, MIG_OUT_TEXT);
+    if (!session_open(&s)) {
+        dev_fail(&output.run, "session set-up: caps not negotiated as expected");
+    } else {
+        info = clipboard_info_new(&s.host, CLIPBOARD_SELECTION_CLIPBOARD);
+        ok = clipboard_hub_set_data(s.hub, &s.host, info, CLIPBOARD_TYPE_TEXT,
+                                    reply, false) &&
+             clipboard_hub_update(s.hub, info);
+        clipboard_info_unref(info);
+        session_pump(&s);
+        s.front.mode = FRONT_BLOCKED;
+        guest_agent_send_request(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+                                 VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        session_pump(&s);
+        vdagent_chardev_set_running(s.dev, false);
+        if (!ok || vdagent_chardev_pending_output(s.dev) !=
+                   expected_wire(DEV_PREFIX + MIG_OUT_TEXT)) {
+            dev_fail(&output.run, "%" G_GUINT64_FORMAT " bytes queued for the "
+                     "reply, expected %" G_GUINT64_FORMAT,
+                     vdagent_chardev_pending_output(s.dev),
+                     expected_wire(DEV_PREFIX + MIG_OUT_TEXT));
+        } else {
+            mig_bench(&s, mig_verify_output, reply, &output);
+        }
+    }
+    session_close(&s);
+
+    /* Baselines last, each beside its figure: hot memcpy of the stream. */
+    copy_dst = g_malloc(MAX(MAX(idle.stream_len, parser.stream_len),
+                            MAX(output.stream_len, (size_t)1)));
+    memset(copy_dst, 0x5a, MAX(MAX(idle.stream_len, parser.stream_len),
+                               MAX(output.stream_len, (size_t)1)));
+    print_mig("migration save+load, idle connected device", &idle, text,
+              copy_dst);
+    print_mig("migration save+load, 1 MiB of a 2 MiB guest msg", &parser,
+              text, copy_dst);
+    print_mig("migration save+load, 1 MiB host->guest output", &output, text,
+              copy_dst);
+    printf("    (the memcpy's source and destination stay in cache; save "
+           "allocates the stream and the section's copies, load a fresh "
+           "device's buffers)\n");
+}
+
 static const struct {
     const char *what;
     size_t round;
@@ -1339,6 +1763,7 @@ int main(void)
            "so a round is several peek/consume pairs)\n");
 
     bench_device();
+    bench_migration();
 
     printf("\nfor scale (QEMU, from the issue): receive path 0.06x hot memcpy"
            " (%.0f MiB/s here), send path 0.003x (%.0f MiB/s here)\n",

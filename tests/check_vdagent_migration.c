@@ -609,12 +609,6 @@ static Port *migrate(Port *src, bool restore_peers)
     return dst;
 }
 
-static HostPeer *port_peer(Port *p, guint i)
-{
-    ck_assert_uint_lt(i, p->peers->len);
-    return g_ptr_array_index(p->peers, i);
-}
-
 /* ---- fresh devices ----------------------------------------------------- */
 
 /* A device in the state of a new one (no I/O has happened on it). */
@@ -1893,14 +1887,17 @@ END_TEST
 
 /*
  * A host peer owns PRIMARY and the guest was told (one GRAB).  After the
- * migration (the host peer restored) the guest hears nothing more about
- * it: the source, resumed instead, would not have sent a second GRAB
- * either; and the next host grab carries the serial the agent expects.
+ * migration the guest hears nothing more about that grab, as from the
+ * source resumed instead; a new host grab is announced once, with the
+ * serial the agent expects.  _i 0: the host peer is restored before the
+ * load; 1: restored after the run; 2: not restored, another peer grabs.
  */
 START_TEST(test_host_grab_not_repeated)
 {
     VDAgentConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
+    g_autoptr(GByteArray) stream = NULL;
+    const GuestAgentMsg *m;
     HostPeer *hp, *hp2;
     Port *src, *dst;
 
@@ -1912,15 +1909,40 @@ START_TEST(test_host_grab_not_repeated)
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
     guest_agent_clear_received(ga);
 
-    dst = migrate(src, true);
-    hp2 = port_peer(dst, 0);
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    src->ga = NULL;
+    dst = dest_new(src);
+    hp2 = _i == 0 ? hp_restore(hp, dst) : NULL;
+    dest_load_ok(dst, stream);
+    dest_resume(dst, ga);
+    if (_i == 1) {
+        hp2 = hp_restore(hp, dst);
+    } else if (_i == 2) {
+        hp2 = hp_new(dst);
+    }
     ck_assert_msg(guest_agent_n_received(ga) == 0,
                   "the destination sent %zu messages on resume (type %u)",
                   guest_agent_n_received(ga),
                   guest_agent_received(ga, 0)->type);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
+
+    /* The guest asks for the host's text: it comes (restored peers). */
+    if (_i != 2) {
+        guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        port_pump(dst);
+        m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_uint_eq(m->size, 8 + sizeof(hello));
+        ck_assert_mem_eq(m->data + 8, hello, sizeof(hello));
+        guest_agent_clear_received(ga);
+    }
+
     hp_grab(hp2, 1, BIT(TEXT) | BIT(PNG));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
+    m = ga_nth(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
+    ck_assert_uint_eq(m->data[0], 1);
+    ck_assert_uint_eq(get_le32(m->data + 4), 1);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 2);
     ck_agent_clean(ga);
     port_free(dst);
@@ -2535,6 +2557,23 @@ static void c_no_by_demand(Spec *sp)
     sp->words[0] = sp->caps;
 }
 static void c_no_footer(Spec *sp) { sp->no_footer = true; }
+static void c_announced_bits(Spec *sp) { sp->host_announced = 1u << N_SEL; }
+/* Saying "not connected" outright, with the caps of a session. */
+static void c_not_connected_no_words(Spec *sp)
+{
+    sp->connected = 0;
+    sp->n_caps = 0;
+}
+/* Host grabs the guest holds, for a guest without CLIPBOARD_BY_DEMAND. */
+static void c_announced_no_clipboard(Spec *sp)
+{
+    Spec idle = spec_idle();
+
+    idle.caps = idle.words[0] = REAL_AGENT_CAPS & ~CAP(CLIPBOARD_BY_DEMAND);
+    idle.clipboard = true;
+    idle.host_announced = 1u << 2;
+    *sp = idle;
+}
 
 static const Corruption corruptions[] = {
     { "partial message len 0xffffffff", c_parser_len,
@@ -2585,6 +2624,11 @@ static const Corruption corruptions[] = {
     { "has_serial 2", c_has_serial2, "has_serial", false },
     { "clipboard state without BY_DEMAND", c_no_by_demand, "clipboard", false },
     { "no section footer", c_no_footer, "footer", false },
+    { "host_announced bit 3", c_announced_bits, "selection bits", false },
+    { "connected=false with caps set, no caps words",
+      c_not_connected_no_words, "connected", false },
+    { "host grabs held without a clipboard", c_announced_no_clipboard,
+      "without a clipboard", false },
 };
 
 /*
@@ -2707,7 +2751,7 @@ Suite *vdagent_migration_suite(void)
     tcase_add_loop_test(tc, test_pending_guest_request, 0, 3);
     tcase_add_loop_test(tc, test_guest_owned_selection, 0, N_SEL);
     tcase_add_loop_test(tc, test_host_request_pending, 0, 2);
-    tcase_add_test(tc, test_host_grab_not_repeated);
+    tcase_add_loop_test(tc, test_host_grab_not_repeated, 0, 3);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("output");

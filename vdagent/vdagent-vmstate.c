@@ -52,11 +52,20 @@ static bool session_needed(void *opaque)
     return saved->connected || saved->reconnect_pending;
 }
 
+static bool session_post_load(void *opaque, int version_id, GError **errp)
+{
+    (void)version_id;
+    (void)errp;
+    ((VDAgentSaved *)opaque)->session_loaded = true;
+    return true;
+}
+
 static const VMStateDescription vmstate_vdagent_session = {
     .name = "vdagent/session",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = session_needed,
+    .post_load = session_post_load,
     .fields = (const VMStateField[]){
         VMSTATE_BOOL(connected, VDAgentSaved),
         VMSTATE_BOOL(reconnect_pending, VDAgentSaved),
@@ -365,7 +374,7 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
      * An RFC-layout stream (caps, last_serial, cbpending only) describes a
      * connected agent: its caps word is the session's one word.
      */
-    if (saved->caps && !saved->connected && !saved->n_caps) {
+    if (saved->caps && !saved->session_loaded) {
         saved->connected = true;
         saved->n_caps = 1;
         saved->caps_words[0].v = saved->caps;

@@ -26,6 +26,7 @@ typedef struct VDAgentSaved {
     uint32_t last_serial[CLIPBOARD_SELECTION__COUNT];
     uint32_t cbpending[CLIPBOARD_SELECTION__COUNT];
     /* vdagent/session */
+    bool session_loaded;             /* the subsection was in the stream */
     bool connected;
     bool reconnect_pending;
     int32_t guest_max_clipboard;

@@ -1,0 +1,505 @@
+#!/usr/bin/env bash
+# bench-host.sh [BUILD_DIR]: figures of the host program (issue 6), each
+# beside a reference measured in the same run, best of REPS (5).  Only bash
+# and coreutils; the programs are BUILD_DIR/{vdagent-host,sim-agent,vdctl}
+# (default BUILD_DIR: build).
+#
+#  a. live migration downtime over unix: as the destination's query-migrate
+#     reports it ("downtime-us": CLOCK_MONOTONIC from the source stopping
+#     reading the guest to the destination about to read it again), for an
+#     idle session and with a guest->host clipboard reply half received (a
+#     2 MiB copy-bytes, throttled by the sim-agent, migrated once 1 MiB of
+#     it is in); each migration goes to a new destination process, the
+#     guest agent (sim-agent) being handed over and never reconnecting.
+#     Reference: the wall time of `vdctl qmp ... query-status` (process
+#     start, connect, greeting, two request/reply round trips over a unix
+#     socket), and of vdctl's start alone.
+#  b. clipboard guest->host through vdagent-host, 64 MiB: sim-agent
+#     copy-bytes, then the host's clipboard-get through vdctl: the wall time
+#     from starting vdctl to vdctl having parsed the QMP reply (64 MiB of
+#     JSON text, INCLUDED), the guest->host part alone (until the sim-agent's
+#     backlog is written, polled), and a second clipboard-get answered from
+#     the data already on the host (the QMP/JSON part alone).  Reference: a
+#     raw copy of the same bytes, dd bs=64K from a file through a named pipe
+#     (mkfifo) to a dd bs=64K into /dev/null.
+#
+# Figures are printed, never asserted; the exit status is 1 only when the
+# set-up fails.  Every process is ours, stopped by PID within a bound; the
+# work directory is removed on exit.
+set -u
+export LC_ALL=C                  # '.' in $EPOCHREALTIME and printf %f
+
+B=${1:-build}
+if ! B=$(cd "$B" 2>/dev/null && pwd); then
+    echo "bench-host: no build directory ${1:-build}" >&2
+    exit 1
+fi
+HOST=$B/vdagent-host SIM=$B/sim-agent CTL=$B/vdctl
+for p in "$HOST" "$SIM" "$CTL"; do
+    [ -x "$p" ] || { echo "bench-host: $p missing (make host)" >&2; exit 1; }
+done
+
+REPS=5
+MIB=1048576
+MIG_SIZE=$((2 * MIB))            # a: the guest's clipboard
+MIG_IN=$((1 * MIB))              # a: bytes of it received when migrating
+MIG_THROTTLE=16                  # a: sim-agent KiB per 10 ms (1.6 MB/s)
+CLIP_SIZE=$((64 * MIB))          # b
+
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    W=$(mktemp -d /dev/shm/vdagent-bench.XXXXXX)
+else
+    W=$(mktemp -d "${TMPDIR:-/tmp}/vdagent-bench.XXXXXX")
+fi
+PIDS=()
+
+# ---- processes ------------------------------------------------------------
+
+alive() { # alive PID: a running child of this shell (not a zombie)
+    local s f
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    s=${s##*) }
+    read -r -a f <<<"$s"
+    [ "${f[0]}" != Z ] && [ "${f[1]}" = $$ ]
+}
+
+forget() { # forget PID: reaped, no longer ours to stop
+    local x keep=()
+    for x in "${PIDS[@]}"; do
+        [ "$x" != "$1" ] && keep+=("$x")
+    done
+    PIDS=("${keep[@]}")
+}
+
+stop_pid() { # stop_pid PID [SECS]: TERM, up to SECS (5) to exit, then KILL
+    local p=$1 n=$((${2:-5} * 20))
+    if alive "$p"; then
+        kill -TERM "$p" 2>/dev/null
+        while [ "$n" -gt 0 ] && alive "$p"; do
+            sleep 0.05
+            n=$((n - 1))
+        done
+        alive "$p" && kill -KILL "$p" 2>/dev/null
+    fi
+    wait "$p" 2>/dev/null
+    forget "$p"
+    return 0
+}
+
+wait_exit() { # wait_exit PID SECS: let it end by itself, then stop it
+    local p=$1 n=$(($2 * 20))
+    while [ "$n" -gt 0 ] && alive "$p"; do
+        sleep 0.05
+        n=$((n - 1))
+    done
+    stop_pid "$p" 2
+}
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        stop_pid "$p" 2
+    done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+LAST=
+start() { # start CMD...: in the background, remembered for cleanup
+    "$@" &
+    LAST=$!
+    PIDS+=("$LAST")
+}
+
+fail() {
+    echo "bench-host: $*" >&2
+    for f in "$W"/*.log; do
+        [ -s "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+    done
+    exit 1
+}
+
+wait_for() { # wait_for SECONDS CMD...
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.02
+    done
+}
+
+# ---- helpers ----------------------------------------------------------------
+
+qmp() { "$CTL" qmp "unix:$W/$1.qmp" "$2"; }
+ctl() { "$CTL" line "unix:$W/guest.ctl" "$1"; }
+
+num() { # num TEXT KEY: the first "KEY":NUMBER of a JSON text
+    [[ $1 =~ \"$2\":(-?[0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+}
+str() { # str TEXT KEY: the first "KEY":"STRING"
+    [[ $1 =~ \"$2\":\"([^\"]*)\" ]] && echo "${BASH_REMATCH[1]}"
+}
+field() { # field LINE KEY: KEY=VALUE of a sim-agent stats line
+    [[ $1 =~ (^| )$2=([^ ]*) ]] && echo "${BASH_REMATCH[2]}"
+}
+
+us_since() { # us_since T0 [T1]: microseconds between two $EPOCHREALTIMEs
+    local t1=${2:-$EPOCHREALTIME}
+    echo $((10#${t1/./} - 10#${1/./}))
+}
+
+dec() { # dec A B: A / B as a decimal string (4 places)
+    local a=$1 b=$2
+    printf '%d.%04d' $((a / b)) $(((a % b) * 10000 / b))
+}
+
+min() { # min N...
+    local m=$1 x
+    for x in "$@"; do [ "$x" -lt "$m" ] && m=$x; done
+    echo "$m"
+}
+
+max() {
+    local m=$1 x
+    for x in "$@"; do [ "$x" -gt "$m" ] && m=$x; done
+    echo "$m"
+}
+
+mibs() { # mibs BYTES US: MiB/s as a decimal string
+    dec $(($1 * 1000000 / 1024)) $(($2 * 1024))
+}
+
+line_us() { # line_us WHAT VALUE-US REF-NAME REF-US NOTE
+    printf '  %-48s %8d us     %-12s %8d us     %6.2fx  (%s)\n' \
+        "$1" "$2" "$3" "$4" "$(dec "$2" "$4")" "$5"
+}
+
+line_rate() { # line_rate WHAT BYTES US REF-NAME REF-BYTES REF-US NOTE
+    local r b
+    r=$(mibs "$2" "$3")
+    b=$(mibs "$5" "$6")
+    printf '  %-48s %6.0f MiB/s   %-12s %6.0f MiB/s   %5.2fx  (%s)\n' \
+        "$1" "$r" "$4" "$b" \
+        "$(dec $(($2 * 100000 / $3)) $(($5 * 100000 / $6)))" "$7"
+}
+
+# The serial of the guest's CLIPBOARD grab as host NAME sees it ("" if none).
+guest_serial() {
+    local r
+    r=$(qmp "$1" '{"execute":"clipboard-query"}') || return 1
+    [ "$(str "$r" owner)" = guest ] || return 1
+    num "$r" serial
+}
+
+# Copy N pattern bytes in the guest; wait until host NAME sees the new grab.
+guest_copy() { # guest_copy NAME N
+    local before after end=$((SECONDS + 10))
+    before=$(guest_serial "$1")
+    ctl "copy-bytes clipboard $2" >/dev/null || return 1
+    while :; do
+        after=$(guest_serial "$1") && [ "$after" != "$before" ] && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.01
+    done
+}
+
+# The sim-agent's pattern: text byte i = 'a' + (i * 7 + 3) % 26.
+make_pattern() { # make_pattern FILE N
+    local s="" i
+    for ((i = 0; i < 26; i++)); do
+        s+=$(printf "\\$(printf '%03o' $((97 + (i * 7 + 3) % 26)))")
+    done
+    yes "$s" | tr -d '\n' | head -c "$2" >"$1"
+}
+
+# Does a clipboard-get reply file hold exactly the first N pattern bytes?
+reply_ok() { # reply_ok FILE N
+    local size a b
+    size=$(stat -c %s "$1" 2>/dev/null) || return 1
+    # {"return":{"data":" ... "}} and a newline: 23 bytes around the data
+    [ "$size" = $(($2 + 23)) ] || return 1
+    a=$(tail -c +20 "$1" | head -c "$2" | md5sum)
+    b=$(head -c "$2" "$W/pattern" | md5sum)
+    [ "$a" = "$b" ]
+}
+
+start_host() { # start_host NAME ARGS...: a vdagent-host with NAME.qmp
+    local name=$1
+    shift
+    start "$HOST" "$@" --qmp "unix:$W/$name.qmp" 2>>"$W/$name.log"
+    wait_for 5 test -S "$W/$name.qmp" || fail "host $name did not start"
+}
+
+start_guest() { # start_guest: the sim-agent on $W/chan
+    rm -f "$W/guest.ctl"
+    start "$SIM" --connect "unix:$W/chan" --control "unix:$W/guest.ctl" \
+        --quiet >>"$W/guest.log" 2>&1
+    SIM_PID=$LAST
+    wait_for 5 test -S "$W/guest.ctl" || fail "sim-agent did not start"
+    ctl wait-caps >/dev/null || fail "no caps from the host"
+}
+
+quit_host() { # quit_host NAME PID
+    qmp "$1" '{"execute":"quit"}' >/dev/null 2>&1
+    wait_exit "$2" 5
+}
+
+# ---- header ---------------------------------------------------------------
+
+model=unknown
+while IFS=: read -r k v; do
+    if [[ $k == "model name"* ]]; then
+        model=${v# }
+        break
+    fi
+done </proc/cpuinfo
+printf 'vdagent-chardev bench-host  %s  host %s  cpu %s (%s online)\n' \
+    "$(date '+%Y-%m-%d %H:%M:%S %Z')" "$(uname -n)" "$model" "$(nproc)"
+printf 'best of %d runs each; wall times from bash $EPOCHREALTIME, downtime ' "$REPS"
+printf 'from the hosts'"'"' CLOCK_MONOTONIC; MiB = 2^20 bytes; work dir %s\n' \
+    "${W%/*}"
+make_pattern "$W/pattern" "$CLIP_SIZE"
+[ "$(stat -c %s "$W/pattern")" = "$CLIP_SIZE" ] || fail "pattern file"
+
+# ---- a. migration downtime ----------------------------------------------------
+
+part_t0=$SECONDS
+printf '\na: live migration over unix: (guest channel and its listening socket '
+printf 'handed over), vdagent-host -> a new vdagent-host each time, the sim-agent '
+printf 'connected throughout\n'
+printf 'a in flight: a %d-byte guest CLIPBOARD copy (copy-bytes), sent at %d KiB '\
+'per 10 ms, the source host'"'"'s clipboard-get pending; migrate once %d bytes '\
+'are in\n\n' "$MIG_SIZE" "$MIG_THROTTLE" "$MIG_IN"
+
+CUR=h0
+start_host h0 --guest "unix:$W/chan"
+CUR_PID=$LAST
+start_guest
+N_HOSTS=0
+MIG_FAIL=
+
+# Migrate $CUR to a new host; DT: its downtime-us.  False on a failure.
+migrate_once() {
+    local name r st end
+    N_HOSTS=$((N_HOSTS + 1))
+    name=h$N_HOSTS
+    start "$HOST" --incoming "unix:$W/$name.mig" --qmp "unix:$W/$name.qmp" \
+        2>>"$W/$name.log"
+    local pid=$LAST
+    wait_for 5 test -S "$W/$name.mig" || { MIG_FAIL="$name did not start"; return 1; }
+    wait_for 5 test -S "$W/$name.qmp" || { MIG_FAIL="$name did not start"; return 1; }
+    qmp "$CUR" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$W/$name.mig\"}}" \
+        >/dev/null || { MIG_FAIL="migrate refused"; return 1; }
+    sleep 0.1                    # polls (vdctl processes) after, mostly
+    end=$((SECONDS + 20))
+    while :; do
+        r=$(qmp "$name" '{"execute":"query-migrate"}')
+        st=$(str "$r" status)
+        [ "$st" = completed ] || [ "$st" = failed ] && break
+        [ "$SECONDS" -ge "$end" ] && { MIG_FAIL="no completion in 20 s"; return 1; }
+        sleep 0.02
+    done
+    DT=$(num "$r" downtime-us)
+    if [ "$st" != completed ] || [ -z "$DT" ]; then
+        MIG_FAIL="destination: $r"
+        return 1
+    fi
+    end=$((SECONDS + 10))
+    until [ "$(str "$(qmp "$CUR" '{"execute":"query-migrate"}')" status)" = completed ]; do
+        [ "$SECONDS" -ge "$end" ] && { MIG_FAIL="the source did not complete"; return 1; }
+        sleep 0.02
+    done
+    quit_host "$CUR" "$CUR_PID"
+    CUR=$name
+    CUR_PID=$pid
+    sample_refs
+    return 0
+}
+
+# The references, one sample after each migration (the load varies).
+rtt=()
+exe=()
+sample_refs() {
+    local t0
+    t0=$EPOCHREALTIME
+    qmp "$CUR" '{"execute":"query-status"}' >/dev/null || fail "query-status"
+    rtt+=("$(us_since "$t0")")
+    t0=$EPOCHREALTIME
+    "$CTL" >/dev/null 2>&1
+    exe+=("$(us_since "$t0")")
+}
+
+# idle
+idle=()
+for ((rep = 0; rep < REPS; rep++)); do
+    migrate_once || break
+    idle+=("$DT")
+done
+[ -n "$MIG_FAIL" ] && fail "idle migration: $MIG_FAIL"
+
+# in flight
+busy=()
+inflight=()
+ctl "throttle $MIG_THROTTLE" >/dev/null || fail "throttle"
+for ((rep = 0; rep < REPS; rep++)); do
+    guest_copy "$CUR" "$MIG_SIZE" || fail "the host never saw the guest's grab"
+    r=$(qmp "$CUR" '{"execute":"query-vdagent"}') || fail "query-vdagent"
+    base=$(num "$r" bytes-in)
+    VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$W/$CUR.qmp" '{"execute":"clipboard-get"}' \
+        >"$W/get-src.out" 2>&1 &
+    get_pid=$!
+    PIDS+=("$get_pid")
+    end=$((SECONDS + 20))
+    while :; do
+        [ "$SECONDS" -ge "$end" ] && fail "the transfer did not reach $MIG_IN bytes"
+        r=$(qmp "$CUR" '{"execute":"query-vdagent"}')
+        b=$(num "$r" bytes-in)
+        [ -n "$b" ] || continue
+        got=$((b - base))
+        [ "$got" -ge "$MIG_IN" ] && break
+    done
+    migrate_once || fail "migration in flight: $MIG_FAIL"
+    busy+=("$DT")
+    inflight+=("$got")
+    ctl "throttle 0" >/dev/null
+    VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$W/$CUR.qmp" '{"execute":"clipboard-get"}' \
+        >"$W/get-dst.out" 2>&1
+    reply_ok "$W/get-dst.out" "$MIG_SIZE" ||
+        fail "the destination's clipboard-get: $(head -c 200 "$W/get-dst.out")"
+    wait_exit "$get_pid" 10
+    ctl "throttle $MIG_THROTTLE" >/dev/null
+done
+ctl "throttle 0" >/dev/null
+
+stats=$(ctl stats)
+
+ref=$(min "${rtt[@]}")
+line_us "migration downtime, idle" "$(min "${idle[@]}")" "vdctl RTT" "$ref" \
+    "no target; downtime / reference"
+line_us "migration downtime, 1 MiB of a 2 MiB copy in" "$(min "${busy[@]}")" \
+    "vdctl RTT" "$ref" "no target; downtime / reference"
+printf '    (downtime: the destination'"'"'s query-migrate "downtime-us"; all %d: '\
+'idle %s, in flight %s us)\n' "$REPS" "${idle[*]}" "${busy[*]}"
+printf '    (in flight: %d..%d guest bytes in when migrate was sent; the '\
+'destination then completed each copy: %d bytes, same content)\n' \
+    "$(min "${inflight[@]}")" "$(max "${inflight[@]}")" "$MIG_SIZE"
+printf '    (reference: wall time of vdctl qmp query-status: process start, '\
+'connect, greeting, 2 round trips; vdctl start alone %d us; best of %d, one '\
+'after each migration)\n' "$(min "${exe[@]}")" "${#rtt[@]}"
+if [ "$(field "$stats" reconnects)" = 0 ] && [ "$(field "$stats" errors)" = 0 ]; then
+    printf '    (the guest agent after %d migrations: reconnects=0 errors=0; '\
+'part a took %d s)\n' "$N_HOSTS" $((SECONDS - part_t0))
+else
+    printf '    WARNING: the guest agent after %d migrations: %s\n' "$N_HOSTS" "$stats"
+fi
+quit_host "$CUR" "$CUR_PID"
+ctl quit >/dev/null 2>&1
+wait_exit "$SIM_PID" 5
+
+# ---- b. clipboard throughput ----------------------------------------------------
+
+part_t0=$SECONDS
+printf '\nb: guest->host clipboard, %d bytes of text (sim-agent copy-bytes, one '\
+'CLIPBOARD message) through vdagent-host, unix: guest channel and QMP socket\n' \
+    "$CLIP_SIZE"
+printf 'b reply: {"return":{"data":"..."}}, %d bytes of JSON text, read and '\
+'parsed by vdctl and written to a file\n\n' $((CLIP_SIZE + 23))
+
+rm -f "$W/chan"
+start_host g0 --guest "unix:$W/chan"
+G_PID=$LAST
+start_guest
+
+e2e=()
+xfer=()
+cached=()
+raw=()
+polls=0
+xfer_sum=0
+bad=
+mkfifo "$W/fifo" || fail "mkfifo"
+for ((rep = 0; rep < REPS; rep++)); do
+    # the raw copy first, while nothing else runs
+    t0=$EPOCHREALTIME
+    dd if="$W/pattern" of="$W/fifo" bs=64K 2>/dev/null &
+    dd_pid=$!
+    PIDS+=("$dd_pid")
+    n=$(dd if="$W/fifo" of=/dev/null bs=64K 2>&1)
+    wait "$dd_pid"
+    forget "$dd_pid"
+    raw+=("$(us_since "$t0")")
+    [[ $n == *"$CLIP_SIZE bytes"* ]] || bad="raw copy: $n"
+
+    guest_copy g0 "$CLIP_SIZE" || fail "the host never saw the guest's grab"
+    t0=$EPOCHREALTIME
+    VDCTL_TIMEOUT=60 "$CTL" qmp "unix:$W/g0.qmp" '{"execute":"clipboard-get"}' \
+        >"$W/get.out" 2>&1 &
+    get_pid=$!
+    PIDS+=("$get_pid")
+    # the sim-agent's backlog (out-bytes): non-zero, then written out
+    seen=0
+    end=$((SECONDS + 30))
+    t1=
+    while [ "$SECONDS" -lt "$end" ]; do
+        s=$(ctl stats)
+        polls=$((polls + 1))
+        if [ "$(field "$s" out-bytes)" != 0 ]; then
+            seen=1
+        elif [ "$seen" = 1 ]; then
+            t1=$EPOCHREALTIME
+            break
+        fi
+    done
+    wait "$get_pid" || bad="clipboard-get: $(head -c 200 "$W/get.out")"
+    t2=$EPOCHREALTIME
+    forget "$get_pid"
+    [ -n "$t1" ] || fail "the sim-agent's backlog was never seen"
+    e2e+=("$(us_since "$t0" "$t2")")
+    xfer+=("$(us_since "$t0" "$t1")")
+    xfer_sum=$((xfer_sum + ${xfer[-1]}))
+    if [ "$rep" = 0 ]; then
+        reply_ok "$W/get.out" "$CLIP_SIZE" || bad="the reply's data differs"
+    elif [ "$(stat -c %s "$W/get.out")" != $((CLIP_SIZE + 23)) ]; then
+        bad="reply of $(stat -c %s "$W/get.out") bytes"
+    fi
+
+    # the same data again: now on the host, no guest transfer
+    t0=$EPOCHREALTIME
+    VDCTL_TIMEOUT=60 "$CTL" qmp "unix:$W/g0.qmp" '{"execute":"clipboard-get"}' \
+        >"$W/get.out" 2>&1 || bad="second clipboard-get"
+    cached+=("$(us_since "$t0")")
+    [ "$(stat -c %s "$W/get.out")" = $((CLIP_SIZE + 23)) ] ||
+        bad="second reply of $(stat -c %s "$W/get.out") bytes"
+done
+# vdctl's own CPU time for one such reply (the data still on the host)
+TIMEFORMAT='%U %S'
+{ time VDCTL_TIMEOUT=60 "$CTL" qmp "unix:$W/g0.qmp" '{"execute":"clipboard-get"}' \
+    >/dev/null 2>&1; } 2>"$W/vdctl.time"
+read -r vd_user vd_sys <"$W/vdctl.time"
+
+ref=$(min "${raw[@]}")
+line_rate "clipboard-get 64 MiB, vdctl wall, JSON incl." "$CLIP_SIZE" \
+    "$(min "${e2e[@]}")" "fifo dd" "$CLIP_SIZE" "$ref" "no target; host / raw"
+line_rate "  guest->host part (sim-agent backlog polled)" "$CLIP_SIZE" \
+    "$(min "${xfer[@]}")" "fifo dd" "$CLIP_SIZE" "$ref" "no target; host / raw"
+line_rate "  clipboard-get again, data on the host" "$CLIP_SIZE" \
+    "$(min "${cached[@]}")" "fifo dd" "$CLIP_SIZE" "$ref" "no target; host / raw"
+printf '    (MiB/s of the %d clipboard bytes; best times: full %d us, guest->host '\
+'part %d us, again %d us, raw %d us)\n' "$CLIP_SIZE" "$(min "${e2e[@]}")" \
+    "$(min "${xfer[@]}")" "$(min "${cached[@]}")" "$ref"
+printf '    (full: from starting vdctl (about %d us of start and connect, part a) '\
+'to its exit, the JSON reply parsed and written out)\n' "$(min "${rtt[@]}")"
+printf '    (guest->host part: from starting vdctl until a poll of the '\
+'sim-agent'"'"'s control socket finds its backlog written, %d polls in %d runs, '\
+'about %d us apart; up to a socket buffer may still be unread by the host)\n' \
+    "$polls" "$REPS" $((xfer_sum / polls))
+printf '    (raw: dd bs=64K file -> named pipe (mkfifo, not a socket) -> dd '\
+'bs=64K -> /dev/null, file in %s, wall incl. 2 dd starts)\n' "${W%/*}"
+printf '    (vdctl alone for one such reply: user %s s, sys %s s of CPU; part b '\
+'took %d s)\n' "$vd_user" "$vd_sys" $((SECONDS - part_t0))
+[ -n "$bad" ] && printf '    WARNING: %s\n' "$bad"
+quit_host g0 "$G_PID"
+ctl quit >/dev/null 2>&1
+wait_exit "$SIM_PID" 5
+exit 0
