@@ -33,10 +33,11 @@ Q := @
 quiet = @printf '  %-6s %s\n'
 endif
 
-# Debian packages: build, tests, fuzzing.
+# Debian packages: build; tests, fuzzing and the real Linux guest agent.
 DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
               libpixman-1-dev libjson-c-dev
-DEPS_TEST := check clang libclang-rt-14-dev valgrind
+DEPS_TEST := check clang libclang-rt-14-dev valgrind \
+             spice-vdagent xvfb xdotool xclip dbus
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := glib-2.0 spice-protocol pixman-1 json-c
