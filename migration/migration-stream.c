@@ -518,6 +518,14 @@ bool migration_peek_u8(MigrationStream *s, uint8_t *v)
  * source whose read() returned 0 (this may block until the writer sends a
  * byte or closes).  A failed source is at its end.
  */
+uint64_t migration_stream_remaining(const MigrationStream *s)
+{
+    if (s->kind == MS_READER && !s->error) {
+        return s->len - s->pos;
+    }
+    return s->error ? 0 : UINT64_MAX;
+}
+
 bool migration_stream_at_end(MigrationStream *s)
 {
     uint8_t b;

@@ -76,6 +76,11 @@ bool migration_peek_u8(MigrationStream *s, uint8_t *v);
  */
 #define MIGRATION_PEEK_MAX 258
 bool migration_peek_bytes(MigrationStream *s, void *buf, size_t len);
+/*
+ * Bytes a memory source still holds (UINT64_MAX for an fd: unknown), so
+ * a loader never allocates for bytes that cannot come.
+ */
+uint64_t migration_stream_remaining(const MigrationStream *s);
 /* True when a source has no more bytes. */
 bool migration_stream_at_end(MigrationStream *s);
 

@@ -690,10 +690,32 @@ static bool load_field(MigrationStream *s, const VMStateDescription *vmsd,
         if (n == 0) {
             return true;
         }
-        p = g_malloc(n);
-        set_pointer(opaque, f, p);      /* owned by the struct from now on */
-        if (!migration_get_bytes(s, p, n)) {
+        if (n > migration_stream_remaining(s)) {
+            /* A memory stream too short: "truncated", before allocating. */
             return fail_field(s, vmsd, f, start, errp);
+        }
+        /*
+         * An fd: memory follows the bytes that actually arrive, in
+         * growing pieces, never the announced length up front.
+         */
+        {
+            uint32_t have = 0, cap = MIN(n, 1024u * 1024);
+
+            p = g_malloc(cap);
+            set_pointer(opaque, f, p);  /* owned by the struct from now on */
+            while (have < n) {
+                uint32_t k = MIN(n - have, cap - have);
+
+                if (!migration_get_bytes(s, p + have, k)) {
+                    return fail_field(s, vmsd, f, start, errp);
+                }
+                have += k;
+                if (have == cap && have < n) {
+                    cap = (uint32_t)MIN((uint64_t)cap * 2, (uint64_t)n);
+                    p = g_realloc(p, cap);
+                    set_pointer(opaque, f, p);
+                }
+            }
         }
         return true;
     case VMS_KIND_STRUCT:

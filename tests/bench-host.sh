@@ -488,8 +488,9 @@ line_rate "  clipboard-get again, data on the host" "$CLIP_SIZE" \
 printf '    (MiB/s of the %d clipboard bytes; best times: full %d us, guest->host '\
 'part %d us, again %d us, raw %d us)\n' "$CLIP_SIZE" "$(min "${e2e[@]}")" \
     "$(min "${xfer[@]}")" "$(min "${cached[@]}")" "$ref"
-printf '    (full: from starting vdctl (about %d us of start and connect, part a) '\
-'to its exit, the JSON reply parsed and written out)\n' "$(min "${rtt[@]}")"
+printf '    (full: from starting vdctl to its exit, the JSON reply parsed and '\
+'written out; vdctl start, connect and capabilities: under %d us, the part a '\
+'reference)\n' "$(min "${rtt[@]}")"
 printf '    (guest->host part: from starting vdctl until a poll of the '\
 'sim-agent'"'"'s control socket finds its backlog written, %d polls in %d runs, '\
 'about %d us apart; up to a socket buffer may still be unread by the host)\n' \

@@ -230,8 +230,6 @@ static int fake_dest(const char *spec, const char *what)
     return 0;
 }
 
-static char *g_line;
-
 /* @text followed by a newline, in one allocation (one write). */
 static char *with_newline(const char *text)
 {
@@ -242,6 +240,16 @@ static char *with_newline(const char *text)
     s[n] = '\n';
     s[n + 1] = 0;
     return s;
+}
+
+/* @text and a newline in ONE write: the server may answer and close at once. */
+static int send_line(int fd, const char *text)
+{
+    char *line = with_newline(text);
+    int rc = write_all(fd, line);
+
+    free(line);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -268,11 +276,11 @@ int main(int argc, char **argv)
         }
         line = read_line(fd, &pending, &plen, now() + timeout);
         free(line);
-        g_line = with_newline(argv[3]);
-        if (write_all(fd, g_line) < 0) {
+        if (send_line(fd, argv[3]) < 0) {
             return 2;
         }
         line = read_line(fd, &pending, &plen, now() + timeout);
+        free(pending);
         if (!line) {
             return 1;
         }
@@ -294,13 +302,13 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "line") == 0) {
         char *line;
 
-        g_line = with_newline(argv[3]);
-        if (write_all(fd, g_line) < 0) {
+        if (send_line(fd, argv[3]) < 0) {
             return 2;
         }
         line = read_line(fd, &pending, &plen, now() + timeout);
         if (!line) {
             fprintf(stderr, "vdctl: no reply\n");
+            free(pending);
             return 1;
         }
         printf("%s\n", line);
@@ -324,9 +332,7 @@ int main(int argc, char **argv)
         o = qmp_next(fd, &pending, &plen, now() + secs, argv[3]);
         rc = o ? 0 : 1;
     } else if (strcmp(argv[1], "qmp") == 0) {
-        /* One write: the server may answer and close right after it. */
-        g_line = with_newline(argv[3]);
-        if (write_all(fd, g_line) < 0) {
+        if (send_line(fd, argv[3]) < 0) {
             return 2;
         }
         o = qmp_next(fd, &pending, &plen, now() + timeout, NULL);

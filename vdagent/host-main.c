@@ -884,12 +884,13 @@ int main(int argc, char **argv)
     }
     host_guest_close(h);
     host_migration_fini(h);
-    qmp_server_free(h->qmp);
+    /* No more notifications to us, then the device, then the socket. */
+    clipboard_peer_unregister(&h->peer);
     migration_registry_free(h->reg);
     clipboard_saved_clear(&h->saved.cb);
     g_free(h->saved.out);
     vdagent_chardev_free(h->dev);
-    clipboard_peer_unregister(&h->peer);
+    g_clear_pointer(&h->qmp, qmp_server_free);
     clipboard_hub_free(h->hub);
     input_router_free(h->router);
     g_byte_array_unref(h->out);
