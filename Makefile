@@ -216,8 +216,9 @@ demo: deps
 	$(Q)bash tests/demo.sh $(O)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) host
 	$(Q)$(BENCH_BIN)
+	$(Q)bash tests/bench-host.sh $(O)
 
 deps:
 	$(Q)missing=""; for p in $(DEPS); do \

@@ -64,13 +64,18 @@ static double now(void)
 /* Read one line (without the newline) into a growing buffer; NULL on timeout. */
 static char *read_line(int fd, char **pending, size_t *plen, double deadline)
 {
+    size_t scanned = 0, cap = *plen;
+
     for (;;) {
-        char *nl = *plen ? memchr(*pending, '\n', *plen) : NULL;
-        char buf[65536];
+        char *nl = *plen > scanned
+                       ? memchr(*pending + scanned, '\n', *plen - scanned)
+                       : NULL;
         struct pollfd p = { .fd = fd, .events = POLLIN };
         ssize_t n;
         int left = (int)((deadline - now()) * 1000);
 
+        /* Scan only new bytes, grow geometrically: linear in the reply. */
+        scanned = *plen;
         if (nl) {
             size_t k = nl - *pending;
             char *line = strndup(*pending, k);
@@ -82,12 +87,14 @@ static char *read_line(int fd, char **pending, size_t *plen, double deadline)
         if (left <= 0 || poll(&p, 1, left) <= 0) {
             return NULL;
         }
-        n = read(fd, buf, sizeof(buf));
+        if (cap - *plen < 65536) {
+            cap = cap * 2 + 65536;
+            *pending = realloc(*pending, cap);
+        }
+        n = read(fd, *pending + *plen, cap - *plen);
         if (n <= 0) {
             return NULL;
         }
-        *pending = realloc(*pending, *plen + n);
-        memcpy(*pending + *plen, buf, n);
         *plen += n;
     }
 }
