@@ -277,45 +277,78 @@ static bool recv_all(int fd, void *buf, size_t len, GArray *fds,
     return true;
 }
 
-static int connect_uri(const char *uri, GError **errp)
+/*
+ * A stream socket for a unix:PATH or tcp:HOST:PORT migration URI, connected
+ * (@listening false) or bound and listening (a stale unix socket file is
+ * replaced).  Returns the fd, or -1 with @errp set.
+ */
+static int uri_socket(const char *uri, bool listening, GError **errp)
 {
-    int fd = -1;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_flags = listening ? AI_PASSIVE : 0 };
+    struct addrinfo *ai = NULL;
+    const struct sockaddr *sa;
+    socklen_t salen;
+    int fd = -1, one = 1, family;
 
     if (g_str_has_prefix(uri, "unix:")) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
 
-        if (strlen(uri + 5) >= sizeof(sa.sun_path)) {
+        if (strlen(uri + 5) >= sizeof(sun.sun_path)) {
             g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                        "path too long");
+                        "path too long: %s", uri + 5);
             return -1;
         }
-        strcpy(sa.sun_path, uri + 5);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            return fd;
+        strcpy(sun.sun_path, uri + 5);
+        if (listening && lstat(sun.sun_path, &st) == 0 &&
+            S_ISSOCK(st.st_mode)) {
+            unlink(sun.sun_path);
         }
+        family = AF_UNIX;
+        sa = (const struct sockaddr *)&sun;
+        salen = sizeof(sun);
     } else if (g_str_has_prefix(uri, "tcp:")) {
         g_autofree char *host = g_strdup(uri + 4);
         char *port = strrchr(host, ':');
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 
         if (!port) {
             g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "tcp: expects HOST:PORT");
+                        "tcp: expects HOST:PORT, not %s", uri + 4);
             return -1;
         }
         *port++ = 0;
-        if (getaddrinfo(host, port, &hints, &ai) == 0 && ai) {
-            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-                freeaddrinfo(ai);
-                return fd;
-            }
+        if (getaddrinfo(*host ? host : NULL, port, &hints, &ai) != 0 || !ai) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "cannot resolve %s", uri + 4);
+            return -1;
+        }
+        family = ai->ai_family;
+        sa = ai->ai_addr;
+        salen = ai->ai_addrlen;
+    } else {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "expected unix:PATH or tcp:HOST:PORT, not %s", uri);
+        return -1;
+    }
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && listening && family != AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (fd >= 0 &&
+        (listening ? bind(fd, sa, salen) == 0 && listen(fd, 1) == 0
+                   : connect(fd, sa, salen) == 0)) {
+        if (ai) {
             freeaddrinfo(ai);
         }
+        return fd;
     }
     g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
-                "cannot connect to %s: %s", uri, g_strerror(errno));
+                "cannot %s %s: %s", listening ? "listen on" : "connect to",
+                uri, g_strerror(errno));
+    if (ai) {
+        freeaddrinfo(ai);
+    }
     if (fd >= 0) {
         close(fd);
     }
@@ -377,7 +410,7 @@ static gpointer out_thread(gpointer opaque)
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
     g_autofree uint8_t *hdr = g_malloc(24 + path_len + 8);
     uint8_t status, elen[4];
-    int fd = job->chan >= 0 ? job->chan : connect_uri(job->uri, &err);
+    int fd = job->chan >= 0 ? job->chan : uri_socket(job->uri, false, &err);
 
     if (fd < 0) {
         goto out;
@@ -782,59 +815,6 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-static int listen_uri(const char *uri, GError **errp)
-{
-    int fd = -1, one = 1;
-
-    if (g_str_has_prefix(uri, "unix:")) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct stat st;
-
-        if (strlen(uri + 5) >= sizeof(sa.sun_path)) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                        "path too long");
-            return -1;
-        }
-        strcpy(sa.sun_path, uri + 5);
-        if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            unlink(sa.sun_path);
-        }
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-            listen(fd, 1) == 0) {
-            return fd;
-        }
-    } else if (g_str_has_prefix(uri, "tcp:")) {
-        g_autofree char *host = g_strdup(uri + 4);
-        char *port = strrchr(host, ':');
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_PASSIVE }, *ai = NULL;
-
-        if (!port) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "tcp: expects HOST:PORT");
-            return -1;
-        }
-        *port++ = 0;
-        if (getaddrinfo(*host ? host : NULL, port, &hints, &ai) == 0 && ai) {
-            fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (fd >= 0 && bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-                listen(fd, 1) == 0) {
-                freeaddrinfo(ai);
-                return fd;
-            }
-            freeaddrinfo(ai);
-        }
-    }
-    g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
-                "cannot listen on %s: %s", uri, g_strerror(errno));
-    if (fd >= 0) {
-        close(fd);
-    }
-    return -1;
-}
-
 bool host_incoming_start(Host *h, const char *uri, GError **errp)
 {
     if (h->mig_status == HOST_MIG_ACTIVE || h->incoming_listen_fd >= 0) {
@@ -879,7 +859,7 @@ bool host_incoming_start(Host *h, const char *uri, GError **errp)
         return true;
     }
     if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
-        h->incoming_listen_fd = listen_uri(uri, errp);
+        h->incoming_listen_fd = uri_socket(uri, true, errp);
         if (h->incoming_listen_fd < 0) {
             return false;
         }
