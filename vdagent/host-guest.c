@@ -167,6 +167,12 @@ static void fe_guest_caps(void *opaque)
         }
     }
     json_object_object_add(data, "guest-caps", caps);
+    if (h->agent_announced) {
+        /* The answer to our caps request, or a restart: said once. */
+        json_object_put(data);
+        return;
+    }
+    h->agent_announced = true;
     host_log(h, "guest agent connected, caps word 0x%08x", n ? words[0] : 0);
     host_event(h, "VDAGENT_CONNECTED", data);
 }
@@ -241,6 +247,7 @@ static void guest_port_closed(Host *h)
     clear_source(&h->out_watch);
     g_byte_array_set_size(h->out, 0);
     h->port_open = false;
+    h->agent_announced = false;
     if (h->kind == HOST_GUEST_UNIX || h->kind == HOST_GUEST_FD ||
         h->kind == HOST_GUEST_SIM) {
         if (h->conn_fd >= 0) {

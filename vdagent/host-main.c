@@ -104,6 +104,13 @@ static void get_answer(Host *h, HostGetRequest *g, ClipboardInfo *info,
     g_free(g);
 }
 
+void host_fail_gets(Host *h, const char *why)
+{
+    while (h->gets) {
+        get_answer(h, h->gets->data, NULL, why);
+    }
+}
+
 static json_object *types_json(const ClipboardInfo *info)
 {
     json_object *arr = json_object_new_array();
@@ -874,11 +881,7 @@ int main(int argc, char **argv)
     }
 
     /* Shut down: a socket we still own is removed; a handed-over one not. */
-    while (h->gets) {
-        HostGetRequest *g = h->gets->data;
-
-        get_answer(h, g, NULL, "vdagent-host is quitting");
-    }
+    host_fail_gets(h, "vdagent-host is quitting");
     if (h->kind == HOST_GUEST_UNIX && h->listen_fd >= 0 && h->guest_path) {
         unlink(h->guest_path);
     }

@@ -473,6 +473,8 @@ static gboolean out_done(gpointer opaque)
             vdagent_chardev_reset(h->dev);
         }
         h->downtime_us = -1;
+        /* The guest's answers now go to the destination. */
+        host_fail_gets(h, "migrated: ask the destination");
         mig_set_status(h, HOST_MIG_COMPLETED, NULL);
         host_set_status(h, HOST_POSTMIGRATE);
     }

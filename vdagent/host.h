@@ -89,6 +89,7 @@ typedef struct Host {
     GByteArray *out;                /* bytes for the guest, not yet written */
     bool reading;                   /* guest bytes are being read */
     bool port_open;                 /* the guest side is open */
+    bool agent_announced;           /* VDAGENT_CONNECTED sent for it */
     bool continuing;                /* the next connection continues a
                                        migrated session */
     bool guest_deferred;            /* set up, opened after the incoming
@@ -128,5 +129,7 @@ const char *host_mig_status_name(HostMigStatus s);
 void host_set_status(Host *h, HostStatus status);
 void host_event(Host *h, const char *name, json_object *data);
 void host_log(Host *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Answer every waiting clipboard-get with the error @why. */
+void host_fail_gets(Host *h, const char *why);
 
 #endif /* HOST_H */
