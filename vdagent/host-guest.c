@@ -93,24 +93,6 @@ static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-bool host_guest_flush_blocking(Host *h, int timeout_ms)
-{
-    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-    while (h->out->len > 0 && h->conn_fd >= 0) {
-        struct pollfd p = { .fd = h->conn_fd, .events = POLLOUT };
-        gint64 left = (end - g_get_monotonic_time()) / 1000;
-
-        if (left <= 0 || !guest_flush(h)) {
-            return false;
-        }
-        if (h->out->len > 0) {
-            poll(&p, 1, (int)left);
-        }
-    }
-    return true;
-}
-
 static size_t fe_can_write(void *opaque)
 {
     Host *h = opaque;

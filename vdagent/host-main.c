@@ -816,7 +816,7 @@ static gboolean on_signal(gpointer opaque)
 
 int main(int argc, char **argv)
 {
-    Host host = { .conn_fd = -1, .listen_fd = -1, .pty_slave_fd = -1,
+    Host host = { .conn_fd = -1, .listen_fd = -1,
                   .incoming_listen_fd = -1, .downtime_us = -1 };
     Host *h = &host;
     g_autoptr(GError) err = NULL;

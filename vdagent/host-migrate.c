@@ -537,7 +537,6 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp)
     }
     /* The source stops reading the guest: bytes wait in the kernel. */
     stop_us = g_get_monotonic_time();
-    h->mig_start_us = stop_us;
     mig_set_status(h, HOST_MIG_ACTIVE, NULL);
     host_set_status(h, h->status == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
                                                      : HOST_PAUSED);

@@ -83,7 +83,6 @@ typedef struct Host {
     char *guest_path;               /* unix socket or pty link */
     int listen_fd;                  /* HOST_GUEST_UNIX */
     int conn_fd;                    /* the guest channel, -1 when none */
-    int pty_slave_fd;               /* kept open: see host-guest.c */
     guint listen_watch, in_watch, out_watch, pty_timer, child_watch;
     GPid child_pid;
     GByteArray *out;                /* bytes for the guest, not yet written */
@@ -98,7 +97,6 @@ typedef struct Host {
     /* migration */
     HostMigStatus mig_status;
     char *mig_error;
-    gint64 mig_start_us;
     gint64 downtime_us;
     int incoming_listen_fd;
     char *incoming_path;            /* its unix socket, unlinked when done */
@@ -115,7 +113,6 @@ void host_guest_activate(Host *h);
 void host_guest_adopt(Host *h, HostGuestKind kind, int conn_fd, int listen_fd,
                       const char *path);
 extern const VDAgentFrontendOps host_frontend_ops;
-bool host_guest_flush_blocking(Host *h, int timeout_ms);
 
 /* host-migrate.c */
 void host_migration_init(Host *h);

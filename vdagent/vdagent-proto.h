@@ -59,13 +59,18 @@ const char *vdagent_drop_name(VDAgentDrop reason);
 
 /*
  * The dispatcher's size rule for a guest->host message of @type carrying
- * @size data bytes, with @flags (VDAGENT_SIZE_*) from the negotiated caps.
- * Returns true when the size is acceptable.  Types the table does not know
- * return false.  @min_out, when non-NULL, receives the minimum size of the
- * type under @flags (exact types: the exact size); @exact_out whether the
- * rule is exact.
+ * @size data bytes, with @flags (VDAGENT_SIZE_*) from the negotiated caps:
+ * true when the size is acceptable; false for a type the table does not
+ * know.
  */
 bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags);
+
+/*
+ * The rule itself: *@min_out the smallest acceptable size under @flags,
+ * *@max_out the largest (equal for exact types; UINT32_MAX when only the
+ * message limit bounds it).  Either may be NULL.  False for an unknown
+ * type.
+ */
 bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
                            uint32_t *max_out);
 
