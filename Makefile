@@ -61,7 +61,7 @@ endif
 
 OPT ?= -O2 -g
 BASE_CFLAGS = -std=gnu11 $(OPT) $(WARNINGS) -fno-strict-aliasing \
-              -I. -Ivdagent -Iclipboard -Iinput -Imigration $(PKG_CFLAGS)
+              -I. $(PKG_CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
@@ -167,7 +167,7 @@ $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \
               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=gnu11 -O1 -g $(WARNINGS) -fno-strict-aliasing \
-              -I. -Ivdagent -Iclipboard -Iinput -Imigration $(PKG_CFLAGS) \
+              -I. $(PKG_CFLAGS) \
               $(FUZZ_FLAGS) -DVDAGENT_FUZZING
 
 $(O)/fuzz/obj/%.o: %.c

@@ -3,7 +3,7 @@
  */
 #define G_LOG_DOMAIN "clipboard"
 
-#include "clipboard-vmstate.h"
+#include "clipboard/clipboard-vmstate.h"
 
 #include <string.h>
 

@@ -11,8 +11,8 @@
 #ifndef CLIPBOARD_VMSTATE_H
 #define CLIPBOARD_VMSTATE_H
 
-#include "clipboard.h"
-#include "vmstate.h"
+#include "clipboard/clipboard.h"
+#include "migration/vmstate.h"
 
 typedef struct ClipboardSavedData {
     uint32_t len;

@@ -3,7 +3,7 @@
  */
 #define G_LOG_DOMAIN "clipboard"
 
-#include "clipboard.h"
+#include "clipboard/clipboard.h"
 
 #include <string.h>
 

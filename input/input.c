@@ -3,7 +3,7 @@
  */
 #define G_LOG_DOMAIN "input"
 
-#include "input.h"
+#include "input/input.h"
 
 #include <string.h>
 

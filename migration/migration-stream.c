@@ -9,8 +9,8 @@
  */
 #define G_LOG_DOMAIN "migration"
 
-#include "migration-stream.h"
-#include "vmstate.h"
+#include "migration/migration-stream.h"
+#include "migration/vmstate.h"
 
 #include <errno.h>
 #include <inttypes.h>

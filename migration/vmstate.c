@@ -20,7 +20,7 @@
  */
 #define G_LOG_DOMAIN "migration"
 
-#include "vmstate.h"
+#include "migration/vmstate.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

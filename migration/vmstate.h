@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "migration-stream.h"
+#include "migration/migration-stream.h"
 
 typedef struct VMStateDescription VMStateDescription;
 typedef struct VMStateField VMStateField;

@@ -67,10 +67,10 @@
 
 #include <glib.h>
 
-#include "vdagent.h"
-#include "vdagent-reader.h"
-#include "vdagent-wire.h"
-#include "vdagent-writer.h"
+#include "vdagent/vdagent.h"
+#include "vdagent/vdagent-reader.h"
+#include "vdagent/vdagent-wire.h"
+#include "vdagent/vdagent-writer.h"
 #include "tests/guest-agent.h"
 
 #define MIB             (1024.0 * 1024.0)

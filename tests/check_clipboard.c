@@ -20,8 +20,8 @@
 #include <check.h>
 #include <glib.h>
 
-#include "check_suites.h"
-#include "clipboard.h"
+#include "tests/check_suites.h"
+#include "clipboard/clipboard.h"
 
 #define TIMEOUT_MS 30u                /* request timeout of test hubs */
 #define WAIT_MS 2000u                 /* bound on any wait for a timer */

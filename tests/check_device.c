@@ -8,9 +8,9 @@
 #include <check.h>
 #include <string.h>
 
-#include "check_suites.h"
-#include "guest-agent.h"
-#include "vdagent.h"
+#include "tests/check_suites.h"
+#include "tests/guest-agent.h"
+#include "vdagent/vdagent.h"
 
 /* The real Linux agent's caps word (spice-vdagentd 0.22.1). */
 #define REAL_AGENT_CAPS 0x00038de7u

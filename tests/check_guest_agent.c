@@ -10,7 +10,7 @@
 
 #include <spice/vd_agent.h>
 
-#include "guest-agent.h"
+#include "tests/guest-agent.h"
 
 Suite *guest_agent_suite(void);
 

@@ -9,8 +9,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "check_suites.h"
-#include "input.h"
+#include "tests/check_suites.h"
+#include "input/input.h"
 
 Suite *input_suite(void);
 

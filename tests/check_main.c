@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_suites.h"
+#include "tests/check_suites.h"
 
 typedef Suite *(*SuiteFn)(void);
 

@@ -41,8 +41,8 @@
 #include <glib/gstdio.h>
 #include <json-c/json.h>
 
-#include "check_suites.h"
-#include "host-qmp.h"
+#include "tests/check_suites.h"
+#include "vdagent/host-qmp.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 

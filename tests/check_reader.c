@@ -19,9 +19,9 @@
 #include <glib.h>
 #include <spice/vd_agent.h>
 
-#include "check_suites.h"
-#include "guest-agent.h"
-#include "vdagent-reader.h"
+#include "tests/check_suites.h"
+#include "tests/guest-agent.h"
+#include "vdagent/vdagent-reader.h"
 
 #define CHUNK_HDR 8u
 #define MSG_HDR 20u

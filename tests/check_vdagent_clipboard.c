@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_suites.h"
-#include "clipboard.h"
-#include "guest-agent.h"
-#include "vdagent.h"
-#include "vdagent-internal.h"
+#include "tests/check_suites.h"
+#include "clipboard/clipboard.h"
+#include "tests/guest-agent.h"
+#include "vdagent/vdagent.h"
+#include "vdagent/vdagent-internal.h"
 
 Suite *vdagent_clipboard_suite(void);
 

@@ -33,14 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check_suites.h"
-#include "clipboard.h"
-#include "clipboard-vmstate.h"
-#include "guest-agent.h"
-#include "input.h"
-#include "migration-stream.h"
-#include "vdagent.h"
-#include "vmstate.h"
+#include "tests/check_suites.h"
+#include "clipboard/clipboard.h"
+#include "clipboard/clipboard-vmstate.h"
+#include "tests/guest-agent.h"
+#include "input/input.h"
+#include "migration/migration-stream.h"
+#include "vdagent/vdagent.h"
+#include "migration/vmstate.h"
 
 #ifndef TEST_DATA_DIR
 #define TEST_DATA_DIR "tests/data"

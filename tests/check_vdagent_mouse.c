@@ -10,9 +10,9 @@
 #include <check.h>
 #include <string.h>
 
-#include "check_suites.h"
-#include "guest-agent.h"
-#include "vdagent.h"
+#include "tests/check_suites.h"
+#include "tests/guest-agent.h"
+#include "vdagent/vdagent.h"
 
 Suite *vdagent_mouse_suite(void);
 

@@ -19,8 +19,8 @@
 #include <glib.h>
 #include <json-c/json.h>
 
-#include "migration-stream.h"
-#include "vmstate.h"
+#include "migration/migration-stream.h"
+#include "migration/vmstate.h"
 
 Suite *vmstate_suite(void);
 

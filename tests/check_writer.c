@@ -13,9 +13,9 @@
 #include <glib.h>
 #include <spice/vd_agent.h>
 
-#include "check_suites.h"
-#include "guest-agent.h"
-#include "vdagent-writer.h"
+#include "tests/check_suites.h"
+#include "tests/guest-agent.h"
+#include "vdagent/vdagent-writer.h"
 
 #define CHUNK_HDR 8u
 #define MSG_HDR 20u

@@ -15,7 +15,7 @@
 #define G_LOG_DOMAIN "tests"
 #endif
 
-#include "guest-agent.h"
+#include "tests/guest-agent.h"
 
 #include <string.h>
 

@@ -87,7 +87,7 @@
 #define G_LOG_DOMAIN "sim-agent"
 #endif
 
-#include "guest-agent.h"
+#include "tests/guest-agent.h"
 
 #include <errno.h>
 #include <fcntl.h>

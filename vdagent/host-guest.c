@@ -15,7 +15,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
 
-#include "host.h"
+#include "vdagent/host.h"
 
 #include <errno.h>
 #include <fcntl.h>

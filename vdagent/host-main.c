@@ -4,7 +4,7 @@
  */
 #define G_LOG_DOMAIN "vdagent-host"
 
-#include "host.h"
+#include "vdagent/host.h"
 
 #include <errno.h>
 #include <glib-unix.h>

@@ -58,7 +58,7 @@
 #include <glib/gstdio.h>
 #include <json-c/json.h>
 
-#include "host-qmp.h"
+#include "vdagent/host-qmp.h"
 
 #define QMP_MAX_OUTPUT (16u * 1024 * 1024)   /* unsent bytes per client */
 #define QMP_MAX_INPUT (512u * 1024 * 1024)   /* default bound of one input

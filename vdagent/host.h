@@ -14,11 +14,11 @@
 #include <json-c/json.h>
 #include <sys/types.h>
 
-#include "clipboard-vmstate.h"
-#include "host-qmp.h"
-#include "input.h"
-#include "migration-stream.h"
-#include "vdagent.h"
+#include "clipboard/clipboard-vmstate.h"
+#include "vdagent/host-qmp.h"
+#include "input/input.h"
+#include "migration/migration-stream.h"
+#include "vdagent/vdagent.h"
 
 /* Bytes the transport buffers towards the guest before pushing back. */
 #define HOST_OUT_MAX (64 * 1024)

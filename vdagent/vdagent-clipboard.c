@@ -22,7 +22,7 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-internal.h"
+#include "vdagent/vdagent-internal.h"
 
 /* VD_AGENT_CLIPBOARD_* <-> ClipboardType */
 static bool type_from_vd(uint32_t vd, ClipboardType *out)

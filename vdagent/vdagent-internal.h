@@ -5,12 +5,12 @@
 #ifndef VDAGENT_INTERNAL_H
 #define VDAGENT_INTERNAL_H
 
-#include "vdagent.h"
-#include "vdagent-reader.h"
-#include "vdagent-writer.h"
-#include "vdagent-wire.h"
-#include "clipboard.h"
-#include "vdagent-vmstate.h"
+#include "vdagent/vdagent.h"
+#include "vdagent/vdagent-reader.h"
+#include "vdagent/vdagent-writer.h"
+#include "vdagent/vdagent-wire.h"
+#include "clipboard/clipboard.h"
+#include "vdagent/vdagent-vmstate.h"
 
 #define vdagent_container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))

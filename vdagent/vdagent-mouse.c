@@ -10,7 +10,7 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-internal.h"
+#include "vdagent/vdagent-internal.h"
 
 static const uint32_t button_mask[INPUT_BUTTON__COUNT] = {
     [INPUT_BUTTON_LEFT] = VD_AGENT_LBUTTON_MASK,

@@ -1,7 +1,7 @@
 /*
  * vdagent-proto.c: name tables of the VDAgent protocol.
  */
-#include "vdagent-proto.h"
+#include "vdagent/vdagent-proto.h"
 
 #include <glib.h>
 

@@ -8,8 +8,8 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-reader.h"
-#include "vdagent-wire.h"
+#include "vdagent/vdagent-reader.h"
+#include "vdagent/vdagent-wire.h"
 
 /* Buffers at most this large are kept between messages. */
 #define READER_RETAIN_MAX   (256u * 1024)

@@ -43,7 +43,7 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
-#include "vdagent-proto.h"
+#include "vdagent/vdagent-proto.h"
 
 typedef struct VDAgentReader VDAgentReader;
 

@@ -11,7 +11,7 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-internal.h"
+#include "vdagent/vdagent-internal.h"
 
 #define SAVED_DEV(saved) vdagent_container_of(saved, VDAgentChardev, saved)
 

@@ -13,8 +13,8 @@
 #ifndef VDAGENT_VMSTATE_H
 #define VDAGENT_VMSTATE_H
 
-#include "clipboard-vmstate.h"
-#include "vdagent-reader.h"
+#include "clipboard/clipboard-vmstate.h"
+#include "vdagent/vdagent-reader.h"
 
 typedef struct VDAgentSavedWord {
     uint32_t v;

@@ -9,8 +9,8 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-writer.h"
-#include "vdagent-wire.h"
+#include "vdagent/vdagent-writer.h"
+#include "vdagent/vdagent-wire.h"
 
 typedef struct OutMsg {
     struct OutMsg *next;

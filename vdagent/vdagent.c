@@ -8,7 +8,7 @@
  */
 #define G_LOG_DOMAIN "vdagent"
 
-#include "vdagent-internal.h"
+#include "vdagent/vdagent-internal.h"
 
 /* ---- the message table ------------------------------------------------ */
 

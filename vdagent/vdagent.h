@@ -25,10 +25,10 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
-#include "vdagent-proto.h"
-#include "clipboard.h"
-#include "input.h"
-#include "migration-stream.h"
+#include "vdagent/vdagent-proto.h"
+#include "clipboard/clipboard.h"
+#include "input/input.h"
+#include "migration/migration-stream.h"
 
 typedef struct VDAgentChardev VDAgentChardev;
 

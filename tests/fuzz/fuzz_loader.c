@@ -35,9 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clipboard.h"
-#include "migration-stream.h"
-#include "vdagent.h"
+#include "clipboard/clipboard.h"
+#include "migration/migration-stream.h"
+#include "vdagent/vdagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -51,8 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vdagent-reader.h"
-#include "vdagent-wire.h"
+#include "vdagent/vdagent-reader.h"
+#include "vdagent/vdagent-wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
  * mouse and monitors on, max_message 64 KiB), driven by the scripted guest
  * agent (tests/guest-agent.c) and host-side clipboard peers.
  *
- *   cc -std=gnu11 -Ivdagent -Iclipboard -Iinput -Imigration -Itests \
+ *   cc -std=gnu11 -I. \
  *      $(pkg-config --cflags glib-2.0 spice-protocol pixman-1 json-c) \
  *      tests/fuzz/make-loader-seeds.c tests/guest-agent.c <library .c> \
  *      $(pkg-config --libs glib-2.0 pixman-1 json-c) -o make-loader-seeds
@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clipboard.h"
-#include "guest-agent.h"
-#include "input.h"
-#include "migration-stream.h"
-#include "vdagent.h"
+#include "clipboard/clipboard.h"
+#include "tests/guest-agent.h"
+#include "input/input.h"
+#include "migration/migration-stream.h"
+#include "vdagent/vdagent.h"
 
 #define SEED_MAX_MESSAGE (64u * 1024)   /* FUZZ_MAX_MESSAGE of fuzz_loader.c */
 #define AGENT_CAPS 0x00038de7u          /* spice-vdagentd 0.22.1 */
