@@ -607,7 +607,7 @@ static MigrationSection *find_section(MigrationRegistry *reg,
  */
 bool migration_register(MigrationRegistry *reg, const char *idstr,
                         uint32_t instance_id, const VMStateDescription *vmsd,
-                        void *opaque)
+                        void *opaque, GError **errp)
 {
     MigrationSection sec;
     size_t idlen;
@@ -617,8 +617,9 @@ bool migration_register(MigrationRegistry *reg, const char *idstr,
     g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
 
     if (find_section(reg, idstr, idlen, instance_id, NULL)) {
-        g_debug("section '%s' instance %" PRIu32 " already registered",
-                idstr, instance_id);
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
+                    "section '%s' instance %" PRIu32 " is already registered",
+                    idstr, instance_id);
         return false;
     }
     sec.idstr = g_strdup(idstr);

@@ -94,11 +94,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationRegistry, migration_registry_free)
 
 /*
  * Register a section @idstr (at most 255 bytes) / @instance_id described
- * by @vmsd over @opaque (both borrowed).  Returns false for a duplicate.
+ * by @vmsd over @opaque (both borrowed).  A duplicate returns false with
+ * @errp set (VMSTATE_ERROR_DUPLICATE) and changes nothing.
  */
 bool migration_register(MigrationRegistry *reg, const char *idstr,
                         uint32_t instance_id, const VMStateDescription *vmsd,
-                        void *opaque);
+                        void *opaque, GError **errp);
 void migration_unregister(MigrationRegistry *reg, const char *idstr,
                           uint32_t instance_id);
 

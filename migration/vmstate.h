@@ -213,6 +213,7 @@ typedef enum VMStateError {
     VMSTATE_ERROR_VERSION,     /* too new or too old */
     VMSTATE_ERROR_UNKNOWN,     /* unknown section or subsection */
     VMSTATE_ERROR_HOOK,        /* a pre/post hook or validation failed */
+    VMSTATE_ERROR_DUPLICATE,   /* a section registered twice */
 } VMStateError;
 
 #endif /* VMSTATE_H */

@@ -1292,7 +1292,7 @@ static void mig_bench(Session *src, MigVerify verify, const void *arg,
 
     memset(res, 0, sizeof(*res));
     res->best = res->best_save = res->best_load = G_MAXDOUBLE;
-    if (!vdagent_chardev_register_migration(src->dev, src_reg, 0)) {
+    if (!vdagent_chardev_register_migration(src->dev, src_reg, 0, NULL)) {
         dev_fail(&res->run, "cannot register the source's section");
         return;
     }
@@ -1307,7 +1307,7 @@ static void mig_bench(Session *src, MigVerify verify, const void *arg,
         Session d;
 
         if (!mig_dest_open(&d) ||
-            !vdagent_chardev_register_migration(d.dev, dst_reg, 0)) {
+            !vdagent_chardev_register_migration(d.dev, dst_reg, 0, NULL)) {
             dev_fail(&res->run, "cannot make a destination device");
             session_close(&d);
             break;

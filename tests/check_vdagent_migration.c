@@ -527,7 +527,7 @@ static GByteArray *save_dev(VDAgentChardev *dev)
     const uint8_t *p;
     size_t n;
 
-    ck_assert(vdagent_chardev_register_migration(dev, reg, 0));
+    ck_assert(vdagent_chardev_register_migration(dev, reg, 0, NULL));
     ck_assert_msg(migration_save(reg, s, &err), "save failed: %s",
                   err ? err->message : "(no error)");
     ck_assert_ptr_null(err);
@@ -541,7 +541,7 @@ static bool load_dev(VDAgentChardev *dev, const uint8_t *p, size_t n,
     g_autoptr(MigrationRegistry) reg = migration_registry_new();
     g_autoptr(MigrationStream) s = migration_stream_new_reader(p, n);
 
-    ck_assert(vdagent_chardev_register_migration(dev, reg, 0));
+    ck_assert(vdagent_chardev_register_migration(dev, reg, 0, NULL));
     return migration_load(reg, s, errp);
 }
 
@@ -2725,6 +2725,27 @@ END_TEST
 
 /* ---- the suite --------------------------------------------------------- */
 
+/* Registering a second "vdagent" section with the same instance fails. */
+START_TEST(test_register_twice)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(GError) err = NULL;
+    Port *p = port_new(&config);
+
+    ck_assert(vdagent_chardev_register_migration(p->dev, reg, 0, &err));
+    ck_assert_ptr_null(err);
+    ck_assert(!vdagent_chardev_register_migration(p->dev, reg, 0, &err));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_str_eq(err->message,
+                     "section 'vdagent' instance 0 is already registered");
+    g_clear_error(&err);
+    ck_assert(vdagent_chardev_register_migration(p->dev, reg, 1, &err));
+    ck_assert_ptr_null(err);
+    port_free(p);
+}
+END_TEST
+
 Suite *vdagent_migration_suite(void)
 {
     Suite *s = suite_create("vdagent-migration");
@@ -2735,6 +2756,10 @@ Suite *vdagent_migration_suite(void)
                         G_N_ELEMENTS(canon_states));
     tcase_add_loop_test(tc, test_canonical_specs_load, 0,
                         2 * G_N_ELEMENTS(canon_states));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("register");
+    tcase_add_test(tc, test_register_twice);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("rfc-layout");

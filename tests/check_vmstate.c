@@ -515,7 +515,7 @@ static MigrationRegistry *registry_for(TestState *st)
 {
     MigrationRegistry *reg = migration_registry_new();
 
-    ck_assert(migration_register(reg, "test", 0, &vmstate_test, st));
+    ck_assert(migration_register(reg, "test", 0, &vmstate_test, st, NULL));
     return reg;
 }
 
@@ -997,14 +997,14 @@ START_TEST(test_vmdesc_padding)
         for (k = 0; k < runs[r].from; k++) {
             g_autofree char *id = g_strdup_printf("s%03u", k);
 
-            ck_assert(migration_register(reg, id, 0, &vmstate_tiny, &tiny));
+            ck_assert(migration_register(reg, id, 0, &vmstate_tiny, &tiny, NULL));
         }
         for (; k <= runs[r].to; k++) {
             for (idlen = 1; idlen <= 255; idlen++) {
                 g_autofree char *id = g_strnfill(idlen, 'a');
 
                 ck_assert(migration_register(reg, id, 0, &vmstate_tiny,
-                                             &tiny));
+                                             &tiny, NULL));
                 pad_check(reg, seen, 0x7d00, &padded);
                 migration_unregister(reg, id, 0);
             }
@@ -1012,7 +1012,7 @@ START_TEST(test_vmdesc_padding)
                 g_autofree char *id = g_strdup_printf("s%03u", k);
 
                 ck_assert(migration_register(reg, id, 0, &vmstate_tiny,
-                                             &tiny));
+                                             &tiny, NULL));
             }
         }
     }
@@ -1641,10 +1641,15 @@ START_TEST(test_registry)
     g_autoptr(GError) err = NULL;
     uint32_t jlen;
 
-    ck_assert(migration_register(reg, "t", 5, &vmstate_tiny, &a));
-    ck_assert(!migration_register(reg, "t", 5, &vmstate_tiny, &b));
-    ck_assert(migration_register(reg, "gone", 0, &vmstate_tiny, &b));
-    ck_assert(migration_register(reg, "u", 0, &vmstate_tiny, &b));
+    ck_assert(migration_register(reg, "t", 5, &vmstate_tiny, &a, NULL));
+    ck_assert(!migration_register(reg, "t", 5, &vmstate_tiny, &b, &err));
+    ck_assert_int_eq(err->code, VMSTATE_ERROR_DUPLICATE);
+    ck_assert_str_eq(err->message,
+                     "section 't' instance 5 is already registered");
+    g_clear_error(&err);
+    ck_assert(!migration_register(reg, "t", 5, &vmstate_tiny, &b, NULL));
+    ck_assert(migration_register(reg, "gone", 0, &vmstate_tiny, &b, NULL));
+    ck_assert(migration_register(reg, "u", 0, &vmstate_tiny, &b, NULL));
     migration_unregister(reg, "gone", 0);
     migration_unregister(reg, "never", 0);
     out = save_stream(reg);
@@ -1658,8 +1663,8 @@ START_TEST(test_registry)
     ck_assert_mem_eq(out->data + sizeof(want) + 4, want_json, jlen);
 
     /* Registration order does not matter on load. */
-    ck_assert(migration_register(dreg, "u", 0, &vmstate_tiny, &d));
-    ck_assert(migration_register(dreg, "t", 5, &vmstate_tiny, &c));
+    ck_assert(migration_register(dreg, "u", 0, &vmstate_tiny, &d, NULL));
+    ck_assert(migration_register(dreg, "t", 5, &vmstate_tiny, &c, NULL));
     in = migration_stream_new_reader(out->data, out->len);
     ck_assert_msg(migration_load(dreg, in, &err), "%s",
                   err ? err->message : "?");
@@ -1829,8 +1834,8 @@ START_TEST(test_fd_pipe)
     bool ok;
 
     big_fill(&src, 4u * 1024 * 1024);
-    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src));
-    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst));
+    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
+    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
     ck_assert_int_eq(pipe(fds), 0);
     sigemptyset(&sa.sa_mask);
     ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
@@ -1872,8 +1877,8 @@ START_TEST(test_fd_nonblocking)
     bool ok;
 
     big_fill(&src, 1024 * 1024);
-    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src));
-    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst));
+    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
+    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
     ck_assert_int_eq(pipe(fds), 0);
     ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
     ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);

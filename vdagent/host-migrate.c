@@ -143,8 +143,8 @@ void host_migration_fini(Host *h)
 void host_migration_init(Host *h)
 {
     h->reg = migration_registry_new();
-    vdagent_chardev_register_migration(h->dev, h->reg, 0);
-    migration_register(h->reg, "vdagent-host", 0, &vmstate_host, &h->saved);
+    vdagent_chardev_register_migration(h->dev, h->reg, 0, NULL);
+    migration_register(h->reg, "vdagent-host", 0, &vmstate_host, &h->saved, NULL);
 }
 
 /* ---- blocking I/O with deadlines (threads only) ------------------------- */

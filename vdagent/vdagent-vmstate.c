@@ -475,9 +475,10 @@ const VMStateDescription vmstate_vdagent = {
 
 bool vdagent_chardev_register_migration(VDAgentChardev *dev,
                                         MigrationRegistry *reg,
-                                        uint32_t instance_id)
+                                        uint32_t instance_id,
+                                        GError **errp)
 {
     g_return_val_if_fail(dev != NULL && reg != NULL, false);
     return migration_register(reg, "vdagent", instance_id, &vmstate_vdagent,
-                              &dev->saved);
+                              &dev->saved, errp);
 }

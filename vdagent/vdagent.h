@@ -200,11 +200,13 @@ void vdagent_chardev_reset(VDAgentChardev *dev);
  * fed); a load resets the device first, checks every value against the
  * device's own limits, and leaves it fresh on any error.  After a load the
  * guest's next port open is not a reconnect (the session continues) and
- * nothing is sent to the guest until the device runs.
+ * nothing is sent to the guest until the device runs.  Returns false with
+ * @errp set when @reg already holds "vdagent" / @instance_id.
  */
 bool vdagent_chardev_register_migration(VDAgentChardev *dev,
                                         MigrationRegistry *reg,
-                                        uint32_t instance_id);
+                                        uint32_t instance_id,
+                                        GError **errp);
 
 /* The clipboard peer's serial counters and pending guest requests. */
 void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,

@@ -125,7 +125,7 @@ static bool load(VDAgentChardev *dev, const uint8_t *data, size_t size,
     MigrationStream *s = migration_stream_new_reader(data, size);
     bool ok;
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0), "register");
+    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
     ok = migration_load(reg, s, errp);
     migration_stream_free(s);
     migration_registry_free(reg);
@@ -141,7 +141,7 @@ static GByteArray *save(VDAgentChardev *dev, GError **errp)
     const uint8_t *p;
     size_t n;
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0), "register");
+    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
     if (migration_save(reg, s, errp)) {
         p = migration_stream_data(s, &n);
         out = g_byte_array_sized_new(n);

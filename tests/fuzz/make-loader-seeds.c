@@ -165,7 +165,7 @@ static void seed_save(Seed *s, const char *name)
     size_t n;
 
     vdagent_chardev_set_running(s->dev, false);
-    vdagent_chardev_register_migration(s->dev, reg, 0);
+    vdagent_chardev_register_migration(s->dev, reg, 0, NULL);
     if (!migration_save(reg, st, &err)) {
         fprintf(stderr, "%s: %s\n", name, err->message);
         g_error_free(err);
