@@ -293,39 +293,20 @@ static const ClipboardPeerOps cb_peer_ops = {
 /* ---- from the guest ----------------------------------------------------- */
 
 /*
- * Split off the selection prefix.  Returns false (dropped, counted) for a
- * selection the hub does not know.
+ * The handlers of the message table's clipboard rows (VDAgentMsgHandler):
+ * the dispatcher has stripped the selection prefix and checked @sel; each
+ * decodes the rest of the message from @payload, lent for the call.
  */
-static bool take_selection(VDAgentChardev *dev, const uint8_t **data,
-                           uint32_t *size, unsigned *sel)
-{
-    *sel = CLIPBOARD_SELECTION_CLIPBOARD;
-    if (!have_selection(dev)) {
-        return true;
-    }
-    /* The dispatcher checked size >= 4 for the prefix. */
-    *sel = (*data)[0];
-    *data += 4;
-    *size -= 4;
-    if (*sel >= CLIPBOARD_SELECTION__COUNT) {
-        vdagent_count_drop(dev, VDAGENT_DROP_BAD_SELECTION);
-        return false;
-    }
-    return true;
-}
 
-void vdagent_clipboard_recv_grab(VDAgentChardev *dev,
-                                 const VDAgentMessage *hdr,
-                                 const uint8_t *data)
+void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
+                                 GBytes *payload)
 {
     g_autoptr(ClipboardInfo) info = NULL;
-    uint32_t size = hdr->size, serial = 0;
-    unsigned sel;
+    size_t size;
+    const uint8_t *data = g_bytes_get_data(payload, &size);
+    uint32_t serial = 0;
     ClipboardType t;
 
-    if (!take_selection(dev, &data, &size, &sel)) {
-        return;
-    }
     if (have_serial(dev)) {
         serial = vdagent_le32(data);
         data += 4;
@@ -353,20 +334,12 @@ void vdagent_clipboard_recv_grab(VDAgentChardev *dev,
 }
 
 void vdagent_clipboard_recv_request(VDAgentChardev *dev,
-                                    const VDAgentMessage *hdr,
-                                    const uint8_t *data)
+                                    ClipboardSelection sel, GBytes *payload)
 {
-    uint32_t size = hdr->size, vdtype;
-    ClipboardInfo *info;
+    uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
+    ClipboardInfo *info = clipboard_hub_info(dev->hub, sel);
     ClipboardType t;
-    unsigned sel;
 
-    if (!take_selection(dev, &data, &size, &sel)) {
-        /* No reply can name a selection we do not know: dropped. */
-        return;
-    }
-    vdtype = vdagent_le32(data);
-    info = clipboard_hub_info(dev->hub, sel);
     if (!type_from_vd(vdtype, &t) || !info || info->owner == &dev->cbpeer ||
         !info->types[t].available) {
         send_data(dev, sel, vdtype, NULL);
@@ -387,24 +360,16 @@ void vdagent_clipboard_recv_request(VDAgentChardev *dev,
     }
 }
 
-void vdagent_clipboard_recv_data(VDAgentChardev *dev,
-                                 const VDAgentMessage *hdr,
-                                 const uint8_t *data)
+/* CLIPBOARD: @payload is VDAgentClipboard after the prefix, type then data. */
+void vdagent_clipboard_recv_data(VDAgentChardev *dev, ClipboardSelection sel,
+                                 GBytes *payload)
 {
-    uint32_t size = hdr->size, vdtype;
-    g_autoptr(GBytes) whole = NULL;
+    size_t size = g_bytes_get_size(payload);
+    uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
+    ClipboardInfo *info = clipboard_hub_info(dev->hub, sel);
     g_autoptr(GBytes) bytes = NULL;
-    ClipboardInfo *info;
     ClipboardType t;
-    unsigned sel;
-    size_t len;
-    uint8_t *buf;
 
-    if (!take_selection(dev, &data, &size, &sel)) {
-        return;
-    }
-    vdtype = vdagent_le32(data);
-    info = clipboard_hub_info(dev->hub, sel);
     if (!info || info->owner != &dev->cbpeer) {
         vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
         return;
@@ -414,26 +379,19 @@ void vdagent_clipboard_recv_data(VDAgentChardev *dev,
         return;
     }
     dev->host_pending[sel] &= ~(1u << t);
-    if (size > 4) {
-        /* Take the reader's buffer: no copy of the clipboard data. */
-        buf = vdagent_reader_steal_data(dev->reader, &len);
-        whole = g_bytes_new_take(buf, len);
-        bytes = g_bytes_new_from_bytes(whole, hdr->size - (size - 4),
-                                       size - 4);
+    if (size > offsetof(VDAgentClipboard, data)) {
+        /* A slice of the payload: the guest's bytes are never copied. */
+        bytes = g_bytes_new_from_bytes(payload,
+                                       offsetof(VDAgentClipboard, data),
+                                       size - offsetof(VDAgentClipboard, data));
     }
     clipboard_hub_set_data(dev->hub, &dev->cbpeer, info, t, bytes, true);
 }
 
 void vdagent_clipboard_recv_release(VDAgentChardev *dev,
-                                    const VDAgentMessage *hdr,
-                                    const uint8_t *data)
+                                    ClipboardSelection sel, GBytes *payload)
 {
-    uint32_t size = hdr->size;
-    unsigned sel;
-
-    if (!take_selection(dev, &data, &size, &sel)) {
-        return;
-    }
+    (void)payload;
     if (!clipboard_peer_owns(&dev->cbpeer, sel)) {
         vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
         return;
@@ -442,13 +400,14 @@ void vdagent_clipboard_recv_release(VDAgentChardev *dev,
     clipboard_peer_release(&dev->cbpeer, sel);
 }
 
-void vdagent_clipboard_recv_max(VDAgentChardev *dev,
-                                const VDAgentMessage *hdr,
-                                const uint8_t *data)
+void vdagent_clipboard_recv_max(VDAgentChardev *dev, ClipboardSelection sel,
+                                GBytes *payload)
 {
-    int32_t max = (int32_t)vdagent_le32(data);
+    const uint8_t *data = g_bytes_get_data(payload, NULL);
+    int32_t max = (int32_t)vdagent_le32(data + offsetof(VDAgentMaxClipboard,
+                                                        max));
 
-    (void)hdr;
+    (void)sel;
     /* spice-vdagent: -1 (or any negative) means no limit. */
     dev->guest_max_clipboard = max < 0 ? -1 : max;
 }

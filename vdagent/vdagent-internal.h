@@ -77,6 +77,31 @@ struct VDAgentChardev {
 
 extern const VMStateDescription vmstate_vdagent;
 
+/*
+ * The handler of a guest message type (a row of the message table in
+ * vdagent.c), called by the dispatcher once the message passed the row's
+ * checks (direction, capability, size).
+ *
+ * @sel: for a row that carries the selection prefix (VDAgentClipboard and
+ *     its siblings: u8 selection + 3 reserved bytes) when both sides have
+ *     CLIPBOARD_SELECTION, the prefix's selection, already checked to be
+ *     below CLIPBOARD_SELECTION__COUNT (the reserved bytes are ignored);
+ *     otherwise CLIPBOARD_SELECTION_CLIPBOARD, the one selection that
+ *     travels without a prefix (and no selection at all for the other
+ *     rows, which ignore it).
+ * @payload: the message data after the prefix (the whole data for a type
+ *     without one), at least as many bytes as the row's size rule asks for
+ *     besides the prefix.  Lent for the call: the dispatcher drops its
+ *     reference when the handler returns.  The bytes belong to the payload
+ *     alone, never to the reader's buffer, so a handler keeps them, or a
+ *     slice of them, without a copy by taking its own reference
+ *     (g_bytes_ref(), g_bytes_new_from_bytes()).
+ *
+ * A handler never sees the message header or the reader.
+ */
+typedef void (*VDAgentMsgHandler)(VDAgentChardev *dev, ClipboardSelection sel,
+                                  GBytes *payload);
+
 /* vdagent.c */
 bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
                   size_t head_len, GBytes *tail);
@@ -97,20 +122,16 @@ void vdagent_clipboard_init(VDAgentChardev *dev);
 void vdagent_clipboard_fini(VDAgentChardev *dev);
 void vdagent_clipboard_caps(VDAgentChardev *dev);
 void vdagent_clipboard_disconnect(VDAgentChardev *dev);
-void vdagent_clipboard_recv_grab(VDAgentChardev *dev,
-                                 const VDAgentMessage *hdr,
-                                 const uint8_t *data);
+/* VDAgentMsgHandler: the message table's clipboard rows */
+void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
+                                 GBytes *payload);
 void vdagent_clipboard_recv_request(VDAgentChardev *dev,
-                                    const VDAgentMessage *hdr,
-                                    const uint8_t *data);
-void vdagent_clipboard_recv_data(VDAgentChardev *dev,
-                                 const VDAgentMessage *hdr,
-                                 const uint8_t *data);
+                                    ClipboardSelection sel, GBytes *payload);
+void vdagent_clipboard_recv_data(VDAgentChardev *dev, ClipboardSelection sel,
+                                 GBytes *payload);
 void vdagent_clipboard_recv_release(VDAgentChardev *dev,
-                                    const VDAgentMessage *hdr,
-                                    const uint8_t *data);
-void vdagent_clipboard_recv_max(VDAgentChardev *dev,
-                                const VDAgentMessage *hdr,
-                                const uint8_t *data);
+                                    ClipboardSelection sel, GBytes *payload);
+void vdagent_clipboard_recv_max(VDAgentChardev *dev, ClipboardSelection sel,
+                                GBytes *payload);
 
 #endif /* VDAGENT_INTERNAL_H */

@@ -4,7 +4,9 @@
  *
  * Transport (reassembly: vdagent-reader.c), dispatch (the table below) and
  * flow control (vdagent-writer.c + drain) are separate pieces.  Size
- * checks happen once, here, in vdagent_dispatch(), driven by the table.
+ * checks and the clipboard selection prefix are dealt with once, here, in
+ * vdagent_dispatch(), driven by the table: handlers get the selection and
+ * a payload of their own (VDAgentMsgHandler, vdagent-internal.h).
  */
 #define G_LOG_DOMAIN "vdagent"
 
@@ -12,9 +14,12 @@
 
 /* ---- the message table ------------------------------------------------ */
 
-typedef void (*VDAgentMsgHandler)(VDAgentChardev *dev,
-                                  const VDAgentMessage *hdr,
-                                  const uint8_t *data);
+/*
+ * The selection prefix of VDAgentClipboard, VDAgentClipboardGrab, ...
+ * when both sides have CLIPBOARD_SELECTION: u8 selection, 3 reserved bytes
+ * (spice-protocol shows it as an #if 0 block in each struct).
+ */
+#define SEL_PREFIX_SIZE 4u
 
 enum {
     DIR_G2H = 1 << 0,    /* the guest agent sends it */
@@ -30,7 +35,8 @@ typedef struct VDAgentMsgDesc {
     const char *name;
     uint8_t dir;
     bool exact;          /* size must equal, else size is a minimum */
-    bool sel;            /* +4 with a negotiated selection prefix */
+    bool sel;            /* starts with the selection prefix when
+                            negotiated: +4, stripped by the dispatcher */
     bool serial;         /* +4 with a negotiated grab serial */
     uint8_t need;
     uint32_t size;       /* exact or minimum size, before the +4s */
@@ -39,10 +45,10 @@ typedef struct VDAgentMsgDesc {
     VDAgentMsgHandler handler;   /* NULL: valid but of no use here */
 } VDAgentMsgDesc;
 
-static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
-                              const uint8_t *data);
-static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
-                               const uint8_t *data);
+static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
+                              GBytes *payload);
+static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
+                               GBytes *payload);
 
 #define CAPS_MAX_SIZE \
     ((uint32_t)(sizeof(VDAgentAnnounceCapabilities) + 4 * VDAGENT_MAX_CAPS_WORDS))
@@ -155,7 +161,7 @@ bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
         return false;
     }
     if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
-        extra += 4;
+        extra += SEL_PREFIX_SIZE;
     }
     if (d->serial && (flags & VDAGENT_SIZE_SERIAL)) {
         extra += 4;
@@ -275,16 +281,19 @@ static void vdagent_send_caps(VDAgentChardev *dev, bool request)
 
 /* ---- input ------------------------------------------------------------- */
 
-static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
-                              const uint8_t *data)
+static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
+                              GBytes *payload)
 {
     size_t off = offsetof(VDAgentAnnounceCapabilities, caps);
+    size_t size;
+    const uint8_t *data = g_bytes_get_data(payload, &size);
     uint32_t request;
     size_t i;
 
+    (void)sel;
     request = vdagent_le32(data + offsetof(VDAgentAnnounceCapabilities, request));
     /* Trailing bytes short of a whole word are ignored, as spice does. */
-    dev->n_guest_caps = (hdr->size - off) / 4;
+    dev->n_guest_caps = (size - off) / 4;
     for (i = 0; i < dev->n_guest_caps; i++) {
         dev->guest_caps[i] = vdagent_le32(data + off + 4 * i);
     }
@@ -305,13 +314,14 @@ static void vdagent_recv_caps(VDAgentChardev *dev, const VDAgentMessage *hdr,
     }
 }
 
-static void vdagent_recv_reply(VDAgentChardev *dev, const VDAgentMessage *hdr,
-                               const uint8_t *data)
+static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
+                               GBytes *payload)
 {
+    const uint8_t *data = g_bytes_get_data(payload, NULL);
     uint32_t type = vdagent_le32(data + offsetof(VDAgentReply, type));
     uint32_t error = vdagent_le32(data + offsetof(VDAgentReply, error));
 
-    (void)hdr;
+    (void)sel;
     g_debug("guest reply to %s: %u", vdagent_msg_name(type), error);
     if (error != VD_AGENT_SUCCESS) {
         dev->counters.reply_errors++;
@@ -338,12 +348,45 @@ void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
     dev->counters.drops[reason]++;
 }
 
-/* The dispatcher: every guest message passes the table's checks here. */
+/*
+ * The payload of the message being delivered, after @skip prefix bytes, as
+ * bytes of its own: the reader's buffer taken over when it holds exactly
+ * the message (no copy), else a copy (vdagent_reader_steal_data()); the
+ * prefix is cut off by a slice, not a copy.  The caller owns the result.
+ */
+static GBytes *vdagent_take_payload(VDAgentChardev *dev, size_t skip)
+{
+    size_t len;
+    uint8_t *buf = vdagent_reader_steal_data(dev->reader, &len);
+    g_autoptr(GBytes) whole = g_bytes_new_take(buf, len);
+
+    if (skip == 0) {
+        return g_steal_pointer(&whole);
+    }
+    /* The size rule made room for the prefix: skip <= len. */
+    return g_bytes_new_from_bytes(whole, skip, len - skip);
+}
+
+/*
+ * The dispatcher, the reader's message callback: every guest message
+ * passes the table's checks here (@hdr and @data are the reader's,
+ * borrowed for the call).  A message that fails one is dropped and
+ * counted.  For a row with .sel and the prefix negotiated, the selection
+ * is read and checked here, once: out of range, the message is dropped as
+ * BAD_SELECTION (after counting it in msgs_in, as every message of a known
+ * type that passed the size rule).  The handler then gets the selection
+ * and a payload that no longer points into the reader (VDAgentMsgHandler);
+ * the dispatcher keeps no reference once the handler returns.
+ */
 static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
                              const uint8_t *data)
 {
     VDAgentChardev *dev = opaque;
     const VDAgentMsgDesc *d = msg_desc(hdr->type);
+    ClipboardSelection sel = CLIPBOARD_SELECTION_CLIPBOARD;
+    g_autoptr(GBytes) payload = NULL;
+    unsigned flags;
+    size_t skip = 0;
 
     if (!d) {
         vdagent_count_drop(dev, VDAGENT_DROP_UNKNOWN_TYPE);
@@ -359,17 +402,29 @@ static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
         vdagent_count_drop(dev, VDAGENT_DROP_NOT_NEGOTIATED);
         return;
     }
-    if (!vdagent_msg_size_ok(hdr->type, hdr->size, vdagent_size_flags(dev))) {
+    flags = vdagent_size_flags(dev);
+    if (!vdagent_msg_size_ok(hdr->type, hdr->size, flags)) {
         g_debug("guest %s: bad size %u", d->name, hdr->size);
         vdagent_count_drop(dev, VDAGENT_DROP_BAD_SIZE);
         return;
     }
     dev->counters.msgs_in[hdr->type]++;
-    if (d->handler) {
-        d->handler(dev, hdr, data);
-    } else {
+    if (!d->handler) {
         dev->counters.ignored++;
+        return;
     }
+    if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
+        /* The size rule counted the prefix in.  Reserved bytes: ignored. */
+        if (data[0] >= CLIPBOARD_SELECTION__COUNT) {
+            g_debug("guest %s: selection %u", d->name, data[0]);
+            vdagent_count_drop(dev, VDAGENT_DROP_BAD_SELECTION);
+            return;
+        }
+        sel = data[0];
+        skip = SEL_PREFIX_SIZE;
+    }
+    payload = vdagent_take_payload(dev, skip);
+    d->handler(dev, sel, payload);
 }
 
 static void vdagent_reader_drop(void *opaque, VDAgentDrop reason)
