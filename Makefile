@@ -82,6 +82,7 @@ CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
               tests/check_clipboard.c tests/check_vdagent_clipboard.c \
+              tests/check_vdagent_dispatch.c \
               tests/check_vmstate.c tests/check_qmp.c \
               tests/check_vdagent_migration.c
 BENCH_SRCS := tests/bench.c

@@ -21,6 +21,7 @@ static const struct {
     { "device", device_suite },
     { "clipboard", clipboard_suite },
     { "vdagent-clipboard", vdagent_clipboard_suite },
+    { "vdagent-dispatch", vdagent_dispatch_suite },
     { "vmstate", vmstate_suite },
     { "qmp", qmp_suite },
     { "migration", vdagent_migration_suite },

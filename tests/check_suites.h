@@ -12,6 +12,7 @@ Suite *writer_suite(void);
 Suite *device_suite(void);
 Suite *clipboard_suite(void);
 Suite *vdagent_clipboard_suite(void);
+Suite *vdagent_dispatch_suite(void);
 Suite *input_suite(void);
 Suite *vdagent_mouse_suite(void);
 Suite *vmstate_suite(void);
