@@ -89,8 +89,7 @@ BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
-HOST_SRCS := vdagent/host-main.c vdagent/host-guest.c vdagent/host-migrate.c \
-             vdagent/host-qmp.c
+HOST_SRCS := host/main.c host/guest.c host/migrate.c host/qmp.c
 SIM_SRCS := tests/sim-agent.c
 VDCTL_SRCS := tests/vdctl.c
 
@@ -147,7 +146,7 @@ $(VDCTL_BIN): $(call obj,$(VDCTL_SRCS))
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) vdagent/host-qmp.c) $(LIB)
+$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) host/qmp.c) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm

@@ -1,5 +1,5 @@
 /*
- * check_qmp.c: the QMP control socket (host-qmp.h).
+ * check_qmp.c: the QMP control socket (host/qmp.h).
  *
  * Every test gets a fresh temporary directory (g_dir_make_tmp) with a
  * server listening on DIR/qmp.sock and these test commands:
@@ -42,13 +42,13 @@
 #include <json-c/json.h>
 
 #include "tests/check_suites.h"
-#include "vdagent/host-qmp.h"
+#include "host/qmp.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 #define WAIT_MS 5000u                 /* bound on any wait for a line */
 #define QUIET_MS 50u                  /* "nothing comes" */
-#define BOUND (16u * 1024 * 1024)     /* host-qmp.h: output and input bound */
+#define BOUND (16u * 1024 * 1024)     /* host/qmp.h: output and input bound */
 
 #define NEGOTIATION_ERROR \
     "Expecting capabilities negotiation with 'qmp_capabilities'"

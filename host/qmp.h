@@ -1,5 +1,5 @@
 /*
- * host-qmp.h: a QMP-convention control socket for vdagent-host.
+ * qmp.h: a QMP-convention control socket for vdagent-host.
  *
  * A listening unix socket; several clients at once.  Each client gets the
  * greeting {"QMP": {"version": {...}, "capabilities": []}}, must send

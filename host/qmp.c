@@ -1,5 +1,5 @@
 /*
- * host-qmp.c: the QMP-convention control socket of vdagent-host.
+ * qmp.c: the QMP-convention control socket of vdagent-host.
  *
  * Layers, bottom up:
  *
@@ -39,7 +39,7 @@
  * QMP_MAX_INPUT bytes: beyond that the client gets a parse error and input
  * resynchronises at the next newline, like any other malformed input.
  */
-#define G_LOG_DOMAIN "vdagent"
+#define G_LOG_DOMAIN "vdagent-host"
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE                         /* accept4() */
 #endif
@@ -58,7 +58,7 @@
 #include <glib/gstdio.h>
 #include <json-c/json.h>
 
-#include "vdagent/host-qmp.h"
+#include "host/qmp.h"
 
 #define QMP_MAX_OUTPUT (16u * 1024 * 1024)   /* unsent bytes per client */
 #define QMP_MAX_INPUT (512u * 1024 * 1024)   /* default bound of one input

@@ -1,10 +1,10 @@
 /*
- * host-main.c: vdagent-host, its command line, the control socket's
+ * main.c: vdagent-host, its command line, the control socket's
  * commands and the host's own clipboard peer.  See SPEC section 5.
  */
 #define G_LOG_DOMAIN "vdagent-host"
 
-#include "vdagent/host.h"
+#include "host/host.h"
 
 #include <errno.h>
 #include <glib-unix.h>

@@ -1,5 +1,5 @@
 /*
- * host-migrate.c: vdagent-host's live migration.
+ * migrate.c: vdagent-host's live migration.
  *
  * URIs as QEMU spells them: file:PATH, unix:PATH, fd:N, tcp:HOST:PORT.
  * file: carries the bare QEVM stream (QEMU's tools can read it).  The
@@ -24,7 +24,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
 
-#include "vdagent/host.h"
+#include "host/host.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "clipboard/clipboard-vmstate.h"
-#include "vdagent/host-qmp.h"
+#include "host/qmp.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
 #include "vdagent/vdagent.h"
@@ -103,7 +103,7 @@ typedef struct Host {
     guint incoming_watch;
 } Host;
 
-/* host-guest.c */
+/* guest.c */
 bool host_guest_setup(Host *h, const char *spec, GError **errp);
 void host_guest_close(Host *h);
 void host_guest_set_reading(Host *h, bool reading);
@@ -114,7 +114,7 @@ void host_guest_adopt(Host *h, HostGuestKind kind, int conn_fd, int listen_fd,
                       const char *path);
 extern const VDAgentFrontendOps host_frontend_ops;
 
-/* host-migrate.c */
+/* migrate.c */
 void host_migration_init(Host *h);
 /* Close and unlink an incoming listener still open. */
 void host_migration_fini(Host *h);
@@ -122,7 +122,7 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp);
 bool host_incoming_start(Host *h, const char *uri, GError **errp);
 const char *host_mig_status_name(HostMigStatus s);
 
-/* host-main.c */
+/* main.c */
 void host_set_status(Host *h, HostStatus status);
 void host_event(Host *h, const char *name, json_object *data);
 void host_log(Host *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

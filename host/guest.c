@@ -1,5 +1,5 @@
 /*
- * host-guest.c: vdagent-host's guest transports and the device frontend.
+ * guest.c: vdagent-host's guest transports and the device frontend.
  *
  * The device writes through host_frontend_ops into a bounded buffer that is
  * flushed to the guest channel as the kernel takes it; guest bytes are read
@@ -15,7 +15,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
 
-#include "vdagent/host.h"
+#include "host/host.h"
 
 #include <errno.h>
 #include <fcntl.h>
