@@ -89,7 +89,8 @@ BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
-HOST_SRCS := host/main.c host/guest.c host/migrate.c host/qmp.c
+HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
+             host/migrate.c host/host.c host/qmp.c
 SIM_SRCS := tests/sim-agent.c
 VDCTL_SRCS := tests/vdctl.c
 

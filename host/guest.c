@@ -1,9 +1,10 @@
 /*
  * guest.c: vdagent-host's guest transports and the device frontend.
  *
- * The device writes through host_frontend_ops into a bounded buffer that is
- * flushed to the guest channel as the kernel takes it; guest bytes are read
- * from the channel into the device.  Transports:
+ * The device writes through host_guest_frontend_ops into a bounded buffer
+ * that is flushed to the guest channel as the kernel takes it; guest bytes
+ * are read from the channel into the device, while the host runs.
+ * Transports:
  *  - unix:PATH  we listen; one agent connection at a time; when it drops we
  *               accept again (spice-vdagentd reconnects after any drop);
  *  - pty:LINK   a raw pty whose slave is linked at LINK; the guest side is
@@ -15,7 +16,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
 
-#include "host/host.h"
+#include "host/guest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,27 @@
 #include <termios.h>
 #include <unistd.h>
 
-static void guest_port_closed(Host *h);
-static bool guest_setup(Host *h, const char *spec, GError **errp);
+struct HostGuest {
+    Host *h;
+    HostGuestKind kind;
+    char *guest_path;               /* unix socket or pty link */
+    int listen_fd;                  /* HOST_GUEST_UNIX */
+    int conn_fd;                    /* the guest channel, -1 when none */
+    guint listen_watch, in_watch, out_watch, pty_timer, child_watch;
+    GPid child_pid;
+    GByteArray *out;                /* bytes for the guest, not yet written */
+    bool reading;                   /* guest bytes are being read */
+    bool port_open;                 /* the guest side is open */
+    bool agent_announced;           /* VDAGENT_CONNECTED sent for it */
+    bool continuing;                /* the next connection continues a
+                                       migrated session */
+    bool guest_deferred;            /* set up, opened after the incoming
+                                       migration */
+};
+
+static void guest_port_closed(HostGuest *g);
+static bool guest_setup(HostGuest *g, const char *spec, GError **errp);
+static void guest_drop(HostGuest *g);
 
 static void clear_source(guint *id)
 {
@@ -45,78 +65,78 @@ static void clear_source(guint *id)
 static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque);
 
 /* Write what the kernel takes; false when the channel failed. */
-static bool guest_flush(Host *h)
+static bool guest_flush(HostGuest *g)
 {
-    while (h->out->len > 0 && h->conn_fd >= 0) {
+    while (g->out->len > 0 && g->conn_fd >= 0) {
         ssize_t n;
 
-        if (h->kind == HOST_GUEST_PTY) {
-            n = write(h->conn_fd, h->out->data, h->out->len);
+        if (g->kind == HOST_GUEST_PTY) {
+            n = write(g->conn_fd, g->out->data, g->out->len);
         } else {
-            n = send(h->conn_fd, h->out->data, h->out->len, MSG_NOSIGNAL);
+            n = send(g->conn_fd, g->out->data, g->out->len, MSG_NOSIGNAL);
         }
         if (n > 0) {
-            g_byte_array_remove_range(h->out, 0, n);
+            g_byte_array_remove_range(g->out, 0, n);
             continue;
         }
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!h->out_watch) {
-                h->out_watch = g_unix_fd_add(h->conn_fd, G_IO_OUT,
-                                             guest_out_ready, h);
+            if (!g->out_watch) {
+                g->out_watch = g_unix_fd_add(g->conn_fd, G_IO_OUT,
+                                             guest_out_ready, g);
             }
             return true;
         }
         g_debug("guest write: %s", g_strerror(errno));
         return false;
     }
-    clear_source(&h->out_watch);
+    clear_source(&g->out_watch);
     return true;
 }
 
 static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
 
     (void)fd;
     (void)cond;
-    h->out_watch = 0;
-    if (!guest_flush(h)) {
-        guest_port_closed(h);
+    g->out_watch = 0;
+    if (!guest_flush(g)) {
+        guest_port_closed(g);
         return G_SOURCE_REMOVE;
     }
-    if (h->out->len < HOST_OUT_MAX) {
-        vdagent_chardev_accept_input(h->dev);
+    if (g->out->len < HOST_OUT_MAX) {
+        vdagent_chardev_accept_input(g->h->dev);
     }
     return G_SOURCE_REMOVE;
 }
 
 static size_t fe_can_write(void *opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
 
-    if (h->conn_fd < 0 || !h->port_open || h->out->len >= HOST_OUT_MAX) {
+    if (g->conn_fd < 0 || !g->port_open || g->out->len >= HOST_OUT_MAX) {
         return 0;
     }
-    return HOST_OUT_MAX - h->out->len;
+    return HOST_OUT_MAX - g->out->len;
 }
 
 static void fe_write(void *opaque, const uint8_t *buf, size_t len)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
 
-    g_byte_array_append(h->out, buf, len);
-    if (!h->out_watch && !guest_flush(h)) {
+    g_byte_array_append(g->out, buf, len);
+    if (!g->out_watch && !guest_flush(g)) {
         /* Handled from the main loop: not inside the device's write. */
-        h->out_watch = g_unix_fd_add(h->conn_fd, G_IO_OUT, guest_out_ready, h);
+        g->out_watch = g_unix_fd_add(g->conn_fd, G_IO_OUT, guest_out_ready, g);
     }
 }
 
 static void fe_event(void *opaque, VDAgentEvent event)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
 
     if (event != VDAGENT_EVENT_CLOSED) {
         return;
@@ -126,22 +146,22 @@ static void fe_event(void *opaque, VDAgentEvent event)
      * and gets caps with request=1.  Only a unix socket can be closed and
      * accepted again; elsewhere the agent keeps its serials.
      */
-    if (h->kind == HOST_GUEST_UNIX && h->conn_fd >= 0) {
-        host_log(h, "serial reset: reconnecting the guest agent");
-        guest_port_closed(h);
+    if (g->kind == HOST_GUEST_UNIX && g->conn_fd >= 0) {
+        host_log(g->h, "serial reset: reconnecting the guest agent");
+        guest_port_closed(g);
     }
 }
 
 static void fe_guest_caps(void *opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
     json_object *data = json_object_new_object();
     json_object *caps = json_object_new_array();
     const uint32_t *words;
     size_t n;
     unsigned cap;
 
-    words = vdagent_chardev_guest_caps(h->dev, &n);
+    words = vdagent_chardev_guest_caps(g->h->dev, &n);
     for (cap = 0; cap < 32 * n; cap++) {
         if (vdagent_caps_has(words, n, cap) && vdagent_cap_name(cap)) {
             json_object_array_add(caps,
@@ -149,17 +169,17 @@ static void fe_guest_caps(void *opaque)
         }
     }
     json_object_object_add(data, "guest-caps", caps);
-    if (h->agent_announced) {
+    if (g->agent_announced) {
         /* The answer to our caps request, or a restart: said once. */
         json_object_put(data);
         return;
     }
-    h->agent_announced = true;
-    host_log(h, "guest agent connected, caps word 0x%08x", n ? words[0] : 0);
-    host_event(h, "VDAGENT_CONNECTED", data);
+    g->agent_announced = true;
+    host_log(g->h, "guest agent connected, caps word 0x%08x", n ? words[0] : 0);
+    host_event(g->h, "VDAGENT_CONNECTED", data);
 }
 
-const VDAgentFrontendOps host_frontend_ops = {
+const VDAgentFrontendOps host_guest_frontend_ops = {
     .can_write = fe_can_write,
     .write = fe_write,
     .event = fe_event,
@@ -170,14 +190,14 @@ const VDAgentFrontendOps host_frontend_ops = {
 
 static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
     uint8_t buf[65536];
     ssize_t n;
 
     (void)cond;
     n = read(fd, buf, sizeof(buf));
     if (n > 0) {
-        vdagent_chardev_write(h->dev, buf, n);
+        vdagent_chardev_write(g->h->dev, buf, n);
         return G_SOURCE_CONTINUE;
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -185,19 +205,20 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
     }
     /* EOF, or EIO on a pty whose slave was closed. */
     g_debug("guest read: %s", n == 0 ? "end of stream" : g_strerror(errno));
-    h->in_watch = 0;
-    guest_port_closed(h);
+    g->in_watch = 0;
+    guest_port_closed(g);
     return G_SOURCE_REMOVE;
 }
 
-void host_guest_set_reading(Host *h, bool reading)
+/* Read the guest while @reading (and the channel is open). */
+static void guest_set_reading(HostGuest *g, bool reading)
 {
-    h->reading = reading;
-    if (reading && !h->in_watch && h->conn_fd >= 0 && h->port_open) {
-        h->in_watch = g_unix_fd_add(h->conn_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                    guest_in_ready, h);
+    g->reading = reading;
+    if (reading && !g->in_watch && g->conn_fd >= 0 && g->port_open) {
+        g->in_watch = g_unix_fd_add(g->conn_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                    guest_in_ready, g);
     } else if (!reading) {
-        clear_source(&h->in_watch);
+        clear_source(&g->in_watch);
     }
 }
 
@@ -206,53 +227,53 @@ void host_guest_set_reading(Host *h, bool reading)
 static gboolean unix_accept(gint fd, GIOCondition cond, gpointer opaque);
 static gboolean pty_poll(gpointer opaque);
 
-static void guest_port_opened(Host *h)
+static void guest_port_opened(HostGuest *g)
 {
-    h->port_open = true;
-    if (h->continuing) {
-        host_log(h, "guest channel open: continuing the migrated session");
-        h->continuing = false;
+    g->port_open = true;
+    if (g->continuing) {
+        host_log(g->h, "guest channel open: continuing the migrated session");
+        g->continuing = false;
     } else {
-        host_log(h, "guest channel open");
+        host_log(g->h, "guest channel open");
     }
     /* An open after a load is not a reconnect: the device ignores it. */
-    vdagent_chardev_set_guest_open(h->dev, true);
-    host_guest_set_reading(h, h->reading);
-    vdagent_chardev_accept_input(h->dev);
+    vdagent_chardev_set_guest_open(g->h->dev, true);
+    guest_set_reading(g, g->reading);
+    vdagent_chardev_accept_input(g->h->dev);
 }
 
-static void guest_port_closed(Host *h)
+static void guest_port_closed(HostGuest *g)
 {
-    bool was_connected = vdagent_chardev_connected(h->dev);
+    bool was_connected = vdagent_chardev_connected(g->h->dev);
 
-    clear_source(&h->in_watch);
-    clear_source(&h->out_watch);
-    g_byte_array_set_size(h->out, 0);
-    h->port_open = false;
-    h->agent_announced = false;
-    if (h->kind == HOST_GUEST_UNIX || h->kind == HOST_GUEST_FD ||
-        h->kind == HOST_GUEST_SIM) {
-        if (h->conn_fd >= 0) {
-            close(h->conn_fd);
-            h->conn_fd = -1;
+    clear_source(&g->in_watch);
+    clear_source(&g->out_watch);
+    g_byte_array_set_size(g->out, 0);
+    g->port_open = false;
+    g->agent_announced = false;
+    if (g->kind == HOST_GUEST_UNIX || g->kind == HOST_GUEST_FD ||
+        g->kind == HOST_GUEST_SIM) {
+        if (g->conn_fd >= 0) {
+            close(g->conn_fd);
+            g->conn_fd = -1;
         }
     }
-    vdagent_chardev_set_guest_open(h->dev, false);
-    host_log(h, "guest channel closed");
+    vdagent_chardev_set_guest_open(g->h->dev, false);
+    host_log(g->h, "guest channel closed");
     if (was_connected) {
-        host_event(h, "VDAGENT_DISCONNECTED", NULL);
+        host_event(g->h, "VDAGENT_DISCONNECTED", NULL);
     }
-    if (h->kind == HOST_GUEST_UNIX && h->listen_fd >= 0 && !h->listen_watch) {
-        h->listen_watch = g_unix_fd_add(h->listen_fd, G_IO_IN, unix_accept, h);
+    if (g->kind == HOST_GUEST_UNIX && g->listen_fd >= 0 && !g->listen_watch) {
+        g->listen_watch = g_unix_fd_add(g->listen_fd, G_IO_IN, unix_accept, g);
     }
-    if (h->kind == HOST_GUEST_PTY && !h->pty_timer) {
-        h->pty_timer = g_timeout_add(100, pty_poll, h);
+    if (g->kind == HOST_GUEST_PTY && !g->pty_timer) {
+        g->pty_timer = g_timeout_add(100, pty_poll, g);
     }
 }
 
 static gboolean unix_accept(gint fd, GIOCondition cond, gpointer opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
     int c;
 
     (void)cond;
@@ -261,21 +282,21 @@ static gboolean unix_accept(gint fd, GIOCondition cond, gpointer opaque)
         return G_SOURCE_CONTINUE;
     }
     /* One agent at a time: stop accepting until this one goes. */
-    h->listen_watch = 0;
-    h->conn_fd = c;
-    guest_port_opened(h);
+    g->listen_watch = 0;
+    g->conn_fd = c;
+    guest_port_opened(g);
     return G_SOURCE_REMOVE;
 }
 
 /* While closed: has some process opened the pty's slave? */
 static gboolean pty_poll(gpointer opaque)
 {
-    Host *h = opaque;
-    struct pollfd p = { .fd = h->conn_fd, .events = POLLIN };
+    HostGuest *g = opaque;
+    struct pollfd p = { .fd = g->conn_fd, .events = POLLIN };
 
     if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
-        h->pty_timer = 0;
-        guest_port_opened(h);
+        g->pty_timer = 0;
+        guest_port_opened(g);
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -328,7 +349,7 @@ static int unix_listen(const char *path, GError **errp)
     return fd;
 }
 
-static bool pty_setup(Host *h, const char *link, GError **errp)
+static bool pty_setup(HostGuest *g, const char *link, GError **errp)
 {
     struct termios tio;
     const char *name;
@@ -365,8 +386,8 @@ static bool pty_setup(Host *h, const char *link, GError **errp)
         close(master);
         return false;
     }
-    h->conn_fd = master;
-    h->guest_path = g_strdup(link);
+    g->conn_fd = master;
+    g->guest_path = g_strdup(link);
     return true;
 }
 
@@ -386,14 +407,14 @@ static char *sim_agent_path(void)
 
 static void sim_exited(GPid pid, gint status, gpointer opaque)
 {
-    Host *h = opaque;
+    HostGuest *g = opaque;
 
-    h->child_watch = 0;
+    g->child_watch = 0;
     g_spawn_close_pid(pid);
-    host_log(h, "sim agent exited (status %d)", status);
+    host_log(g->h, "sim agent exited (status %d)", status);
 }
 
-static bool sim_setup(Host *h, GError **errp)
+static bool sim_setup(HostGuest *g, GError **errp)
 {
     g_autofree char *prog = sim_agent_path();
     int sv[2];
@@ -410,40 +431,40 @@ static bool sim_setup(Host *h, GError **errp)
     ok = g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                           -1, -1, -1, source_fds, target_fds, 1,
-                                          &h->child_pid, NULL, NULL, NULL, errp);
+                                          &g->child_pid, NULL, NULL, NULL, errp);
     close(sv[1]);
     if (!ok) {
         close(sv[0]);
         return false;
     }
-    h->child_watch = g_child_watch_add(h->child_pid, sim_exited, h);
+    g->child_watch = g_child_watch_add(g->child_pid, sim_exited, g);
     g_unix_set_fd_nonblocking(sv[0], TRUE, NULL);
-    h->conn_fd = sv[0];
+    g->conn_fd = sv[0];
     return true;
 }
 
-void host_guest_activate(Host *h)
+void host_guest_activate(HostGuest *g)
 {
-    if (!h->guest_deferred) {
+    if (!g->guest_deferred) {
         return;
     }
-    h->guest_deferred = false;
-    h->reading = h->status == HOST_RUNNING;
-    switch (h->kind) {
+    g->guest_deferred = false;
+    g->reading = host_status(g->h) == HOST_RUNNING;
+    switch (g->kind) {
     case HOST_GUEST_UNIX:
-        if (h->listen_fd >= 0 && !h->listen_watch && h->conn_fd < 0) {
-            h->listen_watch = g_unix_fd_add(h->listen_fd, G_IO_IN, unix_accept,
-                                            h);
+        if (g->listen_fd >= 0 && !g->listen_watch && g->conn_fd < 0) {
+            g->listen_watch = g_unix_fd_add(g->listen_fd, G_IO_IN, unix_accept,
+                                            g);
         }
         break;
     case HOST_GUEST_PTY:
-        if (!h->pty_timer) {
-            h->pty_timer = g_timeout_add(100, pty_poll, h);
+        if (!g->pty_timer) {
+            g->pty_timer = g_timeout_add(100, pty_poll, g);
         }
         break;
     case HOST_GUEST_FD:
     case HOST_GUEST_SIM:
-        guest_port_opened(h);
+        guest_port_opened(g);
         break;
     case HOST_GUEST_NONE:
         break;
@@ -456,40 +477,39 @@ void host_guest_activate(Host *h)
  * arrives would be a new session (caps with request=1), and the real agent
  * would drop its clipboard.  host_guest_activate() opens it after the load.
  */
-bool host_guest_setup(Host *h, const char *spec, GError **errp)
+bool host_guest_setup(HostGuest *g, const char *spec, GError **errp)
 {
-    bool defer = h->status == HOST_INMIGRATE;
+    bool defer = host_status(g->h) == HOST_INMIGRATE;
     bool ok;
 
-    h->out = h->out ? h->out : g_byte_array_new();
-    h->reading = !defer;
-    h->guest_deferred = defer;
-    ok = guest_setup(h, spec, errp);
+    g->reading = !defer;
+    g->guest_deferred = defer;
+    ok = guest_setup(g, spec, errp);
     if (ok && !defer) {
-        h->guest_deferred = true;
-        host_guest_activate(h);
+        g->guest_deferred = true;
+        host_guest_activate(g);
     }
     return ok;
 }
 
-static bool guest_setup(Host *h, const char *spec, GError **errp)
+static bool guest_setup(HostGuest *g, const char *spec, GError **errp)
 {
     if (!spec) {
-        h->kind = HOST_GUEST_NONE;
+        g->kind = HOST_GUEST_NONE;
         return true;
     }
     if (g_str_has_prefix(spec, "unix:")) {
-        h->kind = HOST_GUEST_UNIX;
-        h->listen_fd = unix_listen(spec + 5, errp);
-        if (h->listen_fd < 0) {
+        g->kind = HOST_GUEST_UNIX;
+        g->listen_fd = unix_listen(spec + 5, errp);
+        if (g->listen_fd < 0) {
             return false;
         }
-        h->guest_path = g_strdup(spec + 5);
+        g->guest_path = g_strdup(spec + 5);
         return true;
     }
     if (g_str_has_prefix(spec, "pty:")) {
-        h->kind = HOST_GUEST_PTY;
-        return pty_setup(h, spec + 4, errp);
+        g->kind = HOST_GUEST_PTY;
+        return pty_setup(g, spec + 4, errp);
     }
     if (g_str_has_prefix(spec, "fd:")) {
         char *end;
@@ -500,53 +520,119 @@ static bool guest_setup(Host *h, const char *spec, GError **errp)
                         "not an open descriptor: %s", spec + 3);
             return false;
         }
-        h->kind = HOST_GUEST_FD;
-        h->conn_fd = (int)fd;
-        g_unix_set_fd_nonblocking(h->conn_fd, TRUE, NULL);
+        g->kind = HOST_GUEST_FD;
+        g->conn_fd = (int)fd;
+        g_unix_set_fd_nonblocking(g->conn_fd, TRUE, NULL);
         return true;
     }
     if (strcmp(spec, "sim") == 0) {
-        h->kind = HOST_GUEST_SIM;
-        return sim_setup(h, errp);
+        g->kind = HOST_GUEST_SIM;
+        return sim_setup(g, errp);
     }
     g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                 "--guest %s: expected pty:LINK, unix:PATH, fd:N or sim", spec);
     return false;
 }
 
-void host_guest_adopt(Host *h, HostGuestKind kind, int conn_fd, int listen_fd,
-                      const char *path)
+void host_guest_adopt(HostGuest *g, const HostGuestChannel *ch)
 {
-    host_guest_close(h);
-    h->kind = kind;
-    h->conn_fd = conn_fd;
-    h->listen_fd = listen_fd;
-    g_free(h->guest_path);
-    h->guest_path = g_strdup(path);
-    if (conn_fd >= 0) {
-        g_unix_set_fd_nonblocking(conn_fd, TRUE, NULL);
-        guest_port_opened(h);
-    } else if (kind == HOST_GUEST_UNIX && listen_fd >= 0) {
-        h->listen_watch = g_unix_fd_add(listen_fd, G_IO_IN, unix_accept, h);
+    guest_drop(g);
+    g->kind = ch->kind;
+    g->conn_fd = ch->conn_fd;
+    g->listen_fd = ch->listen_fd;
+    g_free(g->guest_path);
+    g->guest_path = g_strdup(ch->path);
+    if (ch->conn_fd >= 0) {
+        g_unix_set_fd_nonblocking(ch->conn_fd, TRUE, NULL);
+        guest_port_opened(g);
+    } else if (ch->kind == HOST_GUEST_UNIX && ch->listen_fd >= 0) {
+        g->listen_watch = g_unix_fd_add(ch->listen_fd, G_IO_IN, unix_accept, g);
     }
 }
 
-void host_guest_close(Host *h)
+bool host_guest_channel(HostGuest *g, HostGuestChannel *ch)
 {
-    clear_source(&h->listen_watch);
-    clear_source(&h->in_watch);
-    clear_source(&h->out_watch);
-    clear_source(&h->pty_timer);
-    if (h->conn_fd >= 0) {
-        close(h->conn_fd);
-        h->conn_fd = -1;
+    ch->kind = g->kind;
+    ch->conn_fd = g->kind != HOST_GUEST_NONE ? g->conn_fd : -1;
+    ch->listen_fd = g->kind == HOST_GUEST_UNIX ? g->listen_fd : -1;
+    ch->path = g->guest_path;
+    return ch->conn_fd >= 0 || ch->listen_fd >= 0;
+}
+
+void host_guest_release(HostGuest *g)
+{
+    guest_drop(g);
+    g->kind = HOST_GUEST_NONE;
+}
+
+const uint8_t *host_guest_pending(HostGuest *g, size_t *len)
+{
+    *len = g->out->len;
+    return g->out->data;
+}
+
+void host_guest_restore(HostGuest *g, const uint8_t *data, size_t len,
+                        bool continuing)
+{
+    if (len) {
+        g_byte_array_append(g->out, data, len);
     }
-    if (h->listen_fd >= 0) {
-        close(h->listen_fd);
-        h->listen_fd = -1;
+    g->continuing = continuing;
+}
+
+static void on_run(void *opaque, bool running)
+{
+    guest_set_reading(opaque, running);
+}
+
+HostGuest *host_guest_new(Host *h)
+{
+    HostGuest *g = g_new0(HostGuest, 1);
+
+    g->h = h;
+    g->kind = HOST_GUEST_NONE;
+    g->conn_fd = -1;
+    g->listen_fd = -1;
+    g->out = g_byte_array_new();
+    host_add_run_hook(h, on_run, g);
+    return g;
+}
+
+void host_guest_close(HostGuest *g)
+{
+    if (g->kind == HOST_GUEST_UNIX && g->listen_fd >= 0 && g->guest_path) {
+        unlink(g->guest_path);
     }
-    if (h->out) {
-        g_byte_array_set_size(h->out, 0);
+    guest_drop(g);
+}
+
+void host_guest_free(HostGuest *g)
+{
+    if (!g) {
+        return;
     }
-    h->port_open = false;
+    guest_drop(g);
+    host_remove_run_hook(g->h, on_run, g);
+    g_byte_array_unref(g->out);
+    g_free(g->guest_path);
+    g_free(g);
+}
+
+/* Close the transport's descriptors and sources; unlink nothing. */
+static void guest_drop(HostGuest *g)
+{
+    clear_source(&g->listen_watch);
+    clear_source(&g->in_watch);
+    clear_source(&g->out_watch);
+    clear_source(&g->pty_timer);
+    if (g->conn_fd >= 0) {
+        close(g->conn_fd);
+        g->conn_fd = -1;
+    }
+    if (g->listen_fd >= 0) {
+        close(g->listen_fd);
+        g->listen_fd = -1;
+    }
+    g_byte_array_set_size(g->out, 0);
+    g->port_open = false;
 }

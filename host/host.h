@@ -1,28 +1,56 @@
 /*
- * host.h: vdagent-host, the out-of-process backend and reference embedding
- * of the device (internal to the program).
+ * host.h: the bottom of vdagent-host, the host program (SPEC section 5):
+ * the run status, QMP events, logging, and the QMP requests that wait for
+ * an answer.  Every other host/ file uses it; it uses none of them.
  *
- * One Host owns: the device, its clipboard hub and input router, the host's
- * own clipboard peer (the control socket's clipboard-set/get), the guest
- * transport (a listening unix socket, a pty, an inherited fd, or the sim
- * agent as a child), the QMP control socket, and the migration registry.
+ * The program's files, top down; each includes only headers below it:
+ *
+ *   main.c            options, start, the wiring, shutdown
+ *   commands.c        the QMP commands
+ *   clipboard-peer.c, guest.c, migrate.c   (none includes another)
+ *   host.c            this header
+ *   qmp.c             the QMP protocol
+ *   the library       vdagent/, clipboard/, input/, migration/
+ *
+ * A lower file never calls up.  What it must tell an upper one goes
+ * through a callback the upper one registered: a run hook here (the guest
+ * transport reads only while running), the ops of a waiting request (so
+ * that host_fail_waiting() can answer a clipboard-get it knows nothing
+ * about), or HostMigrateOps (migration asks for the guest channel and the
+ * host peer's selections; main.c wires it).
+ *
+ * One Host per program; everything here runs in the main-loop thread.
  */
-#ifndef HOST_H
-#define HOST_H
+#ifndef HOST_HOST_H
+#define HOST_HOST_H
 
 #include <glib.h>
 #include <json-c/json.h>
-#include <sys/types.h>
+#include <stdbool.h>
 
-#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/clipboard.h"
 #include "host/qmp.h"
 #include "input/input.h"
-#include "migration/migration-stream.h"
 #include "vdagent/vdagent.h"
 
-/* Bytes the transport buffers towards the guest before pushing back. */
+/*
+ * Bytes the guest transport buffers towards the guest before it pushes
+ * back; also the bound of that buffer in the migration stream.
+ */
 #define HOST_OUT_MAX (64 * 1024)
 
+typedef enum HostStatus {
+    HOST_RUNNING,
+    HOST_PAUSED,
+    HOST_INMIGRATE,
+    HOST_POSTMIGRATE,
+    HOST_STATUS__COUNT,
+} HostStatus;
+
+/*
+ * Kinds of guest transport (guest.c).  Here because a unix: migration
+ * carries the kind as one byte (migrate.c): the values are wire values.
+ */
 typedef enum HostGuestKind {
     HOST_GUEST_NONE,      /* none yet (it arrives with an incoming migration) */
     HOST_GUEST_UNIX,      /* we listen, the agent connects */
@@ -31,102 +59,135 @@ typedef enum HostGuestKind {
     HOST_GUEST_SIM,       /* the sim agent, our child, on a socketpair */
 } HostGuestKind;
 
-typedef enum HostStatus {
-    HOST_RUNNING,
-    HOST_PAUSED,
-    HOST_INMIGRATE,
-    HOST_POSTMIGRATE,
-} HostStatus;
+/* A guest channel as one host hands it to another (a unix: migration). */
+typedef struct HostGuestChannel {
+    HostGuestKind kind;
+    int conn_fd;          /* the connection to the agent, or -1 */
+    int listen_fd;        /* our listening socket (HOST_GUEST_UNIX), or -1 */
+    const char *path;     /* the socket or pty link, or NULL (borrowed) */
+} HostGuestChannel;
 
-typedef enum HostMigStatus {
-    HOST_MIG_NONE,
-    HOST_MIG_SETUP,
-    HOST_MIG_ACTIVE,
-    HOST_MIG_COMPLETED,
-    HOST_MIG_FAILED,
-} HostMigStatus;
-
-typedef struct HostGetRequest HostGetRequest;
-
-/* The host program's migration section ("vdagent-host"). */
-typedef struct HostSaved {
-    ClipboardSaved cb;          /* selections the host peer owns */
-    uint32_t out_len;           /* transport bytes not yet written */
-    uint8_t *out;
-} HostSaved;
+typedef struct HostPrivate HostPrivate;
 
 typedef struct Host {
+    /*
+     * The wiring: set by main.c right after host_init() (dev once the
+     * guest transport exists), constant until shutdown, borrowed by every
+     * host/ file.
+     */
     GMainLoop *loop;
-    int exit_status;
-
-    /* config */
-    VDAgentConfig config;
-    char *guest_spec;
-    char *qmp_spec;
-    char *incoming_spec;
-    bool verbose;
-
-    /* the device and its surroundings */
     VDAgentChardev *dev;
     ClipboardHub *hub;
     InputRouter *router;
-    ClipboardPeer peer;             /* the host's own clipboard peer */
-    GList *gets;                    /* HostGetRequest *, waiting */
-    QmpServer *qmp;
-    MigrationRegistry *reg;
-    HostSaved saved;
 
-    HostStatus status;
-
-    /* guest transport */
-    HostGuestKind kind;
-    char *guest_path;               /* unix socket or pty link */
-    int listen_fd;                  /* HOST_GUEST_UNIX */
-    int conn_fd;                    /* the guest channel, -1 when none */
-    guint listen_watch, in_watch, out_watch, pty_timer, child_watch;
-    GPid child_pid;
-    GByteArray *out;                /* bytes for the guest, not yet written */
-    bool reading;                   /* guest bytes are being read */
-    bool port_open;                 /* the guest side is open */
-    bool agent_announced;           /* VDAGENT_CONNECTED sent for it */
-    bool continuing;                /* the next connection continues a
-                                       migrated session */
-    bool guest_deferred;            /* set up, opened after the incoming
-                                       migration */
-
-    /* migration */
-    HostMigStatus mig_status;
-    char *mig_error;
-    gint64 downtime_us;
-    int incoming_listen_fd;
-    char *incoming_path;            /* its unix socket, unlinked when done */
-    guint incoming_watch;
+    HostPrivate *priv;    /* host.c's own: use the functions below */
 } Host;
 
-/* guest.c */
-bool host_guest_setup(Host *h, const char *spec, GError **errp);
-void host_guest_close(Host *h);
-void host_guest_set_reading(Host *h, bool reading);
-/* Start a transport whose opening waited for the incoming migration. */
-void host_guest_activate(Host *h);
-/* Adopt a channel (and listening socket, or -1) handed over by a source. */
-void host_guest_adopt(Host *h, HostGuestKind kind, int conn_fd, int listen_fd,
-                      const char *path);
-extern const VDAgentFrontendOps host_frontend_ops;
+/*
+ * Set up host.c's part of @h: status running, no event sink, nothing
+ * waiting, no run hook.  @verbose: host_log() prints to stderr.  The
+ * wiring fields are left to the caller.
+ */
+void host_init(Host *h, bool verbose);
 
-/* migrate.c */
-void host_migration_init(Host *h);
-/* Close and unlink an incoming listener still open. */
-void host_migration_fini(Host *h);
-bool host_migrate_start(Host *h, const char *uri, GError **errp);
-bool host_incoming_start(Host *h, const char *uri, GError **errp);
-const char *host_mig_status_name(HostMigStatus s);
+/*
+ * Free host.c's part of @h.  Every waiting request must have been
+ * answered (host_fail_waiting()) and every run hook removed: leftovers are
+ * host misuse (a critical; the requests are then answered with an error).
+ */
+void host_fini(Host *h);
 
-/* main.c */
-void host_set_status(Host *h, HostStatus status);
-void host_event(Host *h, const char *name, json_object *data);
+/*
+ * A trace line on stderr, "[host PID] message", only with --verbose.
+ * printf-style; never fails.
+ */
 void host_log(Host *h, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/* Answer every waiting clipboard-get with the error @why. */
-void host_fail_gets(Host *h, const char *why);
 
-#endif /* HOST_H */
+/*
+ * Where events go: every negotiated client of @qmp (borrowed; it must
+ * stay valid until replaced).  NULL (the default): events are dropped.
+ */
+void host_set_qmp(Host *h, QmpServer *qmp);
+
+/*
+ * Send the QMP event @name to every client.  Takes ownership of @data
+ * (NULL: no "data" member); without a control socket it is dropped.
+ */
+void host_event(Host *h, const char *name, json_object *data);
+
+/* The run status (HOST_RUNNING after host_init()). */
+HostStatus host_status(const Host *h);
+
+/* "running", "paused", "inmigrate", "postmigrate" (query-status's names);
+ * NULL for a value out of range. */
+const char *host_status_name(HostStatus status);
+
+/*
+ * Set the run status.  Moving between running and any other status also
+ * runs or stops the device, its clipboard hub and input router, calls the
+ * run hooks (in the order they were added) and sends the RESUME or STOP
+ * event; a change among the non-running statuses only records it.
+ */
+void host_set_status(Host *h, HostStatus status);
+
+/*
+ * A run hook: @running is the new state, after the device, hub and router
+ * changed and before the RESUME or STOP event.
+ */
+typedef void (*HostRunHook)(void *opaque, bool running);
+
+/* Add @fn with @opaque (borrowed until removed).  Adding a pair twice is
+ * host misuse (a critical, nothing added). */
+void host_add_run_hook(Host *h, HostRunHook fn, void *opaque);
+
+/* Remove the pair @fn, @opaque; one that is not there: no-op. */
+void host_remove_run_hook(Host *h, HostRunHook fn, void *opaque);
+
+/*
+ * Waiting requests: a QMP command that answers later (clipboard-get
+ * waiting for the owner's data) embeds a HostWaiting and registers it
+ * here, so that whoever must give up on every waiting request (a
+ * completed migration, quitting) can answer them without knowing them.
+ * Exactly one answer per request, through host_waiting_reply() or
+ * host_waiting_error(), then its ops' release frees the rest.
+ */
+typedef struct HostWaiting HostWaiting;
+
+typedef struct HostWaitingOps {
+    /* Free what embeds @w; called once @w has been answered and removed. */
+    void (*release)(HostWaiting *w);
+} HostWaitingOps;
+
+struct HostWaiting {
+    QmpRequest *req;                /* answered once, then NULL */
+    const HostWaitingOps *ops;      /* borrowed; also the kind of request */
+};
+
+/*
+ * Register @w (borrowed until released) to answer @req (taken) later;
+ * @ops (borrowed, static) frees @w once answered.  The newest is first in
+ * host_waiting_foreach() and host_fail_waiting().
+ */
+void host_waiting_add(Host *h, HostWaiting *w, QmpRequest *req,
+                      const HostWaitingOps *ops);
+
+/* Answer @w with {"return": @ret} (taken; NULL means {}), remove it and
+ * release it: @w is freed on return. */
+void host_waiting_reply(Host *h, HostWaiting *w, json_object *ret);
+
+/* Answer @w with a GenericError whose text is @why (borrowed), remove it
+ * and release it: @w is freed on return. */
+void host_waiting_error(Host *h, HostWaiting *w, const char *why);
+
+/*
+ * Call @fn(@w, @opaque) for every waiting request whose ops are @ops,
+ * newest first.  @fn may answer its @w (which frees it), no other.
+ */
+void host_waiting_foreach(Host *h, const HostWaitingOps *ops,
+                          void (*fn)(HostWaiting *w, void *opaque),
+                          void *opaque);
+
+/* Answer every waiting request with the error @why (borrowed). */
+void host_fail_waiting(Host *h, const char *why);
+
+#endif /* HOST_HOST_H */

@@ -24,7 +24,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
 
-#include "host/host.h"
+#include "host/migrate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +45,29 @@
 #define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
 #define MIG_MAX_PATH 4096
 
-static const char *const mig_status_names[] = {
+/* The program's migration section ("vdagent-host"). */
+typedef struct HostSaved {
+    ClipboardSaved cb;          /* selections the host peer owns */
+    uint32_t out_len;           /* transport bytes not yet written */
+    uint8_t *out;
+} HostSaved;
+
+struct HostMigration {
+    Host *h;
+    MigrationRegistry *reg;         /* borrowed */
+    const HostMigrateOps *ops;
+    void *opaque;
+    HostSaved saved;
+
+    HostMigStatus status;
+    char *error;                    /* why it failed, or NULL */
+    gint64 downtime_us;             /* of the last incoming one, or -1 */
+    int incoming_listen_fd;
+    char *incoming_path;            /* its unix socket, unlinked when done */
+    guint incoming_watch;
+};
+
+static const char *const mig_status_names[HOST_MIG__COUNT] = {
     [HOST_MIG_NONE] = "none",
     [HOST_MIG_SETUP] = "setup",
     [HOST_MIG_ACTIVE] = "active",
@@ -53,18 +75,27 @@ static const char *const mig_status_names[] = {
     [HOST_MIG_FAILED] = "failed",
 };
 
-const char *host_mig_status_name(HostMigStatus s)
+const char *host_mig_status_name(HostMigStatus status)
 {
-    return mig_status_names[s];
+    return (unsigned)status < HOST_MIG__COUNT ? mig_status_names[status] : NULL;
 }
 
-static void mig_set_status(Host *h, HostMigStatus status, const char *error)
+void host_migration_info(const HostMigration *m, HostMigInfo *info)
 {
+    info->status = m->status;
+    info->error = m->status == HOST_MIG_FAILED ? m->error : NULL;
+    info->downtime_us = m->status == HOST_MIG_COMPLETED ? m->downtime_us : -1;
+}
+
+static void mig_set_status(HostMigration *m, HostMigStatus status,
+                           const char *error)
+{
+    Host *h = m->h;
     json_object *data = json_object_new_object();
 
-    h->mig_status = status;
-    g_free(h->mig_error);
-    h->mig_error = g_strdup(error);
+    m->status = status;
+    g_free(m->error);
+    m->error = g_strdup(error);
     json_object_object_add(data, "status",
                            json_object_new_string(host_mig_status_name(status)));
     if (error) {
@@ -80,13 +111,12 @@ static void mig_set_status(Host *h, HostMigStatus status, const char *error)
 static bool host_pre_save(void *opaque, GError **errp)
 {
     HostSaved *saved = opaque;
-    Host *h = (Host *)(void *)((char *)saved - offsetof(Host, saved));
+    HostMigration *m = (HostMigration *)(void *)
+                       ((char *)saved - offsetof(HostMigration, saved));
 
     (void)errp;
-    clipboard_saved_collect(&saved->cb, &h->peer);
     g_clear_pointer(&saved->out, g_free);
-    saved->out_len = h->out->len;
-    saved->out = saved->out_len ? g_memdup2(h->out->data, h->out->len) : NULL;
+    m->ops->save(m->opaque, &saved->cb, &saved->out, &saved->out_len);
     return true;
 }
 
@@ -124,27 +154,48 @@ static const VMStateDescription vmstate_host = {
     },
 };
 
-void host_migration_fini(Host *h)
+/* Close and unlink the incoming listener, if any. */
+static void incoming_close(HostMigration *m)
 {
-    if (h->incoming_watch) {
-        g_source_remove(h->incoming_watch);
-        h->incoming_watch = 0;
+    if (m->incoming_watch) {
+        g_source_remove(m->incoming_watch);
+        m->incoming_watch = 0;
     }
-    if (h->incoming_listen_fd >= 0) {
-        close(h->incoming_listen_fd);
-        h->incoming_listen_fd = -1;
+    if (m->incoming_listen_fd >= 0) {
+        close(m->incoming_listen_fd);
+        m->incoming_listen_fd = -1;
     }
-    if (h->incoming_path) {
-        unlink(h->incoming_path);
-        g_clear_pointer(&h->incoming_path, g_free);
+    if (m->incoming_path) {
+        unlink(m->incoming_path);
+        g_clear_pointer(&m->incoming_path, g_free);
     }
 }
 
-void host_migration_init(Host *h)
+HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
+                                  const HostMigrateOps *ops, void *opaque)
 {
-    h->reg = migration_registry_new();
-    vdagent_chardev_register_migration(h->dev, h->reg, 0, NULL);
-    migration_register(h->reg, "vdagent-host", 0, &vmstate_host, &h->saved, NULL);
+    HostMigration *m = g_new0(HostMigration, 1);
+
+    m->h = h;
+    m->reg = reg;
+    m->ops = ops;
+    m->opaque = opaque;
+    m->downtime_us = -1;
+    m->incoming_listen_fd = -1;
+    vdagent_chardev_register_migration(h->dev, reg, 0, NULL);
+    migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved, NULL);
+    return m;
+}
+
+void host_migration_free(HostMigration *m)
+{
+    if (!m) {
+        return;
+    }
+    incoming_close(m);
+    host_saved_clear(&m->saved);
+    g_free(m->error);
+    g_free(m);
 }
 
 /* ---- blocking I/O with deadlines (threads only) ------------------------- */
@@ -386,7 +437,7 @@ static uint64_t get_be64(const uint8_t *p)
 /* ---- outgoing --------------------------------------------------------------- */
 
 typedef struct OutJob {
-    Host *h;
+    HostMigration *m;
     char *uri;
     int chan;                 /* an fd: channel (borrowed), or -1 */
     GBytes *stream;
@@ -450,32 +501,32 @@ out:
     return NULL;
 }
 
-static void resume_after_failure(Host *h, const char *error)
+static void resume_after_failure(HostMigration *m, const char *error)
 {
-    mig_set_status(h, HOST_MIG_FAILED, error);
-    host_set_status(h, HOST_RUNNING);
+    mig_set_status(m, HOST_MIG_FAILED, error);
+    host_set_status(m->h, HOST_RUNNING);
 }
 
 static gboolean out_done(gpointer opaque)
 {
     OutJob *job = opaque;
-    Host *h = job->h;
+    HostMigration *m = job->m;
+    Host *h = m->h;
 
     if (!job->ok) {
         /* Nothing was given up: carry on as if nothing had happened. */
-        resume_after_failure(h, job->error);
+        resume_after_failure(m, job->error);
     } else {
         if (job->n_fds) {
             /* The destination owns the guest now: let go, unlink nothing. */
             host_log(h, "guest channel handed over");
-            host_guest_close(h);
-            h->kind = HOST_GUEST_NONE;
+            m->ops->guest_released(m->opaque);
             vdagent_chardev_reset(h->dev);
         }
-        h->downtime_us = -1;
+        m->downtime_us = -1;
         /* The guest's answers now go to the destination. */
-        host_fail_gets(h, "migrated: ask the destination");
-        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        host_fail_waiting(h, "migrated: ask the destination");
+        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
         host_set_status(h, HOST_POSTMIGRATE);
     }
     g_bytes_unref(job->stream);
@@ -499,31 +550,33 @@ static gpointer out_thread_main(gpointer opaque)
 }
 
 /* Save everything into memory. */
-static GBytes *host_save(Host *h, GError **errp)
+static GBytes *host_save(HostMigration *m, GError **errp)
 {
     g_autoptr(MigrationStream) s = migration_stream_new_buffer();
     const uint8_t *data;
     size_t len;
 
-    if (!migration_save(h->reg, s, errp)) {
+    if (!migration_save(m->reg, s, errp)) {
         return NULL;
     }
     data = migration_stream_data(s, &len);
     return g_bytes_new(data, len);
 }
 
-bool host_migrate_start(Host *h, const char *uri, GError **errp)
+bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
 {
+    Host *h = m->h;
     g_autoptr(GBytes) stream = NULL;
+    HostGuestChannel ch;
     OutJob *job;
     gint64 stop_us;
 
-    if (h->mig_status == HOST_MIG_ACTIVE || h->mig_status == HOST_MIG_SETUP) {
+    if (m->status == HOST_MIG_ACTIVE || m->status == HOST_MIG_SETUP) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
                     "a migration is already in progress");
         return false;
     }
-    if (h->status == HOST_INMIGRATE) {
+    if (host_status(h) == HOST_INMIGRATE) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
                     "an incoming migration is expected");
         return false;
@@ -537,12 +590,12 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp)
     }
     /* The source stops reading the guest: bytes wait in the kernel. */
     stop_us = g_get_monotonic_time();
-    mig_set_status(h, HOST_MIG_ACTIVE, NULL);
-    host_set_status(h, h->status == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
-                                                     : HOST_PAUSED);
-    stream = host_save(h, errp);
+    mig_set_status(m, HOST_MIG_ACTIVE, NULL);
+    host_set_status(h, host_status(h) == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
+                                                          : HOST_PAUSED);
+    stream = host_save(m, errp);
     if (!stream) {
-        resume_after_failure(h, (*errp)->message);
+        resume_after_failure(m, (*errp)->message);
         return true;         /* reported through query-migrate */
     }
     if (g_str_has_prefix(uri, "file:")) {
@@ -556,25 +609,25 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp)
             g_autofree char *msg = g_strdup_printf("cannot open %s: %s",
                                                    uri + 5, g_strerror(errno));
 
-            resume_after_failure(h, msg);
+            resume_after_failure(m, msg);
             return true;
         }
         s = migration_stream_new_fd(fd, true);
         migration_put_bytes(s, p, len);
         if (!migration_stream_flush(s, &err)) {
             close(fd);
-            resume_after_failure(h, err->message);
+            resume_after_failure(m, err->message);
             return true;
         }
         g_clear_pointer(&s, migration_stream_free);
         close(fd);
-        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
         host_set_status(h, HOST_POSTMIGRATE);
         return true;
     }
 
     job = g_new0(OutJob, 1);
-    job->h = h;
+    job->m = m;
     job->uri = g_strdup(uri);
     job->chan = -1;
     job->stream = g_steal_pointer(&stream);
@@ -582,20 +635,17 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp)
     if (g_str_has_prefix(uri, "fd:")) {
         job->chan = atoi(uri + 3);
     }
-    if (g_str_has_prefix(uri, "unix:") && h->conn_fd >= 0 &&
-        h->kind != HOST_GUEST_NONE) {
-        /* Hand the guest connection (and our listening socket) over. */
-        job->kind = h->kind;
-        job->fds[job->n_fds++] = h->conn_fd;
-        if (h->kind == HOST_GUEST_UNIX && h->listen_fd >= 0) {
-            job->fds[job->n_fds++] = h->listen_fd;
+    if (g_str_has_prefix(uri, "unix:") &&
+        m->ops->guest_channel(m->opaque, &ch)) {
+        /* Hand the guest connection and our listening socket over. */
+        job->kind = ch.kind;
+        if (ch.conn_fd >= 0) {
+            job->fds[job->n_fds++] = ch.conn_fd;
         }
-        job->path = g_strdup(h->guest_path);
-    } else if (g_str_has_prefix(uri, "unix:") && h->kind == HOST_GUEST_UNIX &&
-               h->listen_fd >= 0) {
-        job->kind = h->kind;
-        job->fds[job->n_fds++] = h->listen_fd;
-        job->path = g_strdup(h->guest_path);
+        if (ch.listen_fd >= 0) {
+            job->fds[job->n_fds++] = ch.listen_fd;
+        }
+        job->path = g_strdup(ch.path);
     }
     g_thread_unref(g_thread_new("migrate-out", out_thread_main, job));
     return true;
@@ -604,7 +654,7 @@ bool host_migrate_start(Host *h, const char *uri, GError **errp)
 /* ---- incoming --------------------------------------------------------------- */
 
 typedef struct InJob {
-    Host *h;
+    HostMigration *m;
     int fd;                   /* the accepted channel */
     bool own_fd;
     uint8_t kind;
@@ -666,68 +716,67 @@ static void in_job_free(InJob *job)
 }
 
 /* Load @stream; on success the device and host peer hold the new state. */
-static bool host_load(Host *h, GBytes *stream, GError **errp)
+static bool host_load(HostMigration *m, GBytes *stream, GError **errp)
 {
     size_t len;
     const uint8_t *data = g_bytes_get_data(stream, &len);
     g_autoptr(MigrationStream) s = migration_stream_new_reader(data, len);
 
-    if (!migration_load(h->reg, s, errp)) {
+    if (!migration_load(m->reg, s, errp)) {
         /* Fresh and usable: nothing half loaded stays. */
-        vdagent_chardev_reset(h->dev);
-        host_saved_clear(&h->saved);
+        vdagent_chardev_reset(m->h->dev);
+        host_saved_clear(&m->saved);
         return false;
     }
     return true;
 }
 
 /* After a successful load: the host's own state, then run. */
-static void host_commit_load(Host *h)
+static void host_commit_load(HostMigration *m)
 {
-    clipboard_saved_restore(&h->saved.cb, h->hub, &h->peer);
-    if (h->saved.out_len) {
-        g_byte_array_append(h->out, h->saved.out, h->saved.out_len);
-    }
-    host_saved_clear(&h->saved);
-    h->continuing = vdagent_chardev_connected(h->dev);
+    m->ops->restore(m->opaque, &m->saved.cb, m->saved.out, m->saved.out_len,
+                    vdagent_chardev_connected(m->h->dev));
+    host_saved_clear(&m->saved);
 }
 
 static gboolean in_done(gpointer opaque)
 {
     InJob *job = opaque;
-    Host *h = job->h;
+    HostMigration *m = job->m;
     g_autoptr(GError) err = NULL;
-    int conn = -1, listen_fd = -1;
+    HostGuestChannel ch = { .conn_fd = -1, .listen_fd = -1 };
 
-    if (job->error || !host_load(h, job->stream, &err)) {
+    if (job->error || !host_load(m, job->stream, &err)) {
         const char *msg = job->error ? job->error : err->message;
 
         in_reply(job, msg);
-        mig_set_status(h, HOST_MIG_FAILED, msg);
+        mig_set_status(m, HOST_MIG_FAILED, msg);
         in_job_free(job);
         /* Wait for another attempt. */
-        if (h->incoming_listen_fd >= 0 && !h->incoming_watch) {
-            h->incoming_watch = g_unix_fd_add(h->incoming_listen_fd, G_IO_IN,
-                                              in_accept, h);
+        if (m->incoming_listen_fd >= 0 && !m->incoming_watch) {
+            m->incoming_watch = g_unix_fd_add(m->incoming_listen_fd, G_IO_IN,
+                                              in_accept, m);
         }
         return G_SOURCE_REMOVE;
     }
-    host_commit_load(h);
+    host_commit_load(m);
     if (job->fds->len > 0) {
-        conn = job->kind == HOST_GUEST_UNIX && job->fds->len == 1
-                   ? -1 : g_array_index(job->fds, int, 0);
+        ch.kind = job->kind;
+        ch.conn_fd = job->kind == HOST_GUEST_UNIX && job->fds->len == 1
+                         ? -1 : g_array_index(job->fds, int, 0);
         if (job->kind == HOST_GUEST_UNIX) {
-            listen_fd = g_array_index(job->fds, int, job->fds->len - 1);
+            ch.listen_fd = g_array_index(job->fds, int, job->fds->len - 1);
         }
+        ch.path = job->path;
         g_array_set_size(job->fds, 0);        /* adopted, not closed */
-        host_guest_adopt(h, job->kind, conn, listen_fd, job->path);
+        m->ops->guest_adopt(m->opaque, &ch);
     }
     in_reply(job, NULL);
-    host_migration_fini(h);
-    h->downtime_us = job->stop_us ? g_get_monotonic_time() - job->stop_us : -1;
-    mig_set_status(h, HOST_MIG_COMPLETED, NULL);
-    host_set_status(h, HOST_RUNNING);
-    host_guest_activate(h);
+    incoming_close(m);
+    m->downtime_us = job->stop_us ? g_get_monotonic_time() - job->stop_us : -1;
+    mig_set_status(m, HOST_MIG_COMPLETED, NULL);
+    host_set_status(m->h, HOST_RUNNING);
+    m->ops->guest_activate(m->opaque);
     in_job_free(job);
     return G_SOURCE_REMOVE;
 }
@@ -790,20 +839,20 @@ out:
     return NULL;
 }
 
-static void in_start_job(Host *h, int fd, bool own)
+static void in_start_job(HostMigration *m, int fd, bool own)
 {
     InJob *job = g_new0(InJob, 1);
 
-    job->h = h;
+    job->m = m;
     job->fd = fd;
     job->own_fd = own;
-    mig_set_status(h, HOST_MIG_ACTIVE, NULL);
+    mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     g_thread_unref(g_thread_new("migrate-in", in_thread_main, job));
 }
 
 static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
 {
-    Host *h = opaque;
+    HostMigration *m = opaque;
     int c;
 
     (void)cond;
@@ -811,19 +860,21 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
     if (c < 0) {
         return G_SOURCE_CONTINUE;
     }
-    h->incoming_watch = 0;
-    in_start_job(h, c, true);
+    m->incoming_watch = 0;
+    in_start_job(m, c, true);
     return G_SOURCE_REMOVE;
 }
 
-bool host_incoming_start(Host *h, const char *uri, GError **errp)
+bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
 {
-    if (h->mig_status == HOST_MIG_ACTIVE || h->incoming_listen_fd >= 0) {
+    Host *h = m->h;
+
+    if (m->status == HOST_MIG_ACTIVE || m->incoming_listen_fd >= 0) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
                     "an incoming migration is already set up");
         return false;
     }
-    if (h->status != HOST_INMIGRATE) {
+    if (host_status(h) != HOST_INMIGRATE) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
                     "migrate-incoming needs a host started with --incoming");
         return false;
@@ -837,15 +888,15 @@ bool host_incoming_start(Host *h, const char *uri, GError **errp)
             return false;
         }
         stream = g_bytes_new_take(g_steal_pointer(&data), len);
-        mig_set_status(h, HOST_MIG_ACTIVE, NULL);
-        if (!host_load(h, stream, errp)) {
-            mig_set_status(h, HOST_MIG_FAILED, (*errp)->message);
+        mig_set_status(m, HOST_MIG_ACTIVE, NULL);
+        if (!host_load(m, stream, errp)) {
+            mig_set_status(m, HOST_MIG_FAILED, (*errp)->message);
             return false;
         }
-        host_commit_load(h);
-        mig_set_status(h, HOST_MIG_COMPLETED, NULL);
+        host_commit_load(m);
+        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
         host_set_status(h, HOST_RUNNING);
-        host_guest_activate(h);
+        m->ops->guest_activate(m->opaque);
         return true;
     }
     if (g_str_has_prefix(uri, "fd:")) {
@@ -856,20 +907,20 @@ bool host_incoming_start(Host *h, const char *uri, GError **errp)
                         "not an open descriptor: %s", uri + 3);
             return false;
         }
-        in_start_job(h, fd, true);
+        in_start_job(m, fd, true);
         return true;
     }
     if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
-        h->incoming_listen_fd = uri_socket(uri, true, errp);
-        if (h->incoming_listen_fd < 0) {
+        m->incoming_listen_fd = uri_socket(uri, true, errp);
+        if (m->incoming_listen_fd < 0) {
             return false;
         }
         if (g_str_has_prefix(uri, "unix:")) {
-            h->incoming_path = g_strdup(uri + 5);
+            m->incoming_path = g_strdup(uri + 5);
         }
-        h->incoming_watch = g_unix_fd_add(h->incoming_listen_fd, G_IO_IN,
-                                          in_accept, h);
-        mig_set_status(h, HOST_MIG_SETUP, NULL);
+        m->incoming_watch = g_unix_fd_add(m->incoming_listen_fd, G_IO_IN,
+                                          in_accept, m);
+        mig_set_status(m, HOST_MIG_SETUP, NULL);
         return true;
     }
     g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,

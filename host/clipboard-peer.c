@@ -1,0 +1,237 @@
+/*
+ * clipboard-peer.c: the host's own clipboard peer and the clipboard-get
+ * requests waiting for an owner's data.  See clipboard-peer.h.
+ */
+#define G_LOG_DOMAIN "vdagent-host"
+
+#include "host/clipboard-peer.h"
+
+#include <string.h>
+
+struct HostClipboardPeer {
+    Host *h;
+    ClipboardPeer peer;
+};
+
+/* A clipboard-get waiting for the owner's data. */
+typedef struct HostGetRequest {
+    HostWaiting w;                  /* first: registered with host.c */
+    HostClipboardPeer *p;
+    ClipboardSelection sel;
+    ClipboardType type;
+    ClipboardInfo *info;            /* the info asked (a reference) */
+} HostGetRequest;
+
+static void get_release(HostWaiting *w)
+{
+    HostGetRequest *g = (HostGetRequest *)w;
+
+    clipboard_info_unref(g->info);
+    g_free(g);
+}
+
+static const HostWaitingOps get_ops = {
+    .release = get_release,
+};
+
+/* Answer @g with the data of @info, or the error @error; frees @g. */
+static void get_answer(HostGetRequest *g, ClipboardInfo *info,
+                       const char *error)
+{
+    Host *h = g->p->h;
+    GBytes *data;
+    json_object *ret;
+    size_t len;
+    const char *p;
+
+    if (error) {
+        host_waiting_error(h, &g->w, error);
+        return;
+    }
+    data = info->types[g->type].data;
+    ret = json_object_new_object();
+    len = data ? g_bytes_get_size(data) : 0;
+    p = data ? g_bytes_get_data(data, NULL) : "";
+    if (g->type == CLIPBOARD_TYPE_TEXT && g_utf8_validate(p, len, NULL)) {
+        json_object_object_add(ret, "data", json_object_new_string_len(p, len));
+    } else {
+        g_autofree char *b64 = g_base64_encode((const guchar *)p, len);
+
+        json_object_object_add(ret, "data-base64", json_object_new_string(b64));
+    }
+    host_waiting_reply(h, &g->w, ret);
+}
+
+json_object *host_clipboard_types_json(const ClipboardInfo *info)
+{
+    json_object *arr = json_object_new_array();
+    unsigned t;
+
+    for (t = 0; info && t < CLIPBOARD_TYPE__COUNT; t++) {
+        if (info->types[t].available) {
+            json_object_array_add(arr,
+                                  json_object_new_string(clipboard_type_name(t)));
+        }
+    }
+    return arr;
+}
+
+const char *host_clipboard_owner_name(const HostClipboardPeer *p,
+                                      const ClipboardInfo *info)
+{
+    if (!info || !info->owner) {
+        return NULL;
+    }
+    /* The only other peer is the device's: the guest agent. */
+    return info->owner == &p->peer ? "host" : "guest";
+}
+
+/* A hub notification, for one waiting clipboard-get. */
+static void get_notify(HostWaiting *w, void *opaque)
+{
+    HostGetRequest *g = (HostGetRequest *)w;
+    const ClipboardNotify *n = opaque;
+
+    if (n->type == CLIPBOARD_NOTIFY_UPDATE) {
+        if (n->info->selection != g->sel) {
+            return;
+        }
+        if (n->new_info && n->info != g->info) {
+            get_answer(g, NULL, n->info->owner
+                       ? "the clipboard changed owner before answering"
+                       : "the owner went away (guest disconnected?)");
+        } else if (n->new_info) {
+            /* The same info replayed on resume: keep waiting. */
+            return;
+        } else if (n->info == g->info && !n->info->types[g->type].requested) {
+            if (n->info->types[g->type].data) {
+                get_answer(g, n->info, NULL);
+            } else {
+                get_answer(g, NULL, "the owner has no such data");
+            }
+        }
+    } else if (n->type == CLIPBOARD_NOTIFY_REQUEST_TIMEOUT &&
+               n->info == g->info && n->data_type == g->type) {
+        get_answer(g, NULL, "timed out waiting for the clipboard owner");
+    }
+}
+
+static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    HostClipboardPeer *p = peer->opaque;
+
+    if (n->type == CLIPBOARD_NOTIFY_UPDATE && n->new_info &&
+        n->info->owner != &p->peer) {
+        json_object *data = json_object_new_object();
+        const char *owner = host_clipboard_owner_name(p, n->info);
+
+        json_object_object_add(data, "selection", json_object_new_string(
+                                   clipboard_selection_name(n->info->selection)));
+        json_object_object_add(data, "owner",
+                               owner ? json_object_new_string(owner) : NULL);
+        json_object_object_add(data, "types",
+                               host_clipboard_types_json(n->info));
+        host_event(p->h, "CLIPBOARD", data);
+    }
+    /* Waiting clipboard-get commands. */
+    host_waiting_foreach(p->h, &get_ops, get_notify, (void *)n);
+}
+
+/* The hub asks us: our infos always carry their data already. */
+static void peer_request(ClipboardPeer *peer, ClipboardInfo *info,
+                         ClipboardType type)
+{
+    HostClipboardPeer *p = peer->opaque;
+
+    clipboard_hub_set_data(p->h->hub, peer, info, type, info->types[type].data,
+                           true);
+}
+
+static const ClipboardPeerOps host_peer_ops = {
+    .notify = peer_notify,
+    .request = peer_request,
+};
+
+HostClipboardPeer *host_clipboard_peer_new(Host *h)
+{
+    HostClipboardPeer *p = g_new0(HostClipboardPeer, 1);
+
+    p->h = h;
+    p->peer.name = "host";
+    p->peer.ops = &host_peer_ops;
+    p->peer.opaque = p;
+    clipboard_peer_register(h->hub, &p->peer);
+    return p;
+}
+
+static void get_quit(HostWaiting *w, void *opaque)
+{
+    get_answer((HostGetRequest *)w, NULL, opaque);
+}
+
+void host_clipboard_peer_free(HostClipboardPeer *p)
+{
+    if (!p) {
+        return;
+    }
+    host_waiting_foreach(p->h, &get_ops, get_quit,
+                         (void *)"vdagent-host is quitting");
+    clipboard_peer_unregister(&p->peer);
+    g_free(p);
+}
+
+void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
+                             ClipboardType type, GBytes *data)
+{
+    g_autoptr(ClipboardInfo) info = clipboard_info_new(&p->peer, sel);
+
+    clipboard_hub_set_data(p->h->hub, &p->peer, info, type, data, false);
+    clipboard_hub_update(p->h->hub, info);
+}
+
+void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
+                             ClipboardSelection sel, ClipboardType type)
+{
+    HostGetRequest *g;
+    ClipboardInfo *info = clipboard_hub_info(p->h->hub, sel);
+
+    if (!info || !info->owner) {
+        qmp_reply_error(req, "no owner for the %s selection",
+                        clipboard_selection_name(sel));
+        return;
+    }
+    if (!info->types[type].available) {
+        qmp_reply_error(req, "the %s selection has no %s",
+                        clipboard_selection_name(sel), clipboard_type_name(type));
+        return;
+    }
+    g = g_new0(HostGetRequest, 1);
+    g->p = p;
+    g->sel = sel;
+    g->type = type;
+    g->info = clipboard_info_ref(info);
+    host_waiting_add(p->h, &g->w, req, &get_ops);
+    if (info->types[type].data) {
+        get_answer(g, info, NULL);
+        return;
+    }
+    if (!clipboard_hub_request(p->h->hub, info, type)) {
+        get_answer(g, NULL, "the owner cannot be asked");
+    }
+    /* else: answered from get_notify (data, timeout, owner change) */
+}
+
+void host_clipboard_peer_release(HostClipboardPeer *p, ClipboardSelection sel)
+{
+    clipboard_peer_release(&p->peer, sel);
+}
+
+void host_clipboard_peer_save(HostClipboardPeer *p, ClipboardSaved *saved)
+{
+    clipboard_saved_collect(saved, &p->peer);
+}
+
+void host_clipboard_peer_restore(HostClipboardPeer *p, ClipboardSaved *saved)
+{
+    clipboard_saved_restore(saved, p->h->hub, &p->peer);
+}

@@ -1,0 +1,478 @@
+/*
+ * commands.c: the QMP commands of vdagent-host.  See commands.h and SPEC
+ * section 5.
+ */
+#define G_LOG_DOMAIN "vdagent-host"
+
+#include "host/commands.h"
+
+#include <string.h>
+
+static bool arg_selection(QmpRequest *req, json_object *args,
+                          ClipboardSelection *sel)
+{
+    const char *name = "clipboard";
+
+    if (!qmp_arg_string(req, args, "selection", false, &name)) {
+        return false;
+    }
+    if (!clipboard_selection_from_name(name, sel)) {
+        qmp_reply_error(req, "Parameter 'selection' expects clipboard, "
+                        "primary or secondary");
+        return false;
+    }
+    return true;
+}
+
+static bool arg_type(QmpRequest *req, json_object *args, ClipboardType *type)
+{
+    const char *name = "text";
+
+    if (!qmp_arg_string(req, args, "type", false, &name)) {
+        return false;
+    }
+    if (!clipboard_type_from_name(name, type)) {
+        qmp_reply_error(req, "Parameter 'type' expects text, png, bmp, tiff "
+                        "or jpg");
+        return false;
+    }
+    return true;
+}
+
+static void cmd_query_status(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    json_object *ret = json_object_new_object();
+
+    (void)args;
+    json_object_object_add(ret, "running", json_object_new_boolean(
+                               host_status(h) == HOST_RUNNING));
+    json_object_object_add(ret, "status", json_object_new_string(
+                               host_status_name(host_status(h))));
+    qmp_reply(req, ret);
+}
+
+static void cmd_stop(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+
+    (void)args;
+    if (host_status(h) == HOST_RUNNING) {
+        host_set_status(h, HOST_PAUSED);
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_cont(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+
+    (void)args;
+    if (host_status(h) == HOST_INMIGRATE) {
+        qmp_reply_error(req, "an incoming migration is expected");
+        return;
+    }
+    host_set_status(h, HOST_RUNNING);
+    qmp_reply(req, NULL);
+}
+
+static void cmd_quit(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+
+    (void)args;
+    qmp_reply(req, NULL);
+    g_main_loop_quit(h->loop);
+}
+
+static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    json_object *ret = json_object_new_object();
+    json_object *caps = json_object_new_array();
+    json_object *serials = json_object_new_array();
+    json_object *pending = json_object_new_array();
+    json_object *counters = json_object_new_object();
+    json_object *in = json_object_new_object(), *out = json_object_new_object();
+    json_object *drops = json_object_new_object();
+    const VDAgentConfig *config = vdagent_chardev_config(h->dev);
+    struct {
+        uint32_t last_serial[3], cbpending[3];
+    } view;
+    VDAgentCounters c;
+    const uint32_t *words;
+    size_t n, i;
+    unsigned cap;
+
+    (void)args;
+    words = vdagent_chardev_guest_caps(h->dev, &n);
+    for (cap = 0; cap < 32 * n; cap++) {
+        if (vdagent_caps_has(words, n, cap) && vdagent_cap_name(cap)) {
+            json_object_array_add(caps,
+                                  json_object_new_string(vdagent_cap_name(cap)));
+        }
+    }
+    vdagent_chardev_clipboard_state(h->dev, view.last_serial, view.cbpending);
+    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
+        json_object_array_add(serials, json_object_new_int64(view.last_serial[i]));
+        json_object_array_add(pending, json_object_new_int64(view.cbpending[i]));
+    }
+    vdagent_chardev_get_counters(h->dev, &c);
+    for (i = 1; i < VD_AGENT_END_MESSAGE; i++) {
+        if (c.msgs_in[i]) {
+            json_object_object_add(in, vdagent_msg_name(i),
+                                   json_object_new_int64(c.msgs_in[i]));
+        }
+        if (c.msgs_out[i]) {
+            json_object_object_add(out, vdagent_msg_name(i),
+                                   json_object_new_int64(c.msgs_out[i]));
+        }
+    }
+    for (i = 0; i < VDAGENT_DROP__COUNT; i++) {
+        if (c.drops[i]) {
+            json_object_object_add(drops, vdagent_drop_name(i),
+                                   json_object_new_int64(c.drops[i]));
+        }
+    }
+    json_object_object_add(counters, "in", in);
+    json_object_object_add(counters, "out", out);
+    json_object_object_add(counters, "drops", drops);
+    json_object_object_add(counters, "ignored", json_object_new_int64(c.ignored));
+    json_object_object_add(counters, "reply-errors",
+                           json_object_new_int64(c.reply_errors));
+    json_object_object_add(counters, "bytes-in", json_object_new_int64(c.bytes_in));
+    json_object_object_add(counters, "bytes-out",
+                           json_object_new_int64(c.bytes_out));
+
+    json_object_object_add(ret, "connected", json_object_new_boolean(
+                               vdagent_chardev_connected(h->dev)));
+    json_object_object_add(ret, "guest-caps", caps);
+    json_object_object_add(ret, "caps-word",
+                           json_object_new_int64(n ? words[0] : 0));
+    json_object_object_add(ret, "mouse", json_object_new_boolean(config->mouse));
+    json_object_object_add(ret, "clipboard",
+                           json_object_new_boolean(config->clipboard));
+    json_object_object_add(ret, "mouse-active", json_object_new_boolean(
+                               vdagent_chardev_mouse_active(h->dev)));
+    json_object_object_add(ret, "last-serial", serials);
+    json_object_object_add(ret, "cbpending", pending);
+    json_object_object_add(ret, "counters", counters);
+    qmp_reply(req, ret);
+}
+
+static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    g_autoptr(GBytes) bytes = NULL;
+    ClipboardSelection sel;
+    ClipboardType type;
+    const char *data = NULL, *b64 = NULL;
+
+    if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type) ||
+        !qmp_arg_string(req, args, "data", false, &data) ||
+        !qmp_arg_string(req, args, "data-base64", false, &b64)) {
+        return;
+    }
+    if (!data == !b64) {
+        qmp_reply_error(req, "Give exactly one of 'data' and 'data-base64'");
+        return;
+    }
+    if (data && type != CLIPBOARD_TYPE_TEXT) {
+        qmp_reply_error(req, "'data' is for text; use 'data-base64'");
+        return;
+    }
+    if (data) {
+        bytes = g_bytes_new(data, strlen(data));
+    } else {
+        gsize len, n = strlen(b64), i;
+        guchar *raw;
+
+        for (i = 0; i < n; i++) {
+            if (!g_ascii_isalnum(b64[i]) && b64[i] != '+' && b64[i] != '/' &&
+                !(b64[i] == '=' && i + 2 >= n)) {
+                break;
+            }
+        }
+        if (i < n || n % 4) {
+            qmp_reply_error(req, "'data-base64' is not valid base64");
+            return;
+        }
+        raw = g_base64_decode(b64, &len);
+        bytes = g_bytes_new_take(raw, len);
+    }
+    if (g_bytes_get_size(bytes) > vdagent_chardev_max_clipboard(h->dev)) {
+        qmp_reply_error(req, "data larger than the maximum %u bytes",
+                        vdagent_chardev_max_clipboard(h->dev));
+        return;
+    }
+    host_clipboard_peer_set(hc->peer, sel, type, bytes);
+    qmp_reply(req, NULL);
+}
+
+static void cmd_clipboard_get(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    ClipboardSelection sel;
+    ClipboardType type;
+
+    if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type)) {
+        return;
+    }
+    host_clipboard_peer_get(hc->peer, req, sel, type);
+}
+
+static void cmd_clipboard_release(QmpRequest *req, json_object *args,
+                                  void *opaque)
+{
+    HostCommands *hc = opaque;
+    ClipboardSelection sel;
+
+    if (!arg_selection(req, args, &sel)) {
+        return;
+    }
+    host_clipboard_peer_release(hc->peer, sel);
+    qmp_reply(req, NULL);
+}
+
+static void cmd_clipboard_query(QmpRequest *req, json_object *args,
+                                void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    json_object *ret = json_object_new_object();
+    ClipboardSelection sel;
+    ClipboardInfo *info;
+    const char *owner;
+
+    if (!arg_selection(req, args, &sel)) {
+        json_object_put(ret);
+        return;
+    }
+    info = clipboard_hub_info(h->hub, sel);
+    owner = host_clipboard_owner_name(hc->peer, info);
+    json_object_object_add(ret, "selection", json_object_new_string(
+                               clipboard_selection_name(sel)));
+    json_object_object_add(ret, "owner", owner ? json_object_new_string(owner)
+                                               : NULL);
+    json_object_object_add(ret, "types", host_clipboard_types_json(info));
+    if (info && info->has_serial) {
+        json_object_object_add(ret, "serial", json_object_new_int64(info->serial));
+    }
+    qmp_reply(req, ret);
+}
+
+static void cmd_input_send_event(QmpRequest *req, json_object *args,
+                                 void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    json_object *events;
+    int64_t head = 0;
+    size_t i, n;
+
+    if (!qmp_arg_int(req, args, "head", false, &head) ||
+        !qmp_arg_array(req, args, "events", true, &events)) {
+        return;
+    }
+    if (head < 0 || head >= input_router_n_heads(h->router)) {
+        qmp_reply_error(req, "no head %" G_GINT64_FORMAT, head);
+        return;
+    }
+    n = json_object_array_length(events);
+    /* Check every event before sending any. */
+    for (i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(events, i), *data, *v;
+        const char *type;
+
+        if (!json_object_is_type(e, json_type_object) ||
+            !json_object_object_get_ex(e, "type", &v) ||
+            !(type = json_object_get_string(v)) ||
+            !json_object_object_get_ex(e, "data", &data) ||
+            !json_object_is_type(data, json_type_object)) {
+            qmp_reply_error(req, "event %zu: expected {type, data}", i);
+            return;
+        }
+        if (strcmp(type, "abs") == 0) {
+            json_object *axis, *value;
+            int64_t val;
+
+            if (!json_object_object_get_ex(data, "axis", &axis) ||
+                !json_object_object_get_ex(data, "value", &value) ||
+                !json_object_is_type(value, json_type_int) ||
+                (strcmp(json_object_get_string(axis), "x") != 0 &&
+                 strcmp(json_object_get_string(axis), "y") != 0) ||
+                (val = json_object_get_int64(value)) < INPUT_ABS_MIN ||
+                val > INPUT_ABS_MAX) {
+                qmp_reply_error(req, "event %zu: abs needs axis x|y and a "
+                                "value 0..32767", i);
+                return;
+            }
+        } else if (strcmp(type, "btn") == 0) {
+            json_object *down, *button;
+            InputButton b;
+
+            if (!json_object_object_get_ex(data, "down", &down) ||
+                !json_object_is_type(down, json_type_boolean) ||
+                !json_object_object_get_ex(data, "button", &button) ||
+                !input_button_from_name(json_object_get_string(button), &b)) {
+                qmp_reply_error(req, "event %zu: btn needs down (bool) and "
+                                "a button", i);
+                return;
+            }
+        } else {
+            qmp_reply_error(req, "event %zu: type must be abs or btn", i);
+            return;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(events, i), *data, *v;
+
+        json_object_object_get_ex(e, "type", &v);
+        json_object_object_get_ex(e, "data", &data);
+        if (strcmp(json_object_get_string(v), "abs") == 0) {
+            json_object *axis, *value;
+
+            json_object_object_get_ex(data, "axis", &axis);
+            json_object_object_get_ex(data, "value", &value);
+            input_send_abs(h->router, head,
+                           strcmp(json_object_get_string(axis), "x") == 0
+                               ? INPUT_AXIS_X : INPUT_AXIS_Y,
+                           json_object_get_int64(value));
+        } else {
+            json_object *down, *button;
+            InputButton b;
+
+            json_object_object_get_ex(data, "down", &down);
+            json_object_object_get_ex(data, "button", &button);
+            input_button_from_name(json_object_get_string(button), &b);
+            input_send_btn(h->router, head, b, json_object_get_boolean(down));
+        }
+    }
+    input_event_sync(h->router);
+    qmp_reply(req, NULL);
+}
+
+static void cmd_display_configure(QmpRequest *req, json_object *args,
+                                  void *opaque)
+{
+    HostCommands *hc = opaque;
+    Host *h = hc->h;
+    InputHeadGeometry heads[INPUT_MAX_HEADS];
+    json_object *arr;
+    size_t i, n;
+
+    if (!qmp_arg_array(req, args, "heads", true, &arr)) {
+        return;
+    }
+    n = json_object_array_length(arr);
+    if (n == 0 || n > INPUT_MAX_HEADS) {
+        qmp_reply_error(req, "between 1 and %d heads", INPUT_MAX_HEADS);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(arr, i);
+        int64_t w = 0, ht = 0, x = 0, y = 0;
+
+        if (!json_object_is_type(o, json_type_object) ||
+            !qmp_arg_int(req, o, "width", true, &w) ||
+            !qmp_arg_int(req, o, "height", true, &ht) ||
+            !qmp_arg_int(req, o, "x", false, &x) ||
+            !qmp_arg_int(req, o, "y", false, &y)) {
+            if (!json_object_is_type(o, json_type_object)) {
+                qmp_reply_error(req, "head %zu: expected an object", i);
+            }
+            return;
+        }
+        if (w < 0 || w > INPUT_ABS_MAX || ht < 0 || ht > INPUT_ABS_MAX ||
+            (w == 0) != (ht == 0) || x < G_MININT32 || x > G_MAXINT32 ||
+            y < G_MININT32 || y > G_MAXINT32) {
+            qmp_reply_error(req, "head %zu: bad geometry", i);
+            return;
+        }
+        heads[i] = (InputHeadGeometry){ w, ht, x, y };
+    }
+    if (!input_router_set_geometry(h->router, heads, n)) {
+        qmp_reply_error(req, "bad head geometry");
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_migrate(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    g_autoptr(GError) err = NULL;
+    const char *uri;
+
+    if (!qmp_arg_string(req, args, "uri", true, &uri)) {
+        return;
+    }
+    if (!host_migrate_start(hc->mig, uri, &err)) {
+        qmp_reply_error(req, "%s", err->message);
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_migrate_incoming(QmpRequest *req, json_object *args,
+                                 void *opaque)
+{
+    HostCommands *hc = opaque;
+    g_autoptr(GError) err = NULL;
+    const char *uri;
+
+    if (!qmp_arg_string(req, args, "uri", true, &uri)) {
+        return;
+    }
+    if (!host_incoming_start(hc->mig, uri, &err)) {
+        qmp_reply_error(req, "%s", err->message);
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_query_migrate(QmpRequest *req, json_object *args, void *opaque)
+{
+    HostCommands *hc = opaque;
+    json_object *ret = json_object_new_object();
+    HostMigInfo info;
+
+    (void)args;
+    host_migration_info(hc->mig, &info);
+    json_object_object_add(ret, "status", json_object_new_string(
+                               host_mig_status_name(info.status)));
+    if (info.error) {
+        json_object_object_add(ret, "error-desc",
+                               json_object_new_string(info.error));
+    }
+    if (info.downtime_us >= 0) {
+        json_object_object_add(ret, "downtime-us",
+                               json_object_new_int64(info.downtime_us));
+    }
+    qmp_reply(req, ret);
+}
+
+const QmpCommand host_commands[] = {
+    { "query-status", cmd_query_status },
+    { "stop", cmd_stop },
+    { "cont", cmd_cont },
+    { "quit", cmd_quit },
+    { "query-vdagent", cmd_query_vdagent },
+    { "clipboard-set", cmd_clipboard_set },
+    { "clipboard-get", cmd_clipboard_get },
+    { "clipboard-release", cmd_clipboard_release },
+    { "clipboard-query", cmd_clipboard_query },
+    { "input-send-event", cmd_input_send_event },
+    { "display-configure", cmd_display_configure },
+    { "migrate", cmd_migrate },
+    { "migrate-incoming", cmd_migrate_incoming },
+    { "query-migrate", cmd_query_migrate },
+    { NULL, NULL },
+};
+

@@ -1,0 +1,31 @@
+/*
+ * commands.h: the QMP commands of vdagent-host (SPEC section 5): argument
+ * checks and replies, over the host (status, device, input router), its
+ * clipboard peer and its migration.
+ */
+#ifndef HOST_COMMANDS_H
+#define HOST_COMMANDS_H
+
+#include "host/clipboard-peer.h"
+#include "host/host.h"
+#include "host/migrate.h"
+#include "host/qmp.h"
+
+/* What the commands act on: all borrowed, valid while the server runs. */
+typedef struct HostCommands {
+    Host *h;
+    HostClipboardPeer *peer;
+    HostMigration *mig;
+} HostCommands;
+
+/*
+ * The command table for qmp_server_new(), ending with {NULL, NULL}; the
+ * server's opaque must be a HostCommands.  query-status, stop, cont,
+ * quit (quits @h's main loop after the reply), query-vdagent,
+ * clipboard-set, clipboard-get, clipboard-release, clipboard-query,
+ * input-send-event, display-configure, migrate, migrate-incoming,
+ * query-migrate.  Bad arguments are GenericErrors naming the parameter.
+ */
+extern const QmpCommand host_commands[];
+
+#endif /* HOST_COMMANDS_H */

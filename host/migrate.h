@@ -1,0 +1,118 @@
+/*
+ * migrate.h: live migration of vdagent-host (migrate, migrate-incoming,
+ * query-migrate; SPEC section 5).
+ *
+ * Sections on the registry: the device's ("vdagent") and the program's own
+ * ("vdagent-host": the host peer's selections and the bytes queued for
+ * the guest).  URIs as QEMU spells them: file:PATH, unix:PATH, fd:N,
+ * tcp:HOST:PORT; over unix: the guest channel is handed over too.  The
+ * wire format is described in migrate.c.
+ *
+ * Migration knows neither the guest transport nor the clipboard peer: it
+ * asks for their state through HostMigrateOps, which main.c wires.  It
+ * reports progress through the MIGRATION event and sets the run status
+ * (host.c).  Main-loop thread only; the blocking transfers run in threads
+ * of their own, whose results come back through the main loop.
+ */
+#ifndef HOST_MIGRATE_H
+#define HOST_MIGRATE_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clipboard/clipboard-vmstate.h"
+#include "host/host.h"
+#include "migration/migration-stream.h"
+
+typedef enum HostMigStatus {
+    HOST_MIG_NONE,
+    HOST_MIG_SETUP,
+    HOST_MIG_ACTIVE,
+    HOST_MIG_COMPLETED,
+    HOST_MIG_FAILED,
+    HOST_MIG__COUNT,
+} HostMigStatus;
+
+/*
+ * What migration asks of the rest of the program; every call comes from
+ * the main loop with the @opaque given to host_migration_new().
+ */
+typedef struct HostMigrateOps {
+    /* Source, saving: the host peer's selections into @saved (cleared
+     * first), and a copy of the bytes not yet written to the guest
+     * (*@out newly allocated, NULL when *@out_len is 0). */
+    void (*save)(void *opaque, ClipboardSaved *saved, uint8_t **out,
+                 uint32_t *out_len);
+    /* Source, starting a unix: migration: the guest channel to hand over
+     * (descriptors borrowed).  False when there is none. */
+    bool (*guest_channel)(void *opaque, HostGuestChannel *ch);
+    /* Source, the destination took the channel: let go of it (close our
+     * descriptors, unlink nothing) and keep no transport. */
+    void (*guest_released)(void *opaque);
+    /* Destination, after a good load: own @saved's selections (their data
+     * taken), queue @out_len bytes of @out (borrowed) for the guest first;
+     * @continuing: the next open of the guest side continues the migrated
+     * session. */
+    void (*restore)(void *opaque, ClipboardSaved *saved, const uint8_t *out,
+                    uint32_t out_len, bool continuing);
+    /* Destination: adopt a channel the source handed over (the
+     * descriptors are taken; @ch->path borrowed). */
+    void (*guest_adopt)(void *opaque, const HostGuestChannel *ch);
+    /* Destination, loaded and running: open the guest side if it waited. */
+    void (*guest_activate)(void *opaque);
+} HostMigrateOps;
+
+typedef struct HostMigration HostMigration;
+
+/*
+ * Set up migration for @h: register the device's section ("vdagent" / 0)
+ * and the program's ("vdagent-host" / 0) on @reg.  @h, @reg, @ops and
+ * @opaque are borrowed and must outlive the result.
+ */
+HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
+                                  const HostMigrateOps *ops, void *opaque);
+
+/*
+ * Close and unlink an incoming listener still open, free.  NULL: no-op.
+ * A transfer thread must not be running.
+ */
+void host_migration_free(HostMigration *m);
+
+/*
+ * migrate: stop, save, and send the state to @uri (borrowed).  Returns
+ * false with @errp set, changing nothing, when the migration cannot start:
+ * one already in progress, an incoming one expected, an unsupported URI.
+ * Otherwise returns true: the migration has started (status "active"),
+ * and how it ends shows in the migration status and the MIGRATION event:
+ * "completed" (the host is postmigrate) or "failed" with the reason (the
+ * host runs again as before).  file: completes before returning.
+ */
+bool host_migrate_start(HostMigration *m, const char *uri, GError **errp);
+
+/*
+ * migrate-incoming (and --incoming): take the state from @uri (borrowed).
+ * Only while the host is "inmigrate" with no incoming migration set up.
+ * file: loads before returning: false with @errp set (and status
+ * "failed") when it cannot be read or loaded.  unix: and tcp: listen
+ * (status "setup"); fd:N starts reading at once (status "active"); the
+ * outcome of those shows in the status and the MIGRATION event.
+ * Returns false with @errp set, changing nothing, on a bad state, URI or
+ * descriptor, or a socket that cannot listen.
+ */
+bool host_incoming_start(HostMigration *m, const char *uri, GError **errp);
+
+/* query-migrate's view; @error and @downtime_us borrowed/valid until the
+ * next change (error NULL unless failed; downtime -1 unless known). */
+typedef struct HostMigInfo {
+    HostMigStatus status;
+    const char *error;
+    gint64 downtime_us;
+} HostMigInfo;
+
+void host_migration_info(const HostMigration *m, HostMigInfo *info);
+
+/* "none", "setup", "active", "completed", "failed"; NULL out of range. */
+const char *host_mig_status_name(HostMigStatus status);
+
+#endif /* HOST_MIGRATE_H */
