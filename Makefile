@@ -84,13 +84,16 @@ CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_clipboard.c tests/check_vdagent_clipboard.c \
               tests/check_vdagent_dispatch.c \
               tests/check_vmstate.c tests/check_qmp.c \
-              tests/check_vdagent_migration.c
+              tests/check_vdagent_migration.c tests/check_host_migrate.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/migrate.c host/host.c host/qmp.c
+# The host program's parts the Check suites test directly: the QMP
+# protocol, and the migration entry points over the bottom host.c.
+CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c
 SIM_SRCS := tests/sim-agent.c
 VDCTL_SRCS := tests/vdctl.c
 
@@ -147,7 +150,7 @@ $(VDCTL_BIN): $(call obj,$(VDCTL_SRCS))
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) host/qmp.c) $(LIB)
+$(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) $(CHECK_HOST_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm

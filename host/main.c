@@ -265,13 +265,17 @@ int main(int argc, char **argv)
     }
     m->peer = host_clipboard_peer_new(h);
     m->reg = migration_registry_new();
-    m->mig = host_migration_new(h, m->reg, &mig_ops, m);
+    m->mig = host_migration_new(h, m->reg, &mig_ops, m, &err);
+    if (!m->mig) {
+        fprintf(stderr, "vdagent-host: migration: %s\n", err->message);
+        exit_status = 1;
+    }
     m->cmds = (HostCommands){ .h = h, .peer = m->peer, .mig = m->mig };
 
     if (m->incoming_spec) {
         host_set_status(h, HOST_INMIGRATE);
     }
-    if (m->qmp_spec) {
+    if (!exit_status && m->qmp_spec) {
         m->qmp = qmp_server_new(m->qmp_spec, host_commands, &m->cmds, &err);
         if (!m->qmp) {
             fprintf(stderr, "vdagent-host: --qmp: %s\n", err->message);

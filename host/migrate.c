@@ -172,7 +172,8 @@ static void incoming_close(HostMigration *m)
 }
 
 HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
-                                  const HostMigrateOps *ops, void *opaque)
+                                  const HostMigrateOps *ops, void *opaque,
+                                  GError **errp)
 {
     HostMigration *m = g_new0(HostMigration, 1);
 
@@ -182,8 +183,16 @@ HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
     m->opaque = opaque;
     m->downtime_us = -1;
     m->incoming_listen_fd = -1;
-    vdagent_chardev_register_migration(h->dev, reg, 0, NULL);
-    migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved, NULL);
+    if (!vdagent_chardev_register_migration(h->dev, reg, 0, errp)) {
+        g_free(m);
+        return NULL;
+    }
+    if (!migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved,
+                            errp)) {
+        migration_unregister(reg, "vdagent", 0);
+        g_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -193,6 +202,8 @@ void host_migration_free(HostMigration *m)
         return;
     }
     incoming_close(m);
+    migration_unregister(m->reg, "vdagent-host", 0);
+    migration_unregister(m->reg, "vdagent", 0);
     host_saved_clear(&m->saved);
     g_free(m->error);
     g_free(m);
@@ -567,6 +578,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
 {
     Host *h = m->h;
     g_autoptr(GBytes) stream = NULL;
+    g_autoptr(GError) err = NULL;
     HostGuestChannel ch;
     OutJob *job;
     gint64 stop_us;
@@ -588,22 +600,26 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
                     uri);
         return false;
     }
-    /* The source stops reading the guest: bytes wait in the kernel. */
+
+    /*
+     * Started: from here on a failure shows only in the migration status
+     * and the MIGRATION event (the host resumes), never through @errp.
+     * The source stops reading the guest: bytes wait in the kernel.
+     */
     stop_us = g_get_monotonic_time();
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     host_set_status(h, host_status(h) == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
                                                           : HOST_PAUSED);
-    stream = host_save(m, errp);
+    stream = host_save(m, &err);
     if (!stream) {
-        resume_after_failure(m, (*errp)->message);
-        return true;         /* reported through query-migrate */
+        resume_after_failure(m, err->message);
+        return true;
     }
     if (g_str_has_prefix(uri, "file:")) {
         int fd = open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         size_t len;
         const uint8_t *p = g_bytes_get_data(stream, &len);
         g_autoptr(MigrationStream) s = NULL;
-        g_autoptr(GError) err = NULL;
 
         if (fd < 0) {
             g_autofree char *msg = g_strdup_printf("cannot open %s: %s",
@@ -868,6 +884,7 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
 bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
 {
     Host *h = m->h;
+    g_autoptr(GError) err = NULL;
 
     if (m->status == HOST_MIG_ACTIVE || m->incoming_listen_fd >= 0) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
@@ -889,8 +906,9 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         }
         stream = g_bytes_new_take(g_steal_pointer(&data), len);
         mig_set_status(m, HOST_MIG_ACTIVE, NULL);
-        if (!host_load(m, stream, errp)) {
-            mig_set_status(m, HOST_MIG_FAILED, (*errp)->message);
+        if (!host_load(m, stream, &err)) {
+            mig_set_status(m, HOST_MIG_FAILED, err->message);
+            g_propagate_error(errp, g_steal_pointer(&err));
             return false;
         }
         host_commit_load(m);

@@ -68,37 +68,47 @@ typedef struct HostMigration HostMigration;
 /*
  * Set up migration for @h: register the device's section ("vdagent" / 0)
  * and the program's ("vdagent-host" / 0) on @reg.  @h, @reg, @ops and
- * @opaque are borrowed and must outlive the result.
+ * @opaque are borrowed and must outlive the result.  Returns NULL with
+ * @errp set when @reg already holds one of them (VMSTATE_ERROR_DUPLICATE);
+ * @reg then holds none of ours.
  */
 HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
-                                  const HostMigrateOps *ops, void *opaque);
+                                  const HostMigrateOps *ops, void *opaque,
+                                  GError **errp);
 
 /*
- * Close and unlink an incoming listener still open, free.  NULL: no-op.
- * A transfer thread must not be running.
+ * Close and unlink an incoming listener still open, unregister our two
+ * sections from the registry, free.  NULL: no-op.  A transfer thread must
+ * not be running.
  */
 void host_migration_free(HostMigration *m);
 
 /*
  * migrate: stop, save, and send the state to @uri (borrowed).  Returns
  * false with @errp set, changing nothing, when the migration cannot start:
- * one already in progress, an incoming one expected, an unsupported URI.
- * Otherwise returns true: the migration has started (status "active"),
- * and how it ends shows in the migration status and the MIGRATION event:
- * "completed" (the host is postmigrate) or "failed" with the reason (the
- * host runs again as before).  file: completes before returning.
+ * one already in progress (G_FILE_ERROR_AGAIN), an incoming one expected
+ * (PERM), an unsupported URI (INVAL).  Otherwise returns true with @errp untouched: the migration
+ * has started (status "active"), and how it ends shows only in the
+ * migration status and the MIGRATION event: "completed" (the host is
+ * postmigrate) or "failed" with the reason (a section that cannot save, a
+ * file that cannot be written, a channel that breaks or a refusing
+ * destination; the host runs again as before).  file: ends before
+ * returning.  @errp may be NULL.
  */
 bool host_migrate_start(HostMigration *m, const char *uri, GError **errp);
 
 /*
  * migrate-incoming (and --incoming): take the state from @uri (borrowed).
  * Only while the host is "inmigrate" with no incoming migration set up.
- * file: loads before returning: false with @errp set (and status
- * "failed") when it cannot be read or loaded.  unix: and tcp: listen
- * (status "setup"); fd:N starts reading at once (status "active"); the
- * outcome of those shows in the status and the MIGRATION event.
- * Returns false with @errp set, changing nothing, on a bad state, URI or
- * descriptor, or a socket that cannot listen.
+ * Returns false with @errp set, changing nothing, on a bad state
+ * (G_FILE_ERROR_AGAIN, PERM), an unsupported URI (INVAL), a descriptor
+ * not open (BADF), a file that cannot be read or a socket that cannot
+ * listen.  file: loads before returning: a stream that does not
+ * load returns false with @errp set and also sets the status "failed"
+ * (the host stays inmigrate, ready for another try).  unix: and tcp:
+ * listen (status "setup"); fd:N starts reading at once (status
+ * "active"); how those end shows only in the status and the MIGRATION
+ * event.  @errp may be NULL.
  */
 bool host_incoming_start(HostMigration *m, const char *uri, GError **errp);
 

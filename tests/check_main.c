@@ -27,6 +27,7 @@ static const struct {
     { "migration", vdagent_migration_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
+    { "host-migrate", host_migrate_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

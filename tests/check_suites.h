@@ -18,5 +18,6 @@ Suite *vdagent_mouse_suite(void);
 Suite *vmstate_suite(void);
 Suite *qmp_suite(void);
 Suite *vdagent_migration_suite(void);
+Suite *host_migrate_suite(void);
 
 #endif /* CHECK_SUITES_H */

@@ -1,0 +1,340 @@
+/*
+ * check_host_migrate.c: the host program's migration entry points
+ * (host/migrate.h) called directly, without a control socket: the error
+ * contract of host_migration_new(), host_migrate_start() and
+ * host_incoming_start().
+ *
+ * Synchronous errors come back through errp with a false return and change
+ * nothing; a NULL errp is fine everywhere; a failure after the migration
+ * started (a section that cannot save, a stream that does not load) shows
+ * in the migration status, never through errp with a true return.
+ *
+ * The host is the bare bottom (host/host.c) with a device, a hub and a
+ * router; the guest transport and clipboard peer are stubs behind
+ * HostMigrateOps.  The outgoing channel URIs (unix:, tcp:, a good fd:)
+ * are left to tests/integration.sh.
+ */
+#include <check.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/host.h"
+#include "host/migrate.h"
+#include "migration/migration-stream.h"
+#include "migration/vmstate.h"
+#include "tests/check_suites.h"
+#include "vdagent/vdagent.h"
+
+/* ---- a bare host ------------------------------------------------------- */
+
+static size_t fe_can_write(void *opaque)
+{
+    (void)opaque;
+    return 0;
+}
+
+static void fe_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    (void)opaque;
+    (void)buf;
+    (void)len;
+}
+
+static const VDAgentFrontendOps fe_ops = {
+    .can_write = fe_can_write,
+    .write = fe_write,
+};
+
+static unsigned n_saves, n_restores;
+
+static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+                      uint32_t *out_len)
+{
+    (void)opaque;
+    (void)saved;
+    n_saves++;
+    *out = NULL;
+    *out_len = 0;
+}
+
+static bool stub_guest_channel(void *opaque, HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+    return false;
+}
+
+static void stub_restore(void *opaque, ClipboardSaved *saved,
+                         const uint8_t *out, uint32_t out_len, bool continuing)
+{
+    (void)opaque;
+    (void)out;
+    (void)out_len;
+    (void)continuing;
+    clipboard_saved_clear(saved);
+    n_restores++;
+}
+
+static void stub_guest(void *opaque)
+{
+    (void)opaque;
+}
+
+static void stub_guest_adopt(void *opaque, const HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+}
+
+static const HostMigrateOps stub_ops = {
+    .save = stub_save,
+    .guest_channel = stub_guest_channel,
+    .guest_released = stub_guest,
+    .restore = stub_restore,
+    .guest_adopt = stub_guest_adopt,
+    .guest_activate = stub_guest,
+};
+
+static Host host;
+static VDAgentConfig config;
+static MigrationRegistry *reg;
+static HostMigration *mig;
+static char *dir;
+
+static void bare_host(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    host_init(&host, false);
+    host.hub = clipboard_hub_new();
+    host.router = input_router_new();
+    vdagent_config_init(&config);
+    config.clipboard = true;
+    config.clipboard_hub = host.hub;
+    config.input_router = host.router;
+    host.dev = vdagent_chardev_new(&config, &fe_ops, NULL, &err);
+    ck_assert_ptr_nonnull(host.dev);
+    reg = migration_registry_new();
+    dir = g_dir_make_tmp("check-host-migrate.XXXXXX", NULL);
+    ck_assert_ptr_nonnull(dir);
+    n_saves = n_restores = 0;
+}
+
+static void setup(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    bare_host();
+    mig = host_migration_new(&host, reg, &stub_ops, NULL, &err);
+    ck_assert_ptr_null(err);
+    ck_assert_ptr_nonnull(mig);
+}
+
+static void teardown(void)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(dir);
+    g_clear_pointer(&dir, g_free);
+    g_clear_pointer(&mig, host_migration_free);
+    g_clear_pointer(&reg, migration_registry_free);
+    g_clear_pointer(&host.dev, vdagent_chardev_free);
+    g_clear_pointer(&host.hub, clipboard_hub_free);
+    g_clear_pointer(&host.router, input_router_free);
+    host_fini(&host);
+}
+
+static HostMigStatus mig_status(void)
+{
+    HostMigInfo info;
+
+    host_migration_info(mig, &info);
+    return info.status;
+}
+
+/* ---- other synchronous errors, errp NULL ------------------------------ */
+
+START_TEST(test_sync_errors_null_errp)
+{
+    g_autofree char *missing = g_build_filename(dir, "missing", NULL);
+    g_autofree char *file_uri = g_strconcat("file:", missing, NULL);
+
+    ck_assert(!host_migrate_start(mig, "bogus:x", NULL));
+    ck_assert(!host_incoming_start(mig, "file:x", NULL));   /* running */
+    host_set_status(&host, HOST_INMIGRATE);
+    ck_assert(!host_migrate_start(mig, "file:x", NULL));    /* inmigrate */
+    ck_assert(!host_incoming_start(mig, "bogus:x", NULL));
+    ck_assert(!host_incoming_start(mig, file_uri, NULL));   /* no file */
+    ck_assert(!host_incoming_start(mig, "tcp:nocolon", NULL));
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+    ck_assert_int_eq(host_status(&host), HOST_INMIGRATE);
+}
+END_TEST
+
+/* ---- failures once started --------------------------------------------- */
+
+static bool failing_pre_save(void *opaque, GError **errp)
+{
+    (void)opaque;
+    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_HOOK, "no saving today");
+    return false;
+}
+
+typedef struct Failing {
+    uint32_t value;
+} Failing;
+
+static Failing failing;
+
+static const VMStateDescription vmstate_failing = {
+    .name = "failing",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = failing_pre_save,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(value, Failing),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* A section that cannot save: started, so true with errp untouched; the
+ * failure is the status's, and the host runs again. */
+START_TEST(test_save_fails)
+{
+    g_autofree char *path = g_build_filename(dir, "state", NULL);
+    g_autofree char *uri = g_strconcat("file:", path, NULL);
+    g_autoptr(GError) err = NULL;
+    HostMigInfo info;
+
+    ck_assert(migration_register(reg, "failing", 0, &vmstate_failing,
+                                 &failing, NULL));
+    ck_assert(host_migrate_start(mig, uri, _i ? NULL : &err));
+    ck_assert_ptr_null(err);
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_FAILED);
+    ck_assert_ptr_nonnull(info.error);
+    ck_assert_ptr_nonnull(strstr(info.error, "no saving today"));
+    ck_assert_int_eq(host_status(&host), HOST_RUNNING);
+}
+END_TEST
+
+/* file: that cannot be opened: also after the start. */
+START_TEST(test_file_open_fails)
+{
+    g_autofree char *uri = g_strconcat("file:", dir, "/no/such/dir/state",
+                                       NULL);
+    g_autoptr(GError) err = NULL;
+    HostMigInfo info;
+
+    ck_assert(host_migrate_start(mig, uri, _i ? NULL : &err));
+    ck_assert_ptr_null(err);
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_FAILED);
+    ck_assert_ptr_nonnull(strstr(info.error, "cannot open"));
+    ck_assert_int_eq(host_status(&host), HOST_RUNNING);
+}
+END_TEST
+
+/* A good file: migration leaves errp untouched. */
+START_TEST(test_file_ok)
+{
+    g_autofree char *path = g_build_filename(dir, "state", NULL);
+    g_autofree char *uri = g_strconcat("file:", path, NULL);
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(host_migrate_start(mig, uri, &err));
+    ck_assert_ptr_null(err);
+    ck_assert_int_eq(mig_status(), HOST_MIG_COMPLETED);
+    ck_assert_int_eq(host_status(&host), HOST_POSTMIGRATE);
+    ck_assert_uint_eq(n_saves, 1);
+    ck_assert(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+}
+END_TEST
+
+/* A file: that does not load: false with errp set (or NULL), status
+ * failed, still waiting for a migration. */
+START_TEST(test_incoming_file_bad)
+{
+    g_autofree char *path = g_build_filename(dir, "garbage", NULL);
+    g_autofree char *uri = g_strconcat("file:", path, NULL);
+    g_autoptr(GError) err = NULL;
+    HostMigInfo info;
+
+    ck_assert(g_file_set_contents(path, "not a stream", -1, NULL));
+    host_set_status(&host, HOST_INMIGRATE);
+    ck_assert(!host_incoming_start(mig, uri, _i ? NULL : &err));
+    if (!_i) {
+        ck_assert_ptr_nonnull(err);
+    }
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_FAILED);
+    ck_assert_ptr_nonnull(info.error);
+    if (!_i) {
+        ck_assert_str_eq(info.error, err->message);
+    }
+    ck_assert_int_eq(host_status(&host), HOST_INMIGRATE);
+    ck_assert_uint_eq(n_restores, 0);
+}
+END_TEST
+
+/* ---- setting up ------------------------------------------------------- */
+
+/* A registry that already holds one of our sections: NULL with the error,
+ * and the registry holds none of ours afterwards. */
+START_TEST(test_register_duplicate)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) err2 = NULL;
+    HostMigration *m;
+
+    bare_host();
+    if (_i == 0) {
+        ck_assert(vdagent_chardev_register_migration(host.dev, reg, 0, NULL));
+    } else {
+        ck_assert(migration_register(reg, "vdagent-host", 0, &vmstate_failing,
+                                     &failing, NULL));
+    }
+    m = host_migration_new(&host, reg, &stub_ops, NULL, &err);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(err);
+    ck_assert(g_error_matches(err, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE));
+    ck_assert_ptr_null(host_migration_new(&host, reg, &stub_ops, NULL, NULL));
+    if (_i == 1) {
+        /* "vdagent" was taken back. */
+        ck_assert(vdagent_chardev_register_migration(host.dev, reg, 0, &err2));
+    }
+}
+END_TEST
+
+Suite *host_migrate_suite(void)
+{
+    Suite *s = suite_create("host_migrate");
+    TCase *tc;
+
+    tc = tcase_create("sync-errors");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_sync_errors_null_errp);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("after-start");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_save_fails, 0, 2);
+    tcase_add_loop_test(tc, test_file_open_fails, 0, 2);
+    tcase_add_test(tc, test_file_ok);
+    tcase_add_loop_test(tc, test_incoming_file_bad, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("register");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_loop_test(tc, test_register_duplicate, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
