@@ -512,16 +512,13 @@ static bool guest_setup(HostGuest *g, const char *spec, GError **errp)
         return pty_setup(g, spec + 4, errp);
     }
     if (g_str_has_prefix(spec, "fd:")) {
-        char *end;
-        long fd = strtol(spec + 3, &end, 10);
+        int fd;
 
-        if (*end || fd < 0 || fd > G_MAXINT || fcntl((int)fd, F_GETFD) < 0) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_BADF,
-                        "not an open descriptor: %s", spec + 3);
+        if (!host_parse_fd(spec + 3, &fd, errp)) {
             return false;
         }
         g->kind = HOST_GUEST_FD;
-        g->conn_fd = (int)fd;
+        g->conn_fd = fd;
         g_unix_set_fd_nonblocking(g->conn_fd, TRUE, NULL);
         return true;
     }

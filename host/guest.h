@@ -40,9 +40,9 @@ HostGuest *host_guest_new(Host *h);
  * "sim", or NULL for none.  While the host is inmigrate the guest side is
  * not opened yet (host_guest_activate() does that after the load).
  * Returns false with @errp set: G_FILE_ERROR (a socket path too long, in
- * use or not a socket, no pty, a descriptor not open, a link that cannot
- * be made), G_SPAWN_ERROR (the sim agent), or G_OPTION_ERROR_BAD_VALUE
- * for any other spec.
+ * use or not a socket, no pty, a bad fd:N as host_parse_fd() says, a link
+ * that cannot be made), G_SPAWN_ERROR (the sim agent), or
+ * G_OPTION_ERROR_BAD_VALUE for any other spec.
  */
 bool host_guest_setup(HostGuest *g, const char *spec, GError **errp);
 

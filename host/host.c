@@ -6,8 +6,10 @@
 
 #include "host/host.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct RunHook {
@@ -197,4 +199,34 @@ void host_fail_waiting(Host *h, const char *why)
     while (h->priv->waiting) {
         host_waiting_error(h, h->priv->waiting->data, why);
     }
+}
+
+/* ---- descriptors ------------------------------------------------------- */
+
+bool host_parse_fd(const char *s, int *fd, GError **errp)
+{
+    size_t len = strspn(s, "0123456789");
+    guint64 n = 0;
+    size_t i;
+
+    if (len == 0 || s[len]) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "fd: expects a descriptor number, not '%s'", s);
+        return false;
+    }
+    for (i = 0; i < len; i++) {
+        n = n * 10 + (guint64)(s[i] - '0');
+        if (n > G_MAXINT) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "fd: descriptor number out of range: %s", s);
+            return false;
+        }
+    }
+    if (fcntl((int)n, F_GETFD) < 0) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_BADF,
+                    "not an open descriptor: %s", s);
+        return false;
+    }
+    *fd = (int)n;
+    return true;
 }

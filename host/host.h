@@ -1,7 +1,8 @@
 /*
  * host.h: the bottom of vdagent-host, the host program (SPEC section 5):
- * the run status, QMP events, logging, and the QMP requests that wait for
- * an answer.  Every other host/ file uses it; it uses none of them.
+ * the run status, QMP events, logging, the QMP requests that wait for an
+ * answer, and the fd:N parser of the options and URIs.  Every other host/
+ * file uses it; it uses none of them.
  *
  * The program's files, top down; each includes only headers below it:
  *
@@ -189,5 +190,15 @@ void host_waiting_foreach(Host *h, const HostWaitingOps *ops,
 
 /* Answer every waiting request with the error @why (borrowed). */
 void host_fail_waiting(Host *h, const char *why);
+
+/*
+ * Parse the N of an "fd:N" URI or option: a plain decimal (digits only,
+ * no sign, no spaces) that fits an int and names a descriptor open in this
+ * process.  Returns true with *@fd set; else false with @errp set
+ * (G_FILE_ERROR_INVAL: "fd: expects a descriptor number, not 'S'" or
+ * "fd: descriptor number out of range: S"; G_FILE_ERROR_BADF: "not an open
+ * descriptor: N") and *@fd untouched.
+ */
+bool host_parse_fd(const char *s, int *fd, GError **errp);
 
 #endif /* HOST_HOST_H */

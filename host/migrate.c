@@ -582,6 +582,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     HostGuestChannel ch;
     OutJob *job;
     gint64 stop_us;
+    int chan = -1;
 
     if (m->status == HOST_MIG_ACTIVE || m->status == HOST_MIG_SETUP) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
@@ -593,8 +594,13 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
                     "an incoming migration is expected");
         return false;
     }
-    if (!g_str_has_prefix(uri, "file:") && !g_str_has_prefix(uri, "unix:") &&
-        !g_str_has_prefix(uri, "fd:") && !g_str_has_prefix(uri, "tcp:")) {
+    if (g_str_has_prefix(uri, "fd:")) {
+        if (!host_parse_fd(uri + 3, &chan, errp)) {
+            return false;
+        }
+    } else if (!g_str_has_prefix(uri, "file:") &&
+               !g_str_has_prefix(uri, "unix:") &&
+               !g_str_has_prefix(uri, "tcp:")) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "unsupported migration URI '%s' (file:, unix:, fd:, tcp:)",
                     uri);
@@ -648,9 +654,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     job->chan = -1;
     job->stream = g_steal_pointer(&stream);
     job->stop_us = stop_us;
-    if (g_str_has_prefix(uri, "fd:")) {
-        job->chan = atoi(uri + 3);
-    }
+    job->chan = chan;
     if (g_str_has_prefix(uri, "unix:") &&
         m->ops->guest_channel(m->opaque, &ch)) {
         /* Hand the guest connection and our listening socket over. */
@@ -918,11 +922,9 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         return true;
     }
     if (g_str_has_prefix(uri, "fd:")) {
-        int fd = atoi(uri + 3);
+        int fd;
 
-        if (fcntl(fd, F_GETFD) < 0) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_BADF,
-                        "not an open descriptor: %s", uri + 3);
+        if (!host_parse_fd(uri + 3, &fd, errp)) {
             return false;
         }
         in_start_job(m, fd, true);

@@ -87,7 +87,8 @@ void host_migration_free(HostMigration *m);
  * migrate: stop, save, and send the state to @uri (borrowed).  Returns
  * false with @errp set, changing nothing, when the migration cannot start:
  * one already in progress (G_FILE_ERROR_AGAIN), an incoming one expected
- * (PERM), an unsupported URI (INVAL).  Otherwise returns true with @errp untouched: the migration
+ * (PERM), an unsupported URI (INVAL), a bad fd:N (host_parse_fd()'s
+ * errors).  Otherwise returns true with @errp untouched: the migration
  * has started (status "active"), and how it ends shows only in the
  * migration status and the MIGRATION event: "completed" (the host is
  * postmigrate) or "failed" with the reason (a section that cannot save, a
@@ -101,9 +102,9 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp);
  * migrate-incoming (and --incoming): take the state from @uri (borrowed).
  * Only while the host is "inmigrate" with no incoming migration set up.
  * Returns false with @errp set, changing nothing, on a bad state
- * (G_FILE_ERROR_AGAIN, PERM), an unsupported URI (INVAL), a descriptor
- * not open (BADF), a file that cannot be read or a socket that cannot
- * listen.  file: loads before returning: a stream that does not
+ * (G_FILE_ERROR_AGAIN, PERM), an unsupported URI (INVAL), a bad fd:N
+ * (host_parse_fd()'s errors), a file that cannot be read or a socket that
+ * cannot listen.  file: loads before returning: a stream that does not
  * load returns false with @errp set and also sets the status "failed"
  * (the host stays inmigrate, ready for another try).  unix: and tcp:
  * listen (status "setup"); fd:N starts reading at once (status

@@ -8,6 +8,8 @@
  * nothing; a NULL errp is fine everywhere; a failure after the migration
  * started (a section that cannot save, a stream that does not load) shows
  * in the migration status, never through errp with a true return.
+ * fd:N accepts a plain non-negative decimal that fits an int and names an
+ * open descriptor, nothing else.
  *
  * The host is the bare bottom (host/host.c) with a device, a hub and a
  * router; the guest transport and clipboard peer are stubs behind
@@ -159,6 +161,99 @@ static HostMigStatus mig_status(void)
     host_migration_info(mig, &info);
     return info.status;
 }
+
+static char *closed_fd_uri(void)
+{
+    int p[2];
+
+    ck_assert_int_eq(pipe(p), 0);
+    close(p[0]);
+    close(p[1]);
+    return g_strdup_printf("fd:%d", p[0]);
+}
+
+/* ---- bad fd:N, in both directions ------------------------------------ */
+
+static const struct {
+    const char *uri;
+    int code;
+    const char *message;
+} bad_fds[] = {
+    { "fd:abc", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not 'abc'" },
+    { "fd:", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not ''" },
+    { "fd:-1", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not '-1'" },
+    { "fd:+1", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not '+1'" },
+    { "fd: 1", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not ' 1'" },
+    { "fd:12x", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not '12x'" },
+    { "fd:0x1", G_FILE_ERROR_INVAL, "fd: expects a descriptor number, not '0x1'" },
+    { "fd:99999999999", G_FILE_ERROR_INVAL,
+      "fd: descriptor number out of range: 99999999999" },
+    { "fd:2147483648", G_FILE_ERROR_INVAL,
+      "fd: descriptor number out of range: 2147483648" },
+    { "fd:99999999999999999999999", G_FILE_ERROR_INVAL,
+      "fd: descriptor number out of range: 99999999999999999999999" },
+    { "fd:2147483647", G_FILE_ERROR_BADF, "not an open descriptor: 2147483647" },
+};
+
+START_TEST(test_migrate_bad_fd)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(!host_migrate_start(mig, bad_fds[_i].uri, &err));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->domain, G_FILE_ERROR);
+    ck_assert_int_eq(err->code, bad_fds[_i].code);
+    ck_assert_str_eq(err->message, bad_fds[_i].message);
+    /* Nothing started, nothing stopped. */
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+    ck_assert_int_eq(host_status(&host), HOST_RUNNING);
+    ck_assert_uint_eq(n_saves, 0);
+    /* The same without an errp. */
+    ck_assert(!host_migrate_start(mig, bad_fds[_i].uri, NULL));
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+}
+END_TEST
+
+START_TEST(test_incoming_bad_fd)
+{
+    g_autoptr(GError) err = NULL;
+
+    host_set_status(&host, HOST_INMIGRATE);
+    ck_assert(!host_incoming_start(mig, bad_fds[_i].uri, &err));
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(err->domain, G_FILE_ERROR);
+    ck_assert_int_eq(err->code, bad_fds[_i].code);
+    ck_assert_str_eq(err->message, bad_fds[_i].message);
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+    ck_assert_int_eq(host_status(&host), HOST_INMIGRATE);
+    ck_assert(!host_incoming_start(mig, bad_fds[_i].uri, NULL));
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+}
+END_TEST
+
+START_TEST(test_closed_fd)
+{
+    g_autofree char *uri = closed_fd_uri();
+    g_autofree char *want = g_strdup_printf("not an open descriptor: %s",
+                                            uri + 3);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) err2 = NULL;
+
+    ck_assert(!host_migrate_start(mig, uri, &err));
+    ck_assert_int_eq(err->code, G_FILE_ERROR_BADF);
+    ck_assert_str_eq(err->message, want);
+    ck_assert(!host_migrate_start(mig, uri, NULL));
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+    ck_assert_int_eq(host_status(&host), HOST_RUNNING);
+
+    host_set_status(&host, HOST_INMIGRATE);
+    ck_assert(!host_incoming_start(mig, uri, &err2));
+    ck_assert_int_eq(err2->code, G_FILE_ERROR_BADF);
+    ck_assert_str_eq(err2->message, want);
+    ck_assert(!host_incoming_start(mig, uri, NULL));
+    ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
+}
+END_TEST
 
 /* ---- other synchronous errors, errp NULL ------------------------------ */
 
@@ -318,6 +413,14 @@ Suite *host_migrate_suite(void)
 {
     Suite *s = suite_create("host_migrate");
     TCase *tc;
+    int n_bad = (int)G_N_ELEMENTS(bad_fds);
+
+    tc = tcase_create("fd-uri");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_migrate_bad_fd, 0, n_bad);
+    tcase_add_loop_test(tc, test_incoming_bad_fd, 0, n_bad);
+    tcase_add_test(tc, test_closed_fd);
+    suite_add_tcase(s, tc);
 
     tc = tcase_create("sync-errors");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -18,6 +18,8 @@
 #   5 malformed     malformed control-socket input: errors, never a crash
 #   6 cli           command-line errors, sockets already in use
 #   7 quit          quit: exit 0, sockets unlinked (a handed-over one kept)
+#   8 fd-uri        fd:N migration URIs: exact errors for bad ones (migrate,
+#                   migrate-incoming, --incoming), both hosts keep working
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -784,6 +786,61 @@ s_quit() {
     return 0
 }
 
+# 8. fd:N URIs: a plain decimal naming an open descriptor, nothing else.
+s_fd_uri() {
+    local c uri want r rc n=0
+    local -a cases=(
+        "fd:abc|fd: expects a descriptor number, not 'abc'"
+        "fd:|fd: expects a descriptor number, not ''"
+        "fd:-1|fd: expects a descriptor number, not '-1'"
+        "fd:12x|fd: expects a descriptor number, not '12x'"
+        "fd:99999999999|fd: descriptor number out of range: 99999999999"
+        "fd:999|not an open descriptor: 999"
+    )
+    fd_errors() { # SOCK COMMAND: every case gives its exact error
+        for c in "${cases[@]}"; do
+            uri=${c%%|*} want=${c#*|}
+            r=$(qmp "$1" "{\"execute\":\"$2\",\"arguments\":{\"uri\":\"$uri\"}}" 2>&1)
+            [ "$r" = "{\"error\":{\"class\":\"GenericError\",\"desc\":\"$want\"}}" ] ||
+                bad "$2 $uri: '$r'"
+        done
+        alive "${1%.qmp}" || die "${1%.qmp} died on a bad $2 URI"
+        [ "$(mig_status "$1")" = "$3" ] || bad "$1: query-migrate after the bad URIs: $(mig_status "$1")"
+    }
+
+    host_with_guest src guest chan
+    fd_errors src.qmp migrate none
+    [ "$(run_status src.qmp)" = running ] || bad "src status $(run_status src.qmp)"
+    host_to_guest src.qmp guest.ctl clipboard "host text after the bad fd: URIs"
+
+    # the same checks at start
+    for c in "${cases[@]}"; do
+        uri=${c%%|*} want=${c#*|} n=$((n + 1))
+        timeout 5 "$HOST" --incoming "$uri" --qmp "unix:$D/cli$n.qmp" >/dev/null 2>"$D/cli.err"
+        rc=$?
+        [ $rc = 1 ] && [ "$(cat "$D/cli.err")" = "vdagent-host: --incoming: $want" ] ||
+            bad "--incoming $uri: exit status $rc, '$(cat "$D/cli.err")'"
+    done
+
+    # a destination whose fd: incoming failed (not a socket) waits for
+    # another migrate-incoming: the bad ones are refused, a good one works
+    exec 3</dev/null
+    start_host dst --incoming fd:3
+    exec 3<&-
+    wait_for 5 mig_done dst.qmp || die "the fd:3 incoming migration never ended"
+    [ "$(mig_status dst.qmp)" = failed ] || bad "fd:3 on /dev/null: $(mig_status dst.qmp)"
+    fd_errors dst.qmp migrate-incoming failed
+    [ "$(run_status dst.qmp)" = inmigrate ] || bad "dst status $(run_status dst.qmp)"
+    qmp dst.qmp "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"unix:$D/mig\"}}" \
+        >/dev/null || die "migrate-incoming unix: after the bad ones"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration did not finish"
+    [ "$(mig_status src.qmp)" = completed ] || die "migration: $(qmp src.qmp '{"execute":"query-migrate"}')"
+    host_to_guest dst.qmp guest.ctl clipboard "through the destination after the bad fd: URIs"
+    guest_to_host dst.qmp guest.ctl clipboard "guest text after the bad fd: URIs"
+    no_reconnect guest.ctl "after the bad fd: URIs"
+}
+
 # ---- driver ------------------------------------------------------------------
 
 run() { # NAME FUNCTION LIMIT-SECONDS
@@ -840,7 +897,7 @@ run() { # NAME FUNCTION LIMIT-SECONDS
     FAILED_DIRS+=("$d")
 }
 
-echo "1..7"
+echo "1..8"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -848,6 +905,7 @@ run file-tcp s_file_tcp 20
 run malformed s_malformed 20
 run cli s_cli 15
 run quit s_quit 20
+run fd-uri s_fd_uri 20
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
