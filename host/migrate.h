@@ -113,14 +113,14 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp);
  */
 bool host_incoming_start(HostMigration *m, const char *uri, GError **errp);
 
-/* query-migrate's view; @error and @downtime_us borrowed/valid until the
- * next change (error NULL unless failed; downtime -1 unless known). */
+/* query-migrate's view of the last migration. */
 typedef struct HostMigInfo {
     HostMigStatus status;
-    const char *error;
-    gint64 downtime_us;
+    const char *error;          /* why it failed (borrowed), else NULL */
+    gint64 downtime_us;         /* a completed incoming one's, else -1 */
 } HostMigInfo;
 
+/* Fill @info; its error stays valid until the status next changes. */
 void host_migration_info(const HostMigration *m, HostMigInfo *info);
 
 /* "none", "setup", "active", "completed", "failed"; NULL out of range. */
