@@ -76,7 +76,8 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
             vdagent/vdagent-vmstate.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
-            migration/vmstate.c migration/migration-stream.c
+            migration/migration-stream.c migration/vmstate.c \
+            migration/savevm.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \

@@ -23,7 +23,7 @@
 
 #include "clipboard/clipboard-vmstate.h"
 #include "host/host.h"
-#include "migration/migration-stream.h"
+#include "migration/savevm.h"
 
 typedef enum HostMigStatus {
     HOST_MIG_NONE,

@@ -1,6 +1,5 @@
 /*
- * migration-stream.h: byte sources and sinks for migration streams, and
- * the QEVM container (sections, footers, EOF, vmdesc JSON).
+ * migration-stream.h: byte sources and sinks for migration streams.
  *
  * A MigrationStream writes to a memory buffer or a file descriptor (file,
  * pipe, socket), or reads from a memory buffer or a file descriptor.  It
@@ -8,15 +7,11 @@
  * integers are big-endian.  Read errors are sticky: after the first one,
  * reads return zeros and the error stays until the stream is freed.
  *
- * The container (migration_save / migration_load) follows QEMU's savevm
- * format: magic "QEVM", version 3, for each registered section a FULL
- * section (0x04, be32 section id, counted idstr, be32 instance id, be32
- * version, the fields, then the footer 0x7e + section id), EOF 0x00, then
- * the vmdesc (0x06, be32 length, JSON written with json-c in QEMU's shape:
- * page_size, devices[] with name, instance_id, vmsd_name, version, fields,
- * subsections).  The JSON is padded so that no byte of its be32 length
- * after the last zero byte is '{' (QEMU's analyze-migration.py looks for
- * the first '{' after the last NUL).
+ * This is the bottom of migration/ (QEMU's qemu-file.c): it knows nothing
+ * of sections or fields.  The table interpreter (vmstate.h) writes and
+ * reads fields through it, the section registry (savevm.h) the container
+ * around them.  The engine's error domain lives here so that every layer
+ * can use it.
  */
 #ifndef MIGRATION_STREAM_H
 #define MIGRATION_STREAM_H
@@ -27,7 +22,22 @@
 #include <stdint.h>
 
 typedef struct MigrationStream MigrationStream;
-typedef struct VMStateDescription VMStateDescription;
+
+/*
+ * Errors of the migration engine (GError domain): the stream, the vmstate
+ * tables and the section registry.
+ */
+#define VMSTATE_ERROR (vmstate_error_quark())
+GQuark vmstate_error_quark(void);
+typedef enum VMStateError {
+    VMSTATE_ERROR_IO,          /* the sink or source failed */
+    VMSTATE_ERROR_TRUNCATED,   /* the stream ended early */
+    VMSTATE_ERROR_INVALID,     /* a value out of bounds, a bad marker */
+    VMSTATE_ERROR_VERSION,     /* too new or too old */
+    VMSTATE_ERROR_UNKNOWN,     /* unknown section or subsection */
+    VMSTATE_ERROR_HOOK,        /* a pre/post hook or validation failed */
+    VMSTATE_ERROR_DUPLICATE,   /* a section registered twice */
+} VMStateError;
 
 /* A sink collecting bytes in memory. */
 MigrationStream *migration_stream_new_buffer(void);
@@ -53,6 +63,10 @@ const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len);
 bool migration_stream_flush(MigrationStream *s, GError **errp);
 /* The sticky error, if any (borrowed). */
 const GError *migration_stream_error(const MigrationStream *s);
+/* True for a sink (memory or fd), false for a source. */
+bool migration_stream_is_sink(const MigrationStream *s);
+/* True for a memory sink or source, false for an fd stream. */
+bool migration_stream_is_memory(const MigrationStream *s);
 
 void migration_put_u8(MigrationStream *s, uint8_t v);
 void migration_put_be16(MigrationStream *s, uint16_t v);
@@ -83,43 +97,5 @@ bool migration_peek_bytes(MigrationStream *s, void *buf, size_t len);
 uint64_t migration_stream_remaining(const MigrationStream *s);
 /* True when a source has no more bytes. */
 bool migration_stream_at_end(MigrationStream *s);
-
-/* ---- the container ---- */
-
-typedef struct MigrationRegistry MigrationRegistry;
-
-MigrationRegistry *migration_registry_new(void);
-void migration_registry_free(MigrationRegistry *reg);  /* NULL: no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationRegistry, migration_registry_free)
-
-/*
- * Register a section @idstr (at most 255 bytes) / @instance_id described
- * by @vmsd over @opaque (both borrowed).  A duplicate returns false with
- * @errp set (VMSTATE_ERROR_DUPLICATE) and changes nothing.
- */
-bool migration_register(MigrationRegistry *reg, const char *idstr,
-                        uint32_t instance_id, const VMStateDescription *vmsd,
-                        void *opaque, GError **errp);
-void migration_unregister(MigrationRegistry *reg, const char *idstr,
-                          uint32_t instance_id);
-
-/* Write the whole stream: header, every section, EOF, vmdesc. */
-bool migration_save(MigrationRegistry *reg, MigrationStream *s,
-                    GError **errp);
-
-/*
- * Read a whole stream into the registered sections.  An unknown section,
- * a version too new or too old, truncation at any byte, a bad footer, or
- * trailing garbage after the vmdesc: each a clean error naming the
- * section, the field and the offset.  On any failure the load_failed hook
- * of every section whose load began runs (a section loaded before the
- * failing byte gives its state up).  The vmdesc is optional on load and,
- * when present, must be a JSON object of the announced length.  A memory
- * source must end right after the vmdesc (or EOF when there is none):
- * trailing bytes are an error.  An fd source is read up to the end of the
- * vmdesc and no further (the caller frames what follows, e.g. a reply).
- */
-bool migration_load(MigrationRegistry *reg, MigrationStream *s,
-                    GError **errp);
 
 #endif /* MIGRATION_STREAM_H */

@@ -30,8 +30,6 @@
 /* Nested structs and subsections deeper than this are a table bug. */
 #define VMSD_MAX_DEPTH          16
 
-G_DEFINE_QUARK(vmstate-error-quark, vmstate_error)
-
 /* ---- rows ------------------------------------------------------------ */
 
 /* Bytes one scalar element takes on the wire. */

@@ -18,6 +18,7 @@
  * indexed; errors name the description, the field and the byte offset.
  * A failed load may leave the struct partly written: the caller resets it
  * (the vdagent section loads into a scratch state and commits on success).
+ * Errors are in the engine's VMSTATE_ERROR domain (migration-stream.h).
  */
 #ifndef VMSTATE_H
 #define VMSTATE_H
@@ -202,18 +203,5 @@ bool vmstate_load(MigrationStream *s, const VMStateDescription *vmsd,
 
 /* Free what load allocated for @vmsd's VBUFFER rows (and nested ones). */
 void vmstate_free_buffers(const VMStateDescription *vmsd, void *opaque);
-
-/* Errors of this module (GError domain). */
-#define VMSTATE_ERROR (vmstate_error_quark())
-GQuark vmstate_error_quark(void);
-typedef enum VMStateError {
-    VMSTATE_ERROR_IO,          /* the sink or source failed */
-    VMSTATE_ERROR_TRUNCATED,   /* the stream ended early */
-    VMSTATE_ERROR_INVALID,     /* a value out of bounds, a bad marker */
-    VMSTATE_ERROR_VERSION,     /* too new or too old */
-    VMSTATE_ERROR_UNKNOWN,     /* unknown section or subsection */
-    VMSTATE_ERROR_HOOK,        /* a pre/post hook or validation failed */
-    VMSTATE_ERROR_DUPLICATE,   /* a section registered twice */
-} VMStateError;
 
 #endif /* VMSTATE_H */

@@ -25,6 +25,7 @@
 #include "host/host.h"
 #include "host/migrate.h"
 #include "migration/migration-stream.h"
+#include "migration/savevm.h"
 #include "migration/vmstate.h"
 #include "tests/check_suites.h"
 #include "vdagent/vdagent.h"

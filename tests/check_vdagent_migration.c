@@ -39,6 +39,7 @@
 #include "tests/guest-agent.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
+#include "migration/savevm.h"
 #include "vdagent/vdagent.h"
 #include "migration/vmstate.h"
 

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "migration/migration-stream.h"
+#include "migration/savevm.h"
 #include "migration/vmstate.h"
 
 Suite *vmstate_suite(void);

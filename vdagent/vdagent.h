@@ -28,7 +28,7 @@
 #include "vdagent/vdagent-proto.h"
 #include "clipboard/clipboard.h"
 #include "input/input.h"
-#include "migration/migration-stream.h"
+#include "migration/savevm.h"
 
 typedef struct VDAgentChardev VDAgentChardev;
 

@@ -37,6 +37,7 @@
 
 #include "clipboard/clipboard.h"
 #include "migration/migration-stream.h"
+#include "migration/savevm.h"
 #include "vdagent/vdagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -26,6 +26,7 @@
 #include "tests/guest-agent.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
+#include "migration/savevm.h"
 #include "vdagent/vdagent.h"
 
 #define SEED_MAX_MESSAGE (64u * 1024)   /* FUZZ_MAX_MESSAGE of fuzz_loader.c */

@@ -1,0 +1,529 @@
+/*
+ * savevm.c: the section registry, migration_save() and migration_load().
+ * See savevm.h for the container's format.
+ *
+ * Only the stream's public API is used here: the bytes come and go through
+ * migration-stream.h, the sections' contents through vmstate.h.
+ */
+#define G_LOG_DOMAIN "migration"
+
+#include "migration/savevm.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* QEMU's savevm constants (migration/savevm.h). */
+#define QEVM_MAGIC              0x5145564du
+#define QEVM_VERSION            3u
+#define QEVM_EOF                0x00
+#define QEVM_SECTION_FULL       0x04
+#define QEVM_VMDESCRIPTION      0x06
+#define QEVM_SECTION_FOOTER     0x7e
+
+#define QEVM_PAGE_SIZE          4096
+/* An fd source's vmdesc must not announce more than this. */
+#define QEVM_VMDESC_MAX         (16u * 1024 * 1024)
+/* The vmdesc of an fd source is read in pieces of this size. */
+#define VMDESC_READ_PIECE       (64u * 1024)
+/* Nesting depth accepted when parsing a vmdesc. */
+#define VMDESC_JSON_DEPTH       64
+
+/* ---- the registry ---------------------------------------------------- */
+
+typedef struct MigrationSection {
+    char *idstr;
+    uint32_t instance_id;
+    const VMStateDescription *vmsd;
+    void *opaque;
+} MigrationSection;
+
+struct MigrationRegistry {
+    GArray *sections;       /* MigrationSection, in registration order */
+};
+
+static void section_clear(gpointer p)
+{
+    MigrationSection *sec = p;
+
+    g_free(sec->idstr);
+}
+
+MigrationRegistry *migration_registry_new(void)
+{
+    MigrationRegistry *reg = g_new0(MigrationRegistry, 1);
+
+    reg->sections = g_array_new(FALSE, TRUE, sizeof(MigrationSection));
+    g_array_set_clear_func(reg->sections, section_clear);
+    return reg;
+}
+
+void migration_registry_free(MigrationRegistry *reg)
+{
+    if (!reg) {
+        return;
+    }
+    g_array_unref(reg->sections);
+    g_free(reg);
+}
+
+static MigrationSection *find_section(MigrationRegistry *reg,
+                                      const char *idstr, size_t idlen,
+                                      uint32_t instance_id, guint *index)
+{
+    guint i;
+
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (sec->instance_id == instance_id &&
+            strlen(sec->idstr) == idlen &&
+            memcmp(sec->idstr, idstr, idlen) == 0) {
+            if (index) {
+                *index = i;
+            }
+            return sec;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Sections are saved in registration order with section ids 0, 1, ...;
+ * see the header for the rest of the contract.
+ */
+bool migration_register(MigrationRegistry *reg, const char *idstr,
+                        uint32_t instance_id, const VMStateDescription *vmsd,
+                        void *opaque, GError **errp)
+{
+    MigrationSection sec;
+    size_t idlen;
+
+    g_return_val_if_fail(reg != NULL && idstr != NULL && vmsd != NULL, false);
+    idlen = strlen(idstr);
+    g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
+
+    if (find_section(reg, idstr, idlen, instance_id, NULL)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
+                    "section '%s' instance %" PRIu32 " is already registered",
+                    idstr, instance_id);
+        return false;
+    }
+    sec.idstr = g_strdup(idstr);
+    sec.instance_id = instance_id;
+    sec.vmsd = vmsd;
+    sec.opaque = opaque;
+    g_array_append_val(reg->sections, sec);
+    return true;
+}
+
+/* Remove @idstr / @instance_id; an unknown one is a no-op. */
+void migration_unregister(MigrationRegistry *reg, const char *idstr,
+                          uint32_t instance_id)
+{
+    guint i;
+
+    g_return_if_fail(reg != NULL && idstr != NULL);
+
+    if (find_section(reg, idstr, strlen(idstr), instance_id, &i)) {
+        g_array_remove_index(reg->sections, i);
+    }
+}
+
+/* ---- saving ---------------------------------------------------------- */
+
+/*
+ * QEMU's analyze-migration.py finds the vmdesc by searching for the first
+ * '{' after the last NUL byte of the file, and the JSON itself holds no
+ * NUL.  So the last NUL is either the EOF marker before 0x06 or a zero
+ * byte of the be32 length, and no length byte after it may be '{'.
+ */
+static bool vmdesc_len_ok(uint32_t len)
+{
+    uint8_t b[4] = { len >> 24, len >> 16, len >> 8, len };
+    int i;
+
+    for (i = 3; i >= 0 && b[i] != 0; i--) {
+        if (b[i] == '{') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The vmdesc text: @root serialized plain (no spaces, '/' not escaped),
+ * with spaces inserted before the final '}' until the length is safe.
+ */
+static char *vmdesc_text(json_object *root, size_t *lenp)
+{
+    const char *json = json_object_to_json_string_ext(
+        root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t len = strlen(json);
+    GString *out;
+
+    if (len > G_MAXUINT32 - 256) {
+        return NULL;
+    }
+    out = g_string_new_len(json, (gssize)len - 1);   /* without the '}' */
+    while (!vmdesc_len_ok((uint32_t)len)) {
+        g_string_append_c(out, ' ');
+        len++;
+    }
+    g_string_append_c(out, '}');
+    *lenp = out->len;
+    return g_string_free(out, FALSE);
+}
+
+/*
+ * Write magic, version, one FULL section per registered section (section
+ * ids in registration order), EOF and the vmdesc; flush an fd sink.
+ * Errors: a section's pre_save or table, the sink.
+ */
+bool migration_save(MigrationRegistry *reg, MigrationStream *s,
+                    GError **errp)
+{
+    json_object *root = NULL;
+    json_object *devices;
+    g_autofree char *text = NULL;
+    size_t text_len = 0;
+    guint i;
+
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(migration_stream_is_sink(s), false);
+
+    root = json_object_new_object();
+    json_object_object_add(root, "page_size",
+                           json_object_new_int(QEVM_PAGE_SIZE));
+    devices = json_object_new_array();
+    json_object_object_add(root, "devices", devices);
+
+    migration_put_be32(s, QEVM_MAGIC);
+    migration_put_be32(s, QEVM_VERSION);
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+        size_t idlen = strlen(sec->idstr);
+        json_object *dev = json_object_new_object();
+
+        json_object_array_add(devices, dev);
+        json_object_object_add(dev, "name", json_object_new_string(sec->idstr));
+        json_object_object_add(dev, "instance_id",
+                               json_object_new_int64(sec->instance_id));
+
+        migration_put_u8(s, QEVM_SECTION_FULL);
+        migration_put_be32(s, i);
+        migration_put_u8(s, (uint8_t)idlen);
+        migration_put_bytes(s, sec->idstr, idlen);
+        migration_put_be32(s, sec->instance_id);
+        migration_put_be32(s, (uint32_t)sec->vmsd->version_id);
+        if (!vmstate_save(s, sec->vmsd, sec->opaque, dev, errp)) {
+            g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
+                           sec->idstr, sec->instance_id);
+            goto err;
+        }
+        migration_put_u8(s, QEVM_SECTION_FOOTER);
+        migration_put_be32(s, i);
+    }
+    migration_put_u8(s, QEVM_EOF);
+
+    text = vmdesc_text(root, &text_len);
+    if (!text) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmdesc too large");
+        goto err;
+    }
+    migration_put_u8(s, QEVM_VMDESCRIPTION);
+    migration_put_be32(s, (uint32_t)text_len);
+    migration_put_bytes(s, text, text_len);
+    if (!migration_stream_flush(s, errp)) {
+        goto err;
+    }
+    json_object_put(root);
+    return true;
+
+err:
+    json_object_put(root);
+    return false;
+}
+
+/* ---- loading --------------------------------------------------------- */
+
+/* @p[0..len) for an error message: printable ASCII, the rest as \xNN. */
+static char *printable(const uint8_t *p, size_t len)
+{
+    GString *out = g_string_sized_new(len);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '\'') {
+            g_string_append_c(out, (char)p[i]);
+        } else {
+            g_string_append_printf(out, "\\x%02x", p[i]);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The stream failed while reading @what at @off: its error, named. */
+static bool fail_read(MigrationStream *s, GError **errp, const char *what,
+                      uint64_t off)
+{
+    const GError *se = migration_stream_error(s);
+
+    g_set_error(errp, VMSTATE_ERROR, se ? se->code : VMSTATE_ERROR_TRUNCATED,
+                "%s at offset %" PRIu64 ": %s", what, off,
+                se ? se->message : "stream truncated");
+    return false;
+}
+
+/* Read the vmdesc after its 0x06 marker; see migration_load(). */
+static bool load_vmdesc(MigrationStream *s, GError **errp)
+{
+    g_autoptr(GByteArray) json = g_byte_array_new();
+    json_tokener *tok = NULL;
+    json_object *obj = NULL;
+    uint64_t off = migration_stream_offset(s);
+    uint32_t len;
+    size_t end;
+
+    if (!migration_get_be32(s, &len)) {
+        return fail_read(s, errp, "vmdesc length", off);
+    }
+    /* Bound the length before allocating anything. */
+    if (migration_stream_is_memory(s) &&
+        len > migration_stream_remaining(s)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_TRUNCATED,
+                    "vmdesc at offset %" PRIu64 ": length %" PRIu32
+                    " but only %" PRIu64 " bytes left", off, len,
+                    migration_stream_remaining(s));
+        return false;
+    }
+    if (!migration_stream_is_memory(s) && len > QEVM_VMDESC_MAX) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmdesc at offset %" PRIu64 ": length %" PRIu32
+                    " above maximum %u", off, len, QEVM_VMDESC_MAX);
+        return false;
+    }
+    /* In pieces: a lying length costs no more memory than the bytes sent. */
+    while (json->len < len) {
+        guint have = json->len;
+        guint piece = MIN(len - have, VMDESC_READ_PIECE);
+
+        g_byte_array_set_size(json, have + piece);
+        if (!migration_get_bytes(s, json->data + have, piece)) {
+            return fail_read(s, errp, "vmdesc", off + 4);
+        }
+    }
+    if (len == 0 || memchr(json->data, 0, len)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmdesc at offset %" PRIu64 ": %s", off + 4,
+                    len == 0 ? "empty" : "contains a NUL byte");
+        return false;
+    }
+    tok = json_tokener_new_ex(VMDESC_JSON_DEPTH);
+    obj = json_tokener_parse_ex(tok, (const char *)json->data, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(obj, json_type_object)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmdesc at offset %" PRIu64 ": not a JSON object (%s)",
+                    off + 4, obj ? "wrong type"
+                    : json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto err;
+    }
+    for (; end < len; end++) {
+        if (!g_ascii_isspace(json->data[end])) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "vmdesc at offset %" PRIu64 ": bytes after the "
+                        "JSON object", off + 4);
+            goto err;
+        }
+    }
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return true;
+
+err:
+    json_object_put(obj);
+    json_tokener_free(tok);
+    return false;
+}
+
+/* One FULL section after its 0x04 marker, read at @start. */
+static bool load_section(MigrationRegistry *reg, MigrationStream *s,
+                         bool *loaded, uint64_t start, GError **errp)
+{
+    uint8_t idstr[256];
+    g_autofree char *name = NULL;
+    MigrationSection *sec;
+    uint32_t section_id, instance_id, version, footer_id;
+    uint8_t idlen, footer;
+    uint64_t off;
+    guint index;
+
+    if (!migration_get_be32(s, &section_id) ||
+        !migration_get_u8(s, &idlen) ||
+        !migration_get_bytes(s, idstr, idlen) ||
+        !migration_get_be32(s, &instance_id) ||
+        !migration_get_be32(s, &version)) {
+        return fail_read(s, errp, "section header", start);
+    }
+    name = printable(idstr, idlen);
+    sec = find_section(reg, (const char *)idstr, idlen, instance_id, &index);
+    if (!sec) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+                    "unknown section '%s' instance %" PRIu32
+                    " at offset %" PRIu64, name, instance_id, start);
+        return false;
+    }
+    if (loaded[index]) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": appears twice", name, instance_id, start);
+        return false;
+    }
+    if (version > (uint32_t)sec->vmsd->version_id ||
+        version < (uint32_t)sec->vmsd->minimum_version_id) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": unsupported version %" PRIu32 " (supported %d..%d)",
+                    name, instance_id, start, version,
+                    sec->vmsd->minimum_version_id, sec->vmsd->version_id);
+        return false;
+    }
+    /* From here on the section's hooks run: it is told of a failure. */
+    loaded[index] = true;
+    if (!vmstate_load(s, sec->vmsd, sec->opaque, (int)version, errp)) {
+        g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
+                       name, instance_id);
+        return false;
+    }
+
+    off = migration_stream_offset(s);
+    if (!migration_get_u8(s, &footer) || !migration_get_be32(s, &footer_id)) {
+        g_autofree char *what = g_strdup_printf(
+            "section '%s' instance %" PRIu32 ": footer", name, instance_id);
+
+        return fail_read(s, errp, what, off);
+    }
+    if (footer != QEVM_SECTION_FOOTER || footer_id != section_id) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 ": bad footer at offset "
+                    "%" PRIu64 " (0x%02x id %" PRIu32 ", expected 0x%02x id "
+                    "%" PRIu32 ")", name, instance_id, off, footer, footer_id,
+                    QEVM_SECTION_FOOTER, section_id);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Sections may come in any order, each at most once; registered sections
+ * missing from the stream are left alone (QEMU does the same).  See the
+ * header for the rest.
+ */
+static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
+                                  bool *loaded, GError **errp);
+
+bool migration_load(MigrationRegistry *reg, MigrationStream *s,
+                    GError **errp)
+{
+    g_autofree bool *loaded = NULL;
+    unsigned i;
+
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+
+    loaded = g_new0(bool, reg->sections->len + 1);
+    if (migration_load_stream(reg, s, loaded, errp)) {
+        return true;
+    }
+    /*
+     * The stream as a whole failed: a section whose load began (it may
+     * even have committed, its post_load running before a later byte
+     * failed) must not keep that state.  Sections never reached are left
+     * as they were.
+     */
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (loaded[i] && sec->vmsd->load_failed) {
+            sec->vmsd->load_failed(sec->opaque);
+        }
+    }
+    return false;
+}
+
+static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
+                                  bool *loaded, GError **errp)
+{
+    uint32_t magic, version;
+    uint8_t type;
+    uint64_t off;
+
+    g_return_val_if_fail(!migration_stream_is_sink(s), false);
+
+    off = migration_stream_offset(s);
+    if (!migration_get_be32(s, &magic) || !migration_get_be32(s, &version)) {
+        return fail_read(s, errp, "stream header", off);
+    }
+    if (magic != QEVM_MAGIC) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "not a migration stream (magic 0x%08" PRIx32
+                    " at offset %" PRIu64 ")", magic, off);
+        return false;
+    }
+    if (version != QEVM_VERSION) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+                    "unsupported stream version %" PRIu32 " at offset %"
+                    PRIu64 " (supported %u)", version, off + 4, QEVM_VERSION);
+        return false;
+    }
+
+    for (;;) {
+        off = migration_stream_offset(s);
+        if (!migration_get_u8(s, &type)) {
+            return fail_read(s, errp, "section type", off);
+        }
+        if (type == QEVM_EOF) {
+            break;
+        }
+        if (type != QEVM_SECTION_FULL) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "unexpected section type 0x%02x at offset %" PRIu64,
+                        type, off);
+            return false;
+        }
+        if (!load_section(reg, s, loaded, off, errp)) {
+            return false;
+        }
+    }
+
+    /* The vmdesc: optional in memory, required (and the end) on an fd. */
+    off = migration_stream_offset(s);
+    if (migration_stream_is_memory(s) && migration_stream_at_end(s)) {
+        return true;
+    }
+    if (!migration_get_u8(s, &type)) {
+        return fail_read(s, errp, "vmdesc", off);
+    }
+    if (type != QEVM_VMDESCRIPTION) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "unexpected byte 0x%02x after EOF at offset %" PRIu64
+                    " (expected the vmdesc 0x%02x)", type, off,
+                    QEVM_VMDESCRIPTION);
+        return false;
+    }
+    if (!load_vmdesc(s, errp)) {
+        return false;
+    }
+    if (migration_stream_is_memory(s) && !migration_stream_at_end(s)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "%" PRIu64 " bytes of trailing garbage at offset %" PRIu64,
+                    migration_stream_remaining(s),
+                    migration_stream_offset(s));
+        return false;
+    }
+    return true;
+}
