@@ -9,6 +9,7 @@
 #define G_LOG_DOMAIN "migration"
 
 #include "migration/migration-stream.h"
+#include "migration/migration-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -176,6 +177,24 @@ bool migration_stream_is_memory(const MigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, false);
     return s->kind == MS_BUFFER || s->kind == MS_READER;
+}
+
+/* ---- error messages -------------------------------------------------- */
+
+/* See migration-internal.h. */
+char *migration_printable(const uint8_t *p, size_t len)
+{
+    GString *out = g_string_sized_new(len);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '\'') {
+            g_string_append_c(out, (char)p[i]);
+        } else {
+            g_string_append_printf(out, "\\x%02x", p[i]);
+        }
+    }
+    return g_string_free(out, FALSE);
 }
 
 /* ---- fd I/O ---------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "migration"
 
 #include "migration/savevm.h"
+#include "migration/migration-internal.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -249,22 +250,6 @@ err:
 
 /* ---- loading --------------------------------------------------------- */
 
-/* @p[0..len) for an error message: printable ASCII, the rest as \xNN. */
-static char *printable(const uint8_t *p, size_t len)
-{
-    GString *out = g_string_sized_new(len);
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '\'') {
-            g_string_append_c(out, (char)p[i]);
-        } else {
-            g_string_append_printf(out, "\\x%02x", p[i]);
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
 /* The stream failed while reading @what at @off: its error, named. */
 static bool fail_read(MigrationStream *s, GError **errp, const char *what,
                       uint64_t off)
@@ -369,7 +354,7 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
         !migration_get_be32(s, &version)) {
         return fail_read(s, errp, "section header", start);
     }
-    name = printable(idstr, idlen);
+    name = migration_printable(idstr, idlen);
     sec = find_section(reg, (const char *)idstr, idlen, instance_id, &index);
     if (!sec) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,

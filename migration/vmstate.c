@@ -21,6 +21,7 @@
 #define G_LOG_DOMAIN "migration"
 
 #include "migration/vmstate.h"
+#include "migration/migration-internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -236,22 +237,6 @@ hook_error(GError **errp, GError *local, const char *fmt, ...)
     g_set_error(errp, VMSTATE_ERROR, code, "%s: %s", prefix,
                 local ? local->message : "failed");
     g_clear_error(&local);
-}
-
-/* @p[0..len) for an error message: printable ASCII, the rest as \xNN. */
-static char *printable(const uint8_t *p, size_t len)
-{
-    GString *out = g_string_sized_new(len);
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\' && p[i] != '\'') {
-            g_string_append_c(out, (char)p[i]);
-        } else {
-            g_string_append_printf(out, "\\x%02x", p[i]);
-        }
-    }
-    return g_string_free(out, FALSE);
 }
 
 /* ---- vmdesc ---------------------------------------------------------- */
@@ -829,7 +814,7 @@ static bool load_subsections(MigrationStream *s,
             !migration_get_bytes(s, raw, len)) {
             goto read_err;
         }
-        name = printable(raw, len);
+        name = migration_printable(raw, len);
         sub = find_subsection(vmsd, raw, len, &index);
         if (!sub) {
             g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
