@@ -1,9 +1,15 @@
 /*
  * vmstate.c: the table-driven serializer.  See vmstate.h for the model.
  *
- * Save and load walk the same rows.  Every length and count read from
- * the stream is checked against its row's maximum before anything is
- * allocated or indexed; nothing here aborts on stream content.
+ * Save and load walk the same rows.  What a row does depends on its kind
+ * only through vmstate_infos[], one entry per VMStateKind (QEMU's
+ * VMStateInfo): the table check, save and load of the whole row, the
+ * vmdesc type, and for scalars the element's sizes, put and get.  A new
+ * kind is one new entry, never a new case in mirrored switches.
+ *
+ * Every length and count read from the stream is checked against its
+ * row's maximum before anything is allocated or indexed; nothing here
+ * aborts on stream content.
  *
  * Error messages: "<vmsd>: field '<row>' at offset <n>: <what>", where the
  * offset is the stream offset of the row's first byte.  A failure inside a
@@ -33,50 +39,6 @@
 
 /* ---- rows ------------------------------------------------------------ */
 
-/* Bytes one scalar element takes on the wire. */
-static size_t scalar_wire_size(VMStateKind k)
-{
-    switch (k) {
-    case VMS_KIND_BOOL:
-    case VMS_KIND_UINT8:
-        return 1;
-    case VMS_KIND_UINT16:
-        return 2;
-    case VMS_KIND_UINT32:
-    case VMS_KIND_INT32:
-        return 4;
-    case VMS_KIND_UINT64:
-        return 8;
-    default:
-        return 0;
-    }
-}
-
-/* Bytes one scalar element takes in the C struct. */
-static size_t scalar_c_size(VMStateKind k)
-{
-    return k == VMS_KIND_BOOL ? sizeof(bool) : scalar_wire_size(k);
-}
-
-/* The vmdesc "type" of a row. */
-static const char *kind_type_name(VMStateKind k)
-{
-    static const char *const names[] = {
-        [VMS_KIND_BOOL] = "bool",
-        [VMS_KIND_UINT8] = "uint8",
-        [VMS_KIND_UINT16] = "uint16",
-        [VMS_KIND_UINT32] = "uint32",
-        [VMS_KIND_UINT64] = "uint64",
-        [VMS_KIND_INT32] = "int32",
-        [VMS_KIND_BUFFER] = "buffer",
-        [VMS_KIND_VBUFFER] = "buffer",
-        [VMS_KIND_STRUCT] = "struct",
-        [VMS_KIND_STRUCT_VARRAY] = "struct",
-    };
-
-    return (size_t)k < G_N_ELEMENTS(names) && names[k] ? names[k] : "unknown";
-}
-
 static uint32_t get_count(const void *opaque, const VMStateField *f)
 {
     uint32_t v;
@@ -103,11 +65,6 @@ static bool field_exists(const VMStateField *f, int version_id)
     return f->version_id <= version_id;
 }
 
-static bool is_array(const VMStateField *f)
-{
-    return f->kind == VMS_KIND_STRUCT_VARRAY || f->num > 1;
-}
-
 /* ---- table checks (programming errors, not stream errors) ------------ */
 
 /* The uint32 row that holds @f's length or count, earlier in the table. */
@@ -127,80 +84,6 @@ static bool count_row_before(const VMStateDescription *vmsd,
 
 static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth);
 static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp);
-
-static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
-                        unsigned depth)
-{
-    if (!f->name) {
-        return false;
-    }
-    switch (f->kind) {
-    case VMS_KIND_BOOL:
-    case VMS_KIND_UINT8:
-    case VMS_KIND_UINT16:
-    case VMS_KIND_UINT32:
-    case VMS_KIND_UINT64:
-    case VMS_KIND_INT32:
-        return f->size == scalar_c_size(f->kind) && f->num >= 1;
-    case VMS_KIND_BUFFER:
-        return f->num == 1;
-    case VMS_KIND_VBUFFER:
-        return count_row_before(vmsd, f);
-    case VMS_KIND_STRUCT:
-        return f->vmsd && f->num >= 1 && f->size > 0 &&
-               vmsd_check(f->vmsd, depth + 1);
-    case VMS_KIND_STRUCT_VARRAY:
-        return f->vmsd && f->num == f->max && f->size > 0 &&
-               count_row_before(vmsd, f) && vmsd_check(f->vmsd, depth + 1);
-    case VMS_KIND_VALIDATE:
-        return f->validate != NULL;
-    default:
-        return false;
-    }
-}
-
-/*
- * A description the engine can walk: named rows of known kinds, counts in
- * earlier uint32 rows, sane versions, subsections named "<name>/...".
- * Logs what is wrong (g_critical: a programming error) and returns false.
- */
-static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
-{
-    const VMStateDescription *const *sub;
-    const VMStateField *f;
-    size_t nlen;
-
-    if (depth > VMSD_MAX_DEPTH || !vmsd->name || !vmsd->fields ||
-        vmsd->minimum_version_id < 0 ||
-        vmsd->minimum_version_id > vmsd->version_id) {
-        g_critical("vmstate: bad description '%s'",
-                   vmsd->name ? vmsd->name : "(null)");
-        return false;
-    }
-    nlen = strlen(vmsd->name);
-    for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
-        if (!field_check(vmsd, f, depth)) {
-            g_critical("vmstate: bad row '%s' in '%s'",
-                       f->name ? f->name : "(null)", vmsd->name);
-            return false;
-        }
-    }
-    for (sub = vmsd->subsections; sub && *sub; sub++) {
-        const char *name = (*sub)->name;
-
-        if (!name || strlen(name) > 255 || strlen(name) <= nlen + 1 ||
-            strncmp(name, vmsd->name, nlen) != 0 || name[nlen] != '/') {
-            g_critical("vmstate: subsection '%s' of '%s' must be named "
-                       "'%s/...' (at most 255 bytes)",
-                       name ? name : "(null)", vmsd->name, vmsd->name);
-            return false;
-        }
-        if (!vmsd_check(*sub, depth + 1)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -268,51 +151,329 @@ static void desc_unref(gpointer p)
     json_object_put(p);
 }
 
-/* ---- saving ---------------------------------------------------------- */
+/* ---- the kinds of rows ----------------------------------------------- */
+
+typedef struct VMStateInfo VMStateInfo;
+
+/*
+ * One row at work, as save and load hand it to its kind: the stream, the
+ * table the row belongs to, the row, the struct, the row's field in it,
+ * and the stream offset of the row's first byte (which errors name).
+ */
+typedef struct VMStateRow {
+    const VMStateInfo *info;
+    MigrationStream *s;
+    const VMStateDescription *vmsd;
+    const VMStateField *f;
+    void *opaque;
+    uint8_t *base;                  /* opaque + f->offset */
+    uint64_t start;
+} VMStateRow;
+
+/*
+ * What one kind of row is and does (QEMU's VMStateInfo): vmstate_infos[]
+ * holds one per VMStateKind, and the walks below look a row's kind up
+ * there instead of switching on it.
+ */
+struct VMStateInfo {
+    const char *type;               /* the vmdesc "type" (NULL: no entry) */
+    /* Scalars: one element's bytes on the wire and in the C struct. */
+    size_t wire_size;
+    size_t c_size;
+    /*
+     * Scalars: one element at @p.  get returns false on a stream failure
+     * with @errp untouched (the caller names the row) or on a bad value
+     * with @errp set to a bare message (the caller prefixes the row).
+     */
+    void (*put)(MigrationStream *s, const uint8_t *p);
+    bool (*get)(MigrationStream *s, uint8_t *p, GError **errp);
+    /* Is @f a well-formed row of this kind in @vmsd (a table bug if not)? */
+    bool (*check)(const VMStateInfo *info, const VMStateDescription *vmsd,
+                  const VMStateField *f, unsigned depth);
+    /*
+     * The whole row: save writes it and, when @fields is non-NULL, appends
+     * its vmdesc entries; load reads it from a stream written at
+     * @version_id.  Both return false with @errp set.
+     */
+    bool (*save)(const VMStateRow *r, json_object *fields, GError **errp);
+    bool (*load)(const VMStateRow *r, int version_id, GError **errp);
+    /* Optional: free what load allocated for @f in @opaque. */
+    void (*free)(const VMStateField *f, void *opaque);
+};
 
 static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
                       void *opaque, json_object *desc, GError **errp);
+static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
+                      void *opaque, int version_id, bool strict,
+                      GError **errp);
+static void free_buffers(const VMStateDescription *vmsd, void *opaque);
 
-static void put_scalar(MigrationStream *s, VMStateKind k, const uint8_t *p)
+/* A length or count @n read from @r's struct is above the row's maximum. */
+static bool above_max(const VMStateRow *r, const char *what, uint32_t n,
+                      GError **errp)
 {
-    bool b;
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-
-    switch (k) {
-    case VMS_KIND_BOOL:
-        memcpy(&b, p, sizeof(b));
-        migration_put_u8(s, b ? 1 : 0);
-        break;
-    case VMS_KIND_UINT8:
-        migration_put_u8(s, *p);
-        break;
-    case VMS_KIND_UINT16:
-        memcpy(&v16, p, sizeof(v16));
-        migration_put_be16(s, v16);
-        break;
-    case VMS_KIND_UINT32:
-    case VMS_KIND_INT32:
-        /* int32: two's complement, the same bits as a uint32. */
-        memcpy(&v32, p, sizeof(v32));
-        migration_put_be32(s, v32);
-        break;
-    case VMS_KIND_UINT64:
-        memcpy(&v64, p, sizeof(v64));
-        migration_put_be64(s, v64);
-        break;
-    default:
-        g_assert_not_reached();
-    }
+    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                "%s: field '%s' at offset %" PRIu64 ": %s %" PRIu32
+                " above maximum %" PRIu32, r->vmsd->name, r->f->name,
+                r->start, what, n, r->f->max);
+    return false;
 }
 
-/* @n elements of a struct row at @base; their vmdesc into @fields. */
-static bool save_struct_elems(MigrationStream *s,
-                              const VMStateDescription *vmsd,
-                              const VMStateField *f, uint8_t *base,
-                              uint32_t n, json_object *fields, GError **errp)
+/* -- scalars: bool, uint8, uint16, uint32, uint64, int32 -- */
+
+static void put_bool(MigrationStream *s, const uint8_t *p)
 {
+    bool b;
+
+    memcpy(&b, p, sizeof(b));
+    migration_put_u8(s, b ? 1 : 0);
+}
+
+static bool get_bool(MigrationStream *s, uint8_t *p, GError **errp)
+{
+    uint8_t v8;
+    bool b;
+
+    if (!migration_get_u8(s, &v8)) {
+        return false;
+    }
+    if (v8 > 1) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "bool value %u is not 0 or 1", v8);
+        return false;
+    }
+    b = v8;
+    memcpy(p, &b, sizeof(b));
+    return true;
+}
+
+static void put_u8(MigrationStream *s, const uint8_t *p)
+{
+    migration_put_u8(s, *p);
+}
+
+static bool get_u8(MigrationStream *s, uint8_t *p, GError **errp)
+{
+    return migration_get_u8(s, p);
+}
+
+/*
+ * put_be16, get_be16, put_be32, get_be32, put_be64, get_be64: a uintN_t
+ * of the struct as N/8 big-endian bytes.  int32 uses the 32-bit pair: two's
+ * complement, the same bits as a uint32.
+ */
+#define VMSTATE_PUT_GET_BE(_bits)                                         \
+static void put_be##_bits(MigrationStream *s, const uint8_t *p)          \
+{                                                                         \
+    uint##_bits##_t v;                                                    \
+                                                                          \
+    memcpy(&v, p, sizeof(v));                                             \
+    migration_put_be##_bits(s, v);                                        \
+}                                                                         \
+                                                                          \
+static bool get_be##_bits(MigrationStream *s, uint8_t *p, GError **errp) \
+{                                                                         \
+    uint##_bits##_t v;                                                    \
+                                                                          \
+    if (!migration_get_be##_bits(s, &v)) {                                \
+        return false;                                                     \
+    }                                                                     \
+    memcpy(p, &v, sizeof(v));                                             \
+    return true;                                                          \
+}
+
+VMSTATE_PUT_GET_BE(16)
+VMSTATE_PUT_GET_BE(32)
+VMSTATE_PUT_GET_BE(64)
+
+static bool check_scalar(const VMStateInfo *info,
+                         const VMStateDescription *vmsd,
+                         const VMStateField *f, unsigned depth)
+{
+    return f->size == info->c_size && f->num >= 1;
+}
+
+/* @num elements; a fixed array is one vmdesc entry with "array_len". */
+static bool save_scalar(const VMStateRow *r, json_object *fields,
+                        GError **errp)
+{
+    const VMStateField *f = r->f;
+    uint32_t i;
+
+    for (i = 0; i < f->num; i++) {
+        r->info->put(r->s, r->base + (size_t)i * f->size);
+    }
+    if (fields) {
+        json_object_array_add(fields, desc_entry(
+            f->name, f->num > 1 ? "array_len" : NULL, f->num, r->info->type,
+            NULL, r->info->wire_size));
+    }
+    return true;
+}
+
+/* A bad value names the offset of its own element, not the row's. */
+static bool load_scalar(const VMStateRow *r, int version_id, GError **errp)
+{
+    const VMStateField *f = r->f;
+    uint32_t i;
+
+    for (i = 0; i < f->num; i++) {
+        uint64_t off = migration_stream_offset(r->s);
+        GError *local = NULL;
+
+        if (r->info->get(r->s, r->base + (size_t)i * f->size, &local)) {
+            continue;
+        }
+        if (!local) {
+            return fail_field(r->s, r->vmsd, f, r->start, errp);
+        }
+        g_set_error(errp, VMSTATE_ERROR, local->code,
+                    "%s: field '%s' at offset %" PRIu64 ": %s",
+                    r->vmsd->name, f->name, off, local->message);
+        g_error_free(local);
+        return false;
+    }
+    return true;
+}
+
+/* -- BUFFER: a fixed byte array inside the struct -- */
+
+static bool check_buffer(const VMStateInfo *info,
+                         const VMStateDescription *vmsd,
+                         const VMStateField *f, unsigned depth)
+{
+    return f->num == 1;
+}
+
+static bool save_buffer(const VMStateRow *r, json_object *fields,
+                        GError **errp)
+{
+    migration_put_bytes(r->s, r->base, r->f->size);
+    if (fields) {
+        json_object_array_add(fields, desc_entry(r->f->name, NULL, 0,
+                                                 r->info->type, NULL,
+                                                 r->f->size));
+    }
+    return true;
+}
+
+static bool load_buffer(const VMStateRow *r, int version_id, GError **errp)
+{
+    if (!migration_get_bytes(r->s, r->base, r->f->size)) {
+        return fail_field(r->s, r->vmsd, r->f, r->start, errp);
+    }
+    return true;
+}
+
+/* -- VBUFFER: a uint8_t * whose length is an earlier uint32 row -- */
+
+static bool check_vbuffer(const VMStateInfo *info,
+                          const VMStateDescription *vmsd,
+                          const VMStateField *f, unsigned depth)
+{
+    return count_row_before(vmsd, f);
+}
+
+static bool save_vbuffer(const VMStateRow *r, json_object *fields,
+                         GError **errp)
+{
+    uint32_t n = get_count(r->opaque, r->f);
+    uint8_t *p = get_pointer(r->opaque, r->f);
+
+    /* Never write what the destination must refuse. */
+    if (n > r->f->max) {
+        return above_max(r, "length", n, errp);
+    }
+    if (n > 0 && !p) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "%s: field '%s' at offset %" PRIu64 ": no buffer "
+                    "for length %" PRIu32, r->vmsd->name, r->f->name,
+                    r->start, n);
+        return false;
+    }
+    migration_put_bytes(r->s, p, n);
+    if (fields) {
+        json_object_array_add(fields, desc_entry(r->f->name, NULL, 0,
+                                                 r->info->type, NULL, n));
+    }
+    return true;
+}
+
+static bool load_vbuffer(const VMStateRow *r, int version_id, GError **errp)
+{
+    const VMStateField *f = r->f;
+    uint32_t n, have = 0, cap;
+    uint8_t *p;
+
+    /* The length row came earlier (vmsd_check): bound it, then alloc. */
+    n = get_count(r->opaque, f);
+    g_free(get_pointer(r->opaque, f));
+    set_pointer(r->opaque, f, NULL);
+    if (n > f->max) {
+        return above_max(r, "length", n, errp);
+    }
+    if (n == 0) {
+        return true;
+    }
+    if (n > migration_stream_remaining(r->s)) {
+        /* A memory stream too short: "truncated", before allocating. */
+        return fail_field(r->s, r->vmsd, f, r->start, errp);
+    }
+    /*
+     * An fd: memory follows the bytes that actually arrive, in growing
+     * pieces, never the announced length up front.
+     */
+    cap = MIN(n, 1024u * 1024);
+    p = g_malloc(cap);
+    set_pointer(r->opaque, f, p);       /* owned by the struct from now on */
+    while (have < n) {
+        uint32_t k = MIN(n - have, cap - have);
+
+        if (!migration_get_bytes(r->s, p + have, k)) {
+            return fail_field(r->s, r->vmsd, f, r->start, errp);
+        }
+        have += k;
+        if (have == cap && have < n) {
+            cap = (uint32_t)MIN((uint64_t)cap * 2, (uint64_t)n);
+            p = g_realloc(p, cap);
+            set_pointer(r->opaque, f, p);
+        }
+    }
+    return true;
+}
+
+static void free_vbuffer(const VMStateField *f, void *opaque)
+{
+    uint32_t zero = 0;
+
+    g_free(get_pointer(opaque, f));
+    set_pointer(opaque, f, NULL);
+    memcpy((uint8_t *)opaque + f->count_offset, &zero, sizeof(zero));
+}
+
+/* -- STRUCT and STRUCT_VARRAY: nested structs, fixed or counted -- */
+
+/* Element @i of a struct row failed: prefix the row ("f[i]" in an @array). */
+static bool fail_elem(const VMStateRow *r, bool array, uint32_t i,
+                      GError **errp)
+{
+    if (array) {
+        g_prefix_error(errp, "%s: field '%s[%" PRIu32 "]': ", r->vmsd->name,
+                       r->f->name, i);
+    } else {
+        g_prefix_error(errp, "%s: field '%s': ", r->vmsd->name, r->f->name);
+    }
+    return false;
+}
+
+/*
+ * @n elements of a struct row; their vmdesc into @fields.  @array: name
+ * the element in errors ("f[i]").
+ */
+static bool save_struct_elems(const VMStateRow *r, uint32_t n, bool array,
+                              json_object *fields, GError **errp)
+{
+    const VMStateField *f = r->f;
     g_autoptr(GPtrArray) descs = NULL;
     g_autofree uint64_t *sizes = NULL;
     bool same = true;
@@ -323,24 +484,19 @@ static bool save_struct_elems(MigrationStream *s,
         sizes = g_new0(uint64_t, MAX(n, 1));
     }
     for (i = 0; i < n; i++) {
-        uint64_t start = migration_stream_offset(s);
+        uint64_t start = migration_stream_offset(r->s);
         json_object *sd = fields ? json_object_new_object() : NULL;
 
         if (sd) {
             g_ptr_array_add(descs, sd);
         }
         /* n <= num, and num * size is the C array: no overflow. */
-        if (!save_vmsd(s, f->vmsd, base + (size_t)i * f->size, sd, errp)) {
-            if (is_array(f)) {
-                g_prefix_error(errp, "%s: field '%s[%" PRIu32 "]': ",
-                               vmsd->name, f->name, i);
-            } else {
-                g_prefix_error(errp, "%s: field '%s': ", vmsd->name, f->name);
-            }
-            return false;
+        if (!save_vmsd(r->s, f->vmsd, r->base + (size_t)i * f->size, sd,
+                       errp)) {
+            return fail_elem(r, array, i, errp);
         }
         if (sizes) {
-            sizes[i] = migration_stream_offset(s) - start;
+            sizes[i] = migration_stream_offset(r->s) - start;
         }
     }
     if (!fields || n == 0) {
@@ -355,90 +511,249 @@ static bool save_struct_elems(MigrationStream *s,
     }
     if (n == 1 || same) {
         json_object_array_add(fields, desc_entry(
-            f->name, n > 1 ? "array_len" : NULL, n, "struct",
+            f->name, n > 1 ? "array_len" : NULL, n, r->info->type,
             json_object_get(descs->pdata[0]), sizes[0]));
         return true;
     }
     for (i = 0; i < n; i++) {
         json_object_array_add(fields, desc_entry(
-            f->name, "index", i, "struct", json_object_get(descs->pdata[i]),
-            sizes[i]));
+            f->name, "index", i, r->info->type,
+            json_object_get(descs->pdata[i]), sizes[i]));
     }
     return true;
 }
+
+static bool load_struct_elems(const VMStateRow *r, uint32_t n, bool array,
+                              GError **errp)
+{
+    const VMStateField *f = r->f;
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        /* n <= num (checked by the caller): inside the C array. */
+        if (!load_vmsd(r->s, f->vmsd, r->base + (size_t)i * f->size,
+                       f->vmsd->version_id, false, errp)) {
+            return fail_elem(r, array, i, errp);
+        }
+    }
+    return true;
+}
+
+static bool check_struct(const VMStateInfo *info,
+                         const VMStateDescription *vmsd,
+                         const VMStateField *f, unsigned depth)
+{
+    return f->vmsd && f->num >= 1 && f->size > 0 &&
+           vmsd_check(f->vmsd, depth + 1);
+}
+
+static bool save_struct(const VMStateRow *r, json_object *fields,
+                        GError **errp)
+{
+    return save_struct_elems(r, r->f->num, r->f->num > 1, fields, errp);
+}
+
+static bool load_struct(const VMStateRow *r, int version_id, GError **errp)
+{
+    return load_struct_elems(r, r->f->num, r->f->num > 1, errp);
+}
+
+static bool check_varray(const VMStateInfo *info,
+                         const VMStateDescription *vmsd,
+                         const VMStateField *f, unsigned depth)
+{
+    return f->vmsd && f->num == f->max && f->size > 0 &&
+           count_row_before(vmsd, f) && vmsd_check(f->vmsd, depth + 1);
+}
+
+static bool save_varray(const VMStateRow *r, json_object *fields,
+                        GError **errp)
+{
+    uint32_t n = get_count(r->opaque, r->f);
+
+    if (n > r->f->max) {
+        return above_max(r, "count", n, errp);
+    }
+    return save_struct_elems(r, n, true, fields, errp);
+}
+
+static bool load_varray(const VMStateRow *r, int version_id, GError **errp)
+{
+    uint32_t n = get_count(r->opaque, r->f);
+
+    if (n > r->f->max) {
+        return above_max(r, "count", n, errp);
+    }
+    return load_struct_elems(r, n, true, errp);
+}
+
+/* Every element up to the maximum: a failed load may have stopped anywhere. */
+static void free_structs(const VMStateField *f, void *opaque)
+{
+    uint8_t *base = (uint8_t *)opaque + f->offset;
+    uint32_t i;
+
+    for (i = 0; i < f->num; i++) {
+        free_buffers(f->vmsd, base + (size_t)i * f->size);
+    }
+}
+
+/* -- VALIDATE: a check at this point of the load, no bytes -- */
+
+static bool check_validate(const VMStateInfo *info,
+                           const VMStateDescription *vmsd,
+                           const VMStateField *f, unsigned depth)
+{
+    return f->validate != NULL;
+}
+
+static bool save_nothing(const VMStateRow *r, json_object *fields,
+                         GError **errp)
+{
+    return true;
+}
+
+static bool load_validate(const VMStateRow *r, int version_id, GError **errp)
+{
+    GError *local = NULL;
+
+    if (!r->f->validate(r->opaque, version_id, &local)) {
+        hook_error(errp, local, "%s: field '%s' at offset %" PRIu64,
+                   r->vmsd->name, r->f->name, r->start);
+        return false;
+    }
+    return true;
+}
+
+#define VMSTATE_INFO_SCALAR(_type, _ctype, _wire, _put, _get) {           \
+    .type = (_type), .wire_size = (_wire), .c_size = sizeof(_ctype),     \
+    .put = (_put), .get = (_get), .check = check_scalar,                 \
+    .save = save_scalar, .load = load_scalar,                            \
+}
+
+/* Every kind but the VMS_KIND_END marker; a kind missing here is a bad row. */
+static const VMStateInfo vmstate_infos[VMS_KIND_END] = {
+    [VMS_KIND_BOOL] = VMSTATE_INFO_SCALAR("bool", bool, 1, put_bool, get_bool),
+    [VMS_KIND_UINT8] = VMSTATE_INFO_SCALAR("uint8", uint8_t, 1, put_u8, get_u8),
+    [VMS_KIND_UINT16] = VMSTATE_INFO_SCALAR("uint16", uint16_t, 2,
+                                            put_be16, get_be16),
+    [VMS_KIND_UINT32] = VMSTATE_INFO_SCALAR("uint32", uint32_t, 4,
+                                            put_be32, get_be32),
+    [VMS_KIND_UINT64] = VMSTATE_INFO_SCALAR("uint64", uint64_t, 8,
+                                            put_be64, get_be64),
+    [VMS_KIND_INT32] = VMSTATE_INFO_SCALAR("int32", int32_t, 4,
+                                           put_be32, get_be32),
+    [VMS_KIND_BUFFER] = {
+        .type = "buffer", .check = check_buffer,
+        .save = save_buffer, .load = load_buffer,
+    },
+    [VMS_KIND_VBUFFER] = {
+        .type = "buffer", .check = check_vbuffer,
+        .save = save_vbuffer, .load = load_vbuffer, .free = free_vbuffer,
+    },
+    [VMS_KIND_STRUCT] = {
+        .type = "struct", .check = check_struct,
+        .save = save_struct, .load = load_struct, .free = free_structs,
+    },
+    [VMS_KIND_STRUCT_VARRAY] = {
+        .type = "struct", .check = check_varray,
+        .save = save_varray, .load = load_varray, .free = free_structs,
+    },
+    [VMS_KIND_VALIDATE] = {
+        .check = check_validate, .save = save_nothing, .load = load_validate,
+    },
+};
+
+/* @k's entry, or NULL for the END marker and values outside the enum. */
+static const VMStateInfo *info_of(VMStateKind k)
+{
+    if ((unsigned)k >= G_N_ELEMENTS(vmstate_infos) ||
+        !vmstate_infos[k].check) {
+        return NULL;
+    }
+    return &vmstate_infos[k];
+}
+
+/*
+ * @f of @vmsd at work on @s and @opaque, starting at the stream's current
+ * offset.  Only for rows that passed vmsd_check() (their kind is known).
+ */
+static VMStateRow row_at(MigrationStream *s, const VMStateDescription *vmsd,
+                         const VMStateField *f, void *opaque)
+{
+    VMStateRow r = {
+        .info = info_of(f->kind), .s = s, .vmsd = vmsd, .f = f,
+        .opaque = opaque, .base = (uint8_t *)opaque + f->offset,
+        .start = migration_stream_offset(s),
+    };
+
+    g_assert(r.info != NULL);
+    return r;
+}
+
+/* ---- table checks, continued ----------------------------------------- */
+
+static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
+                        unsigned depth)
+{
+    const VMStateInfo *info = info_of(f->kind);
+
+    return f->name && info && info->check(info, vmsd, f, depth);
+}
+
+/*
+ * A description the engine can walk: named rows of known kinds, counts in
+ * earlier uint32 rows, sane versions, subsections named "<name>/...".
+ * Logs what is wrong (g_critical: a programming error) and returns false.
+ */
+static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
+{
+    const VMStateDescription *const *sub;
+    const VMStateField *f;
+    size_t nlen;
+
+    if (depth > VMSD_MAX_DEPTH || !vmsd->name || !vmsd->fields ||
+        vmsd->minimum_version_id < 0 ||
+        vmsd->minimum_version_id > vmsd->version_id) {
+        g_critical("vmstate: bad description '%s'",
+                   vmsd->name ? vmsd->name : "(null)");
+        return false;
+    }
+    nlen = strlen(vmsd->name);
+    for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
+        if (!field_check(vmsd, f, depth)) {
+            g_critical("vmstate: bad row '%s' in '%s'",
+                       f->name ? f->name : "(null)", vmsd->name);
+            return false;
+        }
+    }
+    for (sub = vmsd->subsections; sub && *sub; sub++) {
+        const char *name = (*sub)->name;
+
+        if (!name || strlen(name) > 255 || strlen(name) <= nlen + 1 ||
+            strncmp(name, vmsd->name, nlen) != 0 || name[nlen] != '/') {
+            g_critical("vmstate: subsection '%s' of '%s' must be named "
+                       "'%s/...' (at most 255 bytes)",
+                       name ? name : "(null)", vmsd->name, vmsd->name);
+            return false;
+        }
+        if (!vmsd_check(*sub, depth + 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+
+/* ---- saving ---------------------------------------------------------- */
 
 static bool save_field(MigrationStream *s, const VMStateDescription *vmsd,
                        const VMStateField *f, void *opaque,
                        json_object *fields, GError **errp)
 {
-    uint8_t *base = (uint8_t *)opaque + f->offset;
-    uint64_t start = migration_stream_offset(s);
-    uint8_t *p;
-    uint32_t i, n;
+    VMStateRow r = row_at(s, vmsd, f, opaque);
 
-    switch (f->kind) {
-    case VMS_KIND_BOOL:
-    case VMS_KIND_UINT8:
-    case VMS_KIND_UINT16:
-    case VMS_KIND_UINT32:
-    case VMS_KIND_UINT64:
-    case VMS_KIND_INT32:
-        for (i = 0; i < f->num; i++) {
-            put_scalar(s, f->kind, base + (size_t)i * f->size);
-        }
-        if (fields) {
-            json_object_array_add(fields, desc_entry(
-                f->name, f->num > 1 ? "array_len" : NULL, f->num,
-                kind_type_name(f->kind), NULL, scalar_wire_size(f->kind)));
-        }
-        return true;
-    case VMS_KIND_BUFFER:
-        migration_put_bytes(s, base, f->size);
-        if (fields) {
-            json_object_array_add(fields, desc_entry(f->name, NULL, 0, "buffer",
-                                                     NULL, f->size));
-        }
-        return true;
-    case VMS_KIND_VBUFFER:
-        n = get_count(opaque, f);
-        p = get_pointer(opaque, f);
-        /* Never write what the destination must refuse. */
-        if (n > f->max) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": length %"
-                        PRIu32 " above maximum %" PRIu32, vmsd->name,
-                        f->name, start, n, f->max);
-            return false;
-        }
-        if (n > 0 && !p) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": no buffer "
-                        "for length %" PRIu32, vmsd->name, f->name, start, n);
-            return false;
-        }
-        migration_put_bytes(s, p, n);
-        if (fields) {
-            json_object_array_add(fields, desc_entry(f->name, NULL, 0, "buffer",
-                                                     NULL, n));
-        }
-        return true;
-    case VMS_KIND_STRUCT:
-        return save_struct_elems(s, vmsd, f, base, f->num, fields, errp);
-    case VMS_KIND_STRUCT_VARRAY:
-        n = get_count(opaque, f);
-        if (n > f->max) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": count %" PRIu32
-                        " above maximum %" PRIu32, vmsd->name, f->name, start,
-                        n, f->max);
-            return false;
-        }
-        return save_struct_elems(s, vmsd, f, base, n, fields, errp);
-    case VMS_KIND_VALIDATE:
-        return true;
-    default:
-        g_assert_not_reached();
-    }
+    return r.info->save(&r, fields, errp);
 }
 
 /* Every needed subsection: 0x05, counted name, be32 version, contents. */
@@ -546,183 +861,13 @@ bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
 
 /* ---- loading --------------------------------------------------------- */
 
-static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
-                      void *opaque, int version_id, bool strict,
-                      GError **errp);
-
-/* One scalar element at @off into @p; false with the error set. */
-static bool get_scalar(MigrationStream *s, const VMStateDescription *vmsd,
-                       const VMStateField *f, uint8_t *p, uint64_t start,
-                       GError **errp)
-{
-    uint64_t off = migration_stream_offset(s);
-    uint8_t v8;
-    uint16_t v16;
-    uint32_t v32;
-    uint64_t v64;
-    bool b;
-
-    switch (f->kind) {
-    case VMS_KIND_BOOL:
-        if (!migration_get_u8(s, &v8)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        if (v8 > 1) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64
-                        ": bool value %u is not 0 or 1", vmsd->name,
-                        f->name, off, v8);
-            return false;
-        }
-        b = v8;
-        memcpy(p, &b, sizeof(b));
-        return true;
-    case VMS_KIND_UINT8:
-        if (!migration_get_u8(s, p)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        return true;
-    case VMS_KIND_UINT16:
-        if (!migration_get_be16(s, &v16)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        memcpy(p, &v16, sizeof(v16));
-        return true;
-    case VMS_KIND_UINT32:
-    case VMS_KIND_INT32:
-        if (!migration_get_be32(s, &v32)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        memcpy(p, &v32, sizeof(v32));
-        return true;
-    case VMS_KIND_UINT64:
-        if (!migration_get_be64(s, &v64)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        memcpy(p, &v64, sizeof(v64));
-        return true;
-    default:
-        g_assert_not_reached();
-    }
-}
-
-static bool load_struct_elems(MigrationStream *s,
-                              const VMStateDescription *vmsd,
-                              const VMStateField *f, uint8_t *base,
-                              uint32_t n, GError **errp)
-{
-    uint32_t i;
-
-    for (i = 0; i < n; i++) {
-        /* n <= num (checked by the caller): inside the C array. */
-        if (!load_vmsd(s, f->vmsd, base + (size_t)i * f->size,
-                       f->vmsd->version_id, false, errp)) {
-            if (is_array(f)) {
-                g_prefix_error(errp, "%s: field '%s[%" PRIu32 "]': ",
-                               vmsd->name, f->name, i);
-            } else {
-                g_prefix_error(errp, "%s: field '%s': ", vmsd->name, f->name);
-            }
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool load_field(MigrationStream *s, const VMStateDescription *vmsd,
                        const VMStateField *f, void *opaque, int version_id,
                        GError **errp)
 {
-    uint8_t *base = (uint8_t *)opaque + f->offset;
-    uint64_t start = migration_stream_offset(s);
-    GError *local = NULL;
-    uint8_t *p;
-    uint32_t i, n;
+    VMStateRow r = row_at(s, vmsd, f, opaque);
 
-    switch (f->kind) {
-    case VMS_KIND_BOOL:
-    case VMS_KIND_UINT8:
-    case VMS_KIND_UINT16:
-    case VMS_KIND_UINT32:
-    case VMS_KIND_UINT64:
-    case VMS_KIND_INT32:
-        for (i = 0; i < f->num; i++) {
-            if (!get_scalar(s, vmsd, f, base + (size_t)i * f->size, start,
-                            errp)) {
-                return false;
-            }
-        }
-        return true;
-    case VMS_KIND_BUFFER:
-        if (!migration_get_bytes(s, base, f->size)) {
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        return true;
-    case VMS_KIND_VBUFFER:
-        /* The length row came earlier (vmsd_check): bound it, then alloc. */
-        n = get_count(opaque, f);
-        g_free(get_pointer(opaque, f));
-        set_pointer(opaque, f, NULL);
-        if (n > f->max) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": length %"
-                        PRIu32 " above maximum %" PRIu32, vmsd->name,
-                        f->name, start, n, f->max);
-            return false;
-        }
-        if (n == 0) {
-            return true;
-        }
-        if (n > migration_stream_remaining(s)) {
-            /* A memory stream too short: "truncated", before allocating. */
-            return fail_field(s, vmsd, f, start, errp);
-        }
-        /*
-         * An fd: memory follows the bytes that actually arrive, in
-         * growing pieces, never the announced length up front.
-         */
-        {
-            uint32_t have = 0, cap = MIN(n, 1024u * 1024);
-
-            p = g_malloc(cap);
-            set_pointer(opaque, f, p);  /* owned by the struct from now on */
-            while (have < n) {
-                uint32_t k = MIN(n - have, cap - have);
-
-                if (!migration_get_bytes(s, p + have, k)) {
-                    return fail_field(s, vmsd, f, start, errp);
-                }
-                have += k;
-                if (have == cap && have < n) {
-                    cap = (uint32_t)MIN((uint64_t)cap * 2, (uint64_t)n);
-                    p = g_realloc(p, cap);
-                    set_pointer(opaque, f, p);
-                }
-            }
-        }
-        return true;
-    case VMS_KIND_STRUCT:
-        return load_struct_elems(s, vmsd, f, base, f->num, errp);
-    case VMS_KIND_STRUCT_VARRAY:
-        n = get_count(opaque, f);
-        if (n > f->max) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "%s: field '%s' at offset %" PRIu64 ": count %"
-                        PRIu32 " above maximum %" PRIu32, vmsd->name,
-                        f->name, start, n, f->max);
-            return false;
-        }
-        return load_struct_elems(s, vmsd, f, base, n, errp);
-    case VMS_KIND_VALIDATE:
-        if (!f->validate(opaque, version_id, &local)) {
-            hook_error(errp, local, "%s: field '%s' at offset %" PRIu64,
-                       vmsd->name, f->name, start);
-            return false;
-        }
-        return true;
-    default:
-        g_assert_not_reached();
-    }
+    return r.info->load(&r, version_id, errp);
 }
 
 static const VMStateDescription *find_subsection(
@@ -944,26 +1089,12 @@ static void free_buffers(const VMStateDescription *vmsd, void *opaque)
 {
     const VMStateDescription *const *sub;
     const VMStateField *f;
-    uint32_t i, zero = 0;
 
     for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
-        uint8_t *base = (uint8_t *)opaque + f->offset;
+        const VMStateInfo *info = info_of(f->kind);
 
-        switch (f->kind) {
-        case VMS_KIND_VBUFFER:
-            g_free(get_pointer(opaque, f));
-            set_pointer(opaque, f, NULL);
-            memcpy((uint8_t *)opaque + f->count_offset, &zero, sizeof(zero));
-            break;
-        case VMS_KIND_STRUCT:
-        case VMS_KIND_STRUCT_VARRAY:
-            /* Every element: a failed load may have stopped anywhere. */
-            for (i = 0; i < f->num; i++) {
-                free_buffers(f->vmsd, base + (size_t)i * f->size);
-            }
-            break;
-        default:
-            break;
+        if (info->free) {
+            info->free(f, opaque);
         }
     }
     for (sub = vmsd->subsections; sub && *sub; sub++) {
@@ -985,3 +1116,4 @@ void vmstate_free_buffers(const VMStateDescription *vmsd, void *opaque)
     }
     free_buffers(vmsd, opaque);
 }
+
