@@ -76,8 +76,8 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
             vdagent/vdagent-vmstate.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
-            migration/migration-stream.c migration/vmstate.c \
-            migration/savevm.c
+            migration/channel.c migration/migration-stream.c \
+            migration/vmstate.c migration/savevm.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
@@ -85,7 +85,8 @@ CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_clipboard.c tests/check_vdagent_clipboard.c \
               tests/check_vdagent_dispatch.c \
               tests/check_vmstate.c tests/check_qmp.c \
-              tests/check_vdagent_migration.c tests/check_host_migrate.c
+              tests/check_vdagent_migration.c tests/check_host_migrate.c \
+              tests/check_migration_channel.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c

@@ -23,6 +23,7 @@ static const struct {
     { "vdagent-clipboard", vdagent_clipboard_suite },
     { "vdagent-dispatch", vdagent_dispatch_suite },
     { "vmstate", vmstate_suite },
+    { "migration-channel", migration_channel_suite },
     { "qmp", qmp_suite },
     { "migration", vdagent_migration_suite },
     { "input", input_suite },

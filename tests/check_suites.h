@@ -16,6 +16,7 @@ Suite *vdagent_dispatch_suite(void);
 Suite *input_suite(void);
 Suite *vdagent_mouse_suite(void);
 Suite *vmstate_suite(void);
+Suite *migration_channel_suite(void);
 Suite *qmp_suite(void);
 Suite *vdagent_migration_suite(void);
 Suite *host_migrate_suite(void);

@@ -1,0 +1,648 @@
+/*
+ * check_migration_channel.c: migration/channel.h, the transfers under a
+ * migration channel and a MigrationStream on an fd.
+ *
+ * Every test talks over real descriptors (socketpairs, pipes, files,
+ * unix and TCP sockets).  What arrives is compared with what was meant
+ * (a pattern, spelled-out bytes), and passed descriptors, end of stream
+ * and close-on-exec are checked with plain system calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "tests/check_suites.h"
+#include "migration/channel.h"
+#include "migration/migration-stream.h"
+
+#define MS (G_USEC_PER_SEC / 1000)
+
+static gint64 deadline_in(gint64 us)
+{
+    return g_get_monotonic_time() + us;
+}
+
+static void assert_error(const GError *err, GQuark domain, int code,
+                         const char *message)
+{
+    ck_assert_msg(err != NULL, "no error, expected '%s'", message);
+    ck_assert_msg(err->domain == domain && err->code == code,
+                  "error %s/%d '%s', expected %s/%d '%s'",
+                  g_quark_to_string(err->domain), err->code, err->message,
+                  g_quark_to_string(domain), code, message);
+    ck_assert_str_eq(err->message, message);
+}
+
+/*
+ * The checked fixture of most tests: a fresh connected pair of blocking
+ * unix stream sockets, sp[0] and sp[1].  A test that closes one end sets
+ * it to -1.
+ */
+static int sp[2] = { -1, -1 };
+
+static void pair_setup(void)
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+                     0);
+}
+
+static void pair_teardown(void)
+{
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        if (sp[i] >= 0) {
+            close(sp[i]);
+            sp[i] = -1;
+        }
+    }
+}
+
+static void close_end(int i)
+{
+    close(sp[i]);
+    sp[i] = -1;
+}
+
+static void assert_timed_out(const GError *err)
+{
+    assert_error(err, MIGRATION_CHANNEL_ERROR, ETIMEDOUT,
+                 "migration channel timed out");
+}
+
+/* Small kernel buffers, so that a large transfer goes in many pieces. */
+static void small_buffers(int fd)
+{
+    int size = 4096;
+
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size,
+                                sizeof(size)), 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
+                                sizeof(size)), 0);
+}
+
+static uint8_t *pattern(size_t len)
+{
+    uint8_t *p = g_malloc(len);
+    uint32_t x = 0x9e3779b9;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = x >> 24;
+    }
+    return p;
+}
+
+static void close_fds(GArray *fds)
+{
+    guint i;
+
+    for (i = 0; i < fds->len; i++) {
+        close(g_array_index(fds, int, i));
+    }
+    g_array_set_size(fds, 0);
+}
+
+/* ---- descriptors ------------------------------------------------------ */
+
+/*
+ * Both ends of a pipe ride on the first bytes; they arrive once, as new
+ * descriptors with close-on-exec, and carry bytes; ours stay open.
+ */
+START_TEST(test_fds_arrive_usable)
+{
+    g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GError) err = NULL;
+    char buf[8] = "";
+    int p[2], got_r, got_w;
+
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert(migration_channel_send(sp[0], "hello", 5, p, 2,
+                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+    ck_assert(migration_channel_send(sp[0], "abc", 3, NULL, 0,
+                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+    ck_assert(migration_channel_recv(sp[1], buf, 8, fds,
+                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+    ck_assert_mem_eq(buf, "helloabc", 8);
+    ck_assert_uint_eq(fds->len, 2);
+    got_r = g_array_index(fds, int, 0);
+    got_w = g_array_index(fds, int, 1);
+    ck_assert_int_ne(got_r, p[0]);
+    ck_assert_int_ne(got_w, p[1]);
+    ck_assert_int_eq(fcntl(got_r, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(fcntl(got_w, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+
+    /* The received write end feeds our read end, and the other way. */
+    ck_assert_int_eq(write(got_w, "ping", 4), 4);
+    ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 4);
+    ck_assert_mem_eq(buf, "ping", 4);
+    ck_assert_int_eq(write(p[1], "pong", 4), 4);
+    ck_assert_int_eq(read(got_r, buf, sizeof(buf)), 4);
+    ck_assert_mem_eq(buf, "pong", 4);
+
+    close_fds(fds);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/* ---- large transfers -------------------------------------------------- */
+
+#define BIG_LEN (8u * 1024 * 1024)
+
+typedef struct Sender {
+    int fd;
+    const uint8_t *data;
+    size_t len;
+    const int *fds;
+    unsigned n_fds;
+    bool ok;
+    GError *err;
+} Sender;
+
+static gpointer sender_main(gpointer opaque)
+{
+    Sender *snd = opaque;
+
+    snd->ok = migration_channel_send(snd->fd, snd->data, snd->len, snd->fds,
+                                     snd->n_fds,
+                                     deadline_in(60 * G_USEC_PER_SEC),
+                                     &snd->err);
+    return NULL;
+}
+
+/*
+ * 8 MiB through 4 KiB socket buffers: the send goes in many partial
+ * pieces with EAGAIN waits, the descriptor only on the first.  The
+ * receiver reads it in one call.
+ */
+START_TEST(test_large_send_recv)
+{
+    g_autofree uint8_t *data = pattern(BIG_LEN);
+    g_autofree uint8_t *got = g_malloc0(BIG_LEN);
+    g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GError) err = NULL;
+    Sender snd = { .data = data, .len = BIG_LEN, .n_fds = 1 };
+    int dev = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    GThread *thread;
+    bool ok;
+
+    ck_assert_int_ge(dev, 0);
+    small_buffers(sp[0]);
+    small_buffers(sp[1]);
+    snd.fd = sp[0];
+    snd.fds = &dev;
+    thread = g_thread_new("sender", sender_main, &snd);
+    ok = migration_channel_recv(sp[1], got, BIG_LEN, fds,
+                                deadline_in(60 * G_USEC_PER_SEC), &err);
+    g_thread_join(thread);
+    ck_assert_msg(snd.ok, "send: %s", snd.err ? snd.err->message : "?");
+    ck_assert_msg(ok, "recv: %s", err ? err->message : "?");
+    ck_assert_int_eq(memcmp(got, data, BIG_LEN), 0);
+    ck_assert_uint_eq(fds->len, 1);
+    close_fds(fds);
+    close(dev);
+}
+END_TEST
+
+/*
+ * The same amount read with migration_channel_read(): it returns what is
+ * there (less than asked, since the buffers are small), then 0 at the end.
+ */
+START_TEST(test_large_read_pieces)
+{
+    g_autofree uint8_t *data = pattern(BIG_LEN);
+    g_autofree uint8_t *got = g_malloc0(BIG_LEN);
+    g_autoptr(GError) err = NULL;
+    Sender snd = { .data = data, .len = BIG_LEN };
+    GThread *thread;
+    size_t have = 0;
+    unsigned reads = 0;
+    gssize n;
+
+    small_buffers(sp[0]);
+    small_buffers(sp[1]);
+    snd.fd = sp[0];
+    thread = g_thread_new("sender", sender_main, &snd);
+    while (have < BIG_LEN) {
+        n = migration_channel_read(sp[1], got + have, BIG_LEN - have,
+                                   deadline_in(60 * G_USEC_PER_SEC), &err);
+        ck_assert_msg(n > 0, "read: %s", err ? err->message : "end");
+        have += (size_t)n;
+        reads++;
+    }
+    g_thread_join(thread);
+    ck_assert_msg(snd.ok, "send: %s", snd.err ? snd.err->message : "?");
+    ck_assert_int_eq(memcmp(got, data, BIG_LEN), 0);
+    ck_assert_uint_gt(reads, 1);
+    close_end(0);
+    n = migration_channel_read(sp[1], got, 16, deadline_in(5 * G_USEC_PER_SEC),
+                               &err);
+    ck_assert_int_eq(n, 0);
+    ck_assert_ptr_null(err);
+}
+END_TEST
+
+/* ---- deadlines and failures ------------------------------------------- */
+
+/* Nobody writes: the receive gives up at its deadline, not before. */
+START_TEST(test_recv_timeout)
+{
+    g_autoptr(GError) err = NULL;
+    char buf[4];
+    gint64 start;
+
+    start = g_get_monotonic_time();
+    ck_assert(!migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
+                                      deadline_in(100 * MS), &err));
+    ck_assert_int_ge(g_get_monotonic_time() - start, 90 * MS);
+    ck_assert_int_lt(g_get_monotonic_time() - start, 5 * G_USEC_PER_SEC);
+    assert_timed_out(err);
+}
+END_TEST
+
+/* Nobody reads: the send gives up at its deadline once the buffers fill. */
+START_TEST(test_send_timeout)
+{
+    g_autofree uint8_t *data = g_malloc0(BIG_LEN);
+    g_autoptr(GError) err = NULL;
+
+    small_buffers(sp[0]);
+    ck_assert(!migration_channel_send(sp[0], data, BIG_LEN, NULL, 0,
+                                      deadline_in(100 * MS), &err));
+    assert_timed_out(err);
+}
+END_TEST
+
+/* A deadline already past: no wait at all, even on a ready descriptor. */
+START_TEST(test_wait_past_deadline)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(migration_channel_wait(sp[0], POLLOUT,
+                                     deadline_in(G_USEC_PER_SEC), &err));
+    ck_assert_ptr_null(err);
+    ck_assert(!migration_channel_wait(sp[0], POLLOUT,
+                                      g_get_monotonic_time() - 1, &err));
+    assert_timed_out(err);
+}
+END_TEST
+
+/* The peer sends 3 of 8 bytes and closes: an error, not a hang. */
+START_TEST(test_recv_closed_early)
+{
+    g_autoptr(GError) err = NULL;
+    char buf[8];
+
+    ck_assert_int_eq(write(sp[1], "abc", 3), 3);
+    close_end(1);
+    ck_assert(!migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
+                                      deadline_in(5 * G_USEC_PER_SEC), &err));
+    assert_error(err, MIGRATION_CHANNEL_ERROR, ECONNRESET,
+                 "migration channel closed early");
+    ck_assert_mem_eq(buf, "abc", 3);
+}
+END_TEST
+
+/* A vanished peer is EPIPE, not SIGPIPE (which would kill this test). */
+START_TEST(test_send_peer_gone)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *msg = g_strdup_printf("migration channel: %s",
+                                           g_strerror(EPIPE));
+
+    close_end(1);
+    ck_assert(!migration_channel_send(sp[0], "x", 1, NULL, 0,
+                                      deadline_in(5 * G_USEC_PER_SEC), &err));
+    assert_error(err, MIGRATION_CHANNEL_ERROR, EPIPE, msg);
+}
+END_TEST
+
+/* ---- any descriptor ---------------------------------------------------- */
+
+/*
+ * write and read take pipes and files; send and recv want a socket, as a
+ * migration channel with descriptors to pass is one.
+ */
+START_TEST(test_pipe_and_file)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *enotsock = g_strdup_printf("migration channel: %s",
+                                                g_strerror(ENOTSOCK));
+    g_autofree char *epipe = g_strdup_printf("migration channel: %s",
+                                             g_strerror(EPIPE));
+    gint64 later = deadline_in(5 * G_USEC_PER_SEC);
+    char buf[16] = "";
+    int p[2], fd;
+
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert(migration_channel_write(p[1], "abc", 3, later, &err));
+    ck_assert_int_eq(migration_channel_read(p[0], buf, sizeof(buf), later,
+                                            &err), 3);
+    ck_assert_mem_eq(buf, "abc", 3);
+
+    ck_assert(!migration_channel_send(p[1], "abc", 3, NULL, 0, later, &err));
+    assert_error(err, MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
+    g_clear_error(&err);
+    ck_assert(!migration_channel_recv(p[0], buf, 3, NULL, later, &err));
+    assert_error(err, MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
+    g_clear_error(&err);
+
+    /* The end of a pipe, then a pipe nobody reads (SIGPIPE ignored). */
+    close(p[1]);
+    ck_assert_int_eq(migration_channel_read(p[0], buf, sizeof(buf), later,
+                                            &err), 0);
+    ck_assert_int_eq(pipe(p), 0);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert(!migration_channel_write(p[1], "abc", 3, later, &err));
+    assert_error(err, MIGRATION_CHANNEL_ERROR, EPIPE, epipe);
+    g_clear_error(&err);
+    close(p[1]);
+
+    /* A file. */
+    fd = g_file_open_tmp("check-channel-XXXXXX", &path, &err);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(migration_channel_write(fd, "file bytes", 10, later, &err));
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    ck_assert_int_eq(migration_channel_read(fd, buf, sizeof(buf), later,
+                                            &err), 10);
+    ck_assert_mem_eq(buf, "file bytes", 10);
+    close(fd);
+    g_unlink(path);
+}
+END_TEST
+
+/* ---- URIs ------------------------------------------------------------- */
+
+static char *long_unix_uri(size_t path_len)
+{
+    g_autofree char *path = g_strnfill(path_len, 'a');
+
+    return g_strconcat("unix:", path, NULL);
+}
+
+static const struct {
+    const char *uri;            /* NULL: unix: with a 108-byte path */
+    int code;
+    const char *message;        /* NULL: "path too long: <path>" */
+} bad_uris[] = {
+    { "http://host:1", G_FILE_ERROR_INVAL,
+      "expected unix:PATH or tcp:HOST:PORT, not http://host:1" },
+    { "", G_FILE_ERROR_INVAL, "expected unix:PATH or tcp:HOST:PORT, not " },
+    { "UNIX:/tmp/x", G_FILE_ERROR_INVAL,
+      "expected unix:PATH or tcp:HOST:PORT, not UNIX:/tmp/x" },
+    { "tcp:localhost", G_FILE_ERROR_INVAL,
+      "tcp: expects HOST:PORT, not localhost" },
+    { "tcp:127.0.0.1:no-such-service", G_FILE_ERROR_INVAL,
+      "cannot resolve 127.0.0.1:no-such-service" },
+    { NULL, G_FILE_ERROR_NAMETOOLONG, NULL },
+};
+
+/* Each refused, connecting and listening alike, with its message. */
+START_TEST(test_uri_refused)
+{
+    g_autofree char *uri = bad_uris[_i].uri ? g_strdup(bad_uris[_i].uri)
+                                            : long_unix_uri(108);
+    g_autofree char *msg = bad_uris[_i].message
+                               ? g_strdup(bad_uris[_i].message)
+                               : g_strconcat("path too long: ", uri + 5, NULL);
+    int listening;
+
+    for (listening = 0; listening < 2; listening++) {
+        g_autoptr(GError) err = NULL;
+
+        ck_assert_int_eq(migration_channel_uri_socket(uri, listening, &err),
+                         -1);
+        assert_error(err, G_FILE_ERROR, bad_uris[_i].code, msg);
+    }
+}
+END_TEST
+
+/* Connect to what is listening on @fd, accept, and talk both ways. */
+static void assert_talks(int listen_fd, const char *uri)
+{
+    g_autoptr(GError) err = NULL;
+    gint64 later = deadline_in(5 * G_USEC_PER_SEC);
+    char buf[4];
+    int c, a;
+
+    c = migration_channel_uri_socket(uri, false, &err);
+    ck_assert_msg(c >= 0, "connect %s: %s", uri, err ? err->message : "?");
+    ck_assert_int_eq(fcntl(c, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    a = accept(listen_fd, NULL, NULL);
+    ck_assert_int_ge(a, 0);
+    ck_assert(migration_channel_send(c, "ping", 4, NULL, 0, later, &err));
+    ck_assert(migration_channel_recv(a, buf, 4, NULL, later, &err));
+    ck_assert_mem_eq(buf, "ping", 4);
+    ck_assert(migration_channel_send(a, "pong", 4, NULL, 0, later, &err));
+    ck_assert(migration_channel_recv(c, buf, 4, NULL, later, &err));
+    ck_assert_mem_eq(buf, "pong", 4);
+    close(a);
+    close(c);
+}
+
+/*
+ * unix: listen, connect, talk; a stale socket file left by a closed
+ * listener is replaced, any other file is not; nobody listening is a
+ * clear connect error.
+ */
+START_TEST(test_uri_unix)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("check-channel-XXXXXX", NULL);
+    g_autofree char *uri = NULL;
+    g_autofree char *file_uri = NULL;
+    g_autofree char *none_uri = NULL;
+    g_autofree char *msg = NULL;
+    struct stat st;
+    int l;
+
+    ck_assert_ptr_nonnull(dir);
+    uri = g_strdup_printf("unix:%s/sock", dir);
+    l = migration_channel_uri_socket(uri, true, &err);
+    ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
+    assert_talks(l, uri);
+    close(l);
+
+    /* The socket file stays behind: a new listener takes its place. */
+    ck_assert_int_eq(lstat(uri + 5, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+    l = migration_channel_uri_socket(uri, true, &err);
+    ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
+    assert_talks(l, uri);
+    close(l);
+    g_unlink(uri + 5);
+
+    /* A regular file is never unlinked. */
+    file_uri = g_strdup_printf("unix:%s/file", dir);
+    ck_assert(g_file_set_contents(file_uri + 5, "keep", 4, NULL));
+    ck_assert_int_eq(migration_channel_uri_socket(file_uri, true, &err), -1);
+    msg = g_strdup_printf("cannot listen on %s: %s", file_uri,
+                          g_strerror(EADDRINUSE));
+    assert_error(err, G_FILE_ERROR, g_file_error_from_errno(EADDRINUSE), msg);
+    g_clear_error(&err);
+    ck_assert(g_file_test(file_uri + 5, G_FILE_TEST_IS_REGULAR));
+    g_unlink(file_uri + 5);
+
+    none_uri = g_strdup_printf("unix:%s/none", dir);
+    ck_assert_int_eq(migration_channel_uri_socket(none_uri, false, &err), -1);
+    g_free(msg);
+    msg = g_strdup_printf("cannot connect to %s: %s", none_uri,
+                          g_strerror(ENOENT));
+    assert_error(err, G_FILE_ERROR, G_FILE_ERROR_NOENT, msg);
+    g_rmdir(dir);
+}
+END_TEST
+
+/* The longest unix path that fits (107 bytes and the NUL) is taken. */
+START_TEST(test_uri_unix_longest)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *dir = g_dir_make_tmp("check-channel-XXXXXX", NULL);
+    g_autofree char *uri = NULL;
+    g_autofree char *name = NULL;
+    int l;
+
+    ck_assert_ptr_nonnull(dir);
+    ck_assert_uint_lt(strlen(dir) + 2, 107);
+    name = g_strnfill(107 - strlen(dir) - 1, 's');
+    uri = g_strdup_printf("unix:%s/%s", dir, name);
+    ck_assert_uint_eq(strlen(uri + 5), 107);
+    l = migration_channel_uri_socket(uri, true, &err);
+    ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
+    assert_talks(l, uri);
+    close(l);
+    g_unlink(uri + 5);
+    g_rmdir(dir);
+}
+END_TEST
+
+/*
+ * tcp: on 127.0.0.1 port 0 (the kernel picks a free port, so the test
+ * never collides with another listener), then connect to that port.
+ */
+START_TEST(test_uri_tcp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *uri = NULL;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int l;
+
+    l = migration_channel_uri_socket("tcp:127.0.0.1:0", true, &err);
+    ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
+    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+    ck_assert_int_eq(sin.sin_family, AF_INET);
+    ck_assert_uint_ne(ntohs(sin.sin_port), 0);
+    uri = g_strdup_printf("tcp:127.0.0.1:%u", ntohs(sin.sin_port));
+    assert_talks(l, uri);
+    close(l);
+}
+END_TEST
+
+/* ---- framing ---------------------------------------------------------- */
+
+/*
+ * The home of a channel's big-endian framing: a header written with a
+ * memory MigrationStream goes out in one send, comes back in one recv,
+ * and a reader stream takes it apart.  The wire bytes are spelled out.
+ */
+START_TEST(test_framing)
+{
+    static const uint8_t want[] = {
+        'V', 'D', 'M', 'G', 1, 2,
+        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+        0x00, 0x00, 0x00, 0x03, 'a', '/', 'b',
+    };
+    g_autoptr(MigrationStream) out = migration_stream_new_buffer();
+    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(GError) err = NULL;
+    gint64 later = deadline_in(5 * G_USEC_PER_SEC);
+    uint8_t got[sizeof(want)], magic[4], version, kind, path[3];
+    const uint8_t *data;
+    uint64_t stop;
+    uint32_t path_len;
+    size_t len;
+
+    migration_put_bytes(out, "VDMG", 4);
+    migration_put_u8(out, 1);
+    migration_put_u8(out, 2);
+    migration_put_be64(out, 0x0102030405060708ull);
+    migration_put_be32(out, 3);
+    migration_put_bytes(out, "a/b", 3);
+    data = migration_stream_data(out, &len);
+    ck_assert_uint_eq(len, sizeof(want));
+
+    ck_assert(migration_channel_send(sp[0], data, len, NULL, 0, later, &err));
+    ck_assert(migration_channel_recv(sp[1], got, sizeof(got), NULL, later,
+                                     &err));
+    ck_assert_mem_eq(got, want, sizeof(want));
+
+    in = migration_stream_new_reader(got, sizeof(got));
+    ck_assert(migration_get_bytes(in, magic, 4));
+    ck_assert(migration_get_u8(in, &version));
+    ck_assert(migration_get_u8(in, &kind));
+    ck_assert(migration_get_be64(in, &stop));
+    ck_assert(migration_get_be32(in, &path_len));
+    ck_assert(migration_get_bytes(in, path, path_len));
+    ck_assert(migration_stream_at_end(in));
+    ck_assert_mem_eq(magic, "VDMG", 4);
+    ck_assert_uint_eq(version, 1);
+    ck_assert_uint_eq(kind, 2);
+    ck_assert_uint_eq(stop, 0x0102030405060708ull);
+    ck_assert_mem_eq(path, "a/b", 3);
+}
+END_TEST
+
+/* One TCase per behaviour; @pair: with the socketpair fixture. */
+static void add(Suite *s, const char *name, const TTest *t, bool pair,
+                int timeout)
+{
+    TCase *tc = tcase_create(name);
+
+    if (pair) {
+        tcase_add_checked_fixture(tc, pair_setup, pair_teardown);
+    }
+    if (timeout) {
+        tcase_set_timeout(tc, timeout);
+    }
+    tcase_add_test(tc, t);
+    suite_add_tcase(s, tc);
+}
+
+Suite *migration_channel_suite(void)
+{
+    Suite *s = suite_create("migration-channel");
+    TCase *tc;
+
+    add(s, "fds-arrive-usable", test_fds_arrive_usable, true, 0);
+    add(s, "large-send-recv", test_large_send_recv, true, 60);
+    add(s, "large-read-pieces", test_large_read_pieces, true, 60);
+    add(s, "recv-timeout", test_recv_timeout, true, 0);
+    add(s, "send-timeout", test_send_timeout, true, 0);
+    add(s, "wait-past-deadline", test_wait_past_deadline, true, 0);
+    add(s, "recv-closed-early", test_recv_closed_early, true, 0);
+    add(s, "send-peer-gone", test_send_peer_gone, true, 0);
+    add(s, "pipe-and-file", test_pipe_and_file, false, 0);
+    tc = tcase_create("uri-refused");
+    tcase_add_loop_test(tc, test_uri_refused, 0, G_N_ELEMENTS(bad_uris));
+    suite_add_tcase(s, tc);
+    add(s, "uri-unix", test_uri_unix, false, 0);
+    add(s, "uri-unix-longest", test_uri_unix_longest, false, 0);
+    add(s, "uri-tcp", test_uri_tcp, false, 0);
+    add(s, "framing", test_framing, true, 0);
+    return s;
+}
