@@ -9,14 +9,10 @@
 #define G_LOG_DOMAIN "migration"
 
 #include "migration/migration-stream.h"
+#include "migration/channel.h"
 #include "migration/migration-internal.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 /* fd sinks flush when this much is buffered. */
 #define FD_WBUF_SIZE            (64u * 1024)
@@ -42,7 +38,6 @@ struct MigrationStream {
 
     /* fd streams */
     int fd;
-    bool use_send;          /* sink: try send(MSG_NOSIGNAL) first */
     bool eof;               /* source: read() returned 0 */
     GByteArray *ahead;      /* source: peeked, not yet consumed */
 };
@@ -112,7 +107,6 @@ MigrationStream *migration_stream_new_fd(int fd, bool write)
     if (write) {
         s->kind = MS_FD_SINK;
         s->out = g_byte_array_sized_new(FD_WBUF_SIZE);
-        s->use_send = true;
     } else {
         s->kind = MS_FD_SOURCE;
         s->ahead = g_byte_array_new();
@@ -199,66 +193,22 @@ char *migration_printable(const uint8_t *p, size_t len)
 
 /* ---- fd I/O ---------------------------------------------------------- */
 
-/* Wait until @fd is ready for @events (a non-blocking fd said EAGAIN). */
-static int fd_wait(int fd, short events)
-{
-    struct pollfd pfd = { .fd = fd, .events = events };
-
-    for (;;) {
-        int r = poll(&pfd, 1, -1);
-
-        if (r >= 0) {
-            return 0;
-        }
-        if (errno != EINTR) {
-            return errno;
-        }
-    }
-}
-
 /*
- * Write all @len bytes at @p, retrying on EINTR, EAGAIN and partial
- * writes.  Sockets get send(MSG_NOSIGNAL) so a vanished peer is EPIPE,
- * not SIGPIPE (for a pipe the caller must ignore SIGPIPE).
+ * Write all @len bytes at @p (migration/channel.h's loop: EINTR, EAGAIN
+ * and partial writes retried, sockets with MSG_NOSIGNAL so that a
+ * vanished peer is EPIPE, not SIGPIPE; for a pipe the caller must ignore
+ * SIGPIPE).  False with the sticky error set.
  */
 static bool fd_write_all(MigrationStream *s, const uint8_t *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t n;
+    g_autoptr(GError) err = NULL;
 
-        if (s->use_send) {
-            n = send(s->fd, p, len, MSG_NOSIGNAL);
-            if (n < 0 && errno == ENOTSOCK) {
-                s->use_send = false;
-                continue;
-            }
-        } else {
-            n = write(s->fd, p, len);
-        }
-        if (n < 0) {
-            int err = errno;
-
-            if (err == EINTR) {
-                continue;
-            }
-            if (err == EAGAIN || err == EWOULDBLOCK) {
-                err = fd_wait(s->fd, POLLOUT);
-                if (err == 0) {
-                    continue;
-                }
-            }
-            set_io_error(s, err, "write to");
-            return false;
-        }
-        if (n == 0) {
-            /* No progress and no errno: do not spin. */
-            set_io_error(s, ENOSPC, "write to");
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
+    if (migration_channel_write(s->fd, p, len, MIGRATION_CHANNEL_FOREVER,
+                                &err)) {
+        return true;
     }
-    return true;
+    set_io_error(s, err->code, "write to");
+    return false;
 }
 
 static bool fd_flush(MigrationStream *s)
@@ -279,34 +229,20 @@ static bool fd_flush(MigrationStream *s)
  */
 static ssize_t fd_read_some(MigrationStream *s, uint8_t *p, size_t len)
 {
+    g_autoptr(GError) err = NULL;
+    gssize n;
+
     if (s->eof) {
         return 0;
     }
-    for (;;) {
-        ssize_t n = read(s->fd, p, len);
-
-        if (n > 0) {
-            return n;
-        }
-        if (n == 0) {
-            s->eof = true;
-            return 0;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int err = fd_wait(s->fd, POLLIN);
-
-            if (err == 0) {
-                continue;
-            }
-            set_io_error(s, err, "read from");
-            return -1;
-        }
-        set_io_error(s, errno, "read from");
-        return -1;
+    n = migration_channel_read(s->fd, p, len, MIGRATION_CHANNEL_FOREVER,
+                               &err);
+    if (n == 0) {
+        s->eof = true;
+    } else if (n < 0) {
+        set_io_error(s, err->code, "read from");
     }
+    return n;
 }
 
 /* Make the lookahead hold at least @len bytes; false at EOF or error. */

@@ -48,6 +48,7 @@ MigrationStream *migration_stream_new_reader(const uint8_t *data, size_t len);
  * Writes go through a buffer flushed by migration_stream_flush() and on
  * free.  Reads never take more from the fd than the caller consumes plus
  * what it peeks at, so the fd can carry other data right after a stream.
+ * The bytes go through migration/channel.h's loops, without a deadline:
  * EINTR, EAGAIN (poll) and partial transfers are retried; sockets are
  * written with MSG_NOSIGNAL (a pipe's writer must ignore SIGPIPE itself).
  */
