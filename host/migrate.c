@@ -25,18 +25,15 @@
 #define _GNU_SOURCE
 
 #include "host/migrate.h"
+#include "migration/channel.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <glib-unix.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define MIG_MAGIC "VDMG"
@@ -209,242 +206,6 @@ void host_migration_free(HostMigration *m)
     g_free(m);
 }
 
-/* ---- blocking I/O with deadlines (threads only) ------------------------- */
-
-static bool wait_fd(int fd, short events, gint64 deadline, GError **errp)
-{
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
-        int r;
-
-        if (left <= 0) {
-            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
-                        "migration channel timed out");
-            return false;
-        }
-        r = poll(&p, 1, (int)MIN(left, G_MAXINT));
-        if (r > 0) {
-            return true;
-        }
-        if (r < 0 && errno != EINTR) {
-            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
-                        "poll: %s", g_strerror(errno));
-            return false;
-        }
-    }
-}
-
-/* Send @len bytes; the first send carries @fds (n_fds of them). */
-static bool send_all(int fd, const void *buf, size_t len, const int *fds,
-                     unsigned n_fds, gint64 deadline, GError **errp)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * 4)];
-            struct cmsghdr align;
-        } ctl;
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t n;
-
-        if (n_fds) {
-            struct cmsghdr *c;
-
-            memset(&ctl, 0, sizeof(ctl));
-            msg.msg_control = ctl.buf;
-            msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-            c = CMSG_FIRSTHDR(&msg);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-            memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            p += n;
-            len -= n;
-            n_fds = 0;               /* the fds went with the first bytes */
-            continue;
-        }
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(fd, POLLOUT, deadline, errp)) {
-                return false;
-            }
-            continue;
-        }
-        g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
-                    "migration channel: %s", g_strerror(errno));
-        return false;
-    }
-    return true;
-}
-
-/* Receive @len bytes; descriptors that arrive are appended to @fds. */
-static bool recv_all(int fd, void *buf, size_t len, GArray *fds,
-                     gint64 deadline, GError **errp)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        struct iovec iov = { .iov_base = p, .iov_len = len };
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * 4)];
-            struct cmsghdr align;
-        } ctl;
-        struct msghdr msg = {
-            .msg_iov = &iov, .msg_iovlen = 1,
-            .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-        };
-        struct cmsghdr *c;
-        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-        if (n > 0) {
-            for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                    int got[4];
-
-                    memcpy(got, CMSG_DATA(c), MIN(k, 4) * sizeof(int));
-                    g_array_append_vals(fds, got, MIN(k, 4));
-                }
-            }
-            p += n;
-            len -= n;
-            continue;
-        }
-        if (n == 0) {
-            g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
-                        "migration channel closed early");
-            return false;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!wait_fd(fd, POLLIN, deadline, errp)) {
-                return false;
-            }
-            continue;
-        }
-        g_set_error(errp, G_IO_CHANNEL_ERROR, G_IO_CHANNEL_ERROR_FAILED,
-                    "migration channel: %s", g_strerror(errno));
-        return false;
-    }
-    return true;
-}
-
-/*
- * A stream socket for a unix:PATH or tcp:HOST:PORT migration URI, connected
- * (@listening false) or bound and listening (a stale unix socket file is
- * replaced).  Returns the fd, or -1 with @errp set.
- */
-static int uri_socket(const char *uri, bool listening, GError **errp)
-{
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-                              .ai_flags = listening ? AI_PASSIVE : 0 };
-    struct addrinfo *ai = NULL;
-    const struct sockaddr *sa;
-    socklen_t salen;
-    int fd = -1, one = 1, family;
-
-    if (g_str_has_prefix(uri, "unix:")) {
-        struct stat st;
-
-        if (strlen(uri + 5) >= sizeof(sun.sun_path)) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
-                        "path too long: %s", uri + 5);
-            return -1;
-        }
-        strcpy(sun.sun_path, uri + 5);
-        if (listening && lstat(sun.sun_path, &st) == 0 &&
-            S_ISSOCK(st.st_mode)) {
-            unlink(sun.sun_path);
-        }
-        family = AF_UNIX;
-        sa = (const struct sockaddr *)&sun;
-        salen = sizeof(sun);
-    } else if (g_str_has_prefix(uri, "tcp:")) {
-        g_autofree char *host = g_strdup(uri + 4);
-        char *port = strrchr(host, ':');
-
-        if (!port) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "tcp: expects HOST:PORT, not %s", uri + 4);
-            return -1;
-        }
-        *port++ = 0;
-        if (getaddrinfo(*host ? host : NULL, port, &hints, &ai) != 0 || !ai) {
-            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                        "cannot resolve %s", uri + 4);
-            return -1;
-        }
-        family = ai->ai_family;
-        sa = ai->ai_addr;
-        salen = ai->ai_addrlen;
-    } else {
-        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "expected unix:PATH or tcp:HOST:PORT, not %s", uri);
-        return -1;
-    }
-    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && listening && family != AF_UNIX) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    }
-    if (fd >= 0 &&
-        (listening ? bind(fd, sa, salen) == 0 && listen(fd, 1) == 0
-                   : connect(fd, sa, salen) == 0)) {
-        if (ai) {
-            freeaddrinfo(ai);
-        }
-        return fd;
-    }
-    g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
-                "cannot %s %s: %s", listening ? "listen on" : "connect to",
-                uri, g_strerror(errno));
-    if (ai) {
-        freeaddrinfo(ai);
-    }
-    if (fd >= 0) {
-        close(fd);
-    }
-    return -1;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
-
 /* ---- outgoing --------------------------------------------------------------- */
 
 typedef struct OutJob {
@@ -467,38 +228,48 @@ static gpointer out_thread(gpointer opaque)
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(GError) err = NULL;
     g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(MigrationStream) hdr = migration_stream_new_buffer();
     size_t path_len = job->path ? strlen(job->path) : 0;
-    size_t slen;
+    size_t hlen, slen;
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
-    g_autofree uint8_t *hdr = g_malloc(24 + path_len + 8);
+    const uint8_t *hdata;
     uint8_t status, elen[4];
-    int fd = job->chan >= 0 ? job->chan : uri_socket(job->uri, false, &err);
+    int fd = job->chan;             /* an fd: channel, or connect now */
 
+    if (fd < 0) {
+        fd = migration_channel_uri_socket(job->uri, false, &err);
+    }
     if (fd < 0) {
         goto out;
     }
-    memcpy(hdr, MIG_MAGIC, 4);
-    hdr[4] = MIG_VERSION;
-    hdr[5] = job->kind;
-    hdr[6] = job->n_fds;
-    hdr[7] = 0;
-    put_be64(hdr + 8, job->stop_us);
-    put_be32(hdr + 16, path_len);
-    memcpy(hdr + 20, job->path ? job->path : "", path_len);
-    put_be64(hdr + 20 + path_len, slen);
-    if (!send_all(fd, hdr, 28 + path_len, job->fds, job->n_fds, deadline, &err) ||
-        !send_all(fd, sdata, slen, NULL, 0, deadline, &err) ||
+    migration_put_bytes(hdr, MIG_MAGIC, 4);
+    migration_put_u8(hdr, MIG_VERSION);
+    migration_put_u8(hdr, job->kind);
+    migration_put_u8(hdr, job->n_fds);
+    migration_put_u8(hdr, 0);
+    migration_put_be64(hdr, job->stop_us);
+    migration_put_be32(hdr, path_len);
+    migration_put_bytes(hdr, job->path, path_len);
+    migration_put_be64(hdr, slen);
+    hdata = migration_stream_data(hdr, &hlen);
+    if (!migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
+                                deadline, &err) ||
+        !migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err) ||
         /* the check step */
-        !recv_all(fd, &status, 1, nofds, deadline, &err)) {
+        !migration_channel_recv(fd, &status, 1, nofds, deadline, &err)) {
         goto out;
     }
     if (status == 0) {
         job->ok = true;
-    } else if (recv_all(fd, elen, 4, nofds, deadline, &err)) {
-        uint32_t n = MIN(get_be32(elen), 4096u);
-        g_autofree char *msg = g_malloc0(n + 1);
+    } else if (migration_channel_recv(fd, elen, 4, nofds, deadline, &err)) {
+        g_autoptr(MigrationStream) r = migration_stream_new_reader(elen, 4);
+        g_autofree char *msg = NULL;
+        uint32_t n;
 
-        if (recv_all(fd, msg, n, nofds, deadline, &err)) {
+        migration_get_be32(r, &n);      /* 4 bytes of 4: cannot fail */
+        n = MIN(n, 4096u);
+        msg = g_malloc0(n + 1);
+        if (migration_channel_recv(fd, msg, n, nofds, deadline, &err)) {
             job->error = g_strdup_printf("destination refused: %s", msg);
         }
     }
@@ -691,23 +462,23 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque);
 static void in_reply(InJob *job, const char *error)
 {
     gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-    uint8_t buf[5];
+    g_autoptr(MigrationStream) s = NULL;
+    const uint8_t *data;
+    size_t len;
 
     if (job->fd < 0) {
         return;
     }
-    if (!error) {
-        buf[0] = 0;
-        send_all(job->fd, buf, 1, NULL, 0, deadline, NULL);
-    } else {
+    s = migration_stream_new_buffer();
+    migration_put_u8(s, error ? 1 : 0);
+    if (error) {
         size_t n = MIN(strlen(error), 4096u);
 
-        buf[0] = 1;
-        put_be32(buf + 1, n);
-        if (send_all(job->fd, buf, 5, NULL, 0, deadline, NULL)) {
-            send_all(job->fd, error, n, NULL, 0, deadline, NULL);
-        }
+        migration_put_be32(s, n);
+        migration_put_bytes(s, error, n);
     }
+    data = migration_stream_data(s, &len);
+    migration_channel_send(job->fd, data, len, NULL, 0, deadline, NULL);
 }
 
 static void in_job_free(InJob *job)
@@ -806,33 +577,46 @@ static gpointer in_thread_main(gpointer opaque)
     InJob *job = opaque;
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(GError) err = NULL;
-    uint8_t hdr[20], len8[8];
+    g_autoptr(MigrationStream) r = NULL;
+    uint8_t hdr[20], len8[8], magic[4], version, kind, n_fds, pad;
     uint32_t path_len;
-    uint64_t slen;
+    uint64_t stop_us, slen;
     uint8_t *data;
 
     job->fds = g_array_new(FALSE, FALSE, sizeof(int));
-    if (!recv_all(job->fd, hdr, sizeof(hdr), job->fds, deadline, &err)) {
+    if (!migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
+                                &err)) {
         goto out;
     }
-    if (memcmp(hdr, MIG_MAGIC, 4) != 0 || hdr[4] != MIG_VERSION ||
-        hdr[6] > 2 || hdr[5] > HOST_GUEST_SIM) {
+    /* All 20 bytes are there: these reads cannot fail. */
+    r = migration_stream_new_reader(hdr, sizeof(hdr));
+    migration_get_bytes(r, magic, 4);
+    migration_get_u8(r, &version);
+    migration_get_u8(r, &kind);
+    migration_get_u8(r, &n_fds);
+    migration_get_u8(r, &pad);
+    migration_get_be64(r, &stop_us);
+    migration_get_be32(r, &path_len);
+    g_clear_pointer(&r, migration_stream_free);
+    if (memcmp(magic, MIG_MAGIC, 4) != 0 || version != MIG_VERSION ||
+        n_fds > 2 || kind > HOST_GUEST_SIM) {
         job->error = g_strdup("not a vdagent-host migration channel");
         goto out;
     }
-    job->kind = hdr[5];
-    job->stop_us = get_be64(hdr + 8);
-    path_len = get_be32(hdr + 16);
+    job->kind = kind;
+    job->stop_us = stop_us;
     if (path_len > MIG_MAX_PATH) {
         job->error = g_strdup("bad path length");
         goto out;
     }
     job->path = g_malloc0(path_len + 1);
-    if (!recv_all(job->fd, job->path, path_len, job->fds, deadline, &err) ||
-        !recv_all(job->fd, len8, 8, job->fds, deadline, &err)) {
+    if (!migration_channel_recv(job->fd, job->path, path_len, job->fds,
+                                deadline, &err) ||
+        !migration_channel_recv(job->fd, len8, 8, job->fds, deadline, &err)) {
         goto out;
     }
-    slen = get_be64(len8);
+    r = migration_stream_new_reader(len8, sizeof(len8));
+    migration_get_be64(r, &slen);                  /* 8 of 8: cannot fail */
     if (slen > MIG_MAX_STREAM) {
         job->error = g_strdup("stream too large");
         goto out;
@@ -842,13 +626,14 @@ static gpointer in_thread_main(gpointer opaque)
         job->error = g_strdup("out of memory for the stream");
         goto out;
     }
-    if (!recv_all(job->fd, data, slen, job->fds, deadline, &err)) {
+    if (!migration_channel_recv(job->fd, data, slen, job->fds, deadline,
+                                &err)) {
         g_free(data);
         goto out;
     }
     job->stream = g_bytes_new_take(data, slen);
-    if (job->fds->len != hdr[6]) {
-        job->error = g_strdup_printf("expected %u descriptors, got %u", hdr[6],
+    if (job->fds->len != n_fds) {
+        job->error = g_strdup_printf("expected %u descriptors, got %u", n_fds,
                                      job->fds->len);
     }
 out:
@@ -931,7 +716,7 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         return true;
     }
     if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
-        m->incoming_listen_fd = uri_socket(uri, true, errp);
+        m->incoming_listen_fd = migration_channel_uri_socket(uri, true, errp);
         if (m->incoming_listen_fd < 0) {
             return false;
         }
