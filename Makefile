@@ -78,7 +78,7 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
             migration/channel.c migration/migration-stream.c \
             migration/vmstate.c migration/savevm.c
-TEST_SUPPORT_SRCS := tests/guest-agent.c
+TEST_SUPPORT_SRCS := tests/guest-agent.c tests/test-util.c
 CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \

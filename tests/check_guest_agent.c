@@ -11,6 +11,7 @@
 #include <spice/vd_agent.h>
 
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 
 Suite *guest_agent_suite(void);
 
@@ -59,41 +60,9 @@ Suite *guest_agent_suite(void);
 
 /* ---- helpers ------------------------------------------------------- */
 
-/* Hex to bytes; spaces and '|' are separators. */
-static GByteArray *hex(const char *s)
-{
-    GByteArray *out = g_byte_array_new();
-
-    while (*s) {
-        int hi, lo;
-        uint8_t b;
-
-        if (*s == ' ' || *s == '|') {
-            s++;
-            continue;
-        }
-        hi = g_ascii_xdigit_value(s[0]);
-        lo = g_ascii_xdigit_value(s[1]);
-        ck_assert_int_ge(hi, 0);
-        ck_assert_int_ge(lo, 0);
-        b = (uint8_t)(hi << 4 | lo);
-        g_byte_array_append(out, &b, 1);
-        s += 2;
-    }
-    return out;
-}
-
-static uint32_t le32_at(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
 static void feed_hex(GuestAgent *ga, const char *s)
 {
-    g_autoptr(GByteArray) b = hex(s);
+    g_autoptr(GByteArray) b = test_hex(s);
 
     guest_agent_feed(ga, b->data, b->len);
 }
@@ -106,7 +75,7 @@ static void feed_array(GuestAgent *ga, const GByteArray *b)
 /* Takes the agent's whole output and checks it against @want (hex). */
 static void take_output_eq(GuestAgent *ga, const char *want_hex)
 {
-    g_autoptr(GByteArray) want = hex(want_hex);
+    g_autoptr(GByteArray) want = test_hex(want_hex);
     g_autoptr(GBytes) got = guest_agent_take_output(ga);
     gsize n = 0;
     const uint8_t *p = g_bytes_get_data(got, &n);
@@ -161,9 +130,9 @@ static void check_mouse_100_200(const GuestAgentMsg *m)
     ck_assert_uint_eq(m->opaque, 0);
     ck_assert_uint_eq(m->size, sizeof(VDAgentMouseState));
     ck_assert_uint_eq(m->n_chunks, 1);
-    ck_assert_uint_eq(le32_at(m->data + 0), 100);
-    ck_assert_uint_eq(le32_at(m->data + 4), 200);
-    ck_assert_uint_eq(le32_at(m->data + 8), VD_AGENT_LBUTTON_MASK);
+    ck_assert_uint_eq(test_le32(m->data + 0), 100);
+    ck_assert_uint_eq(test_le32(m->data + 4), 200);
+    ck_assert_uint_eq(test_le32(m->data + 8), VD_AGENT_LBUTTON_MASK);
     ck_assert_uint_eq(m->data[12], 0);
 }
 
@@ -226,10 +195,10 @@ END_TEST
 START_TEST(test_big_clipboard_one_chunk)
 {
     g_autoptr(GuestAgent) ga = agent_after_qemu_caps();
-    g_autoptr(GByteArray) chunk_hdr = hex("01000000 bc860100");
+    g_autoptr(GByteArray) chunk_hdr = test_hex("01000000 bc860100");
     g_autoptr(GByteArray) msg_hdr =
-        hex("01000000 04000000 0000000000000000 a8860100");
-    g_autoptr(GByteArray) prefix = hex("00000000 01000000");
+        test_hex("01000000 04000000 0000000000000000 a8860100");
+    g_autoptr(GByteArray) prefix = test_hex("00000000 01000000");
     g_autofree uint8_t *text = g_malloc(100000);
     g_autoptr(GBytes) out = NULL;
     const uint8_t *p;
@@ -256,7 +225,7 @@ END_TEST
 START_TEST(test_host_caps_bytewise)
 {
     g_autoptr(GuestAgent) ga = real_agent();
-    g_autoptr(GByteArray) caps = hex(V_HOST_CAPS);
+    g_autoptr(GByteArray) caps = test_hex(V_HOST_CAPS);
     const uint32_t types[] = { VD_AGENT_CLIPBOARD_UTF8_TEXT };
 
     ck_assert(!guest_agent_host_has_cap(ga, VD_AGENT_CAP_MOUSE_STATE));
@@ -362,10 +331,10 @@ START_TEST(test_monitors_vector)
     m = guest_agent_received(ga, 0);
     ck_assert_uint_eq(m->type, VD_AGENT_MONITORS_CONFIG);
     ck_assert_uint_eq(m->size, 28);
-    ck_assert_uint_eq(le32_at(m->data + 0), 1);     /* num_of_monitors */
-    ck_assert_uint_eq(le32_at(m->data + 8), 768);   /* height */
-    ck_assert_uint_eq(le32_at(m->data + 12), 1024); /* width */
-    ck_assert_uint_eq(le32_at(m->data + 16), 32);   /* depth */
+    ck_assert_uint_eq(test_le32(m->data + 0), 1);     /* num_of_monitors */
+    ck_assert_uint_eq(test_le32(m->data + 8), 768);   /* height */
+    ck_assert_uint_eq(test_le32(m->data + 12), 1024); /* width */
+    ck_assert_uint_eq(test_le32(m->data + 16), 32);   /* depth */
     ck_assert_uint_eq(guest_agent_ignored(ga), 0);
     ck_assert_uint_eq(guest_agent_errors(ga), 0);
     /* the script answers, not the agent */
@@ -393,7 +362,7 @@ static const ErrorCase error_cases[] = {
 /* Appends malformed case @i to @b. */
 static void build_error_case(GByteArray *b, int i)
 {
-    g_autoptr(GByteArray) mouse = hex(V_MOUSE);
+    g_autoptr(GByteArray) mouse = test_hex(V_MOUSE);
     uint8_t junk[2049];
 
     memset(junk, 0xa5, sizeof(junk));
@@ -538,8 +507,8 @@ END_TEST
 
 static GByteArray *split_stream(void)
 {
-    GByteArray *b = hex(V_HOST_CAPS V_MOUSE);
-    g_autoptr(GByteArray) mon = hex(V_MONITORS);
+    GByteArray *b = test_hex(V_HOST_CAPS V_MOUSE);
+    g_autoptr(GByteArray) mon = test_hex(V_MONITORS);
     uint8_t data[300];
 
     for (size_t i = 0; i < sizeof(data); i++) {
@@ -782,7 +751,7 @@ START_TEST(test_ignored_sizes)
     /* MONITORS_CONFIG with a physical size tail: spice-vdagentd drops it */
     g_byte_array_set_size(b, 0);
     {
-        g_autoptr(GByteArray) mon = hex("01000000 02000000 | 00030000 00040000"
+        g_autoptr(GByteArray) mon = test_hex("01000000 02000000 | 00030000 00040000"
                                         "20000000 00000000 00000000 |"
                                         "2c01 1c02");
         guest_wire_message(b, VD_AGENT_PROTOCOL, VD_AGENT_MONITORS_CONFIG, 0,
@@ -831,14 +800,14 @@ START_TEST(test_wire_builders)
     const uint8_t data[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
 
     guest_wire_chunk(b, 7, 0x01020304, data, 2);
-    want = hex("07000000 04030201 0001");
+    want = test_hex("07000000 04030201 0001");
     ck_assert_uint_eq(b->len, want->len);
     ck_assert_mem_eq(b->data, want->data, want->len);
     g_clear_pointer(&want, g_byte_array_unref);
 
     g_byte_array_set_size(b, 0);
     guest_wire_message(b, 3, 4, 0x0807060504030201ull, 99, data, 1);
-    want = hex("01000000 15000000 | 03000000 04000000 0102030405060708"
+    want = test_hex("01000000 15000000 | 03000000 04000000 0102030405060708"
                "63000000 | 00");
     ck_assert_uint_eq(b->len, want->len);
     ck_assert_mem_eq(b->data, want->data, want->len);
@@ -847,7 +816,7 @@ START_TEST(test_wire_builders)
     /* 30 message bytes in chunks of at most 24: 24 + 6 */
     g_byte_array_set_size(b, 0);
     guest_wire_message_chunked(b, VD_AGENT_CLIPBOARD, data, 10, 24);
-    want = hex("01000000 18000000 | 01000000 04000000 0000000000000000"
+    want = test_hex("01000000 18000000 | 01000000 04000000 0000000000000000"
                "0a000000 00010203 | 01000000 06000000 | 040506070809");
     ck_assert_uint_eq(b->len, want->len);
     ck_assert_mem_eq(b->data, want->data, want->len);
@@ -859,7 +828,7 @@ START_TEST(test_output_handling)
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GBytes) empty = guest_agent_take_output(ga);
     g_autoptr(GBytes) rest = NULL;
-    g_autoptr(GByteArray) want = hex(V_REPLY_MONITORS_OK);
+    g_autoptr(GByteArray) want = test_hex(V_REPLY_MONITORS_OK);
     GByteArray *out;
 
     ck_assert_ptr_nonnull(empty);

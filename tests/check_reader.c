@@ -21,6 +21,7 @@
 
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent-reader.h"
 
 #define CHUNK_HDR 8u
@@ -235,37 +236,15 @@ static void rec_assert_eq(const Recorder *got, const Recorder *want,
 
 /* ---- wire helpers -------------------------------------------------- */
 
-/* Deterministic non-periodic bytes. */
-static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
-{
-    uint32_t x = seed * 2654435761u + 0x9e3779b9u;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)(x >> 11);
-    }
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 /* A VDAgentMessage header at @p (20 bytes, little-endian), by hand. */
 static void put_msg_hdr(uint8_t *p, uint32_t protocol, uint32_t type,
                         uint64_t opaque, uint32_t size)
 {
-    put32(p, protocol);
-    put32(p + 4, type);
-    put32(p + 8, (uint32_t)opaque);
-    put32(p + 12, (uint32_t)(opaque >> 32));
-    put32(p + 16, size);
+    test_put_le32(p, protocol);
+    test_put_le32(p + 4, type);
+    test_put_le32(p + 8, (uint32_t)opaque);
+    test_put_le32(p + 12, (uint32_t)(opaque >> 32));
+    test_put_le32(p + 16, size);
 }
 
 /* Little-endian words into @out. */
@@ -274,7 +253,7 @@ static void words(uint8_t *out, const uint32_t *w, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        put32(out + 4 * i, w[i]);
+        test_put_le32(out + 4 * i, w[i]);
     }
 }
 
@@ -315,8 +294,8 @@ static void decoy(uint8_t out[36])
 {
     static const uint32_t w[2] = { 0, 0xdec0de };
 
-    put32(out, VDP_CLIENT_PORT);
-    put32(out + 4, 28);
+    test_put_le32(out, VDP_CLIENT_PORT);
+    test_put_le32(out + 4, 28);
     put_msg_hdr(out + 8, VD_AGENT_PROTOCOL, VD_AGENT_ANNOUNCE_CAPABILITIES,
                 0, 8);
     words(out + 28, w, 2);
@@ -362,7 +341,7 @@ static GByteArray *build_main_stream(Recorder *e)
     add_msg(s, e, VD_AGENT_CLIPBOARD_GRAB, 0x1122334455667788ull, d, 12);
 
     /* 120 bytes of message in chunks of 48, 48, 24 */
-    fill_pattern(cd, sizeof(cd), 1);
+    test_fill_pattern(cd, sizeof(cd), 1);
     guest_wire_message_chunked(clip, VD_AGENT_CLIPBOARD, cd, sizeof(cd), 48);
     g_byte_array_append(s, clip->data, CHUNK_HDR + 48);
     decoy(dc);
@@ -381,7 +360,7 @@ static GByteArray *build_main_stream(Recorder *e)
     add_msg(s, e, VD_AGENT_CLIPBOARD_RELEASE, 0, d, 4);
     add_msg(s, e, VD_AGENT_CLIPBOARD_RELEASE, 0, NULL, 0);
 
-    fill_pattern(big, sizeof(big), 2);
+    test_fill_pattern(big, sizeof(big), 2);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        sizeof(big), big, sizeof(big));
     exp_drop(e, VDAGENT_DROP_OVERSIZE);
@@ -392,7 +371,7 @@ static GByteArray *build_main_stream(Recorder *e)
     guest_wire_message(s, 2, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, 8, dc + 28, 8);
     exp_drop(e, VDAGENT_DROP_BAD_PROTOCOL);
 
-    fill_pattern(nine, sizeof(nine), 3);
+    test_fill_pattern(nine, sizeof(nine), 3);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 8,
                        nine, sizeof(nine));
     exp_drop(e, VDAGENT_DROP_OVERRUN);
@@ -415,18 +394,18 @@ static GByteArray *build_short_stream(Recorder *e)
     uint8_t cd[60], big[65], junk[8];
 
     add_caps(s, e);
-    fill_pattern(cd, sizeof(cd), 4);
+    test_fill_pattern(cd, sizeof(cd), 4);
     /* 80 bytes of message in chunks of 32, 32, 16 */
     guest_wire_message_chunked(clip, VD_AGENT_CLIPBOARD, cd, sizeof(cd), 32);
     g_byte_array_append(s, clip->data, CHUNK_HDR + 32);
-    fill_pattern(junk, sizeof(junk), 5);
+    test_fill_pattern(junk, sizeof(junk), 5);
     guest_wire_chunk(s, 0, sizeof(junk), junk, sizeof(junk));
     exp_drop(e, VDAGENT_DROP_BAD_PORT);
     g_byte_array_append(s, clip->data + CHUNK_HDR + 32,
                         clip->len - CHUNK_HDR - 32);
     exp_msg(e, VD_AGENT_CLIPBOARD, 0, cd, sizeof(cd));
     add_msg(s, e, VD_AGENT_CLIPBOARD_RELEASE, 0, NULL, 0);
-    fill_pattern(big, sizeof(big), 6);
+    test_fill_pattern(big, sizeof(big), 6);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        sizeof(big), big, sizeof(big));
     exp_drop(e, VDAGENT_DROP_OVERSIZE);
@@ -575,16 +554,6 @@ static inline uint8_t big_byte(size_t i)
     return (uint8_t)((x >> 24) ^ (x >> 13) ^ (uint32_t)(i >> 20));
 }
 
-static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    }
-    return h;
-}
-
 /*
  * 64 MiB of clipboard as ONE chunk, pushed 4 KiB at a time: delivered once,
  * intact, and the buffer never outgrows the message.
@@ -592,13 +561,13 @@ static uint64_t fnv1a(uint64_t h, const uint8_t *p, size_t n)
 START_TEST(test_big_single_chunk)
 {
     uint8_t *piece = g_malloc(4096);
-    uint64_t want_sum = 0xcbf29ce484222325ull, got_sum;
+    uint64_t want_sum = TEST_FNV1A64_INIT, got_sum;
     size_t off = 0, fill;
     const RecEvent *ev;
 
     /* chunk {1, 20 + size}, the header, then the data: 4 KiB per push */
-    put32(piece, VDP_CLIENT_PORT);
-    put32(piece + 4, MSG_HDR + BIG_SIZE);
+    test_put_le32(piece, VDP_CLIENT_PORT);
+    test_put_le32(piece + 4, MSG_HDR + BIG_SIZE);
     put_msg_hdr(piece + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                 BIG_SIZE);
     fill = CHUNK_HDR + MSG_HDR;
@@ -608,7 +577,7 @@ START_TEST(test_big_single_chunk)
         while (fill < 4096 && off < BIG_SIZE) {
             piece[fill++] = big_byte(off++);
         }
-        want_sum = fnv1a(want_sum, piece + start, fill - start);
+        want_sum = test_fnv1a64(want_sum, piece + start, fill - start);
         vdagent_reader_push(fx_reader, piece, fill);
         fill = 0;
     }
@@ -626,7 +595,7 @@ START_TEST(test_big_single_chunk)
     }
     ck_assert_uint_eq(ev->data[BIG_SIZE - 1], big_byte(BIG_SIZE - 1));
     /* ... and every byte through a checksum */
-    got_sum = fnv1a(0xcbf29ce484222325ull, ev->data, BIG_SIZE);
+    got_sum = test_fnv1a64(TEST_FNV1A64_INIT, ev->data, BIG_SIZE);
     ck_assert_uint_eq(got_sum, want_sum);
     /* growth is capped at the announced size: never more than the message */
     ck_assert_uint_le(vdagent_reader_peak_allocated(fx_reader), BIG_SIZE);
@@ -644,10 +613,10 @@ START_TEST(test_huge_chunk_overrun)
     uint8_t b[CHUNK_HDR + MSG_HDR + 8];
     g_autoptr(GByteArray) after = g_byte_array_new();
 
-    put32(b, VDP_CLIENT_PORT);
-    put32(b + 4, 0xFFFFFFFFu);
+    test_put_le32(b, VDP_CLIENT_PORT);
+    test_put_le32(b + 4, 0xFFFFFFFFu);
     put_msg_hdr(b + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 8);
-    fill_pattern(b + CHUNK_HDR + MSG_HDR, 8, 7);
+    test_fill_pattern(b + CHUNK_HDR + MSG_HDR, 8, 7);
     exp_drop(want, VDAGENT_DROP_OVERRUN);
 
     push_bytes(fx_reader, b, sizeof(b));
@@ -681,7 +650,7 @@ START_TEST(test_huge_msg_oversize_continuation)
     uint8_t b[MSG_HDR + 16];
 
     put_msg_hdr(b, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 0xFFFFFFECu);
-    fill_pattern(b + MSG_HDR, 16, 8);
+    test_fill_pattern(b + MSG_HDR, 16, 8);
     guest_wire_chunk(s, VDP_CLIENT_PORT, sizeof(b), b, sizeof(b));
     exp_drop(want, VDAGENT_DROP_OVERSIZE);
     add_caps(s, none);
@@ -710,11 +679,11 @@ START_TEST(test_huge_msg_oversize_unbuffered)
     g_autofree uint8_t *body = g_malloc(64 * 1024);
     unsigned i;
 
-    put32(head, VDP_CLIENT_PORT);
-    put32(head + 4, 0xFFFFFFFFu);
+    test_put_le32(head, VDP_CLIENT_PORT);
+    test_put_le32(head + 4, 0xFFFFFFFFu);
     put_msg_hdr(head + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                 0xFFFFFFFFu - MSG_HDR);
-    fill_pattern(body, 64 * 1024, 9);
+    test_fill_pattern(body, 64 * 1024, 9);
     exp_drop(want, VDAGENT_DROP_OVERSIZE);
 
     push_bytes(fx_reader, head, sizeof(head));
@@ -736,9 +705,9 @@ START_TEST(test_huge_bad_port_unbuffered)
     g_autofree uint8_t *body = g_malloc(64 * 1024);
     unsigned i;
 
-    put32(head, VDP_SERVER_PORT);
-    put32(head + 4, 0xFFFFFFFFu);
-    fill_pattern(body, 64 * 1024, 24);
+    test_put_le32(head, VDP_SERVER_PORT);
+    test_put_le32(head + 4, 0xFFFFFFFFu);
+    test_fill_pattern(body, 64 * 1024, 24);
     exp_drop(want, VDAGENT_DROP_BAD_PORT);
 
     push_bytes(fx_reader, head, sizeof(head));
@@ -756,8 +725,8 @@ END_TEST
 /* chunk {1, 0xFFFFFFFF} + header with msg.size 0xFFFFFFEC. */
 static void huge_accepted_head(uint8_t head[CHUNK_HDR + MSG_HDR])
 {
-    put32(head, VDP_CLIENT_PORT);
-    put32(head + 4, 0xFFFFFFFFu);
+    test_put_le32(head, VDP_CLIENT_PORT);
+    test_put_le32(head + 4, 0xFFFFFFFFu);
     put_msg_hdr(head + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                 0xFFFFFFECu);
 }
@@ -772,7 +741,7 @@ START_TEST(test_huge_msg_accepted_grows_with_bytes)
     size_t received = 0;
 
     huge_accepted_head(head);
-    fill_pattern(piece, sizeof(piece), 10);
+    test_fill_pattern(piece, sizeof(piece), 10);
     push_bytes(r, head, sizeof(head));
     ck_assert_uint_le(vdagent_reader_peak_allocated(r), 4096);
     while (received < GROW_BODY) {
@@ -823,7 +792,7 @@ START_TEST(test_huge_msg_accepted_vmpeak)
     pid_t pid;
 
     huge_accepted_head(head);
-    fill_pattern(piece, sizeof(piece), 11);
+    test_fill_pattern(piece, sizeof(piece), 11);
     ck_assert_int_eq(pipe(fds), 0);
     pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -940,7 +909,7 @@ static void overrun_first(GByteArray *s)
 {
     uint8_t d[9];
 
-    fill_pattern(d, sizeof(d), 12);
+    test_fill_pattern(d, sizeof(d), 12);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 8,
                        d, sizeof(d));
 }
@@ -960,7 +929,7 @@ static void overrun_continuation(GByteArray *s)
     uint8_t *p = g_malloc(MSG_HDR + 3001);
 
     put_msg_hdr(p, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 3000);
-    fill_pattern(p + MSG_HDR, 3001, 13);
+    test_fill_pattern(p + MSG_HDR, 3001, 13);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 2048, p, 2048);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 973, p + 2048, 973);
     g_free(p);
@@ -971,7 +940,7 @@ static void oversize_by_one(GByteArray *s)
 {
     uint8_t d[65];
 
-    fill_pattern(d, sizeof(d), 14);
+    test_fill_pattern(d, sizeof(d), 14);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        sizeof(d), d, sizeof(d));
 }
@@ -1030,7 +999,7 @@ START_TEST(test_max_message_boundary)
     VDAgentReader *r = own_reader(&got, 64);
     uint8_t d[65];
 
-    fill_pattern(d, sizeof(d), 15);
+    test_fill_pattern(d, sizeof(d), 15);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, 64);
     oversize_by_one(s);
     exp_drop(want, VDAGENT_DROP_OVERSIZE);
@@ -1066,8 +1035,8 @@ START_TEST(test_split_header)
     add_caps(s, want);
 
     put_msg_hdr(h, VD_AGENT_PROTOCOL, VD_AGENT_REPLY, 0, 8);
-    put32(h + MSG_HDR, VD_AGENT_MONITORS_CONFIG);
-    put32(h + MSG_HDR + 4, VD_AGENT_SUCCESS);
+    test_put_le32(h + MSG_HDR, VD_AGENT_MONITORS_CONFIG);
+    test_put_le32(h + MSG_HDR + 4, VD_AGENT_SUCCESS);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 10, h, 10);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 18, h + 10, 18);
     exp_drop(want, VDAGENT_DROP_SHORT_HEADER);
@@ -1097,7 +1066,7 @@ START_TEST(test_multichunk)
     g_autofree uint8_t *d = g_malloc(5000);
     VDAgentReader *r;
 
-    fill_pattern(d, 5000, 16);
+    test_fill_pattern(d, 5000, 16);
     guest_wire_message_chunked(s, VD_AGENT_CLIPBOARD, d, 5000, 2048);
     ck_assert_uint_eq(s->len, 3 * CHUNK_HDR + MSG_HDR + 5000);
     exp_msg(want, VD_AGENT_CLIPBOARD, 0, d, 5000);
@@ -1125,7 +1094,7 @@ START_TEST(test_multichunk_bad_port_inside)
     const size_t c1 = CHUNK_HDR + 2048, c2 = 2 * (CHUNK_HDR + 2048);
     VDAgentReader *r;
 
-    fill_pattern(d, 5000, 17);
+    test_fill_pattern(d, 5000, 17);
     guest_wire_message_chunked(m, VD_AGENT_CLIPBOARD, d, 5000, 2048);
     g_byte_array_append(s, m->data, c1);
     bad_port_0(s);
@@ -1204,7 +1173,7 @@ START_TEST(test_reset_mid_message)
     VDAgentReader *r;
     size_t cut;
 
-    fill_pattern(d, 3000, 18);
+    test_fill_pattern(d, 3000, 18);
     guest_wire_message_chunked(m, VD_AGENT_CLIPBOARD, d, 3000, 2048);
     add_caps(caps, want);
 
@@ -1259,7 +1228,7 @@ START_TEST(test_reset_in_callback)
     uint8_t gd[4];
     size_t first = 0;
 
-    fill_pattern(d, 3000, 19);
+    test_fill_pattern(d, 3000, 19);
     switch (_i) {
     case 0:
         add_caps(s, want);
@@ -1302,7 +1271,7 @@ START_TEST(test_steal_reassembled)
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(3000);
 
-    fill_pattern(d, 3000, 20);
+    test_fill_pattern(d, 3000, 20);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, 3000);
     fx_rec->steal_from = 1;
     push_pieces(fx_reader, s->data, s->len, 1000);
@@ -1323,7 +1292,7 @@ START_TEST(test_steal_direct)
     uint8_t d[100];
     const RecEvent *ev;
 
-    fill_pattern(d, sizeof(d), 21);
+    test_fill_pattern(d, sizeof(d), 21);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, sizeof(d));
     fx_rec->steal_from = 1;
     push_bytes(fx_reader, s->data, s->len);
@@ -1354,7 +1323,7 @@ START_TEST(test_steal_after_larger)
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(5000);
 
-    fill_pattern(d, 5000, 22);
+    test_fill_pattern(d, 5000, 22);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, 5000);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d + 7, 100);
     fx_rec->steal_from = 2;
@@ -1378,7 +1347,7 @@ START_TEST(test_steal_after_reset_in_callback)
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(3000);
 
-    fill_pattern(d, 3000, 23);
+    test_fill_pattern(d, 3000, 23);
     if (_i == 0) {
         /* reassembled */
         add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, 3000);

@@ -15,6 +15,7 @@
 
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent-writer.h"
 
 #define CHUNK_HDR 8u
@@ -35,52 +36,9 @@
 
 /* ---- helpers ------------------------------------------------------- */
 
-/* Hex to bytes; spaces and '|' separate. */
-static GByteArray *hex(const char *s)
-{
-    GByteArray *out = g_byte_array_new();
-
-    while (*s) {
-        int hi, lo;
-        uint8_t b;
-
-        if (*s == ' ' || *s == '|') {
-            s++;
-            continue;
-        }
-        hi = g_ascii_xdigit_value(s[0]);
-        lo = g_ascii_xdigit_value(s[1]);
-        ck_assert_int_ge(hi, 0);
-        ck_assert_int_ge(lo, 0);
-        b = (uint8_t)(hi << 4 | lo);
-        g_byte_array_append(out, &b, 1);
-        s += 2;
-    }
-    return out;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
 static uint64_t le64(const uint8_t *p)
 {
-    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static void fill_pattern(uint8_t *p, size_t n, uint32_t seed)
-{
-    uint32_t x = seed * 2654435761u + 0x9e3779b9u;
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (uint8_t)(x >> 11);
-    }
+    return (uint64_t)test_le32(p) | (uint64_t)test_le32(p + 4) << 32;
 }
 
 /* Wire size of a message of @size data bytes, computed here. */
@@ -126,8 +84,8 @@ static GPtrArray *parse_stream(const uint8_t *s, size_t len)
 
         ck_assert_msg(len - off >= CHUNK_HDR, "truncated chunk header at %zu",
                       off);
-        port = le32(s + off);
-        size = le32(s + off + 4);
+        port = test_le32(s + off);
+        size = test_le32(s + off + 4);
         off += CHUNK_HDR;
         ck_assert_msg(port == VDP_CLIENT_PORT, "port %u at %zu", port, off);
         ck_assert_msg(size >= 1 && size <= CHUNK_MAX, "chunk size %u at %zu",
@@ -136,10 +94,10 @@ static GPtrArray *parse_stream(const uint8_t *s, size_t len)
         if (!cur) {
             ck_assert_msg(size >= MSG_HDR, "header split at %zu", off);
             cur = g_new0(ParsedMsg, 1);
-            cur->protocol = le32(s + off);
-            cur->type = le32(s + off + 4);
+            cur->protocol = test_le32(s + off);
+            cur->type = test_le32(s + off + 4);
             cur->opaque = le64(s + off + 8);
-            cur->size = le32(s + off + 16);
+            cur->size = test_le32(s + off + 16);
             cur->data = g_byte_array_new();
             ck_assert_uint_eq(cur->protocol, VD_AGENT_PROTOCOL);
             ck_assert_uint_eq(cur->opaque, 0);
@@ -198,7 +156,7 @@ static GPtrArray *queue_specs(VDAgentWriter *w, const Spec *specs, size_t n)
         q->type = specs[i].type;
         q->size = specs[i].head_len + specs[i].tail_len;
         q->data = g_malloc(q->size + 1);
-        fill_pattern(q->data, q->size, (uint32_t)i + 1);
+        test_fill_pattern(q->data, q->size, (uint32_t)i + 1);
         if (specs[i].tail_len) {
             tail = g_bytes_new(q->data + specs[i].head_len,
                                specs[i].tail_len);
@@ -411,8 +369,8 @@ static const Vector vectors[] = {
 START_TEST(test_vector)
 {
     const Vector *v = &vectors[_i];
-    g_autoptr(GByteArray) head = hex(v->head);
-    g_autoptr(GByteArray) want = hex(v->wire);
+    g_autoptr(GByteArray) head = test_hex(v->head);
+    g_autoptr(GByteArray) want = test_hex(v->wire);
     g_autoptr(GByteArray) out = g_byte_array_new();
     g_autoptr(GuestAgent) ga = guest_agent_new(NULL, 0);
     const GuestAgentMsg *m;
@@ -463,8 +421,8 @@ START_TEST(test_chunking)
 
     /* the first messages' chunk sizes, read straight off the wire */
     for (i = 0; i < G_N_ELEMENTS(want_sizes); i++) {
-        ck_assert_uint_eq(le32(out->data + off), VDP_CLIENT_PORT);
-        ck_assert_uint_eq(le32(out->data + off + 4), want_sizes[i]);
+        ck_assert_uint_eq(test_le32(out->data + off), VDP_CLIENT_PORT);
+        ck_assert_uint_eq(test_le32(out->data + off + 4), want_sizes[i]);
         off += CHUNK_HDR + want_sizes[i];
     }
     ck_assert_uint_eq(out->len,
@@ -514,7 +472,7 @@ static void queue_owned_tail(VDAgentWriter *w, TailOwner *o, uint8_t *want)
     GBytes *tail;
 
     o->buf = g_malloc(TAIL_LEN);
-    fill_pattern(want, TAIL_HEAD + TAIL_LEN, 31);
+    test_fill_pattern(want, TAIL_HEAD + TAIL_LEN, 31);
     memcpy(o->buf, want + TAIL_HEAD, TAIL_LEN);
     tail = g_bytes_new_with_free_func(o->buf, TAIL_LEN, tail_owner_free, o);
     ck_assert(vdagent_writer_queue(w, VD_AGENT_CLIPBOARD, want, TAIL_HEAD,
@@ -669,14 +627,14 @@ START_TEST(test_reset_mid_message)
     uint8_t head[100];
     GBytes *tail;
     const uint8_t *p = (const uint8_t *)"x";
-    g_autoptr(GByteArray) caps_head = hex("01000000 61000200");
-    g_autoptr(GByteArray) want = hex(vectors[0].wire);
+    g_autoptr(GByteArray) caps_head = test_hex("01000000 61000200");
+    g_autoptr(GByteArray) want = test_hex(vectors[0].wire);
     g_autoptr(GByteArray) out = g_byte_array_new();
     g_autoptr(GuestAgent) ga = guest_agent_new(NULL, 0);
 
-    fill_pattern(head, sizeof(head), 41);
+    test_fill_pattern(head, sizeof(head), 41);
     o.buf = g_malloc(4900);
-    fill_pattern(o.buf, 4900, 42);
+    test_fill_pattern(o.buf, 4900, 42);
     tail = g_bytes_new_with_free_func(o.buf, 4900, tail_owner_free, &o);
     ck_assert(vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, head,
                                    sizeof(head), tail));
@@ -766,11 +724,11 @@ START_TEST(test_size_limit)
     ck_assert_uint_eq(vdagent_writer_queued(fx_w), 1);
     ck_assert_uint_eq(vdagent_writer_pending(fx_w), 4311744511ull);
     drain_n(fx_w, CHUNK_HDR + MSG_HDR, out);
-    ck_assert_uint_eq(le32(out->data), VDP_CLIENT_PORT);
-    ck_assert_uint_eq(le32(out->data + 4), CHUNK_MAX);
-    ck_assert_uint_eq(le32(out->data + 8), VD_AGENT_PROTOCOL);
-    ck_assert_uint_eq(le32(out->data + 12), VD_AGENT_CLIPBOARD);
-    ck_assert_uint_eq(le32(out->data + 24), largest);
+    ck_assert_uint_eq(test_le32(out->data), VDP_CLIENT_PORT);
+    ck_assert_uint_eq(test_le32(out->data + 4), CHUNK_MAX);
+    ck_assert_uint_eq(test_le32(out->data + 8), VD_AGENT_PROTOCOL);
+    ck_assert_uint_eq(test_le32(out->data + 12), VD_AGENT_CLIPBOARD);
+    ck_assert_uint_eq(test_le32(out->data + 24), largest);
     vdagent_writer_reset(fx_w);
     ck_assert_uint_eq(o.freed, 1);
     ck_assert_int_eq(munmap(map, MAP_LEN), 0);

@@ -16,6 +16,7 @@
 #endif
 
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 
 #include <string.h>
 
@@ -71,30 +72,7 @@ struct GuestAgent {
 };
 
 /* ------------------------------------------------------------------ */
-/* little-endian helpers                                                */
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
-static void put_le32(GByteArray *out, uint32_t v)
-{
-    uint32_t le = GUINT32_TO_LE(v);
-
-    g_byte_array_append(out, (const guint8 *)&le, sizeof(le));
-}
-
-/* Appends @len bytes; tolerates data == NULL when len == 0. */
-static void put_bytes(GByteArray *out, const void *data, size_t len)
-{
-    if (len > 0) {
-        g_byte_array_append(out, data, (guint)len);
-    }
-}
+/* wire headers (fields little-endian, tests/test-util.h for the rest)  */
 
 static void put_chunk_header(GByteArray *out, uint32_t port, uint32_t size)
 {
@@ -130,7 +108,7 @@ void guest_wire_chunk(GByteArray *out, uint32_t port, uint32_t size_field,
     g_return_if_fail(len <= G_MAXUINT);
 
     put_chunk_header(out, port, size_field);
-    put_bytes(out, payload, len);
+    test_append_bytes(out, payload, len);
 }
 
 void guest_wire_message(GByteArray *out, uint32_t protocol, uint32_t type,
@@ -143,7 +121,7 @@ void guest_wire_message(GByteArray *out, uint32_t protocol, uint32_t type,
 
     put_chunk_header(out, VDP_CLIENT_PORT, (uint32_t)(MSG_HDR_SIZE + len));
     put_message_header(out, protocol, type, opaque, size_field);
-    put_bytes(out, data, len);
+    test_append_bytes(out, data, len);
 }
 
 void guest_wire_message_chunked(GByteArray *out, uint32_t type,
@@ -160,14 +138,14 @@ void guest_wire_message_chunked(GByteArray *out, uint32_t type,
 
     msg = g_byte_array_sized_new((guint)(MSG_HDR_SIZE + len));
     put_message_header(msg, VD_AGENT_PROTOCOL, type, 0, (uint32_t)len);
-    put_bytes(msg, data, len);
+    test_append_bytes(msg, data, len);
 
     /* the header (20 bytes) always fits in the first chunk: max_chunk >= 20 */
     while (pos < msg->len) {
         size_t n = MIN(max_chunk, msg->len - pos);
 
         put_chunk_header(out, VDP_CLIENT_PORT, (uint32_t)n);
-        put_bytes(out, msg->data + pos, n);
+        test_append_bytes(out, msg->data + pos, n);
         pos += n;
     }
 }
@@ -358,9 +336,9 @@ void guest_agent_send_caps(GuestAgent *ga, bool request)
     g_autoptr(GByteArray) buf = g_byte_array_new();
 
     g_return_if_fail(ga != NULL);
-    put_le32(buf, request ? 1 : 0);
+    test_append_le32(buf, request ? 1 : 0);
     for (size_t i = 0; i < ga->n_caps; i++) {
-        put_le32(buf, ga->caps[i]);
+        test_append_le32(buf, ga->caps[i]);
     }
     emit(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, buf);
 }
@@ -378,10 +356,10 @@ void guest_agent_send_grab(GuestAgent *ga, unsigned selection,
     put_selection(ga, buf, selection);
     /* spice-vdagentd: the serial goes out as S, then S++ (only with the cap) */
     if (guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
-        put_le32(buf, ga->serial[selection]++);
+        test_append_le32(buf, ga->serial[selection]++);
     }
     for (size_t i = 0; i < n_types; i++) {
-        put_le32(buf, types[i]);
+        test_append_le32(buf, types[i]);
     }
     emit(ga, VD_AGENT_CLIPBOARD_GRAB, buf);
 }
@@ -395,7 +373,7 @@ void guest_agent_send_request(GuestAgent *ga, unsigned selection,
     g_return_if_fail(selection < N_SELECTIONS);
 
     put_selection(ga, buf, selection);
-    put_le32(buf, type);
+    test_append_le32(buf, type);
     emit(ga, VD_AGENT_CLIPBOARD_REQUEST, buf);
 }
 
@@ -420,8 +398,8 @@ void guest_agent_send_clipboard(GuestAgent *ga, unsigned selection,
 
     buf = g_byte_array_sized_new((guint)(len + 8));
     put_selection(ga, buf, selection);
-    put_le32(buf, type);
-    put_bytes(buf, data, len);
+    test_append_le32(buf, type);
+    test_append_bytes(buf, data, len);
     emit(ga, VD_AGENT_CLIPBOARD, buf);
 }
 
@@ -442,8 +420,8 @@ void guest_agent_send_reply(GuestAgent *ga, uint32_t type, uint32_t error)
 
     g_return_if_fail(ga != NULL);
 
-    put_le32(buf, type);
-    put_le32(buf, error);
+    test_append_le32(buf, type);
+    test_append_le32(buf, error);
     emit(ga, VD_AGENT_REPLY, buf);
 }
 
@@ -569,11 +547,11 @@ static void on_caps(GuestAgent *ga, const GuestAgentMsg *m)
     g_free(ga->host_caps);
     ga->host_caps = n ? g_new(uint32_t, n) : NULL;
     for (size_t i = 0; i < n; i++) {
-        ga->host_caps[i] = get_le32(m->data + 4 + 4 * i);
+        ga->host_caps[i] = test_le32(m->data + 4 + 4 * i);
     }
     ga->n_host_caps = n;
 
-    if (get_le32(m->data) != 0) {
+    if (test_le32(m->data) != 0) {
         /* a new client: serials restart and we answer with request=0 */
         memset(ga->serial, 0, sizeof(ga->serial));
         guest_agent_send_caps(ga, false);
@@ -594,7 +572,7 @@ static void on_grab(GuestAgent *ga, const GuestAgentMsg *m)
         sel = m->data[0];
         off = SEL_PREFIX_SIZE;
     }
-    serial = get_le32(m->data + off);   /* size checked: sel + serial fit */
+    serial = test_le32(m->data + off);   /* size checked: sel + serial fit */
     s = &ga->serial[sel];
 
     /* spice-vdagentd do_client_clipboard() */
@@ -612,7 +590,7 @@ static void on_monitors(GuestAgent *ga, const GuestAgentMsg *m)
 {
     /* spice-vdagentd do_client_monitors(): physical sizes not accepted */
     uint64_t want = sizeof(VDAgentMonitorsConfig) +
-                    (uint64_t)get_le32(m->data) * sizeof(VDAgentMonConfig);
+                    (uint64_t)test_le32(m->data) * sizeof(VDAgentMonConfig);
 
     if (m->size != want) {
         record_ignored(ga, "invalid message size %u for VDAgentMonitorsConfig"
@@ -636,7 +614,7 @@ static void on_message(GuestAgent *ga, const GuestAgentMsg *m)
         on_monitors(ga, m);
         break;
     case VD_AGENT_MAX_CLIPBOARD:
-        ga->max_clipboard = (int32_t)get_le32(m->data);
+        ga->max_clipboard = (int32_t)test_le32(m->data);
         break;
     default:
         break;
@@ -684,8 +662,8 @@ static void complete_message(GuestAgent *ga)
 
 static void chunk_begin(GuestAgent *ga)
 {
-    uint32_t port = get_le32(ga->chunk_hdr);
-    uint32_t size = get_le32(ga->chunk_hdr + 4);
+    uint32_t port = test_le32(ga->chunk_hdr);
+    uint32_t size = test_le32(ga->chunk_hdr + 4);
 
     ga->n_chunks++;
     ga->max_chunk = MAX(ga->max_chunk, size);
@@ -843,6 +821,6 @@ size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
     put_message_header(ga->out, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        (uint32_t)(prefix + len));
     put_selection(ga, ga->out, selection);
-    put_le32(ga->out, type);
+    test_append_le32(ga->out, type);
     return len;
 }

@@ -88,6 +88,7 @@
 #endif
 
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,8 +122,6 @@
 #define CTL_MAX_REPLY_DATA (768u * 1024 * 1024) /* base64 fits a guint */
 #define MAX_COPY_BYTES (512u * 1024 * 1024)
 #define MAX_HEADS 64                    /* heads kept of a MONITORS_CONFIG */
-#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME UINT64_C(0x100000001b3)
 
 #define GET_NAME(table, i) \
     ((size_t)(i) < G_N_ELEMENTS(table) && (table)[i] ? (table)[i] : NULL)
@@ -336,14 +335,6 @@ say(SimAgent *sa, const char *fmt, ...)
     fflush(stdout);
 }
 
-static uint32_t get_le32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
 static const char *type_name(uint32_t type, char *buf, size_t size)
 {
     const char *n = GET_NAME(type_names, type);
@@ -423,7 +414,7 @@ static char *caps_string(const GuestAgentMsg *m)
 
     for (size_t w = 0; w < n; w++) {
         g_string_append_printf(s, "%s0x%08x", w ? " " : "",
-                               get_le32(m->data + 4 + 4 * w));
+                               test_le32(m->data + 4 + 4 * w));
     }
     if (!n) {
         g_string_append(s, "(none)");
@@ -433,7 +424,7 @@ static char *caps_string(const GuestAgentMsg *m)
         const char *name;
         char buf[16];
 
-        if (!((get_le32(m->data + 4 + 4 * (bit / 32)) >> (bit % 32)) & 1)) {
+        if (!((test_le32(m->data + 4 + 4 * (bit / 32)) >> (bit % 32)) & 1)) {
             continue;
         }
         name = GET_NAME(cap_names, bit);
@@ -490,17 +481,6 @@ static char *preview(const uint8_t *p, size_t len)
         g_string_append(s, "...");
     }
     return g_string_free(s, FALSE);
-}
-
-static uint64_t fnv1a64(const uint8_t *p, size_t len)
-{
-    uint64_t h = FNV_OFFSET;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
 }
 
 static bool host_has(SimAgent *sa, unsigned cap)
@@ -575,7 +555,7 @@ static void set_data(SimAgent *sa, unsigned sel, GBytes *data, uint32_t type)
     s->data = data ? g_bytes_ref(data) : NULL;
     s->data_type = data ? type : VD_AGENT_CLIPBOARD_NONE;
     s->data_len = len;
-    s->data_fnv = fnv1a64(p, len);
+    s->data_fnv = test_fnv1a64(TEST_FNV1A64_INIT, p, len);
 }
 
 /* Sets the X contents of @sel to data pasted from the host (summed only). */
@@ -587,7 +567,7 @@ static void set_host_data(SimAgent *sa, unsigned sel, const uint8_t *p,
     set_data(sa, sel, NULL, 0);
     s->data_type = type;
     s->data_len = len;
-    s->data_fnv = fnv1a64(p, len);
+    s->data_fnv = test_fnv1a64(TEST_FNV1A64_INIT, p, len);
 }
 
 /*
@@ -658,7 +638,7 @@ static unsigned take_selection(SimAgent *sa, const GuestAgentMsg *m,
 static void on_host_caps(SimAgent *sa, const GuestAgentMsg *m)
 {
     g_autofree char *desc = caps_string(m);
-    bool request = get_le32(m->data) != 0;
+    bool request = test_le32(m->data) != 0;
 
     say(sa, "caps from host: %s%s", desc, request ? ", request=1" : "");
     if (request) {
@@ -695,7 +675,7 @@ static void on_host_grab(SimAgent *sa, const GuestAgentMsg *m)
         off += 4;               /* checked and counted by the library */
     }
     for (; off + 4 <= m->size; off += 4) {
-        uint32_t t = get_le32(m->data + off);
+        uint32_t t = test_le32(m->data + off);
 
         if (t > VD_AGENT_CLIPBOARD_NONE && t < G_N_ELEMENTS(type_names)) {
             mask |= 1u << t;
@@ -723,7 +703,7 @@ static void on_host_request(SimAgent *sa, const GuestAgentMsg *m)
 {
     size_t off;
     unsigned sel = take_selection(sa, m, &off);
-    uint32_t type = get_le32(m->data + off);
+    uint32_t type = test_le32(m->data + off);
     const char *blocked = clipboard_blocked(sa, sel);
     char sb[16], tb[16];
     const char *sname = sel_name(sel, sb, sizeof(sb));
@@ -773,7 +753,7 @@ static void on_host_clipboard(SimAgent *sa, const GuestAgentMsg *m)
 {
     size_t off;
     unsigned sel = take_selection(sa, m, &off);
-    uint32_t type = get_le32(m->data + off);
+    uint32_t type = test_le32(m->data + off);
     const uint8_t *data = m->data + off + 4;
     size_t len = m->size - off - 4;
     char sb[16], tb[16];
@@ -882,7 +862,7 @@ static void on_mouse(SimAgent *sa, const GuestAgentMsg *m)
 
 static void on_monitors(SimAgent *sa, const GuestAgentMsg *m)
 {
-    uint32_t n = get_le32(m->data);     /* size == 8 + 20 n checked */
+    uint32_t n = test_le32(m->data);     /* size == 8 + 20 n checked */
     GString *desc = g_string_new(NULL);
 
     sa->have_monitors = true;
@@ -997,7 +977,7 @@ static void chan_feed(SimAgent *sa, const uint8_t *p, size_t len)
             memcpy(sa->split_hdr + sa->split_have, p, n);
             sa->split_have += n;
             if (sa->split_have == sizeof(sa->split_hdr)) {
-                sa->split_left = get_le32(sa->split_hdr + 4);
+                sa->split_left = test_le32(sa->split_hdr + 4);
             }
         } else {
             n = MIN(len, sa->split_left);

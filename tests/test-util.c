@@ -1,0 +1,104 @@
+/*
+ * test-util.c: byte helpers every test program shares (see test-util.h).
+ */
+#include "tests/test-util.h"
+
+GByteArray *test_hex(const char *s)
+{
+    g_autoptr(GByteArray) out = g_byte_array_new();
+
+    g_return_val_if_fail(s != NULL, NULL);
+    while (*s) {
+        int hi, lo;
+        uint8_t b;
+
+        if (*s == ' ' || *s == '|') {
+            s++;
+            continue;
+        }
+        hi = g_ascii_xdigit_value(s[0]);
+        lo = hi < 0 ? -1 : g_ascii_xdigit_value(s[1]);
+        if (hi < 0 || lo < 0) {
+            g_critical("test_hex: no hex byte at \"%.8s\"", s);
+            return NULL;
+        }
+        b = (uint8_t)(hi << 4 | lo);
+        g_byte_array_append(out, &b, 1);
+        s += 2;
+    }
+    return g_steal_pointer(&out);
+}
+
+uint32_t test_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+uint32_t test_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+void test_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+void test_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+GByteArray *test_append_le32(GByteArray *b, uint32_t v)
+{
+    uint8_t le[4];
+
+    test_put_le32(le, v);
+    return g_byte_array_append(b, le, 4);
+}
+
+GByteArray *test_append_be32(GByteArray *b, uint32_t v)
+{
+    uint8_t be[4];
+
+    test_put_be32(be, v);
+    return g_byte_array_append(b, be, 4);
+}
+
+GByteArray *test_append_bytes(GByteArray *b, const void *p, size_t n)
+{
+    if (n) {
+        g_byte_array_append(b, p, (guint)n);
+    }
+    return b;
+}
+
+uint64_t test_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+void test_fill_pattern(uint8_t *p, size_t n, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 0x9e3779b9u;
+
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)(x >> 11);
+    }
+}
