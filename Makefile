@@ -79,7 +79,8 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             migration/channel.c migration/migration-stream.c \
             migration/vmstate.c migration/savevm.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c tests/test-util.c
-CHECK_SRCS := tests/check_main.c tests/check_guest_agent.c \
+CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
+              tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
               tests/check_clipboard.c tests/check_vdagent_clipboard.c \

@@ -10,133 +10,16 @@
 
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
 #include "vdagent/vdagent.h"
-
-/* The real Linux agent's caps word (spice-vdagentd 0.22.1). */
-#define REAL_AGENT_CAPS 0x00038de7u
-
-/* ---- a frontend: the guest side of the virtio-serial port -------------- */
-
-typedef struct TestFe {
-    GuestAgent *ga;
-    GByteArray *wire;       /* every byte the device wrote, in order */
-    size_t budget;          /* bytes the guest side takes until refilled */
-    bool unlimited;
-    bool answer_inline;     /* push agent output back from inside write */
-    bool close_in_write;    /* close the port from inside the next write */
-    GByteArray *inject;     /* guest bytes pushed from inside the next write */
-    VDAgentChardev *dev;
-    unsigned writes;
-} TestFe;
-
-static size_t fe_can_write(void *opaque)
-{
-    TestFe *fe = opaque;
-
-    return fe->unlimited ? 65536 : fe->budget;
-}
-
-static void fe_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    TestFe *fe = opaque;
-
-    ck_assert(fe->unlimited || len <= fe->budget);
-    if (!fe->unlimited) {
-        fe->budget -= len;
-    }
-    fe->writes++;
-    g_byte_array_append(fe->wire, buf, len);
-    guest_agent_feed(fe->ga, buf, len);
-    if (fe->close_in_write) {
-        fe->close_in_write = false;
-        vdagent_chardev_set_guest_open(fe->dev, false);
-        /* @buf must still be readable after the close. */
-        ck_assert_uint_eq(buf[0] | buf[len - 1], buf[0] | buf[len - 1]);
-        g_byte_array_append(fe->wire, buf, len);
-    }
-    if (fe->inject) {
-        g_autoptr(GByteArray) in = g_steal_pointer(&fe->inject);
-
-        vdagent_chardev_write(fe->dev, in->data, in->len);
-    }
-    if (fe->answer_inline) {
-        g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
-
-        vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
-                              g_bytes_get_size(out));
-    }
-}
-
-static const VDAgentFrontendOps test_fe_ops = {
-    .can_write = fe_can_write,
-    .write = fe_write,
-};
-
-static TestFe *fe_new(const VDAgentConfig *config, const uint32_t *caps,
-                      size_t n_caps)
-{
-    TestFe *fe = g_new0(TestFe, 1);
-    g_autoptr(GError) err = NULL;
-
-    fe->ga = guest_agent_new(caps, n_caps);
-    fe->wire = g_byte_array_new();
-    fe->unlimited = true;
-    fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
-    ck_assert_ptr_nonnull(fe->dev);
-    ck_assert_ptr_null(err);
-    return fe;
-}
-
-static void fe_free(TestFe *fe)
-{
-    vdagent_chardev_free(fe->dev);
-    guest_agent_free(fe->ga);
-    g_byte_array_unref(fe->wire);
-    g_free(fe);
-}
-
-/* Move the agent's pending output into the device. */
-static void fe_pump(TestFe *fe)
-{
-    g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
-
-    vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
-}
-
-static void fe_push(TestFe *fe, const GByteArray *bytes)
-{
-    vdagent_chardev_write(fe->dev, bytes->data, bytes->len);
-}
-
-static VDAgentCounters counters(const TestFe *fe)
-{
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(fe->dev, &c);
-    return c;
-}
-
-static VDAgentConfig config_with(bool mouse, bool clipboard)
-{
-    VDAgentConfig config;
-
-    vdagent_config_init(&config);
-    config.mouse = mouse;
-    config.clipboard = clipboard;
-    config.monitors = false;
-    return config;
-}
 
 /* Open the port and let the agent answer the caps request. */
 static TestFe *fe_connected(bool mouse, bool clipboard, uint32_t guest_caps)
 {
-    VDAgentConfig config = config_with(mouse, clipboard);
+    VDAgentConfig config = fe_config(mouse, clipboard, false);
     TestFe *fe = fe_new(&config, &guest_caps, 1);
 
-    vdagent_chardev_set_guest_open(fe->dev, true);
-    fe_pump(fe);
-    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    fe_open(fe);
     return fe;
 }
 
@@ -160,12 +43,10 @@ static const struct {
 
 START_TEST(test_caps_bytes)
 {
-    VDAgentConfig config = config_with(caps_vectors[_i].mouse,
-                                       caps_vectors[_i].clipboard);
-    TestFe *fe;
-
-    config.monitors = caps_vectors[_i].monitors;
-    fe = fe_new(&config, NULL, 0);
+    VDAgentConfig config = fe_config(caps_vectors[_i].mouse,
+                                     caps_vectors[_i].clipboard,
+                                     caps_vectors[_i].monitors);
+    TestFe *fe = fe_new(&config, NULL, 0);
     const uint8_t head[32] = {
         0x01, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00,        /* chunk */
         0x01, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00,        /* msg */
@@ -187,7 +68,7 @@ END_TEST
 /* The wire-vectors file's QEMU word differs from ours only by our extra caps. */
 START_TEST(test_caps_host_word)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     TestFe *fe = fe_new(&config, NULL, 0);
 
     ck_assert_uint_eq(vdagent_chardev_host_caps(fe->dev) &
@@ -235,8 +116,8 @@ START_TEST(test_caps_reply_only_when_asked)
     TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
 
     /* open: our request; the agent's answer has request=0: no reply. */
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
     guest_agent_clear_received(fe->ga);
 
     /*
@@ -245,7 +126,7 @@ START_TEST(test_caps_reply_only_when_asked)
      */
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
     ck_assert_uint_eq(guest_agent_received(fe->ga, 1)->type,
                       VD_AGENT_MAX_CLIPBOARD);
@@ -265,7 +146,7 @@ END_TEST
 
 START_TEST(test_caps_every_word_kept)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     const uint32_t words[3] = { REAL_AGENT_CAPS, 0x80000001u, 0x00000004u };
     TestFe *fe = fe_new(&config, words, 3);
     const uint32_t *caps;
@@ -287,7 +168,7 @@ START_TEST(test_caps_every_word_kept)
         uint8_t one[8] = { 0, 0, 0, 0, 0x01, 0, 0, 0 };
 
         guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, 8, one, 8);
-        fe_push(fe, b);
+        fe_push(fe, b->data, b->len);
     }
     caps = vdagent_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
@@ -354,9 +235,9 @@ START_TEST(test_size_table)
     data = g_malloc0(size + 1);
     /* keep clipboard selection bytes valid (selection 0) */
     guest_wire_message(b, 1, type, 0, size, data, size);
-    before = counters(fe);
-    fe_push(fe, b);
-    after = counters(fe);
+    before = fe_counters(fe);
+    fe_push(fe, b->data, b->len);
+    after = fe_counters(fe);
 
     accept = size_rules[rule].g2h &&
              (delta == 0 || (delta > 0 && !size_rules[rule].exact));
@@ -374,7 +255,7 @@ START_TEST(test_size_table)
     /* Whatever happened, the session goes on: a valid REPLY is accepted. */
     guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
     fe_pump(fe);
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_REPLY],
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_REPLY],
                       after.msgs_in[VD_AGENT_REPLY] + 1);
     fe_free(fe);
 }
@@ -413,8 +294,8 @@ START_TEST(test_size_caps_bounded)
 
     guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, sizeof(data),
                        data, sizeof(data));
-    fe_push(fe, b);
-    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_BAD_SIZE], 1);
+    fe_push(fe, b->data, b->len);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_BAD_SIZE], 1);
     vdagent_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
     fe_free(fe);
@@ -450,8 +331,8 @@ START_TEST(test_dispatch_drops)
     /* ... followed at once by a valid message in the same push */
     guest_wire_message(b, 1, VD_AGENT_REPLY, 0, 8,
                        (uint8_t[8]){ 2, 0, 0, 0, 1, 0, 0, 0 }, 8);
-    fe_push(fe, b);
-    c = counters(fe);
+    fe_push(fe, b->data, b->len);
+    c = fe_counters(fe);
     for (r = 0; r < VDAGENT_DROP__COUNT; r++) {
         ck_assert_uint_eq(c.drops[r], r == dispatch_drops[_i].reason);
     }
@@ -477,8 +358,8 @@ START_TEST(test_framing_drops_counted)
     g_byte_array_append(b, guest_agent_output(fe->ga)->data,
                         guest_agent_output(fe->ga)->len);
     g_byte_array_set_size(guest_agent_output(fe->ga), 0);
-    fe_push(fe, b);
-    c = counters(fe);
+    fe_push(fe, b->data, b->len);
+    c = fe_counters(fe);
     ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PORT], 1);
     ck_assert_uint_eq(c.drops[VDAGENT_DROP_SHORT_HEADER], 1);
     ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PROTOCOL], 1);
@@ -492,7 +373,7 @@ END_TEST
 /* A configured maximum: a larger message is skipped, the next one parses. */
 START_TEST(test_max_message_config)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe;
     g_autoptr(GByteArray) b = g_byte_array_new();
@@ -504,9 +385,9 @@ START_TEST(test_max_message_config)
     fe_pump(fe);
     guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 5000, big, 5000);
     guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 4096, big, 4096);
-    fe_push(fe, b);
-    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_OVERSIZE], 1);
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 1);
+    fe_push(fe, b->data, b->len);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 1);
     fe_free(fe);
 }
 END_TEST
@@ -547,8 +428,8 @@ START_TEST(test_close_mid_message)
     ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
     ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
                                              VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
     fe_free(fe);
 }
 END_TEST
@@ -556,7 +437,7 @@ END_TEST
 /* Bug Q3/Q22: output queued for one agent never reaches the next. */
 START_TEST(test_close_drops_output)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
 
@@ -595,7 +476,7 @@ START_TEST(test_open_twice)
     ck_assert_uint_eq(fe->wire->len, wire);
     vdagent_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
     /* and a close of a closed port does nothing either */
     vdagent_chardev_set_guest_open(fe->dev, false);
     vdagent_chardev_set_guest_open(fe->dev, false);
@@ -606,14 +487,14 @@ END_TEST
 
 START_TEST(test_bytes_while_closed)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
     size_t n;
 
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
-    ck_assert_uint_eq(counters(fe).drops[VDAGENT_DROP_PORT_CLOSED], 1);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_PORT_CLOSED], 1);
     vdagent_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 0);
     ck_assert_uint_eq(fe->wire->len, 0);
@@ -640,7 +521,7 @@ START_TEST(test_flow_small_frontend)
     static const size_t steps[] = { 1, 3, 35, 36, 37 };
     size_t step = steps[_i];
     TestFe *ref = fe_connected(true, true, REAL_AGENT_CAPS);
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
     unsigned rounds = 0, phase;
@@ -672,50 +553,81 @@ START_TEST(test_flow_small_frontend)
 }
 END_TEST
 
+/* Hook: the guest bytes *@opaque holds are pushed from inside the next write. */
+static void inject_in_write(TestFe *fe, const TestFeCall *call, void *opaque)
+{
+    GByteArray **inject = opaque;
+
+    if (call->kind == FE_CALL_WRITE && *inject) {
+        g_autoptr(GByteArray) in = g_steal_pointer(inject);
+
+        vdagent_chardev_write(fe->dev, in->data, in->len);
+    }
+}
+
 /* Guest bytes pushed from inside the frontend's write are processed, in order. */
 START_TEST(test_reentrant_answer)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
+    GByteArray *inject;
 
-    fe->answer_inline = true;
+    fe_set_hook(fe, fe_hook_pump, NULL);
     vdagent_chardev_set_guest_open(fe->dev, true);
     /* the agent answered inside write; its caps were taken */
     ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
     /* and an agent asking again gets an answer, nested or not */
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      2);
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
 
     /*
      * Bytes pushed while the device is inside a message handler (the caps
      * request below makes it write its caps): processed after it, in order.
      */
-    fe->answer_inline = false;
-    fe->inject = g_byte_array_new();
-    guest_wire_message(fe->inject, 1, VD_AGENT_REPLY, 0, 8,
+    inject = g_byte_array_new();
+    fe_set_hook(fe, inject_in_write, &inject);
+    guest_wire_message(inject, 1, VD_AGENT_REPLY, 0, 8,
                        (uint8_t[8]){ 2, 0, 0, 0, 2, 0, 0, 0 }, 8);
     guest_agent_send_caps(fe->ga, true);
     guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
     fe_pump(fe);
-    ck_assert_ptr_null(fe->inject);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 3);
-    ck_assert_uint_eq(counters(fe).msgs_in[VD_AGENT_REPLY], 2);
-    ck_assert_uint_eq(counters(fe).reply_errors, 1);
+    ck_assert_ptr_null(inject);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      3);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_REPLY], 2);
+    ck_assert_uint_eq(fe_counters(fe).reply_errors, 1);
     fe_free(fe);
 }
 END_TEST
 
+/*
+ * Hook: the guest closes its port from inside the first write; the bytes
+ * of that write must still be readable after the close (ASan).
+ */
+static void close_in_write(TestFe *fe, const TestFeCall *call, void *opaque)
+{
+    if (call->kind != FE_CALL_WRITE) {
+        return;
+    }
+    fe_set_hook(fe, NULL, NULL);
+    vdagent_chardev_set_guest_open(fe->dev, false);
+    ck_assert_uint_eq(call->buf[0] | call->buf[call->len - 1],
+                      call->buf[0] | call->buf[call->len - 1]);
+    g_byte_array_append(fe->wire, call->buf, call->len);
+}
+
 /* The guest closing its port from inside write: no use of freed output. */
 START_TEST(test_close_inside_write)
 {
-    VDAgentConfig config = config_with(true, true);
+    VDAgentConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
 
-    fe->close_in_write = true;
+    fe_set_hook(fe, close_in_write, NULL);
     vdagent_chardev_set_guest_open(fe->dev, true);
     ck_assert(!vdagent_chardev_connected(fe->dev));
     ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);

@@ -15,8 +15,6 @@
 
 Suite *guest_agent_suite(void);
 
-/* caps word of spice-vdagentd 0.22.1 */
-#define REAL_AGENT_CAPS 0x00038de7u
 /* QEMU: MOUSE_STATE, CLIPBOARD_BY_DEMAND, CLIPBOARD_SELECTION, GRAB_SERIAL */
 #define QEMU_CAPS 0x00020061u
 

@@ -14,7 +14,7 @@
  * The scripted agent is spice-vdagentd: it has SELECTION and GRAB_SERIAL
  * and lays its messages out after the host's caps.  Guests lacking those
  * caps (older agents) get their messages written here in their own
- * layout (ga_send_*), see fe_real_layout().
+ * layout (ga_send_*), see cb_real_layout().
  *
  * vdagent-internal.h is included for the device's own ClipboardPeer
  * (dev->cbpeer: to tell its ownership apart from nobody's, and to count
@@ -28,15 +28,14 @@
 #include "tests/check_suites.h"
 #include "clipboard/clipboard.h"
 #include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent.h"
 #include "vdagent/vdagent-internal.h"
 
 Suite *vdagent_clipboard_suite(void);
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
-
-/* The real Linux agent's caps word (spice-vdagentd 0.22.1). */
-#define REAL_AGENT_CAPS 0x00038de7u
 
 #define CAPS_FULL (CAP(CLIPBOARD_BY_DEMAND) | CAP(CLIPBOARD_SELECTION) | \
                    CAP(CLIPBOARD_GRAB_SERIAL))
@@ -83,188 +82,49 @@ static const uint32_t vd_type[CLIPBOARD_TYPE__COUNT] = {
     [CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
 };
 
-/* ---- the frontend: the guest side of the port --------------------------- */
+/* ---- the frontend (tests/test-frontend.h) ------------------------------- */
 
-typedef struct TestFe {
-    GuestAgent *ga;
-    VDAgentChardev *dev;
-    ClipboardHub *hub;          /* the device's hub */
-    uint32_t caps;              /* the agent's caps word */
-    bool unlimited;
-    size_t budget;              /* bytes the guest side takes until refilled */
-    GByteArray *wire;           /* every byte written (NULL: not kept) */
-    GString *events;            /* 'C' CLOSED, 'O' OPENED, in order */
-    /* bytes handed to write() from inside [watch_lo, watch_hi) */
-    uintptr_t watch_lo, watch_hi;
-    uint64_t watched;
-    uint64_t written;
-    GPtrArray *peers;           /* HostPeer *, freed before the device */
-} TestFe;
-
-static size_t fe_can_write(void *opaque)
+/* Clipboard on, no mouse, no MONITORS_CONFIG (less unrelated traffic). */
+static VDAgentConfig cb_config(void)
 {
-    TestFe *fe = opaque;
-
-    return fe->unlimited ? 65536 : fe->budget;
+    return fe_config(false, true, false);
 }
-
-static void fe_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    TestFe *fe = opaque;
-    uintptr_t p = (uintptr_t)buf;
-
-    /* No passing ck_assert here: each one costs a write (_mark_point),
-     * and this runs once per byte in the large test. */
-    if (!fe->unlimited) {
-        if (len > fe->budget) {
-            ck_abort_msg("write of %zu bytes, budget %zu", len, fe->budget);
-        }
-        fe->budget -= len;
-    }
-    if (fe->watch_hi && p >= fe->watch_lo && p + len <= fe->watch_hi) {
-        fe->watched += len;
-    }
-    fe->written += len;
-    if (fe->wire) {
-        g_byte_array_append(fe->wire, buf, len);
-    }
-    guest_agent_feed(fe->ga, buf, len);
-}
-
-static void fe_event(void *opaque, VDAgentEvent event)
-{
-    TestFe *fe = opaque;
-
-    g_string_append_c(fe->events, event == VDAGENT_EVENT_CLOSED ? 'C' : 'O');
-}
-
-static const VDAgentFrontendOps test_fe_ops = {
-    .can_write = fe_can_write,
-    .write = fe_write,
-    .event = fe_event,
-};
-
-static VDAgentConfig clipboard_config(void)
-{
-    VDAgentConfig config;
-
-    vdagent_config_init(&config);
-    config.mouse = false;
-    config.monitors = false;
-    config.clipboard = true;
-    return config;
-}
-
-static void host_peer_free(gpointer p);
 
 /* A device (port closed) and an agent announcing @caps. */
-static TestFe *fe_new_cfg(const VDAgentConfig *config, uint32_t caps)
+static TestFe *cb_new(uint32_t caps)
 {
-    TestFe *fe = g_new0(TestFe, 1);
-    g_autoptr(GError) err = NULL;
+    VDAgentConfig config = cb_config();
 
-    fe->caps = caps;
-    fe->ga = guest_agent_new(&caps, 1);
-    fe->unlimited = true;
-    fe->wire = g_byte_array_new();
-    fe->events = g_string_new(NULL);
-    fe->peers = g_ptr_array_new_with_free_func(host_peer_free);
-    fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
-    ck_assert_ptr_nonnull(fe->dev);
-    ck_assert_ptr_null(err);
-    fe->hub = vdagent_chardev_clipboard_hub(fe->dev);
-    ck_assert_ptr_nonnull(fe->hub);
-    return fe;
-}
-
-static TestFe *fe_new(uint32_t caps)
-{
-    VDAgentConfig config = clipboard_config();
-
-    return fe_new_cfg(&config, caps);
-}
-
-static void fe_free(TestFe *fe)
-{
-    /* Our peers leave the device's hub before it is freed. */
-    g_ptr_array_unref(fe->peers);
-    vdagent_chardev_free(fe->dev);
-    guest_agent_free(fe->ga);
-    if (fe->wire) {
-        g_byte_array_unref(fe->wire);
-    }
-    g_string_free(fe->events, TRUE);
-    g_free(fe);
-}
-
-/* Move the agent's pending output into the device. */
-static void fe_pump(TestFe *fe)
-{
-    g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
-
-    vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
+    return fe_new1(&config, caps);
 }
 
 /* Open the port, let the agent answer the caps request, forget the
  * messages of the handshake. */
-static void fe_open(TestFe *fe)
+static void cb_open(TestFe *fe)
 {
-    vdagent_chardev_set_guest_open(fe->dev, true);
-    fe_pump(fe);
-    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    fe_open(fe);
     ck_assert(vdagent_chardev_guest_has_cap(fe->dev,
                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ==
-              !!(fe->caps & CAP(CLIPBOARD_BY_DEMAND)));
+              !!(fe->caps[0] & CAP(CLIPBOARD_BY_DEMAND)));
     guest_agent_clear_received(fe->ga);
 }
 
-static TestFe *fe_connect(uint32_t caps)
+static TestFe *cb_connect(uint32_t caps)
 {
-    TestFe *fe = fe_new(caps);
+    TestFe *fe = cb_new(caps);
 
-    fe_open(fe);
+    cb_open(fe);
     return fe;
-}
-
-/*
- * A restarted agent (fresh: serials 0, no host caps).  With @reopen the
- * port closes and opens (the device asks for caps); else the new agent
- * announces itself with request=1 on the open port, as spice-vdagentd
- * does when it starts.
- */
-static void fe_restart_agent(TestFe *fe, bool reopen)
-{
-    GuestAgent *old = fe->ga;
-
-    if (reopen) {
-        vdagent_chardev_set_guest_open(fe->dev, false);
-    }
-    fe->ga = guest_agent_new(&fe->caps, 1);
-    guest_agent_free(old);
-    if (reopen) {
-        vdagent_chardev_set_guest_open(fe->dev, true);
-    } else {
-        guest_agent_send_caps(fe->ga, true);
-    }
-    fe_pump(fe);
-    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
 }
 
 static uint64_t drops(const TestFe *fe, VDAgentDrop reason)
 {
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(fe->dev, &c);
-    return c.drops[reason];
+    return fe_counters(fe).drops[reason];
 }
 
 static uint64_t msgs_in(const TestFe *fe, uint32_t type)
 {
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(fe->dev, &c);
-    return c.msgs_in[type];
+    return fe_counters(fe).msgs_in[type];
 }
 
 static ClipboardPeer *dev_peer(TestFe *fe)
@@ -279,184 +139,14 @@ static ClipboardPeer *owner_of(TestFe *fe, unsigned sel)
     return info ? info->owner : NULL;
 }
 
-static bool fe_has_sel(const TestFe *fe)
+static bool cb_has_sel(const TestFe *fe)
 {
-    return fe->caps & CAP(CLIPBOARD_SELECTION);
+    return fe->caps[0] & CAP(CLIPBOARD_SELECTION);
 }
 
-static bool fe_has_serial(const TestFe *fe)
+static bool cb_has_serial(const TestFe *fe)
 {
-    return fe->caps & CAP(CLIPBOARD_GRAB_SERIAL);
-}
-
-/* ---- a host-side peer --------------------------------------------------- */
-
-typedef struct Note {
-    ClipboardNotifyType type;
-    unsigned sel;
-    ClipboardPeer *owner;
-    bool new_info;
-    unsigned types;
-    bool has_serial;
-    uint32_t serial;
-    ClipboardType data_type;
-} Note;
-
-typedef struct HostPeer {
-    ClipboardPeer peer;
-    ClipboardHub *hub;
-    GArray *notes;                /* Note: every notification */
-    GArray *requests;             /* Note: sel and data_type asked for */
-    /* answer from inside the request callback when set (may be empty) */
-    GBytes *answer[N_SEL][CLIPBOARD_TYPE__COUNT];
-} HostPeer;
-
-static void hp_notify(ClipboardPeer *peer, const ClipboardNotify *n)
-{
-    HostPeer *hp = peer->opaque;
-    Note note = { .type = n->type, .new_info = n->new_info,
-                  .data_type = n->data_type };
-
-    if (n->info) {
-        note.sel = n->info->selection;
-        note.owner = n->info->owner;
-        note.types = clipboard_info_types(n->info);
-        note.has_serial = n->info->has_serial;
-        note.serial = n->info->serial;
-    }
-    g_array_append_val(hp->notes, note);
-}
-
-static void hp_request_cb(ClipboardPeer *peer, ClipboardInfo *info,
-                          ClipboardType type)
-{
-    HostPeer *hp = peer->opaque;
-    Note r = { .sel = info->selection, .owner = info->owner,
-               .data_type = type };
-    GBytes *answer = hp->answer[info->selection][type];
-
-    ck_assert_ptr_eq(info->owner, peer);
-    g_array_append_val(hp->requests, r);
-    if (answer) {
-        ck_assert(clipboard_hub_set_data(hp->hub, peer, info, type, answer,
-                                         true));
-    }
-}
-
-static const ClipboardPeerOps hp_ops = {
-    .notify = hp_notify,
-    .request = hp_request_cb,
-};
-
-/* A VNC-like peer: provides its data with the grab, cannot be asked. */
-static const ClipboardPeerOps hp_ops_no_request = {
-    .notify = hp_notify,
-};
-
-static HostPeer *hp_new_on(ClipboardHub *hub, const char *name,
-                           bool can_request)
-{
-    HostPeer *hp = g_new0(HostPeer, 1);
-
-    hp->peer.name = name;
-    hp->peer.ops = can_request ? &hp_ops : &hp_ops_no_request;
-    hp->peer.opaque = hp;
-    hp->hub = hub;
-    hp->notes = g_array_new(FALSE, TRUE, sizeof(Note));
-    hp->requests = g_array_new(FALSE, TRUE, sizeof(Note));
-    ck_assert(clipboard_peer_register(hub, &hp->peer));
-    return hp;
-}
-
-static void host_peer_free(gpointer p)
-{
-    HostPeer *hp = p;
-    unsigned s, t;
-
-    clipboard_peer_unregister(&hp->peer);
-    for (s = 0; s < N_SEL; s++) {
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
-            g_clear_pointer(&hp->answer[s][t], g_bytes_unref);
-        }
-    }
-    g_array_unref(hp->notes);
-    g_array_unref(hp->requests);
-    g_free(hp);
-}
-
-/* A peer on the device's hub, freed by fe_free(). */
-static HostPeer *hp_new_full(TestFe *fe, const char *name, bool can_request)
-{
-    HostPeer *hp = hp_new_on(fe->hub, name, can_request);
-
-    g_ptr_array_add(fe->peers, hp);
-    return hp;
-}
-
-static HostPeer *hp_new(TestFe *fe)
-{
-    return hp_new_full(fe, "test-host", true);
-}
-
-static unsigned hp_count(const HostPeer *hp, ClipboardNotifyType type)
-{
-    unsigned i, n = 0;
-
-    for (i = 0; i < hp->notes->len; i++) {
-        n += g_array_index(hp->notes, Note, i).type == type;
-    }
-    return n;
-}
-
-static const Note *hp_last(const HostPeer *hp)
-{
-    ck_assert_uint_gt(hp->notes->len, 0);
-    return &g_array_index(hp->notes, Note, hp->notes->len - 1);
-}
-
-/* Grab @sel with the types in @mask, data to come on request. */
-static ClipboardInfo *hp_grab(HostPeer *hp, unsigned sel, unsigned mask)
-{
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
-    unsigned t;
-
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
-        info->types[t].available = mask & (1u << t);
-    }
-    ck_assert(clipboard_hub_update(hp->hub, info));
-    return clipboard_hub_info(hp->hub, sel);
-}
-
-/* Grab @sel with @type's data given at once (@data may be empty). */
-static bool hp_grab_bytes(HostPeer *hp, unsigned sel, ClipboardType type,
-                          GBytes *data)
-{
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
-
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, data,
-                                     false));
-    return clipboard_hub_update(hp->hub, info);
-}
-
-/* Answer a request of the current @sel info with @len bytes. */
-static void hp_answer(HostPeer *hp, unsigned sel, ClipboardType type,
-                      const void *data, size_t len)
-{
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
-    g_autoptr(GBytes) bytes = g_bytes_new(data, len);
-
-    ck_assert_ptr_nonnull(info);
-    ck_assert_ptr_eq(info->owner, &hp->peer);
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
-                                     true));
-}
-
-/* Ask for @type of the current @sel info. */
-static bool hp_request(HostPeer *hp, unsigned sel, ClipboardType type)
-{
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
-
-    return info && clipboard_hub_request(hp->hub, info, type);
+    return fe->caps[0] & CAP(CLIPBOARD_GRAB_SERIAL);
 }
 
 /* ---- expected message bodies (our own encoding) ------------------------- */
@@ -475,17 +165,12 @@ static GByteArray *body(bool prefix, unsigned sel)
 
 static GByteArray *body32(GByteArray *b, uint32_t v)
 {
-    uint8_t le[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
-
-    return g_byte_array_append(b, le, 4);
+    return test_append_le32(b, v);
 }
 
 static GByteArray *body_bytes(GByteArray *b, const void *data, size_t len)
 {
-    if (len) {
-        g_byte_array_append(b, data, len);
-    }
-    return b;
+    return test_append_bytes(b, data, len);
 }
 
 /* @m has @type and exactly the bytes of @expect (freed). */
@@ -503,16 +188,7 @@ static void ck_msg(const GuestAgentMsg *m, uint32_t type, GByteArray *expect)
 /* The @n-th (0-based) received message of @type, or NULL. */
 static const GuestAgentMsg *ga_nth(const TestFe *fe, uint32_t type, size_t n)
 {
-    size_t i;
-
-    for (i = 0; i < guest_agent_n_received(fe->ga); i++) {
-        const GuestAgentMsg *m = guest_agent_received(fe->ga, i);
-
-        if (m->type == type && n-- == 0) {
-            return m;
-        }
-    }
-    return NULL;
+    return guest_agent_find(fe->ga, type, n);
 }
 
 static const GuestAgentMsg *ga_last(const TestFe *fe)
@@ -531,9 +207,9 @@ static size_t ga_count(const TestFe *fe, uint32_t type)
 /* The guest's GRAB as the host should send it: serial only with the cap. */
 static GByteArray *grab_body(const TestFe *fe, unsigned sel, uint32_t serial)
 {
-    GByteArray *b = body(fe_has_sel(fe), sel);
+    GByteArray *b = body(cb_has_sel(fe), sel);
 
-    return fe_has_serial(fe) ? body32(b, serial) : b;
+    return cb_has_serial(fe) ? body32(b, serial) : b;
 }
 
 /* The agent sends a GRAB with a serial of our choosing (FULL caps). */
@@ -543,7 +219,7 @@ static void ga_raw_grab(TestFe *fe, unsigned sel, uint32_t serial,
     g_autoptr(GByteArray) b = body32(body(true, sel), serial);
     size_t i;
 
-    ck_assert(fe_has_sel(fe) && fe_has_serial(fe));
+    ck_assert(cb_has_sel(fe) && cb_has_serial(fe));
     for (i = 0; i < n; i++) {
         body32(b, types[i]);
     }
@@ -559,9 +235,9 @@ static void ga_raw_grab(TestFe *fe, unsigned sel, uint32_t serial,
  * the agent's size and serial judgements (guest_agent_ignored(), its S)
  * do not apply to what it receives.
  */
-static bool fe_real_layout(const TestFe *fe)
+static bool cb_real_layout(const TestFe *fe)
 {
-    return fe_has_sel(fe) && fe_has_serial(fe);
+    return cb_has_sel(fe) && cb_has_serial(fe);
 }
 
 static void ga_send_grab(TestFe *fe, unsigned sel, const uint32_t *types,
@@ -570,11 +246,11 @@ static void ga_send_grab(TestFe *fe, unsigned sel, const uint32_t *types,
     g_autoptr(GByteArray) b = NULL;
     size_t i;
 
-    if (fe_real_layout(fe)) {
+    if (cb_real_layout(fe)) {
         guest_agent_send_grab(fe->ga, sel, types, n);
         return;
     }
-    b = body(fe_has_sel(fe), sel);
+    b = body(cb_has_sel(fe), sel);
     for (i = 0; i < n; i++) {
         body32(b, types[i]);
     }
@@ -585,7 +261,7 @@ static void ga_send_request(TestFe *fe, unsigned sel, uint32_t vdtype)
 {
     g_autoptr(GByteArray) b = NULL;
 
-    if (fe_has_sel(fe)) {
+    if (cb_has_sel(fe)) {
         guest_agent_send_request(fe->ga, sel, vdtype);
         return;
     }
@@ -599,7 +275,7 @@ static void ga_send_clipboard(TestFe *fe, unsigned sel, uint32_t vdtype,
 {
     g_autoptr(GByteArray) b = NULL;
 
-    if (fe_has_sel(fe)) {
+    if (cb_has_sel(fe)) {
         guest_agent_send_clipboard(fe->ga, sel, vdtype, data, len);
         return;
     }
@@ -609,7 +285,7 @@ static void ga_send_clipboard(TestFe *fe, unsigned sel, uint32_t vdtype,
 
 static void ga_send_release(TestFe *fe, unsigned sel)
 {
-    if (fe_has_sel(fe)) {
+    if (cb_has_sel(fe)) {
         guest_agent_send_release(fe->ga, sel);
         return;
     }
@@ -627,7 +303,7 @@ static void ga_grab1(TestFe *fe, unsigned sel, uint32_t vdtype)
 static void ck_agent_ok(const TestFe *fe)
 {
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
-    if (fe_real_layout(fe)) {
+    if (cb_real_layout(fe)) {
         ck_assert_msg(guest_agent_ignored(fe->ga) == 0, "agent ignored: %s",
                       guest_agent_last_ignored(fe->ga));
     }
@@ -670,8 +346,8 @@ static void iterate_ms(unsigned ms)
 START_TEST(test_h2g_each_selection)
 {
     unsigned c = _i / N_SEL, sel = _i % N_SEL;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "host says hello";
     bool travels = sel == SEL_CLIPBOARD || caps_sets[c].sel;
 
@@ -701,8 +377,8 @@ START_TEST(test_h2g_each_selection)
     ga_send_request(fe, sel, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 1);
-    ck_assert_uint_eq(g_array_index(hp->requests, Note, 0).sel, sel);
-    ck_assert_uint_eq(g_array_index(hp->requests, Note, 0).data_type,
+    ck_assert_uint_eq(g_array_index(hp->requests, HostPeerNote, 0).sel, sel);
+    ck_assert_uint_eq(g_array_index(hp->requests, HostPeerNote, 0).data_type,
                       CLIPBOARD_TYPE_TEXT);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 0);
 
@@ -745,11 +421,11 @@ static const struct {
 START_TEST(test_g2h_each_selection)
 {
     unsigned c = g2h_cases[_i].caps, sel = g2h_cases[_i].sel;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "guest says hello";
     ClipboardInfo *info;
-    const Note *n;
+    const HostPeerNote *n;
     GBytes *data;
 
     ga_grab1(fe, sel, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -812,8 +488,8 @@ START_TEST(test_images_both_ways)
         CLIPBOARD_TYPE_JPG,
     };
     ClipboardType t = images[_i];
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GBytes) img = binary_payload(5000, _i);
     g_autoptr(GBytes) back = binary_payload(7000, 100 + _i);
     uint32_t guest_types[2] = { vd_type[t], VD_AGENT_CLIPBOARD_UTF8_TEXT };
@@ -858,7 +534,7 @@ END_TEST
 /* The device's caps carry the clipboard caps whatever the guest's are. */
 START_TEST(test_caps_host_always_full)
 {
-    TestFe *fe = fe_connect(caps_sets[_i].caps);
+    TestFe *fe = cb_connect(caps_sets[_i].caps);
     static const unsigned caps[] = {
         VD_AGENT_CAP_CLIPBOARD_BY_DEMAND, VD_AGENT_CAP_CLIPBOARD_SELECTION,
         VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL, VD_AGENT_CAP_MAX_CLIPBOARD,
@@ -893,16 +569,16 @@ static const struct {
 /* The peer joins the hub only with clipboard on and BY_DEMAND announced. */
 START_TEST(test_register_only_with_by_demand)
 {
-    VDAgentConfig config = clipboard_config();
+    VDAgentConfig config = cb_config();
     TestFe *fe;
     HostPeer *hp;
     bool reg = register_cases[_i].registered;
 
     config.clipboard = register_cases[_i].clipboard;
-    fe = fe_new_cfg(&config, register_cases[_i].caps);
-    hp = hp_new(fe);
+    fe = fe_new1(&config, register_cases[_i].caps);
+    hp = fe_peer_new(fe);
     ck_assert(!clipboard_peer_registered(dev_peer(fe)));
-    fe_open(fe);
+    cb_open(fe);
     ck_assert(clipboard_peer_registered(dev_peer(fe)) == reg);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -944,12 +620,12 @@ static void spy_install(TestFe *fe)
 /* Bug P1: caps processed again never register the peer twice. */
 START_TEST(test_p1_register_once)
 {
-    TestFe *fe = fe_new(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_new(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     unsigned i;
 
     spy_install(fe);
-    fe_open(fe);
+    cb_open(fe);
     for (i = 0; i < 3; i++) {
         /* the agent announces again (request=0: no serial reset there) */
         guest_agent_send_caps(fe->ga, false);
@@ -1034,8 +710,8 @@ static void ck_last_grab(TestFe *fe, unsigned sel, uint32_t serial)
 START_TEST(test_v8_serial_table)
 {
     const char *seq = serial_seqs[_i];
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     SerialModel m = { .stale = 0 };
     uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     size_t step;
@@ -1109,8 +785,8 @@ static const struct {
 
 START_TEST(test_q9_serial_compare)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT, serial = q9_cases[_i].serial;
     bool accept = q9_cases[_i].accept;
     unsigned i, notes;
@@ -1149,10 +825,10 @@ END_TEST
  */
 START_TEST(test_q11_restart_resets_serial)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
-    const Note *n;
+    const HostPeerNote *n;
     unsigned notes;
 
     ga_raw_grab(fe, SEL_CLIPBOARD, 7, &text, 1);
@@ -1163,7 +839,7 @@ START_TEST(test_q11_restart_resets_serial)
     fe_restart_agent(fe, _i == 1);
     /* the old agent's grab went with it: the first news of the restart */
     ck_assert_uint_gt(hp->notes->len, notes);
-    n = &g_array_index(hp->notes, Note, notes);
+    n = &g_array_index(hp->notes, HostPeerNote, notes);
     ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
     ck_assert_uint_eq(n->sel, SEL_CLIPBOARD);
     ck_assert_ptr_null(n->owner);
@@ -1194,13 +870,13 @@ END_TEST
  */
 START_TEST(test_q16_reset_serial_once)
 {
-    TestFe *fe = fe_new(caps_sets[_i].caps);
-    HostPeer *a = hp_new_full(fe, "a", true);
-    HostPeer *b = hp_new_full(fe, "b", false);
+    TestFe *fe = cb_new(caps_sets[_i].caps);
+    HostPeer *a = fe_peer_new_full(fe, "a", true);
+    HostPeer *b = fe_peer_new_full(fe, "b", false);
     g_autoptr(ClipboardInfo) info = clipboard_info_new(&a->peer, SEL_PRIMARY);
     unsigned round;
 
-    fe_open(fe);
+    cb_open(fe);
     ck_assert_uint_eq(hp_count(a, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
     ck_assert_uint_eq(hp_count(b, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
 
@@ -1230,8 +906,8 @@ END_TEST
  */
 START_TEST(test_q20_reset_closes_serial_agent_only)
 {
-    TestFe *fe = fe_connect(caps_sets[_i].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[_i].caps);
+    HostPeer *hp = fe_peer_new(fe);
     bool serial = caps_sets[_i].serial;
 
     clipboard_hub_reset_serial(fe->hub);
@@ -1259,8 +935,8 @@ END_TEST
  */
 START_TEST(test_q12_opened_after_guest_close)
 {
-    TestFe *fe = fe_connect(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
 
     clipboard_hub_reset_serial(fe->hub);
     ck_assert_str_eq(fe->events->str, "C");
@@ -1301,8 +977,8 @@ END_TEST
  * guest's serial-0 grab after them is accepted. */
 START_TEST(test_i6_caps_after_caps)
 {
-    TestFe *fe = fe_connect(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     unsigned i;
 
@@ -1337,8 +1013,8 @@ enum {
 START_TEST(test_q5_request_nobody_offers)
 {
     unsigned c = _i / Q5__COUNT, kase = _i % Q5__COUNT;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t want = VD_AGENT_CLIPBOARD_UTF8_TEXT;
 
     switch (kase) {
@@ -1386,8 +1062,8 @@ enum {
 
 START_TEST(test_q15_size0)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new_full(fe, "q15", _i != Q15_NO_REQUEST_PEER);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new_full(fe, "q15", _i != Q15_NO_REQUEST_PEER);
     g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
     ClipboardInfo *info;
 
@@ -1462,8 +1138,8 @@ END_TEST
  */
 START_TEST(test_request_answered_once)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GBytes) t1 = g_bytes_new("t1", 2);
     static const uint8_t png[] = { 0x89, 'P', 'N', 'G', 0, 1 };
     unsigned requests = 0;
@@ -1541,8 +1217,8 @@ END_TEST
  * answer at once, and still every request gets exactly one answer. */
 START_TEST(test_request_pending_bound)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "late";
     unsigned i, n = VDAGENT_MAX_PENDING + 3;
 
@@ -1577,8 +1253,8 @@ END_TEST
 START_TEST(test_v10_pending_answered_before_grab)
 {
     unsigned c = _i / 3, action = _i % 3;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t after = action == 0 ? VD_AGENT_CLIPBOARD_GRAB
                                  : VD_AGENT_CLIPBOARD_RELEASE;
     static const char text[] = "new";
@@ -1626,8 +1302,8 @@ END_TEST
  * empty on timeout, once per request; later requests are forwarded again. */
 START_TEST(test_guest_request_timeout)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     hp_grab(hp, SEL_PRIMARY, BIT(TEXT));
@@ -1665,8 +1341,8 @@ END_TEST
  */
 START_TEST(test_r7_host_request_timeout)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "finally";
     ClipboardInfo *info;
 
@@ -1704,8 +1380,8 @@ END_TEST
  * never one by the other's answer. */
 START_TEST(test_pending_types_independent)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     static const uint8_t png[] = { 0x89, 'P', 'N', 'G' };
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT) | BIT(PNG));
@@ -1741,8 +1417,8 @@ START_TEST(test_bad_selection_dropped)
 {
     uint32_t type = bad_sel_types[_i / 2];
     unsigned sel = _i % 2 ? 255 : N_SEL;
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GByteArray) b = body(true, sel);
     unsigned s;
 
@@ -1790,8 +1466,8 @@ START_TEST(test_q1_grab_types_bound)
     unsigned c = _i / 2;
     size_t n = _i % 2 ? VDAGENT_GRAB_MAX_TYPES + 1 : VDAGENT_GRAB_MAX_TYPES;
     bool accept = n <= 10;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t types[11];
     size_t i;
 
@@ -1818,8 +1494,8 @@ END_TEST
 /* Unknown types in a guest grab are skipped. */
 START_TEST(test_grab_unknown_types_skipped)
 {
-    TestFe *fe = fe_connect(caps_sets[_i].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[_i].caps);
+    HostPeer *hp = fe_peer_new(fe);
     static const uint32_t mixed[] = {
         VD_TYPE_UNKNOWN, VD_AGENT_CLIPBOARD_UTF8_TEXT, VD_AGENT_CLIPBOARD_NONE,
         VD_AGENT_CLIPBOARD_IMAGE_JPG, 6 /* FILE_LIST */, 0xffffffffu,
@@ -1850,8 +1526,8 @@ END_TEST
  * the only other reference) is safe and sends nothing new to the guest. */
 START_TEST(test_q8_update_current_info)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     ClipboardInfo *info = hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
 
     ck_assert(clipboard_hub_update(fe->hub, info));
@@ -1870,9 +1546,9 @@ END_TEST
 START_TEST(test_guest_release)
 {
     unsigned c = g2h_cases[_i].caps, sel = g2h_cases[_i].sel;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
-    const Note *n;
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
+    const HostPeerNote *n;
     unsigned notes;
 
     ga_grab1(fe, sel, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -1914,8 +1590,8 @@ END_TEST
  * is dropped and changes nothing. */
 START_TEST(test_guest_data_not_owner)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     unsigned notes;
     ClipboardInfo *info;
 
@@ -1965,8 +1641,8 @@ END_TEST
 START_TEST(test_q6_host_release)
 {
     unsigned c = _i / N_SEL, sel = _i % N_SEL;
-    TestFe *fe = fe_connect(caps_sets[c].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[c].caps);
+    HostPeer *hp = fe_peer_new(fe);
     bool travels = sel == SEL_CLIPBOARD || caps_sets[c].sel;
 
     hp_grab(hp, sel, BIT(TEXT));
@@ -2004,8 +1680,8 @@ END_TEST
 /* After the guest took the selection, a host release sends nothing. */
 START_TEST(test_release_after_guest_took_over)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -2027,10 +1703,10 @@ END_TEST
  */
 START_TEST(test_q4_close_releases)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     unsigned notes, i;
-    const Note *n;
+    const HostPeerNote *n;
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -2045,7 +1721,7 @@ START_TEST(test_q4_close_releases)
     vdagent_chardev_set_guest_open(fe->dev, false);
     ck_assert_uint_eq(hp->notes->len, notes + 2);
     for (i = 0; i < 2; i++) {
-        n = &g_array_index(hp->notes, Note, notes + i);
+        n = &g_array_index(hp->notes, HostPeerNote, notes + i);
         ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
         ck_assert(n->new_info);
         ck_assert_uint_eq(n->sel, i);
@@ -2080,8 +1756,8 @@ END_TEST
  * it: the host never sees the partial data, the next agent works. */
 START_TEST(test_r2_partial_data_dropped)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GByteArray) b = g_byte_array_new();
     g_autoptr(GBytes) data = binary_payload(3000, 7);
     g_autoptr(GByteArray) msg = body32(body(true, 0),
@@ -2118,15 +1794,15 @@ END_TEST
 START_TEST(test_q2_free_leaves_hub)
 {
     g_autoptr(ClipboardHub) hub = clipboard_hub_new();
-    VDAgentConfig config = clipboard_config();
-    HostPeer *hp = hp_new_on(hub, "survivor", true);
+    VDAgentConfig config = cb_config();
+    HostPeer *hp = hp_new(hub, "survivor", true);
     TestFe *fe;
-    const Note *n;
+    const HostPeerNote *n;
 
     config.clipboard_hub = hub;
-    fe = fe_new_cfg(&config, CAPS_FULL);
+    fe = fe_new1(&config, CAPS_FULL);
     ck_assert_ptr_eq(fe->hub, hub);
-    fe_open(fe);
+    cb_open(fe);
     ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ck_assert(hp_request(hp, SEL_PRIMARY, CLIPBOARD_TYPE_TEXT));
     fe_free(fe);
@@ -2138,7 +1814,7 @@ START_TEST(test_q2_free_leaves_hub)
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     clipboard_hub_reset_serial(hub);
     ck_assert(!hp_request(hp, SEL_PRIMARY, CLIPBOARD_TYPE_TEXT));
-    host_peer_free(hp);
+    hp_free(hp);
 }
 END_TEST
 
@@ -2151,8 +1827,8 @@ static void note_freed(gpointer data)
 
 START_TEST(test_q3_close_drops_queued_reply)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     size_t len = 10000;
     uint8_t *buf = g_malloc(len);
     unsigned freed = 0;
@@ -2191,8 +1867,8 @@ END_TEST
 /* Bug Q19: an open of an open port changes nothing in the clipboard. */
 START_TEST(test_q19_open_twice_keeps_clipboard)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     unsigned notes;
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -2219,8 +1895,8 @@ END_TEST
  * agent gets our caps request first and the grab after its caps. */
 START_TEST(test_q22_grab_while_closed)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     size_t wire;
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -2248,8 +1924,8 @@ END_TEST
  * (and our MAX_CLIPBOARD). */
 START_TEST(test_i5_caps_first)
 {
-    TestFe *fe = fe_new(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_new(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
     unsigned round;
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -2259,8 +1935,7 @@ START_TEST(test_i5_caps_first)
 
         if (round) {
             vdagent_chardev_set_guest_open(fe->dev, false);
-            guest_agent_free(fe->ga);
-            fe->ga = guest_agent_new(&fe->caps, 1);
+            fe_new_agent(fe);
         }
         vdagent_chardev_set_guest_open(fe->dev, true);
         ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
@@ -2286,8 +1961,8 @@ END_TEST
  * (VDAgentMessage with a 64-bit opaque). */
 START_TEST(test_i6_wire_bytes)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     static const uint8_t grab[] = {
         0x01, 0, 0, 0, 0x24, 0, 0, 0,                  /* port 1, 36 */
         0x01, 0, 0, 0, 0x07, 0, 0, 0,                  /* proto, GRAB */
@@ -2326,8 +2001,8 @@ END_TEST
  * with the latest content. */
 START_TEST(test_q18_grab_while_stopped)
 {
-    TestFe *fe = fe_connect(caps_sets[_i].caps);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(caps_sets[_i].caps);
+    HostPeer *hp = fe_peer_new(fe);
     size_t wire = fe->wire->len;
 
     clipboard_hub_set_running(fe->hub, false);
@@ -2352,8 +2027,8 @@ END_TEST
 /* Released while stopped: one RELEASE on resume. */
 START_TEST(test_q18_release_while_stopped)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     hp_grab(hp, SEL_PRIMARY, BIT(TEXT));
     guest_agent_clear_received(fe->ga);
@@ -2371,8 +2046,8 @@ END_TEST
  * reaches the guest on resume, exactly once. */
 START_TEST(test_q18_answer_while_stopped)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -2395,8 +2070,8 @@ END_TEST
  * resume, once. */
 START_TEST(test_q18_timeout_while_stopped)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -2424,8 +2099,8 @@ END_TEST
  */
 START_TEST(test_q18_caps_while_stopped)
 {
-    TestFe *fe = fe_new(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_new(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     clipboard_hub_set_running(fe->hub, false);
@@ -2457,11 +2132,11 @@ END_TEST
  */
 START_TEST(test_q18_own_reset_no_closed)
 {
-    TestFe *fe = fe_new(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_new(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
 
     clipboard_hub_set_running(fe->hub, false);
-    fe_open(fe);
+    cb_open(fe);
     clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
     ck_assert_str_eq(fe->events->str, "");
@@ -2489,14 +2164,14 @@ static const struct {
  * the cap; the limit leaves room for the clipboard header. */
 START_TEST(test_v13_max_clipboard_announced)
 {
-    VDAgentConfig config = clipboard_config();
+    VDAgentConfig config = cb_config();
     uint32_t caps = v13_announce_cases[_i].caps;
     bool has = caps & CAP(MAX_CLIPBOARD);
     uint32_t limit;
     TestFe *fe;
 
     config.max_message = v13_announce_cases[_i].max_message;
-    fe = fe_new_cfg(&config, caps);
+    fe = fe_new1(&config, caps);
     limit = (config.max_message ? config.max_message : 256u << 20) - 8;
     ck_assert_uint_eq(vdagent_chardev_max_clipboard(fe->dev), limit);
     vdagent_chardev_set_guest_open(fe->dev, true);
@@ -2517,8 +2192,8 @@ END_TEST
  * _i: data of n-1, n, n+1 bytes; then unlimited again with -1. */
 START_TEST(test_v13_guest_limit)
 {
-    TestFe *fe = fe_connect(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
     uint32_t n = 100, len = n - 1 + _i;
     uint8_t limit[4] = { n, 0, 0, 0 };
     static const uint8_t unlimited[4] = { 0xff, 0xff, 0xff, 0xff };
@@ -2554,8 +2229,8 @@ END_TEST
  * none gets everything. _i: 0 restart by caps, 1 by reopening the port. */
 START_TEST(test_v13_guest_limit_forgotten)
 {
-    TestFe *fe = fe_connect(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
     static const uint8_t limit[4] = { 10, 0, 0, 0 };
     g_autoptr(GBytes) data = binary_payload(100, 5);
 
@@ -2584,7 +2259,7 @@ END_TEST
  * anyway is dropped, and the host's request then times out. */
 START_TEST(test_v13_device_limit)
 {
-    VDAgentConfig config = clipboard_config();
+    VDAgentConfig config = cb_config();
     TestFe *fe;
     HostPeer *hp;
     uint32_t limit;
@@ -2594,9 +2269,9 @@ START_TEST(test_v13_device_limit)
     ClipboardInfo *info;
 
     config.max_message = 4096;
-    fe = fe_new_cfg(&config, REAL_AGENT_CAPS);
-    hp = hp_new(fe);
-    fe_open(fe);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
+    hp = fe_peer_new(fe);
+    cb_open(fe);
     clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     limit = vdagent_chardev_max_clipboard(fe->dev);
     ck_assert_uint_eq(guest_agent_max_clipboard(fe->ga), limit);
@@ -2683,6 +2358,24 @@ static void big_freed(gpointer data)
     *freed = true;
 }
 
+/* Bytes handed to write() from inside [lo, hi). */
+typedef struct Watch {
+    uintptr_t lo, hi;
+    uint64_t watched;
+} Watch;
+
+/* Hook: count the written bytes that lie inside the watched buffer. */
+static void watch_write(TestFe *fe, const TestFeCall *call, void *opaque)
+{
+    Watch *wa = opaque;
+    uintptr_t p = (uintptr_t)call->buf;
+
+    if (call->kind == FE_CALL_WRITE && p >= wa->lo &&
+        p + call->len <= wa->hi) {
+        wa->watched += call->len;
+    }
+}
+
 /*
  * A 100 MiB host-to-guest clipboard through a frontend that takes ONE
  * byte per accept_input: intact (checksum), chunks of at most 2048, and
@@ -2692,8 +2385,8 @@ static void big_freed(gpointer data)
  */
 START_TEST(test_r6_big_one_byte_frontend)
 {
-    TestFe *fe = fe_connect(CAPS_FULL);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
     uint64_t n = big_size(), total = wire_size(8 + n), w = 0;
     uint8_t *buf = g_malloc(n);
     bool freed = false;
@@ -2703,6 +2396,7 @@ START_TEST(test_r6_big_one_byte_frontend)
     const GuestAgentMsg *m;
     uint64_t i, chunks;
     uint32_t x = 0x12345678u;
+    Watch wa = { .lo = (uintptr_t)buf, .hi = (uintptr_t)buf + n };
 
     for (i = 0; i < n; i++) {
         x ^= x << 13;
@@ -2721,8 +2415,7 @@ START_TEST(test_r6_big_one_byte_frontend)
     fe->unlimited = false;
     fe->budget = 0;
     fe->written = 0;
-    fe->watch_lo = (uintptr_t)buf;
-    fe->watch_hi = (uintptr_t)buf + n;
+    fe_set_hook(fe, watch_write, &wa);
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 1);
@@ -2743,18 +2436,18 @@ START_TEST(test_r6_big_one_byte_frontend)
              * to go is the data to go: data gone out == data_in_wire(w),
              * every byte of it straight from the host peer's buffer */
             if (vdagent_chardev_pending_output(fe->dev) != total - w ||
-                fe->watched != data_in_wire(w) || freed) {
+                wa.watched != data_in_wire(w) || freed) {
                 ck_abort_msg("byte %" G_GUINT64_FORMAT ": pending %"
                              G_GUINT64_FORMAT " (want %" G_GUINT64_FORMAT
                              "), from host buffer %" G_GUINT64_FORMAT
                              " (want %" G_GUINT64_FORMAT "), freed %d", w,
                              vdagent_chardev_pending_output(fe->dev),
-                             total - w, fe->watched, data_in_wire(w), freed);
+                             total - w, wa.watched, data_in_wire(w), freed);
             }
         }
     }
     ck_assert_uint_eq(w, total);
-    ck_assert_uint_eq(fe->watched, n);
+    ck_assert_uint_eq(wa.watched, n);
     ck_assert(!freed);
 
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
@@ -2784,8 +2477,8 @@ END_TEST
  * frontend; the guest's single large chunk (I1) is taken too. */
 START_TEST(test_r6_large_both_ways)
 {
-    TestFe *fe = fe_connect(REAL_AGENT_CAPS);
-    HostPeer *hp = hp_new(fe);
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GBytes) data = binary_payload(3 << 20, 1);
     ClipboardInfo *info;
 

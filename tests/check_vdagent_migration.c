@@ -37,6 +37,8 @@
 #include "clipboard/clipboard.h"
 #include "clipboard/clipboard-vmstate.h"
 #include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
+#include "tests/test-util.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
 #include "migration/savevm.h"
@@ -46,9 +48,6 @@
 #ifndef TEST_DATA_DIR
 #define TEST_DATA_DIR "tests/data"
 #endif
-
-/* The real Linux agent's caps word (spice-vdagentd 0.22.1). */
-#define REAL_AGENT_CAPS 0x00038de7u
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
 #define N_SEL CLIPBOARD_SELECTION__COUNT
@@ -60,68 +59,16 @@
 
 /* ---- bytes ------------------------------------------------------------- */
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-    p[2] = v >> 16;
-    p[3] = v >> 24;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
 static void app_u8(GByteArray *b, uint8_t v)
 {
     g_byte_array_append(b, &v, 1);
-}
-
-static void app_be32(GByteArray *b, uint32_t v)
-{
-    uint8_t be[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(b, be, 4);
-}
-
-static void app_le32(GByteArray *b, uint32_t v)
-{
-    uint8_t le[4];
-
-    put_le32(le, v);
-    g_byte_array_append(b, le, 4);
-}
-
-static void app_bytes(GByteArray *b, const void *p, size_t n)
-{
-    if (n) {
-        g_byte_array_append(b, p, n);
-    }
 }
 
 /* A counted string (u8 length, bytes), as idstrs and subsection names. */
 static void app_str8(GByteArray *b, const char *s)
 {
     app_u8(b, (uint8_t)strlen(s));
-    app_bytes(b, s, strlen(s));
-}
-
-static uint64_t fnv(const uint8_t *p, size_t n)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * UINT64_C(0x100000001b3);
-    }
-    return h;
+    test_append_bytes(b, s, strlen(s));
 }
 
 /* @n bytes of a pattern that differs with @seed and never repeats fast. */
@@ -141,141 +88,25 @@ static GByteArray *bytes_copy(const uint8_t *p, size_t n)
 {
     GByteArray *b = g_byte_array_sized_new(n);
 
-    app_bytes(b, p, n);
+    test_append_bytes(b, p, n);
     return b;
 }
 
-/* ---- a frontend: the guest side of one device's port ------------------- */
-
-typedef struct HostPeer HostPeer;
-
-typedef struct Port {
-    VDAgentChardev *dev;
-    VDAgentConfig config;
-    GuestAgent *ga;          /* borrowed: gets the output; NULL: dropped */
-    bool unlimited;
-    size_t budget;           /* bytes the guest side takes until refilled */
-    GByteArray *wire;        /* every byte written, in order */
-    GString *events;         /* 'C' CLOSED, 'O' OPENED */
-    GPtrArray *peers;        /* HostPeer *, freed before the device */
-} Port;
-
-static size_t port_can_write(void *opaque)
-{
-    Port *p = opaque;
-
-    return p->unlimited ? 65536 : p->budget;
-}
-
-static void port_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    Port *p = opaque;
-
-    if (!p->unlimited) {
-        if (len > p->budget) {
-            ck_abort_msg("write of %zu bytes, budget %zu", len, p->budget);
-        }
-        p->budget -= len;
-    }
-    g_byte_array_append(p->wire, buf, len);
-    if (p->ga) {
-        guest_agent_feed(p->ga, buf, len);
-    }
-}
-
-static void port_event(void *opaque, VDAgentEvent event)
-{
-    Port *p = opaque;
-
-    g_string_append_c(p->events, event == VDAGENT_EVENT_CLOSED ? 'C' : 'O');
-}
-
-static const VDAgentFrontendOps port_ops = {
-    .can_write = port_can_write,
-    .write = port_write,
-    .event = port_event,
-};
+/* ---- the frontend (tests/test-frontend.h) and host peers --------------- */
 
 /* Mouse and clipboard on, no MONITORS_CONFIG (less unrelated traffic). */
 static VDAgentConfig mig_config(void)
 {
-    VDAgentConfig config;
-
-    vdagent_config_init(&config);
-    config.mouse = true;
-    config.clipboard = true;
-    config.monitors = false;
-    return config;
-}
-
-static void host_peer_free(gpointer p);
-
-/* A device (port closed, running) behind a frontend that takes all. */
-static Port *port_new(const VDAgentConfig *config)
-{
-    Port *p = g_new0(Port, 1);
-    g_autoptr(GError) err = NULL;
-
-    p->config = *config;
-    p->unlimited = true;
-    p->wire = g_byte_array_new();
-    p->events = g_string_new(NULL);
-    p->peers = g_ptr_array_new_with_free_func(host_peer_free);
-    p->dev = vdagent_chardev_new(config, &port_ops, p, &err);
-    ck_assert_ptr_null(err);
-    ck_assert_ptr_nonnull(p->dev);
-    return p;
-}
-
-static void port_free(Port *p)
-{
-    if (!p) {
-        return;
-    }
-    g_ptr_array_unref(p->peers);
-    vdagent_chardev_free(p->dev);
-    g_byte_array_unref(p->wire);
-    g_string_free(p->events, TRUE);
-    g_free(p);
-}
-
-static ClipboardHub *port_hub(const Port *p)
-{
-    return vdagent_chardev_clipboard_hub(p->dev);
-}
-
-/* Move the agent's pending output into the device. */
-static void port_pump(Port *p)
-{
-    g_autoptr(GBytes) out = guest_agent_take_output(p->ga);
-
-    vdagent_chardev_write(p->dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
-}
-
-/* Push raw guest bytes. */
-static void port_push(Port *p, const uint8_t *buf, size_t len)
-{
-    vdagent_chardev_write(p->dev, buf, len);
+    return fe_config(true, true, false);
 }
 
 /* Attach @ga, open the port, let the agent answer the caps request. */
-static void port_connect(Port *p, GuestAgent *ga)
+static void mig_connect(TestFe *p, GuestAgent *ga)
 {
-    p->ga = ga;
-    vdagent_chardev_set_guest_open(p->dev, true);
-    port_pump(p);
-    ck_assert_uint_eq(guest_agent_errors(ga), 0);
+    fe_attach(p, ga);
+    fe_open(p);
     ck_assert(vdagent_chardev_connected(p->dev));
     guest_agent_clear_received(ga);
-}
-
-static VDAgentCounters port_counters(const Port *p)
-{
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(p->dev, &c);
-    return c;
 }
 
 static GuestAgent *real_agent(void)
@@ -283,20 +114,6 @@ static GuestAgent *real_agent(void)
     uint32_t caps = REAL_AGENT_CAPS;
 
     return guest_agent_new(&caps, 1);
-}
-
-/* The @n-th (0-based) received message of @type, or NULL. */
-static const GuestAgentMsg *ga_nth(const GuestAgent *ga, uint32_t type,
-                                   size_t n)
-{
-    for (size_t i = 0; i < guest_agent_n_received(ga); i++) {
-        const GuestAgentMsg *m = guest_agent_received(ga, i);
-
-        if (m->type == type && n-- == 0) {
-            return m;
-        }
-    }
-    return NULL;
 }
 
 /* The agent is happy: no protocol error, nothing it would discard. */
@@ -308,207 +125,15 @@ static void ck_agent_clean(const GuestAgent *ga)
                   guest_agent_last_ignored(ga));
 }
 
-/* ---- a host-side clipboard peer that logs what it sees ----------------- */
-
-/* What a peer knows of one selection. */
-typedef struct SelView {
-    char owner;                  /* 'n' nobody, 'h' this peer, 'g' another */
-    unsigned types;
-    bool has_serial;
-    uint32_t serial;
-    uint32_t len[N_TYPES];
-    uint64_t hash[N_TYPES];
-} SelView;
-
-typedef struct HostReq {
-    unsigned sel;
-    ClipboardType type;
-} HostReq;
-
-struct HostPeer {
-    ClipboardPeer peer;
-    ClipboardHub *hub;
-    SelView view[N_SEL];
-    GString *log;                /* one line per change of the view */
-    GArray *requests;            /* HostReq: asked of this peer */
-    unsigned notes;              /* notifications of any kind */
-    GBytes *answer[N_SEL][N_TYPES]; /* answered from the request callback */
-};
-
-static void view_of(const HostPeer *hp, const ClipboardInfo *info,
-                    SelView *v)
-{
-    memset(v, 0, sizeof(*v));
-    v->owner = !info->owner ? 'n' : info->owner == &hp->peer ? 'h' : 'g';
-    v->types = clipboard_info_types(info);
-    v->has_serial = info->has_serial;
-    v->serial = info->serial;
-    for (unsigned t = 0; t < N_TYPES; t++) {
-        const uint8_t *d;
-        size_t n;
-
-        if (!info->types[t].data) {
-            continue;
-        }
-        d = g_bytes_get_data(info->types[t].data, &n);
-        v->len[t] = n;
-        v->hash[t] = fnv(d, n);
-    }
-}
-
-static void hp_notify(ClipboardPeer *peer, const ClipboardNotify *n)
-{
-    HostPeer *hp = peer->opaque;
-    SelView v;
-    unsigned sel;
-
-    hp->notes++;
-    if (n->type != CLIPBOARD_NOTIFY_UPDATE) {
-        return;
-    }
-    sel = n->info->selection;
-    view_of(hp, n->info, &v);
-    if (memcmp(&v, &hp->view[sel], sizeof(v)) == 0) {
-        return;                  /* a replay of what we know */
-    }
-    hp->view[sel] = v;
-    g_string_append_printf(hp->log, "sel %u owner %c types 0x%x serial %c%u",
-                           sel, v.owner, v.types, v.has_serial ? '+' : '-',
-                           v.serial);
-    for (unsigned t = 0; t < N_TYPES; t++) {
-        if (v.len[t]) {
-            g_string_append_printf(hp->log, " %s:%u:%016" G_GINT64_MODIFIER
-                                   "x", clipboard_type_name(t), v.len[t],
-                                   v.hash[t]);
-        }
-    }
-    g_string_append_c(hp->log, '\n');
-}
-
-static void hp_request_cb(ClipboardPeer *peer, ClipboardInfo *info,
-                          ClipboardType type)
-{
-    HostPeer *hp = peer->opaque;
-    HostReq r = { .sel = info->selection, .type = type };
-    GBytes *answer = hp->answer[info->selection][type];
-
-    ck_assert_ptr_eq(info->owner, peer);
-    g_array_append_val(hp->requests, r);
-    if (answer) {
-        ck_assert(clipboard_hub_set_data(hp->hub, peer, info, type, answer,
-                                         true));
-    }
-}
-
-static const ClipboardPeerOps hp_ops = {
-    .notify = hp_notify,
-    .request = hp_request_cb,
-};
-
-static SelView empty_view(void)
-{
-    SelView v;
-
-    memset(&v, 0, sizeof(v));
-    v.owner = 'n';
-    return v;
-}
-
-/* A peer on @p's hub, freed with @p. */
-static HostPeer *hp_new(Port *p)
-{
-    HostPeer *hp = g_new0(HostPeer, 1);
-
-    hp->peer.name = "test-host";
-    hp->peer.ops = &hp_ops;
-    hp->peer.opaque = hp;
-    hp->hub = port_hub(p);
-    hp->log = g_string_new(NULL);
-    hp->requests = g_array_new(FALSE, TRUE, sizeof(HostReq));
-    for (unsigned s = 0; s < N_SEL; s++) {
-        hp->view[s] = empty_view();
-    }
-    ck_assert(clipboard_peer_register(hp->hub, &hp->peer));
-    g_ptr_array_add(p->peers, hp);
-    return hp;
-}
-
-static void host_peer_free(gpointer p)
-{
-    HostPeer *hp = p;
-
-    clipboard_peer_unregister(&hp->peer);
-    for (unsigned s = 0; s < N_SEL; s++) {
-        for (unsigned t = 0; t < N_TYPES; t++) {
-            g_clear_pointer(&hp->answer[s][t], g_bytes_unref);
-        }
-    }
-    g_string_free(hp->log, TRUE);
-    g_array_unref(hp->requests);
-    g_free(hp);
-}
-
-/* Grab @sel with the types of @mask, data to come on request. */
-static void hp_grab(HostPeer *hp, unsigned sel, unsigned mask)
-{
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
-
-    for (unsigned t = 0; t < N_TYPES; t++) {
-        info->types[t].available = mask & (1u << t);
-    }
-    ck_assert(clipboard_hub_update(hp->hub, info));
-}
-
-/* Grab @sel with @type's data at once. */
-static void hp_grab_data(HostPeer *hp, unsigned sel, ClipboardType type,
-                         const void *data, size_t len)
-{
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
-    g_autoptr(GBytes) bytes = g_bytes_new(data, len);
-
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
-                                     false));
-    ck_assert(clipboard_hub_update(hp->hub, info));
-}
-
-/* Answer (now) a request for @type of the current @sel info. */
-static void hp_answer(HostPeer *hp, unsigned sel, ClipboardType type,
-                      const void *data, size_t len)
-{
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
-    g_autoptr(GBytes) bytes = g_bytes_new(data, len);
-
-    ck_assert_ptr_nonnull(info);
-    ck_assert_ptr_eq(info->owner, &hp->peer);
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
-                                     true));
-}
-
-/* Ask for @type of the current @sel info (as a VNC client would). */
-static bool hp_request(HostPeer *hp, unsigned sel, ClipboardType type)
-{
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
-
-    return info && clipboard_hub_request(hp->hub, info, type);
-}
-
-/* The data of @type this peer's hub holds for @sel, or NULL. */
-static GBytes *hp_data(HostPeer *hp, unsigned sel, ClipboardType type)
-{
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
-
-    return info ? info->types[type].data : NULL;
-}
-
 /*
  * The host peer migrating its own state: a peer on @dst's hub owning what
  * @src owned (serials, types, data), knowing what @src knew.  Done while
  * @dst is stopped, before its load, as an emulator restores its devices.
  */
-static HostPeer *hp_restore(HostPeer *src, Port *dst)
+static HostPeer *hp_restore(HostPeer *src, TestFe *dst)
 {
     ClipboardSaved saved;
-    HostPeer *hp = hp_new(dst);
+    HostPeer *hp = fe_peer_new(dst);
 
     memset(&saved, 0, sizeof(saved));
     memcpy(hp->view, src->view, sizeof(hp->view));
@@ -547,15 +172,15 @@ static bool load_dev(VDAgentChardev *dev, const uint8_t *p, size_t n,
 }
 
 /* A destination for @src: same config, stopped (an incoming VM). */
-static Port *dest_new(const Port *src)
+static TestFe *dest_new(const TestFe *src)
 {
-    Port *dst = port_new(&src->config);
+    TestFe *dst = fe_new_detached(&src->config);
 
     vdagent_chardev_set_running(dst->dev, false);
     return dst;
 }
 
-static void dest_load_ok(Port *dst, const GByteArray *stream)
+static void dest_load_ok(TestFe *dst, const GByteArray *stream)
 {
     g_autoptr(GError) err = NULL;
 
@@ -568,7 +193,7 @@ static void dest_load_ok(Port *dst, const GByteArray *stream)
  * After a successful load: the guest's open is not a reconnect and
  * nothing reaches the guest before the run; then attach @ga and run.
  */
-static void dest_resume(Port *dst, GuestAgent *ga)
+static void dest_resume(TestFe *dst, GuestAgent *ga)
 {
     uint64_t pending = vdagent_chardev_pending_output(dst->dev);
 
@@ -590,11 +215,11 @@ static void dest_resume(Port *dst, GuestAgent *ga)
  * restored there first when @restore_peers) and resume it with @src's
  * agent.  @src stays stopped and no longer feeds the agent.
  */
-static Port *migrate(Port *src, bool restore_peers)
+static TestFe *migrate(TestFe *src, bool restore_peers)
 {
     g_autoptr(GByteArray) stream = NULL;
     GuestAgent *ga = src->ga;
-    Port *dst;
+    TestFe *dst;
 
     vdagent_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
@@ -613,9 +238,9 @@ static Port *migrate(Port *src, bool restore_peers)
 /* ---- fresh devices ----------------------------------------------------- */
 
 /* A device in the state of a new one (no I/O has happened on it). */
-static void ck_fresh(Port *p)
+static void ck_fresh(TestFe *p)
 {
-    VDAgentCounters c = port_counters(p), zero;
+    VDAgentCounters c = fe_counters(p), zero;
     VDAgentMouse m;
     size_t n = 99;
 
@@ -629,7 +254,7 @@ static void ck_fresh(Port *p)
     ck_assert_mem_eq(&c, &zero, sizeof(c));
     /* nothing owned: no info, or one released (owner-less, no type) */
     for (unsigned s = 0; s < N_SEL; s++) {
-        ClipboardInfo *info = clipboard_hub_info(port_hub(p), s);
+        ClipboardInfo *info = clipboard_hub_info(p->hub, s);
 
         ck_assert(!info || (!info->owner && !clipboard_info_types(info)));
     }
@@ -641,7 +266,7 @@ static void ck_fresh(Port *p)
  * (request=1); a new agent connects and does a clipboard round trip in
  * each direction.
  */
-static void ck_works_fresh(Port *p)
+static void ck_works_fresh(TestFe *p)
 {
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
@@ -656,24 +281,24 @@ static void ck_works_fresh(Port *p)
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
     m = guest_agent_received(ga, 0);
     ck_assert_uint_eq(m->type, VD_AGENT_ANNOUNCE_CAPABILITIES);
-    ck_assert_uint_eq(get_le32(m->data), 1);
-    ck_assert_uint_eq(get_le32(m->data + 4), vdagent_chardev_host_caps(p->dev));
-    port_pump(p);
+    ck_assert_uint_eq(test_le32(m->data), 1);
+    ck_assert_uint_eq(test_le32(m->data + 4), vdagent_chardev_host_caps(p->dev));
+    fe_pump(p);
     ck_assert(vdagent_chardev_connected(p->dev));
     ck_assert(vdagent_chardev_guest_has_cap(p->dev,
                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     guest_agent_clear_received(ga);
 
     /* guest -> host */
-    hp = hp_new(p);
+    hp = fe_peer_new(p);
     guest_agent_send_grab(ga, 0, &text, 1);
-    port_pump(p);
+    fe_pump(p);
     ck_assert_int_eq(hp->view[0].owner, 'g');
     ck_assert(hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
     ck_assert_ptr_nonnull(m);
     guest_agent_send_clipboard(ga, 0, text, "round trip", 10);
-    port_pump(p);
+    fe_pump(p);
     got = hp_data(hp, 0, CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 10);
@@ -682,10 +307,10 @@ static void ck_works_fresh(Port *p)
     /* host -> guest */
     guest_agent_clear_received(ga);
     hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, "from host", 9);
-    ck_assert_ptr_nonnull(ga_nth(ga, VD_AGENT_CLIPBOARD_GRAB, 0));
+    ck_assert_ptr_nonnull(guest_agent_find(ga, VD_AGENT_CLIPBOARD_GRAB, 0));
     guest_agent_send_request(ga, 1, text);
-    port_pump(p);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+    fe_pump(p);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->size, 4 + 4 + 9);
     ck_assert_mem_eq(m->data + 8, "from host", 9);
@@ -758,7 +383,7 @@ static void spec_subsection(GByteArray *b, const char *name)
 {
     app_u8(b, 0x05);
     app_str8(b, name);
-    app_be32(b, 1);
+    test_append_be32(b, 1);
 }
 
 static GByteArray *spec_stream(const Spec *sp)
@@ -766,100 +391,100 @@ static GByteArray *spec_stream(const Spec *sp)
     GByteArray *b = g_byte_array_new();
     unsigned i, t;
 
-    app_bytes(b, "QEVM", 4);
-    app_be32(b, 3);
+    test_append_bytes(b, "QEVM", 4);
+    test_append_be32(b, 3);
     app_u8(b, 0x04);                        /* FULL section */
-    app_be32(b, 0);                         /* section id */
+    test_append_be32(b, 0);                         /* section id */
     app_str8(b, "vdagent");
-    app_be32(b, 0);                         /* instance */
-    app_be32(b, sp->version);
+    test_append_be32(b, 0);                         /* instance */
+    test_append_be32(b, sp->version);
 
-    app_be32(b, sp->caps);
+    test_append_be32(b, sp->caps);
     for (i = 0; i < N_SEL; i++) {
-        app_be32(b, sp->last_serial[i]);
+        test_append_be32(b, sp->last_serial[i]);
     }
     for (i = 0; i < N_SEL; i++) {
-        app_be32(b, sp->cbpending[i]);
+        test_append_be32(b, sp->cbpending[i]);
     }
 
     if (sp->session) {
         spec_subsection(b, "vdagent/session");
         app_u8(b, sp->connected);
         app_u8(b, sp->reconnect);
-        app_be32(b, (uint32_t)sp->gmc);
-        app_be32(b, sp->n_caps);
+        test_append_be32(b, (uint32_t)sp->gmc);
+        test_append_be32(b, sp->n_caps);
         for (i = 0; i < MIN(sp->n_caps, VDAGENT_MAX_CAPS_WORDS); i++) {
-            app_be32(b, sp->words[i]);
+            test_append_be32(b, sp->words[i]);
         }
     }
     if (sp->parser) {
         spec_subsection(b, "vdagent/parser");
-        app_bytes(b, sp->chdr, 8);
-        app_be32(b, sp->chdr_have);
-        app_be32(b, sp->chunk_left);
+        test_append_bytes(b, sp->chdr, 8);
+        test_append_be32(b, sp->chdr_have);
+        test_append_be32(b, sp->chunk_left);
         app_u8(b, sp->chunk_skip);
-        app_be32(b, sp->msg);
-        app_bytes(b, sp->mhdr, 20);
-        app_be32(b, sp->mhdr_have);
-        app_be32(b, sp->msg_left);
-        app_be32(b, sp->len);
-        app_bytes(b, sp->body, sp->body ? sp->len : 0);
+        test_append_be32(b, sp->msg);
+        test_append_bytes(b, sp->mhdr, 20);
+        test_append_be32(b, sp->mhdr_have);
+        test_append_be32(b, sp->msg_left);
+        test_append_be32(b, sp->len);
+        test_append_bytes(b, sp->body, sp->body ? sp->len : 0);
     }
     if (sp->output) {
         spec_subsection(b, "vdagent/output");
-        app_be32(b, sp->out_len);
-        app_bytes(b, sp->out, sp->out_written);
+        test_append_be32(b, sp->out_len);
+        test_append_bytes(b, sp->out, sp->out_written);
     }
     if (sp->mouse) {
         spec_subsection(b, "vdagent/mouse");
-        app_be32(b, sp->mouse_x);
-        app_be32(b, sp->mouse_y);
-        app_be32(b, sp->mouse_buttons);
-        app_be32(b, sp->mouse_display);
+        test_append_be32(b, sp->mouse_x);
+        test_append_be32(b, sp->mouse_y);
+        test_append_be32(b, sp->mouse_buttons);
+        test_append_be32(b, sp->mouse_display);
     }
     if (sp->clipboard) {
         spec_subsection(b, "vdagent/clipboard");
-        app_be32(b, sp->n);
+        test_append_be32(b, sp->n);
         for (i = 0; i < MIN(sp->n, 4u); i++) {
             const SpecInfo *in = &sp->infos[i];
 
-            app_be32(b, in->selection);
+            test_append_be32(b, in->selection);
             app_u8(b, in->has_serial);
-            app_be32(b, in->serial);
-            app_be32(b, in->types);
+            test_append_be32(b, in->serial);
+            test_append_be32(b, in->types);
             for (t = 0; t < N_TYPES; t++) {
-                app_be32(b, in->len[t]);
+                test_append_be32(b, in->len[t]);
                 if (in->no_data) {
                     continue;
                 }
                 if (in->len[t] && in->data[t]) {
-                    app_bytes(b, in->data[t], in->len[t]);
+                    test_append_bytes(b, in->data[t], in->len[t]);
                 } else if (in->len[t]) {
                     g_autofree uint8_t *p = pattern(in->len[t], i * 8 + t);
 
-                    app_bytes(b, p, in->len[t]);
+                    test_append_bytes(b, p, in->len[t]);
                 }
             }
         }
         for (i = 0; i < N_SEL; i++) {
-            app_be32(b, sp->host_pending[i]);
+            test_append_be32(b, sp->host_pending[i]);
         }
-        app_bytes(b, sp->cbpending_n, sizeof(sp->cbpending_n));
-        app_be32(b, sp->host_announced);
+        test_append_bytes(b, sp->cbpending_n, sizeof(sp->cbpending_n));
+        test_append_be32(b, sp->host_announced);
     }
     if (sp->extra_sub) {
         spec_subsection(b, sp->extra_sub);
-        app_be32(b, 0);
+        test_append_be32(b, 0);
     }
     if (!sp->no_footer) {
         app_u8(b, 0x7e);
-        app_be32(b, 0);
+        test_append_be32(b, 0);
     }
     app_u8(b, 0x00);                        /* EOF */
     if (sp->vmdesc) {
         app_u8(b, 0x06);
-        app_be32(b, strlen(sp->vmdesc));
-        app_bytes(b, sp->vmdesc, strlen(sp->vmdesc));
+        test_append_be32(b, strlen(sp->vmdesc));
+        test_append_bytes(b, sp->vmdesc, strlen(sp->vmdesc));
     }
     return b;
 }
@@ -873,7 +498,7 @@ static size_t eof_offset(const GByteArray *s)
     /* ... 0x00 0x06 be32 len json */
     for (size_t i = s->len - 5; i > 0; i--) {
         if (s->data[i - 1] == 0x00 && s->data[i] == 0x06 &&
-            get_be32(s->data + i + 1) == s->len - i - 5) {
+            test_be32(s->data + i + 1) == s->len - i - 5) {
             json_len = s->len - i - 5;
             ck_assert_uint_gt(json_len, 0);
             return i - 1;
@@ -957,7 +582,7 @@ static const uint8_t full_out[36] = {
 #define ABS_Y_200 8545
 
 typedef struct Canon {
-    Port *src;
+    TestFe *src;
     GuestAgent *ga;
     HostPeer *hp;
     GByteArray *rest;            /* guest bytes not pushed yet */
@@ -967,16 +592,16 @@ static void canon_start(Canon *c)
 {
     VDAgentConfig config = mig_config();
 
-    c->src = port_new(&config);
+    c->src = fe_new_detached(&config);
     c->ga = real_agent();
-    port_connect(c->src, c->ga);
-    c->hp = hp_new(c->src);
+    mig_connect(c->src, c->ga);
+    c->hp = fe_peer_new(c->src);
     c->rest = g_byte_array_new();
 }
 
 static void canon_stop(Canon *c)
 {
-    port_free(c->src);
+    fe_free(c->src);
     guest_agent_free(c->ga);
     g_byte_array_unref(c->rest);
 }
@@ -992,11 +617,11 @@ static void drive_clipboard(Canon *c)
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
 
     guest_agent_send_grab(c->ga, 0, &text, 1);
-    port_pump(c->src);
+    fe_pump(c->src);
     ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
-    ck_assert_ptr_nonnull(ga_nth(c->ga, VD_AGENT_CLIPBOARD_REQUEST, 0));
+    ck_assert_ptr_nonnull(guest_agent_find(c->ga, VD_AGENT_CLIPBOARD_REQUEST, 0));
     guest_agent_send_clipboard(c->ga, 0, text, hello, sizeof(hello));
-    port_pump(c->src);
+    fe_pump(c->src);
     ck_assert_ptr_nonnull(hp_data(c->hp, 0, CLIPBOARD_TYPE_TEXT));
 }
 
@@ -1015,18 +640,18 @@ static void drive_full(Canon *c)
 
     hp_grab(c->hp, 1, BIT(TEXT));
     guest_agent_send_grab(c->ga, 0, types, 2);
-    port_pump(c->src);
+    fe_pump(c->src);
     ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
     guest_agent_send_clipboard(c->ga, 0, types[0], hello, sizeof(hello));
     guest_agent_send_request(c->ga, 1, types[0]);
-    port_pump(c->src);
+    fe_pump(c->src);
     ck_assert_uint_eq(c->hp->requests->len, 1);
 
     ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, ABS_X_100));
     ck_assert(input_send_abs(r, 0, INPUT_AXIS_Y, ABS_Y_200));
     ck_assert(input_send_btn(r, 0, INPUT_BUTTON_LEFT, true));
     input_event_sync(r);
-    ck_assert_ptr_nonnull(ga_nth(c->ga, VD_AGENT_MOUSE_STATE, 0));
+    ck_assert_ptr_nonnull(guest_agent_find(c->ga, VD_AGENT_MOUSE_STATE, 0));
 
     c->src->unlimited = false;
     c->src->budget = 0;
@@ -1037,8 +662,8 @@ static void drive_full(Canon *c)
     guest_agent_send_clipboard(c->ga, 0, types[1], full_png, sizeof(full_png));
     out = guest_agent_take_output(c->ga);
     ck_assert_uint_eq(g_bytes_get_size(out), 8 + 20 + 28);
-    port_push(c->src, g_bytes_get_data(out, NULL), 8 + 20 + 10);
-    app_bytes(c->rest, (const uint8_t *)g_bytes_get_data(out, NULL) + 38, 18);
+    fe_push(c->src, g_bytes_get_data(out, NULL), 8 + 20 + 10);
+    test_append_bytes(c->rest, (const uint8_t *)g_bytes_get_data(out, NULL) + 38, 18);
 }
 
 static Spec spec_clipboard(void)
@@ -1161,8 +786,8 @@ static void app_vmdesc(GByteArray *b, const char *state)
         g_string_insert_c(json, json->len - 1, ' ');
     }
     app_u8(b, 0x06);
-    app_be32(b, json->len);
-    app_bytes(b, json->str, json->len);
+    test_append_be32(b, json->len);
+    test_append_bytes(b, json->str, json->len);
     json_object_put(desc);
 }
 
@@ -1193,7 +818,7 @@ START_TEST(test_canonical_bytes)
     json_object *desc, *file;
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     Canon c;
-    Port *dst;
+    TestFe *dst;
 
     if (_i == 0) {
         /* The builder writes the hand-written idle stream. */
@@ -1233,17 +858,17 @@ START_TEST(test_canonical_bytes)
     /* The session continues: no caps, the agent's next grab is accepted. */
     c.src->ga = NULL;
     dest_resume(dst, c.ga);
-    ck_assert_ptr_null(ga_nth(c.ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
-    port_push(dst, c.rest->data, c.rest->len);
+    ck_assert_ptr_null(guest_agent_find(c.ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
+    fe_push(dst, c.rest->data, c.rest->len);
     guest_agent_send_grab(c.ga, 2, &text, 1);
-    port_pump(dst);
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
-    ck_assert_ptr_nonnull(clipboard_hub_info(port_hub(dst), 2));
-    ck_assert_str_eq(clipboard_hub_info(port_hub(dst), 2)->owner->name,
+    fe_pump(dst);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
+    ck_assert_ptr_nonnull(clipboard_hub_info(dst->hub, 2));
+    ck_assert_str_eq(clipboard_hub_info(dst->hub, 2)->owner->name,
                      "vdagent");
     ck_agent_clean(c.ga);
     ck_assert_str_eq(dst->events->str, "");
-    port_free(dst);
+    fe_free(dst);
     canon_stop(&c);
 }
 END_TEST
@@ -1254,7 +879,7 @@ START_TEST(test_canonical_specs_load)
     Spec sp = canon_states[_i / 2].spec();
     VDAgentConfig config = mig_config();
     g_autoptr(GByteArray) s = NULL;
-    Port *dst = port_new(&config);
+    TestFe *dst = fe_new_detached(&config);
     g_autoptr(GError) err = NULL;
 
     if (_i % 2) {
@@ -1265,7 +890,7 @@ START_TEST(test_canonical_specs_load)
     ck_assert_msg(load_dev(dst->dev, s->data, s->len, &err), "%s: %s",
                   canon_states[_i / 2].name, err ? err->message : "");
     ck_assert(vdagent_chardev_connected(dst->dev));
-    port_free(dst);
+    fe_free(dst);
 }
 END_TEST
 
@@ -1276,7 +901,7 @@ static void take_into(GByteArray *out, GuestAgent *ga)
 {
     g_autoptr(GBytes) b = guest_agent_take_output(ga);
 
-    app_bytes(out, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+    test_append_bytes(out, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
 }
 
 /* Tell @ga the host's caps (request=0: its serials stay), by hand. */
@@ -1284,15 +909,15 @@ static void ga_learn_host_caps(GuestAgent *ga, uint32_t host_caps)
 {
     g_autoptr(GByteArray) w = g_byte_array_new();
 
-    app_le32(w, VDP_CLIENT_PORT);
-    app_le32(w, 20 + 8);
-    app_le32(w, VD_AGENT_PROTOCOL);
-    app_le32(w, VD_AGENT_ANNOUNCE_CAPABILITIES);
-    app_le32(w, 0);
-    app_le32(w, 0);
-    app_le32(w, 8);
-    app_le32(w, 0);                          /* request */
-    app_le32(w, host_caps);
+    test_append_le32(w, VDP_CLIENT_PORT);
+    test_append_le32(w, 20 + 8);
+    test_append_le32(w, VD_AGENT_PROTOCOL);
+    test_append_le32(w, VD_AGENT_ANNOUNCE_CAPABILITIES);
+    test_append_le32(w, 0);
+    test_append_le32(w, 0);
+    test_append_le32(w, 8);
+    test_append_le32(w, 0);                          /* request */
+    test_append_le32(w, host_caps);
     guest_agent_feed(ga, w->data, w->len);
     ck_assert_uint_eq(guest_agent_errors(ga), 0);
     guest_agent_clear_received(ga);
@@ -1320,7 +945,7 @@ static void ga_advance_serial(GuestAgent *ga, unsigned sel, uint32_t serial)
 START_TEST(test_rfc_layout)
 {
     VDAgentConfig config = mig_config();
-    Port *dst = port_new(&config);
+    TestFe *dst = fe_new_detached(&config);
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GByteArray) stale = g_byte_array_new();
@@ -1367,51 +992,51 @@ START_TEST(test_rfc_layout)
     ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
     ck_assert_uint_eq(m->size, 8);
     ck_assert_uint_eq(m->data[0], 1);
-    ck_assert_uint_eq(get_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     m = guest_agent_received(ga, 1);
     ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
     ck_assert_uint_eq(m->size, 8);
     ck_assert_uint_eq(m->data[0], 2);
-    ck_assert_uint_eq(get_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     m = guest_agent_received(ga, 2);
     ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
     ck_assert_uint_eq(m->size, 8);
     ck_assert_uint_eq(m->data[0], 2);
-    ck_assert_uint_eq(get_le32(m->data + 4), VD_AGENT_CLIPBOARD_IMAGE_PNG);
+    ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_IMAGE_PNG);
     guest_agent_clear_received(ga);
 
     /* A grab stamped 4 < last_serial 5 lost a race: discarded. */
-    app_le32(body, 0);                       /* selection CLIPBOARD */
-    app_le32(body, 4);                       /* serial */
-    app_le32(body, text);
+    test_append_le32(body, 0);                       /* selection CLIPBOARD */
+    test_append_le32(body, 4);                       /* serial */
+    test_append_le32(body, text);
     guest_wire_message(stale, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD_GRAB, 0,
                        body->len, body->data, body->len);
-    port_push(dst, stale->data, stale->len);
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
-    ck_assert_ptr_null(clipboard_hub_info(port_hub(dst), 0));
+    fe_push(dst, stale->data, stale->len);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
+    ck_assert_ptr_null(clipboard_hub_info(dst->hub, 0));
 
     /* The agent's own next grab carries 5: accepted. */
     guest_agent_send_grab(ga, 0, &text, 1);
-    port_pump(dst);
-    info = clipboard_hub_info(port_hub(dst), 0);
+    fe_pump(dst);
+    info = clipboard_hub_info(dst->hub, 0);
     ck_assert_ptr_nonnull(info);
     ck_assert_ptr_nonnull(info->owner);
     ck_assert_str_eq(info->owner->name, "vdagent");
     ck_assert(info->has_serial);
     ck_assert_uint_eq(info->serial, 5);
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
 
     /* A host grab of PRIMARY carries 2, the serial the agent expects. */
-    hp = hp_new(dst);
+    hp = fe_peer_new(dst);
     hp_grab(hp, 1, BIT(TEXT));
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->data[0], 1);
-    ck_assert_uint_eq(get_le32(m->data + 4), 2);
+    ck_assert_uint_eq(test_le32(m->data + 4), 2);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 3);
-    ck_assert_ptr_null(ga_nth(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
+    ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
-    port_free(dst);
+    fe_free(dst);
 }
 END_TEST
 
@@ -1422,7 +1047,7 @@ END_TEST
 #define SCRIPT_SLICES 16
 
 typedef struct Script {
-    Port *src, *dst;
+    TestFe *src, *dst;
     GuestAgent *ga;
     HostPeer *hp;                /* on the source */
     GByteArray *stream;          /* the recorded guest stream */
@@ -1470,24 +1095,24 @@ static void script_start(Script *sc)
 
     config.max_message = SCRIPT_MAX_MESSAGE;
     memset(sc, 0, sizeof(*sc));
-    sc->src = port_new(&config);
+    sc->src = fe_new_detached(&config);
     sc->ga = real_agent();
-    port_connect(sc->src, sc->ga);
-    sc->hp = hp_new(sc->src);
+    mig_connect(sc->src, sc->ga);
+    sc->hp = fe_peer_new(sc->src);
 
     s = sc->stream = g_byte_array_new();
     guest_agent_send_grab(sc->ga, 0, types, 2);
     take_into(s, sc->ga);
 
-    app_le32(body, 0);                       /* selection CLIPBOARD */
-    app_le32(body, types[0]);
-    app_bytes(body, text, 3000);
+    test_append_le32(body, 0);                       /* selection CLIPBOARD */
+    test_append_le32(body, types[0]);
+    test_append_bytes(body, text, 3000);
     guest_wire_message_chunked(chunked, VD_AGENT_CLIPBOARD, body->data,
                                body->len, 2048);
     ck_assert_uint_eq(chunked->len, 8 + 2048 + 8 + (20 + 3008 - 2048));
-    app_bytes(s, chunked->data, 8 + 2048);
+    test_append_bytes(s, chunked->data, 8 + 2048);
     guest_wire_chunk(s, VDP_SERVER_PORT, 100, junk, 100);
-    app_bytes(s, chunked->data + 8 + 2048, chunked->len - 8 - 2048);
+    test_append_bytes(s, chunked->data + 8 + 2048, chunked->len - 8 - 2048);
 
     guest_agent_send_clipboard(sc->ga, 0, types[1], png, 5000);
     take_into(s, sc->ga);
@@ -1501,15 +1126,15 @@ static void script_start(Script *sc)
 
 static void script_stop(Script *sc)
 {
-    port_free(sc->dst);
-    port_free(sc->src);
+    fe_free(sc->dst);
+    fe_free(sc->src);
     guest_agent_free(sc->ga);
     g_byte_array_unref(sc->stream);
 }
 
-static void result_add(ScriptResult *r, const Port *p)
+static void result_add(ScriptResult *r, const TestFe *p)
 {
-    VDAgentCounters c = port_counters(p);
+    VDAgentCounters c = fe_counters(p);
 
     for (unsigned t = 0; t < VD_AGENT_END_MESSAGE; t++) {
         r->msgs_in[t] += c.msgs_in[t];
@@ -1541,12 +1166,12 @@ static void script_run(size_t k, ScriptResult *r, const GByteArray *want)
     r->host = g_string_new(NULL);
     r->guest = g_string_new(NULL);
     if (k > sc.stream->len) {
-        port_push(sc.src, sc.stream->data, sc.stream->len);
+        fe_push(sc.src, sc.stream->data, sc.stream->len);
     } else {
         g_autoptr(GByteArray) saved = NULL;
         g_autoptr(GError) err = NULL;
 
-        port_push(sc.src, sc.stream->data, k);
+        fe_push(sc.src, sc.stream->data, k);
         vdagent_chardev_set_running(sc.src->dev, false);
         saved = save_dev(sc.src->dev);
         sc.dst = dest_new(sc.src);
@@ -1555,7 +1180,7 @@ static void script_run(size_t k, ScriptResult *r, const GByteArray *want)
                       "k=%zu: load failed: %s", k, err->message);
         dest_resume(sc.dst, sc.ga);
         sc.src->ga = NULL;
-        port_push(sc.dst, sc.stream->data + k, sc.stream->len - k);
+        fe_push(sc.dst, sc.stream->data + k, sc.stream->len - k);
         ck_assert_str_eq(sc.dst->events->str, "");
     }
     result_add(r, sc.src);
@@ -1566,7 +1191,9 @@ static void script_run(size_t k, ScriptResult *r, const GByteArray *want)
         const GuestAgentMsg *m = guest_agent_received(sc.ga, i);
 
         g_string_append_printf(r->guest, "%u %u %016" G_GINT64_MODIFIER "x\n",
-                               m->type, m->size, fnv(m->data, m->size));
+                               m->type, m->size,
+                               test_fnv1a64(TEST_FNV1A64_INIT, m->data,
+                                            m->size));
     }
     ck_assert_str_eq(sc.src->events->str, "");
     ck_agent_clean(sc.ga);
@@ -1644,27 +1271,27 @@ START_TEST(test_mid_header_after_oversize)
     g_autoptr(GByteArray) w = g_byte_array_new();
     g_autofree uint8_t *big = pattern(SCRIPT_MAX_MESSAGE + 1, 5);
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
-    Port *src, *dst;
+    TestFe *src, *dst;
     size_t at;
 
     config.max_message = SCRIPT_MAX_MESSAGE;
-    src = port_new(&config);
-    port_connect(src, ga);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
     guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, big,
                                SCRIPT_MAX_MESSAGE + 1, 2048);
     at = w->len + _i;                        /* _i bytes of the next header */
     guest_agent_send_request(ga, 2, text);
     take_into(w, ga);
-    port_push(src, w->data, at);
-    ck_assert_uint_eq(port_counters(src).drops[VDAGENT_DROP_OVERSIZE], 1);
+    fe_push(src, w->data, at);
+    ck_assert_uint_eq(fe_counters(src).drops[VDAGENT_DROP_OVERSIZE], 1);
     dst = migrate(src, false);
-    port_push(dst, w->data + at, w->len - at);
-    ck_assert_uint_eq(port_counters(dst).msgs_in[VD_AGENT_CLIPBOARD_REQUEST],
+    fe_push(dst, w->data + at, w->len - at);
+    ck_assert_uint_eq(fe_counters(dst).msgs_in[VD_AGENT_CLIPBOARD_REQUEST],
                       1);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -1686,16 +1313,16 @@ START_TEST(test_pending_guest_request)
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     const GuestAgentMsg *m;
     HostPeer *hp, *hp2;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     hp_grab(hp, 0, BIT(TEXT));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
     guest_agent_clear_received(ga);
     guest_agent_send_request(ga, 0, text);
-    port_pump(src);
+    fe_pump(src);
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(guest_agent_n_received(ga), 0);
 
@@ -1710,7 +1337,7 @@ START_TEST(test_pending_guest_request)
     dest_load_ok(dst, stream);
     dest_resume(dst, ga);
     if (!hp2) {
-        hp2 = hp_new(dst);
+        hp2 = fe_peer_new(dst);
         hp_grab(hp2, 0, BIT(TEXT));
     }
     /* Whatever the destination asked the host peer, it answers. */
@@ -1719,9 +1346,9 @@ START_TEST(test_pending_guest_request)
         hp_answer(hp2, 0, CLIPBOARD_TYPE_TEXT, "from host", 9);
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_uint_eq(m->data[0], 0);
-    ck_assert_uint_eq(get_le32(m->data + 4), text);
+    ck_assert_uint_eq(test_le32(m->data + 4), text);
     if (m->size != 8 && _i == 2) {
         /* The data the restored peer holds. */
         ck_assert_uint_eq(m->size, 8 + 4);
@@ -1736,24 +1363,24 @@ START_TEST(test_pending_guest_request)
         guint before = hp2->requests->len;
 
         guest_agent_send_request(ga, 0, text);
-        port_pump(dst);
+        fe_pump(dst);
         ck_assert_uint_eq(hp2->requests->len, before + 1);
         hp_answer(hp2, 0, CLIPBOARD_TYPE_TEXT, "from host", 9);
     } else {
         guest_agent_send_request(ga, 0, text);
-        port_pump(dst);
+        fe_pump(dst);
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_uint_eq(m->size, 8 + g_bytes_get_size(
                                        hp_data(hp2, 0, CLIPBOARD_TYPE_TEXT)));
     ck_assert_mem_eq(m->data + 8,
                      g_bytes_get_data(hp_data(hp2, 0, CLIPBOARD_TYPE_TEXT),
                                       NULL), m->size - 8);
-    ck_assert_ptr_null(ga_nth(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
+    ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -1775,24 +1402,24 @@ START_TEST(test_guest_owned_selection)
     ClipboardInfo *info;
     HostPeer *hp, *hp2;
     GBytes *got;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     /* Serial 2 for this selection: two earlier grabs. */
     guest_agent_send_grab(ga, sel, types, 1);
     guest_agent_send_grab(ga, sel, types, 1);
     guest_agent_send_grab(ga, sel, types, 2);
-    port_pump(src);
+    fe_pump(src);
     ck_assert(hp_request(hp, sel, CLIPBOARD_TYPE_TEXT));
     guest_agent_send_clipboard(ga, sel, types[0], hello, sizeof(hello));
-    port_pump(src);
+    fe_pump(src);
     ck_assert_ptr_nonnull(hp_data(hp, sel, CLIPBOARD_TYPE_TEXT));
     guest_agent_clear_received(ga);
 
     dst = migrate(src, false);
-    info = clipboard_hub_info(port_hub(dst), sel);
+    info = clipboard_hub_info(dst->hub, sel);
     ck_assert_ptr_nonnull(info);
     ck_assert_str_eq(info->owner->name, "vdagent");
     ck_assert(info->has_serial);
@@ -1800,11 +1427,11 @@ START_TEST(test_guest_owned_selection)
     ck_assert_uint_eq(clipboard_info_types(info), BIT(TEXT) | BIT(PNG));
     for (unsigned s = 0; s < N_SEL; s++) {
         if (s != sel) {
-            ck_assert_ptr_null(clipboard_hub_info(port_hub(dst), s));
+            ck_assert_ptr_null(clipboard_hub_info(dst->hub, s));
         }
     }
 
-    hp2 = hp_new(dst);
+    hp2 = fe_peer_new(dst);
     ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_TEXT));
     got = hp_data(hp2, sel, CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
@@ -1814,28 +1441,28 @@ START_TEST(test_guest_owned_selection)
 
     ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_PNG));
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->data[0], sel);
-    ck_assert_uint_eq(get_le32(m->data + 4), types[1]);
+    ck_assert_uint_eq(test_le32(m->data + 4), types[1]);
     guest_agent_send_clipboard(ga, sel, types[1], png, 3333);
-    port_pump(dst);
+    fe_pump(dst);
     got = hp_data(hp2, sel, CLIPBOARD_TYPE_PNG);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 3333);
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), png, 3333);
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_NOT_OWNER], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_NOT_OWNER], 0);
 
     /* The guest's next grab of the selection continues at serial 3. */
     guest_agent_send_grab(ga, sel, types, 1);
-    port_pump(dst);
-    info = clipboard_hub_info(port_hub(dst), sel);
+    fe_pump(dst);
+    info = clipboard_hub_info(dst->hub, sel);
     ck_assert_uint_eq(info->serial, 3);
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
     ck_assert_uint_eq(hp->view[sel].serial, 2);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -1852,14 +1479,14 @@ START_TEST(test_host_request_pending)
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     HostPeer *hp, *hp2;
-    Port *src, *dst;
+    TestFe *src, *dst;
     GBytes *got;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     guest_agent_send_grab(ga, 1, &text, 1);
-    port_pump(src);
+    fe_pump(src);
     if (_i == 1) {
         src->unlimited = false;
         src->budget = 0;
@@ -1869,11 +1496,11 @@ START_TEST(test_host_request_pending)
                       _i == 0);
 
     dst = migrate(src, false);
-    hp2 = hp_new(dst);
+    hp2 = fe_peer_new(dst);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_REQUEST),
                       1);
     guest_agent_send_clipboard(ga, 1, text, "answer", 6);
-    port_pump(dst);
+    fe_pump(dst);
     got = hp_data(hp2, 1, CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 6);
@@ -1881,8 +1508,8 @@ START_TEST(test_host_request_pending)
     ck_assert_int_eq(hp2->view[1].owner, 'g');
     ck_assert_uint_eq(hp2->view[1].len[CLIPBOARD_TYPE_TEXT], 6);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -1900,11 +1527,11 @@ START_TEST(test_host_grab_not_repeated)
     g_autoptr(GByteArray) stream = NULL;
     const GuestAgentMsg *m;
     HostPeer *hp, *hp2;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, hello, sizeof(hello));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
@@ -1920,7 +1547,7 @@ START_TEST(test_host_grab_not_repeated)
     if (_i == 1) {
         hp2 = hp_restore(hp, dst);
     } else if (_i == 2) {
-        hp2 = hp_new(dst);
+        hp2 = fe_peer_new(dst);
     }
     ck_assert_msg(guest_agent_n_received(ga) == 0,
                   "the destination sent %zu messages on resume (type %u)",
@@ -1931,8 +1558,8 @@ START_TEST(test_host_grab_not_repeated)
     /* The guest asks for the host's text: it comes (restored peers). */
     if (_i != 2) {
         guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-        port_pump(dst);
-        m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+        fe_pump(dst);
+        m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
         ck_assert_ptr_nonnull(m);
         ck_assert_uint_eq(m->size, 8 + sizeof(hello));
         ck_assert_mem_eq(m->data + 8, hello, sizeof(hello));
@@ -1941,13 +1568,13 @@ START_TEST(test_host_grab_not_repeated)
 
     hp_grab(hp2, 1, BIT(TEXT) | BIT(PNG));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
     ck_assert_uint_eq(m->data[0], 1);
-    ck_assert_uint_eq(get_le32(m->data + 4), 1);
+    ck_assert_uint_eq(test_le32(m->data + 4), 1);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 2);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -1958,7 +1585,7 @@ END_TEST
  * replies, two MOUSE_STATEs (the second with a coalesced motion), and
  * the answer to the agent's caps request (caps and MAX_CLIPBOARD).
  */
-static void queue_output(Port *src, GuestAgent *ga, size_t taken)
+static void queue_output(TestFe *src, GuestAgent *ga, size_t taken)
 {
     InputRouter *r = vdagent_chardev_input_router(src->dev);
 
@@ -1967,7 +1594,7 @@ static void queue_output(Port *src, GuestAgent *ga, size_t taken)
     guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_IMAGE_PNG);
     guest_agent_send_request(ga, 2, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    port_pump(src);
+    fe_pump(src);
     ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, ABS_X_100));
     ck_assert(input_send_abs(r, 0, INPUT_AXIS_Y, ABS_Y_200));
     input_event_sync(r);
@@ -1976,7 +1603,7 @@ static void queue_output(Port *src, GuestAgent *ga, size_t taken)
     ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, INPUT_ABS_MAX));
     input_event_sync(r);
     guest_agent_send_caps(ga, true);
-    port_pump(src);
+    fe_pump(src);
 }
 
 /* Bytes of queue_output() in all. */
@@ -1984,13 +1611,13 @@ static size_t queued_output_len(void)
 {
     VDAgentConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
-    Port *p = port_new(&config);
+    TestFe *p = fe_new_detached(&config);
     size_t n;
 
-    port_connect(p, ga);
+    mig_connect(p, ga);
     queue_output(p, ga, 0);
     n = vdagent_chardev_pending_output(p->dev);
-    port_free(p);
+    fe_free(p);
     return n;
 }
 
@@ -2010,12 +1637,12 @@ START_TEST(test_queued_output)
         g_autoptr(GuestAgent) ga = real_agent();
         g_autoptr(GByteArray) stream = NULL;
         g_autoptr(GByteArray) would = NULL;
-        Port *src, *dst;
+        TestFe *src, *dst;
         const GuestAgentMsg *m;
         size_t pending, n_mouse;
 
-        src = port_new(&config);
-        port_connect(src, ga);
+        src = fe_new_detached(&config);
+        mig_connect(src, ga);
         g_byte_array_set_size(src->wire, 0);
         queue_output(src, ga, taken);
         /* A motion is merged only into a MOUSE_STATE not yet started. */
@@ -2055,14 +1682,14 @@ START_TEST(test_queued_output)
             guest_agent_count_type(ga, VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
         ck_assert_uint_eq(
             guest_agent_count_type(ga, VD_AGENT_MAX_CLIPBOARD), 1);
-        m = ga_nth(ga, VD_AGENT_MOUSE_STATE, n_mouse - 1);
-        ck_assert_uint_eq(get_le32(m->data), 1023);
-        ck_assert_uint_eq(get_le32(m->data + 4), 200);
-        ck_assert_uint_eq(get_le32(m->data + 8), VD_AGENT_RBUTTON_MASK);
-        m = ga_nth(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0);
-        ck_assert_uint_eq(get_le32(m->data), 0);
-        port_free(dst);
-        port_free(src);
+        m = guest_agent_find(ga, VD_AGENT_MOUSE_STATE, n_mouse - 1);
+        ck_assert_uint_eq(test_le32(m->data), 1023);
+        ck_assert_uint_eq(test_le32(m->data + 4), 200);
+        ck_assert_uint_eq(test_le32(m->data + 8), VD_AGENT_RBUTTON_MASK);
+        m = guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0);
+        ck_assert_uint_eq(test_le32(m->data), 0);
+        fe_free(dst);
+        fe_free(src);
     }
 }
 END_TEST
@@ -2092,18 +1719,18 @@ START_TEST(test_large_reply_half_streamed)
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     const GuestAgentMsg *m;
     HostPeer *hp;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     hp_grab_data(hp, 2, CLIPBOARD_TYPE_TEXT, data, BIG_REPLY);
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
     src->budget = big_taken[_i];
     guest_agent_send_request(ga, 2, text);
-    port_pump(src);
+    fe_pump(src);
     ck_assert_uint_eq(src->wire->len, big_taken[_i]);
     ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
                       BIG_WIRE - big_taken[_i]);
@@ -2111,15 +1738,15 @@ START_TEST(test_large_reply_half_streamed)
     dst = migrate(src, false);
     ck_assert_uint_eq(dst->wire->len, BIG_WIRE - big_taken[_i]);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
-    m = ga_nth(ga, VD_AGENT_CLIPBOARD, 0);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_uint_eq(m->size, 8 + BIG_REPLY);
     ck_assert_uint_eq(m->data[0], 2);
-    ck_assert_uint_eq(get_le32(m->data + 4), text);
+    ck_assert_uint_eq(test_le32(m->data + 4), text);
     ck_assert(memcmp(m->data + 8, data, BIG_REPLY) == 0);
     ck_assert_uint_eq(m->n_chunks, (BIG_REPLY + 28 + 2047) / 2048);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -2137,14 +1764,14 @@ START_TEST(test_mouse_survives)
     VDAgentMouse ms;
     const GuestAgentMsg *m;
     InputRouter *r;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
     config.n_heads = 2;
     config.heads[0] = (VDAgentHeadConfig){ .width = 800, .height = 600 };
     config.heads[1] = (VDAgentHeadConfig){ .width = 1024, .height = 768,
                                            .x = 800 };
-    src = port_new(&config);
-    port_connect(src, ga);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
     r = vdagent_chardev_input_router(src->dev);
     ck_assert(input_send_abs(r, 1, INPUT_AXIS_X, ABS_X_100));
     ck_assert(input_send_abs(r, 1, INPUT_AXIS_Y, ABS_Y_200));
@@ -2167,21 +1794,21 @@ START_TEST(test_mouse_survives)
     ck_assert(input_send_abs(r, 1, INPUT_AXIS_X, INPUT_ABS_MAX));
     input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_MOUSE_STATE), 1);
-    m = ga_nth(ga, VD_AGENT_MOUSE_STATE, 0);
+    m = guest_agent_find(ga, VD_AGENT_MOUSE_STATE, 0);
     ck_assert_uint_eq(m->size, sizeof(VDAgentMouseState));
-    ck_assert_uint_eq(get_le32(m->data), 1023);
-    ck_assert_uint_eq(get_le32(m->data + 4), 200);
-    ck_assert_uint_eq(get_le32(m->data + 8),
+    ck_assert_uint_eq(test_le32(m->data), 1023);
+    ck_assert_uint_eq(test_le32(m->data + 4), 200);
+    ck_assert_uint_eq(test_le32(m->data + 8),
                       VD_AGENT_LBUTTON_MASK | VD_AGENT_SBUTTON_MASK);
     ck_assert_uint_eq(m->data[12], 1);
     ck_assert(input_send_btn(r, 1, INPUT_BUTTON_LEFT, false));
     input_event_sync(r);
-    m = ga_nth(ga, VD_AGENT_MOUSE_STATE, 1);
+    m = guest_agent_find(ga, VD_AGENT_MOUSE_STATE, 1);
     ck_assert_ptr_nonnull(m);
-    ck_assert_uint_eq(get_le32(m->data + 8), VD_AGENT_SBUTTON_MASK);
+    ck_assert_uint_eq(test_le32(m->data + 8), VD_AGENT_SBUTTON_MASK);
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -2196,15 +1823,15 @@ START_TEST(test_caps_words_survive)
     g_autoptr(GuestAgent) ga = NULL;
     const uint32_t *got;
     size_t got_n = 0;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
     words[0] = REAL_AGENT_CAPS;
     for (size_t i = 1; i < n; i++) {
         words[i] = 0x9e3779b9u * (uint32_t)i;
     }
     ga = guest_agent_new(words, n);
-    src = port_new(&config);
-    port_connect(src, ga);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
     got = vdagent_chardev_guest_caps(src->dev, &got_n);
     ck_assert_uint_eq(got_n, n);
 
@@ -2217,10 +1844,10 @@ START_TEST(test_caps_words_survive)
                   !!(words[cap / 32] & (1u << (cap % 32))));
     }
     ck_assert(vdagent_chardev_connected(dst->dev));
-    ck_assert_ptr_null(ga_nth(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
+    ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -2235,20 +1862,20 @@ START_TEST(test_last_serial_continues)
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     HostPeer *hp, *hp2;
-    Port *src, *dst;
+    TestFe *src, *dst;
     ClipboardInfo *info;
 
-    src = port_new(&config);
-    port_connect(src, ga);
-    hp = hp_new(src);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
     for (int i = 0; i < 3; i++) {
         guest_agent_send_grab(ga, 0, &text, 1);
     }
-    port_pump(src);
+    fe_pump(src);
     hp_grab(hp, 1, BIT(TEXT));
     hp_grab(hp, 1, BIT(PNG));
     guest_agent_send_grab(ga, 2, &text, 1);
-    port_pump(src);
+    fe_pump(src);
     hp_grab(hp, 2, BIT(TEXT));
     ck_assert_uint_eq(guest_agent_serial(ga, 0), 3);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 2);
@@ -2257,7 +1884,7 @@ START_TEST(test_last_serial_continues)
     guest_agent_clear_received(ga);
 
     dst = migrate(src, false);
-    hp2 = hp_new(dst);
+    hp2 = fe_peer_new(dst);
     hp_grab(hp2, 0, BIT(TEXT));
     hp_grab(hp2, 1, BIT(TEXT));
     hp_grab(hp2, 2, BIT(BMP));
@@ -2269,16 +1896,16 @@ START_TEST(test_last_serial_continues)
 
     for (unsigned s = 0; s < N_SEL; s++) {
         guest_agent_send_grab(ga, s, &text, 1);
-        port_pump(dst);
-        info = clipboard_hub_info(port_hub(dst), s);
+        fe_pump(dst);
+        info = clipboard_hub_info(dst->hub, s);
         ck_assert_str_eq(info->owner->name, "vdagent");
         ck_assert_uint_eq(info->serial, guest_agent_serial(ga, s) - 1);
     }
-    ck_assert_uint_eq(port_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
     ck_assert_uint_eq(hp2->view[2].owner, 'g');
     ck_agent_clean(ga);
-    port_free(dst);
-    port_free(src);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -2291,10 +1918,10 @@ START_TEST(test_open_after_load)
     VDAgentConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     const GuestAgentMsg *m;
-    Port *src, *dst;
+    TestFe *src, *dst;
 
-    src = port_new(&config);
-    port_connect(src, ga);
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
     dst = migrate(src, false);
     vdagent_chardev_set_guest_open(dst->dev, true);
     vdagent_chardev_set_guest_open(dst->dev, true);
@@ -2306,10 +1933,10 @@ START_TEST(test_open_after_load)
     vdagent_chardev_set_guest_open(dst->dev, true);
     ck_assert_uint_eq(
         guest_agent_count_type(ga, VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
-    m = ga_nth(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0);
-    ck_assert_uint_eq(get_le32(m->data), 1);
-    port_free(dst);
-    port_free(src);
+    m = guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0);
+    ck_assert_uint_eq(test_le32(m->data), 1);
+    fe_free(dst);
+    fe_free(src);
 }
 END_TEST
 
@@ -2323,7 +1950,7 @@ START_TEST(test_stopped_destination_silent)
     g_autoptr(GByteArray) stream = NULL;
     const GuestAgentMsg *m;
     Canon c;
-    Port *dst;
+    TestFe *dst;
 
     canon_start(&c);
     drive_full(&c);
@@ -2335,12 +1962,12 @@ START_TEST(test_stopped_destination_silent)
     guest_agent_clear_received(c.ga);
     dst->ga = c.ga;
     vdagent_chardev_set_guest_open(dst->dev, true);
-    port_push(dst, c.rest->data, c.rest->len);
+    fe_push(dst, c.rest->data, c.rest->len);
     guest_agent_send_request(c.ga, 2, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    port_pump(dst);
+    fe_pump(dst);
     vdagent_chardev_accept_input(dst->dev);
     ck_assert_uint_eq(dst->wire->len, 0);
-    ck_assert_uint_eq(port_counters(dst).bytes_out, 0);
+    ck_assert_uint_eq(fe_counters(dst).bytes_out, 0);
 
     vdagent_chardev_set_running(dst->dev, true);
     ck_assert_uint_ge(dst->wire->len, sizeof(full_out));
@@ -2348,10 +1975,10 @@ START_TEST(test_stopped_destination_silent)
     m = guest_agent_received(c.ga, 0);
     ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD_REQUEST);
     /* The empty answer to the guest's request for SECONDARY. */
-    m = ga_nth(c.ga, VD_AGENT_CLIPBOARD, 0);
+    m = guest_agent_find(c.ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_ptr_nonnull(m);
     ck_agent_clean(c.ga);
-    port_free(dst);
+    fe_free(dst);
     canon_stop(&c);
 }
 END_TEST
@@ -2391,7 +2018,7 @@ static void ck_truncated(const GByteArray *s, size_t len, const char *name)
 {
     VDAgentConfig config = mig_config();
     g_autoptr(GError) err = NULL;
-    Port *dst = port_new(&config);
+    TestFe *dst = fe_new_detached(&config);
 
     vdagent_chardev_set_running(dst->dev, false);
     ck_assert_msg(!load_dev(dst->dev, s->data, len, &err),
@@ -2406,7 +2033,7 @@ static void ck_truncated(const GByteArray *s, size_t len, const char *name)
                   err->message);
     ck_fresh(dst);
     ck_works_fresh(dst);
-    port_free(dst);
+    fe_free(dst);
 }
 
 /*
@@ -2440,13 +2067,13 @@ START_TEST(test_truncated_after_section)
         if (len == eof + 1) {
             VDAgentConfig config = mig_config();
             g_autoptr(GError) err = NULL;
-            Port *dst = port_new(&config);
+            TestFe *dst = fe_new_detached(&config);
 
             vdagent_chardev_set_running(dst->dev, false);
             ck_assert_msg(load_dev(dst->dev, s->data, len, &err), "%s",
                           err ? err->message : "");
             ck_assert(vdagent_chardev_connected(dst->dev));
-            port_free(dst);
+            fe_free(dst);
             continue;
         }
         ck_truncated(s, len, canon_states[_i].name);
@@ -2644,11 +2271,11 @@ START_TEST(test_corrupted)
     g_autoptr(GByteArray) s = NULL;
     g_autoptr(GError) err = NULL;
     Spec sp = spec_full();
-    Port *dst;
+    TestFe *dst;
 
     c->apply(&sp);
     s = spec_stream(&sp);
-    dst = port_new(&config);
+    dst = fe_new_detached(&config);
     vdagent_chardev_set_running(dst->dev, false);
     ck_assert_msg(!load_dev(dst->dev, s->data, s->len, &err),
                   "%s: loaded", c->name);
@@ -2664,7 +2291,7 @@ START_TEST(test_corrupted)
                   "%s: connected after '%s'", c->name, err->message);
     ck_fresh(dst);
     ck_works_fresh(dst);
-    port_free(dst);
+    fe_free(dst);
 }
 END_TEST
 
@@ -2695,7 +2322,7 @@ START_TEST(test_failed_load_used_device)
         ck_assert(vdagent_chardev_connected(cn.src->dev));
         ck_assert_uint_eq(vdagent_chardev_pending_output(cn.src->dev),
                           sizeof(full_out));
-        ck_assert_str_eq(clipboard_hub_info(port_hub(cn.src), 0)->owner->name,
+        ck_assert_str_eq(clipboard_hub_info(cn.src->hub, 0)->owner->name,
                          "vdagent");
         canon_stop(&cn);
         return;
@@ -2708,8 +2335,8 @@ START_TEST(test_failed_load_used_device)
     vdagent_chardev_mouse_state(cn.src->dev, &ms);
     ck_assert_uint_eq(ms.x | ms.y | ms.buttons | ms.display_id, 0);
     /* What the guest owned is released; the host peer's own grab stays. */
-    ck_assert_ptr_null(clipboard_hub_info(port_hub(cn.src), 0)->owner);
-    ck_assert_ptr_eq(clipboard_hub_info(port_hub(cn.src), 1)->owner,
+    ck_assert_ptr_null(clipboard_hub_info(cn.src->hub, 0)->owner);
+    ck_assert_ptr_eq(clipboard_hub_info(cn.src->hub, 1)->owner,
                      &cn.hp->peer);
     /* Resumed, it sends nothing of the old session. */
     g_byte_array_set_size(cn.src->wire, 0);
@@ -2732,7 +2359,7 @@ START_TEST(test_register_twice)
     VDAgentConfig config = mig_config();
     g_autoptr(MigrationRegistry) reg = migration_registry_new();
     g_autoptr(GError) err = NULL;
-    Port *p = port_new(&config);
+    TestFe *p = fe_new_detached(&config);
 
     ck_assert(vdagent_chardev_register_migration(p->dev, reg, 0, &err));
     ck_assert_ptr_null(err);
@@ -2743,7 +2370,7 @@ START_TEST(test_register_twice)
     g_clear_error(&err);
     ck_assert(vdagent_chardev_register_migration(p->dev, reg, 1, &err));
     ck_assert_ptr_null(err);
-    port_free(p);
+    fe_free(p);
 }
 END_TEST
 

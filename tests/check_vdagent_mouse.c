@@ -12,13 +12,11 @@
 
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent.h"
 
 Suite *vdagent_mouse_suite(void);
-
-/* The real Linux agent's caps word (spice-vdagentd 0.22.1): MOUSE_STATE,
- * MONITORS_CONFIG, REPLY, SPARSE_MONITORS_CONFIG, no ..._POSITION. */
-#define REAL_AGENT_CAPS 0x00038de7u
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
 /* An agent with positions and no sparse heads. */
@@ -26,84 +24,10 @@ Suite *vdagent_mouse_suite(void);
     (CAP(MOUSE_STATE) | CAP(MONITORS_CONFIG) | CAP(REPLY) | \
      CAP(MONITORS_CONFIG_POSITION))
 
-/* ---- a frontend: the guest side of the virtio-serial port ---------------- */
-
-typedef struct TestFe {
-    GuestAgent *ga;
-    GByteArray *wire;       /* every byte the device wrote, in order */
-    VDAgentChardev *dev;
-    unsigned writes;
-} TestFe;
-
-static size_t fe_can_write(void *opaque)
-{
-    return 65536;
-}
-
-static void fe_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    TestFe *fe = opaque;
-
-    /* A write after the device was freed is a call from freed memory. */
-    ck_assert_ptr_nonnull(fe->dev);
-    fe->writes++;
-    g_byte_array_append(fe->wire, buf, len);
-    guest_agent_feed(fe->ga, buf, len);
-}
-
-static const VDAgentFrontendOps test_fe_ops = {
-    .can_write = fe_can_write,
-    .write = fe_write,
-};
-
-static TestFe *fe_new(const VDAgentConfig *config, uint32_t guest_caps)
-{
-    TestFe *fe = g_new0(TestFe, 1);
-    g_autoptr(GError) err = NULL;
-
-    fe->ga = guest_agent_new(&guest_caps, 1);
-    fe->wire = g_byte_array_new();
-    fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
-    ck_assert_ptr_null(err);
-    ck_assert_ptr_nonnull(fe->dev);
-    return fe;
-}
-
-/* Free the device only: the frontend stays to see any late call. */
-static void fe_free_dev(TestFe *fe)
-{
-    VDAgentChardev *dev = g_steal_pointer(&fe->dev);
-
-    vdagent_chardev_free(dev);
-}
-
-static void fe_free(TestFe *fe)
-{
-    fe_free_dev(fe);
-    guest_agent_free(fe->ga);
-    g_byte_array_unref(fe->wire);
-    g_free(fe);
-}
-
-/* Move the agent's pending output into the device. */
-static void fe_pump(TestFe *fe)
-{
-    g_autoptr(GBytes) out = guest_agent_take_output(fe->ga);
-
-    vdagent_chardev_write(fe->dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
-}
-
-/* Open the port; the agent answers the caps request. */
-static void fe_open(TestFe *fe)
-{
-    vdagent_chardev_set_guest_open(fe->dev, true);
-    fe_pump(fe);
-    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
-}
+/* ---- the frontend (tests/test-frontend.h) ------------------------------- */
 
 /* Neither side saw anything wrong. */
-static void fe_assert_clean(TestFe *fe)
+static void assert_clean(TestFe *fe)
 {
     VDAgentCounters c;
     unsigned i;
@@ -117,60 +41,7 @@ static void fe_assert_clean(TestFe *fe)
     }
 }
 
-static VDAgentCounters counters(const TestFe *fe)
-{
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(fe->dev, &c);
-    return c;
-}
-
-static VDAgentConfig config_base(bool mouse, bool monitors)
-{
-    VDAgentConfig config;
-
-    vdagent_config_init(&config);
-    config.mouse = mouse;
-    config.clipboard = false;
-    config.monitors = monitors;
-    return config;
-}
-
-static InputRouter *fe_router(const TestFe *fe)
-{
-    return vdagent_chardev_input_router(fe->dev);
-}
-
 /* ---- decoding what the agent received ------------------------------------ */
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-    p[2] = v >> 16;
-    p[3] = v >> 24;
-}
-
-/* The latest message of @type the agent decoded; NULL if none. */
-static const GuestAgentMsg *last_of(const GuestAgent *ga, uint32_t type)
-{
-    size_t i = guest_agent_n_received(ga);
-
-    while (i-- > 0) {
-        const GuestAgentMsg *m = guest_agent_received(ga, i);
-
-        if (m->type == type) {
-            return m;
-        }
-    }
-    return NULL;
-}
 
 typedef struct Mouse {
     uint32_t x, y, buttons, display_id;
@@ -179,14 +50,15 @@ typedef struct Mouse {
 /* The latest MOUSE_STATE, as the agent decoded it. */
 static Mouse last_mouse(const TestFe *fe)
 {
-    const GuestAgentMsg *m = last_of(fe->ga, VD_AGENT_MOUSE_STATE);
+    const GuestAgentMsg *m = guest_agent_find_last(fe->ga,
+                                                   VD_AGENT_MOUSE_STATE);
     Mouse ms;
 
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(m->size, 13);
-    ms.x = get_le32(m->data);
-    ms.y = get_le32(m->data + 4);
-    ms.buttons = get_le32(m->data + 8);
+    ms.x = test_le32(m->data);
+    ms.y = test_le32(m->data + 4);
+    ms.buttons = test_le32(m->data + 8);
     ms.display_id = m->data[12];
     return ms;
 }
@@ -229,25 +101,17 @@ static GByteArray *monitors_data(uint32_t flags, const ExpectHead *h,
                                  unsigned n)
 {
     GByteArray *b = g_byte_array_new();
-    uint8_t w[4];
     unsigned i;
 
-    put_le32(w, n);
-    g_byte_array_append(b, w, 4);
-    put_le32(w, flags);
-    g_byte_array_append(b, w, 4);
+    test_append_le32(b, n);
+    test_append_le32(b, flags);
     for (i = 0; i < n; i++) {
         /* VDAgentMonConfig: height, width, depth, x, y */
-        put_le32(w, h[i].height);
-        g_byte_array_append(b, w, 4);
-        put_le32(w, h[i].width);
-        g_byte_array_append(b, w, 4);
-        put_le32(w, 32);
-        g_byte_array_append(b, w, 4);
-        put_le32(w, (uint32_t)h[i].x);
-        g_byte_array_append(b, w, 4);
-        put_le32(w, (uint32_t)h[i].y);
-        g_byte_array_append(b, w, 4);
+        test_append_le32(b, h[i].height);
+        test_append_le32(b, h[i].width);
+        test_append_le32(b, 32);
+        test_append_le32(b, (uint32_t)h[i].x);
+        test_append_le32(b, (uint32_t)h[i].y);
     }
     return b;
 }
@@ -255,7 +119,7 @@ static GByteArray *monitors_data(uint32_t flags, const ExpectHead *h,
 static void assert_monitors(const TestFe *fe, uint32_t flags,
                             const ExpectHead *h, unsigned n)
 {
-    const GuestAgentMsg *m = last_of(fe->ga, VD_AGENT_MONITORS_CONFIG);
+    const GuestAgentMsg *m = guest_agent_find_last(fe->ga, VD_AGENT_MONITORS_CONFIG);
     g_autoptr(GByteArray) want = monitors_data(flags, h, n);
 
     ck_assert_ptr_nonnull(m);
@@ -322,8 +186,8 @@ START_TEST(test_mouse_state_bytes)
         0x64, 0x00, 0x00, 0x00, 0xc8, 0x00, 0x00, 0x00,
         0x02, 0x00, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = config_base(true, false);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, false);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     int32_t vx = abs_for(1024, 100), vy = abs_for(768, 200);
     VDAgentMouse ms;
 
@@ -333,18 +197,18 @@ START_TEST(test_mouse_state_bytes)
     fe_open(fe);
     ck_assert(guest_agent_host_has_cap(fe->ga, VD_AGENT_CAP_MOUSE_STATE));
     g_byte_array_set_size(fe->wire, 0);
-    ck_assert(input_send_abs(fe_router(fe), 0, INPUT_AXIS_X, vx));
-    ck_assert(input_send_abs(fe_router(fe), 0, INPUT_AXIS_Y, vy));
-    ck_assert(input_send_btn(fe_router(fe), 0, INPUT_BUTTON_LEFT, true));
+    ck_assert(input_send_abs(fe->router, 0, INPUT_AXIS_X, vx));
+    ck_assert(input_send_abs(fe->router, 0, INPUT_AXIS_Y, vy));
+    ck_assert(input_send_btn(fe->router, 0, INPUT_BUTTON_LEFT, true));
     /* nothing before the sync */
     ck_assert_uint_eq(fe->wire->len, 0);
-    input_event_sync(fe_router(fe));
+    input_event_sync(fe->router);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
     ck_assert_mem_eq(fe->wire->data, expect, sizeof(expect));
 
     assert_mouse(fe, 100, 200, 0x02, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 1);
     vdagent_chardev_mouse_state(fe->dev, &ms);
     ck_assert_uint_eq(ms.x, 100);
     ck_assert_uint_eq(ms.y, 200);
@@ -352,9 +216,9 @@ START_TEST(test_mouse_state_bytes)
     ck_assert_uint_eq(ms.display_id, 0);
 
     /* a sync without new events sends nothing */
-    input_event_sync(fe_router(fe));
+    input_event_sync(fe->router);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -374,8 +238,8 @@ START_TEST(test_monitors_one_head_bytes)
         0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = config_base(true, true);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     vdagent_chardev_set_guest_open(fe->dev, true);
     /* before the guest's caps: only our caps request */
@@ -387,7 +251,7 @@ START_TEST(test_monitors_one_head_bytes)
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
     ck_assert(guest_agent_host_has_cap(fe->ga, VD_AGENT_CAP_MONITORS_CONFIG));
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -407,19 +271,19 @@ START_TEST(test_monitors_two_heads_pos_bytes)
         0x20, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00,  /* 32, x 1024 */
         0x00, 0x00, 0x00, 0x00,                          /* y 0 */
     };
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
     config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
     config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
-    fe = fe_new(&config, POS_AGENT_CAPS);
+    fe = fe_new1(&config, POS_AGENT_CAPS);
     vdagent_chardev_set_guest_open(fe->dev, true);
     g_byte_array_set_size(fe->wire, 0);
     fe_pump(fe);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
     ck_assert_mem_eq(fe->wire->data, expect, sizeof(expect));
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -430,16 +294,16 @@ START_TEST(test_monitors_two_heads_no_pos)
     static const ExpectHead heads[2] = {
         { 1024, 768, 0, 0 }, { 800, 600, 1024, 0 },
     };
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
     config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
     config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     assert_monitors(fe, 0, heads, 2);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -468,17 +332,17 @@ START_TEST(test_monitors_disabled_head)
         { .width = 0, .height = 0 },
         { .width = 800, .height = 600, .x = 1024 },
     };
-    VDAgentConfig config = config_base(true, true);
-    TestFe *fe = fe_new(&config, sparse_cases[_i].caps);
+    VDAgentConfig config = fe_config(true, false, true);
+    TestFe *fe = fe_new1(&config, sparse_cases[_i].caps);
 
-    ck_assert(input_router_set_geometry(fe_router(fe), geo, 3));
+    ck_assert(input_router_set_geometry(fe->router, geo, 3));
     ck_assert_uint_eq(fe->wire->len, 0);       /* port closed: nothing */
     fe_open(fe);
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
     assert_monitors(fe, sparse_cases[_i].flags, sparse_cases[_i].heads,
                     sparse_cases[_i].n);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -506,8 +370,8 @@ START_TEST(test_monitors_when)
     static const InputHeadGeometry bad = { .width = 40000, .height = 600 };
     static const ExpectHead def = { 1024, 768, 0, 0 };
     static const ExpectHead changed = { 800, 600, 0, 0 };
-    VDAgentConfig config = config_base(true, when_cases[_i].monitors);
-    TestFe *fe = fe_new(&config, when_cases[_i].caps);
+    VDAgentConfig config = fe_config(true, false, when_cases[_i].monitors);
+    TestFe *fe = fe_new1(&config, when_cases[_i].caps);
     uint32_t flags = (when_cases[_i].caps & CAP(MONITORS_CONFIG_POSITION)) ? 1
                                                                            : 0;
 
@@ -524,7 +388,7 @@ START_TEST(test_monitors_when)
         assert_monitors(fe, flags, &def, 1);
     }
 
-    ck_assert(input_router_set_geometry(fe_router(fe), &one, 1));
+    ck_assert(input_router_set_geometry(fe->router, &one, 1));
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG),
         when_cases[_i].after_change);
@@ -532,13 +396,13 @@ START_TEST(test_monitors_when)
         assert_monitors(fe, flags, &changed, 1);
     }
     /* a refused change is no change */
-    ck_assert(!input_router_set_geometry(fe_router(fe), &bad, 1));
+    ck_assert(!input_router_set_geometry(fe->router, &bad, 1));
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG),
         when_cases[_i].after_change);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_MONITORS_CONFIG],
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_MONITORS_CONFIG],
                       when_cases[_i].after_change);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -553,28 +417,28 @@ START_TEST(test_monitors_change_while_closed)
     static const ExpectHead want[2] = {
         { 640, 480, 0, 0 }, { 320, 240, 640, 100 },
     };
-    VDAgentConfig config = config_base(true, true);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     fe_open(fe);
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
     vdagent_chardev_set_guest_open(fe->dev, false);
     g_byte_array_set_size(fe->wire, 0);
-    ck_assert(input_router_set_geometry(fe_router(fe), two, 2));
+    ck_assert(input_router_set_geometry(fe->router, two, 2));
     ck_assert_uint_eq(fe->wire->len, 0);
     ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
 
     /* open, but no caps yet: still nothing but our request */
     vdagent_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, 36);
-    ck_assert(input_router_set_geometry(fe_router(fe), two, 2));
+    ck_assert(input_router_set_geometry(fe->router, two, 2));
     ck_assert_uint_eq(fe->wire->len, 36);
     fe_pump(fe);
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 2);
     assert_monitors(fe, 0, want, 2);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -591,8 +455,8 @@ START_TEST(test_reply_consumed)
         0x08, 0x00, 0x00, 0x00,
         0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = config_base(true, true);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     VDAgentCounters c;
     guint wire;
 
@@ -600,14 +464,14 @@ START_TEST(test_reply_consumed)
     wire = fe->wire->len;
 
     vdagent_chardev_write(fe->dev, reply_ok, sizeof(reply_ok));
-    c = counters(fe);
+    c = fe_counters(fe);
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
     ck_assert_uint_eq(c.reply_errors, 0);
     ck_assert_uint_eq(c.ignored, 0);
 
     guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_ERROR);
     fe_pump(fe);
-    c = counters(fe);
+    c = fe_counters(fe);
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 2);
     ck_assert_uint_eq(c.reply_errors, 1);
 
@@ -615,13 +479,13 @@ START_TEST(test_reply_consumed)
     guest_agent_send_reply(fe->ga, VD_AGENT_DISPLAY_CONFIG, VD_AGENT_ERROR);
     guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, 77);
     fe_pump(fe);
-    c = counters(fe);
+    c = fe_counters(fe);
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 5);
     ck_assert_uint_eq(c.reply_errors, 3);
     ck_assert_uint_eq(c.ignored, 0);
     /* a reply is answered with nothing */
     ck_assert_uint_eq(fe->wire->len, wire);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -655,14 +519,14 @@ static const VDAgentHeadConfig scale_heads[] = {
 START_TEST(test_scale_device)
 {
     const VDAgentHeadConfig *h = &scale_heads[_i / 3];
-    VDAgentConfig config = config_base(true, false);
+    VDAgentConfig config = fe_config(true, false, false);
     TestFe *fe;
     uint32_t ex, ey;
     int32_t v;
 
     config.n_heads = 1;
     config.heads[0] = *h;
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     switch (_i % 3) {
     case 0:
@@ -681,11 +545,11 @@ START_TEST(test_scale_device)
         break;
     }
     /* start somewhere else so that 0 is a change too */
-    move(fe_router(fe), 0, 0x1111, 0x2222);
-    move(fe_router(fe), 0, v, v);
+    move(fe->router, 0, 0x1111, 0x2222);
+    move(fe->router, 0, v, v);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 2);
     assert_mouse(fe, ex, ey, 0, 0);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -694,16 +558,16 @@ END_TEST
 START_TEST(test_scale_follows_heads)
 {
     static const InputHeadGeometry one = { .width = 800, .height = 600 };
-    VDAgentConfig config = config_base(true, true);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     fe_open(fe);
-    move(fe_router(fe), 0, 0x7FFF, 0x7FFF);
+    move(fe->router, 0, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 1023, 767, 0, 0);
-    ck_assert(input_router_set_geometry(fe_router(fe), &one, 1));
-    move(fe_router(fe), 0, 0x7FFF, 0x4000);
+    ck_assert(input_router_set_geometry(fe->router, &one, 1));
+    move(fe->router, 0, 0x7FFF, 0x4000);
     assert_mouse(fe, 799, 299, 0, 0);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -711,30 +575,30 @@ END_TEST
 /* R8: the second head sends display_id 1, scaled to that head's size. */
 START_TEST(test_display_id_second_head)
 {
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
     config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
     config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
 
-    move(fe_router(fe), 1, 0x7FFF, 0x7FFF);
+    move(fe->router, 1, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 799, 599, 0, 1);
-    move(fe_router(fe), 1, 0x4000, 0x4000);
+    move(fe->router, 1, 0x4000, 0x4000);
     assert_mouse(fe, 399, 299, 0, 1);
-    move(fe_router(fe), 1, abs_for(800, 123), abs_for(600, 456));
+    move(fe->router, 1, abs_for(800, 123), abs_for(600, 456));
     assert_mouse(fe, 123, 456, 0, 1);
-    move(fe_router(fe), 1, 0, 0);
+    move(fe->router, 1, 0, 0);
     assert_mouse(fe, 0, 0, 0, 1);
     /* back on the first head */
-    move(fe_router(fe), 0, 0x7FFF, 0x7FFF);
+    move(fe->router, 0, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 1023, 767, 0, 0);
-    move(fe_router(fe), 0, 0x4000, 0x4000);
+    move(fe->router, 0, 0x4000, 0x4000);
     assert_mouse(fe, 511, 383, 0, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 6);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -754,12 +618,12 @@ START_TEST(test_display_id_disabled_head)
     const InputHeadGeometry heads[3] = {
         { 1024, 768, 0, 0 }, { 0, 0, 0, 0 }, { 800, 600, 1024, 0 },
     };
-    VDAgentConfig config = config_base(true, false);
-    TestFe *fe = fe_new(&config, caps[_i]);
+    VDAgentConfig config = fe_config(true, false, false);
+    TestFe *fe = fe_new1(&config, caps[_i]);
 
     fe_open(fe);
-    ck_assert(input_router_set_geometry(fe_router(fe), heads, 3));
-    move(fe_router(fe), 2, 0x7FFF, 0x7FFF);
+    ck_assert(input_router_set_geometry(fe->router, heads, 3));
+    move(fe->router, 2, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 799, 599, 0, _i == 0 ? 1 : 2);
     fe_free(fe);
 }
@@ -780,12 +644,12 @@ static const uint32_t button_bits[INPUT_BUTTON__COUNT] = {
 
 START_TEST(test_button_bit)
 {
-    VDAgentConfig config = config_base(true, false);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, false);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     InputRouter *r;
 
     fe_open(fe);
-    r = fe_router(fe);
+    r = fe->router;
     move(r, 0, 0x7FFF, 0);
     ck_assert(input_send_btn(r, 0, _i, true));
     input_event_sync(r);
@@ -794,21 +658,21 @@ START_TEST(test_button_bit)
     input_event_sync(r);
     assert_mouse(fe, 1023, 0, 0, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 3);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
 
 START_TEST(test_buttons_accumulate)
 {
-    VDAgentConfig config = config_base(true, false);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, false);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     InputRouter *r;
     uint32_t want = 0;
     unsigned b;
 
     fe_open(fe);
-    r = fe_router(fe);
+    r = fe->router;
     for (b = 0; b < INPUT_BUTTON__COUNT; b++) {
         ck_assert(input_send_btn(r, 0, b, true));
         input_event_sync(r);
@@ -829,7 +693,7 @@ START_TEST(test_buttons_accumulate)
         assert_mouse(fe, 0, 0, want, 0);
     }
     ck_assert_uint_eq(want, 0);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -857,7 +721,7 @@ static const struct {
 START_TEST(test_no_cap_no_mouse_state)
 {
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     Tablet tablet = { 0 };
     TestFe *fe;
 
@@ -865,7 +729,7 @@ START_TEST(test_no_cap_no_mouse_state)
     if (nocap_cases[_i].tablet == 1 || nocap_cases[_i].tablet == 2) {
         tablet_register(&tablet, router, nocap_cases[_i].tablet == 2);
     }
-    fe = fe_new(&config, REAL_AGENT_CAPS & ~CAP(MOUSE_STATE));
+    fe = fe_new1(&config, REAL_AGENT_CAPS & ~CAP(MOUSE_STATE));
     if (nocap_cases[_i].tablet == 3) {
         tablet_register(&tablet, router, false);
     }
@@ -881,13 +745,13 @@ START_TEST(test_no_cap_no_mouse_state)
     input_event_sync(router);
 
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 0);
-    ck_assert_uint_eq(counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 0);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 0);
     ck_assert_uint_eq(tablet.events, nocap_cases[_i].tablet_gets ? 5 : 0);
     ck_assert_uint_eq(tablet.syncs, nocap_cases[_i].tablet_gets ? 3 : 0);
     /* the heads are still described */
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
     input_handler_unregister(tablet.hs);
 }
@@ -901,13 +765,13 @@ END_TEST
 START_TEST(test_caps_activate_close_hands_back)
 {
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(true, false);
+    VDAgentConfig config = fe_config(true, false, false);
     Tablet tablet;
     TestFe *fe;
 
     config.input_router = router;
     tablet_register(&tablet, router, true);
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     /* before any agent: the tablet */
     move(router, 0, 1, 2);
@@ -950,7 +814,7 @@ START_TEST(test_caps_activate_close_hands_back)
     ck_assert_uint_eq(tablet.events, 7);
     assert_mouse(fe, 1023, 767, 0, 0);
 
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
     input_handler_unregister(tablet.hs);
 }
@@ -964,21 +828,21 @@ END_TEST
 START_TEST(test_caps_lose_mouse_state)
 {
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(true, false);
+    VDAgentConfig config = fe_config(true, false, false);
     uint8_t caps_msg[8];
     Tablet tablet;
     TestFe *fe;
 
     config.input_router = router;
     tablet_register(&tablet, router, true);
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     move(router, 0, 0x7FFF, 0);
     ck_assert_uint_eq(tablet.events, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
 
-    put_le32(caps_msg, 0);                                  /* request */
-    put_le32(caps_msg + 4, REAL_AGENT_CAPS & ~CAP(MOUSE_STATE));
+    test_put_le32(caps_msg, 0);                                  /* request */
+    test_put_le32(caps_msg + 4, REAL_AGENT_CAPS & ~CAP(MOUSE_STATE));
     guest_agent_send_message(fe->ga, VD_AGENT_ANNOUNCE_CAPABILITIES,
                              caps_msg, sizeof(caps_msg));
     fe_pump(fe);
@@ -988,7 +852,7 @@ START_TEST(test_caps_lose_mouse_state)
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
     ck_assert_uint_eq(tablet.events, 2);
     ck_assert_uint_eq(tablet.syncs, 1);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
     input_handler_unregister(tablet.hs);
 }
@@ -1003,14 +867,14 @@ START_TEST(test_free_unregisters)
 {
     static const InputHeadGeometry one = { .width = 800, .height = 600 };
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     Tablet tablet;
     TestFe *fe;
     unsigned writes;
 
     config.input_router = router;
     tablet_register(&tablet, router, false);
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     move(router, 0, 10, 10);
     ck_assert_uint_eq(tablet.events, 0);
@@ -1041,11 +905,11 @@ END_TEST
 START_TEST(test_free_unconnected)
 {
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(true, true);
+    VDAgentConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.input_router = router;
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     /* the inactive handler is the only one: it takes the event */
     ck_assert(input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
     fe_free_dev(fe);
@@ -1060,12 +924,12 @@ END_TEST
 
 START_TEST(test_stopped_no_mouse_state)
 {
-    VDAgentConfig config = config_base(true, false);
-    TestFe *fe = fe_new(&config, REAL_AGENT_CAPS);
+    VDAgentConfig config = fe_config(true, false, false);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     InputRouter *r;
 
     fe_open(fe);
-    r = fe_router(fe);
+    r = fe->router;
     move(r, 0, 0, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
 
@@ -1084,7 +948,7 @@ START_TEST(test_stopped_no_mouse_state)
     input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 2);
     assert_mouse(fe, 0, 383, 0, 0);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
 }
 END_TEST
@@ -1094,37 +958,37 @@ END_TEST
 START_TEST(test_mouse_off)
 {
     g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = config_base(false, true);
+    VDAgentConfig config = fe_config(false, false, true);
     Tablet tablet;
     TestFe *fe, *priv;
 
     /* a private router: no handler at all */
-    priv = fe_new(&config, REAL_AGENT_CAPS);
+    priv = fe_new1(&config, REAL_AGENT_CAPS);
     ck_assert_uint_eq(vdagent_chardev_host_caps(priv->dev) &
                       CAP(MOUSE_STATE), 0);
     fe_open(priv);
     ck_assert(!guest_agent_host_has_cap(priv->ga, VD_AGENT_CAP_MOUSE_STATE));
     ck_assert(guest_agent_host_has_cap(priv->ga, VD_AGENT_CAP_MONITORS_CONFIG));
-    ck_assert(!input_send_abs(fe_router(priv), 0, INPUT_AXIS_X, 1));
-    ck_assert(!input_send_btn(fe_router(priv), 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(fe_router(priv));
+    ck_assert(!input_send_abs(priv->router, 0, INPUT_AXIS_X, 1));
+    ck_assert(!input_send_btn(priv->router, 0, INPUT_BUTTON_LEFT, true));
+    input_event_sync(priv->router);
     ck_assert_uint_eq(
         guest_agent_count_type(priv->ga, VD_AGENT_MOUSE_STATE), 0);
     ck_assert_uint_eq(
         guest_agent_count_type(priv->ga, VD_AGENT_MONITORS_CONFIG), 1);
-    fe_assert_clean(priv);
+    assert_clean(priv);
     fe_free(priv);
 
     /* a shared router: the tablet keeps the pointer after the caps */
     config.input_router = router;
     tablet_register(&tablet, router, false);
-    fe = fe_new(&config, REAL_AGENT_CAPS);
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     move(router, 0, 0x7FFF, 0x7FFF);
     ck_assert_uint_eq(tablet.events, 2);
     ck_assert_uint_eq(tablet.syncs, 1);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 0);
-    fe_assert_clean(fe);
+    assert_clean(fe);
     fe_free(fe);
     input_handler_unregister(tablet.hs);
 }

@@ -231,6 +231,34 @@ size_t guest_agent_count_type(const GuestAgent *ga, uint32_t type)
     return n;
 }
 
+const GuestAgentMsg *guest_agent_find(const GuestAgent *ga, uint32_t type,
+                                      size_t n)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    for (guint i = 0; i < ga->received->len; i++) {
+        const GuestAgentMsg *m = g_ptr_array_index(ga->received, i);
+
+        if (m->type == type && n-- == 0) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+const GuestAgentMsg *guest_agent_find_last(const GuestAgent *ga,
+                                           uint32_t type)
+{
+    g_return_val_if_fail(ga != NULL, NULL);
+    for (guint i = ga->received->len; i-- > 0;) {
+        const GuestAgentMsg *m = g_ptr_array_index(ga->received, i);
+
+        if (m->type == type) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
 unsigned guest_agent_errors(const GuestAgent *ga)
 {
     g_return_val_if_fail(ga != NULL, 0);

@@ -37,6 +37,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The caps word the real Linux agent announces (spice-vdagentd 0.22.1):
+ * MOUSE_STATE, MONITORS_CONFIG, REPLY, CLIPBOARD_BY_DEMAND,
+ * CLIPBOARD_SELECTION, SPARSE_MONITORS_CONFIG, GUEST_LINEEND_LF,
+ * MAX_CLIPBOARD, AUDIO_VOLUME_SYNC, GRAPHICS_DEVICE_INFO,
+ * CLIPBOARD_NO_RELEASE_ON_REGRAB, CLIPBOARD_GRAB_SERIAL.
+ */
+#define REAL_AGENT_CAPS 0x00038de7u
+
 typedef struct GuestAgent GuestAgent;
 
 typedef struct GuestAgentMsg {
@@ -51,7 +60,7 @@ typedef struct GuestAgentMsg {
 /*
  * guest_agent_new:
  * @caps: the agent's caps words, copied; may be NULL when @n_caps is 0.
- *        The real agent announces {0x00038de7}.
+ *        The real agent announces {REAL_AGENT_CAPS}.
  * @n_caps: number of words in @caps.
  *
  * Returns a fresh agent with no host caps, serials at 0, no MAX_CLIPBOARD,
@@ -114,6 +123,23 @@ void guest_agent_clear_received(GuestAgent *ga);
  * Returns how many messages in the received list have type @type.
  */
 size_t guest_agent_count_type(const GuestAgent *ga, uint32_t type);
+
+/*
+ * guest_agent_find:
+ * Returns the @n-th (0 for the oldest) message of type @type in the
+ * received list, borrowed as guest_agent_received(); NULL if there are
+ * not that many.
+ */
+const GuestAgentMsg *guest_agent_find(const GuestAgent *ga, uint32_t type,
+                                      size_t n);
+
+/*
+ * guest_agent_find_last:
+ * Returns the latest message of type @type in the received list, borrowed
+ * as guest_agent_received(); NULL if there is none.
+ */
+const GuestAgentMsg *guest_agent_find_last(const GuestAgent *ga,
+                                           uint32_t type);
 
 /*
  * guest_agent_errors:
