@@ -83,8 +83,13 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_guest_agent.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
-              tests/check_clipboard.c tests/check_vdagent_clipboard.c \
               tests/check_vdagent_dispatch.c \
+              tests/check_clipboard.c \
+              tests/check_vdagent_clipboard_fixture.c \
+              tests/check_vdagent_clipboard_grabs.c \
+              tests/check_vdagent_clipboard_requests.c \
+              tests/check_vdagent_clipboard_session.c \
+              tests/check_vdagent_clipboard_data.c \
               tests/check_vmstate.c tests/check_qmp.c \
               tests/check_vdagent_migration.c tests/check_host_migrate.c \
               tests/check_migration_channel.c

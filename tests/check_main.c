@@ -1,6 +1,8 @@
 /*
  * check_main.c: the one test runner.  `check-vdagent [SUITE...]` runs the
- * named suites (all by default) and ends with Check's summary line.
+ * named suites (all by default) and ends with Check's summary line.  A
+ * name also runs its family: "vdagent-clipboard" runs every
+ * "vdagent-clipboard-..." suite.
  */
 #include <glib.h>
 #include <stdbool.h>
@@ -20,8 +22,11 @@ static const struct {
     { "writer", writer_suite },
     { "device", device_suite },
     { "clipboard", clipboard_suite },
-    { "vdagent-clipboard", vdagent_clipboard_suite },
     { "vdagent-dispatch", vdagent_dispatch_suite },
+    { "vdagent-clipboard-grabs", vdagent_clipboard_grabs_suite },
+    { "vdagent-clipboard-requests", vdagent_clipboard_requests_suite },
+    { "vdagent-clipboard-session", vdagent_clipboard_session_suite },
+    { "vdagent-clipboard-data", vdagent_clipboard_data_suite },
     { "vmstate", vmstate_suite },
     { "migration-channel", migration_channel_suite },
     { "qmp", qmp_suite },
@@ -39,7 +44,10 @@ static bool wanted(int argc, char **argv, const char *name)
         return true;
     }
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
+        size_t n = strlen(argv[i]);
+
+        if (strncmp(argv[i], name, n) == 0 &&
+            (name[n] == '\0' || name[n] == '-')) {
             return true;
         }
     }
