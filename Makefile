@@ -91,7 +91,13 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_clipboard_session.c \
               tests/check_vdagent_clipboard_data.c \
               tests/check_vmstate.c tests/check_qmp.c \
-              tests/check_vdagent_migration.c tests/check_host_migrate.c \
+              tests/check_vdagent_migration_fixture.c \
+              tests/check_vdagent_migration_canonical.c \
+              tests/check_vdagent_migration_offsets.c \
+              tests/check_vdagent_migration_state.c \
+              tests/check_vdagent_migration_output.c \
+              tests/check_vdagent_migration_bad.c \
+              tests/check_host_migrate.c \
               tests/check_migration_channel.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader

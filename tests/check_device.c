@@ -116,8 +116,10 @@ START_TEST(test_caps_reply_only_when_asked)
     TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
 
     /* open: our request; the agent's answer has request=0: no reply. */
-    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
-    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      1);
     guest_agent_clear_received(fe->ga);
 
     /*
@@ -126,7 +128,8 @@ START_TEST(test_caps_reply_only_when_asked)
      */
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
-    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      2);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
     ck_assert_uint_eq(guest_agent_received(fe->ga, 1)->type,
                       VD_AGENT_MAX_CLIPBOARD);
@@ -429,7 +432,8 @@ START_TEST(test_close_mid_message)
     ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
                                              VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
-    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      2);
     fe_free(fe);
 }
 END_TEST
@@ -476,7 +480,8 @@ START_TEST(test_open_twice)
     ck_assert_uint_eq(fe->wire->len, wire);
     vdagent_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
+                      1);
     /* and a close of a closed port does nothing either */
     vdagent_chardev_set_guest_open(fe->dev, false);
     vdagent_chardev_set_guest_open(fe->dev, false);

@@ -21,7 +21,11 @@ Suite *vdagent_mouse_suite(void);
 Suite *vmstate_suite(void);
 Suite *migration_channel_suite(void);
 Suite *qmp_suite(void);
-Suite *vdagent_migration_suite(void);
+Suite *vdagent_migration_canonical_suite(void);
+Suite *vdagent_migration_offsets_suite(void);
+Suite *vdagent_migration_state_suite(void);
+Suite *vdagent_migration_output_suite(void);
+Suite *vdagent_migration_bad_suite(void);
 Suite *host_migrate_suite(void);
 
 #endif /* CHECK_SUITES_H */

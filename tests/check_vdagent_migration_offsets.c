@@ -1,0 +1,281 @@
+/*
+ * check_vdagent_migration_offsets.c: migration at every byte of a guest
+ * stream (bug R3): wherever the save cuts the guest's bytes, the
+ * destination goes on with the rest as the source would have
+ * (fixture: check_vdagent_migration.h).
+ */
+#include <check.h>
+#include <string.h>
+
+#include "tests/check_suites.h"
+#include "tests/check_vdagent_migration.h"
+
+/* ---- tests: migration at every byte of a guest stream ------------------ */
+
+/* Small enough that a 6100-byte message is skipped as OVERSIZE. */
+#define SCRIPT_MAX_MESSAGE 6000u
+#define SCRIPT_SLICES 16
+
+typedef struct Script {
+    TestFe *src, *dst;
+    GuestAgent *ga;
+    HostPeer *hp;                /* on the source */
+    GByteArray *stream;          /* the recorded guest stream */
+} Script;
+
+typedef struct ScriptResult {
+    uint64_t msgs_in[VD_AGENT_END_MESSAGE];
+    uint64_t drops[VDAGENT_DROP__COUNT];
+    GString *host;               /* the host peer's log */
+    GString *guest;              /* what the agent received */
+} ScriptResult;
+
+static void script_result_clear(ScriptResult *r)
+{
+    if (r->host) {
+        g_string_free(r->host, TRUE);
+    }
+    if (r->guest) {
+        g_string_free(r->guest, TRUE);
+    }
+    memset(r, 0, sizeof(*r));
+}
+
+/*
+ * A connected source with a host peer, and the agent's recorded stream: a
+ * grab of CLIPBOARD (text, png); 3000 bytes of text in 2048-byte chunks
+ * (Windows style) with a server-port chunk between its chunks; 5000 bytes
+ * of png in one chunk; an oversize message in 2048-byte chunks; a request
+ * for PRIMARY (nobody owns it: answered empty); a release; a reply; caps
+ * (request=0).  No host-owned selection here: what a destination does
+ * with one on resume is test_host_grab_not_repeated's.
+ */
+static void script_start(Script *sc)
+{
+    VDAgentConfig config = mig_config();
+    const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                                VD_AGENT_CLIPBOARD_IMAGE_PNG };
+    g_autoptr(GByteArray) chunked = g_byte_array_new();
+    g_autofree uint8_t *text = pattern(3000, 1);
+    g_autofree uint8_t *png = pattern(5000, 2);
+    g_autofree uint8_t *big = pattern(6100, 3);
+    g_autofree uint8_t *junk = pattern(100, 4);
+    g_autoptr(GByteArray) body = g_byte_array_new();
+    GByteArray *s;
+
+    config.max_message = SCRIPT_MAX_MESSAGE;
+    memset(sc, 0, sizeof(*sc));
+    sc->src = fe_new_detached(&config);
+    sc->ga = real_agent();
+    mig_connect(sc->src, sc->ga);
+    sc->hp = fe_peer_new(sc->src);
+
+    s = sc->stream = g_byte_array_new();
+    guest_agent_send_grab(sc->ga, 0, types, 2);
+    take_into(s, sc->ga);
+
+    test_append_le32(body, 0);              /* selection CLIPBOARD */
+    test_append_le32(body, types[0]);
+    test_append_bytes(body, text, 3000);
+    guest_wire_message_chunked(chunked, VD_AGENT_CLIPBOARD, body->data,
+                               body->len, 2048);
+    ck_assert_uint_eq(chunked->len, 8 + 2048 + 8 + (20 + 3008 - 2048));
+    test_append_bytes(s, chunked->data, 8 + 2048);
+    guest_wire_chunk(s, VDP_SERVER_PORT, 100, junk, 100);
+    test_append_bytes(s, chunked->data + 8 + 2048, chunked->len - 8 - 2048);
+
+    guest_agent_send_clipboard(sc->ga, 0, types[1], png, 5000);
+    take_into(s, sc->ga);
+    guest_wire_message_chunked(s, VD_AGENT_CLIPBOARD, big, 6100, 2048);
+    guest_agent_send_request(sc->ga, 1, types[0]);
+    guest_agent_send_release(sc->ga, 0);
+    guest_agent_send_reply(sc->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
+    guest_agent_send_caps(sc->ga, false);
+    take_into(s, sc->ga);
+}
+
+static void script_stop(Script *sc)
+{
+    fe_free(sc->dst);
+    fe_free(sc->src);
+    guest_agent_free(sc->ga);
+    g_byte_array_unref(sc->stream);
+}
+
+static void result_add(ScriptResult *r, const TestFe *p)
+{
+    VDAgentCounters c = fe_counters(p);
+
+    for (unsigned t = 0; t < VD_AGENT_END_MESSAGE; t++) {
+        r->msgs_in[t] += c.msgs_in[t];
+    }
+    for (unsigned d = 0; d < VDAGENT_DROP__COUNT; d++) {
+        r->drops[d] += c.drops[d];
+    }
+    for (guint i = 0; i < p->peers->len; i++) {
+        HostPeer *hp = g_ptr_array_index(p->peers, i);
+
+        g_string_append(r->host, hp->log->str);
+    }
+}
+
+/*
+ * Run the script, migrating after @k bytes of the stream (k > len: no
+ * migration), and collect what both devices did.
+ */
+static void script_run(size_t k, ScriptResult *r, const GByteArray *want)
+{
+    Script sc;
+
+    script_start(&sc);
+    if (want) {
+        ck_assert_uint_eq(sc.stream->len, want->len);
+        ck_assert_mem_eq(sc.stream->data, want->data, want->len);
+    }
+    memset(r, 0, sizeof(*r));
+    r->host = g_string_new(NULL);
+    r->guest = g_string_new(NULL);
+    if (k > sc.stream->len) {
+        fe_push(sc.src, sc.stream->data, sc.stream->len);
+    } else {
+        g_autoptr(GByteArray) saved = NULL;
+        g_autoptr(GError) err = NULL;
+
+        fe_push(sc.src, sc.stream->data, k);
+        vdagent_chardev_set_running(sc.src->dev, false);
+        saved = save_dev(sc.src->dev);
+        sc.dst = dest_new(sc.src);
+        hp_restore(sc.hp, sc.dst);
+        ck_assert_msg(load_dev(sc.dst->dev, saved->data, saved->len, &err),
+                      "k=%zu: load failed: %s", k, err->message);
+        dest_resume(sc.dst, sc.ga);
+        sc.src->ga = NULL;
+        fe_push(sc.dst, sc.stream->data + k, sc.stream->len - k);
+        ck_assert_str_eq(sc.dst->events->str, "");
+    }
+    result_add(r, sc.src);
+    if (sc.dst) {
+        result_add(r, sc.dst);
+    }
+    for (size_t i = 0; i < guest_agent_n_received(sc.ga); i++) {
+        const GuestAgentMsg *m = guest_agent_received(sc.ga, i);
+
+        g_string_append_printf(r->guest, "%u %u %016" G_GINT64_MODIFIER "x\n",
+                               m->type, m->size,
+                               test_fnv1a64(TEST_FNV1A64_INIT, m->data,
+                                            m->size));
+    }
+    ck_assert_str_eq(sc.src->events->str, "");
+    ck_agent_clean(sc.ga);
+    script_stop(&sc);
+}
+
+/*
+ * For each k: the first k bytes to the source, migrate, the rest to the
+ * destination.  The two devices together accept and drop exactly what one
+ * device does without a migration, the host peer sees the same clipboard
+ * history, and the agent receives the same messages.
+ */
+START_TEST(test_every_offset)
+{
+    ScriptResult ref, got;
+    g_autoptr(GByteArray) stream = NULL;
+    size_t len, from, to;
+    Script sc;
+
+    script_start(&sc);
+    stream = bytes_copy(sc.stream->data, sc.stream->len);
+    script_stop(&sc);
+    len = stream->len;
+    from = len * _i / SCRIPT_SLICES;
+    to = _i == SCRIPT_SLICES - 1 ? len + 1 : len * (_i + 1) / SCRIPT_SLICES;
+
+    script_run(len + 1, &ref, stream);
+    /* The script does what it says without a migration. */
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_CLIPBOARD_GRAB], 1);
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_CLIPBOARD], 2);
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_CLIPBOARD_REQUEST], 1);
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_CLIPBOARD_RELEASE], 1);
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_REPLY], 1);
+    ck_assert_uint_eq(ref.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
+    ck_assert_uint_eq(ref.drops[VDAGENT_DROP_BAD_PORT], 1);
+    ck_assert_uint_eq(ref.drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_ptr_nonnull(strstr(ref.host->str, "text:3000:"));
+    ck_assert_ptr_nonnull(strstr(ref.host->str, "png:5000:"));
+
+    for (size_t k = from; k < to; k++) {
+        script_run(k, &got, stream);
+        for (unsigned t = 0; t < VD_AGENT_END_MESSAGE; t++) {
+            ck_assert_msg(got.msgs_in[t] == ref.msgs_in[t],
+                          "k=%zu: msgs_in[%u] %" G_GUINT64_FORMAT
+                          " != %" G_GUINT64_FORMAT, k, t, got.msgs_in[t],
+                          ref.msgs_in[t]);
+        }
+        for (unsigned d = 0; d < VDAGENT_DROP__COUNT; d++) {
+            ck_assert_msg(got.drops[d] == ref.drops[d],
+                          "k=%zu: drops[%u] %" G_GUINT64_FORMAT
+                          " != %" G_GUINT64_FORMAT, k, d, got.drops[d],
+                          ref.drops[d]);
+        }
+        ck_assert_msg(strcmp(got.host->str, ref.host->str) == 0,
+                      "k=%zu: host peer saw\n%s\ninstead of\n%s", k,
+                      got.host->str, ref.host->str);
+        ck_assert_msg(strcmp(got.guest->str, ref.guest->str) == 0,
+                      "k=%zu: agent received\n%s\ninstead of\n%s", k,
+                      got.guest->str, ref.guest->str);
+        script_result_clear(&got);
+    }
+    script_result_clear(&ref);
+}
+END_TEST
+
+/*
+ * Migration while the reader sits between an OVERSIZE message it skipped
+ * and the next chunk header, for each byte of that header: the next
+ * message arrives intact on the destination.
+ */
+START_TEST(test_mid_header_after_oversize)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autoptr(GByteArray) w = g_byte_array_new();
+    g_autofree uint8_t *big = pattern(SCRIPT_MAX_MESSAGE + 1, 5);
+    const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    TestFe *src, *dst;
+    size_t at;
+
+    config.max_message = SCRIPT_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, big,
+                               SCRIPT_MAX_MESSAGE + 1, 2048);
+    at = w->len + _i;                        /* _i bytes of the next header */
+    guest_agent_send_request(ga, 2, text);
+    take_into(w, ga);
+    fe_push(src, w->data, at);
+    ck_assert_uint_eq(fe_counters(src).drops[VDAGENT_DROP_OVERSIZE], 1);
+    dst = migrate(src, false);
+    fe_push(dst, w->data + at, w->len - at);
+    ck_assert_uint_eq(fe_counters(dst).msgs_in[VD_AGENT_CLIPBOARD_REQUEST],
+                      1);
+    ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
+    ck_agent_clean(ga);
+    fe_free(dst);
+    fe_free(src);
+}
+END_TEST
+
+/* ---- the suite --------------------------------------------------------- */
+
+Suite *vdagent_migration_offsets_suite(void)
+{
+    Suite *s = suite_create("vdagent-migration-offsets");
+    TCase *tc;
+
+    tc = tcase_create("every-offset");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_every_offset, 0, SCRIPT_SLICES);
+    tcase_add_loop_test(tc, test_mid_header_after_oversize, 0, 9);
+    suite_add_tcase(s, tc);
+    return s;
+}
