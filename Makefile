@@ -84,7 +84,9 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_reader.c tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
               tests/check_vdagent_dispatch.c \
-              tests/check_clipboard.c \
+              tests/check_clipboard_fixture.c tests/check_clipboard_peers.c \
+              tests/check_clipboard_grabs.c tests/check_clipboard_requests.c \
+              tests/check_clipboard_infos.c \
               tests/check_vdagent_clipboard_fixture.c \
               tests/check_vdagent_clipboard_grabs.c \
               tests/check_vdagent_clipboard_requests.c \
