@@ -110,7 +110,7 @@ void rec_free(RecPeer *rp);
 void rec_clear(RecPeer *rp);
 
 /* How many notifications of @type @rp saw. */
-unsigned count(const RecPeer *rp, ClipboardNotifyType type);
+unsigned rec_count(const RecPeer *rp, ClipboardNotifyType type);
 
 /* The @i-th notification @rp saw (there must be one). */
 const Note *note_at(const RecPeer *rp, unsigned i);
@@ -152,11 +152,11 @@ bool got_two_timeouts(const void *arg);
 /* ---- infos --------------------------------------------------------- */
 
 /* A grab by @owner (NULL: nobody) announcing the types of @mask, no data. */
-ClipboardInfo *grab(RecPeer *owner, ClipboardSelection sel,
+ClipboardInfo *grab_info(RecPeer *owner, ClipboardSelection sel,
                     unsigned mask);
 
 /* Give @info the data of the types of @mask, as a grab that carries it. */
-void fill(ClipboardInfo *info, unsigned mask);
+void fill_info(ClipboardInfo *info, unsigned mask);
 
 /* Stamp @info with @serial. */
 void with_serial(ClipboardInfo *info, uint32_t serial);
@@ -182,7 +182,7 @@ extern HubFixture fx;
 void clear_logs(void);
 
 /* Make @info (borrowed) the current info of its selection. */
-void install(ClipboardInfo *info);
+void install_info(ClipboardInfo *info);
 
 /* No peer of the fixture saw anything. */
 void check_silence(void);

@@ -74,12 +74,12 @@ static void rec_request(ClipboardPeer *peer, ClipboardInfo *info,
     }
 }
 
-const ClipboardPeerOps rec_ops = {
+static const ClipboardPeerOps rec_ops = {
     .notify = rec_notify,
     .request = rec_request,
 };
 
-const ClipboardPeerOps rec_ops_norequest = {
+static const ClipboardPeerOps rec_ops_norequest = {
     .notify = rec_notify,
 };
 
@@ -123,7 +123,7 @@ void rec_clear(RecPeer *rp)
     g_array_set_size(rp->reqs, 0);
 }
 
-unsigned count(const RecPeer *rp, ClipboardNotifyType type)
+unsigned rec_count(const RecPeer *rp, ClipboardNotifyType type)
 {
     unsigned i, c = 0;
 
@@ -218,17 +218,17 @@ void run_for(unsigned ms)
 
 bool got_timeout(const void *arg)
 {
-    return count(arg, TIMEOUT) > 0;
+    return rec_count(arg, TIMEOUT) > 0;
 }
 
 bool got_two_timeouts(const void *arg)
 {
-    return count(arg, TIMEOUT) >= 2;
+    return rec_count(arg, TIMEOUT) >= 2;
 }
 
 /* ---- infos --------------------------------------------------------- */
 
-ClipboardInfo *grab(RecPeer *owner, ClipboardSelection sel,
+ClipboardInfo *grab_info(RecPeer *owner, ClipboardSelection sel,
                     unsigned mask)
 {
     ClipboardInfo *info = clipboard_info_new(owner ? &owner->peer : NULL, sel);
@@ -241,7 +241,7 @@ ClipboardInfo *grab(RecPeer *owner, ClipboardSelection sel,
     return info;
 }
 
-void fill(ClipboardInfo *info, unsigned mask)
+void fill_info(ClipboardInfo *info, unsigned mask)
 {
     unsigned t;
 
@@ -310,7 +310,7 @@ void clear_logs(void)
     rec_clear(fx.n);
 }
 
-void install(ClipboardInfo *info)
+void install_info(ClipboardInfo *info)
 {
     ck_assert(clipboard_hub_update(fx.hub, info));
     ck_assert_ptr_eq(clipboard_hub_info(fx.hub, info->selection), info);

@@ -13,9 +13,10 @@
 
 START_TEST(test_update_notifies_everyone)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+                                              BIT(TEXT) | BIT(PNG));
 
-    install(info);
+    install_info(info);
     ck_assert_int_eq(info->refcount, 2);
     FOR_PEERS(rp) {
         const Note *n;
@@ -35,13 +36,13 @@ END_TEST
 
 START_TEST(test_update_unrefs_old)
 {
-    g_autoptr(ClipboardInfo) info1 = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
-    install(info1);
+    install_info(info1);
     ck_assert_int_eq(info1->refcount, 2);
     clear_logs();
-    install(info2);
+    install_info(info2);
     ck_assert_int_eq(info1->refcount, 1);
     ck_assert_int_eq(info2->refcount, 2);
     FOR_PEERS(rp) {
@@ -57,10 +58,10 @@ END_TEST
 /* Q8: updating with the current info, held only by the hub. */
 START_TEST(test_update_same_info)
 {
-    ClipboardInfo *info = grab(fx.a, SEL_CB, BIT(TEXT));
+    ClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     unsigned round;
 
-    install(info);
+    install_info(info);
     clipboard_info_unref(info);
     info = clipboard_hub_info(fx.hub, SEL_CB);
     ck_assert_int_eq(info->refcount, 1);
@@ -88,11 +89,11 @@ START_TEST(test_update_refused)
     ClipboardType t = _i % CLIPBOARD_TYPE__COUNT;
     ClipboardType other = (t + 1) % CLIPBOARD_TYPE__COUNT;
     RecPeer *owner = _i < CLIPBOARD_TYPE__COUNT ? NULL : fx.n;
-    g_autoptr(ClipboardInfo) cur = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) bad = grab(owner, SEL_CB, BIT(t));
+    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) bad = grab_info(owner, SEL_CB, BIT(t));
 
-    fill(bad, BIT(other));
-    install(cur);
+    fill_info(bad, BIT(other));
+    install_info(cur);
     ck_assert(clipboard_hub_request(fx.hub, cur, TEXT));
     clear_logs();
 
@@ -125,10 +126,10 @@ START_TEST(test_update_accepted)
     };
     RecPeer *owners[] = { NULL, fx.a, fx.n };
     g_autoptr(ClipboardInfo) info =
-        grab(owners[rows[_i].owner], SEL_PRI, rows[_i].announced);
+        grab_info(owners[rows[_i].owner], SEL_PRI, rows[_i].announced);
 
-    fill(info, rows[_i].filled);
-    install(info);
+    fill_info(info, rows[_i].filled);
+    install_info(info);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         check_update(note_at(rp, 0), info, true);
@@ -161,11 +162,11 @@ static const struct {
 /* Current CLIPBOARD serial 5. */
 START_TEST(test_check_serial)
 {
-    g_autoptr(ClipboardInfo) cur = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) in = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     with_serial(cur, 5);
-    install(cur);
+    install_info(cur);
     clear_logs();
     in->has_serial = serial_rows[_i].has_serial;
     in->serial = serial_rows[_i].serial;
@@ -181,38 +182,38 @@ END_TEST
 
 START_TEST(test_check_serial_no_current_serial)
 {
-    g_autoptr(ClipboardInfo) in = grab(fx.b, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cur = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
 
     with_serial(in, 0);
     /* no current info */
     ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
     ck_assert(clipboard_hub_check_serial(fx.hub, in, true));
     /* a current info without serial */
-    install(cur);
+    install_info(cur);
     ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
     ck_assert(clipboard_hub_check_serial(fx.hub, in, true));
     /* a serial on another selection does not count */
     with_serial(pri, 100);
-    install(pri);
+    install_info(pri);
     ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
 }
 END_TEST
 
 START_TEST(test_reset_serial)
 {
-    g_autoptr(ClipboardInfo) cb = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab(fx.b, SEL_PRI, BIT(TEXT));
-    g_autoptr(ClipboardInfo) sec = grab(fx.a, SEL_SEC, BIT(TEXT));
-    g_autoptr(ClipboardInfo) in = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cb = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.b, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) sec = grab_info(fx.a, SEL_SEC, BIT(TEXT));
+    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     with_serial(cb, 7);
     with_serial(pri, 8);
     with_serial(sec, 9);
-    install(cb);
-    install(pri);
-    install(sec);
+    install_info(cb);
+    install_info(pri);
+    install_info(sec);
     clear_logs();
     clipboard_hub_reset_serial(fx.hub);
     /* Q10 */
@@ -244,10 +245,10 @@ END_TEST
 
 START_TEST(test_running_by_default)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     ck_assert(clipboard_hub_running(fx.hub));
-    install(info);
+    install_info(info);
     clear_logs();
     /* already running: nothing to replay */
     clipboard_hub_set_running(fx.hub, true);
@@ -261,10 +262,10 @@ END_TEST
 
 START_TEST(test_stopped_update_silent)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     clipboard_hub_set_running(fx.hub, false);
-    install(info);
+    install_info(info);
     check_silence();
     ck_assert(clipboard_peer_owns(&fx.a->peer, SEL_CB));
     clipboard_peer_release(&fx.a->peer, SEL_CB);
@@ -275,11 +276,11 @@ END_TEST
 
 START_TEST(test_stopped_reset_deferred)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     with_serial(info, 9);
     clipboard_hub_set_running(fx.hub, false);
-    install(info);
+    install_info(info);
     clipboard_hub_reset_serial(fx.hub);
     clipboard_hub_reset_serial(fx.hub);
     check_silence();
@@ -300,24 +301,24 @@ END_TEST
 
 START_TEST(test_resume_replays_latest)
 {
-    g_autoptr(ClipboardInfo) sec = grab(fx.b, SEL_SEC, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cb1 = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cb2 = grab(fx.b, SEL_CB, BIT(PNG));
-    g_autoptr(ClipboardInfo) pri = grab(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) sec = grab_info(fx.b, SEL_SEC, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cb1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cb2 = grab_info(fx.b, SEL_CB, BIT(PNG));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
 
-    install(sec);                       /* before the pause */
+    install_info(sec);                       /* before the pause */
     clipboard_hub_set_running(fx.hub, false);
     clear_logs();
-    install(cb1);
-    install(cb2);
-    install(pri);
+    install_info(cb1);
+    install_info(cb2);
+    install_info(pri);
     check_silence();
 
     clipboard_hub_set_running(fx.hub, true);
     ck_assert(clipboard_hub_running(fx.hub));
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 3);
-        ck_assert_uint_eq(count(rp, RESET), 0);
+        ck_assert_uint_eq(rec_count(rp, RESET), 0);
         ck_assert_uint_eq(count_updates(rp, SEL_CB), 1);
         ck_assert_uint_eq(count_updates(rp, SEL_PRI), 1);
         ck_assert_uint_eq(count_updates(rp, SEL_SEC), 1);
@@ -332,9 +333,9 @@ END_TEST
 
 START_TEST(test_resume_once)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     clipboard_hub_set_running(fx.hub, false);
     clipboard_hub_set_running(fx.hub, false);
     clear_logs();
@@ -351,9 +352,9 @@ END_TEST
 
 START_TEST(test_stopped_timeout_deferred)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_hub_set_running(fx.hub, false);
     clear_logs();
@@ -374,7 +375,7 @@ START_TEST(test_stopped_timeout_deferred)
     clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
-        ck_assert_uint_eq(count(rp, TIMEOUT), 0);
+        ck_assert_uint_eq(rec_count(rp, TIMEOUT), 0);
     }
     /* and the type can be asked for again (reqs were cleared above) */
     ck_assert_uint_eq(fx.a->reqs->len, 0);
@@ -386,14 +387,14 @@ END_TEST
 
 START_TEST(test_stopped_timeout_superseded)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_hub_set_running(fx.hub, false);
     run_for(QUIET_MS);
-    install(info2);
+    install_info(info2);
     clear_logs();
     clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {

@@ -14,10 +14,10 @@
 START_TEST(test_selection_alone)
 {
     ClipboardSelection sel = _i;
-    g_autoptr(ClipboardInfo) info = grab(fx.a, sel, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, sel, BIT(TEXT));
     unsigned s;
 
-    install(info);
+    install_info(info);
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         ck_assert_int_eq(clipboard_peer_owns(&fx.a->peer, s), s == sel);
         if (s != sel) {
@@ -45,14 +45,14 @@ END_TEST
 
 START_TEST(test_selections_independent)
 {
-    g_autoptr(ClipboardInfo) cb = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab(fx.b, SEL_PRI, BIT(TEXT));
-    g_autoptr(ClipboardInfo) sec = grab(fx.a, SEL_SEC, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cb = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.b, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) sec = grab_info(fx.a, SEL_SEC, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
 
-    install(cb);
-    install(pri);
-    install(sec);
+    install_info(cb);
+    install_info(pri);
+    install_info(sec);
     ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), cb);
     ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_PRI), pri);
     ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_SEC), sec);
@@ -85,11 +85,11 @@ END_TEST
 START_TEST(test_type_alone)
 {
     ClipboardType type = _i;
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(type));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(type));
     g_autoptr(GBytes) data = payload(type);
     unsigned t;
 
-    install(info);
+    install_info(info);
     ck_assert_uint_eq(clipboard_info_types(info), BIT(type));
     ck_assert_uint_eq(note_at(fx.b, 0)->types, BIT(type));
     for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
@@ -116,11 +116,11 @@ END_TEST
 
 START_TEST(test_type_mask_all)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, 0);
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, 0);
 
     ck_assert_uint_eq(CLIPBOARD_TYPE_MASK_ALL, 0x1f);
     ck_assert_uint_eq(clipboard_info_types(info), 0);
-    fill(info, CLIPBOARD_TYPE_MASK_ALL);
+    fill_info(info, CLIPBOARD_TYPE_MASK_ALL);
     ck_assert_uint_eq(clipboard_info_types(info), CLIPBOARD_TYPE_MASK_ALL);
 }
 END_TEST
@@ -230,7 +230,7 @@ START_TEST(test_hub_free_releases)
 {
     ClipboardHub *hub2 = clipboard_hub_new();
     RecPeer *o = rec_new("owner", hub2, true);
-    ClipboardInfo *info = grab(o, SEL_CB, BIT(TEXT));
+    ClipboardInfo *info = grab_info(o, SEL_CB, BIT(TEXT));
     g_autoptr(ClipboardHub) hub3 = clipboard_hub_new();  /* autoptr frees */
 
     clipboard_hub_set_timeout(hub2, TIMEOUT_MS);

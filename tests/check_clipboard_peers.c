@@ -14,14 +14,14 @@
 
 START_TEST(test_register_twice_one_notification)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     /* bug P1: a second registration must not add the peer twice */
     ck_assert(clipboard_peer_register(fx.hub, &fx.a->peer));
     ck_assert(clipboard_peer_register(fx.hub, &fx.a->peer));
     ck_assert(clipboard_peer_registered(&fx.a->peer));
-    install(info);
+    install_info(info);
     ck_assert_uint_eq(fx.a->notes->len, 1);
     ck_assert_uint_eq(fx.b->notes->len, 1);
     ck_assert_uint_eq(fx.n->notes->len, 1);
@@ -30,7 +30,7 @@ START_TEST(test_register_twice_one_notification)
     clipboard_peer_unregister(&fx.a->peer);
     ck_assert(!clipboard_peer_registered(&fx.a->peer));
     clear_logs();
-    install(info2);
+    install_info(info2);
     ck_assert_uint_eq(fx.a->notes->len, 0);
     ck_assert_uint_eq(fx.b->notes->len, 1);
 }
@@ -39,8 +39,8 @@ END_TEST
 START_TEST(test_register_other_hub_refused)
 {
     ClipboardHub *hub2 = clipboard_hub_new();
-    g_autoptr(ClipboardInfo) info2 = grab(NULL, SEL_CB, 0);
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(NULL, SEL_CB, 0);
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     ck_assert(!clipboard_peer_register(hub2, &fx.a->peer));
     ck_assert(clipboard_peer_registered(&fx.a->peer));
@@ -49,7 +49,7 @@ START_TEST(test_register_other_hub_refused)
     ck_assert(clipboard_hub_update(hub2, info2));
     ck_assert_uint_eq(fx.a->notes->len, 0);
     /* ... still on the first */
-    install(info);
+    install_info(info);
     ck_assert_uint_eq(fx.a->notes->len, 1);
     check_update(note_at(fx.a, 0), info, true);
 
@@ -64,7 +64,7 @@ END_TEST
 START_TEST(test_register_state)
 {
     RecPeer *z = rec_new("z", fx.hub, true);
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     ck_assert(!clipboard_peer_registered(&z->peer));
     ck_assert(clipboard_peer_register(fx.hub, &z->peer));
@@ -72,7 +72,7 @@ START_TEST(test_register_state)
     clipboard_peer_unregister(&z->peer);
     ck_assert(!clipboard_peer_registered(&z->peer));
     ck_assert(clipboard_peer_register(fx.hub, &z->peer));
-    install(info);
+    install_info(info);
     ck_assert_uint_eq(z->notes->len, 1);
     check_update(note_at(z, 0), info, true);
     clipboard_peer_unregister(&z->peer);
@@ -84,15 +84,15 @@ END_TEST
 
 START_TEST(test_unregister_releases_owned)
 {
-    g_autoptr(ClipboardInfo) cb = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab(fx.a, SEL_PRI, BIT(PNG));
-    g_autoptr(ClipboardInfo) sec = grab(fx.b, SEL_SEC, BIT(TEXT));
+    g_autoptr(ClipboardInfo) cb = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(PNG));
+    g_autoptr(ClipboardInfo) sec = grab_info(fx.b, SEL_SEC, BIT(TEXT));
     ClipboardSelection released[] = { SEL_CB, SEL_PRI };
     unsigned i;
 
-    install(cb);
-    install(pri);
-    install(sec);
+    install_info(cb);
+    install_info(pri);
+    install_info(sec);
     clear_logs();
 
     clipboard_peer_unregister(&fx.a->peer);
@@ -127,9 +127,9 @@ END_TEST
 
 START_TEST(test_unregister_owning_nothing_is_silent)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     clear_logs();
     clipboard_peer_unregister(&fx.a->peer);
     check_silence();
@@ -141,9 +141,9 @@ END_TEST
 START_TEST(test_unregister_twice)
 {
     RecPeer *z = rec_new("z", fx.hub, true);
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     clipboard_peer_unregister(&fx.a->peer);
     clear_logs();
     clipboard_peer_unregister(&fx.a->peer);
@@ -160,18 +160,18 @@ END_TEST
 
 START_TEST(test_unregister_cancels_request)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     clear_logs();
     /* P9: the owner goes away with a request pending */
     clipboard_peer_unregister(&fx.a->peer);
     run_for(QUIET_MS);
-    ck_assert_uint_eq(count(fx.b, TIMEOUT), 0);
-    ck_assert_uint_eq(count(fx.n, TIMEOUT), 0);
-    ck_assert_uint_eq(count(fx.a, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.n, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
     ck_assert_uint_eq(fx.b->notes->len, 1);
 }
 END_TEST
@@ -204,14 +204,14 @@ static void hook_unregister_and_destroy(RecPeer *rp, const ClipboardNotify *n)
 
 START_TEST(test_notify_unregister_self)
 {
-    g_autoptr(ClipboardInfo) pri = grab(fx.a, SEL_PRI, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.b, SEL_CB, BIT(PNG));
+    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(PNG));
 
-    install(pri);
+    install_info(pri);
     clear_logs();
     fx.a->hook = hook_unregister_self;
-    install(info);
+    install_info(info);
     ck_assert(!clipboard_peer_registered(&fx.a->peer));
     ck_assert_uint_eq(fx.a->notes->len, 1);
     check_update(note_at(fx.a, 0), info, true);
@@ -224,7 +224,7 @@ START_TEST(test_notify_unregister_self)
     ck_assert_ptr_null(last_update(fx.n, SEL_PRI)->owner);
     ck_assert_int_eq(pri->refcount, 1);
 
-    install(info2);
+    install_info(info2);
     ck_assert_uint_eq(fx.a->notes->len, 1);
     check_update(last_update(fx.b, SEL_CB), info2, true);
 }
@@ -232,18 +232,18 @@ END_TEST
 
 START_TEST(test_notify_unregister_later_peer)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.a, SEL_CB, BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.a, SEL_CB, BIT(PNG));
 
     /* a is notified before b: b leaves before its turn */
     fx.a->hook = hook_unregister_other;
     fx.a->hook_arg = &fx.b->peer;
-    install(info);
+    install_info(info);
     ck_assert(!clipboard_peer_registered(&fx.b->peer));
     ck_assert_uint_eq(fx.a->notes->len, 1);
     ck_assert_uint_eq(fx.b->notes->len, 0);
     ck_assert_uint_eq(fx.n->notes->len, 1);
-    install(info2);
+    install_info(info2);
     ck_assert_uint_eq(fx.a->notes->len, 2);
     ck_assert_uint_eq(fx.b->notes->len, 0);
     ck_assert_uint_eq(fx.n->notes->len, 2);
@@ -252,17 +252,17 @@ END_TEST
 
 START_TEST(test_notify_unregister_earlier_peer)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.b, SEL_CB, BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(PNG));
 
     fx.b->hook = hook_unregister_other;
     fx.b->hook_arg = &fx.a->peer;
-    install(info);
+    install_info(info);
     ck_assert(!clipboard_peer_registered(&fx.a->peer));
     ck_assert_uint_eq(fx.a->notes->len, 1);
     ck_assert_uint_eq(fx.b->notes->len, 1);
     ck_assert_uint_eq(fx.n->notes->len, 1);
-    install(info2);
+    install_info(info2);
     ck_assert_uint_eq(fx.a->notes->len, 1);
     ck_assert_uint_eq(fx.b->notes->len, 2);
     ck_assert_uint_eq(fx.n->notes->len, 2);
@@ -277,17 +277,17 @@ END_TEST
 START_TEST(test_notify_unregister_and_free_later_peer)
 {
     RecPeer *g = guarded_new();
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.a, SEL_CB, BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.a, SEL_CB, BIT(PNG));
 
     fx.a->hook = hook_unregister_and_destroy;
     fx.a->hook_arg = g;
-    install(info);
+    install_info(info);
     ck_assert(!fx.guarded_alive);
     ck_assert_uint_eq(fx.a->notes->len, 1);
     ck_assert_uint_eq(fx.b->notes->len, 1);
     ck_assert_uint_eq(fx.n->notes->len, 1);
-    install(info2);
+    install_info(info2);
     ck_assert_uint_eq(fx.n->notes->len, 2);
 }
 END_TEST
@@ -299,7 +299,7 @@ static void hook_regrab_on_release(RecPeer *rp, const ClipboardNotify *n)
 
     if (n->type == UPDATE && n->info->selection == SEL_CB &&
         !n->info->owner && !*mine) {
-        *mine = grab(rp, SEL_CB, BIT(TEXT));
+        *mine = grab_info(rp, SEL_CB, BIT(TEXT));
         ck_assert(clipboard_hub_update(rp->hub, *mine));
     }
 }
@@ -311,11 +311,11 @@ static void hook_regrab_on_release(RecPeer *rp, const ClipboardNotify *n)
  */
 START_TEST(test_notify_nested_update_last_is_current)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
     g_autoptr(ClipboardInfo) managed = NULL;
     ClipboardInfo *cur;
 
-    install(info);
+    install_info(info);
     fx.a->hook = hook_regrab_on_release;
     fx.a->hook_arg = &managed;
     clear_logs();
@@ -344,7 +344,7 @@ END_TEST
  */
 START_TEST(test_notify_unregister_owner_mid_update)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.b, SEL_CB, BIT(TEXT));
     ClipboardInfo *cur;
 
     fx.a->hook = hook_unregister_other;
@@ -382,12 +382,12 @@ static void hook_request_text(RecPeer *rp, const ClipboardNotify *n)
 
 START_TEST(test_notify_request_answered_at_once)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     fx.b->hook = hook_request_text;
     fx.a->answer = ANSWER_SYNC;
     fx.a->answer_update = true;
-    install(info);
+    install_info(info);
 
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_ptr_eq(req_at(fx.a, 0)->info, info);
@@ -407,7 +407,7 @@ START_TEST(test_notify_request_answered_at_once)
         ck_assert_uint_eq(more, 1);
     }
     run_for(QUIET_MS);
-    ck_assert_uint_eq(count(fx.b, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 }
 END_TEST
 
@@ -415,10 +415,10 @@ END_TEST
 
 START_TEST(test_release_by_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_PRI, BIT(TEXT));
     ClipboardInfo *cur;
 
-    install(info);
+    install_info(info);
     clear_logs();
     clipboard_peer_release(&fx.a->peer, SEL_PRI);
     cur = clipboard_hub_info(fx.hub, SEL_PRI);
@@ -446,10 +446,10 @@ END_TEST
 
 START_TEST(test_release_by_non_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     RecPeer *z = rec_new("z", fx.hub, true);
 
-    install(info);
+    install_info(info);
     clear_logs();
     clipboard_peer_release(&fx.b->peer, SEL_CB);
     clipboard_peer_release(&fx.n->peer, SEL_CB);

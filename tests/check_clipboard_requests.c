@@ -13,9 +13,10 @@
 
 START_TEST(test_request_forwarded_once)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+                                              BIT(TEXT) | BIT(PNG));
 
-    install(info);
+    install_info(info);
     clear_logs();
     ck_assert(clipboard_hub_request(fx.hub, info, PNG));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
@@ -35,10 +36,10 @@ END_TEST
 
 START_TEST(test_request_data_present)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, 0);
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, 0);
 
-    fill(info, BIT(TEXT));
-    install(info);
+    fill_info(info, BIT(TEXT));
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 0);
     ck_assert(!info->types[TEXT].requested);
@@ -59,29 +60,29 @@ START_TEST(test_request_refused)
 
     switch (_i) {
     case 0:     /* type not available */
-        info = grab(fx.a, SEL_CB, BIT(TEXT));
-        install(info);
+        info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+        install_info(info);
         break;
     case 1:     /* not current any more */
-        info = grab(fx.a, SEL_CB, BIT(PNG));
-        newer = grab(fx.a, SEL_CB, BIT(PNG));
-        install(info);
-        install(newer);
+        info = grab_info(fx.a, SEL_CB, BIT(PNG));
+        newer = grab_info(fx.a, SEL_CB, BIT(PNG));
+        install_info(info);
+        install_info(newer);
         break;
     case 2:     /* owner without request callback */
-        info = grab(fx.n, SEL_CB, 0);
-        fill(info, BIT(TEXT));
-        install(info);
+        info = grab_info(fx.n, SEL_CB, 0);
+        fill_info(info, BIT(TEXT));
+        install_info(info);
         info->types[PNG].available = true;
         break;
     case 3:     /* no owner */
-        info = grab(NULL, SEL_CB, 0);
-        fill(info, BIT(TEXT));
-        install(info);
+        info = grab_info(NULL, SEL_CB, 0);
+        fill_info(info, BIT(TEXT));
+        install_info(info);
         info->types[PNG].available = true;
         break;
     case 4:     /* never made current */
-        info = grab(fx.a, SEL_CB, BIT(PNG));
+        info = grab_info(fx.a, SEL_CB, BIT(PNG));
         break;
     default:
         ck_abort();
@@ -100,10 +101,10 @@ END_TEST
 
 START_TEST(test_request_cleared_by_answer)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(info->types[TEXT].requested);
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
@@ -119,9 +120,9 @@ END_TEST
 
 START_TEST(test_request_answered_synchronously)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     clear_logs();
     fx.a->answer = ANSWER_SYNC;
     fx.a->answer_update = true;
@@ -134,7 +135,7 @@ START_TEST(test_request_answered_synchronously)
         check_update(note_at(rp, 0), info, false);
     }
     run_for(QUIET_MS);
-    ck_assert_uint_eq(count(fx.b, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 }
 END_TEST
 
@@ -145,16 +146,16 @@ START_TEST(test_timeout_every_type)
 {
     ClipboardType type = _i;
     g_autoptr(ClipboardInfo) info =
-        grab(fx.a, SEL_CB, CLIPBOARD_TYPE_MASK_ALL);
+        grab_info(fx.a, SEL_CB, CLIPBOARD_TYPE_MASK_ALL);
     gint64 start;
     unsigned t;
 
-    install(info);
+    install_info(info);
     clear_logs();
     start = g_get_monotonic_time();
     ck_assert(clipboard_hub_request(fx.hub, info, type));
     g_main_context_iteration(NULL, FALSE);
-    ck_assert_uint_eq(count(fx.b, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 
     ck_assert(run_until(NULL, got_timeout, fx.b, WAIT_MS));
     ck_assert_int_ge(g_get_monotonic_time() - start,
@@ -180,28 +181,28 @@ END_TEST
 /* Rows: answered without update, with update, with empty data. */
 START_TEST(test_timeout_cancelled_by_answer)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = _i == 2 ? NULL : payload(TEXT);
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      _i == 1));
     run_for(QUIET_MS);
-    ck_assert_uint_eq(count(fx.a, TIMEOUT), 0);
-    ck_assert_uint_eq(count(fx.b, TIMEOUT), 0);
-    ck_assert_uint_eq(count(fx.n, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(fx.n, TIMEOUT), 0);
 }
 END_TEST
 
 START_TEST(test_timeout_cancelled_by_new_info)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info2 = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    install(info2);
+    install_info(info2);
     clear_logs();
     run_for(QUIET_MS);
     check_silence();
@@ -215,9 +216,9 @@ END_TEST
 
 START_TEST(test_timeout_cancelled_by_release)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_peer_release(&fx.a->peer, SEL_CB);
     clear_logs();
@@ -242,12 +243,12 @@ START_TEST(test_timeout_thread_default_context)
     w = rec_new("watcher", hub2, true);
     ck_assert(clipboard_peer_register(hub2, &o->peer));
     ck_assert(clipboard_peer_register(hub2, &w->peer));
-    info = grab(o, SEL_CB, BIT(TEXT));
+    info = grab_info(o, SEL_CB, BIT(TEXT));
     ck_assert(clipboard_hub_update(hub2, info));
     ck_assert(clipboard_hub_request(hub2, info, TEXT));
 
     run_for(QUIET_MS);                 /* the global default context */
-    ck_assert_uint_eq(count(w, TIMEOUT), 0);
+    ck_assert_uint_eq(rec_count(w, TIMEOUT), 0);
     ck_assert(run_until(ctx, got_timeout, w, WAIT_MS));
     check_timeout(note_at(w, w->notes->len - 1), info, TEXT);
 
@@ -271,12 +272,12 @@ static void mark_freed(gpointer p)
 START_TEST(test_set_data_takes_reference)
 {
     static const char text1[] = "first", text2[] = "second";
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     unsigned freed1 = 0, freed2 = 0;
     GBytes *data1 = g_bytes_new_with_free_func(text1, 5, mark_freed, &freed1);
     GBytes *data2 = g_bytes_new_with_free_func(text2, 6, mark_freed, &freed2);
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data1,
                                      false));
     g_bytes_unref(data1);
@@ -296,7 +297,7 @@ START_TEST(test_set_data_takes_reference)
     ck_assert_uint_eq(freed2, 0);
 
     /* and the last reference on the info drops it too */
-    install(grab(fx.b, SEL_CB, 0));
+    install_info(grab_info(fx.b, SEL_CB, 0));
     clipboard_info_unref(clipboard_hub_info(fx.hub, SEL_CB));
     ck_assert_uint_eq(freed2, 0);
     ck_assert_int_eq(info->refcount, 1);
@@ -308,10 +309,11 @@ END_TEST
 /* Q15: rows NULL and a zero-length GBytes. */
 START_TEST(test_set_data_empty)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+                                              BIT(TEXT) | BIT(PNG));
     g_autoptr(GBytes) empty = _i == 0 ? NULL : g_bytes_new(NULL, 0);
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, empty,
                                      false));
@@ -340,11 +342,11 @@ END_TEST
 /* Q15 end to end: the peer without request callback sends size 0. */
 START_TEST(test_set_data_empty_no_request_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.n, SEL_CB, 0);
+    g_autoptr(ClipboardInfo) info = grab_info(fx.n, SEL_CB, 0);
     g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
 
-    fill(info, BIT(TEXT));
-    install(info);
+    fill_info(info, BIT(TEXT));
+    install_info(info);
     clear_logs();
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.n->peer, info, TEXT, empty,
                                      true));
@@ -363,12 +365,12 @@ END_TEST
 
 START_TEST(test_set_data_non_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
     ClipboardPeer *others[] = { &fx.b->peer, &fx.n->peer, NULL };
     unsigned i;
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clear_logs();
     for (i = 0; i < G_N_ELEMENTS(others); i++) {
@@ -388,10 +390,10 @@ END_TEST
 
 START_TEST(test_set_data_update_notifies)
 {
-    ClipboardInfo *info = grab(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
+    ClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
     g_autoptr(GBytes) data = payload(PNG);
 
-    install(info);
+    install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, PNG));
     clipboard_info_unref(info);            /* only the hub holds it (Q8) */
     clear_logs();
@@ -410,10 +412,10 @@ END_TEST
 
 START_TEST(test_set_data_no_update_is_silent)
 {
-    g_autoptr(ClipboardInfo) info = grab(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
 
-    install(info);
+    install_info(info);
     clear_logs();
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      false));

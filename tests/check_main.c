@@ -18,7 +18,9 @@ static const struct {
     SuiteFn fn;
 } suites[] = {
     { "guest-agent", guest_agent_suite },
-    { "reader", reader_suite },
+    { "reader-framing", reader_framing_suite },
+    { "reader-sizes", reader_sizes_suite },
+    { "reader-reset", reader_reset_suite },
     { "writer", writer_suite },
     { "device", device_suite },
     { "vdagent-dispatch", vdagent_dispatch_suite },

@@ -7,7 +7,9 @@
 #include <check.h>
 
 Suite *guest_agent_suite(void);
-Suite *reader_suite(void);
+Suite *reader_framing_suite(void);
+Suite *reader_sizes_suite(void);
+Suite *reader_reset_suite(void);
 Suite *writer_suite(void);
 Suite *device_suite(void);
 Suite *vdagent_dispatch_suite(void);

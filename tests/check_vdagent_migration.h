@@ -69,7 +69,7 @@ void app_str8(GByteArray *b, const char *s);
 
 /* @n bytes (owned by the caller) of a pattern that differs with @seed and
  * never repeats fast. */
-uint8_t *pattern(size_t n, unsigned seed);
+uint8_t *mig_pattern(size_t n, unsigned seed);
 
 /* A new array holding a copy of @n bytes of @p. */
 GByteArray *bytes_copy(const uint8_t *p, size_t n);
@@ -197,7 +197,7 @@ size_t eof_offset(const GByteArray *s);
 /* ---- canonical states -------------------------------------------------- */
 
 /* The clipboard text of the clipboard and full states. */
-extern const uint8_t hello[5];
+extern const uint8_t canon_hello[5];
 
 /* The REQUEST for PNG the frontend has not taken in the full state, as the
  * wire has it. */

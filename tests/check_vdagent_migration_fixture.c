@@ -23,7 +23,7 @@ void app_str8(GByteArray *b, const char *s)
     test_append_bytes(b, s, strlen(s));
 }
 
-uint8_t *pattern(size_t n, unsigned seed)
+uint8_t *mig_pattern(size_t n, unsigned seed)
 {
     uint8_t *p = g_malloc(n ? n : 1);
     uint32_t x = 0x9e3779b9u * (seed + 1);
@@ -257,7 +257,7 @@ GByteArray *spec_stream(const Spec *sp)
                 if (in->len[t] && in->data[t]) {
                     test_append_bytes(b, in->data[t], in->len[t]);
                 } else if (in->len[t]) {
-                    g_autofree uint8_t *p = pattern(in->len[t], i * 8 + t);
+                    g_autofree uint8_t *p = mig_pattern(in->len[t], i * 8 + t);
 
                     test_append_bytes(b, p, in->len[t]);
                 }
@@ -321,7 +321,7 @@ Spec spec_idle(void)
 
 /* ---- canonical states -------------------------------------------------- */
 
-const uint8_t hello[5] = { 'h', 'e', 'l', 'l', 'o' };
+const uint8_t canon_hello[5] = { 'h', 'e', 'l', 'l', 'o' };
 
 /* The first 10 of the 28 body bytes of a PNG reply in the full state. */
 static const uint8_t full_png[20] = {
@@ -375,7 +375,8 @@ static void drive_clipboard(Canon *c)
     ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
     ck_assert_ptr_nonnull(guest_agent_find(c->ga, VD_AGENT_CLIPBOARD_REQUEST,
                                            0));
-    guest_agent_send_clipboard(c->ga, 0, text, hello, sizeof(hello));
+    guest_agent_send_clipboard(c->ga, 0, text, canon_hello,
+                               sizeof(canon_hello));
     fe_pump(c->src);
     ck_assert_ptr_nonnull(hp_data(c->hp, 0, CLIPBOARD_TYPE_TEXT));
 }
@@ -397,7 +398,8 @@ void drive_full(Canon *c)
     guest_agent_send_grab(c->ga, 0, types, 2);
     fe_pump(c->src);
     ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
-    guest_agent_send_clipboard(c->ga, 0, types[0], hello, sizeof(hello));
+    guest_agent_send_clipboard(c->ga, 0, types[0], canon_hello,
+                               sizeof(canon_hello));
     guest_agent_send_request(c->ga, 1, types[0]);
     fe_pump(c->src);
     ck_assert_uint_eq(c->hp->requests->len, 1);
@@ -431,8 +433,8 @@ static Spec spec_clipboard(void)
     sp.n = 1;
     sp.infos[0] = (SpecInfo){
         .selection = 0, .has_serial = 1, .serial = 0, .types = BIT(TEXT),
-        .len = { [CLIPBOARD_TYPE_TEXT] = sizeof(hello) },
-        .data = { [CLIPBOARD_TYPE_TEXT] = hello },
+        .len = { [CLIPBOARD_TYPE_TEXT] = sizeof(canon_hello) },
+        .data = { [CLIPBOARD_TYPE_TEXT] = canon_hello },
     };
     return sp;
 }

@@ -112,7 +112,7 @@ START_TEST(test_guest_owned_selection)
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
-    g_autofree uint8_t *png = pattern(3333, 7);
+    g_autofree uint8_t *png = mig_pattern(3333, 7);
     const unsigned sel = _i;
     const GuestAgentMsg *m;
     ClipboardInfo *info;
@@ -129,7 +129,8 @@ START_TEST(test_guest_owned_selection)
     guest_agent_send_grab(ga, sel, types, 2);
     fe_pump(src);
     ck_assert(hp_request(hp, sel, CLIPBOARD_TYPE_TEXT));
-    guest_agent_send_clipboard(ga, sel, types[0], hello, sizeof(hello));
+    guest_agent_send_clipboard(ga, sel, types[0], canon_hello,
+                               sizeof(canon_hello));
     fe_pump(src);
     ck_assert_ptr_nonnull(hp_data(hp, sel, CLIPBOARD_TYPE_TEXT));
     guest_agent_clear_received(ga);
@@ -151,8 +152,9 @@ START_TEST(test_guest_owned_selection)
     ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_TEXT));
     got = hp_data(hp2, sel, CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
-    ck_assert_uint_eq(g_bytes_get_size(got), sizeof(hello));
-    ck_assert_mem_eq(g_bytes_get_data(got, NULL), hello, sizeof(hello));
+    ck_assert_uint_eq(g_bytes_get_size(got), sizeof(canon_hello));
+    ck_assert_mem_eq(g_bytes_get_data(got, NULL), canon_hello,
+                     sizeof(canon_hello));
     ck_assert_uint_eq(guest_agent_n_received(ga), 0);
 
     ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_PNG));
@@ -248,7 +250,7 @@ START_TEST(test_host_grab_not_repeated)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, hello, sizeof(hello));
+    hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, canon_hello, sizeof(canon_hello));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
     guest_agent_clear_received(ga);
@@ -277,8 +279,8 @@ START_TEST(test_host_grab_not_repeated)
         fe_pump(dst);
         m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
         ck_assert_ptr_nonnull(m);
-        ck_assert_uint_eq(m->size, 8 + sizeof(hello));
-        ck_assert_mem_eq(m->data + 8, hello, sizeof(hello));
+        ck_assert_uint_eq(m->size, 8 + sizeof(canon_hello));
+        ck_assert_mem_eq(m->data + 8, canon_hello, sizeof(canon_hello));
         guest_agent_clear_received(ga);
     }
 
