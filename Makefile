@@ -112,8 +112,10 @@ HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
 # The host program's parts the Check suites test directly: the QMP
 # protocol, and the migration entry points over the bottom host.c.
 CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c
-SIM_SRCS := tests/sim-agent.c
-VDCTL_SRCS := tests/vdctl.c
+SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
+            tests/tools/sim-session.c tests/tools/sim-control.c \
+            tests/tools/sim-log.c
+VDCTL_SRCS := tests/tools/vdctl.c
 
 LIB := $(O)/libvdagent-chardev.a
 HOST_BIN := $(O)/vdagent-host

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check_sim_agent.sh - smoke test of the sim-agent program (tests/sim-agent.c)
+# check_sim_agent.sh - smoke test of the sim-agent program (tests/tools/sim-agent.c)
 #
 #   tests/check_sim_agent.sh [PATH/TO/sim-agent]     (default: $SIM_AGENT,
 #                                                     then build/sim-agent)

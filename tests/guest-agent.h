@@ -316,7 +316,7 @@ void guest_wire_message_chunked(GByteArray *out, uint32_t type,
                                 size_t max_chunk);
 
 /*
- * Additions for the sim-agent process (tests/sim-agent.c).
+ * Additions for the sim-agent process (tests/tools/sim-agent.c).
  */
 
 /*
