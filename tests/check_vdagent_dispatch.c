@@ -15,7 +15,8 @@
  * whenever the host has the cap), so those bodies are written here, byte
  * by byte, and framed by the agent.  The device's answers are decoded here
  * or by the agent, never by the library.  The outcome is read from the
- * hub, as a host peer sees it.
+ * hub, as a host peer sees it.  The device sits behind the shared fake
+ * frontend (tests/test-frontend.h).
  */
 #include <check.h>
 #include <string.h>
@@ -23,6 +24,8 @@
 #include "clipboard/clipboard.h"
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent.h"
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
@@ -68,32 +71,15 @@ static const unsigned bad_sel[] = { N_SEL, 255 };
 /* ---- the fixture: a device, the agent on its port, a host peer ---------- */
 
 typedef struct Fx {
-    GuestAgent *ga;
-    VDAgentChardev *dev;
-    ClipboardHub *hub;
+    TestFe *fe;                  /* the device and the agent on its port */
+    GuestAgent *ga;              /* fe's */
+    VDAgentChardev *dev;         /* fe's */
+    ClipboardHub *hub;           /* the device's */
     ClipboardPeer host;          /* gives its data with its grabs */
     bool prefix;                 /* the guest has CLIPBOARD_SELECTION */
 } Fx;
 
 static Fx fx;
-
-static size_t fx_can_write(void *opaque)
-{
-    return 65536;
-}
-
-/* The device's output goes straight to the agent's decoder. */
-static void fx_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    Fx *f = opaque;
-
-    guest_agent_feed(f->ga, buf, len);
-}
-
-static const VDAgentFrontendOps fx_ops = {
-    .can_write = fx_can_write,
-    .write = fx_write,
-};
 
 static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
 {
@@ -106,26 +92,18 @@ static const ClipboardPeerOps host_ops = {
 /* Hand the agent's pending output to the device. */
 static void fx_pump(void)
 {
-    g_autoptr(GBytes) out = guest_agent_take_output(fx.ga);
-
-    vdagent_chardev_write(fx.dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
+    fe_pump(fx.fe);
 }
 
 static void fx_setup(uint32_t caps)
 {
-    VDAgentConfig config;
-    g_autoptr(GError) err = NULL;
+    VDAgentConfig config = fe_config(false, true, false);
 
-    vdagent_config_init(&config);
-    config.mouse = false;
-    config.monitors = false;
-    config.clipboard = true;
     fx.prefix = caps & CAP(CLIPBOARD_SELECTION);
-    fx.ga = guest_agent_new(&caps, 1);
-    fx.dev = vdagent_chardev_new(&config, &fx_ops, &fx, &err);
-    ck_assert_ptr_nonnull(fx.dev);
-    fx.hub = vdagent_chardev_clipboard_hub(fx.dev);
+    fx.fe = fe_new1(&config, caps);
+    fx.ga = fx.fe->ga;
+    fx.dev = fx.fe->dev;
+    fx.hub = fx.fe->hub;
     fx.host = (ClipboardPeer){ .name = "host", .ops = &host_ops };
     ck_assert(clipboard_peer_register(fx.hub, &fx.host));
     /* The device asks for caps; the agent answers. */
@@ -150,17 +128,13 @@ static void fx_setup_plain(void)
 static void fx_teardown(void)
 {
     clipboard_peer_unregister(&fx.host);
-    vdagent_chardev_free(fx.dev);
-    guest_agent_free(fx.ga);
+    fe_free(fx.fe);
     memset(&fx, 0, sizeof(fx));
 }
 
 static VDAgentCounters counters(void)
 {
-    VDAgentCounters c;
-
-    vdagent_chardev_get_counters(fx.dev, &c);
-    return c;
+    return fe_counters(fx.fe);
 }
 
 /* Every drop so far, whatever the reason. */
@@ -192,12 +166,6 @@ static bool guest_owns(unsigned sel)
 }
 
 /* ---- the guest's messages ------------------------------------------------ */
-
-static void put32(GByteArray *b, uint32_t v)
-{
-    v = GUINT32_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, sizeof(v));
-}
 
 /*
  * @row's message for wire selection @sel, laid out by the agent (guest with
@@ -233,7 +201,7 @@ static void send_row(Row row, unsigned sel)
     }
     /* VDAgentClipboardGrab, ...Request, VDAgentClipboard, ...Release. */
     if (row != ROW_RELEASE) {
-        put32(b, vdtype);
+        test_append_le32(b, vdtype);
     }
     if (row == ROW_DATA) {
         g_byte_array_append(b, g_bytes_get_data(data, NULL),
