@@ -96,7 +96,8 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_clipboard_data.c \
               tests/check_vmstate_fixture.c tests/check_vmstate_bytes.c \
               tests/check_vmstate_bad.c tests/check_vmstate_stream.c \
-              tests/check_qmp.c \
+              tests/check_qmp_fixture.c tests/check_qmp_protocol.c \
+              tests/check_qmp_input.c tests/check_qmp_clients.c \
               tests/check_vdagent_migration_fixture.c \
               tests/check_vdagent_migration_canonical.c \
               tests/check_vdagent_migration_offsets.c \

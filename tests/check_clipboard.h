@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "clipboard/clipboard.h"
+#include "tests/test-util.h"
 
 #define TIMEOUT_MS 30u                /* request timeout of test hubs */
 #define WAIT_MS 2000u                 /* bound on any wait for a timer */
@@ -133,17 +134,7 @@ void check_timeout(const Note *n, ClipboardInfo *info,
 
 /* ---- main loop ----------------------------------------------------- */
 
-typedef bool (*Pred)(const void *arg);
-
-/*
- * Iterate @ctx (NULL: the global default) until @pred(@arg) holds or
- * @max_ms pass.  Returns @pred(@arg) at the end (true for a NULL @pred).
- */
-bool run_until(GMainContext *ctx, Pred pred, const void *arg,
-               unsigned max_ms);
-
-/* Iterate the global default context for @ms. */
-void run_for(unsigned ms);
+/* Waits: test_run_until() and test_run_for() (tests/test-util.h). */
 
 /* Preds: the RecPeer @arg saw at least one, two REQUEST_TIMEOUTs. */
 bool got_timeout(const void *arg);

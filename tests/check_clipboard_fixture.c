@@ -189,33 +189,6 @@ void check_timeout(const Note *n, ClipboardInfo *info,
 
 /* ---- main loop ----------------------------------------------------- */
 
-static gboolean set_flag(gpointer p)
-{
-    *(bool *)p = true;
-    return G_SOURCE_REMOVE;
-}
-
-bool run_until(GMainContext *ctx, Pred pred, const void *arg,
-               unsigned max_ms)
-{
-    bool expired = false;
-    GSource *guard = g_timeout_source_new(max_ms);
-
-    g_source_set_callback(guard, set_flag, &expired, NULL);
-    g_source_attach(guard, ctx);
-    while (!expired && !(pred && pred(arg))) {
-        g_main_context_iteration(ctx, TRUE);
-    }
-    g_source_destroy(guard);
-    g_source_unref(guard);
-    return pred ? pred(arg) : true;
-}
-
-void run_for(unsigned ms)
-{
-    run_until(NULL, NULL, NULL, ms);
-}
-
 bool got_timeout(const void *arg)
 {
     return rec_count(arg, TIMEOUT) > 0;

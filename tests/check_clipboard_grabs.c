@@ -103,7 +103,7 @@ START_TEST(test_update_refused)
     ck_assert_int_eq(cur->refcount, 2);
     check_silence();
     /* nothing changed: the pending request still times out */
-    ck_assert(run_until(NULL, got_timeout, fx.b, WAIT_MS));
+    ck_assert(test_run_until(NULL, got_timeout, fx.b, WAIT_MS));
     check_timeout(note_at(fx.b, 0), cur, TEXT);
 }
 END_TEST
@@ -358,7 +358,7 @@ START_TEST(test_stopped_timeout_deferred)
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_hub_set_running(fx.hub, false);
     clear_logs();
-    run_for(QUIET_MS);                  /* the timer fires while stopped */
+    test_run_for(QUIET_MS);                  /* the timer fires while stopped */
     check_silence();
 
     clipboard_hub_set_running(fx.hub, true);
@@ -393,7 +393,7 @@ START_TEST(test_stopped_timeout_superseded)
     install_info(info);
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_hub_set_running(fx.hub, false);
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     install_info(info2);
     clear_logs();
     clipboard_hub_set_running(fx.hub, true);

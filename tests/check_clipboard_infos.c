@@ -29,7 +29,7 @@ START_TEST(test_selection_alone)
     clear_logs();
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_ptr_eq(req_at(fx.a, 0)->info, info);
-    ck_assert(run_until(NULL, got_timeout, fx.b, WAIT_MS));
+    ck_assert(test_run_until(NULL, got_timeout, fx.b, WAIT_MS));
     check_timeout(note_at(fx.b, 0), info, TEXT);
     ck_assert_int_eq(note_at(fx.b, 0)->selection, sel);
 
@@ -64,8 +64,8 @@ START_TEST(test_selections_independent)
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, cb, TEXT, data,
                                      false));
     clear_logs();
-    ck_assert(run_until(NULL, got_timeout, fx.n, WAIT_MS));
-    run_for(QUIET_MS);
+    ck_assert(test_run_until(NULL, got_timeout, fx.n, WAIT_MS));
+    test_run_for(QUIET_MS);
     ck_assert_uint_eq(fx.n->notes->len, 1);
     check_timeout(note_at(fx.n, 0), sec, TEXT);
 
@@ -240,11 +240,12 @@ START_TEST(test_hub_free_releases)
     ck_assert_uint_eq(o->reqs->len, 1);
     if (_i == 1) {
         clipboard_hub_set_running(hub2, false);
-        run_for(QUIET_MS);
+        test_run_for(QUIET_MS);
     }
     clipboard_hub_free(hub2);
     ck_assert_int_eq(info->refcount, 1);
-    run_for(QUIET_MS);                 /* a live timer would hit freed memory */
+    /* a live timer would hit freed memory */
+    test_run_for(QUIET_MS);
     clipboard_info_unref(info);
     rec_free(o);
     ck_assert(clipboard_hub_running(hub3));

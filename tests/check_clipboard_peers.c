@@ -168,7 +168,7 @@ START_TEST(test_unregister_cancels_request)
     clear_logs();
     /* P9: the owner goes away with a request pending */
     clipboard_peer_unregister(&fx.a->peer);
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
     ck_assert_uint_eq(rec_count(fx.n, TIMEOUT), 0);
     ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
@@ -406,7 +406,7 @@ START_TEST(test_notify_request_answered_at_once)
         ck_assert_uint_eq(fresh, 1);
         ck_assert_uint_eq(more, 1);
     }
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 }
 END_TEST

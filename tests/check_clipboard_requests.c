@@ -94,7 +94,7 @@ START_TEST(test_request_refused)
     ck_assert_uint_eq(fx.n->reqs->len, 0);
     /* and no timer was started for it */
     clear_logs();
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     check_silence();
 }
 END_TEST
@@ -134,7 +134,7 @@ START_TEST(test_request_answered_synchronously)
         ck_assert_uint_eq(rp->notes->len, 1);
         check_update(note_at(rp, 0), info, false);
     }
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 }
 END_TEST
@@ -157,7 +157,7 @@ START_TEST(test_timeout_every_type)
     g_main_context_iteration(NULL, FALSE);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 
-    ck_assert(run_until(NULL, got_timeout, fx.b, WAIT_MS));
+    ck_assert(test_run_until(NULL, got_timeout, fx.b, WAIT_MS));
     ck_assert_int_ge(g_get_monotonic_time() - start,
                      (gint64)TIMEOUT_MS * 1000 - 1000);
     FOR_PEERS(rp) {
@@ -173,7 +173,7 @@ START_TEST(test_timeout_every_type)
     ck_assert(clipboard_hub_request(fx.hub, info, type));
     ck_assert_uint_eq(fx.a->reqs->len, 2);
     ck_assert_int_eq(req_at(fx.a, 1)->type, type);
-    ck_assert(run_until(NULL, got_two_timeouts, fx.b, WAIT_MS));
+    ck_assert(test_run_until(NULL, got_two_timeouts, fx.b, WAIT_MS));
     check_timeout(note_at(fx.b, 1), info, type);
 }
 END_TEST
@@ -188,7 +188,7 @@ START_TEST(test_timeout_cancelled_by_answer)
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      _i == 1));
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
     ck_assert_uint_eq(rec_count(fx.n, TIMEOUT), 0);
@@ -204,7 +204,7 @@ START_TEST(test_timeout_cancelled_by_new_info)
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     install_info(info2);
     clear_logs();
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     check_silence();
     /* the new info's type is asked for afresh */
     ck_assert(!info2->types[TEXT].requested);
@@ -222,7 +222,7 @@ START_TEST(test_timeout_cancelled_by_release)
     ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
     clipboard_peer_release(&fx.a->peer, SEL_CB);
     clear_logs();
-    run_for(QUIET_MS);
+    test_run_for(QUIET_MS);
     check_silence();
 }
 END_TEST
@@ -247,9 +247,9 @@ START_TEST(test_timeout_thread_default_context)
     ck_assert(clipboard_hub_update(hub2, info));
     ck_assert(clipboard_hub_request(hub2, info, TEXT));
 
-    run_for(QUIET_MS);                 /* the global default context */
+    test_run_for(QUIET_MS);                 /* the global default context */
     ck_assert_uint_eq(rec_count(w, TIMEOUT), 0);
-    ck_assert(run_until(ctx, got_timeout, w, WAIT_MS));
+    ck_assert(test_run_until(ctx, got_timeout, w, WAIT_MS));
     check_timeout(note_at(w, w->notes->len - 1), info, TEXT);
 
     clipboard_peer_unregister(&o->peer);
@@ -384,7 +384,7 @@ START_TEST(test_set_data_non_owner)
     }
     check_silence();
     /* the request is still pending: it times out */
-    ck_assert(run_until(NULL, got_timeout, fx.b, WAIT_MS));
+    ck_assert(test_run_until(NULL, got_timeout, fx.b, WAIT_MS));
 }
 END_TEST
 

@@ -102,3 +102,30 @@ void test_fill_pattern(uint8_t *p, size_t n, uint32_t seed)
         p[i] = (uint8_t)(x >> 11);
     }
 }
+
+static gboolean set_flag(gpointer p)
+{
+    *(bool *)p = true;
+    return G_SOURCE_REMOVE;
+}
+
+bool test_run_until(GMainContext *ctx, TestPred pred, const void *arg,
+                    unsigned max_ms)
+{
+    bool expired = false;
+    GSource *guard = g_timeout_source_new(max_ms);
+
+    g_source_set_callback(guard, set_flag, &expired, NULL);
+    g_source_attach(guard, ctx);
+    while (!expired && !(pred && pred(arg))) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_source_destroy(guard);
+    g_source_unref(guard);
+    return pred ? pred(arg) : true;
+}
+
+void test_run_for(unsigned ms)
+{
+    test_run_until(NULL, NULL, NULL, ms);
+}

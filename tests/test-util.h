@@ -2,8 +2,9 @@
  * test-util.h: byte helpers every test program shares.
  *
  * Hex literals for expected wire bytes, little- and big-endian fields
- * written and read by hand (never with the library's own encoders), and
- * the FNV-1a hash the tests use to compare large payloads.  Nothing here
+ * written and read by hand (never with the library's own encoders), the
+ * FNV-1a hash the tests use to compare large payloads, and bounded waits
+ * on a GLib main context.  Nothing here
  * uses Check or the code under test, so the Check suites, the scripted
  * guest agent, the tools and the fuzz replays can all link it.
  */
@@ -11,6 +12,7 @@
 #define TEST_UTIL_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +53,20 @@ void test_fill_pattern(uint8_t *p, size_t n, uint32_t seed);
 
 #define TEST_FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t test_fnv1a64(uint64_t h, const void *p, size_t n);
+
+/* A predicate for test_run_until(). */
+typedef bool (*TestPred)(const void *arg);
+
+/*
+ * Iterate @ctx (NULL: the global default) until @pred(@arg) holds or
+ * @max_ms pass.  A timeout source of its own guards the wait, so a missing
+ * event fails the test instead of hanging it.  Returns @pred(@arg) at the
+ * end (true for a NULL @pred).
+ */
+bool test_run_until(GMainContext *ctx, TestPred pred, const void *arg,
+                    unsigned max_ms);
+
+/* Iterate the global default context for @ms. */
+void test_run_for(unsigned ms);
 
 #endif /* TEST_UTIL_H */
