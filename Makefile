@@ -80,6 +80,7 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             migration/vmstate.c migration/savevm.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c tests/test-util.c
 CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
+              tests/test-vmdesc.c \
               tests/check_guest_agent.c \
               tests/check_reader_fixture.c tests/check_reader_framing.c \
               tests/check_reader_sizes.c tests/check_reader_reset.c \

@@ -19,6 +19,8 @@
 #define CHECK_READER_H
 
 #include <check.h>
+
+#include "tests/check_suites.h"
 #include <glib.h>
 #include <spice/vd_agent.h>
 
@@ -28,18 +30,6 @@
 
 #define CHUNK_HDR 8u
 #define MSG_HDR 20u
-
-/*
- * ck_assert_msg() without its check point on success: Check reports each
- * passing assertion to the runner through a pipe, too slow for the loops
- * over every split point.
- */
-#define CHECK(expr, ...) \
-    do { \
-        if (!(expr)) { \
-            ck_abort_msg(__VA_ARGS__); \
-        } \
-    } while (0)
 
 /* ---- recorder ------------------------------------------------------ */
 

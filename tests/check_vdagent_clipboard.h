@@ -174,6 +174,14 @@ void ga_send_release(TestFe *fe, unsigned sel);
 /* A GRAB of one type, pumped. */
 void ga_grab1(TestFe *fe, unsigned sel, uint32_t vdtype);
 
+/*
+ * @hp grabs CLIPBOARD offering @type with @data (referenced) as its
+ * answer; the agent forgets what it received and asks for it (@vdtype,
+ * the same type on the wire); pumped.
+ */
+void cb_offer_and_request(TestFe *fe, HostPeer *hp, ClipboardType type,
+                          uint32_t vdtype, GBytes *data);
+
 /* ---- data and the main loop --------------------------------------------- */
 
 /* A binary payload (every byte value) of @len bytes. */

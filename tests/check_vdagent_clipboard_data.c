@@ -65,11 +65,8 @@ START_TEST(test_v13_guest_limit)
     guest_agent_send_message(fe->ga, VD_AGENT_MAX_CLIPBOARD, limit, 4);
     fe_pump(fe);
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_MAX_CLIPBOARD), 1);
-    hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    hp->answer[0][CLIPBOARD_TYPE_TEXT] = g_bytes_ref(data);
-    guest_agent_clear_received(fe->ga);
-    ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    fe_pump(fe);
+    cb_offer_and_request(fe, hp, CLIPBOARD_TYPE_TEXT,
+                         VD_AGENT_CLIPBOARD_UTF8_TEXT, data);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT),
@@ -344,11 +341,8 @@ START_TEST(test_r6_large_both_ways)
     g_autoptr(GBytes) data = binary_payload(3 << 20, 1);
     ClipboardInfo *info;
 
-    hp_grab(hp, SEL_CLIPBOARD, BIT(PNG));
-    hp->answer[0][CLIPBOARD_TYPE_PNG] = g_bytes_ref(data);
-    guest_agent_clear_received(fe->ga);
-    ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_IMAGE_PNG);
-    fe_pump(fe);
+    cb_offer_and_request(fe, hp, CLIPBOARD_TYPE_PNG,
+                         VD_AGENT_CLIPBOARD_IMAGE_PNG, data);
     ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_assert_uint_eq(ga_last(fe)->size, 8 + g_bytes_get_size(data));

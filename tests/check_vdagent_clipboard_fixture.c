@@ -254,6 +254,16 @@ void ga_grab1(TestFe *fe, unsigned sel, uint32_t vdtype)
     fe_pump(fe);
 }
 
+void cb_offer_and_request(TestFe *fe, HostPeer *hp, ClipboardType type,
+                          uint32_t vdtype, GBytes *data)
+{
+    hp_grab(hp, SEL_CLIPBOARD, 1u << type);
+    hp->answer[SEL_CLIPBOARD][type] = g_bytes_ref(data);
+    guest_agent_clear_received(fe->ga);
+    ga_send_request(fe, SEL_CLIPBOARD, vdtype);
+    fe_pump(fe);
+}
+
 /* ---- data and the main loop --------------------------------------------- */
 
 GBytes *binary_payload(size_t len, unsigned seed)

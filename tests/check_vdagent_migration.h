@@ -67,10 +67,6 @@
 void app_u8(GByteArray *b, uint8_t v);
 void app_str8(GByteArray *b, const char *s);
 
-/* @n bytes (owned by the caller) of a pattern that differs with @seed and
- * never repeats fast. */
-uint8_t *mig_pattern(size_t n, unsigned seed);
-
 /* A new array holding a copy of @n bytes of @p. */
 GByteArray *bytes_copy(const uint8_t *p, size_t n);
 

@@ -13,10 +13,8 @@
 #include "migration/migration-stream.h"
 #include "tests/check_suites.h"
 #include "tests/check_vdagent_migration.h"
+#include "tests/test-vmdesc.h"
 
-#ifndef TEST_DATA_DIR
-#define TEST_DATA_DIR "tests/data"
-#endif
 
 /* ---- canonical states -------------------------------------------------- */
 
@@ -52,65 +50,19 @@ static const uint8_t idle_stream[] = {
 
 /* ---- vmdesc ------------------------------------------------------------ */
 
-static char *data_path(const char *name)
-{
-    const char *dir = g_getenv("TEST_DATA_DIR");
-
-    return g_build_filename(dir && *dir ? dir : TEST_DATA_DIR, name, NULL);
-}
-
 static json_object *expected_desc(const char *state)
 {
     g_autofree char *name = g_strdup_printf("vdagent-desc-%s.json", state);
-    g_autofree char *path = data_path(name);
-    json_object *obj = json_object_from_file(path);
 
-    ck_assert_msg(obj != NULL, "cannot read %s (set TEST_DATA_DIR)", path);
-    return obj;
-}
-
-static const char *plain(json_object *obj)
-{
-    return json_object_to_json_string_ext(
-        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-/*
- * Would QEMU's analyze-migration.py find a vmdesc of length @len?  It
- * takes the last NUL of the file, then the first '{' after it, and wants
- * the 0x06 marker five bytes before.
- */
-static bool analyzer_finds(uint32_t len)
-{
-    uint8_t tail[7] = { 0x00, 0x06, len >> 24, len >> 16, len >> 8, len, '{' };
-    int last_nul = -1, brace = -1, i;
-
-    for (i = 0; i < 7; i++) {
-        if (tail[i] == 0) {
-            last_nul = i;
-        }
-    }
-    for (i = last_nul + 1; i < 7; i++) {
-        if (tail[i] == '{') {
-            brace = i;
-            break;
-        }
-    }
-    return brace == 6 && tail[brace - 5] == 0x06;
+    return test_json_file(name);
 }
 
 /* 0x06, be32 length, the JSON of @state's file, serialized and padded. */
 static void app_vmdesc(GByteArray *b, const char *state)
 {
     json_object *desc = expected_desc(state);
-    g_autoptr(GString) json = g_string_new(plain(desc));
 
-    while (!analyzer_finds(json->len)) {
-        g_string_insert_c(json, json->len - 1, ' ');
-    }
-    app_u8(b, 0x06);
-    test_append_be32(b, json->len);
-    test_append_bytes(b, json->str, json->len);
+    test_append_vmdesc(b, desc);
     json_object_put(desc);
 }
 
@@ -159,8 +111,8 @@ START_TEST(test_canonical_bytes)
     file = expected_desc(name);
     ck_assert_ptr_nonnull(desc);
     ck_assert_msg(json_object_equal(desc, file), "%s vmdesc: %s", name,
-                  plain(desc));
-    ck_assert_str_eq(plain(desc), plain(file));
+                  test_json_plain(desc));
+    ck_assert_str_eq(test_json_plain(desc), test_json_plain(file));
     json_object_put(desc);
     json_object_put(file);
 

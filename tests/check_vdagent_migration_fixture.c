@@ -23,18 +23,6 @@ void app_str8(GByteArray *b, const char *s)
     test_append_bytes(b, s, strlen(s));
 }
 
-uint8_t *mig_pattern(size_t n, unsigned seed)
-{
-    uint8_t *p = g_malloc(n ? n : 1);
-    uint32_t x = 0x9e3779b9u * (seed + 1);
-
-    for (size_t i = 0; i < n; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = x >> 24;
-    }
-    return p;
-}
-
 GByteArray *bytes_copy(const uint8_t *p, size_t n)
 {
     GByteArray *b = g_byte_array_sized_new(n);
@@ -257,7 +245,7 @@ GByteArray *spec_stream(const Spec *sp)
                 if (in->len[t] && in->data[t]) {
                     test_append_bytes(b, in->data[t], in->len[t]);
                 } else if (in->len[t]) {
-                    g_autofree uint8_t *p = mig_pattern(in->len[t], i * 8 + t);
+                    g_autofree uint8_t *p = test_pattern(in->len[t], i * 8 + t);
 
                     test_append_bytes(b, p, in->len[t]);
                 }

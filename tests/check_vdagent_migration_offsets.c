@@ -56,10 +56,10 @@ static void script_start(Script *sc)
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
     g_autoptr(GByteArray) chunked = g_byte_array_new();
-    g_autofree uint8_t *text = mig_pattern(3000, 1);
-    g_autofree uint8_t *png = mig_pattern(5000, 2);
-    g_autofree uint8_t *big = mig_pattern(6100, 3);
-    g_autofree uint8_t *junk = mig_pattern(100, 4);
+    g_autofree uint8_t *text = test_pattern(3000, 1);
+    g_autofree uint8_t *png = test_pattern(5000, 2);
+    g_autofree uint8_t *big = test_pattern(6100, 3);
+    g_autofree uint8_t *junk = test_pattern(100, 4);
     g_autoptr(GByteArray) body = g_byte_array_new();
     GByteArray *s;
 
@@ -239,7 +239,7 @@ START_TEST(test_mid_header_after_oversize)
     VDAgentConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) w = g_byte_array_new();
-    g_autofree uint8_t *big = mig_pattern(SCRIPT_MAX_MESSAGE + 1, 5);
+    g_autofree uint8_t *big = test_pattern(SCRIPT_MAX_MESSAGE + 1, 5);
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     TestFe *src, *dst;
     size_t at;

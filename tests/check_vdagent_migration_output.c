@@ -147,7 +147,7 @@ START_TEST(test_large_reply_half_streamed)
 {
     VDAgentConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
-    g_autofree uint8_t *data = mig_pattern(BIG_REPLY, 11);
+    g_autofree uint8_t *data = test_pattern(BIG_REPLY, 11);
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     const GuestAgentMsg *m;
     HostPeer *hp;

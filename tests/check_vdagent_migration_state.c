@@ -112,7 +112,7 @@ START_TEST(test_guest_owned_selection)
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
-    g_autofree uint8_t *png = mig_pattern(3333, 7);
+    g_autofree uint8_t *png = test_pattern(3333, 7);
     const unsigned sel = _i;
     const GuestAgentMsg *m;
     ClipboardInfo *info;

@@ -17,6 +17,8 @@
 #define CHECK_VMSTATE_H
 
 #include <check.h>
+
+#include "tests/check_suites.h"
 #include <glib.h>
 #include <json-c/json.h>
 #include <stdbool.h>
@@ -26,17 +28,7 @@
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
 #include "tests/test-util.h"
-
-/*
- * ck_assert_msg() without its check point on success: Check reports each
- * passing assertion to the runner through a pipe, too slow for loops.
- */
-#define CHECK(expr, ...) \
-    do { \
-        if (!(expr)) { \
-            ck_abort_msg(__VA_ARGS__); \
-        } \
-    } while (0)
+#include "tests/test-vmdesc.h"
 
 /* ---- the description under test ----------------------------------- */
 
@@ -127,22 +119,12 @@ extern const uint8_t canon_tail[6];
 /* The expected vmdesc, parsed. */
 json_object *expected_desc(void);
 
-/* @obj as plain JSON text (borrowed from @obj). */
-const char *plain(json_object *obj);
-
-/*
- * Would QEMU's analyze-migration.py find a vmdesc of length @len?  It
- * takes the last NUL of the file, the first '{' after it, and wants the
- * 0x06 marker five bytes before.  Simulated on EOF, marker, length, '{'.
- */
-bool analyzer_finds(uint32_t len);
-
 /* @len bytes of JSON text at @p, parsed; NULL if not JSON. */
 json_object *parse_json(const uint8_t *p, size_t len);
 
 /*
- * The whole-stream version of the same search: the JSON (its length in
- * *@jlenp), or NULL.
+ * The whole-stream version of test_vmdesc_found()'s search: the JSON (its
+ * length in *@jlenp), or NULL.
  */
 json_object *analyzer_json(const uint8_t *p, size_t len,
                            uint32_t *jlenp);

@@ -221,10 +221,10 @@ START_TEST(test_vmdesc_matches_file)
     ck_assert_ptr_nonnull(got);
     /* Same content, and same key order (QEMU's). */
     ck_assert(json_object_equal(got, want));
-    ck_assert_str_eq(plain(got), plain(want));
+    ck_assert_str_eq(test_json_plain(got), test_json_plain(want));
     /* Serialized plain: exactly the file's content re-serialized. */
     ck_assert_uint_eq(len, CANON_JSON_LEN);
-    ck_assert_mem_eq(out->data + JSON_AT, plain(want), CANON_JSON_LEN);
+    ck_assert_mem_eq(out->data + JSON_AT, test_json_plain(want), CANON_JSON_LEN);
     json_object_put(got);
     json_object_put(want);
 }
@@ -243,7 +243,7 @@ START_TEST(test_vmdesc_of_vmstate_save)
     json_object_object_add(got, "name", json_object_new_string("test"));
     json_object_object_add(got, "instance_id", json_object_new_int(0));
     out = save_payload(st, got);
-    ck_assert_str_eq(plain(got), plain(dev));
+    ck_assert_str_eq(test_json_plain(got), test_json_plain(dev));
     json_object_put(got);
     json_object_put(want);
 }
@@ -297,7 +297,7 @@ START_TEST(test_vmdesc_arrays)
     out = save_payload(st, desc);
     fields = json_object_object_get(desc, "fields");
     ck_assert_uint_eq(json_object_array_length(fields), 16);
-    ck_assert_str_eq(plain(json_object_array_get_idx(fields, 14)),
+    ck_assert_str_eq(test_json_plain(json_object_array_get_idx(fields, 14)),
         "{\"name\":\"items\",\"array_len\":3,\"type\":\"struct\",\"struct\":"
         "{\"vmsd_name\":\"test/item\",\"version\":1,\"fields\":["
         "{\"name\":\"id\",\"type\":\"uint16\",\"size\":2},"
@@ -338,10 +338,10 @@ static void pad_check(MigrationRegistry *reg, uint8_t *seen, size_t nseen,
 
     CHECK(found != NULL, "analyzer cannot find the vmdesc (%u bytes)",
           out->len);
-    json = plain(found);
+    json = test_json_plain(found);
     base = strlen(json);
     /* Minimal padding: the analyzer would miss every shorter length. */
-    for (len = base; !analyzer_finds((uint32_t)len); len++) {
+    for (len = base; !test_vmdesc_found((uint32_t)len); len++) {
     }
     CHECK(jlen == len, "JSON of %zu bytes padded to %u, want %zu", base,
           jlen, len);

@@ -6,10 +6,6 @@
 
 #include "tests/check_vmstate.h"
 
-#ifndef TEST_DATA_DIR
-#define TEST_DATA_DIR "tests/data"
-#endif
-
 /* ---- the description under test ----------------------------------- */
 
 static bool test_pre_save(void *opaque, GError **errp)
@@ -301,45 +297,9 @@ const uint8_t canon_tail[] = {
 
 /* ---- helpers -------------------------------------------------------- */
 
-static char *data_path(const char *name)
-{
-    const char *dir = g_getenv("TEST_DATA_DIR");
-
-    return g_build_filename(dir ? dir : TEST_DATA_DIR, name, NULL);
-}
-
 json_object *expected_desc(void)
 {
-    g_autofree char *path = data_path("vmstate-desc.json");
-    json_object *obj = json_object_from_file(path);
-
-    ck_assert_msg(obj != NULL, "cannot read %s (set TEST_DATA_DIR)", path);
-    return obj;
-}
-
-const char *plain(json_object *obj)
-{
-    return json_object_to_json_string_ext(
-        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-bool analyzer_finds(uint32_t len)
-{
-    uint8_t tail[7] = { 0x00, 0x06, len >> 24, len >> 16, len >> 8, len, '{' };
-    int last_nul = -1, brace = -1, i;
-
-    for (i = 0; i < 7; i++) {
-        if (tail[i] == 0) {
-            last_nul = i;
-        }
-    }
-    for (i = last_nul + 1; i < 7; i++) {
-        if (tail[i] == '{') {
-            brace = i;
-            break;
-        }
-    }
-    return brace == 6 && tail[brace - 5] == 0x06;
+    return test_json_file("vmstate-desc.json");
 }
 
 json_object *parse_json(const uint8_t *p, size_t len)
@@ -382,19 +342,12 @@ json_object *analyzer_json(const uint8_t *p, size_t len,
 GByteArray *canon_stream(void)
 {
     json_object *desc = expected_desc();
-    g_autoptr(GString) json = g_string_new(plain(desc));
     GByteArray *out = g_byte_array_new();
-    uint8_t hdr[5] = { 0x06 };
 
-    while (!analyzer_finds(json->len)) {
-        g_string_insert_c(json, json->len - 1, ' ');
-    }
-    test_put_be32(hdr + 1, json->len);
     g_byte_array_append(out, canon_head, sizeof(canon_head));
     g_byte_array_append(out, canon_payload, sizeof(canon_payload));
     g_byte_array_append(out, canon_tail, sizeof(canon_tail));
-    g_byte_array_append(out, hdr, sizeof(hdr));
-    g_byte_array_append(out, (const uint8_t *)json->str, json->len);
+    test_append_vmdesc(out, desc);
     json_object_put(desc);
     return out;
 }

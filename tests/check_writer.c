@@ -22,18 +22,6 @@
 #define MSG_HDR 20u
 #define CHUNK_MAX 2048u
 
-/*
- * ck_assert_msg() without its check point on success: Check reports each
- * passing assertion to the runner through a pipe, too slow for per-byte
- * loops.
- */
-#define CHECK(expr, ...) \
-    do { \
-        if (!(expr)) { \
-            ck_abort_msg(__VA_ARGS__); \
-        } \
-    } while (0)
-
 /* ---- helpers ------------------------------------------------------- */
 
 static uint64_t le64(const uint8_t *p)

@@ -73,6 +73,18 @@ GByteArray *test_append_be32(GByteArray *b, uint32_t v)
     return g_byte_array_append(b, be, 4);
 }
 
+uint8_t *test_pattern(size_t n, unsigned seed)
+{
+    uint8_t *p = g_malloc(n ? n : 1);
+    uint32_t x = 0x9e3779b9u * (seed + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        p[i] = x >> 24;
+    }
+    return p;
+}
+
 GByteArray *test_append_bytes(GByteArray *b, const void *p, size_t n)
 {
     if (n) {

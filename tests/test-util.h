@@ -51,6 +51,14 @@ GByteArray *test_append_bytes(GByteArray *b, const void *p, size_t n);
  */
 void test_fill_pattern(uint8_t *p, size_t n, uint32_t seed);
 
+/*
+ * @n bytes (the caller frees them; one byte allocated when @n is 0) of a
+ * pattern that differs with @seed and never repeats fast (the top byte of
+ * an LCG): the payloads of the migration suites and of the loader's seed
+ * corpus.
+ */
+uint8_t *test_pattern(size_t n, unsigned seed);
+
 #define TEST_FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t test_fnv1a64(uint64_t h, const void *p, size_t n);
 

@@ -6,7 +6,8 @@
  *
  *   cc -std=gnu11 -I. \
  *      $(pkg-config --cflags glib-2.0 spice-protocol pixman-1 json-c) \
- *      tests/fuzz/make-loader-seeds.c tests/guest-agent.c <library .c> \
+ *      tests/fuzz/make-loader-seeds.c tests/guest-agent.c tests/test-util.c \
+ *      <library .c> \
  *      $(pkg-config --libs glib-2.0 pixman-1 json-c) -o make-loader-seeds
  *   ./make-loader-seeds [OUTDIR]        (default tests/fuzz/corpus/loader)
  *
@@ -24,6 +25,7 @@
 
 #include "clipboard/clipboard.h"
 #include "tests/guest-agent.h"
+#include "tests/test-util.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
 #include "migration/savevm.h"
@@ -194,18 +196,6 @@ static void push_part(Seed *s, size_t n)
     g_bytes_unref(out);
 }
 
-static uint8_t *pattern(size_t n, unsigned seed)
-{
-    uint8_t *p = g_malloc(n ? n : 1);
-    uint32_t x = 0x9e3779b9u * (seed + 1);
-
-    for (size_t i = 0; i < n; i++) {
-        x = x * 1103515245u + 12345u;
-        p[i] = x >> 24;
-    }
-    return p;
-}
-
 static void host_grab(Seed *s, unsigned sel, ClipboardType type,
                       const void *data, size_t len)
 {
@@ -258,7 +248,7 @@ static void seed_idle(void)
 /* Inside the parser: @at bytes of a CLIPBOARD message of @len data bytes. */
 static void seed_partial(const char *name, size_t len, size_t at)
 {
-    uint8_t *data = pattern(len, 1);
+    uint8_t *data = test_pattern(len, 1);
     Seed s;
 
     seed_start(&s, NULL, 0, true);
@@ -275,7 +265,7 @@ static void seed_multi_chunk(const char *name, size_t at)
 {
     GByteArray *w = g_byte_array_new();
     GByteArray *body = g_byte_array_new();
-    uint8_t *data = pattern(5000, 2);
+    uint8_t *data = test_pattern(5000, 2);
     uint8_t prefix[8] = { 0, 0, 0, 0, 1, 0, 0, 0 };
     Seed s;
 
@@ -297,7 +287,7 @@ static void seed_multi_chunk(const char *name, size_t at)
 static void seed_skip(const char *name, bool oversize)
 {
     GByteArray *w = g_byte_array_new();
-    uint8_t *data = pattern(SEED_MAX_MESSAGE + 100, 3);
+    uint8_t *data = test_pattern(SEED_MAX_MESSAGE + 100, 3);
     Seed s;
 
     seed_start(&s, NULL, 0, true);
@@ -386,7 +376,7 @@ static void seed_queued_output(void)
 /* A 64 KiB host reply the frontend took @taken bytes of. */
 static void seed_half_reply(const char *name, size_t taken)
 {
-    uint8_t *data = pattern(SEED_MAX_MESSAGE, 4);
+    uint8_t *data = test_pattern(SEED_MAX_MESSAGE, 4);
     Seed s;
 
     seed_start(&s, NULL, 0, true);
@@ -464,7 +454,7 @@ static void seed_old_agent(void)
 /* Everything at once. */
 static void seed_full(void)
 {
-    uint8_t *data = pattern(300, 5);
+    uint8_t *data = test_pattern(300, 5);
     InputRouter *r;
     Seed s;
 

@@ -95,19 +95,9 @@ static bool client_update(CtlClient *c)
         client_free(c);
         return false;
     }
-    if (want_in && !c->in_id) {
-        c->in_id = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                 client_readable, c);
-    } else if (!want_in && c->in_id) {
-        g_source_remove(c->in_id);
-        c->in_id = 0;
-    }
-    if (want_out && !c->out_id) {
-        c->out_id = g_unix_fd_add(c->fd, G_IO_OUT, client_writable, c);
-    } else if (!want_out && c->out_id) {
-        g_source_remove(c->out_id);
-        c->out_id = 0;
-    }
+    sim_watch_fd(&c->in_id, want_in, c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                 client_readable, c);
+    sim_watch_fd(&c->out_id, want_out, c->fd, G_IO_OUT, client_writable, c);
     return true;
 }
 

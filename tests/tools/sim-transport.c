@@ -78,18 +78,19 @@ static void chan_update_watches(SimTransport *t)
         t->tick_id = g_timeout_add(10, chan_tick, t);
     }
 
-    if (want_in && !t->in_id) {
-        t->in_id = g_unix_fd_add(t->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                 chan_readable, t);
-    } else if (!want_in && t->in_id) {
-        g_source_remove(t->in_id);
-        t->in_id = 0;
-    }
-    if (want_out && !t->out_id) {
-        t->out_id = g_unix_fd_add(t->fd, G_IO_OUT, chan_writable, t);
-    } else if (!want_out && t->out_id) {
-        g_source_remove(t->out_id);
-        t->out_id = 0;
+    sim_watch_fd(&t->in_id, want_in, t->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                 chan_readable, t);
+    sim_watch_fd(&t->out_id, want_out, t->fd, G_IO_OUT, chan_writable, t);
+}
+
+void sim_watch_fd(guint *id, bool want, int fd, GIOCondition cond,
+                  GUnixFDSourceFunc cb, void *data)
+{
+    if (want && !*id) {
+        *id = g_unix_fd_add(fd, cond, cb, data);
+    } else if (!want && *id) {
+        g_source_remove(*id);
+        *id = 0;
     }
 }
 

@@ -21,6 +21,7 @@
 #define SIM_TRANSPORT_H
 
 #include <glib.h>
+#include <glib-unix.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,5 +107,13 @@ void sim_transport_set_throttle(SimTransport *t, size_t bytes);
  * is SIM_CHAN_CONNECT.
  */
 bool sim_transport_drop(SimTransport *t);
+
+/*
+ * Keep *@id a watch of @fd for @cond calling @cb with @data exactly while
+ * @want: added when missing, removed (*@id 0) when not wanted.  The
+ * helper of every fd of the process (the channel, control clients).
+ */
+void sim_watch_fd(guint *id, bool want, int fd, GIOCondition cond,
+                  GUnixFDSourceFunc cb, void *data);
 
 #endif /* SIM_TRANSPORT_H */
