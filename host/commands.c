@@ -39,6 +39,39 @@ static bool arg_type(QmpRequest *req, json_object *args, ClipboardType *type)
     return true;
 }
 
+/*
+ * Commands that act on the guest's state (the clipboard, the pointer, the
+ * heads, running it) take effect only where the state lives.  While an
+ * outgoing migration runs, the state is already saved: a change would be
+ * lost, or reach the guest from the source as well.  After one, the VM's
+ * backend is the destination's (QEMU refuses most commands in postmigrate
+ * the same way).  Before an incoming one loads, the state is not here yet.
+ * Replies with the error and returns false in those three cases.
+ */
+static bool state_here(HostCommands *hc, QmpRequest *req)
+{
+    HostMigInfo info;
+
+    host_migration_info(hc->mig, &info);
+    if (host_status(hc->h) == HOST_INMIGRATE) {
+        qmp_reply_error(req, "an incoming migration is expected: the state "
+                        "is not here yet");
+        return false;
+    }
+    if (host_status(hc->h) == HOST_POSTMIGRATE &&
+        info.status != HOST_MIG_ACTIVE) {
+        qmp_reply_error(req, "the VM's backend has moved to the migration's "
+                        "destination (status postmigrate)");
+        return false;
+    }
+    if (info.status == HOST_MIG_ACTIVE) {
+        qmp_reply_error(req, "a migration is in progress: the state is "
+                        "saved and moving to the destination");
+        return false;
+    }
+    return true;
+}
+
 static void cmd_query_status(QmpRequest *req, json_object *args, void *opaque)
 {
     HostCommands *hc = opaque;
@@ -59,6 +92,9 @@ static void cmd_stop(QmpRequest *req, json_object *args, void *opaque)
     Host *h = hc->h;
 
     (void)args;
+    if (!state_here(hc, req)) {
+        return;
+    }
     if (host_status(h) == HOST_RUNNING) {
         host_set_status(h, HOST_PAUSED);
     }
@@ -70,9 +106,18 @@ static void cmd_cont(QmpRequest *req, json_object *args, void *opaque)
     HostCommands *hc = opaque;
     Host *h = hc->h;
 
+    HostMigInfo info;
+
     (void)args;
+    host_migration_info(hc->mig, &info);
     if (host_status(h) == HOST_INMIGRATE) {
         qmp_reply_error(req, "an incoming migration is expected");
+        return;
+    }
+    /* After a migration, cont takes the VM back, as in QEMU. */
+    if (info.status == HOST_MIG_ACTIVE) {
+        qmp_reply_error(req, "a migration is in progress: the state is "
+                        "saved and moving to the destination");
         return;
     }
     host_set_status(h, HOST_RUNNING);
@@ -174,6 +219,10 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
     ClipboardType type;
     const char *data = NULL, *b64 = NULL;
 
+    if (!state_here(hc, req)) {
+        return;
+    }
+
     if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type) ||
         !qmp_arg_string(req, args, "data", false, &data) ||
         !qmp_arg_string(req, args, "data-base64", false, &b64)) {
@@ -221,6 +270,10 @@ static void cmd_clipboard_get(QmpRequest *req, json_object *args, void *opaque)
     ClipboardSelection sel;
     ClipboardType type;
 
+    if (!state_here(hc, req)) {
+        return;
+    }
+
     if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type)) {
         return;
     }
@@ -232,6 +285,10 @@ static void cmd_clipboard_release(QmpRequest *req, json_object *args,
 {
     HostCommands *hc = opaque;
     ClipboardSelection sel;
+
+    if (!state_here(hc, req)) {
+        return;
+    }
 
     if (!arg_selection(req, args, &sel)) {
         return;
@@ -275,6 +332,10 @@ static void cmd_input_send_event(QmpRequest *req, json_object *args,
     json_object *events;
     int64_t head = 0;
     size_t i, n;
+
+    if (!state_here(hc, req)) {
+        return;
+    }
 
     if (!qmp_arg_int(req, args, "head", false, &head) ||
         !qmp_arg_array(req, args, "events", true, &events)) {
@@ -366,6 +427,10 @@ static void cmd_display_configure(QmpRequest *req, json_object *args,
     InputHeadGeometry heads[INPUT_MAX_HEADS];
     json_object *arr;
     size_t i, n;
+
+    if (!state_here(hc, req)) {
+        return;
+    }
 
     if (!qmp_arg_array(req, args, "heads", true, &arr)) {
         return;

@@ -39,7 +39,12 @@ struct HostGuest {
     guint listen_watch, in_watch, out_watch, pty_timer, child_watch;
     GPid child_pid;
     GByteArray *out;                /* bytes for the guest, not yet written */
-    bool reading;                   /* guest bytes are being read */
+    bool running;                   /* the host runs: guest bytes are read
+                                       and pending output is written; while
+                                       stopped (paused, migrating, migrated)
+                                       nothing reaches the guest, so a saved
+                                       state is never partly sent by the
+                                       source as well */
     bool port_open;                 /* the guest side is open */
     bool agent_announced;           /* VDAGENT_CONNECTED sent for it */
     bool continuing;                /* the next connection continues a
@@ -64,9 +69,16 @@ static void clear_source(guint *id)
 
 static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque);
 
-/* Write what the kernel takes; false when the channel failed. */
+/*
+ * Write what the kernel takes, while the host runs; false when the channel
+ * failed.  Stopped, the bytes wait in @out (a migration saves them there).
+ */
 static bool guest_flush(HostGuest *g)
 {
+    if (!g->running) {
+        clear_source(&g->out_watch);
+        return true;
+    }
     while (g->out->len > 0 && g->conn_fd >= 0) {
         ssize_t n;
 
@@ -210,15 +222,27 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Read the guest while @reading (and the channel is open). */
-static void guest_set_reading(HostGuest *g, bool reading)
+/*
+ * Start or stop the channel's traffic: read the guest and write the
+ * pending output while @running (and the channel is open); stopped,
+ * neither.  Output pending when it starts (a loaded state's, or what
+ * waited while paused) goes out first, in order.
+ */
+static void guest_set_running(HostGuest *g, bool running)
 {
-    g->reading = reading;
-    if (reading && !g->in_watch && g->conn_fd >= 0 && g->port_open) {
+    g->running = running;
+    if (running && !g->in_watch && g->conn_fd >= 0 && g->port_open) {
         g->in_watch = g_unix_fd_add(g->conn_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                     guest_in_ready, g);
-    } else if (!reading) {
+    } else if (!running) {
         clear_source(&g->in_watch);
+    }
+    if (!g->port_open || g->conn_fd < 0) {
+        return;
+    }
+    if (!guest_flush(g) && !g->out_watch) {
+        /* A broken channel: closed from the main loop, as in fe_write. */
+        g->out_watch = g_unix_fd_add(g->conn_fd, G_IO_OUT, guest_out_ready, g);
     }
 }
 
@@ -238,7 +262,7 @@ static void guest_port_opened(HostGuest *g)
     }
     /* An open after a load is not a reconnect: the device ignores it. */
     vdagent_chardev_set_guest_open(g->h->dev, true);
-    guest_set_reading(g, g->reading);
+    guest_set_running(g, g->running);
     vdagent_chardev_accept_input(g->h->dev);
 }
 
@@ -449,7 +473,7 @@ void host_guest_activate(HostGuest *g)
         return;
     }
     g->guest_deferred = false;
-    g->reading = host_status(g->h) == HOST_RUNNING;
+    g->running = host_status(g->h) == HOST_RUNNING;
     switch (g->kind) {
     case HOST_GUEST_UNIX:
         if (g->listen_fd >= 0 && !g->listen_watch && g->conn_fd < 0) {
@@ -482,7 +506,7 @@ bool host_guest_setup(HostGuest *g, const char *spec, GError **errp)
     bool defer = host_status(g->h) == HOST_INMIGRATE;
     bool ok;
 
-    g->reading = !defer;
+    g->running = !defer;
     g->guest_deferred = defer;
     ok = guest_setup(g, spec, errp);
     if (ok && !defer) {
@@ -559,6 +583,8 @@ bool host_guest_channel(HostGuest *g, HostGuestChannel *ch)
 void host_guest_release(HostGuest *g)
 {
     guest_drop(g);
+    /* The destination writes them now, from the first unsent byte. */
+    g_byte_array_set_size(g->out, 0);
     g->kind = HOST_GUEST_NONE;
 }
 
@@ -579,7 +605,7 @@ void host_guest_restore(HostGuest *g, const uint8_t *data, size_t len,
 
 static void on_run(void *opaque, bool running)
 {
-    guest_set_reading(opaque, running);
+    guest_set_running(opaque, running);
 }
 
 HostGuest *host_guest_new(Host *h)
@@ -630,6 +656,5 @@ static void guest_drop(HostGuest *g)
         close(g->listen_fd);
         g->listen_fd = -1;
     }
-    g_byte_array_set_size(g->out, 0);
     g->port_open = false;
 }

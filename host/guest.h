@@ -59,14 +59,17 @@ bool host_guest_channel(HostGuest *g, HostGuestChannel *ch);
 
 /*
  * After the channel was handed over: close our descriptors, unlink
- * nothing, keep no transport (kind HOST_GUEST_NONE).
+ * nothing, keep no transport (kind HOST_GUEST_NONE), and drop the output
+ * not yet written (the destination writes it, from the first unsent byte).
  */
 void host_guest_release(HostGuest *g);
 
 /*
  * Drop the current transport (without unlinking it) and take @ch's
  * (descriptors taken, path copied): open at once when there is a
- * connection, else accept on the listening socket.
+ * connection, else accept on the listening socket.  Output already queued
+ * (host_guest_restore()) stays queued and goes out first once the host
+ * runs.
  */
 void host_guest_adopt(HostGuest *g, const HostGuestChannel *ch);
 
@@ -75,7 +78,9 @@ void host_guest_adopt(HostGuest *g, const HostGuestChannel *ch);
 const uint8_t *host_guest_pending(HostGuest *g, size_t *len);
 
 /*
- * After a load: queue @len bytes of @data (borrowed) for the guest;
+ * After a load: queue @len bytes of @data (borrowed) for the guest,
+ * written as soon as the host runs and the guest side is open (not before
+ * the host runs: a destination writes nothing while in migration);
  * @continuing: the next open of the guest side continues the migrated
  * session (it is logged as such).
  */

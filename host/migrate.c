@@ -57,6 +57,8 @@ struct HostMigration {
     HostSaved saved;
 
     HostMigStatus status;
+    HostStatus before;              /* the run state an outgoing migration
+                                       found, restored when it fails */
     char *error;                    /* why it failed, or NULL */
     gint64 downtime_us;             /* of the last incoming one, or -1 */
     int incoming_listen_fd;
@@ -286,7 +288,7 @@ out:
 static void resume_after_failure(HostMigration *m, const char *error)
 {
     mig_set_status(m, HOST_MIG_FAILED, error);
-    host_set_status(m->h, HOST_RUNNING);
+    host_set_status(m->h, m->before);
 }
 
 static gboolean out_done(gpointer opaque)
@@ -384,6 +386,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
      * The source stops reading the guest: bytes wait in the kernel.
      */
     stop_us = g_get_monotonic_time();
+    m->before = host_status(h);
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     host_set_status(h, host_status(h) == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
                                                           : HOST_PAUSED);
