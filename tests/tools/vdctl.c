@@ -2,7 +2,9 @@
  * vdctl: a small client for scripts (the demo, integration tests).
  *
  *   vdctl qmp unix:PATH 'JSON-COMMAND'    run one QMP command, print the
- *                                         reply ("return" or "error")
+ *                                         reply ("return" or "error");
+ *                                         @FILE: the command is FILE's text
+ *                                         (one argument holds 128 KiB at most)
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
  *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
@@ -259,6 +261,27 @@ static int send_line(int fd, const char *text)
     return rc;
 }
 
+/* FILE's whole text, NUL-terminated (malloc'd), or NULL. */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = 0;
+    } else {
+        free(buf);
+        buf = NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     char *pending = NULL;
@@ -339,7 +362,15 @@ int main(int argc, char **argv)
         o = qmp_next(fd, &pending, &plen, now() + secs, argv[3]);
         rc = o ? 0 : 1;
     } else if (strcmp(argv[1], "qmp") == 0) {
-        if (send_line(fd, argv[3]) < 0) {
+        char *text = argv[3][0] == '@' ? read_file(argv[3] + 1) : NULL;
+
+        if (argv[3][0] == '@' && !text) {
+            fprintf(stderr, "vdctl: cannot read %s\n", argv[3] + 1);
+            return 2;
+        }
+        rc = send_line(fd, text ? text : argv[3]);
+        free(text);
+        if (rc < 0) {
             return 2;
         }
         o = qmp_next(fd, &pending, &plen, now() + timeout, NULL);
