@@ -18,6 +18,11 @@
 #   5 malformed     malformed control-socket input: errors, never a crash
 #   6 cli           command-line errors, sockets already in use
 #   7 quit          quit: exit 0, sockets unlinked (a handed-over one kept)
+#   8 fd-uri        fd:N validated for migrate, migrate-incoming, --incoming
+#   9 inflight      host -> guest data in flight across a chain of unix:
+#                   migrations at shifting cut points: byte-exact, one session
+#  10 moved         state-changing commands during a migration and after it
+#                   fail clearly; the state is where the guest is
 #   8 fd-uri        fd:N migration URIs: exact errors for bad ones (migrate,
 #                   migrate-incoming, --incoming), both hosts keep working
 #
@@ -41,7 +46,7 @@ for f in "$HOST" "$SIM" "$CTL"; do
     [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
 done
 export VDCTL_TIMEOUT=5          # every vdctl reply is bounded
-BUDGET=${INTEGRATION_BUDGET:-85}  # seconds for the whole run
+BUDGET=${INTEGRATION_BUDGET:-150}  # seconds for the whole run
 ONLY=${INTEGRATION_ONLY:-}          # e.g. "demo quit": run only these
 W=$(mktemp -d /tmp/vdagent-it.XXXXXX)
 START=$SECONDS
@@ -165,10 +170,12 @@ get_data() { # REPLY: the text of a clipboard-get reply
     sed -n 's/^{"return":{"data":"\(.*\)"}}$/\1/p' <<<"$1"
 }
 mig_status() { field "$(qmp "$1" '{"execute":"query-migrate"}' 2>/dev/null)" status; }
+mig_is() { [ "$(mig_status "$1")" = "$2" ]; }
 mig_done() { case $(mig_status "$1") in completed|failed) return 0;; esac; return 1; }
 run_status() { field "$(qmp "$1" '{"execute":"query-status"}' 2>/dev/null)" status; }
 status_is() { [ "$(run_status "$1")" = "$2" ]; }
 bytes_in() { field "$(qmp "$1" '{"execute":"query-vdagent"}' 2>/dev/null)" bytes-in; }
+bytes_out_ge() { local n; n=$(field "$(qmp "$1" '{"execute":"query-vdagent"}' 2>/dev/null)" bytes-out); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
 bytes_in_ge() { local n; n=$(bytes_in "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
 guest_serial() { # SOCK SEL: the serial of a guest-owned selection, else ""
     qmp "$1" "{\"execute\":\"clipboard-query\",\"arguments\":{\"selection\":\"$2\"}}" \
@@ -897,7 +904,96 @@ run() { # NAME FUNCTION LIMIT-SECONDS
     FAILED_DIRS+=("$d")
 }
 
-echo "1..8"
+# 9. Host -> guest data in flight.  The agent stops reading while the host
+#    answers its paste of a large clipboard, so the reply sits partly in the
+#    socket, partly in the host's output buffer and partly in the device;
+#    the host then migrates over unix: (the connection moves with the state)
+#    and the agent reads on: the whole paste arrives byte-exact, with no
+#    protocol error and no new session.  Each hop cuts the stream at another
+#    offset (the size grows by a prime), across the chain h0 -> h1 -> ...
+set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
+    { printf '{"execute":"clipboard-set","arguments":{"selection":"%s","data":"' "$2"
+      pattern "$3"
+      printf '"}}'; } >"$1"
+}
+s_inflight() {
+    local i size cur=h0 next r
+    host_with_guest h0 g chan
+    for i in 0 1 2 3 4 5; do
+        size=$((1048576 + i * 3001))
+        next=h$((i + 1))
+        set_json "$D/set.json" clipboard "$size"
+        qmp "$cur.qmp" "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes on $cur"
+        ctl g.ctl hold >/dev/null || die "g: hold"
+        VDCTL_TIMEOUT=30 ctl g.ctl "paste clipboard" >"$D/paste.txt" 2>&1 &
+        local paster=$!
+        # the reply fills the socket and the host's buffer, then waits
+        wait_for 5 bytes_out_ge "$cur.qmp" 262144 || bad "hop $i: $cur wrote no reply"
+        sleep 0.2
+        start_host "$next" --incoming "unix:$D/mig$i"
+        wait_for 5 test -S "$D/mig$i" || die "$next is not listening"
+        migrate "$cur.qmp" "unix:$D/mig$i" >/dev/null || die "migrate $cur -> $next"
+        wait_for 10 mig_done "$cur.qmp" || die "hop $i: the migration did not finish"
+        [ "$(mig_status "$cur.qmp")" = completed ] || die "hop $i: migration $(mig_status "$cur.qmp")"
+        ctl g.ctl unhold >/dev/null || die "g: unhold"
+        wait "$paster"
+        r=$(cat "$D/paste.txt")
+        case $r in "ok $size "*) ;; *) bad "hop $i: the paste of $size bytes answered '${r:0:80}'";; esac
+        base64 -d <<<"${r##* }" >"$D/got" 2>/dev/null
+        same_pattern "$D/got" "$size" || bad "hop $i: the $size bytes pasted differ from what the host set"
+        stat_is g.ctl errors 0 || bad "hop $i: the agent saw $(sim_stat g.ctl errors) protocol errors"
+        # the source neither writes nor accepts changes once migrated
+        r=$(clip_set "$cur.qmp" clipboard late 2>&1) && bad "hop $i: clipboard-set on the migrated source: $r"
+        stop "$cur"
+        cur=$next
+        host_to_guest "$cur.qmp" g.ctl primary "after hop $i" || true
+    done
+    stat_is g.ctl sessions 1 || bad "the agent saw $(sim_stat g.ctl sessions) sessions, not 1"
+    stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
+}
+
+# 10. Commands that change the state, on a source that is migrating or has
+#     migrated, fail with a clear error instead of answering {} and losing
+#     the change; a failed migration gives the state back.
+s_moved() {
+    local r
+    host_with_guest src g chan
+    clip_set src.qmp clipboard "before" >/dev/null || die "clipboard-set"
+    start fake "$CTL" fake-dest "unix:$D/slow" 1000000000
+    wait_for 5 test -S "$D/slow" || die "the stalling destination is not listening"
+    migrate src.qmp "unix:$D/slow" >/dev/null || die "migrate to the stalling destination"
+    wait_for 5 mig_is src.qmp active ||
+        die "no active migration"
+    r=$(clip_set src.qmp clipboard "during" 2>&1) && bad "clipboard-set during a migration answered $r"
+    grep -q 'a migration is in progress' <<<"$r" || bad "clipboard-set during a migration: $r"
+    r=$(clip_get src.qmp clipboard 2>&1) && bad "clipboard-get during a migration answered ${r:0:80}"
+    r=$(abs_btn src.qmp 0 100 100 left true 2>&1) && bad "input-send-event during a migration answered $r"
+    r=$(qmp src.qmp '{"execute":"cont"}' 2>&1) && bad "cont during a migration answered $r"
+    stop fake KILL
+    wait_for 10 mig_done src.qmp || die "the migration to a dead destination did not end"
+    [ "$(mig_status src.qmp)" = failed ] || bad "migration $(mig_status src.qmp), expected failed"
+    status_is src.qmp running || bad "the source is $(run_status src.qmp) after the failure"
+    r=$(get_data "$(clip_get src.qmp clipboard)")
+    [ "$r" = before ] || bad "after the failure the host reads '$r', not 'before'"
+    host_to_guest src.qmp g.ctl clipboard "after the failure" || true
+    # a real destination: then the source refuses, naming the move
+    start_host dst --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "dst is not listening"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "the migration did not finish"
+    for cmd in '{"execute":"clipboard-set","arguments":{"data":"lost?"}}' \
+               '{"execute":"clipboard-get","arguments":{}}' \
+               '{"execute":"clipboard-release","arguments":{}}' \
+               '{"execute":"display-configure","arguments":{"heads":[{"width":800,"height":600}]}}'; do
+        r=$(qmp src.qmp "$cmd" 2>&1) && bad "on the migrated source $cmd answered $r"
+        grep -q "backend has moved" <<<"$r" || bad "on the migrated source $cmd: $r"
+    done
+    r=$(get_data "$(clip_get dst.qmp clipboard)")
+    [ "$r" = "after the failure" ] || bad "the destination reads '$r'"
+    host_to_guest dst.qmp g.ctl clipboard "on the destination" || true
+}
+
+echo "1..10"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -906,6 +1002,8 @@ run malformed s_malformed 20
 run cli s_cli 15
 run quit s_quit 20
 run fd-uri s_fd_uri 20
+run inflight s_inflight 60
+run moved s_moved 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
