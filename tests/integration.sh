@@ -925,10 +925,9 @@ s_inflight() {
         set_json "$D/set.json" clipboard "$size"
         qmp "$cur.qmp" "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes on $cur"
         ctl g.ctl hold >/dev/null || die "g: hold"
-        VDCTL_TIMEOUT=30 ctl g.ctl "paste clipboard" >"$D/paste.txt" 2>&1 &
-        local paster=$!
+        start "paste$i" env VDCTL_TIMEOUT=30 "$CTL" line "unix:$D/g.ctl" "paste clipboard"
         # the reply fills the socket and the host's buffer, then waits
-        wait_for 5 bytes_out_ge "$cur.qmp" 262144 || bad "hop $i: $cur wrote no reply"
+        wait_for 5 bytes_out_ge "$cur.qmp" 100000 || bad "hop $i: $cur wrote no reply"
         sleep 0.2
         start_host "$next" --incoming "unix:$D/mig$i"
         wait_for 5 test -S "$D/mig$i" || die "$next is not listening"
@@ -936,10 +935,11 @@ s_inflight() {
         wait_for 10 mig_done "$cur.qmp" || die "hop $i: the migration did not finish"
         [ "$(mig_status "$cur.qmp")" = completed ] || die "hop $i: migration $(mig_status "$cur.qmp")"
         ctl g.ctl unhold >/dev/null || die "g: unhold"
-        wait "$paster"
-        r=$(cat "$D/paste.txt")
-        case $r in "ok $size "*) ;; *) bad "hop $i: the paste of $size bytes answered '${r:0:80}'";; esac
-        base64 -d <<<"${r##* }" >"$D/got" 2>/dev/null
+        exit_status "paste$i" 30
+        r=$(head -c 80 "$D/paste$i.log")
+        case $r in "ok $size "*) ;; *) bad "hop $i: the paste of $size bytes answered '$r'";; esac
+        cut -d' ' -f3 "$D/paste$i.log" | base64 -d >"$D/got" 2>/dev/null
+        rm -f "$D/paste$i.log"
         same_pattern "$D/got" "$size" || bad "hop $i: the $size bytes pasted differ from what the host set"
         stat_is g.ctl errors 0 || bad "hop $i: the agent saw $(sim_stat g.ctl errors) protocol errors"
         # the source neither writes nor accepts changes once migrated

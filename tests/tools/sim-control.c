@@ -238,11 +238,11 @@ static void cmd_stats(CtlClient *c)
 
     sim_session_stats(c->ctl->s, &st);
     client_reply(c, "ok caps=0x%08x errors=%u ignored=%u chunks=%" PRIu64
-                 " reconnects=%u messages=%" PRIu64 " unsolicited=%" PRIu64
+                 " reconnects=%u sessions=%u messages=%" PRIu64 " unsolicited=%" PRIu64
                  " max-chunk=%u serials=%u,%u,%u max-clipboard=%d"
                  " out-bytes=%" PRIu64 " connected=%d",
                  st.host_caps, st.errors, st.ignored, st.chunks,
-                 st.reconnects, st.messages, st.unsolicited, st.max_chunk,
+                 st.reconnects, st.sessions, st.messages, st.unsolicited, st.max_chunk,
                  st.serials[0], st.serials[1], st.serials[2],
                  st.max_clipboard, st.out_bytes, st.connected);
 }
@@ -421,6 +421,10 @@ static bool client_command_global(CtlClient *c, char **arg, size_t n_args)
         } else {
             client_reply(c, "ok");
         }
+    } else if (strcmp(arg[0], "hold") == 0 ||
+               strcmp(arg[0], "unhold") == 0) {
+        sim_transport_set_hold(ctl->t, arg[0][0] == 'h');
+        client_reply(c, "ok");
     } else if (strcmp(arg[0], "reconnect") == 0) {
         if (!sim_transport_drop(ctl->t)) {
             client_reply(c, "error only with --connect");

@@ -26,13 +26,18 @@
  *   pointer                 "ok X Y BUTTONS DISPLAY" (last MOUSE_STATE)
  *   monitors                "ok N WxH+X+Y ..." (last MONITORS_CONFIG)
  *   stats                   "ok caps=0x%08x errors=N ignored=N chunks=N
- *                           reconnects=N messages=N unsolicited=N
+ *                           reconnects=N sessions=N messages=N
+ *                           unsolicited=N
  *                           max-chunk=N serials=A,B,C max-clipboard=N
  *                           out-bytes=N connected=0|1" (caps: the host's
- *                           first word; counters from the guest agent)
+ *                           first word; counters from the guest agent;
+ *                           errors: protocol violations; sessions: host
+ *                           caps with request=1, each a new session)
  *   wait-caps               "ok" once host caps have arrived
  *   announce                send caps with request=1 (an agent restart)
  *   reconnect               drop the channel (--connect only)
+ *   hold, unhold            stop / resume reading the host (its bytes
+ *                           wait in the kernel; the host's writes block)
  *   throttle KIB            at most KIB KiB per 10 ms to the host; 0: off
  *   help, quit              quit: "ok", then the process ends, status 0
  *

@@ -38,6 +38,7 @@ typedef struct Selection {
 } Selection;
 
 struct SimSession {
+    unsigned sessions;                  /* host caps with request=1 */
     GuestAgent *ga;
     uint32_t *caps;
     size_t n_caps;
@@ -451,6 +452,7 @@ static void on_host_caps(SimSession *s, const GuestAgentMsg *m)
 
     sim_say("caps from host: %s%s", desc, request ? ", request=1" : "");
     if (request) {
+        s->sessions++;
         /* the guest agent has answered and reset the serials already */
         sim_say("sent caps 0x%08x (request=0), grab serials reset",
                 s->n_caps ? s->caps[0] : 0);
@@ -971,6 +973,7 @@ void sim_session_stats(const SimSession *s, SimStats *out)
     out->ignored = guest_agent_ignored(ga);
     out->chunks = guest_agent_n_chunks(ga);
     out->reconnects = sim_transport_reconnects(s->t);
+    out->sessions = s->sessions;
     out->messages = s->messages;
     out->unsolicited = s->unsolicited;
     out->max_chunk = guest_agent_max_chunk(ga);

@@ -72,6 +72,8 @@ typedef struct SimStats {
     unsigned errors, ignored;           /* the guest agent's counters */
     uint64_t chunks;
     unsigned reconnects;
+    unsigned sessions;                  /* host caps with request=1: each
+                                           starts a session for the host */
     uint64_t messages;                  /* host messages decoded */
     uint64_t unsolicited;               /* host data nobody asked for */
     uint32_t max_chunk;

@@ -41,6 +41,7 @@ struct SimTransport {
     size_t out_off;                     /* bytes of the head written */
     uint64_t out_bytes;
 
+    bool hold;                          /* "hold": the host is not read */
     /* "throttle": at most this many bytes per 10 ms tick to the host */
     size_t throttle;
     size_t tick_left;
@@ -68,7 +69,7 @@ static gboolean chan_tick(gpointer opaque)
 
 static void chan_update_watches(SimTransport *t)
 {
-    bool want_in = t->fd >= 0 &&
+    bool want_in = t->fd >= 0 && !t->hold &&
                    g_queue_get_length(&t->out) < OUT_PAUSE_SEGMENTS;
     bool want_out = t->fd >= 0 && !g_queue_is_empty(&t->out) &&
                     (!t->throttle || t->tick_left > 0);
@@ -448,6 +449,12 @@ void sim_transport_set_throttle(SimTransport *t, size_t bytes)
     t->throttle = bytes;
     t->tick_left = t->throttle;
     sim_transport_write(t);
+}
+
+void sim_transport_set_hold(SimTransport *t, bool hold)
+{
+    t->hold = hold;
+    chan_update_watches(t);
 }
 
 bool sim_transport_drop(SimTransport *t)

@@ -98,6 +98,13 @@ uint64_t sim_transport_out_bytes(const SimTransport *t);
 /* Reconnects (--connect) and reopens (--pty) so far. */
 unsigned sim_transport_reconnects(const SimTransport *t);
 
+/*
+ * Stop (@hold) or resume reading the host: its bytes wait in the kernel,
+ * and the host's writes block once the socket is full, as with an agent
+ * that is busy or a guest that is paused.
+ */
+void sim_transport_set_hold(SimTransport *t, bool hold);
+
 /* At most @bytes per 10 ms tick to the host; 0: no limit. */
 void sim_transport_set_throttle(SimTransport *t, size_t bytes);
 
