@@ -20,7 +20,8 @@
 #   7 quit          quit: exit 0, sockets unlinked (a handed-over one kept)
 #   8 fd-uri        fd:N validated for migrate, migrate-incoming, --incoming
 #   9 inflight      host -> guest data in flight across a chain of unix:
-#                   migrations at shifting cut points: byte-exact, one session
+#                   and tcp: migrations at shifting cut points: byte-exact,
+#                   one session
 #  10 moved         state-changing commands during a migration and after it
 #                   fail clearly; the state is where the guest is
 #   8 fd-uri        fd:N migration URIs: exact errors for bad ones (migrate,
@@ -907,8 +908,10 @@ run() { # NAME FUNCTION LIMIT-SECONDS
 # 9. Host -> guest data in flight.  The agent stops reading while the host
 #    answers its paste of a large clipboard, so the reply sits partly in the
 #    socket, partly in the host's output buffer and partly in the device;
-#    the host then migrates over unix: (the connection moves with the state)
-#    and the agent reads on: the whole paste arrives byte-exact, with no
+#    the host then migrates, over unix: (the connection moves with the
+#    state) or tcp: (a VM migration: the emulator's chardev then connects
+#    to the destination's guest socket, the guest's port staying open), and
+#    the agent reads on: the whole paste arrives byte-exact, with no
 #    protocol error and no new session.  Each hop cuts the stream at another
 #    offset (the size grows by a prime), across the chain h0 -> h1 -> ...
 set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
@@ -917,7 +920,7 @@ set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
       printf '"}}'; } >"$1"
 }
 s_inflight() {
-    local i size cur=h0 next r
+    local i size cur=h0 next r uri port tries
     host_with_guest h0 g chan
     for i in 0 1 2 3 4 5; do
         size=$((1048576 + i * 3001))
@@ -929,11 +932,29 @@ s_inflight() {
         # the reply fills the socket and the host's buffer, then waits
         wait_for 5 bytes_out_ge "$cur.qmp" 100000 || bad "hop $i: $cur wrote no reply"
         sleep 0.2
-        start_host "$next" --incoming "unix:$D/mig$i"
-        wait_for 5 test -S "$D/mig$i" || die "$next is not listening"
-        migrate "$cur.qmp" "unix:$D/mig$i" >/dev/null || die "migrate $cur -> $next"
+        if ((i % 2 == 0)); then
+            # unix: the guest connection moves with the state
+            start_host "$next" --incoming "unix:$D/mig$i"
+            wait_for 5 test -S "$D/mig$i" || die "$next is not listening"
+            uri=unix:$D/mig$i
+        else
+            # tcp: a VM migration; the destination's own guest socket, to
+            # which the emulator's chardev moves once the state is there
+            for ((tries = 0; tries < 5; tries++)); do
+                port=$((20000 + RANDOM % 30000))
+                start_host "$next" --guest "unix:$D/chan$i" --incoming "tcp:127.0.0.1:$port"
+                wait_for 5 q_match "$next.qmp" '{"execute":"query-migrate"}' '"setup"' && break
+                stop "$next"
+                rm -f "$D/$next.qmp"
+            done
+            uri=tcp:127.0.0.1:$port
+        fi
+        migrate "$cur.qmp" "$uri" >/dev/null || die "migrate $cur -> $next ($uri)"
         wait_for 10 mig_done "$cur.qmp" || die "hop $i: the migration did not finish"
         [ "$(mig_status "$cur.qmp")" = completed ] || die "hop $i: migration $(mig_status "$cur.qmp")"
+        if ((i % 2 == 1)); then
+            ctl g.ctl "move unix:$D/chan$i" >/dev/null || die "hop $i: the agent cannot move to $next"
+        fi
         ctl g.ctl unhold >/dev/null || die "g: unhold"
         exit_status "paste$i" 30
         r=$(head -c 80 "$D/paste$i.log")

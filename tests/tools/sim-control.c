@@ -425,6 +425,14 @@ static bool client_command_global(CtlClient *c, char **arg, size_t n_args)
                strcmp(arg[0], "unhold") == 0) {
         sim_transport_set_hold(ctl->t, arg[0][0] == 'h');
         client_reply(c, "ok");
+    } else if (strcmp(arg[0], "move") == 0) {
+        if (n_args < 2 || !g_str_has_prefix(arg[1], "unix:")) {
+            client_reply(c, "error usage: move unix:PATH");
+        } else if (!sim_transport_move(ctl->t, arg[1] + 5)) {
+            client_reply(c, "error cannot move to %s", arg[1]);
+        } else {
+            client_reply(c, "ok");
+        }
     } else if (strcmp(arg[0], "reconnect") == 0) {
         if (!sim_transport_drop(ctl->t)) {
             client_reply(c, "error only with --connect");

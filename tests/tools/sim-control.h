@@ -36,6 +36,9 @@
  *   wait-caps               "ok" once host caps have arrived
  *   announce                send caps with request=1 (an agent restart)
  *   reconnect               drop the channel (--connect only)
+ *   move unix:PATH          the emulator's chardev moves to the backend
+ *                           at PATH, the guest's port staying open: the
+ *                           session goes on (--connect only)
  *   hold, unhold            stop / resume reading the host (its bytes
  *                           wait in the kernel; the host's writes block)
  *   throttle KIB            at most KIB KiB per 10 ms to the host; 0: off

@@ -25,6 +25,7 @@
 struct SimTransport {
     SimChanMode mode;
     const char *path;                   /* --connect / --pty */
+    char *moved_path;                   /* "move": owned, replaces @path */
     int arg_fd;                         /* --fd */
     const SimTransportOps *ops;
     void *opaque;
@@ -377,6 +378,7 @@ void sim_transport_free(SimTransport *t)
         close(t->pending_fd);
     }
     chan_close(t, false);
+    g_free(t->moved_path);
     g_free(t);
 }
 
@@ -455,6 +457,52 @@ void sim_transport_set_hold(SimTransport *t, bool hold)
 {
     t->hold = hold;
     chan_update_watches(t);
+}
+
+bool sim_transport_move(SimTransport *t, const char *path)
+{
+    uint8_t buf[READ_SIZE];
+    int fd;
+
+    if (t->mode != SIM_CHAN_CONNECT || t->fd < 0) {
+        return false;
+    }
+    fd = connect_unix(path);
+    if (fd < 0 || !g_unix_set_fd_nonblocking(fd, TRUE, NULL)) {
+        sim_say("cannot move to %s: %s", path, g_strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return false;
+    }
+    /* What the old backend wrote is the guest's already: take it all. */
+    for (;;) {
+        ssize_t n = read(t->fd, buf, sizeof(buf));
+
+        if (n > 0) {
+            t->ops->input(t->opaque, buf, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (t->in_id) {
+        g_source_remove(t->in_id);
+        t->in_id = 0;
+    }
+    if (t->out_id) {
+        g_source_remove(t->out_id);
+        t->out_id = 0;
+    }
+    close(t->fd);
+    g_free(t->moved_path);
+    t->moved_path = g_strdup(path);
+    t->path = t->moved_path;
+    t->fd = fd;
+    sim_say("moved to %s, the session goes on", path);
+    chan_update_watches(t);
+    return true;
 }
 
 bool sim_transport_drop(SimTransport *t)

@@ -105,6 +105,17 @@ unsigned sim_transport_reconnects(const SimTransport *t);
  */
 void sim_transport_set_hold(SimTransport *t, bool hold);
 
+/*
+ * The emulator's chardev moves to another backend while the guest's port
+ * stays open (a VM migration, SPEC 4 (b)): read what the current channel
+ * still holds (it reached the guest before the switch), then connect to
+ * the unix socket @path and go on with the same session: no open or
+ * close callback, queued output kept, the decoder's state kept.  False
+ * (nothing changed) unless --connect with an open channel and @path
+ * accepts the connection.  Later reconnects go to @path.
+ */
+bool sim_transport_move(SimTransport *t, const char *path);
+
 /* At most @bytes per 10 ms tick to the host; 0: no limit. */
 void sim_transport_set_throttle(SimTransport *t, size_t bytes);
 
