@@ -459,6 +459,46 @@ s_migrate_live() {
     stop "${OLDHQ%.qmp}"
 }
 
+# A host -> guest paste in flight: an X client pastes what the host set
+# (1 MiB and 4 MiB); once the reply streams, the daemon stops reading for
+# a moment (SIGSTOP, a busy guest) and the host migrates with the rest of
+# the reply unsent; the X client gets every byte, the daemon never
+# reconnects.
+s_migrate_paste() { # [SIZE]
+    local size=${1:-$((1024 * 1024))} marks n=$((++MIGS)) b0 out
+    marks=$(daemon_marks)
+    random_text "$size" >"$D/hset$n.txt"
+    { printf '{"execute":"clipboard-set","arguments":{"selection":"clipboard","data":"'
+      cat "$D/hset$n.txt"
+      printf '"}}'; } >"$D/hset$n.json"
+    dest_start "paste$n" || return
+    b0=$(field "$(qmp "$HQ" '{"execute":"query-vdagent"}')" bytes-out)
+    qmp "$HQ" "@$D/hset$n.json" >/dev/null || { bad "clipboard-set of $size bytes"; return; }
+    # the agent grabs the X selection a moment after clipboard-set answers
+    wait_for 5 sh -c "DISPLAY=$XDISPLAY timeout 5 xclip -o -selection clipboard -t TARGETS 2>/dev/null | grep -q UTF8_STRING" ||
+        { bad "the agent never offered the host's $size bytes in X"; return; }
+    b0=$(field "$(qmp "$HQ" '{"execute":"query-vdagent"}')" bytes-out)
+    DISPLAY=$XDISPLAY start "xpaste$n" sh -c "timeout 30 xclip -o -selection clipboard >'$D/hgot$n.txt'"
+    # polled without a pause: the daemon reads a MiB in milliseconds
+    local end=$((SECONDS + 5))
+    until bytes_out_gt "$HQ" $((b0 + 4096)) || [ $SECONDS -ge $end ]; do :; done
+    # The daemon stops reading for a moment (a busy guest): the rest of the
+    # reply waits in the socket, the host's buffer and the device.
+    kill -STOP "${PID[daemon]}"
+    out=$(field "$(qmp "$HQ" '{"execute":"query-vdagent"}')" bytes-out)
+    migrate_now "paste$n" || { kill -CONT "${PID[daemon]}"; return; }
+    kill -CONT "${PID[daemon]}"
+    note "$size bytes host -> guest: the source had written $((out - b0)) bytes of the reply when it migrated"
+    wait_for 30 sh -c "! kill -0 ${PID[xpaste$n]} 2>/dev/null" || bad "the X paste never ended"
+    if ! cmp -s "$D/hgot$n.txt" "$D/hset$n.txt"; then
+        bad "X pasted $(wc -c <"$D/hgot$n.txt") bytes, not the host's $size (or they differ)"
+    fi
+    rm -f "$D/hset$n.txt" "$D/hset$n.json" "$D/hgot$n.txt"
+    host_to_guest "$HQ" clipboard "host after the paste migration $n"
+    no_reconnect "$marks" "across the host -> guest paste migration"
+    stop "${OLDHQ%.qmp}"
+}
+
 s_migrate_transfer() { # [SIZE]
     local size=${1:-$((1024 * 1024))} prev r marks got n=$((++MIGS)) src
     marks=$(daemon_marks)
@@ -498,6 +538,7 @@ s_migrate_transfer() { # [SIZE]
     fi
     stop "${OLDHQ%.qmp}"
 }
+bytes_out_gt() { local n; n=$(field "$(qmp "$1" '{"execute":"query-vdagent"}')" bytes-out); [ "${n:-0}" -gt "$2" ]; }
 bytes_in_gt() { local n; n=$(field "$(qmp "$1" '{"execute":"query-vdagent"}')" bytes-in); [ "${n:-0}" -gt "$2" ]; }
 MIGS=0 SRC_GET_HUNG=
 s_source_get_answered() {
@@ -580,6 +621,8 @@ group_unix() {
     scenario unix-display s_display
     scenario unix-migrate-live s_migrate_live
     scenario unix-migrate-mid-transfer s_migrate_transfer
+    scenario unix-migrate-mid-paste s_migrate_paste
+    scenario unix-migrate-mid-paste-4m s_migrate_paste $((4 * 1024 * 1024))
     scenario unix-migrate-mid-transfer-16m s_migrate_transfer $((16 * 1024 * 1024)) streaming
     scenario unix-migrate-source-get-answered s_source_get_answered
     scenario unix-agent-restart s_agent_restart
