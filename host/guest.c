@@ -603,6 +603,28 @@ void host_guest_restore(HostGuest *g, const uint8_t *data, size_t len,
     g->continuing = continuing;
 }
 
+void host_guest_drain(HostGuest *g)
+{
+    uint8_t buf[65536];
+    size_t total = 0;
+
+    while (g->conn_fd >= 0 && g->port_open && total < HOST_DRAIN_MAX) {
+        ssize_t n = read(g->conn_fd, buf, sizeof(buf));
+
+        if (n > 0) {
+            vdagent_chardev_write(g->h->dev, buf, (size_t)n);
+            total += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;              /* EAGAIN: all read; EOF or an error */
+        }
+    }
+    if (total) {
+        host_log(g->h, "read %zu guest bytes before saving", total);
+    }
+}
+
 static void on_run(void *opaque, bool running)
 {
     guest_set_running(opaque, running);

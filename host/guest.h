@@ -95,6 +95,17 @@ void host_guest_restore(HostGuest *g, const uint8_t *data, size_t len,
  */
 void host_guest_close(HostGuest *g);
 
+/*
+ * Read what the guest has written and the channel holds now, into the
+ * device, without waiting (at most HOST_DRAIN_MAX bytes: a guest that
+ * keeps writing cannot hold the caller).  For a source whose migration
+ * leaves the channel behind: bytes still in the kernel would be lost with
+ * it.  End of stream or an error stops it; the main loop closes the
+ * channel afterwards as usual.
+ */
+#define HOST_DRAIN_MAX (16u * 1024 * 1024)
+void host_guest_drain(HostGuest *g);
+
 /* Close the transport (no unlink) and free.  NULL: no-op.  Call after
  * vdagent_chardev_free(), which calls no frontend callback. */
 void host_guest_free(HostGuest *g);

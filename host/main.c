@@ -181,6 +181,11 @@ static void mig_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
     *out = len ? g_memdup2(p, len) : NULL;
 }
 
+static void mig_guest_drain(void *opaque)
+{
+    host_guest_drain(((HostMain *)opaque)->guest);
+}
+
 static bool mig_guest_channel(void *opaque, HostGuestChannel *ch)
 {
     return host_guest_channel(((HostMain *)opaque)->guest, ch);
@@ -213,6 +218,7 @@ static void mig_guest_activate(void *opaque)
 static const HostMigrateOps mig_ops = {
     .save = mig_save,
     .guest_channel = mig_guest_channel,
+    .guest_drain = mig_guest_drain,
     .guest_released = mig_guest_released,
     .restore = mig_restore,
     .guest_adopt = mig_guest_adopt,

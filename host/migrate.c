@@ -390,6 +390,10 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     host_set_status(h, host_status(h) == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
                                                           : HOST_PAUSED);
+    if (!g_str_has_prefix(uri, "unix:") && m->ops->guest_drain) {
+        /* The channel stays here: what the guest wrote must not. */
+        m->ops->guest_drain(m->opaque);
+    }
     stream = host_save(m, &err);
     if (!stream) {
         resume_after_failure(m, err->message);

@@ -61,6 +61,12 @@ typedef struct HostMigrateOps {
     void (*guest_adopt)(void *opaque, const HostGuestChannel *ch);
     /* Destination, loaded and running: open the guest side if it waited. */
     void (*guest_activate)(void *opaque);
+    /* Source, stopped, before saving for a migration that leaves the guest
+     * channel behind (file:, fd:, tcp:): read what the guest already wrote
+     * into the device, so that it travels in the state.  The emulator has
+     * paused the VM (its pause-before-switchover): nothing more comes.
+     * NULL: a host without a guest channel. */
+    void (*guest_drain)(void *opaque);
 } HostMigrateOps;
 
 typedef struct HostMigration HostMigration;

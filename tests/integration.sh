@@ -920,11 +920,22 @@ set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
       printf '"}}'; } >"$1"
 }
 s_inflight() {
-    local i size cur=h0 next r uri port tries
+    local i size gsize prev b0 cur=h0 next r uri port tries
     host_with_guest h0 g chan
     for i in 0 1 2 3 4 5; do
         size=$((1048576 + i * 3001))
+        gsize=$((524288 + i * 1009))
         next=h$((i + 1))
+        # guest -> host at the same time: the host is reading a throttled
+        # copy of PRIMARY when it migrates
+        prev=$(guest_serial "$cur.qmp" primary)
+        ctl g.ctl "throttle 8" >/dev/null || die "g: throttle"
+        ctl g.ctl "copy-bytes primary $gsize" >/dev/null || die "g: copy-bytes"
+        wait_for 5 guest_grabbed "$cur.qmp" primary "$prev" || die "hop $i: $cur saw no grab of primary"
+        b0=$(bytes_in "$cur.qmp")
+        start "get$i" env VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/$cur.qmp" \
+            '{"execute":"clipboard-get","arguments":{"selection":"primary"}}'
+        wait_for 5 bytes_in_ge "$cur.qmp" $((b0 + 65536)) || bad "hop $i: the guest's copy does not flow"
         set_json "$D/set.json" clipboard "$size"
         qmp "$cur.qmp" "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes on $cur"
         ctl g.ctl hold >/dev/null || die "g: hold"
@@ -949,11 +960,20 @@ s_inflight() {
             done
             uri=tcp:127.0.0.1:$port
         fi
+        # A VM migration: the backend stops (and reads no more) while the
+        # VM still writes for a moment, then the VM pauses (QEMU's
+        # pause-before-switchover); what the guest wrote is in the socket.
+        if ((i % 2 == 1)); then
+            qmp "$cur.qmp" '{"execute":"stop"}' >/dev/null || die "stop $cur"
+            sleep 0.05
+            ctl g.ctl freeze >/dev/null || die "g: freeze"
+        fi
         migrate "$cur.qmp" "$uri" >/dev/null || die "migrate $cur -> $next ($uri)"
         wait_for 10 mig_done "$cur.qmp" || die "hop $i: the migration did not finish"
         [ "$(mig_status "$cur.qmp")" = completed ] || die "hop $i: migration $(mig_status "$cur.qmp")"
         if ((i % 2 == 1)); then
             ctl g.ctl "move unix:$D/chan$i" >/dev/null || die "hop $i: the agent cannot move to $next"
+            ctl g.ctl thaw >/dev/null || die "g: thaw"
         fi
         ctl g.ctl unhold >/dev/null || die "g: unhold"
         exit_status "paste$i" 30
@@ -963,6 +983,14 @@ s_inflight() {
         rm -f "$D/paste$i.log"
         same_pattern "$D/got" "$size" || bad "hop $i: the $size bytes pasted differ from what the host set"
         stat_is g.ctl errors 0 || bad "hop $i: the agent saw $(sim_stat g.ctl errors) protocol errors"
+        # the source's waiting get is answered; the destination has it all
+        exit_status "get$i" 10
+        r=$(VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/$next.qmp" \
+            '{"execute":"clipboard-get","arguments":{"selection":"primary"}}')
+        get_data "$r" | tr -d '\n' >"$D/gget"
+        same_pattern "$D/gget" "$gsize" ||
+            bad "hop $i: $next read $(wc -c <"$D/gget") bytes of the guest's $gsize (${r:0:60})"
+        ctl g.ctl "throttle 0" >/dev/null
         # the source neither writes nor accepts changes once migrated
         r=$(clip_set "$cur.qmp" clipboard late 2>&1) && bad "hop $i: clipboard-set on the migrated source: $r"
         stop "$cur"

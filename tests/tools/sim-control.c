@@ -425,6 +425,10 @@ static bool client_command_global(CtlClient *c, char **arg, size_t n_args)
                strcmp(arg[0], "unhold") == 0) {
         sim_transport_set_hold(ctl->t, arg[0][0] == 'h');
         client_reply(c, "ok");
+    } else if (strcmp(arg[0], "freeze") == 0 ||
+               strcmp(arg[0], "thaw") == 0) {
+        sim_transport_set_frozen(ctl->t, arg[0][0] == 'f');
+        client_reply(c, "ok");
     } else if (strcmp(arg[0], "move") == 0) {
         if (n_args < 2 || !g_str_has_prefix(arg[1], "unix:")) {
             client_reply(c, "error usage: move unix:PATH");

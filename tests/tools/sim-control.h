@@ -41,6 +41,8 @@
  *                           session goes on (--connect only)
  *   hold, unhold            stop / resume reading the host (its bytes
  *                           wait in the kernel; the host's writes block)
+ *   freeze, thaw            stop / resume all traffic both ways (a paused
+ *                           VM: queued output waits in the queue)
  *   throttle KIB            at most KIB KiB per 10 ms to the host; 0: off
  *   help, quit              quit: "ok", then the process ends, status 0
  *

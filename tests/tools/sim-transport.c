@@ -43,6 +43,8 @@ struct SimTransport {
     uint64_t out_bytes;
 
     bool hold;                          /* "hold": the host is not read */
+    bool frozen;                        /* "freeze": neither read nor
+                                           written (a paused VM) */
     /* "throttle": at most this many bytes per 10 ms tick to the host */
     size_t throttle;
     size_t tick_left;
@@ -70,9 +72,9 @@ static gboolean chan_tick(gpointer opaque)
 
 static void chan_update_watches(SimTransport *t)
 {
-    bool want_in = t->fd >= 0 && !t->hold &&
+    bool want_in = t->fd >= 0 && !t->hold && !t->frozen &&
                    g_queue_get_length(&t->out) < OUT_PAUSE_SEGMENTS;
-    bool want_out = t->fd >= 0 && !g_queue_is_empty(&t->out) &&
+    bool want_out = t->fd >= 0 && !t->frozen && !g_queue_is_empty(&t->out) &&
                     (!t->throttle || t->tick_left > 0);
 
     if (t->throttle && t->fd >= 0 && !g_queue_is_empty(&t->out) &&
@@ -113,7 +115,8 @@ void sim_transport_write(SimTransport *t)
                                 : WRITE_BUDGET;
     size_t start = budget;
 
-    while (t->fd >= 0 && !g_queue_is_empty(&t->out) && budget > 0) {
+    while (t->fd >= 0 && !t->frozen && !g_queue_is_empty(&t->out) &&
+           budget > 0) {
         GBytes *b = g_queue_peek_head(&t->out);
         size_t size;
         const uint8_t *p = g_bytes_get_data(b, &size);
@@ -457,6 +460,13 @@ void sim_transport_set_hold(SimTransport *t, bool hold)
 {
     t->hold = hold;
     chan_update_watches(t);
+}
+
+void sim_transport_set_frozen(SimTransport *t, bool frozen)
+{
+    t->frozen = frozen;
+    chan_update_watches(t);
+    sim_transport_write(t);
 }
 
 bool sim_transport_move(SimTransport *t, const char *path)

@@ -106,6 +106,13 @@ unsigned sim_transport_reconnects(const SimTransport *t);
 void sim_transport_set_hold(SimTransport *t, bool hold);
 
 /*
+ * Stop (@frozen) or resume all traffic, both ways, as a paused VM (the
+ * emulator's pause-before-switchover): nothing is read, queued output
+ * waits in the queue.
+ */
+void sim_transport_set_frozen(SimTransport *t, bool frozen);
+
+/*
  * The emulator's chardev moves to another backend while the guest's port
  * stays open (a VM migration, SPEC 4 (b)): read what the current channel
  * still holds (it reached the guest before the switch), then connect to
