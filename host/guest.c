@@ -108,6 +108,22 @@ static bool guest_flush(HostGuest *g)
     return true;
 }
 
+/*
+ * Flush, then tell the device when there is room again: it stopped
+ * writing when the buffer was full and waits for accept_input.  False
+ * when the channel failed (nothing told).
+ */
+static bool guest_pump(HostGuest *g)
+{
+    if (!guest_flush(g)) {
+        return false;
+    }
+    if (g->running && g->port_open && g->out->len < HOST_OUT_MAX) {
+        vdagent_chardev_accept_input(g->h->dev);
+    }
+    return true;
+}
+
 static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     HostGuest *g = opaque;
@@ -115,12 +131,8 @@ static gboolean guest_out_ready(gint fd, GIOCondition cond, gpointer opaque)
     (void)fd;
     (void)cond;
     g->out_watch = 0;
-    if (!guest_flush(g)) {
+    if (!guest_pump(g)) {
         guest_port_closed(g);
-        return G_SOURCE_REMOVE;
-    }
-    if (g->out->len < HOST_OUT_MAX) {
-        vdagent_chardev_accept_input(g->h->dev);
     }
     return G_SOURCE_REMOVE;
 }
@@ -240,7 +252,12 @@ static void guest_set_running(HostGuest *g, bool running)
     if (!g->port_open || g->conn_fd < 0) {
         return;
     }
-    if (!guest_flush(g) && !g->out_watch) {
+    /*
+     * Output restored by a load, or held while stopped, goes first; when
+     * it all fits at once no G_IO_OUT follows, so the device is told here
+     * that it may write again (else an idle session stalls for good).
+     */
+    if (!guest_pump(g) && !g->out_watch) {
         /* A broken channel: closed from the main loop, as in fe_write. */
         g->out_watch = g_unix_fd_add(g->conn_fd, G_IO_OUT, guest_out_ready, g);
     }

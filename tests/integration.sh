@@ -24,6 +24,8 @@
 #                   one session
 #  10 moved         state-changing commands during a migration and after it
 #                   fail clearly; the state is where the guest is
+#  11 inflight-stopped  a reply in flight from a stopped source whose agent
+#                   has emptied the socket: the destination wakes the device
 #   8 fd-uri        fd:N migration URIs: exact errors for bad ones (migrate,
 #                   migrate-incoming, --incoming), both hosts keep working
 #
@@ -1001,6 +1003,35 @@ s_inflight() {
     stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
 }
 
+# 11. The same from a stopped source whose guest has read everything the
+#     socket held: the destination's restored output all fits in the socket
+#     at once, and the device must still be told there is room again (the
+#     real agent stalled there: nothing else wakes an idle session).
+s_inflight_stopped() {
+    local size=1048576 r
+    host_with_guest h0 g chan
+    set_json "$D/set.json" clipboard "$size"
+    qmp h0.qmp "@$D/set.json" >/dev/null || die "clipboard-set"
+    ctl g.ctl hold >/dev/null || die "g: hold"
+    start paste env VDCTL_TIMEOUT=30 "$CTL" line "unix:$D/g.ctl" "paste clipboard"
+    wait_for 5 bytes_out_ge h0.qmp 100000 || bad "h0 wrote no reply"
+    sleep 0.2
+    qmp h0.qmp '{"execute":"stop"}' >/dev/null || die "stop"
+    ctl g.ctl unhold >/dev/null || die "g: unhold"
+    sleep 0.3                   # the agent empties the socket meanwhile
+    ctl g.ctl hold >/dev/null || die "g: hold"
+    start_host h1 --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "h1 is not listening"
+    migrate h0.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 10 mig_done h0.qmp || die "the migration did not finish"
+    sleep 0.2                   # h1 runs and flushes into an empty socket
+    ctl g.ctl unhold >/dev/null || die "g: unhold"
+    exit_status paste 30
+    r=$(head -c 80 "$D/paste.log")
+    case $r in "ok $size "*) ;; *) bad "the paste of $size bytes answered '$r'";; esac
+    stat_is g.ctl errors 0 || bad "the agent saw $(sim_stat g.ctl errors) protocol errors"
+}
+
 # 10. Commands that change the state, on a source that is migrating or has
 #     migrated, fail with a clear error instead of answering {} and losing
 #     the change; a failed migration gives the state back.
@@ -1042,7 +1073,7 @@ s_moved() {
     host_to_guest dst.qmp g.ctl clipboard "on the destination" || true
 }
 
-echo "1..10"
+echo "1..11"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1053,6 +1084,7 @@ run quit s_quit 20
 run fd-uri s_fd_uri 20
 run inflight s_inflight 60
 run moved s_moved 30
+run inflight-stopped s_inflight_stopped 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
