@@ -281,14 +281,6 @@ int main(int argc, char **argv)
     if (m->incoming_spec) {
         host_set_status(h, HOST_INMIGRATE);
     }
-    if (!exit_status && m->qmp_spec) {
-        m->qmp = qmp_server_new(m->qmp_spec, host_commands, &m->cmds, &err);
-        if (!m->qmp) {
-            fprintf(stderr, "vdagent-host: --qmp: %s\n", err->message);
-            exit_status = 1;
-        }
-        host_set_qmp(h, m->qmp);
-    }
     if (!exit_status && !host_guest_setup(m->guest, m->guest_spec, &err)) {
         fprintf(stderr, "vdagent-host: --guest: %s\n", err->message);
         exit_status = 1;
@@ -297,6 +289,19 @@ int main(int argc, char **argv)
         !host_incoming_start(m->mig, m->incoming_spec, &err)) {
         fprintf(stderr, "vdagent-host: --incoming: %s\n", err->message);
         exit_status = 1;
+    }
+    /*
+     * The control socket comes last: once it exists, the guest socket
+     * listens and an incoming migration waits, so a script (or an
+     * orchestrator) that waits for it may connect to them at once.
+     */
+    if (!exit_status && m->qmp_spec) {
+        m->qmp = qmp_server_new(m->qmp_spec, host_commands, &m->cmds, &err);
+        if (!m->qmp) {
+            fprintf(stderr, "vdagent-host: --qmp: %s\n", err->message);
+            exit_status = 1;
+        }
+        host_set_qmp(h, m->qmp);
     }
     if (!exit_status) {
         g_unix_signal_add(SIGINT, on_signal, h->loop);
