@@ -324,11 +324,73 @@ static void cmd_clipboard_query(QmpRequest *req, json_object *args,
     qmp_reply(req, ret);
 }
 
+/* One checked event of input-send-event. */
+typedef struct InputEventArg {
+    bool abs;                   /* abs, else btn */
+    InputAxis axis;
+    int64_t value;
+    InputButton button;
+    bool down;
+} InputEventArg;
+
+/*
+ * Check event @i, @e (borrowed), into @out: every member through the
+ * typed helpers, so a member of the wrong type (JSON null included) is a
+ * "Parameter" error and never reaches a string compare.  False after
+ * answering @req.
+ */
+static bool input_event_arg(QmpRequest *req, json_object *e, size_t i,
+                            InputEventArg *out)
+{
+    json_object *data;
+    const char *type, *name;
+
+    if (!json_object_is_type(e, json_type_object)) {
+        qmp_reply_error(req, "event %zu: expected {type, data}", i);
+        return false;
+    }
+    if (!qmp_arg_string(req, e, "type", true, &type) ||
+        !qmp_arg_object(req, e, "data", true, &data)) {
+        return false;
+    }
+    if (strcmp(type, "abs") == 0) {
+        out->abs = true;
+        if (!qmp_arg_string(req, data, "axis", true, &name) ||
+            !qmp_arg_int(req, data, "value", true, &out->value)) {
+            return false;
+        }
+        if ((strcmp(name, "x") != 0 && strcmp(name, "y") != 0) ||
+            out->value < INPUT_ABS_MIN || out->value > INPUT_ABS_MAX) {
+            qmp_reply_error(req, "event %zu: abs needs axis x|y and a "
+                            "value 0..32767", i);
+            return false;
+        }
+        out->axis = strcmp(name, "x") == 0 ? INPUT_AXIS_X : INPUT_AXIS_Y;
+        return true;
+    }
+    if (strcmp(type, "btn") == 0) {
+        out->abs = false;
+        if (!qmp_arg_bool(req, data, "down", true, &out->down) ||
+            !qmp_arg_string(req, data, "button", true, &name)) {
+            return false;
+        }
+        if (!input_button_from_name(name, &out->button)) {
+            qmp_reply_error(req, "event %zu: btn needs down (bool) and "
+                            "a button", i);
+            return false;
+        }
+        return true;
+    }
+    qmp_reply_error(req, "event %zu: type must be abs or btn", i);
+    return false;
+}
+
 static void cmd_input_send_event(QmpRequest *req, json_object *args,
                                  void *opaque)
 {
     HostCommands *hc = opaque;
     Host *h = hc->h;
+    g_autofree InputEventArg *ev = NULL;
     json_object *events;
     int64_t head = 0;
     size_t i, n;
@@ -346,73 +408,19 @@ static void cmd_input_send_event(QmpRequest *req, json_object *args,
         return;
     }
     n = json_object_array_length(events);
+    ev = g_new0(InputEventArg, MAX(n, 1));
     /* Check every event before sending any. */
     for (i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(events, i), *data, *v;
-        const char *type;
-
-        if (!json_object_is_type(e, json_type_object) ||
-            !json_object_object_get_ex(e, "type", &v) ||
-            !(type = json_object_get_string(v)) ||
-            !json_object_object_get_ex(e, "data", &data) ||
-            !json_object_is_type(data, json_type_object)) {
-            qmp_reply_error(req, "event %zu: expected {type, data}", i);
-            return;
-        }
-        if (strcmp(type, "abs") == 0) {
-            json_object *axis, *value;
-            int64_t val;
-
-            if (!json_object_object_get_ex(data, "axis", &axis) ||
-                !json_object_object_get_ex(data, "value", &value) ||
-                !json_object_is_type(value, json_type_int) ||
-                (strcmp(json_object_get_string(axis), "x") != 0 &&
-                 strcmp(json_object_get_string(axis), "y") != 0) ||
-                (val = json_object_get_int64(value)) < INPUT_ABS_MIN ||
-                val > INPUT_ABS_MAX) {
-                qmp_reply_error(req, "event %zu: abs needs axis x|y and a "
-                                "value 0..32767", i);
-                return;
-            }
-        } else if (strcmp(type, "btn") == 0) {
-            json_object *down, *button;
-            InputButton b;
-
-            if (!json_object_object_get_ex(data, "down", &down) ||
-                !json_object_is_type(down, json_type_boolean) ||
-                !json_object_object_get_ex(data, "button", &button) ||
-                !input_button_from_name(json_object_get_string(button), &b)) {
-                qmp_reply_error(req, "event %zu: btn needs down (bool) and "
-                                "a button", i);
-                return;
-            }
-        } else {
-            qmp_reply_error(req, "event %zu: type must be abs or btn", i);
+        if (!input_event_arg(req, json_object_array_get_idx(events, i), i,
+                             &ev[i])) {
             return;
         }
     }
     for (i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(events, i), *data, *v;
-
-        json_object_object_get_ex(e, "type", &v);
-        json_object_object_get_ex(e, "data", &data);
-        if (strcmp(json_object_get_string(v), "abs") == 0) {
-            json_object *axis, *value;
-
-            json_object_object_get_ex(data, "axis", &axis);
-            json_object_object_get_ex(data, "value", &value);
-            input_send_abs(h->router, head,
-                           strcmp(json_object_get_string(axis), "x") == 0
-                               ? INPUT_AXIS_X : INPUT_AXIS_Y,
-                           json_object_get_int64(value));
+        if (ev[i].abs) {
+            input_send_abs(h->router, head, ev[i].axis, ev[i].value);
         } else {
-            json_object *down, *button;
-            InputButton b;
-
-            json_object_object_get_ex(data, "down", &down);
-            json_object_object_get_ex(data, "button", &button);
-            input_button_from_name(json_object_get_string(button), &b);
-            input_send_btn(h->router, head, b, json_object_get_boolean(down));
+            input_send_btn(h->router, head, ev[i].button, ev[i].down);
         }
     }
     input_event_sync(h->router);

@@ -26,8 +26,8 @@
 #                   fail clearly; the state is where the guest is
 #  11 inflight-stopped  a reply in flight from a stopped source whose agent
 #                   has emptied the socket: the destination wakes the device
-#   8 fd-uri        fd:N migration URIs: exact errors for bad ones (migrate,
-#                   migrate-incoming, --incoming), both hosts keep working
+#  12 hostile-qmp   hostile control-socket input (issue 23): every member
+#                   of every command with every JSON type
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -851,6 +851,76 @@ s_fd_uri() {
     no_reconnect guest.ctl "after the bad fd: URIs"
 }
 
+# 12. Hostile control-socket input (issue 23): every member of every
+# command gets every JSON type, the crash input of input-send-event among
+# them; never a crash, always one reply, and a wrong type is an error.
+s_hostile_qmp() {
+    local t v want got r rc n=0 errors=0
+    # COMMAND|ARGUMENTS with @ for the member under test|the type it expects
+    local -a members=(
+        'clipboard-set|{"selection":@,"data":"x"}|string'
+        'clipboard-set|{"type":@,"data":"x"}|string'
+        'clipboard-set|{"data":@}|string'
+        'clipboard-set|{"type":"png","data-base64":@}|string'
+        'clipboard-get|{"selection":@}|string'
+        'clipboard-get|{"type":@}|string'
+        'clipboard-release|{"selection":@}|string'
+        'clipboard-query|{"selection":@}|string'
+        'input-send-event|{"head":@,"events":[]}|int'
+        'input-send-event|{"events":@}|array'
+        'input-send-event|{"events":[@]}|object'
+        'input-send-event|{"events":[{"type":@,"data":{"axis":"x","value":1}}]}|string'
+        'input-send-event|{"events":[{"type":"abs","data":@}]}|object'
+        'input-send-event|{"events":[{"type":"abs","data":{"axis":@,"value":5}}]}|string'
+        'input-send-event|{"events":[{"type":"abs","data":{"axis":"x","value":@}}]}|int'
+        'input-send-event|{"events":[{"type":"btn","data":@}]}|object'
+        'input-send-event|{"events":[{"type":"btn","data":{"down":@,"button":"left"}}]}|bool'
+        'input-send-event|{"events":[{"type":"btn","data":{"down":true,"button":@}}]}|string'
+        'display-configure|{"heads":@}|array'
+        'display-configure|{"heads":[@]}|object'
+        'display-configure|{"heads":[{"width":@,"height":768}]}|int'
+        'display-configure|{"heads":[{"width":1024,"height":@}]}|int'
+        'display-configure|{"heads":[{"width":1024,"height":768,"x":@}]}|int'
+        'display-configure|{"heads":[{"width":1024,"height":768,"y":@}]}|int'
+        'migrate|{"uri":@}|string'
+        'migrate-incoming|{"uri":@}|string'
+    )
+    # VALUE|TYPE
+    local -a values=('null|null' '7|int' '2.5|double' '"left"|string'
+                     'true|bool' '[]|array' '{}|object' '[null]|array'
+                     '{"x":null}|object')
+
+    host_with_guest src guest chan
+    # the input of the issue: a null axis killed the host (SIGSEGV)
+    r=$(qmp src.qmp '{"execute":"input-send-event","arguments":{"events":[{"type":"abs","data":{"axis":null,"value":5}}]}}' 2>&1)
+    alive src || die "vdagent-host died on a null axis"
+    grep -q '^{"error":{"class":"GenericError","desc":"[^"]' <<<"$r" ||
+        bad "null axis: no GenericError: $r"
+    for t in "${members[@]}"; do
+        IFS='|' read -r cmd args want <<<"$t"
+        for v in "${values[@]}"; do
+            n=$((n + 1))
+            r=$("$CTL" qmp "unix:$D/src.qmp" \
+                "{\"execute\":\"$cmd\",\"arguments\":${args/@/${v%|*}}}" 2>&1)
+            rc=$?
+            alive src || die "vdagent-host died on $cmd ${args/@/${v%|*}}"
+            got=${v#*|}
+            if ! grep -q '^{"\(return\|error\)":' <<<"$r"; then
+                bad "$cmd ${args/@/${v%|*}}: no reply (rc $rc): ${r:0:100}"
+            elif [ "$got" != "$want" ] && [ $rc != 1 ]; then
+                bad "$cmd ${args/@/${v%|*}}: a $got where a $want belongs was accepted: ${r:0:100}"
+            fi
+            [ $rc = 1 ] && errors=$((errors + 1))
+        done
+    done
+    note "$n typed-member cases, $errors errors, the host alive"
+    r=$(qmp src.qmp '{"execute":"query-status","id":"after"}')
+    [ "$r" = '{"return":{"running":true,"status":"running"},"id":"after"}' ] ||
+        bad "query-status after the sweep: $r"
+    host_to_guest src.qmp guest.ctl clipboard "still fine after the typed sweep"
+    no_reconnect guest.ctl "after the typed sweep"
+}
+
 # ---- driver ------------------------------------------------------------------
 
 run() { # NAME FUNCTION LIMIT-SECONDS
@@ -1073,7 +1143,7 @@ s_moved() {
     host_to_guest dst.qmp g.ctl clipboard "on the destination" || true
 }
 
-echo "1..11"
+echo "1..12"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1085,6 +1155,7 @@ run fd-uri s_fd_uri 20
 run inflight s_inflight 60
 run moved s_moved 30
 run inflight-stopped s_inflight_stopped 30
+run hostile-qmp s_hostile_qmp 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
