@@ -77,6 +77,7 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-vmstate.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
             migration/channel.c migration/migration-stream.c \
+            migration/json-scan.c \
             migration/vmstate.c migration/savevm.c
 TEST_SUPPORT_SRCS := tests/guest-agent.c tests/test-util.c
 CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
@@ -106,7 +107,8 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_migration_output.c \
               tests/check_vdagent_migration_bad.c \
               tests/check_host_migrate.c \
-              tests/check_migration_channel.c
+              tests/check_migration_channel.c \
+              tests/check_json_scan.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c

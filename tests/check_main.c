@@ -47,6 +47,7 @@ static const struct {
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
     { "host-migrate", host_migrate_suite },
+    { "json-scan", json_scan_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

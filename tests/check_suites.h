@@ -49,5 +49,6 @@ Suite *vdagent_migration_state_suite(void);
 Suite *vdagent_migration_output_suite(void);
 Suite *vdagent_migration_bad_suite(void);
 Suite *host_migrate_suite(void);
+Suite *json_scan_suite(void);
 
 #endif /* CHECK_SUITES_H */
