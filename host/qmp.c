@@ -8,10 +8,13 @@
  *              if it is still ours: same device and inode).
  *   client     one per connection, refcounted: the server's client list
  *              holds one reference, every QmpRequest one more.  Input goes
- *              through a streaming json_tokener (values split or joined
- *              anyhow); output is a per-client buffer written as the socket
- *              allows (a G_IO_OUT watch only while bytes are pending), so
- *              no write ever blocks the loop.
+ *              through a strict streaming checker (migration/json-scan.h:
+ *              UTF-8, numbers, grammar, depth, with its state carried
+ *              across reads) that finds where each value ends or which
+ *              byte is bad; json-c builds only the objects it passed, fed
+ *              exactly their bytes.  Output is a per-client buffer written
+ *              as the socket allows (a G_IO_OUT watch only while bytes are
+ *              pending), so no write ever blocks the loop.
  *   dispatch   one JSON value in, exactly one reply out: structure checks,
  *              the negotiation gate, built-ins, then the host's table.
  *
@@ -38,6 +41,12 @@
  * to its own commands) is dropped.  One input value is at most
  * QMP_MAX_INPUT bytes: beyond that the client gets a parse error and input
  * resynchronises at the next newline, like any other malformed input.
+ *
+ * Output is valid UTF-8 JSON whatever it holds: input strings were
+ * checked, and a text a handler or an event brings (a guest's clipboard
+ * text) with invalid UTF-8 has each bad sequence replaced by U+FFFD, as
+ * QEMU's JSON writer does.  An "id" comes back exactly as sent, or the
+ * command is refused: json-c cannot hold integers beyond 64 bits or -0.
  */
 #define G_LOG_DOMAIN "vdagent-host"
 #ifndef _GNU_SOURCE
@@ -59,6 +68,7 @@
 #include <json-c/json.h>
 
 #include "host/qmp.h"
+#include "migration/json-scan.h"
 
 #define QMP_MAX_OUTPUT (16u * 1024 * 1024)   /* unsent bytes per client */
 #define QMP_MAX_INPUT (512u * 1024 * 1024)   /* default bound of one input
@@ -67,12 +77,12 @@
 #define QMP_READ_CHUNK 16384u                /* one recv() per dispatch */
 #define QMP_COMPACT_AT 65536u                /* drop written output bytes */
 #define QMP_BACKLOG 16
+#define QMP_MAX_DEPTH 32u                    /* nesting of one input value */
 #define QMP_ACCEPT_BURST 16u                 /* accepts per dispatch */
 #define QMP_ACCEPT_RETRY_MS 100u             /* pause when out of fds */
 
-#define QMP_TOKENER_FLAGS (JSON_TOKENER_STRICT | \
-                           JSON_TOKENER_ALLOW_TRAILING_CHARS | \
-                           JSON_TOKENER_VALIDATE_UTF8)
+/* json-c sees only what the scanner passed: one whole object at a time. */
+#define QMP_TOKENER_FLAGS JSON_TOKENER_STRICT
 #define QMP_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | \
                         JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -106,8 +116,9 @@ struct QmpClient {
     int fd;                      /* -1 once detached */
     GSource *in_src;
     GSource *out_src;            /* only while output is pending */
-    json_tokener *tok;
-    size_t in_bytes;             /* fed into the value being parsed */
+    MigrationJsonScan *scan;     /* checks and frames the input */
+    json_tokener *tok;           /* builds the objects the scan passed */
+    size_t in_bytes;             /* of the value being parsed */
     bool skipping;               /* resynchronising: drop up to '\n' */
     bool negotiated;
     bool closing;                /* input ended: detach once output is out */
@@ -120,6 +131,7 @@ struct QmpRequest {
     char *command;
     bool has_id;
     json_object *id;             /* a reference; NULL for JSON null */
+    unsigned int_flags;          /* MIGRATION_JSON_INT_* of the input */
 };
 
 /* ---- clients: lifetime ---------------------------------------------- */
@@ -141,6 +153,7 @@ static void client_unref(QmpClient *c)
     }
     g_assert(c->server == NULL);
     json_tokener_free(c->tok);
+    migration_json_scan_free(c->scan);
     g_free(c);
 }
 
@@ -273,7 +286,117 @@ static void client_send_text(QmpClient *c, const char *text, size_t len)
     client_flush(c);
 }
 
-/* Serialise @obj (borrowed) as one line to @c. */
+/* ---- output: valid UTF-8 whatever it holds ---------------------------- */
+
+/* @len bytes at @s are UTF-8, NUL bytes allowed (json-c writes \u0000). */
+static bool utf8_valid_with_nul(const char *s, size_t len)
+{
+    for (;;) {
+        const char *nul = memchr(s, 0, len);
+        size_t seg = nul ? (size_t)(nul - s) : len;
+
+        if (!g_utf8_validate_len(s, seg, NULL)) {
+            return false;
+        }
+        if (!nul) {
+            return true;
+        }
+        s += seg + 1;
+        len -= seg + 1;
+    }
+}
+
+/* A copy of @len bytes at @s, each invalid UTF-8 byte replaced by U+FFFD
+ * (GLib's rule), NUL bytes kept. */
+static GString *utf8_fixed(const char *s, size_t len)
+{
+    GString *out = g_string_sized_new(len + 16);
+
+    for (;;) {
+        const char *nul = memchr(s, 0, len);
+        size_t seg = nul ? (size_t)(nul - s) : len;
+        g_autofree char *fixed = g_utf8_make_valid(s, (gssize)seg);
+
+        g_string_append(out, fixed);
+        if (!nul) {
+            return out;
+        }
+        g_string_append_c(out, '\0');
+        s += seg + 1;
+        len -= seg + 1;
+    }
+}
+
+/* Replace invalid UTF-8 in every string and key under @obj, in place. */
+static void json_fix_utf8(json_object *obj)
+{
+    g_autoptr(GPtrArray) bad_keys = NULL;
+    size_t i, n;
+
+    switch (json_object_get_type(obj)) {
+    case json_type_string: {
+        const char *str = json_object_get_string(obj);
+        size_t len = (size_t)json_object_get_string_len(obj);
+
+        if (!utf8_valid_with_nul(str, len)) {
+            g_autoptr(GString) fixed = utf8_fixed(str, len);
+
+            json_object_set_string_len(obj, fixed->str, (int)fixed->len);
+        }
+        return;
+    }
+    case json_type_array:
+        n = json_object_array_length(obj);
+        for (i = 0; i < n; i++) {
+            json_fix_utf8(json_object_array_get_idx(obj, i));
+        }
+        return;
+    case json_type_object: {
+        json_object_object_foreach(obj, key, val) {
+            json_fix_utf8(val);
+            if (!g_utf8_validate(key, -1, NULL)) {
+                if (!bad_keys) {
+                    bad_keys = g_ptr_array_new_with_free_func(g_free);
+                }
+                g_ptr_array_add(bad_keys, g_strdup(key));
+            }
+        }
+        /* Keys cannot change in place: re-add the values under new ones. */
+        for (i = 0; bad_keys && i < bad_keys->len; i++) {
+            const char *bad = g_ptr_array_index(bad_keys, i);
+            json_object *moved = NULL;
+            g_autofree char *fixed = g_utf8_make_valid(bad, -1);
+
+            json_object_object_get_ex(obj, bad, &moved);
+            json_object_get(moved);
+            json_object_object_del(obj, bad);
+            json_object_object_add(obj, fixed, moved);
+        }
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/*
+ * @obj as one line of JSON text, borrowed from @obj: valid UTF-8 always
+ * (an invalid sequence a handler or an event brought is replaced in @obj
+ * first).  Checking the text costs one pass; fixing happens only then.
+ */
+static const char *json_text(json_object *obj, size_t *len)
+{
+    const char *text = json_object_to_json_string_length(obj, QMP_JSON_FLAGS,
+                                                         len);
+
+    if (!g_utf8_validate_len(text, *len, NULL)) {
+        json_fix_utf8(obj);
+        text = json_object_to_json_string_length(obj, QMP_JSON_FLAGS, len);
+    }
+    return text;
+}
+
+/* Serialise @obj (borrowed; fixed in place if need be) as one line. */
 static void client_send(QmpClient *c, json_object *obj)
 {
     size_t len;
@@ -282,7 +405,7 @@ static void client_send(QmpClient *c, json_object *obj)
     if (!c->server) {
         return;
     }
-    text = json_object_to_json_string_length(obj, QMP_JSON_FLAGS, &len);
+    text = json_text(obj, &len);
     client_send_text(c, text, len);
 }
 
@@ -441,9 +564,10 @@ bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,
         /*
          * json-c keeps integers above INT64_MAX as uint64 and saturates
          * get_int64(); ones below INT64_MIN it saturates while parsing,
-         * so those cannot be told from INT64_MIN.
+         * which the input scan noted.
          */
-        if (i == INT64_MAX && json_object_get_uint64(v) > INT64_MAX) {
+        if ((i == INT64_MAX && json_object_get_uint64(v) > INT64_MAX) ||
+            (i == INT64_MIN && (req->int_flags & MIGRATION_JSON_INT_BELOW))) {
             qmp_reply_error(req, "Parameter '%s' is out of range", key);
             return false;
         }
@@ -623,6 +747,45 @@ static bool json_has_nonfinite(json_object *v)
     }
 }
 
+/*
+ * True when the id @v holds an integer json-c did not keep as sent (the
+ * input scan's @flags say which kinds the input had): it would come back
+ * changed.  The input was checked, so @v nests at most QMP_MAX_DEPTH.
+ */
+static bool id_inexact(json_object *v, unsigned flags)
+{
+    size_t i, n;
+
+    switch (json_object_get_type(v)) {
+    case json_type_int:
+        return ((flags & MIGRATION_JSON_INT_ABOVE) &&
+                json_object_get_uint64(v) == UINT64_MAX) ||
+               ((flags & MIGRATION_JSON_INT_BELOW) &&
+                json_object_get_int64(v) == INT64_MIN) ||
+               ((flags & MIGRATION_JSON_NEG_ZERO) &&
+                json_object_get_int64(v) == 0);
+    case json_type_array:
+        n = json_object_array_length(v);
+        for (i = 0; i < n; i++) {
+            if (id_inexact(json_object_array_get_idx(v, i), flags)) {
+                return true;
+            }
+        }
+        return false;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val) {
+            (void)key;
+            if (id_inexact(val, flags)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
 /* Answer an input value that never became a request (no id to echo). */
 static void client_error(QmpClient *c, const char *desc)
 {
@@ -630,10 +793,11 @@ static void client_error(QmpClient *c, const char *desc)
 }
 
 /*
- * One input value @v (taken; NULL is JSON null) from @c: exactly one reply,
- * now from here or later from the handler.
+ * One input object @v (taken) from @c, whose integers the scan described
+ * with @int_flags: exactly one reply, now from here or later from the
+ * handler.
  */
-static void client_dispatch(QmpClient *c, json_object *v)
+static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
 {
     g_autoptr(json_object) root = v;
     g_autoptr(json_object) empty = NULL;
@@ -648,11 +812,18 @@ static void client_dispatch(QmpClient *c, json_object *v)
         return;
     }
     if (json_has_nonfinite(root)) {
-        client_error(c, "JSON parse error: NaN and infinities are not JSON");
+        /* 1e400: valid JSON, but no double holds it. */
+        client_error(c, "JSON parse error: a number is out of range");
         return;
     }
     has_id = json_object_object_get_ex(root, "id", &id);
+    if (has_id && id_inexact(id, int_flags)) {
+        client_error(c, "Invalid 'id': an integer beyond 64 bits or -0 "
+                        "would not come back exactly");
+        return;
+    }
     req = request_new(c, NULL, has_id, id);
+    req->int_flags = int_flags;
     json_object_object_foreach(root, key, val) {
         (void)val;
         if (strcmp(key, "execute") != 0 && strcmp(key, "arguments") != 0 &&
@@ -705,24 +876,45 @@ static void client_dispatch(QmpClient *c, json_object *v)
 
 /* ---- clients: input ------------------------------------------------- */
 
+static json_tokener *tokener_new(void)
+{
+    json_tokener *tok = json_tokener_new_ex(MIGRATION_JSON_MAX_DEPTH);
+
+    json_tokener_set_flags(tok, QMP_TOKENER_FLAGS);
+    return tok;
+}
+
 /* Forget the value being parsed; the next bytes start a fresh one. */
 static void client_reset_parser(QmpClient *c, bool release_memory)
 {
     if (release_memory) {
         /* A reset keeps the tokener's buffer: after a huge value, free it. */
         json_tokener_free(c->tok);
-        c->tok = json_tokener_new();
-        json_tokener_set_flags(c->tok, QMP_TOKENER_FLAGS);
+        c->tok = tokener_new();
     } else {
         json_tokener_reset(c->tok);
     }
+    migration_json_scan_reset(c->scan);
     c->in_bytes = 0;
 }
 
+/* Input went wrong at some byte: tell @c and drop up to the next '\n'. */
+static void client_input_error(QmpClient *c, const char *desc, size_t used)
+{
+    g_debug("qmp: client %u: %s", c->id, desc);
+    client_reset_parser(c, c->in_bytes + used > QMP_READ_CHUNK);
+    c->skipping = true;
+    client_error(c, desc);
+}
+
 /*
- * Feed @len received bytes to @c's parser and dispatch every complete
- * value.  Malformed input gets an error and skips to the next newline.
- * Stops early when @c is detached (callers hold a reference).
+ * Feed @len received bytes to @c's input and dispatch every complete
+ * value, in order: the scan checks the bytes and says where a value ends;
+ * json-c is fed exactly the bytes of an object, so it never sees a byte
+ * that is not JSON, and a command ahead of a bad byte is executed and
+ * answered before the error.  Malformed input gets an error and skips
+ * from the offending byte to the next newline.  Stops early when @c is
+ * detached (callers hold a reference).
  */
 static void client_input(QmpClient *c, const char *buf, size_t len)
 {
@@ -730,10 +922,11 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
 
     while (off < len && c->server) {
         const char *p = buf + off;
-        size_t avail = len - off;
-        json_object *v;
+        size_t avail = len - off, used;
+        MigrationJsonStatus st;
         enum json_tokener_error err;
-        size_t used;
+        json_object *v;
+        bool object;
 
         if (c->skipping) {
             const char *nl = memchr(p, '\n', avail);
@@ -745,11 +938,24 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
             c->skipping = false;
             continue;
         }
-        v = json_tokener_parse_ex(c->tok, p, (int)avail);
-        err = json_tokener_get_error(c->tok);
-        used = json_tokener_get_parse_end(c->tok);
-        if (err == json_tokener_continue) {
-            c->in_bytes += avail;
+        st = migration_json_scan_push(c->scan, p, avail, &used);
+        if (st == MIGRATION_JSON_ERROR) {
+            g_autofree char *desc = g_strdup_printf(
+                "JSON parse error: %s", migration_json_scan_error(c->scan));
+
+            off += used;                /* the offending byte starts the skip */
+            client_input_error(c, desc, used);
+            continue;
+        }
+        object = migration_json_scan_first_byte(c->scan) == '{';
+        if (st == MIGRATION_JSON_MORE) {
+            if (!migration_json_scan_in_value(c->scan)) {
+                return;                 /* whitespace between values */
+            }
+            if (object) {
+                json_tokener_parse_ex(c->tok, p, (int)used);
+            }
+            c->in_bytes += used;
             if (c->in_bytes > c->server->max_input) {
                 g_autofree char *desc = g_strdup_printf(
                     "JSON parse error: a value is longer than %zu bytes",
@@ -761,26 +967,37 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
             }
             return;
         }
-        if (err != json_tokener_success) {
-            g_autofree char *desc = g_strdup_printf("JSON parse error: %s",
-                                                    json_tokener_error_desc(err));
-
-            g_debug("qmp: client %u: %s", c->id, desc);
-            client_reset_parser(c, c->in_bytes + used > QMP_READ_CHUNK);
-            /* Resynchronise from the offending byte to the next newline. */
-            c->skipping = true;
-            off += MIN(used, avail);
-            client_error(c, desc);
+        /*
+         * A value ended.  @used may be 0: a number from an earlier read
+         * ended at this read's first byte, which is not part of it and
+         * starts what comes next; the scan moved past the number, so this
+         * cannot loop.
+         */
+        off += used;
+        c->in_bytes += used;
+        if (!object) {
+            client_reset_parser(c, false);
+            client_error(c, "Expected a JSON object with 'execute'");
             continue;
         }
-        client_reset_parser(c, c->in_bytes + used > QMP_READ_CHUNK);
-        /*
-         * @used may be 0: a number from the previous read ended at this
-         * read's first byte, which is not part of it.  The parser was
-         * reset, so that byte starts the next value and this cannot loop.
-         */
-        off += MIN(used, avail);
-        client_dispatch(c, v);
+        v = json_tokener_parse_ex(c->tok, p, (int)used);
+        err = json_tokener_get_error(c->tok);
+        if (err != json_tokener_success) {
+            /* The scan passed it, so json-c should not refuse it. */
+            g_autofree char *desc = g_strdup_printf(
+                "JSON parse error: %s", json_tokener_error_desc(err));
+
+            json_object_put(v);
+            client_input_error(c, desc, 0);
+            c->skipping = false;        /* the value is over: no skip */
+            continue;
+        }
+        {
+            unsigned flags = migration_json_scan_flags(c->scan);
+
+            client_reset_parser(c, c->in_bytes > QMP_READ_CHUNK);
+            client_dispatch(c, v, flags);
+        }
     }
 }
 
@@ -823,8 +1040,8 @@ static void client_new(QmpServer *s, int fd)
     c->id = s->next_client_id++;
     c->server = s;
     c->fd = fd;
-    c->tok = json_tokener_new();
-    json_tokener_set_flags(c->tok, QMP_TOKENER_FLAGS);
+    c->scan = migration_json_scan_new(QMP_MAX_DEPTH);
+    c->tok = tokener_new();
     c->out = g_byte_array_new();
     s->clients = g_list_append(s->clients, c);
     s->n_clients++;
@@ -1066,7 +1283,7 @@ void qmp_server_event(QmpServer *s, const char *name, json_object *data)
     json_object_object_add(ts, "microseconds",
                            json_object_new_int64(now % G_USEC_PER_SEC));
     json_object_object_add(msg, "timestamp", ts);
-    text = json_object_to_json_string_length(msg, QMP_JSON_FLAGS, &len);
+    text = json_text(msg, &len);
     for (l = s->clients; l; l = next) {
         QmpClient *c = l->data;
 

@@ -9,18 +9,31 @@
  * "..."}}, echoing "id" when given.  Events go to every client past
  * negotiation: {"event": NAME, "data": {...}, "timestamp": {"seconds": S,
  * "microseconds": U}}.  One JSON object per line on output (ending CR LF,
- * as QEMU's); input may be split or joined anyhow (a streaming json-c
- * tokener).
+ * as QEMU's); input may be split or joined anyhow, a UTF-8 character
+ * included (a streaming checker carries its state across reads).
+ *
+ * Only JSON in, only JSON out.  Input is checked strictly
+ * (migration/json-scan.h): invalid UTF-8 in a string (overlong forms,
+ * surrogates, above U+10FFFF), raw control characters, lone surrogate
+ * escapes, numbers outside the grammar ("1.", "01.5", "1.e5", "-01"),
+ * NaN, and nesting deeper than 32 are each a "JSON parse error: ..."
+ * GenericError without an id.  Every command complete before a bad byte
+ * is executed and answered first.  Output is valid UTF-8 JSON whatever a
+ * handler or an event puts in it: an invalid sequence becomes U+FFFD.
+ * "id" comes back exactly as sent; an id json-c cannot hold exactly (an
+ * integer beyond 64 bits, or -0) is refused ("Invalid 'id': ...").
  *
  * Bad input never closes a connection: malformed JSON, a non-object, a
  * missing or non-string "execute", unknown commands, bad arguments,
  * commands before qmp_capabilities: each a GenericError (CommandNotFound
  * for unknown commands), and the connection stays usable.  Members other
  * than "execute", "arguments" and "id" are errors too.  A line of garbage
- * resynchronises at the next newline; so does one value longer than
- * 16 MiB, after its error.  A client that disappears mid-command harms
- * nothing: its pending requests are answered into the void.  A client
- * that half-closes gets what is queued for it, then the connection closes.
+ * resynchronises at the next newline (from the offending byte); so does
+ * one value longer than the input bound, after its error.  A client that
+ * disappears mid-command harms nothing: its pending requests are answered
+ * into the void.  A client that half-closes gets what is queued for it,
+ * then the connection closes.
+ *
  * A client that does not read is dropped once more than 16 MiB wait for
  * it (one reply or event of any size always goes out).
  * Not thread-safe: use it from the thread that runs its main context.
@@ -106,9 +119,11 @@ const char *qmp_request_command(const QmpRequest *req);
  * "Parameter 'x' expects a string" (an integer, a boolean, an object, an
  * array); also "Parameter 'x' must not contain NUL characters" (a string
  * with \u0000) and "Parameter 'x' is out of range" (an integer above
- * INT64_MAX; json-c saturates ones below INT64_MIN).  When optional and
- * absent, return true and leave *@out untouched.  Strings, objects and
- * arrays are borrowed from @args (json_object_get() to keep them).
+ * INT64_MAX or below INT64_MIN).  When optional and absent, return true
+ * and leave *@out untouched.  Strings, objects and arrays are borrowed
+ * from @args (json_object_get() to keep them).  @args may be any object
+ * of the request (a nested one, an array's element): typed access to
+ * every member, at any depth.
  */
 bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
                     bool required, const char **out);

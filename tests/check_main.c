@@ -48,6 +48,7 @@ static const struct {
     { "mouse", vdagent_mouse_suite },
     { "host-migrate", host_migrate_suite },
     { "json-scan", json_scan_suite },
+    { "qmp-hostile", qmp_hostile_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

@@ -27,7 +27,9 @@
 #  11 inflight-stopped  a reply in flight from a stopped source whose agent
 #                   has emptied the socket: the destination wakes the device
 #  12 hostile-qmp   hostile control-socket input (issue 23): every member
-#                   of every command with every JSON type
+#                   of every command with every JSON type, multi-byte text
+#                   split by the reads, what is not JSON, ids, invalid
+#                   UTF-8 from the guest, a command before a stray byte
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -281,6 +283,7 @@ no_reconnect() { # CTL WHEN
     grep -q ' reconnects=0 ' <<<"$r" || bad "$1 reconnected ($2): $r"
     grep -q ' errors=0 ' <<<"$r" || bad "$1 saw protocol errors ($2): $r"
 }
+utf8_ok() { LC_ALL=C.UTF-8 grep -qax '.*' <<<"$1"; }   # TEXT is valid UTF-8
 migrate() { # SOCK URI
     qmp "$1" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$2\"}}"
 }
@@ -914,11 +917,60 @@ s_hostile_qmp() {
         done
     done
     note "$n typed-member cases, $errors errors, the host alive"
+
+    # 2. Multi-byte text in one write, which the host reads in pieces that
+    # split characters (odd and even prefixes): the guest pastes it all.
+    local wide
+    printf -v wide '\xc3\xa9%.0s' {1..20000}
+    host_to_guest src.qmp guest.ctl primary "x$wide" >/dev/null
+    host_to_guest src.qmp guest.ctl primary "xy$wide" >/dev/null
+
+    # 3. Not JSON: an error without an id, and every reply valid UTF-8.
+    local -a not_json=(
+        $'{"execute":"query-status","id":"\xc0\xaf"}'
+        $'{"execute":"query-status","id":"\xed\xa0\x80"}'
+        $'{"execute":"query-status","id":"\xf4\x90\x80\x80"}'
+        $'{"execute":"query-st\xc0\xafatus"}'
+        '{"execute":"query-status","id":"\ud800"}'
+        '{"execute":"query-status","id":1.}'
+        '{"execute":"query-status","id":01.5}'
+        '{"execute":"query-status","id":1.e5}'
+        '{"execute":"query-status","id":-01}'
+        '{"execute":"query-status","id":18446744073709551616}'
+        '{"execute":"query-status","id":1000000000000000000000000000000}'
+        '{"execute":"query-status","id":-0}'
+    )
+    for v in "${not_json[@]}"; do
+        r=$("$CTL" qmp "unix:$D/src.qmp" "$v" 2>&1)
+        rc=$?
+        utf8_ok "$r" || bad "reply not UTF-8 for ${v:0:60}: $r"
+        grep -q '^{"error":{"class":"GenericError","desc":"[^"]*"}}$' <<<"$r" && [ $rc = 1 ] ||
+            bad "not JSON accepted (rc $rc): ${v:0:60} -> ${r:0:120}"
+    done
+    r=$(qmp src.qmp '{"execute":"query-status","id":18446744073709551615}')
+    [ "$r" = '{"return":{"running":true,"status":"running"},"id":18446744073709551615}' ] ||
+        bad "a 64-bit id did not come back exactly: $r"
+    # the guest's text with invalid UTF-8 comes back exactly, in base64
+    local prev
+    prev=$(guest_serial src.qmp clipboard)
+    ctl guest.ctl "copy-base64 clipboard text $(printf 'a\xc0\xafb\xed\xa0\x80' | base64 -w0)" >/dev/null
+    wait_for 5 guest_grabbed src.qmp clipboard "$prev" || bad "no grab for the invalid text"
+    r=$(clip_get src.qmp clipboard)
+    utf8_ok "$r" || bad "clipboard-get of invalid UTF-8 is not UTF-8: $r"
+    [ "$r" = "{\"return\":{\"data-base64\":\"$(printf 'a\xc0\xafb\xed\xa0\x80' | base64 -w0)\"}}" ] ||
+        bad "invalid UTF-8 text from the guest does not come back as its bytes in base64: $r"
+
+    # 4. A command before a stray byte is executed and answered.
+    r=$("$CTL" qmp "unix:$D/src.qmp" $'{"execute":"stop","id":"S"}\n\xff' 2>&1)
+    [ "$r" = '{"return":{},"id":"S"}' ] || bad "stop before a stray byte: $r"
+    status_is src.qmp paused || bad "stop before a stray byte: status $(run_status src.qmp)"
+    qmp src.qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+
     r=$(qmp src.qmp '{"execute":"query-status","id":"after"}')
     [ "$r" = '{"return":{"running":true,"status":"running"},"id":"after"}' ] ||
         bad "query-status after the sweep: $r"
-    host_to_guest src.qmp guest.ctl clipboard "still fine after the typed sweep"
-    no_reconnect guest.ctl "after the typed sweep"
+    host_to_guest src.qmp guest.ctl clipboard "still fine after the hostile input"
+    no_reconnect guest.ctl "after the hostile input"
 }
 
 # ---- driver ------------------------------------------------------------------
