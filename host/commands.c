@@ -477,13 +477,33 @@ static void cmd_display_configure(QmpRequest *req, json_object *args,
     qmp_reply(req, NULL);
 }
 
+/*
+ * A migration URI: a string of at most HOST_URI_MAX bytes (a path or a
+ * host:port is far shorter), so that no error or MIGRATION event repeats
+ * more of it.
+ */
+#define HOST_URI_MAX 4096
+
+static bool arg_uri(QmpRequest *req, json_object *args, const char **uri)
+{
+    if (!qmp_arg_string(req, args, "uri", true, uri)) {
+        return false;
+    }
+    if (strlen(*uri) > HOST_URI_MAX) {
+        qmp_reply_error(req, "Parameter 'uri' is longer than %d bytes",
+                        HOST_URI_MAX);
+        return false;
+    }
+    return true;
+}
+
 static void cmd_migrate(QmpRequest *req, json_object *args, void *opaque)
 {
     HostCommands *hc = opaque;
     g_autoptr(GError) err = NULL;
     const char *uri;
 
-    if (!qmp_arg_string(req, args, "uri", true, &uri)) {
+    if (!arg_uri(req, args, &uri)) {
         return;
     }
     if (!host_migrate_start(hc->mig, uri, &err)) {
@@ -500,7 +520,7 @@ static void cmd_migrate_incoming(QmpRequest *req, json_object *args,
     g_autoptr(GError) err = NULL;
     const char *uri;
 
-    if (!qmp_arg_string(req, args, "uri", true, &uri)) {
+    if (!arg_uri(req, args, &uri)) {
         return;
     }
     if (!host_incoming_start(hc->mig, uri, &err)) {

@@ -41,6 +41,10 @@
  * to its own commands) is dropped.  One input value is at most
  * QMP_MAX_INPUT bytes: beyond that the client gets a parse error and input
  * resynchronises at the next newline, like any other malformed input.
+ * At most QMP_MAX_CLIENTS clients at once: one more is told so and
+ * closed.  An error repeats at most QMP_MAX_REPEAT bytes of a client's
+ * text (a command name, a member), and no error text is longer than
+ * QMP_MAX_ERROR bytes.
  *
  * Output is valid UTF-8 JSON whatever it holds: input strings were
  * checked, and a text a handler or an event brings (a guest's clipboard
@@ -77,6 +81,10 @@
 #define QMP_READ_CHUNK 16384u                /* one recv() per dispatch */
 #define QMP_COMPACT_AT 65536u                /* drop written output bytes */
 #define QMP_BACKLOG 16
+#define QMP_MAX_CLIENTS 8u                   /* 8 x 16 MiB of unread output */
+#define QMP_MAX_REPEAT 256u                  /* bytes of a client's text an
+                                                error repeats */
+#define QMP_MAX_ERROR 4096u                  /* bytes of an error's text */
 #define QMP_MAX_DEPTH 32u                    /* nesting of one input value */
 #define QMP_ACCEPT_BURST 16u                 /* accepts per dispatch */
 #define QMP_ACCEPT_RETRY_MS 100u             /* pause when out of fds */
@@ -409,6 +417,31 @@ static void client_send(QmpClient *c, json_object *obj)
     client_send_text(c, text, len);
 }
 
+/* The largest n <= @max such that @s[n] does not continue a character. */
+static size_t utf8_cut(const char *s, size_t max)
+{
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80) {
+        max--;
+    }
+    return max;
+}
+
+/*
+ * What an error may repeat of a client's text @s: up to its first NUL, at
+ * most QMP_MAX_REPEAT bytes cut at a character boundary, "..." marking a
+ * cut.  Newly allocated.
+ */
+static char *repeat_text(const char *s)
+{
+    size_t n = strnlen(s, QMP_MAX_REPEAT + 1);
+
+    if (n <= QMP_MAX_REPEAT) {
+        return g_strndup(s, n);
+    }
+    n = utf8_cut(s, QMP_MAX_REPEAT);
+    return g_strdup_printf("%.*s...", (int)n, s);
+}
+
 /* ---- requests ------------------------------------------------------- */
 
 static QmpRequest *request_new(QmpClient *c, const char *command,
@@ -417,7 +450,7 @@ static QmpRequest *request_new(QmpClient *c, const char *command,
     QmpRequest *req = g_new0(QmpRequest, 1);
 
     req->client = client_ref(c);
-    req->command = g_strdup(command ? command : "");
+    req->command = repeat_text(command ? command : "");
     req->has_id = has_id;
     req->id = json_object_get(id);
     return req;
@@ -454,9 +487,17 @@ static void request_error(QmpRequest *req, const char *class,
                           const char *desc)
 {
     json_object *err = json_object_new_object();
+    size_t len = strlen(desc);
 
     json_object_object_add(err, "class", json_object_new_string(class));
-    json_object_object_add(err, "desc", json_object_new_string(desc));
+    if (len > QMP_MAX_ERROR) {
+        g_autofree char *cut = g_strdup_printf(
+            "%.*s...", (int)utf8_cut(desc, QMP_MAX_ERROR - 3), desc);
+
+        json_object_object_add(err, "desc", json_object_new_string(cut));
+    } else {
+        json_object_object_add(err, "desc", json_object_new_string(desc));
+    }
     request_answer(req, "error", err);
 }
 
@@ -645,8 +686,9 @@ static void cmd_qmp_capabilities(QmpRequest *req, json_object *args,
         json_object *cap = json_object_array_get_idx(enable, 0);
 
         if (json_object_is_type(cap, json_type_string)) {
-            qmp_reply_error(req, "Capability '%s' is not available",
-                            json_object_get_string(cap));
+            g_autofree char *name = repeat_text(json_object_get_string(cap));
+
+            qmp_reply_error(req, "Capability '%s' is not available", name);
         } else {
             qmp_reply_error(req, "Parameter 'enable' expects an array of "
                             "strings");
@@ -828,8 +870,10 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
         (void)val;
         if (strcmp(key, "execute") != 0 && strcmp(key, "arguments") != 0 &&
             strcmp(key, "id") != 0) {
+            g_autofree char *member = repeat_text(key);
+
             qmp_reply_error(req, "Unexpected member '%s' (expected "
-                            "'execute', 'arguments' and 'id')", key);
+                            "'execute', 'arguments' and 'id')", member);
             return;
         }
     }
@@ -840,7 +884,7 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
     }
     name = json_object_get_string(exec);
     g_free(req->command);
-    req->command = g_strdup(name);
+    req->command = repeat_text(name);
     if (json_object_object_get_ex(root, "arguments", &args) &&
         !json_object_is_type(args, json_type_object)) {
         qmp_reply_error(req, "Expected 'arguments' to be an object");
@@ -860,8 +904,8 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
         }
     }
     if (!cmd) {
-        g_autofree char *desc =
-            g_strdup_printf("The command %s has not been found", name);
+        g_autofree char *desc = g_strdup_printf(
+            "The command %s has not been found", req->command);
 
         request_error(req, QMP_ERR_NOT_FOUND, desc);
         return;
@@ -1068,6 +1112,20 @@ static void client_new(QmpServer *s, int fd)
 
 /* ---- listener ------------------------------------------------------- */
 
+/* One client too many: say so (a fresh socket takes one line) and close. */
+static void client_refuse(int fd)
+{
+    g_autofree char *line = g_strdup_printf(
+        "{\"error\":{\"class\":\"%s\",\"desc\":\"too many clients (at "
+        "most %u)\"}}\r\n", QMP_ERR_GENERIC, QMP_MAX_CLIENTS);
+
+    g_debug("qmp: refusing a client: %u already", QMP_MAX_CLIENTS);
+    if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        g_debug("qmp: refusing a client: %s", g_strerror(errno));
+    }
+    close(fd);
+}
+
 static void listen_watch_start(QmpServer *s);
 
 static gboolean listen_retry_cb(gpointer data)
@@ -1089,7 +1147,11 @@ static gboolean listen_cb(int fd, GIOCondition cond, gpointer data)
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
         if (cfd >= 0) {
-            client_new(s, cfd);
+            if (s->n_clients >= QMP_MAX_CLIENTS) {
+                client_refuse(cfd);
+            } else {
+                client_new(s, cfd);
+            }
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) {

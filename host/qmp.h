@@ -34,8 +34,14 @@
  * into the void.  A client that half-closes gets what is queued for it,
  * then the connection closes.
  *
- * A client that does not read is dropped once more than 16 MiB wait for
- * it (one reply or event of any size always goes out).
+ * Limits: at most 8 clients at once (one more gets {"error": ...
+ * "too many clients (at most 8)"} and is closed); a client that does not
+ * read is dropped once more than 16 MiB wait for it (one reply or event
+ * of any size always goes out), so unread output stays under 8 x 16 MiB
+ * plus one reply each; an error repeats at most 256 bytes of what the
+ * client sent (a command name, a member, a capability), and no error text
+ * is longer than 4096 bytes; one input value is at most the input bound
+ * (qmp_server_set_max_input()).
  * Not thread-safe: use it from the thread that runs its main context.
  *
  * Commands may answer later (asynchronously): the handler keeps the

@@ -1,6 +1,6 @@
 /*
  * check_qmp_hostile.c: the QMP control socket (host/qmp.h) against a
- * hostile or buggy client (issue 23, points 2 to 4).
+ * hostile or buggy client (issue 23, points 2 to 5).
  *
  *   utf8     a multi-byte character split between two reads is fine
  *   strict   what is not JSON is refused (overlong, surrogate and
@@ -8,6 +8,7 @@
  *            exactly or the command is refused, and every line the server
  *            writes is valid UTF-8 JSON, whatever a handler gives it
  *   order    every complete command before a bad byte is answered
+ *   bounds   what an error repeats is bounded, so is the number of clients
  *
  * Every test gets a fresh temporary directory with a server on
  * DIR/qmp.sock and these commands: echo (answers its "arguments"), raw
@@ -19,6 +20,7 @@
  * one JSON value to its last byte.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,6 +43,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 #define WAIT_MS 5000u
 #define QUIET_MS 50u
+#define MAX_CLIENTS 8u              /* host/qmp.h */
+#define MAX_REPEAT 256u             /* host/qmp.h: what an error repeats */
+#define MAX_ERROR 4096u             /* host/qmp.h: an error's text */
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -635,6 +640,176 @@ START_TEST(test_command_before_bad_byte)
 }
 END_TEST
 
+/* ---- 5: bounds ---------------------------------------------------------- */
+
+/* An error repeats at most MAX_REPEAT bytes of what the client sent, cut
+ * at a character boundary. */
+START_TEST(test_error_repeat_bounded)
+{
+    /* An unknown command's name, or an unexpected member's. */
+    static const char *const heads[] = {
+        "{\"execute\":\"",
+        "{\"execute\":\"echo\",\"",
+    };
+    static const char *const tails[] = {
+        "\",\"id\":1}\n",
+        "\":1,\"id\":1}\n",
+    };
+    Client *c = client_new();
+    g_autoptr(GString) name = g_string_new("a");
+    g_autofree char *greeting = client_line(c);
+    g_autoptr(json_object) msg = NULL;
+    json_object *err, *desc;
+    unsigned k;
+
+    for (k = 0; k < 300000; k++) {
+        g_string_append(name, "\xc3\xa9");
+    }
+    client_send(c, "{\"execute\":\"qmp_capabilities\",\"arguments\":"
+                   "{\"enable\":[\"");
+    client_send(c, name->str);
+    client_send(c, "\"]}}\n");
+    msg = client_msg(c);
+    ck_assert(json_object_object_get_ex(msg, "error", &err));
+    ck_assert(json_object_object_get_ex(err, "desc", &desc));
+    ck_assert_uint_le(json_object_get_string_len(desc), MAX_REPEAT + 100);
+    ck_assert_uint_ge(json_object_get_string_len(desc), MAX_REPEAT / 2);
+    g_clear_pointer(&msg, json_object_put);
+    client_send(c, "{\"execute\":\"qmp_capabilities\"}\n");
+    expect_line(c, "{\"return\":{}}");
+
+    client_send(c, heads[_i]);
+    client_send(c, name->str);
+    client_send(c, tails[_i]);
+    msg = client_msg(c);
+    ck_assert(json_object_object_get_ex(msg, "error", &err));
+    ck_assert(json_object_object_get_ex(err, "desc", &desc));
+    ck_assert_uint_le(json_object_get_string_len(desc), MAX_REPEAT + 100);
+    ck_assert_uint_ge(json_object_get_string_len(desc), MAX_REPEAT / 2);
+    expect_alive(c);
+}
+END_TEST
+
+/* A handler's error text is bounded too. */
+START_TEST(test_error_text_bounded)
+{
+    Client *c = ready_client();
+    g_autoptr(GString) text = g_string_new(NULL);
+    g_autofree char *b64 = NULL, *cmd = NULL;
+    g_autoptr(json_object) msg = NULL;
+    json_object *err, *desc;
+    unsigned k;
+
+    for (k = 0; k < 100000; k++) {
+        g_string_append(text, "\xe2\x9c\x93");
+    }
+    b64 = g_base64_encode((const guchar *)text->str, text->len);
+    cmd = g_strdup_printf("{\"execute\":\"raw\",\"arguments\":{\"b64\":\"%s\","
+                          "\"as\":\"error\"}}\n", b64);
+    client_send(c, cmd);
+    msg = client_msg(c);
+    ck_assert(json_object_object_get_ex(msg, "error", &err));
+    ck_assert(json_object_object_get_ex(err, "desc", &desc));
+    ck_assert_uint_le(json_object_get_string_len(desc), MAX_ERROR);
+    ck_assert_uint_ge(json_object_get_string_len(desc), MAX_ERROR - 8);
+    expect_alive(c);
+}
+END_TEST
+
+static bool reset_hwm(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write(fd, "5", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+static uint64_t status_kb(const char *key)
+{
+    g_autofree char *text = NULL;
+    const char *p;
+
+    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL) ||
+        !(p = strstr(text, key))) {
+        return 0;
+    }
+    return g_ascii_strtoull(p + strlen(key) + 1, NULL, 10);
+}
+
+/*
+ * The issue's 64 MiB command name peaked at 387 MiB: the error repeated
+ * it whole, several copies deep.  With the name bounded in the error the
+ * server's peak stays within a small multiple of the input (the parse
+ * itself: json-c's buffer and the string it builds).  The test's own
+ * copy of the input is faulted in before the high-water mark is reset.
+ */
+START_TEST(test_long_name_memory)
+{
+    size_t n = 64u << 20;
+    g_autofree char *cmd = g_malloc(n + 64);
+    Client *c = ready_client();
+    uint64_t before, after;
+    g_autofree char *desc = NULL;
+
+    memcpy(cmd, "{\"execute\":\"", 12);
+    memset(cmd + 12, 'n', n);
+    memcpy(cmd + 12 + n, "\",\"id\":1}\n", 11);
+    if (!reset_hwm()) {
+        return;                 /* no clear_refs: nothing to measure */
+    }
+    before = status_kb("VmHWM:");
+    client_send(c, cmd);
+    {
+        g_autoptr(json_object) msg = client_msg(c);
+        json_object *err, *d;
+
+        ck_assert(json_object_object_get_ex(msg, "error", &err));
+        ck_assert(json_object_object_get_ex(err, "desc", &d));
+        desc = g_strdup(json_object_get_string(d));
+    }
+    after = status_kb("VmHWM:");
+    ck_assert_msg(after - before <= 3 * (n >> 10),
+                  "peak grew by %" G_GUINT64_FORMAT " KiB for a %zu KiB name",
+                  after - before, n >> 10);
+    ck_assert_uint_le(strlen(desc), MAX_REPEAT + 100);
+    expect_alive(c);
+}
+END_TEST
+
+/* At most MAX_CLIENTS clients: one more gets an error and is closed;
+ * once one leaves, a new one is welcome. */
+START_TEST(test_max_clients)
+{
+    Client *c[MAX_CLIENTS], *extra;
+    g_autofree char *line = NULL;
+    unsigned i;
+
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        c[i] = ready_client();
+    }
+    ck_assert_uint_eq(qmp_server_n_clients(fx.server), MAX_CLIENTS);
+    extra = client_new();
+    expect_line(extra, "{\"error\":{\"class\":\"GenericError\",\"desc\":"
+                       "\"too many clients (at most 8)\"}}");
+    ck_assert_ptr_null(client_line(extra));
+    ck_assert_uint_eq(qmp_server_n_clients(fx.server), MAX_CLIENTS);
+    for (i = 0; i < MAX_CLIENTS; i++) {
+        expect_alive(c[i]);
+    }
+    close(c[0]->fd);
+    c[0]->fd = -1;
+    while (qmp_server_n_clients(fx.server) == MAX_CLIENTS) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    expect_alive(ready_client());
+}
+END_TEST
+
 Suite *qmp_hostile_suite(void);
 
 static TCase *tcase(Suite *s, const char *name)
@@ -667,5 +842,11 @@ Suite *qmp_hostile_suite(void)
 
     tc = tcase(s, "order");
     tcase_add_test(tc, test_command_before_bad_byte);
+
+    tc = tcase(s, "bounds");
+    tcase_add_loop_test(tc, test_error_repeat_bounded, 0, 2);
+    tcase_add_test(tc, test_error_text_bounded);
+    tcase_add_test(tc, test_long_name_memory);
+    tcase_add_test(tc, test_max_clients);
     return s;
 }

@@ -29,7 +29,8 @@
 #  12 hostile-qmp   hostile control-socket input (issue 23): every member
 #                   of every command with every JSON type, multi-byte text
 #                   split by the reads, what is not JSON, ids, invalid
-#                   UTF-8 from the guest, a command before a stray byte
+#                   UTF-8 from the guest, a command before a stray byte,
+#                   a ninth client
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -284,6 +285,10 @@ no_reconnect() { # CTL WHEN
     grep -q ' errors=0 ' <<<"$r" || bad "$1 saw protocol errors ($2): $r"
 }
 utf8_ok() { LC_ALL=C.UTF-8 grep -qax '.*' <<<"$1"; }   # TEXT is valid UTF-8
+too_many() { # SOCK: a new client is refused as the ninth
+    [ "$("$CTL" raw "unix:$D/$1" '{}' 2>/dev/null | tr -d '\r')" = \
+      '{"error":{"class":"GenericError","desc":"too many clients (at most 8)"}}' ]
+}
 migrate() { # SOCK URI
     qmp "$1" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$2\"}}"
 }
@@ -965,6 +970,31 @@ s_hostile_qmp() {
     [ "$r" = '{"return":{},"id":"S"}' ] || bad "stop before a stray byte: $r"
     status_is src.qmp paused || bad "stop before a stray byte: status $(run_status src.qmp)"
     qmp src.qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+
+    # 5. At most 8 clients: a ninth is told so and closed.
+    # (a probe racing the eight may take a slot and get one of them
+    # refused: such a one is started again until eight hold the slots)
+    for ((rc = 0; rc < 50; rc++)); do
+        for n in 1 2 3 4 5 6 7 8; do
+            [ -n "${PID[w$n]:-}" ] && alive "w$n" ||
+                start "w$n" "$CTL" wait-event "unix:$D/src.qmp" NO_SUCH_EVENT 20
+        done
+        sleep 0.1
+        too_many src.qmp && break
+    done
+    [ $rc -lt 50 ] || bad "a ninth client was not refused: $("$CTL" raw "unix:$D/src.qmp" '{}' 2>&1)"
+    for n in 1 2 3 4 5 6 7 8; do
+        stop "w$n"
+    done
+    wait_for 5 q_match src.qmp '{"execute":"query-status"}' running ||
+        bad "no client welcome after the eight left"
+    # a URI no error or MIGRATION event repeats whole
+    local long
+    printf -v long 'h%.0s' {1..5000}
+    r=$(qmp src.qmp "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:$long:1\"}}" 2>&1)
+    [ "$r" = '{"error":{"class":"GenericError","desc":"Parameter '"'uri'"' is longer than 4096 bytes"}}' ] ||
+        bad "a 5 KB URI: ${r:0:120}"
+    [ "$(mig_status src.qmp)" = none ] || bad "a 5 KB URI started a migration: $(mig_status src.qmp)"
 
     r=$(qmp src.qmp '{"execute":"query-status","id":"after"}')
     [ "$r" = '{"return":{"running":true,"status":"running"},"id":"after"}' ] ||

@@ -9,6 +9,8 @@
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
  *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
  *                                         greeting, send TEXT, print a line
+ *                                         (a first line that is not a
+ *                                         greeting is printed instead)
  *   vdctl fake-dest unix:PATH N           a migration destination that dies:
  *                                         listen, accept, read N bytes, close
  *   vdctl fake-dest unix:PATH refuse      one that reads a whole channel
@@ -305,6 +307,13 @@ int main(int argc, char **argv)
             return 2;
         }
         line = read_line(fd, &pending, &plen, now() + timeout);
+        if (line && !strstr(line, "\"QMP\"")) {
+            /* not a greeting (a client too many): that is the answer */
+            printf("%s\n", line);
+            free(line);
+            free(pending);
+            return 1;
+        }
         free(line);
         if (send_line(fd, argv[3]) < 0) {
             return 2;
