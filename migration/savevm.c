@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "migration"
 
 #include "migration/savevm.h"
+#include "migration/json-scan.h"
 #include "migration/migration-internal.h"
 
 #include <inttypes.h>
@@ -26,8 +27,8 @@
 #define QEVM_VMDESC_MAX         (16u * 1024 * 1024)
 /* The vmdesc of an fd source is read in pieces of this size. */
 #define VMDESC_READ_PIECE       (64u * 1024)
-/* Nesting depth accepted when parsing a vmdesc. */
-#define VMDESC_JSON_DEPTH       64
+/* Nesting depth accepted in a vmdesc (QEMU's has 5 or so). */
+#define VMDESC_JSON_DEPTH       MIGRATION_JSON_MAX_DEPTH
 
 /* ---- the registry ---------------------------------------------------- */
 
@@ -262,20 +263,26 @@ static bool fail_read(MigrationStream *s, GError **errp, const char *what,
     return false;
 }
 
-/* Read the vmdesc after its 0x06 marker; see migration_load(). */
+/*
+ * Read the vmdesc after its 0x06 marker; see migration_load().  The JSON
+ * is checked in pieces as it is read, by a scanner that builds nothing
+ * (json-scan.h): memory stays one piece whatever the JSON holds (a tree
+ * of a million "{}" would cost a gigabyte), and a lying length costs no
+ * more than the bytes sent.
+ */
 static bool load_vmdesc(MigrationStream *s, GError **errp)
 {
-    g_autoptr(GByteArray) json = g_byte_array_new();
-    json_tokener *tok = NULL;
-    json_object *obj = NULL;
+    g_autoptr(MigrationJsonScan) js = NULL;
+    g_autofree uint8_t *piece = NULL;
     uint64_t off = migration_stream_offset(s);
-    uint32_t len;
-    size_t end;
+    uint32_t len, done = 0;
+    bool ended = false;
+    const char *why = NULL;
 
     if (!migration_get_be32(s, &len)) {
         return fail_read(s, errp, "vmdesc length", off);
     }
-    /* Bound the length before allocating anything. */
+    /* Bound the length before reading anything. */
     if (migration_stream_is_memory(s) &&
         len > migration_stream_remaining(s)) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_TRUNCATED,
@@ -290,49 +297,74 @@ static bool load_vmdesc(MigrationStream *s, GError **errp)
                     " above maximum %u", off, len, QEVM_VMDESC_MAX);
         return false;
     }
-    /* In pieces: a lying length costs no more memory than the bytes sent. */
-    while (json->len < len) {
-        guint have = json->len;
-        guint piece = MIN(len - have, VMDESC_READ_PIECE);
-
-        g_byte_array_set_size(json, have + piece);
-        if (!migration_get_bytes(s, json->data + have, piece)) {
-            return fail_read(s, errp, "vmdesc", off + 4);
-        }
-    }
-    if (len == 0 || memchr(json->data, 0, len)) {
+    if (len == 0) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                    "vmdesc at offset %" PRIu64 ": %s", off + 4,
-                    len == 0 ? "empty" : "contains a NUL byte");
+                    "vmdesc at offset %" PRIu64 ": empty", off + 4);
         return false;
     }
-    tok = json_tokener_new_ex(VMDESC_JSON_DEPTH);
-    obj = json_tokener_parse_ex(tok, (const char *)json->data, (int)len);
-    end = json_tokener_get_parse_end(tok);
-    if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(obj, json_type_object)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                    "vmdesc at offset %" PRIu64 ": not a JSON object (%s)",
-                    off + 4, obj ? "wrong type"
-                    : json_tokener_error_desc(json_tokener_get_error(tok)));
-        goto err;
-    }
-    for (; end < len; end++) {
-        if (!g_ascii_isspace(json->data[end])) {
+    js = migration_json_scan_new(VMDESC_JSON_DEPTH);
+    piece = g_malloc(MIN(len, VMDESC_READ_PIECE));
+    while (done < len) {
+        uint32_t n = MIN(len - done, VMDESC_READ_PIECE), i;
+        size_t used = 0;
+
+        if (!migration_get_bytes(s, piece, n)) {
+            return fail_read(s, errp, "vmdesc", off + 4);
+        }
+        done += n;
+        if (memchr(piece, 0, n)) {
             g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "vmdesc at offset %" PRIu64 ": bytes after the "
-                        "JSON object", off + 4);
-            goto err;
+                        "vmdesc at offset %" PRIu64 ": contains a NUL byte",
+                        off + 4);
+            return false;
+        }
+        if (why) {
+            continue;               /* read to the end: NULs first */
+        }
+        if (ended) {
+            i = 0;
+        } else {
+            switch (migration_json_scan_push(js, piece, n, &used)) {
+            case MIGRATION_JSON_MORE:
+                continue;
+            case MIGRATION_JSON_ERROR:
+                why = migration_json_scan_error(js);
+                continue;
+            case MIGRATION_JSON_VALUE:
+                ended = true;
+                break;
+            }
+            if (migration_json_scan_first_byte(js) != '{') {
+                why = "wrong type";
+                continue;
+            }
+            i = (uint32_t)used;
+        }
+        for (; i < n; i++) {
+            if (!g_ascii_isspace(piece[i])) {
+                g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                            "vmdesc at offset %" PRIu64 ": bytes after the "
+                            "JSON object", off + 4);
+                return false;
+            }
         }
     }
-    json_object_put(obj);
-    json_tokener_free(tok);
+    if (!why && !ended) {
+        /* The JSON stopped short, or was a number (ended only now). */
+        if (migration_json_scan_finish(js) == MIGRATION_JSON_VALUE) {
+            why = "wrong type";
+        } else {
+            why = migration_json_scan_error(js);
+            why = why ? why : "unexpected end of input";
+        }
+    }
+    if (why) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "vmdesc at offset %" PRIu64 ": not a JSON object (%s)",
+                    off + 4, why);
+        return false;
+    }
     return true;
-
-err:
-    json_object_put(obj);
-    json_tokener_free(tok);
-    return false;
 }
 
 /* One FULL section after its 0x04 marker, read at @start. */

@@ -57,7 +57,10 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
  * section, the field and the offset.  On any failure the load_failed hook
  * of every section whose load began runs (a section loaded before the
  * failing byte gives its state up).  The vmdesc is optional on load and,
- * when present, must be a JSON object of the announced length.  A memory
+ * when present, must be a JSON object of the announced length: it is
+ * checked strictly as it is read, in 64 KiB pieces, and never built
+ * (json-scan.h; nesting at most 64), so memory does not depend on what
+ * the JSON holds.  A memory
  * source must end right after the vmdesc (or EOF when there is none):
  * trailing bytes are an error.  An fd source is read up to the end of the
  * vmdesc and no further (the caller frames what follows, e.g. a reply).

@@ -49,6 +49,7 @@ static const struct {
     { "host-migrate", host_migrate_suite },
     { "json-scan", json_scan_suite },
     { "qmp-hostile", qmp_hostile_suite },
+    { "migration-hostile", migration_hostile_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)
