@@ -1,14 +1,17 @@
 /*
  * check_migration_hostile.c: the savevm container (migration/savevm.h)
- * against a hostile stream (issue 23, point 6).
+ * against a hostile stream (issue 23, points 6 and 11).
  *
  *   vmdesc   a vmdesc of a million "{}" loads in memory of the order of
  *            the stream (it was parsed into a json-c tree: 1 GiB for a
  *            4 MB stream); one nested deeper than the bound, or not an
  *            object, or not JSON, is refused cleanly
+ *   cuts     a stream cut at any byte fails, except right after the EOF
+ *            marker: the vmdesc is optional, as QEMU treats it (README);
+ *            on an fd, which frames what follows, it is required
  *
  * The section is a tiny one of this file (a uint32 and a buffer); streams
- * are made by migration_save() and then given another vmdesc here.
+ * are made by migration_save() and then cut or given another vmdesc here.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -223,6 +226,64 @@ START_TEST(test_vmdesc_deep)
 }
 END_TEST
 
+/* ---- 11: cuts ----------------------------------------------------------- */
+
+/* Every cut: an error, except the whole stream and the cut right after
+ * EOF (no vmdesc: it is optional, as in QEMU). */
+START_TEST(test_every_cut)
+{
+    size_t eof_end, cut;
+    g_autoptr(GByteArray) in = tiny_stream(&eof_end);
+
+    for (cut = 0; cut <= in->len; cut++) {
+        g_autoptr(GError) err = NULL;
+        Tiny t;
+        bool ok = load_tiny(in->data, cut, &t, &err);
+
+        if (cut == eof_end || cut == in->len) {
+            ck_assert_msg(ok, "cut %zu of %u: %s", cut, in->len,
+                          err ? err->message : "?");
+            ck_assert_uint_eq(t.a, 0x01020304);
+            ck_assert_uint_eq(t.len, 5);
+            ck_assert_mem_eq(t.buf, "hello", 5);
+        } else {
+            ck_assert_msg(!ok, "cut %zu of %u (EOF ends at %zu) loaded", cut,
+                          in->len, eof_end);
+            ck_assert_ptr_nonnull(err);
+        }
+        tiny_clear(&t);
+    }
+}
+END_TEST
+
+/* On an fd the vmdesc is required: the caller frames what follows it, so
+ * the loader cannot look past EOF to see whether one comes. */
+START_TEST(test_fd_needs_vmdesc)
+{
+    size_t eof_end;
+    g_autoptr(GByteArray) in = tiny_stream(&eof_end);
+    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(GError) err = NULL;
+    Tiny t = { 0 };
+    int fds[2];
+
+    ck_assert(migration_register(reg, "tiny", 0, &vmstate_tiny, &t, NULL));
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(write(fds[1], in->data, eof_end), (ssize_t)eof_end);
+    close(fds[1]);
+    {
+        g_autoptr(MigrationStream) s = migration_stream_new_fd(fds[0], false);
+
+        ck_assert(!migration_load(reg, s, &err));
+    }
+    close(fds[0]);
+    tiny_clear(&t);
+    ck_assert_int_eq(err->code, VMSTATE_ERROR_TRUNCATED);
+    ck_assert_msg(g_str_has_prefix(err->message, "vmdesc at offset "),
+                  "%s", err->message);
+}
+END_TEST
+
 Suite *migration_hostile_suite(void)
 {
     Suite *s = suite_create("migration-hostile");
@@ -232,6 +293,11 @@ Suite *migration_hostile_suite(void)
     tcase_add_test(tc, test_vmdesc_million_objects);
     tcase_add_loop_test(tc, test_vmdesc_refused, 0, G_N_ELEMENTS(bad_vmdesc));
     tcase_add_test(tc, test_vmdesc_deep);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cuts");
+    tcase_add_test(tc, test_every_cut);
+    tcase_add_test(tc, test_fd_needs_vmdesc);
     suite_add_tcase(s, tc);
     return s;
 }
