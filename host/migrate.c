@@ -11,12 +11,17 @@
  *                           the QEVM stream.  Over unix: the guest
  *                           channel (and its listening socket) ride on the
  *                           first bytes as SCM_RIGHTS.
- *   destination -> source   u8 0 (loaded, the destination owns the guest
- *                           now) or u8 1, be32 length, an error message.
+ *   destination -> source   the answer: "VDMR" u8 version(1) u8 status,
+ *                           be32 length, message: status 0 with length 0
+ *                           (loaded, the destination owns the guest now)
+ *                           or status 1 with an error message of at most
+ *                           4096 bytes.
  *
  * The source stops reading the guest, saves, sends, and waits.  Only on
- * ok does it give up its descriptors (and stays postmigrate until quit);
- * on an error or a broken channel it resumes as if nothing had happened.
+ * exactly the ok answer does it give up its descriptors (and stays
+ * postmigrate until quit); on anything else (a refusal, a broken channel,
+ * or bytes that are not an answer at all: a peer that is no vdagent-host)
+ * it resumes as if nothing had happened.
  * Bytes the guest wrote meanwhile wait in the kernel for whoever owns the
  * descriptor.  Blocking transfers run in a thread; the main loop (and the
  * control socket) stays responsive.
@@ -38,6 +43,10 @@
 
 #define MIG_MAGIC "VDMG"
 #define MIG_VERSION 1
+#define MIG_ANSWER_MAGIC "VDMR"
+#define MIG_ANSWER_VERSION 1
+#define MIG_ANSWER_LEN 10                   /* magic, version, status, be32 */
+#define MIG_ANSWER_MAX_MSG 4096u
 #define MIG_TIMEOUT_MS 60000
 #define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
 #define MIG_MAX_PATH 4096
@@ -235,7 +244,10 @@ static gpointer out_thread(gpointer opaque)
     size_t hlen, slen;
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
     const uint8_t *hdata;
-    uint8_t status, elen[4];
+    g_autoptr(MigrationStream) r = NULL;
+    uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status;
+    uint32_t n;
+    unsigned i;
     int fd = job->chan;             /* an fd: channel, or connect now */
 
     if (fd < 0) {
@@ -256,21 +268,45 @@ static gpointer out_thread(gpointer opaque)
     hdata = migration_stream_data(hdr, &hlen);
     if (!migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
                                 deadline, &err) ||
-        !migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err) ||
-        /* the check step */
-        !migration_channel_recv(fd, &status, 1, nofds, deadline, &err)) {
+        !migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
         goto out;
     }
-    if (status == 0) {
+    /*
+     * The check step.  The magic is read a byte at a time, so a peer that
+     * is no vdagent-host (a wrong service answering one byte and waiting)
+     * is told apart at its first wrong byte, not at the deadline.
+     */
+    for (i = 0; i < 4; i++) {
+        if (!migration_channel_recv(fd, answer + i, 1, nofds, deadline,
+                                    &err)) {
+            goto out;
+        }
+        if (answer[i] != (uint8_t)MIG_ANSWER_MAGIC[i]) {
+            job->error = g_strdup("the destination's answer is not a "
+                                  "vdagent-host migration answer");
+            goto out;
+        }
+    }
+    if (!migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
+                                deadline, &err)) {
+        goto out;
+    }
+    r = migration_stream_new_reader(answer, MIG_ANSWER_LEN);
+    migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
+    migration_get_u8(r, &version);
+    migration_get_u8(r, &status);
+    migration_get_be32(r, &n);
+    /* Only exactly ok lets go: anything else is not an answer. */
+    if (memcmp(magic, MIG_ANSWER_MAGIC, 4) != 0 ||
+        version != MIG_ANSWER_VERSION || status > 1 ||
+        (status == 0 && n != 0) || n > MIG_ANSWER_MAX_MSG) {
+        job->error = g_strdup("the destination's answer is not a "
+                              "vdagent-host migration answer");
+    } else if (status == 0) {
         job->ok = true;
-    } else if (migration_channel_recv(fd, elen, 4, nofds, deadline, &err)) {
-        g_autoptr(MigrationStream) r = migration_stream_new_reader(elen, 4);
-        g_autofree char *msg = NULL;
-        uint32_t n;
+    } else {
+        g_autofree char *msg = g_malloc0(n + 1);
 
-        migration_get_be32(r, &n);      /* 4 bytes of 4: cannot fail */
-        n = MIN(n, 4096u);
-        msg = g_malloc0(n + 1);
         if (migration_channel_recv(fd, msg, n, nofds, deadline, &err)) {
             job->error = g_strdup_printf("destination refused: %s", msg);
         }
@@ -477,12 +513,16 @@ static void in_reply(InJob *job, const char *error)
         return;
     }
     s = migration_stream_new_buffer();
+    migration_put_bytes(s, MIG_ANSWER_MAGIC, 4);
+    migration_put_u8(s, MIG_ANSWER_VERSION);
     migration_put_u8(s, error ? 1 : 0);
     if (error) {
-        size_t n = MIN(strlen(error), 4096u);
+        size_t n = MIN(strlen(error), MIG_ANSWER_MAX_MSG);
 
         migration_put_be32(s, n);
         migration_put_bytes(s, error, n);
+    } else {
+        migration_put_be32(s, 0);
     }
     data = migration_stream_data(s, &len);
     migration_channel_send(job->fd, data, len, NULL, 0, deadline, NULL);

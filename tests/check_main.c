@@ -50,6 +50,7 @@ static const struct {
     { "json-scan", json_scan_suite },
     { "qmp-hostile", qmp_hostile_suite },
     { "migration-hostile", migration_hostile_suite },
+    { "host-channel", host_channel_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

@@ -52,5 +52,6 @@ Suite *host_migrate_suite(void);
 Suite *json_scan_suite(void);
 Suite *qmp_hostile_suite(void);
 Suite *migration_hostile_suite(void);
+Suite *host_channel_suite(void);
 
 #endif /* CHECK_SUITES_H */

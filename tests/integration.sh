@@ -31,6 +31,8 @@
 #                   split by the reads, what is not JSON, ids, invalid
 #                   UTF-8 from the guest, a command before a stray byte,
 #                   a ninth client
+#  13 hostile-mig   a hostile migration peer (issue 23): a 0 byte answer
+#                   does not take the source's state
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1003,6 +1005,31 @@ s_hostile_qmp() {
     no_reconnect guest.ctl "after the hostile input"
 }
 
+# 13. A hostile migration peer (issue 23): a destination whose answer is
+# one 0 byte (the old ok, or another service on the port) does not take
+# the source's state.
+s_hostile_mig() {
+    local r desc
+
+    host_with_guest src guest chan
+    guest_to_host src.qmp guest.ctl clipboard "guest text before the bad answers"
+
+    start fake "$CTL" fake-dest "unix:$D/fake" zero
+    wait_for 5 test -S "$D/fake" || die "fake destination not listening"
+    migrate src.qmp "unix:$D/fake" >/dev/null || die "migrate"
+    wait_for 10 mig_done src.qmp || die "migration (zero answer) did not finish"
+    r=$(qmp src.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = failed ] || bad "a 0 byte answer let the source go: $r"
+    desc=$(field "$r" error-desc)
+    grep -q 'not a vdagent-host migration answer' <<<"$desc" ||
+        bad "error-desc for a 0 byte answer: $desc"
+    wait_for 5 status_is src.qmp running || bad "source status $(run_status src.qmp)"
+    exit_status fake 5 >/dev/null
+    guest_to_host src.qmp guest.ctl clipboard "guest text after a 0 byte answer"
+    host_to_guest src.qmp guest.ctl clipboard "host text after a 0 byte answer"
+    no_reconnect guest.ctl "after a 0 byte answer"
+}
+
 # ---- driver ------------------------------------------------------------------
 
 run() { # NAME FUNCTION LIMIT-SECONDS
@@ -1225,7 +1252,7 @@ s_moved() {
     host_to_guest dst.qmp g.ctl clipboard "on the destination" || true
 }
 
-echo "1..12"
+echo "1..13"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1238,6 +1265,7 @@ run inflight s_inflight 60
 run moved s_moved 30
 run inflight-stopped s_inflight_stopped 30
 run hostile-qmp s_hostile_qmp 30
+run hostile-mig s_hostile_mig 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

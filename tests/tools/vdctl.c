@@ -15,6 +15,11 @@
  *                                         listen, accept, read N bytes, close
  *   vdctl fake-dest unix:PATH refuse      one that reads a whole channel
  *                                         transfer and answers an error
+ *                                         ("VDMR" 1, status 1, be32 length,
+ *                                         the message)
+ *   vdctl fake-dest unix:PATH zero        one that reads a whole transfer
+ *                                         and answers a single 0 byte (the
+ *                                         old ok, or another service)
  *
  * Exit status: 0 on a "return" / "ok..." reply, 1 on an error reply or a
  * timeout, 2 on bad usage or a connection failure.  Everything is bounded
@@ -200,8 +205,10 @@ static int fake_dest(const char *spec, const char *what)
     if (fd < 0) {
         return 2;
     }
-    if (strcmp(what, "refuse") == 0) {
-        unsigned char hdr[20], l8[8], reply[5 + 32] = { 1, 0, 0, 0, 32 };
+    if (strcmp(what, "refuse") == 0 || strcmp(what, "zero") == 0) {
+        unsigned char hdr[20], l8[8];
+        unsigned char reply[10 + 32] = { 'V', 'D', 'M', 'R', 1, 1, 0, 0, 0, 32 };
+        size_t reply_len = sizeof(reply);
         uint64_t n;
         char buf[65536];
 
@@ -217,8 +224,12 @@ static int fake_dest(const char *spec, const char *what)
             }
             n -= k;
         }
-        memcpy(reply + 5, "refused: corrupted stream (test)", 32);
-        if (write(fd, reply, sizeof(reply)) != (ssize_t)sizeof(reply)) {
+        memcpy(reply + 10, "refused: corrupted stream (test)", 32);
+        if (strcmp(what, "zero") == 0) {
+            reply[0] = 0;
+            reply_len = 1;
+        }
+        if (write(fd, reply, reply_len) != (ssize_t)reply_len) {
             return 1;
         }
         sleep(1);
