@@ -38,7 +38,10 @@
 #include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define MIG_MAGIC "VDMG"
@@ -577,6 +580,91 @@ static void host_commit_load(HostMigration *m)
     host_saved_clear(&m->saved);
 }
 
+/*
+ * Is @fd a stream socket of @family (AF_UNSPEC: unix or inet), listening
+ * or not as @listening says?
+ */
+static bool fd_is_stream_socket(int fd, int family, bool listening)
+{
+    struct stat st;
+    int type = 0, domain = 0, acc = 0;
+    socklen_t len = sizeof(int), dlen = sizeof(int), alen = sizeof(int);
+
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        return false;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0) {
+        return false;
+    }
+    if (type != SOCK_STREAM || (acc != 0) != listening) {
+        return false;
+    }
+    if (family != AF_UNSPEC) {
+        return domain == family;
+    }
+    return domain == AF_UNIX || domain == AF_INET || domain == AF_INET6;
+}
+
+/* Is @fd the master side of a pty? */
+static bool fd_is_pty_master(int fd)
+{
+    unsigned int n;
+
+    return ioctl(fd, TIOCGPTN, &n) == 0;
+}
+
+/*
+ * Check the descriptors the peer passed against the guest kind its header
+ * announced, before anything is adopted: unix: an optional connected unix
+ * stream socket, then a listening one; pty: a pty master; sim: a connected
+ * unix stream socket; fd: a connected stream socket; none: nothing.  A
+ * descriptor of another type (a file, /dev/null, a datagram or TCP socket
+ * where a unix one belongs, a connection where a listener belongs) would
+ * make the guest side spin or fail later.  NULL when they fit, else why
+ * not (newly allocated).
+ */
+static char *in_check_fds(uint8_t kind, const GArray *fds)
+{
+    unsigned n = fds->len, i;
+
+    for (i = 0; i < n; i++) {
+        int fd = g_array_index(fds, int, i);
+        bool last = i + 1 == n, ok;
+        const char *want;
+
+        switch (kind) {
+        case HOST_GUEST_UNIX:
+            ok = n <= 2 && fd_is_stream_socket(fd, AF_UNIX, last);
+            want = last ? "a listening unix socket"
+                        : "a connected unix socket";
+            break;
+        case HOST_GUEST_PTY:
+            ok = n == 1 && fd_is_pty_master(fd);
+            want = "one pty master";
+            break;
+        case HOST_GUEST_SIM:
+            ok = n == 1 && fd_is_stream_socket(fd, AF_UNIX, false);
+            want = "one connected unix socket";
+            break;
+        case HOST_GUEST_FD:
+            ok = n == 1 && fd_is_stream_socket(fd, AF_UNSPEC, false);
+            want = "one connected stream socket";
+            break;
+        default:
+            ok = false;
+            want = "no descriptor";
+            break;
+        }
+        if (!ok) {
+            return g_strdup_printf("bad guest channel: descriptor %u of %u "
+                                   "is not %s", i + 1, n, want);
+        }
+    }
+    return NULL;
+}
+
 static gboolean in_done(gpointer opaque)
 {
     InJob *job = opaque;
@@ -682,6 +770,8 @@ static gpointer in_thread_main(gpointer opaque)
     if (job->fds->len != n_fds) {
         job->error = g_strdup_printf("expected %u descriptors, got %u", n_fds,
                                      job->fds->len);
+    } else {
+        job->error = in_check_fds(job->kind, job->fds);
     }
 out:
     if (!job->error && !job->stream) {

@@ -2,22 +2,30 @@
  * check_host_channel.c: the host program's migration channel
  * (host/migrate.c) against a hostile peer (issue 23).
  *
+ *   fds      every descriptor a source passes is checked (a socket, its
+ *            family and type, listening or connected, a pty master) as
+ *            the header's guest kind says, before anything is adopted;
+ *            otherwise the migration is refused and the destination
+ *            waits for another
  *   answer   the check-step answer has a magic and a version; a source
  *            that gets anything else fails and resumes
  *
  * The host is the bare bottom (host/host.c) with a device, a hub and a
  * router, as in check_host_migrate.c; the guest transport is a stub that
  * records what it adopts.  The peer is this test: it speaks the channel
- * with its own decoder and encoder (the byte layout of host/migrate.c's
- * comment), over a unix socket, and runs the host's main loop while it
- * waits.
+ * with its own encoder (the byte layout of host/migrate.c's comment), over
+ * a unix socket, and runs the host's main loop while it waits.
  */
 #define _GNU_SOURCE
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -182,6 +190,319 @@ static bool run_until_done(unsigned ms)
     return mig_done();
 }
 
+/* ---- the peer's encoder ------------------------------------------------ */
+
+static void put_be(GByteArray *b, uint64_t v, unsigned n)
+{
+    while (n--) {
+        uint8_t c = (uint8_t)(v >> (8 * n));
+
+        g_byte_array_append(b, &c, 1);
+    }
+}
+
+/* A stream the destination loads: its own registry, saved. */
+static GByteArray *good_stream(void)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(GError) err = NULL;
+    const uint8_t *data;
+    size_t len;
+    GByteArray *out = g_byte_array_new();
+
+    ck_assert(migration_save(reg, s, &err));
+    data = migration_stream_data(s, &len);
+    g_byte_array_append(out, data, (guint)len);
+    return out;
+}
+
+/* "VDMG" v1, kind, n-fds, 0, be64 stop, be32 path length, path, be64
+ * stream length. */
+static GByteArray *header(uint8_t kind, uint8_t n_fds, uint64_t stop,
+                          const char *path, uint64_t slen)
+{
+    GByteArray *b = g_byte_array_new();
+    uint8_t head[8] = { 'V', 'D', 'M', 'G', 1, kind, n_fds, 0 };
+
+    g_byte_array_append(b, head, 8);
+    put_be(b, stop, 8);
+    put_be(b, strlen(path), 4);
+    g_byte_array_append(b, (const guint8 *)path, (guint)strlen(path));
+    put_be(b, slen, 8);
+    return b;
+}
+
+static int peer_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    strcpy(sa.sun_path, path);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/* Send @b whole, @n descriptors of @fds on its first bytes. */
+static void peer_send(int fd, const GByteArray *b, const int *fds, unsigned n)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = { .iov_base = b->data, .iov_len = b->len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    size_t off;
+    ssize_t r;
+
+    if (n) {
+        struct cmsghdr *c;
+
+        memset(&u, 0, sizeof(u));
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+    }
+    r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    ck_assert_int_gt(r, 0);
+    for (off = (size_t)r; off < b->len; off += (size_t)r) {
+        r = send(fd, b->data + off, b->len - off, MSG_NOSIGNAL);
+        ck_assert_int_gt(r, 0);
+    }
+}
+
+/* A whole transfer: header (@n fds on it), then @stream. */
+static int peer_transfer(uint8_t kind, const int *fds, unsigned n,
+                         uint64_t stop, const GByteArray *stream)
+{
+    int fd = peer_connect(in_path);
+    g_autoptr(GByteArray) h = header(kind, (uint8_t)n, stop, "/x/guest",
+                                     stream->len);
+
+    g_byte_array_append(h, stream->data, stream->len);
+    peer_send(fd, h, fds, n);
+    return fd;
+}
+
+/*
+ * The destination's answer on @fd, running the main loop while it
+ * comes: "VDMR" v1, status, be32 length, message.  Returns the status
+ * (0 ok, 1 refused) and sets *@msg to the message.
+ */
+static int peer_answer(int fd, char **msg)
+{
+    GByteArray *got = g_byte_array_new();
+    gint64 end = g_get_monotonic_time() + WAIT_MS * 1000;
+    uint32_t len = 0;
+    int status;
+
+    for (;;) {
+        uint8_t buf[4096];
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (n > 0) {
+            g_byte_array_append(got, buf, (guint)n);
+        } else if (n == 0) {
+            break;
+        }
+        if (got->len >= 10) {
+            len = (uint32_t)got->data[6] << 24 | (uint32_t)got->data[7] << 16 |
+                  (uint32_t)got->data[8] << 8 | got->data[9];
+            if (got->len >= 10 + len) {
+                break;
+            }
+        }
+        ck_assert_msg(g_get_monotonic_time() < end, "no answer (%u bytes)",
+                      got->len);
+        if (!g_main_context_iteration(NULL, FALSE)) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+
+            poll(&p, 1, 2);
+        }
+    }
+    ck_assert_msg(got->len >= 10, "answer of %u bytes", got->len);
+    ck_assert_mem_eq(got->data, "VDMR", 4);
+    ck_assert_uint_eq(got->data[4], 1);
+    ck_assert_uint_eq(got->len, 10 + len);
+    status = got->data[5];
+    *msg = g_strndup((const char *)got->data + 10, len);
+    g_byte_array_unref(got);
+    return status;
+}
+
+static void dest_listen(void)
+{
+    g_autofree char *uri = g_strconcat("unix:", in_path, NULL);
+    g_autoptr(GError) err = NULL;
+
+    host_set_status(&host, HOST_INMIGRATE);
+    ck_assert_msg(host_incoming_start(mig, uri, &err), "%s",
+                  err ? err->message : "?");
+    ck_assert_int_eq(mig_status(), HOST_MIG_SETUP);
+}
+
+/* After a refusal the destination is as fresh as before: a good transfer
+ * without descriptors completes. */
+static void expect_good_transfer_completes(void)
+{
+    g_autoptr(GByteArray) stream = good_stream();
+    g_autofree char *msg = NULL;
+    int fd = peer_transfer(HOST_GUEST_NONE, NULL, 0, 0, stream);
+
+    ck_assert_int_eq(peer_answer(fd, &msg), 0);
+    ck_assert_str_eq(msg, "");
+    close(fd);
+    ck_assert(run_until_done(WAIT_MS));
+    ck_assert_int_eq(mig_status(), HOST_MIG_COMPLETED);
+    ck_assert_int_eq(host_status(&host), HOST_RUNNING);
+    ck_assert_uint_eq(rec.restores, 1);
+}
+
+/* ---- 7: descriptors ----------------------------------------------------- */
+
+typedef enum FdKind {
+    FD_DEVNULL,
+    FD_PIPE,
+    FD_UNIX_CONNECTED,
+    FD_UNIX_LISTENING,
+    FD_UNIX_DGRAM,
+    FD_TCP_LISTENING,
+    FD_PTY_MASTER,
+} FdKind;
+
+static int make_fd(FdKind k, int *extra)
+{
+    int fd = -1, sv[2], p[2];
+    struct sockaddr_in sin = { .sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    static unsigned n;
+
+    *extra = -1;
+    switch (k) {
+    case FD_DEVNULL:
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        break;
+    case FD_PIPE:
+        ck_assert_int_eq(pipe(p), 0);
+        fd = p[0];
+        *extra = p[1];
+        break;
+    case FD_UNIX_CONNECTED:
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        fd = sv[0];
+        *extra = sv[1];
+        break;
+    case FD_UNIX_LISTENING:
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        g_snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/l%u", dir, n++);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+        ck_assert_int_eq(listen(fd, 1), 0);
+        break;
+    case FD_UNIX_DGRAM:
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+        fd = sv[0];
+        *extra = sv[1];
+        break;
+    case FD_TCP_LISTENING:
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        ck_assert_int_eq(listen(fd, 1), 0);
+        break;
+    case FD_PTY_MASTER:
+        fd = posix_openpt(O_RDWR | O_NOCTTY);
+        break;
+    }
+    ck_assert_int_ge(fd, 0);
+    return fd;
+}
+
+static const struct {
+    const char *what;
+    HostGuestKind kind;
+    unsigned n;
+    FdKind fds[2];
+    bool ok;
+} fd_cases[] = {
+    /* refused */
+    { "unix: /dev/null as the listener (the issue)", HOST_GUEST_UNIX, 1,
+      { FD_DEVNULL }, false },
+    { "unix: a connected socket as the listener", HOST_GUEST_UNIX, 1,
+      { FD_UNIX_CONNECTED }, false },
+    { "unix: a TCP listener", HOST_GUEST_UNIX, 1, { FD_TCP_LISTENING },
+      false },
+    { "unix: a datagram socket", HOST_GUEST_UNIX, 1, { FD_UNIX_DGRAM }, false },
+    { "unix: two listeners", HOST_GUEST_UNIX, 2,
+      { FD_UNIX_LISTENING, FD_UNIX_LISTENING }, false },
+    { "unix: a pipe as the connection", HOST_GUEST_UNIX, 2,
+      { FD_PIPE, FD_UNIX_LISTENING }, false },
+    { "sim: a pipe", HOST_GUEST_SIM, 1, { FD_PIPE }, false },
+    { "sim: a listener", HOST_GUEST_SIM, 1, { FD_UNIX_LISTENING }, false },
+    { "pty: /dev/null", HOST_GUEST_PTY, 1, { FD_DEVNULL }, false },
+    { "pty: a socket", HOST_GUEST_PTY, 1, { FD_UNIX_CONNECTED }, false },
+    { "fd: a listener", HOST_GUEST_FD, 1, { FD_UNIX_LISTENING }, false },
+    { "fd: a pipe", HOST_GUEST_FD, 1, { FD_PIPE }, false },
+    { "none: with a descriptor", HOST_GUEST_NONE, 1, { FD_UNIX_CONNECTED },
+      false },
+    { "sim: two descriptors", HOST_GUEST_SIM, 2,
+      { FD_UNIX_CONNECTED, FD_UNIX_CONNECTED }, false },
+    /* adopted */
+    { "unix: a listener", HOST_GUEST_UNIX, 1, { FD_UNIX_LISTENING }, true },
+    { "unix: connection and listener", HOST_GUEST_UNIX, 2,
+      { FD_UNIX_CONNECTED, FD_UNIX_LISTENING }, true },
+    { "pty: a pty master", HOST_GUEST_PTY, 1, { FD_PTY_MASTER }, true },
+    { "sim: a socketpair end", HOST_GUEST_SIM, 1, { FD_UNIX_CONNECTED }, true },
+    { "fd: a connected socket", HOST_GUEST_FD, 1, { FD_UNIX_CONNECTED }, true },
+};
+
+START_TEST(test_descriptors)
+{
+    g_autoptr(GByteArray) stream = good_stream();
+    g_autofree char *msg = NULL;
+    int fds[2], extra[2] = { -1, -1 }, fd;
+    unsigned i, n = fd_cases[_i].n;
+
+    dest_listen();
+    for (i = 0; i < n; i++) {
+        fds[i] = make_fd(fd_cases[_i].fds[i], &extra[i]);
+    }
+    fd = peer_transfer(fd_cases[_i].kind, fds, n, 0, stream);
+    for (i = 0; i < n; i++) {
+        close(fds[i]);
+        if (extra[i] >= 0) {
+            close(extra[i]);
+        }
+    }
+    if (fd_cases[_i].ok) {
+        ck_assert_msg(peer_answer(fd, &msg) == 0, "%s: refused: %s",
+                      fd_cases[_i].what, msg);
+        close(fd);
+        ck_assert(run_until_done(WAIT_MS));
+        ck_assert_int_eq(mig_status(), HOST_MIG_COMPLETED);
+        ck_assert_uint_eq(rec.adopts, 1);
+        ck_assert_int_eq(rec.adopted.kind, fd_cases[_i].kind);
+        return;
+    }
+    ck_assert_msg(peer_answer(fd, &msg) == 1, "%s: accepted",
+                  fd_cases[_i].what);
+    ck_assert_msg(strstr(msg, "descriptor"), "%s: %s", fd_cases[_i].what, msg);
+    close(fd);
+    ck_assert(run_until_done(WAIT_MS));
+    ck_assert_int_eq(mig_status(), HOST_MIG_FAILED);
+    ck_assert_uint_eq(rec.adopts, 0);
+    ck_assert_uint_eq(rec.restores, 0);
+    ck_assert_int_eq(host_status(&host), HOST_INMIGRATE);
+    expect_good_transfer_completes();
+    ck_assert_uint_eq(rec.adopts, 0);
+}
+END_TEST
+
 /* ---- 9: the source reads the answer ------------------------------------- */
 
 static const struct {
@@ -273,6 +594,12 @@ Suite *host_channel_suite(void)
 {
     Suite *s = suite_create("host-channel");
     TCase *tc;
+
+    tc = tcase_create("fds");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, test_descriptors, 0, G_N_ELEMENTS(fd_cases));
+    suite_add_tcase(s, tc);
 
     tc = tcase_create("answer");
     tcase_add_checked_fixture(tc, setup, teardown);
