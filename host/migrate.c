@@ -51,6 +51,7 @@
 #define MIG_ANSWER_LEN 10                   /* magic, version, status, be32 */
 #define MIG_ANSWER_MAX_MSG 4096u
 #define MIG_TIMEOUT_MS 60000
+#define MIG_DOWNTIME_MAX_US (2ll * MIG_TIMEOUT_MS * 1000) /* believable */
 #define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
 #define MIG_MAX_PATH 4096
 
@@ -496,7 +497,7 @@ typedef struct InJob {
     bool own_fd;
     uint8_t kind;
     char *path;
-    gint64 stop_us;
+    uint64_t stop_us;         /* the peer's clock: see in_downtime() */
     GBytes *stream;
     GArray *fds;
     char *error;
@@ -665,6 +666,23 @@ static char *in_check_fds(uint8_t kind, const GArray *fds)
     return NULL;
 }
 
+/*
+ * The downtime of an incoming migration, from the source's stop time
+ * @stop_us (its CLOCK_MONOTONIC, which is ours only on one machine): -1
+ * unless it lies in the last MIG_DOWNTIME_MAX_US of our clock.  The peer
+ * sends any 64 bits: no arithmetic on them before that check.
+ */
+static gint64 in_downtime(uint64_t stop_us)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (stop_us == 0 || stop_us > (uint64_t)now ||
+        (uint64_t)now - stop_us > (uint64_t)MIG_DOWNTIME_MAX_US) {
+        return -1;
+    }
+    return (gint64)((uint64_t)now - stop_us);
+}
+
 static gboolean in_done(gpointer opaque)
 {
     InJob *job = opaque;
@@ -699,7 +717,7 @@ static gboolean in_done(gpointer opaque)
     }
     in_reply(job, NULL);
     incoming_close(m);
-    m->downtime_us = job->stop_us ? g_get_monotonic_time() - job->stop_us : -1;
+    m->downtime_us = in_downtime(job->stop_us);
     mig_set_status(m, HOST_MIG_COMPLETED, NULL);
     host_set_status(m->h, HOST_RUNNING);
     m->ops->guest_activate(m->opaque);

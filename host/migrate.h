@@ -123,7 +123,11 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp);
 typedef struct HostMigInfo {
     HostMigStatus status;
     const char *error;          /* why it failed (borrowed), else NULL */
-    gint64 downtime_us;         /* a completed incoming one's, else -1 */
+    gint64 downtime_us;         /* a completed incoming one's, else -1;
+                                   also -1 when the source's stop time is
+                                   not in this host's last 120 s of
+                                   CLOCK_MONOTONIC (another machine, or a
+                                   peer's nonsense) */
 } HostMigInfo;
 
 /* Fill @info; its error stays valid until the status next changes. */

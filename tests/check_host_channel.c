@@ -7,6 +7,7 @@
  *            the header's guest kind says, before anything is adopted;
  *            otherwise the migration is refused and the destination
  *            waits for another
+ *   clock    the source's stop time is used only within bounds
  *   answer   the check-step answer has a magic and a version; a source
  *            that gets anything else fails and resumes
  *
@@ -503,6 +504,40 @@ START_TEST(test_descriptors)
 }
 END_TEST
 
+/* ---- 8: the stop time --------------------------------------------------- */
+
+START_TEST(test_stop_time)
+{
+    g_autoptr(GByteArray) stream = good_stream();
+    g_autofree char *msg = NULL;
+    uint64_t now = (uint64_t)g_get_monotonic_time();
+    const uint64_t stops[] = {
+        UINT64_C(1) << 63,              /* overflowed a signed subtraction */
+        UINT64_MAX,                     /* reported 51 minutes */
+        now + 10 * G_USEC_PER_SEC,      /* in the future */
+        now > 600 * G_USEC_PER_SEC ? now - 600 * G_USEC_PER_SEC : UINT64_MAX,
+        0,                              /* none given */
+        now - 5000,                     /* 5 ms ago: believable */
+    };
+    HostMigInfo info;
+    int fd;
+
+    dest_listen();
+    fd = peer_transfer(HOST_GUEST_NONE, NULL, 0, stops[_i], stream);
+    ck_assert_int_eq(peer_answer(fd, &msg), 0);
+    close(fd);
+    ck_assert(run_until_done(WAIT_MS));
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_COMPLETED);
+    if (_i == G_N_ELEMENTS(stops) - 1) {
+        ck_assert_int_ge(info.downtime_us, 5000);
+        ck_assert_int_lt(info.downtime_us, 5000 + 30 * G_USEC_PER_SEC);
+    } else {
+        ck_assert_int_eq(info.downtime_us, -1);
+    }
+}
+END_TEST
+
 /* ---- 9: the source reads the answer ------------------------------------- */
 
 static const struct {
@@ -599,6 +634,12 @@ Suite *host_channel_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_descriptors, 0, G_N_ELEMENTS(fd_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("clock");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, test_stop_time, 0, 6);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("answer");
