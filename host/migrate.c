@@ -25,6 +25,14 @@
  * Bytes the guest wrote meanwhile wait in the kernel for whoever owns the
  * descriptor.  Blocking transfers run in a thread; the main loop (and the
  * control socket) stays responsive.
+ *
+ * A destination takes one peer at a time.  The peer has MIG_HELLO_MS
+ * (3 s) for a whole valid header (path and stream length included), so a
+ * silent or garbled one holds the port only that long, however often it
+ * comes back; a transfer that began has MIG_TIMEOUT_MS (60 s) from its
+ * start.  The header's descriptors are checked against its guest kind
+ * before anything is adopted (in_check_fds()), and its stop time enters
+ * the downtime only within bounds (in_downtime()).
  */
 #define G_LOG_DOMAIN "vdagent-host"
 #define _GNU_SOURCE
@@ -50,7 +58,8 @@
 #define MIG_ANSWER_VERSION 1
 #define MIG_ANSWER_LEN 10                   /* magic, version, status, be32 */
 #define MIG_ANSWER_MAX_MSG 4096u
-#define MIG_TIMEOUT_MS 60000
+#define MIG_TIMEOUT_MS 60000                /* a transfer, once it began */
+#define MIG_HELLO_MS 3000                   /* a peer's whole valid header */
 #define MIG_DOWNTIME_MAX_US (2ll * MIG_TIMEOUT_MS * 1000) /* believable */
 #define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
 #define MIG_MAX_PATH 4096
@@ -728,7 +737,10 @@ static gboolean in_done(gpointer opaque)
 static gpointer in_thread_main(gpointer opaque)
 {
     InJob *job = opaque;
-    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+    gint64 start = g_get_monotonic_time();
+    /* A peer gets a few seconds for a valid header; a transfer that
+     * began, the long timeout. */
+    gint64 deadline = start + (gint64)MIG_HELLO_MS * 1000;
     g_autoptr(GError) err = NULL;
     g_autoptr(MigrationStream) r = NULL;
     uint8_t hdr[20], len8[8], magic[4], version, kind, n_fds, pad;
@@ -774,6 +786,7 @@ static gpointer in_thread_main(gpointer opaque)
         job->error = g_strdup("stream too large");
         goto out;
     }
+    deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
     data = g_try_malloc(slen ? slen : 1);
     if (!data) {
         job->error = g_strdup("out of memory for the stream");

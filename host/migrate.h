@@ -110,7 +110,10 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp);
  * Returns false with @errp set, changing nothing, on a bad state
  * (G_FILE_ERROR_AGAIN, PERM), an unsupported URI (INVAL), a bad fd:N
  * (host_parse_fd()'s errors), a file that cannot be read or a socket that
- * cannot listen.  file: loads before returning: a stream that does not
+ * cannot listen.  A peer on unix: or tcp: has 3 s to send a valid channel
+ * header and 60 s for the whole transfer; one that fails either, sends
+ * descriptors that do not fit its guest kind, or a stream that does not
+ * load is refused, and the listener waits for the next.  file: loads before returning: a stream that does not
  * load returns false with @errp set and also sets the status "failed"
  * (the host stays inmigrate, ready for another try).  unix: and tcp:
  * listen (status "setup"); fd:N starts reading at once (status

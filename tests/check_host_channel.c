@@ -1,6 +1,6 @@
 /*
  * check_host_channel.c: the host program's migration channel
- * (host/migrate.c) against a hostile peer (issue 23).
+ * (host/migrate.c) against a hostile peer (issue 23, points 7 to 10).
  *
  *   fds      every descriptor a source passes is checked (a socket, its
  *            family and type, listening or connected, a pty master) as
@@ -10,6 +10,8 @@
  *   clock    the source's stop time is used only within bounds
  *   answer   the check-step answer has a magic and a version; a source
  *            that gets anything else fails and resumes
+ *   silence  a peer that sends no valid header within a few seconds is
+ *            dropped; a transfer that started keeps the long timeout
  *
  * The host is the bare bottom (host/host.c) with a device, a hub and a
  * router, as in check_host_migrate.c; the guest transport is a stub that
@@ -189,6 +191,17 @@ static bool run_until_done(unsigned ms)
         }
     }
     return mig_done();
+}
+
+static void run_for(unsigned ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        if (!g_main_context_iteration(NULL, FALSE)) {
+            g_usleep(2000);
+        }
+    }
 }
 
 /* ---- the peer's encoder ------------------------------------------------ */
@@ -625,6 +638,58 @@ START_TEST(test_answers)
 }
 END_TEST
 
+/* ---- 10: silence -------------------------------------------------------- */
+
+/* A peer that connects and sends nothing, or half a header, is dropped
+ * within a few seconds, not 60; the destination then takes a good one. */
+START_TEST(test_silent_peer)
+{
+    static const uint8_t half[10] = { 'V', 'D', 'M', 'G', 1 };
+    gint64 t0;
+    int fd;
+    HostMigInfo info;
+
+    dest_listen();
+    fd = peer_connect(in_path);
+    if (_i) {
+        ck_assert_int_eq(send(fd, half, sizeof(half), 0), sizeof(half));
+    }
+    t0 = g_get_monotonic_time();
+    ck_assert(run_until_done(6000));
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_FAILED);
+    ck_assert_msg(strstr(info.error, "timed out"), "%s", info.error);
+    ck_assert_int_ge(g_get_monotonic_time() - t0, 2 * G_USEC_PER_SEC);
+    ck_assert_int_lt(g_get_monotonic_time() - t0, 5 * G_USEC_PER_SEC);
+    close(fd);
+    expect_good_transfer_completes();
+}
+END_TEST
+
+/* A transfer that started (a valid header) keeps the long timeout: still
+ * active after the header's few seconds, failed once the peer goes. */
+START_TEST(test_stalled_transfer_waits)
+{
+    g_autoptr(GByteArray) stream = good_stream();
+    g_autoptr(GByteArray) h = header(HOST_GUEST_NONE, 0, 0, "", stream->len);
+    HostMigInfo info;
+    int fd;
+
+    dest_listen();
+    fd = peer_connect(in_path);
+    g_byte_array_append(h, stream->data, stream->len / 2);
+    peer_send(fd, h, NULL, 0);
+    run_for(4000);
+    ck_assert_int_eq(mig_status(), HOST_MIG_ACTIVE);
+    close(fd);
+    ck_assert(run_until_done(WAIT_MS));
+    host_migration_info(mig, &info);
+    ck_assert_int_eq(info.status, HOST_MIG_FAILED);
+    ck_assert_msg(strstr(info.error, "closed early"), "%s", info.error);
+    expect_good_transfer_completes();
+}
+END_TEST
+
 Suite *host_channel_suite(void)
 {
     Suite *s = suite_create("host-channel");
@@ -646,6 +711,13 @@ Suite *host_channel_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_answers, 0, G_N_ELEMENTS(answers));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("silence");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, test_silent_peer, 0, 2);
+    tcase_add_test(tc, test_stalled_transfer_waits);
     suite_add_tcase(s, tc);
     return s;
 }

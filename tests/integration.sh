@@ -32,7 +32,8 @@
 #                   UTF-8 from the guest, a command before a stray byte,
 #                   a ninth client
 #  13 hostile-mig   a hostile migration peer (issue 23): a 0 byte answer
-#                   does not take the source's state
+#                   does not take the source's state, a silent peer is
+#                   dropped within seconds
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1007,9 +1008,10 @@ s_hostile_qmp() {
 
 # 13. A hostile migration peer (issue 23): a destination whose answer is
 # one 0 byte (the old ok, or another service on the port) does not take
-# the source's state.
+# the source's state; a silent peer holds the incoming port a few seconds,
+# not a minute.
 s_hostile_mig() {
-    local r desc
+    local r desc port tries t0 took
 
     host_with_guest src guest chan
     guest_to_host src.qmp guest.ctl clipboard "guest text before the bad answers"
@@ -1028,6 +1030,33 @@ s_hostile_mig() {
     guest_to_host src.qmp guest.ctl clipboard "guest text after a 0 byte answer"
     host_to_guest src.qmp guest.ctl clipboard "host text after a 0 byte answer"
     no_reconnect guest.ctl "after a 0 byte answer"
+
+    # a silent peer on a tcp: destination (bash's /dev/tcp: connect, say
+    # nothing) is dropped within a few seconds; then a real source gets in
+    for ((tries = 0; tries < 5; tries++)); do
+        port=$((20000 + RANDOM % 30000))
+        start_host dst --incoming "tcp:127.0.0.1:$port"
+        wait_for 5 q_match dst.qmp '{"execute":"query-migrate"}' '"setup"' && break
+        stop dst
+        rm -f "$D/dst.qmp"
+    done
+    [ "$(mig_status dst.qmp)" = setup ] || die "no tcp destination"
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || die "cannot connect to port $port"
+    t0=$SECONDS
+    wait_for 10 mig_done dst.qmp || bad "the silent peer was never dropped"
+    took=$((SECONDS - t0))
+    exec 3<&-
+    r=$(qmp dst.qmp '{"execute":"query-migrate"}')
+    note "silent peer dropped after about $took s: $r"
+    [ "$(field "$r" status)" = failed ] || bad "silent peer: $r"
+    grep -q 'timed out' <<<"$(field "$r" error-desc)" || bad "silent peer: $r"
+    [ "$took" -le 6 ] || bad "the silent peer held the port $took s"
+    [ "$(run_status dst.qmp)" = inmigrate ] || bad "destination status $(run_status dst.qmp)"
+    migrate src.qmp "tcp:127.0.0.1:$port" >/dev/null || die "migrate tcp:"
+    wait_for 10 mig_done src.qmp || die "tcp: migration did not finish"
+    [ "$(mig_status src.qmp)" = completed ] ||
+        bad "tcp source after the silent peer: $(qmp src.qmp '{"execute":"query-migrate"}')"
+    [ "$(mig_status dst.qmp)" = completed ] || bad "tcp destination: $(mig_status dst.qmp)"
 }
 
 # ---- driver ------------------------------------------------------------------
