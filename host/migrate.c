@@ -61,7 +61,8 @@
 #define MIG_TIMEOUT_MS 60000                /* a transfer, once it began */
 #define MIG_HELLO_MS 3000                   /* a peer's whole valid header */
 #define MIG_DOWNTIME_MAX_US (2ll * MIG_TIMEOUT_MS * 1000) /* believable */
-#define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)
+#define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)   /* fits a guint */
+#define MIG_RECV_PIECE (1u << 20)
 #define MIG_MAX_PATH 4096
 
 /* The program's migration section ("vdagent-host"). */
@@ -746,7 +747,7 @@ static gpointer in_thread_main(gpointer opaque)
     uint8_t hdr[20], len8[8], magic[4], version, kind, n_fds, pad;
     uint32_t path_len;
     uint64_t stop_us, slen;
-    uint8_t *data;
+    GByteArray *data;
 
     job->fds = g_array_new(FALSE, FALSE, sizeof(int));
     if (!migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
@@ -787,17 +788,23 @@ static gpointer in_thread_main(gpointer opaque)
         goto out;
     }
     deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
-    data = g_try_malloc(slen ? slen : 1);
-    if (!data) {
-        job->error = g_strdup("out of memory for the stream");
-        goto out;
+    /*
+     * The buffer grows with the bytes that come (GByteArray doubles), so
+     * a peer that announces 2 GiB and sends little costs what it sent.
+     */
+    data = g_byte_array_sized_new((guint)MIN(slen, MIG_RECV_PIECE));
+    while (data->len < slen) {
+        guint have = data->len;
+        guint piece = (guint)MIN(slen - have, MIG_RECV_PIECE);
+
+        g_byte_array_set_size(data, have + piece);
+        if (!migration_channel_recv(job->fd, data->data + have, piece,
+                                    job->fds, deadline, &err)) {
+            g_byte_array_unref(data);
+            goto out;
+        }
     }
-    if (!migration_channel_recv(job->fd, data, slen, job->fds, deadline,
-                                &err)) {
-        g_free(data);
-        goto out;
-    }
-    job->stream = g_bytes_new_take(data, slen);
+    job->stream = g_byte_array_free_to_bytes(data);
     if (job->fds->len != n_fds) {
         job->error = g_strdup_printf("expected %u descriptors, got %u", n_fds,
                                      job->fds->len);
