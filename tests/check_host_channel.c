@@ -41,6 +41,7 @@
 #include "migration/migration-stream.h"
 #include "migration/savevm.h"
 #include "tests/check_suites.h"
+#include "tests/test-util.h"
 #include "vdagent/vdagent.h"
 
 #define WAIT_MS 8000
@@ -181,40 +182,18 @@ static bool mig_done(void)
            mig_status() == HOST_MIG_FAILED;
 }
 
-/* Run the main loop until @mig is done (or @ms pass); true when done. */
-static bool run_until_done(unsigned ms)
+static bool mig_done_pred(const void *arg)
 {
-    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-
-    while (!mig_done() && g_get_monotonic_time() < end) {
-        if (!g_main_context_iteration(NULL, FALSE)) {
-            g_usleep(2000);
-        }
-    }
     return mig_done();
 }
 
-static void run_for(unsigned ms)
+/* Run the main loop until @mig is done (or @ms pass); true when done. */
+static bool run_until_done(unsigned ms)
 {
-    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-
-    while (g_get_monotonic_time() < end) {
-        if (!g_main_context_iteration(NULL, FALSE)) {
-            g_usleep(2000);
-        }
-    }
+    return test_run_until(NULL, mig_done_pred, NULL, ms);
 }
 
 /* ---- the peer's encoder ------------------------------------------------ */
-
-static void put_be(GByteArray *b, uint64_t v, unsigned n)
-{
-    while (n--) {
-        uint8_t c = (uint8_t)(v >> (8 * n));
-
-        g_byte_array_append(b, &c, 1);
-    }
-}
 
 /* A stream the destination loads: its own registry, saved. */
 static GByteArray *good_stream(void)
@@ -240,10 +219,12 @@ static GByteArray *header(uint8_t kind, uint8_t n_fds, uint64_t stop,
     uint8_t head[8] = { 'V', 'D', 'M', 'G', 1, kind, n_fds, 0 };
 
     g_byte_array_append(b, head, 8);
-    put_be(b, stop, 8);
-    put_be(b, strlen(path), 4);
+    test_append_be32(b, (uint32_t)(stop >> 32));
+    test_append_be32(b, (uint32_t)stop);
+    test_append_be32(b, (uint32_t)strlen(path));
     g_byte_array_append(b, (const guint8 *)path, (guint)strlen(path));
-    put_be(b, slen, 8);
+    test_append_be32(b, (uint32_t)(slen >> 32));
+    test_append_be32(b, (uint32_t)slen);
     return b;
 }
 
@@ -327,8 +308,7 @@ static int peer_answer(int fd, char **msg)
             break;
         }
         if (got->len >= 10) {
-            len = (uint32_t)got->data[6] << 24 | (uint32_t)got->data[7] << 16 |
-                  (uint32_t)got->data[8] << 8 | got->data[9];
+            len = test_be32(got->data + 6);
             if (got->len >= 10 + len) {
                 break;
             }
@@ -605,8 +585,7 @@ START_TEST(test_answers)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ck_assert_int_eq(recv(fd, hdr, 20, MSG_WAITALL), 20);
     ck_assert_mem_eq(hdr, "VDMG\1", 5);
-    plen = (uint32_t)hdr[16] << 24 | (uint32_t)hdr[17] << 16 |
-           (uint32_t)hdr[18] << 8 | hdr[19];
+    plen = test_be32(hdr + 16);
     ck_assert_uint_eq(plen, 0);
     ck_assert_int_eq(recv(fd, l8, 8, MSG_WAITALL), 8);
     for (i = 0; i < 8; i++) {
@@ -680,7 +659,7 @@ START_TEST(test_stalled_transfer_waits)
     fd = peer_connect(in_path);
     g_byte_array_append(h, stream->data, stream->len / 2);
     peer_send(fd, h, NULL, 0);
-    run_for(4000);
+    test_run_for(4000);
     ck_assert_int_eq(mig_status(), HOST_MIG_ACTIVE);
     close(fd);
     ck_assert(run_until_done(WAIT_MS));
@@ -706,9 +685,7 @@ START_TEST(test_announced_size_not_allocated)
 #else
     g_autoptr(GByteArray) h = header(HOST_GUEST_NONE, 0, 0, "",
                                      UINT64_C(2) << 30);
-    g_autofree char *status = NULL;
     struct rlimit rl;
-    const char *p;
     uint64_t vm_kb;
     static const uint8_t chunk[65536];
     HostMigInfo info;
@@ -716,10 +693,8 @@ START_TEST(test_announced_size_not_allocated)
     ssize_t r;
     int fd;
 
-    ck_assert(g_file_get_contents("/proc/self/status", &status, NULL, NULL));
-    p = strstr(status, "VmSize:");
-    ck_assert_ptr_nonnull(p);
-    vm_kb = g_ascii_strtoull(p + 7, NULL, 10);
+    vm_kb = test_proc_status_kb("VmSize");
+    ck_assert_uint_gt(vm_kb, 0);
     rl.rlim_cur = rl.rlim_max = (vm_kb << 10) + (UINT64_C(1) << 30);
     ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
 
@@ -733,7 +708,7 @@ START_TEST(test_announced_size_not_allocated)
             break;
         }
     }
-    run_for(200);
+    test_run_for(200);
     close(fd);
     ck_assert(run_until_done(WAIT_MS));
     host_migration_info(mig, &info);

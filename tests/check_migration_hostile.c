@@ -14,7 +14,6 @@
  * are made by migration_save() and then cut or given another vmdesc here.
  */
 #include <check.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
 #include "tests/check_suites.h"
+#include "tests/test-util.h"
 
 typedef struct Tiny {
     uint32_t a;
@@ -59,8 +59,7 @@ static GByteArray *tiny_stream(size_t *eof_end)
     g_byte_array_append(out, data, (guint)len);
     /* The vmdesc is 0x06, be32 L, then the last L bytes. */
     for (k = len - 5; k > 0; k--) {
-        uint32_t l = (uint32_t)data[k + 1] << 24 | (uint32_t)data[k + 2] << 16 |
-                     (uint32_t)data[k + 3] << 8 | data[k + 4];
+        uint32_t l = test_be32(data + k + 1);
 
         if (data[k] == 0x06 && l == len - k - 5 && data[k - 1] == 0x00) {
             break;
@@ -92,41 +91,16 @@ static GByteArray *with_vmdesc(const char *json, size_t json_len)
 {
     size_t eof_end;
     GByteArray *in = tiny_stream(&eof_end);
-    uint8_t hdr[5] = { 0x06, json_len >> 24, json_len >> 16, json_len >> 8,
-                       json_len };
+    uint8_t marker = 0x06;
 
     g_byte_array_set_size(in, (guint)eof_end);
-    g_byte_array_append(in, hdr, 5);
+    g_byte_array_append(in, &marker, 1);
+    test_append_be32(in, (uint32_t)json_len);
     g_byte_array_append(in, (const guint8 *)json, (guint)json_len);
     return in;
 }
 
 /* ---- 6: the vmdesc ----------------------------------------------------- */
-
-static bool reset_hwm(void)
-{
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    bool ok;
-
-    if (fd < 0) {
-        return false;
-    }
-    ok = write(fd, "5", 1) == 1;
-    close(fd);
-    return ok;
-}
-
-static uint64_t status_kb(const char *key)
-{
-    g_autofree char *text = NULL;
-    const char *p;
-
-    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL) ||
-        !(p = strstr(text, key))) {
-        return 0;
-    }
-    return g_ascii_strtoull(p + strlen(key) + 1, NULL, 10);
-}
 
 /*
  * The issue's stream: about 4 MB, its vmdesc 1.3 million "{}" in an
@@ -150,14 +124,14 @@ START_TEST(test_vmdesc_million_objects)
     g_string_append(json, "]}");
     in = with_vmdesc(json->str, json->len);
     ck_assert_uint_gt(in->len, 3900000);
-    if (!reset_hwm()) {
+    if (!test_reset_peak_rss()) {
         return;                 /* nothing to measure without clear_refs */
     }
-    before = status_kb("VmHWM:");
+    before = test_proc_status_kb("VmHWM");
     t0 = g_get_monotonic_time();
     ck_assert_msg(load_tiny(in->data, in->len, &t, &err), "%s",
                   err ? err->message : "?");
-    after = status_kb("VmHWM:");
+    after = test_proc_status_kb("VmHWM");
     ck_assert_uint_eq(t.a, 0x01020304);
     tiny_clear(&t);
     ck_assert_msg(after - before <= 2 * (in->len >> 10),

@@ -20,7 +20,6 @@
  * one JSON value to its last byte.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +37,7 @@
 
 #include "host/qmp.h"
 #include "tests/check_suites.h"
+#include "tests/test-util.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
@@ -716,31 +716,6 @@ START_TEST(test_error_text_bounded)
 }
 END_TEST
 
-static bool reset_hwm(void)
-{
-    int fd = open("/proc/self/clear_refs", O_WRONLY);
-    bool ok;
-
-    if (fd < 0) {
-        return false;
-    }
-    ok = write(fd, "5", 1) == 1;
-    close(fd);
-    return ok;
-}
-
-static uint64_t status_kb(const char *key)
-{
-    g_autofree char *text = NULL;
-    const char *p;
-
-    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL) ||
-        !(p = strstr(text, key))) {
-        return 0;
-    }
-    return g_ascii_strtoull(p + strlen(key) + 1, NULL, 10);
-}
-
 /*
  * The issue's 64 MiB command name peaked at 387 MiB: the error repeated
  * it whole, several copies deep.  With the name bounded in the error the
@@ -765,8 +740,8 @@ START_TEST(test_long_name_memory)
     memcpy(cmd, "{\"execute\":\"", 12);
     memset(cmd + 12, 'n', n);
     memcpy(cmd + 12 + n, "\",\"id\":1}\n", 11);
-    measure = measure && reset_hwm();   /* no clear_refs: no measure */
-    before = status_kb("VmHWM:");
+    measure = measure && test_reset_peak_rss();   /* no clear_refs: no measure */
+    before = test_proc_status_kb("VmHWM");
     client_send(c, cmd);
     {
         g_autoptr(json_object) msg = client_msg(c);
@@ -776,7 +751,7 @@ START_TEST(test_long_name_memory)
         ck_assert(json_object_object_get_ex(err, "desc", &d));
         desc = g_strdup(json_object_get_string(d));
     }
-    after = status_kb("VmHWM:");
+    after = test_proc_status_kb("VmHWM");
     ck_assert_msg(!measure || after - before <= 3 * (n >> 10),
                   "peak grew by %" G_GUINT64_FORMAT " KiB for a %zu KiB name",
                   after - before, n >> 10);

@@ -3,6 +3,10 @@
  */
 #include "tests/test-util.h"
 
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
 GByteArray *test_hex(const char *s)
 {
     g_autoptr(GByteArray) out = g_byte_array_new();
@@ -140,4 +144,30 @@ bool test_run_until(GMainContext *ctx, TestPred pred, const void *arg,
 void test_run_for(unsigned ms)
 {
     test_run_until(NULL, NULL, NULL, ms);
+}
+
+bool test_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = write(fd, "5", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+uint64_t test_proc_status_kb(const char *key)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *needle = g_strconcat("\n", key, ":", NULL);
+    const char *p;
+
+    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL) ||
+        !(p = strstr(text, needle))) {
+        return 0;
+    }
+    return g_ascii_strtoull(p + strlen(needle), NULL, 10);
 }

@@ -77,4 +77,13 @@ bool test_run_until(GMainContext *ctx, TestPred pred, const void *arg,
 /* Iterate the global default context for @ms. */
 void test_run_for(unsigned ms);
 
+/*
+ * Peak memory, for the tests that bound it: reset this process's VmHWM
+ * to its current RSS (/proc/self/clear_refs "5", Linux >= 4.0; false when
+ * that is not allowed), and read a "Key:  N kB" line of /proc/self/status
+ * (@key without the colon, e.g. "VmHWM"; 0 when absent).
+ */
+bool test_reset_peak_rss(void);
+uint64_t test_proc_status_kb(const char *key);
+
 #endif /* TEST_UTIL_H */
