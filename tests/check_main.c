@@ -51,6 +51,7 @@ static const struct {
     { "qmp-hostile", qmp_hostile_suite },
     { "migration-hostile", migration_hostile_suite },
     { "host-channel", host_channel_suite },
+    { "vdagent-reentry", vdagent_reentry_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

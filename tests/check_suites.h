@@ -53,5 +53,6 @@ Suite *json_scan_suite(void);
 Suite *qmp_hostile_suite(void);
 Suite *migration_hostile_suite(void);
 Suite *host_channel_suite(void);
+Suite *vdagent_reentry_suite(void);
 
 #endif /* CHECK_SUITES_H */

@@ -61,9 +61,9 @@ typedef struct TestFeCall {
  * A hook: runs from inside the device's callback described by @call, once
  * the frontend has recorded it (and fed the agent).  It may call the
  * device as vdagent/vdagent.h allows from inside a frontend callback
- * (vdagent_chardev_write(), _accept_input(), _set_guest_open()), the
- * frontend (fe_push(), fe_pump(), fe_set_hook(), to remove itself for
- * instance) and the agent.  It must not free the device.
+ * (vdagent_chardev_write(), _accept_input(), _set_guest_open(),
+ * _set_running()), the frontend (fe_push(), fe_pump(), fe_set_hook(), to
+ * remove itself for instance) and the agent.  It must not free the device.
  */
 typedef void (*TestFeHook)(TestFe *fe, const TestFeCall *call, void *opaque);
 

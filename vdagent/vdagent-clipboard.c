@@ -100,7 +100,10 @@ static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
     vdagent_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
 }
 
-/* Answer every pending guest request of @sel in @types empty. */
+/*
+ * Answer every pending guest request of @sel in @types empty.  Stops when
+ * the session ends in a write (a close forgets what was pending).
+ */
 static void answer_pending_empty(VDAgentChardev *dev, unsigned sel,
                                  uint32_t types)
 {
@@ -113,6 +116,9 @@ static void answer_pending_empty(VDAgentChardev *dev, unsigned sel,
         while (dev->cbpending_n[sel][t] > 0) {
             dev->cbpending_n[sel][t]--;
             send_data(dev, sel, type_to_vd(t), NULL);
+            if (vdagent_session_ended(dev)) {
+                return;
+            }
         }
         dev->cbpending[sel] &= ~(1u << t);
     }
@@ -175,6 +181,9 @@ static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
         while (dev->cbpending_n[sel][t] > 0) {
             dev->cbpending_n[sel][t]--;
             send_data(dev, sel, type_to_vd(t), c->data);
+            if (vdagent_session_ended(dev)) {
+                return;
+            }
         }
         dev->cbpending[sel] &= ~(1u << t);
     }
@@ -207,6 +216,9 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
     dev->assume_announced &= ~(1u << sel);
     /* Pending requests on the old owner are moot: answer them first. */
     answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
+    if (vdagent_session_ended(dev)) {
+        return;          /* closed in a write: nothing was announced */
+    }
     if (info->owner != &dev->cbpeer) {
         dev->host_pending[sel] = 0;
     }
@@ -223,10 +235,8 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
     }
 }
 
-static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void cb_notify_one(VDAgentChardev *dev, const ClipboardNotify *n)
 {
-    VDAgentChardev *dev = peer->opaque;
-
     switch (n->type) {
     case CLIPBOARD_NOTIFY_UPDATE:
         if (n->new_info) {
@@ -265,12 +275,23 @@ static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
     }
 }
 
+/* The hub's callbacks are ways into the device (vdagent_enter()). */
+static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    VDAgentChardev *dev = peer->opaque;
+    unsigned outer = vdagent_enter(dev);
+
+    cb_notify_one(dev, n);
+    vdagent_leave(dev, outer);
+}
+
 /* The hub asks the guest (the owner) for data. */
 static void cb_request(ClipboardPeer *peer, ClipboardInfo *info,
                        ClipboardType type)
 {
     VDAgentChardev *dev = peer->opaque;
     unsigned sel = info->selection;
+    unsigned outer;
     uint8_t buf[8];
     size_t n;
 
@@ -279,10 +300,12 @@ static void cb_request(ClipboardPeer *peer, ClipboardInfo *info,
         clipboard_hub_set_data(dev->hub, peer, info, type, NULL, true);
         return;
     }
+    outer = vdagent_enter(dev);
     n = put_selection(dev, buf, sel);
     vdagent_put_le32(buf + n, type_to_vd(type));
     dev->host_pending[sel] |= 1u << type;
     vdagent_send(dev, VD_AGENT_CLIPBOARD_REQUEST, buf, n + 4, NULL);
+    vdagent_leave(dev, outer);
 }
 
 static const ClipboardPeerOps cb_peer_ops = {
@@ -355,7 +378,8 @@ void vdagent_clipboard_recv_request(VDAgentChardev *dev,
     }
     dev->cbpending[sel] |= 1u << t;
     dev->cbpending_n[sel][t]++;
-    if (!clipboard_hub_request(dev->hub, info, t)) {
+    if (!clipboard_hub_request(dev->hub, info, t) &&
+        !vdagent_session_ended(dev)) {
         answer_pending_empty(dev, sel, 1u << t);
     }
 }
@@ -421,9 +445,13 @@ void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
     unsigned s, t;
 
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
-
         for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+            /* Looked up again each time: an answer may have replaced it. */
+            ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
+
+            if (vdagent_session_ended(dev)) {
+                return;
+            }
             if (!(dev->cbpending[s] & (1u << t))) {
                 continue;
             }
@@ -542,13 +570,25 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
      * our grabs.  Release what the old agent owned, reset our counters and
      * tell the other peers (Q16), then offer the host's clipboard again.
      */
+    /*
+     * Every step below may write (answers to pending requests, the limit,
+     * the host's grabs), and the frontend may close the port from inside
+     * that write: the session is then over and so is this work (a closed
+     * device holds no grab, no registration, no serial).
+     */
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         clipboard_peer_release(&dev->cbpeer, s);
+        if (vdagent_session_ended(dev)) {
+            return;
+        }
     }
     clipboard_forget(dev);
     dev->in_caps = true;
     clipboard_hub_reset_serial(dev->hub);
     dev->in_caps = false;
+    if (vdagent_session_ended(dev)) {
+        return;
+    }
     /* A stopped hub notifies the reset on resume: it is still ours. */
     dev->own_reset_deferred = !clipboard_hub_running(dev->hub);
     clipboard_peer_register(dev->hub, &dev->cbpeer);
@@ -558,15 +598,23 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
 
         vdagent_put_le32(buf, vdagent_chardev_max_clipboard(dev));
         vdagent_send(dev, VD_AGENT_MAX_CLIPBOARD, buf, sizeof(buf), NULL);
+        if (vdagent_session_ended(dev)) {
+            return;
+        }
     }
     if (!clipboard_hub_running(dev->hub)) {
         return;              /* the hub replays on resume */
     }
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
+        ClipboardInfo *cur = clipboard_hub_info(dev->hub, s);
+        /* Ours for the call: a nested update may replace it in the hub. */
+        g_autoptr(ClipboardInfo) info = cur ? clipboard_info_ref(cur) : NULL;
 
         if (info) {
             update_new_info(dev, info);
+            if (vdagent_session_ended(dev)) {
+                return;
+            }
         }
     }
 }

@@ -31,17 +31,27 @@ struct VDAgentChardev {
     bool connected;                  /* guest side of the port is open */
     bool running;                    /* output flows (not a paused VM) */
     bool resolve_pending;            /* cbpending loaded, not yet resolved */
-    unsigned session;                /* bumped by every disconnect */
+    unsigned session;                /* bumped by every open and close */
     uint32_t host_caps;
     uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
     size_t n_guest_caps;
 
-    /* re-entrancy from frontend callbacks */
-    bool in_write;
-    GByteArray *deferred;            /* guest bytes pushed during a write */
+    /*
+     * Re-entrancy from frontend callbacks (vdagent_enter()): the device
+     * calls under way, nested (public entry points and the hub's and the
+     * router's callbacks), the session the innermost one acts for, and the
+     * guest bytes pushed meanwhile, fed once the outermost call is done.
+     */
+    unsigned depth;
+    unsigned call_session;
+    GByteArray *deferred;
     bool draining;
     bool drain_again;
-    VDAgentWriter *stale_writer;     /* freed once the write returns */
+    /*
+     * Writers a close (or a reset) replaced while the frontend's write()
+     * may still be reading one of them: freed once that write returned.
+     */
+    GPtrArray *stale_writers;
 
     /* clipboard peer (vdagent-clipboard.c) */
     ClipboardHub *hub;
@@ -103,6 +113,26 @@ typedef void (*VDAgentMsgHandler)(VDAgentChardev *dev, ClipboardSelection sel,
                                   GBytes *payload);
 
 /* vdagent.c */
+/*
+ * Every way into the device (a public call, a hub or router callback)
+ * brackets its work with vdagent_enter() / vdagent_leave(): the call acts
+ * for the session current when it entered, and guest bytes pushed while
+ * any call is under way wait for the outermost one to finish.  @outer is
+ * what vdagent_enter() returned.
+ */
+unsigned vdagent_enter(VDAgentChardev *dev);
+void vdagent_leave(VDAgentChardev *dev, unsigned outer);
+/*
+ * The session the running call acts for is over: the frontend closed (and
+ * maybe reopened) the port from inside a callback.  The caller stops:
+ * nothing more of its work concerns the current session.
+ */
+bool vdagent_session_ended(const VDAgentChardev *dev);
+/*
+ * Queue a message for the guest and write what the frontend takes.
+ * Nothing is queued (false) while the guest side is closed or when the
+ * session the call acts for is over.
+ */
 bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
                   size_t head_len, GBytes *tail);
 unsigned vdagent_size_flags(const VDAgentChardev *dev);

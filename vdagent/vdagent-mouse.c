@@ -72,11 +72,10 @@ static void mouse_event(void *opaque, const InputEvent *evt)
     }
 }
 
-static void mouse_sync(void *opaque)
+static void mouse_sync_one(VDAgentChardev *dev)
 {
-    VDAgentChardev *dev = opaque;
     uint8_t buf[sizeof(VDAgentMouseState)];
-    uint8_t *queued;
+    uint8_t *queued = NULL;
     size_t len;
 
     if (!vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
@@ -91,9 +90,13 @@ static void mouse_sync(void *opaque)
      * A guest that reads slowly gets the latest position, not a backlog:
      * a queued, unsent MOUSE_STATE with the same buttons and display is
      * moved in place.  A button change always goes out as its own message,
-     * so no click is ever lost.
+     * so no click is ever lost.  Not while draining: a sync from inside
+     * the frontend's write() must not rewrite bytes it is being handed.
      */
-    queued = vdagent_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE, &len);
+    if (!dev->draining) {
+        queued = vdagent_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE,
+                                            &len);
+    }
     if (queued && len == sizeof(buf) &&
         memcmp(queued + offsetof(VDAgentMouseState, buttons),
                buf + offsetof(VDAgentMouseState, buttons),
@@ -103,6 +106,16 @@ static void mouse_sync(void *opaque)
         return;
     }
     vdagent_send(dev, VD_AGENT_MOUSE_STATE, buf, sizeof(buf), NULL);
+}
+
+/* The router's callbacks are ways into the device (vdagent_enter()). */
+static void mouse_sync(void *opaque)
+{
+    VDAgentChardev *dev = opaque;
+    unsigned outer = vdagent_enter(dev);
+
+    mouse_sync_one(dev);
+    vdagent_leave(dev, outer);
 }
 
 static const InputHandler mouse_handler = {
@@ -155,8 +168,12 @@ static void send_monitors(VDAgentChardev *dev)
 
 static void heads_changed(void *opaque, InputRouter *r)
 {
+    VDAgentChardev *dev = opaque;
+    unsigned outer = vdagent_enter(dev);
+
     (void)r;
-    send_monitors(opaque);
+    send_monitors(dev);
+    vdagent_leave(dev, outer);
 }
 
 bool vdagent_mouse_init(VDAgentChardev *dev, GError **errp)

@@ -186,37 +186,94 @@ bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags)
     return size >= min && size <= max;
 }
 
-/* ---- output ------------------------------------------------------------ */
+/* ---- calls and sessions ------------------------------------------------ */
 
-/* Free the writer a disconnect replaced during a write, keeping its counts. */
-static void vdagent_retire_writer(VDAgentChardev *dev)
+static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len);
+
+unsigned vdagent_enter(VDAgentChardev *dev)
 {
-    uint32_t t;
+    unsigned outer = dev->call_session;
 
-    if (!dev->stale_writer) {
-        return;
-    }
-    for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
-        dev->counters.msgs_out[t] += vdagent_writer_sent(dev->stale_writer, t);
-    }
-    g_clear_pointer(&dev->stale_writer, vdagent_writer_free);
+    dev->depth++;
+    dev->call_session = dev->session;
+    return outer;
 }
 
-/* Write what the frontend takes; safe against re-entry from its callbacks. */
+void vdagent_leave(VDAgentChardev *dev, unsigned outer)
+{
+    /*
+     * The outermost call feeds what the guest pushed meanwhile (bytes of
+     * the current session only: a close drops them), still counted as
+     * under way so that bytes pushed from inside this feeding wait too.
+     */
+    while (dev->depth == 1 && dev->deferred->len > 0) {
+        g_autoptr(GByteArray) more = dev->deferred;
+
+        dev->deferred = g_byte_array_new();
+        dev->call_session = dev->session;
+        vdagent_feed(dev, more->data, more->len);
+    }
+    dev->call_session = outer;
+    dev->depth--;
+}
+
+bool vdagent_session_ended(const VDAgentChardev *dev)
+{
+    return dev->depth > 0 && dev->call_session != dev->session;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Free the writers replaced during a write, keeping their counts. */
+static void vdagent_retire_writers(VDAgentChardev *dev)
+{
+    guint i;
+    uint32_t t;
+
+    for (i = 0; i < dev->stale_writers->len; i++) {
+        VDAgentWriter *w = g_ptr_array_index(dev->stale_writers, i);
+
+        for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
+            dev->counters.msgs_out[t] += vdagent_writer_sent(w, t);
+        }
+    }
+    g_ptr_array_set_size(dev->stale_writers, 0);
+}
+
+/*
+ * Drop every byte queued for the guest.  While draining, the frontend's
+ * write() may be reading the writer's bytes (libuv's rule for a handle
+ * closed inside its own callback: what it lent stays valid until the
+ * callback returns): the writer is set aside, a new one takes its place,
+ * and the drain loop frees the old one once write() has returned.
+ */
+static void vdagent_drop_output(VDAgentChardev *dev)
+{
+    if (dev->draining) {
+        g_ptr_array_add(dev->stale_writers, g_steal_pointer(&dev->writer));
+        dev->writer = vdagent_writer_new();
+    } else {
+        vdagent_writer_reset(dev->writer);
+    }
+}
+
+/*
+ * Write what the frontend takes.  A nested call (from inside write())
+ * only asks the running loop to look again.  Whatever write() does, its
+ * @buf stays valid until it returns (vdagent_drop_output()); a stop from
+ * inside it takes effect before the next write.
+ */
 static void vdagent_drain(VDAgentChardev *dev)
 {
     if (dev->draining) {
         dev->drain_again = true;
         return;
     }
-    if (!dev->running) {
-        return;                 /* a paused VM: output waits */
-    }
     dev->draining = true;
     do {
         dev->drain_again = false;
-        for (;;) {
-            unsigned session;
+        while (dev->running) {     /* stopped (a paused VM): output waits */
+            VDAgentWriter *w = dev->writer;
             const uint8_t *p;
             size_t room = dev->ops->can_write(dev->opaque);
             size_t n;
@@ -224,34 +281,33 @@ static void vdagent_drain(VDAgentChardev *dev)
             if (room == 0) {
                 break;
             }
-            n = vdagent_writer_peek(dev->writer, &p);
+            n = vdagent_writer_peek(w, &p);
             if (n == 0) {
                 break;
             }
             n = MIN(n, room);
-            session = dev->session;
             dev->ops->write(dev->opaque, p, n);
-            if (session != dev->session) {
-                /* The guest closed the port from inside write. */
-                vdagent_retire_writer(dev);
+            if (dev->writer != w) {
+                /* Closed from inside write: those bytes are history. */
+                vdagent_retire_writers(dev);
                 continue;
             }
-            vdagent_writer_consume(dev->writer, n);
+            vdagent_writer_consume(w, n);
             dev->counters.bytes_out += n;
         }
     } while (dev->drain_again);
     dev->draining = false;
 }
 
-/*
- * Queue a message for the guest and write what the frontend takes.  @head
- * is copied, @tail referenced.  Nothing is queued while the guest side is
- * closed: an agent that opens later must not see stale messages.
- */
 bool vdagent_send(VDAgentChardev *dev, uint32_t type,
                          const void *head, size_t head_len, GBytes *tail)
 {
     if (!dev->connected) {
+        return false;
+    }
+    if (vdagent_session_ended(dev)) {
+        /* What a call of a closed session still had to say: never sent. */
+        g_debug("%s of an ended session dropped", vdagent_msg_name(type));
         return false;
     }
     if (!vdagent_writer_queue(dev->writer, type, head, head_len, tail)) {
@@ -306,9 +362,20 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
     /*
      * New caps mean a (re)started agent: the mouse handler activates, the
      * heads are described, the clipboard peer resets serials and registers.
+     * Each step may send, and the frontend may close the port from inside
+     * that write: the rest is then not this session's to do.
      */
+    if (vdagent_session_ended(dev)) {
+        return;
+    }
     vdagent_mouse_caps(dev);
+    if (vdagent_session_ended(dev)) {
+        return;
+    }
     vdagent_clipboard_caps(dev);
+    if (vdagent_session_ended(dev)) {
+        return;
+    }
     if (dev->ops->guest_caps) {
         dev->ops->guest_caps(dev->opaque);
     }
@@ -378,10 +445,10 @@ static GBytes *vdagent_take_payload(VDAgentChardev *dev, size_t skip)
  * and a payload that no longer points into the reader (VDAgentMsgHandler);
  * the dispatcher keeps no reference once the handler returns.
  */
-static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
-                             const uint8_t *data)
+static void vdagent_dispatch_one(VDAgentChardev *dev,
+                                 const VDAgentMessage *hdr,
+                                 const uint8_t *data)
 {
-    VDAgentChardev *dev = opaque;
     const VDAgentMsgDesc *d = msg_desc(hdr->type);
     ClipboardSelection sel = CLIPBOARD_SELECTION_CLIPBOARD;
     g_autoptr(GBytes) payload = NULL;
@@ -425,6 +492,17 @@ static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
     }
     payload = vdagent_take_payload(dev, skip);
     d->handler(dev, sel, payload);
+}
+
+/* Each guest message is handled on behalf of the session it came in. */
+static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
+                             const uint8_t *data)
+{
+    VDAgentChardev *dev = opaque;
+    unsigned outer = vdagent_enter(dev);
+
+    vdagent_dispatch_one(dev, hdr, data);
+    vdagent_leave(dev, outer);
 }
 
 static void vdagent_reader_drop(void *opaque, VDAgentDrop reason)
@@ -522,6 +600,8 @@ VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
                                      &vdagent_reader_ops, dev);
     dev->writer = vdagent_writer_new();
     dev->deferred = g_byte_array_new();
+    dev->stale_writers =
+        g_ptr_array_new_with_free_func((GDestroyNotify)vdagent_writer_free);
     vdagent_clipboard_init(dev);
     if (!vdagent_mouse_init(dev, errp)) {
         vdagent_chardev_free(dev);
@@ -540,7 +620,7 @@ void vdagent_chardev_free(VDAgentChardev *dev)
     vdagent_saved_clear(&dev->saved);
     vdagent_reader_free(dev->reader);
     vdagent_writer_free(dev->writer);
-    vdagent_writer_free(dev->stale_writer);
+    g_ptr_array_unref(dev->stale_writers);
     g_byte_array_unref(dev->deferred);
     g_free(dev);
 }
@@ -551,14 +631,9 @@ static void vdagent_disconnect(VDAgentChardev *dev)
     dev->connected = false;
     dev->session++;
     vdagent_reader_reset(dev->reader);
-    if (dev->draining) {
-        /* The frontend's write is still reading the old writer's bytes. */
-        vdagent_retire_writer(dev);
-        dev->stale_writer = g_steal_pointer(&dev->writer);
-        dev->writer = vdagent_writer_new();
-    } else {
-        vdagent_writer_reset(dev->writer);
-    }
+    /* Pushed during a call and not fed yet: the old session's bytes. */
+    g_byte_array_set_size(dev->deferred, 0);
+    vdagent_drop_output(dev);
     memset(dev->guest_caps, 0, sizeof(dev->guest_caps));
     dev->n_guest_caps = 0;
     /* Pointer events go back to the next handler (Q13). */
@@ -583,7 +658,8 @@ void vdagent_chardev_reset(VDAgentChardev *dev)
         vdagent_disconnect(dev);
     }
     vdagent_reader_reset(dev->reader);
-    vdagent_writer_reset(dev->writer);
+    g_byte_array_set_size(dev->deferred, 0);
+    vdagent_drop_output(dev);
     vdagent_clipboard_disconnect(dev);
     vdagent_mouse_disconnect(dev);
     dev->mouse = (VDAgentMouse){ 0 };
@@ -599,11 +675,14 @@ static void vdagent_resolve(VDAgentChardev *dev)
 
 void vdagent_chardev_set_running(VDAgentChardev *dev, bool running)
 {
+    unsigned outer;
+
     g_return_if_fail(dev != NULL);
 
     if (running == dev->running) {
         return;
     }
+    outer = vdagent_enter(dev);
     dev->running = running;
     if (dev->own_hub) {
         clipboard_hub_set_running(dev->hub, running);
@@ -611,10 +690,12 @@ void vdagent_chardev_set_running(VDAgentChardev *dev, bool running)
     if (dev->own_router) {
         input_router_set_running(dev->router, running);
     }
-    if (running) {
+    /* The hub's replay may have stopped us again (a nested call). */
+    if (dev->running) {
         vdagent_resolve(dev);
         vdagent_drain(dev);
     }
+    vdagent_leave(dev, outer);
 }
 
 bool vdagent_chardev_running(const VDAgentChardev *dev)
@@ -624,21 +705,28 @@ bool vdagent_chardev_running(const VDAgentChardev *dev)
 
 void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
 {
+    unsigned outer;
+
     g_return_if_fail(dev != NULL);
 
     if (open == dev->connected) {
         /* Same state (a post-migration open, say): not a reconnect. */
         return;
     }
+    outer = vdagent_enter(dev);
     if (!open) {
         g_debug("guest closed the port");
         vdagent_disconnect(dev);
-        return;
+    } else {
+        g_debug("guest opened the port");
+        dev->connected = true;
+        /* A new session: this call acts for it, its caller's may be over. */
+        dev->session++;
+        dev->call_session = dev->session;
+        /* The Linux agent sends its caps only when asked: ask first. */
+        vdagent_send_caps(dev, true);
     }
-    g_debug("guest opened the port");
-    dev->connected = true;
-    /* The Linux agent sends its caps only when asked: ask first. */
-    vdagent_send_caps(dev, true);
+    vdagent_leave(dev, outer);
 }
 
 static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len)
@@ -656,31 +744,36 @@ static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len)
 void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
                            size_t len)
 {
+    unsigned outer;
+
     g_return_if_fail(dev != NULL);
     g_return_if_fail(buf != NULL || len == 0);
 
     dev->counters.bytes_in += len;
-    vdagent_resolve(dev);
-    if (dev->in_write) {
-        g_byte_array_append(dev->deferred, buf, len);
+    if (dev->depth > 0) {
+        /* From inside a callback: fed once the outermost call is done. */
+        if (len > 0 && !dev->connected) {
+            vdagent_count_drop(dev, VDAGENT_DROP_PORT_CLOSED);
+        } else {
+            g_byte_array_append(dev->deferred, buf, len);
+        }
         return;
     }
-    dev->in_write = true;
+    outer = vdagent_enter(dev);
+    vdagent_resolve(dev);
     vdagent_feed(dev, buf, len);
-    while (dev->deferred->len > 0) {
-        g_autoptr(GByteArray) more = dev->deferred;
-
-        dev->deferred = g_byte_array_new();
-        vdagent_feed(dev, more->data, more->len);
-    }
-    dev->in_write = false;
+    vdagent_leave(dev, outer);
 }
 
 void vdagent_chardev_accept_input(VDAgentChardev *dev)
 {
+    unsigned outer;
+
     g_return_if_fail(dev != NULL);
+    outer = vdagent_enter(dev);
     vdagent_resolve(dev);
     vdagent_drain(dev);
+    vdagent_leave(dev, outer);
 }
 
 bool vdagent_chardev_connected(const VDAgentChardev *dev)

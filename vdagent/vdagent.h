@@ -82,13 +82,26 @@ typedef struct VDAgentFrontendOps {
     size_t (*can_write)(void *opaque);
     /*
      * Deliver @len bytes (never more than the last can_write() said) to
-     * the guest.  @buf is borrowed for the call.  May call back into the
-     * device (write guest bytes, accept_input, set_guest_open).
+     * the guest.  @buf is borrowed for the call: it stays valid until
+     * write() returns, whatever write() does meanwhile.  May call back
+     * into the device (write guest bytes, accept_input, set_guest_open,
+     * set_running), as may event() and guest_caps():
+     *  - guest bytes wait until the device call under way is done, then
+     *    are processed in order (a close drops those not processed yet);
+     *  - a close ends the session at once: nothing the device still had
+     *    to send for it is sent, into a reopened port least of all (a new
+     *    session starts with the caps request alone);
+     *  - a stop takes effect before the next write; output waits for the
+     *    resume.
      */
     void (*write)(void *opaque, const uint8_t *buf, size_t len);
     /* A port event for the guest side.  Optional. */
     void (*event)(void *opaque, VDAgentEvent event);
-    /* The guest agent announced its capabilities.  Optional. */
+    /*
+     * The guest agent announced its capabilities, and the device has
+     * answered them.  Optional.  Not called when the port closed from
+     * inside a write of that answer.
+     */
     void (*guest_caps)(void *opaque);
 } VDAgentFrontendOps;
 
@@ -126,8 +139,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentChardev, vdagent_chardev_free)
 /*
  * Guest bytes, at any split.  Always consumes all @len bytes.  Bytes that
  * arrive while the guest side is closed are dropped (PORT_CLOSED).  May be
- * called from inside the frontend's write callback: the bytes are then
- * processed once the current call returns, in order.
+ * called from inside a frontend callback (or a hub or router callback
+ * reached from a device call): the bytes are then processed once the
+ * outermost device call returns, in order, unless the port closes first.
  */
 void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
                            size_t len);
@@ -183,7 +197,9 @@ void vdagent_chardev_mouse_state(const VDAgentChardev *dev, VDAgentMouse *out);
  * is written to the guest side (output waits), and a private hub and
  * router are stopped too (no clipboard notifications, pointer events
  * dropped).  On resume, queued output flows and guest requests restored
- * by a migration are answered.  Devices start running.
+ * by a migration are answered.  Devices start running.  May be called
+ * from inside the frontend's callbacks: a stop takes effect before the
+ * next write.
  */
 void vdagent_chardev_set_running(VDAgentChardev *dev, bool running);
 bool vdagent_chardev_running(const VDAgentChardev *dev);
