@@ -110,7 +110,8 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_migration_channel.c \
               tests/check_json_scan.c tests/check_qmp_hostile.c \
               tests/check_migration_hostile.c tests/check_host_channel.c \
-              tests/check_vdagent_reentry.c
+              tests/check_vdagent_reentry.c \
+              tests/check_vdagent_migration_reachable.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader
 FUZZ_replay_SRCS := tests/fuzz/replay.c

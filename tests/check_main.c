@@ -44,6 +44,7 @@ static const struct {
     { "vdagent-migration-state", vdagent_migration_state_suite },
     { "vdagent-migration-output", vdagent_migration_output_suite },
     { "vdagent-migration-bad", vdagent_migration_bad_suite },
+    { "vdagent-migration-reachable", vdagent_migration_reachable_suite },
     { "input", input_suite },
     { "mouse", vdagent_mouse_suite },
     { "host-migrate", host_migrate_suite },

@@ -54,5 +54,6 @@ Suite *qmp_hostile_suite(void);
 Suite *migration_hostile_suite(void);
 Suite *host_channel_suite(void);
 Suite *vdagent_reentry_suite(void);
+Suite *vdagent_migration_reachable_suite(void);
 
 #endif /* CHECK_SUITES_H */

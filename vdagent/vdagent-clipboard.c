@@ -15,7 +15,10 @@
  *    or forwarded to the owner and answered when data arrives (cbpending),
  *    or answered empty at once (Q5, Q15); a new info or a timeout answers
  *    what is pending with empty data, before anything else is sent for
- *    that selection (V10).
+ *    that selection (V10).  A request for a selection the guest owns is
+ *    answered empty at once, and the guest's own grab answers (empty) what
+ *    it still had pending on that selection, hub stopped or not: no
+ *    request ever waits on the guest itself (issue 20, B2).
  *  - Without CLIPBOARD_SELECTION only the CLIPBOARD selection travels.
  *  - Data for the guest is streamed from the hub's GBytes: never copied
  *    into a queue, never dropped because one is full (R6).
@@ -354,6 +357,15 @@ void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
         }
     }
     clipboard_hub_update(dev->hub, info);
+    /*
+     * The guest's requests for this selection now ask the guest itself:
+     * answer them at once, empty, as a request after the grab is.  A
+     * running hub's notification did (update_new_info()); a stopped one
+     * (a paused VM) notifies on resume only, too late for a save between.
+     */
+    if (!vdagent_session_ended(dev) && clipboard_peer_owns(&dev->cbpeer, sel)) {
+        answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
+    }
 }
 
 void vdagent_clipboard_recv_request(VDAgentChardev *dev,
