@@ -34,6 +34,9 @@
 #  13 hostile-mig   a hostile migration peer (issue 23): a 0 byte answer
 #                   does not take the source's state, a silent peer is
 #                   dropped within seconds
+#  14 heads         the display layout migrates: the pointer on the second
+#                   of two heads, and a layout shrunk below the pointer, each
+#                   to a tcp: destination started with the usual options
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1281,7 +1284,67 @@ s_moved() {
     host_to_guest dst.qmp g.ctl clipboard "on the destination" || true
 }
 
-echo "1..13"
+# 14. The display layout migrates (issue 20, B1).
+s_heads() {
+    local port tries r two
+    two='{"execute":"display-configure","arguments":{"heads":[
+      {"width":1024,"height":768,"x":0,"y":0},{"width":800,"height":600,"x":1024,"y":0}]}}'
+
+    heads_dest() { # NAME: a destination listening on a free tcp: port ($port)
+        for ((tries = 0; tries < 5; tries++)); do
+            port=$((20000 + RANDOM % 30000))
+            start_host "$1" --incoming "tcp:127.0.0.1:$port" --guest "unix:$D/$1.chan"
+            wait_for 5 q_match "$1.qmp" '{"execute":"query-migrate"}' '"setup"' && return 0
+            stop "$1"
+            rm -f "$D/$1.qmp"
+        done
+        die "no tcp destination $1"
+    }
+    heads_migrate() { # SRC DST: migrate over tcp:, completed on both sides
+        migrate "$1.qmp" "tcp:127.0.0.1:$port" >/dev/null || die "migrate $1 tcp:"
+        wait_for 10 mig_done "$1.qmp" || die "$1: the migration did not finish"
+        r=$(qmp "$1.qmp" '{"execute":"query-migrate"}')
+        [ "$(field "$r" status)" = completed ] || bad "$1: $r"
+        wait_for 5 mig_done "$2.qmp"
+        r=$(qmp "$2.qmp" '{"execute":"query-migrate"}')
+        [ "$(field "$r" status)" = completed ] || bad "$2: $r"
+        [ "$(run_status "$2.qmp")" = running ] || bad "$2 status $(run_status "$2.qmp")"
+    }
+    head_exists() { # SOCK HEAD
+        q_match "$1" "{\"execute\":\"input-send-event\",\"arguments\":{\"head\":$2,
+          \"events\":[{\"type\":\"abs\",\"data\":{\"axis\":\"x\",\"value\":0}}]}}" '"return"'
+    }
+
+    # two heads, the pointer last on the second: the destination takes the
+    # source's layout
+    host_with_guest src guest chan
+    qmp src.qmp "$two" >/dev/null || bad "display-configure two heads"
+    wait_for 5 ctl_match guest.ctl monitors '^ok 2 1024x768+0+0 800x600+1024+0$' ||
+        bad "monitors: $(ctl guest.ctl monitors)"
+    abs_btn src.qmp 1 16384 16384 middle false >/dev/null || bad "input-send-event head 1"
+    pointer_is guest.ctl "399 299 0 1"
+    heads_dest dst
+    if head_exists dst.qmp 1; then bad "the destination has a head 1 before the migration"; fi
+    heads_migrate src dst
+    head_exists dst.qmp 1 || bad "the destination did not take the source's two heads"
+
+    # two heads, the pointer on the second, then one head: the pointer
+    # moved to a head that exists, and the default layout stays
+    host_with_guest src2 guest2 chan2
+    qmp src2.qmp "$two" >/dev/null || bad "display-configure two heads (src2)"
+    abs_btn src2.qmp 1 16384 16384 middle false >/dev/null || bad "input-send-event head 1 (src2)"
+    pointer_is guest2.ctl "399 299 0 1"
+    qmp src2.qmp '{"execute":"display-configure","arguments":{"heads":[
+      {"width":1024,"height":768}]}}' >/dev/null || bad "display-configure one head"
+    wait_for 5 ctl_match guest2.ctl monitors '^ok 1 1024x768+0+0$' ||
+        bad "monitors: $(ctl guest2.ctl monitors)"
+    heads_dest dst2
+    heads_migrate src2 dst2
+    head_exists dst2.qmp 0 || bad "no head 0 on dst2"
+    if head_exists dst2.qmp 1; then bad "dst2 has a head 1 after a one-head source"; fi
+}
+
+echo "1..14"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1295,6 +1358,7 @@ run moved s_moved 30
 run inflight-stopped s_inflight_stopped 30
 run hostile-qmp s_hostile_qmp 30
 run hostile-mig s_hostile_mig 30
+run heads s_heads 20
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

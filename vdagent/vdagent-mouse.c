@@ -166,12 +166,43 @@ static void send_monitors(VDAgentChardev *dev)
     vdagent_send(dev, VD_AGENT_MONITORS_CONFIG, buf, p - buf, NULL);
 }
 
+/*
+ * A new layout: a pointer display id that names no enabled head any more
+ * (the layout shrank below it, or disabled its head) moves to the last
+ * enabled head, as the agent numbers them (agent_display_id()); 0 when
+ * none is enabled.  The position stays: the next motion sets it.
+ */
+static void clamp_display(VDAgentChardev *dev)
+{
+    bool sparse = vdagent_chardev_guest_has_cap(
+        dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG);
+    unsigned i, enabled = 0, last = 0;
+
+    for (i = 0; i < input_router_n_heads(dev->router); i++) {
+        InputHeadGeometry h;
+        unsigned id = sparse ? i : enabled;
+
+        if (!input_router_head(dev->router, i, &h) || h.width == 0) {
+            continue;
+        }
+        if (id == dev->mouse.display_id) {
+            return;
+        }
+        last = id;
+        enabled++;
+    }
+    g_debug("pointer display %u gone with the layout: now %u",
+            dev->mouse.display_id, last);
+    dev->mouse.display_id = last;
+}
+
 static void heads_changed(void *opaque, InputRouter *r)
 {
     VDAgentChardev *dev = opaque;
     unsigned outer = vdagent_enter(dev);
 
     (void)r;
+    clamp_display(dev);
     send_monitors(dev);
     vdagent_leave(dev, outer);
 }

@@ -222,6 +222,89 @@ static const VMStateDescription vmstate_vdagent_clipboard = {
     },
 };
 
+static const VMStateDescription vmstate_head = {
+    .name = "vdagent/head",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(width, VDAgentSavedHead),
+        VMSTATE_UINT32(height, VDAgentSavedHead),
+        VMSTATE_INT32(x, VDAgentSavedHead),
+        VMSTATE_INT32(y, VDAgentSavedHead),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The router's layout is not one 1024x768 head at 0,0 (input_router_new()). */
+static bool layout_is_default(InputRouter *r)
+{
+    InputHeadGeometry h;
+
+    return input_router_n_heads(r) == 1 && input_router_head(r, 0, &h) &&
+           h.width == 1024 && h.height == 768 && h.x == 0 && h.y == 0;
+}
+
+static bool heads_needed(void *opaque)
+{
+    return ((VDAgentSaved *)opaque)->n_heads > 0;
+}
+
+static bool heads_count_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+
+    (void)version_id;
+    if (saved->n_heads == 0 || saved->n_heads > INPUT_MAX_HEADS) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "display layout of %u heads, not 1..%u", saved->n_heads,
+                    INPUT_MAX_HEADS);
+        return false;
+    }
+    return true;
+}
+
+/* As input_router_set_geometry() takes them: the load can always set them. */
+static bool heads_geometry_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+    unsigned i;
+
+    (void)version_id;
+    for (i = 0; i < saved->n_heads; i++) {
+        const VDAgentSavedHead *h = &saved->heads[i];
+
+        if (h->width > INPUT_ABS_MAX || h->height > INPUT_ABS_MAX ||
+            (h->width == 0) != (h->height == 0)) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "display heads: head %u of %ux%u", i, h->width,
+                        h->height);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The display layout the agent was told of (MONITORS_CONFIG, and the
+ * display ids of MOUSE_STATE): written only when it is not the default,
+ * so the streams of a default layout stay as they were.
+ */
+static const VMStateDescription vmstate_vdagent_heads = {
+    .name = "vdagent/heads",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = heads_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(n_heads, VDAgentSaved),
+        VMSTATE_VALIDATE("heads-count", heads_count_ok),
+        VMSTATE_STRUCT_VARRAY_UINT32(heads, VDAgentSaved, n_heads,
+                                     INPUT_MAX_HEADS, vmstate_head,
+                                     VDAgentSavedHead),
+        VMSTATE_VALIDATE("heads-geometry", heads_geometry_ok),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 /* ---- hooks -------------------------------------------------------------- */
 
 static bool vdagent_pre_save(void *opaque, GError **errp)
@@ -271,6 +354,18 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
     saved->host_announced = vdagent_clipboard_host_announced(dev);
     memcpy(saved->host_pending, dev->host_pending, sizeof(saved->host_pending));
     memcpy(saved->cbpending_n, dev->cbpending_n, sizeof(saved->cbpending_n));
+
+    if (!layout_is_default(dev->router)) {
+        saved->n_heads = input_router_n_heads(dev->router);
+        for (i = 0; i < saved->n_heads; i++) {
+            InputHeadGeometry h;
+
+            input_router_head(dev->router, i, &h);
+            saved->heads[i] = (VDAgentSavedHead){
+                .width = h.width, .height = h.height, .x = h.x, .y = h.y,
+            };
+        }
+    }
     return true;
 }
 
@@ -317,8 +412,10 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
     if (saved->guest_max_clipboard < -1) {
         return fail(errp, "guest clipboard limit below -1");
     }
+    /* The display ids are the source's layout's, when it sent one. */
     if (saved->mouse_buttons & ~0xfeu ||
-        saved->mouse_display >= input_router_n_heads(dev->router)) {
+        saved->mouse_display >= (saved->n_heads ? saved->n_heads
+                                 : input_router_n_heads(dev->router))) {
         return fail(errp, "mouse state out of range (buttons, display)");
     }
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
@@ -361,6 +458,32 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
     return clipboard_saved_check(&saved->cb, errp);
 }
 
+/*
+ * The destination takes the source's layout: the router's heads (the
+ * device's own router or the embedding's) become the ones the agent was
+ * told of.  Done while the device is still closed, so nothing is sent.
+ */
+static bool vdagent_load_heads(VDAgentChardev *dev, VDAgentSaved *saved,
+                               GError **errp)
+{
+    InputHeadGeometry heads[INPUT_MAX_HEADS];
+    unsigned i;
+
+    if (!saved->n_heads) {
+        return true;
+    }
+    for (i = 0; i < saved->n_heads; i++) {
+        heads[i] = (InputHeadGeometry){
+            .width = saved->heads[i].width, .height = saved->heads[i].height,
+            .x = saved->heads[i].x, .y = saved->heads[i].y,
+        };
+    }
+    if (!input_router_set_geometry(dev->router, heads, saved->n_heads)) {
+        return fail(errp, "display layout refused by the input router");
+    }
+    return true;
+}
+
 static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
 {
     VDAgentSaved *saved = opaque;
@@ -390,7 +513,8 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         }
     }
     if (!vdagent_check(dev, saved, errp) ||
-        !vdagent_reader_set_state(dev->reader, &saved->parser, errp)) {
+        !vdagent_reader_set_state(dev->reader, &saved->parser, errp) ||
+        !vdagent_load_heads(dev, saved, errp)) {
         vdagent_saved_clear(saved);
         vdagent_chardev_reset(dev);
         return false;
@@ -450,6 +574,7 @@ static const VMStateDescription *const vdagent_subsections[] = {
     &vmstate_vdagent_output,
     &vmstate_vdagent_mouse,
     &vmstate_vdagent_clipboard,
+    &vmstate_vdagent_heads,
     NULL
 };
 

@@ -7,18 +7,26 @@
  * flight: the session (connected flag, every caps word), the parser's
  * partial chunk header / chunk / message, the output the guest side has
  * not taken (a clipboard reply half streamed included), the mouse state,
- * and the clipboard (guest-owned selections with their serials and data,
- * host requests waiting for the guest, the guest's requests pending).
+ * the clipboard (guest-owned selections with their serials and data,
+ * host requests waiting for the guest, the guest's requests pending), and
+ * the display layout when it is not the default single 1024x768 head (the
+ * heads the agent was told of: the destination takes them).
  */
 #ifndef VDAGENT_VMSTATE_H
 #define VDAGENT_VMSTATE_H
 
 #include "clipboard/clipboard-vmstate.h"
+#include "input/input.h"
 #include "vdagent/vdagent-reader.h"
 
 typedef struct VDAgentSavedWord {
     uint32_t v;
 } VDAgentSavedWord;
+
+typedef struct VDAgentSavedHead {
+    uint32_t width, height;          /* 0x0: a disabled head */
+    int32_t x, y;
+} VDAgentSavedHead;
 
 typedef struct VDAgentSaved {
     /* the section's fields */
@@ -46,6 +54,9 @@ typedef struct VDAgentSaved {
     uint32_t host_announced;         /* selections the guest believes the
                                         host owns (1 << selection) */
     uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT];
+    /* vdagent/heads: the router's layout; 0 heads: the default one */
+    uint32_t n_heads;
+    VDAgentSavedHead heads[INPUT_MAX_HEADS];
 } VDAgentSaved;
 
 void vdagent_saved_clear(VDAgentSaved *saved);

@@ -64,7 +64,8 @@ typedef struct VDAgentConfig {
      * The input router the mouse handler joins and whose display heads
      * the device describes (borrowed, must outlive the device); NULL: the
      * device makes a private one with @heads.  With a router given,
-     * @heads is ignored: the router's heads rule.
+     * @heads is ignored: the router's heads rule.  Either way a migration's
+     * load may set the router's heads (vdagent_chardev_register_migration()).
      */
     InputRouter *input_router;
     unsigned n_heads;            /* 0: one head of 1024x768 (private router) */
@@ -216,8 +217,13 @@ void vdagent_chardev_reset(VDAgentChardev *dev);
  * fed); a load resets the device first, checks every value against the
  * device's own limits, and leaves it fresh on any error.  After a load the
  * guest's next port open is not a reconnect (the session continues) and
- * nothing is sent to the guest until the device runs.  Returns false with
- * @errp set when @reg already holds "vdagent" / @instance_id.
+ * nothing is sent to the guest until the device runs.  The display
+ * layout travels with the device: a source whose router had other heads
+ * than the default single 1024x768 one sends them, and once the section
+ * checked out the load sets the destination's router (its own or the
+ * embedding's) to them, so the agent's display ids stay valid; a load
+ * failing later (in another section) does not set them back.  Returns false with @errp set when @reg already holds "vdagent" /
+ * @instance_id.
  */
 bool vdagent_chardev_register_migration(VDAgentChardev *dev,
                                         MigrationRegistry *reg,
