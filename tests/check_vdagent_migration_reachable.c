@@ -466,6 +466,53 @@ START_TEST(test_heads_bad_layout_refused)
 }
 END_TEST
 
+/* ---- the parser ----------------------------------------------------------- */
+
+/*
+ * Found by fuzz_device: a message header of a bad protocol filling its
+ * chunk exactly (20 bytes) marked "skip the rest of the chunk" after the
+ * chunk had ended; with part of the next chunk header pushed, that state
+ * saved a skip outside any chunk, which the loader refused ("chunk bytes
+ * outside a chunk").  The guest's next message still parses, on the
+ * source and on the destination.
+ */
+START_TEST(test_bad_protocol_header_ending_its_chunk_migrates)
+{
+    VDAgentConfig config = mig_config();
+    GuestAgent *ga = real_agent();
+    TestFe *src = fe_new_detached(&config);
+    g_autoptr(GByteArray) bad = g_byte_array_new();
+    g_autoptr(GByteArray) next = g_byte_array_new();
+    g_autoptr(GByteArray) stream = NULL;
+    VDAgentCounters c;
+    TestFe *dst;
+
+    mig_connect(src, ga);
+    guest_wire_message(bad, 0, VD_AGENT_REPLY, 0, 0, NULL, 0);
+    ck_assert_uint_eq(bad->len, 8 + 20);
+    guest_agent_send_reply(ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
+    take_into(next, ga);
+    fe_push(src, bad->data, bad->len);
+    fe_push(src, next->data, 4);
+    c = fe_counters(src);
+    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PROTOCOL], 1);
+
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    src->ga = NULL;
+    dst = dest_new(src);
+    dest_load_ok(dst, stream);
+    assert_saves_same(dst, stream);
+    dest_resume(dst, ga);
+    fe_push(dst, next->data + 4, next->len - 4);
+    c = fe_counters(dst);
+    ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
+    fe_free(dst);
+    fe_free(src);
+    guest_agent_free(ga);
+}
+END_TEST
+
 Suite *vdagent_migration_reachable_suite(void)
 {
     Suite *s = suite_create("vdagent-migration-reachable");
@@ -475,6 +522,10 @@ Suite *vdagent_migration_reachable_suite(void)
     tcase_add_test(tc, test_request_own_selection_before_grab_answered_at_once);
     tcase_add_loop_test(tc, test_request_own_selection_after_grab_answered_at_once,
                         0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("parser");
+    tcase_add_test(tc, test_bad_protocol_header_ending_its_chunk_migrates);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("heads");

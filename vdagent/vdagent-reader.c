@@ -262,10 +262,15 @@ static void reader_drop(VDAgentReader *r, VDAgentDrop reason)
     }
 }
 
-/* Discard the rest of the current chunk; the message state is untouched. */
+/*
+ * Discard the rest of the current chunk; the message state is untouched.
+ * A chunk that already ended (a message header filling it exactly) has no
+ * rest: nothing to mark, so no skip is ever left outside a chunk (a state
+ * vdagent_reader_set_state() rightly refuses).
+ */
 static void reader_skip_chunk(VDAgentReader *r)
 {
-    r->chunk_skip = true;
+    r->chunk_skip = r->chdr_have == VDAGENT_CHUNK_HDR_SIZE && r->chunk_left > 0;
 }
 
 /* End the current message without delivering it. */
