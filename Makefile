@@ -113,7 +113,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_reentry.c \
               tests/check_vdagent_migration_reachable.c
 BENCH_SRCS := tests/bench.c
-FUZZ_TARGETS := reader loader
+FUZZ_TARGETS := reader loader device
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \

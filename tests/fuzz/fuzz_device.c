@@ -1,0 +1,863 @@
+/*
+ * fuzz_device.c: stateful libFuzzer target for the whole device (issue 20,
+ * C), built by `make fuzz` (clang, libFuzzer, ASan, UBSan) and by the gcc
+ * replay driver tests/fuzz/replay.c.
+ *
+ * The input is a program.  Byte 0 sets up the run (see setup()): one
+ * device, clipboard on, with a hub (its own or the harness's) holding two
+ * host peers (one answers requests, now or when told, the other gives its
+ * data with its grabs), a router with heads (its own or the harness's),
+ * the scripted guest agent (tests/guest-agent.h) with one of a few caps
+ * words, and a frontend whose write(), event() and guest_caps() callbacks
+ * run the re-entrant actions armed by the program: push the agent's bytes,
+ * make the agent send, accept_input, set_guest_open false/true in any
+ * sequence, set_running false/true, change the room.  Every following byte
+ * is an operation (enum Op) taking its operands from the bytes after it;
+ * running out of bytes ends the program.
+ *
+ * After every operation (outside any callback):
+ *  P1  the state saves, loads into a fresh device (default config, its own
+ *      hub and router, stopped) and saves again to the identical bytes;
+ *  P2  running with room to write, nothing is left pending (output never
+ *      stuck);
+ *  P3  the guest requests the device accepted this session were each
+ *      answered exactly once, when the device is quiet (running, room,
+ *      nothing pending, no request outstanding) and the session's count is
+ *      exact (one agent caps, no raw bytes pushed).
+ * On every write():
+ *  P4  the device runs, the port is open, the length is within the room;
+ *      the bytes are the same (and readable: ASan) after the action the
+ *      callback ran;
+ *  P5  the agent decodes the session's stream without a protocol error;
+ *      before the device took the agent's caps in this session, the only
+ *      message is the caps request (request=1), once; never more answers
+ *      (CLIPBOARD) than requests accepted this session.
+ *
+ * A failed check prints what failed and abort()s, so libFuzzer keeps the
+ * input.  Nothing outlives one call.
+ */
+#include <glib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clipboard/clipboard.h"
+#include "input/input.h"
+#include "migration/migration-stream.h"
+#include "migration/savevm.h"
+#include "tests/guest-agent.h"
+#include "tests/test-util.h"
+#include "vdagent/vdagent.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Small, so that the bounds are reachable. */
+#define FUZZ_MAX_MESSAGE        (64u * 1024)
+/* The saver's bound on queued output (vdagent-vmstate.c). */
+#define FUZZ_OUTPUT_LIMIT       ((uint64_t)FUZZ_MAX_MESSAGE * 4 + 1024 * 1024)
+/* Actions armed at once, and how deep callbacks nest actions. */
+#define MAX_ACTS                16
+#define MAX_NEST                3
+/* Host requests kept for a later answer. */
+#define MAX_HOST_REQS           8
+
+#define CAP(c) (1u << VD_AGENT_CAP_##c)
+
+/* The agent's caps word, by byte 0 bits 5-7. */
+static const uint32_t agent_caps[8] = {
+    REAL_AGENT_CAPS,
+    REAL_AGENT_CAPS & ~CAP(CLIPBOARD_SELECTION),
+    REAL_AGENT_CAPS & ~CAP(CLIPBOARD_GRAB_SERIAL),
+    REAL_AGENT_CAPS & ~CAP(SPARSE_MONITORS_CONFIG),
+    REAL_AGENT_CAPS & ~CAP(MOUSE_STATE),
+    REAL_AGENT_CAPS & ~CAP(CLIPBOARD_BY_DEMAND),
+    REAL_AGENT_CAPS & ~CAP(MAX_CLIPBOARD),
+    CAP(MOUSE_STATE) | CAP(MONITORS_CONFIG),
+};
+
+/* The VD_AGENT_CLIPBOARD_* types an operand picks (0 and 7: unknown). */
+static const uint32_t vd_types[8] = { 0, 1, 2, 3, 4, 5, 7, 1 };
+
+/* ---- checks ------------------------------------------------------------ */
+
+static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("fuzz_device: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+#define CHECK(cond, ...) do { if (!(cond)) { fail(__VA_ARGS__); } } while (0)
+
+/* ---- the run ----------------------------------------------------------- */
+
+typedef struct HostReq {
+    ClipboardInfo *info;         /* a reference */
+    ClipboardType type;
+} HostReq;
+
+typedef struct Fz {
+    const uint8_t *p;            /* the program left */
+    size_t left;
+
+    VDAgentConfig config;
+    ClipboardHub *own_hub;       /* the harness's, when the device uses it */
+    InputRouter *own_router;
+    VDAgentChardev *dev;
+    ClipboardHub *hub;           /* the device's (either) */
+    InputRouter *router;
+    GuestAgent *ga;
+
+    /* host peers */
+    ClipboardPeer host;          /* answers requests (now or when told) */
+    ClipboardPeer host2;         /* data with its grabs, no request */
+    bool host_sync;              /* answer from inside the request */
+    HostReq reqs[MAX_HOST_REQS];
+    unsigned n_reqs;
+
+    /* the frontend */
+    bool unlimited;
+    size_t budget;
+    size_t room;                 /* what can_write() said last */
+    uint8_t acts[MAX_ACTS];      /* armed actions, run by the callbacks */
+    unsigned n_acts, next_act;
+    unsigned nest;               /* actions under way */
+
+    /* the session, as the harness drove it */
+    bool open;
+    uint64_t caps_base;          /* msgs_in[ANNOUNCE_CAPABILITIES] at open */
+    uint64_t req_base;           /* msgs_in[CLIPBOARD_REQUEST] at open */
+    size_t seen;                 /* agent messages checked */
+    unsigned caps_requests;      /* request=1 caps decoded this session */
+    uint64_t answers;            /* CLIPBOARD decoded this session */
+    bool inexact;                /* raw bytes or a second agent caps */
+} Fz;
+
+static uint8_t take(Fz *fz)
+{
+    if (fz->left == 0) {
+        return 0;
+    }
+    fz->left--;
+    return *fz->p++;
+}
+
+static VDAgentCounters counters(const Fz *fz)
+{
+    VDAgentCounters c;
+
+    vdagent_chardev_get_counters(fz->dev, &c);
+    return c;
+}
+
+/* P5: what the agent decoded since the last look. */
+static void observe(Fz *fz)
+{
+    VDAgentCounters c = counters(fz);
+    uint64_t caps_in = c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] - fz->caps_base;
+    uint64_t requests = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST] - fz->req_base;
+    size_t n = guest_agent_n_received(fz->ga);
+
+    CHECK(guest_agent_errors(fz->ga) == 0, "the agent saw a protocol error: %s",
+          guest_agent_last_error(fz->ga));
+    for (; fz->seen < n; fz->seen++) {
+        const GuestAgentMsg *m = guest_agent_received(fz->ga, fz->seen);
+        bool request = m->type == VD_AGENT_ANNOUNCE_CAPABILITIES &&
+                       m->size >= 4 && m->data[0] == 1;
+
+        if (request) {
+            CHECK(fz->caps_requests++ == 0, "a second caps request in a session");
+        }
+        CHECK(caps_in > 0 || request,
+              "%s before the agent's caps", vdagent_msg_name(m->type));
+        if (m->type == VD_AGENT_CLIPBOARD) {
+            fz->answers++;
+        }
+    }
+    if (caps_in > 1) {
+        fz->inexact = true;      /* a restarted agent: its requests are moot */
+    }
+    CHECK(fz->answers <= requests, "%" G_GUINT64_FORMAT " answers to %"
+          G_GUINT64_FORMAT " requests", fz->answers, requests);
+}
+
+/* A new session starts (the harness opens the port). */
+static void session_start(Fz *fz)
+{
+    VDAgentCounters c = counters(fz);
+
+    /* A reconnecting agent starts clean: a new stream, nothing half sent. */
+    g_bytes_unref(guest_agent_take_output(fz->ga));
+    guest_agent_reset_stream(fz->ga);
+    guest_agent_clear_received(fz->ga);
+    fz->seen = 0;
+    fz->caps_base = c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES];
+    fz->req_base = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST];
+    fz->caps_requests = 0;
+    fz->answers = 0;
+    fz->inexact = false;
+}
+
+/* ---- the device's frontend --------------------------------------------- */
+
+static void run_act(Fz *fz, uint8_t act);
+
+/* The next armed action, from inside a callback. */
+static void callback_act(Fz *fz)
+{
+    if (fz->next_act < fz->n_acts && fz->nest < MAX_NEST) {
+        uint8_t act = fz->acts[fz->next_act++];
+
+        fz->nest++;
+        run_act(fz, act);
+        fz->nest--;
+    }
+}
+
+static size_t fe_can_write(void *opaque)
+{
+    Fz *fz = opaque;
+
+    fz->room = fz->unlimited ? 65536 : fz->budget;
+    return fz->room;
+}
+
+static void fe_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    Fz *fz = opaque;
+
+    /* P4 */
+    CHECK(vdagent_chardev_running(fz->dev), "a write while stopped");
+    CHECK(fz->open && vdagent_chardev_connected(fz->dev),
+          "a write while the port is closed");
+    CHECK(len > 0 && len <= fz->room, "a write of %zu bytes, room %zu", len,
+          fz->room);
+    if (!fz->unlimited) {
+        fz->budget -= len;
+    }
+    fz->room -= len;
+    guest_agent_feed(fz->ga, buf, len);
+    observe(fz);
+    if (fz->next_act < fz->n_acts) {
+        /* @buf is read again after the action: still there, unchanged. */
+        uint64_t before = test_fnv1a64(TEST_FNV1A64_INIT, buf, len);
+
+        callback_act(fz);
+        CHECK(test_fnv1a64(TEST_FNV1A64_INIT, buf, len) == before,
+              "the bytes of a write changed under it");
+    }
+}
+
+static void fe_event(void *opaque, VDAgentEvent event)
+{
+    (void)event;
+    callback_act(opaque);
+}
+
+static void fe_guest_caps(void *opaque)
+{
+    callback_act(opaque);
+}
+
+static const VDAgentFrontendOps fe_ops = {
+    .can_write = fe_can_write,
+    .write = fe_write,
+    .event = fe_event,
+    .guest_caps = fe_guest_caps,
+};
+
+/* The fresh device of P1 writes nothing: it is loaded stopped, never run. */
+static size_t mute_can_write(void *opaque)
+{
+    (void)opaque;
+    return 65536;
+}
+
+static void mute_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    (void)opaque;
+    (void)buf;
+    fail("the loaded device wrote %zu bytes", len);
+}
+
+static const VDAgentFrontendOps mute_ops = {
+    .can_write = mute_can_write,
+    .write = mute_write,
+};
+
+/* ---- the harness's side of the device ----------------------------------- */
+
+/* The harness's view first: the call's own callbacks may open or close. */
+static void set_open(Fz *fz, bool open)
+{
+    if (open != vdagent_chardev_connected(fz->dev)) {
+        if (open) {
+            session_start(fz);
+        }
+        fz->open = open;
+    }
+    vdagent_chardev_set_guest_open(fz->dev, open);
+}
+
+/* More room means accept_input(), as a frontend does. */
+static void set_room(Fz *fz, bool unlimited, size_t budget)
+{
+    bool more = (unlimited && !fz->unlimited) ||
+                (!unlimited && !fz->unlimited && budget > fz->budget);
+
+    fz->unlimited = unlimited;
+    fz->budget = budget;
+    if (more) {
+        vdagent_chardev_accept_input(fz->dev);
+    }
+}
+
+/* Push what the agent has sent: all of it, or its first @piece bytes. */
+static void pump(Fz *fz, size_t piece)
+{
+    GByteArray *out = guest_agent_output(fz->ga);
+    size_t n = piece && piece < out->len ? piece : out->len;
+    g_autofree uint8_t *bytes = g_memdup2(out->data, n);
+
+    g_byte_array_remove_range(out, 0, n);
+    vdagent_chardev_write(fz->dev, bytes, n);
+}
+
+/* The selection in bits 0-1 of an operand (3 wraps to 0). */
+static unsigned sel_of(uint8_t b)
+{
+    return (b & 3) % 3;
+}
+
+/* A request: the selection in bits 0-1, the type in bits 2-4. */
+static void agent_request(Fz *fz, uint8_t b)
+{
+    guest_agent_send_request(fz->ga, sel_of(b), vd_types[(b >> 2) & 7]);
+}
+
+static void agent_grab(Fz *fz, uint8_t b, uint8_t mask)
+{
+    uint32_t types[8];
+    size_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < 8; i++) {
+        if (mask & (1u << i)) {
+            types[n++] = vd_types[i];
+        }
+    }
+    guest_agent_send_grab(fz->ga, b % 3, types, n);
+}
+
+/* ---- host peers ---------------------------------------------------------- */
+
+static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    (void)peer;
+    (void)n;
+}
+
+static GBytes *host_bytes(uint8_t len)
+{
+    uint8_t buf[256];
+    unsigned i;
+
+    for (i = 0; i < len; i++) {
+        buf[i] = (uint8_t)(i * 7 + len);
+    }
+    return g_bytes_new(buf, len);
+}
+
+static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
+                         ClipboardType type)
+{
+    Fz *fz = peer->opaque;
+
+    if (fz->host_sync || fz->n_reqs == MAX_HOST_REQS) {
+        g_autoptr(GBytes) data = fz->host_sync ? host_bytes(5) : NULL;
+
+        clipboard_hub_set_data(fz->hub, peer, info, type, data, true);
+        return;
+    }
+    fz->reqs[fz->n_reqs++] = (HostReq){ clipboard_info_ref(info), type };
+}
+
+static const ClipboardPeerOps host_ops = {
+    .notify = host_notify,
+    .request = host_request,
+};
+
+static const ClipboardPeerOps host2_ops = {
+    .notify = host_notify,
+};
+
+/* The oldest request the host keeps: answered with @len bytes (0: none). */
+static void host_answer(Fz *fz, uint8_t len)
+{
+    HostReq r;
+    g_autoptr(GBytes) data = NULL;
+
+    if (fz->n_reqs == 0) {
+        return;
+    }
+    r = fz->reqs[0];
+    memmove(fz->reqs, fz->reqs + 1, --fz->n_reqs * sizeof(fz->reqs[0]));
+    if (len) {
+        data = host_bytes(len);
+    }
+    clipboard_hub_set_data(fz->hub, &fz->host, r.info, r.type, data, true);
+    clipboard_info_unref(r.info);
+}
+
+static void host_grab(Fz *fz, ClipboardPeer *peer, uint8_t b, uint8_t mask)
+{
+    g_autoptr(ClipboardInfo) info = clipboard_info_new(peer, b % 3);
+    unsigned t;
+
+    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        if (mask & (1u << t)) {
+            info->types[t].available = true;
+            if (peer == &fz->host2) {
+                info->types[t].data = host_bytes((uint8_t)(mask + t + 1));
+            }
+        }
+    }
+    clipboard_hub_update(fz->hub, info);
+}
+
+/* ---- actions (also from inside callbacks) -------------------------------- */
+
+enum Act {
+    ACT_PUMP,                    /* push the agent's bytes */
+    ACT_PUMP_PIECE,              /* ... their first (param + 1) * 4 */
+    ACT_AGENT_CAPS,              /* the agent asks for caps, pushed */
+    ACT_AGENT_REQUEST,           /* a request, pushed */
+    ACT_AGENT_GRAB,              /* a grab of one type, pushed */
+    ACT_ACCEPT,
+    ACT_CLOSE,
+    ACT_OPEN,
+    ACT_CLOSE_OPEN,
+    ACT_CLOSE_OPEN_CLOSE,
+    ACT_STOP,
+    ACT_RESUME,
+    ACT_STOP_RESUME,
+    ACT_BUDGET,                  /* room: param * 8 bytes */
+    ACT_UNLIMITED,
+    ACT_NOTHING,
+    ACT__COUNT
+};
+
+/* @act: bits 0-3 the action, bits 4-7 its parameter. */
+static void run_act(Fz *fz, uint8_t act)
+{
+    unsigned param = act >> 4;
+
+    switch (act & 15) {
+    case ACT_PUMP:
+        pump(fz, 0);
+        break;
+    case ACT_PUMP_PIECE:
+        pump(fz, (param + 1) * 4);
+        break;
+    case ACT_AGENT_CAPS:
+        guest_agent_send_caps(fz->ga, true);
+        pump(fz, 0);
+        break;
+    case ACT_AGENT_REQUEST:
+        agent_request(fz, (uint8_t)param);
+        pump(fz, 0);
+        break;
+    case ACT_AGENT_GRAB:
+        agent_grab(fz, (uint8_t)param, (uint8_t)(1u << (param & 7)));
+        pump(fz, 0);
+        break;
+    case ACT_ACCEPT:
+        vdagent_chardev_accept_input(fz->dev);
+        break;
+    case ACT_CLOSE:
+        set_open(fz, false);
+        break;
+    case ACT_OPEN:
+        set_open(fz, true);
+        break;
+    case ACT_CLOSE_OPEN:
+        set_open(fz, false);
+        set_open(fz, true);
+        break;
+    case ACT_CLOSE_OPEN_CLOSE:
+        set_open(fz, false);
+        set_open(fz, true);
+        set_open(fz, false);
+        break;
+    case ACT_STOP:
+        vdagent_chardev_set_running(fz->dev, false);
+        break;
+    case ACT_RESUME:
+        vdagent_chardev_set_running(fz->dev, true);
+        break;
+    case ACT_STOP_RESUME:
+        vdagent_chardev_set_running(fz->dev, false);
+        vdagent_chardev_set_running(fz->dev, true);
+        break;
+    case ACT_BUDGET:
+        set_room(fz, false, param * 8);
+        break;
+    case ACT_UNLIMITED:
+        set_room(fz, true, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- operations (the program) --------------------------------------------- */
+
+enum Op {
+    OP_ACT,                      /* one action now: its byte */
+    OP_ARM,                      /* n (1..16), then n action bytes */
+    OP_AGENT_CAPS,               /* request bit */
+    OP_AGENT_GRAB,               /* selection, type mask */
+    OP_AGENT_REQUEST,            /* selection | type << 2 */
+    OP_AGENT_DATA,               /* selection | type << 2, length */
+    OP_AGENT_RELEASE,            /* selection */
+    OP_AGENT_REPLY,              /* error */
+    OP_AGENT_MAX,                /* the guest's MAX_CLIPBOARD (signed byte) */
+    OP_PUSH_RAW,                 /* n (0..31), then n bytes */
+    OP_HOST_GRAB,                /* selection, type mask */
+    OP_HOST2_GRAB,               /* selection, type mask */
+    OP_HOST_RELEASE,             /* selection | peer << 2 */
+    OP_HOST_ANSWER,              /* length (0: none) */
+    OP_HOST_REQUEST,             /* selection | type << 2 */
+    OP_HOST_SYNC,                /* bit: answer from inside the request */
+    OP_HOST_RESET_SERIAL,
+    OP_POINTER,                  /* head, axis | value << 1 */
+    OP_BUTTON,                   /* head, button | down << 3 */
+    OP_HEADS,                    /* n, then 2 bytes a head */
+    OP_NEW_AGENT,                /* caps index (only with the port closed) */
+    OP__COUNT
+};
+
+static void run_op(Fz *fz, uint8_t op)
+{
+    uint8_t a, b;
+    unsigned i, n;
+
+    switch (op % OP__COUNT) {
+    case OP_ACT:
+        run_act(fz, take(fz));
+        break;
+    case OP_ARM:
+        n = take(fz) % MAX_ACTS + 1;
+        for (i = 0; i < n; i++) {
+            fz->acts[i] = take(fz);
+        }
+        fz->n_acts = n;
+        fz->next_act = 0;
+        break;
+    case OP_AGENT_CAPS:
+        guest_agent_send_caps(fz->ga, take(fz) & 1);
+        break;
+    case OP_AGENT_GRAB:
+        a = take(fz);
+        agent_grab(fz, a, take(fz));
+        break;
+    case OP_AGENT_REQUEST:
+        agent_request(fz, take(fz));
+        break;
+    case OP_AGENT_DATA: {
+        uint8_t buf[128];
+
+        a = take(fz);
+        b = take(fz) & 127;
+        memset(buf, 'd', b);
+        guest_agent_send_clipboard(fz->ga, sel_of(a), vd_types[(a >> 2) & 7],
+                                   buf, b);
+        break;
+    }
+    case OP_AGENT_RELEASE:
+        guest_agent_send_release(fz->ga, take(fz) % 3);
+        break;
+    case OP_AGENT_REPLY:
+        guest_agent_send_reply(fz->ga, VD_AGENT_MONITORS_CONFIG, take(fz) & 1);
+        break;
+    case OP_AGENT_MAX: {
+        /* -128..127, little-endian: negative is "no limit" */
+        uint32_t v = (uint32_t)(int32_t)(int8_t)take(fz);
+        uint8_t max[4] = { v, v >> 8, v >> 16, v >> 24 };
+
+        guest_agent_send_message(fz->ga, VD_AGENT_MAX_CLIPBOARD, max, 4);
+        break;
+    }
+    case OP_PUSH_RAW: {
+        uint8_t buf[32];
+
+        n = take(fz) % 32;
+        for (i = 0; i < n; i++) {
+            buf[i] = take(fz);
+        }
+        fz->inexact = true;
+        vdagent_chardev_write(fz->dev, buf, n);
+        break;
+    }
+    case OP_HOST_GRAB:
+        a = take(fz);
+        host_grab(fz, &fz->host, a, take(fz));
+        break;
+    case OP_HOST2_GRAB:
+        a = take(fz);
+        host_grab(fz, &fz->host2, a, take(fz));
+        break;
+    case OP_HOST_RELEASE:
+        a = take(fz);
+        clipboard_peer_release(a & 4 ? &fz->host2 : &fz->host, sel_of(a));
+        break;
+    case OP_HOST_ANSWER:
+        host_answer(fz, take(fz));
+        break;
+    case OP_HOST_REQUEST: {
+        ClipboardInfo *info;
+
+        a = take(fz);
+        info = clipboard_hub_info(fz->hub, sel_of(a));
+        if (info && info->owner && info->owner != &fz->host &&
+            info->owner != &fz->host2) {
+            clipboard_hub_request(fz->hub, info,
+                                  ((a >> 2) & 7) % CLIPBOARD_TYPE__COUNT);
+        }
+        break;
+    }
+    case OP_HOST_SYNC:
+        fz->host_sync = take(fz) & 1;
+        break;
+    case OP_HOST_RESET_SERIAL:
+        clipboard_hub_reset_serial(fz->hub);
+        break;
+    case OP_POINTER:
+        a = take(fz);
+        b = take(fz);
+        input_send_abs(fz->router, a % 5, b & 1,
+                       (int32_t)(b >> 1) * (INPUT_ABS_MAX / 127));
+        input_event_sync(fz->router);
+        break;
+    case OP_BUTTON:
+        a = take(fz);
+        b = take(fz);
+        input_send_btn(fz->router, a % 5, (b & 7) % INPUT_BUTTON__COUNT,
+                       b & 8);
+        input_event_sync(fz->router);
+        break;
+    case OP_HEADS: {
+        InputHeadGeometry heads[4];
+
+        n = take(fz) % 4 + 1;
+        for (i = 0; i < n; i++) {
+            a = take(fz);
+            b = take(fz);
+            heads[i] = (InputHeadGeometry){
+                .width = a ? a * 8u : 0, .height = a ? b * 8u + 8 : 0,
+                .x = (int32_t)(i * 2048), .y = (int8_t)b,
+            };
+        }
+        input_router_set_geometry(fz->router, heads, n);
+        break;
+    }
+    case OP_NEW_AGENT:
+        a = take(fz);
+        if (!vdagent_chardev_connected(fz->dev)) {
+            guest_agent_free(fz->ga);
+            fz->ga = guest_agent_new(&agent_caps[a & 7], 1);
+        }
+        break;
+    }
+}
+
+/* ---- properties after every operation ------------------------------------ */
+
+static GByteArray *save(VDAgentChardev *dev, GError **errp)
+{
+    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    GByteArray *out;
+    const uint8_t *p;
+    size_t n;
+
+    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
+    if (!migration_save(reg, s, errp)) {
+        return NULL;
+    }
+    p = migration_stream_data(s, &n);
+    out = g_byte_array_sized_new(n);
+    g_byte_array_append(out, p, n);
+    return out;
+}
+
+static bool load(VDAgentChardev *dev, const GByteArray *stream, GError **errp)
+{
+    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(MigrationStream) s = migration_stream_new_reader(stream->data,
+                                                               stream->len);
+
+    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
+    return migration_load(reg, s, errp);
+}
+
+/* P1: save -> load into a fresh device -> save: the same bytes. */
+static void check_round_trip(Fz *fz)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) first = save(fz->dev, &err);
+    g_autoptr(GByteArray) again = NULL;
+    VDAgentConfig config = fz->config;
+    VDAgentChardev *fresh;
+
+    if (!first) {
+        CHECK(vdagent_chardev_pending_output(fz->dev) > FUZZ_OUTPUT_LIMIT,
+              "a reached state does not save: %s", err->message);
+        return;
+    }
+    config.clipboard_hub = NULL;
+    config.input_router = NULL;
+    fresh = vdagent_chardev_new(&config, &mute_ops, NULL, &err);
+    CHECK(fresh, "fresh device: %s", err ? err->message : "?");
+    vdagent_chardev_set_running(fresh, false);
+    CHECK(load(fresh, first, &err), "a reached state does not load: %s",
+          err->message);
+    again = save(fresh, &err);
+    CHECK(again, "a loaded state does not save: %s", err ? err->message : "?");
+    CHECK(again->len == first->len &&
+          memcmp(again->data, first->data, first->len) == 0,
+          "save -> load -> save differs (%u and %u bytes)", first->len,
+          again->len);
+    vdagent_chardev_free(fresh);
+}
+
+static bool quiet(Fz *fz)
+{
+    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    unsigned s;
+
+    if (!vdagent_chardev_running(fz->dev) || fe_can_write(fz) == 0 ||
+        vdagent_chardev_pending_output(fz->dev) > 0) {
+        return false;
+    }
+    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        if (pending[s]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void check_all(Fz *fz)
+{
+    VDAgentCounters c;
+
+    CHECK(fz->open == vdagent_chardev_connected(fz->dev),
+          "the port is %s, the harness left it %s",
+          vdagent_chardev_connected(fz->dev) ? "open" : "closed",
+          fz->open ? "open" : "closed");
+    check_round_trip(fz);
+    /* P2 */
+    if (vdagent_chardev_running(fz->dev) && fe_can_write(fz) > 0) {
+        CHECK(vdagent_chardev_pending_output(fz->dev) == 0,
+              "%" G_GUINT64_FORMAT " bytes stuck with room to write",
+              vdagent_chardev_pending_output(fz->dev));
+    }
+    if (!fz->open) {
+        return;
+    }
+    observe(fz);
+    /* P3 */
+    c = counters(fz);
+    if (!fz->inexact && quiet(fz) &&
+        c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] - fz->caps_base == 1) {
+        uint64_t requests = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST] - fz->req_base;
+
+        CHECK(fz->answers == requests, "%" G_GUINT64_FORMAT " requests, %"
+              G_GUINT64_FORMAT " answers", requests, fz->answers);
+    }
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+/*
+ * Byte 0: bit 0 the harness's hub, bit 1 the harness's router, bit 2
+ * monitors off, bit 3 mouse off, bit 4 the port opened at once; bits 5-7
+ * the agent's caps (agent_caps[]).
+ */
+static void setup(Fz *fz)
+{
+    uint8_t b = take(fz);
+    g_autoptr(GError) err = NULL;
+
+    vdagent_config_init(&fz->config);
+    fz->config.clipboard = true;
+    fz->config.monitors = !(b & 4);
+    fz->config.mouse = !(b & 8);
+    fz->config.max_message = FUZZ_MAX_MESSAGE;
+    if (b & 1) {
+        fz->own_hub = clipboard_hub_new();
+        fz->config.clipboard_hub = fz->own_hub;
+    }
+    if (b & 2) {
+        fz->own_router = input_router_new();
+        fz->config.input_router = fz->own_router;
+    }
+    fz->unlimited = true;
+    fz->dev = vdagent_chardev_new(&fz->config, &fe_ops, fz, &err);
+    CHECK(fz->dev, "device: %s", err ? err->message : "?");
+    fz->hub = vdagent_chardev_clipboard_hub(fz->dev);
+    fz->router = vdagent_chardev_input_router(fz->dev);
+    fz->host = (ClipboardPeer){ .name = "host", .ops = &host_ops, .opaque = fz };
+    fz->host2 = (ClipboardPeer){ .name = "host2", .ops = &host2_ops,
+                                 .opaque = fz };
+    clipboard_peer_register(fz->hub, &fz->host);
+    clipboard_peer_register(fz->hub, &fz->host2);
+    fz->ga = guest_agent_new(&agent_caps[b >> 5], 1);
+    if (b & 16) {
+        set_open(fz, true);
+    }
+}
+
+static void teardown(Fz *fz)
+{
+    unsigned i;
+
+    fz->n_acts = 0;              /* the host peers' release may still write */
+    for (i = 0; i < fz->n_reqs; i++) {
+        clipboard_info_unref(fz->reqs[i].info);
+    }
+    clipboard_peer_unregister(&fz->host);
+    clipboard_peer_unregister(&fz->host2);
+    vdagent_chardev_free(fz->dev);
+    clipboard_hub_free(fz->own_hub);
+    input_router_free(fz->own_router);
+    guest_agent_free(fz->ga);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool init;
+    Fz fz = { .p = data, .left = size };
+
+    if (!init) {
+        /* A g_return_if_fail or g_warning is a bug the fuzzer found. */
+        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+        init = true;
+    }
+    setup(&fz);
+    check_all(&fz);
+    while (fz.left > 0) {
+        run_op(&fz, take(&fz));
+        check_all(&fz);
+    }
+    teardown(&fz);
+    return 0;
+}
