@@ -365,8 +365,7 @@ s_demo() {
     pointer_is guest.ctl "399 299 4 1"
     abs_btn src.qmp 1 32767 32767 middle false >/dev/null || bad "input-send-event head 1"
     pointer_is guest.ctl "799 599 0 1"
-    # back on head 0: the destination below has one head, and a mouse state
-    # on a head it lacks is (rightly) refused by its post_load check
+    # back on head 0 (the heads case migrates a pointer left on head 1)
     abs_btn src.qmp 0 0 0 left false >/dev/null
     pointer_is guest.ctl "0 0 0 0"
 
