@@ -106,7 +106,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_migration_state.c \
               tests/check_vdagent_migration_output.c \
               tests/check_vdagent_migration_bad.c \
-              tests/check_host_migrate.c \
+              tests/check_host_migrate.c tests/test-host.c \
               tests/check_migration_channel.c \
               tests/check_json_scan.c tests/check_qmp_hostile.c \
               tests/check_migration_hostile.c tests/check_host_channel.c \

@@ -41,26 +41,13 @@
 #include "migration/migration-stream.h"
 #include "migration/savevm.h"
 #include "tests/check_suites.h"
+#include "tests/test-host.h"
 #include "tests/test-util.h"
 #include "vdagent/vdagent.h"
 
 #define WAIT_MS 8000
 
-/* ---- a bare host, a recording guest stub ------------------------------ */
-
-static size_t fe_can_write(void *opaque)
-{
-    return 0;
-}
-
-static void fe_write(void *opaque, const uint8_t *buf, size_t len)
-{
-}
-
-static const VDAgentFrontendOps fe_ops = {
-    .can_write = fe_can_write,
-    .write = fe_write,
-};
+/* ---- a bare host (tests/test-host.h), a recording guest stub ---------- */
 
 static struct {
     unsigned adopts, releases, restores;
@@ -121,20 +108,10 @@ static void setup(void)
 {
     g_autoptr(GError) err = NULL;
 
-    host_init(&host, false);
-    host.hub = clipboard_hub_new();
-    host.router = input_router_new();
-    vdagent_config_init(&config);
-    config.clipboard = true;
-    config.clipboard_hub = host.hub;
-    config.input_router = host.router;
-    host.dev = vdagent_chardev_new(&config, &fe_ops, NULL, &err);
-    ck_assert_ptr_nonnull(host.dev);
-    reg = migration_registry_new();
+    test_host_init(&host, &config, &reg);
     mig = host_migration_new(&host, reg, &stub_ops, NULL, &err);
     ck_assert_ptr_nonnull(mig);
-    dir = g_dir_make_tmp("check-host-channel.XXXXXX", NULL);
-    ck_assert_ptr_nonnull(dir);
+    dir = test_scratch_new("check-host-channel");
     in_path = g_build_filename(dir, "in", NULL);
     memset(&rec, 0, sizeof(rec));
     rec.adopted.conn_fd = rec.adopted.listen_fd = -1;
@@ -143,9 +120,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
     if (rec.adopted.conn_fd >= 0) {
         close(rec.adopted.conn_fd);
     }
@@ -153,19 +127,9 @@ static void teardown(void)
         close(rec.adopted.listen_fd);
     }
     g_clear_pointer(&mig, host_migration_free);
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-
-        g_unlink(path);
-    }
-    g_rmdir(dir);
-    g_clear_pointer(&dir, g_free);
+    test_scratch_free(&dir);
     g_clear_pointer(&in_path, g_free);
-    g_clear_pointer(&reg, migration_registry_free);
-    g_clear_pointer(&host.dev, vdagent_chardev_free);
-    g_clear_pointer(&host.hub, clipboard_hub_free);
-    g_clear_pointer(&host.router, input_router_free);
-    host_fini(&host);
+    test_host_fini(&host, &reg);
 }
 
 static HostMigStatus mig_status(void)

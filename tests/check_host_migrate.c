@@ -28,27 +28,10 @@
 #include "migration/savevm.h"
 #include "migration/vmstate.h"
 #include "tests/check_suites.h"
+#include "tests/test-host.h"
 #include "vdagent/vdagent.h"
 
 /* ---- a bare host ------------------------------------------------------- */
-
-static size_t fe_can_write(void *opaque)
-{
-    (void)opaque;
-    return 0;
-}
-
-static void fe_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    (void)opaque;
-    (void)buf;
-    (void)len;
-}
-
-static const VDAgentFrontendOps fe_ops = {
-    .can_write = fe_can_write,
-    .write = fe_write,
-};
 
 static unsigned n_saves, n_restores;
 
@@ -108,20 +91,8 @@ static char *dir;
 
 static void bare_host(void)
 {
-    g_autoptr(GError) err = NULL;
-
-    host_init(&host, false);
-    host.hub = clipboard_hub_new();
-    host.router = input_router_new();
-    vdagent_config_init(&config);
-    config.clipboard = true;
-    config.clipboard_hub = host.hub;
-    config.input_router = host.router;
-    host.dev = vdagent_chardev_new(&config, &fe_ops, NULL, &err);
-    ck_assert_ptr_nonnull(host.dev);
-    reg = migration_registry_new();
-    dir = g_dir_make_tmp("check-host-migrate.XXXXXX", NULL);
-    ck_assert_ptr_nonnull(dir);
+    test_host_init(&host, &config, &reg);
+    dir = test_scratch_new("check-host-migrate");
     n_saves = n_restores = 0;
 }
 
@@ -137,22 +108,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-
-        g_unlink(path);
-    }
-    g_rmdir(dir);
-    g_clear_pointer(&dir, g_free);
+    test_scratch_free(&dir);
     g_clear_pointer(&mig, host_migration_free);
-    g_clear_pointer(&reg, migration_registry_free);
-    g_clear_pointer(&host.dev, vdagent_chardev_free);
-    g_clear_pointer(&host.hub, clipboard_hub_free);
-    g_clear_pointer(&host.router, input_router_free);
-    host_fini(&host);
+    test_host_fini(&host, &reg);
 }
 
 static HostMigStatus mig_status(void)

@@ -1,0 +1,78 @@
+/*
+ * test-host.c: see test-host.h.
+ */
+#include "tests/test-host.h"
+
+#include <check.h>
+#include <glib/gstdio.h>
+
+static size_t fe_can_write(void *opaque)
+{
+    (void)opaque;
+    return 0;
+}
+
+static void fe_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    (void)opaque;
+    (void)buf;
+    (void)len;
+}
+
+static const VDAgentFrontendOps fe_ops = {
+    .can_write = fe_can_write,
+    .write = fe_write,
+};
+
+void test_host_init(Host *host, VDAgentConfig *config, MigrationRegistry **reg)
+{
+    g_autoptr(GError) err = NULL;
+
+    host_init(host, false);
+    host->hub = clipboard_hub_new();
+    host->router = input_router_new();
+    vdagent_config_init(config);
+    config->clipboard = true;
+    config->clipboard_hub = host->hub;
+    config->input_router = host->router;
+    host->dev = vdagent_chardev_new(config, &fe_ops, NULL, &err);
+    ck_assert_ptr_null(err);
+    ck_assert_ptr_nonnull(host->dev);
+    *reg = migration_registry_new();
+}
+
+void test_host_fini(Host *host, MigrationRegistry **reg)
+{
+    g_clear_pointer(reg, migration_registry_free);
+    g_clear_pointer(&host->dev, vdagent_chardev_free);
+    g_clear_pointer(&host->hub, clipboard_hub_free);
+    g_clear_pointer(&host->router, input_router_free);
+    host_fini(host);
+}
+
+char *test_scratch_new(const char *prefix)
+{
+    g_autofree char *tmpl = g_strdup_printf("%s.XXXXXX", prefix);
+    char *dir = g_dir_make_tmp(tmpl, NULL);
+
+    ck_assert_ptr_nonnull(dir);
+    return dir;
+}
+
+void test_scratch_free(char **dir)
+{
+    g_autoptr(GDir) d = NULL;
+    const char *name;
+
+    if (!*dir) {
+        return;
+    }
+    d = g_dir_open(*dir, 0, NULL);
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(*dir, name, NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(*dir);
+    g_clear_pointer(dir, g_free);
+}

@@ -1,0 +1,30 @@
+/*
+ * test-host.h: a bare Host for the suites of host/ code (migration,
+ * channel): the device, with the clipboard on, behind a frontend that
+ * takes nothing, its own hub and router, and a migration registry; plus a
+ * scratch directory.  Failures fail the running Check test.
+ */
+#ifndef TEST_HOST_H
+#define TEST_HOST_H
+
+#include "host/host.h"
+#include "migration/savevm.h"
+#include "vdagent/vdagent.h"
+
+/*
+ * Fill @host (host_init(), a new hub, router and device made from
+ * @config, which is set up here and must outlive the device) and make
+ * *@reg a new registry.  Undo with test_host_fini().
+ */
+void test_host_init(Host *host, VDAgentConfig *config, MigrationRegistry **reg);
+
+/* Free *@reg, then @host's device, hub and router, then host_fini(). */
+void test_host_fini(Host *host, MigrationRegistry **reg);
+
+/* A new empty directory under the temporary one, named after @prefix. */
+char *test_scratch_new(const char *prefix);
+
+/* Remove the files in *@dir, then the directory; *@dir becomes NULL. */
+void test_scratch_free(char **dir);
+
+#endif /* TEST_HOST_H */
