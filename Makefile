@@ -6,6 +6,7 @@
 #   make check SANITIZE=address,undefined   the same in build-address-undefined/
 #   make fuzz            libFuzzer targets (clang) in $(O)/fuzz/
 #   make fuzz-smoke      replay each corpus, then fuzz each target FUZZ_SECONDS
+#   make fuzz-campaign   every target at once for CAMPAIGN_SECONDS (3600)
 #   make bench           throughput figures beside their baselines
 #   make deps            apt-get install what is missing (no-op when complete)
 #   make clean
@@ -26,6 +27,7 @@ FUZZ_CC ?= clang
 PKG_CONFIG ?= pkg-config
 WERROR ?= 1
 FUZZ_SECONDS ?= 30
+CAMPAIGN_SECONDS ?= 3600
 
 ifeq ($(V),1)
 Q :=
@@ -141,7 +143,7 @@ fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 .SECONDARY:
-.PHONY: all lib host tests demo fuzz fuzz-smoke check check-run bench deps clean
+.PHONY: all lib host tests demo fuzz fuzz-smoke fuzz-campaign check check-run bench deps clean
 .DEFAULT_GOAL := all
 
 all: lib host tests
@@ -228,6 +230,11 @@ fuzz-smoke: fuzz
 	     $$scratch tests/fuzz/corpus/$$t; \
 	  rm -rf $$scratch; \
 	done
+
+# A campaign: every target in parallel for CAMPAIGN_SECONDS on working
+# corpora under $(O)/campaign/, a summary at the end (tests/fuzz/campaign.sh).
+fuzz-campaign: fuzz
+	$(Q)bash tests/fuzz/campaign.sh $(O) $(CAMPAIGN_SECONDS)
 
 # ---- running -------------------------------------------------------------
 # check and bench install what is missing first, then re-enter make so
