@@ -19,9 +19,9 @@
 #   6 cli           command-line errors, sockets already in use
 #   7 quit          quit: exit 0, sockets unlinked (a handed-over one kept)
 #   8 fd-uri        fd:N validated for migrate, migrate-incoming, --incoming
-#   9 inflight      host -> guest data in flight across a chain of unix:
-#                   and tcp: migrations at shifting cut points: byte-exact,
-#                   one session
+#   9 inflight      host -> guest data in flight across a chain of unix:,
+#                   tcp: and fd: migrations, random sizes and cut points
+#                   (seeded, INFLIGHT_SEED=N): byte-exact, one session
 #  10 moved         state-changing commands during a migration and after it
 #                   fail clearly; the state is where the guest is
 #  11 inflight-stopped  a reply in flight from a stopped source whose agent
@@ -239,6 +239,15 @@ start_sim() { # NAME CHAN [ARGS...]: a sim-agent on unix:CHAN, control NAME.ctl
     start "$name" "$SIM" --connect "unix:$D/$chan" --control "unix:$D/$name.ctl" \
         --name "$name" "$@"
     wait_for 5 test -S "$D/$name.ctl" || die "$name did not start: $(tail -3 "$D/$name.log")"
+}
+start_host_via() { # NAME PREFIX... -- ARGS...: start_host through a wrapper
+    local name=$1                   # command (e.g. vdctl fd-pair ...)
+    local -a pre=()
+    shift
+    while [ "$1" != -- ]; do pre+=("$1"); shift; done
+    shift
+    start "$name" "${pre[@]}" "$HOST" --qmp "unix:$D/$name.qmp" --verbose "$@"
+    wait_for 5 test -S "$D/$name.qmp" || die "$name did not start: $(tail -3 "$D/$name.log")"
 }
 host_with_guest() { # HOST GUEST CHAN: a host listening on CHAN, an agent on it
     start_host "$1" --guest "unix:$D/$3"
@@ -1121,23 +1130,35 @@ run() { # NAME FUNCTION LIMIT-SECONDS
 #    answers its paste of a large clipboard, so the reply sits partly in the
 #    socket, partly in the host's output buffer and partly in the device;
 #    the host then migrates, over unix: (the connection moves with the
-#    state) or tcp: (a VM migration: the emulator's chardev then connects
-#    to the destination's guest socket, the guest's port staying open), and
-#    the agent reads on: the whole paste arrives byte-exact, with no
-#    protocol error and no new session.  Each hop cuts the stream at another
-#    offset (the size grows by a prime), across the chain h0 -> h1 -> ...
+#    state), tcp: or fd: (a VM migration: the emulator's chardev then
+#    connects to the destination's guest socket, the guest's port staying
+#    open; fd: over a socket pair whose ends the two hosts inherit, through
+#    vdctl fd-pair / fd-take), and the agent reads on: the whole paste
+#    arrives byte-exact, with no protocol error and no new session.  The
+#    hops go unix:, tcp:, fd:, unix:, ...; the sizes of both transfers and
+#    the cut point (how much the agent reads before it stops again) are
+#    random, from a seed printed in the trace (INFLIGHT_SEED=N replays it).
 set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
     { printf '{"execute":"clipboard-set","arguments":{"selection":"%s","data":"' "$2"
       pattern "$3"
       printf '"}}'; } >"$1"
 }
+hop_kind() { # HOP: unix, tcp or fd
+    case $(($1 % 3)) in 0) echo unix;; 1) echo tcp;; *) echo fd;; esac
+}
 s_inflight() {
-    local i size gsize prev b0 cur=h0 next r uri port tries
+    local i size gsize prev b0 cur=h0 next r uri port tries kind pause
+    local seed=${INFLIGHT_SEED:-$(( $(date +%s%N) % 32768 ))} hops=6
+    local -a pre
+    note "inflight seed $seed (INFLIGHT_SEED=$seed replays it)"
+    RANDOM=$seed
     host_with_guest h0 g chan
-    for i in 0 1 2 3 4 5; do
-        size=$((1048576 + i * 3001))
-        gsize=$((524288 + i * 1009))
+    for ((i = 0; i < hops; i++)); do
+        kind=$(hop_kind "$i")
+        size=$((393216 + (RANDOM << 15 | RANDOM) % 1179648))  # 384 KiB .. 1.5 MiB
+        gsize=$((131072 + (RANDOM << 15 | RANDOM) % 655360)) # 128 .. 768 KiB
         next=h$((i + 1))
+        note "hop $i: $kind, host -> guest $size bytes, guest -> host $gsize bytes"
         # guest -> host at the same time: the host is reading a throttled
         # copy of PRIMARY when it migrates
         prev=$(guest_serial "$cur.qmp" primary)
@@ -1154,28 +1175,54 @@ s_inflight() {
         start "paste$i" env VDCTL_TIMEOUT=30 "$CTL" line "unix:$D/g.ctl" "paste clipboard"
         # the reply fills the socket and the host's buffer, then waits
         wait_for 5 bytes_out_ge "$cur.qmp" 100000 || bad "hop $i: $cur wrote no reply"
-        sleep 0.2
-        if ((i % 2 == 0)); then
-            # unix: the guest connection moves with the state
-            start_host "$next" --incoming "unix:$D/mig$i"
+        sleep 0.1
+        # a random cut: the agent reads for a moment (0 to 60 ms), the
+        # host refills, and the agent stops again
+        pause=$((RANDOM % 61))
+        if ((pause > 0)); then
+            ctl g.ctl unhold >/dev/null || die "g: unhold"
+            sleep "$(printf '0.%03d' "$pause")"
+            ctl g.ctl hold >/dev/null || die "g: hold"
+        fi
+        sleep 0.1
+        # the next host, started with its end of a socket pair when it
+        # will be the source of an fd: hop
+        pre=()
+        [ "$(hop_kind $((i + 1)))" = fd ] && pre=("$CTL" fd-pair "unix:$D/fdp$((i + 1))" 7)
+        case $kind in
+        unix)
+            # the guest connection moves with the state
+            start_host_via "$next" "${pre[@]}" -- --incoming "unix:$D/mig$i"
             wait_for 5 test -S "$D/mig$i" || die "$next is not listening"
             uri=unix:$D/mig$i
-        else
-            # tcp: a VM migration; the destination's own guest socket, to
+            ;;
+        tcp)
+            # a VM migration; the destination's own guest socket, to
             # which the emulator's chardev moves once the state is there
             for ((tries = 0; tries < 5; tries++)); do
                 port=$((20000 + RANDOM % 30000))
-                start_host "$next" --guest "unix:$D/chan$i" --incoming "tcp:127.0.0.1:$port"
+                start_host_via "$next" "${pre[@]}" -- --guest "unix:$D/chan$i" \
+                    --incoming "tcp:127.0.0.1:$port"
                 wait_for 5 q_match "$next.qmp" '{"execute":"query-migrate"}' '"setup"' && break
                 stop "$next"
                 rm -f "$D/$next.qmp"
             done
             uri=tcp:127.0.0.1:$port
-        fi
+            ;;
+        fd)
+            # the same over a socket pair: $cur holds one end as fd 7
+            # since it started, $next takes the other as fd 8
+            start_host_via "$next" "${pre[@]}" "$CTL" fd-take "unix:$D/fdp$i" 8 -- \
+                --guest "unix:$D/chan$i" --incoming fd:8
+            wait_for 5 q_match "$next.qmp" '{"execute":"query-migrate"}' '"active"' ||
+                die "$next is not reading fd:8: $(qmp "$next.qmp" '{"execute":"query-migrate"}')"
+            uri=fd:7
+            ;;
+        esac
         # A VM migration: the backend stops (and reads no more) while the
         # VM still writes for a moment, then the VM pauses (QEMU's
         # pause-before-switchover); what the guest wrote is in the socket.
-        if ((i % 2 == 1)); then
+        if [ "$kind" != unix ]; then
             qmp "$cur.qmp" '{"execute":"stop"}' >/dev/null || die "stop $cur"
             sleep 0.05
             ctl g.ctl freeze >/dev/null || die "g: freeze"
@@ -1183,7 +1230,9 @@ s_inflight() {
         migrate "$cur.qmp" "$uri" >/dev/null || die "migrate $cur -> $next ($uri)"
         wait_for 10 mig_done "$cur.qmp" || die "hop $i: the migration did not finish"
         [ "$(mig_status "$cur.qmp")" = completed ] || die "hop $i: migration $(mig_status "$cur.qmp")"
-        if ((i % 2 == 1)); then
+        wait_for 5 mig_done "$next.qmp"
+        [ "$(mig_status "$next.qmp")" = completed ] || die "hop $i: $next says $(mig_status "$next.qmp")"
+        if [ "$kind" != unix ]; then
             ctl g.ctl "move unix:$D/chan$i" >/dev/null || die "hop $i: the agent cannot move to $next"
             ctl g.ctl thaw >/dev/null || die "g: thaw"
         fi
@@ -1211,6 +1260,8 @@ s_inflight() {
     done
     stat_is g.ctl sessions 1 || bad "the agent saw $(sim_stat g.ctl sessions) sessions, not 1"
     stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
+    [ -s "$D/reasons" ] && note "inflight failed with seed $seed (INFLIGHT_SEED=$seed)"
+    return 0
 }
 
 # 11. The same from a stopped source whose guest has read everything the

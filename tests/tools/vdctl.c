@@ -20,6 +20,18 @@
  *   vdctl fake-dest unix:PATH zero        one that reads a whole transfer
  *                                         and answers a single 0 byte (the
  *                                         old ok, or another service)
+ *   vdctl fd-pair unix:PATH N CMD...      make a connected unix socket
+ *                                         pair, run CMD (exec: same PID)
+ *                                         with one end as descriptor N,
+ *                                         and hand the other end, once,
+ *                                         to whoever connects to PATH
+ *                                         (a child serves it, 120 s at
+ *                                         most): for a "migrate fd:N"
+ *   vdctl fd-take unix:PATH N CMD...      connect to PATH, receive the
+ *                                         descriptor an fd-pair hands out
+ *                                         (SCM_RIGHTS) and run CMD (exec)
+ *                                         with it as descriptor N: for an
+ *                                         "--incoming fd:N"
  *
  * Exit status: 0 on a "return" / "ok..." reply, 1 on an error reply or a
  * timeout, 2 on bad usage or a connection failure.  Everything is bounded
@@ -28,6 +40,7 @@
 #define _GNU_SOURCE
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
@@ -252,6 +265,142 @@ static int fake_dest(const char *spec, const char *what)
     return 0;
 }
 
+/* Make @fd descriptor @n of this process, inherited across exec. */
+static int move_fd(int fd, int n)
+{
+    if (fd != n) {
+        if (dup2(fd, n) < 0) {
+            return -1;
+        }
+        close(fd);
+    }
+    return fcntl(n, F_SETFD, 0);
+}
+
+static int parse_fd_number(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+
+    return *s && !*end && n >= 3 && n < 1024 ? (int)n : -1;
+}
+
+/*
+ * fd-pair: see the header.  The child that hands the other end out is
+ * forked before the exec, listens on @spec and exits once it has given
+ * the end away (or after 120 s); CMD keeps the PID we were started as.
+ */
+static int fd_pair(const char *spec, const char *num, char **cmd)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int n = parse_fd_number(num), sv[2], lfd;
+    pid_t pid;
+
+    if (n < 0 || strncmp(spec, "unix:", 5) != 0 ||
+        strlen(spec + 5) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "vdctl fd-pair: expected unix:PATH N CMD...\n");
+        return 2;
+    }
+    strcpy(sa.sun_path, spec + 5);
+    unlink(sa.sun_path);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+        (lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+        perror("vdctl fd-pair");
+        return 2;
+    }
+    pid = fork();
+    if (pid < 0) {
+        perror("vdctl fd-pair: fork");
+        return 2;
+    }
+    if (pid == 0) {
+        /* the server of the other end: one client, then exit */
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+        char byte = 'F';
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(int))];
+        } u;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = u.buf,
+                              .msg_controllen = sizeof(u.buf) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        int conn;
+
+        close(sv[0]);
+        memset(u.buf, 0, sizeof(u.buf));
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &sv[1], sizeof(int));
+        if (poll(&p, 1, 120000) != 1 || (conn = accept(lfd, NULL, NULL)) < 0 ||
+            sendmsg(conn, &msg, MSG_NOSIGNAL) != 1) {
+            unlink(sa.sun_path);
+            _exit(1);
+        }
+        unlink(sa.sun_path);
+        _exit(0);
+    }
+    close(sv[1]);
+    close(lfd);
+    if (move_fd(sv[0], n) < 0) {
+        perror("vdctl fd-pair");
+        return 2;
+    }
+    execvp(cmd[0], cmd);
+    fprintf(stderr, "vdctl fd-pair: cannot run %s: %s\n", cmd[0], strerror(errno));
+    return 2;
+}
+
+/* fd-take: see the header. */
+static int fd_take(const char *spec, const char *num, char **cmd)
+{
+    int n = parse_fd_number(num), fd, got = -1;
+    char byte;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = u.buf,
+                          .msg_controllen = sizeof(u.buf) };
+    struct cmsghdr *c;
+    struct timeval tv = { .tv_sec = 10 };
+
+    if (n < 0) {
+        fprintf(stderr, "vdctl fd-take: expected unix:PATH N CMD...\n");
+        return 2;
+    }
+    fd = connect_unix(spec);
+    if (fd < 0) {
+        return 2;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (recvmsg(fd, &msg, MSG_CMSG_CLOEXEC) == 1) {
+        for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                c->cmsg_len == CMSG_LEN(sizeof(int))) {
+                memcpy(&got, CMSG_DATA(c), sizeof(int));
+            }
+        }
+    }
+    close(fd);
+    if (got < 0) {
+        fprintf(stderr, "vdctl fd-take: no descriptor from %s\n", spec);
+        return 2;
+    }
+    if (move_fd(got, n) < 0) {
+        perror("vdctl fd-take");
+        return 2;
+    }
+    execvp(cmd[0], cmd);
+    fprintf(stderr, "vdctl fd-take: cannot run %s: %s\n", cmd[0], strerror(errno));
+    return 2;
+}
+
 /* @text followed by a newline, in one allocation (one write). */
 static char *with_newline(const char *text)
 {
@@ -307,6 +456,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vdctl qmp|line unix:PATH TEXT\n"
                         "       vdctl wait-event unix:PATH NAME SECONDS\n");
         return 2;
+    }
+    if (strcmp(argv[1], "fd-pair") == 0 || strcmp(argv[1], "fd-take") == 0) {
+        if (argc < 5) {
+            fprintf(stderr, "usage: vdctl %s unix:PATH N CMD...\n", argv[1]);
+            return 2;
+        }
+        return argv[1][3] == 'p' ? fd_pair(argv[2], argv[3], argv + 4)
+                                 : fd_take(argv[2], argv[3], argv + 4);
     }
     signal(SIGPIPE, SIG_IGN);
     if (strcmp(argv[1], "raw") == 0) {
