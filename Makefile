@@ -113,7 +113,8 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_json_scan.c tests/check_qmp_hostile.c \
               tests/check_migration_hostile.c tests/check_host_channel.c \
               tests/check_vdagent_reentry.c \
-              tests/check_vdagent_migration_reachable.c
+              tests/check_vdagent_migration_reachable.c \
+              tests/check_host_seam.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader device
 FUZZ_replay_SRCS := tests/fuzz/replay.c
@@ -121,8 +122,9 @@ FUZZ_replay_SRCS := tests/fuzz/replay.c
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/migrate.c host/host.c host/qmp.c
 # The host program's parts the Check suites test directly: the QMP
-# protocol, and the migration entry points over the bottom host.c.
-CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c
+# protocol, the migration entry points over the bottom host.c, and the
+# guest transport (the seam suite).
+CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c host/guest.c
 SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-session.c tests/tools/sim-control.c \
             tests/tools/sim-log.c

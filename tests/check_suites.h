@@ -55,5 +55,6 @@ Suite *migration_hostile_suite(void);
 Suite *host_channel_suite(void);
 Suite *vdagent_reentry_suite(void);
 Suite *vdagent_migration_reachable_suite(void);
+Suite *host_seam_suite(void);
 
 #endif /* CHECK_SUITES_H */
