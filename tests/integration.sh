@@ -1134,10 +1134,11 @@ run() { # NAME FUNCTION LIMIT-SECONDS
 #    connects to the destination's guest socket, the guest's port staying
 #    open; fd: over a socket pair whose ends the two hosts inherit, through
 #    vdctl fd-pair / fd-take), and the agent reads on: the whole paste
-#    arrives byte-exact, with no protocol error and no new session.  The
-#    hops go unix:, tcp:, fd:, unix:, ...; the sizes of both transfers and
-#    the cut point (how much the agent reads before it stops again) are
-#    random, from a seed printed in the trace (INFLIGHT_SEED=N replays it).
+#    arrives byte-exact, with no protocol error and no new session, and so
+#    does a pointer move queued behind it.  The hops go unix:, tcp:, fd:,
+#    unix:, ...; the sizes of both transfers, the cut point (how much the
+#    agent reads before it stops again) and the pointer are random, from a
+#    seed printed in the trace (INFLIGHT_SEED=N replays it).
 set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
     { printf '{"execute":"clipboard-set","arguments":{"selection":"%s","data":"' "$2"
       pattern "$3"
@@ -1147,7 +1148,7 @@ hop_kind() { # HOP: unix, tcp or fd
     case $(($1 % 3)) in 0) echo unix;; 1) echo tcp;; *) echo fd;; esac
 }
 s_inflight() {
-    local i size gsize prev b0 cur=h0 next r uri port tries kind pause
+    local i size gsize prev b0 cur=h0 next r uri port tries kind pause px py
     local seed=${INFLIGHT_SEED:-$(( $(date +%s%N) % 32768 ))} hops=6
     local -a pre
     note "inflight seed $seed (INFLIGHT_SEED=$seed replays it)"
@@ -1184,6 +1185,9 @@ s_inflight() {
             sleep "$(printf '0.%03d' "$pause")"
             ctl g.ctl hold >/dev/null || die "g: hold"
         fi
+        # a pointer move queued behind the held reply: in flight too
+        px=$((RANDOM % 32768)) py=$((RANDOM % 32768))
+        abs_btn "$cur.qmp" 0 "$px" "$py" left false >/dev/null || bad "hop $i: input-send-event"
         sleep 0.1
         # the next host, started with its end of a socket pair when it
         # will be the source of an fd: hop
@@ -1244,6 +1248,8 @@ s_inflight() {
         rm -f "$D/paste$i.log"
         same_pattern "$D/got" "$size" || bad "hop $i: the $size bytes pasted differ from what the host set"
         stat_is g.ctl errors 0 || bad "hop $i: the agent saw $(sim_stat g.ctl errors) protocol errors"
+        pointer_is g.ctl "$((px * 1023 / 32767)) $((py * 767 / 32767)) 0 0" ||
+            bad "hop $i: the pointer move in flight did not arrive"
         # the source's waiting get is answered; the destination has it all
         exit_status "get$i" 10
         r=$(VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/$next.qmp" \
