@@ -1135,9 +1135,11 @@ run() { # NAME FUNCTION LIMIT-SECONDS
 #    open; fd: over a socket pair whose ends the two hosts inherit, through
 #    vdctl fd-pair / fd-take), and the agent reads on: the whole paste
 #    arrives byte-exact, with no protocol error and no new session, and so
-#    does a pointer move queued behind it.  The hops go unix:, tcp:, fd:,
-#    unix:, ...; the sizes of both transfers, the cut point (how much the
-#    agent reads before it stops again) and the pointer are random, from a
+#    does a pointer move queued behind it.  The agent reads slowly
+#    throughout (sim-agent slowread).  The hops go unix:, tcp:, fd:,
+#    unix:, ...; the sizes of both transfers, the agent's reading rate, the
+#    cut point (how much the agent reads before it stops again) and the
+#    pointer are random, from a
 #    seed printed in the trace (INFLIGHT_SEED=N replays it).
 set_json() { # FILE SEL N: a clipboard-set of pattern N (too big for argv)
     { printf '{"execute":"clipboard-set","arguments":{"selection":"%s","data":"' "$2"
@@ -1148,7 +1150,7 @@ hop_kind() { # HOP: unix, tcp or fd
     case $(($1 % 3)) in 0) echo unix;; 1) echo tcp;; *) echo fd;; esac
 }
 s_inflight() {
-    local i size gsize prev b0 cur=h0 next r uri port tries kind pause px py
+    local i size gsize rate prev b0 cur=h0 next r uri port tries kind pause px py
     local seed=${INFLIGHT_SEED:-$(( $(date +%s%N) % 32768 ))} hops=6
     local -a pre
     note "inflight seed $seed (INFLIGHT_SEED=$seed replays it)"
@@ -1158,12 +1160,15 @@ s_inflight() {
         kind=$(hop_kind "$i")
         size=$((393216 + (RANDOM << 15 | RANDOM) % 1179648))  # 384 KiB .. 1.5 MiB
         gsize=$((131072 + (RANDOM << 15 | RANDOM) % 655360)) # 128 .. 768 KiB
+        rate=$((32 + RANDOM % 129))                           # 32 .. 160 KiB / 10 ms
         next=h$((i + 1))
-        note "hop $i: $kind, host -> guest $size bytes, guest -> host $gsize bytes"
+        note "hop $i: $kind, host -> guest $size bytes read at $rate KiB / 10 ms, guest -> host $gsize bytes"
         # guest -> host at the same time: the host is reading a throttled
         # copy of PRIMARY when it migrates
         prev=$(guest_serial "$cur.qmp" primary)
         ctl g.ctl "throttle 8" >/dev/null || die "g: throttle"
+        # and the agent reads the host slowly, at a random rate
+        ctl g.ctl "slowread $rate" >/dev/null || die "g: slowread"
         ctl g.ctl "copy-bytes primary $gsize" >/dev/null || die "g: copy-bytes"
         wait_for 5 guest_grabbed "$cur.qmp" primary "$prev" || die "hop $i: $cur saw no grab of primary"
         b0=$(bytes_in "$cur.qmp")
@@ -1258,6 +1263,7 @@ s_inflight() {
         same_pattern "$D/gget" "$gsize" ||
             bad "hop $i: $next read $(wc -c <"$D/gget") bytes of the guest's $gsize (${r:0:60})"
         ctl g.ctl "throttle 0" >/dev/null
+        ctl g.ctl "slowread 0" >/dev/null
         # the source neither writes nor accepts changes once migrated
         r=$(clip_set "$cur.qmp" clipboard late 2>&1) && bad "hop $i: clipboard-set on the migrated source: $r"
         stop "$cur"

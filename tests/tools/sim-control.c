@@ -371,7 +371,8 @@ static const char ctl_help[] =
     "ok commands: copy SEL TEXT | copy-bytes SEL N [TYPE] | "
     "copy-base64 SEL TYPE B64 | paste SEL [TYPE] | release SEL | "
     "checksum SEL | owner SEL | pointer | monitors | stats | wait-caps | "
-    "announce | reconnect | quit  (SEL: clipboard|primary|secondary, "
+    "announce | reconnect | hold | unhold | freeze | thaw | "
+    "throttle KIB | slowread KIB | move unix:PATH | quit  (SEL: clipboard|primary|secondary, "
     "TYPE: text|png|bmp|tiff|jpg)";
 
 /* A command with no selection; false if @arg[0] is none of them. */
@@ -398,6 +399,15 @@ static bool client_command_global(CtlClient *c, char **arg, size_t n_args)
             client_reply(c, "error usage: throttle KIB-PER-10MS");
         } else {
             sim_transport_set_throttle(ctl->t, (size_t)kib * 1024);
+            client_reply(c, "ok");
+        }
+    } else if (strcmp(arg[0], "slowread") == 0) {
+        /* slowread KIB: at most KIB KiB per 10 ms from the host; 0: off */
+        if (n_args != 2 || !g_ascii_string_to_unsigned(arg[1], 10, 0, 1 << 20,
+                                                       &kib, NULL)) {
+            client_reply(c, "error usage: slowread KIB-PER-10MS");
+        } else {
+            sim_transport_set_read_throttle(ctl->t, (size_t)kib * 1024);
             client_reply(c, "ok");
         }
     } else if (strcmp(arg[0], "pointer") == 0) {

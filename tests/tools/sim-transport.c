@@ -48,6 +48,9 @@ struct SimTransport {
     /* "throttle": at most this many bytes per 10 ms tick to the host */
     size_t throttle;
     size_t tick_left;
+    /* "slowread": at most this many bytes per 10 ms tick from the host */
+    size_t read_throttle;
+    size_t read_left;
     guint tick_id;
 };
 
@@ -55,30 +58,37 @@ static gboolean chan_readable(int fd, GIOCondition cond, gpointer opaque);
 static gboolean chan_writable(int fd, GIOCondition cond, gpointer opaque);
 static void chan_lost(SimTransport *t, int err);
 
-/* A throttle tick: a new budget, and write what it allows. */
+/* Whether a throttle needs the 10 ms tick now. */
+static bool chan_wants_tick(SimTransport *t)
+{
+    return t->fd >= 0 &&
+           ((t->throttle && !g_queue_is_empty(&t->out)) || t->read_throttle);
+}
+
+/* A throttle tick: new budgets both ways, and write what it allows. */
 static gboolean chan_tick(gpointer opaque)
 {
     SimTransport *t = opaque;
+    bool again = chan_wants_tick(t);
 
     t->tick_left = t->throttle;
-    if (!t->throttle || t->fd < 0 || g_queue_is_empty(&t->out)) {
+    t->read_left = t->read_throttle;
+    if (!again) {
         t->tick_id = 0;
-        sim_transport_write(t);
-        return G_SOURCE_REMOVE;
     }
-    sim_transport_write(t);
-    return G_SOURCE_CONTINUE;
+    sim_transport_write(t);     /* updates the watches */
+    return again ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void chan_update_watches(SimTransport *t)
 {
     bool want_in = t->fd >= 0 && !t->hold && !t->frozen &&
-                   g_queue_get_length(&t->out) < OUT_PAUSE_SEGMENTS;
+                   g_queue_get_length(&t->out) < OUT_PAUSE_SEGMENTS &&
+                   (!t->read_throttle || t->read_left > 0);
     bool want_out = t->fd >= 0 && !t->frozen && !g_queue_is_empty(&t->out) &&
                     (!t->throttle || t->tick_left > 0);
 
-    if (t->throttle && t->fd >= 0 && !g_queue_is_empty(&t->out) &&
-        !t->tick_id) {
+    if (chan_wants_tick(t) && !t->tick_id) {
         t->tick_id = g_timeout_add(10, chan_tick, t);
     }
 
@@ -170,10 +180,12 @@ static gboolean chan_readable(int fd, GIOCondition cond, gpointer opaque)
     SimTransport *t = opaque;
     uint8_t buf[READ_SIZE];
     size_t total = 0;
+    size_t budget = t->read_throttle ? MIN((size_t)READ_BUDGET, t->read_left)
+                                     : READ_BUDGET;
     unsigned gen = t->gen;
 
-    while (total < READ_BUDGET && t->gen == gen && t->in_id) {
-        ssize_t n = read(fd, buf, sizeof(buf));
+    while (total < budget && t->gen == gen && t->in_id) {
+        ssize_t n = read(fd, buf, MIN(sizeof(buf), budget - total));
 
         if (n > 0) {
             t->ops->input(t->opaque, buf, (size_t)n);
@@ -187,6 +199,10 @@ static gboolean chan_readable(int fd, GIOCondition cond, gpointer opaque)
         } else {
             chan_lost(t, errno);
         }
+    }
+    if (t->read_throttle && t->gen == gen) {
+        t->read_left -= MIN(t->read_left, total);
+        chan_update_watches(t);
     }
     return G_SOURCE_CONTINUE;   /* chan_close() removes us */
 }
@@ -454,6 +470,13 @@ void sim_transport_set_throttle(SimTransport *t, size_t bytes)
     t->throttle = bytes;
     t->tick_left = t->throttle;
     sim_transport_write(t);
+}
+
+void sim_transport_set_read_throttle(SimTransport *t, size_t bytes)
+{
+    t->read_throttle = bytes;
+    t->read_left = bytes;
+    chan_update_watches(t);
 }
 
 void sim_transport_set_hold(SimTransport *t, bool hold)

@@ -127,6 +127,12 @@ bool sim_transport_move(SimTransport *t, const char *path);
 void sim_transport_set_throttle(SimTransport *t, size_t bytes);
 
 /*
+ * At most @bytes per 10 ms tick read from the host (a slow agent: the
+ * rest waits in the kernel and the host's writes block); 0: no limit.
+ */
+void sim_transport_set_read_throttle(SimTransport *t, size_t bytes);
+
+/*
  * Drop the channel as if the host had gone, and reconnect (the control
  * socket's "reconnect").  Returns false, doing nothing, unless the mode
  * is SIM_CHAN_CONNECT.
