@@ -23,7 +23,12 @@ static const char usage[] =
     "usage: vdagent-host [--guest pty:LINK | unix:PATH | fd:N | sim]\n"
     "                    [--qmp unix:PATH] [--mouse on|off] [--clipboard on|off]\n"
     "                    [--head WxH[+X+Y]]... [--max-message BYTES]\n"
-    "                    [--incoming URI] [--verbose]\n";
+    "                    [--incoming URI] [--verbose]\n"
+    "\n"
+    "  --max-message BYTES  largest guest message, 4096..4294967295\n"
+    "                       (default 268435456); the agent is told BYTES - 8\n"
+    "                       as its clipboard limit, at most 2147483647 (a\n"
+    "                       signed field): 2147483655 and up mean no limit\n";
 
 /* The program: the parts main() wires together, and the options. */
 typedef struct HostMain {

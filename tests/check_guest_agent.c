@@ -789,6 +789,38 @@ START_TEST(test_max_clipboard)
 }
 END_TEST
 
+/*
+ * The limit is a signed int to the agents: a host announcing a uint32
+ * above INT32_MAX (here 0x80000000, and 0xfffffff7) gets no data at all,
+ * even one byte; -1 (0xffffffff) means no limit.
+ */
+START_TEST(test_max_clipboard_signed)
+{
+    static const char *const limits[] = { "00000080", "f7ffffff" };
+    g_autoptr(GuestAgent) ga = agent_after_qemu_caps();
+    g_autofree char *msg = g_strdup_printf(
+        "01000000 18000000 | 01000000 0e000000 0000000000000000"
+        "04000000 | %s", limits[_i]);
+
+    feed_hex(ga, msg);
+    ck_assert_int_lt(guest_agent_max_clipboard(ga), -1);
+    guest_agent_send_clipboard(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, "a", 1);
+    take_output_eq(ga, "01000000 1c000000 | 01000000 04000000"
+                       "0000000000000000 08000000 | 00000000 01000000");
+    ck_assert_uint_eq(guest_agent_send_clipboard_header(
+                          ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, 1), 0);
+    take_output_eq(ga, "01000000 1c000000 | 01000000 04000000"
+                       "0000000000000000 08000000 | 00000000 01000000");
+
+    feed_hex(ga, "01000000 18000000 | 01000000 0e000000 0000000000000000"
+                 "04000000 | ffffffff");
+    ck_assert_int_eq(guest_agent_max_clipboard(ga), -1);
+    guest_agent_send_clipboard(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, "a", 1);
+    take_output_eq(ga, "01000000 1d000000 | 01000000 04000000"
+                       "0000000000000000 09000000 | 00000000 01000000 61");
+}
+END_TEST
+
 /* ---- raw builders, output, lifecycle ------------------------------- */
 
 START_TEST(test_wire_builders)
@@ -937,6 +969,7 @@ Suite *guest_agent_suite(void)
     tcase_add_test(tc, test_host_grab_serials);
     tcase_add_test(tc, test_ignored_sizes);
     tcase_add_test(tc, test_max_clipboard);
+    tcase_add_loop_test(tc, test_max_clipboard_signed, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("wire_builders");

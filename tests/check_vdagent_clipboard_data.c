@@ -180,6 +180,59 @@ START_TEST(test_v13_device_limit)
 }
 END_TEST
 
+/* ==== max_message above INT32_MAX (issue 11.1) =========================== */
+
+static const uint32_t huge_max_messages[] = {
+    2147483655u,        /* max_message - 8 == INT32_MAX: announced as is */
+    2147483656u,        /* one more: INT32_MIN on the wire before */
+    4294967295u,        /* UINT32_MAX: -9 on the wire before */
+};
+
+/*
+ * MAX_CLIPBOARD is a signed 32-bit field, and the Windows agent compares
+ * its data size against it as an int: a negative limit refuses every
+ * guest clipboard.  A max_message this large announces INT32_MAX (no
+ * practical limit) while the device still accepts up to max_message - 8;
+ * the scripted agent applies the signed rule, so guest-to-host clipboard
+ * works at each of them.
+ */
+START_TEST(test_huge_max_message_announced)
+{
+    VDAgentConfig config = cb_config();
+    uint32_t max_message = huge_max_messages[_i];
+    static const char text[] = "guest copy";
+    ClipboardInfo *info;
+    TestFe *fe;
+    HostPeer *hp;
+
+    config.max_message = max_message;
+    fe = fe_new1(&config, REAL_AGENT_CAPS);
+    hp = fe_peer_new(fe);
+    /* what the device enforces is not clamped */
+    ck_assert_uint_eq(vdagent_chardev_max_clipboard(fe->dev), max_message - 8);
+    fe_open(fe);
+    ck_assert_uint_eq(ga_count(fe, VD_AGENT_MAX_CLIPBOARD), 1);
+    ck_assert_int_eq(guest_agent_max_clipboard(fe->ga), INT32_MAX);
+    ck_msg(ga_nth(fe, VD_AGENT_MAX_CLIPBOARD, 0), VD_AGENT_MAX_CLIPBOARD,
+           body32(body(false, 0), (uint32_t)INT32_MAX));
+    guest_agent_clear_received(fe->ga);
+
+    ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, text,
+                      sizeof(text) - 1);
+    fe_pump(fe);
+    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_uint_eq(g_bytes_get_size(info->types[CLIPBOARD_TYPE_TEXT].data),
+                      sizeof(text) - 1);
+    ck_assert_mem_eq(g_bytes_get_data(info->types[CLIPBOARD_TYPE_TEXT].data,
+                                      NULL), text, sizeof(text) - 1);
+    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_OVERSIZE), 0);
+    fe_free(fe);
+}
+END_TEST
+
 /* ==== large clipboards, bug R6 ============================================ */
 
 /* Wire bytes of a message carrying @size data bytes (our own count). */
@@ -377,6 +430,8 @@ Suite *vdagent_clipboard_data_suite(void)
     tcase_add_loop_test(tc, test_v13_guest_limit, 0, 3);
     tcase_add_loop_test(tc, test_v13_guest_limit_forgotten, 0, 2);
     tcase_add_test(tc, test_v13_device_limit);
+    tcase_add_loop_test(tc, test_huge_max_message_announced, 0,
+                        G_N_ELEMENTS(huge_max_messages));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("large");

@@ -405,6 +405,19 @@ void guest_agent_send_request(GuestAgent *ga, unsigned selection,
     emit(ga, VD_AGENT_CLIPBOARD_REQUEST, buf);
 }
 
+/*
+ * The agents' rule for the host's MAX_CLIPBOARD: spice-vdagentd ("clipboard
+ * is too large, discarding") and the Windows agent both compare the data
+ * size with the limit as a signed int, -1 meaning none.  So any other
+ * negative limit (a host announcing a uint32 above INT32_MAX) refuses
+ * every guest clipboard, whatever its size: applied here as they do.
+ */
+static bool over_max_clipboard(const GuestAgent *ga, size_t len)
+{
+    return ga->max_clipboard != -1 &&
+           (int64_t)len > (int64_t)ga->max_clipboard;
+}
+
 void guest_agent_send_clipboard(GuestAgent *ga, unsigned selection,
                                 uint32_t type, const void *data, size_t len)
 {
@@ -415,12 +428,8 @@ void guest_agent_send_clipboard(GuestAgent *ga, unsigned selection,
     g_return_if_fail(data != NULL || len == 0);
     g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE - 8);
 
-    /*
-     * spice-vdagentd do_agent_clipboard(): "clipboard is too large,
-     * discarding" sends the type with no data.  Its test is
-     * `size > max_clipboard` with an int limit, -1 meaning none.
-     */
-    if (ga->max_clipboard >= 0 && len > (size_t)ga->max_clipboard) {
+    /* too large for the host's limit: the type with no data */
+    if (over_max_clipboard(ga, len)) {
         len = 0;
     }
 
@@ -840,7 +849,7 @@ size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
     g_return_val_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE - 8, 0);
 
     /* the same rule as guest_agent_send_clipboard() */
-    if (ga->max_clipboard >= 0 && len > (size_t)ga->max_clipboard) {
+    if (over_max_clipboard(ga, len)) {
         len = 0;
     }
     prefix = (host_has_selection(ga) ? SEL_PREFIX_SIZE : 0) + 4;

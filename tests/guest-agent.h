@@ -261,9 +261,10 @@ void guest_agent_send_request(GuestAgent *ga, unsigned selection,
 
 /*
  * guest_agent_send_clipboard: CLIPBOARD [sel(4)] type data.
- * Like the real agent, if the host sent MAX_CLIPBOARD n (n != -1) and
- * @len > n, the message goes out with the type and no data.  @data may be
- * NULL when @len is 0.
+ * Like the real agents, if the host sent MAX_CLIPBOARD n (n != -1) and
+ * @len > n, compared as signed numbers (a negative n refuses any data),
+ * the message goes out with the type and no data.  @data may be NULL when
+ * @len is 0.
  */
 void guest_agent_send_clipboard(GuestAgent *ga, unsigned selection,
                                 uint32_t type, const void *data, size_t len);

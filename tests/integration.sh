@@ -37,6 +37,9 @@
 #  14 heads         the display layout migrates: the pointer on the second
 #                   of two heads, and a layout shrunk below the pointer, each
 #                   to a tcp: destination started with the usual options
+#  15 max-message   --max-message 4294967295: the agent (with the signed
+#                   rule of the real ones) is told INT32_MAX and its
+#                   clipboard reaches the host
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1070,6 +1073,18 @@ s_hostile_mig() {
     [ "$(mig_status dst.qmp)" = completed ] || bad "tcp destination: $(mig_status dst.qmp)"
 }
 
+# 15. A --max-message above INT32_MAX is announced as INT32_MAX (issue 11).
+s_max_message() {
+    start_host h --max-message 4294967295 --guest "unix:$D/chan"
+    wait_for 5 test -S "$D/chan" || die "h is not listening on chan"
+    start_sim g chan
+    wait_for 5 ctl_match g.ctl wait-caps '^ok' || die "g: no caps from the host"
+    wait_for 5 stat_is g.ctl max-clipboard 2147483647 ||
+        bad "the agent was told max-clipboard $(sim_stat g.ctl max-clipboard)"
+    guest_to_host h.qmp g.ctl clipboard "a guest copy under a huge limit" || true
+    no_reconnect g.ctl "after the copy"
+}
+
 # ---- driver ------------------------------------------------------------------
 
 run() { # NAME FUNCTION LIMIT-SECONDS
@@ -1421,6 +1436,7 @@ run inflight-stopped s_inflight_stopped 30
 run hostile-qmp s_hostile_qmp 30
 run hostile-mig s_hostile_mig 30
 run heads s_heads 20
+run max-message s_max_message 15
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

@@ -608,7 +608,14 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
     if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MAX_CLIPBOARD)) {
         uint8_t buf[sizeof(VDAgentMaxClipboard)];
 
-        vdagent_put_le32(buf, vdagent_chardev_max_clipboard(dev));
+        /*
+         * The field is a signed int to the agents, who compare their data
+         * size with it as such: above INT32_MAX it would read negative and
+         * refuse every guest clipboard.  So at most INT32_MAX ("no
+         * practical limit"), never more than the device accepts.
+         */
+        vdagent_put_le32(buf, MIN(vdagent_chardev_max_clipboard(dev),
+                                  (uint32_t)INT32_MAX));
         vdagent_send(dev, VD_AGENT_MAX_CLIPBOARD, buf, sizeof(buf), NULL);
         if (vdagent_session_ended(dev)) {
             return;

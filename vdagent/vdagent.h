@@ -53,7 +53,15 @@ typedef struct VDAgentConfig {
     bool mouse;                  /* feed the guest's pointer (MOUSE_STATE) */
     bool clipboard;              /* share the clipboard */
     bool monitors;               /* send the heads (MONITORS_CONFIG) */
-    uint32_t max_message;        /* largest guest message; 0: 256 MiB */
+    /*
+     * Largest guest message; 0: 256 MiB.  The device announces
+     * max_message - 8 as the guest's clipboard limit (MAX_CLIPBOARD),
+     * clamped to INT32_MAX: the field is a signed 32-bit int to the
+     * agents, so any value from 2147483655 up means "no practical limit"
+     * on the wire, while the device itself still accepts guest messages
+     * up to max_message.
+     */
+    uint32_t max_message;
     /*
      * The hub the clipboard peer joins (borrowed, must outlive the
      * device); NULL: the device makes a private one
@@ -177,8 +185,9 @@ uint64_t vdagent_chardev_pending_output(const VDAgentChardev *dev);
 ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev);
 
 /*
- * Largest clipboard the device accepts from the guest, as announced in
- * MAX_CLIPBOARD: the maximum message size less the clipboard header.
+ * Largest clipboard the device accepts from the guest: the maximum message
+ * size less the clipboard header.  MAX_CLIPBOARD announces this, clamped
+ * to INT32_MAX (VDAgentConfig.max_message).
  */
 uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev);
 
