@@ -190,6 +190,8 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
     json_object_object_add(counters, "ignored", json_object_new_int64(c.ignored));
     json_object_object_add(counters, "reply-errors",
                            json_object_new_int64(c.reply_errors));
+    json_object_object_add(counters, "caps-truncated",
+                           json_object_new_int64(c.caps_truncated));
     json_object_object_add(counters, "bytes-in", json_object_new_int64(c.bytes_in));
     json_object_object_add(counters, "bytes-out",
                            json_object_new_int64(c.bytes_out));

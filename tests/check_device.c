@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tests/check_suites.h"
+#include "tests/check_vdagent_migration.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "vdagent/vdagent.h"
@@ -287,20 +288,111 @@ START_TEST(test_size_rule_api)
 }
 END_TEST
 
-/* Caps larger than we keep are refused, not truncated silently. */
-START_TEST(test_size_caps_bounded)
+/*
+ * Caps longer than we keep (issue 11.2): a future agent with a long caps
+ * list keeps its session.  The first VDAGENT_MAX_CAPS_WORDS words are
+ * kept (every bit this device can know), the rest ignored and counted
+ * (caps_truncated), the caps answered as usual when asked.  The message
+ * spans chunks of 2048 bytes as an agent sends it (1025 words: 4104
+ * bytes).  Afterwards a guest grab still works and the saved state is
+ * canonical (save, load, save: identical bytes).
+ */
+static const size_t long_caps_counts[] = { 65, 1025 };
+
+START_TEST(test_caps_long_list_kept)
 {
+    size_t n_words = long_caps_counts[_i], n, i;
     TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
     g_autoptr(GByteArray) b = g_byte_array_new();
-    uint8_t data[4 + 4 * (VDAGENT_MAX_CAPS_WORDS + 1)] = { 0 };
-    size_t n;
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    g_autoptr(GByteArray) s1 = NULL;
+    g_autoptr(GByteArray) s2 = NULL;
+    g_autofree uint32_t *words = g_new(uint32_t, n_words);
+    const uint32_t grab_types[1] = { VD_AGENT_CLIPBOARD_UTF8_TEXT };
+    VDAgentCounters before, after;
+    size_t caps_in;
+    const uint32_t *caps;
+    ClipboardInfo *info;
+    TestFe *dst;
 
-    guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, sizeof(data),
-                       data, sizeof(data));
+    words[0] = REAL_AGENT_CAPS;
+    for (i = 1; i < n_words; i++) {
+        words[i] = (uint32_t)(i * 0x9e3779b9u) | 1u;   /* never 0 */
+    }
+    test_append_le32(payload, 1);                      /* request */
+    for (i = 0; i < n_words; i++) {
+        test_append_le32(payload, words[i]);
+    }
+    guest_wire_message_chunked(b, VD_AGENT_ANNOUNCE_CAPABILITIES,
+                               payload->data, payload->len, 2048);
+    /* 1025 words span chunks; 65 fit one */
+    ck_assert_int_eq(b->len > 8 + 2048, 20 + payload->len > 2048);
+    before = fe_counters(fe);
+    caps_in = guest_agent_count_type(fe->ga, VD_AGENT_ANNOUNCE_CAPABILITIES);
     fe_push(fe, b->data, b->len);
-    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_BAD_SIZE], 1);
-    vdagent_chardev_guest_caps(fe->dev, &n);
-    ck_assert_uint_eq(n, 1);
+    fe_pump(fe);
+    after = fe_counters(fe);
+
+    ck_assert_uint_eq(after.drops[VDAGENT_DROP_BAD_SIZE],
+                      before.drops[VDAGENT_DROP_BAD_SIZE]);
+    ck_assert_uint_eq(after.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] -
+                      before.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 1);
+    ck_assert_uint_eq(after.caps_truncated - before.caps_truncated, 1);
+    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, VDAGENT_MAX_CAPS_WORDS);
+    ck_assert_mem_eq(caps, words, VDAGENT_MAX_CAPS_WORDS * sizeof(uint32_t));
+    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 32 * 63));
+    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 32 * 64));
+    /* request=1: answered with our caps, as for any caps message */
+    ck_assert_uint_eq(guest_agent_count_type(fe->ga,
+                                             VD_AGENT_ANNOUNCE_CAPABILITIES),
+                      caps_in + 1);
+
+    /* the session goes on: a guest grab reaches the hub */
+    guest_agent_send_grab(fe->ga, 0, grab_types, 1);
+    fe_pump(fe);
+    info = clipboard_hub_info(vdagent_chardev_clipboard_hub(fe->dev), 0);
+    ck_assert_ptr_nonnull(info);
+    ck_assert(info->types[CLIPBOARD_TYPE_TEXT].available);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_BAD_SIZE],
+                      before.drops[VDAGENT_DROP_BAD_SIZE]);
+
+    /* a shorter caps message replaces the set, counted as nothing */
+    {
+        g_autoptr(GByteArray) c = g_byte_array_new();
+        g_autoptr(GByteArray) short_caps = g_byte_array_new();
+
+        test_append_le32(short_caps, 0);
+        test_append_le32(short_caps, words[0]);
+        test_append_le32(short_caps, words[1]);
+        guest_wire_message(c, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0,
+                           short_caps->len, short_caps->data,
+                           short_caps->len);
+        fe_push(fe, c->data, c->len);
+        fe_pump(fe);
+        vdagent_chardev_guest_caps(fe->dev, &n);
+        ck_assert_uint_eq(n, 2);
+        ck_assert_uint_eq(fe_counters(fe).caps_truncated,
+                          after.caps_truncated);
+        /* and the long list again, for the migration below */
+        fe_push(fe, b->data, b->len);
+        fe_pump(fe);
+        guest_agent_send_grab(fe->ga, 0, grab_types, 1);
+        fe_pump(fe);
+    }
+
+    /* the saved state is canonical */
+    vdagent_chardev_set_running(fe->dev, false);
+    s1 = save_dev(fe->dev);
+    dst = dest_new(fe);
+    dest_load_ok(dst, s1);
+    caps = vdagent_chardev_guest_caps(dst->dev, &n);
+    ck_assert_uint_eq(n, VDAGENT_MAX_CAPS_WORDS);
+    ck_assert_mem_eq(caps, words, VDAGENT_MAX_CAPS_WORDS * sizeof(uint32_t));
+    s2 = save_dev(dst->dev);
+    ck_assert_uint_eq(s1->len, s2->len);
+    ck_assert_mem_eq(s1->data, s2->data, s1->len);
+    fe_free(dst);
     fe_free(fe);
 }
 END_TEST
@@ -684,7 +776,8 @@ Suite *device_suite(void)
     tc = tcase_create("size-table");
     tcase_add_loop_test(tc, test_size_table, 0, G_N_ELEMENTS(size_rules) * 6);
     tcase_add_test(tc, test_size_rule_api);
-    tcase_add_test(tc, test_size_caps_bounded);
+    tcase_add_loop_test(tc, test_caps_long_list_kept, 0,
+                        G_N_ELEMENTS(long_caps_counts));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("malformed");

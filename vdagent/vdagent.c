@@ -50,9 +50,6 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
 static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
                                GBytes *payload);
 
-#define CAPS_MAX_SIZE \
-    ((uint32_t)(sizeof(VDAgentAnnounceCapabilities) + 4 * VDAGENT_MAX_CAPS_WORDS))
-
 /*
  * Sizes as spice-common's agent_message_check_size() and spice-vdagent's
  * vdagent_message_min_size[]: exact for fixed structs, minimum for the
@@ -83,7 +80,8 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     },
     [VD_AGENT_ANNOUNCE_CAPABILITIES] = {
         .name = "announce-capabilities", .dir = DIR_G2H | DIR_H2G,
-        .size = sizeof(VDAgentAnnounceCapabilities), .max = CAPS_MAX_SIZE,
+        /* Any length: words past VDAGENT_MAX_CAPS_WORDS are ignored. */
+        .size = sizeof(VDAgentAnnounceCapabilities),
         .handler = vdagent_recv_caps,
     },
     [VD_AGENT_CLIPBOARD_GRAB] = {
@@ -344,12 +342,24 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
     size_t size;
     const uint8_t *data = g_bytes_get_data(payload, &size);
     uint32_t request;
-    size_t i;
+    size_t i, n;
 
     (void)sel;
     request = vdagent_le32(data + offsetof(VDAgentAnnounceCapabilities, request));
-    /* Trailing bytes short of a whole word are ignored, as spice does. */
-    dev->n_guest_caps = (size - off) / 4;
+    /*
+     * Trailing bytes short of a whole word are ignored, as spice does.
+     * Words past the ones we keep carry capability bits no version of this
+     * device knows: a future agent's long list keeps its session, the rest
+     * is ignored and counted.
+     */
+    n = (size - off) / 4;
+    if (n > VDAGENT_MAX_CAPS_WORDS) {
+        g_debug("guest caps: %zu words, the first %d kept", n,
+                VDAGENT_MAX_CAPS_WORDS);
+        dev->counters.caps_truncated++;
+        n = VDAGENT_MAX_CAPS_WORDS;
+    }
+    dev->n_guest_caps = n;
     for (i = 0; i < dev->n_guest_caps; i++) {
         dev->guest_caps[i] = vdagent_le32(data + off + 4 * i);
     }

@@ -41,7 +41,11 @@ typedef enum VDAgentError {
 
 /* Most display heads a device describes. */
 #define VDAGENT_MAX_HEADS 16
-/* Most caps words kept from the guest (2048 capability bits). */
+/*
+ * Most caps words kept from the guest (2048 capability bits).  A longer
+ * list is not refused: its first words are kept, the rest ignored and
+ * counted (VDAgentCounters.caps_truncated).
+ */
 #define VDAGENT_MAX_CAPS_WORDS 64
 
 typedef struct VDAgentHeadConfig {
@@ -121,6 +125,8 @@ typedef struct VDAgentCounters {
     uint64_t ignored;        /* valid messages this device has no use for */
     uint64_t reply_errors;   /* REPLY messages reporting an error */
     uint64_t mouse_coalesced;/* motions merged into a queued MOUSE_STATE */
+    uint64_t caps_truncated; /* guest caps messages with more words than
+                                VDAGENT_MAX_CAPS_WORDS: the rest ignored */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
 } VDAgentCounters;
@@ -169,7 +175,10 @@ bool vdagent_chardev_connected(const VDAgentChardev *dev);
 /* The caps words we announce (one word today). */
 uint32_t vdagent_chardev_host_caps(const VDAgentChardev *dev);
 
-/* The guest's caps words as last announced; *@n words (0 before caps). */
+/*
+ * The guest's caps words as last announced; *@n words (0 before caps, at
+ * most VDAGENT_MAX_CAPS_WORDS).
+ */
 const uint32_t *vdagent_chardev_guest_caps(const VDAgentChardev *dev,
                                            size_t *n);
 bool vdagent_chardev_guest_has_cap(const VDAgentChardev *dev, unsigned cap);
