@@ -102,6 +102,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vmstate_bad.c tests/check_vmstate_stream.c \
               tests/check_qmp_fixture.c tests/check_qmp_protocol.c \
               tests/check_qmp_input.c tests/check_qmp_clients.c \
+              tests/check_qmp_commands.c \
               tests/check_vdagent_migration_fixture.c \
               tests/check_vdagent_migration_canonical.c \
               tests/check_vdagent_migration_offsets.c \
@@ -122,9 +123,10 @@ FUZZ_replay_SRCS := tests/fuzz/replay.c
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/migrate.c host/host.c host/qmp.c
 # The host program's parts the Check suites test directly: the QMP
-# protocol, the migration entry points over the bottom host.c, and the
-# guest transport (the seam suite).
-CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c host/guest.c
+# protocol and the commands' arguments, the migration entry points over
+# the bottom host.c, and the guest transport (the seam suite).
+CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c host/guest.c \
+                   host/commands.c host/clipboard-peer.c
 SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-session.c tests/tools/sim-control.c \
             tests/tools/sim-log.c

@@ -553,21 +553,58 @@ static void cmd_query_migrate(QmpRequest *req, json_object *args, void *opaque)
     qmp_reply(req, ret);
 }
 
-const QmpCommand host_commands[] = {
-    { "query-status", cmd_query_status },
-    { "stop", cmd_stop },
-    { "cont", cmd_cont },
-    { "quit", cmd_quit },
-    { "query-vdagent", cmd_query_vdagent },
-    { "clipboard-set", cmd_clipboard_set },
-    { "clipboard-get", cmd_clipboard_get },
-    { "clipboard-release", cmd_clipboard_release },
-    { "clipboard-query", cmd_clipboard_query },
-    { "input-send-event", cmd_input_send_event },
-    { "display-configure", cmd_display_configure },
-    { "migrate", cmd_migrate },
-    { "migrate-incoming", cmd_migrate_incoming },
-    { "query-migrate", cmd_query_migrate },
-    { NULL, NULL },
+/*
+ * Every command's arguments (host/qmp.h, QmpCommand.args): the dispatcher
+ * refuses an unknown member, a missing required one and a member of the
+ * wrong JSON type before the handler runs, so nothing happens then.
+ */
+static const QmpArg args_none[] = {
+    { NULL },
+};
+static const QmpArg args_selection[] = {
+    { "selection", QMP_ARG_STRING, false },
+    { NULL },
+};
+static const QmpArg args_clipboard_set[] = {
+    { "selection", QMP_ARG_STRING, false },
+    { "type", QMP_ARG_STRING, false },
+    { "data", QMP_ARG_STRING, false },
+    { "data-base64", QMP_ARG_STRING, false },
+    { NULL },
+};
+static const QmpArg args_clipboard_get[] = {
+    { "selection", QMP_ARG_STRING, false },
+    { "type", QMP_ARG_STRING, false },
+    { NULL },
+};
+static const QmpArg args_input_send_event[] = {
+    { "head", QMP_ARG_INT, false },
+    { "events", QMP_ARG_ARRAY, true },
+    { NULL },
+};
+static const QmpArg args_display_configure[] = {
+    { "heads", QMP_ARG_ARRAY, true },
+    { NULL },
+};
+static const QmpArg args_uri[] = {
+    { "uri", QMP_ARG_STRING, true },
+    { NULL },
 };
 
+const QmpCommand host_commands[] = {
+    { "query-status", cmd_query_status, args_none },
+    { "stop", cmd_stop, args_none },
+    { "cont", cmd_cont, args_none },
+    { "quit", cmd_quit, args_none },
+    { "query-vdagent", cmd_query_vdagent, args_none },
+    { "clipboard-set", cmd_clipboard_set, args_clipboard_set },
+    { "clipboard-get", cmd_clipboard_get, args_clipboard_get },
+    { "clipboard-release", cmd_clipboard_release, args_selection },
+    { "clipboard-query", cmd_clipboard_query, args_selection },
+    { "input-send-event", cmd_input_send_event, args_input_send_event },
+    { "display-configure", cmd_display_configure, args_display_configure },
+    { "migrate", cmd_migrate, args_uri },
+    { "migrate-incoming", cmd_migrate_incoming, args_uri },
+    { "query-migrate", cmd_query_migrate, args_none },
+    { NULL, NULL, NULL },
+};

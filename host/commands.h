@@ -24,7 +24,10 @@ typedef struct HostCommands {
  * quit (quits @h's main loop after the reply), query-vdagent,
  * clipboard-set, clipboard-get, clipboard-release, clipboard-query,
  * input-send-event, display-configure, migrate, migrate-incoming,
- * query-migrate.  Bad arguments are GenericErrors naming the parameter.
+ * query-migrate.  Each has its argument table (QmpCommand.args): an
+ * unknown member, a missing required one or one of the wrong JSON type is
+ * refused before the command does anything.  Other bad arguments are
+ * GenericErrors naming the parameter.
  */
 extern const QmpCommand host_commands[];
 

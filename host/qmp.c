@@ -558,7 +558,8 @@ static bool arg_get(QmpRequest *req, json_object *args, const char *key,
         return true;
     }
     if (!json_object_is_type(v, type)) {
-        qmp_reply_error(req, "Parameter '%s' expects %s", key, what);
+        qmp_reply_error(req, "Invalid parameter type for '%s', expected: %s",
+                        key, what);
         return false;
     }
     *out = v;
@@ -571,7 +572,7 @@ bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
     json_object *v;
 
     g_return_val_if_fail(req && key && out, false);
-    if (!arg_get(req, args, key, required, json_type_string, "a string",
+    if (!arg_get(req, args, key, required, json_type_string, "string",
                  &v)) {
         return false;
     }
@@ -595,7 +596,7 @@ bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,
     json_object *v;
 
     g_return_val_if_fail(req && key && out, false);
-    if (!arg_get(req, args, key, required, json_type_int, "an integer",
+    if (!arg_get(req, args, key, required, json_type_int, "integer",
                  &v)) {
         return false;
     }
@@ -623,7 +624,7 @@ bool qmp_arg_bool(QmpRequest *req, json_object *args, const char *key,
     json_object *v;
 
     g_return_val_if_fail(req && key && out, false);
-    if (!arg_get(req, args, key, required, json_type_boolean, "a boolean",
+    if (!arg_get(req, args, key, required, json_type_boolean, "boolean",
                  &v)) {
         return false;
     }
@@ -639,7 +640,7 @@ bool qmp_arg_object(QmpRequest *req, json_object *args, const char *key,
     json_object *v;
 
     g_return_val_if_fail(req && key && out, false);
-    if (!arg_get(req, args, key, required, json_type_object, "an object",
+    if (!arg_get(req, args, key, required, json_type_object, "object",
                  &v)) {
         return false;
     }
@@ -655,12 +656,92 @@ bool qmp_arg_array(QmpRequest *req, json_object *args, const char *key,
     json_object *v;
 
     g_return_val_if_fail(req && key && out, false);
-    if (!arg_get(req, args, key, required, json_type_array, "an array",
+    if (!arg_get(req, args, key, required, json_type_array, "array",
                  &v)) {
         return false;
     }
     if (v) {
         *out = v;
+    }
+    return true;
+}
+
+/* ---- argument tables ------------------------------------------------ */
+
+static const char *const arg_type_names[] = {
+    [QMP_ARG_STRING] = "string",
+    [QMP_ARG_INT] = "integer",
+    [QMP_ARG_BOOL] = "boolean",
+    [QMP_ARG_NUMBER] = "number",
+    [QMP_ARG_OBJECT] = "object",
+    [QMP_ARG_ARRAY] = "array",
+};
+
+static bool arg_type_ok(json_object *v, QmpArgType type)
+{
+    switch (type) {
+    case QMP_ARG_STRING:
+        return json_object_is_type(v, json_type_string);
+    case QMP_ARG_INT:
+        return json_object_is_type(v, json_type_int);
+    case QMP_ARG_BOOL:
+        return json_object_is_type(v, json_type_boolean);
+    case QMP_ARG_NUMBER:
+        return json_object_is_type(v, json_type_int) ||
+               json_object_is_type(v, json_type_double);
+    case QMP_ARG_OBJECT:
+        return json_object_is_type(v, json_type_object);
+    case QMP_ARG_ARRAY:
+        return json_object_is_type(v, json_type_array);
+    }
+    return false;
+}
+
+static const QmpArg *arg_find(const QmpArg *table, const char *name)
+{
+    for (; table->name; table++) {
+        if (strcmp(table->name, name) == 0) {
+            return table;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * @args (an object) against @table (QmpCommand.args): the members it
+ * lists, in order (missing, then type), then the members it does not.
+ * False after answering @req.
+ */
+static bool args_check(QmpRequest *req, json_object *args,
+                       const QmpArg *table)
+{
+    const QmpArg *a;
+
+    for (a = table; a->name; a++) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(args, a->name, &v)) {
+            if (a->required) {
+                qmp_reply_error(req, "Parameter '%s' is missing", a->name);
+                return false;
+            }
+            continue;
+        }
+        if (!arg_type_ok(v, a->type)) {
+            qmp_reply_error(req, "Invalid parameter type for '%s', "
+                            "expected: %s", a->name,
+                            arg_type_names[a->type]);
+            return false;
+        }
+    }
+    json_object_object_foreach(args, key, val) {
+        (void)val;
+        if (!arg_find(table, key)) {
+            g_autofree char *member = repeat_text(key);
+
+            qmp_reply_error(req, "Parameter '%s' is unexpected", member);
+            return false;
+        }
     }
     return true;
 }
@@ -702,10 +783,18 @@ static void cmd_qmp_capabilities(QmpRequest *req, json_object *args,
 static void cmd_query_commands(QmpRequest *req, json_object *args,
                                void *opaque);
 
+static const QmpArg args_qmp_capabilities[] = {
+    { "enable", QMP_ARG_ARRAY, false },
+    { NULL },
+};
+static const QmpArg args_none[] = {
+    { NULL },
+};
+
 static const QmpCommand qmp_builtins[] = {
-    { "qmp_capabilities", cmd_qmp_capabilities },
-    { "query-commands", cmd_query_commands },
-    { NULL, NULL },
+    { "qmp_capabilities", cmd_qmp_capabilities, args_qmp_capabilities },
+    { "query-commands", cmd_query_commands, args_none },
+    { NULL, NULL, NULL },
 };
 
 static void add_command_names(json_object *list, const QmpCommand *table)
@@ -912,6 +1001,9 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
     }
     if (!args) {
         args = empty = json_object_new_object();
+    }
+    if (cmd->args && !args_check(req, args, cmd->args)) {
+        return;
     }
     g_debug("qmp: client %u: %s", c->id, name);
     cmd->handler(req, args, c->server->opaque);

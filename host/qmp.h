@@ -27,7 +27,8 @@
  * missing or non-string "execute", unknown commands, bad arguments,
  * commands before qmp_capabilities: each a GenericError (CommandNotFound
  * for unknown commands), and the connection stays usable.  Members other
- * than "execute", "arguments" and "id" are errors too.  A line of garbage
+ * than "execute", "arguments" and "id" are errors too, and so are members
+ * of "arguments" a command does not take (QmpCommand.args).  A line of garbage
  * resynchronises at the next newline (from the offending byte); so does
  * one value longer than the input bound, after its error.  A client that
  * disappears mid-command harms nothing: its pending requests are answered
@@ -66,9 +67,41 @@ typedef struct QmpRequest QmpRequest;
  */
 typedef void (*QmpHandler)(QmpRequest *req, json_object *args, void *opaque);
 
+/* The JSON type of an argument (QEMU's names in the errors). */
+typedef enum QmpArgType {
+    QMP_ARG_STRING,              /* "string" */
+    QMP_ARG_INT,                 /* "integer" */
+    QMP_ARG_BOOL,                /* "boolean" */
+    QMP_ARG_NUMBER,              /* "number": an integer or a double */
+    QMP_ARG_OBJECT,              /* "object" */
+    QMP_ARG_ARRAY,               /* "array" */
+} QmpArgType;
+
+/* One member of a command's "arguments". */
+typedef struct QmpArg {
+    const char *name;            /* NULL ends a table */
+    QmpArgType type;
+    bool required;
+} QmpArg;
+
+/*
+ * A command.  @args, when not NULL, is the table of every member its
+ * "arguments" may hold (ending with a NULL name; an empty table: none).
+ * The dispatcher checks it before the handler runs, as QEMU does, and
+ * answers a GenericError without calling the handler: a required member
+ * absent is "Parameter 'NAME' is missing", a member of another JSON type
+ * (null included) "Invalid parameter type for 'NAME', expected: TYPE"
+ * (string, integer, boolean, number, object, array), checked in table
+ * order; then a member the table does not list is "Parameter 'NAME' is
+ * unexpected".  So a handler reading its top-level members with the
+ * qmp_arg_*() helpers never sees a wrong type; nested members (an
+ * array's elements, an object's members) are the handler's to check.
+ * NULL @args: nothing is checked here (the handler takes any members).
+ */
 typedef struct QmpCommand {
     const char *name;
     QmpHandler handler;
+    const QmpArg *args;
 } QmpCommand;
 
 /*
@@ -122,8 +155,8 @@ const char *qmp_request_command(const QmpRequest *req);
  * Return false and answer @req with an error when it is missing (and
  * @required) or of the wrong type (JSON null included); @req is then freed
  * and the handler just returns.  Texts: "Parameter 'x' is missing",
- * "Parameter 'x' expects a string" (an integer, a boolean, an object, an
- * array); also "Parameter 'x' must not contain NUL characters" (a string
+ * "Invalid parameter type for 'x', expected: string" (integer, boolean,
+ * object, array; QEMU's wording, as the dispatcher's); also "Parameter 'x' must not contain NUL characters" (a string
  * with \u0000) and "Parameter 'x' is out of range" (an integer above
  * INT64_MAX or below INT64_MIN).  When optional and absent, return true
  * and leave *@out untouched.  Strings, objects and arrays are borrowed

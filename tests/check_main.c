@@ -39,6 +39,7 @@ static const struct {
     { "qmp-protocol", qmp_protocol_suite },
     { "qmp-input", qmp_input_suite },
     { "qmp-clients", qmp_clients_suite },
+    { "qmp-commands", qmp_commands_suite },
     { "vdagent-migration-canonical", vdagent_migration_canonical_suite },
     { "vdagent-migration-offsets", vdagent_migration_offsets_suite },
     { "vdagent-migration-state", vdagent_migration_state_suite },

@@ -17,6 +17,9 @@
  *   emit    {"name", "size"?}: sends an event (data {"pad": size bytes})
  *           from inside the handler, then answers {}
  *   quit    frees the server from inside the handler, then answers {}
+ *   strict  {"s", "i"?, "b"?, "n"?, "o"?, "a"?} in an argument table
+ *           (string, integer, boolean, number, object, array) checked by
+ *           the dispatcher; answers its arguments, counts its runs
  *
  * Clients are plain blocking unix sockets with send and receive timeouts;
  * the test thread runs the server's (global default) main context between
@@ -70,10 +73,11 @@ typedef struct QmpFixture {
     GPtrArray *pending;           /* Pending */
     unsigned answered_alive;      /* "later" answers while client there */
     unsigned answered_dead;       /* ... and after it had gone */
+    unsigned strict_runs;         /* "strict" handler calls */
 } QmpFixture;
 extern QmpFixture qfx;
 
-/* The server's commands (echo, fail, later, typed, emit, quit). */
+/* The server's commands (echo, fail, later, typed, emit, quit, strict). */
 extern const QmpCommand test_commands[];
 
 /* ---- main-loop helpers ---------------------------------------------- */

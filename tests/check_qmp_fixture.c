@@ -135,14 +135,34 @@ static void cmd_quit(QmpRequest *req, json_object *args, void *opaque)
     qmp_reply(req, NULL);
 }
 
+/* strict's arguments, checked by the dispatcher */
+static const QmpArg strict_args[] = {
+    { "s", QMP_ARG_STRING, true },
+    { "i", QMP_ARG_INT, false },
+    { "b", QMP_ARG_BOOL, false },
+    { "n", QMP_ARG_NUMBER, false },
+    { "o", QMP_ARG_OBJECT, false },
+    { "a", QMP_ARG_ARRAY, false },
+    { NULL },
+};
+
+/* Counts its runs (the dispatcher's refusals never reach it). */
+static void cmd_strict(QmpRequest *req, json_object *args, void *opaque)
+{
+    (void)opaque;
+    qfx.strict_runs++;
+    qmp_reply(req, json_object_get(args));
+}
+
 const QmpCommand test_commands[] = {
-    { "echo", cmd_echo },
-    { "fail", cmd_fail },
-    { "later", cmd_later },
-    { "typed", cmd_typed },
-    { "emit", cmd_emit },
-    { "quit", cmd_quit },
-    { NULL, NULL },
+    { "echo", cmd_echo, NULL },
+    { "fail", cmd_fail, NULL },
+    { "later", cmd_later, NULL },
+    { "typed", cmd_typed, NULL },
+    { "emit", cmd_emit, NULL },
+    { "quit", cmd_quit, NULL },
+    { "strict", cmd_strict, strict_args },
+    { NULL, NULL, NULL },
 };
 
 static void setup(void)

@@ -112,10 +112,10 @@ static void cmd_typed(QmpRequest *req, json_object *args, void *opaque)
 }
 
 static const QmpCommand test_commands[] = {
-    { "echo", cmd_echo },
-    { "raw", cmd_raw },
-    { "typed", cmd_typed },
-    { NULL, NULL },
+    { "echo", cmd_echo, NULL },
+    { "raw", cmd_raw, NULL },
+    { "typed", cmd_typed, NULL },
+    { NULL, NULL, NULL },
 };
 
 typedef struct Client {

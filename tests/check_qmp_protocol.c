@@ -69,7 +69,8 @@ START_TEST(test_capabilities_enable)
     expect_generic(c, "Capability 'oob' is not available", NULL);
     client_send(c, "{\"execute\": \"qmp_capabilities\", "
                    "\"arguments\": {\"enable\": \"oob\"}}\n");
-    expect_generic(c, "Parameter 'enable' expects an array", NULL);
+    expect_generic(c, "Invalid parameter type for 'enable', expected: "
+                   "array", NULL);
     /* Still negotiating. */
     client_send(c, "{\"execute\": \"echo\"}\n");
     expect_generic(c, NEGOTIATION_ERROR, NULL);
@@ -182,7 +183,7 @@ START_TEST(test_query_commands)
 {
     static const char *const want[] = {
         "echo", "emit", "fail", "later", "qmp_capabilities", "query-commands",
-        "quit", "typed",
+        "quit", "strict", "typed",
     };
     Client *c = ready_client();
     g_autoptr(json_object) msg = NULL;
@@ -302,23 +303,23 @@ static const struct {
 } bad_args[] = {
     { "{}", "Parameter 's' is missing" },
     { "{\"i\": 1}", "Parameter 's' is missing" },
-    { "{\"s\": 1}", "Parameter 's' expects a string" },
-    { "{\"s\": null}", "Parameter 's' expects a string" },
-    { "{\"s\": [\"x\"]}", "Parameter 's' expects a string" },
+    { "{\"s\": 1}", "Invalid parameter type for 's', expected: string" },
+    { "{\"s\": null}", "Invalid parameter type for 's', expected: string" },
+    { "{\"s\": [\"x\"]}", "Invalid parameter type for 's', expected: string" },
     { "{\"s\": \"a\\u0000b\"}", "Parameter 's' must not contain NUL characters" },
-    { "{\"s\": \"x\", \"i\": \"1\"}", "Parameter 'i' expects an integer" },
-    { "{\"s\": \"x\", \"i\": 1.0}", "Parameter 'i' expects an integer" },
-    { "{\"s\": \"x\", \"i\": true}", "Parameter 'i' expects an integer" },
-    { "{\"s\": \"x\", \"i\": null}", "Parameter 'i' expects an integer" },
+    { "{\"s\": \"x\", \"i\": \"1\"}", "Invalid parameter type for 'i', expected: integer" },
+    { "{\"s\": \"x\", \"i\": 1.0}", "Invalid parameter type for 'i', expected: integer" },
+    { "{\"s\": \"x\", \"i\": true}", "Invalid parameter type for 'i', expected: integer" },
+    { "{\"s\": \"x\", \"i\": null}", "Invalid parameter type for 'i', expected: integer" },
     { "{\"s\": \"x\", \"i\": 9223372036854775808}",
       "Parameter 'i' is out of range" },
-    { "{\"s\": \"x\", \"b\": 1}", "Parameter 'b' expects a boolean" },
-    { "{\"s\": \"x\", \"b\": \"true\"}", "Parameter 'b' expects a boolean" },
-    { "{\"s\": \"x\", \"o\": []}", "Parameter 'o' expects an object" },
-    { "{\"s\": \"x\", \"o\": \"{}\"}", "Parameter 'o' expects an object" },
-    { "{\"s\": \"x\", \"a\": {}}", "Parameter 'a' expects an array" },
-    { "{\"s\": \"x\", \"a\": 0}", "Parameter 'a' expects an array" },
-    { "{\"s\": \"x\", \"o\": {}, \"a\": null}", "Parameter 'a' expects an array" },
+    { "{\"s\": \"x\", \"b\": 1}", "Invalid parameter type for 'b', expected: boolean" },
+    { "{\"s\": \"x\", \"b\": \"true\"}", "Invalid parameter type for 'b', expected: boolean" },
+    { "{\"s\": \"x\", \"o\": []}", "Invalid parameter type for 'o', expected: object" },
+    { "{\"s\": \"x\", \"o\": \"{}\"}", "Invalid parameter type for 'o', expected: object" },
+    { "{\"s\": \"x\", \"a\": {}}", "Invalid parameter type for 'a', expected: array" },
+    { "{\"s\": \"x\", \"a\": 0}", "Invalid parameter type for 'a', expected: array" },
+    { "{\"s\": \"x\", \"o\": {}, \"a\": null}", "Invalid parameter type for 'a', expected: array" },
 };
 
 START_TEST(test_args_bad)
@@ -333,6 +334,93 @@ START_TEST(test_args_bad)
     expect_generic(c, bad_args[_i].desc, id);
     client_send(c, "{\"execute\": \"typed\", \"arguments\": {\"s\": \"ok\"}}\n");
     expect(c, "{\"return\": {\"s\": \"ok\", \"i\": 7, \"b\": true}}");
+}
+END_TEST
+
+/*
+ * The dispatcher's argument table (QmpCommand.args, issue 11.3): "strict"
+ * takes {s: string (required), i: integer, b: boolean, n: number,
+ * o: object, a: array}.  A refusal is QEMU's GenericError and the handler
+ * never runs; @desc NULL: accepted, the handler runs once.
+ */
+static const struct {
+    const char *args;
+    const char *desc;
+} strict_cases[] = {
+    { "{\"s\": \"x\"}", NULL },
+    { "{\"s\": \"x\", \"i\": -3, \"b\": false, \"n\": 1.5, \"o\": {\"k\": 1},"
+      " \"a\": [1, \"2\"]}", NULL },
+    { "{\"s\": \"x\", \"n\": 2}", NULL },
+    { "{}", "Parameter 's' is missing" },
+    { "{\"bogus\": 1}", "Parameter 's' is missing" },
+    { "{\"s\": \"x\", \"bogus\": 1}", "Parameter 'bogus' is unexpected" },
+    { "{\"s\": \"x\", \"S\": \"x\"}", "Parameter 'S' is unexpected" },
+    { "{\"s\": \"x\", \"i\": 1, \"filename\": \"f\"}",
+      "Parameter 'filename' is unexpected" },
+    { "{\"s\": \"x\", \"\": null}", "Parameter '' is unexpected" },
+    { "{\"s\": 1}", "Invalid parameter type for 's', expected: string" },
+    { "{\"s\": null}", "Invalid parameter type for 's', expected: string" },
+    { "{\"s\": \"x\", \"i\": 1.0}",
+      "Invalid parameter type for 'i', expected: integer" },
+    { "{\"s\": \"x\", \"i\": \"1\"}",
+      "Invalid parameter type for 'i', expected: integer" },
+    { "{\"s\": \"x\", \"b\": 0}",
+      "Invalid parameter type for 'b', expected: boolean" },
+    { "{\"s\": \"x\", \"n\": \"1\"}",
+      "Invalid parameter type for 'n', expected: number" },
+    { "{\"s\": \"x\", \"n\": true}",
+      "Invalid parameter type for 'n', expected: number" },
+    { "{\"s\": \"x\", \"o\": []}",
+      "Invalid parameter type for 'o', expected: object" },
+    { "{\"s\": \"x\", \"a\": {}}",
+      "Invalid parameter type for 'a', expected: array" },
+    /* table order: the type error comes before the unknown member */
+    { "{\"zz\": 1, \"s\": \"x\", \"a\": 1}",
+      "Invalid parameter type for 'a', expected: array" },
+};
+
+START_TEST(test_args_table)
+{
+    Client *c = ready_client();
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\": \"strict\", \"arguments\": %s, \"id\": %d}\n",
+        strict_cases[_i].args, _i);
+    g_autofree char *id = g_strdup_printf("%d", _i);
+
+    client_send(c, cmd);
+    if (strict_cases[_i].desc) {
+        expect_generic(c, strict_cases[_i].desc, id);
+        ck_assert_uint_eq(qfx.strict_runs, 0);
+    } else {
+        g_autofree char *want = g_strdup_printf(
+            "{\"return\": %s, \"id\": %d}", strict_cases[_i].args, _i);
+
+        expect(c, want);
+        ck_assert_uint_eq(qfx.strict_runs, 1);
+    }
+    /* the connection goes on */
+    client_send(c, "{\"execute\": \"strict\", \"arguments\": {\"s\": \"ok\"}}\n");
+    expect(c, "{\"return\": {\"s\": \"ok\"}}");
+}
+END_TEST
+
+/* The built-ins have tables too. */
+START_TEST(test_args_builtins)
+{
+    Client *c = client_new();
+
+    expect(c, greeting);
+    client_send(c, "{\"execute\": \"qmp_capabilities\", "
+                   "\"arguments\": {\"enable\": [], \"x\": 1}}\n");
+    expect_generic(c, "Parameter 'x' is unexpected", NULL);
+    /* refused: still negotiating */
+    client_send(c, "{\"execute\": \"echo\"}\n");
+    expect_generic(c, NEGOTIATION_ERROR, NULL);
+    client_send(c, "{\"execute\": \"qmp_capabilities\"}\n");
+    expect(c, "{\"return\": {}}");
+    client_send(c, "{\"execute\": \"query-commands\", "
+                   "\"arguments\": {\"all\": true}}\n");
+    expect_generic(c, "Parameter 'all' is unexpected", NULL);
 }
 END_TEST
 
@@ -364,5 +452,7 @@ Suite *qmp_protocol_suite(void)
     tcase_add_test(tc, test_args_all_present);
     tcase_add_test(tc, test_args_optional_absent);
     tcase_add_loop_test(tc, test_args_bad, 0, G_N_ELEMENTS(bad_args));
+    tcase_add_loop_test(tc, test_args_table, 0, G_N_ELEMENTS(strict_cases));
+    tcase_add_test(tc, test_args_builtins);
     return s;
 }

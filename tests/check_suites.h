@@ -43,6 +43,7 @@ Suite *migration_channel_suite(void);
 Suite *qmp_protocol_suite(void);
 Suite *qmp_input_suite(void);
 Suite *qmp_clients_suite(void);
+Suite *qmp_commands_suite(void);
 Suite *vdagent_migration_canonical_suite(void);
 Suite *vdagent_migration_offsets_suite(void);
 Suite *vdagent_migration_state_suite(void);
