@@ -326,6 +326,18 @@ static void cmd_clipboard_query(QmpRequest *req, json_object *args,
     qmp_reply(req, ret);
 }
 
+/* The data of an input-send-event event, per type. */
+static const QmpArg args_abs_data[] = {
+    { "axis", QMP_ARG_STRING, true, NULL },
+    { "value", QMP_ARG_INT, true, NULL },
+    { NULL },
+};
+static const QmpArg args_btn_data[] = {
+    { "down", QMP_ARG_BOOL, true, NULL },
+    { "button", QMP_ARG_STRING, true, NULL },
+    { NULL },
+};
+
 /* One checked event of input-send-event. */
 typedef struct InputEventArg {
     bool abs;                   /* abs, else btn */
@@ -336,10 +348,12 @@ typedef struct InputEventArg {
 } InputEventArg;
 
 /*
- * Check event @i, @e (borrowed), into @out: every member through the
- * typed helpers, so a member of the wrong type (JSON null included) is a
- * "Parameter" error and never reaches a string compare.  False after
- * answering @req.
+ * Check event @i, @e (borrowed), into @out.  The dispatcher checked its
+ * type and data members (args_event); its data's members depend on the
+ * type, checked here against their table (args_abs_data, args_btn_data),
+ * then read through the typed helpers, so a member of the wrong type
+ * (JSON null included) is an error and never reaches a string compare.
+ * False after answering @req.
  */
 static bool input_event_arg(QmpRequest *req, json_object *e, size_t i,
                             InputEventArg *out)
@@ -354,6 +368,15 @@ static bool input_event_arg(QmpRequest *req, json_object *e, size_t i,
     if (!qmp_arg_string(req, e, "type", true, &type) ||
         !qmp_arg_object(req, e, "data", true, &data)) {
         return false;
+    }
+    if (strcmp(type, "abs") == 0 || strcmp(type, "btn") == 0) {
+        g_autofree char *path = g_strdup_printf("events[%zu].data", i);
+
+        if (!qmp_args_check(req, data, path, strcmp(type, "abs") == 0
+                                             ? args_abs_data
+                                             : args_btn_data)) {
+            return false;
+        }
     }
     if (strcmp(type, "abs") == 0) {
         out->abs = true;
@@ -562,32 +585,45 @@ static const QmpArg args_none[] = {
     { NULL },
 };
 static const QmpArg args_selection[] = {
-    { "selection", QMP_ARG_STRING, false },
+    { "selection", QMP_ARG_STRING, false, NULL },
     { NULL },
 };
 static const QmpArg args_clipboard_set[] = {
-    { "selection", QMP_ARG_STRING, false },
-    { "type", QMP_ARG_STRING, false },
-    { "data", QMP_ARG_STRING, false },
-    { "data-base64", QMP_ARG_STRING, false },
+    { "selection", QMP_ARG_STRING, false, NULL },
+    { "type", QMP_ARG_STRING, false, NULL },
+    { "data", QMP_ARG_STRING, false, NULL },
+    { "data-base64", QMP_ARG_STRING, false, NULL },
     { NULL },
 };
 static const QmpArg args_clipboard_get[] = {
-    { "selection", QMP_ARG_STRING, false },
-    { "type", QMP_ARG_STRING, false },
+    { "selection", QMP_ARG_STRING, false, NULL },
+    { "type", QMP_ARG_STRING, false, NULL },
+    { NULL },
+};
+/* An event's data depends on its type: input_event_arg() checks it. */
+static const QmpArg args_event[] = {
+    { "type", QMP_ARG_STRING, true, NULL },
+    { "data", QMP_ARG_OBJECT, true, NULL },
     { NULL },
 };
 static const QmpArg args_input_send_event[] = {
-    { "head", QMP_ARG_INT, false },
-    { "events", QMP_ARG_ARRAY, true },
+    { "head", QMP_ARG_INT, false, NULL },
+    { "events", QMP_ARG_ARRAY, true, args_event },
+    { NULL },
+};
+static const QmpArg args_head[] = {
+    { "width", QMP_ARG_INT, true, NULL },
+    { "height", QMP_ARG_INT, true, NULL },
+    { "x", QMP_ARG_INT, false, NULL },
+    { "y", QMP_ARG_INT, false, NULL },
     { NULL },
 };
 static const QmpArg args_display_configure[] = {
-    { "heads", QMP_ARG_ARRAY, true },
+    { "heads", QMP_ARG_ARRAY, true, args_head },
     { NULL },
 };
 static const QmpArg args_uri[] = {
-    { "uri", QMP_ARG_STRING, true },
+    { "uri", QMP_ARG_STRING, true, NULL },
     { NULL },
 };
 

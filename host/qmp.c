@@ -707,43 +707,87 @@ static const QmpArg *arg_find(const QmpArg *table, const char *name)
     return NULL;
 }
 
+/* @path.@name, or @name at the top level (@path ""). */
+static char *member_path(const char *path, const char *name)
+{
+    return *path ? g_strdup_printf("%s.%s", path, name) : g_strdup(name);
+}
+
 /*
- * @args (an object) against @table (QmpCommand.args): the members it
- * lists, in order (missing, then type), then the members it does not.
- * False after answering @req.
+ * Object @obj, named @path ("" for "arguments" itself), against @table:
+ * the members it lists, in order (missing, type, then what a member's own
+ * table says), then the members it does not list.  False after answering
+ * @req.
  */
-static bool args_check(QmpRequest *req, json_object *args,
-                       const QmpArg *table)
+static bool members_check(QmpRequest *req, json_object *obj,
+                          const char *path, const QmpArg *table)
 {
     const QmpArg *a;
 
     for (a = table; a->name; a++) {
+        g_autofree char *name = member_path(path, a->name);
         json_object *v;
+        size_t i;
 
-        if (!json_object_object_get_ex(args, a->name, &v)) {
+        if (!json_object_object_get_ex(obj, a->name, &v)) {
             if (a->required) {
-                qmp_reply_error(req, "Parameter '%s' is missing", a->name);
+                qmp_reply_error(req, "Parameter '%s' is missing", name);
                 return false;
             }
             continue;
         }
         if (!arg_type_ok(v, a->type)) {
             qmp_reply_error(req, "Invalid parameter type for '%s', "
-                            "expected: %s", a->name,
-                            arg_type_names[a->type]);
+                            "expected: %s", name, arg_type_names[a->type]);
             return false;
         }
+        if (!a->members) {
+            continue;
+        }
+        if (a->type == QMP_ARG_OBJECT) {
+            if (!members_check(req, v, name, a->members)) {
+                return false;
+            }
+            continue;
+        }
+        /* QMP_ARG_ARRAY: objects with @members, each */
+        for (i = 0; i < json_object_array_length(v); i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            g_autofree char *ename = g_strdup_printf("%s[%zu]", name, i);
+
+            if (!json_object_is_type(e, json_type_object)) {
+                qmp_reply_error(req, "Invalid parameter type for '%s', "
+                                "expected: object", ename);
+                return false;
+            }
+            if (!members_check(req, e, ename, a->members)) {
+                return false;
+            }
+        }
     }
-    json_object_object_foreach(args, key, val) {
+    json_object_object_foreach(obj, key, val) {
         (void)val;
         if (!arg_find(table, key)) {
             g_autofree char *member = repeat_text(key);
 
-            qmp_reply_error(req, "Parameter '%s' is unexpected", member);
+            qmp_reply_error(req, "Parameter '%s%s%s' is unexpected", path,
+                            *path ? "." : "", member);
             return false;
         }
     }
     return true;
+}
+
+bool qmp_args_check(QmpRequest *req, json_object *obj, const char *path,
+                    const QmpArg *table)
+{
+    g_return_val_if_fail(req && obj && path && table, false);
+    if (!json_object_is_type(obj, json_type_object)) {
+        qmp_reply_error(req, "Invalid parameter type for '%s', expected: "
+                        "object", path);
+        return false;
+    }
+    return members_check(req, obj, path, table);
 }
 
 /* ---- built-in commands ---------------------------------------------- */
@@ -784,7 +828,7 @@ static void cmd_query_commands(QmpRequest *req, json_object *args,
                                void *opaque);
 
 static const QmpArg args_qmp_capabilities[] = {
-    { "enable", QMP_ARG_ARRAY, false },
+    { "enable", QMP_ARG_ARRAY, false, NULL },
     { NULL },
 };
 static const QmpArg args_none[] = {
@@ -1002,7 +1046,7 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
     if (!args) {
         args = empty = json_object_new_object();
     }
-    if (cmd->args && !args_check(req, args, cmd->args)) {
+    if (cmd->args && !members_check(req, args, "", cmd->args)) {
         return;
     }
     g_debug("qmp: client %u: %s", c->id, name);

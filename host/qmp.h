@@ -77,12 +77,19 @@ typedef enum QmpArgType {
     QMP_ARG_ARRAY,               /* "array" */
 } QmpArgType;
 
-/* One member of a command's "arguments". */
-typedef struct QmpArg {
+/* One member of a command's "arguments", or of an object inside them. */
+typedef struct QmpArg QmpArg;
+struct QmpArg {
     const char *name;            /* NULL ends a table */
     QmpArgType type;
     bool required;
-} QmpArg;
+    /*
+     * QMP_ARG_OBJECT: the table of its members; QMP_ARG_ARRAY: every
+     * element is an object with these members.  NULL: the value's inside
+     * is the handler's to check (qmp_args_check()).
+     */
+    const QmpArg *members;
+};
 
 /*
  * A command.  @args, when not NULL, is the table of every member its
@@ -92,11 +99,12 @@ typedef struct QmpArg {
  * absent is "Parameter 'NAME' is missing", a member of another JSON type
  * (null included) "Invalid parameter type for 'NAME', expected: TYPE"
  * (string, integer, boolean, number, object, array), checked in table
- * order; then a member the table does not list is "Parameter 'NAME' is
- * unexpected".  So a handler reading its top-level members with the
- * qmp_arg_*() helpers never sees a wrong type; nested members (an
- * array's elements, an object's members) are the handler's to check.
- * NULL @args: nothing is checked here (the handler takes any members).
+ * order, a member's own table (QmpArg.members) right after it; then a
+ * member the table does not list is "Parameter 'NAME' is unexpected".
+ * Inside, NAME is the member's path as QEMU writes it ("heads[1].width").
+ * So a handler reading its members with the qmp_arg_*() helpers never
+ * sees a wrong type where a table describes them.  NULL @args: nothing is
+ * checked here (the handler takes any members).
  */
 typedef struct QmpCommand {
     const char *name;
@@ -164,6 +172,15 @@ const char *qmp_request_command(const QmpRequest *req);
  * of the request (a nested one, an array's element): typed access to
  * every member, at any depth.
  */
+/*
+ * The dispatcher's check (QmpCommand.args) of @obj against @table, for a
+ * handler whose member's inside depends on another member (a union's
+ * data): @path names @obj in the errors ("events[0].data").  A non-object
+ * @obj is a type error.  False after answering @req (freed).
+ */
+bool qmp_args_check(QmpRequest *req, json_object *obj, const char *path,
+                    const QmpArg *table);
+
 bool qmp_arg_string(QmpRequest *req, json_object *args, const char *key,
                     bool required, const char **out);
 bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,

@@ -6,7 +6,7 @@
  * not list is "Parameter 'NAME' is unexpected", a member of the wrong JSON
  * type "Invalid parameter type for 'NAME', expected: TYPE", a required
  * member absent "Parameter 'NAME' is missing", each a GenericError as
- * QEMU's, and the command does nothing: the host's state (run status, the
+ * QEMU's (NAME a path inside: "heads[1].x"), and the command does nothing: the host's state (run status, the
  * three selections, the heads, the pointer events, the migration, the
  * device's output) is the same after, no event is sent, and the
  * connection goes on.  The tables below are written here from SPEC
@@ -244,6 +244,85 @@ static const struct {
     { "migrate-incoming", "uri", "string", true },
 };
 
+/*
+ * The members inside: each @args has "@" where the member under test
+ * goes, the rest valid; @path is its name in the errors (QEMU's).
+ */
+#define ABS_DATA "{\"axis\": \"x\", \"value\": 5}"
+#define BTN_DATA "{\"down\": true, \"button\": \"left\"}"
+#define HEAD "{\"width\": 800, \"height\": 600}"
+static const struct {
+    const char *cmd;
+    const char *args;
+    const char *path;
+    const char *type;
+} nested_members[] = {
+    { "input-send-event", "{\"events\": [@]}", "events[0]", "object" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      ABS_DATA "}, @]}", "events[1]", "object" },
+    { "input-send-event", "{\"events\": [{\"type\": @, \"data\": "
+      ABS_DATA "}]}", "events[0].type", "string" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": @}]}",
+      "events[0].data", "object" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      "{\"axis\": @, \"value\": 5}}]}", "events[0].data.axis", "string" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      "{\"axis\": \"y\", \"value\": @}}]}", "events[0].data.value", "integer" },
+    { "input-send-event", "{\"events\": [{\"type\": \"btn\", \"data\": "
+      "{\"down\": @, \"button\": \"left\"}}]}", "events[0].data.down",
+      "boolean" },
+    { "input-send-event", "{\"events\": [{\"type\": \"btn\", \"data\": "
+      "{\"down\": false, \"button\": @}}]}", "events[0].data.button",
+      "string" },
+    { "display-configure", "{\"heads\": [@]}", "heads[0]", "object" },
+    { "display-configure", "{\"heads\": [{\"width\": @, \"height\": 600}]}",
+      "heads[0].width", "integer" },
+    { "display-configure", "{\"heads\": [{\"width\": 800, \"height\": @}]}",
+      "heads[0].height", "integer" },
+    { "display-configure", "{\"heads\": [" HEAD ", {\"width\": 800, "
+      "\"height\": 600, \"x\": @}]}", "heads[1].x", "integer" },
+    { "display-configure", "{\"heads\": [{\"width\": 800, \"height\": 600, "
+      "\"y\": @}]}", "heads[0].y", "integer" },
+};
+
+/* Arguments refused inside: @desc. */
+static const struct {
+    const char *cmd;
+    const char *args;
+    const char *desc;
+} nested_refused[] = {
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      ABS_DATA ", \"bogus\": 1}]}", "Parameter 'events[0].bogus' is unexpected" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      "{\"axis\": \"x\", \"value\": 5, \"bogus\": 1}}]}",
+      "Parameter 'events[0].data.bogus' is unexpected" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      ABS_DATA "}, {\"type\": \"btn\", \"data\": {\"down\": true, "
+      "\"button\": \"left\", \"bogus\": 1}}]}",
+      "Parameter 'events[1].data.bogus' is unexpected" },
+    /* the data of an abs is not a btn's */
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      BTN_DATA "}]}", "Parameter 'events[0].data.axis' is missing" },
+    { "input-send-event", "{\"events\": [{\"data\": " ABS_DATA "}]}",
+      "Parameter 'events[0].type' is missing" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\"}]}",
+      "Parameter 'events[0].data' is missing" },
+    { "input-send-event", "{\"events\": [{\"type\": \"abs\", \"data\": "
+      "{\"axis\": \"x\"}}]}", "Parameter 'events[0].data.value' is missing" },
+    { "input-send-event", "{\"events\": [{\"type\": \"btn\", \"data\": "
+      "{\"button\": \"left\"}}]}", "Parameter 'events[0].data.down' is missing" },
+    { "input-send-event", "{\"events\": [{\"type\": \"btn\", \"data\": "
+      "{\"down\": true}}]}", "Parameter 'events[0].data.button' is missing" },
+    { "display-configure", "{\"heads\": [{\"width\": 800, \"height\": 600, "
+      "\"bogus\": 1}]}", "Parameter 'heads[0].bogus' is unexpected" },
+    { "display-configure", "{\"heads\": [" HEAD ", {\"width\": 800, "
+      "\"height\": 600, \"X\": 0}]}", "Parameter 'heads[1].X' is unexpected" },
+    { "display-configure", "{\"heads\": [{\"height\": 600}]}",
+      "Parameter 'heads[0].width' is missing" },
+    { "display-configure", "{\"heads\": [{\"width\": 800}]}",
+      "Parameter 'heads[0].height' is missing" },
+};
+
 /* One value of each JSON type, and the type names it satisfies. */
 static const struct {
     const char *json;
@@ -380,6 +459,39 @@ START_TEST(test_wrong_type)
 }
 END_TEST
 
+/* _i = member * G_N_ELEMENTS(values) + value, inside the arguments. */
+START_TEST(test_nested_wrong_type)
+{
+    size_t m = _i / G_N_ELEMENTS(values), v = _i % G_N_ELEMENTS(values);
+    g_auto(GStrv) fits = g_strsplit(values[v].fits, " ", -1);
+    g_autofree char *args = NULL;
+    g_autofree char *desc = NULL;
+    Client *c;
+
+    if (g_strv_contains((const char *const *)fits, nested_members[m].type)) {
+        return;
+    }
+    c = host_client();
+    {
+        g_auto(GStrv) parts = g_strsplit(nested_members[m].args, "@", -1);
+
+        args = g_strjoinv(values[v].json, parts);
+    }
+    desc = g_strdup_printf("Invalid parameter type for '%s', expected: %s",
+                           nested_members[m].path, nested_members[m].type);
+    expect_refused(c, nested_members[m].cmd, args, desc, (unsigned)_i);
+}
+END_TEST
+
+START_TEST(test_nested_refused)
+{
+    Client *c = host_client();
+
+    expect_refused(c, nested_refused[_i].cmd, nested_refused[_i].args,
+                   nested_refused[_i].desc, (unsigned)_i);
+}
+END_TEST
+
 /* Every required member, absent. */
 START_TEST(test_missing)
 {
@@ -478,6 +590,10 @@ Suite *qmp_commands_suite(void)
     tcase_add_loop_test(tc, test_wrong_type, 0,
                         G_N_ELEMENTS(host_members) * G_N_ELEMENTS(values));
     tcase_add_loop_test(tc, test_missing, 0, G_N_ELEMENTS(host_members));
+    tcase_add_loop_test(tc, test_nested_wrong_type, 0,
+                        G_N_ELEMENTS(nested_members) * G_N_ELEMENTS(values));
+    tcase_add_loop_test(tc, test_nested_refused, 0,
+                        G_N_ELEMENTS(nested_refused));
     tcase_add_test(tc, test_tables_complete);
     tcase_add_test(tc, test_query_vdagent_caps_truncated);
     return s;

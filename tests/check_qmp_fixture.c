@@ -137,12 +137,12 @@ static void cmd_quit(QmpRequest *req, json_object *args, void *opaque)
 
 /* strict's arguments, checked by the dispatcher */
 static const QmpArg strict_args[] = {
-    { "s", QMP_ARG_STRING, true },
-    { "i", QMP_ARG_INT, false },
-    { "b", QMP_ARG_BOOL, false },
-    { "n", QMP_ARG_NUMBER, false },
-    { "o", QMP_ARG_OBJECT, false },
-    { "a", QMP_ARG_ARRAY, false },
+    { "s", QMP_ARG_STRING, true, NULL },
+    { "i", QMP_ARG_INT, false, NULL },
+    { "b", QMP_ARG_BOOL, false, NULL },
+    { "n", QMP_ARG_NUMBER, false, NULL },
+    { "o", QMP_ARG_OBJECT, false, NULL },
+    { "a", QMP_ARG_ARRAY, false, NULL },
     { NULL },
 };
 
