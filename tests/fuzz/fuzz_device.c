@@ -1,7 +1,7 @@
 /*
- * fuzz_device.c: stateful libFuzzer target for the whole device (issue 20,
- * C), built by `make fuzz` (clang, libFuzzer, ASan, UBSan) and by the gcc
- * replay driver tests/fuzz/replay.c.
+ * fuzz_device.c: stateful libFuzzer target for the whole device (issues 20
+ * and 11), built by `make fuzz` (clang, libFuzzer, ASan, UBSan) and by the
+ * gcc replay driver tests/fuzz/replay.c.
  *
  * The input is a program.  Byte 0 sets up the run (see setup()): one
  * device, clipboard on, with a hub (its own or the harness's) holding two
@@ -13,7 +13,16 @@
  * make the agent send, accept_input, set_guest_open false/true in any
  * sequence, set_running false/true, change the room.  Every following byte
  * is an operation (enum Op) taking its operands from the bytes after it;
- * running out of bytes ends the program.
+ * running out of bytes ends the program.  Among them (issue 11):
+ *  - OP_MIGRATE: stop, save, free the source, load into a new device (new
+ *    harness hub and router too; the host peers restore their selections
+ *    or not) and go on with it: the same agent, its stream and its session
+ *    continue against the destination;
+ *  - OP_TIMEOUT: every request timer of the hub fires now.  The hubs run
+ *    their timers on the run's own GMainContext; the harness finds them by
+ *    id and makes them ready, so no time passes (deterministic);
+ *  - OP_INPUT: a batch of pointer motions, buttons and syncs on several
+ *    heads (a missing one included), the last batch possibly unsynced.
  *
  * After every operation (outside any callback):
  *  P1  the state saves, loads into a fresh device (default config, its own
@@ -23,15 +32,30 @@
  *  P3  the guest requests the device accepted this session were each
  *      answered exactly once, when the device is quiet (running, room,
  *      nothing pending, no request outstanding) and the session's count is
- *      exact (one agent caps, no raw bytes pushed).
+ *      exact (one agent caps, no raw bytes pushed); the counts run across
+ *      migrations and timeouts;
+ *  P7  memory: the device holds (its saved state: pending output, reader
+ *      buffer, clipboard data, session) at most HELD_CONST + 2 x what it
+ *      was given (guest bytes pushed, host clipboard bytes, 16 bytes an
+ *      input event) + HELD_PER_OP per operation run.
  * On every write():
  *  P4  the device runs, the port is open, the length is within the room;
  *      the bytes are the same (and readable: ASan) after the action the
  *      callback ran;
- *  P5  the agent decodes the session's stream without a protocol error;
+ *  P5  the agent decodes the session's stream without a protocol error
+ *      (port 1, payload <= 2048, protocol 1, one message per chunk, a
+ *      header never split: tests/guest-agent.h);
  *      before the device took the agent's caps in this session, the only
  *      message is the caps request (request=1), once; never more answers
- *      (CLIPBOARD) than requests accepted this session.
+ *      (CLIPBOARD) than requests accepted this session;
+ *  P6  the frontend also frames the chunks itself (port 1, 1..2048 bytes)
+ *      and feeds the agent one chunk at a time; the agent ignores no
+ *      message (its size table under the host's caps, MONITORS_CONFIG
+ *      sizes, unknown types), except a host GRAB its serial counter
+ *      discards, and that only with a serial behind the counter while one
+ *      of its own newer grabs is on the way (in its output, being pushed,
+ *      or dropped by the device this session); never a serial ahead of
+ *      the counter (unless raw bytes forged a guest grab).
  *
  * A failed check prints what failed and abort()s, so libFuzzer keeps the
  * input.  Nothing outlives one call.
@@ -43,6 +67,7 @@
 #include <string.h>
 
 #include "clipboard/clipboard.h"
+#include "clipboard/clipboard-vmstate.h"
 #include "input/input.h"
 #include "migration/migration-stream.h"
 #include "migration/savevm.h"
@@ -61,6 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_NEST                3
 /* Host requests kept for a later answer. */
 #define MAX_HOST_REQS           8
+/* P7: what the device may hold beyond what it was given (see the header). */
+#define HELD_CONST              4096u
+#define HELD_PER_OP             256u
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
 
@@ -131,12 +159,31 @@ typedef struct Fz {
 
     /* the session, as the harness drove it */
     bool open;
-    uint64_t caps_base;          /* msgs_in[ANNOUNCE_CAPABILITIES] at open */
-    uint64_t req_base;           /* msgs_in[CLIPBOARD_REQUEST] at open */
+    uint64_t caps_base;          /* caps_in() at open */
+    uint64_t req_base;           /* requests_in() at open */
+    uint64_t drops_base;         /* drops_in() at open */
     size_t seen;                 /* agent messages checked */
     unsigned caps_requests;      /* request=1 caps decoded this session */
     uint64_t answers;            /* CLIPBOARD decoded this session */
     bool inexact;                /* raw bytes or a second agent caps */
+    bool raw;                    /* raw bytes pushed this session */
+    unsigned ignored_seen;       /* guest_agent_ignored() checked */
+
+    /* the frontend's chunk framing of the host->guest stream (P6) */
+    uint8_t hdr[8];
+    unsigned hdr_have;
+    uint32_t chunk_left;
+
+    /* counters carried over migrations: the destination starts at 0 */
+    uint64_t caps_carry, req_carry, drops_carry;
+    unsigned pushing;            /* inside vdagent_chardev_write() */
+
+    /* P7: what the device was given, what it held at most */
+    uint64_t given;
+    size_t held_max;
+    unsigned ops, migrations, timeouts_fired;
+
+    GMainContext *ctx;           /* the hubs' request timers run here */
 } Fz;
 
 static uint8_t take(Fz *fz)
@@ -156,13 +203,75 @@ static VDAgentCounters counters(const Fz *fz)
     return c;
 }
 
+/* Counters over the run, across migrations. */
+static uint64_t caps_in(const Fz *fz)
+{
+    return counters(fz).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] + fz->caps_carry;
+}
+
+static uint64_t requests_in(const Fz *fz)
+{
+    return counters(fz).msgs_in[VD_AGENT_CLIPBOARD_REQUEST] + fz->req_carry;
+}
+
+static uint64_t drops_in(const Fz *fz)
+{
+    VDAgentCounters c = counters(fz);
+    uint64_t sum = fz->drops_carry;
+    unsigned i;
+
+    for (i = 0; i < VDAGENT_DROP__COUNT; i++) {
+        sum += c.drops[i];
+    }
+    return sum;
+}
+
+/*
+ * P6: the agent ignored the message it just decoded (at most one: the
+ * frontend feeds it a chunk at a time).  Only a host GRAB the agent's
+ * counter discards may be ignored, and only for a reason: the agent's own
+ * grab of a newer serial on the way (in its output, being pushed, or
+ * dropped by the device this session).  A serial ahead of the agent's
+ * counter is never right, unless raw bytes forged a guest grab.
+ */
+static void check_ignored(Fz *fz)
+{
+    size_t n = guest_agent_n_received(fz->ga);
+    const GuestAgentMsg *m = n ? guest_agent_received(fz->ga, n - 1) : NULL;
+    const char *why = guest_agent_last_ignored(fz->ga);
+    bool sel_prefix;
+    uint32_t serial, s;
+    unsigned sel = 0;
+
+    CHECK(m && m->type == VD_AGENT_CLIPBOARD_GRAB && why &&
+          g_str_has_prefix(why, "grab discard"),
+          "the agent ignored a %s: %s", m ? vdagent_msg_name(m->type) : "?",
+          why ? why : "?");
+    if (fz->raw) {
+        return;
+    }
+    sel_prefix = guest_agent_host_has_cap(fz->ga,
+                                          VD_AGENT_CAP_CLIPBOARD_SELECTION);
+    if (sel_prefix) {
+        sel = m->data[0];
+    }
+    serial = test_le32(m->data + (sel_prefix ? 4 : 0));
+    s = guest_agent_serial(fz->ga, sel);
+    CHECK(serial < s, "a host grab with serial %u, ahead of the agent's %u",
+          serial, s);
+    CHECK(guest_agent_output(fz->ga)->len > 0 || fz->pushing > 0 ||
+          drops_in(fz) > fz->drops_base,
+          "a host grab with stale serial %u (the agent's counter is %u) and "
+          "no agent grab on the way", serial, s);
+}
+
 /* P5: what the agent decoded since the last look. */
 static void observe(Fz *fz)
 {
-    VDAgentCounters c = counters(fz);
-    uint64_t caps_in = c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] - fz->caps_base;
-    uint64_t requests = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST] - fz->req_base;
+    uint64_t caps_in_session = caps_in(fz) - fz->caps_base;
+    uint64_t requests = requests_in(fz) - fz->req_base;
     size_t n = guest_agent_n_received(fz->ga);
+    unsigned ignored = guest_agent_ignored(fz->ga);
 
     CHECK(guest_agent_errors(fz->ga) == 0, "the agent saw a protocol error: %s",
           guest_agent_last_error(fz->ga));
@@ -174,14 +283,21 @@ static void observe(Fz *fz)
         if (request) {
             CHECK(fz->caps_requests++ == 0, "a second caps request in a session");
         }
-        CHECK(caps_in > 0 || request,
+        CHECK(caps_in_session > 0 || request,
               "%s before the agent's caps", vdagent_msg_name(m->type));
         if (m->type == VD_AGENT_CLIPBOARD) {
             fz->answers++;
         }
     }
-    if (caps_in > 1) {
+    if (caps_in_session > 1) {
         fz->inexact = true;      /* a restarted agent: its requests are moot */
+    }
+    if (ignored != fz->ignored_seen) {
+        CHECK(ignored == fz->ignored_seen + 1,
+              "the agent ignored %u messages of one chunk",
+              ignored - fz->ignored_seen);
+        check_ignored(fz);
+        fz->ignored_seen = ignored;
     }
     CHECK(fz->answers <= requests, "%" G_GUINT64_FORMAT " answers to %"
           G_GUINT64_FORMAT " requests", fz->answers, requests);
@@ -190,18 +306,20 @@ static void observe(Fz *fz)
 /* A new session starts (the harness opens the port). */
 static void session_start(Fz *fz)
 {
-    VDAgentCounters c = counters(fz);
-
     /* A reconnecting agent starts clean: a new stream, nothing half sent. */
     g_bytes_unref(guest_agent_take_output(fz->ga));
     guest_agent_reset_stream(fz->ga);
     guest_agent_clear_received(fz->ga);
     fz->seen = 0;
-    fz->caps_base = c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES];
-    fz->req_base = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST];
+    fz->caps_base = caps_in(fz);
+    fz->req_base = requests_in(fz);
+    fz->drops_base = drops_in(fz);
     fz->caps_requests = 0;
     fz->answers = 0;
     fz->inexact = false;
+    fz->raw = false;
+    fz->hdr_have = 0;
+    fz->chunk_left = 0;
 }
 
 /* ---- the device's frontend --------------------------------------------- */
@@ -228,6 +346,45 @@ static size_t fe_can_write(void *opaque)
     return fz->room;
 }
 
+/*
+ * P6: the written bytes go to the agent a chunk at a time, so that at most
+ * one message completes per feed and each is checked on its own (the agent
+ * itself checks the protocol, one message per chunk, and the sizes of its
+ * table under the host's caps).
+ */
+static void feed_agent(Fz *fz, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        size_t n;
+
+        if (fz->hdr_have < 8) {
+            n = MIN(len, 8 - fz->hdr_have);
+            memcpy(fz->hdr + fz->hdr_have, buf, n);
+            fz->hdr_have += n;
+            if (fz->hdr_have == 8) {
+                uint32_t port = test_le32(fz->hdr);
+
+                fz->chunk_left = test_le32(fz->hdr + 4);
+                CHECK(port == VDP_CLIENT_PORT, "a chunk on port %u", port);
+                CHECK(fz->chunk_left > 0 &&
+                      fz->chunk_left <= VD_AGENT_MAX_DATA_SIZE,
+                      "a chunk of %u bytes", fz->chunk_left);
+            }
+        } else {
+            n = MIN(len, fz->chunk_left);
+            fz->chunk_left -= n;
+        }
+        guest_agent_feed(fz->ga, buf, n);
+        buf += n;
+        len -= n;
+        if (fz->hdr_have == 8 && fz->chunk_left == 0) {
+            fz->hdr_have = 0;
+            observe(fz);
+        }
+    }
+    observe(fz);
+}
+
 static void fe_write(void *opaque, const uint8_t *buf, size_t len)
 {
     Fz *fz = opaque;
@@ -242,8 +399,7 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
         fz->budget -= len;
     }
     fz->room -= len;
-    guest_agent_feed(fz->ga, buf, len);
-    observe(fz);
+    feed_agent(fz, buf, len);
     if (fz->next_act < fz->n_acts) {
         /* @buf is read again after the action: still there, unchanged. */
         uint64_t before = test_fnv1a64(TEST_FNV1A64_INIT, buf, len);
@@ -326,7 +482,10 @@ static void pump(Fz *fz, size_t piece)
     g_autofree uint8_t *bytes = g_memdup2(out->data, n);
 
     g_byte_array_remove_range(out, 0, n);
+    fz->given += n;
+    fz->pushing++;
     vdagent_chardev_write(fz->dev, bytes, n);
+    fz->pushing--;
 }
 
 /* The selection in bits 0-1 of an operand (3 wraps to 0). */
@@ -363,7 +522,7 @@ static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
     (void)n;
 }
 
-static GBytes *host_bytes(uint8_t len)
+static GBytes *host_bytes(Fz *fz, uint8_t len)
 {
     uint8_t buf[256];
     unsigned i;
@@ -371,6 +530,7 @@ static GBytes *host_bytes(uint8_t len)
     for (i = 0; i < len; i++) {
         buf[i] = (uint8_t)(i * 7 + len);
     }
+    fz->given += len;
     return g_bytes_new(buf, len);
 }
 
@@ -380,7 +540,7 @@ static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
     Fz *fz = peer->opaque;
 
     if (fz->host_sync || fz->n_reqs == MAX_HOST_REQS) {
-        g_autoptr(GBytes) data = fz->host_sync ? host_bytes(5) : NULL;
+        g_autoptr(GBytes) data = fz->host_sync ? host_bytes(fz, 5) : NULL;
 
         clipboard_hub_set_data(fz->hub, peer, info, type, data, true);
         return;
@@ -409,7 +569,7 @@ static void host_answer(Fz *fz, uint8_t len)
     r = fz->reqs[0];
     memmove(fz->reqs, fz->reqs + 1, --fz->n_reqs * sizeof(fz->reqs[0]));
     if (len) {
-        data = host_bytes(len);
+        data = host_bytes(fz, len);
     }
     clipboard_hub_set_data(fz->hub, &fz->host, r.info, r.type, data, true);
     clipboard_info_unref(r.info);
@@ -424,7 +584,7 @@ static void host_grab(Fz *fz, ClipboardPeer *peer, uint8_t b, uint8_t mask)
         if (mask & (1u << t)) {
             info->types[t].available = true;
             if (peer == &fz->host2) {
-                info->types[t].data = host_bytes((uint8_t)(mask + t + 1));
+                info->types[t].data = host_bytes(fz, (uint8_t)(mask + t + 1));
             }
         }
     }
@@ -540,8 +700,40 @@ enum Op {
     OP_BUTTON,                   /* head, button | down << 3 */
     OP_HEADS,                    /* n, then 2 bytes a head */
     OP_NEW_AGENT,                /* caps index (only with the port closed) */
+    OP_MIGRATE,                  /* bit 0: the host peers restore theirs */
+    OP_TIMEOUT,                  /* every request timer fires now */
+    OP_INPUT,                    /* n (1..8), then 2 bytes an event */
     OP__COUNT
 };
+
+static void migrate(Fz *fz, uint8_t b);
+static void fire_timeouts(Fz *fz);
+
+/*
+ * An input event: @a the head (modulo 5: head 4 never exists); @b bits 0-1
+ * the kind (X, Y, a button, a sync), bits 2-7 the value (for a button:
+ * bits 2-4 the button, bit 7 down).
+ */
+static void input_event(Fz *fz, uint8_t a, uint8_t b)
+{
+    unsigned v = b >> 2;
+
+    switch (b & 3) {
+    case 0:
+    case 1:
+        input_send_abs(fz->router, a % 5, b & 1,
+                       (int32_t)v * (INPUT_ABS_MAX / 63));
+        break;
+    case 2:
+        input_send_btn(fz->router, a % 5, (v & 7) % INPUT_BUTTON__COUNT,
+                       b & 0x80);
+        break;
+    default:
+        input_event_sync(fz->router);
+        break;
+    }
+    fz->given += 16;
+}
 
 static void run_op(Fz *fz, uint8_t op)
 {
@@ -602,6 +794,8 @@ static void run_op(Fz *fz, uint8_t op)
             buf[i] = take(fz);
         }
         fz->inexact = true;
+        fz->raw = true;
+        fz->given += n;
         vdagent_chardev_write(fz->dev, buf, n);
         break;
     }
@@ -672,6 +866,20 @@ static void run_op(Fz *fz, uint8_t op)
         if (!vdagent_chardev_connected(fz->dev)) {
             guest_agent_free(fz->ga);
             fz->ga = guest_agent_new(&agent_caps[a & 7], 1);
+            fz->ignored_seen = 0;
+        }
+        break;
+    case OP_MIGRATE:
+        migrate(fz, take(fz));
+        break;
+    case OP_TIMEOUT:
+        fire_timeouts(fz);
+        break;
+    case OP_INPUT:
+        n = take(fz) % 8 + 1;
+        for (i = 0; i < n; i++) {
+            a = take(fz);
+            input_event(fz, a, take(fz));
         }
         break;
     }
@@ -721,6 +929,11 @@ static void check_round_trip(Fz *fz)
               "a reached state does not save: %s", err->message);
         return;
     }
+    /* P7 */
+    fz->held_max = MAX(fz->held_max, first->len);
+    CHECK(first->len <= HELD_CONST + 2 * fz->given + HELD_PER_OP * fz->ops,
+          "the device holds %u bytes, given %" G_GUINT64_FORMAT " in %u "
+          "operations", first->len, fz->given, fz->ops);
     config.clipboard_hub = NULL;
     config.input_router = NULL;
     fresh = vdagent_chardev_new(&config, &mute_ops, NULL, &err);
@@ -735,6 +948,112 @@ static void check_round_trip(Fz *fz)
           "save -> load -> save differs (%u and %u bytes)", first->len,
           again->len);
     vdagent_chardev_free(fresh);
+}
+
+/*
+ * Fire every request timer of the hubs now: they are the only sources on
+ * the run's own context, found by id (ids are per context, from 1) and
+ * made ready at once, so no time passes and the run stays deterministic.
+ */
+static void fire_timeouts(Fz *fz)
+{
+    GSource *probe = g_idle_source_new();
+    guint last = g_source_attach(probe, fz->ctx);
+    guint id;
+    unsigned i;
+
+    g_source_destroy(probe);
+    g_source_unref(probe);
+    for (id = 1; id < last; id++) {
+        GSource *src = g_main_context_find_source_by_id(fz->ctx, id);
+
+        if (src && !g_source_is_destroyed(src)) {
+            g_source_set_ready_time(src, 0);
+        }
+    }
+    for (i = 0; i < 64 && g_main_context_iteration(fz->ctx, FALSE); i++) {
+        fz->timeouts_fired++;
+    }
+}
+
+/*
+ * Migrate: stop, save, free the source (its hub and router when the
+ * harness made them), make the destination (a new device with the same
+ * config and frontend, new harness hub and router), register the host
+ * peers there (restoring what they owned: bit 0), load, reopen the port
+ * when it was open (the session continues: no reconnect), resume when the
+ * source ran.  The agent and its stream go on with the destination.  The
+ * host's unanswered requests die with the source.
+ */
+static void migrate(Fz *fz, uint8_t b)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) stream = NULL;
+    bool was_running = vdagent_chardev_running(fz->dev);
+    ClipboardSaved saved[2];
+    unsigned i, n_acts = fz->n_acts;
+    uint64_t caps = caps_in(fz), reqs = requests_in(fz), drops = drops_in(fz);
+
+    vdagent_chardev_set_running(fz->dev, false);
+    stream = save(fz->dev, &err);
+    if (!stream) {
+        CHECK(vdagent_chardev_pending_output(fz->dev) > FUZZ_OUTPUT_LIMIT,
+              "a reached state does not save: %s", err->message);
+        vdagent_chardev_set_running(fz->dev, was_running);
+        return;
+    }
+    memset(saved, 0, sizeof(saved));
+    if (b & 1) {
+        clipboard_saved_collect(&saved[0], &fz->host);
+        clipboard_saved_collect(&saved[1], &fz->host2);
+    }
+    for (i = 0; i < fz->n_reqs; i++) {
+        clipboard_info_unref(fz->reqs[i].info);
+    }
+    fz->n_reqs = 0;
+    fz->n_acts = 0;              /* the source is gone: no actions from it */
+    clipboard_peer_unregister(&fz->host);
+    clipboard_peer_unregister(&fz->host2);
+    vdagent_chardev_free(fz->dev);
+    fz->dev = NULL;
+    if (fz->own_hub) {
+        clipboard_hub_free(fz->own_hub);
+        fz->own_hub = clipboard_hub_new();
+        fz->config.clipboard_hub = fz->own_hub;
+    }
+    if (fz->own_router) {
+        input_router_free(fz->own_router);
+        fz->own_router = input_router_new();
+        fz->config.input_router = fz->own_router;
+    }
+
+    fz->dev = vdagent_chardev_new(&fz->config, &fe_ops, fz, &err);
+    CHECK(fz->dev, "destination device: %s", err ? err->message : "?");
+    vdagent_chardev_set_running(fz->dev, false);
+    fz->hub = vdagent_chardev_clipboard_hub(fz->dev);
+    fz->router = vdagent_chardev_input_router(fz->dev);
+    clipboard_peer_register(fz->hub, &fz->host);
+    clipboard_peer_register(fz->hub, &fz->host2);
+    clipboard_saved_restore(&saved[0], fz->hub, &fz->host);
+    clipboard_saved_restore(&saved[1], fz->hub, &fz->host2);
+    clipboard_saved_clear(&saved[0]);
+    clipboard_saved_clear(&saved[1]);
+    CHECK(load(fz->dev, stream, &err), "a reached state does not load: %s",
+          err->message);
+    /* The counters go on from the source's. */
+    fz->caps_carry += caps - caps_in(fz);
+    fz->req_carry += reqs - requests_in(fz);
+    fz->drops_carry += drops - drops_in(fz);
+    fz->migrations++;
+    CHECK(vdagent_chardev_connected(fz->dev) == fz->open,
+          "the destination's port is %s, the source's was %s",
+          vdagent_chardev_connected(fz->dev) ? "open" : "closed",
+          fz->open ? "open" : "closed");
+    fz->n_acts = n_acts;
+    if (fz->open) {
+        vdagent_chardev_set_guest_open(fz->dev, true);
+    }
+    vdagent_chardev_set_running(fz->dev, was_running);
 }
 
 static bool quiet(Fz *fz)
@@ -757,7 +1076,6 @@ static bool quiet(Fz *fz)
 
 static void check_all(Fz *fz)
 {
-    VDAgentCounters c;
 
     CHECK(fz->open == vdagent_chardev_connected(fz->dev),
           "the port is %s, the harness left it %s",
@@ -775,10 +1093,8 @@ static void check_all(Fz *fz)
     }
     observe(fz);
     /* P3 */
-    c = counters(fz);
-    if (!fz->inexact && quiet(fz) &&
-        c.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] - fz->caps_base == 1) {
-        uint64_t requests = c.msgs_in[VD_AGENT_CLIPBOARD_REQUEST] - fz->req_base;
+    if (!fz->inexact && quiet(fz) && caps_in(fz) - fz->caps_base == 1) {
+        uint64_t requests = requests_in(fz) - fz->req_base;
 
         CHECK(fz->answers == requests, "%" G_GUINT64_FORMAT " requests, %"
               G_GUINT64_FORMAT " answers", requests, fz->answers);
@@ -797,6 +1113,8 @@ static void setup(Fz *fz)
     uint8_t b = take(fz);
     g_autoptr(GError) err = NULL;
 
+    fz->ctx = g_main_context_new();
+    g_main_context_push_thread_default(fz->ctx);
     vdagent_config_init(&fz->config);
     fz->config.clipboard = true;
     fz->config.monitors = !(b & 4);
@@ -830,6 +1148,17 @@ static void teardown(Fz *fz)
 {
     unsigned i;
 
+    if (g_getenv("FUZZ_DEVICE_TRACE")) {
+        /* What a seed reached, to check that it reaches what it says. */
+        fprintf(stderr, "fuzz_device: %u ops, %u migrations, %u timers "
+                "fired, %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
+                " answers this session, %u ignored by the agent, held at most "
+                "%zu bytes, given %" G_GUINT64_FORMAT "\n", fz->ops,
+                fz->migrations, fz->timeouts_fired,
+                requests_in(fz) - fz->req_base, fz->answers,
+                guest_agent_ignored(fz->ga), fz->held_max, fz->given);
+    }
+
     fz->n_acts = 0;              /* the host peers' release may still write */
     for (i = 0; i < fz->n_reqs; i++) {
         clipboard_info_unref(fz->reqs[i].info);
@@ -840,6 +1169,8 @@ static void teardown(Fz *fz)
     clipboard_hub_free(fz->own_hub);
     input_router_free(fz->own_router);
     guest_agent_free(fz->ga);
+    g_main_context_pop_thread_default(fz->ctx);
+    g_main_context_unref(fz->ctx);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -855,6 +1186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup(&fz);
     check_all(&fz);
     while (fz.left > 0) {
+        fz.ops++;
         run_op(&fz, take(&fz));
         check_all(&fz);
     }

@@ -10,7 +10,8 @@ bits 0-3, parameter in bits 4-7) run now (OP_ACT) or armed for the
 frontend's callbacks (OP_ARM).  The numbers below must follow the enums
 of fuzz_device.c.  One seed per defect of issue 20 (the re-entry of A1-A4,
 the states of B1 and B2, the parser state fuzz_device found), a few plain
-sessions.  Files of the same name are overwritten; others (crash
+sessions, and for issue 11 the migrations that continue, the request
+timeouts, input events and syncs on several heads, grab serial races.  Files of the same name are overwritten; others (crash
 reproducers kept as regression seeds) are left alone.
 """
 import os
@@ -30,7 +31,7 @@ def caps(i):
  OP_AGENT_DATA, OP_AGENT_RELEASE, OP_AGENT_REPLY, OP_AGENT_MAX, OP_PUSH_RAW,
  OP_HOST_GRAB, OP_HOST2_GRAB, OP_HOST_RELEASE, OP_HOST_ANSWER,
  OP_HOST_REQUEST, OP_HOST_SYNC, OP_HOST_RESET_SERIAL, OP_POINTER, OP_BUTTON,
- OP_HEADS, OP_NEW_AGENT) = range(21)
+ OP_HEADS, OP_NEW_AGENT, OP_MIGRATE, OP_TIMEOUT, OP_INPUT) = range(24)
 
 # enum Act
 (ACT_PUMP, ACT_PUMP_PIECE, ACT_AGENT_CAPS, ACT_AGENT_REQUEST, ACT_AGENT_GRAB,
@@ -42,6 +43,24 @@ CLIPBOARD, PRIMARY = 0, 1
 TEXT_MASK = 1           # host grabs: bit 0 = ClipboardType TEXT
 AGENT_TEXT_MASK = 2     # agent grabs: bit i = vd_types[i]; [1] is UTF8_TEXT
 TEXT = 1 << 2           # request operands: vd_types index 1 in bits 2-4
+RESTORE = 1             # OP_MIGRATE: the host peers restore their selections
+
+
+def ev_abs(axis, value):
+    """OP_INPUT event byte: an absolute X (0) or Y (1), value 0..63."""
+    return axis | value << 2
+
+
+def ev_btn(button, down):
+    return 2 | button << 2 | (0x80 if down else 0)
+
+
+EV_SYNC = 3
+
+
+def events(*evs):
+    """OP_INPUT: (head, event byte) pairs."""
+    return bytes([OP_INPUT, len(evs) - 1]) + b''.join(bytes(e) for e in evs)
 
 
 def act(a, param=0):
@@ -121,6 +140,69 @@ SEEDS = {
     'pump-in-write':
         bytes([OPEN]) + arm(ACT_PUMP, ACT_AGENT_CAPS, ACT_PUMP) + PUMP +
         op(OP_BUTTON, 0, 0 | 8) + op(OP_BUTTON, 0, 0),
+    # issue 11: the guest's request outstanding at the host, the device
+    # migrates (the host peers restore their selection), the host answers
+    # the destination's request; the guest and host grab on
+    'migrate-pending-request':
+        bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP +
+        op(OP_MIGRATE, RESTORE) + op(OP_HOST_ANSWER, 9) +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP,
+    # the same without the host's selections on the destination
+    'migrate-lost-selection':
+        bytes([OPEN | SHARED_HUB]) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP + op(OP_MIGRATE, 0) +
+        op(OP_TIMEOUT) + op(OP_HOST_ANSWER, 3),
+    # migrating mid-reply: no room, the answer queued; half a guest
+    # message in the reader; then room on the destination
+    'migrate-mid-reply':
+        bytes([OPEN]) + PUMP + op(OP_HOST_SYNC, 1) +
+        op(OP_HOST_GRAB, PRIMARY, TEXT_MASK) + act(ACT_BUDGET, 3) +
+        op(OP_AGENT_REQUEST, PRIMARY | TEXT) + act(ACT_PUMP_PIECE, 4) +
+        op(OP_MIGRATE, RESTORE) + act(ACT_UNLIMITED) + PUMP +
+        op(OP_MIGRATE, RESTORE) + op(OP_MIGRATE, 0),
+    # migrating with the port closed, then the agent reconnects
+    'migrate-closed':
+        bytes([OPEN | SHARED_HUB | SHARED_ROUTER]) + PUMP +
+        op(OP_HEADS, 1, 0x80, 0x5f, 0x64, 0x4a) + act(ACT_CLOSE) +
+        op(OP_MIGRATE, RESTORE) + act(ACT_OPEN) + PUMP +
+        op(OP_POINTER, 1, 1 | 64 << 1),
+    # the host never answers: the request timer fires, the guest gets an
+    # empty answer; the late answer is not a second one
+    'timeout-request':
+        bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP + op(OP_TIMEOUT) +
+        op(OP_HOST_ANSWER, 7) + op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) +
+        PUMP + op(OP_HOST_ANSWER, 7),
+    # a timer firing while stopped, and one on the migrated hub
+    'timeout-stopped-migrated':
+        bytes([OPEN | SHARED_HUB]) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP + act(ACT_STOP) +
+        op(OP_TIMEOUT) + act(ACT_RESUME) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP +
+        op(OP_MIGRATE, RESTORE) + op(OP_TIMEOUT),
+    # events on two heads, syncs between them, unsynced events migrated
+    'input-heads-syncs':
+        bytes([OPEN | SHARED_ROUTER]) + PUMP +
+        op(OP_HEADS, 1, 0x80, 0x5f, 0x64, 0x4a) +
+        events((0, ev_abs(0, 10)), (0, ev_abs(1, 20)), (0, EV_SYNC),
+               (1, ev_abs(0, 30)), (1, ev_btn(0, True)), (1, EV_SYNC),
+               (1, ev_btn(0, False)), (0, ev_abs(1, 5))) +
+        op(OP_MIGRATE, 0) + events((1, EV_SYNC), (4, ev_abs(0, 1))),
+    # grab serials: the agent's grabs on the way while the host grabs
+    'grab-serial-race':
+        bytes([OPEN]) + PUMP + op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) + PUMP +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) + PUMP +
+        op(OP_MIGRATE, RESTORE) + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK),
 }
 
 
