@@ -203,6 +203,17 @@ SEEDS = {
         op(OP_MIGRATE, RESTORE) + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
         op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
         op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK),
+    # large host data (OP_HOST_ANSWER >= 128: KiB): 17 KiB in chunks
+    # through a small room, migrated half written; then 20 KiB above a
+    # guest MAX_CLIPBOARD of 100 bytes
+    'host-answer-large':
+        bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP +
+        act(ACT_BUDGET, 15) + op(OP_HOST_ANSWER, 127 + 17) +
+        op(OP_MIGRATE, RESTORE) + act(ACT_UNLIMITED) +
+        op(OP_AGENT_MAX, 100) + PUMP +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP +
+        op(OP_HOST_ANSWER, 127 + 20),
 }
 
 
