@@ -34,6 +34,8 @@
  *      nothing pending, no request outstanding) and the session's count is
  *      exact (one agent caps, no raw bytes pushed); the counts run across
  *      migrations and timeouts;
+ *  P3b right after OP_TIMEOUT, in such a session, running with room: no
+ *      guest request is left outstanding;
  *  P7  memory: the device holds (its saved state: pending output, reader
  *      buffer, clipboard data, session) at most HELD_CONST + 2 x what it
  *      was given (guest bytes pushed, host clipboard bytes, 16 bytes an
@@ -743,6 +745,7 @@ enum Op {
 
 static void migrate(Fz *fz, uint8_t b);
 static void fire_timeouts(Fz *fz);
+static void check_timed_out(Fz *fz);
 
 /*
  * An input event: @a the head (modulo 5: head 4 never exists); @b bits 0-1
@@ -910,6 +913,7 @@ static void run_op(Fz *fz, uint8_t op)
         break;
     case OP_TIMEOUT:
         fire_timeouts(fz);
+        check_timed_out(fz);
         break;
     case OP_INPUT:
         n = take(fz) % 8 + 1;
@@ -1090,6 +1094,27 @@ static void migrate(Fz *fz, uint8_t b)
         vdagent_chardev_set_guest_open(fz->dev, true);
     }
     vdagent_chardev_set_running(fz->dev, was_running);
+}
+
+/*
+ * P3b, after every timer fired: running with room, a session with one
+ * agent caps and no raw bytes has no guest request left outstanding (each
+ * got its one answer, from the host or empty); P3 then counts them.
+ */
+static void check_timed_out(Fz *fz)
+{
+    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    unsigned s;
+
+    if (!fz->open || fz->inexact || !vdagent_chardev_running(fz->dev) ||
+        fe_can_write(fz) == 0 || caps_in(fz) - fz->caps_base != 1) {
+        return;
+    }
+    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        CHECK(pending[s] == 0, "%u %s requests still outstanding after "
+              "every timer fired", pending[s], clipboard_selection_name(s));
+    }
 }
 
 static bool quiet(Fz *fz)

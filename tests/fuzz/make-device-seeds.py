@@ -203,6 +203,15 @@ SEEDS = {
         op(OP_MIGRATE, RESTORE) + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
         op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
         op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK),
+    # grab serials settled: two guest grabs delivered, then the host's
+    # grab must carry the agent's counter (and again after a migration)
+    'grab-serial-settled':
+        bytes([OPEN]) + PUMP + op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) +
+        PUMP + op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
+        op(OP_AGENT_GRAB, CLIPBOARD, AGENT_TEXT_MASK) + PUMP +
+        op(OP_MIGRATE, RESTORE) + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK),
     # large host data (OP_HOST_ANSWER >= 128: KiB): 17 KiB in chunks
     # through a small room, migrated half written; then 20 KiB above a
     # guest MAX_CLIPBOARD of 100 bytes
