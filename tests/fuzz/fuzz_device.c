@@ -36,10 +36,15 @@
  *      migrations and timeouts;
  *  P3b right after OP_TIMEOUT, in such a session, running with room: no
  *      guest request is left outstanding;
- *  P7  memory: the device holds (its saved state: pending output, reader
- *      buffer, clipboard data, session) at most HELD_CONST + 2 x what it
- *      was given (guest bytes pushed, host clipboard bytes, 16 bytes an
- *      input event) + HELD_PER_OP per operation run.
+ *  P7  memory: the device holds (its saved state less its queued output:
+ *      reader buffers, the guest's clipboard contents, the session) at most
+ *      HELD_CONST + 2 x what it was given (guest bytes pushed, host
+ *      clipboard bytes, 16 bytes an input event) + HELD_PER_OP per
+ *      operation run.  The queued output is left out: its messages share
+ *      the host's data by reference, which its wire size (what a save
+ *      writes) does not show; a guest that asks again and again without
+ *      reading queues the whole data each time, and the save refuses such
+ *      a queue above its limit (P1 allows that).
  * On every write():
  *  P4  the device runs, the port is open, the length is within the room;
  *      the bytes are the same (and readable: ASan) after the action the
@@ -963,17 +968,19 @@ static void check_round_trip(Fz *fz)
     g_autoptr(GByteArray) again = NULL;
     VDAgentConfig config = fz->config;
     VDAgentChardev *fresh;
+    size_t held;
 
     if (!first) {
         CHECK(vdagent_chardev_pending_output(fz->dev) > FUZZ_OUTPUT_LIMIT,
               "a reached state does not save: %s", err->message);
         return;
     }
-    /* P7 */
-    fz->held_max = MAX(fz->held_max, first->len);
-    CHECK(first->len <= HELD_CONST + 2 * fz->given + HELD_PER_OP * fz->ops,
-          "the device holds %u bytes, given %" G_GUINT64_FORMAT " in %u "
-          "operations", first->len, fz->given, fz->ops);
+    /* P7: the queued output shares the host's data (not measured here) */
+    held = first->len - MIN(first->len, vdagent_chardev_pending_output(fz->dev));
+    fz->held_max = MAX(fz->held_max, held);
+    CHECK(held <= HELD_CONST + 2 * fz->given + HELD_PER_OP * fz->ops,
+          "the device holds %zu bytes, given %" G_GUINT64_FORMAT " in %u "
+          "operations", held, fz->given, fz->ops);
     config.clipboard_hub = NULL;
     config.input_router = NULL;
     fresh = vdagent_chardev_new(&config, &mute_ops, NULL, &err);
