@@ -33,56 +33,6 @@
 
 /* ---- a bare host ------------------------------------------------------- */
 
-static unsigned n_saves, n_restores;
-
-static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
-                      uint32_t *out_len)
-{
-    (void)opaque;
-    (void)saved;
-    n_saves++;
-    *out = NULL;
-    *out_len = 0;
-}
-
-static bool stub_guest_channel(void *opaque, HostGuestChannel *ch)
-{
-    (void)opaque;
-    (void)ch;
-    return false;
-}
-
-static void stub_restore(void *opaque, ClipboardSaved *saved,
-                         const uint8_t *out, uint32_t out_len, bool continuing)
-{
-    (void)opaque;
-    (void)out;
-    (void)out_len;
-    (void)continuing;
-    clipboard_saved_clear(saved);
-    n_restores++;
-}
-
-static void stub_guest(void *opaque)
-{
-    (void)opaque;
-}
-
-static void stub_guest_adopt(void *opaque, const HostGuestChannel *ch)
-{
-    (void)opaque;
-    (void)ch;
-}
-
-static const HostMigrateOps stub_ops = {
-    .save = stub_save,
-    .guest_channel = stub_guest_channel,
-    .guest_released = stub_guest,
-    .restore = stub_restore,
-    .guest_adopt = stub_guest_adopt,
-    .guest_activate = stub_guest,
-};
-
 static Host host;
 static VDAgentConfig config;
 static MigrationRegistry *reg;
@@ -93,7 +43,7 @@ static void bare_host(void)
 {
     test_host_init(&host, &config, &reg);
     dir = test_scratch_new("check-host-migrate");
-    n_saves = n_restores = 0;
+    test_host_stub_saves = test_host_stub_restores = 0;
 }
 
 static void setup(void)
@@ -101,7 +51,7 @@ static void setup(void)
     g_autoptr(GError) err = NULL;
 
     bare_host();
-    mig = host_migration_new(&host, reg, &stub_ops, NULL, &err);
+    mig = host_migration_new(&host, reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(err);
     ck_assert_ptr_nonnull(mig);
 }
@@ -166,7 +116,7 @@ START_TEST(test_migrate_bad_fd)
     /* Nothing started, nothing stopped. */
     ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
     ck_assert_int_eq(host_status(&host), HOST_RUNNING);
-    ck_assert_uint_eq(n_saves, 0);
+    ck_assert_uint_eq(test_host_stub_saves, 0);
     /* The same without an errp. */
     ck_assert(!host_migrate_start(mig, bad_fds[_i].uri, NULL));
     ck_assert_int_eq(mig_status(), HOST_MIG_NONE);
@@ -308,7 +258,7 @@ START_TEST(test_file_ok)
     ck_assert_ptr_null(err);
     ck_assert_int_eq(mig_status(), HOST_MIG_COMPLETED);
     ck_assert_int_eq(host_status(&host), HOST_POSTMIGRATE);
-    ck_assert_uint_eq(n_saves, 1);
+    ck_assert_uint_eq(test_host_stub_saves, 1);
     ck_assert(g_file_test(path, G_FILE_TEST_IS_REGULAR));
 }
 END_TEST
@@ -335,7 +285,7 @@ START_TEST(test_incoming_file_bad)
         ck_assert_str_eq(info.error, err->message);
     }
     ck_assert_int_eq(host_status(&host), HOST_INMIGRATE);
-    ck_assert_uint_eq(n_restores, 0);
+    ck_assert_uint_eq(test_host_stub_restores, 0);
 }
 END_TEST
 
@@ -356,11 +306,11 @@ START_TEST(test_register_duplicate)
         ck_assert(migration_register(reg, "vdagent-host", 0, &vmstate_failing,
                                      &failing, NULL));
     }
-    m = host_migration_new(&host, reg, &stub_ops, NULL, &err);
+    m = host_migration_new(&host, reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(err);
     ck_assert(g_error_matches(err, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE));
-    ck_assert_ptr_null(host_migration_new(&host, reg, &stub_ops, NULL, NULL));
+    ck_assert_ptr_null(host_migration_new(&host, reg, &test_host_stub_ops, NULL, NULL));
     if (_i == 1) {
         /* "vdagent" was taken back. */
         ck_assert(vdagent_chardev_register_migration(host.dev, reg, 0, &err2));

@@ -44,52 +44,6 @@ static struct {
     unsigned events, syncs;
 } hx;
 
-static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
-                      uint32_t *out_len)
-{
-    (void)opaque;
-    (void)saved;
-    *out = NULL;
-    *out_len = 0;
-}
-
-static bool stub_guest_channel(void *opaque, HostGuestChannel *ch)
-{
-    (void)opaque;
-    (void)ch;
-    return false;
-}
-
-static void stub_restore(void *opaque, ClipboardSaved *saved,
-                         const uint8_t *out, uint32_t out_len, bool continuing)
-{
-    (void)opaque;
-    (void)out;
-    (void)out_len;
-    (void)continuing;
-    clipboard_saved_clear(saved);
-}
-
-static void stub_guest(void *opaque)
-{
-    (void)opaque;
-}
-
-static void stub_guest_adopt(void *opaque, const HostGuestChannel *ch)
-{
-    (void)opaque;
-    (void)ch;
-}
-
-static const HostMigrateOps stub_ops = {
-    .save = stub_save,
-    .guest_channel = stub_guest_channel,
-    .guest_released = stub_guest,
-    .restore = stub_restore,
-    .guest_adopt = stub_guest_adopt,
-    .guest_activate = stub_guest,
-};
-
 /* A pointer handler in front of the device's: counts what reaches it. */
 static void count_event(void *opaque, const InputEvent *evt)
 {
@@ -118,7 +72,7 @@ static void hx_setup(void)
     memset(&hx, 0, sizeof(hx));
     test_host_init(&hx.host, &hx.config, &hx.reg);
     hx.peer = host_clipboard_peer_new(&hx.host);
-    hx.mig = host_migration_new(&hx.host, hx.reg, &stub_ops, NULL, &err);
+    hx.mig = host_migration_new(&hx.host, hx.reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(err);
     hx.hc = (HostCommands){ .h = &hx.host, .peer = hx.peer, .mig = hx.mig };
     hx.dir = test_scratch_new("check-qmp-commands");

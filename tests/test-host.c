@@ -76,3 +76,55 @@ void test_scratch_free(char **dir)
     g_rmdir(*dir);
     g_clear_pointer(dir, g_free);
 }
+
+/* ---- migration ops with nothing behind them ---------------------------- */
+
+unsigned test_host_stub_saves, test_host_stub_restores;
+
+static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+                      uint32_t *out_len)
+{
+    (void)opaque;
+    (void)saved;
+    test_host_stub_saves++;
+    *out = NULL;
+    *out_len = 0;
+}
+
+static bool stub_guest_channel(void *opaque, HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+    return false;
+}
+
+static void stub_restore(void *opaque, ClipboardSaved *saved,
+                         const uint8_t *out, uint32_t out_len, bool continuing)
+{
+    (void)opaque;
+    (void)out;
+    (void)out_len;
+    (void)continuing;
+    clipboard_saved_clear(saved);
+    test_host_stub_restores++;
+}
+
+static void stub_guest(void *opaque)
+{
+    (void)opaque;
+}
+
+static void stub_guest_adopt(void *opaque, const HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+}
+
+const HostMigrateOps test_host_stub_ops = {
+    .save = stub_save,
+    .guest_channel = stub_guest_channel,
+    .guest_released = stub_guest,
+    .restore = stub_restore,
+    .guest_adopt = stub_guest_adopt,
+    .guest_activate = stub_guest,
+};

@@ -2,12 +2,14 @@
  * test-host.h: a bare Host for the suites of host/ code (migration,
  * channel): the device, with the clipboard on, behind a frontend that
  * takes nothing, its own hub and router, and a migration registry; plus a
- * scratch directory.  Failures fail the running Check test.
+ * scratch directory; migration ops with nothing behind them.  Failures
+ * fail the running Check test.
  */
 #ifndef TEST_HOST_H
 #define TEST_HOST_H
 
 #include "host/host.h"
+#include "host/migrate.h"
 #include "migration/savevm.h"
 #include "vdagent/vdagent.h"
 
@@ -20,6 +22,15 @@ void test_host_init(Host *host, VDAgentConfig *config, MigrationRegistry **reg);
 
 /* Free *@reg, then @host's device, hub and router, then host_fini(). */
 void test_host_fini(Host *host, MigrationRegistry **reg);
+
+/*
+ * Migration ops for a host with no transport and no host peer: the save
+ * gives no output, no guest channel is handed over, the restore drops
+ * the selections; the counters say how often the save and the restore
+ * ran (reset them yourself).
+ */
+extern const HostMigrateOps test_host_stub_ops;
+extern unsigned test_host_stub_saves, test_host_stub_restores;
 
 /* A new empty directory under the temporary one, named after @prefix. */
 char *test_scratch_new(const char *prefix);
