@@ -8,6 +8,9 @@
 #   make fuzz-smoke      replay each corpus, then fuzz each target FUZZ_SECONDS
 #   make fuzz-campaign   every target at once for CAMPAIGN_SECONDS (3600)
 #   make bench           throughput figures beside their baselines
+#   make check-vm        a real QEMU VM with the real agent, migrated with
+#                        its backend (tests/vm.sh; the guest image is built
+#                        once into VM_CACHE, see the README)
 #   make deps            apt-get install what is missing (no-op when complete)
 #   make clean
 #
@@ -42,7 +45,9 @@ DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
               libpixman-1-dev libjson-c-dev
 DEPS_TEST := check clang libclang-rt-14-dev valgrind \
              spice-vdagent xvfb xdotool xclip dbus
-DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# check-vm: QEMU (TCG) and the guest image's tools.
+DEPS_VM := qemu-system-x86 qemu-utils debootstrap
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
 
 PKGS := glib-2.0 spice-protocol pixman-1 json-c
 TEST_PKGS := check
@@ -256,6 +261,13 @@ check-run: tests
 	$(Q)echo "== the real Linux guest agent (spice-vdagentd + spice-vdagent under Xvfb)"
 	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/real-agent.sh $(O)
 	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
+
+# The real emulator: QEMU 7.2 boots the cached guest image, the real agent
+# inside connects to vdagent-host, the VM live-migrates with its backend.
+.PHONY: check-vm
+check-vm: deps
+	$(Q)$(MAKE) --no-print-directory host
+	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/vm.sh $(O)
 
 # The README's first command: the host program against the built-in guest
 # agent, clipboard both ways, pointer, and a live migration.
