@@ -191,7 +191,11 @@ qemu_start() { # NAME BACKEND [QEMU-ARGS...]: the agent port on BACKEND's socket
     local n=$1 be=$2 accel=(-accel tcg)
     shift 2
     [ "$ACCEL" = kvm ] && accel=(-accel kvm -cpu host)
-    start "$n" nice qemu-system-x86_64 "${accel[@]}" -m "$MEM" -smp 2 -nodefaults \
+    # One vCPU: under TCG, QEMU 7.2 with -smp 2 (multi-threaded TCG)
+    # corrupts a busy guest's memory in live migration (a guest kernel oops
+    # right after the switchover, with no vdagent-host state moved at all;
+    # see the README); with -smp 1 sixteen hops in a row were clean.
+    start "$n" nice qemu-system-x86_64 "${accel[@]}" -m "$MEM" -smp 1 -nodefaults \
         -display none -vga none -no-user-config -serial "file:$D/$n.console.log" \
         -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initrd.img" \
         -append 'root=/dev/vda ro console=ttyS0 init=/guest-init quiet loglevel=4' \
@@ -325,9 +329,16 @@ pointer_check() { # HOST VM ABSX ABSY: move + press, then release
 
 agent_marks() { G "$1" vm_marks && echo "$GOUT"; }    # new-client;open;closed;reconnect
 agent_pids() { G "$1" vm_pids && echo "$GOUT"; }
-no_grab_discard() { # VM
+DISCARDS=0
+no_grab_discard() { # VM: no new "grab discard" in the daemon's log
+    local lines
     G "$1" "grep -c 'grab discard' /run/vm/daemon.log"
-    [ "$GOUT" = 0 ] || bad "the daemon discarded grabs: $GOUT"
+    [ "$GOUT" = "$DISCARDS" ] && return 0
+    G "$1" "grep 'grab discard' /run/vm/daemon.log | tail -n +$((DISCARDS + 1))"
+    lines=$GOUT
+    G "$1" "grep -c 'grab discard' /run/vm/daemon.log"
+    DISCARDS=$GOUT
+    bad "the daemon discarded host grabs: $(tr '\n' '|' <<<"$lines" | sed 's/\*\* (spice-vdagentd:[0-9]*): DEBUG: //g')"
 }
 
 # The guest's logs into D at the end (the VM that runs the guest now).
@@ -353,6 +364,9 @@ qemu_to_pre_switchover() { # SRC DST
     wait_for 120 q_mig_is "$1" pre-switchover ||
         { bad "QEMU $1 never reached pre-switchover: $(qq "$1" '{"execute":"query-migrate"}')"; return 1; }
     [ "$(q_status "$1")" != running ] || bad "QEMU $1 runs in pre-switchover"
+}
+guest_crashed() { # VM: the guest kernel's complaint, if any
+    grep -m1 -E 'Kernel panic|BUG:|Oops' "$D/$1.console.log" 2>/dev/null
 }
 qemu_dest() { # NAME BACKEND: a destination QEMU waiting on unix:D/NAME.mig
     qemu_start "$1" "$2" -incoming "unix:$D/$1.mig" || return 1
@@ -579,6 +593,8 @@ s_migrate() {
     wait_for 30 q_running B || { bad "QEMU B is $(q_status B)"; return; }
     t_done=$(ms_now)
     GUEST_VM=B
+    sleep 1
+    r=$(guest_crashed B) && { bad "the guest kernel crashed after QEMU's migration: $r"; return; }
     r=$(qq A '{"execute":"query-migrate"}')
     qd=$(field "$r" downtime)
     echo "# QEMU A query-migrate: $r"
@@ -605,27 +621,39 @@ s_migrated_roundtrips() {
     pointer_check b B 0 0
 }
 
-# The session agent (then the daemon) restarts inside the migrated guest.
-s_agent_restart() {
+# The session agent restarts inside the migrated guest: spice-vdagentd
+# closes its port when the session agent leaves and reopens it (with caps
+# request=1) when one comes back; QEMU's socket chardev stays connected, so
+# the backend sees only the new caps.  Host grabs must still be taken.
+s_session_restart() {
     local before
     before=$(agent_marks B)
     G B "vm_stop agent; vm_session_start" || { bad "agent restart: $GERR"; return; }
-    G B "paste_wait clipboard UTF8_STRING $(printf 'host on the destination ✓' | sha) 1" >/dev/null
     clip_set b clipboard "after the agent restart" >/dev/null
     G B "paste_wait clipboard UTF8_STRING $(printf 'after the agent restart' | sha) 20" ||
         { bad "host -> guest never worked again after the session agent restart: $GOUT"; return; }
     note "session agent restart: host -> guest works again ($GOUT); marks $before -> $(agent_marks B)"
-    guest_to_host b B clipboard "guest after the agent restart ✓"
     host_to_guest b B primary "primary after the agent restart"
-    # the daemon too: it reopens the port and announces itself (request=1)
+    guest_to_host b B clipboard "guest after the agent restart ✓"
+    guest_to_host b B primary "guest primary after the agent restart"
+    host_to_guest b B clipboard "host after the agent restart, again"
+    no_grab_discard B
+}
+
+# The daemon restarts too: a new process, serials from zero, caps request=1.
+s_daemon_restart() {
     G B "vm_stop agent; vm_stop daemon; vm_agent_start" || { bad "daemon restart: $GERR"; return; }
     clip_set b clipboard "after the daemon restart" >/dev/null
     G B "paste_wait clipboard UTF8_STRING $(printf 'after the daemon restart' | sha) 30" ||
         { bad "host -> guest never worked again after the daemon restart: $GOUT"; return; }
     note "daemon restart: host -> guest works again ($GOUT); marks $(agent_marks B)"
     wait_for 10 has_caps b || bad "no caps after the daemon restart"
+    G B "grep -c 'grab discard' /run/vm/daemon.log"
+    DISCARDS=$GOUT                                     # a new log from here on
+    host_to_guest b B primary "primary after the daemon restart"
     guest_to_host b B clipboard "guest after the daemon restart ✓"
     guest_to_host b B primary "guest primary after the daemon restart"
+    host_to_guest b B clipboard "host after the daemon restart, again"
     G B ev_start
     EV_X= EV_Y=
     pointer_check b B 8192 16384
@@ -644,6 +672,8 @@ s_fresh_backend() {
     wait_for 60 q_mig_is B completed || { bad "QEMU B: $(qq B '{"execute":"query-migrate"}')"; return; }
     wait_for 30 q_running C || { bad "QEMU C is $(q_status C)"; return; }
     GUEST_VM=C
+    sleep 1
+    r=$(guest_crashed C) && { bad "the guest kernel crashed after QEMU's migration: $r"; return; }
     stop B
     stop b
     wait_for 30 has_caps c || bad "the fresh backend got no caps"
@@ -707,7 +737,8 @@ if scenario vm-connect s_connect; then
     scenario vm-migrate-dest-dies-kept s_migrate_fails die
     if scenario vm-migrate-with-backend s_migrate; then
         scenario vm-migrated-roundtrips s_migrated_roundtrips
-        scenario vm-agent-restart-migrated s_agent_restart
+        scenario vm-session-agent-restart-migrated s_session_restart
+        scenario vm-daemon-restart-migrated s_daemon_restart
         scenario vm-fresh-backend-loses s_fresh_backend
     fi
 fi
