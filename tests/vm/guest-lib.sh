@@ -4,8 +4,8 @@
 # read-only).
 export DISPLAY=:0 NO_AT_BRIDGE=1
 export DBUS_SESSION_BUS_ADDRESS=unix:path=/run/vm/dbus.sock
-VM_CHAN=/dev/virtio-ports/com.redhat.spice.0
-VM_CMD=/dev/virtio-ports/org.test.cmd
+export VM_CHAN=/dev/virtio-ports/com.redhat.spice.0
+export VM_CMD=/dev/virtio-ports/org.test.cmd
 
 # A sleep without a fork (TCG makes every fork expensive).
 nap() { [ -p /run/vm/nap ] || mkfifo /run/vm/nap; read -r -t "$1" _ <>/run/vm/nap; true; }
