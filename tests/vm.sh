@@ -99,7 +99,7 @@ stop_all() {
 }
 cleanup() {
     trap - EXIT INT TERM
-    fetch_guest_logs
+    [ "$FAILED" = 0 ] && [ "${VM_KEEP:-0}" != 1 ] || fetch_guest_logs
     stop_all
     [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null && wait "$WATCHDOG" 2>/dev/null
     if [ "$FAILED" = 0 ] && [ "$INTERRUPTED" = 0 ] && [ "${VM_KEEP:-0}" != 1 ]; then
@@ -385,7 +385,10 @@ backend_migrate() { # SRC-HOST: to tcp:127.0.0.1:PORT; sets BE_MS (wall), prints
 
 s_image() {
     local out
-    out=$(nice bash "$HERE/vm/image.sh" "$CACHE" 2>&1) || { bad "image build: $(tail -5 <<<"$out")"; return; }
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo                  # debootstrap needs root
+    out=$($sudo nice bash "$HERE/vm/image.sh" "$CACHE" 2>&1) ||
+        { bad "image build: $(tail -5 <<<"$out")"; return; }
     note "$(tail -1 <<<"$out")"
     # KVM when a vCPU really runs (a nested /dev/kvm may open and then
     # fail to set the CPU's MSRs: QEMU aborts)
@@ -717,31 +720,37 @@ scenario() { # NAME FUNCTION [ARGS...]
     [ -z "$REASONS" ]
 }
 
-ACCEL=tcg GUEST_VM=
-scenario vm-image s_image || { echo "$PASSED passed, $FAILED failed"; exit 1; }
-START=$SECONDS
-(   # the watchdog: TERMs the script after BUDGET s
-    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-    sleep "$BUDGET" &
-    sp=$!
-    wait "$sp" && kill -TERM $$
-) </dev/null >/dev/null 2>&1 3>&- &
-WATCHDOG=$!
+# The driver in a function: bash has read the whole file before it runs
+# (an edit of this file during a run cannot derail it).
+main() {
+    ACCEL=tcg GUEST_VM= T_ALL=$SECONDS
+    scenario vm-image s_image || { echo "$PASSED passed, $FAILED failed"; exit 1; }
+    START=$SECONDS
+    (   # the watchdog: TERMs the script after BUDGET s
+        trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+        sleep "$BUDGET" &
+        sp=$!
+        wait "$sp" && kill -TERM $$
+    ) </dev/null >/dev/null 2>&1 3>&- &
+    WATCHDOG=$!
 
-if scenario vm-connect s_connect; then
-    scenario vm-clipboard-host-to-guest s_host_to_guest
-    scenario vm-clipboard-guest-to-host s_guest_to_host
-    scenario vm-png-both-ways s_png
-    scenario vm-pointer s_pointer
-    scenario vm-migrate-refused-kept s_migrate_fails refuse
-    scenario vm-migrate-dest-dies-kept s_migrate_fails die
-    if scenario vm-migrate-with-backend s_migrate; then
-        scenario vm-migrated-roundtrips s_migrated_roundtrips
-        scenario vm-session-agent-restart-migrated s_session_restart
-        scenario vm-daemon-restart-migrated s_daemon_restart
-        scenario vm-fresh-backend-loses s_fresh_backend
+    if scenario vm-connect s_connect; then
+        scenario vm-clipboard-host-to-guest s_host_to_guest
+        scenario vm-clipboard-guest-to-host s_guest_to_host
+        scenario vm-png-both-ways s_png
+        scenario vm-pointer s_pointer
+        scenario vm-migrate-refused-kept s_migrate_fails refuse
+        scenario vm-migrate-dest-dies-kept s_migrate_fails die
+        if scenario vm-migrate-with-backend s_migrate; then
+            scenario vm-migrated-roundtrips s_migrated_roundtrips
+            scenario vm-session-agent-restart-migrated s_session_restart
+            scenario vm-daemon-restart-migrated s_daemon_restart
+            scenario vm-fresh-backend-loses s_fresh_backend
+        fi
     fi
-fi
-[ "$FAILED" = 0 ] || { echo "# ---- trace (last 40 lines)"; tail -40 "$D/trace.log" | cut -c1-240 | sed 's/^/#   /'; }
-echo "$PASSED passed, $FAILED failed ($((SECONDS - START)) s with the VM)"
-[ "$FAILED" = 0 ]
+    [ "$FAILED" = 0 ] || { echo "# ---- trace (last 40 lines)"; tail -40 "$D/trace.log" | cut -c1-240 | sed 's/^/#   /'; }
+    echo "$PASSED passed, $FAILED failed ($((SECONDS - START)) s with the VM, $((SECONDS - T_ALL)) s in all)"
+    [ "$FAILED" = 0 ]
+}
+main "$@"
+exit $?
