@@ -427,8 +427,7 @@ s_connect() {
     G A "paste_wait clipboard UTF8_STRING $(printf 'ready probe' | sha) 30" ||
         { bad "the X side never saw a host grab: $GOUT"; return; }
     note "connect: clipboard ready $(( ($(ms_now) - t0) )) ms after QEMU started ($GOUT)"
-    PIDS_A=$(agent_pids A)
-    echo "# agent: $PIDS_A"
+    echo "# agent: $(agent_pids A)"
 }
 
 s_host_to_guest() {
