@@ -144,6 +144,46 @@ START_TEST(test_i6_caps_after_caps)
 }
 END_TEST
 
+/*
+ * The agent restarts in place (spice-vdagentd when its session agent
+ * restarts: its port reopens behind an emulator chardev that stays
+ * connected, so the host sees only caps with request=1).  The daemon
+ * keeps counting grab serials until a host's caps ask (request=1), so our
+ * answer asks: the host's grabs after the restart, including the one
+ * offered again, are all accepted, and the new session starts once.
+ * Found with the real agent in a QEMU VM (make check-vm).
+ */
+START_TEST(test_restart_in_place_keeps_serials_in_step)
+{
+    TestFe *fe = cb_connect(REAL_AGENT_CAPS);
+    HostPeer *hp = fe_peer_new(fe);
+    unsigned i, resets;
+
+    for (i = 0; i < 5; i++) {
+        hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
+        fe_pump(fe);
+    }
+    ck_assert_uint_eq(guest_agent_serial(fe->ga, SEL_CLIPBOARD), 5);
+    resets = hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL);
+
+    guest_agent_send_caps(fe->ga, true);    /* not resetting its serials */
+    fe_pump(fe);
+    fe_pump(fe);                            /* its answer to our request */
+    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL),
+                      resets + 1);
+    for (i = 0; i < 3; i++) {
+        hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
+        fe_pump(fe);
+    }
+    ck_assert_uint_eq(guest_agent_ignored(fe->ga), 0);
+    ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
+    /* the offer of the host's grab again, then three grabs */
+    ck_assert_uint_eq(guest_agent_serial(fe->ga, SEL_CLIPBOARD), 4);
+    ck_assert_str_eq(fe->events->str, "");
+    fe_free(fe);
+}
+END_TEST
+
 /* ==== the port: close, reopen, free ======================================= */
 
 /*
@@ -610,6 +650,7 @@ Suite *vdagent_clipboard_session_suite(void)
                         N_CAPS_SETS);
     tcase_add_test(tc, test_q12_opened_after_guest_close);
     tcase_add_test(tc, test_i6_caps_after_caps);
+    tcase_add_test(tc, test_restart_in_place_keeps_serials_in_step);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("port");

@@ -296,9 +296,10 @@ static void act_stop_resume(TestFe *fe, const TestFeCall *call, OnMessage *om)
 }
 
 /*
- * A connected device with the host owning the clipboard, whose agent asked
- * for caps again while the guest side had no room: the caps answer, the
- * heads, the limit and the host's grab are queued, nothing written.  The
+ * A connected device with the host owning the clipboard, whose agent
+ * restarted in place (asked for caps again, got our caps asking in turn)
+ * and answered while the guest side had no room: the heads, the limit and
+ * the host's grab of the new session are queued, nothing written.  The
  * agent's received list is cleared; room is unlimited again.
  */
 static TestFe *fe_answer_queued(void)
@@ -307,11 +308,12 @@ static TestFe *fe_answer_queued(void)
 
     hp_grab(fe_peer_new(fe), CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
     fe_open(fe);
+    guest_agent_send_caps(fe->ga, true);
+    fe_pump(fe);
     guest_agent_clear_received(fe->ga);
     g_byte_array_set_size(fe->wire, 0);
     fe->unlimited = false;
     fe->budget = 0;
-    guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
     ck_assert_uint_eq(fe->wire->len, 0);
     ck_assert_uint_gt(vdagent_chardev_pending_output(fe->dev), 0);
@@ -326,18 +328,19 @@ static GByteArray *reference_answer(void)
     GByteArray *wire;
 
     vdagent_chardev_accept_input(fe->dev);
-    ck_assert_uint_eq(guest_agent_n_received(fe->ga), 4);
-    msg_at(fe->ga, 0, VD_AGENT_ANNOUNCE_CAPABILITIES);
-    msg_at(fe->ga, 3, VD_AGENT_CLIPBOARD_GRAB);
+    ck_assert_uint_eq(guest_agent_n_received(fe->ga), 3);
+    msg_at(fe->ga, 0, VD_AGENT_MONITORS_CONFIG);
+    msg_at(fe->ga, 1, VD_AGENT_MAX_CLIPBOARD);
+    msg_at(fe->ga, 2, VD_AGENT_CLIPBOARD_GRAB);
     wire = g_steal_pointer(&fe->wire);
     fe_free(fe);
     return wire;
 }
 
 /*
- * A4: a stop from inside the write of the first queued message (the caps
- * answer): the drain stops at once, nothing more is written while stopped
- * (heads, limit and grab wait, accept_input() included), and on resume
+ * A4: a stop from inside the write of the first queued message (the
+ * heads): the drain stops at once, nothing more is written while stopped
+ * (limit and grab wait, accept_input() included), and on resume
  * everything goes out, exactly what a device never stopped writes, with
  * nothing left behind.
  */
@@ -347,7 +350,7 @@ START_TEST(test_stop_in_write_holds_output_until_resume)
     TestFe *fe = fe_answer_queued();
     OnMessage om;
 
-    set_on_message(fe, &om, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, act_stop);
+    set_on_message(fe, &om, VD_AGENT_MONITORS_CONFIG, 0, act_stop);
     vdagent_chardev_accept_input(fe->dev);
     ck_assert(om.done);
     ck_assert(!vdagent_chardev_running(fe->dev));
@@ -377,8 +380,7 @@ START_TEST(test_stop_resume_in_write_flushes)
     TestFe *fe = fe_answer_queued();
     OnMessage om;
 
-    set_on_message(fe, &om, VD_AGENT_ANNOUNCE_CAPABILITIES, 0,
-                   act_stop_resume);
+    set_on_message(fe, &om, VD_AGENT_MONITORS_CONFIG, 0, act_stop_resume);
     vdagent_chardev_accept_input(fe->dev);
     ck_assert(om.done);
     ck_assert(vdagent_chardev_running(fe->dev));

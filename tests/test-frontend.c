@@ -212,6 +212,8 @@ void fe_restart_agent(TestFe *fe, bool reopen)
     } else {
         guest_agent_send_caps(fe->ga, true);
     }
+    /* its caps, then (a restart in place) its answer to ours */
+    fe_pump(fe);
     fe_pump(fe);
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
 }

@@ -343,6 +343,7 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
     const uint8_t *data = g_bytes_get_data(payload, &size);
     uint32_t request;
     size_t i, n;
+    bool known = dev->n_guest_caps > 0;
 
     (void)sel;
     request = vdagent_le32(data + offsetof(VDAgentAnnounceCapabilities, request));
@@ -366,8 +367,20 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
     g_debug("guest caps: %zu words, word 0 0x%08x, request %u",
             dev->n_guest_caps, dev->n_guest_caps ? dev->guest_caps[0] : 0,
             request);
+    /*
+     * An agent that asks again restarted: spice-vdagentd sends its caps
+     * with request=1 when its session agent restarts, but resets its grab
+     * serials only when the host's caps carry request=1 (a new client).
+     * So the answer asks too, which makes the agent reset its serials and
+     * answer; that answer starts the new session below, once, in step
+     * with the agent's counters.  The first caps of a session (the answer
+     * to ours, or an agent's own request crossing it) get request=0.
+     */
     if (request) {
-        vdagent_send_caps(dev, false);
+        vdagent_send_caps(dev, known);
+        if (known || vdagent_session_ended(dev)) {
+            return;
+        }
     }
     /*
      * New caps mean a (re)started agent: the mouse handler activates, the

@@ -53,7 +53,8 @@
  *      (port 1, payload <= 2048, protocol 1, one message per chunk, a
  *      header never split: tests/guest-agent.h);
  *      before the device took the agent's caps in this session, the only
- *      message is the caps request (request=1), once; never more answers
+ *      message is the caps request (request=1), once; later caps requests
+ *      only as answers to the agent asking again; never more answers
  *      (CLIPBOARD) than requests accepted this session;
  *  P6  the frontend also frames the chunks itself (port 1, 1..2048 bytes)
  *      and feeds the agent one chunk at a time; the agent ignores no
@@ -174,6 +175,7 @@ typedef struct Fz {
     uint64_t drops_base;         /* drops_in() at open */
     size_t seen;                 /* agent messages checked */
     unsigned caps_requests;      /* request=1 caps decoded this session */
+    unsigned agent_asks;         /* request=1 caps the agent sent this session */
     uint64_t answers;            /* CLIPBOARD decoded this session */
     bool inexact;                /* raw bytes or a second agent caps */
     bool raw;                    /* raw bytes pushed this session */
@@ -322,7 +324,11 @@ static void observe(Fz *fz)
                        m->size >= 4 && m->data[0] == 1;
 
         if (request) {
-            CHECK(fz->caps_requests++ == 0, "a second caps request in a session");
+            /* ours at the start, then one for each time the agent asked
+             * again (a restart in place: our answer asks in turn) */
+            CHECK(fz->caps_requests++ <= fz->agent_asks || fz->raw,
+                  "%u caps requests in a session where the agent asked %u "
+                  "times", fz->caps_requests, fz->agent_asks);
         }
         CHECK(caps_in_session > 0 || request,
               "%s before the agent's caps", vdagent_msg_name(m->type));
@@ -356,6 +362,7 @@ static void session_start(Fz *fz)
     fz->req_base = requests_in(fz);
     fz->drops_base = drops_in(fz);
     fz->caps_requests = 0;
+    fz->agent_asks = 0;
     fz->answers = 0;
     fz->inexact = false;
     fz->raw = false;
@@ -675,6 +682,7 @@ static void run_act(Fz *fz, uint8_t act)
         pump(fz, (param + 1) * 4);
         break;
     case ACT_AGENT_CAPS:
+        fz->agent_asks++;
         guest_agent_send_caps(fz->ga, true);
         pump(fz, 0);
         break;
@@ -802,9 +810,13 @@ static void run_op(Fz *fz, uint8_t op)
         fz->n_acts = n;
         fz->next_act = 0;
         break;
-    case OP_AGENT_CAPS:
-        guest_agent_send_caps(fz->ga, take(fz) & 1);
+    case OP_AGENT_CAPS: {
+        bool ask = take(fz) & 1;
+
+        fz->agent_asks += ask;
+        guest_agent_send_caps(fz->ga, ask);
         break;
+    }
     case OP_AGENT_GRAB:
         a = take(fz);
         agent_grab(fz, a, take(fz));
