@@ -1,7 +1,8 @@
 /*
  * check_vdagent_migration_output.c: output queued at the save (bug R5): a
  * reply the frontend had not taken, whole or half streamed, reaches the
- * guest from the destination exactly once (fixture:
+ * guest from the destination exactly once; a guest that asks again and
+ * again without reading cannot make the save fail (issue 11) (fixture:
  * check_vdagent_migration.h).
  */
 #include <check.h>
@@ -185,6 +186,221 @@ START_TEST(test_large_reply_half_streamed)
 }
 END_TEST
 
+/* ---- a guest that asks again and again without reading ----------------- */
+
+/* A small max_message: the saver's bound is 4 x 64 KiB + 1 MiB. */
+#define FLOOD_MAX_MESSAGE (64u * 1024)
+#define FLOOD_BOUND ((uint64_t)FLOOD_MAX_MESSAGE * 4 + 1024 * 1024)
+/* The host's clipboard: each answer carries 1 MiB. */
+#define FLOOD_DATA (1024u * 1024)
+#define FLOOD_WIRE (FLOOD_DATA + 28 + 8 * ((FLOOD_DATA + 28 + 2047) / 2048))
+/* Requests sent: 12 MiB of answers, far above the saver's bound, within
+ * the 16 that may wait behind the one answered at once. */
+#define FLOOD_N 12
+
+/*
+ * A source whose host peer owns CLIPBOARD text of FLOOD_DATA bytes (the
+ * pattern of @seed) and whose guest sent @n requests for it while the
+ * frontend gave no room.  The queued output stays within max_message and
+ * one answer: the rest wait, counted (past 16 waiting, answered empty).
+ */
+static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
+{
+    VDAgentConfig config = mig_config();
+    TestFe *src;
+    HostPeer *hp;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    guest_agent_clear_received(ga);
+    g_byte_array_set_size(src->wire, 0);
+    src->unlimited = false;
+    src->budget = 0;
+    for (unsigned i = 0; i < n; i++) {
+        guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        fe_pump(src);
+        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+                          FLOOD_MAX_MESSAGE + FLOOD_WIRE);
+    }
+    ck_assert_uint_eq(src->wire->len, 0);
+    /* One answer queued, and 36 wire bytes an empty one past the limit. */
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+                      FLOOD_WIRE + 36 * (n > 17 ? n - 17 : 0));
+    return src;
+}
+
+/* @n answers, each the whole data, byte-exact, and nothing else. */
+static void ck_flood_answers(const GuestAgent *ga, unsigned n,
+                             const uint8_t *data)
+{
+    ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), n);
+    ck_assert_uint_eq(guest_agent_n_received(ga), n);
+    for (unsigned i = 0; i < n; i++) {
+        const GuestAgentMsg *m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, i);
+
+        ck_assert_uint_eq(m->size, 8 + FLOOD_DATA);
+        ck_assert_uint_eq(m->data[0], 0);
+        ck_assert_uint_eq(test_le32(m->data + 4),
+                          VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        ck_assert(memcmp(m->data + 8, data, FLOOD_DATA) == 0);
+    }
+    ck_agent_clean(ga);
+}
+
+/*
+ * Issue 11 (fuzz_device): the guest asks FLOOD_N times without reading.
+ * The answers were queued each time (a 1 MiB copy each in the save), and
+ * the save refused the queue: the guest made the migration fail.  Now one
+ * answer is queued and the others wait as pending requests: the save
+ * succeeds, loads into a fresh device that saves the same bytes, and the
+ * guest reading on the destination gets every answer once, in order.
+ */
+START_TEST(test_request_flood_migrates)
+{
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 23);
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    TestFe *src, *dst;
+
+    src = flood_start(ga, FLOOD_N, data);
+    ck_assert_uint_eq(fe_counters(src).requests_deferred, FLOOD_N - 1);
+    ck_assert_uint_eq(fe_counters(src).requests_refused, 0);
+
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    ck_assert_uint_lt(stream->len, FLOOD_BOUND);
+    src->ga = NULL;
+    dst = dest_new(src);
+    hp_restore(g_ptr_array_index(src->peers, 0), dst);
+    dest_load_ok(dst, stream);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
+
+    dest_resume(dst, ga);
+    ck_flood_answers(ga, FLOOD_N, data);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    fe_free(dst);
+    fe_free(src);
+}
+END_TEST
+
+/*
+ * The same without a migration: the guest reads slowly (@_i + 1 bytes of
+ * 100 KiB steps); every request is answered once, in order, and the
+ * queued output never passes max_message + one answer.
+ */
+START_TEST(test_request_flood_drains)
+{
+    static const size_t steps[] = { 100 * 1024, 2056, FLOOD_WIRE };
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 29);
+    TestFe *src = flood_start(ga, FLOOD_N, data);
+    unsigned rounds = 0;
+
+    while (guest_agent_count_type(ga, VD_AGENT_CLIPBOARD) < FLOOD_N) {
+        ck_assert_uint_lt(rounds++, 100000);
+        src->budget = steps[_i];
+        vdagent_chardev_accept_input(src->dev);
+        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+                          FLOOD_MAX_MESSAGE + FLOOD_WIRE);
+    }
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    ck_flood_answers(ga, FLOOD_N, data);
+    fe_free(src);
+}
+END_TEST
+
+/*
+ * At the limit: 16 requests wait; the 18th and later are answered empty
+ * at once (behind the answer already queued, ahead of the 16 waiting),
+ * counted as refused.  Every request still gets exactly one answer.
+ */
+START_TEST(test_request_flood_limit)
+{
+    const unsigned n = 1 + 16 + 3;
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 31);
+    TestFe *src = flood_start(ga, n, data);
+    VDAgentCounters c = fe_counters(src);
+
+    ck_assert_uint_eq(c.requests_deferred, 16);
+    ck_assert_uint_eq(c.requests_refused, 3);
+    src->unlimited = true;
+    vdagent_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    ck_assert_uint_eq(guest_agent_n_received(ga), n);
+    for (unsigned i = 0; i < n; i++) {
+        const GuestAgentMsg *m = guest_agent_received(ga, i);
+        bool empty = i >= 1 && i <= 3;
+
+        ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
+        ck_assert_uint_eq(m->size, 8 + (empty ? 0 : FLOOD_DATA));
+        ck_assert_uint_eq(test_le32(m->data + 4),
+                          VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        ck_assert(empty || memcmp(m->data + 8, data, FLOOD_DATA) == 0);
+    }
+    ck_agent_clean(ga);
+    fe_free(src);
+}
+END_TEST
+
+/*
+ * Requests waiting for room when the host grabs again: answered empty
+ * before the new grab reaches the guest (the old data is moot, as for a
+ * request waiting for the owner); a port close forgets them.
+ */
+START_TEST(test_request_flood_regrab)
+{
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 37);
+    TestFe *src = flood_start(ga, 4, data);
+    HostPeer *hp = g_ptr_array_index(src->peers, 0);
+    const GuestAgentMsg *m;
+
+    hp_grab(hp, 0, BIT(PNG));
+    src->unlimited = true;
+    vdagent_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(guest_agent_n_received(ga), 5);
+    m = guest_agent_received(ga, 0);
+    ck_assert_uint_eq(m->size, 8 + FLOOD_DATA);
+    for (unsigned i = 1; i < 4; i++) {
+        m = guest_agent_received(ga, i);
+        ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
+        ck_assert_uint_eq(m->size, 8);
+    }
+    ck_assert_uint_eq(guest_agent_received(ga, 4)->type,
+                      VD_AGENT_CLIPBOARD_GRAB);
+    ck_agent_clean(ga);
+
+    /* Again, then the port closes: nothing waits in the next session. */
+    guest_agent_clear_received(ga);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    src->unlimited = false;
+    src->budget = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        fe_pump(src);
+    }
+    vdagent_chardev_set_guest_open(src->dev, false);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    src->unlimited = true;
+    vdagent_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    {
+        uint32_t serials[3], pending[3];
+
+        vdagent_chardev_clipboard_state(src->dev, serials, pending);
+        ck_assert_uint_eq(pending[0] | pending[1] | pending[2], 0);
+    }
+    fe_free(src);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------------- */
 
 Suite *vdagent_migration_output_suite(void)
@@ -197,6 +413,14 @@ Suite *vdagent_migration_output_suite(void)
     tcase_add_test(tc, test_queued_output);
     tcase_add_loop_test(tc, test_large_reply_half_streamed, 0,
                         G_N_ELEMENTS(big_taken));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("request-flood");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_request_flood_migrates);
+    tcase_add_loop_test(tc, test_request_flood_drains, 0, 3);
+    tcase_add_test(tc, test_request_flood_limit);
+    tcase_add_test(tc, test_request_flood_regrab);
     suite_add_tcase(s, tc);
     return s;
 }

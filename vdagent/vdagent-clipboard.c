@@ -22,6 +22,17 @@
  *  - Without CLIPBOARD_SELECTION only the CLIPBOARD selection travels.
  *  - Data for the guest is streamed from the hub's GBytes: never copied
  *    into a queue, never dropped because one is full (R6).
+ *  - Backpressure: an answer carrying data is queued only while the output
+ *    the guest has not taken is below max_message (output_full()); else the
+ *    request waits in cbpending, as one waiting for the owner does, and is
+ *    answered as the guest reads (vdagent_clipboard_answer_deferred(), at
+ *    the end of the outermost device call).  A guest that asks again and
+ *    again without reading can so never make the queued output (what a
+ *    save writes) grow past max_message + one answer: it was a copy of the
+ *    whole data per request (issue 11, found by fuzz_device).  Requests of
+ *    one selection and type are answered in the order they came.
+ *  - At most VDAGENT_MAX_PENDING requests of one selection and type wait;
+ *    one more is answered empty at once and counted (requests_refused).
  */
 #define G_LOG_DOMAIN "vdagent"
 
@@ -82,6 +93,24 @@ static size_t put_selection(const VDAgentChardev *dev, uint8_t *p,
 }
 
 /* ---- to the guest ------------------------------------------------------- */
+
+/*
+ * The guest has not taken max_message bytes of output or more: an answer
+ * carrying data waits (backpressure).  One max message of room: an answer
+ * as large as the guest could send is never held back by small messages.
+ */
+static bool output_full(const VDAgentChardev *dev)
+{
+    return vdagent_chardev_pending_output(dev) >= dev->config.max_message;
+}
+
+/* @data, answered to this guest, carries bytes (else it goes empty). */
+static bool answer_has_data(const VDAgentChardev *dev, GBytes *data)
+{
+    return data && g_bytes_get_size(data) > 0 &&
+           (dev->guest_max_clipboard < 0 ||
+            g_bytes_get_size(data) <= (uint64_t)dev->guest_max_clipboard);
+}
 
 /* CLIPBOARD [sel] type data: @data NULL or too big for the guest: empty. */
 static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
@@ -166,13 +195,18 @@ static void set_announced(VDAgentChardev *dev, unsigned sel,
     dev->announced[sel] = info;
 }
 
-/* The current info of @sel got data: answer what the guest waits for. */
-static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
+/*
+ * The current info of @sel got data: answer what the guest waits for, in
+ * order, as long as the output has room for answers carrying data (the
+ * rest waits for the guest to read: output_full()).  Returns how many
+ * requests it answered.
+ */
+static unsigned update_data(VDAgentChardev *dev, ClipboardInfo *info)
 {
-    unsigned sel = info->selection, t;
+    unsigned sel = info->selection, t, answered = 0;
 
     if (info->owner == &dev->cbpeer) {
-        return;
+        return 0;
     }
     for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
         ClipboardContent *c = &info->types[t];
@@ -182,14 +216,21 @@ static void update_data(VDAgentChardev *dev, ClipboardInfo *info)
         }
         /* Answered (data), or the owner set size 0 (unavailable). */
         while (dev->cbpending_n[sel][t] > 0) {
+            if (answer_has_data(dev, c->data) && output_full(dev)) {
+                break;       /* answered once the guest has read */
+            }
             dev->cbpending_n[sel][t]--;
+            answered++;
             send_data(dev, sel, type_to_vd(t), c->data);
             if (vdagent_session_ended(dev)) {
-                return;
+                return answered;
             }
         }
-        dev->cbpending[sel] &= ~(1u << t);
+        if (dev->cbpending_n[sel][t] == 0) {
+            dev->cbpending[sel] &= ~(1u << t);
+        }
     }
+    return answered;
 }
 
 /* A new info for @sel: tell the guest what changed. */
@@ -271,7 +312,13 @@ static void cb_notify_one(VDAgentChardev *dev, const ClipboardNotify *n)
     case CLIPBOARD_NOTIFY_REQUEST_TIMEOUT:
         if (n->info->owner == &dev->cbpeer) {
             dev->host_pending[n->info->selection] &= ~(1u << n->data_type);
-        } else {
+        } else if (n->info == clipboard_hub_info(dev->hub, n->info->selection) &&
+                   !n->info->types[n->data_type].data) {
+            /*
+             * The owner did not answer in time.  Requests waiting for
+             * output room (the data is here) are not the timeout's: they
+             * are answered with the data as the guest reads.
+             */
             answer_pending_empty(dev, n->info->selection, 1u << n->data_type);
         }
         break;
@@ -380,16 +427,26 @@ void vdagent_clipboard_recv_request(VDAgentChardev *dev,
         send_data(dev, sel, vdtype, NULL);
         return;
     }
-    if (info->types[t].data) {
+    if (info->types[t].data && dev->cbpending_n[sel][t] == 0 &&
+        !(answer_has_data(dev, info->types[t].data) && output_full(dev))) {
         send_data(dev, sel, vdtype, info->types[t].data);
         return;
     }
     if (dev->cbpending_n[sel][t] >= VDAGENT_MAX_PENDING) {
+        /* The waiting list is full: answered empty now, counted. */
+        g_debug("guest request %s/%u: %d already wait, answered empty",
+                clipboard_selection_name(sel), vdtype, VDAGENT_MAX_PENDING);
+        dev->counters.requests_refused++;
         send_data(dev, sel, vdtype, NULL);
         return;
     }
     dev->cbpending[sel] |= 1u << t;
     dev->cbpending_n[sel][t]++;
+    if (info->types[t].data) {
+        /* Behind the ones of its kind, or the output is full: it waits. */
+        dev->counters.requests_deferred++;
+        return;
+    }
     if (!clipboard_hub_request(dev->hub, info, t) &&
         !vdagent_session_ended(dev)) {
         answer_pending_empty(dev, sel, 1u << t);
@@ -479,6 +536,40 @@ void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
             answer_pending_empty(dev, s, 1u << t);
         }
     }
+}
+
+/*
+ * The guest may have read: answer the requests that wait for output room
+ * (their data is held), in order, while there is room.  Called at the end
+ * of the outermost device call; nothing while the device is stopped or a
+ * loaded state is not resolved yet.  Returns true when it answered one.
+ */
+bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev)
+{
+    unsigned s, answered = 0;
+
+    if (!dev->connected || !dev->running || dev->resolve_pending ||
+        output_full(dev)) {
+        return false;
+    }
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        ClipboardInfo *info;
+
+        if (!dev->cbpending[s]) {
+            continue;
+        }
+        info = clipboard_hub_info(dev->hub, s);
+        if (info) {
+            /* Ours for the call: an answer may make the hub replace it. */
+            g_autoptr(ClipboardInfo) ref = clipboard_info_ref(info);
+
+            answered += update_data(dev, ref);
+        }
+        if (vdagent_session_ended(dev) || output_full(dev)) {
+            break;
+        }
+    }
+    return answered > 0;
 }
 
 /* ---- session ------------------------------------------------------------ */

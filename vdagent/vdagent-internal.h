@@ -17,7 +17,11 @@
 
 /* Most types one guest grab may list (spice has 6; QEMU's bound too). */
 #define VDAGENT_GRAB_MAX_TYPES 10
-/* Most unanswered guest requests per selection and type. */
+/*
+ * Most unanswered guest requests per selection and type (waiting for the
+ * owner's data, or for output room): one more is answered empty at once
+ * and counted (VDAgentCounters.requests_refused).
+ */
 #define VDAGENT_MAX_PENDING 16
 
 struct VDAgentChardev {
@@ -147,6 +151,7 @@ void vdagent_mouse_disconnect(VDAgentChardev *dev);
 
 /* vdagent-clipboard.c */
 void vdagent_clipboard_resolve_pending(VDAgentChardev *dev);
+bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev);
 uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev);
 void vdagent_clipboard_init(VDAgentChardev *dev);
 void vdagent_clipboard_fini(VDAgentChardev *dev);

@@ -202,13 +202,26 @@ void vdagent_leave(VDAgentChardev *dev, unsigned outer)
     /*
      * The outermost call feeds what the guest pushed meanwhile (bytes of
      * the current session only: a close drops them), still counted as
-     * under way so that bytes pushed from inside this feeding wait too.
+     * under way so that bytes pushed from inside this feeding wait too,
+     * and answers the guest requests that waited for output room.
      */
-    while (dev->depth == 1 && dev->deferred->len > 0) {
-        g_autoptr(GByteArray) more = dev->deferred;
+    while (dev->depth == 1) {
+        g_autoptr(GByteArray) more = NULL;
 
-        dev->deferred = g_byte_array_new();
         dev->call_session = dev->session;
+        if (dev->deferred->len == 0) {
+            /*
+             * Then the guest requests that wait for output room, now that
+             * the guest may have read (each answer may write, and so push
+             * more guest bytes: fed first).
+             */
+            if (!vdagent_clipboard_answer_deferred(dev)) {
+                break;
+            }
+            continue;
+        }
+        more = dev->deferred;
+        dev->deferred = g_byte_array_new();
         vdagent_feed(dev, more->data, more->len);
     }
     dev->call_session = outer;

@@ -127,6 +127,12 @@ typedef struct VDAgentCounters {
     uint64_t mouse_coalesced;/* motions merged into a queued MOUSE_STATE */
     uint64_t caps_truncated; /* guest caps messages with more words than
                                 VDAGENT_MAX_CAPS_WORDS: the rest ignored */
+    uint64_t requests_deferred; /* guest clipboard requests whose answer
+                                   waited for output room (the guest had
+                                   not read max_message bytes) */
+    uint64_t requests_refused;  /* guest clipboard requests answered empty
+                                   at once: 16 of the same selection and
+                                   type were already waiting */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
 } VDAgentCounters;
