@@ -11,7 +11,7 @@ frontend's callbacks (OP_ARM).  The numbers below must follow the enums
 of fuzz_device.c.  One seed per defect of issue 20 (the re-entry of A1-A4,
 the states of B1 and B2, the parser state fuzz_device found), a few plain
 sessions, and for issue 11 the migrations that continue, the request
-timeouts, input events and syncs on several heads, grab serial races.  Files of the same name are overwritten; others (crash
+timeouts, input events and syncs on several heads, grab serial races, a flood of requests without reading.  Files of the same name are overwritten; others (crash
 reproducers kept as regression seeds) are left alone.
 """
 import os
@@ -223,6 +223,15 @@ SEEDS = {
         op(OP_AGENT_MAX, 100) + PUMP +
         op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP +
         op(OP_HOST_ANSWER, 127 + 20),
+    # issue 11: the guest asks for 128 KiB of host text 17 times without
+    # reading; one answer is queued, the others wait (they used to be
+    # queued each, 2.2 MiB the save refused); migrated, then read
+    'request-flood-no-room':
+        bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP + act(ACT_BUDGET, 0) +
+        op(OP_HOST_ANSWER, 255) +
+        (op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP) * 16 +
+        op(OP_MIGRATE, RESTORE) + act(ACT_UNLIMITED) + PUMP,
 }
 
 
