@@ -609,6 +609,64 @@ START_TEST(test_layout_selection_only)
 }
 END_TEST
 
+/*
+ * A cap counts when both sides have it: an agent whose own caps lack
+ * CLIPBOARD_SELECTION and GRAB_SERIAL lays its messages out bare under
+ * the host's full caps (V_HOST_CAPS has both), and parses the host's
+ * grabs bare too (found by fuzz_device: it expected a prefix and serial).
+ */
+START_TEST(test_layout_own_caps)
+{
+    const uint32_t caps[] = { REAL_AGENT_CAPS &
+                              ~(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) &
+                              ~(1u << VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) };
+    g_autoptr(GuestAgent) ga = guest_agent_new(caps, 1);
+    const uint32_t types[] = { VD_AGENT_CLIPBOARD_UTF8_TEXT };
+
+    feed_hex(ga, V_HOST_CAPS);
+    drop_output(ga);
+    ck_assert(guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_SELECTION));
+    guest_agent_send_grab(ga, 0, types, 1);
+    take_output_eq(ga, "01000000 18000000 | 01000000 07000000"
+                       "0000000000000000 04000000 | 01000000");
+    guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    take_output_eq(ga, "01000000 18000000 | 01000000 08000000"
+                       "0000000000000000 04000000 | 01000000");
+    ck_assert_uint_eq(guest_agent_serial(ga, 0), 0);
+    /* the host's bare GRAB (one type): taken, nothing ignored */
+    feed_hex(ga, "01000000 18000000 | 01000000 07000000"
+                 "0000000000000000 04000000 | 01000000");
+    ck_assert_uint_eq(guest_agent_ignored(ga), 0);
+    ck_assert_uint_eq(guest_agent_errors(ga), 0);
+}
+END_TEST
+
+/*
+ * The agent's counters are 0 whenever it sends its caps: a restarted
+ * agent (request=1) starts over, as the host does once it takes them.
+ */
+START_TEST(test_caps_reset_serials)
+{
+    g_autoptr(GuestAgent) ga = agent_after_qemu_caps();
+    const uint32_t types[] = { VD_AGENT_CLIPBOARD_UTF8_TEXT };
+
+    guest_agent_send_grab(ga, 0, types, 1);
+    guest_agent_send_grab(ga, 1, types, 1);
+    ck_assert_uint_eq(guest_agent_serial(ga, 0), 1);
+    ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
+    ck_assert_uint_eq(guest_agent_caps_sent(ga), 1);
+    guest_agent_send_caps(ga, true);
+    ck_assert_uint_eq(guest_agent_caps_sent(ga), 2);
+    ck_assert_uint_eq(guest_agent_serial(ga, 0), 0);
+    ck_assert_uint_eq(guest_agent_serial(ga, 1), 0);
+    drop_output(ga);
+    guest_agent_send_grab(ga, 0, types, 1);
+    take_output_eq(ga, "01000000 20000000 | 01000000 07000000"
+                       "0000000000000000 0c000000 |"
+                       "00000000 00000000 01000000");
+}
+END_TEST
+
 START_TEST(test_layout_no_host_caps)
 {
     g_autoptr(GuestAgent) ga = real_agent();
@@ -961,6 +1019,8 @@ Suite *guest_agent_suite(void)
     tc = tcase_create("layouts");
     tcase_add_test(tc, test_layout_selection_only);
     tcase_add_test(tc, test_layout_no_host_caps);
+    tcase_add_test(tc, test_layout_own_caps);
+    tcase_add_test(tc, test_caps_reset_serials);
     tcase_add_test(tc, test_layout_primary_with_serial);
     tcase_add_test(tc, test_send_message_raw);
     suite_add_tcase(s, tc);

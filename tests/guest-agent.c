@@ -42,6 +42,7 @@ struct GuestAgent {
     size_t n_host_caps;
     int32_t max_clipboard;              /* -1: no MAX_CLIPBOARD received */
     uint32_t serial[N_SELECTIONS];      /* counter S per selection */
+    unsigned caps_sent;                 /* ANNOUNCE_CAPABILITIES sent */
 
     GByteArray *out;                    /* guest->host bytes */
     GPtrArray *received;                /* GuestAgentMsg *, owned */
@@ -311,6 +312,12 @@ uint32_t guest_agent_serial(const GuestAgent *ga, unsigned selection)
     return ga->serial[selection];
 }
 
+unsigned guest_agent_caps_sent(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, 0);
+    return ga->caps_sent;
+}
+
 int32_t guest_agent_max_clipboard(const GuestAgent *ga)
 {
     g_return_val_if_fail(ga != NULL, -1);
@@ -343,12 +350,34 @@ static void emit(GuestAgent *ga, uint32_t type, const GByteArray *data)
                        data->data, data->len);
 }
 
-static bool host_has_selection(const GuestAgent *ga)
+/* The agent's own caps set bit @cap. */
+static bool own_has_cap(const GuestAgent *ga, unsigned cap)
 {
-    return guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_SELECTION);
+    return cap / 32 < ga->n_caps && ((ga->caps[cap / 32] >> (cap % 32)) & 1);
 }
 
-/* The selection prefix, only when the host announced CLIPBOARD_SELECTION. */
+/*
+ * A cap counts only when both sides announced it: the host lays its
+ * messages out by the caps the two share, and so does the agent (the real
+ * one announces CLIPBOARD_SELECTION and GRAB_SERIAL itself, so its test of
+ * the host's caps alone comes to the same).
+ */
+static bool negotiated(const GuestAgent *ga, unsigned cap)
+{
+    return own_has_cap(ga, cap) && guest_agent_host_has_cap(ga, cap);
+}
+
+static bool host_has_selection(const GuestAgent *ga)
+{
+    return negotiated(ga, VD_AGENT_CAP_CLIPBOARD_SELECTION);
+}
+
+static bool has_grab_serial(const GuestAgent *ga)
+{
+    return negotiated(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL);
+}
+
+/* The selection prefix, only with CLIPBOARD_SELECTION negotiated. */
 static void put_selection(const GuestAgent *ga, GByteArray *buf,
                           unsigned selection)
 {
@@ -364,6 +393,14 @@ void guest_agent_send_caps(GuestAgent *ga, bool request)
     g_autoptr(GByteArray) buf = g_byte_array_new();
 
     g_return_if_fail(ga != NULL);
+    /*
+     * The real agent announces its caps when it starts (request=1: its
+     * counters start at 0, and the host resets its own on this caps) or
+     * in answer to the host's request (just after resetting them,
+     * on_caps()): its counters are at 0 whenever its caps go out.
+     */
+    memset(ga->serial, 0, sizeof(ga->serial));
+    ga->caps_sent++;
     test_append_le32(buf, request ? 1 : 0);
     for (size_t i = 0; i < ga->n_caps; i++) {
         test_append_le32(buf, ga->caps[i]);
@@ -383,7 +420,7 @@ void guest_agent_send_grab(GuestAgent *ga, unsigned selection,
 
     put_selection(ga, buf, selection);
     /* spice-vdagentd: the serial goes out as S, then S++ (only with the cap) */
-    if (guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+    if (has_grab_serial(ga)) {
         test_append_le32(buf, ga->serial[selection]++);
     }
     for (size_t i = 0; i < n_types; i++) {
@@ -562,8 +599,7 @@ static bool check_size(GuestAgent *ga, const GuestAgentMsg *m)
     if (host_has_selection(ga) && is_clipboard_type(m->type)) {
         min += SEL_PREFIX_SIZE;
     }
-    if (m->type == VD_AGENT_CLIPBOARD_GRAB &&
-        guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+    if (m->type == VD_AGENT_CLIPBOARD_GRAB && has_grab_serial(ga)) {
         min += 4;
     }
     if (msg_size_rules[m->type].kind == SIZE_EXACT ? m->size != min
@@ -602,7 +638,7 @@ static void on_grab(GuestAgent *ga, const GuestAgentMsg *m)
     uint32_t serial;
     uint32_t *s;
 
-    if (!guest_agent_host_has_cap(ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+    if (!has_grab_serial(ga)) {
         return;
     }
     if (host_has_selection(ga)) {

@@ -14,8 +14,11 @@
  *  - writes every message as ONE chunk on port 1, of any size;
  *  - answers ANNOUNCE_CAPABILITIES only when the host sets request=1: it
  *    replies with its own caps (request=0) and resets its grab serials;
+ *    its serials are at 0 whenever it sends its caps (a restarted agent's
+ *    request=1 included), as the host's are once it took them;
  *  - remembers the host's caps from every ANNOUNCE_CAPABILITIES and lays out
- *    clipboard messages (selection prefix, grab serial) after them;
+ *    clipboard messages (selection prefix, grab serial) after the caps
+ *    both sides announced (a cap counts only when both have it);
  *  - counts host grab serials (S accepted then S++, S-1 accepted unchanged,
  *    anything else discarded);
  *  - honours the host's MAX_CLIPBOARD when sending clipboard data;
@@ -204,11 +207,19 @@ bool guest_agent_host_has_cap(const GuestAgent *ga, unsigned cap);
  * @selection: 0..255 (the selection byte of the wire).
  *
  * Returns the agent's grab counter S for @selection: the serial its next
- * GRAB will carry.  Reset to 0 by host caps with request=1, incremented by
- * each GRAB the agent sends while the host has CLIPBOARD_GRAB_SERIAL, and by
- * each accepted host GRAB carrying serial S.
+ * GRAB will carry.  Reset to 0 by host caps with request=1 and by every
+ * caps the agent sends, incremented by each GRAB the agent sends while
+ * CLIPBOARD_GRAB_SERIAL is negotiated, and by each accepted host GRAB
+ * carrying serial S.
  */
 uint32_t guest_agent_serial(const GuestAgent *ga, unsigned selection);
+
+/*
+ * guest_agent_caps_sent:
+ * Returns how many ANNOUNCE_CAPABILITIES the agent has sent (its answers
+ * to the host's request included).
+ */
+unsigned guest_agent_caps_sent(const GuestAgent *ga);
 
 /*
  * guest_agent_max_clipboard:
@@ -237,8 +248,8 @@ GBytes *guest_agent_take_output(GuestAgent *ga);
 /*
  * High-level senders.  Each appends ONE message as ONE chunk (port 1,
  * protocol 1, opaque 0) to the output, however large.  Clipboard layouts
- * follow the HOST's announced caps, like spice-vdagentd's
- * virtio_write_clipboard():
+ * follow the caps both sides announced (spice-vdagentd's
+ * virtio_write_clipboard() tests the host's, its own being always set):
  *   CLIPBOARD_SELECTION   -> 4-byte prefix: selection byte + 3 zero bytes
  *   CLIPBOARD_GRAB_SERIAL -> GRAB carries S for the selection, then S++
  * They always write, even where the real agent would stay silent (no
