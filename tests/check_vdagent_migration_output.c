@@ -401,6 +401,49 @@ START_TEST(test_request_flood_regrab)
 }
 END_TEST
 
+/*
+ * Requests waiting for the owner when its 1 MiB answer comes with no room:
+ * one answered, the others now wait for room, not for the owner: the
+ * hub's request timer (20 ms, run for 100 ms) answers none of them empty;
+ * the guest reading gets every answer with the data.
+ */
+START_TEST(test_request_flood_owner_answers)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 41);
+    TestFe *src;
+    HostPeer *hp;
+    gint64 end;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    clipboard_hub_set_timeout(src->hub, 20);
+    hp = fe_peer_new(src);
+    hp_grab(hp, 0, BIT(TEXT));
+    guest_agent_clear_received(ga);
+    src->unlimited = false;
+    src->budget = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        fe_pump(src);
+    }
+    ck_assert_uint_eq(hp->requests->len, 1);
+    hp_answer(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), FLOOD_WIRE);
+    end = g_get_monotonic_time() + 100 * 1000;
+    while (g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+    }
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), FLOOD_WIRE);
+    src->unlimited = true;
+    vdagent_chardev_accept_input(src->dev);
+    ck_flood_answers(ga, 5, data);
+    fe_free(src);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------------- */
 
 Suite *vdagent_migration_output_suite(void)
@@ -421,6 +464,7 @@ Suite *vdagent_migration_output_suite(void)
     tcase_add_loop_test(tc, test_request_flood_drains, 0, 3);
     tcase_add_test(tc, test_request_flood_limit);
     tcase_add_test(tc, test_request_flood_regrab);
+    tcase_add_test(tc, test_request_flood_owner_answers);
     suite_add_tcase(s, tc);
     return s;
 }
