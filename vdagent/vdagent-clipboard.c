@@ -541,7 +541,8 @@ void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
 /*
  * The guest may have read: answer the requests that wait for output room
  * (their data is held), in order, while there is room.  Called at the end
- * of the outermost device call; nothing while the device is stopped or a
+ * of the outermost device call; nothing while the device or the hub is
+ * stopped (the hub may hold an info the guest was not told of yet) or a
  * loaded state is not resolved yet.  Returns true when it answered one.
  */
 bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev)
@@ -549,7 +550,8 @@ bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev)
     unsigned s, answered = 0;
 
     if (!dev->connected || !dev->running || dev->resolve_pending ||
-        output_full(dev)) {
+        !clipboard_hub_running(dev->hub) || output_full(dev)) {
+        /* A stopped hub replays on resume: update_data() answers then. */
         return false;
     }
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
