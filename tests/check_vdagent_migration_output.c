@@ -444,6 +444,54 @@ START_TEST(test_request_flood_owner_answers)
 }
 END_TEST
 
+/*
+ * A shared hub stopped while the device runs, and the host grabs again in
+ * it (the guest is not told until the hub resumes): requests waiting for
+ * room are not answered from the new info as the guest reads; the resume's
+ * replay answers them empty, before the new grab.
+ */
+START_TEST(test_request_flood_stopped_hub)
+{
+    ClipboardHub *hub = clipboard_hub_new();
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 43);
+    g_autofree uint8_t *data2 = test_pattern(FLOOD_DATA, 47);
+    TestFe *src;
+    HostPeer *hp;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    config.clipboard_hub = hub;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    guest_agent_clear_received(ga);
+    src->unlimited = false;
+    src->budget = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        fe_pump(src);
+    }
+    clipboard_hub_set_running(hub, false);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data2, FLOOD_DATA);
+    src->unlimited = true;
+    vdagent_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(guest_agent_n_received(ga), 1);
+    ck_assert(memcmp(guest_agent_received(ga, 0)->data + 8, data,
+                     FLOOD_DATA) == 0);
+    clipboard_hub_set_running(hub, true);
+    ck_assert_uint_eq(guest_agent_n_received(ga), 4);
+    ck_assert_uint_eq(guest_agent_received(ga, 1)->size, 8);
+    ck_assert_uint_eq(guest_agent_received(ga, 2)->size, 8);
+    ck_assert_uint_eq(guest_agent_received(ga, 3)->type,
+                      VD_AGENT_CLIPBOARD_GRAB);
+    ck_agent_clean(ga);
+    fe_free(src);
+    clipboard_hub_free(hub);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------------- */
 
 Suite *vdagent_migration_output_suite(void)
@@ -465,6 +513,7 @@ Suite *vdagent_migration_output_suite(void)
     tcase_add_test(tc, test_request_flood_limit);
     tcase_add_test(tc, test_request_flood_regrab);
     tcase_add_test(tc, test_request_flood_owner_answers);
+    tcase_add_test(tc, test_request_flood_stopped_hub);
     suite_add_tcase(s, tc);
     return s;
 }
