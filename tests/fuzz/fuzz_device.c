@@ -64,8 +64,9 @@
  *      of its own newer grabs is on the way (in its output, being pushed,
  *      pushed from a callback and deferred by the device, or dropped by
  *      the device this session); never a serial ahead of the counter
- *      unless the agent's new caps are on the way (its counters are reset
- *      when it sends them, the device's when it takes them).  Serials are
+ *      unless the agent's new caps are on the way, or the grab was queued
+ *      before the device took them (the agent's counters are reset when it
+ *      sends its caps, the device's when it takes them).  Serials are
  *      not checked after raw bytes in the session (see check_ignored()).
  *      The agent lays out and parses by the caps both sides announced.
  *
@@ -174,6 +175,12 @@ typedef struct Fz {
     bool open;
     uint64_t caps_base;          /* caps_in() at open */
     unsigned agent_caps_base;    /* the agent's caps sent, at open */
+    uint64_t caps_seen;          /* caps_in() when the harness last looked */
+    uint64_t fed;                /* bytes fed to the agent this session */
+    uint64_t write_start;        /* fed when the write under way began */
+    uint64_t old_serials_end;    /* the device's grabs up to here may carry
+                                    the counter of before the agent's
+                                    latest caps (note_caps_taken()) */
     uint64_t req_base;           /* requests_in() at open */
     uint64_t drops_base;         /* drops_in() at open */
     size_t seen;                 /* agent messages checked */
@@ -256,6 +263,28 @@ static bool caps_on_the_way(const Fz *fz)
 }
 
 /*
+ * And the other way: the device's grabs queued before it took the agent's
+ * caps (a second one in the session: the first comes before any grab)
+ * carry its old counter, and may reach the agent after that.  Noted when
+ * the harness first sees the device took them (each chunk fed): the
+ * device's stream up to its last queued byte then (the bytes of the write
+ * under way included: consumed only once write() returns) may hold such
+ * grabs.
+ */
+static void note_caps_taken(Fz *fz)
+{
+    uint64_t now = caps_in(fz);
+
+    if (now != fz->caps_seen) {
+        fz->caps_seen = now;
+        if (now - fz->caps_base > 1) {
+            fz->old_serials_end = fz->write_start +
+                                  vdagent_chardev_pending_output(fz->dev);
+        }
+    }
+}
+
+/*
  * P6: the agent ignored the message it just decoded (at most one: the
  * frontend feeds it a chunk at a time).  Only a host GRAB the agent's
  * counter discards may be ignored, and only for a reason: the agent's own
@@ -277,12 +306,12 @@ static void check_ignored(Fz *fz)
           g_str_has_prefix(why, "grab discard"),
           "the agent ignored a %s: %s", m ? vdagent_msg_name(m->type) : "?",
           why ? why : "?");
-    if (fz->raw || caps_on_the_way(fz)) {
+    if (fz->raw || caps_on_the_way(fz) || fz->fed <= fz->old_serials_end) {
         /*
-         * Raw bytes may forge a guest grab; a grab the device sent before
-         * it took the agent's new caps carries the counter the agent has
-         * just reset (the agent discards it; the device grabs again once
-         * it took the caps).
+         * Raw bytes may forge a guest grab; a grab the device queued
+         * before it took the agent's new caps carries the counter the
+         * agent has reset on sending them (the agent discards it; the
+         * device grabs again once it took the caps).
          */
         return;
     }
@@ -311,6 +340,7 @@ static void observe(Fz *fz)
 
     CHECK(guest_agent_errors(fz->ga) == 0, "the agent saw a protocol error: %s",
           guest_agent_last_error(fz->ga));
+    note_caps_taken(fz);
     for (; fz->seen < n; fz->seen++) {
         const GuestAgentMsg *m = guest_agent_received(fz->ga, fz->seen);
         bool request = m->type == VD_AGENT_ANNOUNCE_CAPABILITIES &&
@@ -353,6 +383,10 @@ static void session_start(Fz *fz)
     fz->seen = 0;
     fz->caps_base = caps_in(fz);
     fz->agent_caps_base = guest_agent_caps_sent(fz->ga);
+    fz->caps_seen = fz->caps_base;
+    fz->fed = 0;
+    fz->write_start = 0;
+    fz->old_serials_end = 0;
     fz->req_base = requests_in(fz);
     fz->drops_base = drops_in(fz);
     fz->caps_requests = 0;
@@ -417,6 +451,7 @@ static void feed_agent(Fz *fz, const uint8_t *buf, size_t len)
             fz->chunk_left -= n;
         }
         guest_agent_feed(fz->ga, buf, n);
+        fz->fed += n;
         buf += n;
         len -= n;
         if (fz->hdr_have == 8 && fz->chunk_left == 0) {
@@ -441,6 +476,7 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
         fz->budget -= len;
     }
     fz->room -= len;
+    fz->write_start = fz->fed;
     feed_agent(fz, buf, len);
     if (fz->next_act < fz->n_acts) {
         /* @buf is read again after the action: still there, unchanged. */
