@@ -312,6 +312,12 @@ uint32_t guest_agent_serial(const GuestAgent *ga, unsigned selection)
     return ga->serial[selection];
 }
 
+void guest_agent_reset_serials(GuestAgent *ga)
+{
+    g_return_if_fail(ga != NULL);
+    memset(ga->serial, 0, sizeof(ga->serial));
+}
+
 unsigned guest_agent_caps_sent(const GuestAgent *ga)
 {
     g_return_val_if_fail(ga != NULL, 0);
@@ -393,13 +399,6 @@ void guest_agent_send_caps(GuestAgent *ga, bool request)
     g_autoptr(GByteArray) buf = g_byte_array_new();
 
     g_return_if_fail(ga != NULL);
-    /*
-     * The real agent announces its caps when it starts (request=1: its
-     * counters start at 0, and the host resets its own on this caps) or
-     * in answer to the host's request (just after resetting them,
-     * on_caps()): its counters are at 0 whenever its caps go out.
-     */
-    memset(ga->serial, 0, sizeof(ga->serial));
     ga->caps_sent++;
     test_append_le32(buf, request ? 1 : 0);
     for (size_t i = 0; i < ga->n_caps; i++) {

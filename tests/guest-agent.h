@@ -14,8 +14,9 @@
  *  - writes every message as ONE chunk on port 1, of any size;
  *  - answers ANNOUNCE_CAPABILITIES only when the host sets request=1: it
  *    replies with its own caps (request=0) and resets its grab serials;
- *    its serials are at 0 whenever it sends its caps (a restarted agent's
- *    request=1 included), as the host's are once it took them;
+ *    announcing its own caps (request=1) keeps them, as spice-vdagentd
+ *    does on a live connection; a restarted agent resets them first
+ *    (guest_agent_reset_serials());
  *  - remembers the host's caps from every ANNOUNCE_CAPABILITIES and lays out
  *    clipboard messages (selection prefix, grab serial) after the caps
  *    both sides announced (a cap counts only when both have it);
@@ -207,12 +208,21 @@ bool guest_agent_host_has_cap(const GuestAgent *ga, unsigned cap);
  * @selection: 0..255 (the selection byte of the wire).
  *
  * Returns the agent's grab counter S for @selection: the serial its next
- * GRAB will carry.  Reset to 0 by host caps with request=1 and by every
- * caps the agent sends, incremented by each GRAB the agent sends while
+ * GRAB will carry.  Reset to 0 by host caps with request=1 and by
+ * guest_agent_reset_serials(), incremented by each GRAB the agent sends while
  * CLIPBOARD_GRAB_SERIAL is negotiated, and by each accepted host GRAB
  * carrying serial S.
  */
 uint32_t guest_agent_serial(const GuestAgent *ga, unsigned selection);
+
+/*
+ * guest_agent_reset_serials:
+ * A restarted agent: every grab counter back to 0, as a new agent process
+ * starts (the device resets its own when it takes the caps the agent then
+ * announces).  Sending caps alone keeps them: spice-vdagentd re-announcing
+ * on a live connection (its session agent restarted) does.
+ */
+void guest_agent_reset_serials(GuestAgent *ga);
 
 /*
  * guest_agent_caps_sent:

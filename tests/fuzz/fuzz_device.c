@@ -398,6 +398,23 @@ static void session_start(Fz *fz)
     fz->chunk_left = 0;
 }
 
+/*
+ * The agent announces its caps on its own.  Asking (request=1), it is
+ * spice-vdagentd whose session agent restarted: it keeps its grab
+ * counters, and resets them when the device's answer asks in turn.  Not
+ * asking, it is a restarted agent that does not ask: its counters start
+ * at 0 (the device resets its own when it takes the caps).
+ */
+static void agent_announce(Fz *fz, bool ask)
+{
+    if (ask) {
+        fz->agent_asks++;
+    } else {
+        guest_agent_reset_serials(fz->ga);
+    }
+    guest_agent_send_caps(fz->ga, ask);
+}
+
 /* ---- the device's frontend --------------------------------------------- */
 
 static void run_act(Fz *fz, uint8_t act);
@@ -712,8 +729,7 @@ static void run_act(Fz *fz, uint8_t act)
         pump(fz, (param + 1) * 4);
         break;
     case ACT_AGENT_CAPS:
-        fz->agent_asks++;
-        guest_agent_send_caps(fz->ga, true);
+        agent_announce(fz, true);
         pump(fz, 0);
         break;
     case ACT_AGENT_REQUEST:
@@ -840,13 +856,9 @@ static void run_op(Fz *fz, uint8_t op)
         fz->n_acts = n;
         fz->next_act = 0;
         break;
-    case OP_AGENT_CAPS: {
-        bool ask = take(fz) & 1;
-
-        fz->agent_asks += ask;
-        guest_agent_send_caps(fz->ga, ask);
+    case OP_AGENT_CAPS:
+        agent_announce(fz, take(fz) & 1);
         break;
-    }
     case OP_AGENT_GRAB:
         a = take(fz);
         agent_grab(fz, a, take(fz));
