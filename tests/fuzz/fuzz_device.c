@@ -64,9 +64,12 @@
  *      of its own newer grabs is on the way (in its output, being pushed,
  *      pushed from a callback and deferred by the device, or dropped by
  *      the device this session); never a serial ahead of the counter
- *      unless the agent's new caps are on the way, or the grab was queued
- *      before the device took them (the agent's counters are reset when it
- *      sends its caps, the device's when it takes them).  Serials are
+ *      unless the agent's new caps are on the way.  After the device took
+ *      a second agent caps in the session (a restarted agent: its
+ *      counters were reset when it sent them, the device's when it took
+ *      them), grabs it queued before may still come with its old counter:
+ *      serials are checked again once they settled (nothing on the way,
+ *      the two sides' counters equal: settle_serials()).  Serials are
  *      not checked after raw bytes in the session (see check_ignored()).
  *      The agent lays out and parses by the caps both sides announced.
  *
@@ -176,11 +179,8 @@ typedef struct Fz {
     uint64_t caps_base;          /* caps_in() at open */
     unsigned agent_caps_base;    /* the agent's caps sent, at open */
     uint64_t caps_seen;          /* caps_in() when the harness last looked */
-    uint64_t fed;                /* bytes fed to the agent this session */
-    uint64_t write_start;        /* fed when the write under way began */
-    uint64_t old_serials_end;    /* the device's grabs up to here may carry
-                                    the counter of before the agent's
-                                    latest caps (note_caps_taken()) */
+    bool resync;                 /* serials unchecked until they settle
+                                    (note_caps_taken(), settle_serials()) */
     uint64_t req_base;           /* requests_in() at open */
     uint64_t drops_base;         /* drops_in() at open */
     size_t seen;                 /* agent messages checked */
@@ -263,13 +263,12 @@ static bool caps_on_the_way(const Fz *fz)
 }
 
 /*
- * And the other way: the device's grabs queued before it took the agent's
- * caps (a second one in the session: the first comes before any grab)
- * carry its old counter, and may reach the agent after that.  Noted when
- * the harness first sees the device took them (each chunk fed): the
- * device's stream up to its last queued byte then (the bytes of the write
- * under way included: consumed only once write() returns) may hold such
- * grabs.
+ * And the other way: once the device took the agent's caps (a second one
+ * in the session: the first comes before any grab), its grabs queued
+ * before carry its old counter and may reach the agent after its reset,
+ * moving the agent's counter away from the device's (a fiction of a
+ * restart on a live connection: a restarted spice-vdagentd reopens the
+ * port, which drops them).  Serials go unchecked until they settle.
  */
 static void note_caps_taken(Fz *fz)
 {
@@ -278,10 +277,33 @@ static void note_caps_taken(Fz *fz)
     if (now != fz->caps_seen) {
         fz->caps_seen = now;
         if (now - fz->caps_base > 1) {
-            fz->old_serials_end = fz->write_start +
-                                  vdagent_chardev_pending_output(fz->dev);
+            fz->resync = true;
         }
     }
+}
+
+/*
+ * Between operations: the serials have settled when nothing is on the
+ * way either way and the agent's counters are the device's.
+ */
+static void settle_serials(Fz *fz)
+{
+    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    unsigned s;
+
+    note_caps_taken(fz);
+    if (!fz->resync || !fz->open || caps_on_the_way(fz) ||
+        guest_agent_output(fz->ga)->len > 0 ||
+        vdagent_chardev_pending_output(fz->dev) > 0) {
+        return;
+    }
+    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        if (serial[s] != guest_agent_serial(fz->ga, s)) {
+            return;
+        }
+    }
+    fz->resync = false;
 }
 
 /*
@@ -306,12 +328,11 @@ static void check_ignored(Fz *fz)
           g_str_has_prefix(why, "grab discard"),
           "the agent ignored a %s: %s", m ? vdagent_msg_name(m->type) : "?",
           why ? why : "?");
-    if (fz->raw || caps_on_the_way(fz) || fz->fed <= fz->old_serials_end) {
+    if (fz->raw || caps_on_the_way(fz) || fz->resync) {
         /*
          * Raw bytes may forge a guest grab; a grab the device queued
          * before it took the agent's new caps carries the counter the
-         * agent has reset on sending them (the agent discards it; the
-         * device grabs again once it took the caps).
+         * agent has reset on sending them (see note_caps_taken()).
          */
         return;
     }
@@ -384,9 +405,7 @@ static void session_start(Fz *fz)
     fz->caps_base = caps_in(fz);
     fz->agent_caps_base = guest_agent_caps_sent(fz->ga);
     fz->caps_seen = fz->caps_base;
-    fz->fed = 0;
-    fz->write_start = 0;
-    fz->old_serials_end = 0;
+    fz->resync = false;
     fz->req_base = requests_in(fz);
     fz->drops_base = drops_in(fz);
     fz->caps_requests = 0;
@@ -468,7 +487,6 @@ static void feed_agent(Fz *fz, const uint8_t *buf, size_t len)
             fz->chunk_left -= n;
         }
         guest_agent_feed(fz->ga, buf, n);
-        fz->fed += n;
         buf += n;
         len -= n;
         if (fz->hdr_have == 8 && fz->chunk_left == 0) {
@@ -493,7 +511,6 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
         fz->budget -= len;
     }
     fz->room -= len;
-    fz->write_start = fz->fed;
     feed_agent(fz, buf, len);
     if (fz->next_act < fz->n_acts) {
         /* @buf is read again after the action: still there, unchanged. */
@@ -1202,6 +1219,7 @@ static bool quiet(Fz *fz)
 static void check_all(Fz *fz)
 {
     fz->deferred = false;        /* no device call under way: all fed */
+    settle_serials(fz);
 
     CHECK(fz->open == vdagent_chardev_connected(fz->dev),
           "the port is %s, the harness left it %s",
