@@ -633,6 +633,21 @@ START_TEST(test_layout_own_caps)
     take_output_eq(ga, "01000000 18000000 | 01000000 08000000"
                        "0000000000000000 04000000 | 01000000");
     ck_assert_uint_eq(guest_agent_serial(ga, 0), 0);
+    /* GRAB_SERIAL alone: a PRIMARY grab goes bare, so it is CLIPBOARD's on
+     * the wire, and so is the serial it takes */
+    {
+        const uint32_t caps2[] = { REAL_AGENT_CAPS &
+                                   ~(1u << VD_AGENT_CAP_CLIPBOARD_SELECTION) };
+        g_autoptr(GuestAgent) ga2 = guest_agent_new(caps2, 1);
+
+        feed_hex(ga2, V_HOST_CAPS);
+        drop_output(ga2);
+        guest_agent_send_grab(ga2, 1, types, 1);
+        take_output_eq(ga2, "01000000 1c000000 | 01000000 07000000"
+                            "0000000000000000 08000000 | 00000000 01000000");
+        ck_assert_uint_eq(guest_agent_serial(ga2, 0), 1);
+        ck_assert_uint_eq(guest_agent_serial(ga2, 1), 0);
+    }
     /* the host's bare GRAB (one type): taken, nothing ignored */
     feed_hex(ga, "01000000 18000000 | 01000000 07000000"
                  "0000000000000000 04000000 | 01000000");

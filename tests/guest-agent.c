@@ -420,7 +420,11 @@ void guest_agent_send_grab(GuestAgent *ga, unsigned selection,
     put_selection(ga, buf, selection);
     /* spice-vdagentd: the serial goes out as S, then S++ (only with the cap) */
     if (has_grab_serial(ga)) {
-        test_append_le32(buf, ga->serial[selection]++);
+        /* Without a selection prefix the grab is CLIPBOARD's on the wire. */
+        unsigned wire_sel = host_has_selection(ga)
+                            ? selection : VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD;
+
+        test_append_le32(buf, ga->serial[wire_sel]++);
     }
     for (size_t i = 0; i < n_types; i++) {
         test_append_le32(buf, types[i]);
