@@ -336,7 +336,9 @@ static void check_ignored(Fz *fz)
          */
         return;
     }
-    sel_prefix = guest_agent_host_has_cap(fz->ga,
+    /* Laid out by the caps both sides announced, as the agent parses. */
+    sel_prefix = (fz->ga_caps & CAP(CLIPBOARD_SELECTION)) &&
+                 guest_agent_host_has_cap(fz->ga,
                                           VD_AGENT_CAP_CLIPBOARD_SELECTION);
     if (sel_prefix) {
         sel = m->data[0];
