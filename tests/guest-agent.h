@@ -261,7 +261,8 @@ GBytes *guest_agent_take_output(GuestAgent *ga);
  * follow the caps both sides announced (spice-vdagentd's
  * virtio_write_clipboard() tests the host's, its own being always set):
  *   CLIPBOARD_SELECTION   -> 4-byte prefix: selection byte + 3 zero bytes
- *   CLIPBOARD_GRAB_SERIAL -> GRAB carries S for the selection, then S++
+ *   CLIPBOARD_GRAB_SERIAL -> GRAB carries S for the selection it travels as
+ *                            (CLIPBOARD without the prefix), then S++
  * They always write, even where the real agent would stay silent (no
  * CLIPBOARD_BY_DEMAND from the host, or a selection other than CLIPBOARD
  * without CLIPBOARD_SELECTION): the script decides.  @selection must be
