@@ -65,9 +65,9 @@
  *      pushed from a callback and deferred by the device, or dropped by
  *      the device this session); never a serial ahead of the counter
  *      unless the agent's new caps are on the way.  After the device took
- *      a second agent caps in the session (a restarted agent: its
- *      counters were reset when it sent them, the device's when it took
- *      them), grabs it queued before may still come with its old counter:
+ *      a second agent caps in the session (an agent that asked again, or
+ *      a restarted one: the counters of both sides went back to 0), grabs
+ *      it queued before may still come with its old counter:
  *      serials are checked again once they settled (nothing on the way,
  *      the two sides' counters equal: settle_serials()).  Serials are
  *      not checked after raw bytes in the session (see check_ignored()).
