@@ -192,6 +192,10 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
                            json_object_new_int64(c.reply_errors));
     json_object_object_add(counters, "caps-truncated",
                            json_object_new_int64(c.caps_truncated));
+    json_object_object_add(counters, "requests-deferred",
+                           json_object_new_int64(c.requests_deferred));
+    json_object_object_add(counters, "requests-refused",
+                           json_object_new_int64(c.requests_refused));
     json_object_object_add(counters, "bytes-in", json_object_new_int64(c.bytes_in));
     json_object_object_add(counters, "bytes-out",
                            json_object_new_int64(c.bytes_out));

@@ -531,6 +531,31 @@ START_TEST(test_query_vdagent_caps_truncated)
 }
 END_TEST
 
+/*
+ * query-vdagent carries the library's counters of guest requests answered
+ * late (no room for the data) and refused (past the limit of waiting
+ * requests), as the library counts them (their behaviour is tested in
+ * the vdagent-migration-output suite, tcase request-flood).
+ */
+START_TEST(test_query_vdagent_request_counters)
+{
+    Client *c = host_client();
+    g_autoptr(json_object) msg = NULL;
+    json_object *ret, *counters, *n;
+    VDAgentCounters dc;
+
+    vdagent_chardev_get_counters(hx.host.dev, &dc);
+    client_send(c, "{\"execute\": \"query-vdagent\"}\n");
+    msg = client_msg(c);
+    ck_assert(json_object_object_get_ex(msg, "return", &ret));
+    ck_assert(json_object_object_get_ex(ret, "counters", &counters));
+    ck_assert(json_object_object_get_ex(counters, "requests-refused", &n));
+    ck_assert_uint_eq((uint64_t)json_object_get_int64(n), dc.requests_refused);
+    ck_assert(json_object_object_get_ex(counters, "requests-deferred", &n));
+    ck_assert_uint_eq((uint64_t)json_object_get_int64(n), dc.requests_deferred);
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------------- */
 
 Suite *qmp_commands_suite(void)
@@ -550,5 +575,6 @@ Suite *qmp_commands_suite(void)
                         G_N_ELEMENTS(nested_refused));
     tcase_add_test(tc, test_tables_complete);
     tcase_add_test(tc, test_query_vdagent_caps_truncated);
+    tcase_add_test(tc, test_query_vdagent_request_counters);
     return s;
 }
