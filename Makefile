@@ -82,7 +82,8 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
             vdagent/vdagent-vmstate.c \
-            clipboard/clipboard.c clipboard/clipboard-vmstate.c input/input.c \
+            clipboard/clipboard.c clipboard/clipboard-vmstate.c \
+            clipboard/clipboard-live.c input/input.c \
             migration/channel.c migration/migration-stream.c \
             migration/json-scan.c \
             migration/vmstate.c migration/savevm.c

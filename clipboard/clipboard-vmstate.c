@@ -109,9 +109,11 @@ void clipboard_saved_clear(ClipboardSaved *saved)
 
 void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
 {
+    uint32_t skip = saved->live_skip;
     unsigned s, t;
 
     clipboard_saved_clear(saved);
+    saved->live_skip = skip;
     if (!peer->hub) {
         return;
     }
@@ -133,6 +135,10 @@ void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
             const void *p;
 
             if (!data) {
+                continue;
+            }
+            if (skip & (1u << (s * CLIPBOARD_TYPE__COUNT + t))) {
+                saved->live |= 1u << (s * CLIPBOARD_TYPE__COUNT + t);
                 continue;
             }
             p = g_bytes_get_data(data, &len);

@@ -30,6 +30,14 @@ typedef struct ClipboardSavedInfo {
 typedef struct ClipboardSaved {
     uint32_t n;
     ClipboardSavedInfo infos[CLIPBOARD_SELECTION__COUNT];
+    /*
+     * Not in the description: slots (CLIPBOARD_LIVE_BIT(sel, type) of
+     * clipboard-live.h) whose data a migration's live phase has already
+     * sent.  @live_skip is collect's input (kept by it), @live its output:
+     * the slots it left out (the type available, length 0).
+     */
+    uint32_t live_skip;
+    uint32_t live;
 } ClipboardSaved;
 
 /*
@@ -46,8 +54,9 @@ extern const VMStateDescription vmstate_clipboard_saved;
 #define CLIPBOARD_SAVED_MAX_DATA (256u * 1024 * 1024)
 
 /*
- * Fill @saved (cleared first) with the selections @peer owns on its hub:
- * a copy of every data it holds.
+ * Fill @saved (cleared first, but for its live_skip) with the selections
+ * @peer owns on its hub: a copy of every data it holds, except the slots
+ * in live_skip, which are only marked in @saved->live.
  */
 void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer);
 

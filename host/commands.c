@@ -64,7 +64,10 @@ static bool state_here(HostCommands *hc, QmpRequest *req)
                         "destination (status postmigrate)");
         return false;
     }
-    if (info.status == HOST_MIG_ACTIVE) {
+    /* A live phase keeps the state here and running (issue 21). */
+    if ((info.status == HOST_MIG_ACTIVE && !info.live) ||
+        info.status == HOST_MIG_DEVICE ||
+        (info.status == HOST_MIG_CANCELLING && !info.live)) {
         qmp_reply_error(req, "a migration is in progress: the state is "
                         "saved and moving to the destination");
         return false;
@@ -115,7 +118,8 @@ static void cmd_cont(QmpRequest *req, json_object *args, void *opaque)
         return;
     }
     /* After a migration, cont takes the VM back, as in QEMU. */
-    if (info.status == HOST_MIG_ACTIVE) {
+    if ((info.status == HOST_MIG_ACTIVE && !info.live) ||
+        info.status == HOST_MIG_DEVICE) {
         qmp_reply_error(req, "a migration is in progress: the state is "
                         "saved and moving to the destination");
         return;
@@ -580,6 +584,86 @@ static void cmd_query_migrate(QmpRequest *req, json_object *args, void *opaque)
     qmp_reply(req, ret);
 }
 
+/* QEMU's MigrationCapability names that vdagent-host knows. */
+#define CAP_PAUSE "pause-before-switchover"
+
+static void cmd_migrate_set_capabilities(QmpRequest *req, json_object *args,
+                                         void *opaque)
+{
+    HostCommands *hc = opaque;
+    g_autoptr(GError) err = NULL;
+    json_object *caps = json_object_object_get(args, "capabilities");
+    bool pause = host_migration_pause(hc->mig);
+    size_t i, n = json_object_array_length(caps);
+
+    /* The dispatcher checked the members' types; the names are ours. */
+    for (i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(caps, i);
+        const char *name = json_object_get_string(
+            json_object_object_get(c, "capability"));
+
+        if (strcmp(name, CAP_PAUSE) != 0) {
+            qmp_reply_error(req, "Parameter 'capability' does not accept "
+                            "value '%.64s' (vdagent-host knows "
+                            CAP_PAUSE ")", name);
+            return;
+        }
+        pause = json_object_get_boolean(json_object_object_get(c, "state"));
+    }
+    if (!host_migration_set_pause(hc->mig, pause, &err)) {
+        qmp_reply_error(req, "%s", err->message);
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_query_migrate_capabilities(QmpRequest *req, json_object *args,
+                                           void *opaque)
+{
+    HostCommands *hc = opaque;
+    json_object *ret = json_object_new_array();
+    json_object *cap = json_object_new_object();
+
+    (void)args;
+    json_object_object_add(cap, "capability",
+                           json_object_new_string(CAP_PAUSE));
+    json_object_object_add(cap, "state", json_object_new_boolean(
+                               host_migration_pause(hc->mig)));
+    json_object_array_add(ret, cap);
+    qmp_reply(req, ret);
+}
+
+static void cmd_migrate_continue(QmpRequest *req, json_object *args,
+                                 void *opaque)
+{
+    HostCommands *hc = opaque;
+    g_autoptr(GError) err = NULL;
+    const char *state;
+
+    if (!qmp_arg_string(req, args, "state", true, &state)) {
+        return;
+    }
+    if (!host_migrate_continue(hc->mig, state, &err)) {
+        qmp_reply_error(req, "%s", err->message);
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
+static void cmd_migrate_cancel(QmpRequest *req, json_object *args,
+                               void *opaque)
+{
+    HostCommands *hc = opaque;
+    g_autoptr(GError) err = NULL;
+
+    (void)args;
+    if (!host_migrate_cancel(hc->mig, &err)) {
+        qmp_reply_error(req, "%s", err->message);
+        return;
+    }
+    qmp_reply(req, NULL);
+}
+
 /*
  * Every command's arguments (host/qmp.h, QmpCommand.args): the dispatcher
  * refuses an unknown member, a missing required one and a member of the
@@ -630,6 +714,19 @@ static const QmpArg args_uri[] = {
     { "uri", QMP_ARG_STRING, true, NULL },
     { NULL },
 };
+static const QmpArg args_capability[] = {
+    { "capability", QMP_ARG_STRING, true, NULL },
+    { "state", QMP_ARG_BOOL, true, NULL },
+    { NULL },
+};
+static const QmpArg args_set_capabilities[] = {
+    { "capabilities", QMP_ARG_ARRAY, true, args_capability },
+    { NULL },
+};
+static const QmpArg args_migrate_continue[] = {
+    { "state", QMP_ARG_STRING, true, NULL },
+    { NULL },
+};
 
 const QmpCommand host_commands[] = {
     { "query-status", cmd_query_status, args_none },
@@ -646,5 +743,11 @@ const QmpCommand host_commands[] = {
     { "migrate", cmd_migrate, args_uri },
     { "migrate-incoming", cmd_migrate_incoming, args_uri },
     { "query-migrate", cmd_query_migrate, args_none },
+    { "migrate-set-capabilities", cmd_migrate_set_capabilities,
+      args_set_capabilities },
+    { "query-migrate-capabilities", cmd_query_migrate_capabilities,
+      args_none },
+    { "migrate-continue", cmd_migrate_continue, args_migrate_continue },
+    { "migrate-cancel", cmd_migrate_cancel, args_none },
     { NULL, NULL, NULL },
 };

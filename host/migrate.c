@@ -38,9 +38,13 @@
 #define _GNU_SOURCE
 
 #include "host/migrate.h"
+#include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
 
+#include <poll.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <glib-unix.h>
@@ -64,13 +68,33 @@
 #define MIG_MAX_STREAM (2ull * 1024 * 1024 * 1024)   /* fits a guint */
 #define MIG_RECV_PIECE (1u << 20)
 #define MIG_MAX_PATH 4096
+/* The live phase (pause-before-switchover): see live_pump(). */
+#define MIG_LIVE_VERSION 2                  /* the channel's version */
+#define MIG_LIVE_IDSTR "vdagent-host-clipboard"
+#define MIG_LIVE_FRAME_DATA (4u << 20)      /* data per live frame */
+#define MIG_LIVE_FRAME_MAX (MIG_LIVE_FRAME_DATA + 4096u) /* on receipt */
+#define MIG_LIVE_QUEUE (2 * MIG_LIVE_FRAME_DATA) /* queued, not yet sent */
+#define MIG_LIVE_REMAINDER (256u * 1024)    /* small enough to switch over */
+#define MIG_LIVE_KEEPALIVE_MS 1000          /* an empty frame when idle */
+#define MIG_LIVE_IDLE_MS 10000              /* destination: between frames */
+#define MIG_LIVE_POLL_MS 20                 /* source: looks for changes */
+#define MIG_FRAME_LIVE 0x01
+#define MIG_FRAME_FINAL 0x02
 
 /* The program's migration section ("vdagent-host"). */
 typedef struct HostSaved {
     ClipboardSaved cb;          /* selections the host peer owns */
     uint32_t out_len;           /* transport bytes not yet written */
     uint8_t *out;
+    uint32_t live;              /* cb's slots whose data the live phase
+                                   carried (subsection vdagent-host/live) */
 } HostSaved;
+
+typedef struct LiveOut LiveOut;
+typedef struct HostMigration HostMigration;
+static bool live_running(const HostMigration *m);
+static bool live_start(HostMigration *m, const char *uri, int chan,
+                       GError **errp);
 
 struct HostMigration {
     Host *h;
@@ -87,6 +111,12 @@ struct HostMigration {
     int incoming_listen_fd;
     char *incoming_path;            /* its unix socket, unlinked when done */
     guint incoming_watch;
+
+    bool cap_pause;                 /* pause-before-switchover */
+    ClipboardLive *live;            /* the live section's slots, both ends */
+    bool live_final;                /* saving the final state of a live
+                                       migration: slots go by reference */
+    LiveOut *lo;                    /* an outgoing live migration */
 };
 
 static const char *const mig_status_names[HOST_MIG__COUNT] = {
@@ -95,6 +125,10 @@ static const char *const mig_status_names[HOST_MIG__COUNT] = {
     [HOST_MIG_ACTIVE] = "active",
     [HOST_MIG_COMPLETED] = "completed",
     [HOST_MIG_FAILED] = "failed",
+    [HOST_MIG_PRE_SWITCHOVER] = "pre-switchover",
+    [HOST_MIG_DEVICE] = "device",
+    [HOST_MIG_CANCELLING] = "cancelling",
+    [HOST_MIG_CANCELLED] = "cancelled",
 };
 
 const char *host_mig_status_name(HostMigStatus status)
@@ -105,6 +139,7 @@ const char *host_mig_status_name(HostMigStatus status)
 void host_migration_info(const HostMigration *m, HostMigInfo *info)
 {
     info->status = m->status;
+    info->live = live_running(m);
     info->error = m->status == HOST_MIG_FAILED ? m->error : NULL;
     info->downtime_us = m->status == HOST_MIG_COMPLETED ? m->downtime_us : -1;
 }
@@ -128,17 +163,25 @@ static void mig_set_status(HostMigration *m, HostMigStatus status,
     host_event(h, "MIGRATION", data);
 }
 
+static HostMigration *saved_owner(HostSaved *saved)
+{
+    return (HostMigration *)(void *)((char *)saved -
+                                     offsetof(HostMigration, saved));
+}
+
 /* ---- the host's own section ------------------------------------------------ */
 
 static bool host_pre_save(void *opaque, GError **errp)
 {
     HostSaved *saved = opaque;
-    HostMigration *m = (HostMigration *)(void *)
-                       ((char *)saved - offsetof(HostMigration, saved));
+    HostMigration *m = saved_owner(saved);
 
     (void)errp;
     g_clear_pointer(&saved->out, g_free);
+    saved->cb.live_skip = m->live_final ? clipboard_live_sent(m->live) : 0;
+    saved->cb.live = 0;
     m->ops->save(m->opaque, &saved->cb, &saved->out, &saved->out_len);
+    saved->live = saved->cb.live;
     return true;
 }
 
@@ -147,7 +190,71 @@ static void host_saved_clear(HostSaved *saved)
     clipboard_saved_clear(&saved->cb);
     g_clear_pointer(&saved->out, g_free);
     saved->out_len = 0;
+    saved->live = 0;
 }
+
+static bool host_live_needed(void *opaque)
+{
+    return ((HostSaved *)opaque)->live != 0;
+}
+
+/*
+ * Every slot the final section says the live phase carried: a selection
+ * of the section, with the type available and no data inline, whose slot
+ * came whole.  Nothing is taken yet (host_commit_load() does).
+ */
+static bool host_live_post_load(void *opaque, int version_id, GError **errp)
+{
+    HostSaved *saved = opaque;
+    HostMigration *m = saved_owner(saved);
+    unsigned k, i;
+
+    (void)version_id;
+    if (saved->live >> CLIPBOARD_LIVE_SLOTS) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "live slots 0x%x out of range", saved->live);
+        return false;
+    }
+    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
+        const ClipboardSavedInfo *info = NULL;
+
+        if (!(saved->live & (1u << k))) {
+            continue;
+        }
+        for (i = 0; i < saved->cb.n; i++) {
+            if (saved->cb.infos[i].selection == sel) {
+                info = &saved->cb.infos[i];
+            }
+        }
+        if (!info || !(info->types & (1u << t)) || info->data[t].len) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "live data for %s/%s, which the section does not "
+                        "leave to it", clipboard_selection_name(sel),
+                        clipboard_type_name(t));
+            return false;
+        }
+        if (!clipboard_live_sink_complete(m->live, sel, t, NULL)) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "live data for %s/%s never came whole",
+                        clipboard_selection_name(sel), clipboard_type_name(t));
+            return false;
+        }
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_host_live = {
+    .name = "vdagent-host/live",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = host_live_needed,
+    .post_load = host_live_post_load,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(live, HostSaved),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 static void host_post_save(void *opaque)
 {
@@ -174,7 +281,13 @@ static const VMStateDescription vmstate_host = {
         VMSTATE_VBUFFER_UINT32(out, HostSaved, out_len, HOST_OUT_MAX),
         VMSTATE_END_OF_LIST()
     },
+    .subsections = (const VMStateDescription *const[]){
+        &vmstate_host_live,
+        NULL
+    },
 };
+
+static void live_out_detach(HostMigration *m);
 
 /* Close and unlink the incoming listener, if any. */
 static void incoming_close(HostMigration *m)
@@ -215,6 +328,15 @@ HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
         g_free(m);
         return NULL;
     }
+    m->live = clipboard_live_new(h->hub, MIG_MAX_STREAM);
+    if (!migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
+                                 &clipboard_live_ops, m->live, errp)) {
+        migration_unregister(reg, "vdagent-host", 0);
+        migration_unregister(reg, "vdagent", 0);
+        clipboard_live_free(m->live);
+        g_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -224,9 +346,12 @@ void host_migration_free(HostMigration *m)
         return;
     }
     incoming_close(m);
+    live_out_detach(m);
+    migration_unregister(m->reg, MIG_LIVE_IDSTR, 0);
     migration_unregister(m->reg, "vdagent-host", 0);
     migration_unregister(m->reg, "vdagent", 0);
     host_saved_clear(&m->saved);
+    clipboard_live_free(m->live);
     g_free(m->error);
     g_free(m);
 }
@@ -247,21 +372,72 @@ typedef struct OutJob {
     char *error;
 } OutJob;
 
+/*
+ * The check step: read the destination's answer on @fd.  True on exactly
+ * ok; else false with *@error (a refusal, not an answer) or @errp (the
+ * channel) set.  The magic is read a byte at a time, so a peer that is no
+ * vdagent-host (a wrong service answering one byte and waiting) is told
+ * apart at its first wrong byte, not at the deadline.
+ */
+static bool out_read_answer(int fd, gint64 deadline, char **error,
+                            GError **errp)
+{
+    g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(MigrationStream) r = NULL;
+    uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status;
+    uint32_t n;
+    unsigned i;
+
+    for (i = 0; i < 4; i++) {
+        if (!migration_channel_recv(fd, answer + i, 1, nofds, deadline,
+                                    errp)) {
+            return false;
+        }
+        if (answer[i] != (uint8_t)MIG_ANSWER_MAGIC[i]) {
+            *error = g_strdup("the destination's answer is not a "
+                              "vdagent-host migration answer");
+            return false;
+        }
+    }
+    if (!migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
+                                deadline, errp)) {
+        return false;
+    }
+    r = migration_stream_new_reader(answer, MIG_ANSWER_LEN);
+    migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
+    migration_get_u8(r, &version);
+    migration_get_u8(r, &status);
+    migration_get_be32(r, &n);
+    /* Only exactly ok lets go: anything else is not an answer. */
+    if (memcmp(magic, MIG_ANSWER_MAGIC, 4) != 0 ||
+        version != MIG_ANSWER_VERSION || status > 1 ||
+        (status == 0 && n != 0) || n > MIG_ANSWER_MAX_MSG) {
+        *error = g_strdup("the destination's answer is not a "
+                          "vdagent-host migration answer");
+        return false;
+    }
+    if (status == 0) {
+        return true;
+    } else {
+        g_autofree char *msg = g_malloc0(n + 1);
+
+        if (migration_channel_recv(fd, msg, n, nofds, deadline, errp)) {
+            *error = g_strdup_printf("destination refused: %s", msg);
+        }
+        return false;
+    }
+}
+
 static gpointer out_thread(gpointer opaque)
 {
     OutJob *job = opaque;
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(GError) err = NULL;
-    g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(MigrationStream) hdr = migration_stream_new_buffer();
     size_t path_len = job->path ? strlen(job->path) : 0;
     size_t hlen, slen;
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
     const uint8_t *hdata;
-    g_autoptr(MigrationStream) r = NULL;
-    uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status;
-    uint32_t n;
-    unsigned i;
     int fd = job->chan;             /* an fd: channel, or connect now */
 
     if (fd < 0) {
@@ -285,46 +461,7 @@ static gpointer out_thread(gpointer opaque)
         !migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
         goto out;
     }
-    /*
-     * The check step.  The magic is read a byte at a time, so a peer that
-     * is no vdagent-host (a wrong service answering one byte and waiting)
-     * is told apart at its first wrong byte, not at the deadline.
-     */
-    for (i = 0; i < 4; i++) {
-        if (!migration_channel_recv(fd, answer + i, 1, nofds, deadline,
-                                    &err)) {
-            goto out;
-        }
-        if (answer[i] != (uint8_t)MIG_ANSWER_MAGIC[i]) {
-            job->error = g_strdup("the destination's answer is not a "
-                                  "vdagent-host migration answer");
-            goto out;
-        }
-    }
-    if (!migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
-                                deadline, &err)) {
-        goto out;
-    }
-    r = migration_stream_new_reader(answer, MIG_ANSWER_LEN);
-    migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
-    migration_get_u8(r, &version);
-    migration_get_u8(r, &status);
-    migration_get_be32(r, &n);
-    /* Only exactly ok lets go: anything else is not an answer. */
-    if (memcmp(magic, MIG_ANSWER_MAGIC, 4) != 0 ||
-        version != MIG_ANSWER_VERSION || status > 1 ||
-        (status == 0 && n != 0) || n > MIG_ANSWER_MAX_MSG) {
-        job->error = g_strdup("the destination's answer is not a "
-                              "vdagent-host migration answer");
-    } else if (status == 0) {
-        job->ok = true;
-    } else {
-        g_autofree char *msg = g_malloc0(n + 1);
-
-        if (migration_channel_recv(fd, msg, n, nofds, deadline, &err)) {
-            job->error = g_strdup_printf("destination refused: %s", msg);
-        }
-    }
+    job->ok = out_read_answer(fd, deadline, &job->error, &err);
 out:
     if (!job->ok && !job->error) {
         job->error = g_strdup(err ? err->message : "migration failed");
@@ -407,7 +544,8 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     gint64 stop_us;
     int chan = -1;
 
-    if (m->status == HOST_MIG_ACTIVE || m->status == HOST_MIG_SETUP) {
+    if (m->status == HOST_MIG_ACTIVE || m->status == HOST_MIG_SETUP ||
+        m->lo) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
                     "a migration is already in progress");
         return false;
@@ -428,6 +566,15 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
                     "unsupported migration URI '%s' (file:, unix:, fd:, tcp:)",
                     uri);
         return false;
+    }
+    if (m->cap_pause) {
+        if (g_str_has_prefix(uri, "file:")) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "pause-before-switchover needs a channel (unix:, "
+                        "tcp:, fd:), not file:");
+            return false;
+        }
+        return live_start(m, uri, chan, errp);
     }
 
     /*
@@ -499,6 +646,476 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     return true;
 }
 
+/* ---- outgoing, with a live phase -------------------------------------------
+ *
+ * The channel's version 2 (pause-before-switchover): the header is the
+ * version 1 header's 20 bytes with version 2 and every other field 0; then
+ * frames:
+ *   0x01 live   be32 length, that many bytes of the QEVM stream: its
+ *               header and START sections first, then PART sections
+ *               (length 0: a keepalive, sent when idle for 1 s)
+ *   0x02 final  u8 guest-kind, u8 n-fds, u16 0, be64 stop time, be32 path
+ *               length, path, be64 length, the rest of the stream (END
+ *               sections, the FULL sections, EOF, vmdesc); over unix: the
+ *               guest channel rides on its first bytes
+ * then the answer and the check step exactly as in version 1.  The
+ * destination checks every live frame as it comes (savevm.h's loader) and
+ * keeps its data apart from the device until the final frame has loaded.
+ *
+ * The main loop makes the frames (the hub is read there) and a thread
+ * sends them: at most MIG_LIVE_QUEUE bytes wait, so that what changes is
+ * sent again from the hub's newest data, not from a long queue.
+ */
+
+typedef struct LiveFrame {
+    uint8_t type;               /* MIG_FRAME_LIVE, MIG_FRAME_FINAL, 0: stop */
+    GBytes *bytes;
+} LiveFrame;
+
+struct LiveOut {
+    gint refs;
+    HostMigration *m;           /* main loop; NULL once detached */
+    char *uri;
+    int chan;                   /* an fd: channel (borrowed), or -1 */
+    GMutex lock;
+    int fd;                     /* the channel while the thread has it */
+    bool cancel;                /* under lock */
+    GAsyncQueue *q;             /* LiveFrame, main -> thread */
+    gint queued;                /* live bytes pushed, not yet sent */
+    bool stopped;               /* main: stopped for the switchover */
+    guint poll_id;              /* main: live_poll() */
+    char *save_error;           /* main: the final state could not save */
+    /* The final frame's header: set before it is pushed. */
+    int fds[2];
+    unsigned n_fds;
+    uint8_t kind;
+    char *path;
+    gint64 stop_us;
+    /* The thread's result. */
+    bool ok;
+    char *error;
+};
+
+static void live_frame_free(gpointer p)
+{
+    LiveFrame *f = p;
+
+    if (f->bytes) {
+        g_bytes_unref(f->bytes);
+    }
+    g_free(f);
+}
+
+static LiveOut *live_ref(LiveOut *lo)
+{
+    g_atomic_int_inc(&lo->refs);
+    return lo;
+}
+
+static void live_unref(LiveOut *lo)
+{
+    if (!g_atomic_int_dec_and_test(&lo->refs)) {
+        return;
+    }
+    g_async_queue_unref(lo->q);
+    g_mutex_clear(&lo->lock);
+    g_free(lo->uri);
+    g_free(lo->path);
+    g_free(lo->save_error);
+    g_free(lo->error);
+    g_free(lo);
+}
+
+static void live_push(LiveOut *lo, uint8_t type, MigrationStream *s)
+{
+    LiveFrame *f = g_new0(LiveFrame, 1);
+
+    f->type = type;
+    if (s) {
+        size_t len;
+        const uint8_t *p = migration_stream_data(s, &len);
+
+        f->bytes = g_bytes_new(p, len);
+        if (type == MIG_FRAME_LIVE) {
+            g_atomic_int_add(&lo->queued, (gint)len);
+        }
+    }
+    g_async_queue_push(lo->q, f);
+}
+
+/* Make the thread stop: at its next frame, or now if it waits on I/O. */
+static void live_stop_thread(LiveOut *lo)
+{
+    live_push(lo, 0, NULL);
+    g_mutex_lock(&lo->lock);
+    lo->cancel = true;
+    if (lo->fd >= 0) {
+        shutdown(lo->fd, SHUT_RDWR);
+    }
+    g_mutex_unlock(&lo->lock);
+}
+
+/* Did the destination write (a refusal) or close? */
+static bool live_peer_spoke(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    return poll(&p, 1, 0) > 0;
+}
+
+static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
+                            GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+    g_autoptr(MigrationStream) hdr = migration_stream_new_buffer();
+    size_t len = 0, hlen, path_len = lo->path ? strlen(lo->path) : 0;
+    const uint8_t *p = f->bytes ? g_bytes_get_data(f->bytes, &len) : NULL;
+    const uint8_t *hdata;
+
+    migration_put_u8(hdr, f->type);
+    if (f->type == MIG_FRAME_LIVE) {
+        migration_put_be32(hdr, (uint32_t)len);
+    } else {
+        migration_put_u8(hdr, lo->kind);
+        migration_put_u8(hdr, lo->n_fds);
+        migration_put_be16(hdr, 0);
+        migration_put_be64(hdr, lo->stop_us);
+        migration_put_be32(hdr, path_len);
+        migration_put_bytes(hdr, lo->path, path_len);
+        migration_put_be64(hdr, len);
+    }
+    hdata = migration_stream_data(hdr, &hlen);
+    return migration_channel_send(fd, hdata, hlen,
+                                  f->type == MIG_FRAME_FINAL ? lo->fds : NULL,
+                                  f->type == MIG_FRAME_FINAL ? lo->n_fds : 0,
+                                  deadline, errp) &&
+           migration_channel_send(fd, p, len, NULL, 0, deadline, errp);
+}
+
+static gboolean live_wake(gpointer opaque);
+static gboolean live_done(gpointer opaque);
+
+static gpointer live_thread(gpointer opaque)
+{
+    LiveOut *lo = opaque;
+    g_autoptr(GError) err = NULL;
+    uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
+    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL };
+    int fd = lo->chan;
+    bool cancel;
+
+    if (fd < 0) {
+        fd = migration_channel_uri_socket(lo->uri, false, &err);
+    }
+    if (fd < 0) {
+        goto out;
+    }
+    g_mutex_lock(&lo->lock);
+    lo->fd = fd;
+    cancel = lo->cancel;
+    g_mutex_unlock(&lo->lock);
+    if (cancel) {
+        lo->error = g_strdup("cancelled");
+        goto out;
+    }
+    if (!migration_channel_send(fd, hdr, sizeof(hdr), NULL, 0,
+                                g_get_monotonic_time() +
+                                (gint64)MIG_TIMEOUT_MS * 1000, &err)) {
+        goto out;
+    }
+    for (;;) {
+        LiveFrame *f = g_async_queue_timeout_pop(
+            lo->q, (guint64)MIG_LIVE_KEEPALIVE_MS * 1000);
+        const LiveFrame *send = f ? f : &keepalive;
+        bool ok;
+
+        if (f && f->type == 0) {
+            live_frame_free(f);
+            lo->error = g_strdup("cancelled");
+            goto out;
+        }
+        if (live_peer_spoke(fd)) {
+            /* A destination that refused early, or went away. */
+            if (f) {
+                live_frame_free(f);
+            }
+            if (out_read_answer(fd, g_get_monotonic_time() + G_USEC_PER_SEC,
+                                &lo->error, &err)) {
+                lo->error = g_strdup("the destination answered before the "
+                                     "final state");
+            }
+            goto out;
+        }
+        ok = live_send_frame(lo, fd, send, &err);
+        if (f && f->type == MIG_FRAME_LIVE) {
+            g_atomic_int_add(&lo->queued, -(gint)g_bytes_get_size(f->bytes));
+            g_idle_add(live_wake, live_ref(lo));
+        }
+        if (ok && f && f->type == MIG_FRAME_FINAL) {
+            lo->ok = out_read_answer(fd, g_get_monotonic_time() +
+                                     (gint64)MIG_TIMEOUT_MS * 1000,
+                                     &lo->error, &err);
+            live_frame_free(f);
+            goto out;
+        }
+        if (f) {
+            live_frame_free(f);
+        }
+        if (!ok) {
+            goto out;
+        }
+    }
+out:
+    if (!lo->ok && !lo->error) {
+        lo->error = g_strdup(err ? err->message : "migration failed");
+    }
+    g_mutex_lock(&lo->lock);
+    if (fd >= 0 && lo->chan < 0) {
+        close(fd);
+    }
+    lo->fd = -1;
+    g_mutex_unlock(&lo->lock);
+    g_idle_add(live_done, lo);          /* the thread's reference */
+    return NULL;
+}
+
+/*
+ * Send what changed, a frame at a time, while fewer than MIG_LIVE_QUEUE
+ * bytes wait; once everything is sent and what is left is small, the
+ * status becomes "pre-switchover".
+ */
+static void live_pump(HostMigration *m)
+{
+    LiveOut *lo = m->lo;
+
+    if (!lo || lo->stopped || (m->status != HOST_MIG_ACTIVE &&
+                               m->status != HOST_MIG_PRE_SWITCHOVER)) {
+        return;
+    }
+    while (g_atomic_int_get(&lo->queued) < (gint)MIG_LIVE_QUEUE &&
+           migration_save_live_pending(m->reg) > 0) {
+        g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+        g_autoptr(GError) err = NULL;
+
+        if (!migration_save_live_iterate(m->reg, s, MIG_LIVE_FRAME_DATA,
+                                         &err)) {
+            lo->save_error = g_strdup(err->message);
+            live_stop_thread(lo);
+            return;
+        }
+        live_push(lo, MIG_FRAME_LIVE, s);
+    }
+    if (m->status == HOST_MIG_ACTIVE && g_atomic_int_get(&lo->queued) == 0 &&
+        migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {
+        mig_set_status(m, HOST_MIG_PRE_SWITCHOVER, NULL);
+    }
+}
+
+static gboolean live_wake(gpointer opaque)
+{
+    LiveOut *lo = opaque;
+
+    if (lo->m) {
+        live_pump(lo->m);
+    }
+    live_unref(lo);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean live_poll(gpointer opaque)
+{
+    live_pump(opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean live_done(gpointer opaque)
+{
+    LiveOut *lo = opaque;
+    HostMigration *m = lo->m;
+    Host *h;
+
+    if (!m) {
+        live_unref(lo);                 /* detached: the thread's */
+        return G_SOURCE_REMOVE;
+    }
+    h = m->h;
+    m->lo = NULL;
+    lo->m = NULL;
+    if (lo->poll_id) {
+        g_source_remove(lo->poll_id);
+        lo->poll_id = 0;
+    }
+    migration_save_live_cleanup(m->reg);
+    if (lo->ok) {
+        if (lo->n_fds) {
+            host_log(h, "guest channel handed over");
+            m->ops->guest_released(m->opaque);
+            vdagent_chardev_reset(h->dev);
+        }
+        m->downtime_us = -1;
+        host_fail_waiting(h, "migrated: ask the destination");
+        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
+        host_set_status(h, HOST_POSTMIGRATE);
+    } else if (m->status == HOST_MIG_CANCELLING) {
+        mig_set_status(m, HOST_MIG_CANCELLED, NULL);
+        if (lo->stopped) {
+            host_set_status(h, m->before);
+        }
+    } else {
+        mig_set_status(m, HOST_MIG_FAILED,
+                       lo->save_error ? lo->save_error : lo->error);
+        if (lo->stopped) {
+            host_set_status(h, m->before);
+        }
+    }
+    live_unref(lo);                     /* the thread's */
+    live_unref(lo);                     /* the main loop's */
+    return G_SOURCE_REMOVE;
+}
+
+static bool live_running(const HostMigration *m)
+{
+    return m->lo != NULL && !m->lo->stopped;
+}
+
+/* host_migration_free(): let a running thread end on its own. */
+static void live_out_detach(HostMigration *m)
+{
+    LiveOut *lo = m->lo;
+
+    if (!lo) {
+        return;
+    }
+    if (lo->poll_id) {
+        g_source_remove(lo->poll_id);
+        lo->poll_id = 0;
+    }
+    lo->m = NULL;
+    m->lo = NULL;
+    live_stop_thread(lo);
+    migration_save_live_cleanup(m->reg);
+    live_unref(lo);
+}
+
+static bool live_start(HostMigration *m, const char *uri, int chan,
+                       GError **errp)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    LiveOut *lo;
+
+    if (!migration_save_live_setup(m->reg, s, errp)) {
+        migration_save_live_cleanup(m->reg);
+        return false;
+    }
+    lo = g_new0(LiveOut, 1);
+    lo->refs = 2;                       /* the main loop's, the thread's */
+    lo->m = m;
+    lo->uri = g_strdup(uri);
+    lo->chan = chan;
+    lo->fd = -1;
+    g_mutex_init(&lo->lock);
+    lo->q = g_async_queue_new_full(live_frame_free);
+    m->lo = lo;
+    mig_set_status(m, HOST_MIG_ACTIVE, NULL);
+    live_push(lo, MIG_FRAME_LIVE, s);
+    lo->poll_id = g_timeout_add(MIG_LIVE_POLL_MS, live_poll, m);
+    g_thread_unref(g_thread_new("migrate-live", live_thread, lo));
+    live_pump(m);
+    return true;
+}
+
+bool host_migration_set_pause(HostMigration *m, bool on, GError **errp)
+{
+    if (m->lo || m->status == HOST_MIG_ACTIVE ||
+        m->status == HOST_MIG_SETUP) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+                    "There's a migration process in progress");
+        return false;
+    }
+    m->cap_pause = on;
+    return true;
+}
+
+bool host_migration_pause(const HostMigration *m)
+{
+    return m->cap_pause;
+}
+
+bool host_migrate_continue(HostMigration *m, const char *state,
+                           GError **errp)
+{
+    Host *h = m->h;
+    LiveOut *lo = m->lo;
+    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(GError) err = NULL;
+    HostGuestChannel ch;
+    bool ok;
+
+    if (!lo || m->status != HOST_MIG_PRE_SWITCHOVER ||
+        strcmp(state, host_mig_status_name(m->status)) != 0) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "Migration not in expected state: %s",
+                    host_mig_status_name(m->status));
+        return false;
+    }
+    /* As host_migrate_start(): stop, keep what the guest wrote. */
+    lo->stopped = true;
+    lo->stop_us = g_get_monotonic_time();
+    m->before = host_status(h);
+    host_set_status(h, host_status(h) == HOST_POSTMIGRATE ? HOST_POSTMIGRATE
+                                                          : HOST_PAUSED);
+    mig_set_status(m, HOST_MIG_DEVICE, NULL);
+    if (!g_str_has_prefix(lo->uri, "unix:") && m->ops->guest_drain) {
+        m->ops->guest_drain(m->opaque);
+    }
+    s = migration_stream_new_buffer();
+    m->live_final = true;
+    ok = migration_save_live_complete(m->reg, s, &err);
+    m->live_final = false;
+    if (!ok) {
+        lo->save_error = g_strdup(err->message);
+        live_stop_thread(lo);
+        return true;
+    }
+    if (g_str_has_prefix(lo->uri, "unix:") &&
+        m->ops->guest_channel(m->opaque, &ch)) {
+        lo->kind = ch.kind;
+        if (ch.conn_fd >= 0) {
+            lo->fds[lo->n_fds++] = ch.conn_fd;
+        }
+        if (ch.listen_fd >= 0) {
+            lo->fds[lo->n_fds++] = ch.listen_fd;
+        }
+        lo->path = g_strdup(ch.path);
+    }
+    live_push(lo, MIG_FRAME_FINAL, s);
+    return true;
+}
+
+bool host_migrate_cancel(HostMigration *m, GError **errp)
+{
+    if (m->lo) {
+        if (m->status == HOST_MIG_DEVICE) {
+            g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                        "the final state is on its way to the destination: "
+                        "too late to cancel");
+            return false;
+        }
+        if (m->status != HOST_MIG_CANCELLING) {
+            mig_set_status(m, HOST_MIG_CANCELLING, NULL);
+            live_stop_thread(m->lo);
+        }
+        return true;
+    }
+    if (m->status == HOST_MIG_ACTIVE && host_status(m->h) != HOST_INMIGRATE) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
+                    "a migration without a live phase cannot be cancelled "
+                    "(the host is stopped and its state on its way)");
+        return false;
+    }
+    return true;
+}
+
 /* ---- incoming --------------------------------------------------------------- */
 
 typedef struct InJob {
@@ -511,6 +1128,7 @@ typedef struct InJob {
     GBytes *stream;
     GArray *fds;
     char *error;
+    MigrationLoader *ld;      /* a live migration's: its live part loaded */
 } InJob;
 
 static gpointer in_thread_main(gpointer opaque);
@@ -562,30 +1180,61 @@ static void in_job_free(InJob *job)
     if (job->stream) {
         g_bytes_unref(job->stream);
     }
+    migration_loader_free(job->ld);     /* not done: drops the live part */
     g_free(job->path);
     g_free(job->error);
     g_free(job);
 }
 
-/* Load @stream; on success the device and host peer hold the new state. */
-static bool host_load(HostMigration *m, GBytes *stream, GError **errp)
+/*
+ * Load @stream (with @ld: the last piece of a live migration whose live
+ * part @ld loaded); on success the device and host peer hold the new
+ * state.
+ */
+static bool host_load(HostMigration *m, GBytes *stream, MigrationLoader *ld,
+                      GError **errp)
 {
     size_t len;
     const uint8_t *data = g_bytes_get_data(stream, &len);
     g_autoptr(MigrationStream) s = migration_stream_new_reader(data, len);
 
-    if (!migration_load(m->reg, s, errp)) {
+    if (!(ld ? migration_loader_feed(ld, s, true, errp)
+             : migration_load(m->reg, s, errp))) {
         /* Fresh and usable: nothing half loaded stays. */
         vdagent_chardev_reset(m->h->dev);
         host_saved_clear(&m->saved);
+        clipboard_live_reset_sink(m->live);
         return false;
     }
     return true;
 }
 
-/* After a successful load: the host's own state, then run. */
+/*
+ * After a successful load: the host's own state (with the data the live
+ * phase carried: its slots checked whole by host_live_post_load()), then
+ * run.
+ */
 static void host_commit_load(HostMigration *m)
 {
+    ClipboardSaved *cb = &m->saved.cb;
+    unsigned k, i;
+
+    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
+
+        if (!(m->saved.live & (1u << k))) {
+            continue;
+        }
+        for (i = 0; i < cb->n; i++) {
+            if (cb->infos[i].selection == sel) {
+                ClipboardSavedData *d = &cb->infos[i].data[t];
+
+                g_free(d->data);
+                d->data = clipboard_live_sink_take(m->live, sel, t, &d->len);
+            }
+        }
+    }
+    clipboard_live_reset_sink(m->live);
     m->ops->restore(m->opaque, &m->saved.cb, m->saved.out, m->saved.out_len,
                     vdagent_chardev_connected(m->h->dev));
     host_saved_clear(&m->saved);
@@ -700,7 +1349,7 @@ static gboolean in_done(gpointer opaque)
     g_autoptr(GError) err = NULL;
     HostGuestChannel ch = { .conn_fd = -1, .listen_fd = -1 };
 
-    if (job->error || !host_load(m, job->stream, &err)) {
+    if (job->error || !host_load(m, job->stream, job->ld, &err)) {
         const char *msg = job->error ? job->error : err->message;
 
         in_reply(job, msg);
@@ -735,6 +1384,84 @@ static gboolean in_done(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * A live migration's frames up to the final one (see "outgoing, with a
+ * live phase"): each live frame is loaded as it comes, strictly, by the
+ * job's loader (its data held apart from the device); a frame must begin
+ * within MIG_LIVE_IDLE_MS (the source sends a keepalive every second) and
+ * come whole within MIG_TIMEOUT_MS.  Returns the final frame's header
+ * fields; false with job->error or @errp set.
+ */
+static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
+                           uint64_t *stop_us, uint32_t *path_len,
+                           GError **errp)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+
+    job->ld = migration_loader_new(job->m->reg);
+    for (;;) {
+        g_autoptr(MigrationStream) r = NULL;
+        g_autoptr(GError) lerr = NULL;
+        uint8_t type, h[16];
+        uint16_t pad;
+        uint32_t len;
+        gint64 deadline = g_get_monotonic_time() +
+                          (gint64)MIG_LIVE_IDLE_MS * 1000;
+
+        if (!migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
+                                    errp)) {
+            return false;
+        }
+        deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+        if (type == MIG_FRAME_FINAL) {
+            if (!migration_channel_recv(job->fd, h, sizeof(h), job->fds,
+                                        deadline, errp)) {
+                return false;
+            }
+            r = migration_stream_new_reader(h, sizeof(h));
+            migration_get_u8(r, kind);          /* 16 of 16: no failure */
+            migration_get_u8(r, n_fds);
+            migration_get_be16(r, &pad);
+            migration_get_be64(r, stop_us);
+            migration_get_be32(r, path_len);
+            if (pad != 0) {
+                job->error = g_strdup("bad final frame");
+                return false;
+            }
+            return true;
+        }
+        if (type != MIG_FRAME_LIVE) {
+            job->error = g_strdup_printf("bad live frame type 0x%02x", type);
+            return false;
+        }
+        if (!migration_channel_recv(job->fd, h, 4, job->fds, deadline,
+                                    errp)) {
+            return false;
+        }
+        len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+              (uint32_t)h[2] << 8 | h[3];
+        if (len > MIG_LIVE_FRAME_MAX) {
+            job->error = g_strdup_printf("live frame of %" PRIu32 " bytes "
+                                         "(at most %u)", len,
+                                         MIG_LIVE_FRAME_MAX);
+            return false;
+        }
+        if (len == 0) {
+            continue;                           /* a keepalive */
+        }
+        g_byte_array_set_size(buf, len);
+        if (!migration_channel_recv(job->fd, buf->data, len, job->fds,
+                                    deadline, errp)) {
+            return false;
+        }
+        r = migration_stream_new_reader(buf->data, len);
+        if (!migration_loader_feed(job->ld, r, false, &lerr)) {
+            job->error = g_strdup_printf("live part: %s", lerr->message);
+            return false;
+        }
+    }
+}
+
 static gpointer in_thread_main(gpointer opaque)
 {
     InJob *job = opaque;
@@ -764,6 +1491,17 @@ static gpointer in_thread_main(gpointer opaque)
     migration_get_be64(r, &stop_us);
     migration_get_be32(r, &path_len);
     g_clear_pointer(&r, migration_stream_free);
+    if (memcmp(magic, MIG_MAGIC, 4) == 0 && version == MIG_LIVE_VERSION &&
+        kind == 0 && n_fds == 0 && pad == 0 && stop_us == 0 &&
+        path_len == 0) {
+        /* The live part, then the final frame's header. */
+        if (!in_live_frames(job, &kind, &n_fds, &stop_us, &path_len, &err)) {
+            goto out;
+        }
+        version = MIG_VERSION;
+        start = g_get_monotonic_time();   /* the final frame's 60 s */
+        deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
+    }
     if (memcmp(magic, MIG_MAGIC, 4) != 0 || version != MIG_VERSION ||
         n_fds > 2 || kind > HOST_GUEST_SIM) {
         job->error = g_strdup("not a vdagent-host migration channel");
@@ -870,7 +1608,7 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         }
         stream = g_bytes_new_take(g_steal_pointer(&data), len);
         mig_set_status(m, HOST_MIG_ACTIVE, NULL);
-        if (!host_load(m, stream, &err)) {
+        if (!host_load(m, stream, NULL, &err)) {
             mig_set_status(m, HOST_MIG_FAILED, err->message);
             g_propagate_error(errp, g_steal_pointer(&err));
             return false;

@@ -31,6 +31,11 @@ typedef enum HostMigStatus {
     HOST_MIG_ACTIVE,
     HOST_MIG_COMPLETED,
     HOST_MIG_FAILED,
+    /* pause-before-switchover (QEMU's names) */
+    HOST_MIG_PRE_SWITCHOVER,    /* the live phase is done: migrate-continue */
+    HOST_MIG_DEVICE,            /* stopped, the final state on its way */
+    HOST_MIG_CANCELLING,
+    HOST_MIG_CANCELLED,
     HOST_MIG__COUNT,
 } HostMigStatus;
 
@@ -125,6 +130,8 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp);
 /* query-migrate's view of the last migration. */
 typedef struct HostMigInfo {
     HostMigStatus status;
+    bool live;                  /* an outgoing migration in its live phase:
+                                   the state is still here and runs */
     const char *error;          /* why it failed (borrowed), else NULL */
     gint64 downtime_us;         /* a completed incoming one's, else -1;
                                    also -1 when the source's stop time is
@@ -136,7 +143,39 @@ typedef struct HostMigInfo {
 /* Fill @info; its error stays valid until the status next changes. */
 void host_migration_info(const HostMigration *m, HostMigInfo *info);
 
-/* "none", "setup", "active", "completed", "failed"; NULL out of range. */
+/*
+ * migrate-set-capabilities: pause-before-switchover.  With it, migrate
+ * over unix:, tcp: or fd: has a live phase: the host keeps running while
+ * the clipboard's data moves (changes are sent again), the status becomes
+ * "pre-switchover" once what is left is small, and
+ * host_migrate_continue() stops the host and sends the rest (status
+ * "device", then "completed" as without it).  file: is refused with it.
+ * Refused (G_FILE_ERROR_AGAIN) while a migration runs.
+ */
+bool host_migration_set_pause(HostMigration *m, bool on, GError **errp);
+bool host_migration_pause(const HostMigration *m);
+
+/*
+ * migrate-continue {"state": @state}: only in "pre-switchover", which
+ * @state must name (QEMU's check); else false with @errp set.
+ */
+bool host_migrate_continue(HostMigration *m, const char *state,
+                           GError **errp);
+
+/*
+ * migrate-cancel: an outgoing live migration before migrate-continue
+ * ends, the host runs on as before and the destination sees a broken
+ * channel (a failed load: it stays fresh and waits for another).  No
+ * migration: nothing (QEMU's answer).  Refused (G_FILE_ERROR_PERM) once
+ * the final state is on its way (status "device"), or for a migration
+ * without a live phase (it stops the host and sends everything at once).
+ */
+bool host_migrate_cancel(HostMigration *m, GError **errp);
+
+/*
+ * "none", "setup", "active", "completed", "failed", "pre-switchover",
+ * "device", "cancelling", "cancelled"; NULL out of range.
+ */
 const char *host_mig_status_name(HostMigStatus status);
 
 #endif /* HOST_MIGRATE_H */

@@ -18,6 +18,9 @@
 #define QEVM_MAGIC              0x5145564du
 #define QEVM_VERSION            3u
 #define QEVM_EOF                0x00
+#define QEVM_SECTION_START      0x01
+#define QEVM_SECTION_PART       0x02
+#define QEVM_SECTION_END        0x03
 #define QEVM_SECTION_FULL       0x04
 #define QEVM_VMDESCRIPTION      0x06
 #define QEVM_SECTION_FOOTER     0x7e
@@ -35,7 +38,9 @@
 typedef struct MigrationSection {
     char *idstr;
     uint32_t instance_id;
-    const VMStateDescription *vmsd;
+    const VMStateDescription *vmsd;     /* a FULL section's, or NULL */
+    const MigrationLiveOps *live;       /* a live section's, or NULL */
+    int live_version;
     void *opaque;
 } MigrationSection;
 
@@ -111,9 +116,39 @@ bool migration_register(MigrationRegistry *reg, const char *idstr,
                     idstr, instance_id);
         return false;
     }
+    memset(&sec, 0, sizeof(sec));
     sec.idstr = g_strdup(idstr);
     sec.instance_id = instance_id;
     sec.vmsd = vmsd;
+    sec.opaque = opaque;
+    g_array_append_val(reg->sections, sec);
+    return true;
+}
+
+bool migration_register_live(MigrationRegistry *reg, const char *idstr,
+                             uint32_t instance_id, int version_id,
+                             const MigrationLiveOps *ops, void *opaque,
+                             GError **errp)
+{
+    MigrationSection sec;
+    size_t idlen;
+
+    g_return_val_if_fail(reg != NULL && idstr != NULL && ops != NULL, false);
+    g_return_val_if_fail(ops->save && ops->pending && ops->load, false);
+    idlen = strlen(idstr);
+    g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
+
+    if (find_section(reg, idstr, idlen, instance_id, NULL)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
+                    "section '%s' instance %" PRIu32 " is already registered",
+                    idstr, instance_id);
+        return false;
+    }
+    memset(&sec, 0, sizeof(sec));
+    sec.idstr = g_strdup(idstr);
+    sec.instance_id = instance_id;
+    sec.live = ops;
+    sec.live_version = version_id;
     sec.opaque = opaque;
     g_array_append_val(reg->sections, sec);
     return true;
@@ -177,13 +212,19 @@ static char *vmdesc_text(json_object *root, size_t *lenp)
     return g_string_free(out, FALSE);
 }
 
+static void put_header(MigrationStream *s)
+{
+    migration_put_be32(s, QEVM_MAGIC);
+    migration_put_be32(s, QEVM_VERSION);
+}
+
 /*
- * Write magic, version, one FULL section per registered section (section
- * ids in registration order), EOF and the vmdesc; flush an fd sink.
- * Errors: a section's pre_save or table, the sink.
+ * One FULL section per registered FULL section (section ids: registration
+ * indexes), EOF and the vmdesc; flush an fd sink.  Errors: a section's
+ * pre_save or table, the sink.
  */
-bool migration_save(MigrationRegistry *reg, MigrationStream *s,
-                    GError **errp)
+static bool put_full_and_tail(MigrationRegistry *reg, MigrationStream *s,
+                              GError **errp)
 {
     json_object *root = NULL;
     json_object *devices;
@@ -191,23 +232,22 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
     size_t text_len = 0;
     guint i;
 
-    g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(migration_stream_is_sink(s), false);
-
     root = json_object_new_object();
     json_object_object_add(root, "page_size",
                            json_object_new_int(QEVM_PAGE_SIZE));
     devices = json_object_new_array();
     json_object_object_add(root, "devices", devices);
 
-    migration_put_be32(s, QEVM_MAGIC);
-    migration_put_be32(s, QEVM_VERSION);
     for (i = 0; i < reg->sections->len; i++) {
         MigrationSection *sec = &g_array_index(reg->sections,
                                                MigrationSection, i);
         size_t idlen = strlen(sec->idstr);
-        json_object *dev = json_object_new_object();
+        json_object *dev;
 
+        if (sec->live) {
+            continue;               /* its END went before */
+        }
+        dev = json_object_new_object();
         json_object_array_add(devices, dev);
         json_object_object_add(dev, "name", json_object_new_string(sec->idstr));
         json_object_object_add(dev, "instance_id",
@@ -247,6 +287,129 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
 err:
     json_object_put(root);
     return false;
+}
+
+/*
+ * Write magic, version, one FULL section per registered FULL section
+ * (live sections are not written), EOF and the vmdesc; flush an fd sink.
+ */
+bool migration_save(MigrationRegistry *reg, MigrationStream *s,
+                    GError **errp)
+{
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(migration_stream_is_sink(s), false);
+
+    put_header(s);
+    return put_full_and_tail(reg, s, errp);
+}
+
+/* ---- saving live ------------------------------------------------------ */
+
+/* One live section of @phase with its payload and footer. */
+static bool put_live(MigrationStream *s, MigrationSection *sec, guint id,
+                     MigrationLivePhase phase, uint64_t budget, GError **errp)
+{
+    migration_put_u8(s, (uint8_t)phase);
+    migration_put_be32(s, id);
+    if (phase == MIGRATION_LIVE_START) {
+        size_t idlen = strlen(sec->idstr);
+
+        migration_put_u8(s, (uint8_t)idlen);
+        migration_put_bytes(s, sec->idstr, idlen);
+        migration_put_be32(s, sec->instance_id);
+        migration_put_be32(s, (uint32_t)sec->live_version);
+    }
+    if (!sec->live->save(s, sec->opaque, phase, budget, errp)) {
+        g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
+                       sec->idstr, sec->instance_id);
+        return false;
+    }
+    migration_put_u8(s, QEVM_SECTION_FOOTER);
+    migration_put_be32(s, id);
+    if (migration_stream_error(s)) {
+        g_set_error_literal(errp, VMSTATE_ERROR, VMSTATE_ERROR_IO,
+                            migration_stream_error(s)->message);
+        return false;
+    }
+    return true;
+}
+
+static bool put_live_all(MigrationRegistry *reg, MigrationStream *s,
+                         MigrationLivePhase phase, uint64_t budget,
+                         GError **errp)
+{
+    guint i;
+
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (sec->live && !put_live(s, sec, i, phase, budget, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool migration_save_live_setup(MigrationRegistry *reg, MigrationStream *s,
+                               GError **errp)
+{
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(migration_stream_is_sink(s), false);
+
+    put_header(s);
+    return put_live_all(reg, s, MIGRATION_LIVE_START, UINT64_MAX, errp);
+}
+
+bool migration_save_live_iterate(MigrationRegistry *reg, MigrationStream *s,
+                                 uint64_t budget, GError **errp)
+{
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(migration_stream_is_sink(s), false);
+
+    return put_live_all(reg, s, MIGRATION_LIVE_PART, budget, errp);
+}
+
+uint64_t migration_save_live_pending(MigrationRegistry *reg)
+{
+    uint64_t sum = 0;
+    guint i;
+
+    g_return_val_if_fail(reg != NULL, 0);
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (sec->live) {
+            sum += sec->live->pending(sec->opaque);
+        }
+    }
+    return sum;
+}
+
+bool migration_save_live_complete(MigrationRegistry *reg, MigrationStream *s,
+                                  GError **errp)
+{
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(migration_stream_is_sink(s), false);
+
+    return put_live_all(reg, s, MIGRATION_LIVE_END, UINT64_MAX, errp) &&
+           put_full_and_tail(reg, s, errp);
+}
+
+void migration_save_live_cleanup(MigrationRegistry *reg)
+{
+    guint i;
+
+    g_return_if_fail(reg != NULL);
+    for (i = 0; i < reg->sections->len; i++) {
+        MigrationSection *sec = &g_array_index(reg->sections,
+                                               MigrationSection, i);
+
+        if (sec->live && sec->live->save_cleanup) {
+            sec->live->save_cleanup(sec->opaque);
+        }
+    }
 }
 
 /* ---- loading --------------------------------------------------------- */
@@ -394,6 +557,13 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
                     " at offset %" PRIu64, name, instance_id, start);
         return false;
     }
+    if (!sec->vmsd) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": a live section sent as a full one", name, instance_id,
+                    start);
+        return false;
+    }
     if (loaded[index]) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
@@ -435,89 +605,346 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
     return true;
 }
 
+/* ---- the loader ------------------------------------------------------ */
+
+enum { LIVE_NONE, LIVE_STARTED, LIVE_ENDED };
+
+struct MigrationLoader {
+    MigrationRegistry *reg;
+    guint n;                    /* sections registered at its creation */
+    bool header;                /* the stream's header was read */
+    bool has_live;              /* a live section is registered */
+    bool failed, done;
+    bool *loaded;               /* per section: a FULL load began */
+    uint8_t *live;              /* per section: LIVE_* */
+    uint32_t *live_id;          /* per section: the id its START gave */
+};
+
+MigrationLoader *migration_loader_new(MigrationRegistry *reg)
+{
+    MigrationLoader *ld;
+
+    g_return_val_if_fail(reg != NULL, NULL);
+    ld = g_new0(MigrationLoader, 1);
+    ld->reg = reg;
+    ld->n = reg->sections->len;
+    ld->loaded = g_new0(bool, ld->n + 1);
+    ld->live = g_new0(uint8_t, ld->n + 1);
+    ld->live_id = g_new0(uint32_t, ld->n + 1);
+    for (guint i = 0; i < ld->n; i++) {
+        ld->has_live |= g_array_index(reg->sections, MigrationSection,
+                                      i).live != NULL;
+    }
+    return ld;
+}
+
+bool migration_loader_done(const MigrationLoader *ld)
+{
+    return ld->done;
+}
+
+/*
+ * The load failed or was abandoned: a section whose load began (it may
+ * even have committed, its post_load running before a later byte failed)
+ * must not keep that state; a live section drops what it holds.  Sections
+ * never reached are left as they were.
+ */
+static void loader_abort(MigrationLoader *ld)
+{
+    guint i;
+
+    ld->failed = true;
+    for (i = 0; i < ld->n; i++) {
+        MigrationSection *sec = &g_array_index(ld->reg->sections,
+                                               MigrationSection, i);
+
+        if (ld->loaded[i] && sec->vmsd->load_failed) {
+            sec->vmsd->load_failed(sec->opaque);
+        }
+        if (ld->live[i] != LIVE_NONE && sec->live->load_failed) {
+            sec->live->load_failed(sec->opaque);
+        }
+        ld->loaded[i] = false;
+        ld->live[i] = LIVE_NONE;
+    }
+}
+
+void migration_loader_free(MigrationLoader *ld)
+{
+    if (!ld) {
+        return;
+    }
+    if (!ld->done && !ld->failed) {
+        loader_abort(ld);
+    }
+    g_free(ld->loaded);
+    g_free(ld->live);
+    g_free(ld->live_id);
+    g_free(ld);
+}
+
+/* The footer of a live section of id @id. */
+static bool load_footer(MigrationStream *s, uint32_t id, GError **errp)
+{
+    uint64_t off = migration_stream_offset(s);
+    uint32_t footer_id;
+    uint8_t footer;
+
+    if (!migration_get_u8(s, &footer) || !migration_get_be32(s, &footer_id)) {
+        return fail_read(s, errp, "live section footer", off);
+    }
+    if (footer != QEVM_SECTION_FOOTER || footer_id != id) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "live section: bad footer at offset %" PRIu64 " (0x%02x "
+                    "id %" PRIu32 ", expected 0x%02x id %" PRIu32 ")", off,
+                    footer, footer_id, QEVM_SECTION_FOOTER, id);
+        return false;
+    }
+    return true;
+}
+
+/* A live section's START after its 0x01 marker, read at @start. */
+static bool load_live_start(MigrationLoader *ld, MigrationStream *s,
+                            uint64_t start, GError **errp)
+{
+    uint8_t idstr[256];
+    g_autofree char *name = NULL;
+    MigrationSection *sec;
+    uint32_t section_id, instance_id, version;
+    uint8_t idlen;
+    guint index, i;
+
+    if (!migration_get_be32(s, &section_id) ||
+        !migration_get_u8(s, &idlen) ||
+        !migration_get_bytes(s, idstr, idlen) ||
+        !migration_get_be32(s, &instance_id) ||
+        !migration_get_be32(s, &version)) {
+        return fail_read(s, errp, "section header", start);
+    }
+    name = migration_printable(idstr, idlen);
+    sec = find_section(ld->reg, (const char *)idstr, idlen, instance_id,
+                       &index);
+    if (!sec) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+                    "unknown section '%s' instance %" PRIu32
+                    " at offset %" PRIu64, name, instance_id, start);
+        return false;
+    }
+    if (!sec->live) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": not a live section", name, instance_id, start);
+        return false;
+    }
+    if (ld->live[index] != LIVE_NONE) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": started twice", name, instance_id, start);
+        return false;
+    }
+    for (i = 0; i < ld->n; i++) {
+        if (ld->live[i] != LIVE_NONE && ld->live_id[i] == section_id) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "section '%s' at offset %" PRIu64 ": section id %"
+                        PRIu32 " already in use", name, start, section_id);
+            return false;
+        }
+    }
+    if (version > (uint32_t)sec->live_version || version < 1) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+                    "section '%s' instance %" PRIu32 " at offset %" PRIu64
+                    ": unsupported version %" PRIu32 " (supported 1..%d)",
+                    name, instance_id, start, version, sec->live_version);
+        return false;
+    }
+    ld->live[index] = LIVE_STARTED;
+    ld->live_id[index] = section_id;
+    if (!sec->live->load(s, sec->opaque, MIGRATION_LIVE_START, (int)version,
+                         errp)) {
+        g_prefix_error(errp, "section '%s' instance %" PRIu32 " (start at "
+                       "offset %" PRIu64 "): ", name, instance_id, start);
+        return false;
+    }
+    return load_footer(s, section_id, errp);
+}
+
+/* A PART or END after its marker @type, read at @start. */
+static bool load_live_part(MigrationLoader *ld, MigrationStream *s,
+                           uint8_t type, uint64_t start, GError **errp)
+{
+    MigrationSection *sec = NULL;
+    const char *what = type == QEVM_SECTION_END ? "end" : "part";
+    uint32_t section_id;
+    guint i;
+
+    if (!migration_get_be32(s, &section_id)) {
+        return fail_read(s, errp, "section header", start);
+    }
+    for (i = 0; i < ld->n; i++) {
+        if (ld->live[i] != LIVE_NONE && ld->live_id[i] == section_id) {
+            sec = &g_array_index(ld->reg->sections, MigrationSection, i);
+            break;
+        }
+    }
+    if (!sec) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+                    "live %s at offset %" PRIu64 ": section id %" PRIu32
+                    " was never started", what, start, section_id);
+        return false;
+    }
+    if (ld->live[i] == LIVE_ENDED) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "section '%s' instance %" PRIu32 ": live %s at offset %"
+                    PRIu64 " after its end", sec->idstr, sec->instance_id,
+                    what, start);
+        return false;
+    }
+    if (type == QEVM_SECTION_END) {
+        ld->live[i] = LIVE_ENDED;
+    }
+    if (!sec->live->load(s, sec->opaque, (MigrationLivePhase)type,
+                         sec->live_version, errp)) {
+        g_prefix_error(errp, "section '%s' instance %" PRIu32 " (%s at "
+                       "offset %" PRIu64 "): ", sec->idstr, sec->instance_id,
+                       what, start);
+        return false;
+    }
+    return load_footer(s, section_id, errp);
+}
+
+static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+                        GError **errp);
+
+bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+                           GError **errp)
+{
+    g_return_val_if_fail(ld != NULL && s != NULL, false);
+    g_return_val_if_fail(!migration_stream_is_sink(s), false);
+    g_return_val_if_fail(last || migration_stream_is_memory(s), false);
+    g_return_val_if_fail(ld->n == ld->reg->sections->len, false);
+
+    if (ld->failed || ld->done) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "the load already %s", ld->done ? "completed" : "failed");
+        return false;
+    }
+    if (loader_feed(ld, s, last, errp)) {
+        ld->done = last;
+        return true;
+    }
+    loader_abort(ld);
+    return false;
+}
+
 /*
  * Sections may come in any order, each at most once; registered sections
  * missing from the stream are left alone (QEMU does the same).  See the
  * header for the rest.
  */
-static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
-                                  bool *loaded, GError **errp);
-
 bool migration_load(MigrationRegistry *reg, MigrationStream *s,
                     GError **errp)
 {
-    g_autofree bool *loaded = NULL;
-    unsigned i;
+    g_autoptr(MigrationLoader) ld = NULL;
 
     g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(!migration_stream_is_sink(s), false);
 
-    loaded = g_new0(bool, reg->sections->len + 1);
-    if (migration_load_stream(reg, s, loaded, errp)) {
-        return true;
-    }
-    /*
-     * The stream as a whole failed: a section whose load began (it may
-     * even have committed, its post_load running before a later byte
-     * failed) must not keep that state.  Sections never reached are left
-     * as they were.
-     */
-    for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
-
-        if (loaded[i] && sec->vmsd->load_failed) {
-            sec->vmsd->load_failed(sec->opaque);
-        }
-    }
-    return false;
+    ld = migration_loader_new(reg);
+    return migration_loader_feed(ld, s, true, errp);
 }
 
-static bool migration_load_stream(MigrationRegistry *reg, MigrationStream *s,
-                                  bool *loaded, GError **errp)
+static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+                        GError **errp)
 {
     uint32_t magic, version;
     uint8_t type;
     uint64_t off;
+    guint i;
 
-    g_return_val_if_fail(!migration_stream_is_sink(s), false);
-
-    off = migration_stream_offset(s);
-    if (!migration_get_be32(s, &magic) || !migration_get_be32(s, &version)) {
-        return fail_read(s, errp, "stream header", off);
-    }
-    if (magic != QEVM_MAGIC) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                    "not a migration stream (magic 0x%08" PRIx32
-                    " at offset %" PRIu64 ")", magic, off);
-        return false;
-    }
-    if (version != QEVM_VERSION) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
-                    "unsupported stream version %" PRIu32 " at offset %"
-                    PRIu64 " (supported %u)", version, off + 4, QEVM_VERSION);
-        return false;
+    if (!ld->header) {
+        off = migration_stream_offset(s);
+        if (!migration_get_be32(s, &magic) ||
+            !migration_get_be32(s, &version)) {
+            return fail_read(s, errp, "stream header", off);
+        }
+        if (magic != QEVM_MAGIC) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "not a migration stream (magic 0x%08" PRIx32
+                        " at offset %" PRIu64 ")", magic, off);
+            return false;
+        }
+        if (version != QEVM_VERSION) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+                        "unsupported stream version %" PRIu32 " at offset %"
+                        PRIu64 " (supported %u)", version, off + 4,
+                        QEVM_VERSION);
+            return false;
+        }
+        ld->header = true;
     }
 
     for (;;) {
         off = migration_stream_offset(s);
+        if (!last && migration_stream_at_end(s)) {
+            return true;            /* a whole piece */
+        }
         if (!migration_get_u8(s, &type)) {
             return fail_read(s, errp, "section type", off);
         }
-        if (type == QEVM_EOF) {
+        if (type == QEVM_EOF && last) {
             break;
         }
-        if (type != QEVM_SECTION_FULL) {
+        /* Without a live section those are unexpected, as they were. */
+        switch (ld->has_live ? type : (type == QEVM_SECTION_FULL ? type : 0xff)) {
+        case QEVM_SECTION_START:
+            if (!load_live_start(ld, s, off, errp)) {
+                return false;
+            }
+            break;
+        case QEVM_SECTION_PART:
+        case QEVM_SECTION_END:
+            if (type == QEVM_SECTION_END && !last) {
+                g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                            "live end at offset %" PRIu64 " before the "
+                            "final piece", off);
+                return false;
+            }
+            if (!load_live_part(ld, s, type, off, errp)) {
+                return false;
+            }
+            break;
+        case QEVM_SECTION_FULL:
+            if (last) {
+                if (!load_section(ld->reg, s, ld->loaded, off, errp)) {
+                    return false;
+                }
+                continue;
+            }
+            /* fall through */
+        default:
             g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "unexpected section type 0x%02x at offset %" PRIu64,
-                        type, off);
-            return false;
-        }
-        if (!load_section(reg, s, loaded, off, errp)) {
+                        "unexpected section type 0x%02x at offset %" PRIu64
+                        "%s", type, off,
+                        last ? "" : " (a live piece holds START and PART "
+                        "sections only)");
             return false;
         }
     }
 
     /* The vmdesc: optional in memory, required (and the end) on an fd. */
+    for (i = 0; i < ld->n; i++) {
+        if (ld->live[i] == LIVE_STARTED) {
+            MigrationSection *sec = &g_array_index(ld->reg->sections,
+                                                   MigrationSection, i);
+
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "section '%s' instance %" PRIu32 ": live section "
+                        "never ended before EOF at offset %" PRIu64,
+                        sec->idstr, sec->instance_id,
+                        migration_stream_offset(s) - 1);
+            return false;
+        }
+    }
     off = migration_stream_offset(s);
     if (migration_stream_is_memory(s) && migration_stream_at_end(s)) {
         return true;

@@ -68,4 +68,92 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
 bool migration_load(MigrationRegistry *reg, MigrationStream *s,
                     GError **errp);
 
+/* ---- the live phase: iterative sections (QEMU's START / PART / END) ----
+ *
+ * A live section moves its bulk while the device keeps running: the
+ * source writes a START section (0x01, be32 section id, counted idstr,
+ * be32 instance id, be32 version, payload, footer) when the migration
+ * begins, PART sections (0x02, be32 section id, payload, footer) while it
+ * runs, and an END section (0x03, the same shape) once the device has
+ * stopped, before the FULL sections; as QEMU's RAM does.  Its payload is
+ * the section's own business (MigrationLiveOps).  migration_save() never
+ * writes a live section: a stream without a live phase is byte for byte
+ * what it was before live sections existed.
+ */
+typedef enum MigrationLivePhase {
+    MIGRATION_LIVE_START = 0x01,
+    MIGRATION_LIVE_PART = 0x02,
+    MIGRATION_LIVE_END = 0x03,
+} MigrationLivePhase;
+
+typedef struct MigrationLiveOps {
+    /*
+     * Source: write the payload of a START, PART or END section: at most
+     * about @budget bytes for a PART (START and END: everything left).
+     * The payload must be self-delimiting (the loader reads exactly it).
+     */
+    bool (*save)(MigrationStream *s, void *opaque, MigrationLivePhase phase,
+                 uint64_t budget, GError **errp);
+    /* Source: bytes still to send (what changed or was not sent yet). */
+    uint64_t (*pending)(void *opaque);
+    /* Source: the migration ended (completed, failed or cancelled). */
+    void (*save_cleanup)(void *opaque);
+    /*
+     * Destination: read one payload (exactly its bytes) of @phase, written
+     * at @version_id.  It must keep what it reads apart from the device:
+     * nothing is applied before the whole stream has loaded.
+     */
+    bool (*load)(MigrationStream *s, void *opaque, MigrationLivePhase phase,
+                 int version_id, GError **errp);
+    /* Destination: the load failed or was abandoned: drop what it holds. */
+    void (*load_failed)(void *opaque);
+} MigrationLiveOps;
+
+/*
+ * Register a live section (@ops and @opaque borrowed).  Register it after
+ * the FULL sections so that their section ids stay what they were.
+ */
+bool migration_register_live(MigrationRegistry *reg, const char *idstr,
+                             uint32_t instance_id, int version_id,
+                             const MigrationLiveOps *ops, void *opaque,
+                             GError **errp);
+
+/* Source: the stream's header and a START section per live section. */
+bool migration_save_live_setup(MigrationRegistry *reg, MigrationStream *s,
+                               GError **errp);
+/* Source: a PART section per live section, each of about @budget bytes. */
+bool migration_save_live_iterate(MigrationRegistry *reg, MigrationStream *s,
+                                 uint64_t budget, GError **errp);
+/* Source: the live sections' pending bytes, summed. */
+uint64_t migration_save_live_pending(MigrationRegistry *reg);
+/*
+ * Source, the device stopped: an END section per live section, then every
+ * FULL section, EOF and the vmdesc (as migration_save() writes them).
+ */
+bool migration_save_live_complete(MigrationRegistry *reg, MigrationStream *s,
+                                  GError **errp);
+/* Source: the live sections' save_cleanup. */
+void migration_save_live_cleanup(MigrationRegistry *reg);
+
+/*
+ * Destination: a load fed in pieces, each a memory stream holding whole
+ * sections.  The first piece starts with the stream's header; a piece
+ * that is not the last may hold only START and PART sections; the last
+ * one holds the rest (END, FULL, EOF, vmdesc) and is checked as
+ * migration_load() checks a stream (migration_load() is one last piece).
+ * A live section must be started once, then ended once before EOF; a
+ * PART or END names a started section by its id.  The first failure is
+ * final: every section whose load began is told (load_failed), and later
+ * feeds fail.  Freeing a loader that did not complete tells them too.
+ */
+typedef struct MigrationLoader MigrationLoader;
+
+MigrationLoader *migration_loader_new(MigrationRegistry *reg);
+bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+                           GError **errp);
+/* True once a last piece loaded. */
+bool migration_loader_done(const MigrationLoader *ld);
+void migration_loader_free(MigrationLoader *ld);      /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationLoader, migration_loader_free)
+
 #endif /* MIGRATION_SAVEVM_H */

@@ -173,6 +173,11 @@ static const struct {
     { "migrate", "{\"uri\": \"file:@/state\"}", false },
     { "migrate-incoming", "{\"uri\": \"unix:@/incoming\"}", false },
     { "query-migrate", "{}", true },
+    { "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": "
+      "\"pause-before-switchover\", \"state\": false}]}", true },
+    { "query-migrate-capabilities", "{}", true },
+    { "migrate-continue", "{\"state\": \"pre-switchover\"}", false },
+    { "migrate-cancel", "{}", true },
 };
 
 /* Every member of every command's "arguments", with its JSON type. */
@@ -196,6 +201,8 @@ static const struct {
     { "display-configure", "heads", "array", true },
     { "migrate", "uri", "string", true },
     { "migrate-incoming", "uri", "string", true },
+    { "migrate-set-capabilities", "capabilities", "array", true },
+    { "migrate-continue", "state", "string", true },
 };
 
 /*
@@ -229,6 +236,11 @@ static const struct {
       "{\"down\": false, \"button\": @}}]}", "events[0].data.button",
       "string" },
     { "display-configure", "{\"heads\": [@]}", "heads[0]", "object" },
+    { "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": @, "
+      "\"state\": true}]}", "capabilities[0].capability", "string" },
+    { "migrate-set-capabilities", "{\"capabilities\": [{\"capability\": "
+      "\"pause-before-switchover\", \"state\": @}]}",
+      "capabilities[0].state", "boolean" },
     { "display-configure", "{\"heads\": [{\"width\": @, \"height\": 600}]}",
       "heads[0].width", "integer" },
     { "display-configure", "{\"heads\": [{\"width\": 800, \"height\": @}]}",

@@ -1,0 +1,80 @@
+/*
+ * clipboard-live.h: the clipboard's data moved in a migration's live
+ * phase (savevm.h's live sections), while the hub keeps serving.
+ *
+ * The unit is a slot: one (selection, type) of the hub, 3 x 5 of them.
+ * The source remembers, per slot, the data (GBytes, referenced) it is
+ * sending and how much of it went: a slot whose current data is another
+ * GBytes than the one sent (a new clipboard-set, a grab that replaced it,
+ * data that came later) is dirty and starts again from its first byte;
+ * one whose data went away is dropped on the destination.  GBytes never
+ * change, so identity is enough, and the reference held keeps an address
+ * from being reused.
+ *
+ * The payload of every START, PART and END section is a list of records
+ * ended by 0x00:
+ *   0x01 data   u8 selection, u8 type, be32 total, be32 offset,
+ *               be32 length, length bytes: the slot's data from offset
+ *               (offset 0 starts the slot afresh; else it continues where
+ *               the slot stands; total is the same for every piece)
+ *   0x02 drop   u8 selection, u8 type: the slot holds nothing
+ * START also begins with be32 selections (3) and be32 types (5).
+ *
+ * The destination (the sink) holds the slots apart from the hub, checks
+ * every record strictly (selection, type, total at most
+ * CLIPBOARD_SAVED_MAX_DATA, offsets in order, a length within what the
+ * piece holds and what the total leaves) and grows a slot only with the
+ * bytes that came: its memory is bounded by what the records carried and
+ * by its held maximum.  Nothing reaches the hub from here: a peer's final
+ * section names the slots it takes (clipboard_live_sink_take()).
+ *
+ * No I/O and no timing: the host program drives both ends.
+ */
+#ifndef CLIPBOARD_LIVE_H
+#define CLIPBOARD_LIVE_H
+
+#include "clipboard/clipboard.h"
+#include "migration/savevm.h"
+
+#define CLIPBOARD_LIVE_SLOTS (CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT)
+/* The bit of a slot in a mask. */
+#define CLIPBOARD_LIVE_BIT(sel, type) \
+    (1u << ((unsigned)(sel) * CLIPBOARD_TYPE__COUNT + (unsigned)(type)))
+
+/* The live section's description (source and sink in one object). */
+extern const MigrationLiveOps clipboard_live_ops;
+
+typedef struct ClipboardLive ClipboardLive;
+
+/*
+ * Both ends: @hub (borrowed, must outlive it) is read by the source;
+ * the sink holds at most @max_held bytes of data in all its slots.
+ */
+ClipboardLive *clipboard_live_new(ClipboardHub *hub, uint64_t max_held);
+void clipboard_live_free(ClipboardLive *cl);          /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClipboardLive, clipboard_live_free)
+
+/*
+ * Source: the slots whose current data went whole in the live phase and
+ * has not changed since (after an END, every slot that holds data).
+ */
+uint32_t clipboard_live_sent(ClipboardLive *cl);
+
+/* Source: forget what was sent (the migration ended). */
+void clipboard_live_reset_source(ClipboardLive *cl);
+
+/* Sink: is the slot complete (all its announced bytes came)? */
+bool clipboard_live_sink_complete(const ClipboardLive *cl, unsigned sel,
+                                  unsigned type, uint32_t *len);
+/*
+ * Sink: take a complete slot's bytes (newly allocated, NULL for 0 bytes;
+ * the slot is emptied).
+ */
+uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
+                                  unsigned type, uint32_t *len);
+/* Sink: bytes held in all slots. */
+uint64_t clipboard_live_sink_held(const ClipboardLive *cl);
+/* Sink: drop everything. */
+void clipboard_live_reset_sink(ClipboardLive *cl);
+
+#endif /* CLIPBOARD_LIVE_H */
