@@ -52,6 +52,7 @@ static const struct {
     { "json-scan", json_scan_suite },
     { "qmp-hostile", qmp_hostile_suite },
     { "migration-hostile", migration_hostile_suite },
+    { "migration-live", migration_live_suite },
     { "host-channel", host_channel_suite },
     { "host-seam", host_seam_suite },
     { "vdagent-reentry", vdagent_reentry_suite },

@@ -53,6 +53,7 @@ Suite *host_migrate_suite(void);
 Suite *json_scan_suite(void);
 Suite *qmp_hostile_suite(void);
 Suite *migration_hostile_suite(void);
+Suite *migration_live_suite(void);
 Suite *host_channel_suite(void);
 Suite *vdagent_reentry_suite(void);
 Suite *vdagent_migration_reachable_suite(void);

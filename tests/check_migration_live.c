@@ -1,0 +1,722 @@
+/*
+ * check_migration_live.c: the live phase of a migration in the library
+ * (issue 21, points 1, 2 and 6): savevm.h's iterative sections and
+ * clipboard-live.h's slots, without the host program.
+ *
+ *   framing    START / PART / END as QEMU writes them (marker, be32 id,
+ *              counted idstr, instance and version on START, the footer);
+ *              a stream without a live part is byte for byte what a
+ *              registry without a live section writes
+ *   moves      the data moves in parts of a budget while the hub changes:
+ *              a new grab's data restarts its slot, a released selection
+ *              is dropped; the destination ends with the newest data and
+ *              the final section's slots come by reference
+ *   hostile    every cut of every part, and corrupted records and
+ *              framing, fail cleanly: the loader refuses further pieces,
+ *              the destination holds nothing, nothing reached its hub
+ *   bounds     a record may not announce more than the piece holds, nor
+ *              more than the sink's bound, and slots grow only with the
+ *              bytes that came
+ */
+#define _GNU_SOURCE
+
+#include <check.h>
+#include <glib.h>
+#include <string.h>
+
+#include "clipboard/clipboard-live.h"
+#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/clipboard.h"
+#include "migration/migration-stream.h"
+#include "migration/savevm.h"
+#include "migration/vmstate.h"
+#include "tests/check_suites.h"
+
+#define MIB (1024u * 1024)
+
+/* A full section next to the live one: a saved clipboard, as a peer's. */
+typedef struct Full {
+    ClipboardSaved cb;
+    uint32_t live;
+} Full;
+
+static ClipboardLive *full_live;       /* the sink a Full checks against */
+
+static bool full_live_needed(void *opaque)
+{
+    return ((Full *)opaque)->live != 0;
+}
+
+static bool full_live_post_load(void *opaque, int version_id, GError **errp)
+{
+    Full *f = opaque;
+    unsigned k;
+
+    (void)version_id;
+    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+        if ((f->live & (1u << k)) &&
+            !clipboard_live_sink_complete(full_live, k / CLIPBOARD_TYPE__COUNT,
+                                          k % CLIPBOARD_TYPE__COUNT, NULL)) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "slot %u never came whole", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_full_live = {
+    .name = "full/live",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = full_live_needed,
+    .post_load = full_live_post_load,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(live, Full),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_full = {
+    .name = "full",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]){
+        VMSTATE_STRUCT(cb, Full, vmstate_clipboard_saved, ClipboardSaved),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription *const[]){
+        &vmstate_full_live,
+        NULL
+    },
+};
+
+static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    (void)peer;
+    (void)n;
+}
+
+static const ClipboardPeerOps peer_ops = { .notify = peer_notify };
+
+/* One end: a hub with a peer, a registry with "full" and the live one. */
+typedef struct End {
+    ClipboardHub *hub;
+    ClipboardPeer peer;
+    ClipboardLive *live;
+    MigrationRegistry *reg;
+    Full full;
+} End;
+
+static void end_init(End *e, uint64_t max_held, bool with_live)
+{
+    g_autoptr(GError) err = NULL;
+
+    memset(e, 0, sizeof(*e));
+    e->hub = clipboard_hub_new();
+    e->peer.name = "peer";
+    e->peer.ops = &peer_ops;
+    ck_assert(clipboard_peer_register(e->hub, &e->peer));
+    e->live = clipboard_live_new(e->hub, max_held);
+    e->reg = migration_registry_new();
+    ck_assert(migration_register(e->reg, "full", 0, &vmstate_full, &e->full,
+                                 &err));
+    if (with_live) {
+        ck_assert(migration_register_live(e->reg, "live", 0, 1,
+                                          &clipboard_live_ops, e->live, &err));
+    }
+}
+
+static void end_fini(End *e)
+{
+    migration_registry_free(e->reg);
+    clipboard_live_free(e->live);
+    clipboard_peer_unregister(&e->peer);
+    clipboard_hub_free(e->hub);
+    clipboard_saved_clear(&e->full.cb);
+}
+
+/* @n bytes, a pattern seeded by @seed. */
+static GBytes *pattern(size_t n, unsigned seed)
+{
+    uint8_t *p = g_malloc(n);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        p[i] = (uint8_t)(i * 31 + seed * 7 + (i >> 13));
+    }
+    return g_bytes_new_take(p, n);
+}
+
+/* The peer grabs @sel with @data as @type. */
+static void grab(End *e, ClipboardSelection sel, ClipboardType type,
+                 GBytes *data)
+{
+    g_autoptr(ClipboardInfo) info = clipboard_info_new(&e->peer, sel);
+
+    info->types[type].available = true;
+    info->types[type].data = data;
+    ck_assert(clipboard_hub_update(e->hub, info));
+}
+
+/* The source's state for its full section, slots by reference. */
+static bool full_pre_save_live(End *e)
+{
+    e->full.cb.live_skip = clipboard_live_sent(e->live);
+    clipboard_saved_collect(&e->full.cb, &e->peer);
+    e->full.live = e->full.cb.live;
+    return true;
+}
+
+static GByteArray *piece_of(MigrationStream *s)
+{
+    size_t len;
+    const uint8_t *p = migration_stream_data(s, &len);
+    GByteArray *a = g_byte_array_new();
+
+    g_byte_array_append(a, p, (guint)len);
+    return a;
+}
+
+static GByteArray *save_setup(End *e)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(migration_save_live_setup(e->reg, s, &err));
+    return piece_of(s);
+}
+
+static GByteArray *save_part(End *e, uint64_t budget)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(migration_save_live_iterate(e->reg, s, budget, &err));
+    return piece_of(s);
+}
+
+static GByteArray *save_final(End *e)
+{
+    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MigrationStream) tail = migration_stream_new_buffer();
+
+    /* END first: then every slot with data is sent, and referenced. */
+    ck_assert(migration_save_live_complete(e->reg, s, &err));
+    (void)tail;
+    return piece_of(s);
+}
+
+static bool feed(MigrationLoader *ld, const GByteArray *a, bool last,
+                 GError **errp)
+{
+    g_autoptr(MigrationStream) r = migration_stream_new_reader(a->data, a->len);
+
+    return migration_loader_feed(ld, r, last, errp);
+}
+
+/* ---- framing --------------------------------------------------------- */
+
+START_TEST(test_framing)
+{
+    End src;
+    g_autoptr(GByteArray) start = NULL, part = NULL;
+    static const uint8_t want_start[] = {
+        'Q', 'E', 'V', 'M', 0, 0, 0, 3,
+        0x01, 0, 0, 0, 1, 4, 'l', 'i', 'v', 'e', 0, 0, 0, 0, 0, 0, 0, 1,
+        0, 0, 0, 3, 0, 0, 0, 5, 0x00,           /* counts, end of records */
+        0x7e, 0, 0, 0, 1,
+    };
+    static const uint8_t want_part[] = {
+        0x02, 0, 0, 0, 1,
+        0x01, 1, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 2, 'a', 'b',
+        0x00,
+        0x7e, 0, 0, 0, 1,
+    };
+
+    end_init(&src, 0, true);
+    grab(&src, CLIPBOARD_SELECTION_PRIMARY, CLIPBOARD_TYPE_TEXT,
+         g_bytes_new_static("abc", 3));
+    start = save_setup(&src);
+    ck_assert_int_eq(start->len, sizeof(want_start));
+    ck_assert(memcmp(start->data, want_start, sizeof(want_start)) == 0);
+    ck_assert_uint_eq(migration_save_live_pending(src.reg), 3);
+    part = save_part(&src, 2);
+    ck_assert_int_eq(part->len, sizeof(want_part));
+    ck_assert(memcmp(part->data, want_part, sizeof(want_part)) == 0);
+    ck_assert_uint_eq(migration_save_live_pending(src.reg), 1);
+    ck_assert_uint_eq(clipboard_live_sent(src.live), 0);
+    g_byte_array_unref(part);
+    part = save_part(&src, 100);
+    ck_assert_uint_eq(migration_save_live_pending(src.reg), 0);
+    ck_assert_uint_eq(clipboard_live_sent(src.live),
+                      CLIPBOARD_LIVE_BIT(CLIPBOARD_SELECTION_PRIMARY,
+                                         CLIPBOARD_TYPE_TEXT));
+    migration_save_live_cleanup(src.reg);
+    ck_assert_uint_eq(clipboard_live_sent(src.live), 0);
+    end_fini(&src);
+}
+END_TEST
+
+/* A live section registered changes nothing in a stream without one. */
+START_TEST(test_no_live_part_identical)
+{
+    End a, b;
+    g_autoptr(MigrationStream) sa = migration_stream_new_buffer();
+    g_autoptr(MigrationStream) sb = migration_stream_new_buffer();
+    g_autoptr(GError) err = NULL;
+    const uint8_t *pa, *pb;
+    size_t la, lb;
+
+    end_init(&a, 0, true);
+    end_init(&b, 0, false);
+    grab(&a, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG, pattern(5000, 1));
+    grab(&b, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG, pattern(5000, 1));
+    clipboard_saved_collect(&a.full.cb, &a.peer);
+    clipboard_saved_collect(&b.full.cb, &b.peer);
+    ck_assert(migration_save(a.reg, sa, &err));
+    ck_assert(migration_save(b.reg, sb, &err));
+    pa = migration_stream_data(sa, &la);
+    pb = migration_stream_data(sb, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert(memcmp(pa, pb, la) == 0);
+    ck_assert(memmem(pa, la, "live", 4) == NULL);
+    end_fini(&a);
+    end_fini(&b);
+}
+END_TEST
+
+/* ---- moves ----------------------------------------------------------- */
+
+/*
+ * 3 MiB in parts of 256 KiB; halfway a new grab replaces the data (its
+ * slot starts again), another selection comes and goes (a drop); then the
+ * final piece: the destination holds the newest data only, the final
+ * section refers to it, and nothing is inline.
+ */
+START_TEST(test_moves_with_changes)
+{
+    End src, dst;
+    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) newest = pattern(3 * MIB + 17, 9);
+    GByteArray *a;
+    unsigned parts = 0;
+    uint32_t len;
+    uint8_t *got;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    full_live = dst.live;
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         pattern(3 * MIB, 1));
+    ld = migration_loader_new(dst.reg);
+    a = save_setup(&src);
+    ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
+    g_byte_array_unref(a);
+    while (migration_save_live_pending(src.reg) > 0) {
+        if (parts == 5) {
+            grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+                 g_bytes_ref(newest));
+            grab(&src, CLIPBOARD_SELECTION_SECONDARY, CLIPBOARD_TYPE_TEXT,
+                 pattern(1000, 2));
+        }
+        if (parts == 8) {
+            clipboard_peer_release(&src.peer, CLIPBOARD_SELECTION_SECONDARY);
+        }
+        a = save_part(&src, 256 * 1024);
+        ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
+        g_byte_array_unref(a);
+        parts++;
+        ck_assert_uint_le(clipboard_live_sink_held(dst.live), 8 * MIB);
+    }
+    ck_assert_uint_ge(parts, 5 + 12);
+    /* the secondary was dropped on the destination */
+    ck_assert(!clipboard_live_sink_complete(dst.live,
+                                            CLIPBOARD_SELECTION_SECONDARY,
+                                            CLIPBOARD_TYPE_TEXT, NULL));
+    ck_assert(clipboard_live_sink_complete(dst.live,
+                                           CLIPBOARD_SELECTION_CLIPBOARD,
+                                           CLIPBOARD_TYPE_PNG, &len));
+    ck_assert_uint_eq(len, g_bytes_get_size(newest));
+
+    full_pre_save_live(&src);
+    ck_assert_uint_eq(src.full.live,
+                      CLIPBOARD_LIVE_BIT(CLIPBOARD_SELECTION_CLIPBOARD,
+                                         CLIPBOARD_TYPE_PNG));
+    ck_assert_uint_eq(src.full.cb.infos[0].data[CLIPBOARD_TYPE_PNG].len, 0);
+    a = save_final(&src);
+    /* the final piece carries no data: a few hundred bytes */
+    ck_assert_uint_lt(a->len, 4096);
+    ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
+    g_byte_array_unref(a);
+    ck_assert(migration_loader_done(ld));
+    ck_assert_uint_eq(dst.full.live, src.full.live);
+    got = clipboard_live_sink_take(dst.live, CLIPBOARD_SELECTION_CLIPBOARD,
+                                   CLIPBOARD_TYPE_PNG, &len);
+    ck_assert_uint_eq(len, g_bytes_get_size(newest));
+    ck_assert(memcmp(got, g_bytes_get_data(newest, NULL), len) == 0);
+    g_free(got);
+    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    /* nothing reached the destination's hub */
+    ck_assert_ptr_null(clipboard_hub_info(dst.hub,
+                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    full_live = NULL;
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* A change after the last part: END sends it, the final is still whole. */
+START_TEST(test_change_in_end)
+{
+    End src, dst;
+    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    GByteArray *a;
+    uint32_t len;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    full_live = dst.live;
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+         pattern(10000, 1));
+    ld = migration_loader_new(dst.reg);
+    a = save_setup(&src);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    a = save_part(&src, MIB);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+         pattern(20000, 2));
+    a = save_final(&src);
+    ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
+    g_byte_array_unref(a);
+    ck_assert(clipboard_live_sink_complete(dst.live,
+                                           CLIPBOARD_SELECTION_CLIPBOARD,
+                                           CLIPBOARD_TYPE_TEXT, &len));
+    ck_assert_uint_eq(len, 20000);
+    full_live = NULL;
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* ---- hostile --------------------------------------------------------- */
+
+/* The pieces of a small live migration: setup, two parts, final. */
+static GPtrArray *small_pieces(void)
+{
+    End src;
+    GPtrArray *pieces = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+
+    end_init(&src, 0, true);
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+         pattern(40, 1));
+    g_ptr_array_add(pieces, save_setup(&src));
+    g_ptr_array_add(pieces, save_part(&src, 25));
+    g_ptr_array_add(pieces, save_part(&src, 25));
+    full_pre_save_live(&src);
+    g_ptr_array_add(pieces, save_final(&src));
+    clipboard_saved_clear(&src.full.cb);
+    end_fini(&src);
+    return pieces;
+}
+
+/*
+ * Load @pieces (piece @which replaced by @bad); true when it all loaded.
+ * After a failure: later pieces are refused and the sink holds nothing.
+ */
+static bool load_pieces(GPtrArray *pieces, guint which, const GByteArray *bad,
+                        char **msg)
+{
+    End dst;
+    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    bool ok = true;
+    guint i;
+
+    end_init(&dst, 64 * MIB, true);
+    full_live = dst.live;
+    ld = migration_loader_new(dst.reg);
+    for (i = 0; i < pieces->len && ok; i++) {
+        const GByteArray *a = i == which ? bad : g_ptr_array_index(pieces, i);
+
+        ok = feed(ld, a, i + 1 == pieces->len, &err);
+    }
+    if (!ok) {
+        g_autoptr(GError) again = NULL;
+
+        *msg = g_strdup(err->message);
+        ck_assert_ptr_nonnull(err);
+        ck_assert(err->domain == VMSTATE_ERROR);
+        ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+        ck_assert(!feed(ld, g_ptr_array_index(pieces, 1), false, &again));
+        ck_assert_str_eq(again->message, "the load already failed");
+    } else {
+        ck_assert(migration_loader_done(ld));
+    }
+    ck_assert_ptr_null(clipboard_hub_info(dst.hub,
+                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    g_clear_pointer(&ld, migration_loader_free);
+    full_live = NULL;
+    end_fini(&dst);
+    return ok;
+}
+
+START_TEST(test_pieces_load)
+{
+    g_autoptr(GPtrArray) pieces = small_pieces();
+    g_autofree char *msg = NULL;
+
+    ck_assert(load_pieces(pieces, G_MAXUINT, NULL, &msg));
+}
+END_TEST
+
+/* Every cut of every piece fails cleanly. */
+START_TEST(test_cuts)
+{
+    g_autoptr(GPtrArray) pieces = small_pieces();
+    guint which, cut;
+    unsigned failed = 0;
+
+    for (which = 0; which < pieces->len; which++) {
+        const GByteArray *a = g_ptr_array_index(pieces, which);
+
+        for (cut = 0; cut < a->len; cut++) {
+            g_autoptr(GByteArray) bad = g_byte_array_new();
+            g_autofree char *msg = NULL;
+
+            g_byte_array_append(bad, a->data, cut);
+            /* a non-last piece cut at a section's end is a whole piece */
+            if (!load_pieces(pieces, which, bad, &msg)) {
+                failed++;
+            } else {
+                /* only a whole-section boundary of a live piece, or the
+                 * final piece right after EOF (no vmdesc), may load */
+                ck_assert_msg(which + 1 < pieces->len || cut > 0,
+                              "piece %u cut at %u loaded", which, cut);
+            }
+        }
+    }
+    ck_assert_uint_gt(failed, 100);
+}
+END_TEST
+
+/* A corruption at @piece / @at, and the error that names it. */
+static const struct {
+    const char *name;
+    guint piece;
+    guint at;                   /* offset in the piece */
+    uint8_t byte;
+    const char *msg;            /* a part of the message */
+} corrupt[] = {
+    { "start marker", 0, 8, 0x02, "section id 1 was never started" },
+    { "start idstr", 0, 14, 'L', "unknown section 'Live'" },
+    { "start version", 0, 25, 2, "unsupported version 2" },
+    { "slot count", 0, 29, 4, "4 selections and 5 types" },
+    { "start footer", 0, 35, 0x7f, "bad footer" },
+    { "part id", 1, 4, 7, "section id 7 was never started" },
+    { "part marker end", 1, 0, 0x03, "live end at offset" },
+    { "part marker full", 1, 0, 0x04, "unexpected section type 0x04" },
+    { "part eof", 1, 0, 0x00, "unexpected section type 0x00" },
+    { "record type", 1, 5, 0x07, "unknown record 0x07" },
+    { "record selection", 1, 6, 3, "selection 3 type 0 out of range" },
+    { "record type index", 1, 7, 5, "selection 0 type 5 out of range" },
+    { "record total", 1, 8, 0x7f, "bytes (1..268435456)" },
+    { "record offset", 1, 15, 1, "piece at 1 of 40 bytes" },
+    { "record length", 1, 19, 0xff, "piece of 255 bytes at 0 of 40" },
+    { "record length past the piece", 1, 19, 39,
+      "piece of 39 bytes but only 31 left" },
+    /* a valid restart, but the slot then never comes whole */
+    { "second part restarts", 2, 15, 0, "never came whole" },
+    { "second part offset", 2, 15, 24, "piece at 24 of 40 bytes" },
+    { "final: live bit for a slot never sent", 3, 0, 0, NULL },
+};
+
+START_TEST(test_corrupt)
+{
+    g_autoptr(GPtrArray) pieces = small_pieces();
+    const GByteArray *a = g_ptr_array_index(pieces, corrupt[_i].piece);
+    g_autoptr(GByteArray) bad = g_byte_array_new();
+    g_autofree char *msg = NULL;
+
+    g_byte_array_append(bad, a->data, a->len);
+    if (!corrupt[_i].msg) {
+        /* the final's live mask names a slot: make it another one */
+        uint8_t *p = memmem(bad->data, bad->len, "full/live", 9);
+
+        ck_assert_ptr_nonnull(p);
+        p[9 + 4 + 3] ^= 0x02;           /* version be32, then the mask */
+        ck_assert(!load_pieces(pieces, corrupt[_i].piece, bad, &msg));
+        ck_assert_msg(strstr(msg, "never came whole"), "%s", msg);
+        return;
+    }
+    ck_assert_uint_lt(corrupt[_i].at, bad->len);
+    bad->data[corrupt[_i].at] = corrupt[_i].byte;
+    ck_assert_msg(!load_pieces(pieces, corrupt[_i].piece, bad, &msg),
+                  "%s loaded", corrupt[_i].name);
+    ck_assert_msg(strstr(msg, corrupt[_i].msg), "%s: %s", corrupt[_i].name,
+                  msg);
+}
+END_TEST
+
+/* Framing errors across pieces. */
+START_TEST(test_order)
+{
+    g_autoptr(GPtrArray) pieces = small_pieces();
+    g_autoptr(GPtrArray) p2 = g_ptr_array_new();
+    g_autofree char *msg = NULL;
+    GByteArray *start = g_ptr_array_index(pieces, 0);
+    g_autoptr(GByteArray) restart = g_byte_array_new();
+    g_autoptr(GByteArray) noend = NULL;
+    uint8_t *end;
+
+    /* START twice (the second without the stream header) */
+    g_byte_array_append(restart, start->data + 8, start->len - 8);
+    g_ptr_array_add(p2, start);
+    g_ptr_array_add(p2, restart);
+    g_ptr_array_add(p2, g_ptr_array_index(pieces, 3));
+    ck_assert(!load_pieces(p2, G_MAXUINT, NULL, &msg));
+    ck_assert_msg(strstr(msg, "started twice"), "%s", msg);
+    g_clear_pointer(&msg, g_free);
+
+    /* a final without END: the END becomes a PART, then EOF comes */
+    noend = g_byte_array_new();
+    g_byte_array_append(noend, ((GByteArray *)g_ptr_array_index(pieces, 3))->data,
+                        ((GByteArray *)g_ptr_array_index(pieces, 3))->len);
+    end = noend->data;
+    ck_assert_uint_eq(end[0], 0x03);
+    end[0] = 0x02;
+    ck_assert(!load_pieces(pieces, 3, noend, &msg));
+    ck_assert_msg(strstr(msg, "never ended before EOF"), "%s", msg);
+}
+END_TEST
+
+/* ---- bounds ---------------------------------------------------------- */
+
+/* A record announcing more than the piece holds allocates nothing. */
+START_TEST(test_announce_bounded)
+{
+    End dst;
+    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    End src;
+    GByteArray *start;
+    static const uint8_t part[] = {
+        0x02, 0, 0, 0, 1,
+        0x01, 0, 1, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x0f, 0xff, 0xff, 0xff,
+        'x', 'y',
+    };
+    g_autoptr(GByteArray) p = g_byte_array_new();
+
+    end_init(&src, 0, true);
+    start = save_setup(&src);
+    end_fini(&src);
+    end_init(&dst, 1024, true);
+    ld = migration_loader_new(dst.reg);
+    ck_assert(feed(ld, start, false, &err));
+    g_byte_array_append(p, part, sizeof(part));
+    ck_assert(!feed(ld, p, false, &err));
+    ck_assert_int_eq(err->code, VMSTATE_ERROR_TRUNCATED);
+    ck_assert_msg(strstr(err->message, "but only 2 left"), "%s", err->message);
+    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    g_byte_array_unref(start);
+    g_clear_pointer(&ld, migration_loader_free);
+    end_fini(&dst);
+}
+END_TEST
+
+/* The sink's bound: data past it is refused; slots grow with the bytes. */
+START_TEST(test_held_bound)
+{
+    End src, dst;
+    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    GByteArray *a;
+    bool ok = true;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 100000, true);
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         pattern(150000, 3));
+    ld = migration_loader_new(dst.reg);
+    a = save_setup(&src);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    a = save_part(&src, 10000);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    /* one piece of 10000 bytes of 150000: the slot holds 10000 */
+    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 10000);
+    while (ok && migration_save_live_pending(src.reg) > 0) {
+        a = save_part(&src, 30000);
+        ok = feed(ld, a, false, &err);
+        g_byte_array_unref(a);
+        ck_assert_uint_le(clipboard_live_sink_held(dst.live), 100000);
+    }
+    ck_assert(!ok);
+    ck_assert_msg(strstr(err->message, "more than 100000 bytes held"), "%s",
+                  err->message);
+    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    g_clear_pointer(&ld, migration_loader_free);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* Abandoning a load (the source cancelled): the sink lets go. */
+START_TEST(test_abandon)
+{
+    End src, dst;
+    MigrationLoader *ld;
+    g_autoptr(GError) err = NULL;
+    GByteArray *a;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         pattern(50000, 3));
+    ld = migration_loader_new(dst.reg);
+    a = save_setup(&src);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    a = save_part(&src, 20000);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    ck_assert_uint_gt(clipboard_live_sink_held(dst.live), 0);
+    migration_loader_free(ld);
+    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+Suite *migration_live_suite(void)
+{
+    Suite *s = suite_create("migration-live");
+    TCase *tc = tcase_create("framing");
+
+    tcase_add_test(tc, test_framing);
+    tcase_add_test(tc, test_no_live_part_identical);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("moves");
+    tcase_add_test(tc, test_moves_with_changes);
+    tcase_add_test(tc, test_change_in_end);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile");
+    tcase_add_test(tc, test_pieces_load);
+    tcase_add_test(tc, test_cuts);
+    tcase_add_loop_test(tc, test_corrupt, 0, G_N_ELEMENTS(corrupt));
+    tcase_add_test(tc, test_order);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("bounds");
+    tcase_add_test(tc, test_announce_bounded);
+    tcase_add_test(tc, test_held_bound);
+    tcase_add_test(tc, test_abandon);
+    suite_add_tcase(s, tc);
+    return s;
+}
