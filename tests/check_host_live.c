@@ -1,0 +1,884 @@
+/*
+ * check_host_live.c: vdagent-host's migration with a live phase
+ * (host/migrate.c, pause-before-switchover; issue 21, points 1 and 6).
+ *
+ * Two bare hosts in this process (tests/test-host.h), each with real
+ * migration (host/migrate.c) and a clipboard peer of its own ("host") as
+ * main.c wires the program's: its selections are what the host section
+ * saves and restores.  Another peer ("other") on the source's hub stands
+ * for the guest's side of the hub (a grab, a release, a request).  A fake
+ * destination (a thread of this test speaking the channel's version 2)
+ * stalls, dies or refuses at a chosen phase.
+ *
+ *   moves      unix:, tcp: and fd: with 16 MiB of host-owned data; a
+ *              clipboard-set during the live phase: the destination ends
+ *              with the newest data, the final frame carries no data
+ *   changes    another owner's grab and release during the live phase; a
+ *              request of the other peer for the host's data, answered
+ *              during the live phase
+ *   cancel     in "active", in "pre-switchover": the source runs on with
+ *              its data, the destination fails cleanly and then takes a
+ *              new migration; in "device": refused
+ *   peer       a destination that dies or refuses in each phase: the
+ *              source fails, runs on (resumed when it had stopped) and
+ *              serves its data
+ *   commands   migrate-continue out of its state, capabilities during a
+ *              migration, file: with the capability
+ */
+#define _GNU_SOURCE
+
+#include <check.h>
+#include <errno.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clipboard/clipboard-vmstate.h"
+#include "host/host.h"
+#include "host/migrate.h"
+#include "migration/savevm.h"
+#include "tests/check_suites.h"
+#include "tests/test-host.h"
+#include "tests/test-util.h"
+#include "vdagent/vdagent.h"
+
+#define WAIT_MS 10000
+#define MIB (1024u * 1024)
+
+typedef struct LHost {
+    Host host;
+    VDAgentConfig config;
+    MigrationRegistry *reg;
+    HostMigration *mig;
+    ClipboardPeer peer;         /* "host": its selections migrate */
+    unsigned restores;
+} LHost;
+
+static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    (void)peer;
+    (void)n;
+}
+
+static const ClipboardPeerOps host_peer_ops = { .notify = peer_notify };
+
+static void op_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+                    uint32_t *out_len)
+{
+    LHost *lh = opaque;
+
+    clipboard_saved_collect(saved, &lh->peer);
+    *out = NULL;
+    *out_len = 0;
+}
+
+static bool op_guest_channel(void *opaque, HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+    return false;
+}
+
+static void op_nothing(void *opaque)
+{
+    (void)opaque;
+}
+
+static void op_restore(void *opaque, ClipboardSaved *saved,
+                       const uint8_t *out, uint32_t out_len, bool continuing)
+{
+    LHost *lh = opaque;
+
+    (void)out;
+    (void)out_len;
+    (void)continuing;
+    lh->restores++;
+    clipboard_saved_restore(saved, lh->host.hub, &lh->peer);
+}
+
+static void op_adopt(void *opaque, const HostGuestChannel *ch)
+{
+    (void)opaque;
+    (void)ch;
+}
+
+static const HostMigrateOps ops = {
+    .save = op_save,
+    .guest_channel = op_guest_channel,
+    .guest_released = op_nothing,
+    .restore = op_restore,
+    .guest_adopt = op_adopt,
+    .guest_activate = op_nothing,
+};
+
+static LHost src, dst;
+static ClipboardPeer other;     /* on the source's hub */
+static unsigned other_updates;
+static char *dir;
+
+static void other_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    (void)peer;
+    if (n->type == CLIPBOARD_NOTIFY_UPDATE) {
+        other_updates++;
+    }
+}
+
+static const ClipboardPeerOps other_ops = { .notify = other_notify };
+
+static void lhost_init(LHost *lh, bool incoming)
+{
+    g_autoptr(GError) err = NULL;
+
+    memset(lh, 0, sizeof(*lh));
+    test_host_init(&lh->host, &lh->config, &lh->reg);
+    lh->peer.name = "host";
+    lh->peer.ops = &host_peer_ops;
+    ck_assert(clipboard_peer_register(lh->host.hub, &lh->peer));
+    lh->mig = host_migration_new(&lh->host, lh->reg, &ops, lh, &err);
+    ck_assert_ptr_nonnull(lh->mig);
+    if (incoming) {
+        host_set_status(&lh->host, HOST_INMIGRATE);
+    }
+}
+
+static void lhost_fini(LHost *lh)
+{
+    g_clear_pointer(&lh->mig, host_migration_free);
+    clipboard_peer_unregister(&lh->peer);
+    test_host_fini(&lh->host, &lh->reg);
+}
+
+static void setup(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    dir = test_scratch_new("check-host-live");
+    lhost_init(&src, false);
+    lhost_init(&dst, true);
+    memset(&other, 0, sizeof(other));
+    other.name = "other";
+    other.ops = &other_ops;
+    other_updates = 0;
+    ck_assert(clipboard_peer_register(src.host.hub, &other));
+}
+
+static void teardown(void)
+{
+    /* let threads that are ending report (a detached one is harmless) */
+    test_run_for(50);
+    clipboard_peer_unregister(&other);
+    lhost_fini(&src);
+    lhost_fini(&dst);
+    test_scratch_free(&dir);
+}
+
+static HostMigStatus status_of(const LHost *lh)
+{
+    HostMigInfo info;
+
+    host_migration_info(lh->mig, &info);
+    return info.status;
+}
+
+typedef struct Want {
+    const LHost *lh;
+    HostMigStatus st;
+} Want;
+
+static bool is_status(const void *arg)
+{
+    const Want *w = arg;
+
+    return status_of(w->lh) == w->st;
+}
+
+static void wait_status(const LHost *lh, HostMigStatus st)
+{
+    Want w = { lh, st };
+    HostMigInfo info;
+
+    host_migration_info(lh->mig, &info);
+    ck_assert_msg(test_run_until(NULL, is_status, &w, WAIT_MS),
+                  "status %s, waited for %s (%s)",
+                  host_mig_status_name(status_of(lh)),
+                  host_mig_status_name(st), info.error ? info.error : "");
+}
+
+static char *path_in(const char *name)
+{
+    return g_build_filename(dir, name, NULL);
+}
+
+/* @peer of @lh grabs @sel with @data (taken) as @type. */
+static void grab(LHost *lh, ClipboardPeer *peer, ClipboardSelection sel,
+                 ClipboardType type, GBytes *data)
+{
+    g_autoptr(ClipboardInfo) info = clipboard_info_new(peer, sel);
+
+    info->types[type].available = true;
+    info->types[type].data = data;
+    ck_assert(clipboard_hub_update(lh->host.hub, info));
+}
+
+static GBytes *data_of(LHost *lh, ClipboardSelection sel, ClipboardType type)
+{
+    ClipboardInfo *info = clipboard_hub_info(lh->host.hub, sel);
+
+    return info ? info->types[type].data : NULL;
+}
+
+static void assert_holds(LHost *lh, ClipboardPeer *owner,
+                         ClipboardSelection sel, ClipboardType type,
+                         GBytes *want)
+{
+    ClipboardInfo *info = clipboard_hub_info(lh->host.hub, sel);
+    GBytes *got = data_of(lh, sel, type);
+
+    ck_assert_ptr_nonnull(info);
+    ck_assert_ptr_eq(info->owner, owner);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(g_bytes_equal(got, want), "data of %zu bytes, want %zu",
+                  g_bytes_get_size(got), g_bytes_get_size(want));
+}
+
+static GBytes *pattern(size_t n, unsigned seed)
+{
+    return g_bytes_new_take(test_pattern(n, seed), n);
+}
+
+static void set_pause(LHost *lh, bool on)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert(host_migration_set_pause(lh->mig, on, &err));
+}
+
+static void migrate(LHost *lh, const char *uri)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(host_migrate_start(lh->mig, uri, &err), "%s",
+                  err ? err->message : "");
+}
+
+static void incoming(LHost *lh, const char *uri)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(host_incoming_start(lh->mig, uri, &err), "%s",
+                  err ? err->message : "");
+}
+
+static void cont(LHost *lh)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(host_migrate_continue(lh->mig, "pre-switchover", &err),
+                  "%s", err ? err->message : "");
+}
+
+static int free_tcp_port(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    ck_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* ---- moves --------------------------------------------------------------- */
+
+/*
+ * 8 MiB owned by the source's host peer; during the live phase a new
+ * clipboard-set replaces it (and a text comes to the primary): after the
+ * switchover the destination's host peer holds the newest data, restored
+ * once, and the source is postmigrate.
+ */
+static void live_migration(const char *in_uri, const char *out_uri)
+{
+    /* more than the queue holds: still "active" when migrate returns */
+    g_autoptr(GBytes) first = pattern(16 * MIB, 1);
+    g_autoptr(GBytes) newest = pattern(16 * MIB + 3, 2);
+    g_autoptr(GBytes) text = g_bytes_new_static("during the live phase", 21);
+    HostMigInfo info;
+    unsigned updates;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(first));
+    incoming(&dst, in_uri);
+    set_pause(&src, true);
+    migrate(&src, out_uri);
+    ck_assert_int_eq(status_of(&src), HOST_MIG_ACTIVE);
+    /* the state stays here and runs */
+    host_migration_info(src.mig, &info);
+    ck_assert(info.live);
+    ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(newest));
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_PRIMARY, CLIPBOARD_TYPE_TEXT,
+         g_bytes_ref(text));
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    ck_assert_int_eq(status_of(&dst), HOST_MIG_ACTIVE);
+    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
+    updates = other_updates;
+    cont(&src);
+    ck_assert_int_eq(status_of(&src), HOST_MIG_DEVICE);
+    ck_assert_int_eq(host_status(&src.host), HOST_PAUSED);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    ck_assert_int_eq(host_status(&src.host), HOST_POSTMIGRATE);
+    ck_assert_int_eq(host_status(&dst.host), HOST_RUNNING);
+    ck_assert_uint_eq(dst.restores, 1);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, newest);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_PRIMARY,
+                 CLIPBOARD_TYPE_TEXT, text);
+    ck_assert(clipboard_hub_info(dst.host.hub,
+                                 CLIPBOARD_SELECTION_CLIPBOARD)->restored);
+    /* the source's other peers saw no new grab from the switchover */
+    ck_assert_uint_eq(other_updates, updates);
+    host_migration_info(dst.mig, &info);
+    ck_assert_int_ge(info.downtime_us, 0);
+}
+
+START_TEST(test_unix)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+
+    live_migration(uri, uri);
+}
+END_TEST
+
+START_TEST(test_tcp)
+{
+    g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%d",
+                                           free_tcp_port());
+
+    live_migration(uri, uri);
+}
+END_TEST
+
+START_TEST(test_fd)
+{
+    int sv[2];
+    g_autofree char *in_uri = NULL, *out_uri = NULL;
+
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    in_uri = g_strdup_printf("fd:%d", sv[0]);
+    out_uri = g_strdup_printf("fd:%d", sv[1]);
+    live_migration(in_uri, out_uri);
+    close(sv[1]);
+}
+END_TEST
+
+/* Another owner grabs, then releases, during the live phase. */
+START_TEST(test_grab_release)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GBytes) big = pattern(4 * MIB, 3);
+    g_autoptr(GBytes) guest = pattern(2 * MIB, 4);
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_SECONDARY, CLIPBOARD_TYPE_BMP,
+         pattern(3 * MIB, 5));
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    /* the other side takes the clipboard, then gives the secondary up */
+    grab(&src, &other, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+         g_bytes_ref(guest));
+    test_run_for(30);
+    clipboard_peer_release(&src.peer, CLIPBOARD_SELECTION_SECONDARY);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    /* the host peer owned nothing at the end: the destination's neither */
+    ck_assert_ptr_null(data_of(&dst, CLIPBOARD_SELECTION_CLIPBOARD,
+                               CLIPBOARD_TYPE_PNG));
+    ck_assert(!clipboard_peer_owns(&dst.peer, CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert(!clipboard_peer_owns(&dst.peer, CLIPBOARD_SELECTION_SECONDARY));
+}
+END_TEST
+
+/* The other peer asks for the host's data during the live phase. */
+START_TEST(test_request_during)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GBytes) big = pattern(6 * MIB, 6);
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    /* served from the hub at once while the data moves */
+    ck_assert(clipboard_hub_request(src.host.hub,
+                                    clipboard_hub_info(src.host.hub,
+                                        CLIPBOARD_SELECTION_CLIPBOARD),
+                                    CLIPBOARD_TYPE_PNG));
+    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+}
+END_TEST
+
+/* ---- a fake destination -------------------------------------------------- */
+
+typedef enum Act { ACT_DIE, ACT_REFUSE } Act;
+
+/*
+ * A fake destination: reads the header and live frames; then, after
+ * @frames data-carrying live frames (it stops reading and waits for @go
+ * first), or once @go is set (@frames -2: it keeps reading until then),
+ * or at the final frame (@frames -1: at once), it dies (closes) or
+ * refuses (writes a refusal answer, then reads until the source closes).
+ */
+typedef struct Fake {
+    int listen_fd;
+    int frames;
+    Act act;
+    gint go;
+    GThread *thread;
+} Fake;
+
+static bool recv_all(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+
+    while (n) {
+        ssize_t r = read(fd, p, n);
+
+        if (r <= 0) {
+            return false;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static bool skip(int fd, uint64_t n)
+{
+    uint8_t buf[65536];
+
+    while (n) {
+        size_t k = MIN(n, sizeof(buf));
+
+        if (!recv_all(fd, buf, k)) {
+            return false;
+        }
+        n -= k;
+    }
+    return true;
+}
+
+static void fake_act(Fake *f, int fd, bool wait)
+{
+    static const uint8_t refusal[] = { 'V', 'D', 'M', 'R', 1, 1, 0, 0, 0, 2,
+                                       'n', 'o' };
+
+    while (wait && !g_atomic_int_get(&f->go)) {
+        g_usleep(1000);
+    }
+    if (f->act == ACT_REFUSE &&
+        write(fd, refusal, sizeof(refusal)) == sizeof(refusal)) {
+        skip(fd, UINT64_MAX);           /* until the source lets go */
+    }
+}
+
+static gpointer fake_thread(gpointer opaque)
+{
+    Fake *f = opaque;
+    uint8_t hdr[20], type, b[16];
+    int fd = accept(f->listen_fd, NULL, NULL), n = 0;
+
+    if (fd < 0 || !recv_all(fd, hdr, sizeof(hdr)) || hdr[4] != 2) {
+        goto out;
+    }
+    for (;;) {
+        if (f->frames >= 0 && n == f->frames) {
+            fake_act(f, fd, true);
+            break;
+        }
+        if (f->frames == -2 && g_atomic_int_get(&f->go)) {
+            fake_act(f, fd, false);
+            break;
+        }
+        if (!recv_all(fd, &type, 1)) {
+            break;
+        }
+        if (type == 0x01) {
+            if (!recv_all(fd, b, 4) || !skip(fd, test_be32(b))) {
+                break;
+            }
+            n += test_be32(b) != 0;
+            continue;
+        }
+        if (type != 0x02 || f->frames != -1) {
+            break;
+        }
+        /* the final frame's header (path length 0 here) and length */
+        if (!recv_all(fd, b, 16) || !recv_all(fd, b, 8)) {
+            break;
+        }
+        if (f->act == ACT_REFUSE &&
+            !skip(fd, (uint64_t)test_be32(b) << 32 | test_be32(b + 4))) {
+            break;
+        }
+        fake_act(f, fd, false);
+        break;
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return NULL;
+}
+
+static char *fake_start(Fake *f, int frames, Act act)
+{
+    g_autofree char *p = path_in("fake");
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    memset(f, 0, sizeof(*f));
+    f->frames = frames;
+    f->act = act;
+    f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(sa.sun_path, p, sizeof(sa.sun_path));
+    ck_assert(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    ck_assert(listen(f->listen_fd, 1) == 0);
+    f->thread = g_thread_new("fake-dest", fake_thread, f);
+    return g_strconcat("unix:", p, NULL);
+}
+
+static void fake_end(Fake *f)
+{
+    g_atomic_int_set(&f->go, 1);
+    g_thread_join(f->thread);
+    close(f->listen_fd);
+}
+
+/*
+ * After a failed or cancelled migration: the source runs with its data,
+ * serves it, and can migrate again (here: with the capability off, to a
+ * file: that loads on the destination).
+ */
+static void source_goes_on(GBytes *big)
+{
+    g_autofree char *p = path_in("state");
+    g_autofree char *uri = g_strconcat("file:", p, NULL);
+
+    ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+    ck_assert(clipboard_hub_request(src.host.hub,
+                                    clipboard_hub_info(src.host.hub,
+                                        CLIPBOARD_SELECTION_CLIPBOARD),
+                                    CLIPBOARD_TYPE_PNG));
+    set_pause(&src, false);
+    migrate(&src, uri);
+    ck_assert_int_eq(status_of(&src), HOST_MIG_COMPLETED);
+    incoming(&dst, uri);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+}
+
+/* A destination that dies or refuses at @frames (-1: the final). */
+static void peer_case(int frames, Act act)
+{
+    g_autoptr(GBytes) big = pattern(8 * MIB, 7);
+    Fake f;
+    g_autofree char *uri = NULL;
+    HostMigInfo info;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    uri = fake_start(&f, frames, act);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    if (frames == -1) {
+        wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+        cont(&src);
+        ck_assert_int_eq(host_status(&src.host), HOST_PAUSED);
+    } else {
+        /* the fake stops reading early: the source stays active */
+        test_run_for(300);
+        ck_assert_int_eq(status_of(&src), HOST_MIG_ACTIVE);
+        ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    }
+    g_atomic_int_set(&f.go, 1);
+    wait_status(&src, HOST_MIG_FAILED);
+    host_migration_info(src.mig, &info);
+    if (act == ACT_REFUSE) {
+        ck_assert_msg(strstr(info.error, "destination refused: no") ||
+                      strstr(info.error, "closed") ||
+                      strstr(info.error, "reset") ||
+                      strstr(info.error, "pipe"), "%s", info.error);
+    }
+    fake_end(&f);
+    source_goes_on(big);
+}
+
+START_TEST(test_dies_active)
+{
+    peer_case(1, ACT_DIE);
+}
+END_TEST
+
+START_TEST(test_refuses_active)
+{
+    peer_case(1, ACT_REFUSE);
+}
+END_TEST
+
+START_TEST(test_dies_device)
+{
+    peer_case(-1, ACT_DIE);
+}
+END_TEST
+
+START_TEST(test_refuses_device)
+{
+    peer_case(-1, ACT_REFUSE);
+}
+END_TEST
+
+/* Dies or refuses while the source waits in pre-switchover. */
+static void pre_switchover_case(Act act)
+{
+    g_autoptr(GBytes) big = pattern(2 * MIB, 8);
+    Fake f;
+    g_autofree char *uri = NULL;
+    HostMigInfo info;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    uri = fake_start(&f, -2, act);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    g_atomic_int_set(&f.go, 1);       /* at its next keepalive */
+    wait_status(&src, HOST_MIG_FAILED);
+    host_migration_info(src.mig, &info);
+    if (act == ACT_REFUSE) {
+        ck_assert_msg(strstr(info.error, "destination refused: no"), "%s",
+                      info.error);
+    }
+    fake_end(&f);
+    source_goes_on(big);
+}
+
+START_TEST(test_dies_pre_switchover)
+{
+    pre_switchover_case(ACT_DIE);
+}
+END_TEST
+
+START_TEST(test_refuses_pre_switchover)
+{
+    pre_switchover_case(ACT_REFUSE);
+}
+END_TEST
+
+/* ---- cancel -------------------------------------------------------------- */
+
+/*
+ * Cancel in @phase: the source runs on with its data; the destination
+ * fails its load, stays inmigrate with nothing loaded, and takes the next
+ * migration.
+ */
+static void cancel_case(HostMigStatus phase)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    /* more than the queue holds: still "active" when migrate returns */
+    g_autoptr(GBytes) big = pattern(16 * MIB, 9);
+    g_autoptr(GError) err = NULL;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    if (phase == HOST_MIG_PRE_SWITCHOVER) {
+        wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    } else {
+        ck_assert_int_eq(status_of(&src), HOST_MIG_ACTIVE);
+    }
+    ck_assert(host_migrate_cancel(src.mig, &err));
+    ck_assert_int_eq(status_of(&src), HOST_MIG_CANCELLING);
+    wait_status(&src, HOST_MIG_CANCELLED);
+    ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+    /* the destination: failed (or never reached), nothing loaded */
+    if (status_of(&dst) == HOST_MIG_ACTIVE) {
+        wait_status(&dst, HOST_MIG_FAILED);
+    }
+    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
+    ck_assert_ptr_null(clipboard_hub_info(dst.host.hub,
+                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert_uint_eq(dst.restores, 0);
+    /* and both go on: a second live migration completes */
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+}
+
+START_TEST(test_cancel_active)
+{
+    cancel_case(HOST_MIG_ACTIVE);
+}
+END_TEST
+
+START_TEST(test_cancel_pre_switchover)
+{
+    cancel_case(HOST_MIG_PRE_SWITCHOVER);
+}
+END_TEST
+
+/* In "device" the final state is on its way: cancel is refused. */
+START_TEST(test_cancel_device_refused)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GError) err = NULL;
+
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    ck_assert(!host_migrate_cancel(src.mig, &err));
+    ck_assert_msg(strstr(err->message, "too late to cancel"), "%s",
+                  err->message);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+}
+END_TEST
+
+/* ---- commands ------------------------------------------------------------ */
+
+START_TEST(test_commands)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autofree char *fp = path_in("state");
+    g_autofree char *file = g_strconcat("file:", fp, NULL);
+    g_autoptr(GError) err = NULL;
+
+    /* nothing to cancel: QEMU answers ok */
+    ck_assert(host_migrate_cancel(src.mig, &err));
+    ck_assert(!host_migrate_continue(src.mig, "pre-switchover", &err));
+    ck_assert_str_eq(err->message, "Migration not in expected state: none");
+    g_clear_error(&err);
+    ck_assert(!host_migration_pause(src.mig));
+    set_pause(&src, true);
+    ck_assert(host_migration_pause(src.mig));
+    ck_assert(!host_migrate_start(src.mig, file, &err));
+    ck_assert_msg(strstr(err->message, "not file:"), "%s", err->message);
+    g_clear_error(&err);
+    ck_assert_int_eq(status_of(&src), HOST_MIG_NONE);
+
+    incoming(&dst, uri);
+    migrate(&src, uri);
+    ck_assert(!host_migration_set_pause(src.mig, false, &err));
+    ck_assert_str_eq(err->message, "There's a migration process in progress");
+    g_clear_error(&err);
+    ck_assert(!host_migrate_start(src.mig, uri, &err));
+    g_clear_error(&err);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    ck_assert(!host_migrate_continue(src.mig, "active", &err));
+    ck_assert_str_eq(err->message,
+                     "Migration not in expected state: pre-switchover");
+    g_clear_error(&err);
+    cont(&src);
+    ck_assert(!host_migrate_continue(src.mig, "pre-switchover", &err));
+    ck_assert_str_eq(err->message, "Migration not in expected state: device");
+    g_clear_error(&err);
+    wait_status(&src, HOST_MIG_COMPLETED);
+}
+END_TEST
+
+/* A host freed in the middle of a live phase leaves no thread behind. */
+START_TEST(test_free_during_live)
+{
+    g_autoptr(GBytes) big = pattern(8 * MIB, 10);
+    Fake f;
+    g_autofree char *uri = NULL;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    uri = fake_start(&f, 1, ACT_DIE);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    test_run_for(100);
+    g_clear_pointer(&src.mig, host_migration_free);
+    g_atomic_int_set(&f.go, 1);
+    fake_end(&f);
+    test_run_for(100);          /* the thread's report finds no host */
+}
+END_TEST
+
+Suite *host_live_suite(void)
+{
+    Suite *s = suite_create("host-live");
+    TCase *tc = tcase_create("moves");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_unix);
+    tcase_add_test(tc, test_tcp);
+    tcase_add_test(tc, test_fd);
+    tcase_add_test(tc, test_grab_release);
+    tcase_add_test(tc, test_request_during);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("peer");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_dies_active);
+    tcase_add_test(tc, test_refuses_active);
+    tcase_add_test(tc, test_dies_pre_switchover);
+    tcase_add_test(tc, test_refuses_pre_switchover);
+    tcase_add_test(tc, test_dies_device);
+    tcase_add_test(tc, test_refuses_device);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cancel");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_cancel_active);
+    tcase_add_test(tc, test_cancel_pre_switchover);
+    tcase_add_test(tc, test_cancel_device_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("commands");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_commands);
+    tcase_add_test(tc, test_free_during_live);
+    suite_add_tcase(s, tc);
+    return s;
+}
