@@ -24,6 +24,11 @@
  *              serves its data
  *   commands   migrate-continue out of its state, capabilities during a
  *              migration, file: with the capability
+ *   hostile    a source speaking the channel's version 2 badly (a header,
+ *              a frame too long, a frame type, a live part that does not
+ *              load, a truncated frame, a part for no section, a bad final
+ *              frame): the destination fails cleanly, holds nothing, and
+ *              takes the next migration
  */
 #define _GNU_SOURCE
 
@@ -844,6 +849,127 @@ START_TEST(test_free_during_live)
 }
 END_TEST
 
+/* ---- a hostile source -------------------------------------------------- */
+
+/* The QEVM header and the START of the live section (registry index 2). */
+static void append_start(GByteArray *b, uint32_t nsel)
+{
+    static const uint8_t head[] = { 'Q', 'E', 'V', 'M', 0, 0, 0, 3, 0x01 };
+    static const char idstr[] = "vdagent-host-clipboard";
+    uint8_t n = sizeof(idstr) - 1;
+
+    g_byte_array_append(b, head, sizeof(head));
+    test_append_be32(b, 2);
+    g_byte_array_append(b, &n, 1);
+    g_byte_array_append(b, (const guint8 *)idstr, n);
+    test_append_be32(b, 0);
+    test_append_be32(b, 1);
+    test_append_be32(b, nsel);
+    test_append_be32(b, 5);
+    g_byte_array_append(b, (const guint8 *)"\0\x7e", 2);
+    test_append_be32(b, 2);
+}
+
+/* A live frame holding @piece. */
+static void append_frame(GByteArray *b, const GByteArray *piece)
+{
+    uint8_t t = 0x01;
+
+    g_byte_array_append(b, &t, 1);
+    test_append_be32(b, piece->len);
+    g_byte_array_append(b, piece->data, piece->len);
+}
+
+static const struct {
+    const char *name;
+    const char *error;          /* part of the destination's error */
+} hostile[] = {
+    { "header fields", "not a vdagent-host migration channel" },
+    { "frame too long", "live frame of 4198401 bytes (at most 4198400)" },
+    { "frame type", "bad live frame type 0x07" },
+    { "slot counts", "live part: " },
+    { "truncated frame", "closed" },
+    { "part for no section", "was never started" },
+    { "final pad", "bad final frame" },
+};
+
+START_TEST(test_hostile)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GByteArray) piece = g_byte_array_new();
+    g_autoptr(GBytes) big = pattern(MIB, 11);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    uint8_t hdr[20] = { 'V', 'D', 'M', 'G', 2 };
+    HostMigInfo info;
+    int fd;
+
+    incoming(&dst, uri);
+    g_byte_array_append(b, hdr, sizeof(hdr));
+    switch (_i) {
+    case 0:
+        b->data[7] = 1;
+        break;
+    case 1:
+        test_append_be32(g_byte_array_append(b, (const guint8 *)"\x01", 1),
+                         4198401);
+        break;
+    case 2:
+        g_byte_array_append(b, (const guint8 *)"\x07", 1);
+        break;
+    case 3:
+        append_start(piece, 4);
+        append_frame(b, piece);
+        break;
+    case 4:
+        append_start(piece, 3);
+        test_append_be32(g_byte_array_append(b, (const guint8 *)"\x01", 1),
+                         piece->len + 100);
+        g_byte_array_append(b, piece->data, piece->len);
+        break;
+    case 5:
+        append_start(piece, 3);
+        append_frame(b, piece);
+        g_byte_array_set_size(piece, 0);
+        g_byte_array_append(piece, (const guint8 *)"\x02\0\0\0\x09\0", 6);
+        append_frame(b, piece);
+        break;
+    case 6:
+        append_start(piece, 3);
+        append_frame(b, piece);
+        g_byte_array_append(b, (const guint8 *)"\x02\0\0\0\x01", 5);
+        g_byte_array_set_size(b, b->len + 16);
+        break;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(sa.sun_path, p, sizeof(sa.sun_path));
+    ck_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    ck_assert(write(fd, b->data, b->len) == (ssize_t)b->len);
+    if (_i == 4) {
+        shutdown(fd, SHUT_WR);
+    }
+    wait_status(&dst, HOST_MIG_FAILED);
+    close(fd);
+    host_migration_info(dst.mig, &info);
+    ck_assert_msg(strstr(info.error, hostile[_i].error), "%s: %s",
+                  hostile[_i].name, info.error);
+    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
+    ck_assert_ptr_null(clipboard_hub_info(dst.host.hub,
+                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    /* the destination waits for the next source, which completes */
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+}
+END_TEST
+
 Suite *host_live_suite(void)
 {
     Suite *s = suite_create("host-live");
@@ -879,6 +1005,11 @@ Suite *host_live_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_commands);
     tcase_add_test(tc, test_free_during_live);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_hostile, 0, G_N_ELEMENTS(hostile));
     suite_add_tcase(s, tc);
     return s;
 }
