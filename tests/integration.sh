@@ -40,6 +40,10 @@
 #  15 max-message   --max-message 4294967295: the agent (with the signed
 #                   rule of the real ones) is told INT32_MAX and its
 #                   clipboard reaches the host
+#  16 live          pause-before-switchover (issue 21): a destination killed
+#                   in the live phase, a cancel in pre-switchover, then a
+#                   live unix: migration with host and guest clipboard
+#                   activity and a guest paste in flight across it
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1421,7 +1425,99 @@ s_heads() {
     if head_exists dst2.qmp 1; then bad "dst2 has a head 1 after a one-head source"; fi
 }
 
-echo "1..14"
+# Issue 21: migration with a live phase (pause-before-switchover) and a
+# real guest transport.  A destination killed in the live phase and a
+# cancel in pre-switchover leave the source running with its data; then a
+# live migration over unix: (the guest connection handed over) during
+# which the host sets the clipboard, the guest copies, grabs and releases,
+# and a guest paste waits in flight across the switchover.
+s_live() {
+    local r got size=$((3 * 1024 * 1024)) port tries n
+    local caps='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
+    local cont='{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}'
+
+    host_with_guest src guest chan
+    set_json "$D/set.json" clipboard "$size"
+    qmp src.qmp "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes"
+    wait_for 5 grep -q 'host grabbed clipboard' "$D/guest.log" || die "the guest saw no grab"
+    q_match src.qmp "$caps" '"return"' || die "migrate-set-capabilities: $(qmp src.qmp "$caps")"
+    q_match src.qmp '{"execute":"query-migrate-capabilities"}' \
+        '"capability":"pause-before-switchover","state":true' ||
+        bad "query-migrate-capabilities: $(qmp src.qmp '{"execute":"query-migrate-capabilities"}')"
+
+    # a tcp: destination killed in the live phase
+    for ((tries = 0; tries < 5; tries++)); do
+        port=$((20000 + RANDOM % 30000))
+        start_host dead --incoming "tcp:127.0.0.1:$port"
+        wait_for 5 q_match dead.qmp '{"execute":"query-migrate"}' '"setup"' && break
+        stop dead
+        rm -f "$D/dead.qmp"
+    done
+    start evt "$CTL" wait-event "unix:$D/src.qmp" MIGRATION 10
+    sleep 0.3                                   # let the waiter negotiate
+    migrate src.qmp "tcp:127.0.0.1:$port" >/dev/null || die "migrate tcp:"
+    wait_for 5 mig_is src.qmp pre-switchover || die "no pre-switchover: $(mig_status src.qmp)"
+    exit_status evt 5 || bad "no MIGRATION event"
+    grep -q '"status":"active"' "$D/evt.log" || bad "first MIGRATION event: $(cat "$D/evt.log")"
+    status_is src.qmp running || bad "source in the live phase: $(run_status src.qmp)"
+    stop dead KILL
+    wait_for 5 mig_is src.qmp failed || bad "source after the destination died: $(mig_status src.qmp)"
+    status_is src.qmp running || bad "source after the destination died: $(run_status src.qmp)"
+
+    # cancel in pre-switchover: the unix: destination fails and waits
+    start_host dst --incoming "unix:$D/mig"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate unix:"
+    wait_for 5 mig_is src.qmp pre-switchover || die "no pre-switchover: $(mig_status src.qmp)"
+    q_match src.qmp '{"execute":"migrate-cancel"}' '"return"' || bad "migrate-cancel"
+    wait_for 5 mig_is src.qmp cancelled || bad "after migrate-cancel: $(mig_status src.qmp)"
+    wait_for 5 mig_is dst.qmp failed || bad "destination after the cancel: $(mig_status dst.qmp)"
+    status_is dst.qmp inmigrate || bad "destination after the cancel: $(run_status dst.qmp)"
+    status_is src.qmp running || bad "source after the cancel: $(run_status src.qmp)"
+    stat_is guest.ctl connected 1 || bad "the guest lost its connection"
+
+    # live again: the guest side works during it
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate unix: again"
+    wait_for 5 mig_is src.qmp pre-switchover || die "no pre-switchover: $(mig_status src.qmp)"
+    host_to_guest src.qmp guest.ctl clipboard "newest, set during the live phase"
+    guest_to_host src.qmp guest.ctl primary "the guest's copy during the live phase"
+    ctl guest.ctl "copy secondary gone soon" >/dev/null || bad "guest copy secondary"
+    wait_for 5 q_match src.qmp '{"execute":"clipboard-query","arguments":{"selection":"secondary"}}' '"owner":"guest"' ||
+        bad "no guest grab of secondary"
+    ctl guest.ctl "release secondary" >/dev/null || bad "guest release secondary"
+    wait_for 5 q_match src.qmp '{"execute":"clipboard-query","arguments":{"selection":"secondary"}}' '"owner":null' ||
+        bad "the guest's release of secondary did not reach the host"
+    # a guest request whose answer is in flight across the switchover
+    ctl guest.ctl hold >/dev/null || die "guest: hold"
+    start paste env VDCTL_TIMEOUT=20 "$CTL" line "unix:$D/guest.ctl" "paste clipboard"
+    sleep 0.3
+    q_match src.qmp "$cont" '"return"' || bad "migrate-continue: $(qmp src.qmp "$cont")"
+    wait_for 10 mig_done src.qmp || die "the live migration did not finish"
+    wait_for 5 mig_done dst.qmp
+    r=$(qmp dst.qmp '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || bad "destination: $r"
+    [ "$(mig_status src.qmp)" = completed ] || bad "source: $(qmp src.qmp '{"execute":"query-migrate"}')"
+    note "destination downtime-us: $(field "$r" downtime-us)"
+    status_is src.qmp postmigrate || bad "source status $(run_status src.qmp)"
+    status_is dst.qmp running || bad "destination status $(run_status dst.qmp)"
+    ctl guest.ctl unhold >/dev/null || die "guest: unhold"
+    exit_status paste 15 || bad "the guest's paste never ended: $(cat "$D/paste.log")"
+    got=$(base64 -d <<<"$(sed -n 's/^ok [0-9]* //p' "$D/paste.log")")
+    [ "$got" = "newest, set during the live phase" ] || bad "the guest pasted '$got'"
+    got=$(get_data "$(clip_get dst.qmp clipboard)")
+    [ "$got" = "newest, set during the live phase" ] || bad "destination's clipboard: '$got'"
+    q_match dst.qmp '{"execute":"clipboard-query","arguments":{"selection":"primary"}}' '"owner":"guest"' ||
+        bad "the guest's primary did not migrate"
+    q_match dst.qmp '{"execute":"clipboard-query","arguments":{"selection":"secondary"}}' '"owner":null' ||
+        bad "the released secondary came back"
+    # one grab per clipboard-set, none from the switchover
+    n=$(grep -c 'host grabbed clipboard' "$D/guest.log")
+    [ "$n" = 2 ] || bad "the guest saw $n grabs of clipboard (2 clipboard-sets)"
+    host_to_guest dst.qmp guest.ctl clipboard "after the live migration"
+    no_reconnect guest.ctl "after the live migration"
+    grep -q 'migration pre-switchover' "$D/src.log" || bad "no pre-switchover in the source's log"
+}
+
+echo "1..16"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1437,6 +1533,7 @@ run hostile-qmp s_hostile_qmp 30
 run hostile-mig s_hostile_mig 30
 run heads s_heads 20
 run max-message s_max_message 15
+run live s_live 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
