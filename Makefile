@@ -122,7 +122,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_reentry.c \
               tests/check_vdagent_migration_reachable.c \
               tests/check_host_seam.c tests/check_migration_live.c \
-              tests/check_host_live.c
+              tests/check_host_live.c tests/check_vdagent_migration_live.c
 BENCH_SRCS := tests/bench.c
 FUZZ_TARGETS := reader loader device
 FUZZ_replay_SRCS := tests/fuzz/replay.c

@@ -31,6 +31,7 @@ struct ClipboardLive {
     ClipboardHub *hub;
     uint64_t max_held;
     uint64_t held;              /* capacity of the sink's buffers */
+    bool ended;                 /* source: the END section was written */
     SourceSlot src[CLIPBOARD_LIVE_SLOTS];
     SinkSlot sink[CLIPBOARD_LIVE_SLOTS];
 };
@@ -52,6 +53,7 @@ void clipboard_live_reset_source(ClipboardLive *cl)
         g_clear_pointer(&cl->src[k].sent, g_bytes_unref);
         cl->src[k].done = 0;
     }
+    cl->ended = false;
 }
 
 static void sink_slot_clear(ClipboardLive *cl, SinkSlot *slot)
@@ -75,6 +77,7 @@ void clipboard_live_free(ClipboardLive *cl)
     if (!cl) {
         return;
     }
+    clipboard_live_detach(cl);
     clipboard_live_reset_source(cl);
     clipboard_live_reset_sink(cl);
     g_free(cl);
@@ -189,7 +192,13 @@ static bool live_save(MigrationStream *s, void *opaque,
         }
     }
     migration_put_u8(s, REC_EOS);
+    cl->ended = phase == MIGRATION_LIVE_END;
     return true;
+}
+
+uint32_t clipboard_live_final_skip(ClipboardLive *cl)
+{
+    return cl->ended ? clipboard_live_sent(cl) : 0;
 }
 
 static void live_save_cleanup(void *opaque)
@@ -374,6 +383,89 @@ uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
     cl->held -= slot->cap;
     memset(slot, 0, sizeof(*slot));
     return buf;
+}
+
+/* The info of @sel in @saved, or NULL. */
+static ClipboardSavedInfo *saved_info(const ClipboardSaved *saved,
+                                      unsigned sel)
+{
+    unsigned i;
+
+    for (i = 0; i < saved->n && i < CLIPBOARD_SELECTION__COUNT; i++) {
+        if (saved->infos[i].selection == sel) {
+            return (ClipboardSavedInfo *)&saved->infos[i];
+        }
+    }
+    return NULL;
+}
+
+bool clipboard_live_check_refs(const ClipboardLive *cl,
+                               const ClipboardSaved *saved, uint32_t live,
+                               GError **errp)
+{
+    unsigned k;
+
+    if (live >> CLIPBOARD_LIVE_SLOTS) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "live slots 0x%x out of range", live);
+        return false;
+    }
+    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
+        const ClipboardSavedInfo *info = saved_info(saved, sel);
+
+        if (!(live & (1u << k))) {
+            continue;
+        }
+        if (!info || !(info->types & (1u << t)) || info->data[t].len) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "live data for %s/%s, which the section does not "
+                        "leave to it", clipboard_selection_name(sel),
+                        clipboard_type_name(t));
+            return false;
+        }
+        if (!clipboard_live_sink_complete(cl, sel, t, NULL)) {
+            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                        "live data for %s/%s never came whole",
+                        clipboard_selection_name(sel), clipboard_type_name(t));
+            return false;
+        }
+    }
+    return true;
+}
+
+void clipboard_live_take_refs(ClipboardLive *cl, ClipboardSaved *saved,
+                              uint32_t live)
+{
+    unsigned k;
+
+    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
+        ClipboardSavedInfo *info = saved_info(saved, sel);
+
+        if ((live & (1u << k)) && info) {
+            g_free(info->data[t].data);
+            info->data[t].data = clipboard_live_sink_take(cl, sel, t,
+                                                          &info->data[t].len);
+        }
+    }
+}
+
+void clipboard_live_attach(ClipboardLive *cl)
+{
+    clipboard_hub_set_live(cl->hub, cl);
+}
+
+void clipboard_live_detach(ClipboardLive *cl)
+{
+    if (cl->hub && clipboard_hub_live(cl->hub) == cl) {
+        clipboard_hub_set_live(cl->hub, NULL);
+    }
+}
+
+ClipboardLive *clipboard_live_of(ClipboardHub *hub)
+{
+    return hub ? clipboard_hub_live(hub) : NULL;
 }
 
 uint64_t clipboard_live_sink_held(const ClipboardLive *cl)

@@ -34,6 +34,7 @@
 #define CLIPBOARD_LIVE_H
 
 #include "clipboard/clipboard.h"
+#include "clipboard/clipboard-vmstate.h"
 #include "migration/savevm.h"
 
 #define CLIPBOARD_LIVE_SLOTS (CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT)
@@ -60,6 +61,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClipboardLive, clipboard_live_free)
  */
 uint32_t clipboard_live_sent(ClipboardLive *cl);
 
+/*
+ * Source: the slots a final section may leave to the live part: those of
+ * clipboard_live_sent() once the END section was written (every slot with
+ * data), else 0 (a migration without a live phase carries its data).
+ */
+uint32_t clipboard_live_final_skip(ClipboardLive *cl);
+
 /* Source: forget what was sent (the migration ended). */
 void clipboard_live_reset_source(ClipboardLive *cl);
 
@@ -72,6 +80,28 @@ bool clipboard_live_sink_complete(const ClipboardLive *cl, unsigned sel,
  */
 uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
                                   unsigned type, uint32_t *len);
+/*
+ * Sink: check the slots @live (a mask) a loaded @saved leaves to the live
+ * part: each a selection of @saved, its type available, no data inline,
+ * and the slot complete.  Nothing is taken.
+ */
+bool clipboard_live_check_refs(const ClipboardLive *cl,
+                               const ClipboardSaved *saved, uint32_t live,
+                               GError **errp);
+/* Sink: move the data of the slots @live (checked) into @saved. */
+void clipboard_live_take_refs(ClipboardLive *cl, ClipboardSaved *saved,
+                              uint32_t live);
+
+/*
+ * Make @cl the live object of its hub, so that every peer's final section
+ * (the device's guest-owned data too) can leave its data to the live part
+ * and take it back on the destination; detach before freeing it.
+ */
+void clipboard_live_attach(ClipboardLive *cl);
+void clipboard_live_detach(ClipboardLive *cl);
+/* The live object attached to @hub, or NULL. */
+ClipboardLive *clipboard_live_of(ClipboardHub *hub);
+
 /* Sink: bytes held in all slots. */
 uint64_t clipboard_live_sink_held(const ClipboardLive *cl);
 /* Sink: drop everything. */

@@ -25,6 +25,7 @@ struct ClipboardHub {
     /* timeouts that fired while stopped, for the info that was current */
     ClipboardInfo *timeout_info[CLIPBOARD_SELECTION__COUNT];
     unsigned timeout_types[CLIPBOARD_SELECTION__COUNT];
+    void *live;                 /* clipboard-live.h, borrowed */
 };
 
 static const char *const selection_names[CLIPBOARD_SELECTION__COUNT] = {
@@ -545,4 +546,16 @@ void clipboard_peer_unregister(ClipboardPeer *peer)
     for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
         hub_release(hub, peer, s);
     }
+}
+
+void clipboard_hub_set_live(ClipboardHub *hub, void *live)
+{
+    g_return_if_fail(hub != NULL);
+    hub->live = live;
+}
+
+void *clipboard_hub_live(const ClipboardHub *hub)
+{
+    g_return_val_if_fail(hub != NULL, NULL);
+    return hub->live;
 }

@@ -208,6 +208,14 @@ bool clipboard_hub_check_serial(ClipboardHub *hub, const ClipboardInfo *info,
 /* Set every current serial to 0 and notify RESET_SERIAL. */
 void clipboard_hub_reset_serial(ClipboardHub *hub);
 
+/*
+ * The migration live object of the hub (clipboard-live.h's
+ * clipboard_live_attach()), borrowed; NULL when none.  The hub only
+ * keeps the pointer.
+ */
+void clipboard_hub_set_live(ClipboardHub *hub, void *live);
+void *clipboard_hub_live(const ClipboardHub *hub);
+
 /* Stop or resume notifications (see the overview). */
 void clipboard_hub_set_running(ClipboardHub *hub, bool running);
 bool clipboard_hub_running(const ClipboardHub *hub);

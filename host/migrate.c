@@ -114,9 +114,9 @@ struct HostMigration {
 
     bool cap_pause;                 /* pause-before-switchover */
     ClipboardLive *live;            /* the live section's slots, both ends */
-    bool live_final;                /* saving the final state of a live
-                                       migration: slots go by reference */
     LiveOut *lo;                    /* an outgoing live migration */
+    GThread *in_thread;             /* an incoming transfer's, joinable */
+    struct InJob *in_job;           /* its job, until in_done() runs */
 };
 
 static const char *const mig_status_names[HOST_MIG__COUNT] = {
@@ -178,7 +178,7 @@ static bool host_pre_save(void *opaque, GError **errp)
 
     (void)errp;
     g_clear_pointer(&saved->out, g_free);
-    saved->cb.live_skip = m->live_final ? clipboard_live_sent(m->live) : 0;
+    saved->cb.live_skip = clipboard_live_final_skip(m->live);
     saved->cb.live = 0;
     m->ops->save(m->opaque, &saved->cb, &saved->out, &saved->out_len);
     saved->live = saved->cb.live;
@@ -207,41 +207,9 @@ static bool host_live_post_load(void *opaque, int version_id, GError **errp)
 {
     HostSaved *saved = opaque;
     HostMigration *m = saved_owner(saved);
-    unsigned k, i;
 
     (void)version_id;
-    if (saved->live >> CLIPBOARD_LIVE_SLOTS) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                    "live slots 0x%x out of range", saved->live);
-        return false;
-    }
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
-        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
-        const ClipboardSavedInfo *info = NULL;
-
-        if (!(saved->live & (1u << k))) {
-            continue;
-        }
-        for (i = 0; i < saved->cb.n; i++) {
-            if (saved->cb.infos[i].selection == sel) {
-                info = &saved->cb.infos[i];
-            }
-        }
-        if (!info || !(info->types & (1u << t)) || info->data[t].len) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "live data for %s/%s, which the section does not "
-                        "leave to it", clipboard_selection_name(sel),
-                        clipboard_type_name(t));
-            return false;
-        }
-        if (!clipboard_live_sink_complete(m->live, sel, t, NULL)) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
-                        "live data for %s/%s never came whole",
-                        clipboard_selection_name(sel), clipboard_type_name(t));
-            return false;
-        }
-    }
-    return true;
+    return clipboard_live_check_refs(m->live, &saved->cb, saved->live, errp);
 }
 
 static const VMStateDescription vmstate_host_live = {
@@ -288,6 +256,7 @@ static const VMStateDescription vmstate_host = {
 };
 
 static void live_out_detach(HostMigration *m);
+static void in_job_stop(HostMigration *m);
 
 /* Close and unlink the incoming listener, if any. */
 static void incoming_close(HostMigration *m)
@@ -329,6 +298,7 @@ HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
         return NULL;
     }
     m->live = clipboard_live_new(h->hub, MIG_MAX_STREAM);
+    clipboard_live_attach(m->live);
     if (!migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
                                  &clipboard_live_ops, m->live, errp)) {
         migration_unregister(reg, "vdagent-host", 0);
@@ -346,6 +316,7 @@ void host_migration_free(HostMigration *m)
         return;
     }
     incoming_close(m);
+    in_job_stop(m);
     live_out_detach(m);
     migration_unregister(m->reg, MIG_LIVE_IDSTR, 0);
     migration_unregister(m->reg, "vdagent-host", 0);
@@ -1069,9 +1040,7 @@ bool host_migrate_continue(HostMigration *m, const char *state,
         m->ops->guest_drain(m->opaque);
     }
     s = migration_stream_new_buffer();
-    m->live_final = true;
     ok = migration_save_live_complete(m->reg, s, &err);
-    m->live_final = false;
     if (!ok) {
         lo->save_error = g_strdup(err->message);
         live_stop_thread(lo);
@@ -1120,6 +1089,7 @@ bool host_migrate_cancel(HostMigration *m, GError **errp)
 
 typedef struct InJob {
     HostMigration *m;
+    guint done_id;            /* in_done()'s idle source, once posted */
     int fd;                   /* the accepted channel */
     bool own_fd;
     uint8_t kind;
@@ -1216,24 +1186,7 @@ static bool host_load(HostMigration *m, GBytes *stream, MigrationLoader *ld,
  */
 static void host_commit_load(HostMigration *m)
 {
-    ClipboardSaved *cb = &m->saved.cb;
-    unsigned k, i;
-
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
-        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
-
-        if (!(m->saved.live & (1u << k))) {
-            continue;
-        }
-        for (i = 0; i < cb->n; i++) {
-            if (cb->infos[i].selection == sel) {
-                ClipboardSavedData *d = &cb->infos[i].data[t];
-
-                g_free(d->data);
-                d->data = clipboard_live_sink_take(m->live, sel, t, &d->len);
-            }
-        }
-    }
+    clipboard_live_take_refs(m->live, &m->saved.cb, m->saved.live);
     clipboard_live_reset_sink(m->live);
     m->ops->restore(m->opaque, &m->saved.cb, m->saved.out, m->saved.out_len,
                     vdagent_chardev_connected(m->h->dev));
@@ -1348,6 +1301,11 @@ static gboolean in_done(gpointer opaque)
     HostMigration *m = job->m;
     g_autoptr(GError) err = NULL;
     HostGuestChannel ch = { .conn_fd = -1, .listen_fd = -1 };
+
+    /* The thread has posted this as its last act: it ends at once. */
+    g_thread_join(m->in_thread);
+    m->in_thread = NULL;
+    m->in_job = NULL;
 
     if (job->error || !host_load(m, job->stream, job->ld, &err)) {
         const char *msg = job->error ? job->error : err->message;
@@ -1553,7 +1511,7 @@ out:
     if (!job->error && !job->stream) {
         job->error = g_strdup(err ? err->message : "incoming migration failed");
     }
-    g_idle_add(in_done, job);
+    g_atomic_int_set(&job->done_id, g_idle_add(in_done, job));
     return NULL;
 }
 
@@ -1565,7 +1523,32 @@ static void in_start_job(HostMigration *m, int fd, bool own)
     job->fd = fd;
     job->own_fd = own;
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
-    g_thread_unref(g_thread_new("migrate-in", in_thread_main, job));
+    m->in_job = job;
+    m->in_thread = g_thread_new("migrate-in", in_thread_main, job);
+}
+
+/*
+ * host_migration_free() during an incoming transfer (a live part may
+ * last long): wake the thread (its channel shut down), wait for it, drop
+ * its report and its job (a live part held is dropped with the loader).
+ */
+static void in_job_stop(HostMigration *m)
+{
+    InJob *job = m->in_job;
+    guint id;
+
+    if (!m->in_thread) {
+        return;
+    }
+    shutdown(job->fd, SHUT_RDWR);
+    g_thread_join(m->in_thread);
+    m->in_thread = NULL;
+    m->in_job = NULL;
+    id = (guint)g_atomic_int_get(&job->done_id);
+    if (id) {
+        g_source_remove(id);
+    }
+    in_job_free(job);
 }
 
 static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)

@@ -849,6 +849,27 @@ START_TEST(test_free_during_live)
 }
 END_TEST
 
+/* A destination freed (quitting) while a live part arrives. */
+START_TEST(test_free_dest_during_live)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GBytes) big = pattern(16 * MIB, 12);
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&dst, HOST_MIG_ACTIVE);
+    g_clear_pointer(&dst.mig, host_migration_free);
+    wait_status(&src, HOST_MIG_FAILED);
+    ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
+    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
+                 CLIPBOARD_TYPE_PNG, big);
+}
+END_TEST
+
 /* ---- a hostile source -------------------------------------------------- */
 
 /* The QEVM header and the START of the live section (registry index 2). */
@@ -1005,6 +1026,7 @@ Suite *host_live_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_commands);
     tcase_add_test(tc, test_free_during_live);
+    tcase_add_test(tc, test_free_dest_during_live);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_add_checked_fixture(tc, setup, teardown);

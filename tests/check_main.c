@@ -54,6 +54,7 @@ static const struct {
     { "migration-hostile", migration_hostile_suite },
     { "migration-live", migration_live_suite },
     { "host-live", host_live_suite },
+    { "vdagent-migration-live", vdagent_migration_live_suite },
     { "host-channel", host_channel_suite },
     { "host-seam", host_seam_suite },
     { "vdagent-reentry", vdagent_reentry_suite },

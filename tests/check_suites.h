@@ -55,6 +55,7 @@ Suite *qmp_hostile_suite(void);
 Suite *migration_hostile_suite(void);
 Suite *migration_live_suite(void);
 Suite *host_live_suite(void);
+Suite *vdagent_migration_live_suite(void);
 Suite *host_channel_suite(void);
 Suite *vdagent_reentry_suite(void);
 Suite *vdagent_migration_reachable_suite(void);

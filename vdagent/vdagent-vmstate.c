@@ -12,6 +12,7 @@
 #define G_LOG_DOMAIN "vdagent"
 
 #include "vdagent/vdagent-internal.h"
+#include "clipboard/clipboard-live.h"
 
 #define SAVED_DEV(saved) vdagent_container_of(saved, VDAgentChardev, saved)
 
@@ -222,6 +223,22 @@ static const VMStateDescription vmstate_vdagent_clipboard = {
     },
 };
 
+static bool clipboard_live_needed(void *opaque)
+{
+    return ((VDAgentSaved *)opaque)->live != 0;
+}
+
+static const VMStateDescription vmstate_vdagent_clipboard_live = {
+    .name = "vdagent/clipboard-live",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = clipboard_live_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(live, VDAgentSaved),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_head = {
     .name = "vdagent/head",
     .version_id = 1,
@@ -312,6 +329,7 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
     VDAgentSaved *saved = opaque;
     VDAgentChardev *dev = SAVED_DEV(saved);
     g_autoptr(GBytes) out = NULL;
+    ClipboardLive *cl;
     size_t i, len;
 
     vdagent_saved_clear(saved);
@@ -350,7 +368,11 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
     saved->mouse_buttons = dev->mouse.buttons;
     saved->mouse_display = dev->mouse.display_id;
 
+    /* In a live migration's final state the data left to the live part. */
+    cl = clipboard_live_of(dev->hub);
+    saved->cb.live_skip = cl ? clipboard_live_final_skip(cl) : 0;
     clipboard_saved_collect(&saved->cb, &dev->cbpeer);
+    saved->live = saved->cb.live;
     saved->host_announced = vdagent_clipboard_host_announced(dev);
     memcpy(saved->host_pending, dev->host_pending, sizeof(saved->host_pending));
     memcpy(saved->cbpending_n, dev->cbpending_n, sizeof(saved->cbpending_n));
@@ -455,6 +477,15 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
             return fail(errp, "guest requests pending on its own selection");
         }
     }
+    if (saved->live) {
+        if (!clipboard_live_of(dev->hub)) {
+            return fail(errp, "live clipboard data without a live phase");
+        }
+        if (!clipboard_live_check_refs(clipboard_live_of(dev->hub),
+                                       &saved->cb, saved->live, errp)) {
+            return false;
+        }
+    }
     return clipboard_saved_check(&saved->cb, errp);
 }
 
@@ -544,6 +575,10 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
         /* Registered again WITHOUT a serial reset: the agent kept its own. */
         clipboard_peer_register(dev->hub, &dev->cbpeer);
+        if (saved->live) {
+            clipboard_live_take_refs(clipboard_live_of(dev->hub), &saved->cb,
+                                     saved->live);
+        }
         clipboard_saved_restore(&saved->cb, dev->hub, &dev->cbpeer);
     }
     memcpy(dev->last_serial, saved->last_serial, sizeof(dev->last_serial));
@@ -575,6 +610,7 @@ static const VMStateDescription *const vdagent_subsections[] = {
     &vmstate_vdagent_mouse,
     &vmstate_vdagent_clipboard,
     &vmstate_vdagent_heads,
+    &vmstate_vdagent_clipboard_live,
     NULL
 };
 

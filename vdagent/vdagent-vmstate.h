@@ -10,7 +10,9 @@
  * the clipboard (guest-owned selections with their serials and data,
  * host requests waiting for the guest, the guest's requests pending), and
  * the display layout when it is not the default single 1024x768 head (the
- * heads the agent was told of: the destination takes them).
+ * heads the agent was told of: the destination takes them), and, in a
+ * migration with a live phase, the guest-owned clipboard slots whose data
+ * the live part carried (vdagent/clipboard-live, a mask).
  */
 #ifndef VDAGENT_VMSTATE_H
 #define VDAGENT_VMSTATE_H
@@ -54,6 +56,9 @@ typedef struct VDAgentSaved {
     uint32_t host_announced;         /* selections the guest believes the
                                         host owns (1 << selection) */
     uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT];
+    /* vdagent/clipboard-live: cb's slots whose data a migration's live
+     * phase carried (clipboard-live.h), only then */
+    uint32_t live;
     /* vdagent/heads: the router's layout; 0 heads: the default one */
     uint32_t n_heads;
     VDAgentSavedHead heads[INPUT_MAX_HEADS];
