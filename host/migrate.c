@@ -41,6 +41,8 @@
 #include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 
 #include <errno.h>
@@ -80,6 +82,8 @@
 #define MIG_LIVE_POLL_MS 20                 /* source: looks for changes */
 #define MIG_FRAME_LIVE 0x01
 #define MIG_FRAME_FINAL 0x02
+#define MIG_ACK_MAGIC "VDMK"                /* destination: live bytes loaded */
+#define MIG_LIVE_ACK_WAIT_MS 2              /* source: looks for acks */
 
 /* The program's migration section ("vdagent-host"). */
 typedef struct HostSaved {
@@ -167,6 +171,14 @@ static HostMigration *saved_owner(HostSaved *saved)
 {
     return (HostMigration *)(void *)((char *)saved -
                                      offsetof(HostMigration, saved));
+}
+
+/* An fd: channel that is TCP: no Nagle (channel.c's sockets have it). */
+static void tcp_nodelay(int fd)
+{
+    int one = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /* ---- the host's own section ------------------------------------------------ */
@@ -344,35 +356,46 @@ typedef struct OutJob {
 } OutJob;
 
 /*
- * The check step: read the destination's answer on @fd.  True on exactly
- * ok; else false with *@error (a refusal, not an answer) or @errp (the
- * channel) set.  The magic is read a byte at a time, so a peer that is no
- * vdagent-host (a wrong service answering one byte and waiting) is told
- * apart at its first wrong byte, not at the deadline.
+ * What the destination says on @fd: the answer of the check step, or
+ * (version 2, @acks) an acknowledgement "VDMK" be64 N: the first N bytes
+ * of the live part have loaded.  Returns 1 on exactly ok, 2 on an ack
+ * (*@ack set), 0 otherwise with *@error (a refusal, not an answer) or
+ * @errp (the channel) set.  The magic is read a byte at a time, so a peer
+ * that is no vdagent-host (a wrong service answering one byte and
+ * waiting) is told apart at its first wrong byte, not at the deadline.
  */
-static bool out_read_answer(int fd, gint64 deadline, char **error,
-                            GError **errp)
+static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
+                        char **error, GError **errp)
 {
     g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(MigrationStream) r = NULL;
-    uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status;
+    uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status, a8[8];
     uint32_t n;
     unsigned i;
 
     for (i = 0; i < 4; i++) {
         if (!migration_channel_recv(fd, answer + i, 1, nofds, deadline,
                                     errp)) {
-            return false;
+            return 0;
+        }
+        if (i == 3 && acks && answer[i] == (uint8_t)MIG_ACK_MAGIC[3] &&
+            memcmp(answer, MIG_ACK_MAGIC, 3) == 0) {
+            if (!migration_channel_recv(fd, a8, 8, nofds, deadline, errp)) {
+                return 0;
+            }
+            r = migration_stream_new_reader(a8, 8);
+            migration_get_be64(r, ack);             /* 8 of 8 */
+            return 2;
         }
         if (answer[i] != (uint8_t)MIG_ANSWER_MAGIC[i]) {
             *error = g_strdup("the destination's answer is not a "
                               "vdagent-host migration answer");
-            return false;
+            return 0;
         }
     }
     if (!migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
                                 deadline, errp)) {
-        return false;
+        return 0;
     }
     r = migration_stream_new_reader(answer, MIG_ANSWER_LEN);
     migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
@@ -385,18 +408,25 @@ static bool out_read_answer(int fd, gint64 deadline, char **error,
         (status == 0 && n != 0) || n > MIG_ANSWER_MAX_MSG) {
         *error = g_strdup("the destination's answer is not a "
                           "vdagent-host migration answer");
-        return false;
+        return 0;
     }
     if (status == 0) {
-        return true;
+        return 1;
     } else {
         g_autofree char *msg = g_malloc0(n + 1);
 
         if (migration_channel_recv(fd, msg, n, nofds, deadline, errp)) {
             *error = g_strdup_printf("destination refused: %s", msg);
         }
-        return false;
+        return 0;
     }
+}
+
+/* The check step of version 1: exactly ok, or false as out_read_msg(). */
+static bool out_read_answer(int fd, gint64 deadline, char **error,
+                            GError **errp)
+{
+    return out_read_msg(fd, deadline, false, NULL, error, errp) == 1;
 }
 
 static gpointer out_thread(gpointer opaque)
@@ -630,8 +660,12 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
  *               sections, the FULL sections, EOF, vmdesc); over unix: the
  *               guest channel rides on its first bytes
  * then the answer and the check step exactly as in version 1.  The
- * destination checks every live frame as it comes (savevm.h's loader) and
- * keeps its data apart from the device until the final frame has loaded.
+ * destination checks every live frame as it comes (savevm.h's loader),
+ * keeps its data apart from the device until the final frame has loaded,
+ * and acknowledges each live frame that loaded: "VDMK" be64 N, N the
+ * live bytes loaded so far (possibly before the answer).  The source
+ * reports "pre-switchover" only once every live byte sent is acknowledged,
+ * so that the remainder is all that is left (not what the sockets hold).
  *
  * The main loop makes the frames (the hub is read there) and a thread
  * sends them: at most MIG_LIVE_QUEUE bytes wait, so that what changes is
@@ -653,6 +687,8 @@ struct LiveOut {
     bool cancel;                /* under lock */
     GAsyncQueue *q;             /* LiveFrame, main -> thread */
     gint queued;                /* live bytes pushed, not yet sent */
+    uint64_t sent;              /* under lock: live bytes sent */
+    uint64_t acked;             /* under lock: of them, loaded there */
     bool stopped;               /* main: stopped for the switchover */
     guint poll_id;              /* main: live_poll() */
     char *save_error;           /* main: the final state could not save */
@@ -703,12 +739,10 @@ static void live_push(LiveOut *lo, uint8_t type, MigrationStream *s)
 
     f->type = type;
     if (s) {
-        size_t len;
-        const uint8_t *p = migration_stream_data(s, &len);
-
-        f->bytes = g_bytes_new(p, len);
+        f->bytes = migration_stream_steal(s);       /* no copy */
         if (type == MIG_FRAME_LIVE) {
-            g_atomic_int_add(&lo->queued, (gint)len);
+            g_atomic_int_add(&lo->queued,
+                             (gint)g_bytes_get_size(f->bytes));
         }
     }
     g_async_queue_push(lo->q, f);
@@ -773,10 +807,13 @@ static gpointer live_thread(gpointer opaque)
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
     static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL };
     int fd = lo->chan;
+    gint64 last_send;
     bool cancel;
 
     if (fd < 0) {
         fd = migration_channel_uri_socket(lo->uri, false, &err);
+    } else {
+        tcp_nodelay(fd);
     }
     if (fd < 0) {
         goto out;
@@ -794,38 +831,76 @@ static gpointer live_thread(gpointer opaque)
                                 (gint64)MIG_TIMEOUT_MS * 1000, &err)) {
         goto out;
     }
+    last_send = g_get_monotonic_time();
     for (;;) {
-        LiveFrame *f = g_async_queue_timeout_pop(
-            lo->q, (guint64)MIG_LIVE_KEEPALIVE_MS * 1000);
-        const LiveFrame *send = f ? f : &keepalive;
-        bool ok;
+        LiveFrame *f;
+        const LiveFrame *send;
+        bool ok, waiting;
+        uint64_t ack;
+        int said;
 
+        g_mutex_lock(&lo->lock);
+        waiting = lo->acked < lo->sent;
+        g_mutex_unlock(&lo->lock);
+        /* Waiting for acks: look at the channel often. */
+        f = g_async_queue_timeout_pop(lo->q, 1000 * (guint64)(
+                waiting ? MIG_LIVE_ACK_WAIT_MS : MIG_LIVE_KEEPALIVE_MS));
+        send = f;
         if (f && f->type == 0) {
             live_frame_free(f);
             lo->error = g_strdup("cancelled");
             goto out;
         }
-        if (live_peer_spoke(fd)) {
-            /* A destination that refused early, or went away. */
-            if (f) {
-                live_frame_free(f);
-            }
-            if (out_read_answer(fd, g_get_monotonic_time() + G_USEC_PER_SEC,
-                                &lo->error, &err)) {
+        /* What the destination said: acks, or an early answer. */
+        while (live_peer_spoke(fd)) {
+            said = out_read_msg(fd, g_get_monotonic_time() + G_USEC_PER_SEC,
+                                true, &ack, &lo->error, &err);
+            if (said == 2) {
+                g_mutex_lock(&lo->lock);
+                ok = ack >= lo->acked && ack <= lo->sent;
+                if (ok) {
+                    lo->acked = ack;
+                }
+                g_mutex_unlock(&lo->lock);
+                if (ok) {
+                    g_idle_add(live_wake, live_ref(lo));
+                    continue;
+                }
+                lo->error = g_strdup("the destination acknowledged bytes "
+                                     "never sent");
+            } else if (said == 1) {
                 lo->error = g_strdup("the destination answered before the "
                                      "final state");
             }
+            if (f) {
+                live_frame_free(f);
+            }
             goto out;
         }
+        if (!f) {
+            if (g_get_monotonic_time() - last_send <
+                (gint64)MIG_LIVE_KEEPALIVE_MS * 1000) {
+                continue;
+            }
+            send = &keepalive;
+        }
         ok = live_send_frame(lo, fd, send, &err);
+        last_send = g_get_monotonic_time();
         if (f && f->type == MIG_FRAME_LIVE) {
+            g_mutex_lock(&lo->lock);
+            lo->sent += g_bytes_get_size(f->bytes);
+            g_mutex_unlock(&lo->lock);
             g_atomic_int_add(&lo->queued, -(gint)g_bytes_get_size(f->bytes));
             g_idle_add(live_wake, live_ref(lo));
         }
         if (ok && f && f->type == MIG_FRAME_FINAL) {
-            lo->ok = out_read_answer(fd, g_get_monotonic_time() +
-                                     (gint64)MIG_TIMEOUT_MS * 1000,
-                                     &lo->error, &err);
+            /* Acks of the last live frames may come before the answer. */
+            do {
+                said = out_read_msg(fd, g_get_monotonic_time() +
+                                    (gint64)MIG_TIMEOUT_MS * 1000, true,
+                                    &ack, &lo->error, &err);
+            } while (said == 2);
+            lo->ok = said == 1;
             live_frame_free(f);
             goto out;
         }
@@ -878,7 +953,15 @@ static void live_pump(HostMigration *m)
     }
     if (m->status == HOST_MIG_ACTIVE && g_atomic_int_get(&lo->queued) == 0 &&
         migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {
-        mig_set_status(m, HOST_MIG_PRE_SWITCHOVER, NULL);
+        bool loaded;
+
+        /* Everything sent has loaded there: only the remainder is left. */
+        g_mutex_lock(&lo->lock);
+        loaded = lo->acked == lo->sent;
+        g_mutex_unlock(&lo->lock);
+        if (loaded) {
+            mig_set_status(m, HOST_MIG_PRE_SWITCHOVER, NULL);
+        }
     }
 }
 
@@ -1355,6 +1438,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
                            GError **errp)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
+    uint64_t loaded = 0;
 
     job->ld = migration_loader_new(job->m->reg);
     for (;;) {
@@ -1415,6 +1499,16 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         r = migration_stream_new_reader(buf->data, len);
         if (!migration_loader_feed(job->ld, r, false, &lerr)) {
             job->error = g_strdup_printf("live part: %s", lerr->message);
+            return false;
+        }
+        /* Tell the source: it reports pre-switchover only when all came. */
+        loaded += len;
+        g_clear_pointer(&r, migration_stream_free);
+        r = migration_stream_new_buffer();
+        migration_put_bytes(r, MIG_ACK_MAGIC, 4);
+        migration_put_be64(r, loaded);
+        if (!migration_channel_send(job->fd, migration_stream_data(r, NULL),
+                                    12, NULL, 0, deadline, errp)) {
             return false;
         }
     }
@@ -1522,6 +1616,7 @@ static void in_start_job(HostMigration *m, int fd, bool own)
     job->m = m;
     job->fd = fd;
     job->own_fd = own;
+    tcp_nodelay(fd);
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     m->in_job = job;
     m->in_thread = g_thread_new("migrate-in", in_thread_main, job);

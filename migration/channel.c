@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <string.h>
@@ -318,6 +320,14 @@ int migration_channel_uri_socket(const char *uri, bool listening,
     fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && listening && family != AF_UNIX) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (fd >= 0 && family != AF_UNIX) {
+        /*
+         * The channel's small messages (a frame's header, an ack, the
+         * answer) must not wait for the peer's delayed ACK (Nagle): 40 ms
+         * of a switchover.  Accepted sockets inherit it.
+         */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     if (fd >= 0 &&
         (listening ? bind(fd, sa, salen) == 0 && listen(fd, 1) == 0

@@ -155,6 +155,16 @@ const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len)
     return s->out->data;
 }
 
+GBytes *migration_stream_steal(MigrationStream *s)
+{
+    GBytes *b;
+
+    g_return_val_if_fail(s != NULL && s->kind == MS_BUFFER, NULL);
+    b = g_byte_array_free_to_bytes(s->out);
+    s->out = g_byte_array_new();
+    return b;
+}
+
 const GError *migration_stream_error(const MigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, NULL);

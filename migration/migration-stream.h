@@ -60,6 +60,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationStream, migration_stream_free)
 uint64_t migration_stream_offset(const MigrationStream *s);
 /* A memory sink's bytes (borrowed). */
 const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len);
+/*
+ * A memory sink's bytes, taken without a copy; the sink is left empty
+ * (its offset unchanged).
+ */
+GBytes *migration_stream_steal(MigrationStream *s);
 /* Push buffered output to the fd. */
 bool migration_stream_flush(MigrationStream *s, GError **errp);
 /* The sticky error, if any (borrowed). */

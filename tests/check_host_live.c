@@ -452,7 +452,8 @@ END_TEST
 typedef enum Act { ACT_DIE, ACT_REFUSE } Act;
 
 /*
- * A fake destination: reads the header and live frames; then, after
+ * A fake destination: reads the header and live frames (acknowledging
+ * each as loaded); then, after
  * @frames data-carrying live frames (it stops reading and waits for @go
  * first), or once @go is set (@frames -2: it keeps reading until then),
  * or at the final frame (@frames -1: at once), it dies (closes) or
@@ -462,6 +463,7 @@ typedef struct Fake {
     int listen_fd;
     int frames;
     Act act;
+    bool lie;                   /* acknowledges 1 GiB more than it got */
     gint go;
     GThread *thread;
 } Fake;
@@ -516,6 +518,7 @@ static gpointer fake_thread(gpointer opaque)
     Fake *f = opaque;
     uint8_t hdr[20], type, b[16];
     int fd = accept(f->listen_fd, NULL, NULL), n = 0;
+    uint64_t loaded = 0;
 
     if (fd < 0 || !recv_all(fd, hdr, sizeof(hdr)) || hdr[4] != 2) {
         goto out;
@@ -533,10 +536,22 @@ static gpointer fake_thread(gpointer opaque)
             break;
         }
         if (type == 0x01) {
+            uint8_t ack[12] = { 'V', 'D', 'M', 'K' };
+
             if (!recv_all(fd, b, 4) || !skip(fd, test_be32(b))) {
                 break;
             }
-            n += test_be32(b) != 0;
+            if (test_be32(b) != 0) {
+                /* acknowledged, as a destination that loaded it */
+                n++;
+                loaded += test_be32(b) + (f->lie ? 1u << 30 : 0);
+                for (int i = 0; i < 8; i++) {
+                    ack[4 + i] = (uint8_t)(loaded >> (56 - 8 * i));
+                }
+                if (write(fd, ack, sizeof(ack)) != sizeof(ack)) {
+                    break;
+                }
+            }
             continue;
         }
         if (type != 0x02 || f->frames != -1) {
@@ -560,6 +575,8 @@ out:
     return NULL;
 }
 
+static bool next_fake_lies;     /* the next fake_start()'s @lie */
+
 static char *fake_start(Fake *f, int frames, Act act)
 {
     g_autofree char *p = path_in("fake");
@@ -568,6 +585,8 @@ static char *fake_start(Fake *f, int frames, Act act)
     memset(f, 0, sizeof(*f));
     f->frames = frames;
     f->act = act;
+    f->lie = next_fake_lies;
+    next_fake_lies = false;
     f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_strlcpy(sa.sun_path, p, sizeof(sa.sun_path));
     ck_assert(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
@@ -849,6 +868,30 @@ START_TEST(test_free_during_live)
 }
 END_TEST
 
+/* A destination acknowledging bytes never sent: the source fails. */
+START_TEST(test_ack_lie)
+{
+    g_autoptr(GBytes) big = pattern(MIB, 13);
+    Fake f;
+    g_autofree char *uri = NULL;
+    HostMigInfo info;
+
+    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    next_fake_lies = true;
+    uri = fake_start(&f, -2, ACT_DIE);
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_FAILED);
+    host_migration_info(src.mig, &info);
+    ck_assert_str_eq(info.error,
+                     "the destination acknowledged bytes never sent");
+    g_atomic_int_set(&f.go, 1);
+    fake_end(&f);
+    source_goes_on(big);
+}
+END_TEST
+
 /* A destination freed (quitting) while a live part arrives. */
 START_TEST(test_free_dest_during_live)
 {
@@ -1027,6 +1070,7 @@ Suite *host_live_suite(void)
     tcase_add_test(tc, test_commands);
     tcase_add_test(tc, test_free_during_live);
     tcase_add_test(tc, test_free_dest_during_live);
+    tcase_add_test(tc, test_ack_lie);
     suite_add_tcase(s, tc);
     tc = tcase_create("hostile");
     tcase_add_checked_fixture(tc, setup, teardown);
