@@ -138,11 +138,13 @@ SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-session.c tests/tools/sim-control.c \
             tests/tools/sim-log.c
 VDCTL_SRCS := tests/tools/vdctl.c
+RAWCOPY_SRCS := tests/tools/rawcopy.c
 
 LIB := $(O)/libvdagent-chardev.a
 HOST_BIN := $(O)/vdagent-host
 SIM_BIN := $(O)/sim-agent
 VDCTL_BIN := $(O)/vdctl
+RAWCOPY_BIN := $(O)/rawcopy
 CHECK_BIN := $(O)/tests/check-vdagent
 BENCH_BIN := $(O)/tests/bench
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay/%)
@@ -188,6 +190,11 @@ $(SIM_BIN): $(call obj,$(SIM_SRCS) $(TEST_SUPPORT_SRCS))
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(VDCTL_BIN): $(call obj,$(VDCTL_SRCS))
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(RAWCOPY_BIN): $(call obj,$(RAWCOPY_SRCS))
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -278,7 +285,7 @@ demo: deps
 	$(Q)bash tests/demo.sh $(O)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) host
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(RAWCOPY_BIN) host
 	$(Q)$(BENCH_BIN)
 	$(Q)bash tests/bench-host.sh $(O)
 

@@ -22,6 +22,12 @@
 #     the data already on the host (the QMP/JSON part alone).  Reference: a
 #     raw copy of the same bytes, dd bs=64K from a file through a named pipe
 #     (mkfifo) to a dd bs=64K into /dev/null.
+#  c. live migration with pause-before-switchover (issue 21, points 4 and
+#     5) over tcp: and unix:, a 64 MiB host-owned clipboard: the
+#     destination's downtime-us beside the empty state's in the same run,
+#     the live phase and the whole migration beside a raw copy of the same
+#     bytes over a loopback socket of the transport (BUILD_DIR/rawcopy).
+#     Goals printed, never asserted.
 #
 # Figures are printed, never asserted; the exit status is 1 only when the
 # set-up fails.  Every process is ours, stopped by PID within a bound; the
@@ -35,7 +41,7 @@ if ! B=$(cd "$B" 2>/dev/null && pwd); then
     exit 1
 fi
 HOST=$B/vdagent-host SIM=$B/sim-agent CTL=$B/vdctl
-for p in "$HOST" "$SIM" "$CTL"; do
+for p in "$HOST" "$SIM" "$CTL" "$B/rawcopy"; do
     [ -x "$p" ] || { echo "bench-host: $p missing (make host)" >&2; exit 1; }
 done
 
@@ -44,7 +50,8 @@ MIB=1048576
 MIG_SIZE=$((2 * MIB))            # a: the guest's clipboard
 MIG_IN=$((1 * MIB))              # a: bytes of it received when migrating
 MIG_THROTTLE=16                  # a: sim-agent KiB per 10 ms (1.6 MB/s)
-CLIP_SIZE=$((64 * MIB))          # b
+CLIP_SIZE=$((64 * MIB))          # b, c
+LIVE_REPS=3                      # c
 
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
     W=$(mktemp -d /dev/shm/vdagent-bench.XXXXXX)
@@ -503,4 +510,92 @@ printf '    (vdctl alone for one such reply: user %s s, sys %s s of CPU; part b 
 quit_host g0 "$G_PID"
 ctl quit >/dev/null 2>&1
 wait_exit "$SIM_PID" 5
+
+# ---- c. live migration (pause-before-switchover, issue 21) ------------------
+
+part_t0=$SECONDS
+printf '\nc: live migration with pause-before-switchover, vdagent-host (--guest '\
+'sim) -> a new vdagent-host, a %d-byte host-owned clipboard (clipboard-set) '\
+'or none; best of %d\n\n' "$CLIP_SIZE" "$LIVE_REPS"
+{ printf '{"execute":"clipboard-set","arguments":{"selection":"clipboard","data":"'
+  cat "$W/pattern"
+  printf '"}}'; } >"$W/set.json"
+LIVE_CAPS='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
+N_LIVE=0
+
+# One live migration over $1 (tcp or unix) with $2 bytes (0 or CLIP_SIZE)
+# set; LDT: destination downtime-us, LPH: migrate to pre-switchover (us),
+# LALL: migrate to completed on the destination (us, polled).
+live_once() {
+    local src dst uri r st t0 t1 end spid dpid
+    N_LIVE=$((N_LIVE + 1))
+    src=ls$N_LIVE dst=ld$N_LIVE
+    if [ "$1" = tcp ]; then
+        uri="tcp:127.0.0.1:$((20000 + RANDOM % 30000))"
+    else
+        uri="unix:$W/$dst.mig"
+    fi
+    # the embedded agent writes its trace to stdout: into the logs
+    start "$HOST" --guest sim --qmp "unix:$W/$src.qmp" >>"$W/$src.log" 2>&1
+    spid=$LAST
+    start "$HOST" --incoming "$uri" --qmp "unix:$W/$dst.qmp" >>"$W/$dst.log" 2>&1
+    dpid=$LAST
+    wait_for 5 test -S "$W/$src.qmp" || fail "live: $src did not start"
+    wait_for 5 test -S "$W/$dst.qmp" || fail "live: $dst did not start"
+    wait_for 5 eval '[ "$(str "$(qmp "$dst" "{\"execute\":\"query-migrate\"}")" status)" = setup ]' ||
+        fail "live: $dst does not listen on $uri"
+    if [ "$2" != 0 ]; then
+        qmp "$src" "@$W/set.json" >/dev/null || fail "live: clipboard-set"
+    fi
+    qmp "$src" "$LIVE_CAPS" >/dev/null || fail "live: migrate-set-capabilities"
+    t0=$EPOCHREALTIME
+    qmp "$src" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$uri\"}}" \
+        >/dev/null || fail "live: migrate"
+    end=$((SECONDS + 20))
+    until [ "$(str "$(qmp "$src" '{"execute":"query-migrate"}')" status)" = pre-switchover ]; do
+        [ "$SECONDS" -ge "$end" ] && fail "live: no pre-switchover"
+    done
+    t1=$EPOCHREALTIME
+    qmp "$src" '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' \
+        >/dev/null || fail "live: migrate-continue"
+    while :; do
+        r=$(qmp "$dst" '{"execute":"query-migrate"}')
+        st=$(str "$r" status)
+        [ "$st" = completed ] || [ "$st" = failed ] && break
+        [ "$SECONDS" -ge "$end" ] && fail "live: no completion"
+    done
+    LALL=$(us_since "$t0")
+    [ "$st" = completed ] || fail "live: destination $r"
+    LDT=$(num "$r" downtime-us)
+    LPH=$(us_since "$t0" "$t1")
+    quit_host "$src" "$spid"
+    quit_host "$dst" "$dpid"
+}
+
+for tr in tcp unix; do
+    raw_us=$("$B/rawcopy" "$tr" "$CLIP_SIZE") || fail "rawcopy $tr"
+    e_dt=() b_dt=() b_ph=() b_all=()
+    for ((rep = 0; rep < LIVE_REPS; rep++)); do
+        live_once "$tr" 0
+        e_dt+=("$LDT")
+        live_once "$tr" "$CLIP_SIZE"
+        b_dt+=("$LDT")
+        b_ph+=("$LPH")
+        b_all+=("$LALL")
+    done
+    e=$(min "${e_dt[@]}")
+    line_us "$tr: downtime, 64 MiB host clipboard" "$(min "${b_dt[@]}")" \
+        "empty state" "$e" "goal <= 2000 us and <= 1.5x"
+    line_rate "$tr: live phase, 64 MiB (migrate..pre-switch)" "$CLIP_SIZE" \
+        "$(min "${b_ph[@]}")" "raw socket" "$CLIP_SIZE" "$raw_us" "goal >= 0.5x"
+    line_us "$tr: whole live migration, 64 MiB" "$(min "${b_all[@]}")" \
+        "raw socket" "$raw_us" "goal <= 2x"
+    printf '    (%s: all %d: downtime 64 MiB %s us, empty %s us; live phase %s us; '\
+'whole %s us)\n' "$tr" "$LIVE_REPS" "${b_dt[*]}" "${e_dt[*]}" "${b_ph[*]}" "${b_all[*]}"
+done
+printf '    (live phase and whole: wall time from sending migrate to a '\
+'query-migrate poll (vdctl, about 2 ms each) seeing pre-switchover / the '\
+'destination completed; raw socket: rawcopy, a writer thread and a reader '\
+'over a loopback socket of the transport, best of 5; part c took %d s)\n' \
+    $((SECONDS - part_t0))
 exit 0
