@@ -155,6 +155,12 @@ const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len)
     return s->out->data;
 }
 
+void migration_stream_set_offset(MigrationStream *s, uint64_t offset)
+{
+    g_return_if_fail(s != NULL && s->kind == MS_READER);
+    s->offset = offset;
+}
+
 GBytes *migration_stream_steal(MigrationStream *s)
 {
     GBytes *b;

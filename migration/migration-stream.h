@@ -58,6 +58,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationStream, migration_stream_free)
 
 /* Bytes written or read so far. */
 uint64_t migration_stream_offset(const MigrationStream *s);
+/*
+ * A memory source's count starts at @offset (its bytes continue a stream
+ * read in pieces): offsets in errors are the whole stream's.
+ */
+void migration_stream_set_offset(MigrationStream *s, uint64_t offset);
 /* A memory sink's bytes (borrowed). */
 const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len);
 /*

@@ -615,6 +615,7 @@ struct MigrationLoader {
     bool header;                /* the stream's header was read */
     bool has_live;              /* a live section is registered */
     bool failed, done;
+    uint64_t base;              /* bytes of the pieces before this one */
     bool *loaded;               /* per section: a FULL load began */
     uint8_t *live;              /* per section: LIVE_* */
     uint32_t *live_id;          /* per section: the id its START gave */
@@ -828,8 +829,12 @@ bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
                     "the load already %s", ld->done ? "completed" : "failed");
         return false;
     }
+    if (migration_stream_is_memory(s) && ld->base) {
+        migration_stream_set_offset(s, ld->base);   /* the whole stream's */
+    }
     if (loader_feed(ld, s, last, errp)) {
         ld->done = last;
+        ld->base = migration_stream_offset(s);
         return true;
     }
     loader_abort(ld);

@@ -142,7 +142,8 @@ void migration_save_live_cleanup(MigrationRegistry *reg);
  * one holds the rest (END, FULL, EOF, vmdesc) and is checked as
  * migration_load() checks a stream (migration_load() is one last piece).
  * A live section must be started once, then ended once before EOF; a
- * PART or END names a started section by its id.  The first failure is
+ * PART or END names a started section by its id.  Offsets in errors
+ * count from the first piece's first byte.  The first failure is
  * final: every section whose load began is told (load_failed), and later
  * feeds fail.  Freeing a loader that did not complete tells them too.
  */

@@ -596,6 +596,25 @@ START_TEST(test_order)
 }
 END_TEST
 
+/* Offsets in errors are the whole stream's, not the piece's. */
+START_TEST(test_offsets_whole_stream)
+{
+    g_autoptr(GPtrArray) pieces = small_pieces();
+    const GByteArray *p0 = g_ptr_array_index(pieces, 0);
+    const GByteArray *p1 = g_ptr_array_index(pieces, 1);
+    g_autoptr(GByteArray) bad = g_byte_array_new();
+    g_autofree char *msg = NULL;
+    g_autofree char *want = NULL;
+
+    g_byte_array_append(bad, p1->data, p1->len);
+    bad->data[4] = 7;                   /* the PART's section id */
+    ck_assert(!load_pieces(pieces, 1, bad, &msg));
+    want = g_strdup_printf("live part at offset %u: section id 7 was never "
+                           "started", p0->len);
+    ck_assert_str_eq(msg, want);
+}
+END_TEST
+
 /* ---- bounds ---------------------------------------------------------- */
 
 /* A record announcing more than the piece holds allocates nothing. */
@@ -712,6 +731,7 @@ Suite *migration_live_suite(void)
     tcase_add_test(tc, test_cuts);
     tcase_add_loop_test(tc, test_corrupt, 0, G_N_ELEMENTS(corrupt));
     tcase_add_test(tc, test_order);
+    tcase_add_test(tc, test_offsets_whole_stream);
     suite_add_tcase(s, tc);
     tc = tcase_create("bounds");
     tcase_add_test(tc, test_announce_bounded);
