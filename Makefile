@@ -81,7 +81,7 @@ endif
 LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
-            vdagent/vdagent-vmstate.c \
+            vdagent/vdagent-vmstate.c vdagent/vdagent-version.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c \
             clipboard/clipboard-live.c input/input.c \
             migration/channel.c migration/migration-stream.c \
@@ -156,7 +156,8 @@ fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
 .SECONDARY:
-.PHONY: all lib host tests demo fuzz fuzz-smoke fuzz-campaign check check-run bench deps clean
+.PHONY: all lib host tests demo fuzz fuzz-smoke fuzz-campaign check check-run bench deps clean \
+        install uninstall
 .DEFAULT_GOAL := all
 
 all: lib host tests
@@ -215,6 +216,144 @@ $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# ---- the installable library: shared object, install, version -----------
+# (issue 15)  One place for the version, the public headers and the
+# exported names' prefixes: the SONAME, the pkg-config file, the linker
+# version script, the symbol test and vdagent/vdagent-version.h (checked
+# by the test) all follow these lines.
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_MICRO := 0
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_MICRO)
+
+# The API an embedding includes: installed under
+# $(INCLUDEDIR)/vdagent-chardev/ with their room (vdagent/, clipboard/...),
+# since they include each other as "clipboard/clipboard.h".  The shared
+# library exports what they declare, and nothing else.  Not public: the
+# reader/writer and wire internals, vdagent-internal.h, vdagent-vmstate.h,
+# migration's channel, json-scan and internal headers, host/.
+PUBLIC_HEADERS := vdagent/vdagent.h vdagent/vdagent-proto.h \
+                  vdagent/vdagent-version.h \
+                  clipboard/clipboard.h clipboard/clipboard-vmstate.h \
+                  input/input.h \
+                  migration/savevm.h migration/vmstate.h \
+                  migration/migration-stream.h
+# Every exported symbol starts with one of these (tests/check-symbols.sh);
+# the version script's node is VERSION_NODE.
+PUBLIC_PREFIXES := vdagent_ clipboard_ input_ migration_ vmstate_
+VERSION_NODE := VDAGENT_CHARDEV_$(VERSION_MAJOR)
+
+SO_BASE := libvdagent-chardev.so
+SO_NAME := $(SO_BASE).$(VERSION_MAJOR)
+SO := $(O)/$(SO_BASE).$(VERSION)
+SO_MAP := $(O)/libvdagent-chardev.map
+LIB_OBJS = $(call obj,$(LIB_SRCS))
+lib: $(SO)
+
+# One set of objects for both the archive and the shared object.
+$(call obj,$(LIB_SRCS)): XCFLAGS += -fPIC
+
+# The version script: the library's global definitions that the public
+# headers name (comments stripped), each listed; everything else local.
+$(SO_MAP): $(call obj,$(LIB_SRCS)) $(PUBLIC_HEADERS) Makefile
+	$(quiet) GEN $@
+	$(Q)set -e; export LC_ALL=C; \
+	for h in $(PUBLIC_HEADERS); do $(CC) -fpreprocessed -dD -E -P $$h; done \
+	  | grep -o '[A-Za-z_][A-Za-z0-9_]*' | sort -u > $@.names; \
+	nm -g --defined-only $(LIB_OBJS) | awk 'NF == 3 { print $$3 }' \
+	  | sort -u > $@.defs; \
+	{ echo "$(VERSION_NODE) {"; echo "global:"; \
+	  comm -12 $@.names $@.defs | sed 's/.*/    &;/'; \
+	  echo "local:"; echo "    *;"; echo "};"; } > $@.tmp; \
+	rm -f $@.names $@.defs; mv $@.tmp $@
+
+# Sanitizer runtimes are resolved by the program, not the library.
+SO_NO_UNDEFINED := $(if $(SANITIZE),,-Wl$(comma)--no-undefined)
+
+$(SO): $(call obj,$(LIB_SRCS)) $(SO_MAP)
+	$(quiet) LINK $@
+	$(Q)$(CC) -shared -Wl,-soname,$(SO_NAME) \
+	  -Wl,--version-script=$(SO_MAP) $(SO_NO_UNDEFINED) $(ALL_LDFLAGS) \
+	  -o $@ $(LIB_OBJS) $(PKG_LIBS)
+	$(Q)ln -sf $(notdir $@) $(O)/$(SO_NAME) && ln -sf $(SO_NAME) $(O)/$(SO_BASE)
+
+# make install PREFIX=/usr/local DESTDIR=... (every directory overridable)
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PC := $(O)/vdagent-chardev.pc
+# The pkg-config file's paths, relative to its prefix when under it.
+pcdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+# What the public headers include: <glib.h>, <spice/vd_agent.h>,
+# <pixman.h> and <json-c/json.h> (migration/vmstate.h).  All four are in
+# Requires, so nothing is left for Requires.private.
+PC_REQUIRES := glib-2.0 spice-protocol pixman-1 json-c
+
+# Rewritten on every install: it depends on PREFIX and LIBDIR.
+.PHONY: $(PC)
+$(PC):
+	@mkdir -p $(dir $@)
+	$(Q){ echo 'prefix=$(PREFIX)'; \
+	  echo 'libdir=$(call pcdir,$(LIBDIR))'; \
+	  echo 'includedir=$(call pcdir,$(INCLUDEDIR))'; echo; \
+	  echo 'Name: vdagent-chardev'; \
+	  echo 'Description: host side of the SPICE guest-agent channel, as a character device'; \
+	  echo 'Version: $(VERSION)'; \
+	  echo 'Requires: $(PC_REQUIRES)'; \
+	  echo 'Cflags: -I$${includedir}/vdagent-chardev'; \
+	  echo 'Libs: -L$${libdir} -lvdagent-chardev'; } > $@
+
+D := $(DESTDIR)
+install: $(LIB) $(SO) $(HOST_BIN) $(PC)
+	$(quiet) INSTALL $(D)$(PREFIX)
+	$(Q)set -e; \
+	install -d $(D)$(BINDIR) $(D)$(LIBDIR) $(D)$(PKGCONFIGDIR) \
+	  $(D)$(MANDIR)/man1; \
+	install -m 755 $(HOST_BIN) $(D)$(BINDIR)/vdagent-host; \
+	for h in $(PUBLIC_HEADERS); do \
+	  install -d $(D)$(INCLUDEDIR)/vdagent-chardev/$$(dirname $$h); \
+	  install -m 644 $$h $(D)$(INCLUDEDIR)/vdagent-chardev/$$h; \
+	done; \
+	install -m 755 $(SO) $(D)$(LIBDIR)/; \
+	ln -sf $(notdir $(SO)) $(D)$(LIBDIR)/$(SO_NAME); \
+	ln -sf $(SO_NAME) $(D)$(LIBDIR)/$(SO_BASE); \
+	install -m 644 $(LIB) $(D)$(LIBDIR)/; \
+	install -m 644 $(PC) $(D)$(PKGCONFIGDIR)/; \
+	install -m 644 host/vdagent-host.1 $(D)$(MANDIR)/man1/
+
+# Exactly what install put; of the directories, only our include folder.
+uninstall:
+	$(quiet) UNINST $(D)$(PREFIX)
+	$(Q)set -e; \
+	rm -f $(D)$(BINDIR)/vdagent-host $(D)$(LIBDIR)/$(notdir $(SO)) \
+	  $(D)$(LIBDIR)/$(SO_NAME) $(D)$(LIBDIR)/$(SO_BASE) \
+	  $(D)$(LIBDIR)/$(notdir $(LIB)) $(D)$(PKGCONFIGDIR)/vdagent-chardev.pc \
+	  $(D)$(MANDIR)/man1/vdagent-host.1; \
+	for h in $(PUBLIC_HEADERS); do \
+	  rm -f $(D)$(INCLUDEDIR)/vdagent-chardev/$$h; \
+	done; \
+	for d in $(sort $(dir $(PUBLIC_HEADERS))); do \
+	  rmdir $(D)$(INCLUDEDIR)/vdagent-chardev/$$d 2>/dev/null || true; \
+	done; \
+	rmdir $(D)$(INCLUDEDIR)/vdagent-chardev 2>/dev/null || true
+
+# make check: the exported symbols, then a staged install under
+# $(O)/stage built against as an embedder would (examples/embed.c).
+LIB_TEST_ENV = PUBLIC_HEADERS="$(PUBLIC_HEADERS)" \
+  PUBLIC_PREFIXES="$(PUBLIC_PREFIXES)" VERSION_NODE=$(VERSION_NODE) \
+  VERSION_MAJOR=$(VERSION_MAJOR) VERSION_MINOR=$(VERSION_MINOR) \
+  VERSION_MICRO=$(VERSION_MICRO) SO_NAME=$(SO_NAME) \
+  CC="$(CC)" PKG_CFLAGS="$(PKG_CFLAGS)"
+.PHONY: check-lib
+check-lib: $(SO) $(LIB) $(HOST_BIN) $(SIM_BIN) $(VDCTL_BIN)
+	$(Q)echo "== the shared library's symbols, a staged install, the embedding example"
+	$(Q)$(LIB_TEST_ENV) bash tests/check-symbols.sh $(O)
+	$(Q)$(LIB_TEST_ENV) bash tests/check-install.sh $(O)
+check-run: check-lib
 
 # ---- libFuzzer (clang) ---------------------------------------------------
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined \

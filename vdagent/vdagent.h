@@ -26,6 +26,7 @@
 #include <spice/vd_agent.h>
 
 #include "vdagent/vdagent-proto.h"
+#include "vdagent/vdagent-version.h"
 #include "clipboard/clipboard.h"
 #include "input/input.h"
 #include "migration/savevm.h"
