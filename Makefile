@@ -323,7 +323,9 @@ install: $(LIB) $(SO) $(HOST_BIN) $(PC)
 	ln -sf $(SO_NAME) $(D)$(LIBDIR)/$(SO_BASE); \
 	install -m 644 $(LIB) $(D)$(LIBDIR)/; \
 	install -m 644 $(PC) $(D)$(PKGCONFIGDIR)/; \
-	install -m 644 host/vdagent-host.1 $(D)$(MANDIR)/man1/
+	sed '/^\.TH /s/"vdagent-chardev [^"]*"/"vdagent-chardev $(VERSION)"/' \
+	  host/vdagent-host.1 > $(D)$(MANDIR)/man1/vdagent-host.1; \
+	chmod 644 $(D)$(MANDIR)/man1/vdagent-host.1
 
 # Exactly what install put; of the directories, only our include folder.
 uninstall:
