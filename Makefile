@@ -1,6 +1,7 @@
 # vdagent-chardev: one Makefile, out-of-tree builds.
 #
-#   make                 library, host-side tests, fuzz targets (when clang is here)
+#   make                 library (.a and .so), host-side tests, fuzz targets
+#                        (when clang is here)
 #   make demo            install missing packages, build, run the demo
 #   make check           install missing packages, build, run every suite
 #   make check SANITIZE=address,undefined   the same in build-address-undefined/
@@ -12,6 +13,8 @@
 #                        its backend (tests/vm.sh; the guest image is built
 #                        once into VM_CACHE, see the README)
 #   make deps            apt-get install what is missing (no-op when complete)
+#   make install         PREFIX=/usr/local DESTDIR= (BINDIR, LIBDIR,
+#                        INCLUDEDIR, MANDIR, PKGCONFIGDIR too); make uninstall
 #   make clean
 #
 # Knobs: V=1 (verbose), WERROR=0 (warnings stay warnings), O=DIR, CC=...,

@@ -1,0 +1,454 @@
+/*
+ * embed.c: how an emulator embeds libvdagent-chardev, in one file.
+ *
+ * A tiny emulator-style frontend.  Its "virtio port" is one end of a
+ * socket pair; the guest agent is a program it starts with the other end
+ * as fd 3 (as the agent in a VM finds its port).  It shows, in the order
+ * an emulator meets them:
+ *   1. the objects: a clipboard hub and an input router of the emulator's
+ *      own, the device joining both, the emulator's own clipboard peer
+ *      (its UI), a migration registry;
+ *   2. the frontend: the device does no I/O; we feed it the guest's bytes
+ *      and give it room (can_write / write / accept_input);
+ *   3. the clipboard both ways: our UI offers text on PRIMARY, and prints
+ *      what the guest copies;
+ *   4. pointer events through the router;
+ *   5. a live migration in one process: pause, save every section to
+ *      memory, build a new machine, load, resume on the same port.  The
+ *      guest agent must not notice.
+ * It ends when the agent closes the port (exit 0), or after 30 s (1).
+ *
+ * Build it against the installed library, and only so:
+ *   cc -o embed embed.c $(pkg-config --cflags --libs vdagent-chardev)
+ * Run:  ./embed AGENT [ARGS...]     e.g.  ./embed sim-agent --fd 3
+ * make check runs it against the project's scripted agent and checks
+ * what it prints (tests/check-install.sh).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+/* One include for the device; it brings clipboard, input and savevm. */
+#include <vdagent/vdagent.h>
+/* Only for an embedding whose own clipboard peer migrates (step 5). */
+#include <clipboard/clipboard-vmstate.h>
+
+#define PORT_BUF (64 * 1024)    /* the port's output buffer */
+#define GUEST_FD 3              /* where the agent finds its port */
+
+/* ---- the machine: what a migration replaces ---------------------------- */
+
+typedef struct Emu Emu;
+
+typedef struct Machine {
+    Emu *emu;
+    ClipboardHub *hub;          /* ours: the device's peer joins it */
+    InputRouter *router;        /* ours: the device's pointer joins it */
+    ClipboardPeer ui;           /* the emulator's UI as a clipboard peer */
+    VDAgentChardev *dev;
+    MigrationRegistry *reg;
+    /* The UI's migrated state: the selections it owns (its own section). */
+    ClipboardSaved saved;
+} Machine;
+
+/* ---- the emulator: the port, the loop, the machine in use -------------- */
+
+struct Emu {
+    GMainLoop *loop;
+    int fd;                     /* our end of the "virtio port" */
+    GByteArray *out;            /* written by the device, not yet sent */
+    guint out_watch;
+    Machine *m;
+    unsigned copies;            /* guest copies seen */
+    bool caps_seen;
+    int status;
+};
+
+static void emu_flush(Emu *e);
+
+/*
+ * The frontend table.  The device calls these from inside its own calls
+ * (vdagent_chardev_write, accept_input, a hub or router event...); they
+ * may call back into the device (the header says which calls, and how).
+ */
+static size_t port_can_write(void *opaque)
+{
+    Emu *e = opaque;
+
+    return PORT_BUF - e->out->len;
+}
+
+static void port_write(void *opaque, const uint8_t *buf, size_t len)
+{
+    Emu *e = opaque;
+
+    /* Never more than can_write() allowed: the buffer cannot overflow. */
+    g_byte_array_append(e->out, buf, len);
+    emu_flush(e);
+}
+
+static void ui_offer_text(Machine *m, ClipboardSelection sel,
+                          const char *text);
+
+static void port_guest_caps(void *opaque)
+{
+    Emu *e = opaque;
+
+    /* Called on every caps exchange; a real UI would offer once. */
+    if (e->caps_seen) {
+        return;
+    }
+    e->caps_seen = true;
+    size_t n;
+    const uint32_t *caps = vdagent_chardev_guest_caps(e->m->dev, &n);
+    printf("embed: guest agent ready, caps 0x%08x\n", n ? caps[0] : 0);
+    ui_offer_text(e->m, CLIPBOARD_SELECTION_PRIMARY, "Hello from the emulator");
+}
+
+static const VDAgentFrontendOps port_ops = {
+    .can_write = port_can_write,
+    .write = port_write,
+    .guest_caps = port_guest_caps,
+    /* .event: a serial-reset reconnect wants the port closed and reopened;
+       a socket pair cannot show that to the agent, so we leave it out. */
+};
+
+/* Send what the socket takes; tell the device when room came back. */
+static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Emu *e = opaque;
+
+    e->out_watch = 0;
+    emu_flush(e);
+    return G_SOURCE_REMOVE;
+}
+
+static void emu_flush(Emu *e)
+{
+    size_t before = e->out->len;
+
+    while (e->out->len) {
+        ssize_t n = send(e->fd, e->out->data, e->out->len, MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;              /* EAGAIN (wait for room) or the agent went */
+        }
+        g_byte_array_remove_range(e->out, 0, n);
+    }
+    if (e->out->len && !e->out_watch) {
+        e->out_watch = g_unix_fd_add(e->fd, G_IO_OUT, port_out_ready, e);
+    }
+    /* Room again: the device writes what it queued (it may call us back). */
+    if (e->out->len < before && e->m) {
+        vdagent_chardev_accept_input(e->m->dev);
+    }
+}
+
+/* The guest's bytes go to the device as they come, at any split. */
+static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Emu *e = opaque;
+    uint8_t buf[16384];
+    ssize_t n = read(fd, buf, sizeof(buf));
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        VDAgentCounters c;
+
+        vdagent_chardev_get_counters(e->m->dev, &c);
+        printf("embed: the guest closed the port (%" G_GUINT64_FORMAT
+               " bytes in, %" G_GUINT64_FORMAT " out, %u copies seen)\n",
+               c.bytes_in, c.bytes_out, e->copies);
+        vdagent_chardev_set_guest_open(e->m->dev, false);
+        g_main_loop_quit(e->loop);
+        return G_SOURCE_REMOVE;
+    }
+    vdagent_chardev_write(e->m->dev, buf, n);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- the UI: the emulator's own clipboard peer -------------------------- */
+
+static gboolean migrate_now(gpointer opaque);
+
+/*
+ * Every hub change reaches every peer.  Ours asks for the text of what
+ * the guest copies, and prints it once it has come.
+ */
+static void ui_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+{
+    Machine *m = peer->opaque;
+    ClipboardInfo *info = n->info;
+    ClipboardContent *text;
+
+    /* Restored infos (after a migration) are no new copies. */
+    if (n->type != CLIPBOARD_NOTIFY_UPDATE || !info->owner ||
+        info->owner == peer || info->restored) {
+        return;
+    }
+    text = &info->types[CLIPBOARD_TYPE_TEXT];
+    if (!text->available) {
+        return;
+    }
+    if (!text->data) {
+        /* The guest grabbed: ask (answered by a later UPDATE). */
+        clipboard_hub_request(m->hub, info, CLIPBOARD_TYPE_TEXT);
+        return;
+    }
+    gsize len;
+    const char *s = g_bytes_get_data(text->data, &len);
+    printf("embed: guest copied (%s): %.*s\n",
+           clipboard_selection_name(info->selection), (int)len, s);
+    if (++m->emu->copies == 1) {
+        /* Not from inside a hub callback: from the loop. */
+        g_idle_add(migrate_now, m->emu);
+    }
+}
+
+static const ClipboardPeerOps ui_ops = {
+    .notify = ui_notify,
+    /* .request NULL: we give our data with every grab. */
+};
+
+/* The UI copies @text: it owns @sel with the data at once. */
+static void ui_offer_text(Machine *m, ClipboardSelection sel, const char *text)
+{
+    g_autoptr(ClipboardInfo) info = clipboard_info_new(&m->ui, sel);
+
+    info->types[CLIPBOARD_TYPE_TEXT].available = true;
+    info->types[CLIPBOARD_TYPE_TEXT].data = g_bytes_new(text, strlen(text));
+    if (clipboard_hub_update(m->hub, info)) {
+        printf("embed: host offers (%s): %s\n",
+               clipboard_selection_name(sel), text);
+    }
+}
+
+/* ---- the machine's life ------------------------------------------------- */
+
+/* The UI's section: collect what it owns before the save. */
+static bool ui_pre_save(void *opaque, GError **errp)
+{
+    Machine *m = opaque;
+
+    clipboard_saved_collect(&m->saved, &m->ui);
+    return true;
+}
+
+static void ui_post_save(void *opaque)
+{
+    clipboard_saved_clear(&((Machine *)opaque)->saved);
+}
+
+static void ui_load_failed(void *opaque)
+{
+    clipboard_saved_clear(&((Machine *)opaque)->saved);
+}
+
+static const VMStateField ui_fields[] = {
+    VMSTATE_STRUCT(saved, Machine, vmstate_clipboard_saved, ClipboardSaved),
+    VMSTATE_END_OF_LIST()
+};
+
+static const VMStateDescription vmstate_ui = {
+    .name = "embed-ui",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = ui_pre_save,
+    .post_save = ui_post_save,
+    .load_failed = ui_load_failed,
+    .fields = ui_fields,
+};
+
+static Machine *machine_new(Emu *e, GError **errp)
+{
+    Machine *m = g_new0(Machine, 1);
+    VDAgentConfig config;
+
+    m->emu = e;
+    /* The hub's request timeouts run on the thread-default main context
+       of this moment: ours (the default one). */
+    m->hub = clipboard_hub_new();
+    m->router = input_router_new();
+    m->ui = (ClipboardPeer){ .name = "embed-ui", .ops = &ui_ops, .opaque = m };
+    clipboard_peer_register(m->hub, &m->ui);
+
+    vdagent_config_init(&config);       /* mouse on, monitors on */
+    config.clipboard = true;
+    config.clipboard_hub = m->hub;      /* borrowed: outlives the device */
+    config.input_router = m->router;
+    m->dev = vdagent_chardev_new(&config, &port_ops, e, errp);
+    m->reg = migration_registry_new();
+    if (!m->dev ||
+        !vdagent_chardev_register_migration(m->dev, m->reg, 0, errp) ||
+        !migration_register(m->reg, "embed-ui", 0, &vmstate_ui, m, errp)) {
+        return NULL;                    /* (an example: no cleanup here) */
+    }
+    return m;
+}
+
+/* Free in the reverse order: the device leaves the hub and router. */
+static void machine_free(Machine *m)
+{
+    migration_registry_free(m->reg);
+    vdagent_chardev_free(m->dev);
+    clipboard_peer_unregister(&m->ui);
+    clipboard_saved_clear(&m->saved);
+    input_router_free(m->router);
+    clipboard_hub_free(m->hub);
+    g_free(m);
+}
+
+/* A paused VM: the device, our hub and our router all stop. */
+static void machine_set_running(Machine *m, bool running)
+{
+    vdagent_chardev_set_running(m->dev, running);
+    clipboard_hub_set_running(m->hub, running);
+    input_router_set_running(m->router, running);
+}
+
+/* ---- pointer and migration ---------------------------------------------- */
+
+/* Absolute 0..INPUT_ABS_MAX on both axes, then a left click, then sync. */
+static void pointer_click(Machine *m, int32_t x, int32_t y)
+{
+    VDAgentMouse ms;
+
+    input_send_abs(m->router, 0, INPUT_AXIS_X, x);
+    input_send_abs(m->router, 0, INPUT_AXIS_Y, y);
+    input_send_btn(m->router, 0, INPUT_BUTTON_LEFT, true);
+    input_event_sync(m->router);
+    input_send_btn(m->router, 0, INPUT_BUTTON_LEFT, false);
+    input_event_sync(m->router);
+    vdagent_chardev_mouse_state(m->dev, &ms);
+    printf("embed: pointer clicked at %u,%u on head %u\n",
+           ms.x, ms.y, ms.display_id);
+}
+
+static gboolean migrate_now(gpointer opaque)
+{
+    Emu *e = opaque;
+    Machine *src = e->m, *dst;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MigrationStream) out = migration_stream_new_buffer();
+    g_autoptr(MigrationStream) in = NULL;
+    const uint8_t *data;
+    size_t len;
+
+    pointer_click(src, INPUT_ABS_MAX / 2, INPUT_ABS_MAX / 4);
+
+    /* Source: pause (nothing more reaches the guest), save everything. */
+    machine_set_running(src, false);
+    if (!migration_save(src->reg, out, &err)) {
+        goto fail;
+    }
+    data = migration_stream_data(out, &len);
+
+    /* Destination: a new machine, stopped until the load has succeeded. */
+    dst = machine_new(e, &err);
+    if (!dst) {
+        goto fail;
+    }
+    machine_set_running(dst, false);
+    in = migration_stream_new_reader(data, len);
+    if (!migration_load(dst->reg, in, &err)) {
+        /* The device is fresh again; a real source would resume. */
+        machine_free(dst);
+        goto fail;
+    }
+    /* Our own peer takes back its selections once everything loaded. */
+    clipboard_saved_restore(&dst->saved, dst->hub, &dst->ui);
+
+    /* The port moves over: the guest's open continues the session. */
+    e->m = dst;
+    machine_free(src);
+    vdagent_chardev_set_guest_open(dst->dev, true);
+    machine_set_running(dst, true);
+    printf("embed: migrated (%zu bytes of state), the session goes on\n", len);
+    fflush(stdout);
+    return G_SOURCE_REMOVE;
+
+fail:
+    printf("embed: migration failed: %s\n", err->message);
+    e->status = 1;
+    g_main_loop_quit(e->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean too_long(gpointer opaque)
+{
+    Emu *e = opaque;
+
+    printf("embed: no end after 30 s\n");
+    e->status = 1;
+    g_main_loop_quit(e->loop);
+    return G_SOURCE_REMOVE;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    static Emu emu;
+    Emu *e = &emu;
+    g_autoptr(GError) err = NULL;
+    int sv[2];
+    uint32_t v = vdagent_chardev_version();
+    gint source_fds[1], target_fds[1] = { GUEST_FD };
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: embed AGENT [ARGS...] (its port is fd 3)\n");
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* The headers' version against the library's: same major, by SONAME. */
+    printf("embed: libvdagent-chardev %u.%u.%u, built against %d.%d.%d\n",
+           v >> 16, (v >> 8) & 0xff, v & 0xff,
+           VDAGENT_CHARDEV_VERSION_MAJOR, VDAGENT_CHARDEV_VERSION_MINOR,
+           VDAGENT_CHARDEV_VERSION_MICRO);
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        perror("embed: socketpair");
+        return 1;
+    }
+    source_fds[0] = sv[1];
+    if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *)argv + 1,
+                                          NULL, G_SPAWN_SEARCH_PATH, NULL,
+                                          NULL, -1, -1, -1, source_fds,
+                                          target_fds, 1, NULL, NULL, NULL,
+                                          NULL, &err)) {
+        fprintf(stderr, "embed: %s\n", err->message);
+        return 1;
+    }
+    close(sv[1]);
+
+    e->loop = g_main_loop_new(NULL, FALSE);
+    e->fd = sv[0];
+    e->out = g_byte_array_new();
+    g_unix_set_fd_nonblocking(e->fd, TRUE, NULL);
+    e->m = machine_new(e, &err);
+    if (!e->m) {
+        fprintf(stderr, "embed: %s\n", err->message);
+        return 1;
+    }
+    g_unix_fd_add(e->fd, G_IO_IN | G_IO_HUP, port_in_ready, e);
+    g_timeout_add_seconds(30, too_long, e);
+
+    /* The agent is there: its port is open (the device sends its caps). */
+    vdagent_chardev_set_guest_open(e->m->dev, true);
+    g_main_loop_run(e->loop);
+
+    machine_free(e->m);
+    g_byte_array_unref(e->out);
+    g_main_loop_unref(e->loop);
+    close(e->fd);
+    return e->status;
+}
