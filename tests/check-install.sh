@@ -5,7 +5,8 @@
 # (issue 15).
 #
 # From the Makefile, through the environment: PUBLIC_HEADERS, SO_NAME,
-# VERSION_MAJOR/MINOR/MICRO, CC.  The stage is BUILD_DIR/stage (PREFIX
+# VERSION_MAJOR/MINOR/MICRO, CC, EXAMPLE_FLAGS (the sanitizer flags of a
+# SANITIZE build, whose library needs the runtime in the program).  The stage is BUILD_DIR/stage (PREFIX
 # /usr/local); the example is built with a copy of the staged .pc whose
 # prefix points at the stage (PKG_CONFIG_SYSROOT_DIR would also prefix
 # glib's paths), and run with LD_LIBRARY_PATH on the staged lib/.
@@ -87,7 +88,8 @@ for h in $PUBLIC_HEADERS; do
 done
 # shellcheck disable=SC2086
 $CC -std=gnu11 -O1 -Wall -Wextra -Wno-unused-parameter -Werror \
-    -o "$tmp/embed" "$SRC/examples/embed.c" $flags 2> "$tmp/cc.err" \
+    ${EXAMPLE_FLAGS:-} -o "$tmp/embed" "$SRC/examples/embed.c" $flags \
+    2> "$tmp/cc.err" \
     || { fail "examples/embed.c does not build from the stage: $(head -5 "$tmp/cc.err")"; finish; }
 readelf -d "$tmp/embed" | grep -q "NEEDED.*\[$SO_NAME\]" \
     || fail "the example does not link $SO_NAME"
