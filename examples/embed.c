@@ -68,7 +68,8 @@ struct Emu {
     int status;
 };
 
-static void emu_flush(Emu *e);
+static void port_send(Emu *e);
+static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque);
 
 /*
  * The frontend table.  The device calls these from inside its own calls
@@ -88,7 +89,7 @@ static void port_write(void *opaque, const uint8_t *buf, size_t len)
 
     /* Never more than can_write() allowed: the buffer cannot overflow. */
     g_byte_array_append(e->out, buf, len);
-    emu_flush(e);
+    port_send(e);
 }
 
 static void ui_offer_text(Machine *m, ClipboardSelection sel,
@@ -117,20 +118,9 @@ static const VDAgentFrontendOps port_ops = {
        a socket pair cannot show that to the agent, so we leave it out. */
 };
 
-/* Send what the socket takes; tell the device when room came back. */
-static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
+/* Send what the socket takes now; wait for room for the rest. */
+static void port_send(Emu *e)
 {
-    Emu *e = opaque;
-
-    e->out_watch = 0;
-    emu_flush(e);
-    return G_SOURCE_REMOVE;
-}
-
-static void emu_flush(Emu *e)
-{
-    size_t before = e->out->len;
-
     while (e->out->len) {
         ssize_t n = send(e->fd, e->out->data, e->out->len, MSG_DONTWAIT);
 
@@ -145,10 +135,18 @@ static void emu_flush(Emu *e)
     if (e->out->len && !e->out_watch) {
         e->out_watch = g_unix_fd_add(e->fd, G_IO_OUT, port_out_ready, e);
     }
-    /* Room again: the device writes what it queued (it may call us back). */
-    if (e->out->len < before && e->m) {
-        vdagent_chardev_accept_input(e->m->dev);
-    }
+}
+
+/* The socket took bytes again: our buffer has room, tell the device. */
+static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    Emu *e = opaque;
+
+    e->out_watch = 0;
+    port_send(e);
+    /* It writes what it queued meanwhile (through port_write). */
+    vdagent_chardev_accept_input(e->m->dev);
+    return G_SOURCE_REMOVE;
 }
 
 /* The guest's bytes go to the device as they come, at any split. */
