@@ -155,6 +155,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz-%)
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 fuzzobj = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
+LIB_OBJS := $(patsubst %.c,$(O)/pic/%.o,$(LIB_SRCS))
 
 HAVE_CLANG := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1)
 
@@ -179,7 +180,7 @@ $(O)/obj/%.o: %.c
 
 $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
 
-$(LIB): $(call obj,$(LIB_SRCS))
+$(LIB): $(LIB_OBJS)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -251,15 +252,18 @@ SO_BASE := libvdagent-chardev.so
 SO_NAME := $(SO_BASE).$(VERSION_MAJOR)
 SO := $(O)/$(SO_BASE).$(VERSION)
 SO_MAP := $(O)/libvdagent-chardev.map
-LIB_OBJS = $(call obj,$(LIB_SRCS))
 lib: $(SO)
 
-# One set of objects for both the archive and the shared object.
-$(call obj,$(LIB_SRCS)): XCFLAGS += -fPIC
+# One set of -fPIC objects (LIB_OBJS, in $(O)/pic/) for both the archive
+# and the shared object.
+$(O)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c -o $@ $<
 
 # The version script: the library's global definitions that the public
 # headers name (comments stripped), each listed; everything else local.
-$(SO_MAP): $(call obj,$(LIB_SRCS)) $(PUBLIC_HEADERS) Makefile
+$(SO_MAP): $(LIB_OBJS) $(PUBLIC_HEADERS) Makefile
 	$(quiet) GEN $@
 	$(Q)set -e; export LC_ALL=C; \
 	for h in $(PUBLIC_HEADERS); do $(CC) -fpreprocessed -dD -E -P $$h; done \
@@ -274,7 +278,7 @@ $(SO_MAP): $(call obj,$(LIB_SRCS)) $(PUBLIC_HEADERS) Makefile
 # Sanitizer runtimes are resolved by the program, not the library.
 SO_NO_UNDEFINED := $(if $(SANITIZE),,-Wl$(comma)--no-undefined)
 
-$(SO): $(call obj,$(LIB_SRCS)) $(SO_MAP)
+$(SO): $(LIB_OBJS) $(SO_MAP)
 	$(quiet) LINK $@
 	$(Q)$(CC) -shared -Wl,-soname,$(SO_NAME) \
 	  -Wl,--version-script=$(SO_MAP) $(SO_NO_UNDEFINED) $(ALL_LDFLAGS) \
