@@ -314,41 +314,40 @@ $(PC):
 	  echo 'Cflags: -I$${includedir}/vdagent-chardev'; \
 	  echo 'Libs: -L$${libdir} -lvdagent-chardev'; } > $@
 
-D := $(DESTDIR)
 install: $(LIB) $(SO) $(HOST_BIN) $(PC)
-	$(quiet) INSTALL $(D)$(PREFIX)
+	$(quiet) INSTALL $(DESTDIR)$(PREFIX)
 	$(Q)set -e; \
-	install -d $(D)$(BINDIR) $(D)$(LIBDIR) $(D)$(PKGCONFIGDIR) \
-	  $(D)$(MANDIR)/man1; \
-	install -m 755 $(HOST_BIN) $(D)$(BINDIR)/vdagent-host; \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+	  $(DESTDIR)$(MANDIR)/man1; \
+	install -m 755 $(HOST_BIN) $(DESTDIR)$(BINDIR)/vdagent-host; \
 	for h in $(PUBLIC_HEADERS); do \
-	  install -d $(D)$(INCLUDEDIR)/vdagent-chardev/$$(dirname $$h); \
-	  install -m 644 $$h $(D)$(INCLUDEDIR)/vdagent-chardev/$$h; \
+	  install -d $(DESTDIR)$(INCLUDEDIR)/vdagent-chardev/$$(dirname $$h); \
+	  install -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/vdagent-chardev/$$h; \
 	done; \
-	install -m 755 $(SO) $(D)$(LIBDIR)/; \
-	ln -sf $(notdir $(SO)) $(D)$(LIBDIR)/$(SO_NAME); \
-	ln -sf $(SO_NAME) $(D)$(LIBDIR)/$(SO_BASE); \
-	install -m 644 $(LIB) $(D)$(LIBDIR)/; \
-	install -m 644 $(PC) $(D)$(PKGCONFIGDIR)/; \
+	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/; \
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SO_NAME); \
+	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/$(SO_BASE); \
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/; \
+	install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/; \
 	sed '/^\.TH /s/"vdagent-chardev [^"]*"/"vdagent-chardev $(VERSION)"/' \
-	  host/vdagent-host.1 > $(D)$(MANDIR)/man1/vdagent-host.1; \
-	chmod 644 $(D)$(MANDIR)/man1/vdagent-host.1
+	  host/vdagent-host.1 > $(DESTDIR)$(MANDIR)/man1/vdagent-host.1; \
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/vdagent-host.1
 
 # Exactly what install put; of the directories, only our include folder.
 uninstall:
-	$(quiet) UNINST $(D)$(PREFIX)
+	$(quiet) UNINST $(DESTDIR)$(PREFIX)
 	$(Q)set -e; \
-	rm -f $(D)$(BINDIR)/vdagent-host $(D)$(LIBDIR)/$(notdir $(SO)) \
-	  $(D)$(LIBDIR)/$(SO_NAME) $(D)$(LIBDIR)/$(SO_BASE) \
-	  $(D)$(LIBDIR)/$(notdir $(LIB)) $(D)$(PKGCONFIGDIR)/vdagent-chardev.pc \
-	  $(D)$(MANDIR)/man1/vdagent-host.1; \
+	rm -f $(DESTDIR)$(BINDIR)/vdagent-host $(DESTDIR)$(LIBDIR)/$(notdir $(SO)) \
+	  $(DESTDIR)$(LIBDIR)/$(SO_NAME) $(DESTDIR)$(LIBDIR)/$(SO_BASE) \
+	  $(DESTDIR)$(LIBDIR)/$(notdir $(LIB)) $(DESTDIR)$(PKGCONFIGDIR)/vdagent-chardev.pc \
+	  $(DESTDIR)$(MANDIR)/man1/vdagent-host.1; \
 	for h in $(PUBLIC_HEADERS); do \
-	  rm -f $(D)$(INCLUDEDIR)/vdagent-chardev/$$h; \
+	  rm -f $(DESTDIR)$(INCLUDEDIR)/vdagent-chardev/$$h; \
 	done; \
 	for d in $(sort $(dir $(PUBLIC_HEADERS))); do \
-	  rmdir $(D)$(INCLUDEDIR)/vdagent-chardev/$$d 2>/dev/null || true; \
+	  rmdir $(DESTDIR)$(INCLUDEDIR)/vdagent-chardev/$$d 2>/dev/null || true; \
 	done; \
-	rmdir $(D)$(INCLUDEDIR)/vdagent-chardev 2>/dev/null || true
+	rmdir $(DESTDIR)$(INCLUDEDIR)/vdagent-chardev 2>/dev/null || true
 
 # make check: the exported symbols, then a staged install under
 # $(O)/stage built against as an embedder would (examples/embed.c).
