@@ -224,8 +224,15 @@ static void c_out_len(Spec *sp)
 }
 static void c_out_len_limit(Spec *sp)
 {
-    /* The limit: 4 replies of the largest size and 1 MiB. */
-    sp->out_len = 4u * mig_config().max_message + 1024 * 1024 + 1;
+    /*
+     * The limit (vdagent-vmstate.c): max_message, an answer of
+     * max_message data bytes ([sel] type + data, 20-byte header, an
+     * 8-byte header per 2048-byte chunk) and 1 MiB; one byte more.
+     */
+    uint32_t mm = mig_config().max_message;
+    uint32_t msg = 20 + 8 + mm;
+
+    sp->out_len = mm + msg + 8 * ((msg + 2047) / 2048) + 1024 * 1024 + 1;
     sp->out_written = 0;
 }
 static void c_sel3(Spec *sp) { sp->infos[0].selection = 3; }

@@ -492,6 +492,266 @@ START_TEST(test_request_flood_stopped_hub)
 }
 END_TEST
 
+/* ---- guest input the device answers without data ----------------------- */
+
+/*
+ * 50000 messages of 36 bytes, each answered with 36 bytes: 1.7 MiB of
+ * answers, above the saver's bound of a 64 KiB max_message (which the
+ * request-flood backpressure does not touch: no answer carries data).
+ */
+#define QUIET_FLOOD_N 50000u
+#define QUIET_FLOOD_MSG 36u
+
+/* _i 0: requests for a selection nobody owns; 1: caps requests. */
+static void quiet_flood_send(GuestAgent *ga, int kind)
+{
+    if (kind == 0) {
+        guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    } else {
+        guest_agent_send_caps(ga, true);
+    }
+}
+
+/*
+ * Hole (a): a guest writes requests whose answers carry no data (empty
+ * answers, caps answers to caps requests) and never reads.  Each was
+ * answered at once and queued: the output grew one byte per byte sent,
+ * and past the saver's bound the save failed.  Now the frontend honours
+ * vdagent_chardev_input_room(): the device takes no byte while 64 KiB of
+ * output is unread, the rest waits in the channel (fe->held).  The save
+ * succeeds, loads and saves the same bytes; the channel moves with its
+ * unread bytes, and the guest reading on the destination gets every
+ * answer once.
+ */
+START_TEST(test_quiet_flood_migrates)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    uint32_t type = _i == 0 ? VD_AGENT_CLIPBOARD
+                            : VD_AGENT_ANNOUNCE_CAPABILITIES;
+    TestFe *src, *dst;
+    unsigned rounds = 0;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    g_byte_array_set_size(src->wire, 0);
+    src->unlimited = false;
+    src->budget = 0;
+    src->honour_room = true;
+    for (unsigned i = 0; i < QUIET_FLOOD_N; i++) {
+        quiet_flood_send(ga, _i);
+        fe_pump(src);
+        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+                          VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM +
+                          QUIET_FLOOD_MSG);
+    }
+    ck_assert_uint_eq(src->wire->len, 0);
+    ck_assert_uint_le(src->max_push, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_gt(src->held->len, QUIET_FLOOD_N * QUIET_FLOOD_MSG / 2);
+    ck_assert_uint_eq(vdagent_chardev_input_room(src->dev), 0);
+
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    src->ga = NULL;
+    dst = dest_new(src);
+    dest_load_ok(dst, stream);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
+
+    /* The channel moves: what the guest wrote and nobody read goes too. */
+    dst->honour_room = true;
+    g_byte_array_append(dst->held, src->held->data, src->held->len);
+    dest_resume(dst, ga);
+    while (dst->held->len > 0) {
+        ck_assert_uint_lt(rounds++, 100000);
+        fe_accept(dst);
+    }
+    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(guest_agent_count_type(ga, type), QUIET_FLOOD_N);
+    ck_assert_uint_eq(guest_agent_n_received(ga), QUIET_FLOOD_N);
+    ck_assert_uint_eq(guest_agent_errors(ga), 0);
+    for (unsigned i = 0; i < QUIET_FLOOD_N; i += 997) {
+        const GuestAgentMsg *m = guest_agent_received(ga, i);
+
+        ck_assert_uint_eq(m->type, type);
+        /* empty: [sel] type; caps: request=1 (the agent asked again) */
+        ck_assert_uint_eq(m->size, 8);
+        ck_assert_uint_eq(test_le32(m->data), 1);
+    }
+    fe_free(dst);
+    fe_free(src);
+}
+END_TEST
+
+/*
+ * The same guest reading slowly, with no migration: every answer comes,
+ * once, in order, and the queued output stays within the pause and one
+ * room's answers whatever the reads.
+ */
+START_TEST(test_quiet_flood_drains)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    TestFe *src;
+    unsigned rounds = 0;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    src->unlimited = false;
+    src->budget = 0;
+    src->honour_room = true;
+    for (unsigned i = 0; i < QUIET_FLOOD_N / 10; i++) {
+        quiet_flood_send(ga, 0);
+    }
+    fe_pump(src);
+    ck_assert_uint_gt(src->held->len, 0);
+    while (src->held->len > 0 ||
+           vdagent_chardev_pending_output(src->dev) > 0) {
+        ck_assert_uint_lt(rounds++, 100000);
+        src->budget = 1000 + rounds % 5000;
+        fe_accept(src);
+        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+                          VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM +
+                          QUIET_FLOOD_MSG);
+    }
+    ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD),
+                      QUIET_FLOOD_N / 10);
+    ck_assert_uint_eq(guest_agent_n_received(ga), QUIET_FLOOD_N / 10);
+    ck_agent_clean(ga);
+    fe_free(src);
+}
+END_TEST
+
+/* ---- a host clipboard far larger than max_message ----------------------- */
+
+/* 6 MiB of host text; max_message 64 KiB (the old bound: 1.25 MiB). */
+#define HUGE_DATA (6u * 1024 * 1024)
+#define HUGE_WIRE (HUGE_DATA + 28 + 8 * ((HUGE_DATA + 28 + 2047) / 2048))
+
+static const size_t huge_taken[] = { 0, 5000, HUGE_WIRE / 2, HUGE_WIRE - 9 };
+
+/*
+ * Hole (b): the saver's bound (4 x max_message + 1 MiB) did not scale
+ * with the host's data: one legitimate answer in flight, larger than it,
+ * failed the save.  The bound now counts the largest answer queued: the
+ * state saves, loads, saves the same bytes, and the guest gets the
+ * answer byte-exact from the destination, however much of it the source
+ * had written.
+ */
+START_TEST(test_huge_answer_in_flight_migrates)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(HUGE_DATA, 53);
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    const GuestAgentMsg *m;
+    TestFe *src, *dst;
+    HostPeer *hp;
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
+    guest_agent_clear_received(ga);
+    g_byte_array_set_size(src->wire, 0);
+    src->unlimited = false;
+    src->budget = huge_taken[_i];
+    src->honour_room = true;
+    guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    fe_pump(src);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+                      HUGE_WIRE - huge_taken[_i]);
+
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    src->ga = NULL;
+    dst = dest_new(src);
+    hp_restore(hp, dst);
+    dest_load_ok(dst, stream);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
+
+    dest_resume(dst, ga);
+    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
+    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
+    ck_assert_uint_eq(m->size, 8 + HUGE_DATA);
+    ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ck_assert(memcmp(m->data + 8, data, HUGE_DATA) == 0);
+    ck_agent_clean(ga);
+    fe_free(dst);
+    fe_free(src);
+}
+END_TEST
+
+/*
+ * The bound of a loaded stream: a largest answer at or below max_message
+ * (never written so), or beyond a message's 32 bits, or output beyond
+ * what the announced answer allows, are refused, and the device is fresh.
+ */
+START_TEST(test_huge_answer_stream_checked)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autofree uint8_t *data = test_pattern(HUGE_DATA, 59);
+    g_autoptr(GByteArray) stream = NULL;
+    static const char name[] = "vdagent/output-answer";
+    TestFe *src, *dst;
+    HostPeer *hp;
+    uint8_t *p;
+    uint32_t bad[] = { FLOOD_MAX_MESSAGE, 1, UINT32_MAX - 27, 1024 * 1024 };
+
+    config.max_message = FLOOD_MAX_MESSAGE;
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
+    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
+    src->unlimited = false;
+    src->budget = 0;
+    guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    fe_pump(src);
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    p = NULL;
+    for (size_t at = 0; !p && at + sizeof(name) <= stream->len; at++) {
+        if (memcmp(stream->data + at, name, sizeof(name) - 1) == 0) {
+            p = stream->data + at;
+        }
+    }
+    ck_assert_ptr_nonnull(p);
+    /* the subsection: name, version (be32), then the answer (be32) */
+    p += sizeof(name) - 1 + 4;
+    ck_assert_uint_eq((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3],
+                      HUGE_DATA);
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+
+        p[0] = bad[i] >> 24;
+        p[1] = bad[i] >> 16;
+        p[2] = bad[i] >> 8;
+        p[3] = bad[i];
+        dst = dest_new(src);
+        ck_assert(!load_dev(dst->dev, stream->data, stream->len, &err));
+        ck_assert_ptr_nonnull(err);
+        ck_assert_msg(strstr(err->message, "answer") ||
+                      strstr(err->message, "output above the limit"),
+                      "%s", err->message);
+        ck_assert(!vdagent_chardev_connected(dst->dev));
+        ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+        fe_free(dst);
+    }
+    fe_free(src);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------------- */
 
 Suite *vdagent_migration_output_suite(void)
@@ -514,6 +774,19 @@ Suite *vdagent_migration_output_suite(void)
     tcase_add_test(tc, test_request_flood_regrab);
     tcase_add_test(tc, test_request_flood_owner_answers);
     tcase_add_test(tc, test_request_flood_stopped_hub);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("input-room");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_quiet_flood_migrates, 0, 2);
+    tcase_add_test(tc, test_quiet_flood_drains);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("huge-answer");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_huge_answer_in_flight_migrates, 0,
+                        G_N_ELEMENTS(huge_taken));
+    tcase_add_test(tc, test_huge_answer_stream_checked);
     suite_add_tcase(s, tc);
     return s;
 }

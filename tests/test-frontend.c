@@ -103,6 +103,7 @@ TestFe *fe_new_detached(const VDAgentConfig *config)
     fe->unlimited = true;
     fe->wire = g_byte_array_new();
     fe->events = g_string_new(NULL);
+    fe->held = g_byte_array_new();
     fe->peers = g_ptr_array_new_with_free_func((GDestroyNotify)hp_free);
     fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
     ck_assert_ptr_null(err);
@@ -150,6 +151,7 @@ void fe_free(TestFe *fe)
         g_byte_array_unref(fe->wire);
     }
     g_string_free(fe->events, TRUE);
+    g_byte_array_unref(fe->held);
     g_free(fe);
 }
 
@@ -182,9 +184,41 @@ void fe_hook_pump(TestFe *fe, const TestFeCall *call, void *opaque)
     }
 }
 
+static void fe_write_dev(TestFe *fe, const uint8_t *buf, size_t len)
+{
+    fe->max_push = MAX(fe->max_push, len);
+    vdagent_chardev_write(fe->dev, buf, len);
+}
+
+void fe_feed_held(TestFe *fe)
+{
+    size_t room;
+
+    while (fe->honour_room && fe->held->len > 0 &&
+           (room = vdagent_chardev_input_room(fe->dev)) > 0) {
+        size_t n = MIN(room, fe->held->len);
+        /* Ours: the device's callbacks may push (and so append) meanwhile. */
+        g_autofree uint8_t *piece = g_memdup2(fe->held->data, n);
+
+        g_byte_array_remove_range(fe->held, 0, n);
+        fe_write_dev(fe, piece, n);
+    }
+}
+
+void fe_accept(TestFe *fe)
+{
+    vdagent_chardev_accept_input(fe->dev);
+    fe_feed_held(fe);
+}
+
 void fe_push(TestFe *fe, const uint8_t *buf, size_t len)
 {
-    vdagent_chardev_write(fe->dev, buf, len);
+    if (!fe->honour_room) {
+        fe_write_dev(fe, buf, len);
+        return;
+    }
+    g_byte_array_append(fe->held, buf, len);
+    fe_feed_held(fe);
 }
 
 void fe_pump(TestFe *fe)

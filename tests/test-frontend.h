@@ -96,6 +96,16 @@ struct TestFe {
     GString *events;             /* one letter per event, in order:
                                     'O' OPENED, 'C' CLOSED */
     unsigned guest_caps;         /* guest_caps() calls */
+    /*
+     * Set: the frontend honours vdagent_chardev_input_room(), as a
+     * chardev backend honours chr_can_read: fe_push() keeps what the
+     * device does not take now in @held (the bytes the kernel or the
+     * virtqueue would hold) and pushes it as room comes (fe_feed_held(),
+     * fe_accept()).  Clear (the default): every byte is pushed at once.
+     */
+    bool honour_room;
+    GByteArray *held;            /* guest bytes not pushed yet */
+    size_t max_push;             /* the largest single push */
     GPtrArray *peers;            /* HostPeer *: freed before the device */
     TestFeHook hook;             /* see fe_set_hook() */
     void *hook_opaque;
@@ -171,8 +181,21 @@ void fe_set_hook(TestFe *fe, TestFeHook hook, void *opaque);
  */
 void fe_hook_pump(TestFe *fe, const TestFeCall *call, void *opaque);
 
-/* Push @len guest bytes into the device (@buf borrowed for the call). */
+/*
+ * Push @len guest bytes into the device (@buf borrowed for the call);
+ * with @honour_room, behind what is held, as room allows.
+ */
 void fe_push(TestFe *fe, const uint8_t *buf, size_t len);
+
+/*
+ * With @honour_room: push what @held holds, in order, at most
+ * vdagent_chardev_input_room() bytes a push, until the device takes no
+ * more or nothing is held.  Without: nothing.
+ */
+void fe_feed_held(TestFe *fe);
+
+/* The guest side has room: vdagent_chardev_accept_input(), fe_feed_held(). */
+void fe_accept(TestFe *fe);
 
 /* Push the agent's pending output into the device (fe->ga must be set). */
 void fe_pump(TestFe *fe);

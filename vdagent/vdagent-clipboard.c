@@ -129,6 +129,14 @@ static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
         data = NULL;
     }
     vdagent_put_le32(head + n, vdtype);
+    if (data && g_bytes_get_size(data) > 0) {
+        /* The saver's bound follows the answers in the queue. */
+        if (vdagent_chardev_pending_output(dev) == 0) {
+            dev->out_answer_max = 0;
+        }
+        dev->out_answer_max = MAX(dev->out_answer_max,
+                                  g_bytes_get_size(data));
+    }
     vdagent_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
 }
 

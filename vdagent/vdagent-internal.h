@@ -84,6 +84,12 @@ struct VDAgentChardev {
     VDAgentMouse mouse;
     unsigned heads_watch;
 
+    /*
+     * The largest data (bytes) of a clipboard answer queued since the
+     * output was last empty: the saver's bound (vdagent-vmstate.c).
+     */
+    uint64_t out_answer_max;
+
     VDAgentCounters counters;        /* msgs_out: of retired writers */
 
     VDAgentSaved saved;              /* migration scratch (vdagent-vmstate.c) */

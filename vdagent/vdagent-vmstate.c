@@ -16,11 +16,36 @@
 
 #define SAVED_DEV(saved) vdagent_container_of(saved, VDAgentChardev, saved)
 
-/* Output bytes a stream may carry: a few replies of the largest size. */
-static uint64_t output_limit(const VDAgentChardev *dev)
+/*
+ * The queued output a stream may carry (the rule, README "Migration"),
+ * from what the device can really queue:
+ *  - below max_message: an answer carrying data is queued only while
+ *    less than max_message is unread (vdagent-clipboard.c, output_full());
+ *  - + one answer, the one that crossed it: at most the largest clipboard
+ *    answer queued since the output was last empty (@answer data bytes,
+ *    VDAgentChardev.out_answer_max), counted as at least max_message
+ *    (a host clipboard as large as the guest's own largest message needs
+ *    nothing more in the stream); a larger one travels in the stream
+ *    (vdagent/output-answer), so the bound scales with the host's data,
+ *    which max_message does not bound;
+ *  - + 1 MiB of small messages: what guest input makes the device say
+ *    while a frontend honours vdagent_chardev_input_room() (below
+ *    VDAGENT_INPUT_PAUSE, then the answers to one VDAGENT_INPUT_ROOM of
+ *    input, at most about 16 bytes out per byte in), the empty answers of
+ *    the requests that may wait, and the host's grabs and pointer.
+ * At most UINT32_MAX: the length is a 32-bit field.  The loader allocates
+ * as the bytes arrive, never the announced length up front.
+ */
+#define OUTPUT_SMALL (1024u * 1024)
+
+static uint64_t output_limit(const VDAgentChardev *dev, uint64_t answer)
 {
-    return MIN((uint64_t)dev->config.max_message * 4 + 1024 * 1024,
-               (uint64_t)UINT32_MAX);
+    uint64_t mm = dev->config.max_message;
+
+    /* The answer's message: [sel] type, then the data. */
+    return MIN(mm + vdagent_writer_wire_size(MIN(MAX(answer, mm) + 8,
+                                                 (uint64_t)UINT32_MAX - 20)) +
+               OUTPUT_SMALL, (uint64_t)UINT32_MAX);
 }
 
 void vdagent_saved_clear(VDAgentSaved *saved)
@@ -139,15 +164,53 @@ static bool output_needed(void *opaque)
     return ((VDAgentSaved *)opaque)->out_len > 0;
 }
 
-static bool output_len_ok(void *opaque, int version_id, GError **errp)
+/* Only when the default (max_message) does not cover it. */
+static bool answer_needed(void *opaque)
 {
     VDAgentSaved *saved = opaque;
 
+    return saved->out_len > 0 &&
+           saved->out_answer > SAVED_DEV(saved)->config.max_message;
+}
+
+static bool answer_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+    uint32_t mm = SAVED_DEV(saved)->config.max_message;
+
     (void)version_id;
-    if (saved->out_len > output_limit(SAVED_DEV(saved))) {
+    /* Written only above max_message; a message's size is 32 bits. */
+    if (saved->out_answer <= mm || saved->out_answer > UINT32_MAX - 28) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                    "largest queued answer of %u bytes, not %u..%u",
+                    saved->out_answer, mm + 1, UINT32_MAX - 28);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_vdagent_output_answer = {
+    .name = "vdagent/output-answer",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = answer_needed,
+    .fields = (const VMStateField[]){
+        VMSTATE_UINT32(out_answer, VDAgentSaved),
+        VMSTATE_VALIDATE("answer-bounded", answer_ok),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool output_len_ok(void *opaque, int version_id, GError **errp)
+{
+    VDAgentSaved *saved = opaque;
+    uint64_t limit = output_limit(SAVED_DEV(saved), saved->out_answer);
+
+    (void)version_id;
+    if (saved->out_len > limit) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
                     "%u bytes of output above the limit %" G_GUINT64_FORMAT,
-                    saved->out_len, output_limit(SAVED_DEV(saved)));
+                    saved->out_len, limit);
         return false;
     }
     return true;
@@ -351,10 +414,13 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
 
     out = vdagent_writer_save(dev->writer);
     len = g_bytes_get_size(out);
-    if (len > output_limit(dev)) {
+    saved->out_answer = (uint32_t)MIN(dev->out_answer_max,
+                                      (uint64_t)UINT32_MAX - 28);
+    if (len > output_limit(dev, saved->out_answer)) {
         g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
                     "vdagent: %zu bytes of output queued, above the limit "
-                    "%" G_GUINT64_FORMAT, len, output_limit(dev));
+                    "%" G_GUINT64_FORMAT, len,
+                    output_limit(dev, saved->out_answer));
         vdagent_saved_clear(saved);
         return false;
     }
@@ -426,6 +492,9 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
         (saved->caps || saved->n_caps || saved->parser.chdr_have ||
          saved->parser.msg || saved->out_len || saved->cb.n)) {
         return fail(errp, "session state without a connected guest");
+    }
+    if (saved->out_answer && !saved->out_len) {
+        return fail(errp, "largest queued answer without output");
     }
     if (saved->n_caps ? saved->caps_words[0].v != saved->caps
                       : saved->caps != 0) {
@@ -562,6 +631,7 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         out = g_bytes_new_take(g_steal_pointer(&saved->out), saved->out_len);
         saved->out_len = 0;
         vdagent_writer_queue_raw(dev->writer, out);
+        dev->out_answer_max = saved->out_answer;
     }
     dev->mouse = (VDAgentMouse){
         .x = saved->mouse_x, .y = saved->mouse_y,
@@ -606,6 +676,8 @@ static void vdagent_load_failed(void *opaque)
 static const VMStateDescription *const vdagent_subsections[] = {
     &vmstate_vdagent_session,
     &vmstate_vdagent_parser,
+    /* before the output: its bound depends on it */
+    &vmstate_vdagent_output_answer,
     &vmstate_vdagent_output,
     &vmstate_vdagent_mouse,
     &vmstate_vdagent_clipboard,

@@ -45,6 +45,9 @@ typedef struct VDAgentSaved {
     /* vdagent/parser */
     VDAgentReaderState parser;
     bool parser_borrowed;            /* parser.buf points into the reader */
+    /* vdagent/output-answer: the largest clipboard answer (data bytes)
+     * queued since the output was last empty, when above max_message */
+    uint32_t out_answer;
     /* vdagent/output */
     uint32_t out_len;
     uint8_t *out;

@@ -260,6 +260,7 @@ static void vdagent_retire_writers(VDAgentChardev *dev)
  */
 static void vdagent_drop_output(VDAgentChardev *dev)
 {
+    dev->out_answer_max = 0;
     if (dev->draining) {
         g_ptr_array_add(dev->stale_writers, g_steal_pointer(&dev->writer));
         dev->writer = vdagent_writer_new();
@@ -810,6 +811,17 @@ void vdagent_chardev_accept_input(VDAgentChardev *dev)
     vdagent_resolve(dev);
     vdagent_drain(dev);
     vdagent_leave(dev, outer);
+}
+
+size_t vdagent_chardev_input_room(const VDAgentChardev *dev)
+{
+    g_return_val_if_fail(dev != NULL, 0);
+
+    if (vdagent_writer_pending(dev->writer) >= VDAGENT_INPUT_PAUSE) {
+        return 0;
+    }
+    /* Pushed from inside a callback: processed at the call's end. */
+    return VDAGENT_INPUT_ROOM - MIN(dev->deferred->len, VDAGENT_INPUT_ROOM);
 }
 
 bool vdagent_chardev_connected(const VDAgentChardev *dev)

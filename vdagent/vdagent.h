@@ -172,6 +172,38 @@ void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
 void vdagent_chardev_accept_input(VDAgentChardev *dev);
 
 /*
+ * Backpressure on the guest (QEMU's chr_can_read): while the guest has
+ * VDAGENT_INPUT_PAUSE bytes of output or more it has not taken, the
+ * device takes none of its bytes; otherwise at most VDAGENT_INPUT_ROOM
+ * per push.  Most guest messages ask for an answer (a REQUEST answered
+ * empty, caps answered with caps: about one byte out per byte in, up to
+ * about 16 for an agent announcing its caps again and again): a guest
+ * that writes without reading would otherwise make the queued output,
+ * which a save carries, grow without end.
+ */
+#define VDAGENT_INPUT_PAUSE (64u * 1024)
+#define VDAGENT_INPUT_ROOM (32u * 1024)
+
+/*
+ * How many guest bytes the device takes now: 0 while the output not yet
+ * written is VDAGENT_INPUT_PAUSE bytes or more, else VDAGENT_INPUT_ROOM
+ * less the bytes pushed from inside a callback and not processed yet.  A
+ * frontend that honours it pushes at most that many bytes per
+ * vdagent_chardev_write(), asks again before the next push, and on 0
+ * stops reading the guest (its bytes wait in the kernel or the virtqueue,
+ * as for any chardev).  The room grows only when output leaves, which
+ * takes a device call that writes: a frontend that stopped reading asks
+ * again after each vdagent_chardev_accept_input() (its call when
+ * can_write() has room again), set_running(true) and set_guest_open(),
+ * and after a migration's load.  May be called from inside a frontend
+ * callback.  Honouring it is what keeps every reachable state within the
+ * saver's bound (vdagent_chardev_register_migration()); a frontend that
+ * ignores it still has every byte consumed by vdagent_chardev_write(),
+ * and a guest that writes without reading may then make a save fail.
+ */
+size_t vdagent_chardev_input_room(const VDAgentChardev *dev);
+
+/*
  * The guest opened (@open true) or closed its side of the port.  A call
  * that does not change the state does nothing.
  */
@@ -247,8 +279,18 @@ void vdagent_chardev_reset(VDAgentChardev *dev);
  * than the default single 1024x768 one sends them, and once the section
  * checked out the load sets the destination's router (its own or the
  * embedding's) to them, so the agent's display ids stay valid; a load
- * failing later (in another section) does not set them back.  Returns false with @errp set when @reg already holds "vdagent" /
- * @instance_id.
+ * failing later (in another section) does not set them back.
+ *
+ * The queued output a save carries is bounded (vdagent-vmstate.c):
+ * max_message (answers carrying data wait while that much is unread) +
+ * the wire size of the largest clipboard answer queued since the output
+ * was last empty (at least max_message bytes of data) + 1 MiB of small
+ * messages.  A frontend that honours vdagent_chardev_input_room() keeps
+ * every state within it; with one that ignores it, a guest writing about
+ * 1 MiB of requests without reading makes the save fail.  The stream is
+ * 32-bit: queued output above 4 GiB (a host clipboard close to 4 GiB in
+ * flight) does not save.  Returns false with @errp set when @reg already
+ * holds "vdagent" / @instance_id.
  */
 bool vdagent_chardev_register_migration(VDAgentChardev *dev,
                                         MigrationRegistry *reg,
