@@ -392,6 +392,109 @@ START_TEST(test_stop_resume_in_write_flushes)
 }
 END_TEST
 
+/* ---- the input room asked from inside write() -------------------------- */
+
+typedef struct ReadInWrite {
+    size_t per_write;        /* bytes the guest reads on each write */
+    unsigned stop_after;     /* ... on its first that many writes */
+    size_t max_pushed;       /* most guest bytes pushed in one write */
+    unsigned calls;
+} ReadInWrite;
+
+/*
+ * A frontend that reads the guest from inside write(), as one answering
+ * synchronously does: the guest side takes @per_write more bytes, the
+ * frontend says so (accept_input) and pushes what the device's room
+ * allows.  Bytes pushed from a callback wait for the device's call to
+ * end, and count against the room meanwhile: else the frontend, asking
+ * again and again, would push everything at once.
+ */
+static void read_in_write_hook(TestFe *fe, const TestFeCall *call,
+                               void *opaque)
+{
+    ReadInWrite *rw = opaque;
+    size_t before = fe->held->len;
+
+    if (call->kind != FE_CALL_WRITE) {
+        return;
+    }
+    if (rw->calls++ < rw->stop_after) {
+        fe->budget += rw->per_write;
+    }
+    vdagent_chardev_accept_input(fe->dev);
+    ck_assert_uint_le(vdagent_chardev_input_room(fe->dev), VDAGENT_INPUT_ROOM);
+    fe_feed_held(fe);
+    rw->max_pushed = MAX(rw->max_pushed, before - fe->held->len);
+    CHECK(fe->held->len == 0 || vdagent_chardev_input_room(fe->dev) == 0,
+          "room left with bytes held");
+}
+
+/*
+ * 5000 requests nobody can serve (answered empty), read from inside
+ * write(): 2 bytes a write for 20000 writes, then none (the output
+ * stalls, the state must migrate), then 600 a write.  No write ever pushes more than the room; every request is
+ * answered once, in order.
+ */
+START_TEST(test_input_room_from_inside_write)
+{
+    const unsigned n = 5000;
+    VDAgentConfig config = fe_config(true, true, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
+    ReadInWrite rw = { .per_write = 2, .stop_after = 20000 };
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    TestFe *dst;
+    unsigned rounds = 0;
+
+    fe_open(fe);
+    guest_agent_clear_received(fe->ga);
+    fe->unlimited = false;
+    fe->budget = 2;
+    fe->honour_room = true;
+    fe_set_hook(fe, read_in_write_hook, &rw);
+    for (unsigned i = 0; i < n; i++) {
+        guest_agent_send_request(fe->ga, 2, VD_AGENT_CLIPBOARD_IMAGE_PNG);
+    }
+    fe_pump(fe);
+    ck_assert_uint_gt(rw.calls, 0);
+    ck_assert_uint_le(rw.max_pushed, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_le(fe->max_push, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_gt(fe->held->len, 0);
+    ck_assert_uint_le(vdagent_chardev_pending_output(fe->dev),
+                      VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM + 36);
+
+    /* The state a stalled guest left saves, loads and saves the same. */
+    vdagent_chardev_set_running(fe->dev, false);
+    stream = save_dev(fe->dev);
+    dst = dest_new(fe);
+    dest_load_ok(dst, stream);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
+    fe_free(dst);
+    vdagent_chardev_set_running(fe->dev, true);
+
+    rw.per_write = 600;
+    rw.stop_after = UINT_MAX;
+    while (fe->held->len > 0 || vdagent_chardev_pending_output(fe->dev)) {
+        ck_assert_uint_lt(rounds++, 10000);
+        fe->budget += 600;
+        fe_accept(fe);
+    }
+    ck_assert_uint_le(rw.max_pushed, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_eq(guest_agent_n_received(fe->ga), n);
+    for (unsigned i = 0; i < n; i++) {
+        const GuestAgentMsg *m = msg_at(fe->ga, i, VD_AGENT_CLIPBOARD);
+
+        ck_assert_uint_eq(m->size, 8);
+        ck_assert_uint_eq(m->data[0], 2);
+        ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_IMAGE_PNG);
+    }
+    ck_agent_clean(fe->ga);
+    fe_free(fe);
+}
+END_TEST
+
 Suite *vdagent_reentry_suite(void)
 {
     Suite *s = suite_create("vdagent-reentry");
@@ -409,6 +512,10 @@ Suite *vdagent_reentry_suite(void)
     tc = tcase_create("running");
     tcase_add_test(tc, test_stop_in_write_holds_output_until_resume);
     tcase_add_test(tc, test_stop_resume_in_write_flushes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("input-room");
+    tcase_add_test(tc, test_input_room_from_inside_write);
     suite_add_tcase(s, tc);
 
     return s;
