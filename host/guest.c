@@ -54,6 +54,7 @@ struct HostGuest {
 };
 
 static void guest_port_closed(HostGuest *g);
+static void guest_watch_input(HostGuest *g);
 static bool guest_setup(HostGuest *g, const char *spec, GError **errp);
 static void guest_drop(HostGuest *g);
 
@@ -121,6 +122,8 @@ static bool guest_pump(HostGuest *g)
     if (g->running && g->port_open && g->out->len < HOST_OUT_MAX) {
         vdagent_chardev_accept_input(g->h->dev);
     }
+    /* Output left: the device may take the guest's bytes again. */
+    guest_watch_input(g);
     return true;
 }
 
@@ -216,10 +219,16 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     HostGuest *g = opaque;
     uint8_t buf[65536];
+    size_t room = vdagent_chardev_input_room(g->h->dev);
     ssize_t n;
 
     (void)cond;
-    n = read(fd, buf, sizeof(buf));
+    if (room == 0) {
+        /* Unread output: the guest's bytes wait in the kernel (pump). */
+        g->in_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    n = read(fd, buf, MIN(room, sizeof(buf)));
     if (n > 0) {
         vdagent_chardev_write(g->h->dev, buf, n);
         return G_SOURCE_CONTINUE;
@@ -235,6 +244,28 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 }
 
 /*
+ * Read the guest while the host runs, the channel is open and the device
+ * takes input (vdagent_chardev_input_room(): not while the guest leaves
+ * too much output unread); else its bytes wait in the kernel.  The room
+ * grows only as output leaves, so this is asked again after each pump.
+ * While the watch is off, a hangup shows on the output watch: no room
+ * means output waits for the kernel, which is watched.
+ */
+static void guest_watch_input(HostGuest *g)
+{
+    if (g->running && g->conn_fd >= 0 && g->port_open &&
+        vdagent_chardev_input_room(g->h->dev) > 0) {
+        if (!g->in_watch) {
+            g->in_watch = g_unix_fd_add(g->conn_fd,
+                                        G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                        guest_in_ready, g);
+        }
+    } else {
+        clear_source(&g->in_watch);
+    }
+}
+
+/*
  * Start or stop the channel's traffic: read the guest and write the
  * pending output while @running (and the channel is open); stopped,
  * neither.  Output pending when it starts (a loaded state's, or what
@@ -243,12 +274,7 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 static void guest_set_running(HostGuest *g, bool running)
 {
     g->running = running;
-    if (running && !g->in_watch && g->conn_fd >= 0 && g->port_open) {
-        g->in_watch = g_unix_fd_add(g->conn_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                    guest_in_ready, g);
-    } else if (!running) {
-        clear_source(&g->in_watch);
-    }
+    guest_watch_input(g);
     if (!g->port_open || g->conn_fd < 0) {
         return;
     }
@@ -620,6 +646,14 @@ void host_guest_restore(HostGuest *g, const uint8_t *data, size_t len,
     g->continuing = continuing;
 }
 
+/*
+ * Not bounded by the device's input room: the bytes would be lost with
+ * the channel.  They are what the kernel holds, and the host stopped
+ * reading whenever the device had no room, so they are at most a
+ * socket's buffer (about 200 KiB): their answers fit in the saver's
+ * 1 MiB of small messages when about one byte answers one byte (requests,
+ * caps requests).
+ */
 void host_guest_drain(HostGuest *g)
 {
     uint8_t buf[65536];
