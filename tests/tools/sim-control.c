@@ -240,11 +240,12 @@ static void cmd_stats(CtlClient *c)
     client_reply(c, "ok caps=0x%08x errors=%u ignored=%u chunks=%" PRIu64
                  " reconnects=%u sessions=%u messages=%" PRIu64 " unsolicited=%" PRIu64
                  " max-chunk=%u serials=%u,%u,%u max-clipboard=%d"
-                 " out-bytes=%" PRIu64 " connected=%d",
+                 " out-bytes=%" PRIu64 " connected=%d flood-answers=%" PRIu64,
                  st.host_caps, st.errors, st.ignored, st.chunks,
                  st.reconnects, st.sessions, st.messages, st.unsolicited, st.max_chunk,
                  st.serials[0], st.serials[1], st.serials[2],
-                 st.max_clipboard, st.out_bytes, st.connected);
+                 st.max_clipboard, st.out_bytes, st.connected,
+                 st.flood_answers);
 }
 
 static void cmd_monitors(CtlClient *c)
@@ -370,7 +371,8 @@ static void cmd_paste(CtlClient *c, unsigned sel, uint32_t type)
 static const char ctl_help[] =
     "ok commands: copy SEL TEXT | copy-bytes SEL N [TYPE] | "
     "copy-base64 SEL TYPE B64 | paste SEL [TYPE] | release SEL | "
-    "checksum SEL | owner SEL | pointer | monitors | stats | wait-caps | "
+    "checksum SEL | owner SEL | flood SEL N [TYPE] | pointer | monitors | "
+    "stats | wait-caps | "
     "announce | reconnect | hold | unhold | freeze | thaw | "
     "throttle KIB | slowread KIB | move unix:PATH | quit  (SEL: clipboard|primary|secondary, "
     "TYPE: text|png|bmp|tiff|jpg)";
@@ -517,6 +519,22 @@ static void client_command(CtlClient *c, char *line)
         client_reply(c, "ok %zu %016" PRIx64, len, fnv);
     } else if (strcmp(arg[0], "owner") == 0) {
         cmd_owner(c, (unsigned)sel);
+    } else if (strcmp(arg[0], "flood") == 0) {
+        /* flood SEL N [TYPE]: N requests, never read (issue 11) */
+        g_auto(GStrv) w = g_strsplit(rest, " ", 2);
+        guint64 n;
+
+        if (!w[0] || !g_ascii_string_to_unsigned(w[0], 10, 1, 1000000, &n,
+                                                 NULL)) {
+            client_reply(c, "error usage: flood SEL N [TYPE]");
+        } else if (!sim_session_flood(s, (unsigned)sel,
+                                      w[1] ? sim_parse_type(w[1])
+                                           : VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                                      (unsigned)n)) {
+            client_reply(c, "error not connected");
+        } else {
+            client_reply(c, "ok");
+        }
     } else {
         client_reply(c, "error unknown command %s", arg[0]);
     }

@@ -60,6 +60,8 @@ struct SimSession {
     unsigned seen_ignored;
     uint64_t messages;
     uint64_t unsolicited;
+    uint64_t flood_left;                /* flood requests not answered */
+    uint64_t flood_answers;
     Selection sel[SIM_N_SEL];
     bool have_mouse;
     uint32_t mouse_x, mouse_y, mouse_buttons;
@@ -579,6 +581,12 @@ static void on_host_clipboard(SimSession *s, const GuestAgentMsg *m)
             }
         }
     }
+    if (!l && s->flood_left > 0) {
+        /* the answers come in order, after the pastes asked before */
+        s->flood_left--;
+        s->flood_answers++;
+        return;
+    }
     if (!l) {
         s->unsolicited++;
         sim_say("host sent %s %s (%zu bytes) nobody asked for: ignored",
@@ -880,6 +888,24 @@ char *sim_session_paste(SimSession *s, unsigned sel, uint32_t type,
     return NULL;
 }
 
+bool sim_session_flood(SimSession *s, unsigned sel, uint32_t type,
+                       unsigned n)
+{
+    char tb[16];
+
+    if (!sim_transport_connected(s->t)) {
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        guest_agent_send_request(s->ga, sel, type);
+    }
+    s->flood_left += n;
+    flush_agent(s);
+    sim_say("flooded the host with %u requests for %s %s", n, sel_names[sel],
+            sim_type_name(type, tb, sizeof(tb)));
+    return true;
+}
+
 void sim_session_forget_waiter(SimSession *s, void *waiter)
 {
     for (unsigned i = 0; i < SIM_N_SEL; i++) {
@@ -976,6 +1002,7 @@ void sim_session_stats(const SimSession *s, SimStats *out)
     out->sessions = s->sessions;
     out->messages = s->messages;
     out->unsolicited = s->unsolicited;
+    out->flood_answers = s->flood_answers;
     out->max_chunk = guest_agent_max_chunk(ga);
     for (unsigned i = 0; i < SIM_N_SEL; i++) {
         out->serials[i] = guest_agent_serial(ga, i);

@@ -76,6 +76,7 @@ typedef struct SimStats {
                                            starts a session for the host */
     uint64_t messages;                  /* host messages decoded */
     uint64_t unsolicited;               /* host data nobody asked for */
+    uint64_t flood_answers;             /* answers to sim_session_flood() */
     uint32_t max_chunk;
     uint32_t serials[SIM_N_SEL];
     int32_t max_clipboard;
@@ -143,6 +144,15 @@ bool sim_session_release(SimSession *s, unsigned sel, const char **blocked);
 
 /* The agent restarts: caps with request=1.  False when not connected. */
 bool sim_session_announce(SimSession *s);
+
+/*
+ * A guest that writes without reading (issue 11): @n REQUESTs for @type
+ * of @sel queued at once, for nobody (no paste waits for them).  Their
+ * answers count in SimStats.flood_answers instead of being logged one by
+ * one.  False when not connected.
+ */
+bool sim_session_flood(SimSession *s, unsigned sel, uint32_t type,
+                       unsigned n);
 
 /* ---- what the session knows --------------------------------------------- */
 
