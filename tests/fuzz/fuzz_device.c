@@ -11,7 +11,12 @@
  * words, and a frontend whose write(), event() and guest_caps() callbacks
  * run the re-entrant actions armed by the program: push the agent's bytes,
  * make the agent send, accept_input, set_guest_open false/true in any
- * sequence, set_running false/true, change the room.  Every following byte
+ * sequence, set_running false/true, change the room.  The frontend honours
+ * the device's input room (vdagent_chardev_input_room(): what it does not
+ * take stays in the agent's output, as in the kernel, and raw bytes beyond
+ * it are not pushed) unless the program's act 0xff made it ignore the room
+ * for the rest of the run (vdagent_chardev_write() then takes all, as for
+ * a frontend that never asks).  Every following byte
  * is an operation (enum Op) taking its operands from the bytes after it;
  * running out of bytes ends the program.  Among them (issue 11):
  *  - OP_MIGRATE: stop, save, free the source, load into a new device (new
@@ -26,7 +31,11 @@
  *
  * After every operation (outside any callback):
  *  P1  the state saves, loads into a fresh device (default config, its own
- *      hub and router, stopped) and saves again to the identical bytes;
+ *      hub and router, stopped) and saves again to the identical bytes
+ *      (every save succeeds, floods included: with the room honoured the
+ *      device bounds the queued output itself; ignoring it, a flood
+ *      reaching the saver's bound needs about 1 MiB of guest bytes, far
+ *      more than a program gives, so P7's allowance stays as it was);
  *  P2  running with room to write, nothing is left pending (output never
  *      stuck);
  *  P3  the guest requests the device accepted this session were each
@@ -167,6 +176,8 @@ typedef struct Fz {
     unsigned n_reqs;
 
     /* the frontend */
+    bool ignore_room;            /* pushes all, whatever the input room
+                                    says (from act 0xff on) */
     bool unlimited;
     size_t budget;
     size_t room;                 /* what can_write() said last */
@@ -588,11 +599,25 @@ static void set_room(Fz *fz, bool unlimited, size_t budget)
     }
 }
 
-/* Push what the agent has sent: all of it, or its first @piece bytes. */
+/*
+ * What the frontend pushes of @n guest bytes: all of them when it ignores
+ * the input room, else at most what vdagent_chardev_input_room() says (the
+ * rest waits, as in the kernel).
+ */
+static size_t room_for(Fz *fz, size_t n)
+{
+    return fz->ignore_room ? n
+                           : MIN(n, vdagent_chardev_input_room(fz->dev));
+}
+
+/*
+ * Push what the agent has sent: all of it, or its first @piece bytes, as
+ * far as the input room allows (the rest stays in its output).
+ */
 static void pump(Fz *fz, size_t piece)
 {
     GByteArray *out = guest_agent_output(fz->ga);
-    size_t n = piece && piece < out->len ? piece : out->len;
+    size_t n = room_for(fz, piece && piece < out->len ? piece : out->len);
     g_autofree uint8_t *bytes = g_memdup2(out->data, n);
 
     g_byte_array_remove_range(out, 0, n);
@@ -793,6 +818,12 @@ static void run_act(Fz *fz, uint8_t act)
     case ACT_UNLIMITED:
         set_room(fz, true, 0);
         break;
+    case ACT_NOTHING:
+        if (param == 15) {
+            /* A frontend that ignores the input room, from now on. */
+            fz->ignore_room = true;
+        }
+        break;
     default:
         break;
     }
@@ -916,6 +947,8 @@ static void run_op(Fz *fz, uint8_t op)
         for (i = 0; i < n; i++) {
             buf[i] = take(fz);
         }
+        /* What the room does not take is lost: raw bytes have no agent. */
+        n = room_for(fz, n);
         fz->inexact = true;
         fz->raw = true;
         fz->given += n;

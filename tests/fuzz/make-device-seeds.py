@@ -11,7 +11,9 @@ frontend's callbacks (OP_ARM).  The numbers below must follow the enums
 of fuzz_device.c.  One seed per defect of issue 20 (the re-entry of A1-A4,
 the states of B1 and B2, the parser state fuzz_device found), a few plain
 sessions, and for issue 11 the migrations that continue, the request
-timeouts, input events and syncs on several heads, grab serial races, a flood of requests without reading.  Files of the same name are overwritten; others (crash
+timeouts, input events and syncs on several heads, grab serial races, a flood of requests without reading (the
+frontend ignoring the input room) and one of requests answered empty (the
+frontend honouring it).  Files of the same name are overwritten; others (crash
 reproducers kept as regression seeds) are left alone.
 """
 import os
@@ -226,12 +228,23 @@ SEEDS = {
     # issue 11: the guest asks for 128 KiB of host text 17 times without
     # reading; one answer is queued, the others wait (they used to be
     # queued each, 2.2 MiB the save refused); migrated, then read
+    # (a frontend that ignores the input room: act 0xff; honouring it,
+    # the requests would wait in the channel behind the first answer)
     'request-flood-no-room':
-        bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
+        bytes([OPEN]) + act(ACT_NOTHING, 15) + PUMP +
+        op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK) +
         op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP + act(ACT_BUDGET, 0) +
         op(OP_HOST_ANSWER, 255) +
         (op(OP_AGENT_REQUEST, CLIPBOARD | TEXT) + PUMP) * 16 +
         op(OP_MIGRATE, RESTORE) + act(ACT_UNLIMITED) + PUMP,
+    # issue 11, hole (a): 2000 requests for a selection nobody owns, each
+    # answered empty at once, without reading: the frontend honours the
+    # input room, so the device stops taking them at 64 KiB of output and
+    # the rest waits in the agent's output; migrated, then read
+    'quiet-flood-room':
+        bytes([OPEN]) + PUMP + act(ACT_BUDGET, 0) +
+        op(OP_AGENT_REQUEST, PRIMARY | TEXT) * 2000 + PUMP * 3 +
+        op(OP_MIGRATE, 0) + act(ACT_UNLIMITED) + PUMP * 4,
 }
 
 
