@@ -6,7 +6,9 @@
  * subsections, each written only when needed, carrying everything else in
  * flight: the session (connected flag, every caps word), the parser's
  * partial chunk header / chunk / message, the output the guest side has
- * not taken (a clipboard reply half streamed included), the mouse state,
+ * not taken (a clipboard reply half streamed included) and, ahead of it
+ * when above max_message, the largest clipboard answer it may hold (its
+ * bound: vdagent-vmstate.c), the mouse state,
  * the clipboard (guest-owned selections with their serials and data,
  * host requests waiting for the guest, the guest's requests pending), and
  * the display layout when it is not the default single 1024x768 head (the
