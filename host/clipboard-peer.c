@@ -6,7 +6,13 @@
 
 #include "host/clipboard-peer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 struct HostClipboardPeer {
     Host *h;
@@ -20,14 +26,60 @@ typedef struct HostGetRequest {
     ClipboardSelection sel;
     ClipboardType type;
     ClipboardInfo *info;            /* the info asked (a reference) */
+    char *filename;                 /* the "filename" form, else NULL */
+    char *tmpname;                  /* its temporary file, until renamed */
+    int fd;                         /* open on tmpname, or -1 */
 } HostGetRequest;
 
 static void get_release(HostWaiting *w)
 {
     HostGetRequest *g = (HostGetRequest *)w;
 
+    if (g->fd >= 0) {
+        close(g->fd);
+    }
+    if (g->tmpname) {
+        g_unlink(g->tmpname);       /* not renamed: the get failed */
+    }
+    g_free(g->tmpname);
+    g_free(g->filename);
     clipboard_info_unref(g->info);
     g_free(g);
+}
+
+/*
+ * The "filename" form: write @len bytes at @p to @g's temporary file and
+ * rename it to the name asked.  NULL on success, else the error (a new
+ * string); the temporary file is unlinked by get_release().
+ */
+static char *get_write_file(HostGetRequest *g, const char *p, size_t len)
+{
+    size_t done = 0;
+    int fd = g->fd;
+
+    while (done < len) {
+        ssize_t n = write(fd, p + done, MIN(len - done, (size_t)1 << 30));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return g_strdup_printf("cannot write %s: %s", g->filename,
+                                   n < 0 ? g_strerror(errno) : "no space");
+        }
+        done += n;
+    }
+    g->fd = -1;
+    if (close(fd) < 0) {
+        return g_strdup_printf("cannot write %s: %s", g->filename,
+                               g_strerror(errno));
+    }
+    if (rename(g->tmpname, g->filename) < 0) {
+        return g_strdup_printf("cannot rename to %s: %s", g->filename,
+                               g_strerror(errno));
+    }
+    g_clear_pointer(&g->tmpname, g_free);
+    return NULL;
 }
 
 static const HostWaitingOps get_ops = {
@@ -49,9 +101,21 @@ static void get_answer(HostGetRequest *g, ClipboardInfo *info,
         return;
     }
     data = info->types[g->type].data;
-    ret = json_object_new_object();
     len = data ? g_bytes_get_size(data) : 0;
     p = data ? g_bytes_get_data(data, NULL) : "";
+    if (g->filename) {
+        g_autofree char *err = get_write_file(g, p, len);
+
+        if (err) {
+            host_waiting_error(h, &g->w, err);
+            return;
+        }
+        ret = json_object_new_object();
+        json_object_object_add(ret, "size", json_object_new_int64(len));
+        host_waiting_reply(h, &g->w, ret);
+        return;
+    }
+    ret = json_object_new_object();
     if (g->type == CLIPBOARD_TYPE_TEXT && g_utf8_validate(p, len, NULL)) {
         json_object_object_add(ret, "data", json_object_new_string_len(p, len));
     } else {
@@ -189,11 +253,50 @@ void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
     clipboard_hub_update(p->h->hub, info);
 }
 
+/*
+ * The "filename" form of clipboard-get, before anything is asked: @path
+ * (absolute, checked by the caller) must be absent or a regular file
+ * (lstat: a symbolic link, a directory, a device are refused), and a
+ * temporary file is created beside it (mode 0600), whose descriptor
+ * goes to @fd and name to @tmpname.  False with the error in @err.
+ */
+static bool get_open_file(const char *path, char **tmpname, int *fd,
+                          char **err)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    GStatBuf st;
+
+    if (g_lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        *err = g_strdup_printf("%s is %s, not a regular file", path,
+                               S_ISDIR(st.st_mode) ? "a directory"
+                               : S_ISLNK(st.st_mode) ? "a symbolic link"
+                                                     : "a special file");
+        return false;
+    }
+    if (path[strlen(path) - 1] == '/') {
+        *err = g_strdup_printf("%s names a directory", path);
+        return false;
+    }
+    *tmpname = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    *fd = g_mkstemp_full(*tmpname, O_WRONLY | O_CLOEXEC, 0600);
+    if (*fd < 0) {
+        *err = g_strdup_printf("cannot create a file in %s: %s", dir,
+                               g_strerror(errno));
+        g_clear_pointer(tmpname, g_free);
+        return false;
+    }
+    return true;
+}
+
 void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
-                             ClipboardSelection sel, ClipboardType type)
+                             ClipboardSelection sel, ClipboardType type,
+                             const char *filename)
 {
     HostGetRequest *g;
     ClipboardInfo *info = clipboard_hub_info(p->h->hub, sel);
+    g_autofree char *tmpname = NULL, *err = NULL;
+    int fd = -1;
 
     if (!info || !info->owner) {
         qmp_reply_error(req, "no owner for the %s selection",
@@ -205,11 +308,18 @@ void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
                         clipboard_selection_name(sel), clipboard_type_name(type));
         return;
     }
+    if (filename && !get_open_file(filename, &tmpname, &fd, &err)) {
+        qmp_reply_error(req, "%s", err);
+        return;
+    }
     g = g_new0(HostGetRequest, 1);
     g->p = p;
     g->sel = sel;
     g->type = type;
     g->info = clipboard_info_ref(info);
+    g->filename = g_strdup(filename);
+    g->tmpname = g_steal_pointer(&tmpname);
+    g->fd = fd;
     host_waiting_add(p->h, &g->w, req, &get_ops);
     if (info->types[type].data) {
         get_answer(g, info, NULL);

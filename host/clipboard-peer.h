@@ -48,9 +48,18 @@ void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
  * waiting for the clipboard owner", "the owner has no such data", "the
  * clipboard changed owner before answering", "the owner went away (guest
  * disconnected?)".
+ *
+ * @filename (absolute, or NULL): the "filename" form.  The raw bytes go
+ * to that file and the answer is {"size": N}.  At once, before the owner
+ * is asked, the name must be absent or a regular file (no directory,
+ * symbolic link or device) and a temporary file ".NAME.XXXXXX" (mode
+ * 0600) is created in its directory, else an error and nothing asked;
+ * the data is written there and renamed to @filename, and the temporary
+ * file is unlinked on any failure: no partial file is ever left.
  */
 void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
-                             ClipboardSelection sel, ClipboardType type);
+                             ClipboardSelection sel, ClipboardType type,
+                             const char *filename);
 
 /* clipboard-release: give up @sel if the host owns it (else no-op). */
 void host_clipboard_peer_release(HostClipboardPeer *p, ClipboardSelection sel);

@@ -6,7 +6,11 @@
 
 #include "host/commands.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static bool arg_selection(QmpRequest *req, json_object *args,
                           ClipboardSelection *sel)
@@ -220,6 +224,91 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
     qmp_reply(req, ret);
 }
 
+/*
+ * The "filename" of clipboard-get and clipboard-set (NULL when absent): an
+ * absolute path of the host program's file system (a relative one is
+ * refused: the host's working directory is nobody's business), without
+ * an embedded NUL.
+ */
+static bool arg_filename(QmpRequest *req, json_object *args,
+                         const char **filename)
+{
+    json_object *o;
+
+    *filename = NULL;
+    if (!qmp_arg_string(req, args, "filename", false, filename)) {
+        return false;
+    }
+    if (!*filename) {
+        return true;
+    }
+    json_object_object_get_ex(args, "filename", &o);
+    if ((size_t)json_object_get_string_len(o) != strlen(*filename) ||
+        !g_path_is_absolute(*filename)) {
+        qmp_reply_error(req, "Parameter 'filename' expects an absolute path");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * clipboard-set's "filename": the whole of @path, a regular file of at
+ * most @max bytes, read into one new buffer (the hub's only copy).  NULL
+ * after answering @req with the error.
+ */
+static GBytes *read_clipboard_file(QmpRequest *req, const char *path,
+                                   uint32_t max)
+{
+    struct stat st;
+    size_t size, done = 0;
+    char *buf;
+    int fd;
+
+    /* O_NONBLOCK: a FIFO must not block the opening; refused below */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        qmp_reply_error(req, "cannot open %s: %s", path, g_strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) < 0) {
+        qmp_reply_error(req, "cannot stat %s: %s", path, g_strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        qmp_reply_error(req, "%s is %s, not a regular file", path,
+                        S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        close(fd);
+        return NULL;
+    }
+    if ((uint64_t)st.st_size > max) {
+        qmp_reply_error(req, "%s has %" G_GUINT64_FORMAT " bytes, more than "
+                        "the maximum %u", path, (guint64)st.st_size, max);
+        close(fd);
+        return NULL;
+    }
+    size = st.st_size;
+    buf = g_malloc(size);
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (n <= 0) {
+            qmp_reply_error(req, "cannot read %s: %s", path,
+                            n < 0 ? g_strerror(errno)
+                                  : "it shrank while being read");
+            g_free(buf);
+            close(fd);
+            return NULL;
+        }
+        done += n;
+    }
+    close(fd);
+    return g_bytes_new_take(buf, size);
+}
+
 static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
 {
     HostCommands *hc = opaque;
@@ -227,7 +316,7 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
     g_autoptr(GBytes) bytes = NULL;
     ClipboardSelection sel;
     ClipboardType type;
-    const char *data = NULL, *b64 = NULL;
+    const char *data = NULL, *b64 = NULL, *filename = NULL;
 
     if (!state_here(hc, req)) {
         return;
@@ -235,18 +324,26 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
 
     if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type) ||
         !qmp_arg_string(req, args, "data", false, &data) ||
-        !qmp_arg_string(req, args, "data-base64", false, &b64)) {
+        !qmp_arg_string(req, args, "data-base64", false, &b64) ||
+        !arg_filename(req, args, &filename)) {
         return;
     }
-    if (!data == !b64) {
-        qmp_reply_error(req, "Give exactly one of 'data' and 'data-base64'");
+    if (!!data + !!b64 + !!filename != 1) {
+        qmp_reply_error(req, "Give exactly one of 'data', 'data-base64' and "
+                        "'filename'");
         return;
     }
     if (data && type != CLIPBOARD_TYPE_TEXT) {
         qmp_reply_error(req, "'data' is for text; use 'data-base64'");
         return;
     }
-    if (data) {
+    if (filename) {
+        bytes = read_clipboard_file(req, filename,
+                                    vdagent_chardev_max_clipboard(h->dev));
+        if (!bytes) {
+            return;
+        }
+    } else if (data) {
         bytes = g_bytes_new(data, strlen(data));
     } else {
         gsize len, n = strlen(b64), i;
@@ -279,15 +376,17 @@ static void cmd_clipboard_get(QmpRequest *req, json_object *args, void *opaque)
     HostCommands *hc = opaque;
     ClipboardSelection sel;
     ClipboardType type;
+    const char *filename;
 
     if (!state_here(hc, req)) {
         return;
     }
 
-    if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type)) {
+    if (!arg_selection(req, args, &sel) || !arg_type(req, args, &type) ||
+        !arg_filename(req, args, &filename)) {
         return;
     }
-    host_clipboard_peer_get(hc->peer, req, sel, type);
+    host_clipboard_peer_get(hc->peer, req, sel, type, filename);
 }
 
 static void cmd_clipboard_release(QmpRequest *req, json_object *args,
@@ -681,11 +780,13 @@ static const QmpArg args_clipboard_set[] = {
     { "type", QMP_ARG_STRING, false, NULL },
     { "data", QMP_ARG_STRING, false, NULL },
     { "data-base64", QMP_ARG_STRING, false, NULL },
+    { "filename", QMP_ARG_STRING, false, NULL },
     { NULL },
 };
 static const QmpArg args_clipboard_get[] = {
     { "selection", QMP_ARG_STRING, false, NULL },
     { "type", QMP_ARG_STRING, false, NULL },
+    { "filename", QMP_ARG_STRING, false, NULL },
     { NULL },
 };
 /* An event's data depends on its type: input_event_arg() checks it. */

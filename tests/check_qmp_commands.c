@@ -17,8 +17,14 @@
  * host (tests/test-host.h) with the real host commands, its clipboard peer
  * and its migration, served on DIR/host.sock.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "host/clipboard-peer.h"
 #include "host/commands.h"
@@ -192,8 +198,10 @@ static const struct {
     { "clipboard-set", "type", "string", false },
     { "clipboard-set", "data", "string", false },
     { "clipboard-set", "data-base64", "string", false },
+    { "clipboard-set", "filename", "string", false },
     { "clipboard-get", "selection", "string", false },
     { "clipboard-get", "type", "string", false },
+    { "clipboard-get", "filename", "string", false },
     { "clipboard-release", "selection", "string", false },
     { "clipboard-query", "selection", "string", false },
     { "input-send-event", "head", "integer", false },
@@ -388,18 +396,248 @@ START_TEST(test_unknown_member)
 }
 END_TEST
 
-/* The issue's example: clipboard-get with "filename" does not read. */
-START_TEST(test_clipboard_get_filename)
+/* ---- the "filename" forms (issue 16) ---------------------------------------- */
+
+static gint cmp_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in the scratch directory, sorted, as one string. */
+static char *dir_names(void)
+{
+    g_autoptr(GDir) d = g_dir_open(hx.dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    GString *s = g_string_new(NULL);
+    const char *n;
+    guint i;
+
+    ck_assert_ptr_nonnull(d);
+    while ((n = g_dir_read_name(d))) {
+        g_ptr_array_add(names, (gpointer)g_intern_string(n));
+    }
+    g_ptr_array_sort(names, cmp_names);
+    for (i = 0; i < names->len; i++) {
+        g_string_append_printf(s, "%s/", (char *)names->pdata[i]);
+    }
+    return g_string_free(s, false);
+}
+
+/* A file of the scratch directory (a new string). */
+static char *in_dir(const char *name)
+{
+    return g_build_filename(hx.dir, name, NULL);
+}
+
+/* @len bytes of every value, NULs and invalid UTF-8 included. */
+static GBytes *binary_bytes(size_t len)
+{
+    guint8 *p = g_malloc(len);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        p[i] = (guint8)(i * 7 + 3 + (i >> 8));
+    }
+    return g_bytes_new_take(p, len);
+}
+
+static void write_file(const char *path, GBytes *b)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(g_file_set_contents(path, g_bytes_get_data(b, NULL),
+                                      g_bytes_get_size(b), &err),
+                  "%s", err ? err->message : "");
+}
+
+static void expect_file(const char *path, GBytes *want)
+{
+    g_autofree char *got = NULL;
+    gsize len = 0;
+
+    ck_assert_msg(g_file_get_contents(path, &got, &len, NULL), "no %s", path);
+    ck_assert_uint_eq(len, g_bytes_get_size(want));
+    ck_assert(memcmp(got, g_bytes_get_data(want, NULL), len) == 0);
+}
+
+/* Bytes through a file into the host's clipboard and out to another,
+ * byte-exact, for a binary type and for text that is not UTF-8. */
+START_TEST(test_clipboard_file_round_trip)
+{
+    static const char *types[] = { "png", "text" };
+    Client *c = host_client();
+    g_autoptr(GBytes) b = binary_bytes(3 * 65536 + 17);
+    g_autofree char *in = in_dir("in.bin");
+    g_autofree char *out = in_dir("out.bin");
+    unsigned t;
+
+    write_file(in, b);
+    for (t = 0; t < G_N_ELEMENTS(types); t++) {
+        client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                     "{\"type\": \"%s\", \"filename\": \"%s\"}}\n",
+                     types[t], in);
+        expect(c, "{\"return\": {}}");
+        /* over an existing file, replaced */
+        client_sendf(c, "{\"execute\": \"clipboard-get\", \"arguments\": "
+                     "{\"type\": \"%s\", \"filename\": \"%s\"}}\n",
+                     types[t], out);
+        expectf(c, "{\"return\": {\"size\": %zu}}", g_bytes_get_size(b));
+        expect_file(out, b);
+        ck_assert_int_eq(g_unlink(out), 0);
+    }
+}
+END_TEST
+
+/* Every refused clipboard-set form: GenericError, no change, no file. */
+START_TEST(test_clipboard_set_file_errors)
 {
     Client *c = host_client();
+    g_autofree char *big = in_dir("big");
+    g_autofree char *fifo = in_dir("fifo");
+    g_autofree char *small = in_dir("small");
+    g_autofree char *gone = in_dir("gone");
+    g_autofree char *names = NULL, *after = NULL;
+    uint32_t max = vdagent_chardev_max_clipboard(hx.host.dev);
+    struct {
+        char *args, *desc;
+    } cases[9];
+    unsigned i, n = 0;
+    int fd;
 
-    expect_refused(c, "clipboard-get",
-                   "{\"selection\": \"clipboard\", \"filename\": \"/tmp/x\"}",
-                   "Parameter 'filename' is unexpected", 7);
-    /* and clipboard-set with it sets nothing */
-    expect_refused(c, "clipboard-set",
-                   "{\"data\": \"x\", \"filename\": \"/tmp/x\"}",
-                   "Parameter 'filename' is unexpected", 8);
+    fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)max + 1), 0);   /* sparse */
+    close(fd);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    write_file(small, g_bytes_new_static("x", 1));
+#define CASE(a, ...) (cases[n].args = g_strdup_printf a, \
+                      cases[n].desc = g_strdup_printf(__VA_ARGS__), n++)
+    CASE(("{\"filename\": \"relative/x\"}"),
+         "Parameter 'filename' expects an absolute path");
+    CASE(("{\"filename\": \"%s\\u0000x\"}", small),
+         "Parameter 'filename' must not contain NUL characters");
+    CASE(("{\"filename\": \"%s\"}", gone), "cannot open %s: %s", gone,
+         g_strerror(ENOENT));
+    CASE(("{\"filename\": \"%s\"}", hx.dir),
+         "%s is a directory, not a regular file", hx.dir);
+    CASE(("{\"filename\": \"%s\"}", fifo),
+         "%s is a special file, not a regular file", fifo);
+    CASE(("{\"filename\": \"%s\"}", big),
+         "%s has %" PRIu64 " bytes, more than the maximum %u", big,
+         (uint64_t)max + 1, max);
+    CASE(("{\"filename\": \"%s\", \"data\": \"x\"}", small),
+         "Give exactly one of 'data', 'data-base64' and 'filename'");
+    CASE(("{\"filename\": \"%s\", \"data-base64\": \"eA==\"}", small),
+         "Give exactly one of 'data', 'data-base64' and 'filename'");
+    CASE(("{}"), "Give exactly one of 'data', 'data-base64' and 'filename'");
+#undef CASE
+    names = dir_names();
+    for (i = 0; i < n; i++) {
+        expect_refused(c, "clipboard-set", cases[i].args, cases[i].desc, i + 1);
+        g_free(cases[i].args);
+        g_free(cases[i].desc);
+    }
+    after = dir_names();
+    ck_assert_str_eq(names, after);
+}
+END_TEST
+
+/* Every refused clipboard-get form: no change, nothing asked, no file. */
+START_TEST(test_clipboard_get_file_errors)
+{
+    Client *c = host_client();
+    g_autofree char *small = in_dir("small");
+    g_autofree char *link = in_dir("link");
+    g_autofree char *sub = in_dir("sub");
+    g_autofree char *nodir = in_dir("nodir/x");
+    g_autofree char *ro = in_dir("ro");
+    g_autofree char *ro_file = in_dir("ro/x");
+    g_autofree char *names = NULL, *after = NULL;
+    struct {
+        char *args, *desc;
+    } cases[8];
+    unsigned i, n = 0;
+
+    write_file(small, g_bytes_new_static("x", 1));
+    ck_assert_int_eq(symlink(small, link), 0);
+    ck_assert_int_eq(g_mkdir(sub, 0700), 0);
+    ck_assert_int_eq(g_mkdir(ro, 0500), 0);
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"data\": \"hello\"}}\n");
+    expect(c, "{\"return\": {}}");
+#define CASE(a, ...) (cases[n].args = g_strdup_printf a, \
+                      cases[n].desc = g_strdup_printf(__VA_ARGS__), n++)
+    CASE(("{\"filename\": \"out\"}"),
+         "Parameter 'filename' expects an absolute path");
+    CASE(("{\"filename\": \"\"}"),
+         "Parameter 'filename' expects an absolute path");
+    CASE(("{\"filename\": \"%s\"}", sub),
+         "%s is a directory, not a regular file", sub);
+    CASE(("{\"filename\": \"%s/\"}", hx.dir), "%s/ is a directory, not a "
+         "regular file", hx.dir);
+    CASE(("{\"filename\": \"%s\"}", link),
+         "%s is a symbolic link, not a regular file", link);
+    CASE(("{\"filename\": \"%s\"}", nodir), "cannot create a file in "
+         "%s/nodir: %s", hx.dir, g_strerror(ENOENT));
+    /* the primary selection has no owner */
+    CASE(("{\"selection\": \"primary\", \"filename\": \"%s/p\"}", hx.dir),
+         "no owner for the primary selection");
+    if (geteuid() != 0) {       /* root writes anywhere */
+        CASE(("{\"filename\": \"%s\"}", ro_file), "cannot create a file in "
+             "%s: %s", ro, g_strerror(EACCES));
+    }
+#undef CASE
+    names = dir_names();
+    for (i = 0; i < n; i++) {
+        expect_refused(c, "clipboard-get", cases[i].args, cases[i].desc, i + 1);
+        g_free(cases[i].args);
+        g_free(cases[i].desc);
+    }
+    after = dir_names();
+    ck_assert_str_eq(names, after);
+    g_chmod(ro, 0700);
+}
+END_TEST
+
+/*
+ * A clipboard-get to a file waiting for the guest, which goes away: the
+ * error, and its temporary file is gone with it.
+ */
+START_TEST(test_clipboard_get_file_owner_gone)
+{
+    Client *c = host_client();
+    uint32_t caps = 1u << VD_AGENT_CAP_CLIPBOARD_BY_DEMAND;
+    uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    g_autoptr(GuestAgent) ga = guest_agent_new(&caps, 1);
+    g_autoptr(GBytes) out = NULL;
+    g_autofree char *file = in_dir("got");
+    g_autofree char *before = NULL, *during = NULL, *after = NULL;
+    ClipboardInfo *info;
+    gint64 t0 = g_get_real_time();
+
+    vdagent_chardev_set_guest_open(hx.host.dev, true);
+    guest_agent_send_caps(ga, true);
+    guest_agent_send_grab(ga, 0, &text, 1);
+    out = guest_agent_take_output(ga);
+    vdagent_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
+                          g_bytes_get_size(out));
+    info = clipboard_hub_info(hx.host.hub, CLIPBOARD_SELECTION_CLIPBOARD);
+    ck_assert(info && info->owner);
+    expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "
+                 "\"owner\": \"guest\", \"types\": [\"text\"]}", t0);
+    before = dir_names();
+    client_sendf(c, "{\"execute\": \"clipboard-get\", \"arguments\": "
+                 "{\"filename\": \"%s\"}, \"id\": 3}\n", file);
+    expect_quiet(c);
+    during = dir_names();
+    ck_assert_str_ne(before, during);       /* the temporary file */
+    ck_assert(!g_file_test(file, G_FILE_TEST_EXISTS));
+    vdagent_chardev_set_guest_open(hx.host.dev, false);
+    expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "
+                 "\"owner\": null, \"types\": []}", t0);
+    expect_generic(c, "the owner went away (guest disconnected?)", "3");
+    after = dir_names();
+    ck_assert_str_eq(before, after);
 }
 END_TEST
 
@@ -577,7 +815,10 @@ Suite *qmp_commands_suite(void)
 
     tcase_add_checked_fixture(tc, hx_setup, hx_teardown);
     tcase_add_loop_test(tc, test_unknown_member, 0, G_N_ELEMENTS(host_cmds));
-    tcase_add_test(tc, test_clipboard_get_filename);
+    tcase_add_test(tc, test_clipboard_file_round_trip);
+    tcase_add_test(tc, test_clipboard_set_file_errors);
+    tcase_add_test(tc, test_clipboard_get_file_errors);
+    tcase_add_test(tc, test_clipboard_get_file_owner_gone);
     tcase_add_loop_test(tc, test_wrong_type, 0,
                         G_N_ELEMENTS(host_members) * G_N_ELEMENTS(values));
     tcase_add_loop_test(tc, test_missing, 0, G_N_ELEMENTS(host_members));
