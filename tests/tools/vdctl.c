@@ -5,6 +5,13 @@
  *                                         reply ("return" or "error");
  *                                         @FILE: the command is FILE's text
  *                                         (one argument holds 128 KiB at most)
+ *   vdctl clip-get unix:PATH FILE [SEL [TYPE]]  clipboard-get into FILE
+ *                                         ("filename": FILE made absolute
+ *                                         against our working directory),
+ *                                         print the reply ({"size": N})
+ *   vdctl clip-set unix:PATH FILE [SEL [TYPE]]  clipboard-set from FILE
+ *                                         (the same); SEL and TYPE default
+ *                                         to the host's (clipboard, text)
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
  *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
@@ -444,6 +451,55 @@ static char *read_file(const char *path)
     return buf;
 }
 
+/*
+ * The clipboard-get / clipboard-set command of "vdctl clip-get|clip-set
+ * unix:PATH FILE [SEL [TYPE]]" (malloc'd), FILE made absolute; NULL
+ * after a message on stderr.
+ */
+static char *clip_file_command(int argc, char **argv)
+{
+    json_object *cmd = json_object_new_object();
+    json_object *args = json_object_new_object();
+    const char *file = argv[3];
+    char *abs = NULL, *text;
+
+    if (argc < 4 || argc > 6) {
+        fprintf(stderr, "usage: vdctl %s unix:PATH FILE [SELECTION [TYPE]]\n",
+                argv[1]);
+        json_object_put(cmd);
+        json_object_put(args);
+        return NULL;
+    }
+    if (file[0] != '/') {
+        char *cwd = getcwd(NULL, 0);
+
+        if (!cwd || asprintf(&abs, "%s/%s", cwd, file) < 0) {
+            fprintf(stderr, "vdctl: no working directory: %s\n", strerror(errno));
+            free(cwd);
+            json_object_put(cmd);
+            json_object_put(args);
+            return NULL;
+        }
+        free(cwd);
+        file = abs;
+    }
+    json_object_object_add(args, "filename", json_object_new_string(file));
+    if (argc > 4) {
+        json_object_object_add(args, "selection", json_object_new_string(argv[4]));
+    }
+    if (argc > 5) {
+        json_object_object_add(args, "type", json_object_new_string(argv[5]));
+    }
+    json_object_object_add(cmd, "execute", json_object_new_string(
+                               strcmp(argv[1], "clip-get") == 0
+                               ? "clipboard-get" : "clipboard-set"));
+    json_object_object_add(cmd, "arguments", args);
+    text = strdup(json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN));
+    json_object_put(cmd);
+    free(abs);
+    return text;
+}
+
 int main(int argc, char **argv)
 {
     char *pending = NULL;
@@ -498,6 +554,17 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "fake-dest") == 0) {
         return fake_dest(argv[2], argv[3]);
+    }
+    if (strcmp(argv[1], "clip-get") == 0 || strcmp(argv[1], "clip-set") == 0) {
+        char *text = clip_file_command(argc, argv);
+
+        if (!text) {
+            return 2;
+        }
+        static char qmp_mode[] = "qmp";
+
+        argv[1] = qmp_mode;     /* then as "vdctl qmp unix:PATH TEXT" */
+        argv[3] = text;         /* (freed at exit) */
     }
     if (getenv("VDCTL_TIMEOUT")) {
         timeout = atof(getenv("VDCTL_TIMEOUT"));
