@@ -150,6 +150,7 @@ VDCTL_BIN := $(O)/vdctl
 RAWCOPY_BIN := $(O)/rawcopy
 CHECK_BIN := $(O)/tests/check-vdagent
 BENCH_BIN := $(O)/tests/bench
+BENCH_PEER_BIN := $(O)/tests/bench-peer
 REPLAY_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz-replay/%)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz-%)
 
@@ -171,7 +172,7 @@ endif
 
 lib: $(LIB)
 host: $(HOST_BIN) $(SIM_BIN) $(VDCTL_BIN)
-tests: host $(CHECK_BIN) $(BENCH_BIN) $(REPLAY_BINS)
+tests: host $(CHECK_BIN) $(BENCH_BIN) $(BENCH_PEER_BIN) $(REPLAY_BINS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -213,6 +214,11 @@ $(BENCH_BIN): $(call obj,$(BENCH_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BENCH_PEER_BIN): $(call obj,tests/bench-peer.c)
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 # gcc replay drivers: a plain main() feeding corpus files to the target.
 $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o \
@@ -432,7 +438,7 @@ demo: deps
 	$(Q)bash tests/demo.sh $(O)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(RAWCOPY_BIN) host
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN) $(RAWCOPY_BIN) $(BENCH_PEER_BIN) host
 	$(Q)$(BENCH_BIN)
 	$(Q)bash tests/bench-host.sh $(O)
 
