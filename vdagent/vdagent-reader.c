@@ -11,6 +11,10 @@
 #include "vdagent/vdagent-reader.h"
 #include "vdagent/vdagent-wire.h"
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 /* Buffers at most this large are kept between messages. */
 #define READER_RETAIN_MAX   (256u * 1024)
 /* The first allocation for a message body, unless the body is smaller. */
@@ -385,6 +389,34 @@ static bool reader_msg_start(VDAgentReader *r)
     return true;
 }
 
+/* Growth of a body's buffer from this size on is faulted in at once. */
+#define READER_PREFAULT_MIN (2u * 1024 * 1024)
+
+/*
+ * Fault in the @len new bytes at @p of a growing body's buffer in one
+ * call (MADV_POPULATE_WRITE, Linux 5.14) instead of one page fault per
+ * 4 KiB page as the body is copied in: a 64 MiB body is 16384 faults,
+ * most of the host's guest->host time (issue 16: 68 -> 54 ms for 64
+ * MiB).  The pages are the ones the buffer already reserved (at most
+ * twice what has arrived, never past the announced size); advice only,
+ * an older kernel refuses it and nothing changes.
+ */
+static void reader_prefault(uint8_t *p, size_t len)
+{
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    uintptr_t page = 4096, start, end;
+
+    start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    end = ((uintptr_t)p + len) & ~(page - 1);
+    if (end > start) {
+        (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+    }
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 /* Make room for @n more body bytes, growing with what has arrived. */
 static void reader_reserve(VDAgentReader *r, size_t n)
 {
@@ -398,6 +430,9 @@ static void reader_reserve(VDAgentReader *r, size_t n)
     ncap = MAX(need, MAX(r->cap * 2, READER_MIN_ALLOC));
     ncap = MIN(ncap, (size_t)r->hdr.size);
     r->buf = g_realloc(r->buf, ncap);
+    if (ncap >= READER_PREFAULT_MIN) {
+        reader_prefault(r->buf + r->cap, ncap - r->cap);
+    }
     r->cap = ncap;
     r->peak = MAX(r->peak, ncap);
 }
