@@ -1615,7 +1615,7 @@ s_quiet_flood() {
     stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
 }
 
-echo "1..17"
+echo "1..18"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
