@@ -1089,7 +1089,7 @@ s_max_message() {
     no_reconnect g.ctl "after the copy"
 }
 
-# 16. Large clipboards through files (issue 16): vdctl clip-get / clip-set
+# 18. Large clipboards through files (issue 16): vdctl clip-get / clip-set
 #     ("filename"), several MiB each way, byte-exact, and a refused get
 #     that leaves no file.
 s_clip_files() {
