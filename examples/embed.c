@@ -9,7 +9,8 @@
  *      own, the device joining both, the emulator's own clipboard peer
  *      (its UI), a migration registry;
  *   2. the frontend: the device does no I/O; we feed it the guest's bytes
- *      and give it room (can_write / write / accept_input);
+ *      and give it room (can_write / write / accept_input), and read the
+ *      guest only while the device takes input (input_room);
  *   3. the clipboard both ways: our UI offers text on PRIMARY, and prints
  *      what the guest copies;
  *   4. pointer events through the router;
@@ -62,6 +63,7 @@ struct Emu {
     int fd;                     /* our end of the "virtio port" */
     GByteArray *out;            /* written by the device, not yet sent */
     guint out_watch;
+    guint in_watch;
     Machine *m;
     unsigned copies;            /* guest copies seen */
     bool caps_seen;
@@ -137,6 +139,27 @@ static void port_send(Emu *e)
     }
 }
 
+static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque);
+
+/*
+ * Read the guest only while the device takes input: a guest that writes
+ * without reading what the device answers then waits in its own port
+ * (as behind any chardev whose can_read is 0) instead of making the
+ * device queue answers without bound.  Asked again whenever output
+ * leaves, the only thing that makes room.
+ */
+static void port_watch_input(Emu *e)
+{
+    bool want = vdagent_chardev_input_room(e->m->dev) > 0;
+
+    if (want && !e->in_watch) {
+        e->in_watch = g_unix_fd_add(e->fd, G_IO_IN | G_IO_HUP, port_in_ready, e);
+    } else if (!want && e->in_watch) {
+        g_source_remove(e->in_watch);
+        e->in_watch = 0;
+    }
+}
+
 /* The socket took bytes again: our buffer has room, tell the device. */
 static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
@@ -146,6 +169,7 @@ static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
     port_send(e);
     /* It writes what it queued meanwhile (through port_write). */
     vdagent_chardev_accept_input(e->m->dev);
+    port_watch_input(e);
     return G_SOURCE_REMOVE;
 }
 
@@ -154,7 +178,14 @@ static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     Emu *e = opaque;
     uint8_t buf[16384];
-    ssize_t n = read(fd, buf, sizeof(buf));
+    size_t room = vdagent_chardev_input_room(e->m->dev);
+    ssize_t n;
+
+    if (room == 0) {            /* output queued meanwhile, from elsewhere */
+        e->in_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    n = read(fd, buf, MIN(sizeof(buf), room));
 
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         return G_SOURCE_CONTINUE;
@@ -168,9 +199,14 @@ static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque)
                c.bytes_in, c.bytes_out, e->copies);
         vdagent_chardev_set_guest_open(e->m->dev, false);
         g_main_loop_quit(e->loop);
+        e->in_watch = 0;
         return G_SOURCE_REMOVE;
     }
     vdagent_chardev_write(e->m->dev, buf, n);
+    if (vdagent_chardev_input_room(e->m->dev) == 0) {
+        e->in_watch = 0;        /* port_out_ready() asks again */
+        return G_SOURCE_REMOVE;
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -370,6 +406,7 @@ static gboolean migrate_now(gpointer opaque)
     machine_free(src);
     vdagent_chardev_set_guest_open(dst->dev, true);
     machine_set_running(dst, true);
+    port_watch_input(e);            /* the loaded device's own room */
     printf("embed: migrated (%zu bytes of state), the session goes on\n", len);
     fflush(stdout);
     return G_SOURCE_REMOVE;
@@ -437,11 +474,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: %s\n", err->message);
         return 1;
     }
-    g_unix_fd_add(e->fd, G_IO_IN | G_IO_HUP, port_in_ready, e);
     g_timeout_add_seconds(30, too_long, e);
 
     /* The agent is there: its port is open (the device sends its caps). */
     vdagent_chardev_set_guest_open(e->m->dev, true);
+    port_watch_input(e);
     g_main_loop_run(e->loop);
 
     machine_free(e->m);
