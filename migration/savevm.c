@@ -96,6 +96,28 @@ static MigrationSection *find_section(MigrationRegistry *reg,
 }
 
 /*
+ * Add @sec (idstr, vmsd or live ops, opaque filled in; idstr borrowed)
+ * under @instance_id, unless that name is taken.
+ */
+static bool register_section(MigrationRegistry *reg, MigrationSection *sec,
+                             uint32_t instance_id, GError **errp)
+{
+    size_t idlen = strlen(sec->idstr);
+
+    g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
+    if (find_section(reg, sec->idstr, idlen, instance_id, NULL)) {
+        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
+                    "section '%s' instance %" PRIu32 " is already registered",
+                    sec->idstr, instance_id);
+        return false;
+    }
+    sec->idstr = g_strdup(sec->idstr);
+    sec->instance_id = instance_id;
+    g_array_append_val(reg->sections, *sec);
+    return true;
+}
+
+/*
  * Sections are saved in registration order with section ids 0, 1, ...;
  * see the header for the rest of the contract.
  */
@@ -103,26 +125,11 @@ bool migration_register(MigrationRegistry *reg, const char *idstr,
                         uint32_t instance_id, const VMStateDescription *vmsd,
                         void *opaque, GError **errp)
 {
-    MigrationSection sec;
-    size_t idlen;
+    MigrationSection sec = { .idstr = (char *)idstr, .vmsd = vmsd,
+                             .opaque = opaque };
 
     g_return_val_if_fail(reg != NULL && idstr != NULL && vmsd != NULL, false);
-    idlen = strlen(idstr);
-    g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
-
-    if (find_section(reg, idstr, idlen, instance_id, NULL)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
-                    "section '%s' instance %" PRIu32 " is already registered",
-                    idstr, instance_id);
-        return false;
-    }
-    memset(&sec, 0, sizeof(sec));
-    sec.idstr = g_strdup(idstr);
-    sec.instance_id = instance_id;
-    sec.vmsd = vmsd;
-    sec.opaque = opaque;
-    g_array_append_val(reg->sections, sec);
-    return true;
+    return register_section(reg, &sec, instance_id, errp);
 }
 
 bool migration_register_live(MigrationRegistry *reg, const char *idstr,
@@ -130,28 +137,12 @@ bool migration_register_live(MigrationRegistry *reg, const char *idstr,
                              const MigrationLiveOps *ops, void *opaque,
                              GError **errp)
 {
-    MigrationSection sec;
-    size_t idlen;
+    MigrationSection sec = { .idstr = (char *)idstr, .live = ops,
+                             .live_version = version_id, .opaque = opaque };
 
     g_return_val_if_fail(reg != NULL && idstr != NULL && ops != NULL, false);
     g_return_val_if_fail(ops->save && ops->pending && ops->load, false);
-    idlen = strlen(idstr);
-    g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
-
-    if (find_section(reg, idstr, idlen, instance_id, NULL)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
-                    "section '%s' instance %" PRIu32 " is already registered",
-                    idstr, instance_id);
-        return false;
-    }
-    memset(&sec, 0, sizeof(sec));
-    sec.idstr = g_strdup(idstr);
-    sec.instance_id = instance_id;
-    sec.live = ops;
-    sec.live_version = version_id;
-    sec.opaque = opaque;
-    g_array_append_val(reg->sections, sec);
-    return true;
+    return register_section(reg, &sec, instance_id, errp);
 }
 
 /* Remove @idstr / @instance_id; an unknown one is a no-op. */
