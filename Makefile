@@ -46,7 +46,9 @@ endif
 # Debian packages: build; tests, fuzzing and the real Linux guest agent.
 DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
               libpixman-1-dev libjson-c-dev
-DEPS_TEST := check clang libclang-rt-14-dev valgrind \
+# glib-networking: GIO's TLS backend (the migration channel's TLS).
+DEPS_BUILD += glib-networking
+DEPS_TEST := check clang libclang-rt-14-dev valgrind gnutls-bin \
              spice-vdagent xvfb xdotool xclip dbus
 # check-vm: QEMU (TCG) and the guest image's tools.
 DEPS_VM := qemu-system-x86 qemu-utils debootstrap
@@ -54,6 +56,8 @@ DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
 
 PKGS := glib-2.0 spice-protocol pixman-1 json-c
 TEST_PKGS := check
+# Only the host program's TLS (host/tls.c) uses GIO: the library does not.
+GIO_PKGS := gio-2.0
 
 # pkg-config runs once, and only when a build needs it (after `make deps`).
 lazy = $(eval $(1) := $$(shell $(2)))$($(1))
@@ -61,6 +65,8 @@ PKG_CFLAGS = $(call lazy,PKG_CFLAGS,$(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(call lazy,PKG_LIBS,$(PKG_CONFIG) --libs $(PKGS))
 TEST_CFLAGS = $(call lazy,TEST_CFLAGS,$(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(call lazy,TEST_LIBS,$(PKG_CONFIG) --libs $(TEST_PKGS))
+GIO_CFLAGS = $(call lazy,GIO_CFLAGS,$(PKG_CONFIG) --cflags $(GIO_PKGS))
+GIO_LIBS = $(call lazy,GIO_LIBS,$(PKG_CONFIG) --libs $(GIO_PKGS))
 
 WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
             -Wold-style-definition -Wvla -Wwrite-strings -Wformat=2 \
@@ -131,12 +137,12 @@ FUZZ_TARGETS := reader loader device
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
-             host/migrate.c host/host.c host/qmp.c
+             host/migrate.c host/host.c host/qmp.c host/tls.c
 # The host program's parts the Check suites test directly: the QMP
 # protocol and the commands' arguments, the migration entry points over
 # the bottom host.c, and the guest transport (the seam suite).
 CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c host/guest.c \
-                   host/commands.c host/clipboard-peer.c
+                   host/commands.c host/clipboard-peer.c host/tls.c
 SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-session.c tests/tools/sim-control.c \
             tests/tools/sim-log.c
@@ -180,6 +186,7 @@ $(O)/obj/%.o: %.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(XCFLAGS) -MMD -MP -c -o $@ $<
 
 $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
+$(O)/obj/host/tls.o: XCFLAGS = $(GIO_CFLAGS)
 
 $(LIB): $(LIB_OBJS)
 	$(quiet) AR $@
@@ -188,7 +195,7 @@ $(LIB): $(LIB_OBJS)
 $(HOST_BIN): $(call obj,$(HOST_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIO_LIBS) $(PKG_LIBS) -lm
 
 $(SIM_BIN): $(call obj,$(SIM_SRCS) $(TEST_SUPPORT_SRCS))
 	@mkdir -p $(dir $@)
@@ -208,7 +215,7 @@ $(RAWCOPY_BIN): $(call obj,$(RAWCOPY_SRCS))
 $(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) $(CHECK_HOST_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(GIO_LIBS) $(PKG_LIBS) -lm
 
 $(BENCH_BIN): $(call obj,$(BENCH_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)

@@ -12,6 +12,7 @@
 #include "host/host.h"
 #include "host/migrate.h"
 #include "host/qmp.h"
+#include "host/tls.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -23,12 +24,24 @@ static const char usage[] =
     "usage: vdagent-host [--guest pty:LINK | unix:PATH | fd:N | sim]\n"
     "                    [--qmp unix:PATH] [--mouse on|off] [--clipboard on|off]\n"
     "                    [--head WxH[+X+Y]]... [--max-message BYTES]\n"
-    "                    [--incoming URI] [--verbose]\n"
+    "                    [--incoming URI] [--tls-creds DIR [--tls-authz NAME]]\n"
+    "                    [--verbose]\n"
     "\n"
     "  --max-message BYTES  largest guest message, 4096..4294967295\n"
     "                       (default 268435456); the agent is told BYTES - 8\n"
     "                       as its clipboard limit, at most 2147483647 (a\n"
-    "                       signed field): 2147483655 and up mean no limit\n";
+    "                       signed field): 2147483655 and up mean no limit\n"
+    "  --tls-creds DIR      tcp: migration (migrate, --incoming,\n"
+    "                       migrate-incoming) over TLS 1.2+, x509 files as\n"
+    "                       QEMU's: DIR/ca-cert.pem, server-cert.pem and\n"
+    "                       server-key.pem (incoming), client-cert.pem and\n"
+    "                       client-key.pem (sending); the peer is verified\n"
+    "                       against the CA, the destination's certificate\n"
+    "                       against the tcp: URI's HOST; a plain peer is\n"
+    "                       refused.  WITHOUT it, tcp: is unauthenticated\n"
+    "                       plain text: for a trusted network only\n"
+    "  --tls-authz NAME     the client identity an incoming side accepts:\n"
+    "                       its certificate's whole DN, or its CN\n";
 
 /* The program: the parts main() wires together, and the options. */
 typedef struct HostMain {
@@ -45,6 +58,9 @@ typedef struct HostMain {
     char *guest_spec;
     char *qmp_spec;
     char *incoming_spec;
+    char *tls_creds;
+    char *tls_authz;
+    HostTlsCreds *tls;
     bool verbose;
 } HostMain;
 
@@ -119,7 +135,8 @@ static int parse_args(HostMain *m, int argc, char **argv)
         if (strcmp(a, "--guest") != 0 && strcmp(a, "--qmp") != 0 &&
             strcmp(a, "--mouse") != 0 && strcmp(a, "--clipboard") != 0 &&
             strcmp(a, "--head") != 0 && strcmp(a, "--max-message") != 0 &&
-            strcmp(a, "--incoming") != 0) {
+            strcmp(a, "--incoming") != 0 && strcmp(a, "--tls-creds") != 0 &&
+            strcmp(a, "--tls-authz") != 0) {
             return usage_error("unknown option '%s'", a);
         }
         if (!v) {
@@ -162,9 +179,18 @@ static int parse_args(HostMain *m, int argc, char **argv)
         } else if (strcmp(a, "--incoming") == 0) {
             g_free(m->incoming_spec);
             m->incoming_spec = g_strdup(v);
+        } else if (strcmp(a, "--tls-creds") == 0) {
+            g_free(m->tls_creds);
+            m->tls_creds = g_strdup(v);
+        } else if (strcmp(a, "--tls-authz") == 0) {
+            g_free(m->tls_authz);
+            m->tls_authz = g_strdup(v);
         } else {
             return usage_error("unknown option '%s'", a);
         }
+    }
+    if (m->tls_authz && !m->tls_creds) {
+        return usage_error("--tls-authz needs --tls-creds");
     }
     if (!m->guest_spec && !m->incoming_spec) {
         m->guest_spec = g_strdup("sim");       /* the embedded default */
@@ -281,6 +307,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "vdagent-host: migration: %s\n", err->message);
         exit_status = 1;
     }
+    if (m->mig && m->tls_creds) {
+        m->tls = host_tls_creds_new(m->tls_creds, m->tls_authz, &err);
+        if (!m->tls) {
+            fprintf(stderr, "vdagent-host: --tls-creds: %s\n", err->message);
+            g_clear_error(&err);
+            exit_status = 1;
+        }
+        host_migration_set_tls(m->mig, m->tls);
+    }
     m->cmds = (HostCommands){ .h = h, .peer = m->peer, .mig = m->mig };
 
     if (m->incoming_spec) {
@@ -321,6 +356,7 @@ int main(int argc, char **argv)
     /* No more notifications to us, then the device, then the socket. */
     host_clipboard_peer_free(m->peer);
     host_migration_free(m->mig);
+    host_tls_creds_free(m->tls);
     migration_registry_free(m->reg);
     vdagent_chardev_free(h->dev);
     host_guest_free(m->guest);
@@ -333,5 +369,7 @@ int main(int argc, char **argv)
     g_free(m->guest_spec);
     g_free(m->qmp_spec);
     g_free(m->incoming_spec);
+    g_free(m->tls_creds);
+    g_free(m->tls_authz);
     return exit_status;
 }

@@ -38,6 +38,7 @@
 #define _GNU_SOURCE
 
 #include "host/migrate.h"
+#include "host/tls.h"
 #include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
 
@@ -49,6 +50,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,8 @@ struct HostMigration {
     ClipboardLive *live;            /* the live section's slots, both ends */
     LiveOut *lo;                    /* an outgoing live migration */
     GThread *in_thread;             /* an incoming transfer's, joinable */
+    HostTlsCreds *tls;              /* tcp: over TLS (borrowed), or NULL */
+    bool incoming_tls;              /* the listener is tcp: with TLS */
     struct InJob *in_job;           /* its job, until in_done() runs */
 };
 
@@ -182,6 +186,49 @@ static void tcp_nodelay(int fd)
 }
 
 /* ---- the host's own section ------------------------------------------------ */
+
+void host_migration_set_tls(HostMigration *m, HostTlsCreds *creds)
+{
+    m->tls = creds;
+}
+
+/* The credentials a migration to or from @uri uses: tcp: only. */
+static HostTlsCreds *uri_tls(const HostMigration *m, const char *uri)
+{
+    return g_str_has_prefix(uri, "tcp:") ? m->tls : NULL;
+}
+
+/*
+ * The TLS handshake on the connected socket @fd (taken) of a sender to
+ * @uri, until @deadline: the descriptor to use (the relay's), or -1 with
+ * @errp set.
+ */
+static int tls_connect(HostTlsCreds *creds, const char *uri, int fd,
+                       gint64 deadline, HostTlsChannel **tls, GError **errp)
+{
+    g_autofree char *host = host_tls_uri_host(uri);
+
+    *tls = host_tls_channel_new(creds, fd, false, host, deadline, errp);
+    return *tls ? host_tls_channel_fd(*tls) : -1;
+}
+
+/* A failed channel's reason: the TLS relay's first, else @err's. */
+static char *channel_error(HostTlsChannel *tls, const GError *err)
+{
+    char *e = tls ? host_tls_channel_error(tls) : NULL;
+
+    return e ? e : g_strdup(err ? err->message : "migration failed");
+}
+
+/* Close a channel: through its relay (what was written goes first). */
+static void channel_close(HostTlsChannel *tls, int fd)
+{
+    if (tls) {
+        host_tls_channel_free(tls);
+    } else if (fd >= 0) {
+        close(fd);
+    }
+}
 
 static bool host_pre_save(void *opaque, GError **errp)
 {
@@ -345,6 +392,7 @@ typedef struct OutJob {
     HostMigration *m;
     char *uri;
     int chan;                 /* an fd: channel (borrowed), or -1 */
+    HostTlsCreds *tls;        /* tcp: over TLS, or NULL */
     GBytes *stream;
     int fds[2];
     unsigned n_fds;
@@ -440,9 +488,14 @@ static gpointer out_thread(gpointer opaque)
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
     const uint8_t *hdata;
     int fd = job->chan;             /* an fd: channel, or connect now */
+    HostTlsChannel *tls = NULL;
 
     if (fd < 0) {
         fd = migration_channel_uri_socket(job->uri, false, &err);
+        if (fd >= 0 && job->tls) {
+            fd = tls_connect(job->tls, job->uri, fd, g_get_monotonic_time() +
+                             (gint64)MIG_HELLO_MS * 1000, &tls, &err);
+        }
     }
     if (fd < 0) {
         goto out;
@@ -465,10 +518,10 @@ static gpointer out_thread(gpointer opaque)
     job->ok = out_read_answer(fd, deadline, &job->error, &err);
 out:
     if (!job->ok && !job->error) {
-        job->error = g_strdup(err ? err->message : "migration failed");
+        job->error = channel_error(tls, err);
     }
-    if (fd >= 0 && job->chan < 0) {
-        close(fd);
+    if (job->chan < 0) {
+        channel_close(tls, fd);
     }
     return NULL;
 }
@@ -631,6 +684,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     job->stream = g_steal_pointer(&stream);
     job->stop_us = stop_us;
     job->chan = chan;
+    job->tls = chan < 0 ? uri_tls(m, uri) : NULL;
     if (g_str_has_prefix(uri, "unix:") &&
         m->ops->guest_channel(m->opaque, &ch)) {
         /* Hand the guest connection and our listening socket over. */
@@ -682,6 +736,7 @@ struct LiveOut {
     HostMigration *m;           /* main loop; NULL once detached */
     char *uri;
     int chan;                   /* an fd: channel (borrowed), or -1 */
+    HostTlsCreds *tls;          /* tcp: over TLS, or NULL */
     GMutex lock;
     int fd;                     /* the channel while the thread has it */
     bool cancel;                /* under lock */
@@ -807,11 +862,16 @@ static gpointer live_thread(gpointer opaque)
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
     static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL };
     int fd = lo->chan;
+    HostTlsChannel *tls = NULL;
     gint64 last_send;
     bool cancel;
 
     if (fd < 0) {
         fd = migration_channel_uri_socket(lo->uri, false, &err);
+        if (fd >= 0 && lo->tls) {
+            fd = tls_connect(lo->tls, lo->uri, fd, g_get_monotonic_time() +
+                             (gint64)MIG_HELLO_MS * 1000, &tls, &err);
+        }
     } else {
         tcp_nodelay(fd);
     }
@@ -913,14 +973,14 @@ static gpointer live_thread(gpointer opaque)
     }
 out:
     if (!lo->ok && !lo->error) {
-        lo->error = g_strdup(err ? err->message : "migration failed");
+        lo->error = channel_error(tls, err);
     }
     g_mutex_lock(&lo->lock);
-    if (fd >= 0 && lo->chan < 0) {
-        close(fd);
-    }
     lo->fd = -1;
     g_mutex_unlock(&lo->lock);
+    if (lo->chan < 0) {
+        channel_close(tls, fd);
+    }
     g_idle_add(live_done, lo);          /* the thread's reference */
     return NULL;
 }
@@ -1066,6 +1126,7 @@ static bool live_start(HostMigration *m, const char *uri, int chan,
     lo->m = m;
     lo->uri = g_strdup(uri);
     lo->chan = chan;
+    lo->tls = chan < 0 ? uri_tls(m, uri) : NULL;
     lo->fd = -1;
     g_mutex_init(&lo->lock);
     lo->q = g_async_queue_new_full(live_frame_free);
@@ -1173,8 +1234,10 @@ bool host_migrate_cancel(HostMigration *m, GError **errp)
 typedef struct InJob {
     HostMigration *m;
     guint done_id;            /* in_done()'s idle source, once posted */
-    int fd;                   /* the accepted channel */
+    int fd;                   /* the accepted channel (or its TLS relay's) */
     bool own_fd;
+    HostTlsCreds *creds;      /* tcp: over TLS: the handshake comes first */
+    HostTlsChannel *tls;      /* set by the thread once it is done */
     uint8_t kind;
     char *path;
     uint64_t stop_us;         /* the peer's clock: see in_downtime() */
@@ -1227,7 +1290,9 @@ static void in_job_free(InJob *job)
     if (job->fds) {
         g_array_unref(job->fds);
     }
-    if (job->own_fd && job->fd >= 0) {
+    if (job->tls) {
+        host_tls_channel_free(job->tls);    /* the answer goes first */
+    } else if (job->own_fd && job->fd >= 0) {
         close(job->fd);
     }
     if (job->stream) {
@@ -1514,6 +1579,40 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
     }
 }
 
+/*
+ * tcp: with credentials: the first byte must begin a TLS handshake (a
+ * plain-text client is told so, in plain text, by the answer), then the
+ * handshake and the authz, within the header's @deadline.  job->fd
+ * becomes the relay's descriptor.  False with job->error or @errp set.
+ */
+static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
+{
+    uint8_t first;
+    ssize_t n;
+
+    do {
+        if (!migration_channel_wait(job->fd, POLLIN, deadline, errp)) {
+            return false;
+        }
+        n = recv(job->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && (errno == EINTR || errno == EAGAIN));
+    if (n <= 0) {
+        g_set_error_literal(errp, MIGRATION_CHANNEL_ERROR, ECONNRESET,
+                            "migration channel closed early");
+        return false;
+    }
+    if (first != 0x16) {
+        job->error = g_strdup("a plain-text client: this destination "
+                              "requires TLS (--tls-creds)");
+        return false;
+    }
+    job->own_fd = false;                /* the relay takes it */
+    job->tls = host_tls_channel_new(job->creds, job->fd, true, NULL, deadline,
+                                    errp);
+    job->fd = job->tls ? host_tls_channel_fd(job->tls) : -1;
+    return job->tls != NULL;
+}
+
 static gpointer in_thread_main(gpointer opaque)
 {
     InJob *job = opaque;
@@ -1529,8 +1628,17 @@ static gpointer in_thread_main(gpointer opaque)
     GByteArray *data;
 
     job->fds = g_array_new(FALSE, FALSE, sizeof(int));
+    if (job->creds && !in_tls_accept(job, deadline, &err)) {
+        goto out;
+    }
     if (!migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
                                 &err)) {
+        goto out;
+    }
+    if (!job->creds && hdr[0] == 0x16 && hdr[1] == 0x03) {
+        /* A TLS record's header: a ClientHello. */
+        job->error = g_strdup("a TLS client, but this destination has no "
+                              "--tls-creds");
         goto out;
     }
     /* All 20 bytes are there: these reads cannot fail. */
@@ -1603,19 +1711,21 @@ static gpointer in_thread_main(gpointer opaque)
     }
 out:
     if (!job->error && !job->stream) {
-        job->error = g_strdup(err ? err->message : "incoming migration failed");
+        job->error = err || job->tls ? channel_error(job->tls, err)
+                                     : g_strdup("incoming migration failed");
     }
     g_atomic_int_set(&job->done_id, g_idle_add(in_done, job));
     return NULL;
 }
 
-static void in_start_job(HostMigration *m, int fd, bool own)
+static void in_start_job(HostMigration *m, int fd, bool own, bool tls)
 {
     InJob *job = g_new0(InJob, 1);
 
     job->m = m;
     job->fd = fd;
     job->own_fd = own;
+    job->creds = tls ? m->tls : NULL;
     tcp_nodelay(fd);
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     m->in_job = job;
@@ -1635,7 +1745,11 @@ static void in_job_stop(HostMigration *m)
     if (!m->in_thread) {
         return;
     }
-    shutdown(job->fd, SHUT_RDWR);
+    if (!job->creds) {
+        shutdown(job->fd, SHUT_RDWR);
+    }
+    /* With TLS the thread's handshake ends by its deadline (3 s); then
+     * host_tls_channel_free() wakes the relay. */
     g_thread_join(m->in_thread);
     m->in_thread = NULL;
     m->in_job = NULL;
@@ -1657,7 +1771,7 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque)
         return G_SOURCE_CONTINUE;
     }
     m->incoming_watch = 0;
-    in_start_job(m, c, true);
+    in_start_job(m, c, true, m->incoming_tls);
     return G_SOURCE_REMOVE;
 }
 
@@ -1703,7 +1817,7 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         if (!host_parse_fd(uri + 3, &fd, errp)) {
             return false;
         }
-        in_start_job(m, fd, true);
+        in_start_job(m, fd, true, false);
         return true;
     }
     if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
@@ -1713,6 +1827,15 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         }
         if (g_str_has_prefix(uri, "unix:")) {
             m->incoming_path = g_strdup(uri + 5);
+        }
+        m->incoming_tls = uri_tls(m, uri) != NULL;
+        if (g_str_has_prefix(uri, "tcp::")) {
+            /* Always said, --verbose or not. */
+            fprintf(stderr, "vdagent-host: warning: %s listens on every "
+                    "interface%s\n", uri,
+                     m->incoming_tls ? "" : ", for unauthenticated plain "
+                     "text: use it on a trusted network only, or give "
+                     "--tls-creds");
         }
         m->incoming_watch = g_unix_fd_add(m->incoming_listen_fd, G_IO_IN,
                                           in_accept, m);

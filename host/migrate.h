@@ -95,6 +95,14 @@ HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
 void host_migration_free(HostMigration *m);
 
 /*
+ * tcp: migrations (both directions) run over TLS with @creds (borrowed,
+ * must outlive @m; NULL: plain text, as before).  unix: and fd: stay
+ * plain.  Set before any migration starts.
+ */
+typedef struct HostTlsCreds HostTlsCreds;
+void host_migration_set_tls(HostMigration *m, HostTlsCreds *creds);
+
+/*
  * migrate: stop, save, and send the state to @uri (borrowed).  Returns
  * false with @errp set, changing nothing, when the migration cannot start:
  * one already in progress (G_FILE_ERROR_AGAIN), an incoming one expected
