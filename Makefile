@@ -148,12 +148,14 @@ SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-log.c
 VDCTL_SRCS := tests/tools/vdctl.c
 RAWCOPY_SRCS := tests/tools/rawcopy.c
+TLSPEER_SRCS := tests/tools/tls-peer.c
 
 LIB := $(O)/libvdagent-chardev.a
 HOST_BIN := $(O)/vdagent-host
 SIM_BIN := $(O)/sim-agent
 VDCTL_BIN := $(O)/vdctl
 RAWCOPY_BIN := $(O)/rawcopy
+TLSPEER_BIN := $(O)/tls-peer
 CHECK_BIN := $(O)/tests/check-vdagent
 BENCH_BIN := $(O)/tests/bench
 BENCH_PEER_BIN := $(O)/tests/bench-peer
@@ -177,7 +179,7 @@ all: fuzz
 endif
 
 lib: $(LIB)
-host: $(HOST_BIN) $(SIM_BIN) $(VDCTL_BIN)
+host: $(HOST_BIN) $(SIM_BIN) $(VDCTL_BIN) $(TLSPEER_BIN)
 tests: host $(CHECK_BIN) $(BENCH_BIN) $(BENCH_PEER_BIN) $(REPLAY_BINS)
 
 $(O)/obj/%.o: %.c
@@ -187,6 +189,7 @@ $(O)/obj/%.o: %.c
 
 $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
 $(O)/obj/host/tls.o: XCFLAGS = $(GIO_CFLAGS)
+$(O)/obj/tests/tools/tls-peer.o: XCFLAGS = $(GIO_CFLAGS)
 
 $(LIB): $(LIB_OBJS)
 	$(quiet) AR $@
@@ -216,6 +219,11 @@ $(CHECK_BIN): $(call obj,$(CHECK_SRCS) $(TEST_SUPPORT_SRCS) $(CHECK_HOST_SRCS)) 
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(GIO_LIBS) $(PKG_LIBS) -lm
+
+$(TLSPEER_BIN): $(call obj,$(TLSPEER_SRCS))
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIO_LIBS)
 
 $(BENCH_BIN): $(call obj,$(BENCH_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)

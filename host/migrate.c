@@ -1602,8 +1602,24 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
         return false;
     }
     if (first != 0x16) {
+        char buf[4096];
+
         job->error = g_strdup("a plain-text client: this destination "
                               "requires TLS (--tls-creds)");
+        /*
+         * Answered here, and what the source sends is read and dropped
+         * (until its end or the header's deadline): closed with unread
+         * bytes, the socket would reset, and the source never read why.
+         */
+        in_reply(job, job->error);
+        shutdown(job->fd, SHUT_WR);
+        while (migration_channel_read(job->fd, buf, sizeof(buf), deadline,
+                                      NULL) > 0) {
+        }
+        if (job->own_fd) {
+            close(job->fd);
+        }
+        job->fd = -1;                   /* answered: in_done() says nothing */
         return false;
     }
     job->own_fd = false;                /* the relay takes it */

@@ -31,6 +31,8 @@ struct HostTlsChannel {
     int user;                       /* the caller's end */
     int plain;                      /* the relay's end */
     GThread *up, *down;
+    bool server;
+    bool heard;                     /* the down thread: a byte came */
     GMutex lock;
     GCond cond;
     bool up_done;                   /* under lock */
@@ -185,11 +187,31 @@ static bool authz_match(const char *dn, const char *authz)
 
 /* ---- the relay -------------------------------------------------------------- */
 
+/*
+ * With TLS 1.3 a client's handshake ends before the server has checked
+ * the client's certificate: a destination that refused it (or its
+ * identity) only closes.  Said so when it closes before a byte came.
+ */
+#define REFUSED_HINT " (the destination closed before answering: did it " \
+                     "refuse our certificate or identity? see its error)"
+
+/* The peer closed or reset the connection (NULL: an orderly end). */
+static bool peer_closed(const GError *e)
+{
+    return !e || g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+           g_error_matches(e, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
+           g_error_matches(e, G_TLS_ERROR, G_TLS_ERROR_EOF);
+}
+
 static void relay_fail(HostTlsChannel *ch, const GError *e)
 {
     g_mutex_lock(&ch->lock);
     if (!ch->error && !g_cancellable_is_cancelled(ch->cancel)) {
-        ch->error = g_strdup_printf("TLS: %s", e->message);
+        ch->error = g_strdup_printf("TLS: %s%s",
+                                    e ? e->message : "connection closed",
+                                    !ch->server && !ch->heard &&
+                                            peer_closed(e) ? REFUSED_HINT
+                                                           : "");
     }
     g_mutex_unlock(&ch->lock);
     shutdown(ch->plain, SHUT_RDWR);
@@ -225,12 +247,15 @@ static gpointer relay_down(gpointer opaque)
                                        &e);
 
         if (n > 0) {
+            ch->heard = true;
             if (!send_all(ch->plain, buf, (size_t)n)) {
                 break;              /* the caller is gone */
             }
             continue;
         }
-        if (n == 0) {
+        if (n == 0 && !ch->server && !ch->heard) {
+            relay_fail(ch, NULL);
+        } else if (n == 0) {
             shutdown(ch->plain, SHUT_WR);
         } else {
             relay_fail(ch, e);
@@ -299,6 +324,7 @@ HostTlsChannel *host_tls_channel_new(HostTlsCreds *c, int fd, bool server,
     int sv[2];
 
     ch->user = ch->plain = -1;
+    ch->server = server;
     g_mutex_init(&ch->lock);
     g_cond_init(&ch->cond);
     ch->cancel = g_cancellable_new();
@@ -358,7 +384,12 @@ HostTlsChannel *host_tls_channel_new(HostTlsCreds *c, int fd, bool server,
         g_autofree char *why = bad ? describe_flags(bad) : NULL;
 
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                    "TLS handshake failed: %s", why ? why : err->message);
+                    "TLS handshake failed: %s%s", why ? why : err->message,
+                    why ? ""
+                    : !server ? " (is the destination started with "
+                                "--tls-creds, by the same CA?)"
+                              : " (did the source refuse this "
+                                "destination's certificate? see its error)");
         g_signal_handlers_disconnect_by_data(ch->tls, &bad);
         channel_release(ch);
         return NULL;

@@ -44,6 +44,12 @@
 #                   in the live phase, a cancel in pre-switchover, then a
 #                   live unix: migration with host and guest clipboard
 #                   activity and a guest paste in flight across it
+#  19 tls           --tls-creds (issue 17), certificates made at test time
+#                   (tests/tls-certs.sh): every refusal (CA, dates, authz,
+#                   plain text either way, a cut handshake, garbage after
+#                   it: build/tls-peer) with its error on both sides and
+#                   the source still serving, then a TLS tcp: migration in
+#                   the middle of large transfers both ways
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1615,7 +1621,167 @@ s_quiet_flood() {
     stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
 }
 
-echo "1..18"
+# 19. TLS (issue 17).
+TLS_CERTS=$(cd "$(dirname "$0")" && pwd)/tls-certs.sh
+tls_dest() { # NAME ARGS...: a destination on a free tcp: port ($port) of $TLS_ADDR
+    local name=$1 tries
+    shift
+    for ((tries = 0; tries < 5; tries++)); do
+        port=$((20000 + RANDOM % 30000))
+        start_host "$name" --guest "unix:$D/$name.chan" \
+            --incoming "tcp:${TLS_ADDR:-127.0.0.1}:$port" "$@"
+        wait_for 5 q_match "$name.qmp" '{"execute":"query-migrate"}' '"setup"' && return 0
+        stop "$name"
+        rm -f "$D/$name.qmp"
+    done
+    die "no tcp destination $name"
+}
+tls_src() { # NAME ARGS...: a running source with the sim agent, clipboard set
+    start_host "$1" --guest sim "${@:2}"
+    clip_set "$1.qmp" clipboard "kept by $1" >/dev/null || die "clipboard-set on $1"
+}
+tls_serving() { # SRC WHEN: running, its clipboard there
+    local r
+    status_is "$1.qmp" running || bad "$1 is $(run_status "$1.qmp") after $2"
+    r=$(clip_get "$1.qmp" clipboard)
+    [ "$(get_data "$r")" = "kept by $1" ] || bad "$1's clipboard after $2: $r"
+}
+tls_refused() { # SRC URI SRC-TEXT [DST DST-TEXT]: fails, both say why
+    local r
+    migrate "$1.qmp" "$2" >/dev/null || die "migrate $1 $2"
+    wait_for 10 mig_done "$1.qmp" || die "$1 -> $2: the migration did not end"
+    r=$(qmp "$1.qmp" '{"execute":"query-migrate"}')
+    if [ "$(field "$r" status)" = failed ] && grep -qF -- "$3" <<<"$r"; then
+        note "$1: ${r:0:200}"
+    else
+        bad "$1 -> $2: expected a failure with '$3': $r"
+    fi
+    if [ $# -ge 5 ]; then
+        wait_for 5 q_match "$4.qmp" '{"execute":"query-migrate"}' "$5" ||
+            bad "$4: expected '$5': $(qmp "$4.qmp" '{"execute":"query-migrate"}')"
+        status_is "$4.qmp" inmigrate || bad "$4 is $(run_status "$4.qmp")"
+    fi
+    tls_serving "$1" "$3"
+}
+s_tls() {
+    local C=$D/certs G r size gsize prev b0 peerport px py TP=$B/tls-peer
+    bash "$TLS_CERTS" "$C" || die "tls-certs.sh failed (certtool: make deps)"
+    G=$C/good
+    # a destination that takes only migration-client, from the CA
+    tls_dest dst --tls-creds "$G" --tls-authz migration-client
+    local dport=$port uri=tcp:127.0.0.1:$port
+    # sources whose certificates it must refuse
+    tls_src s_other --tls-creds "$C/otherca"
+    tls_refused s_other "$uri" "the peer's certificate is not signed by our CA" \
+        dst "did the source refuse this destination's certificate"
+    tls_src s_exp --tls-creds "$C/expired"
+    tls_refused s_exp "$uri" "did it refuse our certificate" dst "certificate has expired"
+    tls_src s_fut --tls-creds "$C/future"
+    tls_refused s_fut "$uri" "did it refuse our certificate" dst "certificate is not valid yet"
+    tls_src s_intr --tls-creds "$C/intruder"
+    tls_refused s_intr "$uri" "did it refuse our certificate or identity" \
+        dst "TLS client identity 'O=vdagent-chardev tests,CN=intruder' is not authorized (--tls-authz migration-client)"
+    tls_src s_plain
+    tls_refused s_plain "$uri" "destination refused: a plain-text client: this destination requires TLS" \
+        dst "a plain-text client: this destination requires TLS (--tls-creds)"
+    # a handshake cut in the middle, garbage after a good handshake
+    "$TP" cut-client "$dport" >"$D/peer1.log" 2>&1 || bad "tls-peer cut-client: $(cat "$D/peer1.log")"
+    wait_for 5 q_match dst.qmp '{"execute":"query-migrate"}' 'TLS handshake failed' ||
+        bad "dst after a cut handshake: $(qmp dst.qmp '{"execute":"query-migrate"}')"
+    timeout 10 "$TP" garbage-client "$G" "$dport" >"$D/peer2.log" 2>&1 ||
+        bad "tls-peer garbage-client: $(cat "$D/peer2.log")"
+    grep -q "handshake ok" "$D/peer2.log" || bad "garbage-client: no handshake"
+    wait_for 5 q_match dst.qmp '{"execute":"query-migrate"}' '"error-desc":"TLS: ' ||
+        bad "dst after garbage: $(qmp dst.qmp '{"execute":"query-migrate"}')"
+
+    # a source with good credentials, refused by destinations
+    tls_src s_good --tls-creds "$G"
+    tls_dest d_other --tls-creds "$C/otherca"
+    tls_refused s_good "tcp:127.0.0.1:$port" "the peer's certificate is not signed by our CA" \
+        d_other "did the source refuse this destination's certificate"
+    tls_dest d_exp --tls-creds "$C/expired"
+    tls_refused s_good "tcp:127.0.0.1:$port" "the peer's certificate has expired" \
+        d_exp "did the source refuse"
+    tls_dest d_fut --tls-creds "$C/future"
+    tls_refused s_good "tcp:127.0.0.1:$port" "the peer's certificate is not valid yet" \
+        d_fut "did the source refuse"
+    tls_dest d_plain
+    tls_refused s_good "tcp:127.0.0.1:$port" "TLS handshake failed" \
+        d_plain "a TLS client, but this destination has no --tls-creds"
+    # the destination's host name (the URI's): its certificate names
+    # localhost and 127.0.0.1 (the URIs above), not 127.0.0.2
+    TLS_ADDR=127.0.0.2 tls_dest d_name --tls-creds "$G"
+    tls_refused s_good "tcp:127.0.0.2:$port" "the peer's certificate does not name the host" \
+        d_name "did the source refuse"
+    peerport=$((20000 + RANDOM % 30000))
+    start peer3 "$TP" cut-server "$peerport"
+    wait_for 5 grep -q listening "$D/peer3.log" || die "tls-peer cut-server did not listen"
+    tls_refused s_good "tcp:127.0.0.1:$peerport" "TLS handshake failed"
+    peerport=$((20000 + RANDOM % 30000))
+    start peer4 timeout 10 "$TP" garbage-server "$G" "$peerport"
+    wait_for 5 grep -q listening "$D/peer4.log" || die "tls-peer garbage-server did not listen"
+    tls_refused s_good "tcp:127.0.0.1:$peerport" "TLS: "
+    grep -q "handshake ok" "$D/peer4.log" || bad "garbage-server: no handshake: $(cat "$D/peer4.log")"
+    for r in s_other s_exp s_fut s_intr s_plain; do stop "$r"; done
+
+    # The good case, into the destination that refused all that: the
+    # host's 1 MiB paste and the guest's 512 KiB copy in flight.
+    start_host h0 --guest "unix:$D/chan" --tls-creds "$G"
+    wait_for 5 test -S "$D/chan" || die "h0 is not listening"
+    start_sim g chan
+    wait_for 5 q_match h0.qmp '{"execute":"query-vdagent"}' '"connected":true' || die "g never connected"
+    size=1048576 gsize=524288
+    prev=$(guest_serial h0.qmp primary)
+    ctl g.ctl "throttle 8" >/dev/null || die "g: throttle"
+    ctl g.ctl "slowread 64" >/dev/null || die "g: slowread"
+    ctl g.ctl "copy-bytes primary $gsize" >/dev/null || die "g: copy-bytes"
+    wait_for 5 guest_grabbed h0.qmp primary "$prev" || die "h0 saw no grab of primary"
+    b0=$(bytes_in h0.qmp)
+    start get0 env VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/h0.qmp" \
+        '{"execute":"clipboard-get","arguments":{"selection":"primary"}}'
+    wait_for 5 bytes_in_ge h0.qmp $((b0 + 65536)) || bad "the guest's copy does not flow"
+    set_json "$D/set.json" clipboard "$size"
+    qmp h0.qmp "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes"
+    ctl g.ctl hold >/dev/null || die "g: hold"
+    start paste0 env VDCTL_TIMEOUT=30 "$CTL" line "unix:$D/g.ctl" "paste clipboard"
+    wait_for 5 bytes_out_ge h0.qmp 100000 || bad "h0 wrote no reply"
+    px=$((RANDOM % 32768)) py=$((RANDOM % 32768))
+    abs_btn h0.qmp 0 "$px" "$py" left false >/dev/null || bad "input-send-event"
+    sleep 0.1
+    qmp h0.qmp '{"execute":"stop"}' >/dev/null || die "stop h0"
+    sleep 0.05
+    ctl g.ctl freeze >/dev/null || die "g: freeze"
+    migrate h0.qmp "tcp:localhost:$dport" >/dev/null || die "migrate h0 over TLS"
+    wait_for 10 mig_done h0.qmp || die "the TLS migration did not finish"
+    [ "$(mig_status h0.qmp)" = completed ] || die "TLS migration: $(qmp h0.qmp '{"execute":"query-migrate"}')"
+    wait_for 5 mig_done dst.qmp
+    [ "$(mig_status dst.qmp)" = completed ] || die "dst says $(qmp dst.qmp '{"execute":"query-migrate"}')"
+    note "TLS migration: $(qmp dst.qmp '{"execute":"query-migrate"}')"
+    ctl g.ctl "move unix:$D/dst.chan" >/dev/null || die "the agent cannot move to dst"
+    ctl g.ctl thaw >/dev/null || die "g: thaw"
+    ctl g.ctl unhold >/dev/null || die "g: unhold"
+    exit_status paste0 30
+    r=$(head -c 80 "$D/paste0.log")
+    case $r in "ok $size "*) ;; *) bad "the paste of $size bytes answered '$r'";; esac
+    cut -d' ' -f3 "$D/paste0.log" | base64 -d >"$D/got" 2>/dev/null
+    same_pattern "$D/got" "$size" || bad "the $size bytes pasted differ from what the host set"
+    stat_is g.ctl errors 0 || bad "the agent saw $(sim_stat g.ctl errors) protocol errors"
+    pointer_is g.ctl "$((px * 1023 / 32767)) $((py * 767 / 32767)) 0 0" ||
+        bad "the pointer move in flight did not arrive"
+    exit_status get0 10
+    r=$(VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/dst.qmp" \
+        '{"execute":"clipboard-get","arguments":{"selection":"primary"}}')
+    get_data "$r" | tr -d '\n' >"$D/gget"
+    same_pattern "$D/gget" "$gsize" ||
+        bad "dst read $(wc -c <"$D/gget") bytes of the guest's $gsize (${r:0:60})"
+    host_to_guest dst.qmp g.ctl clipboard "after the TLS migration" || true
+    # tcp:: without --tls-creds says it is plain text on every interface
+    start_host d_any --incoming "tcp::0"
+    grep -q "warning: tcp::0 listens on every interface, for unauthenticated plain text" "$D/d_any.log" ||
+        bad "no warning for tcp::0: $(cat "$D/d_any.log")"
+}
+
+echo "1..19"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1634,6 +1800,7 @@ run max-message s_max_message 15
 run live s_live 30
 run quiet-flood s_quiet_flood 60
 run clip-files s_clip_files 30
+run tls s_tls 60
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"
