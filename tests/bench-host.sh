@@ -34,6 +34,10 @@
 #     the live phase and the whole migration beside a raw copy of the same
 #     bytes over a loopback socket of the transport (BUILD_DIR/rawcopy).
 #     Goals printed, never asserted.
+#  d. tcp: migration with --tls-creds (issue 17) beside plain tcp:, an
+#     empty state, each to a new destination: the downtime of a migration
+#     without a live phase (the TLS handshake is in it) and with one (the
+#     handshake is in the live phase).  Certificates: tests/tls-certs.sh.
 #
 # Figures are printed, never asserted; the exit status is 1 only when the
 # set-up fails.  Every process is ours, stopped by PID within a bound; the
@@ -627,4 +631,65 @@ printf '    (live phase and whole: wall time from sending migrate to a '\
 'destination completed; raw socket: rawcopy, a writer thread and a reader '\
 'over a loopback socket of the transport, best of 5; part c took %d s)\n' \
     $((SECONDS - part_t0))
+
+# ---- d. TLS (issue 17) -------------------------------------------------------
+
+part_t0=$SECONDS
+printf '\nd: tcp: with --tls-creds (TLS, ECDSA P-256 certificates made now) '\
+'beside plain tcp:, --guest sim -> a new vdagent-host, empty state; best of %d\n\n' \
+    "$LIVE_REPS"
+bash "$(dirname "${BASH_SOURCE[0]}")/tls-certs.sh" "$W/certs" >/dev/null ||
+    fail "tls-certs.sh (certtool: make deps)"
+
+# One migration: $1 plain or tls, $2 0 (no live phase) or 1; TDT: downtime.
+tls_once() {
+    local src dst port r st end spid dpid
+    local -a extra=()
+    [ "$1" = tls ] && extra=(--tls-creds "$W/certs/good")
+    N_LIVE=$((N_LIVE + 1))
+    src=ts$N_LIVE dst=td$N_LIVE port=$((20000 + RANDOM % 30000))
+    start "$HOST" --guest sim --qmp "unix:$W/$src.qmp" "${extra[@]}" >>"$W/$src.log" 2>&1
+    spid=$LAST
+    start "$HOST" --incoming "tcp:127.0.0.1:$port" --qmp "unix:$W/$dst.qmp" \
+        "${extra[@]}" >>"$W/$dst.log" 2>&1
+    dpid=$LAST
+    wait_for 5 test -S "$W/$src.qmp" || fail "tls: $src did not start"
+    wait_for 5 test -S "$W/$dst.qmp" || fail "tls: $dst did not start"
+    [ "$2" = 1 ] && { qmp "$src" "$LIVE_CAPS" >/dev/null || fail "tls: caps"; }
+    qmp "$src" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:localhost:$port\"}}" \
+        >/dev/null || fail "tls: migrate"
+    end=$((SECONDS + 20))
+    if [ "$2" = 1 ]; then
+        until [ "$(str "$(qmp "$src" '{"execute":"query-migrate"}')" status)" = pre-switchover ]; do
+            [ "$SECONDS" -ge "$end" ] && fail "tls: no pre-switchover"
+        done
+        qmp "$src" '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' \
+            >/dev/null || fail "tls: migrate-continue"
+    fi
+    while :; do
+        r=$(qmp "$dst" '{"execute":"query-migrate"}')
+        st=$(str "$r" status)
+        [ "$st" = completed ] || [ "$st" = failed ] && break
+        [ "$SECONDS" -ge "$end" ] && fail "tls: no completion"
+    done
+    [ "$st" = completed ] || fail "tls ($1): destination $r"
+    TDT=$(num "$r" downtime-us)
+    quit_host "$src" "$spid"
+    quit_host "$dst" "$dpid"
+}
+
+for live in 0 1; do
+    p_dt=() t_dt=()
+    for ((rep = 0; rep < LIVE_REPS; rep++)); do
+        tls_once plain "$live"
+        p_dt+=("$TDT")
+        tls_once tls "$live"
+        t_dt+=("$TDT")
+    done
+    what="tcp: TLS downtime, no live phase"
+    [ "$live" = 1 ] && what="tcp: TLS downtime, pause-before-switchover"
+    line_us "$what" "$(min "${t_dt[@]}")" "plain tcp:" "$(min "${p_dt[@]}")" "no target"
+    printf '    (all %d: TLS %s us, plain %s us)\n' "$LIVE_REPS" "${t_dt[*]}" "${p_dt[*]}"
+done
+printf '    (part d took %d s)\n' $((SECONDS - part_t0))
 exit 0

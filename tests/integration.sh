@@ -1775,6 +1775,22 @@ s_tls() {
     same_pattern "$D/gget" "$gsize" ||
         bad "dst read $(wc -c <"$D/gget") bytes of the guest's $gsize (${r:0:60})"
     host_to_guest dst.qmp g.ctl clipboard "after the TLS migration" || true
+    # a live migration (pause-before-switchover) over TLS: the handshake
+    # in the live phase, frames and keepalives through the relay
+    tls_dest d_live --tls-creds "$G" --tls-authz 'O=vdagent-chardev tests,CN=migration-client'
+    qmp s_good.qmp '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}' \
+        >/dev/null || die "s_good: caps"
+    migrate s_good.qmp "tcp:localhost:$port" >/dev/null || die "migrate s_good live"
+    wait_for 10 mig_is s_good.qmp pre-switchover ||
+        die "live TLS: $(qmp s_good.qmp '{"execute":"query-migrate"}')"
+    sleep 1.2                   # a keepalive goes through the relay
+    qmp s_good.qmp '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' \
+        >/dev/null || die "migrate-continue"
+    wait_for 10 mig_done d_live.qmp
+    [ "$(mig_status d_live.qmp)" = completed ] ||
+        bad "live TLS: $(qmp d_live.qmp '{"execute":"query-migrate"}')"
+    r=$(clip_get d_live.qmp clipboard)
+    [ "$(get_data "$r")" = "kept by s_good" ] || bad "d_live's clipboard: $r"
     # tcp:: without --tls-creds says it is plain text on every interface
     start_host d_any --incoming "tcp::0"
     grep -q "warning: tcp::0 listens on every interface, for unauthenticated plain text" "$D/d_any.log" ||
