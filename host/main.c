@@ -313,6 +313,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "vdagent-host: --tls-creds: %s\n", err->message);
             g_clear_error(&err);
             exit_status = 1;
+        } else if (m->incoming_spec &&
+                   g_str_has_prefix(m->incoming_spec, "tcp:") &&
+                   !host_tls_creds_can(m->tls, true)) {
+            fprintf(stderr, "vdagent-host: --tls-creds: no server-cert.pem "
+                    "in %s for --incoming %s\n", m->tls_creds,
+                    m->incoming_spec);
+            exit_status = 1;
         }
         host_migration_set_tls(m->mig, m->tls);
     }

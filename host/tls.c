@@ -150,6 +150,11 @@ HostTlsCreds *host_tls_creds_new(const char *dir, const char *authz,
     return c;
 }
 
+bool host_tls_creds_can(const HostTlsCreds *c, bool server)
+{
+    return (server ? c->server : c->client) != NULL;
+}
+
 /* ---- the handshake ---------------------------------------------------------- */
 
 static gboolean on_accept_certificate(GTlsConnection *tls,

@@ -39,6 +39,9 @@ HostTlsCreds *host_tls_creds_new(const char *dir, const char *authz,
                                  GError **errp);
 void host_tls_creds_free(HostTlsCreds *c);
 
+/* Does @c hold the pair of an incoming side (@server) or a sending one? */
+bool host_tls_creds_can(const HostTlsCreds *c, bool server);
+
 /*
  * Run the handshake on the connected TCP socket @fd (taken: closed on
  * failure too) as the incoming side (@server) or the sending side to

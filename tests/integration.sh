@@ -1791,6 +1791,19 @@ s_tls() {
         bad "live TLS: $(qmp d_live.qmp '{"execute":"query-migrate"}')"
     r=$(clip_get d_live.qmp clipboard)
     [ "$(get_data "$r")" = "kept by s_good" ] || bad "d_live's clipboard: $r"
+    # bad options: clear at start
+    "$HOST" --guest sim --tls-creds "$D/none" >"$D/o1.log" 2>&1
+    r=$?
+    [ $r = 1 ] && grep -q -- "--tls-creds: no $D/none/ca-cert.pem" "$D/o1.log" ||
+        bad "--tls-creds without a CA: status $r, $(cat "$D/o1.log")"
+    "$HOST" --incoming tcp:127.0.0.1:0 --tls-creds "$C/intruder" >"$D/o2.log" 2>&1
+    r=$?
+    [ $r = 1 ] && grep -q -- "--tls-creds: no server-cert.pem in $C/intruder" "$D/o2.log" ||
+        bad "--incoming tcp: without a server pair: status $r, $(cat "$D/o2.log")"
+    "$HOST" --guest sim --tls-authz x >"$D/o3.log" 2>&1
+    r=$?
+    [ $r = 2 ] && grep -q -- "--tls-authz needs --tls-creds" "$D/o3.log" ||
+        bad "--tls-authz alone: status $r, $(cat "$D/o3.log")"
     # tcp:: without --tls-creds says it is plain text on every interface
     start_host d_any --incoming "tcp::0"
     grep -q "warning: tcp::0 listens on every interface, for unauthenticated plain text" "$D/d_any.log" ||
