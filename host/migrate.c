@@ -1237,7 +1237,8 @@ typedef struct InJob {
     int fd;                   /* the accepted channel (or its TLS relay's) */
     bool own_fd;
     HostTlsCreds *creds;      /* tcp: over TLS: the handshake comes first */
-    HostTlsChannel *tls;      /* set by the thread once it is done */
+    HostTlsChannel *tls;      /* the thread sets it (atomically) after the
+                                 handshake */
     uint8_t kind;
     char *path;
     uint64_t stop_us;         /* the peer's clock: see in_downtime() */
@@ -1587,6 +1588,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
  */
 static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
 {
+    HostTlsChannel *tls;
     uint8_t first;
     ssize_t n;
 
@@ -1623,10 +1625,11 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
         return false;
     }
     job->own_fd = false;                /* the relay takes it */
-    job->tls = host_tls_channel_new(job->creds, job->fd, true, NULL, deadline,
-                                    errp);
-    job->fd = job->tls ? host_tls_channel_fd(job->tls) : -1;
-    return job->tls != NULL;
+    tls = host_tls_channel_new(job->creds, job->fd, true, NULL, deadline,
+                               errp);
+    job->fd = tls ? host_tls_channel_fd(tls) : -1;
+    g_atomic_pointer_set(&job->tls, tls);   /* in_job_stop() may wake it */
+    return tls != NULL;
 }
 
 static gpointer in_thread_main(gpointer opaque)
@@ -1763,9 +1766,10 @@ static void in_job_stop(HostMigration *m)
     }
     if (!job->creds) {
         shutdown(job->fd, SHUT_RDWR);
+    } else if (g_atomic_pointer_get(&job->tls)) {
+        host_tls_channel_shutdown(job->tls);
     }
-    /* With TLS the thread's handshake ends by its deadline (3 s); then
-     * host_tls_channel_free() wakes the relay. */
+    /* A TLS handshake under way ends by its deadline (3 s). */
     g_thread_join(m->in_thread);
     m->in_thread = NULL;
     m->in_job = NULL;

@@ -1791,6 +1791,24 @@ s_tls() {
         bad "live TLS: $(qmp d_live.qmp '{"execute":"query-migrate"}')"
     r=$(clip_get d_live.qmp clipboard)
     [ "$(get_data "$r")" = "kept by s_good" ] || bad "d_live's clipboard: $r"
+    # a destination that quits in a TLS live phase: at once (its thread
+    # is woken through the relay), and the source resumes
+    tls_src s_q --tls-creds "$G"
+    tls_dest d_q --tls-creds "$G"
+    qmp s_q.qmp '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}' \
+        >/dev/null || die "s_q: caps"
+    migrate s_q.qmp "tcp:localhost:$port" >/dev/null || die "migrate s_q live"
+    wait_for 10 mig_is s_q.qmp pre-switchover ||
+        die "s_q: $(qmp s_q.qmp '{"execute":"query-migrate"}')"
+    qmp d_q.qmp '{"execute":"quit"}' >/dev/null
+    exit_status d_q 3
+    r=$?
+    [ $r = 0 ] || bad "d_q did not quit within 3 s in a TLS live phase (status $r)"
+    qmp s_q.qmp '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' >/dev/null
+    wait_for 10 mig_done s_q.qmp || bad "s_q: the migration did not end"
+    [ "$(mig_status s_q.qmp)" = failed ] || bad "s_q: $(qmp s_q.qmp '{"execute":"query-migrate"}')"
+    wait_for 5 status_is s_q.qmp running
+    tls_serving s_q "its destination quit"
     # bad options: clear at start
     "$HOST" --guest sim --tls-creds "$D/none" >"$D/o1.log" 2>&1
     r=$?
