@@ -44,6 +44,12 @@
 #                   in the live phase, a cancel in pre-switchover, then a
 #                   live unix: migration with host and guest clipboard
 #                   activity and a guest paste in flight across it
+#  17 quiet-flood   a guest flooding requests without reading: the host
+#                   stops reading it, migrations over tcp: and unix:
+#                   succeed, every request is answered
+#  18 clip-files    clipboard-get / clipboard-set with "filename" (issue
+#                   16) through vdctl clip-get / clip-set, multi-MiB both
+#                   ways byte-exact, refused ones change nothing
 #  19 tls           --tls-creds (issue 17), certificates made at test time
 #                   (tests/tls-certs.sh): every refusal (CA, dates, authz,
 #                   plain text either way, a cut handshake, garbage after
@@ -56,7 +62,7 @@
 # agents are sim-agent processes).  Each scenario runs in its own process
 # group (a background subshell) with its own work directory; every process
 # it starts is ended by PID (TERM, then KILL), and a per-scenario watchdog
-# plus a global budget (~85 s) bound the run.  On failure the logs of the
+# plus a global budget (150 s, INTEGRATION_BUDGET) bound the run.  On failure the logs of the
 # failing scenarios are printed and kept; everything else is removed.
 # Interrupting (INT/TERM) ends every process started.
 # Environment: INTEGRATION_ONLY="NAME..." runs only those scenarios;
