@@ -110,6 +110,16 @@ static int G_GNUC_PRINTF(1, 2) usage_error(const char *fmt, ...)
 }
 
 /* Returns 0 when parsed, else the exit status. */
+/* What parse_args() kept of the command line. */
+static void free_args(HostMain *m)
+{
+    g_clear_pointer(&m->guest_spec, g_free);
+    g_clear_pointer(&m->qmp_spec, g_free);
+    g_clear_pointer(&m->incoming_spec, g_free);
+    g_clear_pointer(&m->tls_creds, g_free);
+    g_clear_pointer(&m->tls_authz, g_free);
+}
+
 static int parse_args(HostMain *m, int argc, char **argv)
 {
     int i;
@@ -277,6 +287,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     rc = parse_args(m, argc, argv);
     if (rc) {
+        free_args(m);
         return rc < 0 ? 0 : rc;
     }
     host_init(h, m->verbose);
@@ -373,10 +384,6 @@ int main(int argc, char **argv)
     input_router_free(h->router);
     g_main_loop_unref(h->loop);
     host_fini(h);
-    g_free(m->guest_spec);
-    g_free(m->qmp_spec);
-    g_free(m->incoming_spec);
-    g_free(m->tls_creds);
-    g_free(m->tls_authz);
+    free_args(m);
     return exit_status;
 }
