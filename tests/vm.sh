@@ -17,16 +17,19 @@
 # PNG both ways, pointer, two backend transfers that fail inside QEMU's
 # pre-switchover (a refusing and a dying destination: the operator cancels,
 # the source goes on), the live migration with the backend state, round
-# trips on the destination, an agent restart in the migrated guest, and
-# last the contrast: a further migration to a fresh backend, with what it
-# loses asserted.  Each scenario prints "PASS NAME (S s)" or "FAIL NAME
+# trips on the destination, an agent restart in the migrated guest, two
+# migrations with a large host-owned clipboard (the backend's whole state
+# moved in QEMU's pre-switchover, then the operator's live sequence: the
+# backend's live phase beside QEMU's RAM copy, its share of the downtime
+# printed for both), and last the contrast: a further migration to a
+# fresh backend, with what it loses asserted.  Each scenario prints "PASS NAME (S s)" or "FAIL NAME
 # (S s): reasons"; the run ends with "N passed, N failed" and fails on any
 # failure.  Processes are ended by PID; the whole run is bounded by
 # VM_BUDGET seconds (default 1500, the image build excluded).  Logs (guest
 # logs fetched at the end) are kept on failure or with VM_KEEP=1.
 #
 # Knobs: VM_CACHE=DIR, VM_ACCEL=tcg|kvm, VM_MEM=MiB (1024), VM_BUDGET=S,
-# VM_KEEP=1, ALLOW_SKIP=1 (no QEMU/debootstrap: SKIP instead of failing).
+# VM_LARGE_MIB=N (the large clipboard, 64), VM_KEEP=1, ALLOW_SKIP=1 (no QEMU/debootstrap: SKIP instead of failing).
 set -u
 export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
 
@@ -662,42 +665,198 @@ s_daemon_restart() {
     no_grab_discard B
 }
 
-# The contrast: B -> C where c is a fresh vdagent-host (no state moved).
-s_fresh_backend() {
-    local r got
-    state_before b B "fresh" || return
-    host_start c || return
+# ---- a large host-owned clipboard: the backend's step without and with
+# its live phase (issue 21) ----------------------------------------------------
+
+LARGE=${VM_LARGE_MIB:-64}
+large_make() { # the LARGE MiB of printable bytes in D/large, its clipboard-set in D/large.json
+    head -c $((LARGE * 1024 * 1024)) /dev/urandom | base64 -w0 | tr -d '/+=' |
+        head -c $((LARGE * 1024 * 1024)) >"$D/large"
+    { printf '{"execute":"clipboard-set","arguments":{"selection":"clipboard","data":"'
+      cat "$D/large"; printf '"}}'; } >"$D/large.json"
+    LARGE_SUM=$(sha <"$D/large")
+}
+x_offers() { # VM SEL TARGET: an X client owns SEL and offers TARGET (no data moved)
+    G "$1" "timeout 10 xclip -o -selection $2 -t TARGETS 2>/dev/null" && grep -qx -- "$3" <<<"$GOUT"
+}
+# The state both large hops compare: the host owns CLIPBOARD with the large
+# data (the guest's X sees it offered), the guest owns PRIMARY.
+large_before() { # HOST VM TAG
+    local t0
+    guest_copy "$1" "$2" primary "guest primary $3" || return 1
+    t0=$(ms_now)
+    VDCTL_TIMEOUT=60 hq "$1" "@$D/large.json" >/dev/null ||
+        { bad "clipboard-set of $LARGE MiB on $1"; return 1; }
+    echo "# clipboard-set of $LARGE MiB on $1: $(($(ms_now) - t0)) ms"
+    wait_for 30 x_offers "$2" clipboard UTF8_STRING ||
+        { bad "the guest's X never saw the host's $LARGE MiB CLIPBOARD offered: $GOUT"; return 1; }
+    SERIALS_BEFORE=$(last_serial "$1")
+    PIDS_BEFORE=$(agent_pids "$2")
+    MARKS_BEFORE=$(agent_marks "$2")
+    echo "# before ($3): last-serial [$SERIALS_BEFORE], $PIDS_BEFORE, marks $MARKS_BEFORE"
+}
+large_kept() { # HOST VM TAG: the large data served, nothing else lost, no new client
+    local got t0 s0 s1
+    t0=$(ms_now)
+    # the reply compared whole with the one expected (no sed over MiB)
+    VDCTL_TIMEOUT=60 hq "$1" '{"execute":"clipboard-get","arguments":{"selection":"clipboard"}}' >"$D/large.got"
+    if cmp -s <(tr -d '\n' <"$D/large.got") <(printf '{"return":{"data":"'; cat "$D/large"; printf '"}}'); then
+        echo "# clipboard-get of $LARGE MiB on $1: byte-exact, $(($(ms_now) - t0)) ms"
+    else
+        bad "clipboard-get on $1: a reply of $(wc -c <"$D/large.got") bytes, not the $LARGE MiB set (or they differ): $(head -c 100 "$D/large.got")"
+    fi
+    rm -f "$D/large.got"
+    got=$(clip_get_data "$1" primary)
+    [ "$got" = "guest primary $3" ] || bad "the guest's PRIMARY is not readable through $1: '${got:0:60}'"
+    [ "$(last_serial "$1")" = "$SERIALS_BEFORE" ] ||
+        bad "last-serial [$(last_serial "$1")] on $1, was [$SERIALS_BEFORE]"
+    [ "$(agent_pids "$2")" = "$PIDS_BEFORE" ] || bad "agent PIDs $(agent_pids "$2"), were $PIDS_BEFORE"
+    [ "$(agent_marks "$2")" = "$MARKS_BEFORE" ] ||
+        bad "the agent saw a new client or reopened its port: marks $(agent_marks "$2"), were $MARKS_BEFORE"
+    if [ "${4:-}" = paste ]; then
+        t0=$(ms_now)
+        # one paste (X's owner is the agent since large_before), its own time limit
+        G "$2" "timeout 90 xclip -o -selection clipboard -t UTF8_STRING 2>>/run/vm/xclip.log | sha256sum | cut -c1-64"
+        [ "$GOUT" = "$LARGE_SUM" ] ||
+            bad "the guest's paste of the $LARGE MiB through $1 differs: sha256 '$GOUT' $GERR"
+        echo "# the guest pasted $LARGE MiB through $1: sha256 ${GOUT:0:16}..., $(($(ms_now) - t0)) ms"
+    fi
+    # the serials go on: a guest grab gets the next one, a host grab is taken
+    s0=$(guest_serial "$1" primary)
+    guest_to_host "$1" "$2" primary "guest primary after $3"
+    s1=$(guest_serial "$1" primary)
+    [ -n "$s0" ] && [ "$s1" = $((s0 + 1)) ] || bad "guest grab serial $s0 -> $s1, expected +1"
+    host_to_guest "$1" "$2" clipboard "host clipboard after $3"
+    no_grab_discard "$2"
+}
+hop_done() { # SRC-VM DST-VM: QEMU's switchover completed, the destination runs
+    local r
+    wait_for 60 q_mig_is "$1" completed || { bad "QEMU $1: $(qq "$1" '{"execute":"query-migrate"}')"; return 1; }
+    wait_for 30 q_running "$2" || { bad "QEMU $2 is $(q_status "$2")"; return 1; }
+}
+
+# B -> C, the backend b -> c in QEMU's pre-switchover as before (its whole
+# state moves while QEMU waits), with the large clipboard.
+s_large_stop() {
+    local r t_pre t_done dt qd t0=$SECONDS
+    large_make
+    large_before b B "large stop" || return
+    host_dest c || return
     qemu_dest C c || return
     qemu_to_pre_switchover B C || return
+    t_pre=$(ms_now)
+    backend_migrate b || return
+    r=$(hq c '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || { bad "the destination backend: $r $(hq b '{"execute":"query-migrate"}')"; return; }
+    dt=$(field "$r" downtime-us)
     r=$(qq B '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}') ||
         { bad "migrate-continue: $r"; return; }
-    wait_for 60 q_mig_is B completed || { bad "QEMU B: $(qq B '{"execute":"query-migrate"}')"; return; }
-    wait_for 30 q_running C || { bad "QEMU C is $(q_status C)"; return; }
-    GUEST_VM=C
+    hop_done B C || return
+    t_done=$(ms_now)
+    GUEST_VM=C CUR_H=c CUR_V=C
+    qd=$(field "$(qq B '{"execute":"query-migrate"}')" downtime)
+    STOP_FIG="backend step $BE_MS ms wall, its share (c's downtime-us) $((dt / 1000)).$((dt % 1000 / 100)) ms; QEMU downtime $qd ms; pre-switchover -> C running $((t_done - t_pre)) ms"
+    note "$LARGE MiB without the live phase: $STOP_FIG"
     sleep 1
     r=$(guest_crashed C) && { bad "the guest kernel crashed after QEMU's migration: $r"; return; }
     stop B
     stop b
-    wait_for 30 has_caps c || bad "the fresh backend got no caps"
+    large_kept c C "large stop"
+}
+
+# C -> D, the operator's live sequence: the backend's live phase runs
+# beside QEMU's RAM copy, both wait in pre-switchover, the backend
+# switches over first (its remainder only), then QEMU.
+s_large_live() {
+    local r cap t_mig t_pre t_be t_done dt qd hs qs
+    cap='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
+    large_before c C "large live" || return
+    host_dest d || return
+    qemu_dest D d || return
+    r=$(hq c "$cap") || { bad "vdagent-host migrate-set-capabilities: $r"; return; }
+    r=$(qq C "$cap") || { bad "QEMU migrate-set-capabilities: $r"; return; }
+    t_mig=$(ms_now)
+    r=$(qq C "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$D/D.mig\"}}") ||
+        { bad "QEMU migrate: $r"; return; }
+    r=$(hq c "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"tcp:127.0.0.1:$PORT\"}}") ||
+        { bad "vdagent-host migrate: $r"; return; }
+    hs= qs=
+    both_pre() {
+        [ "$hs" = pre-switchover ] || hs=$(h_mig c)
+        [ "$qs" = pre-switchover ] || qs=$(q_mig C)
+        [ "$hs" = pre-switchover ] && [ "$qs" = pre-switchover ]
+    }
+    wait_for 120 both_pre ||
+        { bad "not both in pre-switchover: the backend $(hq c '{"execute":"query-migrate"}'), QEMU $(qq C '{"execute":"query-migrate"}')"; return; }
+    t_pre=$(ms_now)
+    [ "$(q_status C)" != running ] || bad "QEMU C runs in pre-switchover"
+    [ "$(h_status c)" = running ] || bad "the source backend is $(h_status c) in its pre-switchover, not running"
+    r=$(hq c '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}') ||
+        { bad "vdagent-host migrate-continue: $r"; return; }
+    wait_for 30 h_mig_done c || { bad "the backend's switchover never ended: $(h_mig c)"; return; }
+    t_be=$(ms_now)
+    r=$(hq c '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || { bad "the backend's live migration: $r"; return; }
+    r=$(hq d '{"execute":"query-migrate"}')
+    [ "$(field "$r" status)" = completed ] || { bad "the destination backend: $r"; return; }
+    dt=$(field "$r" downtime-us)
+    r=$(qq C '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}') ||
+        { bad "QEMU migrate-continue: $r"; return; }
+    hop_done C D || return
+    t_done=$(ms_now)
+    GUEST_VM=D CUR_H=d CUR_V=D
+    r=$(qq C '{"execute":"query-migrate"}')
+    echo "# QEMU C query-migrate: $r"
+    qd=$(field "$r" downtime)
+    LIVE_FIG="backend switchover $((t_be - t_pre)) ms wall, its share (d's downtime-us) $((dt / 1000)).$((dt % 1000 / 100)) ms; QEMU downtime $qd ms; both in pre-switchover $((t_pre - t_mig)) ms after migrate; pre-switchover -> D running $((t_done - t_pre)) ms"
+    note "$LARGE MiB with the live phase: $LIVE_FIG"
+    note "$LARGE MiB, the backend's share side by side: without the live phase ${STOP_FIG:-not measured}"
+    [ "$(h_status c)" = postmigrate ] || bad "the source vdagent-host is $(h_status c), not postmigrate"
+    sleep 1
+    r=$(guest_crashed D) && { bad "the guest kernel crashed after QEMU's migration: $r"; return; }
+    stop C
+    stop c
+    large_kept d D "large live" paste
+    rm -f "$D/large" "$D/large.json"
+}
+
+# The contrast: the VM (CUR_V, backend CUR_H) -> E where e is a fresh
+# vdagent-host (no state moved).
+s_fresh_backend() {
+    local r got h=$CUR_H v=$CUR_V
+    state_before "$h" "$v" "fresh" || return
+    host_start e || return
+    qemu_dest E e || return
+    qemu_to_pre_switchover "$v" E || return
+    r=$(qq "$v" '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}') ||
+        { bad "migrate-continue: $r"; return; }
+    wait_for 60 q_mig_is "$v" completed || { bad "QEMU $v: $(qq "$v" '{"execute":"query-migrate"}')"; return; }
+    wait_for 30 q_running E || { bad "QEMU E is $(q_status E)"; return; }
+    GUEST_VM=E
+    sleep 1
+    r=$(guest_crashed E) && { bad "the guest kernel crashed after QEMU's migration: $r"; return; }
+    stop "$v"
+    stop "$h"
+    wait_for 30 has_caps e || bad "the fresh backend got no caps"
     # what is lost, shown
-    r=$(sel_query c clipboard)
+    r=$(sel_query e clipboard)
     note "fresh backend: clipboard-query: $r"
     grep -q '"owner":"guest"' <<<"$r" && bad "the fresh backend knows the guest's clipboard: $r"
-    got=$(clip_get_data c clipboard)
+    got=$(clip_get_data e clipboard)
     note "fresh backend: clipboard-get: ${got:0:120}"
     [ "$got" = "guest clipboard fresh" ] && bad "the guest's clipboard was readable through a fresh backend"
-    G C "sleep 2; paste primary | head -c 100"
+    G E "sleep 2; paste primary | head -c 100"
     note "fresh backend: the guest pastes PRIMARY as '$GOUT' (was 'host primary fresh')"
     [ "$GOUT" = "host primary fresh" ] && bad "the host's PRIMARY survived a fresh backend"
-    r=$(last_serial c)
+    r=$(last_serial e)
     note "fresh backend: last-serial [$r], was [$SERIALS_BEFORE]"
     [ "$r" = "$SERIALS_BEFORE" ] && bad "the serials were not reset"
-    r=$(agent_marks C)
+    r=$(agent_marks E)
     note "fresh backend: the agent's marks $MARKS_BEFORE -> $r"
     [ "${r%%;*}" -gt "${MARKS_BEFORE%%;*}" ] || bad "the agent did not see a new client"
     # and the fresh backend works, from scratch
-    host_to_guest c C clipboard "fresh backend host ✓"
-    guest_to_host c C clipboard "fresh backend guest ✓"
+    host_to_guest e E clipboard "fresh backend host ✓"
+    guest_to_host e E clipboard "fresh backend guest ✓"
 }
 
 # ---- driver -------------------------------------------------------------------
@@ -744,12 +903,14 @@ main() {
             scenario vm-migrated-roundtrips s_migrated_roundtrips
             scenario vm-session-agent-restart-migrated s_session_restart
             scenario vm-daemon-restart-migrated s_daemon_restart
-            scenario vm-fresh-backend-loses s_fresh_backend
+            CUR_H=b CUR_V=B
+            scenario vm-migrate-large-backend-stopped s_large_stop &&
+                scenario vm-migrate-large-backend-live s_large_live &&
+                scenario vm-fresh-backend-loses s_fresh_backend
         fi
     fi
     [ "$FAILED" = 0 ] || { echo "# ---- trace (last 40 lines)"; tail -40 "$D/trace.log" | cut -c1-240 | sed 's/^/#   /'; }
     echo "$PASSED passed, $FAILED failed ($((SECONDS - START)) s with the VM, $((SECONDS - T_ALL)) s in all)"
     [ "$FAILED" = 0 ]
 }
-main "$@"
-exit $?
+main "$@"; exit   # one line: read whole before it runs
