@@ -33,6 +33,25 @@
 set -u
 export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
 
+# QEMU 7.2's TCG migration now and then leaves the guest's memory corrupt
+# (the guest kernel oopses right after a switchover, about 1 hop in 30,
+# also with no backend state moved: see the README).  A run whose only
+# failures are that crash runs once more, and says so; any other failure
+# fails the run at once.
+if [ -z "${VM_RETRIED:-}" ]; then
+    vm_log=$(mktemp)
+    VM_RETRIED=0 bash "$0" "$@" 2>&1 | tee "$vm_log"
+    vm_rc=${PIPESTATUS[0]}
+    if [ "$vm_rc" != 0 ] && grep -q '^FAIL ' "$vm_log" &&
+        ! grep '^FAIL ' "$vm_log" | grep -vq "the guest kernel crashed after QEMU's migration"; then
+        rm -f "$vm_log"
+        echo "# RETRY: the only failure was the guest kernel crashing after QEMU's migration (QEMU 7.2, TCG), not vdagent-host: check-vm runs once more"
+        VM_RETRIED=1 exec bash "$0" "$@"
+    fi
+    rm -f "$vm_log"
+    exit "$vm_rc"
+fi
+
 B=${1:-build}
 B=$(cd "$B" 2>/dev/null && pwd) || { echo "usage: $0 [BUILD_DIR]" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
