@@ -477,6 +477,20 @@ static bool out_read_answer(int fd, gint64 deadline, char **error,
     return out_read_msg(fd, deadline, false, NULL, error, errp) == 1;
 }
 
+/*
+ * The part a version 1 header and a version 2 final frame share: the
+ * source's stop time, the guest path, the stream's length.
+ */
+static void put_header_tail(MigrationStream *hdr, uint64_t stop_us,
+                            const char *path, size_t path_len,
+                            uint64_t stream_len)
+{
+    migration_put_be64(hdr, stop_us);
+    migration_put_be32(hdr, (uint32_t)path_len);
+    migration_put_bytes(hdr, path, path_len);
+    migration_put_be64(hdr, stream_len);
+}
+
 static gpointer out_thread(gpointer opaque)
 {
     OutJob *job = opaque;
@@ -505,10 +519,7 @@ static gpointer out_thread(gpointer opaque)
     migration_put_u8(hdr, job->kind);
     migration_put_u8(hdr, job->n_fds);
     migration_put_u8(hdr, 0);
-    migration_put_be64(hdr, job->stop_us);
-    migration_put_be32(hdr, path_len);
-    migration_put_bytes(hdr, job->path, path_len);
-    migration_put_be64(hdr, slen);
+    put_header_tail(hdr, job->stop_us, job->path, path_len, slen);
     hdata = migration_stream_data(hdr, &hlen);
     if (!migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
                                 deadline, &err) ||
@@ -839,10 +850,7 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
         migration_put_u8(hdr, lo->kind);
         migration_put_u8(hdr, lo->n_fds);
         migration_put_be16(hdr, 0);
-        migration_put_be64(hdr, lo->stop_us);
-        migration_put_be32(hdr, path_len);
-        migration_put_bytes(hdr, lo->path, path_len);
-        migration_put_be64(hdr, len);
+        put_header_tail(hdr, lo->stop_us, lo->path, path_len, len);
     }
     hdata = migration_stream_data(hdr, &hlen);
     return migration_channel_send(fd, hdata, hlen,

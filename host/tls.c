@@ -175,32 +175,26 @@ static gboolean on_accept_certificate(GTlsConnection *tls,
 
 static char *describe_flags(GTlsCertificateFlags f)
 {
+    static const struct {
+        GTlsCertificateFlags flag;
+        const char *what;
+    } why[] = {
+        { G_TLS_CERTIFICATE_UNKNOWN_CA, "is not signed by our CA" },
+        { G_TLS_CERTIFICATE_EXPIRED, "has expired" },
+        { G_TLS_CERTIFICATE_NOT_ACTIVATED, "is not valid yet" },
+        { G_TLS_CERTIFICATE_BAD_IDENTITY, "does not name the host" },
+        { G_TLS_CERTIFICATE_REVOKED, "is revoked" },
+        { G_TLS_CERTIFICATE_INSECURE, "uses an insecure algorithm" },
+    };
     GString *s = g_string_new("the peer's certificate ");
     const char *sep = "";
+    size_t i;
 
-    if (f & G_TLS_CERTIFICATE_UNKNOWN_CA) {
-        g_string_append_printf(s, "%sis not signed by our CA", sep);
-        sep = ", ";
-    }
-    if (f & G_TLS_CERTIFICATE_EXPIRED) {
-        g_string_append_printf(s, "%shas expired", sep);
-        sep = ", ";
-    }
-    if (f & G_TLS_CERTIFICATE_NOT_ACTIVATED) {
-        g_string_append_printf(s, "%sis not valid yet", sep);
-        sep = ", ";
-    }
-    if (f & G_TLS_CERTIFICATE_BAD_IDENTITY) {
-        g_string_append_printf(s, "%sdoes not name the host", sep);
-        sep = ", ";
-    }
-    if (f & G_TLS_CERTIFICATE_REVOKED) {
-        g_string_append_printf(s, "%sis revoked", sep);
-        sep = ", ";
-    }
-    if (f & G_TLS_CERTIFICATE_INSECURE) {
-        g_string_append_printf(s, "%suses an insecure algorithm", sep);
-        sep = ", ";
+    for (i = 0; i < G_N_ELEMENTS(why); i++) {
+        if (f & why[i].flag) {
+            g_string_append_printf(s, "%s%s", sep, why[i].what);
+            sep = ", ";
+        }
     }
     if (!*sep) {
         g_string_append(s, "is not acceptable");

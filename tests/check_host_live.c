@@ -1034,48 +1034,44 @@ START_TEST(test_hostile)
 }
 END_TEST
 
-Suite *host_live_suite(void)
+/* A test case of @s with the two-host fixture and a 60 s timeout. */
+static TCase *live_tcase(Suite *s, const char *name)
 {
-    Suite *s = suite_create("host-live");
-    TCase *tc = tcase_create("moves");
+    TCase *tc = tcase_create(name);
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+Suite *host_live_suite(void)
+{
+    Suite *s = suite_create("host-live");
+    TCase *tc = live_tcase(s, "moves");
+
     tcase_add_test(tc, test_unix);
     tcase_add_test(tc, test_tcp);
     tcase_add_test(tc, test_fd);
     tcase_add_test(tc, test_grab_release);
     tcase_add_test(tc, test_request_during);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("peer");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = live_tcase(s, "peer");
     tcase_add_test(tc, test_dies_active);
     tcase_add_test(tc, test_refuses_active);
     tcase_add_test(tc, test_dies_pre_switchover);
     tcase_add_test(tc, test_refuses_pre_switchover);
     tcase_add_test(tc, test_dies_device);
     tcase_add_test(tc, test_refuses_device);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("cancel");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = live_tcase(s, "cancel");
     tcase_add_test(tc, test_cancel_active);
     tcase_add_test(tc, test_cancel_pre_switchover);
     tcase_add_test(tc, test_cancel_device_refused);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("commands");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = live_tcase(s, "commands");
     tcase_add_test(tc, test_commands);
     tcase_add_test(tc, test_free_during_live);
     tcase_add_test(tc, test_free_dest_during_live);
     tcase_add_test(tc, test_ack_lie);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("hostile");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = live_tcase(s, "hostile");
     tcase_add_loop_test(tc, test_hostile, 0, G_N_ELEMENTS(hostile));
-    suite_add_tcase(s, tc);
     return s;
 }
