@@ -296,6 +296,67 @@ START_TEST(test_host_grab_not_repeated)
 }
 END_TEST
 
+/*
+ * An agent restarting in place (caps with request=1 while its caps are
+ * known) without CLIPBOARD_BY_DEMAND any more: the old session's clipboard
+ * ends with those caps, not with the answer to our caps request, so no
+ * state between the two holds clipboard state the new caps cannot carry
+ * (found by fuzz_device: "host selections without a clipboard").  The
+ * state saves, loads into a fresh device and saves again to the same
+ * bytes; the guest's selection is released for the host peers (which
+ * ends their request to the guest) and the host's stays.  _i 0: only a host grab was
+ * announced; 1: the guest also owns CLIPBOARD and the host peer waits for
+ * its text.
+ */
+START_TEST(test_restart_without_clipboard_saves)
+{
+    VDAgentConfig config = mig_config();
+    g_autoptr(GuestAgent) ga = real_agent();
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    uint8_t caps[8];
+    HostPeer *hp;
+    TestFe *src, *dst;
+
+    src = fe_new_detached(&config);
+    mig_connect(src, ga);
+    hp = fe_peer_new(src);
+    hp_grab(hp, 1, BIT(TEXT));
+    if (_i == 1) {
+        guest_agent_send_grab(ga, 0, &text, 1);
+        fe_pump(src);
+        ck_assert_uint_eq(hp->view[0].owner, 'g');
+        ck_assert(hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+        fe_pump(src);
+        ck_assert_ptr_nonnull(guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST,
+                                               0));
+    }
+
+    /* A raw caps message: the scripted agent's own caps stay as they are. */
+    test_put_le32(caps, 1);
+    test_put_le32(caps + 4, REAL_AGENT_CAPS & ~CAP(CLIPBOARD_BY_DEMAND));
+    guest_agent_send_message(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, caps,
+                             sizeof(caps));
+    fe_pump(src);
+    ck_assert_uint_eq(hp->view[0].owner, 'n');
+    ck_assert_uint_eq(hp->view[1].owner, 'h');
+    ck_assert(!hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+
+    vdagent_chardev_set_running(src->dev, false);
+    stream = save_dev(src->dev);
+    src->ga = NULL;
+    dst = dest_new(src);
+    dest_load_ok(dst, stream);
+    vdagent_chardev_set_running(dst->dev, false);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert_mem_eq(again->data, stream->data, stream->len);
+    fe_free(dst);
+    fe_free(src);
+}
+END_TEST
+
 /* ---- tests: session state ---------------------------------------------- */
 
 /*
@@ -541,6 +602,7 @@ Suite *vdagent_migration_state_suite(void)
     tcase_add_loop_test(tc, test_guest_owned_selection, 0, N_SEL);
     tcase_add_loop_test(tc, test_host_request_pending, 0, 2);
     tcase_add_loop_test(tc, test_host_grab_not_repeated, 0, 3);
+    tcase_add_loop_test(tc, test_restart_without_clipboard_saves, 0, 2);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("session");

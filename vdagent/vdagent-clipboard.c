@@ -669,12 +669,17 @@ void vdagent_clipboard_disconnect(VDAgentChardev *dev)
     clipboard_forget(dev);
 }
 
+bool vdagent_clipboard_usable(const VDAgentChardev *dev)
+{
+    return dev->config.clipboard &&
+           vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+}
+
 void vdagent_clipboard_caps(VDAgentChardev *dev)
 {
     unsigned s;
 
-    if (!dev->config.clipboard ||
-        !vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+    if (!vdagent_clipboard_usable(dev)) {
         vdagent_clipboard_disconnect(dev);
         return;
     }

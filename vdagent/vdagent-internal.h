@@ -161,6 +161,8 @@ bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev);
 uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev);
 void vdagent_clipboard_init(VDAgentChardev *dev);
 void vdagent_clipboard_fini(VDAgentChardev *dev);
+/* The clipboard is on here and the guest's caps carry CLIPBOARD_BY_DEMAND. */
+bool vdagent_clipboard_usable(const VDAgentChardev *dev);
 void vdagent_clipboard_caps(VDAgentChardev *dev);
 void vdagent_clipboard_disconnect(VDAgentChardev *dev);
 /* VDAgentMsgHandler: the message table's clipboard rows */

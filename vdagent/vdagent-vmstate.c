@@ -641,8 +641,7 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
         input_handler_activate(dev->mouse_hs);
     }
-    if (dev->config.clipboard &&
-        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+    if (vdagent_clipboard_usable(dev)) {
         /* Registered again WITHOUT a serial reset: the agent kept its own. */
         clipboard_peer_register(dev->hub, &dev->cbpeer);
         if (saved->live) {

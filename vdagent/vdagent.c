@@ -392,7 +392,20 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
      */
     if (request) {
         vdagent_send_caps(dev, known);
-        if (known || vdagent_session_ended(dev)) {
+        if (vdagent_session_ended(dev)) {
+            return;
+        }
+        if (known) {
+            /*
+             * Caps that take the clipboard away end its session now: the
+             * messages the agent sends until its answer already follow
+             * them, and nothing of the old clipboard (our grabs it held,
+             * its own, requests either way) can outlive them, in the
+             * device or in a migration saved before the answer.
+             */
+            if (!vdagent_clipboard_usable(dev)) {
+                vdagent_clipboard_disconnect(dev);
+            }
             return;
         }
     }
@@ -500,9 +513,7 @@ static void vdagent_dispatch_one(VDAgentChardev *dev,
         vdagent_count_drop(dev, VDAGENT_DROP_WRONG_DIRECTION);
         return;
     }
-    if (d->need == NEED_CLIPBOARD &&
-        !(dev->config.clipboard &&
-          vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND))) {
+    if (d->need == NEED_CLIPBOARD && !vdagent_clipboard_usable(dev)) {
         vdagent_count_drop(dev, VDAGENT_DROP_NOT_NEGOTIATED);
         return;
     }

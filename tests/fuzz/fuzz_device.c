@@ -222,6 +222,7 @@ typedef struct Fz {
     uint64_t given;
     size_t held_max;
     unsigned ops, migrations, timeouts_fired;
+    bool trace;                  /* FUZZ_DEVICE_TRACE: each operation */
 
     GMainContext *ctx;           /* the hubs' request timers run here */
 } Fz;
@@ -900,6 +901,10 @@ static void run_op(Fz *fz, uint8_t op)
     uint8_t a, b;
     unsigned i, n;
 
+    if (fz->trace) {
+        fprintf(stderr, "fuzz_device: op %u: %u, next byte %d\n", fz->ops,
+                op % OP__COUNT, fz->left ? fz->p[0] : -1);
+    }
     switch (op % OP__COUNT) {
     case OP_ACT:
         run_act(fz, take(fz));
@@ -1318,6 +1323,7 @@ static void setup(Fz *fz)
     uint8_t b = take(fz);
     g_autoptr(GError) err = NULL;
 
+    fz->trace = g_getenv("FUZZ_DEVICE_TRACE") != NULL;
     fz->ctx = g_main_context_new();
     g_main_context_push_thread_default(fz->ctx);
     vdagent_config_init(&fz->config);
