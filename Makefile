@@ -245,29 +245,33 @@ $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o
 # ---- the installable library: shared object, install, version -----------
 # (issue 15)  One place for the version, the public headers and the
 # exported names' prefixes: the SONAME, the pkg-config file, the linker
-# version script, the symbol test and vdagent/vdagent-version.h (checked
+# version script, the symbol test and vdagent/vdc-version.h (checked
 # by the test) all follow these lines.
-VERSION_MAJOR := 0
-VERSION_MINOR := 1
+VERSION_MAJOR := 1
+VERSION_MINOR := 0
 VERSION_MICRO := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_MICRO)
 
 # The API an embedding includes: installed under
 # $(INCLUDEDIR)/vdagent-chardev/ with their room (vdagent/, clipboard/...),
-# since they include each other as "clipboard/clipboard.h".  The shared
+# since they include each other as "clipboard/vdc-clipboard.h".  The shared
 # library exports what they declare, and nothing else.  Not public: the
 # reader/writer and wire internals, vdagent-internal.h, vdagent-vmstate.h,
 # migration's channel, json-scan and internal headers, host/.
-PUBLIC_HEADERS := vdagent/vdagent.h vdagent/vdagent-proto.h \
-                  vdagent/vdagent-version.h \
-                  clipboard/clipboard.h clipboard/clipboard-vmstate.h \
-                  input/input.h \
-                  migration/savevm.h migration/vmstate.h \
-                  migration/migration-stream.h
-# Every exported symbol starts with one of these (tests/check-symbols.sh);
-# the version script's node is VERSION_NODE.
-PUBLIC_PREFIXES := vdagent_ clipboard_ input_ migration_ vmstate_
-VERSION_NODE := VDAGENT_CHARDEV_$(VERSION_MAJOR)
+PUBLIC_HEADERS := vdagent/vdc-vdagent.h vdagent/vdc-proto.h \
+                  vdagent/vdc-version.h \
+                  clipboard/vdc-clipboard.h clipboard/vdc-clipboard-vmstate.h \
+                  input/vdc-input.h \
+                  migration/vdc-savevm.h migration/vdc-vmstate.h \
+                  migration/vdc-stream.h
+# One prefix family (README "Names"), held by tests/check-symbols.sh:
+# every exported symbol starts with PUBLIC_PREFIXES, every name a public
+# header defines with NAME_PREFIXES, every public header's file name with
+# HEADER_PREFIX.  The version script's node is VERSION_NODE.
+PUBLIC_PREFIXES := vdc_
+NAME_PREFIXES := vdc_ Vdc VDC_
+HEADER_PREFIX := vdc-
+VERSION_NODE := VDC_$(VERSION_MAJOR)
 
 SO_BASE := libvdagent-chardev.so
 SO_NAME := $(SO_BASE).$(VERSION_MAJOR)
@@ -317,7 +321,7 @@ PC := $(O)/vdagent-chardev.pc
 # The pkg-config file's paths, relative to its prefix when under it.
 pcdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 # What the public headers include: <glib.h>, <spice/vd_agent.h>,
-# <pixman.h> and <json-c/json.h> (migration/vmstate.h).  All four are in
+# <pixman.h> and <json-c/json.h> (migration/vdc-vmstate.h).  All four are in
 # Requires, so nothing is left for Requires.private.
 PC_REQUIRES := glib-2.0 spice-protocol pixman-1 json-c
 
@@ -373,7 +377,8 @@ uninstall:
 # make check: the exported symbols, then a staged install under
 # $(O)/stage built against as an embedder would (examples/embed.c).
 LIB_TEST_ENV = PUBLIC_HEADERS="$(PUBLIC_HEADERS)" \
-  PUBLIC_PREFIXES="$(PUBLIC_PREFIXES)" VERSION_NODE=$(VERSION_NODE) \
+  PUBLIC_PREFIXES="$(PUBLIC_PREFIXES)" NAME_PREFIXES="$(NAME_PREFIXES)" \
+  HEADER_PREFIX=$(HEADER_PREFIX) VERSION_NODE=$(VERSION_NODE) \
   VERSION_MAJOR=$(VERSION_MAJOR) VERSION_MINOR=$(VERSION_MINOR) \
   VERSION_MICRO=$(VERSION_MICRO) SO_NAME=$(SO_NAME) \
   CC="$(CC)" PKG_CFLAGS="$(PKG_CFLAGS)" EXAMPLE_FLAGS="$(SAN_FLAGS)"

@@ -5,7 +5,7 @@
 #define G_LOG_DOMAIN "clipboard"
 
 #include "clipboard/clipboard-live.h"
-#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -27,80 +27,80 @@ typedef struct SinkSlot {
     uint8_t *buf;
 } SinkSlot;
 
-struct ClipboardLive {
-    ClipboardHub *hub;
+struct VdcClipboardLive {
+    VdcClipboardHub *hub;
     uint64_t max_held;
     uint64_t held;              /* capacity of the sink's buffers */
     bool ended;                 /* source: the END section was written */
-    SourceSlot src[CLIPBOARD_LIVE_SLOTS];
-    SinkSlot sink[CLIPBOARD_LIVE_SLOTS];
+    SourceSlot src[VDC_CLIPBOARD_LIVE_SLOTS];
+    SinkSlot sink[VDC_CLIPBOARD_LIVE_SLOTS];
 };
 
-ClipboardLive *clipboard_live_new(ClipboardHub *hub, uint64_t max_held)
+VdcClipboardLive *vdc_clipboard_live_new(VdcClipboardHub *hub, uint64_t max_held)
 {
-    ClipboardLive *cl = g_new0(ClipboardLive, 1);
+    VdcClipboardLive *cl = g_new0(VdcClipboardLive, 1);
 
     cl->hub = hub;
     cl->max_held = max_held;
     return cl;
 }
 
-void clipboard_live_reset_source(ClipboardLive *cl)
+void vdc_clipboard_live_reset_source(VdcClipboardLive *cl)
 {
     unsigned k;
 
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         g_clear_pointer(&cl->src[k].sent, g_bytes_unref);
         cl->src[k].done = 0;
     }
     cl->ended = false;
 }
 
-static void sink_slot_clear(ClipboardLive *cl, SinkSlot *slot)
+static void sink_slot_clear(VdcClipboardLive *cl, SinkSlot *slot)
 {
     cl->held -= slot->cap;
     g_free(slot->buf);
     memset(slot, 0, sizeof(*slot));
 }
 
-void clipboard_live_reset_sink(ClipboardLive *cl)
+void vdc_clipboard_live_reset_sink(VdcClipboardLive *cl)
 {
     unsigned k;
 
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         sink_slot_clear(cl, &cl->sink[k]);
     }
 }
 
-void clipboard_live_free(ClipboardLive *cl)
+void vdc_clipboard_live_free(VdcClipboardLive *cl)
 {
     if (!cl) {
         return;
     }
-    clipboard_live_detach(cl);
-    clipboard_live_reset_source(cl);
-    clipboard_live_reset_sink(cl);
+    vdc_clipboard_live_detach(cl);
+    vdc_clipboard_live_reset_source(cl);
+    vdc_clipboard_live_reset_sink(cl);
     g_free(cl);
 }
 
 /* ---- source ------------------------------------------------------------ */
 
 /* The hub's current data of slot @k (borrowed), or NULL. */
-static GBytes *current(ClipboardLive *cl, unsigned k)
+static GBytes *current(VdcClipboardLive *cl, unsigned k)
 {
-    ClipboardInfo *info = clipboard_hub_info(cl->hub,
-                                             k / CLIPBOARD_TYPE__COUNT);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(cl->hub,
+                                             k / VDC_CLIPBOARD_TYPE__COUNT);
 
-    return info ? info->types[k % CLIPBOARD_TYPE__COUNT].data : NULL;
+    return info ? info->types[k % VDC_CLIPBOARD_TYPE__COUNT].data : NULL;
 }
 
 static uint64_t live_pending(void *opaque)
 {
-    ClipboardLive *cl = opaque;
+    VdcClipboardLive *cl = opaque;
     uint64_t sum = 0;
     unsigned k;
 
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         GBytes *cur = current(cl, k);
 
         if (!cur) {
@@ -114,12 +114,12 @@ static uint64_t live_pending(void *opaque)
     return sum;
 }
 
-uint32_t clipboard_live_sent(ClipboardLive *cl)
+uint32_t vdc_clipboard_live_sent(VdcClipboardLive *cl)
 {
     uint32_t mask = 0;
     unsigned k;
 
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         GBytes *cur = current(cl, k);
 
         if (cur && cur == cl->src[k].sent &&
@@ -135,23 +135,23 @@ uint32_t clipboard_live_sent(ClipboardLive *cl)
  * @budget of them (at least one piece when something is pending).  END:
  * everything left, each slot in one piece.
  */
-static bool live_save(MigrationStream *s, void *opaque,
-                      MigrationLivePhase phase, uint64_t budget,
+static bool live_save(VdcMigrationStream *s, void *opaque,
+                      VdcMigrationLivePhase phase, uint64_t budget,
                       GError **errp)
 {
-    ClipboardLive *cl = opaque;
+    VdcClipboardLive *cl = opaque;
     uint64_t used = 0;
     unsigned k;
 
     (void)errp;
-    if (phase == MIGRATION_LIVE_START) {
-        clipboard_live_reset_source(cl);
-        migration_put_be32(s, CLIPBOARD_SELECTION__COUNT);
-        migration_put_be32(s, CLIPBOARD_TYPE__COUNT);
-        migration_put_u8(s, REC_EOS);
+    if (phase == VDC_MIGRATION_LIVE_START) {
+        vdc_clipboard_live_reset_source(cl);
+        vdc_migration_put_be32(s, VDC_CLIPBOARD_SELECTION__COUNT);
+        vdc_migration_put_be32(s, VDC_CLIPBOARD_TYPE__COUNT);
+        vdc_migration_put_u8(s, REC_EOS);
         return true;
     }
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         SourceSlot *slot = &cl->src[k];
         GBytes *cur = current(cl, k);
         const uint8_t *p;
@@ -159,9 +159,9 @@ static bool live_save(MigrationStream *s, void *opaque,
 
         if (!cur) {
             if (slot->sent) {
-                migration_put_u8(s, REC_DROP);
-                migration_put_u8(s, k / CLIPBOARD_TYPE__COUNT);
-                migration_put_u8(s, k % CLIPBOARD_TYPE__COUNT);
+                vdc_migration_put_u8(s, REC_DROP);
+                vdc_migration_put_u8(s, k / VDC_CLIPBOARD_TYPE__COUNT);
+                vdc_migration_put_u8(s, k % VDC_CLIPBOARD_TYPE__COUNT);
                 g_clear_pointer(&slot->sent, g_bytes_unref);
                 slot->done = 0;
             }
@@ -174,36 +174,36 @@ static bool live_save(MigrationStream *s, void *opaque,
         }
         p = g_bytes_get_data(cur, &len);
         while (slot->done < len &&
-               (phase == MIGRATION_LIVE_END || used < budget)) {
+               (phase == VDC_MIGRATION_LIVE_END || used < budget)) {
             uint64_t n = len - slot->done;
 
-            if (phase != MIGRATION_LIVE_END) {
+            if (phase != VDC_MIGRATION_LIVE_END) {
                 n = MIN(n, budget - used);
             }
-            migration_put_u8(s, REC_DATA);
-            migration_put_u8(s, k / CLIPBOARD_TYPE__COUNT);
-            migration_put_u8(s, k % CLIPBOARD_TYPE__COUNT);
-            migration_put_be32(s, (uint32_t)len);
-            migration_put_be32(s, slot->done);
-            migration_put_be32(s, (uint32_t)n);
-            migration_put_bytes(s, p + slot->done, n);
+            vdc_migration_put_u8(s, REC_DATA);
+            vdc_migration_put_u8(s, k / VDC_CLIPBOARD_TYPE__COUNT);
+            vdc_migration_put_u8(s, k % VDC_CLIPBOARD_TYPE__COUNT);
+            vdc_migration_put_be32(s, (uint32_t)len);
+            vdc_migration_put_be32(s, slot->done);
+            vdc_migration_put_be32(s, (uint32_t)n);
+            vdc_migration_put_bytes(s, p + slot->done, n);
             slot->done += (uint32_t)n;
             used += n;
         }
     }
-    migration_put_u8(s, REC_EOS);
-    cl->ended = phase == MIGRATION_LIVE_END;
+    vdc_migration_put_u8(s, REC_EOS);
+    cl->ended = phase == VDC_MIGRATION_LIVE_END;
     return true;
 }
 
-uint32_t clipboard_live_final_skip(ClipboardLive *cl)
+uint32_t vdc_clipboard_live_final_skip(VdcClipboardLive *cl)
 {
-    return cl->ended ? clipboard_live_sent(cl) : 0;
+    return cl->ended ? vdc_clipboard_live_sent(cl) : 0;
 }
 
 static void live_save_cleanup(void *opaque)
 {
-    clipboard_live_reset_source(opaque);
+    vdc_clipboard_live_reset_source(opaque);
 }
 
 /* ---- sink -------------------------------------------------------------- */
@@ -219,40 +219,40 @@ static bool bad(GError **errp, uint64_t off, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                 "clipboard record at offset %" PRIu64 ": %s", off, msg);
     return false;
 }
 
-static bool truncated(MigrationStream *s, GError **errp, uint64_t off)
+static bool truncated(VdcMigrationStream *s, GError **errp, uint64_t off)
 {
-    const GError *se = migration_stream_error(s);
+    const GError *se = vdc_migration_stream_error(s);
 
-    g_set_error(errp, VMSTATE_ERROR, se ? se->code : VMSTATE_ERROR_TRUNCATED,
+    g_set_error(errp, VDC_VMSTATE_ERROR, se ? se->code : VDC_VMSTATE_ERROR_TRUNCATED,
                 "clipboard record at offset %" PRIu64 ": %s", off,
                 se ? se->message : "stream truncated");
     return false;
 }
 
-static bool load_data(ClipboardLive *cl, MigrationStream *s, uint64_t off,
+static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
                       GError **errp)
 {
     uint8_t sel, type;
     uint32_t total, offset, len, need, cap;
     SinkSlot *slot;
 
-    if (!migration_get_u8(s, &sel) || !migration_get_u8(s, &type) ||
-        !migration_get_be32(s, &total) || !migration_get_be32(s, &offset) ||
-        !migration_get_be32(s, &len)) {
+    if (!vdc_migration_get_u8(s, &sel) || !vdc_migration_get_u8(s, &type) ||
+        !vdc_migration_get_be32(s, &total) || !vdc_migration_get_be32(s, &offset) ||
+        !vdc_migration_get_be32(s, &len)) {
         return truncated(s, errp, off);
     }
-    if (sel >= CLIPBOARD_SELECTION__COUNT || type >= CLIPBOARD_TYPE__COUNT) {
+    if (sel >= VDC_CLIPBOARD_SELECTION__COUNT || type >= VDC_CLIPBOARD_TYPE__COUNT) {
         return bad(errp, off, "selection %u type %u out of range", sel, type);
     }
-    slot = &cl->sink[sel * CLIPBOARD_TYPE__COUNT + type];
-    if (total == 0 || total > CLIPBOARD_SAVED_MAX_DATA) {
+    slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
+    if (total == 0 || total > VDC_CLIPBOARD_SAVED_MAX_DATA) {
         return bad(errp, off, "data of %" PRIu32 " bytes (1..%u)", total,
-                   CLIPBOARD_SAVED_MAX_DATA);
+                   VDC_CLIPBOARD_SAVED_MAX_DATA);
     }
     if (offset == 0) {
         sink_slot_clear(cl, slot);
@@ -268,11 +268,11 @@ static bool load_data(ClipboardLive *cl, MigrationStream *s, uint64_t off,
         return bad(errp, off, "piece of %" PRIu32 " bytes at %" PRIu32
                    " of %" PRIu32, len, offset, total);
     }
-    if (len > migration_stream_remaining(s)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_TRUNCATED,
+    if (len > vdc_migration_stream_remaining(s)) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_TRUNCATED,
                     "clipboard record at offset %" PRIu64 ": piece of %"
                     PRIu32 " bytes but only %" PRIu64 " left", off, len,
-                    migration_stream_remaining(s));
+                    vdc_migration_stream_remaining(s));
         return false;
     }
     need = offset + len;
@@ -288,39 +288,39 @@ static bool load_data(ClipboardLive *cl, MigrationStream *s, uint64_t off,
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }
-    if (!migration_get_bytes(s, slot->buf + offset, len)) {
+    if (!vdc_migration_get_bytes(s, slot->buf + offset, len)) {
         return truncated(s, errp, off);
     }
     slot->filled = need;
     return true;
 }
 
-static bool live_load(MigrationStream *s, void *opaque,
-                      MigrationLivePhase phase, int version_id,
+static bool live_load(VdcMigrationStream *s, void *opaque,
+                      VdcMigrationLivePhase phase, int version_id,
                       GError **errp)
 {
-    ClipboardLive *cl = opaque;
-    uint64_t off = migration_stream_offset(s);
+    VdcClipboardLive *cl = opaque;
+    uint64_t off = vdc_migration_stream_offset(s);
     uint8_t rec, sel, type;
 
     (void)version_id;
-    if (phase == MIGRATION_LIVE_START) {
+    if (phase == VDC_MIGRATION_LIVE_START) {
         uint32_t nsel, ntype;
 
-        clipboard_live_reset_sink(cl);
-        if (!migration_get_be32(s, &nsel) || !migration_get_be32(s, &ntype)) {
+        vdc_clipboard_live_reset_sink(cl);
+        if (!vdc_migration_get_be32(s, &nsel) || !vdc_migration_get_be32(s, &ntype)) {
             return truncated(s, errp, off);
         }
-        if (nsel != CLIPBOARD_SELECTION__COUNT ||
-            ntype != CLIPBOARD_TYPE__COUNT) {
+        if (nsel != VDC_CLIPBOARD_SELECTION__COUNT ||
+            ntype != VDC_CLIPBOARD_TYPE__COUNT) {
             return bad(errp, off, "%" PRIu32 " selections and %" PRIu32
                        " types (expected %u and %u)", nsel, ntype,
-                       CLIPBOARD_SELECTION__COUNT, CLIPBOARD_TYPE__COUNT);
+                       VDC_CLIPBOARD_SELECTION__COUNT, VDC_CLIPBOARD_TYPE__COUNT);
         }
     }
     for (;;) {
-        off = migration_stream_offset(s);
-        if (!migration_get_u8(s, &rec)) {
+        off = vdc_migration_stream_offset(s);
+        if (!vdc_migration_get_u8(s, &rec)) {
             return truncated(s, errp, off);
         }
         switch (rec) {
@@ -332,15 +332,15 @@ static bool live_load(MigrationStream *s, void *opaque,
             }
             break;
         case REC_DROP:
-            if (!migration_get_u8(s, &sel) || !migration_get_u8(s, &type)) {
+            if (!vdc_migration_get_u8(s, &sel) || !vdc_migration_get_u8(s, &type)) {
                 return truncated(s, errp, off);
             }
-            if (sel >= CLIPBOARD_SELECTION__COUNT ||
-                type >= CLIPBOARD_TYPE__COUNT) {
+            if (sel >= VDC_CLIPBOARD_SELECTION__COUNT ||
+                type >= VDC_CLIPBOARD_TYPE__COUNT) {
                 return bad(errp, off, "selection %u type %u out of range",
                            sel, type);
             }
-            sink_slot_clear(cl, &cl->sink[sel * CLIPBOARD_TYPE__COUNT + type]);
+            sink_slot_clear(cl, &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type]);
             break;
         default:
             return bad(errp, off, "unknown record 0x%02x", rec);
@@ -350,34 +350,34 @@ static bool live_load(MigrationStream *s, void *opaque,
 
 static void live_load_failed(void *opaque)
 {
-    clipboard_live_reset_sink(opaque);
+    vdc_clipboard_live_reset_sink(opaque);
 }
 
-bool clipboard_live_sink_complete(const ClipboardLive *cl, unsigned sel,
+bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
                                   unsigned type, uint32_t *len)
 {
     const SinkSlot *slot;
 
-    g_return_val_if_fail(sel < CLIPBOARD_SELECTION__COUNT &&
-                         type < CLIPBOARD_TYPE__COUNT, false);
-    slot = &cl->sink[sel * CLIPBOARD_TYPE__COUNT + type];
+    g_return_val_if_fail(sel < VDC_CLIPBOARD_SELECTION__COUNT &&
+                         type < VDC_CLIPBOARD_TYPE__COUNT, false);
+    slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
     if (len) {
         *len = slot->total;
     }
     return slot->active && slot->filled == slot->total;
 }
 
-uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
+uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
                                   unsigned type, uint32_t *len)
 {
     SinkSlot *slot;
     uint8_t *buf;
 
     *len = 0;
-    if (!clipboard_live_sink_complete(cl, sel, type, NULL)) {
+    if (!vdc_clipboard_live_sink_complete(cl, sel, type, NULL)) {
         return NULL;
     }
-    slot = &cl->sink[sel * CLIPBOARD_TYPE__COUNT + type];
+    slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
     buf = slot->buf;
     *len = slot->total;
     cl->held -= slot->cap;
@@ -386,94 +386,94 @@ uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
 }
 
 /* The info of @sel in @saved, or NULL. */
-static ClipboardSavedInfo *saved_info(const ClipboardSaved *saved,
+static VdcClipboardSavedInfo *saved_info(const VdcClipboardSaved *saved,
                                       unsigned sel)
 {
     unsigned i;
 
-    for (i = 0; i < saved->n && i < CLIPBOARD_SELECTION__COUNT; i++) {
+    for (i = 0; i < saved->n && i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
         if (saved->infos[i].selection == sel) {
-            return (ClipboardSavedInfo *)&saved->infos[i];
+            return (VdcClipboardSavedInfo *)&saved->infos[i];
         }
     }
     return NULL;
 }
 
-bool clipboard_live_check_refs(const ClipboardLive *cl,
-                               const ClipboardSaved *saved, uint32_t live,
+bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
+                               const VdcClipboardSaved *saved, uint32_t live,
                                GError **errp)
 {
     unsigned k;
 
-    if (live >> CLIPBOARD_LIVE_SLOTS) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    if (live >> VDC_CLIPBOARD_LIVE_SLOTS) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "live slots 0x%x out of range", live);
         return false;
     }
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
-        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
-        const ClipboardSavedInfo *info = saved_info(saved, sel);
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / VDC_CLIPBOARD_TYPE__COUNT, t = k % VDC_CLIPBOARD_TYPE__COUNT;
+        const VdcClipboardSavedInfo *info = saved_info(saved, sel);
 
         if (!(live & (1u << k))) {
             continue;
         }
         if (!info || !(info->types & (1u << t)) || info->data[t].len) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "live data for %s/%s, which the section does not "
-                        "leave to it", clipboard_selection_name(sel),
-                        clipboard_type_name(t));
+                        "leave to it", vdc_clipboard_selection_name(sel),
+                        vdc_clipboard_type_name(t));
             return false;
         }
-        if (!clipboard_live_sink_complete(cl, sel, t, NULL)) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        if (!vdc_clipboard_live_sink_complete(cl, sel, t, NULL)) {
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "live data for %s/%s never came whole",
-                        clipboard_selection_name(sel), clipboard_type_name(t));
+                        vdc_clipboard_selection_name(sel), vdc_clipboard_type_name(t));
             return false;
         }
     }
     return true;
 }
 
-void clipboard_live_take_refs(ClipboardLive *cl, ClipboardSaved *saved,
+void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved,
                               uint32_t live)
 {
     unsigned k;
 
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
-        unsigned sel = k / CLIPBOARD_TYPE__COUNT, t = k % CLIPBOARD_TYPE__COUNT;
-        ClipboardSavedInfo *info = saved_info(saved, sel);
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
+        unsigned sel = k / VDC_CLIPBOARD_TYPE__COUNT, t = k % VDC_CLIPBOARD_TYPE__COUNT;
+        VdcClipboardSavedInfo *info = saved_info(saved, sel);
 
         if ((live & (1u << k)) && info) {
             g_free(info->data[t].data);
-            info->data[t].data = clipboard_live_sink_take(cl, sel, t,
+            info->data[t].data = vdc_clipboard_live_sink_take(cl, sel, t,
                                                           &info->data[t].len);
         }
     }
 }
 
-void clipboard_live_attach(ClipboardLive *cl)
+void vdc_clipboard_live_attach(VdcClipboardLive *cl)
 {
-    clipboard_hub_set_live(cl->hub, cl);
+    vdc_clipboard_hub_set_live(cl->hub, cl);
 }
 
-void clipboard_live_detach(ClipboardLive *cl)
+void vdc_clipboard_live_detach(VdcClipboardLive *cl)
 {
-    if (cl->hub && clipboard_hub_live(cl->hub) == cl) {
-        clipboard_hub_set_live(cl->hub, NULL);
+    if (cl->hub && vdc_clipboard_hub_live(cl->hub) == cl) {
+        vdc_clipboard_hub_set_live(cl->hub, NULL);
     }
 }
 
-ClipboardLive *clipboard_live_of(ClipboardHub *hub)
+VdcClipboardLive *vdc_clipboard_live_of(VdcClipboardHub *hub)
 {
-    return hub ? clipboard_hub_live(hub) : NULL;
+    return hub ? vdc_clipboard_hub_live(hub) : NULL;
 }
 
-uint64_t clipboard_live_sink_held(const ClipboardLive *cl)
+uint64_t vdc_clipboard_live_sink_held(const VdcClipboardLive *cl)
 {
     return cl->held;
 }
 
-const MigrationLiveOps clipboard_live_ops = {
+const VdcMigrationLiveOps vdc_clipboard_live_ops = {
     .save = live_save,
     .pending = live_pending,
     .save_cleanup = live_save_cleanup,

@@ -1,6 +1,6 @@
 /*
  * clipboard-live.h: the clipboard's data moved in a migration's live
- * phase (savevm.h's live sections), while the hub keeps serving.
+ * phase (vdc-savevm.h's live sections), while the hub keeps serving.
  *
  * The unit is a slot: one (selection, type) of the hub, 3 x 5 of them.
  * The source remembers, per slot, the data (GBytes, referenced) it is
@@ -22,74 +22,74 @@
  *
  * The destination (the sink) holds the slots apart from the hub, checks
  * every record strictly (selection, type, total at most
- * CLIPBOARD_SAVED_MAX_DATA, offsets in order, a length within what the
+ * VDC_CLIPBOARD_SAVED_MAX_DATA, offsets in order, a length within what the
  * piece holds and what the total leaves) and grows a slot only with the
  * bytes that came: its memory is bounded by what the records carried and
  * by its held maximum.  Nothing reaches the hub from here: a peer's final
- * section names the slots it takes (clipboard_live_sink_take()).
+ * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
  * No I/O and no timing: the host program drives both ends.
  */
 #ifndef CLIPBOARD_LIVE_H
 #define CLIPBOARD_LIVE_H
 
-#include "clipboard/clipboard.h"
-#include "clipboard/clipboard-vmstate.h"
-#include "migration/savevm.h"
+#include "clipboard/vdc-clipboard.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "migration/vdc-savevm.h"
 
-#define CLIPBOARD_LIVE_SLOTS (CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT)
+#define VDC_CLIPBOARD_LIVE_SLOTS (VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT)
 /* The bit of a slot in a mask. */
-#define CLIPBOARD_LIVE_BIT(sel, type) \
-    (1u << ((unsigned)(sel) * CLIPBOARD_TYPE__COUNT + (unsigned)(type)))
+#define VDC_CLIPBOARD_LIVE_BIT(sel, type) \
+    (1u << ((unsigned)(sel) * VDC_CLIPBOARD_TYPE__COUNT + (unsigned)(type)))
 
 /* The live section's description (source and sink in one object). */
-extern const MigrationLiveOps clipboard_live_ops;
+extern const VdcMigrationLiveOps vdc_clipboard_live_ops;
 
-typedef struct ClipboardLive ClipboardLive;
+typedef struct VdcClipboardLive VdcClipboardLive;
 
 /*
  * Both ends: @hub (borrowed, must outlive it) is read by the source;
  * the sink holds at most @max_held bytes of data in all its slots.
  */
-ClipboardLive *clipboard_live_new(ClipboardHub *hub, uint64_t max_held);
-void clipboard_live_free(ClipboardLive *cl);          /* NULL: no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClipboardLive, clipboard_live_free)
+VdcClipboardLive *vdc_clipboard_live_new(VdcClipboardHub *hub, uint64_t max_held);
+void vdc_clipboard_live_free(VdcClipboardLive *cl);          /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcClipboardLive, vdc_clipboard_live_free)
 
 /*
  * Source: the slots whose current data went whole in the live phase and
  * has not changed since (after an END, every slot that holds data).
  */
-uint32_t clipboard_live_sent(ClipboardLive *cl);
+uint32_t vdc_clipboard_live_sent(VdcClipboardLive *cl);
 
 /*
  * Source: the slots a final section may leave to the live part: those of
- * clipboard_live_sent() once the END section was written (every slot with
+ * vdc_clipboard_live_sent() once the END section was written (every slot with
  * data), else 0 (a migration without a live phase carries its data).
  */
-uint32_t clipboard_live_final_skip(ClipboardLive *cl);
+uint32_t vdc_clipboard_live_final_skip(VdcClipboardLive *cl);
 
 /* Source: forget what was sent (the migration ended). */
-void clipboard_live_reset_source(ClipboardLive *cl);
+void vdc_clipboard_live_reset_source(VdcClipboardLive *cl);
 
 /* Sink: is the slot complete (all its announced bytes came)? */
-bool clipboard_live_sink_complete(const ClipboardLive *cl, unsigned sel,
+bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
                                   unsigned type, uint32_t *len);
 /*
  * Sink: take a complete slot's bytes (newly allocated, NULL for 0 bytes;
  * the slot is emptied).
  */
-uint8_t *clipboard_live_sink_take(ClipboardLive *cl, unsigned sel,
+uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
                                   unsigned type, uint32_t *len);
 /*
  * Sink: check the slots @live (a mask) a loaded @saved leaves to the live
  * part: each a selection of @saved, its type available, no data inline,
  * and the slot complete.  Nothing is taken.
  */
-bool clipboard_live_check_refs(const ClipboardLive *cl,
-                               const ClipboardSaved *saved, uint32_t live,
+bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
+                               const VdcClipboardSaved *saved, uint32_t live,
                                GError **errp);
 /* Sink: move the data of the slots @live (checked) into @saved. */
-void clipboard_live_take_refs(ClipboardLive *cl, ClipboardSaved *saved,
+void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved,
                               uint32_t live);
 
 /*
@@ -97,14 +97,14 @@ void clipboard_live_take_refs(ClipboardLive *cl, ClipboardSaved *saved,
  * (the device's guest-owned data too) can leave its data to the live part
  * and take it back on the destination; detach before freeing it.
  */
-void clipboard_live_attach(ClipboardLive *cl);
-void clipboard_live_detach(ClipboardLive *cl);
+void vdc_clipboard_live_attach(VdcClipboardLive *cl);
+void vdc_clipboard_live_detach(VdcClipboardLive *cl);
 /* The live object attached to @hub, or NULL. */
-ClipboardLive *clipboard_live_of(ClipboardHub *hub);
+VdcClipboardLive *vdc_clipboard_live_of(VdcClipboardHub *hub);
 
 /* Sink: bytes held in all slots. */
-uint64_t clipboard_live_sink_held(const ClipboardLive *cl);
+uint64_t vdc_clipboard_live_sink_held(const VdcClipboardLive *cl);
 /* Sink: drop everything. */
-void clipboard_live_reset_sink(ClipboardLive *cl);
+void vdc_clipboard_live_reset_sink(VdcClipboardLive *cl);
 
 #endif /* CLIPBOARD_LIVE_H */

@@ -3,69 +3,69 @@
  */
 #define G_LOG_DOMAIN "clipboard"
 
-#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
 
 #include <string.h>
 
-static const VMStateDescription vmstate_clipboard_saved_data = {
+static const VdcVMStateDescription vmstate_clipboard_saved_data = {
     .name = "clipboard/data",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(len, ClipboardSavedData),
-        VMSTATE_VBUFFER_UINT32(data, ClipboardSavedData, len,
-                               CLIPBOARD_SAVED_MAX_DATA),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(len, VdcClipboardSavedData),
+        VDC_VMSTATE_VBUFFER_UINT32(data, VdcClipboardSavedData, len,
+                               VDC_CLIPBOARD_SAVED_MAX_DATA),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_clipboard_saved_info = {
+static const VdcVMStateDescription vmstate_clipboard_saved_info = {
     .name = "clipboard/info",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(selection, ClipboardSavedInfo),
-        VMSTATE_BOOL(has_serial, ClipboardSavedInfo),
-        VMSTATE_UINT32(serial, ClipboardSavedInfo),
-        VMSTATE_UINT32(types, ClipboardSavedInfo),
-        VMSTATE_STRUCT_ARRAY(data, ClipboardSavedInfo, CLIPBOARD_TYPE__COUNT,
-                             vmstate_clipboard_saved_data, ClipboardSavedData),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(selection, VdcClipboardSavedInfo),
+        VDC_VMSTATE_BOOL(has_serial, VdcClipboardSavedInfo),
+        VDC_VMSTATE_UINT32(serial, VdcClipboardSavedInfo),
+        VDC_VMSTATE_UINT32(types, VdcClipboardSavedInfo),
+        VDC_VMSTATE_STRUCT_ARRAY(data, VdcClipboardSavedInfo, VDC_CLIPBOARD_TYPE__COUNT,
+                             vmstate_clipboard_saved_data, VdcClipboardSavedData),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-bool clipboard_saved_check(const ClipboardSaved *saved, GError **errp)
+bool vdc_clipboard_saved_check(const VdcClipboardSaved *saved, GError **errp)
 {
     unsigned seen = 0, i, t;
 
-    if (saved->n > CLIPBOARD_SELECTION__COUNT) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    if (saved->n > VDC_CLIPBOARD_SELECTION__COUNT) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "clipboard: %u selections, at most %u", saved->n,
-                    CLIPBOARD_SELECTION__COUNT);
+                    VDC_CLIPBOARD_SELECTION__COUNT);
         return false;
     }
     for (i = 0; i < saved->n; i++) {
-        const ClipboardSavedInfo *info = &saved->infos[i];
+        const VdcClipboardSavedInfo *info = &saved->infos[i];
 
-        if (info->selection >= CLIPBOARD_SELECTION__COUNT ||
+        if (info->selection >= VDC_CLIPBOARD_SELECTION__COUNT ||
             (seen & (1u << info->selection))) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "clipboard: selection %u invalid or repeated",
                         info->selection);
             return false;
         }
         seen |= 1u << info->selection;
-        if (info->types & ~CLIPBOARD_TYPE_MASK_ALL) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        if (info->types & ~VDC_CLIPBOARD_TYPE_MASK_ALL) {
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "clipboard: unknown type bits 0x%x",
-                        info->types & ~CLIPBOARD_TYPE_MASK_ALL);
+                        info->types & ~VDC_CLIPBOARD_TYPE_MASK_ALL);
             return false;
         }
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             if (info->data[t].len && !(info->types & (1u << t))) {
-                g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                             "clipboard: data for %s, which is not available",
-                            clipboard_type_name(t));
+                            vdc_clipboard_type_name(t));
                 return false;
             }
         }
@@ -77,49 +77,49 @@ static bool clipboard_saved_validate(void *opaque, int version_id,
                                      GError **errp)
 {
     (void)version_id;
-    return clipboard_saved_check(opaque, errp);
+    return vdc_clipboard_saved_check(opaque, errp);
 }
 
-const VMStateDescription vmstate_clipboard_saved = {
+const VdcVMStateDescription vdc_vmstate_clipboard_saved = {
     .name = "clipboard",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(n, ClipboardSaved),
-        VMSTATE_STRUCT_VARRAY_UINT32(infos, ClipboardSaved, n,
-                                     CLIPBOARD_SELECTION__COUNT,
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(n, VdcClipboardSaved),
+        VDC_VMSTATE_STRUCT_VARRAY_UINT32(infos, VdcClipboardSaved, n,
+                                     VDC_CLIPBOARD_SELECTION__COUNT,
                                      vmstate_clipboard_saved_info,
-                                     ClipboardSavedInfo),
-        VMSTATE_VALIDATE("clipboard-valid", clipboard_saved_validate),
-        VMSTATE_END_OF_LIST()
+                                     VdcClipboardSavedInfo),
+        VDC_VMSTATE_VALIDATE("clipboard-valid", clipboard_saved_validate),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-void clipboard_saved_clear(ClipboardSaved *saved)
+void vdc_clipboard_saved_clear(VdcClipboardSaved *saved)
 {
     unsigned i, t;
 
-    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (i = 0; i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             g_clear_pointer(&saved->infos[i].data[t].data, g_free);
         }
     }
     memset(saved, 0, sizeof(*saved));
 }
 
-void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
+void vdc_clipboard_saved_collect(VdcClipboardSaved *saved, VdcClipboardPeer *peer)
 {
     uint32_t skip = saved->live_skip;
     unsigned s, t;
 
-    clipboard_saved_clear(saved);
+    vdc_clipboard_saved_clear(saved);
     saved->live_skip = skip;
     if (!peer->hub) {
         return;
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *info = clipboard_hub_info(peer->hub, s);
-        ClipboardSavedInfo *out;
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        VdcClipboardInfo *info = vdc_clipboard_hub_info(peer->hub, s);
+        VdcClipboardSavedInfo *out;
 
         if (!info || info->owner != peer) {
             continue;
@@ -128,8 +128,8 @@ void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
         out->selection = s;
         out->has_serial = info->has_serial;
         out->serial = info->serial;
-        out->types = clipboard_info_types(info);
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        out->types = vdc_clipboard_info_types(info);
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             GBytes *data = info->types[t].data;
             size_t len;
             const void *p;
@@ -137,8 +137,8 @@ void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
             if (!data) {
                 continue;
             }
-            if (skip & (1u << (s * CLIPBOARD_TYPE__COUNT + t))) {
-                saved->live |= 1u << (s * CLIPBOARD_TYPE__COUNT + t);
+            if (skip & (1u << (s * VDC_CLIPBOARD_TYPE__COUNT + t))) {
+                saved->live |= 1u << (s * VDC_CLIPBOARD_TYPE__COUNT + t);
                 continue;
             }
             p = g_bytes_get_data(data, &len);
@@ -148,19 +148,19 @@ void clipboard_saved_collect(ClipboardSaved *saved, ClipboardPeer *peer)
     }
 }
 
-void clipboard_saved_restore(ClipboardSaved *saved, ClipboardHub *hub,
-                             ClipboardPeer *peer)
+void vdc_clipboard_saved_restore(VdcClipboardSaved *saved, VdcClipboardHub *hub,
+                             VdcClipboardPeer *peer)
 {
     unsigned i, t;
 
     for (i = 0; i < saved->n; i++) {
-        ClipboardSavedInfo *in = &saved->infos[i];
-        g_autoptr(ClipboardInfo) info = clipboard_info_new(peer, in->selection);
+        VdcClipboardSavedInfo *in = &saved->infos[i];
+        g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(peer, in->selection);
 
         info->has_serial = in->has_serial;
         info->serial = in->serial;
         info->restored = true;
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             info->types[t].available = in->types & (1u << t);
             if (in->data[t].len) {
                 info->types[t].data = g_bytes_new_take(
@@ -168,7 +168,7 @@ void clipboard_saved_restore(ClipboardSaved *saved, ClipboardHub *hub,
                 in->data[t].len = 0;
             }
         }
-        clipboard_hub_update(hub, info);
+        vdc_clipboard_hub_update(hub, info);
     }
-    clipboard_saved_clear(saved);
+    vdc_clipboard_saved_clear(saved);
 }

@@ -1,56 +1,56 @@
 /*
- * clipboard.c: the clipboard hub.  See clipboard.h for the model.
+ * clipboard.c: the clipboard hub.  See vdc-clipboard.h for the model.
  */
 #define G_LOG_DOMAIN "clipboard"
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 
 #include <string.h>
 
 typedef struct HubTimer {
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
     unsigned sel, type;
     GSource *source;
 } HubTimer;
 
-struct ClipboardHub {
-    GPtrArray *peers;                           /* ClipboardPeer *, borrowed */
-    ClipboardInfo *current[CLIPBOARD_SELECTION__COUNT];
+struct VdcClipboardHub {
+    GPtrArray *peers;                           /* VdcClipboardPeer *, borrowed */
+    VdcClipboardInfo *current[VDC_CLIPBOARD_SELECTION__COUNT];
     GMainContext *context;
     unsigned timeout_ms;
-    HubTimer timers[CLIPBOARD_SELECTION__COUNT][CLIPBOARD_TYPE__COUNT];
+    HubTimer timers[VDC_CLIPBOARD_SELECTION__COUNT][VDC_CLIPBOARD_TYPE__COUNT];
 
     bool stopped;
     bool reset_on_resume;
     /* timeouts that fired while stopped, for the info that was current */
-    ClipboardInfo *timeout_info[CLIPBOARD_SELECTION__COUNT];
-    unsigned timeout_types[CLIPBOARD_SELECTION__COUNT];
+    VdcClipboardInfo *timeout_info[VDC_CLIPBOARD_SELECTION__COUNT];
+    unsigned timeout_types[VDC_CLIPBOARD_SELECTION__COUNT];
     void *live;                 /* clipboard-live.h, borrowed */
 };
 
-static const char *const selection_names[CLIPBOARD_SELECTION__COUNT] = {
-    [CLIPBOARD_SELECTION_CLIPBOARD] = "clipboard",
-    [CLIPBOARD_SELECTION_PRIMARY] = "primary",
-    [CLIPBOARD_SELECTION_SECONDARY] = "secondary",
+static const char *const selection_names[VDC_CLIPBOARD_SELECTION__COUNT] = {
+    [VDC_CLIPBOARD_SELECTION_CLIPBOARD] = "clipboard",
+    [VDC_CLIPBOARD_SELECTION_PRIMARY] = "primary",
+    [VDC_CLIPBOARD_SELECTION_SECONDARY] = "secondary",
 };
 
-static const char *const type_names[CLIPBOARD_TYPE__COUNT] = {
-    [CLIPBOARD_TYPE_TEXT] = "text",
-    [CLIPBOARD_TYPE_PNG] = "png",
-    [CLIPBOARD_TYPE_BMP] = "bmp",
-    [CLIPBOARD_TYPE_TIFF] = "tiff",
-    [CLIPBOARD_TYPE_JPG] = "jpg",
+static const char *const type_names[VDC_CLIPBOARD_TYPE__COUNT] = {
+    [VDC_CLIPBOARD_TYPE_TEXT] = "text",
+    [VDC_CLIPBOARD_TYPE_PNG] = "png",
+    [VDC_CLIPBOARD_TYPE_BMP] = "bmp",
+    [VDC_CLIPBOARD_TYPE_TIFF] = "tiff",
+    [VDC_CLIPBOARD_TYPE_JPG] = "jpg",
 };
 
-const char *clipboard_selection_name(ClipboardSelection sel)
+const char *vdc_clipboard_selection_name(VdcClipboardSelection sel)
 {
-    return (unsigned)sel < CLIPBOARD_SELECTION__COUNT ? selection_names[sel]
+    return (unsigned)sel < VDC_CLIPBOARD_SELECTION__COUNT ? selection_names[sel]
                                                       : "unknown";
 }
 
-const char *clipboard_type_name(ClipboardType type)
+const char *vdc_clipboard_type_name(VdcClipboardType type)
 {
-    return (unsigned)type < CLIPBOARD_TYPE__COUNT ? type_names[type]
+    return (unsigned)type < VDC_CLIPBOARD_TYPE__COUNT ? type_names[type]
                                                   : "unknown";
 }
 
@@ -68,22 +68,22 @@ static bool lookup_name(const char *const *names, unsigned n,
     return false;
 }
 
-bool clipboard_selection_from_name(const char *name, ClipboardSelection *out)
+bool vdc_clipboard_selection_from_name(const char *name, VdcClipboardSelection *out)
 {
     unsigned i;
 
-    if (!lookup_name(selection_names, CLIPBOARD_SELECTION__COUNT, name, &i)) {
+    if (!lookup_name(selection_names, VDC_CLIPBOARD_SELECTION__COUNT, name, &i)) {
         return false;
     }
     *out = i;
     return true;
 }
 
-bool clipboard_type_from_name(const char *name, ClipboardType *out)
+bool vdc_clipboard_type_from_name(const char *name, VdcClipboardType *out)
 {
     unsigned i;
 
-    if (!lookup_name(type_names, CLIPBOARD_TYPE__COUNT, name, &i)) {
+    if (!lookup_name(type_names, VDC_CLIPBOARD_TYPE__COUNT, name, &i)) {
         return false;
     }
     *out = i;
@@ -92,27 +92,27 @@ bool clipboard_type_from_name(const char *name, ClipboardType *out)
 
 /* ---- infos -------------------------------------------------------------- */
 
-ClipboardInfo *clipboard_info_new(ClipboardPeer *owner, ClipboardSelection sel)
+VdcClipboardInfo *vdc_clipboard_info_new(VdcClipboardPeer *owner, VdcClipboardSelection sel)
 {
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
-    g_return_val_if_fail((unsigned)sel < CLIPBOARD_SELECTION__COUNT, NULL);
+    g_return_val_if_fail((unsigned)sel < VDC_CLIPBOARD_SELECTION__COUNT, NULL);
 
-    info = g_new0(ClipboardInfo, 1);
+    info = g_new0(VdcClipboardInfo, 1);
     info->refcount = 1;
     info->owner = owner;
     info->selection = sel;
     return info;
 }
 
-ClipboardInfo *clipboard_info_ref(ClipboardInfo *info)
+VdcClipboardInfo *vdc_clipboard_info_ref(VdcClipboardInfo *info)
 {
     g_return_val_if_fail(info != NULL && info->refcount > 0, NULL);
     info->refcount++;
     return info;
 }
 
-void clipboard_info_unref(ClipboardInfo *info)
+void vdc_clipboard_info_unref(VdcClipboardInfo *info)
 {
     unsigned t;
 
@@ -123,17 +123,17 @@ void clipboard_info_unref(ClipboardInfo *info)
     if (--info->refcount > 0) {
         return;
     }
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         g_clear_pointer(&info->types[t].data, g_bytes_unref);
     }
     g_free(info);
 }
 
-unsigned clipboard_info_types(const ClipboardInfo *info)
+unsigned vdc_clipboard_info_types(const VdcClipboardInfo *info)
 {
     unsigned t, mask = 0;
 
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (info->types[t].available) {
             mask |= 1u << t;
         }
@@ -143,23 +143,23 @@ unsigned clipboard_info_types(const ClipboardInfo *info)
 
 /* ---- hub ---------------------------------------------------------------- */
 
-ClipboardHub *clipboard_hub_new(void)
+VdcClipboardHub *vdc_clipboard_hub_new(void)
 {
-    ClipboardHub *hub = g_new0(ClipboardHub, 1);
+    VdcClipboardHub *hub = g_new0(VdcClipboardHub, 1);
     unsigned s, t;
 
     hub->peers = g_ptr_array_new();
     hub->context = g_main_context_ref_thread_default();
-    hub->timeout_ms = CLIPBOARD_DEFAULT_TIMEOUT_MS;
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    hub->timeout_ms = VDC_CLIPBOARD_DEFAULT_TIMEOUT_MS;
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             hub->timers[s][t] = (HubTimer){ .hub = hub, .sel = s, .type = t };
         }
     }
     return hub;
 }
 
-static void hub_cancel_timer(ClipboardHub *hub, unsigned sel, unsigned type)
+static void hub_cancel_timer(VdcClipboardHub *hub, unsigned sel, unsigned type)
 {
     HubTimer *timer = &hub->timers[sel][type];
 
@@ -169,18 +169,18 @@ static void hub_cancel_timer(ClipboardHub *hub, unsigned sel, unsigned type)
     }
 }
 
-static void hub_cancel_timers(ClipboardHub *hub, unsigned sel)
+static void hub_cancel_timers(VdcClipboardHub *hub, unsigned sel)
 {
     unsigned t;
 
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         hub_cancel_timer(hub, sel, t);
     }
-    g_clear_pointer(&hub->timeout_info[sel], clipboard_info_unref);
+    g_clear_pointer(&hub->timeout_info[sel], vdc_clipboard_info_unref);
     hub->timeout_types[sel] = 0;
 }
 
-void clipboard_hub_free(ClipboardHub *hub)
+void vdc_clipboard_hub_free(VdcClipboardHub *hub)
 {
     unsigned s;
 
@@ -191,19 +191,19 @@ void clipboard_hub_free(ClipboardHub *hub)
         g_critical("clipboard hub freed with %u peers registered",
                    hub->peers->len);
         while (hub->peers->len > 0) {
-            clipboard_peer_unregister(g_ptr_array_index(hub->peers, 0));
+            vdc_clipboard_peer_unregister(g_ptr_array_index(hub->peers, 0));
         }
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         hub_cancel_timers(hub, s);
-        g_clear_pointer(&hub->current[s], clipboard_info_unref);
+        g_clear_pointer(&hub->current[s], vdc_clipboard_info_unref);
     }
     g_ptr_array_unref(hub->peers);
     g_main_context_unref(hub->context);
     g_free(hub);
 }
 
-void clipboard_hub_set_timeout(ClipboardHub *hub, unsigned timeout_ms)
+void vdc_clipboard_hub_set_timeout(VdcClipboardHub *hub, unsigned timeout_ms)
 {
     g_return_if_fail(hub != NULL && timeout_ms > 0);
     hub->timeout_ms = timeout_ms;
@@ -214,7 +214,7 @@ void clipboard_hub_set_timeout(ClipboardHub *hub, unsigned timeout_ms)
  * from inside their callback: iterate over a snapshot and skip peers that
  * left meanwhile.
  */
-static void hub_notify(ClipboardHub *hub, const ClipboardNotify *notify)
+static void hub_notify(VdcClipboardHub *hub, const VdcClipboardNotify *notify)
 {
     g_autoptr(GPtrArray) snapshot = NULL;
     unsigned i;
@@ -224,14 +224,14 @@ static void hub_notify(ClipboardHub *hub, const ClipboardNotify *notify)
     }
     snapshot = g_ptr_array_copy(hub->peers, NULL, NULL);
     for (i = 0; i < snapshot->len; i++) {
-        ClipboardPeer *peer = g_ptr_array_index(snapshot, i);
+        VdcClipboardPeer *peer = g_ptr_array_index(snapshot, i);
 
         /* A peer that left meanwhile may be freed: never touch it. */
         if (!g_ptr_array_find(hub->peers, peer, NULL)) {
             continue;
         }
         /* An update superseded by a nested one: later peers get that one. */
-        if (notify->type == CLIPBOARD_NOTIFY_UPDATE &&
+        if (notify->type == VDC_CLIPBOARD_NOTIFY_UPDATE &&
             hub->current[notify->info->selection] != notify->info) {
             break;
         }
@@ -239,44 +239,44 @@ static void hub_notify(ClipboardHub *hub, const ClipboardNotify *notify)
     }
 }
 
-static void hub_notify_update(ClipboardHub *hub, ClipboardInfo *info,
+static void hub_notify_update(VdcClipboardHub *hub, VdcClipboardInfo *info,
                               bool new_info)
 {
-    ClipboardNotify n = {
-        .type = CLIPBOARD_NOTIFY_UPDATE, .info = info, .new_info = new_info,
+    VdcClipboardNotify n = {
+        .type = VDC_CLIPBOARD_NOTIFY_UPDATE, .info = info, .new_info = new_info,
     };
 
     if (hub->stopped) {
         return;
     }
-    clipboard_info_ref(info);
+    vdc_clipboard_info_ref(info);
     hub_notify(hub, &n);
-    clipboard_info_unref(info);
+    vdc_clipboard_info_unref(info);
 }
 
-ClipboardInfo *clipboard_hub_info(ClipboardHub *hub, ClipboardSelection sel)
+VdcClipboardInfo *vdc_clipboard_hub_info(VdcClipboardHub *hub, VdcClipboardSelection sel)
 {
     g_return_val_if_fail(hub != NULL, NULL);
-    g_return_val_if_fail((unsigned)sel < CLIPBOARD_SELECTION__COUNT, NULL);
+    g_return_val_if_fail((unsigned)sel < VDC_CLIPBOARD_SELECTION__COUNT, NULL);
     return hub->current[sel];
 }
 
-bool clipboard_hub_update(ClipboardHub *hub, ClipboardInfo *info)
+bool vdc_clipboard_hub_update(VdcClipboardHub *hub, VdcClipboardInfo *info)
 {
-    ClipboardInfo *old;
+    VdcClipboardInfo *old;
     unsigned sel, t;
 
     g_return_val_if_fail(hub != NULL && info != NULL, false);
-    g_return_val_if_fail((unsigned)info->selection < CLIPBOARD_SELECTION__COUNT,
+    g_return_val_if_fail((unsigned)info->selection < VDC_CLIPBOARD_SELECTION__COUNT,
                          false);
 
     /* CVE-2023-6683: never "available" with no data and nobody to ask. */
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (info->types[t].available && !info->types[t].data &&
             !(info->owner && info->owner->ops->request)) {
             g_debug("refusing %s update: %s available without data",
-                    clipboard_selection_name(info->selection),
-                    clipboard_type_name(t));
+                    vdc_clipboard_selection_name(info->selection),
+                    vdc_clipboard_type_name(t));
             return false;
         }
     }
@@ -288,19 +288,19 @@ bool clipboard_hub_update(ClipboardHub *hub, ClipboardInfo *info)
         return true;
     }
     hub_cancel_timers(hub, sel);
-    hub->current[sel] = clipboard_info_ref(info);
+    hub->current[sel] = vdc_clipboard_info_ref(info);
     hub_notify_update(hub, info, true);
-    clipboard_info_unref(old);
+    vdc_clipboard_info_unref(old);
     return true;
 }
 
 static gboolean hub_timer_fired(gpointer opaque)
 {
     HubTimer *timer = opaque;
-    ClipboardHub *hub = timer->hub;
-    ClipboardInfo *info = hub->current[timer->sel];
-    ClipboardNotify n = {
-        .type = CLIPBOARD_NOTIFY_REQUEST_TIMEOUT, .info = info,
+    VdcClipboardHub *hub = timer->hub;
+    VdcClipboardInfo *info = hub->current[timer->sel];
+    VdcClipboardNotify n = {
+        .type = VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT, .info = info,
         .data_type = timer->type,
     };
 
@@ -309,33 +309,33 @@ static gboolean hub_timer_fired(gpointer opaque)
         return G_SOURCE_REMOVE;
     }
     g_debug("request for %s %s timed out",
-            clipboard_selection_name(timer->sel),
-            clipboard_type_name(timer->type));
+            vdc_clipboard_selection_name(timer->sel),
+            vdc_clipboard_type_name(timer->type));
     info->types[timer->type].requested = false;
     if (hub->stopped) {
         if (hub->timeout_info[timer->sel] != info) {
             g_clear_pointer(&hub->timeout_info[timer->sel],
-                            clipboard_info_unref);
-            hub->timeout_info[timer->sel] = clipboard_info_ref(info);
+                            vdc_clipboard_info_unref);
+            hub->timeout_info[timer->sel] = vdc_clipboard_info_ref(info);
             hub->timeout_types[timer->sel] = 0;
         }
         hub->timeout_types[timer->sel] |= 1u << timer->type;
         return G_SOURCE_REMOVE;
     }
-    clipboard_info_ref(info);
+    vdc_clipboard_info_ref(info);
     hub_notify(hub, &n);
-    clipboard_info_unref(info);
+    vdc_clipboard_info_unref(info);
     return G_SOURCE_REMOVE;
 }
 
-bool clipboard_hub_request(ClipboardHub *hub, ClipboardInfo *info,
-                           ClipboardType type)
+bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
+                           VdcClipboardType type)
 {
-    ClipboardContent *c;
+    VdcClipboardContent *c;
     HubTimer *timer;
 
     g_return_val_if_fail(hub != NULL && info != NULL, false);
-    g_return_val_if_fail((unsigned)type < CLIPBOARD_TYPE__COUNT, false);
+    g_return_val_if_fail((unsigned)type < VDC_CLIPBOARD_TYPE__COUNT, false);
 
     if (hub->current[info->selection] != info) {
         return false;
@@ -360,14 +360,14 @@ bool clipboard_hub_request(ClipboardHub *hub, ClipboardInfo *info,
     return true;
 }
 
-bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
-                            ClipboardInfo *info, ClipboardType type,
+bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
+                            VdcClipboardInfo *info, VdcClipboardType type,
                             GBytes *data, bool update)
 {
-    ClipboardContent *c;
+    VdcClipboardContent *c;
 
     g_return_val_if_fail(hub != NULL && info != NULL, false);
-    g_return_val_if_fail((unsigned)type < CLIPBOARD_TYPE__COUNT, false);
+    g_return_val_if_fail((unsigned)type < VDC_CLIPBOARD_TYPE__COUNT, false);
 
     if (info->owner != peer) {
         return false;
@@ -389,15 +389,15 @@ bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
     hub_cancel_timer(hub, info->selection, type);
     hub->timeout_types[info->selection] &= ~(1u << type);
     if (update) {
-        return clipboard_hub_update(hub, info);
+        return vdc_clipboard_hub_update(hub, info);
     }
     return true;
 }
 
-bool clipboard_hub_check_serial(ClipboardHub *hub, const ClipboardInfo *info,
+bool vdc_clipboard_hub_check_serial(VdcClipboardHub *hub, const VdcClipboardInfo *info,
                                 bool wins_tie)
 {
-    const ClipboardInfo *cur;
+    const VdcClipboardInfo *cur;
 
     g_return_val_if_fail(hub != NULL && info != NULL, false);
 
@@ -408,14 +408,14 @@ bool clipboard_hub_check_serial(ClipboardHub *hub, const ClipboardInfo *info,
     return wins_tie ? info->serial >= cur->serial : info->serial > cur->serial;
 }
 
-void clipboard_hub_reset_serial(ClipboardHub *hub)
+void vdc_clipboard_hub_reset_serial(VdcClipboardHub *hub)
 {
-    ClipboardNotify n = { .type = CLIPBOARD_NOTIFY_RESET_SERIAL };
+    VdcClipboardNotify n = { .type = VDC_CLIPBOARD_NOTIFY_RESET_SERIAL };
     unsigned s;
 
     g_return_if_fail(hub != NULL);
 
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         if (hub->current[s]) {
             hub->current[s]->serial = 0;     /* bug Q10 */
         }
@@ -427,7 +427,7 @@ void clipboard_hub_reset_serial(ClipboardHub *hub)
     hub_notify(hub, &n);
 }
 
-void clipboard_hub_set_running(ClipboardHub *hub, bool running)
+void vdc_clipboard_hub_set_running(VdcClipboardHub *hub, bool running)
 {
     unsigned s, t;
 
@@ -443,21 +443,21 @@ void clipboard_hub_set_running(ClipboardHub *hub, bool running)
     /* Resume: replay once what peers missed. */
     if (hub->reset_on_resume) {
         hub->reset_on_resume = false;
-        clipboard_hub_reset_serial(hub);
+        vdc_clipboard_hub_reset_serial(hub);
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT && !hub->stopped; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT && !hub->stopped; s++) {
         if (hub->current[s]) {
             hub_notify_update(hub, hub->current[s], true);
         }
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT && !hub->stopped; s++) {
-        g_autoptr(ClipboardInfo) info = g_steal_pointer(&hub->timeout_info[s]);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT && !hub->stopped; s++) {
+        g_autoptr(VdcClipboardInfo) info = g_steal_pointer(&hub->timeout_info[s]);
         unsigned types = hub->timeout_types[s];
 
         hub->timeout_types[s] = 0;
-        for (t = 0; info && t < CLIPBOARD_TYPE__COUNT; t++) {
-            ClipboardNotify n = {
-                .type = CLIPBOARD_NOTIFY_REQUEST_TIMEOUT, .info = info,
+        for (t = 0; info && t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+            VdcClipboardNotify n = {
+                .type = VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT, .info = info,
                 .data_type = t,
             };
 
@@ -468,14 +468,14 @@ void clipboard_hub_set_running(ClipboardHub *hub, bool running)
     }
 }
 
-bool clipboard_hub_running(const ClipboardHub *hub)
+bool vdc_clipboard_hub_running(const VdcClipboardHub *hub)
 {
     return !hub->stopped;
 }
 
 /* ---- peers -------------------------------------------------------------- */
 
-bool clipboard_peer_register(ClipboardHub *hub, ClipboardPeer *peer)
+bool vdc_clipboard_peer_register(VdcClipboardHub *hub, VdcClipboardPeer *peer)
 {
     g_return_val_if_fail(hub != NULL && peer != NULL, false);
     g_return_val_if_fail(peer->ops != NULL && peer->ops->notify != NULL, false);
@@ -491,47 +491,47 @@ bool clipboard_peer_register(ClipboardHub *hub, ClipboardPeer *peer)
     return true;
 }
 
-bool clipboard_peer_registered(const ClipboardPeer *peer)
+bool vdc_clipboard_peer_registered(const VdcClipboardPeer *peer)
 {
     return peer->hub != NULL;
 }
 
-bool clipboard_peer_owns(const ClipboardPeer *peer, ClipboardSelection sel)
+bool vdc_clipboard_peer_owns(const VdcClipboardPeer *peer, VdcClipboardSelection sel)
 {
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
-    if (!peer->hub || (unsigned)sel >= CLIPBOARD_SELECTION__COUNT) {
+    if (!peer->hub || (unsigned)sel >= VDC_CLIPBOARD_SELECTION__COUNT) {
         return false;
     }
     info = peer->hub->current[sel];
     return info && info->owner == peer;
 }
 
-static void hub_release(ClipboardHub *hub, ClipboardPeer *peer,
-                        ClipboardSelection sel)
+static void hub_release(VdcClipboardHub *hub, VdcClipboardPeer *peer,
+                        VdcClipboardSelection sel)
 {
-    ClipboardInfo *info = hub->current[sel];
+    VdcClipboardInfo *info = hub->current[sel];
 
     if (info && info->owner == peer) {
-        g_autoptr(ClipboardInfo) empty = clipboard_info_new(NULL, sel);
+        g_autoptr(VdcClipboardInfo) empty = vdc_clipboard_info_new(NULL, sel);
 
-        clipboard_hub_update(hub, empty);
+        vdc_clipboard_hub_update(hub, empty);
     }
 }
 
-void clipboard_peer_release(ClipboardPeer *peer, ClipboardSelection sel)
+void vdc_clipboard_peer_release(VdcClipboardPeer *peer, VdcClipboardSelection sel)
 {
     g_return_if_fail(peer != NULL);
-    g_return_if_fail((unsigned)sel < CLIPBOARD_SELECTION__COUNT);
+    g_return_if_fail((unsigned)sel < VDC_CLIPBOARD_SELECTION__COUNT);
 
     if (peer->hub) {
         hub_release(peer->hub, peer, sel);
     }
 }
 
-void clipboard_peer_unregister(ClipboardPeer *peer)
+void vdc_clipboard_peer_unregister(VdcClipboardPeer *peer)
 {
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
     unsigned s;
 
     g_return_if_fail(peer != NULL);
@@ -543,18 +543,18 @@ void clipboard_peer_unregister(ClipboardPeer *peer)
     /* Leave first, so the peer is not told of its own release (bug P2). */
     g_ptr_array_remove(hub->peers, peer);
     peer->hub = NULL;
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         hub_release(hub, peer, s);
     }
 }
 
-void clipboard_hub_set_live(ClipboardHub *hub, void *live)
+void vdc_clipboard_hub_set_live(VdcClipboardHub *hub, void *live)
 {
     g_return_if_fail(hub != NULL);
     hub->live = live;
 }
 
-void *clipboard_hub_live(const ClipboardHub *hub)
+void *vdc_clipboard_hub_live(const VdcClipboardHub *hub)
 {
     g_return_val_if_fail(hub != NULL, NULL);
     return hub->live;

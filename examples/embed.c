@@ -34,9 +34,9 @@
 #include <glib-unix.h>
 
 /* One include for the device; it brings clipboard, input and savevm. */
-#include <vdagent/vdagent.h>
+#include <vdagent/vdc-vdagent.h>
 /* Only for an embedding whose own clipboard peer migrates (step 5). */
-#include <clipboard/clipboard-vmstate.h>
+#include <clipboard/vdc-clipboard-vmstate.h>
 
 #define PORT_BUF (64 * 1024)    /* the port's output buffer */
 #define GUEST_FD 3              /* where the agent finds its port */
@@ -47,13 +47,13 @@ typedef struct Emu Emu;
 
 typedef struct Machine {
     Emu *emu;
-    ClipboardHub *hub;          /* ours: the device's peer joins it */
-    InputRouter *router;        /* ours: the device's pointer joins it */
-    ClipboardPeer ui;           /* the emulator's UI as a clipboard peer */
-    VDAgentChardev *dev;
-    MigrationRegistry *reg;
+    VdcClipboardHub *hub;          /* ours: the device's peer joins it */
+    VdcInputRouter *router;        /* ours: the device's pointer joins it */
+    VdcClipboardPeer ui;           /* the emulator's UI as a clipboard peer */
+    VdcChardev *dev;
+    VdcMigrationRegistry *reg;
     /* The UI's migrated state: the selections it owns (its own section). */
-    ClipboardSaved saved;
+    VdcClipboardSaved saved;
 } Machine;
 
 /* ---- the emulator: the port, the loop, the machine in use -------------- */
@@ -75,7 +75,7 @@ static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque);
 
 /*
  * The frontend table.  The device calls these from inside its own calls
- * (vdagent_chardev_write, accept_input, a hub or router event...); they
+ * (vdc_chardev_write, accept_input, a hub or router event...); they
  * may call back into the device (the header says which calls, and how).
  */
 static size_t port_can_write(void *opaque)
@@ -94,7 +94,7 @@ static void port_write(void *opaque, const uint8_t *buf, size_t len)
     port_send(e);
 }
 
-static void ui_offer_text(Machine *m, ClipboardSelection sel,
+static void ui_offer_text(Machine *m, VdcClipboardSelection sel,
                           const char *text);
 
 static void port_guest_caps(void *opaque)
@@ -107,12 +107,12 @@ static void port_guest_caps(void *opaque)
     }
     e->caps_seen = true;
     size_t n;
-    const uint32_t *caps = vdagent_chardev_guest_caps(e->m->dev, &n);
+    const uint32_t *caps = vdc_chardev_guest_caps(e->m->dev, &n);
     printf("embed: guest agent ready, caps 0x%08x\n", n ? caps[0] : 0);
-    ui_offer_text(e->m, CLIPBOARD_SELECTION_PRIMARY, "Hello from the emulator");
+    ui_offer_text(e->m, VDC_CLIPBOARD_SELECTION_PRIMARY, "Hello from the emulator");
 }
 
-static const VDAgentFrontendOps port_ops = {
+static const VdcFrontendOps port_ops = {
     .can_write = port_can_write,
     .write = port_write,
     .guest_caps = port_guest_caps,
@@ -150,7 +150,7 @@ static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque);
  */
 static void port_watch_input(Emu *e)
 {
-    bool want = vdagent_chardev_input_room(e->m->dev) > 0;
+    bool want = vdc_chardev_input_room(e->m->dev) > 0;
 
     if (want && !e->in_watch) {
         e->in_watch = g_unix_fd_add(e->fd, G_IO_IN | G_IO_HUP, port_in_ready, e);
@@ -168,7 +168,7 @@ static gboolean port_out_ready(gint fd, GIOCondition cond, gpointer opaque)
     e->out_watch = 0;
     port_send(e);
     /* It writes what it queued meanwhile (through port_write). */
-    vdagent_chardev_accept_input(e->m->dev);
+    vdc_chardev_accept_input(e->m->dev);
     port_watch_input(e);
     return G_SOURCE_REMOVE;
 }
@@ -178,7 +178,7 @@ static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     Emu *e = opaque;
     uint8_t buf[16384];
-    size_t room = vdagent_chardev_input_room(e->m->dev);
+    size_t room = vdc_chardev_input_room(e->m->dev);
     ssize_t n;
 
     if (room == 0) {            /* output queued meanwhile, from elsewhere */
@@ -191,19 +191,19 @@ static gboolean port_in_ready(gint fd, GIOCondition cond, gpointer opaque)
         return G_SOURCE_CONTINUE;
     }
     if (n <= 0) {
-        VDAgentCounters c;
+        VdcCounters c;
 
-        vdagent_chardev_get_counters(e->m->dev, &c);
+        vdc_chardev_get_counters(e->m->dev, &c);
         printf("embed: the guest closed the port (%" G_GUINT64_FORMAT
                " bytes in, %" G_GUINT64_FORMAT " out, %u copies seen)\n",
                c.bytes_in, c.bytes_out, e->copies);
-        vdagent_chardev_set_guest_open(e->m->dev, false);
+        vdc_chardev_set_guest_open(e->m->dev, false);
         g_main_loop_quit(e->loop);
         e->in_watch = 0;
         return G_SOURCE_REMOVE;
     }
-    vdagent_chardev_write(e->m->dev, buf, n);
-    if (vdagent_chardev_input_room(e->m->dev) == 0) {
+    vdc_chardev_write(e->m->dev, buf, n);
+    if (vdc_chardev_input_room(e->m->dev) == 0) {
         e->in_watch = 0;        /* port_out_ready() asks again */
         return G_SOURCE_REMOVE;
     }
@@ -218,51 +218,51 @@ static gboolean migrate_now(gpointer opaque);
  * Every hub change reaches every peer.  Ours asks for the text of what
  * the guest copies, and prints it once it has come.
  */
-static void ui_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void ui_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     Machine *m = peer->opaque;
-    ClipboardInfo *info = n->info;
-    ClipboardContent *text;
+    VdcClipboardInfo *info = n->info;
+    VdcClipboardContent *text;
 
     /* Restored infos (after a migration) are no new copies. */
-    if (n->type != CLIPBOARD_NOTIFY_UPDATE || !info->owner ||
+    if (n->type != VDC_CLIPBOARD_NOTIFY_UPDATE || !info->owner ||
         info->owner == peer || info->restored) {
         return;
     }
-    text = &info->types[CLIPBOARD_TYPE_TEXT];
+    text = &info->types[VDC_CLIPBOARD_TYPE_TEXT];
     if (!text->available) {
         return;
     }
     if (!text->data) {
         /* The guest grabbed: ask (answered by a later UPDATE). */
-        clipboard_hub_request(m->hub, info, CLIPBOARD_TYPE_TEXT);
+        vdc_clipboard_hub_request(m->hub, info, VDC_CLIPBOARD_TYPE_TEXT);
         return;
     }
     gsize len;
     const char *s = g_bytes_get_data(text->data, &len);
     printf("embed: guest copied (%s): %.*s\n",
-           clipboard_selection_name(info->selection), (int)len, s);
+           vdc_clipboard_selection_name(info->selection), (int)len, s);
     if (++m->emu->copies == 1) {
         /* Not from inside a hub callback: from the loop. */
         g_idle_add(migrate_now, m->emu);
     }
 }
 
-static const ClipboardPeerOps ui_ops = {
+static const VdcClipboardPeerOps ui_ops = {
     .notify = ui_notify,
     /* .request NULL: we give our data with every grab. */
 };
 
 /* The UI copies @text: it owns @sel with the data at once. */
-static void ui_offer_text(Machine *m, ClipboardSelection sel, const char *text)
+static void ui_offer_text(Machine *m, VdcClipboardSelection sel, const char *text)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&m->ui, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&m->ui, sel);
 
-    info->types[CLIPBOARD_TYPE_TEXT].available = true;
-    info->types[CLIPBOARD_TYPE_TEXT].data = g_bytes_new(text, strlen(text));
-    if (clipboard_hub_update(m->hub, info)) {
+    info->types[VDC_CLIPBOARD_TYPE_TEXT].available = true;
+    info->types[VDC_CLIPBOARD_TYPE_TEXT].data = g_bytes_new(text, strlen(text));
+    if (vdc_clipboard_hub_update(m->hub, info)) {
         printf("embed: host offers (%s): %s\n",
-               clipboard_selection_name(sel), text);
+               vdc_clipboard_selection_name(sel), text);
     }
 }
 
@@ -273,26 +273,26 @@ static bool ui_pre_save(void *opaque, GError **errp)
 {
     Machine *m = opaque;
 
-    clipboard_saved_collect(&m->saved, &m->ui);
+    vdc_clipboard_saved_collect(&m->saved, &m->ui);
     return true;
 }
 
 static void ui_post_save(void *opaque)
 {
-    clipboard_saved_clear(&((Machine *)opaque)->saved);
+    vdc_clipboard_saved_clear(&((Machine *)opaque)->saved);
 }
 
 static void ui_load_failed(void *opaque)
 {
-    clipboard_saved_clear(&((Machine *)opaque)->saved);
+    vdc_clipboard_saved_clear(&((Machine *)opaque)->saved);
 }
 
-static const VMStateField ui_fields[] = {
-    VMSTATE_STRUCT(saved, Machine, vmstate_clipboard_saved, ClipboardSaved),
-    VMSTATE_END_OF_LIST()
+static const VdcVMStateField ui_fields[] = {
+    VDC_VMSTATE_STRUCT(saved, Machine, vdc_vmstate_clipboard_saved, VdcClipboardSaved),
+    VDC_VMSTATE_END_OF_LIST()
 };
 
-static const VMStateDescription vmstate_ui = {
+static const VdcVMStateDescription vmstate_ui = {
     .name = "embed-ui",
     .version_id = 1,
     .minimum_version_id = 1,
@@ -305,25 +305,25 @@ static const VMStateDescription vmstate_ui = {
 static Machine *machine_new(Emu *e, GError **errp)
 {
     Machine *m = g_new0(Machine, 1);
-    VDAgentConfig config;
+    VdcConfig config;
 
     m->emu = e;
     /* The hub's request timeouts run on the thread-default main context
        of this moment: ours (the default one). */
-    m->hub = clipboard_hub_new();
-    m->router = input_router_new();
-    m->ui = (ClipboardPeer){ .name = "embed-ui", .ops = &ui_ops, .opaque = m };
-    clipboard_peer_register(m->hub, &m->ui);
+    m->hub = vdc_clipboard_hub_new();
+    m->router = vdc_input_router_new();
+    m->ui = (VdcClipboardPeer){ .name = "embed-ui", .ops = &ui_ops, .opaque = m };
+    vdc_clipboard_peer_register(m->hub, &m->ui);
 
-    vdagent_config_init(&config);       /* mouse on, monitors on */
+    vdc_config_init(&config);       /* mouse on, monitors on */
     config.clipboard = true;
     config.clipboard_hub = m->hub;      /* borrowed: outlives the device */
     config.input_router = m->router;
-    m->dev = vdagent_chardev_new(&config, &port_ops, e, errp);
-    m->reg = migration_registry_new();
+    m->dev = vdc_chardev_new(&config, &port_ops, e, errp);
+    m->reg = vdc_migration_registry_new();
     if (!m->dev ||
-        !vdagent_chardev_register_migration(m->dev, m->reg, 0, errp) ||
-        !migration_register(m->reg, "embed-ui", 0, &vmstate_ui, m, errp)) {
+        !vdc_chardev_register_migration(m->dev, m->reg, 0, errp) ||
+        !vdc_migration_register(m->reg, "embed-ui", 0, &vmstate_ui, m, errp)) {
         return NULL;                    /* (an example: no cleanup here) */
     }
     return m;
@@ -332,37 +332,37 @@ static Machine *machine_new(Emu *e, GError **errp)
 /* Free in the reverse order: the device leaves the hub and router. */
 static void machine_free(Machine *m)
 {
-    migration_registry_free(m->reg);
-    vdagent_chardev_free(m->dev);
-    clipboard_peer_unregister(&m->ui);
-    clipboard_saved_clear(&m->saved);
-    input_router_free(m->router);
-    clipboard_hub_free(m->hub);
+    vdc_migration_registry_free(m->reg);
+    vdc_chardev_free(m->dev);
+    vdc_clipboard_peer_unregister(&m->ui);
+    vdc_clipboard_saved_clear(&m->saved);
+    vdc_input_router_free(m->router);
+    vdc_clipboard_hub_free(m->hub);
     g_free(m);
 }
 
 /* A paused VM: the device, our hub and our router all stop. */
 static void machine_set_running(Machine *m, bool running)
 {
-    vdagent_chardev_set_running(m->dev, running);
-    clipboard_hub_set_running(m->hub, running);
-    input_router_set_running(m->router, running);
+    vdc_chardev_set_running(m->dev, running);
+    vdc_clipboard_hub_set_running(m->hub, running);
+    vdc_input_router_set_running(m->router, running);
 }
 
 /* ---- pointer and migration ---------------------------------------------- */
 
-/* Absolute 0..INPUT_ABS_MAX on both axes, then a left click, then sync. */
+/* Absolute 0..VDC_INPUT_ABS_MAX on both axes, then a left click, then sync. */
 static void pointer_click(Machine *m, int32_t x, int32_t y)
 {
-    VDAgentMouse ms;
+    VdcMouse ms;
 
-    input_send_abs(m->router, 0, INPUT_AXIS_X, x);
-    input_send_abs(m->router, 0, INPUT_AXIS_Y, y);
-    input_send_btn(m->router, 0, INPUT_BUTTON_LEFT, true);
-    input_event_sync(m->router);
-    input_send_btn(m->router, 0, INPUT_BUTTON_LEFT, false);
-    input_event_sync(m->router);
-    vdagent_chardev_mouse_state(m->dev, &ms);
+    vdc_input_send_abs(m->router, 0, VDC_INPUT_AXIS_X, x);
+    vdc_input_send_abs(m->router, 0, VDC_INPUT_AXIS_Y, y);
+    vdc_input_send_btn(m->router, 0, VDC_INPUT_BUTTON_LEFT, true);
+    vdc_input_event_sync(m->router);
+    vdc_input_send_btn(m->router, 0, VDC_INPUT_BUTTON_LEFT, false);
+    vdc_input_event_sync(m->router);
+    vdc_chardev_mouse_state(m->dev, &ms);
     printf("embed: pointer clicked at %u,%u on head %u\n",
            ms.x, ms.y, ms.display_id);
 }
@@ -372,19 +372,19 @@ static gboolean migrate_now(gpointer opaque)
     Emu *e = opaque;
     Machine *src = e->m, *dst;
     g_autoptr(GError) err = NULL;
-    g_autoptr(MigrationStream) out = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) in = NULL;
     const uint8_t *data;
     size_t len;
 
-    pointer_click(src, INPUT_ABS_MAX / 2, INPUT_ABS_MAX / 4);
+    pointer_click(src, VDC_INPUT_ABS_MAX / 2, VDC_INPUT_ABS_MAX / 4);
 
     /* Source: pause (nothing more reaches the guest), save everything. */
     machine_set_running(src, false);
-    if (!migration_save(src->reg, out, &err)) {
+    if (!vdc_migration_save(src->reg, out, &err)) {
         goto fail;
     }
-    data = migration_stream_data(out, &len);
+    data = vdc_migration_stream_data(out, &len);
 
     /* Destination: a new machine, stopped until the load has succeeded. */
     dst = machine_new(e, &err);
@@ -392,19 +392,19 @@ static gboolean migrate_now(gpointer opaque)
         goto fail;
     }
     machine_set_running(dst, false);
-    in = migration_stream_new_reader(data, len);
-    if (!migration_load(dst->reg, in, &err)) {
+    in = vdc_migration_stream_new_reader(data, len);
+    if (!vdc_migration_load(dst->reg, in, &err)) {
         /* The device is fresh again; a real source would resume. */
         machine_free(dst);
         goto fail;
     }
     /* Our own peer takes back its selections once everything loaded. */
-    clipboard_saved_restore(&dst->saved, dst->hub, &dst->ui);
+    vdc_clipboard_saved_restore(&dst->saved, dst->hub, &dst->ui);
 
     /* The port moves over: the guest's open continues the session. */
     e->m = dst;
     machine_free(src);
-    vdagent_chardev_set_guest_open(dst->dev, true);
+    vdc_chardev_set_guest_open(dst->dev, true);
     machine_set_running(dst, true);
     port_watch_input(e);            /* the loaded device's own room */
     printf("embed: migrated (%zu bytes of state), the session goes on\n", len);
@@ -436,7 +436,7 @@ int main(int argc, char **argv)
     Emu *e = &emu;
     g_autoptr(GError) err = NULL;
     int sv[2];
-    uint32_t v = vdagent_chardev_version();
+    uint32_t v = vdc_chardev_version();
     gint source_fds[1], target_fds[1] = { GUEST_FD };
 
     if (argc < 2) {
@@ -447,8 +447,8 @@ int main(int argc, char **argv)
     /* The headers' version against the library's: same major, by SONAME. */
     printf("embed: libvdagent-chardev %u.%u.%u, built against %d.%d.%d\n",
            v >> 16, (v >> 8) & 0xff, v & 0xff,
-           VDAGENT_CHARDEV_VERSION_MAJOR, VDAGENT_CHARDEV_VERSION_MINOR,
-           VDAGENT_CHARDEV_VERSION_MICRO);
+           VDC_CHARDEV_VERSION_MAJOR, VDC_CHARDEV_VERSION_MINOR,
+           VDC_CHARDEV_VERSION_MICRO);
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         perror("embed: socketpair");
@@ -477,7 +477,7 @@ int main(int argc, char **argv)
     g_timeout_add_seconds(30, too_long, e);
 
     /* The agent is there: its port is open (the device sends its caps). */
-    vdagent_chardev_set_guest_open(e->m->dev, true);
+    vdc_chardev_set_guest_open(e->m->dev, true);
     port_watch_input(e);
     g_main_loop_run(e->loop);
 

@@ -16,16 +16,16 @@
 
 struct HostClipboardPeer {
     Host *h;
-    ClipboardPeer peer;
+    VdcClipboardPeer peer;
 };
 
 /* A clipboard-get waiting for the owner's data. */
 typedef struct HostGetRequest {
     HostWaiting w;                  /* first: registered with host.c */
     HostClipboardPeer *p;
-    ClipboardSelection sel;
-    ClipboardType type;
-    ClipboardInfo *info;            /* the info asked (a reference) */
+    VdcClipboardSelection sel;
+    VdcClipboardType type;
+    VdcClipboardInfo *info;            /* the info asked (a reference) */
     char *filename;                 /* the "filename" form, else NULL */
     char *tmpname;                  /* its temporary file, until renamed */
     int fd;                         /* open on tmpname, or -1 */
@@ -43,7 +43,7 @@ static void get_release(HostWaiting *w)
     }
     g_free(g->tmpname);
     g_free(g->filename);
-    clipboard_info_unref(g->info);
+    vdc_clipboard_info_unref(g->info);
     g_free(g);
 }
 
@@ -87,7 +87,7 @@ static const HostWaitingOps get_ops = {
 };
 
 /* Answer @g with the data of @info, or the error @error; frees @g. */
-static void get_answer(HostGetRequest *g, ClipboardInfo *info,
+static void get_answer(HostGetRequest *g, VdcClipboardInfo *info,
                        const char *error)
 {
     Host *h = g->p->h;
@@ -116,7 +116,7 @@ static void get_answer(HostGetRequest *g, ClipboardInfo *info,
         return;
     }
     ret = json_object_new_object();
-    if (g->type == CLIPBOARD_TYPE_TEXT && g_utf8_validate(p, len, NULL)) {
+    if (g->type == VDC_CLIPBOARD_TYPE_TEXT && g_utf8_validate(p, len, NULL)) {
         json_object_object_add(ret, "data", json_object_new_string_len(p, len));
     } else {
         g_autofree char *b64 = g_base64_encode((const guchar *)p, len);
@@ -126,22 +126,22 @@ static void get_answer(HostGetRequest *g, ClipboardInfo *info,
     host_waiting_reply(h, &g->w, ret);
 }
 
-json_object *host_clipboard_types_json(const ClipboardInfo *info)
+json_object *host_clipboard_types_json(const VdcClipboardInfo *info)
 {
     json_object *arr = json_object_new_array();
     unsigned t;
 
-    for (t = 0; info && t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; info && t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (info->types[t].available) {
             json_object_array_add(arr,
-                                  json_object_new_string(clipboard_type_name(t)));
+                                  json_object_new_string(vdc_clipboard_type_name(t)));
         }
     }
     return arr;
 }
 
 const char *host_clipboard_owner_name(const HostClipboardPeer *p,
-                                      const ClipboardInfo *info)
+                                      const VdcClipboardInfo *info)
 {
     if (!info || !info->owner) {
         return NULL;
@@ -154,9 +154,9 @@ const char *host_clipboard_owner_name(const HostClipboardPeer *p,
 static void get_notify(HostWaiting *w, void *opaque)
 {
     HostGetRequest *g = (HostGetRequest *)w;
-    const ClipboardNotify *n = opaque;
+    const VdcClipboardNotify *n = opaque;
 
-    if (n->type == CLIPBOARD_NOTIFY_UPDATE) {
+    if (n->type == VDC_CLIPBOARD_NOTIFY_UPDATE) {
         if (n->info->selection != g->sel) {
             return;
         }
@@ -174,23 +174,23 @@ static void get_notify(HostWaiting *w, void *opaque)
                 get_answer(g, NULL, "the owner has no such data");
             }
         }
-    } else if (n->type == CLIPBOARD_NOTIFY_REQUEST_TIMEOUT &&
+    } else if (n->type == VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT &&
                n->info == g->info && n->data_type == g->type) {
         get_answer(g, NULL, "timed out waiting for the clipboard owner");
     }
 }
 
-static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void peer_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     HostClipboardPeer *p = peer->opaque;
 
-    if (n->type == CLIPBOARD_NOTIFY_UPDATE && n->new_info &&
+    if (n->type == VDC_CLIPBOARD_NOTIFY_UPDATE && n->new_info &&
         n->info->owner != &p->peer) {
         json_object *data = json_object_new_object();
         const char *owner = host_clipboard_owner_name(p, n->info);
 
         json_object_object_add(data, "selection", json_object_new_string(
-                                   clipboard_selection_name(n->info->selection)));
+                                   vdc_clipboard_selection_name(n->info->selection)));
         json_object_object_add(data, "owner",
                                owner ? json_object_new_string(owner) : NULL);
         json_object_object_add(data, "types",
@@ -202,16 +202,16 @@ static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
 }
 
 /* The hub asks us: our infos always carry their data already. */
-static void peer_request(ClipboardPeer *peer, ClipboardInfo *info,
-                         ClipboardType type)
+static void peer_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                         VdcClipboardType type)
 {
     HostClipboardPeer *p = peer->opaque;
 
-    clipboard_hub_set_data(p->h->hub, peer, info, type, info->types[type].data,
+    vdc_clipboard_hub_set_data(p->h->hub, peer, info, type, info->types[type].data,
                            true);
 }
 
-static const ClipboardPeerOps host_peer_ops = {
+static const VdcClipboardPeerOps host_peer_ops = {
     .notify = peer_notify,
     .request = peer_request,
 };
@@ -224,7 +224,7 @@ HostClipboardPeer *host_clipboard_peer_new(Host *h)
     p->peer.name = "host";
     p->peer.ops = &host_peer_ops;
     p->peer.opaque = p;
-    clipboard_peer_register(h->hub, &p->peer);
+    vdc_clipboard_peer_register(h->hub, &p->peer);
     return p;
 }
 
@@ -240,17 +240,17 @@ void host_clipboard_peer_free(HostClipboardPeer *p)
     }
     host_waiting_foreach(p->h, &get_ops, get_quit,
                          (void *)"vdagent-host is quitting");
-    clipboard_peer_unregister(&p->peer);
+    vdc_clipboard_peer_unregister(&p->peer);
     g_free(p);
 }
 
-void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
-                             ClipboardType type, GBytes *data)
+void host_clipboard_peer_set(HostClipboardPeer *p, VdcClipboardSelection sel,
+                             VdcClipboardType type, GBytes *data)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&p->peer, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&p->peer, sel);
 
-    clipboard_hub_set_data(p->h->hub, &p->peer, info, type, data, false);
-    clipboard_hub_update(p->h->hub, info);
+    vdc_clipboard_hub_set_data(p->h->hub, &p->peer, info, type, data, false);
+    vdc_clipboard_hub_update(p->h->hub, info);
 }
 
 /*
@@ -290,22 +290,22 @@ static bool get_open_file(const char *path, char **tmpname, int *fd,
 }
 
 void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
-                             ClipboardSelection sel, ClipboardType type,
+                             VdcClipboardSelection sel, VdcClipboardType type,
                              const char *filename)
 {
     HostGetRequest *g;
-    ClipboardInfo *info = clipboard_hub_info(p->h->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(p->h->hub, sel);
     g_autofree char *tmpname = NULL, *err = NULL;
     int fd = -1;
 
     if (!info || !info->owner) {
         qmp_reply_error(req, "no owner for the %s selection",
-                        clipboard_selection_name(sel));
+                        vdc_clipboard_selection_name(sel));
         return;
     }
     if (!info->types[type].available) {
         qmp_reply_error(req, "the %s selection has no %s",
-                        clipboard_selection_name(sel), clipboard_type_name(type));
+                        vdc_clipboard_selection_name(sel), vdc_clipboard_type_name(type));
         return;
     }
     if (filename && !get_open_file(filename, &tmpname, &fd, &err)) {
@@ -316,7 +316,7 @@ void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
     g->p = p;
     g->sel = sel;
     g->type = type;
-    g->info = clipboard_info_ref(info);
+    g->info = vdc_clipboard_info_ref(info);
     g->filename = g_strdup(filename);
     g->tmpname = g_steal_pointer(&tmpname);
     g->fd = fd;
@@ -325,23 +325,23 @@ void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
         get_answer(g, info, NULL);
         return;
     }
-    if (!clipboard_hub_request(p->h->hub, info, type)) {
+    if (!vdc_clipboard_hub_request(p->h->hub, info, type)) {
         get_answer(g, NULL, "the owner cannot be asked");
     }
     /* else: answered from get_notify (data, timeout, owner change) */
 }
 
-void host_clipboard_peer_release(HostClipboardPeer *p, ClipboardSelection sel)
+void host_clipboard_peer_release(HostClipboardPeer *p, VdcClipboardSelection sel)
 {
-    clipboard_peer_release(&p->peer, sel);
+    vdc_clipboard_peer_release(&p->peer, sel);
 }
 
-void host_clipboard_peer_save(HostClipboardPeer *p, ClipboardSaved *saved)
+void host_clipboard_peer_save(HostClipboardPeer *p, VdcClipboardSaved *saved)
 {
-    clipboard_saved_collect(saved, &p->peer);
+    vdc_clipboard_saved_collect(saved, &p->peer);
 }
 
-void host_clipboard_peer_restore(HostClipboardPeer *p, ClipboardSaved *saved)
+void host_clipboard_peer_restore(HostClipboardPeer *p, VdcClipboardSaved *saved)
 {
-    clipboard_saved_restore(saved, p->h->hub, &p->peer);
+    vdc_clipboard_saved_restore(saved, p->h->hub, &p->peer);
 }

@@ -15,8 +15,8 @@
 #include <glib.h>
 #include <json-c/json.h>
 
-#include "clipboard/clipboard-vmstate.h"
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard.h"
 #include "host/host.h"
 #include "host/qmp.h"
 
@@ -36,8 +36,8 @@ void host_clipboard_peer_free(HostClipboardPeer *p);
  * clipboard-set: take @sel with @data (a reference is taken) as its only
  * type @type.  The caller checked the size against the device's maximum.
  */
-void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
-                             ClipboardType type, GBytes *data);
+void host_clipboard_peer_set(HostClipboardPeer *p, VdcClipboardSelection sel,
+                             VdcClipboardType type, GBytes *data);
 
 /*
  * clipboard-get: answer @req (taken) with the @type data of @sel:
@@ -58,28 +58,28 @@ void host_clipboard_peer_set(HostClipboardPeer *p, ClipboardSelection sel,
  * file is unlinked on any failure: no partial file is ever left.
  */
 void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
-                             ClipboardSelection sel, ClipboardType type,
+                             VdcClipboardSelection sel, VdcClipboardType type,
                              const char *filename);
 
 /* clipboard-release: give up @sel if the host owns it (else no-op). */
-void host_clipboard_peer_release(HostClipboardPeer *p, ClipboardSelection sel);
+void host_clipboard_peer_release(HostClipboardPeer *p, VdcClipboardSelection sel);
 
 /* Who owns @info (borrowed; may be NULL): "host", "guest", or NULL for
  * nobody. */
 const char *host_clipboard_owner_name(const HostClipboardPeer *p,
-                                      const ClipboardInfo *info);
+                                      const VdcClipboardInfo *info);
 
 /* A new JSON array of the names of @info's available types ([] for NULL). */
-json_object *host_clipboard_types_json(const ClipboardInfo *info);
+json_object *host_clipboard_types_json(const VdcClipboardInfo *info);
 
 /* Fill @saved (cleared first) with copies of the selections it owns. */
-void host_clipboard_peer_save(HostClipboardPeer *p, ClipboardSaved *saved);
+void host_clipboard_peer_save(HostClipboardPeer *p, VdcClipboardSaved *saved);
 
 /*
  * Own the selections of @saved again, as loaded (their data is taken:
  * @saved is left empty).  The hub notifies the other peers as for any
  * update (deferred while stopped).
  */
-void host_clipboard_peer_restore(HostClipboardPeer *p, ClipboardSaved *saved);
+void host_clipboard_peer_restore(HostClipboardPeer *p, VdcClipboardSaved *saved);
 
 #endif /* HOST_CLIPBOARD_PEER_H */

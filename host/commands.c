@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 static bool arg_selection(QmpRequest *req, json_object *args,
-                          ClipboardSelection *sel)
+                          VdcClipboardSelection *sel)
 {
     const char *name = "clipboard";
 
     if (!qmp_arg_string(req, args, "selection", false, &name)) {
         return false;
     }
-    if (!clipboard_selection_from_name(name, sel)) {
+    if (!vdc_clipboard_selection_from_name(name, sel)) {
         qmp_reply_error(req, "Parameter 'selection' expects clipboard, "
                         "primary or secondary");
         return false;
@@ -28,14 +28,14 @@ static bool arg_selection(QmpRequest *req, json_object *args,
     return true;
 }
 
-static bool arg_type(QmpRequest *req, json_object *args, ClipboardType *type)
+static bool arg_type(QmpRequest *req, json_object *args, VdcClipboardType *type)
 {
     const char *name = "text";
 
     if (!qmp_arg_string(req, args, "type", false, &name)) {
         return false;
     }
-    if (!clipboard_type_from_name(name, type)) {
+    if (!vdc_clipboard_type_from_name(name, type)) {
         qmp_reply_error(req, "Parameter 'type' expects text, png, bmp, tiff "
                         "or jpg");
         return false;
@@ -153,42 +153,42 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
     json_object *counters = json_object_new_object();
     json_object *in = json_object_new_object(), *out = json_object_new_object();
     json_object *drops = json_object_new_object();
-    const VDAgentConfig *config = vdagent_chardev_config(h->dev);
+    const VdcConfig *config = vdc_chardev_config(h->dev);
     struct {
         uint32_t last_serial[3], cbpending[3];
     } view;
-    VDAgentCounters c;
+    VdcCounters c;
     const uint32_t *words;
     size_t n, i;
     unsigned cap;
 
     (void)args;
-    words = vdagent_chardev_guest_caps(h->dev, &n);
+    words = vdc_chardev_guest_caps(h->dev, &n);
     for (cap = 0; cap < 32 * n; cap++) {
-        if (vdagent_caps_has(words, n, cap) && vdagent_cap_name(cap)) {
+        if (vdagent_caps_has(words, n, cap) && vdc_cap_name(cap)) {
             json_object_array_add(caps,
-                                  json_object_new_string(vdagent_cap_name(cap)));
+                                  json_object_new_string(vdc_cap_name(cap)));
         }
     }
-    vdagent_chardev_clipboard_state(h->dev, view.last_serial, view.cbpending);
-    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
+    vdc_chardev_clipboard_state(h->dev, view.last_serial, view.cbpending);
+    for (i = 0; i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
         json_object_array_add(serials, json_object_new_int64(view.last_serial[i]));
         json_object_array_add(pending, json_object_new_int64(view.cbpending[i]));
     }
-    vdagent_chardev_get_counters(h->dev, &c);
+    vdc_chardev_get_counters(h->dev, &c);
     for (i = 1; i < VD_AGENT_END_MESSAGE; i++) {
         if (c.msgs_in[i]) {
-            json_object_object_add(in, vdagent_msg_name(i),
+            json_object_object_add(in, vdc_msg_name(i),
                                    json_object_new_int64(c.msgs_in[i]));
         }
         if (c.msgs_out[i]) {
-            json_object_object_add(out, vdagent_msg_name(i),
+            json_object_object_add(out, vdc_msg_name(i),
                                    json_object_new_int64(c.msgs_out[i]));
         }
     }
-    for (i = 0; i < VDAGENT_DROP__COUNT; i++) {
+    for (i = 0; i < VDC_DROP__COUNT; i++) {
         if (c.drops[i]) {
-            json_object_object_add(drops, vdagent_drop_name(i),
+            json_object_object_add(drops, vdc_drop_name(i),
                                    json_object_new_int64(c.drops[i]));
         }
     }
@@ -209,7 +209,7 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
                            json_object_new_int64(c.bytes_out));
 
     json_object_object_add(ret, "connected", json_object_new_boolean(
-                               vdagent_chardev_connected(h->dev)));
+                               vdc_chardev_connected(h->dev)));
     json_object_object_add(ret, "guest-caps", caps);
     json_object_object_add(ret, "caps-word",
                            json_object_new_int64(n ? words[0] : 0));
@@ -217,7 +217,7 @@ static void cmd_query_vdagent(QmpRequest *req, json_object *args, void *opaque)
     json_object_object_add(ret, "clipboard",
                            json_object_new_boolean(config->clipboard));
     json_object_object_add(ret, "mouse-active", json_object_new_boolean(
-                               vdagent_chardev_mouse_active(h->dev)));
+                               vdc_chardev_mouse_active(h->dev)));
     json_object_object_add(ret, "last-serial", serials);
     json_object_object_add(ret, "cbpending", pending);
     json_object_object_add(ret, "counters", counters);
@@ -314,8 +314,8 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
     HostCommands *hc = opaque;
     Host *h = hc->h;
     g_autoptr(GBytes) bytes = NULL;
-    ClipboardSelection sel;
-    ClipboardType type;
+    VdcClipboardSelection sel;
+    VdcClipboardType type;
     const char *data = NULL, *b64 = NULL, *filename = NULL;
 
     if (!state_here(hc, req)) {
@@ -333,13 +333,13 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
                         "'filename'");
         return;
     }
-    if (data && type != CLIPBOARD_TYPE_TEXT) {
+    if (data && type != VDC_CLIPBOARD_TYPE_TEXT) {
         qmp_reply_error(req, "'data' is for text; use 'data-base64'");
         return;
     }
     if (filename) {
         bytes = read_clipboard_file(req, filename,
-                                    vdagent_chardev_max_clipboard(h->dev));
+                                    vdc_chardev_max_clipboard(h->dev));
         if (!bytes) {
             return;
         }
@@ -362,9 +362,9 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
         raw = g_base64_decode(b64, &len);
         bytes = g_bytes_new_take(raw, len);
     }
-    if (g_bytes_get_size(bytes) > vdagent_chardev_max_clipboard(h->dev)) {
+    if (g_bytes_get_size(bytes) > vdc_chardev_max_clipboard(h->dev)) {
         qmp_reply_error(req, "data larger than the maximum %u bytes",
-                        vdagent_chardev_max_clipboard(h->dev));
+                        vdc_chardev_max_clipboard(h->dev));
         return;
     }
     host_clipboard_peer_set(hc->peer, sel, type, bytes);
@@ -374,8 +374,8 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
 static void cmd_clipboard_get(QmpRequest *req, json_object *args, void *opaque)
 {
     HostCommands *hc = opaque;
-    ClipboardSelection sel;
-    ClipboardType type;
+    VdcClipboardSelection sel;
+    VdcClipboardType type;
     const char *filename;
 
     if (!state_here(hc, req)) {
@@ -393,7 +393,7 @@ static void cmd_clipboard_release(QmpRequest *req, json_object *args,
                                   void *opaque)
 {
     HostCommands *hc = opaque;
-    ClipboardSelection sel;
+    VdcClipboardSelection sel;
 
     if (!state_here(hc, req)) {
         return;
@@ -412,18 +412,18 @@ static void cmd_clipboard_query(QmpRequest *req, json_object *args,
     HostCommands *hc = opaque;
     Host *h = hc->h;
     json_object *ret = json_object_new_object();
-    ClipboardSelection sel;
-    ClipboardInfo *info;
+    VdcClipboardSelection sel;
+    VdcClipboardInfo *info;
     const char *owner;
 
     if (!arg_selection(req, args, &sel)) {
         json_object_put(ret);
         return;
     }
-    info = clipboard_hub_info(h->hub, sel);
+    info = vdc_clipboard_hub_info(h->hub, sel);
     owner = host_clipboard_owner_name(hc->peer, info);
     json_object_object_add(ret, "selection", json_object_new_string(
-                               clipboard_selection_name(sel)));
+                               vdc_clipboard_selection_name(sel)));
     json_object_object_add(ret, "owner", owner ? json_object_new_string(owner)
                                                : NULL);
     json_object_object_add(ret, "types", host_clipboard_types_json(info));
@@ -448,9 +448,9 @@ static const QmpArg args_btn_data[] = {
 /* One checked event of input-send-event. */
 typedef struct InputEventArg {
     bool abs;                   /* abs, else btn */
-    InputAxis axis;
+    VdcInputAxis axis;
     int64_t value;
-    InputButton button;
+    VdcInputButton button;
     bool down;
 } InputEventArg;
 
@@ -492,12 +492,12 @@ static bool input_event_arg(QmpRequest *req, json_object *e, size_t i,
             return false;
         }
         if ((strcmp(name, "x") != 0 && strcmp(name, "y") != 0) ||
-            out->value < INPUT_ABS_MIN || out->value > INPUT_ABS_MAX) {
+            out->value < VDC_INPUT_ABS_MIN || out->value > VDC_INPUT_ABS_MAX) {
             qmp_reply_error(req, "event %zu: abs needs axis x|y and a "
                             "value 0..32767", i);
             return false;
         }
-        out->axis = strcmp(name, "x") == 0 ? INPUT_AXIS_X : INPUT_AXIS_Y;
+        out->axis = strcmp(name, "x") == 0 ? VDC_INPUT_AXIS_X : VDC_INPUT_AXIS_Y;
         return true;
     }
     if (strcmp(type, "btn") == 0) {
@@ -506,7 +506,7 @@ static bool input_event_arg(QmpRequest *req, json_object *e, size_t i,
             !qmp_arg_string(req, data, "button", true, &name)) {
             return false;
         }
-        if (!input_button_from_name(name, &out->button)) {
+        if (!vdc_input_button_from_name(name, &out->button)) {
             qmp_reply_error(req, "event %zu: btn needs down (bool) and "
                             "a button", i);
             return false;
@@ -535,7 +535,7 @@ static void cmd_input_send_event(QmpRequest *req, json_object *args,
         !qmp_arg_array(req, args, "events", true, &events)) {
         return;
     }
-    if (head < 0 || head >= input_router_n_heads(h->router)) {
+    if (head < 0 || head >= vdc_input_router_n_heads(h->router)) {
         qmp_reply_error(req, "no head %" G_GINT64_FORMAT, head);
         return;
     }
@@ -550,12 +550,12 @@ static void cmd_input_send_event(QmpRequest *req, json_object *args,
     }
     for (i = 0; i < n; i++) {
         if (ev[i].abs) {
-            input_send_abs(h->router, head, ev[i].axis, ev[i].value);
+            vdc_input_send_abs(h->router, head, ev[i].axis, ev[i].value);
         } else {
-            input_send_btn(h->router, head, ev[i].button, ev[i].down);
+            vdc_input_send_btn(h->router, head, ev[i].button, ev[i].down);
         }
     }
-    input_event_sync(h->router);
+    vdc_input_event_sync(h->router);
     qmp_reply(req, NULL);
 }
 
@@ -564,7 +564,7 @@ static void cmd_display_configure(QmpRequest *req, json_object *args,
 {
     HostCommands *hc = opaque;
     Host *h = hc->h;
-    InputHeadGeometry heads[INPUT_MAX_HEADS];
+    VdcInputHeadGeometry heads[VDC_INPUT_MAX_HEADS];
     json_object *arr;
     size_t i, n;
 
@@ -576,8 +576,8 @@ static void cmd_display_configure(QmpRequest *req, json_object *args,
         return;
     }
     n = json_object_array_length(arr);
-    if (n == 0 || n > INPUT_MAX_HEADS) {
-        qmp_reply_error(req, "between 1 and %d heads", INPUT_MAX_HEADS);
+    if (n == 0 || n > VDC_INPUT_MAX_HEADS) {
+        qmp_reply_error(req, "between 1 and %d heads", VDC_INPUT_MAX_HEADS);
         return;
     }
     for (i = 0; i < n; i++) {
@@ -594,15 +594,15 @@ static void cmd_display_configure(QmpRequest *req, json_object *args,
             }
             return;
         }
-        if (w < 0 || w > INPUT_ABS_MAX || ht < 0 || ht > INPUT_ABS_MAX ||
+        if (w < 0 || w > VDC_INPUT_ABS_MAX || ht < 0 || ht > VDC_INPUT_ABS_MAX ||
             (w == 0) != (ht == 0) || x < G_MININT32 || x > G_MAXINT32 ||
             y < G_MININT32 || y > G_MAXINT32) {
             qmp_reply_error(req, "head %zu: bad geometry", i);
             return;
         }
-        heads[i] = (InputHeadGeometry){ w, ht, x, y };
+        heads[i] = (VdcInputHeadGeometry){ w, ht, x, y };
     }
-    if (!input_router_set_geometry(h->router, heads, n)) {
+    if (!vdc_input_router_set_geometry(h->router, heads, n)) {
         qmp_reply_error(req, "bad head geometry");
         return;
     }

@@ -131,7 +131,7 @@ static bool guest_pump(HostGuest *g)
         bool full;
 
         g->pumping = true;
-        vdagent_chardev_accept_input(g->h->dev);
+        vdc_chardev_accept_input(g->h->dev);
         g->pumping = false;
         full = g->out->len >= HOST_OUT_MAX;
         if (!guest_flush(g)) {
@@ -187,11 +187,11 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
     }
 }
 
-static void fe_event(void *opaque, VDAgentEvent event)
+static void fe_event(void *opaque, VdcEvent event)
 {
     HostGuest *g = opaque;
 
-    if (event != VDAGENT_EVENT_CLOSED) {
+    if (event != VDC_EVENT_CLOSED) {
         return;
     }
     /*
@@ -214,11 +214,11 @@ static void fe_guest_caps(void *opaque)
     size_t n;
     unsigned cap;
 
-    words = vdagent_chardev_guest_caps(g->h->dev, &n);
+    words = vdc_chardev_guest_caps(g->h->dev, &n);
     for (cap = 0; cap < 32 * n; cap++) {
-        if (vdagent_caps_has(words, n, cap) && vdagent_cap_name(cap)) {
+        if (vdagent_caps_has(words, n, cap) && vdc_cap_name(cap)) {
             json_object_array_add(caps,
-                                  json_object_new_string(vdagent_cap_name(cap)));
+                                  json_object_new_string(vdc_cap_name(cap)));
         }
     }
     json_object_object_add(data, "guest-caps", caps);
@@ -232,7 +232,7 @@ static void fe_guest_caps(void *opaque)
     host_event(g->h, "VDAGENT_CONNECTED", data);
 }
 
-const VDAgentFrontendOps host_guest_frontend_ops = {
+const VdcFrontendOps host_guest_frontend_ops = {
     .can_write = fe_can_write,
     .write = fe_write,
     .event = fe_event,
@@ -245,7 +245,7 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 {
     HostGuest *g = opaque;
     uint8_t buf[65536];
-    size_t room = vdagent_chardev_input_room(g->h->dev);
+    size_t room = vdc_chardev_input_room(g->h->dev);
     ssize_t n;
 
     (void)cond;
@@ -256,7 +256,7 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
     }
     n = read(fd, buf, MIN(room, sizeof(buf)));
     if (n > 0) {
-        vdagent_chardev_write(g->h->dev, buf, n);
+        vdc_chardev_write(g->h->dev, buf, n);
         return G_SOURCE_CONTINUE;
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -271,7 +271,7 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 
 /*
  * Read the guest while the host runs, the channel is open and the device
- * takes input (vdagent_chardev_input_room(): not while the guest leaves
+ * takes input (vdc_chardev_input_room(): not while the guest leaves
  * too much output unread); else its bytes wait in the kernel.  The room
  * grows only as output leaves, so this is asked again after each pump.
  * While the watch is off, a hangup shows on the output watch: no room
@@ -280,7 +280,7 @@ static gboolean guest_in_ready(gint fd, GIOCondition cond, gpointer opaque)
 static void guest_watch_input(HostGuest *g)
 {
     if (g->running && g->conn_fd >= 0 && g->port_open &&
-        vdagent_chardev_input_room(g->h->dev) > 0) {
+        vdc_chardev_input_room(g->h->dev) > 0) {
         if (!g->in_watch) {
             g->in_watch = g_unix_fd_add(g->conn_fd,
                                         G_IO_IN | G_IO_HUP | G_IO_ERR,
@@ -330,14 +330,14 @@ static void guest_port_opened(HostGuest *g)
         host_log(g->h, "guest channel open");
     }
     /* An open after a load is not a reconnect: the device ignores it. */
-    vdagent_chardev_set_guest_open(g->h->dev, true);
+    vdc_chardev_set_guest_open(g->h->dev, true);
     guest_set_running(g, g->running);
-    vdagent_chardev_accept_input(g->h->dev);
+    vdc_chardev_accept_input(g->h->dev);
 }
 
 static void guest_port_closed(HostGuest *g)
 {
-    bool was_connected = vdagent_chardev_connected(g->h->dev);
+    bool was_connected = vdc_chardev_connected(g->h->dev);
 
     clear_source(&g->in_watch);
     clear_source(&g->out_watch);
@@ -351,7 +351,7 @@ static void guest_port_closed(HostGuest *g)
             g->conn_fd = -1;
         }
     }
-    vdagent_chardev_set_guest_open(g->h->dev, false);
+    vdc_chardev_set_guest_open(g->h->dev, false);
     host_log(g->h, "guest channel closed");
     if (was_connected) {
         host_event(g->h, "VDAGENT_DISCONNECTED", NULL);
@@ -689,7 +689,7 @@ void host_guest_drain(HostGuest *g)
         ssize_t n = read(g->conn_fd, buf, sizeof(buf));
 
         if (n > 0) {
-            vdagent_chardev_write(g->h->dev, buf, (size_t)n);
+            vdc_chardev_write(g->h->dev, buf, (size_t)n);
             total += (size_t)n;
         } else if (n < 0 && errno == EINTR) {
             continue;

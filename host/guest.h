@@ -17,15 +17,15 @@
 #include <stdint.h>
 
 #include "host/host.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 typedef struct HostGuest HostGuest;
 
 /*
- * The device frontend: pass it to vdagent_chardev_new() with the
+ * The device frontend: pass it to vdc_chardev_new() with the
  * HostGuest as the opaque.
  */
-extern const VDAgentFrontendOps host_guest_frontend_ops;
+extern const VdcFrontendOps host_guest_frontend_ops;
 
 /*
  * A guest side with no transport yet (kind HOST_GUEST_NONE), reading
@@ -107,7 +107,7 @@ void host_guest_close(HostGuest *g);
 void host_guest_drain(HostGuest *g);
 
 /* Close the transport (no unlink) and free.  NULL: no-op.  Call after
- * vdagent_chardev_free(), which calls no frontend callback. */
+ * vdc_chardev_free(), which calls no frontend callback. */
 void host_guest_free(HostGuest *g);
 
 #endif /* HOST_GUEST_H */

@@ -107,9 +107,9 @@ void host_set_status(Host *h, HostStatus status)
     if (running == was_running) {
         return;
     }
-    vdagent_chardev_set_running(h->dev, running);
-    clipboard_hub_set_running(h->hub, running);
-    input_router_set_running(h->router, running);
+    vdc_chardev_set_running(h->dev, running);
+    vdc_clipboard_hub_set_running(h->hub, running);
+    vdc_input_router_set_running(h->router, running);
     for (i = 0; i < h->priv->run_hooks->len; i++) {
         RunHook *r = &g_array_index(h->priv->run_hooks, RunHook, i);
 

@@ -29,10 +29,10 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "host/qmp.h"
-#include "input/input.h"
-#include "vdagent/vdagent.h"
+#include "input/vdc-input.h"
+#include "vdagent/vdc-vdagent.h"
 
 /*
  * Bytes the guest transport buffers towards the guest before it pushes
@@ -77,9 +77,9 @@ typedef struct Host {
      * host/ file.
      */
     GMainLoop *loop;
-    VDAgentChardev *dev;
-    ClipboardHub *hub;
-    InputRouter *router;
+    VdcChardev *dev;
+    VdcClipboardHub *hub;
+    VdcInputRouter *router;
 
     HostPrivate *priv;    /* host.c's own: use the functions below */
 } Host;

@@ -48,13 +48,13 @@ typedef struct HostMain {
     Host host;
     HostGuest *guest;
     HostClipboardPeer *peer;
-    MigrationRegistry *reg;
+    VdcMigrationRegistry *reg;
     HostMigration *mig;
     QmpServer *qmp;
     HostCommands cmds;              /* what the QMP commands act on */
 
     /* options */
-    VDAgentConfig config;
+    VdcConfig config;
     char *guest_spec;
     char *qmp_spec;
     char *incoming_spec;
@@ -79,7 +79,7 @@ static bool parse_onoff(const char *opt, const char *v, bool *out)
     return true;
 }
 
-static bool parse_head(const char *v, VDAgentHeadConfig *out)
+static bool parse_head(const char *v, VdcHeadConfig *out)
 {
     unsigned w, ht;
     int x = 0, y = 0, n = 0;
@@ -90,10 +90,10 @@ static bool parse_head(const char *v, VDAgentHeadConfig *out)
     if (v[n] && (sscanf(v + n, "+%d+%d", &x, &y) != 2)) {
         return false;
     }
-    if (w == 0 || ht == 0 || w > INPUT_ABS_MAX || ht > INPUT_ABS_MAX) {
+    if (w == 0 || ht == 0 || w > VDC_INPUT_ABS_MAX || ht > VDC_INPUT_ABS_MAX) {
         return false;
     }
-    *out = (VDAgentHeadConfig){ w, ht, x, y };
+    *out = (VdcHeadConfig){ w, ht, x, y };
     return true;
 }
 
@@ -124,7 +124,7 @@ static int parse_args(HostMain *m, int argc, char **argv)
 {
     int i;
 
-    vdagent_config_init(&m->config);
+    vdc_config_init(&m->config);
     m->config.clipboard = true;
     m->config.n_heads = 0;
     for (i = 1; i < argc; i++) {
@@ -171,7 +171,7 @@ static int parse_args(HostMain *m, int argc, char **argv)
                 return usage_error("--clipboard expects on or off, not '%s'", v);
             }
         } else if (strcmp(a, "--head") == 0) {
-            if (m->config.n_heads >= VDAGENT_MAX_HEADS ||
+            if (m->config.n_heads >= VDC_MAX_HEADS ||
                 !parse_head(v, &m->config.heads[m->config.n_heads])) {
                 return usage_error("--head expects WxH[+X+Y] (at most 16), "
                                    "not '%s'", v);
@@ -210,7 +210,7 @@ static int parse_args(HostMain *m, int argc, char **argv)
 
 /* ---- what migration asks of the guest transport and the clipboard peer */
 
-static void mig_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+static void mig_save(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                      uint32_t *out_len)
 {
     HostMain *m = opaque;
@@ -237,7 +237,7 @@ static void mig_guest_released(void *opaque)
     host_guest_release(((HostMain *)opaque)->guest);
 }
 
-static void mig_restore(void *opaque, ClipboardSaved *saved,
+static void mig_restore(void *opaque, VdcClipboardSaved *saved,
                         const uint8_t *out, uint32_t out_len, bool continuing)
 {
     HostMain *m = opaque;
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
     HostMain *m = &hm;
     Host *h = &m->host;
     g_autoptr(GError) err = NULL;
-    InputHeadGeometry heads[VDAGENT_MAX_HEADS];
+    VdcInputHeadGeometry heads[VDC_MAX_HEADS];
     unsigned i;
     int rc, exit_status = 0;
 
@@ -292,27 +292,27 @@ int main(int argc, char **argv)
     }
     host_init(h, m->verbose);
     h->loop = g_main_loop_new(NULL, FALSE);
-    h->hub = clipboard_hub_new();
-    h->router = input_router_new();
+    h->hub = vdc_clipboard_hub_new();
+    h->router = vdc_input_router_new();
     if (m->config.n_heads) {
         for (i = 0; i < m->config.n_heads; i++) {
-            heads[i] = (InputHeadGeometry){
+            heads[i] = (VdcInputHeadGeometry){
                 m->config.heads[i].width, m->config.heads[i].height,
                 m->config.heads[i].x, m->config.heads[i].y };
         }
-        input_router_set_geometry(h->router, heads, m->config.n_heads);
+        vdc_input_router_set_geometry(h->router, heads, m->config.n_heads);
     }
     m->config.clipboard_hub = h->hub;
     m->config.input_router = h->router;
     m->guest = host_guest_new(h);
-    h->dev = vdagent_chardev_new(&m->config, &host_guest_frontend_ops, m->guest,
+    h->dev = vdc_chardev_new(&m->config, &host_guest_frontend_ops, m->guest,
                                  &err);
     if (!h->dev) {
         fprintf(stderr, "vdagent-host: %s\n", err->message);
         return 1;
     }
     m->peer = host_clipboard_peer_new(h);
-    m->reg = migration_registry_new();
+    m->reg = vdc_migration_registry_new();
     m->mig = host_migration_new(h, m->reg, &mig_ops, m, &err);
     if (!m->mig) {
         fprintf(stderr, "vdagent-host: migration: %s\n", err->message);
@@ -375,13 +375,13 @@ int main(int argc, char **argv)
     host_clipboard_peer_free(m->peer);
     host_migration_free(m->mig);
     host_tls_creds_free(m->tls);
-    migration_registry_free(m->reg);
-    vdagent_chardev_free(h->dev);
+    vdc_migration_registry_free(m->reg);
+    vdc_chardev_free(h->dev);
     host_guest_free(m->guest);
     host_set_qmp(h, NULL);
     g_clear_pointer(&m->qmp, qmp_server_free);
-    clipboard_hub_free(h->hub);
-    input_router_free(h->router);
+    vdc_clipboard_hub_free(h->hub);
+    vdc_input_router_free(h->router);
     g_main_loop_unref(h->loop);
     host_fini(h);
     free_args(m);

@@ -89,7 +89,7 @@
 
 /* The program's migration section ("vdagent-host"). */
 typedef struct HostSaved {
-    ClipboardSaved cb;          /* selections the host peer owns */
+    VdcClipboardSaved cb;          /* selections the host peer owns */
     uint32_t out_len;           /* transport bytes not yet written */
     uint8_t *out;
     uint32_t live;              /* cb's slots whose data the live phase
@@ -104,7 +104,7 @@ static bool live_start(HostMigration *m, const char *uri, int chan,
 
 struct HostMigration {
     Host *h;
-    MigrationRegistry *reg;         /* borrowed */
+    VdcMigrationRegistry *reg;         /* borrowed */
     const HostMigrateOps *ops;
     void *opaque;
     HostSaved saved;
@@ -119,7 +119,7 @@ struct HostMigration {
     guint incoming_watch;
 
     bool cap_pause;                 /* pause-before-switchover */
-    ClipboardLive *live;            /* the live section's slots, both ends */
+    VdcClipboardLive *live;            /* the live section's slots, both ends */
     LiveOut *lo;                    /* an outgoing live migration */
     GThread *in_thread;             /* an incoming transfer's, joinable */
     HostTlsCreds *tls;              /* tcp: over TLS (borrowed), or NULL */
@@ -237,7 +237,7 @@ static bool host_pre_save(void *opaque, GError **errp)
 
     (void)errp;
     g_clear_pointer(&saved->out, g_free);
-    saved->cb.live_skip = clipboard_live_final_skip(m->live);
+    saved->cb.live_skip = vdc_clipboard_live_final_skip(m->live);
     saved->cb.live = 0;
     m->ops->save(m->opaque, &saved->cb, &saved->out, &saved->out_len);
     saved->live = saved->cb.live;
@@ -246,7 +246,7 @@ static bool host_pre_save(void *opaque, GError **errp)
 
 static void host_saved_clear(HostSaved *saved)
 {
-    clipboard_saved_clear(&saved->cb);
+    vdc_clipboard_saved_clear(&saved->cb);
     g_clear_pointer(&saved->out, g_free);
     saved->out_len = 0;
     saved->live = 0;
@@ -268,18 +268,18 @@ static bool host_live_post_load(void *opaque, int version_id, GError **errp)
     HostMigration *m = saved_owner(saved);
 
     (void)version_id;
-    return clipboard_live_check_refs(m->live, &saved->cb, saved->live, errp);
+    return vdc_clipboard_live_check_refs(m->live, &saved->cb, saved->live, errp);
 }
 
-static const VMStateDescription vmstate_host_live = {
+static const VdcVMStateDescription vmstate_host_live = {
     .name = "vdagent-host/live",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = host_live_needed,
     .post_load = host_live_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(live, HostSaved),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(live, HostSaved),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -295,20 +295,20 @@ static bool host_pre_load(void *opaque, GError **errp)
     return true;
 }
 
-static const VMStateDescription vmstate_host = {
+static const VdcVMStateDescription vmstate_host = {
     .name = "vdagent-host",
     .version_id = 1,
     .minimum_version_id = 1,
     .pre_save = host_pre_save,
     .post_save = host_post_save,
     .pre_load = host_pre_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_STRUCT(cb, HostSaved, vmstate_clipboard_saved, ClipboardSaved),
-        VMSTATE_UINT32(out_len, HostSaved),
-        VMSTATE_VBUFFER_UINT32(out, HostSaved, out_len, HOST_OUT_MAX),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_STRUCT(cb, HostSaved, vdc_vmstate_clipboard_saved, VdcClipboardSaved),
+        VDC_VMSTATE_UINT32(out_len, HostSaved),
+        VDC_VMSTATE_VBUFFER_UINT32(out, HostSaved, out_len, HOST_OUT_MAX),
+        VDC_VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription *const[]){
+    .subsections = (const VdcVMStateDescription *const[]){
         &vmstate_host_live,
         NULL
     },
@@ -334,7 +334,7 @@ static void incoming_close(HostMigration *m)
     }
 }
 
-HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
+HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
                                   const HostMigrateOps *ops, void *opaque,
                                   GError **errp)
 {
@@ -346,23 +346,23 @@ HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
     m->opaque = opaque;
     m->downtime_us = -1;
     m->incoming_listen_fd = -1;
-    if (!vdagent_chardev_register_migration(h->dev, reg, 0, errp)) {
+    if (!vdc_chardev_register_migration(h->dev, reg, 0, errp)) {
         g_free(m);
         return NULL;
     }
-    if (!migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved,
+    if (!vdc_migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved,
                             errp)) {
-        migration_unregister(reg, "vdagent", 0);
+        vdc_migration_unregister(reg, "vdagent", 0);
         g_free(m);
         return NULL;
     }
-    m->live = clipboard_live_new(h->hub, MIG_MAX_STREAM);
-    clipboard_live_attach(m->live);
-    if (!migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
-                                 &clipboard_live_ops, m->live, errp)) {
-        migration_unregister(reg, "vdagent-host", 0);
-        migration_unregister(reg, "vdagent", 0);
-        clipboard_live_free(m->live);
+    m->live = vdc_clipboard_live_new(h->hub, MIG_MAX_STREAM);
+    vdc_clipboard_live_attach(m->live);
+    if (!vdc_migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
+                                 &vdc_clipboard_live_ops, m->live, errp)) {
+        vdc_migration_unregister(reg, "vdagent-host", 0);
+        vdc_migration_unregister(reg, "vdagent", 0);
+        vdc_clipboard_live_free(m->live);
         g_free(m);
         return NULL;
     }
@@ -377,11 +377,11 @@ void host_migration_free(HostMigration *m)
     incoming_close(m);
     in_job_stop(m);
     live_out_detach(m);
-    migration_unregister(m->reg, MIG_LIVE_IDSTR, 0);
-    migration_unregister(m->reg, "vdagent-host", 0);
-    migration_unregister(m->reg, "vdagent", 0);
+    vdc_migration_unregister(m->reg, MIG_LIVE_IDSTR, 0);
+    vdc_migration_unregister(m->reg, "vdagent-host", 0);
+    vdc_migration_unregister(m->reg, "vdagent", 0);
     host_saved_clear(&m->saved);
-    clipboard_live_free(m->live);
+    vdc_clipboard_live_free(m->live);
     g_free(m->error);
     g_free(m);
 }
@@ -416,23 +416,23 @@ static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
                         char **error, GError **errp)
 {
     g_autoptr(GArray) nofds = g_array_new(FALSE, FALSE, sizeof(int));
-    g_autoptr(MigrationStream) r = NULL;
+    g_autoptr(VdcMigrationStream) r = NULL;
     uint8_t answer[MIG_ANSWER_LEN], magic[4], version, status, a8[8];
     uint32_t n;
     unsigned i;
 
     for (i = 0; i < 4; i++) {
-        if (!migration_channel_recv(fd, answer + i, 1, nofds, deadline,
+        if (!vdc_migration_channel_recv(fd, answer + i, 1, nofds, deadline,
                                     errp)) {
             return 0;
         }
         if (i == 3 && acks && answer[i] == (uint8_t)MIG_ACK_MAGIC[3] &&
             memcmp(answer, MIG_ACK_MAGIC, 3) == 0) {
-            if (!migration_channel_recv(fd, a8, 8, nofds, deadline, errp)) {
+            if (!vdc_migration_channel_recv(fd, a8, 8, nofds, deadline, errp)) {
                 return 0;
             }
-            r = migration_stream_new_reader(a8, 8);
-            migration_get_be64(r, ack);             /* 8 of 8 */
+            r = vdc_migration_stream_new_reader(a8, 8);
+            vdc_migration_get_be64(r, ack);             /* 8 of 8 */
             return 2;
         }
         if (answer[i] != (uint8_t)MIG_ANSWER_MAGIC[i]) {
@@ -441,15 +441,15 @@ static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
             return 0;
         }
     }
-    if (!migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
+    if (!vdc_migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
                                 deadline, errp)) {
         return 0;
     }
-    r = migration_stream_new_reader(answer, MIG_ANSWER_LEN);
-    migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
-    migration_get_u8(r, &version);
-    migration_get_u8(r, &status);
-    migration_get_be32(r, &n);
+    r = vdc_migration_stream_new_reader(answer, MIG_ANSWER_LEN);
+    vdc_migration_get_bytes(r, magic, 4);   /* 10 bytes of 10: cannot fail */
+    vdc_migration_get_u8(r, &version);
+    vdc_migration_get_u8(r, &status);
+    vdc_migration_get_be32(r, &n);
     /* Only exactly ok lets go: anything else is not an answer. */
     if (memcmp(magic, MIG_ANSWER_MAGIC, 4) != 0 ||
         version != MIG_ANSWER_VERSION || status > 1 ||
@@ -463,7 +463,7 @@ static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
     } else {
         g_autofree char *msg = g_malloc0(n + 1);
 
-        if (migration_channel_recv(fd, msg, n, nofds, deadline, errp)) {
+        if (vdc_migration_channel_recv(fd, msg, n, nofds, deadline, errp)) {
             *error = g_strdup_printf("destination refused: %s", msg);
         }
         return 0;
@@ -481,14 +481,14 @@ static bool out_read_answer(int fd, gint64 deadline, char **error,
  * The part a version 1 header and a version 2 final frame share: the
  * source's stop time, the guest path, the stream's length.
  */
-static void put_header_tail(MigrationStream *hdr, uint64_t stop_us,
+static void put_header_tail(VdcMigrationStream *hdr, uint64_t stop_us,
                             const char *path, size_t path_len,
                             uint64_t stream_len)
 {
-    migration_put_be64(hdr, stop_us);
-    migration_put_be32(hdr, (uint32_t)path_len);
-    migration_put_bytes(hdr, path, path_len);
-    migration_put_be64(hdr, stream_len);
+    vdc_migration_put_be64(hdr, stop_us);
+    vdc_migration_put_be32(hdr, (uint32_t)path_len);
+    vdc_migration_put_bytes(hdr, path, path_len);
+    vdc_migration_put_be64(hdr, stream_len);
 }
 
 static gpointer out_thread(gpointer opaque)
@@ -496,7 +496,7 @@ static gpointer out_thread(gpointer opaque)
     OutJob *job = opaque;
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(GError) err = NULL;
-    g_autoptr(MigrationStream) hdr = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
     size_t path_len = job->path ? strlen(job->path) : 0;
     size_t hlen, slen;
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
@@ -505,7 +505,7 @@ static gpointer out_thread(gpointer opaque)
     HostTlsChannel *tls = NULL;
 
     if (fd < 0) {
-        fd = migration_channel_uri_socket(job->uri, false, &err);
+        fd = vdc_migration_channel_uri_socket(job->uri, false, &err);
         if (fd >= 0 && job->tls) {
             fd = tls_connect(job->tls, job->uri, fd, g_get_monotonic_time() +
                              (gint64)MIG_HELLO_MS * 1000, &tls, &err);
@@ -514,16 +514,16 @@ static gpointer out_thread(gpointer opaque)
     if (fd < 0) {
         goto out;
     }
-    migration_put_bytes(hdr, MIG_MAGIC, 4);
-    migration_put_u8(hdr, MIG_VERSION);
-    migration_put_u8(hdr, job->kind);
-    migration_put_u8(hdr, job->n_fds);
-    migration_put_u8(hdr, 0);
+    vdc_migration_put_bytes(hdr, MIG_MAGIC, 4);
+    vdc_migration_put_u8(hdr, MIG_VERSION);
+    vdc_migration_put_u8(hdr, job->kind);
+    vdc_migration_put_u8(hdr, job->n_fds);
+    vdc_migration_put_u8(hdr, 0);
     put_header_tail(hdr, job->stop_us, job->path, path_len, slen);
-    hdata = migration_stream_data(hdr, &hlen);
-    if (!migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
+    hdata = vdc_migration_stream_data(hdr, &hlen);
+    if (!vdc_migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
                                 deadline, &err) ||
-        !migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
+        !vdc_migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
         goto out;
     }
     job->ok = out_read_answer(fd, deadline, &job->error, &err);
@@ -557,7 +557,7 @@ static gboolean out_done(gpointer opaque)
             /* The destination owns the guest now: let go, unlink nothing. */
             host_log(h, "guest channel handed over");
             m->ops->guest_released(m->opaque);
-            vdagent_chardev_reset(h->dev);
+            vdc_chardev_reset(h->dev);
         }
         m->downtime_us = -1;
         /* The guest's answers now go to the destination. */
@@ -588,14 +588,14 @@ static gpointer out_thread_main(gpointer opaque)
 /* Save everything into memory. */
 static GBytes *host_save(HostMigration *m, GError **errp)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     const uint8_t *data;
     size_t len;
 
-    if (!migration_save(m->reg, s, errp)) {
+    if (!vdc_migration_save(m->reg, s, errp)) {
         return NULL;
     }
-    data = migration_stream_data(s, &len);
+    data = vdc_migration_stream_data(s, &len);
     return g_bytes_new(data, len);
 }
 
@@ -665,7 +665,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
         int fd = open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         size_t len;
         const uint8_t *p = g_bytes_get_data(stream, &len);
-        g_autoptr(MigrationStream) s = NULL;
+        g_autoptr(VdcMigrationStream) s = NULL;
 
         if (fd < 0) {
             g_autofree char *msg = g_strdup_printf("cannot open %s: %s",
@@ -674,14 +674,14 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
             resume_after_failure(m, msg);
             return true;
         }
-        s = migration_stream_new_fd(fd, true);
-        migration_put_bytes(s, p, len);
-        if (!migration_stream_flush(s, &err)) {
+        s = vdc_migration_stream_new_fd(fd, true);
+        vdc_migration_put_bytes(s, p, len);
+        if (!vdc_migration_stream_flush(s, &err)) {
             close(fd);
             resume_after_failure(m, err->message);
             return true;
         }
-        g_clear_pointer(&s, migration_stream_free);
+        g_clear_pointer(&s, vdc_migration_stream_free);
         close(fd);
         mig_set_status(m, HOST_MIG_COMPLETED, NULL);
         host_set_status(h, HOST_POSTMIGRATE);
@@ -725,7 +725,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
  *               sections, the FULL sections, EOF, vmdesc); over unix: the
  *               guest channel rides on its first bytes
  * then the answer and the check step exactly as in version 1.  The
- * destination checks every live frame as it comes (savevm.h's loader),
+ * destination checks every live frame as it comes (vdc-savevm.h's loader),
  * keeps its data apart from the device until the final frame has loaded,
  * and acknowledges each live frame that loaded: "VDMK" be64 N, N the
  * live bytes loaded so far (possibly before the answer).  The source
@@ -799,13 +799,13 @@ static void live_unref(LiveOut *lo)
     g_free(lo);
 }
 
-static void live_push(LiveOut *lo, uint8_t type, MigrationStream *s)
+static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s)
 {
     LiveFrame *f = g_new0(LiveFrame, 1);
 
     f->type = type;
     if (s) {
-        f->bytes = migration_stream_steal(s);       /* no copy */
+        f->bytes = vdc_migration_stream_steal(s);       /* no copy */
         if (type == MIG_FRAME_LIVE) {
             g_atomic_int_add(&lo->queued,
                              (gint)g_bytes_get_size(f->bytes));
@@ -838,26 +838,26 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
                             GError **errp)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
-    g_autoptr(MigrationStream) hdr = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
     size_t len = 0, hlen, path_len = lo->path ? strlen(lo->path) : 0;
     const uint8_t *p = f->bytes ? g_bytes_get_data(f->bytes, &len) : NULL;
     const uint8_t *hdata;
 
-    migration_put_u8(hdr, f->type);
+    vdc_migration_put_u8(hdr, f->type);
     if (f->type == MIG_FRAME_LIVE) {
-        migration_put_be32(hdr, (uint32_t)len);
+        vdc_migration_put_be32(hdr, (uint32_t)len);
     } else {
-        migration_put_u8(hdr, lo->kind);
-        migration_put_u8(hdr, lo->n_fds);
-        migration_put_be16(hdr, 0);
+        vdc_migration_put_u8(hdr, lo->kind);
+        vdc_migration_put_u8(hdr, lo->n_fds);
+        vdc_migration_put_be16(hdr, 0);
         put_header_tail(hdr, lo->stop_us, lo->path, path_len, len);
     }
-    hdata = migration_stream_data(hdr, &hlen);
-    return migration_channel_send(fd, hdata, hlen,
+    hdata = vdc_migration_stream_data(hdr, &hlen);
+    return vdc_migration_channel_send(fd, hdata, hlen,
                                   f->type == MIG_FRAME_FINAL ? lo->fds : NULL,
                                   f->type == MIG_FRAME_FINAL ? lo->n_fds : 0,
                                   deadline, errp) &&
-           migration_channel_send(fd, p, len, NULL, 0, deadline, errp);
+           vdc_migration_channel_send(fd, p, len, NULL, 0, deadline, errp);
 }
 
 static gboolean live_wake(gpointer opaque);
@@ -875,7 +875,7 @@ static gpointer live_thread(gpointer opaque)
     bool cancel;
 
     if (fd < 0) {
-        fd = migration_channel_uri_socket(lo->uri, false, &err);
+        fd = vdc_migration_channel_uri_socket(lo->uri, false, &err);
         if (fd >= 0 && lo->tls) {
             fd = tls_connect(lo->tls, lo->uri, fd, g_get_monotonic_time() +
                              (gint64)MIG_HELLO_MS * 1000, &tls, &err);
@@ -894,7 +894,7 @@ static gpointer live_thread(gpointer opaque)
         lo->error = g_strdup("cancelled");
         goto out;
     }
-    if (!migration_channel_send(fd, hdr, sizeof(hdr), NULL, 0,
+    if (!vdc_migration_channel_send(fd, hdr, sizeof(hdr), NULL, 0,
                                 g_get_monotonic_time() +
                                 (gint64)MIG_TIMEOUT_MS * 1000, &err)) {
         goto out;
@@ -1007,11 +1007,11 @@ static void live_pump(HostMigration *m)
         return;
     }
     while (g_atomic_int_get(&lo->queued) < (gint)MIG_LIVE_QUEUE &&
-           migration_save_live_pending(m->reg) > 0) {
-        g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+           vdc_migration_save_live_pending(m->reg) > 0) {
+        g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
         g_autoptr(GError) err = NULL;
 
-        if (!migration_save_live_iterate(m->reg, s, MIG_LIVE_FRAME_DATA,
+        if (!vdc_migration_save_live_iterate(m->reg, s, MIG_LIVE_FRAME_DATA,
                                          &err)) {
             lo->save_error = g_strdup(err->message);
             live_stop_thread(lo);
@@ -1020,7 +1020,7 @@ static void live_pump(HostMigration *m)
         live_push(lo, MIG_FRAME_LIVE, s);
     }
     if (m->status == HOST_MIG_ACTIVE && g_atomic_int_get(&lo->queued) == 0 &&
-        migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {
+        vdc_migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {
         bool loaded;
 
         /* Everything sent has loaded there: only the remainder is left. */
@@ -1067,12 +1067,12 @@ static gboolean live_done(gpointer opaque)
         g_source_remove(lo->poll_id);
         lo->poll_id = 0;
     }
-    migration_save_live_cleanup(m->reg);
+    vdc_migration_save_live_cleanup(m->reg);
     if (lo->ok) {
         if (lo->n_fds) {
             host_log(h, "guest channel handed over");
             m->ops->guest_released(m->opaque);
-            vdagent_chardev_reset(h->dev);
+            vdc_chardev_reset(h->dev);
         }
         m->downtime_us = -1;
         host_fail_waiting(h, "migrated: ask the destination");
@@ -1115,18 +1115,18 @@ static void live_out_detach(HostMigration *m)
     lo->m = NULL;
     m->lo = NULL;
     live_stop_thread(lo);
-    migration_save_live_cleanup(m->reg);
+    vdc_migration_save_live_cleanup(m->reg);
     live_unref(lo);
 }
 
 static bool live_start(HostMigration *m, const char *uri, int chan,
                        GError **errp)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     LiveOut *lo;
 
-    if (!migration_save_live_setup(m->reg, s, errp)) {
-        migration_save_live_cleanup(m->reg);
+    if (!vdc_migration_save_live_setup(m->reg, s, errp)) {
+        vdc_migration_save_live_cleanup(m->reg);
         return false;
     }
     lo = g_new0(LiveOut, 1);
@@ -1169,7 +1169,7 @@ bool host_migrate_continue(HostMigration *m, const char *state,
 {
     Host *h = m->h;
     LiveOut *lo = m->lo;
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
     HostGuestChannel ch;
     bool ok;
@@ -1191,8 +1191,8 @@ bool host_migrate_continue(HostMigration *m, const char *state,
     if (!g_str_has_prefix(lo->uri, "unix:") && m->ops->guest_drain) {
         m->ops->guest_drain(m->opaque);
     }
-    s = migration_stream_new_buffer();
-    ok = migration_save_live_complete(m->reg, s, &err);
+    s = vdc_migration_stream_new_buffer();
+    ok = vdc_migration_save_live_complete(m->reg, s, &err);
     if (!ok) {
         lo->save_error = g_strdup(err->message);
         live_stop_thread(lo);
@@ -1253,7 +1253,7 @@ typedef struct InJob {
     GBytes *stream;
     GArray *fds;
     char *error;
-    MigrationLoader *ld;      /* a live migration's: its live part loaded */
+    VdcMigrationLoader *ld;      /* a live migration's: its live part loaded */
 } InJob;
 
 static gpointer in_thread_main(gpointer opaque);
@@ -1262,27 +1262,27 @@ static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque);
 static void in_reply(InJob *job, const char *error)
 {
     gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     const uint8_t *data;
     size_t len;
 
     if (job->fd < 0) {
         return;
     }
-    s = migration_stream_new_buffer();
-    migration_put_bytes(s, MIG_ANSWER_MAGIC, 4);
-    migration_put_u8(s, MIG_ANSWER_VERSION);
-    migration_put_u8(s, error ? 1 : 0);
+    s = vdc_migration_stream_new_buffer();
+    vdc_migration_put_bytes(s, MIG_ANSWER_MAGIC, 4);
+    vdc_migration_put_u8(s, MIG_ANSWER_VERSION);
+    vdc_migration_put_u8(s, error ? 1 : 0);
     if (error) {
         size_t n = MIN(strlen(error), MIG_ANSWER_MAX_MSG);
 
-        migration_put_be32(s, n);
-        migration_put_bytes(s, error, n);
+        vdc_migration_put_be32(s, n);
+        vdc_migration_put_bytes(s, error, n);
     } else {
-        migration_put_be32(s, 0);
+        vdc_migration_put_be32(s, 0);
     }
-    data = migration_stream_data(s, &len);
-    migration_channel_send(job->fd, data, len, NULL, 0, deadline, NULL);
+    data = vdc_migration_stream_data(s, &len);
+    vdc_migration_channel_send(job->fd, data, len, NULL, 0, deadline, NULL);
 }
 
 static void in_job_free(InJob *job)
@@ -1307,7 +1307,7 @@ static void in_job_free(InJob *job)
     if (job->stream) {
         g_bytes_unref(job->stream);
     }
-    migration_loader_free(job->ld);     /* not done: drops the live part */
+    vdc_migration_loader_free(job->ld);     /* not done: drops the live part */
     g_free(job->path);
     g_free(job->error);
     g_free(job);
@@ -1318,19 +1318,19 @@ static void in_job_free(InJob *job)
  * part @ld loaded); on success the device and host peer hold the new
  * state.
  */
-static bool host_load(HostMigration *m, GBytes *stream, MigrationLoader *ld,
+static bool host_load(HostMigration *m, GBytes *stream, VdcMigrationLoader *ld,
                       GError **errp)
 {
     size_t len;
     const uint8_t *data = g_bytes_get_data(stream, &len);
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(data, len);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(data, len);
 
-    if (!(ld ? migration_loader_feed(ld, s, true, errp)
-             : migration_load(m->reg, s, errp))) {
+    if (!(ld ? vdc_migration_loader_feed(ld, s, true, errp)
+             : vdc_migration_load(m->reg, s, errp))) {
         /* Fresh and usable: nothing half loaded stays. */
-        vdagent_chardev_reset(m->h->dev);
+        vdc_chardev_reset(m->h->dev);
         host_saved_clear(&m->saved);
-        clipboard_live_reset_sink(m->live);
+        vdc_clipboard_live_reset_sink(m->live);
         return false;
     }
     return true;
@@ -1343,10 +1343,10 @@ static bool host_load(HostMigration *m, GBytes *stream, MigrationLoader *ld,
  */
 static void host_commit_load(HostMigration *m)
 {
-    clipboard_live_take_refs(m->live, &m->saved.cb, m->saved.live);
-    clipboard_live_reset_sink(m->live);
+    vdc_clipboard_live_take_refs(m->live, &m->saved.cb, m->saved.live);
+    vdc_clipboard_live_reset_sink(m->live);
     m->ops->restore(m->opaque, &m->saved.cb, m->saved.out, m->saved.out_len,
-                    vdagent_chardev_connected(m->h->dev));
+                    vdc_chardev_connected(m->h->dev));
     host_saved_clear(&m->saved);
 }
 
@@ -1514,9 +1514,9 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
     g_autoptr(GByteArray) buf = g_byte_array_new();
     uint64_t loaded = 0;
 
-    job->ld = migration_loader_new(job->m->reg);
+    job->ld = vdc_migration_loader_new(job->m->reg);
     for (;;) {
-        g_autoptr(MigrationStream) r = NULL;
+        g_autoptr(VdcMigrationStream) r = NULL;
         g_autoptr(GError) lerr = NULL;
         uint8_t type, h[16];
         uint16_t pad;
@@ -1524,22 +1524,22 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         gint64 deadline = g_get_monotonic_time() +
                           (gint64)MIG_LIVE_IDLE_MS * 1000;
 
-        if (!migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
+        if (!vdc_migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
                                     errp)) {
             return false;
         }
         deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
         if (type == MIG_FRAME_FINAL) {
-            if (!migration_channel_recv(job->fd, h, sizeof(h), job->fds,
+            if (!vdc_migration_channel_recv(job->fd, h, sizeof(h), job->fds,
                                         deadline, errp)) {
                 return false;
             }
-            r = migration_stream_new_reader(h, sizeof(h));
-            migration_get_u8(r, kind);          /* 16 of 16: no failure */
-            migration_get_u8(r, n_fds);
-            migration_get_be16(r, &pad);
-            migration_get_be64(r, stop_us);
-            migration_get_be32(r, path_len);
+            r = vdc_migration_stream_new_reader(h, sizeof(h));
+            vdc_migration_get_u8(r, kind);          /* 16 of 16: no failure */
+            vdc_migration_get_u8(r, n_fds);
+            vdc_migration_get_be16(r, &pad);
+            vdc_migration_get_be64(r, stop_us);
+            vdc_migration_get_be32(r, path_len);
             if (pad != 0) {
                 job->error = g_strdup("bad final frame");
                 return false;
@@ -1550,7 +1550,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
             job->error = g_strdup_printf("bad live frame type 0x%02x", type);
             return false;
         }
-        if (!migration_channel_recv(job->fd, h, 4, job->fds, deadline,
+        if (!vdc_migration_channel_recv(job->fd, h, 4, job->fds, deadline,
                                     errp)) {
             return false;
         }
@@ -1566,22 +1566,22 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
             continue;                           /* a keepalive */
         }
         g_byte_array_set_size(buf, len);
-        if (!migration_channel_recv(job->fd, buf->data, len, job->fds,
+        if (!vdc_migration_channel_recv(job->fd, buf->data, len, job->fds,
                                     deadline, errp)) {
             return false;
         }
-        r = migration_stream_new_reader(buf->data, len);
-        if (!migration_loader_feed(job->ld, r, false, &lerr)) {
+        r = vdc_migration_stream_new_reader(buf->data, len);
+        if (!vdc_migration_loader_feed(job->ld, r, false, &lerr)) {
             job->error = g_strdup_printf("live part: %s", lerr->message);
             return false;
         }
         /* Tell the source: it reports pre-switchover only when all came. */
         loaded += len;
-        g_clear_pointer(&r, migration_stream_free);
-        r = migration_stream_new_buffer();
-        migration_put_bytes(r, MIG_ACK_MAGIC, 4);
-        migration_put_be64(r, loaded);
-        if (!migration_channel_send(job->fd, migration_stream_data(r, NULL),
+        g_clear_pointer(&r, vdc_migration_stream_free);
+        r = vdc_migration_stream_new_buffer();
+        vdc_migration_put_bytes(r, MIG_ACK_MAGIC, 4);
+        vdc_migration_put_be64(r, loaded);
+        if (!vdc_migration_channel_send(job->fd, vdc_migration_stream_data(r, NULL),
                                     12, NULL, 0, deadline, errp)) {
             return false;
         }
@@ -1601,13 +1601,13 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
     ssize_t n;
 
     do {
-        if (!migration_channel_wait(job->fd, POLLIN, deadline, errp)) {
+        if (!vdc_migration_channel_wait(job->fd, POLLIN, deadline, errp)) {
             return false;
         }
         n = recv(job->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && (errno == EINTR || errno == EAGAIN));
     if (n <= 0) {
-        g_set_error_literal(errp, MIGRATION_CHANNEL_ERROR, ECONNRESET,
+        g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
                             "migration channel closed early");
         return false;
     }
@@ -1623,7 +1623,7 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
          */
         in_reply(job, job->error);
         shutdown(job->fd, SHUT_WR);
-        while (migration_channel_read(job->fd, buf, sizeof(buf), deadline,
+        while (vdc_migration_channel_read(job->fd, buf, sizeof(buf), deadline,
                                       NULL) > 0) {
         }
         if (job->own_fd) {
@@ -1648,7 +1648,7 @@ static gpointer in_thread_main(gpointer opaque)
      * began, the long timeout. */
     gint64 deadline = start + (gint64)MIG_HELLO_MS * 1000;
     g_autoptr(GError) err = NULL;
-    g_autoptr(MigrationStream) r = NULL;
+    g_autoptr(VdcMigrationStream) r = NULL;
     uint8_t hdr[20], len8[8], magic[4], version, kind, n_fds, pad;
     uint32_t path_len;
     uint64_t stop_us, slen;
@@ -1658,7 +1658,7 @@ static gpointer in_thread_main(gpointer opaque)
     if (job->creds && !in_tls_accept(job, deadline, &err)) {
         goto out;
     }
-    if (!migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
+    if (!vdc_migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
                                 &err)) {
         goto out;
     }
@@ -1669,15 +1669,15 @@ static gpointer in_thread_main(gpointer opaque)
         goto out;
     }
     /* All 20 bytes are there: these reads cannot fail. */
-    r = migration_stream_new_reader(hdr, sizeof(hdr));
-    migration_get_bytes(r, magic, 4);
-    migration_get_u8(r, &version);
-    migration_get_u8(r, &kind);
-    migration_get_u8(r, &n_fds);
-    migration_get_u8(r, &pad);
-    migration_get_be64(r, &stop_us);
-    migration_get_be32(r, &path_len);
-    g_clear_pointer(&r, migration_stream_free);
+    r = vdc_migration_stream_new_reader(hdr, sizeof(hdr));
+    vdc_migration_get_bytes(r, magic, 4);
+    vdc_migration_get_u8(r, &version);
+    vdc_migration_get_u8(r, &kind);
+    vdc_migration_get_u8(r, &n_fds);
+    vdc_migration_get_u8(r, &pad);
+    vdc_migration_get_be64(r, &stop_us);
+    vdc_migration_get_be32(r, &path_len);
+    g_clear_pointer(&r, vdc_migration_stream_free);
     if (memcmp(magic, MIG_MAGIC, 4) == 0 && version == MIG_LIVE_VERSION &&
         kind == 0 && n_fds == 0 && pad == 0 && stop_us == 0 &&
         path_len == 0) {
@@ -1701,13 +1701,13 @@ static gpointer in_thread_main(gpointer opaque)
         goto out;
     }
     job->path = g_malloc0(path_len + 1);
-    if (!migration_channel_recv(job->fd, job->path, path_len, job->fds,
+    if (!vdc_migration_channel_recv(job->fd, job->path, path_len, job->fds,
                                 deadline, &err) ||
-        !migration_channel_recv(job->fd, len8, 8, job->fds, deadline, &err)) {
+        !vdc_migration_channel_recv(job->fd, len8, 8, job->fds, deadline, &err)) {
         goto out;
     }
-    r = migration_stream_new_reader(len8, sizeof(len8));
-    migration_get_be64(r, &slen);                  /* 8 of 8: cannot fail */
+    r = vdc_migration_stream_new_reader(len8, sizeof(len8));
+    vdc_migration_get_be64(r, &slen);                  /* 8 of 8: cannot fail */
     if (slen > MIG_MAX_STREAM) {
         job->error = g_strdup("stream too large");
         goto out;
@@ -1723,7 +1723,7 @@ static gpointer in_thread_main(gpointer opaque)
         guint piece = (guint)MIN(slen - have, MIG_RECV_PIECE);
 
         g_byte_array_set_size(data, have + piece);
-        if (!migration_channel_recv(job->fd, data->data + have, piece,
+        if (!vdc_migration_channel_recv(job->fd, data->data + have, piece,
                                     job->fds, deadline, &err)) {
             g_byte_array_unref(data);
             goto out;
@@ -1849,7 +1849,7 @@ bool host_incoming_start(HostMigration *m, const char *uri, GError **errp)
         return true;
     }
     if (g_str_has_prefix(uri, "unix:") || g_str_has_prefix(uri, "tcp:")) {
-        m->incoming_listen_fd = migration_channel_uri_socket(uri, true, errp);
+        m->incoming_listen_fd = vdc_migration_channel_uri_socket(uri, true, errp);
         if (m->incoming_listen_fd < 0) {
             return false;
         }

@@ -21,9 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
 #include "host/host.h"
-#include "migration/savevm.h"
+#include "migration/vdc-savevm.h"
 
 typedef enum HostMigStatus {
     HOST_MIG_NONE,
@@ -47,7 +47,7 @@ typedef struct HostMigrateOps {
     /* Source, saving: the host peer's selections into @saved (cleared
      * first), and a copy of the bytes not yet written to the guest
      * (*@out newly allocated, NULL when *@out_len is 0). */
-    void (*save)(void *opaque, ClipboardSaved *saved, uint8_t **out,
+    void (*save)(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                  uint32_t *out_len);
     /* Source, starting a unix: migration: the guest channel to hand over
      * (descriptors borrowed).  False when there is none. */
@@ -59,7 +59,7 @@ typedef struct HostMigrateOps {
      * taken), queue @out_len bytes of @out (borrowed) for the guest first;
      * @continuing: the next open of the guest side continues the migrated
      * session. */
-    void (*restore)(void *opaque, ClipboardSaved *saved, const uint8_t *out,
+    void (*restore)(void *opaque, VdcClipboardSaved *saved, const uint8_t *out,
                     uint32_t out_len, bool continuing);
     /* Destination: adopt a channel the source handed over (the
      * descriptors are taken; @ch->path borrowed). */
@@ -80,10 +80,10 @@ typedef struct HostMigration HostMigration;
  * Set up migration for @h: register the device's section ("vdagent" / 0)
  * and the program's ("vdagent-host" / 0) on @reg.  @h, @reg, @ops and
  * @opaque are borrowed and must outlive the result.  Returns NULL with
- * @errp set when @reg already holds one of them (VMSTATE_ERROR_DUPLICATE);
+ * @errp set when @reg already holds one of them (VDC_VMSTATE_ERROR_DUPLICATE);
  * @reg then holds none of ours.
  */
-HostMigration *host_migration_new(Host *h, MigrationRegistry *reg,
+HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
                                   const HostMigrateOps *ops, void *opaque,
                                   GError **errp);
 

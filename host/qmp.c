@@ -124,7 +124,7 @@ struct QmpClient {
     int fd;                      /* -1 once detached */
     GSource *in_src;
     GSource *out_src;            /* only while output is pending */
-    MigrationJsonScan *scan;     /* checks and frames the input */
+    VdcMigrationJsonScan *scan;     /* checks and frames the input */
     json_tokener *tok;           /* builds the objects the scan passed */
     size_t in_bytes;             /* of the value being parsed */
     bool skipping;               /* resynchronising: drop up to '\n' */
@@ -161,7 +161,7 @@ static void client_unref(QmpClient *c)
     }
     g_assert(c->server == NULL);
     json_tokener_free(c->tok);
-    migration_json_scan_free(c->scan);
+    vdc_migration_json_scan_free(c->scan);
     g_free(c);
 }
 
@@ -609,7 +609,7 @@ bool qmp_arg_int(QmpRequest *req, json_object *args, const char *key,
          * which the input scan noted.
          */
         if ((i == INT64_MAX && json_object_get_uint64(v) > INT64_MAX) ||
-            (i == INT64_MIN && (req->int_flags & MIGRATION_JSON_INT_BELOW))) {
+            (i == INT64_MIN && (req->int_flags & VDC_MIGRATION_JSON_INT_BELOW))) {
             qmp_reply_error(req, "Parameter '%s' is out of range", key);
             return false;
         }
@@ -933,11 +933,11 @@ static bool id_inexact(json_object *v, unsigned flags)
 
     switch (json_object_get_type(v)) {
     case json_type_int:
-        return ((flags & MIGRATION_JSON_INT_ABOVE) &&
+        return ((flags & VDC_MIGRATION_JSON_INT_ABOVE) &&
                 json_object_get_uint64(v) == UINT64_MAX) ||
-               ((flags & MIGRATION_JSON_INT_BELOW) &&
+               ((flags & VDC_MIGRATION_JSON_INT_BELOW) &&
                 json_object_get_int64(v) == INT64_MIN) ||
-               ((flags & MIGRATION_JSON_NEG_ZERO) &&
+               ((flags & VDC_MIGRATION_JSON_NEG_ZERO) &&
                 json_object_get_int64(v) == 0);
     case json_type_array:
         n = json_object_array_length(v);
@@ -1058,7 +1058,7 @@ static void client_dispatch(QmpClient *c, json_object *v, unsigned int_flags)
 
 static json_tokener *tokener_new(void)
 {
-    json_tokener *tok = json_tokener_new_ex(MIGRATION_JSON_MAX_DEPTH);
+    json_tokener *tok = json_tokener_new_ex(VDC_MIGRATION_JSON_MAX_DEPTH);
 
     json_tokener_set_flags(tok, QMP_TOKENER_FLAGS);
     return tok;
@@ -1074,7 +1074,7 @@ static void client_reset_parser(QmpClient *c, bool release_memory)
     } else {
         json_tokener_reset(c->tok);
     }
-    migration_json_scan_reset(c->scan);
+    vdc_migration_json_scan_reset(c->scan);
     c->in_bytes = 0;
 }
 
@@ -1103,7 +1103,7 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
     while (off < len && c->server) {
         const char *p = buf + off;
         size_t avail = len - off, used;
-        MigrationJsonStatus st;
+        VdcMigrationJsonStatus st;
         enum json_tokener_error err;
         json_object *v;
         bool object;
@@ -1118,18 +1118,18 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
             c->skipping = false;
             continue;
         }
-        st = migration_json_scan_push(c->scan, p, avail, &used);
-        if (st == MIGRATION_JSON_ERROR) {
+        st = vdc_migration_json_scan_push(c->scan, p, avail, &used);
+        if (st == VDC_MIGRATION_JSON_ERROR) {
             g_autofree char *desc = g_strdup_printf(
-                "JSON parse error: %s", migration_json_scan_error(c->scan));
+                "JSON parse error: %s", vdc_migration_json_scan_error(c->scan));
 
             off += used;                /* the offending byte starts the skip */
             client_input_error(c, desc, used);
             continue;
         }
-        object = migration_json_scan_first_byte(c->scan) == '{';
-        if (st == MIGRATION_JSON_MORE) {
-            if (!migration_json_scan_in_value(c->scan)) {
+        object = vdc_migration_json_scan_first_byte(c->scan) == '{';
+        if (st == VDC_MIGRATION_JSON_MORE) {
+            if (!vdc_migration_json_scan_in_value(c->scan)) {
                 return;                 /* whitespace between values */
             }
             if (object) {
@@ -1173,7 +1173,7 @@ static void client_input(QmpClient *c, const char *buf, size_t len)
             continue;
         }
         {
-            unsigned flags = migration_json_scan_flags(c->scan);
+            unsigned flags = vdc_migration_json_scan_flags(c->scan);
 
             client_reset_parser(c, c->in_bytes > QMP_READ_CHUNK);
             client_dispatch(c, v, flags);
@@ -1220,7 +1220,7 @@ static void client_new(QmpServer *s, int fd)
     c->id = s->next_client_id++;
     c->server = s;
     c->fd = fd;
-    c->scan = migration_json_scan_new(QMP_MAX_DEPTH);
+    c->scan = vdc_migration_json_scan_new(QMP_MAX_DEPTH);
     c->tok = tokener_new();
     c->out = g_byte_array_new();
     s->clients = g_list_append(s->clients, c);

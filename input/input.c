@@ -1,15 +1,15 @@
 /*
- * input.c: the input router and display heads.  See input.h.
+ * input.c: the input router and display heads.  See vdc-input.h.
  */
 #define G_LOG_DOMAIN "input"
 
-#include "input/input.h"
+#include "input/vdc-input.h"
 
 #include <string.h>
 
-struct InputHandlerState {
-    InputRouter *router;
-    const InputHandler *handler;
+struct VdcInputHandlerState {
+    VdcInputRouter *router;
+    const VdcInputHandler *handler;
     void *opaque;
     GList link;                    /* in router->handlers */
     int head;                      /* bound head, -1: any */
@@ -20,46 +20,46 @@ struct InputHandlerState {
 
 typedef struct HeadsWatcher {
     unsigned id;
-    InputHeadsWatch cb;
+    VdcInputHeadsWatch cb;
     void *opaque;
 } HeadsWatcher;
 
-struct InputRouter {
-    GQueue handlers;               /* InputHandlerState, preferred first */
+struct VdcInputRouter {
+    GQueue handlers;               /* VdcInputHandlerState, preferred first */
     bool stopped;
     unsigned busy;                 /* dispatch depth */
     GPtrArray *graveyard;          /* states freed when busy drops to 0 */
     GPtrArray *due;                /* sync's scratch list, reused */
 
-    pixman_image_t *images[INPUT_MAX_HEADS];
-    InputHeadGeometry pos[INPUT_MAX_HEADS];
+    pixman_image_t *images[VDC_INPUT_MAX_HEADS];
+    VdcInputHeadGeometry pos[VDC_INPUT_MAX_HEADS];
     unsigned n_heads;
 
     GArray *watchers;              /* HeadsWatcher */
     unsigned next_watch_id;
 };
 
-static const char *const button_names[INPUT_BUTTON__COUNT] = {
-    [INPUT_BUTTON_LEFT] = "left",
-    [INPUT_BUTTON_MIDDLE] = "middle",
-    [INPUT_BUTTON_RIGHT] = "right",
-    [INPUT_BUTTON_WHEEL_UP] = "wheel-up",
-    [INPUT_BUTTON_WHEEL_DOWN] = "wheel-down",
-    [INPUT_BUTTON_SIDE] = "side",
-    [INPUT_BUTTON_EXTRA] = "extra",
+static const char *const button_names[VDC_INPUT_BUTTON__COUNT] = {
+    [VDC_INPUT_BUTTON_LEFT] = "left",
+    [VDC_INPUT_BUTTON_MIDDLE] = "middle",
+    [VDC_INPUT_BUTTON_RIGHT] = "right",
+    [VDC_INPUT_BUTTON_WHEEL_UP] = "wheel-up",
+    [VDC_INPUT_BUTTON_WHEEL_DOWN] = "wheel-down",
+    [VDC_INPUT_BUTTON_SIDE] = "side",
+    [VDC_INPUT_BUTTON_EXTRA] = "extra",
 };
 
-const char *input_button_name(InputButton button)
+const char *vdc_input_button_name(VdcInputButton button)
 {
-    return (unsigned)button < INPUT_BUTTON__COUNT ? button_names[button]
+    return (unsigned)button < VDC_INPUT_BUTTON__COUNT ? button_names[button]
                                                   : "unknown";
 }
 
-bool input_button_from_name(const char *name, InputButton *out)
+bool vdc_input_button_from_name(const char *name, VdcInputButton *out)
 {
     unsigned i;
 
-    for (i = 0; name && i < INPUT_BUTTON__COUNT; i++) {
+    for (i = 0; name && i < VDC_INPUT_BUTTON__COUNT; i++) {
         if (strcmp(button_names[i], name) == 0) {
             *out = i;
             return true;
@@ -68,21 +68,21 @@ bool input_button_from_name(const char *name, InputButton *out)
     return false;
 }
 
-InputRouter *input_router_new(void)
+VdcInputRouter *vdc_input_router_new(void)
 {
-    InputRouter *r = g_new0(InputRouter, 1);
-    const InputHeadGeometry def = { .width = 1024, .height = 768 };
+    VdcInputRouter *r = g_new0(VdcInputRouter, 1);
+    const VdcInputHeadGeometry def = { .width = 1024, .height = 768 };
 
     g_queue_init(&r->handlers);
     r->graveyard = g_ptr_array_new_with_free_func(g_free);
     r->due = g_ptr_array_new();
     r->watchers = g_array_new(FALSE, FALSE, sizeof(HeadsWatcher));
     r->next_watch_id = 1;
-    input_router_set_geometry(r, &def, 1);
+    vdc_input_router_set_geometry(r, &def, 1);
     return r;
 }
 
-static void heads_clear(InputRouter *r)
+static void heads_clear(VdcInputRouter *r)
 {
     unsigned i;
 
@@ -95,7 +95,7 @@ static void heads_clear(InputRouter *r)
     r->n_heads = 0;
 }
 
-void input_router_free(InputRouter *r)
+void vdc_input_router_free(VdcInputRouter *r)
 {
     if (!r) {
         return;
@@ -104,7 +104,7 @@ void input_router_free(InputRouter *r)
         g_critical("input router freed with %u handlers registered",
                    r->handlers.length);
         while (r->handlers.head) {
-            input_handler_unregister(r->handlers.head->data);
+            vdc_input_handler_unregister(r->handlers.head->data);
         }
     }
     heads_clear(r);
@@ -116,16 +116,16 @@ void input_router_free(InputRouter *r)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-InputHandlerState *input_handler_register(InputRouter *r,
-                                          const InputHandler *handler,
+VdcInputHandlerState *vdc_input_handler_register(VdcInputRouter *r,
+                                          const VdcInputHandler *handler,
                                           void *opaque)
 {
-    InputHandlerState *s;
+    VdcInputHandlerState *s;
 
     g_return_val_if_fail(r != NULL && handler != NULL, NULL);
     g_return_val_if_fail(handler->event != NULL, NULL);
 
-    s = g_new0(InputHandlerState, 1);
+    s = g_new0(VdcInputHandlerState, 1);
     s->router = r;
     s->handler = handler;
     s->opaque = opaque;
@@ -135,7 +135,7 @@ InputHandlerState *input_handler_register(InputRouter *r,
     return s;
 }
 
-void input_handler_activate(InputHandlerState *s)
+void vdc_input_handler_activate(VdcInputHandlerState *s)
 {
     g_return_if_fail(s != NULL && !s->dead);
 
@@ -144,7 +144,7 @@ void input_handler_activate(InputHandlerState *s)
     s->active = true;
 }
 
-void input_handler_deactivate(InputHandlerState *s)
+void vdc_input_handler_deactivate(VdcInputHandlerState *s)
 {
     g_return_if_fail(s != NULL && !s->dead);
 
@@ -153,9 +153,9 @@ void input_handler_deactivate(InputHandlerState *s)
     s->active = false;
 }
 
-void input_handler_unregister(InputHandlerState *s)
+void vdc_input_handler_unregister(VdcInputHandlerState *s)
 {
-    InputRouter *r;
+    VdcInputRouter *r;
 
     if (!s) {
         return;
@@ -172,32 +172,32 @@ void input_handler_unregister(InputHandlerState *s)
     }
 }
 
-void input_handler_bind_head(InputHandlerState *s, int head)
+void vdc_input_handler_bind_head(VdcInputHandlerState *s, int head)
 {
     g_return_if_fail(s != NULL && head >= -1);
     s->head = head;
 }
 
-bool input_handler_active(const InputHandlerState *s)
+bool vdc_input_handler_active(const VdcInputHandlerState *s)
 {
     return s->active;
 }
 
-static void router_leave(InputRouter *r)
+static void router_leave(VdcInputRouter *r)
 {
     if (--r->busy == 0) {
         g_ptr_array_set_size(r->graveyard, 0);
     }
 }
 
-static InputHandlerState *router_find(InputRouter *r, const InputEvent *evt)
+static VdcInputHandlerState *router_find(VdcInputRouter *r, const VdcInputEvent *evt)
 {
     uint32_t bit = 1u << evt->kind;
     GList *l;
 
     /* A handler bound to the event's head first, as QEMU does ... */
     for (l = r->handlers.head; l; l = l->next) {
-        InputHandlerState *s = l->data;
+        VdcInputHandlerState *s = l->data;
 
         if ((s->handler->mask & bit) && s->head == (int)evt->head) {
             return s;
@@ -205,7 +205,7 @@ static InputHandlerState *router_find(InputRouter *r, const InputEvent *evt)
     }
     /* ... else the first unbound one. */
     for (l = r->handlers.head; l; l = l->next) {
-        InputHandlerState *s = l->data;
+        VdcInputHandlerState *s = l->data;
 
         if ((s->handler->mask & bit) && s->head == -1) {
             return s;
@@ -214,23 +214,23 @@ static InputHandlerState *router_find(InputRouter *r, const InputEvent *evt)
     return NULL;
 }
 
-bool input_event_send(InputRouter *r, const InputEvent *evt)
+bool vdc_input_event_send(VdcInputRouter *r, const VdcInputEvent *evt)
 {
-    InputHandlerState *s;
+    VdcInputHandlerState *s;
 
     g_return_val_if_fail(r != NULL && evt != NULL, false);
 
     if (r->stopped || evt->head >= r->n_heads ||
-        (unsigned)evt->kind >= INPUT_EVENT_KIND__COUNT) {
+        (unsigned)evt->kind >= VDC_INPUT_EVENT_KIND__COUNT) {
         return false;
     }
-    if (evt->kind == INPUT_EVENT_KIND_ABS &&
-        (evt->abs.value < INPUT_ABS_MIN || evt->abs.value > INPUT_ABS_MAX ||
-         (unsigned)evt->abs.axis >= INPUT_AXIS__COUNT)) {
+    if (evt->kind == VDC_INPUT_EVENT_KIND_ABS &&
+        (evt->abs.value < VDC_INPUT_ABS_MIN || evt->abs.value > VDC_INPUT_ABS_MAX ||
+         (unsigned)evt->abs.axis >= VDC_INPUT_AXIS__COUNT)) {
         return false;
     }
-    if (evt->kind == INPUT_EVENT_KIND_BTN &&
-        (unsigned)evt->btn.button >= INPUT_BUTTON__COUNT) {
+    if (evt->kind == VDC_INPUT_EVENT_KIND_BTN &&
+        (unsigned)evt->btn.button >= VDC_INPUT_BUTTON__COUNT) {
         return false;
     }
     s = router_find(r, evt);
@@ -244,7 +244,7 @@ bool input_event_send(InputRouter *r, const InputEvent *evt)
     return true;
 }
 
-void input_event_sync(InputRouter *r)
+void vdc_input_event_sync(VdcInputRouter *r)
 {
     g_autoptr(GPtrArray) nested = NULL;
     GPtrArray *due;
@@ -266,7 +266,7 @@ void input_event_sync(InputRouter *r)
         return;
     }
     for (l = r->handlers.head; l; l = l->next) {
-        InputHandlerState *s = l->data;
+        VdcInputHandlerState *s = l->data;
 
         if (s->events) {
             s->events = 0;
@@ -275,7 +275,7 @@ void input_event_sync(InputRouter *r)
     }
     r->busy++;
     for (i = 0; i < due->len; i++) {
-        InputHandlerState *s = g_ptr_array_index(due, i);
+        VdcInputHandlerState *s = g_ptr_array_index(due, i);
 
         if (!s->dead && s->handler->sync) {
             s->handler->sync(s->opaque);
@@ -284,51 +284,51 @@ void input_event_sync(InputRouter *r)
     router_leave(r);
 }
 
-bool input_send_abs(InputRouter *r, unsigned head, InputAxis axis,
+bool vdc_input_send_abs(VdcInputRouter *r, unsigned head, VdcInputAxis axis,
                     int32_t value)
 {
-    InputEvent evt = { .kind = INPUT_EVENT_KIND_ABS, .head = head };
+    VdcInputEvent evt = { .kind = VDC_INPUT_EVENT_KIND_ABS, .head = head };
 
     evt.abs.axis = axis;
     evt.abs.value = value;
-    return input_event_send(r, &evt);
+    return vdc_input_event_send(r, &evt);
 }
 
-bool input_send_btn(InputRouter *r, unsigned head, InputButton button,
+bool vdc_input_send_btn(VdcInputRouter *r, unsigned head, VdcInputButton button,
                     bool down)
 {
-    InputEvent evt = { .kind = INPUT_EVENT_KIND_BTN, .head = head };
+    VdcInputEvent evt = { .kind = VDC_INPUT_EVENT_KIND_BTN, .head = head };
 
     evt.btn.button = button;
     evt.btn.down = down;
-    return input_event_send(r, &evt);
+    return vdc_input_event_send(r, &evt);
 }
 
-void input_router_set_running(InputRouter *r, bool running)
+void vdc_input_router_set_running(VdcInputRouter *r, bool running)
 {
     g_return_if_fail(r != NULL);
     r->stopped = !running;
 }
 
-bool input_router_running(const InputRouter *r)
+bool vdc_input_router_running(const VdcInputRouter *r)
 {
     return !r->stopped;
 }
 
 /* ---- heads ---------------------------------------------------------------- */
 
-uint32_t input_scale_axis(int32_t value, uint32_t size)
+uint32_t vdc_input_scale_axis(int32_t value, uint32_t size)
 {
-    if (size == 0 || value <= INPUT_ABS_MIN) {
+    if (size == 0 || value <= VDC_INPUT_ABS_MIN) {
         return 0;
     }
-    if (value >= INPUT_ABS_MAX) {
+    if (value >= VDC_INPUT_ABS_MAX) {
         return size - 1;
     }
-    return (uint32_t)(((uint64_t)value * (size - 1)) / INPUT_ABS_MAX);
+    return (uint32_t)(((uint64_t)value * (size - 1)) / VDC_INPUT_ABS_MAX);
 }
 
-static HeadsWatcher *watcher_find(InputRouter *r, unsigned id)
+static HeadsWatcher *watcher_find(VdcInputRouter *r, unsigned id)
 {
     unsigned i;
 
@@ -342,7 +342,7 @@ static HeadsWatcher *watcher_find(InputRouter *r, unsigned id)
     return NULL;
 }
 
-static void heads_changed(InputRouter *r)
+static void heads_changed(VdcInputRouter *r)
 {
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(unsigned));
     unsigned i;
@@ -365,14 +365,14 @@ static void heads_changed(InputRouter *r)
     }
 }
 
-bool input_router_set_heads(InputRouter *r, pixman_image_t *const *images,
-                            const InputHeadGeometry *pos, unsigned n)
+bool vdc_input_router_set_heads(VdcInputRouter *r, pixman_image_t *const *images,
+                            const VdcInputHeadGeometry *pos, unsigned n)
 {
     unsigned i;
 
     g_return_val_if_fail(r != NULL && pos != NULL, false);
 
-    if (n == 0 || n > INPUT_MAX_HEADS) {
+    if (n == 0 || n > VDC_INPUT_MAX_HEADS) {
         return false;
     }
     for (i = 0; i < n; i++) {
@@ -393,20 +393,20 @@ bool input_router_set_heads(InputRouter *r, pixman_image_t *const *images,
     return true;
 }
 
-bool input_router_set_geometry(InputRouter *r, const InputHeadGeometry *heads,
+bool vdc_input_router_set_geometry(VdcInputRouter *r, const VdcInputHeadGeometry *heads,
                                unsigned n)
 {
-    pixman_image_t *images[INPUT_MAX_HEADS] = { NULL };
+    pixman_image_t *images[VDC_INPUT_MAX_HEADS] = { NULL };
     unsigned i;
     bool ok;
 
     g_return_val_if_fail(r != NULL && heads != NULL, false);
 
-    if (n == 0 || n > INPUT_MAX_HEADS) {
+    if (n == 0 || n > VDC_INPUT_MAX_HEADS) {
         return false;
     }
     for (i = 0; i < n; i++) {
-        if (heads[i].width > INPUT_ABS_MAX || heads[i].height > INPUT_ABS_MAX ||
+        if (heads[i].width > VDC_INPUT_ABS_MAX || heads[i].height > VDC_INPUT_ABS_MAX ||
             (heads[i].width == 0) != (heads[i].height == 0)) {
             return false;
         }
@@ -417,7 +417,7 @@ bool input_router_set_geometry(InputRouter *r, const InputHeadGeometry *heads,
                                                  heads[i].height, NULL, 0);
         }
     }
-    ok = input_router_set_heads(r, images, heads, n);
+    ok = vdc_input_router_set_heads(r, images, heads, n);
     for (i = 0; i < n; i++) {
         if (images[i]) {
             pixman_image_unref(images[i]);
@@ -426,13 +426,13 @@ bool input_router_set_geometry(InputRouter *r, const InputHeadGeometry *heads,
     return ok;
 }
 
-unsigned input_router_n_heads(const InputRouter *r)
+unsigned vdc_input_router_n_heads(const VdcInputRouter *r)
 {
     return r->n_heads;
 }
 
-bool input_router_head(const InputRouter *r, unsigned i,
-                       InputHeadGeometry *out)
+bool vdc_input_router_head(const VdcInputRouter *r, unsigned i,
+                       VdcInputHeadGeometry *out)
 {
     if (i >= r->n_heads) {
         return false;
@@ -441,12 +441,12 @@ bool input_router_head(const InputRouter *r, unsigned i,
     return true;
 }
 
-pixman_image_t *input_router_head_image(const InputRouter *r, unsigned i)
+pixman_image_t *vdc_input_router_head_image(const VdcInputRouter *r, unsigned i)
 {
     return i < r->n_heads ? r->images[i] : NULL;
 }
 
-unsigned input_router_watch_heads(InputRouter *r, InputHeadsWatch cb,
+unsigned vdc_input_router_watch_heads(VdcInputRouter *r, VdcInputHeadsWatch cb,
                                   void *opaque)
 {
     HeadsWatcher w = { .id = r->next_watch_id++, .cb = cb, .opaque = opaque };
@@ -456,7 +456,7 @@ unsigned input_router_watch_heads(InputRouter *r, InputHeadsWatch cb,
     return w.id;
 }
 
-void input_router_unwatch_heads(InputRouter *r, unsigned id)
+void vdc_input_router_unwatch_heads(VdcInputRouter *r, unsigned id)
 {
     HeadsWatcher *w = watcher_find(r, id);
 

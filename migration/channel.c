@@ -5,7 +5,7 @@
  * One send loop (channel_send) and one receive step (channel_recv_some)
  * serve both the socket-only calls a migration channel uses (send with
  * descriptors, receive everything) and the any-descriptor calls under a
- * MigrationStream (write everything, read what is there).  A descriptor
+ * VdcMigrationStream (write everything, read what is there).  A descriptor
  * is tried as a socket first; ENOTSOCK switches an any-descriptor call
  * to write()/read() for the rest of that call.
  */
@@ -26,21 +26,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(migration-channel-error-quark, migration_channel_error)
+G_DEFINE_QUARK(migration-channel-error-quark, vdc_migration_channel_error)
 
-/* Room for MIGRATION_CHANNEL_MAX_FDS descriptors in a control message. */
+/* Room for VDC_MIGRATION_CHANNEL_MAX_FDS descriptors in a control message. */
 typedef union ChannelControl {
-    char buf[CMSG_SPACE(sizeof(int) * MIGRATION_CHANNEL_MAX_FDS)];
+    char buf[CMSG_SPACE(sizeof(int) * VDC_MIGRATION_CHANNEL_MAX_FDS)];
     struct cmsghdr align;
 } ChannelControl;
 
 static void set_errno_error(GError **errp, int err)
 {
-    g_set_error(errp, MIGRATION_CHANNEL_ERROR, err, "migration channel: %s",
+    g_set_error(errp, VDC_MIGRATION_CHANNEL_ERROR, err, "migration channel: %s",
                 g_strerror(err));
 }
 
-bool migration_channel_wait(int fd, short events, gint64 deadline,
+bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
                             GError **errp)
 {
     for (;;) {
@@ -50,7 +50,7 @@ bool migration_channel_wait(int fd, short events, gint64 deadline,
         int r;
 
         if (left <= 0) {
-            g_set_error_literal(errp, MIGRATION_CHANNEL_ERROR, ETIMEDOUT,
+            g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, ETIMEDOUT,
                                 "migration channel timed out");
             return false;
         }
@@ -61,7 +61,7 @@ bool migration_channel_wait(int fd, short events, gint64 deadline,
         if (r < 0 && errno != EINTR) {
             int err = errno;
 
-            g_set_error(errp, MIGRATION_CHANNEL_ERROR, err, "poll: %s",
+            g_set_error(errp, VDC_MIGRATION_CHANNEL_ERROR, err, "poll: %s",
                         g_strerror(err));
             return false;
         }
@@ -127,7 +127,7 @@ static bool channel_send(int fd, const uint8_t *p, size_t len,
             continue;
         }
         if (err == EAGAIN || err == EWOULDBLOCK) {
-            if (!migration_channel_wait(fd, POLLOUT, deadline, errp)) {
+            if (!vdc_migration_channel_wait(fd, POLLOUT, deadline, errp)) {
                 return false;
             }
             continue;
@@ -161,9 +161,9 @@ static ssize_t recv_some(int fd, uint8_t *p, size_t len, GArray *fds)
     for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
             size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int got[MIGRATION_CHANNEL_MAX_FDS];
+            int got[VDC_MIGRATION_CHANNEL_MAX_FDS];
 
-            k = MIN(k, (size_t)MIGRATION_CHANNEL_MAX_FDS);
+            k = MIN(k, (size_t)VDC_MIGRATION_CHANNEL_MAX_FDS);
             memcpy(got, CMSG_DATA(c), k * sizeof(int));
             g_array_append_vals(fds, got, (guint)k);
         }
@@ -202,7 +202,7 @@ static gssize channel_recv_some(int fd, uint8_t *p, size_t len, GArray *fds,
             continue;
         }
         if (err == EAGAIN || err == EWOULDBLOCK) {
-            if (!migration_channel_wait(fd, POLLIN, deadline, errp)) {
+            if (!vdc_migration_channel_wait(fd, POLLIN, deadline, errp)) {
                 return -1;
             }
             continue;
@@ -212,18 +212,18 @@ static gssize channel_recv_some(int fd, uint8_t *p, size_t len, GArray *fds,
     }
 }
 
-bool migration_channel_send(int fd, const void *buf, size_t len,
+bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
                             const int *fds, unsigned n_fds, gint64 deadline,
                             GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
-    g_return_val_if_fail(n_fds <= MIGRATION_CHANNEL_MAX_FDS, false);
+    g_return_val_if_fail(n_fds <= VDC_MIGRATION_CHANNEL_MAX_FDS, false);
     g_return_val_if_fail(fds != NULL || n_fds == 0, false);
 
     return channel_send(fd, buf, len, fds, n_fds, false, deadline, errp);
 }
 
-bool migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
+bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
                             gint64 deadline, GError **errp)
 {
     uint8_t *p = buf;
@@ -237,7 +237,7 @@ bool migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
             return false;
         }
         if (n == 0) {
-            g_set_error_literal(errp, MIGRATION_CHANNEL_ERROR, ECONNRESET,
+            g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
                                 "migration channel closed early");
             return false;
         }
@@ -247,7 +247,7 @@ bool migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
     return true;
 }
 
-bool migration_channel_write(int fd, const void *buf, size_t len,
+bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
                              gint64 deadline, GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
@@ -255,7 +255,7 @@ bool migration_channel_write(int fd, const void *buf, size_t len,
     return channel_send(fd, buf, len, NULL, 0, true, deadline, errp);
 }
 
-gssize migration_channel_read(int fd, void *buf, size_t len,
+gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
                               gint64 deadline, GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && buf != NULL && len > 0, -1);
@@ -263,7 +263,7 @@ gssize migration_channel_read(int fd, void *buf, size_t len,
     return channel_recv_some(fd, buf, len, NULL, true, deadline, errp);
 }
 
-int migration_channel_uri_socket(const char *uri, bool listening,
+int vdc_migration_channel_uri_socket(const char *uri, bool listening,
                                  GError **errp)
 {
     struct sockaddr_un sa_un = { .sun_family = AF_UNIX };

@@ -6,11 +6,11 @@
  * (poll), sending everything (with SCM_RIGHTS descriptors riding on the
  * first bytes), receiving everything (collecting the descriptors that
  * arrive), reading what is there, and opening the stream socket a
- * unix:PATH or tcp:HOST:PORT migration URI names.  A MigrationStream on an
+ * unix:PATH or tcp:HOST:PORT migration URI names.  A VdcMigrationStream on an
  * fd writes and reads through them; a program that frames its own channel
  * around a stream (a header, the stream, a reply) uses them directly and
- * builds its big-endian header with a memory MigrationStream
- * (migration_stream_new_buffer / migration_stream_new_reader).
+ * builds its big-endian header with a memory VdcMigrationStream
+ * (vdc_migration_stream_new_buffer / vdc_migration_stream_new_reader).
  *
  * Descriptors stay the caller's: nothing here closes or changes the flags
  * of a descriptor it is given.  Sockets are used with MSG_DONTWAIT and
@@ -19,12 +19,12 @@
  * retried everywhere.
  *
  * Deadlines are absolute, on g_get_monotonic_time()'s clock (us);
- * MIGRATION_CHANNEL_FOREVER never comes.
+ * VDC_MIGRATION_CHANNEL_FOREVER never comes.
  *
- * Errors: MIGRATION_CHANNEL_ERROR with an errno value as the code (the
+ * Errors: VDC_MIGRATION_CHANNEL_ERROR with an errno value as the code (the
  * failed call's errno; ETIMEDOUT when the deadline passed; ECONNRESET when
  * the peer closed before all the bytes came), except
- * migration_channel_uri_socket(), whose errors are G_FILE_ERROR.
+ * vdc_migration_channel_uri_socket(), whose errors are G_FILE_ERROR.
  *
  * This file is the bottom of migration/ with migration-stream.c, which
  * uses it; it includes no other header of the room.
@@ -37,12 +37,12 @@
 #include <stddef.h>
 
 /* A deadline that never passes. */
-#define MIGRATION_CHANNEL_FOREVER G_MAXINT64
+#define VDC_MIGRATION_CHANNEL_FOREVER G_MAXINT64
 /* At most this many descriptors ride on one send, or arrive per message. */
-#define MIGRATION_CHANNEL_MAX_FDS 4
+#define VDC_MIGRATION_CHANNEL_MAX_FDS 4
 
-#define MIGRATION_CHANNEL_ERROR (migration_channel_error_quark())
-GQuark migration_channel_error_quark(void);
+#define VDC_MIGRATION_CHANNEL_ERROR (vdc_migration_channel_error_quark())
+GQuark vdc_migration_channel_error_quark(void);
 
 /*
  * Wait until @fd is ready for @events (POLLIN, POLLOUT) or reports an
@@ -50,12 +50,12 @@ GQuark migration_channel_error_quark(void);
  * Returns true when ready; false with @errp set: "migration channel timed
  * out" (ETIMEDOUT), or "poll: <reason>".
  */
-bool migration_channel_wait(int fd, short events, gint64 deadline,
+bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
                             GError **errp);
 
 /*
  * Send all @len bytes of @buf (borrowed) on the socket @fd; the first
- * bytes that go carry @n_fds (at most MIGRATION_CHANNEL_MAX_FDS)
+ * bytes that go carry @n_fds (at most VDC_MIGRATION_CHANNEL_MAX_FDS)
  * descriptors of @fds (borrowed: they stay open here, the peer receives
  * duplicates) as SCM_RIGHTS.  Partial sends continue; EAGAIN waits for
  * POLLOUT until @deadline.  Returns true when everything went; false with
@@ -63,13 +63,13 @@ bool migration_channel_wait(int fd, short events, gint64 deadline,
  * ENOTSOCK for a descriptor that is not a socket, or a wait's error).
  * After a failure an unknown part of @buf has gone.
  */
-bool migration_channel_send(int fd, const void *buf, size_t len,
+bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
                             const int *fds, unsigned n_fds, gint64 deadline,
                             GError **errp);
 
 /*
  * Receive exactly @len bytes into @buf from the socket @fd.  Descriptors
- * that arrive with them (at most MIGRATION_CHANNEL_MAX_FDS per message;
+ * that arrive with them (at most VDC_MIGRATION_CHANNEL_MAX_FDS per message;
  * the kernel closes any beyond) are appended to @fds (an array of int)
  * with close-on-exec set; they are the caller's to close, on failure too.
  * With @fds NULL they are discarded (the kernel closes them).
@@ -78,30 +78,30 @@ bool migration_channel_send(int fd, const void *buf, size_t len,
  * (ECONNRESET) when the peer closed first, "migration channel: <reason>",
  * or a wait's error.  After a failure @buf holds an unknown prefix.
  */
-bool migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
+bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
                             gint64 deadline, GError **errp);
 
 /*
  * Write all @len bytes of @buf (borrowed) to any descriptor: a socket as
- * with migration_channel_send() (no descriptors), anything else (a file,
+ * with vdc_migration_channel_send() (no descriptors), anything else (a file,
  * a pipe) with write(), which on a blocking descriptor may itself wait
  * past @deadline, and on a pipe without a reader raises SIGPIPE unless
  * the program ignores it.  Returns true when everything went; false with
  * @errp set (the code the errno: EPIPE, ENOSPC when write() makes no
  * progress, a wait's error).
  */
-bool migration_channel_write(int fd, const void *buf, size_t len,
+bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
                              gint64 deadline, GError **errp);
 
 /*
  * Read what is there, at least 1 and at most @len bytes, into @buf from
  * any descriptor: a socket with recvmsg (descriptors sent along are
- * discarded), anything else with read() (see migration_channel_write()
+ * discarded), anything else with read() (see vdc_migration_channel_write()
  * about blocking descriptors).  EAGAIN waits for POLLIN until @deadline.
  * Returns the count, 0 at the end of the stream, or -1 with @errp set
  * (the code the errno, e.g. EBADF; a wait's error).
  */
-gssize migration_channel_read(int fd, void *buf, size_t len,
+gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
                               gint64 deadline, GError **errp);
 
 /*
@@ -118,7 +118,7 @@ gssize migration_channel_read(int fd, void *buf, size_t len,
  * HOST:PORT, not <rest>", "cannot resolve <rest>", or "cannot listen on
  * <uri>: <reason>" / "cannot connect to <uri>: <reason>".
  */
-int migration_channel_uri_socket(const char *uri, bool listening,
+int vdc_migration_channel_uri_socket(const char *uri, bool listening,
                                  GError **errp);
 
 #endif /* MIGRATION_CHANNEL_H */

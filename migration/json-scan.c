@@ -52,7 +52,7 @@ typedef enum NumState {
     NUM_EXP,
 } NumState;
 
-struct MigrationJsonScan {
+struct VdcMigrationJsonScan {
     unsigned max_depth;
     ScanState state;
     unsigned depth;
@@ -84,24 +84,24 @@ struct MigrationJsonScan {
     char error[80];
 };
 
-MigrationJsonScan *migration_json_scan_new(unsigned max_depth)
+VdcMigrationJsonScan *vdc_migration_json_scan_new(unsigned max_depth)
 {
-    MigrationJsonScan *js;
+    VdcMigrationJsonScan *js;
 
     g_return_val_if_fail(max_depth >= 1 &&
-                         max_depth <= MIGRATION_JSON_MAX_DEPTH, NULL);
-    js = g_new0(MigrationJsonScan, 1);
+                         max_depth <= VDC_MIGRATION_JSON_MAX_DEPTH, NULL);
+    js = g_new0(VdcMigrationJsonScan, 1);
     js->max_depth = max_depth;
-    migration_json_scan_reset(js);
+    vdc_migration_json_scan_reset(js);
     return js;
 }
 
-void migration_json_scan_free(MigrationJsonScan *js)
+void vdc_migration_json_scan_free(VdcMigrationJsonScan *js)
 {
     g_free(js);
 }
 
-void migration_json_scan_reset(MigrationJsonScan *js)
+void vdc_migration_json_scan_reset(VdcMigrationJsonScan *js)
 {
     unsigned max_depth;
 
@@ -112,25 +112,25 @@ void migration_json_scan_reset(MigrationJsonScan *js)
     js->state = ST_VALUE;
 }
 
-bool migration_json_scan_in_value(const MigrationJsonScan *js)
+bool vdc_migration_json_scan_in_value(const VdcMigrationJsonScan *js)
 {
     g_return_val_if_fail(js != NULL, false);
     return js->in_value;
 }
 
-char migration_json_scan_first_byte(const MigrationJsonScan *js)
+char vdc_migration_json_scan_first_byte(const VdcMigrationJsonScan *js)
 {
     g_return_val_if_fail(js != NULL, 0);
     return js->first;
 }
 
-unsigned migration_json_scan_flags(const MigrationJsonScan *js)
+unsigned vdc_migration_json_scan_flags(const VdcMigrationJsonScan *js)
 {
     g_return_val_if_fail(js != NULL, 0);
     return js->flags;
 }
 
-const char *migration_json_scan_error(const MigrationJsonScan *js)
+const char *vdc_migration_json_scan_error(const VdcMigrationJsonScan *js)
 {
     g_return_val_if_fail(js != NULL, NULL);
     return js->state == ST_ERROR ? js->error : NULL;
@@ -138,15 +138,15 @@ const char *migration_json_scan_error(const MigrationJsonScan *js)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static MigrationJsonStatus fail(MigrationJsonScan *js, const char *msg)
+static VdcMigrationJsonStatus fail(VdcMigrationJsonScan *js, const char *msg)
 {
     g_strlcpy(js->error, msg, sizeof(js->error));
     js->state = ST_ERROR;
-    return MIGRATION_JSON_ERROR;
+    return VDC_MIGRATION_JSON_ERROR;
 }
 
 /* Byte @c where the grammar wants @what. */
-static MigrationJsonStatus fail_byte(MigrationJsonScan *js, uint8_t c,
+static VdcMigrationJsonStatus fail_byte(VdcMigrationJsonScan *js, uint8_t c,
                                      const char *what)
 {
     /* The text goes into JSON strings as it is: no '"' and no '\'. */
@@ -158,7 +158,7 @@ static MigrationJsonStatus fail_byte(MigrationJsonScan *js, uint8_t c,
                  "unexpected byte 0x%02x (expecting %s)", c, what);
     }
     js->state = ST_ERROR;
-    return MIGRATION_JSON_ERROR;
+    return VDC_MIGRATION_JSON_ERROR;
 }
 
 static bool is_space(uint8_t c)
@@ -185,7 +185,7 @@ static int hex_value(uint8_t c)
     return -1;
 }
 
-static bool in_object(const MigrationJsonScan *js)
+static bool in_object(const VdcMigrationJsonScan *js)
 {
     return js->depth > 0 && (js->stack >> (js->depth - 1)) & 1;
 }
@@ -194,7 +194,7 @@ static bool in_object(const MigrationJsonScan *js)
  * A value (or a key) just ended.  Returns true when that was a top-level
  * value: the caller reports it.
  */
-static bool value_done(MigrationJsonScan *js)
+static bool value_done(VdcMigrationJsonScan *js)
 {
     if (js->depth == 0) {
         js->in_value = false;
@@ -206,7 +206,7 @@ static bool value_done(MigrationJsonScan *js)
 }
 
 /* The integer part of a number that just ended: does json-c hold it? */
-static void note_integer(MigrationJsonScan *js)
+static void note_integer(VdcMigrationJsonScan *js)
 {
     static const char u64_max[] = "18446744073709551615";
     static const char i64_min[] = "9223372036854775808";   /* negated */
@@ -217,17 +217,17 @@ static void note_integer(MigrationJsonScan *js)
         return;                 /* json-c keeps a double's own text */
     }
     if (js->neg && js->ndigits == 1 && js->digits[0] == '0') {
-        js->flags |= MIGRATION_JSON_NEG_ZERO;
+        js->flags |= VDC_MIGRATION_JSON_NEG_ZERO;
         return;
     }
     if (js->ndigits > limit_len ||
         (js->ndigits == limit_len && memcmp(js->digits, limit, limit_len) > 0)) {
-        js->flags |= js->neg ? MIGRATION_JSON_INT_BELOW
-                             : MIGRATION_JSON_INT_ABOVE;
+        js->flags |= js->neg ? VDC_MIGRATION_JSON_INT_BELOW
+                             : VDC_MIGRATION_JSON_INT_ABOVE;
     }
 }
 
-static void int_digit(MigrationJsonScan *js, uint8_t c)
+static void int_digit(VdcMigrationJsonScan *js, uint8_t c)
 {
     if (js->ndigits < sizeof(js->digits) - 1) {
         js->digits[js->ndigits] = (char)c;
@@ -238,7 +238,7 @@ static void int_digit(MigrationJsonScan *js, uint8_t c)
 }
 
 /* Open a container; false (after failing) past the depth bound. */
-static bool open_container(MigrationJsonScan *js, bool object)
+static bool open_container(VdcMigrationJsonScan *js, bool object)
 {
     if (js->depth >= js->max_depth) {
         snprintf(js->error, sizeof(js->error),
@@ -261,7 +261,7 @@ static bool open_container(MigrationJsonScan *js, bool object)
  * after failing.  No value ends at its first byte: every one has a
  * closing byte or is a number, which ends at the byte after it.
  */
-static bool start_value(MigrationJsonScan *js, uint8_t c)
+static bool start_value(VdcMigrationJsonScan *js, uint8_t c)
 {
     if (js->depth == 0) {
         js->in_value = true;
@@ -316,7 +316,7 @@ static bool start_value(MigrationJsonScan *js, uint8_t c)
  * the number ended before @c (the caller handles @c in the new state),
  * -1 on an error.
  */
-static int number_byte(MigrationJsonScan *js, uint8_t c)
+static int number_byte(VdcMigrationJsonScan *js, uint8_t c)
 {
     switch (js->num) {
     case NUM_MINUS:
@@ -381,7 +381,7 @@ static int number_byte(MigrationJsonScan *js, uint8_t c)
 }
 
 /* The number ended (before a delimiter or at the end of input). */
-static bool number_end(MigrationJsonScan *js)
+static bool number_end(VdcMigrationJsonScan *js)
 {
     switch (js->num) {
     case NUM_ZERO:
@@ -400,7 +400,7 @@ static bool number_end(MigrationJsonScan *js)
  * The first byte of a UTF-8 sequence (0x80 and above) in a string: set up
  * the continuation bytes; false for a byte no sequence starts with.
  */
-static bool utf8_lead(MigrationJsonScan *js, uint8_t c)
+static bool utf8_lead(VdcMigrationJsonScan *js, uint8_t c)
 {
     js->lo = 0x80;
     js->hi = 0xbf;
@@ -428,7 +428,7 @@ static bool utf8_lead(MigrationJsonScan *js, uint8_t c)
 }
 
 /* The string ended at its closing quote. */
-static bool string_done(MigrationJsonScan *js)
+static bool string_done(VdcMigrationJsonScan *js)
 {
     if (js->key) {
         js->state = ST_COLON;
@@ -439,19 +439,19 @@ static bool string_done(MigrationJsonScan *js)
 
 /* ---- the machine ------------------------------------------------------ */
 
-MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
+VdcMigrationJsonStatus vdc_migration_json_scan_push(VdcMigrationJsonScan *js,
                                              const void *buf, size_t len,
                                              size_t *used)
 {
     const uint8_t *p = buf;
     size_t i = 0;
 
-    g_return_val_if_fail(js != NULL && used != NULL, MIGRATION_JSON_ERROR);
-    g_return_val_if_fail(buf != NULL || len == 0, MIGRATION_JSON_ERROR);
+    g_return_val_if_fail(js != NULL && used != NULL, VDC_MIGRATION_JSON_ERROR);
+    g_return_val_if_fail(buf != NULL || len == 0, VDC_MIGRATION_JSON_ERROR);
 
     *used = 0;
     if (js->state == ST_ERROR) {
-        return MIGRATION_JSON_ERROR;
+        return VDC_MIGRATION_JSON_ERROR;
     }
     while (i < len) {
         uint8_t c = p[i];
@@ -463,7 +463,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
             while (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
                 if (++i == len) {
                     *used = len;
-                    return MIGRATION_JSON_MORE;
+                    return VDC_MIGRATION_JSON_MORE;
                 }
                 c = p[i];
             }
@@ -471,7 +471,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
                 i++;
                 if (string_done(js)) {
                     *used = i;
-                    return MIGRATION_JSON_VALUE;
+                    return VDC_MIGRATION_JSON_VALUE;
                 }
                 continue;
             }
@@ -577,7 +577,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
             i++;
             if (js->literal[++js->lit_pos] == '\0' && value_done(js)) {
                 *used = i;
-                return MIGRATION_JSON_VALUE;
+                return VDC_MIGRATION_JSON_VALUE;
             }
             continue;
 
@@ -585,7 +585,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
             r = number_byte(js, c);
             if (r < 0) {
                 *used = i;
-                return MIGRATION_JSON_ERROR;
+                return VDC_MIGRATION_JSON_ERROR;
             }
             if (r > 0) {
                 i++;
@@ -593,11 +593,11 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
             }
             if (!number_end(js)) {
                 *used = i;
-                return MIGRATION_JSON_ERROR;
+                return VDC_MIGRATION_JSON_ERROR;
             }
             if (value_done(js)) {
                 *used = i;              /* @c is not part of the number */
-                return MIGRATION_JSON_VALUE;
+                return VDC_MIGRATION_JSON_VALUE;
             }
             continue;                   /* @c again, after the value */
 
@@ -612,7 +612,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
             }
             if (!start_value(js, c)) {
                 *used = i;
-                return MIGRATION_JSON_ERROR;
+                return VDC_MIGRATION_JSON_ERROR;
             }
             i++;
             continue;
@@ -667,7 +667,7 @@ MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
 
         case ST_ERROR:
             *used = i;
-            return MIGRATION_JSON_ERROR;
+            return VDC_MIGRATION_JSON_ERROR;
         }
         g_assert_not_reached();
 
@@ -677,29 +677,29 @@ close:
         i++;
         if (value_done(js)) {
             *used = i;
-            return MIGRATION_JSON_VALUE;
+            return VDC_MIGRATION_JSON_VALUE;
         }
     }
     *used = len;
-    return MIGRATION_JSON_MORE;
+    return VDC_MIGRATION_JSON_MORE;
 }
 
-MigrationJsonStatus migration_json_scan_finish(MigrationJsonScan *js)
+VdcMigrationJsonStatus vdc_migration_json_scan_finish(VdcMigrationJsonScan *js)
 {
-    g_return_val_if_fail(js != NULL, MIGRATION_JSON_ERROR);
+    g_return_val_if_fail(js != NULL, VDC_MIGRATION_JSON_ERROR);
 
     if (js->state == ST_ERROR) {
-        return MIGRATION_JSON_ERROR;
+        return VDC_MIGRATION_JSON_ERROR;
     }
     if (!js->in_value) {
-        return MIGRATION_JSON_MORE;
+        return VDC_MIGRATION_JSON_MORE;
     }
     if (js->state == ST_NUMBER && js->depth == 0) {
         if (!number_end(js)) {
-            return MIGRATION_JSON_ERROR;
+            return VDC_MIGRATION_JSON_ERROR;
         }
         value_done(js);
-        return MIGRATION_JSON_VALUE;
+        return VDC_MIGRATION_JSON_VALUE;
     }
     return fail(js, "unexpected end of input");
 }

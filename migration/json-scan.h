@@ -1,7 +1,7 @@
 /*
  * json-scan.h: a strict, streaming JSON checker that builds nothing.
  *
- * A MigrationJsonScan is pushed bytes, split anyhow, and says where each
+ * A VdcMigrationJsonScan is pushed bytes, split anyhow, and says where each
  * top-level value ends or which byte is not JSON (RFC 8259).  It keeps a
  * few dozen bytes of state whatever the input: no tree, no copy of a
  * string.  Two users: the vmdesc of a migration stream (savevm.c checks
@@ -24,7 +24,7 @@
  * Whitespace (space, tab, CR, LF) may come between values.
  *
  * Integers json-c cannot hold exactly (it saturates them) are valid JSON;
- * the scanner only notes them (migration_json_scan_flags()) so that a
+ * the scanner only notes them (vdc_migration_json_scan_flags()) so that a
  * caller that echoes a value can refuse it instead of changing it.
  *
  * Sans-I/O, no globals, no allocation after _new().
@@ -36,71 +36,71 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct MigrationJsonScan MigrationJsonScan;
+typedef struct VdcMigrationJsonScan VdcMigrationJsonScan;
 
 /* The deepest nesting a scanner may be created with. */
-#define MIGRATION_JSON_MAX_DEPTH 64u
+#define VDC_MIGRATION_JSON_MAX_DEPTH 64u
 
-typedef enum MigrationJsonStatus {
-    MIGRATION_JSON_MORE,    /* every byte taken, no top-level value ended */
-    MIGRATION_JSON_VALUE,   /* a top-level value ended */
-    MIGRATION_JSON_ERROR,   /* a byte is not JSON (sticky until reset) */
-} MigrationJsonStatus;
+typedef enum VdcMigrationJsonStatus {
+    VDC_MIGRATION_JSON_MORE,    /* every byte taken, no top-level value ended */
+    VDC_MIGRATION_JSON_VALUE,   /* a top-level value ended */
+    VDC_MIGRATION_JSON_ERROR,   /* a byte is not JSON (sticky until reset) */
+} VdcMigrationJsonStatus;
 
-/* migration_json_scan_flags(): integers of the last (or current) value. */
-#define MIGRATION_JSON_INT_ABOVE (1u << 0)   /* above UINT64_MAX */
-#define MIGRATION_JSON_INT_BELOW (1u << 1)   /* below INT64_MIN */
-#define MIGRATION_JSON_NEG_ZERO  (1u << 2)   /* the integer -0 */
+/* vdc_migration_json_scan_flags(): integers of the last (or current) value. */
+#define VDC_MIGRATION_JSON_INT_ABOVE (1u << 0)   /* above UINT64_MAX */
+#define VDC_MIGRATION_JSON_INT_BELOW (1u << 1)   /* below INT64_MIN */
+#define VDC_MIGRATION_JSON_NEG_ZERO  (1u << 2)   /* the integer -0 */
 
 /*
  * A scanner at the start of input.  @max_depth (1 to
- * MIGRATION_JSON_MAX_DEPTH) bounds how deep arrays and objects nest; a
+ * VDC_MIGRATION_JSON_MAX_DEPTH) bounds how deep arrays and objects nest; a
  * value outside any container is at depth 0, "[]" reaches depth 1.
  * Anything else is host misuse: NULL with a critical.
  */
-MigrationJsonScan *migration_json_scan_new(unsigned max_depth);
-void migration_json_scan_free(MigrationJsonScan *js);       /* NULL: no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationJsonScan, migration_json_scan_free)
+VdcMigrationJsonScan *vdc_migration_json_scan_new(unsigned max_depth);
+void vdc_migration_json_scan_free(VdcMigrationJsonScan *js);       /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcMigrationJsonScan, vdc_migration_json_scan_free)
 
 /* Back to the start of input: no value begun, no error, no flags. */
-void migration_json_scan_reset(MigrationJsonScan *js);
+void vdc_migration_json_scan_reset(VdcMigrationJsonScan *js);
 
 /*
  * Scan @len bytes of @buf (borrowed).  Returns:
- *   MIGRATION_JSON_MORE: all @len bytes taken (*@used = @len); a value
+ *   VDC_MIGRATION_JSON_MORE: all @len bytes taken (*@used = @len); a value
  *     may have begun and goes on in the next push;
- *   MIGRATION_JSON_VALUE: a top-level value ended; *@used bytes were
+ *   VDC_MIGRATION_JSON_VALUE: a top-level value ended; *@used bytes were
  *     taken.  The value's last byte is buf[*@used - 1], except for a
  *     top-level number, which only ends at the byte after it: that byte,
  *     buf[*@used], is not taken (*@used may then be 0, when the number
  *     came in an earlier push).  Push the rest to go on;
- *   MIGRATION_JSON_ERROR: buf[*@used] is not JSON (the bytes before it
- *     were taken); migration_json_scan_error() says why.  Every push
+ *   VDC_MIGRATION_JSON_ERROR: buf[*@used] is not JSON (the bytes before it
+ *     were taken); vdc_migration_json_scan_error() says why.  Every push
  *     until a reset returns the error again, taking nothing.
  * @len 0 returns MORE (or the sticky error).
  */
-MigrationJsonStatus migration_json_scan_push(MigrationJsonScan *js,
+VdcMigrationJsonStatus vdc_migration_json_scan_push(VdcMigrationJsonScan *js,
                                              const void *buf, size_t len,
                                              size_t *used);
 
 /*
- * The input ended.  MIGRATION_JSON_VALUE when that ends a top-level
- * number; MIGRATION_JSON_MORE when no value had begun; else
- * MIGRATION_JSON_ERROR ("unexpected end of input", or the sticky error).
+ * The input ended.  VDC_MIGRATION_JSON_VALUE when that ends a top-level
+ * number; VDC_MIGRATION_JSON_MORE when no value had begun; else
+ * VDC_MIGRATION_JSON_ERROR ("unexpected end of input", or the sticky error).
  */
-MigrationJsonStatus migration_json_scan_finish(MigrationJsonScan *js);
+VdcMigrationJsonStatus vdc_migration_json_scan_finish(VdcMigrationJsonScan *js);
 
 /* True between a top-level value's first byte and its end. */
-bool migration_json_scan_in_value(const MigrationJsonScan *js);
+bool vdc_migration_json_scan_in_value(const VdcMigrationJsonScan *js);
 
 /*
  * The first byte of the current or last top-level value ('{', '[', '"',
  * 't', 'f', 'n', '-' or a digit), or 0 before any.
  */
-char migration_json_scan_first_byte(const MigrationJsonScan *js);
+char vdc_migration_json_scan_first_byte(const VdcMigrationJsonScan *js);
 
 /* MIGRATION_JSON_INT_* of the current or last top-level value. */
-unsigned migration_json_scan_flags(const MigrationJsonScan *js);
+unsigned vdc_migration_json_scan_flags(const VdcMigrationJsonScan *js);
 
 /*
  * Why the scan failed: ASCII text without quotes or backslashes, e.g.
@@ -109,6 +109,6 @@ unsigned migration_json_scan_flags(const MigrationJsonScan *js);
  * key)", "nesting depth limit exceeded (32)"; NULL when it did not.
  * Borrowed, valid until the next call.
  */
-const char *migration_json_scan_error(const MigrationJsonScan *js);
+const char *vdc_migration_json_scan_error(const VdcMigrationJsonScan *js);
 
 #endif /* MIGRATION_JSON_SCAN_H */

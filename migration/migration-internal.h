@@ -1,8 +1,8 @@
 /*
  * migration-internal.h: helpers shared by the files of migration/ only.
  *
- * Not part of the library's API: embedders include migration-stream.h,
- * vmstate.h and savevm.h.  Defined in migration-stream.c, the bottom of
+ * Not part of the library's API: embedders include vdc-stream.h,
+ * vdc-vmstate.h and vdc-savevm.h.  Defined in migration-stream.c, the bottom of
  * the room, so that vmstate.c and savevm.c can both use them.
  */
 #ifndef MIGRATION_INTERNAL_H
@@ -17,6 +17,6 @@
  * and the quote characters \ and ' as \xNN.  Returns a new string (free
  * with g_free).
  */
-char *migration_printable(const uint8_t *p, size_t len);
+char *vdc_migration_printable(const uint8_t *p, size_t len);
 
 #endif /* MIGRATION_INTERNAL_H */

@@ -1,14 +1,14 @@
 /*
- * migration-stream.c: byte sources and sinks.  See migration-stream.h.
+ * migration-stream.c: byte sources and sinks.  See vdc-stream.h.
  *
  * Sources never read ahead: an fd source takes from the fd exactly the
  * bytes the loader consumes, plus the few it peeks at (a subsection marker
- * and name prefix).  So when migration_load() returns, the fd is positioned
+ * and name prefix).  So when vdc_migration_load() returns, the fd is positioned
  * right after the vmdesc and the caller can read its own framing next.
  */
 #define G_LOG_DOMAIN "migration"
 
-#include "migration/migration-stream.h"
+#include "migration/vdc-stream.h"
 #include "migration/channel.h"
 #include "migration/migration-internal.h"
 
@@ -24,7 +24,7 @@ typedef enum {
     MS_FD_SOURCE,
 } StreamKind;
 
-struct MigrationStream {
+struct VdcMigrationStream {
     StreamKind kind;
     uint64_t offset;        /* bytes written (accepted) or consumed */
     GError *error;          /* sticky */
@@ -42,39 +42,39 @@ struct MigrationStream {
     GByteArray *ahead;      /* source: peeked, not yet consumed */
 };
 
-G_DEFINE_QUARK(vmstate-error-quark, vmstate_error)
+G_DEFINE_QUARK(vmstate-error-quark, vdc_vmstate_error)
 
-static bool is_sink(const MigrationStream *s)
+static bool is_sink(const VdcMigrationStream *s)
 {
     return s->kind == MS_BUFFER || s->kind == MS_FD_SINK;
 }
 
-static bool is_source(const MigrationStream *s)
+static bool is_source(const VdcMigrationStream *s)
 {
     return s->kind == MS_READER || s->kind == MS_FD_SOURCE;
 }
 
-static void set_io_error(MigrationStream *s, int err, const char *what)
+static void set_io_error(VdcMigrationStream *s, int err, const char *what)
 {
     if (!s->error) {
-        s->error = g_error_new(VMSTATE_ERROR, VMSTATE_ERROR_IO,
+        s->error = g_error_new(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
                                "%s fd %d: %s", what, s->fd, g_strerror(err));
     }
 }
 
-static void set_truncated(MigrationStream *s)
+static void set_truncated(VdcMigrationStream *s)
 {
     if (!s->error) {
-        s->error = g_error_new_literal(VMSTATE_ERROR, VMSTATE_ERROR_TRUNCATED,
+        s->error = g_error_new_literal(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_TRUNCATED,
                                        "stream truncated");
     }
 }
 
 /* ---- construction ---------------------------------------------------- */
 
-MigrationStream *migration_stream_new_buffer(void)
+VdcMigrationStream *vdc_migration_stream_new_buffer(void)
 {
-    MigrationStream *s = g_new0(MigrationStream, 1);
+    VdcMigrationStream *s = g_new0(VdcMigrationStream, 1);
 
     s->kind = MS_BUFFER;
     s->fd = -1;
@@ -82,13 +82,13 @@ MigrationStream *migration_stream_new_buffer(void)
     return s;
 }
 
-MigrationStream *migration_stream_new_reader(const uint8_t *data, size_t len)
+VdcMigrationStream *vdc_migration_stream_new_reader(const uint8_t *data, size_t len)
 {
-    MigrationStream *s;
+    VdcMigrationStream *s;
 
     g_return_val_if_fail(data != NULL || len == 0, NULL);
 
-    s = g_new0(MigrationStream, 1);
+    s = g_new0(VdcMigrationStream, 1);
     s->kind = MS_READER;
     s->fd = -1;
     s->data = data;
@@ -96,13 +96,13 @@ MigrationStream *migration_stream_new_reader(const uint8_t *data, size_t len)
     return s;
 }
 
-MigrationStream *migration_stream_new_fd(int fd, bool write)
+VdcMigrationStream *vdc_migration_stream_new_fd(int fd, bool write)
 {
-    MigrationStream *s;
+    VdcMigrationStream *s;
 
     g_return_val_if_fail(fd >= 0, NULL);
 
-    s = g_new0(MigrationStream, 1);
+    s = g_new0(VdcMigrationStream, 1);
     s->fd = fd;
     if (write) {
         s->kind = MS_FD_SINK;
@@ -114,14 +114,14 @@ MigrationStream *migration_stream_new_fd(int fd, bool write)
     return s;
 }
 
-static bool fd_flush(MigrationStream *s);
+static bool fd_flush(VdcMigrationStream *s);
 
 /*
  * Free @s; an fd sink first writes what it still buffers (an error there
- * is only logged: call migration_stream_flush() to see it).  The fd stays
+ * is only logged: call vdc_migration_stream_flush() to see it).  The fd stays
  * open.  NULL is a no-op.
  */
-void migration_stream_free(MigrationStream *s)
+void vdc_migration_stream_free(VdcMigrationStream *s)
 {
     if (!s) {
         return;
@@ -139,13 +139,13 @@ void migration_stream_free(MigrationStream *s)
     g_free(s);
 }
 
-uint64_t migration_stream_offset(const MigrationStream *s)
+uint64_t vdc_migration_stream_offset(const VdcMigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, 0);
     return s->offset;
 }
 
-const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len)
+const uint8_t *vdc_migration_stream_data(const VdcMigrationStream *s, size_t *len)
 {
     g_return_val_if_fail(s != NULL && s->kind == MS_BUFFER, NULL);
 
@@ -155,13 +155,13 @@ const uint8_t *migration_stream_data(const MigrationStream *s, size_t *len)
     return s->out->data;
 }
 
-void migration_stream_set_offset(MigrationStream *s, uint64_t offset)
+void vdc_migration_stream_set_offset(VdcMigrationStream *s, uint64_t offset)
 {
     g_return_if_fail(s != NULL && s->kind == MS_READER);
     s->offset = offset;
 }
 
-GBytes *migration_stream_steal(MigrationStream *s)
+GBytes *vdc_migration_stream_steal(VdcMigrationStream *s)
 {
     GBytes *b;
 
@@ -171,19 +171,19 @@ GBytes *migration_stream_steal(MigrationStream *s)
     return b;
 }
 
-const GError *migration_stream_error(const MigrationStream *s)
+const GError *vdc_migration_stream_error(const VdcMigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, NULL);
     return s->error;
 }
 
-bool migration_stream_is_sink(const MigrationStream *s)
+bool vdc_migration_stream_is_sink(const VdcMigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, false);
     return is_sink(s);
 }
 
-bool migration_stream_is_memory(const MigrationStream *s)
+bool vdc_migration_stream_is_memory(const VdcMigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, false);
     return s->kind == MS_BUFFER || s->kind == MS_READER;
@@ -192,7 +192,7 @@ bool migration_stream_is_memory(const MigrationStream *s)
 /* ---- error messages -------------------------------------------------- */
 
 /* See migration-internal.h. */
-char *migration_printable(const uint8_t *p, size_t len)
+char *vdc_migration_printable(const uint8_t *p, size_t len)
 {
     GString *out = g_string_sized_new(len);
     size_t i;
@@ -215,11 +215,11 @@ char *migration_printable(const uint8_t *p, size_t len)
  * vanished peer is EPIPE, not SIGPIPE; for a pipe the caller must ignore
  * SIGPIPE).  False with the sticky error set.
  */
-static bool fd_write_all(MigrationStream *s, const uint8_t *p, size_t len)
+static bool fd_write_all(VdcMigrationStream *s, const uint8_t *p, size_t len)
 {
     g_autoptr(GError) err = NULL;
 
-    if (migration_channel_write(s->fd, p, len, MIGRATION_CHANNEL_FOREVER,
+    if (vdc_migration_channel_write(s->fd, p, len, VDC_MIGRATION_CHANNEL_FOREVER,
                                 &err)) {
         return true;
     }
@@ -227,7 +227,7 @@ static bool fd_write_all(MigrationStream *s, const uint8_t *p, size_t len)
     return false;
 }
 
-static bool fd_flush(MigrationStream *s)
+static bool fd_flush(VdcMigrationStream *s)
 {
     bool ok;
 
@@ -243,7 +243,7 @@ static bool fd_flush(MigrationStream *s)
  * Read up to @len bytes (at least one) into @p.  Returns the count, 0 at
  * end of stream (remembered), or -1 with the sticky error set.
  */
-static ssize_t fd_read_some(MigrationStream *s, uint8_t *p, size_t len)
+static ssize_t fd_read_some(VdcMigrationStream *s, uint8_t *p, size_t len)
 {
     g_autoptr(GError) err = NULL;
     gssize n;
@@ -251,7 +251,7 @@ static ssize_t fd_read_some(MigrationStream *s, uint8_t *p, size_t len)
     if (s->eof) {
         return 0;
     }
-    n = migration_channel_read(s->fd, p, len, MIGRATION_CHANNEL_FOREVER,
+    n = vdc_migration_channel_read(s->fd, p, len, VDC_MIGRATION_CHANNEL_FOREVER,
                                &err);
     if (n == 0) {
         s->eof = true;
@@ -262,7 +262,7 @@ static ssize_t fd_read_some(MigrationStream *s, uint8_t *p, size_t len)
 }
 
 /* Make the lookahead hold at least @len bytes; false at EOF or error. */
-static bool fd_fill_ahead(MigrationStream *s, size_t len)
+static bool fd_fill_ahead(VdcMigrationStream *s, size_t len)
 {
     while (s->ahead->len < len) {
         size_t have = s->ahead->len;
@@ -283,9 +283,9 @@ static bool fd_fill_ahead(MigrationStream *s, size_t len)
 
 /*
  * Append @len bytes.  A failed sink drops everything after its first
- * error (see migration_stream_flush()).
+ * error (see vdc_migration_stream_flush()).
  */
-void migration_put_bytes(MigrationStream *s, const void *buf, size_t len)
+void vdc_migration_put_bytes(VdcMigrationStream *s, const void *buf, size_t len)
 {
     g_return_if_fail(s != NULL && is_sink(s));
     g_return_if_fail(buf != NULL || len == 0);
@@ -296,7 +296,7 @@ void migration_put_bytes(MigrationStream *s, const void *buf, size_t len)
     if (s->kind == MS_BUFFER) {
         /* GByteArray lengths are guint. */
         if (len > G_MAXUINT - s->out->len) {
-            s->error = g_error_new_literal(VMSTATE_ERROR, VMSTATE_ERROR_IO,
+            s->error = g_error_new_literal(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
                                            "memory sink full");
             return;
         }
@@ -316,37 +316,37 @@ void migration_put_bytes(MigrationStream *s, const void *buf, size_t len)
     s->offset += len;
 }
 
-void migration_put_u8(MigrationStream *s, uint8_t v)
+void vdc_migration_put_u8(VdcMigrationStream *s, uint8_t v)
 {
-    migration_put_bytes(s, &v, 1);
+    vdc_migration_put_bytes(s, &v, 1);
 }
 
-void migration_put_be16(MigrationStream *s, uint16_t v)
+void vdc_migration_put_be16(VdcMigrationStream *s, uint16_t v)
 {
     uint16_t be = GUINT16_TO_BE(v);
 
-    migration_put_bytes(s, &be, sizeof(be));
+    vdc_migration_put_bytes(s, &be, sizeof(be));
 }
 
-void migration_put_be32(MigrationStream *s, uint32_t v)
+void vdc_migration_put_be32(VdcMigrationStream *s, uint32_t v)
 {
     uint32_t be = GUINT32_TO_BE(v);
 
-    migration_put_bytes(s, &be, sizeof(be));
+    vdc_migration_put_bytes(s, &be, sizeof(be));
 }
 
-void migration_put_be64(MigrationStream *s, uint64_t v)
+void vdc_migration_put_be64(VdcMigrationStream *s, uint64_t v)
 {
     uint64_t be = GUINT64_TO_BE(v);
 
-    migration_put_bytes(s, &be, sizeof(be));
+    vdc_migration_put_bytes(s, &be, sizeof(be));
 }
 
 /*
  * Write what an fd sink buffers.  False with a copy of the sticky error
  * when the sink (of any kind) has failed; a source just returns true.
  */
-bool migration_stream_flush(MigrationStream *s, GError **errp)
+bool vdc_migration_stream_flush(VdcMigrationStream *s, GError **errp)
 {
     g_return_val_if_fail(s != NULL, false);
 
@@ -366,7 +366,7 @@ bool migration_stream_flush(MigrationStream *s, GError **errp)
  * Read exactly @len bytes into @buf.  At end of stream or on an I/O
  * error: @buf is zeroed, the sticky error set, false returned.
  */
-bool migration_get_bytes(MigrationStream *s, void *buf, size_t len)
+bool vdc_migration_get_bytes(VdcMigrationStream *s, void *buf, size_t len)
 {
     uint8_t *p = buf;
 
@@ -417,42 +417,42 @@ err:
     return false;
 }
 
-bool migration_get_u8(MigrationStream *s, uint8_t *v)
+bool vdc_migration_get_u8(VdcMigrationStream *s, uint8_t *v)
 {
-    return migration_get_bytes(s, v, 1);
+    return vdc_migration_get_bytes(s, v, 1);
 }
 
-bool migration_get_be16(MigrationStream *s, uint16_t *v)
+bool vdc_migration_get_be16(VdcMigrationStream *s, uint16_t *v)
 {
     uint16_t be;
-    bool ok = migration_get_bytes(s, &be, sizeof(be));
+    bool ok = vdc_migration_get_bytes(s, &be, sizeof(be));
 
     *v = GUINT16_FROM_BE(be);
     return ok;
 }
 
-bool migration_get_be32(MigrationStream *s, uint32_t *v)
+bool vdc_migration_get_be32(VdcMigrationStream *s, uint32_t *v)
 {
     uint32_t be;
-    bool ok = migration_get_bytes(s, &be, sizeof(be));
+    bool ok = vdc_migration_get_bytes(s, &be, sizeof(be));
 
     *v = GUINT32_FROM_BE(be);
     return ok;
 }
 
-bool migration_get_be64(MigrationStream *s, uint64_t *v)
+bool vdc_migration_get_be64(VdcMigrationStream *s, uint64_t *v)
 {
     uint64_t be;
-    bool ok = migration_get_bytes(s, &be, sizeof(be));
+    bool ok = vdc_migration_get_bytes(s, &be, sizeof(be));
 
     *v = GUINT64_FROM_BE(be);
     return ok;
 }
 
-bool migration_peek_bytes(MigrationStream *s, void *buf, size_t len)
+bool vdc_migration_peek_bytes(VdcMigrationStream *s, void *buf, size_t len)
 {
     g_return_val_if_fail(s != NULL && is_source(s), false);
-    g_return_val_if_fail(len <= MIGRATION_PEEK_MAX, false);
+    g_return_val_if_fail(len <= VDC_MIGRATION_PEEK_MAX, false);
     g_return_val_if_fail(buf != NULL || len == 0, false);
 
     if (s->error) {
@@ -476,9 +476,9 @@ bool migration_peek_bytes(MigrationStream *s, void *buf, size_t len)
     return true;
 }
 
-bool migration_peek_u8(MigrationStream *s, uint8_t *v)
+bool vdc_migration_peek_u8(VdcMigrationStream *s, uint8_t *v)
 {
-    return migration_peek_bytes(s, v, 1);
+    return vdc_migration_peek_bytes(s, v, 1);
 }
 
 /*
@@ -486,7 +486,7 @@ bool migration_peek_u8(MigrationStream *s, uint8_t *v)
  * source whose read() returned 0 (this may block until the writer sends a
  * byte or closes).  A failed source is at its end.
  */
-uint64_t migration_stream_remaining(const MigrationStream *s)
+uint64_t vdc_migration_stream_remaining(const VdcMigrationStream *s)
 {
     if (s->kind == MS_READER && !s->error) {
         return s->len - s->pos;
@@ -494,7 +494,7 @@ uint64_t migration_stream_remaining(const MigrationStream *s)
     return s->error ? 0 : UINT64_MAX;
 }
 
-bool migration_stream_at_end(MigrationStream *s)
+bool vdc_migration_stream_at_end(VdcMigrationStream *s)
 {
     uint8_t b;
 
@@ -506,5 +506,5 @@ bool migration_stream_at_end(MigrationStream *s)
     if (s->kind == MS_READER) {
         return s->pos == s->len;
     }
-    return !migration_peek_bytes(s, &b, 1);
+    return !vdc_migration_peek_bytes(s, &b, 1);
 }

@@ -1,20 +1,20 @@
 /*
- * savevm.c: the section registry, migration_save() and migration_load().
- * See savevm.h for the container's format.
+ * savevm.c: the section registry, vdc_migration_save() and vdc_migration_load().
+ * See vdc-savevm.h for the container's format.
  *
  * Only the stream's public API is used here: the bytes come and go through
- * migration-stream.h, the sections' contents through vmstate.h.
+ * vdc-stream.h, the sections' contents through vdc-vmstate.h.
  */
 #define G_LOG_DOMAIN "migration"
 
-#include "migration/savevm.h"
+#include "migration/vdc-savevm.h"
 #include "migration/json-scan.h"
 #include "migration/migration-internal.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-/* QEMU's savevm constants (migration/savevm.h). */
+/* QEMU's savevm constants (migration/vdc-savevm.h). */
 #define QEVM_MAGIC              0x5145564du
 #define QEVM_VERSION            3u
 #define QEVM_EOF                0x00
@@ -31,40 +31,40 @@
 /* The vmdesc of an fd source is read in pieces of this size. */
 #define VMDESC_READ_PIECE       (64u * 1024)
 /* Nesting depth accepted in a vmdesc (QEMU's has 5 or so). */
-#define VMDESC_JSON_DEPTH       MIGRATION_JSON_MAX_DEPTH
+#define VMDESC_JSON_DEPTH       VDC_MIGRATION_JSON_MAX_DEPTH
 
 /* ---- the registry ---------------------------------------------------- */
 
-typedef struct MigrationSection {
+typedef struct VdcMigrationSection {
     char *idstr;
     uint32_t instance_id;
-    const VMStateDescription *vmsd;     /* a FULL section's, or NULL */
-    const MigrationLiveOps *live;       /* a live section's, or NULL */
+    const VdcVMStateDescription *vmsd;     /* a FULL section's, or NULL */
+    const VdcMigrationLiveOps *live;       /* a live section's, or NULL */
     int live_version;
     void *opaque;
-} MigrationSection;
+} VdcMigrationSection;
 
-struct MigrationRegistry {
-    GArray *sections;       /* MigrationSection, in registration order */
+struct VdcMigrationRegistry {
+    GArray *sections;       /* VdcMigrationSection, in registration order */
 };
 
 static void section_clear(gpointer p)
 {
-    MigrationSection *sec = p;
+    VdcMigrationSection *sec = p;
 
     g_free(sec->idstr);
 }
 
-MigrationRegistry *migration_registry_new(void)
+VdcMigrationRegistry *vdc_migration_registry_new(void)
 {
-    MigrationRegistry *reg = g_new0(MigrationRegistry, 1);
+    VdcMigrationRegistry *reg = g_new0(VdcMigrationRegistry, 1);
 
-    reg->sections = g_array_new(FALSE, TRUE, sizeof(MigrationSection));
+    reg->sections = g_array_new(FALSE, TRUE, sizeof(VdcMigrationSection));
     g_array_set_clear_func(reg->sections, section_clear);
     return reg;
 }
 
-void migration_registry_free(MigrationRegistry *reg)
+void vdc_migration_registry_free(VdcMigrationRegistry *reg)
 {
     if (!reg) {
         return;
@@ -73,15 +73,15 @@ void migration_registry_free(MigrationRegistry *reg)
     g_free(reg);
 }
 
-static MigrationSection *find_section(MigrationRegistry *reg,
+static VdcMigrationSection *find_section(VdcMigrationRegistry *reg,
                                       const char *idstr, size_t idlen,
                                       uint32_t instance_id, guint *index)
 {
     guint i;
 
     for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(reg->sections,
+                                               VdcMigrationSection, i);
 
         if (sec->instance_id == instance_id &&
             strlen(sec->idstr) == idlen &&
@@ -99,14 +99,14 @@ static MigrationSection *find_section(MigrationRegistry *reg,
  * Add @sec (idstr, vmsd or live ops, opaque filled in; idstr borrowed)
  * under @instance_id, unless that name is taken.
  */
-static bool register_section(MigrationRegistry *reg, MigrationSection *sec,
+static bool register_section(VdcMigrationRegistry *reg, VdcMigrationSection *sec,
                              uint32_t instance_id, GError **errp)
 {
     size_t idlen = strlen(sec->idstr);
 
     g_return_val_if_fail(idlen >= 1 && idlen <= 255, false);
     if (find_section(reg, sec->idstr, idlen, instance_id, NULL)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_DUPLICATE,
                     "section '%s' instance %" PRIu32 " is already registered",
                     sec->idstr, instance_id);
         return false;
@@ -121,23 +121,23 @@ static bool register_section(MigrationRegistry *reg, MigrationSection *sec,
  * Sections are saved in registration order with section ids 0, 1, ...;
  * see the header for the rest of the contract.
  */
-bool migration_register(MigrationRegistry *reg, const char *idstr,
-                        uint32_t instance_id, const VMStateDescription *vmsd,
+bool vdc_migration_register(VdcMigrationRegistry *reg, const char *idstr,
+                        uint32_t instance_id, const VdcVMStateDescription *vmsd,
                         void *opaque, GError **errp)
 {
-    MigrationSection sec = { .idstr = (char *)idstr, .vmsd = vmsd,
+    VdcMigrationSection sec = { .idstr = (char *)idstr, .vmsd = vmsd,
                              .opaque = opaque };
 
     g_return_val_if_fail(reg != NULL && idstr != NULL && vmsd != NULL, false);
     return register_section(reg, &sec, instance_id, errp);
 }
 
-bool migration_register_live(MigrationRegistry *reg, const char *idstr,
+bool vdc_migration_register_live(VdcMigrationRegistry *reg, const char *idstr,
                              uint32_t instance_id, int version_id,
-                             const MigrationLiveOps *ops, void *opaque,
+                             const VdcMigrationLiveOps *ops, void *opaque,
                              GError **errp)
 {
-    MigrationSection sec = { .idstr = (char *)idstr, .live = ops,
+    VdcMigrationSection sec = { .idstr = (char *)idstr, .live = ops,
                              .live_version = version_id, .opaque = opaque };
 
     g_return_val_if_fail(reg != NULL && idstr != NULL && ops != NULL, false);
@@ -146,7 +146,7 @@ bool migration_register_live(MigrationRegistry *reg, const char *idstr,
 }
 
 /* Remove @idstr / @instance_id; an unknown one is a no-op. */
-void migration_unregister(MigrationRegistry *reg, const char *idstr,
+void vdc_migration_unregister(VdcMigrationRegistry *reg, const char *idstr,
                           uint32_t instance_id)
 {
     guint i;
@@ -203,10 +203,10 @@ static char *vmdesc_text(json_object *root, size_t *lenp)
     return g_string_free(out, FALSE);
 }
 
-static void put_header(MigrationStream *s)
+static void put_header(VdcMigrationStream *s)
 {
-    migration_put_be32(s, QEVM_MAGIC);
-    migration_put_be32(s, QEVM_VERSION);
+    vdc_migration_put_be32(s, QEVM_MAGIC);
+    vdc_migration_put_be32(s, QEVM_VERSION);
 }
 
 /*
@@ -214,7 +214,7 @@ static void put_header(MigrationStream *s)
  * indexes), EOF and the vmdesc; flush an fd sink.  Errors: a section's
  * pre_save or table, the sink.
  */
-static bool put_full_and_tail(MigrationRegistry *reg, MigrationStream *s,
+static bool put_full_and_tail(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                               GError **errp)
 {
     json_object *root = NULL;
@@ -230,8 +230,8 @@ static bool put_full_and_tail(MigrationRegistry *reg, MigrationStream *s,
     json_object_object_add(root, "devices", devices);
 
     for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(reg->sections,
+                                               VdcMigrationSection, i);
         size_t idlen = strlen(sec->idstr);
         json_object *dev;
 
@@ -244,32 +244,32 @@ static bool put_full_and_tail(MigrationRegistry *reg, MigrationStream *s,
         json_object_object_add(dev, "instance_id",
                                json_object_new_int64(sec->instance_id));
 
-        migration_put_u8(s, QEVM_SECTION_FULL);
-        migration_put_be32(s, i);
-        migration_put_u8(s, (uint8_t)idlen);
-        migration_put_bytes(s, sec->idstr, idlen);
-        migration_put_be32(s, sec->instance_id);
-        migration_put_be32(s, (uint32_t)sec->vmsd->version_id);
-        if (!vmstate_save(s, sec->vmsd, sec->opaque, dev, errp)) {
+        vdc_migration_put_u8(s, QEVM_SECTION_FULL);
+        vdc_migration_put_be32(s, i);
+        vdc_migration_put_u8(s, (uint8_t)idlen);
+        vdc_migration_put_bytes(s, sec->idstr, idlen);
+        vdc_migration_put_be32(s, sec->instance_id);
+        vdc_migration_put_be32(s, (uint32_t)sec->vmsd->version_id);
+        if (!vdc_vmstate_save(s, sec->vmsd, sec->opaque, dev, errp)) {
             g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
                            sec->idstr, sec->instance_id);
             goto err;
         }
-        migration_put_u8(s, QEVM_SECTION_FOOTER);
-        migration_put_be32(s, i);
+        vdc_migration_put_u8(s, QEVM_SECTION_FOOTER);
+        vdc_migration_put_be32(s, i);
     }
-    migration_put_u8(s, QEVM_EOF);
+    vdc_migration_put_u8(s, QEVM_EOF);
 
     text = vmdesc_text(root, &text_len);
     if (!text) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vmdesc too large");
         goto err;
     }
-    migration_put_u8(s, QEVM_VMDESCRIPTION);
-    migration_put_be32(s, (uint32_t)text_len);
-    migration_put_bytes(s, text, text_len);
-    if (!migration_stream_flush(s, errp)) {
+    vdc_migration_put_u8(s, QEVM_VMDESCRIPTION);
+    vdc_migration_put_be32(s, (uint32_t)text_len);
+    vdc_migration_put_bytes(s, text, text_len);
+    if (!vdc_migration_stream_flush(s, errp)) {
         goto err;
     }
     json_object_put(root);
@@ -284,11 +284,11 @@ err:
  * Write magic, version, one FULL section per registered FULL section
  * (live sections are not written), EOF and the vmdesc; flush an fd sink.
  */
-bool migration_save(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                     GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(migration_stream_is_sink(s), false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
 
     put_header(s);
     return put_full_and_tail(reg, s, errp);
@@ -297,43 +297,43 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
 /* ---- saving live ------------------------------------------------------ */
 
 /* One live section of @phase with its payload and footer. */
-static bool put_live(MigrationStream *s, MigrationSection *sec, guint id,
-                     MigrationLivePhase phase, uint64_t budget, GError **errp)
+static bool put_live(VdcMigrationStream *s, VdcMigrationSection *sec, guint id,
+                     VdcMigrationLivePhase phase, uint64_t budget, GError **errp)
 {
-    migration_put_u8(s, (uint8_t)phase);
-    migration_put_be32(s, id);
-    if (phase == MIGRATION_LIVE_START) {
+    vdc_migration_put_u8(s, (uint8_t)phase);
+    vdc_migration_put_be32(s, id);
+    if (phase == VDC_MIGRATION_LIVE_START) {
         size_t idlen = strlen(sec->idstr);
 
-        migration_put_u8(s, (uint8_t)idlen);
-        migration_put_bytes(s, sec->idstr, idlen);
-        migration_put_be32(s, sec->instance_id);
-        migration_put_be32(s, (uint32_t)sec->live_version);
+        vdc_migration_put_u8(s, (uint8_t)idlen);
+        vdc_migration_put_bytes(s, sec->idstr, idlen);
+        vdc_migration_put_be32(s, sec->instance_id);
+        vdc_migration_put_be32(s, (uint32_t)sec->live_version);
     }
     if (!sec->live->save(s, sec->opaque, phase, budget, errp)) {
         g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
                        sec->idstr, sec->instance_id);
         return false;
     }
-    migration_put_u8(s, QEVM_SECTION_FOOTER);
-    migration_put_be32(s, id);
-    if (migration_stream_error(s)) {
-        g_set_error_literal(errp, VMSTATE_ERROR, VMSTATE_ERROR_IO,
-                            migration_stream_error(s)->message);
+    vdc_migration_put_u8(s, QEVM_SECTION_FOOTER);
+    vdc_migration_put_be32(s, id);
+    if (vdc_migration_stream_error(s)) {
+        g_set_error_literal(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
+                            vdc_migration_stream_error(s)->message);
         return false;
     }
     return true;
 }
 
-static bool put_live_all(MigrationRegistry *reg, MigrationStream *s,
-                         MigrationLivePhase phase, uint64_t budget,
+static bool put_live_all(VdcMigrationRegistry *reg, VdcMigrationStream *s,
+                         VdcMigrationLivePhase phase, uint64_t budget,
                          GError **errp)
 {
     guint i;
 
     for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(reg->sections,
+                                               VdcMigrationSection, i);
 
         if (sec->live && !put_live(s, sec, i, phase, budget, errp)) {
             return false;
@@ -342,34 +342,34 @@ static bool put_live_all(MigrationRegistry *reg, MigrationStream *s,
     return true;
 }
 
-bool migration_save_live_setup(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(migration_stream_is_sink(s), false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
 
     put_header(s);
-    return put_live_all(reg, s, MIGRATION_LIVE_START, UINT64_MAX, errp);
+    return put_live_all(reg, s, VDC_MIGRATION_LIVE_START, UINT64_MAX, errp);
 }
 
-bool migration_save_live_iterate(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_iterate(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                  uint64_t budget, GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(migration_stream_is_sink(s), false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
 
-    return put_live_all(reg, s, MIGRATION_LIVE_PART, budget, errp);
+    return put_live_all(reg, s, VDC_MIGRATION_LIVE_PART, budget, errp);
 }
 
-uint64_t migration_save_live_pending(MigrationRegistry *reg)
+uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg)
 {
     uint64_t sum = 0;
     guint i;
 
     g_return_val_if_fail(reg != NULL, 0);
     for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(reg->sections,
+                                               VdcMigrationSection, i);
 
         if (sec->live) {
             sum += sec->live->pending(sec->opaque);
@@ -378,24 +378,24 @@ uint64_t migration_save_live_pending(MigrationRegistry *reg)
     return sum;
 }
 
-bool migration_save_live_complete(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_complete(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                   GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(migration_stream_is_sink(s), false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
 
-    return put_live_all(reg, s, MIGRATION_LIVE_END, UINT64_MAX, errp) &&
+    return put_live_all(reg, s, VDC_MIGRATION_LIVE_END, UINT64_MAX, errp) &&
            put_full_and_tail(reg, s, errp);
 }
 
-void migration_save_live_cleanup(MigrationRegistry *reg)
+void vdc_migration_save_live_cleanup(VdcMigrationRegistry *reg)
 {
     guint i;
 
     g_return_if_fail(reg != NULL);
     for (i = 0; i < reg->sections->len; i++) {
-        MigrationSection *sec = &g_array_index(reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(reg->sections,
+                                               VdcMigrationSection, i);
 
         if (sec->live && sec->live->save_cleanup) {
             sec->live->save_cleanup(sec->opaque);
@@ -406,68 +406,68 @@ void migration_save_live_cleanup(MigrationRegistry *reg)
 /* ---- loading --------------------------------------------------------- */
 
 /* The stream failed while reading @what at @off: its error, named. */
-static bool fail_read(MigrationStream *s, GError **errp, const char *what,
+static bool fail_read(VdcMigrationStream *s, GError **errp, const char *what,
                       uint64_t off)
 {
-    const GError *se = migration_stream_error(s);
+    const GError *se = vdc_migration_stream_error(s);
 
-    g_set_error(errp, VMSTATE_ERROR, se ? se->code : VMSTATE_ERROR_TRUNCATED,
+    g_set_error(errp, VDC_VMSTATE_ERROR, se ? se->code : VDC_VMSTATE_ERROR_TRUNCATED,
                 "%s at offset %" PRIu64 ": %s", what, off,
                 se ? se->message : "stream truncated");
     return false;
 }
 
 /*
- * Read the vmdesc after its 0x06 marker; see migration_load().  The JSON
+ * Read the vmdesc after its 0x06 marker; see vdc_migration_load().  The JSON
  * is checked in pieces as it is read, by a scanner that builds nothing
  * (json-scan.h): memory stays one piece whatever the JSON holds (a tree
  * of a million "{}" would cost a gigabyte), and a lying length costs no
  * more than the bytes sent.
  */
-static bool load_vmdesc(MigrationStream *s, GError **errp)
+static bool load_vmdesc(VdcMigrationStream *s, GError **errp)
 {
-    g_autoptr(MigrationJsonScan) js = NULL;
+    g_autoptr(VdcMigrationJsonScan) js = NULL;
     g_autofree uint8_t *piece = NULL;
-    uint64_t off = migration_stream_offset(s);
+    uint64_t off = vdc_migration_stream_offset(s);
     uint32_t len, done = 0;
     bool ended = false;
     const char *why = NULL;
 
-    if (!migration_get_be32(s, &len)) {
+    if (!vdc_migration_get_be32(s, &len)) {
         return fail_read(s, errp, "vmdesc length", off);
     }
     /* Bound the length before reading anything. */
-    if (migration_stream_is_memory(s) &&
-        len > migration_stream_remaining(s)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_TRUNCATED,
+    if (vdc_migration_stream_is_memory(s) &&
+        len > vdc_migration_stream_remaining(s)) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_TRUNCATED,
                     "vmdesc at offset %" PRIu64 ": length %" PRIu32
                     " but only %" PRIu64 " bytes left", off, len,
-                    migration_stream_remaining(s));
+                    vdc_migration_stream_remaining(s));
         return false;
     }
-    if (!migration_stream_is_memory(s) && len > QEVM_VMDESC_MAX) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    if (!vdc_migration_stream_is_memory(s) && len > QEVM_VMDESC_MAX) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vmdesc at offset %" PRIu64 ": length %" PRIu32
                     " above maximum %u", off, len, QEVM_VMDESC_MAX);
         return false;
     }
     if (len == 0) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vmdesc at offset %" PRIu64 ": empty", off + 4);
         return false;
     }
-    js = migration_json_scan_new(VMDESC_JSON_DEPTH);
+    js = vdc_migration_json_scan_new(VMDESC_JSON_DEPTH);
     piece = g_malloc(MIN(len, VMDESC_READ_PIECE));
     while (done < len) {
         uint32_t n = MIN(len - done, VMDESC_READ_PIECE), i;
         size_t used = 0;
 
-        if (!migration_get_bytes(s, piece, n)) {
+        if (!vdc_migration_get_bytes(s, piece, n)) {
             return fail_read(s, errp, "vmdesc", off + 4);
         }
         done += n;
         if (memchr(piece, 0, n)) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "vmdesc at offset %" PRIu64 ": contains a NUL byte",
                         off + 4);
             return false;
@@ -478,17 +478,17 @@ static bool load_vmdesc(MigrationStream *s, GError **errp)
         if (ended) {
             i = 0;
         } else {
-            switch (migration_json_scan_push(js, piece, n, &used)) {
-            case MIGRATION_JSON_MORE:
+            switch (vdc_migration_json_scan_push(js, piece, n, &used)) {
+            case VDC_MIGRATION_JSON_MORE:
                 continue;
-            case MIGRATION_JSON_ERROR:
-                why = migration_json_scan_error(js);
+            case VDC_MIGRATION_JSON_ERROR:
+                why = vdc_migration_json_scan_error(js);
                 continue;
-            case MIGRATION_JSON_VALUE:
+            case VDC_MIGRATION_JSON_VALUE:
                 ended = true;
                 break;
             }
-            if (migration_json_scan_first_byte(js) != '{') {
+            if (vdc_migration_json_scan_first_byte(js) != '{') {
                 why = "wrong type";
                 continue;
             }
@@ -496,7 +496,7 @@ static bool load_vmdesc(MigrationStream *s, GError **errp)
         }
         for (; i < n; i++) {
             if (!g_ascii_isspace(piece[i])) {
-                g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                             "vmdesc at offset %" PRIu64 ": bytes after the "
                             "JSON object", off + 4);
                 return false;
@@ -505,15 +505,15 @@ static bool load_vmdesc(MigrationStream *s, GError **errp)
     }
     if (!why && !ended) {
         /* The JSON stopped short, or was a number (ended only now). */
-        if (migration_json_scan_finish(js) == MIGRATION_JSON_VALUE) {
+        if (vdc_migration_json_scan_finish(js) == VDC_MIGRATION_JSON_VALUE) {
             why = "wrong type";
         } else {
-            why = migration_json_scan_error(js);
+            why = vdc_migration_json_scan_error(js);
             why = why ? why : "unexpected end of input";
         }
     }
     if (why) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vmdesc at offset %" PRIu64 ": not a JSON object (%s)",
                     off + 4, why);
         return false;
@@ -522,48 +522,48 @@ static bool load_vmdesc(MigrationStream *s, GError **errp)
 }
 
 /* One FULL section after its 0x04 marker, read at @start. */
-static bool load_section(MigrationRegistry *reg, MigrationStream *s,
+static bool load_section(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                          bool *loaded, uint64_t start, GError **errp)
 {
     uint8_t idstr[256];
     g_autofree char *name = NULL;
-    MigrationSection *sec;
+    VdcMigrationSection *sec;
     uint32_t section_id, instance_id, version, footer_id;
     uint8_t idlen, footer;
     uint64_t off;
     guint index;
 
-    if (!migration_get_be32(s, &section_id) ||
-        !migration_get_u8(s, &idlen) ||
-        !migration_get_bytes(s, idstr, idlen) ||
-        !migration_get_be32(s, &instance_id) ||
-        !migration_get_be32(s, &version)) {
+    if (!vdc_migration_get_be32(s, &section_id) ||
+        !vdc_migration_get_u8(s, &idlen) ||
+        !vdc_migration_get_bytes(s, idstr, idlen) ||
+        !vdc_migration_get_be32(s, &instance_id) ||
+        !vdc_migration_get_be32(s, &version)) {
         return fail_read(s, errp, "section header", start);
     }
-    name = migration_printable(idstr, idlen);
+    name = vdc_migration_printable(idstr, idlen);
     sec = find_section(reg, (const char *)idstr, idlen, instance_id, &index);
     if (!sec) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_UNKNOWN,
                     "unknown section '%s' instance %" PRIu32
                     " at offset %" PRIu64, name, instance_id, start);
         return false;
     }
     if (!sec->vmsd) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": a live section sent as a full one", name, instance_id,
                     start);
         return false;
     }
     if (loaded[index]) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": appears twice", name, instance_id, start);
         return false;
     }
     if (version > (uint32_t)sec->vmsd->version_id ||
         version < (uint32_t)sec->vmsd->minimum_version_id) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_VERSION,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": unsupported version %" PRIu32 " (supported %d..%d)",
                     name, instance_id, start, version,
@@ -572,21 +572,21 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
     }
     /* From here on the section's hooks run: it is told of a failure. */
     loaded[index] = true;
-    if (!vmstate_load(s, sec->vmsd, sec->opaque, (int)version, errp)) {
+    if (!vdc_vmstate_load(s, sec->vmsd, sec->opaque, (int)version, errp)) {
         g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
                        name, instance_id);
         return false;
     }
 
-    off = migration_stream_offset(s);
-    if (!migration_get_u8(s, &footer) || !migration_get_be32(s, &footer_id)) {
+    off = vdc_migration_stream_offset(s);
+    if (!vdc_migration_get_u8(s, &footer) || !vdc_migration_get_be32(s, &footer_id)) {
         g_autofree char *what = g_strdup_printf(
             "section '%s' instance %" PRIu32 ": footer", name, instance_id);
 
         return fail_read(s, errp, what, off);
     }
     if (footer != QEVM_SECTION_FOOTER || footer_id != section_id) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 ": bad footer at offset "
                     "%" PRIu64 " (0x%02x id %" PRIu32 ", expected 0x%02x id "
                     "%" PRIu32 ")", name, instance_id, off, footer, footer_id,
@@ -600,8 +600,8 @@ static bool load_section(MigrationRegistry *reg, MigrationStream *s,
 
 enum { LIVE_NONE, LIVE_STARTED, LIVE_ENDED };
 
-struct MigrationLoader {
-    MigrationRegistry *reg;
+struct VdcMigrationLoader {
+    VdcMigrationRegistry *reg;
     guint n;                    /* sections registered at its creation */
     bool header;                /* the stream's header was read */
     bool has_live;              /* a live section is registered */
@@ -612,25 +612,25 @@ struct MigrationLoader {
     uint32_t *live_id;          /* per section: the id its START gave */
 };
 
-MigrationLoader *migration_loader_new(MigrationRegistry *reg)
+VdcMigrationLoader *vdc_migration_loader_new(VdcMigrationRegistry *reg)
 {
-    MigrationLoader *ld;
+    VdcMigrationLoader *ld;
 
     g_return_val_if_fail(reg != NULL, NULL);
-    ld = g_new0(MigrationLoader, 1);
+    ld = g_new0(VdcMigrationLoader, 1);
     ld->reg = reg;
     ld->n = reg->sections->len;
     ld->loaded = g_new0(bool, ld->n + 1);
     ld->live = g_new0(uint8_t, ld->n + 1);
     ld->live_id = g_new0(uint32_t, ld->n + 1);
     for (guint i = 0; i < ld->n; i++) {
-        ld->has_live |= g_array_index(reg->sections, MigrationSection,
+        ld->has_live |= g_array_index(reg->sections, VdcMigrationSection,
                                       i).live != NULL;
     }
     return ld;
 }
 
-bool migration_loader_done(const MigrationLoader *ld)
+bool vdc_migration_loader_done(const VdcMigrationLoader *ld)
 {
     return ld->done;
 }
@@ -641,14 +641,14 @@ bool migration_loader_done(const MigrationLoader *ld)
  * must not keep that state; a live section drops what it holds.  Sections
  * never reached are left as they were.
  */
-static void loader_abort(MigrationLoader *ld)
+static void loader_abort(VdcMigrationLoader *ld)
 {
     guint i;
 
     ld->failed = true;
     for (i = 0; i < ld->n; i++) {
-        MigrationSection *sec = &g_array_index(ld->reg->sections,
-                                               MigrationSection, i);
+        VdcMigrationSection *sec = &g_array_index(ld->reg->sections,
+                                               VdcMigrationSection, i);
 
         if (ld->loaded[i] && sec->vmsd->load_failed) {
             sec->vmsd->load_failed(sec->opaque);
@@ -661,7 +661,7 @@ static void loader_abort(MigrationLoader *ld)
     }
 }
 
-void migration_loader_free(MigrationLoader *ld)
+void vdc_migration_loader_free(VdcMigrationLoader *ld)
 {
     if (!ld) {
         return;
@@ -676,17 +676,17 @@ void migration_loader_free(MigrationLoader *ld)
 }
 
 /* The footer of a live section of id @id. */
-static bool load_footer(MigrationStream *s, uint32_t id, GError **errp)
+static bool load_footer(VdcMigrationStream *s, uint32_t id, GError **errp)
 {
-    uint64_t off = migration_stream_offset(s);
+    uint64_t off = vdc_migration_stream_offset(s);
     uint32_t footer_id;
     uint8_t footer;
 
-    if (!migration_get_u8(s, &footer) || !migration_get_be32(s, &footer_id)) {
+    if (!vdc_migration_get_u8(s, &footer) || !vdc_migration_get_be32(s, &footer_id)) {
         return fail_read(s, errp, "live section footer", off);
     }
     if (footer != QEVM_SECTION_FOOTER || footer_id != id) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "live section: bad footer at offset %" PRIu64 " (0x%02x "
                     "id %" PRIu32 ", expected 0x%02x id %" PRIu32 ")", off,
                     footer, footer_id, QEVM_SECTION_FOOTER, id);
@@ -696,54 +696,54 @@ static bool load_footer(MigrationStream *s, uint32_t id, GError **errp)
 }
 
 /* A live section's START after its 0x01 marker, read at @start. */
-static bool load_live_start(MigrationLoader *ld, MigrationStream *s,
+static bool load_live_start(VdcMigrationLoader *ld, VdcMigrationStream *s,
                             uint64_t start, GError **errp)
 {
     uint8_t idstr[256];
     g_autofree char *name = NULL;
-    MigrationSection *sec;
+    VdcMigrationSection *sec;
     uint32_t section_id, instance_id, version;
     uint8_t idlen;
     guint index, i;
 
-    if (!migration_get_be32(s, &section_id) ||
-        !migration_get_u8(s, &idlen) ||
-        !migration_get_bytes(s, idstr, idlen) ||
-        !migration_get_be32(s, &instance_id) ||
-        !migration_get_be32(s, &version)) {
+    if (!vdc_migration_get_be32(s, &section_id) ||
+        !vdc_migration_get_u8(s, &idlen) ||
+        !vdc_migration_get_bytes(s, idstr, idlen) ||
+        !vdc_migration_get_be32(s, &instance_id) ||
+        !vdc_migration_get_be32(s, &version)) {
         return fail_read(s, errp, "section header", start);
     }
-    name = migration_printable(idstr, idlen);
+    name = vdc_migration_printable(idstr, idlen);
     sec = find_section(ld->reg, (const char *)idstr, idlen, instance_id,
                        &index);
     if (!sec) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_UNKNOWN,
                     "unknown section '%s' instance %" PRIu32
                     " at offset %" PRIu64, name, instance_id, start);
         return false;
     }
     if (!sec->live) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": not a live section", name, instance_id, start);
         return false;
     }
     if (ld->live[index] != LIVE_NONE) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": started twice", name, instance_id, start);
         return false;
     }
     for (i = 0; i < ld->n; i++) {
         if (ld->live[i] != LIVE_NONE && ld->live_id[i] == section_id) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "section '%s' at offset %" PRIu64 ": section id %"
                         PRIu32 " already in use", name, start, section_id);
             return false;
         }
     }
     if (version > (uint32_t)sec->live_version || version < 1) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_VERSION,
                     "section '%s' instance %" PRIu32 " at offset %" PRIu64
                     ": unsupported version %" PRIu32 " (supported 1..%d)",
                     name, instance_id, start, version, sec->live_version);
@@ -751,7 +751,7 @@ static bool load_live_start(MigrationLoader *ld, MigrationStream *s,
     }
     ld->live[index] = LIVE_STARTED;
     ld->live_id[index] = section_id;
-    if (!sec->live->load(s, sec->opaque, MIGRATION_LIVE_START, (int)version,
+    if (!sec->live->load(s, sec->opaque, VDC_MIGRATION_LIVE_START, (int)version,
                          errp)) {
         g_prefix_error(errp, "section '%s' instance %" PRIu32 " (start at "
                        "offset %" PRIu64 "): ", name, instance_id, start);
@@ -761,31 +761,31 @@ static bool load_live_start(MigrationLoader *ld, MigrationStream *s,
 }
 
 /* A PART or END after its marker @type, read at @start. */
-static bool load_live_part(MigrationLoader *ld, MigrationStream *s,
+static bool load_live_part(VdcMigrationLoader *ld, VdcMigrationStream *s,
                            uint8_t type, uint64_t start, GError **errp)
 {
-    MigrationSection *sec = NULL;
+    VdcMigrationSection *sec = NULL;
     const char *what = type == QEVM_SECTION_END ? "end" : "part";
     uint32_t section_id;
     guint i;
 
-    if (!migration_get_be32(s, &section_id)) {
+    if (!vdc_migration_get_be32(s, &section_id)) {
         return fail_read(s, errp, "section header", start);
     }
     for (i = 0; i < ld->n; i++) {
         if (ld->live[i] != LIVE_NONE && ld->live_id[i] == section_id) {
-            sec = &g_array_index(ld->reg->sections, MigrationSection, i);
+            sec = &g_array_index(ld->reg->sections, VdcMigrationSection, i);
             break;
         }
     }
     if (!sec) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_UNKNOWN,
                     "live %s at offset %" PRIu64 ": section id %" PRIu32
                     " was never started", what, start, section_id);
         return false;
     }
     if (ld->live[i] == LIVE_ENDED) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "section '%s' instance %" PRIu32 ": live %s at offset %"
                     PRIu64 " after its end", sec->idstr, sec->instance_id,
                     what, start);
@@ -794,7 +794,7 @@ static bool load_live_part(MigrationLoader *ld, MigrationStream *s,
     if (type == QEVM_SECTION_END) {
         ld->live[i] = LIVE_ENDED;
     }
-    if (!sec->live->load(s, sec->opaque, (MigrationLivePhase)type,
+    if (!sec->live->load(s, sec->opaque, (VdcMigrationLivePhase)type,
                          sec->live_version, errp)) {
         g_prefix_error(errp, "section '%s' instance %" PRIu32 " (%s at "
                        "offset %" PRIu64 "): ", sec->idstr, sec->instance_id,
@@ -804,28 +804,28 @@ static bool load_live_part(MigrationLoader *ld, MigrationStream *s,
     return load_footer(s, section_id, errp);
 }
 
-static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+static bool loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
                         GError **errp);
 
-bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+bool vdc_migration_loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
                            GError **errp)
 {
     g_return_val_if_fail(ld != NULL && s != NULL, false);
-    g_return_val_if_fail(!migration_stream_is_sink(s), false);
-    g_return_val_if_fail(last || migration_stream_is_memory(s), false);
+    g_return_val_if_fail(!vdc_migration_stream_is_sink(s), false);
+    g_return_val_if_fail(last || vdc_migration_stream_is_memory(s), false);
     g_return_val_if_fail(ld->n == ld->reg->sections->len, false);
 
     if (ld->failed || ld->done) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "the load already %s", ld->done ? "completed" : "failed");
         return false;
     }
-    if (migration_stream_is_memory(s) && ld->base) {
-        migration_stream_set_offset(s, ld->base);   /* the whole stream's */
+    if (vdc_migration_stream_is_memory(s) && ld->base) {
+        vdc_migration_stream_set_offset(s, ld->base);   /* the whole stream's */
     }
     if (loader_feed(ld, s, last, errp)) {
         ld->done = last;
-        ld->base = migration_stream_offset(s);
+        ld->base = vdc_migration_stream_offset(s);
         return true;
     }
     loader_abort(ld);
@@ -837,19 +837,19 @@ bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
  * missing from the stream are left alone (QEMU does the same).  See the
  * header for the rest.
  */
-bool migration_load(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_load(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                     GError **errp)
 {
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
 
     g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(!migration_stream_is_sink(s), false);
+    g_return_val_if_fail(!vdc_migration_stream_is_sink(s), false);
 
-    ld = migration_loader_new(reg);
-    return migration_loader_feed(ld, s, true, errp);
+    ld = vdc_migration_loader_new(reg);
+    return vdc_migration_loader_feed(ld, s, true, errp);
 }
 
-static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+static bool loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
                         GError **errp)
 {
     uint32_t magic, version;
@@ -858,19 +858,19 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
     guint i;
 
     if (!ld->header) {
-        off = migration_stream_offset(s);
-        if (!migration_get_be32(s, &magic) ||
-            !migration_get_be32(s, &version)) {
+        off = vdc_migration_stream_offset(s);
+        if (!vdc_migration_get_be32(s, &magic) ||
+            !vdc_migration_get_be32(s, &version)) {
             return fail_read(s, errp, "stream header", off);
         }
         if (magic != QEVM_MAGIC) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "not a migration stream (magic 0x%08" PRIx32
                         " at offset %" PRIu64 ")", magic, off);
             return false;
         }
         if (version != QEVM_VERSION) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_VERSION,
                         "unsupported stream version %" PRIu32 " at offset %"
                         PRIu64 " (supported %u)", version, off + 4,
                         QEVM_VERSION);
@@ -880,11 +880,11 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
     }
 
     for (;;) {
-        off = migration_stream_offset(s);
-        if (!last && migration_stream_at_end(s)) {
+        off = vdc_migration_stream_offset(s);
+        if (!last && vdc_migration_stream_at_end(s)) {
             return true;            /* a whole piece */
         }
-        if (!migration_get_u8(s, &type)) {
+        if (!vdc_migration_get_u8(s, &type)) {
             return fail_read(s, errp, "section type", off);
         }
         if (type == QEVM_EOF && last) {
@@ -900,7 +900,7 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
         case QEVM_SECTION_PART:
         case QEVM_SECTION_END:
             if (type == QEVM_SECTION_END && !last) {
-                g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+                g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                             "live end at offset %" PRIu64 " before the "
                             "final piece", off);
                 return false;
@@ -918,7 +918,7 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
             }
             /* fall through */
         default:
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "unexpected section type 0x%02x at offset %" PRIu64
                         "%s", type, off,
                         last ? "" : " (a live piece holds START and PART "
@@ -930,26 +930,26 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
     /* The vmdesc: optional in memory, required (and the end) on an fd. */
     for (i = 0; i < ld->n; i++) {
         if (ld->live[i] == LIVE_STARTED) {
-            MigrationSection *sec = &g_array_index(ld->reg->sections,
-                                                   MigrationSection, i);
+            VdcMigrationSection *sec = &g_array_index(ld->reg->sections,
+                                                   VdcMigrationSection, i);
 
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "section '%s' instance %" PRIu32 ": live section "
                         "never ended before EOF at offset %" PRIu64,
                         sec->idstr, sec->instance_id,
-                        migration_stream_offset(s) - 1);
+                        vdc_migration_stream_offset(s) - 1);
             return false;
         }
     }
-    off = migration_stream_offset(s);
-    if (migration_stream_is_memory(s) && migration_stream_at_end(s)) {
+    off = vdc_migration_stream_offset(s);
+    if (vdc_migration_stream_is_memory(s) && vdc_migration_stream_at_end(s)) {
         return true;
     }
-    if (!migration_get_u8(s, &type)) {
+    if (!vdc_migration_get_u8(s, &type)) {
         return fail_read(s, errp, "vmdesc", off);
     }
     if (type != QEVM_VMDESCRIPTION) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "unexpected byte 0x%02x after EOF at offset %" PRIu64
                     " (expected the vmdesc 0x%02x)", type, off,
                     QEVM_VMDESCRIPTION);
@@ -958,11 +958,11 @@ static bool loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
     if (!load_vmdesc(s, errp)) {
         return false;
     }
-    if (migration_stream_is_memory(s) && !migration_stream_at_end(s)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    if (vdc_migration_stream_is_memory(s) && !vdc_migration_stream_at_end(s)) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "%" PRIu64 " bytes of trailing garbage at offset %" PRIu64,
-                    migration_stream_remaining(s),
-                    migration_stream_offset(s));
+                    vdc_migration_stream_remaining(s),
+                    vdc_migration_stream_offset(s));
         return false;
     }
     return true;

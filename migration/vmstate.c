@@ -1,9 +1,9 @@
 /*
- * vmstate.c: the table-driven serializer.  See vmstate.h for the model.
+ * vmstate.c: the table-driven serializer.  See vdc-vmstate.h for the model.
  *
  * Save and load walk the same rows.  What a row does depends on its kind
- * only through vmstate_infos[], one entry per VMStateKind (QEMU's
- * VMStateInfo): the table check, save and load of the whole row, the
+ * only through vmstate_infos[], one entry per VdcVMStateKind (QEMU's
+ * VdcVMStateInfo): the table check, save and load of the whole row, the
  * vmdesc type, and for scalars the element's sizes, put and get.  A new
  * kind is one new entry, never a new case in mirrored switches.
  *
@@ -14,8 +14,8 @@
  * Error messages: "<vmsd>: field '<row>' at offset <n>: <what>", where the
  * offset is the stream offset of the row's first byte.  A failure inside a
  * nested struct is prefixed with the parent ("<parent>: field 'f[i]': ").
- * Hook and VALIDATE failures keep their code when they are VMSTATE_ERROR
- * errors and become VMSTATE_ERROR_HOOK otherwise; their message is kept.
+ * Hook and VALIDATE failures keep their code when they are VDC_VMSTATE_ERROR
+ * errors and become VDC_VMSTATE_ERROR_HOOK otherwise; their message is kept.
  *
  * vmdesc: QEMU's shape.  A fixed scalar array is one entry with
  * "array_len".  An array of structs (fixed or STRUCT_VARRAY) with more
@@ -26,20 +26,20 @@
  */
 #define G_LOG_DOMAIN "migration"
 
-#include "migration/vmstate.h"
+#include "migration/vdc-vmstate.h"
 #include "migration/migration-internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
-#define VMSTATE_SUBSECTION      0x05
+#define VDC_VMSTATE_SUBSECTION      0x05
 /* Nested structs and subsections deeper than this are a table bug. */
 #define VMSD_MAX_DEPTH          16
 
 /* ---- rows ------------------------------------------------------------ */
 
-static uint32_t get_count(const void *opaque, const VMStateField *f)
+static uint32_t get_count(const void *opaque, const VdcVMStateField *f)
 {
     uint32_t v;
 
@@ -47,7 +47,7 @@ static uint32_t get_count(const void *opaque, const VMStateField *f)
     return v;
 }
 
-static uint8_t *get_pointer(const void *opaque, const VMStateField *f)
+static uint8_t *get_pointer(const void *opaque, const VdcVMStateField *f)
 {
     uint8_t *p;
 
@@ -55,12 +55,12 @@ static uint8_t *get_pointer(const void *opaque, const VMStateField *f)
     return p;
 }
 
-static void set_pointer(void *opaque, const VMStateField *f, uint8_t *p)
+static void set_pointer(void *opaque, const VdcVMStateField *f, uint8_t *p)
 {
     memcpy((uint8_t *)opaque + f->offset, &p, sizeof(p));
 }
 
-static bool field_exists(const VMStateField *f, int version_id)
+static bool field_exists(const VdcVMStateField *f, int version_id)
 {
     return f->version_id <= version_id;
 }
@@ -68,13 +68,13 @@ static bool field_exists(const VMStateField *f, int version_id)
 /* ---- table checks (programming errors, not stream errors) ------------ */
 
 /* The uint32 row that holds @f's length or count, earlier in the table. */
-static bool count_row_before(const VMStateDescription *vmsd,
-                             const VMStateField *f)
+static bool count_row_before(const VdcVMStateDescription *vmsd,
+                             const VdcVMStateField *f)
 {
-    const VMStateField *c;
+    const VdcVMStateField *c;
 
     for (c = vmsd->fields; c != f; c++) {
-        if (c->kind == VMS_KIND_UINT32 && c->num == 1 &&
+        if (c->kind == VDC_VMS_KIND_UINT32 && c->num == 1 &&
             c->offset == f->count_offset && c->version_id <= f->version_id) {
             return true;
         }
@@ -82,19 +82,19 @@ static bool count_row_before(const VMStateDescription *vmsd,
     return false;
 }
 
-static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth);
-static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp);
+static bool vmsd_check(const VdcVMStateDescription *vmsd, unsigned depth);
+static bool vmsd_usable(const VdcVMStateDescription *vmsd, GError **errp);
 
 /* ---- errors ---------------------------------------------------------- */
 
 /* The stream failed inside @f, which started at @off. */
-static bool fail_field(MigrationStream *s, const VMStateDescription *vmsd,
-                       const VMStateField *f, uint64_t off, GError **errp)
+static bool fail_field(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
+                       const VdcVMStateField *f, uint64_t off, GError **errp)
 {
-    const GError *se = migration_stream_error(s);
+    const GError *se = vdc_migration_stream_error(s);
 
-    g_set_error(errp, VMSTATE_ERROR,
-                se ? se->code : VMSTATE_ERROR_TRUNCATED,
+    g_set_error(errp, VDC_VMSTATE_ERROR,
+                se ? se->code : VDC_VMSTATE_ERROR_TRUNCATED,
                 "%s: field '%s' at offset %" PRIu64 ": %s", vmsd->name,
                 f->name, off, se ? se->message : "stream truncated");
     return false;
@@ -109,15 +109,15 @@ hook_error(GError **errp, GError *local, const char *fmt, ...)
 {
     g_autofree char *prefix = NULL;
     va_list ap;
-    int code = VMSTATE_ERROR_HOOK;
+    int code = VDC_VMSTATE_ERROR_HOOK;
 
     va_start(ap, fmt);
     prefix = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    if (local && local->domain == VMSTATE_ERROR) {
+    if (local && local->domain == VDC_VMSTATE_ERROR) {
         code = local->code;
     }
-    g_set_error(errp, VMSTATE_ERROR, code, "%s: %s", prefix,
+    g_set_error(errp, VDC_VMSTATE_ERROR, code, "%s: %s", prefix,
                 local ? local->message : "failed");
     g_clear_error(&local);
 }
@@ -153,29 +153,29 @@ static void desc_unref(gpointer p)
 
 /* ---- the kinds of rows ----------------------------------------------- */
 
-typedef struct VMStateInfo VMStateInfo;
+typedef struct VdcVMStateInfo VdcVMStateInfo;
 
 /*
  * One row at work, as save and load hand it to its kind: the stream, the
  * table the row belongs to, the row, the struct, the row's field in it,
  * and the stream offset of the row's first byte (which errors name).
  */
-typedef struct VMStateRow {
-    const VMStateInfo *info;
-    MigrationStream *s;
-    const VMStateDescription *vmsd;
-    const VMStateField *f;
+typedef struct VdcVMStateRow {
+    const VdcVMStateInfo *info;
+    VdcMigrationStream *s;
+    const VdcVMStateDescription *vmsd;
+    const VdcVMStateField *f;
     void *opaque;
     uint8_t *base;                  /* opaque + f->offset */
     uint64_t start;
-} VMStateRow;
+} VdcVMStateRow;
 
 /*
  * What one kind of row is and does (QEMU's VMStateInfo): vmstate_infos[]
- * holds one per VMStateKind, and the walks below look a row's kind up
+ * holds one per VdcVMStateKind, and the walks below look a row's kind up
  * there instead of switching on it.
  */
-struct VMStateInfo {
+struct VdcVMStateInfo {
     const char *type;               /* the vmdesc "type" (NULL: no entry) */
     /* Scalars: one element's bytes on the wire and in the C struct. */
     size_t wire_size;
@@ -185,34 +185,34 @@ struct VMStateInfo {
      * with @errp untouched (the caller names the row) or on a bad value
      * with @errp set to a bare message (the caller prefixes the row).
      */
-    void (*put)(MigrationStream *s, const uint8_t *p);
-    bool (*get)(MigrationStream *s, uint8_t *p, GError **errp);
+    void (*put)(VdcMigrationStream *s, const uint8_t *p);
+    bool (*get)(VdcMigrationStream *s, uint8_t *p, GError **errp);
     /* Is @f a well-formed row of this kind in @vmsd (a table bug if not)? */
-    bool (*check)(const VMStateInfo *info, const VMStateDescription *vmsd,
-                  const VMStateField *f, unsigned depth);
+    bool (*check)(const VdcVMStateInfo *info, const VdcVMStateDescription *vmsd,
+                  const VdcVMStateField *f, unsigned depth);
     /*
      * The whole row: save writes it and, when @fields is non-NULL, appends
      * its vmdesc entries; load reads it from a stream written at
      * @version_id.  Both return false with @errp set.
      */
-    bool (*save)(const VMStateRow *r, json_object *fields, GError **errp);
-    bool (*load)(const VMStateRow *r, int version_id, GError **errp);
+    bool (*save)(const VdcVMStateRow *r, json_object *fields, GError **errp);
+    bool (*load)(const VdcVMStateRow *r, int version_id, GError **errp);
     /* Optional: free what load allocated for @f in @opaque. */
-    void (*free)(const VMStateField *f, void *opaque);
+    void (*free)(const VdcVMStateField *f, void *opaque);
 };
 
-static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
+static bool save_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                       void *opaque, json_object *desc, GError **errp);
-static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
+static bool load_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                       void *opaque, int version_id, bool strict,
                       GError **errp);
-static void free_buffers(const VMStateDescription *vmsd, void *opaque);
+static void free_buffers(const VdcVMStateDescription *vmsd, void *opaque);
 
 /* A length or count @n read from @r's struct is above the row's maximum. */
-static bool above_max(const VMStateRow *r, const char *what, uint32_t n,
+static bool above_max(const VdcVMStateRow *r, const char *what, uint32_t n,
                       GError **errp)
 {
-    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                 "%s: field '%s' at offset %" PRIu64 ": %s %" PRIu32
                 " above maximum %" PRIu32, r->vmsd->name, r->f->name,
                 r->start, what, n, r->f->max);
@@ -221,24 +221,24 @@ static bool above_max(const VMStateRow *r, const char *what, uint32_t n,
 
 /* -- scalars: bool, uint8, uint16, uint32, uint64, int32 -- */
 
-static void put_bool(MigrationStream *s, const uint8_t *p)
+static void put_bool(VdcMigrationStream *s, const uint8_t *p)
 {
     bool b;
 
     memcpy(&b, p, sizeof(b));
-    migration_put_u8(s, b ? 1 : 0);
+    vdc_migration_put_u8(s, b ? 1 : 0);
 }
 
-static bool get_bool(MigrationStream *s, uint8_t *p, GError **errp)
+static bool get_bool(VdcMigrationStream *s, uint8_t *p, GError **errp)
 {
     uint8_t v8;
     bool b;
 
-    if (!migration_get_u8(s, &v8)) {
+    if (!vdc_migration_get_u8(s, &v8)) {
         return false;
     }
     if (v8 > 1) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "bool value %u is not 0 or 1", v8);
         return false;
     }
@@ -247,14 +247,14 @@ static bool get_bool(MigrationStream *s, uint8_t *p, GError **errp)
     return true;
 }
 
-static void put_u8(MigrationStream *s, const uint8_t *p)
+static void put_u8(VdcMigrationStream *s, const uint8_t *p)
 {
-    migration_put_u8(s, *p);
+    vdc_migration_put_u8(s, *p);
 }
 
-static bool get_u8(MigrationStream *s, uint8_t *p, GError **errp)
+static bool get_u8(VdcMigrationStream *s, uint8_t *p, GError **errp)
 {
-    return migration_get_u8(s, p);
+    return vdc_migration_get_u8(s, p);
 }
 
 /*
@@ -262,42 +262,42 @@ static bool get_u8(MigrationStream *s, uint8_t *p, GError **errp)
  * of the struct as N/8 big-endian bytes.  int32 uses the 32-bit pair: two's
  * complement, the same bits as a uint32.
  */
-#define VMSTATE_PUT_GET_BE(_bits)                                         \
-static void put_be##_bits(MigrationStream *s, const uint8_t *p)          \
+#define VDC_VMSTATE_PUT_GET_BE(_bits)                                         \
+static void put_be##_bits(VdcMigrationStream *s, const uint8_t *p)          \
 {                                                                         \
     uint##_bits##_t v;                                                    \
                                                                           \
     memcpy(&v, p, sizeof(v));                                             \
-    migration_put_be##_bits(s, v);                                        \
+    vdc_migration_put_be##_bits(s, v);                                        \
 }                                                                         \
                                                                           \
-static bool get_be##_bits(MigrationStream *s, uint8_t *p, GError **errp) \
+static bool get_be##_bits(VdcMigrationStream *s, uint8_t *p, GError **errp) \
 {                                                                         \
     uint##_bits##_t v;                                                    \
                                                                           \
-    if (!migration_get_be##_bits(s, &v)) {                                \
+    if (!vdc_migration_get_be##_bits(s, &v)) {                                \
         return false;                                                     \
     }                                                                     \
     memcpy(p, &v, sizeof(v));                                             \
     return true;                                                          \
 }
 
-VMSTATE_PUT_GET_BE(16)
-VMSTATE_PUT_GET_BE(32)
-VMSTATE_PUT_GET_BE(64)
+VDC_VMSTATE_PUT_GET_BE(16)
+VDC_VMSTATE_PUT_GET_BE(32)
+VDC_VMSTATE_PUT_GET_BE(64)
 
-static bool check_scalar(const VMStateInfo *info,
-                         const VMStateDescription *vmsd,
-                         const VMStateField *f, unsigned depth)
+static bool check_scalar(const VdcVMStateInfo *info,
+                         const VdcVMStateDescription *vmsd,
+                         const VdcVMStateField *f, unsigned depth)
 {
     return f->size == info->c_size && f->num >= 1;
 }
 
 /* @num elements; a fixed array is one vmdesc entry with "array_len". */
-static bool save_scalar(const VMStateRow *r, json_object *fields,
+static bool save_scalar(const VdcVMStateRow *r, json_object *fields,
                         GError **errp)
 {
-    const VMStateField *f = r->f;
+    const VdcVMStateField *f = r->f;
     uint32_t i;
 
     for (i = 0; i < f->num; i++) {
@@ -312,13 +312,13 @@ static bool save_scalar(const VMStateRow *r, json_object *fields,
 }
 
 /* A bad value names the offset of its own element, not the row's. */
-static bool load_scalar(const VMStateRow *r, int version_id, GError **errp)
+static bool load_scalar(const VdcVMStateRow *r, int version_id, GError **errp)
 {
-    const VMStateField *f = r->f;
+    const VdcVMStateField *f = r->f;
     uint32_t i;
 
     for (i = 0; i < f->num; i++) {
-        uint64_t off = migration_stream_offset(r->s);
+        uint64_t off = vdc_migration_stream_offset(r->s);
         GError *local = NULL;
 
         if (r->info->get(r->s, r->base + (size_t)i * f->size, &local)) {
@@ -327,7 +327,7 @@ static bool load_scalar(const VMStateRow *r, int version_id, GError **errp)
         if (!local) {
             return fail_field(r->s, r->vmsd, f, r->start, errp);
         }
-        g_set_error(errp, VMSTATE_ERROR, local->code,
+        g_set_error(errp, VDC_VMSTATE_ERROR, local->code,
                     "%s: field '%s' at offset %" PRIu64 ": %s",
                     r->vmsd->name, f->name, off, local->message);
         g_error_free(local);
@@ -338,17 +338,17 @@ static bool load_scalar(const VMStateRow *r, int version_id, GError **errp)
 
 /* -- BUFFER: a fixed byte array inside the struct -- */
 
-static bool check_buffer(const VMStateInfo *info,
-                         const VMStateDescription *vmsd,
-                         const VMStateField *f, unsigned depth)
+static bool check_buffer(const VdcVMStateInfo *info,
+                         const VdcVMStateDescription *vmsd,
+                         const VdcVMStateField *f, unsigned depth)
 {
     return f->num == 1;
 }
 
-static bool save_buffer(const VMStateRow *r, json_object *fields,
+static bool save_buffer(const VdcVMStateRow *r, json_object *fields,
                         GError **errp)
 {
-    migration_put_bytes(r->s, r->base, r->f->size);
+    vdc_migration_put_bytes(r->s, r->base, r->f->size);
     if (fields) {
         json_object_array_add(fields, desc_entry(r->f->name, NULL, 0,
                                                  r->info->type, NULL,
@@ -357,9 +357,9 @@ static bool save_buffer(const VMStateRow *r, json_object *fields,
     return true;
 }
 
-static bool load_buffer(const VMStateRow *r, int version_id, GError **errp)
+static bool load_buffer(const VdcVMStateRow *r, int version_id, GError **errp)
 {
-    if (!migration_get_bytes(r->s, r->base, r->f->size)) {
+    if (!vdc_migration_get_bytes(r->s, r->base, r->f->size)) {
         return fail_field(r->s, r->vmsd, r->f, r->start, errp);
     }
     return true;
@@ -367,14 +367,14 @@ static bool load_buffer(const VMStateRow *r, int version_id, GError **errp)
 
 /* -- VBUFFER: a uint8_t * whose length is an earlier uint32 row -- */
 
-static bool check_vbuffer(const VMStateInfo *info,
-                          const VMStateDescription *vmsd,
-                          const VMStateField *f, unsigned depth)
+static bool check_vbuffer(const VdcVMStateInfo *info,
+                          const VdcVMStateDescription *vmsd,
+                          const VdcVMStateField *f, unsigned depth)
 {
     return count_row_before(vmsd, f);
 }
 
-static bool save_vbuffer(const VMStateRow *r, json_object *fields,
+static bool save_vbuffer(const VdcVMStateRow *r, json_object *fields,
                          GError **errp)
 {
     uint32_t n = get_count(r->opaque, r->f);
@@ -385,13 +385,13 @@ static bool save_vbuffer(const VMStateRow *r, json_object *fields,
         return above_max(r, "length", n, errp);
     }
     if (n > 0 && !p) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "%s: field '%s' at offset %" PRIu64 ": no buffer "
                     "for length %" PRIu32, r->vmsd->name, r->f->name,
                     r->start, n);
         return false;
     }
-    migration_put_bytes(r->s, p, n);
+    vdc_migration_put_bytes(r->s, p, n);
     if (fields) {
         json_object_array_add(fields, desc_entry(r->f->name, NULL, 0,
                                                  r->info->type, NULL, n));
@@ -399,9 +399,9 @@ static bool save_vbuffer(const VMStateRow *r, json_object *fields,
     return true;
 }
 
-static bool load_vbuffer(const VMStateRow *r, int version_id, GError **errp)
+static bool load_vbuffer(const VdcVMStateRow *r, int version_id, GError **errp)
 {
-    const VMStateField *f = r->f;
+    const VdcVMStateField *f = r->f;
     uint32_t n, have = 0, cap;
     uint8_t *p;
 
@@ -415,7 +415,7 @@ static bool load_vbuffer(const VMStateRow *r, int version_id, GError **errp)
     if (n == 0) {
         return true;
     }
-    if (n > migration_stream_remaining(r->s)) {
+    if (n > vdc_migration_stream_remaining(r->s)) {
         /* A memory stream too short: "truncated", before allocating. */
         return fail_field(r->s, r->vmsd, f, r->start, errp);
     }
@@ -429,7 +429,7 @@ static bool load_vbuffer(const VMStateRow *r, int version_id, GError **errp)
     while (have < n) {
         uint32_t k = MIN(n - have, cap - have);
 
-        if (!migration_get_bytes(r->s, p + have, k)) {
+        if (!vdc_migration_get_bytes(r->s, p + have, k)) {
             return fail_field(r->s, r->vmsd, f, r->start, errp);
         }
         have += k;
@@ -442,7 +442,7 @@ static bool load_vbuffer(const VMStateRow *r, int version_id, GError **errp)
     return true;
 }
 
-static void free_vbuffer(const VMStateField *f, void *opaque)
+static void free_vbuffer(const VdcVMStateField *f, void *opaque)
 {
     uint32_t zero = 0;
 
@@ -454,7 +454,7 @@ static void free_vbuffer(const VMStateField *f, void *opaque)
 /* -- STRUCT and STRUCT_VARRAY: nested structs, fixed or counted -- */
 
 /* Element @i of a struct row failed: prefix the row ("f[i]" in an @array). */
-static bool fail_elem(const VMStateRow *r, bool array, uint32_t i,
+static bool fail_elem(const VdcVMStateRow *r, bool array, uint32_t i,
                       GError **errp)
 {
     if (array) {
@@ -470,10 +470,10 @@ static bool fail_elem(const VMStateRow *r, bool array, uint32_t i,
  * @n elements of a struct row; their vmdesc into @fields.  @array: name
  * the element in errors ("f[i]").
  */
-static bool save_struct_elems(const VMStateRow *r, uint32_t n, bool array,
+static bool save_struct_elems(const VdcVMStateRow *r, uint32_t n, bool array,
                               json_object *fields, GError **errp)
 {
-    const VMStateField *f = r->f;
+    const VdcVMStateField *f = r->f;
     g_autoptr(GPtrArray) descs = NULL;
     g_autofree uint64_t *sizes = NULL;
     bool same = true;
@@ -484,7 +484,7 @@ static bool save_struct_elems(const VMStateRow *r, uint32_t n, bool array,
         sizes = g_new0(uint64_t, MAX(n, 1));
     }
     for (i = 0; i < n; i++) {
-        uint64_t start = migration_stream_offset(r->s);
+        uint64_t start = vdc_migration_stream_offset(r->s);
         json_object *sd = fields ? json_object_new_object() : NULL;
 
         if (sd) {
@@ -496,7 +496,7 @@ static bool save_struct_elems(const VMStateRow *r, uint32_t n, bool array,
             return fail_elem(r, array, i, errp);
         }
         if (sizes) {
-            sizes[i] = migration_stream_offset(r->s) - start;
+            sizes[i] = vdc_migration_stream_offset(r->s) - start;
         }
     }
     if (!fields || n == 0) {
@@ -523,10 +523,10 @@ static bool save_struct_elems(const VMStateRow *r, uint32_t n, bool array,
     return true;
 }
 
-static bool load_struct_elems(const VMStateRow *r, uint32_t n, bool array,
+static bool load_struct_elems(const VdcVMStateRow *r, uint32_t n, bool array,
                               GError **errp)
 {
-    const VMStateField *f = r->f;
+    const VdcVMStateField *f = r->f;
     uint32_t i;
 
     for (i = 0; i < n; i++) {
@@ -539,34 +539,34 @@ static bool load_struct_elems(const VMStateRow *r, uint32_t n, bool array,
     return true;
 }
 
-static bool check_struct(const VMStateInfo *info,
-                         const VMStateDescription *vmsd,
-                         const VMStateField *f, unsigned depth)
+static bool check_struct(const VdcVMStateInfo *info,
+                         const VdcVMStateDescription *vmsd,
+                         const VdcVMStateField *f, unsigned depth)
 {
     return f->vmsd && f->num >= 1 && f->size > 0 &&
            vmsd_check(f->vmsd, depth + 1);
 }
 
-static bool save_struct(const VMStateRow *r, json_object *fields,
+static bool save_struct(const VdcVMStateRow *r, json_object *fields,
                         GError **errp)
 {
     return save_struct_elems(r, r->f->num, r->f->num > 1, fields, errp);
 }
 
-static bool load_struct(const VMStateRow *r, int version_id, GError **errp)
+static bool load_struct(const VdcVMStateRow *r, int version_id, GError **errp)
 {
     return load_struct_elems(r, r->f->num, r->f->num > 1, errp);
 }
 
-static bool check_varray(const VMStateInfo *info,
-                         const VMStateDescription *vmsd,
-                         const VMStateField *f, unsigned depth)
+static bool check_varray(const VdcVMStateInfo *info,
+                         const VdcVMStateDescription *vmsd,
+                         const VdcVMStateField *f, unsigned depth)
 {
     return f->vmsd && f->num == f->max && f->size > 0 &&
            count_row_before(vmsd, f) && vmsd_check(f->vmsd, depth + 1);
 }
 
-static bool save_varray(const VMStateRow *r, json_object *fields,
+static bool save_varray(const VdcVMStateRow *r, json_object *fields,
                         GError **errp)
 {
     uint32_t n = get_count(r->opaque, r->f);
@@ -577,7 +577,7 @@ static bool save_varray(const VMStateRow *r, json_object *fields,
     return save_struct_elems(r, n, true, fields, errp);
 }
 
-static bool load_varray(const VMStateRow *r, int version_id, GError **errp)
+static bool load_varray(const VdcVMStateRow *r, int version_id, GError **errp)
 {
     uint32_t n = get_count(r->opaque, r->f);
 
@@ -588,7 +588,7 @@ static bool load_varray(const VMStateRow *r, int version_id, GError **errp)
 }
 
 /* Every element up to the maximum: a failed load may have stopped anywhere. */
-static void free_structs(const VMStateField *f, void *opaque)
+static void free_structs(const VdcVMStateField *f, void *opaque)
 {
     uint8_t *base = (uint8_t *)opaque + f->offset;
     uint32_t i;
@@ -600,20 +600,20 @@ static void free_structs(const VMStateField *f, void *opaque)
 
 /* -- VALIDATE: a check at this point of the load, no bytes -- */
 
-static bool check_validate(const VMStateInfo *info,
-                           const VMStateDescription *vmsd,
-                           const VMStateField *f, unsigned depth)
+static bool check_validate(const VdcVMStateInfo *info,
+                           const VdcVMStateDescription *vmsd,
+                           const VdcVMStateField *f, unsigned depth)
 {
     return f->validate != NULL;
 }
 
-static bool save_nothing(const VMStateRow *r, json_object *fields,
+static bool save_nothing(const VdcVMStateRow *r, json_object *fields,
                          GError **errp)
 {
     return true;
 }
 
-static bool load_validate(const VMStateRow *r, int version_id, GError **errp)
+static bool load_validate(const VdcVMStateRow *r, int version_id, GError **errp)
 {
     GError *local = NULL;
 
@@ -625,47 +625,47 @@ static bool load_validate(const VMStateRow *r, int version_id, GError **errp)
     return true;
 }
 
-#define VMSTATE_INFO_SCALAR(_type, _ctype, _wire, _put, _get) {           \
+#define VDC_VMSTATE_INFO_SCALAR(_type, _ctype, _wire, _put, _get) {           \
     .type = (_type), .wire_size = (_wire), .c_size = sizeof(_ctype),     \
     .put = (_put), .get = (_get), .check = check_scalar,                 \
     .save = save_scalar, .load = load_scalar,                            \
 }
 
-/* Every kind but the VMS_KIND_END marker; a kind missing here is a bad row. */
-static const VMStateInfo vmstate_infos[VMS_KIND_END] = {
-    [VMS_KIND_BOOL] = VMSTATE_INFO_SCALAR("bool", bool, 1, put_bool, get_bool),
-    [VMS_KIND_UINT8] = VMSTATE_INFO_SCALAR("uint8", uint8_t, 1, put_u8, get_u8),
-    [VMS_KIND_UINT16] = VMSTATE_INFO_SCALAR("uint16", uint16_t, 2,
+/* Every kind but the VDC_VMS_KIND_END marker; a kind missing here is a bad row. */
+static const VdcVMStateInfo vmstate_infos[VDC_VMS_KIND_END] = {
+    [VDC_VMS_KIND_BOOL] = VDC_VMSTATE_INFO_SCALAR("bool", bool, 1, put_bool, get_bool),
+    [VDC_VMS_KIND_UINT8] = VDC_VMSTATE_INFO_SCALAR("uint8", uint8_t, 1, put_u8, get_u8),
+    [VDC_VMS_KIND_UINT16] = VDC_VMSTATE_INFO_SCALAR("uint16", uint16_t, 2,
                                             put_be16, get_be16),
-    [VMS_KIND_UINT32] = VMSTATE_INFO_SCALAR("uint32", uint32_t, 4,
+    [VDC_VMS_KIND_UINT32] = VDC_VMSTATE_INFO_SCALAR("uint32", uint32_t, 4,
                                             put_be32, get_be32),
-    [VMS_KIND_UINT64] = VMSTATE_INFO_SCALAR("uint64", uint64_t, 8,
+    [VDC_VMS_KIND_UINT64] = VDC_VMSTATE_INFO_SCALAR("uint64", uint64_t, 8,
                                             put_be64, get_be64),
-    [VMS_KIND_INT32] = VMSTATE_INFO_SCALAR("int32", int32_t, 4,
+    [VDC_VMS_KIND_INT32] = VDC_VMSTATE_INFO_SCALAR("int32", int32_t, 4,
                                            put_be32, get_be32),
-    [VMS_KIND_BUFFER] = {
+    [VDC_VMS_KIND_BUFFER] = {
         .type = "buffer", .check = check_buffer,
         .save = save_buffer, .load = load_buffer,
     },
-    [VMS_KIND_VBUFFER] = {
+    [VDC_VMS_KIND_VBUFFER] = {
         .type = "buffer", .check = check_vbuffer,
         .save = save_vbuffer, .load = load_vbuffer, .free = free_vbuffer,
     },
-    [VMS_KIND_STRUCT] = {
+    [VDC_VMS_KIND_STRUCT] = {
         .type = "struct", .check = check_struct,
         .save = save_struct, .load = load_struct, .free = free_structs,
     },
-    [VMS_KIND_STRUCT_VARRAY] = {
+    [VDC_VMS_KIND_STRUCT_VARRAY] = {
         .type = "struct", .check = check_varray,
         .save = save_varray, .load = load_varray, .free = free_structs,
     },
-    [VMS_KIND_VALIDATE] = {
+    [VDC_VMS_KIND_VALIDATE] = {
         .check = check_validate, .save = save_nothing, .load = load_validate,
     },
 };
 
 /* @k's entry, or NULL for the END marker and values outside the enum. */
-static const VMStateInfo *info_of(VMStateKind k)
+static const VdcVMStateInfo *info_of(VdcVMStateKind k)
 {
     if ((unsigned)k >= G_N_ELEMENTS(vmstate_infos) ||
         !vmstate_infos[k].check) {
@@ -678,13 +678,13 @@ static const VMStateInfo *info_of(VMStateKind k)
  * @f of @vmsd at work on @s and @opaque, starting at the stream's current
  * offset.  Only for rows that passed vmsd_check() (their kind is known).
  */
-static VMStateRow row_at(MigrationStream *s, const VMStateDescription *vmsd,
-                         const VMStateField *f, void *opaque)
+static VdcVMStateRow row_at(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
+                         const VdcVMStateField *f, void *opaque)
 {
-    VMStateRow r = {
+    VdcVMStateRow r = {
         .info = info_of(f->kind), .s = s, .vmsd = vmsd, .f = f,
         .opaque = opaque, .base = (uint8_t *)opaque + f->offset,
-        .start = migration_stream_offset(s),
+        .start = vdc_migration_stream_offset(s),
     };
 
     g_assert(r.info != NULL);
@@ -693,10 +693,10 @@ static VMStateRow row_at(MigrationStream *s, const VMStateDescription *vmsd,
 
 /* ---- table checks, continued ----------------------------------------- */
 
-static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
+static bool field_check(const VdcVMStateDescription *vmsd, const VdcVMStateField *f,
                         unsigned depth)
 {
-    const VMStateInfo *info = info_of(f->kind);
+    const VdcVMStateInfo *info = info_of(f->kind);
 
     return f->name && info && info->check(info, vmsd, f, depth);
 }
@@ -706,10 +706,10 @@ static bool field_check(const VMStateDescription *vmsd, const VMStateField *f,
  * earlier uint32 rows, sane versions, subsections named "<name>/...".
  * Logs what is wrong (g_critical: a programming error) and returns false.
  */
-static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
+static bool vmsd_check(const VdcVMStateDescription *vmsd, unsigned depth)
 {
-    const VMStateDescription *const *sub;
-    const VMStateField *f;
+    const VdcVMStateDescription *const *sub;
+    const VdcVMStateField *f;
     size_t nlen;
 
     if (depth > VMSD_MAX_DEPTH || !vmsd->name || !vmsd->fields ||
@@ -720,7 +720,7 @@ static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
         return false;
     }
     nlen = strlen(vmsd->name);
-    for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
+    for (f = vmsd->fields; f->kind != VDC_VMS_KIND_END; f++) {
         if (!field_check(vmsd, f, depth)) {
             g_critical("vmstate: bad row '%s' in '%s'",
                        f->name ? f->name : "(null)", vmsd->name);
@@ -747,21 +747,21 @@ static bool vmsd_check(const VMStateDescription *vmsd, unsigned depth)
 
 /* ---- saving ---------------------------------------------------------- */
 
-static bool save_field(MigrationStream *s, const VMStateDescription *vmsd,
-                       const VMStateField *f, void *opaque,
+static bool save_field(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
+                       const VdcVMStateField *f, void *opaque,
                        json_object *fields, GError **errp)
 {
-    VMStateRow r = row_at(s, vmsd, f, opaque);
+    VdcVMStateRow r = row_at(s, vmsd, f, opaque);
 
     return r.info->save(&r, fields, errp);
 }
 
 /* Every needed subsection: 0x05, counted name, be32 version, contents. */
-static bool save_subsections(MigrationStream *s,
-                             const VMStateDescription *vmsd, void *opaque,
+static bool save_subsections(VdcMigrationStream *s,
+                             const VdcVMStateDescription *vmsd, void *opaque,
                              json_object *desc, GError **errp)
 {
-    const VMStateDescription *const *sub;
+    const VdcVMStateDescription *const *sub;
     json_object *subs = NULL;
 
     for (sub = vmsd->subsections; sub && *sub; sub++) {
@@ -779,10 +779,10 @@ static bool save_subsections(MigrationStream *s,
             sd = json_object_new_object();
             json_object_array_add(subs, sd);
         }
-        migration_put_u8(s, VMSTATE_SUBSECTION);
-        migration_put_u8(s, (uint8_t)len);
-        migration_put_bytes(s, (*sub)->name, len);
-        migration_put_be32(s, (uint32_t)(*sub)->version_id);
+        vdc_migration_put_u8(s, VDC_VMSTATE_SUBSECTION);
+        vdc_migration_put_u8(s, (uint8_t)len);
+        vdc_migration_put_bytes(s, (*sub)->name, len);
+        vdc_migration_put_be32(s, (uint32_t)(*sub)->version_id);
         if (!save_vmsd(s, *sub, opaque, sd, errp)) {
             return false;
         }
@@ -791,10 +791,10 @@ static bool save_subsections(MigrationStream *s,
 }
 
 /* pre_save, fields, subsections, post_save (whenever pre_save passed). */
-static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
+static bool save_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                       void *opaque, json_object *desc, GError **errp)
 {
-    const VMStateField *f;
+    const VdcVMStateField *f;
     json_object *fields = NULL;
     bool ok = true;
 
@@ -803,7 +803,7 @@ static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
 
         if (!vmsd->pre_save(opaque, &local)) {
             hook_error(errp, local, "%s: pre_save at offset %" PRIu64,
-                       vmsd->name, migration_stream_offset(s));
+                       vmsd->name, vdc_migration_stream_offset(s));
             return false;
         }
     }
@@ -815,7 +815,7 @@ static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
         fields = json_object_new_array();
         json_object_object_add(desc, "fields", fields);
     }
-    for (f = vmsd->fields; ok && f->kind != VMS_KIND_END; f++) {
+    for (f = vmsd->fields; ok && f->kind != VDC_VMS_KIND_END; f++) {
         if (field_exists(f, vmsd->version_id)) {
             ok = save_field(s, vmsd, f, opaque, fields, errp);
         }
@@ -830,10 +830,10 @@ static bool save_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
 }
 
 /*
- * Write @opaque; see vmstate.h.  A sink error is reported here only when
+ * Write @opaque; see vdc-vmstate.h.  A sink error is reported here only when
  * the sink has already failed (an fd sink may fail later, at flush).
  */
-bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
+bool vdc_vmstate_save(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                   void *opaque, json_object *desc, GError **errp)
 {
     const GError *se;
@@ -849,10 +849,10 @@ bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
     if (!save_vmsd(s, vmsd, opaque, desc, errp)) {
         return false;
     }
-    se = migration_stream_error(s);
+    se = vdc_migration_stream_error(s);
     if (se) {
-        g_set_error(errp, VMSTATE_ERROR, se->code, "%s: at offset %" PRIu64
-                    ": %s", vmsd->name, migration_stream_offset(s),
+        g_set_error(errp, VDC_VMSTATE_ERROR, se->code, "%s: at offset %" PRIu64
+                    ": %s", vmsd->name, vdc_migration_stream_offset(s),
                     se->message);
         return false;
     }
@@ -861,17 +861,17 @@ bool vmstate_save(MigrationStream *s, const VMStateDescription *vmsd,
 
 /* ---- loading --------------------------------------------------------- */
 
-static bool load_field(MigrationStream *s, const VMStateDescription *vmsd,
-                       const VMStateField *f, void *opaque, int version_id,
+static bool load_field(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
+                       const VdcVMStateField *f, void *opaque, int version_id,
                        GError **errp)
 {
-    VMStateRow r = row_at(s, vmsd, f, opaque);
+    VdcVMStateRow r = row_at(s, vmsd, f, opaque);
 
     return r.info->load(&r, version_id, errp);
 }
 
-static const VMStateDescription *find_subsection(
-    const VMStateDescription *vmsd, const uint8_t *name, size_t len,
+static const VdcVMStateDescription *find_subsection(
+    const VdcVMStateDescription *vmsd, const uint8_t *name, size_t len,
     size_t *index)
 {
     size_t i;
@@ -893,20 +893,20 @@ static const VMStateDescription *find_subsection(
  * prefix, so a parent's field that happens to start with 0x05 is not
  * mistaken for one (QEMU's rule).  False at the end of the stream.
  */
-static bool subsection_follows(MigrationStream *s,
-                               const VMStateDescription *vmsd)
+static bool subsection_follows(VdcMigrationStream *s,
+                               const VdcVMStateDescription *vmsd)
 {
-    uint8_t buf[MIGRATION_PEEK_MAX];
+    uint8_t buf[VDC_MIGRATION_PEEK_MAX];
     size_t plen = strlen(vmsd->name) + 1;
 
     if (2 + plen > sizeof(buf)) {
         return false;   /* no subsection name (<= 255) can be this long */
     }
-    if (!migration_peek_bytes(s, buf, 2) || buf[0] != VMSTATE_SUBSECTION ||
+    if (!vdc_migration_peek_bytes(s, buf, 2) || buf[0] != VDC_VMSTATE_SUBSECTION ||
         buf[1] <= plen) {
         return false;
     }
-    return migration_peek_bytes(s, buf, 2 + plen) &&
+    return vdc_migration_peek_bytes(s, buf, 2 + plen) &&
            memcmp(buf + 2, vmsd->name, plen - 1) == 0 &&
            buf[2 + plen - 1] == '/';
 }
@@ -917,8 +917,8 @@ static bool subsection_follows(MigrationStream *s,
  * every 0x05 starts a subsection, which must be one of @vmsd's.
  * Otherwise the parent's next field follows: see subsection_follows().
  */
-static bool load_subsections(MigrationStream *s,
-                             const VMStateDescription *vmsd, void *opaque,
+static bool load_subsections(VdcMigrationStream *s,
+                             const VdcVMStateDescription *vmsd, void *opaque,
                              bool strict, GError **errp)
 {
     g_autofree bool *seen = NULL;
@@ -933,8 +933,8 @@ static bool load_subsections(MigrationStream *s,
     seen = g_new0(bool, MAX(nsubs, 1));
 
     for (;;) {
-        const VMStateDescription *sub;
-        uint64_t start = migration_stream_offset(s);
+        const VdcVMStateDescription *sub;
+        uint64_t start = vdc_migration_stream_offset(s);
         g_autofree char *name = NULL;
         uint8_t raw[255];
         uint8_t marker, len;
@@ -942,44 +942,44 @@ static bool load_subsections(MigrationStream *s,
         size_t index = 0;
 
         if (strict) {
-            if (!migration_peek_u8(s, &marker)) {
-                if (migration_stream_error(s)) {
+            if (!vdc_migration_peek_u8(s, &marker)) {
+                if (vdc_migration_stream_error(s)) {
                     goto read_err;
                 }
                 return true;            /* end of stream: the caller sees */
             }
-            if (marker != VMSTATE_SUBSECTION) {
+            if (marker != VDC_VMSTATE_SUBSECTION) {
                 return true;
             }
         } else if (!subsection_follows(s, vmsd)) {
             return true;
         }
 
-        if (!migration_get_u8(s, &marker) || !migration_get_u8(s, &len) ||
-            !migration_get_bytes(s, raw, len)) {
+        if (!vdc_migration_get_u8(s, &marker) || !vdc_migration_get_u8(s, &len) ||
+            !vdc_migration_get_bytes(s, raw, len)) {
             goto read_err;
         }
-        name = migration_printable(raw, len);
+        name = vdc_migration_printable(raw, len);
         sub = find_subsection(vmsd, raw, len, &index);
         if (!sub) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_UNKNOWN,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_UNKNOWN,
                         "unknown subsection '%s' in '%s' at offset %" PRIu64,
                         name, vmsd->name, start);
             return false;
         }
         if (seen[index]) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "subsection '%s' in '%s' at offset %" PRIu64
                         ": appears twice", name, vmsd->name, start);
             return false;
         }
         seen[index] = true;
-        if (!migration_get_be32(s, &version)) {
+        if (!vdc_migration_get_be32(s, &version)) {
             goto read_err;
         }
         if (version > (uint32_t)sub->version_id ||
             version < (uint32_t)sub->minimum_version_id) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_VERSION,
                         "subsection '%s' in '%s' at offset %" PRIu64
                         ": unsupported version %" PRIu32 " (supported %d..%d)",
                         name, vmsd->name, start, version,
@@ -994,10 +994,10 @@ static bool load_subsections(MigrationStream *s,
 
 read_err:
         {
-            const GError *se = migration_stream_error(s);
+            const GError *se = vdc_migration_stream_error(s);
 
-            g_set_error(errp, VMSTATE_ERROR,
-                        se ? se->code : VMSTATE_ERROR_TRUNCATED,
+            g_set_error(errp, VDC_VMSTATE_ERROR,
+                        se ? se->code : VDC_VMSTATE_ERROR_TRUNCATED,
                         "%s: subsection at offset %" PRIu64 ": %s",
                         vmsd->name, start,
                         se ? se->message : "stream truncated");
@@ -1007,15 +1007,15 @@ read_err:
 }
 
 /* Version check, pre_load, fields, subsections, post_load. */
-static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
+static bool load_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                       void *opaque, int version_id, bool strict,
                       GError **errp)
 {
-    const VMStateField *f;
+    const VdcVMStateField *f;
 
     if (version_id > vmsd->version_id ||
         version_id < vmsd->minimum_version_id) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_VERSION,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_VERSION,
                     "%s: unsupported version %d (supported %d..%d)",
                     vmsd->name, version_id, vmsd->minimum_version_id,
                     vmsd->version_id);
@@ -1026,11 +1026,11 @@ static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
 
         if (!vmsd->pre_load(opaque, &local)) {
             hook_error(errp, local, "%s: pre_load at offset %" PRIu64,
-                       vmsd->name, migration_stream_offset(s));
+                       vmsd->name, vdc_migration_stream_offset(s));
             return false;
         }
     }
-    for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
+    for (f = vmsd->fields; f->kind != VDC_VMS_KIND_END; f++) {
         if (field_exists(f, version_id) &&
             !load_field(s, vmsd, f, opaque, version_id, errp)) {
             return false;
@@ -1044,7 +1044,7 @@ static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
 
         if (!vmsd->post_load(opaque, version_id, &local)) {
             hook_error(errp, local, "%s: post_load at offset %" PRIu64,
-                       vmsd->name, migration_stream_offset(s));
+                       vmsd->name, vdc_migration_stream_offset(s));
             return false;
         }
     }
@@ -1052,14 +1052,14 @@ static bool load_vmsd(MigrationStream *s, const VMStateDescription *vmsd,
 }
 
 /*
- * Read @opaque; see vmstate.h.  After the fields, every 0x05 must start
+ * Read @opaque; see vdc-vmstate.h.  After the fields, every 0x05 must start
  * one of @vmsd's subsections (at a section's top level only a subsection
  * or the footer can follow); nested structs' subsections are recognised
  * by their name prefix, as QEMU does.  The end of the stream right after
  * the fields or a subsection is not an error here (the caller reads what
  * comes next).
  */
-bool vmstate_load(MigrationStream *s, const VMStateDescription *vmsd,
+bool vdc_vmstate_load(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
                   void *opaque, int version_id, GError **errp)
 {
     g_return_val_if_fail(s != NULL && vmsd != NULL && opaque != NULL, false);
@@ -1074,10 +1074,10 @@ bool vmstate_load(MigrationStream *s, const VMStateDescription *vmsd,
  * A malformed table is a bug in the caller (g_critical), but the caller
  * also gets an error, so that code printing err->message cannot crash.
  */
-static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp)
+static bool vmsd_usable(const VdcVMStateDescription *vmsd, GError **errp)
 {
     if (!vmsd_check(vmsd, 0)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vmstate: malformed description '%s'",
                     vmsd->name ? vmsd->name : "(null)");
         return false;
@@ -1085,13 +1085,13 @@ static bool vmsd_usable(const VMStateDescription *vmsd, GError **errp)
     return true;
 }
 
-static void free_buffers(const VMStateDescription *vmsd, void *opaque)
+static void free_buffers(const VdcVMStateDescription *vmsd, void *opaque)
 {
-    const VMStateDescription *const *sub;
-    const VMStateField *f;
+    const VdcVMStateDescription *const *sub;
+    const VdcVMStateField *f;
 
-    for (f = vmsd->fields; f->kind != VMS_KIND_END; f++) {
-        const VMStateInfo *info = info_of(f->kind);
+    for (f = vmsd->fields; f->kind != VDC_VMS_KIND_END; f++) {
+        const VdcVMStateInfo *info = info_of(f->kind);
 
         if (info->free) {
             info->free(f, opaque);
@@ -1108,7 +1108,7 @@ static void free_buffers(const VMStateDescription *vmsd, void *opaque)
  * subsections), setting each pointer to NULL and its length row to 0.
  * The struct must not hold stray pointers: zero it before the first load.
  */
-void vmstate_free_buffers(const VMStateDescription *vmsd, void *opaque)
+void vdc_vmstate_free_buffers(const VdcVMStateDescription *vmsd, void *opaque)
 {
     g_return_if_fail(vmsd != NULL);
     if (!opaque || !vmsd_check(vmsd, 0)) {

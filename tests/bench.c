@@ -67,7 +67,7 @@
 
 #include <glib.h>
 
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 #include "vdagent/vdagent-reader.h"
 #include "vdagent/vdagent-wire.h"
 #include "vdagent/vdagent-writer.h"
@@ -188,14 +188,14 @@ static void bench_on_message(void *opaque, const VDAgentMessage *hdr,
     }
 }
 
-static void bench_on_drop(void *opaque, VDAgentDrop reason)
+static void bench_on_drop(void *opaque, VdcDrop reason)
 {
     ReaderStats *st = opaque;
 
     st->drops++;
 }
 
-static const VDAgentReaderOps bench_reader_ops = {
+static const VdcReaderOps bench_reader_ops = {
     .message = bench_on_message,
     .drop = bench_on_drop,
 };
@@ -203,14 +203,14 @@ static const VDAgentReaderOps bench_reader_ops = {
 /* Push @len stream bytes in BENCH_PUSH pieces into a fresh reader. */
 static size_t reader_run(const uint8_t *stream, size_t len, ReaderStats *st)
 {
-    VDAgentReader *r = vdagent_reader_new(0, &bench_reader_ops, st);
+    VdcReader *r = vdc_reader_new(0, &bench_reader_ops, st);
     size_t off, peak;
 
     for (off = 0; off < len; off += BENCH_PUSH) {
-        vdagent_reader_push(r, stream + off, MIN((size_t)BENCH_PUSH, len - off));
+        vdc_reader_push(r, stream + off, MIN((size_t)BENCH_PUSH, len - off));
     }
-    peak = vdagent_reader_peak_allocated(r);
-    vdagent_reader_free(r);
+    peak = vdc_reader_peak_allocated(r);
+    vdc_reader_free(r);
     return peak;
 }
 
@@ -338,19 +338,19 @@ static bool measure_reader_peak(const uint8_t *stream, size_t len,
 static uint64_t writer_run(const uint8_t *data, size_t len, uint8_t *dst,
                            size_t round)
 {
-    VDAgentWriter *w = vdagent_writer_new();
+    VdcWriter *w = vdc_writer_new();
     GBytes *tail = g_bytes_new_static(data, len);
     uint64_t off = 0;
     bool more = true;
 
-    vdagent_writer_queue(w, VD_AGENT_CLIPBOARD, NULL, 0, tail);
+    vdc_writer_queue(w, VD_AGENT_CLIPBOARD, NULL, 0, tail);
     g_bytes_unref(tail);
     while (more) {
         size_t budget = round;
 
         while (budget > 0) {
             const uint8_t *p;
-            size_t n = vdagent_writer_peek(w, &p);
+            size_t n = vdc_writer_peek(w, &p);
 
             if (n == 0) {
                 more = false;
@@ -358,12 +358,12 @@ static uint64_t writer_run(const uint8_t *data, size_t len, uint8_t *dst,
             }
             n = MIN(n, budget);
             memcpy(dst + off, p, n);
-            vdagent_writer_consume(w, n);
+            vdc_writer_consume(w, n);
             off += n;
             budget -= n;
         }
     }
-    vdagent_writer_free(w);
+    vdc_writer_free(w);
     sink += touch_pages(dst, off);
     return off;
 }
@@ -389,7 +389,7 @@ static double bench_writer(const uint8_t *data, size_t len, uint8_t *dst,
 #define DEV_ROUND       (64u * 1024)           /* E: bytes per accept_input */
 #define DEV_PREFIX      8u                     /* selection prefix + type */
 #define MOUSE_EVENTS    1000000u               /* G: events per run */
-#define MOUSE_WIRE      (VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE + \
+#define MOUSE_WIRE      (VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE + \
                          (uint32_t)sizeof(VDAgentMouseState))   /* 41 */
 
 /* What spice-vdagentd 0.22.1 announces. */
@@ -451,34 +451,34 @@ static void front_write(void *opaque, const uint8_t *buf, size_t len)
     f->last = buf[len - 1];
 }
 
-static const VDAgentFrontendOps front_ops = {
+static const VdcFrontendOps front_ops = {
     .can_write = front_can_write,
     .write = front_write,
 };
 
 /* A device connected to a scripted agent, and the bench's host peer. */
 typedef struct Session {
-    VDAgentChardev *dev;
+    VdcChardev *dev;
     GuestAgent *ga;
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
     Front front;
-    ClipboardPeer host;
+    VdcClipboardPeer host;
     GBytes *got;               /* D: the guest's text, as the peer saw it */
     double t_got;              /* when it saw it */
 } Session;
 
 /* The host peer: notes the first time the guest's text is there (D). */
-static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void host_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     Session *s = peer->opaque;
     GBytes *data;
 
-    if (n->type != CLIPBOARD_NOTIFY_UPDATE || n->new_info || s->got ||
-        n->info->selection != CLIPBOARD_SELECTION_CLIPBOARD ||
+    if (n->type != VDC_CLIPBOARD_NOTIFY_UPDATE || n->new_info || s->got ||
+        n->info->selection != VDC_CLIPBOARD_SELECTION_CLIPBOARD ||
         n->info->owner == peer) {
         return;
     }
-    data = n->info->types[CLIPBOARD_TYPE_TEXT].data;
+    data = n->info->types[VDC_CLIPBOARD_TYPE_TEXT].data;
     if (!data) {
         return;
     }
@@ -488,7 +488,7 @@ static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
 }
 
 /* It grabs with its data already set: no request callback. */
-static const ClipboardPeerOps host_peer_ops = {
+static const VdcClipboardPeerOps host_peer_ops = {
     .notify = host_notify,
 };
 
@@ -503,7 +503,7 @@ static void session_pump(Session *s)
         if (len == 0) {
             break;
         }
-        vdagent_chardev_write(s->dev, p, len);
+        vdc_chardev_write(s->dev, p, len);
     }
 }
 
@@ -514,33 +514,33 @@ static void session_pump(Session *s)
  */
 static bool session_open(Session *s)
 {
-    VDAgentConfig cfg;
+    VdcConfig cfg;
 
     memset(s, 0, sizeof(*s));
-    vdagent_config_init(&cfg);
+    vdc_config_init(&cfg);
     cfg.clipboard = true;
     s->front.mode = FRONT_AGENT;
     s->front.buf = g_malloc(DEV_ROUND);
     memset(s->front.buf, 0x5a, DEV_ROUND);
     s->ga = guest_agent_new(real_agent_caps, G_N_ELEMENTS(real_agent_caps));
     s->front.ga = s->ga;
-    s->dev = vdagent_chardev_new(&cfg, &front_ops, &s->front, NULL);
+    s->dev = vdc_chardev_new(&cfg, &front_ops, &s->front, NULL);
     if (!s->dev) {
         return false;
     }
-    s->hub = vdagent_chardev_clipboard_hub(s->dev);
-    s->host = (ClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
+    s->hub = vdc_chardev_clipboard_hub(s->dev);
+    s->host = (VdcClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
                                .opaque = s };
-    clipboard_peer_register(s->hub, &s->host);
-    vdagent_chardev_set_guest_open(s->dev, true);
+    vdc_clipboard_peer_register(s->hub, &s->host);
+    vdc_chardev_set_guest_open(s->dev, true);
     session_pump(s);
-    return vdagent_chardev_guest_has_cap(s->dev,
+    return vdc_chardev_guest_has_cap(s->dev,
                                          VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) &&
-           vdagent_chardev_guest_has_cap(s->dev,
+           vdc_chardev_guest_has_cap(s->dev,
                                          VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
-           vdagent_chardev_guest_has_cap(s->dev,
+           vdc_chardev_guest_has_cap(s->dev,
                                          VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
-           vdagent_chardev_guest_has_cap(s->dev, VD_AGENT_CAP_MOUSE_STATE) &&
+           vdc_chardev_guest_has_cap(s->dev, VD_AGENT_CAP_MOUSE_STATE) &&
            guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
            guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
            guest_agent_errors(s->ga) == 0;
@@ -551,8 +551,8 @@ static void session_close(Session *s)
     s->front.mode = FRONT_BLOCKED;     /* what teardown sends stays queued */
     g_clear_pointer(&s->got, g_bytes_unref);
     if (s->dev) {
-        clipboard_peer_unregister(&s->host);
-        vdagent_chardev_free(s->dev);
+        vdc_clipboard_peer_unregister(&s->host);
+        vdc_chardev_free(s->dev);
     }
     guest_agent_free(s->ga);
     g_free(s->front.buf);
@@ -601,7 +601,7 @@ static void peak_end(DevPeak *p)
     }
 }
 
-static uint64_t drops_total(const VDAgentCounters *c)
+static uint64_t drops_total(const VdcCounters *c)
 {
     uint64_t n = 0;
     size_t i;
@@ -622,7 +622,7 @@ static GBytes *g2h_build_stream(const uint8_t *text, size_t len)
     GBytes *stream = NULL;
 
     if (session_open(&s)) {
-        guest_agent_send_clipboard(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+        guest_agent_send_clipboard(s.ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                    VD_AGENT_CLIPBOARD_UTF8_TEXT, text, len);
         stream = guest_agent_take_output(s.ga);
     }
@@ -636,27 +636,27 @@ static bool g2h_steps(Session *s, const uint8_t *stream, size_t len,
                       DevPeak *peak)
 {
     static const uint32_t text_type = VD_AGENT_CLIPBOARD_UTF8_TEXT;
-    ClipboardInfo *info;
-    VDAgentCounters c;
+    VdcClipboardInfo *info;
+    VdcCounters c;
     const uint8_t *got;
     size_t off;
     double t0;
 
-    guest_agent_send_grab(s->ga, CLIPBOARD_SELECTION_CLIPBOARD, &text_type, 1);
+    guest_agent_send_grab(s->ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD, &text_type, 1);
     session_pump(s);
-    info = clipboard_hub_info(s->hub, CLIPBOARD_SELECTION_CLIPBOARD);
+    info = vdc_clipboard_hub_info(s->hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     if (!info || !info->owner || info->owner == &s->host ||
-        !info->types[CLIPBOARD_TYPE_TEXT].available) {
+        !info->types[VDC_CLIPBOARD_TYPE_TEXT].available) {
         return dev_fail(r, "the guest's grab is not current in the hub");
     }
-    if (!clipboard_hub_request(s->hub, info, CLIPBOARD_TYPE_TEXT) ||
+    if (!vdc_clipboard_hub_request(s->hub, info, VDC_CLIPBOARD_TYPE_TEXT) ||
         guest_agent_count_type(s->ga, VD_AGENT_CLIPBOARD_REQUEST) != 1) {
         return dev_fail(r, "the host's request did not reach the guest");
     }
     peak_begin(peak);
     t0 = now_sec();
     for (off = 0; off < len; off += BENCH_PUSH) {
-        vdagent_chardev_write(s->dev, stream + off,
+        vdc_chardev_write(s->dev, stream + off,
                               MIN((size_t)BENCH_PUSH, len - off));
     }
     peak_end(peak);
@@ -666,7 +666,7 @@ static bool g2h_steps(Session *s, const uint8_t *stream, size_t len,
     r->sec = s->t_got - t0;
     r->bytes = g_bytes_get_size(s->got);
     got = g_bytes_get_data(s->got, NULL);
-    vdagent_chardev_get_counters(s->dev, &c);
+    vdc_chardev_get_counters(s->dev, &c);
     if (r->bytes != text_len || got[0] != text[0] ||
         got[text_len - 1] != text[text_len - 1] ||
         c.msgs_in[VD_AGENT_CLIPBOARD] != 1 || drops_total(&c) != 0) {
@@ -716,10 +716,10 @@ static double bench_g2h(const uint8_t *stream, size_t len, const uint8_t *text,
 /* Wire bytes of a message of @size data bytes, framed in 2048-byte chunks. */
 static uint64_t expected_wire(uint64_t size)
 {
-    uint64_t p = VDAGENT_MSG_HDR_SIZE + size;
+    uint64_t p = VDC_MSG_HDR_SIZE + size;
 
     return p + (p + VD_AGENT_MAX_DATA_SIZE - 1) / VD_AGENT_MAX_DATA_SIZE *
-               VDAGENT_CHUNK_HDR_SIZE;
+               VDC_CHUNK_HDR_SIZE;
 }
 
 /* E's first 36 wire bytes, from the agent's raw builders. */
@@ -727,16 +727,16 @@ static void h2g_expected_head(GByteArray *out, uint32_t size)
 {
     g_autoptr(GByteArray) msg = g_byte_array_new();
     uint32_t type = GUINT32_TO_LE(VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    uint8_t prefix[DEV_PREFIX] = { CLIPBOARD_SELECTION_CLIPBOARD, 0, 0, 0 };
+    uint8_t prefix[DEV_PREFIX] = { VDC_CLIPBOARD_SELECTION_CLIPBOARD, 0, 0, 0 };
 
     memcpy(prefix + 4, &type, 4);
     guest_wire_chunk(out, VDP_CLIENT_PORT,
-                     MIN(VDAGENT_MSG_HDR_SIZE + DEV_PREFIX + size,
+                     MIN(VDC_MSG_HDR_SIZE + DEV_PREFIX + size,
                          (uint32_t)VD_AGENT_MAX_DATA_SIZE), NULL, 0);
     guest_wire_message(msg, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        DEV_PREFIX + size, prefix, sizeof(prefix));
-    g_byte_array_append(out, msg->data + VDAGENT_CHUNK_HDR_SIZE,
-                        msg->len - VDAGENT_CHUNK_HDR_SIZE);
+    g_byte_array_append(out, msg->data + VDC_CHUNK_HDR_SIZE,
+                        msg->len - VDC_CHUNK_HDR_SIZE);
 }
 
 /*
@@ -750,44 +750,44 @@ static bool h2g_steps(Session *s, GBytes *text, int reps, DevRun *r,
     size_t size = g_bytes_get_size(text);
     const uint8_t *tp = g_bytes_get_data(text, NULL);
     uint64_t wire = expected_wire(DEV_PREFIX + size);
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     double best = G_MAXDOUBLE;
     bool ok;
     int rep;
 
     h2g_expected_head(head, (uint32_t)size);
-    info = clipboard_info_new(&s->host, CLIPBOARD_SELECTION_CLIPBOARD);
-    ok = clipboard_hub_set_data(s->hub, &s->host, info, CLIPBOARD_TYPE_TEXT,
+    info = vdc_clipboard_info_new(&s->host, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
+    ok = vdc_clipboard_hub_set_data(s->hub, &s->host, info, VDC_CLIPBOARD_TYPE_TEXT,
                                 text, false) &&
-         clipboard_hub_update(s->hub, info);
-    clipboard_info_unref(info);
+         vdc_clipboard_hub_update(s->hub, info);
+    vdc_clipboard_info_unref(info);
     session_pump(s);
     if (!ok || guest_agent_count_type(s->ga, VD_AGENT_CLIPBOARD_GRAB) != 1) {
         return dev_fail(r, "the host's grab did not reach the guest");
     }
     for (rep = 0; rep < reps; rep++) {
-        VDAgentCounters c0, c1;
+        VdcCounters c0, c1;
         uint64_t pending;
         double t0, t;
 
         s->front.mode = FRONT_BLOCKED;
-        guest_agent_send_request(s->ga, CLIPBOARD_SELECTION_CLIPBOARD,
+        guest_agent_send_request(s->ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                  VD_AGENT_CLIPBOARD_UTF8_TEXT);
         peak_begin(peak);
         session_pump(s);
-        pending = vdagent_chardev_pending_output(s->dev);
+        pending = vdc_chardev_pending_output(s->dev);
         if (pending != wire) {
             return dev_fail(r, "%" G_GUINT64_FORMAT " bytes queued for the "
                             "reply, expected %" G_GUINT64_FORMAT,
                             pending, wire);
         }
-        vdagent_chardev_get_counters(s->dev, &c0);
+        vdc_chardev_get_counters(s->dev, &c0);
         s->front.mode = FRONT_ROUNDS;
         s->front.taken = 0;
         t0 = now_sec();
-        while (vdagent_chardev_pending_output(s->dev) > 0) {
+        while (vdc_chardev_pending_output(s->dev) > 0) {
             s->front.fill = 0;
-            vdagent_chardev_accept_input(s->dev);
+            vdc_chardev_accept_input(s->dev);
             if (s->front.fill == 0) {
                 break;                 /* no progress: caught below */
             }
@@ -795,9 +795,9 @@ static bool h2g_steps(Session *s, GBytes *text, int reps, DevRun *r,
         }
         t = now_sec() - t0;
         peak_end(peak);
-        vdagent_chardev_get_counters(s->dev, &c1);
+        vdc_chardev_get_counters(s->dev, &c1);
         if (s->front.taken != wire ||
-            vdagent_chardev_pending_output(s->dev) != 0 ||
+            vdc_chardev_pending_output(s->dev) != 0 ||
             memcmp(s->front.head, head->data, head->len) != 0 ||
             s->front.last != tp[size - 1] ||
             c1.msgs_out[VD_AGENT_CLIPBOARD] !=
@@ -807,7 +807,7 @@ static bool h2g_steps(Session *s, GBytes *text, int reps, DevRun *r,
                             G_GUINT64_FORMAT " left, header %s, last byte "
                             "%s, %" G_GUINT64_FORMAT " CLIPBOARD written",
                             s->front.taken, wire,
-                            vdagent_chardev_pending_output(s->dev),
+                            vdc_chardev_pending_output(s->dev),
                             memcmp(s->front.head, head->data, head->len) ?
                             "wrong" : "right",
                             s->front.last != tp[size - 1] ? "wrong" : "right",
@@ -892,24 +892,24 @@ static bool measure_device_peak(const PeakArgs *a, DevPeak *res)
 /* G: pixels of @v on an axis of @size pixels (0 -> 0, max -> size - 1). */
 static uint32_t expected_pixel(uint32_t v, uint32_t size)
 {
-    return (uint32_t)((uint64_t)v * (size - 1) / INPUT_ABS_MAX);
+    return (uint32_t)((uint64_t)v * (size - 1) / VDC_INPUT_ABS_MAX);
 }
 
 static int32_t mouse_x(unsigned i)
 {
-    return (int32_t)((i * 7919u) & INPUT_ABS_MAX);
+    return (int32_t)((i * 7919u) & VDC_INPUT_ABS_MAX);
 }
 
 static int32_t mouse_y(unsigned i)
 {
-    return (int32_t)((i * 104729u + 12345u) & INPUT_ABS_MAX);
+    return (int32_t)((i * 104729u + 12345u) & VDC_INPUT_ABS_MAX);
 }
 
 /* The MOUSE_STATE event @i must produce, framed by the agent's builder. */
-static void mouse_expected(GByteArray *out, const VDAgentChardev *dev,
+static void mouse_expected(GByteArray *out, const VdcChardev *dev,
                            unsigned i)
 {
-    const VDAgentHeadConfig *h = &vdagent_chardev_config(dev)->heads[0];
+    const VdcHeadConfig *h = &vdc_chardev_config(dev)->heads[0];
     uint8_t st[sizeof(VDAgentMouseState)] = { 0 };
     uint32_t x = GUINT32_TO_LE(expected_pixel(mouse_x(i), h->width));
     uint32_t y = GUINT32_TO_LE(expected_pixel(mouse_y(i), h->height));
@@ -924,7 +924,7 @@ static void mouse_expected(GByteArray *out, const VDAgentChardev *dev,
 static bool mouse_steps(Session *s, double *best_out, GByteArray *last,
                         DevRun *r)
 {
-    InputRouter *router = vdagent_chardev_input_router(s->dev);
+    VdcInputRouter *router = vdc_chardev_input_router(s->dev);
     g_autoptr(GByteArray) expect = g_byte_array_new();
     double best = G_MAXDOUBLE;
     int rep;
@@ -932,28 +932,28 @@ static bool mouse_steps(Session *s, double *best_out, GByteArray *last,
     mouse_expected(expect, s->dev, MOUSE_EVENTS - 1);
     s->front.mode = FRONT_ALL;
     for (rep = 0; rep < BENCH_REPS; rep++) {
-        VDAgentCounters c0, c1;
+        VdcCounters c0, c1;
         uint64_t refused = 0, msgs;
         unsigned i;
         double t0, t;
 
-        vdagent_chardev_get_counters(s->dev, &c0);
+        vdc_chardev_get_counters(s->dev, &c0);
         s->front.fill = 0;
         s->front.taken = 0;
         t0 = now_sec();
         for (i = 0; i < MOUSE_EVENTS; i++) {
-            refused += !input_send_abs(router, 0, INPUT_AXIS_X, mouse_x(i));
-            refused += !input_send_abs(router, 0, INPUT_AXIS_Y, mouse_y(i));
-            input_event_sync(router);
+            refused += !vdc_input_send_abs(router, 0, VDC_INPUT_AXIS_X, mouse_x(i));
+            refused += !vdc_input_send_abs(router, 0, VDC_INPUT_AXIS_Y, mouse_y(i));
+            vdc_input_event_sync(router);
         }
         t = now_sec() - t0;
-        vdagent_chardev_get_counters(s->dev, &c1);
+        vdc_chardev_get_counters(s->dev, &c1);
         msgs = c1.msgs_out[VD_AGENT_MOUSE_STATE] -
                c0.msgs_out[VD_AGENT_MOUSE_STATE];
         if (refused || msgs != MOUSE_EVENTS ||
             c1.mouse_coalesced != c0.mouse_coalesced ||
             s->front.taken != (uint64_t)MOUSE_EVENTS * MOUSE_WIRE ||
-            vdagent_chardev_pending_output(s->dev) != 0 ||
+            vdc_chardev_pending_output(s->dev) != 0 ||
             s->front.fill < MOUSE_WIRE ||
             memcmp(s->front.buf + s->front.fill - MOUSE_WIRE, expect->data,
                    MOUSE_WIRE) != 0) {
@@ -1103,12 +1103,12 @@ static void bench_device(void)
            "accept_input; G: %u pointer events (x, y, sync), %u wire bytes each\n",
            DEV_ROUND / 1024, MOUSE_EVENTS, MOUSE_WIRE);
     printf("\n");
-    if (!sp || sl != VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+    if (!sp || sl != VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE +
                      DEV_PREFIX + DEV_SIZE ||
         sp[sl - 1] != text[DEV_SIZE - 1]) {
         printf("    WARNING: the agent built a %zu-byte stream (expected "
                "%u): D and its peak are skipped\n", sl,
-               VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE + DEV_PREFIX +
+               VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE + DEV_PREFIX +
                DEV_SIZE);
         sp = NULL;
     }
@@ -1230,23 +1230,23 @@ static void bench_device(void)
  */
 static bool mig_dest_open(Session *d)
 {
-    VDAgentConfig cfg;
+    VdcConfig cfg;
 
     memset(d, 0, sizeof(*d));
-    vdagent_config_init(&cfg);
+    vdc_config_init(&cfg);
     cfg.clipboard = true;
     d->front.mode = FRONT_BLOCKED;
     d->front.buf = g_malloc(DEV_ROUND);
     memset(d->front.buf, 0x5a, DEV_ROUND);
-    d->dev = vdagent_chardev_new(&cfg, &front_ops, &d->front, NULL);
+    d->dev = vdc_chardev_new(&cfg, &front_ops, &d->front, NULL);
     if (!d->dev) {
         return false;
     }
-    d->hub = vdagent_chardev_clipboard_hub(d->dev);
-    d->host = (ClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
+    d->hub = vdc_chardev_clipboard_hub(d->dev);
+    d->host = (VdcClipboardPeer){ .name = "bench-host", .ops = &host_peer_ops,
                                .opaque = d };
-    clipboard_peer_register(d->hub, &d->host);
-    vdagent_chardev_set_running(d->dev, false);
+    vdc_clipboard_peer_register(d->hub, &d->host);
+    vdc_chardev_set_running(d->dev, false);
     return true;
 }
 
@@ -1287,19 +1287,19 @@ static size_t vmdesc_len(const uint8_t *p, size_t len)
 static void mig_bench(Session *src, MigVerify verify, const void *arg,
                       MigResult *res)
 {
-    g_autoptr(MigrationRegistry) src_reg = migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) src_reg = vdc_migration_registry_new();
     int rep;
 
     memset(res, 0, sizeof(*res));
     res->best = res->best_save = res->best_load = G_MAXDOUBLE;
-    if (!vdagent_chardev_register_migration(src->dev, src_reg, 0, NULL)) {
+    if (!vdc_chardev_register_migration(src->dev, src_reg, 0, NULL)) {
         dev_fail(&res->run, "cannot register the source's section");
         return;
     }
     for (rep = 0; rep < MIG_REPS && !res->run.error[0]; rep++) {
-        g_autoptr(MigrationRegistry) dst_reg = migration_registry_new();
+        g_autoptr(VdcMigrationRegistry) dst_reg = vdc_migration_registry_new();
         g_autoptr(GError) err = NULL;
-        MigrationStream *out = NULL, *in = NULL;
+        VdcMigrationStream *out = NULL, *in = NULL;
         const uint8_t *data;
         size_t len = 0;
         double t0, t1, t2;
@@ -1307,19 +1307,19 @@ static void mig_bench(Session *src, MigVerify verify, const void *arg,
         Session d;
 
         if (!mig_dest_open(&d) ||
-            !vdagent_chardev_register_migration(d.dev, dst_reg, 0, NULL)) {
+            !vdc_chardev_register_migration(d.dev, dst_reg, 0, NULL)) {
             dev_fail(&res->run, "cannot make a destination device");
             session_close(&d);
             break;
         }
         t0 = now_sec();
-        out = migration_stream_new_buffer();
-        saved = migration_save(src_reg, out, &err);
+        out = vdc_migration_stream_new_buffer();
+        saved = vdc_migration_save(src_reg, out, &err);
         t1 = now_sec();
         if (saved) {
-            data = migration_stream_data(out, &len);
-            in = migration_stream_new_reader(data, len);
-            loaded = migration_load(dst_reg, in, &err);
+            data = vdc_migration_stream_data(out, &len);
+            in = vdc_migration_stream_new_reader(data, len);
+            loaded = vdc_migration_load(dst_reg, in, &err);
         }
         t2 = now_sec();
         if (!saved || !loaded) {
@@ -1338,13 +1338,13 @@ static void mig_bench(Session *src, MigVerify verify, const void *arg,
             }
             if (rep == MIG_REPS - 1 && verify) {
                 /* The registry first: it points at the device. */
-                g_clear_pointer(&dst_reg, migration_registry_free);
+                g_clear_pointer(&dst_reg, vdc_migration_registry_free);
                 verify(src, &d, arg, &res->run);
             }
         }
-        migration_stream_free(in);
-        migration_stream_free(out);
-        g_clear_pointer(&dst_reg, migration_registry_free);
+        vdc_migration_stream_free(in);
+        vdc_migration_stream_free(out);
+        g_clear_pointer(&dst_reg, vdc_migration_registry_free);
         session_close(&d);
     }
 }
@@ -1352,18 +1352,18 @@ static void mig_bench(Session *src, MigVerify verify, const void *arg,
 /* The destination's guest side opens (not a reconnect) and it runs. */
 static bool mig_resume(Session *src, Session *d, DevRun *r)
 {
-    uint64_t pending = vdagent_chardev_pending_output(d->dev);
+    uint64_t pending = vdc_chardev_pending_output(d->dev);
 
-    if (!vdagent_chardev_connected(d->dev)) {
+    if (!vdc_chardev_connected(d->dev)) {
         return dev_fail(r, "the destination is not connected after the load");
     }
     d->front.mode = FRONT_AGENT;
     d->front.ga = src->ga;
-    vdagent_chardev_set_guest_open(d->dev, true);
-    if (vdagent_chardev_pending_output(d->dev) != pending) {
+    vdc_chardev_set_guest_open(d->dev, true);
+    if (vdc_chardev_pending_output(d->dev) != pending) {
         return dev_fail(r, "the destination's guest open was a reconnect");
     }
-    vdagent_chardev_set_running(d->dev, true);
+    vdc_chardev_set_running(d->dev, true);
     return true;
 }
 
@@ -1377,12 +1377,12 @@ static bool mig_verify_idle(Session *src, Session *d, const void *arg,
     }
     if (guest_agent_n_received(src->ga) != before ||
         guest_agent_errors(src->ga) != 0 ||
-        !vdagent_chardev_guest_has_cap(d->dev,
+        !vdc_chardev_guest_has_cap(d->dev,
                                        VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
         return dev_fail(r, "after the load: %zu messages to the guest, %u "
                         "errors, caps %s", guest_agent_n_received(src->ga) -
                         before, guest_agent_errors(src->ga),
-                        vdagent_chardev_guest_has_cap(d->dev,
+                        vdc_chardev_guest_has_cap(d->dev,
                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ?
                         "kept" : "lost");
     }
@@ -1402,7 +1402,7 @@ static bool mig_verify_parser(Session *src, Session *d, const void *opaque,
                               DevRun *r)
 {
     const MigParserArg *a = opaque;
-    VDAgentCounters c;
+    VdcCounters c;
     const uint8_t *got;
     size_t off, n;
 
@@ -1410,10 +1410,10 @@ static bool mig_verify_parser(Session *src, Session *d, const void *opaque,
         return false;
     }
     for (off = a->pushed; off < a->len; off += BENCH_PUSH) {
-        vdagent_chardev_write(d->dev, a->stream + off,
+        vdc_chardev_write(d->dev, a->stream + off,
                               MIN((size_t)BENCH_PUSH, a->len - off));
     }
-    vdagent_chardev_get_counters(d->dev, &c);
+    vdc_chardev_get_counters(d->dev, &c);
     if (!d->got) {
         return dev_fail(r, "the destination's host peer never saw the "
                         "guest's text (%" G_GUINT64_FORMAT " CLIPBOARD in, "
@@ -1453,14 +1453,14 @@ static bool mig_verify_output(Session *src, Session *d, const void *opaque,
     if (guest_agent_count_type(src->ga, VD_AGENT_CLIPBOARD) != before + 1 ||
         !m || m->type != VD_AGENT_CLIPBOARD || m->size != DEV_PREFIX + len ||
         memcmp(m->data + DEV_PREFIX, tp, len) != 0 ||
-        vdagent_chardev_pending_output(d->dev) != 0 ||
+        vdc_chardev_pending_output(d->dev) != 0 ||
         guest_agent_errors(src->ga) != 0) {
         return dev_fail(r, "the guest got %zu CLIPBOARD from the destination "
                         "(expected 1 of %zu bytes), %" G_GUINT64_FORMAT
                         " bytes left, %u agent errors",
                         guest_agent_count_type(src->ga, VD_AGENT_CLIPBOARD) -
                         before, DEV_PREFIX + len,
-                        vdagent_chardev_pending_output(d->dev),
+                        vdc_chardev_pending_output(d->dev),
                         guest_agent_errors(src->ga));
     }
     return true;
@@ -1519,7 +1519,7 @@ static void bench_migration(void)
     MigParserArg parg = { 0 };
     MigResult idle, parser, output;
     const uint8_t *sp = NULL;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     size_t sl = 0, off, i;
     Session s;
     bool ok;
@@ -1547,32 +1547,32 @@ static void bench_migration(void)
     if (!session_open(&s)) {
         dev_fail(&idle.run, "session set-up: caps not negotiated as expected");
     } else {
-        vdagent_chardev_set_running(s.dev, false);
+        vdc_chardev_set_running(s.dev, false);
         mig_bench(&s, mig_verify_idle, NULL, &idle);
     }
     session_close(&s);
 
     /* parser: the guest grabs, the host asks, half of the reply arrives */
     memset(&parser, 0, sizeof(parser));
-    if (!sp || sl != VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+    if (!sp || sl != VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE +
                      DEV_PREFIX + MIG_MSG) {
         dev_fail(&parser.run, "the agent built a %zu-byte stream", sl);
     } else if (!session_open(&s)) {
         dev_fail(&parser.run, "session set-up: caps not negotiated as expected");
     } else {
-        guest_agent_send_grab(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+        guest_agent_send_grab(s.ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                               &text_type, 1);
         session_pump(&s);
-        info = clipboard_hub_info(s.hub, CLIPBOARD_SELECTION_CLIPBOARD);
+        info = vdc_clipboard_hub_info(s.hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
         if (!info || !info->owner || info->owner == &s.host ||
-            !clipboard_hub_request(s.hub, info, CLIPBOARD_TYPE_TEXT) ||
+            !vdc_clipboard_hub_request(s.hub, info, VDC_CLIPBOARD_TYPE_TEXT) ||
             guest_agent_count_type(s.ga, VD_AGENT_CLIPBOARD_REQUEST) != 1) {
             dev_fail(&parser.run, "the host's request did not reach the guest");
         } else {
             for (off = 0; off < MIG_IN_FLIGHT; off += BENCH_PUSH) {
-                vdagent_chardev_write(s.dev, sp + off, BENCH_PUSH);
+                vdc_chardev_write(s.dev, sp + off, BENCH_PUSH);
             }
-            vdagent_chardev_set_running(s.dev, false);
+            vdc_chardev_set_running(s.dev, false);
             if (s.got) {
                 dev_fail(&parser.run, "the message completed early");
             } else {
@@ -1589,22 +1589,22 @@ static void bench_migration(void)
     if (!session_open(&s)) {
         dev_fail(&output.run, "session set-up: caps not negotiated as expected");
     } else {
-        info = clipboard_info_new(&s.host, CLIPBOARD_SELECTION_CLIPBOARD);
-        ok = clipboard_hub_set_data(s.hub, &s.host, info, CLIPBOARD_TYPE_TEXT,
+        info = vdc_clipboard_info_new(&s.host, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
+        ok = vdc_clipboard_hub_set_data(s.hub, &s.host, info, VDC_CLIPBOARD_TYPE_TEXT,
                                     reply, false) &&
-             clipboard_hub_update(s.hub, info);
-        clipboard_info_unref(info);
+             vdc_clipboard_hub_update(s.hub, info);
+        vdc_clipboard_info_unref(info);
         session_pump(&s);
         s.front.mode = FRONT_BLOCKED;
-        guest_agent_send_request(s.ga, CLIPBOARD_SELECTION_CLIPBOARD,
+        guest_agent_send_request(s.ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                  VD_AGENT_CLIPBOARD_UTF8_TEXT);
         session_pump(&s);
-        vdagent_chardev_set_running(s.dev, false);
-        if (!ok || vdagent_chardev_pending_output(s.dev) !=
+        vdc_chardev_set_running(s.dev, false);
+        if (!ok || vdc_chardev_pending_output(s.dev) !=
                    expected_wire(DEV_PREFIX + MIG_OUT_TEXT)) {
             dev_fail(&output.run, "%" G_GUINT64_FORMAT " bytes queued for the "
                      "reply, expected %" G_GUINT64_FORMAT,
-                     vdagent_chardev_pending_output(s.dev),
+                     vdc_chardev_pending_output(s.dev),
                      expected_wire(DEV_PREFIX + MIG_OUT_TEXT));
         } else {
             mig_bench(&s, mig_verify_output, reply, &output);
@@ -1662,7 +1662,7 @@ int main(void)
     for (;;) {
         uint32_t size = CLIP_MIN + xorshift32(&rng) % (CLIP_MAX - CLIP_MIN + 1);
 
-        if (clip->len + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE + size >
+        if (clip->len + VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE + size >
             BENCH_SIZE) {
             break;
         }
@@ -1672,14 +1672,14 @@ int main(void)
         n_clip++;
         clip_data += size;
     }
-    big = g_byte_array_sized_new(VDAGENT_CHUNK_HDR_SIZE +
-                                 VDAGENT_MSG_HDR_SIZE + BENCH_SIZE);
+    big = g_byte_array_sized_new(VDC_CHUNK_HDR_SIZE +
+                                 VDC_MSG_HDR_SIZE + BENCH_SIZE);
     guest_wire_message(big, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        BENCH_SIZE, payload, BENCH_SIZE);
     /* What the writer must produce, framed by the guest agent's encoder. */
-    expect = g_byte_array_sized_new((guint)vdagent_writer_wire_size(BENCH_SIZE));
+    expect = g_byte_array_sized_new((guint)vdc_writer_wire_size(BENCH_SIZE));
     guest_wire_message_chunked(expect, VD_AGENT_CLIPBOARD, payload, BENCH_SIZE,
-                               VDAGENT_OUT_CHUNK_MAX);
+                               VDC_OUT_CHUNK_MAX);
     wire_expected = expect->len;
     dst_len = MAX((size_t)wire_expected, (size_t)BENCH_SIZE);
     dst = g_malloc(dst_len);

@@ -1,6 +1,6 @@
 /*
  * check_clipboard.h: the fixture of the clipboard hub suites
- * (clipboard/clipboard.h):
+ * (clipboard/vdc-clipboard.h):
  *   check_clipboard_peers.c     registration, unregistration, peers
  *                               acting from inside notify, releases
  *   check_clipboard_grabs.c     updates, serials, a stopped hub
@@ -26,34 +26,34 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "tests/test-util.h"
 
 #define TIMEOUT_MS 30u                /* request timeout of test hubs */
 #define WAIT_MS 2000u                 /* bound on any wait for a timer */
 #define QUIET_MS (4 * TIMEOUT_MS)     /* "nothing comes": well past a timeout */
 
-#define SEL_CB CLIPBOARD_SELECTION_CLIPBOARD
-#define SEL_PRI CLIPBOARD_SELECTION_PRIMARY
-#define SEL_SEC CLIPBOARD_SELECTION_SECONDARY
-#define TEXT CLIPBOARD_TYPE_TEXT
-#define PNG CLIPBOARD_TYPE_PNG
+#define SEL_CB VDC_CLIPBOARD_SELECTION_CLIPBOARD
+#define SEL_PRI VDC_CLIPBOARD_SELECTION_PRIMARY
+#define SEL_SEC VDC_CLIPBOARD_SELECTION_SECONDARY
+#define TEXT VDC_CLIPBOARD_TYPE_TEXT
+#define PNG VDC_CLIPBOARD_TYPE_PNG
 #define BIT(t) (1u << (t))
 
-#define UPDATE CLIPBOARD_NOTIFY_UPDATE
-#define RESET CLIPBOARD_NOTIFY_RESET_SERIAL
-#define TIMEOUT CLIPBOARD_NOTIFY_REQUEST_TIMEOUT
+#define UPDATE VDC_CLIPBOARD_NOTIFY_UPDATE
+#define RESET VDC_CLIPBOARD_NOTIFY_RESET_SERIAL
+#define TIMEOUT VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT
 
 /* ---- payloads ---------------------------------------------------- */
 
 /* Distinct data per type; never empty. */
-extern const char *const payloads[CLIPBOARD_TYPE__COUNT];
+extern const char *const payloads[VDC_CLIPBOARD_TYPE__COUNT];
 
 /* The payload of @type (static bytes, the caller owns the GBytes). */
-GBytes *payload(ClipboardType type);
+GBytes *payload(VdcClipboardType type);
 
 /* @data is exactly the payload of @type. */
-void check_payload(GBytes *data, ClipboardType type);
+void check_payload(GBytes *data, VdcClipboardType type);
 
 /* ---- recording peer ------------------------------------------------ */
 
@@ -64,29 +64,29 @@ void check_payload(GBytes *data, ClipboardType type);
  * logging each notification.
  */
 typedef struct Note {
-    ClipboardNotifyType type;
-    ClipboardInfo *info;            /* borrowed then: compare, never follow */
-    ClipboardPeer *owner;           /* info->owner then */
-    ClipboardSelection selection;   /* info->selection then */
-    unsigned types;                 /* clipboard_info_types(info) then */
+    VdcClipboardNotifyType type;
+    VdcClipboardInfo *info;            /* borrowed then: compare, never follow */
+    VdcClipboardPeer *owner;           /* info->owner then */
+    VdcClipboardSelection selection;   /* info->selection then */
+    unsigned types;                 /* vdc_clipboard_info_types(info) then */
     bool new_info;
-    ClipboardType data_type;
+    VdcClipboardType data_type;
 } Note;
 
 typedef struct Req {
-    ClipboardInfo *info;
-    ClipboardType type;
+    VdcClipboardInfo *info;
+    VdcClipboardType type;
 } Req;
 
 typedef enum { ANSWER_NEVER, ANSWER_SYNC } Answer;
 
 typedef struct RecPeer RecPeer;
 
-typedef void (*RecHook)(RecPeer *rp, const ClipboardNotify *n);
+typedef void (*RecHook)(RecPeer *rp, const VdcClipboardNotify *n);
 
 struct RecPeer {
-    ClipboardPeer peer;
-    ClipboardHub *hub;              /* where it answers requests */
+    VdcClipboardPeer peer;
+    VdcClipboardHub *hub;              /* where it answers requests */
     GArray *notes;                  /* Note */
     GArray *reqs;                   /* Req */
     Answer answer;
@@ -101,36 +101,36 @@ struct RecPeer {
  * @hub, with a request callback when @can_request; rec_fini() frees its
  * logs.  rec_new() allocates one, rec_free() frees it (unregistered).
  */
-void rec_init(RecPeer *rp, const char *name, ClipboardHub *hub,
+void rec_init(RecPeer *rp, const char *name, VdcClipboardHub *hub,
               bool can_request);
 void rec_fini(RecPeer *rp);
-RecPeer *rec_new(const char *name, ClipboardHub *hub, bool can_request);
+RecPeer *rec_new(const char *name, VdcClipboardHub *hub, bool can_request);
 void rec_free(RecPeer *rp);
 
 /* Forget what @rp logged. */
 void rec_clear(RecPeer *rp);
 
 /* How many notifications of @type @rp saw. */
-unsigned rec_count(const RecPeer *rp, ClipboardNotifyType type);
+unsigned rec_count(const RecPeer *rp, VdcClipboardNotifyType type);
 
 /* The @i-th notification @rp saw (there must be one). */
 const Note *note_at(const RecPeer *rp, unsigned i);
 
 /* How many UPDATEs of @sel @rp saw. */
-unsigned count_updates(const RecPeer *rp, ClipboardSelection sel);
+unsigned count_updates(const RecPeer *rp, VdcClipboardSelection sel);
 
 /* The last UPDATE @rp saw for @sel. */
-const Note *last_update(const RecPeer *rp, ClipboardSelection sel);
+const Note *last_update(const RecPeer *rp, VdcClipboardSelection sel);
 
 /* The @i-th request made of @rp (there must be one). */
 const Req *req_at(const RecPeer *rp, unsigned i);
 
 /* @n is an UPDATE of @info with @new_info. */
-void check_update(const Note *n, ClipboardInfo *info, bool new_info);
+void check_update(const Note *n, VdcClipboardInfo *info, bool new_info);
 
 /* @n is a REQUEST_TIMEOUT of @type of @info. */
-void check_timeout(const Note *n, ClipboardInfo *info,
-                   ClipboardType type);
+void check_timeout(const Note *n, VdcClipboardInfo *info,
+                   VdcClipboardType type);
 
 /* ---- main loop ----------------------------------------------------- */
 
@@ -143,20 +143,20 @@ bool got_two_timeouts(const void *arg);
 /* ---- infos --------------------------------------------------------- */
 
 /* A grab by @owner (NULL: nobody) announcing the types of @mask, no data. */
-ClipboardInfo *grab_info(RecPeer *owner, ClipboardSelection sel,
+VdcClipboardInfo *grab_info(RecPeer *owner, VdcClipboardSelection sel,
                     unsigned mask);
 
 /* Give @info the data of the types of @mask, as a grab that carries it. */
-void fill_info(ClipboardInfo *info, unsigned mask);
+void fill_info(VdcClipboardInfo *info, unsigned mask);
 
 /* Stamp @info with @serial. */
-void with_serial(ClipboardInfo *info, uint32_t serial);
+void with_serial(VdcClipboardInfo *info, uint32_t serial);
 
 /* ---- fixture ------------------------------------------------------- */
 
 /* The fixture of each test: a fresh hub and its peers. */
 typedef struct HubFixture {
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
     RecPeer *a, *b, *n;             /* registered in this order */
     RecPeer *guarded;               /* see guarded_new() */
     bool guarded_alive;
@@ -173,7 +173,7 @@ extern HubFixture fx;
 void clear_logs(void);
 
 /* Make @info (borrowed) the current info of its selection. */
-void install_info(ClipboardInfo *info);
+void install_info(VdcClipboardInfo *info);
 
 /* No peer of the fixture saw anything. */
 void check_silence(void);

@@ -11,20 +11,20 @@
 /* ---- payloads ---------------------------------------------------- */
 
 /* Distinct data per type; never empty. */
-const char *const payloads[CLIPBOARD_TYPE__COUNT] = {
-    [CLIPBOARD_TYPE_TEXT] = "hello, clipboard",
-    [CLIPBOARD_TYPE_PNG] = "\x89PNG\r\n\x1a\n-png",
-    [CLIPBOARD_TYPE_BMP] = "BM-bitmap",
-    [CLIPBOARD_TYPE_TIFF] = "II*\x01-tiff",
-    [CLIPBOARD_TYPE_JPG] = "\xff\xd8\xff-jpg",
+const char *const payloads[VDC_CLIPBOARD_TYPE__COUNT] = {
+    [VDC_CLIPBOARD_TYPE_TEXT] = "hello, clipboard",
+    [VDC_CLIPBOARD_TYPE_PNG] = "\x89PNG\r\n\x1a\n-png",
+    [VDC_CLIPBOARD_TYPE_BMP] = "BM-bitmap",
+    [VDC_CLIPBOARD_TYPE_TIFF] = "II*\x01-tiff",
+    [VDC_CLIPBOARD_TYPE_JPG] = "\xff\xd8\xff-jpg",
 };
 
-GBytes *payload(ClipboardType type)
+GBytes *payload(VdcClipboardType type)
 {
     return g_bytes_new_static(payloads[type], strlen(payloads[type]));
 }
 
-void check_payload(GBytes *data, ClipboardType type)
+void check_payload(GBytes *data, VdcClipboardType type)
 {
     ck_assert_ptr_nonnull(data);
     ck_assert_uint_eq(g_bytes_get_size(data), strlen(payloads[type]));
@@ -34,7 +34,7 @@ void check_payload(GBytes *data, ClipboardType type)
 
 /* ---- recording peer ------------------------------------------------ */
 
-static void rec_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void rec_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     RecPeer *rp = peer->opaque;
     Note note = {
@@ -50,7 +50,7 @@ static void rec_notify(ClipboardPeer *peer, const ClipboardNotify *n)
         ck_assert_int_gt(n->info->refcount, 0);
         note.owner = n->info->owner;
         note.selection = n->info->selection;
-        note.types = clipboard_info_types(n->info);
+        note.types = vdc_clipboard_info_types(n->info);
     }
     g_array_append_val(rp->notes, note);
     if (rp->hook) {
@@ -59,8 +59,8 @@ static void rec_notify(ClipboardPeer *peer, const ClipboardNotify *n)
     }
 }
 
-static void rec_request(ClipboardPeer *peer, ClipboardInfo *info,
-                        ClipboardType type)
+static void rec_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                        VdcClipboardType type)
 {
     RecPeer *rp = peer->opaque;
     Req req = { .info = info, .type = type };
@@ -69,21 +69,21 @@ static void rec_request(ClipboardPeer *peer, ClipboardInfo *info,
     if (rp->answer == ANSWER_SYNC) {
         g_autoptr(GBytes) data = payload(type);
 
-        ck_assert(clipboard_hub_set_data(rp->hub, peer, info, type, data,
+        ck_assert(vdc_clipboard_hub_set_data(rp->hub, peer, info, type, data,
                                          rp->answer_update));
     }
 }
 
-static const ClipboardPeerOps rec_ops = {
+static const VdcClipboardPeerOps rec_ops = {
     .notify = rec_notify,
     .request = rec_request,
 };
 
-static const ClipboardPeerOps rec_ops_norequest = {
+static const VdcClipboardPeerOps rec_ops_norequest = {
     .notify = rec_notify,
 };
 
-void rec_init(RecPeer *rp, const char *name, ClipboardHub *hub,
+void rec_init(RecPeer *rp, const char *name, VdcClipboardHub *hub,
               bool can_request)
 {
     memset(rp, 0, sizeof(*rp));
@@ -102,7 +102,7 @@ void rec_fini(RecPeer *rp)
     rp->notes = rp->reqs = NULL;
 }
 
-RecPeer *rec_new(const char *name, ClipboardHub *hub, bool can_request)
+RecPeer *rec_new(const char *name, VdcClipboardHub *hub, bool can_request)
 {
     RecPeer *rp = g_new(RecPeer, 1);
 
@@ -112,7 +112,7 @@ RecPeer *rec_new(const char *name, ClipboardHub *hub, bool can_request)
 
 void rec_free(RecPeer *rp)
 {
-    ck_assert(!clipboard_peer_registered(&rp->peer));
+    ck_assert(!vdc_clipboard_peer_registered(&rp->peer));
     rec_fini(rp);
     g_free(rp);
 }
@@ -123,7 +123,7 @@ void rec_clear(RecPeer *rp)
     g_array_set_size(rp->reqs, 0);
 }
 
-unsigned rec_count(const RecPeer *rp, ClipboardNotifyType type)
+unsigned rec_count(const RecPeer *rp, VdcClipboardNotifyType type)
 {
     unsigned i, c = 0;
 
@@ -139,7 +139,7 @@ const Note *note_at(const RecPeer *rp, unsigned i)
     return &g_array_index(rp->notes, Note, i);
 }
 
-unsigned count_updates(const RecPeer *rp, ClipboardSelection sel)
+unsigned count_updates(const RecPeer *rp, VdcClipboardSelection sel)
 {
     unsigned i, c = 0;
 
@@ -151,7 +151,7 @@ unsigned count_updates(const RecPeer *rp, ClipboardSelection sel)
     return c;
 }
 
-const Note *last_update(const RecPeer *rp, ClipboardSelection sel)
+const Note *last_update(const RecPeer *rp, VdcClipboardSelection sel)
 {
     unsigned i;
 
@@ -172,15 +172,15 @@ const Req *req_at(const RecPeer *rp, unsigned i)
     return &g_array_index(rp->reqs, Req, i);
 }
 
-void check_update(const Note *n, ClipboardInfo *info, bool new_info)
+void check_update(const Note *n, VdcClipboardInfo *info, bool new_info)
 {
     ck_assert_int_eq(n->type, UPDATE);
     ck_assert_ptr_eq(n->info, info);
     ck_assert_int_eq(n->new_info, new_info);
 }
 
-void check_timeout(const Note *n, ClipboardInfo *info,
-                   ClipboardType type)
+void check_timeout(const Note *n, VdcClipboardInfo *info,
+                   VdcClipboardType type)
 {
     ck_assert_int_eq(n->type, TIMEOUT);
     ck_assert_ptr_eq(n->info, info);
@@ -201,24 +201,24 @@ bool got_two_timeouts(const void *arg)
 
 /* ---- infos --------------------------------------------------------- */
 
-ClipboardInfo *grab_info(RecPeer *owner, ClipboardSelection sel,
+VdcClipboardInfo *grab_info(RecPeer *owner, VdcClipboardSelection sel,
                     unsigned mask)
 {
-    ClipboardInfo *info = clipboard_info_new(owner ? &owner->peer : NULL, sel);
+    VdcClipboardInfo *info = vdc_clipboard_info_new(owner ? &owner->peer : NULL, sel);
     unsigned t;
 
     ck_assert_ptr_nonnull(info);
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         info->types[t].available = (mask & BIT(t)) != 0;
     }
     return info;
 }
 
-void fill_info(ClipboardInfo *info, unsigned mask)
+void fill_info(VdcClipboardInfo *info, unsigned mask)
 {
     unsigned t;
 
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (mask & BIT(t)) {
             info->types[t].available = true;
             info->types[t].data = payload(t);
@@ -226,7 +226,7 @@ void fill_info(ClipboardInfo *info, unsigned mask)
     }
 }
 
-void with_serial(ClipboardInfo *info, uint32_t serial)
+void with_serial(VdcClipboardInfo *info, uint32_t serial)
 {
     info->has_serial = true;
     info->serial = serial;
@@ -238,15 +238,15 @@ HubFixture fx;
 
 static void setup(void)
 {
-    fx.hub = clipboard_hub_new();
+    fx.hub = vdc_clipboard_hub_new();
     ck_assert_ptr_nonnull(fx.hub);
-    clipboard_hub_set_timeout(fx.hub, TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(fx.hub, TIMEOUT_MS);
     fx.a = rec_new("a", fx.hub, true);
     fx.b = rec_new("b", fx.hub, true);
     fx.n = rec_new("n", fx.hub, false);
-    ck_assert(clipboard_peer_register(fx.hub, &fx.a->peer));
-    ck_assert(clipboard_peer_register(fx.hub, &fx.b->peer));
-    ck_assert(clipboard_peer_register(fx.hub, &fx.n->peer));
+    ck_assert(vdc_clipboard_peer_register(fx.hub, &fx.a->peer));
+    ck_assert(vdc_clipboard_peer_register(fx.hub, &fx.b->peer));
+    ck_assert(vdc_clipboard_peer_register(fx.hub, &fx.n->peer));
 }
 
 static void teardown(void)
@@ -261,15 +261,15 @@ static void teardown(void)
     if (fx.guarded) {
         if (fx.guarded_alive) {
             fx.guarded->hook = NULL;
-            clipboard_peer_unregister(&fx.guarded->peer);
+            vdc_clipboard_peer_unregister(&fx.guarded->peer);
             rec_fini(fx.guarded);
         }
         ck_assert_int_eq(munmap(fx.guarded, fx.guarded_size), 0);
     }
     for (i = 0; i < G_N_ELEMENTS(all); i++) {
-        clipboard_peer_unregister(&all[i]->peer);
+        vdc_clipboard_peer_unregister(&all[i]->peer);
     }
-    clipboard_hub_free(fx.hub);
+    vdc_clipboard_hub_free(fx.hub);
     for (i = 0; i < G_N_ELEMENTS(all); i++) {
         rec_free(all[i]);
     }
@@ -283,10 +283,10 @@ void clear_logs(void)
     rec_clear(fx.n);
 }
 
-void install_info(ClipboardInfo *info)
+void install_info(VdcClipboardInfo *info)
 {
-    ck_assert(clipboard_hub_update(fx.hub, info));
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, info->selection), info);
+    ck_assert(vdc_clipboard_hub_update(fx.hub, info));
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, info->selection), info);
 }
 
 void check_silence(void)
@@ -309,14 +309,14 @@ RecPeer *guarded_new(void)
     fx.guarded_size = size;
     fx.guarded_alive = true;
     rec_init(fx.guarded, "guarded", fx.hub, true);
-    ck_assert(clipboard_peer_register(fx.hub, &fx.guarded->peer));
+    ck_assert(vdc_clipboard_peer_register(fx.hub, &fx.guarded->peer));
     return fx.guarded;
 }
 
 void guarded_destroy(RecPeer *rp)
 {
     ck_assert_ptr_eq(rp, fx.guarded);
-    ck_assert(!clipboard_peer_registered(&rp->peer));
+    ck_assert(!vdc_clipboard_peer_registered(&rp->peer));
     rec_fini(rp);
     fx.guarded_alive = false;
     ck_assert_int_eq(mprotect(rp, fx.guarded_size, PROT_NONE), 0);

@@ -13,7 +13,7 @@
 
 START_TEST(test_update_notifies_everyone)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
                                               BIT(TEXT) | BIT(PNG));
 
     install_info(info);
@@ -28,16 +28,16 @@ START_TEST(test_update_notifies_everyone)
         ck_assert_int_eq(n->selection, SEL_CB);
         ck_assert_uint_eq(n->types, BIT(TEXT) | BIT(PNG));
     }
-    ck_assert(clipboard_peer_owns(&fx.a->peer, SEL_CB));
-    ck_assert(!clipboard_peer_owns(&fx.b->peer, SEL_CB));
-    ck_assert(!clipboard_peer_owns(&fx.a->peer, SEL_PRI));
+    ck_assert(vdc_clipboard_peer_owns(&fx.a->peer, SEL_CB));
+    ck_assert(!vdc_clipboard_peer_owns(&fx.b->peer, SEL_CB));
+    ck_assert(!vdc_clipboard_peer_owns(&fx.a->peer, SEL_PRI));
 }
 END_TEST
 
 START_TEST(test_update_unrefs_old)
 {
-    g_autoptr(ClipboardInfo) info1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     install_info(info1);
     ck_assert_int_eq(info1->refcount, 2);
@@ -50,26 +50,26 @@ START_TEST(test_update_unrefs_old)
         check_update(note_at(rp, 0), info2, true);
         ck_assert_ptr_eq(note_at(rp, 0)->owner, &fx.b->peer);
     }
-    ck_assert(!clipboard_peer_owns(&fx.a->peer, SEL_CB));
-    ck_assert(clipboard_peer_owns(&fx.b->peer, SEL_CB));
+    ck_assert(!vdc_clipboard_peer_owns(&fx.a->peer, SEL_CB));
+    ck_assert(vdc_clipboard_peer_owns(&fx.b->peer, SEL_CB));
 }
 END_TEST
 
 /* Q8: updating with the current info, held only by the hub. */
 START_TEST(test_update_same_info)
 {
-    ClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    VdcClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     unsigned round;
 
     install_info(info);
-    clipboard_info_unref(info);
-    info = clipboard_hub_info(fx.hub, SEL_CB);
+    vdc_clipboard_info_unref(info);
+    info = vdc_clipboard_hub_info(fx.hub, SEL_CB);
     ck_assert_int_eq(info->refcount, 1);
     for (round = 0; round < 2; round++) {
         clear_logs();
-        ck_assert(clipboard_hub_update(fx.hub, clipboard_hub_info(fx.hub,
+        ck_assert(vdc_clipboard_hub_update(fx.hub, vdc_clipboard_hub_info(fx.hub,
                                                                   SEL_CB)));
-        ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), info);
+        ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
         ck_assert_int_eq(info->refcount, 1);
         FOR_PEERS(rp) {
             ck_assert_uint_eq(rp->notes->len, 1);
@@ -86,19 +86,19 @@ END_TEST
  */
 START_TEST(test_update_refused)
 {
-    ClipboardType t = _i % CLIPBOARD_TYPE__COUNT;
-    ClipboardType other = (t + 1) % CLIPBOARD_TYPE__COUNT;
-    RecPeer *owner = _i < CLIPBOARD_TYPE__COUNT ? NULL : fx.n;
-    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) bad = grab_info(owner, SEL_CB, BIT(t));
+    VdcClipboardType t = _i % VDC_CLIPBOARD_TYPE__COUNT;
+    VdcClipboardType other = (t + 1) % VDC_CLIPBOARD_TYPE__COUNT;
+    RecPeer *owner = _i < VDC_CLIPBOARD_TYPE__COUNT ? NULL : fx.n;
+    g_autoptr(VdcClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) bad = grab_info(owner, SEL_CB, BIT(t));
 
     fill_info(bad, BIT(other));
     install_info(cur);
-    ck_assert(clipboard_hub_request(fx.hub, cur, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, cur, TEXT));
     clear_logs();
 
-    ck_assert(!clipboard_hub_update(fx.hub, bad));
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), cur);
+    ck_assert(!vdc_clipboard_hub_update(fx.hub, bad));
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), cur);
     ck_assert_int_eq(bad->refcount, 1);
     ck_assert_int_eq(cur->refcount, 2);
     check_silence();
@@ -117,15 +117,15 @@ START_TEST(test_update_accepted)
         unsigned filled;        /* available with data */
     } rows[] = {
         { 0, 0, 0 },
-        { 0, 0, CLIPBOARD_TYPE_MASK_ALL },
+        { 0, 0, VDC_CLIPBOARD_TYPE_MASK_ALL },
         { 2, 0, 0 },
-        { 2, 0, CLIPBOARD_TYPE_MASK_ALL },
+        { 2, 0, VDC_CLIPBOARD_TYPE_MASK_ALL },
         { 2, 0, BIT(PNG) },
-        { 1, CLIPBOARD_TYPE_MASK_ALL, 0 },
+        { 1, VDC_CLIPBOARD_TYPE_MASK_ALL, 0 },
         { 1, BIT(TEXT), BIT(PNG) },
     };
     RecPeer *owners[] = { NULL, fx.a, fx.n };
-    g_autoptr(ClipboardInfo) info =
+    g_autoptr(VdcClipboardInfo) info =
         grab_info(owners[rows[_i].owner], SEL_PRI, rows[_i].announced);
 
     fill_info(info, rows[_i].filled);
@@ -162,19 +162,19 @@ static const struct {
 /* Current CLIPBOARD serial 5. */
 START_TEST(test_check_serial)
 {
-    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     with_serial(cur, 5);
     install_info(cur);
     clear_logs();
     in->has_serial = serial_rows[_i].has_serial;
     in->serial = serial_rows[_i].serial;
-    ck_assert_int_eq(clipboard_hub_check_serial(fx.hub, in,
+    ck_assert_int_eq(vdc_clipboard_hub_check_serial(fx.hub, in,
                                                 serial_rows[_i].wins_tie),
                      serial_rows[_i].ok);
     /* a check changes nothing */
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), cur);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), cur);
     ck_assert_uint_eq(cur->serial, 5);
     check_silence();
 }
@@ -182,31 +182,31 @@ END_TEST
 
 START_TEST(test_check_serial_no_current_serial)
 {
-    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) cur = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
 
     with_serial(in, 0);
     /* no current info */
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, true));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, false));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, true));
     /* a current info without serial */
     install_info(cur);
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, true));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, false));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, true));
     /* a serial on another selection does not count */
     with_serial(pri, 100);
     install_info(pri);
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, false));
 }
 END_TEST
 
 START_TEST(test_reset_serial)
 {
-    g_autoptr(ClipboardInfo) cb = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) pri = grab_info(fx.b, SEL_PRI, BIT(TEXT));
-    g_autoptr(ClipboardInfo) sec = grab_info(fx.a, SEL_SEC, BIT(TEXT));
-    g_autoptr(ClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) cb = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) pri = grab_info(fx.b, SEL_PRI, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) sec = grab_info(fx.a, SEL_SEC, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) in = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     with_serial(cb, 7);
     with_serial(pri, 8);
@@ -215,7 +215,7 @@ START_TEST(test_reset_serial)
     install_info(pri);
     install_info(sec);
     clear_logs();
-    clipboard_hub_reset_serial(fx.hub);
+    vdc_clipboard_hub_reset_serial(fx.hub);
     /* Q10 */
     ck_assert_uint_eq(cb->serial, 0);
     ck_assert_uint_eq(pri->serial, 0);
@@ -227,13 +227,13 @@ START_TEST(test_reset_serial)
     }
     /* Q11: a guest that starts over at 1 is no longer "lower" */
     with_serial(in, 1);
-    ck_assert(clipboard_hub_check_serial(fx.hub, in, false));
+    ck_assert(vdc_clipboard_hub_check_serial(fx.hub, in, false));
 }
 END_TEST
 
 START_TEST(test_reset_serial_no_info)
 {
-    clipboard_hub_reset_serial(fx.hub);
+    vdc_clipboard_hub_reset_serial(fx.hub);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         ck_assert_int_eq(note_at(rp, 0)->type, RESET);
@@ -245,48 +245,48 @@ END_TEST
 
 START_TEST(test_running_by_default)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    ck_assert(clipboard_hub_running(fx.hub));
+    ck_assert(vdc_clipboard_hub_running(fx.hub));
     install_info(info);
     clear_logs();
     /* already running: nothing to replay */
-    clipboard_hub_set_running(fx.hub, true);
-    ck_assert(clipboard_hub_running(fx.hub));
+    vdc_clipboard_hub_set_running(fx.hub, true);
+    ck_assert(vdc_clipboard_hub_running(fx.hub));
     check_silence();
-    clipboard_hub_set_running(fx.hub, false);
-    ck_assert(!clipboard_hub_running(fx.hub));
+    vdc_clipboard_hub_set_running(fx.hub, false);
+    ck_assert(!vdc_clipboard_hub_running(fx.hub));
     check_silence();
 }
 END_TEST
 
 START_TEST(test_stopped_update_silent)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
-    clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, false);
     install_info(info);
     check_silence();
-    ck_assert(clipboard_peer_owns(&fx.a->peer, SEL_CB));
-    clipboard_peer_release(&fx.a->peer, SEL_CB);
+    ck_assert(vdc_clipboard_peer_owns(&fx.a->peer, SEL_CB));
+    vdc_clipboard_peer_release(&fx.a->peer, SEL_CB);
     check_silence();
-    ck_assert_ptr_null(clipboard_hub_info(fx.hub, SEL_CB)->owner);
+    ck_assert_ptr_null(vdc_clipboard_hub_info(fx.hub, SEL_CB)->owner);
 }
 END_TEST
 
 START_TEST(test_stopped_reset_deferred)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     with_serial(info, 9);
-    clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, false);
     install_info(info);
-    clipboard_hub_reset_serial(fx.hub);
-    clipboard_hub_reset_serial(fx.hub);
+    vdc_clipboard_hub_reset_serial(fx.hub);
+    vdc_clipboard_hub_reset_serial(fx.hub);
     check_silence();
     ck_assert_uint_eq(info->serial, 0);
 
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 2);
         ck_assert_int_eq(note_at(rp, 0)->type, RESET);
@@ -294,28 +294,28 @@ START_TEST(test_stopped_reset_deferred)
     }
     /* replayed once */
     clear_logs();
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     check_silence();
 }
 END_TEST
 
 START_TEST(test_resume_replays_latest)
 {
-    g_autoptr(ClipboardInfo) sec = grab_info(fx.b, SEL_SEC, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cb1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) cb2 = grab_info(fx.b, SEL_CB, BIT(PNG));
-    g_autoptr(ClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) sec = grab_info(fx.b, SEL_SEC, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) cb1 = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) cb2 = grab_info(fx.b, SEL_CB, BIT(PNG));
+    g_autoptr(VdcClipboardInfo) pri = grab_info(fx.a, SEL_PRI, BIT(TEXT));
 
     install_info(sec);                       /* before the pause */
-    clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, false);
     clear_logs();
     install_info(cb1);
     install_info(cb2);
     install_info(pri);
     check_silence();
 
-    clipboard_hub_set_running(fx.hub, true);
-    ck_assert(clipboard_hub_running(fx.hub));
+    vdc_clipboard_hub_set_running(fx.hub, true);
+    ck_assert(vdc_clipboard_hub_running(fx.hub));
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 3);
         ck_assert_uint_eq(rec_count(rp, RESET), 0);
@@ -333,35 +333,35 @@ END_TEST
 
 START_TEST(test_resume_once)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     install_info(info);
-    clipboard_hub_set_running(fx.hub, false);
-    clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, false);
     clear_logs();
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         check_update(note_at(rp, 0), info, true);
     }
     clear_logs();
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     check_silence();
 }
 END_TEST
 
 START_TEST(test_stopped_timeout_deferred)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    clipboard_hub_set_running(fx.hub, false);
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
+    vdc_clipboard_hub_set_running(fx.hub, false);
     clear_logs();
     test_run_for(QUIET_MS);                  /* the timer fires while stopped */
     check_silence();
 
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 2);
         check_update(note_at(rp, 0), info, true);
@@ -371,15 +371,15 @@ START_TEST(test_stopped_timeout_deferred)
 
     /* delivered once */
     clear_logs();
-    clipboard_hub_set_running(fx.hub, false);
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, false);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         ck_assert_uint_eq(rec_count(rp, TIMEOUT), 0);
     }
     /* and the type can be asked for again (reqs were cleared above) */
     ck_assert_uint_eq(fx.a->reqs->len, 0);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_ptr_eq(req_at(fx.a, 0)->info, info);
 }
@@ -387,16 +387,16 @@ END_TEST
 
 START_TEST(test_stopped_timeout_superseded)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info2 = grab_info(fx.b, SEL_CB, BIT(TEXT));
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    clipboard_hub_set_running(fx.hub, false);
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
+    vdc_clipboard_hub_set_running(fx.hub, false);
     test_run_for(QUIET_MS);
     install_info(info2);
     clear_logs();
-    clipboard_hub_set_running(fx.hub, true);
+    vdc_clipboard_hub_set_running(fx.hub, true);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         check_update(note_at(rp, 0), info2, true);
@@ -417,7 +417,7 @@ Suite *clipboard_grabs_suite(void)
     tcase_add_test(tc, test_update_unrefs_old);
     tcase_add_test(tc, test_update_same_info);
     tcase_add_loop_test(tc, test_update_refused, 0,
-                        2 * CLIPBOARD_TYPE__COUNT);
+                        2 * VDC_CLIPBOARD_TYPE__COUNT);
     tcase_add_loop_test(tc, test_update_accepted, 0, 7);
 
     tc = hub_tcase(s, "serial");

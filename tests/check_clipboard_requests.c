@@ -1,7 +1,7 @@
 /*
  * check_clipboard_requests.c: clipboard data on the hub.  Requests made of
  * the owner, their timeouts, and the data an owner gives with
- * clipboard_hub_set_data() (fixture: check_clipboard.h).
+ * vdc_clipboard_hub_set_data() (fixture: check_clipboard.h).
  */
 #include <check.h>
 #include <string.h>
@@ -13,12 +13,12 @@
 
 START_TEST(test_request_forwarded_once)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
                                               BIT(TEXT) | BIT(PNG));
 
     install_info(info);
     clear_logs();
-    ck_assert(clipboard_hub_request(fx.hub, info, PNG));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, PNG));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_ptr_eq(req_at(fx.a, 0)->info, info);
     ck_assert_int_eq(req_at(fx.a, 0)->type, PNG);
@@ -26,7 +26,7 @@ START_TEST(test_request_forwarded_once)
     ck_assert(!info->types[TEXT].requested);
 
     /* outstanding: not forwarded again, still "will come" */
-    ck_assert(clipboard_hub_request(fx.hub, info, PNG));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, PNG));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_uint_eq(fx.b->reqs->len, 0);
     ck_assert_uint_eq(fx.n->reqs->len, 0);
@@ -36,11 +36,11 @@ END_TEST
 
 START_TEST(test_request_data_present)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, 0);
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, 0);
 
     fill_info(info, BIT(TEXT));
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 0);
     ck_assert(!info->types[TEXT].requested);
     check_payload(info->types[TEXT].data, TEXT);
@@ -54,9 +54,9 @@ END_TEST
  */
 START_TEST(test_request_refused)
 {
-    g_autoptr(ClipboardInfo) info = NULL;
-    g_autoptr(ClipboardInfo) newer = NULL;
-    ClipboardType type = PNG;
+    g_autoptr(VdcClipboardInfo) info = NULL;
+    g_autoptr(VdcClipboardInfo) newer = NULL;
+    VdcClipboardType type = PNG;
 
     switch (_i) {
     case 0:     /* type not available */
@@ -87,7 +87,7 @@ START_TEST(test_request_refused)
     default:
         ck_abort();
     }
-    ck_assert(!clipboard_hub_request(fx.hub, info, type));
+    ck_assert(!vdc_clipboard_hub_request(fx.hub, info, type));
     ck_assert(!info->types[type].requested);
     ck_assert_uint_eq(fx.a->reqs->len, 0);
     ck_assert_uint_eq(fx.b->reqs->len, 0);
@@ -101,32 +101,32 @@ END_TEST
 
 START_TEST(test_request_cleared_by_answer)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(info->types[TEXT].requested);
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      false));
     ck_assert(!info->types[TEXT].requested);
     ck_assert(info->types[TEXT].available);
     ck_assert_ptr_eq(info->types[TEXT].data, data);
     /* answered: a new request needs nobody */
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
 }
 END_TEST
 
 START_TEST(test_request_answered_synchronously)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     install_info(info);
     clear_logs();
     fx.a->answer = ANSWER_SYNC;
     fx.a->answer_update = true;
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert(!info->types[TEXT].requested);
     check_payload(info->types[TEXT].data, TEXT);
@@ -144,16 +144,16 @@ END_TEST
 /* R7: an owner that never answers does not wedge the type.  Per type. */
 START_TEST(test_timeout_every_type)
 {
-    ClipboardType type = _i;
-    g_autoptr(ClipboardInfo) info =
-        grab_info(fx.a, SEL_CB, CLIPBOARD_TYPE_MASK_ALL);
+    VdcClipboardType type = _i;
+    g_autoptr(VdcClipboardInfo) info =
+        grab_info(fx.a, SEL_CB, VDC_CLIPBOARD_TYPE_MASK_ALL);
     gint64 start;
     unsigned t;
 
     install_info(info);
     clear_logs();
     start = g_get_monotonic_time();
-    ck_assert(clipboard_hub_request(fx.hub, info, type));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, type));
     g_main_context_iteration(NULL, FALSE);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
 
@@ -164,13 +164,13 @@ START_TEST(test_timeout_every_type)
         ck_assert_uint_eq(rp->notes->len, 1);
         check_timeout(note_at(rp, 0), info, type);
     }
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         ck_assert(!info->types[t].requested);
     }
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), info);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
 
     /* forwarded again, and it can time out again */
-    ck_assert(clipboard_hub_request(fx.hub, info, type));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, type));
     ck_assert_uint_eq(fx.a->reqs->len, 2);
     ck_assert_int_eq(req_at(fx.a, 1)->type, type);
     ck_assert(test_run_until(NULL, got_two_timeouts, fx.b, WAIT_MS));
@@ -181,12 +181,12 @@ END_TEST
 /* Rows: answered without update, with update, with empty data. */
 START_TEST(test_timeout_cancelled_by_answer)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = _i == 2 ? NULL : payload(TEXT);
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      _i == 1));
     test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
@@ -197,18 +197,18 @@ END_TEST
 
 START_TEST(test_timeout_cancelled_by_new_info)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
-    g_autoptr(ClipboardInfo) info2 = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info2 = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     install_info(info2);
     clear_logs();
     test_run_for(QUIET_MS);
     check_silence();
     /* the new info's type is asked for afresh */
     ck_assert(!info2->types[TEXT].requested);
-    ck_assert(clipboard_hub_request(fx.hub, info2, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info2, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_ptr_eq(req_at(fx.a, 0)->info, info2);
 }
@@ -216,46 +216,46 @@ END_TEST
 
 START_TEST(test_timeout_cancelled_by_release)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    clipboard_peer_release(&fx.a->peer, SEL_CB);
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
+    vdc_clipboard_peer_release(&fx.a->peer, SEL_CB);
     clear_logs();
     test_run_for(QUIET_MS);
     check_silence();
 }
 END_TEST
 
-/* Timers run on the context that was thread-default at clipboard_hub_new. */
+/* Timers run on the context that was thread-default at vdc_clipboard_hub_new. */
 START_TEST(test_timeout_thread_default_context)
 {
     GMainContext *ctx = g_main_context_new();
-    ClipboardHub *hub2;
+    VdcClipboardHub *hub2;
     RecPeer *o, *w;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     g_main_context_push_thread_default(ctx);
-    hub2 = clipboard_hub_new();
+    hub2 = vdc_clipboard_hub_new();
     g_main_context_pop_thread_default(ctx);
-    clipboard_hub_set_timeout(hub2, TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(hub2, TIMEOUT_MS);
     o = rec_new("owner", hub2, true);
     w = rec_new("watcher", hub2, true);
-    ck_assert(clipboard_peer_register(hub2, &o->peer));
-    ck_assert(clipboard_peer_register(hub2, &w->peer));
+    ck_assert(vdc_clipboard_peer_register(hub2, &o->peer));
+    ck_assert(vdc_clipboard_peer_register(hub2, &w->peer));
     info = grab_info(o, SEL_CB, BIT(TEXT));
-    ck_assert(clipboard_hub_update(hub2, info));
-    ck_assert(clipboard_hub_request(hub2, info, TEXT));
+    ck_assert(vdc_clipboard_hub_update(hub2, info));
+    ck_assert(vdc_clipboard_hub_request(hub2, info, TEXT));
 
     test_run_for(QUIET_MS);                 /* the global default context */
     ck_assert_uint_eq(rec_count(w, TIMEOUT), 0);
     ck_assert(test_run_until(ctx, got_timeout, w, WAIT_MS));
     check_timeout(note_at(w, w->notes->len - 1), info, TEXT);
 
-    clipboard_peer_unregister(&o->peer);
-    clipboard_peer_unregister(&w->peer);
-    clipboard_hub_free(hub2);
-    clipboard_info_unref(info);
+    vdc_clipboard_peer_unregister(&o->peer);
+    vdc_clipboard_peer_unregister(&w->peer);
+    vdc_clipboard_hub_free(hub2);
+    vdc_clipboard_info_unref(info);
     rec_free(o);
     rec_free(w);
     g_main_context_unref(ctx);
@@ -272,13 +272,13 @@ static void mark_freed(gpointer p)
 START_TEST(test_set_data_takes_reference)
 {
     static const char text1[] = "first", text2[] = "second";
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     unsigned freed1 = 0, freed2 = 0;
     GBytes *data1 = g_bytes_new_with_free_func(text1, 5, mark_freed, &freed1);
     GBytes *data2 = g_bytes_new_with_free_func(text2, 6, mark_freed, &freed2);
 
     install_info(info);
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data1,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data1,
                                      false));
     g_bytes_unref(data1);
     ck_assert_uint_eq(freed1, 0);
@@ -289,7 +289,7 @@ START_TEST(test_set_data_takes_reference)
     ck_assert(info->types[TEXT].available);
 
     /* replacing the data drops the old one */
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data2,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data2,
                                      false));
     ck_assert_uint_eq(freed1, 1);
     ck_assert_ptr_eq(info->types[TEXT].data, data2);
@@ -298,10 +298,10 @@ START_TEST(test_set_data_takes_reference)
 
     /* and the last reference on the info drops it too */
     install_info(grab_info(fx.b, SEL_CB, 0));
-    clipboard_info_unref(clipboard_hub_info(fx.hub, SEL_CB));
+    vdc_clipboard_info_unref(vdc_clipboard_hub_info(fx.hub, SEL_CB));
     ck_assert_uint_eq(freed2, 0);
     ck_assert_int_eq(info->refcount, 1);
-    clipboard_info_unref(g_steal_pointer(&info));
+    vdc_clipboard_info_unref(g_steal_pointer(&info));
     ck_assert_uint_eq(freed2, 1);
 }
 END_TEST
@@ -309,74 +309,74 @@ END_TEST
 /* Q15: rows NULL and a zero-length GBytes. */
 START_TEST(test_set_data_empty)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB,
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
                                               BIT(TEXT) | BIT(PNG));
     g_autoptr(GBytes) empty = _i == 0 ? NULL : g_bytes_new(NULL, 0);
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, empty,
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, empty,
                                      false));
     ck_assert(!info->types[TEXT].available);
     ck_assert_ptr_null(info->types[TEXT].data);
     ck_assert(!info->types[TEXT].requested);
-    ck_assert_uint_eq(clipboard_info_types(info), BIT(PNG));
-    ck_assert(!clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(PNG));
+    ck_assert(!vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 1);
 
     /* data that was there goes away too */
     {
         g_autoptr(GBytes) data = payload(PNG);
 
-        ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
+        ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
                                          false));
-        ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, empty,
+        ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, empty,
                                          false));
         ck_assert(!info->types[PNG].available);
         ck_assert_ptr_null(info->types[PNG].data);
     }
-    ck_assert_uint_eq(clipboard_info_types(info), 0);
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), 0);
 }
 END_TEST
 
 /* Q15 end to end: the peer without request callback sends size 0. */
 START_TEST(test_set_data_empty_no_request_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.n, SEL_CB, 0);
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.n, SEL_CB, 0);
     g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
 
     fill_info(info, BIT(TEXT));
     install_info(info);
     clear_logs();
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.n->peer, info, TEXT, empty,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.n->peer, info, TEXT, empty,
                                      true));
     ck_assert(!info->types[TEXT].available);
     ck_assert_ptr_null(info->types[TEXT].data);
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), info);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
     FOR_PEERS(rp) {
         ck_assert_uint_eq(rp->notes->len, 1);
         check_update(note_at(rp, 0), info, false);
         ck_assert_uint_eq(note_at(rp, 0)->types, 0);
     }
     /* the guest's REQUEST cannot reach a NULL callback */
-    ck_assert(!clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(!vdc_clipboard_hub_request(fx.hub, info, TEXT));
 }
 END_TEST
 
 START_TEST(test_set_data_non_owner)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
-    ClipboardPeer *others[] = { &fx.b->peer, &fx.n->peer, NULL };
+    VdcClipboardPeer *others[] = { &fx.b->peer, &fx.n->peer, NULL };
     unsigned i;
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, TEXT));
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     clear_logs();
     for (i = 0; i < G_N_ELEMENTS(others); i++) {
-        ck_assert(!clipboard_hub_set_data(fx.hub, others[i], info, TEXT, data,
+        ck_assert(!vdc_clipboard_hub_set_data(fx.hub, others[i], info, TEXT, data,
                                           true));
-        ck_assert(!clipboard_hub_set_data(fx.hub, others[i], info, TEXT, NULL,
+        ck_assert(!vdc_clipboard_hub_set_data(fx.hub, others[i], info, TEXT, NULL,
                                           true));
         ck_assert_ptr_null(info->types[TEXT].data);
         ck_assert(info->types[TEXT].available);
@@ -390,16 +390,16 @@ END_TEST
 
 START_TEST(test_set_data_update_notifies)
 {
-    ClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
+    VdcClipboardInfo *info = grab_info(fx.a, SEL_CB, BIT(TEXT) | BIT(PNG));
     g_autoptr(GBytes) data = payload(PNG);
 
     install_info(info);
-    ck_assert(clipboard_hub_request(fx.hub, info, PNG));
-    clipboard_info_unref(info);            /* only the hub holds it (Q8) */
+    ck_assert(vdc_clipboard_hub_request(fx.hub, info, PNG));
+    vdc_clipboard_info_unref(info);            /* only the hub holds it (Q8) */
     clear_logs();
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
                                      true));
-    ck_assert_ptr_eq(clipboard_hub_info(fx.hub, SEL_CB), info);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
     ck_assert_int_eq(info->refcount, 1);
     check_payload(info->types[PNG].data, PNG);
     FOR_PEERS(rp) {
@@ -412,12 +412,12 @@ END_TEST
 
 START_TEST(test_set_data_no_update_is_silent)
 {
-    g_autoptr(ClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
+    g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB, BIT(TEXT));
     g_autoptr(GBytes) data = payload(TEXT);
 
     install_info(info);
     clear_logs();
-    ck_assert(clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
+    ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
                                      false));
     check_silence();
 }
@@ -438,7 +438,7 @@ Suite *clipboard_requests_suite(void)
     tcase_add_test(tc, test_request_answered_synchronously);
 
     tc = hub_tcase(s, "request-timeout");
-    tcase_add_loop_test(tc, test_timeout_every_type, 0, CLIPBOARD_TYPE__COUNT);
+    tcase_add_loop_test(tc, test_timeout_every_type, 0, VDC_CLIPBOARD_TYPE__COUNT);
     tcase_add_loop_test(tc, test_timeout_cancelled_by_answer, 0, 3);
     tcase_add_test(tc, test_timeout_cancelled_by_new_info);
     tcase_add_test(tc, test_timeout_cancelled_by_release);

@@ -12,12 +12,12 @@
 #include "tests/check_vdagent_migration.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 /* Open the port and let the agent answer the caps request. */
 static TestFe *fe_connected(bool mouse, bool clipboard, uint32_t guest_caps)
 {
-    VDAgentConfig config = fe_config(mouse, clipboard, false);
+    VdcConfig config = fe_config(mouse, clipboard, false);
     TestFe *fe = fe_new(&config, &guest_caps, 1);
 
     fe_open(fe);
@@ -44,7 +44,7 @@ static const struct {
 
 START_TEST(test_caps_bytes)
 {
-    VDAgentConfig config = fe_config(caps_vectors[_i].mouse,
+    VdcConfig config = fe_config(caps_vectors[_i].mouse,
                                      caps_vectors[_i].clipboard,
                                      caps_vectors[_i].monitors);
     TestFe *fe = fe_new(&config, NULL, 0);
@@ -59,7 +59,7 @@ START_TEST(test_caps_bytes)
     memcpy(expect, head, sizeof(head));
     memcpy(expect + 32, caps_vectors[_i].word, 4);
     ck_assert_uint_eq(fe->wire->len, 0);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
     ck_assert_mem_eq(fe->wire->data, expect, sizeof(expect));
     fe_free(fe);
@@ -69,10 +69,10 @@ END_TEST
 /* The wire-vectors file's QEMU word differs from ours only by our extra caps. */
 START_TEST(test_caps_host_word)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     TestFe *fe = fe_new(&config, NULL, 0);
 
-    ck_assert_uint_eq(vdagent_chardev_host_caps(fe->dev) &
+    ck_assert_uint_eq(vdc_chardev_host_caps(fe->dev) &
                       ~((1u << VD_AGENT_CAP_MAX_CLIPBOARD) |
                         (1u << VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB)),
                       0x00020061);
@@ -94,20 +94,20 @@ START_TEST(test_caps_real_agent_names)
     size_t n, i;
     unsigned cap;
 
-    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    caps = vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(caps[0], REAL_AGENT_CAPS);
     for (cap = 0; cap < 32 * n; cap++) {
-        if (vdagent_chardev_guest_has_cap(fe->dev, cap)) {
-            ck_assert_ptr_nonnull(vdagent_cap_name(cap));
-            g_ptr_array_add(names, (gpointer)vdagent_cap_name(cap));
+        if (vdc_chardev_guest_has_cap(fe->dev, cap)) {
+            ck_assert_ptr_nonnull(vdc_cap_name(cap));
+            g_ptr_array_add(names, (gpointer)vdc_cap_name(cap));
         }
     }
     ck_assert_uint_eq(names->len, G_N_ELEMENTS(expect));
     for (i = 0; i < names->len; i++) {
         ck_assert_str_eq(g_ptr_array_index(names, i), expect[i]);
     }
-    ck_assert_ptr_null(vdagent_cap_name(VD_AGENT_END_CAP));
+    ck_assert_ptr_null(vdc_cap_name(VD_AGENT_END_CAP));
     fe_free(fe);
 }
 END_TEST
@@ -158,22 +158,22 @@ END_TEST
 
 START_TEST(test_caps_every_word_kept)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     const uint32_t words[3] = { REAL_AGENT_CAPS, 0x80000001u, 0x00000004u };
     TestFe *fe = fe_new(&config, words, 3);
     const uint32_t *caps;
     size_t n;
 
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     fe_pump(fe);
-    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    caps = vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 3);
     ck_assert_mem_eq(caps, words, sizeof(words));
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 63));
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 32));
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 66));
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 65));
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 96));
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, 63));
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, 32));
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, 66));
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev, 65));
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev, 96));
     /* A later caps message replaces the set entirely. */
     {
         g_autoptr(GByteArray) b = g_byte_array_new();
@@ -182,7 +182,7 @@ START_TEST(test_caps_every_word_kept)
         guest_wire_message(b, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, 8, one, 8);
         fe_push(fe, b->data, b->len);
     }
-    caps = vdagent_chardev_guest_caps(fe->dev, &n);
+    caps = vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(caps[0], 1);
     fe_free(fe);
@@ -235,7 +235,7 @@ START_TEST(test_size_table)
                                       : size_rules[rule].size_plain;
     g_autoptr(GByteArray) b = g_byte_array_new();
     g_autofree uint8_t *data = NULL;
-    VDAgentCounters before, after;
+    VdcCounters before, after;
     uint32_t size;
     bool accept;
 
@@ -254,15 +254,15 @@ START_TEST(test_size_table)
     accept = size_rules[rule].g2h &&
              (delta == 0 || (delta > 0 && !size_rules[rule].exact));
     ck_assert_msg(after.msgs_in[type] - before.msgs_in[type] == accept,
-                  "%s size %u: accepted %d, expected %d", vdagent_msg_name(type),
+                  "%s size %u: accepted %d, expected %d", vdc_msg_name(type),
                   size, (int)(after.msgs_in[type] - before.msgs_in[type]),
                   accept);
     if (!size_rules[rule].g2h) {
-        ck_assert_uint_eq(after.drops[VDAGENT_DROP_WRONG_DIRECTION] -
-                          before.drops[VDAGENT_DROP_WRONG_DIRECTION], 1);
+        ck_assert_uint_eq(after.drops[VDC_DROP_WRONG_DIRECTION] -
+                          before.drops[VDC_DROP_WRONG_DIRECTION], 1);
     } else if (!accept) {
-        ck_assert_uint_eq(after.drops[VDAGENT_DROP_BAD_SIZE] -
-                          before.drops[VDAGENT_DROP_BAD_SIZE], 1);
+        ck_assert_uint_eq(after.drops[VDC_DROP_BAD_SIZE] -
+                          before.drops[VDC_DROP_BAD_SIZE], 1);
     }
     /* Whatever happened, the session goes on: a valid REPLY is accepted. */
     guest_agent_send_reply(fe->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
@@ -280,25 +280,25 @@ START_TEST(test_size_rule_api)
 
     for (i = 0; i < G_N_ELEMENTS(size_rules); i++) {
         uint32_t min, max;
-        unsigned flags = VDAGENT_SIZE_SELECTION | VDAGENT_SIZE_SERIAL;
+        unsigned flags = VDC_SIZE_SELECTION | VDC_SIZE_SERIAL;
 
-        ck_assert(vdagent_msg_size_rule(size_rules[i].type, flags, &min, &max));
+        ck_assert(vdc_msg_size_rule(size_rules[i].type, flags, &min, &max));
         ck_assert_uint_eq(min, size_rules[i].size_sel);
         ck_assert(!size_rules[i].exact || max == min);
-        ck_assert(vdagent_msg_size_rule(size_rules[i].type, 0, &min, NULL));
+        ck_assert(vdc_msg_size_rule(size_rules[i].type, 0, &min, NULL));
         ck_assert_uint_eq(min, size_rules[i].size_plain);
     }
-    ck_assert(!vdagent_msg_size_rule(0, 0, NULL, NULL));
-    ck_assert(!vdagent_msg_size_rule(VD_AGENT_END_MESSAGE, 0, NULL, NULL));
-    ck_assert_str_eq(vdagent_msg_name(VD_AGENT_CLIPBOARD_GRAB), "clipboard-grab");
-    ck_assert_str_eq(vdagent_msg_name(0), "unknown");
-    ck_assert_str_eq(vdagent_msg_name(0xffffffffu), "unknown");
+    ck_assert(!vdc_msg_size_rule(0, 0, NULL, NULL));
+    ck_assert(!vdc_msg_size_rule(VD_AGENT_END_MESSAGE, 0, NULL, NULL));
+    ck_assert_str_eq(vdc_msg_name(VD_AGENT_CLIPBOARD_GRAB), "clipboard-grab");
+    ck_assert_str_eq(vdc_msg_name(0), "unknown");
+    ck_assert_str_eq(vdc_msg_name(0xffffffffu), "unknown");
 }
 END_TEST
 
 /*
  * Caps longer than we keep (issue 11.2): a future agent with a long caps
- * list keeps its session.  The first VDAGENT_MAX_CAPS_WORDS words are
+ * list keeps its session.  The first VDC_MAX_CAPS_WORDS words are
  * kept (every bit this device can know), the rest ignored and counted
  * (caps_truncated), the caps answered as usual when asked.  The message
  * spans chunks of 2048 bytes as an agent sends it (1025 words: 4104
@@ -333,10 +333,10 @@ START_TEST(test_caps_long_list_kept)
     g_autoptr(GByteArray) s2 = NULL;
     g_autofree uint32_t *words = g_new(uint32_t, n_words);
     const uint32_t grab_types[1] = { VD_AGENT_CLIPBOARD_UTF8_TEXT };
-    VDAgentCounters before, after;
+    VdcCounters before, after;
     size_t caps_in;
     const uint32_t *caps;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     TestFe *dst;
 
     words[0] = REAL_AGENT_CAPS;
@@ -360,16 +360,16 @@ START_TEST(test_caps_long_list_kept)
     fe_push(fe, answer->data, answer->len);
     after = fe_counters(fe);
 
-    ck_assert_uint_eq(after.drops[VDAGENT_DROP_BAD_SIZE],
-                      before.drops[VDAGENT_DROP_BAD_SIZE]);
+    ck_assert_uint_eq(after.drops[VDC_DROP_BAD_SIZE],
+                      before.drops[VDC_DROP_BAD_SIZE]);
     ck_assert_uint_eq(after.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES] -
                       before.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
     ck_assert_uint_eq(after.caps_truncated - before.caps_truncated, 2);
-    caps = vdagent_chardev_guest_caps(fe->dev, &n);
-    ck_assert_uint_eq(n, VDAGENT_MAX_CAPS_WORDS);
-    ck_assert_mem_eq(caps, words, VDAGENT_MAX_CAPS_WORDS * sizeof(uint32_t));
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, 32 * 63));
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev, 32 * 64));
+    caps = vdc_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(n, VDC_MAX_CAPS_WORDS);
+    ck_assert_mem_eq(caps, words, VDC_MAX_CAPS_WORDS * sizeof(uint32_t));
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, 32 * 63));
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev, 32 * 64));
     /* request=1: answered with our caps, asking in turn (a restart) */
     ck_assert_uint_eq(guest_agent_count_type(fe->ga,
                                              VD_AGENT_ANNOUNCE_CAPABILITIES),
@@ -392,11 +392,11 @@ START_TEST(test_caps_long_list_kept)
     /* the session goes on: a guest grab reaches the hub */
     guest_agent_send_grab(fe->ga, 0, grab_types, 1);
     fe_pump(fe);
-    info = clipboard_hub_info(vdagent_chardev_clipboard_hub(fe->dev), 0);
+    info = vdc_clipboard_hub_info(vdc_chardev_clipboard_hub(fe->dev), 0);
     ck_assert_ptr_nonnull(info);
-    ck_assert(info->types[CLIPBOARD_TYPE_TEXT].available);
-    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_BAD_SIZE],
-                      before.drops[VDAGENT_DROP_BAD_SIZE]);
+    ck_assert(info->types[VDC_CLIPBOARD_TYPE_TEXT].available);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDC_DROP_BAD_SIZE],
+                      before.drops[VDC_DROP_BAD_SIZE]);
 
     /* a shorter caps message replaces the set, counted as nothing */
     {
@@ -411,7 +411,7 @@ START_TEST(test_caps_long_list_kept)
                            short_caps->len);
         fe_push(fe, c->data, c->len);
         fe_pump(fe);
-        vdagent_chardev_guest_caps(fe->dev, &n);
+        vdc_chardev_guest_caps(fe->dev, &n);
         ck_assert_uint_eq(n, 2);
         ck_assert_uint_eq(fe_counters(fe).caps_truncated,
                           after.caps_truncated);
@@ -422,13 +422,13 @@ START_TEST(test_caps_long_list_kept)
     }
 
     /* the saved state is canonical */
-    vdagent_chardev_set_running(fe->dev, false);
+    vdc_chardev_set_running(fe->dev, false);
     s1 = save_dev(fe->dev);
     dst = dest_new(fe);
     dest_load_ok(dst, s1);
-    caps = vdagent_chardev_guest_caps(dst->dev, &n);
-    ck_assert_uint_eq(n, VDAGENT_MAX_CAPS_WORDS);
-    ck_assert_mem_eq(caps, words, VDAGENT_MAX_CAPS_WORDS * sizeof(uint32_t));
+    caps = vdc_chardev_guest_caps(dst->dev, &n);
+    ck_assert_uint_eq(n, VDC_MAX_CAPS_WORDS);
+    ck_assert_mem_eq(caps, words, VDC_MAX_CAPS_WORDS * sizeof(uint32_t));
     s2 = save_dev(dst->dev);
     ck_assert_uint_eq(s1->len, s2->len);
     ck_assert_mem_eq(s1->data, s2->data, s1->len);
@@ -441,16 +441,16 @@ END_TEST
 
 static const struct {
     uint32_t type;
-    VDAgentDrop reason;
+    VdcDrop reason;
     bool clipboard;
 } dispatch_drops[] = {
-    { 0, VDAGENT_DROP_UNKNOWN_TYPE, true },
-    { VD_AGENT_END_MESSAGE, VDAGENT_DROP_UNKNOWN_TYPE, true },
-    { 0xffffffffu, VDAGENT_DROP_UNKNOWN_TYPE, true },
-    { VD_AGENT_MOUSE_STATE, VDAGENT_DROP_WRONG_DIRECTION, true },
-    { VD_AGENT_MONITORS_CONFIG, VDAGENT_DROP_WRONG_DIRECTION, true },
-    { VD_AGENT_CLIPBOARD_REQUEST, VDAGENT_DROP_NOT_NEGOTIATED, false },
-    { VD_AGENT_CLIPBOARD_GRAB, VDAGENT_DROP_NOT_NEGOTIATED, false },
+    { 0, VDC_DROP_UNKNOWN_TYPE, true },
+    { VD_AGENT_END_MESSAGE, VDC_DROP_UNKNOWN_TYPE, true },
+    { 0xffffffffu, VDC_DROP_UNKNOWN_TYPE, true },
+    { VD_AGENT_MOUSE_STATE, VDC_DROP_WRONG_DIRECTION, true },
+    { VD_AGENT_MONITORS_CONFIG, VDC_DROP_WRONG_DIRECTION, true },
+    { VD_AGENT_CLIPBOARD_REQUEST, VDC_DROP_NOT_NEGOTIATED, false },
+    { VD_AGENT_CLIPBOARD_GRAB, VDC_DROP_NOT_NEGOTIATED, false },
 };
 
 START_TEST(test_dispatch_drops)
@@ -459,7 +459,7 @@ START_TEST(test_dispatch_drops)
                               REAL_AGENT_CAPS);
     g_autoptr(GByteArray) b = g_byte_array_new();
     uint8_t data[16] = { 0 };
-    VDAgentCounters c;
+    VdcCounters c;
     unsigned r;
 
     guest_wire_message(b, 1, dispatch_drops[_i].type, 0, 13, data, 13);
@@ -468,7 +468,7 @@ START_TEST(test_dispatch_drops)
                        (uint8_t[8]){ 2, 0, 0, 0, 1, 0, 0, 0 }, 8);
     fe_push(fe, b->data, b->len);
     c = fe_counters(fe);
-    for (r = 0; r < VDAGENT_DROP__COUNT; r++) {
+    for (r = 0; r < VDC_DROP__COUNT; r++) {
         ck_assert_uint_eq(c.drops[r], r == dispatch_drops[_i].reason);
     }
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
@@ -483,7 +483,7 @@ START_TEST(test_framing_drops_counted)
     TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
     g_autoptr(GByteArray) b = g_byte_array_new();
     uint8_t junk[40] = { 0 };
-    VDAgentCounters c;
+    VdcCounters c;
 
     guest_wire_chunk(b, 2, 28, junk, 28);                       /* port */
     guest_wire_chunk(b, 1, 10, junk, 10);                       /* short */
@@ -495,10 +495,10 @@ START_TEST(test_framing_drops_counted)
     g_byte_array_set_size(guest_agent_output(fe->ga), 0);
     fe_push(fe, b->data, b->len);
     c = fe_counters(fe);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PORT], 1);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_SHORT_HEADER], 1);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PROTOCOL], 1);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_OVERRUN], 1);
+    ck_assert_uint_eq(c.drops[VDC_DROP_BAD_PORT], 1);
+    ck_assert_uint_eq(c.drops[VDC_DROP_SHORT_HEADER], 1);
+    ck_assert_uint_eq(c.drops[VDC_DROP_BAD_PROTOCOL], 1);
+    ck_assert_uint_eq(c.drops[VDC_DROP_OVERRUN], 1);
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
     ck_assert_uint_eq(c.reply_errors, 1);
     fe_free(fe);
@@ -508,7 +508,7 @@ END_TEST
 /* A configured maximum: a larger message is skipped, the next one parses. */
 START_TEST(test_max_message_config)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe;
     g_autoptr(GByteArray) b = g_byte_array_new();
@@ -516,12 +516,12 @@ START_TEST(test_max_message_config)
 
     config.max_message = 4096;
     fe = fe_new(&config, &caps, 1);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     fe_pump(fe);
     guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 5000, big, 5000);
     guest_wire_message(b, 1, VD_AGENT_CLIPBOARD, 0, 4096, big, 4096);
     fe_push(fe, b->data, b->len);
-    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDC_DROP_OVERSIZE], 1);
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 1);
     fe_free(fe);
 }
@@ -540,10 +540,10 @@ START_TEST(test_close_mid_message)
 
     /* first chunk of a 3000-byte message, Windows-agent style */
     guest_wire_message_chunked(b, VD_AGENT_CLIPBOARD, body, 3000, 2048);
-    vdagent_chardev_write(fe->dev, b->data, 8 + 2048);
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    ck_assert(!vdagent_chardev_connected(fe->dev));
-    vdagent_chardev_guest_caps(fe->dev, &n);
+    vdc_chardev_write(fe->dev, b->data, 8 + 2048);
+    vdc_chardev_set_guest_open(fe->dev, false);
+    ck_assert(!vdc_chardev_connected(fe->dev));
+    vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 0);
 
     /* a new agent (no caps yet) on the reopened port */
@@ -551,17 +551,17 @@ START_TEST(test_close_mid_message)
     guest_agent_free(fe->ga);
     fe->ga = agent2;
     g_byte_array_set_size(fe->wire, 0);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     /* our caps request comes first, on a fresh chunk boundary */
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_assert_uint_eq(guest_agent_received(fe->ga, 0)->type,
                       VD_AGENT_ANNOUNCE_CAPABILITIES);
     fe_pump(fe);
-    vdagent_chardev_guest_caps(fe->dev, &n);
+    vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
                                              VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES],
@@ -573,28 +573,28 @@ END_TEST
 /* Bug Q3/Q22: output queued for one agent never reaches the next. */
 START_TEST(test_close_drops_output)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
 
     fe->unlimited = false;
     fe->budget = 10;                      /* part of the caps request */
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, 10);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 26);
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 26);
+    vdc_chardev_set_guest_open(fe->dev, false);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
 
     /* nothing is written while closed, whatever room there is */
     fe->budget = 1000;
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     ck_assert_uint_eq(fe->wire->len, 10);
 
     /* the next agent reads a whole, fresh caps request */
     guest_agent_free(fe->ga);
     fe->ga = guest_agent_new(&caps, 1);
     g_byte_array_set_size(fe->wire, 0);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, 36);
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
@@ -608,31 +608,31 @@ START_TEST(test_open_twice)
     TestFe *fe = fe_connected(true, true, REAL_AGENT_CAPS);
     size_t wire = fe->wire->len, n;
 
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, wire);
-    vdagent_chardev_guest_caps(fe->dev, &n);
+    vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_ANNOUNCE_CAPABILITIES],
                       1);
     /* and a close of a closed port does nothing either */
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    ck_assert(!vdagent_chardev_connected(fe->dev));
+    vdc_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
+    ck_assert(!vdc_chardev_connected(fe->dev));
     fe_free(fe);
 }
 END_TEST
 
 START_TEST(test_bytes_while_closed)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
     size_t n;
 
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
-    ck_assert_uint_eq(fe_counters(fe).drops[VDAGENT_DROP_PORT_CLOSED], 1);
-    vdagent_chardev_guest_caps(fe->dev, &n);
+    ck_assert_uint_eq(fe_counters(fe).drops[VDC_DROP_PORT_CLOSED], 1);
+    vdc_chardev_guest_caps(fe->dev, &n);
     ck_assert_uint_eq(n, 0);
     ck_assert_uint_eq(fe->wire->len, 0);
     fe_free(fe);
@@ -664,7 +664,7 @@ START_TEST(test_flow_small_frontend)
     static const size_t steps[] = { 1, 3, 35, 36, 37 };
     size_t step = steps[_i];
     TestFe *ref = fe_connected(true, true, REAL_AGENT_CAPS);
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
     unsigned rounds = 0, phase;
@@ -673,16 +673,16 @@ START_TEST(test_flow_small_frontend)
 
     fe->unlimited = false;
     fe->budget = step;
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     for (phase = 0; phase < 2; phase++) {
         if (phase == 1) {
             provoke_output(fe, 5);
         }
-        while (vdagent_chardev_pending_output(fe->dev) > 0 ||
+        while (vdc_chardev_pending_output(fe->dev) > 0 ||
                guest_agent_output(fe->ga)->len > 0) {
             fe_pump(fe);
             fe->budget = step;
-            vdagent_chardev_accept_input(fe->dev);
+            vdc_chardev_accept_input(fe->dev);
             ck_assert_uint_le(fe->budget, step);
             ck_assert_uint_lt(++rounds, 100000);
         }
@@ -704,22 +704,22 @@ static void inject_in_write(TestFe *fe, const TestFeCall *call, void *opaque)
     if (call->kind == FE_CALL_WRITE && *inject) {
         g_autoptr(GByteArray) in = g_steal_pointer(inject);
 
-        vdagent_chardev_write(fe->dev, in->data, in->len);
+        vdc_chardev_write(fe->dev, in->data, in->len);
     }
 }
 
 /* Guest bytes pushed from inside the frontend's write are processed, in order. */
 START_TEST(test_reentrant_answer)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
     GByteArray *inject;
 
     fe_set_hook(fe, fe_hook_pump, NULL);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     /* the agent answered inside write; its caps were taken */
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
     /* and an agent asking again gets an answer, nested or not */
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
@@ -757,7 +757,7 @@ static void close_in_write(TestFe *fe, const TestFeCall *call, void *opaque)
         return;
     }
     fe_set_hook(fe, NULL, NULL);
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     ck_assert_uint_eq(call->buf[0] | call->buf[call->len - 1],
                       call->buf[0] | call->buf[call->len - 1]);
     g_byte_array_append(fe->wire, call->buf, call->len);
@@ -766,18 +766,18 @@ static void close_in_write(TestFe *fe, const TestFeCall *call, void *opaque)
 /* The guest closing its port from inside write: no use of freed output. */
 START_TEST(test_close_inside_write)
 {
-    VDAgentConfig config = fe_config(true, true, false);
+    VdcConfig config = fe_config(true, true, false);
     uint32_t caps = REAL_AGENT_CAPS;
     TestFe *fe = fe_new(&config, &caps, 1);
 
     fe_set_hook(fe, close_in_write, NULL);
-    vdagent_chardev_set_guest_open(fe->dev, true);
-    ck_assert(!vdagent_chardev_connected(fe->dev));
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    vdc_chardev_set_guest_open(fe->dev, true);
+    ck_assert(!vdc_chardev_connected(fe->dev));
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(fe->writes, 1);
     /* reopen: a complete fresh request */
     g_byte_array_set_size(fe->wire, 0);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, 36);
     fe_free(fe);
 }
@@ -785,22 +785,22 @@ END_TEST
 
 START_TEST(test_config_invalid)
 {
-    VDAgentConfig config;
+    VdcConfig config;
     g_autoptr(GError) err = NULL;
-    VDAgentChardev *dev;
+    VdcChardev *dev;
     TestFe dummy = { 0 };
 
-    vdagent_config_init(&config);
+    vdc_config_init(&config);
     config.heads[0].width = 0;
-    dev = vdagent_chardev_new(&config, &test_fe_ops, &dummy, &err);
+    dev = vdc_chardev_new(&config, &test_fe_ops, &dummy, &err);
     ck_assert_ptr_null(dev);
     ck_assert_ptr_nonnull(err);
-    ck_assert(g_error_matches(err, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG));
+    ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_INVALID_CONFIG));
     g_clear_error(&err);
 
-    vdagent_config_init(&config);
-    config.n_heads = VDAGENT_MAX_HEADS + 1;
-    dev = vdagent_chardev_new(&config, &test_fe_ops, &dummy, &err);
+    vdc_config_init(&config);
+    config.n_heads = VDC_MAX_HEADS + 1;
+    dev = vdc_chardev_new(&config, &test_fe_ops, &dummy, &err);
     ck_assert_ptr_null(dev);
     ck_assert_ptr_nonnull(err);
 }

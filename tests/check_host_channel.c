@@ -38,12 +38,12 @@
 
 #include "host/host.h"
 #include "host/migrate.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
 #include "tests/check_suites.h"
 #include "tests/test-host.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define WAIT_MS 8000
 
@@ -54,7 +54,7 @@ static struct {
     HostGuestChannel adopted;
 } rec;
 
-static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+static void stub_save(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                       uint32_t *out_len)
 {
     *out = NULL;
@@ -71,10 +71,10 @@ static void stub_released(void *opaque)
     rec.releases++;
 }
 
-static void stub_restore(void *opaque, ClipboardSaved *saved,
+static void stub_restore(void *opaque, VdcClipboardSaved *saved,
                          const uint8_t *out, uint32_t out_len, bool continuing)
 {
-    clipboard_saved_clear(saved);
+    vdc_clipboard_saved_clear(saved);
     rec.restores++;
 }
 
@@ -98,8 +98,8 @@ static const HostMigrateOps stub_ops = {
 };
 
 static Host host;
-static VDAgentConfig config;
-static MigrationRegistry *reg;
+static VdcConfig config;
+static VdcMigrationRegistry *reg;
 static HostMigration *mig;
 static char *dir;
 static char *in_path;
@@ -162,14 +162,14 @@ static bool run_until_done(unsigned ms)
 /* A stream the destination loads: its own registry, saved. */
 static GByteArray *good_stream(void)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     const uint8_t *data;
     size_t len;
     GByteArray *out = g_byte_array_new();
 
-    ck_assert(migration_save(reg, s, &err));
-    data = migration_stream_data(s, &len);
+    ck_assert(vdc_migration_save(reg, s, &err));
+    data = vdc_migration_stream_data(s, &len);
     g_byte_array_append(out, data, (guint)len);
     return out;
 }

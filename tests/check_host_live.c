@@ -43,41 +43,41 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "clipboard/clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
 #include "host/host.h"
 #include "host/migrate.h"
-#include "migration/savevm.h"
+#include "migration/vdc-savevm.h"
 #include "tests/check_suites.h"
 #include "tests/test-host.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define WAIT_MS 10000
 #define MIB (1024u * 1024)
 
 typedef struct LHost {
     Host host;
-    VDAgentConfig config;
-    MigrationRegistry *reg;
+    VdcConfig config;
+    VdcMigrationRegistry *reg;
     HostMigration *mig;
-    ClipboardPeer peer;         /* "host": its selections migrate */
+    VdcClipboardPeer peer;         /* "host": its selections migrate */
     unsigned restores;
 } LHost;
 
-static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void peer_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     (void)peer;
     (void)n;
 }
 
-static const ClipboardPeerOps host_peer_ops = { .notify = peer_notify };
+static const VdcClipboardPeerOps host_peer_ops = { .notify = peer_notify };
 
-static void op_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+static void op_save(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                     uint32_t *out_len)
 {
     LHost *lh = opaque;
 
-    clipboard_saved_collect(saved, &lh->peer);
+    vdc_clipboard_saved_collect(saved, &lh->peer);
     *out = NULL;
     *out_len = 0;
 }
@@ -94,7 +94,7 @@ static void op_nothing(void *opaque)
     (void)opaque;
 }
 
-static void op_restore(void *opaque, ClipboardSaved *saved,
+static void op_restore(void *opaque, VdcClipboardSaved *saved,
                        const uint8_t *out, uint32_t out_len, bool continuing)
 {
     LHost *lh = opaque;
@@ -103,7 +103,7 @@ static void op_restore(void *opaque, ClipboardSaved *saved,
     (void)out_len;
     (void)continuing;
     lh->restores++;
-    clipboard_saved_restore(saved, lh->host.hub, &lh->peer);
+    vdc_clipboard_saved_restore(saved, lh->host.hub, &lh->peer);
 }
 
 static void op_adopt(void *opaque, const HostGuestChannel *ch)
@@ -122,19 +122,19 @@ static const HostMigrateOps ops = {
 };
 
 static LHost src, dst;
-static ClipboardPeer other;     /* on the source's hub */
+static VdcClipboardPeer other;     /* on the source's hub */
 static unsigned other_updates;
 static char *dir;
 
-static void other_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void other_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     (void)peer;
-    if (n->type == CLIPBOARD_NOTIFY_UPDATE) {
+    if (n->type == VDC_CLIPBOARD_NOTIFY_UPDATE) {
         other_updates++;
     }
 }
 
-static const ClipboardPeerOps other_ops = { .notify = other_notify };
+static const VdcClipboardPeerOps other_ops = { .notify = other_notify };
 
 static void lhost_init(LHost *lh, bool incoming)
 {
@@ -144,7 +144,7 @@ static void lhost_init(LHost *lh, bool incoming)
     test_host_init(&lh->host, &lh->config, &lh->reg);
     lh->peer.name = "host";
     lh->peer.ops = &host_peer_ops;
-    ck_assert(clipboard_peer_register(lh->host.hub, &lh->peer));
+    ck_assert(vdc_clipboard_peer_register(lh->host.hub, &lh->peer));
     lh->mig = host_migration_new(&lh->host, lh->reg, &ops, lh, &err);
     ck_assert_ptr_nonnull(lh->mig);
     if (incoming) {
@@ -155,7 +155,7 @@ static void lhost_init(LHost *lh, bool incoming)
 static void lhost_fini(LHost *lh)
 {
     g_clear_pointer(&lh->mig, host_migration_free);
-    clipboard_peer_unregister(&lh->peer);
+    vdc_clipboard_peer_unregister(&lh->peer);
     test_host_fini(&lh->host, &lh->reg);
 }
 
@@ -169,14 +169,14 @@ static void setup(void)
     other.name = "other";
     other.ops = &other_ops;
     other_updates = 0;
-    ck_assert(clipboard_peer_register(src.host.hub, &other));
+    ck_assert(vdc_clipboard_peer_register(src.host.hub, &other));
 }
 
 static void teardown(void)
 {
     /* let threads that are ending report (a detached one is harmless) */
     test_run_for(50);
-    clipboard_peer_unregister(&other);
+    vdc_clipboard_peer_unregister(&other);
     lhost_fini(&src);
     lhost_fini(&dst);
     test_scratch_free(&dir);
@@ -220,28 +220,28 @@ static char *path_in(const char *name)
 }
 
 /* @peer of @lh grabs @sel with @data (taken) as @type. */
-static void grab(LHost *lh, ClipboardPeer *peer, ClipboardSelection sel,
-                 ClipboardType type, GBytes *data)
+static void grab(LHost *lh, VdcClipboardPeer *peer, VdcClipboardSelection sel,
+                 VdcClipboardType type, GBytes *data)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(peer, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(peer, sel);
 
     info->types[type].available = true;
     info->types[type].data = data;
-    ck_assert(clipboard_hub_update(lh->host.hub, info));
+    ck_assert(vdc_clipboard_hub_update(lh->host.hub, info));
 }
 
-static GBytes *data_of(LHost *lh, ClipboardSelection sel, ClipboardType type)
+static GBytes *data_of(LHost *lh, VdcClipboardSelection sel, VdcClipboardType type)
 {
-    ClipboardInfo *info = clipboard_hub_info(lh->host.hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(lh->host.hub, sel);
 
     return info ? info->types[type].data : NULL;
 }
 
-static void assert_holds(LHost *lh, ClipboardPeer *owner,
-                         ClipboardSelection sel, ClipboardType type,
+static void assert_holds(LHost *lh, VdcClipboardPeer *owner,
+                         VdcClipboardSelection sel, VdcClipboardType type,
                          GBytes *want)
 {
-    ClipboardInfo *info = clipboard_hub_info(lh->host.hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(lh->host.hub, sel);
     GBytes *got = data_of(lh, sel, type);
 
     ck_assert_ptr_nonnull(info);
@@ -318,7 +318,7 @@ static void live_migration(const char *in_uri, const char *out_uri)
     HostMigInfo info;
     unsigned updates;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(first));
     incoming(&dst, in_uri);
     set_pause(&src, true);
@@ -328,9 +328,9 @@ static void live_migration(const char *in_uri, const char *out_uri)
     host_migration_info(src.mig, &info);
     ck_assert(info.live);
     ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(newest));
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_PRIMARY, CLIPBOARD_TYPE_TEXT,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
          g_bytes_ref(text));
     wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
     ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
@@ -345,12 +345,12 @@ static void live_migration(const char *in_uri, const char *out_uri)
     ck_assert_int_eq(host_status(&src.host), HOST_POSTMIGRATE);
     ck_assert_int_eq(host_status(&dst.host), HOST_RUNNING);
     ck_assert_uint_eq(dst.restores, 1);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, newest);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_PRIMARY,
-                 CLIPBOARD_TYPE_TEXT, text);
-    ck_assert(clipboard_hub_info(dst.host.hub,
-                                 CLIPBOARD_SELECTION_CLIPBOARD)->restored);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, newest);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_PRIMARY,
+                 VDC_CLIPBOARD_TYPE_TEXT, text);
+    ck_assert(vdc_clipboard_hub_info(dst.host.hub,
+                                 VDC_CLIPBOARD_SELECTION_CLIPBOARD)->restored);
     /* the source's other peers saw no new grab from the switchover */
     ck_assert_uint_eq(other_updates, updates);
     host_migration_info(dst.mig, &info);
@@ -396,27 +396,27 @@ START_TEST(test_grab_release)
     g_autoptr(GBytes) big = pattern(4 * MIB, 3);
     g_autoptr(GBytes) guest = pattern(2 * MIB, 4);
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_SECONDARY, CLIPBOARD_TYPE_BMP,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_SECONDARY, VDC_CLIPBOARD_TYPE_BMP,
          pattern(3 * MIB, 5));
     incoming(&dst, uri);
     set_pause(&src, true);
     migrate(&src, uri);
     /* the other side takes the clipboard, then gives the secondary up */
-    grab(&src, &other, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+    grab(&src, &other, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          g_bytes_ref(guest));
     test_run_for(30);
-    clipboard_peer_release(&src.peer, CLIPBOARD_SELECTION_SECONDARY);
+    vdc_clipboard_peer_release(&src.peer, VDC_CLIPBOARD_SELECTION_SECONDARY);
     wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
     cont(&src);
     wait_status(&dst, HOST_MIG_COMPLETED);
     wait_status(&src, HOST_MIG_COMPLETED);
     /* the host peer owned nothing at the end: the destination's neither */
-    ck_assert_ptr_null(data_of(&dst, CLIPBOARD_SELECTION_CLIPBOARD,
-                               CLIPBOARD_TYPE_PNG));
-    ck_assert(!clipboard_peer_owns(&dst.peer, CLIPBOARD_SELECTION_CLIPBOARD));
-    ck_assert(!clipboard_peer_owns(&dst.peer, CLIPBOARD_SELECTION_SECONDARY));
+    ck_assert_ptr_null(data_of(&dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                               VDC_CLIPBOARD_TYPE_PNG));
+    ck_assert(!vdc_clipboard_peer_owns(&dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert(!vdc_clipboard_peer_owns(&dst.peer, VDC_CLIPBOARD_SELECTION_SECONDARY));
 }
 END_TEST
 
@@ -427,23 +427,23 @@ START_TEST(test_request_during)
     g_autofree char *uri = g_strconcat("unix:", p, NULL);
     g_autoptr(GBytes) big = pattern(6 * MIB, 6);
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     incoming(&dst, uri);
     set_pause(&src, true);
     migrate(&src, uri);
     /* served from the hub at once while the data moves */
-    ck_assert(clipboard_hub_request(src.host.hub,
-                                    clipboard_hub_info(src.host.hub,
-                                        CLIPBOARD_SELECTION_CLIPBOARD),
-                                    CLIPBOARD_TYPE_PNG));
-    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    ck_assert(vdc_clipboard_hub_request(src.host.hub,
+                                    vdc_clipboard_hub_info(src.host.hub,
+                                        VDC_CLIPBOARD_SELECTION_CLIPBOARD),
+                                    VDC_CLIPBOARD_TYPE_PNG));
+    assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
     wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
     cont(&src);
     wait_status(&dst, HOST_MIG_COMPLETED);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
 }
 END_TEST
 
@@ -613,18 +613,18 @@ static void source_goes_on(GBytes *big)
     g_autofree char *uri = g_strconcat("file:", p, NULL);
 
     ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
-    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
-    ck_assert(clipboard_hub_request(src.host.hub,
-                                    clipboard_hub_info(src.host.hub,
-                                        CLIPBOARD_SELECTION_CLIPBOARD),
-                                    CLIPBOARD_TYPE_PNG));
+    assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
+    ck_assert(vdc_clipboard_hub_request(src.host.hub,
+                                    vdc_clipboard_hub_info(src.host.hub,
+                                        VDC_CLIPBOARD_SELECTION_CLIPBOARD),
+                                    VDC_CLIPBOARD_TYPE_PNG));
     set_pause(&src, false);
     migrate(&src, uri);
     ck_assert_int_eq(status_of(&src), HOST_MIG_COMPLETED);
     incoming(&dst, uri);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
 }
 
 /* A destination that dies or refuses at @frames (-1: the final). */
@@ -635,7 +635,7 @@ static void peer_case(int frames, Act act)
     g_autofree char *uri = NULL;
     HostMigInfo info;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     uri = fake_start(&f, frames, act);
     set_pause(&src, true);
@@ -695,7 +695,7 @@ static void pre_switchover_case(Act act)
     g_autofree char *uri = NULL;
     HostMigInfo info;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     uri = fake_start(&f, -2, act);
     set_pause(&src, true);
@@ -739,7 +739,7 @@ static void cancel_case(HostMigStatus phase)
     g_autoptr(GBytes) big = pattern(16 * MIB, 9);
     g_autoptr(GError) err = NULL;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     incoming(&dst, uri);
     set_pause(&src, true);
@@ -753,15 +753,15 @@ static void cancel_case(HostMigStatus phase)
     ck_assert_int_eq(status_of(&src), HOST_MIG_CANCELLING);
     wait_status(&src, HOST_MIG_CANCELLED);
     ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
-    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
     /* the destination: failed (or never reached), nothing loaded */
     if (status_of(&dst) == HOST_MIG_ACTIVE) {
         wait_status(&dst, HOST_MIG_FAILED);
     }
     ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
-    ck_assert_ptr_null(clipboard_hub_info(dst.host.hub,
-                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
+                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     ck_assert_uint_eq(dst.restores, 0);
     /* and both go on: a second live migration completes */
     migrate(&src, uri);
@@ -769,8 +769,8 @@ static void cancel_case(HostMigStatus phase)
     cont(&src);
     wait_status(&src, HOST_MIG_COMPLETED);
     wait_status(&dst, HOST_MIG_COMPLETED);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
 }
 
 START_TEST(test_cancel_active)
@@ -855,7 +855,7 @@ START_TEST(test_free_during_live)
     Fake f;
     g_autofree char *uri = NULL;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     uri = fake_start(&f, 1, ACT_DIE);
     set_pause(&src, true);
@@ -876,7 +876,7 @@ START_TEST(test_ack_lie)
     g_autofree char *uri = NULL;
     HostMigInfo info;
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     next_fake_lies = true;
     uri = fake_start(&f, -2, ACT_DIE);
@@ -899,7 +899,7 @@ START_TEST(test_free_dest_during_live)
     g_autofree char *uri = g_strconcat("unix:", p, NULL);
     g_autoptr(GBytes) big = pattern(16 * MIB, 12);
 
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     incoming(&dst, uri);
     set_pause(&src, true);
@@ -908,8 +908,8 @@ START_TEST(test_free_dest_during_live)
     g_clear_pointer(&dst.mig, host_migration_free);
     wait_status(&src, HOST_MIG_FAILED);
     ck_assert_int_eq(host_status(&src.host), HOST_RUNNING);
-    assert_holds(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
 }
 END_TEST
 
@@ -1019,18 +1019,18 @@ START_TEST(test_hostile)
     ck_assert_msg(strstr(info.error, hostile[_i].error), "%s: %s",
                   hostile[_i].name, info.error);
     ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
-    ck_assert_ptr_null(clipboard_hub_info(dst.host.hub,
-                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
+                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     /* the destination waits for the next source, which completes */
-    grab(&src, &src.peer, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));
     set_pause(&src, true);
     migrate(&src, uri);
     wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
     cont(&src);
     wait_status(&dst, HOST_MIG_COMPLETED);
-    assert_holds(&dst, &dst.peer, CLIPBOARD_SELECTION_CLIPBOARD,
-                 CLIPBOARD_TYPE_PNG, big);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
 }
 END_TEST
 

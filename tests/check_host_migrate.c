@@ -24,18 +24,18 @@
 
 #include "host/host.h"
 #include "host/migrate.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "migration/vmstate.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "migration/vdc-vmstate.h"
 #include "tests/check_suites.h"
 #include "tests/test-host.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 /* ---- a bare host ------------------------------------------------------- */
 
 static Host host;
-static VDAgentConfig config;
-static MigrationRegistry *reg;
+static VdcConfig config;
+static VdcMigrationRegistry *reg;
 static HostMigration *mig;
 static char *dir;
 
@@ -188,7 +188,7 @@ END_TEST
 static bool failing_pre_save(void *opaque, GError **errp)
 {
     (void)opaque;
-    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_HOOK, "no saving today");
+    g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_HOOK, "no saving today");
     return false;
 }
 
@@ -198,14 +198,14 @@ typedef struct Failing {
 
 static Failing failing;
 
-static const VMStateDescription vmstate_failing = {
+static const VdcVMStateDescription vmstate_failing = {
     .name = "failing",
     .version_id = 1,
     .minimum_version_id = 1,
     .pre_save = failing_pre_save,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(value, Failing),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(value, Failing),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -218,7 +218,7 @@ START_TEST(test_save_fails)
     g_autoptr(GError) err = NULL;
     HostMigInfo info;
 
-    ck_assert(migration_register(reg, "failing", 0, &vmstate_failing,
+    ck_assert(vdc_migration_register(reg, "failing", 0, &vmstate_failing,
                                  &failing, NULL));
     ck_assert(host_migrate_start(mig, uri, _i ? NULL : &err));
     ck_assert_ptr_null(err);
@@ -301,19 +301,19 @@ START_TEST(test_register_duplicate)
 
     bare_host();
     if (_i == 0) {
-        ck_assert(vdagent_chardev_register_migration(host.dev, reg, 0, NULL));
+        ck_assert(vdc_chardev_register_migration(host.dev, reg, 0, NULL));
     } else {
-        ck_assert(migration_register(reg, "vdagent-host", 0, &vmstate_failing,
+        ck_assert(vdc_migration_register(reg, "vdagent-host", 0, &vmstate_failing,
                                      &failing, NULL));
     }
     m = host_migration_new(&host, reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(err);
-    ck_assert(g_error_matches(err, VMSTATE_ERROR, VMSTATE_ERROR_DUPLICATE));
+    ck_assert(g_error_matches(err, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_DUPLICATE));
     ck_assert_ptr_null(host_migration_new(&host, reg, &test_host_stub_ops, NULL, NULL));
     if (_i == 1) {
         /* "vdagent" was taken back. */
-        ck_assert(vdagent_chardev_register_migration(host.dev, reg, 0, &err2));
+        ck_assert(vdc_chardev_register_migration(host.dev, reg, 0, &err2));
     }
 }
 END_TEST

@@ -68,14 +68,14 @@
 #include "host/guest.h"
 #include "host/host.h"
 #include "host/migrate.h"
-#include "migration/savevm.h"
+#include "migration/vdc-savevm.h"
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
 #include "tests/test-host.h"
 #include "tests/test-peer.h"
 #include "tests/test-util.h"
 #include "vdagent/vdagent-wire.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define WAIT_MS 5000
 
@@ -83,13 +83,13 @@
 
 typedef struct Side {
     Host host;
-    VDAgentConfig config;
-    MigrationRegistry *reg;
+    VdcConfig config;
+    VdcMigrationRegistry *reg;
     HostGuest *guest;
     HostMigration *mig;
 } Side;
 
-static void op_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+static void op_save(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                     uint32_t *out_len)
 {
     Side *s = opaque;
@@ -111,10 +111,10 @@ static void op_guest_released(void *opaque)
     host_guest_release(((Side *)opaque)->guest);
 }
 
-static void op_restore(void *opaque, ClipboardSaved *saved, const uint8_t *out,
+static void op_restore(void *opaque, VdcClipboardSaved *saved, const uint8_t *out,
                        uint32_t out_len, bool continuing)
 {
-    clipboard_saved_clear(saved);
+    vdc_clipboard_saved_clear(saved);
     host_guest_restore(((Side *)opaque)->guest, out, out_len, continuing);
 }
 
@@ -151,9 +151,9 @@ static void side_init(Side *s, bool incoming)
 
     test_host_init(&s->host, &s->config, &s->reg);
     /* The same device, behind the real transport instead. */
-    g_clear_pointer(&s->host.dev, vdagent_chardev_free);
+    g_clear_pointer(&s->host.dev, vdc_chardev_free);
     s->guest = host_guest_new(&s->host);
-    s->host.dev = vdagent_chardev_new(&s->config, &host_guest_frontend_ops,
+    s->host.dev = vdc_chardev_new(&s->config, &host_guest_frontend_ops,
                                       s->guest, &err);
     ck_assert_ptr_null(err);
     s->mig = host_migration_new(&s->host, s->reg, &seam_ops, s, &err);
@@ -168,8 +168,8 @@ static void side_fini(Side *s)
 {
     host_guest_close(s->guest);
     g_clear_pointer(&s->mig, host_migration_free);
-    g_clear_pointer(&s->reg, migration_registry_free);
-    g_clear_pointer(&s->host.dev, vdagent_chardev_free);
+    g_clear_pointer(&s->reg, vdc_migration_registry_free);
+    g_clear_pointer(&s->host.dev, vdc_chardev_free);
     g_clear_pointer(&s->guest, host_guest_free);
     test_host_fini(&s->host, &s->reg);
 }
@@ -349,9 +349,9 @@ static void run_case(const SeamCase *c, const GByteArray *ref, SeamResult *res)
     }
     /* a host peer grabs; the guest asks for its text */
     hp = hp_new(src.host.hub, "seam", true);
-    hp->answer[CLIPBOARD_SELECTION_CLIPBOARD][CLIPBOARD_TYPE_TEXT] =
+    hp->answer[VDC_CLIPBOARD_SELECTION_CLIPBOARD][VDC_CLIPBOARD_TYPE_TEXT] =
         g_bytes_new(data, c->len);
-    hp_grab(hp, CLIPBOARD_SELECTION_CLIPBOARD, 1u << CLIPBOARD_TYPE_TEXT);
+    hp_grab(hp, VDC_CLIPBOARD_SELECTION_CLIPBOARD, 1u << VDC_CLIPBOARD_TYPE_TEXT);
     for (i = 0; i < c->requests; i++) {
         guest_agent_send_request(ga, VD_AGENT_CLIPBOARD_SELECTION_CLIPBOARD,
                                  VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -510,9 +510,9 @@ static GArray *headers(const GByteArray *s)
     size_t pos = 0;
     uint32_t msg_left = 0;
 
-    while (pos + VDAGENT_CHUNK_HDR_SIZE <= s->len) {
+    while (pos + VDC_CHUNK_HDR_SIZE <= s->len) {
         uint32_t size = test_le32(s->data + pos + 4);
-        size_t body = pos + VDAGENT_CHUNK_HDR_SIZE;
+        size_t body = pos + VDC_CHUNK_HDR_SIZE;
         Header x = { pos, false };
 
         g_array_append_val(h, x);
@@ -520,7 +520,7 @@ static GArray *headers(const GByteArray *s)
             Header m = { body, true };
 
             g_array_append_val(h, m);
-            msg_left = VDAGENT_MSG_HDR_SIZE + test_le32(s->data + body + 16);
+            msg_left = VDC_MSG_HDR_SIZE + test_le32(s->data + body + 16);
         }
         ck_assert_uint_le(size, msg_left);
         msg_left -= size;
@@ -533,7 +533,7 @@ static GArray *headers(const GByteArray *s)
 
 static size_t header_len(const Header *x)
 {
-    return x->is_msg ? VDAGENT_MSG_HDR_SIZE : VDAGENT_CHUNK_HDR_SIZE;
+    return x->is_msg ? VDC_MSG_HDR_SIZE : VDC_CHUNK_HDR_SIZE;
 }
 
 /* The guest's own decoder: no protocol error, every clipboard whole. */

@@ -22,7 +22,7 @@
 static char *scan_events(const char *in, size_t len, unsigned depth,
                          const size_t *cuts, size_t n_cuts)
 {
-    g_autoptr(MigrationJsonScan) js = migration_json_scan_new(depth);
+    g_autoptr(VdcMigrationJsonScan) js = vdc_migration_json_scan_new(depth);
     GString *ev = g_string_new(NULL);
     size_t start = 0, k;
 
@@ -32,42 +32,42 @@ static char *scan_events(const char *in, size_t len, unsigned depth,
 
         while (off < end) {
             size_t used = 99999;
-            MigrationJsonStatus st =
-                migration_json_scan_push(js, in + off, end - off, &used);
+            VdcMigrationJsonStatus st =
+                vdc_migration_json_scan_push(js, in + off, end - off, &used);
 
             ck_assert_uint_le(used, end - off);
-            if (st == MIGRATION_JSON_ERROR) {
-                const char *err = migration_json_scan_error(js);
+            if (st == VDC_MIGRATION_JSON_ERROR) {
+                const char *err = vdc_migration_json_scan_error(js);
 
                 ck_assert_ptr_nonnull(err);
                 g_string_append_printf(ev, "E@%zu:%s", off + used, err);
                 /* Sticky: nothing more is taken. */
-                ck_assert_int_eq(migration_json_scan_push(js, in, len, &used),
-                                 MIGRATION_JSON_ERROR);
+                ck_assert_int_eq(vdc_migration_json_scan_push(js, in, len, &used),
+                                 VDC_MIGRATION_JSON_ERROR);
                 ck_assert_uint_eq(used, 0);
                 return g_string_free(ev, FALSE);
             }
-            if (st == MIGRATION_JSON_MORE) {
+            if (st == VDC_MIGRATION_JSON_MORE) {
                 ck_assert_uint_eq(used, end - off);
-                ck_assert_ptr_null(migration_json_scan_error(js));
+                ck_assert_ptr_null(vdc_migration_json_scan_error(js));
                 off = end;
                 break;
             }
-            ck_assert_int_eq(st, MIGRATION_JSON_VALUE);
-            ck_assert(!migration_json_scan_in_value(js));
+            ck_assert_int_eq(st, VDC_MIGRATION_JSON_VALUE);
+            ck_assert(!vdc_migration_json_scan_in_value(js));
             g_string_append_printf(ev, "V@%zu;", off + used);
             off += used;
         }
         start = end;
     }
-    switch (migration_json_scan_finish(js)) {
-    case MIGRATION_JSON_VALUE:
+    switch (vdc_migration_json_scan_finish(js)) {
+    case VDC_MIGRATION_JSON_VALUE:
         g_string_append(ev, "V@end;");
         break;
-    case MIGRATION_JSON_MORE:
+    case VDC_MIGRATION_JSON_MORE:
         break;
-    case MIGRATION_JSON_ERROR:
-        g_string_append_printf(ev, "E@end:%s", migration_json_scan_error(js));
+    case VDC_MIGRATION_JSON_ERROR:
+        g_string_append_printf(ev, "E@end:%s", vdc_migration_json_scan_error(js));
         break;
     }
     return g_string_free(ev, FALSE);
@@ -282,83 +282,83 @@ static const struct {
     unsigned flags;
 } int_cases[] = {
     { "18446744073709551615", 0 },
-    { "18446744073709551616", MIGRATION_JSON_INT_ABOVE },
-    { "99999999999999999999", MIGRATION_JSON_INT_ABOVE },
-    { "100000000000000000000000000000", MIGRATION_JSON_INT_ABOVE },
+    { "18446744073709551616", VDC_MIGRATION_JSON_INT_ABOVE },
+    { "99999999999999999999", VDC_MIGRATION_JSON_INT_ABOVE },
+    { "100000000000000000000000000000", VDC_MIGRATION_JSON_INT_ABOVE },
     { "9223372036854775808", 0 },
     { "-9223372036854775808", 0 },
-    { "-9223372036854775809", MIGRATION_JSON_INT_BELOW },
-    { "-10000000000000000000", MIGRATION_JSON_INT_BELOW },
-    { "-0", MIGRATION_JSON_NEG_ZERO },
+    { "-9223372036854775809", VDC_MIGRATION_JSON_INT_BELOW },
+    { "-10000000000000000000", VDC_MIGRATION_JSON_INT_BELOW },
+    { "-0", VDC_MIGRATION_JSON_NEG_ZERO },
     { "0", 0 },
     { "-0.0", 0 },
     { "-0e1", 0 },
     { "1e30", 0 },
     { "123456789012345678901234567890.5", 0 },
     { "[1, -0, {\"a\": 18446744073709551616}]",
-      MIGRATION_JSON_INT_ABOVE | MIGRATION_JSON_NEG_ZERO },
+      VDC_MIGRATION_JSON_INT_ABOVE | VDC_MIGRATION_JSON_NEG_ZERO },
     { "[\"-0\", \"18446744073709551616\"]", 0 },
 };
 
 /* Integers json-c would not hold exactly are noted, per top-level value. */
 START_TEST(test_int_flags)
 {
-    g_autoptr(MigrationJsonScan) js = migration_json_scan_new(8);
+    g_autoptr(VdcMigrationJsonScan) js = vdc_migration_json_scan_new(8);
     g_autofree char *in = g_strdup_printf("%s ", int_cases[_i].in);
     size_t used;
 
-    ck_assert_int_eq(migration_json_scan_push(js, in, strlen(in), &used),
-                     MIGRATION_JSON_VALUE);
-    ck_assert_uint_eq(migration_json_scan_flags(js), int_cases[_i].flags);
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, in, strlen(in), &used),
+                     VDC_MIGRATION_JSON_VALUE);
+    ck_assert_uint_eq(vdc_migration_json_scan_flags(js), int_cases[_i].flags);
     /* The next value starts with none. */
-    ck_assert_int_eq(migration_json_scan_push(js, "{}", 2, &used),
-                     MIGRATION_JSON_VALUE);
-    ck_assert_uint_eq(migration_json_scan_flags(js), 0);
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "{}", 2, &used),
+                     VDC_MIGRATION_JSON_VALUE);
+    ck_assert_uint_eq(vdc_migration_json_scan_flags(js), 0);
 }
 END_TEST
 
 START_TEST(test_first_byte_and_reset)
 {
-    g_autoptr(MigrationJsonScan) js = migration_json_scan_new(4);
+    g_autoptr(VdcMigrationJsonScan) js = vdc_migration_json_scan_new(4);
     size_t used;
 
-    ck_assert_int_eq(migration_json_scan_first_byte(js), 0);
-    ck_assert(!migration_json_scan_in_value(js));
-    ck_assert_int_eq(migration_json_scan_push(js, "  [1,", 5, &used),
-                     MIGRATION_JSON_MORE);
+    ck_assert_int_eq(vdc_migration_json_scan_first_byte(js), 0);
+    ck_assert(!vdc_migration_json_scan_in_value(js));
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "  [1,", 5, &used),
+                     VDC_MIGRATION_JSON_MORE);
     ck_assert_uint_eq(used, 5);
-    ck_assert(migration_json_scan_in_value(js));
-    ck_assert_int_eq(migration_json_scan_first_byte(js), '[');
-    ck_assert_int_eq(migration_json_scan_push(js, "2]\"x\"", 5, &used),
-                     MIGRATION_JSON_VALUE);
+    ck_assert(vdc_migration_json_scan_in_value(js));
+    ck_assert_int_eq(vdc_migration_json_scan_first_byte(js), '[');
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "2]\"x\"", 5, &used),
+                     VDC_MIGRATION_JSON_VALUE);
     ck_assert_uint_eq(used, 2);
-    ck_assert(!migration_json_scan_in_value(js));
-    ck_assert_int_eq(migration_json_scan_push(js, "\"x\"", 3, &used),
-                     MIGRATION_JSON_VALUE);
-    ck_assert_int_eq(migration_json_scan_first_byte(js), '"');
-    ck_assert_int_eq(migration_json_scan_push(js, "x", 1, &used),
-                     MIGRATION_JSON_ERROR);
+    ck_assert(!vdc_migration_json_scan_in_value(js));
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "\"x\"", 3, &used),
+                     VDC_MIGRATION_JSON_VALUE);
+    ck_assert_int_eq(vdc_migration_json_scan_first_byte(js), '"');
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "x", 1, &used),
+                     VDC_MIGRATION_JSON_ERROR);
     ck_assert_uint_eq(used, 0);
-    ck_assert_str_eq(migration_json_scan_error(js),
+    ck_assert_str_eq(vdc_migration_json_scan_error(js),
                      "unexpected 'x' (expecting a value)");
-    ck_assert_int_eq(migration_json_scan_finish(js), MIGRATION_JSON_ERROR);
-    migration_json_scan_reset(js);
-    ck_assert_ptr_null(migration_json_scan_error(js));
-    ck_assert_int_eq(migration_json_scan_first_byte(js), 0);
-    ck_assert_int_eq(migration_json_scan_push(js, "{\"a\":[[[]]]}", 12,
-                                              &used), MIGRATION_JSON_VALUE);
+    ck_assert_int_eq(vdc_migration_json_scan_finish(js), VDC_MIGRATION_JSON_ERROR);
+    vdc_migration_json_scan_reset(js);
+    ck_assert_ptr_null(vdc_migration_json_scan_error(js));
+    ck_assert_int_eq(vdc_migration_json_scan_first_byte(js), 0);
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "{\"a\":[[[]]]}", 12,
+                                              &used), VDC_MIGRATION_JSON_VALUE);
     ck_assert_uint_eq(used, 12);
-    ck_assert_int_eq(migration_json_scan_push(js, "", 0, &used),
-                     MIGRATION_JSON_MORE);
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, "", 0, &used),
+                     VDC_MIGRATION_JSON_MORE);
     ck_assert_uint_eq(used, 0);
-    ck_assert_int_eq(migration_json_scan_finish(js), MIGRATION_JSON_MORE);
+    ck_assert_int_eq(vdc_migration_json_scan_finish(js), VDC_MIGRATION_JSON_MORE);
 }
 END_TEST
 
 /* A million "{}" in an array: nothing is allocated (the whole point). */
 START_TEST(test_large_flat)
 {
-    g_autoptr(MigrationJsonScan) js = migration_json_scan_new(2);
+    g_autoptr(VdcMigrationJsonScan) js = vdc_migration_json_scan_new(2);
     size_t n = 1000000, i, used;
     g_autoptr(GString) in = g_string_sized_new(3 * n + 2);
 
@@ -367,8 +367,8 @@ START_TEST(test_large_flat)
         g_string_append(in, i ? ",{}" : "{}");
     }
     g_string_append_c(in, ']');
-    ck_assert_int_eq(migration_json_scan_push(js, in->str, in->len, &used),
-                     MIGRATION_JSON_VALUE);
+    ck_assert_int_eq(vdc_migration_json_scan_push(js, in->str, in->len, &used),
+                     VDC_MIGRATION_JSON_VALUE);
     ck_assert_uint_eq(used, in->len);
 }
 END_TEST
@@ -388,26 +388,26 @@ START_TEST(test_agrees_with_json_c)
         "\"\\n\"", "\"\\ud83d\\ude00\"", "1.5e-3", "-0",
     };
     GRand *rand = g_rand_new_with_seed(23);
-    g_autoptr(MigrationJsonScan) js = migration_json_scan_new(16);
+    g_autoptr(VdcMigrationJsonScan) js = vdc_migration_json_scan_new(16);
     unsigned iter, accepted = 0;
 
     for (iter = 0; iter < 200000; iter++) {
         g_autoptr(GString) in = g_string_new(NULL);
         unsigned n = (unsigned)g_rand_int_range(rand, 1, 12), k;
         size_t used;
-        MigrationJsonStatus st;
+        VdcMigrationJsonStatus st;
 
         for (k = 0; k < n; k++) {
             g_string_append(in, atoms[g_rand_int_range(rand, 0,
                                                        G_N_ELEMENTS(atoms))]);
         }
-        migration_json_scan_reset(js);
-        st = migration_json_scan_push(js, in->str, in->len, &used);
-        if (st == MIGRATION_JSON_MORE) {
-            st = migration_json_scan_finish(js);
+        vdc_migration_json_scan_reset(js);
+        st = vdc_migration_json_scan_push(js, in->str, in->len, &used);
+        if (st == VDC_MIGRATION_JSON_MORE) {
+            st = vdc_migration_json_scan_finish(js);
             used = in->len;
         }
-        if (st == MIGRATION_JSON_VALUE && used == in->len) {
+        if (st == VDC_MIGRATION_JSON_VALUE && used == in->len) {
             json_tokener *tok = json_tokener_new_ex(32);
             json_object *obj;
             g_autoptr(GString) padded = g_string_new(in->str);

@@ -1,6 +1,6 @@
 /*
  * check_migration_channel.c: migration/channel.h, the transfers under a
- * migration channel and a MigrationStream on an fd.
+ * migration channel and a VdcMigrationStream on an fd.
  *
  * Every test talks over real descriptors (socketpairs, pipes, files,
  * unix and TCP sockets).  What arrives is compared with what was meant
@@ -23,7 +23,7 @@
 
 #include "tests/check_suites.h"
 #include "migration/channel.h"
-#include "migration/migration-stream.h"
+#include "migration/vdc-stream.h"
 
 #define MS (G_USEC_PER_SEC / 1000)
 
@@ -76,7 +76,7 @@ static void close_end(int i)
 
 static void assert_timed_out(const GError *err)
 {
-    assert_error(err, MIGRATION_CHANNEL_ERROR, ETIMEDOUT,
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, ETIMEDOUT,
                  "migration channel timed out");
 }
 
@@ -128,11 +128,11 @@ START_TEST(test_fds_arrive_usable)
     int p[2], got_r, got_w;
 
     ck_assert_int_eq(pipe(p), 0);
-    ck_assert(migration_channel_send(sp[0], "hello", 5, p, 2,
+    ck_assert(vdc_migration_channel_send(sp[0], "hello", 5, p, 2,
                                      deadline_in(5 * G_USEC_PER_SEC), &err));
-    ck_assert(migration_channel_send(sp[0], "abc", 3, NULL, 0,
+    ck_assert(vdc_migration_channel_send(sp[0], "abc", 3, NULL, 0,
                                      deadline_in(5 * G_USEC_PER_SEC), &err));
-    ck_assert(migration_channel_recv(sp[1], buf, 8, fds,
+    ck_assert(vdc_migration_channel_recv(sp[1], buf, 8, fds,
                                      deadline_in(5 * G_USEC_PER_SEC), &err));
     ck_assert_mem_eq(buf, "helloabc", 8);
     ck_assert_uint_eq(fds->len, 2);
@@ -175,7 +175,7 @@ static gpointer sender_main(gpointer opaque)
 {
     Sender *snd = opaque;
 
-    snd->ok = migration_channel_send(snd->fd, snd->data, snd->len, snd->fds,
+    snd->ok = vdc_migration_channel_send(snd->fd, snd->data, snd->len, snd->fds,
                                      snd->n_fds,
                                      deadline_in(60 * G_USEC_PER_SEC),
                                      &snd->err);
@@ -204,7 +204,7 @@ START_TEST(test_large_send_recv)
     snd.fd = sp[0];
     snd.fds = &dev;
     thread = g_thread_new("sender", sender_main, &snd);
-    ok = migration_channel_recv(sp[1], got, BIG_LEN, fds,
+    ok = vdc_migration_channel_recv(sp[1], got, BIG_LEN, fds,
                                 deadline_in(60 * G_USEC_PER_SEC), &err);
     g_thread_join(thread);
     ck_assert_msg(snd.ok, "send: %s", snd.err ? snd.err->message : "?");
@@ -217,7 +217,7 @@ START_TEST(test_large_send_recv)
 END_TEST
 
 /*
- * The same amount read with migration_channel_read(): it returns what is
+ * The same amount read with vdc_migration_channel_read(): it returns what is
  * there (less than asked, since the buffers are small), then 0 at the end.
  */
 START_TEST(test_large_read_pieces)
@@ -236,7 +236,7 @@ START_TEST(test_large_read_pieces)
     snd.fd = sp[0];
     thread = g_thread_new("sender", sender_main, &snd);
     while (have < BIG_LEN) {
-        n = migration_channel_read(sp[1], got + have, BIG_LEN - have,
+        n = vdc_migration_channel_read(sp[1], got + have, BIG_LEN - have,
                                    deadline_in(60 * G_USEC_PER_SEC), &err);
         ck_assert_msg(n > 0, "read: %s", err ? err->message : "end");
         have += (size_t)n;
@@ -247,7 +247,7 @@ START_TEST(test_large_read_pieces)
     ck_assert_int_eq(memcmp(got, data, BIG_LEN), 0);
     ck_assert_uint_gt(reads, 1);
     close_end(0);
-    n = migration_channel_read(sp[1], got, 16, deadline_in(5 * G_USEC_PER_SEC),
+    n = vdc_migration_channel_read(sp[1], got, 16, deadline_in(5 * G_USEC_PER_SEC),
                                &err);
     ck_assert_int_eq(n, 0);
     ck_assert_ptr_null(err);
@@ -264,7 +264,7 @@ START_TEST(test_recv_timeout)
     gint64 start;
 
     start = g_get_monotonic_time();
-    ck_assert(!migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
+    ck_assert(!vdc_migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
                                       deadline_in(100 * MS), &err));
     ck_assert_int_ge(g_get_monotonic_time() - start, 90 * MS);
     ck_assert_int_lt(g_get_monotonic_time() - start, 5 * G_USEC_PER_SEC);
@@ -279,7 +279,7 @@ START_TEST(test_send_timeout)
     g_autoptr(GError) err = NULL;
 
     small_buffers(sp[0]);
-    ck_assert(!migration_channel_send(sp[0], data, BIG_LEN, NULL, 0,
+    ck_assert(!vdc_migration_channel_send(sp[0], data, BIG_LEN, NULL, 0,
                                       deadline_in(100 * MS), &err));
     assert_timed_out(err);
 }
@@ -290,10 +290,10 @@ START_TEST(test_wait_past_deadline)
 {
     g_autoptr(GError) err = NULL;
 
-    ck_assert(migration_channel_wait(sp[0], POLLOUT,
+    ck_assert(vdc_migration_channel_wait(sp[0], POLLOUT,
                                      deadline_in(G_USEC_PER_SEC), &err));
     ck_assert_ptr_null(err);
-    ck_assert(!migration_channel_wait(sp[0], POLLOUT,
+    ck_assert(!vdc_migration_channel_wait(sp[0], POLLOUT,
                                       g_get_monotonic_time() - 1, &err));
     assert_timed_out(err);
 }
@@ -307,9 +307,9 @@ START_TEST(test_recv_closed_early)
 
     ck_assert_int_eq(write(sp[1], "abc", 3), 3);
     close_end(1);
-    ck_assert(!migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
+    ck_assert(!vdc_migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
                                       deadline_in(5 * G_USEC_PER_SEC), &err));
-    assert_error(err, MIGRATION_CHANNEL_ERROR, ECONNRESET,
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
                  "migration channel closed early");
     ck_assert_mem_eq(buf, "abc", 3);
 }
@@ -323,9 +323,9 @@ START_TEST(test_send_peer_gone)
                                            g_strerror(EPIPE));
 
     close_end(1);
-    ck_assert(!migration_channel_send(sp[0], "x", 1, NULL, 0,
+    ck_assert(!vdc_migration_channel_send(sp[0], "x", 1, NULL, 0,
                                       deadline_in(5 * G_USEC_PER_SEC), &err));
-    assert_error(err, MIGRATION_CHANNEL_ERROR, EPIPE, msg);
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, EPIPE, msg);
 }
 END_TEST
 
@@ -348,36 +348,36 @@ START_TEST(test_pipe_and_file)
     int p[2], fd;
 
     ck_assert_int_eq(pipe(p), 0);
-    ck_assert(migration_channel_write(p[1], "abc", 3, later, &err));
-    ck_assert_int_eq(migration_channel_read(p[0], buf, sizeof(buf), later,
+    ck_assert(vdc_migration_channel_write(p[1], "abc", 3, later, &err));
+    ck_assert_int_eq(vdc_migration_channel_read(p[0], buf, sizeof(buf), later,
                                             &err), 3);
     ck_assert_mem_eq(buf, "abc", 3);
 
-    ck_assert(!migration_channel_send(p[1], "abc", 3, NULL, 0, later, &err));
-    assert_error(err, MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
+    ck_assert(!vdc_migration_channel_send(p[1], "abc", 3, NULL, 0, later, &err));
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
     g_clear_error(&err);
-    ck_assert(!migration_channel_recv(p[0], buf, 3, NULL, later, &err));
-    assert_error(err, MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
+    ck_assert(!vdc_migration_channel_recv(p[0], buf, 3, NULL, later, &err));
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, ENOTSOCK, enotsock);
     g_clear_error(&err);
 
     /* The end of a pipe, then a pipe nobody reads (SIGPIPE ignored). */
     close(p[1]);
-    ck_assert_int_eq(migration_channel_read(p[0], buf, sizeof(buf), later,
+    ck_assert_int_eq(vdc_migration_channel_read(p[0], buf, sizeof(buf), later,
                                             &err), 0);
     ck_assert_int_eq(pipe(p), 0);
     close(p[0]);
     signal(SIGPIPE, SIG_IGN);
-    ck_assert(!migration_channel_write(p[1], "abc", 3, later, &err));
-    assert_error(err, MIGRATION_CHANNEL_ERROR, EPIPE, epipe);
+    ck_assert(!vdc_migration_channel_write(p[1], "abc", 3, later, &err));
+    assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, EPIPE, epipe);
     g_clear_error(&err);
     close(p[1]);
 
     /* A file. */
     fd = g_file_open_tmp("check-channel-XXXXXX", &path, &err);
     ck_assert_int_ge(fd, 0);
-    ck_assert(migration_channel_write(fd, "file bytes", 10, later, &err));
+    ck_assert(vdc_migration_channel_write(fd, "file bytes", 10, later, &err));
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    ck_assert_int_eq(migration_channel_read(fd, buf, sizeof(buf), later,
+    ck_assert_int_eq(vdc_migration_channel_read(fd, buf, sizeof(buf), later,
                                             &err), 10);
     ck_assert_mem_eq(buf, "file bytes", 10);
     close(fd);
@@ -424,7 +424,7 @@ START_TEST(test_uri_refused)
     for (listening = 0; listening < 2; listening++) {
         g_autoptr(GError) err = NULL;
 
-        ck_assert_int_eq(migration_channel_uri_socket(uri, listening, &err),
+        ck_assert_int_eq(vdc_migration_channel_uri_socket(uri, listening, &err),
                          -1);
         assert_error(err, G_FILE_ERROR, bad_uris[_i].code, msg);
     }
@@ -439,16 +439,16 @@ static void assert_talks(int listen_fd, const char *uri)
     char buf[4];
     int c, a;
 
-    c = migration_channel_uri_socket(uri, false, &err);
+    c = vdc_migration_channel_uri_socket(uri, false, &err);
     ck_assert_msg(c >= 0, "connect %s: %s", uri, err ? err->message : "?");
     ck_assert_int_eq(fcntl(c, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
     a = accept(listen_fd, NULL, NULL);
     ck_assert_int_ge(a, 0);
-    ck_assert(migration_channel_send(c, "ping", 4, NULL, 0, later, &err));
-    ck_assert(migration_channel_recv(a, buf, 4, NULL, later, &err));
+    ck_assert(vdc_migration_channel_send(c, "ping", 4, NULL, 0, later, &err));
+    ck_assert(vdc_migration_channel_recv(a, buf, 4, NULL, later, &err));
     ck_assert_mem_eq(buf, "ping", 4);
-    ck_assert(migration_channel_send(a, "pong", 4, NULL, 0, later, &err));
-    ck_assert(migration_channel_recv(c, buf, 4, NULL, later, &err));
+    ck_assert(vdc_migration_channel_send(a, "pong", 4, NULL, 0, later, &err));
+    ck_assert(vdc_migration_channel_recv(c, buf, 4, NULL, later, &err));
     ck_assert_mem_eq(buf, "pong", 4);
     close(a);
     close(c);
@@ -472,7 +472,7 @@ START_TEST(test_uri_unix)
 
     ck_assert_ptr_nonnull(dir);
     uri = g_strdup_printf("unix:%s/sock", dir);
-    l = migration_channel_uri_socket(uri, true, &err);
+    l = vdc_migration_channel_uri_socket(uri, true, &err);
     ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
     assert_talks(l, uri);
     close(l);
@@ -480,7 +480,7 @@ START_TEST(test_uri_unix)
     /* The socket file stays behind: a new listener takes its place. */
     ck_assert_int_eq(lstat(uri + 5, &st), 0);
     ck_assert(S_ISSOCK(st.st_mode));
-    l = migration_channel_uri_socket(uri, true, &err);
+    l = vdc_migration_channel_uri_socket(uri, true, &err);
     ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
     assert_talks(l, uri);
     close(l);
@@ -489,7 +489,7 @@ START_TEST(test_uri_unix)
     /* A regular file is never unlinked. */
     file_uri = g_strdup_printf("unix:%s/file", dir);
     ck_assert(g_file_set_contents(file_uri + 5, "keep", 4, NULL));
-    ck_assert_int_eq(migration_channel_uri_socket(file_uri, true, &err), -1);
+    ck_assert_int_eq(vdc_migration_channel_uri_socket(file_uri, true, &err), -1);
     msg = g_strdup_printf("cannot listen on %s: %s", file_uri,
                           g_strerror(EADDRINUSE));
     assert_error(err, G_FILE_ERROR, g_file_error_from_errno(EADDRINUSE), msg);
@@ -498,7 +498,7 @@ START_TEST(test_uri_unix)
     g_unlink(file_uri + 5);
 
     none_uri = g_strdup_printf("unix:%s/none", dir);
-    ck_assert_int_eq(migration_channel_uri_socket(none_uri, false, &err), -1);
+    ck_assert_int_eq(vdc_migration_channel_uri_socket(none_uri, false, &err), -1);
     g_free(msg);
     msg = g_strdup_printf("cannot connect to %s: %s", none_uri,
                           g_strerror(ENOENT));
@@ -521,7 +521,7 @@ START_TEST(test_uri_unix_longest)
     name = g_strnfill(107 - strlen(dir) - 1, 's');
     uri = g_strdup_printf("unix:%s/%s", dir, name);
     ck_assert_uint_eq(strlen(uri + 5), 107);
-    l = migration_channel_uri_socket(uri, true, &err);
+    l = vdc_migration_channel_uri_socket(uri, true, &err);
     ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
     assert_talks(l, uri);
     close(l);
@@ -542,7 +542,7 @@ START_TEST(test_uri_tcp)
     socklen_t len = sizeof(sin);
     int l;
 
-    l = migration_channel_uri_socket("tcp:127.0.0.1:0", true, &err);
+    l = vdc_migration_channel_uri_socket("tcp:127.0.0.1:0", true, &err);
     ck_assert_msg(l >= 0, "%s", err ? err->message : "?");
     ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
     ck_assert_int_eq(sin.sin_family, AF_INET);
@@ -557,7 +557,7 @@ END_TEST
 
 /*
  * The home of a channel's big-endian framing: a header written with a
- * memory MigrationStream goes out in one send, comes back in one recv,
+ * memory VdcMigrationStream goes out in one send, comes back in one recv,
  * and a reader stream takes it apart.  The wire bytes are spelled out.
  */
 START_TEST(test_framing)
@@ -567,8 +567,8 @@ START_TEST(test_framing)
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
         0x00, 0x00, 0x00, 0x03, 'a', '/', 'b',
     };
-    g_autoptr(MigrationStream) out = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) in = NULL;
     g_autoptr(GError) err = NULL;
     gint64 later = deadline_in(5 * G_USEC_PER_SEC);
     uint8_t got[sizeof(want)], magic[4], version, kind, path[3];
@@ -577,28 +577,28 @@ START_TEST(test_framing)
     uint32_t path_len;
     size_t len;
 
-    migration_put_bytes(out, "VDMG", 4);
-    migration_put_u8(out, 1);
-    migration_put_u8(out, 2);
-    migration_put_be64(out, 0x0102030405060708ull);
-    migration_put_be32(out, 3);
-    migration_put_bytes(out, "a/b", 3);
-    data = migration_stream_data(out, &len);
+    vdc_migration_put_bytes(out, "VDMG", 4);
+    vdc_migration_put_u8(out, 1);
+    vdc_migration_put_u8(out, 2);
+    vdc_migration_put_be64(out, 0x0102030405060708ull);
+    vdc_migration_put_be32(out, 3);
+    vdc_migration_put_bytes(out, "a/b", 3);
+    data = vdc_migration_stream_data(out, &len);
     ck_assert_uint_eq(len, sizeof(want));
 
-    ck_assert(migration_channel_send(sp[0], data, len, NULL, 0, later, &err));
-    ck_assert(migration_channel_recv(sp[1], got, sizeof(got), NULL, later,
+    ck_assert(vdc_migration_channel_send(sp[0], data, len, NULL, 0, later, &err));
+    ck_assert(vdc_migration_channel_recv(sp[1], got, sizeof(got), NULL, later,
                                      &err));
     ck_assert_mem_eq(got, want, sizeof(want));
 
-    in = migration_stream_new_reader(got, sizeof(got));
-    ck_assert(migration_get_bytes(in, magic, 4));
-    ck_assert(migration_get_u8(in, &version));
-    ck_assert(migration_get_u8(in, &kind));
-    ck_assert(migration_get_be64(in, &stop));
-    ck_assert(migration_get_be32(in, &path_len));
-    ck_assert(migration_get_bytes(in, path, path_len));
-    ck_assert(migration_stream_at_end(in));
+    in = vdc_migration_stream_new_reader(got, sizeof(got));
+    ck_assert(vdc_migration_get_bytes(in, magic, 4));
+    ck_assert(vdc_migration_get_u8(in, &version));
+    ck_assert(vdc_migration_get_u8(in, &kind));
+    ck_assert(vdc_migration_get_be64(in, &stop));
+    ck_assert(vdc_migration_get_be32(in, &path_len));
+    ck_assert(vdc_migration_get_bytes(in, path, path_len));
+    ck_assert(vdc_migration_stream_at_end(in));
     ck_assert_mem_eq(magic, "VDMG", 4);
     ck_assert_uint_eq(version, 1);
     ck_assert_uint_eq(kind, 2);

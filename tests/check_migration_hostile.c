@@ -1,5 +1,5 @@
 /*
- * check_migration_hostile.c: the savevm container (migration/savevm.h)
+ * check_migration_hostile.c: the savevm container (migration/vdc-savevm.h)
  * against a hostile stream (issue 23, points 6 and 11).
  *
  *   vmdesc   a vmdesc of a million "{}" loads in memory of the order of
@@ -11,16 +11,16 @@
  *            on an fd, which frames what follows, it is required
  *
  * The section is a tiny one of this file (a uint32 and a buffer); streams
- * are made by migration_save() and then cut or given another vmdesc here.
+ * are made by vdc_migration_save() and then cut or given another vmdesc here.
  */
 #include <check.h>
 #include <glib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "migration/vmstate.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "migration/vdc-vmstate.h"
 #include "tests/check_suites.h"
 #include "tests/test-util.h"
 
@@ -30,15 +30,15 @@ typedef struct Tiny {
     uint8_t *buf;
 } Tiny;
 
-static const VMStateDescription vmstate_tiny = {
+static const VdcVMStateDescription vmstate_tiny = {
     .name = "tiny",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(a, Tiny),
-        VMSTATE_UINT32(len, Tiny),
-        VMSTATE_VBUFFER_UINT32(buf, Tiny, len, 1024),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(a, Tiny),
+        VDC_VMSTATE_UINT32(len, Tiny),
+        VDC_VMSTATE_VBUFFER_UINT32(buf, Tiny, len, 1024),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -46,16 +46,16 @@ static const VMStateDescription vmstate_tiny = {
 static GByteArray *tiny_stream(size_t *eof_end)
 {
     Tiny t = { .a = 0x01020304, .len = 5, .buf = (uint8_t *)"hello" };
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     GByteArray *out = g_byte_array_new();
     const uint8_t *data;
     size_t len, k;
 
-    ck_assert(migration_register(reg, "tiny", 0, &vmstate_tiny, &t, &err));
-    ck_assert(migration_save(reg, s, &err));
-    data = migration_stream_data(s, &len);
+    ck_assert(vdc_migration_register(reg, "tiny", 0, &vmstate_tiny, &t, &err));
+    ck_assert(vdc_migration_save(reg, s, &err));
+    data = vdc_migration_stream_data(s, &len);
     g_byte_array_append(out, data, (guint)len);
     /* The vmdesc is 0x06, be32 L, then the last L bytes. */
     for (k = len - 5; k > 0; k--) {
@@ -73,12 +73,12 @@ static GByteArray *tiny_stream(size_t *eof_end)
 /* Load @len bytes of @data into a fresh "tiny"; its value on success. */
 static bool load_tiny(const uint8_t *data, size_t len, Tiny *t, GError **errp)
 {
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(data, len);
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(data, len);
 
     memset(t, 0, sizeof(*t));
-    ck_assert(migration_register(reg, "tiny", 0, &vmstate_tiny, t, NULL));
-    return migration_load(reg, s, errp);
+    ck_assert(vdc_migration_register(reg, "tiny", 0, &vmstate_tiny, t, NULL));
+    return vdc_migration_load(reg, s, errp);
 }
 
 static void tiny_clear(Tiny *t)
@@ -168,7 +168,7 @@ START_TEST(test_vmdesc_refused)
 
     ck_assert(!load_tiny(in->data, in->len, &t, &err));
     tiny_clear(&t);
-    ck_assert_int_eq(err->code, VMSTATE_ERROR_INVALID);
+    ck_assert_int_eq(err->code, VDC_VMSTATE_ERROR_INVALID);
     ck_assert_msg(g_str_has_prefix(err->message, "vmdesc at offset ") &&
                   g_str_has_suffix(err->message, bad_vmdesc[_i].error),
                   "%s", err->message);
@@ -236,23 +236,23 @@ START_TEST(test_fd_needs_vmdesc)
 {
     size_t eof_end;
     g_autoptr(GByteArray) in = tiny_stream(&eof_end);
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
     g_autoptr(GError) err = NULL;
     Tiny t = { 0 };
     int fds[2];
 
-    ck_assert(migration_register(reg, "tiny", 0, &vmstate_tiny, &t, NULL));
+    ck_assert(vdc_migration_register(reg, "tiny", 0, &vmstate_tiny, &t, NULL));
     ck_assert_int_eq(pipe(fds), 0);
     ck_assert_int_eq(write(fds[1], in->data, eof_end), (ssize_t)eof_end);
     close(fds[1]);
     {
-        g_autoptr(MigrationStream) s = migration_stream_new_fd(fds[0], false);
+        g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_fd(fds[0], false);
 
-        ck_assert(!migration_load(reg, s, &err));
+        ck_assert(!vdc_migration_load(reg, s, &err));
     }
     close(fds[0]);
     tiny_clear(&t);
-    ck_assert_int_eq(err->code, VMSTATE_ERROR_TRUNCATED);
+    ck_assert_int_eq(err->code, VDC_VMSTATE_ERROR_TRUNCATED);
     ck_assert_msg(g_str_has_prefix(err->message, "vmdesc at offset "),
                   "%s", err->message);
 }

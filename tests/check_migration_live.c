@@ -1,6 +1,6 @@
 /*
  * check_migration_live.c: the live phase of a migration in the library
- * (issue 21, points 1, 2 and 6): savevm.h's iterative sections and
+ * (issue 21, points 1, 2 and 6): vdc-savevm.h's iterative sections and
  * clipboard-live.h's slots, without the host program.
  *
  *   framing    START / PART / END as QEMU writes them (marker, be32 id,
@@ -25,22 +25,22 @@
 #include <string.h>
 
 #include "clipboard/clipboard-live.h"
-#include "clipboard/clipboard-vmstate.h"
-#include "clipboard/clipboard.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "migration/vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "clipboard/vdc-clipboard.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "migration/vdc-vmstate.h"
 #include "tests/check_suites.h"
 
 #define MIB (1024u * 1024)
 
 /* A full section next to the live one: a saved clipboard, as a peer's. */
 typedef struct Full {
-    ClipboardSaved cb;
+    VdcClipboardSaved cb;
     uint32_t live;
 } Full;
 
-static ClipboardLive *full_live;       /* the sink a Full checks against */
+static VdcClipboardLive *full_live;       /* the sink a Full checks against */
 
 static bool full_live_needed(void *opaque)
 {
@@ -53,11 +53,11 @@ static bool full_live_post_load(void *opaque, int version_id, GError **errp)
     unsigned k;
 
     (void)version_id;
-    for (k = 0; k < CLIPBOARD_LIVE_SLOTS; k++) {
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         if ((f->live & (1u << k)) &&
-            !clipboard_live_sink_complete(full_live, k / CLIPBOARD_TYPE__COUNT,
-                                          k % CLIPBOARD_TYPE__COUNT, NULL)) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            !vdc_clipboard_live_sink_complete(full_live, k / VDC_CLIPBOARD_TYPE__COUNT,
+                                          k % VDC_CLIPBOARD_TYPE__COUNT, NULL)) {
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "slot %u never came whole", k);
             return false;
         }
@@ -65,46 +65,46 @@ static bool full_live_post_load(void *opaque, int version_id, GError **errp)
     return true;
 }
 
-static const VMStateDescription vmstate_full_live = {
+static const VdcVMStateDescription vmstate_full_live = {
     .name = "full/live",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = full_live_needed,
     .post_load = full_live_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(live, Full),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(live, Full),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_full = {
+static const VdcVMStateDescription vmstate_full = {
     .name = "full",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_STRUCT(cb, Full, vmstate_clipboard_saved, ClipboardSaved),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_STRUCT(cb, Full, vdc_vmstate_clipboard_saved, VdcClipboardSaved),
+        VDC_VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription *const[]){
+    .subsections = (const VdcVMStateDescription *const[]){
         &vmstate_full_live,
         NULL
     },
 };
 
-static void peer_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void peer_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     (void)peer;
     (void)n;
 }
 
-static const ClipboardPeerOps peer_ops = { .notify = peer_notify };
+static const VdcClipboardPeerOps peer_ops = { .notify = peer_notify };
 
 /* One end: a hub with a peer, a registry with "full" and the live one. */
 typedef struct End {
-    ClipboardHub *hub;
-    ClipboardPeer peer;
-    ClipboardLive *live;
-    MigrationRegistry *reg;
+    VdcClipboardHub *hub;
+    VdcClipboardPeer peer;
+    VdcClipboardLive *live;
+    VdcMigrationRegistry *reg;
     Full full;
 } End;
 
@@ -113,27 +113,27 @@ static void end_init(End *e, uint64_t max_held, bool with_live)
     g_autoptr(GError) err = NULL;
 
     memset(e, 0, sizeof(*e));
-    e->hub = clipboard_hub_new();
+    e->hub = vdc_clipboard_hub_new();
     e->peer.name = "peer";
     e->peer.ops = &peer_ops;
-    ck_assert(clipboard_peer_register(e->hub, &e->peer));
-    e->live = clipboard_live_new(e->hub, max_held);
-    e->reg = migration_registry_new();
-    ck_assert(migration_register(e->reg, "full", 0, &vmstate_full, &e->full,
+    ck_assert(vdc_clipboard_peer_register(e->hub, &e->peer));
+    e->live = vdc_clipboard_live_new(e->hub, max_held);
+    e->reg = vdc_migration_registry_new();
+    ck_assert(vdc_migration_register(e->reg, "full", 0, &vmstate_full, &e->full,
                                  &err));
     if (with_live) {
-        ck_assert(migration_register_live(e->reg, "live", 0, 1,
-                                          &clipboard_live_ops, e->live, &err));
+        ck_assert(vdc_migration_register_live(e->reg, "live", 0, 1,
+                                          &vdc_clipboard_live_ops, e->live, &err));
     }
 }
 
 static void end_fini(End *e)
 {
-    migration_registry_free(e->reg);
-    clipboard_live_free(e->live);
-    clipboard_peer_unregister(&e->peer);
-    clipboard_hub_free(e->hub);
-    clipboard_saved_clear(&e->full.cb);
+    vdc_migration_registry_free(e->reg);
+    vdc_clipboard_live_free(e->live);
+    vdc_clipboard_peer_unregister(&e->peer);
+    vdc_clipboard_hub_free(e->hub);
+    vdc_clipboard_saved_clear(&e->full.cb);
 }
 
 /* @n bytes, a pattern seeded by @seed. */
@@ -149,29 +149,29 @@ static GBytes *pattern(size_t n, unsigned seed)
 }
 
 /* The peer grabs @sel with @data as @type. */
-static void grab(End *e, ClipboardSelection sel, ClipboardType type,
+static void grab(End *e, VdcClipboardSelection sel, VdcClipboardType type,
                  GBytes *data)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&e->peer, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&e->peer, sel);
 
     info->types[type].available = true;
     info->types[type].data = data;
-    ck_assert(clipboard_hub_update(e->hub, info));
+    ck_assert(vdc_clipboard_hub_update(e->hub, info));
 }
 
 /* The source's state for its full section, slots by reference. */
 static bool full_pre_save_live(End *e)
 {
-    e->full.cb.live_skip = clipboard_live_sent(e->live);
-    clipboard_saved_collect(&e->full.cb, &e->peer);
+    e->full.cb.live_skip = vdc_clipboard_live_sent(e->live);
+    vdc_clipboard_saved_collect(&e->full.cb, &e->peer);
     e->full.live = e->full.cb.live;
     return true;
 }
 
-static GByteArray *piece_of(MigrationStream *s)
+static GByteArray *piece_of(VdcMigrationStream *s)
 {
     size_t len;
-    const uint8_t *p = migration_stream_data(s, &len);
+    const uint8_t *p = vdc_migration_stream_data(s, &len);
     GByteArray *a = g_byte_array_new();
 
     g_byte_array_append(a, p, (guint)len);
@@ -180,40 +180,40 @@ static GByteArray *piece_of(MigrationStream *s)
 
 static GByteArray *save_setup(End *e)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
 
-    ck_assert(migration_save_live_setup(e->reg, s, &err));
+    ck_assert(vdc_migration_save_live_setup(e->reg, s, &err));
     return piece_of(s);
 }
 
 static GByteArray *save_part(End *e, uint64_t budget)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
 
-    ck_assert(migration_save_live_iterate(e->reg, s, budget, &err));
+    ck_assert(vdc_migration_save_live_iterate(e->reg, s, budget, &err));
     return piece_of(s);
 }
 
 static GByteArray *save_final(End *e)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
-    g_autoptr(MigrationStream) tail = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) tail = vdc_migration_stream_new_buffer();
 
     /* END first: then every slot with data is sent, and referenced. */
-    ck_assert(migration_save_live_complete(e->reg, s, &err));
+    ck_assert(vdc_migration_save_live_complete(e->reg, s, &err));
     (void)tail;
     return piece_of(s);
 }
 
-static bool feed(MigrationLoader *ld, const GByteArray *a, bool last,
+static bool feed(VdcMigrationLoader *ld, const GByteArray *a, bool last,
                  GError **errp)
 {
-    g_autoptr(MigrationStream) r = migration_stream_new_reader(a->data, a->len);
+    g_autoptr(VdcMigrationStream) r = vdc_migration_stream_new_reader(a->data, a->len);
 
-    return migration_loader_feed(ld, r, last, errp);
+    return vdc_migration_loader_feed(ld, r, last, errp);
 }
 
 /* ---- framing --------------------------------------------------------- */
@@ -236,25 +236,25 @@ START_TEST(test_framing)
     };
 
     end_init(&src, 0, true);
-    grab(&src, CLIPBOARD_SELECTION_PRIMARY, CLIPBOARD_TYPE_TEXT,
+    grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
          g_bytes_new_static("abc", 3));
     start = save_setup(&src);
     ck_assert_int_eq(start->len, sizeof(want_start));
     ck_assert(memcmp(start->data, want_start, sizeof(want_start)) == 0);
-    ck_assert_uint_eq(migration_save_live_pending(src.reg), 3);
+    ck_assert_uint_eq(vdc_migration_save_live_pending(src.reg), 3);
     part = save_part(&src, 2);
     ck_assert_int_eq(part->len, sizeof(want_part));
     ck_assert(memcmp(part->data, want_part, sizeof(want_part)) == 0);
-    ck_assert_uint_eq(migration_save_live_pending(src.reg), 1);
-    ck_assert_uint_eq(clipboard_live_sent(src.live), 0);
+    ck_assert_uint_eq(vdc_migration_save_live_pending(src.reg), 1);
+    ck_assert_uint_eq(vdc_clipboard_live_sent(src.live), 0);
     g_byte_array_unref(part);
     part = save_part(&src, 100);
-    ck_assert_uint_eq(migration_save_live_pending(src.reg), 0);
-    ck_assert_uint_eq(clipboard_live_sent(src.live),
-                      CLIPBOARD_LIVE_BIT(CLIPBOARD_SELECTION_PRIMARY,
-                                         CLIPBOARD_TYPE_TEXT));
-    migration_save_live_cleanup(src.reg);
-    ck_assert_uint_eq(clipboard_live_sent(src.live), 0);
+    ck_assert_uint_eq(vdc_migration_save_live_pending(src.reg), 0);
+    ck_assert_uint_eq(vdc_clipboard_live_sent(src.live),
+                      VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_PRIMARY,
+                                         VDC_CLIPBOARD_TYPE_TEXT));
+    vdc_migration_save_live_cleanup(src.reg);
+    ck_assert_uint_eq(vdc_clipboard_live_sent(src.live), 0);
     end_fini(&src);
 }
 END_TEST
@@ -263,22 +263,22 @@ END_TEST
 START_TEST(test_no_live_part_identical)
 {
     End a, b;
-    g_autoptr(MigrationStream) sa = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) sb = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) sa = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) sb = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     const uint8_t *pa, *pb;
     size_t la, lb;
 
     end_init(&a, 0, true);
     end_init(&b, 0, false);
-    grab(&a, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG, pattern(5000, 1));
-    grab(&b, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG, pattern(5000, 1));
-    clipboard_saved_collect(&a.full.cb, &a.peer);
-    clipboard_saved_collect(&b.full.cb, &b.peer);
-    ck_assert(migration_save(a.reg, sa, &err));
-    ck_assert(migration_save(b.reg, sb, &err));
-    pa = migration_stream_data(sa, &la);
-    pb = migration_stream_data(sb, &lb);
+    grab(&a, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG, pattern(5000, 1));
+    grab(&b, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG, pattern(5000, 1));
+    vdc_clipboard_saved_collect(&a.full.cb, &a.peer);
+    vdc_clipboard_saved_collect(&b.full.cb, &b.peer);
+    ck_assert(vdc_migration_save(a.reg, sa, &err));
+    ck_assert(vdc_migration_save(b.reg, sb, &err));
+    pa = vdc_migration_stream_data(sa, &la);
+    pb = vdc_migration_stream_data(sb, &lb);
     ck_assert_uint_eq(la, lb);
     ck_assert(memcmp(pa, pb, la) == 0);
     ck_assert(memmem(pa, la, "live", 4) == NULL);
@@ -298,7 +298,7 @@ END_TEST
 START_TEST(test_moves_with_changes)
 {
     End src, dst;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(GBytes) newest = pattern(3 * MIB + 17, 9);
     GByteArray *a;
@@ -309,59 +309,59 @@ START_TEST(test_moves_with_changes)
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
     full_live = dst.live;
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(3 * MIB, 1));
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     a = save_setup(&src);
     ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
     g_byte_array_unref(a);
-    while (migration_save_live_pending(src.reg) > 0) {
+    while (vdc_migration_save_live_pending(src.reg) > 0) {
         if (parts == 5) {
-            grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+            grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
                  g_bytes_ref(newest));
-            grab(&src, CLIPBOARD_SELECTION_SECONDARY, CLIPBOARD_TYPE_TEXT,
+            grab(&src, VDC_CLIPBOARD_SELECTION_SECONDARY, VDC_CLIPBOARD_TYPE_TEXT,
                  pattern(1000, 2));
         }
         if (parts == 8) {
-            clipboard_peer_release(&src.peer, CLIPBOARD_SELECTION_SECONDARY);
+            vdc_clipboard_peer_release(&src.peer, VDC_CLIPBOARD_SELECTION_SECONDARY);
         }
         a = save_part(&src, 256 * 1024);
         ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
         g_byte_array_unref(a);
         parts++;
-        ck_assert_uint_le(clipboard_live_sink_held(dst.live), 8 * MIB);
+        ck_assert_uint_le(vdc_clipboard_live_sink_held(dst.live), 8 * MIB);
     }
     ck_assert_uint_ge(parts, 5 + 12);
     /* the secondary was dropped on the destination */
-    ck_assert(!clipboard_live_sink_complete(dst.live,
-                                            CLIPBOARD_SELECTION_SECONDARY,
-                                            CLIPBOARD_TYPE_TEXT, NULL));
-    ck_assert(clipboard_live_sink_complete(dst.live,
-                                           CLIPBOARD_SELECTION_CLIPBOARD,
-                                           CLIPBOARD_TYPE_PNG, &len));
+    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
+                                            VDC_CLIPBOARD_SELECTION_SECONDARY,
+                                            VDC_CLIPBOARD_TYPE_TEXT, NULL));
+    ck_assert(vdc_clipboard_live_sink_complete(dst.live,
+                                           VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                           VDC_CLIPBOARD_TYPE_PNG, &len));
     ck_assert_uint_eq(len, g_bytes_get_size(newest));
 
     full_pre_save_live(&src);
     ck_assert_uint_eq(src.full.live,
-                      CLIPBOARD_LIVE_BIT(CLIPBOARD_SELECTION_CLIPBOARD,
-                                         CLIPBOARD_TYPE_PNG));
-    ck_assert_uint_eq(src.full.cb.infos[0].data[CLIPBOARD_TYPE_PNG].len, 0);
+                      VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                         VDC_CLIPBOARD_TYPE_PNG));
+    ck_assert_uint_eq(src.full.cb.infos[0].data[VDC_CLIPBOARD_TYPE_PNG].len, 0);
     a = save_final(&src);
     /* the final piece carries no data: a few hundred bytes */
     ck_assert_uint_lt(a->len, 4096);
     ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
     g_byte_array_unref(a);
-    ck_assert(migration_loader_done(ld));
+    ck_assert(vdc_migration_loader_done(ld));
     ck_assert_uint_eq(dst.full.live, src.full.live);
-    got = clipboard_live_sink_take(dst.live, CLIPBOARD_SELECTION_CLIPBOARD,
-                                   CLIPBOARD_TYPE_PNG, &len);
+    got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                   VDC_CLIPBOARD_TYPE_PNG, &len);
     ck_assert_uint_eq(len, g_bytes_get_size(newest));
     ck_assert(memcmp(got, g_bytes_get_data(newest, NULL), len) == 0);
     g_free(got);
-    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     /* nothing reached the destination's hub */
-    ck_assert_ptr_null(clipboard_hub_info(dst.hub,
-                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.hub,
+                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     full_live = NULL;
     end_fini(&src);
     end_fini(&dst);
@@ -372,7 +372,7 @@ END_TEST
 START_TEST(test_change_in_end)
 {
     End src, dst;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
     GByteArray *a;
     uint32_t len;
@@ -380,23 +380,23 @@ START_TEST(test_change_in_end)
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
     full_live = dst.live;
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          pattern(10000, 1));
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     a = save_setup(&src);
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
     a = save_part(&src, MIB);
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          pattern(20000, 2));
     a = save_final(&src);
     ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
     g_byte_array_unref(a);
-    ck_assert(clipboard_live_sink_complete(dst.live,
-                                           CLIPBOARD_SELECTION_CLIPBOARD,
-                                           CLIPBOARD_TYPE_TEXT, &len));
+    ck_assert(vdc_clipboard_live_sink_complete(dst.live,
+                                           VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                           VDC_CLIPBOARD_TYPE_TEXT, &len));
     ck_assert_uint_eq(len, 20000);
     full_live = NULL;
     end_fini(&src);
@@ -414,14 +414,14 @@ static GPtrArray *small_pieces(void)
         (GDestroyNotify)g_byte_array_unref);
 
     end_init(&src, 0, true);
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          pattern(40, 1));
     g_ptr_array_add(pieces, save_setup(&src));
     g_ptr_array_add(pieces, save_part(&src, 25));
     g_ptr_array_add(pieces, save_part(&src, 25));
     full_pre_save_live(&src);
     g_ptr_array_add(pieces, save_final(&src));
-    clipboard_saved_clear(&src.full.cb);
+    vdc_clipboard_saved_clear(&src.full.cb);
     end_fini(&src);
     return pieces;
 }
@@ -434,14 +434,14 @@ static bool load_pieces(GPtrArray *pieces, guint which, const GByteArray *bad,
                         char **msg)
 {
     End dst;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
     bool ok = true;
     guint i;
 
     end_init(&dst, 64 * MIB, true);
     full_live = dst.live;
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     for (i = 0; i < pieces->len && ok; i++) {
         const GByteArray *a = i == which ? bad : g_ptr_array_index(pieces, i);
 
@@ -452,16 +452,16 @@ static bool load_pieces(GPtrArray *pieces, guint which, const GByteArray *bad,
 
         *msg = g_strdup(err->message);
         ck_assert_ptr_nonnull(err);
-        ck_assert(err->domain == VMSTATE_ERROR);
-        ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+        ck_assert(err->domain == VDC_VMSTATE_ERROR);
+        ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
         ck_assert(!feed(ld, g_ptr_array_index(pieces, 1), false, &again));
         ck_assert_str_eq(again->message, "the load already failed");
     } else {
-        ck_assert(migration_loader_done(ld));
+        ck_assert(vdc_migration_loader_done(ld));
     }
-    ck_assert_ptr_null(clipboard_hub_info(dst.hub,
-                                          CLIPBOARD_SELECTION_CLIPBOARD));
-    g_clear_pointer(&ld, migration_loader_free);
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.hub,
+                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    g_clear_pointer(&ld, vdc_migration_loader_free);
     full_live = NULL;
     end_fini(&dst);
     return ok;
@@ -621,7 +621,7 @@ END_TEST
 START_TEST(test_announce_bounded)
 {
     End dst;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
     End src;
     GByteArray *start;
@@ -636,15 +636,15 @@ START_TEST(test_announce_bounded)
     start = save_setup(&src);
     end_fini(&src);
     end_init(&dst, 1024, true);
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     ck_assert(feed(ld, start, false, &err));
     g_byte_array_append(p, part, sizeof(part));
     ck_assert(!feed(ld, p, false, &err));
-    ck_assert_int_eq(err->code, VMSTATE_ERROR_TRUNCATED);
+    ck_assert_int_eq(err->code, VDC_VMSTATE_ERROR_TRUNCATED);
     ck_assert_msg(strstr(err->message, "but only 2 left"), "%s", err->message);
-    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     g_byte_array_unref(start);
-    g_clear_pointer(&ld, migration_loader_free);
+    g_clear_pointer(&ld, vdc_migration_loader_free);
     end_fini(&dst);
 }
 END_TEST
@@ -653,16 +653,16 @@ END_TEST
 START_TEST(test_held_bound)
 {
     End src, dst;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
     GByteArray *a;
     bool ok = true;
 
     end_init(&src, 0, true);
     end_init(&dst, 100000, true);
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(150000, 3));
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     a = save_setup(&src);
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
@@ -670,18 +670,18 @@ START_TEST(test_held_bound)
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
     /* one piece of 10000 bytes of 150000: the slot holds 10000 */
-    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 10000);
-    while (ok && migration_save_live_pending(src.reg) > 0) {
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 10000);
+    while (ok && vdc_migration_save_live_pending(src.reg) > 0) {
         a = save_part(&src, 30000);
         ok = feed(ld, a, false, &err);
         g_byte_array_unref(a);
-        ck_assert_uint_le(clipboard_live_sink_held(dst.live), 100000);
+        ck_assert_uint_le(vdc_clipboard_live_sink_held(dst.live), 100000);
     }
     ck_assert(!ok);
     ck_assert_msg(strstr(err->message, "more than 100000 bytes held"), "%s",
                   err->message);
-    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
-    g_clear_pointer(&ld, migration_loader_free);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    g_clear_pointer(&ld, vdc_migration_loader_free);
     end_fini(&src);
     end_fini(&dst);
 }
@@ -691,24 +691,24 @@ END_TEST
 START_TEST(test_abandon)
 {
     End src, dst;
-    MigrationLoader *ld;
+    VdcMigrationLoader *ld;
     g_autoptr(GError) err = NULL;
     GByteArray *a;
 
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
-    grab(&src, CLIPBOARD_SELECTION_CLIPBOARD, CLIPBOARD_TYPE_PNG,
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(50000, 3));
-    ld = migration_loader_new(dst.reg);
+    ld = vdc_migration_loader_new(dst.reg);
     a = save_setup(&src);
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
     a = save_part(&src, 20000);
     ck_assert(feed(ld, a, false, &err));
     g_byte_array_unref(a);
-    ck_assert_uint_gt(clipboard_live_sink_held(dst.live), 0);
-    migration_loader_free(ld);
-    ck_assert_uint_eq(clipboard_live_sink_held(dst.live), 0);
+    ck_assert_uint_gt(vdc_clipboard_live_sink_held(dst.live), 0);
+    vdc_migration_loader_free(ld);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     end_fini(&src);
     end_fini(&dst);
 }

@@ -38,20 +38,20 @@
 
 static struct {
     Host host;
-    VDAgentConfig config;
-    MigrationRegistry *reg;
+    VdcConfig config;
+    VdcMigrationRegistry *reg;
     HostClipboardPeer *peer;
     HostMigration *mig;
     HostCommands hc;
     QmpServer *server;
     char *dir;
     char *path;
-    InputHandlerState *input;
+    VdcInputHandlerState *input;
     unsigned events, syncs;
 } hx;
 
 /* A pointer handler in front of the device's: counts what reaches it. */
-static void count_event(void *opaque, const InputEvent *evt)
+static void count_event(void *opaque, const VdcInputEvent *evt)
 {
     (void)opaque;
     (void)evt;
@@ -64,9 +64,9 @@ static void count_sync(void *opaque)
     hx.syncs++;
 }
 
-static const InputHandler counting_handler = {
+static const VdcInputHandler counting_handler = {
     .name = "check-qmp-commands",
-    .mask = INPUT_EVENT_MASK_BTN | INPUT_EVENT_MASK_ABS,
+    .mask = VDC_INPUT_EVENT_MASK_BTN | VDC_INPUT_EVENT_MASK_ABS,
     .event = count_event,
     .sync = count_sync,
 };
@@ -86,15 +86,15 @@ static void hx_setup(void)
     hx.server = qmp_server_new(hx.path, host_commands, &hx.hc, &err);
     ck_assert_ptr_null(err);
     host_set_qmp(&hx.host, hx.server);
-    hx.input = input_handler_register(hx.host.router, &counting_handler, NULL);
-    input_handler_activate(hx.input);
+    hx.input = vdc_input_handler_register(hx.host.router, &counting_handler, NULL);
+    vdc_input_handler_activate(hx.input);
 }
 
 static void hx_teardown(void)
 {
     host_set_qmp(&hx.host, NULL);
     g_clear_pointer(&hx.server, qmp_server_free);
-    g_clear_pointer(&hx.input, input_handler_unregister);
+    g_clear_pointer(&hx.input, vdc_input_handler_unregister);
     g_clear_pointer(&hx.mig, host_migration_free);
     g_clear_pointer(&hx.peer, host_clipboard_peer_free);
     test_host_fini(&hx.host, &hx.reg);
@@ -116,22 +116,22 @@ static char *snapshot(void)
 {
     GString *s = g_string_new(NULL);
     HostMigInfo info;
-    VDAgentCounters counters;
+    VdcCounters counters;
     unsigned i;
 
     g_string_append_printf(s, "status %d;", (int)host_status(&hx.host));
-    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
-        ClipboardInfo *ci = clipboard_hub_info(hx.host.hub, i);
+    for (i = 0; i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
+        VdcClipboardInfo *ci = vdc_clipboard_hub_info(hx.host.hub, i);
 
         g_string_append_printf(s, "sel %u: %p %p %u %" PRIu32 ";", i,
                                (void *)ci, ci ? (void *)ci->owner : NULL,
-                               ci ? clipboard_info_types(ci) : 0,
+                               ci ? vdc_clipboard_info_types(ci) : 0,
                                ci && ci->has_serial ? ci->serial : 0);
     }
-    for (i = 0; i < input_router_n_heads(hx.host.router); i++) {
-        InputHeadGeometry g;
+    for (i = 0; i < vdc_input_router_n_heads(hx.host.router); i++) {
+        VdcInputHeadGeometry g;
 
-        ck_assert(input_router_head(hx.host.router, i, &g));
+        ck_assert(vdc_input_router_head(hx.host.router, i, &g));
         g_string_append_printf(s, "head %u: %ux%u+%d+%d;", i, g.width,
                                g.height, g.x, g.y);
     }
@@ -139,9 +139,9 @@ static char *snapshot(void)
     host_migration_info(hx.mig, &info);
     g_string_append_printf(s, "mig %d %s;", (int)info.status,
                            info.error ? info.error : "");
-    vdagent_chardev_get_counters(hx.host.dev, &counters);
+    vdc_chardev_get_counters(hx.host.dev, &counters);
     g_string_append_printf(s, "dev %" PRIu64 " %" PRIu64 ";",
-                           vdagent_chardev_pending_output(hx.host.dev),
+                           vdc_chardev_pending_output(hx.host.dev),
                            counters.bytes_out);
     return g_string_free(s, FALSE);
 }
@@ -496,7 +496,7 @@ START_TEST(test_clipboard_set_file_errors)
     g_autofree char *small = in_dir("small");
     g_autofree char *gone = in_dir("gone");
     g_autofree char *names = NULL, *after = NULL;
-    uint32_t max = vdagent_chardev_max_clipboard(hx.host.dev);
+    uint32_t max = vdc_chardev_max_clipboard(hx.host.dev);
     struct {
         char *args, *desc;
     } cases[9];
@@ -611,16 +611,16 @@ START_TEST(test_clipboard_get_file_owner_gone)
     g_autoptr(GBytes) out = NULL;
     g_autofree char *file = in_dir("got");
     g_autofree char *before = NULL, *during = NULL, *after = NULL;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     gint64 t0 = g_get_real_time();
 
-    vdagent_chardev_set_guest_open(hx.host.dev, true);
+    vdc_chardev_set_guest_open(hx.host.dev, true);
     guest_agent_send_caps(ga, true);
     guest_agent_send_grab(ga, 0, &text, 1);
     out = guest_agent_take_output(ga);
-    vdagent_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
+    vdc_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
                           g_bytes_get_size(out));
-    info = clipboard_hub_info(hx.host.hub, CLIPBOARD_SELECTION_CLIPBOARD);
+    info = vdc_clipboard_hub_info(hx.host.hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     ck_assert(info && info->owner);
     expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "
                  "\"owner\": \"guest\", \"types\": [\"text\"]}", t0);
@@ -631,7 +631,7 @@ START_TEST(test_clipboard_get_file_owner_gone)
     during = dir_names();
     ck_assert_str_ne(before, during);       /* the temporary file */
     ck_assert(!g_file_test(file, G_FILE_TEST_EXISTS));
-    vdagent_chardev_set_guest_open(hx.host.dev, false);
+    vdc_chardev_set_guest_open(hx.host.dev, false);
     expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "
                  "\"owner\": null, \"types\": []}", t0);
     expect_generic(c, "the owner went away (guest disconnected?)", "3");
@@ -769,8 +769,8 @@ START_TEST(test_query_vdagent_caps_truncated)
     }
     guest_wire_message_chunked(wire, VD_AGENT_ANNOUNCE_CAPABILITIES,
                                caps->data, caps->len, 2048);
-    vdagent_chardev_set_guest_open(hx.host.dev, true);
-    vdagent_chardev_write(hx.host.dev, wire->data, wire->len);
+    vdc_chardev_set_guest_open(hx.host.dev, true);
+    vdc_chardev_write(hx.host.dev, wire->data, wire->len);
     client_send(c, "{\"execute\": \"query-vdagent\"}\n");
     msg = client_msg(c);
     ck_assert(json_object_object_get_ex(msg, "return", &ret));
@@ -791,9 +791,9 @@ START_TEST(test_query_vdagent_request_counters)
     Client *c = host_client();
     g_autoptr(json_object) msg = NULL;
     json_object *ret, *counters, *n;
-    VDAgentCounters dc;
+    VdcCounters dc;
 
-    vdagent_chardev_get_counters(hx.host.dev, &dc);
+    vdc_chardev_get_counters(hx.host.dev, &dc);
     client_send(c, "{\"execute\": \"query-vdagent\"}\n");
     msg = client_msg(c);
     ck_assert(json_object_object_get_ex(msg, "return", &ret));

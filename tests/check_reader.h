@@ -37,7 +37,7 @@ typedef enum { EV_MSG, EV_DROP } EvKind;
 
 typedef struct {
     EvKind kind;
-    VDAgentDrop reason;        /* EV_DROP */
+    VdcDrop reason;        /* EV_DROP */
     uint32_t protocol;         /* EV_MSG: the decoded header ... */
     uint32_t type;
     uint64_t opaque;
@@ -48,7 +48,7 @@ typedef struct {
 typedef struct {
     GPtrArray *events;         /* RecEvent *, in delivery order */
     unsigned n_msgs;
-    VDAgentReader *reader;     /* for reset and steal from the callback */
+    VdcReader *reader;     /* for reset and steal from the callback */
     unsigned reset_at;         /* reset inside message #reset_at (1-based) */
     unsigned steal_from;       /* steal the data of messages #steal_from.. */
     bool reset_first;          /* in message #reset_at, reset before steal */
@@ -67,13 +67,13 @@ Recorder *recorder_new(void);
 void recorder_free(Recorder *rec);
 
 /* A reader (max message @max_message, 0: the default) recording in @rec. */
-VDAgentReader *recorder_reader_new(Recorder *rec, uint32_t max_message);
+VdcReader *recorder_reader_new(Recorder *rec, uint32_t max_message);
 
 /* Expected events, written by the test. */
 void exp_msg(Recorder *e, uint32_t type, uint64_t opaque,
              const void *data, uint32_t size);
 
-void exp_drop(Recorder *e, VDAgentDrop reason);
+void exp_drop(Recorder *e, VdcDrop reason);
 
 /* The record @got equals @want event for event, data byte for byte. */
 void recorder_assert_eq(const Recorder *got, const Recorder *want,
@@ -108,17 +108,17 @@ void decoy(uint8_t out[36]);
 void bad_port(GByteArray *s, uint32_t port);
 
 /* Push @len bytes at once. */
-void push_bytes(VDAgentReader *r, const uint8_t *p, size_t len);
+void push_bytes(VdcReader *r, const uint8_t *p, size_t len);
 
 /* Push @len bytes in pieces of @piece bytes. */
-void push_pieces(VDAgentReader *r, const uint8_t *p, size_t len,
+void push_pieces(VdcReader *r, const uint8_t *p, size_t len,
                  size_t piece);
 
 /* ---- fixture: a fresh recorder and reader (default max) ------------ */
 
 /* The recorder and reader of the checked fixture (reader_setup()). */
 extern Recorder *fx_rec;
-extern VDAgentReader *fx_reader;
+extern VdcReader *fx_reader;
 
 /* A fresh recorder and reader (fx_rec, fx_reader; default max). */
 void reader_setup(void);
@@ -127,6 +127,6 @@ void reader_setup(void);
 void reader_teardown(void);
 
 /* A recorder and reader with @max_message, freed by the caller. */
-VDAgentReader *own_reader(Recorder **out_rec, uint32_t max_message);
+VdcReader *own_reader(Recorder **out_rec, uint32_t max_message);
 
 #endif /* CHECK_READER_H */

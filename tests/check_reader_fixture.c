@@ -47,11 +47,11 @@ static void recorder_message(void *opaque, const VDAgentMessage *hdr,
     ev->opaque = hdr->opaque;
     ev->size = hdr->size;
     if (rec->reset_first && rec->n_msgs == rec->reset_at) {
-        vdagent_reader_reset(rec->reader);
+        vdc_reader_reset(rec->reader);
     }
     if (rec->steal_from && rec->n_msgs >= rec->steal_from) {
         size_t len = 12345;
-        uint8_t *stolen = vdagent_reader_steal_data(rec->reader, &len);
+        uint8_t *stolen = vdc_reader_steal_data(rec->reader, &len);
 
         ck_assert_uint_eq(len, hdr->size);
         rec->stole = true;
@@ -69,11 +69,11 @@ static void recorder_message(void *opaque, const VDAgentMessage *hdr,
     }
     g_ptr_array_add(rec->events, ev);
     if (!rec->reset_first && rec->reset_at && rec->n_msgs == rec->reset_at) {
-        vdagent_reader_reset(rec->reader);
+        vdc_reader_reset(rec->reader);
     }
 }
 
-static void recorder_drop(void *opaque, VDAgentDrop reason)
+static void recorder_drop(void *opaque, VdcDrop reason)
 {
     Recorder *rec = opaque;
     RecEvent *ev = g_new0(RecEvent, 1);
@@ -83,14 +83,14 @@ static void recorder_drop(void *opaque, VDAgentDrop reason)
     g_ptr_array_add(rec->events, ev);
 }
 
-static const VDAgentReaderOps recorder_ops = {
+static const VdcReaderOps recorder_ops = {
     .message = recorder_message,
     .drop = recorder_drop,
 };
 
-VDAgentReader *recorder_reader_new(Recorder *rec, uint32_t max_message)
+VdcReader *recorder_reader_new(Recorder *rec, uint32_t max_message)
 {
-    VDAgentReader *r = vdagent_reader_new(max_message, &recorder_ops, rec);
+    VdcReader *r = vdc_reader_new(max_message, &recorder_ops, rec);
 
     ck_assert_ptr_nonnull(r);
     rec->reader = r;
@@ -116,7 +116,7 @@ void exp_msg(Recorder *e, uint32_t type, uint64_t opaque,
     e->n_msgs++;
 }
 
-void exp_drop(Recorder *e, VDAgentDrop reason)
+void exp_drop(Recorder *e, VdcDrop reason)
 {
     if (e) {
         recorder_drop(e, reason);
@@ -136,7 +136,7 @@ static size_t first_diff(const uint8_t *a, const uint8_t *b, size_t n)
 static const char *ev_str(const RecEvent *ev, char *buf, size_t len)
 {
     if (ev->kind == EV_DROP) {
-        snprintf(buf, len, "drop %s", vdagent_drop_name(ev->reason));
+        snprintf(buf, len, "drop %s", vdc_drop_name(ev->reason));
     } else {
         snprintf(buf, len, "msg type %u size %u", ev->type, ev->size);
     }
@@ -241,25 +241,25 @@ void bad_port(GByteArray *s, uint32_t port)
     guest_wire_chunk(s, port, sizeof(dc), dc, sizeof(dc));
 }
 
-void push_bytes(VDAgentReader *r, const uint8_t *p, size_t len)
+void push_bytes(VdcReader *r, const uint8_t *p, size_t len)
 {
-    vdagent_reader_push(r, p, len);
+    vdc_reader_push(r, p, len);
 }
 
-void push_pieces(VDAgentReader *r, const uint8_t *p, size_t len,
+void push_pieces(VdcReader *r, const uint8_t *p, size_t len,
                  size_t piece)
 {
     size_t off;
 
     for (off = 0; off < len; off += piece) {
-        vdagent_reader_push(r, p + off, MIN(piece, len - off));
+        vdc_reader_push(r, p + off, MIN(piece, len - off));
     }
 }
 
 /* ---- fixture: a fresh recorder and reader (default max) ------------ */
 
 Recorder *fx_rec;
-VDAgentReader *fx_reader;
+VdcReader *fx_reader;
 
 void reader_setup(void)
 {
@@ -269,13 +269,13 @@ void reader_setup(void)
 
 void reader_teardown(void)
 {
-    vdagent_reader_free(fx_reader);
+    vdc_reader_free(fx_reader);
     fx_reader = NULL;
     recorder_free(fx_rec);
     fx_rec = NULL;
 }
 
-VDAgentReader *own_reader(Recorder **out_rec, uint32_t max_message)
+VdcReader *own_reader(Recorder **out_rec, uint32_t max_message)
 {
     *out_rec = recorder_new();
     return recorder_reader_new(*out_rec, max_message);

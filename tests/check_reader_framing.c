@@ -40,13 +40,13 @@ static GByteArray *build_main_stream(Recorder *e)
     g_byte_array_append(s, clip->data, CHUNK_HDR + 48);
     decoy(dc);
     guest_wire_chunk(s, VDP_SERVER_PORT, sizeof(dc), dc, sizeof(dc));
-    exp_drop(e, VDAGENT_DROP_BAD_PORT);
+    exp_drop(e, VDC_DROP_BAD_PORT);
     g_byte_array_append(s, clip->data + CHUNK_HDR + 48,
                         clip->len - CHUNK_HDR - 48);
     exp_msg(e, VD_AGENT_CLIPBOARD, 0, cd, sizeof(cd));
 
     guest_wire_chunk(s, 3, sizeof(dc), dc, sizeof(dc));
-    exp_drop(e, VDAGENT_DROP_BAD_PORT);
+    exp_drop(e, VDC_DROP_BAD_PORT);
 
     put_words(d, req, 2);
     add_msg(s, e, VD_AGENT_CLIPBOARD_REQUEST, 0, d, 8);
@@ -57,18 +57,18 @@ static GByteArray *build_main_stream(Recorder *e)
     test_fill_pattern(big, sizeof(big), 2);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        sizeof(big), big, sizeof(big));
-    exp_drop(e, VDAGENT_DROP_OVERSIZE);
+    exp_drop(e, VDC_DROP_OVERSIZE);
 
     guest_wire_chunk(s, VDP_CLIENT_PORT, 19, dc, 19);
-    exp_drop(e, VDAGENT_DROP_SHORT_HEADER);
+    exp_drop(e, VDC_DROP_SHORT_HEADER);
 
     guest_wire_message(s, 2, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, 8, dc + 28, 8);
-    exp_drop(e, VDAGENT_DROP_BAD_PROTOCOL);
+    exp_drop(e, VDC_DROP_BAD_PROTOCOL);
 
     test_fill_pattern(nine, sizeof(nine), 3);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 8,
                        nine, sizeof(nine));
-    exp_drop(e, VDAGENT_DROP_OVERRUN);
+    exp_drop(e, VDC_DROP_OVERRUN);
 
     add_reply(s, e);
     return s;
@@ -94,7 +94,7 @@ static GByteArray *build_short_stream(Recorder *e)
     g_byte_array_append(s, clip->data, CHUNK_HDR + 32);
     test_fill_pattern(junk, sizeof(junk), 5);
     guest_wire_chunk(s, 0, sizeof(junk), junk, sizeof(junk));
-    exp_drop(e, VDAGENT_DROP_BAD_PORT);
+    exp_drop(e, VDC_DROP_BAD_PORT);
     g_byte_array_append(s, clip->data + CHUNK_HDR + 32,
                         clip->len - CHUNK_HDR - 32);
     exp_msg(e, VD_AGENT_CLIPBOARD, 0, cd, sizeof(cd));
@@ -102,7 +102,7 @@ static GByteArray *build_short_stream(Recorder *e)
     test_fill_pattern(big, sizeof(big), 6);
     guest_wire_message(s, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                        sizeof(big), big, sizeof(big));
-    exp_drop(e, VDAGENT_DROP_OVERSIZE);
+    exp_drop(e, VDC_DROP_OVERSIZE);
     add_reply(s, e);
     return s;
 }
@@ -128,12 +128,12 @@ START_TEST(test_stream_whole)
 {
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = build_main_stream(want);
-    VDAgentReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
+    VdcReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
 
     push_bytes(r, s->data, s->len);
     recorder_assert_eq(got, want, "whole push");
-    ck_assert(vdagent_reader_idle(r));
-    vdagent_reader_free(r);
+    ck_assert(vdc_reader_idle(r));
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -144,15 +144,15 @@ START_TEST(test_split_one)
 {
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = build_main_stream(want);
-    VDAgentReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
+    VdcReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
     size_t cut = (size_t)_i;
 
     ck_assert_uint_le(cut, s->len);
     push_bytes(r, s->data, cut);
     push_bytes(r, s->data + cut, s->len - cut);
     recorder_assert_eq(got, want, "split once");
-    ck_assert(vdagent_reader_idle(r));
-    vdagent_reader_free(r);
+    ck_assert(vdc_reader_idle(r));
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -167,7 +167,7 @@ START_TEST(test_split_pairs)
 
     ck_assert_uint_le(i, s->len);
     for (j = i; j <= s->len; j++) {
-        VDAgentReader *r = own_reader(&got, SHORT_MAX_MESSAGE);
+        VdcReader *r = own_reader(&got, SHORT_MAX_MESSAGE);
         char what[64];
 
         push_bytes(r, s->data, i);
@@ -175,7 +175,7 @@ START_TEST(test_split_pairs)
         push_bytes(r, s->data + j, s->len - j);
         snprintf(what, sizeof(what), "split at %zu and %zu", i, j);
         recorder_assert_eq(got, want, what);
-        vdagent_reader_free(r);
+        vdc_reader_free(r);
         recorder_free(got);
     }
     recorder_free(want);
@@ -191,14 +191,14 @@ START_TEST(test_split_pieces)
 
     for (k = 1; k <= 65; k++) {
         size_t piece = k <= 64 ? k : 1000;
-        VDAgentReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
+        VdcReader *r = own_reader(&got, MAIN_MAX_MESSAGE);
         char what[64];
 
         push_pieces(r, s->data, s->len, piece);
         snprintf(what, sizeof(what), "pieces of %zu", piece);
         recorder_assert_eq(got, want, what);
-        ck_assert(vdagent_reader_idle(r));
-        vdagent_reader_free(r);
+        ck_assert(vdc_reader_idle(r));
+        vdc_reader_free(r);
         recorder_free(got);
     }
     recorder_free(want);
@@ -218,13 +218,13 @@ START_TEST(test_split_header)
     g_autoptr(GByteArray) s = g_byte_array_new();
     uint8_t h[MSG_HDR + 8];
     Recorder *got;
-    VDAgentReader *r;
+    VdcReader *r;
 
     put_msg_hdr(h, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD_RELEASE, 0, 0);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 10, h, 10);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 10, h + 10, 10);
-    exp_drop(want, VDAGENT_DROP_SHORT_HEADER);
-    exp_drop(want, VDAGENT_DROP_SHORT_HEADER);
+    exp_drop(want, VDC_DROP_SHORT_HEADER);
+    exp_drop(want, VDC_DROP_SHORT_HEADER);
     add_caps(s, want);
 
     put_msg_hdr(h, VD_AGENT_PROTOCOL, VD_AGENT_REPLY, 0, 8);
@@ -232,18 +232,18 @@ START_TEST(test_split_header)
     test_put_le32(h + MSG_HDR + 4, VD_AGENT_SUCCESS);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 10, h, 10);
     guest_wire_chunk(s, VDP_CLIENT_PORT, 18, h + 10, 18);
-    exp_drop(want, VDAGENT_DROP_SHORT_HEADER);
-    exp_drop(want, VDAGENT_DROP_SHORT_HEADER);
+    exp_drop(want, VDC_DROP_SHORT_HEADER);
+    exp_drop(want, VDC_DROP_SHORT_HEADER);
     add_reply(s, want);
 
     push_bytes(fx_reader, s->data, s->len);
     recorder_assert_eq(fx_rec, want, "split header, whole");
-    ck_assert(vdagent_reader_idle(fx_reader));
+    ck_assert(vdc_reader_idle(fx_reader));
 
     r = own_reader(&got, 0);
     push_pieces(r, s->data, s->len, 1);
     recorder_assert_eq(got, want, "split header, byte by byte");
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -257,7 +257,7 @@ START_TEST(test_multichunk)
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(5000);
-    VDAgentReader *r;
+    VdcReader *r;
 
     test_fill_pattern(d, 5000, 16);
     guest_wire_message_chunked(s, VD_AGENT_CLIPBOARD, d, 5000, 2048);
@@ -271,7 +271,7 @@ START_TEST(test_multichunk)
     r = own_reader(&got, 0);
     push_pieces(r, s->data, s->len, 1000);
     recorder_assert_eq(got, want, "5000 in 2048-byte chunks, 1000-byte pushes");
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -285,7 +285,7 @@ START_TEST(test_multichunk_bad_port_inside)
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(5000);
     const size_t c1 = CHUNK_HDR + 2048, c2 = 2 * (CHUNK_HDR + 2048);
-    VDAgentReader *r;
+    VdcReader *r;
 
     test_fill_pattern(d, 5000, 17);
     guest_wire_message_chunked(m, VD_AGENT_CLIPBOARD, d, 5000, 2048);
@@ -294,8 +294,8 @@ START_TEST(test_multichunk_bad_port_inside)
     g_byte_array_append(s, m->data + c1, c2 - c1);
     bad_port(s, VDP_SERVER_PORT);
     g_byte_array_append(s, m->data + c2, m->len - c2);
-    exp_drop(want, VDAGENT_DROP_BAD_PORT);
-    exp_drop(want, VDAGENT_DROP_BAD_PORT);
+    exp_drop(want, VDC_DROP_BAD_PORT);
+    exp_drop(want, VDC_DROP_BAD_PORT);
     exp_msg(want, VD_AGENT_CLIPBOARD, 0, d, 5000);
     add_caps(s, want);
 
@@ -305,7 +305,7 @@ START_TEST(test_multichunk_bad_port_inside)
     r = own_reader(&got, 0);
     push_pieces(r, s->data, s->len, 7);
     recorder_assert_eq(got, want, "bad port inside, 7-byte pushes");
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -318,7 +318,7 @@ END_TEST
 START_TEST(test_multichunk_oversize)
 {
     Recorder *got;
-    VDAgentReader *r = own_reader(&got, 1000);
+    VdcReader *r = own_reader(&got, 1000);
     g_autoptr(GByteArray) s = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(5000);
     Recorder *want = recorder_new();
@@ -333,7 +333,7 @@ START_TEST(test_multichunk_oversize)
     ck_assert_uint_ge(got->events->len, 2);
     ev = g_ptr_array_index(got->events, 0);
     ck_assert_int_eq(ev->kind, EV_DROP);
-    ck_assert_int_eq(ev->reason, VDAGENT_DROP_OVERSIZE);
+    ck_assert_int_eq(ev->reason, VDC_DROP_OVERSIZE);
     for (i = 1; i + 1 < got->events->len; i++) {
         ev = g_ptr_array_index(got->events, i);
         ck_assert_msg(ev->kind == EV_DROP, "event %u is a message", i);
@@ -342,8 +342,8 @@ START_TEST(test_multichunk_oversize)
     g_ptr_array_remove_range(got->events, 0, got->events->len - 1);
     recorder_assert_eq(got, want, "after an oversize multi-chunk message");
     /* at most the 8 bytes of the caps were ever buffered */
-    ck_assert_uint_le(vdagent_reader_peak_allocated(r), 8);
-    vdagent_reader_free(r);
+    ck_assert_uint_le(vdc_reader_peak_allocated(r), 8);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -356,7 +356,7 @@ START_TEST(test_zero_size)
 {
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = g_byte_array_new();
-    VDAgentReader *r;
+    VdcReader *r;
     size_t cut;
 
     add_msg(s, want, VD_AGENT_CLIPBOARD_RELEASE, 0, NULL, 0);
@@ -375,7 +375,7 @@ START_TEST(test_zero_size)
         push_bytes(r, s->data + cut, s->len - cut);
         snprintf(what, sizeof(what), "zero size, stolen, cut at %zu", cut);
         recorder_assert_eq(got, want, what);
-        vdagent_reader_free(r);
+        vdc_reader_free(r);
         recorder_free(got);
     }
     recorder_free(want);

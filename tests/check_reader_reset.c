@@ -24,7 +24,7 @@ START_TEST(test_reset_mid_message)
     g_autoptr(GByteArray) caps = g_byte_array_new();
     g_autofree uint8_t *d = g_malloc(3000);
     const size_t first = CHUNK_HDR + 2048;
-    VDAgentReader *r;
+    VdcReader *r;
     size_t cut;
 
     test_fill_pattern(d, 3000, 18);
@@ -36,14 +36,14 @@ START_TEST(test_reset_mid_message)
     push_bytes(r, m->data, first);
     push_bytes(r, caps->data, caps->len);
     ck_assert_uint_eq(got->events->len, 0);
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
 
     push_bytes(fx_reader, m->data, first);
-    ck_assert_uint_gt(vdagent_reader_allocated(fx_reader), 0);
-    vdagent_reader_reset(fx_reader);
-    ck_assert(vdagent_reader_idle(fx_reader));
-    ck_assert_uint_eq(vdagent_reader_allocated(fx_reader), 0);
+    ck_assert_uint_gt(vdc_reader_allocated(fx_reader), 0);
+    vdc_reader_reset(fx_reader);
+    ck_assert(vdc_reader_idle(fx_reader));
+    ck_assert_uint_eq(vdc_reader_allocated(fx_reader), 0);
     push_bytes(fx_reader, caps->data, caps->len);
     recorder_assert_eq(fx_rec, want, "reset after the first chunk");
 
@@ -52,14 +52,14 @@ START_TEST(test_reset_mid_message)
 
         r = own_reader(&got, 0);
         push_bytes(r, m->data, cut);
-        vdagent_reader_reset(r);
-        ck_assert_msg(vdagent_reader_idle(r), "not idle after reset at %zu",
+        vdc_reader_reset(r);
+        ck_assert_msg(vdc_reader_idle(r), "not idle after reset at %zu",
                       cut);
-        ck_assert_uint_eq(vdagent_reader_allocated(r), 0);
+        ck_assert_uint_eq(vdc_reader_allocated(r), 0);
         push_bytes(r, caps->data, caps->len);
         snprintf(what, sizeof(what), "reset at %zu", cut);
         recorder_assert_eq(got, want, what);
-        vdagent_reader_free(r);
+        vdc_reader_free(r);
         recorder_free(got);
     }
     recorder_free(want);
@@ -109,7 +109,7 @@ START_TEST(test_reset_in_callback)
     push_bytes(fx_reader, s->data, first);
     push_bytes(fx_reader, s->data + first, s->len - first);
     ck_assert_uint_eq(fx_rec->events->len, 1);
-    ck_assert(vdagent_reader_idle(fx_reader));
+    ck_assert(vdc_reader_idle(fx_reader));
     push_bytes(fx_reader, next->data, next->len);
     recorder_assert_eq(fx_rec, want, "reset in the callback");
     recorder_free(want);
@@ -132,7 +132,7 @@ START_TEST(test_steal_reassembled)
     recorder_assert_eq(fx_rec, want, "stolen reassembled");
     ck_assert(fx_rec->stole);
     ck_assert_msg(fx_rec->stole_same_ptr, "reassembled data was copied");
-    ck_assert_uint_eq(vdagent_reader_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_allocated(fx_reader), 0);
     /* the recorder frees the stolen buffer: ASan checks the ownership */
     recorder_free(want);
 }
@@ -216,8 +216,8 @@ START_TEST(test_steal_after_reset_in_callback)
     push_pieces(fx_reader, s->data, s->len, _i == 0 ? 1000 : s->len);
     ck_assert(fx_rec->stole);
     recorder_assert_eq(fx_rec, want, "reset, then steal");
-    ck_assert(vdagent_reader_idle(fx_reader));
-    ck_assert_uint_eq(vdagent_reader_allocated(fx_reader), 0);
+    ck_assert(vdc_reader_idle(fx_reader));
+    ck_assert_uint_eq(vdc_reader_allocated(fx_reader), 0);
     recorder_free(want);
 }
 END_TEST

@@ -58,7 +58,7 @@ START_TEST(test_big_single_chunk)
             piece[fill++] = big_byte(off++);
         }
         want_sum = test_fnv1a64(want_sum, piece + start, fill - start);
-        vdagent_reader_push(fx_reader, piece, fill);
+        vdc_reader_push(fx_reader, piece, fill);
         fill = 0;
     }
     g_free(piece);
@@ -78,9 +78,9 @@ START_TEST(test_big_single_chunk)
     got_sum = test_fnv1a64(TEST_FNV1A64_INIT, ev->data, BIG_SIZE);
     ck_assert_uint_eq(got_sum, want_sum);
     /* growth is capped at the announced size: never more than the message */
-    ck_assert_uint_le(vdagent_reader_peak_allocated(fx_reader), BIG_SIZE);
-    ck_assert_uint_ge(vdagent_reader_peak_allocated(fx_reader), BIG_SIZE);
-    ck_assert(vdagent_reader_idle(fx_reader));
+    ck_assert_uint_le(vdc_reader_peak_allocated(fx_reader), BIG_SIZE);
+    ck_assert_uint_ge(vdc_reader_peak_allocated(fx_reader), BIG_SIZE);
+    ck_assert(vdc_reader_idle(fx_reader));
 }
 END_TEST
 
@@ -97,15 +97,15 @@ START_TEST(test_huge_chunk_overrun)
     test_put_le32(b + 4, 0xFFFFFFFFu);
     put_msg_hdr(b + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 8);
     test_fill_pattern(b + CHUNK_HDR + MSG_HDR, 8, 7);
-    exp_drop(want, VDAGENT_DROP_OVERRUN);
+    exp_drop(want, VDC_DROP_OVERRUN);
 
     push_bytes(fx_reader, b, sizeof(b));
     /* still inside the chunk: the rest of it is dropped with it */
     add_caps(after, NULL);
     push_bytes(fx_reader, after->data, after->len);
     recorder_assert_eq(fx_rec, want, "chunk 0xFFFFFFFF");
-    ck_assert_uint_eq(vdagent_reader_peak_allocated(fx_reader), 0);
-    ck_assert_uint_eq(vdagent_reader_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_peak_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_allocated(fx_reader), 0);
     recorder_free(want);
 }
 END_TEST
@@ -132,16 +132,16 @@ START_TEST(test_huge_msg_oversize_continuation)
     put_msg_hdr(b, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0, 0xFFFFFFECu);
     test_fill_pattern(b + MSG_HDR, 16, 8);
     guest_wire_chunk(s, VDP_CLIENT_PORT, sizeof(b), b, sizeof(b));
-    exp_drop(want, VDAGENT_DROP_OVERSIZE);
+    exp_drop(want, VDC_DROP_OVERSIZE);
     add_caps(s, none);
     add_reply(s, none);
 
     push_bytes(fx_reader, s->data, s->len);
     recorder_assert_eq(fx_rec, want, "msg.size 0xFFFFFFEC, default max");
-    ck_assert_uint_eq(vdagent_reader_peak_allocated(fx_reader), 0);
-    ck_assert(!vdagent_reader_idle(fx_reader));
+    ck_assert_uint_eq(vdc_reader_peak_allocated(fx_reader), 0);
+    ck_assert(!vdc_reader_idle(fx_reader));
     /* a reset (the guest closing its port) resynchronises */
-    vdagent_reader_reset(fx_reader);
+    vdc_reader_reset(fx_reader);
     g_byte_array_set_size(s, 0);
     add_caps(s, want);
     push_bytes(fx_reader, s->data, s->len);
@@ -164,15 +164,15 @@ START_TEST(test_huge_msg_oversize_unbuffered)
     put_msg_hdr(head + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
                 0xFFFFFFFFu - MSG_HDR);
     test_fill_pattern(body, 64 * 1024, 9);
-    exp_drop(want, VDAGENT_DROP_OVERSIZE);
+    exp_drop(want, VDC_DROP_OVERSIZE);
 
     push_bytes(fx_reader, head, sizeof(head));
     for (i = 0; i < 16; i++) {
         push_bytes(fx_reader, body, 64 * 1024);
     }
     recorder_assert_eq(fx_rec, want, "oversize single chunk");
-    ck_assert_uint_eq(vdagent_reader_peak_allocated(fx_reader), 0);
-    ck_assert_uint_eq(vdagent_reader_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_peak_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_allocated(fx_reader), 0);
     recorder_free(want);
 }
 END_TEST
@@ -188,14 +188,14 @@ START_TEST(test_huge_bad_port_unbuffered)
     test_put_le32(head, VDP_SERVER_PORT);
     test_put_le32(head + 4, 0xFFFFFFFFu);
     test_fill_pattern(body, 64 * 1024, 24);
-    exp_drop(want, VDAGENT_DROP_BAD_PORT);
+    exp_drop(want, VDC_DROP_BAD_PORT);
 
     push_bytes(fx_reader, head, sizeof(head));
     for (i = 0; i < 16; i++) {
         push_bytes(fx_reader, body, 64 * 1024);
     }
     recorder_assert_eq(fx_rec, want, "huge bad-port chunk");
-    ck_assert_uint_eq(vdagent_reader_peak_allocated(fx_reader), 0);
+    ck_assert_uint_eq(vdc_reader_peak_allocated(fx_reader), 0);
     recorder_free(want);
 }
 END_TEST
@@ -215,7 +215,7 @@ static void huge_accepted_head(uint8_t head[CHUNK_HDR + MSG_HDR])
 START_TEST(test_huge_msg_accepted_grows_with_bytes)
 {
     Recorder *r_rec;
-    VDAgentReader *r = own_reader(&r_rec, UINT32_MAX);
+    VdcReader *r = own_reader(&r_rec, UINT32_MAX);
     uint8_t head[CHUNK_HDR + MSG_HDR];
     uint8_t piece[4096];
     size_t received = 0;
@@ -223,18 +223,18 @@ START_TEST(test_huge_msg_accepted_grows_with_bytes)
     huge_accepted_head(head);
     test_fill_pattern(piece, sizeof(piece), 10);
     push_bytes(r, head, sizeof(head));
-    ck_assert_uint_le(vdagent_reader_peak_allocated(r), 4096);
+    ck_assert_uint_le(vdc_reader_peak_allocated(r), 4096);
     while (received < GROW_BODY) {
         push_bytes(r, piece, sizeof(piece));
         received += sizeof(piece);
-        ck_assert_uint_le(vdagent_reader_allocated(r), 2 * received + 4096);
-        ck_assert_uint_le(vdagent_reader_peak_allocated(r),
+        ck_assert_uint_le(vdc_reader_allocated(r), 2 * received + 4096);
+        ck_assert_uint_le(vdc_reader_peak_allocated(r),
                           2 * received + 4096);
     }
     /* the bytes are held: the message is still being reassembled */
-    ck_assert_uint_ge(vdagent_reader_allocated(r), received);
+    ck_assert_uint_ge(vdc_reader_allocated(r), received);
     ck_assert_uint_eq(r_rec->events->len, 0);
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(r_rec);
 }
 END_TEST
@@ -278,7 +278,7 @@ START_TEST(test_huge_msg_accepted_vmpeak)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         Recorder *c_rec;
-        VDAgentReader *r;
+        VdcReader *r;
         size_t received;
 
         close(fds[0]);
@@ -289,7 +289,7 @@ START_TEST(test_huge_msg_accepted_vmpeak)
             push_bytes(r, piece, sizeof(piece));
         }
         res[1] = vm_peak_kb();
-        res[2] = (long)vdagent_reader_peak_allocated(r);
+        res[2] = (long)vdc_reader_peak_allocated(r);
         if (write(fds[1], res, sizeof(res)) != (ssize_t)sizeof(res)) {
             _exit(2);
         }
@@ -325,7 +325,7 @@ typedef struct {
     const char *name;
     void (*build)(GByteArray *s);
     uint32_t max_message;
-    VDAgentDrop drop;
+    VdcDrop drop;
 } BadCase;
 
 static void bad_port_0(GByteArray *s)
@@ -418,17 +418,17 @@ static void oversize_by_one(GByteArray *s)
 }
 
 static const BadCase bad_cases[] = {
-    { "bad port 0", bad_port_0, 0, VDAGENT_DROP_BAD_PORT },
-    { "bad port 2", bad_port_2, 0, VDAGENT_DROP_BAD_PORT },
-    { "bad port 3", bad_port_3, 0, VDAGENT_DROP_BAD_PORT },
-    { "bad protocol 0", bad_protocol_0, 0, VDAGENT_DROP_BAD_PROTOCOL },
-    { "bad protocol 2", bad_protocol_2, 0, VDAGENT_DROP_BAD_PROTOCOL },
-    { "short header 19", short_header_19, 0, VDAGENT_DROP_SHORT_HEADER },
-    { "short header 0", short_header_0, 0, VDAGENT_DROP_SHORT_HEADER },
-    { "overrun first chunk", overrun_first, 0, VDAGENT_DROP_OVERRUN },
-    { "overrun zero size", overrun_zero, 0, VDAGENT_DROP_OVERRUN },
-    { "overrun continuation", overrun_continuation, 0, VDAGENT_DROP_OVERRUN },
-    { "oversize by one", oversize_by_one, 64, VDAGENT_DROP_OVERSIZE },
+    { "bad port 0", bad_port_0, 0, VDC_DROP_BAD_PORT },
+    { "bad port 2", bad_port_2, 0, VDC_DROP_BAD_PORT },
+    { "bad port 3", bad_port_3, 0, VDC_DROP_BAD_PORT },
+    { "bad protocol 0", bad_protocol_0, 0, VDC_DROP_BAD_PROTOCOL },
+    { "bad protocol 2", bad_protocol_2, 0, VDC_DROP_BAD_PROTOCOL },
+    { "short header 19", short_header_19, 0, VDC_DROP_SHORT_HEADER },
+    { "short header 0", short_header_0, 0, VDC_DROP_SHORT_HEADER },
+    { "overrun first chunk", overrun_first, 0, VDC_DROP_OVERRUN },
+    { "overrun zero size", overrun_zero, 0, VDC_DROP_OVERRUN },
+    { "overrun continuation", overrun_continuation, 0, VDC_DROP_OVERRUN },
+    { "oversize by one", oversize_by_one, 64, VDC_DROP_OVERSIZE },
 };
 
 /* valid reply, the malformed piece, valid caps: whole and byte by byte */
@@ -437,7 +437,7 @@ START_TEST(test_malformed)
     const BadCase *c = &bad_cases[_i];
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = g_byte_array_new();
-    VDAgentReader *r;
+    VdcReader *r;
     char what[80];
 
     add_reply(s, want);
@@ -449,15 +449,15 @@ START_TEST(test_malformed)
     push_bytes(r, s->data, s->len);
     snprintf(what, sizeof(what), "%s, whole", c->name);
     recorder_assert_eq(got, want, what);
-    ck_assert(vdagent_reader_idle(r));
-    vdagent_reader_free(r);
+    ck_assert(vdc_reader_idle(r));
+    vdc_reader_free(r);
     recorder_free(got);
 
     r = own_reader(&got, c->max_message);
     push_pieces(r, s->data, s->len, 1);
     snprintf(what, sizeof(what), "%s, byte by byte", c->name);
     recorder_assert_eq(got, want, what);
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }
@@ -468,17 +468,17 @@ START_TEST(test_max_message_boundary)
 {
     Recorder *want = recorder_new(), *got;
     g_autoptr(GByteArray) s = g_byte_array_new();
-    VDAgentReader *r = own_reader(&got, 64);
+    VdcReader *r = own_reader(&got, 64);
     uint8_t d[65];
 
     test_fill_pattern(d, sizeof(d), 15);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d, 64);
     oversize_by_one(s);
-    exp_drop(want, VDAGENT_DROP_OVERSIZE);
+    exp_drop(want, VDC_DROP_OVERSIZE);
     add_msg(s, want, VD_AGENT_CLIPBOARD, 0, d + 1, 64);
     push_bytes(r, s->data, s->len);
     recorder_assert_eq(got, want, "max 64");
-    vdagent_reader_free(r);
+    vdc_reader_free(r);
     recorder_free(got);
     recorder_free(want);
 }

@@ -36,10 +36,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
 
@@ -48,12 +48,12 @@
 #define CAPS_SEL (CAP(CLIPBOARD_BY_DEMAND) | CAP(CLIPBOARD_SELECTION))
 #define CAPS_PLAIN CAP(CLIPBOARD_BY_DEMAND)
 
-#define SEL_CLIPBOARD CLIPBOARD_SELECTION_CLIPBOARD
-#define SEL_PRIMARY CLIPBOARD_SELECTION_PRIMARY
-#define SEL_SECONDARY CLIPBOARD_SELECTION_SECONDARY
-#define N_SEL CLIPBOARD_SELECTION__COUNT
+#define SEL_CLIPBOARD VDC_CLIPBOARD_SELECTION_CLIPBOARD
+#define SEL_PRIMARY VDC_CLIPBOARD_SELECTION_PRIMARY
+#define SEL_SECONDARY VDC_CLIPBOARD_SELECTION_SECONDARY
+#define N_SEL VDC_CLIPBOARD_SELECTION__COUNT
 
-#define BIT(t) (1u << CLIPBOARD_TYPE_##t)
+#define BIT(t) (1u << VDC_CLIPBOARD_TYPE_##t)
 
 /* A type no spice-protocol version defines. */
 #define VD_TYPE_UNKNOWN 0x1000u
@@ -81,7 +81,7 @@ extern const SelCase g2h_cases[7];
 /* ---- the frontend ------------------------------------------------------- */
 
 /* Clipboard on, no mouse, no MONITORS_CONFIG (less unrelated traffic). */
-VDAgentConfig cb_config(void);
+VdcConfig cb_config(void);
 
 /* A device (port closed) and an agent announcing @caps. */
 TestFe *cb_new(uint32_t caps);
@@ -97,14 +97,14 @@ void cb_open(TestFe *fe);
 TestFe *cb_connect(uint32_t caps);
 
 /* The device's counters of @reason, of accepted messages of @type. */
-uint64_t drops(const TestFe *fe, VDAgentDrop reason);
+uint64_t drops(const TestFe *fe, VdcDrop reason);
 uint64_t msgs_in(const TestFe *fe, uint32_t type);
 
 /* The device's own clipboard peer (to tell its ownership from nobody's). */
-ClipboardPeer *dev_peer(TestFe *fe);
+VdcClipboardPeer *dev_peer(TestFe *fe);
 
 /* The owner of @sel on the device's hub, NULL for nobody. */
-ClipboardPeer *owner_of(TestFe *fe, unsigned sel);
+VdcClipboardPeer *owner_of(TestFe *fe, unsigned sel);
 
 /* The agent has CLIPBOARD_SELECTION, CLIPBOARD_GRAB_SERIAL. */
 bool cb_has_sel(const TestFe *fe);
@@ -179,7 +179,7 @@ void ga_grab1(TestFe *fe, unsigned sel, uint32_t vdtype);
  * answer; the agent forgets what it received and asks for it (@vdtype,
  * the same type on the wire); pumped.
  */
-void cb_offer_and_request(TestFe *fe, HostPeer *hp, ClipboardType type,
+void cb_offer_and_request(TestFe *fe, HostPeer *hp, VdcClipboardType type,
                           uint32_t vdtype, GBytes *data);
 
 /* ---- data and the main loop --------------------------------------------- */

@@ -26,7 +26,7 @@ static const struct {
  * the cap; the limit leaves room for the clipboard header. */
 START_TEST(test_v13_max_clipboard_announced)
 {
-    VDAgentConfig config = cb_config();
+    VdcConfig config = cb_config();
     uint32_t caps = v13_announce_cases[_i].caps;
     bool has = caps & CAP(MAX_CLIPBOARD);
     uint32_t limit;
@@ -35,8 +35,8 @@ START_TEST(test_v13_max_clipboard_announced)
     config.max_message = v13_announce_cases[_i].max_message;
     fe = fe_new1(&config, caps);
     limit = (config.max_message ? config.max_message : 256u << 20) - 8;
-    ck_assert_uint_eq(vdagent_chardev_max_clipboard(fe->dev), limit);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    ck_assert_uint_eq(vdc_chardev_max_clipboard(fe->dev), limit);
+    vdc_chardev_set_guest_open(fe->dev, true);
     fe_pump(fe);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_MAX_CLIPBOARD), has ? 1 : 0);
     ck_assert_int_eq(guest_agent_max_clipboard(fe->ga),
@@ -65,7 +65,7 @@ START_TEST(test_v13_guest_limit)
     guest_agent_send_message(fe->ga, VD_AGENT_MAX_CLIPBOARD, limit, 4);
     fe_pump(fe);
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_MAX_CLIPBOARD), 1);
-    cb_offer_and_request(fe, hp, CLIPBOARD_TYPE_TEXT,
+    cb_offer_and_request(fe, hp, VDC_CLIPBOARD_TYPE_TEXT,
                          VD_AGENT_CLIPBOARD_UTF8_TEXT, data);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
@@ -96,7 +96,7 @@ START_TEST(test_v13_guest_limit_forgotten)
     guest_agent_send_message(fe->ga, VD_AGENT_MAX_CLIPBOARD, limit, 4);
     fe_pump(fe);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    hp->answer[0][CLIPBOARD_TYPE_TEXT] = g_bytes_ref(data);
+    hp->answer[0][VDC_CLIPBOARD_TYPE_TEXT] = g_bytes_ref(data);
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(ga_last(fe)->size, 8);
@@ -118,63 +118,63 @@ END_TEST
  * anyway is dropped, and the host's request then times out. */
 START_TEST(test_v13_device_limit)
 {
-    VDAgentConfig config = cb_config();
+    VdcConfig config = cb_config();
     TestFe *fe;
     HostPeer *hp;
     uint32_t limit;
     g_autoptr(GBytes) data = NULL;
     g_autoptr(GByteArray) raw = NULL;
     g_autoptr(GByteArray) wire = g_byte_array_new();
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     config.max_message = 4096;
     fe = fe_new1(&config, REAL_AGENT_CAPS);
     hp = fe_peer_new(fe);
     cb_open(fe);
-    clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
-    limit = vdagent_chardev_max_clipboard(fe->dev);
+    vdc_clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
+    limit = vdc_chardev_max_clipboard(fe->dev);
     ck_assert_uint_eq(guest_agent_max_clipboard(fe->ga), limit);
     data = binary_payload(limit + 1, 9);
 
     /* exactly the limit */
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                g_bytes_get_data(data, NULL), limit);
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert_uint_eq(g_bytes_get_size(info->types[CLIPBOARD_TYPE_TEXT].data),
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_uint_eq(g_bytes_get_size(info->types[VDC_CLIPBOARD_TYPE_TEXT].data),
                       limit);
-    ck_assert_mem_eq(g_bytes_get_data(info->types[CLIPBOARD_TYPE_TEXT].data,
+    ck_assert_mem_eq(g_bytes_get_data(info->types[VDC_CLIPBOARD_TYPE_TEXT].data,
                                       NULL),
                      g_bytes_get_data(data, NULL), limit);
 
     /* one more: the agent honours our limit and sends it empty */
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                g_bytes_get_data(data, NULL), limit + 1);
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].available);
-    ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].available);
+    ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
 
     /* an agent ignoring the limit: dropped, the request times out */
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     raw = body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     body_bytes(raw, g_bytes_get_data(data, NULL), limit + 1);
     guest_wire_message(wire, 1, VD_AGENT_CLIPBOARD, 0, raw->len, raw->data,
                        raw->len);
-    vdagent_chardev_write(fe->dev, wire->data, wire->len);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_OVERSIZE), 1);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert(info->types[CLIPBOARD_TYPE_TEXT].requested);
-    WAIT_UNTIL(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    vdc_chardev_write(fe->dev, wire->data, wire->len);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_OVERSIZE), 1);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert(info->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
+    WAIT_UNTIL(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 4);
     fe_free(fe);
 }
@@ -198,10 +198,10 @@ static const uint32_t huge_max_messages[] = {
  */
 START_TEST(test_huge_max_message_announced)
 {
-    VDAgentConfig config = cb_config();
+    VdcConfig config = cb_config();
     uint32_t max_message = huge_max_messages[_i];
     static const char text[] = "guest copy";
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     TestFe *fe;
     HostPeer *hp;
 
@@ -209,7 +209,7 @@ START_TEST(test_huge_max_message_announced)
     fe = fe_new1(&config, REAL_AGENT_CAPS);
     hp = fe_peer_new(fe);
     /* what the device enforces is not clamped */
-    ck_assert_uint_eq(vdagent_chardev_max_clipboard(fe->dev), max_message - 8);
+    ck_assert_uint_eq(vdc_chardev_max_clipboard(fe->dev), max_message - 8);
     fe_open(fe);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_MAX_CLIPBOARD), 1);
     ck_assert_int_eq(guest_agent_max_clipboard(fe->ga), INT32_MAX);
@@ -218,17 +218,17 @@ START_TEST(test_huge_max_message_announced)
     guest_agent_clear_received(fe->ga);
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, text,
                       sizeof(text) - 1);
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert_uint_eq(g_bytes_get_size(info->types[CLIPBOARD_TYPE_TEXT].data),
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_uint_eq(g_bytes_get_size(info->types[VDC_CLIPBOARD_TYPE_TEXT].data),
                       sizeof(text) - 1);
-    ck_assert_mem_eq(g_bytes_get_data(info->types[CLIPBOARD_TYPE_TEXT].data,
+    ck_assert_mem_eq(g_bytes_get_data(info->types[VDC_CLIPBOARD_TYPE_TEXT].data,
                                       NULL), text, sizeof(text) - 1);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_OVERSIZE), 0);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_OVERSIZE), 0);
     fe_free(fe);
 }
 END_TEST
@@ -319,7 +319,7 @@ START_TEST(test_r6_big_one_byte_frontend)
     sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, n);
     data = g_bytes_new_with_free_func(buf, n, big_freed, &freed);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    hp->answer[0][CLIPBOARD_TYPE_TEXT] = data;     /* our only reference */
+    hp->answer[0][VDC_CLIPBOARD_TYPE_TEXT] = data;     /* our only reference */
     guest_agent_clear_received(fe->ga);
     g_clear_pointer(&fe->wire, g_byte_array_unref);
     chunks = guest_agent_n_chunks(fe->ga);
@@ -331,12 +331,12 @@ START_TEST(test_r6_big_one_byte_frontend)
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 1);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), total);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), total);
 
     /* plain ifs in the loop: a passing ck_assert costs a write */
-    while (vdagent_chardev_pending_output(fe->dev) > 0) {
+    while (vdc_chardev_pending_output(fe->dev) > 0) {
         fe->budget = 1;
-        vdagent_chardev_accept_input(fe->dev);
+        vdc_chardev_accept_input(fe->dev);
         w++;
         if (fe->budget != 0 || fe->written != w || w > total) {
             ck_abort_msg("byte %" G_GUINT64_FORMAT ": budget %zu left, "
@@ -347,13 +347,13 @@ START_TEST(test_r6_big_one_byte_frontend)
             /* pending is the wire to go; pending minus the chunk overhead
              * to go is the data to go: data gone out == data_in_wire(w),
              * every byte of it straight from the host peer's buffer */
-            if (vdagent_chardev_pending_output(fe->dev) != total - w ||
+            if (vdc_chardev_pending_output(fe->dev) != total - w ||
                 wa.watched != data_in_wire(w) || freed) {
                 ck_abort_msg("byte %" G_GUINT64_FORMAT ": pending %"
                              G_GUINT64_FORMAT " (want %" G_GUINT64_FORMAT
                              "), from host buffer %" G_GUINT64_FORMAT
                              " (want %" G_GUINT64_FORMAT "), freed %d", w,
-                             vdagent_chardev_pending_output(fe->dev),
+                             vdc_chardev_pending_output(fe->dev),
                              total - w, wa.watched, data_in_wire(w), freed);
             }
         }
@@ -376,9 +376,9 @@ START_TEST(test_r6_big_one_byte_frontend)
     guest_agent_clear_received(fe->ga);
 
     /* the device holds no reference: dropping ours and the hub's frees */
-    g_clear_pointer(&hp->answer[0][CLIPBOARD_TYPE_TEXT], g_bytes_unref);
+    g_clear_pointer(&hp->answer[0][VDC_CLIPBOARD_TYPE_TEXT], g_bytes_unref);
     ck_assert(!freed);
-    clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+    vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
     ck_assert(freed);
     g_free(buf);
     fe_free(fe);
@@ -392,11 +392,11 @@ START_TEST(test_r6_large_both_ways)
     TestFe *fe = cb_connect(REAL_AGENT_CAPS);
     HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GBytes) data = binary_payload(3 << 20, 1);
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
-    cb_offer_and_request(fe, hp, CLIPBOARD_TYPE_PNG,
+    cb_offer_and_request(fe, hp, VDC_CLIPBOARD_TYPE_PNG,
                          VD_AGENT_CLIPBOARD_IMAGE_PNG, data);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_assert_uint_eq(ga_last(fe)->size, 8 + g_bytes_get_size(data));
     ck_assert_mem_eq(ga_last(fe)->data + 8, g_bytes_get_data(data, NULL),
@@ -404,14 +404,14 @@ START_TEST(test_r6_large_both_ways)
     ck_assert_uint_le(guest_agent_max_chunk(fe->ga), 2048);
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_IMAGE_PNG);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_PNG));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_IMAGE_PNG,
                                g_bytes_get_data(data, NULL),
                                g_bytes_get_size(data));
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_PNG].data);
-    ck_assert(g_bytes_equal(info->types[CLIPBOARD_TYPE_PNG].data, data));
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_PNG].data);
+    ck_assert(g_bytes_equal(info->types[VDC_CLIPBOARD_TYPE_PNG].data, data));
     fe_free(fe);
 }
 END_TEST

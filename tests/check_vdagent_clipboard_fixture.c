@@ -2,7 +2,7 @@
  * check_vdagent_clipboard_fixture.c: the fixture of the vdagent-clipboard
  * suites (see check_vdagent_clipboard.h).
  *
- * vdagent-internal.h is included for the device's own ClipboardPeer
+ * vdagent-internal.h is included for the device's own VdcClipboardPeer
  * (dev->cbpeer: to tell its ownership apart from nobody's).
  */
 #include <check.h>
@@ -33,14 +33,14 @@ const SelCase g2h_cases[7] = {
 
 /* ---- the frontend ------------------------------------------------------- */
 
-VDAgentConfig cb_config(void)
+VdcConfig cb_config(void)
 {
     return fe_config(false, true, false);
 }
 
 TestFe *cb_new(uint32_t caps)
 {
-    VDAgentConfig config = cb_config();
+    VdcConfig config = cb_config();
 
     return fe_new1(&config, caps);
 }
@@ -48,7 +48,7 @@ TestFe *cb_new(uint32_t caps)
 void cb_open(TestFe *fe)
 {
     fe_open(fe);
-    ck_assert(vdagent_chardev_guest_has_cap(fe->dev,
+    ck_assert(vdc_chardev_guest_has_cap(fe->dev,
                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ==
               !!(fe->caps[0] & CAP(CLIPBOARD_BY_DEMAND)));
     guest_agent_clear_received(fe->ga);
@@ -62,7 +62,7 @@ TestFe *cb_connect(uint32_t caps)
     return fe;
 }
 
-uint64_t drops(const TestFe *fe, VDAgentDrop reason)
+uint64_t drops(const TestFe *fe, VdcDrop reason)
 {
     return fe_counters(fe).drops[reason];
 }
@@ -72,14 +72,14 @@ uint64_t msgs_in(const TestFe *fe, uint32_t type)
     return fe_counters(fe).msgs_in[type];
 }
 
-ClipboardPeer *dev_peer(TestFe *fe)
+VdcClipboardPeer *dev_peer(TestFe *fe)
 {
     return &fe->dev->cbpeer;
 }
 
-ClipboardPeer *owner_of(TestFe *fe, unsigned sel)
+VdcClipboardPeer *owner_of(TestFe *fe, unsigned sel)
 {
-    ClipboardInfo *info = clipboard_hub_info(fe->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(fe->hub, sel);
 
     return info ? info->owner : NULL;
 }
@@ -254,7 +254,7 @@ void ga_grab1(TestFe *fe, unsigned sel, uint32_t vdtype)
     fe_pump(fe);
 }
 
-void cb_offer_and_request(TestFe *fe, HostPeer *hp, ClipboardType type,
+void cb_offer_and_request(TestFe *fe, HostPeer *hp, VdcClipboardType type,
                           uint32_t vdtype, GBytes *data)
 {
     hp_grab(hp, SEL_CLIPBOARD, 1u << type);

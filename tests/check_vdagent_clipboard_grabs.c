@@ -4,7 +4,7 @@
  * and the guest's counters, races, restarts), guest grabs and their
  * bounds, releases from either side (fixture: check_vdagent_clipboard.h).
  *
- * vdagent-internal.h is included for the bound VDAGENT_GRAB_MAX_TYPES.
+ * vdagent-internal.h is included for the bound VDC_GRAB_MAX_TYPES.
  */
 #include <check.h>
 #include <string.h>
@@ -28,9 +28,9 @@ START_TEST(test_caps_host_always_full)
 
     for (i = 0; i < G_N_ELEMENTS(caps); i++) {
         ck_assert(guest_agent_host_has_cap(fe->ga, caps[i]));
-        ck_assert(vdagent_chardev_host_caps(fe->dev) & (1u << caps[i]));
+        ck_assert(vdc_chardev_host_caps(fe->dev) & (1u << caps[i]));
     }
-    ck_assert(vdagent_chardev_guest_has_cap(
+    ck_assert(vdc_chardev_guest_has_cap(
                   fe->dev, VD_AGENT_CAP_CLIPBOARD_SELECTION) ==
               caps_sets[_i].sel);
     fe_free(fe);
@@ -53,7 +53,7 @@ static const struct {
 /* The peer joins the hub only with clipboard on and BY_DEMAND announced. */
 START_TEST(test_register_only_with_by_demand)
 {
-    VDAgentConfig config = cb_config();
+    VdcConfig config = cb_config();
     TestFe *fe;
     HostPeer *hp;
     bool reg = register_cases[_i].registered;
@@ -61,9 +61,9 @@ START_TEST(test_register_only_with_by_demand)
     config.clipboard = register_cases[_i].clipboard;
     fe = fe_new1(&config, register_cases[_i].caps);
     hp = fe_peer_new(fe);
-    ck_assert(!clipboard_peer_registered(dev_peer(fe)));
+    ck_assert(!vdc_clipboard_peer_registered(dev_peer(fe)));
     cb_open(fe);
-    ck_assert(clipboard_peer_registered(dev_peer(fe)) == reg);
+    ck_assert(vdc_clipboard_peer_registered(dev_peer(fe)) == reg);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), reg ? 1 : 0);
@@ -72,7 +72,7 @@ START_TEST(test_register_only_with_by_demand)
     /* guest clipboard messages are refused without the negotiation */
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_CLIPBOARD_GRAB), reg ? 1 : 0);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_NEGOTIATED), reg ? 0 : 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_NEGOTIATED), reg ? 0 : 1);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD),
                      reg ? dev_peer(fe) : &hp->peer);
     ck_assert_uint_eq(fe->events->len, 0);
@@ -81,14 +81,14 @@ START_TEST(test_register_only_with_by_demand)
 END_TEST
 
 /* Counting spy on the device's own peer ops. */
-static const ClipboardPeerOps *spy_orig;
-static ClipboardPeerOps spy_ops;
+static const VdcClipboardPeerOps *spy_orig;
+static VdcClipboardPeerOps spy_ops;
 static unsigned spy_updates, spy_resets;
 
-static void spy_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void spy_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
-    spy_updates += n->type == CLIPBOARD_NOTIFY_UPDATE;
-    spy_resets += n->type == CLIPBOARD_NOTIFY_RESET_SERIAL;
+    spy_updates += n->type == VDC_CLIPBOARD_NOTIFY_UPDATE;
+    spy_resets += n->type == VDC_CLIPBOARD_NOTIFY_RESET_SERIAL;
     spy_orig->notify(peer, n);
 }
 
@@ -115,7 +115,7 @@ START_TEST(test_p1_register_once)
         guest_agent_send_caps(fe->ga, false);
         fe_pump(fe);
     }
-    ck_assert(clipboard_peer_registered(dev_peer(fe)));
+    ck_assert(vdc_clipboard_peer_registered(dev_peer(fe)));
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_ANNOUNCE_CAPABILITIES), 4);
     spy_updates = 0;
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -157,7 +157,7 @@ static const char *const serial_seqs[] = {
 
 typedef struct SerialModel {
     uint32_t s[N_SEL];            /* the agent's S as it should be */
-    ClipboardPeer *owner[N_SEL];
+    VdcClipboardPeer *owner[N_SEL];
     uint64_t stale;
 } SerialModel;
 
@@ -177,7 +177,7 @@ static void serial_check(TestFe *fe, const SerialModel *m, const char *seq,
                   "ignored: %s", seq, step,
                   guest_agent_last_ignored(fe->ga));
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_STALE_SERIAL), m->stale);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_STALE_SERIAL), m->stale);
 }
 
 START_TEST(test_v8_serial_table)
@@ -272,12 +272,12 @@ START_TEST(test_q9_serial_compare)
     notes = hp->notes->len;
 
     ga_raw_grab(fe, SEL_CLIPBOARD, serial, &text, 1);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_STALE_SERIAL), accept ? 0 : 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_STALE_SERIAL), accept ? 0 : 1);
     ck_assert_uint_eq(hp->notes->len, notes + (accept ? 1 : 0));
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD),
                      accept ? dev_peer(fe) : &hp->peer);
     if (accept) {
-        ck_assert_uint_eq(clipboard_hub_info(fe->hub, 0)->serial, serial);
+        ck_assert_uint_eq(vdc_clipboard_hub_info(fe->hub, 0)->serial, serial);
     }
     /* our next grab counts on from whichever serial won */
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -285,7 +285,7 @@ START_TEST(test_q9_serial_compare)
            body32(body32(body(true, 0), accept ? serial + 1 : 6), text));
     /* other selections are untouched */
     for (i = 1; i < N_SEL; i++) {
-        ck_assert_ptr_null(clipboard_hub_info(fe->hub, i));
+        ck_assert_ptr_null(vdc_clipboard_hub_info(fe->hub, i));
     }
     fe_free(fe);
 }
@@ -313,14 +313,14 @@ START_TEST(test_q11_restart_resets_serial)
     /* the old agent's grab went with it: the first news of the restart */
     ck_assert_uint_gt(hp->notes->len, notes);
     n = &g_array_index(hp->notes, HostPeerNote, notes);
-    ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
     ck_assert_uint_eq(n->sel, SEL_CLIPBOARD);
     ck_assert_ptr_null(n->owner);
     ck_assert_ptr_null(owner_of(fe, SEL_CLIPBOARD));
     ck_assert_uint_eq(fe->events->len, 0);
 
     ga_grab1(fe, SEL_CLIPBOARD, text);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_STALE_SERIAL), 0);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_STALE_SERIAL), 0);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), dev_peer(fe));
     ck_assert_uint_eq(hp_last(hp)->serial, 0);
 
@@ -369,16 +369,16 @@ START_TEST(test_bad_selection_dropped)
     fe_pump(fe);
     ck_assert_uint_eq(msgs_in(fe, type), type == VD_AGENT_CLIPBOARD_GRAB ? 2
                                                                          : 1);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_BAD_SELECTION), 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_BAD_SELECTION), 1);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
     ck_assert_uint_eq(hp->notes->len, 0);
     ck_assert_uint_eq(hp->requests->len, 0);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), dev_peer(fe));
     ck_assert_ptr_eq(owner_of(fe, SEL_PRIMARY), &hp->peer);
     for (s = 0; s < N_SEL; s++) {
-        ClipboardInfo *info = clipboard_hub_info(fe->hub, s);
+        VdcClipboardInfo *info = vdc_clipboard_hub_info(fe->hub, s);
 
-        ck_assert(!info || !info->types[CLIPBOARD_TYPE_TEXT].data);
+        ck_assert(!info || !info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
     }
     /* the next valid message is handled */
     ga_send_request(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -394,25 +394,25 @@ END_TEST
 START_TEST(test_q1_grab_types_bound)
 {
     unsigned c = _i / 2;
-    size_t n = _i % 2 ? VDAGENT_GRAB_MAX_TYPES + 1 : VDAGENT_GRAB_MAX_TYPES;
+    size_t n = _i % 2 ? VDC_GRAB_MAX_TYPES + 1 : VDC_GRAB_MAX_TYPES;
     bool accept = n <= 10;
     TestFe *fe = cb_connect(caps_sets[c].caps);
     HostPeer *hp = fe_peer_new(fe);
     uint32_t types[11];
     size_t i;
 
-    ck_assert_uint_eq(VDAGENT_GRAB_MAX_TYPES, 10);
+    ck_assert_uint_eq(VDC_GRAB_MAX_TYPES, 10);
     for (i = 0; i < n; i++) {
         types[i] = 1 + i % 5;
     }
     ga_send_grab(fe, SEL_CLIPBOARD, types, n);
     fe_pump(fe);
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_CLIPBOARD_GRAB), accept ? 1 : 0);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_BAD_SIZE), accept ? 0 : 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_BAD_SIZE), accept ? 0 : 1);
     ck_assert_uint_eq(hp->notes->len, accept ? 1 : 0);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), accept ? dev_peer(fe) : NULL);
     if (accept) {
-        ck_assert_uint_eq(hp_last(hp)->types, CLIPBOARD_TYPE_MASK_ALL);
+        ck_assert_uint_eq(hp_last(hp)->types, VDC_CLIPBOARD_TYPE_MASK_ALL);
     }
     /* the session goes on */
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_IMAGE_PNG);
@@ -436,17 +436,17 @@ START_TEST(test_grab_unknown_types_skipped)
     ga_send_grab(fe, 0, mixed, G_N_ELEMENTS(mixed));
     fe_pump(fe);
     ck_assert_uint_eq(hp_last(hp)->types, BIT(TEXT) | BIT(PNG) | BIT(JPG));
-    ck_assert(hp_request(hp, 0, CLIPBOARD_TYPE_JPG));
+    ck_assert(hp_request(hp, 0, VDC_CLIPBOARD_TYPE_JPG));
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_REQUEST,
            body32(body(caps_sets[_i].sel, 0), VD_AGENT_CLIPBOARD_IMAGE_JPG));
-    ck_assert(!hp_request(hp, 0, CLIPBOARD_TYPE_BMP));
+    ck_assert(!hp_request(hp, 0, VDC_CLIPBOARD_TYPE_BMP));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
 
     ga_send_grab(fe, 0, only_unknown, 2);
     fe_pump(fe);
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_CLIPBOARD_GRAB), 2);
     ck_assert_uint_eq(hp_last(hp)->types, 0);
-    ck_assert(!hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert(!hp_request(hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
     fe_free(fe);
 }
@@ -458,11 +458,11 @@ START_TEST(test_q8_update_current_info)
 {
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
-    ClipboardInfo *info = hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
+    VdcClipboardInfo *info = hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
 
-    ck_assert(clipboard_hub_update(fe->hub, info));
-    ck_assert(clipboard_hub_update(fe->hub, clipboard_hub_info(fe->hub, 0)));
-    ck_assert_ptr_eq(clipboard_hub_info(fe->hub, 0), info);
+    ck_assert(vdc_clipboard_hub_update(fe->hub, info));
+    ck_assert(vdc_clipboard_hub_update(fe->hub, vdc_clipboard_hub_info(fe->hub, 0)));
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fe->hub, 0), info);
     ck_assert(!hp_last(hp)->new_info);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
@@ -486,18 +486,18 @@ START_TEST(test_guest_release)
     ga_send_release(fe, sel);
     fe_pump(fe);
     n = hp_last(hp);
-    ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
     ck_assert(n->new_info);
     ck_assert_uint_eq(n->sel, sel);
     ck_assert_ptr_null(n->owner);
     ck_assert_ptr_null(owner_of(fe, sel));
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 0);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 0);
 
     /* again: not owned any more */
     notes = hp->notes->len;
     ga_send_release(fe, sel);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 1);
     ck_assert_uint_eq(hp->notes->len, notes);
 
     /* the host's selection cannot be released by the guest */
@@ -505,7 +505,7 @@ START_TEST(test_guest_release)
     notes = hp->notes->len;
     ga_send_release(fe, sel);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 2);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 2);
     ck_assert_uint_eq(hp->notes->len, notes);
     ck_assert_ptr_eq(owner_of(fe, sel), &hp->peer);
     /* a guest REQUEST still reaches the host */
@@ -523,12 +523,12 @@ START_TEST(test_guest_data_not_owner)
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
     unsigned notes;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     /* nobody owns CLIPBOARD */
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, "x", 1);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 1);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 1);
     ck_assert_uint_eq(hp->notes->len, 0);
 
     /* the host owns it, with a request outstanding on itself */
@@ -536,16 +536,16 @@ START_TEST(test_guest_data_not_owner)
     notes = hp->notes->len;
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, "x", 1);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 2);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 2);
     ck_assert_uint_eq(hp->notes->len, notes);
-    ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
 
     /* the guest owns PRIMARY and sends CLIPBOARD data */
     ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     notes = hp->notes->len;
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, "x", 1);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 3);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 3);
     ck_assert_uint_eq(hp->notes->len, notes);
 
     /* ... and PRIMARY data of a type it did not grab */
@@ -553,11 +553,11 @@ START_TEST(test_guest_data_not_owner)
                                VD_AGENT_CLIPBOARD_IMAGE_PNG, "x", 1);
     ga_send_clipboard(fe, SEL_PRIMARY, VD_TYPE_UNKNOWN, "x", 1);
     fe_pump(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_BAD_TYPE), 2);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_BAD_TYPE), 2);
     ck_assert_uint_eq(hp->notes->len, notes);
-    info = clipboard_hub_info(fe->hub, SEL_PRIMARY);
-    ck_assert_uint_eq(clipboard_info_types(info), BIT(TEXT));
-    ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_PNG].data);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_PRIMARY);
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(TEXT));
+    ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_PNG].data);
     fe_free(fe);
 }
 END_TEST
@@ -581,7 +581,7 @@ START_TEST(test_q6_host_release)
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_RELEASE), 0);
     guest_agent_clear_received(fe->ga);
 
-    clipboard_peer_release(&hp->peer, sel);
+    vdc_clipboard_peer_release(&hp->peer, sel);
     ck_assert_ptr_null(owner_of(fe, sel));
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), travels ? 1 : 0);
     if (travels) {
@@ -589,13 +589,13 @@ START_TEST(test_q6_host_release)
                body(caps_sets[c].sel, sel));
     }
     /* released twice: nothing more */
-    clipboard_peer_release(&hp->peer, sel);
+    vdc_clipboard_peer_release(&hp->peer, sel);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), travels ? 1 : 0);
 
     /* grab again and leave the hub */
     hp_grab(hp, sel, BIT(TEXT));
     guest_agent_clear_received(fe->ga);
-    clipboard_peer_unregister(&hp->peer);
+    vdc_clipboard_peer_unregister(&hp->peer);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), travels ? 1 : 0);
     if (travels) {
         ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_RELEASE,
@@ -616,9 +616,9 @@ START_TEST(test_release_after_guest_took_over)
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     guest_agent_clear_received(fe->ga);
-    clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+    vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), dev_peer(fe));
-    clipboard_peer_unregister(&hp->peer);
+    vdc_clipboard_peer_unregister(&hp->peer);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
     fe_free(fe);
 }

@@ -4,7 +4,7 @@
  * answers (exactly once, empty when nobody can serve, bounded, timed
  * out), host requests (fixture: check_vdagent_clipboard.h).
  *
- * vdagent-internal.h is included for the bound VDAGENT_MAX_PENDING.
+ * vdagent-internal.h is included for the bound VDC_MAX_PENDING.
  */
 #include <check.h>
 #include <string.h>
@@ -13,14 +13,14 @@
 #include "tests/check_vdagent_clipboard.h"
 #include "vdagent/vdagent-internal.h"
 
-/* VD_AGENT_CLIPBOARD_* of each ClipboardType (written here, not taken
+/* VD_AGENT_CLIPBOARD_* of each VdcClipboardType (written here, not taken
  * from the library). */
-static const uint32_t vd_type[CLIPBOARD_TYPE__COUNT] = {
-    [CLIPBOARD_TYPE_TEXT] = VD_AGENT_CLIPBOARD_UTF8_TEXT,
-    [CLIPBOARD_TYPE_PNG] = VD_AGENT_CLIPBOARD_IMAGE_PNG,
-    [CLIPBOARD_TYPE_BMP] = VD_AGENT_CLIPBOARD_IMAGE_BMP,
-    [CLIPBOARD_TYPE_TIFF] = VD_AGENT_CLIPBOARD_IMAGE_TIFF,
-    [CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
+static const uint32_t vd_type[VDC_CLIPBOARD_TYPE__COUNT] = {
+    [VDC_CLIPBOARD_TYPE_TEXT] = VD_AGENT_CLIPBOARD_UTF8_TEXT,
+    [VDC_CLIPBOARD_TYPE_PNG] = VD_AGENT_CLIPBOARD_IMAGE_PNG,
+    [VDC_CLIPBOARD_TYPE_BMP] = VD_AGENT_CLIPBOARD_IMAGE_BMP,
+    [VDC_CLIPBOARD_TYPE_TIFF] = VD_AGENT_CLIPBOARD_IMAGE_TIFF,
+    [VDC_CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
 };
 
 /* ==== both directions ===================================================== */
@@ -42,7 +42,7 @@ START_TEST(test_h2g_each_selection)
     if (!travels) {
         /* Without CLIPBOARD_SELECTION, PRIMARY/SECONDARY never go out. */
         ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
-        ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+        ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
         /* ... and the agent cannot ask for them: its REQUEST (no prefix)
          * is about CLIPBOARD, which nobody owns: empty at once. */
         ga_send_request(fe, sel, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -66,10 +66,10 @@ START_TEST(test_h2g_each_selection)
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(g_array_index(hp->requests, HostPeerNote, 0).sel, sel);
     ck_assert_uint_eq(g_array_index(hp->requests, HostPeerNote, 0).data_type,
-                      CLIPBOARD_TYPE_TEXT);
+                      VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 0);
 
-    hp_answer(hp, sel, CLIPBOARD_TYPE_TEXT, text, strlen(text));
+    hp_answer(hp, sel, VDC_CLIPBOARD_TYPE_TEXT, text, strlen(text));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(caps_sets[c].sel, sel),
@@ -101,7 +101,7 @@ START_TEST(test_g2h_each_selection)
     TestFe *fe = cb_connect(caps_sets[c].caps);
     HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "guest says hello";
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     const HostPeerNote *n;
     GBytes *data;
 
@@ -109,7 +109,7 @@ START_TEST(test_g2h_each_selection)
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_assert_uint_eq(hp->notes->len, 1);
     n = hp_last(hp);
-    ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
     ck_assert(n->new_info);
     ck_assert_uint_eq(n->sel, sel);
     ck_assert_ptr_eq(n->owner, dev_peer(fe));
@@ -117,7 +117,7 @@ START_TEST(test_g2h_each_selection)
     ck_assert(n->has_serial == caps_sets[c].serial);
     ck_assert_uint_eq(n->serial, 0);
 
-    ck_assert(hp_request(hp, sel, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, sel, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_REQUEST,
            body32(body(caps_sets[c].sel, sel), VD_AGENT_CLIPBOARD_UTF8_TEXT));
@@ -127,20 +127,20 @@ START_TEST(test_g2h_each_selection)
     fe_pump(fe);
     ck_assert_uint_eq(hp->notes->len, 2);
     n = hp_last(hp);
-    ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
     ck_assert(!n->new_info);
-    info = clipboard_hub_info(fe->hub, sel);
+    info = vdc_clipboard_hub_info(fe->hub, sel);
     ck_assert_ptr_eq(info->owner, dev_peer(fe));
-    data = info->types[CLIPBOARD_TYPE_TEXT].data;
+    data = info->types[VDC_CLIPBOARD_TYPE_TEXT].data;
     ck_assert_ptr_nonnull(data);
     ck_assert_uint_eq(g_bytes_get_size(data), strlen(text));
     ck_assert_mem_eq(g_bytes_get_data(data, NULL), text, strlen(text));
-    ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].requested);
+    ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
 
     /* The data is held: a second request is not forwarded. */
-    ck_assert(hp_request(hp, sel, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, sel, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_NOT_OWNER), 0);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_NOT_OWNER), 0);
     fe_free(fe);
 }
 END_TEST
@@ -148,17 +148,17 @@ END_TEST
 /* Image types travel both ways, multi-chunk, byte-exact. */
 START_TEST(test_images_both_ways)
 {
-    static const ClipboardType images[] = {
-        CLIPBOARD_TYPE_PNG, CLIPBOARD_TYPE_BMP, CLIPBOARD_TYPE_TIFF,
-        CLIPBOARD_TYPE_JPG,
+    static const VdcClipboardType images[] = {
+        VDC_CLIPBOARD_TYPE_PNG, VDC_CLIPBOARD_TYPE_BMP, VDC_CLIPBOARD_TYPE_TIFF,
+        VDC_CLIPBOARD_TYPE_JPG,
     };
-    ClipboardType t = images[_i];
+    VdcClipboardType t = images[_i];
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
     g_autoptr(GBytes) img = binary_payload(5000, _i);
     g_autoptr(GBytes) back = binary_payload(7000, 100 + _i);
     uint32_t guest_types[2] = { vd_type[t], VD_AGENT_CLIPBOARD_UTF8_TEXT };
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     /* host -> guest */
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT) | (1u << t));
@@ -185,10 +185,10 @@ START_TEST(test_images_both_ways)
                                g_bytes_get_data(back, NULL),
                                g_bytes_get_size(back));
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
     ck_assert_ptr_nonnull(info->types[t].data);
     ck_assert(g_bytes_equal(info->types[t].data, back));
-    ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
     ck_agent_ok(fe);
     fe_free(fe);
 }
@@ -233,7 +233,7 @@ START_TEST(test_q5_request_nobody_offers)
         break;
     case Q5_RELEASED:
         hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-        clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+        vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
         break;
     }
     guest_agent_clear_received(fe->ga);
@@ -264,22 +264,22 @@ START_TEST(test_q15_size0)
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new_full(fe, "q15", _i != Q15_NO_REQUEST_PEER);
     g_autoptr(GBytes) empty = g_bytes_new(NULL, 0);
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     switch (_i) {
     case Q15_ANSWER_EMPTY:
         hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
         ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
-        hp->answer[SEL_CLIPBOARD][CLIPBOARD_TYPE_TEXT] = g_bytes_ref(empty);
+        hp->answer[SEL_CLIPBOARD][VDC_CLIPBOARD_TYPE_TEXT] = g_bytes_ref(empty);
         ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(fe);
         ck_assert_uint_eq(hp->requests->len, 1);
         ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 1);
         ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
                body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT));
-        info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-        ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].available);
-        ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
+        info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+        ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].available);
+        ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
         /* asked again: empty at once, the owner is not asked again */
         ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(fe);
@@ -289,17 +289,17 @@ START_TEST(test_q15_size0)
                body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT));
         break;
     case Q15_NO_REQUEST_PEER: {
-        g_autoptr(ClipboardInfo) bad = clipboard_info_new(&hp->peer, 0);
+        g_autoptr(VdcClipboardInfo) bad = vdc_clipboard_info_new(&hp->peer, 0);
 
         /* available without data and nobody to ask: refused */
-        bad->types[CLIPBOARD_TYPE_TEXT].available = true;
-        ck_assert(!clipboard_hub_update(fe->hub, bad));
+        bad->types[VDC_CLIPBOARD_TYPE_TEXT].available = true;
+        ck_assert(!vdc_clipboard_hub_update(fe->hub, bad));
         /* ClientCutText with len=0: accepted as "no type" */
-        ck_assert(hp_grab_bytes(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT,
+        ck_assert(hp_grab_bytes(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
                                 empty));
-        info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+        info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
         ck_assert_ptr_eq(info->owner, &hp->peer);
-        ck_assert_uint_eq(clipboard_info_types(info), 0);
+        ck_assert_uint_eq(vdc_clipboard_info_types(info), 0);
         /* never an empty GRAB (P3) */
         ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
         ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -311,17 +311,17 @@ START_TEST(test_q15_size0)
     }
     case Q15_GUEST_EMPTY:
         ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-        ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+        ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
         ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                    NULL, 0);
         fe_pump(fe);
-        info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+        info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
         ck_assert_ptr_eq(info->owner, dev_peer(fe));
-        ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].available);
-        ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].requested);
-        ck_assert_ptr_null(info->types[CLIPBOARD_TYPE_TEXT].data);
+        ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].available);
+        ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
+        ck_assert_ptr_null(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
         ck_assert_uint_eq(hp_last(hp)->types, 0);
-        ck_assert(!hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+        ck_assert(!hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
         ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
         break;
     }
@@ -343,7 +343,7 @@ START_TEST(test_request_answered_once)
     static const uint8_t png[] = { 0x89, 'P', 'N', 'G', 0, 1 };
     unsigned requests = 0;
     size_t i;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
 #define REQ(sel, vd)                                                        \
     do {                                                                    \
@@ -352,14 +352,14 @@ START_TEST(test_request_answered_once)
         requests++;                                                         \
     } while (0)
 
-    clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     /* CLIPBOARD: TEXT held, PNG on request */
-    info = clipboard_info_new(&hp->peer, SEL_CLIPBOARD);
-    ck_assert(clipboard_hub_set_data(fe->hub, &hp->peer, info,
-                                     CLIPBOARD_TYPE_TEXT, t1, false));
-    info->types[CLIPBOARD_TYPE_PNG].available = true;
-    ck_assert(clipboard_hub_update(fe->hub, info));
-    clipboard_info_unref(info);
+    info = vdc_clipboard_info_new(&hp->peer, SEL_CLIPBOARD);
+    ck_assert(vdc_clipboard_hub_set_data(fe->hub, &hp->peer, info,
+                                     VDC_CLIPBOARD_TYPE_TEXT, t1, false));
+    info->types[VDC_CLIPBOARD_TYPE_PNG].available = true;
+    ck_assert(vdc_clipboard_hub_update(fe->hub, info));
+    vdc_clipboard_info_unref(info);
     guest_agent_clear_received(fe->ga);
 
     REQ(0, VD_AGENT_CLIPBOARD_UTF8_TEXT);                   /* held */
@@ -368,7 +368,7 @@ START_TEST(test_request_answered_once)
     REQ(0, VD_AGENT_CLIPBOARD_IMAGE_PNG);                   /* same, again */
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 1);
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_PNG, png, sizeof(png));
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG, png, sizeof(png));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 3);
     for (i = 1; i < 3; i++) {
         ck_msg(ga_nth(fe, VD_AGENT_CLIPBOARD, i), VD_AGENT_CLIPBOARD,
@@ -376,7 +376,7 @@ START_TEST(test_request_answered_once)
                           png, sizeof(png)));
     }
     /* a second answer (same data again) answers nothing more */
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_PNG, png, sizeof(png));
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG, png, sizeof(png));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 3);
     REQ(0, VD_AGENT_CLIPBOARD_IMAGE_BMP);                   /* not offered */
     REQ(0, VD_AGENT_CLIPBOARD_IMAGE_PNG);                   /* held now */
@@ -394,7 +394,7 @@ START_TEST(test_request_answered_once)
     /* SECONDARY: pending, then the owner releases */
     hp_grab(hp, SEL_SECONDARY, BIT(JPG));
     REQ(SEL_SECONDARY, VD_AGENT_CLIPBOARD_IMAGE_JPG);
-    clipboard_peer_release(&hp->peer, SEL_SECONDARY);
+    vdc_clipboard_peer_release(&hp->peer, SEL_SECONDARY);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 8);
 
     /* CLIPBOARD again: pending, then the timeout */
@@ -412,14 +412,14 @@ START_TEST(test_request_answered_once)
 }
 END_TEST
 
-/* At most VDAGENT_MAX_PENDING requests wait per type; more get an empty
+/* At most VDC_MAX_PENDING requests wait per type; more get an empty
  * answer at once, and still every request gets exactly one answer. */
 START_TEST(test_request_pending_bound)
 {
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "late";
-    unsigned i, n = VDAGENT_MAX_PENDING + 3;
+    unsigned i, n = VDC_MAX_PENDING + 3;
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     guest_agent_clear_received(fe->ga);
@@ -432,7 +432,7 @@ START_TEST(test_request_pending_bound)
     for (i = 0; i < 3; i++) {
         ck_assert_uint_eq(ga_nth(fe, VD_AGENT_CLIPBOARD, i)->size, 8);
     }
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT, text, 4);
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT, text, 4);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), n);
     for (i = 3; i < n; i++) {
         ck_msg(ga_nth(fe, VD_AGENT_CLIPBOARD, i), VD_AGENT_CLIPBOARD,
@@ -470,10 +470,10 @@ START_TEST(test_v10_pending_answered_before_grab)
         hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
         break;
     case 1:
-        clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+        vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
         break;
     case 2:
-        clipboard_peer_unregister(&hp->peer);
+        vdc_clipboard_peer_unregister(&hp->peer);
         break;
     }
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 3);
@@ -486,7 +486,7 @@ START_TEST(test_v10_pending_answered_before_grab)
         ck_msg(guest_agent_received(fe->ga, 2), VD_AGENT_CLIPBOARD_GRAB,
                body32(grab_body(fe, 0, 1), VD_AGENT_CLIPBOARD_UTF8_TEXT));
         /* data for the new grab, unasked: nothing goes to the guest */
-        hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT, text, 3);
+        hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT, text, 3);
         ck_assert_uint_eq(guest_agent_n_received(fe->ga), 3);
     } else {
         ck_msg(guest_agent_received(fe->ga, 2), VD_AGENT_CLIPBOARD_RELEASE,
@@ -504,16 +504,16 @@ START_TEST(test_guest_request_timeout)
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
 
-    clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     hp_grab(hp, SEL_PRIMARY, BIT(TEXT));
     ga_send_request(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ga_send_request(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 0);
-    WAIT_UNTIL(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
-    ck_assert_uint_eq(hp_last(hp)->data_type, CLIPBOARD_TYPE_TEXT);
+    WAIT_UNTIL(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
+    ck_assert_uint_eq(hp_last(hp)->data_type, VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 2);
     ck_msg(ga_nth(fe, VD_AGENT_CLIPBOARD, 1), VD_AGENT_CLIPBOARD,
            body32(body(true, SEL_PRIMARY), VD_AGENT_CLIPBOARD_UTF8_TEXT));
@@ -524,7 +524,7 @@ START_TEST(test_guest_request_timeout)
     ga_send_request(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 2);
-    hp_answer(hp, SEL_PRIMARY, CLIPBOARD_TYPE_TEXT, "ok", 2);
+    hp_answer(hp, SEL_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT, "ok", 2);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 3);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(true, SEL_PRIMARY),
@@ -543,34 +543,34 @@ START_TEST(test_r7_host_request_timeout)
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
     static const char text[] = "finally";
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
-    clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 1);
 
-    WAIT_UNTIL(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert(!info->types[CLIPBOARD_TYPE_TEXT].requested);
-    ck_assert(info->types[CLIPBOARD_TYPE_TEXT].available);
+    WAIT_UNTIL(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT) > 0);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert(!info->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
+    ck_assert(info->types[VDC_CLIPBOARD_TYPE_TEXT].available);
 
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 2);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_REQUEST,
            body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT, text,
                                strlen(text));
     fe_pump(fe);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert_uint_eq(g_bytes_get_size(info->types[CLIPBOARD_TYPE_TEXT].data),
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_uint_eq(g_bytes_get_size(info->types[VDC_CLIPBOARD_TYPE_TEXT].data),
                       strlen(text));
-    ck_assert_mem_eq(g_bytes_get_data(info->types[CLIPBOARD_TYPE_TEXT].data,
+    ck_assert_mem_eq(g_bytes_get_data(info->types[VDC_CLIPBOARD_TYPE_TEXT].data,
                                       NULL), text, strlen(text));
     iterate_ms(5 * SHORT_TIMEOUT_MS);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT), 1);
     fe_free(fe);
 }
 END_TEST
@@ -589,12 +589,12 @@ START_TEST(test_pending_types_independent)
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_IMAGE_PNG);
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 2);
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_PNG, png, sizeof(png));
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG, png, sizeof(png));
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(true, 0), VD_AGENT_CLIPBOARD_IMAGE_PNG),
                       png, sizeof(png)));
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT, "txt", 3);
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT, "txt", 3);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT),

@@ -22,25 +22,25 @@ START_TEST(test_q16_reset_serial_once)
     TestFe *fe = cb_new(caps_sets[_i].caps);
     HostPeer *a = fe_peer_new_full(fe, "a", true);
     HostPeer *b = fe_peer_new_full(fe, "b", false);
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&a->peer, SEL_PRIMARY);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&a->peer, SEL_PRIMARY);
     unsigned round;
 
     cb_open(fe);
-    ck_assert_uint_eq(hp_count(a, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
-    ck_assert_uint_eq(hp_count(b, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
+    ck_assert_uint_eq(hp_count(a, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
+    ck_assert_uint_eq(hp_count(b, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
 
-    info->types[CLIPBOARD_TYPE_TEXT].available = true;
+    info->types[VDC_CLIPBOARD_TYPE_TEXT].available = true;
     info->has_serial = true;
     info->serial = 9;
-    ck_assert(clipboard_hub_update(fe->hub, info));
+    ck_assert(vdc_clipboard_hub_update(fe->hub, info));
 
     for (round = 0; round < 3; round++) {
         fe_restart_agent(fe, round == 2);
-        ck_assert_uint_eq(hp_count(a, CLIPBOARD_NOTIFY_RESET_SERIAL),
+        ck_assert_uint_eq(hp_count(a, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL),
                           2 + round);
-        ck_assert_uint_eq(hp_count(b, CLIPBOARD_NOTIFY_RESET_SERIAL),
+        ck_assert_uint_eq(hp_count(b, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL),
                           2 + round);
-        ck_assert_uint_eq(clipboard_hub_info(fe->hub, SEL_PRIMARY)->serial, 0);
+        ck_assert_uint_eq(vdc_clipboard_hub_info(fe->hub, SEL_PRIMARY)->serial, 0);
     }
     ck_assert_str_eq(fe->events->str, "");
     fe_free(fe);
@@ -48,7 +48,7 @@ START_TEST(test_q16_reset_serial_once)
 END_TEST
 
 /*
- * Bug Q20: another peer's clipboard_hub_reset_serial() makes the device
+ * Bug Q20: another peer's vdc_clipboard_hub_reset_serial() makes the device
  * send exactly one CLOSED to an agent with GRAB_SERIAL and none to one
  * without (the Windows agent stops receiving after a close); caps from an
  * agent without GRAB_SERIAL never close the port either.
@@ -59,16 +59,16 @@ START_TEST(test_q20_reset_closes_serial_agent_only)
     HostPeer *hp = fe_peer_new(fe);
     bool serial = caps_sets[_i].serial;
 
-    clipboard_hub_reset_serial(fe->hub);
+    vdc_clipboard_hub_reset_serial(fe->hub);
     ck_assert_str_eq(fe->events->str, serial ? "C" : "");
-    clipboard_hub_reset_serial(fe->hub);
+    vdc_clipboard_hub_reset_serial(fe->hub);
     ck_assert_str_eq(fe->events->str, serial ? "C" : "");
     guest_agent_send_caps(fe->ga, false);
     guest_agent_send_caps(fe->ga, false);
     fe_pump(fe);
     ck_assert_str_eq(fe->events->str, serial ? "C" : "");
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 4);
-    ck_assert(vdagent_chardev_connected(fe->dev));
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 4);
+    ck_assert(vdc_chardev_connected(fe->dev));
     /* the port still works: a host grab reaches the guest */
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
@@ -87,10 +87,10 @@ START_TEST(test_q12_opened_after_guest_close)
     TestFe *fe = cb_connect(REAL_AGENT_CAPS);
     HostPeer *hp = fe_peer_new(fe);
 
-    clipboard_hub_reset_serial(fe->hub);
+    vdc_clipboard_hub_reset_serial(fe->hub);
     ck_assert_str_eq(fe->events->str, "C");
     /* more resets and traffic while the guest has not closed: nothing */
-    clipboard_hub_reset_serial(fe->hub);
+    vdc_clipboard_hub_reset_serial(fe->hub);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
@@ -98,14 +98,14 @@ START_TEST(test_q12_opened_after_guest_close)
     ck_assert_str_eq(fe->events->str, "C");
 
     /* the guest closes its side: now, and only now, OPENED */
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     ck_assert_str_eq(fe->events->str, "CO");
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     ck_assert_str_eq(fe->events->str, "CO");
 
     /* the agent reconnects: its caps reset serials, no ping-pong */
     fe_restart_agent(fe, true);
-    ck_assert(vdagent_chardev_connected(fe->dev));
+    ck_assert(vdc_chardev_connected(fe->dev));
     ck_assert_str_eq(fe->events->str, "CO");
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_agent_ok(fe);
@@ -114,9 +114,9 @@ START_TEST(test_q12_opened_after_guest_close)
     ck_assert_str_eq(fe->events->str, "CO");
 
     /* a later reset is a new cycle */
-    clipboard_hub_reset_serial(fe->hub);
+    vdc_clipboard_hub_reset_serial(fe->hub);
     ck_assert_str_eq(fe->events->str, "COC");
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     ck_assert_str_eq(fe->events->str, "COCO");
     fe_free(fe);
 }
@@ -138,8 +138,8 @@ START_TEST(test_i6_caps_after_caps)
     ck_assert_str_eq(fe->events->str, "");
     ga_raw_grab(fe, SEL_CLIPBOARD, 0, &text, 1);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), dev_peer(fe));
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_STALE_SERIAL), 0);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 3);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_STALE_SERIAL), 0);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 3);
     fe_free(fe);
 }
 END_TEST
@@ -164,12 +164,12 @@ START_TEST(test_restart_in_place_keeps_serials_in_step)
         fe_pump(fe);
     }
     ck_assert_uint_eq(guest_agent_serial(fe->ga, SEL_CLIPBOARD), 5);
-    resets = hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL);
+    resets = hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL);
 
     guest_agent_send_caps(fe->ga, true);    /* not resetting its serials */
     fe_pump(fe);
     fe_pump(fe);                            /* its answer to our request */
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL),
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL),
                       resets + 1);
     for (i = 0; i < 3; i++) {
         hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
@@ -200,7 +200,7 @@ START_TEST(test_q4_close_releases)
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     hp_grab(hp, SEL_SECONDARY, BIT(TEXT));
     ga_send_request(fe, SEL_SECONDARY,
                              VD_AGENT_CLIPBOARD_UTF8_TEXT);
@@ -208,11 +208,11 @@ START_TEST(test_q4_close_releases)
     ck_assert_uint_eq(hp->requests->len, 1);
     notes = hp->notes->len;
 
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     ck_assert_uint_eq(hp->notes->len, notes + 2);
     for (i = 0; i < 2; i++) {
         n = &g_array_index(hp->notes, HostPeerNote, notes + i);
-        ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+        ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
         ck_assert(n->new_info);
         ck_assert_uint_eq(n->sel, i);
         ck_assert_ptr_null(n->owner);
@@ -220,11 +220,11 @@ START_TEST(test_q4_close_releases)
     ck_assert_ptr_null(owner_of(fe, SEL_CLIPBOARD));
     ck_assert_ptr_null(owner_of(fe, SEL_PRIMARY));
     ck_assert_ptr_eq(owner_of(fe, SEL_SECONDARY), &hp->peer);
-    ck_assert(!clipboard_peer_registered(dev_peer(fe)));
-    ck_assert(!hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(!vdc_clipboard_peer_registered(dev_peer(fe)));
+    ck_assert(!hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
 
     /* the old agent's late data has nowhere to go */
-    hp_answer(hp, SEL_SECONDARY, CLIPBOARD_TYPE_TEXT, "stale", 5);
+    hp_answer(hp, SEL_SECONDARY, VDC_CLIPBOARD_TYPE_TEXT, "stale", 5);
 
     fe_restart_agent(fe, true);
     /* the new agent: our caps request, then only our current grab */
@@ -235,7 +235,7 @@ START_TEST(test_q4_close_releases)
            body32(body32(body(true, SEL_SECONDARY), 0),
                   VD_AGENT_CLIPBOARD_UTF8_TEXT));
     /* data arriving now for the old agent's request is not sent either */
-    hp_answer(hp, SEL_SECONDARY, CLIPBOARD_TYPE_TEXT, "later", 5);
+    hp_answer(hp, SEL_SECONDARY, VDC_CLIPBOARD_TYPE_TEXT, "later", 5);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
     ck_agent_ok(fe);
     fe_free(fe);
@@ -252,29 +252,29 @@ START_TEST(test_r2_partial_data_dropped)
     g_autoptr(GBytes) data = binary_payload(3000, 7);
     g_autoptr(GByteArray) msg = body32(body(true, 0),
                                        VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     body_bytes(msg, g_bytes_get_data(data, NULL), g_bytes_get_size(data));
     guest_wire_message_chunked(b, VD_AGENT_CLIPBOARD, msg->data, msg->len,
                                2048);
-    vdagent_chardev_write(fe->dev, b->data, 8 + 2048);
+    vdc_chardev_write(fe->dev, b->data, 8 + 2048);
     fe_restart_agent(fe, true);
     ck_assert_ptr_null(owner_of(fe, SEL_CLIPBOARD));
     ck_assert_uint_eq(msgs_in(fe, VD_AGENT_CLIPBOARD), 0);
-    ck_assert(vdagent_chardev_guest_has_cap(
+    ck_assert(vdc_chardev_guest_has_cap(
                   fe->dev, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL));
 
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
     ga_send_clipboard(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                g_bytes_get_data(data, NULL),
                                g_bytes_get_size(data));
     fe_pump(fe);
-    info = clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert(g_bytes_equal(info->types[CLIPBOARD_TYPE_TEXT].data, data));
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert(g_bytes_equal(info->types[VDC_CLIPBOARD_TYPE_TEXT].data, data));
     fe_free(fe);
 }
 END_TEST
@@ -283,8 +283,8 @@ END_TEST
  * its grabs released and can go on without calls into freed memory. */
 START_TEST(test_q2_free_leaves_hub)
 {
-    g_autoptr(ClipboardHub) hub = clipboard_hub_new();
-    VDAgentConfig config = cb_config();
+    g_autoptr(VdcClipboardHub) hub = vdc_clipboard_hub_new();
+    VdcConfig config = cb_config();
     HostPeer *hp = hp_new(hub, "survivor", true);
     TestFe *fe;
     const HostPeerNote *n;
@@ -294,16 +294,16 @@ START_TEST(test_q2_free_leaves_hub)
     ck_assert_ptr_eq(fe->hub, hub);
     cb_open(fe);
     ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(hp_request(hp, SEL_PRIMARY, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT));
     fe_free(fe);
 
     n = hp_last(hp);
-    ck_assert_uint_eq(n->type, CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert_uint_eq(n->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
     ck_assert_uint_eq(n->sel, SEL_PRIMARY);
     ck_assert_ptr_null(n->owner);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    clipboard_hub_reset_serial(hub);
-    ck_assert(!hp_request(hp, SEL_PRIMARY, CLIPBOARD_TYPE_TEXT));
+    vdc_clipboard_hub_reset_serial(hub);
+    ck_assert(!hp_request(hp, SEL_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT));
     hp_free(hp);
 }
 END_TEST
@@ -327,20 +327,20 @@ START_TEST(test_q3_close_drops_queued_reply)
     memset(buf, 'q', len);
     data = g_bytes_new_with_free_func(buf, len, note_freed, &freed);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    hp->answer[SEL_CLIPBOARD][CLIPBOARD_TYPE_TEXT] = data;
+    hp->answer[SEL_CLIPBOARD][VDC_CLIPBOARD_TYPE_TEXT] = data;
     fe->unlimited = false;
     fe->budget = 3000;
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
-    ck_assert_uint_gt(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_gt(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD), 0);
 
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    vdc_chardev_set_guest_open(fe->dev, false);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     /* the writer let go of its reference: only ours and the hub's left */
-    g_clear_pointer(&hp->answer[SEL_CLIPBOARD][CLIPBOARD_TYPE_TEXT],
+    g_clear_pointer(&hp->answer[SEL_CLIPBOARD][VDC_CLIPBOARD_TYPE_TEXT],
                     g_bytes_unref);
-    clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+    vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
     ck_assert_uint_eq(freed, 1);
     g_free(buf);
 
@@ -366,7 +366,7 @@ START_TEST(test_q19_open_twice_keeps_clipboard)
     notes = hp->notes->len;
     guest_agent_clear_received(fe->ga);
 
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(hp->notes->len, notes);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
     ck_assert_ptr_eq(owner_of(fe, SEL_CLIPBOARD), dev_peer(fe));
@@ -376,7 +376,7 @@ START_TEST(test_q19_open_twice_keeps_clipboard)
     ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ck_assert_uint_eq(hp_last(hp)->serial, 1);
     ck_agent_ok(fe);
-    ck_assert_uint_eq(drops(fe, VDAGENT_DROP_STALE_SERIAL), 0);
+    ck_assert_uint_eq(drops(fe, VDC_DROP_STALE_SERIAL), 0);
     fe_free(fe);
 }
 END_TEST
@@ -390,13 +390,13 @@ START_TEST(test_q22_grab_while_closed)
     size_t wire;
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     wire = fe->wire->len;
     hp_grab(hp, SEL_CLIPBOARD, BIT(PNG));
-    clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
+    vdc_clipboard_peer_release(&hp->peer, SEL_CLIPBOARD);
     hp_grab(hp, SEL_CLIPBOARD, BIT(BMP));
     ck_assert_uint_eq(fe->wire->len, wire);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
 
     fe_restart_agent(fe, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
@@ -424,10 +424,10 @@ START_TEST(test_i5_caps_first)
         const GuestAgentMsg *m;
 
         if (round) {
-            vdagent_chardev_set_guest_open(fe->dev, false);
+            vdc_chardev_set_guest_open(fe->dev, false);
             fe_new_agent(fe);
         }
-        vdagent_chardev_set_guest_open(fe->dev, true);
+        vdc_chardev_set_guest_open(fe->dev, true);
         ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
         m = guest_agent_received(fe->ga, 0);
         ck_assert_uint_eq(m->type, VD_AGENT_ANNOUNCE_CAPABILITIES);
@@ -495,19 +495,19 @@ START_TEST(test_q18_grab_while_stopped)
     HostPeer *hp = fe_peer_new(fe);
     size_t wire = fe->wire->len;
 
-    clipboard_hub_set_running(fe->hub, false);
+    vdc_clipboard_hub_set_running(fe->hub, false);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     hp_grab(hp, SEL_CLIPBOARD, BIT(PNG) | BIT(JPG));
     ck_assert_uint_eq(fe->wire->len, wire);
-    clipboard_hub_set_running(fe->hub, true);
+    vdc_clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_GRAB,
            body32(body32(grab_body(fe, 0, 0), VD_AGENT_CLIPBOARD_IMAGE_PNG),
                   VD_AGENT_CLIPBOARD_IMAGE_JPG));
     ck_agent_ok(fe);
     /* a second resume replays nothing the guest already has */
-    clipboard_hub_set_running(fe->hub, false);
-    clipboard_hub_set_running(fe->hub, true);
+    vdc_clipboard_hub_set_running(fe->hub, false);
+    vdc_clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_assert_str_eq(fe->events->str, "");
     fe_free(fe);
@@ -522,10 +522,10 @@ START_TEST(test_q18_release_while_stopped)
 
     hp_grab(hp, SEL_PRIMARY, BIT(TEXT));
     guest_agent_clear_received(fe->ga);
-    clipboard_hub_set_running(fe->hub, false);
-    clipboard_peer_release(&hp->peer, SEL_PRIMARY);
+    vdc_clipboard_hub_set_running(fe->hub, false);
+    vdc_clipboard_peer_release(&hp->peer, SEL_PRIMARY);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
-    clipboard_hub_set_running(fe->hub, true);
+    vdc_clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD_RELEASE, body(true, SEL_PRIMARY));
     fe_free(fe);
@@ -544,10 +544,10 @@ START_TEST(test_q18_answer_while_stopped)
     fe_pump(fe);
     ck_assert_uint_eq(hp->requests->len, 1);
     guest_agent_clear_received(fe->ga);
-    clipboard_hub_set_running(fe->hub, false);
-    hp_answer(hp, SEL_CLIPBOARD, CLIPBOARD_TYPE_TEXT, "paused", 6);
+    vdc_clipboard_hub_set_running(fe->hub, false);
+    hp_answer(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT, "paused", 6);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
-    clipboard_hub_set_running(fe->hub, true);
+    vdc_clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body_bytes(body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT),
@@ -563,16 +563,16 @@ START_TEST(test_q18_timeout_while_stopped)
     TestFe *fe = cb_connect(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
 
-    clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
+    vdc_clipboard_hub_set_timeout(fe->hub, SHORT_TIMEOUT_MS);
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
     ga_send_request(fe, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
     guest_agent_clear_received(fe->ga);
-    clipboard_hub_set_running(fe->hub, false);
-    WAIT_UNTIL(!clipboard_hub_info(fe->hub, 0)->types[0].requested);
-    ck_assert(!clipboard_hub_info(fe->hub, 0)->types[0].requested);
+    vdc_clipboard_hub_set_running(fe->hub, false);
+    WAIT_UNTIL(!vdc_clipboard_hub_info(fe->hub, 0)->types[0].requested);
+    ck_assert(!vdc_clipboard_hub_info(fe->hub, 0)->types[0].requested);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 0);
-    clipboard_hub_set_running(fe->hub, true);
+    vdc_clipboard_hub_set_running(fe->hub, true);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     ck_msg(ga_last(fe), VD_AGENT_CLIPBOARD,
            body32(body(true, 0), VD_AGENT_CLIPBOARD_UTF8_TEXT));
@@ -593,8 +593,8 @@ START_TEST(test_q18_caps_while_stopped)
     HostPeer *hp = fe_peer_new(fe);
 
     hp_grab(hp, SEL_CLIPBOARD, BIT(TEXT));
-    clipboard_hub_set_running(fe->hub, false);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_clipboard_hub_set_running(fe->hub, false);
+    vdc_chardev_set_guest_open(fe->dev, true);
     fe_pump(fe);
     /* our caps request, and our limit (not clipboard traffic) */
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 2);
@@ -602,10 +602,10 @@ START_TEST(test_q18_caps_while_stopped)
                       VD_AGENT_ANNOUNCE_CAPABILITIES);
     ck_assert_uint_eq(guest_agent_received(fe->ga, 1)->type,
                       VD_AGENT_MAX_CLIPBOARD);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 0);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 0);
     guest_agent_clear_received(fe->ga);
-    clipboard_hub_set_running(fe->hub, true);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
+    vdc_clipboard_hub_set_running(fe->hub, true);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
     ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_msg(ga_nth(fe, VD_AGENT_CLIPBOARD_GRAB, 0), VD_AGENT_CLIPBOARD_GRAB,
            body32(body32(body(true, 0), 0), VD_AGENT_CLIPBOARD_UTF8_TEXT));
@@ -625,10 +625,10 @@ START_TEST(test_q18_own_reset_no_closed)
     TestFe *fe = cb_new(CAPS_FULL);
     HostPeer *hp = fe_peer_new(fe);
 
-    clipboard_hub_set_running(fe->hub, false);
+    vdc_clipboard_hub_set_running(fe->hub, false);
     cb_open(fe);
-    clipboard_hub_set_running(fe->hub, true);
-    ck_assert_uint_eq(hp_count(hp, CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
+    vdc_clipboard_hub_set_running(fe->hub, true);
+    ck_assert_uint_eq(hp_count(hp, VDC_CLIPBOARD_NOTIFY_RESET_SERIAL), 1);
     ck_assert_str_eq(fe->events->str, "");
     /* the same while running, for comparison */
     fe_restart_agent(fe, true);

@@ -21,12 +21,12 @@
 #include <check.h>
 #include <string.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
 
@@ -35,7 +35,7 @@
                      CAP(CLIPBOARD_GRAB_SERIAL))
 #define CAPS_PLAIN CAP(CLIPBOARD_BY_DEMAND)
 
-#define N_SEL CLIPBOARD_SELECTION__COUNT
+#define N_SEL VDC_CLIPBOARD_SELECTION__COUNT
 
 /*
  * The type every message names: VD_AGENT_CLIPBOARD_IMAGE_BMP is 3, so a
@@ -43,7 +43,7 @@
  * first selection out of range.
  */
 #define VD_TYPE VD_AGENT_CLIPBOARD_IMAGE_BMP
-#define CB_TYPE CLIPBOARD_TYPE_BMP
+#define CB_TYPE VDC_CLIPBOARD_TYPE_BMP
 G_STATIC_ASSERT((int)VD_TYPE == (int)N_SEL);
 
 /* Where the prefix starts in a one-chunk message (spice-protocol sizes). */
@@ -73,19 +73,19 @@ static const unsigned bad_sel[] = { N_SEL, 255 };
 typedef struct Fx {
     TestFe *fe;                  /* the device and the agent on its port */
     GuestAgent *ga;              /* fe's */
-    VDAgentChardev *dev;         /* fe's */
-    ClipboardHub *hub;           /* the device's */
-    ClipboardPeer host;          /* gives its data with its grabs */
+    VdcChardev *dev;         /* fe's */
+    VdcClipboardHub *hub;           /* the device's */
+    VdcClipboardPeer host;          /* gives its data with its grabs */
     bool prefix;                 /* the guest has CLIPBOARD_SELECTION */
 } Fx;
 
 static Fx fx;
 
-static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void host_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
 }
 
-static const ClipboardPeerOps host_ops = {
+static const VdcClipboardPeerOps host_ops = {
     .notify = host_notify,
 };
 
@@ -97,19 +97,19 @@ static void fx_pump(void)
 
 static void fx_setup(uint32_t caps)
 {
-    VDAgentConfig config = fe_config(false, true, false);
+    VdcConfig config = fe_config(false, true, false);
 
     fx.prefix = caps & CAP(CLIPBOARD_SELECTION);
     fx.fe = fe_new1(&config, caps);
     fx.ga = fx.fe->ga;
     fx.dev = fx.fe->dev;
     fx.hub = fx.fe->hub;
-    fx.host = (ClipboardPeer){ .name = "host", .ops = &host_ops };
-    ck_assert(clipboard_peer_register(fx.hub, &fx.host));
+    fx.host = (VdcClipboardPeer){ .name = "host", .ops = &host_ops };
+    ck_assert(vdc_clipboard_peer_register(fx.hub, &fx.host));
     /* The device asks for caps; the agent answers. */
-    vdagent_chardev_set_guest_open(fx.dev, true);
+    vdc_chardev_set_guest_open(fx.dev, true);
     fx_pump();
-    ck_assert(vdagent_chardev_guest_has_cap(fx.dev,
+    ck_assert(vdc_chardev_guest_has_cap(fx.dev,
                                             VD_AGENT_CAP_CLIPBOARD_SELECTION) ==
               fx.prefix);
     guest_agent_clear_received(fx.ga);
@@ -127,12 +127,12 @@ static void fx_setup_plain(void)
 
 static void fx_teardown(void)
 {
-    clipboard_peer_unregister(&fx.host);
+    vdc_clipboard_peer_unregister(&fx.host);
     fe_free(fx.fe);
     memset(&fx, 0, sizeof(fx));
 }
 
-static VDAgentCounters counters(void)
+static VdcCounters counters(void)
 {
     return fe_counters(fx.fe);
 }
@@ -140,11 +140,11 @@ static VDAgentCounters counters(void)
 /* Every drop so far, whatever the reason. */
 static uint64_t drops_total(void)
 {
-    VDAgentCounters c = counters();
+    VdcCounters c = counters();
     uint64_t n = 0;
     unsigned r;
 
-    for (r = 0; r < VDAGENT_DROP__COUNT; r++) {
+    for (r = 0; r < VDC_DROP__COUNT; r++) {
         n += c.drops[r];
     }
     return n;
@@ -160,7 +160,7 @@ static GBytes *sel_bytes(const char *side, unsigned sel)
 
 static bool guest_owns(unsigned sel)
 {
-    ClipboardInfo *info = clipboard_hub_info(fx.hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(fx.hub, sel);
 
     return info && info->owner && info->owner != &fx.host;
 }
@@ -231,11 +231,11 @@ static void prepare_row(Row row)
 
     for (s = 0; s < n_sel; s++) {
         if (row == ROW_REQUEST) {
-            g_autoptr(ClipboardInfo) info = clipboard_info_new(&fx.host, s);
+            g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&fx.host, s);
 
             info->types[CB_TYPE].available = true;
             info->types[CB_TYPE].data = sel_bytes("host", s);
-            ck_assert(clipboard_hub_update(fx.hub, info));
+            ck_assert(vdc_clipboard_hub_update(fx.hub, info));
         } else if (row == ROW_DATA || row == ROW_RELEASE) {
             send_row(ROW_GRAB, s);
         }
@@ -252,7 +252,7 @@ static void decode_reply(const GuestAgentMsg *m, unsigned *sel,
     size_t off = 0;
     uint32_t v;
 
-    *sel = CLIPBOARD_SELECTION_CLIPBOARD;
+    *sel = VDC_CLIPBOARD_SELECTION_CLIPBOARD;
     if (fx.prefix) {
         ck_assert_uint_ge(m->size, 4);
         *sel = m->data[0];
@@ -294,13 +294,13 @@ static unsigned row_reached(Row row)
         return mask;
     }
     for (s = 0; s < N_SEL; s++) {
-        ClipboardInfo *info = clipboard_hub_info(fx.hub, s);
+        VdcClipboardInfo *info = vdc_clipboard_hub_info(fx.hub, s);
         g_autoptr(GBytes) want = sel_bytes("guest", s);
 
         switch (row) {
         case ROW_GRAB:
             if (guest_owns(s)) {
-                ck_assert_uint_eq(clipboard_info_types(info), 1u << CB_TYPE);
+                ck_assert_uint_eq(vdc_clipboard_info_types(info), 1u << CB_TYPE);
                 mask |= 1u << s;
             }
             break;
@@ -330,10 +330,10 @@ static unsigned row_reached(Row row)
  */
 static void ck_counts(Row row, uint64_t n_in, uint64_t n_bad)
 {
-    VDAgentCounters c = counters();
+    VdcCounters c = counters();
 
     ck_assert_uint_eq(c.msgs_in[row_type[row]], n_in);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_SELECTION], n_bad);
+    ck_assert_uint_eq(c.drops[VDC_DROP_BAD_SELECTION], n_bad);
     ck_assert_uint_eq(drops_total(), n_bad);
 }
 
@@ -380,10 +380,10 @@ START_TEST(test_prefix_bad_selection)
     ck_assert_uint_eq(row_reached(row), 0);
     ck_assert_uint_eq(guest_agent_n_received(fx.ga), 0);
 
-    send_row(row, CLIPBOARD_SELECTION_SECONDARY);
+    send_row(row, VDC_CLIPBOARD_SELECTION_SECONDARY);
     fx_pump();
     ck_counts(row, 2, 1);
-    ck_assert_uint_eq(row_reached(row), 1u << CLIPBOARD_SELECTION_SECONDARY);
+    ck_assert_uint_eq(row_reached(row), 1u << VDC_CLIPBOARD_SELECTION_SECONDARY);
 }
 END_TEST
 
@@ -412,7 +412,7 @@ START_TEST(test_prefix_other_types_whole)
 
     prepare_row(ROW_REQUEST);
     guest_agent_send_message(fx.ga, VD_AGENT_MAX_CLIPBOARD, max, sizeof(max));
-    guest_agent_send_request(fx.ga, CLIPBOARD_SELECTION_PRIMARY, VD_TYPE);
+    guest_agent_send_request(fx.ga, VDC_CLIPBOARD_SELECTION_PRIMARY, VD_TYPE);
     guest_agent_send_reply(fx.ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_ERROR);
     fx_pump();
     ck_assert_uint_eq(drops_total(), 0);
@@ -421,7 +421,7 @@ START_TEST(test_prefix_other_types_whole)
     m = guest_agent_received(fx.ga, 0);
     ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
     decode_reply(m, &sel, &type, &data);
-    ck_assert_uint_eq(sel, CLIPBOARD_SELECTION_PRIMARY);
+    ck_assert_uint_eq(sel, VDC_CLIPBOARD_SELECTION_PRIMARY);
     ck_assert_uint_eq(type, VD_TYPE);
     ck_assert_uint_eq(g_bytes_get_size(data), 0);     /* "host-1" > 3 */
 }
@@ -436,7 +436,7 @@ END_TEST
  */
 START_TEST(test_plain_routed)
 {
-    ck_reaches(_i, CLIPBOARD_SELECTION_CLIPBOARD, NULL);
+    ck_reaches(_i, VDC_CLIPBOARD_SELECTION_CLIPBOARD, NULL);
 }
 END_TEST
 

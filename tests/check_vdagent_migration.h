@@ -31,8 +31,8 @@
  *
  * Host-side clipboard peers (tests/test-peer.h) live on each device's
  * private hub.  A host peer that owned a selection on the source is
- * "restored" on the destination with clipboard_saved_collect()/
- * clipboard_saved_restore() (a host peer migrating its own state), or
+ * "restored" on the destination with vdc_clipboard_saved_collect()/
+ * vdc_clipboard_saved_restore() (a host peer migrating its own state), or
  * re-created after the run.
  *
  * Rows of shared/reference/bug-history.md tested: Q7 (save with an owned
@@ -48,17 +48,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clipboard/clipboard.h"
-#include "migration/savevm.h"
+#include "clipboard/vdc-clipboard.h"
+#include "migration/vdc-savevm.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define CAP(c) (1u << VD_AGENT_CAP_##c)
-#define N_SEL CLIPBOARD_SELECTION__COUNT
-#define N_TYPES CLIPBOARD_TYPE__COUNT
-#define BIT(t) (1u << CLIPBOARD_TYPE_##t)
+#define N_SEL VDC_CLIPBOARD_SELECTION__COUNT
+#define N_TYPES VDC_CLIPBOARD_TYPE__COUNT
+#define BIT(t) (1u << VDC_CLIPBOARD_TYPE_##t)
 
 /* ---- bytes ------------------------------------------------------------- */
 
@@ -76,7 +76,7 @@ void take_into(GByteArray *out, GuestAgent *ga);
 /* ---- the frontend and host peers --------------------------------------- */
 
 /* Mouse and clipboard on, no MONITORS_CONFIG (less unrelated traffic). */
-VDAgentConfig mig_config(void);
+VdcConfig mig_config(void);
 
 /* Attach @ga (borrowed), open the port, let the agent answer the caps
  * request, forget what it received. */
@@ -98,10 +98,10 @@ HostPeer *hp_restore(HostPeer *src, TestFe *dst);
 /* ---- migration --------------------------------------------------------- */
 
 /* Save @dev alone (instance 0) into memory. */
-GByteArray *save_dev(VDAgentChardev *dev);
+GByteArray *save_dev(VdcChardev *dev);
 
 /* Load @n bytes of @p into @dev (instance 0); false with @errp set. */
-bool load_dev(VDAgentChardev *dev, const uint8_t *p, size_t n,
+bool load_dev(VdcChardev *dev, const uint8_t *p, size_t n,
               GError **errp);
 
 /* A destination for @src: same config, stopped (an incoming VM). */
@@ -153,7 +153,7 @@ typedef struct Spec {
     uint8_t connected, reconnect;
     int32_t gmc;                 /* guest_max_clipboard */
     uint32_t n_caps;
-    uint32_t words[VDAGENT_MAX_CAPS_WORDS];
+    uint32_t words[VDC_MAX_CAPS_WORDS];
     /* vdagent/parser */
     bool parser;
     uint8_t chdr[8];

@@ -7,8 +7,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "clipboard/clipboard-vmstate.h"
-#include "migration/vmstate.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "migration/vdc-vmstate.h"
 #include "tests/check_suites.h"
 #include "tests/check_vdagent_migration.h"
 
@@ -20,23 +20,23 @@
 /* A device in the state of a new one (no I/O has happened on it). */
 static void ck_fresh(TestFe *p)
 {
-    VDAgentCounters c = fe_counters(p), zero;
-    VDAgentMouse m;
+    VdcCounters c = fe_counters(p), zero;
+    VdcMouse m;
     size_t n = 99;
 
     memset(&zero, 0, sizeof(zero));
-    ck_assert(!vdagent_chardev_connected(p->dev));
-    vdagent_chardev_guest_caps(p->dev, &n);
+    ck_assert(!vdc_chardev_connected(p->dev));
+    vdc_chardev_guest_caps(p->dev, &n);
     ck_assert_uint_eq(n, 0);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(p->dev), 0);
-    vdagent_chardev_mouse_state(p->dev, &m);
+    ck_assert_uint_eq(vdc_chardev_pending_output(p->dev), 0);
+    vdc_chardev_mouse_state(p->dev, &m);
     ck_assert_uint_eq(m.x | m.y | m.buttons | m.display_id, 0);
     ck_assert_mem_eq(&c, &zero, sizeof(c));
     /* nothing owned: no info, or one released (owner-less, no type) */
     for (unsigned s = 0; s < N_SEL; s++) {
-        ClipboardInfo *info = clipboard_hub_info(p->hub, s);
+        VdcClipboardInfo *info = vdc_clipboard_hub_info(p->hub, s);
 
-        ck_assert(!info || (!info->owner && !clipboard_info_types(info)));
+        ck_assert(!info || (!info->owner && !vdc_clipboard_info_types(info)));
     }
     ck_assert_uint_eq(p->wire->len, 0);
 }
@@ -54,19 +54,19 @@ static void ck_works_fresh(TestFe *p)
     HostPeer *hp;
     GBytes *got;
 
-    vdagent_chardev_set_running(p->dev, true);
+    vdc_chardev_set_running(p->dev, true);
     g_byte_array_set_size(p->wire, 0);
     p->ga = ga;
-    vdagent_chardev_set_guest_open(p->dev, true);
+    vdc_chardev_set_guest_open(p->dev, true);
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
     m = guest_agent_received(ga, 0);
     ck_assert_uint_eq(m->type, VD_AGENT_ANNOUNCE_CAPABILITIES);
     ck_assert_uint_eq(test_le32(m->data), 1);
     ck_assert_uint_eq(test_le32(m->data + 4),
-                      vdagent_chardev_host_caps(p->dev));
+                      vdc_chardev_host_caps(p->dev));
     fe_pump(p);
-    ck_assert(vdagent_chardev_connected(p->dev));
-    ck_assert(vdagent_chardev_guest_has_cap(p->dev,
+    ck_assert(vdc_chardev_connected(p->dev));
+    ck_assert(vdc_chardev_guest_has_cap(p->dev,
                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     guest_agent_clear_received(ga);
 
@@ -75,19 +75,19 @@ static void ck_works_fresh(TestFe *p)
     guest_agent_send_grab(ga, 0, &text, 1);
     fe_pump(p);
     ck_assert_int_eq(hp->view[0].owner, 'g');
-    ck_assert(hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
     ck_assert_ptr_nonnull(m);
     guest_agent_send_clipboard(ga, 0, text, "round trip", 10);
     fe_pump(p);
-    got = hp_data(hp, 0, CLIPBOARD_TYPE_TEXT);
+    got = hp_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 10);
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), "round trip", 10);
 
     /* host -> guest */
     guest_agent_clear_received(ga);
-    hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, "from host", 9);
+    hp_grab_data(hp, 1, VDC_CLIPBOARD_TYPE_TEXT, "from host", 9);
     ck_assert_ptr_nonnull(guest_agent_find(ga, VD_AGENT_CLIPBOARD_GRAB, 0));
     guest_agent_send_request(ga, 1, text);
     fe_pump(p);
@@ -109,7 +109,7 @@ static GByteArray *canon_saved(unsigned i)
 
     canon_start(&c);
     canon_states[i].drive(&c);
-    vdagent_chardev_set_running(c.src->dev, false);
+    vdc_chardev_set_running(c.src->dev, false);
     s = save_dev(c.src->dev);
     canon_stop(&c);
     return s;
@@ -132,18 +132,18 @@ static size_t footer_offset(const GByteArray *s)
  */
 static void ck_truncated(const GByteArray *s, size_t len, const char *name)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GError) err = NULL;
     TestFe *dst = fe_new_detached(&config);
 
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     ck_assert_msg(!load_dev(dst->dev, s->data, len, &err),
                   "%s: %zu of %u bytes loaded", name, len, s->len);
     ck_assert_ptr_nonnull(err);
-    ck_assert(err->domain == VMSTATE_ERROR);
+    ck_assert(err->domain == VDC_VMSTATE_ERROR);
     ck_assert_msg(strstr(err->message, "offset") != NULL,
                   "%s: %zu: no offset in '%s'", name, len, err->message);
-    ck_assert_msg(!vdagent_chardev_connected(dst->dev),
+    ck_assert_msg(!vdc_chardev_connected(dst->dev),
                   "%s: truncated at %zu of %u ('%s'): the device is "
                   "connected after a failed load", name, len, s->len,
                   err->message);
@@ -181,14 +181,14 @@ START_TEST(test_truncated_after_section)
 
     for (size_t len = footer + 1; len < s->len; len++) {
         if (len == eof + 1) {
-            VDAgentConfig config = mig_config();
+            VdcConfig config = mig_config();
             g_autoptr(GError) err = NULL;
             TestFe *dst = fe_new_detached(&config);
 
-            vdagent_chardev_set_running(dst->dev, false);
+            vdc_chardev_set_running(dst->dev, false);
             ck_assert_msg(load_dev(dst->dev, s->data, len, &err), "%s",
                           err ? err->message : "");
-            ck_assert(vdagent_chardev_connected(dst->dev));
+            ck_assert(vdc_chardev_connected(dst->dev));
             fe_free(dst);
             continue;
         }
@@ -251,11 +251,11 @@ static void c_cbpending_bits(Spec *sp) { sp->cbpending[2] = 1u << N_TYPES; }
 static void c_host_pending_bits(Spec *sp) { sp->host_pending[1] = 0x80000000u; }
 static void c_count_no_bit(Spec *sp)
 {
-    sp->cbpending_n[2 * N_TYPES + CLIPBOARD_TYPE_PNG] = 1;
+    sp->cbpending_n[2 * N_TYPES + VDC_CLIPBOARD_TYPE_PNG] = 1;
 }
 static void c_count_above(Spec *sp)
 {
-    sp->cbpending_n[1 * N_TYPES + CLIPBOARD_TYPE_TEXT] = MAX_PENDING + 1;
+    sp->cbpending_n[1 * N_TYPES + VDC_CLIPBOARD_TYPE_TEXT] = MAX_PENDING + 1;
 }
 static void c_own_pending(Spec *sp)
 {
@@ -276,7 +276,7 @@ static void c_bad_protocol(Spec *sp) { sp->mhdr[0] = 2; }
 static void c_caps_word0(Spec *sp) { sp->words[0] ^= 1; }
 static void c_not_connected(Spec *sp) { sp->connected = 0; }
 static void c_bool2(Spec *sp) { sp->connected = 2; }
-static void c_n_caps(Spec *sp) { sp->n_caps = VDAGENT_MAX_CAPS_WORDS + 1; }
+static void c_n_caps(Spec *sp) { sp->n_caps = VDC_MAX_CAPS_WORDS + 1; }
 static void c_gmc(Spec *sp) { sp->gmc = -2; }
 static void c_version2(Spec *sp) { sp->version = 2; }
 static void c_version0(Spec *sp) { sp->version = 0; }
@@ -289,11 +289,11 @@ static void c_mouse_display(Spec *sp) { sp->mouse_display = 256; }
 static void c_mouse_head(Spec *sp) { sp->mouse_display = 5; }
 static void c_data_unavailable(Spec *sp)
 {
-    sp->infos[0].len[CLIPBOARD_TYPE_TIFF] = 3;
+    sp->infos[0].len[VDC_CLIPBOARD_TYPE_TIFF] = 3;
 }
 static void c_data_huge(Spec *sp)
 {
-    sp->infos[0].len[CLIPBOARD_TYPE_TEXT] = CLIPBOARD_SAVED_MAX_DATA + 1;
+    sp->infos[0].len[VDC_CLIPBOARD_TYPE_TEXT] = VDC_CLIPBOARD_SAVED_MAX_DATA + 1;
     sp->infos[0].no_data = true;
 }
 static void c_repeated_sel(Spec *sp)
@@ -390,7 +390,7 @@ static const Corruption corruptions[] = {
 START_TEST(test_corrupted)
 {
     const Corruption *c = &corruptions[_i];
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GByteArray) s = NULL;
     g_autoptr(GError) err = NULL;
     Spec sp = spec_full();
@@ -399,18 +399,18 @@ START_TEST(test_corrupted)
     c->apply(&sp);
     s = spec_stream(&sp);
     dst = fe_new_detached(&config);
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     ck_assert_msg(!load_dev(dst->dev, s->data, s->len, &err),
                   "%s: loaded", c->name);
     ck_assert_ptr_nonnull(err);
-    ck_assert(err->domain == VMSTATE_ERROR);
+    ck_assert(err->domain == VDC_VMSTATE_ERROR);
     ck_assert_msg(strstr(err->message, c->expect) != NULL,
                   "%s: '%s' does not say '%s'", c->name, err->message,
                   c->expect);
     ck_assert_msg(strstr(err->message, "vdagent") != NULL,
                   "%s: '%s' does not name the section", c->name,
                   err->message);
-    ck_assert_msg(!vdagent_chardev_connected(dst->dev),
+    ck_assert_msg(!vdc_chardev_connected(dst->dev),
                   "%s: connected after '%s'", c->name, err->message);
     ck_fresh(dst);
     ck_works_fresh(dst);
@@ -430,7 +430,7 @@ START_TEST(test_failed_load_used_device)
     g_autoptr(GByteArray) s = NULL;
     g_autoptr(GError) err = NULL;
     Spec sp = spec_full();
-    VDAgentMouse ms;
+    VdcMouse ms;
     size_t n = 9;
     Canon cn;
 
@@ -438,34 +438,34 @@ START_TEST(test_failed_load_used_device)
     drive_full(&cn);
     c->apply(&sp);
     s = spec_stream(&sp);
-    vdagent_chardev_set_running(cn.src->dev, false);
+    vdc_chardev_set_running(cn.src->dev, false);
     ck_assert(!load_dev(cn.src->dev, s->data, s->len, &err));
     if (c->header) {
-        ck_assert_int_eq(err->code, VMSTATE_ERROR_VERSION);
-        ck_assert(vdagent_chardev_connected(cn.src->dev));
-        ck_assert_uint_eq(vdagent_chardev_pending_output(cn.src->dev),
+        ck_assert_int_eq(err->code, VDC_VMSTATE_ERROR_VERSION);
+        ck_assert(vdc_chardev_connected(cn.src->dev));
+        ck_assert_uint_eq(vdc_chardev_pending_output(cn.src->dev),
                           sizeof(full_out));
-        ck_assert_str_eq(clipboard_hub_info(cn.src->hub, 0)->owner->name,
+        ck_assert_str_eq(vdc_clipboard_hub_info(cn.src->hub, 0)->owner->name,
                          "vdagent");
         canon_stop(&cn);
         return;
     }
-    ck_assert_msg(!vdagent_chardev_connected(cn.src->dev),
+    ck_assert_msg(!vdc_chardev_connected(cn.src->dev),
                   "%s: connected after '%s'", c->name, err->message);
-    vdagent_chardev_guest_caps(cn.src->dev, &n);
+    vdc_chardev_guest_caps(cn.src->dev, &n);
     ck_assert_uint_eq(n, 0);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(cn.src->dev), 0);
-    vdagent_chardev_mouse_state(cn.src->dev, &ms);
+    ck_assert_uint_eq(vdc_chardev_pending_output(cn.src->dev), 0);
+    vdc_chardev_mouse_state(cn.src->dev, &ms);
     ck_assert_uint_eq(ms.x | ms.y | ms.buttons | ms.display_id, 0);
     /* What the guest owned is released; the host peer's own grab stays. */
-    ck_assert_ptr_null(clipboard_hub_info(cn.src->hub, 0)->owner);
-    ck_assert_ptr_eq(clipboard_hub_info(cn.src->hub, 1)->owner,
+    ck_assert_ptr_null(vdc_clipboard_hub_info(cn.src->hub, 0)->owner);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(cn.src->hub, 1)->owner,
                      &cn.hp->peer);
     /* Resumed, it sends nothing of the old session. */
     g_byte_array_set_size(cn.src->wire, 0);
     cn.src->unlimited = true;
-    vdagent_chardev_set_running(cn.src->dev, true);
-    vdagent_chardev_accept_input(cn.src->dev);
+    vdc_chardev_set_running(cn.src->dev, true);
+    vdc_chardev_accept_input(cn.src->dev);
     ck_assert_int_eq(cn.hp->view[0].owner, 'n');
     ck_assert_uint_eq(cn.src->wire->len, 0);
     g_ptr_array_set_size(cn.src->peers, 0);

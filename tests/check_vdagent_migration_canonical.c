@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "migration/migration-stream.h"
+#include "migration/vdc-stream.h"
 #include "tests/check_suites.h"
 #include "tests/check_vdagent_migration.h"
 #include "tests/test-vmdesc.h"
@@ -104,7 +104,7 @@ START_TEST(test_canonical_bytes)
 
     canon_start(&c);
     canon_states[_i].drive(&c);
-    vdagent_chardev_set_running(c.src->dev, false);
+    vdc_chardev_set_running(c.src->dev, false);
     got = save_dev(c.src->dev);
 
     desc = stream_desc(got);
@@ -138,9 +138,9 @@ START_TEST(test_canonical_bytes)
     fe_push(dst, c.rest->data, c.rest->len);
     guest_agent_send_grab(c.ga, 2, &text, 1);
     fe_pump(dst);
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
-    ck_assert_ptr_nonnull(clipboard_hub_info(dst->hub, 2));
-    ck_assert_str_eq(clipboard_hub_info(dst->hub, 2)->owner->name,
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 0);
+    ck_assert_ptr_nonnull(vdc_clipboard_hub_info(dst->hub, 2));
+    ck_assert_str_eq(vdc_clipboard_hub_info(dst->hub, 2)->owner->name,
                      "vdagent");
     ck_agent_clean(c.ga);
     ck_assert_str_eq(dst->events->str, "");
@@ -153,7 +153,7 @@ END_TEST
 START_TEST(test_canonical_specs_load)
 {
     Spec sp = canon_states[_i / 2].spec();
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GByteArray) s = NULL;
     TestFe *dst = fe_new_detached(&config);
     g_autoptr(GError) err = NULL;
@@ -162,10 +162,10 @@ START_TEST(test_canonical_specs_load)
         sp.vmdesc = "{\"page_size\":4096,\"devices\":[]}";
     }
     s = spec_stream(&sp);
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     ck_assert_msg(load_dev(dst->dev, s->data, s->len, &err), "%s: %s",
                   canon_states[_i / 2].name, err ? err->message : "");
-    ck_assert(vdagent_chardev_connected(dst->dev));
+    ck_assert(vdc_chardev_connected(dst->dev));
     fe_free(dst);
 }
 END_TEST
@@ -212,7 +212,7 @@ static void ga_advance_serial(GuestAgent *ga, unsigned sel, uint32_t serial)
  */
 START_TEST(test_rfc_layout)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     TestFe *dst = fe_new_detached(&config);
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
@@ -222,7 +222,7 @@ START_TEST(test_rfc_layout)
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     const uint32_t *caps;
     const GuestAgentMsg *m;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     HostPeer *hp;
     size_t n = 0;
     Spec sp;
@@ -241,15 +241,15 @@ START_TEST(test_rfc_layout)
     /* The section's payload is the RFC's 28 bytes, then the footer. */
     ck_assert_uint_eq(stream->data[29 + 28], 0x7e);
 
-    ga_learn_host_caps(ga, vdagent_chardev_host_caps(dst->dev));
+    ga_learn_host_caps(ga, vdc_chardev_host_caps(dst->dev));
     ga_advance_serial(ga, 0, 5);
     ga_advance_serial(ga, 1, 2);
 
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     ck_assert_msg(load_dev(dst->dev, stream->data, stream->len, &err),
                   "RFC-layout stream refused: %s", err ? err->message : "");
-    ck_assert(vdagent_chardev_connected(dst->dev));
-    caps = vdagent_chardev_guest_caps(dst->dev, &n);
+    ck_assert(vdc_chardev_connected(dst->dev));
+    caps = vdc_chardev_guest_caps(dst->dev, &n);
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(caps[0], REAL_AGENT_CAPS);
     dest_resume(dst, ga);
@@ -280,19 +280,19 @@ START_TEST(test_rfc_layout)
     guest_wire_message(stale, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD_GRAB, 0,
                        body->len, body->data, body->len);
     fe_push(dst, stale->data, stale->len);
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
-    ck_assert_ptr_null(clipboard_hub_info(dst->hub, 0));
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 1);
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst->hub, 0));
 
     /* The agent's own next grab carries 5: accepted. */
     guest_agent_send_grab(ga, 0, &text, 1);
     fe_pump(dst);
-    info = clipboard_hub_info(dst->hub, 0);
+    info = vdc_clipboard_hub_info(dst->hub, 0);
     ck_assert_ptr_nonnull(info);
     ck_assert_ptr_nonnull(info->owner);
     ck_assert_str_eq(info->owner->name, "vdagent");
     ck_assert(info->has_serial);
     ck_assert_uint_eq(info->serial, 5);
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 1);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 1);
 
     /* A host grab of PRIMARY carries 2, the serial the agent expects. */
     hp = fe_peer_new(dst);
@@ -313,19 +313,19 @@ END_TEST
 /* Registering a second "vdagent" section with the same instance fails. */
 START_TEST(test_register_twice)
 {
-    VDAgentConfig config = mig_config();
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    VdcConfig config = mig_config();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
     g_autoptr(GError) err = NULL;
     TestFe *p = fe_new_detached(&config);
 
-    ck_assert(vdagent_chardev_register_migration(p->dev, reg, 0, &err));
+    ck_assert(vdc_chardev_register_migration(p->dev, reg, 0, &err));
     ck_assert_ptr_null(err);
-    ck_assert(!vdagent_chardev_register_migration(p->dev, reg, 0, &err));
+    ck_assert(!vdc_chardev_register_migration(p->dev, reg, 0, &err));
     ck_assert_ptr_nonnull(err);
     ck_assert_str_eq(err->message,
                      "section 'vdagent' instance 0 is already registered");
     g_clear_error(&err);
-    ck_assert(vdagent_chardev_register_migration(p->dev, reg, 1, &err));
+    ck_assert(vdc_chardev_register_migration(p->dev, reg, 1, &err));
     ck_assert_ptr_null(err);
     fe_free(p);
 }

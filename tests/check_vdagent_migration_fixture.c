@@ -5,9 +5,9 @@
 #include <check.h>
 #include <string.h>
 
-#include "clipboard/clipboard-vmstate.h"
-#include "input/input.h"
-#include "migration/migration-stream.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "input/vdc-input.h"
+#include "migration/vdc-stream.h"
 #include "tests/check_vdagent_migration.h"
 
 /* ---- bytes ------------------------------------------------------------- */
@@ -40,7 +40,7 @@ void take_into(GByteArray *out, GuestAgent *ga)
 
 /* ---- the frontend (tests/test-frontend.h) and host peers --------------- */
 
-VDAgentConfig mig_config(void)
+VdcConfig mig_config(void)
 {
     return fe_config(true, true, false);
 }
@@ -49,7 +49,7 @@ void mig_connect(TestFe *p, GuestAgent *ga)
 {
     fe_attach(p, ga);
     fe_open(p);
-    ck_assert(vdagent_chardev_connected(p->dev));
+    ck_assert(vdc_chardev_connected(p->dev));
     guest_agent_clear_received(ga);
 }
 
@@ -70,49 +70,49 @@ void ck_agent_clean(const GuestAgent *ga)
 
 HostPeer *hp_restore(HostPeer *src, TestFe *dst)
 {
-    ClipboardSaved saved;
+    VdcClipboardSaved saved;
     HostPeer *hp = fe_peer_new(dst);
 
     memset(&saved, 0, sizeof(saved));
     memcpy(hp->view, src->view, sizeof(hp->view));
-    clipboard_saved_collect(&saved, &src->peer);
-    clipboard_saved_restore(&saved, hp->hub, &hp->peer);
+    vdc_clipboard_saved_collect(&saved, &src->peer);
+    vdc_clipboard_saved_restore(&saved, hp->hub, &hp->peer);
     return hp;
 }
 
 /* ---- migration --------------------------------------------------------- */
 
-GByteArray *save_dev(VDAgentChardev *dev)
+GByteArray *save_dev(VdcChardev *dev)
 {
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     const uint8_t *p;
     size_t n;
 
-    ck_assert(vdagent_chardev_register_migration(dev, reg, 0, NULL));
-    ck_assert_msg(migration_save(reg, s, &err), "save failed: %s",
+    ck_assert(vdc_chardev_register_migration(dev, reg, 0, NULL));
+    ck_assert_msg(vdc_migration_save(reg, s, &err), "save failed: %s",
                   err ? err->message : "(no error)");
     ck_assert_ptr_null(err);
-    p = migration_stream_data(s, &n);
+    p = vdc_migration_stream_data(s, &n);
     return bytes_copy(p, n);
 }
 
-bool load_dev(VDAgentChardev *dev, const uint8_t *p, size_t n,
+bool load_dev(VdcChardev *dev, const uint8_t *p, size_t n,
                      GError **errp)
 {
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(p, n);
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(p, n);
 
-    ck_assert(vdagent_chardev_register_migration(dev, reg, 0, NULL));
-    return migration_load(reg, s, errp);
+    ck_assert(vdc_chardev_register_migration(dev, reg, 0, NULL));
+    return vdc_migration_load(reg, s, errp);
 }
 
 TestFe *dest_new(const TestFe *src)
 {
     TestFe *dst = fe_new_detached(&src->config);
 
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     return dst;
 }
 
@@ -127,19 +127,19 @@ void dest_load_ok(TestFe *dst, const GByteArray *stream)
 
 void dest_resume(TestFe *dst, GuestAgent *ga)
 {
-    uint64_t pending = vdagent_chardev_pending_output(dst->dev);
+    uint64_t pending = vdc_chardev_pending_output(dst->dev);
 
     ck_assert_uint_eq(dst->wire->len, 0);
-    ck_assert(vdagent_chardev_connected(dst->dev));
+    ck_assert(vdc_chardev_connected(dst->dev));
     /* Q19: no caps request queued, nothing reset. */
-    vdagent_chardev_set_guest_open(dst->dev, true);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), pending);
-    ck_assert(vdagent_chardev_connected(dst->dev));
-    vdagent_chardev_accept_input(dst->dev);
+    vdc_chardev_set_guest_open(dst->dev, true);
+    ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), pending);
+    ck_assert(vdc_chardev_connected(dst->dev));
+    vdc_chardev_accept_input(dst->dev);
     ck_assert_uint_eq(dst->wire->len, 0);
     ck_assert_str_eq(dst->events->str, "");
     dst->ga = ga;
-    vdagent_chardev_set_running(dst->dev, true);
+    vdc_chardev_set_running(dst->dev, true);
 }
 
 TestFe *migrate(TestFe *src, bool restore_peers)
@@ -148,7 +148,7 @@ TestFe *migrate(TestFe *src, bool restore_peers)
     GuestAgent *ga = src->ga;
     TestFe *dst;
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);
@@ -198,7 +198,7 @@ GByteArray *spec_stream(const Spec *sp)
         app_u8(b, sp->reconnect);
         test_append_be32(b, (uint32_t)sp->gmc);
         test_append_be32(b, sp->n_caps);
-        for (i = 0; i < MIN(sp->n_caps, VDAGENT_MAX_CAPS_WORDS); i++) {
+        for (i = 0; i < MIN(sp->n_caps, VDC_MAX_CAPS_WORDS); i++) {
             test_append_be32(b, sp->words[i]);
         }
     }
@@ -332,7 +332,7 @@ const uint8_t full_out[36] = {
 
 void canon_start(Canon *c)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
 
     c->src = fe_new_detached(&config);
     c->ga = real_agent();
@@ -360,13 +360,13 @@ static void drive_clipboard(Canon *c)
 
     guest_agent_send_grab(c->ga, 0, &text, 1);
     fe_pump(c->src);
-    ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(c->hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_ptr_nonnull(guest_agent_find(c->ga, VD_AGENT_CLIPBOARD_REQUEST,
                                            0));
     guest_agent_send_clipboard(c->ga, 0, text, canon_hello,
                                sizeof(canon_hello));
     fe_pump(c->src);
-    ck_assert_ptr_nonnull(hp_data(c->hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert_ptr_nonnull(hp_data(c->hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
 }
 
 /*
@@ -379,29 +379,29 @@ void drive_full(Canon *c)
 {
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
-    InputRouter *r = vdagent_chardev_input_router(c->src->dev);
+    VdcInputRouter *r = vdc_chardev_input_router(c->src->dev);
     g_autoptr(GBytes) out = NULL;
 
     hp_grab(c->hp, 1, BIT(TEXT));
     guest_agent_send_grab(c->ga, 0, types, 2);
     fe_pump(c->src);
-    ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(c->hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
     guest_agent_send_clipboard(c->ga, 0, types[0], canon_hello,
                                sizeof(canon_hello));
     guest_agent_send_request(c->ga, 1, types[0]);
     fe_pump(c->src);
     ck_assert_uint_eq(c->hp->requests->len, 1);
 
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, ABS_X_100));
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_Y, ABS_Y_200));
-    ck_assert(input_send_btn(r, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, ABS_X_100));
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, ABS_Y_200));
+    ck_assert(vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(r);
     ck_assert_ptr_nonnull(guest_agent_find(c->ga, VD_AGENT_MOUSE_STATE, 0));
 
     c->src->unlimited = false;
     c->src->budget = 0;
-    ck_assert(hp_request(c->hp, 0, CLIPBOARD_TYPE_PNG));
-    ck_assert_uint_eq(vdagent_chardev_pending_output(c->src->dev),
+    ck_assert(hp_request(c->hp, 0, VDC_CLIPBOARD_TYPE_PNG));
+    ck_assert_uint_eq(vdc_chardev_pending_output(c->src->dev),
                       sizeof(full_out));
 
     guest_agent_send_clipboard(c->ga, 0, types[1], full_png, sizeof(full_png));
@@ -421,8 +421,8 @@ static Spec spec_clipboard(void)
     sp.n = 1;
     sp.infos[0] = (SpecInfo){
         .selection = 0, .has_serial = 1, .serial = 0, .types = BIT(TEXT),
-        .len = { [CLIPBOARD_TYPE_TEXT] = sizeof(canon_hello) },
-        .data = { [CLIPBOARD_TYPE_TEXT] = canon_hello },
+        .len = { [VDC_CLIPBOARD_TYPE_TEXT] = sizeof(canon_hello) },
+        .data = { [VDC_CLIPBOARD_TYPE_TEXT] = canon_hello },
     };
     return sp;
 }
@@ -457,7 +457,7 @@ Spec spec_full(void)
     sp.mouse_buttons = VD_AGENT_LBUTTON_MASK;
     sp.infos[0].types = BIT(TEXT) | BIT(PNG);
     sp.host_pending[0] = BIT(PNG);
-    sp.cbpending_n[1 * N_TYPES + CLIPBOARD_TYPE_TEXT] = 1;
+    sp.cbpending_n[1 * N_TYPES + VDC_CLIPBOARD_TYPE_TEXT] = 1;
     /* the guest holds the host's grab of PRIMARY */
     sp.host_announced = 1u << 1;
     return sp;

@@ -11,7 +11,7 @@
  *              device owns it after the load, and resumes as usual
  *   missing    a final piece that refers to a slot whose parts never came
  *              fails cleanly and leaves the destination device fresh
- *   plain      migration_save() of the same state with the live object
+ *   plain      vdc_migration_save() of the same state with the live object
  *              attached carries the data inline, without the subsection
  */
 #define _GNU_SOURCE
@@ -27,32 +27,32 @@
 #define MIB (1024u * 1024)
 
 typedef struct LiveEnd {
-    ClipboardLive *cl;
-    MigrationRegistry *reg;
+    VdcClipboardLive *cl;
+    VdcMigrationRegistry *reg;
 } LiveEnd;
 
 static void live_end_init(LiveEnd *e, TestFe *fe)
 {
     g_autoptr(GError) err = NULL;
 
-    e->cl = clipboard_live_new(fe->hub, 64 * MIB);
-    clipboard_live_attach(e->cl);
-    e->reg = migration_registry_new();
-    ck_assert(vdagent_chardev_register_migration(fe->dev, e->reg, 0, &err));
-    ck_assert(migration_register_live(e->reg, "live", 0, 1,
-                                      &clipboard_live_ops, e->cl, &err));
+    e->cl = vdc_clipboard_live_new(fe->hub, 64 * MIB);
+    vdc_clipboard_live_attach(e->cl);
+    e->reg = vdc_migration_registry_new();
+    ck_assert(vdc_chardev_register_migration(fe->dev, e->reg, 0, &err));
+    ck_assert(vdc_migration_register_live(e->reg, "live", 0, 1,
+                                      &vdc_clipboard_live_ops, e->cl, &err));
 }
 
 static void live_end_fini(LiveEnd *e)
 {
-    migration_registry_free(e->reg);
-    clipboard_live_free(e->cl);
+    vdc_migration_registry_free(e->reg);
+    vdc_clipboard_live_free(e->cl);
 }
 
-static GByteArray *piece(MigrationStream *s)
+static GByteArray *piece(VdcMigrationStream *s)
 {
     size_t len;
-    const uint8_t *p = migration_stream_data(s, &len);
+    const uint8_t *p = vdc_migration_stream_data(s, &len);
 
     return bytes_copy(p, len);
 }
@@ -61,29 +61,29 @@ static GByteArray *piece(MigrationStream *s)
 static void save_pieces(Canon *c, LiveEnd *e, GByteArray **start,
                         GByteArray **part, GByteArray **final)
 {
-    g_autoptr(MigrationStream) s1 = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) s2 = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) s3 = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s1 = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s2 = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s3 = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
 
-    ck_assert(migration_save_live_setup(e->reg, s1, &err));
-    ck_assert(migration_save_live_iterate(e->reg, s2, MIB, &err));
-    ck_assert_uint_eq(migration_save_live_pending(e->reg), 0);
-    vdagent_chardev_set_running(c->src->dev, false);
-    ck_assert_msg(migration_save_live_complete(e->reg, s3, &err), "%s",
+    ck_assert(vdc_migration_save_live_setup(e->reg, s1, &err));
+    ck_assert(vdc_migration_save_live_iterate(e->reg, s2, MIB, &err));
+    ck_assert_uint_eq(vdc_migration_save_live_pending(e->reg), 0);
+    vdc_chardev_set_running(c->src->dev, false);
+    ck_assert_msg(vdc_migration_save_live_complete(e->reg, s3, &err), "%s",
                   err ? err->message : "");
-    migration_save_live_cleanup(e->reg);
+    vdc_migration_save_live_cleanup(e->reg);
     *start = piece(s1);
     *part = piece(s2);
     *final = piece(s3);
 }
 
-static bool feed(MigrationLoader *ld, const GByteArray *a, bool last,
+static bool feed(VdcMigrationLoader *ld, const GByteArray *a, bool last,
                  GError **errp)
 {
-    g_autoptr(MigrationStream) r = migration_stream_new_reader(a->data, a->len);
+    g_autoptr(VdcMigrationStream) r = vdc_migration_stream_new_reader(a->data, a->len);
 
-    return migration_loader_feed(ld, r, last, errp);
+    return vdc_migration_loader_feed(ld, r, last, errp);
 }
 
 START_TEST(test_reference)
@@ -92,9 +92,9 @@ START_TEST(test_reference)
     LiveEnd se, de;
     TestFe *dst;
     g_autoptr(GByteArray) start = NULL, part = NULL, final = NULL;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     canon_start(&c);
     canon_states[1].drive(&c);
@@ -108,18 +108,18 @@ START_TEST(test_reference)
 
     dst = dest_new(c.src);
     live_end_init(&de, dst);
-    ld = migration_loader_new(de.reg);
+    ld = vdc_migration_loader_new(de.reg);
     ck_assert(feed(ld, start, false, &err));
     ck_assert(feed(ld, part, false, &err));
     ck_assert_msg(feed(ld, final, true, &err), "%s", err ? err->message : "");
-    info = clipboard_hub_info(dst->hub, CLIPBOARD_SELECTION_CLIPBOARD);
+    info = vdc_clipboard_hub_info(dst->hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     ck_assert_ptr_nonnull(info);
     ck_assert_ptr_nonnull(info->owner);
-    ck_assert_ptr_nonnull(info->types[CLIPBOARD_TYPE_TEXT].data);
-    ck_assert(g_bytes_get_size(info->types[CLIPBOARD_TYPE_TEXT].data) == 5);
-    ck_assert(memcmp(g_bytes_get_data(info->types[CLIPBOARD_TYPE_TEXT].data,
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert(g_bytes_get_size(info->types[VDC_CLIPBOARD_TYPE_TEXT].data) == 5);
+    ck_assert(memcmp(g_bytes_get_data(info->types[VDC_CLIPBOARD_TYPE_TEXT].data,
                                       NULL), canon_hello, 5) == 0);
-    ck_assert_uint_eq(clipboard_live_sink_held(de.cl), 0);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(de.cl), 0);
     c.src->ga = NULL;
     dest_resume(dst, c.ga);
     ck_agent_clean(c.ga);
@@ -136,7 +136,7 @@ START_TEST(test_missing)
     LiveEnd se, de;
     TestFe *dst;
     g_autoptr(GByteArray) start = NULL, part = NULL, final = NULL;
-    g_autoptr(MigrationLoader) ld = NULL;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GError) err = NULL;
 
     canon_start(&c);
@@ -145,15 +145,15 @@ START_TEST(test_missing)
     save_pieces(&c, &se, &start, &part, &final);
     dst = dest_new(c.src);
     live_end_init(&de, dst);
-    ld = migration_loader_new(de.reg);
+    ld = vdc_migration_loader_new(de.reg);
     ck_assert(feed(ld, start, false, &err));
     /* the part never came */
     ck_assert(!feed(ld, final, true, &err));
     ck_assert_msg(strstr(err->message, "live data for clipboard/text never "
                          "came whole"), "%s", err->message);
-    ck_assert(!vdagent_chardev_connected(dst->dev));
-    ck_assert_ptr_null(clipboard_hub_info(dst->hub,
-                                          CLIPBOARD_SELECTION_CLIPBOARD));
+    ck_assert(!vdc_chardev_connected(dst->dev));
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst->hub,
+                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     live_end_fini(&de);
     fe_free(dst);
     live_end_fini(&se);
@@ -165,16 +165,16 @@ START_TEST(test_plain)
 {
     Canon c;
     LiveEnd se;
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) plain = NULL, attached = NULL;
 
     canon_start(&c);
     canon_states[1].drive(&c);
-    vdagent_chardev_set_running(c.src->dev, false);
+    vdc_chardev_set_running(c.src->dev, false);
     plain = save_dev(c.src->dev);
     live_end_init(&se, c.src);
-    ck_assert(migration_save(se.reg, s, &err));
+    ck_assert(vdc_migration_save(se.reg, s, &err));
     attached = piece(s);
     ck_assert_uint_eq(plain->len, attached->len);
     ck_assert(memcmp(plain->data, attached->data, plain->len) == 0);

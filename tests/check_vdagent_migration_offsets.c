@@ -25,7 +25,7 @@ typedef struct Script {
 
 typedef struct ScriptResult {
     uint64_t msgs_in[VD_AGENT_END_MESSAGE];
-    uint64_t drops[VDAGENT_DROP__COUNT];
+    uint64_t drops[VDC_DROP__COUNT];
     GString *host;               /* the host peer's log */
     GString *guest;              /* what the agent received */
 } ScriptResult;
@@ -52,7 +52,7 @@ static void script_result_clear(ScriptResult *r)
  */
 static void script_start(Script *sc)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
     g_autoptr(GByteArray) chunked = g_byte_array_new();
@@ -104,12 +104,12 @@ static void script_stop(Script *sc)
 
 static void result_add(ScriptResult *r, const TestFe *p)
 {
-    VDAgentCounters c = fe_counters(p);
+    VdcCounters c = fe_counters(p);
 
     for (unsigned t = 0; t < VD_AGENT_END_MESSAGE; t++) {
         r->msgs_in[t] += c.msgs_in[t];
     }
-    for (unsigned d = 0; d < VDAGENT_DROP__COUNT; d++) {
+    for (unsigned d = 0; d < VDC_DROP__COUNT; d++) {
         r->drops[d] += c.drops[d];
     }
     for (guint i = 0; i < p->peers->len; i++) {
@@ -142,7 +142,7 @@ static void script_run(size_t k, ScriptResult *r, const GByteArray *want)
         g_autoptr(GError) err = NULL;
 
         fe_push(sc.src, sc.stream->data, k);
-        vdagent_chardev_set_running(sc.src->dev, false);
+        vdc_chardev_set_running(sc.src->dev, false);
         saved = save_dev(sc.src->dev);
         sc.dst = dest_new(sc.src);
         hp_restore(sc.hp, sc.dst);
@@ -198,8 +198,8 @@ START_TEST(test_every_offset)
     ck_assert_uint_eq(ref.msgs_in[VD_AGENT_CLIPBOARD_RELEASE], 1);
     ck_assert_uint_eq(ref.msgs_in[VD_AGENT_REPLY], 1);
     ck_assert_uint_eq(ref.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
-    ck_assert_uint_eq(ref.drops[VDAGENT_DROP_BAD_PORT], 1);
-    ck_assert_uint_eq(ref.drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_uint_eq(ref.drops[VDC_DROP_BAD_PORT], 1);
+    ck_assert_uint_eq(ref.drops[VDC_DROP_OVERSIZE], 1);
     ck_assert_ptr_nonnull(strstr(ref.host->str, "text:3000:"));
     ck_assert_ptr_nonnull(strstr(ref.host->str, "png:5000:"));
 
@@ -211,7 +211,7 @@ START_TEST(test_every_offset)
                           " != %" G_GUINT64_FORMAT, k, t, got.msgs_in[t],
                           ref.msgs_in[t]);
         }
-        for (unsigned d = 0; d < VDAGENT_DROP__COUNT; d++) {
+        for (unsigned d = 0; d < VDC_DROP__COUNT; d++) {
             ck_assert_msg(got.drops[d] == ref.drops[d],
                           "k=%zu: drops[%u] %" G_GUINT64_FORMAT
                           " != %" G_GUINT64_FORMAT, k, d, got.drops[d],
@@ -236,7 +236,7 @@ END_TEST
  */
 START_TEST(test_mid_header_after_oversize)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) w = g_byte_array_new();
     g_autofree uint8_t *big = test_pattern(SCRIPT_MAX_MESSAGE + 1, 5);
@@ -253,7 +253,7 @@ START_TEST(test_mid_header_after_oversize)
     guest_agent_send_request(ga, 2, text);
     take_into(w, ga);
     fe_push(src, w->data, at);
-    ck_assert_uint_eq(fe_counters(src).drops[VDAGENT_DROP_OVERSIZE], 1);
+    ck_assert_uint_eq(fe_counters(src).drops[VDC_DROP_OVERSIZE], 1);
     dst = migrate(src, false);
     fe_push(dst, w->data + at, w->len - at);
     ck_assert_uint_eq(fe_counters(dst).msgs_in[VD_AGENT_CLIPBOARD_REQUEST],

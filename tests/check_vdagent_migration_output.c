@@ -21,7 +21,7 @@
  */
 static void queue_output(TestFe *src, GuestAgent *ga, size_t taken)
 {
-    InputRouter *r = vdagent_chardev_input_router(src->dev);
+    VdcInputRouter *r = vdc_chardev_input_router(src->dev);
 
     src->unlimited = false;
     src->budget = taken;
@@ -29,13 +29,13 @@ static void queue_output(TestFe *src, GuestAgent *ga, size_t taken)
     guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_IMAGE_PNG);
     guest_agent_send_request(ga, 2, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(src);
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, ABS_X_100));
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_Y, ABS_Y_200));
-    input_event_sync(r);
-    ck_assert(input_send_btn(r, 0, INPUT_BUTTON_RIGHT, true));
-    input_event_sync(r);
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_X, INPUT_ABS_MAX));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, ABS_X_100));
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, ABS_Y_200));
+    vdc_input_event_sync(r);
+    ck_assert(vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_RIGHT, true));
+    vdc_input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, VDC_INPUT_ABS_MAX));
+    vdc_input_event_sync(r);
     guest_agent_send_caps(ga, true);
     fe_pump(src);
 }
@@ -43,14 +43,14 @@ static void queue_output(TestFe *src, GuestAgent *ga, size_t taken)
 /* Bytes of queue_output() in all. */
 static size_t queued_output_len(void)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     TestFe *p = fe_new_detached(&config);
     size_t n;
 
     mig_connect(p, ga);
     queue_output(p, ga, 0);
-    n = vdagent_chardev_pending_output(p->dev);
+    n = vdc_chardev_pending_output(p->dev);
     fe_free(p);
     return n;
 }
@@ -67,7 +67,7 @@ START_TEST(test_queued_output)
 
     ck_assert_uint_gt(total, 200);
     for (size_t taken = 0; taken <= total + 45; taken++) {
-        VDAgentConfig config = mig_config();
+        VdcConfig config = mig_config();
         g_autoptr(GuestAgent) ga = real_agent();
         g_autoptr(GByteArray) stream = NULL;
         g_autoptr(GByteArray) would = NULL;
@@ -80,24 +80,24 @@ START_TEST(test_queued_output)
         g_byte_array_set_size(src->wire, 0);
         queue_output(src, ga, taken);
         /* A motion is merged only into a MOUSE_STATE not yet started. */
-        pending = vdagent_chardev_pending_output(src->dev);
+        pending = vdc_chardev_pending_output(src->dev);
         ck_assert(src->wire->len == taken ||
                   (src->wire->len < taken && pending == 0));
-        vdagent_chardev_set_running(src->dev, false);
+        vdc_chardev_set_running(src->dev, false);
         stream = save_dev(src->dev);
 
         /* The source resumed instead: what it would have written. */
         src->ga = NULL;
         g_byte_array_set_size(src->wire, 0);
         src->unlimited = true;
-        vdagent_chardev_set_running(src->dev, true);
-        vdagent_chardev_accept_input(src->dev);
+        vdc_chardev_set_running(src->dev, true);
+        vdc_chardev_accept_input(src->dev);
         would = bytes_copy(src->wire->data, src->wire->len);
         ck_assert_uint_eq(would->len, pending);
 
         dst = dest_new(src);
         dest_load_ok(dst, stream);
-        ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), pending);
+        ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), pending);
         dest_resume(dst, ga);
         ck_assert_msg(dst->wire->len == would->len &&
                       (would->len == 0 ||
@@ -105,7 +105,7 @@ START_TEST(test_queued_output)
                       "taken %zu: the destination wrote %u bytes, the source "
                       "would have written %u", taken, dst->wire->len,
                       would->len);
-        ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+        ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
 
         ck_agent_clean(ga);
         ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 3);
@@ -149,7 +149,7 @@ static const size_t big_taken[] = {
  */
 START_TEST(test_large_reply_half_streamed)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(BIG_REPLY, 11);
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
@@ -160,7 +160,7 @@ START_TEST(test_large_reply_half_streamed)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 2, CLIPBOARD_TYPE_TEXT, data, BIG_REPLY);
+    hp_grab_data(hp, 2, VDC_CLIPBOARD_TYPE_TEXT, data, BIG_REPLY);
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
@@ -168,7 +168,7 @@ START_TEST(test_large_reply_half_streamed)
     guest_agent_send_request(ga, 2, text);
     fe_pump(src);
     ck_assert_uint_eq(src->wire->len, big_taken[_i]);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                       BIG_WIRE - big_taken[_i]);
 
     dst = migrate(src, false);
@@ -206,7 +206,7 @@ END_TEST
  */
 static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     TestFe *src;
     HostPeer *hp;
 
@@ -214,7 +214,7 @@ static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
@@ -222,12 +222,12 @@ static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
     for (unsigned i = 0; i < n; i++) {
         guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(src);
-        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+        ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
                           FLOOD_MAX_MESSAGE + FLOOD_WIRE);
     }
     ck_assert_uint_eq(src->wire->len, 0);
     /* One answer queued, and 36 wire bytes an empty one past the limit. */
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                       FLOOD_WIRE + 36 * (n > 17 ? n - 17 : 0));
     return src;
 }
@@ -270,7 +270,7 @@ START_TEST(test_request_flood_migrates)
     ck_assert_uint_eq(fe_counters(src).requests_deferred, FLOOD_N - 1);
     ck_assert_uint_eq(fe_counters(src).requests_refused, 0);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     ck_assert_uint_lt(stream->len, FLOOD_BOUND);
     src->ga = NULL;
@@ -283,7 +283,7 @@ START_TEST(test_request_flood_migrates)
 
     dest_resume(dst, ga);
     ck_flood_answers(ga, FLOOD_N, data);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
     fe_free(dst);
     fe_free(src);
 }
@@ -305,11 +305,11 @@ START_TEST(test_request_flood_drains)
     while (guest_agent_count_type(ga, VD_AGENT_CLIPBOARD) < FLOOD_N) {
         ck_assert_uint_lt(rounds++, 100000);
         src->budget = steps[_i];
-        vdagent_chardev_accept_input(src->dev);
-        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
+        vdc_chardev_accept_input(src->dev);
+        ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
                           FLOOD_MAX_MESSAGE + FLOOD_WIRE);
     }
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
     ck_flood_answers(ga, FLOOD_N, data);
     fe_free(src);
 }
@@ -326,13 +326,13 @@ START_TEST(test_request_flood_limit)
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 31);
     TestFe *src = flood_start(ga, n, data);
-    VDAgentCounters c = fe_counters(src);
+    VdcCounters c = fe_counters(src);
 
     ck_assert_uint_eq(c.requests_deferred, 16);
     ck_assert_uint_eq(c.requests_refused, 3);
     src->unlimited = true;
-    vdagent_chardev_accept_input(src->dev);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    vdc_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
     ck_assert_uint_eq(guest_agent_n_received(ga), n);
     for (unsigned i = 0; i < n; i++) {
         const GuestAgentMsg *m = guest_agent_received(ga, i);
@@ -364,7 +364,7 @@ START_TEST(test_request_flood_regrab)
 
     hp_grab(hp, 0, BIT(PNG));
     src->unlimited = true;
-    vdagent_chardev_accept_input(src->dev);
+    vdc_chardev_accept_input(src->dev);
     ck_assert_uint_eq(guest_agent_n_received(ga), 5);
     m = guest_agent_received(ga, 0);
     ck_assert_uint_eq(m->size, 8 + FLOOD_DATA);
@@ -379,22 +379,22 @@ START_TEST(test_request_flood_regrab)
 
     /* Again, then the port closes: nothing waits in the next session. */
     guest_agent_clear_received(ga);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
     src->unlimited = false;
     src->budget = 0;
     for (unsigned i = 0; i < 3; i++) {
         guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(src);
     }
-    vdagent_chardev_set_guest_open(src->dev, false);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    vdc_chardev_set_guest_open(src->dev, false);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
     src->unlimited = true;
-    vdagent_chardev_accept_input(src->dev);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), 0);
+    vdc_chardev_accept_input(src->dev);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
     {
         uint32_t serials[3], pending[3];
 
-        vdagent_chardev_clipboard_state(src->dev, serials, pending);
+        vdc_chardev_clipboard_state(src->dev, serials, pending);
         ck_assert_uint_eq(pending[0] | pending[1] | pending[2], 0);
     }
     fe_free(src);
@@ -409,7 +409,7 @@ END_TEST
  */
 START_TEST(test_request_flood_owner_answers)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 41);
     TestFe *src;
@@ -419,7 +419,7 @@ START_TEST(test_request_flood_owner_answers)
     config.max_message = FLOOD_MAX_MESSAGE;
     src = fe_new_detached(&config);
     mig_connect(src, ga);
-    clipboard_hub_set_timeout(src->hub, 20);
+    vdc_clipboard_hub_set_timeout(src->hub, 20);
     hp = fe_peer_new(src);
     hp_grab(hp, 0, BIT(TEXT));
     guest_agent_clear_received(ga);
@@ -430,15 +430,15 @@ START_TEST(test_request_flood_owner_answers)
         fe_pump(src);
     }
     ck_assert_uint_eq(hp->requests->len, 1);
-    hp_answer(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), FLOOD_WIRE);
+    hp_answer(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), FLOOD_WIRE);
     end = g_get_monotonic_time() + 100 * 1000;
     while (g_get_monotonic_time() < end) {
         g_main_context_iteration(NULL, FALSE);
     }
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev), FLOOD_WIRE);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), FLOOD_WIRE);
     src->unlimited = true;
-    vdagent_chardev_accept_input(src->dev);
+    vdc_chardev_accept_input(src->dev);
     ck_flood_answers(ga, 5, data);
     fe_free(src);
 }
@@ -452,8 +452,8 @@ END_TEST
  */
 START_TEST(test_request_flood_stopped_hub)
 {
-    ClipboardHub *hub = clipboard_hub_new();
-    VDAgentConfig config = mig_config();
+    VdcClipboardHub *hub = vdc_clipboard_hub_new();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 43);
     g_autofree uint8_t *data2 = test_pattern(FLOOD_DATA, 47);
@@ -465,7 +465,7 @@ START_TEST(test_request_flood_stopped_hub)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
     guest_agent_clear_received(ga);
     src->unlimited = false;
     src->budget = 0;
@@ -473,14 +473,14 @@ START_TEST(test_request_flood_stopped_hub)
         guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(src);
     }
-    clipboard_hub_set_running(hub, false);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data2, FLOOD_DATA);
+    vdc_clipboard_hub_set_running(hub, false);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data2, FLOOD_DATA);
     src->unlimited = true;
-    vdagent_chardev_accept_input(src->dev);
+    vdc_chardev_accept_input(src->dev);
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
     ck_assert(memcmp(guest_agent_received(ga, 0)->data + 8, data,
                      FLOOD_DATA) == 0);
-    clipboard_hub_set_running(hub, true);
+    vdc_clipboard_hub_set_running(hub, true);
     ck_assert_uint_eq(guest_agent_n_received(ga), 4);
     ck_assert_uint_eq(guest_agent_received(ga, 1)->size, 8);
     ck_assert_uint_eq(guest_agent_received(ga, 2)->size, 8);
@@ -488,7 +488,7 @@ START_TEST(test_request_flood_stopped_hub)
                       VD_AGENT_CLIPBOARD_GRAB);
     ck_agent_clean(ga);
     fe_free(src);
-    clipboard_hub_free(hub);
+    vdc_clipboard_hub_free(hub);
 }
 END_TEST
 
@@ -517,7 +517,7 @@ static void quiet_flood_send(GuestAgent *ga, int kind)
  * answers, caps answers to caps requests) and never reads.  Each was
  * answered at once and queued: the output grew one byte per byte sent,
  * and past the saver's bound the save failed.  Now the frontend honours
- * vdagent_chardev_input_room(): the device takes no byte while 64 KiB of
+ * vdc_chardev_input_room(): the device takes no byte while 64 KiB of
  * output is unread, the rest waits in the channel (fe->held).  The save
  * succeeds, loads and saves the same bytes; the channel moves with its
  * unread bytes, and the guest reading on the destination gets every
@@ -525,7 +525,7 @@ static void quiet_flood_send(GuestAgent *ga, int kind)
  */
 START_TEST(test_quiet_flood_migrates)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GByteArray) again = NULL;
@@ -544,16 +544,16 @@ START_TEST(test_quiet_flood_migrates)
     for (unsigned i = 0; i < QUIET_FLOOD_N; i++) {
         quiet_flood_send(ga, _i);
         fe_pump(src);
-        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
-                          VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM +
+        ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
+                          VDC_INPUT_PAUSE + VDC_INPUT_ROOM +
                           QUIET_FLOOD_MSG);
     }
     ck_assert_uint_eq(src->wire->len, 0);
-    ck_assert_uint_le(src->max_push, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_le(src->max_push, VDC_INPUT_ROOM);
     ck_assert_uint_gt(src->held->len, QUIET_FLOOD_N * QUIET_FLOOD_MSG / 2);
-    ck_assert_uint_eq(vdagent_chardev_input_room(src->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_input_room(src->dev), 0);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);
@@ -570,7 +570,7 @@ START_TEST(test_quiet_flood_migrates)
         ck_assert_uint_lt(rounds++, 100000);
         fe_accept(dst);
     }
-    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
     ck_assert_uint_eq(guest_agent_count_type(ga, type), QUIET_FLOOD_N);
     ck_assert_uint_eq(guest_agent_n_received(ga), QUIET_FLOOD_N);
     ck_assert_uint_eq(guest_agent_errors(ga), 0);
@@ -594,7 +594,7 @@ END_TEST
  */
 START_TEST(test_quiet_flood_drains)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     TestFe *src;
     unsigned rounds = 0;
@@ -611,12 +611,12 @@ START_TEST(test_quiet_flood_drains)
     fe_pump(src);
     ck_assert_uint_gt(src->held->len, 0);
     while (src->held->len > 0 ||
-           vdagent_chardev_pending_output(src->dev) > 0) {
+           vdc_chardev_pending_output(src->dev) > 0) {
         ck_assert_uint_lt(rounds++, 100000);
         src->budget = 1000 + rounds % 5000;
         fe_accept(src);
-        ck_assert_uint_le(vdagent_chardev_pending_output(src->dev),
-                          VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM +
+        ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
+                          VDC_INPUT_PAUSE + VDC_INPUT_ROOM +
                           QUIET_FLOOD_MSG);
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD),
@@ -645,7 +645,7 @@ static const size_t huge_taken[] = { 0, 5000, HUGE_WIRE / 2, HUGE_WIRE - 9 };
  */
 START_TEST(test_huge_answer_in_flight_migrates)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(HUGE_DATA, 53);
     g_autoptr(GByteArray) stream = NULL;
@@ -658,7 +658,7 @@ START_TEST(test_huge_answer_in_flight_migrates)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
@@ -666,10 +666,10 @@ START_TEST(test_huge_answer_in_flight_migrates)
     src->honour_room = true;
     guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(src);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                       HUGE_WIRE - huge_taken[_i]);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);
@@ -680,7 +680,7 @@ START_TEST(test_huge_answer_in_flight_migrates)
     ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
 
     dest_resume(dst, ga);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_uint_eq(m->size, 8 + HUGE_DATA);
@@ -699,7 +699,7 @@ END_TEST
  */
 START_TEST(test_huge_answer_stream_checked)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(HUGE_DATA, 59);
     g_autoptr(GByteArray) stream = NULL;
@@ -713,12 +713,12 @@ START_TEST(test_huge_answer_stream_checked)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 0, CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
+    hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, HUGE_DATA);
     src->unlimited = false;
     src->budget = 0;
     guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(src);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     p = NULL;
     for (size_t at = 0; !p && at + sizeof(name) <= stream->len; at++) {
@@ -744,8 +744,8 @@ START_TEST(test_huge_answer_stream_checked)
         ck_assert_msg(strstr(err->message, "answer") ||
                       strstr(err->message, "output above the limit"),
                       "%s", err->message);
-        ck_assert(!vdagent_chardev_connected(dst->dev));
-        ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+        ck_assert(!vdc_chardev_connected(dst->dev));
+        ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
         fe_free(dst);
     }
     fe_free(src);

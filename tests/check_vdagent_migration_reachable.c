@@ -17,7 +17,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "input/input.h"
+#include "input/vdc-input.h"
 #include "tests/check_suites.h"
 #include "tests/check_vdagent_migration.h"
 
@@ -39,7 +39,7 @@ static uint32_t pending_of(TestFe *fe, unsigned sel)
 {
     uint32_t serial[N_SEL], pending[N_SEL];
 
-    vdagent_chardev_clipboard_state(fe->dev, serial, pending);
+    vdc_chardev_clipboard_state(fe->dev, serial, pending);
     return pending[sel];
 }
 
@@ -53,14 +53,14 @@ static void assert_empty_answers(GuestAgent *ga, size_t n)
         const GuestAgentMsg *m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, i);
 
         ck_assert_uint_eq(m->size, 8);
-        ck_assert_uint_eq(m->data[0], CLIPBOARD_SELECTION_CLIPBOARD);
+        ck_assert_uint_eq(m->data[0], VDC_CLIPBOARD_SELECTION_CLIPBOARD);
         ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     }
 }
 
 static void guest_request_text(TestFe *fe, GuestAgent *ga)
 {
-    guest_agent_send_request(ga, CLIPBOARD_SELECTION_CLIPBOARD,
+    guest_agent_send_request(ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                              VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(fe);
 }
@@ -75,7 +75,7 @@ static void guest_request_text(TestFe *fe, GuestAgent *ga)
  */
 START_TEST(test_request_own_selection_before_grab_answered_at_once)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     GuestAgent *ga = real_agent();
     TestFe *src = fe_new_detached(&config);
@@ -85,24 +85,24 @@ START_TEST(test_request_own_selection_before_grab_answered_at_once)
     unsigned i;
 
     mig_connect(src, ga);
-    hp_grab(hp, CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
+    hp_grab(hp, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
 
     guest_request_text(src, ga);
-    ck_assert_uint_eq(pending_of(src, CLIPBOARD_SELECTION_CLIPBOARD), BIT(TEXT));
+    ck_assert_uint_eq(pending_of(src, VDC_CLIPBOARD_SELECTION_CLIPBOARD), BIT(TEXT));
     ck_assert_uint_eq(hp->requests->len, 1);
-    guest_agent_send_grab(ga, CLIPBOARD_SELECTION_CLIPBOARD, &text, 1);
+    guest_agent_send_grab(ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD, &text, 1);
     fe_pump(src);
-    ck_assert_uint_eq(pending_of(src, CLIPBOARD_SELECTION_CLIPBOARD), 0);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+    ck_assert_uint_eq(pending_of(src, VDC_CLIPBOARD_SELECTION_CLIPBOARD), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                       EMPTY_ANSWER_WIRE);
     for (i = 0; i < 3; i++) {
         guest_request_text(src, ga);
-        ck_assert_uint_eq(pending_of(src, CLIPBOARD_SELECTION_CLIPBOARD), 0);
+        ck_assert_uint_eq(pending_of(src, VDC_CLIPBOARD_SELECTION_CLIPBOARD), 0);
     }
-    ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                       4 * EMPTY_ANSWER_WIRE);
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(src->wire->len, 0);
@@ -113,11 +113,11 @@ START_TEST(test_request_own_selection_before_grab_answered_at_once)
     dest_load_ok(dst, stream);
     assert_saves_same(dst, stream);
     dest_resume(dst, ga);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(dst->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
     ck_assert_uint_eq(guest_agent_n_received(ga), 4);
     assert_empty_answers(ga, 4);
     ck_agent_clean(ga);
-    ck_assert_uint_eq(pending_of(dst, CLIPBOARD_SELECTION_CLIPBOARD), 0);
+    ck_assert_uint_eq(pending_of(dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD), 0);
     fe_free(dst);
     fe_free(src);
     guest_agent_free(ga);
@@ -130,7 +130,7 @@ END_TEST
  */
 START_TEST(test_request_own_selection_after_grab_answered_at_once)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     bool paused = _i;
     GuestAgent *ga = real_agent();
@@ -141,18 +141,18 @@ START_TEST(test_request_own_selection_after_grab_answered_at_once)
 
     mig_connect(src, ga);
     if (paused) {
-        vdagent_chardev_set_running(src->dev, false);
+        vdc_chardev_set_running(src->dev, false);
     }
-    guest_agent_send_grab(ga, CLIPBOARD_SELECTION_CLIPBOARD, &text, 1);
+    guest_agent_send_grab(ga, VDC_CLIPBOARD_SELECTION_CLIPBOARD, &text, 1);
     fe_pump(src);
     guest_request_text(src, ga);
     guest_request_text(src, ga);
-    ck_assert_uint_eq(pending_of(src, CLIPBOARD_SELECTION_CLIPBOARD), 0);
+    ck_assert_uint_eq(pending_of(src, VDC_CLIPBOARD_SELECTION_CLIPBOARD), 0);
     ck_assert_uint_eq(hp->requests->len, 0);
     if (!paused) {
         assert_empty_answers(ga, 2);
     } else {
-        ck_assert_uint_eq(vdagent_chardev_pending_output(src->dev),
+        ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
                           2 * EMPTY_ANSWER_WIRE);
     }
 
@@ -173,7 +173,7 @@ END_TEST
 /* ---- B1: the display layout ------------------------------------------- */
 
 /* The two heads of vdagent-host's demo. */
-static const InputHeadGeometry two_heads[2] = {
+static const VdcInputHeadGeometry two_heads[2] = {
     { .width = 1024, .height = 768, .x = 0, .y = 0 },
     { .width = 800, .height = 600, .x = 1024, .y = 0 },
 };
@@ -191,34 +191,34 @@ static void assert_agent_mouse(GuestAgent *ga, uint32_t x, uint32_t y,
     ck_assert_uint_eq(m->data[12], display);
 }
 
-static void pointer_at(InputRouter *r, unsigned head, int32_t x, int32_t y)
+static void pointer_at(VdcInputRouter *r, unsigned head, int32_t x, int32_t y)
 {
-    ck_assert(input_send_abs(r, head, INPUT_AXIS_X, x));
-    ck_assert(input_send_abs(r, head, INPUT_AXIS_Y, y));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, head, VDC_INPUT_AXIS_X, x));
+    ck_assert(vdc_input_send_abs(r, head, VDC_INPUT_AXIS_Y, y));
+    vdc_input_event_sync(r);
 }
 
 static void assert_device_mouse(TestFe *fe, uint32_t x, uint32_t y,
                                 uint32_t display)
 {
-    VDAgentMouse m;
+    VdcMouse m;
 
-    vdagent_chardev_mouse_state(fe->dev, &m);
+    vdc_chardev_mouse_state(fe->dev, &m);
     ck_assert_uint_eq(m.x, x);
     ck_assert_uint_eq(m.y, y);
     ck_assert_uint_eq(m.display_id, display);
 }
 
-static void assert_layout(InputRouter *r, const InputHeadGeometry *heads,
+static void assert_layout(VdcInputRouter *r, const VdcInputHeadGeometry *heads,
                           unsigned n)
 {
     unsigned i;
 
-    ck_assert_uint_eq(input_router_n_heads(r), n);
+    ck_assert_uint_eq(vdc_input_router_n_heads(r), n);
     for (i = 0; i < n; i++) {
-        InputHeadGeometry h;
+        VdcInputHeadGeometry h;
 
-        ck_assert(input_router_head(r, i, &h));
+        ck_assert(vdc_input_router_head(r, i, &h));
         ck_assert_uint_eq(h.width, heads[i].width);
         ck_assert_uint_eq(h.height, heads[i].height);
         ck_assert_int_eq(h.x, heads[i].x);
@@ -243,7 +243,7 @@ static long find_subsection(const GByteArray *s, const char *name)
 }
 
 /* The "vdagent/heads" subsection of @n @heads, as the layout writes it. */
-static GByteArray *heads_subsection(const InputHeadGeometry *heads, unsigned n)
+static GByteArray *heads_subsection(const VdcInputHeadGeometry *heads, unsigned n)
 {
     GByteArray *b = g_byte_array_new();
     unsigned i;
@@ -263,7 +263,7 @@ static GByteArray *heads_subsection(const InputHeadGeometry *heads, unsigned n)
 
 /* The layout's subsection is in @stream, byte for byte. */
 static void assert_heads_in(const GByteArray *stream,
-                            const InputHeadGeometry *heads, unsigned n)
+                            const VdcInputHeadGeometry *heads, unsigned n)
 {
     g_autoptr(GByteArray) want = heads_subsection(heads, n);
     long at = find_subsection(stream, "vdagent/heads");
@@ -276,11 +276,11 @@ static void assert_heads_in(const GByteArray *stream,
 /* A source, monitors on, connected to a Linux-like agent (@ga). */
 static TestFe *src_with_heads(GuestAgent *ga)
 {
-    VDAgentConfig config = fe_config(true, true, true);
+    VdcConfig config = fe_config(true, true, true);
     TestFe *src = fe_new_detached(&config);
 
     mig_connect(src, ga);
-    ck_assert(input_router_set_geometry(src->router, two_heads, 2));
+    ck_assert(vdc_input_router_set_geometry(src->router, two_heads, 2));
     ck_assert(guest_agent_find_last(ga, VD_AGENT_MONITORS_CONFIG));
     return src;
 }
@@ -301,13 +301,13 @@ START_TEST(test_heads_pointer_on_second_migrates_to_default_dest)
 
     pointer_at(src->router, 1, 16384, 16384);
     assert_agent_mouse(ga, 399, 299, 1);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     assert_heads_in(stream, two_heads, 2);
 
     src->ga = NULL;
     dst = dest_new(src);
-    ck_assert_uint_eq(input_router_n_heads(dst->router), 1);
+    ck_assert_uint_eq(vdc_input_router_n_heads(dst->router), 1);
     dest_load_ok(dst, stream);
     assert_layout(dst->router, two_heads, 2);
     assert_device_mouse(dst, 399, 299, 1);
@@ -332,11 +332,11 @@ END_TEST
  */
 START_TEST(test_heads_shrink_clamps_pointer_display)
 {
-    static const InputHeadGeometry shrunk[2][1] = {
+    static const VdcInputHeadGeometry shrunk[2][1] = {
         { { .width = 1024, .height = 768 } },
         { { .width = 640, .height = 480, .x = 10, .y = 20 } },
     };
-    const InputHeadGeometry *layout = shrunk[_i];
+    const VdcInputHeadGeometry *layout = shrunk[_i];
     GuestAgent *ga = real_agent();
     TestFe *src = src_with_heads(ga);
     g_autoptr(GByteArray) stream = NULL;
@@ -345,11 +345,11 @@ START_TEST(test_heads_shrink_clamps_pointer_display)
 
     pointer_at(src->router, 1, 16384, 16384);
     assert_device_mouse(src, 399, 299, 1);
-    ck_assert(input_router_set_geometry(src->router, layout, 1));
+    ck_assert(vdc_input_router_set_geometry(src->router, layout, 1));
     assert_device_mouse(src, 399, 299, 0);
     m = guest_agent_find_last(ga, VD_AGENT_MONITORS_CONFIG);
     ck_assert_uint_eq(test_le32(m->data), 1);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     if (_i == 0) {
         ck_assert_int_eq(find_subsection(stream, "vdagent/heads"), -1);
@@ -380,12 +380,12 @@ END_TEST
  */
 START_TEST(test_heads_disabled_clamps_pointer_display)
 {
-    static const InputHeadGeometry three[3] = {
+    static const VdcInputHeadGeometry three[3] = {
         { .width = 1024, .height = 768 },
         { .width = 800, .height = 600, .x = 1024 },
         { .width = 640, .height = 480, .x = 1824 },
     };
-    static const InputHeadGeometry third_off[3] = {
+    static const VdcInputHeadGeometry third_off[3] = {
         { .width = 1024, .height = 768 },
         { .width = 800, .height = 600, .x = 1024 },
         { .width = 0, .height = 0 },
@@ -395,12 +395,12 @@ START_TEST(test_heads_disabled_clamps_pointer_display)
     g_autoptr(GByteArray) stream = NULL;
     TestFe *dst;
 
-    ck_assert(input_router_set_geometry(src->router, three, 3));
+    ck_assert(vdc_input_router_set_geometry(src->router, three, 3));
     pointer_at(src->router, 2, 0, 0);
     assert_device_mouse(src, 0, 0, 2);
-    ck_assert(input_router_set_geometry(src->router, third_off, 3));
+    ck_assert(vdc_input_router_set_geometry(src->router, third_off, 3));
     assert_device_mouse(src, 0, 0, 1);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     assert_heads_in(stream, third_off, 3);
     src->ga = NULL;
@@ -438,7 +438,7 @@ START_TEST(test_heads_bad_layout_refused)
     TestFe *dst;
 
     pointer_at(src->router, 1, 0, 0);
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     dst = dest_new(src);
     if (_i < (int)G_N_ELEMENTS(bad_layouts)) {
@@ -458,8 +458,8 @@ START_TEST(test_heads_bad_layout_refused)
                                        ? bad_layouts[_i].error : "mouse"),
                   "%s", err->message);
     /* fresh, and the destination's layout untouched */
-    ck_assert(!vdagent_chardev_connected(dst->dev));
-    ck_assert_uint_eq(input_router_n_heads(dst->router), 1);
+    ck_assert(!vdc_chardev_connected(dst->dev));
+    ck_assert_uint_eq(vdc_input_router_n_heads(dst->router), 1);
     fe_free(dst);
     fe_free(src);
     guest_agent_free(ga);
@@ -478,13 +478,13 @@ END_TEST
  */
 START_TEST(test_bad_protocol_header_ending_its_chunk_migrates)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     GuestAgent *ga = real_agent();
     TestFe *src = fe_new_detached(&config);
     g_autoptr(GByteArray) bad = g_byte_array_new();
     g_autoptr(GByteArray) next = g_byte_array_new();
     g_autoptr(GByteArray) stream = NULL;
-    VDAgentCounters c;
+    VdcCounters c;
     TestFe *dst;
 
     mig_connect(src, ga);
@@ -495,9 +495,9 @@ START_TEST(test_bad_protocol_header_ending_its_chunk_migrates)
     fe_push(src, bad->data, bad->len);
     fe_push(src, next->data, 4);
     c = fe_counters(src);
-    ck_assert_uint_eq(c.drops[VDAGENT_DROP_BAD_PROTOCOL], 1);
+    ck_assert_uint_eq(c.drops[VDC_DROP_BAD_PROTOCOL], 1);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);

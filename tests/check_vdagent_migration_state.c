@@ -23,7 +23,7 @@
  */
 START_TEST(test_pending_guest_request)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
@@ -42,11 +42,11 @@ START_TEST(test_pending_guest_request)
     ck_assert_uint_eq(hp->requests->len, 1);
     ck_assert_uint_eq(guest_agent_n_received(ga), 0);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     if (_i == 2) {
-        hp_answer(hp, 0, CLIPBOARD_TYPE_TEXT, "late", 4);
+        hp_answer(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, "late", 4);
     }
     dst = dest_new(src);
     hp2 = _i == 1 ? NULL : hp_restore(hp, dst);
@@ -59,7 +59,7 @@ START_TEST(test_pending_guest_request)
     /* Whatever the destination asked the host peer, it answers. */
     if (hp2->requests->len) {
         ck_assert_uint_eq(hp2->requests->len, 1);
-        hp_answer(hp2, 0, CLIPBOARD_TYPE_TEXT, "from host", 9);
+        hp_answer(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT, "from host", 9);
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
@@ -75,13 +75,13 @@ START_TEST(test_pending_guest_request)
     }
     /* The guest asks again and gets the host's data. */
     guest_agent_clear_received(ga);
-    if (!hp_data(hp2, 0, CLIPBOARD_TYPE_TEXT)) {
+    if (!hp_data(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT)) {
         guint before = hp2->requests->len;
 
         guest_agent_send_request(ga, 0, text);
         fe_pump(dst);
         ck_assert_uint_eq(hp2->requests->len, before + 1);
-        hp_answer(hp2, 0, CLIPBOARD_TYPE_TEXT, "from host", 9);
+        hp_answer(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT, "from host", 9);
     } else {
         guest_agent_send_request(ga, 0, text);
         fe_pump(dst);
@@ -89,9 +89,9 @@ START_TEST(test_pending_guest_request)
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
     ck_assert_uint_eq(m->size, 8 + g_bytes_get_size(
-                                       hp_data(hp2, 0, CLIPBOARD_TYPE_TEXT)));
+                                       hp_data(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT)));
     ck_assert_mem_eq(m->data + 8,
-                     g_bytes_get_data(hp_data(hp2, 0, CLIPBOARD_TYPE_TEXT),
+                     g_bytes_get_data(hp_data(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT),
                                       NULL), m->size - 8);
     ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
@@ -108,14 +108,14 @@ END_TEST
  */
 START_TEST(test_guest_owned_selection)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
     g_autofree uint8_t *png = test_pattern(3333, 7);
     const unsigned sel = _i;
     const GuestAgentMsg *m;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
     HostPeer *hp, *hp2;
     GBytes *got;
     TestFe *src, *dst;
@@ -128,36 +128,36 @@ START_TEST(test_guest_owned_selection)
     guest_agent_send_grab(ga, sel, types, 1);
     guest_agent_send_grab(ga, sel, types, 2);
     fe_pump(src);
-    ck_assert(hp_request(hp, sel, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, sel, VDC_CLIPBOARD_TYPE_TEXT));
     guest_agent_send_clipboard(ga, sel, types[0], canon_hello,
                                sizeof(canon_hello));
     fe_pump(src);
-    ck_assert_ptr_nonnull(hp_data(hp, sel, CLIPBOARD_TYPE_TEXT));
+    ck_assert_ptr_nonnull(hp_data(hp, sel, VDC_CLIPBOARD_TYPE_TEXT));
     guest_agent_clear_received(ga);
 
     dst = migrate(src, false);
-    info = clipboard_hub_info(dst->hub, sel);
+    info = vdc_clipboard_hub_info(dst->hub, sel);
     ck_assert_ptr_nonnull(info);
     ck_assert_str_eq(info->owner->name, "vdagent");
     ck_assert(info->has_serial);
     ck_assert_uint_eq(info->serial, 2);
-    ck_assert_uint_eq(clipboard_info_types(info), BIT(TEXT) | BIT(PNG));
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(TEXT) | BIT(PNG));
     for (unsigned s = 0; s < N_SEL; s++) {
         if (s != sel) {
-            ck_assert_ptr_null(clipboard_hub_info(dst->hub, s));
+            ck_assert_ptr_null(vdc_clipboard_hub_info(dst->hub, s));
         }
     }
 
     hp2 = fe_peer_new(dst);
-    ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_TEXT));
-    got = hp_data(hp2, sel, CLIPBOARD_TYPE_TEXT);
+    ck_assert(hp_request(hp2, sel, VDC_CLIPBOARD_TYPE_TEXT));
+    got = hp_data(hp2, sel, VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), sizeof(canon_hello));
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), canon_hello,
                      sizeof(canon_hello));
     ck_assert_uint_eq(guest_agent_n_received(ga), 0);
 
-    ck_assert(hp_request(hp2, sel, CLIPBOARD_TYPE_PNG));
+    ck_assert(hp_request(hp2, sel, VDC_CLIPBOARD_TYPE_PNG));
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
     ck_assert_ptr_nonnull(m);
@@ -165,18 +165,18 @@ START_TEST(test_guest_owned_selection)
     ck_assert_uint_eq(test_le32(m->data + 4), types[1]);
     guest_agent_send_clipboard(ga, sel, types[1], png, 3333);
     fe_pump(dst);
-    got = hp_data(hp2, sel, CLIPBOARD_TYPE_PNG);
+    got = hp_data(hp2, sel, VDC_CLIPBOARD_TYPE_PNG);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 3333);
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), png, 3333);
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_NOT_OWNER], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_NOT_OWNER], 0);
 
     /* The guest's next grab of the selection continues at serial 3. */
     guest_agent_send_grab(ga, sel, types, 1);
     fe_pump(dst);
-    info = clipboard_hub_info(dst->hub, sel);
+    info = vdc_clipboard_hub_info(dst->hub, sel);
     ck_assert_uint_eq(info->serial, 3);
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 0);
     ck_assert_uint_eq(hp->view[sel].serial, 2);
     ck_agent_clean(ga);
     fe_free(dst);
@@ -193,7 +193,7 @@ END_TEST
  */
 START_TEST(test_host_request_pending)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     HostPeer *hp, *hp2;
@@ -209,7 +209,7 @@ START_TEST(test_host_request_pending)
         src->unlimited = false;
         src->budget = 0;
     }
-    ck_assert(hp_request(hp, 1, CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, 1, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_REQUEST),
                       _i == 0);
 
@@ -219,12 +219,12 @@ START_TEST(test_host_request_pending)
                       1);
     guest_agent_send_clipboard(ga, 1, text, "answer", 6);
     fe_pump(dst);
-    got = hp_data(hp2, 1, CLIPBOARD_TYPE_TEXT);
+    got = hp_data(hp2, 1, VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 6);
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), "answer", 6);
     ck_assert_int_eq(hp2->view[1].owner, 'g');
-    ck_assert_uint_eq(hp2->view[1].len[CLIPBOARD_TYPE_TEXT], 6);
+    ck_assert_uint_eq(hp2->view[1].len[VDC_CLIPBOARD_TYPE_TEXT], 6);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -240,7 +240,7 @@ END_TEST
  */
 START_TEST(test_host_grab_not_repeated)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
     const GuestAgentMsg *m;
@@ -250,12 +250,12 @@ START_TEST(test_host_grab_not_repeated)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 1, CLIPBOARD_TYPE_TEXT, canon_hello, sizeof(canon_hello));
+    hp_grab_data(hp, 1, VDC_CLIPBOARD_TYPE_TEXT, canon_hello, sizeof(canon_hello));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
     ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
     guest_agent_clear_received(ga);
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);
@@ -310,7 +310,7 @@ END_TEST
  */
 START_TEST(test_restart_without_clipboard_saves)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GByteArray) again = NULL;
@@ -327,7 +327,7 @@ START_TEST(test_restart_without_clipboard_saves)
         guest_agent_send_grab(ga, 0, &text, 1);
         fe_pump(src);
         ck_assert_uint_eq(hp->view[0].owner, 'g');
-        ck_assert(hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+        ck_assert(hp_request(hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
         fe_pump(src);
         ck_assert_ptr_nonnull(guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST,
                                                0));
@@ -341,14 +341,14 @@ START_TEST(test_restart_without_clipboard_saves)
     fe_pump(src);
     ck_assert_uint_eq(hp->view[0].owner, 'n');
     ck_assert_uint_eq(hp->view[1].owner, 'h');
-    ck_assert(!hp_request(hp, 0, CLIPBOARD_TYPE_TEXT));
+    ck_assert(!hp_request(hp, 0, VDC_CLIPBOARD_TYPE_TEXT));
 
-    vdagent_chardev_set_running(src->dev, false);
+    vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
     src->ga = NULL;
     dst = dest_new(src);
     dest_load_ok(dst, stream);
-    vdagent_chardev_set_running(dst->dev, false);
+    vdc_chardev_set_running(dst->dev, false);
     again = save_dev(dst->dev);
     ck_assert_uint_eq(again->len, stream->len);
     ck_assert_mem_eq(again->data, stream->data, stream->len);
@@ -366,30 +366,30 @@ END_TEST
  */
 START_TEST(test_mouse_survives)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
-    VDAgentMouse ms;
+    VdcMouse ms;
     const GuestAgentMsg *m;
-    InputRouter *r;
+    VdcInputRouter *r;
     TestFe *src, *dst;
 
     config.n_heads = 2;
-    config.heads[0] = (VDAgentHeadConfig){ .width = 800, .height = 600 };
-    config.heads[1] = (VDAgentHeadConfig){ .width = 1024, .height = 768,
+    config.heads[0] = (VdcHeadConfig){ .width = 800, .height = 600 };
+    config.heads[1] = (VdcHeadConfig){ .width = 1024, .height = 768,
                                            .x = 800 };
     src = fe_new_detached(&config);
     mig_connect(src, ga);
-    r = vdagent_chardev_input_router(src->dev);
-    ck_assert(input_send_abs(r, 1, INPUT_AXIS_X, ABS_X_100));
-    ck_assert(input_send_abs(r, 1, INPUT_AXIS_Y, ABS_Y_200));
-    ck_assert(input_send_btn(r, 1, INPUT_BUTTON_LEFT, true));
-    ck_assert(input_send_btn(r, 1, INPUT_BUTTON_SIDE, true));
-    input_event_sync(r);
+    r = vdc_chardev_input_router(src->dev);
+    ck_assert(vdc_input_send_abs(r, 1, VDC_INPUT_AXIS_X, ABS_X_100));
+    ck_assert(vdc_input_send_abs(r, 1, VDC_INPUT_AXIS_Y, ABS_Y_200));
+    ck_assert(vdc_input_send_btn(r, 1, VDC_INPUT_BUTTON_LEFT, true));
+    ck_assert(vdc_input_send_btn(r, 1, VDC_INPUT_BUTTON_SIDE, true));
+    vdc_input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_MOUSE_STATE), 1);
     guest_agent_clear_received(ga);
 
     dst = migrate(src, false);
-    vdagent_chardev_mouse_state(dst->dev, &ms);
+    vdc_chardev_mouse_state(dst->dev, &ms);
     ck_assert_uint_eq(ms.x, 100);
     ck_assert_uint_eq(ms.y, 200);
     ck_assert_uint_eq(ms.buttons,
@@ -397,9 +397,9 @@ START_TEST(test_mouse_survives)
     ck_assert_uint_eq(ms.display_id, 1);
     ck_assert_uint_eq(guest_agent_n_received(ga), 0);
 
-    r = vdagent_chardev_input_router(dst->dev);
-    ck_assert(input_send_abs(r, 1, INPUT_AXIS_X, INPUT_ABS_MAX));
-    input_event_sync(r);
+    r = vdc_chardev_input_router(dst->dev);
+    ck_assert(vdc_input_send_abs(r, 1, VDC_INPUT_AXIS_X, VDC_INPUT_ABS_MAX));
+    vdc_input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_MOUSE_STATE), 1);
     m = guest_agent_find(ga, VD_AGENT_MOUSE_STATE, 0);
     ck_assert_uint_eq(m->size, sizeof(VDAgentMouseState));
@@ -408,8 +408,8 @@ START_TEST(test_mouse_survives)
     ck_assert_uint_eq(test_le32(m->data + 8),
                       VD_AGENT_LBUTTON_MASK | VD_AGENT_SBUTTON_MASK);
     ck_assert_uint_eq(m->data[12], 1);
-    ck_assert(input_send_btn(r, 1, INPUT_BUTTON_LEFT, false));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_btn(r, 1, VDC_INPUT_BUTTON_LEFT, false));
+    vdc_input_event_sync(r);
     m = guest_agent_find(ga, VD_AGENT_MOUSE_STATE, 1);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(test_le32(m->data + 8), VD_AGENT_SBUTTON_MASK);
@@ -419,14 +419,14 @@ START_TEST(test_mouse_survives)
 }
 END_TEST
 
-static const size_t caps_counts[] = { 1, 3, VDAGENT_MAX_CAPS_WORDS };
+static const size_t caps_counts[] = { 1, 3, VDC_MAX_CAPS_WORDS };
 
 /* Every caps word the guest announced survives. */
 START_TEST(test_caps_words_survive)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     const size_t n = caps_counts[_i];
-    uint32_t words[VDAGENT_MAX_CAPS_WORDS];
+    uint32_t words[VDC_MAX_CAPS_WORDS];
     g_autoptr(GuestAgent) ga = NULL;
     const uint32_t *got;
     size_t got_n = 0;
@@ -439,18 +439,18 @@ START_TEST(test_caps_words_survive)
     ga = guest_agent_new(words, n);
     src = fe_new_detached(&config);
     mig_connect(src, ga);
-    got = vdagent_chardev_guest_caps(src->dev, &got_n);
+    got = vdc_chardev_guest_caps(src->dev, &got_n);
     ck_assert_uint_eq(got_n, n);
 
     dst = migrate(src, false);
-    got = vdagent_chardev_guest_caps(dst->dev, &got_n);
+    got = vdc_chardev_guest_caps(dst->dev, &got_n);
     ck_assert_uint_eq(got_n, n);
     ck_assert_mem_eq(got, words, n * 4);
     for (unsigned cap = 0; cap < 32 * n; cap++) {
-        ck_assert(vdagent_chardev_guest_has_cap(dst->dev, cap) ==
+        ck_assert(vdc_chardev_guest_has_cap(dst->dev, cap) ==
                   !!(words[cap / 32] & (1u << (cap % 32))));
     }
-    ck_assert(vdagent_chardev_connected(dst->dev));
+    ck_assert(vdc_chardev_connected(dst->dev));
     ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
     fe_free(dst);
@@ -465,12 +465,12 @@ END_TEST
  */
 START_TEST(test_last_serial_continues)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     HostPeer *hp, *hp2;
     TestFe *src, *dst;
-    ClipboardInfo *info;
+    VdcClipboardInfo *info;
 
     src = fe_new_detached(&config);
     mig_connect(src, ga);
@@ -504,11 +504,11 @@ START_TEST(test_last_serial_continues)
     for (unsigned s = 0; s < N_SEL; s++) {
         guest_agent_send_grab(ga, s, &text, 1);
         fe_pump(dst);
-        info = clipboard_hub_info(dst->hub, s);
+        info = vdc_clipboard_hub_info(dst->hub, s);
         ck_assert_str_eq(info->owner->name, "vdagent");
         ck_assert_uint_eq(info->serial, guest_agent_serial(ga, s) - 1);
     }
-    ck_assert_uint_eq(fe_counters(dst).drops[VDAGENT_DROP_STALE_SERIAL], 0);
+    ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 0);
     ck_assert_uint_eq(hp2->view[2].owner, 'g');
     ck_agent_clean(ga);
     fe_free(dst);
@@ -522,7 +522,7 @@ END_TEST
  */
 START_TEST(test_open_after_load)
 {
-    VDAgentConfig config = mig_config();
+    VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     const GuestAgentMsg *m;
     TestFe *src, *dst;
@@ -530,14 +530,14 @@ START_TEST(test_open_after_load)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     dst = migrate(src, false);
-    vdagent_chardev_set_guest_open(dst->dev, true);
-    vdagent_chardev_set_guest_open(dst->dev, true);
+    vdc_chardev_set_guest_open(dst->dev, true);
+    vdc_chardev_set_guest_open(dst->dev, true);
     ck_assert_uint_eq(dst->wire->len, 0);
-    ck_assert(vdagent_chardev_connected(dst->dev));
+    ck_assert(vdc_chardev_connected(dst->dev));
 
-    vdagent_chardev_set_guest_open(dst->dev, false);
-    ck_assert(!vdagent_chardev_connected(dst->dev));
-    vdagent_chardev_set_guest_open(dst->dev, true);
+    vdc_chardev_set_guest_open(dst->dev, false);
+    ck_assert(!vdc_chardev_connected(dst->dev));
+    vdc_chardev_set_guest_open(dst->dev, true);
     ck_assert_uint_eq(
         guest_agent_count_type(ga, VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
     m = guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0);
@@ -561,22 +561,22 @@ START_TEST(test_stopped_destination_silent)
 
     canon_start(&c);
     drive_full(&c);
-    vdagent_chardev_set_running(c.src->dev, false);
+    vdc_chardev_set_running(c.src->dev, false);
     stream = save_dev(c.src->dev);
     c.src->ga = NULL;
     dst = dest_new(c.src);
     dest_load_ok(dst, stream);
     guest_agent_clear_received(c.ga);
     dst->ga = c.ga;
-    vdagent_chardev_set_guest_open(dst->dev, true);
+    vdc_chardev_set_guest_open(dst->dev, true);
     fe_push(dst, c.rest->data, c.rest->len);
     guest_agent_send_request(c.ga, 2, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(dst);
-    vdagent_chardev_accept_input(dst->dev);
+    vdc_chardev_accept_input(dst->dev);
     ck_assert_uint_eq(dst->wire->len, 0);
     ck_assert_uint_eq(fe_counters(dst).bytes_out, 0);
 
-    vdagent_chardev_set_running(dst->dev, true);
+    vdc_chardev_set_running(dst->dev, true);
     ck_assert_uint_ge(dst->wire->len, sizeof(full_out));
     ck_assert_mem_eq(dst->wire->data, full_out, sizeof(full_out));
     m = guest_agent_received(c.ga, 0);

@@ -14,7 +14,7 @@
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 Suite *vdagent_mouse_suite(void);
 
@@ -29,14 +29,14 @@ Suite *vdagent_mouse_suite(void);
 /* Neither side saw anything wrong. */
 static void assert_clean(TestFe *fe)
 {
-    VDAgentCounters c;
+    VdcCounters c;
     unsigned i;
 
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
     ck_assert_msg(guest_agent_ignored(fe->ga) == 0, "agent ignored: %s",
                   guest_agent_last_ignored(fe->ga));
-    vdagent_chardev_get_counters(fe->dev, &c);
-    for (i = 0; i < VDAGENT_DROP__COUNT; i++) {
+    vdc_chardev_get_counters(fe->dev, &c);
+    for (i = 0; i < VDC_DROP__COUNT; i++) {
         ck_assert_uint_eq(c.drops[i], 0);
     }
 }
@@ -128,22 +128,22 @@ static void assert_monitors(const TestFe *fe, uint32_t flags,
 }
 
 /* Move the pointer on @head and sync. */
-static void move(InputRouter *r, unsigned head, int32_t x, int32_t y)
+static void move(VdcInputRouter *r, unsigned head, int32_t x, int32_t y)
 {
-    ck_assert(input_send_abs(r, head, INPUT_AXIS_X, x));
-    ck_assert(input_send_abs(r, head, INPUT_AXIS_Y, y));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, head, VDC_INPUT_AXIS_X, x));
+    ck_assert(vdc_input_send_abs(r, head, VDC_INPUT_AXIS_Y, y));
+    vdc_input_event_sync(r);
 }
 
 /* ---- a competing pointer: an emulated tablet ------------------------------- */
 
 typedef struct Tablet {
-    InputHandler h;
-    InputHandlerState *hs;
+    VdcInputHandler h;
+    VdcInputHandlerState *hs;
     unsigned events, syncs;
 } Tablet;
 
-static void tablet_event(void *opaque, const InputEvent *evt)
+static void tablet_event(void *opaque, const VdcInputEvent *evt)
 {
     Tablet *t = opaque;
 
@@ -157,19 +157,19 @@ static void tablet_sync(void *opaque)
     t->syncs++;
 }
 
-static void tablet_register(Tablet *t, InputRouter *r, bool activate)
+static void tablet_register(Tablet *t, VdcInputRouter *r, bool activate)
 {
     memset(t, 0, sizeof(*t));
-    t->h = (InputHandler){
+    t->h = (VdcInputHandler){
         .name = "tablet",
-        .mask = INPUT_EVENT_MASK_BTN | INPUT_EVENT_MASK_ABS,
+        .mask = VDC_INPUT_EVENT_MASK_BTN | VDC_INPUT_EVENT_MASK_ABS,
         .event = tablet_event,
         .sync = tablet_sync,
     };
-    t->hs = input_handler_register(r, &t->h, t);
+    t->hs = vdc_input_handler_register(r, &t->h, t);
     ck_assert_ptr_nonnull(t->hs);
     if (activate) {
-        input_handler_activate(t->hs);
+        vdc_input_handler_activate(t->hs);
     }
 }
 
@@ -186,37 +186,37 @@ START_TEST(test_mouse_state_bytes)
         0x64, 0x00, 0x00, 0x00, 0xc8, 0x00, 0x00, 0x00,
         0x02, 0x00, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = fe_config(true, false, false);
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     int32_t vx = abs_for(1024, 100), vy = abs_for(768, 200);
-    VDAgentMouse ms;
+    VdcMouse ms;
 
     /* mouse on: we announce MOUSE_STATE */
-    ck_assert_uint_eq(vdagent_chardev_host_caps(fe->dev) & CAP(MOUSE_STATE),
+    ck_assert_uint_eq(vdc_chardev_host_caps(fe->dev) & CAP(MOUSE_STATE),
                       CAP(MOUSE_STATE));
     fe_open(fe);
     ck_assert(guest_agent_host_has_cap(fe->ga, VD_AGENT_CAP_MOUSE_STATE));
     g_byte_array_set_size(fe->wire, 0);
-    ck_assert(input_send_abs(fe->router, 0, INPUT_AXIS_X, vx));
-    ck_assert(input_send_abs(fe->router, 0, INPUT_AXIS_Y, vy));
-    ck_assert(input_send_btn(fe->router, 0, INPUT_BUTTON_LEFT, true));
+    ck_assert(vdc_input_send_abs(fe->router, 0, VDC_INPUT_AXIS_X, vx));
+    ck_assert(vdc_input_send_abs(fe->router, 0, VDC_INPUT_AXIS_Y, vy));
+    ck_assert(vdc_input_send_btn(fe->router, 0, VDC_INPUT_BUTTON_LEFT, true));
     /* nothing before the sync */
     ck_assert_uint_eq(fe->wire->len, 0);
-    input_event_sync(fe->router);
+    vdc_input_event_sync(fe->router);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
     ck_assert_mem_eq(fe->wire->data, expect, sizeof(expect));
 
     assert_mouse(fe, 100, 200, 0x02, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
     ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 1);
-    vdagent_chardev_mouse_state(fe->dev, &ms);
+    vdc_chardev_mouse_state(fe->dev, &ms);
     ck_assert_uint_eq(ms.x, 100);
     ck_assert_uint_eq(ms.y, 200);
     ck_assert_uint_eq(ms.buttons, 0x02);
     ck_assert_uint_eq(ms.display_id, 0);
 
     /* a sync without new events sends nothing */
-    input_event_sync(fe->router);
+    vdc_input_event_sync(fe->router);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
     assert_clean(fe);
     fe_free(fe);
@@ -238,10 +238,10 @@ START_TEST(test_monitors_one_head_bytes)
         0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x00, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     /* before the guest's caps: only our caps request */
     ck_assert_uint_eq(fe->wire->len, 36);
     g_byte_array_set_size(fe->wire, 0);
@@ -271,14 +271,14 @@ START_TEST(test_monitors_two_heads_pos_bytes)
         0x20, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00,  /* 32, x 1024 */
         0x00, 0x00, 0x00, 0x00,                          /* y 0 */
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
-    config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
-    config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
+    config.heads[0] = (VdcHeadConfig){ 1024, 768, 0, 0 };
+    config.heads[1] = (VdcHeadConfig){ 800, 600, 1024, 0 };
     fe = fe_new1(&config, POS_AGENT_CAPS);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     g_byte_array_set_size(fe->wire, 0);
     fe_pump(fe);
     ck_assert_uint_eq(fe->wire->len, sizeof(expect));
@@ -294,12 +294,12 @@ START_TEST(test_monitors_two_heads_no_pos)
     static const ExpectHead heads[2] = {
         { 1024, 768, 0, 0 }, { 800, 600, 1024, 0 },
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
-    config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
-    config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
+    config.heads[0] = (VdcHeadConfig){ 1024, 768, 0, 0 };
+    config.heads[1] = (VdcHeadConfig){ 800, 600, 1024, 0 };
     fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
     assert_monitors(fe, 0, heads, 2);
@@ -327,15 +327,15 @@ static const struct {
 
 START_TEST(test_monitors_disabled_head)
 {
-    static const InputHeadGeometry geo[3] = {
+    static const VdcInputHeadGeometry geo[3] = {
         { .width = 1024, .height = 768 },
         { .width = 0, .height = 0 },
         { .width = 800, .height = 600, .x = 1024 },
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe = fe_new1(&config, sparse_cases[_i].caps);
 
-    ck_assert(input_router_set_geometry(fe->router, geo, 3));
+    ck_assert(vdc_input_router_set_geometry(fe->router, geo, 3));
     ck_assert_uint_eq(fe->wire->len, 0);       /* port closed: nothing */
     fe_open(fe);
     ck_assert_uint_eq(
@@ -366,11 +366,11 @@ static const struct {
 
 START_TEST(test_monitors_when)
 {
-    static const InputHeadGeometry one = { .width = 800, .height = 600 };
-    static const InputHeadGeometry bad = { .width = 40000, .height = 600 };
+    static const VdcInputHeadGeometry one = { .width = 800, .height = 600 };
+    static const VdcInputHeadGeometry bad = { .width = 40000, .height = 600 };
     static const ExpectHead def = { 1024, 768, 0, 0 };
     static const ExpectHead changed = { 800, 600, 0, 0 };
-    VDAgentConfig config = fe_config(true, false, when_cases[_i].monitors);
+    VdcConfig config = fe_config(true, false, when_cases[_i].monitors);
     TestFe *fe = fe_new1(&config, when_cases[_i].caps);
     uint32_t flags = (when_cases[_i].caps & CAP(MONITORS_CONFIG_POSITION)) ? 1
                                                                            : 0;
@@ -388,7 +388,7 @@ START_TEST(test_monitors_when)
         assert_monitors(fe, flags, &def, 1);
     }
 
-    ck_assert(input_router_set_geometry(fe->router, &one, 1));
+    ck_assert(vdc_input_router_set_geometry(fe->router, &one, 1));
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG),
         when_cases[_i].after_change);
@@ -396,7 +396,7 @@ START_TEST(test_monitors_when)
         assert_monitors(fe, flags, &changed, 1);
     }
     /* a refused change is no change */
-    ck_assert(!input_router_set_geometry(fe->router, &bad, 1));
+    ck_assert(!vdc_input_router_set_geometry(fe->router, &bad, 1));
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG),
         when_cases[_i].after_change);
@@ -410,29 +410,29 @@ END_TEST
 /* Heads changed while the port is closed: described on the next caps. */
 START_TEST(test_monitors_change_while_closed)
 {
-    static const InputHeadGeometry two[2] = {
+    static const VdcInputHeadGeometry two[2] = {
         { .width = 640, .height = 480 },
         { .width = 320, .height = 240, .x = 640, .y = 100 },
     };
     static const ExpectHead want[2] = {
         { 640, 480, 0, 0 }, { 320, 240, 640, 100 },
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     fe_open(fe);
     ck_assert_uint_eq(
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     g_byte_array_set_size(fe->wire, 0);
-    ck_assert(input_router_set_geometry(fe->router, two, 2));
+    ck_assert(vdc_input_router_set_geometry(fe->router, two, 2));
     ck_assert_uint_eq(fe->wire->len, 0);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
 
     /* open, but no caps yet: still nothing but our request */
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     ck_assert_uint_eq(fe->wire->len, 36);
-    ck_assert(input_router_set_geometry(fe->router, two, 2));
+    ck_assert(vdc_input_router_set_geometry(fe->router, two, 2));
     ck_assert_uint_eq(fe->wire->len, 36);
     fe_pump(fe);
     ck_assert_uint_eq(
@@ -455,15 +455,15 @@ START_TEST(test_reply_consumed)
         0x08, 0x00, 0x00, 0x00,
         0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     };
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
-    VDAgentCounters c;
+    VdcCounters c;
     guint wire;
 
     fe_open(fe);
     wire = fe->wire->len;
 
-    vdagent_chardev_write(fe->dev, reply_ok, sizeof(reply_ok));
+    vdc_chardev_write(fe->dev, reply_ok, sizeof(reply_ok));
     c = fe_counters(fe);
     ck_assert_uint_eq(c.msgs_in[VD_AGENT_REPLY], 1);
     ck_assert_uint_eq(c.reply_errors, 0);
@@ -510,7 +510,7 @@ static uint32_t middle_of(uint32_t size)
     return 0;
 }
 
-static const VDAgentHeadConfig scale_heads[] = {
+static const VdcHeadConfig scale_heads[] = {
     { 1, 1, 0, 0 }, { 2, 2, 0, 0 }, { 800, 600, 0, 0 },
     { 1024, 768, 0, 0 }, { 1920, 1080, 0, 0 }, { 32767, 2, 0, 0 },
     { 1, 32767, 0, 0 },
@@ -518,8 +518,8 @@ static const VDAgentHeadConfig scale_heads[] = {
 
 START_TEST(test_scale_device)
 {
-    const VDAgentHeadConfig *h = &scale_heads[_i / 3];
-    VDAgentConfig config = fe_config(true, false, false);
+    const VdcHeadConfig *h = &scale_heads[_i / 3];
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe;
     uint32_t ex, ey;
     int32_t v;
@@ -557,14 +557,14 @@ END_TEST
 /* The scale follows the heads when they change. */
 START_TEST(test_scale_follows_heads)
 {
-    static const InputHeadGeometry one = { .width = 800, .height = 600 };
-    VDAgentConfig config = fe_config(true, false, true);
+    static const VdcInputHeadGeometry one = { .width = 800, .height = 600 };
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
 
     fe_open(fe);
     move(fe->router, 0, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 1023, 767, 0, 0);
-    ck_assert(input_router_set_geometry(fe->router, &one, 1));
+    ck_assert(vdc_input_router_set_geometry(fe->router, &one, 1));
     move(fe->router, 0, 0x7FFF, 0x4000);
     assert_mouse(fe, 799, 299, 0, 0);
     assert_clean(fe);
@@ -575,12 +575,12 @@ END_TEST
 /* R8: the second head sends display_id 1, scaled to that head's size. */
 START_TEST(test_display_id_second_head)
 {
-    VDAgentConfig config = fe_config(true, false, true);
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.n_heads = 2;
-    config.heads[0] = (VDAgentHeadConfig){ 1024, 768, 0, 0 };
-    config.heads[1] = (VDAgentHeadConfig){ 800, 600, 1024, 0 };
+    config.heads[0] = (VdcHeadConfig){ 1024, 768, 0, 0 };
+    config.heads[1] = (VdcHeadConfig){ 800, 600, 1024, 0 };
     fe = fe_new1(&config, REAL_AGENT_CAPS);
     fe_open(fe);
 
@@ -615,14 +615,14 @@ START_TEST(test_display_id_disabled_head)
         (1u << VD_AGENT_CAP_MOUSE_STATE) | (1u << VD_AGENT_CAP_MONITORS_CONFIG) |
             (1u << VD_AGENT_CAP_SPARSE_MONITORS_CONFIG),
     };
-    const InputHeadGeometry heads[3] = {
+    const VdcInputHeadGeometry heads[3] = {
         { 1024, 768, 0, 0 }, { 0, 0, 0, 0 }, { 800, 600, 1024, 0 },
     };
-    VDAgentConfig config = fe_config(true, false, false);
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe = fe_new1(&config, caps[_i]);
 
     fe_open(fe);
-    ck_assert(input_router_set_geometry(fe->router, heads, 3));
+    ck_assert(vdc_input_router_set_geometry(fe->router, heads, 3));
     move(fe->router, 2, 0x7FFF, 0x7FFF);
     assert_mouse(fe, 799, 599, 0, _i == 0 ? 1 : 2);
     fe_free(fe);
@@ -632,30 +632,30 @@ END_TEST
 /* ---- buttons ------------------------------------------------------------------------ */
 
 /* spice-protocol's VD_AGENT_*BUTTON_MASK, as numbers. */
-static const uint32_t button_bits[INPUT_BUTTON__COUNT] = {
-    [INPUT_BUTTON_LEFT] = 0x02,
-    [INPUT_BUTTON_MIDDLE] = 0x04,
-    [INPUT_BUTTON_RIGHT] = 0x08,
-    [INPUT_BUTTON_WHEEL_UP] = 0x10,
-    [INPUT_BUTTON_WHEEL_DOWN] = 0x20,
-    [INPUT_BUTTON_SIDE] = 0x40,
-    [INPUT_BUTTON_EXTRA] = 0x80,
+static const uint32_t button_bits[VDC_INPUT_BUTTON__COUNT] = {
+    [VDC_INPUT_BUTTON_LEFT] = 0x02,
+    [VDC_INPUT_BUTTON_MIDDLE] = 0x04,
+    [VDC_INPUT_BUTTON_RIGHT] = 0x08,
+    [VDC_INPUT_BUTTON_WHEEL_UP] = 0x10,
+    [VDC_INPUT_BUTTON_WHEEL_DOWN] = 0x20,
+    [VDC_INPUT_BUTTON_SIDE] = 0x40,
+    [VDC_INPUT_BUTTON_EXTRA] = 0x80,
 };
 
 START_TEST(test_button_bit)
 {
-    VDAgentConfig config = fe_config(true, false, false);
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
-    InputRouter *r;
+    VdcInputRouter *r;
 
     fe_open(fe);
     r = fe->router;
     move(r, 0, 0x7FFF, 0);
-    ck_assert(input_send_btn(r, 0, _i, true));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_btn(r, 0, _i, true));
+    vdc_input_event_sync(r);
     assert_mouse(fe, 1023, 0, button_bits[_i], 0);
-    ck_assert(input_send_btn(r, 0, _i, false));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_btn(r, 0, _i, false));
+    vdc_input_event_sync(r);
     assert_mouse(fe, 1023, 0, 0, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 3);
     assert_clean(fe);
@@ -665,30 +665,30 @@ END_TEST
 
 START_TEST(test_buttons_accumulate)
 {
-    VDAgentConfig config = fe_config(true, false, false);
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
-    InputRouter *r;
+    VdcInputRouter *r;
     uint32_t want = 0;
     unsigned b;
 
     fe_open(fe);
     r = fe->router;
-    for (b = 0; b < INPUT_BUTTON__COUNT; b++) {
-        ck_assert(input_send_btn(r, 0, b, true));
-        input_event_sync(r);
+    for (b = 0; b < VDC_INPUT_BUTTON__COUNT; b++) {
+        ck_assert(vdc_input_send_btn(r, 0, b, true));
+        vdc_input_event_sync(r);
         want |= button_bits[b];
         assert_mouse(fe, 0, 0, want, 0);
     }
     ck_assert_uint_eq(want, 0xFE);
     /* pressed twice: still one bit; a release of an up button: no change */
-    ck_assert(input_send_btn(r, 0, INPUT_BUTTON_LEFT, true));
-    ck_assert(input_send_btn(r, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true));
+    ck_assert(vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(r);
     assert_mouse(fe, 0, 0, 0xFE, 0);
-    for (b = 0; b < INPUT_BUTTON__COUNT; b++) {
-        ck_assert(input_send_btn(r, 0, b, false));
-        ck_assert(input_send_btn(r, 0, b, false));
-        input_event_sync(r);
+    for (b = 0; b < VDC_INPUT_BUTTON__COUNT; b++) {
+        ck_assert(vdc_input_send_btn(r, 0, b, false));
+        ck_assert(vdc_input_send_btn(r, 0, b, false));
+        vdc_input_event_sync(r);
         want &= ~button_bits[b];
         assert_mouse(fe, 0, 0, want, 0);
     }
@@ -720,8 +720,8 @@ static const struct {
 
 START_TEST(test_no_cap_no_mouse_state)
 {
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(true, false, true);
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(true, false, true);
     Tablet tablet = { 0 };
     TestFe *fe;
 
@@ -734,15 +734,15 @@ START_TEST(test_no_cap_no_mouse_state)
         tablet_register(&tablet, router, false);
     }
     /* the port open, the caps not in yet */
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     move(router, 0, 100, 200);
     /* the caps in */
     fe_pump(fe);
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
                                              VD_AGENT_CAP_MOUSE_STATE));
     move(router, 0, 300, 400);
-    ck_assert(input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(router);
+    ck_assert(vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(router);
 
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 0);
     ck_assert_uint_eq(fe_counters(fe).msgs_out[VD_AGENT_MOUSE_STATE], 0);
@@ -753,7 +753,7 @@ START_TEST(test_no_cap_no_mouse_state)
         guest_agent_count_type(fe->ga, VD_AGENT_MONITORS_CONFIG), 1);
     assert_clean(fe);
     fe_free(fe);
-    input_handler_unregister(tablet.hs);
+    vdc_input_handler_unregister(tablet.hs);
 }
 END_TEST
 
@@ -764,8 +764,8 @@ END_TEST
  */
 START_TEST(test_caps_activate_close_hands_back)
 {
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(true, false, false);
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(true, false, false);
     Tablet tablet;
     TestFe *fe;
 
@@ -786,7 +786,7 @@ START_TEST(test_caps_activate_close_hands_back)
     assert_mouse(fe, 1023, 0, 0, 0);
 
     /* a tablet activated later wins again: the most recent activation */
-    input_handler_activate(tablet.hs);
+    vdc_input_handler_activate(tablet.hs);
     move(router, 0, 5, 5);
     ck_assert_uint_eq(tablet.events, 4);
     /* the agent re-announces: the device takes the pointer back */
@@ -798,11 +798,11 @@ START_TEST(test_caps_activate_close_hands_back)
     assert_mouse(fe, 0, 767, 0, 0);
 
     /* Q13: the guest closes the port: the tablet again, nothing written */
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     g_byte_array_set_size(fe->wire, 0);
     move(router, 0, 7, 7);
-    ck_assert(input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(router);
+    ck_assert(vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(router);
     ck_assert_uint_eq(tablet.events, 7);
     ck_assert_uint_eq(tablet.syncs, 4);
     ck_assert_uint_eq(fe->wire->len, 0);
@@ -816,7 +816,7 @@ START_TEST(test_caps_activate_close_hands_back)
 
     assert_clean(fe);
     fe_free(fe);
-    input_handler_unregister(tablet.hs);
+    vdc_input_handler_unregister(tablet.hs);
 }
 END_TEST
 
@@ -827,8 +827,8 @@ END_TEST
  */
 START_TEST(test_caps_lose_mouse_state)
 {
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(true, false, false);
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(true, false, false);
     uint8_t caps_msg[8];
     Tablet tablet;
     TestFe *fe;
@@ -846,7 +846,7 @@ START_TEST(test_caps_lose_mouse_state)
     guest_agent_send_message(fe->ga, VD_AGENT_ANNOUNCE_CAPABILITIES,
                              caps_msg, sizeof(caps_msg));
     fe_pump(fe);
-    ck_assert(!vdagent_chardev_guest_has_cap(fe->dev,
+    ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
                                              VD_AGENT_CAP_MOUSE_STATE));
     move(router, 0, 1, 1);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
@@ -854,7 +854,7 @@ START_TEST(test_caps_lose_mouse_state)
     ck_assert_uint_eq(tablet.syncs, 1);
     assert_clean(fe);
     fe_free(fe);
-    input_handler_unregister(tablet.hs);
+    vdc_input_handler_unregister(tablet.hs);
 }
 END_TEST
 
@@ -865,9 +865,9 @@ END_TEST
  */
 START_TEST(test_free_unregisters)
 {
-    static const InputHeadGeometry one = { .width = 800, .height = 600 };
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(true, false, true);
+    static const VdcInputHeadGeometry one = { .width = 800, .height = 600 };
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(true, false, true);
     Tablet tablet;
     TestFe *fe;
     unsigned writes;
@@ -881,22 +881,22 @@ START_TEST(test_free_unregisters)
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
 
     /* events for the device, then the device goes before the sync */
-    ck_assert(input_send_abs(router, 0, INPUT_AXIS_X, 20));
-    ck_assert(input_send_btn(router, 0, INPUT_BUTTON_RIGHT, true));
+    ck_assert(vdc_input_send_abs(router, 0, VDC_INPUT_AXIS_X, 20));
+    ck_assert(vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_RIGHT, true));
     writes = fe->writes;
     fe_free_dev(fe);
-    input_event_sync(router);
+    vdc_input_event_sync(router);
     ck_assert_uint_eq(tablet.syncs, 0);
 
     /* the tablet has the pointer; the heads change reaches nobody freed */
     move(router, 0, 30, 30);
     ck_assert_uint_eq(tablet.events, 2);
     ck_assert_uint_eq(tablet.syncs, 1);
-    ck_assert(input_router_set_geometry(router, &one, 1));
+    ck_assert(vdc_input_router_set_geometry(router, &one, 1));
     ck_assert_uint_eq(fe->writes, writes);
 
-    input_handler_unregister(tablet.hs);
-    ck_assert(!input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
+    vdc_input_handler_unregister(tablet.hs);
+    ck_assert(!vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
     fe_free(fe);
 }
 END_TEST
@@ -904,17 +904,17 @@ END_TEST
 /* A device never connected, freed: its handler is gone from a shared router. */
 START_TEST(test_free_unconnected)
 {
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(true, false, true);
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(true, false, true);
     TestFe *fe;
 
     config.input_router = router;
     fe = fe_new1(&config, REAL_AGENT_CAPS);
     /* the inactive handler is the only one: it takes the event */
-    ck_assert(input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
+    ck_assert(vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
     fe_free_dev(fe);
-    ck_assert(!input_send_btn(router, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(router);
+    ck_assert(!vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(router);
     ck_assert_uint_eq(fe->writes, 0);
     fe_free(fe);
 }
@@ -924,28 +924,28 @@ END_TEST
 
 START_TEST(test_stopped_no_mouse_state)
 {
-    VDAgentConfig config = fe_config(true, false, false);
+    VdcConfig config = fe_config(true, false, false);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
-    InputRouter *r;
+    VdcInputRouter *r;
 
     fe_open(fe);
     r = fe->router;
     move(r, 0, 0, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
 
-    input_router_set_running(r, false);
-    ck_assert(!input_send_abs(r, 0, INPUT_AXIS_X, 0x7FFF));
-    ck_assert(!input_send_abs(r, 0, INPUT_AXIS_Y, 0x7FFF));
-    ck_assert(!input_send_btn(r, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(r);
+    vdc_input_router_set_running(r, false);
+    ck_assert(!vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 0x7FFF));
+    ck_assert(!vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, 0x7FFF));
+    ck_assert(!vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
 
     /* resumed: the dropped events left no trace */
-    input_router_set_running(r, true);
-    input_event_sync(r);
+    vdc_input_router_set_running(r, true);
+    vdc_input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
-    ck_assert(input_send_abs(r, 0, INPUT_AXIS_Y, 0x4000));
-    input_event_sync(r);
+    ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, 0x4000));
+    vdc_input_event_sync(r);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 2);
     assert_mouse(fe, 0, 383, 0, 0);
     assert_clean(fe);
@@ -957,21 +957,21 @@ END_TEST
 
 START_TEST(test_mouse_off)
 {
-    g_autoptr(InputRouter) router = input_router_new();
-    VDAgentConfig config = fe_config(false, false, true);
+    g_autoptr(VdcInputRouter) router = vdc_input_router_new();
+    VdcConfig config = fe_config(false, false, true);
     Tablet tablet;
     TestFe *fe, *priv;
 
     /* a private router: no handler at all */
     priv = fe_new1(&config, REAL_AGENT_CAPS);
-    ck_assert_uint_eq(vdagent_chardev_host_caps(priv->dev) &
+    ck_assert_uint_eq(vdc_chardev_host_caps(priv->dev) &
                       CAP(MOUSE_STATE), 0);
     fe_open(priv);
     ck_assert(!guest_agent_host_has_cap(priv->ga, VD_AGENT_CAP_MOUSE_STATE));
     ck_assert(guest_agent_host_has_cap(priv->ga, VD_AGENT_CAP_MONITORS_CONFIG));
-    ck_assert(!input_send_abs(priv->router, 0, INPUT_AXIS_X, 1));
-    ck_assert(!input_send_btn(priv->router, 0, INPUT_BUTTON_LEFT, true));
-    input_event_sync(priv->router);
+    ck_assert(!vdc_input_send_abs(priv->router, 0, VDC_INPUT_AXIS_X, 1));
+    ck_assert(!vdc_input_send_btn(priv->router, 0, VDC_INPUT_BUTTON_LEFT, true));
+    vdc_input_event_sync(priv->router);
     ck_assert_uint_eq(
         guest_agent_count_type(priv->ga, VD_AGENT_MOUSE_STATE), 0);
     ck_assert_uint_eq(
@@ -990,7 +990,7 @@ START_TEST(test_mouse_off)
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 0);
     assert_clean(fe);
     fe_free(fe);
-    input_handler_unregister(tablet.hs);
+    vdc_input_handler_unregister(tablet.hs);
 }
 END_TEST
 
@@ -1023,7 +1023,7 @@ Suite *vdagent_mouse_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("buttons");
-    tcase_add_loop_test(tc, test_button_bit, 0, INPUT_BUTTON__COUNT);
+    tcase_add_loop_test(tc, test_button_bit, 0, VDC_INPUT_BUTTON__COUNT);
     tcase_add_test(tc, test_buttons_accumulate);
     suite_add_tcase(s, tc);
 

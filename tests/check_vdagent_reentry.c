@@ -1,6 +1,6 @@
 /*
  * check_vdagent_reentry.c: a frontend that calls back into the device from
- * inside its write() callback, as vdagent/vdagent.h allows (issue 20, A).
+ * inside its write() callback, as vdagent/vdc-vdagent.h allows (issue 20, A).
  *
  * Each test sets a hook on the fake frontend (tests/test-frontend.h) that
  * acts once, from inside the write() that completes a chosen message (as
@@ -24,7 +24,7 @@
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 /* ---- a hook acting once, on the write that completes a message ---------- */
 
@@ -52,7 +52,7 @@ static void on_message_hook(TestFe *fe, const TestFeCall *call, void *opaque)
     if (call->kind != FE_CALL_WRITE) {
         return;
     }
-    CHECK(vdagent_chardev_running(fe->dev), "a write while stopped");
+    CHECK(vdc_chardev_running(fe->dev), "a write while stopped");
     if (om->done || !fe->ga) {
         return;
     }
@@ -81,7 +81,7 @@ static void set_on_message(TestFe *fe, OnMessage *om, uint32_t type,
 /* A device with mouse, clipboard and heads, an agent like the Linux one. */
 static TestFe *fe_full(void)
 {
-    VDAgentConfig config = fe_config(true, true, true);
+    VdcConfig config = fe_config(true, true, true);
 
     return fe_new1(&config, REAL_AGENT_CAPS);
 }
@@ -129,9 +129,9 @@ static void act_close_open_close(TestFe *fe, const TestFeCall *call,
     g_autoptr(GPtrArray) blocks = NULL;
 
     (void)om;
-    vdagent_chardev_set_guest_open(fe->dev, false);
-    vdagent_chardev_set_guest_open(fe->dev, true);
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, false);
     blocks = groom_heap();
     ck_assert_mem_eq(call->buf, copy, call->len);
 }
@@ -149,21 +149,21 @@ START_TEST(test_write_buffer_outlives_close_open_close)
     set_on_message(fe, &om, VD_AGENT_MONITORS_CONFIG, 0, act_close_open_close);
     fe_open(fe);
     ck_assert(om.done);
-    ck_assert(!vdagent_chardev_connected(fe->dev));
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert(!vdc_chardev_connected(fe->dev));
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     /* the session ended inside its caps answer: no guest_caps() for it */
     ck_assert_uint_eq(fe->guest_caps, 0);
     ck_assert_uint_eq(fe->wire->len, om.mark);
-    ck_assert(!vdagent_chardev_mouse_active(fe->dev));
+    ck_assert(!vdc_chardev_mouse_active(fe->dev));
 
     /* the device works: a new session from the start */
     fe_set_hook(fe, NULL, NULL);
     g_byte_array_set_size(fe->wire, 0);
     fe_new_agent(fe);
     fe_open(fe);
-    ck_assert(vdagent_chardev_connected(fe->dev));
+    ck_assert(vdc_chardev_connected(fe->dev));
     ck_assert_uint_eq(fe->guest_caps, 1);
-    ck_assert(vdagent_chardev_mouse_active(fe->dev));
+    ck_assert(vdc_chardev_mouse_active(fe->dev));
     fe_free(fe);
 }
 END_TEST
@@ -175,10 +175,10 @@ static void act_close_reopen_new_agent(TestFe *fe, const TestFeCall *call,
 {
     (void)call;
     (void)om;
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
     /* the guest's agent restarts: a fresh decoder for the new session */
     fe_new_agent(fe);
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
 }
 
 /*
@@ -195,18 +195,18 @@ START_TEST(test_reopen_in_write_starts_new_session_clean)
     const GuestAgentMsg *m;
     OnMessage om;
 
-    hp_grab(hp, CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
+    hp_grab(hp, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
     set_on_message(fe, &om, VD_AGENT_MAX_CLIPBOARD, 0,
                    act_close_reopen_new_agent);
     fe_open(fe);
     ck_assert(om.done);
-    ck_assert(vdagent_chardev_connected(fe->dev));
+    ck_assert(vdc_chardev_connected(fe->dev));
     /* the new session so far: the caps request, alone */
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     m = msg_at(fe->ga, 0, VD_AGENT_ANNOUNCE_CAPABILITIES);
     ck_assert_uint_eq(test_le32(m->data), 1);
     ck_assert_uint_eq(fe->wire->len, om.mark + 36);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(fe->guest_caps, 0);
 
     /* the new agent answers: caps, heads, limit, then the host's grab */
@@ -219,7 +219,7 @@ START_TEST(test_reopen_in_write_starts_new_session_clean)
     ck_assert_uint_eq(test_le32(m->data + 8), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     ck_assert_uint_eq(guest_agent_serial(fe->ga, 0), 1);
     ck_agent_clean(fe->ga);
-    ck_assert_uint_eq(hp->view[CLIPBOARD_SELECTION_CLIPBOARD].owner, 'h');
+    ck_assert_uint_eq(hp->view[VDC_CLIPBOARD_SELECTION_CLIPBOARD].owner, 'h');
     fe_free(fe);
 }
 END_TEST
@@ -230,7 +230,7 @@ static void act_close(TestFe *fe, const TestFeCall *call, OnMessage *om)
 {
     (void)call;
     (void)om;
-    vdagent_chardev_set_guest_open(fe->dev, false);
+    vdc_chardev_set_guest_open(fe->dev, false);
 }
 
 /* Save @fe's device, load it into a fresh one, save that: the same bytes. */
@@ -260,19 +260,19 @@ START_TEST(test_close_in_caps_answer_leaves_state_migratable)
     uint32_t serial[N_SEL], pending[N_SEL];
     OnMessage om;
 
-    hp_grab(hp, CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
+    hp_grab(hp, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
     set_on_message(fe, &om, VD_AGENT_MAX_CLIPBOARD, 0, act_close);
     fe_open(fe);
     ck_assert(om.done);
-    ck_assert(!vdagent_chardev_connected(fe->dev));
+    ck_assert(!vdc_chardev_connected(fe->dev));
     ck_assert_uint_eq(fe->wire->len, om.mark);
-    vdagent_chardev_clipboard_state(fe->dev, serial, pending);
+    vdc_chardev_clipboard_state(fe->dev, serial, pending);
     for (unsigned s = 0; s < N_SEL; s++) {
         ck_assert_uint_eq(serial[s], 0);
         ck_assert_uint_eq(pending[s], 0);
     }
     assert_round_trip(fe);
-    vdagent_chardev_set_running(fe->dev, false);
+    vdc_chardev_set_running(fe->dev, false);
     assert_round_trip(fe);
     fe_free(fe);
 }
@@ -284,15 +284,15 @@ static void act_stop(TestFe *fe, const TestFeCall *call, OnMessage *om)
 {
     (void)call;
     (void)om;
-    vdagent_chardev_set_running(fe->dev, false);
+    vdc_chardev_set_running(fe->dev, false);
 }
 
 static void act_stop_resume(TestFe *fe, const TestFeCall *call, OnMessage *om)
 {
     (void)call;
     (void)om;
-    vdagent_chardev_set_running(fe->dev, false);
-    vdagent_chardev_set_running(fe->dev, true);
+    vdc_chardev_set_running(fe->dev, false);
+    vdc_chardev_set_running(fe->dev, true);
 }
 
 /*
@@ -306,7 +306,7 @@ static TestFe *fe_answer_queued(void)
 {
     TestFe *fe = fe_full();
 
-    hp_grab(fe_peer_new(fe), CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
+    hp_grab(fe_peer_new(fe), VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT));
     fe_open(fe);
     guest_agent_send_caps(fe->ga, true);
     fe_pump(fe);
@@ -316,7 +316,7 @@ static TestFe *fe_answer_queued(void)
     fe->budget = 0;
     fe_pump(fe);
     ck_assert_uint_eq(fe->wire->len, 0);
-    ck_assert_uint_gt(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert_uint_gt(vdc_chardev_pending_output(fe->dev), 0);
     fe->unlimited = true;
     return fe;
 }
@@ -327,7 +327,7 @@ static GByteArray *reference_answer(void)
     TestFe *fe = fe_answer_queued();
     GByteArray *wire;
 
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 3);
     msg_at(fe->ga, 0, VD_AGENT_MONITORS_CONFIG);
     msg_at(fe->ga, 1, VD_AGENT_MAX_CLIPBOARD);
@@ -351,18 +351,18 @@ START_TEST(test_stop_in_write_holds_output_until_resume)
     OnMessage om;
 
     set_on_message(fe, &om, VD_AGENT_MONITORS_CONFIG, 0, act_stop);
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     ck_assert(om.done);
-    ck_assert(!vdagent_chardev_running(fe->dev));
+    ck_assert(!vdc_chardev_running(fe->dev));
     ck_assert_uint_eq(fe->writes, om.writes);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
-    ck_assert_uint_eq(fe->wire->len + vdagent_chardev_pending_output(fe->dev),
+    ck_assert_uint_eq(fe->wire->len + vdc_chardev_pending_output(fe->dev),
                       ref->len);
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     ck_assert_uint_eq(fe->wire->len, om.mark);
 
-    vdagent_chardev_set_running(fe->dev, true);
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    vdc_chardev_set_running(fe->dev, true);
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(fe->wire->len, ref->len);
     ck_assert_mem_eq(fe->wire->data, ref->data, ref->len);
     ck_agent_clean(fe->ga);
@@ -381,10 +381,10 @@ START_TEST(test_stop_resume_in_write_flushes)
     OnMessage om;
 
     set_on_message(fe, &om, VD_AGENT_MONITORS_CONFIG, 0, act_stop_resume);
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     ck_assert(om.done);
-    ck_assert(vdagent_chardev_running(fe->dev));
-    ck_assert_uint_eq(vdagent_chardev_pending_output(fe->dev), 0);
+    ck_assert(vdc_chardev_running(fe->dev));
+    ck_assert_uint_eq(vdc_chardev_pending_output(fe->dev), 0);
     ck_assert_uint_eq(fe->wire->len, ref->len);
     ck_assert_mem_eq(fe->wire->data, ref->data, ref->len);
     ck_agent_clean(fe->ga);
@@ -421,11 +421,11 @@ static void read_in_write_hook(TestFe *fe, const TestFeCall *call,
     if (rw->calls++ < rw->stop_after) {
         fe->budget += rw->per_write;
     }
-    vdagent_chardev_accept_input(fe->dev);
-    ck_assert_uint_le(vdagent_chardev_input_room(fe->dev), VDAGENT_INPUT_ROOM);
+    vdc_chardev_accept_input(fe->dev);
+    ck_assert_uint_le(vdc_chardev_input_room(fe->dev), VDC_INPUT_ROOM);
     fe_feed_held(fe);
     rw->max_pushed = MAX(rw->max_pushed, before - fe->held->len);
-    CHECK(fe->held->len == 0 || vdagent_chardev_input_room(fe->dev) == 0,
+    CHECK(fe->held->len == 0 || vdc_chardev_input_room(fe->dev) == 0,
           "room left with bytes held");
 }
 
@@ -438,7 +438,7 @@ static void read_in_write_hook(TestFe *fe, const TestFeCall *call,
 START_TEST(test_input_room_from_inside_write)
 {
     const unsigned n = 5000;
-    VDAgentConfig config = fe_config(true, true, true);
+    VdcConfig config = fe_config(true, true, true);
     TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
     ReadInWrite rw = { .per_write = 2, .stop_after = 20000 };
     g_autoptr(GByteArray) stream = NULL;
@@ -457,14 +457,14 @@ START_TEST(test_input_room_from_inside_write)
     }
     fe_pump(fe);
     ck_assert_uint_gt(rw.calls, 0);
-    ck_assert_uint_le(rw.max_pushed, VDAGENT_INPUT_ROOM);
-    ck_assert_uint_le(fe->max_push, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_le(rw.max_pushed, VDC_INPUT_ROOM);
+    ck_assert_uint_le(fe->max_push, VDC_INPUT_ROOM);
     ck_assert_uint_gt(fe->held->len, 0);
-    ck_assert_uint_le(vdagent_chardev_pending_output(fe->dev),
-                      VDAGENT_INPUT_PAUSE + VDAGENT_INPUT_ROOM + 36);
+    ck_assert_uint_le(vdc_chardev_pending_output(fe->dev),
+                      VDC_INPUT_PAUSE + VDC_INPUT_ROOM + 36);
 
     /* The state a stalled guest left saves, loads and saves the same. */
-    vdagent_chardev_set_running(fe->dev, false);
+    vdc_chardev_set_running(fe->dev, false);
     stream = save_dev(fe->dev);
     dst = dest_new(fe);
     dest_load_ok(dst, stream);
@@ -472,16 +472,16 @@ START_TEST(test_input_room_from_inside_write)
     ck_assert_uint_eq(again->len, stream->len);
     ck_assert(memcmp(again->data, stream->data, stream->len) == 0);
     fe_free(dst);
-    vdagent_chardev_set_running(fe->dev, true);
+    vdc_chardev_set_running(fe->dev, true);
 
     rw.per_write = 600;
     rw.stop_after = UINT_MAX;
-    while (fe->held->len > 0 || vdagent_chardev_pending_output(fe->dev)) {
+    while (fe->held->len > 0 || vdc_chardev_pending_output(fe->dev)) {
         ck_assert_uint_lt(rounds++, 10000);
         fe->budget += 600;
         fe_accept(fe);
     }
-    ck_assert_uint_le(rw.max_pushed, VDAGENT_INPUT_ROOM);
+    ck_assert_uint_le(rw.max_pushed, VDC_INPUT_ROOM);
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), n);
     for (unsigned i = 0; i < n; i++) {
         const GuestAgentMsg *m = msg_at(fe->ga, i, VD_AGENT_CLIPBOARD);

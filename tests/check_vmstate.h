@@ -24,9 +24,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "migration/vmstate.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "migration/vdc-vmstate.h"
 #include "tests/test-util.h"
 #include "tests/test-vmdesc.h"
 
@@ -82,8 +82,8 @@ typedef struct TestState {
 bool u16_ok(void *opaque, int version_id, GError **errp);
 
 /* The description under test ("test", version 2) and its inner struct. */
-extern const VMStateDescription vmstate_inner;
-extern const VMStateDescription vmstate_test;
+extern const VdcVMStateDescription vmstate_inner;
+extern const VdcVMStateDescription vmstate_test;
 
 /* Free @st and its buffers.  NULL is a no-op. */
 void state_free(TestState *st);
@@ -136,7 +136,7 @@ json_object *analyzer_json(const uint8_t *p, size_t len,
 GByteArray *canon_stream(void);
 
 /* A registry with @st as section "test" instance 0. */
-MigrationRegistry *registry_for(TestState *st);
+VdcMigrationRegistry *registry_for(TestState *st);
 
 /* Load @len bytes at @p into a fresh state through the container. */
 bool load_stream(const uint8_t *p, size_t len, TestState *st,
@@ -145,7 +145,7 @@ bool load_stream(const uint8_t *p, size_t len, TestState *st,
 /* The section payload of @st (its vmdesc into @desc, may be NULL); the
  * stream of @reg.  Both must save. */
 GByteArray *save_payload(TestState *st, json_object *desc);
-GByteArray *save_stream(MigrationRegistry *reg);
+GByteArray *save_stream(VdcMigrationRegistry *reg);
 
 /* @got_len bytes at @got are @want's (NULL when empty). */
 void assert_buf(const uint8_t *got, uint32_t got_len,
@@ -154,14 +154,14 @@ void assert_buf(const uint8_t *got, uint32_t got_len,
 /* Every migrated field of @a equals @b's. */
 void assert_state_eq(const TestState *a, const TestState *b);
 
-/* @err is VMSTATE_ERROR @code with exactly @msg. */
+/* @err is VDC_VMSTATE_ERROR @code with exactly @msg. */
 void assert_error(const GError *err, int code, const char *msg);
 
 /* A one-byte section ("t", version 1), for streams of several sections. */
 typedef struct Tiny {
     uint8_t v;
 } Tiny;
-extern const VMStateDescription vmstate_tiny;
+extern const VdcVMStateDescription vmstate_tiny;
 
 /* A TCase named @name of @s with the one test @t. */
 void add_tcase(Suite *s, const char *name, const TTest *t);

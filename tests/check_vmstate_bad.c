@@ -80,10 +80,10 @@ START_TEST(test_truncated_payload)
 {
     g_autoptr(TestState) st = g_new0(TestState, 1);
     g_autofree uint8_t *copy = g_memdup2(canon_payload, _i);
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(copy, _i);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(copy, _i);
     g_autoptr(GError) err = NULL;
     unsigned c = cut_index(_i);
-    bool ok = vmstate_load(s, &vmstate_test, st, 2, &err);
+    bool ok = vdc_vmstate_load(s, &vmstate_test, st, 2, &err);
 
     if (!cuts[c].what) {
         ck_assert_msg(ok, "%s", err ? err->message : "?");
@@ -94,7 +94,7 @@ START_TEST(test_truncated_payload)
             "%s at offset %u: stream truncated", cuts[c].what, cuts[c].off);
 
         ck_assert(!ok);
-        assert_error(err, VMSTATE_ERROR_TRUNCATED, msg);
+        assert_error(err, VDC_VMSTATE_ERROR_TRUNCATED, msg);
         ck_assert_uint_eq(st->post_load_calls, 0);
     }
     /* state_free() frees whatever the load allocated: LSan checks it. */
@@ -151,8 +151,8 @@ static void check_stream_cut(const GByteArray *in, unsigned i)
                               i - JSON_AT);
     }
     CHECK(!ok, "cut %u loaded", i);
-    CHECK(err && err->domain == VMSTATE_ERROR &&
-          err->code == VMSTATE_ERROR_TRUNCATED && strcmp(err->message, msg) == 0,
+    CHECK(err && err->domain == VDC_VMSTATE_ERROR &&
+          err->code == VDC_VMSTATE_ERROR_TRUNCATED && strcmp(err->message, msg) == 0,
           "cut %u: got %d '%s', want '%s'", i, err ? err->code : -1,
           err ? err->message : "", msg);
 }
@@ -184,13 +184,13 @@ START_TEST(test_trailing_garbage)
     ck_assert(!load_stream(in->data, in->len, st, &err));
     msg = g_strdup_printf("1 bytes of trailing garbage at offset %u",
                           CANON_LEN);
-    assert_error(err, VMSTATE_ERROR_INVALID, msg);
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, msg);
 
     /* No vmdesc, but something else after EOF. */
     g_clear_error(&err);
     in->data[VMDESC_AT] = 'x';
     ck_assert(!load_stream(in->data, VMDESC_AT + 1, st, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID, "unexpected byte 0x78 after EOF "
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, "unexpected byte 0x78 after EOF "
                  "at offset 170 (expected the vmdesc 0x06)");
 }
 END_TEST
@@ -207,75 +207,75 @@ static const struct {
     int code;
     const char *msg;            /* exact; ends in '*': a prefix */
 } corrupt[] = {
-    { "vbuffer above max", 26 + 41, { 0, 0, 0, 65 }, 4, VMSTATE_ERROR_INVALID,
+    { "vbuffer above max", 26 + 41, { 0, 0, 0, 65 }, 4, VDC_VMSTATE_ERROR_INVALID,
       SEC "test: field 'data' at offset 71: length 65 above maximum 64" },
-    { "varray above max", 26 + 99, { 0, 0, 0, 4 }, 4, VMSTATE_ERROR_INVALID,
+    { "varray above max", 26 + 99, { 0, 0, 0, 4 }, 4, VDC_VMSTATE_ERROR_INVALID,
       SEC "test: field 'items' at offset 129: count 4 above maximum 3" },
     { "nested vbuffer above max", 26 + 105, { 0, 0, 0, 9 }, 4,
-      VMSTATE_ERROR_INVALID,
+      VDC_VMSTATE_ERROR_INVALID,
       SEC "test: field 'items[0]': test/item: field 'buf' at offset 135: "
       "length 9 above maximum 8" },
     { "huge vbuffer length", 26 + 41, { 0xff, 0xff, 0xff, 0xff }, 4,
-      VMSTATE_ERROR_INVALID, SEC "test: field 'data' at offset 71: "
+      VDC_VMSTATE_ERROR_INVALID, SEC "test: field 'data' at offset 71: "
       "length 4294967295 above maximum 64" },
-    { "bool 2", 26, { 2 }, 1, VMSTATE_ERROR_INVALID,
+    { "bool 2", 26, { 2 }, 1, VDC_VMSTATE_ERROR_INVALID,
       SEC "test: field 'flag' at offset 26: bool value 2 is not 0 or 1" },
-    { "validate", 26 + 2, { 0xff, 0xff }, 2, VMSTATE_ERROR_HOOK,
+    { "validate", 26 + 2, { 0xff, 0xff }, 2, VDC_VMSTATE_ERROR_HOOK,
       SEC "test: field 'u16_ok' at offset 142: u16 0xffff out of range" },
-    { "bad subsection name", 26 + 126, { '_' }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "bad subsection name", 26 + 126, { '_' }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       SEC "unknown subsection 'test_one' in 'test' at offset 146" },
-    { "subsection of another", 26 + 122, { 'x' }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "subsection of another", 26 + 122, { 'x' }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       SEC "unknown subsection 'xest/one' in 'test' at offset 146" },
-    { "unknown subsection", 26 + 129, { 'f' }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "unknown subsection", 26 + 129, { 'f' }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       SEC "unknown subsection 'test/onf' in 'test' at offset 146" },
-    { "name with a NUL", 26 + 127, { 0 }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "name with a NUL", 26 + 127, { 0 }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       SEC "unknown subsection 'test/\\x00ne' in 'test' at offset 146" },
-    { "unknown nested subsection", 26 + 77, { 'b' }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "unknown nested subsection", 26 + 77, { 'b' }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       SEC "test: field 'inner': unknown subsection 'test/inner/extrb' in "
       "'test/inner' at offset 86" },
-    { "subsection too new", 26 + 130, { 0, 0, 0, 2 }, 4, VMSTATE_ERROR_VERSION,
+    { "subsection too new", 26 + 130, { 0, 0, 0, 2 }, 4, VDC_VMSTATE_ERROR_VERSION,
       SEC "subsection 'test/one' in 'test' at offset 146: unsupported "
       "version 2 (supported 1..1)" },
-    { "subsection too old", 26 + 130, { 0, 0, 0, 0 }, 4, VMSTATE_ERROR_VERSION,
+    { "subsection too old", 26 + 130, { 0, 0, 0, 0 }, 4, VDC_VMSTATE_ERROR_VERSION,
       SEC "subsection 'test/one' in 'test' at offset 146: unsupported "
       "version 0 (supported 1..1)" },
-    { "section too new", 22, { 0, 0, 0, 3 }, 4, VMSTATE_ERROR_VERSION,
+    { "section too new", 22, { 0, 0, 0, 3 }, 4, VDC_VMSTATE_ERROR_VERSION,
       "section 'test' instance 0 at offset 8: unsupported version 3 "
       "(supported 1..2)" },
-    { "section too old", 22, { 0, 0, 0, 0 }, 4, VMSTATE_ERROR_VERSION,
+    { "section too old", 22, { 0, 0, 0, 0 }, 4, VDC_VMSTATE_ERROR_VERSION,
       "section 'test' instance 0 at offset 8: unsupported version 0 "
       "(supported 1..2)" },
     { "section version 2^32-1", 22, { 0xff, 0xff, 0xff, 0xff }, 4,
-      VMSTATE_ERROR_VERSION, "section 'test' instance 0 at offset 8: "
+      VDC_VMSTATE_ERROR_VERSION, "section 'test' instance 0 at offset 8: "
       "unsupported version 4294967295 (supported 1..2)" },
-    { "unknown section", 17, { 'T' }, 1, VMSTATE_ERROR_UNKNOWN,
+    { "unknown section", 17, { 'T' }, 1, VDC_VMSTATE_ERROR_UNKNOWN,
       "unknown section 'tesT' instance 0 at offset 8" },
-    { "unknown instance", 18, { 0, 0, 0, 1 }, 4, VMSTATE_ERROR_UNKNOWN,
+    { "unknown instance", 18, { 0, 0, 0, 1 }, 4, VDC_VMSTATE_ERROR_UNKNOWN,
       "unknown section 'test' instance 1 at offset 8" },
-    { "bad magic", 3, { 'N' }, 1, VMSTATE_ERROR_INVALID,
+    { "bad magic", 3, { 'N' }, 1, VDC_VMSTATE_ERROR_INVALID,
       "not a migration stream (magic 0x5145564e at offset 0)" },
-    { "stream version 2", 4, { 0, 0, 0, 2 }, 4, VMSTATE_ERROR_VERSION,
+    { "stream version 2", 4, { 0, 0, 0, 2 }, 4, VDC_VMSTATE_ERROR_VERSION,
       "unsupported stream version 2 at offset 4 (supported 3)" },
-    { "bad footer id", FOOTER_AT + 1, { 0, 0, 0, 1 }, 4, VMSTATE_ERROR_INVALID,
+    { "bad footer id", FOOTER_AT + 1, { 0, 0, 0, 1 }, 4, VDC_VMSTATE_ERROR_INVALID,
       SEC "bad footer at offset 164 (0x7e id 1, expected 0x7e id 0)" },
-    { "bad footer marker", FOOTER_AT, { 0x7f }, 1, VMSTATE_ERROR_INVALID,
+    { "bad footer marker", FOOTER_AT, { 0x7f }, 1, VDC_VMSTATE_ERROR_INVALID,
       SEC "bad footer at offset 164 (0x7f id 0, expected 0x7e id 0)" },
-    { "section type", 8, { 0x03 }, 1, VMSTATE_ERROR_INVALID,
+    { "section type", 8, { 0x03 }, 1, VDC_VMSTATE_ERROR_INVALID,
       "unexpected section type 0x03 at offset 8" },
-    { "vmdesc marker", VMDESC_AT, { 0x07 }, 1, VMSTATE_ERROR_INVALID,
+    { "vmdesc marker", VMDESC_AT, { 0x07 }, 1, VDC_VMSTATE_ERROR_INVALID,
       "unexpected byte 0x07 after EOF at offset 170 (expected the vmdesc "
       "0x06)" },
-    { "vmdesc not an object", JSON_AT, { '[' }, 1, VMSTATE_ERROR_INVALID,
+    { "vmdesc not an object", JSON_AT, { '[' }, 1, VDC_VMSTATE_ERROR_INVALID,
       "vmdesc at offset 175: not a JSON object*" },
-    { "vmdesc with a NUL", JSON_AT + 10, { 0 }, 1, VMSTATE_ERROR_INVALID,
+    { "vmdesc with a NUL", JSON_AT + 10, { 0 }, 1, VDC_VMSTATE_ERROR_INVALID,
       "vmdesc at offset 175: contains a NUL byte" },
-    { "vmdesc not JSON", CANON_LEN - 1, { ' ' }, 1, VMSTATE_ERROR_INVALID,
+    { "vmdesc not JSON", CANON_LEN - 1, { ' ' }, 1, VDC_VMSTATE_ERROR_INVALID,
       "vmdesc at offset 175: not a JSON object*" },
     { "vmdesc longer than the stream", VMDESC_AT + 1, { 0, 0, 0x06, 0xef }, 4,
-      VMSTATE_ERROR_TRUNCATED,
+      VDC_VMSTATE_ERROR_TRUNCATED,
       "vmdesc at offset 171: length 1775 but only 1774 bytes left" },
     { "vmdesc shorter: trailing bytes", VMDESC_AT + 1, { 0, 0, 0x06, 0xed }, 4,
-      VMSTATE_ERROR_INVALID, "vmdesc at offset 175: not a JSON object*" },
+      VDC_VMSTATE_ERROR_INVALID, "vmdesc at offset 175: not a JSON object*" },
 };
 
 START_TEST(test_corrupt)
@@ -290,7 +290,7 @@ START_TEST(test_corrupt)
     ck_assert_msg(!load_stream(in->data, in->len, st, &err), "%s loaded",
                   corrupt[_i].name);
     ck_assert_ptr_nonnull(err);
-    ck_assert_msg(err->domain == VMSTATE_ERROR && err->code == corrupt[_i].code,
+    ck_assert_msg(err->domain == VDC_VMSTATE_ERROR && err->code == corrupt[_i].code,
                   "%s: code %d: %s", corrupt[_i].name, err->code,
                   err->message);
     if (want[wlen - 1] == '*') {
@@ -319,9 +319,9 @@ START_TEST(test_vmdesc_trailing_whitespace)
 
     /* Anything else there is not. */
     in->data[in->len - 1] = 'x';
-    vmstate_free_buffers(&vmstate_test, st);
+    vdc_vmstate_free_buffers(&vmstate_test, st);
     ck_assert(!load_stream(in->data, in->len, st, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID,
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID,
                  "vmdesc at offset 175: bytes after the JSON object");
 }
 END_TEST
@@ -341,7 +341,7 @@ START_TEST(test_duplicate_section)
     g_byte_array_append(in, canon_tail, 5);
     g_byte_array_append(in, &eof, 1);
     ck_assert(!load_stream(in->data, in->len, st, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID,
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID,
                  "section 'test' instance 0 at offset 169: appears twice");
 }
 END_TEST
@@ -350,15 +350,15 @@ START_TEST(test_duplicate_subsection)
 {
     g_autoptr(GByteArray) in = g_byte_array_new();
     g_autoptr(TestState) st = g_new0(TestState, 1);
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
 
     g_byte_array_append(in, canon_payload, PAYLOAD_LEN);
     g_byte_array_append(in, canon_payload + PAYLOAD_SUB_AT,
                         PAYLOAD_LEN - PAYLOAD_SUB_AT);
-    s = migration_stream_new_reader(in->data, in->len);
-    ck_assert(!vmstate_load(s, &vmstate_test, st, 2, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID,
+    s = vdc_migration_stream_new_reader(in->data, in->len);
+    ck_assert(!vdc_vmstate_load(s, &vmstate_test, st, 2, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID,
                  "subsection 'test/one' in 'test' at offset 138: appears twice");
 }
 END_TEST
@@ -368,22 +368,22 @@ END_TEST
 START_TEST(test_pre_save_error)
 {
     g_autoptr(TestState) st = canon_new();
-    g_autoptr(MigrationRegistry) reg = registry_for(st);
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationRegistry) reg = registry_for(st);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
 
     st->fail_pre_save = true;
-    ck_assert(!migration_save(reg, s, &err));
-    assert_error(err, VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
+    ck_assert(!vdc_migration_save(reg, s, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
                  "pre_save at offset 26: pre_save refused");
     ck_assert_uint_eq(st->pre_save_calls, 1);
     ck_assert_uint_eq(st->post_save_calls, 0);
 
     g_clear_error(&err);
-    g_clear_pointer(&s, migration_stream_free);
-    s = migration_stream_new_buffer();
-    ck_assert(!vmstate_save(s, &vmstate_test, st, NULL, &err));
-    assert_error(err, VMSTATE_ERROR_HOOK,
+    g_clear_pointer(&s, vdc_migration_stream_free);
+    s = vdc_migration_stream_new_buffer();
+    ck_assert(!vdc_vmstate_save(s, &vmstate_test, st, NULL, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_HOOK,
                  "test: pre_save at offset 0: pre_save refused");
 }
 END_TEST
@@ -396,25 +396,25 @@ START_TEST(test_post_load_error)
 
     st->fail_post_load = true;
     ck_assert(!load_stream(in->data, in->len, st, &err));
-    assert_error(err, VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
+    assert_error(err, VDC_VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
                  "post_load at offset 164: post_load refused");
     ck_assert_uint_eq(st->post_load_calls, 1);
 
-    /* A VMSTATE_ERROR from a hook keeps its code. */
+    /* A VDC_VMSTATE_ERROR from a hook keeps its code. */
     g_clear_error(&err);
-    vmstate_free_buffers(&vmstate_test, st);
+    vdc_vmstate_free_buffers(&vmstate_test, st);
     st->fail_post_load = false;
     st->post_load_invalid = true;
     ck_assert(!load_stream(in->data, in->len, st, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID, "section 'test' instance 0: test: "
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, "section 'test' instance 0: test: "
                  "post_load at offset 164: n 2 too big");
 
     /* A hook failing without saying why. */
     g_clear_error(&err);
-    vmstate_free_buffers(&vmstate_test, st);
+    vdc_vmstate_free_buffers(&vmstate_test, st);
     st->fail_silently = true;
     ck_assert(!load_stream(in->data, in->len, st, &err));
-    assert_error(err, VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
+    assert_error(err, VDC_VMSTATE_ERROR_HOOK, "section 'test' instance 0: test: "
                  "post_load at offset 164: failed");
 }
 END_TEST
@@ -423,31 +423,31 @@ END_TEST
 START_TEST(test_save_refuses_bad_state)
 {
     g_autoptr(TestState) st = canon_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
 
     st->n = 4;
-    ck_assert(!vmstate_save(s, &vmstate_test, st, NULL, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID,
+    ck_assert(!vdc_vmstate_save(s, &vmstate_test, st, NULL, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID,
                  "test: field 'items' at offset 103: count 4 above maximum 3");
     ck_assert_uint_eq(st->post_save_calls, 1);   /* pre_save had passed */
     st->n = 2;
 
     g_clear_error(&err);
-    g_clear_pointer(&s, migration_stream_free);
-    s = migration_stream_new_buffer();
+    g_clear_pointer(&s, vdc_migration_stream_free);
+    s = vdc_migration_stream_new_buffer();
     st->len = 4;        /* a NULL buffer must not be written either */
     g_clear_pointer(&st->data, g_free);
-    ck_assert(!vmstate_save(s, &vmstate_test, st, NULL, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID, "test: field 'data' at offset "
+    ck_assert(!vdc_vmstate_save(s, &vmstate_test, st, NULL, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, "test: field 'data' at offset "
                  "45: no buffer for length 4");
     st->len = 65;
     st->data = g_malloc0(65);
     g_clear_error(&err);
-    g_clear_pointer(&s, migration_stream_free);
-    s = migration_stream_new_buffer();
-    ck_assert(!vmstate_save(s, &vmstate_test, st, NULL, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID, "test: field 'data' at offset "
+    g_clear_pointer(&s, vdc_migration_stream_free);
+    s = vdc_migration_stream_new_buffer();
+    ck_assert(!vdc_vmstate_save(s, &vmstate_test, st, NULL, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, "test: field 'data' at offset "
                  "45: length 65 above maximum 64");
     st->len = 0;
 }
@@ -461,37 +461,37 @@ typedef struct BadState {
 } BadState;
 
 /* The VBUFFER's length row comes after it. */
-static const VMStateDescription vmstate_bad_order = {
+static const VdcVMStateDescription vmstate_bad_order = {
     .name = "bad",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_VBUFFER_UINT32(data, BadState, len, 8),
-        VMSTATE_UINT32(len, BadState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_VBUFFER_UINT32(data, BadState, len, 8),
+        VDC_VMSTATE_UINT32(len, BadState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_bad_sub_child = {
+static const VdcVMStateDescription vmstate_bad_sub_child = {
     .name = "other/child",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(len, BadState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT32(len, BadState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 /* A subsection not named "bad2/...". */
-static const VMStateDescription vmstate_bad_sub = {
+static const VdcVMStateDescription vmstate_bad_sub = {
     .name = "bad2",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(len, BadState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT32(len, BadState),
+        VDC_VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription *const[]) {
+    .subsections = (const VdcVMStateDescription *const[]) {
         &vmstate_bad_sub_child,
         NULL
     },
@@ -508,7 +508,7 @@ static void count_critical(const gchar *domain, GLogLevelFlags level,
 START_TEST(test_malformed_table)
 {
     static const uint8_t zeros[8];
-    const VMStateDescription *bad[] = { &vmstate_bad_order, &vmstate_bad_sub };
+    const VdcVMStateDescription *bad[] = { &vmstate_bad_order, &vmstate_bad_sub };
     GLogLevelFlags fatal = g_log_set_always_fatal(G_LOG_FATAL_MASK);
     guint handler = g_log_set_handler("migration", G_LOG_LEVEL_CRITICAL,
                                       count_critical, NULL);
@@ -516,22 +516,22 @@ START_TEST(test_malformed_table)
     size_t i;
 
     for (i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autoptr(MigrationStream) out = migration_stream_new_buffer();
-        g_autoptr(MigrationStream) in = migration_stream_new_reader(zeros, 8);
+        g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
+        g_autoptr(VdcMigrationStream) in = vdc_migration_stream_new_reader(zeros, 8);
         g_autoptr(GError) err = NULL;
         g_autofree char *msg = g_strdup_printf(
             "vmstate: malformed description '%s'", bad[i]->name);
         size_t len;
 
         criticals = 0;
-        ck_assert(!vmstate_save(out, bad[i], &st, NULL, &err));
-        assert_error(err, VMSTATE_ERROR_INVALID, msg);
-        migration_stream_data(out, &len);
+        ck_assert(!vdc_vmstate_save(out, bad[i], &st, NULL, &err));
+        assert_error(err, VDC_VMSTATE_ERROR_INVALID, msg);
+        vdc_migration_stream_data(out, &len);
         ck_assert_uint_eq(len, 0);
         g_clear_error(&err);
-        ck_assert(!vmstate_load(in, bad[i], &st, 1, &err));
-        assert_error(err, VMSTATE_ERROR_INVALID, msg);
-        ck_assert_uint_eq(migration_stream_offset(in), 0);
+        ck_assert(!vdc_vmstate_load(in, bad[i], &st, 1, &err));
+        assert_error(err, VDC_VMSTATE_ERROR_INVALID, msg);
+        ck_assert_uint_eq(vdc_migration_stream_offset(in), 0);
         ck_assert_uint_eq(criticals, 2);
     }
     g_log_remove_handler("migration", handler);

@@ -29,7 +29,7 @@ END_TEST
 START_TEST(test_save_stream_bytes)
 {
     g_autoptr(TestState) st = canon_new();
-    g_autoptr(MigrationRegistry) reg = registry_for(st);
+    g_autoptr(VdcMigrationRegistry) reg = registry_for(st);
     g_autoptr(GByteArray) out = save_stream(reg);
     g_autoptr(GByteArray) want = canon_stream();
 
@@ -68,15 +68,15 @@ START_TEST(test_load_canonical)
 {
     g_autoptr(TestState) want = canon_new();
     g_autoptr(TestState) st = g_new0(TestState, 1);
-    g_autoptr(MigrationStream) s =
-        migration_stream_new_reader(canon_payload, PAYLOAD_LEN);
+    g_autoptr(VdcMigrationStream) s =
+        vdc_migration_stream_new_reader(canon_payload, PAYLOAD_LEN);
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) again = NULL;
 
-    ck_assert_msg(vmstate_load(s, &vmstate_test, st, 2, &err), "%s",
+    ck_assert_msg(vdc_vmstate_load(s, &vmstate_test, st, 2, &err), "%s",
                   err ? err->message : "?");
-    ck_assert_uint_eq(migration_stream_offset(s), PAYLOAD_LEN);
-    ck_assert(migration_stream_at_end(s));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), PAYLOAD_LEN);
+    ck_assert(vdc_migration_stream_at_end(s));
     assert_state_eq(st, want);
     ck_assert_uint_eq(st->pre_load_calls, 1);
     ck_assert_uint_eq(st->post_load_calls, 1);
@@ -111,16 +111,16 @@ START_TEST(test_round_trip_variants)
     for (variant = 0; variant < 4; variant++) {
         g_autoptr(TestState) src = canon_new();
         g_autoptr(TestState) dst = g_new0(TestState, 1);
-        g_autoptr(MigrationRegistry) sreg = registry_for(src);
-        g_autoptr(MigrationRegistry) dreg = registry_for(dst);
+        g_autoptr(VdcMigrationRegistry) sreg = registry_for(src);
+        g_autoptr(VdcMigrationRegistry) dreg = registry_for(dst);
         g_autoptr(GByteArray) out = NULL;
-        g_autoptr(MigrationStream) in = NULL;
+        g_autoptr(VdcMigrationStream) in = NULL;
         g_autoptr(GError) err = NULL;
         uint32_t i;
 
         switch (variant) {
         case 0:         /* nothing optional */
-            vmstate_free_buffers(&vmstate_test, src);
+            vdc_vmstate_free_buffers(&vmstate_test, src);
             src->n = 0;
             src->inner.extra = 0;
             break;
@@ -150,8 +150,8 @@ START_TEST(test_round_trip_variants)
             break;
         }
         out = save_stream(sreg);
-        in = migration_stream_new_reader(out->data, out->len);
-        ck_assert_msg(migration_load(dreg, in, &err), "variant %u: %s",
+        in = vdc_migration_stream_new_reader(out->data, out->len);
+        ck_assert_msg(vdc_migration_load(dreg, in, &err), "variant %u: %s",
                       variant, err ? err->message : "?");
         assert_state_eq(dst, src);
     }
@@ -163,7 +163,7 @@ START_TEST(test_load_version_1)
 {
     g_autoptr(TestState) want = canon_new();
     g_autoptr(TestState) st = g_new0(TestState, 1);
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
     uint8_t v1[PAYLOAD_LEN - 4];
 
@@ -171,10 +171,10 @@ START_TEST(test_load_version_1)
     memcpy(v1 + PAYLOAD_V2_AT, canon_payload + PAYLOAD_V2_AT + 4,
            PAYLOAD_LEN - PAYLOAD_V2_AT - 4);
     st->v2 = 0x55;
-    s = migration_stream_new_reader(v1, sizeof(v1));
-    ck_assert_msg(vmstate_load(s, &vmstate_test, st, 1, &err), "%s",
+    s = vdc_migration_stream_new_reader(v1, sizeof(v1));
+    ck_assert_msg(vdc_vmstate_load(s, &vmstate_test, st, 1, &err), "%s",
                   err ? err->message : "?");
-    ck_assert(migration_stream_at_end(s));
+    ck_assert(vdc_migration_stream_at_end(s));
     want->v2 = 0x55;
     assert_state_eq(st, want);
     ck_assert_int_eq(st->post_load_version, 1);
@@ -184,18 +184,18 @@ END_TEST
 START_TEST(test_load_version_bounds)
 {
     g_autoptr(TestState) st = g_new0(TestState, 1);
-    g_autoptr(MigrationStream) s =
-        migration_stream_new_reader(canon_payload, PAYLOAD_LEN);
+    g_autoptr(VdcMigrationStream) s =
+        vdc_migration_stream_new_reader(canon_payload, PAYLOAD_LEN);
     g_autoptr(GError) err = NULL;
 
-    ck_assert(!vmstate_load(s, &vmstate_test, st, 3, &err));
-    assert_error(err, VMSTATE_ERROR_VERSION,
+    ck_assert(!vdc_vmstate_load(s, &vmstate_test, st, 3, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_VERSION,
                  "test: unsupported version 3 (supported 1..2)");
     g_clear_error(&err);
-    ck_assert(!vmstate_load(s, &vmstate_test, st, 0, &err));
-    assert_error(err, VMSTATE_ERROR_VERSION,
+    ck_assert(!vdc_vmstate_load(s, &vmstate_test, st, 0, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_VERSION,
                  "test: unsupported version 0 (supported 1..2)");
-    ck_assert_uint_eq(migration_stream_offset(s), 0);
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 0);
     ck_assert_uint_eq(st->pre_load_calls, 0);
 }
 END_TEST
@@ -205,7 +205,7 @@ END_TEST
 START_TEST(test_vmdesc_matches_file)
 {
     g_autoptr(TestState) st = canon_new();
-    g_autoptr(MigrationRegistry) reg = registry_for(st);
+    g_autoptr(VdcMigrationRegistry) reg = registry_for(st);
     g_autoptr(GByteArray) out = save_stream(reg);
     json_object *want = expected_desc();
     json_object *got;
@@ -230,7 +230,7 @@ START_TEST(test_vmdesc_matches_file)
 }
 END_TEST
 
-/* vmstate_save's own part of a device: vmsd_name, version, fields, subs. */
+/* vdc_vmstate_save's own part of a device: vmsd_name, version, fields, subs. */
 START_TEST(test_vmdesc_of_vmstate_save)
 {
     g_autoptr(TestState) st = canon_new();
@@ -327,7 +327,7 @@ END_TEST
  * a device); every stream must be found by
  * analyze-migration.py's search, be minimally padded and stay valid JSON.
  */
-static void pad_check(MigrationRegistry *reg, uint8_t *seen, size_t nseen,
+static void pad_check(VdcMigrationRegistry *reg, uint8_t *seen, size_t nseen,
                       unsigned *padded)
 {
     g_autoptr(GByteArray) out = save_stream(reg);
@@ -374,26 +374,26 @@ START_TEST(test_vmdesc_padding)
     };
 
     for (r = 0; r < G_N_ELEMENTS(runs); r++) {
-        g_autoptr(MigrationRegistry) reg = migration_registry_new();
+        g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
 
         for (k = 0; k < runs[r].from; k++) {
             g_autofree char *id = g_strdup_printf("s%03u", k);
 
-            ck_assert(migration_register(reg, id, 0, &vmstate_tiny, &tiny, NULL));
+            ck_assert(vdc_migration_register(reg, id, 0, &vmstate_tiny, &tiny, NULL));
         }
         for (; k <= runs[r].to; k++) {
             for (idlen = 1; idlen <= 255; idlen++) {
                 g_autofree char *id = g_strnfill(idlen, 'a');
 
-                ck_assert(migration_register(reg, id, 0, &vmstate_tiny,
+                ck_assert(vdc_migration_register(reg, id, 0, &vmstate_tiny,
                                              &tiny, NULL));
                 pad_check(reg, seen, 0x7d00, &padded);
-                migration_unregister(reg, id, 0);
+                vdc_migration_unregister(reg, id, 0);
             }
             if (k < runs[r].to) {
                 g_autofree char *id = g_strdup_printf("s%03u", k);
 
-                ck_assert(migration_register(reg, id, 0, &vmstate_tiny,
+                ck_assert(vdc_migration_register(reg, id, 0, &vmstate_tiny,
                                              &tiny, NULL));
             }
         }

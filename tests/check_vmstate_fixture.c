@@ -45,7 +45,7 @@ static bool test_post_load(void *opaque, int version_id, GError **errp)
         return false;
     }
     if (st->post_load_invalid) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "n %u too big", st->n);
         return false;
     }
@@ -82,79 +82,79 @@ static bool two_needed(void *opaque)
     return st->two != 0;
 }
 
-static const VMStateDescription vmstate_inner_extra = {
+static const VdcVMStateDescription vmstate_inner_extra = {
     .name = "test/inner/extra",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = inner_extra_needed,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT8(extra, TestInner),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT8(extra, TestInner),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-const VMStateDescription vmstate_inner = {
+const VdcVMStateDescription vmstate_inner = {
     .name = "test/inner",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(a, TestInner),
-        VMSTATE_UINT16(b, TestInner),
-        VMSTATE_UINT32(blen, TestInner),
-        VMSTATE_VBUFFER_UINT32(blob, TestInner, blen, 4),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT32(a, TestInner),
+        VDC_VMSTATE_UINT16(b, TestInner),
+        VDC_VMSTATE_UINT32(blen, TestInner),
+        VDC_VMSTATE_VBUFFER_UINT32(blob, TestInner, blen, 4),
+        VDC_VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription *const[]) {
+    .subsections = (const VdcVMStateDescription *const[]) {
         &vmstate_inner_extra,
         NULL
     },
 };
 
-static const VMStateDescription vmstate_point = {
+static const VdcVMStateDescription vmstate_point = {
     .name = "test/point",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_INT32(x, TestPoint),
-        VMSTATE_INT32(y, TestPoint),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_INT32(x, TestPoint),
+        VDC_VMSTATE_INT32(y, TestPoint),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_item = {
+static const VdcVMStateDescription vmstate_item = {
     .name = "test/item",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT16(id, TestItem),
-        VMSTATE_UINT32(len, TestItem),
-        VMSTATE_VBUFFER_UINT32(buf, TestItem, len, 8),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT16(id, TestItem),
+        VDC_VMSTATE_UINT32(len, TestItem),
+        VDC_VMSTATE_VBUFFER_UINT32(buf, TestItem, len, 8),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_one = {
+static const VdcVMStateDescription vmstate_one = {
     .name = "test/one",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(one, TestState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT32(one, TestState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_two = {
+static const VdcVMStateDescription vmstate_two = {
     .name = "test/two",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = two_needed,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(two, TestState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT64(two, TestState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-const VMStateDescription vmstate_test = {
+const VdcVMStateDescription vmstate_test = {
     .name = "test",
     .version_id = 2,
     .minimum_version_id = 1,
@@ -162,28 +162,28 @@ const VMStateDescription vmstate_test = {
     .post_save = test_post_save,
     .pre_load = test_pre_load,
     .post_load = test_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_BOOL(flag, TestState),
-        VMSTATE_UINT8(u8, TestState),
-        VMSTATE_UINT16(u16, TestState),
-        VMSTATE_UINT32(u32, TestState),
-        VMSTATE_UINT64(u64, TestState),
-        VMSTATE_INT32(i32, TestState),
-        VMSTATE_UINT32_ARRAY(words, TestState, 3),
-        VMSTATE_UINT8_ARRAY(bytes, TestState, 4),
-        VMSTATE_BUFFER(raw, TestState, 5),
-        VMSTATE_UINT32(len, TestState),
-        VMSTATE_VBUFFER_UINT32(data, TestState, len, 64),
-        VMSTATE_STRUCT(inner, TestState, vmstate_inner, TestInner),
-        VMSTATE_STRUCT_ARRAY(points, TestState, 2, vmstate_point, TestPoint),
-        VMSTATE_UINT32(n, TestState),
-        VMSTATE_STRUCT_VARRAY_UINT32(items, TestState, n, 3, vmstate_item,
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_BOOL(flag, TestState),
+        VDC_VMSTATE_UINT8(u8, TestState),
+        VDC_VMSTATE_UINT16(u16, TestState),
+        VDC_VMSTATE_UINT32(u32, TestState),
+        VDC_VMSTATE_UINT64(u64, TestState),
+        VDC_VMSTATE_INT32(i32, TestState),
+        VDC_VMSTATE_UINT32_ARRAY(words, TestState, 3),
+        VDC_VMSTATE_UINT8_ARRAY(bytes, TestState, 4),
+        VDC_VMSTATE_BUFFER(raw, TestState, 5),
+        VDC_VMSTATE_UINT32(len, TestState),
+        VDC_VMSTATE_VBUFFER_UINT32(data, TestState, len, 64),
+        VDC_VMSTATE_STRUCT(inner, TestState, vmstate_inner, TestInner),
+        VDC_VMSTATE_STRUCT_ARRAY(points, TestState, 2, vmstate_point, TestPoint),
+        VDC_VMSTATE_UINT32(n, TestState),
+        VDC_VMSTATE_STRUCT_VARRAY_UINT32(items, TestState, n, 3, vmstate_item,
                                      TestItem),
-        VMSTATE_VALIDATE("u16_ok", u16_ok),
-        VMSTATE_UINT32_V(v2, TestState, 2),
-        VMSTATE_END_OF_LIST()
+        VDC_VMSTATE_VALIDATE("u16_ok", u16_ok),
+        VDC_VMSTATE_UINT32_V(v2, TestState, 2),
+        VDC_VMSTATE_END_OF_LIST()
     },
-    .subsections = (const VMStateDescription *const[]) {
+    .subsections = (const VdcVMStateDescription *const[]) {
         &vmstate_one,
         &vmstate_two,
         NULL
@@ -193,7 +193,7 @@ const VMStateDescription vmstate_test = {
 void state_free(TestState *st)
 {
     if (st) {
-        vmstate_free_buffers(&vmstate_test, st);
+        vdc_vmstate_free_buffers(&vmstate_test, st);
         g_free(st);
     }
 }
@@ -352,50 +352,50 @@ GByteArray *canon_stream(void)
     return out;
 }
 
-MigrationRegistry *registry_for(TestState *st)
+VdcMigrationRegistry *registry_for(TestState *st)
 {
-    MigrationRegistry *reg = migration_registry_new();
+    VdcMigrationRegistry *reg = vdc_migration_registry_new();
 
-    ck_assert(migration_register(reg, "test", 0, &vmstate_test, st, NULL));
+    ck_assert(vdc_migration_register(reg, "test", 0, &vmstate_test, st, NULL));
     return reg;
 }
 
 bool load_stream(const uint8_t *p, size_t len, TestState *st,
                  GError **errp)
 {
-    g_autoptr(MigrationRegistry) reg = registry_for(st);
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(p, len);
+    g_autoptr(VdcMigrationRegistry) reg = registry_for(st);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(p, len);
 
-    return migration_load(reg, s, errp);
+    return vdc_migration_load(reg, s, errp);
 }
 
 GByteArray *save_payload(TestState *st, json_object *desc)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     GByteArray *out = g_byte_array_new();
     const uint8_t *p;
     size_t len;
 
-    ck_assert_msg(vmstate_save(s, &vmstate_test, st, desc, &err),
+    ck_assert_msg(vdc_vmstate_save(s, &vmstate_test, st, desc, &err),
                   "%s", err ? err->message : "?");
     ck_assert_ptr_null(err);
-    p = migration_stream_data(s, &len);
+    p = vdc_migration_stream_data(s, &len);
     g_byte_array_append(out, p, len);
     return out;
 }
 
-GByteArray *save_stream(MigrationRegistry *reg)
+GByteArray *save_stream(VdcMigrationRegistry *reg)
 {
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     g_autoptr(GError) err = NULL;
     GByteArray *out = g_byte_array_new();
     const uint8_t *p;
     size_t len;
 
-    ck_assert_msg(migration_save(reg, s, &err), "%s",
+    ck_assert_msg(vdc_migration_save(reg, s, &err), "%s",
                   err ? err->message : "?");
-    p = migration_stream_data(s, &len);
+    p = vdc_migration_stream_data(s, &len);
     g_byte_array_append(out, p, len);
     return out;
 }
@@ -448,19 +448,19 @@ void assert_state_eq(const TestState *a, const TestState *b)
 void assert_error(const GError *err, int code, const char *msg)
 {
     ck_assert_ptr_nonnull(err);
-    ck_assert_msg(err->domain == VMSTATE_ERROR, "domain %s: %s",
+    ck_assert_msg(err->domain == VDC_VMSTATE_ERROR, "domain %s: %s",
                   g_quark_to_string(err->domain), err->message);
     ck_assert_int_eq(err->code, code);
     ck_assert_str_eq(err->message, msg);
 }
 
-const VMStateDescription vmstate_tiny = {
+const VdcVMStateDescription vmstate_tiny = {
     .name = "t",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT8(v, Tiny),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT8(v, Tiny),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 

@@ -27,16 +27,16 @@ typedef struct Wrap {
     uint8_t z[4];
 } Wrap;
 
-static const VMStateDescription vmstate_wrap = {
+static const VdcVMStateDescription vmstate_wrap = {
     .name = "wrap",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_STRUCT(inner, Wrap, vmstate_inner, TestInner),
-        VMSTATE_UINT8(x, Wrap),
-        VMSTATE_UINT8(y, Wrap),
-        VMSTATE_BUFFER(z, Wrap, 4),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_STRUCT(inner, Wrap, vmstate_inner, TestInner),
+        VDC_VMSTATE_UINT8(x, Wrap),
+        VDC_VMSTATE_UINT8(y, Wrap),
+        VDC_VMSTATE_BUFFER(z, Wrap, 4),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -53,20 +53,20 @@ START_TEST(test_nested_then_0x05)
         Wrap src = { .inner = { .a = 1, .extra = extra ? 9 : 0 },
                      .x = 0x05, .y = 16, .z = { 't', 'e', 's', 't' } };
         Wrap dst = { .x = 0 };
-        g_autoptr(MigrationStream) out = migration_stream_new_buffer();
-        g_autoptr(MigrationStream) in = NULL;
+        g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
+        g_autoptr(VdcMigrationStream) in = NULL;
         g_autoptr(GError) err = NULL;
         const uint8_t *p;
         size_t len;
 
-        ck_assert(vmstate_save(out, &vmstate_wrap, &src, NULL, &err));
-        p = migration_stream_data(out, &len);
+        ck_assert(vdc_vmstate_save(out, &vmstate_wrap, &src, NULL, &err));
+        p = vdc_migration_stream_data(out, &len);
         ck_assert_uint_eq(len, 10 + (extra ? 23 : 0) + 6);
         ck_assert_mem_eq(p + len - 6, want_tail, 6);
-        in = migration_stream_new_reader(p, len);
-        ck_assert_msg(vmstate_load(in, &vmstate_wrap, &dst, 1, &err), "%s",
+        in = vdc_migration_stream_new_reader(p, len);
+        ck_assert_msg(vdc_vmstate_load(in, &vmstate_wrap, &dst, 1, &err), "%s",
                       err ? err->message : "?");
-        ck_assert(migration_stream_at_end(in));
+        ck_assert(vdc_migration_stream_at_end(in));
         ck_assert_uint_eq(dst.inner.a, 1);
         ck_assert_uint_eq(dst.inner.extra, extra ? 9 : 0);
         ck_assert_uint_eq(dst.x, 0x05);
@@ -95,24 +95,24 @@ START_TEST(test_registry)
         "{\"name\":\"u\",\"instance_id\":0,\"vmsd_name\":\"t\",\"version\":1,"
         "\"fields\":[{\"name\":\"v\",\"type\":\"uint8\",\"size\":1}]}]}";
     Tiny a = { 0xaa }, b = { 0xbb }, c = { 0 }, d = { 0 };
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationRegistry) dreg = migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) dreg = vdc_migration_registry_new();
     g_autoptr(GByteArray) out = NULL;
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationStream) in = NULL;
     g_autoptr(GError) err = NULL;
     uint32_t jlen;
 
-    ck_assert(migration_register(reg, "t", 5, &vmstate_tiny, &a, NULL));
-    ck_assert(!migration_register(reg, "t", 5, &vmstate_tiny, &b, &err));
-    ck_assert_int_eq(err->code, VMSTATE_ERROR_DUPLICATE);
+    ck_assert(vdc_migration_register(reg, "t", 5, &vmstate_tiny, &a, NULL));
+    ck_assert(!vdc_migration_register(reg, "t", 5, &vmstate_tiny, &b, &err));
+    ck_assert_int_eq(err->code, VDC_VMSTATE_ERROR_DUPLICATE);
     ck_assert_str_eq(err->message,
                      "section 't' instance 5 is already registered");
     g_clear_error(&err);
-    ck_assert(!migration_register(reg, "t", 5, &vmstate_tiny, &b, NULL));
-    ck_assert(migration_register(reg, "gone", 0, &vmstate_tiny, &b, NULL));
-    ck_assert(migration_register(reg, "u", 0, &vmstate_tiny, &b, NULL));
-    migration_unregister(reg, "gone", 0);
-    migration_unregister(reg, "never", 0);
+    ck_assert(!vdc_migration_register(reg, "t", 5, &vmstate_tiny, &b, NULL));
+    ck_assert(vdc_migration_register(reg, "gone", 0, &vmstate_tiny, &b, NULL));
+    ck_assert(vdc_migration_register(reg, "u", 0, &vmstate_tiny, &b, NULL));
+    vdc_migration_unregister(reg, "gone", 0);
+    vdc_migration_unregister(reg, "never", 0);
     out = save_stream(reg);
     ck_assert_uint_eq(out->len, sizeof(want) + 4 + strlen(want_json));
     ck_assert_mem_eq(out->data, want, sizeof(want));
@@ -124,10 +124,10 @@ START_TEST(test_registry)
     ck_assert_mem_eq(out->data + sizeof(want) + 4, want_json, jlen);
 
     /* Registration order does not matter on load. */
-    ck_assert(migration_register(dreg, "u", 0, &vmstate_tiny, &d, NULL));
-    ck_assert(migration_register(dreg, "t", 5, &vmstate_tiny, &c, NULL));
-    in = migration_stream_new_reader(out->data, out->len);
-    ck_assert_msg(migration_load(dreg, in, &err), "%s",
+    ck_assert(vdc_migration_register(dreg, "u", 0, &vmstate_tiny, &d, NULL));
+    ck_assert(vdc_migration_register(dreg, "t", 5, &vmstate_tiny, &c, NULL));
+    in = vdc_migration_stream_new_reader(out->data, out->len);
+    ck_assert_msg(vdc_migration_load(dreg, in, &err), "%s",
                   err ? err->message : "?");
     ck_assert_uint_eq(c.v, 0xaa);
     ck_assert_uint_eq(d.v, 0xbb);
@@ -142,15 +142,15 @@ START_TEST(test_empty_registry)
         '4', '0', '9', '6', ',', '"', 'd', 'e', 'v', 'i', 'c', 'e', 's', '"',
         ':', '[', ']', '}',
     };
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
     g_autoptr(GByteArray) out = save_stream(reg);
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationStream) in = NULL;
     g_autoptr(GError) err = NULL;
 
     ck_assert_uint_eq(out->len, sizeof(want));
     ck_assert_mem_eq(out->data, want, sizeof(want));
-    in = migration_stream_new_reader(out->data, out->len);
-    ck_assert(migration_load(reg, in, &err));
+    in = vdc_migration_stream_new_reader(out->data, out->len);
+    ck_assert(vdc_migration_load(reg, in, &err));
 }
 END_TEST
 
@@ -162,8 +162,8 @@ START_TEST(test_stream_primitives)
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
         0x0c, 0x0d, 0x0e, 0x0f, 'x', 'y',
     };
-    g_autoptr(MigrationStream) out = migration_stream_new_buffer();
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) in = NULL;
     uint8_t b8, peek[3];
     uint16_t b16;
     uint32_t b32;
@@ -171,37 +171,37 @@ START_TEST(test_stream_primitives)
     const uint8_t *p;
     size_t len;
 
-    migration_put_u8(out, 0x01);
-    migration_put_be16(out, 0x0203);
-    migration_put_be32(out, 0x04050607);
-    migration_put_be64(out, 0x08090a0b0c0d0e0full);
-    migration_put_bytes(out, "xy", 2);
-    ck_assert_uint_eq(migration_stream_offset(out), sizeof(want));
-    ck_assert(migration_stream_flush(out, NULL));
-    p = migration_stream_data(out, &len);
+    vdc_migration_put_u8(out, 0x01);
+    vdc_migration_put_be16(out, 0x0203);
+    vdc_migration_put_be32(out, 0x04050607);
+    vdc_migration_put_be64(out, 0x08090a0b0c0d0e0full);
+    vdc_migration_put_bytes(out, "xy", 2);
+    ck_assert_uint_eq(vdc_migration_stream_offset(out), sizeof(want));
+    ck_assert(vdc_migration_stream_flush(out, NULL));
+    p = vdc_migration_stream_data(out, &len);
     ck_assert_uint_eq(len, sizeof(want));
     ck_assert_mem_eq(p, want, sizeof(want));
 
-    in = migration_stream_new_reader(want, sizeof(want));
-    ck_assert(migration_peek_bytes(in, peek, 3));
+    in = vdc_migration_stream_new_reader(want, sizeof(want));
+    ck_assert(vdc_migration_peek_bytes(in, peek, 3));
     ck_assert_mem_eq(peek, want, 3);
-    ck_assert_uint_eq(migration_stream_offset(in), 0);
-    ck_assert(migration_get_u8(in, &b8) && b8 == 0x01);
-    ck_assert(migration_get_be16(in, &b16) && b16 == 0x0203);
-    ck_assert(migration_get_be32(in, &b32) && b32 == 0x04050607);
-    ck_assert(migration_get_be64(in, &b64) && b64 == 0x08090a0b0c0d0e0full);
-    ck_assert(!migration_peek_bytes(in, peek, 3));
-    ck_assert_ptr_null(migration_stream_error(in));    /* peeks are free */
-    ck_assert(migration_peek_u8(in, &b8) && b8 == 'x');
-    ck_assert(!migration_stream_at_end(in));
-    ck_assert(!migration_get_be32(in, &b32));
+    ck_assert_uint_eq(vdc_migration_stream_offset(in), 0);
+    ck_assert(vdc_migration_get_u8(in, &b8) && b8 == 0x01);
+    ck_assert(vdc_migration_get_be16(in, &b16) && b16 == 0x0203);
+    ck_assert(vdc_migration_get_be32(in, &b32) && b32 == 0x04050607);
+    ck_assert(vdc_migration_get_be64(in, &b64) && b64 == 0x08090a0b0c0d0e0full);
+    ck_assert(!vdc_migration_peek_bytes(in, peek, 3));
+    ck_assert_ptr_null(vdc_migration_stream_error(in));    /* peeks are free */
+    ck_assert(vdc_migration_peek_u8(in, &b8) && b8 == 'x');
+    ck_assert(!vdc_migration_stream_at_end(in));
+    ck_assert(!vdc_migration_get_be32(in, &b32));
     ck_assert_uint_eq(b32, 0);
-    ck_assert_int_eq(migration_stream_error(in)->code,
-                     VMSTATE_ERROR_TRUNCATED);
+    ck_assert_int_eq(vdc_migration_stream_error(in)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
     /* Sticky: the two bytes that are there are not handed out any more. */
-    ck_assert(!migration_get_u8(in, &b8));
+    ck_assert(!vdc_migration_get_u8(in, &b8));
     ck_assert_uint_eq(b8, 0);
-    ck_assert_uint_eq(migration_stream_offset(in), 15);
+    ck_assert_uint_eq(vdc_migration_stream_offset(in), 15);
 }
 END_TEST
 
@@ -215,15 +215,15 @@ typedef struct BigState {
 
 #define BIG_MAX (8u * 1024 * 1024)
 
-static const VMStateDescription vmstate_big = {
+static const VdcVMStateDescription vmstate_big = {
     .name = "big",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(len, BigState),
-        VMSTATE_VBUFFER_UINT32(data, BigState, len, BIG_MAX),
-        VMSTATE_UINT32(after, BigState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]) {
+        VDC_VMSTATE_UINT32(len, BigState),
+        VDC_VMSTATE_VBUFFER_UINT32(data, BigState, len, BIG_MAX),
+        VDC_VMSTATE_UINT32(after, BigState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -242,7 +242,7 @@ static void big_fill(BigState *b, uint32_t len)
 
 typedef struct Writer {
     int fd;
-    MigrationRegistry *reg;
+    VdcMigrationRegistry *reg;
     bool ok;
     char *error;
     const char *reply;          /* written raw after the stream */
@@ -251,14 +251,14 @@ typedef struct Writer {
 static gpointer writer_main(gpointer opaque)
 {
     Writer *w = opaque;
-    g_autoptr(MigrationStream) s = migration_stream_new_fd(w->fd, true);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_fd(w->fd, true);
     g_autoptr(GError) err = NULL;
 
-    w->ok = migration_save(w->reg, s, &err);
+    w->ok = vdc_migration_save(w->reg, s, &err);
     if (!w->ok) {
         w->error = g_strdup(err->message);
     }
-    g_clear_pointer(&s, migration_stream_free);
+    g_clear_pointer(&s, vdc_migration_stream_free);
     if (w->reply && write(w->fd, w->reply, strlen(w->reply)) < 0) {
         w->ok = false;
     }
@@ -281,9 +281,9 @@ static void on_alarm(int sig)
 START_TEST(test_fd_pipe)
 {
     BigState src = { 0 }, dst = { 0 };
-    g_autoptr(MigrationRegistry) sreg = migration_registry_new();
-    g_autoptr(MigrationRegistry) dreg = migration_registry_new();
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationRegistry) sreg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) dreg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) in = NULL;
     g_autoptr(GError) err = NULL;
     struct sigaction sa = { .sa_handler = on_alarm };
     struct itimerval every = { { 0, 200 }, { 0, 200 } };
@@ -295,8 +295,8 @@ START_TEST(test_fd_pipe)
     bool ok;
 
     big_fill(&src, 4u * 1024 * 1024);
-    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
-    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
+    ck_assert(vdc_migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
+    ck_assert(vdc_migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
     ck_assert_int_eq(pipe(fds), 0);
     sigemptyset(&sa.sa_mask);
     ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
@@ -304,8 +304,8 @@ START_TEST(test_fd_pipe)
 
     w.fd = fds[1];
     thread = g_thread_new("writer", writer_main, &w);
-    in = migration_stream_new_fd(fds[0], false);
-    ok = migration_load(dreg, in, &err);
+    in = vdc_migration_stream_new_fd(fds[0], false);
+    ok = vdc_migration_load(dreg, in, &err);
     g_thread_join(thread);
     setitimer(ITIMER_REAL, &off, NULL);
 
@@ -318,8 +318,8 @@ START_TEST(test_fd_pipe)
     ck_assert_str_eq(reply, "REPLY");
     ck_assert_int_gt(alarms, 0);
     close(fds[0]);
-    vmstate_free_buffers(&vmstate_big, &src);
-    vmstate_free_buffers(&vmstate_big, &dst);
+    vdc_vmstate_free_buffers(&vmstate_big, &src);
+    vdc_vmstate_free_buffers(&vmstate_big, &dst);
     g_free(w.error);
 }
 END_TEST
@@ -328,9 +328,9 @@ END_TEST
 START_TEST(test_fd_nonblocking)
 {
     BigState src = { 0 }, dst = { 0 };
-    g_autoptr(MigrationRegistry) sreg = migration_registry_new();
-    g_autoptr(MigrationRegistry) dreg = migration_registry_new();
-    g_autoptr(MigrationStream) in = NULL;
+    g_autoptr(VdcMigrationRegistry) sreg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationRegistry) dreg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) in = NULL;
     g_autoptr(GError) err = NULL;
     Writer w = { .reg = sreg };
     GThread *thread;
@@ -338,22 +338,22 @@ START_TEST(test_fd_nonblocking)
     bool ok;
 
     big_fill(&src, 1024 * 1024);
-    ck_assert(migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
-    ck_assert(migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
+    ck_assert(vdc_migration_register(sreg, "big", 0, &vmstate_big, &src, NULL));
+    ck_assert(vdc_migration_register(dreg, "big", 0, &vmstate_big, &dst, NULL));
     ck_assert_int_eq(pipe(fds), 0);
     ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
     ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
     w.fd = fds[1];
     thread = g_thread_new("writer", writer_main, &w);
-    in = migration_stream_new_fd(fds[0], false);
-    ok = migration_load(dreg, in, &err);
+    in = vdc_migration_stream_new_fd(fds[0], false);
+    ok = vdc_migration_load(dreg, in, &err);
     g_thread_join(thread);
     ck_assert_msg(w.ok, "writer: %s", w.error ? w.error : "?");
     ck_assert_msg(ok, "%s", err ? err->message : "?");
     ck_assert_mem_eq(dst.data, src.data, src.len);
     close(fds[0]);
-    vmstate_free_buffers(&vmstate_big, &src);
-    vmstate_free_buffers(&vmstate_big, &dst);
+    vdc_vmstate_free_buffers(&vmstate_big, &src);
+    vdc_vmstate_free_buffers(&vmstate_big, &dst);
 }
 END_TEST
 
@@ -372,19 +372,19 @@ START_TEST(test_fd_file)
 {
     g_autoptr(TestState) src = canon_new();
     g_autoptr(TestState) dst = g_new0(TestState, 1);
-    g_autoptr(MigrationRegistry) sreg = registry_for(src);
-    g_autoptr(MigrationRegistry) dreg = registry_for(dst);
+    g_autoptr(VdcMigrationRegistry) sreg = registry_for(src);
+    g_autoptr(VdcMigrationRegistry) dreg = registry_for(dst);
     g_autoptr(GByteArray) want = canon_stream();
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *path = NULL;
     g_autofree uint8_t *got = g_malloc(CANON_LEN + 8);
     int fd = tmp_file(&path);
 
-    s = migration_stream_new_fd(fd, true);
-    ck_assert(migration_save(sreg, s, &err));
-    ck_assert_uint_eq(migration_stream_offset(s), CANON_LEN);
-    g_clear_pointer(&s, migration_stream_free);
+    s = vdc_migration_stream_new_fd(fd, true);
+    ck_assert(vdc_migration_save(sreg, s, &err));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), CANON_LEN);
+    g_clear_pointer(&s, vdc_migration_stream_free);
     ck_assert_int_eq(write(fd, "MORE", 4), 4);
 
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
@@ -392,11 +392,11 @@ START_TEST(test_fd_file)
     ck_assert_mem_eq(got, want->data, CANON_LEN);
 
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    s = migration_stream_new_fd(fd, false);
-    ck_assert_msg(migration_load(dreg, s, &err), "%s",
+    s = vdc_migration_stream_new_fd(fd, false);
+    ck_assert_msg(vdc_migration_load(dreg, s, &err), "%s",
                   err ? err->message : "?");
     assert_state_eq(dst, src);
-    ck_assert_uint_eq(migration_stream_offset(s), CANON_LEN);
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), CANON_LEN);
     ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), CANON_LEN);
     close(fd);
     unlink(path);
@@ -408,9 +408,9 @@ START_TEST(test_fd_errors)
 {
     g_autoptr(TestState) st = canon_new();
     g_autoptr(TestState) dst = g_new0(TestState, 1);
-    g_autoptr(MigrationRegistry) reg = registry_for(st);
-    g_autoptr(MigrationRegistry) dreg = registry_for(dst);
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationRegistry) reg = registry_for(st);
+    g_autoptr(VdcMigrationRegistry) dreg = registry_for(dst);
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *path = NULL;
     g_autofree char *msg = NULL;
@@ -421,37 +421,37 @@ START_TEST(test_fd_errors)
     ck_assert_int_eq(write(fd, canon_payload, PAYLOAD_LEN), PAYLOAD_LEN);
     ck_assert_int_eq(write(fd, canon_tail, 6), 6);
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    s = migration_stream_new_fd(fd, false);
-    ck_assert(!migration_load(dreg, s, &err));
-    assert_error(err, VMSTATE_ERROR_TRUNCATED,
+    s = vdc_migration_stream_new_fd(fd, false);
+    ck_assert(!vdc_migration_load(dreg, s, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_TRUNCATED,
                  "vmdesc at offset 170: stream truncated");
-    g_clear_pointer(&s, migration_stream_free);
+    g_clear_pointer(&s, vdc_migration_stream_free);
     g_clear_error(&err);
 
     /* Reading a write-only fd. */
     ck_assert_int_eq(pipe(fds), 0);
-    s = migration_stream_new_fd(fds[1], false);
-    vmstate_free_buffers(&vmstate_test, dst);
-    ck_assert(!migration_load(dreg, s, &err));
+    s = vdc_migration_stream_new_fd(fds[1], false);
+    vdc_vmstate_free_buffers(&vmstate_test, dst);
+    ck_assert(!vdc_migration_load(dreg, s, &err));
     msg = g_strdup_printf("stream header at offset 0: read from fd %d: %s",
                           fds[1], g_strerror(EBADF));
-    assert_error(err, VMSTATE_ERROR_IO, msg);
-    g_clear_pointer(&s, migration_stream_free);
+    assert_error(err, VDC_VMSTATE_ERROR_IO, msg);
+    g_clear_pointer(&s, vdc_migration_stream_free);
     g_clear_error(&err);
 
     /* Writing into a pipe nobody reads. */
     signal(SIGPIPE, SIG_IGN);
     close(fds[0]);
-    s = migration_stream_new_fd(fds[1], true);
-    ck_assert(!migration_save(reg, s, &err));
+    s = vdc_migration_stream_new_fd(fds[1], true);
+    ck_assert(!vdc_migration_save(reg, s, &err));
     g_free(msg);
     msg = g_strdup_printf("write to fd %d: %s", fds[1], g_strerror(EPIPE));
-    assert_error(err, VMSTATE_ERROR_IO, msg);
+    assert_error(err, VDC_VMSTATE_ERROR_IO, msg);
     /* Sticky: the next flush says the same. */
     g_clear_error(&err);
-    ck_assert(!migration_stream_flush(s, &err));
-    assert_error(err, VMSTATE_ERROR_IO, msg);
-    g_clear_pointer(&s, migration_stream_free);
+    ck_assert(!vdc_migration_stream_flush(s, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_IO, msg);
+    g_clear_pointer(&s, vdc_migration_stream_free);
     close(fds[1]);
 
     /* A vmdesc length an fd source refuses before reading it. */
@@ -460,10 +460,10 @@ START_TEST(test_fd_errors)
     ck_assert_int_eq(write(fd, canon_head, 8), 8);
     ck_assert_int_eq(write(fd, "\x00\x06\x7f\xff\xff\xff", 6), 6);
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    s = migration_stream_new_fd(fd, false);
+    s = vdc_migration_stream_new_fd(fd, false);
     g_clear_error(&err);
-    ck_assert(!migration_load(dreg, s, &err));
-    assert_error(err, VMSTATE_ERROR_INVALID, "vmdesc at offset 10: length "
+    ck_assert(!vdc_migration_load(dreg, s, &err));
+    assert_error(err, VDC_VMSTATE_ERROR_INVALID, "vmdesc at offset 10: length "
                  "2147483647 above maximum 16777216");
     close(fd);
     unlink(path);
@@ -480,7 +480,7 @@ START_TEST(test_free_buffers)
     st->n = 3;
     st->items[2].buf = g_malloc(5);     /* beyond n before a failed load */
     st->items[2].len = 5;
-    vmstate_free_buffers(&vmstate_test, st);
+    vdc_vmstate_free_buffers(&vmstate_test, st);
     ck_assert_ptr_null(st->data);
     ck_assert_uint_eq(st->len, 0);
     ck_assert_ptr_null(st->inner.blob);
@@ -490,8 +490,8 @@ START_TEST(test_free_buffers)
         ck_assert_uint_eq(st->items[i].len, 0);
     }
     ck_assert_uint_eq(st->u32, 0x789abcde);     /* the rest untouched */
-    vmstate_free_buffers(&vmstate_test, st);    /* twice: harmless */
-    vmstate_free_buffers(&vmstate_test, NULL);
+    vdc_vmstate_free_buffers(&vmstate_test, st);    /* twice: harmless */
+    vdc_vmstate_free_buffers(&vmstate_test, NULL);
 }
 END_TEST
 
@@ -499,19 +499,19 @@ END_TEST
 START_TEST(test_load_replaces_buffers)
 {
     g_autoptr(TestState) st = canon_new();
-    g_autoptr(MigrationStream) s = NULL;
+    g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
     uint8_t in[PAYLOAD_LEN];
 
     memcpy(in, canon_payload, PAYLOAD_LEN);
-    s = migration_stream_new_reader(in, PAYLOAD_LEN);
-    ck_assert(vmstate_load(s, &vmstate_test, st, 2, &err));
+    s = vdc_migration_stream_new_reader(in, PAYLOAD_LEN);
+    ck_assert(vdc_vmstate_load(s, &vmstate_test, st, 2, &err));
     ck_assert_mem_eq(st->data, "\xd0\xd1\xd2", 3);
-    g_clear_pointer(&s, migration_stream_free);
+    g_clear_pointer(&s, vdc_migration_stream_free);
 
     st->items[1].buf = g_malloc(3);     /* its length on the wire is 0 */
-    s = migration_stream_new_reader(in, PAYLOAD_LEN);
-    ck_assert(vmstate_load(s, &vmstate_test, st, 2, &err));
+    s = vdc_migration_stream_new_reader(in, PAYLOAD_LEN);
+    ck_assert(vdc_vmstate_load(s, &vmstate_test, st, 2, &err));
     ck_assert_ptr_null(st->items[1].buf);
 }
 END_TEST

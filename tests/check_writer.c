@@ -132,7 +132,7 @@ static void queued_free(gpointer p)
 }
 
 /* Queue every spec (tails as GBytes copies); returns what was queued. */
-static GPtrArray *queue_specs(VDAgentWriter *w, const Spec *specs, size_t n)
+static GPtrArray *queue_specs(VdcWriter *w, const Spec *specs, size_t n)
 {
     GPtrArray *list = g_ptr_array_new_with_free_func(queued_free);
     size_t i;
@@ -149,7 +149,7 @@ static GPtrArray *queue_specs(VDAgentWriter *w, const Spec *specs, size_t n)
             tail = g_bytes_new(q->data + specs[i].head_len,
                                specs[i].tail_len);
         }
-        ck_assert(vdagent_writer_queue(w, q->type, q->data, specs[i].head_len,
+        ck_assert(vdc_writer_queue(w, q->type, q->data, specs[i].head_len,
                                        tail));
         g_ptr_array_add(list, q);
     }
@@ -167,7 +167,7 @@ static uint32_t sent_slot(uint32_t type)
  * check pending(), queued(), at_boundary() and sent() against the message
  * boundaries computed from @list.
  */
-static GByteArray *drain_checked(VDAgentWriter *w, const GPtrArray *list,
+static GByteArray *drain_checked(VdcWriter *w, const GPtrArray *list,
                                  size_t take)
 {
     GByteArray *out = g_byte_array_new();
@@ -178,18 +178,18 @@ static GByteArray *drain_checked(VDAgentWriter *w, const GPtrArray *list,
     for (i = 0; i < list->len; i++) {
         const Queued *q = g_ptr_array_index(list, i);
 
-        ck_assert_uint_eq(vdagent_writer_wire_size((uint32_t)q->size),
+        ck_assert_uint_eq(vdc_writer_wire_size((uint32_t)q->size),
                           want_wire_size(q->size));
         total += want_wire_size(q->size);
         ends[i] = total;
     }
-    ck_assert_uint_eq(vdagent_writer_pending(w), total);
-    ck_assert_uint_eq(vdagent_writer_queued(w), list->len);
-    ck_assert(vdagent_writer_at_boundary(w));
+    ck_assert_uint_eq(vdc_writer_pending(w), total);
+    ck_assert_uint_eq(vdc_writer_queued(w), list->len);
+    ck_assert(vdc_writer_at_boundary(w));
 
     for (;;) {
         const uint8_t *p = NULL, *p2 = NULL;
-        size_t len = vdagent_writer_peek(w, &p), n;
+        size_t len = vdc_writer_peek(w, &p), n;
         size_t queued = 0;
         bool boundary = false;
         uint32_t t;
@@ -200,27 +200,27 @@ static GByteArray *drain_checked(VDAgentWriter *w, const GPtrArray *list,
         }
         CHECK(p != NULL, "peek() of %zu bytes gave no span", len);
         /* peeking again without consuming gives the same span */
-        CHECK(vdagent_writer_peek(w, &p2) == len && p2 == p,
+        CHECK(vdc_writer_peek(w, &p2) == len && p2 == p,
               "second peek() differs at offset %" G_GUINT64_FORMAT, c);
         CHECK(len <= total - c, "span of %zu past the end", len);
         n = MIN(take, len);
         g_byte_array_append(out, p, (guint)n);
-        vdagent_writer_consume(w, n);
+        vdc_writer_consume(w, n);
         c += n;
 
-        CHECK(vdagent_writer_pending(w) == total - c,
+        CHECK(vdc_writer_pending(w) == total - c,
               "pending() is %" G_GUINT64_FORMAT " at offset %"
-              G_GUINT64_FORMAT, vdagent_writer_pending(w), c);
+              G_GUINT64_FORMAT, vdc_writer_pending(w), c);
         for (i = 0; i < list->len; i++) {
             queued += ends[i] > c;
             boundary |= ends[i] == c;
         }
-        CHECK(vdagent_writer_queued(w) == queued,
+        CHECK(vdc_writer_queued(w) == queued,
               "queued() is %zu at offset %" G_GUINT64_FORMAT ", want %zu",
-              vdagent_writer_queued(w), c, queued);
-        CHECK(vdagent_writer_at_boundary(w) == boundary,
+              vdc_writer_queued(w), c, queued);
+        CHECK(vdc_writer_at_boundary(w) == boundary,
               "at_boundary() is %d at offset %" G_GUINT64_FORMAT,
-              vdagent_writer_at_boundary(w), c);
+              vdc_writer_at_boundary(w), c);
         for (t = 0; t <= VD_AGENT_END_MESSAGE; t++) {
             uint64_t want = 0;
 
@@ -229,32 +229,32 @@ static GByteArray *drain_checked(VDAgentWriter *w, const GPtrArray *list,
 
                 want += ends[i] <= c && sent_slot(q->type) == sent_slot(t);
             }
-            CHECK(vdagent_writer_sent(w, t) == want,
+            CHECK(vdc_writer_sent(w, t) == want,
                   "sent(%u) is %" G_GUINT64_FORMAT " at offset %"
                   G_GUINT64_FORMAT ", want %" G_GUINT64_FORMAT, t,
-                  vdagent_writer_sent(w, t), c, want);
+                  vdc_writer_sent(w, t), c, want);
         }
     }
     ck_assert_uint_eq(c, total);
-    ck_assert_uint_eq(vdagent_writer_pending(w), 0);
-    ck_assert_uint_eq(vdagent_writer_queued(w), 0);
-    ck_assert(vdagent_writer_at_boundary(w));
+    ck_assert_uint_eq(vdc_writer_pending(w), 0);
+    ck_assert_uint_eq(vdc_writer_queued(w), 0);
+    ck_assert(vdc_writer_at_boundary(w));
     return out;
 }
 
 /* Take at most @n bytes from @w (whole spans), appending to @out. */
-static void drain_n(VDAgentWriter *w, uint64_t n, GByteArray *out)
+static void drain_n(VdcWriter *w, uint64_t n, GByteArray *out)
 {
     while (n > 0) {
         const uint8_t *p = NULL;
-        size_t len = vdagent_writer_peek(w, &p);
+        size_t len = vdc_writer_peek(w, &p);
 
         ck_assert_uint_gt(len, 0);
         len = (size_t)MIN((uint64_t)len, n);
         if (out) {
             g_byte_array_append(out, p, (guint)len);
         }
-        vdagent_writer_consume(w, len);
+        vdc_writer_consume(w, len);
         n -= len;
     }
 }
@@ -315,17 +315,17 @@ static void tail_owner_free(gpointer p)
 
 /* ---- fixture -------------------------------------------------------- */
 
-static VDAgentWriter *fx_w;
+static VdcWriter *fx_w;
 
 static void writer_setup(void)
 {
-    fx_w = vdagent_writer_new();
+    fx_w = vdc_writer_new();
     ck_assert_ptr_nonnull(fx_w);
 }
 
 static void writer_teardown(void)
 {
-    vdagent_writer_free(fx_w);
+    vdc_writer_free(fx_w);
     fx_w = NULL;
 }
 
@@ -363,16 +363,16 @@ START_TEST(test_vector)
     g_autoptr(GuestAgent) ga = guest_agent_new(NULL, 0);
     const GuestAgentMsg *m;
 
-    ck_assert(vdagent_writer_queue(fx_w, v->type, head->data, head->len,
+    ck_assert(vdc_writer_queue(fx_w, v->type, head->data, head->len,
                                    NULL));
-    ck_assert_uint_eq(vdagent_writer_wire_size(head->len), want->len);
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), want->len);
+    ck_assert_uint_eq(vdc_writer_wire_size(head->len), want->len);
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), want->len);
     drain_n(fx_w, want->len, out);
-    ck_assert_uint_eq(vdagent_writer_peek(fx_w, &(const uint8_t *){ NULL }),
+    ck_assert_uint_eq(vdc_writer_peek(fx_w, &(const uint8_t *){ NULL }),
                       0);
     ck_assert_uint_eq(out->len, want->len);
     ck_assert_mem_eq(out->data, want->data, want->len);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, v->type), 1);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, v->type), 1);
 
     guest_agent_feed(ga, out->data, out->len);
     ck_assert_uint_eq(guest_agent_errors(ga), 0);
@@ -425,7 +425,7 @@ static const size_t takes[] = { 1, 7, 2048, SIZE_MAX };
 
 START_TEST(test_frontend)
 {
-    g_autoptr(VDAgentWriter) ref = vdagent_writer_new();
+    g_autoptr(VdcWriter) ref = vdc_writer_new();
     g_autoptr(GPtrArray) ref_list = queue_specs(ref, chunk_specs,
                                                 G_N_ELEMENTS(chunk_specs));
     g_autoptr(GByteArray) want = drain_checked(ref, ref_list, SIZE_MAX);
@@ -455,7 +455,7 @@ static size_t tail_offset(uint64_t w)
 }
 
 /* Queue head (8 bytes) + a tail owned by @o; drop our reference. */
-static void queue_owned_tail(VDAgentWriter *w, TailOwner *o, uint8_t *want)
+static void queue_owned_tail(VdcWriter *w, TailOwner *o, uint8_t *want)
 {
     GBytes *tail;
 
@@ -463,7 +463,7 @@ static void queue_owned_tail(VDAgentWriter *w, TailOwner *o, uint8_t *want)
     test_fill_pattern(want, TAIL_HEAD + TAIL_LEN, 31);
     memcpy(o->buf, want + TAIL_HEAD, TAIL_LEN);
     tail = g_bytes_new_with_free_func(o->buf, TAIL_LEN, tail_owner_free, o);
-    ck_assert(vdagent_writer_queue(w, VD_AGENT_CLIPBOARD, want, TAIL_HEAD,
+    ck_assert(vdc_writer_queue(w, VD_AGENT_CLIPBOARD, want, TAIL_HEAD,
                                    tail));
     g_bytes_unref(tail);
     ck_assert_uint_eq(o->freed, 0);
@@ -487,7 +487,7 @@ START_TEST(test_tail_not_copied)
     tail_mem = o.buf;
     for (;;) {
         const uint8_t *p = NULL;
-        size_t len = vdagent_writer_peek(fx_w, &p);
+        size_t len = vdc_writer_peek(fx_w, &p);
 
         if (len == 0) {
             break;
@@ -499,7 +499,7 @@ START_TEST(test_tail_not_copied)
         }
         g_byte_array_append(out, p, (guint)len);
         ck_assert_uint_eq(o.freed, 0);
-        vdagent_writer_consume(fx_w, len);
+        vdc_writer_consume(fx_w, len);
     }
     ck_assert_uint_eq(from_tail, TAIL_LEN);
     ck_assert_uint_eq(o.freed, 1);
@@ -521,7 +521,7 @@ START_TEST(test_tail_released_on_reset)
     queue_owned_tail(fx_w, &o, want);
     drain_n(fx_w, 5000, NULL);
     ck_assert_uint_eq(o.freed, 0);
-    vdagent_writer_reset(fx_w);
+    vdc_writer_reset(fx_w);
     ck_assert_uint_eq(o.freed, 1);
 }
 END_TEST
@@ -534,7 +534,7 @@ START_TEST(test_tail_released_on_free)
 
     queue_owned_tail(fx_w, &o, want);
     drain_n(fx_w, 100, NULL);
-    vdagent_writer_free(g_steal_pointer(&fx_w));
+    vdc_writer_free(g_steal_pointer(&fx_w));
     ck_assert_uint_eq(o.freed, 1);
 }
 END_TEST
@@ -543,16 +543,16 @@ END_TEST
 
 START_TEST(test_wire_size)
 {
-    ck_assert_uint_eq(vdagent_writer_wire_size(0), 28);
-    ck_assert_uint_eq(vdagent_writer_wire_size(1), 29);
-    ck_assert_uint_eq(vdagent_writer_wire_size(2027), 2055);
-    ck_assert_uint_eq(vdagent_writer_wire_size(2028), 2056);
-    ck_assert_uint_eq(vdagent_writer_wire_size(2029), 2065);
-    ck_assert_uint_eq(vdagent_writer_wire_size(4096), 4140);
-    ck_assert_uint_eq(vdagent_writer_wire_size(100000), 100412);
-    ck_assert_uint_eq(vdagent_writer_wire_size(UINT32_MAX - 20),
+    ck_assert_uint_eq(vdc_writer_wire_size(0), 28);
+    ck_assert_uint_eq(vdc_writer_wire_size(1), 29);
+    ck_assert_uint_eq(vdc_writer_wire_size(2027), 2055);
+    ck_assert_uint_eq(vdc_writer_wire_size(2028), 2056);
+    ck_assert_uint_eq(vdc_writer_wire_size(2029), 2065);
+    ck_assert_uint_eq(vdc_writer_wire_size(4096), 4140);
+    ck_assert_uint_eq(vdc_writer_wire_size(100000), 100412);
+    ck_assert_uint_eq(vdc_writer_wire_size(UINT32_MAX - 20),
                       4311744511ull);
-    ck_assert_uint_eq(vdagent_writer_wire_size(UINT32_MAX), 4311744539ull);
+    ck_assert_uint_eq(vdc_writer_wire_size(UINT32_MAX), 4311744539ull);
 }
 END_TEST
 
@@ -561,12 +561,12 @@ START_TEST(test_empty)
 {
     const uint8_t *p = (const uint8_t *)"x";
 
-    ck_assert_uint_eq(vdagent_writer_peek(fx_w, &p), 0);
+    ck_assert_uint_eq(vdc_writer_peek(fx_w, &p), 0);
     ck_assert_ptr_null(p);
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 0);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), 0);
-    ck_assert(vdagent_writer_at_boundary(fx_w));
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, VD_AGENT_CLIPBOARD), 0);
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 0);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), 0);
+    ck_assert(vdc_writer_at_boundary(fx_w));
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_CLIPBOARD), 0);
 }
 END_TEST
 
@@ -586,13 +586,13 @@ START_TEST(test_sent_per_type)
                                             G_N_ELEMENTS(sent_specs));
     g_autoptr(GByteArray) out = drain_checked(fx_w, list, 1);
 
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, VD_AGENT_CLIPBOARD), 2);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w,
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_CLIPBOARD), 2);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w,
                                           VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, VD_AGENT_REPLY), 0);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, 0), 3);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, 100), 3);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, UINT32_MAX), 3);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_REPLY), 0);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, 0), 3);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, 100), 3);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, UINT32_MAX), 3);
     assert_stream(out, list);
 }
 END_TEST
@@ -624,32 +624,32 @@ START_TEST(test_reset_mid_message)
     o.buf = g_malloc(4900);
     test_fill_pattern(o.buf, 4900, 42);
     tail = g_bytes_new_with_free_func(o.buf, 4900, tail_owner_free, &o);
-    ck_assert(vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, head,
+    ck_assert(vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, head,
                                    sizeof(head), tail));
     g_bytes_unref(tail);
-    ck_assert(vdagent_writer_queue(fx_w, VD_AGENT_REPLY, head, 8, NULL));
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 5044 + 36);
+    ck_assert(vdc_writer_queue(fx_w, VD_AGENT_REPLY, head, 8, NULL));
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 5044 + 36);
 
     drain_n(fx_w, cut, NULL);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), cut < 5044 ? 2 : 1);
-    vdagent_writer_reset(fx_w);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), cut < 5044 ? 2 : 1);
+    vdc_writer_reset(fx_w);
     ck_assert_uint_eq(o.freed, 1);
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 0);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), 0);
-    ck_assert(vdagent_writer_at_boundary(fx_w));
-    ck_assert_uint_eq(vdagent_writer_peek(fx_w, &p), 0);
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 0);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), 0);
+    ck_assert(vdc_writer_at_boundary(fx_w));
+    ck_assert_uint_eq(vdc_writer_peek(fx_w, &p), 0);
     ck_assert_ptr_null(p);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, VD_AGENT_CLIPBOARD),
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_CLIPBOARD),
                       cut >= 5044 ? 1 : 0);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w, VD_AGENT_REPLY), 0);
+    ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_REPLY), 0);
 
-    ck_assert(vdagent_writer_queue(fx_w, VD_AGENT_ANNOUNCE_CAPABILITIES,
+    ck_assert(vdc_writer_queue(fx_w, VD_AGENT_ANNOUNCE_CAPABILITIES,
                                    caps_head->data, caps_head->len, NULL));
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), want->len);
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), want->len);
     drain_n(fx_w, want->len, out);
-    ck_assert_uint_eq(vdagent_writer_peek(fx_w, &p), 0);
+    ck_assert_uint_eq(vdc_writer_peek(fx_w, &p), 0);
     ck_assert_mem_eq(out->data, want->data, want->len);
-    ck_assert_uint_eq(vdagent_writer_sent(fx_w,
+    ck_assert_uint_eq(vdc_writer_sent(fx_w,
                                           VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
 
     /* a guest reading after its reopen sees one clean message */
@@ -684,40 +684,40 @@ START_TEST(test_size_limit)
     /* 2^32 + 5 bytes of tail: refused, not truncated to 5 */
     tail = g_bytes_new_with_free_func(map, ((size_t)1 << 32) + 5,
                                       tail_owner_free, &o);
-    ck_assert(!vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, NULL, 0, tail));
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 0);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), 0);
+    ck_assert(!vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, NULL, 0, tail));
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 0);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), 0);
     g_bytes_unref(tail);
     /* no reference was kept */
     ck_assert_uint_eq(o.freed, 1);
 
     /* 1 byte of head + UINT32_MAX of tail = 2^32 */
     tail = g_bytes_new_static(map, UINT32_MAX);
-    ck_assert(!vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, &one, 1, tail));
+    ck_assert(!vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, &one, 1, tail));
     g_bytes_unref(tail);
 
     /* a head of 2^32 bytes */
-    ck_assert(!vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, map,
+    ck_assert(!vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, map,
                                     (size_t)1 << 32, NULL));
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 0);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), 0);
-    ck_assert_uint_eq(vdagent_writer_peek(fx_w, &(const uint8_t *){ NULL }),
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 0);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), 0);
+    ck_assert_uint_eq(vdc_writer_peek(fx_w, &(const uint8_t *){ NULL }),
                       0);
 
     /* the largest size the writer frames: 20 + size fills 32 bits */
     o.freed = 0;
     tail = g_bytes_new_with_free_func(map, largest, tail_owner_free, &o);
-    ck_assert(vdagent_writer_queue(fx_w, VD_AGENT_CLIPBOARD, NULL, 0, tail));
+    ck_assert(vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, NULL, 0, tail));
     g_bytes_unref(tail);
-    ck_assert_uint_eq(vdagent_writer_queued(fx_w), 1);
-    ck_assert_uint_eq(vdagent_writer_pending(fx_w), 4311744511ull);
+    ck_assert_uint_eq(vdc_writer_queued(fx_w), 1);
+    ck_assert_uint_eq(vdc_writer_pending(fx_w), 4311744511ull);
     drain_n(fx_w, CHUNK_HDR + MSG_HDR, out);
     ck_assert_uint_eq(test_le32(out->data), VDP_CLIENT_PORT);
     ck_assert_uint_eq(test_le32(out->data + 4), CHUNK_MAX);
     ck_assert_uint_eq(test_le32(out->data + 8), VD_AGENT_PROTOCOL);
     ck_assert_uint_eq(test_le32(out->data + 12), VD_AGENT_CLIPBOARD);
     ck_assert_uint_eq(test_le32(out->data + 24), largest);
-    vdagent_writer_reset(fx_w);
+    vdc_writer_reset(fx_w);
     ck_assert_uint_eq(o.freed, 1);
     ck_assert_int_eq(munmap(map, MAP_LEN), 0);
 }

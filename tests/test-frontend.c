@@ -52,7 +52,7 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
     fe_run_hook(fe, &call);
 }
 
-static void fe_event(void *opaque, VDAgentEvent event)
+static void fe_event(void *opaque, VdcEvent event)
 {
     TestFe *fe = opaque;
     TestFeCall call = { .kind = FE_CALL_EVENT, .event = event };
@@ -60,7 +60,7 @@ static void fe_event(void *opaque, VDAgentEvent event)
     if (!fe->dev) {
         ck_abort_msg("event() after the device was freed");
     }
-    g_string_append_c(fe->events, event == VDAGENT_EVENT_CLOSED ? 'C' : 'O');
+    g_string_append_c(fe->events, event == VDC_EVENT_CLOSED ? 'C' : 'O');
     fe_run_hook(fe, &call);
 }
 
@@ -76,25 +76,25 @@ static void fe_guest_caps(void *opaque)
     fe_run_hook(fe, &call);
 }
 
-const VDAgentFrontendOps test_fe_ops = {
+const VdcFrontendOps test_fe_ops = {
     .can_write = fe_can_write,
     .write = fe_write,
     .event = fe_event,
     .guest_caps = fe_guest_caps,
 };
 
-VDAgentConfig fe_config(bool mouse, bool clipboard, bool monitors)
+VdcConfig fe_config(bool mouse, bool clipboard, bool monitors)
 {
-    VDAgentConfig config;
+    VdcConfig config;
 
-    vdagent_config_init(&config);
+    vdc_config_init(&config);
     config.mouse = mouse;
     config.clipboard = clipboard;
     config.monitors = monitors;
     return config;
 }
 
-TestFe *fe_new_detached(const VDAgentConfig *config)
+TestFe *fe_new_detached(const VdcConfig *config)
 {
     TestFe *fe = g_new0(TestFe, 1);
     g_autoptr(GError) err = NULL;
@@ -105,15 +105,15 @@ TestFe *fe_new_detached(const VDAgentConfig *config)
     fe->events = g_string_new(NULL);
     fe->held = g_byte_array_new();
     fe->peers = g_ptr_array_new_with_free_func((GDestroyNotify)hp_free);
-    fe->dev = vdagent_chardev_new(config, &test_fe_ops, fe, &err);
+    fe->dev = vdc_chardev_new(config, &test_fe_ops, fe, &err);
     ck_assert_ptr_null(err);
     ck_assert_ptr_nonnull(fe->dev);
-    fe->hub = vdagent_chardev_clipboard_hub(fe->dev);
-    fe->router = vdagent_chardev_input_router(fe->dev);
+    fe->hub = vdc_chardev_clipboard_hub(fe->dev);
+    fe->router = vdc_chardev_input_router(fe->dev);
     return fe;
 }
 
-TestFe *fe_new(const VDAgentConfig *config, const uint32_t *caps,
+TestFe *fe_new(const VdcConfig *config, const uint32_t *caps,
                size_t n_caps)
 {
     TestFe *fe = fe_new_detached(config);
@@ -126,7 +126,7 @@ TestFe *fe_new(const VDAgentConfig *config, const uint32_t *caps,
     return fe;
 }
 
-TestFe *fe_new1(const VDAgentConfig *config, uint32_t caps)
+TestFe *fe_new1(const VdcConfig *config, uint32_t caps)
 {
     return fe_new(config, &caps, 1);
 }
@@ -136,7 +136,7 @@ void fe_free_dev(TestFe *fe)
     g_clear_pointer(&fe->peers, g_ptr_array_unref);
     fe->hub = NULL;
     fe->router = NULL;
-    g_clear_pointer(&fe->dev, vdagent_chardev_free);
+    g_clear_pointer(&fe->dev, vdc_chardev_free);
 }
 
 void fe_free(TestFe *fe)
@@ -187,7 +187,7 @@ void fe_hook_pump(TestFe *fe, const TestFeCall *call, void *opaque)
 static void fe_write_dev(TestFe *fe, const uint8_t *buf, size_t len)
 {
     fe->max_push = MAX(fe->max_push, len);
-    vdagent_chardev_write(fe->dev, buf, len);
+    vdc_chardev_write(fe->dev, buf, len);
 }
 
 void fe_feed_held(TestFe *fe)
@@ -195,7 +195,7 @@ void fe_feed_held(TestFe *fe)
     size_t room;
 
     while (fe->honour_room && fe->held->len > 0 &&
-           (room = vdagent_chardev_input_room(fe->dev)) > 0) {
+           (room = vdc_chardev_input_room(fe->dev)) > 0) {
         size_t n = MIN(room, fe->held->len);
         /* Ours: the device's callbacks may push (and so append) meanwhile. */
         g_autofree uint8_t *piece = g_memdup2(fe->held->data, n);
@@ -207,7 +207,7 @@ void fe_feed_held(TestFe *fe)
 
 void fe_accept(TestFe *fe)
 {
-    vdagent_chardev_accept_input(fe->dev);
+    vdc_chardev_accept_input(fe->dev);
     fe_feed_held(fe);
 }
 
@@ -230,7 +230,7 @@ void fe_pump(TestFe *fe)
 
 void fe_open(TestFe *fe)
 {
-    vdagent_chardev_set_guest_open(fe->dev, true);
+    vdc_chardev_set_guest_open(fe->dev, true);
     fe_pump(fe);
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
 }
@@ -238,11 +238,11 @@ void fe_open(TestFe *fe)
 void fe_restart_agent(TestFe *fe, bool reopen)
 {
     if (reopen) {
-        vdagent_chardev_set_guest_open(fe->dev, false);
+        vdc_chardev_set_guest_open(fe->dev, false);
     }
     fe_new_agent(fe);
     if (reopen) {
-        vdagent_chardev_set_guest_open(fe->dev, true);
+        vdc_chardev_set_guest_open(fe->dev, true);
     } else {
         guest_agent_send_caps(fe->ga, true);
     }
@@ -252,11 +252,11 @@ void fe_restart_agent(TestFe *fe, bool reopen)
     ck_assert_uint_eq(guest_agent_errors(fe->ga), 0);
 }
 
-VDAgentCounters fe_counters(const TestFe *fe)
+VdcCounters fe_counters(const TestFe *fe)
 {
-    VDAgentCounters c;
+    VdcCounters c;
 
-    vdagent_chardev_get_counters(fe->dev, &c);
+    vdc_chardev_get_counters(fe->dev, &c);
     return c;
 }
 

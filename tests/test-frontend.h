@@ -2,8 +2,8 @@
  * test-frontend.h: the fake frontend of the device suites.
  *
  * A TestFe is the guest side of one device's virtio-serial port, as an
- * emulator's chardev frontend is.  It owns a VDAgentChardev made with its
- * callbacks (VDAgentFrontendOps), and
+ * emulator's chardev frontend is.  It owns a VdcChardev made with its
+ * callbacks (VdcFrontendOps), and
  *  - records every byte the device writes, in order, every port event and
  *    every guest-caps notification;
  *  - gives the device room without limit, or through a budget the test
@@ -16,7 +16,7 @@
  *    hub, and frees them before the device.
  *
  * A test may re-enter the device from inside the frontend's callbacks, as
- * vdagent/vdagent.h allows (write guest bytes, accept_input,
+ * vdagent/vdc-vdagent.h allows (write guest bytes, accept_input,
  * set_guest_open): a hook (fe_set_hook()) runs from inside write(),
  * event() and guest_caps(), once the frontend has recorded the call.
  *
@@ -34,7 +34,7 @@
 
 #include "tests/guest-agent.h"
 #include "tests/test-peer.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 /* What can_write() says while unlimited. */
 #define FE_UNLIMITED_ROOM 65536
@@ -54,25 +54,25 @@ typedef struct TestFeCall {
                                     the call (still readable after the hook
                                     re-entered the device); else NULL */
     size_t len;                  /* FE_CALL_WRITE: their number; else 0 */
-    VDAgentEvent event;          /* FE_CALL_EVENT: the event */
+    VdcEvent event;          /* FE_CALL_EVENT: the event */
 } TestFeCall;
 
 /*
  * A hook: runs from inside the device's callback described by @call, once
  * the frontend has recorded it (and fed the agent).  It may call the
- * device as vdagent/vdagent.h allows from inside a frontend callback
- * (vdagent_chardev_write(), _accept_input(), _set_guest_open(),
+ * device as vdagent/vdc-vdagent.h allows from inside a frontend callback
+ * (vdc_chardev_write(), _accept_input(), _set_guest_open(),
  * _set_running()), the frontend (fe_push(), fe_pump(), fe_set_hook(), to
  * remove itself for instance) and the agent.  It must not free the device.
  */
 typedef void (*TestFeHook)(TestFe *fe, const TestFeCall *call, void *opaque);
 
 struct TestFe {
-    VDAgentChardev *dev;         /* the device; NULL after fe_free_dev() */
-    VDAgentConfig config;        /* the config it was made with (a copy) */
-    ClipboardHub *hub;           /* the device's hub (its own or the
+    VdcChardev *dev;         /* the device; NULL after fe_free_dev() */
+    VdcConfig config;        /* the config it was made with (a copy) */
+    VdcClipboardHub *hub;           /* the device's hub (its own or the
                                     config's); NULL after fe_free_dev() */
-    InputRouter *router;         /* the device's router, likewise */
+    VdcInputRouter *router;         /* the device's router, likewise */
     /*
      * The agent every written byte is fed to; NULL: fed to nobody.  Owned
      * when @owns_ga (fe_new(), fe_new_agent()), else borrowed
@@ -97,7 +97,7 @@ struct TestFe {
                                     'O' OPENED, 'C' CLOSED */
     unsigned guest_caps;         /* guest_caps() calls */
     /*
-     * Set: the frontend honours vdagent_chardev_input_room(), as a
+     * Set: the frontend honours vdc_chardev_input_room(), as a
      * chardev backend honours chr_can_read: fe_push() keeps what the
      * device does not take now in @held (the bytes the kernel or the
      * virtqueue would hold) and pushes it as room comes (fe_feed_held(),
@@ -115,13 +115,13 @@ struct TestFe {
  * The frontend's callbacks, with a TestFe as their opaque: for a test
  * that makes a device itself.
  */
-extern const VDAgentFrontendOps test_fe_ops;
+extern const VdcFrontendOps test_fe_ops;
 
 /*
- * A config with the defaults of vdagent_config_init() but @mouse,
+ * A config with the defaults of vdc_config_init() but @mouse,
  * @clipboard and @monitors as given.
  */
-VDAgentConfig fe_config(bool mouse, bool clipboard, bool monitors);
+VdcConfig fe_config(bool mouse, bool clipboard, bool monitors);
 
 /*
  * A new frontend and a device made with @config (copied; it must be
@@ -130,17 +130,17 @@ VDAgentConfig fe_config(bool mouse, bool clipboard, bool monitors);
  * (copied; NULL when @n_caps is 0) and has sent nothing yet.
  * Free with fe_free().
  */
-TestFe *fe_new(const VDAgentConfig *config, const uint32_t *caps,
+TestFe *fe_new(const VdcConfig *config, const uint32_t *caps,
                size_t n_caps);
 
 /* fe_new() with one caps word, as the real agents announce. */
-TestFe *fe_new1(const VDAgentConfig *config, uint32_t caps);
+TestFe *fe_new1(const VdcConfig *config, uint32_t caps);
 
 /*
  * The same with no agent: fe->ga stays NULL (written bytes are only
  * recorded) until fe_attach() or fe_new_agent().
  */
-TestFe *fe_new_detached(const VDAgentConfig *config);
+TestFe *fe_new_detached(const VdcConfig *config);
 
 /*
  * Free @fe: its peers, then the device, then an owned agent.  The device
@@ -189,12 +189,12 @@ void fe_push(TestFe *fe, const uint8_t *buf, size_t len);
 
 /*
  * With @honour_room: push what @held holds, in order, at most
- * vdagent_chardev_input_room() bytes a push, until the device takes no
+ * vdc_chardev_input_room() bytes a push, until the device takes no
  * more or nothing is held.  Without: nothing.
  */
 void fe_feed_held(TestFe *fe);
 
-/* The guest side has room: vdagent_chardev_accept_input(), fe_feed_held(). */
+/* The guest side has room: vdc_chardev_accept_input(), fe_feed_held(). */
 void fe_accept(TestFe *fe);
 
 /* Push the agent's pending output into the device (fe->ga must be set). */
@@ -217,7 +217,7 @@ void fe_open(TestFe *fe);
 void fe_restart_agent(TestFe *fe, bool reopen);
 
 /* The device's counters. */
-VDAgentCounters fe_counters(const TestFe *fe);
+VdcCounters fe_counters(const TestFe *fe);
 
 /*
  * A host-side peer named @name (a literal) on the device's hub, owned by

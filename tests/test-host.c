@@ -19,34 +19,34 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
     (void)len;
 }
 
-static const VDAgentFrontendOps fe_ops = {
+static const VdcFrontendOps fe_ops = {
     .can_write = fe_can_write,
     .write = fe_write,
 };
 
-void test_host_init(Host *host, VDAgentConfig *config, MigrationRegistry **reg)
+void test_host_init(Host *host, VdcConfig *config, VdcMigrationRegistry **reg)
 {
     g_autoptr(GError) err = NULL;
 
     host_init(host, false);
-    host->hub = clipboard_hub_new();
-    host->router = input_router_new();
-    vdagent_config_init(config);
+    host->hub = vdc_clipboard_hub_new();
+    host->router = vdc_input_router_new();
+    vdc_config_init(config);
     config->clipboard = true;
     config->clipboard_hub = host->hub;
     config->input_router = host->router;
-    host->dev = vdagent_chardev_new(config, &fe_ops, NULL, &err);
+    host->dev = vdc_chardev_new(config, &fe_ops, NULL, &err);
     ck_assert_ptr_null(err);
     ck_assert_ptr_nonnull(host->dev);
-    *reg = migration_registry_new();
+    *reg = vdc_migration_registry_new();
 }
 
-void test_host_fini(Host *host, MigrationRegistry **reg)
+void test_host_fini(Host *host, VdcMigrationRegistry **reg)
 {
-    g_clear_pointer(reg, migration_registry_free);
-    g_clear_pointer(&host->dev, vdagent_chardev_free);
-    g_clear_pointer(&host->hub, clipboard_hub_free);
-    g_clear_pointer(&host->router, input_router_free);
+    g_clear_pointer(reg, vdc_migration_registry_free);
+    g_clear_pointer(&host->dev, vdc_chardev_free);
+    g_clear_pointer(&host->hub, vdc_clipboard_hub_free);
+    g_clear_pointer(&host->router, vdc_input_router_free);
     host_fini(host);
 }
 
@@ -81,7 +81,7 @@ void test_scratch_free(char **dir)
 
 unsigned test_host_stub_saves, test_host_stub_restores;
 
-static void stub_save(void *opaque, ClipboardSaved *saved, uint8_t **out,
+static void stub_save(void *opaque, VdcClipboardSaved *saved, uint8_t **out,
                       uint32_t *out_len)
 {
     (void)opaque;
@@ -98,14 +98,14 @@ static bool stub_guest_channel(void *opaque, HostGuestChannel *ch)
     return false;
 }
 
-static void stub_restore(void *opaque, ClipboardSaved *saved,
+static void stub_restore(void *opaque, VdcClipboardSaved *saved,
                          const uint8_t *out, uint32_t out_len, bool continuing)
 {
     (void)opaque;
     (void)out;
     (void)out_len;
     (void)continuing;
-    clipboard_saved_clear(saved);
+    vdc_clipboard_saved_clear(saved);
     test_host_stub_restores++;
 }
 

@@ -10,18 +10,18 @@
 
 #include "host/host.h"
 #include "host/migrate.h"
-#include "migration/savevm.h"
-#include "vdagent/vdagent.h"
+#include "migration/vdc-savevm.h"
+#include "vdagent/vdc-vdagent.h"
 
 /*
  * Fill @host (host_init(), a new hub, router and device made from
  * @config, which is set up here and must outlive the device) and make
  * *@reg a new registry.  Undo with test_host_fini().
  */
-void test_host_init(Host *host, VDAgentConfig *config, MigrationRegistry **reg);
+void test_host_init(Host *host, VdcConfig *config, VdcMigrationRegistry **reg);
 
 /* Free *@reg, then @host's device, hub and router, then host_fini(). */
-void test_host_fini(Host *host, MigrationRegistry **reg);
+void test_host_fini(Host *host, VdcMigrationRegistry **reg);
 
 /*
  * Migration ops for a host with no transport and no host peer: the save

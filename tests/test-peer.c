@@ -8,12 +8,12 @@
 #include "tests/test-peer.h"
 #include "tests/test-util.h"
 
-static void view_of(const HostPeer *hp, const ClipboardInfo *info,
+static void view_of(const HostPeer *hp, const VdcClipboardInfo *info,
                     HostPeerView *v)
 {
     memset(v, 0, sizeof(*v));
     v->owner = !info->owner ? 'n' : info->owner == &hp->peer ? 'h' : 'g';
-    v->types = clipboard_info_types(info);
+    v->types = vdc_clipboard_info_types(info);
     v->has_serial = info->has_serial;
     v->serial = info->serial;
     for (unsigned t = 0; t < HP_N_TYPES; t++) {
@@ -30,7 +30,7 @@ static void view_of(const HostPeer *hp, const ClipboardInfo *info,
 }
 
 /* Keep the view of an UPDATE's selection, and log it when it changed. */
-static void hp_update_view(HostPeer *hp, const ClipboardInfo *info)
+static void hp_update_view(HostPeer *hp, const VdcClipboardInfo *info)
 {
     unsigned sel = info->selection;
     HostPeerView v;
@@ -46,14 +46,14 @@ static void hp_update_view(HostPeer *hp, const ClipboardInfo *info)
     for (unsigned t = 0; t < HP_N_TYPES; t++) {
         if (v.len[t]) {
             g_string_append_printf(hp->log, " %s:%u:%016" G_GINT64_MODIFIER
-                                   "x", clipboard_type_name(t), v.len[t],
+                                   "x", vdc_clipboard_type_name(t), v.len[t],
                                    v.hash[t]);
         }
     }
     g_string_append_c(hp->log, '\n');
 }
 
-static void hp_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void hp_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     HostPeer *hp = peer->opaque;
     HostPeerNote note = { .type = n->type, .new_info = n->new_info,
@@ -62,18 +62,18 @@ static void hp_notify(ClipboardPeer *peer, const ClipboardNotify *n)
     if (n->info) {
         note.sel = n->info->selection;
         note.owner = n->info->owner;
-        note.types = clipboard_info_types(n->info);
+        note.types = vdc_clipboard_info_types(n->info);
         note.has_serial = n->info->has_serial;
         note.serial = n->info->serial;
     }
     g_array_append_val(hp->notes, note);
-    if (n->type == CLIPBOARD_NOTIFY_UPDATE) {
+    if (n->type == VDC_CLIPBOARD_NOTIFY_UPDATE) {
         hp_update_view(hp, n->info);
     }
 }
 
-static void hp_request_cb(ClipboardPeer *peer, ClipboardInfo *info,
-                          ClipboardType type)
+static void hp_request_cb(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                          VdcClipboardType type)
 {
     HostPeer *hp = peer->opaque;
     HostPeerNote r = { .sel = info->selection, .owner = info->owner,
@@ -83,21 +83,21 @@ static void hp_request_cb(ClipboardPeer *peer, ClipboardInfo *info,
     ck_assert_ptr_eq(info->owner, peer);
     g_array_append_val(hp->requests, r);
     if (answer) {
-        ck_assert(clipboard_hub_set_data(hp->hub, peer, info, type, answer,
+        ck_assert(vdc_clipboard_hub_set_data(hp->hub, peer, info, type, answer,
                                          true));
     }
 }
 
-static const ClipboardPeerOps hp_ops = {
+static const VdcClipboardPeerOps hp_ops = {
     .notify = hp_notify,
     .request = hp_request_cb,
 };
 
-static const ClipboardPeerOps hp_ops_no_request = {
+static const VdcClipboardPeerOps hp_ops_no_request = {
     .notify = hp_notify,
 };
 
-HostPeer *hp_new(ClipboardHub *hub, const char *name, bool can_request)
+HostPeer *hp_new(VdcClipboardHub *hub, const char *name, bool can_request)
 {
     HostPeer *hp = g_new0(HostPeer, 1);
 
@@ -111,7 +111,7 @@ HostPeer *hp_new(ClipboardHub *hub, const char *name, bool can_request)
     for (unsigned s = 0; s < HP_N_SEL; s++) {
         hp->view[s].owner = 'n';
     }
-    ck_assert(clipboard_peer_register(hub, &hp->peer));
+    ck_assert(vdc_clipboard_peer_register(hub, &hp->peer));
     return hp;
 }
 
@@ -120,7 +120,7 @@ void hp_free(HostPeer *hp)
     if (!hp) {
         return;
     }
-    clipboard_peer_unregister(&hp->peer);
+    vdc_clipboard_peer_unregister(&hp->peer);
     for (unsigned s = 0; s < HP_N_SEL; s++) {
         for (unsigned t = 0; t < HP_N_TYPES; t++) {
             g_clear_pointer(&hp->answer[s][t], g_bytes_unref);
@@ -132,7 +132,7 @@ void hp_free(HostPeer *hp)
     g_free(hp);
 }
 
-unsigned hp_count(const HostPeer *hp, ClipboardNotifyType type)
+unsigned hp_count(const HostPeer *hp, VdcClipboardNotifyType type)
 {
     unsigned n = 0;
 
@@ -148,28 +148,28 @@ const HostPeerNote *hp_last(const HostPeer *hp)
     return &g_array_index(hp->notes, HostPeerNote, hp->notes->len - 1);
 }
 
-ClipboardInfo *hp_grab(HostPeer *hp, unsigned sel, unsigned mask)
+VdcClipboardInfo *hp_grab(HostPeer *hp, unsigned sel, unsigned mask)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&hp->peer, sel);
 
     for (unsigned t = 0; t < HP_N_TYPES; t++) {
         info->types[t].available = mask & (1u << t);
     }
-    ck_assert(clipboard_hub_update(hp->hub, info));
-    return clipboard_hub_info(hp->hub, sel);
+    ck_assert(vdc_clipboard_hub_update(hp->hub, info));
+    return vdc_clipboard_hub_info(hp->hub, sel);
 }
 
-bool hp_grab_bytes(HostPeer *hp, unsigned sel, ClipboardType type,
+bool hp_grab_bytes(HostPeer *hp, unsigned sel, VdcClipboardType type,
                    GBytes *data)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(&hp->peer, sel);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&hp->peer, sel);
 
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, data,
+    ck_assert(vdc_clipboard_hub_set_data(hp->hub, &hp->peer, info, type, data,
                                      false));
-    return clipboard_hub_update(hp->hub, info);
+    return vdc_clipboard_hub_update(hp->hub, info);
 }
 
-void hp_grab_data(HostPeer *hp, unsigned sel, ClipboardType type,
+void hp_grab_data(HostPeer *hp, unsigned sel, VdcClipboardType type,
                   const void *data, size_t len)
 {
     g_autoptr(GBytes) bytes = g_bytes_new(data, len);
@@ -177,28 +177,28 @@ void hp_grab_data(HostPeer *hp, unsigned sel, ClipboardType type,
     ck_assert(hp_grab_bytes(hp, sel, type, bytes));
 }
 
-void hp_answer(HostPeer *hp, unsigned sel, ClipboardType type,
+void hp_answer(HostPeer *hp, unsigned sel, VdcClipboardType type,
                const void *data, size_t len)
 {
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(hp->hub, sel);
     g_autoptr(GBytes) bytes = g_bytes_new(data, len);
 
     ck_assert_ptr_nonnull(info);
     ck_assert_ptr_eq(info->owner, &hp->peer);
-    ck_assert(clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
+    ck_assert(vdc_clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
                                      true));
 }
 
-bool hp_request(HostPeer *hp, unsigned sel, ClipboardType type)
+bool hp_request(HostPeer *hp, unsigned sel, VdcClipboardType type)
 {
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(hp->hub, sel);
 
-    return info && clipboard_hub_request(hp->hub, info, type);
+    return info && vdc_clipboard_hub_request(hp->hub, info, type);
 }
 
-GBytes *hp_data(HostPeer *hp, unsigned sel, ClipboardType type)
+GBytes *hp_data(HostPeer *hp, unsigned sel, VdcClipboardType type)
 {
-    ClipboardInfo *info = clipboard_hub_info(hp->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(hp->hub, sel);
 
     return info ? info->types[type].data : NULL;
 }

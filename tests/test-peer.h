@@ -20,21 +20,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 
-#define HP_N_SEL CLIPBOARD_SELECTION__COUNT
-#define HP_N_TYPES CLIPBOARD_TYPE__COUNT
+#define HP_N_SEL VDC_CLIPBOARD_SELECTION__COUNT
+#define HP_N_TYPES VDC_CLIPBOARD_TYPE__COUNT
 
 /* One notification as the peer saw it (copied out of the info then). */
 typedef struct HostPeerNote {
-    ClipboardNotifyType type;
+    VdcClipboardNotifyType type;
     unsigned sel;                /* the info's selection; 0 without info */
-    ClipboardPeer *owner;        /* the info's owner: compare, never follow */
+    VdcClipboardPeer *owner;        /* the info's owner: compare, never follow */
     bool new_info;
-    unsigned types;              /* clipboard_info_types() of the info */
+    unsigned types;              /* vdc_clipboard_info_types() of the info */
     bool has_serial;
     uint32_t serial;
-    ClipboardType data_type;     /* of a REQUEST_TIMEOUT, or a request */
+    VdcClipboardType data_type;     /* of a REQUEST_TIMEOUT, or a request */
 } HostPeerNote;
 
 /* What the peer knows of one selection, from the latest UPDATE. */
@@ -48,8 +48,8 @@ typedef struct HostPeerView {
 } HostPeerView;
 
 typedef struct HostPeer {
-    ClipboardPeer peer;          /* registered on @hub */
-    ClipboardHub *hub;           /* borrowed */
+    VdcClipboardPeer peer;          /* registered on @hub */
+    VdcClipboardHub *hub;           /* borrowed */
     GArray *notes;               /* HostPeerNote: every notification */
     GArray *requests;            /* HostPeerNote: sel, owner and data_type
                                     of each request made of this peer */
@@ -68,13 +68,13 @@ typedef struct HostPeer {
  * callback: like a VNC client, it gives its data with its grabs.
  * Free with hp_free().
  */
-HostPeer *hp_new(ClipboardHub *hub, const char *name, bool can_request);
+HostPeer *hp_new(VdcClipboardHub *hub, const char *name, bool can_request);
 
 /* Unregister @hp (its grabs are released) and free it.  NULL is a no-op. */
 void hp_free(HostPeer *hp);
 
 /* How many notifications of @type @hp has seen. */
-unsigned hp_count(const HostPeer *hp, ClipboardNotifyType type);
+unsigned hp_count(const HostPeer *hp, VdcClipboardNotifyType type);
 
 /* The latest notification (there must be one). */
 const HostPeerNote *hp_last(const HostPeer *hp);
@@ -83,30 +83,30 @@ const HostPeerNote *hp_last(const HostPeer *hp);
  * Grab @sel with the types of @mask, data to come on request.  Returns
  * the hub's current info of @sel (borrowed from the hub).
  */
-ClipboardInfo *hp_grab(HostPeer *hp, unsigned sel, unsigned mask);
+VdcClipboardInfo *hp_grab(HostPeer *hp, unsigned sel, unsigned mask);
 
 /*
  * Grab @sel with @type's @data given at once (borrowed; may be empty).
- * Returns what clipboard_hub_update() returned.
+ * Returns what vdc_clipboard_hub_update() returned.
  */
-bool hp_grab_bytes(HostPeer *hp, unsigned sel, ClipboardType type,
+bool hp_grab_bytes(HostPeer *hp, unsigned sel, VdcClipboardType type,
                    GBytes *data);
 
 /* The same with a copy of @len bytes of @data; the grab must succeed. */
-void hp_grab_data(HostPeer *hp, unsigned sel, ClipboardType type,
+void hp_grab_data(HostPeer *hp, unsigned sel, VdcClipboardType type,
                   const void *data, size_t len);
 
 /*
  * Give @len bytes of @data (copied) for @type of the current @sel info,
  * which @hp must own: answers the requests waiting for it.
  */
-void hp_answer(HostPeer *hp, unsigned sel, ClipboardType type,
+void hp_answer(HostPeer *hp, unsigned sel, VdcClipboardType type,
                const void *data, size_t len);
 
 /* Ask the hub for @type of the current @sel info, as a VNC client would. */
-bool hp_request(HostPeer *hp, unsigned sel, ClipboardType type);
+bool hp_request(HostPeer *hp, unsigned sel, VdcClipboardType type);
 
 /* The data of @type the hub holds for @sel (borrowed), or NULL. */
-GBytes *hp_data(HostPeer *hp, unsigned sel, ClipboardType type);
+GBytes *hp_data(HostPeer *hp, unsigned sel, VdcClipboardType type);
 
 #endif /* TEST_PEER_H */

@@ -25,63 +25,63 @@
  *  - Backpressure: an answer carrying data is queued only while the output
  *    the guest has not taken is below max_message (output_full()); else the
  *    request waits in cbpending, as one waiting for the owner does, and is
- *    answered as the guest reads (vdagent_clipboard_answer_deferred(), at
+ *    answered as the guest reads (vdc_clipboard_answer_deferred(), at
  *    the end of the outermost device call).  A guest that asks again and
  *    again without reading can so never make the queued output (what a
  *    save writes) grow past max_message + one answer: it was a copy of the
  *    whole data per request (issue 11, found by fuzz_device).  Requests of
  *    one selection and type are answered in the order they came.
- *  - At most VDAGENT_MAX_PENDING requests of one selection and type wait;
+ *  - At most VDC_MAX_PENDING requests of one selection and type wait;
  *    one more is answered empty at once and counted (requests_refused).
  */
 #define G_LOG_DOMAIN "vdagent"
 
 #include "vdagent/vdagent-internal.h"
 
-/* VD_AGENT_CLIPBOARD_* <-> ClipboardType */
-static bool type_from_vd(uint32_t vd, ClipboardType *out)
+/* VD_AGENT_CLIPBOARD_* <-> VdcClipboardType */
+static bool type_from_vd(uint32_t vd, VdcClipboardType *out)
 {
     switch (vd) {
-    case VD_AGENT_CLIPBOARD_UTF8_TEXT: *out = CLIPBOARD_TYPE_TEXT; return true;
-    case VD_AGENT_CLIPBOARD_IMAGE_PNG: *out = CLIPBOARD_TYPE_PNG; return true;
-    case VD_AGENT_CLIPBOARD_IMAGE_BMP: *out = CLIPBOARD_TYPE_BMP; return true;
-    case VD_AGENT_CLIPBOARD_IMAGE_TIFF: *out = CLIPBOARD_TYPE_TIFF; return true;
-    case VD_AGENT_CLIPBOARD_IMAGE_JPG: *out = CLIPBOARD_TYPE_JPG; return true;
+    case VD_AGENT_CLIPBOARD_UTF8_TEXT: *out = VDC_CLIPBOARD_TYPE_TEXT; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_PNG: *out = VDC_CLIPBOARD_TYPE_PNG; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_BMP: *out = VDC_CLIPBOARD_TYPE_BMP; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_TIFF: *out = VDC_CLIPBOARD_TYPE_TIFF; return true;
+    case VD_AGENT_CLIPBOARD_IMAGE_JPG: *out = VDC_CLIPBOARD_TYPE_JPG; return true;
     default: return false;
     }
 }
 
-static uint32_t type_to_vd(ClipboardType type)
+static uint32_t type_to_vd(VdcClipboardType type)
 {
-    static const uint32_t map[CLIPBOARD_TYPE__COUNT] = {
-        [CLIPBOARD_TYPE_TEXT] = VD_AGENT_CLIPBOARD_UTF8_TEXT,
-        [CLIPBOARD_TYPE_PNG] = VD_AGENT_CLIPBOARD_IMAGE_PNG,
-        [CLIPBOARD_TYPE_BMP] = VD_AGENT_CLIPBOARD_IMAGE_BMP,
-        [CLIPBOARD_TYPE_TIFF] = VD_AGENT_CLIPBOARD_IMAGE_TIFF,
-        [CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
+    static const uint32_t map[VDC_CLIPBOARD_TYPE__COUNT] = {
+        [VDC_CLIPBOARD_TYPE_TEXT] = VD_AGENT_CLIPBOARD_UTF8_TEXT,
+        [VDC_CLIPBOARD_TYPE_PNG] = VD_AGENT_CLIPBOARD_IMAGE_PNG,
+        [VDC_CLIPBOARD_TYPE_BMP] = VD_AGENT_CLIPBOARD_IMAGE_BMP,
+        [VDC_CLIPBOARD_TYPE_TIFF] = VD_AGENT_CLIPBOARD_IMAGE_TIFF,
+        [VDC_CLIPBOARD_TYPE_JPG] = VD_AGENT_CLIPBOARD_IMAGE_JPG,
     };
 
     return map[type];
 }
 
-static bool have_selection(const VDAgentChardev *dev)
+static bool have_selection(const VdcChardev *dev)
 {
-    return vdagent_size_flags(dev) & VDAGENT_SIZE_SELECTION;
+    return vdc_size_flags(dev) & VDC_SIZE_SELECTION;
 }
 
-static bool have_serial(const VDAgentChardev *dev)
+static bool have_serial(const VdcChardev *dev)
 {
-    return vdagent_size_flags(dev) & VDAGENT_SIZE_SERIAL;
+    return vdc_size_flags(dev) & VDC_SIZE_SERIAL;
 }
 
 /* Can a message about @sel reach this guest at all? */
-static bool selection_travels(const VDAgentChardev *dev, unsigned sel)
+static bool selection_travels(const VdcChardev *dev, unsigned sel)
 {
-    return sel == CLIPBOARD_SELECTION_CLIPBOARD || have_selection(dev);
+    return sel == VDC_CLIPBOARD_SELECTION_CLIPBOARD || have_selection(dev);
 }
 
 /* Write the selection prefix (when negotiated); returns its length. */
-static size_t put_selection(const VDAgentChardev *dev, uint8_t *p,
+static size_t put_selection(const VdcChardev *dev, uint8_t *p,
                             unsigned sel)
 {
     if (!have_selection(dev)) {
@@ -99,13 +99,13 @@ static size_t put_selection(const VDAgentChardev *dev, uint8_t *p,
  * carrying data waits (backpressure).  One max message of room: an answer
  * as large as the guest could send is never held back by small messages.
  */
-static bool output_full(const VDAgentChardev *dev)
+static bool output_full(const VdcChardev *dev)
 {
-    return vdagent_chardev_pending_output(dev) >= dev->config.max_message;
+    return vdc_chardev_pending_output(dev) >= dev->config.max_message;
 }
 
 /* @data, answered to this guest, carries bytes (else it goes empty). */
-static bool answer_has_data(const VDAgentChardev *dev, GBytes *data)
+static bool answer_has_data(const VdcChardev *dev, GBytes *data)
 {
     return data && g_bytes_get_size(data) > 0 &&
            (dev->guest_max_clipboard < 0 ||
@@ -113,7 +113,7 @@ static bool answer_has_data(const VDAgentChardev *dev, GBytes *data)
 }
 
 /* CLIPBOARD [sel] type data: @data NULL or too big for the guest: empty. */
-static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
+static void send_data(VdcChardev *dev, unsigned sel, uint32_t vdtype,
                       GBytes *data)
 {
     uint8_t head[8];
@@ -131,32 +131,32 @@ static void send_data(VDAgentChardev *dev, unsigned sel, uint32_t vdtype,
     vdagent_put_le32(head + n, vdtype);
     if (data && g_bytes_get_size(data) > 0) {
         /* The saver's bound follows the answers in the queue. */
-        if (vdagent_chardev_pending_output(dev) == 0) {
+        if (vdc_chardev_pending_output(dev) == 0) {
             dev->out_answer_max = 0;
         }
         dev->out_answer_max = MAX(dev->out_answer_max,
                                   g_bytes_get_size(data));
     }
-    vdagent_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
+    vdc_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
 }
 
 /*
  * Answer every pending guest request of @sel in @types empty.  Stops when
  * the session ends in a write (a close forgets what was pending).
  */
-static void answer_pending_empty(VDAgentChardev *dev, unsigned sel,
+static void answer_pending_empty(VdcChardev *dev, unsigned sel,
                                  uint32_t types)
 {
     unsigned t;
 
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (!(types & dev->cbpending[sel] & (1u << t))) {
             continue;
         }
         while (dev->cbpending_n[sel][t] > 0) {
             dev->cbpending_n[sel][t]--;
             send_data(dev, sel, type_to_vd(t), NULL);
-            if (vdagent_session_ended(dev)) {
+            if (vdc_session_ended(dev)) {
                 return;
             }
         }
@@ -164,9 +164,9 @@ static void answer_pending_empty(VDAgentChardev *dev, unsigned sel,
     }
 }
 
-static void send_grab(VDAgentChardev *dev, ClipboardInfo *info)
+static void send_grab(VdcChardev *dev, VdcClipboardInfo *info)
 {
-    uint8_t buf[8 + 4 * CLIPBOARD_TYPE__COUNT];
+    uint8_t buf[8 + 4 * VDC_CLIPBOARD_TYPE__COUNT];
     unsigned sel = info->selection, t;
     size_t n = put_selection(dev, buf, sel);
 
@@ -174,32 +174,32 @@ static void send_grab(VDAgentChardev *dev, ClipboardInfo *info)
         vdagent_put_le32(buf + n, dev->last_serial[sel]++);
         n += 4;
     }
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (info->types[t].available) {
             vdagent_put_le32(buf + n, type_to_vd(t));
             n += 4;
         }
     }
-    vdagent_send(dev, VD_AGENT_CLIPBOARD_GRAB, buf, n, NULL);
+    vdc_send(dev, VD_AGENT_CLIPBOARD_GRAB, buf, n, NULL);
 }
 
-static void send_release(VDAgentChardev *dev, unsigned sel)
+static void send_release(VdcChardev *dev, unsigned sel)
 {
     uint8_t buf[4];
 
-    vdagent_send(dev, VD_AGENT_CLIPBOARD_RELEASE, buf,
+    vdc_send(dev, VD_AGENT_CLIPBOARD_RELEASE, buf,
                  put_selection(dev, buf, sel), NULL);
 }
 
 /* ---- from the hub ------------------------------------------------------- */
 
-static void set_announced(VDAgentChardev *dev, unsigned sel,
-                          ClipboardInfo *info)
+static void set_announced(VdcChardev *dev, unsigned sel,
+                          VdcClipboardInfo *info)
 {
     if (info) {
-        clipboard_info_ref(info);
+        vdc_clipboard_info_ref(info);
     }
-    clipboard_info_unref(dev->announced[sel]);
+    vdc_clipboard_info_unref(dev->announced[sel]);
     dev->announced[sel] = info;
 }
 
@@ -209,15 +209,15 @@ static void set_announced(VDAgentChardev *dev, unsigned sel,
  * rest waits for the guest to read: output_full()).  Returns how many
  * requests it answered.
  */
-static unsigned update_data(VDAgentChardev *dev, ClipboardInfo *info)
+static unsigned update_data(VdcChardev *dev, VdcClipboardInfo *info)
 {
     unsigned sel = info->selection, t, answered = 0;
 
     if (info->owner == &dev->cbpeer) {
         return 0;
     }
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
-        ClipboardContent *c = &info->types[t];
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+        VdcClipboardContent *c = &info->types[t];
 
         if (!(dev->cbpending[sel] & (1u << t)) || c->requested) {
             continue;
@@ -230,7 +230,7 @@ static unsigned update_data(VDAgentChardev *dev, ClipboardInfo *info)
             dev->cbpending_n[sel][t]--;
             answered++;
             send_data(dev, sel, type_to_vd(t), c->data);
-            if (vdagent_session_ended(dev)) {
+            if (vdc_session_ended(dev)) {
                 return answered;
             }
         }
@@ -242,10 +242,10 @@ static unsigned update_data(VDAgentChardev *dev, ClipboardInfo *info)
 }
 
 /* A new info for @sel: tell the guest what changed. */
-static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
+static void update_new_info(VdcChardev *dev, VdcClipboardInfo *info)
 {
     unsigned sel = info->selection;
-    ClipboardInfo *before = dev->announced[sel];
+    VdcClipboardInfo *before = dev->announced[sel];
     bool guest_thinks_host_owns = before && before->owner &&
                                   before->owner != &dev->cbpeer;
 
@@ -259,7 +259,7 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
     }
     if ((dev->assume_announced & (1u << sel)) && info->restored &&
         info->owner && info->owner != &dev->cbpeer &&
-        clipboard_info_types(info)) {
+        vdc_clipboard_info_types(info)) {
         /* The host grab a migration restored: the guest already has it. */
         dev->assume_announced &= ~(1u << sel);
         set_announced(dev, sel, info);
@@ -267,8 +267,8 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
     }
     dev->assume_announced &= ~(1u << sel);
     /* Pending requests on the old owner are moot: answer them first. */
-    answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
-    if (vdagent_session_ended(dev)) {
+    answer_pending_empty(dev, sel, VDC_CLIPBOARD_TYPE_MASK_ALL);
+    if (vdc_session_ended(dev)) {
         return;          /* closed in a write: nothing was announced */
     }
     if (info->owner != &dev->cbpeer) {
@@ -279,7 +279,7 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
         !selection_travels(dev, sel)) {
         return;
     }
-    if (info->owner && clipboard_info_types(info)) {
+    if (info->owner && vdc_clipboard_info_types(info)) {
         send_grab(dev, info);
     } else if (guest_thinks_host_owns) {
         /* Owner gone (or a grab with no type: never an empty GRAB, P3). */
@@ -287,17 +287,17 @@ static void update_new_info(VDAgentChardev *dev, ClipboardInfo *info)
     }
 }
 
-static void cb_notify_one(VDAgentChardev *dev, const ClipboardNotify *n)
+static void cb_notify_one(VdcChardev *dev, const VdcClipboardNotify *n)
 {
     switch (n->type) {
-    case CLIPBOARD_NOTIFY_UPDATE:
+    case VDC_CLIPBOARD_NOTIFY_UPDATE:
         if (n->new_info) {
             update_new_info(dev, n->info);
         } else {
             update_data(dev, n->info);
         }
         break;
-    case CLIPBOARD_NOTIFY_RESET_SERIAL:
+    case VDC_CLIPBOARD_NOTIFY_RESET_SERIAL:
         /*
          * Another peer reset the serials: make the agent reset its counter
          * by reconnecting (it gets caps with request=1 on reopen).  Only an
@@ -311,16 +311,16 @@ static void cb_notify_one(VDAgentChardev *dev, const ClipboardNotify *n)
             break;
         }
         if (!dev->in_caps && dev->connected && !dev->reconnect_pending &&
-            vdagent_chardev_guest_has_cap(dev,
+            vdc_chardev_guest_has_cap(dev,
                                           VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
             dev->reconnect_pending = true;
-            vdagent_event(dev, VDAGENT_EVENT_CLOSED);
+            vdc_event(dev, VDC_EVENT_CLOSED);
         }
         break;
-    case CLIPBOARD_NOTIFY_REQUEST_TIMEOUT:
+    case VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT:
         if (n->info->owner == &dev->cbpeer) {
             dev->host_pending[n->info->selection] &= ~(1u << n->data_type);
-        } else if (n->info == clipboard_hub_info(dev->hub, n->info->selection) &&
+        } else if (n->info == vdc_clipboard_hub_info(dev->hub, n->info->selection) &&
                    !n->info->types[n->data_type].data) {
             /*
              * The owner did not answer in time.  Requests waiting for
@@ -333,21 +333,21 @@ static void cb_notify_one(VDAgentChardev *dev, const ClipboardNotify *n)
     }
 }
 
-/* The hub's callbacks are ways into the device (vdagent_enter()). */
-static void cb_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+/* The hub's callbacks are ways into the device (vdc_enter()). */
+static void cb_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
-    VDAgentChardev *dev = peer->opaque;
-    unsigned outer = vdagent_enter(dev);
+    VdcChardev *dev = peer->opaque;
+    unsigned outer = vdc_enter(dev);
 
     cb_notify_one(dev, n);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
 /* The hub asks the guest (the owner) for data. */
-static void cb_request(ClipboardPeer *peer, ClipboardInfo *info,
-                       ClipboardType type)
+static void cb_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                       VdcClipboardType type)
 {
-    VDAgentChardev *dev = peer->opaque;
+    VdcChardev *dev = peer->opaque;
     unsigned sel = info->selection;
     unsigned outer;
     uint8_t buf[8];
@@ -355,18 +355,18 @@ static void cb_request(ClipboardPeer *peer, ClipboardInfo *info,
 
     if (!dev->connected || !selection_travels(dev, sel)) {
         /* It cannot be asked: the type is not available after all. */
-        clipboard_hub_set_data(dev->hub, peer, info, type, NULL, true);
+        vdc_clipboard_hub_set_data(dev->hub, peer, info, type, NULL, true);
         return;
     }
-    outer = vdagent_enter(dev);
+    outer = vdc_enter(dev);
     n = put_selection(dev, buf, sel);
     vdagent_put_le32(buf + n, type_to_vd(type));
     dev->host_pending[sel] |= 1u << type;
-    vdagent_send(dev, VD_AGENT_CLIPBOARD_REQUEST, buf, n + 4, NULL);
-    vdagent_leave(dev, outer);
+    vdc_send(dev, VD_AGENT_CLIPBOARD_REQUEST, buf, n + 4, NULL);
+    vdc_leave(dev, outer);
 }
 
-static const ClipboardPeerOps cb_peer_ops = {
+static const VdcClipboardPeerOps cb_peer_ops = {
     .notify = cb_notify,
     .request = cb_request,
 };
@@ -374,19 +374,19 @@ static const ClipboardPeerOps cb_peer_ops = {
 /* ---- from the guest ----------------------------------------------------- */
 
 /*
- * The handlers of the message table's clipboard rows (VDAgentMsgHandler):
+ * The handlers of the message table's clipboard rows (VdcMsgHandler):
  * the dispatcher has stripped the selection prefix and checked @sel; each
  * decodes the rest of the message from @payload, lent for the call.
  */
 
-void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
+void vdc_clipboard_recv_grab(VdcChardev *dev, VdcClipboardSelection sel,
                                  GBytes *payload)
 {
-    g_autoptr(ClipboardInfo) info = NULL;
+    g_autoptr(VdcClipboardInfo) info = NULL;
     size_t size;
     const uint8_t *data = g_bytes_get_data(payload, &size);
     uint32_t serial = 0;
-    ClipboardType t;
+    VdcClipboardType t;
 
     if (have_serial(dev)) {
         serial = vdagent_le32(data);
@@ -395,14 +395,14 @@ void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
         if (serial < dev->last_serial[sel]) {
             /* It lost a race against our grab: the host wins ties. */
             g_debug("guest grab %s serial %u < %u: discarded",
-                    clipboard_selection_name(sel), serial,
+                    vdc_clipboard_selection_name(sel), serial,
                     dev->last_serial[sel]);
-            vdagent_count_drop(dev, VDAGENT_DROP_STALE_SERIAL);
+            vdc_count_drop(dev, VDC_DROP_STALE_SERIAL);
             return;
         }
         dev->last_serial[sel] = serial + 1;
     }
-    info = clipboard_info_new(&dev->cbpeer, sel);
+    info = vdc_clipboard_info_new(&dev->cbpeer, sel);
     info->has_serial = have_serial(dev);
     info->serial = serial;
     /* The table bounds the count; unknown types and a tail are skipped. */
@@ -411,24 +411,24 @@ void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
             info->types[t].available = true;
         }
     }
-    clipboard_hub_update(dev->hub, info);
+    vdc_clipboard_hub_update(dev->hub, info);
     /*
      * The guest's requests for this selection now ask the guest itself:
      * answer them at once, empty, as a request after the grab is.  A
      * running hub's notification did (update_new_info()); a stopped one
      * (a paused VM) notifies on resume only, too late for a save between.
      */
-    if (!vdagent_session_ended(dev) && clipboard_peer_owns(&dev->cbpeer, sel)) {
-        answer_pending_empty(dev, sel, CLIPBOARD_TYPE_MASK_ALL);
+    if (!vdc_session_ended(dev) && vdc_clipboard_peer_owns(&dev->cbpeer, sel)) {
+        answer_pending_empty(dev, sel, VDC_CLIPBOARD_TYPE_MASK_ALL);
     }
 }
 
-void vdagent_clipboard_recv_request(VDAgentChardev *dev,
-                                    ClipboardSelection sel, GBytes *payload)
+void vdc_clipboard_recv_request(VdcChardev *dev,
+                                    VdcClipboardSelection sel, GBytes *payload)
 {
     uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
-    ClipboardInfo *info = clipboard_hub_info(dev->hub, sel);
-    ClipboardType t;
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(dev->hub, sel);
+    VdcClipboardType t;
 
     if (!type_from_vd(vdtype, &t) || !info || info->owner == &dev->cbpeer ||
         !info->types[t].available) {
@@ -440,10 +440,10 @@ void vdagent_clipboard_recv_request(VDAgentChardev *dev,
         send_data(dev, sel, vdtype, info->types[t].data);
         return;
     }
-    if (dev->cbpending_n[sel][t] >= VDAGENT_MAX_PENDING) {
+    if (dev->cbpending_n[sel][t] >= VDC_MAX_PENDING) {
         /* The waiting list is full: answered empty now, counted. */
         g_debug("guest request %s/%u: %d already wait, answered empty",
-                clipboard_selection_name(sel), vdtype, VDAGENT_MAX_PENDING);
+                vdc_clipboard_selection_name(sel), vdtype, VDC_MAX_PENDING);
         dev->counters.requests_refused++;
         send_data(dev, sel, vdtype, NULL);
         return;
@@ -455,28 +455,28 @@ void vdagent_clipboard_recv_request(VDAgentChardev *dev,
         dev->counters.requests_deferred++;
         return;
     }
-    if (!clipboard_hub_request(dev->hub, info, t) &&
-        !vdagent_session_ended(dev)) {
+    if (!vdc_clipboard_hub_request(dev->hub, info, t) &&
+        !vdc_session_ended(dev)) {
         answer_pending_empty(dev, sel, 1u << t);
     }
 }
 
 /* CLIPBOARD: @payload is VDAgentClipboard after the prefix, type then data. */
-void vdagent_clipboard_recv_data(VDAgentChardev *dev, ClipboardSelection sel,
+void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
                                  GBytes *payload)
 {
     size_t size = g_bytes_get_size(payload);
     uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
-    ClipboardInfo *info = clipboard_hub_info(dev->hub, sel);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(dev->hub, sel);
     g_autoptr(GBytes) bytes = NULL;
-    ClipboardType t;
+    VdcClipboardType t;
 
     if (!info || info->owner != &dev->cbpeer) {
-        vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
+        vdc_count_drop(dev, VDC_DROP_NOT_OWNER);
         return;
     }
     if (!type_from_vd(vdtype, &t) || !info->types[t].available) {
-        vdagent_count_drop(dev, VDAGENT_DROP_BAD_TYPE);
+        vdc_count_drop(dev, VDC_DROP_BAD_TYPE);
         return;
     }
     dev->host_pending[sel] &= ~(1u << t);
@@ -486,22 +486,22 @@ void vdagent_clipboard_recv_data(VDAgentChardev *dev, ClipboardSelection sel,
                                        offsetof(VDAgentClipboard, data),
                                        size - offsetof(VDAgentClipboard, data));
     }
-    clipboard_hub_set_data(dev->hub, &dev->cbpeer, info, t, bytes, true);
+    vdc_clipboard_hub_set_data(dev->hub, &dev->cbpeer, info, t, bytes, true);
 }
 
-void vdagent_clipboard_recv_release(VDAgentChardev *dev,
-                                    ClipboardSelection sel, GBytes *payload)
+void vdc_clipboard_recv_release(VdcChardev *dev,
+                                    VdcClipboardSelection sel, GBytes *payload)
 {
     (void)payload;
-    if (!clipboard_peer_owns(&dev->cbpeer, sel)) {
-        vdagent_count_drop(dev, VDAGENT_DROP_NOT_OWNER);
+    if (!vdc_clipboard_peer_owns(&dev->cbpeer, sel)) {
+        vdc_count_drop(dev, VDC_DROP_NOT_OWNER);
         return;
     }
     dev->host_pending[sel] = 0;
-    clipboard_peer_release(&dev->cbpeer, sel);
+    vdc_clipboard_peer_release(&dev->cbpeer, sel);
 }
 
-void vdagent_clipboard_recv_max(VDAgentChardev *dev, ClipboardSelection sel,
+void vdc_clipboard_recv_max(VdcChardev *dev, VdcClipboardSelection sel,
                                 GBytes *payload)
 {
     const uint8_t *data = g_bytes_get_data(payload, NULL);
@@ -517,16 +517,16 @@ void vdagent_clipboard_recv_max(VDAgentChardev *dev, ClipboardSelection sel,
  * Guest requests restored by a migration: ask the current owner again, or
  * answer from data held, or answer empty, so the guest never waits forever.
  */
-void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
+void vdc_clipboard_resolve_pending(VdcChardev *dev)
 {
     unsigned s, t;
 
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             /* Looked up again each time: an answer may have replaced it. */
-            ClipboardInfo *info = clipboard_hub_info(dev->hub, s);
+            VdcClipboardInfo *info = vdc_clipboard_hub_info(dev->hub, s);
 
-            if (vdagent_session_ended(dev)) {
+            if (vdc_session_ended(dev)) {
                 return;
             }
             if (!(dev->cbpending[s] & (1u << t))) {
@@ -534,7 +534,7 @@ void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
             }
             if (info && info->owner && info->owner != &dev->cbpeer &&
                 info->types[t].available && !info->types[t].data &&
-                clipboard_hub_request(dev->hub, info, t)) {
+                vdc_clipboard_hub_request(dev->hub, info, t)) {
                 continue;             /* answered when the data comes */
             }
             if (info && info->owner != &dev->cbpeer && info->types[t].data) {
@@ -553,29 +553,29 @@ void vdagent_clipboard_resolve_pending(VDAgentChardev *dev)
  * stopped (the hub may hold an info the guest was not told of yet) or a
  * loaded state is not resolved yet.  Returns true when it answered one.
  */
-bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev)
+bool vdc_clipboard_answer_deferred(VdcChardev *dev)
 {
     unsigned s, answered = 0;
 
     if (!dev->connected || !dev->running || dev->resolve_pending ||
-        !clipboard_hub_running(dev->hub) || output_full(dev)) {
+        !vdc_clipboard_hub_running(dev->hub) || output_full(dev)) {
         /* A stopped hub replays on resume: update_data() answers then. */
         return false;
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *info;
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        VdcClipboardInfo *info;
 
         if (!dev->cbpending[s]) {
             continue;
         }
-        info = clipboard_hub_info(dev->hub, s);
+        info = vdc_clipboard_hub_info(dev->hub, s);
         if (info) {
             /* Ours for the call: an answer may make the hub replace it. */
-            g_autoptr(ClipboardInfo) ref = clipboard_info_ref(info);
+            g_autoptr(VdcClipboardInfo) ref = vdc_clipboard_info_ref(info);
 
             answered += update_data(dev, ref);
         }
-        if (vdagent_session_ended(dev) || output_full(dev)) {
+        if (vdc_session_ended(dev) || output_full(dev)) {
             break;
         }
     }
@@ -584,13 +584,13 @@ bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev)
 
 /* ---- session ------------------------------------------------------------ */
 
-uint32_t vdagent_chardev_max_clipboard(const VDAgentChardev *dev)
+uint32_t vdc_chardev_max_clipboard(const VdcChardev *dev)
 {
     /* The message carries [sel(4)] type(4) before the data. */
     return dev->config.max_message - 8;
 }
 
-void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,
+void vdc_chardev_clipboard_state(const VdcChardev *dev,
                                      uint32_t last_serial[3],
                                      uint32_t cbpending[3])
 {
@@ -598,32 +598,32 @@ void vdagent_chardev_clipboard_state(const VDAgentChardev *dev,
     memcpy(cbpending, dev->cbpending, sizeof(dev->cbpending));
 }
 
-uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev)
+uint32_t vdc_clipboard_host_announced(const VdcChardev *dev)
 {
     uint32_t mask = dev->assume_announced;
     unsigned s;
 
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        const ClipboardInfo *a = dev->announced[s];
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        const VdcClipboardInfo *a = dev->announced[s];
 
         if (a && a->owner && a->owner != &dev->cbpeer &&
-            clipboard_info_types(a)) {
+            vdc_clipboard_info_types(a)) {
             mask |= 1u << s;
         }
     }
     return mask;
 }
 
-ClipboardHub *vdagent_chardev_clipboard_hub(const VDAgentChardev *dev)
+VdcClipboardHub *vdc_chardev_clipboard_hub(const VdcChardev *dev)
 {
     return dev->hub;
 }
 
-void vdagent_clipboard_init(VDAgentChardev *dev)
+void vdc_clipboard_init(VdcChardev *dev)
 {
     dev->hub = dev->config.clipboard_hub;
     if (!dev->hub) {
-        dev->hub = clipboard_hub_new();
+        dev->hub = vdc_clipboard_hub_new();
         dev->own_hub = true;
     }
     dev->cbpeer.name = "vdagent";
@@ -632,22 +632,22 @@ void vdagent_clipboard_init(VDAgentChardev *dev)
     dev->guest_max_clipboard = -1;
 }
 
-void vdagent_clipboard_fini(VDAgentChardev *dev)
+void vdc_clipboard_fini(VdcChardev *dev)
 {
     unsigned s;
 
-    clipboard_peer_unregister(&dev->cbpeer);
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    vdc_clipboard_peer_unregister(&dev->cbpeer);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         set_announced(dev, s, NULL);
     }
     if (dev->own_hub) {
-        clipboard_hub_free(dev->hub);
+        vdc_clipboard_hub_free(dev->hub);
     }
     dev->hub = NULL;
 }
 
 /* Forget everything about the guest's clipboard session. */
-static void clipboard_forget(VDAgentChardev *dev)
+static void clipboard_forget(VdcChardev *dev)
 {
     unsigned s;
 
@@ -655,32 +655,32 @@ static void clipboard_forget(VDAgentChardev *dev)
     memset(dev->cbpending, 0, sizeof(dev->cbpending));
     memset(dev->cbpending_n, 0, sizeof(dev->cbpending_n));
     memset(dev->host_pending, 0, sizeof(dev->host_pending));
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         set_announced(dev, s, NULL);
     }
     dev->assume_announced = 0;
     dev->guest_max_clipboard = -1;
 }
 
-void vdagent_clipboard_disconnect(VDAgentChardev *dev)
+void vdc_clipboard_disconnect(VdcChardev *dev)
 {
     /* Releasing what the guest owned tells the other peers (Q4). */
-    clipboard_peer_unregister(&dev->cbpeer);
+    vdc_clipboard_peer_unregister(&dev->cbpeer);
     clipboard_forget(dev);
 }
 
-bool vdagent_clipboard_usable(const VDAgentChardev *dev)
+bool vdc_clipboard_usable(const VdcChardev *dev)
 {
     return dev->config.clipboard &&
-           vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
+           vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_BY_DEMAND);
 }
 
-void vdagent_clipboard_caps(VDAgentChardev *dev)
+void vdc_clipboard_caps(VdcChardev *dev)
 {
     unsigned s;
 
-    if (!vdagent_clipboard_usable(dev)) {
-        vdagent_clipboard_disconnect(dev);
+    if (!vdc_clipboard_usable(dev)) {
+        vdc_clipboard_disconnect(dev);
         return;
     }
     /*
@@ -694,24 +694,24 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
      * that write: the session is then over and so is this work (a closed
      * device holds no grab, no registration, no serial).
      */
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        clipboard_peer_release(&dev->cbpeer, s);
-        if (vdagent_session_ended(dev)) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        vdc_clipboard_peer_release(&dev->cbpeer, s);
+        if (vdc_session_ended(dev)) {
             return;
         }
     }
     clipboard_forget(dev);
     dev->in_caps = true;
-    clipboard_hub_reset_serial(dev->hub);
+    vdc_clipboard_hub_reset_serial(dev->hub);
     dev->in_caps = false;
-    if (vdagent_session_ended(dev)) {
+    if (vdc_session_ended(dev)) {
         return;
     }
     /* A stopped hub notifies the reset on resume: it is still ours. */
-    dev->own_reset_deferred = !clipboard_hub_running(dev->hub);
-    clipboard_peer_register(dev->hub, &dev->cbpeer);
+    dev->own_reset_deferred = !vdc_clipboard_hub_running(dev->hub);
+    vdc_clipboard_peer_register(dev->hub, &dev->cbpeer);
 
-    if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MAX_CLIPBOARD)) {
+    if (vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_MAX_CLIPBOARD)) {
         uint8_t buf[sizeof(VDAgentMaxClipboard)];
 
         /*
@@ -720,24 +720,24 @@ void vdagent_clipboard_caps(VDAgentChardev *dev)
          * refuse every guest clipboard.  So at most INT32_MAX ("no
          * practical limit"), never more than the device accepts.
          */
-        vdagent_put_le32(buf, MIN(vdagent_chardev_max_clipboard(dev),
+        vdagent_put_le32(buf, MIN(vdc_chardev_max_clipboard(dev),
                                   (uint32_t)INT32_MAX));
-        vdagent_send(dev, VD_AGENT_MAX_CLIPBOARD, buf, sizeof(buf), NULL);
-        if (vdagent_session_ended(dev)) {
+        vdc_send(dev, VD_AGENT_MAX_CLIPBOARD, buf, sizeof(buf), NULL);
+        if (vdc_session_ended(dev)) {
             return;
         }
     }
-    if (!clipboard_hub_running(dev->hub)) {
+    if (!vdc_clipboard_hub_running(dev->hub)) {
         return;              /* the hub replays on resume */
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *cur = clipboard_hub_info(dev->hub, s);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        VdcClipboardInfo *cur = vdc_clipboard_hub_info(dev->hub, s);
         /* Ours for the call: a nested update may replace it in the hub. */
-        g_autoptr(ClipboardInfo) info = cur ? clipboard_info_ref(cur) : NULL;
+        g_autoptr(VdcClipboardInfo) info = cur ? vdc_clipboard_info_ref(cur) : NULL;
 
         if (info) {
             update_new_info(dev, info);
-            if (vdagent_session_ended(dev)) {
+            if (vdc_session_ended(dev)) {
                 return;
             }
         }

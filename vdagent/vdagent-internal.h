@@ -5,43 +5,43 @@
 #ifndef VDAGENT_INTERNAL_H
 #define VDAGENT_INTERNAL_H
 
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 #include "vdagent/vdagent-reader.h"
 #include "vdagent/vdagent-writer.h"
 #include "vdagent/vdagent-wire.h"
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "vdagent/vdagent-vmstate.h"
 
-#define vdagent_container_of(ptr, type, member) \
+#define vdc_container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Most types one guest grab may list (spice has 6; QEMU's bound too). */
-#define VDAGENT_GRAB_MAX_TYPES 10
+#define VDC_GRAB_MAX_TYPES 10
 /*
  * Most unanswered guest requests per selection and type (waiting for the
  * owner's data, or for output room): one more is answered empty at once
- * and counted (VDAgentCounters.requests_refused).
+ * and counted (VdcCounters.requests_refused).
  */
-#define VDAGENT_MAX_PENDING 16
+#define VDC_MAX_PENDING 16
 
-struct VDAgentChardev {
-    VDAgentConfig config;
-    const VDAgentFrontendOps *ops;
+struct VdcChardev {
+    VdcConfig config;
+    const VdcFrontendOps *ops;
     void *opaque;
 
-    VDAgentReader *reader;
-    VDAgentWriter *writer;
+    VdcReader *reader;
+    VdcWriter *writer;
 
     bool connected;                  /* guest side of the port is open */
     bool running;                    /* output flows (not a paused VM) */
     bool resolve_pending;            /* cbpending loaded, not yet resolved */
     unsigned session;                /* bumped by every open and close */
     uint32_t host_caps;
-    uint32_t guest_caps[VDAGENT_MAX_CAPS_WORDS];
+    uint32_t guest_caps[VDC_MAX_CAPS_WORDS];
     size_t n_guest_caps;
 
     /*
-     * Re-entrancy from frontend callbacks (vdagent_enter()): the device
+     * Re-entrancy from frontend callbacks (vdc_enter()): the device
      * calls under way, nested (public entry points and the hub's and the
      * router's callbacks), the session the innermost one acts for, and the
      * guest bytes pushed meanwhile, fed once the outermost call is done.
@@ -58,18 +58,18 @@ struct VDAgentChardev {
     GPtrArray *stale_writers;
 
     /* clipboard peer (vdagent-clipboard.c) */
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
     bool own_hub;                    /* created here, freed here */
-    ClipboardPeer cbpeer;
+    VdcClipboardPeer cbpeer;
     /* our mirror of the agent's grab serial counter S, per selection */
-    uint32_t last_serial[CLIPBOARD_SELECTION__COUNT];
+    uint32_t last_serial[VDC_CLIPBOARD_SELECTION__COUNT];
     /* guest requests waiting for another owner: type bits, and counts */
-    uint32_t cbpending[CLIPBOARD_SELECTION__COUNT];
-    uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT][CLIPBOARD_TYPE__COUNT];
+    uint32_t cbpending[VDC_CLIPBOARD_SELECTION__COUNT];
+    uint8_t cbpending_n[VDC_CLIPBOARD_SELECTION__COUNT][VDC_CLIPBOARD_TYPE__COUNT];
     /* host requests waiting for the guest: type bits */
-    uint32_t host_pending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t host_pending[VDC_CLIPBOARD_SELECTION__COUNT];
     /* the host info the guest was last told about (a ref), per selection */
-    ClipboardInfo *announced[CLIPBOARD_SELECTION__COUNT];
+    VdcClipboardInfo *announced[VDC_CLIPBOARD_SELECTION__COUNT];
     int64_t guest_max_clipboard;     /* -1: the guest set no limit */
     bool in_caps;                    /* our own serial reset under way */
     bool own_reset_deferred;         /* ... held back by a stopped hub */
@@ -78,10 +78,10 @@ struct VDAgentChardev {
     bool reconnect_pending;          /* sent CLOSED, waiting for the guest */
 
     /* mouse peer and heads (vdagent-mouse.c) */
-    InputRouter *router;
+    VdcInputRouter *router;
     bool own_router;
-    InputHandlerState *mouse_hs;
-    VDAgentMouse mouse;
+    VdcInputHandlerState *mouse_hs;
+    VdcMouse mouse;
     unsigned heads_watch;
 
     /*
@@ -90,12 +90,12 @@ struct VDAgentChardev {
      */
     uint64_t out_answer_max;
 
-    VDAgentCounters counters;        /* msgs_out: of retired writers */
+    VdcCounters counters;        /* msgs_out: of retired writers */
 
-    VDAgentSaved saved;              /* migration scratch (vdagent-vmstate.c) */
+    VdcSaved saved;              /* migration scratch (vdagent-vmstate.c) */
 };
 
-extern const VMStateDescription vmstate_vdagent;
+extern const VdcVMStateDescription vdc_vmstate_vdagent;
 
 /*
  * The handler of a guest message type (a row of the message table in
@@ -105,8 +105,8 @@ extern const VMStateDescription vmstate_vdagent;
  * @sel: for a row that carries the selection prefix (VDAgentClipboard and
  *     its siblings: u8 selection + 3 reserved bytes) when both sides have
  *     CLIPBOARD_SELECTION, the prefix's selection, already checked to be
- *     below CLIPBOARD_SELECTION__COUNT (the reserved bytes are ignored);
- *     otherwise CLIPBOARD_SELECTION_CLIPBOARD, the one selection that
+ *     below VDC_CLIPBOARD_SELECTION__COUNT (the reserved bytes are ignored);
+ *     otherwise VDC_CLIPBOARD_SELECTION_CLIPBOARD, the one selection that
  *     travels without a prefix (and no selection at all for the other
  *     rows, which ignore it).
  * @payload: the message data after the prefix (the whole data for a type
@@ -119,62 +119,62 @@ extern const VMStateDescription vmstate_vdagent;
  *
  * A handler never sees the message header or the reader.
  */
-typedef void (*VDAgentMsgHandler)(VDAgentChardev *dev, ClipboardSelection sel,
+typedef void (*VdcMsgHandler)(VdcChardev *dev, VdcClipboardSelection sel,
                                   GBytes *payload);
 
 /* vdagent.c */
 /*
  * Every way into the device (a public call, a hub or router callback)
- * brackets its work with vdagent_enter() / vdagent_leave(): the call acts
+ * brackets its work with vdc_enter() / vdc_leave(): the call acts
  * for the session current when it entered, and guest bytes pushed while
  * any call is under way wait for the outermost one to finish.  @outer is
- * what vdagent_enter() returned.
+ * what vdc_enter() returned.
  */
-unsigned vdagent_enter(VDAgentChardev *dev);
-void vdagent_leave(VDAgentChardev *dev, unsigned outer);
+unsigned vdc_enter(VdcChardev *dev);
+void vdc_leave(VdcChardev *dev, unsigned outer);
 /*
  * The session the running call acts for is over: the frontend closed (and
  * maybe reopened) the port from inside a callback.  The caller stops:
  * nothing more of its work concerns the current session.
  */
-bool vdagent_session_ended(const VDAgentChardev *dev);
+bool vdc_session_ended(const VdcChardev *dev);
 /*
  * Queue a message for the guest and write what the frontend takes.
  * Nothing is queued (false) while the guest side is closed or when the
  * session the call acts for is over.
  */
-bool vdagent_send(VDAgentChardev *dev, uint32_t type, const void *head,
+bool vdc_send(VdcChardev *dev, uint32_t type, const void *head,
                   size_t head_len, GBytes *tail);
-unsigned vdagent_size_flags(const VDAgentChardev *dev);
-void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason);
-void vdagent_event(VDAgentChardev *dev, VDAgentEvent event);
+unsigned vdc_size_flags(const VdcChardev *dev);
+void vdc_count_drop(VdcChardev *dev, VdcDrop reason);
+void vdc_event(VdcChardev *dev, VdcEvent event);
 
 /* vdagent-mouse.c */
-bool vdagent_mouse_init(VDAgentChardev *dev, GError **errp);
-void vdagent_mouse_fini(VDAgentChardev *dev);
-void vdagent_mouse_caps(VDAgentChardev *dev);
-void vdagent_mouse_disconnect(VDAgentChardev *dev);
+bool vdc_mouse_init(VdcChardev *dev, GError **errp);
+void vdc_mouse_fini(VdcChardev *dev);
+void vdc_mouse_caps(VdcChardev *dev);
+void vdc_mouse_disconnect(VdcChardev *dev);
 
 /* vdagent-clipboard.c */
-void vdagent_clipboard_resolve_pending(VDAgentChardev *dev);
-bool vdagent_clipboard_answer_deferred(VDAgentChardev *dev);
-uint32_t vdagent_clipboard_host_announced(const VDAgentChardev *dev);
-void vdagent_clipboard_init(VDAgentChardev *dev);
-void vdagent_clipboard_fini(VDAgentChardev *dev);
+void vdc_clipboard_resolve_pending(VdcChardev *dev);
+bool vdc_clipboard_answer_deferred(VdcChardev *dev);
+uint32_t vdc_clipboard_host_announced(const VdcChardev *dev);
+void vdc_clipboard_init(VdcChardev *dev);
+void vdc_clipboard_fini(VdcChardev *dev);
 /* The clipboard is on here and the guest's caps carry CLIPBOARD_BY_DEMAND. */
-bool vdagent_clipboard_usable(const VDAgentChardev *dev);
-void vdagent_clipboard_caps(VDAgentChardev *dev);
-void vdagent_clipboard_disconnect(VDAgentChardev *dev);
-/* VDAgentMsgHandler: the message table's clipboard rows */
-void vdagent_clipboard_recv_grab(VDAgentChardev *dev, ClipboardSelection sel,
+bool vdc_clipboard_usable(const VdcChardev *dev);
+void vdc_clipboard_caps(VdcChardev *dev);
+void vdc_clipboard_disconnect(VdcChardev *dev);
+/* VdcMsgHandler: the message table's clipboard rows */
+void vdc_clipboard_recv_grab(VdcChardev *dev, VdcClipboardSelection sel,
                                  GBytes *payload);
-void vdagent_clipboard_recv_request(VDAgentChardev *dev,
-                                    ClipboardSelection sel, GBytes *payload);
-void vdagent_clipboard_recv_data(VDAgentChardev *dev, ClipboardSelection sel,
+void vdc_clipboard_recv_request(VdcChardev *dev,
+                                    VdcClipboardSelection sel, GBytes *payload);
+void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
                                  GBytes *payload);
-void vdagent_clipboard_recv_release(VDAgentChardev *dev,
-                                    ClipboardSelection sel, GBytes *payload);
-void vdagent_clipboard_recv_max(VDAgentChardev *dev, ClipboardSelection sel,
+void vdc_clipboard_recv_release(VdcChardev *dev,
+                                    VdcClipboardSelection sel, GBytes *payload);
+void vdc_clipboard_recv_max(VdcChardev *dev, VdcClipboardSelection sel,
                                 GBytes *payload);
 
 #endif /* VDAGENT_INTERNAL_H */

@@ -12,14 +12,14 @@
 
 #include "vdagent/vdagent-internal.h"
 
-static const uint32_t button_mask[INPUT_BUTTON__COUNT] = {
-    [INPUT_BUTTON_LEFT] = VD_AGENT_LBUTTON_MASK,
-    [INPUT_BUTTON_MIDDLE] = VD_AGENT_MBUTTON_MASK,
-    [INPUT_BUTTON_RIGHT] = VD_AGENT_RBUTTON_MASK,
-    [INPUT_BUTTON_WHEEL_UP] = VD_AGENT_UBUTTON_MASK,
-    [INPUT_BUTTON_WHEEL_DOWN] = VD_AGENT_DBUTTON_MASK,
-    [INPUT_BUTTON_SIDE] = VD_AGENT_SBUTTON_MASK,
-    [INPUT_BUTTON_EXTRA] = VD_AGENT_EBUTTON_MASK,
+static const uint32_t button_mask[VDC_INPUT_BUTTON__COUNT] = {
+    [VDC_INPUT_BUTTON_LEFT] = VD_AGENT_LBUTTON_MASK,
+    [VDC_INPUT_BUTTON_MIDDLE] = VD_AGENT_MBUTTON_MASK,
+    [VDC_INPUT_BUTTON_RIGHT] = VD_AGENT_RBUTTON_MASK,
+    [VDC_INPUT_BUTTON_WHEEL_UP] = VD_AGENT_UBUTTON_MASK,
+    [VDC_INPUT_BUTTON_WHEEL_DOWN] = VD_AGENT_DBUTTON_MASK,
+    [VDC_INPUT_BUTTON_SIDE] = VD_AGENT_SBUTTON_MASK,
+    [VDC_INPUT_BUTTON_EXTRA] = VD_AGENT_EBUTTON_MASK,
 };
 
 /*
@@ -27,40 +27,40 @@ static const uint32_t button_mask[INPUT_BUTTON__COUNT] = {
  * for an agent with SPARSE_MONITORS_CONFIG, only the enabled ones for the
  * others, so a disabled head shifts the ids after it (bug R8's class).
  */
-static uint32_t agent_display_id(VDAgentChardev *dev, unsigned head)
+static uint32_t agent_display_id(VdcChardev *dev, unsigned head)
 {
     unsigned i, id = 0;
 
-    if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG)) {
+    if (vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG)) {
         return head;
     }
     for (i = 0; i < head; i++) {
-        InputHeadGeometry h;
+        VdcInputHeadGeometry h;
 
-        if (input_router_head(dev->router, i, &h) && h.width != 0) {
+        if (vdc_input_router_head(dev->router, i, &h) && h.width != 0) {
             id++;
         }
     }
     return id;
 }
 
-static void mouse_event(void *opaque, const InputEvent *evt)
+static void mouse_event(void *opaque, const VdcInputEvent *evt)
 {
-    VDAgentChardev *dev = opaque;
-    InputHeadGeometry head;
+    VdcChardev *dev = opaque;
+    VdcInputHeadGeometry head;
 
     switch (evt->kind) {
-    case INPUT_EVENT_KIND_ABS:
+    case VDC_INPUT_EVENT_KIND_ABS:
         /* The router checked the head exists. */
-        input_router_head(dev->router, evt->head, &head);
-        if (evt->abs.axis == INPUT_AXIS_X) {
-            dev->mouse.x = input_scale_axis(evt->abs.value, head.width);
+        vdc_input_router_head(dev->router, evt->head, &head);
+        if (evt->abs.axis == VDC_INPUT_AXIS_X) {
+            dev->mouse.x = vdc_input_scale_axis(evt->abs.value, head.width);
         } else {
-            dev->mouse.y = input_scale_axis(evt->abs.value, head.height);
+            dev->mouse.y = vdc_input_scale_axis(evt->abs.value, head.height);
         }
         dev->mouse.display_id = agent_display_id(dev, evt->head);
         break;
-    case INPUT_EVENT_KIND_BTN:
+    case VDC_INPUT_EVENT_KIND_BTN:
         if (evt->btn.down) {
             dev->mouse.buttons |= button_mask[evt->btn.button];
         } else {
@@ -72,13 +72,13 @@ static void mouse_event(void *opaque, const InputEvent *evt)
     }
 }
 
-static void mouse_sync_one(VDAgentChardev *dev)
+static void mouse_sync_one(VdcChardev *dev)
 {
     uint8_t buf[sizeof(VDAgentMouseState)];
     uint8_t *queued = NULL;
     size_t len;
 
-    if (!vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+    if (!vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
         return;
     }
     vdagent_put_le32(buf + offsetof(VDAgentMouseState, x), dev->mouse.x);
@@ -94,7 +94,7 @@ static void mouse_sync_one(VDAgentChardev *dev)
      * the frontend's write() must not rewrite bytes it is being handed.
      */
     if (!dev->draining) {
-        queued = vdagent_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE,
+        queued = vdc_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE,
                                             &len);
     }
     if (queued && len == sizeof(buf) &&
@@ -105,46 +105,46 @@ static void mouse_sync_one(VDAgentChardev *dev)
         dev->counters.mouse_coalesced++;
         return;
     }
-    vdagent_send(dev, VD_AGENT_MOUSE_STATE, buf, sizeof(buf), NULL);
+    vdc_send(dev, VD_AGENT_MOUSE_STATE, buf, sizeof(buf), NULL);
 }
 
-/* The router's callbacks are ways into the device (vdagent_enter()). */
+/* The router's callbacks are ways into the device (vdc_enter()). */
 static void mouse_sync(void *opaque)
 {
-    VDAgentChardev *dev = opaque;
-    unsigned outer = vdagent_enter(dev);
+    VdcChardev *dev = opaque;
+    unsigned outer = vdc_enter(dev);
 
     mouse_sync_one(dev);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-static const InputHandler mouse_handler = {
+static const VdcInputHandler mouse_handler = {
     .name = "vdagent-mouse",
-    .mask = INPUT_EVENT_MASK_BTN | INPUT_EVENT_MASK_ABS,
+    .mask = VDC_INPUT_EVENT_MASK_BTN | VDC_INPUT_EVENT_MASK_ABS,
     .event = mouse_event,
     .sync = mouse_sync,
 };
 
 /* MONITORS_CONFIG of the router's heads, as the guest's caps allow. */
-static void send_monitors(VDAgentChardev *dev)
+static void send_monitors(VdcChardev *dev)
 {
     uint8_t buf[sizeof(VDAgentMonitorsConfig) +
-                INPUT_MAX_HEADS * sizeof(VDAgentMonConfig)];
-    bool sparse = vdagent_chardev_guest_has_cap(
+                VDC_INPUT_MAX_HEADS * sizeof(VDAgentMonConfig)];
+    bool sparse = vdc_chardev_guest_has_cap(
         dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG);
-    bool pos = vdagent_chardev_guest_has_cap(
+    bool pos = vdc_chardev_guest_has_cap(
         dev, VD_AGENT_CAP_MONITORS_CONFIG_POSITION);
     unsigned i, n = 0;
     uint8_t *p = buf + sizeof(VDAgentMonitorsConfig);
 
     if (!dev->config.monitors || !dev->connected ||
-        !vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MONITORS_CONFIG)) {
+        !vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_MONITORS_CONFIG)) {
         return;
     }
-    for (i = 0; i < input_router_n_heads(dev->router); i++) {
-        InputHeadGeometry h;
+    for (i = 0; i < vdc_input_router_n_heads(dev->router); i++) {
+        VdcInputHeadGeometry h;
 
-        input_router_head(dev->router, i, &h);
+        vdc_input_router_head(dev->router, i, &h);
         if (h.width == 0 && !sparse) {
             /* A disabled head only for agents that understand 0x0. */
             continue;
@@ -163,7 +163,7 @@ static void send_monitors(VDAgentChardev *dev)
     vdagent_put_le32(buf + offsetof(VDAgentMonitorsConfig, num_of_monitors), n);
     vdagent_put_le32(buf + offsetof(VDAgentMonitorsConfig, flags),
                      pos ? VD_AGENT_CONFIG_MONITORS_FLAG_USE_POS : 0);
-    vdagent_send(dev, VD_AGENT_MONITORS_CONFIG, buf, p - buf, NULL);
+    vdc_send(dev, VD_AGENT_MONITORS_CONFIG, buf, p - buf, NULL);
 }
 
 /*
@@ -172,17 +172,17 @@ static void send_monitors(VDAgentChardev *dev)
  * enabled head, as the agent numbers them (agent_display_id()); 0 when
  * none is enabled.  The position stays: the next motion sets it.
  */
-static void clamp_display(VDAgentChardev *dev)
+static void clamp_display(VdcChardev *dev)
 {
-    bool sparse = vdagent_chardev_guest_has_cap(
+    bool sparse = vdc_chardev_guest_has_cap(
         dev, VD_AGENT_CAP_SPARSE_MONITORS_CONFIG);
     unsigned i, enabled = 0, last = 0;
 
-    for (i = 0; i < input_router_n_heads(dev->router); i++) {
-        InputHeadGeometry h;
+    for (i = 0; i < vdc_input_router_n_heads(dev->router); i++) {
+        VdcInputHeadGeometry h;
         unsigned id = sparse ? i : enabled;
 
-        if (!input_router_head(dev->router, i, &h) || h.width == 0) {
+        if (!vdc_input_router_head(dev->router, i, &h) || h.width == 0) {
             continue;
         }
         if (id == dev->mouse.display_id) {
@@ -196,92 +196,92 @@ static void clamp_display(VDAgentChardev *dev)
     dev->mouse.display_id = last;
 }
 
-static void heads_changed(void *opaque, InputRouter *r)
+static void heads_changed(void *opaque, VdcInputRouter *r)
 {
-    VDAgentChardev *dev = opaque;
-    unsigned outer = vdagent_enter(dev);
+    VdcChardev *dev = opaque;
+    unsigned outer = vdc_enter(dev);
 
     (void)r;
     clamp_display(dev);
     send_monitors(dev);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-bool vdagent_mouse_init(VDAgentChardev *dev, GError **errp)
+bool vdc_mouse_init(VdcChardev *dev, GError **errp)
 {
-    InputHeadGeometry heads[VDAGENT_MAX_HEADS];
+    VdcInputHeadGeometry heads[VDC_MAX_HEADS];
     unsigned i;
 
     dev->router = dev->config.input_router;
     if (!dev->router) {
-        dev->router = input_router_new();
+        dev->router = vdc_input_router_new();
         dev->own_router = true;
         for (i = 0; i < dev->config.n_heads; i++) {
-            heads[i] = (InputHeadGeometry){
+            heads[i] = (VdcInputHeadGeometry){
                 .width = dev->config.heads[i].width,
                 .height = dev->config.heads[i].height,
                 .x = dev->config.heads[i].x,
                 .y = dev->config.heads[i].y,
             };
         }
-        if (!input_router_set_geometry(dev->router, heads, dev->config.n_heads)) {
-            g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+        if (!vdc_input_router_set_geometry(dev->router, heads, dev->config.n_heads)) {
+            g_set_error(errp, VDC_ERROR, VDC_ERROR_INVALID_CONFIG,
                         "display heads: sizes must be 1..%u pixels",
-                        INPUT_ABS_MAX);
+                        VDC_INPUT_ABS_MAX);
             return false;
         }
     }
-    dev->heads_watch = input_router_watch_heads(dev->router, heads_changed, dev);
+    dev->heads_watch = vdc_input_router_watch_heads(dev->router, heads_changed, dev);
     if (dev->config.mouse) {
-        dev->mouse_hs = input_handler_register(dev->router, &mouse_handler, dev);
+        dev->mouse_hs = vdc_input_handler_register(dev->router, &mouse_handler, dev);
     }
     return true;
 }
 
-void vdagent_mouse_fini(VDAgentChardev *dev)
+void vdc_mouse_fini(VdcChardev *dev)
 {
     if (!dev->router) {
         return;
     }
-    g_clear_pointer(&dev->mouse_hs, input_handler_unregister);
-    input_router_unwatch_heads(dev->router, dev->heads_watch);
+    g_clear_pointer(&dev->mouse_hs, vdc_input_handler_unregister);
+    vdc_input_router_unwatch_heads(dev->router, dev->heads_watch);
     if (dev->own_router) {
-        input_router_free(dev->router);
+        vdc_input_router_free(dev->router);
     }
     dev->router = NULL;
 }
 
-void vdagent_mouse_caps(VDAgentChardev *dev)
+void vdc_mouse_caps(VdcChardev *dev)
 {
     if (dev->mouse_hs) {
         /* An agent restarted without MOUSE_STATE gives the pointer back. */
-        if (vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
-            input_handler_activate(dev->mouse_hs);
-        } else if (input_handler_active(dev->mouse_hs)) {
-            input_handler_deactivate(dev->mouse_hs);
+        if (vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+            vdc_input_handler_activate(dev->mouse_hs);
+        } else if (vdc_input_handler_active(dev->mouse_hs)) {
+            vdc_input_handler_deactivate(dev->mouse_hs);
         }
     }
     send_monitors(dev);
 }
 
-void vdagent_mouse_disconnect(VDAgentChardev *dev)
+void vdc_mouse_disconnect(VdcChardev *dev)
 {
     if (dev->mouse_hs) {
-        input_handler_deactivate(dev->mouse_hs);
+        vdc_input_handler_deactivate(dev->mouse_hs);
     }
 }
 
-bool vdagent_chardev_mouse_active(const VDAgentChardev *dev)
+bool vdc_chardev_mouse_active(const VdcChardev *dev)
 {
-    return dev->mouse_hs && input_handler_active(dev->mouse_hs);
+    return dev->mouse_hs && vdc_input_handler_active(dev->mouse_hs);
 }
 
-InputRouter *vdagent_chardev_input_router(const VDAgentChardev *dev)
+VdcInputRouter *vdc_chardev_input_router(const VdcChardev *dev)
 {
     return dev->router;
 }
 
-void vdagent_chardev_mouse_state(const VDAgentChardev *dev, VDAgentMouse *out)
+void vdc_chardev_mouse_state(const VdcChardev *dev, VdcMouse *out)
 {
     *out = dev->mouse;
 }

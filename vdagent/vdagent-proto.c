@@ -1,7 +1,7 @@
 /*
  * vdagent-proto.c: name tables of the VDAgent protocol.
  */
-#include "vdagent/vdagent-proto.h"
+#include "vdagent/vdc-proto.h"
 
 #include <glib.h>
 
@@ -28,30 +28,30 @@ static const char *const cap_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(cap_names) == VD_AGENT_END_CAP);
 
-static const char *const drop_names[VDAGENT_DROP__COUNT] = {
-    [VDAGENT_DROP_BAD_PORT] = "bad-port",
-    [VDAGENT_DROP_SHORT_HEADER] = "short-header",
-    [VDAGENT_DROP_BAD_PROTOCOL] = "bad-protocol",
-    [VDAGENT_DROP_OVERRUN] = "overrun",
-    [VDAGENT_DROP_OVERSIZE] = "oversize",
-    [VDAGENT_DROP_UNKNOWN_TYPE] = "unknown-type",
-    [VDAGENT_DROP_WRONG_DIRECTION] = "wrong-direction",
-    [VDAGENT_DROP_BAD_SIZE] = "bad-size",
-    [VDAGENT_DROP_NOT_NEGOTIATED] = "not-negotiated",
-    [VDAGENT_DROP_PORT_CLOSED] = "port-closed",
-    [VDAGENT_DROP_BAD_SELECTION] = "bad-selection",
-    [VDAGENT_DROP_STALE_SERIAL] = "stale-serial",
-    [VDAGENT_DROP_NOT_OWNER] = "not-owner",
-    [VDAGENT_DROP_BAD_TYPE] = "bad-type",
+static const char *const drop_names[VDC_DROP__COUNT] = {
+    [VDC_DROP_BAD_PORT] = "bad-port",
+    [VDC_DROP_SHORT_HEADER] = "short-header",
+    [VDC_DROP_BAD_PROTOCOL] = "bad-protocol",
+    [VDC_DROP_OVERRUN] = "overrun",
+    [VDC_DROP_OVERSIZE] = "oversize",
+    [VDC_DROP_UNKNOWN_TYPE] = "unknown-type",
+    [VDC_DROP_WRONG_DIRECTION] = "wrong-direction",
+    [VDC_DROP_BAD_SIZE] = "bad-size",
+    [VDC_DROP_NOT_NEGOTIATED] = "not-negotiated",
+    [VDC_DROP_PORT_CLOSED] = "port-closed",
+    [VDC_DROP_BAD_SELECTION] = "bad-selection",
+    [VDC_DROP_STALE_SERIAL] = "stale-serial",
+    [VDC_DROP_NOT_OWNER] = "not-owner",
+    [VDC_DROP_BAD_TYPE] = "bad-type",
 };
 
-const char *vdagent_cap_name(unsigned cap)
+const char *vdc_cap_name(unsigned cap)
 {
     return cap < G_N_ELEMENTS(cap_names) ? cap_names[cap] : NULL;
 }
 
-const char *vdagent_drop_name(VDAgentDrop reason)
+const char *vdc_drop_name(VdcDrop reason)
 {
-    return (unsigned)reason < VDAGENT_DROP__COUNT ? drop_names[reason]
+    return (unsigned)reason < VDC_DROP__COUNT ? drop_names[reason]
                                                   : "unknown";
 }

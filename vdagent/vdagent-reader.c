@@ -21,26 +21,26 @@
 #define READER_MIN_ALLOC    4096u
 
 typedef enum {
-    MSG_NONE = VDAGENT_READER_MSG_NONE,     /* the next chunk starts one */
-    MSG_HEADER = VDAGENT_READER_MSG_HEADER, /* header inside its 1st chunk */
-    MSG_BODY = VDAGENT_READER_MSG_BODY,     /* collecting the body */
-    MSG_SKIP = VDAGENT_READER_MSG_SKIP,     /* skipping an oversize body */
+    MSG_NONE = VDC_READER_MSG_NONE,     /* the next chunk starts one */
+    MSG_HEADER = VDC_READER_MSG_HEADER, /* header inside its 1st chunk */
+    MSG_BODY = VDC_READER_MSG_BODY,     /* collecting the body */
+    MSG_SKIP = VDC_READER_MSG_SKIP,     /* skipping an oversize body */
 } MsgState;
 
-struct VDAgentReader {
-    const VDAgentReaderOps *ops;
+struct VdcReader {
+    const VdcReaderOps *ops;
     void *opaque;
     uint32_t max_message;
 
     /* chunk framing */
-    uint8_t chdr[VDAGENT_CHUNK_HDR_SIZE];
+    uint8_t chdr[VDC_CHUNK_HDR_SIZE];
     uint32_t chdr_have;        /* header bytes held; 8 while inside a chunk */
     uint32_t chunk_left;       /* payload bytes of this chunk still to come */
     bool chunk_skip;           /* this chunk's payload is being discarded */
 
     /* message framing */
     MsgState msg;
-    uint8_t mhdr[VDAGENT_MSG_HDR_SIZE];
+    uint8_t mhdr[VDC_MSG_HDR_SIZE];
     uint32_t mhdr_have;
     VDAgentMessage hdr;        /* decoded, host order */
     uint32_t msg_left;         /* body bytes still to come (BODY, SKIP) */
@@ -56,21 +56,21 @@ struct VDAgentReader {
     unsigned epoch;            /* bumped by every reset */
 };
 
-VDAgentReader *vdagent_reader_new(uint32_t max_message,
-                                  const VDAgentReaderOps *ops, void *opaque)
+VdcReader *vdc_reader_new(uint32_t max_message,
+                                  const VdcReaderOps *ops, void *opaque)
 {
-    VDAgentReader *r;
+    VdcReader *r;
 
     g_return_val_if_fail(ops != NULL && ops->message != NULL, NULL);
 
-    r = g_new0(VDAgentReader, 1);
+    r = g_new0(VdcReader, 1);
     r->ops = ops;
     r->opaque = opaque;
-    r->max_message = max_message ? max_message : VDAGENT_DEFAULT_MAX_MESSAGE;
+    r->max_message = max_message ? max_message : VDC_DEFAULT_MAX_MESSAGE;
     return r;
 }
 
-void vdagent_reader_free(VDAgentReader *r)
+void vdc_reader_free(VdcReader *r)
 {
     if (!r) {
         return;
@@ -79,13 +79,13 @@ void vdagent_reader_free(VDAgentReader *r)
     g_free(r);
 }
 
-static void reader_free_buf(VDAgentReader *r)
+static void reader_free_buf(VdcReader *r)
 {
     g_clear_pointer(&r->buf, g_free);
     r->len = r->cap = 0;
 }
 
-void vdagent_reader_reset(VDAgentReader *r)
+void vdc_reader_reset(VdcReader *r)
 {
     g_return_if_fail(r != NULL);
 
@@ -103,7 +103,7 @@ void vdagent_reader_reset(VDAgentReader *r)
     r->epoch++;
 }
 
-void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st)
+void vdc_reader_get_state(const VdcReader *r, VdcReaderState *st)
 {
     memset(st, 0, sizeof(*st));
     memcpy(st->chdr, r->chdr, sizeof(st->chdr));
@@ -122,11 +122,11 @@ void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st)
 
 static bool state_invalid(GError **errp, const char *what)
 {
-    g_set_error(errp, VDAGENT_READER_ERROR, 0, "parser state: %s", what);
+    g_set_error(errp, VDC_READER_ERROR, 0, "parser state: %s", what);
     return false;
 }
 
-bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
+bool vdc_reader_set_state(VdcReader *r, VdcReaderState *st,
                               GError **errp)
 {
     VDAgentMessage hdr = { 0 };
@@ -136,10 +136,10 @@ bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
     g_return_val_if_fail(r != NULL && st != NULL, false);
     g_return_val_if_fail(!r->delivering, false);
 
-    if (st->chdr_have > VDAGENT_CHUNK_HDR_SIZE) {
+    if (st->chdr_have > VDC_CHUNK_HDR_SIZE) {
         return state_invalid(errp, "chunk header length above 8");
     }
-    in_chunk = st->chdr_have == VDAGENT_CHUNK_HDR_SIZE;
+    in_chunk = st->chdr_have == VDC_CHUNK_HDR_SIZE;
     if (in_chunk) {
         port = vdagent_le32(st->chdr + offsetof(VDIChunkHeader, port));
         chunk_size = vdagent_le32(st->chdr + offsetof(VDIChunkHeader, size));
@@ -152,14 +152,14 @@ bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
     } else if (st->chunk_left != 0 || st->chunk_skip) {
         return state_invalid(errp, "chunk bytes outside a chunk");
     }
-    if (st->msg >= VDAGENT_READER_MSG__COUNT ||
-        st->mhdr_have > VDAGENT_MSG_HDR_SIZE) {
+    if (st->msg >= VDC_READER_MSG__COUNT ||
+        st->mhdr_have > VDC_MSG_HDR_SIZE) {
         return state_invalid(errp, "message state out of range");
     }
     if (st->msg != MSG_BODY && (st->len != 0 || st->buf != NULL)) {
         return state_invalid(errp, "body bytes outside a body");
     }
-    if (st->mhdr_have == VDAGENT_MSG_HDR_SIZE) {
+    if (st->mhdr_have == VDC_MSG_HDR_SIZE) {
         hdr.protocol = vdagent_le32(st->mhdr + offsetof(VDAgentMessage, protocol));
         hdr.type = vdagent_le32(st->mhdr + offsetof(VDAgentMessage, type));
         hdr.opaque = vdagent_le64(st->mhdr + offsetof(VDAgentMessage, opaque));
@@ -174,15 +174,15 @@ bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
     case MSG_HEADER:
         /* Only inside the message's first chunk, which held >= 20 bytes. */
         if (!in_chunk || st->chunk_skip ||
-            st->mhdr_have == VDAGENT_MSG_HDR_SIZE || st->msg_left != 0 ||
+            st->mhdr_have == VDC_MSG_HDR_SIZE || st->msg_left != 0 ||
             (uint64_t)st->chunk_left + st->mhdr_have != chunk_size ||
-            chunk_size < VDAGENT_MSG_HDR_SIZE) {
+            chunk_size < VDC_MSG_HDR_SIZE) {
             return state_invalid(errp, "partial message header");
         }
         break;
     case MSG_BODY:
     case MSG_SKIP:
-        if (st->mhdr_have != VDAGENT_MSG_HDR_SIZE ||
+        if (st->mhdr_have != VDC_MSG_HDR_SIZE ||
             hdr.protocol != VD_AGENT_PROTOCOL || st->msg_left == 0) {
             return state_invalid(errp, "body without a valid header");
         }
@@ -202,7 +202,7 @@ bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
         break;
     }
 
-    vdagent_reader_reset(r);
+    vdc_reader_reset(r);
     memcpy(r->chdr, st->chdr, sizeof(r->chdr));
     r->chdr_have = st->chdr_have;
     r->chunk_left = st->chunk_left;
@@ -218,24 +218,24 @@ bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
     return true;
 }
 
-G_DEFINE_QUARK(vdagent-reader-error-quark, vdagent_reader_error)
+G_DEFINE_QUARK(vdagent-reader-error-quark, vdc_reader_error)
 
-bool vdagent_reader_idle(const VDAgentReader *r)
+bool vdc_reader_idle(const VdcReader *r)
 {
     return r->chdr_have == 0 && r->msg == MSG_NONE;
 }
 
-size_t vdagent_reader_allocated(const VDAgentReader *r)
+size_t vdc_reader_allocated(const VdcReader *r)
 {
     return r->cap;
 }
 
-size_t vdagent_reader_peak_allocated(const VDAgentReader *r)
+size_t vdc_reader_peak_allocated(const VdcReader *r)
 {
     return r->peak;
 }
 
-uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
+uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len)
 {
     g_return_val_if_fail(r != NULL && len != NULL, NULL);
     g_return_val_if_fail(r->delivering && !r->stolen, NULL);
@@ -258,9 +258,9 @@ uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len)
     return g_steal_pointer(&r->buf);
 }
 
-static void reader_drop(VDAgentReader *r, VDAgentDrop reason)
+static void reader_drop(VdcReader *r, VdcDrop reason)
 {
-    g_debug("guest stream: dropped (%s)", vdagent_drop_name(reason));
+    g_debug("guest stream: dropped (%s)", vdc_drop_name(reason));
     if (r->ops->drop) {
         r->ops->drop(r->opaque, reason);
     }
@@ -270,15 +270,15 @@ static void reader_drop(VDAgentReader *r, VDAgentDrop reason)
  * Discard the rest of the current chunk; the message state is untouched.
  * A chunk that already ended (a message header filling it exactly) has no
  * rest: nothing to mark, so no skip is ever left outside a chunk (a state
- * vdagent_reader_set_state() rightly refuses).
+ * vdc_reader_set_state() rightly refuses).
  */
-static void reader_skip_chunk(VDAgentReader *r)
+static void reader_skip_chunk(VdcReader *r)
 {
-    r->chunk_skip = r->chdr_have == VDAGENT_CHUNK_HDR_SIZE && r->chunk_left > 0;
+    r->chunk_skip = r->chdr_have == VDC_CHUNK_HDR_SIZE && r->chunk_left > 0;
 }
 
 /* End the current message without delivering it. */
-static void reader_abort_msg(VDAgentReader *r)
+static void reader_abort_msg(VdcReader *r)
 {
     r->msg = MSG_NONE;
     r->mhdr_have = 0;
@@ -290,7 +290,7 @@ static void reader_abort_msg(VDAgentReader *r)
 }
 
 /* Deliver the message; returns false when the callback reset the reader. */
-static bool reader_deliver(VDAgentReader *r, const uint8_t *direct)
+static bool reader_deliver(VdcReader *r, const uint8_t *direct)
 {
     static const uint8_t empty[1];
     unsigned epoch = r->epoch;
@@ -315,7 +315,7 @@ static bool reader_deliver(VDAgentReader *r, const uint8_t *direct)
 }
 
 /* A complete chunk header: decide what its payload is. */
-static void reader_chunk_start(VDAgentReader *r)
+static void reader_chunk_start(VdcReader *r)
 {
     uint32_t port = vdagent_le32(r->chdr + offsetof(VDIChunkHeader, port));
 
@@ -323,14 +323,14 @@ static void reader_chunk_start(VDAgentReader *r)
     r->chunk_skip = false;
 
     if (port != VDP_CLIENT_PORT) {
-        reader_drop(r, VDAGENT_DROP_BAD_PORT);
+        reader_drop(r, VDC_DROP_BAD_PORT);
         reader_skip_chunk(r);
         return;
     }
     switch (r->msg) {
     case MSG_NONE:
-        if (r->chunk_left < VDAGENT_MSG_HDR_SIZE) {
-            reader_drop(r, VDAGENT_DROP_SHORT_HEADER);
+        if (r->chunk_left < VDC_MSG_HDR_SIZE) {
+            reader_drop(r, VDC_DROP_SHORT_HEADER);
             reader_skip_chunk(r);
             return;
         }
@@ -341,7 +341,7 @@ static void reader_chunk_start(VDAgentReader *r)
     case MSG_SKIP:
         if (r->chunk_left > r->msg_left) {
             /* Continuation longer than what is left of the message. */
-            reader_drop(r, VDAGENT_DROP_OVERRUN);
+            reader_drop(r, VDC_DROP_OVERRUN);
             reader_abort_msg(r);
             reader_skip_chunk(r);
         }
@@ -354,7 +354,7 @@ static void reader_chunk_start(VDAgentReader *r)
 }
 
 /* A complete message header: validate it against the chunk and limits. */
-static bool reader_msg_start(VDAgentReader *r)
+static bool reader_msg_start(VdcReader *r)
 {
     const uint8_t *h = r->mhdr;
 
@@ -364,20 +364,20 @@ static bool reader_msg_start(VDAgentReader *r)
     r->hdr.size = vdagent_le32(h + offsetof(VDAgentMessage, size));
 
     if (r->hdr.protocol != VD_AGENT_PROTOCOL) {
-        reader_drop(r, VDAGENT_DROP_BAD_PROTOCOL);
+        reader_drop(r, VDC_DROP_BAD_PROTOCOL);
         reader_abort_msg(r);
         reader_skip_chunk(r);
         return true;
     }
     if (r->chunk_left > r->hdr.size) {
-        reader_drop(r, VDAGENT_DROP_OVERRUN);
+        reader_drop(r, VDC_DROP_OVERRUN);
         reader_abort_msg(r);
         reader_skip_chunk(r);
         return true;
     }
     r->msg_left = r->hdr.size;
     if (r->hdr.size > r->max_message) {
-        reader_drop(r, VDAGENT_DROP_OVERSIZE);
+        reader_drop(r, VDC_DROP_OVERSIZE);
         r->msg = MSG_SKIP;
         return true;
     }
@@ -418,7 +418,7 @@ static void reader_prefault(uint8_t *p, size_t len)
 }
 
 /* Make room for @n more body bytes, growing with what has arrived. */
-static void reader_reserve(VDAgentReader *r, size_t n)
+static void reader_reserve(VdcReader *r, size_t n)
 {
     size_t need = r->len + n;
     size_t ncap;
@@ -437,7 +437,7 @@ static void reader_reserve(VDAgentReader *r, size_t n)
     r->peak = MAX(r->peak, ncap);
 }
 
-void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
+void vdc_reader_push(VdcReader *r, const uint8_t *buf, size_t len)
 {
     unsigned epoch;
 
@@ -449,13 +449,13 @@ void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
     while (len > 0 && epoch == r->epoch) {
         size_t n;
 
-        if (r->chdr_have < VDAGENT_CHUNK_HDR_SIZE) {
-            n = MIN(len, (size_t)(VDAGENT_CHUNK_HDR_SIZE - r->chdr_have));
+        if (r->chdr_have < VDC_CHUNK_HDR_SIZE) {
+            n = MIN(len, (size_t)(VDC_CHUNK_HDR_SIZE - r->chdr_have));
             memcpy(r->chdr + r->chdr_have, buf, n);
             r->chdr_have += n;
             buf += n;
             len -= n;
-            if (r->chdr_have < VDAGENT_CHUNK_HDR_SIZE) {
+            if (r->chdr_have < VDC_CHUNK_HDR_SIZE) {
                 break;
             }
             reader_chunk_start(r);
@@ -469,7 +469,7 @@ void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
             if (r->chunk_skip) {
                 /* discard */
             } else if (r->msg == MSG_HEADER) {
-                n = MIN(n, (size_t)(VDAGENT_MSG_HDR_SIZE - r->mhdr_have));
+                n = MIN(n, (size_t)(VDC_MSG_HDR_SIZE - r->mhdr_have));
                 memcpy(r->mhdr + r->mhdr_have, buf, n);
                 r->mhdr_have += n;
             } else if (r->msg == MSG_SKIP) {
@@ -501,7 +501,7 @@ void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len)
                 r->chdr_have = 0;
                 r->chunk_skip = false;
             }
-            if (r->msg == MSG_HEADER && r->mhdr_have == VDAGENT_MSG_HDR_SIZE) {
+            if (r->msg == MSG_HEADER && r->mhdr_have == VDC_MSG_HDR_SIZE) {
                 if (!reader_msg_start(r)) {
                     return;
                 }

@@ -43,47 +43,47 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
-#include "vdagent/vdagent-proto.h"
+#include "vdagent/vdc-proto.h"
 
-typedef struct VDAgentReader VDAgentReader;
+typedef struct VdcReader VdcReader;
 
-#define VDAGENT_READER_ERROR (vdagent_reader_error_quark())
-GQuark vdagent_reader_error_quark(void);
+#define VDC_READER_ERROR (vdc_reader_error_quark())
+GQuark vdc_reader_error_quark(void);
 
-typedef struct VDAgentReaderOps {
+typedef struct VdcReaderOps {
     /*
      * A complete message.  @hdr is decoded to host byte order; @data holds
      * hdr->size bytes and is borrowed for the call (see
-     * vdagent_reader_steal_data()).  May call vdagent_reader_reset(): the
+     * vdc_reader_steal_data()).  May call vdc_reader_reset(): the
      * reader then stops processing the current push.
      */
     void (*message)(void *opaque, const VDAgentMessage *hdr,
                     const uint8_t *data);
     /* A drop of @reason.  Optional.  Must not reset the reader. */
-    void (*drop)(void *opaque, VDAgentDrop reason);
-} VDAgentReaderOps;
+    void (*drop)(void *opaque, VdcDrop reason);
+} VdcReaderOps;
 
 /*
  * Create a reader.  @max_message bounds one message's data size (0 means
- * VDAGENT_DEFAULT_MAX_MESSAGE).  @ops is borrowed and must outlive the
+ * VDC_DEFAULT_MAX_MESSAGE).  @ops is borrowed and must outlive the
  * reader; @opaque is passed to each callback.
  */
-VDAgentReader *vdagent_reader_new(uint32_t max_message,
-                                  const VDAgentReaderOps *ops, void *opaque);
+VdcReader *vdc_reader_new(uint32_t max_message,
+                                  const VdcReaderOps *ops, void *opaque);
 
 /* Free @r and anything it buffers.  NULL is a no-op. */
-void vdagent_reader_free(VDAgentReader *r);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentReader, vdagent_reader_free)
+void vdc_reader_free(VdcReader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcReader, vdc_reader_free)
 
 /*
  * Push @len guest bytes.  Always consumes them all (unless a callback
  * resets the reader, which discards the rest of this push); delivery is
  * identical however the stream is split.
  */
-void vdagent_reader_push(VDAgentReader *r, const uint8_t *buf, size_t len);
+void vdc_reader_push(VdcReader *r, const uint8_t *buf, size_t len);
 
 /* Drop every partial chunk and message: the state of a new reader. */
-void vdagent_reader_reset(VDAgentReader *r);
+void vdc_reader_reset(VdcReader *r);
 
 /*
  * Only from inside the message callback, once: take the message data.
@@ -93,39 +93,39 @@ void vdagent_reader_reset(VDAgentReader *r);
  * or held in a larger buffer kept from an earlier message).  The @data the
  * callback got stays valid until the callback returns.
  */
-uint8_t *vdagent_reader_steal_data(VDAgentReader *r, size_t *len);
+uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len);
 
 /*
  * The reader's state, for migration: everything needed to continue the
  * stream at the exact byte where it stopped (half a chunk header, inside a
  * message header, mid-body, inside a skipped region).
  */
-typedef enum VDAgentReaderMsgState {
-    VDAGENT_READER_MSG_NONE,     /* between messages */
-    VDAGENT_READER_MSG_HEADER,   /* collecting a header inside its chunk */
-    VDAGENT_READER_MSG_BODY,     /* collecting a body */
-    VDAGENT_READER_MSG_SKIP,     /* skipping an oversize body */
-    VDAGENT_READER_MSG__COUNT
-} VDAgentReaderMsgState;
+typedef enum VdcReaderMsgState {
+    VDC_READER_MSG_NONE,     /* between messages */
+    VDC_READER_MSG_HEADER,   /* collecting a header inside its chunk */
+    VDC_READER_MSG_BODY,     /* collecting a body */
+    VDC_READER_MSG_SKIP,     /* skipping an oversize body */
+    VDC_READER_MSG__COUNT
+} VdcReaderMsgState;
 
-typedef struct VDAgentReaderState {
+typedef struct VdcReaderState {
     uint8_t chdr[8];             /* chunk header bytes, as received */
     uint32_t chdr_have;          /* 0..8; 8 while inside a chunk */
     uint32_t chunk_left;         /* payload bytes left in the chunk */
     bool chunk_skip;             /* the chunk's payload is discarded */
-    uint32_t msg;                /* VDAgentReaderMsgState */
+    uint32_t msg;                /* VdcReaderMsgState */
     uint8_t mhdr[20];            /* message header bytes, as received */
     uint32_t mhdr_have;          /* 0..20 */
     uint32_t msg_left;           /* body bytes still to come */
     uint32_t len;                /* body bytes received (BODY) */
     uint8_t *buf;                /* those bytes */
-} VDAgentReaderState;
+} VdcReaderState;
 
 /*
  * Describe @r in @st.  st->buf points INTO the reader (borrowed, valid
  * until the next push or reset): do not free it.
  */
-void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st);
+void vdc_reader_get_state(const VdcReader *r, VdcReaderState *st);
 
 /*
  * Replace @r's state with @st after checking that it is one the reader
@@ -134,16 +134,16 @@ void vdagent_reader_get_state(const VDAgentReader *r, VDAgentReaderState *st);
  * (st->buf becomes NULL); on failure returns false with @errp set and
  * leaves @r and @st untouched.
  */
-bool vdagent_reader_set_state(VDAgentReader *r, VDAgentReaderState *st,
+bool vdc_reader_set_state(VdcReader *r, VdcReaderState *st,
                               GError **errp);
 
 /* True when the reader is between messages with no partial chunk header. */
-bool vdagent_reader_idle(const VDAgentReader *r);
+bool vdc_reader_idle(const VdcReader *r);
 
 /* Bytes of message data the reader holds allocated right now. */
-size_t vdagent_reader_allocated(const VDAgentReader *r);
+size_t vdc_reader_allocated(const VdcReader *r);
 
 /* The largest allocation the reader has held since it was created. */
-size_t vdagent_reader_peak_allocated(const VDAgentReader *r);
+size_t vdc_reader_peak_allocated(const VdcReader *r);
 
 #endif /* VDAGENT_READER_H */

@@ -1,9 +1,9 @@
 /*
  * vdagent-version.c: the version of the library running.
  */
-#include "vdagent/vdagent-version.h"
+#include "vdagent/vdc-version.h"
 
-uint32_t vdagent_chardev_version(void)
+uint32_t vdc_chardev_version(void)
 {
-    return VDAGENT_CHARDEV_VERSION;
+    return VDC_CHARDEV_VERSION;
 }

@@ -1,20 +1,20 @@
 /*
  * vdagent-vmstate.c: the "vdagent" migration section.
  *
- * Save fills a scratch VDAgentSaved (embedded in the device) from the live
+ * Save fills a scratch VdcSaved (embedded in the device) from the live
  * state in pre_save; load fills the scratch from the stream and commits it
  * in post_load, after checking every value against the live limits.  The
  * live device is reset in pre_load, so a load that fails anywhere leaves
  * it fresh and usable.  post_load sends nothing to the guest; what the
  * guest still waits for (cbpending) is resolved when the device next runs
- * (vdagent_chardev_set_running(), or the next I/O call while running).
+ * (vdc_chardev_set_running(), or the next I/O call while running).
  */
 #define G_LOG_DOMAIN "vdagent"
 
 #include "vdagent/vdagent-internal.h"
 #include "clipboard/clipboard-live.h"
 
-#define SAVED_DEV(saved) vdagent_container_of(saved, VDAgentChardev, saved)
+#define SAVED_DEV(saved) vdc_container_of(saved, VdcChardev, saved)
 
 /*
  * The queued output a stream may carry (the rule, README "Migration"),
@@ -23,14 +23,14 @@
  *    less than max_message is unread (vdagent-clipboard.c, output_full());
  *  - + one answer, the one that crossed it: at most the largest clipboard
  *    answer queued since the output was last empty (@answer data bytes,
- *    VDAgentChardev.out_answer_max), counted as at least max_message
+ *    VdcChardev.out_answer_max), counted as at least max_message
  *    (a host clipboard as large as the guest's own largest message needs
  *    nothing more in the stream); a larger one travels in the stream
  *    (vdagent/output-answer), so the bound scales with the host's data,
  *    which max_message does not bound;
  *  - + 1 MiB of small messages: what guest input makes the device say
- *    while a frontend honours vdagent_chardev_input_room() (below
- *    VDAGENT_INPUT_PAUSE, then the answers to one VDAGENT_INPUT_ROOM of
+ *    while a frontend honours vdc_chardev_input_room() (below
+ *    VDC_INPUT_PAUSE, then the answers to one VDC_INPUT_ROOM of
  *    input, at most about 16 bytes out per byte in), the empty answers of
  *    the requests that may wait, and the host's grabs and pointer.
  * At most UINT32_MAX: the length is a 32-bit field.  The loader allocates
@@ -38,42 +38,42 @@
  */
 #define OUTPUT_SMALL (1024u * 1024)
 
-static uint64_t output_limit(const VDAgentChardev *dev, uint64_t answer)
+static uint64_t output_limit(const VdcChardev *dev, uint64_t answer)
 {
     uint64_t mm = dev->config.max_message;
 
     /* The answer's message: [sel] type, then the data. */
-    return MIN(mm + vdagent_writer_wire_size(MIN(MAX(answer, mm) + 8,
+    return MIN(mm + vdc_writer_wire_size(MIN(MAX(answer, mm) + 8,
                                                  (uint64_t)UINT32_MAX - 20)) +
                OUTPUT_SMALL, (uint64_t)UINT32_MAX);
 }
 
-void vdagent_saved_clear(VDAgentSaved *saved)
+void vdc_saved_clear(VdcSaved *saved)
 {
     if (saved->parser_borrowed) {
         saved->parser.buf = NULL;
     }
     g_free(saved->parser.buf);
     g_free(saved->out);
-    clipboard_saved_clear(&saved->cb);
+    vdc_clipboard_saved_clear(&saved->cb);
     memset(saved, 0, sizeof(*saved));
 }
 
 /* ---- descriptions ------------------------------------------------------- */
 
-static const VMStateDescription vmstate_caps_word = {
+static const VdcVMStateDescription vmstate_caps_word = {
     .name = "vdagent/caps-word",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(v, VDAgentSavedWord),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(v, VdcSavedWord),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool session_needed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     return saved->connected || saved->reconnect_pending;
 }
@@ -82,37 +82,37 @@ static bool session_post_load(void *opaque, int version_id, GError **errp)
 {
     (void)version_id;
     (void)errp;
-    ((VDAgentSaved *)opaque)->session_loaded = true;
+    ((VdcSaved *)opaque)->session_loaded = true;
     return true;
 }
 
-static const VMStateDescription vmstate_vdagent_session = {
+static const VdcVMStateDescription vmstate_vdagent_session = {
     .name = "vdagent/session",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = session_needed,
     .post_load = session_post_load,
-    .fields = (const VMStateField[]){
-        VMSTATE_BOOL(connected, VDAgentSaved),
-        VMSTATE_BOOL(reconnect_pending, VDAgentSaved),
-        VMSTATE_INT32(guest_max_clipboard, VDAgentSaved),
-        VMSTATE_UINT32(n_caps, VDAgentSaved),
-        VMSTATE_STRUCT_VARRAY_UINT32(caps_words, VDAgentSaved, n_caps,
-                                     VDAGENT_MAX_CAPS_WORDS, vmstate_caps_word,
-                                     VDAgentSavedWord),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_BOOL(connected, VdcSaved),
+        VDC_VMSTATE_BOOL(reconnect_pending, VdcSaved),
+        VDC_VMSTATE_INT32(guest_max_clipboard, VdcSaved),
+        VDC_VMSTATE_UINT32(n_caps, VdcSaved),
+        VDC_VMSTATE_STRUCT_VARRAY_UINT32(caps_words, VdcSaved, n_caps,
+                                     VDC_MAX_CAPS_WORDS, vmstate_caps_word,
+                                     VdcSavedWord),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool parser_len_ok(void *opaque, int version_id, GError **errp)
 {
-    VDAgentReaderState *st = opaque;
-    VDAgentSaved *saved = vdagent_container_of(st, VDAgentSaved, parser);
-    VDAgentChardev *dev = SAVED_DEV(saved);
+    VdcReaderState *st = opaque;
+    VdcSaved *saved = vdc_container_of(st, VdcSaved, parser);
+    VdcChardev *dev = SAVED_DEV(saved);
 
     (void)version_id;
     if (st->len > dev->config.max_message) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "partial message of %u bytes above the maximum %u",
                     st->len, dev->config.max_message);
         return false;
@@ -120,54 +120,54 @@ static bool parser_len_ok(void *opaque, int version_id, GError **errp)
     return true;
 }
 
-static const VMStateDescription vmstate_reader_state = {
+static const VdcVMStateDescription vmstate_reader_state = {
     .name = "vdagent/reader",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_BUFFER(chdr, VDAgentReaderState, 8),
-        VMSTATE_UINT32(chdr_have, VDAgentReaderState),
-        VMSTATE_UINT32(chunk_left, VDAgentReaderState),
-        VMSTATE_BOOL(chunk_skip, VDAgentReaderState),
-        VMSTATE_UINT32(msg, VDAgentReaderState),
-        VMSTATE_BUFFER(mhdr, VDAgentReaderState, 20),
-        VMSTATE_UINT32(mhdr_have, VDAgentReaderState),
-        VMSTATE_UINT32(msg_left, VDAgentReaderState),
-        VMSTATE_UINT32(len, VDAgentReaderState),
-        VMSTATE_VALIDATE("len-bounded", parser_len_ok),
-        VMSTATE_VBUFFER_UINT32(buf, VDAgentReaderState, len, UINT32_MAX),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_BUFFER(chdr, VdcReaderState, 8),
+        VDC_VMSTATE_UINT32(chdr_have, VdcReaderState),
+        VDC_VMSTATE_UINT32(chunk_left, VdcReaderState),
+        VDC_VMSTATE_BOOL(chunk_skip, VdcReaderState),
+        VDC_VMSTATE_UINT32(msg, VdcReaderState),
+        VDC_VMSTATE_BUFFER(mhdr, VdcReaderState, 20),
+        VDC_VMSTATE_UINT32(mhdr_have, VdcReaderState),
+        VDC_VMSTATE_UINT32(msg_left, VdcReaderState),
+        VDC_VMSTATE_UINT32(len, VdcReaderState),
+        VDC_VMSTATE_VALIDATE("len-bounded", parser_len_ok),
+        VDC_VMSTATE_VBUFFER_UINT32(buf, VdcReaderState, len, UINT32_MAX),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool parser_needed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     return saved->parser.chdr_have || saved->parser.msg;
 }
 
-static const VMStateDescription vmstate_vdagent_parser = {
+static const VdcVMStateDescription vmstate_vdagent_parser = {
     .name = "vdagent/parser",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = parser_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_STRUCT(parser, VDAgentSaved, vmstate_reader_state,
-                       VDAgentReaderState),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_STRUCT(parser, VdcSaved, vmstate_reader_state,
+                       VdcReaderState),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool output_needed(void *opaque)
 {
-    return ((VDAgentSaved *)opaque)->out_len > 0;
+    return ((VdcSaved *)opaque)->out_len > 0;
 }
 
 /* Only when the default (max_message) does not cover it. */
 static bool answer_needed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     return saved->out_len > 0 &&
            saved->out_answer > SAVED_DEV(saved)->config.max_message;
@@ -175,13 +175,13 @@ static bool answer_needed(void *opaque)
 
 static bool answer_ok(void *opaque, int version_id, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
     uint32_t mm = SAVED_DEV(saved)->config.max_message;
 
     (void)version_id;
     /* Written only above max_message; a message's size is 32 bits. */
     if (saved->out_answer <= mm || saved->out_answer > UINT32_MAX - 28) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "largest queued answer of %u bytes, not %u..%u",
                     saved->out_answer, mm + 1, UINT32_MAX - 28);
         return false;
@@ -189,26 +189,26 @@ static bool answer_ok(void *opaque, int version_id, GError **errp)
     return true;
 }
 
-static const VMStateDescription vmstate_vdagent_output_answer = {
+static const VdcVMStateDescription vmstate_vdagent_output_answer = {
     .name = "vdagent/output-answer",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = answer_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(out_answer, VDAgentSaved),
-        VMSTATE_VALIDATE("answer-bounded", answer_ok),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(out_answer, VdcSaved),
+        VDC_VMSTATE_VALIDATE("answer-bounded", answer_ok),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool output_len_ok(void *opaque, int version_id, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
     uint64_t limit = output_limit(SAVED_DEV(saved), saved->out_answer);
 
     (void)version_id;
     if (saved->out_len > limit) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "%u bytes of output above the limit %" G_GUINT64_FORMAT,
                     saved->out_len, limit);
         return false;
@@ -216,44 +216,44 @@ static bool output_len_ok(void *opaque, int version_id, GError **errp)
     return true;
 }
 
-static const VMStateDescription vmstate_vdagent_output = {
+static const VdcVMStateDescription vmstate_vdagent_output = {
     .name = "vdagent/output",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = output_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(out_len, VDAgentSaved),
-        VMSTATE_VALIDATE("output-bounded", output_len_ok),
-        VMSTATE_VBUFFER_UINT32(out, VDAgentSaved, out_len, UINT32_MAX),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(out_len, VdcSaved),
+        VDC_VMSTATE_VALIDATE("output-bounded", output_len_ok),
+        VDC_VMSTATE_VBUFFER_UINT32(out, VdcSaved, out_len, UINT32_MAX),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool mouse_needed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     return saved->mouse_x || saved->mouse_y || saved->mouse_buttons ||
            saved->mouse_display;
 }
 
-static const VMStateDescription vmstate_vdagent_mouse = {
+static const VdcVMStateDescription vmstate_vdagent_mouse = {
     .name = "vdagent/mouse",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = mouse_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(mouse_x, VDAgentSaved),
-        VMSTATE_UINT32(mouse_y, VDAgentSaved),
-        VMSTATE_UINT32(mouse_buttons, VDAgentSaved),
-        VMSTATE_UINT32(mouse_display, VDAgentSaved),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(mouse_x, VdcSaved),
+        VDC_VMSTATE_UINT32(mouse_y, VdcSaved),
+        VDC_VMSTATE_UINT32(mouse_buttons, VdcSaved),
+        VDC_VMSTATE_UINT32(mouse_display, VdcSaved),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool clipboard_needed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
     unsigned i;
 
     for (i = 0; i < G_N_ELEMENTS(saved->cbpending_n); i++) {
@@ -261,7 +261,7 @@ static bool clipboard_needed(void *opaque)
             return true;
         }
     }
-    for (i = 0; i < CLIPBOARD_SELECTION__COUNT; i++) {
+    for (i = 0; i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
         if (saved->host_pending[i]) {
             return true;
         }
@@ -269,93 +269,93 @@ static bool clipboard_needed(void *opaque)
     return saved->cb.n > 0 || saved->host_announced;
 }
 
-static const VMStateDescription vmstate_vdagent_clipboard = {
+static const VdcVMStateDescription vmstate_vdagent_clipboard = {
     .name = "vdagent/clipboard",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = clipboard_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_STRUCT(cb, VDAgentSaved, vmstate_clipboard_saved,
-                       ClipboardSaved),
-        VMSTATE_UINT32_ARRAY(host_pending, VDAgentSaved,
-                             CLIPBOARD_SELECTION__COUNT),
-        VMSTATE_BUFFER(cbpending_n, VDAgentSaved,
-                       CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT),
-        VMSTATE_UINT32(host_announced, VDAgentSaved),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_STRUCT(cb, VdcSaved, vdc_vmstate_clipboard_saved,
+                       VdcClipboardSaved),
+        VDC_VMSTATE_UINT32_ARRAY(host_pending, VdcSaved,
+                             VDC_CLIPBOARD_SELECTION__COUNT),
+        VDC_VMSTATE_BUFFER(cbpending_n, VdcSaved,
+                       VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT),
+        VDC_VMSTATE_UINT32(host_announced, VdcSaved),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
 static bool clipboard_live_needed(void *opaque)
 {
-    return ((VDAgentSaved *)opaque)->live != 0;
+    return ((VdcSaved *)opaque)->live != 0;
 }
 
-static const VMStateDescription vmstate_vdagent_clipboard_live = {
+static const VdcVMStateDescription vmstate_vdagent_clipboard_live = {
     .name = "vdagent/clipboard-live",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = clipboard_live_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(live, VDAgentSaved),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(live, VdcSaved),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-static const VMStateDescription vmstate_head = {
+static const VdcVMStateDescription vmstate_head = {
     .name = "vdagent/head",
     .version_id = 1,
     .minimum_version_id = 1,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(width, VDAgentSavedHead),
-        VMSTATE_UINT32(height, VDAgentSavedHead),
-        VMSTATE_INT32(x, VDAgentSavedHead),
-        VMSTATE_INT32(y, VDAgentSavedHead),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(width, VdcSavedHead),
+        VDC_VMSTATE_UINT32(height, VdcSavedHead),
+        VDC_VMSTATE_INT32(x, VdcSavedHead),
+        VDC_VMSTATE_INT32(y, VdcSavedHead),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
-/* The router's layout is not one 1024x768 head at 0,0 (input_router_new()). */
-static bool layout_is_default(InputRouter *r)
+/* The router's layout is not one 1024x768 head at 0,0 (vdc_input_router_new()). */
+static bool layout_is_default(VdcInputRouter *r)
 {
-    InputHeadGeometry h;
+    VdcInputHeadGeometry h;
 
-    return input_router_n_heads(r) == 1 && input_router_head(r, 0, &h) &&
+    return vdc_input_router_n_heads(r) == 1 && vdc_input_router_head(r, 0, &h) &&
            h.width == 1024 && h.height == 768 && h.x == 0 && h.y == 0;
 }
 
 static bool heads_needed(void *opaque)
 {
-    return ((VDAgentSaved *)opaque)->n_heads > 0;
+    return ((VdcSaved *)opaque)->n_heads > 0;
 }
 
 static bool heads_count_ok(void *opaque, int version_id, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     (void)version_id;
-    if (saved->n_heads == 0 || saved->n_heads > INPUT_MAX_HEADS) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+    if (saved->n_heads == 0 || saved->n_heads > VDC_INPUT_MAX_HEADS) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "display layout of %u heads, not 1..%u", saved->n_heads,
-                    INPUT_MAX_HEADS);
+                    VDC_INPUT_MAX_HEADS);
         return false;
     }
     return true;
 }
 
-/* As input_router_set_geometry() takes them: the load can always set them. */
+/* As vdc_input_router_set_geometry() takes them: the load can always set them. */
 static bool heads_geometry_ok(void *opaque, int version_id, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
     unsigned i;
 
     (void)version_id;
     for (i = 0; i < saved->n_heads; i++) {
-        const VDAgentSavedHead *h = &saved->heads[i];
+        const VdcSavedHead *h = &saved->heads[i];
 
-        if (h->width > INPUT_ABS_MAX || h->height > INPUT_ABS_MAX ||
+        if (h->width > VDC_INPUT_ABS_MAX || h->height > VDC_INPUT_ABS_MAX ||
             (h->width == 0) != (h->height == 0)) {
-            g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+            g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "display heads: head %u of %ux%u", i, h->width,
                         h->height);
             return false;
@@ -369,19 +369,19 @@ static bool heads_geometry_ok(void *opaque, int version_id, GError **errp)
  * display ids of MOUSE_STATE): written only when it is not the default,
  * so the streams of a default layout stay as they were.
  */
-static const VMStateDescription vmstate_vdagent_heads = {
+static const VdcVMStateDescription vmstate_vdagent_heads = {
     .name = "vdagent/heads",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = heads_needed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(n_heads, VDAgentSaved),
-        VMSTATE_VALIDATE("heads-count", heads_count_ok),
-        VMSTATE_STRUCT_VARRAY_UINT32(heads, VDAgentSaved, n_heads,
-                                     INPUT_MAX_HEADS, vmstate_head,
-                                     VDAgentSavedHead),
-        VMSTATE_VALIDATE("heads-geometry", heads_geometry_ok),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(n_heads, VdcSaved),
+        VDC_VMSTATE_VALIDATE("heads-count", heads_count_ok),
+        VDC_VMSTATE_STRUCT_VARRAY_UINT32(heads, VdcSaved, n_heads,
+                                     VDC_INPUT_MAX_HEADS, vmstate_head,
+                                     VdcSavedHead),
+        VDC_VMSTATE_VALIDATE("heads-geometry", heads_geometry_ok),
+        VDC_VMSTATE_END_OF_LIST()
     },
 };
 
@@ -389,13 +389,13 @@ static const VMStateDescription vmstate_vdagent_heads = {
 
 static bool vdagent_pre_save(void *opaque, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
-    VDAgentChardev *dev = SAVED_DEV(saved);
+    VdcSaved *saved = opaque;
+    VdcChardev *dev = SAVED_DEV(saved);
     g_autoptr(GBytes) out = NULL;
-    ClipboardLive *cl;
+    VdcClipboardLive *cl;
     size_t i, len;
 
-    vdagent_saved_clear(saved);
+    vdc_saved_clear(saved);
     saved->caps = dev->n_guest_caps ? dev->guest_caps[0] : 0;
     memcpy(saved->last_serial, dev->last_serial, sizeof(saved->last_serial));
     memcpy(saved->cbpending, dev->cbpending, sizeof(saved->cbpending));
@@ -409,19 +409,19 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
         saved->caps_words[i].v = dev->guest_caps[i];
     }
 
-    vdagent_reader_get_state(dev->reader, &saved->parser);
+    vdc_reader_get_state(dev->reader, &saved->parser);
     saved->parser_borrowed = true;
 
-    out = vdagent_writer_save(dev->writer);
+    out = vdc_writer_save(dev->writer);
     len = g_bytes_get_size(out);
     saved->out_answer = (uint32_t)MIN(dev->out_answer_max,
                                       (uint64_t)UINT32_MAX - 28);
     if (len > output_limit(dev, saved->out_answer)) {
-        g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID,
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                     "vdagent: %zu bytes of output queued, above the limit "
                     "%" G_GUINT64_FORMAT, len,
                     output_limit(dev, saved->out_answer));
-        vdagent_saved_clear(saved);
+        vdc_saved_clear(saved);
         return false;
     }
     if (len) {
@@ -435,21 +435,21 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
     saved->mouse_display = dev->mouse.display_id;
 
     /* In a live migration's final state the data left to the live part. */
-    cl = clipboard_live_of(dev->hub);
-    saved->cb.live_skip = cl ? clipboard_live_final_skip(cl) : 0;
-    clipboard_saved_collect(&saved->cb, &dev->cbpeer);
+    cl = vdc_clipboard_live_of(dev->hub);
+    saved->cb.live_skip = cl ? vdc_clipboard_live_final_skip(cl) : 0;
+    vdc_clipboard_saved_collect(&saved->cb, &dev->cbpeer);
     saved->live = saved->cb.live;
-    saved->host_announced = vdagent_clipboard_host_announced(dev);
+    saved->host_announced = vdc_clipboard_host_announced(dev);
     memcpy(saved->host_pending, dev->host_pending, sizeof(saved->host_pending));
     memcpy(saved->cbpending_n, dev->cbpending_n, sizeof(saved->cbpending_n));
 
     if (!layout_is_default(dev->router)) {
-        saved->n_heads = input_router_n_heads(dev->router);
+        saved->n_heads = vdc_input_router_n_heads(dev->router);
         for (i = 0; i < saved->n_heads; i++) {
-            InputHeadGeometry h;
+            VdcInputHeadGeometry h;
 
-            input_router_head(dev->router, i, &h);
-            saved->heads[i] = (VDAgentSavedHead){
+            vdc_input_router_head(dev->router, i, &h);
+            saved->heads[i] = (VdcSavedHead){
                 .width = h.width, .height = h.height, .x = h.x, .y = h.y,
             };
         }
@@ -459,29 +459,29 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
 
 static void vdagent_post_save(void *opaque)
 {
-    vdagent_saved_clear(opaque);
+    vdc_saved_clear(opaque);
 }
 
 static bool vdagent_pre_load(void *opaque, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
     (void)errp;
     /* Whatever happens next, the device starts from fresh. */
-    vdagent_chardev_reset(SAVED_DEV(saved));
-    vdagent_saved_clear(saved);
+    vdc_chardev_reset(SAVED_DEV(saved));
+    vdc_saved_clear(saved);
     return true;
 }
 
 static bool fail(GError **errp, const char *what)
 {
-    g_set_error(errp, VMSTATE_ERROR, VMSTATE_ERROR_INVALID, "vdagent: %s",
+    g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID, "vdagent: %s",
                 what);
     return false;
 }
 
 /* Every loaded value against the live limits, before anything changes. */
-static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
+static bool vdagent_check(VdcChardev *dev, VdcSaved *saved,
                           GError **errp)
 {
     bool clipboard = dev->config.clipboard &&
@@ -506,31 +506,31 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
     /* The display ids are the source's layout's, when it sent one. */
     if (saved->mouse_buttons & ~0xfeu ||
         saved->mouse_display >= (saved->n_heads ? saved->n_heads
-                                 : input_router_n_heads(dev->router))) {
+                                 : vdc_input_router_n_heads(dev->router))) {
         return fail(errp, "mouse state out of range (buttons, display)");
     }
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         if ((saved->cbpending[s] | saved->host_pending[s]) &
-            ~CLIPBOARD_TYPE_MASK_ALL) {
+            ~VDC_CLIPBOARD_TYPE_MASK_ALL) {
             return fail(errp, "unknown clipboard type bits");
         }
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
-            uint8_t n = saved->cbpending_n[s * CLIPBOARD_TYPE__COUNT + t];
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+            uint8_t n = saved->cbpending_n[s * VDC_CLIPBOARD_TYPE__COUNT + t];
             bool bit = saved->cbpending[s] & (1u << t);
 
-            if (n > VDAGENT_MAX_PENDING || (n && !bit)) {
+            if (n > VDC_MAX_PENDING || (n && !bit)) {
                 return fail(errp, "pending request counts inconsistent");
             }
         }
     }
-    if (saved->host_announced & ~((1u << CLIPBOARD_SELECTION__COUNT) - 1)) {
+    if (saved->host_announced & ~((1u << VDC_CLIPBOARD_SELECTION__COUNT) - 1)) {
         return fail(errp, "unknown selection bits");
     }
     if (!clipboard) {
         if (saved->host_announced) {
             return fail(errp, "host selections without a clipboard");
         }
-        for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+        for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
             if (saved->cbpending[s] || saved->host_pending[s]) {
                 return fail(errp, "clipboard requests without a clipboard");
             }
@@ -547,15 +547,15 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
         }
     }
     if (saved->live) {
-        if (!clipboard_live_of(dev->hub)) {
+        if (!vdc_clipboard_live_of(dev->hub)) {
             return fail(errp, "live clipboard data without a live phase");
         }
-        if (!clipboard_live_check_refs(clipboard_live_of(dev->hub),
+        if (!vdc_clipboard_live_check_refs(vdc_clipboard_live_of(dev->hub),
                                        &saved->cb, saved->live, errp)) {
             return false;
         }
     }
-    return clipboard_saved_check(&saved->cb, errp);
+    return vdc_clipboard_saved_check(&saved->cb, errp);
 }
 
 /*
@@ -563,22 +563,22 @@ static bool vdagent_check(VDAgentChardev *dev, VDAgentSaved *saved,
  * device's own router or the embedding's) become the ones the agent was
  * told of.  Done while the device is still closed, so nothing is sent.
  */
-static bool vdagent_load_heads(VDAgentChardev *dev, VDAgentSaved *saved,
+static bool vdagent_load_heads(VdcChardev *dev, VdcSaved *saved,
                                GError **errp)
 {
-    InputHeadGeometry heads[INPUT_MAX_HEADS];
+    VdcInputHeadGeometry heads[VDC_INPUT_MAX_HEADS];
     unsigned i;
 
     if (!saved->n_heads) {
         return true;
     }
     for (i = 0; i < saved->n_heads; i++) {
-        heads[i] = (InputHeadGeometry){
+        heads[i] = (VdcInputHeadGeometry){
             .width = saved->heads[i].width, .height = saved->heads[i].height,
             .x = saved->heads[i].x, .y = saved->heads[i].y,
         };
     }
-    if (!input_router_set_geometry(dev->router, heads, saved->n_heads)) {
+    if (!vdc_input_router_set_geometry(dev->router, heads, saved->n_heads)) {
         return fail(errp, "display layout refused by the input router");
     }
     return true;
@@ -586,8 +586,8 @@ static bool vdagent_load_heads(VDAgentChardev *dev, VDAgentSaved *saved,
 
 static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
 {
-    VDAgentSaved *saved = opaque;
-    VDAgentChardev *dev = SAVED_DEV(saved);
+    VdcSaved *saved = opaque;
+    VdcChardev *dev = SAVED_DEV(saved);
     g_autoptr(GBytes) out = NULL;
     unsigned s, t;
     size_t i;
@@ -603,9 +603,9 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         saved->caps_words[0].v = saved->caps;
     }
     /* An RFC-layout stream has no counts: one request per pending bit. */
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
-            uint8_t *n = &saved->cbpending_n[s * CLIPBOARD_TYPE__COUNT + t];
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+            uint8_t *n = &saved->cbpending_n[s * VDC_CLIPBOARD_TYPE__COUNT + t];
 
             if ((saved->cbpending[s] & (1u << t)) && *n == 0) {
                 *n = 1;
@@ -613,10 +613,10 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         }
     }
     if (!vdagent_check(dev, saved, errp) ||
-        !vdagent_reader_set_state(dev->reader, &saved->parser, errp) ||
+        !vdc_reader_set_state(dev->reader, &saved->parser, errp) ||
         !vdagent_load_heads(dev, saved, errp)) {
-        vdagent_saved_clear(saved);
-        vdagent_chardev_reset(dev);
+        vdc_saved_clear(saved);
+        vdc_chardev_reset(dev);
         return false;
     }
 
@@ -630,25 +630,25 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
     if (saved->out_len) {
         out = g_bytes_new_take(g_steal_pointer(&saved->out), saved->out_len);
         saved->out_len = 0;
-        vdagent_writer_queue_raw(dev->writer, out);
+        vdc_writer_queue_raw(dev->writer, out);
         dev->out_answer_max = saved->out_answer;
     }
-    dev->mouse = (VDAgentMouse){
+    dev->mouse = (VdcMouse){
         .x = saved->mouse_x, .y = saved->mouse_y,
         .buttons = saved->mouse_buttons, .display_id = saved->mouse_display,
     };
     if (dev->mouse_hs &&
-        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
-        input_handler_activate(dev->mouse_hs);
+        vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_MOUSE_STATE)) {
+        vdc_input_handler_activate(dev->mouse_hs);
     }
-    if (vdagent_clipboard_usable(dev)) {
+    if (vdc_clipboard_usable(dev)) {
         /* Registered again WITHOUT a serial reset: the agent kept its own. */
-        clipboard_peer_register(dev->hub, &dev->cbpeer);
+        vdc_clipboard_peer_register(dev->hub, &dev->cbpeer);
         if (saved->live) {
-            clipboard_live_take_refs(clipboard_live_of(dev->hub), &saved->cb,
+            vdc_clipboard_live_take_refs(vdc_clipboard_live_of(dev->hub), &saved->cb,
                                      saved->live);
         }
-        clipboard_saved_restore(&saved->cb, dev->hub, &dev->cbpeer);
+        vdc_clipboard_saved_restore(&saved->cb, dev->hub, &dev->cbpeer);
     }
     memcpy(dev->last_serial, saved->last_serial, sizeof(dev->last_serial));
     memcpy(dev->cbpending, saved->cbpending, sizeof(dev->cbpending));
@@ -661,18 +661,18 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
     dev->assume_announced = saved->host_announced;
     /* Answered when the device next runs: nothing goes to the guest now. */
     dev->resolve_pending = true;
-    vdagent_saved_clear(saved);
+    vdc_saved_clear(saved);
     return true;
 }
 
 static void vdagent_load_failed(void *opaque)
 {
-    VDAgentSaved *saved = opaque;
+    VdcSaved *saved = opaque;
 
-    vdagent_chardev_reset(SAVED_DEV(saved));
+    vdc_chardev_reset(SAVED_DEV(saved));
 }
 
-static const VMStateDescription *const vdagent_subsections[] = {
+static const VdcVMStateDescription *const vdagent_subsections[] = {
     &vmstate_vdagent_session,
     &vmstate_vdagent_parser,
     /* before the output: its bound depends on it */
@@ -685,7 +685,7 @@ static const VMStateDescription *const vdagent_subsections[] = {
     NULL
 };
 
-const VMStateDescription vmstate_vdagent = {
+const VdcVMStateDescription vdc_vmstate_vdagent = {
     .name = "vdagent",
     .version_id = 1,
     .minimum_version_id = 1,
@@ -694,23 +694,23 @@ const VMStateDescription vmstate_vdagent = {
     .pre_load = vdagent_pre_load,
     .post_load = vdagent_post_load,
     .load_failed = vdagent_load_failed,
-    .fields = (const VMStateField[]){
-        VMSTATE_UINT32(caps, VDAgentSaved),
-        VMSTATE_UINT32_ARRAY(last_serial, VDAgentSaved,
-                             CLIPBOARD_SELECTION__COUNT),
-        VMSTATE_UINT32_ARRAY(cbpending, VDAgentSaved,
-                             CLIPBOARD_SELECTION__COUNT),
-        VMSTATE_END_OF_LIST()
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(caps, VdcSaved),
+        VDC_VMSTATE_UINT32_ARRAY(last_serial, VdcSaved,
+                             VDC_CLIPBOARD_SELECTION__COUNT),
+        VDC_VMSTATE_UINT32_ARRAY(cbpending, VdcSaved,
+                             VDC_CLIPBOARD_SELECTION__COUNT),
+        VDC_VMSTATE_END_OF_LIST()
     },
     .subsections = vdagent_subsections,
 };
 
-bool vdagent_chardev_register_migration(VDAgentChardev *dev,
-                                        MigrationRegistry *reg,
+bool vdc_chardev_register_migration(VdcChardev *dev,
+                                        VdcMigrationRegistry *reg,
                                         uint32_t instance_id,
                                         GError **errp)
 {
     g_return_val_if_fail(dev != NULL && reg != NULL, false);
-    return migration_register(reg, "vdagent", instance_id, &vmstate_vdagent,
+    return vdc_migration_register(reg, "vdagent", instance_id, &vdc_vmstate_vdagent,
                               &dev->saved, errp);
 }

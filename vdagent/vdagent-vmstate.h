@@ -19,33 +19,33 @@
 #ifndef VDAGENT_VMSTATE_H
 #define VDAGENT_VMSTATE_H
 
-#include "clipboard/clipboard-vmstate.h"
-#include "input/input.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "input/vdc-input.h"
 #include "vdagent/vdagent-reader.h"
 
-typedef struct VDAgentSavedWord {
+typedef struct VdcSavedWord {
     uint32_t v;
-} VDAgentSavedWord;
+} VdcSavedWord;
 
-typedef struct VDAgentSavedHead {
+typedef struct VdcSavedHead {
     uint32_t width, height;          /* 0x0: a disabled head */
     int32_t x, y;
-} VDAgentSavedHead;
+} VdcSavedHead;
 
-typedef struct VDAgentSaved {
+typedef struct VdcSaved {
     /* the section's fields */
     uint32_t caps;
-    uint32_t last_serial[CLIPBOARD_SELECTION__COUNT];
-    uint32_t cbpending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t last_serial[VDC_CLIPBOARD_SELECTION__COUNT];
+    uint32_t cbpending[VDC_CLIPBOARD_SELECTION__COUNT];
     /* vdagent/session */
     bool session_loaded;             /* the subsection was in the stream */
     bool connected;
     bool reconnect_pending;
     int32_t guest_max_clipboard;
     uint32_t n_caps;
-    VDAgentSavedWord caps_words[64];
+    VdcSavedWord caps_words[64];
     /* vdagent/parser */
-    VDAgentReaderState parser;
+    VdcReaderState parser;
     bool parser_borrowed;            /* parser.buf points into the reader */
     /* vdagent/output-answer: the largest clipboard answer (data bytes)
      * queued since the output was last empty, when above max_message */
@@ -56,19 +56,19 @@ typedef struct VDAgentSaved {
     /* vdagent/mouse */
     uint32_t mouse_x, mouse_y, mouse_buttons, mouse_display;
     /* vdagent/clipboard */
-    ClipboardSaved cb;
-    uint32_t host_pending[CLIPBOARD_SELECTION__COUNT];
+    VdcClipboardSaved cb;
+    uint32_t host_pending[VDC_CLIPBOARD_SELECTION__COUNT];
     uint32_t host_announced;         /* selections the guest believes the
                                         host owns (1 << selection) */
-    uint8_t cbpending_n[CLIPBOARD_SELECTION__COUNT * CLIPBOARD_TYPE__COUNT];
+    uint8_t cbpending_n[VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT];
     /* vdagent/clipboard-live: cb's slots whose data a migration's live
      * phase carried (clipboard-live.h), only then */
     uint32_t live;
     /* vdagent/heads: the router's layout; 0 heads: the default one */
     uint32_t n_heads;
-    VDAgentSavedHead heads[INPUT_MAX_HEADS];
-} VDAgentSaved;
+    VdcSavedHead heads[VDC_INPUT_MAX_HEADS];
+} VdcSaved;
 
-void vdagent_saved_clear(VDAgentSaved *saved);
+void vdc_saved_clear(VdcSaved *saved);
 
 #endif /* VDAGENT_VMSTATE_H */

@@ -15,17 +15,17 @@
 #include <spice/vd_agent.h>
 
 /* Sizes of the two headers on the wire. */
-#define VDAGENT_CHUNK_HDR_SIZE ((uint32_t)sizeof(VDIChunkHeader))   /* 8 */
-#define VDAGENT_MSG_HDR_SIZE   ((uint32_t)sizeof(VDAgentMessage))   /* 20 */
+#define VDC_CHUNK_HDR_SIZE ((uint32_t)sizeof(VDIChunkHeader))   /* 8 */
+#define VDC_MSG_HDR_SIZE   ((uint32_t)sizeof(VDAgentMessage))   /* 20 */
 
 /*
  * Largest chunk payload we ever send: the Linux agent drops the connection
  * on a bigger one (spice-vdagentd virtio-port.c, conn_handle_header).
  */
-#define VDAGENT_OUT_CHUNK_MAX  ((uint32_t)VD_AGENT_MAX_DATA_SIZE)   /* 2048 */
+#define VDC_OUT_CHUNK_MAX  ((uint32_t)VD_AGENT_MAX_DATA_SIZE)   /* 2048 */
 
 /* Default limit on one guest message (header excluded). */
-#define VDAGENT_DEFAULT_MAX_MESSAGE (256u * 1024 * 1024)
+#define VDC_DEFAULT_MAX_MESSAGE (256u * 1024 * 1024)
 
 static inline uint32_t vdagent_le32(const uint8_t *p)
 {

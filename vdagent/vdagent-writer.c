@@ -22,7 +22,7 @@ typedef struct OutMsg {
     uint8_t bytes[];       /* chunk header 0 | msg header | head */
 } OutMsg;
 
-struct VDAgentWriter {
+struct VdcWriter {
     OutMsg *first, *last;
     size_t queued;
     uint64_t pending;
@@ -30,26 +30,26 @@ struct VDAgentWriter {
     /* progress in the first message */
     uint32_t off;          /* bytes of P written */
     uint32_t chunk_left;   /* payload bytes left in the current chunk */
-    uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+    uint8_t hdr[VDC_CHUNK_HDR_SIZE];
     uint32_t hdr_off;      /* bytes of the current chunk header written */
     bool in_chunk;         /* a chunk (header included) has been started */
 
     uint64_t sent[VD_AGENT_END_MESSAGE];
 };
 
-#define P_STORED(m) (VDAGENT_MSG_HDR_SIZE + (m)->head_len)
+#define P_STORED(m) (VDC_MSG_HDR_SIZE + (m)->head_len)
 
-uint64_t vdagent_writer_wire_size(uint32_t size)
+uint64_t vdc_writer_wire_size(uint32_t size)
 {
-    uint64_t total = (uint64_t)VDAGENT_MSG_HDR_SIZE + size;
-    uint64_t chunks = (total + VDAGENT_OUT_CHUNK_MAX - 1) / VDAGENT_OUT_CHUNK_MAX;
+    uint64_t total = (uint64_t)VDC_MSG_HDR_SIZE + size;
+    uint64_t chunks = (total + VDC_OUT_CHUNK_MAX - 1) / VDC_OUT_CHUNK_MAX;
 
-    return total + chunks * VDAGENT_CHUNK_HDR_SIZE;
+    return total + chunks * VDC_CHUNK_HDR_SIZE;
 }
 
-VDAgentWriter *vdagent_writer_new(void)
+VdcWriter *vdc_writer_new(void)
 {
-    return g_new0(VDAgentWriter, 1);
+    return g_new0(VdcWriter, 1);
 }
 
 static void out_msg_free(OutMsg *m)
@@ -60,7 +60,7 @@ static void out_msg_free(OutMsg *m)
     g_free(m);
 }
 
-static void writer_clear(VDAgentWriter *w)
+static void writer_clear(VdcWriter *w)
 {
     OutMsg *m, *next;
 
@@ -77,7 +77,7 @@ static void writer_clear(VDAgentWriter *w)
     w->in_chunk = false;
 }
 
-void vdagent_writer_free(VDAgentWriter *w)
+void vdc_writer_free(VdcWriter *w)
 {
     if (!w) {
         return;
@@ -86,14 +86,14 @@ void vdagent_writer_free(VDAgentWriter *w)
     g_free(w);
 }
 
-void vdagent_writer_reset(VDAgentWriter *w)
+void vdc_writer_reset(VdcWriter *w)
 {
     g_return_if_fail(w != NULL);
     writer_clear(w);
 }
 
 /* The first message is fully written: drop it. */
-static void writer_pop(VDAgentWriter *w)
+static void writer_pop(VdcWriter *w)
 {
     OutMsg *m = w->first;
 
@@ -107,7 +107,7 @@ static void writer_pop(VDAgentWriter *w)
     out_msg_free(m);
 }
 
-static void writer_append(VDAgentWriter *w, OutMsg *m)
+static void writer_append(VdcWriter *w, OutMsg *m)
 {
     if (w->last) {
         w->last->next = m;
@@ -118,7 +118,7 @@ static void writer_append(VDAgentWriter *w, OutMsg *m)
     w->queued++;
 }
 
-bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
+bool vdc_writer_queue(VdcWriter *w, uint32_t type,
                           const void *head, size_t head_len, GBytes *tail)
 {
     size_t tail_len = tail ? g_bytes_get_size(tail) : 0;
@@ -129,44 +129,44 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
     g_return_val_if_fail(w != NULL, false);
     g_return_val_if_fail(head != NULL || head_len == 0, false);
 
-    if (size > UINT32_MAX - VDAGENT_MSG_HDR_SIZE) {
+    if (size > UINT32_MAX - VDC_MSG_HDR_SIZE) {
         return false;
     }
-    m = g_malloc(sizeof(*m) + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE +
+    m = g_malloc(sizeof(*m) + VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE +
                  head_len);
     m->next = NULL;
     m->type = type;
-    m->total = VDAGENT_MSG_HDR_SIZE + (uint32_t)size;
+    m->total = VDC_MSG_HDR_SIZE + (uint32_t)size;
     m->raw = false;
     m->tail = tail ? g_bytes_ref(tail) : NULL;
     m->head_len = head_len;
-    first = MIN(m->total, VDAGENT_OUT_CHUNK_MAX);
+    first = MIN(m->total, VDC_OUT_CHUNK_MAX);
     vdagent_put_chunk_hdr(m->bytes, VDP_CLIENT_PORT, first);
-    vdagent_put_msg_hdr(m->bytes + VDAGENT_CHUNK_HDR_SIZE, type, 0,
+    vdagent_put_msg_hdr(m->bytes + VDC_CHUNK_HDR_SIZE, type, 0,
                         (uint32_t)size);
     if (head_len) {
-        memcpy(m->bytes + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE,
+        memcpy(m->bytes + VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE,
                head, head_len);
     }
     writer_append(w, m);
-    w->pending += vdagent_writer_wire_size((uint32_t)size);
+    w->pending += vdc_writer_wire_size((uint32_t)size);
     return true;
 }
 
-uint8_t *vdagent_writer_unsent_head(VDAgentWriter *w, uint32_t type,
+uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
                                     size_t *len)
 {
     OutMsg *m = w->last;
 
     if (!m || m->type != type || m->tail ||
-        (m == w->first && !vdagent_writer_at_boundary(w))) {
+        (m == w->first && !vdc_writer_at_boundary(w))) {
         return NULL;
     }
     *len = m->head_len;
-    return m->bytes + VDAGENT_CHUNK_HDR_SIZE + VDAGENT_MSG_HDR_SIZE;
+    return m->bytes + VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE;
 }
 
-size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
+size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p)
 {
     OutMsg *m;
     uint32_t stored;
@@ -184,7 +184,7 @@ size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
     }
     if (!w->in_chunk) {
         /* Start the next chunk of this message. */
-        w->chunk_left = MIN(m->total - w->off, VDAGENT_OUT_CHUNK_MAX);
+        w->chunk_left = MIN(m->total - w->off, VDC_OUT_CHUNK_MAX);
         w->hdr_off = 0;
         w->in_chunk = true;
         if (w->off > 0) {
@@ -194,24 +194,24 @@ size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p)
     stored = P_STORED(m);
     if (w->off == 0) {
         /* First chunk: its header sits right before P in m->bytes. */
-        uint32_t span = VDAGENT_CHUNK_HDR_SIZE + MIN(w->chunk_left, stored);
+        uint32_t span = VDC_CHUNK_HDR_SIZE + MIN(w->chunk_left, stored);
 
         *p = m->bytes + w->hdr_off;
         return span - w->hdr_off;
     }
-    if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
+    if (w->hdr_off < VDC_CHUNK_HDR_SIZE) {
         *p = w->hdr + w->hdr_off;
-        return VDAGENT_CHUNK_HDR_SIZE - w->hdr_off;
+        return VDC_CHUNK_HDR_SIZE - w->hdr_off;
     }
     if (w->off < stored) {
-        *p = m->bytes + VDAGENT_CHUNK_HDR_SIZE + w->off;
+        *p = m->bytes + VDC_CHUNK_HDR_SIZE + w->off;
         return MIN(w->chunk_left, stored - w->off);
     }
     *p = (const uint8_t *)g_bytes_get_data(m->tail, NULL) + (w->off - stored);
     return w->chunk_left;
 }
 
-void vdagent_writer_queue_raw(VDAgentWriter *w, GBytes *raw)
+void vdc_writer_queue_raw(VdcWriter *w, GBytes *raw)
 {
     size_t len;
     OutMsg *m;
@@ -240,7 +240,7 @@ static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
     if (from < stored) {
         uint32_t n = MIN(to, stored) - from;
 
-        g_byte_array_append(out, m->bytes + VDAGENT_CHUNK_HDR_SIZE + from, n);
+        g_byte_array_append(out, m->bytes + VDC_CHUNK_HDR_SIZE + from, n);
         from += n;
     }
     if (from < to) {
@@ -250,7 +250,7 @@ static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
     }
 }
 
-GBytes *vdagent_writer_save(const VDAgentWriter *w)
+GBytes *vdc_writer_save(const VdcWriter *w)
 {
     GByteArray *out;
     const OutMsg *m;
@@ -269,20 +269,20 @@ GBytes *vdagent_writer_save(const VDAgentWriter *w)
         }
         if (first && w->in_chunk) {
             /* Finish the chunk under way from where the frontend stopped. */
-            if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
+            if (w->hdr_off < VDC_CHUNK_HDR_SIZE) {
                 /* Nothing of its payload is out: chunk_left is its size. */
-                uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+                uint8_t hdr[VDC_CHUNK_HDR_SIZE];
 
                 vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, w->chunk_left);
                 g_byte_array_append(out, hdr + w->hdr_off,
-                                    VDAGENT_CHUNK_HDR_SIZE - w->hdr_off);
+                                    VDC_CHUNK_HDR_SIZE - w->hdr_off);
             }
             append_payload(out, m, off, off + w->chunk_left);
             off += w->chunk_left;
         }
         while (off < m->total) {
-            uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
-            uint32_t n = MIN(m->total - off, VDAGENT_OUT_CHUNK_MAX);
+            uint8_t hdr[VDC_CHUNK_HDR_SIZE];
+            uint32_t n = MIN(m->total - off, VDC_OUT_CHUNK_MAX);
 
             vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, n);
             g_byte_array_append(out, hdr, sizeof(hdr));
@@ -293,7 +293,7 @@ GBytes *vdagent_writer_save(const VDAgentWriter *w)
     return g_byte_array_free_to_bytes(out);
 }
 
-void vdagent_writer_consume(VDAgentWriter *w, size_t n)
+void vdc_writer_consume(VdcWriter *w, size_t n)
 {
     OutMsg *m;
 
@@ -317,8 +317,8 @@ void vdagent_writer_consume(VDAgentWriter *w, size_t n)
             continue;
         }
         g_return_if_fail(w->in_chunk);
-        if (w->hdr_off < VDAGENT_CHUNK_HDR_SIZE) {
-            k = MIN(n, (size_t)(VDAGENT_CHUNK_HDR_SIZE - w->hdr_off));
+        if (w->hdr_off < VDC_CHUNK_HDR_SIZE) {
+            k = MIN(n, (size_t)(VDC_CHUNK_HDR_SIZE - w->hdr_off));
             w->hdr_off += k;
         } else {
             k = MIN(n, (size_t)w->chunk_left);
@@ -327,7 +327,7 @@ void vdagent_writer_consume(VDAgentWriter *w, size_t n)
         }
         n -= k;
         w->pending -= k;
-        if (w->hdr_off == VDAGENT_CHUNK_HDR_SIZE && w->chunk_left == 0) {
+        if (w->hdr_off == VDC_CHUNK_HDR_SIZE && w->chunk_left == 0) {
             w->in_chunk = false;
             if (w->off == m->total) {
                 w->sent[m->type < VD_AGENT_END_MESSAGE ? m->type : 0]++;
@@ -337,22 +337,22 @@ void vdagent_writer_consume(VDAgentWriter *w, size_t n)
     }
 }
 
-uint64_t vdagent_writer_pending(const VDAgentWriter *w)
+uint64_t vdc_writer_pending(const VdcWriter *w)
 {
     return w->pending;
 }
 
-size_t vdagent_writer_queued(const VDAgentWriter *w)
+size_t vdc_writer_queued(const VdcWriter *w)
 {
     return w->queued;
 }
 
-bool vdagent_writer_at_boundary(const VDAgentWriter *w)
+bool vdc_writer_at_boundary(const VdcWriter *w)
 {
     return w->off == 0 && (!w->in_chunk || w->hdr_off == 0);
 }
 
-uint64_t vdagent_writer_sent(const VDAgentWriter *w, uint32_t type)
+uint64_t vdc_writer_sent(const VdcWriter *w, uint32_t type)
 {
     return w->sent[type < VD_AGENT_END_MESSAGE ? type : 0];
 }

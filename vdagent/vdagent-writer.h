@@ -21,13 +21,13 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
-typedef struct VDAgentWriter VDAgentWriter;
+typedef struct VdcWriter VdcWriter;
 
-VDAgentWriter *vdagent_writer_new(void);
+VdcWriter *vdc_writer_new(void);
 
 /* Free @w and every queued message.  NULL is a no-op. */
-void vdagent_writer_free(VDAgentWriter *w);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentWriter, vdagent_writer_free)
+void vdc_writer_free(VdcWriter *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcWriter, vdc_writer_free)
 
 /*
  * Queue a message of @type whose data is @head (@head_len bytes, copied)
@@ -35,7 +35,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VDAgentWriter, vdagent_writer_free)
  * copied).  Returns false, queuing nothing, when the message (its 20-byte
  * header included) would not fit in 32 bits: size > UINT32_MAX - 20.
  */
-bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
+bool vdc_writer_queue(VdcWriter *w, uint32_t type,
                           const void *head, size_t head_len, GBytes *tail);
 
 /*
@@ -43,7 +43,7 @@ bool vdagent_writer_queue(VDAgentWriter *w, uint32_t type,
  * 0 when nothing is queued.  The span stays valid until the next
  * consume, queue or reset.
  */
-size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p);
+size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p);
 
 /*
  * The head bytes of the LAST queued message when it is of @type, has no
@@ -51,44 +51,44 @@ size_t vdagent_writer_peek(VDAgentWriter *w, const uint8_t **p);
  * them in place (coalescing a newer state into a queued one).  NULL
  * otherwise; *@len receives the head length.
  */
-uint8_t *vdagent_writer_unsent_head(VDAgentWriter *w, uint32_t type,
+uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
                                     size_t *len);
 
 /* Mark @n bytes of the last peeked span as written (@n <= its length). */
-void vdagent_writer_consume(VDAgentWriter *w, size_t n);
+void vdc_writer_consume(VdcWriter *w, size_t n);
 
 /* Wire bytes still to be written (chunk headers included). */
-uint64_t vdagent_writer_pending(const VDAgentWriter *w);
+uint64_t vdc_writer_pending(const VdcWriter *w);
 
 /* Messages queued and not yet fully written. */
-size_t vdagent_writer_queued(const VDAgentWriter *w);
+size_t vdc_writer_queued(const VdcWriter *w);
 
 /* True when the next byte to write starts a new message. */
-bool vdagent_writer_at_boundary(const VDAgentWriter *w);
+bool vdc_writer_at_boundary(const VdcWriter *w);
 
 /*
  * Every wire byte still to be written, from the very next one (which may
  * be in the middle of a chunk header), as one copy: for migration.
  */
-GBytes *vdagent_writer_save(const VDAgentWriter *w);
+GBytes *vdc_writer_save(const VdcWriter *w);
 
 /*
  * Queue @raw (a reference is taken) to be written verbatim, without any
- * framing: the bytes vdagent_writer_save() gave on the source.  They count
- * under type 0 in vdagent_writer_sent().
+ * framing: the bytes vdc_writer_save() gave on the source.  They count
+ * under type 0 in vdc_writer_sent().
  */
-void vdagent_writer_queue_raw(VDAgentWriter *w, GBytes *raw);
+void vdc_writer_queue_raw(VdcWriter *w, GBytes *raw);
 
 /* Drop everything queued, including a half-written message. */
-void vdagent_writer_reset(VDAgentWriter *w);
+void vdc_writer_reset(VdcWriter *w);
 
 /*
  * Messages of @type fully written since creation (types outside the
  * protocol's range count under 0).
  */
-uint64_t vdagent_writer_sent(const VDAgentWriter *w, uint32_t type);
+uint64_t vdc_writer_sent(const VdcWriter *w, uint32_t type);
 
 /* Total wire size of a message with @size data bytes. */
-uint64_t vdagent_writer_wire_size(uint32_t size);
+uint64_t vdc_writer_wire_size(uint32_t size);
 
 #endif /* VDAGENT_WRITER_H */

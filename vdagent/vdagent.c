@@ -6,7 +6,7 @@
  * flow control (vdagent-writer.c + drain) are separate pieces.  Size
  * checks and the clipboard selection prefix are dealt with once, here, in
  * vdagent_dispatch(), driven by the table: handlers get the selection and
- * a payload of their own (VDAgentMsgHandler, vdagent-internal.h).
+ * a payload of their own (VdcMsgHandler, vdagent-internal.h).
  */
 #define G_LOG_DOMAIN "vdagent"
 
@@ -31,7 +31,7 @@ enum {
     NEED_CLIPBOARD,      /* clipboard on here, CLIPBOARD_BY_DEMAND there */
 };
 
-typedef struct VDAgentMsgDesc {
+typedef struct VdcMsgDesc {
     const char *name;
     uint8_t dir;
     bool exact;          /* size must equal, else size is a minimum */
@@ -42,12 +42,12 @@ typedef struct VDAgentMsgDesc {
     uint32_t size;       /* exact or minimum size, before the +4s */
     uint32_t max;        /* largest size before the +4s (minimum rules),
                             0: unbounded */
-    VDAgentMsgHandler handler;   /* NULL: valid but of no use here */
-} VDAgentMsgDesc;
+    VdcMsgHandler handler;   /* NULL: valid but of no use here */
+} VdcMsgDesc;
 
-static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
+static void vdagent_recv_caps(VdcChardev *dev, VdcClipboardSelection sel,
                               GBytes *payload);
-static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
+static void vdagent_recv_reply(VdcChardev *dev, VdcClipboardSelection sel,
                                GBytes *payload);
 
 /*
@@ -56,7 +56,7 @@ static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
  * rest.  A type with no handler is valid but of no use here (file
  * transfer, audio volume, graphics device info): counted as ignored.
  */
-static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
+static const VdcMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_MOUSE_STATE] = {
         .name = "mouse-state", .dir = DIR_H2G, .exact = true,
         .size = sizeof(VDAgentMouseState),
@@ -72,7 +72,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_CLIPBOARD] = {
         .name = "clipboard", .dir = DIR_G2H | DIR_H2G, .sel = true,
         .need = NEED_CLIPBOARD, .size = sizeof(VDAgentClipboard),
-        .handler = vdagent_clipboard_recv_data,
+        .handler = vdc_clipboard_recv_data,
     },
     [VD_AGENT_DISPLAY_CONFIG] = {
         .name = "display-config", .dir = DIR_H2G, .exact = true,
@@ -80,7 +80,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     },
     [VD_AGENT_ANNOUNCE_CAPABILITIES] = {
         .name = "announce-capabilities", .dir = DIR_G2H | DIR_H2G,
-        /* Any length: words past VDAGENT_MAX_CAPS_WORDS are ignored. */
+        /* Any length: words past VDC_MAX_CAPS_WORDS are ignored. */
         .size = sizeof(VDAgentAnnounceCapabilities),
         .handler = vdagent_recv_caps,
     },
@@ -88,20 +88,20 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
         .name = "clipboard-grab", .dir = DIR_G2H | DIR_H2G, .sel = true,
         .serial = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardGrab),
-        .max = 4 * VDAGENT_GRAB_MAX_TYPES,
-        .handler = vdagent_clipboard_recv_grab,
+        .max = 4 * VDC_GRAB_MAX_TYPES,
+        .handler = vdc_clipboard_recv_grab,
     },
     [VD_AGENT_CLIPBOARD_REQUEST] = {
         .name = "clipboard-request", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .sel = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardRequest),
-        .handler = vdagent_clipboard_recv_request,
+        .handler = vdc_clipboard_recv_request,
     },
     [VD_AGENT_CLIPBOARD_RELEASE] = {
         .name = "clipboard-release", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .sel = true, .need = NEED_CLIPBOARD,
         .size = sizeof(VDAgentClipboardRelease),
-        .handler = vdagent_clipboard_recv_release,
+        .handler = vdc_clipboard_recv_release,
     },
     [VD_AGENT_FILE_XFER_START] = {
         .name = "file-xfer-start", .dir = DIR_H2G,
@@ -122,7 +122,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_MAX_CLIPBOARD] = {
         .name = "max-clipboard", .dir = DIR_G2H | DIR_H2G, .exact = true,
         .need = NEED_CLIPBOARD, .size = sizeof(VDAgentMaxClipboard),
-        .handler = vdagent_clipboard_recv_max,
+        .handler = vdc_clipboard_recv_max,
     },
     [VD_AGENT_AUDIO_VOLUME_SYNC] = {
         .name = "audio-volume-sync", .dir = DIR_G2H | DIR_H2G,
@@ -134,7 +134,7 @@ static const VDAgentMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     },
 };
 
-static const VDAgentMsgDesc *msg_desc(uint32_t type)
+static const VdcMsgDesc *msg_desc(uint32_t type)
 {
     if (type >= G_N_ELEMENTS(msg_table) || !msg_table[type].name) {
         return NULL;
@@ -142,26 +142,26 @@ static const VDAgentMsgDesc *msg_desc(uint32_t type)
     return &msg_table[type];
 }
 
-const char *vdagent_msg_name(uint32_t type)
+const char *vdc_msg_name(uint32_t type)
 {
-    const VDAgentMsgDesc *d = msg_desc(type);
+    const VdcMsgDesc *d = msg_desc(type);
 
     return d ? d->name : "unknown";
 }
 
-bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
+bool vdc_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
                            uint32_t *max_out)
 {
-    const VDAgentMsgDesc *d = msg_desc(type);
+    const VdcMsgDesc *d = msg_desc(type);
     uint32_t extra = 0;
 
     if (!d) {
         return false;
     }
-    if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
+    if (d->sel && (flags & VDC_SIZE_SELECTION)) {
         extra += SEL_PREFIX_SIZE;
     }
-    if (d->serial && (flags & VDAGENT_SIZE_SERIAL)) {
+    if (d->serial && (flags & VDC_SIZE_SERIAL)) {
         extra += 4;
     }
     if (min_out) {
@@ -174,11 +174,11 @@ bool vdagent_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
     return true;
 }
 
-bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags)
+bool vdc_msg_size_ok(uint32_t type, uint32_t size, unsigned flags)
 {
     uint32_t min, max;
 
-    if (!vdagent_msg_size_rule(type, flags, &min, &max)) {
+    if (!vdc_msg_size_rule(type, flags, &min, &max)) {
         return false;
     }
     return size >= min && size <= max;
@@ -186,9 +186,9 @@ bool vdagent_msg_size_ok(uint32_t type, uint32_t size, unsigned flags)
 
 /* ---- calls and sessions ------------------------------------------------ */
 
-static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len);
+static void vdagent_feed(VdcChardev *dev, const uint8_t *buf, size_t len);
 
-unsigned vdagent_enter(VDAgentChardev *dev)
+unsigned vdc_enter(VdcChardev *dev)
 {
     unsigned outer = dev->call_session;
 
@@ -197,7 +197,7 @@ unsigned vdagent_enter(VDAgentChardev *dev)
     return outer;
 }
 
-void vdagent_leave(VDAgentChardev *dev, unsigned outer)
+void vdc_leave(VdcChardev *dev, unsigned outer)
 {
     /*
      * The outermost call feeds what the guest pushed meanwhile (bytes of
@@ -215,7 +215,7 @@ void vdagent_leave(VDAgentChardev *dev, unsigned outer)
              * the guest may have read (each answer may write, and so push
              * more guest bytes: fed first).
              */
-            if (!vdagent_clipboard_answer_deferred(dev)) {
+            if (!vdc_clipboard_answer_deferred(dev)) {
                 break;
             }
             continue;
@@ -228,7 +228,7 @@ void vdagent_leave(VDAgentChardev *dev, unsigned outer)
     dev->depth--;
 }
 
-bool vdagent_session_ended(const VDAgentChardev *dev)
+bool vdc_session_ended(const VdcChardev *dev)
 {
     return dev->depth > 0 && dev->call_session != dev->session;
 }
@@ -236,16 +236,16 @@ bool vdagent_session_ended(const VDAgentChardev *dev)
 /* ---- output ------------------------------------------------------------ */
 
 /* Free the writers replaced during a write, keeping their counts. */
-static void vdagent_retire_writers(VDAgentChardev *dev)
+static void vdagent_retire_writers(VdcChardev *dev)
 {
     guint i;
     uint32_t t;
 
     for (i = 0; i < dev->stale_writers->len; i++) {
-        VDAgentWriter *w = g_ptr_array_index(dev->stale_writers, i);
+        VdcWriter *w = g_ptr_array_index(dev->stale_writers, i);
 
         for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
-            dev->counters.msgs_out[t] += vdagent_writer_sent(w, t);
+            dev->counters.msgs_out[t] += vdc_writer_sent(w, t);
         }
     }
     g_ptr_array_set_size(dev->stale_writers, 0);
@@ -258,14 +258,14 @@ static void vdagent_retire_writers(VDAgentChardev *dev)
  * callback returns): the writer is set aside, a new one takes its place,
  * and the drain loop frees the old one once write() has returned.
  */
-static void vdagent_drop_output(VDAgentChardev *dev)
+static void vdagent_drop_output(VdcChardev *dev)
 {
     dev->out_answer_max = 0;
     if (dev->draining) {
         g_ptr_array_add(dev->stale_writers, g_steal_pointer(&dev->writer));
-        dev->writer = vdagent_writer_new();
+        dev->writer = vdc_writer_new();
     } else {
-        vdagent_writer_reset(dev->writer);
+        vdc_writer_reset(dev->writer);
     }
 }
 
@@ -275,7 +275,7 @@ static void vdagent_drop_output(VDAgentChardev *dev)
  * @buf stays valid until it returns (vdagent_drop_output()); a stop from
  * inside it takes effect before the next write.
  */
-static void vdagent_drain(VDAgentChardev *dev)
+static void vdagent_drain(VdcChardev *dev)
 {
     if (dev->draining) {
         dev->drain_again = true;
@@ -285,7 +285,7 @@ static void vdagent_drain(VDAgentChardev *dev)
     do {
         dev->drain_again = false;
         while (dev->running) {     /* stopped (a paused VM): output waits */
-            VDAgentWriter *w = dev->writer;
+            VdcWriter *w = dev->writer;
             const uint8_t *p;
             size_t room = dev->ops->can_write(dev->opaque);
             size_t n;
@@ -293,7 +293,7 @@ static void vdagent_drain(VDAgentChardev *dev)
             if (room == 0) {
                 break;
             }
-            n = vdagent_writer_peek(w, &p);
+            n = vdc_writer_peek(w, &p);
             if (n == 0) {
                 break;
             }
@@ -304,39 +304,39 @@ static void vdagent_drain(VDAgentChardev *dev)
                 vdagent_retire_writers(dev);
                 continue;
             }
-            vdagent_writer_consume(w, n);
+            vdc_writer_consume(w, n);
             dev->counters.bytes_out += n;
         }
     } while (dev->drain_again);
     dev->draining = false;
 }
 
-bool vdagent_send(VDAgentChardev *dev, uint32_t type,
+bool vdc_send(VdcChardev *dev, uint32_t type,
                          const void *head, size_t head_len, GBytes *tail)
 {
     if (!dev->connected) {
         return false;
     }
-    if (vdagent_session_ended(dev)) {
+    if (vdc_session_ended(dev)) {
         /* What a call of a closed session still had to say: never sent. */
-        g_debug("%s of an ended session dropped", vdagent_msg_name(type));
+        g_debug("%s of an ended session dropped", vdc_msg_name(type));
         return false;
     }
-    if (!vdagent_writer_queue(dev->writer, type, head, head_len, tail)) {
+    if (!vdc_writer_queue(dev->writer, type, head, head_len, tail)) {
         return false;
     }
     vdagent_drain(dev);
     return true;
 }
 
-void vdagent_event(VDAgentChardev *dev, VDAgentEvent event)
+void vdc_event(VdcChardev *dev, VdcEvent event)
 {
     if (dev->ops->event) {
         dev->ops->event(dev->opaque, event);
     }
 }
 
-static void vdagent_send_caps(VDAgentChardev *dev, bool request)
+static void vdagent_send_caps(VdcChardev *dev, bool request)
 {
     uint8_t buf[sizeof(VDAgentAnnounceCapabilities) + 4];
 
@@ -344,12 +344,12 @@ static void vdagent_send_caps(VDAgentChardev *dev, bool request)
                      request);
     vdagent_put_le32(buf + offsetof(VDAgentAnnounceCapabilities, caps),
                      dev->host_caps);
-    vdagent_send(dev, VD_AGENT_ANNOUNCE_CAPABILITIES, buf, sizeof(buf), NULL);
+    vdc_send(dev, VD_AGENT_ANNOUNCE_CAPABILITIES, buf, sizeof(buf), NULL);
 }
 
 /* ---- input ------------------------------------------------------------- */
 
-static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
+static void vdagent_recv_caps(VdcChardev *dev, VdcClipboardSelection sel,
                               GBytes *payload)
 {
     size_t off = offsetof(VDAgentAnnounceCapabilities, caps);
@@ -368,11 +368,11 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
      * is ignored and counted.
      */
     n = (size - off) / 4;
-    if (n > VDAGENT_MAX_CAPS_WORDS) {
+    if (n > VDC_MAX_CAPS_WORDS) {
         g_debug("guest caps: %zu words, the first %d kept", n,
-                VDAGENT_MAX_CAPS_WORDS);
+                VDC_MAX_CAPS_WORDS);
         dev->counters.caps_truncated++;
-        n = VDAGENT_MAX_CAPS_WORDS;
+        n = VDC_MAX_CAPS_WORDS;
     }
     dev->n_guest_caps = n;
     for (i = 0; i < dev->n_guest_caps; i++) {
@@ -392,7 +392,7 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
      */
     if (request) {
         vdagent_send_caps(dev, known);
-        if (vdagent_session_ended(dev)) {
+        if (vdc_session_ended(dev)) {
             return;
         }
         if (known) {
@@ -403,8 +403,8 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
              * its own, requests either way) can outlive them, in the
              * device or in a migration saved before the answer.
              */
-            if (!vdagent_clipboard_usable(dev)) {
-                vdagent_clipboard_disconnect(dev);
+            if (!vdc_clipboard_usable(dev)) {
+                vdc_clipboard_disconnect(dev);
             }
             return;
         }
@@ -415,15 +415,15 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
      * Each step may send, and the frontend may close the port from inside
      * that write: the rest is then not this session's to do.
      */
-    if (vdagent_session_ended(dev)) {
+    if (vdc_session_ended(dev)) {
         return;
     }
-    vdagent_mouse_caps(dev);
-    if (vdagent_session_ended(dev)) {
+    vdc_mouse_caps(dev);
+    if (vdc_session_ended(dev)) {
         return;
     }
-    vdagent_clipboard_caps(dev);
-    if (vdagent_session_ended(dev)) {
+    vdc_clipboard_caps(dev);
+    if (vdc_session_ended(dev)) {
         return;
     }
     if (dev->ops->guest_caps) {
@@ -431,7 +431,7 @@ static void vdagent_recv_caps(VDAgentChardev *dev, ClipboardSelection sel,
     }
 }
 
-static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
+static void vdagent_recv_reply(VdcChardev *dev, VdcClipboardSelection sel,
                                GBytes *payload)
 {
     const uint8_t *data = g_bytes_get_data(payload, NULL);
@@ -439,28 +439,28 @@ static void vdagent_recv_reply(VDAgentChardev *dev, ClipboardSelection sel,
     uint32_t error = vdagent_le32(data + offsetof(VDAgentReply, error));
 
     (void)sel;
-    g_debug("guest reply to %s: %u", vdagent_msg_name(type), error);
+    g_debug("guest reply to %s: %u", vdc_msg_name(type), error);
     if (error != VD_AGENT_SUCCESS) {
         dev->counters.reply_errors++;
     }
 }
 
-unsigned vdagent_size_flags(const VDAgentChardev *dev)
+unsigned vdc_size_flags(const VdcChardev *dev)
 {
     unsigned flags = 0;
 
     if (dev->config.clipboard &&
-        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_SELECTION)) {
-        flags |= VDAGENT_SIZE_SELECTION;
+        vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_SELECTION)) {
+        flags |= VDC_SIZE_SELECTION;
     }
     if (dev->config.clipboard &&
-        vdagent_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
-        flags |= VDAGENT_SIZE_SERIAL;
+        vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+        flags |= VDC_SIZE_SERIAL;
     }
     return flags;
 }
 
-void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
+void vdc_count_drop(VdcChardev *dev, VdcDrop reason)
 {
     dev->counters.drops[reason]++;
 }
@@ -468,13 +468,13 @@ void vdagent_count_drop(VDAgentChardev *dev, VDAgentDrop reason)
 /*
  * The payload of the message being delivered, after @skip prefix bytes, as
  * bytes of its own: the reader's buffer taken over when it holds exactly
- * the message (no copy), else a copy (vdagent_reader_steal_data()); the
+ * the message (no copy), else a copy (vdc_reader_steal_data()); the
  * prefix is cut off by a slice, not a copy.  The caller owns the result.
  */
-static GBytes *vdagent_take_payload(VDAgentChardev *dev, size_t skip)
+static GBytes *vdagent_take_payload(VdcChardev *dev, size_t skip)
 {
     size_t len;
-    uint8_t *buf = vdagent_reader_steal_data(dev->reader, &len);
+    uint8_t *buf = vdc_reader_steal_data(dev->reader, &len);
     g_autoptr(GBytes) whole = g_bytes_new_take(buf, len);
 
     if (skip == 0) {
@@ -492,35 +492,35 @@ static GBytes *vdagent_take_payload(VDAgentChardev *dev, size_t skip)
  * is read and checked here, once: out of range, the message is dropped as
  * BAD_SELECTION (after counting it in msgs_in, as every message of a known
  * type that passed the size rule).  The handler then gets the selection
- * and a payload that no longer points into the reader (VDAgentMsgHandler);
+ * and a payload that no longer points into the reader (VdcMsgHandler);
  * the dispatcher keeps no reference once the handler returns.
  */
-static void vdagent_dispatch_one(VDAgentChardev *dev,
+static void vdagent_dispatch_one(VdcChardev *dev,
                                  const VDAgentMessage *hdr,
                                  const uint8_t *data)
 {
-    const VDAgentMsgDesc *d = msg_desc(hdr->type);
-    ClipboardSelection sel = CLIPBOARD_SELECTION_CLIPBOARD;
+    const VdcMsgDesc *d = msg_desc(hdr->type);
+    VdcClipboardSelection sel = VDC_CLIPBOARD_SELECTION_CLIPBOARD;
     g_autoptr(GBytes) payload = NULL;
     unsigned flags;
     size_t skip = 0;
 
     if (!d) {
-        vdagent_count_drop(dev, VDAGENT_DROP_UNKNOWN_TYPE);
+        vdc_count_drop(dev, VDC_DROP_UNKNOWN_TYPE);
         return;
     }
     if (!(d->dir & DIR_G2H)) {
-        vdagent_count_drop(dev, VDAGENT_DROP_WRONG_DIRECTION);
+        vdc_count_drop(dev, VDC_DROP_WRONG_DIRECTION);
         return;
     }
-    if (d->need == NEED_CLIPBOARD && !vdagent_clipboard_usable(dev)) {
-        vdagent_count_drop(dev, VDAGENT_DROP_NOT_NEGOTIATED);
+    if (d->need == NEED_CLIPBOARD && !vdc_clipboard_usable(dev)) {
+        vdc_count_drop(dev, VDC_DROP_NOT_NEGOTIATED);
         return;
     }
-    flags = vdagent_size_flags(dev);
-    if (!vdagent_msg_size_ok(hdr->type, hdr->size, flags)) {
+    flags = vdc_size_flags(dev);
+    if (!vdc_msg_size_ok(hdr->type, hdr->size, flags)) {
         g_debug("guest %s: bad size %u", d->name, hdr->size);
-        vdagent_count_drop(dev, VDAGENT_DROP_BAD_SIZE);
+        vdc_count_drop(dev, VDC_DROP_BAD_SIZE);
         return;
     }
     dev->counters.msgs_in[hdr->type]++;
@@ -528,11 +528,11 @@ static void vdagent_dispatch_one(VDAgentChardev *dev,
         dev->counters.ignored++;
         return;
     }
-    if (d->sel && (flags & VDAGENT_SIZE_SELECTION)) {
+    if (d->sel && (flags & VDC_SIZE_SELECTION)) {
         /* The size rule counted the prefix in.  Reserved bytes: ignored. */
-        if (data[0] >= CLIPBOARD_SELECTION__COUNT) {
+        if (data[0] >= VDC_CLIPBOARD_SELECTION__COUNT) {
             g_debug("guest %s: selection %u", d->name, data[0]);
-            vdagent_count_drop(dev, VDAGENT_DROP_BAD_SELECTION);
+            vdc_count_drop(dev, VDC_DROP_BAD_SELECTION);
             return;
         }
         sel = data[0];
@@ -546,28 +546,28 @@ static void vdagent_dispatch_one(VDAgentChardev *dev,
 static void vdagent_dispatch(void *opaque, const VDAgentMessage *hdr,
                              const uint8_t *data)
 {
-    VDAgentChardev *dev = opaque;
-    unsigned outer = vdagent_enter(dev);
+    VdcChardev *dev = opaque;
+    unsigned outer = vdc_enter(dev);
 
     vdagent_dispatch_one(dev, hdr, data);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-static void vdagent_reader_drop(void *opaque, VDAgentDrop reason)
+static void vdagent_reader_drop(void *opaque, VdcDrop reason)
 {
-    vdagent_count_drop(opaque, reason);
+    vdc_count_drop(opaque, reason);
 }
 
-static const VDAgentReaderOps vdagent_reader_ops = {
+static const VdcReaderOps vdagent_reader_ops = {
     .message = vdagent_dispatch,
     .drop = vdagent_reader_drop,
 };
 
 /* ---- session ----------------------------------------------------------- */
 
-G_DEFINE_QUARK(vdagent-error-quark, vdagent_error)
+G_DEFINE_QUARK(vdagent-error-quark, vdc_error)
 
-static uint32_t vdagent_compute_caps(const VDAgentConfig *config)
+static uint32_t vdagent_compute_caps(const VdcConfig *config)
 {
     uint32_t caps = 0;
 
@@ -591,7 +591,7 @@ static uint32_t vdagent_compute_caps(const VDAgentConfig *config)
     return caps;
 }
 
-void vdagent_config_init(VDAgentConfig *config)
+void vdc_config_init(VdcConfig *config)
 {
     g_return_if_fail(config != NULL);
 
@@ -599,129 +599,129 @@ void vdagent_config_init(VDAgentConfig *config)
     config->mouse = true;
     config->clipboard = false;
     config->monitors = true;
-    config->max_message = VDAGENT_DEFAULT_MAX_MESSAGE;
+    config->max_message = VDC_DEFAULT_MAX_MESSAGE;
     config->n_heads = 1;
-    config->heads[0] = (VDAgentHeadConfig){ .width = 1024, .height = 768 };
+    config->heads[0] = (VdcHeadConfig){ .width = 1024, .height = 768 };
 }
 
-VDAgentChardev *vdagent_chardev_new(const VDAgentConfig *config,
-                                    const VDAgentFrontendOps *ops,
+VdcChardev *vdc_chardev_new(const VdcConfig *config,
+                                    const VdcFrontendOps *ops,
                                     void *opaque, GError **errp)
 {
-    VDAgentChardev *dev;
+    VdcChardev *dev;
     unsigned i;
 
     g_return_val_if_fail(config != NULL, NULL);
     g_return_val_if_fail(ops != NULL && ops->can_write && ops->write, NULL);
     g_return_val_if_fail(errp == NULL || *errp == NULL, NULL);
 
-    if (config->n_heads > VDAGENT_MAX_HEADS) {
-        g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+    if (config->n_heads > VDC_MAX_HEADS) {
+        g_set_error(errp, VDC_ERROR, VDC_ERROR_INVALID_CONFIG,
                     "%u display heads, at most %u", config->n_heads,
-                    VDAGENT_MAX_HEADS);
+                    VDC_MAX_HEADS);
         return NULL;
     }
     for (i = 0; i < config->n_heads; i++) {
         if (config->heads[i].width == 0 || config->heads[i].height == 0) {
-            g_set_error(errp, VDAGENT_ERROR, VDAGENT_ERROR_INVALID_CONFIG,
+            g_set_error(errp, VDC_ERROR, VDC_ERROR_INVALID_CONFIG,
                         "display head %u has size %ux%u", i,
                         config->heads[i].width, config->heads[i].height);
             return NULL;
         }
     }
 
-    dev = g_new0(VDAgentChardev, 1);
+    dev = g_new0(VdcChardev, 1);
     dev->config = *config;
     if (!dev->config.max_message) {
-        dev->config.max_message = VDAGENT_DEFAULT_MAX_MESSAGE;
+        dev->config.max_message = VDC_DEFAULT_MAX_MESSAGE;
     }
     if (dev->config.n_heads == 0) {
         dev->config.n_heads = 1;
-        dev->config.heads[0] = (VDAgentHeadConfig){ .width = 1024,
+        dev->config.heads[0] = (VdcHeadConfig){ .width = 1024,
                                                     .height = 768 };
     }
     dev->ops = ops;
     dev->opaque = opaque;
     dev->running = true;
     dev->host_caps = vdagent_compute_caps(&dev->config);
-    dev->reader = vdagent_reader_new(dev->config.max_message,
+    dev->reader = vdc_reader_new(dev->config.max_message,
                                      &vdagent_reader_ops, dev);
-    dev->writer = vdagent_writer_new();
+    dev->writer = vdc_writer_new();
     dev->deferred = g_byte_array_new();
     dev->stale_writers =
-        g_ptr_array_new_with_free_func((GDestroyNotify)vdagent_writer_free);
-    vdagent_clipboard_init(dev);
-    if (!vdagent_mouse_init(dev, errp)) {
-        vdagent_chardev_free(dev);
+        g_ptr_array_new_with_free_func((GDestroyNotify)vdc_writer_free);
+    vdc_clipboard_init(dev);
+    if (!vdc_mouse_init(dev, errp)) {
+        vdc_chardev_free(dev);
         return NULL;
     }
     return dev;
 }
 
-void vdagent_chardev_free(VDAgentChardev *dev)
+void vdc_chardev_free(VdcChardev *dev)
 {
     if (!dev) {
         return;
     }
-    vdagent_mouse_fini(dev);
-    vdagent_clipboard_fini(dev);
-    vdagent_saved_clear(&dev->saved);
-    vdagent_reader_free(dev->reader);
-    vdagent_writer_free(dev->writer);
+    vdc_mouse_fini(dev);
+    vdc_clipboard_fini(dev);
+    vdc_saved_clear(&dev->saved);
+    vdc_reader_free(dev->reader);
+    vdc_writer_free(dev->writer);
     g_ptr_array_unref(dev->stale_writers);
     g_byte_array_unref(dev->deferred);
     g_free(dev);
 }
 
 /* The guest side went away: nothing of this session may reach the next. */
-static void vdagent_disconnect(VDAgentChardev *dev)
+static void vdagent_disconnect(VdcChardev *dev)
 {
     dev->connected = false;
     dev->session++;
-    vdagent_reader_reset(dev->reader);
+    vdc_reader_reset(dev->reader);
     /* Pushed during a call and not fed yet: the old session's bytes. */
     g_byte_array_set_size(dev->deferred, 0);
     vdagent_drop_output(dev);
     memset(dev->guest_caps, 0, sizeof(dev->guest_caps));
     dev->n_guest_caps = 0;
     /* Pointer events go back to the next handler (Q13). */
-    vdagent_mouse_disconnect(dev);
+    vdc_mouse_disconnect(dev);
     /* Unregister, releasing what the guest owned (Q4). */
-    vdagent_clipboard_disconnect(dev);
+    vdc_clipboard_disconnect(dev);
     if (dev->reconnect_pending) {
         /* The serial-reset reconnect completed: we are ready again. */
         dev->reconnect_pending = false;
-        vdagent_event(dev, VDAGENT_EVENT_OPENED);
+        vdc_event(dev, VDC_EVENT_OPENED);
     }
 }
 
-void vdagent_chardev_reset(VDAgentChardev *dev)
+void vdc_chardev_reset(VdcChardev *dev)
 {
     g_return_if_fail(dev != NULL);
 
     dev->reconnect_pending = false;
     dev->resolve_pending = false;
-    vdagent_saved_clear(&dev->saved);
+    vdc_saved_clear(&dev->saved);
     if (dev->connected) {
         vdagent_disconnect(dev);
     }
-    vdagent_reader_reset(dev->reader);
+    vdc_reader_reset(dev->reader);
     g_byte_array_set_size(dev->deferred, 0);
     vdagent_drop_output(dev);
-    vdagent_clipboard_disconnect(dev);
-    vdagent_mouse_disconnect(dev);
-    dev->mouse = (VDAgentMouse){ 0 };
+    vdc_clipboard_disconnect(dev);
+    vdc_mouse_disconnect(dev);
+    dev->mouse = (VdcMouse){ 0 };
 }
 
-static void vdagent_resolve(VDAgentChardev *dev)
+static void vdagent_resolve(VdcChardev *dev)
 {
     if (dev->resolve_pending && dev->running) {
         dev->resolve_pending = false;
-        vdagent_clipboard_resolve_pending(dev);
+        vdc_clipboard_resolve_pending(dev);
     }
 }
 
-void vdagent_chardev_set_running(VDAgentChardev *dev, bool running)
+void vdc_chardev_set_running(VdcChardev *dev, bool running)
 {
     unsigned outer;
 
@@ -730,28 +730,28 @@ void vdagent_chardev_set_running(VDAgentChardev *dev, bool running)
     if (running == dev->running) {
         return;
     }
-    outer = vdagent_enter(dev);
+    outer = vdc_enter(dev);
     dev->running = running;
     if (dev->own_hub) {
-        clipboard_hub_set_running(dev->hub, running);
+        vdc_clipboard_hub_set_running(dev->hub, running);
     }
     if (dev->own_router) {
-        input_router_set_running(dev->router, running);
+        vdc_input_router_set_running(dev->router, running);
     }
     /* The hub's replay may have stopped us again (a nested call). */
     if (dev->running) {
         vdagent_resolve(dev);
         vdagent_drain(dev);
     }
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-bool vdagent_chardev_running(const VDAgentChardev *dev)
+bool vdc_chardev_running(const VdcChardev *dev)
 {
     return dev->running;
 }
 
-void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
+void vdc_chardev_set_guest_open(VdcChardev *dev, bool open)
 {
     unsigned outer;
 
@@ -761,7 +761,7 @@ void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
         /* Same state (a post-migration open, say): not a reconnect. */
         return;
     }
-    outer = vdagent_enter(dev);
+    outer = vdc_enter(dev);
     if (!open) {
         g_debug("guest closed the port");
         vdagent_disconnect(dev);
@@ -774,22 +774,22 @@ void vdagent_chardev_set_guest_open(VDAgentChardev *dev, bool open)
         /* The Linux agent sends its caps only when asked: ask first. */
         vdagent_send_caps(dev, true);
     }
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-static void vdagent_feed(VDAgentChardev *dev, const uint8_t *buf, size_t len)
+static void vdagent_feed(VdcChardev *dev, const uint8_t *buf, size_t len)
 {
     if (len == 0) {
         return;
     }
     if (!dev->connected) {
-        vdagent_count_drop(dev, VDAGENT_DROP_PORT_CLOSED);
+        vdc_count_drop(dev, VDC_DROP_PORT_CLOSED);
         return;
     }
-    vdagent_reader_push(dev->reader, buf, len);
+    vdc_reader_push(dev->reader, buf, len);
 }
 
-void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
+void vdc_chardev_write(VdcChardev *dev, const uint8_t *buf,
                            size_t len)
 {
     unsigned outer;
@@ -801,79 +801,79 @@ void vdagent_chardev_write(VDAgentChardev *dev, const uint8_t *buf,
     if (dev->depth > 0) {
         /* From inside a callback: fed once the outermost call is done. */
         if (len > 0 && !dev->connected) {
-            vdagent_count_drop(dev, VDAGENT_DROP_PORT_CLOSED);
+            vdc_count_drop(dev, VDC_DROP_PORT_CLOSED);
         } else {
             g_byte_array_append(dev->deferred, buf, len);
         }
         return;
     }
-    outer = vdagent_enter(dev);
+    outer = vdc_enter(dev);
     vdagent_resolve(dev);
     vdagent_feed(dev, buf, len);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-void vdagent_chardev_accept_input(VDAgentChardev *dev)
+void vdc_chardev_accept_input(VdcChardev *dev)
 {
     unsigned outer;
 
     g_return_if_fail(dev != NULL);
-    outer = vdagent_enter(dev);
+    outer = vdc_enter(dev);
     vdagent_resolve(dev);
     vdagent_drain(dev);
-    vdagent_leave(dev, outer);
+    vdc_leave(dev, outer);
 }
 
-size_t vdagent_chardev_input_room(const VDAgentChardev *dev)
+size_t vdc_chardev_input_room(const VdcChardev *dev)
 {
     g_return_val_if_fail(dev != NULL, 0);
 
-    if (vdagent_writer_pending(dev->writer) >= VDAGENT_INPUT_PAUSE) {
+    if (vdc_writer_pending(dev->writer) >= VDC_INPUT_PAUSE) {
         return 0;
     }
     /* Pushed from inside a callback: processed at the call's end. */
-    return VDAGENT_INPUT_ROOM - MIN(dev->deferred->len, VDAGENT_INPUT_ROOM);
+    return VDC_INPUT_ROOM - MIN(dev->deferred->len, VDC_INPUT_ROOM);
 }
 
-bool vdagent_chardev_connected(const VDAgentChardev *dev)
+bool vdc_chardev_connected(const VdcChardev *dev)
 {
     return dev->connected;
 }
 
-uint32_t vdagent_chardev_host_caps(const VDAgentChardev *dev)
+uint32_t vdc_chardev_host_caps(const VdcChardev *dev)
 {
     return dev->host_caps;
 }
 
-const uint32_t *vdagent_chardev_guest_caps(const VDAgentChardev *dev,
+const uint32_t *vdc_chardev_guest_caps(const VdcChardev *dev,
                                            size_t *n)
 {
     *n = dev->n_guest_caps;
     return dev->guest_caps;
 }
 
-bool vdagent_chardev_guest_has_cap(const VDAgentChardev *dev, unsigned cap)
+bool vdc_chardev_guest_has_cap(const VdcChardev *dev, unsigned cap)
 {
     return vdagent_caps_has(dev->guest_caps, dev->n_guest_caps, cap);
 }
 
-void vdagent_chardev_get_counters(const VDAgentChardev *dev,
-                                  VDAgentCounters *out)
+void vdc_chardev_get_counters(const VdcChardev *dev,
+                                  VdcCounters *out)
 {
     uint32_t t;
 
     *out = dev->counters;
     for (t = 0; t < VD_AGENT_END_MESSAGE; t++) {
-        out->msgs_out[t] += vdagent_writer_sent(dev->writer, t);
+        out->msgs_out[t] += vdc_writer_sent(dev->writer, t);
     }
 }
 
-uint64_t vdagent_chardev_pending_output(const VDAgentChardev *dev)
+uint64_t vdc_chardev_pending_output(const VdcChardev *dev)
 {
-    return vdagent_writer_pending(dev->writer);
+    return vdc_writer_pending(dev->writer);
 }
 
-const VDAgentConfig *vdagent_chardev_config(const VDAgentChardev *dev)
+const VdcConfig *vdc_chardev_config(const VdcChardev *dev)
 {
     return &dev->config;
 }

@@ -12,10 +12,10 @@
  * run the re-entrant actions armed by the program: push the agent's bytes,
  * make the agent send, accept_input, set_guest_open false/true in any
  * sequence, set_running false/true, change the room.  The frontend honours
- * the device's input room (vdagent_chardev_input_room(): what it does not
+ * the device's input room (vdc_chardev_input_room(): what it does not
  * take stays in the agent's output, as in the kernel, and raw bytes beyond
  * it are not pushed) unless the program's act 0xff made it ignore the room
- * for the rest of the run (vdagent_chardev_write() then takes all, as for
+ * for the rest of the run (vdc_chardev_write() then takes all, as for
  * a frontend that never asks).  Every following byte
  * is an operation (enum Op) taking its operands from the bytes after it;
  * running out of bytes ends the program.  Among them (issue 11):
@@ -95,14 +95,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clipboard/clipboard.h"
-#include "clipboard/clipboard-vmstate.h"
-#include "input/input.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
+#include "clipboard/vdc-clipboard.h"
+#include "clipboard/vdc-clipboard-vmstate.h"
+#include "input/vdc-input.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
 #include "tests/guest-agent.h"
 #include "tests/test-util.h"
-#include "vdagent/vdagent.h"
+#include "vdagent/vdc-vdagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -155,26 +155,26 @@ static void G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN fail(const char *fmt, ...)
 /* ---- the run ----------------------------------------------------------- */
 
 typedef struct HostReq {
-    ClipboardInfo *info;         /* a reference */
-    ClipboardType type;
+    VdcClipboardInfo *info;         /* a reference */
+    VdcClipboardType type;
 } HostReq;
 
 typedef struct Fz {
     const uint8_t *p;            /* the program left */
     size_t left;
 
-    VDAgentConfig config;
-    ClipboardHub *own_hub;       /* the harness's, when the device uses it */
-    InputRouter *own_router;
-    VDAgentChardev *dev;
-    ClipboardHub *hub;           /* the device's (either) */
-    InputRouter *router;
+    VdcConfig config;
+    VdcClipboardHub *own_hub;       /* the harness's, when the device uses it */
+    VdcInputRouter *own_router;
+    VdcChardev *dev;
+    VdcClipboardHub *hub;           /* the device's (either) */
+    VdcInputRouter *router;
     GuestAgent *ga;
     uint32_t ga_caps;            /* the agent's caps word */
 
     /* host peers */
-    ClipboardPeer host;          /* answers requests (now or when told) */
-    ClipboardPeer host2;         /* data with its grabs, no request */
+    VdcClipboardPeer host;          /* answers requests (now or when told) */
+    VdcClipboardPeer host2;         /* data with its grabs, no request */
     bool host_sync;              /* answer from inside the request */
     HostReq reqs[MAX_HOST_REQS];
     unsigned n_reqs;
@@ -214,7 +214,7 @@ typedef struct Fz {
 
     /* counters carried over migrations: the destination starts at 0 */
     uint64_t caps_carry, req_carry, drops_carry;
-    unsigned pushing;            /* inside vdagent_chardev_write() */
+    unsigned pushing;            /* inside vdc_chardev_write() */
     bool deferred;               /* pushed from a callback this operation:
                                     the device feeds it after its call */
 
@@ -236,11 +236,11 @@ static uint8_t take(Fz *fz)
     return *fz->p++;
 }
 
-static VDAgentCounters counters(const Fz *fz)
+static VdcCounters counters(const Fz *fz)
 {
-    VDAgentCounters c;
+    VdcCounters c;
 
-    vdagent_chardev_get_counters(fz->dev, &c);
+    vdc_chardev_get_counters(fz->dev, &c);
     return c;
 }
 
@@ -257,11 +257,11 @@ static uint64_t requests_in(const Fz *fz)
 
 static uint64_t drops_in(const Fz *fz)
 {
-    VDAgentCounters c = counters(fz);
+    VdcCounters c = counters(fz);
     uint64_t sum = fz->drops_carry;
     unsigned i;
 
-    for (i = 0; i < VDAGENT_DROP__COUNT; i++) {
+    for (i = 0; i < VDC_DROP__COUNT; i++) {
         sum += c.drops[i];
     }
     return sum;
@@ -305,17 +305,17 @@ static void note_caps_taken(Fz *fz)
  */
 static void settle_serials(Fz *fz)
 {
-    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t serial[VDC_CLIPBOARD_SELECTION__COUNT], pending[VDC_CLIPBOARD_SELECTION__COUNT];
     unsigned s;
 
     note_caps_taken(fz);
     if (!fz->resync || !fz->open || caps_on_the_way(fz) ||
         guest_agent_output(fz->ga)->len > 0 ||
-        vdagent_chardev_pending_output(fz->dev) > 0) {
+        vdc_chardev_pending_output(fz->dev) > 0) {
         return;
     }
-    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    vdc_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         if (serial[s] != guest_agent_serial(fz->ga, s)) {
             return;
         }
@@ -343,7 +343,7 @@ static void check_ignored(Fz *fz)
 
     CHECK(m && m->type == VD_AGENT_CLIPBOARD_GRAB && why &&
           g_str_has_prefix(why, "grab discard"),
-          "the agent ignored a %s: %s", m ? vdagent_msg_name(m->type) : "?",
+          "the agent ignored a %s: %s", m ? vdc_msg_name(m->type) : "?",
           why ? why : "?");
     if (fz->raw || caps_on_the_way(fz) || fz->resync) {
         /*
@@ -394,7 +394,7 @@ static void observe(Fz *fz)
                   "times", fz->caps_requests, fz->agent_asks);
         }
         CHECK(caps_in_session > 0 || request,
-              "%s before the agent's caps", vdagent_msg_name(m->type));
+              "%s before the agent's caps", vdc_msg_name(m->type));
         if (m->type == VD_AGENT_CLIPBOARD) {
             fz->answers++;
         }
@@ -522,8 +522,8 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
     Fz *fz = opaque;
 
     /* P4 */
-    CHECK(vdagent_chardev_running(fz->dev), "a write while stopped");
-    CHECK(fz->open && vdagent_chardev_connected(fz->dev),
+    CHECK(vdc_chardev_running(fz->dev), "a write while stopped");
+    CHECK(fz->open && vdc_chardev_connected(fz->dev),
           "a write while the port is closed");
     CHECK(len > 0 && len <= fz->room, "a write of %zu bytes, room %zu", len,
           fz->room);
@@ -542,7 +542,7 @@ static void fe_write(void *opaque, const uint8_t *buf, size_t len)
     }
 }
 
-static void fe_event(void *opaque, VDAgentEvent event)
+static void fe_event(void *opaque, VdcEvent event)
 {
     (void)event;
     callback_act(opaque);
@@ -553,7 +553,7 @@ static void fe_guest_caps(void *opaque)
     callback_act(opaque);
 }
 
-static const VDAgentFrontendOps fe_ops = {
+static const VdcFrontendOps fe_ops = {
     .can_write = fe_can_write,
     .write = fe_write,
     .event = fe_event,
@@ -574,7 +574,7 @@ static void mute_write(void *opaque, const uint8_t *buf, size_t len)
     fail("the loaded device wrote %zu bytes", len);
 }
 
-static const VDAgentFrontendOps mute_ops = {
+static const VdcFrontendOps mute_ops = {
     .can_write = mute_can_write,
     .write = mute_write,
 };
@@ -584,13 +584,13 @@ static const VDAgentFrontendOps mute_ops = {
 /* The harness's view first: the call's own callbacks may open or close. */
 static void set_open(Fz *fz, bool open)
 {
-    if (open != vdagent_chardev_connected(fz->dev)) {
+    if (open != vdc_chardev_connected(fz->dev)) {
         if (open) {
             session_start(fz);
         }
         fz->open = open;
     }
-    vdagent_chardev_set_guest_open(fz->dev, open);
+    vdc_chardev_set_guest_open(fz->dev, open);
 }
 
 /* More room means accept_input(), as a frontend does. */
@@ -602,19 +602,19 @@ static void set_room(Fz *fz, bool unlimited, size_t budget)
     fz->unlimited = unlimited;
     fz->budget = budget;
     if (more) {
-        vdagent_chardev_accept_input(fz->dev);
+        vdc_chardev_accept_input(fz->dev);
     }
 }
 
 /*
  * What the frontend pushes of @n guest bytes: all of them when it ignores
- * the input room, else at most what vdagent_chardev_input_room() says (the
+ * the input room, else at most what vdc_chardev_input_room() says (the
  * rest waits, as in the kernel).
  */
 static size_t room_for(Fz *fz, size_t n)
 {
     return fz->ignore_room ? n
-                           : MIN(n, vdagent_chardev_input_room(fz->dev));
+                           : MIN(n, vdc_chardev_input_room(fz->dev));
 }
 
 /*
@@ -633,7 +633,7 @@ static void pump(Fz *fz, size_t piece)
     }
     fz->given += n;
     fz->pushing++;
-    vdagent_chardev_write(fz->dev, bytes, n);
+    vdc_chardev_write(fz->dev, bytes, n);
     fz->pushing--;
 }
 
@@ -665,7 +665,7 @@ static void agent_grab(Fz *fz, uint8_t b, uint8_t mask)
 
 /* ---- host peers ---------------------------------------------------------- */
 
-static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void host_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     (void)peer;
     (void)n;
@@ -683,26 +683,26 @@ static GBytes *host_bytes(Fz *fz, size_t len)
     return g_bytes_new_take(buf, len);
 }
 
-static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
-                         ClipboardType type)
+static void host_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                         VdcClipboardType type)
 {
     Fz *fz = peer->opaque;
 
     if (fz->host_sync || fz->n_reqs == MAX_HOST_REQS) {
         g_autoptr(GBytes) data = fz->host_sync ? host_bytes(fz, 5) : NULL;
 
-        clipboard_hub_set_data(fz->hub, peer, info, type, data, true);
+        vdc_clipboard_hub_set_data(fz->hub, peer, info, type, data, true);
         return;
     }
-    fz->reqs[fz->n_reqs++] = (HostReq){ clipboard_info_ref(info), type };
+    fz->reqs[fz->n_reqs++] = (HostReq){ vdc_clipboard_info_ref(info), type };
 }
 
-static const ClipboardPeerOps host_ops = {
+static const VdcClipboardPeerOps host_ops = {
     .notify = host_notify,
     .request = host_request,
 };
 
-static const ClipboardPeerOps host2_ops = {
+static const VdcClipboardPeerOps host2_ops = {
     .notify = host_notify,
 };
 
@@ -725,16 +725,16 @@ static void host_answer(Fz *fz, uint8_t b)
     if (len) {
         data = host_bytes(fz, len);
     }
-    clipboard_hub_set_data(fz->hub, &fz->host, r.info, r.type, data, true);
-    clipboard_info_unref(r.info);
+    vdc_clipboard_hub_set_data(fz->hub, &fz->host, r.info, r.type, data, true);
+    vdc_clipboard_info_unref(r.info);
 }
 
-static void host_grab(Fz *fz, ClipboardPeer *peer, uint8_t b, uint8_t mask)
+static void host_grab(Fz *fz, VdcClipboardPeer *peer, uint8_t b, uint8_t mask)
 {
-    g_autoptr(ClipboardInfo) info = clipboard_info_new(peer, b % 3);
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(peer, b % 3);
     unsigned t;
 
-    for (t = 0; t < CLIPBOARD_TYPE__COUNT; t++) {
+    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (mask & (1u << t)) {
             info->types[t].available = true;
             if (peer == &fz->host2) {
@@ -742,7 +742,7 @@ static void host_grab(Fz *fz, ClipboardPeer *peer, uint8_t b, uint8_t mask)
             }
         }
     }
-    clipboard_hub_update(fz->hub, info);
+    vdc_clipboard_hub_update(fz->hub, info);
 }
 
 /* ---- actions (also from inside callbacks) -------------------------------- */
@@ -792,7 +792,7 @@ static void run_act(Fz *fz, uint8_t act)
         pump(fz, 0);
         break;
     case ACT_ACCEPT:
-        vdagent_chardev_accept_input(fz->dev);
+        vdc_chardev_accept_input(fz->dev);
         break;
     case ACT_CLOSE:
         set_open(fz, false);
@@ -810,14 +810,14 @@ static void run_act(Fz *fz, uint8_t act)
         set_open(fz, false);
         break;
     case ACT_STOP:
-        vdagent_chardev_set_running(fz->dev, false);
+        vdc_chardev_set_running(fz->dev, false);
         break;
     case ACT_RESUME:
-        vdagent_chardev_set_running(fz->dev, true);
+        vdc_chardev_set_running(fz->dev, true);
         break;
     case ACT_STOP_RESUME:
-        vdagent_chardev_set_running(fz->dev, false);
-        vdagent_chardev_set_running(fz->dev, true);
+        vdc_chardev_set_running(fz->dev, false);
+        vdc_chardev_set_running(fz->dev, true);
         break;
     case ACT_BUDGET:
         set_room(fz, false, param * 8);
@@ -882,15 +882,15 @@ static void input_event(Fz *fz, uint8_t a, uint8_t b)
     switch (b & 3) {
     case 0:
     case 1:
-        input_send_abs(fz->router, a % 5, b & 1,
-                       (int32_t)v * (INPUT_ABS_MAX / 63));
+        vdc_input_send_abs(fz->router, a % 5, b & 1,
+                       (int32_t)v * (VDC_INPUT_ABS_MAX / 63));
         break;
     case 2:
-        input_send_btn(fz->router, a % 5, (v & 7) % INPUT_BUTTON__COUNT,
+        vdc_input_send_btn(fz->router, a % 5, (v & 7) % VDC_INPUT_BUTTON__COUNT,
                        b & 0x80);
         break;
     default:
-        input_event_sync(fz->router);
+        vdc_input_event_sync(fz->router);
         break;
     }
     fz->given += 16;
@@ -963,7 +963,7 @@ static void run_op(Fz *fz, uint8_t op)
         fz->inexact = true;
         fz->raw = true;
         fz->given += n;
-        vdagent_chardev_write(fz->dev, buf, n);
+        vdc_chardev_write(fz->dev, buf, n);
         break;
     }
     case OP_HOST_GRAB:
@@ -976,20 +976,20 @@ static void run_op(Fz *fz, uint8_t op)
         break;
     case OP_HOST_RELEASE:
         a = take(fz);
-        clipboard_peer_release(a & 4 ? &fz->host2 : &fz->host, sel_of(a));
+        vdc_clipboard_peer_release(a & 4 ? &fz->host2 : &fz->host, sel_of(a));
         break;
     case OP_HOST_ANSWER:
         host_answer(fz, take(fz));
         break;
     case OP_HOST_REQUEST: {
-        ClipboardInfo *info;
+        VdcClipboardInfo *info;
 
         a = take(fz);
-        info = clipboard_hub_info(fz->hub, sel_of(a));
+        info = vdc_clipboard_hub_info(fz->hub, sel_of(a));
         if (info && info->owner && info->owner != &fz->host &&
             info->owner != &fz->host2) {
-            clipboard_hub_request(fz->hub, info,
-                                  ((a >> 2) & 7) % CLIPBOARD_TYPE__COUNT);
+            vdc_clipboard_hub_request(fz->hub, info,
+                                  ((a >> 2) & 7) % VDC_CLIPBOARD_TYPE__COUNT);
         }
         break;
     }
@@ -997,40 +997,40 @@ static void run_op(Fz *fz, uint8_t op)
         fz->host_sync = take(fz) & 1;
         break;
     case OP_HOST_RESET_SERIAL:
-        clipboard_hub_reset_serial(fz->hub);
+        vdc_clipboard_hub_reset_serial(fz->hub);
         break;
     case OP_POINTER:
         a = take(fz);
         b = take(fz);
-        input_send_abs(fz->router, a % 5, b & 1,
-                       (int32_t)(b >> 1) * (INPUT_ABS_MAX / 127));
-        input_event_sync(fz->router);
+        vdc_input_send_abs(fz->router, a % 5, b & 1,
+                       (int32_t)(b >> 1) * (VDC_INPUT_ABS_MAX / 127));
+        vdc_input_event_sync(fz->router);
         break;
     case OP_BUTTON:
         a = take(fz);
         b = take(fz);
-        input_send_btn(fz->router, a % 5, (b & 7) % INPUT_BUTTON__COUNT,
+        vdc_input_send_btn(fz->router, a % 5, (b & 7) % VDC_INPUT_BUTTON__COUNT,
                        b & 8);
-        input_event_sync(fz->router);
+        vdc_input_event_sync(fz->router);
         break;
     case OP_HEADS: {
-        InputHeadGeometry heads[4];
+        VdcInputHeadGeometry heads[4];
 
         n = take(fz) % 4 + 1;
         for (i = 0; i < n; i++) {
             a = take(fz);
             b = take(fz);
-            heads[i] = (InputHeadGeometry){
+            heads[i] = (VdcInputHeadGeometry){
                 .width = a ? a * 8u : 0, .height = a ? b * 8u + 8 : 0,
                 .x = (int32_t)(i * 2048), .y = (int8_t)b,
             };
         }
-        input_router_set_geometry(fz->router, heads, n);
+        vdc_input_router_set_geometry(fz->router, heads, n);
         break;
     }
     case OP_NEW_AGENT:
         a = take(fz);
-        if (!vdagent_chardev_connected(fz->dev)) {
+        if (!vdc_chardev_connected(fz->dev)) {
             guest_agent_free(fz->ga);
             fz->ga_caps = agent_caps[a & 7];
             fz->ga = guest_agent_new(&fz->ga_caps, 1);
@@ -1063,32 +1063,32 @@ static void run_op(Fz *fz, uint8_t op)
 
 /* ---- properties after every operation ------------------------------------ */
 
-static GByteArray *save(VDAgentChardev *dev, GError **errp)
+static GByteArray *save(VdcChardev *dev, GError **errp)
 {
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_buffer();
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     GByteArray *out;
     const uint8_t *p;
     size_t n;
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
-    if (!migration_save(reg, s, errp)) {
+    CHECK(vdc_chardev_register_migration(dev, reg, 0, NULL), "register");
+    if (!vdc_migration_save(reg, s, errp)) {
         return NULL;
     }
-    p = migration_stream_data(s, &n);
+    p = vdc_migration_stream_data(s, &n);
     out = g_byte_array_sized_new(n);
     g_byte_array_append(out, p, n);
     return out;
 }
 
-static bool load(VDAgentChardev *dev, const GByteArray *stream, GError **errp)
+static bool load(VdcChardev *dev, const GByteArray *stream, GError **errp)
 {
-    g_autoptr(MigrationRegistry) reg = migration_registry_new();
-    g_autoptr(MigrationStream) s = migration_stream_new_reader(stream->data,
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(stream->data,
                                                                stream->len);
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
-    return migration_load(reg, s, errp);
+    CHECK(vdc_chardev_register_migration(dev, reg, 0, NULL), "register");
+    return vdc_migration_load(reg, s, errp);
 }
 
 /* P1: save -> load into a fresh device -> save: the same bytes. */
@@ -1097,13 +1097,13 @@ static void check_round_trip(Fz *fz)
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) first = save(fz->dev, &err);
     g_autoptr(GByteArray) again = NULL;
-    VDAgentConfig config = fz->config;
-    VDAgentChardev *fresh;
+    VdcConfig config = fz->config;
+    VdcChardev *fresh;
     size_t held;
 
     CHECK(first, "a reached state does not save (%" G_GUINT64_FORMAT
           " bytes of output queued): %s",
-          vdagent_chardev_pending_output(fz->dev), err->message);
+          vdc_chardev_pending_output(fz->dev), err->message);
     /* P7: the whole saved state, its queued output included */
     held = first->len;
     fz->held_max = MAX(fz->held_max, held);
@@ -1113,9 +1113,9 @@ static void check_round_trip(Fz *fz)
           "operations", held, fz->given, fz->ops);
     config.clipboard_hub = NULL;
     config.input_router = NULL;
-    fresh = vdagent_chardev_new(&config, &mute_ops, NULL, &err);
+    fresh = vdc_chardev_new(&config, &mute_ops, NULL, &err);
     CHECK(fresh, "fresh device: %s", err ? err->message : "?");
-    vdagent_chardev_set_running(fresh, false);
+    vdc_chardev_set_running(fresh, false);
     CHECK(load(fresh, first, &err), "a reached state does not load: %s",
           err->message);
     again = save(fresh, &err);
@@ -1124,7 +1124,7 @@ static void check_round_trip(Fz *fz)
           memcmp(again->data, first->data, first->len) == 0,
           "save -> load -> save differs (%u and %u bytes)", first->len,
           again->len);
-    vdagent_chardev_free(fresh);
+    vdc_chardev_free(fresh);
 }
 
 /*
@@ -1166,52 +1166,52 @@ static void migrate(Fz *fz, uint8_t b)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GByteArray) stream = NULL;
-    bool was_running = vdagent_chardev_running(fz->dev);
-    ClipboardSaved saved[2];
+    bool was_running = vdc_chardev_running(fz->dev);
+    VdcClipboardSaved saved[2];
     unsigned i, n_acts = fz->n_acts;
     uint64_t caps = caps_in(fz), reqs = requests_in(fz), drops = drops_in(fz);
 
-    vdagent_chardev_set_running(fz->dev, false);
+    vdc_chardev_set_running(fz->dev, false);
     stream = save(fz->dev, &err);
     CHECK(stream, "a reached state does not save (%" G_GUINT64_FORMAT
           " bytes of output queued): %s",
-          vdagent_chardev_pending_output(fz->dev), err->message);
+          vdc_chardev_pending_output(fz->dev), err->message);
     memset(saved, 0, sizeof(saved));
     if (b & 1) {
-        clipboard_saved_collect(&saved[0], &fz->host);
-        clipboard_saved_collect(&saved[1], &fz->host2);
+        vdc_clipboard_saved_collect(&saved[0], &fz->host);
+        vdc_clipboard_saved_collect(&saved[1], &fz->host2);
     }
     for (i = 0; i < fz->n_reqs; i++) {
-        clipboard_info_unref(fz->reqs[i].info);
+        vdc_clipboard_info_unref(fz->reqs[i].info);
     }
     fz->n_reqs = 0;
     fz->n_acts = 0;              /* the source is gone: no actions from it */
-    clipboard_peer_unregister(&fz->host);
-    clipboard_peer_unregister(&fz->host2);
-    vdagent_chardev_free(fz->dev);
+    vdc_clipboard_peer_unregister(&fz->host);
+    vdc_clipboard_peer_unregister(&fz->host2);
+    vdc_chardev_free(fz->dev);
     fz->dev = NULL;
     if (fz->own_hub) {
-        clipboard_hub_free(fz->own_hub);
-        fz->own_hub = clipboard_hub_new();
+        vdc_clipboard_hub_free(fz->own_hub);
+        fz->own_hub = vdc_clipboard_hub_new();
         fz->config.clipboard_hub = fz->own_hub;
     }
     if (fz->own_router) {
-        input_router_free(fz->own_router);
-        fz->own_router = input_router_new();
+        vdc_input_router_free(fz->own_router);
+        fz->own_router = vdc_input_router_new();
         fz->config.input_router = fz->own_router;
     }
 
-    fz->dev = vdagent_chardev_new(&fz->config, &fe_ops, fz, &err);
+    fz->dev = vdc_chardev_new(&fz->config, &fe_ops, fz, &err);
     CHECK(fz->dev, "destination device: %s", err ? err->message : "?");
-    vdagent_chardev_set_running(fz->dev, false);
-    fz->hub = vdagent_chardev_clipboard_hub(fz->dev);
-    fz->router = vdagent_chardev_input_router(fz->dev);
-    clipboard_peer_register(fz->hub, &fz->host);
-    clipboard_peer_register(fz->hub, &fz->host2);
-    clipboard_saved_restore(&saved[0], fz->hub, &fz->host);
-    clipboard_saved_restore(&saved[1], fz->hub, &fz->host2);
-    clipboard_saved_clear(&saved[0]);
-    clipboard_saved_clear(&saved[1]);
+    vdc_chardev_set_running(fz->dev, false);
+    fz->hub = vdc_chardev_clipboard_hub(fz->dev);
+    fz->router = vdc_chardev_input_router(fz->dev);
+    vdc_clipboard_peer_register(fz->hub, &fz->host);
+    vdc_clipboard_peer_register(fz->hub, &fz->host2);
+    vdc_clipboard_saved_restore(&saved[0], fz->hub, &fz->host);
+    vdc_clipboard_saved_restore(&saved[1], fz->hub, &fz->host2);
+    vdc_clipboard_saved_clear(&saved[0]);
+    vdc_clipboard_saved_clear(&saved[1]);
     CHECK(load(fz->dev, stream, &err), "a reached state does not load: %s",
           err->message);
     /* The counters go on from the source's. */
@@ -1219,15 +1219,15 @@ static void migrate(Fz *fz, uint8_t b)
     fz->req_carry += reqs - requests_in(fz);
     fz->drops_carry += drops - drops_in(fz);
     fz->migrations++;
-    CHECK(vdagent_chardev_connected(fz->dev) == fz->open,
+    CHECK(vdc_chardev_connected(fz->dev) == fz->open,
           "the destination's port is %s, the source's was %s",
-          vdagent_chardev_connected(fz->dev) ? "open" : "closed",
+          vdc_chardev_connected(fz->dev) ? "open" : "closed",
           fz->open ? "open" : "closed");
     fz->n_acts = n_acts;
     if (fz->open) {
-        vdagent_chardev_set_guest_open(fz->dev, true);
+        vdc_chardev_set_guest_open(fz->dev, true);
     }
-    vdagent_chardev_set_running(fz->dev, was_running);
+    vdc_chardev_set_running(fz->dev, was_running);
 }
 
 /*
@@ -1242,11 +1242,11 @@ static void migrate(Fz *fz, uint8_t b)
  */
 static void check_timed_out(Fz *fz, uint64_t before)
 {
-    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t serial[VDC_CLIPBOARD_SELECTION__COUNT], pending[VDC_CLIPBOARD_SELECTION__COUNT];
     uint64_t requests = requests_in(fz) - fz->req_base;
     unsigned s;
 
-    if (!fz->open || fz->inexact || !vdagent_chardev_running(fz->dev) ||
+    if (!fz->open || fz->inexact || !vdc_chardev_running(fz->dev) ||
         fe_can_write(fz) == 0 || caps_in(fz) - fz->caps_base != 1) {
         return;
     }
@@ -1256,25 +1256,25 @@ static void check_timed_out(Fz *fz, uint64_t before)
     if (requests > before) {
         return;                  /* asked again while they fired */
     }
-    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    vdc_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         CHECK(pending[s] == 0, "%s requests still outstanding after every "
-              "timer fired (types 0x%x)", clipboard_selection_name(s),
+              "timer fired (types 0x%x)", vdc_clipboard_selection_name(s),
               pending[s]);
     }
 }
 
 static bool quiet(Fz *fz)
 {
-    uint32_t serial[CLIPBOARD_SELECTION__COUNT], pending[CLIPBOARD_SELECTION__COUNT];
+    uint32_t serial[VDC_CLIPBOARD_SELECTION__COUNT], pending[VDC_CLIPBOARD_SELECTION__COUNT];
     unsigned s;
 
-    if (!vdagent_chardev_running(fz->dev) || fe_can_write(fz) == 0 ||
-        vdagent_chardev_pending_output(fz->dev) > 0) {
+    if (!vdc_chardev_running(fz->dev) || fe_can_write(fz) == 0 ||
+        vdc_chardev_pending_output(fz->dev) > 0) {
         return false;
     }
-    vdagent_chardev_clipboard_state(fz->dev, serial, pending);
-    for (s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
+    vdc_chardev_clipboard_state(fz->dev, serial, pending);
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         if (pending[s]) {
             return false;
         }
@@ -1287,16 +1287,16 @@ static void check_all(Fz *fz)
     fz->deferred = false;        /* no device call under way: all fed */
     settle_serials(fz);
 
-    CHECK(fz->open == vdagent_chardev_connected(fz->dev),
+    CHECK(fz->open == vdc_chardev_connected(fz->dev),
           "the port is %s, the harness left it %s",
-          vdagent_chardev_connected(fz->dev) ? "open" : "closed",
+          vdc_chardev_connected(fz->dev) ? "open" : "closed",
           fz->open ? "open" : "closed");
     check_round_trip(fz);
     /* P2 */
-    if (vdagent_chardev_running(fz->dev) && fe_can_write(fz) > 0) {
-        CHECK(vdagent_chardev_pending_output(fz->dev) == 0,
+    if (vdc_chardev_running(fz->dev) && fe_can_write(fz) > 0) {
+        CHECK(vdc_chardev_pending_output(fz->dev) == 0,
               "%" G_GUINT64_FORMAT " bytes stuck with room to write",
-              vdagent_chardev_pending_output(fz->dev));
+              vdc_chardev_pending_output(fz->dev));
     }
     if (!fz->open) {
         return;
@@ -1326,29 +1326,29 @@ static void setup(Fz *fz)
     fz->trace = g_getenv("FUZZ_DEVICE_TRACE") != NULL;
     fz->ctx = g_main_context_new();
     g_main_context_push_thread_default(fz->ctx);
-    vdagent_config_init(&fz->config);
+    vdc_config_init(&fz->config);
     fz->config.clipboard = true;
     fz->config.monitors = !(b & 4);
     fz->config.mouse = !(b & 8);
     fz->config.max_message = FUZZ_MAX_MESSAGE;
     if (b & 1) {
-        fz->own_hub = clipboard_hub_new();
+        fz->own_hub = vdc_clipboard_hub_new();
         fz->config.clipboard_hub = fz->own_hub;
     }
     if (b & 2) {
-        fz->own_router = input_router_new();
+        fz->own_router = vdc_input_router_new();
         fz->config.input_router = fz->own_router;
     }
     fz->unlimited = true;
-    fz->dev = vdagent_chardev_new(&fz->config, &fe_ops, fz, &err);
+    fz->dev = vdc_chardev_new(&fz->config, &fe_ops, fz, &err);
     CHECK(fz->dev, "device: %s", err ? err->message : "?");
-    fz->hub = vdagent_chardev_clipboard_hub(fz->dev);
-    fz->router = vdagent_chardev_input_router(fz->dev);
-    fz->host = (ClipboardPeer){ .name = "host", .ops = &host_ops, .opaque = fz };
-    fz->host2 = (ClipboardPeer){ .name = "host2", .ops = &host2_ops,
+    fz->hub = vdc_chardev_clipboard_hub(fz->dev);
+    fz->router = vdc_chardev_input_router(fz->dev);
+    fz->host = (VdcClipboardPeer){ .name = "host", .ops = &host_ops, .opaque = fz };
+    fz->host2 = (VdcClipboardPeer){ .name = "host2", .ops = &host2_ops,
                                  .opaque = fz };
-    clipboard_peer_register(fz->hub, &fz->host);
-    clipboard_peer_register(fz->hub, &fz->host2);
+    vdc_clipboard_peer_register(fz->hub, &fz->host);
+    vdc_clipboard_peer_register(fz->hub, &fz->host2);
     fz->ga_caps = agent_caps[b >> 5];
     fz->ga = guest_agent_new(&fz->ga_caps, 1);
     if (b & 16) {
@@ -1373,13 +1373,13 @@ static void teardown(Fz *fz)
 
     fz->n_acts = 0;              /* the host peers' release may still write */
     for (i = 0; i < fz->n_reqs; i++) {
-        clipboard_info_unref(fz->reqs[i].info);
+        vdc_clipboard_info_unref(fz->reqs[i].info);
     }
-    clipboard_peer_unregister(&fz->host);
-    clipboard_peer_unregister(&fz->host2);
-    vdagent_chardev_free(fz->dev);
-    clipboard_hub_free(fz->own_hub);
-    input_router_free(fz->own_router);
+    vdc_clipboard_peer_unregister(&fz->host);
+    vdc_clipboard_peer_unregister(&fz->host2);
+    vdc_chardev_free(fz->dev);
+    vdc_clipboard_hub_free(fz->own_hub);
+    vdc_input_router_free(fz->own_router);
     guest_agent_free(fz->ga);
     g_main_context_pop_thread_default(fz->ctx);
     g_main_context_unref(fz->ctx);

@@ -14,7 +14,7 @@
  *    owned on its hub); running and opened, it sends exactly the caps
  *    request a new device sends (request=1, our caps word).
  *  - The load succeeds: the state is one the device can be in (guest caps
- *    only with a connected guest, at most VDAGENT_MAX_CAPS_WORDS words,
+ *    only with a connected guest, at most VDC_MAX_CAPS_WORDS words,
  *    pending output within the loader's limit, nothing owned without a
  *    connected guest); saving it again succeeds, its "caps" field is the
  *    guest's caps word 0, and that stream loads into a second device and
@@ -35,10 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clipboard/clipboard.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "vdagent/vdagent.h"
+#include "clipboard/vdc-clipboard.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "vdagent/vdc-vdagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -90,66 +90,66 @@ static void sink_write(void *opaque, const uint8_t *buf, size_t len)
     }
 }
 
-static const VDAgentFrontendOps sink_ops = {
+static const VdcFrontendOps sink_ops = {
     .can_write = sink_can_write,
     .write = sink_write,
 };
 
-static VDAgentChardev *device_new(Sink *sink)
+static VdcChardev *device_new(Sink *sink)
 {
-    VDAgentConfig config;
-    VDAgentChardev *dev;
+    VdcConfig config;
+    VdcChardev *dev;
     GError *err = NULL;
 
-    vdagent_config_init(&config);
+    vdc_config_init(&config);
     config.mouse = true;
     config.clipboard = true;
     config.monitors = true;
     config.max_message = FUZZ_MAX_MESSAGE;
     sink->wire = g_byte_array_new();
-    dev = vdagent_chardev_new(&config, &sink_ops, sink, &err);
+    dev = vdc_chardev_new(&config, &sink_ops, sink, &err);
     CHECK(dev && !err, "device_new: %s", err ? err->message : "NULL");
-    vdagent_chardev_set_running(dev, false);
+    vdc_chardev_set_running(dev, false);
     return dev;
 }
 
-static void device_free(VDAgentChardev *dev, Sink *sink)
+static void device_free(VdcChardev *dev, Sink *sink)
 {
-    vdagent_chardev_free(dev);
+    vdc_chardev_free(dev);
     g_byte_array_unref(sink->wire);
 }
 
-static bool load(VDAgentChardev *dev, const uint8_t *data, size_t size,
+static bool load(VdcChardev *dev, const uint8_t *data, size_t size,
                  GError **errp)
 {
-    MigrationRegistry *reg = migration_registry_new();
-    MigrationStream *s = migration_stream_new_reader(data, size);
+    VdcMigrationRegistry *reg = vdc_migration_registry_new();
+    VdcMigrationStream *s = vdc_migration_stream_new_reader(data, size);
     bool ok;
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
-    ok = migration_load(reg, s, errp);
-    migration_stream_free(s);
-    migration_registry_free(reg);
+    CHECK(vdc_chardev_register_migration(dev, reg, 0, NULL), "register");
+    ok = vdc_migration_load(reg, s, errp);
+    vdc_migration_stream_free(s);
+    vdc_migration_registry_free(reg);
     return ok;
 }
 
 /* Save @dev; the stream (g_byte_array) or NULL with @errp set. */
-static GByteArray *save(VDAgentChardev *dev, GError **errp)
+static GByteArray *save(VdcChardev *dev, GError **errp)
 {
-    MigrationRegistry *reg = migration_registry_new();
-    MigrationStream *s = migration_stream_new_buffer();
+    VdcMigrationRegistry *reg = vdc_migration_registry_new();
+    VdcMigrationStream *s = vdc_migration_stream_new_buffer();
     GByteArray *out = NULL;
     const uint8_t *p;
     size_t n;
 
-    CHECK(vdagent_chardev_register_migration(dev, reg, 0, NULL), "register");
-    if (migration_save(reg, s, errp)) {
-        p = migration_stream_data(s, &n);
+    CHECK(vdc_chardev_register_migration(dev, reg, 0, NULL), "register");
+    if (vdc_migration_save(reg, s, errp)) {
+        p = vdc_migration_stream_data(s, &n);
         out = g_byte_array_sized_new(n);
         g_byte_array_append(out, p, n);
     }
-    migration_stream_free(s);
-    migration_registry_free(reg);
+    vdc_migration_stream_free(s);
+    vdc_migration_registry_free(reg);
     return out;
 }
 
@@ -166,12 +166,12 @@ static uint32_t be32(const uint8_t *p)
 }
 
 /* Nobody owns anything on @dev's hub (a fresh device's hub is empty). */
-static void check_hub_empty(VDAgentChardev *dev, const char *when)
+static void check_hub_empty(VdcChardev *dev, const char *when)
 {
-    ClipboardHub *hub = vdagent_chardev_clipboard_hub(dev);
+    VdcClipboardHub *hub = vdc_chardev_clipboard_hub(dev);
 
-    for (unsigned s = 0; s < CLIPBOARD_SELECTION__COUNT; s++) {
-        ClipboardInfo *info = clipboard_hub_info(hub, s);
+    for (unsigned s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        VdcClipboardInfo *info = vdc_clipboard_hub_info(hub, s);
 
         CHECK(!info || !info->owner, "%s: selection %u owned", when, s);
     }
@@ -181,32 +181,32 @@ static void check_hub_empty(VDAgentChardev *dev, const char *when)
  * A fresh device: nothing of a session, and opening it sends exactly a
  * new device's caps request.
  */
-static void check_fresh_and_works(VDAgentChardev *dev, Sink *sink,
+static void check_fresh_and_works(VdcChardev *dev, Sink *sink,
                                   const char *when)
 {
-    VDAgentMouse m;
+    VdcMouse m;
     size_t n = 1;
     const uint8_t *w;
 
-    CHECK(!vdagent_chardev_connected(dev), "%s: connected", when);
-    vdagent_chardev_guest_caps(dev, &n);
+    CHECK(!vdc_chardev_connected(dev), "%s: connected", when);
+    vdc_chardev_guest_caps(dev, &n);
     CHECK(n == 0, "%s: %zu guest caps words", when, n);
-    CHECK(vdagent_chardev_pending_output(dev) == 0, "%s: %" G_GUINT64_FORMAT
-          " bytes of output", when, vdagent_chardev_pending_output(dev));
-    vdagent_chardev_mouse_state(dev, &m);
+    CHECK(vdc_chardev_pending_output(dev) == 0, "%s: %" G_GUINT64_FORMAT
+          " bytes of output", when, vdc_chardev_pending_output(dev));
+    vdc_chardev_mouse_state(dev, &m);
     CHECK((m.x | m.y | m.buttons | m.display_id) == 0, "%s: pointer state",
           when);
     check_hub_empty(dev, when);
 
-    vdagent_chardev_set_running(dev, true);
+    vdc_chardev_set_running(dev, true);
     CHECK(sink->wire->len == 0, "%s: %u bytes written on run", when,
           sink->wire->len);
-    vdagent_chardev_set_guest_open(dev, true);
+    vdc_chardev_set_guest_open(dev, true);
     /* chunk {1, 28}, message {1, ANNOUNCE_CAPABILITIES, 0, 8}, {1, caps} */
     w = sink->wire->data;
     CHECK(sink->wire->len == 36 && le32(w) == 1 && le32(w + 4) == 28 &&
           le32(w + 8) == 1 && le32(w + 12) == 6 && le32(w + 24) == 8 &&
-          le32(w + 28) == 1 && le32(w + 32) == vdagent_chardev_host_caps(dev),
+          le32(w + 28) == 1 && le32(w + 32) == vdc_chardev_host_caps(dev),
           "%s: open wrote %u bytes, not a caps request", when,
           sink->wire->len);
 }
@@ -235,20 +235,20 @@ static const uint8_t continuation[] = {
 
 /* ---- a successful load ------------------------------------------------- */
 
-static void check_loaded(VDAgentChardev *dev, Sink *sink)
+static void check_loaded(VdcChardev *dev, Sink *sink)
 {
     const uint32_t *caps;
     size_t n = 0;
-    uint64_t pending = vdagent_chardev_pending_output(dev);
+    uint64_t pending = vdc_chardev_pending_output(dev);
     GByteArray *again, *third;
-    VDAgentChardev *dev2;
+    VdcChardev *dev2;
     Sink sink2;
     GError *err = NULL;
 
     /* Structural invariants. */
-    caps = vdagent_chardev_guest_caps(dev, &n);
-    CHECK(n <= VDAGENT_MAX_CAPS_WORDS, "%zu caps words", n);
-    if (!vdagent_chardev_connected(dev)) {
+    caps = vdc_chardev_guest_caps(dev, &n);
+    CHECK(n <= VDC_MAX_CAPS_WORDS, "%zu caps words", n);
+    if (!vdc_chardev_connected(dev)) {
         CHECK(n == 0, "guest caps without a connected guest");
         CHECK(pending == 0, "output without a connected guest");
         check_hub_empty(dev, "loaded, not connected");
@@ -278,22 +278,22 @@ static void check_loaded(VDAgentChardev *dev, Sink *sink)
     device_free(dev2, &sink2);
 
     /* The guest's open after a load is not a reconnect. */
-    if (vdagent_chardev_connected(dev)) {
-        vdagent_chardev_set_guest_open(dev, true);
-        CHECK(vdagent_chardev_pending_output(dev) == pending,
+    if (vdc_chardev_connected(dev)) {
+        vdc_chardev_set_guest_open(dev, true);
+        CHECK(vdc_chardev_pending_output(dev) == pending,
               "open after load queued %" G_GUINT64_FORMAT " bytes",
-              vdagent_chardev_pending_output(dev) - pending);
+              vdc_chardev_pending_output(dev) - pending);
     }
 
     /* Run, open, continue as a guest would, save. */
-    vdagent_chardev_set_running(dev, true);
-    CHECK(vdagent_chardev_pending_output(dev) == 0, "output left after run");
-    vdagent_chardev_set_guest_open(dev, true);
-    vdagent_chardev_write(dev, continuation, sizeof(continuation));
-    vdagent_chardev_accept_input(dev);
-    caps = vdagent_chardev_guest_caps(dev, &n);
-    CHECK(n <= VDAGENT_MAX_CAPS_WORDS, "%zu caps words", n);
-    vdagent_chardev_set_running(dev, false);
+    vdc_chardev_set_running(dev, true);
+    CHECK(vdc_chardev_pending_output(dev) == 0, "output left after run");
+    vdc_chardev_set_guest_open(dev, true);
+    vdc_chardev_write(dev, continuation, sizeof(continuation));
+    vdc_chardev_accept_input(dev);
+    caps = vdc_chardev_guest_caps(dev, &n);
+    CHECK(n <= VDC_MAX_CAPS_WORDS, "%zu caps words", n);
+    vdc_chardev_set_running(dev, false);
     again = save(dev, &err);
     CHECK(again, "save after the continuation: %s", err ? err->message : "");
     /* A state reached by running is one a destination takes. */
@@ -308,7 +308,7 @@ static void check_loaded(VDAgentChardev *dev, Sink *sink)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool init;
-    VDAgentChardev *dev;
+    VdcChardev *dev;
     GError *err = NULL;
     Sink sink;
 

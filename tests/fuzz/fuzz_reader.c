@@ -33,11 +33,11 @@
  *    open chunk header, message header, chunk and message; when that is at
  *    most RESYNC_FILLER_MAX, the three readers get the filler and then a
  *    fixed CLIPBOARD_REQUEST, which must be their last delivery, intact;
- *  - vdagent_reader_steal_data(): the stolen bytes are the delivered ones,
+ *  - vdc_reader_steal_data(): the stolen bytes are the delivered ones,
  *    the callback's @data still holds them after the steal (also when the
  *    callback reset the reader first), and stealing never changes what is
  *    recorded;
- *  - vdagent_reader_reset() between halves: the reader is idle and holds
+ *  - vdc_reader_reset() between halves: the reader is idle and holds
  *    nothing, and then records what a fresh reader records on the second
  *    half; reset from a callback: the rest of that push is discarded and
  *    the following pushes parse as a fresh stream.
@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct Event {
     bool is_msg;
-    VDAgentDrop reason;          /* drops */
+    VdcDrop reason;          /* drops */
     uint32_t protocol;           /* messages: */
     uint32_t type;
     uint64_t opaque;
@@ -110,7 +110,7 @@ static uint64_t fnv_update(uint64_t h, const uint8_t *p, size_t n)
     return h;
 }
 
-static void events_add_drop(GArray *ev, VDAgentDrop reason)
+static void events_add_drop(GArray *ev, VdcDrop reason)
 {
     Event e;
 
@@ -154,7 +154,7 @@ static void event_print(const Event *e)
                 "protocol=%u size=%u hash=0x%016" G_GINT64_MODIFIER "x\n",
                 e->type, e->opaque, e->protocol, e->size, e->hash);
     } else {
-        fprintf(stderr, "drop %s\n", vdagent_drop_name(e->reason));
+        fprintf(stderr, "drop %s\n", vdc_drop_name(e->reason));
     }
 }
 
@@ -285,30 +285,30 @@ static void model_run(Model *m, const uint8_t *p, size_t n, uint32_t max)
         uint64_t body, skip, take;
         size_t avail;
 
-        if (n - pos < VDAGENT_CHUNK_HDR_SIZE) {
+        if (n - pos < VDC_CHUNK_HDR_SIZE) {
             m->chdr_have = n - pos;
             break;
         }
         port = vdagent_le32(p + pos);
         csize = vdagent_le32(p + pos + 4);
-        pos += VDAGENT_CHUNK_HDR_SIZE;
+        pos += VDC_CHUNK_HDR_SIZE;
         avail = n - pos;
 
         if (port != VDP_CLIENT_PORT) {
             /* Skipped whole; a message in progress is not disturbed. */
-            events_add_drop(m->ev, VDAGENT_DROP_BAD_PORT);
+            events_add_drop(m->ev, VDC_DROP_BAD_PORT);
             skip = csize;
             goto skip_payload;
         }
         if (msg == MODEL_NONE) {
             uint32_t protocol;
 
-            if (csize < VDAGENT_MSG_HDR_SIZE) {
-                events_add_drop(m->ev, VDAGENT_DROP_SHORT_HEADER);
+            if (csize < VDC_MSG_HDR_SIZE) {
+                events_add_drop(m->ev, VDC_DROP_SHORT_HEADER);
                 skip = csize;
                 goto skip_payload;
             }
-            if (avail < VDAGENT_MSG_HDR_SIZE) {
+            if (avail < VDC_MSG_HDR_SIZE) {
                 msg = MODEL_HEADER;
                 m->mhdr_have = avail;
                 m->in_chunk = true;
@@ -319,23 +319,23 @@ static void model_run(Model *m, const uint8_t *p, size_t n, uint32_t max)
             m_type = vdagent_le32(p + pos + 4);
             m_opaque = vdagent_le64(p + pos + 8);
             m_size = vdagent_le32(p + pos + 16);
-            pos += VDAGENT_MSG_HDR_SIZE;
-            avail -= VDAGENT_MSG_HDR_SIZE;
-            body = csize - VDAGENT_MSG_HDR_SIZE;
+            pos += VDC_MSG_HDR_SIZE;
+            avail -= VDC_MSG_HDR_SIZE;
+            body = csize - VDC_MSG_HDR_SIZE;
             if (protocol != VD_AGENT_PROTOCOL) {
-                events_add_drop(m->ev, VDAGENT_DROP_BAD_PROTOCOL);
+                events_add_drop(m->ev, VDC_DROP_BAD_PROTOCOL);
                 skip = body;
                 goto skip_payload;
             }
             if (body > m_size) {
-                events_add_drop(m->ev, VDAGENT_DROP_OVERRUN);
+                events_add_drop(m->ev, VDC_DROP_OVERRUN);
                 skip = body;
                 goto skip_payload;
             }
             msg_left = m_size;
             m_hash = FNV_BASIS;
             if (m_size > max) {
-                events_add_drop(m->ev, VDAGENT_DROP_OVERSIZE);
+                events_add_drop(m->ev, VDC_DROP_OVERSIZE);
                 msg = MODEL_SKIP;
             } else if (m_size == 0) {
                 events_add_msg(m->ev, VD_AGENT_PROTOCOL, m_type, m_opaque,
@@ -347,7 +347,7 @@ static void model_run(Model *m, const uint8_t *p, size_t n, uint32_t max)
         } else {
             /* A continuation chunk of the message in progress. */
             if (csize > msg_left) {
-                events_add_drop(m->ev, VDAGENT_DROP_OVERRUN);
+                events_add_drop(m->ev, VDC_DROP_OVERRUN);
                 msg = MODEL_NONE;
                 msg_left = 0;
                 skip = csize;
@@ -395,7 +395,7 @@ static void model_run(Model *m, const uint8_t *p, size_t n, uint32_t max)
 /* ---- readers under test ------------------------------------------------- */
 
 typedef struct Run {
-    VDAgentReader *r;
+    VdcReader *r;
     GArray *ev;              /* Event, owned */
     const char *name;
     uint32_t max_message;
@@ -428,12 +428,12 @@ static void run_on_message(void *opaque, const VDAgentMessage *hdr,
     hash = fnv_update(FNV_BASIS, data, hdr->size);
 
     if (reset && run->reset_first) {
-        vdagent_reader_reset(run->r);
+        vdc_reader_reset(run->r);
         run->did_reset = true;
     }
     if (run->steal && (run->n_msgs + run->steal_phase) % 2 == 0) {
         size_t len = SIZE_MAX;
-        uint8_t *stolen = vdagent_reader_steal_data(run->r, &len);
+        uint8_t *stolen = vdc_reader_steal_data(run->r, &len);
 
         if (len != hdr->size) {
             fail("%s: stole %zu bytes of a %u-byte message", run->name, len,
@@ -457,24 +457,24 @@ static void run_on_message(void *opaque, const VDAgentMessage *hdr,
                    hash);
     run->n_msgs++;
     if (reset && !run->did_reset) {
-        vdagent_reader_reset(run->r);
+        vdc_reader_reset(run->r);
         run->did_reset = true;
     }
 }
 
-static void run_on_drop(void *opaque, VDAgentDrop reason)
+static void run_on_drop(void *opaque, VdcDrop reason)
 {
     Run *run = opaque;
 
-    if ((unsigned)reason > VDAGENT_DROP_OVERSIZE) {
+    if ((unsigned)reason > VDC_DROP_OVERSIZE) {
         /* The reader only frames: dispatch reasons are not its own. */
         fail("%s: reader dropped with %s", run->name,
-             vdagent_drop_name(reason));
+             vdc_drop_name(reason));
     }
     events_add_drop(run->ev, reason);
 }
 
-static const VDAgentReaderOps run_ops = {
+static const VdcReaderOps run_ops = {
     .message = run_on_message,
     .drop = run_on_drop,
 };
@@ -489,7 +489,7 @@ static void run_init(Run *run, const char *name, uint32_t max_message,
     run->steal = steal;
     run->steal_phase = steal_phase;
     run->reset_at = G_MAXUINT;
-    run->r = vdagent_reader_new(max_message, &run_ops, run);
+    run->r = vdc_reader_new(max_message, &run_ops, run);
     if (!run->r) {
         fail("%s: vdagent_reader_new failed", name);
     }
@@ -497,7 +497,7 @@ static void run_init(Run *run, const char *name, uint32_t max_message,
 
 static void run_clear(Run *run)
 {
-    vdagent_reader_free(run->r);
+    vdc_reader_free(run->r);
     if (run->ev) {
         g_array_free(run->ev, TRUE);
     }
@@ -508,8 +508,8 @@ static void run_clear(Run *run)
 FUZZ_NO_COVERAGE
 static void run_check_alloc(const Run *run)
 {
-    size_t peak = vdagent_reader_peak_allocated(run->r);
-    size_t now = vdagent_reader_allocated(run->r);
+    size_t peak = vdc_reader_peak_allocated(run->r);
+    size_t now = vdc_reader_allocated(run->r);
 
     if (peak > run->max_message) {
         fail("%s: peak allocation %zu > max_message %u", run->name, peak,
@@ -546,7 +546,7 @@ static size_t run_feed(Run *run, const uint8_t *buf, size_t len, Schedule *s)
 
     if (len == 0) {
         /* An empty push must be harmless. */
-        vdagent_reader_push(run->r, buf, 0);
+        vdc_reader_push(run->r, buf, 0);
         run_check_alloc(run);
         return 0;
     }
@@ -557,7 +557,7 @@ static size_t run_feed(Run *run, const uint8_t *buf, size_t len, Schedule *s)
             piece = MIN(piece, (size_t)s->sizes[s->next] + 1);
             s->next = (s->next + 1) % s->n;
         }
-        vdagent_reader_push(run->r, buf + off, piece);
+        vdc_reader_push(run->r, buf + off, piece);
         off += piece;
         run->pushed += piece;
         run_check_alloc(run);
@@ -568,7 +568,7 @@ static size_t run_feed(Run *run, const uint8_t *buf, size_t len, Schedule *s)
 /* The reader's idle state must be the model's. */
 static void run_check_idle(const Run *run, const Model *m)
 {
-    bool idle = vdagent_reader_idle(run->r);
+    bool idle = vdc_reader_idle(run->r);
 
     if (idle != model_idle(m)) {
         fail("%s: reader idle=%d, model idle=%d (chunk header %zu, "
@@ -624,13 +624,13 @@ static bool resync_fill(GByteArray *s, uint32_t max)
             return true;
         }
         if (m.chdr_have > 0) {
-            need = VDAGENT_CHUNK_HDR_SIZE - m.chdr_have;
+            need = VDC_CHUNK_HDR_SIZE - m.chdr_have;
         } else if (m.in_chunk && m.msg == MODEL_HEADER) {
-            need = VDAGENT_MSG_HDR_SIZE - m.mhdr_have;
+            need = VDC_MSG_HDR_SIZE - m.mhdr_have;
         } else if (m.in_chunk) {
             need = m.chunk_left;
         } else {
-            need = VDAGENT_CHUNK_HDR_SIZE + m.msg_left;
+            need = VDC_CHUNK_HDR_SIZE + m.msg_left;
         }
         if (s->len - start + need > RESYNC_FILLER_MAX) {
             model_clear(&m);
@@ -638,7 +638,7 @@ static bool resync_fill(GByteArray *s, uint32_t max)
         }
         if (m.chdr_have == 0 && !m.in_chunk) {
             /* One continuation chunk holding exactly the rest. */
-            uint8_t hdr[VDAGENT_CHUNK_HDR_SIZE];
+            uint8_t hdr[VDC_CHUNK_HDR_SIZE];
 
             vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, (uint32_t)m.msg_left);
             g_byte_array_append(s, hdr, sizeof(hdr));
@@ -804,12 +804,12 @@ static void check_split_invariance(const Input *in, const Model *full)
 /* A reset reader holds nothing and is between messages. */
 static void check_reset_state(const Run *run)
 {
-    if (!vdagent_reader_idle(run->r)) {
+    if (!vdc_reader_idle(run->r)) {
         fail("%s: not idle after reset", run->name);
     }
-    if (vdagent_reader_allocated(run->r) != 0) {
+    if (vdc_reader_allocated(run->r) != 0) {
         fail("%s: %zu bytes still allocated after reset", run->name,
-             vdagent_reader_allocated(run->r));
+             vdc_reader_allocated(run->r));
     }
 }
 
@@ -836,7 +836,7 @@ static void check_reset_halves(const Input *in)
     model_run(&m, first, p, in->max_message);
     events_check("first half vs model", halves.ev, 0, m.ev, 0);
     run_check_idle(&halves, &m);
-    vdagent_reader_reset(halves.r);
+    vdc_reader_reset(halves.r);
     check_reset_state(&halves);
     mark = halves.ev->len;
 

@@ -42,7 +42,7 @@ def caps(i):
  ACT_NOTHING) = range(16)
 
 CLIPBOARD, PRIMARY = 0, 1
-TEXT_MASK = 1           # host grabs: bit 0 = ClipboardType TEXT
+TEXT_MASK = 1           # host grabs: bit 0 = VdcClipboardType TEXT
 AGENT_TEXT_MASK = 2     # agent grabs: bit i = vd_types[i]; [1] is UTF8_TEXT
 TEXT = 1 << 2           # request operands: vd_types index 1 in bits 2-4
 RESTORE = 1             # OP_MIGRATE: the host peers restore their selections

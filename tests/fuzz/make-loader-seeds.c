@@ -12,7 +12,7 @@
  *   ./make-loader-seeds [OUTDIR]        (default tests/fuzz/corpus/loader)
  *
  * (<library .c>: LIB_SRCS of the Makefile.)  Each state is saved with its
- * vmdesc, as migration_save() writes it; one more seed is the RFC's layout
+ * vmdesc, as vdc_migration_save() writes it; one more seed is the RFC's layout
  * written by hand.  Files of the same name are overwritten; others (crash
  * reproducers kept as regression seeds) are left alone.  Exits non-zero
  * when a state cannot be reached or saved.
@@ -23,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clipboard/clipboard.h"
+#include "clipboard/vdc-clipboard.h"
 #include "tests/guest-agent.h"
 #include "tests/test-util.h"
-#include "input/input.h"
-#include "migration/migration-stream.h"
-#include "migration/savevm.h"
-#include "vdagent/vdagent.h"
+#include "input/vdc-input.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-savevm.h"
+#include "vdagent/vdc-vdagent.h"
 
 #define SEED_MAX_MESSAGE (64u * 1024)   /* FUZZ_MAX_MESSAGE of fuzz_loader.c */
 #define AGENT_CAPS 0x00038de7u          /* spice-vdagentd 0.22.1 */
@@ -52,11 +52,11 @@ static void G_GNUC_PRINTF(1, 2) die(const char *fmt, ...)
 /* ---- a device behind a frontend with a budget -------------------------- */
 
 typedef struct Seed {
-    VDAgentChardev *dev;
+    VdcChardev *dev;
     GuestAgent *ga;
     bool unlimited;
     size_t budget;
-    ClipboardPeer host;          /* a host-side peer on the device's hub */
+    VdcClipboardPeer host;          /* a host-side peer on the device's hub */
     unsigned host_requests;
 } Seed;
 
@@ -77,20 +77,20 @@ static void seed_write(void *opaque, const uint8_t *buf, size_t len)
     guest_agent_feed(s->ga, buf, len);
 }
 
-static const VDAgentFrontendOps seed_ops = {
+static const VdcFrontendOps seed_ops = {
     .can_write = seed_can_write,
     .write = seed_write,
 };
 
-static void host_notify(ClipboardPeer *peer, const ClipboardNotify *n)
+static void host_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
 {
     (void)peer;
     (void)n;
 }
 
 /* Never answers: the request stays pending. */
-static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
-                         ClipboardType type)
+static void host_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                         VdcClipboardType type)
 {
     Seed *s = peer->opaque;
 
@@ -99,7 +99,7 @@ static void host_request(ClipboardPeer *peer, ClipboardInfo *info,
     s->host_requests++;
 }
 
-static const ClipboardPeerOps host_ops = {
+static const VdcClipboardPeerOps host_ops = {
     .notify = host_notify,
     .request = host_request,
 };
@@ -108,7 +108,7 @@ static void pump(Seed *s)
 {
     GBytes *out = guest_agent_take_output(s->ga);
 
-    vdagent_chardev_write(s->dev, g_bytes_get_data(out, NULL),
+    vdc_chardev_write(s->dev, g_bytes_get_data(out, NULL),
                           g_bytes_get_size(out));
     g_bytes_unref(out);
 }
@@ -116,30 +116,30 @@ static void pump(Seed *s)
 /* A device, its host peer, and (when @open) the agent connected. */
 static void seed_start(Seed *s, const uint32_t *caps, size_t n_caps, bool open)
 {
-    VDAgentConfig config;
+    VdcConfig config;
     uint32_t agent = AGENT_CAPS;
     GError *err = NULL;
 
     memset(s, 0, sizeof(*s));
-    vdagent_config_init(&config);
+    vdc_config_init(&config);
     config.mouse = true;
     config.clipboard = true;
     config.monitors = true;
     config.max_message = SEED_MAX_MESSAGE;
     s->unlimited = true;
     s->ga = caps ? guest_agent_new(caps, n_caps) : guest_agent_new(&agent, 1);
-    s->dev = vdagent_chardev_new(&config, &seed_ops, s, &err);
+    s->dev = vdc_chardev_new(&config, &seed_ops, s, &err);
     if (!s->dev) {
         die("device: %s", err->message);
     }
     s->host.name = "seed-host";
     s->host.ops = &host_ops;
     s->host.opaque = s;
-    clipboard_peer_register(vdagent_chardev_clipboard_hub(s->dev), &s->host);
+    vdc_clipboard_peer_register(vdc_chardev_clipboard_hub(s->dev), &s->host);
     if (open) {
-        vdagent_chardev_set_guest_open(s->dev, true);
+        vdc_chardev_set_guest_open(s->dev, true);
         pump(s);
-        if (!vdagent_chardev_connected(s->dev) ||
+        if (!vdc_chardev_connected(s->dev) ||
             guest_agent_errors(s->ga) != 0) {
             die("the agent did not connect");
         }
@@ -161,26 +161,26 @@ static void write_file(const char *name, const uint8_t *data, size_t len)
 /* Stop, save into @name, free everything. */
 static void seed_save(Seed *s, const char *name)
 {
-    MigrationRegistry *reg = migration_registry_new();
-    MigrationStream *st = migration_stream_new_buffer();
+    VdcMigrationRegistry *reg = vdc_migration_registry_new();
+    VdcMigrationStream *st = vdc_migration_stream_new_buffer();
     GError *err = NULL;
     const uint8_t *p;
     size_t n;
 
-    vdagent_chardev_set_running(s->dev, false);
-    vdagent_chardev_register_migration(s->dev, reg, 0, NULL);
-    if (!migration_save(reg, st, &err)) {
+    vdc_chardev_set_running(s->dev, false);
+    vdc_chardev_register_migration(s->dev, reg, 0, NULL);
+    if (!vdc_migration_save(reg, st, &err)) {
         fprintf(stderr, "%s: %s\n", name, err->message);
         g_error_free(err);
         failures++;
     } else {
-        p = migration_stream_data(st, &n);
+        p = vdc_migration_stream_data(st, &n);
         write_file(name, p, n);
     }
-    migration_stream_free(st);
-    migration_registry_free(reg);
-    clipboard_peer_unregister(&s->host);
-    vdagent_chardev_free(s->dev);
+    vdc_migration_stream_free(st);
+    vdc_migration_registry_free(reg);
+    vdc_clipboard_peer_unregister(&s->host);
+    vdc_chardev_free(s->dev);
     guest_agent_free(s->ga);
 }
 
@@ -192,35 +192,35 @@ static void push_part(Seed *s, size_t n)
     if (n > g_bytes_get_size(out)) {
         die("push_part: %zu of %zu bytes", n, g_bytes_get_size(out));
     }
-    vdagent_chardev_write(s->dev, g_bytes_get_data(out, NULL), n);
+    vdc_chardev_write(s->dev, g_bytes_get_data(out, NULL), n);
     g_bytes_unref(out);
 }
 
-static void host_grab(Seed *s, unsigned sel, ClipboardType type,
+static void host_grab(Seed *s, unsigned sel, VdcClipboardType type,
                       const void *data, size_t len)
 {
-    ClipboardHub *hub = vdagent_chardev_clipboard_hub(s->dev);
-    ClipboardInfo *info = clipboard_info_new(&s->host, sel);
+    VdcClipboardHub *hub = vdc_chardev_clipboard_hub(s->dev);
+    VdcClipboardInfo *info = vdc_clipboard_info_new(&s->host, sel);
     GBytes *bytes = data ? g_bytes_new(data, len) : NULL;
 
     if (bytes) {
-        clipboard_hub_set_data(hub, &s->host, info, type, bytes, false);
+        vdc_clipboard_hub_set_data(hub, &s->host, info, type, bytes, false);
     } else {
         info->types[type].available = true;
     }
-    clipboard_hub_update(hub, info);
-    clipboard_info_unref(info);
+    vdc_clipboard_hub_update(hub, info);
+    vdc_clipboard_info_unref(info);
     if (bytes) {
         g_bytes_unref(bytes);
     }
 }
 
-static bool host_ask(Seed *s, unsigned sel, ClipboardType type)
+static bool host_ask(Seed *s, unsigned sel, VdcClipboardType type)
 {
-    ClipboardHub *hub = vdagent_chardev_clipboard_hub(s->dev);
-    ClipboardInfo *info = clipboard_hub_info(hub, sel);
+    VdcClipboardHub *hub = vdc_chardev_clipboard_hub(s->dev);
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(hub, sel);
 
-    return info && clipboard_hub_request(hub, info, type);
+    return info && vdc_clipboard_hub_request(hub, info, type);
 }
 
 /* ---- the states -------------------------------------------------------- */
@@ -276,7 +276,7 @@ static void seed_multi_chunk(const char *name, size_t at)
     g_byte_array_append(body, data, 5000);
     guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, body->data, body->len,
                                2048);
-    vdagent_chardev_write(s.dev, w->data, at);
+    vdc_chardev_write(s.dev, w->data, at);
     seed_save(&s, name);
     g_byte_array_unref(w);
     g_byte_array_unref(body);
@@ -294,10 +294,10 @@ static void seed_skip(const char *name, bool oversize)
     if (oversize) {
         guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, data,
                                    SEED_MAX_MESSAGE + 100, 2048);
-        vdagent_chardev_write(s.dev, w->data, 3 * 2056 + 100);
+        vdc_chardev_write(s.dev, w->data, 3 * 2056 + 100);
     } else {
         guest_wire_chunk(w, VDP_SERVER_PORT, 300, data, 300);
-        vdagent_chardev_write(s.dev, w->data, 8 + 120);
+        vdc_chardev_write(s.dev, w->data, 8 + 120);
     }
     seed_save(&s, name);
     g_byte_array_unref(w);
@@ -310,7 +310,7 @@ static void seed_pending_request(void)
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    host_grab(&s, 1, CLIPBOARD_TYPE_TEXT, NULL, 0);
+    host_grab(&s, 1, VDC_CLIPBOARD_TYPE_TEXT, NULL, 0);
     guest_agent_send_request(s.ga, 1, text);
     guest_agent_send_request(s.ga, 1, text);
     pump(&s);
@@ -330,7 +330,7 @@ static void seed_owned(unsigned sel)
     guest_agent_send_grab(s.ga, sel, &text, 1);
     guest_agent_send_grab(s.ga, sel, text_png, 2);
     pump(&s);
-    host_ask(&s, sel, CLIPBOARD_TYPE_TEXT);
+    host_ask(&s, sel, VDC_CLIPBOARD_TYPE_TEXT);
     guest_agent_send_clipboard(s.ga, sel, text, "owned", 5);
     pump(&s);
     snprintf(name, sizeof(name), "owned-selection-%u", sel);
@@ -347,27 +347,27 @@ static void seed_host_request(void)
     pump(&s);
     s.unlimited = false;
     s.budget = 0;
-    host_ask(&s, 2, CLIPBOARD_TYPE_PNG);
+    host_ask(&s, 2, VDC_CLIPBOARD_TYPE_PNG);
     seed_save(&s, "host-request-pending");
 }
 
 /* The frontend takes nothing: replies, pointer states, caps queued. */
 static void seed_queued_output(void)
 {
-    InputRouter *r;
+    VdcInputRouter *r;
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    r = vdagent_chardev_input_router(s.dev);
+    r = vdc_chardev_input_router(s.dev);
     s.unlimited = false;
     s.budget = 0;
     guest_agent_send_request(s.ga, 0, text);
     guest_agent_send_request(s.ga, 2, VD_AGENT_CLIPBOARD_IMAGE_BMP);
     pump(&s);
-    input_send_abs(r, 0, INPUT_AXIS_X, 1000);
-    input_send_abs(r, 0, INPUT_AXIS_Y, 2000);
-    input_send_btn(r, 0, INPUT_BUTTON_LEFT, true);
-    input_event_sync(r);
+    vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 1000);
+    vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, 2000);
+    vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true);
+    vdc_input_event_sync(r);
     guest_agent_send_caps(s.ga, true);
     pump(&s);
     seed_save(&s, "queued-output");
@@ -380,7 +380,7 @@ static void seed_half_reply(const char *name, size_t taken)
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    host_grab(&s, 0, CLIPBOARD_TYPE_TEXT, data, SEED_MAX_MESSAGE);
+    host_grab(&s, 0, VDC_CLIPBOARD_TYPE_TEXT, data, SEED_MAX_MESSAGE);
     s.unlimited = false;
     s.budget = taken;
     guest_agent_send_request(s.ga, 0, text);
@@ -391,16 +391,16 @@ static void seed_half_reply(const char *name, size_t taken)
 
 static void seed_mouse(void)
 {
-    InputRouter *r;
+    VdcInputRouter *r;
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    r = vdagent_chardev_input_router(s.dev);
-    input_send_abs(r, 0, INPUT_AXIS_X, 12345);
-    input_send_abs(r, 0, INPUT_AXIS_Y, 23456);
-    input_send_btn(r, 0, INPUT_BUTTON_RIGHT, true);
-    input_send_btn(r, 0, INPUT_BUTTON_EXTRA, true);
-    input_event_sync(r);
+    r = vdc_chardev_input_router(s.dev);
+    vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 12345);
+    vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, 23456);
+    vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_RIGHT, true);
+    vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_EXTRA, true);
+    vdc_input_event_sync(r);
     seed_save(&s, "mouse");
 }
 
@@ -430,7 +430,7 @@ static void seed_reconnect_pending(void)
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    clipboard_hub_reset_serial(vdagent_chardev_clipboard_hub(s.dev));
+    vdc_clipboard_hub_reset_serial(vdc_chardev_clipboard_hub(s.dev));
     seed_save(&s, "reconnect-pending");
 }
 
@@ -455,24 +455,24 @@ static void seed_old_agent(void)
 static void seed_full(void)
 {
     uint8_t *data = test_pattern(300, 5);
-    InputRouter *r;
+    VdcInputRouter *r;
     Seed s;
 
     seed_start(&s, NULL, 0, true);
-    r = vdagent_chardev_input_router(s.dev);
-    host_grab(&s, 1, CLIPBOARD_TYPE_TEXT, NULL, 0);
+    r = vdc_chardev_input_router(s.dev);
+    host_grab(&s, 1, VDC_CLIPBOARD_TYPE_TEXT, NULL, 0);
     guest_agent_send_grab(s.ga, 0, text_png, 2);
     guest_agent_send_request(s.ga, 1, text);
     pump(&s);
-    host_ask(&s, 0, CLIPBOARD_TYPE_TEXT);
+    host_ask(&s, 0, VDC_CLIPBOARD_TYPE_TEXT);
     guest_agent_send_clipboard(s.ga, 0, text, "full", 4);
     pump(&s);
-    input_send_abs(r, 0, INPUT_AXIS_X, 300);
-    input_send_btn(r, 0, INPUT_BUTTON_MIDDLE, true);
-    input_event_sync(r);
+    vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 300);
+    vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_MIDDLE, true);
+    vdc_input_event_sync(r);
     s.unlimited = false;
     s.budget = 0;
-    host_ask(&s, 0, CLIPBOARD_TYPE_PNG);
+    host_ask(&s, 0, VDC_CLIPBOARD_TYPE_PNG);
     guest_agent_send_clipboard(s.ga, 0, text_png[1], data, 300);
     push_part(&s, 8 + 20 + 100);
     seed_save(&s, "full");
@@ -521,7 +521,7 @@ int main(int argc, char **argv)
     seed_skip("oversize-skip", true);
     seed_skip("bad-port-skip", false);
     seed_pending_request();
-    for (unsigned sel = 0; sel < CLIPBOARD_SELECTION__COUNT; sel++) {
+    for (unsigned sel = 0; sel < VDC_CLIPBOARD_SELECTION__COUNT; sel++) {
         seed_owned(sel);
     }
     seed_host_request();

@@ -1,9 +1,9 @@
 /*
- * savevm.h: the section registry and the QEVM container around it.
+ * vdc-savevm.h: the section registry and the QEVM container around it.
  *
- * A MigrationRegistry lists sections (an idstr, an instance id, a
- * VMStateDescription and the struct it describes).  migration_save()
- * writes them all as one stream and migration_load() reads one back.
+ * A VdcMigrationRegistry lists sections (an idstr, an instance id, a
+ * VdcVMStateDescription and the struct it describes).  vdc_migration_save()
+ * writes them all as one stream and vdc_migration_load() reads one back.
  *
  * The container follows QEMU's savevm format: magic "QEVM", version 3,
  * for each registered section a FULL section (0x04, be32 section id,
@@ -16,38 +16,38 @@
  * the last NUL).
  *
  * Layering (QEMU's savevm.c / vmstate.c / qemu-file.c): this file uses
- * vmstate.h for the sections' contents and migration-stream.h for the
+ * vdc-vmstate.h for the sections' contents and vdc-stream.h for the
  * bytes; neither of them knows about it.
  */
-#ifndef MIGRATION_SAVEVM_H
-#define MIGRATION_SAVEVM_H
+#ifndef VDC_SAVEVM_H
+#define VDC_SAVEVM_H
 
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "migration/migration-stream.h"
-#include "migration/vmstate.h"
+#include "migration/vdc-stream.h"
+#include "migration/vdc-vmstate.h"
 
-typedef struct MigrationRegistry MigrationRegistry;
+typedef struct VdcMigrationRegistry VdcMigrationRegistry;
 
-MigrationRegistry *migration_registry_new(void);
-void migration_registry_free(MigrationRegistry *reg);  /* NULL: no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationRegistry, migration_registry_free)
+VdcMigrationRegistry *vdc_migration_registry_new(void);
+void vdc_migration_registry_free(VdcMigrationRegistry *reg);  /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcMigrationRegistry, vdc_migration_registry_free)
 
 /*
  * Register a section @idstr (at most 255 bytes) / @instance_id described
  * by @vmsd over @opaque (both borrowed).  A duplicate returns false with
- * @errp set (VMSTATE_ERROR_DUPLICATE) and changes nothing.
+ * @errp set (VDC_VMSTATE_ERROR_DUPLICATE) and changes nothing.
  */
-bool migration_register(MigrationRegistry *reg, const char *idstr,
-                        uint32_t instance_id, const VMStateDescription *vmsd,
+bool vdc_migration_register(VdcMigrationRegistry *reg, const char *idstr,
+                        uint32_t instance_id, const VdcVMStateDescription *vmsd,
                         void *opaque, GError **errp);
-void migration_unregister(MigrationRegistry *reg, const char *idstr,
+void vdc_migration_unregister(VdcMigrationRegistry *reg, const char *idstr,
                           uint32_t instance_id);
 
 /* Write the whole stream: header, every section, EOF, vmdesc. */
-bool migration_save(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                     GError **errp);
 
 /*
@@ -65,7 +65,7 @@ bool migration_save(MigrationRegistry *reg, MigrationStream *s,
  * trailing bytes are an error.  An fd source is read up to the end of the
  * vmdesc and no further (the caller frames what follows, e.g. a reply).
  */
-bool migration_load(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_load(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                     GError **errp);
 
 /* ---- the live phase: iterative sections (QEMU's START / PART / END) ----
@@ -76,23 +76,23 @@ bool migration_load(MigrationRegistry *reg, MigrationStream *s,
  * begins, PART sections (0x02, be32 section id, payload, footer) while it
  * runs, and an END section (0x03, the same shape) once the device has
  * stopped, before the FULL sections; as QEMU's RAM does.  Its payload is
- * the section's own business (MigrationLiveOps).  migration_save() never
+ * the section's own business (VdcMigrationLiveOps).  vdc_migration_save() never
  * writes a live section: a stream without a live phase is byte for byte
  * what it was before live sections existed.
  */
-typedef enum MigrationLivePhase {
-    MIGRATION_LIVE_START = 0x01,
-    MIGRATION_LIVE_PART = 0x02,
-    MIGRATION_LIVE_END = 0x03,
-} MigrationLivePhase;
+typedef enum VdcMigrationLivePhase {
+    VDC_MIGRATION_LIVE_START = 0x01,
+    VDC_MIGRATION_LIVE_PART = 0x02,
+    VDC_MIGRATION_LIVE_END = 0x03,
+} VdcMigrationLivePhase;
 
-typedef struct MigrationLiveOps {
+typedef struct VdcMigrationLiveOps {
     /*
      * Source: write the payload of a START, PART or END section: at most
      * about @budget bytes for a PART (START and END: everything left).
      * The payload must be self-delimiting (the loader reads exactly it).
      */
-    bool (*save)(MigrationStream *s, void *opaque, MigrationLivePhase phase,
+    bool (*save)(VdcMigrationStream *s, void *opaque, VdcMigrationLivePhase phase,
                  uint64_t budget, GError **errp);
     /* Source: bytes still to send (what changed or was not sent yet). */
     uint64_t (*pending)(void *opaque);
@@ -103,58 +103,58 @@ typedef struct MigrationLiveOps {
      * at @version_id.  It must keep what it reads apart from the device:
      * nothing is applied before the whole stream has loaded.
      */
-    bool (*load)(MigrationStream *s, void *opaque, MigrationLivePhase phase,
+    bool (*load)(VdcMigrationStream *s, void *opaque, VdcMigrationLivePhase phase,
                  int version_id, GError **errp);
     /* Destination: the load failed or was abandoned: drop what it holds. */
     void (*load_failed)(void *opaque);
-} MigrationLiveOps;
+} VdcMigrationLiveOps;
 
 /*
  * Register a live section (@ops and @opaque borrowed).  Register it after
  * the FULL sections so that their section ids stay what they were.
  */
-bool migration_register_live(MigrationRegistry *reg, const char *idstr,
+bool vdc_migration_register_live(VdcMigrationRegistry *reg, const char *idstr,
                              uint32_t instance_id, int version_id,
-                             const MigrationLiveOps *ops, void *opaque,
+                             const VdcMigrationLiveOps *ops, void *opaque,
                              GError **errp);
 
 /* Source: the stream's header and a START section per live section. */
-bool migration_save_live_setup(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                GError **errp);
 /* Source: a PART section per live section, each of about @budget bytes. */
-bool migration_save_live_iterate(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_iterate(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                  uint64_t budget, GError **errp);
 /* Source: the live sections' pending bytes, summed. */
-uint64_t migration_save_live_pending(MigrationRegistry *reg);
+uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg);
 /*
  * Source, the device stopped: an END section per live section, then every
- * FULL section, EOF and the vmdesc (as migration_save() writes them).
+ * FULL section, EOF and the vmdesc (as vdc_migration_save() writes them).
  */
-bool migration_save_live_complete(MigrationRegistry *reg, MigrationStream *s,
+bool vdc_migration_save_live_complete(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                   GError **errp);
 /* Source: the live sections' save_cleanup. */
-void migration_save_live_cleanup(MigrationRegistry *reg);
+void vdc_migration_save_live_cleanup(VdcMigrationRegistry *reg);
 
 /*
  * Destination: a load fed in pieces, each a memory stream holding whole
  * sections.  The first piece starts with the stream's header; a piece
  * that is not the last may hold only START and PART sections; the last
  * one holds the rest (END, FULL, EOF, vmdesc) and is checked as
- * migration_load() checks a stream (migration_load() is one last piece).
+ * vdc_migration_load() checks a stream (vdc_migration_load() is one last piece).
  * A live section must be started once, then ended once before EOF; a
  * PART or END names a started section by its id.  Offsets in errors
  * count from the first piece's first byte.  The first failure is
  * final: every section whose load began is told (load_failed), and later
  * feeds fail.  Freeing a loader that did not complete tells them too.
  */
-typedef struct MigrationLoader MigrationLoader;
+typedef struct VdcMigrationLoader VdcMigrationLoader;
 
-MigrationLoader *migration_loader_new(MigrationRegistry *reg);
-bool migration_loader_feed(MigrationLoader *ld, MigrationStream *s, bool last,
+VdcMigrationLoader *vdc_migration_loader_new(VdcMigrationRegistry *reg);
+bool vdc_migration_loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
                            GError **errp);
 /* True once a last piece loaded. */
-bool migration_loader_done(const MigrationLoader *ld);
-void migration_loader_free(MigrationLoader *ld);      /* NULL: no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigrationLoader, migration_loader_free)
+bool vdc_migration_loader_done(const VdcMigrationLoader *ld);
+void vdc_migration_loader_free(VdcMigrationLoader *ld);      /* NULL: no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcMigrationLoader, vdc_migration_loader_free)
 
-#endif /* MIGRATION_SAVEVM_H */
+#endif /* VDC_SAVEVM_H */

@@ -1,5 +1,5 @@
 /*
- * vdagent-version.h: the library's version, at compile time and at run
+ * vdc-version.h: the library's version, at compile time and at run
  * time.
  *
  * MAJOR is the ABI generation: it is the number in the shared library's
@@ -10,31 +10,31 @@
  * the one source of these numbers; make check fails when this header
  * says otherwise (tests/check-symbols.sh).
  */
-#ifndef VDAGENT_VERSION_H
-#define VDAGENT_VERSION_H
+#ifndef VDC_VERSION_H
+#define VDC_VERSION_H
 
 #include <stdint.h>
 
-#define VDAGENT_CHARDEV_VERSION_MAJOR 0
-#define VDAGENT_CHARDEV_VERSION_MINOR 1
-#define VDAGENT_CHARDEV_VERSION_MICRO 0
+#define VDC_CHARDEV_VERSION_MAJOR 1
+#define VDC_CHARDEV_VERSION_MINOR 0
+#define VDC_CHARDEV_VERSION_MICRO 0
 
 /* One comparable number: 0xMMmmuu (major, minor, micro; each 0..255). */
-#define VDAGENT_CHARDEV_VERSION_ENCODE(major, minor, micro) \
+#define VDC_CHARDEV_VERSION_ENCODE(major, minor, micro) \
     ((uint32_t)(((major) << 16) | ((minor) << 8) | (micro)))
 
 /* The version the embedding was compiled against. */
-#define VDAGENT_CHARDEV_VERSION                                     \
-    VDAGENT_CHARDEV_VERSION_ENCODE(VDAGENT_CHARDEV_VERSION_MAJOR,   \
-                                   VDAGENT_CHARDEV_VERSION_MINOR,   \
-                                   VDAGENT_CHARDEV_VERSION_MICRO)
+#define VDC_CHARDEV_VERSION                                     \
+    VDC_CHARDEV_VERSION_ENCODE(VDC_CHARDEV_VERSION_MAJOR,   \
+                                   VDC_CHARDEV_VERSION_MINOR,   \
+                                   VDC_CHARDEV_VERSION_MICRO)
 
 /*
- * The version of the library running, as VDAGENT_CHARDEV_VERSION_ENCODE()
- * makes it.  Its major equals VDAGENT_CHARDEV_VERSION_MAJOR whenever the
+ * The version of the library running, as VDC_CHARDEV_VERSION_ENCODE()
+ * makes it.  Its major equals VDC_CHARDEV_VERSION_MAJOR whenever the
  * dynamic linker picked the library by its SONAME; its minor may be
  * higher than the headers' (a newer library), never lower.
  */
-uint32_t vdagent_chardev_version(void);
+uint32_t vdc_chardev_version(void);
 
-#endif /* VDAGENT_VERSION_H */
+#endif /* VDC_VERSION_H */

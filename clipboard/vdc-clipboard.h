@@ -1,17 +1,17 @@
 /*
- * clipboard.h: the protocol-free clipboard hub.
+ * vdc-clipboard.h: the protocol-free clipboard hub.
  *
  * A hub connects clipboard peers (the guest agent, a VNC or D-Bus client,
  * the host program's control socket...).  It knows no protocol and keeps
  * no globals: an embedding creates one hub and registers its peers on it.
  *
  * Per selection (CLIPBOARD, PRIMARY, SECONDARY) the hub holds one current
- * refcounted ClipboardInfo: its owner, an optional grab serial, and per
+ * refcounted VdcClipboardInfo: its owner, an optional grab serial, and per
  * type {available, requested, data}.  Announcing a grab means building a
- * new info and calling clipboard_hub_update(); data is filled in later,
- * on request, with clipboard_hub_set_data().
+ * new info and calling vdc_clipboard_hub_update(); data is filled in later,
+ * on request, with vdc_clipboard_hub_set_data().
  *
- * Notifications (ClipboardPeerOps.notify) go to every registered peer, the
+ * Notifications (VdcClipboardPeerOps.notify) go to every registered peer, the
  * owner included (a peer that unregisters meanwhile is skipped, and an
  * UPDATE superseded by a nested update stops, since that one went out):
  *  - UPDATE: @info is now current for its selection; @new_info says whether
@@ -27,144 +27,144 @@
  * Request timeouts run on the GMainContext that was thread-default when
  * the hub was created.
  */
-#ifndef CLIPBOARD_H
-#define CLIPBOARD_H
+#ifndef VDC_CLIPBOARD_H
+#define VDC_CLIPBOARD_H
 
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum ClipboardSelection {
-    CLIPBOARD_SELECTION_CLIPBOARD,
-    CLIPBOARD_SELECTION_PRIMARY,
-    CLIPBOARD_SELECTION_SECONDARY,
-    CLIPBOARD_SELECTION__COUNT
-} ClipboardSelection;
+typedef enum VdcClipboardSelection {
+    VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+    VDC_CLIPBOARD_SELECTION_PRIMARY,
+    VDC_CLIPBOARD_SELECTION_SECONDARY,
+    VDC_CLIPBOARD_SELECTION__COUNT
+} VdcClipboardSelection;
 
-typedef enum ClipboardType {
-    CLIPBOARD_TYPE_TEXT,    /* UTF-8 text */
-    CLIPBOARD_TYPE_PNG,
-    CLIPBOARD_TYPE_BMP,
-    CLIPBOARD_TYPE_TIFF,
-    CLIPBOARD_TYPE_JPG,
-    CLIPBOARD_TYPE__COUNT
-} ClipboardType;
+typedef enum VdcClipboardType {
+    VDC_CLIPBOARD_TYPE_TEXT,    /* UTF-8 text */
+    VDC_CLIPBOARD_TYPE_PNG,
+    VDC_CLIPBOARD_TYPE_BMP,
+    VDC_CLIPBOARD_TYPE_TIFF,
+    VDC_CLIPBOARD_TYPE_JPG,
+    VDC_CLIPBOARD_TYPE__COUNT
+} VdcClipboardType;
 
-/* Every type bit (1 << ClipboardType) a type mask may hold. */
-#define CLIPBOARD_TYPE_MASK_ALL ((1u << CLIPBOARD_TYPE__COUNT) - 1)
+/* Every type bit (1 << VdcClipboardType) a type mask may hold. */
+#define VDC_CLIPBOARD_TYPE_MASK_ALL ((1u << VDC_CLIPBOARD_TYPE__COUNT) - 1)
 
 /* Default time an owner has to answer a request. */
-#define CLIPBOARD_DEFAULT_TIMEOUT_MS 5000
+#define VDC_CLIPBOARD_DEFAULT_TIMEOUT_MS 5000
 
-typedef enum ClipboardNotifyType {
-    CLIPBOARD_NOTIFY_UPDATE,
-    CLIPBOARD_NOTIFY_RESET_SERIAL,
-    CLIPBOARD_NOTIFY_REQUEST_TIMEOUT,
-} ClipboardNotifyType;
+typedef enum VdcClipboardNotifyType {
+    VDC_CLIPBOARD_NOTIFY_UPDATE,
+    VDC_CLIPBOARD_NOTIFY_RESET_SERIAL,
+    VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT,
+} VdcClipboardNotifyType;
 
-typedef struct ClipboardHub ClipboardHub;
-typedef struct ClipboardPeer ClipboardPeer;
-typedef struct ClipboardInfo ClipboardInfo;
+typedef struct VdcClipboardHub VdcClipboardHub;
+typedef struct VdcClipboardPeer VdcClipboardPeer;
+typedef struct VdcClipboardInfo VdcClipboardInfo;
 
-typedef struct ClipboardNotify {
-    ClipboardNotifyType type;
-    ClipboardInfo *info;    /* UPDATE, REQUEST_TIMEOUT; borrowed */
+typedef struct VdcClipboardNotify {
+    VdcClipboardNotifyType type;
+    VdcClipboardInfo *info;    /* UPDATE, REQUEST_TIMEOUT; borrowed */
     bool new_info;          /* UPDATE: replaced another info */
-    ClipboardType data_type;/* REQUEST_TIMEOUT */
-} ClipboardNotify;
+    VdcClipboardType data_type;/* REQUEST_TIMEOUT */
+} VdcClipboardNotify;
 
-typedef struct ClipboardPeerOps {
+typedef struct VdcClipboardPeerOps {
     /* A notification; may call back into the hub.  Required. */
-    void (*notify)(ClipboardPeer *peer, const ClipboardNotify *notify);
+    void (*notify)(VdcClipboardPeer *peer, const VdcClipboardNotify *notify);
     /*
      * The hub asks the owner of @info for the data of @type.  Answer now or
-     * later with clipboard_hub_set_data().  NULL for a peer that always
+     * later with vdc_clipboard_hub_set_data().  NULL for a peer that always
      * provides its data with the grab; such a peer can never leave a type
      * available without data (the hub refuses the update).
      */
-    void (*request)(ClipboardPeer *peer, ClipboardInfo *info,
-                    ClipboardType type);
-} ClipboardPeerOps;
+    void (*request)(VdcClipboardPeer *peer, VdcClipboardInfo *info,
+                    VdcClipboardType type);
+} VdcClipboardPeerOps;
 
-struct ClipboardPeer {
+struct VdcClipboardPeer {
     const char *name;
-    const ClipboardPeerOps *ops;
+    const VdcClipboardPeerOps *ops;
     void *opaque;
     /* private to the hub */
-    ClipboardHub *hub;
+    VdcClipboardHub *hub;
 };
 
-typedef struct ClipboardContent {
+typedef struct VdcClipboardContent {
     bool available;         /* the owner announced this type */
     bool requested;         /* a request is waiting for the owner */
     GBytes *data;           /* NULL until known; never empty */
-} ClipboardContent;
+} VdcClipboardContent;
 
-struct ClipboardInfo {
+struct VdcClipboardInfo {
     int refcount;
-    ClipboardPeer *owner;   /* NULL: nobody owns the selection */
-    ClipboardSelection selection;
+    VdcClipboardPeer *owner;   /* NULL: nobody owns the selection */
+    VdcClipboardSelection selection;
     bool has_serial;
     uint32_t serial;
     /*
-     * Re-created on a migration's destination (clipboard_saved_restore):
+     * Re-created on a migration's destination (vdc_clipboard_saved_restore):
      * peers whose other end already knew this grab need not announce it
      * again.
      */
     bool restored;
-    ClipboardContent types[CLIPBOARD_TYPE__COUNT];
+    VdcClipboardContent types[VDC_CLIPBOARD_TYPE__COUNT];
 };
 
 /* Create a hub (not stopped, 5 s request timeout). */
-ClipboardHub *clipboard_hub_new(void);
+VdcClipboardHub *vdc_clipboard_hub_new(void);
 
 /*
  * Free @hub.  Every peer must be unregistered first (host misuse
  * otherwise).  NULL is a no-op.
  */
-void clipboard_hub_free(ClipboardHub *hub);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClipboardHub, clipboard_hub_free)
+void vdc_clipboard_hub_free(VdcClipboardHub *hub);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcClipboardHub, vdc_clipboard_hub_free)
 
 /* Time an owner has to answer a request, in milliseconds (> 0). */
-void clipboard_hub_set_timeout(ClipboardHub *hub, unsigned timeout_ms);
+void vdc_clipboard_hub_set_timeout(VdcClipboardHub *hub, unsigned timeout_ms);
 
 /*
  * Register @peer (borrowed; it must stay valid until unregistered).
  * Registering a registered peer does nothing (bug P1).  Returns false when
  * @peer is registered on another hub.
  */
-bool clipboard_peer_register(ClipboardHub *hub, ClipboardPeer *peer);
+bool vdc_clipboard_peer_register(VdcClipboardHub *hub, VdcClipboardPeer *peer);
 
 /*
  * Unregister @peer: release every selection it owns (other peers see
  * owner-less updates), then remove it.  It gets no notification of its
  * own release.  Unregistering an unregistered peer does nothing.
  */
-void clipboard_peer_unregister(ClipboardPeer *peer);
+void vdc_clipboard_peer_unregister(VdcClipboardPeer *peer);
 
-bool clipboard_peer_registered(const ClipboardPeer *peer);
+bool vdc_clipboard_peer_registered(const VdcClipboardPeer *peer);
 
 /* True when @peer owns the current info of @sel. */
-bool clipboard_peer_owns(const ClipboardPeer *peer, ClipboardSelection sel);
+bool vdc_clipboard_peer_owns(const VdcClipboardPeer *peer, VdcClipboardSelection sel);
 
 /*
  * If @peer owns @sel, replace its info with an owner-less empty one and
  * notify.  The releasing peer is notified too.
  */
-void clipboard_peer_release(ClipboardPeer *peer, ClipboardSelection sel);
+void vdc_clipboard_peer_release(VdcClipboardPeer *peer, VdcClipboardSelection sel);
 
 /* A new info owned by @owner (may be NULL) for @sel, refcount 1. */
-ClipboardInfo *clipboard_info_new(ClipboardPeer *owner, ClipboardSelection sel);
-ClipboardInfo *clipboard_info_ref(ClipboardInfo *info);
-void clipboard_info_unref(ClipboardInfo *info);     /* NULL is a no-op */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClipboardInfo, clipboard_info_unref)
+VdcClipboardInfo *vdc_clipboard_info_new(VdcClipboardPeer *owner, VdcClipboardSelection sel);
+VdcClipboardInfo *vdc_clipboard_info_ref(VdcClipboardInfo *info);
+void vdc_clipboard_info_unref(VdcClipboardInfo *info);     /* NULL is a no-op */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcClipboardInfo, vdc_clipboard_info_unref)
 
 /* Mask of the types available in @info (bit 1 << type). */
-unsigned clipboard_info_types(const ClipboardInfo *info);
+unsigned vdc_clipboard_info_types(const VdcClipboardInfo *info);
 
 /* The current info of @sel (borrowed), or NULL. */
-ClipboardInfo *clipboard_hub_info(ClipboardHub *hub, ClipboardSelection sel);
+VdcClipboardInfo *vdc_clipboard_hub_info(VdcClipboardHub *hub, VdcClipboardSelection sel);
 
 /*
  * Make @info current for its selection and notify every peer.  The hub
@@ -173,7 +173,7 @@ ClipboardInfo *clipboard_hub_info(ClipboardHub *hub, ClipboardSelection sel);
  * changing nothing, when @info would leave a type available with no data
  * and an owner that cannot be asked (no owner, or no request callback).
  */
-bool clipboard_hub_update(ClipboardHub *hub, ClipboardInfo *info);
+bool vdc_clipboard_hub_update(VdcClipboardHub *hub, VdcClipboardInfo *info);
 
 /*
  * Ask the owner of @info for @type.  Forwarded once: while a request is
@@ -181,20 +181,20 @@ bool clipboard_hub_update(ClipboardHub *hub, ClipboardInfo *info);
  * data is already there or a request is (now) outstanding, false when it
  * cannot come (not current, type not available, owner cannot be asked).
  */
-bool clipboard_hub_request(ClipboardHub *hub, ClipboardInfo *info,
-                           ClipboardType type);
+bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
+                           VdcClipboardType type);
 
 /*
  * The owner @peer sets the data of @type in @info: takes a reference on
  * @data (NULL or empty: the type becomes unavailable, so it can never be
  * "available with no data").  Clears the requested flag and its timeout.
- * With @update, calls clipboard_hub_update(@info) when @info is still
+ * With @update, calls vdc_clipboard_hub_update(@info) when @info is still
  * current (a late answer for a replaced info is kept in that info but
  * never makes it current again).  Ignored (false) when @peer does not own
  * @info.
  */
-bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
-                            ClipboardInfo *info, ClipboardType type,
+bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
+                            VdcClipboardInfo *info, VdcClipboardType type,
                             GBytes *data, bool update);
 
 /*
@@ -202,28 +202,28 @@ bool clipboard_hub_set_data(ClipboardHub *hub, ClipboardPeer *peer,
  * selection?  True when either has no serial; otherwise a higher serial
  * wins and a tie goes to @wins_tie (the host side, in SPICE).
  */
-bool clipboard_hub_check_serial(ClipboardHub *hub, const ClipboardInfo *info,
+bool vdc_clipboard_hub_check_serial(VdcClipboardHub *hub, const VdcClipboardInfo *info,
                                 bool wins_tie);
 
 /* Set every current serial to 0 and notify RESET_SERIAL. */
-void clipboard_hub_reset_serial(ClipboardHub *hub);
+void vdc_clipboard_hub_reset_serial(VdcClipboardHub *hub);
 
 /*
  * The migration live object of the hub (clipboard-live.h's
- * clipboard_live_attach()), borrowed; NULL when none.  The hub only
+ * vdc_clipboard_live_attach()), borrowed; NULL when none.  The hub only
  * keeps the pointer.
  */
-void clipboard_hub_set_live(ClipboardHub *hub, void *live);
-void *clipboard_hub_live(const ClipboardHub *hub);
+void vdc_clipboard_hub_set_live(VdcClipboardHub *hub, void *live);
+void *vdc_clipboard_hub_live(const VdcClipboardHub *hub);
 
 /* Stop or resume notifications (see the overview). */
-void clipboard_hub_set_running(ClipboardHub *hub, bool running);
-bool clipboard_hub_running(const ClipboardHub *hub);
+void vdc_clipboard_hub_set_running(VdcClipboardHub *hub, bool running);
+bool vdc_clipboard_hub_running(const VdcClipboardHub *hub);
 
 /* Names: "clipboard", "primary", "secondary"; "text", "png"... */
-const char *clipboard_selection_name(ClipboardSelection sel);
-const char *clipboard_type_name(ClipboardType type);
-bool clipboard_selection_from_name(const char *name, ClipboardSelection *out);
-bool clipboard_type_from_name(const char *name, ClipboardType *out);
+const char *vdc_clipboard_selection_name(VdcClipboardSelection sel);
+const char *vdc_clipboard_type_name(VdcClipboardType type);
+bool vdc_clipboard_selection_from_name(const char *name, VdcClipboardSelection *out);
+bool vdc_clipboard_type_from_name(const char *name, VdcClipboardType *out);
 
-#endif /* CLIPBOARD_H */
+#endif /* VDC_CLIPBOARD_H */
