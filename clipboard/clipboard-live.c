@@ -89,7 +89,7 @@ void vdc_clipboard_live_free(VdcClipboardLive *cl)
 static GBytes *current(VdcClipboardLive *cl, unsigned k)
 {
     VdcClipboardInfo *info = vdc_clipboard_hub_info(cl->hub,
-                                             k / VDC_CLIPBOARD_TYPE__COUNT);
+                                                    k / VDC_CLIPBOARD_TYPE__COUNT);
 
     return info ? info->types[k % VDC_CLIPBOARD_TYPE__COUNT].data : NULL;
 }
@@ -354,7 +354,7 @@ static void live_load_failed(void *opaque)
 }
 
 bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
-                                  unsigned type, uint32_t *len)
+                                      unsigned type, uint32_t *len)
 {
     const SinkSlot *slot;
 
@@ -368,7 +368,7 @@ bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
 }
 
 uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
-                                  unsigned type, uint32_t *len)
+                                      unsigned type, uint32_t *len)
 {
     SinkSlot *slot;
     uint8_t *buf;
@@ -387,7 +387,7 @@ uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
 
 /* The info of @sel in @saved, or NULL. */
 static VdcClipboardSavedInfo *saved_info(const VdcClipboardSaved *saved,
-                                      unsigned sel)
+                                         unsigned sel)
 {
     unsigned i;
 
@@ -400,8 +400,8 @@ static VdcClipboardSavedInfo *saved_info(const VdcClipboardSaved *saved,
 }
 
 bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
-                               const VdcClipboardSaved *saved, uint32_t live,
-                               GError **errp)
+                                   const VdcClipboardSaved *saved, uint32_t live,
+                                   GError **errp)
 {
     unsigned k;
 
@@ -435,7 +435,7 @@ bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
 }
 
 void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved,
-                              uint32_t live)
+                                  uint32_t live)
 {
     unsigned k;
 
@@ -446,7 +446,7 @@ void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved
         if ((live & (1u << k)) && info) {
             g_free(info->data[t].data);
             info->data[t].data = vdc_clipboard_live_sink_take(cl, sel, t,
-                                                          &info->data[t].len);
+                                                              &info->data[t].len);
         }
     }
 }

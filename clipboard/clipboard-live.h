@@ -73,24 +73,24 @@ void vdc_clipboard_live_reset_source(VdcClipboardLive *cl);
 
 /* Sink: is the slot complete (all its announced bytes came)? */
 bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
-                                  unsigned type, uint32_t *len);
+                                      unsigned type, uint32_t *len);
 /*
  * Sink: take a complete slot's bytes (newly allocated, NULL for 0 bytes;
  * the slot is emptied).
  */
 uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
-                                  unsigned type, uint32_t *len);
+                                      unsigned type, uint32_t *len);
 /*
  * Sink: check the slots @live (a mask) a loaded @saved leaves to the live
  * part: each a selection of @saved, its type available, no data inline,
  * and the slot complete.  Nothing is taken.
  */
 bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
-                               const VdcClipboardSaved *saved, uint32_t live,
-                               GError **errp);
+                                   const VdcClipboardSaved *saved, uint32_t live,
+                                   GError **errp);
 /* Sink: move the data of the slots @live (checked) into @saved. */
 void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved,
-                              uint32_t live);
+                                  uint32_t live);
 
 /*
  * Make @cl the live object of its hub, so that every peer's final section

@@ -14,7 +14,7 @@ static const VdcVMStateDescription vmstate_clipboard_saved_data = {
     .fields = (const VdcVMStateField[]){
         VDC_VMSTATE_UINT32(len, VdcClipboardSavedData),
         VDC_VMSTATE_VBUFFER_UINT32(data, VdcClipboardSavedData, len,
-                               VDC_CLIPBOARD_SAVED_MAX_DATA),
+                                   VDC_CLIPBOARD_SAVED_MAX_DATA),
         VDC_VMSTATE_END_OF_LIST()
     },
 };
@@ -29,7 +29,7 @@ static const VdcVMStateDescription vmstate_clipboard_saved_info = {
         VDC_VMSTATE_UINT32(serial, VdcClipboardSavedInfo),
         VDC_VMSTATE_UINT32(types, VdcClipboardSavedInfo),
         VDC_VMSTATE_STRUCT_ARRAY(data, VdcClipboardSavedInfo, VDC_CLIPBOARD_TYPE__COUNT,
-                             vmstate_clipboard_saved_data, VdcClipboardSavedData),
+                                 vmstate_clipboard_saved_data, VdcClipboardSavedData),
         VDC_VMSTATE_END_OF_LIST()
     },
 };
@@ -87,9 +87,9 @@ const VdcVMStateDescription vdc_vmstate_clipboard_saved = {
     .fields = (const VdcVMStateField[]){
         VDC_VMSTATE_UINT32(n, VdcClipboardSaved),
         VDC_VMSTATE_STRUCT_VARRAY_UINT32(infos, VdcClipboardSaved, n,
-                                     VDC_CLIPBOARD_SELECTION__COUNT,
-                                     vmstate_clipboard_saved_info,
-                                     VdcClipboardSavedInfo),
+                                         VDC_CLIPBOARD_SELECTION__COUNT,
+                                         vmstate_clipboard_saved_info,
+                                         VdcClipboardSavedInfo),
         VDC_VMSTATE_VALIDATE("clipboard-valid", clipboard_saved_validate),
         VDC_VMSTATE_END_OF_LIST()
     },
@@ -149,7 +149,7 @@ void vdc_clipboard_saved_collect(VdcClipboardSaved *saved, VdcClipboardPeer *pee
 }
 
 void vdc_clipboard_saved_restore(VdcClipboardSaved *saved, VdcClipboardHub *hub,
-                             VdcClipboardPeer *peer)
+                                 VdcClipboardPeer *peer)
 {
     unsigned i, t;
 

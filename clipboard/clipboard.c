@@ -329,7 +329,7 @@ static gboolean hub_timer_fired(gpointer opaque)
 }
 
 bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
-                           VdcClipboardType type)
+                               VdcClipboardType type)
 {
     VdcClipboardContent *c;
     HubTimer *timer;
@@ -361,8 +361,8 @@ bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
 }
 
 bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
-                            VdcClipboardInfo *info, VdcClipboardType type,
-                            GBytes *data, bool update)
+                                VdcClipboardInfo *info, VdcClipboardType type,
+                                GBytes *data, bool update)
 {
     VdcClipboardContent *c;
 
@@ -395,7 +395,7 @@ bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
 }
 
 bool vdc_clipboard_hub_check_serial(VdcClipboardHub *hub, const VdcClipboardInfo *info,
-                                bool wins_tie)
+                                    bool wins_tie)
 {
     const VdcClipboardInfo *cur;
 

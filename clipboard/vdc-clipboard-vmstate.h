@@ -73,7 +73,7 @@ bool vdc_clipboard_saved_check(const VdcClipboardSaved *saved, GError **errp);
  * stopped hub defers that to its resume).
  */
 void vdc_clipboard_saved_restore(VdcClipboardSaved *saved, VdcClipboardHub *hub,
-                             VdcClipboardPeer *peer);
+                                 VdcClipboardPeer *peer);
 
 /* Free the data buffers of @saved and empty it. */
 void vdc_clipboard_saved_clear(VdcClipboardSaved *saved);

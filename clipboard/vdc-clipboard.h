@@ -182,7 +182,7 @@ bool vdc_clipboard_hub_update(VdcClipboardHub *hub, VdcClipboardInfo *info);
  * cannot come (not current, type not available, owner cannot be asked).
  */
 bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
-                           VdcClipboardType type);
+                               VdcClipboardType type);
 
 /*
  * The owner @peer sets the data of @type in @info: takes a reference on
@@ -194,8 +194,8 @@ bool vdc_clipboard_hub_request(VdcClipboardHub *hub, VdcClipboardInfo *info,
  * @info.
  */
 bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
-                            VdcClipboardInfo *info, VdcClipboardType type,
-                            GBytes *data, bool update);
+                                VdcClipboardInfo *info, VdcClipboardType type,
+                                GBytes *data, bool update);
 
 /*
  * GRAB_SERIAL ordering: may @info replace the current info of its
@@ -203,7 +203,7 @@ bool vdc_clipboard_hub_set_data(VdcClipboardHub *hub, VdcClipboardPeer *peer,
  * wins and a tie goes to @wins_tie (the host side, in SPICE).
  */
 bool vdc_clipboard_hub_check_serial(VdcClipboardHub *hub, const VdcClipboardInfo *info,
-                                bool wins_tie);
+                                    bool wins_tie);
 
 /* Set every current serial to 0 and notify RESET_SERIAL. */
 void vdc_clipboard_hub_reset_serial(VdcClipboardHub *hub);

@@ -208,7 +208,7 @@ static void peer_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
     HostClipboardPeer *p = peer->opaque;
 
     vdc_clipboard_hub_set_data(p->h->hub, peer, info, type, info->types[type].data,
-                           true);
+                               true);
 }
 
 static const VdcClipboardPeerOps host_peer_ops = {

@@ -306,7 +306,7 @@ int main(int argc, char **argv)
     m->config.input_router = h->router;
     m->guest = host_guest_new(h);
     h->dev = vdc_chardev_new(&m->config, &host_guest_frontend_ops, m->guest,
-                                 &err);
+                             &err);
     if (!h->dev) {
         fprintf(stderr, "vdagent-host: %s\n", err->message);
         return 1;

@@ -351,7 +351,7 @@ HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
         return NULL;
     }
     if (!vdc_migration_register(reg, "vdagent-host", 0, &vmstate_host, &m->saved,
-                            errp)) {
+                                errp)) {
         vdc_migration_unregister(reg, "vdagent", 0);
         g_free(m);
         return NULL;
@@ -359,7 +359,7 @@ HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
     m->live = vdc_clipboard_live_new(h->hub, MIG_MAX_STREAM);
     vdc_clipboard_live_attach(m->live);
     if (!vdc_migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
-                                 &vdc_clipboard_live_ops, m->live, errp)) {
+                                     &vdc_clipboard_live_ops, m->live, errp)) {
         vdc_migration_unregister(reg, "vdagent-host", 0);
         vdc_migration_unregister(reg, "vdagent", 0);
         vdc_clipboard_live_free(m->live);
@@ -423,7 +423,7 @@ static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
 
     for (i = 0; i < 4; i++) {
         if (!vdc_migration_channel_recv(fd, answer + i, 1, nofds, deadline,
-                                    errp)) {
+                                        errp)) {
             return 0;
         }
         if (i == 3 && acks && answer[i] == (uint8_t)MIG_ACK_MAGIC[3] &&
@@ -442,7 +442,7 @@ static int out_read_msg(int fd, gint64 deadline, bool acks, uint64_t *ack,
         }
     }
     if (!vdc_migration_channel_recv(fd, answer + 4, MIG_ANSWER_LEN - 4, nofds,
-                                deadline, errp)) {
+                                    deadline, errp)) {
         return 0;
     }
     r = vdc_migration_stream_new_reader(answer, MIG_ANSWER_LEN);
@@ -522,7 +522,7 @@ static gpointer out_thread(gpointer opaque)
     put_header_tail(hdr, job->stop_us, job->path, path_len, slen);
     hdata = vdc_migration_stream_data(hdr, &hlen);
     if (!vdc_migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
-                                deadline, &err) ||
+                                    deadline, &err) ||
         !vdc_migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
         goto out;
     }
@@ -854,9 +854,9 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
     }
     hdata = vdc_migration_stream_data(hdr, &hlen);
     return vdc_migration_channel_send(fd, hdata, hlen,
-                                  f->type == MIG_FRAME_FINAL ? lo->fds : NULL,
-                                  f->type == MIG_FRAME_FINAL ? lo->n_fds : 0,
-                                  deadline, errp) &&
+                                      f->type == MIG_FRAME_FINAL ? lo->fds : NULL,
+                                      f->type == MIG_FRAME_FINAL ? lo->n_fds : 0,
+                                      deadline, errp) &&
            vdc_migration_channel_send(fd, p, len, NULL, 0, deadline, errp);
 }
 
@@ -895,8 +895,8 @@ static gpointer live_thread(gpointer opaque)
         goto out;
     }
     if (!vdc_migration_channel_send(fd, hdr, sizeof(hdr), NULL, 0,
-                                g_get_monotonic_time() +
-                                (gint64)MIG_TIMEOUT_MS * 1000, &err)) {
+                                    g_get_monotonic_time() +
+                                    (gint64)MIG_TIMEOUT_MS * 1000, &err)) {
         goto out;
     }
     last_send = g_get_monotonic_time();
@@ -1012,7 +1012,7 @@ static void live_pump(HostMigration *m)
         g_autoptr(GError) err = NULL;
 
         if (!vdc_migration_save_live_iterate(m->reg, s, MIG_LIVE_FRAME_DATA,
-                                         &err)) {
+                                             &err)) {
             lo->save_error = g_strdup(err->message);
             live_stop_thread(lo);
             return;
@@ -1525,13 +1525,13 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
                           (gint64)MIG_LIVE_IDLE_MS * 1000;
 
         if (!vdc_migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
-                                    errp)) {
+                                        errp)) {
             return false;
         }
         deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
         if (type == MIG_FRAME_FINAL) {
             if (!vdc_migration_channel_recv(job->fd, h, sizeof(h), job->fds,
-                                        deadline, errp)) {
+                                            deadline, errp)) {
                 return false;
             }
             r = vdc_migration_stream_new_reader(h, sizeof(h));
@@ -1551,7 +1551,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
             return false;
         }
         if (!vdc_migration_channel_recv(job->fd, h, 4, job->fds, deadline,
-                                    errp)) {
+                                        errp)) {
             return false;
         }
         len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
@@ -1567,7 +1567,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         }
         g_byte_array_set_size(buf, len);
         if (!vdc_migration_channel_recv(job->fd, buf->data, len, job->fds,
-                                    deadline, errp)) {
+                                        deadline, errp)) {
             return false;
         }
         r = vdc_migration_stream_new_reader(buf->data, len);
@@ -1582,7 +1582,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         vdc_migration_put_bytes(r, MIG_ACK_MAGIC, 4);
         vdc_migration_put_be64(r, loaded);
         if (!vdc_migration_channel_send(job->fd, vdc_migration_stream_data(r, NULL),
-                                    12, NULL, 0, deadline, errp)) {
+                                        12, NULL, 0, deadline, errp)) {
             return false;
         }
     }
@@ -1624,7 +1624,7 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
         in_reply(job, job->error);
         shutdown(job->fd, SHUT_WR);
         while (vdc_migration_channel_read(job->fd, buf, sizeof(buf), deadline,
-                                      NULL) > 0) {
+                                          NULL) > 0) {
         }
         if (job->own_fd) {
             close(job->fd);
@@ -1659,7 +1659,7 @@ static gpointer in_thread_main(gpointer opaque)
         goto out;
     }
     if (!vdc_migration_channel_recv(job->fd, hdr, sizeof(hdr), job->fds, deadline,
-                                &err)) {
+                                    &err)) {
         goto out;
     }
     if (!job->creds && hdr[0] == 0x16 && hdr[1] == 0x03) {
@@ -1702,7 +1702,7 @@ static gpointer in_thread_main(gpointer opaque)
     }
     job->path = g_malloc0(path_len + 1);
     if (!vdc_migration_channel_recv(job->fd, job->path, path_len, job->fds,
-                                deadline, &err) ||
+                                    deadline, &err) ||
         !vdc_migration_channel_recv(job->fd, len8, 8, job->fds, deadline, &err)) {
         goto out;
     }
@@ -1724,7 +1724,7 @@ static gpointer in_thread_main(gpointer opaque)
 
         g_byte_array_set_size(data, have + piece);
         if (!vdc_migration_channel_recv(job->fd, data->data + have, piece,
-                                    job->fds, deadline, &err)) {
+                                        job->fds, deadline, &err)) {
             g_byte_array_unref(data);
             goto out;
         }

@@ -117,8 +117,8 @@ void vdc_input_router_free(VdcInputRouter *r)
 /* ---- handlers ------------------------------------------------------------ */
 
 VdcInputHandlerState *vdc_input_handler_register(VdcInputRouter *r,
-                                          const VdcInputHandler *handler,
-                                          void *opaque)
+                                                 const VdcInputHandler *handler,
+                                                 void *opaque)
 {
     VdcInputHandlerState *s;
 
@@ -285,7 +285,7 @@ void vdc_input_event_sync(VdcInputRouter *r)
 }
 
 bool vdc_input_send_abs(VdcInputRouter *r, unsigned head, VdcInputAxis axis,
-                    int32_t value)
+                        int32_t value)
 {
     VdcInputEvent evt = { .kind = VDC_INPUT_EVENT_KIND_ABS, .head = head };
 
@@ -295,7 +295,7 @@ bool vdc_input_send_abs(VdcInputRouter *r, unsigned head, VdcInputAxis axis,
 }
 
 bool vdc_input_send_btn(VdcInputRouter *r, unsigned head, VdcInputButton button,
-                    bool down)
+                        bool down)
 {
     VdcInputEvent evt = { .kind = VDC_INPUT_EVENT_KIND_BTN, .head = head };
 
@@ -366,7 +366,7 @@ static void heads_changed(VdcInputRouter *r)
 }
 
 bool vdc_input_router_set_heads(VdcInputRouter *r, pixman_image_t *const *images,
-                            const VdcInputHeadGeometry *pos, unsigned n)
+                                const VdcInputHeadGeometry *pos, unsigned n)
 {
     unsigned i;
 
@@ -394,7 +394,7 @@ bool vdc_input_router_set_heads(VdcInputRouter *r, pixman_image_t *const *images
 }
 
 bool vdc_input_router_set_geometry(VdcInputRouter *r, const VdcInputHeadGeometry *heads,
-                               unsigned n)
+                                   unsigned n)
 {
     pixman_image_t *images[VDC_INPUT_MAX_HEADS] = { NULL };
     unsigned i;
@@ -432,7 +432,7 @@ unsigned vdc_input_router_n_heads(const VdcInputRouter *r)
 }
 
 bool vdc_input_router_head(const VdcInputRouter *r, unsigned i,
-                       VdcInputHeadGeometry *out)
+                           VdcInputHeadGeometry *out)
 {
     if (i >= r->n_heads) {
         return false;
@@ -447,7 +447,7 @@ pixman_image_t *vdc_input_router_head_image(const VdcInputRouter *r, unsigned i)
 }
 
 unsigned vdc_input_router_watch_heads(VdcInputRouter *r, VdcInputHeadsWatch cb,
-                                  void *opaque)
+                                      void *opaque)
 {
     HeadsWatcher w = { .id = r->next_watch_id++, .cb = cb, .opaque = opaque };
 

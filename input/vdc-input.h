@@ -99,8 +99,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcInputRouter, vdc_input_router_free)
  * @opaque for its callbacks: inactive, at the tail of the list.
  */
 VdcInputHandlerState *vdc_input_handler_register(VdcInputRouter *r,
-                                          const VdcInputHandler *handler,
-                                          void *opaque);
+                                                 const VdcInputHandler *handler,
+                                                 void *opaque);
 /* Move to the head of the list: the preferred handler for its mask. */
 void vdc_input_handler_activate(VdcInputHandlerState *s);
 /* Move back to the tail. */
@@ -124,9 +124,9 @@ void vdc_input_event_sync(VdcInputRouter *r);
 
 /* Convenience senders. */
 bool vdc_input_send_abs(VdcInputRouter *r, unsigned head, VdcInputAxis axis,
-                    int32_t value);
+                        int32_t value);
 bool vdc_input_send_btn(VdcInputRouter *r, unsigned head, VdcInputButton button,
-                    bool down);
+                        bool down);
 
 void vdc_input_router_set_running(VdcInputRouter *r, bool running);
 bool vdc_input_router_running(const VdcInputRouter *r);
@@ -139,7 +139,7 @@ bool vdc_input_router_running(const VdcInputRouter *r);
  * n > VDC_INPUT_MAX_HEADS.  Watchers are called.
  */
 bool vdc_input_router_set_heads(VdcInputRouter *r, pixman_image_t *const *images,
-                            const VdcInputHeadGeometry *pos, unsigned n);
+                                const VdcInputHeadGeometry *pos, unsigned n);
 
 /*
  * Replace the heads with images of the given geometry made here (a1
@@ -147,12 +147,12 @@ bool vdc_input_router_set_heads(VdcInputRouter *r, pixman_image_t *const *images
  * changing nothing, for a bad count or a size over 32767.
  */
 bool vdc_input_router_set_geometry(VdcInputRouter *r, const VdcInputHeadGeometry *heads,
-                               unsigned n);
+                                   unsigned n);
 
 unsigned vdc_input_router_n_heads(const VdcInputRouter *r);
 /* Geometry of head @i (its image's size and position). */
 bool vdc_input_router_head(const VdcInputRouter *r, unsigned i,
-                       VdcInputHeadGeometry *out);
+                           VdcInputHeadGeometry *out);
 /* The image of head @i, borrowed (NULL: disabled or no such head). */
 pixman_image_t *vdc_input_router_head_image(const VdcInputRouter *r, unsigned i);
 
@@ -165,7 +165,7 @@ uint32_t vdc_input_scale_axis(int32_t value, uint32_t size);
 typedef void (*VdcInputHeadsWatch)(void *opaque, VdcInputRouter *r);
 /* Call @cb whenever the heads change; returns an id for the unwatch. */
 unsigned vdc_input_router_watch_heads(VdcInputRouter *r, VdcInputHeadsWatch cb,
-                                  void *opaque);
+                                      void *opaque);
 void vdc_input_router_unwatch_heads(VdcInputRouter *r, unsigned id);
 
 const char *vdc_input_button_name(VdcInputButton button);

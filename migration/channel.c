@@ -41,7 +41,7 @@ static void set_errno_error(GError **errp, int err)
 }
 
 bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
-                            GError **errp)
+                                GError **errp)
 {
     for (;;) {
         struct pollfd p = { .fd = fd, .events = events };
@@ -213,8 +213,8 @@ static gssize channel_recv_some(int fd, uint8_t *p, size_t len, GArray *fds,
 }
 
 bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
-                            const int *fds, unsigned n_fds, gint64 deadline,
-                            GError **errp)
+                                const int *fds, unsigned n_fds, gint64 deadline,
+                                GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
     g_return_val_if_fail(n_fds <= VDC_MIGRATION_CHANNEL_MAX_FDS, false);
@@ -224,7 +224,7 @@ bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
 }
 
 bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
-                            gint64 deadline, GError **errp)
+                                gint64 deadline, GError **errp)
 {
     uint8_t *p = buf;
 
@@ -248,7 +248,7 @@ bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
 }
 
 bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
-                             gint64 deadline, GError **errp)
+                                 gint64 deadline, GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
 
@@ -256,7 +256,7 @@ bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
 }
 
 gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
-                              gint64 deadline, GError **errp)
+                                  gint64 deadline, GError **errp)
 {
     g_return_val_if_fail(fd >= 0 && buf != NULL && len > 0, -1);
 
@@ -264,7 +264,7 @@ gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
 }
 
 int vdc_migration_channel_uri_socket(const char *uri, bool listening,
-                                 GError **errp)
+                                     GError **errp)
 {
     struct sockaddr_un sa_un = { .sun_family = AF_UNIX };
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM,

@@ -51,7 +51,7 @@ GQuark vdc_migration_channel_error_quark(void);
  * out" (ETIMEDOUT), or "poll: <reason>".
  */
 bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
-                            GError **errp);
+                                GError **errp);
 
 /*
  * Send all @len bytes of @buf (borrowed) on the socket @fd; the first
@@ -64,8 +64,8 @@ bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
  * After a failure an unknown part of @buf has gone.
  */
 bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
-                            const int *fds, unsigned n_fds, gint64 deadline,
-                            GError **errp);
+                                const int *fds, unsigned n_fds, gint64 deadline,
+                                GError **errp);
 
 /*
  * Receive exactly @len bytes into @buf from the socket @fd.  Descriptors
@@ -79,7 +79,7 @@ bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
  * or a wait's error.  After a failure @buf holds an unknown prefix.
  */
 bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
-                            gint64 deadline, GError **errp);
+                                gint64 deadline, GError **errp);
 
 /*
  * Write all @len bytes of @buf (borrowed) to any descriptor: a socket as
@@ -91,7 +91,7 @@ bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
  * progress, a wait's error).
  */
 bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
-                             gint64 deadline, GError **errp);
+                                 gint64 deadline, GError **errp);
 
 /*
  * Read what is there, at least 1 and at most @len bytes, into @buf from
@@ -102,7 +102,7 @@ bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
  * (the code the errno, e.g. EBADF; a wait's error).
  */
 gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
-                              gint64 deadline, GError **errp);
+                                  gint64 deadline, GError **errp);
 
 /*
  * A new stream socket for a migration URI, close-on-exec, blocking:
@@ -119,6 +119,6 @@ gssize vdc_migration_channel_read(int fd, void *buf, size_t len,
  * <uri>: <reason>" / "cannot connect to <uri>: <reason>".
  */
 int vdc_migration_channel_uri_socket(const char *uri, bool listening,
-                                 GError **errp);
+                                     GError **errp);
 
 #endif /* MIGRATION_CHANNEL_H */

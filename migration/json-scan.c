@@ -147,7 +147,7 @@ static VdcMigrationJsonStatus fail(VdcMigrationJsonScan *js, const char *msg)
 
 /* Byte @c where the grammar wants @what. */
 static VdcMigrationJsonStatus fail_byte(VdcMigrationJsonScan *js, uint8_t c,
-                                     const char *what)
+                                        const char *what)
 {
     /* The text goes into JSON strings as it is: no '"' and no '\'. */
     if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
@@ -440,8 +440,8 @@ static bool string_done(VdcMigrationJsonScan *js)
 /* ---- the machine ------------------------------------------------------ */
 
 VdcMigrationJsonStatus vdc_migration_json_scan_push(VdcMigrationJsonScan *js,
-                                             const void *buf, size_t len,
-                                             size_t *used)
+                                                    const void *buf, size_t len,
+                                                    size_t *used)
 {
     const uint8_t *p = buf;
     size_t i = 0;

@@ -80,8 +80,8 @@ void vdc_migration_json_scan_reset(VdcMigrationJsonScan *js);
  * @len 0 returns MORE (or the sticky error).
  */
 VdcMigrationJsonStatus vdc_migration_json_scan_push(VdcMigrationJsonScan *js,
-                                             const void *buf, size_t len,
-                                             size_t *used);
+                                                    const void *buf, size_t len,
+                                                    size_t *used);
 
 /*
  * The input ended.  VDC_MIGRATION_JSON_VALUE when that ends a top-level

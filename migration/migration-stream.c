@@ -220,7 +220,7 @@ static bool fd_write_all(VdcMigrationStream *s, const uint8_t *p, size_t len)
     g_autoptr(GError) err = NULL;
 
     if (vdc_migration_channel_write(s->fd, p, len, VDC_MIGRATION_CHANNEL_FOREVER,
-                                &err)) {
+                                    &err)) {
         return true;
     }
     set_io_error(s, err->code, "write to");
@@ -252,7 +252,7 @@ static ssize_t fd_read_some(VdcMigrationStream *s, uint8_t *p, size_t len)
         return 0;
     }
     n = vdc_migration_channel_read(s->fd, p, len, VDC_MIGRATION_CHANNEL_FOREVER,
-                               &err);
+                                   &err);
     if (n == 0) {
         s->eof = true;
     } else if (n < 0) {

@@ -74,14 +74,14 @@ void vdc_migration_registry_free(VdcMigrationRegistry *reg)
 }
 
 static VdcMigrationSection *find_section(VdcMigrationRegistry *reg,
-                                      const char *idstr, size_t idlen,
-                                      uint32_t instance_id, guint *index)
+                                         const char *idstr, size_t idlen,
+                                         uint32_t instance_id, guint *index)
 {
     guint i;
 
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
 
         if (sec->instance_id == instance_id &&
             strlen(sec->idstr) == idlen &&
@@ -122,8 +122,8 @@ static bool register_section(VdcMigrationRegistry *reg, VdcMigrationSection *sec
  * see the header for the rest of the contract.
  */
 bool vdc_migration_register(VdcMigrationRegistry *reg, const char *idstr,
-                        uint32_t instance_id, const VdcVMStateDescription *vmsd,
-                        void *opaque, GError **errp)
+                            uint32_t instance_id, const VdcVMStateDescription *vmsd,
+                            void *opaque, GError **errp)
 {
     VdcMigrationSection sec = { .idstr = (char *)idstr, .vmsd = vmsd,
                              .opaque = opaque };
@@ -133,9 +133,9 @@ bool vdc_migration_register(VdcMigrationRegistry *reg, const char *idstr,
 }
 
 bool vdc_migration_register_live(VdcMigrationRegistry *reg, const char *idstr,
-                             uint32_t instance_id, int version_id,
-                             const VdcMigrationLiveOps *ops, void *opaque,
-                             GError **errp)
+                                 uint32_t instance_id, int version_id,
+                                 const VdcMigrationLiveOps *ops, void *opaque,
+                                 GError **errp)
 {
     VdcMigrationSection sec = { .idstr = (char *)idstr, .live = ops,
                              .live_version = version_id, .opaque = opaque };
@@ -147,7 +147,7 @@ bool vdc_migration_register_live(VdcMigrationRegistry *reg, const char *idstr,
 
 /* Remove @idstr / @instance_id; an unknown one is a no-op. */
 void vdc_migration_unregister(VdcMigrationRegistry *reg, const char *idstr,
-                          uint32_t instance_id)
+                              uint32_t instance_id)
 {
     guint i;
 
@@ -231,7 +231,7 @@ static bool put_full_and_tail(VdcMigrationRegistry *reg, VdcMigrationStream *s,
 
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
         size_t idlen = strlen(sec->idstr);
         json_object *dev;
 
@@ -285,7 +285,7 @@ err:
  * (live sections are not written), EOF and the vmdesc; flush an fd sink.
  */
 bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                    GError **errp)
+                        GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
     g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
@@ -333,7 +333,7 @@ static bool put_live_all(VdcMigrationRegistry *reg, VdcMigrationStream *s,
 
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
 
         if (sec->live && !put_live(s, sec, i, phase, budget, errp)) {
             return false;
@@ -343,7 +343,7 @@ static bool put_live_all(VdcMigrationRegistry *reg, VdcMigrationStream *s,
 }
 
 bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                               GError **errp)
+                                   GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
     g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
@@ -353,7 +353,7 @@ bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream
 }
 
 bool vdc_migration_save_live_iterate(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                                 uint64_t budget, GError **errp)
+                                     uint64_t budget, GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
     g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
@@ -369,7 +369,7 @@ uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg)
     g_return_val_if_fail(reg != NULL, 0);
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
 
         if (sec->live) {
             sum += sec->live->pending(sec->opaque);
@@ -379,7 +379,7 @@ uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg)
 }
 
 bool vdc_migration_save_live_complete(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                                  GError **errp)
+                                      GError **errp)
 {
     g_return_val_if_fail(reg != NULL && s != NULL, false);
     g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
@@ -395,7 +395,7 @@ void vdc_migration_save_live_cleanup(VdcMigrationRegistry *reg)
     g_return_if_fail(reg != NULL);
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
 
         if (sec->live && sec->live->save_cleanup) {
             sec->live->save_cleanup(sec->opaque);
@@ -648,7 +648,7 @@ static void loader_abort(VdcMigrationLoader *ld)
     ld->failed = true;
     for (i = 0; i < ld->n; i++) {
         VdcMigrationSection *sec = &g_array_index(ld->reg->sections,
-                                               VdcMigrationSection, i);
+                                                  VdcMigrationSection, i);
 
         if (ld->loaded[i] && sec->vmsd->load_failed) {
             sec->vmsd->load_failed(sec->opaque);
@@ -808,7 +808,7 @@ static bool loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last
                         GError **errp);
 
 bool vdc_migration_loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
-                           GError **errp)
+                               GError **errp)
 {
     g_return_val_if_fail(ld != NULL && s != NULL, false);
     g_return_val_if_fail(!vdc_migration_stream_is_sink(s), false);
@@ -838,7 +838,7 @@ bool vdc_migration_loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bo
  * header for the rest.
  */
 bool vdc_migration_load(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                    GError **errp)
+                        GError **errp)
 {
     g_autoptr(VdcMigrationLoader) ld = NULL;
 
@@ -931,7 +931,7 @@ static bool loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last
     for (i = 0; i < ld->n; i++) {
         if (ld->live[i] == LIVE_STARTED) {
             VdcMigrationSection *sec = &g_array_index(ld->reg->sections,
-                                                   VdcMigrationSection, i);
+                                                      VdcMigrationSection, i);
 
             g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "section '%s' instance %" PRIu32 ": live section "

@@ -41,14 +41,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcMigrationRegistry, vdc_migration_registry_free)
  * @errp set (VDC_VMSTATE_ERROR_DUPLICATE) and changes nothing.
  */
 bool vdc_migration_register(VdcMigrationRegistry *reg, const char *idstr,
-                        uint32_t instance_id, const VdcVMStateDescription *vmsd,
-                        void *opaque, GError **errp);
+                            uint32_t instance_id, const VdcVMStateDescription *vmsd,
+                            void *opaque, GError **errp);
 void vdc_migration_unregister(VdcMigrationRegistry *reg, const char *idstr,
-                          uint32_t instance_id);
+                              uint32_t instance_id);
 
 /* Write the whole stream: header, every section, EOF, vmdesc. */
 bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                    GError **errp);
+                        GError **errp);
 
 /*
  * Read a whole stream into the registered sections.  An unknown section,
@@ -66,7 +66,7 @@ bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
  * vmdesc and no further (the caller frames what follows, e.g. a reply).
  */
 bool vdc_migration_load(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                    GError **errp);
+                        GError **errp);
 
 /* ---- the live phase: iterative sections (QEMU's START / PART / END) ----
  *
@@ -114,16 +114,16 @@ typedef struct VdcMigrationLiveOps {
  * the FULL sections so that their section ids stay what they were.
  */
 bool vdc_migration_register_live(VdcMigrationRegistry *reg, const char *idstr,
-                             uint32_t instance_id, int version_id,
-                             const VdcMigrationLiveOps *ops, void *opaque,
-                             GError **errp);
+                                 uint32_t instance_id, int version_id,
+                                 const VdcMigrationLiveOps *ops, void *opaque,
+                                 GError **errp);
 
 /* Source: the stream's header and a START section per live section. */
 bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                               GError **errp);
+                                   GError **errp);
 /* Source: a PART section per live section, each of about @budget bytes. */
 bool vdc_migration_save_live_iterate(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                                 uint64_t budget, GError **errp);
+                                     uint64_t budget, GError **errp);
 /* Source: the live sections' pending bytes, summed. */
 uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg);
 /*
@@ -131,7 +131,7 @@ uint64_t vdc_migration_save_live_pending(VdcMigrationRegistry *reg);
  * FULL section, EOF and the vmdesc (as vdc_migration_save() writes them).
  */
 bool vdc_migration_save_live_complete(VdcMigrationRegistry *reg, VdcMigrationStream *s,
-                                  GError **errp);
+                                      GError **errp);
 /* Source: the live sections' save_cleanup. */
 void vdc_migration_save_live_cleanup(VdcMigrationRegistry *reg);
 
@@ -151,7 +151,7 @@ typedef struct VdcMigrationLoader VdcMigrationLoader;
 
 VdcMigrationLoader *vdc_migration_loader_new(VdcMigrationRegistry *reg);
 bool vdc_migration_loader_feed(VdcMigrationLoader *ld, VdcMigrationStream *s, bool last,
-                           GError **errp);
+                               GError **errp);
 /* True once a last piece loaded. */
 bool vdc_migration_loader_done(const VdcMigrationLoader *ld);
 void vdc_migration_loader_free(VdcMigrationLoader *ld);      /* NULL: no-op */

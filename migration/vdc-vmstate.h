@@ -190,7 +190,7 @@ struct VdcVMStateDescription {
  * post_save runs whenever pre_save succeeded.
  */
 bool vdc_vmstate_save(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
-                  void *opaque, json_object *desc, GError **errp);
+                      void *opaque, json_object *desc, GError **errp);
 
 /*
  * Read @opaque as described by @vmsd, from a stream written at
@@ -199,7 +199,7 @@ bool vdc_vmstate_save(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
  * bounds), then post_load.
  */
 bool vdc_vmstate_load(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
-                  void *opaque, int version_id, GError **errp);
+                      void *opaque, int version_id, GError **errp);
 
 /* Free what load allocated for @vmsd's VBUFFER rows (and nested ones). */
 void vdc_vmstate_free_buffers(const VdcVMStateDescription *vmsd, void *opaque);

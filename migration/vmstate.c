@@ -636,13 +636,13 @@ static const VdcVMStateInfo vmstate_infos[VDC_VMS_KIND_END] = {
     [VDC_VMS_KIND_BOOL] = VDC_VMSTATE_INFO_SCALAR("bool", bool, 1, put_bool, get_bool),
     [VDC_VMS_KIND_UINT8] = VDC_VMSTATE_INFO_SCALAR("uint8", uint8_t, 1, put_u8, get_u8),
     [VDC_VMS_KIND_UINT16] = VDC_VMSTATE_INFO_SCALAR("uint16", uint16_t, 2,
-                                            put_be16, get_be16),
+                                                    put_be16, get_be16),
     [VDC_VMS_KIND_UINT32] = VDC_VMSTATE_INFO_SCALAR("uint32", uint32_t, 4,
-                                            put_be32, get_be32),
+                                                    put_be32, get_be32),
     [VDC_VMS_KIND_UINT64] = VDC_VMSTATE_INFO_SCALAR("uint64", uint64_t, 8,
-                                            put_be64, get_be64),
+                                                    put_be64, get_be64),
     [VDC_VMS_KIND_INT32] = VDC_VMSTATE_INFO_SCALAR("int32", int32_t, 4,
-                                           put_be32, get_be32),
+                                                   put_be32, get_be32),
     [VDC_VMS_KIND_BUFFER] = {
         .type = "buffer", .check = check_buffer,
         .save = save_buffer, .load = load_buffer,
@@ -679,7 +679,7 @@ static const VdcVMStateInfo *info_of(VdcVMStateKind k)
  * offset.  Only for rows that passed vmsd_check() (their kind is known).
  */
 static VdcVMStateRow row_at(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
-                         const VdcVMStateField *f, void *opaque)
+                            const VdcVMStateField *f, void *opaque)
 {
     VdcVMStateRow r = {
         .info = info_of(f->kind), .s = s, .vmsd = vmsd, .f = f,
@@ -834,7 +834,7 @@ static bool save_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
  * the sink has already failed (an fd sink may fail later, at flush).
  */
 bool vdc_vmstate_save(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
-                  void *opaque, json_object *desc, GError **errp)
+                      void *opaque, json_object *desc, GError **errp)
 {
     const GError *se;
 
@@ -1060,7 +1060,7 @@ static bool load_vmsd(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
  * comes next).
  */
 bool vdc_vmstate_load(VdcMigrationStream *s, const VdcVMStateDescription *vmsd,
-                  void *opaque, int version_id, GError **errp)
+                      void *opaque, int version_id, GError **errp)
 {
     g_return_val_if_fail(s != NULL && vmsd != NULL && opaque != NULL, false);
     g_return_val_if_fail(errp == NULL || *errp == NULL, false);

@@ -535,11 +535,11 @@ static bool session_open(Session *s)
     vdc_chardev_set_guest_open(s->dev, true);
     session_pump(s);
     return vdc_chardev_guest_has_cap(s->dev,
-                                         VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) &&
+                                     VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) &&
            vdc_chardev_guest_has_cap(s->dev,
-                                         VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
+                                     VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
            vdc_chardev_guest_has_cap(s->dev,
-                                         VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
+                                     VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
            vdc_chardev_guest_has_cap(s->dev, VD_AGENT_CAP_MOUSE_STATE) &&
            guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_SELECTION) &&
            guest_agent_host_has_cap(s->ga, VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL) &&
@@ -657,7 +657,7 @@ static bool g2h_steps(Session *s, const uint8_t *stream, size_t len,
     t0 = now_sec();
     for (off = 0; off < len; off += BENCH_PUSH) {
         vdc_chardev_write(s->dev, stream + off,
-                              MIN((size_t)BENCH_PUSH, len - off));
+                          MIN((size_t)BENCH_PUSH, len - off));
     }
     peak_end(peak);
     if (!s->got) {
@@ -758,7 +758,7 @@ static bool h2g_steps(Session *s, GBytes *text, int reps, DevRun *r,
     h2g_expected_head(head, (uint32_t)size);
     info = vdc_clipboard_info_new(&s->host, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     ok = vdc_clipboard_hub_set_data(s->hub, &s->host, info, VDC_CLIPBOARD_TYPE_TEXT,
-                                text, false) &&
+                                    text, false) &&
          vdc_clipboard_hub_update(s->hub, info);
     vdc_clipboard_info_unref(info);
     session_pump(s);
@@ -1378,7 +1378,7 @@ static bool mig_verify_idle(Session *src, Session *d, const void *arg,
     if (guest_agent_n_received(src->ga) != before ||
         guest_agent_errors(src->ga) != 0 ||
         !vdc_chardev_guest_has_cap(d->dev,
-                                       VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
+                                   VD_AGENT_CAP_CLIPBOARD_BY_DEMAND)) {
         return dev_fail(r, "after the load: %zu messages to the guest, %u "
                         "errors, caps %s", guest_agent_n_received(src->ga) -
                         before, guest_agent_errors(src->ga),
@@ -1411,7 +1411,7 @@ static bool mig_verify_parser(Session *src, Session *d, const void *opaque,
     }
     for (off = a->pushed; off < a->len; off += BENCH_PUSH) {
         vdc_chardev_write(d->dev, a->stream + off,
-                              MIN((size_t)BENCH_PUSH, a->len - off));
+                          MIN((size_t)BENCH_PUSH, a->len - off));
     }
     vdc_chardev_get_counters(d->dev, &c);
     if (!d->got) {
@@ -1591,7 +1591,7 @@ static void bench_migration(void)
     } else {
         info = vdc_clipboard_info_new(&s.host, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
         ok = vdc_clipboard_hub_set_data(s.hub, &s.host, info, VDC_CLIPBOARD_TYPE_TEXT,
-                                    reply, false) &&
+                                        reply, false) &&
              vdc_clipboard_hub_update(s.hub, info);
         vdc_clipboard_info_unref(info);
         session_pump(&s);

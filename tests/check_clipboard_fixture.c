@@ -70,7 +70,7 @@ static void rec_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
         g_autoptr(GBytes) data = payload(type);
 
         ck_assert(vdc_clipboard_hub_set_data(rp->hub, peer, info, type, data,
-                                         rp->answer_update));
+                                             rp->answer_update));
     }
 }
 

@@ -14,7 +14,7 @@
 START_TEST(test_update_notifies_everyone)
 {
     g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
-                                              BIT(TEXT) | BIT(PNG));
+                                                 BIT(TEXT) | BIT(PNG));
 
     install_info(info);
     ck_assert_int_eq(info->refcount, 2);
@@ -68,7 +68,7 @@ START_TEST(test_update_same_info)
     for (round = 0; round < 2; round++) {
         clear_logs();
         ck_assert(vdc_clipboard_hub_update(fx.hub, vdc_clipboard_hub_info(fx.hub,
-                                                                  SEL_CB)));
+                                                                          SEL_CB)));
         ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
         ck_assert_int_eq(info->refcount, 1);
         FOR_PEERS(rp) {
@@ -171,7 +171,7 @@ START_TEST(test_check_serial)
     in->has_serial = serial_rows[_i].has_serial;
     in->serial = serial_rows[_i].serial;
     ck_assert_int_eq(vdc_clipboard_hub_check_serial(fx.hub, in,
-                                                serial_rows[_i].wins_tie),
+                                                    serial_rows[_i].wins_tie),
                      serial_rows[_i].ok);
     /* a check changes nothing */
     ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), cur);

@@ -62,7 +62,7 @@ START_TEST(test_selections_independent)
     ck_assert(vdc_clipboard_hub_request(fx.hub, sec, TEXT));
     ck_assert_uint_eq(fx.a->reqs->len, 2);
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, cb, TEXT, data,
-                                     false));
+                                         false));
     clear_logs();
     ck_assert(test_run_until(NULL, got_timeout, fx.n, WAIT_MS));
     test_run_for(QUIET_MS);
@@ -102,7 +102,7 @@ START_TEST(test_type_alone)
     ck_assert_uint_eq(fx.a->reqs->len, 1);
     ck_assert_int_eq(req_at(fx.a, 0)->type, type);
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, type, data,
-                                     true));
+                                         true));
     check_payload(info->types[type].data, type);
     for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
         if (t != type) {

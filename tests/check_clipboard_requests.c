@@ -14,7 +14,7 @@
 START_TEST(test_request_forwarded_once)
 {
     g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
-                                              BIT(TEXT) | BIT(PNG));
+                                                 BIT(TEXT) | BIT(PNG));
 
     install_info(info);
     clear_logs();
@@ -108,7 +108,7 @@ START_TEST(test_request_cleared_by_answer)
     ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(info->types[TEXT].requested);
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
-                                     false));
+                                         false));
     ck_assert(!info->types[TEXT].requested);
     ck_assert(info->types[TEXT].available);
     ck_assert_ptr_eq(info->types[TEXT].data, data);
@@ -187,7 +187,7 @@ START_TEST(test_timeout_cancelled_by_answer)
     install_info(info);
     ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
-                                     _i == 1));
+                                         _i == 1));
     test_run_for(QUIET_MS);
     ck_assert_uint_eq(rec_count(fx.a, TIMEOUT), 0);
     ck_assert_uint_eq(rec_count(fx.b, TIMEOUT), 0);
@@ -279,7 +279,7 @@ START_TEST(test_set_data_takes_reference)
 
     install_info(info);
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data1,
-                                     false));
+                                         false));
     g_bytes_unref(data1);
     ck_assert_uint_eq(freed1, 0);
     ck_assert_ptr_eq(info->types[TEXT].data, data1);
@@ -290,7 +290,7 @@ START_TEST(test_set_data_takes_reference)
 
     /* replacing the data drops the old one */
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data2,
-                                     false));
+                                         false));
     ck_assert_uint_eq(freed1, 1);
     ck_assert_ptr_eq(info->types[TEXT].data, data2);
     g_bytes_unref(data2);
@@ -310,13 +310,13 @@ END_TEST
 START_TEST(test_set_data_empty)
 {
     g_autoptr(VdcClipboardInfo) info = grab_info(fx.a, SEL_CB,
-                                              BIT(TEXT) | BIT(PNG));
+                                                 BIT(TEXT) | BIT(PNG));
     g_autoptr(GBytes) empty = _i == 0 ? NULL : g_bytes_new(NULL, 0);
 
     install_info(info);
     ck_assert(vdc_clipboard_hub_request(fx.hub, info, TEXT));
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, empty,
-                                     false));
+                                         false));
     ck_assert(!info->types[TEXT].available);
     ck_assert_ptr_null(info->types[TEXT].data);
     ck_assert(!info->types[TEXT].requested);
@@ -329,9 +329,9 @@ START_TEST(test_set_data_empty)
         g_autoptr(GBytes) data = payload(PNG);
 
         ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
-                                         false));
+                                             false));
         ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, empty,
-                                         false));
+                                             false));
         ck_assert(!info->types[PNG].available);
         ck_assert_ptr_null(info->types[PNG].data);
     }
@@ -349,7 +349,7 @@ START_TEST(test_set_data_empty_no_request_owner)
     install_info(info);
     clear_logs();
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.n->peer, info, TEXT, empty,
-                                     true));
+                                         true));
     ck_assert(!info->types[TEXT].available);
     ck_assert_ptr_null(info->types[TEXT].data);
     ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
@@ -375,9 +375,9 @@ START_TEST(test_set_data_non_owner)
     clear_logs();
     for (i = 0; i < G_N_ELEMENTS(others); i++) {
         ck_assert(!vdc_clipboard_hub_set_data(fx.hub, others[i], info, TEXT, data,
-                                          true));
+                                              true));
         ck_assert(!vdc_clipboard_hub_set_data(fx.hub, others[i], info, TEXT, NULL,
-                                          true));
+                                              true));
         ck_assert_ptr_null(info->types[TEXT].data);
         ck_assert(info->types[TEXT].available);
         ck_assert(info->types[TEXT].requested);
@@ -398,7 +398,7 @@ START_TEST(test_set_data_update_notifies)
     vdc_clipboard_info_unref(info);            /* only the hub holds it (Q8) */
     clear_logs();
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, PNG, data,
-                                     true));
+                                         true));
     ck_assert_ptr_eq(vdc_clipboard_hub_info(fx.hub, SEL_CB), info);
     ck_assert_int_eq(info->refcount, 1);
     check_payload(info->types[PNG].data, PNG);
@@ -418,7 +418,7 @@ START_TEST(test_set_data_no_update_is_silent)
     install_info(info);
     clear_logs();
     ck_assert(vdc_clipboard_hub_set_data(fx.hub, &fx.a->peer, info, TEXT, data,
-                                     false));
+                                         false));
     check_silence();
 }
 END_TEST

@@ -45,8 +45,8 @@ static const struct {
 START_TEST(test_caps_bytes)
 {
     VdcConfig config = fe_config(caps_vectors[_i].mouse,
-                                     caps_vectors[_i].clipboard,
-                                     caps_vectors[_i].monitors);
+                                 caps_vectors[_i].clipboard,
+                                 caps_vectors[_i].monitors);
     TestFe *fe = fe_new(&config, NULL, 0);
     const uint8_t head[32] = {
         0x01, 0x00, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x00,        /* chunk */
@@ -562,7 +562,7 @@ START_TEST(test_close_mid_message)
     ck_assert_uint_eq(n, 1);
     ck_assert(vdc_chardev_guest_has_cap(fe->dev, VD_AGENT_CAP_MOUSE_STATE));
     ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
-                                             VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
+                                         VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_CLIPBOARD], 0);
     ck_assert_uint_eq(fe_counters(fe).msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES],
                       2);

@@ -350,7 +350,7 @@ static void live_migration(const char *in_uri, const char *out_uri)
     assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_PRIMARY,
                  VDC_CLIPBOARD_TYPE_TEXT, text);
     ck_assert(vdc_clipboard_hub_info(dst.host.hub,
-                                 VDC_CLIPBOARD_SELECTION_CLIPBOARD)->restored);
+                                     VDC_CLIPBOARD_SELECTION_CLIPBOARD)->restored);
     /* the source's other peers saw no new grab from the switchover */
     ck_assert_uint_eq(other_updates, updates);
     host_migration_info(dst.mig, &info);
@@ -434,7 +434,7 @@ START_TEST(test_request_during)
     migrate(&src, uri);
     /* served from the hub at once while the data moves */
     ck_assert(vdc_clipboard_hub_request(src.host.hub,
-                                    vdc_clipboard_hub_info(src.host.hub,
+                                        vdc_clipboard_hub_info(src.host.hub,
                                         VDC_CLIPBOARD_SELECTION_CLIPBOARD),
                                     VDC_CLIPBOARD_TYPE_PNG));
     assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
@@ -616,7 +616,7 @@ static void source_goes_on(GBytes *big)
     assert_holds(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                  VDC_CLIPBOARD_TYPE_PNG, big);
     ck_assert(vdc_clipboard_hub_request(src.host.hub,
-                                    vdc_clipboard_hub_info(src.host.hub,
+                                        vdc_clipboard_hub_info(src.host.hub,
                                         VDC_CLIPBOARD_SELECTION_CLIPBOARD),
                                     VDC_CLIPBOARD_TYPE_PNG));
     set_pause(&src, false);
@@ -761,7 +761,7 @@ static void cancel_case(HostMigStatus phase)
     }
     ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
-                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     ck_assert_uint_eq(dst.restores, 0);
     /* and both go on: a second live migration completes */
     migrate(&src, uri);
@@ -1020,7 +1020,7 @@ START_TEST(test_hostile)
                   hostile[_i].name, info.error);
     ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
-                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     /* the destination waits for the next source, which completes */
     grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(big));

@@ -219,7 +219,7 @@ START_TEST(test_save_fails)
     HostMigInfo info;
 
     ck_assert(vdc_migration_register(reg, "failing", 0, &vmstate_failing,
-                                 &failing, NULL));
+                                     &failing, NULL));
     ck_assert(host_migrate_start(mig, uri, _i ? NULL : &err));
     ck_assert_ptr_null(err);
     host_migration_info(mig, &info);
@@ -304,7 +304,7 @@ START_TEST(test_register_duplicate)
         ck_assert(vdc_chardev_register_migration(host.dev, reg, 0, NULL));
     } else {
         ck_assert(vdc_migration_register(reg, "vdagent-host", 0, &vmstate_failing,
-                                     &failing, NULL));
+                                         &failing, NULL));
     }
     m = host_migration_new(&host, reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(m);

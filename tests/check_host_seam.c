@@ -154,7 +154,7 @@ static void side_init(Side *s, bool incoming)
     g_clear_pointer(&s->host.dev, vdc_chardev_free);
     s->guest = host_guest_new(&s->host);
     s->host.dev = vdc_chardev_new(&s->config, &host_guest_frontend_ops,
-                                      s->guest, &err);
+                                  s->guest, &err);
     ck_assert_ptr_null(err);
     s->mig = host_migration_new(&s->host, s->reg, &seam_ops, s, &err);
     ck_assert_ptr_nonnull(s->mig);

@@ -683,7 +683,7 @@ static const struct {
 START_TEST(test_scale_axis)
 {
     ck_assert_uint_eq(vdc_input_scale_axis(scale_cases[_i].value,
-                                       scale_cases[_i].size),
+                                           scale_cases[_i].size),
                       scale_cases[_i].pixel);
 }
 END_TEST
@@ -827,7 +827,7 @@ START_TEST(test_heads_geometry_refused)
         heads[0] = (VdcInputHeadGeometry){ .width = 10, .height = 10 };
     }
     ck_assert_msg(!vdc_input_router_set_geometry(router, heads,
-                                             refused_cases[_i].n),
+                                                 refused_cases[_i].n),
                   "%s accepted", refused_cases[_i].what);
     ck_assert_uint_eq(w.calls, 0);
     ck_assert_uint_eq(vdc_input_router_n_heads(router), 2);
@@ -934,7 +934,7 @@ START_TEST(test_heads_images_referenced)
     }
     ck_assert(!vdc_input_router_set_heads(router, many, many_pos, 0));
     ck_assert(!vdc_input_router_set_heads(router, many, many_pos,
-                                      VDC_INPUT_MAX_HEADS + 1));
+                                          VDC_INPUT_MAX_HEADS + 1));
     ck_assert_uint_eq(w.calls, 2);
     ck_assert_uint_eq(destroyed[0], 0);
     ck_assert_uint_eq(vdc_input_router_n_heads(router), 1);

@@ -346,7 +346,7 @@ START_TEST(test_first_byte_and_reset)
     ck_assert_ptr_null(vdc_migration_json_scan_error(js));
     ck_assert_int_eq(vdc_migration_json_scan_first_byte(js), 0);
     ck_assert_int_eq(vdc_migration_json_scan_push(js, "{\"a\":[[[]]]}", 12,
-                                              &used), VDC_MIGRATION_JSON_VALUE);
+                                                  &used), VDC_MIGRATION_JSON_VALUE);
     ck_assert_uint_eq(used, 12);
     ck_assert_int_eq(vdc_migration_json_scan_push(js, "", 0, &used),
                      VDC_MIGRATION_JSON_MORE);

@@ -129,11 +129,11 @@ START_TEST(test_fds_arrive_usable)
 
     ck_assert_int_eq(pipe(p), 0);
     ck_assert(vdc_migration_channel_send(sp[0], "hello", 5, p, 2,
-                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+                                         deadline_in(5 * G_USEC_PER_SEC), &err));
     ck_assert(vdc_migration_channel_send(sp[0], "abc", 3, NULL, 0,
-                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+                                         deadline_in(5 * G_USEC_PER_SEC), &err));
     ck_assert(vdc_migration_channel_recv(sp[1], buf, 8, fds,
-                                     deadline_in(5 * G_USEC_PER_SEC), &err));
+                                         deadline_in(5 * G_USEC_PER_SEC), &err));
     ck_assert_mem_eq(buf, "helloabc", 8);
     ck_assert_uint_eq(fds->len, 2);
     got_r = g_array_index(fds, int, 0);
@@ -176,9 +176,9 @@ static gpointer sender_main(gpointer opaque)
     Sender *snd = opaque;
 
     snd->ok = vdc_migration_channel_send(snd->fd, snd->data, snd->len, snd->fds,
-                                     snd->n_fds,
-                                     deadline_in(60 * G_USEC_PER_SEC),
-                                     &snd->err);
+                                         snd->n_fds,
+                                         deadline_in(60 * G_USEC_PER_SEC),
+                                         &snd->err);
     return NULL;
 }
 
@@ -205,7 +205,7 @@ START_TEST(test_large_send_recv)
     snd.fds = &dev;
     thread = g_thread_new("sender", sender_main, &snd);
     ok = vdc_migration_channel_recv(sp[1], got, BIG_LEN, fds,
-                                deadline_in(60 * G_USEC_PER_SEC), &err);
+                                    deadline_in(60 * G_USEC_PER_SEC), &err);
     g_thread_join(thread);
     ck_assert_msg(snd.ok, "send: %s", snd.err ? snd.err->message : "?");
     ck_assert_msg(ok, "recv: %s", err ? err->message : "?");
@@ -237,7 +237,7 @@ START_TEST(test_large_read_pieces)
     thread = g_thread_new("sender", sender_main, &snd);
     while (have < BIG_LEN) {
         n = vdc_migration_channel_read(sp[1], got + have, BIG_LEN - have,
-                                   deadline_in(60 * G_USEC_PER_SEC), &err);
+                                       deadline_in(60 * G_USEC_PER_SEC), &err);
         ck_assert_msg(n > 0, "read: %s", err ? err->message : "end");
         have += (size_t)n;
         reads++;
@@ -248,7 +248,7 @@ START_TEST(test_large_read_pieces)
     ck_assert_uint_gt(reads, 1);
     close_end(0);
     n = vdc_migration_channel_read(sp[1], got, 16, deadline_in(5 * G_USEC_PER_SEC),
-                               &err);
+                                   &err);
     ck_assert_int_eq(n, 0);
     ck_assert_ptr_null(err);
 }
@@ -265,7 +265,7 @@ START_TEST(test_recv_timeout)
 
     start = g_get_monotonic_time();
     ck_assert(!vdc_migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
-                                      deadline_in(100 * MS), &err));
+                                          deadline_in(100 * MS), &err));
     ck_assert_int_ge(g_get_monotonic_time() - start, 90 * MS);
     ck_assert_int_lt(g_get_monotonic_time() - start, 5 * G_USEC_PER_SEC);
     assert_timed_out(err);
@@ -280,7 +280,7 @@ START_TEST(test_send_timeout)
 
     small_buffers(sp[0]);
     ck_assert(!vdc_migration_channel_send(sp[0], data, BIG_LEN, NULL, 0,
-                                      deadline_in(100 * MS), &err));
+                                          deadline_in(100 * MS), &err));
     assert_timed_out(err);
 }
 END_TEST
@@ -291,10 +291,10 @@ START_TEST(test_wait_past_deadline)
     g_autoptr(GError) err = NULL;
 
     ck_assert(vdc_migration_channel_wait(sp[0], POLLOUT,
-                                     deadline_in(G_USEC_PER_SEC), &err));
+                                         deadline_in(G_USEC_PER_SEC), &err));
     ck_assert_ptr_null(err);
     ck_assert(!vdc_migration_channel_wait(sp[0], POLLOUT,
-                                      g_get_monotonic_time() - 1, &err));
+                                          g_get_monotonic_time() - 1, &err));
     assert_timed_out(err);
 }
 END_TEST
@@ -308,7 +308,7 @@ START_TEST(test_recv_closed_early)
     ck_assert_int_eq(write(sp[1], "abc", 3), 3);
     close_end(1);
     ck_assert(!vdc_migration_channel_recv(sp[0], buf, sizeof(buf), NULL,
-                                      deadline_in(5 * G_USEC_PER_SEC), &err));
+                                          deadline_in(5 * G_USEC_PER_SEC), &err));
     assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
                  "migration channel closed early");
     ck_assert_mem_eq(buf, "abc", 3);
@@ -324,7 +324,7 @@ START_TEST(test_send_peer_gone)
 
     close_end(1);
     ck_assert(!vdc_migration_channel_send(sp[0], "x", 1, NULL, 0,
-                                      deadline_in(5 * G_USEC_PER_SEC), &err));
+                                          deadline_in(5 * G_USEC_PER_SEC), &err));
     assert_error(err, VDC_MIGRATION_CHANNEL_ERROR, EPIPE, msg);
 }
 END_TEST
@@ -350,7 +350,7 @@ START_TEST(test_pipe_and_file)
     ck_assert_int_eq(pipe(p), 0);
     ck_assert(vdc_migration_channel_write(p[1], "abc", 3, later, &err));
     ck_assert_int_eq(vdc_migration_channel_read(p[0], buf, sizeof(buf), later,
-                                            &err), 3);
+                                                &err), 3);
     ck_assert_mem_eq(buf, "abc", 3);
 
     ck_assert(!vdc_migration_channel_send(p[1], "abc", 3, NULL, 0, later, &err));
@@ -363,7 +363,7 @@ START_TEST(test_pipe_and_file)
     /* The end of a pipe, then a pipe nobody reads (SIGPIPE ignored). */
     close(p[1]);
     ck_assert_int_eq(vdc_migration_channel_read(p[0], buf, sizeof(buf), later,
-                                            &err), 0);
+                                                &err), 0);
     ck_assert_int_eq(pipe(p), 0);
     close(p[0]);
     signal(SIGPIPE, SIG_IGN);
@@ -378,7 +378,7 @@ START_TEST(test_pipe_and_file)
     ck_assert(vdc_migration_channel_write(fd, "file bytes", 10, later, &err));
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
     ck_assert_int_eq(vdc_migration_channel_read(fd, buf, sizeof(buf), later,
-                                            &err), 10);
+                                                &err), 10);
     ck_assert_mem_eq(buf, "file bytes", 10);
     close(fd);
     g_unlink(path);
@@ -588,7 +588,7 @@ START_TEST(test_framing)
 
     ck_assert(vdc_migration_channel_send(sp[0], data, len, NULL, 0, later, &err));
     ck_assert(vdc_migration_channel_recv(sp[1], got, sizeof(got), NULL, later,
-                                     &err));
+                                         &err));
     ck_assert_mem_eq(got, want, sizeof(want));
 
     in = vdc_migration_stream_new_reader(got, sizeof(got));

@@ -56,7 +56,7 @@ static bool full_live_post_load(void *opaque, int version_id, GError **errp)
     for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         if ((f->live & (1u << k)) &&
             !vdc_clipboard_live_sink_complete(full_live, k / VDC_CLIPBOARD_TYPE__COUNT,
-                                          k % VDC_CLIPBOARD_TYPE__COUNT, NULL)) {
+                                              k % VDC_CLIPBOARD_TYPE__COUNT, NULL)) {
             g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
                         "slot %u never came whole", k);
             return false;
@@ -120,10 +120,10 @@ static void end_init(End *e, uint64_t max_held, bool with_live)
     e->live = vdc_clipboard_live_new(e->hub, max_held);
     e->reg = vdc_migration_registry_new();
     ck_assert(vdc_migration_register(e->reg, "full", 0, &vmstate_full, &e->full,
-                                 &err));
+                                     &err));
     if (with_live) {
         ck_assert(vdc_migration_register_live(e->reg, "live", 0, 1,
-                                          &vdc_clipboard_live_ops, e->live, &err));
+                                              &vdc_clipboard_live_ops, e->live, &err));
     }
 }
 
@@ -252,7 +252,7 @@ START_TEST(test_framing)
     ck_assert_uint_eq(vdc_migration_save_live_pending(src.reg), 0);
     ck_assert_uint_eq(vdc_clipboard_live_sent(src.live),
                       VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_PRIMARY,
-                                         VDC_CLIPBOARD_TYPE_TEXT));
+                                             VDC_CLIPBOARD_TYPE_TEXT));
     vdc_migration_save_live_cleanup(src.reg);
     ck_assert_uint_eq(vdc_clipboard_live_sent(src.live), 0);
     end_fini(&src);
@@ -334,17 +334,17 @@ START_TEST(test_moves_with_changes)
     ck_assert_uint_ge(parts, 5 + 12);
     /* the secondary was dropped on the destination */
     ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
-                                            VDC_CLIPBOARD_SELECTION_SECONDARY,
-                                            VDC_CLIPBOARD_TYPE_TEXT, NULL));
+                                                VDC_CLIPBOARD_SELECTION_SECONDARY,
+                                                VDC_CLIPBOARD_TYPE_TEXT, NULL));
     ck_assert(vdc_clipboard_live_sink_complete(dst.live,
-                                           VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                           VDC_CLIPBOARD_TYPE_PNG, &len));
+                                               VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                               VDC_CLIPBOARD_TYPE_PNG, &len));
     ck_assert_uint_eq(len, g_bytes_get_size(newest));
 
     full_pre_save_live(&src);
     ck_assert_uint_eq(src.full.live,
                       VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                         VDC_CLIPBOARD_TYPE_PNG));
+                                             VDC_CLIPBOARD_TYPE_PNG));
     ck_assert_uint_eq(src.full.cb.infos[0].data[VDC_CLIPBOARD_TYPE_PNG].len, 0);
     a = save_final(&src);
     /* the final piece carries no data: a few hundred bytes */
@@ -354,14 +354,14 @@ START_TEST(test_moves_with_changes)
     ck_assert(vdc_migration_loader_done(ld));
     ck_assert_uint_eq(dst.full.live, src.full.live);
     got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                   VDC_CLIPBOARD_TYPE_PNG, &len);
+                                       VDC_CLIPBOARD_TYPE_PNG, &len);
     ck_assert_uint_eq(len, g_bytes_get_size(newest));
     ck_assert(memcmp(got, g_bytes_get_data(newest, NULL), len) == 0);
     g_free(got);
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     /* nothing reached the destination's hub */
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.hub,
-                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     full_live = NULL;
     end_fini(&src);
     end_fini(&dst);
@@ -395,8 +395,8 @@ START_TEST(test_change_in_end)
     ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
     g_byte_array_unref(a);
     ck_assert(vdc_clipboard_live_sink_complete(dst.live,
-                                           VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                           VDC_CLIPBOARD_TYPE_TEXT, &len));
+                                               VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                               VDC_CLIPBOARD_TYPE_TEXT, &len));
     ck_assert_uint_eq(len, 20000);
     full_live = NULL;
     end_fini(&src);
@@ -460,7 +460,7 @@ static bool load_pieces(GPtrArray *pieces, guint which, const GByteArray *bad,
         ck_assert(vdc_migration_loader_done(ld));
     }
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.hub,
-                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     g_clear_pointer(&ld, vdc_migration_loader_free);
     full_live = NULL;
     end_fini(&dst);

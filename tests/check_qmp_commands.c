@@ -619,7 +619,7 @@ START_TEST(test_clipboard_get_file_owner_gone)
     guest_agent_send_grab(ga, 0, &text, 1);
     out = guest_agent_take_output(ga);
     vdc_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
+                      g_bytes_get_size(out));
     info = vdc_clipboard_hub_info(hx.host.hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     ck_assert(info && info->owner);
     expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "

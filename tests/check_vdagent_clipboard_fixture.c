@@ -49,7 +49,7 @@ void cb_open(TestFe *fe)
 {
     fe_open(fe);
     ck_assert(vdc_chardev_guest_has_cap(fe->dev,
-                                            VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ==
+                                        VD_AGENT_CAP_CLIPBOARD_BY_DEMAND) ==
               !!(fe->caps[0] & CAP(CLIPBOARD_BY_DEMAND)));
     guest_agent_clear_received(fe->ga);
 }

@@ -356,7 +356,7 @@ START_TEST(test_request_answered_once)
     /* CLIPBOARD: TEXT held, PNG on request */
     info = vdc_clipboard_info_new(&hp->peer, SEL_CLIPBOARD);
     ck_assert(vdc_clipboard_hub_set_data(fe->hub, &hp->peer, info,
-                                     VDC_CLIPBOARD_TYPE_TEXT, t1, false));
+                                         VDC_CLIPBOARD_TYPE_TEXT, t1, false));
     info->types[VDC_CLIPBOARD_TYPE_PNG].available = true;
     ck_assert(vdc_clipboard_hub_update(fe->hub, info));
     vdc_clipboard_info_unref(info);

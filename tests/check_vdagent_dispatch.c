@@ -110,7 +110,7 @@ static void fx_setup(uint32_t caps)
     vdc_chardev_set_guest_open(fx.dev, true);
     fx_pump();
     ck_assert(vdc_chardev_guest_has_cap(fx.dev,
-                                            VD_AGENT_CAP_CLIPBOARD_SELECTION) ==
+                                        VD_AGENT_CAP_CLIPBOARD_SELECTION) ==
               fx.prefix);
     guest_agent_clear_received(fx.ga);
 }

@@ -67,7 +67,7 @@ static void ck_works_fresh(TestFe *p)
     fe_pump(p);
     ck_assert(vdc_chardev_connected(p->dev));
     ck_assert(vdc_chardev_guest_has_cap(p->dev,
-                                            VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
+                                        VD_AGENT_CAP_CLIPBOARD_BY_DEMAND));
     guest_agent_clear_received(ga);
 
     /* guest -> host */

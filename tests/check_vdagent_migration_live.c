@@ -40,7 +40,7 @@ static void live_end_init(LiveEnd *e, TestFe *fe)
     e->reg = vdc_migration_registry_new();
     ck_assert(vdc_chardev_register_migration(fe->dev, e->reg, 0, &err));
     ck_assert(vdc_migration_register_live(e->reg, "live", 0, 1,
-                                      &vdc_clipboard_live_ops, e->cl, &err));
+                                          &vdc_clipboard_live_ops, e->cl, &err));
 }
 
 static void live_end_fini(LiveEnd *e)
@@ -153,7 +153,7 @@ START_TEST(test_missing)
                          "came whole"), "%s", err->message);
     ck_assert(!vdc_chardev_connected(dst->dev));
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst->hub,
-                                          VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     live_end_fini(&de);
     fe_free(dst);
     live_end_fini(&se);

@@ -739,7 +739,7 @@ START_TEST(test_no_cap_no_mouse_state)
     /* the caps in */
     fe_pump(fe);
     ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
-                                             VD_AGENT_CAP_MOUSE_STATE));
+                                         VD_AGENT_CAP_MOUSE_STATE));
     move(router, 0, 300, 400);
     ck_assert(vdc_input_send_btn(router, 0, VDC_INPUT_BUTTON_LEFT, true));
     vdc_input_event_sync(router);
@@ -847,7 +847,7 @@ START_TEST(test_caps_lose_mouse_state)
                              caps_msg, sizeof(caps_msg));
     fe_pump(fe);
     ck_assert(!vdc_chardev_guest_has_cap(fe->dev,
-                                             VD_AGENT_CAP_MOUSE_STATE));
+                                         VD_AGENT_CAP_MOUSE_STATE));
     move(router, 0, 1, 1);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_MOUSE_STATE), 1);
     ck_assert_uint_eq(tablet.events, 2);

@@ -386,7 +386,7 @@ START_TEST(test_vmdesc_padding)
                 g_autofree char *id = g_strnfill(idlen, 'a');
 
                 ck_assert(vdc_migration_register(reg, id, 0, &vmstate_tiny,
-                                             &tiny, NULL));
+                                                 &tiny, NULL));
                 pad_check(reg, seen, 0x7d00, &padded);
                 vdc_migration_unregister(reg, id, 0);
             }
@@ -394,7 +394,7 @@ START_TEST(test_vmdesc_padding)
                 g_autofree char *id = g_strdup_printf("s%03u", k);
 
                 ck_assert(vdc_migration_register(reg, id, 0, &vmstate_tiny,
-                                             &tiny, NULL));
+                                                 &tiny, NULL));
             }
         }
     }

@@ -178,7 +178,7 @@ const VdcVMStateDescription vmstate_test = {
         VDC_VMSTATE_STRUCT_ARRAY(points, TestState, 2, vmstate_point, TestPoint),
         VDC_VMSTATE_UINT32(n, TestState),
         VDC_VMSTATE_STRUCT_VARRAY_UINT32(items, TestState, n, 3, vmstate_item,
-                                     TestItem),
+                                         TestItem),
         VDC_VMSTATE_VALIDATE("u16_ok", u16_ok),
         VDC_VMSTATE_UINT32_V(v2, TestState, 2),
         VDC_VMSTATE_END_OF_LIST()

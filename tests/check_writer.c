@@ -150,7 +150,7 @@ static GPtrArray *queue_specs(VdcWriter *w, const Spec *specs, size_t n)
                                specs[i].tail_len);
         }
         ck_assert(vdc_writer_queue(w, q->type, q->data, specs[i].head_len,
-                                       tail));
+                                   tail));
         g_ptr_array_add(list, q);
     }
     return list;
@@ -364,7 +364,7 @@ START_TEST(test_vector)
     const GuestAgentMsg *m;
 
     ck_assert(vdc_writer_queue(fx_w, v->type, head->data, head->len,
-                                   NULL));
+                               NULL));
     ck_assert_uint_eq(vdc_writer_wire_size(head->len), want->len);
     ck_assert_uint_eq(vdc_writer_pending(fx_w), want->len);
     drain_n(fx_w, want->len, out);
@@ -464,7 +464,7 @@ static void queue_owned_tail(VdcWriter *w, TailOwner *o, uint8_t *want)
     memcpy(o->buf, want + TAIL_HEAD, TAIL_LEN);
     tail = g_bytes_new_with_free_func(o->buf, TAIL_LEN, tail_owner_free, o);
     ck_assert(vdc_writer_queue(w, VD_AGENT_CLIPBOARD, want, TAIL_HEAD,
-                                   tail));
+                               tail));
     g_bytes_unref(tail);
     ck_assert_uint_eq(o->freed, 0);
 }
@@ -588,7 +588,7 @@ START_TEST(test_sent_per_type)
 
     ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_CLIPBOARD), 2);
     ck_assert_uint_eq(vdc_writer_sent(fx_w,
-                                          VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
+                                      VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
     ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_REPLY), 0);
     ck_assert_uint_eq(vdc_writer_sent(fx_w, 0), 3);
     ck_assert_uint_eq(vdc_writer_sent(fx_w, 100), 3);
@@ -625,7 +625,7 @@ START_TEST(test_reset_mid_message)
     test_fill_pattern(o.buf, 4900, 42);
     tail = g_bytes_new_with_free_func(o.buf, 4900, tail_owner_free, &o);
     ck_assert(vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, head,
-                                   sizeof(head), tail));
+                               sizeof(head), tail));
     g_bytes_unref(tail);
     ck_assert(vdc_writer_queue(fx_w, VD_AGENT_REPLY, head, 8, NULL));
     ck_assert_uint_eq(vdc_writer_pending(fx_w), 5044 + 36);
@@ -644,13 +644,13 @@ START_TEST(test_reset_mid_message)
     ck_assert_uint_eq(vdc_writer_sent(fx_w, VD_AGENT_REPLY), 0);
 
     ck_assert(vdc_writer_queue(fx_w, VD_AGENT_ANNOUNCE_CAPABILITIES,
-                                   caps_head->data, caps_head->len, NULL));
+                               caps_head->data, caps_head->len, NULL));
     ck_assert_uint_eq(vdc_writer_pending(fx_w), want->len);
     drain_n(fx_w, want->len, out);
     ck_assert_uint_eq(vdc_writer_peek(fx_w, &p), 0);
     ck_assert_mem_eq(out->data, want->data, want->len);
     ck_assert_uint_eq(vdc_writer_sent(fx_w,
-                                          VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
+                                      VD_AGENT_ANNOUNCE_CAPABILITIES), 1);
 
     /* a guest reading after its reopen sees one clean message */
     guest_agent_feed(ga, out->data, out->len);
@@ -698,7 +698,7 @@ START_TEST(test_size_limit)
 
     /* a head of 2^32 bytes */
     ck_assert(!vdc_writer_queue(fx_w, VD_AGENT_CLIPBOARD, map,
-                                    (size_t)1 << 32, NULL));
+                                (size_t)1 << 32, NULL));
     ck_assert_uint_eq(vdc_writer_pending(fx_w), 0);
     ck_assert_uint_eq(vdc_writer_queued(fx_w), 0);
     ck_assert_uint_eq(vdc_writer_peek(fx_w, &(const uint8_t *){ NULL }),

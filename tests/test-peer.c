@@ -84,7 +84,7 @@ static void hp_request_cb(VdcClipboardPeer *peer, VdcClipboardInfo *info,
     g_array_append_val(hp->requests, r);
     if (answer) {
         ck_assert(vdc_clipboard_hub_set_data(hp->hub, peer, info, type, answer,
-                                         true));
+                                             true));
     }
 }
 
@@ -165,7 +165,7 @@ bool hp_grab_bytes(HostPeer *hp, unsigned sel, VdcClipboardType type,
     g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(&hp->peer, sel);
 
     ck_assert(vdc_clipboard_hub_set_data(hp->hub, &hp->peer, info, type, data,
-                                     false));
+                                         false));
     return vdc_clipboard_hub_update(hp->hub, info);
 }
 
@@ -186,7 +186,7 @@ void hp_answer(HostPeer *hp, unsigned sel, VdcClipboardType type,
     ck_assert_ptr_nonnull(info);
     ck_assert_ptr_eq(info->owner, &hp->peer);
     ck_assert(vdc_clipboard_hub_set_data(hp->hub, &hp->peer, info, type, bytes,
-                                     true));
+                                         true));
 }
 
 bool hp_request(HostPeer *hp, unsigned sel, VdcClipboardType type)

@@ -188,7 +188,7 @@ static void send_release(VdcChardev *dev, unsigned sel)
     uint8_t buf[4];
 
     vdc_send(dev, VD_AGENT_CLIPBOARD_RELEASE, buf,
-                 put_selection(dev, buf, sel), NULL);
+             put_selection(dev, buf, sel), NULL);
 }
 
 /* ---- from the hub ------------------------------------------------------- */
@@ -312,7 +312,7 @@ static void cb_notify_one(VdcChardev *dev, const VdcClipboardNotify *n)
         }
         if (!dev->in_caps && dev->connected && !dev->reconnect_pending &&
             vdc_chardev_guest_has_cap(dev,
-                                          VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
+                                      VD_AGENT_CAP_CLIPBOARD_GRAB_SERIAL)) {
             dev->reconnect_pending = true;
             vdc_event(dev, VDC_EVENT_CLOSED);
         }
@@ -380,7 +380,7 @@ static const VdcClipboardPeerOps cb_peer_ops = {
  */
 
 void vdc_clipboard_recv_grab(VdcChardev *dev, VdcClipboardSelection sel,
-                                 GBytes *payload)
+                             GBytes *payload)
 {
     g_autoptr(VdcClipboardInfo) info = NULL;
     size_t size;
@@ -424,7 +424,7 @@ void vdc_clipboard_recv_grab(VdcChardev *dev, VdcClipboardSelection sel,
 }
 
 void vdc_clipboard_recv_request(VdcChardev *dev,
-                                    VdcClipboardSelection sel, GBytes *payload)
+                                VdcClipboardSelection sel, GBytes *payload)
 {
     uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
     VdcClipboardInfo *info = vdc_clipboard_hub_info(dev->hub, sel);
@@ -463,7 +463,7 @@ void vdc_clipboard_recv_request(VdcChardev *dev,
 
 /* CLIPBOARD: @payload is VDAgentClipboard after the prefix, type then data. */
 void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
-                                 GBytes *payload)
+                             GBytes *payload)
 {
     size_t size = g_bytes_get_size(payload);
     uint32_t vdtype = vdagent_le32(g_bytes_get_data(payload, NULL));
@@ -490,7 +490,7 @@ void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
 }
 
 void vdc_clipboard_recv_release(VdcChardev *dev,
-                                    VdcClipboardSelection sel, GBytes *payload)
+                                VdcClipboardSelection sel, GBytes *payload)
 {
     (void)payload;
     if (!vdc_clipboard_peer_owns(&dev->cbpeer, sel)) {
@@ -502,7 +502,7 @@ void vdc_clipboard_recv_release(VdcChardev *dev,
 }
 
 void vdc_clipboard_recv_max(VdcChardev *dev, VdcClipboardSelection sel,
-                                GBytes *payload)
+                            GBytes *payload)
 {
     const uint8_t *data = g_bytes_get_data(payload, NULL);
     int32_t max = (int32_t)vdagent_le32(data + offsetof(VDAgentMaxClipboard,
@@ -591,8 +591,8 @@ uint32_t vdc_chardev_max_clipboard(const VdcChardev *dev)
 }
 
 void vdc_chardev_clipboard_state(const VdcChardev *dev,
-                                     uint32_t last_serial[3],
-                                     uint32_t cbpending[3])
+                                 uint32_t last_serial[3],
+                                 uint32_t cbpending[3])
 {
     memcpy(last_serial, dev->last_serial, sizeof(dev->last_serial));
     memcpy(cbpending, dev->cbpending, sizeof(dev->cbpending));

@@ -120,7 +120,7 @@ extern const VdcVMStateDescription vdc_vmstate_vdagent;
  * A handler never sees the message header or the reader.
  */
 typedef void (*VdcMsgHandler)(VdcChardev *dev, VdcClipboardSelection sel,
-                                  GBytes *payload);
+                              GBytes *payload);
 
 /* vdagent.c */
 /*
@@ -144,7 +144,7 @@ bool vdc_session_ended(const VdcChardev *dev);
  * session the call acts for is over.
  */
 bool vdc_send(VdcChardev *dev, uint32_t type, const void *head,
-                  size_t head_len, GBytes *tail);
+              size_t head_len, GBytes *tail);
 unsigned vdc_size_flags(const VdcChardev *dev);
 void vdc_count_drop(VdcChardev *dev, VdcDrop reason);
 void vdc_event(VdcChardev *dev, VdcEvent event);
@@ -167,14 +167,14 @@ void vdc_clipboard_caps(VdcChardev *dev);
 void vdc_clipboard_disconnect(VdcChardev *dev);
 /* VdcMsgHandler: the message table's clipboard rows */
 void vdc_clipboard_recv_grab(VdcChardev *dev, VdcClipboardSelection sel,
-                                 GBytes *payload);
+                             GBytes *payload);
 void vdc_clipboard_recv_request(VdcChardev *dev,
-                                    VdcClipboardSelection sel, GBytes *payload);
+                                VdcClipboardSelection sel, GBytes *payload);
 void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
-                                 GBytes *payload);
+                             GBytes *payload);
 void vdc_clipboard_recv_release(VdcChardev *dev,
-                                    VdcClipboardSelection sel, GBytes *payload);
+                                VdcClipboardSelection sel, GBytes *payload);
 void vdc_clipboard_recv_max(VdcChardev *dev, VdcClipboardSelection sel,
-                                GBytes *payload);
+                            GBytes *payload);
 
 #endif /* VDAGENT_INTERNAL_H */

@@ -95,7 +95,7 @@ static void mouse_sync_one(VdcChardev *dev)
      */
     if (!dev->draining) {
         queued = vdc_writer_unsent_head(dev->writer, VD_AGENT_MOUSE_STATE,
-                                            &len);
+                                        &len);
     }
     if (queued && len == sizeof(buf) &&
         memcmp(queued + offsetof(VDAgentMouseState, buttons),

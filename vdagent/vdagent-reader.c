@@ -57,7 +57,7 @@ struct VdcReader {
 };
 
 VdcReader *vdc_reader_new(uint32_t max_message,
-                                  const VdcReaderOps *ops, void *opaque)
+                          const VdcReaderOps *ops, void *opaque)
 {
     VdcReader *r;
 
@@ -127,7 +127,7 @@ static bool state_invalid(GError **errp, const char *what)
 }
 
 bool vdc_reader_set_state(VdcReader *r, VdcReaderState *st,
-                              GError **errp)
+                          GError **errp)
 {
     VDAgentMessage hdr = { 0 };
     uint32_t chunk_size = 0, port = 0;

@@ -69,7 +69,7 @@ typedef struct VdcReaderOps {
  * reader; @opaque is passed to each callback.
  */
 VdcReader *vdc_reader_new(uint32_t max_message,
-                                  const VdcReaderOps *ops, void *opaque);
+                          const VdcReaderOps *ops, void *opaque);
 
 /* Free @r and anything it buffers.  NULL is a no-op. */
 void vdc_reader_free(VdcReader *r);
@@ -135,7 +135,7 @@ void vdc_reader_get_state(const VdcReader *r, VdcReaderState *st);
  * leaves @r and @st untouched.
  */
 bool vdc_reader_set_state(VdcReader *r, VdcReaderState *st,
-                              GError **errp);
+                          GError **errp);
 
 /* True when the reader is between messages with no partial chunk header. */
 bool vdc_reader_idle(const VdcReader *r);

@@ -44,7 +44,7 @@ static uint64_t output_limit(const VdcChardev *dev, uint64_t answer)
 
     /* The answer's message: [sel] type, then the data. */
     return MIN(mm + vdc_writer_wire_size(MIN(MAX(answer, mm) + 8,
-                                                 (uint64_t)UINT32_MAX - 20)) +
+                                             (uint64_t)UINT32_MAX - 20)) +
                OUTPUT_SMALL, (uint64_t)UINT32_MAX);
 }
 
@@ -98,8 +98,8 @@ static const VdcVMStateDescription vmstate_vdagent_session = {
         VDC_VMSTATE_INT32(guest_max_clipboard, VdcSaved),
         VDC_VMSTATE_UINT32(n_caps, VdcSaved),
         VDC_VMSTATE_STRUCT_VARRAY_UINT32(caps_words, VdcSaved, n_caps,
-                                     VDC_MAX_CAPS_WORDS, vmstate_caps_word,
-                                     VdcSavedWord),
+                                         VDC_MAX_CAPS_WORDS, vmstate_caps_word,
+                                         VdcSavedWord),
         VDC_VMSTATE_END_OF_LIST()
     },
 };
@@ -154,7 +154,7 @@ static const VdcVMStateDescription vmstate_vdagent_parser = {
     .needed = parser_needed,
     .fields = (const VdcVMStateField[]){
         VDC_VMSTATE_STRUCT(parser, VdcSaved, vmstate_reader_state,
-                       VdcReaderState),
+                           VdcReaderState),
         VDC_VMSTATE_END_OF_LIST()
     },
 };
@@ -276,11 +276,11 @@ static const VdcVMStateDescription vmstate_vdagent_clipboard = {
     .needed = clipboard_needed,
     .fields = (const VdcVMStateField[]){
         VDC_VMSTATE_STRUCT(cb, VdcSaved, vdc_vmstate_clipboard_saved,
-                       VdcClipboardSaved),
+                           VdcClipboardSaved),
         VDC_VMSTATE_UINT32_ARRAY(host_pending, VdcSaved,
-                             VDC_CLIPBOARD_SELECTION__COUNT),
+                                 VDC_CLIPBOARD_SELECTION__COUNT),
         VDC_VMSTATE_BUFFER(cbpending_n, VdcSaved,
-                       VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT),
+                           VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT),
         VDC_VMSTATE_UINT32(host_announced, VdcSaved),
         VDC_VMSTATE_END_OF_LIST()
     },
@@ -378,8 +378,8 @@ static const VdcVMStateDescription vmstate_vdagent_heads = {
         VDC_VMSTATE_UINT32(n_heads, VdcSaved),
         VDC_VMSTATE_VALIDATE("heads-count", heads_count_ok),
         VDC_VMSTATE_STRUCT_VARRAY_UINT32(heads, VdcSaved, n_heads,
-                                     VDC_INPUT_MAX_HEADS, vmstate_head,
-                                     VdcSavedHead),
+                                         VDC_INPUT_MAX_HEADS, vmstate_head,
+                                         VdcSavedHead),
         VDC_VMSTATE_VALIDATE("heads-geometry", heads_geometry_ok),
         VDC_VMSTATE_END_OF_LIST()
     },
@@ -551,7 +551,7 @@ static bool vdagent_check(VdcChardev *dev, VdcSaved *saved,
             return fail(errp, "live clipboard data without a live phase");
         }
         if (!vdc_clipboard_live_check_refs(vdc_clipboard_live_of(dev->hub),
-                                       &saved->cb, saved->live, errp)) {
+                                           &saved->cb, saved->live, errp)) {
             return false;
         }
     }
@@ -646,7 +646,7 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
         vdc_clipboard_peer_register(dev->hub, &dev->cbpeer);
         if (saved->live) {
             vdc_clipboard_live_take_refs(vdc_clipboard_live_of(dev->hub), &saved->cb,
-                                     saved->live);
+                                         saved->live);
         }
         vdc_clipboard_saved_restore(&saved->cb, dev->hub, &dev->cbpeer);
     }
@@ -697,20 +697,20 @@ const VdcVMStateDescription vdc_vmstate_vdagent = {
     .fields = (const VdcVMStateField[]){
         VDC_VMSTATE_UINT32(caps, VdcSaved),
         VDC_VMSTATE_UINT32_ARRAY(last_serial, VdcSaved,
-                             VDC_CLIPBOARD_SELECTION__COUNT),
+                                 VDC_CLIPBOARD_SELECTION__COUNT),
         VDC_VMSTATE_UINT32_ARRAY(cbpending, VdcSaved,
-                             VDC_CLIPBOARD_SELECTION__COUNT),
+                                 VDC_CLIPBOARD_SELECTION__COUNT),
         VDC_VMSTATE_END_OF_LIST()
     },
     .subsections = vdagent_subsections,
 };
 
 bool vdc_chardev_register_migration(VdcChardev *dev,
-                                        VdcMigrationRegistry *reg,
-                                        uint32_t instance_id,
-                                        GError **errp)
+                                    VdcMigrationRegistry *reg,
+                                    uint32_t instance_id,
+                                    GError **errp)
 {
     g_return_val_if_fail(dev != NULL && reg != NULL, false);
     return vdc_migration_register(reg, "vdagent", instance_id, &vdc_vmstate_vdagent,
-                              &dev->saved, errp);
+                                  &dev->saved, errp);
 }

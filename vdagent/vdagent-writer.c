@@ -119,7 +119,7 @@ static void writer_append(VdcWriter *w, OutMsg *m)
 }
 
 bool vdc_writer_queue(VdcWriter *w, uint32_t type,
-                          const void *head, size_t head_len, GBytes *tail)
+                      const void *head, size_t head_len, GBytes *tail)
 {
     size_t tail_len = tail ? g_bytes_get_size(tail) : 0;
     uint64_t size = (uint64_t)head_len + tail_len;
@@ -154,7 +154,7 @@ bool vdc_writer_queue(VdcWriter *w, uint32_t type,
 }
 
 uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
-                                    size_t *len)
+                                size_t *len)
 {
     OutMsg *m = w->last;
 

@@ -36,7 +36,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcWriter, vdc_writer_free)
  * header included) would not fit in 32 bits: size > UINT32_MAX - 20.
  */
 bool vdc_writer_queue(VdcWriter *w, uint32_t type,
-                          const void *head, size_t head_len, GBytes *tail);
+                      const void *head, size_t head_len, GBytes *tail);
 
 /*
  * The next contiguous span of wire bytes: sets *@p and returns its length,
@@ -52,7 +52,7 @@ size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p);
  * otherwise; *@len receives the head length.
  */
 uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
-                                    size_t *len);
+                                size_t *len);
 
 /* Mark @n bytes of the last peeked span as written (@n <= its length). */
 void vdc_writer_consume(VdcWriter *w, size_t n);

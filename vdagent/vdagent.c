@@ -150,7 +150,7 @@ const char *vdc_msg_name(uint32_t type)
 }
 
 bool vdc_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
-                           uint32_t *max_out)
+                       uint32_t *max_out)
 {
     const VdcMsgDesc *d = msg_desc(type);
     uint32_t extra = 0;
@@ -605,8 +605,8 @@ void vdc_config_init(VdcConfig *config)
 }
 
 VdcChardev *vdc_chardev_new(const VdcConfig *config,
-                                    const VdcFrontendOps *ops,
-                                    void *opaque, GError **errp)
+                            const VdcFrontendOps *ops,
+                            void *opaque, GError **errp)
 {
     VdcChardev *dev;
     unsigned i;
@@ -645,7 +645,7 @@ VdcChardev *vdc_chardev_new(const VdcConfig *config,
     dev->running = true;
     dev->host_caps = vdagent_compute_caps(&dev->config);
     dev->reader = vdc_reader_new(dev->config.max_message,
-                                     &vdagent_reader_ops, dev);
+                                 &vdagent_reader_ops, dev);
     dev->writer = vdc_writer_new();
     dev->deferred = g_byte_array_new();
     dev->stale_writers =
@@ -790,7 +790,7 @@ static void vdagent_feed(VdcChardev *dev, const uint8_t *buf, size_t len)
 }
 
 void vdc_chardev_write(VdcChardev *dev, const uint8_t *buf,
-                           size_t len)
+                       size_t len)
 {
     unsigned outer;
 
@@ -846,7 +846,7 @@ uint32_t vdc_chardev_host_caps(const VdcChardev *dev)
 }
 
 const uint32_t *vdc_chardev_guest_caps(const VdcChardev *dev,
-                                           size_t *n)
+                                       size_t *n)
 {
     *n = dev->n_guest_caps;
     return dev->guest_caps;
@@ -858,7 +858,7 @@ bool vdc_chardev_guest_has_cap(const VdcChardev *dev, unsigned cap)
 }
 
 void vdc_chardev_get_counters(const VdcChardev *dev,
-                                  VdcCounters *out)
+                              VdcCounters *out)
 {
     uint32_t t;
 

@@ -72,7 +72,7 @@ bool vdc_msg_size_ok(uint32_t type, uint32_t size, unsigned flags);
  * type.
  */
 bool vdc_msg_size_rule(uint32_t type, unsigned flags, uint32_t *min_out,
-                           uint32_t *max_out);
+                       uint32_t *max_out);
 
 /* Capability word helpers on an array of @n words. */
 static inline bool vdagent_caps_has(const uint32_t *caps, size_t n, unsigned cap)

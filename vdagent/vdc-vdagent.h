@@ -151,8 +151,8 @@ void vdc_config_init(VdcConfig *config);
  * The guest side starts closed.
  */
 VdcChardev *vdc_chardev_new(const VdcConfig *config,
-                                    const VdcFrontendOps *ops,
-                                    void *opaque, GError **errp);
+                            const VdcFrontendOps *ops,
+                            void *opaque, GError **errp);
 
 /* Free @dev.  NULL is a no-op.  Calls no frontend callback. */
 void vdc_chardev_free(VdcChardev *dev);
@@ -166,7 +166,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdcChardev, vdc_chardev_free)
  * outermost device call returns, in order, unless the port closes first.
  */
 void vdc_chardev_write(VdcChardev *dev, const uint8_t *buf,
-                           size_t len);
+                       size_t len);
 
 /* The guest side has room again: write what is queued. */
 void vdc_chardev_accept_input(VdcChardev *dev);
@@ -219,12 +219,12 @@ uint32_t vdc_chardev_host_caps(const VdcChardev *dev);
  * most VDC_MAX_CAPS_WORDS).
  */
 const uint32_t *vdc_chardev_guest_caps(const VdcChardev *dev,
-                                           size_t *n);
+                                       size_t *n);
 bool vdc_chardev_guest_has_cap(const VdcChardev *dev, unsigned cap);
 
 /* Fill @out with the device's counters. */
 void vdc_chardev_get_counters(const VdcChardev *dev,
-                                  VdcCounters *out);
+                              VdcCounters *out);
 
 /* Wire bytes queued for the guest and not yet written. */
 uint64_t vdc_chardev_pending_output(const VdcChardev *dev);
@@ -293,14 +293,14 @@ void vdc_chardev_reset(VdcChardev *dev);
  * holds "vdagent" / @instance_id.
  */
 bool vdc_chardev_register_migration(VdcChardev *dev,
-                                        VdcMigrationRegistry *reg,
-                                        uint32_t instance_id,
-                                        GError **errp);
+                                    VdcMigrationRegistry *reg,
+                                    uint32_t instance_id,
+                                    GError **errp);
 
 /* The clipboard peer's serial counters and pending guest requests. */
 void vdc_chardev_clipboard_state(const VdcChardev *dev,
-                                     uint32_t last_serial[3],
-                                     uint32_t cbpending[3]);
+                                 uint32_t last_serial[3],
+                                 uint32_t cbpending[3]);
 
 /* True while the pointer handler is the active (preferred) one. */
 bool vdc_chardev_mouse_active(const VdcChardev *dev);

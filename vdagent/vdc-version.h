@@ -26,8 +26,8 @@
 /* The version the embedding was compiled against. */
 #define VDC_CHARDEV_VERSION                                     \
     VDC_CHARDEV_VERSION_ENCODE(VDC_CHARDEV_VERSION_MAJOR,   \
-                                   VDC_CHARDEV_VERSION_MINOR,   \
-                                   VDC_CHARDEV_VERSION_MICRO)
+                               VDC_CHARDEV_VERSION_MINOR,   \
+                               VDC_CHARDEV_VERSION_MICRO)
 
 /*
  * The version of the library running, as VDC_CHARDEV_VERSION_ENCODE()

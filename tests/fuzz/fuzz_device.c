@@ -883,11 +883,11 @@ static void input_event(Fz *fz, uint8_t a, uint8_t b)
     case 0:
     case 1:
         vdc_input_send_abs(fz->router, a % 5, b & 1,
-                       (int32_t)v * (VDC_INPUT_ABS_MAX / 63));
+                           (int32_t)v * (VDC_INPUT_ABS_MAX / 63));
         break;
     case 2:
         vdc_input_send_btn(fz->router, a % 5, (v & 7) % VDC_INPUT_BUTTON__COUNT,
-                       b & 0x80);
+                           b & 0x80);
         break;
     default:
         vdc_input_event_sync(fz->router);
@@ -989,7 +989,7 @@ static void run_op(Fz *fz, uint8_t op)
         if (info && info->owner && info->owner != &fz->host &&
             info->owner != &fz->host2) {
             vdc_clipboard_hub_request(fz->hub, info,
-                                  ((a >> 2) & 7) % VDC_CLIPBOARD_TYPE__COUNT);
+                                      ((a >> 2) & 7) % VDC_CLIPBOARD_TYPE__COUNT);
         }
         break;
     }
@@ -1003,14 +1003,14 @@ static void run_op(Fz *fz, uint8_t op)
         a = take(fz);
         b = take(fz);
         vdc_input_send_abs(fz->router, a % 5, b & 1,
-                       (int32_t)(b >> 1) * (VDC_INPUT_ABS_MAX / 127));
+                           (int32_t)(b >> 1) * (VDC_INPUT_ABS_MAX / 127));
         vdc_input_event_sync(fz->router);
         break;
     case OP_BUTTON:
         a = take(fz);
         b = take(fz);
         vdc_input_send_btn(fz->router, a % 5, (b & 7) % VDC_INPUT_BUTTON__COUNT,
-                       b & 8);
+                           b & 8);
         vdc_input_event_sync(fz->router);
         break;
     case OP_HEADS: {
@@ -1085,7 +1085,7 @@ static bool load(VdcChardev *dev, const GByteArray *stream, GError **errp)
 {
     g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
     g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(stream->data,
-                                                               stream->len);
+                                                                      stream->len);
 
     CHECK(vdc_chardev_register_migration(dev, reg, 0, NULL), "register");
     return vdc_migration_load(reg, s, errp);

@@ -109,7 +109,7 @@ static void pump(Seed *s)
     GBytes *out = guest_agent_take_output(s->ga);
 
     vdc_chardev_write(s->dev, g_bytes_get_data(out, NULL),
-                          g_bytes_get_size(out));
+                      g_bytes_get_size(out));
     g_bytes_unref(out);
 }
 
