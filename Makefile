@@ -122,6 +122,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_migration_canonical.c \
               tests/check_vdagent_migration_offsets.c \
               tests/check_vdagent_migration_state.c \
+              tests/check_vdagent_state_blob.c \
               tests/check_vdagent_migration_output.c \
               tests/check_vdagent_migration_bad.c \
               tests/check_host_migrate.c tests/test-host.c \

@@ -14,9 +14,14 @@
  *   3. the clipboard both ways: our UI offers text on PRIMARY, and prints
  *      what the guest copies;
  *   4. pointer events through the router;
- *   5. a live migration in one process: pause, save every section to
- *      memory, build a new machine, load, resume on the same port.  The
- *      guest agent must not notice.
+ *   5. a live migration in one process, in a snapshot format of our own
+ *      (as an emulator with its own migration does): pause, put the
+ *      device's state (vdc_chardev_save_state(), one opaque blob) and our
+ *      UI's section into one buffer of ours, build a new machine, load;
+ *      the load's verdict is the check step: a first copy damaged on
+ *      purpose is refused, the source resumes, nothing is lost; the
+ *      second goes through and the new machine resumes on the same port.
+ *      The guest agent must not notice.
  * It ends when the agent closes the port (exit 0), or after 30 s (1).
  *
  * Build it against the installed library, and only so:
@@ -51,7 +56,10 @@ typedef struct Machine {
     VdcInputRouter *router;        /* ours: the device's pointer joins it */
     VdcClipboardPeer ui;           /* the emulator's UI as a clipboard peer */
     VdcChardev *dev;
-    VdcMigrationRegistry *reg;
+    VdcMigrationRegistry *reg;     /* our UI's section only */
+    /* What the UI printed last, per selection (held: compared, never
+       followed): a resumed hub replays its state, which is no new copy. */
+    VdcClipboardInfo *printed[VDC_CLIPBOARD_SELECTION__COUNT];
     /* The UI's migrated state: the selections it owns (its own section). */
     VdcClipboardSaved saved;
 } Machine;
@@ -238,6 +246,13 @@ static void ui_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
         vdc_clipboard_hub_request(m->hub, info, VDC_CLIPBOARD_TYPE_TEXT);
         return;
     }
+    if (m->printed[info->selection] == info) {
+        return;                         /* a replay on resume */
+    }
+    if (m->printed[info->selection]) {
+        vdc_clipboard_info_unref(m->printed[info->selection]);
+    }
+    m->printed[info->selection] = vdc_clipboard_info_ref(info);
     gsize len;
     const char *s = g_bytes_get_data(text->data, &len);
     printf("embed: guest copied (%s): %.*s\n",
@@ -320,9 +335,10 @@ static Machine *machine_new(Emu *e, GError **errp)
     config.clipboard_hub = m->hub;      /* borrowed: outlives the device */
     config.input_router = m->router;
     m->dev = vdc_chardev_new(&config, &port_ops, e, errp);
+    /* The device's state travels as a blob (step 5): only our UI's
+       section is registered here. */
     m->reg = vdc_migration_registry_new();
     if (!m->dev ||
-        !vdc_chardev_register_migration(m->dev, m->reg, 0, errp) ||
         !vdc_migration_register(m->reg, "embed-ui", 0, &vmstate_ui, m, errp)) {
         return NULL;                    /* (an example: no cleanup here) */
     }
@@ -332,6 +348,13 @@ static Machine *machine_new(Emu *e, GError **errp)
 /* Free in the reverse order: the device leaves the hub and router. */
 static void machine_free(Machine *m)
 {
+    unsigned s;
+
+    for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
+        if (m->printed[s]) {
+            vdc_clipboard_info_unref(m->printed[s]);
+        }
+    }
     vdc_migration_registry_free(m->reg);
     vdc_chardev_free(m->dev);
     vdc_clipboard_peer_unregister(&m->ui);
@@ -367,37 +390,146 @@ static void pointer_click(Machine *m, int32_t x, int32_t y)
            ms.x, ms.y, ms.display_id);
 }
 
+/*
+ * Our own snapshot format, as an emulator with its own migration has one:
+ * "EMBS", then two parts, each a be32 length and its bytes: the device's
+ * blob (opaque to us) and our UI's stream.
+ */
+static void put_part(GByteArray *snap, const uint8_t *p, size_t len)
+{
+    uint8_t be[4] = { len >> 24, len >> 16, len >> 8, len };
+
+    g_byte_array_append(snap, be, 4);
+    g_byte_array_append(snap, p, len);
+}
+
+static bool get_part(const GByteArray *snap, size_t *off,
+                     const uint8_t **p, size_t *len)
+{
+    const uint8_t *b = snap->data + *off;
+
+    if (snap->len - *off < 4) {
+        return false;
+    }
+    *len = (size_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+    if (snap->len - *off - 4 < *len) {
+        return false;
+    }
+    *p = b + 4;
+    *off += 4 + *len;
+    return true;
+}
+
+static GByteArray *snapshot_save(Machine *m, GError **errp)
+{
+    g_autoptr(VdcMigrationStream) dev = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) ui = vdc_migration_stream_new_buffer();
+    GByteArray *snap;
+    const uint8_t *p;
+    size_t len;
+
+    /* The device must be stopped: it says so otherwise. */
+    if (!vdc_chardev_save_state(m->dev, dev, errp) ||
+        !vdc_migration_save(m->reg, ui, errp)) {
+        return NULL;
+    }
+    snap = g_byte_array_new();
+    g_byte_array_append(snap, (const uint8_t *)"EMBS", 4);
+    p = vdc_migration_stream_data(dev, &len);
+    put_part(snap, p, len);
+    p = vdc_migration_stream_data(ui, &len);
+    put_part(snap, p, len);
+    return snap;
+}
+
+/* The destination's load; its result is the verdict the source waits for. */
+static bool snapshot_load(Machine *m, const GByteArray *snap, GError **errp)
+{
+    g_autoptr(VdcMigrationStream) dev = NULL;
+    g_autoptr(VdcMigrationStream) ui = NULL;
+    const uint8_t *p;
+    size_t len, off = 4;
+
+    if (snap->len < 4 || memcmp(snap->data, "EMBS", 4) != 0 ||
+        !get_part(snap, &off, &p, &len)) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                    "not one of our snapshots");
+        return false;
+    }
+    /* Checks every byte; on any error the device is fresh again. */
+    dev = vdc_migration_stream_new_reader(p, len);
+    if (!vdc_chardev_load_state(m->dev, dev, errp)) {
+        return false;
+    }
+    if (!get_part(snap, &off, &p, &len)) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                    "snapshot cut short");
+        return false;
+    }
+    ui = vdc_migration_stream_new_reader(p, len);
+    return vdc_migration_load(m->reg, ui, errp);
+}
+
+/* Build a destination machine and load @snap into it; NULL if refused. */
+static Machine *destination(Emu *e, const GByteArray *snap, GError **errp)
+{
+    Machine *dst = machine_new(e, errp);
+
+    if (!dst) {
+        return NULL;
+    }
+    /* Stopped until the load has succeeded (an incoming VM). */
+    machine_set_running(dst, false);
+    if (!snapshot_load(dst, snap, errp)) {
+        machine_free(dst);
+        return NULL;
+    }
+    return dst;
+}
+
 static gboolean migrate_now(gpointer opaque)
 {
     Emu *e = opaque;
     Machine *src = e->m, *dst;
     g_autoptr(GError) err = NULL;
-    g_autoptr(VdcMigrationStream) out = vdc_migration_stream_new_buffer();
-    g_autoptr(VdcMigrationStream) in = NULL;
-    const uint8_t *data;
-    size_t len;
+    g_autoptr(GByteArray) snap = NULL;
+    g_autoptr(GByteArray) damaged = NULL;
 
     pointer_click(src, VDC_INPUT_ABS_MAX / 2, VDC_INPUT_ABS_MAX / 4);
 
     /* Source: pause (nothing more reaches the guest), save everything. */
     machine_set_running(src, false);
-    if (!vdc_migration_save(src->reg, out, &err)) {
+    snap = snapshot_save(src, &err);
+    if (!snap) {
         goto fail;
     }
-    data = vdc_migration_stream_data(out, &len);
 
-    /* Destination: a new machine, stopped until the load has succeeded. */
-    dst = machine_new(e, &err);
+    /*
+     * The check step.  A copy damaged on the way (one byte of the
+     * device's blob) is refused by the destination: the source, stopped
+     * and unchanged until the verdict, simply runs on.
+     */
+    damaged = g_byte_array_sized_new(snap->len);
+    g_byte_array_append(damaged, snap->data, snap->len);
+    damaged->data[4 + 4 + 9] ^= 0xff;      /* the blob's section id */
+    dst = destination(e, damaged, &err);
+    if (dst) {
+        printf("embed: a damaged snapshot loaded\n");
+        e->status = 1;
+        g_main_loop_quit(e->loop);
+        return G_SOURCE_REMOVE;
+    }
+    printf("embed: the destination refused a damaged copy, the source "
+           "resumes\n");
+    g_clear_error(&err);
+    machine_set_running(src, true);
+    machine_set_running(src, false);        /* and tries again */
+
+    dst = destination(e, snap, &err);
     if (!dst) {
-        goto fail;
+        goto fail;                  /* a real source would resume here */
     }
-    machine_set_running(dst, false);
-    in = vdc_migration_stream_new_reader(data, len);
-    if (!vdc_migration_load(dst->reg, in, &err)) {
-        /* The device is fresh again; a real source would resume. */
-        machine_free(dst);
-        goto fail;
-    }
+    /* The verdict was yes: the source lets go. */
     /* Our own peer takes back its selections once everything loaded. */
     vdc_clipboard_saved_restore(&dst->saved, dst->hub, &dst->ui);
 
@@ -407,7 +539,8 @@ static gboolean migrate_now(gpointer opaque)
     vdc_chardev_set_guest_open(dst->dev, true);
     machine_set_running(dst, true);
     port_watch_input(e);            /* the loaded device's own room */
-    printf("embed: migrated (%zu bytes of state), the session goes on\n", len);
+    printf("embed: migrated (%u bytes of state), the session goes on\n",
+           snap->len);
     fflush(stdout);
     return G_SOURCE_REMOVE;
 

@@ -144,6 +144,7 @@ embed: guest agent ready, caps 0x00038de7
 embed: host offers (primary): $host_text
 embed: guest copied (clipboard): Hello from the guest
 embed: pointer clicked at $(echo "$xy" | tr ' ' ,) on head 0
+embed: the destination refused a damaged copy, the source resumes
 embed: migrated (N bytes of state), the session goes on
 embed: guest copied (clipboard): Second copy, after the migration
 embed: the guest closed the port (N bytes in, N out, 2 copies seen)

@@ -43,6 +43,7 @@ static const struct {
     { "vdagent-migration-canonical", vdagent_migration_canonical_suite },
     { "vdagent-migration-offsets", vdagent_migration_offsets_suite },
     { "vdagent-migration-state", vdagent_migration_state_suite },
+    { "vdagent-state-blob", vdagent_state_blob_suite },
     { "vdagent-migration-output", vdagent_migration_output_suite },
     { "vdagent-migration-bad", vdagent_migration_bad_suite },
     { "vdagent-migration-reachable", vdagent_migration_reachable_suite },

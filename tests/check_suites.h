@@ -47,6 +47,7 @@ Suite *qmp_commands_suite(void);
 Suite *vdagent_migration_canonical_suite(void);
 Suite *vdagent_migration_offsets_suite(void);
 Suite *vdagent_migration_state_suite(void);
+Suite *vdagent_state_blob_suite(void);
 Suite *vdagent_migration_output_suite(void);
 Suite *vdagent_migration_bad_suite(void);
 Suite *host_migrate_suite(void);

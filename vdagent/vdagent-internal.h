@@ -93,6 +93,7 @@ struct VdcChardev {
     VdcCounters counters;        /* msgs_out: of retired writers */
 
     VdcSaved saved;              /* migration scratch (vdagent-vmstate.c) */
+    uint64_t state_loads;        /* loads committed (vdagent_post_load()) */
 };
 
 extern const VdcVMStateDescription vdc_vmstate_vdagent;

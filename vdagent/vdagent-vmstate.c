@@ -661,6 +661,7 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
     dev->assume_announced = saved->host_announced;
     /* Answered when the device next runs: nothing goes to the guest now. */
     dev->resolve_pending = true;
+    dev->state_loads++;
     vdc_saved_clear(saved);
     return true;
 }
@@ -713,4 +714,52 @@ bool vdc_chardev_register_migration(VdcChardev *dev,
     g_return_val_if_fail(dev != NULL && reg != NULL, false);
     return vdc_migration_register(reg, "vdagent", instance_id, &vdc_vmstate_vdagent,
                                   &dev->saved, errp);
+}
+
+/* ---- the state as one blob ---------------------------------------------- */
+
+bool vdc_chardev_save_state(VdcChardev *dev, VdcMigrationStream *out,
+                            GError **errp)
+{
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+
+    g_return_val_if_fail(dev != NULL && out != NULL, false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(out), false);
+
+    if (dev->running) {
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                    "vdagent: the device runs: stop it "
+                    "(vdc_chardev_set_running(false)) before saving its "
+                    "state");
+        return false;
+    }
+    return vdc_chardev_register_migration(dev, reg, 0, errp) &&
+           vdc_migration_save(reg, out, errp) &&
+           vdc_migration_stream_flush(out, errp);
+}
+
+bool vdc_chardev_load_state(VdcChardev *dev, VdcMigrationStream *in,
+                            GError **errp)
+{
+    g_autoptr(VdcMigrationRegistry) reg = vdc_migration_registry_new();
+    uint64_t loads = dev->state_loads;
+
+    g_return_val_if_fail(dev != NULL && in != NULL, false);
+    g_return_val_if_fail(!vdc_migration_stream_is_sink(in), false);
+
+    if (!vdc_chardev_register_migration(dev, reg, 0, errp)) {
+        return false;
+    }
+    if (!vdc_migration_load(reg, in, errp)) {
+        g_prefix_error(errp, "device state: ");
+        return false;               /* the section's hooks reset the device */
+    }
+    if (dev->state_loads == loads) {
+        /* A well-formed container without the device's section. */
+        vdc_chardev_reset(dev);
+        g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                    "device state: the stream holds no \"vdagent\" section");
+        return false;
+    }
+    return true;
 }

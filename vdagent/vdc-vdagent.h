@@ -297,6 +297,47 @@ bool vdc_chardev_register_migration(VdcChardev *dev,
                                     uint32_t instance_id,
                                     GError **errp);
 
+/*
+ * The device's whole state as one blob, for an embedding whose migration
+ * or snapshot has a format of its own (QEMU's vmstate as an opaque
+ * buffer, a VMM's snapshot file).  The blob is self-describing and
+ * versioned: a QEVM container (magic, stream version 3) holding the
+ * "vdagent" section of vdc_chardev_register_migration() as instance 0,
+ * EOF, and the JSON vmdesc naming every field, as
+ * vdc_migration_save() writes it; analyze-migration.py reads it.  It
+ * holds the device's state only: peers of the hub (the embedding's UI)
+ * save their own selections (vdc-clipboard-vmstate.h).
+ *
+ * vdc_chardev_save_state(): the device must be stopped
+ * (vdc_chardev_set_running(false): nothing more reaches the guest) and
+ * stays so, whole, whatever the outcome.  @out is a buffer
+ * (vdc_migration_stream_new_buffer()) or an fd
+ * (vdc_migration_stream_new_fd(), flushed here).  False with @errp set
+ * when the device runs, when its queued output is above the saver's
+ * bound (vdc_chardev_register_migration()) or on a write error.
+ *
+ * vdc_chardev_load_state(): loads a blob into @dev, which should be new
+ * and stopped, with the source's config (an incoming VM).  It reads
+ * exactly the blob (an fd source no further than its end: what follows
+ * is the caller's), checks every byte and every value against the
+ * device's own limits before anything changes, and on any error (not a
+ * blob, a version too new, truncation at any byte, a value out of range,
+ * a section other than the device's, no device state at all) returns
+ * false with @errp saying why and where, the device left fresh as a new
+ * one.  On success the guest's next port open continues the session and
+ * nothing is sent until the device runs.
+ *
+ * The check step (vhost-user's CHECK_DEVICE_STATE): the result of
+ * vdc_chardev_load_state() on the destination is the verdict the source
+ * waits for before it lets go.  Until then the source keeps its device
+ * stopped and unchanged; on failure vdc_chardev_set_running(true) resumes
+ * it with nothing lost (the guest never noticed), on success it is freed.
+ */
+bool vdc_chardev_save_state(VdcChardev *dev, VdcMigrationStream *out,
+                            GError **errp);
+bool vdc_chardev_load_state(VdcChardev *dev, VdcMigrationStream *in,
+                            GError **errp);
+
 /* The clipboard peer's serial counters and pending guest requests. */
 void vdc_chardev_clipboard_state(const VdcChardev *dev,
                                  uint32_t last_serial[3],
