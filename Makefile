@@ -48,6 +48,8 @@ DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
               libpixman-1-dev libjson-c-dev
 # glib-networking: GIO's TLS backend (the migration channel's TLS).
 DEPS_BUILD += glib-networking
+# libgtk-3-dev: the host program's --desktop-clipboard (not the library).
+DEPS_BUILD += libgtk-3-dev
 DEPS_TEST := check clang libclang-rt-14-dev valgrind gnutls-bin \
              spice-vdagent xvfb xdotool xclip dbus
 # check-vm: QEMU (TCG) and the guest image's tools.
@@ -67,6 +69,11 @@ TEST_CFLAGS = $(call lazy,TEST_CFLAGS,$(PKG_CONFIG) --cflags $(TEST_PKGS))
 TEST_LIBS = $(call lazy,TEST_LIBS,$(PKG_CONFIG) --libs $(TEST_PKGS))
 GIO_CFLAGS = $(call lazy,GIO_CFLAGS,$(PKG_CONFIG) --cflags $(GIO_PKGS))
 GIO_LIBS = $(call lazy,GIO_LIBS,$(PKG_CONFIG) --libs $(GIO_PKGS))
+# Only the host program's desktop clipboard (host/desktop-clipboard.c)
+# uses GTK: not the library, not the Check suites.
+GTK_PKGS := gtk+-3.0
+GTK_CFLAGS = $(call lazy,GTK_CFLAGS,$(PKG_CONFIG) --cflags $(GTK_PKGS))
+GTK_LIBS = $(call lazy,GTK_LIBS,$(PKG_CONFIG) --libs $(GTK_PKGS))
 
 WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
             -Wold-style-definition -Wvla -Wwrite-strings -Wformat=2 \
@@ -138,7 +145,8 @@ FUZZ_TARGETS := reader loader device
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
-             host/migrate.c host/host.c host/qmp.c host/tls.c
+             host/migrate.c host/host.c host/qmp.c host/tls.c \
+             host/desktop-clipboard.c
 # The host program's parts the Check suites test directly: the QMP
 # protocol and the commands' arguments, the migration entry points over
 # the bottom host.c, and the guest transport (the seam suite).
@@ -190,6 +198,7 @@ $(O)/obj/%.o: %.c
 
 $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
 $(O)/obj/host/tls.o: XCFLAGS = $(GIO_CFLAGS)
+$(O)/obj/host/desktop-clipboard.o: XCFLAGS = $(GTK_CFLAGS)
 $(O)/obj/tests/tools/tls-peer.o: XCFLAGS = $(GIO_CFLAGS)
 
 $(LIB): $(LIB_OBJS)
@@ -199,7 +208,7 @@ $(LIB): $(LIB_OBJS)
 $(HOST_BIN): $(call obj,$(HOST_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GIO_LIBS) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK_LIBS) $(GIO_LIBS) $(PKG_LIBS) -lm
 
 $(SIM_BIN): $(call obj,$(SIM_SRCS) $(TEST_SUPPORT_SRCS))
 	@mkdir -p $(dir $@)

@@ -146,8 +146,11 @@ const char *host_clipboard_owner_name(const HostClipboardPeer *p,
     if (!info || !info->owner) {
         return NULL;
     }
-    /* The only other peer is the device's: the guest agent. */
-    return info->owner == &p->peer ? "host" : "guest";
+    if (info->owner == &p->peer) {
+        return "host";
+    }
+    /* The host desktop's (--desktop-clipboard), else the guest agent's. */
+    return strcmp(info->owner->name, "desktop") == 0 ? "desktop" : "guest";
 }
 
 /* A hub notification, for one waiting clipboard-get. */

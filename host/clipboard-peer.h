@@ -64,8 +64,8 @@ void host_clipboard_peer_get(HostClipboardPeer *p, QmpRequest *req,
 /* clipboard-release: give up @sel if the host owns it (else no-op). */
 void host_clipboard_peer_release(HostClipboardPeer *p, VdcClipboardSelection sel);
 
-/* Who owns @info (borrowed; may be NULL): "host", "guest", or NULL for
- * nobody. */
+/* Who owns @info (borrowed; may be NULL): "host", "desktop" (the host
+ * desktop, --desktop-clipboard), "guest", or NULL for nobody. */
 const char *host_clipboard_owner_name(const HostClipboardPeer *p,
                                       const VdcClipboardInfo *info);
 

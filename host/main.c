@@ -8,6 +8,7 @@
 
 #include "host/clipboard-peer.h"
 #include "host/commands.h"
+#include "host/desktop-clipboard.h"
 #include "host/guest.h"
 #include "host/host.h"
 #include "host/migrate.h"
@@ -25,8 +26,11 @@ static const char usage[] =
     "                    [--qmp unix:PATH] [--mouse on|off] [--clipboard on|off]\n"
     "                    [--head WxH[+X+Y]]... [--max-message BYTES]\n"
     "                    [--incoming URI] [--tls-creds DIR [--tls-authz NAME]]\n"
-    "                    [--verbose]\n"
+    "                    [--desktop-clipboard on|off] [--verbose]\n"
     "\n"
+    "  --desktop-clipboard on  the host desktop's clipboard (CLIPBOARD and\n"
+    "                       PRIMARY) shared with the guest, through GTK on\n"
+    "                       $DISPLAY or $WAYLAND_DISPLAY (default off)\n"
     "  --max-message BYTES  largest guest message, 4096..4294967295\n"
     "                       (default 268435456); the agent is told BYTES - 8\n"
     "                       as its clipboard limit, at most 2147483647 (a\n"
@@ -48,6 +52,7 @@ typedef struct HostMain {
     Host host;
     HostGuest *guest;
     HostClipboardPeer *peer;
+    HostDesktopClipboard *desktop;
     VdcMigrationRegistry *reg;
     HostMigration *mig;
     QmpServer *qmp;
@@ -61,6 +66,7 @@ typedef struct HostMain {
     char *tls_creds;
     char *tls_authz;
     HostTlsCreds *tls;
+    bool desktop_clipboard;
     bool verbose;
 } HostMain;
 
@@ -146,7 +152,8 @@ static int parse_args(HostMain *m, int argc, char **argv)
             strcmp(a, "--mouse") != 0 && strcmp(a, "--clipboard") != 0 &&
             strcmp(a, "--head") != 0 && strcmp(a, "--max-message") != 0 &&
             strcmp(a, "--incoming") != 0 && strcmp(a, "--tls-creds") != 0 &&
-            strcmp(a, "--tls-authz") != 0) {
+            strcmp(a, "--tls-authz") != 0 &&
+            strcmp(a, "--desktop-clipboard") != 0) {
             return usage_error("unknown option '%s'", a);
         }
         if (!v) {
@@ -169,6 +176,11 @@ static int parse_args(HostMain *m, int argc, char **argv)
         } else if (strcmp(a, "--clipboard") == 0) {
             if (!parse_onoff(a, v, &m->config.clipboard)) {
                 return usage_error("--clipboard expects on or off, not '%s'", v);
+            }
+        } else if (strcmp(a, "--desktop-clipboard") == 0) {
+            if (!parse_onoff(a, v, &m->desktop_clipboard)) {
+                return usage_error("--desktop-clipboard expects on or off, "
+                                   "not '%s'", v);
             }
         } else if (strcmp(a, "--head") == 0) {
             if (m->config.n_heads >= VDC_MAX_HEADS ||
@@ -312,6 +324,15 @@ int main(int argc, char **argv)
         return 1;
     }
     m->peer = host_clipboard_peer_new(h);
+    if (m->desktop_clipboard) {
+        m->desktop = host_desktop_clipboard_new(h, &err);
+        if (!m->desktop) {
+            fprintf(stderr, "vdagent-host: --desktop-clipboard on: %s\n",
+                    err->message);
+            g_clear_error(&err);
+            exit_status = 1;
+        }
+    }
     m->reg = vdc_migration_registry_new();
     m->mig = host_migration_new(h, m->reg, &mig_ops, m, &err);
     if (!m->mig) {
@@ -372,6 +393,7 @@ int main(int argc, char **argv)
     host_fail_waiting(h, "vdagent-host is quitting");
     host_guest_close(m->guest);
     /* No more notifications to us, then the device, then the socket. */
+    host_desktop_clipboard_free(m->desktop);
     host_clipboard_peer_free(m->peer);
     host_migration_free(m->mig);
     host_tls_creds_free(m->tls);
