@@ -1,0 +1,474 @@
+#!/usr/bin/env bash
+# tests/desktop-clipboard.sh [BUILD_DIR]: `vdagent-host --desktop-clipboard
+# on` (issue 13) with an Xvfb as the host's desktop and xclip as the
+# desktop application.
+#
+#   cli     the option without a display (no $DISPLAY / $WAYLAND_DISPLAY,
+#           a display that does not open) fails at start, naming them
+#   sim     against the scripted guest agent (BUILD_DIR/sim-agent): desktop
+#           -> guest and guest -> desktop for ASCII, UTF-8, 16 MiB text and
+#           a PNG image, CLIPBOARD and PRIMARY; QMP clipboard-set on the
+#           desktop; 20 alternating copies each way, every grab counted
+#           exactly once (the host's trace and query-vdagent's counters);
+#           a desktop paste the guest never answers comes back empty; a
+#           paused VM; the desktop owner (xclip) exiting; the host quitting
+#   real    against the real Linux agent (spice-vdagentd + spice-vdagent on
+#           its own Xvfb, the recipe of tests/real-agent.sh): the same
+#           matrix both ways, and 20 alternating copies
+#
+# One TAP-like line per scenario group, then a summary; exit 0 only when
+# all passed.  Every process is ended by PID; every wait is bounded; a
+# watchdog bounds the run (DESKTOP_BUDGET seconds, default 120).  Logs are
+# kept on failure.  Without Xvfb/xclip (or, for "real", the guest agent)
+# it fails, or prints SKIP and exits 0 when ALLOW_SKIP=1.
+# DESKTOP_ONLY="cli sim real" selects groups.
+set -u
+export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
+
+B=${1:-build}
+B=$(cd "$B" 2>/dev/null && pwd) || { echo "usage: $0 [BUILD_DIR]" >&2; exit 2; }
+for f in "$B/vdagent-host" "$B/vdctl" "$B/sim-agent"; do
+    [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
+done
+PATH=$PATH:/usr/sbin
+ONLY=${DESKTOP_ONLY:-cli sim real}
+skip_or_fail() { # WHAT
+    echo "##################################################################"
+    echo "# desktop-clipboard: MISSING $1"
+    echo "# install: apt-get install xvfb xclip spice-vdagent dbus"
+    echo "##################################################################"
+    if [ "${ALLOW_SKIP:-0}" = 1 ]; then
+        echo "1..0 # SKIP $1"
+        exit 0
+    fi
+    exit 1
+}
+for t in Xvfb xclip; do
+    command -v "$t" >/dev/null 2>&1 || skip_or_fail "the desktop's programs ($t)"
+done
+case " $ONLY " in *" real "*)
+    for t in spice-vdagentd spice-vdagent dbus-daemon; do
+        command -v "$t" >/dev/null 2>&1 || skip_or_fail "the real guest agent ($t)"
+    done
+esac
+
+export VDCTL_TIMEOUT=20
+BUDGET=${DESKTOP_BUDGET:-120}
+START=$SECONDS
+exec 3>&1
+W=$(mktemp -d /tmp/vdagent-desktop.XXXXXX)
+# Private copies: other builds may relink build/ while we run.
+cp "$B/vdagent-host" "$B/vdctl" "$B/sim-agent" "$W/" || exit 2
+HOST=$W/vdagent-host CTL=$W/vdctl SIM=$W/sim-agent
+PNG=$(cd "$(dirname "$0")" && pwd)/data/desktop-clipboard.png
+PASSED=0 FAILED=0 CURRENT='' REASONS='' INTERRUPTED=0 WATCHDOG=''
+declare -A PID=()
+PIDS=()
+D=
+
+# ---- cleanup --------------------------------------------------------------
+
+reap() { # PID: wait up to 3 s for it, then KILL
+    local p=$1 i
+    for ((i = 0; i < 60; i++)); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+}
+stop() { # NAME [SIGNAL]
+    local p=${PID[$1]:-}
+    [ -n "$p" ] || return 0
+    kill "-${2:-TERM}" "$p" 2>/dev/null
+    reap "$p"
+    unset "PID[$1]"
+}
+stop_all() { # every process started, newest first
+    local i p
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        p=${PIDS[i]}
+        kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null && reap "$p"
+    done
+    PIDS=()
+    PID=()
+}
+cleanup() {
+    trap - EXIT INT TERM
+    stop_all
+    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null && wait "$WATCHDOG" 2>/dev/null
+    if [ "$FAILED" = 0 ] && [ "$INTERRUPTED" = 0 ]; then
+        rm -rf "$W"
+    else
+        find "$W" ! -type d ! -name '*.log' -delete 2>/dev/null
+        echo "# logs kept in $W" >&3
+    fi
+}
+on_signal() {
+    INTERRUPTED=1
+    if [ -n "$CURRENT" ]; then
+        echo "not ok - $CURRENT: interrupted (time budget or signal)" >&3
+        FAILED=$((FAILED + 1))
+    fi
+    echo "# interrupted after $((SECONDS - START)) s: $PASSED passed, $FAILED failed" >&3
+    exit 130
+}
+trap cleanup EXIT
+trap on_signal INT TERM
+(   # the watchdog: TERMs the script after BUDGET s
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+    sleep "$BUDGET" &
+    sp=$!
+    wait "$sp" && kill -TERM $$
+) </dev/null >/dev/null 2>&1 3>&- &
+WATCHDOG=$!
+
+# ---- helpers ----------------------------------------------------------------
+
+note() { printf '# %s\n' "$*" >&3; }
+bad() { REASONS+="${REASONS:+; }$*"; printf '# FAIL: %s\n' "$*" >&3; }
+
+start() { # NAME CMD...: CMD in the background, output in D/NAME.log
+    local name=$1
+    shift
+    "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
+    PID[$name]=$!
+    PIDS+=("$!")
+}
+alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
+wait_for() { # SECS CMD...: poll CMD every 50 ms
+    local end=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $end ] && return 1
+        sleep 0.05
+    done
+}
+exit_status() { # NAME SECS: its exit status once it exits, 255 on timeout
+    local p=${PID[$1]} end=$((SECONDS + $2))
+    while kill -0 "$p" 2>/dev/null; do
+        [ $SECONDS -ge $end ] && return 255
+        sleep 0.05
+    done
+    wait "$p" 2>/dev/null
+}
+
+qmp() { "$CTL" qmp "unix:$D/host.qmp" "$1"; }
+ctl() { "$CTL" line "unix:$D/guest.ctl" "$1"; }
+field() { # JSON KEY: a string or number value (crude)
+    sed -n "s/.*\"$2\":\(\"[^\"]*\"\|-\?[0-9][0-9]*\|true\|false\|null\).*/\1/p" <<<"$1" | tr -d '"'
+}
+# The host's trace: how many times a "desktop: ..." line appeared.
+count() { grep -c -- "desktop: $1" "$D/host.log"; }
+count_gt() { [ "$(count "$1")" -gt "$2" ]; }
+# query-vdagent's message counters: "in"/"out" clipboard-grab
+grabs_msg() { # in|out
+    qmp '{"execute":"query-vdagent"}' |
+        sed -n "s/.*\"$1\":{\([^}]*\)}.*/\1/p" | tr ',' '\n' |
+        sed -n 's/^"clipboard-grab":\([0-9]*\)$/\1/p' | grep . || echo 0
+}
+owner_is() { # SEL OWNER: clipboard-query names OWNER (null: nobody)
+    [ "$(field "$(qmp "{\"execute\":\"clipboard-query\",\"arguments\":{\"selection\":\"$1\"}}")" owner)" = "$2" ]
+}
+mime() { case $1 in text) echo UTF8_STRING;; png) echo image/png;; esac; }
+
+# The host's desktop.
+hx() { DISPLAY=$HD timeout 10 "$@"; }
+d_paste() { # SEL [TYPE]: what a desktop application pastes
+    hx xclip -o -selection "$1" -t "$(mime "${2:-text}")" 2>>"$D/xclip.log"
+}
+NCOPY=0
+d_copy() { # SEL FILE [TYPE]: a desktop application owns SEL with FILE
+    local n=dcopy$((NCOPY += 1))
+    LAST_COPY=$n
+    DISPLAY=$HD start "$n" xclip -i -quiet -selection "$1" -t "$(mime "${3:-text}")" "$2"
+}
+LETTERS=abcdefghijklmnopqrstuvwxyz
+pattern() { # N: the bytes of sim-agent's copy-bytes N (text)
+    local u="" i
+    for ((i = 0; i < 26; i++)); do u+=${LETTERS:$(((i * 7 + 3) % 26)):1}; done
+    yes "$u" | tr -d '\n' | head -c "$1"
+}
+same() { cmp -s "$1" "$2"; }
+size() { wc -c <"$1"; }
+
+start_host() { # ARGS...: a host with the desktop peer on HD, control host.qmp
+    DISPLAY=$HD start host "$HOST" --qmp "unix:$D/host.qmp" --verbose \
+        --desktop-clipboard on "$@"
+    wait_for 5 test -S "$D/host.qmp" ||
+        { bad "vdagent-host did not start: $(tail -3 "$D/host.log")"; return 1; }
+}
+start_xvfb() { # NAME VAR: an Xvfb, its display (":N") in VAR
+    : >"$D/$1.display"
+    Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$D/$1.display" \
+        </dev/null >>"$D/$1.log" 2>&1 &
+    PID[$1]=$!
+    PIDS+=("$!")
+    wait_for 10 grep -q '^[0-9][0-9]*$' "$D/$1.display" ||
+        { bad "Xvfb gave no display number: $(tail -3 "$D/$1.log")"; return 1; }
+    printf -v "$2" ':%s' "$(head -1 "$D/$1.display")"
+}
+
+# ---- the guest side, as seen through one of two guests ----------------------
+# sim: the guest's clipboard is sim-agent's (copy-base64 / paste);
+# real: an X client on the guest's Xvfb (xclip on GX).
+
+g_copy() { # SEL FILE [TYPE]
+    local type=${3:-text}
+    case $GUEST in
+    sim)
+        if [ "$2" = "$D/big" ]; then    # too long for a command line
+            ctl "copy-bytes $1 $(size "$2")" >/dev/null
+        else
+            ctl "copy-base64 $1 $type $(base64 -w0 "$2")" >/dev/null
+        fi ;;
+    real) DISPLAY=$GX start "gcopy$((NCOPY += 1))" xclip -i -quiet -selection "$1" \
+              -t "$(mime "$type")" "$2" ;;
+    esac
+}
+g_paste() { # SEL TYPE OUT: what the guest pastes, into OUT
+    case $GUEST in
+    sim)
+        "$CTL" line "unix:$D/guest.ctl" "paste $1 $2" >"$D/paste.out" 2>&1 || return 1
+        [ "$(head -c 3 "$D/paste.out")" = "ok " ] || return 1
+        cut -d' ' -f3 "$D/paste.out" | base64 -d >"$3" 2>/dev/null
+        ;;
+    real)
+        DISPLAY=$GX timeout 20 xclip -o -selection "$1" -t "$(mime "$2")" >"$3" 2>>"$D/xclip.log"
+        ;;
+    esac
+}
+g_paste_is() { g_paste "$1" "$2" "$D/g.got" && same "$D/g.got" "$3"; }
+g_sees_host() { # SEL: the guest's SEL is the host's
+    case $GUEST in
+    sim) ctl "owner $1" | grep -q '^ok host' ;;
+    real) true ;;
+    esac
+}
+
+# Desktop -> guest: a desktop copy of FILE reaches a guest paste.
+d2g() { # SEL FILE [TYPE]
+    local sel=$1 file=$2 type=${3:-text} n out
+    n=$(count "grab $sel from the desktop")
+    out=$(grabs_msg out)
+    d_copy "$sel" "$file" "$type"
+    wait_for 5 count_gt "grab $sel from the desktop" "$n" ||
+        { bad "d2g $sel $type: the host never saw the desktop copy"; return 1; }
+    wait_for 5 eval '[ "$(grabs_msg out)" -gt "$out" ]' ||
+        { bad "d2g $sel $type: no grab sent to the guest"; return 1; }
+    wait_for 5 g_sees_host "$sel" || { bad "d2g $sel $type: the guest never saw the grab"; return 1; }
+    # the real agent takes its X selection a moment after the GRAB
+    wait_for 15 g_paste_is "$sel" "$type" "$file" || {
+        g_paste "$sel" "$type" "$D/g.got"
+        bad "d2g $sel $type: the guest pasted $(size "$D/g.got") bytes, not the $(size "$file") copied"
+        return 1
+    }
+    note "desktop->guest $sel $type: $(size "$file") bytes"
+}
+# Guest -> desktop: a guest copy of FILE reaches a desktop paste.
+g2d() { # SEL FILE [TYPE]
+    local sel=$1 file=$2 type=${3:-text} n
+    n=$(count "offer $sel on the desktop")
+    g_copy "$sel" "$file" "$type"
+    wait_for 10 count_gt "offer $sel on the desktop" "$n" ||
+        { bad "g2d $sel $type: the desktop was never offered the guest's copy"; return 1; }
+    d_paste "$sel" "$type" >"$D/d.got"
+    same "$D/d.got" "$file" ||
+        { bad "g2d $sel $type: the desktop pasted $(size "$D/d.got") bytes, not the $(size "$file") copied"; return 1; }
+    note "guest->desktop $sel $type: $(size "$file") bytes"
+}
+
+# Texts and the image, both ways, both selections.
+matrix() {
+    printf '%s' "Hello from the desktop" >"$D/ascii"
+    printf '%s' "héllo wörld ✓ — ünïcödé 日本語" >"$D/utf8"
+    printf '%s' "primary: ñandú ✓" >"$D/utf8p"
+    printf '%s' "plain primary" >"$D/asciip"
+    pattern $((16 * 1024 * 1024)) >"$D/big"
+    d2g clipboard "$D/ascii"
+    d2g clipboard "$D/utf8"
+    d2g primary "$D/asciip"
+    d2g primary "$D/utf8p"
+    d2g clipboard "$PNG" png
+    d2g clipboard "$D/big"
+    g2d clipboard "$D/ascii"
+    g2d clipboard "$D/utf8"
+    g2d primary "$D/asciip"
+    g2d primary "$D/utf8p"
+    g2d clipboard "$PNG" png
+    g2d clipboard "$D/big"
+}
+
+# 20 alternating copies: each desktop copy one grab to the guest, each
+# guest copy one offer on the desktop, nothing more (no echo, no ping-pong).
+alternate() {
+    local i g0 o0 own0 in0 out0 t
+    g0=$(count "grab clipboard from the desktop")
+    o0=$(count "offer clipboard on the desktop")
+    own0=$(count "clipboard changed owner: our own")
+    in0=$(grabs_msg in) out0=$(grabs_msg out)
+    for ((i = 1; i <= 20; i++)); do
+        printf 'desktop copy %d' "$i" >"$D/alt.d"
+        d2g clipboard "$D/alt.d" >/dev/null 3>&1 || { bad "round $i: desktop->guest"; return 1; }
+        printf 'guest copy %d ✓' "$i" >"$D/alt.g"
+        g2d clipboard "$D/alt.g" >/dev/null 3>&1 || { bad "round $i: guest->desktop"; return 1; }
+    done
+    sleep 0.5                   # anything late would show now
+    t="grabs $(($(count "grab clipboard from the desktop") - g0))"
+    t+=" offers $(($(count "offer clipboard on the desktop") - o0))"
+    t+=" own-changes $(($(count "clipboard changed owner: our own") - own0))"
+    t+=" GRAB-out $(($(grabs_msg out) - out0)) GRAB-in $(($(grabs_msg in) - in0))"
+    note "20 rounds: $t"
+    [ "$t" = "grabs 20 offers 20 own-changes 20 GRAB-out 20 GRAB-in 20" ] ||
+        bad "20 alternating copies: $t, expected 20 of each"
+}
+
+# ---- groups -------------------------------------------------------------------
+
+g_cli() {
+    local rc
+    D=$W/cli
+    mkdir -p "$D"
+    env -u DISPLAY -u WAYLAND_DISPLAY "$HOST" --desktop-clipboard on --guest sim \
+        >"$D/nodisplay.log" 2>&1
+    rc=$?
+    [ "$rc" = 1 ] || bad "no display: exit $rc, expected 1"
+    grep -q 'desktop-clipboard on: no display: neither \$DISPLAY nor \$WAYLAND_DISPLAY is set' \
+        "$D/nodisplay.log" || bad "no display: '$(cat "$D/nodisplay.log")'"
+    env -u WAYLAND_DISPLAY DISPLAY=:4242 "$HOST" --desktop-clipboard on --guest sim \
+        >"$D/baddisplay.log" 2>&1
+    rc=$?
+    [ "$rc" = 1 ] || bad "bad display: exit $rc, expected 1"
+    grep -q 'cannot open the display (\$DISPLAY=:4242, \$WAYLAND_DISPLAY=unset)' \
+        "$D/baddisplay.log" || bad "bad display: '$(cat "$D/baddisplay.log")'"
+    "$HOST" --desktop-clipboard maybe >"$D/badvalue.log" 2>&1
+    rc=$?
+    [ "$rc" = 2 ] || bad "--desktop-clipboard maybe: exit $rc, expected 2"
+    grep -q "desktop-clipboard expects on or off, not 'maybe'" "$D/badvalue.log" ||
+        bad "--desktop-clipboard maybe: '$(head -1 "$D/badvalue.log")'"
+    # off (the default): no display needed, nothing of GTK
+    env -u DISPLAY -u WAYLAND_DISPLAY "$HOST" --desktop-clipboard off --help \
+        >"$D/off.log" 2>&1 || bad "--desktop-clipboard off --help failed"
+}
+
+g_sim() {
+    local r n
+    D=$W/sim GUEST=sim
+    mkdir -p "$D"
+    start_xvfb hxvfb HD || return
+    start_host --guest "unix:$D/chan" || return
+    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
+    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
+    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    matrix
+
+    # QMP clipboard-set shows on the desktop
+    n=$(count "offer primary on the desktop")
+    qmp '{"execute":"clipboard-set","arguments":{"selection":"primary","data":"set by QMP ✓"}}' \
+        >/dev/null || bad "clipboard-set"
+    wait_for 5 count_gt "offer primary on the desktop" "$n" || bad "clipboard-set: no offer"
+    [ "$(d_paste primary)" = "set by QMP ✓" ] || bad "clipboard-set: the desktop pasted '$(d_paste primary)'"
+    # a desktop copy is read by clipboard-get too, owner "desktop"
+    printf 'for QMP' >"$D/forqmp"
+    d_copy clipboard "$D/forqmp"
+    wait_for 5 owner_is clipboard desktop || bad "clipboard-query: $(qmp '{"execute":"clipboard-query"}')"
+    r=$(qmp '{"execute":"clipboard-get"}')
+    [ "$r" = '{"return":{"data":"for QMP"}}' ] || bad "clipboard-get of a desktop copy: $r"
+
+    alternate
+
+    # a desktop paste the guest does not answer: empty after the hub's 5 s
+    # (xclip then asks for STRING, which the guest answers once thawed)
+    printf 'frozen' >"$D/frozen"
+    g2d clipboard "$D/frozen" >/dev/null 3>&1
+    n=$(count "offer clipboard on the desktop")
+    ctl "copy clipboard never sent" >/dev/null
+    wait_for 5 count_gt "offer clipboard on the desktop" "$n" || bad "frozen: no offer"
+    ctl freeze >/dev/null
+    T1=$SECONDS
+    n=$(count "a desktop paste of clipboard answered empty")
+    DISPLAY=$HD start frozenpaste timeout 15 xclip -o -selection clipboard -t UTF8_STRING
+    wait_for 9 count_gt "a desktop paste of clipboard answered empty" "$n" ||
+        bad "frozen guest: no empty answer within 9 s"
+    note "frozen guest: the desktop paste answered empty after $((SECONDS - T1)) s"
+    ctl thaw >/dev/null
+    exit_status frozenpaste 10 || bad "frozen guest: xclip -o failed ($?)"
+    [ "$(cat "$D/frozenpaste.log")" = "never sent" ] ||
+        bad "frozen guest: after the thaw, the desktop pasted '$(cat "$D/frozenpaste.log")'"
+
+    # a paused VM: the desktop copy reaches the guest on resume only
+    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
+    printf 'copied while paused' >"$D/paused"
+    n=$(count "grab clipboard from the desktop")
+    d_copy clipboard "$D/paused"
+    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "paused: the host saw no desktop copy"
+    sleep 0.5
+    ctl "owner clipboard" | grep -q '^ok host' && bad "paused: the guest saw a grab while stopped"
+    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+    wait_for 5 g_sees_host clipboard || bad "resumed: the guest never saw the grab"
+    wait_for 5 g_paste_is clipboard text "$D/paused" || bad "resumed: the guest pasted '$(cat "$D/g.got")'"
+
+    # the desktop owner exiting: the grab is released everywhere
+    n=$(count "owner quit: released")
+    stop "$LAST_COPY"
+    wait_for 5 count_gt "the clipboard owner quit: released" "$n" ||
+        bad "xclip exited: no release traced"
+    wait_for 5 owner_is clipboard null || bad "xclip exited: $(qmp '{"execute":"clipboard-query"}')"
+    wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
+        bad "xclip exited: the guest's clipboard is '$(ctl "owner clipboard")'"
+
+    # the host quitting while it owns the desktop's selection: given up
+    printf 'last' >"$D/last"
+    g2d clipboard "$D/last"
+    qmp '{"execute":"quit"}' >/dev/null
+    exit_status host 5 || bad "quit: exit status $?"
+    grep -q 'desktop: [0-9]* grabs, ' "$D/host.log" || bad "no summary at the end"
+    note "$(grep -o 'desktop: [0-9]* grabs, .*' "$D/host.log")"
+    r=$(d_paste clipboard)
+    [ -z "$r" ] || bad "after quit the desktop still pastes '$r'"
+}
+
+g_real() {
+    local i
+    D=$W/real GUEST=real
+    mkdir -p "$D"
+    start_xvfb hxvfb HD || return
+    start_xvfb gxvfb GX || return
+    start_host --guest "unix:$D/chan" || return
+    wait_for 5 test -S "$D/chan" || { bad "the host is not listening"; return; }
+    mkfifo "$D/uinput" || return
+    cat 0<>"$D/uinput" >/dev/null 2>&1 3>&- &
+    PID[uinput]=$!
+    PIDS+=("$!")
+    start dbus dbus-daemon --session --nofork --nopidfile --address="unix:path=$D/dbus.sock"
+    wait_for 5 test -S "$D/dbus.sock" || { bad "dbus-daemon did not start"; return; }
+    start daemon spice-vdagentd -x -X -f -u "$D/uinput" -s "$D/chan" -S "$D/agent.sock"
+    wait_for 5 test -S "$D/agent.sock" || { bad "spice-vdagentd did not start"; return; }
+    DISPLAY=$GX DBUS_SESSION_BUS_ADDRESS=unix:path=$D/dbus.sock NO_AT_BRIDGE=1 \
+        start agent spice-vdagent -x -s "$D/chan" -S "$D/agent.sock"
+    wait_for 10 eval 'qmp "{\"execute\":\"query-vdagent\"}" | grep -q clipboard-grab-serial' ||
+        { bad "no caps from the real agent"; return; }
+    note "real agent up after $((SECONDS - T0)) s (host desktop $HD, guest $GX)"
+    matrix
+    alternate
+}
+
+for g in cli sim real; do
+    case " $ONLY " in *" $g "*) ;; *) continue;; esac
+    CURRENT=$g REASONS='' T0=$SECONDS
+    "g_$g"
+    stop_all
+    if [ -z "$REASONS" ]; then
+        echo "ok - $g ($((SECONDS - T0)) s)"
+        PASSED=$((PASSED + 1))
+    else
+        echo "not ok - $g: $REASONS"
+        FAILED=$((FAILED + 1))
+        for f in "$D"/host.log "$D"/daemon.log; do
+            [ -f "$f" ] && { echo "# --- tail of $f"; tail -15 "$f" | sed 's/^/#   /'; }
+        done
+    fi
+    CURRENT=
+done
+echo "# desktop-clipboard: $PASSED passed, $FAILED failed in $((SECONDS - START)) s"
+[ "$FAILED" = 0 ]
