@@ -18,8 +18,9 @@
 #   make clean
 #
 # Knobs: V=1 (verbose), WERROR=0 (warnings stay warnings), O=DIR, CC=...,
-#        ALLOW_SKIP=1 (make check may skip the real-agent tests when the
-#        packages are missing; without it that is a failure)
+#        ALLOW_SKIP=1 (make check may skip the real-agent and desktop
+#        clipboard tests when the packages are missing; without it that
+#        is a failure)
 
 comma := ,
 ifneq ($(SANITIZE),)
@@ -452,6 +453,8 @@ check-run: tests
 	$(Q)bash tests/integration.sh $(O)
 	$(Q)echo "== the real Linux guest agent (spice-vdagentd + spice-vdagent under Xvfb)"
 	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/real-agent.sh $(O)
+	$(Q)echo "== the host desktop's clipboard (--desktop-clipboard: Xvfb, xclip; sim-agent and the real agent)"
+	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/desktop-clipboard.sh $(O)
 	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
 
 # The real emulator: QEMU 7.2 boots the cached guest image, the real agent
