@@ -151,7 +151,11 @@ static gboolean serve_deadline(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Wait (the main loop nested) until @info's @type is known or cannot be. */
+/*
+ * Wait (the main loop nested) until @info's @type is known or cannot be:
+ * the data came, the request timed out, @info was replaced, the deadline
+ * passed, or the program is quitting.
+ */
 static void serve_wait(DesktopSel *ds, VdcClipboardInfo *info,
                        VdcClipboardType type)
 {
@@ -164,7 +168,8 @@ static void serve_wait(DesktopSel *ds, VdcClipboardInfo *info,
     deadline = g_timeout_add(dc->timeout_ms + SERVE_GRACE_MS, serve_deadline,
                              &expired);
     dc->serving++;
-    while (!expired && vdc_clipboard_hub_info(hub, ds->sel) == info &&
+    while (!expired && g_main_loop_is_running(dc->h->loop) &&
+           vdc_clipboard_hub_info(hub, ds->sel) == info &&
            c->available && !c->data && c->requested) {
         g_main_context_iteration(NULL, TRUE);
     }
@@ -378,6 +383,8 @@ static void on_owner_change(GtkClipboard *cb, GdkEvent *event,
         }
         return;
     }
+    host_log(dc->h, "desktop: %s changed owner: %s", sel_name(ds),
+             owner ? "another client" : "none");
     q = g_new0(DesktopQuery, 1);
     q->ds = ds;
     q->generation = ds->generation;

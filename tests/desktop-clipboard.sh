@@ -15,13 +15,16 @@
 #   real    against the real Linux agent (spice-vdagentd + spice-vdagent on
 #           its own Xvfb, the recipe of tests/real-agent.sh): the same
 #           matrix both ways, and 20 alternating copies
+#   two     two hosts with the desktop peer on one desktop: 6 copies from
+#           alternating guests each reach the other guest, each counted
+#           once on each host (no ping-pong)
 #
 # One TAP-like line per scenario group, then a summary; exit 0 only when
 # all passed.  Every process is ended by PID; every wait is bounded; a
 # watchdog bounds the run (DESKTOP_BUDGET seconds, default 120).  Logs are
 # kept on failure.  Without Xvfb/xclip (or, for "real", the guest agent)
 # it fails, or prints SKIP and exits 0 when ALLOW_SKIP=1.
-# DESKTOP_ONLY="cli sim real" selects groups.
+# DESKTOP_ONLY="cli sim real two" selects groups.
 set -u
 export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
 
@@ -31,7 +34,7 @@ for f in "$B/vdagent-host" "$B/vdctl" "$B/sim-agent"; do
     [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
 done
 PATH=$PATH:/usr/sbin
-ONLY=${DESKTOP_ONLY:-cli sim real}
+ONLY=${DESKTOP_ONLY:-cli sim real two}
 skip_or_fail() { # WHAT
     echo "##################################################################"
     echo "# desktop-clipboard: MISSING $1"
@@ -153,13 +156,14 @@ exit_status() { # NAME SECS: its exit status once it exits, 255 on timeout
     wait "$p" 2>/dev/null
 }
 
-qmp() { "$CTL" qmp "unix:$D/host.qmp" "$1"; }
-ctl() { "$CTL" line "unix:$D/guest.ctl" "$1"; }
+HN=host GN=guest                # the host and guest the helpers talk to
+qmp() { "$CTL" qmp "unix:$D/$HN.qmp" "$1"; }
+ctl() { "$CTL" line "unix:$D/$GN.ctl" "$1"; }
 field() { # JSON KEY: a string or number value (crude)
     sed -n "s/.*\"$2\":\(\"[^\"]*\"\|-\?[0-9][0-9]*\|true\|false\|null\).*/\1/p" <<<"$1" | tr -d '"'
 }
 # The host's trace: how many times a "desktop: ..." line appeared.
-count() { grep -c -- "desktop: $1" "$D/host.log"; }
+count() { grep -c -- "desktop: $1" "$D/$HN.log"; }
 count_gt() { [ "$(count "$1")" -gt "$2" ]; }
 # query-vdagent's message counters: "in"/"out" clipboard-grab
 grabs_msg() { # in|out
@@ -192,10 +196,10 @@ pattern() { # N: the bytes of sim-agent's copy-bytes N (text)
 same() { cmp -s "$1" "$2"; }
 size() { wc -c <"$1"; }
 
-start_host() { # ARGS...: a host with the desktop peer on HD, control host.qmp
-    DISPLAY=$HD start host "$HOST" --qmp "unix:$D/host.qmp" --verbose \
+start_host() { # ARGS...: a host HN with the desktop peer on HD, control HN.qmp
+    DISPLAY=$HD start "$HN" "$HOST" --qmp "unix:$D/$HN.qmp" --verbose \
         --desktop-clipboard on "$@"
-    wait_for 5 test -S "$D/host.qmp" ||
+    wait_for 5 test -S "$D/$HN.qmp" ||
         { bad "vdagent-host did not start: $(tail -3 "$D/host.log")"; return 1; }
 }
 start_xvfb() { # NAME VAR: an Xvfb, its display (":N") in VAR
@@ -229,7 +233,7 @@ g_copy() { # SEL FILE [TYPE]
 g_paste() { # SEL TYPE OUT: what the guest pastes, into OUT
     case $GUEST in
     sim)
-        "$CTL" line "unix:$D/guest.ctl" "paste $1 $2" >"$D/paste.out" 2>&1 || return 1
+        "$CTL" line "unix:$D/$GN.ctl" "paste $1 $2" >"$D/paste.out" 2>&1 || return 1
         [ "$(head -c 3 "$D/paste.out")" = "ok " ] || return 1
         cut -d' ' -f3 "$D/paste.out" | base64 -d >"$3" 2>/dev/null
         ;;
@@ -356,10 +360,17 @@ g_sim() {
     D=$W/sim GUEST=sim
     mkdir -p "$D"
     start_xvfb hxvfb HD || return
+    # a copy made before the host starts is the desktop's current one
+    printf 'copied before the host started' >"$D/before"
+    d_copy primary "$D/before"
+    wait_for 5 sh -c "DISPLAY=$HD xclip -o -selection primary | grep -q before" ||
+        { bad "xclip did not take PRIMARY"; return; }
     start_host --guest "unix:$D/chan" || return
     start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
     wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
     wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
+        bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
     matrix
 
     # QMP clipboard-set shows on the desktop
@@ -453,7 +464,57 @@ g_real() {
     alternate
 }
 
-for g in cli sim real; do
+# Two hosts with the desktop peer on one desktop: each guest's copy reaches
+# the other guest through the desktop, and nothing bounces back.
+g_two() {
+    local i from to n0 r k
+    local -A c0=()
+    D=$W/two GUEST=sim
+    mkdir -p "$D"
+    start_xvfb hxvfb HD || return
+    for i in a b; do
+        HN=host$i GN=guest$i
+        start_host --guest "unix:$D/chan$i" || return
+        start "$GN" "$SIM" --connect "unix:$D/chan$i" --control "unix:$D/$GN.ctl" --name "$GN"
+        wait_for 5 test -S "$D/$GN.ctl" || { bad "$GN did not start"; return; }
+        wait_for 5 ctl wait-caps || { bad "$GN: no caps"; return; }
+    done
+    for i in a b; do
+        HN=host$i
+        for k in "grab clipboard from the desktop" "offer clipboard on the desktop" \
+                 "clipboard changed owner: our own"; do
+            c0[$i $k]=$(count "$k")
+        done
+    done
+    for ((r = 1; r <= 6; r++)); do
+        if ((r % 2)); then from=a to=b; else from=b to=a; fi
+        printf 'round %d from guest %s ✓' "$r" "$from" >"$D/r.txt"
+        HN=host$from GN=guest$from
+        n0=$(count "offer clipboard on the desktop")
+        g_copy clipboard "$D/r.txt"
+        wait_for 5 count_gt "offer clipboard on the desktop" "$n0" ||
+            { bad "round $r: host $from never offered guest $from's copy"; return; }
+        HN=host$to GN=guest$to
+        wait_for 5 count_gt "grab clipboard from the desktop" "$(( ${c0[$to grab clipboard from the desktop]} + (r - 1) / 2 ))" ||
+            { bad "round $r: host $to never saw the desktop copy"; return; }
+        wait_for 5 g_sees_host clipboard && wait_for 5 g_paste_is clipboard text "$D/r.txt" ||
+            { bad "round $r: guest $to pasted '$(cat "$D/g.got" 2>/dev/null)'"; return; }
+    done
+    sleep 0.5                   # a bounce would show now
+    for i in a b; do
+        HN=host$i
+        r=""
+        for k in "grab clipboard from the desktop" "offer clipboard on the desktop" \
+                 "clipboard changed owner: our own"; do
+            r+="$(( $(count "$k") - ${c0[$i $k]} )) "
+        done
+        note "host $i: grabs, offers, own owner changes: $r"
+        [ "$r" = "3 3 3 " ] || bad "host $i: grabs, offers, own owner changes: $r, expected 3 of each"
+    done
+    HN=host GN=guest
+}
+
+for g in cli sim real two; do
     case " $ONLY " in *" $g "*) ;; *) continue;; esac
     CURRENT=$g REASONS='' T0=$SECONDS
     "g_$g"
@@ -464,7 +525,7 @@ for g in cli sim real; do
     else
         echo "not ok - $g: $REASONS"
         FAILED=$((FAILED + 1))
-        for f in "$D"/host.log "$D"/daemon.log; do
+        for f in "$D"/host*.log "$D"/daemon.log; do
             [ -f "$f" ] && { echo "# --- tail of $f"; tail -15 "$f" | sed 's/^/#   /'; }
         done
     fi
