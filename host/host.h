@@ -8,7 +8,8 @@
  *
  *   main.c            options, start, the wiring, shutdown
  *   commands.c        the QMP commands
- *   clipboard-peer.c, guest.c, migrate.c   (none includes another)
+ *   clipboard-peer.c, desktop-clipboard.c, guest.c, migrate.c
+ *                     (none includes another)
  *   host.c            this header
  *   qmp.c             the QMP protocol
  *   the library       vdagent/, clipboard/, input/, migration/
