@@ -421,6 +421,13 @@ static void on_contents(GtkClipboard *cb, GtkSelectionData *sd,
              "(%" G_GUINT64_FORMAT ")", vdc_clipboard_selection_name(
                  f->info->selection), vdc_clipboard_type_name(f->type),
              data ? g_bytes_get_size(data) : 0, dc->n_fetches);
+    /* As clipboard-set: no more than the guest was told it may send. */
+    if (data && g_bytes_get_size(data) > vdc_chardev_max_clipboard(dc->h->dev)) {
+        host_log(dc->h, "desktop: %zu bytes is more than the clipboard's "
+                 "maximum (%u): answered empty", g_bytes_get_size(data),
+                 vdc_chardev_max_clipboard(dc->h->dev));
+        g_clear_pointer(&data, g_bytes_unref);
+    }
     /* none: the type becomes unavailable and the asker gets nothing */
     vdc_clipboard_hub_set_data(dc->h->hub, &dc->peer, f->info, f->type, data,
                                true);
