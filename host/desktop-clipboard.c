@@ -55,6 +55,8 @@ typedef struct DesktopSel {
     gulong handler;                 /* owner-change */
     bool owned;                     /* we own the desktop's selection */
     VdcClipboardInfo *served;       /* what we offer there (a reference) */
+    VdcClipboardInfo *offered;      /* the last info offered (a ref.),
+                                       served or not any more */
     VdcClipboardInfo *grab;         /* our last grab on the hub (a ref.) */
     int fetch_from[VDC_CLIPBOARD_TYPE__COUNT];  /* target index, or -1 */
     unsigned generation;            /* owner changes seen */
@@ -208,6 +210,9 @@ static void on_get(GtkClipboard *cb, GtkSelectionData *sd, guint idx,
         goto empty;
     }
     p = g_bytes_get_data(data, &len);
+    if (len > G_MAXINT) {
+        goto empty;                 /* GTK's lengths are ints */
+    }
     if (idx == TARGET_STRING) {
         /* GTK converts to Latin-1 (false when it cannot) */
         if (!gtk_selection_data_set_text(sd, p, (gint)len)) {
@@ -247,8 +252,12 @@ static void desktop_sync(DesktopSel *ds)
         ds->resync = true;
         return;
     }
-    if (info && ds->owned && ds->served == info) {
-        return;                     /* the same grab (replayed on resume) */
+    if (info && ds->offered == info) {
+        /*
+         * The same grab again (replayed on resume): offered already; if
+         * the desktop took the selection since, that copy is newer.
+         */
+        return;
     }
     for (i = 0; info && info->owner && info->owner != &dc->peer &&
          i < N_TARGETS; i++) {
@@ -278,6 +287,8 @@ static void desktop_sync(DesktopSel *ds)
     /* GTK called on_clear() for what we offered before, if anything */
     g_clear_pointer(&ds->served, vdc_clipboard_info_unref);
     ds->served = info;
+    g_clear_pointer(&ds->offered, vdc_clipboard_info_unref);
+    ds->offered = vdc_clipboard_info_ref(info);
     ds->owned = true;
     dc->n_offers++;
     types = types_text(info);
@@ -580,6 +591,7 @@ void host_desktop_clipboard_free(HostDesktopClipboard *dc)
             gtk_clipboard_clear(ds->cb);
         }
         g_clear_pointer(&ds->served, vdc_clipboard_info_unref);
+        g_clear_pointer(&ds->offered, vdc_clipboard_info_unref);
         g_clear_pointer(&ds->grab, vdc_clipboard_info_unref);
     }
     vdc_clipboard_peer_unregister(&dc->peer);

@@ -439,6 +439,29 @@ g_sim() {
     wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
         bad "xclip exited: the guest's clipboard is '$(ctl "owner clipboard")'"
 
+    # Resuming replays the guest's grab, offered before the pause; a desktop
+    # copy made while paused, whose targets have not come back yet (its
+    # owner is stopped), must not lose the selection to that replay.
+    printf 'guest, before the pause' >"$D/prepause"
+    g2d clipboard "$D/prepause" >/dev/null 3>&1 || bad "replay: the guest's copy"
+    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
+    kill -STOP "${PID[$HN]}"
+    printf 'desktop, while paused' >"$D/inpause"
+    d_copy clipboard "$D/inpause"
+    wait_for 5 sh -c "DISPLAY=$HD timeout 2 xclip -o -selection clipboard -t TARGETS | grep -q UTF8_STRING" ||
+        bad "replay: xclip did not take the clipboard"
+    kill -STOP "${PID[$LAST_COPY]}"
+    n=$(count "offer clipboard on the desktop")
+    kill -CONT "${PID[$HN]}"
+    sleep 0.3                   # the host asks the stopped xclip for targets
+    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+    sleep 0.5
+    [ "$(count "offer clipboard on the desktop")" = "$n" ] ||
+        bad "replay: the resumed host took the clipboard back from the desktop's newer copy"
+    kill -CONT "${PID[$LAST_COPY]}"
+    wait_for 5 g_sees_host clipboard && wait_for 5 g_paste_is clipboard text "$D/inpause" ||
+        bad "replay: the guest pasted '$(cat "$D/g.got" 2>/dev/null)', not the desktop's copy"
+
     # the host quitting while it owns the desktop's selection: given up
     printf 'last' >"$D/last"
     g2d clipboard "$D/last"
