@@ -97,6 +97,7 @@ endif
 # ---- sources -------------------------------------------------------------
 LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
+            vdagent/vdagent-lineend.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
             vdagent/vdagent-vmstate.c vdagent/vdagent-version.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c \
@@ -121,6 +122,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_vdagent_clipboard_requests.c \
               tests/check_vdagent_clipboard_session.c \
               tests/check_vdagent_clipboard_data.c \
+              tests/check_vdagent_clipboard_models.c \
               tests/check_vmstate_fixture.c tests/check_vmstate_bytes.c \
               tests/check_vmstate_bad.c tests/check_vmstate_stream.c \
               tests/check_qmp_fixture.c tests/check_qmp_protocol.c \

@@ -174,7 +174,14 @@ static void get_notify(HostWaiting *w, void *opaque)
             if (n->info->types[g->type].data) {
                 get_answer(g, n->info, NULL);
             } else {
-                get_answer(g, NULL, "the owner has no such data");
+                /* The owner answered "no data" (a guest's NONE, or empty). */
+                g_autofree char *err = g_strdup_printf(
+                    "the %s has no %s data on the %s selection",
+                    host_clipboard_owner_name(g->p, n->info) ?: "owner",
+                    vdc_clipboard_type_name(g->type),
+                    vdc_clipboard_selection_name(g->sel));
+
+                get_answer(g, NULL, err);
             }
         }
     } else if (n->type == VDC_CLIPBOARD_NOTIFY_REQUEST_TIMEOUT &&

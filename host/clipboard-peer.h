@@ -45,7 +45,8 @@ void host_clipboard_peer_set(HostClipboardPeer *p, VdcClipboardSelection sel,
  * At once when the data is at hand; else the owner is asked and @req
  * waits.  Errors (GenericError): "no owner for the S selection", "the S
  * selection has no T", "the owner cannot be asked", and later "timed out
- * waiting for the clipboard owner", "the owner has no such data", "the
+ * waiting for the clipboard owner", "the guest has no T data on the S
+ * selection" (the owner answered "no data": a guest NONE), "the
  * clipboard changed owner before answering", "the owner went away (guest
  * disconnected?)".
  *

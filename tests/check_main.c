@@ -32,6 +32,7 @@ static const struct {
     { "vdagent-clipboard-requests", vdagent_clipboard_requests_suite },
     { "vdagent-clipboard-session", vdagent_clipboard_session_suite },
     { "vdagent-clipboard-data", vdagent_clipboard_data_suite },
+    { "vdagent-clipboard-models", vdagent_clipboard_models_suite },
     { "vmstate-bytes", vmstate_bytes_suite },
     { "vmstate-bad", vmstate_bad_suite },
     { "vmstate-stream", vmstate_stream_suite },

@@ -34,6 +34,7 @@ Suite *vdagent_clipboard_grabs_suite(void);
 Suite *vdagent_clipboard_requests_suite(void);
 Suite *vdagent_clipboard_session_suite(void);
 Suite *vdagent_clipboard_data_suite(void);
+Suite *vdagent_clipboard_models_suite(void);
 Suite *input_suite(void);
 Suite *vdagent_mouse_suite(void);
 Suite *vmstate_bytes_suite(void);

@@ -603,6 +603,107 @@ START_TEST(test_pending_types_independent)
 }
 END_TEST
 
+/* Every drop the device counted, whatever the reason. */
+static uint64_t all_drops(const TestFe *fe)
+{
+    uint64_t n = 0;
+    unsigned r;
+
+    for (r = 0; r < VDC_DROP__COUNT; r++) {
+        n += drops(fe, r);
+    }
+    return n;
+}
+
+/*
+ * Issue 22 point 2: both real agents answer a request they cannot serve
+ * with CLIPBOARD of type NONE.  It answers the oldest host request
+ * waiting on that selection, at once, as "no data": the type becomes
+ * unavailable (the waiting peer is told, long before the hub's timeout),
+ * no drop is counted, the other request still waits and is answered by
+ * its data.  A NONE with nothing waiting is ignored, not dropped.
+ */
+START_TEST(test_none_answers_oldest)
+{
+    const CapsSet *cs = &caps_sets[_i];
+    TestFe *fe = cb_connect(cs->caps);
+    HostPeer *hp = fe_peer_new(fe);
+    const uint32_t types[] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                               VD_AGENT_CLIPBOARD_IMAGE_PNG };
+    VdcClipboardInfo *info;
+    uint64_t ignored;
+    unsigned notes;
+
+    /* the hub's timeout is far: only the NONE can answer in time */
+    vdc_clipboard_hub_set_timeout(fe->hub, 60000);
+    ga_send_grab(fe, SEL_CLIPBOARD, types, G_N_ELEMENTS(types));
+    fe_pump(fe);
+    info = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(TEXT) | BIT(PNG));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
+    ck_assert_uint_eq(ga_count(fe, VD_AGENT_CLIPBOARD_REQUEST), 2);
+    notes = hp->notes->len;
+
+    ga_send_clipboard(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_NONE, NULL, 0);
+    fe_pump(fe);
+    /* PNG, asked first, is answered "no data"; TEXT still waits */
+    ck_assert_uint_eq(hp->notes->len, notes + 1);
+    ck_assert_uint_eq(hp_last(hp)->type, VDC_CLIPBOARD_NOTIFY_UPDATE);
+    ck_assert(!hp_last(hp)->new_info);
+    ck_assert_ptr_eq(vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD), info);
+    ck_assert(!info->types[VDC_CLIPBOARD_TYPE_PNG].available);
+    ck_assert(!info->types[VDC_CLIPBOARD_TYPE_PNG].requested);
+    ck_assert(info->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
+    ck_assert_uint_eq(all_drops(fe), 0);
+
+    ga_send_clipboard(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                      "text", 4);
+    fe_pump(fe);
+    ck_assert_ptr_nonnull(info->types[VDC_CLIPBOARD_TYPE_TEXT].data);
+    ck_assert_uint_eq(g_bytes_get_size(info->types[VDC_CLIPBOARD_TYPE_TEXT].data),
+                      4);
+
+    /* nothing waits any more: a late NONE changes nothing */
+    ignored = fe_counters(fe).ignored;
+    notes = hp->notes->len;
+    ga_send_clipboard(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_NONE, NULL, 0);
+    fe_pump(fe);
+    ck_assert_uint_eq(fe_counters(fe).ignored, ignored + 1);
+    ck_assert_uint_eq(hp->notes->len, notes);
+    ck_assert_uint_eq(all_drops(fe), 0);
+    ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(TEXT));
+    ck_agent_ok(fe);
+    fe_free(fe);
+}
+END_TEST
+
+/*
+ * A NONE answers the oldest request of ITS selection only: a request
+ * waiting on PRIMARY is not answered by a NONE for CLIPBOARD.
+ */
+START_TEST(test_none_per_selection)
+{
+    TestFe *fe = cb_connect(CAPS_FULL);
+    HostPeer *hp = fe_peer_new(fe);
+    VdcClipboardInfo *clip, *prim;
+
+    vdc_clipboard_hub_set_timeout(fe->hub, 60000);
+    ga_grab1(fe, SEL_PRIMARY, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ga_grab1(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    prim = vdc_clipboard_hub_info(fe->hub, SEL_PRIMARY);
+    clip = vdc_clipboard_hub_info(fe->hub, SEL_CLIPBOARD);
+    ck_assert(hp_request(hp, SEL_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT));
+    ga_send_clipboard(fe, SEL_CLIPBOARD, VD_AGENT_CLIPBOARD_NONE, NULL, 0);
+    fe_pump(fe);
+    ck_assert(!clip->types[VDC_CLIPBOARD_TYPE_TEXT].available);
+    ck_assert(prim->types[VDC_CLIPBOARD_TYPE_TEXT].requested);
+    ck_assert_uint_eq(all_drops(fe), 0);
+    fe_free(fe);
+}
+END_TEST
+
 /* ==== the suite =========================================================== */
 
 Suite *vdagent_clipboard_requests_suite(void)
@@ -629,6 +730,8 @@ Suite *vdagent_clipboard_requests_suite(void)
     tcase_add_test(tc, test_pending_types_independent);
     tcase_add_test(tc, test_guest_request_timeout);
     tcase_add_test(tc, test_r7_host_request_timeout);
+    tcase_add_loop_test(tc, test_none_answers_oldest, 0, N_CAPS_SETS);
+    tcase_add_test(tc, test_none_per_selection);
     suite_add_tcase(s, tc);
 
     return s;

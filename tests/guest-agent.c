@@ -33,6 +33,9 @@ G_STATIC_ASSERT(sizeof(VDIChunkHeader) == 8);
 G_STATIC_ASSERT(sizeof(VDAgentMessage) == 20);
 
 struct GuestAgent {
+    GuestAgentModel model;              /* whose rules it follows */
+    bool stopped;                       /* the Windows model stopped */
+
     /* the agent's own caps */
     uint32_t *caps;
     size_t n_caps;
@@ -349,9 +352,19 @@ GBytes *guest_agent_take_output(GuestAgent *ga)
 /* ------------------------------------------------------------------ */
 /* senders                                                              */
 
-/* Appends one message as one chunk, like vdagent_virtio_port_write(). */
+static void emit_model(GuestAgent *ga, uint32_t type, const void *data,
+                       size_t len);
+
+/*
+ * Appends one message: as one chunk, like vdagent_virtio_port_write(), or
+ * in the Windows model's chunks (emit_model()).
+ */
 static void emit(GuestAgent *ga, uint32_t type, const GByteArray *data)
 {
+    if (ga->model != GUEST_AGENT_LINUX) {
+        emit_model(ga, type, data->data, data->len);
+        return;
+    }
     guest_wire_message(ga->out, VD_AGENT_PROTOCOL, type, 0, data->len,
                        data->data, data->len);
 }
@@ -509,6 +522,10 @@ void guest_agent_send_message(GuestAgent *ga, uint32_t type,
     g_return_if_fail(data != NULL || len == 0);
     g_return_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE);
 
+    if (ga->model != GUEST_AGENT_LINUX) {
+        emit_model(ga, type, data, len);
+        return;
+    }
     guest_wire_message(ga->out, VD_AGENT_PROTOCOL, type, 0, (uint32_t)len,
                        data, len);
 }
@@ -674,9 +691,12 @@ static void on_monitors(GuestAgent *ga, const GuestAgentMsg *m)
     }
 }
 
+static void model_bad_size(GuestAgent *ga, const GuestAgentMsg *m);
+
 static void on_message(GuestAgent *ga, const GuestAgentMsg *m)
 {
     if (!check_size(ga, m)) {
+        model_bad_size(ga, m);
         return;
     }
     switch (m->type) {
@@ -857,7 +877,7 @@ void guest_agent_feed(GuestAgent *ga, const uint8_t *buf, size_t len)
     g_return_if_fail(ga != NULL);
     g_return_if_fail(buf != NULL || len == 0);
 
-    while (len > 0) {
+    while (len > 0 && !ga->stopped) {
         size_t n = feed_step(ga, buf, len);
 
         buf += n;
@@ -887,6 +907,8 @@ size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
     g_return_val_if_fail(selection < N_SELECTIONS, 0);
     g_return_val_if_fail(len <= G_MAXUINT32 - MSG_HDR_SIZE - 8, 0);
 
+    /* one chunk: the Linux agent's layout only */
+    g_return_val_if_fail(ga->model == GUEST_AGENT_LINUX, 0);
     /* the same rule as guest_agent_send_clipboard() */
     if (over_max_clipboard(ga, len)) {
         len = 0;
@@ -899,4 +921,179 @@ size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
     put_selection(ga, ga->out, selection);
     test_append_le32(ga->out, type);
     return len;
+}
+
+/* ------------------------------------------------------------------ */
+/* the models (issue 22): what differs for the Windows agent            */
+
+static const struct {
+    const char *name;
+    uint32_t caps;
+} models[GUEST_AGENT__N_MODELS] = {
+    [GUEST_AGENT_LINUX] = { "linux", REAL_AGENT_CAPS },
+    [GUEST_AGENT_WINDOWS] = { "windows", WINDOWS_AGENT_CAPS },
+};
+
+const char *guest_agent_model_name(GuestAgentModel model)
+{
+    g_return_val_if_fail(model < GUEST_AGENT__N_MODELS, NULL);
+    return models[model].name;
+}
+
+bool guest_agent_model_from_name(const char *name, GuestAgentModel *model)
+{
+    for (unsigned i = 0; i < GUEST_AGENT__N_MODELS; i++) {
+        if (g_strcmp0(name, models[i].name) == 0) {
+            *model = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+uint32_t guest_agent_model_caps(GuestAgentModel model)
+{
+    g_return_val_if_fail(model < GUEST_AGENT__N_MODELS, 0);
+    return models[model].caps;
+}
+
+GuestAgent *guest_agent_new_model(GuestAgentModel model)
+{
+    GuestAgent *ga;
+
+    g_return_val_if_fail(model < GUEST_AGENT__N_MODELS, NULL);
+    ga = guest_agent_new(&models[model].caps, 1);
+    guest_agent_set_model(ga, model);
+    return ga;
+}
+
+void guest_agent_set_model(GuestAgent *ga, GuestAgentModel model)
+{
+    g_return_if_fail(ga != NULL);
+    g_return_if_fail(model < GUEST_AGENT__N_MODELS);
+    ga->model = model;
+}
+
+GuestAgentModel guest_agent_model(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, GUEST_AGENT_LINUX);
+    return ga->model;
+}
+
+bool guest_agent_stopped(const GuestAgent *ga)
+{
+    g_return_val_if_fail(ga != NULL, false);
+    return ga->stopped;
+}
+
+void guest_agent_start(GuestAgent *ga)
+{
+    g_return_if_fail(ga != NULL);
+    if (ga->model == GUEST_AGENT_WINDOWS) {
+        guest_agent_send_caps(ga, true);
+    }
+}
+
+/*
+ * The Windows agent writes a message in chunks of at most
+ * VD_AGENT_MAX_DATA_SIZE bytes, its chunk header included: 2040 bytes of
+ * message (its header first) per chunk.
+ */
+static void emit_model(GuestAgent *ga, uint32_t type, const void *data,
+                       size_t len)
+{
+    guest_wire_message_chunked(ga->out, type, data, len,
+                               GUEST_AGENT_WINDOWS_CHUNK - CHUNK_HDR_SIZE);
+}
+
+/*
+ * A message whose size is wrong for the caps both sides share: the Linux
+ * agent drops it (counted as ignored by check_size()); the Windows agent
+ * treats it as a broken stream and stops: a protocol error here, and
+ * nothing more is read.
+ */
+static void model_bad_size(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    if (ga->model != GUEST_AGENT_WINDOWS) {
+        return;
+    }
+    record_error(ga, "windows agent stopped: size %u wrong for message "
+                 "type %u", m->size, m->type);
+    ga->stopped = true;
+}
+
+void guest_agent_send_copy(GuestAgent *ga, unsigned selection, bool owned,
+                           const uint32_t *types, size_t n_types)
+{
+    g_return_if_fail(ga != NULL);
+    /* the Windows agent has no NO_RELEASE_ON_REGRAB: it releases first */
+    if (owned && ga->model == GUEST_AGENT_WINDOWS) {
+        guest_agent_send_release(ga, selection);
+    }
+    guest_agent_send_grab(ga, selection, types, n_types);
+}
+
+uint32_t guest_agent_paste_type(const GuestAgent *ga, uint32_t offered)
+{
+    static const uint32_t windows_order[] = {
+        VD_AGENT_CLIPBOARD_IMAGE_PNG, VD_AGENT_CLIPBOARD_IMAGE_BMP,
+        VD_AGENT_CLIPBOARD_UTF8_TEXT,
+    };
+    static const uint32_t linux_order[] = {
+        VD_AGENT_CLIPBOARD_UTF8_TEXT, VD_AGENT_CLIPBOARD_IMAGE_PNG,
+        VD_AGENT_CLIPBOARD_IMAGE_BMP,
+    };
+    const uint32_t *order = ga->model == GUEST_AGENT_WINDOWS ? windows_order
+                                                             : linux_order;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(windows_order); i++) {
+        if (offered & (1u << order[i])) {
+            return order[i];
+        }
+    }
+    return VD_AGENT_CLIPBOARD_NONE;
+}
+
+void guest_agent_send_answer(GuestAgent *ga, unsigned selection,
+                             uint32_t type, const void *data, size_t len)
+{
+    g_return_if_fail(ga != NULL);
+    if (type == VD_AGENT_CLIPBOARD_NONE || len == 0 ||
+        (ga->model == GUEST_AGENT_WINDOWS && over_max_clipboard(ga, len))) {
+        /* Windows: nothing to send, or too much for the host: NONE */
+        guest_agent_send_clipboard(ga, selection, VD_AGENT_CLIPBOARD_NONE,
+                                   NULL, 0);
+        return;
+    }
+    guest_agent_send_clipboard(ga, selection, type, data, len);
+}
+
+GBytes *guest_agent_make_bmp(unsigned width, unsigned height)
+{
+    /* BITMAPFILEHEADER (14) + BITMAPINFOHEADER (40) + 24-bit rows */
+    size_t row = ((size_t)width * 3 + 3) & ~(size_t)3;
+    size_t size = 14 + 40 + row * height;
+    g_autoptr(GByteArray) b = g_byte_array_sized_new(size);
+
+    g_byte_array_append(b, (const guint8 *)"BM", 2);
+    test_append_le32(b, (uint32_t)size);
+    test_append_le32(b, 0);                    /* reserved */
+    test_append_le32(b, 14 + 40);              /* offset of the pixels */
+    test_append_le32(b, 40);
+    test_append_le32(b, width);
+    test_append_le32(b, height);
+    test_append_le32(b, 1 | 24u << 16);        /* planes, bits per pixel */
+    test_append_le32(b, 0);                    /* BI_RGB */
+    test_append_le32(b, (uint32_t)(row * height));
+    test_append_le32(b, 2835);
+    test_append_le32(b, 2835);
+    test_append_le32(b, 0);
+    test_append_le32(b, 0);
+    for (size_t i = 0; i < row * height; i++) {
+        /* pixel bytes with CR and LF among them: never converted */
+        uint8_t v = (uint8_t)"\r\n\x42\r\r\n\n\x00"[i % 8];
+
+        g_byte_array_append(b, &v, 1);
+    }
+    return g_byte_array_free_to_bytes(g_steal_pointer(&b));
 }

@@ -50,6 +50,19 @@
  */
 #define REAL_AGENT_CAPS 0x00038de7u
 
+/*
+ * The caps word of the Windows agent (vdagent-win): MOUSE_STATE,
+ * MONITORS_CONFIG, REPLY, DISPLAY_CONFIG, CLIPBOARD_BY_DEMAND,
+ * SPARSE_MONITORS_CONFIG, GUEST_LINEEND_CRLF, MAX_CLIPBOARD and, in newer
+ * builds (older ones: 0x06B7), FILE_XFER_DETAILED_ERRORS.  No
+ * CLIPBOARD_SELECTION, no CLIPBOARD_GRAB_SERIAL: its clipboard messages
+ * never carry a selection prefix or a serial.
+ */
+#define WINDOWS_AGENT_CAPS 0x000046B7u
+
+/* The Windows agent's largest chunk, its 8-byte header included. */
+#define GUEST_AGENT_WINDOWS_CHUNK 2048u
+
 typedef struct GuestAgent GuestAgent;
 
 typedef struct GuestAgentMsg {
@@ -374,5 +387,87 @@ void guest_agent_reset_stream(GuestAgent *ga);
  */
 size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
                                          uint32_t type, size_t len);
+
+/*
+ * The models (issue 22).  A GuestAgent follows the Linux agent's rules
+ * (above) unless made with another model; the Windows one
+ * (vdagent-win) differs in:
+ *  - its caps word, WINDOWS_AGENT_CAPS: no selection prefix, no grab
+ *    serial (the layout follows the caps both sides share, as for any
+ *    agent), and GUEST_LINEEND_CRLF: its text has CRLF line ends and it
+ *    converts nothing, the host does;
+ *  - its chunks: every message it writes is split in chunks of at most
+ *    GUEST_AGENT_WINDOWS_CHUNK bytes, chunk header included;
+ *  - a host message whose size is wrong for the shared caps stops it: a
+ *    protocol error (guest_agent_errors()), guest_agent_stopped(), and it
+ *    reads nothing more;
+ *  - it announces its caps with request=1 when it starts
+ *    (guest_agent_start());
+ *  - it sends RELEASE before a new GRAB of a selection it owns
+ *    (guest_agent_send_copy());
+ *  - a paste asks for PNG first (guest_agent_paste_type());
+ *  - it answers NONE when it has nothing to give, data over the host's
+ *    MAX_CLIPBOARD included (guest_agent_send_answer());
+ *  - its BMP is a whole BMP file, file header included
+ *    (guest_agent_make_bmp()).
+ * The caller still scripts what the agent does; these helpers do it the
+ * model's way.
+ */
+typedef enum GuestAgentModel {
+    GUEST_AGENT_LINUX,
+    GUEST_AGENT_WINDOWS,
+    GUEST_AGENT__N_MODELS
+} GuestAgentModel;
+
+/* "linux", "windows"; and back (false for another name). */
+const char *guest_agent_model_name(GuestAgentModel model);
+bool guest_agent_model_from_name(const char *name, GuestAgentModel *model);
+
+/* The caps word a model announces. */
+uint32_t guest_agent_model_caps(GuestAgentModel model);
+
+/* guest_agent_new() with @model's caps word and rules. */
+GuestAgent *guest_agent_new_model(GuestAgentModel model);
+
+/* Switch @ga (made with guest_agent_new()) to @model's rules. */
+void guest_agent_set_model(GuestAgent *ga, GuestAgentModel model);
+GuestAgentModel guest_agent_model(const GuestAgent *ga);
+
+/* The Windows model met a message of a wrong size and stopped. */
+bool guest_agent_stopped(const GuestAgent *ga);
+
+/* What the agent sends when it starts: Windows, caps with request=1;
+ * Linux, nothing (it waits for the host's request). */
+void guest_agent_start(GuestAgent *ga);
+
+/*
+ * A guest app copied @types to @selection; @owned: the agent owned it
+ * already.  Windows: RELEASE then GRAB when @owned; Linux: GRAB only
+ * (NO_RELEASE_ON_REGRAB).
+ */
+void guest_agent_send_copy(GuestAgent *ga, unsigned selection, bool owned,
+                           const uint32_t *types, size_t n_types);
+
+/*
+ * The type a paste asks for among @offered (bits 1 << VD_AGENT_CLIPBOARD_*
+ * of the host's grab): Windows PNG, then BMP, then text; Linux text
+ * first.  VD_AGENT_CLIPBOARD_NONE when none is offered.
+ */
+uint32_t guest_agent_paste_type(const GuestAgent *ga, uint32_t offered);
+
+/*
+ * The answer to a host request: @type with @len bytes of @data, or, with
+ * nothing to give (type NONE, no data, and for the Windows model data
+ * over the host's MAX_CLIPBOARD), CLIPBOARD of type NONE.
+ */
+void guest_agent_send_answer(GuestAgent *ga, unsigned selection,
+                             uint32_t type, const void *data, size_t len);
+
+/*
+ * A BMP file as the Windows agent sends one: BITMAPFILEHEADER ("BM",
+ * size, offset), BITMAPINFOHEADER, 24-bit rows whose bytes include CR and
+ * LF (which must never be converted).
+ */
+GBytes *guest_agent_make_bmp(unsigned width, unsigned height);
 
 #endif /* GUEST_AGENT_H */

@@ -33,10 +33,24 @@
  *    one selection and type are answered in the order they came.
  *  - At most VDC_MAX_PENDING requests of one selection and type wait;
  *    one more is answered empty at once and counted (requests_refused).
+ *  - Line ends (issue 22): a guest with GUEST_LINEEND_CRLF (the Windows
+ *    agent, which converts nothing) gets text with CRLF and sends CRLF;
+ *    the hub and every other peer see LF only.  Towards the guest the
+ *    writer converts as it frames (no copy of the text), and the size the
+ *    message announces, the guest's MAX_CLIPBOARD and the saver's bound
+ *    all count the converted bytes; from the guest the text is converted
+ *    in place, in the payload the dispatcher handed over, once, when the
+ *    whole message is there (a CRLF split across chunks or reads, or a
+ *    message half-read when a migration saved the reader, is whole by
+ *    then).  Data queued for the guest when a migration saves goes as
+ *    wire bytes, already converted.  Images are never touched.
+ *  - A CLIPBOARD of type NONE answers the oldest host request waiting on
+ *    its selection as "no data" (recv_none()).
  */
 #define G_LOG_DOMAIN "vdagent"
 
 #include "vdagent/vdagent-internal.h"
+#include "vdagent/vdagent-lineend.h"
 
 /* VD_AGENT_CLIPBOARD_* <-> VdcClipboardType */
 static bool type_from_vd(uint32_t vd, VdcClipboardType *out)
@@ -104,12 +118,41 @@ static bool output_full(const VdcChardev *dev)
     return vdc_chardev_pending_output(dev) >= dev->config.max_message;
 }
 
-/* @data, answered to this guest, carries bytes (else it goes empty). */
-static bool answer_has_data(const VdcChardev *dev, GBytes *data)
+/* Text of this type travels with CRLF line ends to and from this guest. */
+static bool crlf_text(const VdcChardev *dev, uint32_t vdtype)
+{
+    return vdtype == VD_AGENT_CLIPBOARD_UTF8_TEXT &&
+           vdc_chardev_guest_has_cap(dev, VD_AGENT_CAP_GUEST_LINEEND_CRLF);
+}
+
+/* The size @data of @vdtype has on the wire to this guest. */
+static uint64_t wire_data_size(const VdcChardev *dev, uint32_t vdtype,
+                               GBytes *data)
+{
+    if (!data) {
+        return 0;
+    }
+    if (crlf_text(dev, vdtype)) {
+        return vdc_lineend_crlf_size(g_bytes_get_data(data, NULL),
+                                     g_bytes_get_size(data));
+    }
+    return g_bytes_get_size(data);
+}
+
+/* The guest's MAX_CLIPBOARD lets @size bytes through. */
+static bool within_guest_max(const VdcChardev *dev, uint64_t size)
+{
+    return dev->guest_max_clipboard < 0 ||
+           size <= (uint64_t)dev->guest_max_clipboard;
+}
+
+/* @data of type @t, answered to this guest, carries bytes (else empty). */
+static bool answer_has_data(const VdcChardev *dev, VdcClipboardType t,
+                            GBytes *data)
 {
     return data && g_bytes_get_size(data) > 0 &&
            (dev->guest_max_clipboard < 0 ||
-            g_bytes_get_size(data) <= (uint64_t)dev->guest_max_clipboard);
+            within_guest_max(dev, wire_data_size(dev, type_to_vd(t), data)));
 }
 
 /* CLIPBOARD [sel] type data: @data NULL or too big for the guest: empty. */
@@ -118,24 +161,28 @@ static void send_data(VdcChardev *dev, unsigned sel, uint32_t vdtype,
 {
     uint8_t head[8];
     size_t n = put_selection(dev, head, sel);
+    uint64_t size = wire_data_size(dev, vdtype, data);
 
     if (!selection_travels(dev, sel)) {
         return;
     }
-    if (data && dev->guest_max_clipboard >= 0 &&
-        g_bytes_get_size(data) > (uint64_t)dev->guest_max_clipboard) {
-        g_debug("clipboard of %zu bytes above the guest's limit %" G_GINT64_FORMAT
-                ": sent empty", g_bytes_get_size(data), dev->guest_max_clipboard);
+    if (data && !within_guest_max(dev, size)) {
+        g_debug("clipboard of %" G_GUINT64_FORMAT " bytes above the guest's "
+                "limit %" G_GINT64_FORMAT ": sent empty", size,
+                dev->guest_max_clipboard);
         data = NULL;
     }
     vdagent_put_le32(head + n, vdtype);
-    if (data && g_bytes_get_size(data) > 0) {
+    if (data && size > 0) {
         /* The saver's bound follows the answers in the queue. */
         if (vdc_chardev_pending_output(dev) == 0) {
             dev->out_answer_max = 0;
         }
-        dev->out_answer_max = MAX(dev->out_answer_max,
-                                  g_bytes_get_size(data));
+        dev->out_answer_max = MAX(dev->out_answer_max, size);
+    }
+    if (data && crlf_text(dev, vdtype)) {
+        vdc_send_crlf(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
+        return;
     }
     vdc_send(dev, VD_AGENT_CLIPBOARD, head, n + 4, data);
 }
@@ -224,7 +271,7 @@ static unsigned update_data(VdcChardev *dev, VdcClipboardInfo *info)
         }
         /* Answered (data), or the owner set size 0 (unavailable). */
         while (dev->cbpending_n[sel][t] > 0) {
-            if (answer_has_data(dev, c->data) && output_full(dev)) {
+            if (answer_has_data(dev, t, c->data) && output_full(dev)) {
                 break;       /* answered once the guest has read */
             }
             dev->cbpending_n[sel][t]--;
@@ -362,6 +409,7 @@ static void cb_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
     n = put_selection(dev, buf, sel);
     vdagent_put_le32(buf + n, type_to_vd(type));
     dev->host_pending[sel] |= 1u << type;
+    dev->host_pending_at[sel][type] = ++dev->host_ask_clock;
     vdc_send(dev, VD_AGENT_CLIPBOARD_REQUEST, buf, n + 4, NULL);
     vdc_leave(dev, outer);
 }
@@ -436,7 +484,7 @@ void vdc_clipboard_recv_request(VdcChardev *dev,
         return;
     }
     if (info->types[t].data && dev->cbpending_n[sel][t] == 0 &&
-        !(answer_has_data(dev, info->types[t].data) && output_full(dev))) {
+        !(answer_has_data(dev, t, info->types[t].data) && output_full(dev))) {
         send_data(dev, sel, vdtype, info->types[t].data);
         return;
     }
@@ -461,6 +509,42 @@ void vdc_clipboard_recv_request(VdcChardev *dev,
     }
 }
 
+/*
+ * CLIPBOARD of type NONE: both real agents' "no data" answer to a request
+ * they cannot serve (not the owner, a type they lack, a conversion that
+ * failed, data over our MAX_CLIPBOARD).  It names no type: it answers the
+ * oldest host request still waiting on @sel, at once, as "unavailable",
+ * so the peer that asked fails now instead of at the hub's timeout.  One
+ * with nothing waiting (an answer after a timeout, or after the guest
+ * released) is a valid message with no use: counted as ignored, not as a
+ * drop.
+ */
+static void recv_none(VdcChardev *dev, VdcClipboardSelection sel,
+                      VdcClipboardInfo *info)
+{
+    unsigned t, oldest = VDC_CLIPBOARD_TYPE__COUNT;
+
+    for (t = 0; info && info->owner == &dev->cbpeer &&
+                t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+        if ((dev->host_pending[sel] & (1u << t)) &&
+            (oldest == VDC_CLIPBOARD_TYPE__COUNT ||
+             dev->host_pending_at[sel][t] < dev->host_pending_at[sel][oldest])) {
+            oldest = t;
+        }
+    }
+    if (oldest == VDC_CLIPBOARD_TYPE__COUNT) {
+        g_debug("guest clipboard NONE for %s with no request waiting: ignored",
+                vdc_clipboard_selection_name(sel));
+        dev->counters.ignored++;
+        return;
+    }
+    g_debug("guest has no %s on %s", vdc_clipboard_type_name(oldest),
+            vdc_clipboard_selection_name(sel));
+    dev->host_pending[sel] &= ~(1u << oldest);
+    vdc_clipboard_hub_set_data(dev->hub, &dev->cbpeer, info, oldest, NULL,
+                               true);
+}
+
 /* CLIPBOARD: @payload is VDAgentClipboard after the prefix, type then data. */
 void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
                              GBytes *payload)
@@ -471,6 +555,10 @@ void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
     g_autoptr(GBytes) bytes = NULL;
     VdcClipboardType t;
 
+    if (vdtype == VD_AGENT_CLIPBOARD_NONE) {
+        recv_none(dev, sel, info);
+        return;
+    }
     if (!info || info->owner != &dev->cbpeer) {
         vdc_count_drop(dev, VDC_DROP_NOT_OWNER);
         return;
@@ -480,6 +568,17 @@ void vdc_clipboard_recv_data(VdcChardev *dev, VdcClipboardSelection sel,
         return;
     }
     dev->host_pending[sel] &= ~(1u << t);
+    if (size > offsetof(VDAgentClipboard, data) && crlf_text(dev, vdtype)) {
+        /*
+         * The payload's bytes are its own (VdcMsgHandler), lent to us
+         * alone: CRLF -> LF in place, then a slice of what is left.
+         */
+        uint8_t *p = (uint8_t *)g_bytes_get_data(payload, NULL);
+
+        size = offsetof(VDAgentClipboard, data) +
+               vdc_lineend_to_lf(p + offsetof(VDAgentClipboard, data),
+                                 size - offsetof(VDAgentClipboard, data));
+    }
     if (size > offsetof(VDAgentClipboard, data)) {
         /* A slice of the payload: the guest's bytes are never copied. */
         bytes = g_bytes_new_from_bytes(payload,
@@ -655,6 +754,7 @@ static void clipboard_forget(VdcChardev *dev)
     memset(dev->cbpending, 0, sizeof(dev->cbpending));
     memset(dev->cbpending_n, 0, sizeof(dev->cbpending_n));
     memset(dev->host_pending, 0, sizeof(dev->host_pending));
+    memset(dev->host_pending_at, 0, sizeof(dev->host_pending_at));
     for (s = 0; s < VDC_CLIPBOARD_SELECTION__COUNT; s++) {
         set_announced(dev, s, NULL);
     }

@@ -68,6 +68,13 @@ struct VdcChardev {
     uint8_t cbpending_n[VDC_CLIPBOARD_SELECTION__COUNT][VDC_CLIPBOARD_TYPE__COUNT];
     /* host requests waiting for the guest: type bits */
     uint32_t host_pending[VDC_CLIPBOARD_SELECTION__COUNT];
+    /*
+     * When each was asked (host_ask_clock), so that a NONE answer (which
+     * names no type) answers the oldest one; 0 for one a migration
+     * restored (older than any asked since, ties by type order).
+     */
+    uint64_t host_pending_at[VDC_CLIPBOARD_SELECTION__COUNT][VDC_CLIPBOARD_TYPE__COUNT];
+    uint64_t host_ask_clock;
     /* the host info the guest was last told about (a ref), per selection */
     VdcClipboardInfo *announced[VDC_CLIPBOARD_SELECTION__COUNT];
     int64_t guest_max_clipboard;     /* -1: the guest set no limit */
@@ -146,6 +153,9 @@ bool vdc_session_ended(const VdcChardev *dev);
  */
 bool vdc_send(VdcChardev *dev, uint32_t type, const void *head,
               size_t head_len, GBytes *tail);
+/* vdc_send() for a @tail of LF text the guest gets with CRLF line ends. */
+bool vdc_send_crlf(VdcChardev *dev, uint32_t type, const void *head,
+                   size_t head_len, GBytes *tail);
 unsigned vdc_size_flags(const VdcChardev *dev);
 void vdc_count_drop(VdcChardev *dev, VdcDrop reason);
 void vdc_event(VdcChardev *dev, VdcEvent event);

@@ -11,10 +11,12 @@
 
 #include "vdagent/vdagent-writer.h"
 #include "vdagent/vdagent-wire.h"
+#include "vdagent/vdagent-lineend.h"
 
 typedef struct OutMsg {
     struct OutMsg *next;
     bool raw;              /* @tail is pre-framed wire bytes: no framing */
+    bool crlf;             /* @tail is LF text sent with CRLF line ends */
     uint32_t type;
     uint32_t total;        /* 20 + size: length of P */
     GBytes *tail;
@@ -33,6 +35,9 @@ struct VdcWriter {
     uint8_t hdr[VDC_CHUNK_HDR_SIZE];
     uint32_t hdr_off;      /* bytes of the current chunk header written */
     bool in_chunk;         /* a chunk (header included) has been started */
+    /* a CRLF tail: where the bytes written so far end in its source */
+    size_t src_off;
+    bool src_cr;           /* the CR of the bare LF at src_off is out */
 
     uint64_t sent[VD_AGENT_END_MESSAGE];
 };
@@ -75,6 +80,8 @@ static void writer_clear(VdcWriter *w)
     w->chunk_left = 0;
     w->hdr_off = 0;
     w->in_chunk = false;
+    w->src_off = 0;
+    w->src_cr = false;
 }
 
 void vdc_writer_free(VdcWriter *w)
@@ -104,6 +111,8 @@ static void writer_pop(VdcWriter *w)
     w->queued--;
     w->off = 0;
     w->in_chunk = false;
+    w->src_off = 0;
+    w->src_cr = false;
     out_msg_free(m);
 }
 
@@ -118,10 +127,14 @@ static void writer_append(VdcWriter *w, OutMsg *m)
     w->queued++;
 }
 
-bool vdc_writer_queue(VdcWriter *w, uint32_t type,
-                      const void *head, size_t head_len, GBytes *tail)
+static bool writer_queue(VdcWriter *w, uint32_t type, const void *head,
+                         size_t head_len, GBytes *tail, bool crlf)
 {
-    size_t tail_len = tail ? g_bytes_get_size(tail) : 0;
+    uint64_t tail_len = !tail ? 0
+                        : crlf ? vdc_lineend_crlf_size(
+                                     g_bytes_get_data(tail, NULL),
+                                     g_bytes_get_size(tail))
+                               : g_bytes_get_size(tail);
     uint64_t size = (uint64_t)head_len + tail_len;
     uint32_t first;
     OutMsg *m;
@@ -138,6 +151,7 @@ bool vdc_writer_queue(VdcWriter *w, uint32_t type,
     m->type = type;
     m->total = VDC_MSG_HDR_SIZE + (uint32_t)size;
     m->raw = false;
+    m->crlf = crlf && tail;
     m->tail = tail ? g_bytes_ref(tail) : NULL;
     m->head_len = head_len;
     first = MIN(m->total, VDC_OUT_CHUNK_MAX);
@@ -151,6 +165,18 @@ bool vdc_writer_queue(VdcWriter *w, uint32_t type,
     writer_append(w, m);
     w->pending += vdc_writer_wire_size((uint32_t)size);
     return true;
+}
+
+bool vdc_writer_queue(VdcWriter *w, uint32_t type,
+                      const void *head, size_t head_len, GBytes *tail)
+{
+    return writer_queue(w, type, head, head_len, tail, false);
+}
+
+bool vdc_writer_queue_crlf(VdcWriter *w, uint32_t type, const void *head,
+                           size_t head_len, GBytes *tail)
+{
+    return writer_queue(w, type, head, head_len, tail, true);
 }
 
 uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
@@ -207,6 +233,13 @@ size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p)
         *p = m->bytes + VDC_CHUNK_HDR_SIZE + w->off;
         return MIN(w->chunk_left, stored - w->off);
     }
+    if (m->crlf) {
+        size_t len;
+        const uint8_t *src = g_bytes_get_data(m->tail, &len);
+
+        return vdc_lineend_crlf_peek(src, len, w->src_off, w->src_cr,
+                                     w->chunk_left, p);
+    }
     *p = (const uint8_t *)g_bytes_get_data(m->tail, NULL) + (w->off - stored);
     return w->chunk_left;
 }
@@ -231,9 +264,13 @@ void vdc_writer_queue_raw(VdcWriter *w, GBytes *raw)
     w->pending += len;
 }
 
-/* Append the bytes of P[from, to) of @m (P = msghdr | head | tail). */
+/*
+ * Append the bytes of P[from, to) of @m (P = msghdr | head | tail).  For a
+ * CRLF tail, *@src_off and *@src_cr are the source cursor at @from (see
+ * VdcWriter) and move with it.
+ */
 static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
-                           uint32_t to)
+                           uint32_t to, size_t *src_off, bool *src_cr)
 {
     uint32_t stored = P_STORED(m);
 
@@ -243,7 +280,21 @@ static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
         g_byte_array_append(out, m->bytes + VDC_CHUNK_HDR_SIZE + from, n);
         from += n;
     }
-    if (from < to) {
+    if (from < to && m->crlf) {
+        size_t len;
+        const uint8_t *t = g_bytes_get_data(m->tail, &len);
+
+        while (from < to) {
+            const uint8_t *span;
+            size_t n = vdc_lineend_crlf_peek(t, len, *src_off, *src_cr,
+                                             to - from, &span);
+
+            g_assert(n > 0);
+            g_byte_array_append(out, span, n);
+            vdc_lineend_crlf_skip(t, len, src_off, src_cr, n);
+            from += n;
+        }
+    } else if (from < to) {
         const uint8_t *t = g_bytes_get_data(m->tail, NULL);
 
         g_byte_array_append(out, t + (from - stored), to - from);
@@ -261,6 +312,8 @@ GBytes *vdc_writer_save(const VdcWriter *w)
     out = g_byte_array_sized_new(MIN(w->pending, (uint64_t)G_MAXUINT));
     for (m = w->first; m; m = m->next, first = false) {
         uint32_t off = first ? w->off : 0;
+        size_t src_off = first ? w->src_off : 0;
+        bool src_cr = first && w->src_cr;
 
         if (m->raw) {
             g_byte_array_append(out, (const uint8_t *)g_bytes_get_data(
@@ -277,7 +330,8 @@ GBytes *vdc_writer_save(const VdcWriter *w)
                 g_byte_array_append(out, hdr + w->hdr_off,
                                     VDC_CHUNK_HDR_SIZE - w->hdr_off);
             }
-            append_payload(out, m, off, off + w->chunk_left);
+            append_payload(out, m, off, off + w->chunk_left, &src_off,
+                           &src_cr);
             off += w->chunk_left;
         }
         while (off < m->total) {
@@ -286,7 +340,7 @@ GBytes *vdc_writer_save(const VdcWriter *w)
 
             vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, n);
             g_byte_array_append(out, hdr, sizeof(hdr));
-            append_payload(out, m, off, off + n);
+            append_payload(out, m, off, off + n, &src_off, &src_cr);
             off += n;
         }
     }
@@ -322,6 +376,15 @@ void vdc_writer_consume(VdcWriter *w, size_t n)
             w->hdr_off += k;
         } else {
             k = MIN(n, (size_t)w->chunk_left);
+            if (m->crlf && w->off + k > P_STORED(m)) {
+                /* The tail's share of these bytes moves its cursor. */
+                size_t len;
+                const uint8_t *t = g_bytes_get_data(m->tail, &len);
+                uint32_t from = MAX(w->off, P_STORED(m));
+
+                vdc_lineend_crlf_skip(t, len, &w->src_off, &w->src_cr,
+                                      w->off + k - from);
+            }
             w->off += k;
             w->chunk_left -= k;
         }

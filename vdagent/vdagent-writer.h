@@ -39,6 +39,15 @@ bool vdc_writer_queue(VdcWriter *w, uint32_t type,
                       const void *head, size_t head_len, GBytes *tail);
 
 /*
+ * vdc_writer_queue() for a @tail of text with LF line ends that goes out
+ * with CRLF ones (vdagent-lineend.h): the message's size counts the
+ * converted bytes, which are made as the chunks are framed (and by
+ * vdc_writer_save()), never as one converted copy of the tail.
+ */
+bool vdc_writer_queue_crlf(VdcWriter *w, uint32_t type, const void *head,
+                           size_t head_len, GBytes *tail);
+
+/*
  * The next contiguous span of wire bytes: sets *@p and returns its length,
  * 0 when nothing is queued.  The span stays valid until the next
  * consume, queue or reset.

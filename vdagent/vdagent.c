@@ -311,8 +311,8 @@ static void vdagent_drain(VdcChardev *dev)
     dev->draining = false;
 }
 
-bool vdc_send(VdcChardev *dev, uint32_t type,
-                         const void *head, size_t head_len, GBytes *tail)
+static bool vdagent_send(VdcChardev *dev, uint32_t type, const void *head,
+                         size_t head_len, GBytes *tail, bool crlf)
 {
     if (!dev->connected) {
         return false;
@@ -322,11 +322,24 @@ bool vdc_send(VdcChardev *dev, uint32_t type,
         g_debug("%s of an ended session dropped", vdc_msg_name(type));
         return false;
     }
-    if (!vdc_writer_queue(dev->writer, type, head, head_len, tail)) {
+    if (!(crlf ? vdc_writer_queue_crlf : vdc_writer_queue)(
+            dev->writer, type, head, head_len, tail)) {
         return false;
     }
     vdagent_drain(dev);
     return true;
+}
+
+bool vdc_send(VdcChardev *dev, uint32_t type,
+              const void *head, size_t head_len, GBytes *tail)
+{
+    return vdagent_send(dev, type, head, head_len, tail, false);
+}
+
+bool vdc_send_crlf(VdcChardev *dev, uint32_t type, const void *head,
+                   size_t head_len, GBytes *tail)
+{
+    return vdagent_send(dev, type, head, head_len, tail, true);
 }
 
 void vdc_event(VdcChardev *dev, VdcEvent event)
