@@ -640,6 +640,55 @@ START_TEST(test_clipboard_get_file_owner_gone)
 }
 END_TEST
 
+/*
+ * Issue 22 point 2, per guest agent model: a clipboard-get for a type the
+ * guest cannot serve fails as soon as the guest answers NONE, with an
+ * error that says so, long before the hub's 5 s timeout.
+ */
+START_TEST(test_clipboard_get_guest_none)
+{
+    Client *c = host_client();
+    g_autoptr(GuestAgent) ga = guest_agent_new_model(_i);
+    const uint32_t types[] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
+                               VD_AGENT_CLIPBOARD_IMAGE_PNG };
+    g_autoptr(GByteArray) caps = g_byte_array_new();
+    g_autoptr(GByteArray) wire = g_byte_array_new();
+    g_autoptr(GBytes) out = NULL;
+    gint64 t0 = g_get_real_time(), asked;
+
+    vdc_chardev_set_guest_open(hx.host.dev, true);
+    guest_agent_start(ga);
+    guest_agent_send_caps(ga, true);
+    /* the host's caps, as the device announces them (its frontend takes
+     * nothing): the agent lays its messages out after them */
+    test_append_le32(caps, 0);
+    test_append_le32(caps, vdc_chardev_host_caps(hx.host.dev));
+    guest_wire_message(wire, VD_AGENT_PROTOCOL, VD_AGENT_ANNOUNCE_CAPABILITIES,
+                       0, caps->len, caps->data, caps->len);
+    guest_agent_feed(ga, wire->data, wire->len);
+    guest_agent_send_copy(ga, 0, false, types, G_N_ELEMENTS(types));
+    out = guest_agent_take_output(ga);
+    vdc_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
+                      g_bytes_get_size(out));
+    ck_assert_uint_eq(guest_agent_errors(ga), 0);
+    expect_event(c, "CLIPBOARD", "{\"selection\": \"clipboard\", "
+                 "\"owner\": \"guest\", \"types\": [\"text\", \"png\"]}",
+                 t0);
+    client_sendf(c, "{\"execute\": \"clipboard-get\", \"arguments\": "
+                 "{\"type\": \"png\"}, \"id\": 4}\n");
+    expect_quiet(c);
+    g_clear_pointer(&out, g_bytes_unref);
+    guest_agent_send_answer(ga, 0, VD_AGENT_CLIPBOARD_NONE, NULL, 0);
+    out = guest_agent_take_output(ga);
+    asked = g_get_monotonic_time();
+    vdc_chardev_write(hx.host.dev, g_bytes_get_data(out, NULL),
+                      g_bytes_get_size(out));
+    expect_generic(c, "the guest has no png data on the clipboard selection",
+                   "4");
+    ck_assert_int_lt(g_get_monotonic_time() - asked, G_USEC_PER_SEC);
+}
+END_TEST
+
 /* _i = member * G_N_ELEMENTS(values) + value: each member of each
  * command with every JSON value of another type. */
 START_TEST(test_wrong_type)
@@ -818,6 +867,8 @@ Suite *qmp_commands_suite(void)
     tcase_add_test(tc, test_clipboard_set_file_errors);
     tcase_add_test(tc, test_clipboard_get_file_errors);
     tcase_add_test(tc, test_clipboard_get_file_owner_gone);
+    tcase_add_loop_test(tc, test_clipboard_get_guest_none, 0,
+                        GUEST_AGENT__N_MODELS);
     tcase_add_loop_test(tc, test_wrong_type, 0,
                         G_N_ELEMENTS(host_members) * G_N_ELEMENTS(values));
     tcase_add_loop_test(tc, test_missing, 0, G_N_ELEMENTS(host_members));
