@@ -980,6 +980,12 @@ GuestAgentModel guest_agent_model(const GuestAgent *ga)
     return ga->model;
 }
 
+bool guest_agent_shares_cap(const GuestAgent *ga, unsigned cap)
+{
+    g_return_val_if_fail(ga != NULL, false);
+    return negotiated(ga, cap);
+}
+
 bool guest_agent_stopped(const GuestAgent *ga)
 {
     g_return_val_if_fail(ga != NULL, false);

@@ -433,6 +433,9 @@ GuestAgent *guest_agent_new_model(GuestAgentModel model);
 void guest_agent_set_model(GuestAgent *ga, GuestAgentModel model);
 GuestAgentModel guest_agent_model(const GuestAgent *ga);
 
+/* Both the agent and the host announced @cap (a VD_AGENT_CAP_* index). */
+bool guest_agent_shares_cap(const GuestAgent *ga, unsigned cap);
+
 /* The Windows model met a message of a wrong size and stopped. */
 bool guest_agent_stopped(const GuestAgent *ga);
 

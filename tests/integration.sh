@@ -56,6 +56,10 @@
 #                   it: build/tls-peer) with its error on both sides and
 #                   the source still serving, then a TLS tcp: migration in
 #                   the middle of large transfers both ways
+#  20 windows       a Windows guest (sim-agent --model windows, issue 22):
+#                   line endings both ways, images untouched, a regrab, a
+#                   NONE answer failing clipboard-get at once, a live
+#                   migration with multi-line text in flight to it
 #
 # Only bash, coreutils, grep and sed are used (as by tests/demo.sh: no
 # python, socat or nc; control sockets are reached through vdctl, guest
@@ -1834,7 +1838,108 @@ s_tls() {
         bad "no warning for tcp::0: $(cat "$D/d_any.log")"
 }
 
-echo "1..19"
+# 20. A Windows guest (issue 22): sim-agent --model windows (caps 0x46B7:
+#     no selection prefix, no serial, GUEST_LINEEND_CRLF; 2048-byte chunks;
+#     RELEASE before a regrab; NONE answers).  Text gets CRLF towards it
+#     and LF from it, images are untouched, a request it cannot serve fails
+#     at once, and a live migration (pause-before-switchover) with a host
+#     answer in flight to it delivers the text converted once.
+b64() { base64 -w0; }
+s_windows() {
+    local r caps got want t0 ms lines=200000 sum
+
+    start_host src --guest "unix:$D/chan"
+    wait_for 5 test -S "$D/chan" || die "src is not listening on chan"
+    start_sim guest chan --model windows
+    wait_for 5 ctl_match guest.ctl wait-caps '^ok' || die "no caps from the host"
+    r=$(qmp src.qmp '{"execute":"query-vdagent"}') || die "query-vdagent: $r"
+    caps=$(array "$r" guest-caps)
+    note "guest caps: $caps"
+    grep -q '"guest-lineend-crlf"' <<<"$caps" || bad "no guest-lineend-crlf: $caps"
+    grep -q '"clipboard-selection"' <<<"$caps" && bad "clipboard-selection: $caps"
+
+    # host -> guest: CRLF, an existing CRLF not doubled
+    clip_set src.qmp clipboard 'one\ntwo\r\nthree\n' >/dev/null || bad "clipboard-set"
+    r=$(ctl guest.ctl "paste clipboard")
+    want=$(printf 'one\r\ntwo\r\nthree\r\n' | b64)
+    [ "${r##* }" = "$want" ] || bad "the guest pasted ${r##* }, expected $want"
+    # guest -> host: LF (a lone CR stays)
+    ctl guest.ctl "copy-base64 clipboard text $(printf 'a\r\nb\r\n\r\nc\r' | b64)" >/dev/null ||
+        bad "guest copy"
+    wait_for 5 q_match src.qmp '{"execute":"clipboard-query"}' '"owner":"guest"' || bad "no guest grab"
+    r=$(clip_get src.qmp clipboard)
+    grep -qF '{"return":{"data":"a\nb\n\nc\r"}}' <<<"$r" || bad "the host read $r"
+    # a copy again while it owns: RELEASE then GRAB, the new text arrives
+    ctl guest.ctl "copy clipboard second copy" >/dev/null || bad "guest copy again"
+    wait_for 5 q_match src.qmp '{"execute":"clipboard-get"}' '"data":"second copy"' ||
+        bad "after the regrab the host reads $(clip_get src.qmp clipboard)"
+    r=$(qmp src.qmp '{"execute":"query-vdagent"}')
+    grep -q '"clipboard-release":1[,}]' <<<"$r" || bad "no RELEASE before the regrab: $r"
+    # images both ways, CR and LF bytes untouched
+    want=$(printf '\x89PNG\r\n\x1a\n\n\r\r\n' | b64)
+    qmp src.qmp "{\"execute\":\"clipboard-set\",\"arguments\":{\"type\":\"png\",\"data-base64\":\"$want\"}}" \
+        >/dev/null || bad "clipboard-set png"
+    r=$(ctl guest.ctl "paste clipboard png")
+    [ "${r##* }" = "$want" ] || bad "the guest's PNG: ${r##* }, expected $want"
+    ctl guest.ctl "copy-base64 clipboard bmp $want" >/dev/null || bad "guest copy bmp"
+    wait_for 5 q_match src.qmp '{"execute":"clipboard-query"}' '"types":\["bmp"\]' || bad "no bmp grab"
+    r=$(qmp src.qmp '{"execute":"clipboard-get","arguments":{"type":"bmp"}}')
+    grep -qF "\"data-base64\":\"$want\"" <<<"$r" || bad "the host's BMP: $r"
+
+    # a live migration with the host's multi-line text in flight to it
+    { printf '{"execute":"clipboard-set","arguments":{"data":"'
+      yes 'line of text\n' | head -n "$lines" | tr -d '\n'
+      printf '"}}'; } >"$D/set.json"
+    qmp src.qmp "@$D/set.json" >/dev/null || die "clipboard-set of $lines lines"
+    yes 'line of text' | head -n "$lines" | sed 's/$/\r/' >"$D/want.txt"
+    wait_for 5 grep -q 'host grabbed clipboard' "$D/guest.log" || die "the guest saw no grab"
+    start_host dst --incoming "unix:$D/mig"
+    wait_for 5 test -S "$D/mig" || die "destination not listening"
+    q_match src.qmp '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}' \
+        '"return"' || die "migrate-set-capabilities"
+    migrate src.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 5 mig_is src.qmp pre-switchover || die "no pre-switchover: $(mig_status src.qmp)"
+    # the live phase: the guest asks, and the answer is in flight across
+    # the switchover (the guest does not read)
+    ctl guest.ctl hold >/dev/null || die "guest: hold"
+    start paste env VDCTL_TIMEOUT=20 "$CTL" line "unix:$D/guest.ctl" "paste clipboard"
+    sleep 0.3
+    q_match src.qmp '{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}' \
+        '"return"' || bad "migrate-continue"
+    wait_for 10 mig_done src.qmp || die "the migration did not finish"
+    [ "$(mig_status src.qmp)" = completed ] || bad "source: $(qmp src.qmp '{"execute":"query-migrate"}')"
+    ctl guest.ctl unhold >/dev/null || die "guest: unhold"
+    exit_status paste 15 || bad "the guest's paste never ended"
+    base64 -d <<<"$(sed -n 's/^ok [0-9]* //p' "$D/paste.log")" >"$D/got.txt"
+    note "the guest pasted $(wc -c <"$D/got.txt") bytes ($(wc -c <"$D/want.txt") expected)"
+    cmp -s "$D/got.txt" "$D/want.txt" || bad "the text in flight did not arrive converted once"
+    # and from the guest through the destination
+    ctl guest.ctl "copy-base64 clipboard text $(printf 'after\r\nmigration' | b64)" >/dev/null
+    wait_for 5 q_match dst.qmp '{"execute":"clipboard-get"}' '"data":"after\\nmigration"' ||
+        bad "the destination reads $(clip_get dst.qmp clipboard)"
+    sum=$(ctl guest.ctl stats)
+    grep -q ' errors=0 ' <<<"$sum" || bad "the Windows agent saw protocol errors: $sum"
+    no_reconnect guest.ctl "after the migration"
+
+    # a request the guest cannot serve (over MAX_CLIPBOARD): NONE, at once
+    start_host nh --guest "unix:$D/chan2" --max-message 65536
+    wait_for 5 test -S "$D/chan2" || die "nh is not listening on chan2"
+    start_sim g2 chan2 --model windows
+    wait_for 5 ctl_match g2.ctl wait-caps '^ok' || die "g2: no caps from the host"
+    ctl g2.ctl "copy-bytes clipboard 100000" >/dev/null || bad "copy-bytes"
+    wait_for 5 q_match nh.qmp '{"execute":"clipboard-query"}' '"types":\["text"\]' || bad "no text grab"
+    t0=$(date +%s%N)
+    r=$(clip_get nh.qmp clipboard)
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    note "clipboard-get answered NONE in $ms ms: $r"
+    grep -q 'the guest has no text data on the clipboard selection' <<<"$r" ||
+        bad "clipboard-get of what the guest cannot give: $r"
+    [ "$ms" -lt 2000 ] || bad "the NONE answer took $ms ms"
+    r=$(qmp nh.qmp '{"execute":"query-vdagent"}')
+    grep -q '"drops":{}' <<<"$r" || bad "drops counted: $r"
+}
+
+echo "1..20"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1854,6 +1959,7 @@ run live s_live 30
 run quiet-flood s_quiet_flood 60
 run clip-files s_clip_files 30
 run tls s_tls 60
+run windows s_windows 30
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

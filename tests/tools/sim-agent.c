@@ -14,7 +14,7 @@
  *
  *   sim-agent (--fd N | --connect unix:PATH | --pty PATH)
  *             [--control unix:PATH] [--caps HEX[,HEX...]] [--name NAME]
- *             [--quiet] [--no-announce]
+ *             [--model linux|windows] [--quiet] [--no-announce]
  *
  *   --fd N       the channel is fd N; EOF there ends us with status 0
  *   --connect    a listening unix socket; after a drop, retried every
@@ -22,7 +22,12 @@
  *   --pty PATH   a pty slave, opened raw (cfmakeraw, TCSANOW); reopened
  *                once after EOF/EIO, status 1 if that fails
  *   --control    the control socket (its commands: sim-control.h)
- *   --caps       our caps words (default 0x00038de7, the real agent's)
+ *   --caps       our caps words (default: the model's, 0x00038de7 for
+ *                the Linux agent, 0x000046b7 for the Windows one)
+ *   --model      whose rules the agent follows (tests/guest-agent.h, the
+ *                models): linux (default) or windows: 2048-byte chunks,
+ *                RELEASE before a regrab, NONE for data over the host's
+ *                MAX_CLIPBOARD, stops on a message of a wrong size
  *   --name       transcript prefix, "[NAME] ..." (default "guest")
  *   --quiet      no transcript on stdout
  *   --no-announce  do not send caps request=1 at the first connection
@@ -61,6 +66,7 @@ typedef struct Options {
     const char *ctl_path;
     uint32_t *caps;
     size_t n_caps;
+    GuestAgentModel model;
 } Options;
 
 /* The process: its loop, and the parts it wires together. */
@@ -77,7 +83,7 @@ typedef struct Sim {
 static const char usage_line[] =
     "usage: sim-agent (--fd N | --connect unix:PATH | --pty PATH) "
     "[--control unix:PATH] [--caps HEXWORD[,HEXWORD...]] [--name NAME] "
-    "[--quiet] [--no-announce]\n";
+    "[--model linux|windows] [--quiet] [--no-announce]\n";
 
 static G_GNUC_NORETURN G_GNUC_PRINTF(1, 2)
 void usage_error(const char *fmt, ...)
@@ -194,6 +200,10 @@ static void parse_args(Options *o, int argc, char **argv)
             if (!parse_caps(o, v)) {
                 usage_error("bad --caps: %s", v);
             }
+        } else if ((v = opt_value(argc, argv, &i, "--model"))) {
+            if (!guest_agent_model_from_name(v, &o->model)) {
+                usage_error("bad --model: %s (linux or windows)", v);
+            }
         } else if ((v = opt_value(argc, argv, &i, "--name"))) {
             o->name = v;
         } else {
@@ -259,7 +269,7 @@ int main(int argc, char **argv)
 
     parse_args(&o, argc, argv);
     if (!o.caps) {
-        uint32_t def = REAL_AGENT_CAPS;
+        uint32_t def = guest_agent_model_caps(o.model);
 
         o.caps = g_memdup2(&def, sizeof(def));
         o.n_caps = 1;
@@ -269,6 +279,7 @@ int main(int argc, char **argv)
     sim.loop = g_main_loop_new(NULL, FALSE);
     sim.t = sim_transport_new(o.mode, o.path, o.fd, &transport_ops, &sim);
     sim.s = sim_session_new(o.caps, o.n_caps, o.announce, sim.t);
+    sim_session_set_model(sim.s, o.model);
 
     if (!sim_transport_open(sim.t)) {
         goto out;

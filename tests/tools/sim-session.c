@@ -291,8 +291,16 @@ static char *preview(const uint8_t *p, size_t len)
 /* ------------------------------------------------------------------ */
 /* the agent                                                            */
 
+/*
+ * The host announced @cap: what spice-vdagentd tests (it has every
+ * clipboard cap itself).  The Windows agent lacks CLIPBOARD_SELECTION and
+ * GRAB_SERIAL, and lays its messages out after the caps both sides share.
+ */
 static bool host_has(const SimSession *s, unsigned cap)
 {
+    if (guest_agent_model(s->ga) == GUEST_AGENT_WINDOWS) {
+        return guest_agent_shares_cap(s->ga, cap);
+    }
     return guest_agent_host_has_cap(s->ga, cap);
 }
 
@@ -507,6 +515,31 @@ static void on_host_grab(SimSession *s, const GuestAgentMsg *m)
     sim_say("host grabbed %s: %s", sel_names[sel], types);
 }
 
+/*
+ * The Windows agent's answer to a request it can serve: its data in
+ * 2048-byte chunks (a copy in the output: the model's sender), or NONE
+ * when it is over the host's MAX_CLIPBOARD.
+ */
+static void answer_windows(SimSession *s, unsigned sel, uint32_t type,
+                           GBytes *data, const char *blocked)
+{
+    size_t len = g_bytes_get_size(data);
+    int32_t max = guest_agent_max_clipboard(s->ga);
+    char tb[16];
+
+    if (!blocked) {
+        guest_agent_send_answer(s->ga, sel, type,
+                                g_bytes_get_data(data, NULL), len);
+        flush_agent(s);
+    }
+    sim_say("host requested %s %s: %s%s", sel_names[sel],
+            sim_type_name(type, tb, sizeof(tb)),
+            blocked ? "answer not sent, " : "",
+            blocked ? blocked
+            : max != -1 && (int64_t)len > max ? "sent none (over max-clipboard)"
+                                              : "sent the data");
+}
+
 static void on_host_request(SimSession *s, const GuestAgentMsg *m)
 {
     size_t off;
@@ -518,6 +551,12 @@ static void on_host_request(SimSession *s, const GuestAgentMsg *m)
     const char *tname = sim_type_name(type, tb, sizeof(tb));
     Selection *x = sel < SIM_N_SEL ? &s->sel[sel] : NULL;
 
+    if (x && x->owner == SIM_OWNER_GUEST && x->data &&
+        x->data_type == type && type != VD_AGENT_CLIPBOARD_NONE &&
+        guest_agent_model(s->ga) == GUEST_AGENT_WINDOWS) {
+        answer_windows(s, sel, type, x->data, blocked);
+        return;
+    }
     if (x && x->owner == SIM_OWNER_GUEST && x->data &&
         x->data_type == type && type != VD_AGENT_CLIPBOARD_NONE) {
         size_t len = g_bytes_get_size(x->data);
@@ -812,13 +851,15 @@ const char *sim_session_copy(SimSession *s, unsigned sel, GBytes *data,
                              uint32_t type)
 {
     const char *blocked = clipboard_blocked(s, sel);
+    bool owned = s->sel[sel].owner == SIM_OWNER_GUEST;
     char tb[16];
 
     set_owner(s, sel, SIM_OWNER_GUEST, "owner changed (guest copy)");
     set_data(s, sel, data, type);
     if (!blocked) {
-        /* NO_RELEASE_ON_REGRAB: no RELEASE before a new GRAB */
-        guest_agent_send_grab(s->ga, sel, &type, 1);
+        /* Linux: NO_RELEASE_ON_REGRAB, no RELEASE before a new GRAB;
+         * Windows: RELEASE first */
+        guest_agent_send_copy(s->ga, sel, owned, &type, 1);
         flush_agent(s);
     }
     sim_say("copied %zu bytes to %s (%s)%s%s", g_bytes_get_size(data),
@@ -1029,6 +1070,11 @@ SimSession *sim_session_new(const uint32_t *caps, size_t n_caps,
         g_queue_init(&s->sel[i].requests);
     }
     return s;
+}
+
+void sim_session_set_model(SimSession *s, GuestAgentModel model)
+{
+    guest_agent_set_model(s->ga, model);
 }
 
 void sim_session_set_ops(SimSession *s, const SimSessionOps *ops,

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
+#include "tests/guest-agent.h"
 #include "tests/tools/sim-transport.h"
 
 #define SIM_N_SEL 3                     /* clipboard, primary, secondary */
@@ -91,6 +92,13 @@ typedef struct SimStats {
  */
 SimSession *sim_session_new(const uint32_t *caps, size_t n_caps,
                             bool announce, SimTransport *t);
+
+/*
+ * The agent follows @model's rules (tests/guest-agent.h, the models):
+ * for the Windows one, its chunks, RELEASE before a regrab, NONE for
+ * data over the host's MAX_CLIPBOARD.  Linux until set.
+ */
+void sim_session_set_model(SimSession *s, GuestAgentModel model);
 
 /* Free @s: its pastes are dropped without a callback.  NULL: no-op. */
 void sim_session_free(SimSession *s);
