@@ -35,9 +35,17 @@ struct VdcWriter {
     uint8_t hdr[VDC_CHUNK_HDR_SIZE];
     uint32_t hdr_off;      /* bytes of the current chunk header written */
     bool in_chunk;         /* a chunk (header included) has been started */
-    /* a CRLF tail: where the bytes written so far end in its source */
+    /*
+     * A CRLF tail is converted one chunk at a time into @conv, so the
+     * frontend gets whole chunks (as for any tail) and the text is never
+     * copied whole: @conv[conv_pos, conv_len) are the next bytes to
+     * write; (src_off, src_cr) the cursor in the source after them
+     * (vdagent-lineend.h).
+     */
     size_t src_off;
-    bool src_cr;           /* the CR of the bare LF at src_off is out */
+    bool src_cr;
+    uint32_t conv_pos, conv_len;
+    uint8_t conv[VDC_OUT_CHUNK_MAX];
 
     uint64_t sent[VD_AGENT_END_MESSAGE];
 };
@@ -82,6 +90,7 @@ static void writer_clear(VdcWriter *w)
     w->in_chunk = false;
     w->src_off = 0;
     w->src_cr = false;
+    w->conv_pos = w->conv_len = 0;
 }
 
 void vdc_writer_free(VdcWriter *w)
@@ -113,6 +122,7 @@ static void writer_pop(VdcWriter *w)
     w->in_chunk = false;
     w->src_off = 0;
     w->src_cr = false;
+    w->conv_pos = w->conv_len = 0;
     out_msg_free(m);
 }
 
@@ -192,6 +202,28 @@ uint8_t *vdc_writer_unsent_head(VdcWriter *w, uint32_t type,
     return m->bytes + VDC_CHUNK_HDR_SIZE + VDC_MSG_HDR_SIZE;
 }
 
+/*
+ * Convert the next @n (<= VDC_OUT_CHUNK_MAX, no more than remain) bytes of
+ * the CRLF form of @src from the cursor into @out; the cursor moves.
+ */
+static uint32_t crlf_fill(const uint8_t *src, size_t len, size_t *off,
+                          bool *cr, uint8_t *out, uint32_t n)
+{
+    uint32_t done = 0;
+
+    while (done < n) {
+        const uint8_t *span;
+        size_t k = vdc_lineend_crlf_peek(src, len, *off, *cr, n - done,
+                                         &span);
+
+        g_assert(k > 0);
+        memcpy(out + done, span, k);
+        vdc_lineend_crlf_skip(src, len, off, cr, k);
+        done += k;
+    }
+    return done;
+}
+
 size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p)
 {
     OutMsg *m;
@@ -234,11 +266,17 @@ size_t vdc_writer_peek(VdcWriter *w, const uint8_t **p)
         return MIN(w->chunk_left, stored - w->off);
     }
     if (m->crlf) {
-        size_t len;
-        const uint8_t *src = g_bytes_get_data(m->tail, &len);
+        if (w->conv_pos == w->conv_len) {
+            /* The rest of this chunk, converted. */
+            size_t len;
+            const uint8_t *src = g_bytes_get_data(m->tail, &len);
 
-        return vdc_lineend_crlf_peek(src, len, w->src_off, w->src_cr,
-                                     w->chunk_left, p);
+            w->conv_len = crlf_fill(src, len, &w->src_off, &w->src_cr,
+                                    w->conv, w->chunk_left);
+            w->conv_pos = 0;
+        }
+        *p = w->conv + w->conv_pos;
+        return w->conv_len - w->conv_pos;
     }
     *p = (const uint8_t *)g_bytes_get_data(m->tail, NULL) + (w->off - stored);
     return w->chunk_left;
@@ -265,12 +303,22 @@ void vdc_writer_queue_raw(VdcWriter *w, GBytes *raw)
 }
 
 /*
+ * Where a save is in a CRLF tail: converted bytes not written yet
+ * (@pend, @pend_len), then the source cursor (see VdcWriter).
+ */
+typedef struct CrlfCursor {
+    const uint8_t *pend;
+    size_t pend_len;
+    size_t off;
+    bool cr;
+} CrlfCursor;
+
+/*
  * Append the bytes of P[from, to) of @m (P = msghdr | head | tail).  For a
- * CRLF tail, *@src_off and *@src_cr are the source cursor at @from (see
- * VdcWriter) and move with it.
+ * CRLF tail, @cur is where @from is in it, and moves with it.
  */
 static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
-                           uint32_t to, size_t *src_off, bool *src_cr)
+                           uint32_t to, CrlfCursor *cur)
 {
     uint32_t stored = P_STORED(m);
 
@@ -284,14 +332,22 @@ static void append_payload(GByteArray *out, const OutMsg *m, uint32_t from,
         size_t len;
         const uint8_t *t = g_bytes_get_data(m->tail, &len);
 
+        if (cur->pend_len > 0) {
+            size_t n = MIN(cur->pend_len, (size_t)(to - from));
+
+            g_byte_array_append(out, cur->pend, n);
+            cur->pend += n;
+            cur->pend_len -= n;
+            from += n;
+        }
         while (from < to) {
             const uint8_t *span;
-            size_t n = vdc_lineend_crlf_peek(t, len, *src_off, *src_cr,
+            size_t n = vdc_lineend_crlf_peek(t, len, cur->off, cur->cr,
                                              to - from, &span);
 
             g_assert(n > 0);
             g_byte_array_append(out, span, n);
-            vdc_lineend_crlf_skip(t, len, src_off, src_cr, n);
+            vdc_lineend_crlf_skip(t, len, &cur->off, &cur->cr, n);
             from += n;
         }
     } else if (from < to) {
@@ -312,8 +368,14 @@ GBytes *vdc_writer_save(const VdcWriter *w)
     out = g_byte_array_sized_new(MIN(w->pending, (uint64_t)G_MAXUINT));
     for (m = w->first; m; m = m->next, first = false) {
         uint32_t off = first ? w->off : 0;
-        size_t src_off = first ? w->src_off : 0;
-        bool src_cr = first && w->src_cr;
+        CrlfCursor cur = { NULL, 0, 0, false };
+
+        if (first) {
+            cur.pend = w->conv + w->conv_pos;
+            cur.pend_len = w->conv_len - w->conv_pos;
+            cur.off = w->src_off;
+            cur.cr = w->src_cr;
+        }
 
         if (m->raw) {
             g_byte_array_append(out, (const uint8_t *)g_bytes_get_data(
@@ -330,8 +392,7 @@ GBytes *vdc_writer_save(const VdcWriter *w)
                 g_byte_array_append(out, hdr + w->hdr_off,
                                     VDC_CHUNK_HDR_SIZE - w->hdr_off);
             }
-            append_payload(out, m, off, off + w->chunk_left, &src_off,
-                           &src_cr);
+            append_payload(out, m, off, off + w->chunk_left, &cur);
             off += w->chunk_left;
         }
         while (off < m->total) {
@@ -340,7 +401,7 @@ GBytes *vdc_writer_save(const VdcWriter *w)
 
             vdagent_put_chunk_hdr(hdr, VDP_CLIENT_PORT, n);
             g_byte_array_append(out, hdr, sizeof(hdr));
-            append_payload(out, m, off, off + n, &src_off, &src_cr);
+            append_payload(out, m, off, off + n, &cur);
             off += n;
         }
     }
@@ -377,13 +438,9 @@ void vdc_writer_consume(VdcWriter *w, size_t n)
         } else {
             k = MIN(n, (size_t)w->chunk_left);
             if (m->crlf && w->off + k > P_STORED(m)) {
-                /* The tail's share of these bytes moves its cursor. */
-                size_t len;
-                const uint8_t *t = g_bytes_get_data(m->tail, &len);
-                uint32_t from = MAX(w->off, P_STORED(m));
-
-                vdc_lineend_crlf_skip(t, len, &w->src_off, &w->src_cr,
-                                      w->off + k - from);
+                /* The tail's share of these bytes came from @conv. */
+                w->conv_pos += w->off + k - MAX(w->off, P_STORED(m));
+                g_assert(w->conv_pos <= w->conv_len);
             }
             w->off += k;
             w->chunk_left -= k;
