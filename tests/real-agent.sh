@@ -54,6 +54,11 @@ exec 3>&1                       # notes reach the terminal from scenarios too
 W=$(mktemp -d /tmp/vdagent-real.XXXXXX)
 # Private copies: other builds may relink build/ while we run.
 cp "$B/vdagent-host" "$B/vdctl" "$W/" || exit 2
+# An X client that lists a target it refuses (the guest's NONE, issue 22),
+# built here: it is the only X client of ours.
+XOWNER=$W/x-text-owner
+${CC:-cc} -O1 -o "$XOWNER" "$(dirname "$0")/tools/x-text-owner.c" -lX11 \
+    >"$W/x-text-owner.log" 2>&1 || XOWNER=
 HOST=$W/vdagent-host CTL=$W/vdctl
 PASSED=0 FAILED=0 CURRENT='' REASONS='' INTERRUPTED=0 WATCHDOG=''
 declare -A PID=()
@@ -351,6 +356,36 @@ s_guest_to_host() {
         bad "1 MiB: checksums differ"
 }
 
+# Issue 22: a host request for a type the guest lists but cannot give
+# (an X owner of text that refuses its image/png target): the real agent
+# answers CLIPBOARD of type NONE, and clipboard-get fails at once with
+# that error (the hub's timeout is 5 s), no drop counted; the text stays.
+bad_type_drops() { # SOCK
+    qmp "$1" '{"execute":"query-vdagent"}' | grep -o '"bad-type":[0-9]*' | cut -d: -f2
+}
+s_guest_none() {
+    local prev r t0 ms drops
+    [ -n "$XOWNER" ] || { bad "x-text-owner was not built: $(head -3 "$W/x-text-owner.log")"; return; }
+    drops=$(bad_type_drops "$HQ")
+    prev=$(guest_serial "$HQ" clipboard)
+    DISPLAY=$XDISPLAY start xowner "$XOWNER" CLIPBOARD "text, and a png it refuses" image/png
+    wait_for 5 guest_grabbed "$HQ" clipboard "$prev" || { bad "no guest grab"; return; }
+    r=$(qmp "$HQ" '{"execute":"clipboard-query"}')
+    grep -q '"types":\["text","png"\]' <<<"$r" || bad "the guest's grab: $r"
+    t0=$(date +%s%N)
+    r=$(qmp "$HQ" '{"execute":"clipboard-get","arguments":{"type":"png"}}')
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    note "clipboard-get png answered in $ms ms: $r"
+    grep -q '"the guest has no png data on the clipboard selection"' <<<"$r" ||
+        bad "clipboard-get png: $r"
+    [ "$ms" -lt 2000 ] || bad "the NONE answer took $ms ms"
+    grep -q 'refused image/png' "$D/xowner.log" || bad "the agent never asked X for image/png"
+    [ "$(bad_type_drops "$HQ")" = "$drops" ] || bad "bad-type drops: $drops -> $(bad_type_drops "$HQ")"
+    r=$(clip_get "$HQ" clipboard)
+    [ "$(get_data "$r")" = "text, and a png it refuses" ] || bad "the text after the NONE: $r"
+    stop xowner
+}
+
 s_grabs() {
     local i n=${1:-20} prev r got before
     before=$(grep -c 'grab discard' "$D/daemon.log")
@@ -616,6 +651,7 @@ group_unix() {
     scenario unix-caps s_caps
     scenario unix-host-to-guest s_host_to_guest
     scenario unix-guest-to-host s_guest_to_host
+    scenario unix-guest-none s_guest_none
     scenario unix-grabs s_grabs 20
     scenario unix-input s_input
     scenario unix-display s_display
