@@ -25,7 +25,9 @@
  * v10, i5...) are that row's regression test.
  *
  * The scripted agent is spice-vdagentd: it has SELECTION and GRAB_SERIAL
- * and lays its messages out after the host's caps.  Guests lacking those
+ * and lays its messages out after the host's caps; the caps sets loop over
+ * its layouts and over the Windows agent (caps_sets[3], the agent's
+ * Windows model: WINDOWS_AGENT_CAPS, its chunks and its rules, issue 22).  Guests lacking those
  * caps (older agents) get their messages written here in their own
  * layout (ga_send_*), see cb_real_layout().
  */
@@ -68,7 +70,7 @@ typedef struct CapsSet {
     bool sel;            /* CLIPBOARD_SELECTION: prefix, 3 selections */
     bool serial;         /* CLIPBOARD_GRAB_SERIAL */
 } CapsSet;
-extern const CapsSet caps_sets[3];
+extern const CapsSet caps_sets[4];
 #define N_CAPS_SETS G_N_ELEMENTS(caps_sets)
 
 /* Guest-to-host cases: every selection the guest can name. */
@@ -76,7 +78,7 @@ typedef struct SelCase {
     unsigned caps;       /* index in caps_sets */
     unsigned sel;
 } SelCase;
-extern const SelCase g2h_cases[7];
+extern const SelCase g2h_cases[8];
 
 /* ---- the frontend ------------------------------------------------------- */
 

@@ -19,16 +19,18 @@ G_STATIC_ASSERT((int)VD_AGENT_CLIPBOARD_SELECTION_PRIMARY ==
 G_STATIC_ASSERT((int)VD_AGENT_CLIPBOARD_SELECTION_SECONDARY ==
                 (int)SEL_SECONDARY);
 
-const CapsSet caps_sets[3] = {
+const CapsSet caps_sets[4] = {
     { "selection+serial", CAPS_FULL, true, true },
     { "selection", CAPS_SEL, true, false },
     { "neither", CAPS_PLAIN, false, false },
+    /* the Windows agent: cb_new() gives it its model's rules */
+    { "windows", WINDOWS_AGENT_CAPS, false, false },
 };
 
-const SelCase g2h_cases[7] = {
+const SelCase g2h_cases[8] = {
     { 0, SEL_CLIPBOARD }, { 0, SEL_PRIMARY }, { 0, SEL_SECONDARY },
     { 1, SEL_CLIPBOARD }, { 1, SEL_PRIMARY }, { 1, SEL_SECONDARY },
-    { 2, SEL_CLIPBOARD },
+    { 2, SEL_CLIPBOARD }, { 3, SEL_CLIPBOARD },
 };
 
 /* ---- the frontend ------------------------------------------------------- */
@@ -41,8 +43,12 @@ VdcConfig cb_config(void)
 TestFe *cb_new(uint32_t caps)
 {
     VdcConfig config = cb_config();
+    TestFe *fe = fe_new1(&config, caps);
 
-    return fe_new1(&config, caps);
+    if (caps == WINDOWS_AGENT_CAPS) {
+        guest_agent_set_model(fe->ga, GUEST_AGENT_WINDOWS);
+    }
+    return fe;
 }
 
 void cb_open(TestFe *fe)

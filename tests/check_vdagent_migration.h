@@ -82,8 +82,21 @@ VdcConfig mig_config(void);
  * request, forget what it received. */
 void mig_connect(TestFe *p, GuestAgent *ga);
 
-/* A fresh agent announcing REAL_AGENT_CAPS (the caller owns it). */
+/*
+ * A fresh agent of the model under test (the caller owns it): the Linux
+ * agent (REAL_AGENT_CAPS) unless a tcase's checked fixture chose another
+ * (mig_model_linux(), mig_model_windows(): a loop over the models).
+ */
 GuestAgent *real_agent(void);
+extern GuestAgentModel mig_model;
+void mig_model_linux(void);
+void mig_model_windows(void);
+/* Under the model under test: the selection prefix's length (0 or 4),
+ * whether grabs carry a serial, the selection a test uses for @sel
+ * (the Windows agent has CLIPBOARD only). */
+#define MIG_PREFIX (mig_model == GUEST_AGENT_LINUX ? 4u : 0u)
+#define MIG_SERIAL (mig_model == GUEST_AGENT_LINUX)
+#define MIG_SEL(sel) (mig_model == GUEST_AGENT_LINUX ? (unsigned)(sel) : 0u)
 
 /* The agent is happy: no protocol error, nothing it would discard. */
 void ck_agent_clean(const GuestAgent *ga);

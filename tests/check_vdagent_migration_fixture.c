@@ -53,11 +53,21 @@ void mig_connect(TestFe *p, GuestAgent *ga)
     guest_agent_clear_received(ga);
 }
 
+GuestAgentModel mig_model = GUEST_AGENT_LINUX;
+
+void mig_model_linux(void)
+{
+    mig_model = GUEST_AGENT_LINUX;
+}
+
+void mig_model_windows(void)
+{
+    mig_model = GUEST_AGENT_WINDOWS;
+}
+
 GuestAgent *real_agent(void)
 {
-    uint32_t caps = REAL_AGENT_CAPS;
-
-    return guest_agent_new(&caps, 1);
+    return guest_agent_new_model(mig_model);
 }
 
 void ck_agent_clean(const GuestAgent *ga)

@@ -63,15 +63,15 @@ START_TEST(test_pending_guest_request)
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
-    ck_assert_uint_eq(m->data[0], 0);
-    ck_assert_uint_eq(test_le32(m->data + 4), text);
-    if (m->size != 8 && _i == 2) {
+    ck_assert_uint_eq(m->data[0], MIG_PREFIX ? 0 : text);
+    ck_assert_uint_eq(test_le32(m->data + MIG_PREFIX), text);
+    if (m->size != MIG_PREFIX + 4 && _i == 2) {
         /* The data the restored peer holds. */
-        ck_assert_uint_eq(m->size, 8 + 4);
-        ck_assert_mem_eq(m->data + 8, "late", 4);
-    } else if (m->size != 8) {
-        ck_assert_uint_eq(m->size, 8 + 9);
-        ck_assert_mem_eq(m->data + 8, "from host", 9);
+        ck_assert_uint_eq(m->size, MIG_PREFIX + 4 + 4);
+        ck_assert_mem_eq(m->data + MIG_PREFIX + 4, "late", 4);
+    } else if (m->size != MIG_PREFIX + 4) {
+        ck_assert_uint_eq(m->size, MIG_PREFIX + 4 + 9);
+        ck_assert_mem_eq(m->data + MIG_PREFIX + 4, "from host", 9);
     }
     /* The guest asks again and gets the host's data. */
     guest_agent_clear_received(ga);
@@ -88,11 +88,11 @@ START_TEST(test_pending_guest_request)
     }
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
-    ck_assert_uint_eq(m->size, 8 + g_bytes_get_size(
+    ck_assert_uint_eq(m->size, MIG_PREFIX + 4 + g_bytes_get_size(
                                        hp_data(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT)));
-    ck_assert_mem_eq(m->data + 8,
+    ck_assert_mem_eq(m->data + MIG_PREFIX + 4,
                      g_bytes_get_data(hp_data(hp2, 0, VDC_CLIPBOARD_TYPE_TEXT),
-                                      NULL), m->size - 8);
+                                      NULL), m->size - MIG_PREFIX - 4);
     ck_assert_ptr_null(guest_agent_find(ga, VD_AGENT_ANNOUNCE_CAPABILITIES, 0));
     ck_agent_clean(ga);
     fe_free(dst);
@@ -139,8 +139,8 @@ START_TEST(test_guest_owned_selection)
     info = vdc_clipboard_hub_info(dst->hub, sel);
     ck_assert_ptr_nonnull(info);
     ck_assert_str_eq(info->owner->name, "vdagent");
-    ck_assert(info->has_serial);
-    ck_assert_uint_eq(info->serial, 2);
+    ck_assert(info->has_serial == MIG_SERIAL);
+    ck_assert_uint_eq(info->serial, MIG_SERIAL ? 2 : 0);
     ck_assert_uint_eq(vdc_clipboard_info_types(info), BIT(TEXT) | BIT(PNG));
     for (unsigned s = 0; s < N_SEL; s++) {
         if (s != sel) {
@@ -161,8 +161,9 @@ START_TEST(test_guest_owned_selection)
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_REQUEST, 0);
     ck_assert_ptr_nonnull(m);
-    ck_assert_uint_eq(m->data[0], sel);
-    ck_assert_uint_eq(test_le32(m->data + 4), types[1]);
+    ck_assert_uint_eq(m->size, MIG_PREFIX + 4);
+    ck_assert_uint_eq(m->data[0], MIG_PREFIX ? sel : types[1]);
+    ck_assert_uint_eq(test_le32(m->data + MIG_PREFIX), types[1]);
     guest_agent_send_clipboard(ga, sel, types[1], png, 3333);
     fe_pump(dst);
     got = hp_data(hp2, sel, VDC_CLIPBOARD_TYPE_PNG);
@@ -175,9 +176,9 @@ START_TEST(test_guest_owned_selection)
     guest_agent_send_grab(ga, sel, types, 1);
     fe_pump(dst);
     info = vdc_clipboard_hub_info(dst->hub, sel);
-    ck_assert_uint_eq(info->serial, 3);
+    ck_assert_uint_eq(info->serial, MIG_SERIAL ? 3 : 0);
     ck_assert_uint_eq(fe_counters(dst).drops[VDC_DROP_STALE_SERIAL], 0);
-    ck_assert_uint_eq(hp->view[sel].serial, 2);
+    ck_assert_uint_eq(hp->view[sel].serial, MIG_SERIAL ? 2 : 0);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -198,18 +199,19 @@ START_TEST(test_host_request_pending)
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     HostPeer *hp, *hp2;
     TestFe *src, *dst;
+    const unsigned S = MIG_SEL(1);
     GBytes *got;
 
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    guest_agent_send_grab(ga, 1, &text, 1);
+    guest_agent_send_grab(ga, S, &text, 1);
     fe_pump(src);
     if (_i == 1) {
         src->unlimited = false;
         src->budget = 0;
     }
-    ck_assert(hp_request(hp, 1, VDC_CLIPBOARD_TYPE_TEXT));
+    ck_assert(hp_request(hp, S, VDC_CLIPBOARD_TYPE_TEXT));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_REQUEST),
                       _i == 0);
 
@@ -217,14 +219,14 @@ START_TEST(test_host_request_pending)
     hp2 = fe_peer_new(dst);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_REQUEST),
                       1);
-    guest_agent_send_clipboard(ga, 1, text, "answer", 6);
+    guest_agent_send_clipboard(ga, S, text, "answer", 6);
     fe_pump(dst);
-    got = hp_data(hp2, 1, VDC_CLIPBOARD_TYPE_TEXT);
+    got = hp_data(hp2, S, VDC_CLIPBOARD_TYPE_TEXT);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(g_bytes_get_size(got), 6);
     ck_assert_mem_eq(g_bytes_get_data(got, NULL), "answer", 6);
-    ck_assert_int_eq(hp2->view[1].owner, 'g');
-    ck_assert_uint_eq(hp2->view[1].len[VDC_CLIPBOARD_TYPE_TEXT], 6);
+    ck_assert_int_eq(hp2->view[S].owner, 'g');
+    ck_assert_uint_eq(hp2->view[S].len[VDC_CLIPBOARD_TYPE_TEXT], 6);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -246,13 +248,14 @@ START_TEST(test_host_grab_not_repeated)
     const GuestAgentMsg *m;
     HostPeer *hp, *hp2;
     TestFe *src, *dst;
+    const unsigned S = MIG_SEL(1);
 
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 1, VDC_CLIPBOARD_TYPE_TEXT, canon_hello, sizeof(canon_hello));
+    hp_grab_data(hp, S, VDC_CLIPBOARD_TYPE_TEXT, canon_hello, sizeof(canon_hello));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
-    ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
+    ck_assert_uint_eq(guest_agent_serial(ga, S), MIG_SERIAL ? 1 : 0);
     guest_agent_clear_received(ga);
 
     vdc_chardev_set_running(src->dev, false);
@@ -271,25 +274,32 @@ START_TEST(test_host_grab_not_repeated)
                   "the destination sent %zu messages on resume (type %u)",
                   guest_agent_n_received(ga),
                   guest_agent_received(ga, 0)->type);
-    ck_assert_uint_eq(guest_agent_serial(ga, 1), 1);
+    ck_assert_uint_eq(guest_agent_serial(ga, S), MIG_SERIAL ? 1 : 0);
 
     /* The guest asks for the host's text: it comes (restored peers). */
     if (_i != 2) {
-        guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        guest_agent_send_request(ga, S, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(dst);
         m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
         ck_assert_ptr_nonnull(m);
-        ck_assert_uint_eq(m->size, 8 + sizeof(canon_hello));
-        ck_assert_mem_eq(m->data + 8, canon_hello, sizeof(canon_hello));
+        ck_assert_uint_eq(m->size, MIG_PREFIX + 4 + sizeof(canon_hello));
+        ck_assert_mem_eq(m->data + MIG_PREFIX + 4, canon_hello,
+                         sizeof(canon_hello));
         guest_agent_clear_received(ga);
     }
 
-    hp_grab(hp2, 1, BIT(TEXT) | BIT(PNG));
+    hp_grab(hp2, S, BIT(TEXT) | BIT(PNG));
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD_GRAB), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD_GRAB, 0);
-    ck_assert_uint_eq(m->data[0], 1);
-    ck_assert_uint_eq(test_le32(m->data + 4), 1);
-    ck_assert_uint_eq(guest_agent_serial(ga, 1), 2);
+    if (MIG_SERIAL) {
+        ck_assert_uint_eq(m->data[0], S);
+        ck_assert_uint_eq(test_le32(m->data + 4), 1);
+    } else {
+        /* no prefix, no serial: the types (text, png) */
+        ck_assert_uint_eq(m->size, 8);
+        ck_assert_uint_eq(test_le32(m->data), VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    }
+    ck_assert_uint_eq(guest_agent_serial(ga, S), MIG_SERIAL ? 2 : 0);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -600,6 +610,16 @@ Suite *vdagent_migration_state_suite(void)
     tc = tcase_create("clipboard");
     tcase_add_loop_test(tc, test_pending_guest_request, 0, 3);
     tcase_add_loop_test(tc, test_guest_owned_selection, 0, N_SEL);
+    tcase_add_loop_test(tc, test_host_request_pending, 0, 2);
+    tcase_add_loop_test(tc, test_host_grab_not_repeated, 0, 3);
+    tcase_add_loop_test(tc, test_restart_without_clipboard_saves, 0, 2);
+    suite_add_tcase(s, tc);
+
+    /* The same with the Windows agent (issue 22): CLIPBOARD only. */
+    tc = tcase_create("clipboard-windows");
+    tcase_add_checked_fixture(tc, mig_model_windows, mig_model_linux);
+    tcase_add_loop_test(tc, test_pending_guest_request, 0, 3);
+    tcase_add_loop_test(tc, test_guest_owned_selection, 0, 1);
     tcase_add_loop_test(tc, test_host_request_pending, 0, 2);
     tcase_add_loop_test(tc, test_host_grab_not_repeated, 0, 3);
     tcase_add_loop_test(tc, test_restart_without_clipboard_saves, 0, 2);
