@@ -172,6 +172,12 @@ static void send_data(VdcChardev *dev, unsigned sel, uint32_t vdtype,
                 dev->guest_max_clipboard);
         data = NULL;
     }
+    if (data && size > UINT32_MAX - VDC_MSG_HDR_SIZE - (n + 4)) {
+        /* CRLF text grown past a 32-bit message: answered, empty. */
+        g_debug("clipboard of %" G_GUINT64_FORMAT " bytes does not fit a "
+                "message: sent empty", size);
+        data = NULL;
+    }
     vdagent_put_le32(head + n, vdtype);
     if (data && size > 0) {
         /* The saver's bound follows the answers in the queue. */
