@@ -1020,8 +1020,9 @@ static void emit_model(GuestAgent *ga, uint32_t type, const void *data,
  */
 static void model_bad_size(GuestAgent *ga, const GuestAgentMsg *m)
 {
-    if (ga->model != GUEST_AGENT_WINDOWS) {
-        return;
+    if (ga->model != GUEST_AGENT_WINDOWS || m->type == 0 ||
+        m->type >= G_N_ELEMENTS(msg_size_rules)) {
+        return;          /* an unknown type is only skipped */
     }
     record_error(ga, "windows agent stopped: size %u wrong for message "
                  "type %u", m->size, m->type);

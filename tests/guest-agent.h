@@ -398,9 +398,10 @@ size_t guest_agent_send_clipboard_header(GuestAgent *ga, unsigned selection,
  *    converts nothing, the host does;
  *  - its chunks: every message it writes is split in chunks of at most
  *    GUEST_AGENT_WINDOWS_CHUNK bytes, chunk header included;
- *  - a host message whose size is wrong for the shared caps stops it: a
- *    protocol error (guest_agent_errors()), guest_agent_stopped(), and it
- *    reads nothing more;
+ *  - a host message of a known type whose size is wrong for the shared
+ *    caps stops it: a protocol error (guest_agent_errors()),
+ *    guest_agent_stopped(), and it reads nothing more (an unknown type is
+ *    skipped, as by the Linux agent);
  *  - it announces its caps with request=1 when it starts
  *    (guest_agent_start());
  *  - it sends RELEASE before a new GRAB of a selection it owns
