@@ -53,6 +53,8 @@ DEPS_BUILD += glib-networking
 DEPS_BUILD += libgtk-3-dev
 DEPS_TEST := check clang libclang-rt-14-dev valgrind gnutls-bin \
              spice-vdagent xvfb xdotool xclip dbus
+# libx11-dev: tests/tools/x-text-owner.c, built by tests/real-agent.sh.
+DEPS_TEST += libx11-dev
 # check-vm: QEMU (TCG) and the guest image's tools.
 DEPS_VM := qemu-system-x86 qemu-utils debootstrap
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
