@@ -18,6 +18,10 @@
 #   two     two hosts with the desktop peer on one desktop: 6 copies from
 #           alternating guests each reach the other guest, each counted
 #           once on each host (no ping-pong)
+#   windows against the scripted agent's Windows model (GUEST_LINEEND_CRLF,
+#           no selections): a desktop's LF text reaches the guest with
+#           CRLF, the guest's CRLF text reaches the desktop with LF (the
+#           device's peer converts, issue 22)
 #   max     --max-message 4096: a desktop copy above the clipboard's
 #           maximum reaches the guest empty, one at the maximum whole
 #
@@ -26,7 +30,7 @@
 # watchdog bounds the run (DESKTOP_BUDGET seconds, default 120).  Logs are
 # kept on failure.  Without Xvfb/xclip (or, for "real", the guest agent)
 # it fails, or prints SKIP and exits 0 when ALLOW_SKIP=1.
-# DESKTOP_ONLY="cli sim real two max" selects groups.
+# DESKTOP_ONLY="cli sim real two windows max" selects groups.
 set -u
 export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
 
@@ -36,7 +40,7 @@ for f in "$B/vdagent-host" "$B/vdctl" "$B/sim-agent"; do
     [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
 done
 PATH=$PATH:/usr/sbin
-ONLY=${DESKTOP_ONLY:-cli sim real two max}
+ONLY=${DESKTOP_ONLY:-cli sim real two windows max}
 skip_or_fail() { # WHAT
     echo "##################################################################"
     echo "# desktop-clipboard: MISSING $1"
@@ -552,6 +556,34 @@ g_two() {
 # --max-message 4096: a desktop copy above the clipboard's maximum (4088
 # bytes, what the guest is told) is answered empty, as clipboard-set
 # refuses it; one at the maximum goes through.
+g_windows() {
+    D=$W/windows GUEST=sim
+    mkdir -p "$D"
+    start_xvfb hxvfb HD || return
+    start_host --guest "unix:$D/chan" || return
+    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" \
+        --name guest --model windows
+    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
+    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    # desktop -> guest: LF becomes CRLF, an existing CRLF stays one
+    printf 'line one\nline two\r\nline three\n' >"$D/lf"
+    printf 'line one\r\nline two\r\nline three\r\n' >"$D/crlf"
+    d_copy clipboard "$D/lf"
+    wait_for 5 g_sees_host clipboard || { bad "windows: the guest never saw the grab"; return; }
+    wait_for 5 g_paste_is clipboard text "$D/crlf" ||
+        bad "windows: the guest pasted '$(od -c "$D/g.got" | head -3)'"
+    # guest -> desktop: CRLF becomes LF
+    printf 'from windows\r\nsecond line\r\n' >"$D/gcrlf"
+    printf 'from windows\nsecond line\n' >"$D/glf"
+    g_copy clipboard "$D/gcrlf"
+    wait_for 10 eval '[ "$(count "offer clipboard on the desktop")" -gt 0 ]' ||
+        { bad "windows: the desktop was never offered the guest's copy"; return; }
+    d_paste clipboard >"$D/d.got"
+    same "$D/d.got" "$D/glf" ||
+        bad "windows: the desktop pasted '$(od -c "$D/d.got" | head -3)'"
+    quit_host
+}
+
 g_max() {
     D=$W/max GUEST=sim
     mkdir -p "$D"
@@ -572,7 +604,7 @@ g_max() {
     quit_host
 }
 
-for g in cli sim real two max; do
+for g in cli sim real two windows max; do
     case " $ONLY " in *" $g "*) ;; *) continue;; esac
     CURRENT=$g REASONS='' T0=$SECONDS
     "g_$g"
