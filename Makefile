@@ -101,6 +101,7 @@ LIB_SRCS := vdagent/vdagent.c vdagent/vdagent-proto.c \
             vdagent/vdagent-reader.c vdagent/vdagent-writer.c \
             vdagent/vdagent-lineend.c \
             vdagent/vdagent-clipboard.c vdagent/vdagent-mouse.c \
+            vdagent/vdagent-file-xfer.c \
             vdagent/vdagent-vmstate.c vdagent/vdagent-version.c \
             clipboard/clipboard.c clipboard/clipboard-vmstate.c \
             clipboard/clipboard-live.c input/input.c \
@@ -115,6 +116,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_reader_sizes.c tests/check_reader_reset.c \
               tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
+              tests/check_vdagent_file_xfer.c \
               tests/check_vdagent_dispatch.c \
               tests/check_clipboard_fixture.c tests/check_clipboard_peers.c \
               tests/check_clipboard_grabs.c tests/check_clipboard_requests.c \
@@ -274,6 +276,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_MICRO)
 # reader/writer and wire internals, vdagent-internal.h, vdagent-vmstate.h,
 # migration's channel, json-scan and internal headers, host/.
 PUBLIC_HEADERS := vdagent/vdc-vdagent.h vdagent/vdc-proto.h \
+                  vdagent/vdc-file-xfer.h \
                   vdagent/vdc-version.h \
                   clipboard/vdc-clipboard.h clipboard/vdc-clipboard-vmstate.h \
                   input/vdc-input.h \

@@ -30,16 +30,16 @@ static const struct {
     bool mouse, clipboard, monitors;
     uint8_t word[4];
 } caps_vectors[] = {
-    /* neither */
-    { false, false, false, { 0x00, 0x00, 0x00, 0x00 } },
+    /* neither: FILE_XFER_DETAILED_ERRORS (file transfer is always on) */
+    { false, false, false, { 0x00, 0x40, 0x00, 0x00 } },
     /* MOUSE_STATE */
-    { true, false, false, { 0x01, 0x00, 0x00, 0x00 } },
+    { true, false, false, { 0x01, 0x40, 0x00, 0x00 } },
     /* BY_DEMAND, SELECTION, MAX_CLIPBOARD, NO_RELEASE_ON_REGRAB, GRAB_SERIAL */
-    { false, true, false, { 0x60, 0x04, 0x03, 0x00 } },
-    { true, true, false, { 0x61, 0x04, 0x03, 0x00 } },
+    { false, true, false, { 0x60, 0x44, 0x03, 0x00 } },
+    { true, true, false, { 0x61, 0x44, 0x03, 0x00 } },
     /* + MONITORS_CONFIG, REPLY, SPARSE_MONITORS_CONFIG, ..._POSITION */
-    { false, false, true, { 0x86, 0x10, 0x00, 0x00 } },
-    { true, true, true, { 0xe7, 0x14, 0x03, 0x00 } },
+    { false, false, true, { 0x86, 0x50, 0x00, 0x00 } },
+    { true, true, true, { 0xe7, 0x54, 0x03, 0x00 } },
 };
 
 START_TEST(test_caps_bytes)
@@ -74,7 +74,8 @@ START_TEST(test_caps_host_word)
 
     ck_assert_uint_eq(vdc_chardev_host_caps(fe->dev) &
                       ~((1u << VD_AGENT_CAP_MAX_CLIPBOARD) |
-                        (1u << VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB)),
+                        (1u << VD_AGENT_CAP_CLIPBOARD_NO_RELEASE_ON_REGRAB) |
+                        (1u << VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS)),
                       0x00020061);
     fe_free(fe);
 }
@@ -134,7 +135,7 @@ START_TEST(test_caps_reply_only_when_asked)
     ck_assert_uint_eq(guest_agent_n_received(fe->ga), 1);
     {
         const GuestAgentMsg *m = guest_agent_received(fe->ga, 0);
-        uint8_t expect[8] = { 1, 0, 0, 0, 0x61, 0x04, 0x03, 0x00 };
+        uint8_t expect[8] = { 1, 0, 0, 0, 0x61, 0x44, 0x03, 0x00 };
 
         ck_assert_uint_eq(m->type, VD_AGENT_ANNOUNCE_CAPABILITIES);
         ck_assert_uint_eq(m->size, 8);

@@ -60,6 +60,7 @@ static const struct {
     { "host-channel", host_channel_suite },
     { "host-seam", host_seam_suite },
     { "vdagent-reentry", vdagent_reentry_suite },
+    { "vdagent-file-xfer", vdagent_file_xfer_suite },
 };
 
 static bool wanted(int argc, char **argv, const char *name)

@@ -62,5 +62,6 @@ Suite *host_channel_suite(void);
 Suite *vdagent_reentry_suite(void);
 Suite *vdagent_migration_reachable_suite(void);
 Suite *host_seam_suite(void);
+Suite *vdagent_file_xfer_suite(void);
 
 #endif /* CHECK_SUITES_H */

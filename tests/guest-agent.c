@@ -18,6 +18,7 @@
 #include "tests/guest-agent.h"
 #include "tests/test-util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <spice/vd_agent.h>
@@ -73,7 +74,12 @@ struct GuestAgent {
     uint32_t msg_size;
     uint32_t msg_chunks;
     GByteArray *msg_data;               /* grows with arrived bytes only */
+
+    struct GuestFx *fx;                 /* the file-transfer model, when on */
 };
+
+static void fx_on_message(GuestAgent *ga, const GuestAgentMsg *m);
+static void fx_free(struct GuestFx *fx);
 
 /* ------------------------------------------------------------------ */
 /* wire headers (fields little-endian, tests/test-util.h for the rest)  */
@@ -198,6 +204,7 @@ void guest_agent_free(GuestAgent *ga)
     if (ga->msg_data) {
         g_byte_array_unref(ga->msg_data);
     }
+    fx_free(ga->fx);
     g_free(ga);
 }
 
@@ -712,6 +719,11 @@ static void on_message(GuestAgent *ga, const GuestAgentMsg *m)
     case VD_AGENT_MAX_CLIPBOARD:
         ga->max_clipboard = (int32_t)test_le32(m->data);
         break;
+    case VD_AGENT_FILE_XFER_START:
+    case VD_AGENT_FILE_XFER_STATUS:
+    case VD_AGENT_FILE_XFER_DATA:
+        fx_on_message(ga, m);
+        break;
     default:
         break;
     }
@@ -1103,4 +1115,334 @@ GBytes *guest_agent_make_bmp(unsigned width, unsigned height)
         g_byte_array_append(b, &v, 1);
     }
     return g_byte_array_free_to_bytes(g_steal_pointer(&b));
+}
+
+/* ------------------------------------------------------------------ */
+/* file transfer (the Linux agent's model; guest_agent_fx_*())          */
+
+static uint64_t fx_le64(const uint8_t *p)
+{
+    return test_le32(p) | (uint64_t)test_le32(p + 4) << 32;
+}
+
+/* GIOErrorEnum's G_IO_ERROR_NO_SPACE (gio/gioenums.h), without gio. */
+#define FX_G_IO_ERROR_NO_SPACE 12
+
+typedef struct GuestFxTask {
+    uint32_t id;
+    char *name;                 /* as the START named it */
+    char *path;                 /* in the save directory; NULL: in memory */
+    FILE *file;
+    GByteArray *data;           /* in memory */
+    uint64_t size, have;
+} GuestFxTask;
+
+struct GuestFx {
+    char *save_dir;             /* NULL: files kept in memory */
+    GHashTable *tasks;          /* id -> GuestFxTask * */
+    GHashTable *files;          /* name -> GBytes * (in memory, complete) */
+    uint64_t disk_free;         /* a disk of this many free bytes */
+    bool hold;                  /* START not answered: the script does */
+    int next_answer;            /* >= 0: the next START gets it */
+    unsigned completed, removed;
+    GArray *statuses;           /* GuestFxStatus the host sent */
+};
+
+static void fx_task_free(gpointer p)
+{
+    GuestFxTask *t = p;
+
+    if (t->file) {
+        fclose(t->file);
+    }
+    g_free(t->name);
+    g_free(t->path);
+    if (t->data) {
+        g_byte_array_unref(t->data);
+    }
+    g_free(t);
+}
+
+static void fx_free(struct GuestFx *fx)
+{
+    if (!fx) {
+        return;
+    }
+    g_hash_table_unref(fx->tasks);
+    g_hash_table_unref(fx->files);
+    g_array_unref(fx->statuses);
+    g_free(fx->save_dir);
+    g_free(fx);
+}
+
+void guest_agent_fx_enable(GuestAgent *ga, const char *save_dir)
+{
+    struct GuestFx *fx = g_new0(struct GuestFx, 1);
+
+    fx_free(ga->fx);
+    fx->save_dir = g_strdup(save_dir);
+    fx->tasks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                      fx_task_free);
+    fx->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)g_bytes_unref);
+    fx->disk_free = UINT64_MAX;
+    fx->next_answer = -1;
+    fx->statuses = g_array_new(FALSE, FALSE, sizeof(GuestFxStatus));
+    ga->fx = fx;
+}
+
+void guest_agent_fx_set_disk_free(GuestAgent *ga, uint64_t bytes)
+{
+    g_return_if_fail(ga->fx != NULL);
+    ga->fx->disk_free = bytes;
+}
+
+void guest_agent_fx_set_hold(GuestAgent *ga, bool hold)
+{
+    g_return_if_fail(ga->fx != NULL);
+    ga->fx->hold = hold;
+}
+
+void guest_agent_fx_answer_next(GuestAgent *ga, int result)
+{
+    g_return_if_fail(ga->fx != NULL);
+    ga->fx->next_answer = result;
+}
+
+void guest_agent_fx_send_status(GuestAgent *ga, uint32_t id, uint32_t result,
+                                const void *detail, size_t len)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    test_append_le32(b, id);
+    test_append_le32(b, result);
+    if (len) {
+        g_byte_array_append(b, detail, len);
+    }
+    emit(ga, VD_AGENT_FILE_XFER_STATUS, b);
+}
+
+/* STATUS with the detail only when the host announced DETAILED_ERRORS,
+ * as spice-vdagentd does. */
+static void fx_status(GuestAgent *ga, uint32_t id, uint32_t result,
+                      const void *detail, size_t len)
+{
+    if (!guest_agent_host_has_cap(ga, VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS)) {
+        len = 0;
+    }
+    guest_agent_fx_send_status(ga, id, result, detail, len);
+}
+
+static void fx_status_no_space(GuestAgent *ga, uint32_t id)
+{
+    uint8_t d[8];
+
+    for (unsigned i = 0; i < 8; i++) {
+        d[i] = (uint8_t)(ga->fx->disk_free >> (8 * i));
+    }
+    fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE, d, 8);
+}
+
+/* Ends @t: its file kept (@keep) or removed. */
+static void fx_task_end(GuestAgent *ga, GuestFxTask *t, bool keep)
+{
+    struct GuestFx *fx = ga->fx;
+
+    if (t->file) {
+        fclose(t->file);
+        t->file = NULL;
+    }
+    if (keep) {
+        fx->completed++;
+        if (!t->path) {
+            g_hash_table_replace(fx->files, g_strdup(t->name),
+                                 g_byte_array_free_to_bytes(
+                                     g_steal_pointer(&t->data)));
+        }
+    } else {
+        fx->removed++;
+        if (t->path) {
+            remove(t->path);
+        }
+    }
+    g_hash_table_remove(fx->tasks, GUINT_TO_POINTER(t->id));
+}
+
+static void fx_on_start(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    struct GuestFx *fx = ga->fx;
+    uint32_t id = test_le32(m->data);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *name = NULL;
+    GuestFxTask *t;
+    uint64_t size;
+
+    if (g_hash_table_lookup(fx->tasks, GUINT_TO_POINTER(id))) {
+        record_ignored(ga, "file-xfer: id %u already exists", id);
+        return;
+    }
+    /* spice-vdagent parses the data as a NUL-terminated key file */
+    if (!memchr(m->data + 4, 0, m->size - 4) ||
+        !g_key_file_load_from_data(kf, (const char *)m->data + 4, -1,
+                                   G_KEY_FILE_NONE, &err) ||
+        !(name = g_key_file_get_string(kf, "vdagent-file-xfer", "name",
+                                       &err))) {
+        record_error(ga, "file-xfer: bad START: %s",
+                     err ? err->message : "no NUL");
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_ERROR, NULL, 0);
+        return;
+    }
+    size = g_key_file_get_uint64(kf, "vdagent-file-xfer", "size", &err);
+    if (err) {
+        record_error(ga, "file-xfer: bad size: %s", err->message);
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_ERROR, NULL, 0);
+        return;
+    }
+    if (fx->next_answer >= 0) {
+        uint32_t r = (uint32_t)fx->next_answer;
+
+        fx->next_answer = -1;
+        if (r == VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE) {
+            fx_status_no_space(ga, id);
+        } else {
+            fx_status(ga, id, r, NULL, 0);
+        }
+        return;
+    }
+    if (size > fx->disk_free) {
+        fx_status_no_space(ga, id);
+        return;
+    }
+    t = g_new0(GuestFxTask, 1);
+    t->id = id;
+    t->name = g_steal_pointer(&name);
+    t->size = size;
+    if (fx->save_dir) {
+        t->path = g_build_filename(fx->save_dir, t->name, NULL);
+        t->file = fopen(t->path, "wbx");
+        if (!t->file) {
+            record_error(ga, "file-xfer: cannot create %s", t->path);
+            fx_task_free(t);
+            fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_ERROR, NULL, 0);
+            return;
+        }
+    } else {
+        t->data = g_byte_array_new();
+    }
+    g_hash_table_insert(fx->tasks, GUINT_TO_POINTER(id), t);
+    if (!fx->hold) {
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    }
+}
+
+static void fx_on_data(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    struct GuestFx *fx = ga->fx;
+    uint32_t id = test_le32(m->data);
+    uint64_t size = fx_le64(m->data + 4);
+    GuestFxTask *t = g_hash_table_lookup(fx->tasks, GUINT_TO_POINTER(id));
+
+    if (!t) {
+        /* spice-vdagentd: no such transfer, dropped */
+        record_ignored(ga, "file-xfer: data for unknown id %u", id);
+        return;
+    }
+    if (size != m->size - 12) {
+        record_error(ga, "file-xfer: data size field %" G_GUINT64_FORMAT
+                     " for %u bytes", size, m->size - 12);
+        return;
+    }
+    if (size > fx->disk_free) {
+        uint8_t d[5] = { VD_AGENT_FILE_XFER_STATUS_ERROR_GLIB_IO,
+                         FX_G_IO_ERROR_NO_SPACE, 0, 0, 0 };
+
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_ERROR, d, sizeof(d));
+        fx_task_end(ga, t, false);
+        return;
+    }
+    if (fx->disk_free != UINT64_MAX) {
+        fx->disk_free -= size;
+    }
+    if (t->file) {
+        fwrite(m->data + 12, 1, size, t->file);
+    } else {
+        g_byte_array_append(t->data, m->data + 12, size);
+    }
+    t->have += size;
+    if (t->have == t->size) {
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_SUCCESS, NULL, 0);
+        fx_task_end(ga, t, true);
+    } else if (t->have > t->size) {
+        record_error(ga, "file-xfer: %u: too much data", id);
+        fx_status(ga, id, VD_AGENT_FILE_XFER_STATUS_ERROR, NULL, 0);
+        fx_task_end(ga, t, false);
+    }
+}
+
+static void fx_on_message(GuestAgent *ga, const GuestAgentMsg *m)
+{
+    struct GuestFx *fx = ga->fx;
+
+    if (m->type == VD_AGENT_FILE_XFER_STATUS) {
+        GuestFxStatus st = { test_le32(m->data), test_le32(m->data + 4) };
+        GuestFxTask *t;
+
+        if (!fx) {
+            return;
+        }
+        g_array_append_val(fx->statuses, st);
+        t = g_hash_table_lookup(fx->tasks, GUINT_TO_POINTER(st.id));
+        /* spice-vdagent: any status from the host ends the task */
+        if (t && st.result != VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA) {
+            fx_task_end(ga, t, false);
+        }
+        return;
+    }
+    if (!fx) {
+        return;                 /* the model is off: received only */
+    }
+    if (m->type == VD_AGENT_FILE_XFER_START) {
+        fx_on_start(ga, m);
+    } else {
+        fx_on_data(ga, m);
+    }
+}
+
+GBytes *guest_agent_fx_file(const GuestAgent *ga, const char *name)
+{
+    GBytes *b;
+
+    g_return_val_if_fail(ga->fx != NULL, NULL);
+    b = g_hash_table_lookup(ga->fx->files, name);
+    return b ? g_bytes_ref(b) : NULL;
+}
+
+unsigned guest_agent_fx_active(const GuestAgent *ga)
+{
+    return ga->fx ? g_hash_table_size(ga->fx->tasks) : 0;
+}
+
+uint64_t guest_agent_fx_received(const GuestAgent *ga, uint32_t id)
+{
+    GuestFxTask *t = ga->fx ? g_hash_table_lookup(ga->fx->tasks,
+                                                  GUINT_TO_POINTER(id))
+                            : NULL;
+
+    return t ? t->have : 0;
+}
+
+unsigned guest_agent_fx_completed(const GuestAgent *ga)
+{
+    return ga->fx ? ga->fx->completed : 0;
+}
+
+unsigned guest_agent_fx_removed(const GuestAgent *ga)
+{
+    return ga->fx ? ga->fx->removed : 0;
+}
+
+const GArray *guest_agent_fx_host_statuses(const GuestAgent *ga)
+{
+    return ga->fx ? ga->fx->statuses : NULL;
 }

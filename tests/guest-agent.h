@@ -474,4 +474,50 @@ void guest_agent_send_answer(GuestAgent *ga, unsigned selection,
  */
 GBytes *guest_agent_make_bmp(unsigned width, unsigned height);
 
+/*
+ * File transfer: the Linux agent's model (spice-vdagent 0.22.1's
+ * file-xfers.c, facts only), off until guest_agent_fx_enable().  On:
+ *  - START {id, key file}: parsed as spice-vdagent does (GKeyFile, up to
+ *    the NUL, which must be there: else an error); a duplicate id is
+ *    ignored; a size above the free space gets NOT_ENOUGH_SPACE (the free
+ *    bytes as detail when the host announced FILE_XFER_DETAILED_ERRORS);
+ *    else the file is created and CAN_SEND_DATA sent (unless held:
+ *    guest_agent_fx_set_hold(), the script answers itself);
+ *  - DATA {id, size, bytes}: appended (a size field not matching the
+ *    message is an error); once the file has its size, SUCCESS and the
+ *    file is kept; more than its size: ERROR and the file removed; a
+ *    DATA past the free space (a full disk): ERROR (detail GLIB_IO,
+ *    G_IO_ERROR_NO_SPACE) and the file removed; an unknown id: ignored;
+ *  - STATUS from the host: recorded; any result but CAN_SEND_DATA ends
+ *    the task and removes its partial file.
+ * Off, the messages are only received, as before.
+ */
+typedef struct GuestFxStatus {
+    uint32_t id, result;
+} GuestFxStatus;
+
+/* Turn the model on, afresh: files saved under @save_dir (created there,
+ * never overwritten), or kept in memory when NULL. */
+void guest_agent_fx_enable(GuestAgent *ga, const char *save_dir);
+/* The disk has @bytes free (UINT64_MAX: no limit, the default). */
+void guest_agent_fx_set_disk_free(GuestAgent *ga, uint64_t bytes);
+/* Held: a START is not answered; the script sends the status. */
+void guest_agent_fx_set_hold(GuestAgent *ga, bool hold);
+/* The next START is answered @result (NOT_ENOUGH_SPACE with the free
+ * bytes as detail) and no file is made. */
+void guest_agent_fx_answer_next(GuestAgent *ga, int result);
+/* Send STATUS {id, result, detail} as given (model on or off). */
+void guest_agent_fx_send_status(GuestAgent *ga, uint32_t id, uint32_t result,
+                                const void *detail, size_t len);
+/* A completed in-memory file (a reference), NULL if none of that name. */
+GBytes *guest_agent_fx_file(const GuestAgent *ga, const char *name);
+/* Transfers under way; bytes received for @id (0 when not under way). */
+unsigned guest_agent_fx_active(const GuestAgent *ga);
+uint64_t guest_agent_fx_received(const GuestAgent *ga, uint32_t id);
+/* Files completed; partial files removed (host cancel, errors). */
+unsigned guest_agent_fx_completed(const GuestAgent *ga);
+unsigned guest_agent_fx_removed(const GuestAgent *ga);
+/* Every STATUS the host sent (GuestFxStatus), NULL while off. */
+const GArray *guest_agent_fx_host_statuses(const GuestAgent *ga);
+
 #endif /* GUEST_AGENT_H */

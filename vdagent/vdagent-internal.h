@@ -11,6 +11,7 @@
 #include "vdagent/vdagent-wire.h"
 #include "clipboard/vdc-clipboard.h"
 #include "vdagent/vdagent-vmstate.h"
+#include "vdagent/vdc-file-xfer.h"
 
 #define vdc_container_of(ptr, type, member) \
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -23,6 +24,8 @@
  * and counted (VdcCounters.requests_refused).
  */
 #define VDC_MAX_PENDING 16
+
+typedef struct VdcXfer VdcXfer;
 
 struct VdcChardev {
     VdcConfig config;
@@ -96,6 +99,13 @@ struct VdcChardev {
      * output was last empty: the saver's bound (vdagent-vmstate.c).
      */
     uint64_t out_answer_max;
+
+    /* file transfers (vdagent-file-xfer.c) */
+    GPtrArray *xfers;                /* VdcXfer *, oldest first */
+    uint32_t xfer_next_id;           /* the last id given */
+    guint xfer_turn;                 /* whose DATA goes next */
+    const VdcFileXferOps *xfer_ops;
+    void *xfer_opaque;
 
     VdcCounters counters;        /* msgs_out: of retired writers */
 
@@ -187,5 +197,20 @@ void vdc_clipboard_recv_release(VdcChardev *dev,
                                 VdcClipboardSelection sel, GBytes *payload);
 void vdc_clipboard_recv_max(VdcChardev *dev, VdcClipboardSelection sel,
                             GBytes *payload);
+
+/* vdagent-file-xfer.c */
+void vdc_file_xfer_init(VdcChardev *dev);
+void vdc_file_xfer_fini(VdcChardev *dev);
+/* Every transfer under way ends with @status (nothing sent to the guest). */
+void vdc_file_xfer_fail_all(VdcChardev *dev, VdcFileXferStatus status,
+                            const char *message);
+/*
+ * Queue file data while the output has room (VDC_FILE_XFER_WINDOW); true
+ * when it queued some.  Called at the end of the outermost device call.
+ */
+bool vdc_file_xfer_pump(VdcChardev *dev);
+/* VdcMsgHandler: the FILE_XFER_STATUS row */
+void vdc_file_xfer_recv_status(VdcChardev *dev, VdcClipboardSelection sel,
+                               GBytes *payload);
 
 #endif /* VDAGENT_INTERNAL_H */

@@ -43,6 +43,7 @@ static const char *const drop_names[VDC_DROP__COUNT] = {
     [VDC_DROP_STALE_SERIAL] = "stale-serial",
     [VDC_DROP_NOT_OWNER] = "not-owner",
     [VDC_DROP_BAD_TYPE] = "bad-type",
+    [VDC_DROP_UNKNOWN_XFER] = "unknown-transfer",
 };
 
 const char *vdc_cap_name(unsigned cap)

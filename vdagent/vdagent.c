@@ -53,8 +53,8 @@ static void vdagent_recv_reply(VdcChardev *dev, VdcClipboardSelection sel,
 /*
  * Sizes as spice-common's agent_message_check_size() and spice-vdagent's
  * vdagent_message_min_size[]: exact for fixed structs, minimum for the
- * rest.  A type with no handler is valid but of no use here (file
- * transfer, audio volume, graphics device info): counted as ignored.
+ * rest.  A type with no handler is valid but of no use here (audio
+ * volume, graphics device info): counted as ignored.
  */
 static const VdcMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
     [VD_AGENT_MOUSE_STATE] = {
@@ -108,8 +108,10 @@ static const VdcMsgDesc msg_table[VD_AGENT_END_MESSAGE] = {
         .size = sizeof(VDAgentFileXferStartMessage),
     },
     [VD_AGENT_FILE_XFER_STATUS] = {
+        /* id, result, then a detail of 5 or 8 bytes (or more, ignored) */
         .name = "file-xfer-status", .dir = DIR_G2H | DIR_H2G,
-        .size = sizeof(VDAgentFileXferStatusMessage),
+        .size = sizeof(VDAgentFileXferStatusMessage), .max = 8 + 64,
+        .handler = vdc_file_xfer_recv_status,
     },
     [VD_AGENT_FILE_XFER_DATA] = {
         .name = "file-xfer-data", .dir = DIR_H2G,
@@ -215,7 +217,8 @@ void vdc_leave(VdcChardev *dev, unsigned outer)
              * the guest may have read (each answer may write, and so push
              * more guest bytes: fed first).
              */
-            if (!vdc_clipboard_answer_deferred(dev)) {
+            if (!vdc_clipboard_answer_deferred(dev) &&
+                !vdc_file_xfer_pump(dev)) {
                 break;
             }
             continue;
@@ -419,6 +422,9 @@ static void vdagent_recv_caps(VdcChardev *dev, VdcClipboardSelection sel,
             if (!vdc_clipboard_usable(dev)) {
                 vdc_clipboard_disconnect(dev);
             }
+            /* Its transfers went with the agent's old session. */
+            vdc_file_xfer_fail_all(dev, VDC_FILE_XFER_GUEST_GONE,
+                                   "the guest agent restarted");
             return;
         }
     }
@@ -582,7 +588,8 @@ G_DEFINE_QUARK(vdagent-error-quark, vdc_error)
 
 static uint32_t vdagent_compute_caps(const VdcConfig *config)
 {
-    uint32_t caps = 0;
+    /* File transfer is always on; the agent may tell why one failed. */
+    uint32_t caps = 1u << VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS;
 
     if (config->mouse) {
         caps |= 1u << VD_AGENT_CAP_MOUSE_STATE;
@@ -664,6 +671,7 @@ VdcChardev *vdc_chardev_new(const VdcConfig *config,
     dev->stale_writers =
         g_ptr_array_new_with_free_func((GDestroyNotify)vdc_writer_free);
     vdc_clipboard_init(dev);
+    vdc_file_xfer_init(dev);
     if (!vdc_mouse_init(dev, errp)) {
         vdc_chardev_free(dev);
         return NULL;
@@ -678,6 +686,7 @@ void vdc_chardev_free(VdcChardev *dev)
     }
     vdc_mouse_fini(dev);
     vdc_clipboard_fini(dev);
+    vdc_file_xfer_fini(dev);
     vdc_saved_clear(&dev->saved);
     vdc_reader_free(dev->reader);
     vdc_writer_free(dev->writer);
@@ -701,6 +710,8 @@ static void vdagent_disconnect(VdcChardev *dev)
     vdc_mouse_disconnect(dev);
     /* Unregister, releasing what the guest owned (Q4). */
     vdc_clipboard_disconnect(dev);
+    vdc_file_xfer_fail_all(dev, VDC_FILE_XFER_GUEST_GONE,
+                           "the guest closed the port");
     if (dev->reconnect_pending) {
         /* The serial-reset reconnect completed: we are ready again. */
         dev->reconnect_pending = false;
@@ -715,6 +726,8 @@ void vdc_chardev_reset(VdcChardev *dev)
     dev->reconnect_pending = false;
     dev->resolve_pending = false;
     vdc_saved_clear(&dev->saved);
+    vdc_file_xfer_fail_all(dev, VDC_FILE_XFER_GUEST_GONE,
+                           "the device was reset");
     if (dev->connected) {
         vdagent_disconnect(dev);
     }

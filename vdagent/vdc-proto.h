@@ -33,6 +33,8 @@ typedef enum VdcDrop {
     VDC_DROP_NOT_OWNER,       /* data or release for a selection the
                                      guest does not own */
     VDC_DROP_BAD_TYPE,        /* clipboard data of a type not grabbed */
+    VDC_DROP_UNKNOWN_XFER,    /* file-transfer status for an id not
+                                     under way */
     VDC_DROP__COUNT
 } VdcDrop;
 

@@ -38,6 +38,10 @@ typedef struct VdcChardev VdcChardev;
 GQuark vdc_error_quark(void);
 typedef enum VdcError {
     VDC_ERROR_INVALID_CONFIG,
+    VDC_ERROR_INVALID_ARGUMENT,
+    VDC_ERROR_NOT_CONNECTED,      /* no guest agent on the port */
+    VDC_ERROR_FILE_XFER_DISABLED, /* the agent has file transfer off */
+    VDC_ERROR_BUSY,               /* too many under way */
 } VdcError;
 
 /* Most display heads a device describes. */
@@ -136,6 +140,7 @@ typedef struct VdcCounters {
                                    type were already waiting */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
+    uint64_t file_bytes;     /* file-transfer data queued for the guest */
 } VdcCounters;
 
 /*

@@ -1,0 +1,850 @@
+/*
+ * check_vdagent_file_xfer.c: files to the guest (vdagent-file-xfer.c),
+ * against the scripted agent's file-transfer model (tests/guest-agent.c,
+ * spice-vdagent's behaviour): the START text as the agent parses it,
+ * byte-exact files, several at once, the output window, every guest
+ * status, a full disk, host cancel, a guest close, a failing source, bad
+ * guest statuses dropped and counted, and re-entry from the callback.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "tests/check_suites.h"
+#include "tests/guest-agent.h"
+#include "tests/test-frontend.h"
+#include "tests/test-util.h"
+#include "vdagent/vdc-file-xfer.h"
+
+Suite *vdagent_file_xfer_suite(void);
+
+#define CAP(c) (1u << VD_AGENT_CAP_##c)
+
+/* ---- a source in memory ------------------------------------------------ */
+
+typedef struct MemSrc {
+    const uint8_t *data;
+    size_t len;                  /* what read() gives, then 0 */
+    size_t pos;
+    ssize_t fail_at;             /* >= 0: read() fails once pos reaches it */
+    unsigned closes;
+    size_t max_read;             /* largest single read asked */
+} MemSrc;
+
+static gssize mem_read(void *opaque, uint8_t *buf, size_t len)
+{
+    MemSrc *s = opaque;
+    size_t n;
+
+    s->max_read = MAX(s->max_read, len);
+    if (s->fail_at >= 0 && s->pos >= (size_t)s->fail_at) {
+        return -1;
+    }
+    n = MIN(len, s->len - s->pos);
+    /* a short read now and then: the device reads on */
+    if (n > 100 && (s->pos / 7) % 3 == 0) {
+        n -= 17;
+    }
+    memcpy(buf, s->data + s->pos, n);
+    s->pos += n;
+    return (gssize)n;
+}
+
+static void mem_close(void *opaque)
+{
+    ((MemSrc *)opaque)->closes++;
+}
+
+static const VdcFileSource mem_source = { mem_read, mem_close };
+
+static MemSrc mem_src(const uint8_t *data, size_t len)
+{
+    return (MemSrc){ .data = data, .len = len, .fail_at = -1 };
+}
+
+static uint8_t *pattern(size_t len, unsigned seed)
+{
+    uint8_t *p = g_malloc(len ? len : 1);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        p[i] = (uint8_t)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
+    }
+    return p;
+}
+
+/* ---- what the embedding hears ------------------------------------------ */
+
+typedef struct Log {
+    GString *seq;                /* one letter per status change, per call */
+    VdcFileXferInfo last[8];     /* the last call, per id (ids 1..7) */
+    char *message[8];
+    unsigned ends[8];            /* terminal calls per id */
+    unsigned progress[8];
+    TestFe *fe;
+    /* re-entry: on the first SENDING of id @cancel_other_on, cancel
+     * @cancel_other; on any end, start @restart (a name) */
+    uint32_t cancel_other_on, cancel_other;
+    MemSrc *restart_src;
+    uint32_t restarted;
+} Log;
+
+static void log_update(void *opaque, const VdcFileXferInfo *info)
+{
+    Log *l = opaque;
+    uint32_t id = info->id;
+
+    ck_assert_uint_lt(id, 8);
+    if (info->status >= VDC_FILE_XFER_SUCCESS) {
+        l->ends[id]++;
+        g_string_append_printf(l->seq, "%u:%s ", id,
+                               vdc_file_xfer_status_name(info->status));
+        /* out of the device already */
+        ck_assert(!vdc_file_xfer_get(l->fe->dev, id, &(VdcFileXferInfo){ 0 }));
+    } else if (l->last[id].status != info->status || l->last[id].id == 0) {
+        g_string_append_printf(l->seq, "%u:%s ", id,
+                               vdc_file_xfer_status_name(info->status));
+    } else {
+        ck_assert_uint_gt(info->sent, l->last[id].sent);
+        l->progress[id]++;
+    }
+    l->last[id] = *info;
+    l->last[id].name = NULL;
+    g_free(l->message[id]);
+    l->message[id] = g_strdup(info->message);
+    l->last[id].message = NULL;
+    if (l->cancel_other_on == id && info->status == VDC_FILE_XFER_SENDING) {
+        l->cancel_other_on = 0;
+        ck_assert(vdc_file_xfer_cancel(l->fe->dev, l->cancel_other));
+    }
+    if (l->restart_src && info->status >= VDC_FILE_XFER_SUCCESS) {
+        MemSrc *s = g_steal_pointer(&l->restart_src);
+
+        l->restarted = vdc_file_xfer_start(l->fe->dev, "again", s->len,
+                                           &mem_source, s, NULL);
+        ck_assert_uint_ne(l->restarted, 0);
+    }
+}
+
+static const VdcFileXferOps log_ops = { .update = log_update };
+
+static void log_clear(Log *l)
+{
+    unsigned i;
+
+    g_string_free(l->seq, TRUE);
+    for (i = 0; i < 8; i++) {
+        g_free(l->message[i]);
+    }
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+/* A connected device and an agent with the model on (in memory). */
+static TestFe *fx_fe(uint32_t caps, Log *l)
+{
+    VdcConfig config = fe_config(true, true, true);
+    TestFe *fe = fe_new1(&config, caps);
+
+    *l = (Log){ .seq = g_string_new(NULL), .fe = fe };
+    vdc_chardev_set_file_xfer_ops(fe->dev, &log_ops, l);
+    guest_agent_fx_enable(fe->ga, NULL);
+    fe_open(fe);
+    return fe;
+}
+
+/* Neither side saw anything wrong. */
+static void assert_clean(TestFe *fe)
+{
+    VdcCounters c = fe_counters(fe);
+    unsigned i;
+
+    ck_assert_msg(guest_agent_errors(fe->ga) == 0, "agent: %s",
+                  guest_agent_last_error(fe->ga));
+    ck_assert_msg(guest_agent_ignored(fe->ga) == 0, "agent ignored: %s",
+                  guest_agent_last_ignored(fe->ga));
+    for (i = 0; i < VDC_DROP__COUNT; i++) {
+        ck_assert_msg(c.drops[i] == 0, "drop %s", vdc_drop_name(i));
+    }
+}
+
+/*
+ * Run the exchange to its end: the agent's answers go in, the frontend
+ * takes up to @room bytes per turn (0: unlimited).  Returns the turns.
+ */
+static unsigned run(TestFe *fe, size_t room)
+{
+    unsigned turns = 0;
+
+    fe->unlimited = room == 0;
+    for (;;) {
+        bool more = guest_agent_output(fe->ga)->len > 0 ||
+                    vdc_chardev_pending_output(fe->dev) > 0;
+
+        if (!more) {
+            break;
+        }
+        fe->budget = room;
+        fe_pump(fe);
+        fe->budget = room;
+        fe_accept(fe);
+        /* The window holds, whoever queued what. */
+        ck_assert_uint_le(vdc_chardev_pending_output(fe->dev),
+                          VDC_FILE_XFER_WINDOW + VDC_FILE_XFER_CHUNK + 1024);
+        /* ... and file data alone never pauses the guest's input */
+        ck_assert_uint_gt(vdc_chardev_input_room(fe->dev), 0);
+        ck_assert_uint_lt(++turns, 1000000);
+    }
+    return turns;
+}
+
+static void assert_file(TestFe *fe, const char *name, const uint8_t *data,
+                        size_t len)
+{
+    g_autoptr(GBytes) got = guest_agent_fx_file(fe->ga, name);
+
+    ck_assert_msg(got != NULL, "no file %s in the guest", name);
+    ck_assert_uint_eq(g_bytes_get_size(got), len);
+    ck_assert(len == 0 || memcmp(g_bytes_get_data(got, NULL), data, len) == 0);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* 1 KiB, then 0 bytes: byte-exact, statuses in order, the source closed. */
+START_TEST(test_small_and_empty)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(1024, 1);
+    MemSrc a = mem_src(data, 1024), b = mem_src(NULL, 0);
+    uint32_t ida, idb;
+
+    ida = vdc_file_xfer_start(fe->dev, "one.bin", 1024, &mem_source, &a,
+                              NULL);
+    ck_assert_uint_eq(ida, 1);
+    ck_assert_str_eq(l.seq->str, "");         /* no call from inside start */
+    run(fe, 0);
+    assert_file(fe, "one.bin", data, 1024);
+    ck_assert_str_eq(l.seq->str, "1:sending 1:success ");
+    ck_assert_uint_eq(l.last[1].sent, 1024);
+    ck_assert_uint_eq(a.closes, 1);
+    ck_assert_uint_le(a.max_read, VDC_FILE_XFER_CHUNK);
+
+    idb = vdc_file_xfer_start(fe->dev, "empty", 0, &mem_source, &b, NULL);
+    ck_assert_uint_eq(idb, 2);
+    run(fe, 0);
+    assert_file(fe, "empty", NULL, 0);
+    ck_assert_str_eq(l.seq->str,
+                     "1:sending 1:success 2:sending 2:success ");
+    ck_assert_uint_eq(b.closes, 1);
+    /* one empty DATA carried the 0-byte file */
+    ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_DATA),
+                      2);
+    ck_assert_uint_eq(fe_counters(fe).file_bytes, 1024);
+    ck_assert_uint_eq(vdc_file_xfer_list(fe->dev, NULL, 0), 0);
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/*
+ * The START text: read back with GLib's key-file parser, as the agent
+ * does: names with a backslash, blanks at the ends, '#', '=', '[' and
+ * non-ASCII characters come out as they went in; the text ends with NUL.
+ */
+START_TEST(test_start_text)
+{
+    static const char *const names[] = {
+        "plain.txt", "back\\slash", " lead and trail ", "#x=y[z];",
+        "Größe — 文件.txt", "a",
+    };
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    size_t i;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        MemSrc s = mem_src(NULL, 0);
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autofree char *name = NULL;
+        const GuestAgentMsg *m;
+        uint32_t id;
+
+        id = vdc_file_xfer_start(fe->dev, names[i], 1000 + i, &mem_source,
+                                 &s, NULL);
+        ck_assert_uint_ne(id, 0);
+        m = guest_agent_find_last(fe->ga, VD_AGENT_FILE_XFER_START);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_uint_eq(test_le32(m->data), id);
+        ck_assert_uint_eq(m->data[m->size - 1], 0);
+        ck_assert_uint_eq(strlen((const char *)m->data + 4), m->size - 5);
+        ck_assert(g_key_file_load_from_data(kf, (const char *)m->data + 4,
+                                            -1, G_KEY_FILE_NONE, NULL));
+        name = g_key_file_get_string(kf, "vdagent-file-xfer", "name", NULL);
+        ck_assert_str_eq(name, names[i]);
+        ck_assert_uint_eq(g_key_file_get_uint64(kf, "vdagent-file-xfer",
+                                                "size", NULL), 1000 + i);
+        ck_assert(vdc_file_xfer_cancel(fe->dev, id));
+        ck_assert_uint_eq(s.closes, 1);
+    }
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* Names the agent could not take, or would turn into a path. */
+START_TEST(test_bad_names)
+{
+    static const char *const names[] = {
+        "", "a/b", "/etc/passwd", ".", "..", "tab\there", "nl\n",
+        "\xff\xfe", "del\x7f",
+    };
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree char *long_name = g_strnfill(VDC_FILE_XFER_NAME_MAX + 1, 'x');
+    MemSrc s = mem_src(NULL, 0);
+    size_t i;
+
+    for (i = 0; i <= G_N_ELEMENTS(names); i++) {
+        g_autoptr(GError) err = NULL;
+        const char *n = i < G_N_ELEMENTS(names) ? names[i] : long_name;
+
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, n, 1, &mem_source, &s,
+                                              &err), 0);
+        ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_INVALID_ARGUMENT));
+    }
+    ck_assert_uint_eq(s.closes, 0);
+    ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_START),
+                      0);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/*
+ * Three at once through a narrow frontend: each byte-exact, their DATA
+ * interleaved, the output never above the window (run()), and the
+ * guest's input never paused by file data.
+ */
+START_TEST(test_several_at_once)
+{
+    static const size_t sizes[] = { 300 * 1024, 70000, 5 };
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    uint8_t *data[3];
+    MemSrc src[3];
+    uint32_t last = 0;
+    unsigned i, switches = 0;
+
+    for (i = 0; i < 3; i++) {
+        g_autofree char *name = g_strdup_printf("f%u", i);
+
+        data[i] = pattern(sizes[i], i);
+        src[i] = mem_src(data[i], sizes[i]);
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, name, sizes[i],
+                                              &mem_source, &src[i], NULL),
+                          i + 1);
+    }
+    /* small turns: the agent answers between DATA messages */
+    run(fe, 3000);
+    for (i = 0; i < 3; i++) {
+        g_autofree char *name = g_strdup_printf("f%u", i);
+
+        assert_file(fe, name, data[i], sizes[i]);
+        ck_assert_uint_eq(l.ends[i + 1], 1);
+        ck_assert_int_eq(l.last[i + 1].status, VDC_FILE_XFER_SUCCESS);
+        ck_assert_uint_eq(src[i].closes, 1);
+        g_free(data[i]);
+    }
+    ck_assert_uint_gt(l.progress[1], 10);
+    for (i = 0; i < guest_agent_n_received(fe->ga); i++) {
+        const GuestAgentMsg *m = guest_agent_received(fe->ga, i);
+
+        if (m->type == VD_AGENT_FILE_XFER_DATA) {
+            switches += test_le32(m->data) != last;
+            last = test_le32(m->data);
+            ck_assert_uint_le(m->size, 12 + VDC_FILE_XFER_CHUNK);
+        }
+    }
+    ck_assert_uint_ge(switches, 6);          /* they took turns */
+    ck_assert_uint_le(guest_agent_max_chunk(fe->ga), 2048);
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* The data waits for CAN_SEND_DATA, and for the device to run. */
+START_TEST(test_waits_for_the_agent)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(50000, 3);
+    MemSrc s = mem_src(data, 50000);
+    uint32_t id;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    id = vdc_file_xfer_start(fe->dev, "held", 50000, &mem_source, &s, NULL);
+    run(fe, 0);
+    ck_assert_uint_eq(s.pos, 0);
+    ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_DATA),
+                      0);
+    vdc_chardev_set_running(fe->dev, false);
+    guest_agent_fx_send_status(fe->ga, id,
+                               VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    /* said twice: ignored */
+    guest_agent_fx_send_status(fe->ga, id,
+                               VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    fe_pump(fe);
+    ck_assert_uint_eq(s.pos, 0);             /* stopped: nothing read */
+    ck_assert_int_eq(l.last[id].status, VDC_FILE_XFER_SENDING);
+    vdc_chardev_set_running(fe->dev, true);
+    run(fe, 0);
+    assert_file(fe, "held", data, 50000);
+    ck_assert_str_eq(l.seq->str, "1:sending 1:success ");
+    ck_assert_uint_eq(fe_counters(fe).ignored, 1);
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* Every failure status the agent can answer a START with. */
+static const struct {
+    uint32_t result;
+    VdcFileXferStatus status;
+    const char *message;
+} answers[] = {
+    { VD_AGENT_FILE_XFER_STATUS_CANCELLED, VDC_FILE_XFER_GUEST_CANCELLED,
+      "cancelled by the guest" },
+    { VD_AGENT_FILE_XFER_STATUS_ERROR, VDC_FILE_XFER_ERROR,
+      "the guest failed" },
+    { VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE,
+      VDC_FILE_XFER_NOT_ENOUGH_SPACE,
+      "not enough space in the guest (123 bytes free, 4096 needed)" },
+    { VD_AGENT_FILE_XFER_STATUS_SESSION_LOCKED, VDC_FILE_XFER_SESSION_LOCKED,
+      "the guest's session is locked" },
+    { VD_AGENT_FILE_XFER_STATUS_VDAGENT_NOT_CONNECTED,
+      VDC_FILE_XFER_AGENT_NOT_CONNECTED, "no session agent in the guest" },
+    { VD_AGENT_FILE_XFER_STATUS_DISABLED, VDC_FILE_XFER_DISABLED,
+      "file transfer is disabled in the guest" },
+    { 99, VDC_FILE_XFER_PROTOCOL_ERROR, "unknown status 99 from the agent" },
+};
+
+START_TEST(test_guest_answers)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(4096, 4);
+    MemSrc s = mem_src(data, 4096);
+    g_autofree char *seq = NULL;
+    uint32_t id;
+
+    guest_agent_fx_set_disk_free(fe->ga, 123);
+    guest_agent_fx_answer_next(fe->ga, (int)answers[_i].result);
+    id = vdc_file_xfer_start(fe->dev, "x", 4096, &mem_source, &s, NULL);
+    run(fe, 0);
+    ck_assert_int_eq(l.last[id].status, answers[_i].status);
+    ck_assert_str_eq(l.message[id], answers[_i].message);
+    ck_assert_uint_eq(l.ends[id], 1);
+    ck_assert_uint_eq(s.closes, 1);
+    ck_assert_uint_eq(s.pos, 0);
+    ck_assert_uint_eq(l.last[id].has_detail,
+                      answers[_i].status == VDC_FILE_XFER_NOT_ENOUGH_SPACE);
+    if (l.last[id].has_detail) {
+        ck_assert_uint_eq(l.last[id].disk_free, 123);
+    }
+    /* the host answers the agent's own end with nothing; an unknown
+     * status gets CANCELLED */
+    ck_assert_uint_eq(guest_agent_fx_host_statuses(fe->ga)->len,
+                      answers[_i].result == 99);
+    seq = g_strdup_printf("1:%s ", vdc_file_xfer_status_name(answers[_i].status));
+    ck_assert_str_eq(l.seq->str, seq);
+    /* the session goes on: the next one works */
+    s = mem_src(data, 4096);
+    guest_agent_fx_set_disk_free(fe->ga, UINT64_MAX);
+    vdc_file_xfer_start(fe->dev, "y", 4096, &mem_source, &s, NULL);
+    run(fe, 0);
+    assert_file(fe, "y", data, 4096);
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/*
+ * The details: ERROR's {type, code}, NOT_ENOUGH_SPACE's free bytes; none
+ * from an agent that leaves them out (an old one, or one that did not
+ * see DETAILED_ERRORS); a short detail is no detail.
+ */
+START_TEST(test_details)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc s[4];
+    uint8_t err[5] = { VD_AGENT_FILE_XFER_STATUS_ERROR_GLIB_IO, 12, 0, 0, 0 };
+    uint8_t space[8] = { 0x00, 0x10, 0, 0, 1, 0, 0, 0 };
+    unsigned i;
+
+    ck_assert(guest_agent_host_has_cap(fe->ga,
+                                       VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS));
+    guest_agent_fx_set_hold(fe->ga, true);
+    for (i = 0; i < 4; i++) {
+        s[i] = mem_src(NULL, 0);
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "d", 10, &mem_source,
+                                              &s[i], NULL), i + 1);
+    }
+    guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_ERROR,
+                               err, 5);
+    guest_agent_fx_send_status(fe->ga, 2,
+                               VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE,
+                               space, 8);
+    guest_agent_fx_send_status(fe->ga, 3,
+                               VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE,
+                               space, 7);
+    guest_agent_fx_send_status(fe->ga, 4, VD_AGENT_FILE_XFER_STATUS_ERROR,
+                               NULL, 0);
+    run(fe, 0);
+    ck_assert(l.last[1].has_detail);
+    ck_assert_uint_eq(l.last[1].error_type, 0);
+    ck_assert_uint_eq(l.last[1].error_code, 12);
+    ck_assert_str_eq(l.message[1], "the guest failed (error type 0, code 12)");
+    ck_assert(l.last[2].has_detail);
+    ck_assert_uint_eq(l.last[2].disk_free, 0x100001000ull);
+    ck_assert(!l.last[3].has_detail);
+    ck_assert_str_eq(l.message[3], "not enough space in the guest");
+    ck_assert(!l.last[4].has_detail);
+    ck_assert_str_eq(l.message[4], "the guest failed");
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* A disk that fills up while the file comes: ERROR, the partial file gone. */
+START_TEST(test_disk_fills)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(100000, 5);
+    MemSrc s = mem_src(data, 100000);
+    uint32_t id;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    id = vdc_file_xfer_start(fe->dev, "big", 100000, &mem_source, &s, NULL);
+    run(fe, 0);
+    guest_agent_fx_set_disk_free(fe->ga, 40000);
+    guest_agent_fx_send_status(fe->ga, id,
+                               VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    run(fe, 5000);
+    ck_assert_int_eq(l.last[id].status, VDC_FILE_XFER_ERROR);
+    ck_assert(l.last[id].has_detail);
+    ck_assert_uint_eq(l.last[id].error_code, 12);    /* G_IO_ERROR_NO_SPACE */
+    ck_assert_uint_eq(guest_agent_fx_removed(fe->ga), 1);
+    ck_assert_uint_eq(guest_agent_fx_active(fe->ga), 0);
+    ck_assert_uint_eq(s.closes, 1);
+    /* DATA still queued when the ERROR came: the agent drops it */
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* Host cancel in the middle: CANCELLED to the agent, no partial file,
+ * no DATA for it after, the others go on. */
+START_TEST(test_host_cancel)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(200000, 6);
+    MemSrc a = mem_src(data, 200000), b = mem_src(data, 200000);
+    const GArray *st;
+    size_t data_msgs;
+    unsigned i;
+
+    vdc_file_xfer_start(fe->dev, "a", 200000, &mem_source, &a, NULL);
+    vdc_file_xfer_start(fe->dev, "b", 200000, &mem_source, &b, NULL);
+    fe->unlimited = false;
+    for (i = 0; i < 20; i++) {
+        fe->budget = 2048;
+        fe_pump(fe);
+        fe_accept(fe);
+    }
+    ck_assert_uint_gt(guest_agent_fx_received(fe->ga, 1), 0);
+    ck_assert_uint_lt(a.pos, 200000);
+    ck_assert(vdc_file_xfer_cancel(fe->dev, 1));
+    ck_assert(!vdc_file_xfer_cancel(fe->dev, 1));
+    ck_assert_uint_eq(a.closes, 1);
+    ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_CANCELLED);
+    run(fe, 0);
+    st = guest_agent_fx_host_statuses(fe->ga);
+    ck_assert_uint_eq(st->len, 1);
+    ck_assert_uint_eq(g_array_index(st, GuestFxStatus, 0).id, 1);
+    ck_assert_uint_eq(g_array_index(st, GuestFxStatus, 0).result,
+                      VD_AGENT_FILE_XFER_STATUS_CANCELLED);
+    ck_assert_uint_eq(guest_agent_fx_removed(fe->ga), 1);
+    ck_assert_ptr_null(guest_agent_fx_file(fe->ga, "a"));
+    assert_file(fe, "b", data, 200000);
+    /* after the STATUS, no DATA of 1 */
+    data_msgs = 0;
+    for (i = 0; i < guest_agent_n_received(fe->ga); i++) {
+        const GuestAgentMsg *m = guest_agent_received(fe->ga, i);
+
+        if (m->type == VD_AGENT_FILE_XFER_STATUS) {
+            data_msgs = 1;
+        } else if (data_msgs && m->type == VD_AGENT_FILE_XFER_DATA) {
+            ck_assert_uint_ne(test_le32(m->data), 1);
+        }
+    }
+    /* the agent ignored the DATA of 1 queued before its STATUS: none
+     * was (the window is small), or they were dropped as unknown */
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* The port closes, the device resets, the agent restarts: all fail. */
+START_TEST(test_guest_gone)
+{
+    static const char *const why[] = {
+        "the guest closed the port", "the device was reset",
+        "the guest agent restarted",
+    };
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc s[2] = { mem_src(NULL, 0), mem_src(NULL, 0) };
+    g_autoptr(GError) err = NULL;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s[0], NULL);
+    vdc_file_xfer_start(fe->dev, "b", 5, &mem_source, &s[1], NULL);
+    switch (_i) {
+    case 0:
+        vdc_chardev_set_guest_open(fe->dev, false);
+        break;
+    case 1:
+        vdc_chardev_reset(fe->dev);
+        break;
+    default:
+        fe_restart_agent(fe, false);
+        break;
+    }
+    ck_assert_str_eq(l.seq->str, "1:guest-gone 2:guest-gone ");
+    ck_assert_str_eq(l.message[1], why[_i]);
+    ck_assert_uint_eq(s[0].closes + s[1].closes, 2);
+    if (_i < 2) {
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "c", 5, &mem_source,
+                                              &s[0], &err), 0);
+        ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
+    }
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* An agent with FILE_XFER_DISABLED: a new transfer fails at once. */
+START_TEST(test_disabled_cap)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS | CAP(FILE_XFER_DISABLED), &l);
+    MemSrc s = mem_src(NULL, 0);
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+                                          &err), 0);
+    ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_FILE_XFER_DISABLED));
+    ck_assert_uint_eq(s.closes, 0);
+    ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_START),
+                      0);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* Before the agent announced its caps there is nobody to send to. */
+START_TEST(test_not_connected)
+{
+    VdcConfig config = fe_config(true, true, true);
+    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
+    MemSrc s = mem_src(NULL, 0);
+    g_autoptr(GError) e1 = NULL;
+    g_autoptr(GError) e2 = NULL;
+
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+                                          &e1), 0);
+    ck_assert(g_error_matches(e1, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
+    vdc_chardev_set_guest_open(fe->dev, true);      /* caps not answered */
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+                                          &e2), 0);
+    ck_assert(g_error_matches(e2, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
+    fe_free(fe);
+}
+END_TEST
+
+START_TEST(test_busy)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc s = mem_src(NULL, 0);
+    g_autoptr(GError) err = NULL;
+    uint32_t ids[VDC_FILE_XFER_MAX + 1];
+    unsigned i;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    for (i = 0; i < VDC_FILE_XFER_MAX; i++) {
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source,
+                                              &s, NULL), i + 1);
+    }
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source, &s,
+                                          &err), 0);
+    ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_BUSY));
+    ck_assert_uint_eq(vdc_file_xfer_list(fe->dev, ids, G_N_ELEMENTS(ids)),
+                      VDC_FILE_XFER_MAX);
+    ck_assert_uint_eq(ids[0], 1);
+    ck_assert_uint_eq(ids[VDC_FILE_XFER_MAX - 1], VDC_FILE_XFER_MAX);
+    /* ids go on, never reused while under way */
+    ck_assert(vdc_file_xfer_cancel(fe->dev, 3));
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source, &s,
+                                          NULL), VDC_FILE_XFER_MAX + 1);
+    fe_free(fe);
+    ck_assert_uint_eq(s.closes, VDC_FILE_XFER_MAX + 1);   /* freed: closed */
+    log_clear(&l);
+}
+END_TEST
+
+/* The source fails, or ends before its size: CANCELLED to the agent. */
+START_TEST(test_source_fails)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(60000, 7);
+    MemSrc s = mem_src(data, _i == 0 ? 60000 : 30000);
+
+    if (_i == 0) {
+        s.fail_at = 20000;
+    }
+    vdc_file_xfer_start(fe->dev, "f", 60000, &mem_source, &s, NULL);
+    run(fe, 0);
+    ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_SOURCE_ERROR);
+    ck_assert_str_eq(l.message[1], _i == 0 ? "reading the file failed"
+                                           : "the file ended before its size");
+    ck_assert_uint_eq(s.closes, 1);
+    ck_assert_uint_eq(guest_agent_fx_removed(fe->ga), 1);
+    ck_assert_uint_eq(guest_agent_fx_active(fe->ga), 0);
+    assert_clean(fe);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* SUCCESS before all the data: a protocol error, CANCELLED back. */
+START_TEST(test_success_early)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc s = mem_src(NULL, 0);
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    vdc_file_xfer_start(fe->dev, "f", 10, &mem_source, &s, NULL);
+    guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_SUCCESS,
+                               NULL, 0);
+    run(fe, 0);
+    ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_PROTOCOL_ERROR);
+    ck_assert_str_eq(l.message[1],
+                     "the agent said success after 0 of 10 bytes");
+    ck_assert_uint_eq(guest_agent_fx_host_statuses(fe->ga)->len, 1);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* Bad guest statuses: dropped, counted, the session goes on. */
+START_TEST(test_bad_status)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc s = mem_src((const uint8_t *)"hello", 5);
+    uint8_t big[8 + 65] = { 0 };
+    VdcCounters c;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    vdc_file_xfer_start(fe->dev, "f", 5, &mem_source, &s, NULL);
+    /* unknown id, for each result */
+    guest_agent_fx_send_status(fe->ga, 7, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA,
+                               NULL, 0);
+    guest_agent_fx_send_status(fe->ga, 0, VD_AGENT_FILE_XFER_STATUS_SUCCESS,
+                               NULL, 0);
+    /* too short, too long */
+    guest_agent_send_message(fe->ga, VD_AGENT_FILE_XFER_STATUS, big, 7);
+    test_put_le32(big, 1);
+    guest_agent_send_message(fe->ga, VD_AGENT_FILE_XFER_STATUS, big, sizeof(big));
+    /* START and DATA are the host's to send */
+    guest_agent_send_message(fe->ga, VD_AGENT_FILE_XFER_DATA, big, 12);
+    run(fe, 0);
+    c = fe_counters(fe);
+    ck_assert_uint_eq(c.drops[VDC_DROP_UNKNOWN_XFER], 2);
+    ck_assert_uint_eq(c.drops[VDC_DROP_BAD_SIZE], 2);
+    ck_assert_uint_eq(c.drops[VDC_DROP_WRONG_DIRECTION], 1);
+    ck_assert_str_eq(vdc_drop_name(VDC_DROP_UNKNOWN_XFER), "unknown-transfer");
+    ck_assert_str_eq(l.seq->str, "");
+    guest_agent_fx_send_status(fe->ga, 1,
+                               VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    run(fe, 0);
+    assert_file(fe, "f", (const uint8_t *)"hello", 5);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* From inside update(): cancel another transfer, start a new one. */
+START_TEST(test_reentry)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    g_autofree uint8_t *data = pattern(40000, 8);
+    MemSrc a = mem_src(data, 40000), b = mem_src(data, 40000);
+    MemSrc c = mem_src(data, 1000);
+
+    vdc_file_xfer_start(fe->dev, "a", 40000, &mem_source, &a, NULL);
+    vdc_file_xfer_start(fe->dev, "b", 40000, &mem_source, &b, NULL);
+    l.cancel_other_on = 1;
+    l.cancel_other = 2;
+    l.restart_src = &c;
+    run(fe, 4096);
+    ck_assert_int_eq(l.last[2].status, VDC_FILE_XFER_CANCELLED);
+    ck_assert_uint_eq(l.restarted, 3);
+    ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_SUCCESS);
+    ck_assert_int_eq(l.last[3].status, VDC_FILE_XFER_SUCCESS);
+    assert_file(fe, "a", data, 40000);
+    assert_file(fe, "again", data, 1000);
+    ck_assert_uint_eq(a.closes + b.closes + c.closes, 3);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+Suite *vdagent_file_xfer_suite(void)
+{
+    Suite *s = suite_create("vdagent-file-xfer");
+    TCase *tc = tcase_create("file-xfer");
+
+    tcase_add_test(tc, test_small_and_empty);
+    tcase_add_test(tc, test_start_text);
+    tcase_add_test(tc, test_bad_names);
+    tcase_add_test(tc, test_several_at_once);
+    tcase_add_test(tc, test_waits_for_the_agent);
+    tcase_add_loop_test(tc, test_guest_answers, 0, G_N_ELEMENTS(answers));
+    tcase_add_test(tc, test_details);
+    tcase_add_test(tc, test_disk_fills);
+    tcase_add_test(tc, test_host_cancel);
+    tcase_add_loop_test(tc, test_guest_gone, 0, 3);
+    tcase_add_test(tc, test_disabled_cap);
+    tcase_add_test(tc, test_not_connected);
+    tcase_add_test(tc, test_busy);
+    tcase_add_loop_test(tc, test_source_fails, 0, 2);
+    tcase_add_test(tc, test_success_early);
+    tcase_add_test(tc, test_bad_status);
+    tcase_add_test(tc, test_reentry);
+    suite_add_tcase(s, tc);
+    return s;
+}
