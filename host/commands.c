@@ -763,6 +763,17 @@ static void cmd_migrate_cancel(QmpRequest *req, json_object *args,
     qmp_reply(req, NULL);
 }
 
+bool host_commands_state_here(HostCommands *hc, QmpRequest *req)
+{
+    return state_here(hc, req);
+}
+
+bool host_commands_arg_filename(QmpRequest *req, json_object *args,
+                                const char **filename)
+{
+    return arg_filename(req, args, filename);
+}
+
 /*
  * Every command's arguments (host/qmp.h, QmpCommand.args): the dispatcher
  * refuses an unknown member, a missing required one and a member of the
@@ -824,6 +835,15 @@ static const QmpArg args_set_capabilities[] = {
     { "capabilities", QMP_ARG_ARRAY, true, args_capability },
     { NULL },
 };
+static const QmpArg args_file_send[] = {
+    { "filename", QMP_ARG_STRING, true, NULL },
+    { "name", QMP_ARG_STRING, false, NULL },
+    { NULL },
+};
+static const QmpArg args_id[] = {
+    { "id", QMP_ARG_INT, true, NULL },
+    { NULL },
+};
 static const QmpArg args_migrate_continue[] = {
     { "state", QMP_ARG_STRING, true, NULL },
     { NULL },
@@ -850,5 +870,8 @@ const QmpCommand host_commands[] = {
       args_none },
     { "migrate-continue", cmd_migrate_continue, args_migrate_continue },
     { "migrate-cancel", cmd_migrate_cancel, args_none },
+    { "file-send", host_cmd_file_send, args_file_send },
+    { "file-cancel", host_cmd_file_cancel, args_id },
+    { "query-file-transfers", host_cmd_query_file_transfers, args_none },
     { NULL, NULL, NULL },
 };

@@ -57,6 +57,7 @@ typedef struct HostMain {
     HostMigration *mig;
     QmpServer *qmp;
     HostCommands cmds;              /* what the QMP commands act on */
+    HostFileXfers *fx;              /* file transfers to the guest */
 
     /* options */
     VdcConfig config;
@@ -355,7 +356,9 @@ int main(int argc, char **argv)
         }
         host_migration_set_tls(m->mig, m->tls);
     }
-    m->cmds = (HostCommands){ .h = h, .peer = m->peer, .mig = m->mig };
+    m->fx = host_file_xfers_new(h);
+    m->cmds = (HostCommands){ .h = h, .peer = m->peer, .mig = m->mig,
+                              .fx = m->fx };
 
     if (m->incoming_spec) {
         host_set_status(h, HOST_INMIGRATE);
@@ -399,6 +402,7 @@ int main(int argc, char **argv)
     host_tls_creds_free(m->tls);
     vdc_migration_registry_free(m->reg);
     vdc_chardev_free(h->dev);
+    host_file_xfers_free(m->fx);
     host_guest_free(m->guest);
     host_set_qmp(h, NULL);
     g_clear_pointer(&m->qmp, qmp_server_free);

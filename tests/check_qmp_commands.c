@@ -42,6 +42,7 @@ static struct {
     VdcMigrationRegistry *reg;
     HostClipboardPeer *peer;
     HostMigration *mig;
+    HostFileXfers *fx;
     HostCommands hc;
     QmpServer *server;
     char *dir;
@@ -80,7 +81,9 @@ static void hx_setup(void)
     hx.peer = host_clipboard_peer_new(&hx.host);
     hx.mig = host_migration_new(&hx.host, hx.reg, &test_host_stub_ops, NULL, &err);
     ck_assert_ptr_null(err);
-    hx.hc = (HostCommands){ .h = &hx.host, .peer = hx.peer, .mig = hx.mig };
+    hx.fx = host_file_xfers_new(&hx.host);
+    hx.hc = (HostCommands){ .h = &hx.host, .peer = hx.peer, .mig = hx.mig,
+                            .fx = hx.fx };
     hx.dir = test_scratch_new("check-qmp-commands");
     hx.path = g_build_filename(hx.dir, "host.sock", NULL);
     hx.server = qmp_server_new(hx.path, host_commands, &hx.hc, &err);
@@ -98,6 +101,7 @@ static void hx_teardown(void)
     g_clear_pointer(&hx.mig, host_migration_free);
     g_clear_pointer(&hx.peer, host_clipboard_peer_free);
     test_host_fini(&hx.host, &hx.reg);
+    g_clear_pointer(&hx.fx, host_file_xfers_free);
     g_clear_pointer(&hx.path, g_free);
     test_scratch_free(&hx.dir);
 }
@@ -184,6 +188,10 @@ static const struct {
     { "query-migrate-capabilities", "{}", true },
     { "migrate-continue", "{\"state\": \"pre-switchover\"}", false },
     { "migrate-cancel", "{}", true },
+    /* no agent on the bare host: refused, later */
+    { "file-send", "{\"filename\": \"@/f\", \"name\": \"n\"}", false },
+    { "file-cancel", "{\"id\": 1}", false },
+    { "query-file-transfers", "{}", true },
 };
 
 /* Every member of every command's "arguments", with its JSON type. */
@@ -211,6 +219,9 @@ static const struct {
     { "migrate-incoming", "uri", "string", true },
     { "migrate-set-capabilities", "capabilities", "array", true },
     { "migrate-continue", "state", "string", true },
+    { "file-send", "filename", "string", true },
+    { "file-send", "name", "string", false },
+    { "file-cancel", "id", "integer", true },
 };
 
 /*
@@ -854,6 +865,131 @@ START_TEST(test_query_vdagent_request_counters)
 }
 END_TEST
 
+/* ---- file transfer (issue 14) ---------------------------------------------- */
+
+/* Refused file-send and file-cancel: nothing starts, nothing changes. */
+START_TEST(test_file_send_errors)
+{
+    Client *c = host_client();
+    g_autofree char *small = in_dir("small");
+    g_autofree char *sub = in_dir("sub");
+    g_autofree char *missing = in_dir("missing");
+    struct {
+        char *args, *desc;
+    } cases[8];
+    unsigned i, n = 0;
+
+    write_file(small, "x", 1);
+    ck_assert_int_eq(g_mkdir(sub, 0700), 0);
+#define CASE(a, ...) (cases[n].args = g_strdup_printf a, \
+                      cases[n].desc = g_strdup_printf(__VA_ARGS__), n++)
+    CASE(("{\"filename\": \"small\"}"),
+         "Parameter 'filename' expects an absolute path");
+    CASE(("{\"filename\": \"%s\"}", missing), "cannot open '%s': %s",
+         missing, g_strerror(ENOENT));
+    CASE(("{\"filename\": \"%s\"}", sub), "'%s' is not a regular file",
+         sub);
+    /* no agent on the port yet */
+    CASE(("{\"filename\": \"%s\"}", small), "no guest agent on the port");
+#undef CASE
+    for (i = 0; i < n; i++) {
+        expect_refused(c, "file-send", cases[i].args, cases[i].desc, i + 1);
+        g_free(cases[i].args);
+        g_free(cases[i].desc);
+    }
+    expect_refused(c, "file-cancel", "{\"id\": 1}",
+                   "no file transfer 1 under way", 10);
+    expect_refused(c, "file-cancel", "{\"id\": -1}",
+                   "no file transfer -1 under way", 11);
+    client_send(c, "{\"execute\": \"query-file-transfers\"}\n");
+    expect(c, "{\"return\": []}");
+}
+END_TEST
+
+/* An agent's caps on the bare host's device (its output goes nowhere). */
+static void hx_agent(uint32_t caps)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GByteArray) w = g_byte_array_new();
+
+    test_append_le32(b, 0);
+    test_append_le32(b, caps);
+    guest_wire_message(w, 1, VD_AGENT_ANNOUNCE_CAPABILITIES, 0, b->len,
+                       b->data, b->len);
+    vdc_chardev_set_guest_open(hx.host.dev, true);
+    vdc_chardev_write(hx.host.dev, w->data, w->len);
+}
+
+static void hx_status(uint32_t id, uint32_t result, const void *detail,
+                      size_t len)
+{
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GByteArray) w = g_byte_array_new();
+
+    test_append_le32(b, id);
+    test_append_le32(b, result);
+    test_append_bytes(b, detail, len);
+    guest_wire_message(w, 1, VD_AGENT_FILE_XFER_STATUS, 0, b->len, b->data,
+                       b->len);
+    vdc_chardev_write(hx.host.dev, w->data, w->len);
+}
+
+/*
+ * file-send, the FILE_TRANSFER events of its statuses, the guest's
+ * failure with its detail in "error", query-file-transfers listing it,
+ * and file-cancel of another; a guest with file transfer disabled.
+ */
+START_TEST(test_file_send_events)
+{
+    Client *c = host_client();
+    g_autofree char *f = in_dir("f.bin");
+    g_autofree char *want = NULL;
+    gint64 t0 = g_get_real_time();
+    uint8_t free_bytes[8] = { 100, 0, 0, 0, 0, 0, 0, 0 };
+    g_autofree uint8_t *data = g_malloc0(200000);
+
+    write_file(f, data, 200000);
+    hx_agent(REAL_AGENT_CAPS);
+    client_sendf(c, "{\"execute\": \"file-send\", \"arguments\": "
+                 "{\"filename\": \"%s\"}}\n", f);
+    expect(c, "{\"return\": {\"id\": 1}}");
+    client_sendf(c, "{\"execute\": \"file-send\", \"arguments\": "
+                 "{\"filename\": \"%s\", \"name\": \"Übung.bin\"}}\n", f);
+    expect(c, "{\"return\": {\"id\": 2}}");
+    hx_status(1, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
+    /* the device read what its window holds: nothing leaves (can_write 0) */
+    expect_event(c, "FILE_TRANSFER", "{\"id\": 1, "
+           "\"name\": \"f.bin\", \"size\": 200000, \"bytes\": 0, "
+           "\"status\": \"sending\"}", t0);
+    hx_status(1, VD_AGENT_FILE_XFER_STATUS_NOT_ENOUGH_SPACE, free_bytes, 8);
+    expect_event(c, "FILE_TRANSFER", "{\"id\": 1, "
+           "\"name\": \"f.bin\", \"size\": 200000, \"bytes\": 32768, "
+           "\"status\": \"not-enough-space\", \"error\": \"not enough "
+           "space in the guest (100 bytes free, 200000 needed)\"}", t0);
+    client_send(c, "{\"execute\": \"file-cancel\", \"arguments\": "
+                "{\"id\": 2}}\n");
+    expect_event(c, "FILE_TRANSFER", "{\"id\": 2, "
+           "\"name\": \"Übung.bin\", \"size\": 200000, \"bytes\": 0, "
+           "\"status\": \"cancelled\", \"error\": \"cancelled by the "
+           "host\"}", t0);
+    expect(c, "{\"return\": {}}");
+    client_send(c, "{\"execute\": \"query-file-transfers\"}\n");
+    expect(c, "{\"return\": [{\"id\": 1, \"name\": \"f.bin\", "
+           "\"size\": 200000, \"bytes\": 32768, \"status\": "
+           "\"not-enough-space\", \"error\": \"not enough space in the "
+           "guest (100 bytes free, 200000 needed)\"}, {\"id\": 2, "
+           "\"name\": \"Übung.bin\", \"size\": 200000, \"bytes\": 0, "
+           "\"status\": \"cancelled\", \"error\": \"cancelled by the "
+           "host\"}]}");
+    /* a restarted agent with file transfer disabled */
+    vdc_chardev_set_guest_open(hx.host.dev, false);
+    hx_agent(REAL_AGENT_CAPS | (1u << VD_AGENT_CAP_FILE_XFER_DISABLED));
+    want = g_strdup_printf("{\"filename\": \"%s\"}", f);
+    expect_refused(c, "file-send", want,
+                   "the guest agent has file transfer disabled", 5);
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------------- */
 
 Suite *qmp_commands_suite(void)
@@ -879,5 +1015,7 @@ Suite *qmp_commands_suite(void)
     tcase_add_test(tc, test_tables_complete);
     tcase_add_test(tc, test_query_vdagent_caps_truncated);
     tcase_add_test(tc, test_query_vdagent_request_counters);
+    tcase_add_test(tc, test_file_send_errors);
+    tcase_add_test(tc, test_file_send_events);
     return s;
 }

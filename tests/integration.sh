@@ -1135,6 +1135,65 @@ s_clip_files() {
     no_reconnect g.ctl "after the file transfers"
 }
 
+# 21. Files to the guest (issue 14): vdctl file-send of 0 bytes, 1 KiB,
+#     20 MiB and a non-ASCII name into sim-agent's save directory,
+#     byte-exact; a cancel in the middle leaves no partial file; a name
+#     with a '/' and a guest without the model are refused or reported.
+xfer_status() { # SOCK ID: the status query-file-transfers lists for ID
+    qmp "$1" '{"execute":"query-file-transfers"}' 2>/dev/null |
+        grep -o "{\"id\":$2,[^}]*}" | grep -o '"status":"[a-z-]*"' | cut -d'"' -f4
+}
+xfer_bytes() { # SOCK ID
+    qmp "$1" '{"execute":"query-file-transfers"}' 2>/dev/null |
+        grep -o "{\"id\":$2,[^}]*}" | grep -o '"bytes":[0-9]*' | cut -d: -f2
+}
+s_file_send() {
+    local r f n id
+    mkdir -p "$D/dl"
+    start_host h --guest "unix:$D/chan"
+    wait_for 5 test -S "$D/chan" || die "h is not listening on chan"
+    start_sim g chan --save-dir "$D/dl"
+    wait_for 5 ctl_match g.ctl wait-caps '^ok' || die "g: no caps from the host"
+    : >"$D/empty"
+    head -c 1024 /dev/urandom >"$D/k1"
+    head -c $((20 * 1024 * 1024 + 5)) /dev/urandom >"$D/m20"
+    for f in empty k1 m20; do
+        r=$(cd "$D" && "$CTL" file-send "unix:$D/h.qmp" "$f") || bad "file-send $f: $r"
+        grep -q '"status":"success"' <<<"$r" || bad "file-send $f ended $r"
+        cmp -s "$D/$f" "$D/dl/$f" || bad "the guest's $f differs from the host's"
+    done
+    n='Übung — 文件 ü.txt'
+    r=$("$CTL" file-send "unix:$D/h.qmp" "$D/k1" "$n") || bad "file-send as $n: $r"
+    cmp -s "$D/k1" "$D/dl/$n" || bad "the guest's '$n' differs from the host's"
+    # a cancel in the middle: stopped while sending, cancelled, resumed
+    head -c $((200 * 1024 * 1024)) /dev/zero >"$D/big"
+    r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/big\"}}") ||
+        die "file-send big: $r"
+    id=$(field "$r" id)
+    wait_for 10 test -n "$(xfer_bytes h.qmp "$id" | grep -v '^0$')" || bad "big: no progress"
+    qmp h.qmp '{"execute":"stop"}' >/dev/null
+    r=$(qmp h.qmp "{\"execute\":\"file-cancel\",\"arguments\":{\"id\":$id}}") ||
+        bad "file-cancel $id: $r"
+    [ "$(xfer_status h.qmp "$id")" = cancelled ] || bad "big is $(xfer_status h.qmp "$id")"
+    qmp h.qmp '{"execute":"cont"}' >/dev/null
+    wait_for 10 test ! -e "$D/dl/big" || bad "a partial file is left: $(ls -l "$D/dl")"
+    r=$(qmp h.qmp "{\"execute\":\"file-cancel\",\"arguments\":{\"id\":$id}}") &&
+        bad "a second cancel of $id: $r"
+    # refused at once
+    r=$("$CTL" file-send "unix:$D/h.qmp" "$D/k1" "a/b") && bad "a name with /: $r"
+    grep -q 'file name with a' <<<"$r" || bad "a name with / answered $r"
+    # the guest goes away in the middle: the transfer fails, said why
+    r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/big\",\"name\":\"big2\"}}") ||
+        die "file-send big2: $r"
+    id=$(field "$r" id)
+    wait_for 10 test -n "$(xfer_bytes h.qmp "$id" | grep -v '^0$')" || bad "big2: no progress"
+    stop g
+    wait_for 10 test "$(xfer_status h.qmp "$id")" = guest-gone ||
+        bad "big2 after the agent left: $(xfer_status h.qmp "$id")"
+    grep -q "file transfer $id (big2): guest-gone: the guest closed the port" "$D/h.log" ||
+        bad "no reason in the log"
+}
+
 # ---- driver ------------------------------------------------------------------
 
 run() { # NAME FUNCTION LIMIT-SECONDS
@@ -1939,7 +1998,7 @@ s_windows() {
     grep -q '"drops":{}' <<<"$r" || bad "drops counted: $r"
 }
 
-echo "1..20"
+echo "1..21"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -1960,6 +2019,7 @@ run quiet-flood s_quiet_flood 60
 run clip-files s_clip_files 30
 run tls s_tls 60
 run windows s_windows 30
+run file-send s_file_send 60
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

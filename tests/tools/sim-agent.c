@@ -14,7 +14,7 @@
  *
  *   sim-agent (--fd N | --connect unix:PATH | --pty PATH)
  *             [--control unix:PATH] [--caps HEX[,HEX...]] [--name NAME]
- *             [--model linux|windows] [--quiet] [--no-announce]
+ *             [--model linux|windows] [--quiet] [--no-announce] [--save-dir DIR]
  *
  *   --fd N       the channel is fd N; EOF there ends us with status 0
  *   --connect    a listening unix socket; after a drop, retried every
@@ -31,6 +31,9 @@
  *   --name       transcript prefix, "[NAME] ..." (default "guest")
  *   --quiet      no transcript on stdout
  *   --no-announce  do not send caps request=1 at the first connection
+ *   --save-dir   take file transfers (the scripted agent's file-transfer
+ *                model, as spice-vdagent -f DIR) into DIR; without it
+ *                they are received and left unanswered
  * Bad arguments: a usage line on stderr, status 2.
  *
  * I/O: one GLib main loop, every fd non-blocking.  Memory is bounded by
@@ -67,6 +70,7 @@ typedef struct Options {
     uint32_t *caps;
     size_t n_caps;
     GuestAgentModel model;
+    const char *save_dir;               /* --save-dir */
 } Options;
 
 /* The process: its loop, and the parts it wires together. */
@@ -83,7 +87,7 @@ typedef struct Sim {
 static const char usage_line[] =
     "usage: sim-agent (--fd N | --connect unix:PATH | --pty PATH) "
     "[--control unix:PATH] [--caps HEXWORD[,HEXWORD...]] [--name NAME] "
-    "[--model linux|windows] [--quiet] [--no-announce]\n";
+    "[--model linux|windows] [--quiet] [--no-announce] [--save-dir DIR]\n";
 
 static G_GNUC_NORETURN G_GNUC_PRINTF(1, 2)
 void usage_error(const char *fmt, ...)
@@ -204,6 +208,8 @@ static void parse_args(Options *o, int argc, char **argv)
             if (!guest_agent_model_from_name(v, &o->model)) {
                 usage_error("bad --model: %s (linux or windows)", v);
             }
+        } else if ((v = opt_value(argc, argv, &i, "--save-dir"))) {
+            o->save_dir = v;
         } else if ((v = opt_value(argc, argv, &i, "--name"))) {
             o->name = v;
         } else {
@@ -280,6 +286,9 @@ int main(int argc, char **argv)
     sim.t = sim_transport_new(o.mode, o.path, o.fd, &transport_ops, &sim);
     sim.s = sim_session_new(o.caps, o.n_caps, o.announce, sim.t);
     sim_session_set_model(sim.s, o.model);
+    if (o.save_dir) {
+        sim_session_set_save_dir(sim.s, o.save_dir);
+    }
 
     if (!sim_transport_open(sim.t)) {
         goto out;

@@ -103,6 +103,9 @@ void sim_session_set_model(SimSession *s, GuestAgentModel model);
 /* Free @s: its pastes are dropped without a callback.  NULL: no-op. */
 void sim_session_free(SimSession *s);
 
+/* File transfers are taken into @dir (guest_agent_fx_enable()). */
+void sim_session_set_save_dir(SimSession *s, const char *dir);
+
 /* Report pastes and caps to @ops (borrowed) with @opaque. */
 void sim_session_set_ops(SimSession *s, const SimSessionOps *ops,
                          void *opaque);

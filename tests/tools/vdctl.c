@@ -12,6 +12,13 @@
  *   vdctl clip-set unix:PATH FILE [SEL [TYPE]]  clipboard-set from FILE
  *                                         (the same); SEL and TYPE default
  *                                         to the host's (clipboard, text)
+ *   vdctl file-send unix:PATH FILE [NAME] send FILE to the guest (file-send,
+ *                                         FILE made absolute), follow its
+ *                                         FILE_TRANSFER events (a progress
+ *                                         bar on stderr when it is a
+ *                                         terminal) and print the last one;
+ *                                         0 on "success", 1 otherwise; 60 s
+ *                                         at most without an event
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
  *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
@@ -48,9 +55,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,6 +509,126 @@ static char *clip_file_command(int argc, char **argv)
     return text;
 }
 
+/* "path" made absolute against the working directory (malloc'd). */
+static char *absolute(const char *path)
+{
+    char *cwd, *abs = NULL;
+
+    if (path[0] == '/') {
+        return strdup(path);
+    }
+    cwd = getcwd(NULL, 0);
+    if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0) {
+        abs = NULL;
+    }
+    free(cwd);
+    return abs;
+}
+
+static int64_t member_int(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v)
+                                                 : -1;
+}
+
+static const char *member_str(json_object *o, const char *key)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v)
+                                                 : "";
+}
+
+/* A bar of 40 cells, the percentage, the bytes and the rate. */
+static void progress_bar(int64_t bytes, int64_t size, double t0)
+{
+    int cells = size > 0 ? (int)(40 * bytes / size) : 40;
+    double secs = now() - t0;
+    char bar[41];
+
+    memset(bar, '#', cells);
+    memset(bar + cells, '.', 40 - cells);
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3d%% %" PRId64 "/%" PRId64 " bytes %.1f MiB/s ",
+            bar, size > 0 ? (int)(100 * bytes / size) : 100, bytes, size,
+            secs > 0 ? bytes / secs / 1048576 : 0.0);
+}
+
+/* vdctl file-send, once negotiated on @fd. */
+static int file_send(int fd, int argc, char **argv, char **pending,
+                     size_t *plen, double timeout)
+{
+    json_object *cmd = json_object_new_object();
+    json_object *args = json_object_new_object();
+    json_object *o, *ret;
+    char *abs = absolute(argv[3]);
+    bool tty = isatty(2);
+    double t0 = now();
+    int64_t id;
+    int rc;
+
+    if (!abs) {
+        fprintf(stderr, "vdctl: no working directory: %s\n", strerror(errno));
+        return 2;
+    }
+    json_object_object_add(args, "filename", json_object_new_string(abs));
+    if (argc > 4) {
+        json_object_object_add(args, "name", json_object_new_string(argv[4]));
+    }
+    json_object_object_add(cmd, "execute", json_object_new_string("file-send"));
+    json_object_object_add(cmd, "arguments", args);
+    rc = send_line(fd, json_object_to_json_string_ext(cmd,
+                                                      JSON_C_TO_STRING_PLAIN));
+    json_object_put(cmd);
+    free(abs);
+    if (rc < 0) {
+        return 2;
+    }
+    o = qmp_next(fd, pending, plen, now() + timeout, NULL);
+    if (!o || !json_object_object_get_ex(o, "return", &ret)) {
+        printf("%s\n", o ? json_object_to_json_string_ext(
+                   o, JSON_C_TO_STRING_PLAIN) : "timed out");
+        json_object_put(o);
+        return 1;
+    }
+    id = member_int(ret, "id");
+    json_object_put(o);
+    for (;;) {
+        json_object *data;
+        const char *status;
+
+        o = qmp_next(fd, pending, plen, now() + 60, "FILE_TRANSFER");
+        if (!o) {
+            fprintf(stderr, "%svdctl: no FILE_TRANSFER event for 60 s\n",
+                    tty ? "\n" : "");
+            return 1;
+        }
+        if (!json_object_object_get_ex(o, "data", &data) ||
+            member_int(data, "id") != id) {
+            json_object_put(o);
+            continue;
+        }
+        status = member_str(data, "status");
+        if (tty) {
+            progress_bar(member_int(data, "bytes"), member_int(data, "size"),
+                         t0);
+        }
+        if (strcmp(status, "waiting") != 0 && strcmp(status, "sending") != 0) {
+            rc = strcmp(status, "success") == 0 ? 0 : 1;
+            if (tty) {
+                fprintf(stderr, "%s\n", status);
+            }
+            printf("%s\n", json_object_to_json_string_ext(
+                       data, JSON_C_TO_STRING_PLAIN));
+            json_object_put(o);
+            return rc;
+        }
+        json_object_put(o);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char *pending = NULL;
@@ -600,6 +729,12 @@ int main(int argc, char **argv)
         return 2;
     }
     json_object_put(o);
+    if (strcmp(argv[1], "file-send") == 0) {
+        rc = file_send(fd, argc, argv, &pending, &plen, timeout);
+        free(pending);
+        close(fd);
+        return rc;
+    }
     if (strcmp(argv[1], "wait-event") == 0) {
         double secs = argc > 4 ? atof(argv[4]) : timeout;
 
