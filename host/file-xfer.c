@@ -141,15 +141,36 @@ static void trim_ended(HostFileXfers *fx)
     }
 }
 
+/* A record for a transfer this host did not start (a migration's). */
+static HostXfer *xfer_adopt(HostFileXfers *fx, const VdcFileXferInfo *info)
+{
+    HostXfer *x = g_new0(HostXfer, 1);
+
+    x->fx = fx;
+    x->id = info->id;
+    x->name = g_strdup(info->name);
+    x->path = g_strdup(info->origin ? info->origin : "");
+    x->fd = -1;
+    x->size = info->size;
+    x->sent = info->sent;
+    x->status = info->status;
+    g_ptr_array_add(fx->xfers, x);
+    return x;
+}
+
 static void on_update(void *opaque, const VdcFileXferInfo *info)
 {
     HostFileXfers *fx = opaque;
-    HostXfer *x = xfer_find(fx, info->id);
+    /* its source's opaque is the record (none: a migrated one, lost) */
+    HostXfer *x = info->source_opaque ? info->source_opaque
+                                      : xfer_find(fx, info->id);
     gint64 now = g_get_monotonic_time();
     bool changed;
 
     if (!x) {
-        return;
+        /* one that came in a migration and ends before its source did */
+        x = xfer_adopt(fx, info);
+        x->status = VDC_FILE_XFER_WAITING;
     }
     changed = x->status != info->status;
     x->status = info->status;
@@ -172,7 +193,48 @@ static void on_update(void *opaque, const VdcFileXferInfo *info)
     }
 }
 
-static const VdcFileXferOps host_xfer_ops = { .update = on_update };
+/*
+ * On a migration's destination: the file of a transfer the source had
+ * under way, by its path, again (same size), at the first byte not sent.
+ * The path is the source host's: a shared file system, or the same host.
+ */
+static bool on_reopen(void *opaque, const VdcFileXferInfo *info,
+                      const VdcFileSource **source, void **source_opaque)
+{
+    HostFileXfers *fx = opaque;
+    HostXfer *x = xfer_find(fx, info->id);
+    struct stat st;
+    int fd;
+
+    if (!x) {
+        x = xfer_adopt(fx, info);
+    }
+    fd = info->origin ? open(info->origin, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                      : -1;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != info->size ||
+        lseek(fd, (off_t)info->sent, SEEK_SET) != (off_t)info->sent) {
+        host_log(fx->h, "file transfer %u (%s): %s cannot go on here%s%s",
+                 info->id, info->name, info->origin ? info->origin : "?",
+                 fd < 0 ? ": " : " (another file)",
+                 fd < 0 ? g_strerror(errno) : "");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return false;
+    }
+    x->fd = fd;
+    host_log(fx->h, "file transfer %u (%s): goes on from byte %"
+             G_GUINT64_FORMAT " of %s", x->id, x->name, info->sent, x->path);
+    *source = &host_source;
+    *source_opaque = x;
+    return true;
+}
+
+static const VdcFileXferOps host_xfer_ops = {
+    .update = on_update,
+    .reopen = on_reopen,
+};
 
 HostFileXfers *host_file_xfers_new(Host *h)
 {
@@ -254,8 +316,8 @@ void host_cmd_file_send(QmpRequest *req, json_object *args, void *opaque)
     x->fd = fd;
     x->size = (uint64_t)st.st_size;
     x->status = VDC_FILE_XFER_WAITING;
-    x->id = vdc_file_xfer_start(fx->h->dev, name, x->size, &host_source, x,
-                                &err);
+    x->id = vdc_file_xfer_start(fx->h->dev, name, filename, x->size,
+                                &host_source, x, &err);
     if (!x->id) {
         qmp_reply_error(req, "%s", err->message);
         xfer_free(x);

@@ -25,7 +25,7 @@
 #         reply; b.c vdctl clip-set from a file until the guest agent
 #         (bench-peer agent, a plain one) has read the last byte; both
 #         against a raw copy file -> unix socket pair -> file;
-#     b.d a file transfer: skipped, it does not exist yet.
+#     b.d a file transfer: part e.
 #     Goals (issue 16): b.a >= 0.8x, b.b and b.c >= 0.5x, each line saying
 #     whether it is met and, where not, why.
 #  c. live migration with pause-before-switchover (issue 21, points 4 and
@@ -34,6 +34,10 @@
 #     the live phase and the whole migration beside a raw copy of the same
 #     bytes over a loopback socket of the transport (BUILD_DIR/rawcopy).
 #     Goals printed, never asserted.
+#  e. a file to the guest (issue 14): vdctl file-send of a 100 MiB file to
+#     sim-agent --save-dir (its file-transfer model writes the file), from
+#     starting vdctl to its "success", against bench-peer copy of the same
+#     file (file -> unix socket pair -> file) in the same run.
 #  d. tcp: migration with --tls-creds (issue 17) beside plain tcp:, an
 #     empty state, each to a new destination: the downtime of a migration
 #     without a live phase (the TLS handshake is in it) and with one (the
@@ -524,8 +528,7 @@ line_rate "b.c clipboard-set from a file, to the agent" "$CLIP_SIZE" \
     "$r_set" "raw copy" "$CLIP_SIZE" "$r_raw" \
     "$(goal "$(ratio4 "$r_set" "$r_raw")" 50 "the file into new memory, \
 then to the guest: two copies")"
-printf '  b.d file transfer, 100 MiB: SKIPPED: file transfer does not exist '\
-'in vdagent-host yet\n'
+printf '  b.d file transfer, 100 MiB: see part e\n'
 printf '    (best us: a %d, its baseline %d; b %d; c %d; raw copy %d; all %d '\
 'runs: a %s / %s; b %s; c %s; raw %s)\n' "$r_in" "$r_sink" "$r_get" \
     "$r_set" "$r_raw" "$REPS" "${in[*]}" "${sink[*]}" "${get[*]}" "${set[*]}" \
@@ -692,4 +695,52 @@ for live in 0 1; do
     printf '    (all %d: TLS %s us, plain %s us)\n' "$LIVE_REPS" "${t_dt[*]}" "${p_dt[*]}"
 done
 printf '    (part d took %d s)\n' $((SECONDS - part_t0))
+
+# ---- e. a file to the guest (issue 14) ----------------------------------------
+
+part_t0=$SECONDS
+bad=
+PEER=$B/tests/bench-peer
+FILE_SIZE=$((100 * MIB))
+printf '\ne: a %d-byte (100 MiB) file to the guest: vdctl file-send (file-send, '\
+'then its FILE_TRANSFER events) from starting vdctl to its "success", the '\
+'guest being sim-agent --save-dir (the scripted agent'"'"'s file-transfer '\
+'model, writing the file); baseline: bench-peer copy of the same file, '\
+'file -> unix socket pair -> file; best of %d\n\n' "$FILE_SIZE" "$REPS"
+head -c "$FILE_SIZE" /dev/urandom >"$W/file100" || fail "no 100 MiB file"
+mkdir -p "$W/dl"
+rm -f "$W/fchan"
+start_host f0 --guest "unix:$W/fchan"
+F_PID=$LAST
+wait_for 5 test -S "$W/fchan" || fail "f0 is not listening"
+start "$SIM" --connect "unix:$W/fchan" --control "unix:$W/fguest.ctl" --quiet \
+    --save-dir "$W/dl" >>"$W/fsim.log" 2>&1
+FSIM_PID=$LAST
+wait_for 5 test -S "$W/fguest.ctl" || fail "the file guest did not start"
+"$CTL" line "unix:$W/fguest.ctl" wait-caps >/dev/null || fail "no caps from the file guest"
+fx=() fraw=()
+for ((rep = 0; rep < REPS; rep++)); do
+    r=$("$PEER" copy "$W/file100" "$W/raw.out") || fail "bench-peer copy"
+    fraw+=("$r")
+    rm -f "$W/raw.out"
+    t0=$EPOCHREALTIME
+    "$CTL" file-send "unix:$W/f0.qmp" "$W/file100" "f$rep" >"$W/fsend.out" ||
+        fail "file-send: $(cat "$W/fsend.out")"
+    fx+=("$(us_since "$t0")")
+    if [ "$rep" = 0 ]; then
+        cmp -s "$W/file100" "$W/dl/f$rep" || bad="the guest's file differs"
+    fi
+    rm -f "$W/dl/f$rep"
+done
+r_fx=$(min "${fx[@]}") r_fraw=$(min "${fraw[@]}")
+line_rate "e file-send, 100 MiB, to the guest's disk" "$FILE_SIZE" "$r_fx" \
+    "raw copy" "$FILE_SIZE" "$r_fraw" "no target; 16 KiB DATA messages under \
+a 32 KiB output window, 2 KiB chunks, each decoded by the agent"
+printf '    (all %d runs: file-send %s us, raw copy %s us; part e took %d s)\n' \
+    "$REPS" "${fx[*]}" "${fraw[*]}" $((SECONDS - part_t0))
+[ -n "$bad" ] && printf '    WARNING: %s\n' "$bad"
+quit_host f0 "$F_PID"
+"$CTL" line "unix:$W/fguest.ctl" quit >/dev/null 2>&1
+wait_exit "$FSIM_PID" 5
+rm -f "$W/file100"
 exit 0

@@ -6,10 +6,12 @@
  * status, a full disk, host cancel, a guest close, a failing source, bad
  * guest statuses dropped and counted, and re-entry from the callback.
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <string.h>
 
 #include "tests/check_suites.h"
+#include "tests/check_vdagent_migration.h"
 #include "tests/guest-agent.h"
 #include "tests/test-frontend.h"
 #include "tests/test-util.h"
@@ -17,7 +19,6 @@
 
 Suite *vdagent_file_xfer_suite(void);
 
-#define CAP(c) (1u << VD_AGENT_CAP_##c)
 
 /* ---- a source in memory ------------------------------------------------ */
 
@@ -119,7 +120,7 @@ static void log_update(void *opaque, const VdcFileXferInfo *info)
     if (l->restart_src && info->status >= VDC_FILE_XFER_SUCCESS) {
         MemSrc *s = g_steal_pointer(&l->restart_src);
 
-        l->restarted = vdc_file_xfer_start(l->fe->dev, "again", s->len,
+        l->restarted = vdc_file_xfer_start(l->fe->dev, "again", NULL, s->len,
                                            &mem_source, s, NULL);
         ck_assert_uint_ne(l->restarted, 0);
     }
@@ -218,7 +219,7 @@ START_TEST(test_small_and_empty)
     MemSrc a = mem_src(data, 1024), b = mem_src(NULL, 0);
     uint32_t ida, idb;
 
-    ida = vdc_file_xfer_start(fe->dev, "one.bin", 1024, &mem_source, &a,
+    ida = vdc_file_xfer_start(fe->dev, "one.bin", NULL, 1024, &mem_source, &a,
                               NULL);
     ck_assert_uint_eq(ida, 1);
     ck_assert_str_eq(l.seq->str, "");         /* no call from inside start */
@@ -229,7 +230,7 @@ START_TEST(test_small_and_empty)
     ck_assert_uint_eq(a.closes, 1);
     ck_assert_uint_le(a.max_read, VDC_FILE_XFER_CHUNK);
 
-    idb = vdc_file_xfer_start(fe->dev, "empty", 0, &mem_source, &b, NULL);
+    idb = vdc_file_xfer_start(fe->dev, "empty", NULL, 0, &mem_source, &b, NULL);
     ck_assert_uint_eq(idb, 2);
     run(fe, 0);
     assert_file(fe, "empty", NULL, 0);
@@ -270,7 +271,7 @@ START_TEST(test_start_text)
         const GuestAgentMsg *m;
         uint32_t id;
 
-        id = vdc_file_xfer_start(fe->dev, names[i], 1000 + i, &mem_source,
+        id = vdc_file_xfer_start(fe->dev, names[i], NULL, 1000 + i, &mem_source,
                                  &s, NULL);
         ck_assert_uint_ne(id, 0);
         m = guest_agent_find_last(fe->ga, VD_AGENT_FILE_XFER_START);
@@ -310,7 +311,7 @@ START_TEST(test_bad_names)
         g_autoptr(GError) err = NULL;
         const char *n = i < G_N_ELEMENTS(names) ? names[i] : long_name;
 
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, n, 1, &mem_source, &s,
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, n, NULL, 1, &mem_source, &s,
                                               &err), 0);
         ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_INVALID_ARGUMENT));
     }
@@ -342,7 +343,7 @@ START_TEST(test_several_at_once)
 
         data[i] = pattern(sizes[i], i);
         src[i] = mem_src(data[i], sizes[i]);
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, name, sizes[i],
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, name, NULL, sizes[i],
                                               &mem_source, &src[i], NULL),
                           i + 1);
     }
@@ -385,7 +386,7 @@ START_TEST(test_waits_for_the_agent)
     uint32_t id;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    id = vdc_file_xfer_start(fe->dev, "held", 50000, &mem_source, &s, NULL);
+    id = vdc_file_xfer_start(fe->dev, "held", NULL, 50000, &mem_source, &s, NULL);
     run(fe, 0);
     ck_assert_uint_eq(s.pos, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_DATA),
@@ -443,7 +444,7 @@ START_TEST(test_guest_answers)
 
     guest_agent_fx_set_disk_free(fe->ga, 123);
     guest_agent_fx_answer_next(fe->ga, (int)answers[_i].result);
-    id = vdc_file_xfer_start(fe->dev, "x", 4096, &mem_source, &s, NULL);
+    id = vdc_file_xfer_start(fe->dev, "x", NULL, 4096, &mem_source, &s, NULL);
     run(fe, 0);
     ck_assert_int_eq(l.last[id].status, answers[_i].status);
     ck_assert_str_eq(l.message[id], answers[_i].message);
@@ -464,7 +465,7 @@ START_TEST(test_guest_answers)
     /* the session goes on: the next one works */
     s = mem_src(data, 4096);
     guest_agent_fx_set_disk_free(fe->ga, UINT64_MAX);
-    vdc_file_xfer_start(fe->dev, "y", 4096, &mem_source, &s, NULL);
+    vdc_file_xfer_start(fe->dev, "y", NULL, 4096, &mem_source, &s, NULL);
     run(fe, 0);
     assert_file(fe, "y", data, 4096);
     assert_clean(fe);
@@ -492,7 +493,7 @@ START_TEST(test_details)
     guest_agent_fx_set_hold(fe->ga, true);
     for (i = 0; i < 4; i++) {
         s[i] = mem_src(NULL, 0);
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "d", 10, &mem_source,
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "d", NULL, 10, &mem_source,
                                               &s[i], NULL), i + 1);
     }
     guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_ERROR,
@@ -532,7 +533,7 @@ START_TEST(test_disk_fills)
     uint32_t id;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    id = vdc_file_xfer_start(fe->dev, "big", 100000, &mem_source, &s, NULL);
+    id = vdc_file_xfer_start(fe->dev, "big", NULL, 100000, &mem_source, &s, NULL);
     run(fe, 0);
     guest_agent_fx_set_disk_free(fe->ga, 40000);
     guest_agent_fx_send_status(fe->ga, id,
@@ -562,8 +563,8 @@ START_TEST(test_host_cancel)
     size_t data_msgs;
     unsigned i;
 
-    vdc_file_xfer_start(fe->dev, "a", 200000, &mem_source, &a, NULL);
-    vdc_file_xfer_start(fe->dev, "b", 200000, &mem_source, &b, NULL);
+    vdc_file_xfer_start(fe->dev, "a", NULL, 200000, &mem_source, &a, NULL);
+    vdc_file_xfer_start(fe->dev, "b", NULL, 200000, &mem_source, &b, NULL);
     fe->unlimited = false;
     for (i = 0; i < 20; i++) {
         fe->budget = 2048;
@@ -616,8 +617,8 @@ START_TEST(test_guest_gone)
     g_autoptr(GError) err = NULL;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s[0], NULL);
-    vdc_file_xfer_start(fe->dev, "b", 5, &mem_source, &s[1], NULL);
+    vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s[0], NULL);
+    vdc_file_xfer_start(fe->dev, "b", NULL, 5, &mem_source, &s[1], NULL);
     switch (_i) {
     case 0:
         vdc_chardev_set_guest_open(fe->dev, false);
@@ -633,7 +634,7 @@ START_TEST(test_guest_gone)
     ck_assert_str_eq(l.message[1], why[_i]);
     ck_assert_uint_eq(s[0].closes + s[1].closes, 2);
     if (_i < 2) {
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "c", 5, &mem_source,
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "c", NULL, 5, &mem_source,
                                               &s[0], &err), 0);
         ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
     }
@@ -650,7 +651,7 @@ START_TEST(test_disabled_cap)
     MemSrc s = mem_src(NULL, 0);
     g_autoptr(GError) err = NULL;
 
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
                                           &err), 0);
     ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_FILE_XFER_DISABLED));
     ck_assert_uint_eq(s.closes, 0);
@@ -670,11 +671,11 @@ START_TEST(test_not_connected)
     g_autoptr(GError) e1 = NULL;
     g_autoptr(GError) e2 = NULL;
 
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
                                           &e1), 0);
     ck_assert(g_error_matches(e1, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
     vdc_chardev_set_guest_open(fe->dev, true);      /* caps not answered */
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", 5, &mem_source, &s,
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
                                           &e2), 0);
     ck_assert(g_error_matches(e2, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
     fe_free(fe);
@@ -692,10 +693,10 @@ START_TEST(test_busy)
 
     guest_agent_fx_set_hold(fe->ga, true);
     for (i = 0; i < VDC_FILE_XFER_MAX; i++) {
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source,
+        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source,
                                               &s, NULL), i + 1);
     }
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source, &s,
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source, &s,
                                           &err), 0);
     ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_BUSY));
     ck_assert_uint_eq(vdc_file_xfer_list(fe->dev, ids, G_N_ELEMENTS(ids)),
@@ -704,7 +705,7 @@ START_TEST(test_busy)
     ck_assert_uint_eq(ids[VDC_FILE_XFER_MAX - 1], VDC_FILE_XFER_MAX);
     /* ids go on, never reused while under way */
     ck_assert(vdc_file_xfer_cancel(fe->dev, 3));
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", 1, &mem_source, &s,
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source, &s,
                                           NULL), VDC_FILE_XFER_MAX + 1);
     fe_free(fe);
     ck_assert_uint_eq(s.closes, VDC_FILE_XFER_MAX + 1);   /* freed: closed */
@@ -723,7 +724,7 @@ START_TEST(test_source_fails)
     if (_i == 0) {
         s.fail_at = 20000;
     }
-    vdc_file_xfer_start(fe->dev, "f", 60000, &mem_source, &s, NULL);
+    vdc_file_xfer_start(fe->dev, "f", NULL, 60000, &mem_source, &s, NULL);
     run(fe, 0);
     ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_SOURCE_ERROR);
     ck_assert_str_eq(l.message[1], _i == 0 ? "reading the file failed"
@@ -745,7 +746,7 @@ START_TEST(test_success_early)
     MemSrc s = mem_src(NULL, 0);
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "f", 10, &mem_source, &s, NULL);
+    vdc_file_xfer_start(fe->dev, "f", NULL, 10, &mem_source, &s, NULL);
     guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_SUCCESS,
                                NULL, 0);
     run(fe, 0);
@@ -768,7 +769,7 @@ START_TEST(test_bad_status)
     VdcCounters c;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "f", 5, &mem_source, &s, NULL);
+    vdc_file_xfer_start(fe->dev, "f", NULL, 5, &mem_source, &s, NULL);
     /* unknown id, for each result */
     guest_agent_fx_send_status(fe->ga, 7, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA,
                                NULL, 0);
@@ -805,8 +806,8 @@ START_TEST(test_reentry)
     MemSrc a = mem_src(data, 40000), b = mem_src(data, 40000);
     MemSrc c = mem_src(data, 1000);
 
-    vdc_file_xfer_start(fe->dev, "a", 40000, &mem_source, &a, NULL);
-    vdc_file_xfer_start(fe->dev, "b", 40000, &mem_source, &b, NULL);
+    vdc_file_xfer_start(fe->dev, "a", NULL, 40000, &mem_source, &a, NULL);
+    vdc_file_xfer_start(fe->dev, "b", NULL, 40000, &mem_source, &b, NULL);
     l.cancel_other_on = 1;
     l.cancel_other = 2;
     l.restart_src = &c;
@@ -818,6 +819,195 @@ START_TEST(test_reentry)
     assert_file(fe, "a", data, 40000);
     assert_file(fe, "again", data, 1000);
     ck_assert_uint_eq(a.closes + b.closes + c.closes, 3);
+    fe_free(fe);
+    log_clear(&l);
+}
+END_TEST
+
+/* ---- migration (issue 14 point 2) --------------------------------------- */
+
+/* The destination's reopen(): the same bytes, from info->sent on. */
+static const uint8_t *reopen_data;
+static size_t reopen_len;
+static MemSrc reopen_src;
+static unsigned reopens;
+
+static bool mem_reopen(void *opaque, const VdcFileXferInfo *info,
+                       const VdcFileSource **source, void **source_opaque)
+{
+    (void)opaque;
+    reopens++;
+    ck_assert_str_eq(info->origin, "/srv/files/big.bin");
+    if (!reopen_data) {
+        return false;
+    }
+    reopen_src = mem_src(reopen_data, reopen_len);
+    reopen_src.pos = info->sent;
+    *source = &mem_source;
+    *source_opaque = &reopen_src;
+    return true;
+}
+
+static const VdcFileXferOps reopen_ops = {
+    .update = log_update, .reopen = mem_reopen,
+};
+
+/*
+ * A transfer in flight moves with the device: saved, loaded (the stream
+ * saves again to the same bytes before the destination runs), then it
+ * goes on from the first byte not queued when the destination can reopen
+ * its source (@_i 0), or the agent gets CANCELLED, removes its partial
+ * file, and the embedding hears MIGRATION_LOST (@_i 1); one whose data
+ * was all queued needs no source: its SUCCESS comes either way.
+ */
+START_TEST(test_migrate_in_flight)
+{
+    Log l, dl;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    size_t len = 300 * 1024;
+    g_autofree uint8_t *data = pattern(len, 9);
+    MemSrc a = mem_src(data, len), b = mem_src(data, 3000);
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GByteArray) again = NULL;
+    GuestAgent *ga;
+    TestFe *dst;
+    unsigned i;
+
+    reopen_data = _i == 0 ? data : NULL;
+    reopen_len = len;
+    reopens = 0;
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "big.bin",
+                                          "/srv/files/big.bin", len,
+                                          &mem_source, &a, NULL), 1);
+    fe->unlimited = false;
+    for (i = 0; i < 12; i++) {
+        fe->budget = 4000;
+        fe_pump(fe);
+        fe_accept(fe);
+    }
+    /* 2: all its data written, the agent's SUCCESS not read yet */
+    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "small",
+                                          "/srv/files/big.bin", 3000,
+                                          &mem_source, &b, NULL), 2);
+    fe->budget = 100000;
+    fe_accept(fe);
+    fe->budget = 100000;
+    fe_pump(fe);
+    fe->budget = 60000;
+    fe_accept(fe);
+    fe->budget = 0;
+    ck_assert_uint_gt(a.pos, 0);
+    ck_assert_uint_lt(a.pos, len);
+    ck_assert_uint_eq(b.pos, 3000);
+    ck_assert_uint_eq(guest_agent_fx_completed(fe->ga), 1);
+    vdc_chardev_set_running(fe->dev, false);
+    stream = save_dev(fe->dev);
+    ga = fe->ga;
+    fe->ga = NULL;
+    fe->owns_ga = false;
+
+    dst = dest_new(fe);
+    dl = (Log){ .seq = g_string_new(NULL), .fe = dst };
+    vdc_chardev_set_file_xfer_ops(dst->dev, &reopen_ops, &dl);
+    dest_load_ok(dst, stream);
+    again = save_dev(dst->dev);
+    ck_assert_uint_eq(again->len, stream->len);
+    ck_assert_mem_eq(again->data, stream->data, stream->len);
+    ck_assert_uint_eq(vdc_file_xfer_list(dst->dev, NULL, 0), 2);
+    ck_assert_uint_eq(reopens, 0);          /* not before it runs */
+    fe_free(fe);                            /* the source goes */
+    ck_assert_uint_eq(a.closes + b.closes, 2);
+
+    dest_resume(dst, ga);
+    dst->owns_ga = true;
+    ck_assert_uint_eq(reopens, 1);          /* 2 needs no source */
+    run(dst, 5000);
+    ck_assert_int_eq(dl.last[2].status, VDC_FILE_XFER_SUCCESS);
+    {
+        g_autoptr(GBytes) small = guest_agent_fx_file(ga, "small");
+
+        ck_assert_ptr_nonnull(small);
+        ck_assert_uint_eq(g_bytes_get_size(small), 3000);
+        ck_assert(memcmp(g_bytes_get_data(small, NULL), data, 3000) == 0);
+    }
+    if (_i == 0) {
+        g_autoptr(GBytes) big = guest_agent_fx_file(ga, "big.bin");
+
+        ck_assert_ptr_nonnull(big);
+        ck_assert_uint_eq(g_bytes_get_size(big), len);
+        ck_assert(memcmp(g_bytes_get_data(big, NULL), data, len) == 0);
+        ck_assert_int_eq(dl.last[1].status, VDC_FILE_XFER_SUCCESS);
+        ck_assert_uint_eq(reopen_src.closes, 1);
+        ck_assert_uint_eq(guest_agent_fx_removed(ga), 0);
+    } else {
+        const GArray *st = guest_agent_fx_host_statuses(ga);
+
+        ck_assert_int_eq(dl.last[1].status, VDC_FILE_XFER_MIGRATION_LOST);
+        ck_assert_str_eq(dl.message[1],
+                         "migrated, and its source could not be opened again");
+        ck_assert_uint_eq(st->len, 1);
+        ck_assert_uint_eq(g_array_index(st, GuestFxStatus, 0).result,
+                          VD_AGENT_FILE_XFER_STATUS_CANCELLED);
+        ck_assert_uint_eq(guest_agent_fx_removed(ga), 1);
+        ck_assert_ptr_null(guest_agent_fx_file(ga, "big.bin"));
+    }
+    ck_assert_uint_eq(guest_agent_fx_active(ga), 0);
+    /* ids go on after the migrated ones */
+    b = mem_src(data, 10);
+    ck_assert_uint_eq(vdc_file_xfer_start(dst->dev, "n", NULL, 10,
+                                          &mem_source, &b, NULL), 3);
+    run(dst, 0);
+    ck_assert_uint_eq(guest_agent_errors(ga), 0);
+    fe_free(dst);
+    log_clear(&l);
+    log_clear(&dl);
+}
+END_TEST
+
+/* Streams the device could never have written are refused, whole. */
+START_TEST(test_migrate_refused)
+{
+    Log l;
+    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    MemSrc a = mem_src(NULL, 0);
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *what;
+    TestFe *dst;
+    guint8 *p;
+
+    guest_agent_fx_set_hold(fe->ga, true);
+    vdc_file_xfer_start(fe->dev, "name.txt", "/o", 77, &mem_source, &a, NULL);
+    vdc_chardev_set_running(fe->dev, false);
+    stream = save_dev(fe->dev);
+    /* the name's bytes: the only "name.txt" in the stream */
+    p = memmem(stream->data, stream->len, "name.txt", 8);
+    ck_assert_ptr_nonnull(p);
+    switch (_i) {
+    case 0:
+        p[4] = '/';                          /* "name/txt" */
+        what = "a name the device refuses";
+        break;
+    case 1:
+        p[-4] = 0xff;                        /* name_len above the bound */
+        what = NULL;
+        break;
+    default:
+        /* the id: before status (4), size (8), sent (8), done (1),
+           name_len (4) */
+        memset(p - 29, 0, 4);
+        what = "id 0";
+        break;
+    }
+    dst = dest_new(fe);
+    ck_assert(!load_dev(dst->dev, stream->data, stream->len, &err));
+    ck_assert_ptr_nonnull(err);
+    if (what) {
+        ck_assert_msg(strstr(err->message, what), "%s", err->message);
+    }
+    ck_assert_uint_eq(vdc_file_xfer_list(dst->dev, NULL, 0), 0);
+    ck_assert(!vdc_chardev_connected(dst->dev));
+    fe_free(dst);
     fe_free(fe);
     log_clear(&l);
 }
@@ -845,6 +1035,8 @@ Suite *vdagent_file_xfer_suite(void)
     tcase_add_test(tc, test_success_early);
     tcase_add_test(tc, test_bad_status);
     tcase_add_test(tc, test_reentry);
+    tcase_add_loop_test(tc, test_migrate_in_flight, 0, 2);
+    tcase_add_loop_test(tc, test_migrate_refused, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1147,6 +1147,8 @@ xfer_bytes() { # SOCK ID
     qmp "$1" '{"execute":"query-file-transfers"}' 2>/dev/null |
         grep -o "{\"id\":$2,[^}]*}" | grep -o '"bytes":[0-9]*' | cut -d: -f2
 }
+xfer_is() { [ "$(xfer_status "$1" "$2")" = "$3" ]; }       # SOCK ID STATUS
+xfer_moved() { [ "$(xfer_bytes "$1" "$2")" -gt 0 ] 2>/dev/null; }  # SOCK ID
 s_file_send() {
     local r f n id
     mkdir -p "$D/dl"
@@ -1170,7 +1172,7 @@ s_file_send() {
     r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/big\"}}") ||
         die "file-send big: $r"
     id=$(field "$r" id)
-    wait_for 10 test -n "$(xfer_bytes h.qmp "$id" | grep -v '^0$')" || bad "big: no progress"
+    wait_for 10 xfer_moved h.qmp "$id" || bad "big: no progress"
     qmp h.qmp '{"execute":"stop"}' >/dev/null
     r=$(qmp h.qmp "{\"execute\":\"file-cancel\",\"arguments\":{\"id\":$id}}") ||
         bad "file-cancel $id: $r"
@@ -1186,12 +1188,53 @@ s_file_send() {
     r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/big\",\"name\":\"big2\"}}") ||
         die "file-send big2: $r"
     id=$(field "$r" id)
-    wait_for 10 test -n "$(xfer_bytes h.qmp "$id" | grep -v '^0$')" || bad "big2: no progress"
+    wait_for 10 xfer_moved h.qmp "$id" || bad "big2: no progress"
     stop g
-    wait_for 10 test "$(xfer_status h.qmp "$id")" = guest-gone ||
+    wait_for 10 xfer_is h.qmp "$id" guest-gone ||
         bad "big2 after the agent left: $(xfer_status h.qmp "$id")"
     grep -q "file transfer $id (big2): guest-gone: the guest closed the port" "$D/h.log" ||
         bad "no reason in the log"
+}
+
+# 22. A file in flight across a live migration (issue 14 point 2): the
+#     agent reads slowly, the host migrates over unix: with the guest
+#     connection; the destination reopens the file by its path and goes on
+#     from the first byte not sent: byte-exact.  A second one whose file is
+#     gone by then: the destination cancels it towards the agent (no
+#     partial file) and reports it migration-lost.
+s_file_migrate() {
+    local r id id2
+    mkdir -p "$D/dl"
+    start_host h --guest "unix:$D/chan"
+    wait_for 5 test -S "$D/chan" || die "h is not listening on chan"
+    start_sim g chan --save-dir "$D/dl"
+    wait_for 5 ctl_match g.ctl wait-caps '^ok' || die "g: no caps from the host"
+    start_host d --incoming "unix:$D/mig"
+    head -c $((24 * 1024 * 1024 + 3)) /dev/urandom >"$D/moving"
+    head -c $((8 * 1024 * 1024)) /dev/urandom >"$D/gone"
+    ctl g.ctl "slowread 64" >/dev/null || die "g: slowread"
+    r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/moving\"}}") ||
+        die "file-send: $r"
+    id=$(field "$r" id)
+    r=$(qmp h.qmp "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/gone\"}}") ||
+        die "file-send: $r"
+    id2=$(field "$r" id)
+    wait_for 10 xfer_moved h.qmp "$id2" || bad "no progress"
+    mv "$D/gone" "$D/gone.moved"
+    migrate h.qmp "unix:$D/mig" >/dev/null || die "migrate"
+    wait_for 20 mig_done d.qmp || die "the migration did not end"
+    [ "$(mig_status d.qmp)" = completed ] || die "migration $(mig_status d.qmp)"
+    note "migrated at $(xfer_bytes h.qmp "$id") bytes of $((24 * 1024 * 1024 + 3))"
+    ctl g.ctl "slowread 0" >/dev/null
+    wait_for 20 xfer_is d.qmp "$id" success ||
+        bad "on the destination: $(qmp d.qmp '{"execute":"query-file-transfers"}')"
+    cmp -s "$D/moving" "$D/dl/moving" || bad "the guest's file differs from the host's"
+    [ "$(xfer_status d.qmp "$id2")" = migration-lost ] ||
+        bad "the gone file: $(xfer_status d.qmp "$id2")"
+    wait_for 10 test ! -e "$D/dl/gone" || bad "a partial file is left: $(ls -l "$D/dl")"
+    grep -q "file transfer $id (moving): goes on from byte" "$D/d.log" ||
+        bad "no resume in the destination's log"
+    no_reconnect g.ctl "across the migration"
 }
 
 # ---- driver ------------------------------------------------------------------
@@ -1998,7 +2041,7 @@ s_windows() {
     grep -q '"drops":{}' <<<"$r" || bad "drops counted: $r"
 }
 
-echo "1..21"
+echo "1..22"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -2020,6 +2063,7 @@ run clip-files s_clip_files 30
 run tls s_tls 60
 run windows s_windows 30
 run file-send s_file_send 60
+run file-migrate s_file_migrate 60
 
 for d in "${FAILED_DIRS[@]}"; do
     echo "# ---- logs of $(basename "$d") ($d)"

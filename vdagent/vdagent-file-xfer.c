@@ -37,6 +37,7 @@
 struct VdcXfer {
     uint32_t id;
     char *name;
+    char *origin;               /* NULL: none */
     uint64_t size;
     uint64_t sent;
     VdcFileXferStatus status;
@@ -44,6 +45,7 @@ struct VdcXfer {
     void *src_opaque;
     bool data_done;             /* every DATA queued (a 0-byte file: the
                                    empty one) */
+    bool needs_source;          /* loaded, its source not asked for yet */
 };
 
 static const char *const status_names[VDC_FILE_XFER_STATUS__COUNT] = {
@@ -71,6 +73,7 @@ const char *vdc_file_xfer_status_name(VdcFileXferStatus status)
 
 static void xfer_free(VdcXfer *x)
 {
+    g_free(x->origin);
     g_free(x->name);
     g_free(x);
 }
@@ -95,7 +98,8 @@ static VdcXfer *xfer_find(const VdcChardev *dev, uint32_t id, guint *index)
 static void xfer_info(const VdcXfer *x, VdcFileXferInfo *out)
 {
     *out = (VdcFileXferInfo){
-        .id = x->id, .name = x->name, .size = x->size, .sent = x->sent,
+        .id = x->id, .name = x->name, .origin = x->origin,
+        .source_opaque = x->src_opaque, .size = x->size, .sent = x->sent,
         .status = x->status,
     };
 }
@@ -132,6 +136,8 @@ static void xfer_end(VdcChardev *dev, VdcXfer *x, VdcFileXferInfo *info)
     x->status = info->status;
     info->id = x->id;
     info->name = x->name;
+    info->origin = x->origin;
+    info->source_opaque = x->src_opaque;
     info->size = x->size;
     info->sent = x->sent;
     g_debug("file transfer %u (%s): %s%s%s", x->id, x->name,
@@ -223,7 +229,8 @@ static uint32_t next_id(VdcChardev *dev)
 }
 
 uint32_t vdc_file_xfer_start(VdcChardev *dev, const char *name,
-                             uint64_t size, const VdcFileSource *source,
+                             const char *origin, uint64_t size,
+                             const VdcFileSource *source,
                              void *source_opaque, GError **errp)
 {
     g_autoptr(GBytes) text = NULL;
@@ -237,6 +244,11 @@ uint32_t vdc_file_xfer_start(VdcChardev *dev, const char *name,
     g_return_val_if_fail(errp == NULL || *errp == NULL, 0);
 
     if (!name_ok(name, errp)) {
+        return 0;
+    }
+    if (origin && strlen(origin) > VDC_FILE_XFER_ORIGIN_MAX) {
+        g_set_error(errp, VDC_ERROR, VDC_ERROR_INVALID_ARGUMENT,
+                    "origin longer than %d bytes", VDC_FILE_XFER_ORIGIN_MAX);
         return 0;
     }
     if (!dev->connected || dev->n_guest_caps == 0) {
@@ -257,6 +269,7 @@ uint32_t vdc_file_xfer_start(VdcChardev *dev, const char *name,
     x = g_new0(VdcXfer, 1);
     x->id = id = next_id(dev);
     x->name = g_strdup(name);
+    x->origin = g_strdup(origin);
     x->size = size;
     x->status = VDC_FILE_XFER_WAITING;
     x->src = source;
@@ -334,8 +347,7 @@ void vdc_file_xfer_recv_status(VdcChardev *dev, VdcClipboardSelection sel,
 
     (void)sel;
     x = xfer_find(dev, id, NULL);
-    if (!x || x->src == NULL) {
-        /* Not ours, or loaded and not resolved yet (nothing was asked). */
+    if (!x) {
         g_debug("guest file transfer status %u for id %u: no such transfer",
                 result, id);
         vdc_count_drop(dev, VDC_DROP_UNKNOWN_XFER);
@@ -427,7 +439,8 @@ static VdcXfer *next_sender(VdcChardev *dev)
         VdcXfer *x = g_ptr_array_index(dev->xfers,
                                        (dev->xfer_turn + i) % n);
 
-        if (x->status == VDC_FILE_XFER_SENDING && !x->data_done && x->src) {
+        if (x->status == VDC_FILE_XFER_SENDING && !x->data_done &&
+            !x->needs_source) {
             dev->xfer_turn = (dev->xfer_turn + i + 1) % n;
             return x;
         }
@@ -524,4 +537,158 @@ void vdc_file_xfer_fini(VdcChardev *dev)
         xfer_free(x);
     }
     g_ptr_array_unref(dev->xfers);
+}
+
+/* ---- migration ----------------------------------------------------------- */
+
+G_STATIC_ASSERT(VDC_SAVED_XFER_MAX == VDC_FILE_XFER_MAX);
+
+void vdc_file_xfer_save(const VdcChardev *dev, VdcSaved *saved)
+{
+    guint i;
+
+    saved->n_xfers = dev->xfers->len;
+    /* ids are never given twice to one guest, migrations included */
+    saved->xfer_next_id = dev->xfer_next_id;
+    for (i = 0; i < dev->xfers->len; i++) {
+        const VdcXfer *x = g_ptr_array_index(dev->xfers, i);
+        VdcSavedXfer *s = &saved->xfers[i];
+
+        s->id = x->id;
+        s->status = x->status;
+        s->size = x->size;
+        s->sent = x->sent;
+        s->data_done = x->data_done;
+        s->name_len = strlen(x->name);
+        s->name = g_memdup2(x->name, s->name_len);
+        s->origin_len = x->origin ? strlen(x->origin) : 0;
+        s->origin = s->origin_len ? g_memdup2(x->origin, s->origin_len)
+                                  : NULL;
+    }
+}
+
+void vdc_file_xfer_saved_clear(VdcSaved *saved)
+{
+    unsigned i;
+
+    for (i = 0; i < G_N_ELEMENTS(saved->xfers); i++) {
+        g_clear_pointer(&saved->xfers[i].name, g_free);
+        g_clear_pointer(&saved->xfers[i].origin, g_free);
+    }
+}
+
+static bool saved_fail(GError **errp, unsigned i, const char *what)
+{
+    g_set_error(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                "vdagent: file transfer %u: %s", i, what);
+    return false;
+}
+
+/* Every value as the device itself could have made it. */
+bool vdc_file_xfer_check(const VdcSaved *saved, GError **errp)
+{
+    unsigned i, j;
+
+    if (saved->n_xfers == 0) {
+        return true;
+    }
+    if (saved->xfer_next_id == 0) {
+        return saved_fail(errp, 0, "no id given yet");
+    }
+    for (i = 0; i < saved->n_xfers; i++) {
+        const VdcSavedXfer *s = &saved->xfers[i];
+        g_autofree char *name = g_strndup((const char *)s->name, s->name_len);
+
+        if (s->id == 0) {
+            return saved_fail(errp, i, "id 0");
+        }
+        for (j = 0; j < i; j++) {
+            if (saved->xfers[j].id == s->id) {
+                return saved_fail(errp, i, "an id twice");
+            }
+        }
+        if (s->status != VDC_FILE_XFER_WAITING &&
+            s->status != VDC_FILE_XFER_SENDING) {
+            return saved_fail(errp, i, "not in flight");
+        }
+        if (s->sent > s->size ||
+            s->data_done != (s->status == VDC_FILE_XFER_SENDING &&
+                             s->sent == s->size &&
+                             (s->size > 0 || s->data_done)) ||
+            (s->status == VDC_FILE_XFER_WAITING && s->sent > 0)) {
+            return saved_fail(errp, i, "bytes sent out of step");
+        }
+        if (s->name_len == 0 || memchr(s->name, 0, s->name_len) ||
+            !name_ok(name, NULL)) {
+            return saved_fail(errp, i, "a name the device refuses");
+        }
+        if (s->origin_len && memchr(s->origin, 0, s->origin_len)) {
+            return saved_fail(errp, i, "an origin with a NUL");
+        }
+    }
+    return true;
+}
+
+/* Loaded without a source: vdc_file_xfer_resolve() asks for it. */
+void vdc_file_xfer_load(VdcChardev *dev, VdcSaved *saved)
+{
+    unsigned i;
+
+    for (i = 0; i < saved->n_xfers; i++) {
+        VdcSavedXfer *s = &saved->xfers[i];
+        VdcXfer *x = g_new0(VdcXfer, 1);
+
+        x->id = s->id;
+        x->status = s->status;
+        x->size = s->size;
+        x->sent = s->sent;
+        x->data_done = s->data_done;
+        x->name = g_strndup((const char *)s->name, s->name_len);
+        x->origin = s->origin_len ? g_strndup((const char *)s->origin,
+                                              s->origin_len) : NULL;
+        /* All its data queued: only the agent's answer is left. */
+        x->needs_source = !x->data_done;
+        g_ptr_array_add(dev->xfers, x);
+    }
+    dev->xfer_next_id = saved->xfer_next_id;
+}
+
+void vdc_file_xfer_resolve(VdcChardev *dev)
+{
+    guint i = 0;
+
+    while (i < dev->xfers->len && !vdc_session_ended(dev)) {
+        VdcXfer *x = g_ptr_array_index(dev->xfers, i);
+        const VdcFileSource *src = NULL;
+        void *src_opaque = NULL;
+        VdcFileXferInfo info;
+        uint32_t id = x->id;
+
+        if (!x->needs_source) {
+            i++;
+            continue;
+        }
+        xfer_info(x, &info);
+        if (dev->xfer_ops && dev->xfer_ops->reopen &&
+            dev->xfer_ops->reopen(dev->xfer_opaque, &info, &src,
+                                  &src_opaque) && src && src->read) {
+            /* The callback may have ended it (a cancel): looked up again. */
+            if ((x = xfer_find(dev, id, NULL))) {
+                x->src = src;
+                x->src_opaque = src_opaque;
+                x->needs_source = false;
+            } else if (src->close) {
+                src->close(src_opaque);
+            }
+            i = 0;
+            continue;
+        }
+        /* The agent removes its partial file. */
+        send_status(dev, id, VD_AGENT_FILE_XFER_STATUS_CANCELLED);
+        if ((x = xfer_find(dev, id, NULL))) {
+            xfer_fail(dev, x, VDC_FILE_XFER_MIGRATION_LOST,
+                      "migrated, and its source could not be opened again");
+        }
+        i = 0;
+    }
 }

@@ -209,6 +209,17 @@ void vdc_file_xfer_fail_all(VdcChardev *dev, VdcFileXferStatus status,
  * when it queued some.  Called at the end of the outermost device call.
  */
 bool vdc_file_xfer_pump(VdcChardev *dev);
+/* Migration (vdagent-vmstate.c): the transfers into @saved and back. */
+void vdc_file_xfer_save(const VdcChardev *dev, VdcSaved *saved);
+bool vdc_file_xfer_check(const VdcSaved *saved, GError **errp);
+void vdc_file_xfer_load(VdcChardev *dev, VdcSaved *saved);
+void vdc_file_xfer_saved_clear(VdcSaved *saved);
+/*
+ * After a load, running: the transfers that came in a migration get their
+ * source back (reopen()), or are cancelled towards the guest and end
+ * MIGRATION_LOST.
+ */
+void vdc_file_xfer_resolve(VdcChardev *dev);
 /* VdcMsgHandler: the FILE_XFER_STATUS row */
 void vdc_file_xfer_recv_status(VdcChardev *dev, VdcClipboardSelection sel,
                                GBytes *payload);

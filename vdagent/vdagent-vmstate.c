@@ -55,6 +55,7 @@ void vdc_saved_clear(VdcSaved *saved)
     }
     g_free(saved->parser.buf);
     g_free(saved->out);
+    vdc_file_xfer_saved_clear(saved);
     vdc_clipboard_saved_clear(&saved->cb);
     memset(saved, 0, sizeof(*saved));
 }
@@ -385,6 +386,51 @@ static const VdcVMStateDescription vmstate_vdagent_heads = {
     },
 };
 
+static const VdcVMStateDescription vmstate_xfer = {
+    .name = "vdagent/xfer",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(id, VdcSavedXfer),
+        VDC_VMSTATE_UINT32(status, VdcSavedXfer),
+        VDC_VMSTATE_UINT64(size, VdcSavedXfer),
+        VDC_VMSTATE_UINT64(sent, VdcSavedXfer),
+        VDC_VMSTATE_BOOL(data_done, VdcSavedXfer),
+        VDC_VMSTATE_UINT32(name_len, VdcSavedXfer),
+        VDC_VMSTATE_VBUFFER_UINT32(name, VdcSavedXfer, name_len,
+                                   VDC_FILE_XFER_NAME_MAX),
+        VDC_VMSTATE_UINT32(origin_len, VdcSavedXfer),
+        VDC_VMSTATE_VBUFFER_UINT32(origin, VdcSavedXfer, origin_len,
+                                   VDC_FILE_XFER_ORIGIN_MAX),
+        VDC_VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool xfers_needed(void *opaque)
+{
+    return ((VdcSaved *)opaque)->xfer_next_id > 0;
+}
+
+/*
+ * The file transfers in flight and the last id given (issue 14): written
+ * only once a transfer was started, so that the streams of a device that
+ * never sent a file stay as they were.
+ */
+static const VdcVMStateDescription vmstate_vdagent_file_xfer = {
+    .name = "vdagent/file-xfer",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = xfers_needed,
+    .fields = (const VdcVMStateField[]){
+        VDC_VMSTATE_UINT32(xfer_next_id, VdcSaved),
+        VDC_VMSTATE_UINT32(n_xfers, VdcSaved),
+        VDC_VMSTATE_STRUCT_VARRAY_UINT32(xfers, VdcSaved, n_xfers,
+                                         VDC_SAVED_XFER_MAX, vmstate_xfer,
+                                         VdcSavedXfer),
+        VDC_VMSTATE_END_OF_LIST()
+    },
+};
+
 /* ---- hooks -------------------------------------------------------------- */
 
 static bool vdagent_pre_save(void *opaque, GError **errp)
@@ -454,6 +500,7 @@ static bool vdagent_pre_save(void *opaque, GError **errp)
             };
         }
     }
+    vdc_file_xfer_save(dev, saved);
     return true;
 }
 
@@ -492,6 +539,12 @@ static bool vdagent_check(VdcChardev *dev, VdcSaved *saved,
         (saved->caps || saved->n_caps || saved->parser.chdr_have ||
          saved->parser.msg || saved->out_len || saved->cb.n)) {
         return fail(errp, "session state without a connected guest");
+    }
+    if (!saved->connected && saved->n_xfers) {
+        return fail(errp, "file transfers without a connected guest");
+    }
+    if (!vdc_file_xfer_check(saved, errp)) {
+        return false;
     }
     if (saved->out_answer && !saved->out_len) {
         return fail(errp, "largest queued answer without output");
@@ -659,6 +712,8 @@ static bool vdagent_post_load(void *opaque, int version_id, GError **errp)
      * infos (or the hub's replay on resume) must not be announced again.
      */
     dev->assume_announced = saved->host_announced;
+    /* Their sources are asked for when the device next runs. */
+    vdc_file_xfer_load(dev, saved);
     /* Answered when the device next runs: nothing goes to the guest now. */
     dev->resolve_pending = true;
     dev->state_loads++;
@@ -683,6 +738,7 @@ static const VdcVMStateDescription *const vdagent_subsections[] = {
     &vmstate_vdagent_clipboard,
     &vmstate_vdagent_heads,
     &vmstate_vdagent_clipboard_live,
+    &vmstate_vdagent_file_xfer,
     NULL
 };
 

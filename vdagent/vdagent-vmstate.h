@@ -12,9 +12,11 @@
  * the clipboard (guest-owned selections with their serials and data,
  * host requests waiting for the guest, the guest's requests pending), and
  * the display layout when it is not the default single 1024x768 head (the
- * heads the agent was told of: the destination takes them), and, in a
+ * heads the agent was told of: the destination takes them), in a
  * migration with a live phase, the guest-owned clipboard slots whose data
- * the live part carried (vdagent/clipboard-live, a mask).
+ * the live part carried (vdagent/clipboard-live, a mask), and the file
+ * transfers in flight (vdagent/file-xfer: id, name, origin, size, bytes
+ * queued).
  */
 #ifndef VDAGENT_VMSTATE_H
 #define VDAGENT_VMSTATE_H
@@ -31,6 +33,21 @@ typedef struct VdcSavedHead {
     uint32_t width, height;          /* 0x0: a disabled head */
     int32_t x, y;
 } VdcSavedHead;
+
+/* A file transfer in flight (vdagent/file-xfer). */
+typedef struct VdcSavedXfer {
+    uint32_t id;
+    uint32_t status;                 /* VDC_FILE_XFER_WAITING or _SENDING */
+    uint64_t size, sent;
+    bool data_done;                  /* every DATA queued */
+    uint32_t name_len;
+    uint8_t *name;                   /* not NUL-terminated */
+    uint32_t origin_len;             /* 0: none */
+    uint8_t *origin;
+} VdcSavedXfer;
+
+/* As vdc-file-xfer.h's VDC_FILE_XFER_MAX (checked in vdagent-file-xfer.c). */
+#define VDC_SAVED_XFER_MAX 16
 
 typedef struct VdcSaved {
     /* the section's fields */
@@ -67,6 +84,10 @@ typedef struct VdcSaved {
     /* vdagent/heads: the router's layout; 0 heads: the default one */
     uint32_t n_heads;
     VdcSavedHead heads[VDC_INPUT_MAX_HEADS];
+    /* vdagent/file-xfer: the transfers in flight, only then */
+    uint32_t xfer_next_id;
+    uint32_t n_xfers;
+    VdcSavedXfer xfers[VDC_SAVED_XFER_MAX];
 } VdcSaved;
 
 void vdc_saved_clear(VdcSaved *saved);

@@ -744,6 +744,9 @@ static void vdagent_resolve(VdcChardev *dev)
     if (dev->resolve_pending && dev->running) {
         dev->resolve_pending = false;
         vdc_clipboard_resolve_pending(dev);
+        if (!vdc_session_ended(dev)) {
+            vdc_file_xfer_resolve(dev);
+        }
     }
 }
 

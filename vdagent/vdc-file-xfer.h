@@ -33,6 +33,8 @@
 #define VDC_FILE_XFER_WINDOW (32u * 1024)
 /* Longest name (bytes of UTF-8), as most file systems take. */
 #define VDC_FILE_XFER_NAME_MAX 255
+/* Longest origin (vdc_file_xfer_start()). */
+#define VDC_FILE_XFER_ORIGIN_MAX 4096
 
 typedef enum VdcFileXferStatus {
     /* in flight */
@@ -61,6 +63,9 @@ typedef enum VdcFileXferStatus {
 typedef struct VdcFileXferInfo {
     uint32_t id;
     const char *name;                /* as given, UTF-8 */
+    const char *origin;              /* as given, or NULL */
+    void *source_opaque;             /* its source's, as given (NULL for
+                                        one loaded and not reopened) */
     uint64_t size;
     uint64_t sent;                   /* data bytes queued for the guest */
     VdcFileXferStatus status;
@@ -102,8 +107,9 @@ typedef struct VdcFileXferOps {
     void (*update)(void *opaque, const VdcFileXferInfo *info);
     /*
      * After a migration's load, on the destination, for every transfer
-     * that was in flight: give the source of @info again, positioned at
-     * @info->sent (its first byte not yet queued for the guest).  True
+     * that was in flight: give the source of @info again (@info->origin
+     * says which), positioned at @info->sent (its first byte not yet
+     * queued for the guest).  True
      * with *@source and *@source_opaque set: the transfer goes on.
      * False, or no callback: the device sends the agent STATUS CANCELLED
      * (it removes its partial file) and reports MIGRATION_LOST.  Called
@@ -121,16 +127,22 @@ void vdc_chardev_set_file_xfer_ops(VdcChardev *dev,
  * Start sending @size bytes from @source (borrowed: must stay valid until
  * its close, or until this call failed) to the guest as @name: a file
  * name without a directory (no '/', not "." or "..", no NUL, valid UTF-8,
- * at most VDC_FILE_XFER_NAME_MAX bytes).  Returns the transfer's id, or 0
+ * at most VDC_FILE_XFER_NAME_MAX bytes).  @origin (NULL, or at most
+ * VDC_FILE_XFER_ORIGIN_MAX bytes, no NUL) is the embedding's own note of
+ * where the bytes come from (a path): it travels with the transfer in a
+ * migration, for reopen().  Returns the transfer's id, or 0
  * with @errp set (the source then untouched, not closed):
  * VDC_ERROR_INVALID_ARGUMENT (the name), VDC_ERROR_NOT_CONNECTED (no
  * agent on the port, or its caps not known yet), VDC_ERROR_FILE_XFER_DISABLED
  * (the agent announced FILE_XFER_DISABLED), VDC_ERROR_BUSY
- * (VDC_FILE_XFER_MAX transfers under way).  No update is called from
- * inside this call.
+ * (VDC_FILE_XFER_MAX transfers under way).  Updates of the new transfer
+ * may come before this call returns, when the frontend pushes guest bytes
+ * from inside its write() (the device processes them at the end of its
+ * call): @source_opaque, in the info, tells which transfer they are of.
  */
 uint32_t vdc_file_xfer_start(VdcChardev *dev, const char *name,
-                             uint64_t size, const VdcFileSource *source,
+                             const char *origin, uint64_t size,
+                             const VdcFileSource *source,
                              void *source_opaque, GError **errp);
 
 /*

@@ -86,6 +86,20 @@
  *      not checked after raw bytes in the session (see check_ignored()).
  *      The agent lays out and parses by the caps both sides announced.
  *
+ * File transfers (issue 14): act 15 with a parameter of 1..8 (callbacks
+ * included) starts a transfer (0 B, 1000 B, 20000 B, 70000 B, or one whose
+ * source fails half-way), cancels the oldest or the newest, or makes the
+ * agent send a STATUS (each result in turn, unknown ones too, for the
+ * newest id or one not under way); the agent runs its file-transfer model
+ * (tests/guest-agent.h: it answers START and DATA).
+ *  P8  every transfer ends at most once (no update after its end, none
+ *      for an unknown id), its source is read only while it is under way,
+ *      never past its size, and closed exactly once, when it ended or
+ *      its device went.
+ * P6 allows the agent to ignore a DATA for a transfer it no longer has
+ * (queued before its own end, or after it dropped it), as spice-vdagentd
+ * does silently.
+ *
  * A failed check prints what failed and abort()s, so libFuzzer keeps the
  * input.  Nothing outlives one call.
  */
@@ -102,6 +116,7 @@
 #include "migration/vdc-savevm.h"
 #include "tests/guest-agent.h"
 #include "tests/test-util.h"
+#include "vdagent/vdc-file-xfer.h"
 #include "vdagent/vdc-vdagent.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -159,7 +174,8 @@ typedef struct HostReq {
     VdcClipboardType type;
 } HostReq;
 
-typedef struct Fz {
+typedef struct Fz Fz;
+struct Fz {
     const uint8_t *p;            /* the program left */
     size_t left;
 
@@ -225,7 +241,18 @@ typedef struct Fz {
     bool trace;                  /* FUZZ_DEVICE_TRACE: each operation */
 
     GMainContext *ctx;           /* the hubs' request timers run here */
-} Fz;
+
+    /* file transfers (P8), in the order started */
+    struct FzXfer {
+        struct Fz *fz;
+        uint32_t id;
+        uint64_t size, pos;
+        bool failing;
+        unsigned closes, ends;
+    } xfers[64];
+    unsigned n_xfers;
+    unsigned xfer_result;        /* the next STATUS the agent sends */
+};
 
 static uint8_t take(Fz *fz)
 {
@@ -341,6 +368,10 @@ static void check_ignored(Fz *fz)
     uint32_t serial, s;
     unsigned sel = 0;
 
+    if (m && m->type == VD_AGENT_FILE_XFER_DATA && why &&
+        g_str_has_prefix(why, "file-xfer: data for unknown id")) {
+        return;                 /* queued before the agent's own end */
+    }
     CHECK(m && m->type == VD_AGENT_CLIPBOARD_GRAB && why &&
           g_str_has_prefix(why, "grab discard"),
           "the agent ignored a %s: %s", m ? vdc_msg_name(m->type) : "?",
@@ -767,6 +798,117 @@ enum Act {
     ACT__COUNT
 };
 
+/* ---- file transfers (P8) ---------------------------------------------- */
+
+typedef struct FzXfer FzXfer;
+
+static gssize xfer_read(void *opaque, uint8_t *buf, size_t len)
+{
+    struct FzXfer *x = opaque;
+
+    CHECK(x->closes == 0 && x->ends == 0,
+          "transfer %u read after its end or close", x->id);
+    CHECK(x->pos + len <= x->size, "transfer %u read past its size", x->id);
+    if (x->failing && x->pos >= x->size / 2) {
+        return -1;
+    }
+    memset(buf, 'f', len);
+    x->pos += len;
+    x->fz->given += len;
+    return (gssize)len;
+}
+
+static void xfer_close(void *opaque)
+{
+    struct FzXfer *x = opaque;
+
+    CHECK(x->closes == 0, "transfer %u closed twice", x->id);
+    x->closes++;
+}
+
+static const VdcFileSource xfer_source = { xfer_read, xfer_close };
+
+/* The latest transfer started with @id (ids of a device lineage). */
+static struct FzXfer *xfer_of(Fz *fz, uint32_t id)
+{
+    unsigned i;
+
+    for (i = fz->n_xfers; i > 0; i--) {
+        if (fz->xfers[i - 1].id == id) {
+            return &fz->xfers[i - 1];
+        }
+    }
+    return NULL;
+}
+
+static void xfer_update(void *opaque, const VdcFileXferInfo *info)
+{
+    Fz *fz = opaque;
+    /* maybe from inside the start: the id is not known yet */
+    struct FzXfer *x = info->source_opaque ? info->source_opaque
+                                           : xfer_of(fz, info->id);
+
+    CHECK(x, "an update for transfer %u, never started", info->id);
+    x->id = info->id;
+    CHECK(x->ends == 0, "transfer %u updated after its end (%s)", info->id,
+          vdc_file_xfer_status_name(info->status));
+    CHECK(info->sent <= info->size && info->size == x->size,
+          "transfer %u: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
+          info->id, info->sent, info->size);
+    if (info->status >= VDC_FILE_XFER_SUCCESS) {
+        x->ends++;
+    }
+}
+
+static const VdcFileXferOps xfer_ops = { .update = xfer_update };
+
+static void file_act(Fz *fz, unsigned param)
+{
+    static const uint64_t sizes[] = { 0, 1000, 20000, 70000, 40000 };
+    uint32_t ids[VDC_FILE_XFER_MAX];
+    size_t n = vdc_file_xfer_list(fz->dev, ids, G_N_ELEMENTS(ids));
+
+    if (param <= 5) {
+        struct FzXfer *x;
+        g_autofree char *name = NULL;
+        uint32_t id;
+
+        if (fz->n_xfers == G_N_ELEMENTS(fz->xfers)) {
+            return;
+        }
+        x = &fz->xfers[fz->n_xfers];
+        *x = (struct FzXfer){ .fz = fz, .size = sizes[param - 1],
+                              .failing = param == 5 };
+        /* counted first: its updates may come from inside the start */
+        fz->n_xfers++;
+        name = g_strdup_printf("f%u", fz->n_xfers);
+        id = vdc_file_xfer_start(fz->dev, name, "origin", x->size,
+                                 &xfer_source, x, NULL);
+        if (id) {
+            CHECK(x->id == 0 || x->id == id, "transfer %u updated as %u",
+                  id, x->id);
+            x->id = id;
+        } else {
+            fz->n_xfers--;
+        }
+    } else if (param <= 7) {
+        if (n > 0) {
+            CHECK(vdc_file_xfer_cancel(fz->dev, ids[param == 6 ? 0 : n - 1]),
+                  "cancel of a listed transfer refused");
+        }
+    } else {
+        /* each result in turn (8: unknown), a detail of 0..9 bytes */
+        static const uint8_t detail[9] = { 0, 12, 0, 0, 0, 0, 1, 0, 0 };
+        unsigned r = fz->xfer_result++;
+        uint32_t id = n ? ids[n - 1] : 77;
+
+        if (r % 11 == 10) {
+            id += 1000;                 /* not under way */
+        }
+        guest_agent_fx_send_status(fz->ga, id, r % 9, detail, r % 10);
+    }
+}
+
 /* @act: bits 0-3 the action, bits 4-7 its parameter. */
 static void run_act(Fz *fz, uint8_t act)
 {
@@ -829,6 +971,8 @@ static void run_act(Fz *fz, uint8_t act)
         if (param == 15) {
             /* A frontend that ignores the input room, from now on. */
             fz->ignore_room = true;
+        } else if (param >= 1 && param <= 8) {
+            file_act(fz, param);
         }
         break;
     default:
@@ -1034,6 +1178,7 @@ static void run_op(Fz *fz, uint8_t op)
             guest_agent_free(fz->ga);
             fz->ga_caps = agent_caps[a & 7];
             fz->ga = guest_agent_new(&fz->ga_caps, 1);
+            guest_agent_fx_enable(fz->ga, NULL);
             fz->ignored_seen = 0;
         }
         break;
@@ -1203,6 +1348,7 @@ static void migrate(Fz *fz, uint8_t b)
 
     fz->dev = vdc_chardev_new(&fz->config, &fe_ops, fz, &err);
     CHECK(fz->dev, "destination device: %s", err ? err->message : "?");
+    vdc_chardev_set_file_xfer_ops(fz->dev, &xfer_ops, fz);
     vdc_chardev_set_running(fz->dev, false);
     fz->hub = vdc_chardev_clipboard_hub(fz->dev);
     fz->router = vdc_chardev_input_router(fz->dev);
@@ -1351,9 +1497,21 @@ static void setup(Fz *fz)
     vdc_clipboard_peer_register(fz->hub, &fz->host2);
     fz->ga_caps = agent_caps[b >> 5];
     fz->ga = guest_agent_new(&fz->ga_caps, 1);
+    guest_agent_fx_enable(fz->ga, NULL);
+    vdc_chardev_set_file_xfer_ops(fz->dev, &xfer_ops, fz);
     if (b & 16) {
         set_open(fz, true);
     }
+}
+
+static unsigned xfers_ended(const Fz *fz)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < fz->n_xfers; i++) {
+        n += fz->xfers[i].ends;
+    }
+    return n;
 }
 
 static void teardown(Fz *fz)
@@ -1365,10 +1523,12 @@ static void teardown(Fz *fz)
         fprintf(stderr, "fuzz_device: %u ops, %u migrations, %u timers "
                 "fired, %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
                 " answers this session, %u ignored by the agent, held at most "
-                "%zu bytes, given %" G_GUINT64_FORMAT "\n", fz->ops,
+                "%zu bytes, given %" G_GUINT64_FORMAT ", %u file transfers "
+                "(%u ended, %u completed in the agent)\n", fz->ops,
                 fz->migrations, fz->timeouts_fired,
                 requests_in(fz) - fz->req_base, fz->answers,
-                guest_agent_ignored(fz->ga), fz->held_max, fz->given);
+                guest_agent_ignored(fz->ga), fz->held_max, fz->given,
+                fz->n_xfers, xfers_ended(fz), guest_agent_fx_completed(fz->ga));
     }
 
     fz->n_acts = 0;              /* the host peers' release may still write */
@@ -1378,6 +1538,10 @@ static void teardown(Fz *fz)
     vdc_clipboard_peer_unregister(&fz->host);
     vdc_clipboard_peer_unregister(&fz->host2);
     vdc_chardev_free(fz->dev);
+    for (i = 0; i < fz->n_xfers; i++) {
+        CHECK(fz->xfers[i].closes == 1, "transfer %u closed %u times",
+              fz->xfers[i].id, fz->xfers[i].closes);
+    }
     vdc_clipboard_hub_free(fz->own_hub);
     vdc_input_router_free(fz->own_router);
     guest_agent_free(fz->ga);

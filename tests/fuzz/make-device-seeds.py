@@ -78,6 +78,17 @@ def op(o, *operands):
 
 
 PUMP = act(ACT_PUMP)
+
+# ACT_NOTHING's parameters 1..8: file transfers (issue 14)
+FX_EMPTY, FX_1000, FX_20000, FX_70000, FX_FAILING = 1, 2, 3, 4, 5
+FX_CANCEL_OLDEST, FX_CANCEL_NEWEST, FX_STATUS = 6, 7, 8
+
+
+def fx(param):
+    """An action byte for OP_ARM, or act(ACT_NOTHING, param) run now."""
+    return ACT_NOTHING | param << 4
+
+
 SEEDS = {
     # a session: caps both ways, the host's clipboard offered
     'session': bytes([OPEN]) + PUMP + op(OP_HOST_GRAB, CLIPBOARD, TEXT_MASK),
@@ -245,6 +256,33 @@ SEEDS = {
         bytes([OPEN]) + PUMP + act(ACT_BUDGET, 0) +
         op(OP_AGENT_REQUEST, PRIMARY | TEXT) * 2000 + PUMP * 3 +
         op(OP_MIGRATE, 0) + act(ACT_UNLIMITED) + PUMP * 4,
+    # issue 14: files of 0, 1000 and 20000 bytes at once, to the end
+    'file-xfer-plain':
+        bytes([OPEN]) + PUMP + act(ACT_NOTHING, FX_EMPTY) +
+        act(ACT_NOTHING, FX_1000) + act(ACT_NOTHING, FX_20000) +
+        (PUMP + act(ACT_ACCEPT)) * 8,
+    # a narrow frontend, a source failing half-way, a cancel, and a
+    # migration with a transfer in flight (the destination cannot reopen
+    # its source: CANCELLED to the agent, MIGRATION_LOST)
+    'file-xfer-window-migrate':
+        bytes([OPEN]) + PUMP + act(ACT_BUDGET, 15) +
+        act(ACT_NOTHING, FX_70000) + act(ACT_NOTHING, FX_FAILING) +
+        act(ACT_NOTHING, FX_20000) +
+        (PUMP + act(ACT_BUDGET, 15) + act(ACT_ACCEPT)) * 6 +
+        act(ACT_NOTHING, FX_CANCEL_NEWEST) + op(OP_MIGRATE, 0) +
+        act(ACT_UNLIMITED) + (PUMP + act(ACT_ACCEPT)) * 6,
+    # from inside the writes: starts, cancels, a close and reopen
+    'file-xfer-reentry':
+        bytes([OPEN]) + PUMP +
+        arm(fx(FX_1000), fx(FX_70000), fx(FX_CANCEL_OLDEST), ACT_PUMP,
+            fx(FX_STATUS), ACT_CLOSE_OPEN, fx(FX_20000), ACT_PUMP) +
+        act(ACT_NOTHING, FX_1000) + (PUMP + act(ACT_ACCEPT)) * 8,
+    # every status from the agent, for the newest transfer and for ids
+    # not under way, with details of 0..9 bytes
+    'file-xfer-statuses':
+        bytes([OPEN]) + PUMP +
+        (act(ACT_NOTHING, FX_70000) + act(ACT_NOTHING, FX_STATUS) + PUMP +
+         act(ACT_ACCEPT)) * 12,
 }
 
 
