@@ -685,6 +685,86 @@ s_file_no_session() {
     cmp -s "$D/f-1k" "$D/dl/back" || bad "the agent's file after its return differs"
 }
 
+# A file across a live migration: the daemon stopped (SIGSTOP) in the
+# middle of a 64 MiB file, the host migrates over unix:, the destination
+# reopens the file by its path and goes on; byte-exact, no reconnect.
+s_file_migrate() {
+    local r id marks n=$((++MIGS)) sent
+    marks=$(daemon_marks)
+    head -c $((64 * 1024 * 1024 + 7)) /dev/urandom >"$D/f-mig"
+    dest_start "fmig$n" || return
+    r=$(qmp "$HQ" "{\"execute\":\"file-send\",\"arguments\":{\"filename\":\"$D/f-mig\"}}") ||
+        { bad "file-send: $r"; return; }
+    id=$(field "$r" id)
+    local end=$((SECONDS + 5))
+    until xfer_moved "$HQ" "$id" || [ $SECONDS -ge $end ]; do :; done
+    kill -STOP "${PID[daemon]}"
+    sent=$(xfer_field "$HQ" "$id" bytes)
+    migrate_now "fmig$n" || { kill -CONT "${PID[daemon]}"; return; }
+    kill -CONT "${PID[daemon]}"
+    note "64 MiB file: $sent bytes queued by the source when it migrated"
+    [ "${sent:-0}" -lt $((64 * 1024 * 1024)) ] || bad "the file was all sent before the migration"
+    wait_for 30 xfer_is "$HQ" "$id" success ||
+        bad "on the destination: $(qmp "$HQ" '{"execute":"query-file-transfers"}')"
+    cmp -s "$D/f-mig" "$D/dl/f-mig" || bad "the agent's file differs from the host's"
+    rm -f "$D/f-mig" "$D/dl/f-mig"
+    no_reconnect "$marks" "across the file migration"
+    stop "${OLDHQ%.qmp}"
+}
+
+# ---- images on the clipboard (issue 14 point 5) ----------------------------------
+
+make_png() { # FILE W H: a valid RGB PNG of W x H random pixels (python3's zlib)
+    python3 - "$1" "$2" "$3" <<'PY'
+import os, struct, sys, zlib
+path, w, h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def chunk(t, d):
+    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+raw = b''.join(b'\0' + os.urandom(3 * w) for _ in range(h))
+png = (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+       + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+open(path, 'wb').write(png)
+PY
+}
+x_paste_png() { # FILE: what an X client pastes as image/png from the clipboard
+    x xclip -o -selection clipboard -t image/png >"$1" 2>>"$D/xclip.log"
+}
+x_png_is() { x_paste_png "$D/png.got" && cmp -s "$D/png.got" "$1"; }
+
+# PNG both ways, byte-exact: an X client's image/png to the host
+# (clipboard-get type png, data-base64), and the host's (clipboard-set
+# type png, data-base64) to an X client asking for image/png.
+s_clip_png() {
+    local prev r b64 n=0
+    make_png "$D/g.png" 64 48 || { bad "no PNG (python3)"; return; }
+    make_png "$D/h.png" 100 80 || { bad "no PNG (python3)"; return; }
+    prev=$(guest_serial "$HQ" clipboard)
+    XCOPY=$((XCOPY + 1))
+    DISPLAY=$XDISPLAY start "xcopy$XCOPY" xclip -i -quiet -selection clipboard \
+        -t image/png "$D/g.png"
+    wait_for 5 guest_grabbed "$HQ" clipboard "$prev" ||
+        { bad "no guest grab of the PNG"; return; }
+    r=$(qmp "$HQ" '{"execute":"clipboard-query","arguments":{"selection":"clipboard"}}')
+    grep -q '"png"' <<<"$r" || bad "the guest's grab has no png: $r"
+    r=$(qmp "$HQ" '{"execute":"clipboard-get","arguments":{"selection":"clipboard","type":"png"}}') ||
+        { bad "clipboard-get png: ${r:0:200}"; return; }
+    # (JSON writes base64's '/' as '\/')
+    sed -n 's/.*"data-base64":"\([^"]*\)".*/\1/p' <<<"$r" | tr -d '\\' |
+        base64 -d >"$D/g.got" 2>/dev/null
+    cmp -s "$D/g.png" "$D/g.got" ||
+        bad "the host got $(wc -c <"$D/g.got") bytes, not the guest's $(wc -c <"$D/g.png")-byte PNG"
+    end_xcopies
+    b64=$(base64 -w0 "$D/h.png")
+    r=$(qmp "$HQ" "{\"execute\":\"clipboard-set\",\"arguments\":{\"selection\":\"clipboard\",\"type\":\"png\",\"data-base64\":\"$b64\"}}") ||
+        { bad "clipboard-set png: $r"; return; }
+    until x_png_is "$D/h.png"; do
+        n=$((n + 1))
+        [ "$n" -ge 100 ] && { bad "X pasted $(wc -c <"$D/png.got") bytes as image/png, not the host's $(wc -c <"$D/h.png")"; return; }
+        sleep 0.05
+    done
+    note "PNG both ways byte-exact ($(wc -c <"$D/g.png") and $(wc -c <"$D/h.png") bytes; $n retries)"
+}
+
 # ---- driver ---------------------------------------------------------------------
 
 scenario() { # NAME FUNCTION [ARGS...]
@@ -738,12 +818,14 @@ group_unix() {
     scenario unix-display s_display
     scenario unix-file-send s_file_send
     scenario unix-file-cancel s_file_cancel
+    scenario unix-clip-png s_clip_png
     scenario unix-migrate-live s_migrate_live
     scenario unix-migrate-mid-transfer s_migrate_transfer
     scenario unix-migrate-mid-paste s_migrate_paste
     scenario unix-migrate-mid-paste-4m s_migrate_paste $((4 * 1024 * 1024))
     scenario unix-migrate-mid-transfer-16m s_migrate_transfer $((16 * 1024 * 1024)) streaming
     scenario unix-migrate-source-get-answered s_source_get_answered
+    scenario unix-migrate-file s_file_migrate
     scenario unix-file-no-session s_file_no_session
     scenario unix-agent-restart s_agent_restart
     group_end
@@ -759,6 +841,7 @@ group_pty() {
     scenario pty-input s_input
     scenario pty-display s_display
     scenario pty-file-send s_file_send
+    scenario pty-clip-png s_clip_png
     scenario pty-migrate-live s_migrate_live
     scenario pty-migrate-mid-transfer s_migrate_transfer
     scenario pty-migrate-source-get-answered s_source_get_answered
