@@ -30,6 +30,8 @@ typedef struct HostXfer {
     uint64_t size, sent;
     VdcFileXferStatus status;
     char *error;                     /* why it ended, NULL on success */
+    bool migrated;                   /* went with the state to a
+                                        migration's destination */
     gint64 last_event;               /* monotonic, µs */
 } HostXfer;
 
@@ -113,7 +115,8 @@ static json_object *xfer_json(const HostXfer *x)
     json_object_object_add(o, "bytes",
                            json_object_new_int64((int64_t)x->sent));
     json_object_object_add(o, "status", json_object_new_string(
-                               vdc_file_xfer_status_name(x->status)));
+                               x->migrated ? "migrated"
+                               : vdc_file_xfer_status_name(x->status)));
     if (x->error) {
         json_object_object_add(o, "error", json_object_new_string(x->error));
     }
@@ -178,6 +181,15 @@ static void on_update(void *opaque, const VdcFileXferInfo *info)
     if (xfer_over(x)) {
         g_free(x->error);
         x->error = g_strdup(info->message);
+        /* the source's device, reset once it handed the guest over */
+        if (x->status == VDC_FILE_XFER_GUEST_GONE &&
+            host_status(fx->h) != HOST_RUNNING &&
+            host_status(fx->h) != HOST_INMIGRATE) {
+            x->migrated = true;
+            g_free(x->error);
+            x->error = g_strdup("moved with the VM's state to the "
+                                "migration's destination");
+        }
         host_log(fx->h, "file transfer %u (%s): %s%s%s", x->id, x->name,
                  vdc_file_xfer_status_name(x->status),
                  x->error ? ": " : "", x->error ? x->error : "");
@@ -361,8 +373,14 @@ void host_cmd_query_file_transfers(QmpRequest *req, json_object *args,
     }
     list = json_object_new_array();
     for (i = 0; i < fx->xfers->len; i++) {
-        json_object_array_add(list,
-                              xfer_json(g_ptr_array_index(fx->xfers, i)));
+        HostXfer *x = g_ptr_array_index(fx->xfers, i);
+
+        /* the state left with a migration (tcp:, file:): the source's
+         * device keeps it, stopped, for good */
+        if (!xfer_over(x) && host_status(fx->h) == HOST_POSTMIGRATE) {
+            x->migrated = true;
+        }
+        json_object_array_add(list, xfer_json(x));
     }
     qmp_reply(req, list);
 }

@@ -1225,6 +1225,7 @@ s_file_migrate() {
     wait_for 20 mig_done d.qmp || die "the migration did not end"
     [ "$(mig_status d.qmp)" = completed ] || die "migration $(mig_status d.qmp)"
     note "migrated at $(xfer_bytes h.qmp "$id") bytes of $((24 * 1024 * 1024 + 3))"
+    xfer_is h.qmp "$id" migrated || bad "on the source: $(xfer_status h.qmp "$id")"
     ctl g.ctl "slowread 0" >/dev/null
     wait_for 20 xfer_is d.qmp "$id" success ||
         bad "on the destination: $(qmp d.qmp '{"execute":"query-file-transfers"}')"
