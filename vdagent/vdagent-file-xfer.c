@@ -477,7 +477,6 @@ static bool send_one(VdcChardev *dev, VdcXfer *x)
     vdagent_put_le64(head + 4, got);
     tail = g_bytes_new_take(g_steal_pointer(&buf), got);
     x->sent += got;
-    dev->counters.file_bytes += got;
     x->data_done = x->sent == x->size;
     vdc_send(dev, VD_AGENT_FILE_XFER_DATA, head, sizeof(head), tail);
     /* The write may have closed the port: the transfer is then gone. */

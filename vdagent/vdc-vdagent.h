@@ -140,7 +140,6 @@ typedef struct VdcCounters {
                                    type were already waiting */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
-    uint64_t file_bytes;     /* file-transfer data queued for the guest */
 } VdcCounters;
 
 /*
