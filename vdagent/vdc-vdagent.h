@@ -123,10 +123,21 @@ typedef struct VdcFrontendOps {
     void (*guest_caps)(void *opaque);
 } VdcFrontendOps;
 
+/*
+ * The arrays have fixed capacities, so that a newer spice-protocol (more
+ * message types) or a new drop reason does not change the struct's size
+ * or layout: entries past VD_AGENT_END_MESSAGE / VDC_DROP__COUNT stay 0.
+ * New counters take the reserved space (the ABI promise, README).
+ */
+#define VDC_COUNTERS_MSG_TYPES 64
+#define VDC_COUNTERS_DROPS 32
+G_STATIC_ASSERT(VD_AGENT_END_MESSAGE <= VDC_COUNTERS_MSG_TYPES);
+G_STATIC_ASSERT(VDC_DROP__COUNT <= VDC_COUNTERS_DROPS);
+
 typedef struct VdcCounters {
-    uint64_t msgs_in[VD_AGENT_END_MESSAGE];   /* accepted, per type */
-    uint64_t msgs_out[VD_AGENT_END_MESSAGE];  /* fully written, per type */
-    uint64_t drops[VDC_DROP__COUNT];      /* per reason */
+    uint64_t msgs_in[VDC_COUNTERS_MSG_TYPES];   /* accepted, per type */
+    uint64_t msgs_out[VDC_COUNTERS_MSG_TYPES];  /* fully written, per type */
+    uint64_t drops[VDC_COUNTERS_DROPS];         /* per reason (VdcDrop) */
     uint64_t ignored;        /* valid messages this device has no use for */
     uint64_t reply_errors;   /* REPLY messages reporting an error */
     uint64_t mouse_coalesced;/* motions merged into a queued MOUSE_STATE */
@@ -140,6 +151,7 @@ typedef struct VdcCounters {
                                    type were already waiting */
     uint64_t bytes_in;       /* guest bytes pushed in */
     uint64_t bytes_out;      /* bytes handed to the frontend */
+    uint64_t reserved[16];   /* for counters of later minor versions: 0 */
 } VdcCounters;
 
 /*
