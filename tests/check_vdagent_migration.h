@@ -97,6 +97,29 @@ void mig_model_windows(void);
 #define MIG_PREFIX (mig_model == GUEST_AGENT_LINUX ? 4u : 0u)
 #define MIG_SERIAL (mig_model == GUEST_AGENT_LINUX)
 #define MIG_SEL(sel) (mig_model == GUEST_AGENT_LINUX ? (unsigned)(sel) : 0u)
+/* The payload of the agent's chunks when a script splits a message as
+ * the model's agent does: the Windows agent's chunks are
+ * GUEST_AGENT_WINDOWS_CHUNK bytes with their header; the Linux agent
+ * writes one chunk per message (a split one: VD_AGENT_MAX_DATA_SIZE). */
+#define MIG_CHUNK (mig_model == GUEST_AGENT_WINDOWS ? \
+                   GUEST_AGENT_WINDOWS_CHUNK - 8u : 2048u)
+/* Bytes before the data in a CLIPBOARD message: [selection] type. */
+#define MIG_CLIP_HEAD (MIG_PREFIX + 4u)
+
+/*
+ * Text under the model (the library converts, issue 22; these are written
+ * here, independent of it): what the agent receives for the host's LF
+ * text @p (the Windows agent, GUEST_LINEEND_CRLF: every LF not after a CR
+ * becomes CRLF), and what host peers get for the agent's text (Windows:
+ * CRLF -> LF, a lone CR kept).  The Linux agent: @p as is.  The caller
+ * owns the array.
+ */
+GByteArray *mig_text_to_guest(const void *p, size_t n);
+GByteArray *mig_text_from_guest(const void *p, size_t n);
+
+/* Wire bytes of a host->guest message of @size bytes: its header and the
+ * device's chunks of VD_AGENT_MAX_DATA_SIZE bytes with theirs. */
+size_t mig_wire_len(size_t size);
 
 /* The agent is happy: no protocol error, nothing it would discard. */
 void ck_agent_clean(const GuestAgent *ga);

@@ -70,6 +70,41 @@ GuestAgent *real_agent(void)
     return guest_agent_new_model(mig_model);
 }
 
+GByteArray *mig_text_to_guest(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    GByteArray *out = g_byte_array_sized_new(n + n / 8 + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        if (mig_model == GUEST_AGENT_WINDOWS && b[i] == '\n' &&
+            (i == 0 || b[i - 1] != '\r')) {
+            app_u8(out, '\r');
+        }
+        app_u8(out, b[i]);
+    }
+    return out;
+}
+
+GByteArray *mig_text_from_guest(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    GByteArray *out = g_byte_array_sized_new(n + 1);
+
+    for (size_t i = 0; i < n; i++) {
+        if (mig_model == GUEST_AGENT_WINDOWS && b[i] == '\r' &&
+            i + 1 < n && b[i + 1] == '\n') {
+            continue;
+        }
+        app_u8(out, b[i]);
+    }
+    return out;
+}
+
+size_t mig_wire_len(size_t size)
+{
+    return size + 20 + 8 * ((size + 20 + 2047) / 2048);
+}
+
 void ck_agent_clean(const GuestAgent *ga)
 {
     ck_assert_msg(guest_agent_errors(ga) == 0, "agent error: %s",

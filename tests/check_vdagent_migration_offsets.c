@@ -41,14 +41,50 @@ static void script_result_clear(ScriptResult *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* The agent's text in the script: 3000 bytes. */
+#define SCRIPT_TEXT 3000u
+
+/*
+ * The agent's text under the model: the pattern (Linux); for the Windows
+ * agent the pattern without CR or LF, with CRLF line ends every 61 bytes,
+ * one CRLF split by the first chunk's end, a lone CR and a bare LF (kept
+ * as they are).  The caller owns it.
+ */
+static uint8_t *script_text(void)
+{
+    uint8_t *t = test_pattern(SCRIPT_TEXT, 1);
+    /* text bytes in the first chunk: header, [selection], type */
+    const size_t split = MIG_CHUNK - 20 - MIG_CLIP_HEAD;
+
+    if (mig_model != GUEST_AGENT_WINDOWS) {
+        return t;
+    }
+    for (size_t i = 0; i < SCRIPT_TEXT; i++) {
+        if (t[i] == '\r' || t[i] == '\n') {
+            t[i] = 'x';
+        }
+        if (i % 61 == 60) {
+            t[i - 1] = '\r';
+            t[i] = '\n';
+        }
+    }
+    t[split - 1] = '\r';
+    t[split] = '\n';
+    t[100] = '\r';
+    t[200] = '\n';
+    return t;
+}
+
 /*
  * A connected source with a host peer, and the agent's recorded stream: a
- * grab of CLIPBOARD (text, png); 3000 bytes of text in 2048-byte chunks
- * (Windows style) with a server-port chunk between its chunks; 5000 bytes
- * of png in one chunk; an oversize message in 2048-byte chunks; a request
- * for PRIMARY (nobody owns it: answered empty); a release; a reply; caps
- * (request=0).  No host-owned selection here: what a destination does
- * with one on resume is test_host_grab_not_repeated's.
+ * grab of CLIPBOARD (text, png); SCRIPT_TEXT bytes of text in the model's
+ * chunks (script_text(); the Windows agent's chunk size, else 2048-byte
+ * ones) with a server-port chunk between its chunks; 5000 bytes of png as
+ * the agent writes them; an oversize message in chunks; a release; a
+ * request for PRIMARY (the Windows agent: CLIPBOARD; nobody owns it:
+ * answered empty); a reply; caps (request=0).  No host-owned selection
+ * here: what a destination does with one on resume is
+ * test_host_grab_not_repeated's.
  */
 static void script_start(Script *sc)
 {
@@ -56,11 +92,12 @@ static void script_start(Script *sc)
     const uint32_t types[2] = { VD_AGENT_CLIPBOARD_UTF8_TEXT,
                                 VD_AGENT_CLIPBOARD_IMAGE_PNG };
     g_autoptr(GByteArray) chunked = g_byte_array_new();
-    g_autofree uint8_t *text = test_pattern(3000, 1);
+    g_autofree uint8_t *text = script_text();
     g_autofree uint8_t *png = test_pattern(5000, 2);
     g_autofree uint8_t *big = test_pattern(6100, 3);
     g_autofree uint8_t *junk = test_pattern(100, 4);
     g_autoptr(GByteArray) body = g_byte_array_new();
+    const size_t chunk = MIG_CHUNK;
     GByteArray *s;
 
     config.max_message = SCRIPT_MAX_MESSAGE;
@@ -74,21 +111,24 @@ static void script_start(Script *sc)
     guest_agent_send_grab(sc->ga, 0, types, 2);
     take_into(s, sc->ga);
 
-    test_append_le32(body, 0);              /* selection CLIPBOARD */
+    if (MIG_PREFIX) {
+        test_append_le32(body, 0);          /* selection CLIPBOARD */
+    }
     test_append_le32(body, types[0]);
-    test_append_bytes(body, text, 3000);
+    test_append_bytes(body, text, SCRIPT_TEXT);
     guest_wire_message_chunked(chunked, VD_AGENT_CLIPBOARD, body->data,
-                               body->len, 2048);
-    ck_assert_uint_eq(chunked->len, 8 + 2048 + 8 + (20 + 3008 - 2048));
-    test_append_bytes(s, chunked->data, 8 + 2048);
+                               body->len, chunk);
+    ck_assert_uint_eq(chunked->len,
+                      8 + chunk + 8 + (20 + body->len - chunk));
+    test_append_bytes(s, chunked->data, 8 + chunk);
     guest_wire_chunk(s, VDP_SERVER_PORT, 100, junk, 100);
-    test_append_bytes(s, chunked->data + 8 + 2048, chunked->len - 8 - 2048);
+    test_append_bytes(s, chunked->data + 8 + chunk, chunked->len - 8 - chunk);
 
     guest_agent_send_clipboard(sc->ga, 0, types[1], png, 5000);
     take_into(s, sc->ga);
-    guest_wire_message_chunked(s, VD_AGENT_CLIPBOARD, big, 6100, 2048);
-    guest_agent_send_request(sc->ga, 1, types[0]);
+    guest_wire_message_chunked(s, VD_AGENT_CLIPBOARD, big, 6100, chunk);
     guest_agent_send_release(sc->ga, 0);
+    guest_agent_send_request(sc->ga, MIG_SEL(1), types[0]);
     guest_agent_send_reply(sc->ga, VD_AGENT_MONITORS_CONFIG, VD_AGENT_SUCCESS);
     guest_agent_send_caps(sc->ga, false);
     take_into(s, sc->ga);
@@ -200,7 +240,18 @@ START_TEST(test_every_offset)
     ck_assert_uint_eq(ref.msgs_in[VD_AGENT_ANNOUNCE_CAPABILITIES], 2);
     ck_assert_uint_eq(ref.drops[VDC_DROP_BAD_PORT], 1);
     ck_assert_uint_eq(ref.drops[VDC_DROP_OVERSIZE], 1);
-    ck_assert_ptr_nonnull(strstr(ref.host->str, "text:3000:"));
+    {
+        /* the host peer got the text once, converted as the model says */
+        g_autofree uint8_t *text = script_text();
+        g_autoptr(GByteArray) lf = mig_text_from_guest(text, SCRIPT_TEXT);
+        g_autofree char *want = g_strdup_printf(
+            "text:%u:%016" G_GINT64_MODIFIER "x", lf->len,
+            test_fnv1a64(TEST_FNV1A64_INIT, lf->data, lf->len));
+
+        ck_assert(mig_model == GUEST_AGENT_LINUX || lf->len < SCRIPT_TEXT);
+        ck_assert_msg(strstr(ref.host->str, want), "no %s in\n%s", want,
+                      ref.host->str);
+    }
     ck_assert_ptr_nonnull(strstr(ref.host->str, "png:5000:"));
 
     for (size_t k = from; k < to; k++) {
@@ -248,9 +299,9 @@ START_TEST(test_mid_header_after_oversize)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, big,
-                               SCRIPT_MAX_MESSAGE + 1, 2048);
+                               SCRIPT_MAX_MESSAGE + 1, MIG_CHUNK);
     at = w->len + _i;                        /* _i bytes of the next header */
-    guest_agent_send_request(ga, 2, text);
+    guest_agent_send_request(ga, MIG_SEL(2), text);
     take_into(w, ga);
     fe_push(src, w->data, at);
     ck_assert_uint_eq(fe_counters(src).drops[VDC_DROP_OVERSIZE], 1);
@@ -274,6 +325,15 @@ Suite *vdagent_migration_offsets_suite(void)
 
     tc = tcase_create("every-offset");
     tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_every_offset, 0, SCRIPT_SLICES);
+    tcase_add_loop_test(tc, test_mid_header_after_oversize, 0, 9);
+    suite_add_tcase(s, tc);
+
+    /* The same with the Windows agent (issue 22): CLIPBOARD only, its
+     * chunks, CRLF text (a CRLF split across chunks, at every byte). */
+    tc = tcase_create("every-offset-windows");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, mig_model_windows, mig_model_linux);
     tcase_add_loop_test(tc, test_every_offset, 0, SCRIPT_SLICES);
     tcase_add_loop_test(tc, test_mid_header_after_oversize, 0, 9);
     suite_add_tcase(s, tc);
