@@ -26,8 +26,8 @@ static void queue_output(TestFe *src, GuestAgent *ga, size_t taken)
     src->unlimited = false;
     src->budget = taken;
     guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_IMAGE_PNG);
-    guest_agent_send_request(ga, 2, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    guest_agent_send_request(ga, MIG_SEL(1), VD_AGENT_CLIPBOARD_IMAGE_PNG);
+    guest_agent_send_request(ga, MIG_SEL(2), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(src);
     ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, ABS_X_100));
     ck_assert(vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, ABS_Y_200));
@@ -130,22 +130,80 @@ START_TEST(test_queued_output)
 }
 END_TEST
 
-#define BIG_REPLY (1024u * 1024)
-/* 1 MiB + 8 bytes of message data + 20 of header, in 2048-byte chunks. */
-#define BIG_WIRE (BIG_REPLY + 28 + 8 * ((BIG_REPLY + 28 + 2047) / 2048))
+/*
+ * Host text towards the model's agent (the pattern holds LFs: the Windows
+ * agent gets them as CRLF): the bytes it receives after the CLIPBOARD
+ * head, and the wire bytes of the whole answer (mig_wire_len()).
+ */
+typedef struct Answer {
+    GByteArray *text;            /* mig_text_to_guest() */
+    size_t size;                 /* the message's size */
+    size_t wire;
+} Answer;
 
-/* How much of the reply the frontend took before the stop. */
-static const size_t big_taken[] = {
+static Answer answer_of(const uint8_t *data, size_t n)
+{
+    Answer a;
+
+    a.text = mig_text_to_guest(data, n);
+    ck_assert(mig_model == GUEST_AGENT_LINUX || a.text->len > n);
+    a.size = MIG_CLIP_HEAD + a.text->len;
+    a.wire = mig_wire_len(a.size);
+    return a;
+}
+
+/* @m is that answer, of @sel (the model's selection), byte-exact. */
+static void ck_answer(const GuestAgentMsg *m, const Answer *a, unsigned sel)
+{
+    ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
+    ck_assert_uint_eq(m->size, a->size);
+    if (MIG_PREFIX) {
+        ck_assert_uint_eq(m->data[0], sel);
+    }
+    ck_assert_uint_eq(test_le32(m->data + MIG_PREFIX),
+                      VD_AGENT_CLIPBOARD_UTF8_TEXT);
+    ck_assert(memcmp(m->data + MIG_CLIP_HEAD, a->text->data,
+                     a->text->len) == 0);
+}
+
+/* @m is an empty answer (no data) for text. */
+static void ck_empty_answer(const GuestAgentMsg *m)
+{
+    ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
+    ck_assert_uint_eq(m->size, MIG_CLIP_HEAD);
+    ck_assert_uint_eq(test_le32(m->data + MIG_PREFIX),
+                      VD_AGENT_CLIPBOARD_UTF8_TEXT);
+}
+
+/* Bytes of an answer the frontend took: from its start, from its end
+ * (TAKEN_END(n): n bytes before it), or half of it (TAKEN_HALF). */
+#define TAKEN_HALF (-1L)
+#define TAKEN_END(n) (-2L - (long)(n))
+
+static size_t taken_of(long t, size_t wire)
+{
+    if (t == TAKEN_HALF) {
+        return wire / 2;
+    }
+    return t < 0 ? wire - (size_t)(-2L - t) : (size_t)t;
+}
+
+#define BIG_REPLY (1024u * 1024)
+
+/* How much of the reply (1 MiB, the head and the header of 20 bytes, in
+ * 2048-byte chunks) the frontend took before the stop. */
+static const long big_taken[] = {
     0, 3, 8, 8 + 11, 8 + 20, 8 + 20 + 5, 2056, 2056 + 7, 2056 * 3 + 8,
-    2056 * 100 + 1000, BIG_WIRE / 2, BIG_WIRE - 2048 - 8 - 4, BIG_WIRE - 9,
-    BIG_WIRE - 1,
+    2056 * 100 + 1000, TAKEN_HALF, TAKEN_END(2048 + 8 + 4), TAKEN_END(9),
+    TAKEN_END(1),
 };
 
 /*
  * A 1 MiB host clipboard reply half streamed: the frontend took
  * big_taken[_i] bytes (inside a chunk header, a message header, a
  * payload...).  The agent receives the complete reply across the two
- * devices, byte-exact.
+ * devices, byte-exact (the Windows agent: converted once, whatever the
+ * source had converted and written).
  */
 START_TEST(test_large_reply_half_streamed)
 {
@@ -153,6 +211,9 @@ START_TEST(test_large_reply_half_streamed)
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(BIG_REPLY, 11);
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
+    const unsigned sel = MIG_SEL(2);
+    Answer a = answer_of(data, BIG_REPLY);
+    const size_t taken = taken_of(big_taken[_i], a.wire);
     const GuestAgentMsg *m;
     HostPeer *hp;
     TestFe *src, *dst;
@@ -160,26 +221,23 @@ START_TEST(test_large_reply_half_streamed)
     src = fe_new_detached(&config);
     mig_connect(src, ga);
     hp = fe_peer_new(src);
-    hp_grab_data(hp, 2, VDC_CLIPBOARD_TYPE_TEXT, data, BIG_REPLY);
+    hp_grab_data(hp, sel, VDC_CLIPBOARD_TYPE_TEXT, data, BIG_REPLY);
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
-    src->budget = big_taken[_i];
-    guest_agent_send_request(ga, 2, text);
+    src->budget = taken;
+    guest_agent_send_request(ga, sel, text);
     fe_pump(src);
-    ck_assert_uint_eq(src->wire->len, big_taken[_i]);
-    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
-                      BIG_WIRE - big_taken[_i]);
+    ck_assert_uint_eq(src->wire->len, taken);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), a.wire - taken);
 
     dst = migrate(src, false);
-    ck_assert_uint_eq(dst->wire->len, BIG_WIRE - big_taken[_i]);
+    ck_assert_uint_eq(dst->wire->len, a.wire - taken);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
     m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
-    ck_assert_uint_eq(m->size, 8 + BIG_REPLY);
-    ck_assert_uint_eq(m->data[0], 2);
-    ck_assert_uint_eq(test_le32(m->data + 4), text);
-    ck_assert(memcmp(m->data + 8, data, BIG_REPLY) == 0);
-    ck_assert_uint_eq(m->n_chunks, (BIG_REPLY + 28 + 2047) / 2048);
+    ck_answer(m, &a, sel);
+    ck_assert_uint_eq(m->n_chunks, (a.size + 20 + 2047) / 2048);
+    g_byte_array_unref(a.text);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -191,9 +249,9 @@ END_TEST
 /* A small max_message: the saver's bound is 4 x 64 KiB + 1 MiB. */
 #define FLOOD_MAX_MESSAGE (64u * 1024)
 #define FLOOD_BOUND ((uint64_t)FLOOD_MAX_MESSAGE * 4 + 1024 * 1024)
-/* The host's clipboard: each answer carries 1 MiB. */
+/* The host's clipboard: each answer carries 1 MiB (of LF text: the
+ * Windows agent's answers are longer, answer_of()). */
 #define FLOOD_DATA (1024u * 1024)
-#define FLOOD_WIRE (FLOOD_DATA + 28 + 8 * ((FLOOD_DATA + 28 + 2047) / 2048))
 /* Requests sent: 12 MiB of answers, far above the saver's bound, within
  * the 16 that may wait behind the one answered at once. */
 #define FLOOD_N 12
@@ -207,9 +265,12 @@ END_TEST
 static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
 {
     VdcConfig config = mig_config();
+    Answer a = answer_of(data, FLOOD_DATA);
+    const size_t wire = a.wire;
     TestFe *src;
     HostPeer *hp;
 
+    g_byte_array_unref(a.text);
     config.max_message = FLOOD_MAX_MESSAGE;
     src = fe_new_detached(&config);
     mig_connect(src, ga);
@@ -223,12 +284,14 @@ static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
         guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
         fe_pump(src);
         ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
-                          FLOOD_MAX_MESSAGE + FLOOD_WIRE);
+                          FLOOD_MAX_MESSAGE + wire);
     }
     ck_assert_uint_eq(src->wire->len, 0);
-    /* One answer queued, and 36 wire bytes an empty one past the limit. */
+    /* One answer queued, and an empty one past the limit (36 wire bytes,
+     * 32 without the selection prefix). */
     ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
-                      FLOOD_WIRE + 36 * (n > 17 ? n - 17 : 0));
+                      wire + mig_wire_len(MIG_CLIP_HEAD) *
+                      (n > 17 ? n - 17 : 0));
     return src;
 }
 
@@ -236,17 +299,14 @@ static TestFe *flood_start(GuestAgent *ga, unsigned n, const uint8_t *data)
 static void ck_flood_answers(const GuestAgent *ga, unsigned n,
                              const uint8_t *data)
 {
+    Answer a = answer_of(data, FLOOD_DATA);
+
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), n);
     ck_assert_uint_eq(guest_agent_n_received(ga), n);
     for (unsigned i = 0; i < n; i++) {
-        const GuestAgentMsg *m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, i);
-
-        ck_assert_uint_eq(m->size, 8 + FLOOD_DATA);
-        ck_assert_uint_eq(m->data[0], 0);
-        ck_assert_uint_eq(test_le32(m->data + 4),
-                          VD_AGENT_CLIPBOARD_UTF8_TEXT);
-        ck_assert(memcmp(m->data + 8, data, FLOOD_DATA) == 0);
+        ck_answer(guest_agent_find(ga, VD_AGENT_CLIPBOARD, i), &a, 0);
     }
+    g_byte_array_unref(a.text);
     ck_agent_clean(ga);
 }
 
@@ -296,18 +356,20 @@ END_TEST
  */
 START_TEST(test_request_flood_drains)
 {
-    static const size_t steps[] = { 100 * 1024, 2056, FLOOD_WIRE };
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 29);
+    Answer a = answer_of(data, FLOOD_DATA);
+    const size_t steps[] = { 100 * 1024, 2056, a.wire };
     TestFe *src = flood_start(ga, FLOOD_N, data);
     unsigned rounds = 0;
 
+    g_byte_array_unref(a.text);
     while (guest_agent_count_type(ga, VD_AGENT_CLIPBOARD) < FLOOD_N) {
         ck_assert_uint_lt(rounds++, 100000);
         src->budget = steps[_i];
         vdc_chardev_accept_input(src->dev);
         ck_assert_uint_le(vdc_chardev_pending_output(src->dev),
-                          FLOOD_MAX_MESSAGE + FLOOD_WIRE);
+                          FLOOD_MAX_MESSAGE + a.wire);
     }
     ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
     ck_flood_answers(ga, FLOOD_N, data);
@@ -333,17 +395,19 @@ START_TEST(test_request_flood_limit)
     src->unlimited = true;
     vdc_chardev_accept_input(src->dev);
     ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), 0);
+    Answer a = answer_of(data, FLOOD_DATA);
+
     ck_assert_uint_eq(guest_agent_n_received(ga), n);
     for (unsigned i = 0; i < n; i++) {
         const GuestAgentMsg *m = guest_agent_received(ga, i);
-        bool empty = i >= 1 && i <= 3;
 
-        ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
-        ck_assert_uint_eq(m->size, 8 + (empty ? 0 : FLOOD_DATA));
-        ck_assert_uint_eq(test_le32(m->data + 4),
-                          VD_AGENT_CLIPBOARD_UTF8_TEXT);
-        ck_assert(empty || memcmp(m->data + 8, data, FLOOD_DATA) == 0);
+        if (i >= 1 && i <= 3) {
+            ck_empty_answer(m);
+        } else {
+            ck_answer(m, &a, 0);
+        }
     }
+    g_byte_array_unref(a.text);
     ck_agent_clean(ga);
     fe_free(src);
 }
@@ -360,18 +424,19 @@ START_TEST(test_request_flood_regrab)
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 37);
     TestFe *src = flood_start(ga, 4, data);
     HostPeer *hp = g_ptr_array_index(src->peers, 0);
-    const GuestAgentMsg *m;
 
     hp_grab(hp, 0, BIT(PNG));
     src->unlimited = true;
     vdc_chardev_accept_input(src->dev);
     ck_assert_uint_eq(guest_agent_n_received(ga), 5);
-    m = guest_agent_received(ga, 0);
-    ck_assert_uint_eq(m->size, 8 + FLOOD_DATA);
+    {
+        Answer a = answer_of(data, FLOOD_DATA);
+
+        ck_answer(guest_agent_received(ga, 0), &a, 0);
+        g_byte_array_unref(a.text);
+    }
     for (unsigned i = 1; i < 4; i++) {
-        m = guest_agent_received(ga, i);
-        ck_assert_uint_eq(m->type, VD_AGENT_CLIPBOARD);
-        ck_assert_uint_eq(m->size, 8);
+        ck_empty_answer(guest_agent_received(ga, i));
     }
     ck_assert_uint_eq(guest_agent_received(ga, 4)->type,
                       VD_AGENT_CLIPBOARD_GRAB);
@@ -412,10 +477,12 @@ START_TEST(test_request_flood_owner_answers)
     VdcConfig config = mig_config();
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(FLOOD_DATA, 41);
+    Answer a = answer_of(data, FLOOD_DATA);
     TestFe *src;
     HostPeer *hp;
     gint64 end;
 
+    g_byte_array_unref(a.text);
     config.max_message = FLOOD_MAX_MESSAGE;
     src = fe_new_detached(&config);
     mig_connect(src, ga);
@@ -431,12 +498,12 @@ START_TEST(test_request_flood_owner_answers)
     }
     ck_assert_uint_eq(hp->requests->len, 1);
     hp_answer(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, FLOOD_DATA);
-    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), FLOOD_WIRE);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), a.wire);
     end = g_get_monotonic_time() + 100 * 1000;
     while (g_get_monotonic_time() < end) {
         g_main_context_iteration(NULL, FALSE);
     }
-    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), FLOOD_WIRE);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), a.wire);
     src->unlimited = true;
     vdc_chardev_accept_input(src->dev);
     ck_flood_answers(ga, 5, data);
@@ -478,12 +545,16 @@ START_TEST(test_request_flood_stopped_hub)
     src->unlimited = true;
     vdc_chardev_accept_input(src->dev);
     ck_assert_uint_eq(guest_agent_n_received(ga), 1);
-    ck_assert(memcmp(guest_agent_received(ga, 0)->data + 8, data,
-                     FLOOD_DATA) == 0);
+    {
+        Answer a = answer_of(data, FLOOD_DATA);
+
+        ck_answer(guest_agent_received(ga, 0), &a, 0);
+        g_byte_array_unref(a.text);
+    }
     vdc_clipboard_hub_set_running(hub, true);
     ck_assert_uint_eq(guest_agent_n_received(ga), 4);
-    ck_assert_uint_eq(guest_agent_received(ga, 1)->size, 8);
-    ck_assert_uint_eq(guest_agent_received(ga, 2)->size, 8);
+    ck_empty_answer(guest_agent_received(ga, 1));
+    ck_empty_answer(guest_agent_received(ga, 2));
     ck_assert_uint_eq(guest_agent_received(ga, 3)->type,
                       VD_AGENT_CLIPBOARD_GRAB);
     ck_agent_clean(ga);
@@ -506,7 +577,7 @@ END_TEST
 static void quiet_flood_send(GuestAgent *ga, int kind)
 {
     if (kind == 0) {
-        guest_agent_send_request(ga, 1, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        guest_agent_send_request(ga, MIG_SEL(1), VD_AGENT_CLIPBOARD_UTF8_TEXT);
     } else {
         guest_agent_send_caps(ga, true);
     }
@@ -578,8 +649,8 @@ START_TEST(test_quiet_flood_migrates)
         const GuestAgentMsg *m = guest_agent_received(ga, i);
 
         ck_assert_uint_eq(m->type, type);
-        /* empty: [sel] type; caps: request=1 (the agent asked again) */
-        ck_assert_uint_eq(m->size, 8);
+        /* empty: [sel 1] type 1; caps: request=1 (the agent asked again) */
+        ck_assert_uint_eq(m->size, _i == 0 ? MIG_CLIP_HEAD : 8);
         ck_assert_uint_eq(test_le32(m->data), 1);
     }
     fe_free(dst);
@@ -631,9 +702,8 @@ END_TEST
 
 /* 6 MiB of host text; max_message 64 KiB (the old bound: 1.25 MiB). */
 #define HUGE_DATA (6u * 1024 * 1024)
-#define HUGE_WIRE (HUGE_DATA + 28 + 8 * ((HUGE_DATA + 28 + 2047) / 2048))
 
-static const size_t huge_taken[] = { 0, 5000, HUGE_WIRE / 2, HUGE_WIRE - 9 };
+static const long huge_taken[] = { 0, 5000, TAKEN_HALF, TAKEN_END(9) };
 
 /*
  * Hole (b): the saver's bound (4 x max_message + 1 MiB) did not scale
@@ -650,7 +720,8 @@ START_TEST(test_huge_answer_in_flight_migrates)
     g_autofree uint8_t *data = test_pattern(HUGE_DATA, 53);
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GByteArray) again = NULL;
-    const GuestAgentMsg *m;
+    Answer a = answer_of(data, HUGE_DATA);
+    const size_t taken = taken_of(huge_taken[_i], a.wire);
     TestFe *src, *dst;
     HostPeer *hp;
 
@@ -662,12 +733,11 @@ START_TEST(test_huge_answer_in_flight_migrates)
     guest_agent_clear_received(ga);
     g_byte_array_set_size(src->wire, 0);
     src->unlimited = false;
-    src->budget = huge_taken[_i];
+    src->budget = taken;
     src->honour_room = true;
     guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
     fe_pump(src);
-    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
-                      HUGE_WIRE - huge_taken[_i]);
+    ck_assert_uint_eq(vdc_chardev_pending_output(src->dev), a.wire - taken);
 
     vdc_chardev_set_running(src->dev, false);
     stream = save_dev(src->dev);
@@ -682,10 +752,8 @@ START_TEST(test_huge_answer_in_flight_migrates)
     dest_resume(dst, ga);
     ck_assert_uint_eq(vdc_chardev_pending_output(dst->dev), 0);
     ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
-    m = guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0);
-    ck_assert_uint_eq(m->size, 8 + HUGE_DATA);
-    ck_assert_uint_eq(test_le32(m->data + 4), VD_AGENT_CLIPBOARD_UTF8_TEXT);
-    ck_assert(memcmp(m->data + 8, data, HUGE_DATA) == 0);
+    ck_answer(guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0), &a, 0);
+    g_byte_array_unref(a.text);
     ck_agent_clean(ga);
     fe_free(dst);
     fe_free(src);
@@ -703,6 +771,7 @@ START_TEST(test_huge_answer_stream_checked)
     g_autoptr(GuestAgent) ga = real_agent();
     g_autofree uint8_t *data = test_pattern(HUGE_DATA, 59);
     g_autoptr(GByteArray) stream = NULL;
+    Answer a = answer_of(data, HUGE_DATA);
     static const char name[] = "vdagent/output-answer";
     TestFe *src, *dst;
     HostPeer *hp;
@@ -727,10 +796,12 @@ START_TEST(test_huge_answer_stream_checked)
         }
     }
     ck_assert_ptr_nonnull(p);
-    /* the subsection: name, version (be32), then the answer (be32) */
+    /* the subsection: name, version (be32), then the answer (be32): its
+     * data as the guest gets it (the Windows agent: converted to CRLF) */
     p += sizeof(name) - 1 + 4;
     ck_assert_uint_eq((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3],
-                      HUGE_DATA);
+                      a.text->len);
+    g_byte_array_unref(a.text);
     for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) err = NULL;
 
@@ -754,19 +825,29 @@ END_TEST
 
 /* ---- the suite --------------------------------------------------------- */
 
-Suite *vdagent_migration_output_suite(void)
+/*
+ * The tcases, once per agent model (issue 22): the Windows agent has
+ * CLIPBOARD only, no selection prefix, and gets host text with CRLF.
+ */
+static void add_tcases(Suite *s, const char *suffix, void (*model)(void))
 {
-    Suite *s = suite_create("vdagent-migration-output");
+    g_autofree char *output = g_strconcat("output", suffix, NULL);
+    g_autofree char *flood = g_strconcat("request-flood", suffix, NULL);
+    g_autofree char *room = g_strconcat("input-room", suffix, NULL);
+    g_autofree char *huge = g_strconcat("huge-answer", suffix, NULL);
     TCase *tc;
 
-    tc = tcase_create("output");
+    /* Check keeps the name pointer: interned strings. */
+    tc = tcase_create(g_intern_string(output));
+    tcase_add_checked_fixture(tc, model, mig_model_linux);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_queued_output);
     tcase_add_loop_test(tc, test_large_reply_half_streamed, 0,
                         G_N_ELEMENTS(big_taken));
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("request-flood");
+    tc = tcase_create(g_intern_string(flood));
+    tcase_add_checked_fixture(tc, model, mig_model_linux);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_request_flood_migrates);
     tcase_add_loop_test(tc, test_request_flood_drains, 0, 3);
@@ -776,17 +857,27 @@ Suite *vdagent_migration_output_suite(void)
     tcase_add_test(tc, test_request_flood_stopped_hub);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("input-room");
+    tc = tcase_create(g_intern_string(room));
+    tcase_add_checked_fixture(tc, model, mig_model_linux);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_quiet_flood_migrates, 0, 2);
     tcase_add_test(tc, test_quiet_flood_drains);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("huge-answer");
+    tc = tcase_create(g_intern_string(huge));
+    tcase_add_checked_fixture(tc, model, mig_model_linux);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_huge_answer_in_flight_migrates, 0,
                         G_N_ELEMENTS(huge_taken));
     tcase_add_test(tc, test_huge_answer_stream_checked);
     suite_add_tcase(s, tc);
+}
+
+Suite *vdagent_migration_output_suite(void)
+{
+    Suite *s = suite_create("vdagent-migration-output");
+
+    add_tcases(s, "", mig_model_linux);
+    add_tcases(s, "-windows", mig_model_windows);
     return s;
 }
