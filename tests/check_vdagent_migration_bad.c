@@ -3,6 +3,11 @@
  * truncation and every corruption of the canonical streams is refused
  * with an error, and leaves the destination as a fresh device that works
  * (bugs R4, S18, Q21) (fixture: check_vdagent_migration.h).
+ *
+ * The Linux agent only (issue 22): the corruptions are of the stream's
+ * layout, the same whichever agent the state came from, and they are
+ * built on the canonical streams, which are the Linux agent's (see
+ * check_vdagent_migration_canonical.c).
  */
 #include <check.h>
 #include <string.h>

@@ -5,6 +5,15 @@
  * streams load; the RFC's layout (a stream written by another
  * implementation) loads and the session continues; a section registers
  * once (fixture: check_vdagent_migration.h).
+ *
+ * The Linux agent only (issue 22): a canonical state is one fixed byte
+ * stream, written here byte for byte, of one agent: its caps word, its
+ * grab serials, its selections (the full state holds PRIMARY and a
+ * selection prefix in the queued REQUEST).  The Windows agent changes
+ * values in such a stream, never its layout; a second set of hand-written
+ * streams would test the builder, not the device.  Its states' round
+ * trips (a load, then a save of the same bytes) are the -windows tcases
+ * of the offsets, state, output and blob suites.
  */
 #include <check.h>
 #include <json-c/json.h>
