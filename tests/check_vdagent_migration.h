@@ -12,6 +12,14 @@
  *   check_vdagent_migration_output.c     output queued at the save
  *   check_vdagent_migration_bad.c        truncated and corrupted streams
  *
+ * The agent model is a parameter (issue 22): real_agent() is the Linux
+ * agent unless a tcase's checked fixture chose the Windows one
+ * (mig_model_windows()), and the tests follow it through MIG_PREFIX,
+ * MIG_SERIAL, MIG_SEL, MIG_CHUNK, MIG_CLIP_HEAD and mig_text_*().  The
+ * tcases named "-windows" of the offsets, state, output, reachable, live
+ * and blob suites run so; the canonical and bad suites stay the Linux
+ * agent's (fixed byte streams of one agent, see their headers).
+ *
  * The pattern of every test: a source device connected to the scripted
  * guest agent (tests/guest-agent.c) behind the fake frontend
  * (tests/test-frontend.h) is driven into a state, stopped and saved into

@@ -193,5 +193,13 @@ Suite *vdagent_migration_live_suite(void)
     tcase_add_test(tc, test_missing);
     tcase_add_test(tc, test_plain);
     suite_add_tcase(s, tc);
+
+    /* The same with the Windows agent (issue 22). */
+    tc = tcase_create("live-windows");
+    tcase_add_checked_fixture(tc, mig_model_windows, mig_model_linux);
+    tcase_add_test(tc, test_reference);
+    tcase_add_test(tc, test_missing);
+    tcase_add_test(tc, test_plain);
+    suite_add_tcase(s, tc);
     return s;
 }
