@@ -29,6 +29,10 @@
  *              load, a truncated frame, a part for no section, a bad final
  *              frame): the destination fails cleanly, holds nothing, and
  *              takes the next migration
+ *
+ * No guest agent takes part (the hub's other side is the peer "other"),
+ * so there is no agent model to vary here: the host program's live
+ * migration with the Windows agent is integration scenario "windows".
  */
 #define _GNU_SOURCE
 
