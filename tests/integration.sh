@@ -22,6 +22,8 @@
 #   9 inflight      host -> guest data in flight across a chain of unix:,
 #                   tcp: and fd: migrations, random sizes and cut points
 #                   (seeded, INFLIGHT_SEED=N): byte-exact, one session
+#                   (inflight-windows: the host's side, 3 hops, with
+#                   sim-agent --model windows)
 #  10 moved         state-changing commands during a migration and after it
 #                   fail clearly; the state is where the guest is
 #  11 inflight-stopped  a reply in flight from a stopped source whose agent
@@ -1321,11 +1323,18 @@ hop_kind() { # HOP: unix, tcp or fd
 }
 s_inflight() {
     local i size gsize rate prev b0 cur=h0 next r uri port tries kind pause px py
-    local seed=${INFLIGHT_SEED:-$(( $(date +%s%N) % 32768 ))} hops=6
+    local seed=${INFLIGHT_SEED:-$(( $(date +%s%N) % 32768 ))} hops=6 windows=
     local -a pre
+    # the Windows agent (inflight-windows): one selection, so no guest
+    # copy in flight beside the host's paste; one hop of each kind
+    [ "${SIM_MODEL:-}" = windows ] && windows=1 hops=3
     note "inflight seed $seed (INFLIGHT_SEED=$seed replays it)"
     RANDOM=$seed
     host_with_guest h0 g chan
+    if [ "$windows" ]; then
+        q_match h0.qmp '{"execute":"query-vdagent"}' '"guest-lineend-crlf"' ||
+            die "not the Windows agent: $(qmp h0.qmp '{"execute":"query-vdagent"}')"
+    fi
     for ((i = 0; i < hops; i++)); do
         kind=$(hop_kind "$i")
         size=$((393216 + (RANDOM << 15 | RANDOM) % 1179648))  # 384 KiB .. 1.5 MiB
@@ -1335,6 +1344,7 @@ s_inflight() {
         note "hop $i: $kind, host -> guest $size bytes read at $rate KiB / 10 ms, guest -> host $gsize bytes"
         # guest -> host at the same time: the host is reading a throttled
         # copy of PRIMARY when it migrates
+        if [ -z "$windows" ]; then
         prev=$(guest_serial "$cur.qmp" primary)
         ctl g.ctl "throttle 8" >/dev/null || die "g: throttle"
         # and the agent reads the host slowly, at a random rate
@@ -1345,6 +1355,9 @@ s_inflight() {
         start "get$i" env VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/$cur.qmp" \
             '{"execute":"clipboard-get","arguments":{"selection":"primary"}}'
         wait_for 5 bytes_in_ge "$cur.qmp" $((b0 + 65536)) || bad "hop $i: the guest's copy does not flow"
+        else
+        ctl g.ctl "slowread $rate" >/dev/null || die "g: slowread"
+        fi
         set_json "$D/set.json" clipboard "$size"
         qmp "$cur.qmp" "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes on $cur"
         ctl g.ctl hold >/dev/null || die "g: hold"
@@ -1426,25 +1439,33 @@ s_inflight() {
         pointer_is g.ctl "$((px * 1023 / 32767)) $((py * 767 / 32767)) 0 0" ||
             bad "hop $i: the pointer move in flight did not arrive"
         # the source's waiting get is answered; the destination has it all
+        if [ -z "$windows" ]; then
         exit_status "get$i" 10
         r=$(VDCTL_TIMEOUT=30 "$CTL" qmp "unix:$D/$next.qmp" \
             '{"execute":"clipboard-get","arguments":{"selection":"primary"}}')
         get_data "$r" | tr -d '\n' >"$D/gget"
         same_pattern "$D/gget" "$gsize" ||
             bad "hop $i: $next read $(wc -c <"$D/gget") bytes of the guest's $gsize (${r:0:60})"
+        fi
         ctl g.ctl "throttle 0" >/dev/null
         ctl g.ctl "slowread 0" >/dev/null
         # the source neither writes nor accepts changes once migrated
         r=$(clip_set "$cur.qmp" clipboard late 2>&1) && bad "hop $i: clipboard-set on the migrated source: $r"
         stop "$cur"
         cur=$next
-        host_to_guest "$cur.qmp" g.ctl primary "after hop $i" || true
+        host_to_guest "$cur.qmp" g.ctl "$([ "$windows" ] && echo clipboard || echo primary)" \
+            "after hop $i" || true
     done
     stat_is g.ctl sessions 1 || bad "the agent saw $(sim_stat g.ctl sessions) sessions, not 1"
     stat_is g.ctl reconnects 0 || bad "the agent reconnected $(sim_stat g.ctl reconnects) times"
     [ -s "$D/reasons" ] && note "inflight failed with seed $seed (INFLIGHT_SEED=$seed)"
     return 0
 }
+
+# 9b. The same with a Windows guest (issue 22): the host's paste in
+#     flight across a unix:, a tcp: and an fd: hop (CLIPBOARD only: no
+#     guest copy beside it).
+s_inflight_windows() { SIM_MODEL=windows s_inflight; }
 
 # 11. The same from a stopped source whose guest has read everything the
 #     socket held: the destination's restored output all fits in the socket
@@ -2070,7 +2091,7 @@ s_windows() {
     grep -q '"drops":{}' <<<"$r" || bad "drops counted: $r"
 }
 
-echo "1..23"
+echo "1..24"
 run demo s_demo 30
 run refused s_refused 30
 run dest-dies s_dest_dies 20
@@ -2080,6 +2101,7 @@ run cli s_cli 15
 run quit s_quit 20
 run fd-uri s_fd_uri 20
 run inflight s_inflight 60
+run inflight-windows s_inflight_windows 40
 run moved s_moved 30
 run inflight-stopped s_inflight_stopped 30
 run hostile-qmp s_hostile_qmp 30
