@@ -244,6 +244,89 @@ START_TEST(test_large_reply_half_streamed)
 }
 END_TEST
 
+/* Host text whose answer is cut at every byte: LF first, LFs every 41
+ * bytes up to CUT_LF_END, a CRLF already there, and one LF placed where,
+ * converted for the Windows agent, its CR ends the device's first chunk
+ * and the LF starts the second. */
+#define CUT_TEXT 2100u
+#define CUT_LF_END 1800u
+
+static uint8_t *cut_text(void)
+{
+    uint8_t *t = g_malloc(CUT_TEXT);
+    /* the first chunk's text bytes (converted), after header and head */
+    const size_t first = 2048 - 20 - MIG_CLIP_HEAD;
+    size_t bare = 0;
+
+    for (size_t i = 0; i < CUT_TEXT; i++) {
+        t[i] = 'a' + i % 26;
+    }
+    t[0] = '\n';
+    for (size_t i = 37; i < CUT_LF_END; i += 41) {
+        t[i] = '\n';
+    }
+    t[500] = '\r';
+    t[501] = '\n';
+    for (size_t i = 0; i < CUT_LF_END; i++) {
+        bare += t[i] == '\n' && (i == 0 || t[i - 1] != '\r');
+    }
+    /* Windows: the source byte at converted offset first - 1 */
+    t[first - 1 - (mig_model == GUEST_AGENT_WINDOWS ? bare : 0)] = '\n';
+    return t;
+}
+
+/*
+ * For every amount of the answer to the guest's request for that text the
+ * frontend took before the stop (a chunk header, the message header, an
+ * inserted CR, its LF, ...): the agent gets it whole across the two
+ * devices, converted exactly once for the Windows agent.
+ */
+START_TEST(test_text_answer_every_cut)
+{
+    g_autofree uint8_t *data = cut_text();
+    Answer a = answer_of(data, CUT_TEXT);
+
+    if (mig_model == GUEST_AGENT_WINDOWS) {
+        /* the first chunk ends with an inserted CR */
+        const size_t c = 2048 - 20 - MIG_CLIP_HEAD;
+
+        ck_assert_uint_eq(a.text->data[c - 1], '\r');
+        ck_assert_uint_eq(a.text->data[c], '\n');
+    }
+    for (size_t taken = 0; taken <= a.wire; taken++) {
+        VdcConfig config = mig_config();
+        g_autoptr(GuestAgent) ga = real_agent();
+        TestFe *src, *dst;
+        HostPeer *hp;
+
+        src = fe_new_detached(&config);
+        mig_connect(src, ga);
+        hp = fe_peer_new(src);
+        hp_grab_data(hp, 0, VDC_CLIPBOARD_TYPE_TEXT, data, CUT_TEXT);
+        guest_agent_clear_received(ga);
+        g_byte_array_set_size(src->wire, 0);
+        src->unlimited = false;
+        src->budget = taken;
+        guest_agent_send_request(ga, 0, VD_AGENT_CLIPBOARD_UTF8_TEXT);
+        fe_pump(src);
+        ck_assert_uint_eq(src->wire->len, taken);
+        ck_assert_uint_eq(vdc_chardev_pending_output(src->dev),
+                          a.wire - taken);
+
+        dst = migrate(src, false);
+        ck_assert_msg(dst->wire->len == a.wire - taken,
+                      "taken %zu: the destination wrote %u of %zu", taken,
+                      dst->wire->len, a.wire - taken);
+        ck_assert_uint_eq(guest_agent_count_type(ga, VD_AGENT_CLIPBOARD), 1);
+        ck_answer(guest_agent_find(ga, VD_AGENT_CLIPBOARD, 0), &a, 0);
+        ck_agent_clean(ga);
+        fe_free(dst);
+        fe_free(src);
+    }
+    g_byte_array_unref(a.text);
+}
+END_TEST
+
 /* ---- a guest that asks again and again without reading ----------------- */
 
 /* A small max_message: the saver's bound is 4 x 64 KiB + 1 MiB. */
@@ -844,6 +927,7 @@ static void add_tcases(Suite *s, const char *suffix, void (*model)(void))
     tcase_add_test(tc, test_queued_output);
     tcase_add_loop_test(tc, test_large_reply_half_streamed, 0,
                         G_N_ELEMENTS(big_taken));
+    tcase_add_test(tc, test_text_answer_every_cut);
     suite_add_tcase(s, tc);
 
     tc = tcase_create(g_intern_string(flood));
