@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench-host.sh [BUILD_DIR]: figures of the host program (issues 6, 16, 21), each
-# beside a reference measured in the same run, best of REPS (5).  Only bash
-# and coreutils; the programs are BUILD_DIR/{vdagent-host,sim-agent,vdctl,
-# rawcopy,tests/bench-peer}
-# (default BUILD_DIR: build).
+# bench-host.sh [BUILD_DIR [PARTS]]: figures of the host program (issues 6,
+# 16, 21), each beside a reference measured in the same run, best of REPS
+# (5).  Only bash and coreutils; the programs are BUILD_DIR/{vdagent-host,
+# sim-agent,vdctl,rawcopy,tests/bench-peer} (default BUILD_DIR: build).
+# PARTS: the letters of the parts to run (default abcde), e.g. c alone.
+# (The parts' bodies are not indented: their continued strings begin in
+# column 0.)
 #
 #  a. live migration downtime over unix: as the destination's query-migrate
 #     reports it ("downtime-us": CLOCK_MONOTONIC from the source stopping
@@ -55,6 +57,12 @@ if ! B=$(cd "$B" 2>/dev/null && pwd); then
     exit 1
 fi
 HOST=$B/vdagent-host SIM=$B/sim-agent CTL=$B/vdctl
+PARTS=${2:-abcde}
+if [[ ! $PARTS =~ ^[abcde]+$ ]]; then
+    echo "bench-host: PARTS are letters of abcde, not '$PARTS'" >&2
+    exit 1
+fi
+want() { [[ $PARTS == *$1* ]]; }
 for p in "$HOST" "$SIM" "$CTL" "$B/rawcopy" "$B/tests/bench-peer"; do
     [ -x "$p" ] || { echo "bench-host: $p missing (make host)" >&2; exit 1; }
 done
@@ -285,6 +293,8 @@ make_pattern "$W/pattern" "$CLIP_SIZE"
 
 # ---- a. migration downtime ----------------------------------------------------
 
+if want a; then
+
 part_t0=$SECONDS
 printf '\na: live migration over unix: (guest channel and its listening socket '
 printf 'handed over), vdagent-host -> a new vdagent-host each time, the sim-agent '
@@ -417,8 +427,11 @@ fi
 quit_host "$CUR" "$CUR_PID"
 ctl quit >/dev/null 2>&1
 wait_exit "$SIM_PID" 5
+fi # a
 
 # ---- b. clipboard paths (issue 16) --------------------------------------------
+
+if want b; then
 
 part_t0=$SECONDS
 printf '\nb: clipboard paths, %d bytes (64 MiB) each way; the timed ends are '\
@@ -546,8 +559,11 @@ ctl quit >/dev/null 2>&1
 "$CTL" line "unix:$W/sink.ctl" quit >/dev/null 2>&1
 wait_exit "$SIM_PID" 5
 wait_exit "$SINKSIM_PID" 5
+fi # b
 
 # ---- c. live migration (pause-before-switchover, issue 21) ------------------
+
+if want c; then
 
 part_t0=$SECONDS
 printf '\nc: live migration with pause-before-switchover, vdagent-host (--guest '\
@@ -634,8 +650,11 @@ printf '    (live phase and whole: wall time from sending migrate to a '\
 'destination completed; raw socket: rawcopy, a writer thread and a reader '\
 'over a loopback socket of the transport, best of 5; part c took %d s)\n' \
     $((SECONDS - part_t0))
+fi # c
 
 # ---- d. TLS (issue 17) -------------------------------------------------------
+
+if want d; then
 
 part_t0=$SECONDS
 printf '\nd: tcp: with --tls-creds (TLS, ECDSA P-256 certificates made now) '\
@@ -695,8 +714,11 @@ for live in 0 1; do
     printf '    (all %d: TLS %s us, plain %s us)\n' "$LIVE_REPS" "${t_dt[*]}" "${p_dt[*]}"
 done
 printf '    (part d took %d s)\n' $((SECONDS - part_t0))
+fi # d
 
 # ---- e. a file to the guest (issue 14) ----------------------------------------
+
+if want e; then
 
 part_t0=$SECONDS
 bad=
@@ -743,4 +765,6 @@ quit_host f0 "$F_PID"
 "$CTL" line "unix:$W/fguest.ctl" quit >/dev/null 2>&1
 wait_exit "$FSIM_PID" 5
 rm -f "$W/file100"
+fi # e
+
 exit 0
