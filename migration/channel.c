@@ -22,7 +22,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -68,12 +70,11 @@ bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
     }
 }
 
-/* One sendmsg() of up to @len bytes, @n_fds descriptors of @fds on it. */
-static ssize_t send_some(int fd, const uint8_t *p, size_t len,
+/* One sendmsg() of what @iov holds, @n_fds descriptors of @fds on it. */
+static ssize_t send_some(int fd, struct iovec *iov, size_t n_iov,
                          const int *fds, unsigned n_fds)
 {
-    struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n_iov };
     ChannelControl ctl;
 
     if (n_fds) {
@@ -91,33 +92,55 @@ static ssize_t send_some(int fd, const uint8_t *p, size_t len,
     return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* Drop the first @n bytes of @iov[0..*@n_iov): *@iov and *@n_iov move on. */
+static void iov_advance(struct iovec **iov, size_t *n_iov, size_t n)
+{
+    while (*n_iov > 0 && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        (*iov)++;
+        (*n_iov)--;
+    }
+    if (*n_iov > 0) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+}
+
 /*
- * The send loop: all @len bytes, @n_fds descriptors on the first ones.
- * @any_fd (only without descriptors): a descriptor that is not a socket
- * is written with write().
+ * The send loop: all the bytes of @iov[0..n_iov) (changed as they go),
+ * @n_fds descriptors on the first ones.  @any_fd (only without
+ * descriptors): a descriptor that is not a socket is written with
+ * writev().
  */
-static bool channel_send(int fd, const uint8_t *p, size_t len,
+static bool channel_send(int fd, struct iovec *iov, size_t n_iov,
                          const int *fds, unsigned n_fds, bool any_fd,
                          gint64 deadline, GError **errp)
 {
     bool is_socket = true;
 
-    while (len > 0) {
+    for (;;) {
         ssize_t n;
         int err;
 
+        /* Empty pieces first: a send of nothing would look like no progress. */
+        while (n_iov > 0 && iov->iov_len == 0) {
+            iov++;
+            n_iov--;
+        }
+        if (n_iov == 0) {
+            return true;
+        }
         if (is_socket) {
-            n = send_some(fd, p, len, fds, n_fds);
+            n = send_some(fd, iov, MIN(n_iov, (size_t)IOV_MAX), fds, n_fds);
             if (n < 0 && errno == ENOTSOCK && any_fd) {
                 is_socket = false;
                 continue;
             }
         } else {
-            n = write(fd, p, len);
+            n = writev(fd, iov, (int)MIN(n_iov, (size_t)IOV_MAX));
         }
         if (n > 0) {
-            p += n;
-            len -= (size_t)n;
+            iov_advance(&iov, &n_iov, (size_t)n);
             n_fds = 0;               /* the fds went with the first bytes */
             continue;
         }
@@ -135,7 +158,6 @@ static bool channel_send(int fd, const uint8_t *p, size_t len,
         set_errno_error(errp, err);
         return false;
     }
-    return true;
 }
 
 /*
@@ -220,7 +242,27 @@ bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
     g_return_val_if_fail(n_fds <= VDC_MIGRATION_CHANNEL_MAX_FDS, false);
     g_return_val_if_fail(fds != NULL || n_fds == 0, false);
 
-    return channel_send(fd, buf, len, fds, n_fds, false, deadline, errp);
+    return channel_send(fd, &(struct iovec){ (void *)buf, len }, 1, fds, n_fds,
+                        false, deadline, errp);
+}
+
+bool vdc_migration_channel_sendv(int fd, const struct iovec *iov,
+                                 size_t n_iov, const int *fds, unsigned n_fds,
+                                 gint64 deadline, GError **errp)
+{
+    g_autofree struct iovec *copy = NULL;
+    size_t i;
+
+    g_return_val_if_fail(fd >= 0 && (iov != NULL || n_iov == 0), false);
+    g_return_val_if_fail(n_fds <= VDC_MIGRATION_CHANNEL_MAX_FDS, false);
+    g_return_val_if_fail(fds != NULL || n_fds == 0, false);
+    for (i = 0; i < n_iov; i++) {
+        g_return_val_if_fail(iov[i].iov_base != NULL || iov[i].iov_len == 0,
+                             false);
+    }
+
+    copy = g_memdup2(iov, n_iov * sizeof(*iov));
+    return channel_send(fd, copy, n_iov, fds, n_fds, false, deadline, errp);
 }
 
 bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
@@ -252,7 +294,8 @@ bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
 {
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
 
-    return channel_send(fd, buf, len, NULL, 0, true, deadline, errp);
+    return channel_send(fd, &(struct iovec){ (void *)buf, len }, 1, NULL, 0,
+                        true, deadline, errp);
 }
 
 gssize vdc_migration_channel_read(int fd, void *buf, size_t len,

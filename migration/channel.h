@@ -35,6 +35,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 /* A deadline that never passes. */
 #define VDC_MIGRATION_CHANNEL_FOREVER G_MAXINT64
@@ -66,6 +67,16 @@ bool vdc_migration_channel_wait(int fd, short events, gint64 deadline,
 bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
                                 const int *fds, unsigned n_fds, gint64 deadline,
                                 GError **errp);
+
+/*
+ * vdc_migration_channel_send() of the @n_iov pieces of @iov (borrowed, not
+ * changed) in order, as one stream of bytes: one sendmsg() takes as many
+ * of them as the socket does (a frame's header, its data referenced where
+ * it lies, its trailer: no copy to join them, no small write alone).
+ */
+bool vdc_migration_channel_sendv(int fd, const struct iovec *iov,
+                                 size_t n_iov, const int *fds, unsigned n_fds,
+                                 gint64 deadline, GError **errp);
 
 /*
  * Receive exactly @len bytes into @buf from the socket @fd.  Descriptors

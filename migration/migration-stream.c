@@ -11,17 +11,24 @@
 #include "migration/vdc-stream.h"
 #include "migration/channel.h"
 #include "migration/migration-internal.h"
+#include "migration/stream-live.h"
 
 #include <string.h>
 
 /* fd sinks flush when this much is buffered. */
 #define FD_WBUF_SIZE            (64u * 1024)
+/* A pull source reads ahead at most this much for small reads; larger
+ * ones go straight to the caller's buffer. */
+#define PULL_AHEAD              (16u * 1024)
+/* A memory sink copies slices shorter than this instead of referencing. */
+#define REF_MIN                 (64u * 1024)
 
 typedef enum {
     MS_BUFFER,      /* memory sink */
     MS_READER,      /* memory source */
     MS_FD_SINK,
     MS_FD_SOURCE,
+    MS_PULL,        /* bounded source through a callback (stream-live.h) */
 } StreamKind;
 
 struct VdcMigrationStream {
@@ -31,6 +38,9 @@ struct VdcMigrationStream {
 
     /* MS_BUFFER: the bytes; MS_FD_SINK: bytes not yet written */
     GByteArray *out;
+    /* MS_BUFFER: GBytes before out, once a slice was referenced, or NULL */
+    GPtrArray *pieces;
+    uint64_t base;          /* MS_BUFFER: offset at the last steal */
 
     /* MS_READER */
     const uint8_t *data;
@@ -39,7 +49,14 @@ struct VdcMigrationStream {
     /* fd streams */
     int fd;
     bool eof;               /* source: read() returned 0 */
-    GByteArray *ahead;      /* source: peeked, not yet consumed */
+    GByteArray *ahead;      /* source: peeked, not yet consumed (also
+                               MS_PULL's read-ahead) */
+
+    /* MS_PULL */
+    VdcMigrationPull pull;
+    void *pull_opaque;
+    uint64_t pull_left;     /* bytes not yet pulled */
+    size_t ahead_pos;       /* consumed bytes at the start of ahead */
 };
 
 G_DEFINE_QUARK(vmstate-error-quark, vdc_vmstate_error)
@@ -51,7 +68,8 @@ static bool is_sink(const VdcMigrationStream *s)
 
 static bool is_source(const VdcMigrationStream *s)
 {
-    return s->kind == MS_READER || s->kind == MS_FD_SOURCE;
+    return s->kind == MS_READER || s->kind == MS_FD_SOURCE ||
+           s->kind == MS_PULL;
 }
 
 static void set_io_error(VdcMigrationStream *s, int err, const char *what)
@@ -114,6 +132,23 @@ VdcMigrationStream *vdc_migration_stream_new_fd(int fd, bool write)
     return s;
 }
 
+VdcMigrationStream *vdc_migration_stream_new_pull(VdcMigrationPull pull,
+                                               void *opaque, uint64_t len)
+{
+    VdcMigrationStream *s;
+
+    g_return_val_if_fail(pull != NULL, NULL);
+
+    s = g_new0(VdcMigrationStream, 1);
+    s->kind = MS_PULL;
+    s->fd = -1;
+    s->pull = pull;
+    s->pull_opaque = opaque;
+    s->pull_left = len;
+    s->ahead = g_byte_array_new();
+    return s;
+}
+
 static bool fd_flush(VdcMigrationStream *s);
 
 /*
@@ -135,6 +170,9 @@ void vdc_migration_stream_free(VdcMigrationStream *s)
     if (s->ahead) {
         g_byte_array_unref(s->ahead);
     }
+    if (s->pieces) {
+        g_ptr_array_unref(s->pieces);
+    }
     g_clear_error(&s->error);
     g_free(s);
 }
@@ -145,10 +183,37 @@ uint64_t vdc_migration_stream_offset(const VdcMigrationStream *s)
     return s->offset;
 }
 
+/*
+ * A memory sink holding referenced slices: make its bytes one buffer
+ * again (a copy), for the callers that want them contiguous.
+ */
+static void flatten(VdcMigrationStream *s)
+{
+    GByteArray *all;
+    guint i;
+
+    if (!s->pieces) {
+        return;
+    }
+    all = g_byte_array_sized_new((guint)(s->offset - s->base));
+    for (i = 0; i < s->pieces->len; i++) {
+        gsize n;
+        const uint8_t *p = g_bytes_get_data(s->pieces->pdata[i], &n);
+
+        g_byte_array_append(all, p, (guint)n);
+    }
+    g_byte_array_append(all, s->out->data, s->out->len);
+    g_byte_array_unref(s->out);
+    s->out = all;
+    g_clear_pointer(&s->pieces, g_ptr_array_unref);
+}
+
 const uint8_t *vdc_migration_stream_data(const VdcMigrationStream *s, size_t *len)
 {
     g_return_val_if_fail(s != NULL && s->kind == MS_BUFFER, NULL);
 
+    /* Its bytes do not change: only how they are held. */
+    flatten((VdcMigrationStream *)s);
     if (len) {
         *len = s->out->len;
     }
@@ -157,7 +222,7 @@ const uint8_t *vdc_migration_stream_data(const VdcMigrationStream *s, size_t *le
 
 void vdc_migration_stream_set_offset(VdcMigrationStream *s, uint64_t offset)
 {
-    g_return_if_fail(s != NULL && s->kind == MS_READER);
+    g_return_if_fail(s != NULL && (s->kind == MS_READER || s->kind == MS_PULL));
     s->offset = offset;
 }
 
@@ -166,9 +231,27 @@ GBytes *vdc_migration_stream_steal(VdcMigrationStream *s)
     GBytes *b;
 
     g_return_val_if_fail(s != NULL && s->kind == MS_BUFFER, NULL);
+    flatten(s);
     b = g_byte_array_free_to_bytes(s->out);
     s->out = g_byte_array_new();
+    s->base = s->offset;
     return b;
+}
+
+GPtrArray *vdc_migration_stream_steal_pieces(VdcMigrationStream *s)
+{
+    GPtrArray *pieces;
+
+    g_return_val_if_fail(s != NULL && s->kind == MS_BUFFER, NULL);
+    pieces = s->pieces ? g_steal_pointer(&s->pieces)
+                       : g_ptr_array_new_with_free_func(
+                             (GDestroyNotify)g_bytes_unref);
+    if (s->out->len) {
+        g_ptr_array_add(pieces, g_byte_array_free_to_bytes(s->out));
+        s->out = g_byte_array_new();
+    }
+    s->base = s->offset;
+    return pieces;
 }
 
 const GError *vdc_migration_stream_error(const VdcMigrationStream *s)
@@ -186,7 +269,7 @@ bool vdc_migration_stream_is_sink(const VdcMigrationStream *s)
 bool vdc_migration_stream_is_memory(const VdcMigrationStream *s)
 {
     g_return_val_if_fail(s != NULL, false);
-    return s->kind == MS_BUFFER || s->kind == MS_READER;
+    return s->kind == MS_BUFFER || s->kind == MS_READER || s->kind == MS_PULL;
 }
 
 /* ---- error messages -------------------------------------------------- */
@@ -279,6 +362,88 @@ static bool fd_fill_ahead(VdcMigrationStream *s, size_t len)
     return true;
 }
 
+/* ---- pull sources ------------------------------------------------------ */
+
+/* MS_PULL: bytes it still holds or may pull. */
+static uint64_t pull_remaining(const VdcMigrationStream *s)
+{
+    return (s->ahead->len - s->ahead_pos) + s->pull_left;
+}
+
+/* Pull exactly @len (at most pull_left) bytes into @p; false with the
+ * sticky error set. */
+static bool pull_exactly(VdcMigrationStream *s, uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        g_autoptr(GError) err = NULL;
+        gssize n = s->pull(s->pull_opaque, p, len, &err);
+
+        if (n <= 0 || (size_t)n > len) {
+            if (n < 0 && err && !s->error) {
+                s->error = g_error_new(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
+                                       "read: %s", err->message);
+            }
+            set_truncated(s);       /* the first error stays */
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+        s->pull_left -= (uint64_t)n;
+    }
+    return true;
+}
+
+/*
+ * Make the read-ahead hold at least @want (at most pull_remaining())
+ * unconsumed bytes, pulling up to PULL_AHEAD at a time; false with the
+ * sticky error set.
+ */
+static bool pull_ahead(VdcMigrationStream *s, size_t want)
+{
+    size_t have = s->ahead->len - s->ahead_pos, n;
+
+    if (have >= want) {
+        return true;
+    }
+    if (s->ahead_pos) {
+        memmove(s->ahead->data, s->ahead->data + s->ahead_pos, have);
+        s->ahead_pos = 0;
+    }
+    n = (size_t)MIN((uint64_t)MAX(want, PULL_AHEAD) - have, s->pull_left);
+    g_byte_array_set_size(s->ahead, (guint)(have + n));
+    if (!pull_exactly(s, s->ahead->data + have, n)) {
+        g_byte_array_set_size(s->ahead, (guint)have);
+        return false;
+    }
+    return true;
+}
+
+/* MS_PULL's vdc_migration_get_bytes(), @len within pull_remaining(). */
+static bool pull_get(VdcMigrationStream *s, uint8_t *p, size_t len)
+{
+    size_t have = s->ahead->len - s->ahead_pos;
+    size_t from = MIN(len, have);
+
+    memcpy(p, s->ahead->data + s->ahead_pos, from);
+    s->ahead_pos += from;
+    if (s->ahead_pos == s->ahead->len) {
+        s->ahead_pos = 0;
+        g_byte_array_set_size(s->ahead, 0);
+    }
+    if (len - from >= PULL_AHEAD) {
+        /* Large: straight into the caller's buffer. */
+        return pull_exactly(s, p + from, len - from);
+    }
+    if (len > from) {
+        if (!pull_ahead(s, len - from)) {
+            return false;
+        }
+        memcpy(p + from, s->ahead->data, len - from);
+        s->ahead_pos = len - from;
+    }
+    return true;
+}
+
 /* ---- writing --------------------------------------------------------- */
 
 /*
@@ -295,7 +460,7 @@ void vdc_migration_put_bytes(VdcMigrationStream *s, const void *buf, size_t len)
     }
     if (s->kind == MS_BUFFER) {
         /* GByteArray lengths are guint. */
-        if (len > G_MAXUINT - s->out->len) {
+        if (len > G_MAXUINT - (s->offset - s->base)) {
             s->error = g_error_new_literal(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
                                            "memory sink full");
             return;
@@ -313,6 +478,38 @@ void vdc_migration_put_bytes(VdcMigrationStream *s, const void *buf, size_t len)
             g_byte_array_append(s->out, buf, (guint)len);
         }
     }
+    s->offset += len;
+}
+
+void vdc_migration_put_bytes_ref(VdcMigrationStream *s, GBytes *bytes,
+                                 size_t off, size_t len)
+{
+    gsize size;
+    const uint8_t *p;
+
+    g_return_if_fail(s != NULL && is_sink(s) && bytes != NULL);
+    p = g_bytes_get_data(bytes, &size);
+    g_return_if_fail(off <= size && len <= size - off);
+
+    if (s->kind != MS_BUFFER || len < REF_MIN || s->error) {
+        vdc_migration_put_bytes(s, p + off, len);
+        return;
+    }
+    if (len > G_MAXUINT - (s->offset - s->base)) {
+        /* As vdc_migration_put_bytes(): the sink's bytes fit a guint. */
+        s->error = g_error_new_literal(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
+                                       "memory sink full");
+        return;
+    }
+    if (!s->pieces) {
+        s->pieces = g_ptr_array_new_with_free_func(
+            (GDestroyNotify)g_bytes_unref);
+    }
+    if (s->out->len) {
+        g_ptr_array_add(s->pieces, g_byte_array_free_to_bytes(s->out));
+        s->out = g_byte_array_new();
+    }
+    g_ptr_array_add(s->pieces, g_bytes_new_from_bytes(bytes, off, len));
     s->offset += len;
 }
 
@@ -385,6 +582,14 @@ bool vdc_migration_get_bytes(VdcMigrationStream *s, void *buf, size_t len)
             memcpy(p, s->data + s->pos, len);
         }
         s->pos += len;
+    } else if (s->kind == MS_PULL) {
+        if (len > pull_remaining(s)) {
+            set_truncated(s);
+            goto err;
+        }
+        if (!pull_get(s, p, len)) {
+            goto err;
+        }
     } else {
         size_t from_ahead = MIN(len, (size_t)s->ahead->len);
         size_t done = from_ahead;
@@ -467,6 +672,13 @@ bool vdc_migration_peek_bytes(VdcMigrationStream *s, void *buf, size_t len)
         }
         return true;
     }
+    if (s->kind == MS_PULL) {
+        if (len > pull_remaining(s) || !pull_ahead(s, len)) {
+            return false;
+        }
+        memcpy(buf, s->ahead->data + s->ahead_pos, len);
+        return true;
+    }
     if (!fd_fill_ahead(s, len)) {
         return false;
     }
@@ -491,6 +703,9 @@ uint64_t vdc_migration_stream_remaining(const VdcMigrationStream *s)
     if (s->kind == MS_READER && !s->error) {
         return s->len - s->pos;
     }
+    if (s->kind == MS_PULL && !s->error) {
+        return pull_remaining(s);
+    }
     return s->error ? 0 : UINT64_MAX;
 }
 
@@ -505,6 +720,9 @@ bool vdc_migration_stream_at_end(VdcMigrationStream *s)
     }
     if (s->kind == MS_READER) {
         return s->pos == s->len;
+    }
+    if (s->kind == MS_PULL) {
+        return pull_remaining(s) == 0;
     }
     return !vdc_migration_peek_bytes(s, &b, 1);
 }

@@ -1,6 +1,7 @@
 /*
  * check_migration_channel.c: migration/channel.h, the transfers under a
- * migration channel and a VdcMigrationStream on an fd.
+ * migration channel and a VdcMigrationStream on an fd; stream-live.h's
+ * pull sources and referenced slices, the live phase's frames.
  *
  * Every test talks over real descriptors (socketpairs, pipes, files,
  * unix and TCP sockets).  What arrives is compared with what was meant
@@ -23,6 +24,7 @@
 
 #include "tests/check_suites.h"
 #include "migration/channel.h"
+#include "migration/stream-live.h"
 #include "migration/vdc-stream.h"
 
 #define MS (G_USEC_PER_SEC / 1000)
@@ -607,6 +609,325 @@ START_TEST(test_framing)
 }
 END_TEST
 
+/* ---- scatter sends (sendv) -------------------------------------------- */
+
+typedef struct VSender {
+    int fd;
+    const struct iovec *iov;
+    size_t n_iov;
+    const int *fds;
+    unsigned n_fds;
+    bool ok;
+    GError *err;
+} VSender;
+
+static gpointer vsender_main(gpointer opaque)
+{
+    VSender *snd = opaque;
+
+    snd->ok = vdc_migration_channel_sendv(snd->fd, snd->iov, snd->n_iov,
+                                          snd->fds, snd->n_fds,
+                                          deadline_in(60 * G_USEC_PER_SEC),
+                                          &snd->err);
+    return NULL;
+}
+
+/*
+ * A header, an empty piece, 8 MiB and a trailer through 4 KiB socket
+ * buffers: they arrive as one run of bytes in order, however the sends
+ * split them (partial sends inside and across pieces), the descriptor
+ * once; the caller's iovec array is left as it was.
+ */
+START_TEST(test_sendv_pieces)
+{
+    g_autofree uint8_t *data = pattern(BIG_LEN);
+    g_autofree uint8_t *got = g_malloc0(BIG_LEN + 8);
+    g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GError) err = NULL;
+    struct iovec iov[4] = {
+        { (void *)"HEAD5", 5 }, { NULL, 0 }, { NULL, BIG_LEN },
+        { (void *)"end", 3 },
+    };
+    struct iovec before[4];
+    int dev = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    VSender snd = { .iov = iov, .n_iov = 4, .fds = &dev, .n_fds = 1 };
+    GThread *thread;
+    bool ok;
+
+    ck_assert_int_ge(dev, 0);
+    iov[2].iov_base = data;
+    memcpy(before, iov, sizeof(iov));
+    small_buffers(sp[0]);
+    small_buffers(sp[1]);
+    snd.fd = sp[0];
+    thread = g_thread_new("sender", vsender_main, &snd);
+    ok = vdc_migration_channel_recv(sp[1], got, BIG_LEN + 8, fds,
+                                    deadline_in(60 * G_USEC_PER_SEC), &err);
+    g_thread_join(thread);
+    ck_assert_msg(snd.ok, "send: %s", snd.err ? snd.err->message : "?");
+    ck_assert_msg(ok, "recv: %s", err ? err->message : "?");
+    ck_assert_mem_eq(got, "HEAD5", 5);
+    ck_assert_int_eq(memcmp(got + 5, data, BIG_LEN), 0);
+    ck_assert_mem_eq(got + 5 + BIG_LEN, "end", 3);
+    ck_assert_uint_eq(fds->len, 1);
+    ck_assert_mem_eq(iov, before, sizeof(iov));
+    close_fds(fds);
+    close(dev);
+}
+END_TEST
+
+/* Nothing to send (no pieces, or only empty ones): true at once. */
+START_TEST(test_sendv_empty)
+{
+    g_autoptr(GError) err = NULL;
+    struct iovec iov[2] = { { NULL, 0 }, { NULL, 0 } };
+    uint8_t b;
+
+    ck_assert(vdc_migration_channel_sendv(sp[0], NULL, 0, NULL, 0,
+                                          deadline_in(G_USEC_PER_SEC), &err));
+    ck_assert(vdc_migration_channel_sendv(sp[0], iov, 2, NULL, 0,
+                                          deadline_in(G_USEC_PER_SEC), &err));
+    ck_assert_ptr_null(err);
+    ck_assert_int_eq(recv(sp[1], &b, 1, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+}
+END_TEST
+
+/* ---- pull sources (stream-live.h) ----------------------------------------- */
+
+/* Serves @data in answers of at most @step bytes; records the asks. */
+typedef struct Puller {
+    const uint8_t *data;
+    size_t len, pos, step;
+    unsigned calls;
+    size_t largest;             /* the largest ask */
+    uint8_t *largest_to;        /* where it went */
+    gssize fail_at;             /* >= 0: at this position, answer -1 */
+    bool end_early;             /* at len, answer 0 (else ask past it) */
+} Puller;
+
+static gssize puller_pull(void *opaque, void *buf, size_t len, GError **errp)
+{
+    Puller *pl = opaque;
+    size_t n;
+
+    pl->calls++;
+    if (len > pl->largest) {
+        pl->largest = len;
+        pl->largest_to = buf;
+    }
+    if (pl->fail_at >= 0 && pl->pos >= (size_t)pl->fail_at) {
+        g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
+                            "migration channel closed early");
+        return -1;
+    }
+    ck_assert_msg(pl->pos + len <= pl->len || pl->end_early,
+                  "asked %zu bytes at %zu of %zu", len, pl->pos, pl->len);
+    n = MIN(MIN(len, pl->step), pl->len - pl->pos);
+    memcpy(buf, pl->data + pl->pos, n);
+    pl->pos += n;
+    return (gssize)n;
+}
+
+/*
+ * A pull source of 200 KiB answered 7000 bytes at a time: small reads
+ * through its read-ahead (never past the length), a large one straight
+ * into the caller's buffer, peeks, remaining, offsets from
+ * vdc_migration_stream_set_offset(), the end; asking for more than is
+ * left is a truncation that pulls nothing.
+ */
+START_TEST(test_pull_source)
+{
+    const size_t n = 200 * 1024;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *big = g_malloc(150000);
+    Puller pl = { .data = data, .len = n, .step = 7000, .fail_at = -1 };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    uint8_t b, peek[8], small[10];
+    uint32_t be32;
+    size_t at;
+
+    ck_assert(vdc_migration_stream_is_memory(s));
+    ck_assert(!vdc_migration_stream_is_sink(s));
+    vdc_migration_stream_set_offset(s, 1000);
+    ck_assert_uint_eq(vdc_migration_stream_remaining(s), n);
+    ck_assert_uint_eq(pl.calls, 0);                 /* nothing pulled yet */
+
+    ck_assert(vdc_migration_peek_bytes(s, peek, 8));
+    ck_assert_mem_eq(peek, data, 8);
+    ck_assert(vdc_migration_get_u8(s, &b));
+    ck_assert_uint_eq(b, data[0]);
+    ck_assert(vdc_migration_get_be32(s, &be32));
+    ck_assert_uint_eq(be32, (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 |
+                            (uint32_t)data[3] << 8 | data[4]);
+    ck_assert(vdc_migration_get_bytes(s, small, sizeof(small)));
+    ck_assert_mem_eq(small, data + 5, sizeof(small));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 1000 + 15);
+    ck_assert_uint_eq(vdc_migration_stream_remaining(s), n - 15);
+    /* the read-ahead took at most 16 KiB, not the whole source */
+    ck_assert_uint_le(pl.pos, 16 * 1024);
+
+    at = 15;
+    ck_assert(vdc_migration_get_bytes(s, big, 150000));
+    ck_assert_int_eq(memcmp(big, data + at, 150000), 0);
+    at += 150000;
+    /* the large read went straight to its buffer, past the read-ahead */
+    ck_assert(pl.largest_to >= big && pl.largest_to < big + 150000);
+    ck_assert_uint_ge(pl.largest, 100000);
+
+    /* more than is left: a truncation, nothing pulled for it */
+    ck_assert(!vdc_migration_get_bytes(s, big, n - at + 1));
+    ck_assert_int_eq(vdc_migration_stream_error(s)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+    ck_assert_uint_le(pl.pos, n);
+    ck_assert(vdc_migration_stream_at_end(s));      /* failed: at its end */
+}
+END_TEST
+
+/* The rest of a pull source to its very end, then nothing more. */
+START_TEST(test_pull_source_end)
+{
+    const size_t n = 40000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *got = g_malloc(n);
+    Puller pl = { .data = data, .len = n, .step = n, .fail_at = -1 };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    uint8_t b;
+
+    ck_assert(vdc_migration_get_bytes(s, got, 3));
+    ck_assert(!vdc_migration_stream_at_end(s));
+    ck_assert(vdc_migration_get_bytes(s, got + 3, n - 3));
+    ck_assert_int_eq(memcmp(got, data, n), 0);
+    ck_assert(vdc_migration_stream_at_end(s));
+    ck_assert_uint_eq(vdc_migration_stream_remaining(s), 0);
+    ck_assert(!vdc_migration_peek_u8(s, &b));
+    ck_assert_ptr_null(vdc_migration_stream_error(s));  /* a peek: no error */
+    ck_assert_uint_eq(pl.pos, n);
+}
+END_TEST
+
+/*
+ * A pull that fails is the sticky error, an I/O error with its message;
+ * one that ends early a truncation; the buffer is zeroed, later reads
+ * fail without pulling.
+ */
+START_TEST(test_pull_source_failures)
+{
+    const size_t n = 100000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *got = g_malloc(n);
+    Puller pl = { .data = data, .len = n, .step = 5000, .fail_at = 30000 };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    Puller early = { .data = data, .len = 20000, .step = 5000,
+                     .fail_at = -1, .end_early = true };
+    g_autoptr(VdcMigrationStream) e = vdc_migration_stream_new_pull(
+        puller_pull, &early, n);
+    unsigned calls;
+    uint8_t b;
+
+    ck_assert(!vdc_migration_get_bytes(s, got, n));
+    ck_assert_int_eq(vdc_migration_stream_error(s)->code, VDC_VMSTATE_ERROR_IO);
+    ck_assert_str_eq(vdc_migration_stream_error(s)->message,
+                     "read: migration channel closed early");
+    ck_assert_uint_eq(got[0], 0);
+    ck_assert_uint_eq(got[n - 1], 0);
+    calls = pl.calls;
+    ck_assert(!vdc_migration_get_u8(s, &b));
+    ck_assert_uint_eq(pl.calls, calls);
+    ck_assert(vdc_migration_stream_at_end(s));
+
+    ck_assert(!vdc_migration_get_bytes(e, got, n));
+    ck_assert_int_eq(vdc_migration_stream_error(e)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+}
+END_TEST
+
+/* ---- referenced slices (stream-live.h) ------------------------------------ */
+
+/*
+ * A memory sink with a referenced slice: its pieces are the bytes before,
+ * the slice itself (the same memory: no copy) and the bytes after; a
+ * small slice is copied; the offset counts them all.  The same writes
+ * read back joined (vdc_migration_stream_data(), _steal()) are the same
+ * bytes, and an fd sink writes them.
+ */
+START_TEST(test_put_bytes_ref)
+{
+    const size_t n = 300000;
+    g_autoptr(GBytes) big = g_bytes_new_take(pattern(n), n);
+    const uint8_t *bp = g_bytes_get_data(big, NULL);
+    g_autoptr(GByteArray) want = g_byte_array_new();
+    g_autoptr(GPtrArray) pieces = NULL;
+    g_autoptr(GByteArray) joined = g_byte_array_new();
+    g_autoptr(GBytes) stolen = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree uint8_t *got = NULL;
+    g_autofree char *path = NULL;
+    VdcMigrationStream *s;
+    const uint8_t *d;
+    size_t len;
+    guint i;
+    int fd;
+
+    g_byte_array_append(want, (const uint8_t *)"\x07", 1);
+    g_byte_array_append(want, bp + 10, 200000);
+    g_byte_array_append(want, bp + 5, 100);
+    g_byte_array_append(want, (const uint8_t *)"\x00\x00\x00\x2a", 4);
+
+    for (i = 0; i < 4; i++) {
+        if (i < 3) {
+            s = vdc_migration_stream_new_buffer();
+        } else {
+            fd = g_file_open_tmp("vdc-ref-XXXXXX", &path, &err);
+            ck_assert_int_ge(fd, 0);
+            s = vdc_migration_stream_new_fd(fd, true);
+        }
+        vdc_migration_put_u8(s, 7);
+        vdc_migration_put_bytes_ref(s, big, 10, 200000);
+        vdc_migration_put_bytes_ref(s, big, 5, 100);
+        vdc_migration_put_be32(s, 42);
+        ck_assert_uint_eq(vdc_migration_stream_offset(s), want->len);
+        if (i == 0) {
+            pieces = vdc_migration_stream_steal_pieces(s);
+            ck_assert_uint_eq(pieces->len, 3);
+            ck_assert_ptr_eq(g_bytes_get_data(pieces->pdata[1], &len), bp + 10);
+            ck_assert_uint_eq(len, 200000);
+            for (guint k = 0; k < pieces->len; k++) {
+                d = g_bytes_get_data(pieces->pdata[k], &len);
+                g_byte_array_append(joined, d, (guint)len);
+            }
+            ck_assert_uint_eq(joined->len, want->len);
+            ck_assert_int_eq(memcmp(joined->data, want->data, want->len), 0);
+            /* emptied, offset kept */
+            g_ptr_array_unref(vdc_migration_stream_steal_pieces(s));
+            vdc_migration_stream_data(s, &len);
+            ck_assert_uint_eq(len, 0);
+            ck_assert_uint_eq(vdc_migration_stream_offset(s), want->len);
+        } else if (i == 1) {
+            d = vdc_migration_stream_data(s, &len);
+            ck_assert_uint_eq(len, want->len);
+            ck_assert_int_eq(memcmp(d, want->data, len), 0);
+        } else if (i == 2) {
+            stolen = vdc_migration_stream_steal(s);
+            d = g_bytes_get_data(stolen, &len);
+            ck_assert_uint_eq(len, want->len);
+            ck_assert_int_eq(memcmp(d, want->data, len), 0);
+        } else {
+            ck_assert(vdc_migration_stream_flush(s, &err));
+            ck_assert(g_file_get_contents(path, (char **)&got, &len, &err));
+            ck_assert_uint_eq(len, want->len);
+            ck_assert_int_eq(memcmp(got, want->data, want->len), 0);
+            close(fd);
+            g_unlink(path);
+        }
+        vdc_migration_stream_free(s);
+    }
+}
+END_TEST
+
 /* One TCase per behaviour; @pair: with the socketpair fixture. */
 static void add(Suite *s, const char *name, const TTest *t, bool pair,
                 int timeout)
@@ -644,5 +965,11 @@ Suite *migration_channel_suite(void)
     add(s, "uri-unix-longest", test_uri_unix_longest, false, 0);
     add(s, "uri-tcp", test_uri_tcp, false, 0);
     add(s, "framing", test_framing, true, 0);
+    add(s, "sendv-pieces", test_sendv_pieces, true, 60);
+    add(s, "sendv-empty", test_sendv_empty, true, 0);
+    add(s, "pull-source", test_pull_source, false, 0);
+    add(s, "pull-source-end", test_pull_source_end, false, 0);
+    add(s, "pull-source-failures", test_pull_source_failures, false, 0);
+    add(s, "put-bytes-ref", test_put_bytes_ref, false, 0);
     return s;
 }
