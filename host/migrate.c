@@ -41,6 +41,7 @@
 #include "host/tls.h"
 #include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
+#include "migration/stream-live.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -739,7 +740,10 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
 
 typedef struct LiveFrame {
     uint8_t type;               /* MIG_FRAME_LIVE, MIG_FRAME_FINAL, 0: stop */
-    GBytes *bytes;
+    GPtrArray *pieces;          /* GBytes: the stream's bytes in order, the
+                                   clipboard's data referenced, not copied
+                                   (stream-live.h), or NULL */
+    size_t len;                 /* their total */
 } LiveFrame;
 
 struct LiveOut {
@@ -773,8 +777,8 @@ static void live_frame_free(gpointer p)
 {
     LiveFrame *f = p;
 
-    if (f->bytes) {
-        g_bytes_unref(f->bytes);
+    if (f->pieces) {
+        g_ptr_array_unref(f->pieces);
     }
     g_free(f);
 }
@@ -805,10 +809,14 @@ static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s)
 
     f->type = type;
     if (s) {
-        f->bytes = vdc_migration_stream_steal(s);       /* no copy */
+        guint i;
+
+        f->pieces = vdc_migration_stream_steal_pieces(s);   /* no copy */
+        for (i = 0; i < f->pieces->len; i++) {
+            f->len += g_bytes_get_size(f->pieces->pdata[i]);
+        }
         if (type == MIG_FRAME_LIVE) {
-            g_atomic_int_add(&lo->queued,
-                             (gint)g_bytes_get_size(f->bytes));
+            g_atomic_int_add(&lo->queued, (gint)f->len);
         }
     }
     g_async_queue_push(lo->q, f);
@@ -839,9 +847,9 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
-    size_t len = 0, hlen, path_len = lo->path ? strlen(lo->path) : 0;
-    const uint8_t *p = f->bytes ? g_bytes_get_data(f->bytes, &len) : NULL;
-    const uint8_t *hdata;
+    size_t len = f->len, path_len = lo->path ? strlen(lo->path) : 0;
+    guint n = f->pieces ? f->pieces->len : 0, i;
+    g_autofree struct iovec *iov = g_new(struct iovec, n + 1);
 
     vdc_migration_put_u8(hdr, f->type);
     if (f->type == MIG_FRAME_LIVE) {
@@ -852,12 +860,21 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
         vdc_migration_put_be16(hdr, 0);
         put_header_tail(hdr, lo->stop_us, lo->path, path_len, len);
     }
-    hdata = vdc_migration_stream_data(hdr, &hlen);
-    return vdc_migration_channel_send(fd, hdata, hlen,
-                                      f->type == MIG_FRAME_FINAL ? lo->fds : NULL,
-                                      f->type == MIG_FRAME_FINAL ? lo->n_fds : 0,
-                                      deadline, errp) &&
-           vdc_migration_channel_send(fd, p, len, NULL, 0, deadline, errp);
+    /* The header and the frame's pieces in one stream of sends. */
+    iov[0].iov_base = (void *)vdc_migration_stream_data(hdr, &iov[0].iov_len);
+    for (i = 0; i < n; i++) {
+        gsize plen;
+
+        iov[i + 1].iov_base = (void *)g_bytes_get_data(f->pieces->pdata[i],
+                                                       &plen);
+        iov[i + 1].iov_len = plen;
+    }
+    return vdc_migration_channel_sendv(fd, iov, n + 1,
+                                       f->type == MIG_FRAME_FINAL ? lo->fds
+                                                                  : NULL,
+                                       f->type == MIG_FRAME_FINAL ? lo->n_fds
+                                                                  : 0,
+                                       deadline, errp);
 }
 
 static gboolean live_wake(gpointer opaque);
@@ -868,7 +885,7 @@ static gpointer live_thread(gpointer opaque)
     LiveOut *lo = opaque;
     g_autoptr(GError) err = NULL;
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
-    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL };
+    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL, 0 };
     int fd = lo->chan;
     HostTlsChannel *tls = NULL;
     gint64 last_send;
@@ -956,9 +973,9 @@ static gpointer live_thread(gpointer opaque)
         last_send = g_get_monotonic_time();
         if (f && f->type == MIG_FRAME_LIVE) {
             g_mutex_lock(&lo->lock);
-            lo->sent += g_bytes_get_size(f->bytes);
+            lo->sent += f->len;
             g_mutex_unlock(&lo->lock);
-            g_atomic_int_add(&lo->queued, -(gint)g_bytes_get_size(f->bytes));
+            g_atomic_int_add(&lo->queued, -(gint)f->len);
             g_idle_add(live_wake, live_ref(lo));
         }
         if (ok && f && f->type == MIG_FRAME_FINAL) {
@@ -1499,25 +1516,47 @@ static gboolean in_done(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/* A live frame's bytes, pulled from the channel as the loader reads. */
+typedef struct InPull {
+    InJob *job;
+    gint64 deadline;
+    GError *err;                /* the channel's, once it failed */
+} InPull;
+
+static gssize in_pull(void *opaque, void *buf, size_t len, GError **errp)
+{
+    InPull *pull = opaque;
+
+    if (!vdc_migration_channel_recv(pull->job->fd, buf, len, pull->job->fds,
+                                    pull->deadline, &pull->err)) {
+        g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, 0,
+                            pull->err->message);
+        return -1;
+    }
+    return (gssize)len;
+}
+
 /*
  * A live migration's frames up to the final one (see "outgoing, with a
  * live phase"): each live frame is loaded as it comes, strictly, by the
- * job's loader (its data held apart from the device); a frame must begin
- * within MIG_LIVE_IDLE_MS (the source sends a keepalive every second) and
- * come whole within MIG_TIMEOUT_MS.  Returns the final frame's header
- * fields; false with job->error or @errp set.
+ * job's loader (its data held apart from the device), its bytes received
+ * straight into where the loader keeps them (a pull stream: no frame
+ * buffer, no copy); a frame must begin within MIG_LIVE_IDLE_MS (the
+ * source sends a keepalive every second) and come whole within
+ * MIG_TIMEOUT_MS.  Returns the final frame's header fields; false with
+ * job->error or @errp set.
  */
 static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
                            uint64_t *stop_us, uint32_t *path_len,
                            GError **errp)
 {
-    g_autoptr(GByteArray) buf = g_byte_array_new();
     uint64_t loaded = 0;
 
     job->ld = vdc_migration_loader_new(job->m->reg);
     for (;;) {
         g_autoptr(VdcMigrationStream) r = NULL;
         g_autoptr(GError) lerr = NULL;
+        InPull pull;
         uint8_t type, h[16];
         uint16_t pad;
         uint32_t len;
@@ -1565,14 +1604,15 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         if (len == 0) {
             continue;                           /* a keepalive */
         }
-        g_byte_array_set_size(buf, len);
-        if (!vdc_migration_channel_recv(job->fd, buf->data, len, job->fds,
-                                        deadline, errp)) {
-            return false;
-        }
-        r = vdc_migration_stream_new_reader(buf->data, len);
+        pull = (InPull){ job, deadline, NULL };
+        r = vdc_migration_stream_new_pull(in_pull, &pull, len);
         if (!vdc_migration_loader_feed(job->ld, r, false, &lerr)) {
-            job->error = g_strdup_printf("live part: %s", lerr->message);
+            if (pull.err) {
+                /* The channel broke: its error, as a receive's. */
+                g_propagate_error(errp, pull.err);
+            } else {
+                job->error = g_strdup_printf("live part: %s", lerr->message);
+            }
             return false;
         }
         /* Tell the source: it reports pre-switchover only when all came. */
