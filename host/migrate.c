@@ -55,6 +55,7 @@
 #include <glib-unix.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -86,7 +87,6 @@
 #define MIG_FRAME_LIVE 0x01
 #define MIG_FRAME_FINAL 0x02
 #define MIG_ACK_MAGIC "VDMK"                /* destination: live bytes loaded */
-#define MIG_LIVE_ACK_WAIT_MS 2              /* source: looks for acks */
 
 /* The program's migration section ("vdagent-host"). */
 typedef struct HostSaved {
@@ -756,6 +756,7 @@ struct LiveOut {
     int fd;                     /* the channel while the thread has it */
     bool cancel;                /* under lock */
     GAsyncQueue *q;             /* LiveFrame, main -> thread */
+    int wake;                   /* an eventfd: a frame was pushed */
     gint queued;                /* live bytes pushed, not yet sent */
     uint64_t sent;              /* under lock: live bytes sent */
     uint64_t acked;             /* under lock: of them, loaded there */
@@ -795,6 +796,7 @@ static void live_unref(LiveOut *lo)
         return;
     }
     g_async_queue_unref(lo->q);
+    close(lo->wake);
     g_mutex_clear(&lo->lock);
     g_free(lo->uri);
     g_free(lo->path);
@@ -820,6 +822,29 @@ static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s)
         }
     }
     g_async_queue_push(lo->q, f);
+    /* Wake the thread's poll; a full counter (never) is awake anyway. */
+    eventfd_write(lo->wake, 1);
+}
+
+/*
+ * The thread's next frame: one queued, else wait up to @timeout_ms for a
+ * push or for the destination to say something (an ack, an answer, its
+ * end), whichever comes first.  NULL when none was pushed.
+ */
+static LiveFrame *live_next_frame(LiveOut *lo, int fd, int timeout_ms)
+{
+    LiveFrame *f = g_async_queue_try_pop(lo->q);
+    struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+                           { .fd = lo->wake, .events = POLLIN } };
+    eventfd_t n;
+
+    if (f) {
+        return f;
+    }
+    if (poll(p, 2, timeout_ms) > 0 && (p[1].revents & POLLIN)) {
+        eventfd_read(lo->wake, &n);         /* non-blocking: drained */
+    }
+    return g_async_queue_try_pop(lo->q);
 }
 
 /* Make the thread stop: at its next frame, or now if it waits on I/O. */
@@ -920,16 +945,12 @@ static gpointer live_thread(gpointer opaque)
     for (;;) {
         LiveFrame *f;
         const LiveFrame *send;
-        bool ok, waiting;
+        bool ok;
         uint64_t ack;
         int said;
 
-        g_mutex_lock(&lo->lock);
-        waiting = lo->acked < lo->sent;
-        g_mutex_unlock(&lo->lock);
-        /* Waiting for acks: look at the channel often. */
-        f = g_async_queue_timeout_pop(lo->q, 1000 * (guint64)(
-                waiting ? MIG_LIVE_ACK_WAIT_MS : MIG_LIVE_KEEPALIVE_MS));
+        /* A frame, or an ack the moment it comes (no polling interval). */
+        f = live_next_frame(lo, fd, MIG_LIVE_KEEPALIVE_MS);
         send = f;
         if (f && f->type == 0) {
             live_frame_free(f);
@@ -1141,12 +1162,20 @@ static bool live_start(HostMigration *m, const char *uri, int chan,
 {
     g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
     LiveOut *lo;
+    int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
+    if (wake < 0) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "eventfd: %s", g_strerror(errno));
+        return false;
+    }
     if (!vdc_migration_save_live_setup(m->reg, s, errp)) {
         vdc_migration_save_live_cleanup(m->reg);
+        close(wake);
         return false;
     }
     lo = g_new0(LiveOut, 1);
+    lo->wake = wake;
     lo->refs = 2;                       /* the main loop's, the thread's */
     lo->m = m;
     lo->uri = g_strdup(uri);
