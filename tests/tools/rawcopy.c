@@ -3,10 +3,13 @@
  * (issue 21, point 4): a raw copy of BYTES over a loopback socket of the
  * same transport, one process, a writer thread and this reader.
  *
- *   rawcopy tcp|unix BYTES
+ *   rawcopy tcp|unix BYTES [fresh]
  *
  * Prints the wall time in microseconds from the first write to the last
- * byte read (best of 5), one number.  The buffers are faulted in before.
+ * byte read (best of 5), one number.  The buffers are faulted in before;
+ * with "fresh", the reader's buffer is new memory each time instead (a
+ * new allocation, never touched before the copy), as a receiver that
+ * keeps what it gets has: the cost of fresh memory alone, beside.
  */
 #include <errno.h>
 #include <glib.h>
@@ -75,21 +78,27 @@ static void pair(bool tcp, int fds[2])
 int main(int argc, char **argv)
 {
     size_t n, done;
-    uint8_t *src, *dst;
+    uint8_t *src;
     gint64 best = G_MAXINT64;
-    bool tcp;
+    uint8_t *dst = NULL;
+    bool tcp, fresh;
     int rep;
 
-    if (argc != 3 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "unix")) ||
-        (n = strtoull(argv[2], NULL, 10)) == 0) {
-        fprintf(stderr, "usage: rawcopy tcp|unix BYTES\n");
+    if (argc < 3 || argc > 4 ||
+        (strcmp(argv[1], "tcp") && strcmp(argv[1], "unix")) ||
+        (n = strtoull(argv[2], NULL, 10)) == 0 ||
+        (argc == 4 && strcmp(argv[3], "fresh"))) {
+        fprintf(stderr, "usage: rawcopy tcp|unix BYTES [fresh]\n");
         return 2;
     }
     tcp = strcmp(argv[1], "tcp") == 0;
+    fresh = argc == 4;
     src = g_malloc(n);
-    dst = g_malloc(n);
     memset(src, 0x5a, n);
-    memset(dst, 0, n);
+    if (!fresh) {
+        dst = g_malloc(n);
+        memset(dst, 0, n);
+    }
     for (rep = 0; rep < 5; rep++) {
         int fds[2];
         Writer w;
@@ -97,6 +106,10 @@ int main(int argc, char **argv)
         gint64 t0;
 
         pair(tcp, fds);
+        if (fresh) {
+            g_free(dst);
+            dst = g_malloc(n);      /* above the mmap threshold: new pages */
+        }
         w = (Writer){ fds[0], src, n };
         t0 = g_get_monotonic_time();
         t = g_thread_new("rawcopy", writer, &w);

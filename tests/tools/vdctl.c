@@ -20,6 +20,16 @@
  *                                         0 on "success", 1 otherwise; 60 s
  *                                         at most without an event
  *   vdctl wait-event unix:PATH NAME SECS  wait for a QMP event, print it
+ *   vdctl qmp-until unix:PATH 'JSON-COMMAND' NAME STATUS [SECS]
+ *                                         run one QMP command on a session
+ *                                         that then stays to print every
+ *                                         event NAME (the ones the command
+ *                                         itself raised too, in order, the
+ *                                         reply among them) until one whose
+ *                                         data.status is STATUS, or "failed"
+ *                                         or "cancelled" (exit 1): the bench
+ *                                         reads the hosts' own timestamps
+ *                                         of a migration's steps
  *   vdctl line unix:PATH 'TEXT'           send one line, print one reply line
  *   vdctl raw unix:PATH 'TEXT'            QMP without negotiating: skip the
  *                                         greeting, send TEXT, print a line
@@ -639,7 +649,9 @@ int main(int argc, char **argv)
 
     if (argc < 4) {
         fprintf(stderr, "usage: vdctl qmp|line unix:PATH TEXT\n"
-                        "       vdctl wait-event unix:PATH NAME SECONDS\n");
+                        "       vdctl wait-event unix:PATH NAME SECONDS\n"
+                        "       vdctl qmp-until unix:PATH TEXT NAME STATUS "
+                        "[SECONDS]\n");
         return 2;
     }
     if (strcmp(argv[1], "fd-pair") == 0 || strcmp(argv[1], "fd-take") == 0) {
@@ -731,6 +743,62 @@ int main(int argc, char **argv)
     json_object_put(o);
     if (strcmp(argv[1], "file-send") == 0) {
         rc = file_send(fd, argc, argv, &pending, &plen, timeout);
+        free(pending);
+        close(fd);
+        return rc;
+    }
+    if (strcmp(argv[1], "qmp-until") == 0) {
+        double deadline = now() + (argc > 6 ? atof(argv[6]) : timeout);
+        bool replied = false, reached = false;
+
+        if (argc < 6) {
+            fprintf(stderr, "usage: vdctl qmp-until unix:PATH TEXT NAME "
+                            "STATUS [SECONDS]\n");
+            return 2;
+        }
+        if (send_line(fd, argv[3]) < 0) {
+            return 2;
+        }
+        rc = 0;
+        while (!(replied && reached)) {
+            char *line = read_line(fd, &pending, &plen, deadline);
+            json_object *v, *d, *st;
+            const char *status;
+
+            if (!line) {
+                fprintf(stderr, "vdctl: timed out\n");
+                free(pending);
+                return 1;
+            }
+            o = json_tokener_parse(line);
+            free(line);
+            if (!o) {
+                continue;
+            }
+            if (!json_object_object_get_ex(o, "event", &v)) {
+                replied = true;
+                if (!json_object_object_get_ex(o, "return", NULL)) {
+                    reached = true;             /* refused: nothing comes */
+                    rc = 1;
+                }
+            } else if (strcmp(json_object_get_string(v), argv[4]) != 0) {
+                json_object_put(o);
+                continue;
+            } else if (json_object_object_get_ex(o, "data", &d) &&
+                       json_object_object_get_ex(d, "status", &st)) {
+                status = json_object_get_string(st);
+                if (strcmp(status, argv[5]) == 0) {
+                    reached = true;
+                } else if (strcmp(status, "failed") == 0 ||
+                           strcmp(status, "cancelled") == 0) {
+                    reached = true;
+                    rc = 1;
+                }
+            }
+            printf("%s\n", json_object_to_json_string_ext(
+                                o, JSON_C_TO_STRING_PLAIN));
+            json_object_put(o);
+        }
         free(pending);
         close(fd);
         return rc;
