@@ -424,8 +424,10 @@ static bool pull_get(VdcMigrationStream *s, uint8_t *p, size_t len)
     size_t have = s->ahead->len - s->ahead_pos;
     size_t from = MIN(len, have);
 
-    memcpy(p, s->ahead->data + s->ahead_pos, from);
-    s->ahead_pos += from;
+    if (from) {
+        memcpy(p, s->ahead->data + s->ahead_pos, from);
+        s->ahead_pos += from;
+    }
     if (s->ahead_pos == s->ahead->len) {
         s->ahead_pos = 0;
         g_byte_array_set_size(s->ahead, 0);

@@ -76,7 +76,10 @@ bool vdc_migration_stream_flush(VdcMigrationStream *s, GError **errp);
 const GError *vdc_migration_stream_error(const VdcMigrationStream *s);
 /* True for a sink (memory or fd), false for a source. */
 bool vdc_migration_stream_is_sink(const VdcMigrationStream *s);
-/* True for a memory sink or source, false for an fd stream. */
+/*
+ * True for a memory sink or source (and the library's internal pull
+ * source, bounded as a memory source is), false for an fd stream.
+ */
 bool vdc_migration_stream_is_memory(const VdcMigrationStream *s);
 
 void vdc_migration_put_u8(VdcMigrationStream *s, uint8_t v);

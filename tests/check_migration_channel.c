@@ -870,7 +870,7 @@ START_TEST(test_put_bytes_ref)
     const uint8_t *d;
     size_t len;
     guint i;
-    int fd;
+    int fd = -1;
 
     g_byte_array_append(want, (const uint8_t *)"\x07", 1);
     g_byte_array_append(want, bp + 10, 200000);
