@@ -25,7 +25,10 @@
  * VDC_CLIPBOARD_SAVED_MAX_DATA, offsets in order, a length within what the
  * piece holds and what the total leaves) and grows a slot only with the
  * bytes that came: its memory is bounded by what the records carried and
- * by its held maximum.  Nothing reaches the hub from here: a peer's final
+ * by its held maximum.  A slot of 4 MiB or more takes the address range
+ * of its total at once (aligned, advised for transparent huge pages), so
+ * that a source's bytes are read straight into their place and never
+ * moved; memory is taken only as they are written.  Nothing reaches the hub from here: a peer's final
  * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
  * No I/O and no timing: the host program drives both ends.

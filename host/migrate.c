@@ -735,7 +735,11 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
  *
  * The main loop makes the frames (the hub is read there) and a thread
  * sends them: at most MIG_LIVE_QUEUE bytes wait, so that what changes is
- * sent again from the hub's newest data, not from a long queue.
+ * sent again from the hub's newest data, not from a long queue.  A frame
+ * refers to the hub's data (its GBytes, immutable, referenced) rather
+ * than copying it, and goes out in one scattered send; the destination
+ * reads each frame through a pull stream straight into its slots.  The
+ * bytes on the wire are the same either way.
  */
 
 typedef struct LiveFrame {
