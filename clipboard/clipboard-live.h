@@ -26,9 +26,9 @@
  * piece holds and what the total leaves) and grows a slot only with the
  * bytes that came: its memory is bounded by what the records carried and
  * by its held maximum.  A slot of 4 MiB or more takes the address range
- * of its total at once (aligned, advised for transparent huge pages), so
- * that a source's bytes are read straight into their place and never
- * moved; memory is taken only as they are written.  Nothing reaches the hub from here: a peer's final
+ * of its total at once, so that a source's bytes are read straight into
+ * their place and never moved; memory is taken only as its pieces come
+ * (each piece's pages faulted in with one call just before it is read).  Nothing reaches the hub from here: a peer's final
  * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
  * No I/O and no timing: the host program drives both ends.
