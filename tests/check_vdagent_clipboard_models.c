@@ -115,7 +115,9 @@ START_TEST(test_lineend_cases)
                       crlf->len);
     n = vdc_lineend_to_lf(buf, len);
     ck_assert_uint_eq(n, lf->len);
-    ck_assert_mem_eq(buf, lf->data, n);
+    if (n) {                    /* memcmp() takes no NULL, even for 0 */
+        ck_assert_mem_eq(buf, lf->data, n);
+    }
 }
 END_TEST
 
@@ -156,7 +158,9 @@ START_TEST(test_writer_crlf_every_take)
     m = guest_agent_received(ga, 0);
     ck_assert_uint_eq(m->size, 4 + want->len);
     ck_assert_mem_eq(m->data, head, 4);
-    ck_assert_mem_eq(m->data + 4, want->data, want->len);
+    if (want->len) {            /* memcmp() takes no NULL, even for 0 */
+        ck_assert_mem_eq(m->data + 4, want->data, want->len);
+    }
 }
 END_TEST
 
