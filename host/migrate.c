@@ -538,6 +538,26 @@ out:
     return NULL;
 }
 
+/*
+ * The destination took the state: the source is done.  With the guest
+ * channel handed over (@handed_over), the destination owns the guest: let
+ * go, unlink nothing.  The guest's answers now go to the destination.
+ */
+static void source_completed(HostMigration *m, bool handed_over)
+{
+    Host *h = m->h;
+
+    if (handed_over) {
+        host_log(h, "guest channel handed over");
+        m->ops->guest_released(m->opaque);
+        vdc_chardev_reset(h->dev);
+    }
+    m->downtime_us = -1;
+    host_fail_waiting(h, "migrated: ask the destination");
+    mig_set_status(m, HOST_MIG_COMPLETED, NULL);
+    host_set_status(h, HOST_POSTMIGRATE);
+}
+
 static void resume_after_failure(HostMigration *m, const char *error)
 {
     mig_set_status(m, HOST_MIG_FAILED, error);
@@ -548,23 +568,12 @@ static gboolean out_done(gpointer opaque)
 {
     OutJob *job = opaque;
     HostMigration *m = job->m;
-    Host *h = m->h;
 
     if (!job->ok) {
         /* Nothing was given up: carry on as if nothing had happened. */
         resume_after_failure(m, job->error);
     } else {
-        if (job->n_fds) {
-            /* The destination owns the guest now: let go, unlink nothing. */
-            host_log(h, "guest channel handed over");
-            m->ops->guest_released(m->opaque);
-            vdc_chardev_reset(h->dev);
-        }
-        m->downtime_us = -1;
-        /* The guest's answers now go to the destination. */
-        host_fail_waiting(h, "migrated: ask the destination");
-        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
-        host_set_status(h, HOST_POSTMIGRATE);
+        source_completed(m, job->n_fds > 0);
     }
     g_bytes_unref(job->stream);
     g_free(job->uri);
@@ -1111,15 +1120,7 @@ static gboolean live_done(gpointer opaque)
     }
     vdc_migration_save_live_cleanup(m->reg);
     if (lo->ok) {
-        if (lo->n_fds) {
-            host_log(h, "guest channel handed over");
-            m->ops->guest_released(m->opaque);
-            vdc_chardev_reset(h->dev);
-        }
-        m->downtime_us = -1;
-        host_fail_waiting(h, "migrated: ask the destination");
-        mig_set_status(m, HOST_MIG_COMPLETED, NULL);
-        host_set_status(h, HOST_POSTMIGRATE);
+        source_completed(m, lo->n_fds > 0);
     } else if (m->status == HOST_MIG_CANCELLING) {
         mig_set_status(m, HOST_MIG_CANCELLED, NULL);
         if (lo->stopped) {
