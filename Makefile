@@ -51,10 +51,17 @@ DEPS_BUILD := gcc make pkg-config libglib2.0-dev libspice-protocol-dev \
 DEPS_BUILD += glib-networking
 # libgtk-3-dev: the host program's --desktop-clipboard (not the library).
 DEPS_BUILD += libgtk-3-dev
+# libwayland-dev (with wayland-scanner): the same option on a Wayland
+# compositor, through its data-control protocol (host/desktop-wayland.c).
+DEPS_BUILD += libwayland-dev
 DEPS_TEST := check clang libclang-rt-14-dev valgrind gnutls-bin \
              spice-vdagent xvfb xdotool xclip dbus
 # libx11-dev: tests/tools/x-text-owner.c, built by tests/real-agent.sh.
 DEPS_TEST += libx11-dev
+# sway (headless) and wl-clipboard: a Wayland desktop with data-control
+# and its applications, for tests/desktop-clipboard.sh's Wayland groups;
+# weston: a compositor without data-control (as GNOME's), for the error.
+DEPS_TEST += sway wl-clipboard weston
 # check-vm: QEMU (TCG) and the guest image's tools.
 DEPS_VM := qemu-system-x86 qemu-utils debootstrap
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_VM)
@@ -77,6 +84,16 @@ GIO_LIBS = $(call lazy,GIO_LIBS,$(PKG_CONFIG) --libs $(GIO_PKGS))
 GTK_PKGS := gtk+-3.0
 GTK_CFLAGS = $(call lazy,GTK_CFLAGS,$(PKG_CONFIG) --cflags $(GTK_PKGS))
 GTK_LIBS = $(call lazy,GTK_LIBS,$(PKG_CONFIG) --libs $(GTK_PKGS))
+# ... and on a Wayland compositor, libwayland-client with wlroots'
+# data-control protocol (host/desktop-wayland.c): its client code is made
+# by wayland-scanner from our description in host/protocols/.
+WL_PKGS := wayland-client
+WL_CFLAGS = $(call lazy,WL_CFLAGS,$(PKG_CONFIG) --cflags $(WL_PKGS))
+WL_LIBS = $(call lazy,WL_LIBS,$(PKG_CONFIG) --libs $(WL_PKGS))
+WAYLAND_SCANNER ?= wayland-scanner
+WL_PROTOCOL := host/protocols/wlr-data-control-unstable-v1.xml
+WL_GEN_H := $(O)/gen/host/wlr-data-control-unstable-v1-client.h
+WL_GEN_C := $(O)/gen/host/wlr-data-control-unstable-v1-protocol.c
 
 WARNINGS := -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes \
             -Wold-style-definition -Wvla -Wwrite-strings -Wformat=2 \
@@ -154,7 +171,7 @@ FUZZ_replay_SRCS := tests/fuzz/replay.c
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/file-xfer.c \
              host/migrate.c host/host.c host/qmp.c host/tls.c \
-             host/desktop-clipboard.c
+             host/desktop-clipboard.c host/desktop-wayland.c
 # The host program's parts the Check suites test directly: the QMP
 # protocol and the commands' arguments, the migration entry points over
 # the bottom host.c, and the guest transport (the seam suite).
@@ -208,16 +225,31 @@ $(O)/obj/%.o: %.c
 $(O)/obj/tests/%.o: XCFLAGS = $(TEST_CFLAGS)
 $(O)/obj/host/tls.o: XCFLAGS = $(GIO_CFLAGS)
 $(O)/obj/host/desktop-clipboard.o: XCFLAGS = $(GTK_CFLAGS)
+$(O)/obj/host/desktop-wayland.o: XCFLAGS = $(WL_CFLAGS) -I$(O)/gen
+$(O)/obj/host/desktop-wayland.o: $(WL_GEN_H)
+
+$(WL_GEN_H): $(WL_PROTOCOL)
+	@mkdir -p $(dir $@)
+	$(quiet) GEN $@
+	$(Q)$(WAYLAND_SCANNER) client-header $< $@
+$(WL_GEN_C): $(WL_PROTOCOL)
+	@mkdir -p $(dir $@)
+	$(quiet) GEN $@
+	$(Q)$(WAYLAND_SCANNER) private-code $< $@
+$(O)/obj/gen/%.o: $(O)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(WL_CFLAGS) -c -o $@ $<
 $(O)/obj/tests/tools/tls-peer.o: XCFLAGS = $(GIO_CFLAGS)
 
 $(LIB): $(LIB_OBJS)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(HOST_BIN): $(call obj,$(HOST_SRCS)) $(LIB)
+$(HOST_BIN): $(call obj,$(HOST_SRCS)) $(O)/obj/gen/host/wlr-data-control-unstable-v1-protocol.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK_LIBS) $(GIO_LIBS) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GTK_LIBS) $(WL_LIBS) $(GIO_LIBS) $(PKG_LIBS) -lm
 
 $(SIM_BIN): $(call obj,$(SIM_SRCS) $(TEST_SUPPORT_SRCS))
 	@mkdir -p $(dir $@)
@@ -462,7 +494,7 @@ check-run: tests
 	$(Q)bash tests/integration.sh $(O)
 	$(Q)echo "== the real Linux guest agent (spice-vdagentd + spice-vdagent under Xvfb)"
 	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/real-agent.sh $(O)
-	$(Q)echo "== the host desktop's clipboard (--desktop-clipboard: Xvfb, xclip; sim-agent and the real agent)"
+	$(Q)echo "== the host desktop's clipboard (--desktop-clipboard: Xvfb and xclip, sway and wl-clipboard; sim-agent and the real agent)"
 	$(Q)ALLOW_SKIP=$(ALLOW_SKIP) bash tests/desktop-clipboard.sh $(O)
 	$(Q)G_SLICE=always-malloc TEST_DATA_DIR=tests/data $(CHECK_BIN)
 

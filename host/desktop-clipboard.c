@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 
 #include "host/desktop-clipboard.h"
+#include "host/desktop-wayland.h"
 
 #include <string.h>
 
@@ -65,6 +66,7 @@ typedef struct DesktopSel {
 
 struct HostDesktopClipboard {
     Host *h;
+    HostDesktopWayland *wayland;    /* the native Wayland peer, if used */
     VdcClipboardPeer peer;
     DesktopSel sels[DESKTOP_N_SEL];
     unsigned serving;               /* desktop pastes waiting (nested) */
@@ -495,6 +497,7 @@ HostDesktopClipboard *host_desktop_clipboard_new(Host *h, GError **errp)
 {
     const char *x11 = g_getenv("DISPLAY");
     const char *wl = g_getenv("WAYLAND_DISPLAY");
+    const char *backend = g_getenv("GDK_BACKEND");
     HostDesktopClipboard *dc;
     GdkDisplay *display;
     unsigned i;
@@ -504,6 +507,34 @@ HostDesktopClipboard *host_desktop_clipboard_new(Host *h, GError **errp)
                     "no display: neither $DISPLAY nor $WAYLAND_DISPLAY is set");
         return NULL;
     }
+    /*
+     * On Wayland, the compositor's data-control protocol (GDK_BACKEND=x11
+     * asks for XWayland instead); without it, X11 if there is one.
+     */
+    if (wl && *wl && g_strcmp0(backend, "x11") != 0) {
+        g_autoptr(GError) err = NULL;
+        HostDesktopWayland *dw = host_desktop_wayland_new(h, &err);
+
+        if (dw) {
+            dc = g_new0(HostDesktopClipboard, 1);
+            dc->h = h;
+            dc->wayland = dw;
+            return dc;
+        }
+        if (!x11 || !*x11) {
+            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                        "%s, and $DISPLAY is not set (XWayland's X11 "
+                        "clipboard would do)", err->message);
+            return NULL;
+        }
+        host_log(h, "desktop: %s: the X11 clipboard on $DISPLAY=%s instead",
+                 err->message, x11);
+    }
+    /*
+     * GTK on X11 only: its Wayland backend gives a client without a
+     * focused window no selection (see desktop-wayland.h).
+     */
+    gdk_set_allowed_backends("x11");
     /* No widget to make accessible; our locale stays "C". */
     g_setenv("NO_AT_BRIDGE", "1", FALSE);
     gtk_disable_setlocale();
@@ -562,6 +593,11 @@ void host_desktop_clipboard_free(HostDesktopClipboard *dc)
     unsigned i;
 
     if (!dc) {
+        return;
+    }
+    if (dc->wayland) {
+        host_desktop_wayland_free(dc->wayland);
+        g_free(dc);
         return;
     }
     host_log(dc->h, "desktop: %" G_GUINT64_FORMAT " grabs, %"

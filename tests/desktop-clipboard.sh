@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/desktop-clipboard.sh [BUILD_DIR]: `vdagent-host --desktop-clipboard
 # on` (issue 13) with an Xvfb as the host's desktop and xclip as the
-# desktop application.
+# desktop application, or a headless sway (a Wayland compositor with the
+# data-control protocol) and wl-clipboard's wl-copy / wl-paste.
 #
 #   cli     the option without a display (no $DISPLAY / $WAYLAND_DISPLAY,
 #           a display that does not open) fails at start, naming them
@@ -24,13 +25,25 @@
 #           device's peer converts, issue 22)
 #   max     --max-message 4096: a desktop copy above the clipboard's
 #           maximum reaches the guest empty, one at the maximum whole
+#   wayland-cli  a compositor without data-control (weston) and no
+#           $DISPLAY fails at start naming the protocol; with $DISPLAY the
+#           X11 clipboard is used instead (traced); GDK_BACKEND=x11; a
+#           Wayland display that does not open; the compositor going away
+#           under a running host (it warns and goes on serving)
+#   wayland the sim group's checks on a Wayland desktop (sway): the matrix
+#           both ways, clipboard-set, 20 alternating copies, a frozen guest,
+#           a paused VM and a desktop copy made while paused, the owner
+#           exiting, the host quitting
+#   wayland-real, wayland-two   the real and two groups on a Wayland desktop
 #
 # One TAP-like line per scenario group, then a summary; exit 0 only when
 # all passed.  Every process is ended by PID; every wait is bounded; a
-# watchdog bounds the run (DESKTOP_BUDGET seconds, default 120).  Logs are
+# watchdog bounds the run (DESKTOP_BUDGET seconds, default 180).  Logs are
 # kept on failure.  Without Xvfb/xclip (or, for "real", the guest agent)
-# it fails, or prints SKIP and exits 0 when ALLOW_SKIP=1.
-# DESKTOP_ONLY="cli sim real two windows max" selects groups.
+# it fails, or prints SKIP and exits 0 when ALLOW_SKIP=1.  As root, sway
+# runs as nobody (setpriv): it refuses to run as root.
+# DESKTOP_ONLY="cli sim real two windows max wayland-cli wayland
+# wayland-real wayland-two" selects groups.
 set -u
 export LC_ALL=C.UTF-8 2>/dev/null || export LC_ALL=C
 
@@ -40,11 +53,11 @@ for f in "$B/vdagent-host" "$B/vdctl" "$B/sim-agent"; do
     [ -x "$f" ] || { echo "Bail out! $f missing: run make host" >&2; exit 2; }
 done
 PATH=$PATH:/usr/sbin
-ONLY=${DESKTOP_ONLY:-cli sim real two windows max}
+ONLY=${DESKTOP_ONLY:-cli sim real two windows max wayland-cli wayland wayland-real wayland-two}
 skip_or_fail() { # WHAT
     echo "##################################################################"
     echo "# desktop-clipboard: MISSING $1"
-    echo "# install: apt-get install xvfb xclip spice-vdagent dbus"
+    echo "# install: apt-get install xvfb xclip spice-vdagent dbus sway wl-clipboard weston"
     echo "##################################################################"
     if [ "${ALLOW_SKIP:-0}" = 1 ]; then
         echo "1..0 # SKIP $1"
@@ -55,9 +68,14 @@ skip_or_fail() { # WHAT
 for t in Xvfb xclip; do
     command -v "$t" >/dev/null 2>&1 || skip_or_fail "the desktop's programs ($t)"
 done
-case " $ONLY " in *" real "*)
+case " $ONLY " in *" real "*|*" wayland-real "*)
     for t in spice-vdagentd spice-vdagent dbus-daemon; do
         command -v "$t" >/dev/null 2>&1 || skip_or_fail "the real guest agent ($t)"
+    done
+esac
+case " $ONLY " in *" wayland"*)
+    for t in sway wl-copy wl-paste weston; do
+        command -v "$t" >/dev/null 2>&1 || skip_or_fail "the Wayland desktop's programs ($t)"
     done
 esac
 
@@ -67,7 +85,7 @@ export VDCTL_TIMEOUT=20
 # needs the frame above g_malloc.
 export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan-gtk.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
-BUDGET=${DESKTOP_BUDGET:-120}
+BUDGET=${DESKTOP_BUDGET:-180}
 START=$SECONDS
 exec 3>&1
 W=$(mktemp -d /tmp/vdagent-desktop.XXXXXX)
@@ -186,17 +204,33 @@ owner_is() { # SEL OWNER: clipboard-query names OWNER (null: nobody)
     [ "$(field "$(qmp "{\"execute\":\"clipboard-query\",\"arguments\":{\"selection\":\"$1\"}}")" owner)" = "$2" ]
 }
 mime() { case $1 in text) echo UTF8_STRING;; png) echo image/png;; esac; }
+wmime() { case $1 in text) echo 'text/plain;charset=utf-8';; png) echo image/png;; esac; }
 
-# The host's desktop.
+# The host's desktop: X11 (HD, xclip) or Wayland (HW, wl-clipboard).
+DESKTOP=x11
 hx() { DISPLAY=$HD timeout 10 "$@"; }
 d_paste() { # SEL [TYPE]: what a desktop application pastes
-    hx xclip -o -selection "$1" -t "$(mime "${2:-text}")" 2>>"$D/xclip.log"
+    case $DESKTOP in
+    x11) hx xclip -o -selection "$1" -t "$(mime "${2:-text}")" 2>>"$D/xclip.log" ;;
+    wayland)
+        local p=()
+        [ "$1" = primary ] && p=(-p)
+        WAYLAND_DISPLAY=$HW timeout 10 wl-paste -n "${p[@]}" -t "$(wmime "${2:-text}")" \
+            2>>"$D/wl-paste.log" ;;
+    esac
 }
 NCOPY=0
 d_copy() { # SEL FILE [TYPE]: a desktop application owns SEL with FILE
     local n=dcopy$((NCOPY += 1))
     LAST_COPY=$n
-    DISPLAY=$HD start "$n" xclip -i -quiet -selection "$1" -t "$(mime "${3:-text}")" "$2"
+    case $DESKTOP in
+    x11) DISPLAY=$HD start "$n" xclip -i -quiet -selection "$1" -t "$(mime "${3:-text}")" "$2" ;;
+    wayland)
+        local p=()
+        [ "$1" = primary ] && p=(-p)
+        WAYLAND_DISPLAY=$HW start "$n" sh -c 'f=$1; shift; exec wl-copy --foreground "$@" <"$f"' \
+            wl-copy "$2" "${p[@]}" -t "$(wmime "${3:-text}")" ;;
+    esac
 }
 LETTERS=abcdefghijklmnopqrstuvwxyz
 pattern() { # N: the bytes of sim-agent's copy-bytes N (text)
@@ -207,9 +241,14 @@ pattern() { # N: the bytes of sim-agent's copy-bytes N (text)
 same() { cmp -s "$1" "$2"; }
 size() { wc -c <"$1"; }
 
-start_host() { # ARGS...: a host HN with the desktop peer on HD, control HN.qmp
-    DISPLAY=$HD start "$HN" "$HOST" --qmp "unix:$D/$HN.qmp" --verbose \
-        --desktop-clipboard on "$@"
+start_host() { # ARGS...: a host HN with the desktop peer on HD or HW, control HN.qmp
+    if [ "$DESKTOP" = wayland ]; then
+        WAYLAND_DISPLAY=$HW start "$HN" env -u DISPLAY "$HOST" --qmp "unix:$D/$HN.qmp" \
+            --verbose --desktop-clipboard on "$@"
+    else
+        DISPLAY=$HD start "$HN" "$HOST" --qmp "unix:$D/$HN.qmp" --verbose \
+            --desktop-clipboard on "$@"
+    fi
     wait_for 5 test -S "$D/$HN.qmp" ||
         { bad "vdagent-host did not start: $(tail -3 "$D/host.log")"; return 1; }
 }
@@ -226,6 +265,27 @@ start_xvfb() { # NAME VAR: an Xvfb, its display (":N") in VAR
     wait_for 10 grep -q '^[0-9][0-9]*$' "$D/$1.display" ||
         { bad "Xvfb gave no display number: $(tail -3 "$D/$1.log")"; return 1; }
     printf -v "$2" ':%s' "$(head -1 "$D/$1.display")"
+}
+start_sway() { # NAME VAR: a headless sway, its socket's path in VAR
+    local rt=$D/$1.rt as=()
+    mkdir -p "$rt" && chmod 700 "$rt" || return 1
+    printf 'xwayland disable\n' >"$rt/config"
+    if [ "$(id -u)" = 0 ]; then     # sway refuses root
+        chown 65534:65534 "$rt"
+        chmod o+x "$W" "$D"         # nobody passes through to it
+        as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    fi
+    XDG_RUNTIME_DIR=$rt HOME=$rt WLR_BACKENDS=headless WLR_LIBINPUT_NO_DEVICES=1 \
+        WLR_RENDERER=pixman start "$1" "${as[@]}" sway -c "$rt/config"
+    wait_for 10 eval 'ls "$rt" | grep -q "^wayland-[0-9]*$"' ||
+        { bad "sway gave no socket: $(tail -3 "$D/$1.log")"; return 1; }
+    printf -v "$2" '%s/%s' "$rt" "$(ls "$rt" | grep -m1 '^wayland-[0-9]*$')"
+}
+start_desktop() { # the host's desktop, as DESKTOP says: HD or HW
+    case $DESKTOP in
+    x11) start_xvfb hxvfb HD ;;
+    wayland) start_sway hsway HW ;;
+    esac
 }
 
 # ---- the guest side, as seen through one of two guests ----------------------
@@ -478,9 +538,9 @@ g_sim() {
 
 g_real() {
     local i
-    D=$W/real GUEST=real
+    D=$W/$CURRENT GUEST=real
     mkdir -p "$D"
-    start_xvfb hxvfb HD || return
+    start_desktop || return
     start_xvfb gxvfb GX || return
     start_host --guest "unix:$D/chan" || return
     wait_for 5 test -S "$D/chan" || { bad "the host is not listening"; return; }
@@ -496,7 +556,7 @@ g_real() {
         start agent spice-vdagent -x -s "$D/chan" -S "$D/agent.sock"
     wait_for 10 eval 'qmp "{\"execute\":\"query-vdagent\"}" | grep -q clipboard-grab-serial' ||
         { bad "no caps from the real agent"; return; }
-    note "real agent up after $((SECONDS - T0)) s (host desktop $HD, guest $GX)"
+    note "real agent up after $((SECONDS - T0)) s (host desktop: $DESKTOP, guest $GX)"
     matrix
     alternate
     quit_host
@@ -507,9 +567,9 @@ g_real() {
 g_two() {
     local i from to n0 r k
     local -A c0=()
-    D=$W/two GUEST=sim
+    D=$W/$CURRENT GUEST=sim
     mkdir -p "$D"
-    start_xvfb hxvfb HD || return
+    start_desktop || return
     for i in a b; do
         HN=host$i GN=guest$i
         start_host --guest "unix:$D/chan$i" || return
@@ -604,10 +664,174 @@ g_max() {
     quit_host
 }
 
-for g in cli sim real two windows max; do
+# ---- on a Wayland desktop -------------------------------------------------------
+
+g_wayland_cli() {
+    local rc ww
+    D=$W/$CURRENT
+    mkdir -p "$D/wrt" && chmod 700 "$D/wrt"
+    # weston: a compositor without data-control (as GNOME's)
+    XDG_RUNTIME_DIR=$D/wrt start weston weston --backend=headless-backend.so \
+        --socket=wl-weston --idle-time=0
+    ww=$D/wrt/wl-weston
+    wait_for 10 test -S "$ww" || { bad "weston did not start: $(tail -3 "$D/weston.log")"; return; }
+    env -u DISPLAY WAYLAND_DISPLAY="$ww" "$HOST" --desktop-clipboard on --guest sim \
+        >"$D/nodc.log" 2>&1
+    rc=$?
+    [ "$rc" = 1 ] || bad "no data-control: exit $rc, expected 1"
+    grep -q "desktop-clipboard on: the Wayland compositor (\$WAYLAND_DISPLAY=$ww) offers no data-control protocol (zwlr_data_control_manager_v1), and \$DISPLAY is not set" \
+        "$D/nodc.log" || bad "no data-control: '$(cat "$D/nodc.log")'"
+    env -u DISPLAY WAYLAND_DISPLAY="$D/nothing-here" "$HOST" --desktop-clipboard on \
+        --guest sim >"$D/nowl.log" 2>&1
+    rc=$?
+    [ "$rc" = 1 ] || bad "no Wayland display: exit $rc, expected 1"
+    grep -q "cannot connect to the Wayland display (\$WAYLAND_DISPLAY=$D/nothing-here)" \
+        "$D/nowl.log" || bad "no Wayland display: '$(cat "$D/nowl.log")'"
+    # with an X display beside it: X11 (XWayland's, on a real desktop)
+    DESKTOP=x11
+    start_xvfb hxvfb HD || return
+    WAYLAND_DISPLAY=$ww start_host --guest "unix:$D/chan" || return
+    wait_for 5 count_gt "clipboard peer on display $HD" 0 || bad "no fallback on X11: $(grep desktop: "$D/host.log")"
+    count_gt "the Wayland compositor .* offers no data-control protocol .*: the X11 clipboard on \$DISPLAY=$HD instead" 0 ||
+        bad "the fallback is not traced: $(grep desktop: "$D/host.log")"
+    printf 'through X11' >"$D/x"
+    d_copy clipboard "$D/x"
+    wait_for 5 owner_is clipboard desktop || bad "fallback: the desktop copy did not reach the hub"
+    quit_host
+    # GDK_BACKEND=x11: X11 without asking the compositor
+    : >"$D/host.log"
+    GDK_BACKEND=x11 WAYLAND_DISPLAY=$ww start_host --guest "unix:$D/chan2" || return
+    wait_for 5 count_gt "clipboard peer on display $HD" 0 || bad "GDK_BACKEND=x11: $(grep desktop: "$D/host.log")"
+    count_gt "Wayland" 0 && bad "GDK_BACKEND=x11: the compositor was asked"
+    quit_host
+    # the compositor going away under a running host
+    DESKTOP=wayland
+    : >"$D/host.log"
+    start_sway hsway HW || return
+    start_host --guest "unix:$D/chan3" || return
+    wait_for 5 count_gt "clipboard peer on Wayland display" 0 || bad "no Wayland peer: $(grep desktop: "$D/host.log")"
+    printf 'before the compositor went' >"$D/w"
+    d_copy clipboard "$D/w"
+    wait_for 5 owner_is clipboard desktop || bad "the desktop copy did not reach the hub"
+    stop hsway
+    wait_for 5 grep -q "the Wayland display is gone" "$D/host.log" ||
+        bad "no warning when the compositor went: $(tail -3 "$D/host.log")"
+    wait_for 5 owner_is clipboard null || bad "the desktop's grab was not released: $(qmp '{"execute":"clipboard-query"}')"
+    qmp '{"execute":"clipboard-set","arguments":{"data":"still serving"}}' | grep -q return ||
+        bad "the host stopped serving QMP"
+    quit_host
+}
+
+g_wayland() {
+    local r n
+    D=$W/$CURRENT GUEST=sim DESKTOP=wayland
+    mkdir -p "$D"
+    start_sway hsway HW || return
+    # a copy made before the host starts is the desktop's current one
+    printf 'copied before the host started' >"$D/before"
+    d_copy primary "$D/before"
+    wait_for 5 eval '[ "$(d_paste primary)" = "copied before the host started" ]' ||
+        { bad "wl-copy did not take PRIMARY"; return; }
+    start_host --guest "unix:$D/chan" || return
+    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
+    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
+    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
+        bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
+    matrix
+
+    # QMP clipboard-set shows on the desktop
+    n=$(count "offer primary on the desktop")
+    qmp '{"execute":"clipboard-set","arguments":{"selection":"primary","data":"set by QMP ✓"}}' \
+        >/dev/null || bad "clipboard-set"
+    wait_for 5 count_gt "offer primary on the desktop" "$n" || bad "clipboard-set: no offer"
+    [ "$(d_paste primary)" = "set by QMP ✓" ] || bad "clipboard-set: the desktop pasted '$(d_paste primary)'"
+    printf 'for QMP' >"$D/forqmp"
+    d_copy clipboard "$D/forqmp"
+    wait_for 5 owner_is clipboard desktop || bad "clipboard-query: $(qmp '{"execute":"clipboard-query"}')"
+    r=$(qmp '{"execute":"clipboard-get"}')
+    [ "$r" = '{"return":{"data":"for QMP"}}' ] || bad "clipboard-get of a desktop copy: $r"
+
+    alternate
+
+    # a desktop paste the guest does not answer: empty after the hub's 5 s,
+    # the paste's pipe closed (never a blocked host: QMP answers meanwhile)
+    n=$(count "offer clipboard on the desktop")
+    ctl "copy clipboard never sent" >/dev/null
+    wait_for 5 count_gt "offer clipboard on the desktop" "$n" || bad "frozen: no offer"
+    ctl freeze >/dev/null
+    T1=$SECONDS
+    n=$(count "a desktop paste of clipboard answered empty")
+    WAYLAND_DISPLAY=$HW start frozenpaste timeout 15 wl-paste -n -t 'text/plain;charset=utf-8'
+    sleep 0.5
+    qmp '{"execute":"query-status"}' | grep -q running || bad "frozen guest: QMP did not answer while a paste waits"
+    wait_for 9 count_gt "a desktop paste of clipboard answered empty" "$n" ||
+        bad "frozen guest: no empty answer within 9 s"
+    exit_status frozenpaste 5
+    [ -s "$D/frozenpaste.log" ] && bad "frozen guest: the desktop pasted '$(cat "$D/frozenpaste.log")'"
+    note "frozen guest: the desktop paste answered empty after $((SECONDS - T1)) s"
+    ctl thaw >/dev/null
+    wait_for 10 eval '[ "$(d_paste clipboard)" = "never sent" ]' ||
+        bad "after the thaw, the desktop pasted '$(d_paste clipboard)'"
+
+    # a paused VM: the desktop copy reaches the guest on resume only
+    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
+    printf 'copied while paused' >"$D/paused"
+    n=$(count "grab clipboard from the desktop")
+    d_copy clipboard "$D/paused"
+    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "paused: the host saw no desktop copy"
+    sleep 0.5
+    ctl "owner clipboard" | grep -q '^ok host' && bad "paused: the guest saw a grab while stopped"
+    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+    wait_for 5 g_sees_host clipboard || bad "resumed: the guest never saw the grab"
+    wait_for 5 g_paste_is clipboard text "$D/paused" || bad "resumed: the guest pasted '$(cat "$D/g.got")'"
+
+    # the desktop owner exiting: the grab is released everywhere
+    n=$(count "owner quit: released")
+    stop "$LAST_COPY"
+    wait_for 5 count_gt "the clipboard owner quit: released" "$n" ||
+        bad "wl-copy exited: no release traced"
+    wait_for 5 owner_is clipboard null || bad "wl-copy exited: $(qmp '{"execute":"clipboard-query"}')"
+    wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
+        bad "wl-copy exited: the guest's clipboard is '$(ctl "owner clipboard")'"
+
+    # resuming replays the guest's grab offered before the pause: a desktop
+    # copy made while paused is newer and keeps the selection
+    printf 'guest, before the pause' >"$D/prepause"
+    g2d clipboard "$D/prepause" >/dev/null 3>&1 || bad "replay: the guest's copy"
+    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
+    printf 'desktop, while paused' >"$D/inpause"
+    n=$(count "grab clipboard from the desktop")
+    d_copy clipboard "$D/inpause"
+    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "replay: the host saw no desktop copy"
+    n=$(count "offer clipboard on the desktop")
+    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+    sleep 0.5
+    [ "$(count "offer clipboard on the desktop")" = "$n" ] ||
+        bad "replay: the resumed host took the clipboard back from the desktop's newer copy"
+    wait_for 5 g_sees_host clipboard && wait_for 5 g_paste_is clipboard text "$D/inpause" ||
+        bad "replay: the guest pasted '$(cat "$D/g.got" 2>/dev/null)', not the desktop's copy"
+
+    # the host quitting while it owns the desktop's selection: given up
+    printf 'last' >"$D/last"
+    g2d clipboard "$D/last"
+    quit_host
+    grep -q 'desktop: [0-9]* grabs, ' "$D/host.log" || bad "no summary at the end"
+    note "$(grep -o 'desktop: [0-9]* grabs, .*' "$D/host.log")"
+    r=$(d_paste clipboard)
+    [ -z "$r" ] || bad "after quit the desktop still pastes '$r'"
+}
+
+for g in cli sim real two windows max wayland-cli wayland wayland-real wayland-two; do
     case " $ONLY " in *" $g "*) ;; *) continue;; esac
     CURRENT=$g REASONS='' T0=$SECONDS
-    "g_$g"
+    case $g in
+    wayland-cli) g_wayland_cli ;;
+    wayland-real) DESKTOP=wayland g_real ;;
+    wayland-two) DESKTOP=wayland g_two ;;
+    *) "g_$g" ;;
+    esac
+    DESKTOP=x11
     stop_all
     if [ -z "$REASONS" ]; then
         echo "ok - $g ($((SECONDS - T0)) s)"
