@@ -252,10 +252,12 @@ static void send_finish(WlSend *s, const char *failure)
     g_free(s);
 }
 
+static gboolean send_deadline(gpointer opaque);
+
 static gboolean send_write(int fd, GIOCondition cond, gpointer opaque)
 {
     WlSend *s = opaque;
-    gsize len;
+    gsize len, off0 = s->off;
     const char *p = g_bytes_get_data(s->data, &len);
 
     while (s->off < len) {
@@ -265,6 +267,12 @@ static gboolean send_write(int fd, GIOCondition cond, gpointer opaque)
             continue;
         }
         if (n < 0 && errno == EAGAIN) {
+            if (s->off > off0) {
+                /* progress: the reader gets another stall limit */
+                g_source_remove(s->deadline);
+                s->deadline = g_timeout_add(s->dw->timeout_ms + WL_GRACE_MS,
+                                            send_deadline, s);
+            }
             return G_SOURCE_CONTINUE;
         }
         if (n <= 0) {
@@ -297,10 +305,15 @@ static void send_data(WlSend *s)
     } else {
         s->data = g_bytes_ref(data);
     }
+    /*
+     * A paste that stops reading is given up after as long as a request
+     * may take, counted from its last progress.
+     */
     if (s->deadline) {
         g_source_remove(s->deadline);
-        s->deadline = 0;
     }
+    s->deadline = g_timeout_add(s->dw->timeout_ms + WL_GRACE_MS,
+                                send_deadline, s);
     s->watch = g_unix_fd_add(s->fd, G_IO_OUT, send_write, s);
 }
 
@@ -309,7 +322,7 @@ static gboolean send_deadline(gpointer opaque)
     WlSend *s = opaque;
 
     s->deadline = 0;
-    send_finish(s, "no data in time");
+    send_finish(s, s->data ? "the paste stopped reading" : "no data in time");
     return G_SOURCE_REMOVE;
 }
 

@@ -774,6 +774,21 @@ g_wayland() {
     wait_for 10 eval '[ "$(d_paste clipboard)" = "never sent" ]' ||
         bad "after the thaw, the desktop pasted '$(d_paste clipboard)'"
 
+    # a desktop paste that stops reading (16 MiB into a pipe nobody drains):
+    # given up once it made no progress for the hub's timeout and a second
+    n=$(count "offer clipboard on the desktop")
+    ctl "copy-bytes clipboard $((16 * 1024 * 1024))" >/dev/null
+    wait_for 5 count_gt "offer clipboard on the desktop" "$n" || bad "stalled: no offer"
+    n=$(count "a desktop paste of clipboard answered empty: the paste stopped reading")
+    T1=$SECONDS
+    WAYLAND_DISPLAY=$HW start stalled sh -c 'wl-paste -n -t "text/plain;charset=utf-8" | sleep 30'
+    sleep 1
+    qmp '{"execute":"query-status"}' | grep -q running || bad "stalled: QMP did not answer while a paste stalls"
+    wait_for 10 count_gt "a desktop paste of clipboard answered empty: the paste stopped reading" "$n" ||
+        bad "stalled: the paste was not given up within 10 s"
+    note "a stalled desktop paste given up after $((SECONDS - T1)) s"
+    stop stalled
+
     # a paused VM: the desktop copy reaches the guest on resume only
     qmp '{"execute":"stop"}' >/dev/null || bad "stop"
     printf 'copied while paused' >"$D/paused"
