@@ -1,8 +1,10 @@
 /*
  * desktop-clipboard.h: the host desktop's clipboard as a peer ("desktop")
  * of the device's clipboard hub, for `vdagent-host --desktop-clipboard on`
- * (issue 13).  Built on GTK 3 (X11 and Wayland through GTK's backends);
- * only this file of the program sees GTK: this header includes glib only.
+ * (issue 13).  On X11 built on GTK 3 (GTK's X11 backend only: on Wayland
+ * a windowless client gets no selection); on a Wayland compositor the
+ * data-control peer of desktop-wayland.h.  Only desktop-clipboard.c sees
+ * GTK: this header includes glib only.
  *
  * Both ways, for CLIPBOARD and PRIMARY:
  *  - a desktop application copying becomes a grab on the hub whose types
@@ -33,10 +35,12 @@
 typedef struct HostDesktopClipboard HostDesktopClipboard;
 
 /*
- * Open the display (GTK's choice: $WAYLAND_DISPLAY, else $DISPLAY; see
- * GDK_BACKEND) and register the peer on @h's hub (@h borrowed; it must
- * outlive the peer).  NULL with @errp set when neither variable is set or
- * the display cannot be opened.  Once per process.
+ * Open the display and register the peer on @h's hub (@h borrowed; it
+ * must outlive the peer): with $WAYLAND_DISPLAY set (and not
+ * GDK_BACKEND=x11) the compositor's data-control protocol, else (or when
+ * that fails and $DISPLAY is set: XWayland) GTK on $DISPLAY.  NULL with
+ * @errp set when neither variable is set or no display can be used.
+ * Once per process.
  */
 HostDesktopClipboard *host_desktop_clipboard_new(Host *h, GError **errp);
 
