@@ -171,7 +171,8 @@ FUZZ_replay_SRCS := tests/fuzz/replay.c
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/file-xfer.c \
              host/migrate.c host/host.c host/qmp.c host/tls.c \
-             host/desktop-clipboard.c host/desktop-wayland.c
+             host/desktop-clipboard.c host/desktop-wayland.c \
+             host/desktop-common.c
 # The host program's parts the Check suites test directly: the QMP
 # protocol and the commands' arguments, the migration entry points over
 # the bottom host.c, and the guest transport (the seam suite).

@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "vdagent-host"
 
 #include "host/desktop-clipboard.h"
+#include "host/desktop-common.h"
 #include "host/desktop-wayland.h"
 
 #include <string.h>
@@ -74,9 +75,7 @@ struct HostDesktopClipboard {
     GList *fetches;                 /* DesktopFetch * in flight */
     GList *queries;                 /* DesktopQuery * in flight */
     unsigned timeout_ms;            /* the hub's request timeout */
-    /* counts, traced */
-    uint64_t n_grabs, n_releases, n_offers, n_own_changes;
-    uint64_t n_fetches, n_served, n_unserved;
+    HostDesktopCounts n;             /* traced */
 };
 
 /* A targets request for one owner change. */
@@ -101,21 +100,6 @@ static const char *sel_name(const DesktopSel *ds)
 static DesktopSel *sel_of(HostDesktopClipboard *dc, VdcClipboardSelection s)
 {
     return (unsigned)s < DESKTOP_N_SEL ? &dc->sels[s] : NULL;
-}
-
-/* "text png" for the log. */
-static char *types_text(const VdcClipboardInfo *info)
-{
-    GString *s = g_string_new(NULL);
-    unsigned t;
-
-    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
-        if (info->types[t].available) {
-            g_string_append_printf(s, "%s%s", s->len ? " " : "",
-                                   vdc_clipboard_type_name(t));
-        }
-    }
-    return g_string_free(s, FALSE);
 }
 
 /* ---- the hub's grabs on the desktop ------------------------------------- */
@@ -224,15 +208,15 @@ static void on_get(GtkClipboard *cb, GtkSelectionData *sd, guint idx,
         gtk_selection_data_set(sd, gtk_selection_data_get_target(sd), 8,
                                (const guchar *)p, (gint)len);
     }
-    dc->n_served++;
+    dc->n.served++;
     host_log(dc->h, "desktop: served a desktop paste of %s, %zu bytes as %s "
              "(%" G_GUINT64_FORMAT ")", sel_name(ds), (size_t)len,
-             desktop_targets[idx].target, dc->n_served);
+             desktop_targets[idx].target, dc->n.served);
     goto done;
 empty:
-    dc->n_unserved++;
+    dc->n.unserved++;
     host_log(dc->h, "desktop: a desktop paste of %s answered empty "
-             "(%" G_GUINT64_FORMAT ")", sel_name(ds), dc->n_unserved);
+             "(%" G_GUINT64_FORMAT ")", sel_name(ds), dc->n.unserved);
 done:
     if (!dc->serving && !dc->resync_id &&
         (dc->sels[0].resync || dc->sels[1].resync)) {
@@ -292,10 +276,10 @@ static void desktop_sync(DesktopSel *ds)
     g_clear_pointer(&ds->offered, vdc_clipboard_info_unref);
     ds->offered = vdc_clipboard_info_ref(info);
     ds->owned = true;
-    dc->n_offers++;
-    types = types_text(info);
+    dc->n.offers++;
+    types = host_desktop_types_text(info);
     host_log(dc->h, "desktop: offer %s on the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ds), types, dc->n_offers);
+             ")", sel_name(ds), types, dc->n.offers);
 }
 
 /* ---- the desktop's copies on the hub ------------------------------------ */
@@ -341,9 +325,9 @@ static void on_targets(GtkClipboard *cb, GdkAtom *atoms, gint n_atoms,
     if (!any) {
         /* nothing we know (or no owner): the desktop's copy is gone */
         if (vdc_clipboard_peer_owns(&dc->peer, ds->sel)) {
-            dc->n_releases++;
+            dc->n.releases++;
             host_log(dc->h, "desktop: %s has nothing to offer: released "
-                     "(%" G_GUINT64_FORMAT ")", sel_name(ds), dc->n_releases);
+                     "(%" G_GUINT64_FORMAT ")", sel_name(ds), dc->n.releases);
             vdc_clipboard_peer_release(&dc->peer, ds->sel);
         }
         return;
@@ -355,10 +339,10 @@ static void on_targets(GtkClipboard *cb, GdkAtom *atoms, gint n_atoms,
     }
     g_clear_pointer(&ds->grab, vdc_clipboard_info_unref);
     ds->grab = vdc_clipboard_info_ref(info);
-    dc->n_grabs++;
-    types = types_text(info);
+    dc->n.grabs++;
+    types = host_desktop_types_text(info);
     host_log(dc->h, "desktop: grab %s from the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ds), types, dc->n_grabs);
+             ")", sel_name(ds), types, dc->n.grabs);
     /* may notify us at once: ours, nothing to do there */
     vdc_clipboard_hub_update(dc->h->hub, info);
 }
@@ -381,17 +365,17 @@ static void on_owner_change(GtkClipboard *cb, GdkEvent *event,
     owner = gdk_selection_owner_get_for_display(gtk_clipboard_get_display(cb),
                                                 ds->atom);
     if (owner && gdk_window_get_window_type(owner) != GDK_WINDOW_FOREIGN) {
-        dc->n_own_changes++;
+        dc->n.own_changes++;
         host_log(dc->h, "desktop: %s changed owner: our own offer (%"
-                 G_GUINT64_FORMAT ")", sel_name(ds), dc->n_own_changes);
+                 G_GUINT64_FORMAT ")", sel_name(ds), dc->n.own_changes);
         return;
     }
     if (event->owner_change.reason != GDK_OWNER_CHANGE_NEW_OWNER) {
         /* the owner quit (its window destroyed, its client gone) */
         if (vdc_clipboard_peer_owns(&dc->peer, ds->sel)) {
-            dc->n_releases++;
+            dc->n.releases++;
             host_log(dc->h, "desktop: the %s owner quit: released (%"
-                     G_GUINT64_FORMAT ")", sel_name(ds), dc->n_releases);
+                     G_GUINT64_FORMAT ")", sel_name(ds), dc->n.releases);
             vdc_clipboard_peer_release(&dc->peer, ds->sel);
         }
         return;
@@ -429,18 +413,12 @@ static void on_contents(GtkClipboard *cb, GtkSelectionData *sd,
     } else if (p && len > 0) {
         data = g_bytes_new(p, len);
     }
-    dc->n_fetches++;
+    dc->n.fetches++;
     host_log(dc->h, "desktop: fetched %s %s from the desktop: %zu bytes "
              "(%" G_GUINT64_FORMAT ")", vdc_clipboard_selection_name(
                  f->info->selection), vdc_clipboard_type_name(f->type),
-             data ? g_bytes_get_size(data) : 0, dc->n_fetches);
-    /* As clipboard-set: no more than the guest was told it may send. */
-    if (data && g_bytes_get_size(data) > vdc_chardev_max_clipboard(dc->h->dev)) {
-        host_log(dc->h, "desktop: %zu bytes is more than the clipboard's "
-                 "maximum (%u): answered empty", g_bytes_get_size(data),
-                 vdc_chardev_max_clipboard(dc->h->dev));
-        g_clear_pointer(&data, g_bytes_unref);
-    }
+             data ? g_bytes_get_size(data) : 0, dc->n.fetches);
+    data = host_desktop_fit(dc->h, data);
     /* none: the type becomes unavailable and the asker gets nothing */
     vdc_clipboard_hub_set_data(dc->h->hub, &dc->peer, f->info, f->type, data,
                                true);
@@ -600,13 +578,7 @@ void host_desktop_clipboard_free(HostDesktopClipboard *dc)
         g_free(dc);
         return;
     }
-    host_log(dc->h, "desktop: %" G_GUINT64_FORMAT " grabs, %"
-             G_GUINT64_FORMAT " releases, %" G_GUINT64_FORMAT " offers, %"
-             G_GUINT64_FORMAT " own owner changes, %" G_GUINT64_FORMAT
-             " fetches, %" G_GUINT64_FORMAT " pastes served, %"
-             G_GUINT64_FORMAT " unserved", dc->n_grabs, dc->n_releases,
-             dc->n_offers, dc->n_own_changes, dc->n_fetches, dc->n_served,
-             dc->n_unserved);
+    host_desktop_log_counts(dc->h, &dc->n);
     /* Answers still to come find no peer. */
     for (l = dc->fetches; l; l = l->next) {
         ((DesktopFetch *)l->data)->dc = NULL;

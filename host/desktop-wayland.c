@@ -25,6 +25,7 @@
 #include <glib-unix.h>
 #include <wayland-client.h>
 
+#include "host/desktop-common.h"
 #include "host/wlr-data-control-unstable-v1-client.h"
 
 /* The selections the protocol has: CLIPBOARD, and PRIMARY since v2. */
@@ -130,9 +131,7 @@ struct HostDesktopWayland {
     GList *fetches;                 /* WlFetch * in flight */
     unsigned timeout_ms;            /* the hub's request timeout */
     bool lost;                      /* the compositor is gone */
-    /* counts, traced */
-    uint64_t n_grabs, n_releases, n_offers, n_own_changes;
-    uint64_t n_fetches, n_served, n_unserved;
+    HostDesktopCounts n;             /* traced */
 };
 
 static void dw_lost(HostDesktopWayland *dw, const char *why);
@@ -145,21 +144,6 @@ static const char *sel_name(const WlSel *ws)
 static WlSel *sel_of(HostDesktopWayland *dw, VdcClipboardSelection s)
 {
     return (unsigned)s < dw->n_sels ? &dw->sels[s] : NULL;
-}
-
-/* "text png" for the log. */
-static char *types_text(const VdcClipboardInfo *info)
-{
-    GString *s = g_string_new(NULL);
-    unsigned t;
-
-    for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
-        if (info->types[t].available) {
-            g_string_append_printf(s, "%s%s", s->len ? " " : "",
-                                   vdc_clipboard_type_name(t));
-        }
-    }
-    return g_string_free(s, FALSE);
 }
 
 static bool set_nonblocking(int fd)
@@ -237,15 +221,15 @@ static void send_finish(WlSend *s, const char *failure)
     close(s->fd);
     dw->sends = g_list_remove(dw->sends, s);
     if (!failure) {
-        dw->n_served++;
+        dw->n.served++;
         host_log(dw->h, "desktop: served a desktop paste of %s, %zu bytes as "
                  "%s (%" G_GUINT64_FORMAT ")", sel_name(ws), (size_t)s->off,
-                 wl_mimes[s->mime].mime, dw->n_served);
+                 wl_mimes[s->mime].mime, dw->n.served);
     } else {
-        dw->n_unserved++;
+        dw->n.unserved++;
         host_log(dw->h, "desktop: a desktop paste of %s answered empty: %s "
                  "(%" G_GUINT64_FORMAT ")", sel_name(ws), failure,
-                 dw->n_unserved);
+                 dw->n.unserved);
     }
     g_clear_pointer(&s->data, g_bytes_unref);
     vdc_clipboard_info_unref(s->info);
@@ -482,10 +466,10 @@ static void desktop_sync(WlSel *ws)
     ws->source = src;
     g_clear_pointer(&ws->offered, vdc_clipboard_info_unref);
     ws->offered = vdc_clipboard_info_ref(info);
-    dw->n_offers++;
-    types = types_text(info);
+    dw->n.offers++;
+    types = host_desktop_types_text(info);
     host_log(dw->h, "desktop: offer %s on the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ws), types, dw->n_offers);
+             ")", sel_name(ws), types, dw->n.offers);
     dw_flush(dw);
 }
 
@@ -552,9 +536,9 @@ static void on_selection(HostDesktopWayland *dw, VdcClipboardSelection sel,
         from[i] = -1;
     }
     if (o && o->ours) {
-        dw->n_own_changes++;
+        dw->n.own_changes++;
         host_log(dw->h, "desktop: %s changed owner: our own offer (%"
-                 G_GUINT64_FORMAT ")", sel_name(ws), dw->n_own_changes);
+                 G_GUINT64_FORMAT ")", sel_name(ws), dw->n.own_changes);
         return;
     }
     for (i = 0; o && i < N_MIMES; i++) {
@@ -569,12 +553,12 @@ static void on_selection(HostDesktopWayland *dw, VdcClipboardSelection sel,
     }
     if (!any) {
         if (vdc_clipboard_peer_owns(&dw->peer, ws->sel)) {
-            dw->n_releases++;
+            dw->n.releases++;
             host_log(dw->h, o ? "desktop: %s has nothing to offer: released "
                                 "(%" G_GUINT64_FORMAT ")"
                               : "desktop: the %s owner quit: released (%"
                                 G_GUINT64_FORMAT ")",
-                     sel_name(ws), dw->n_releases);
+                     sel_name(ws), dw->n.releases);
             vdc_clipboard_peer_release(&dw->peer, ws->sel);
         }
         return;
@@ -587,10 +571,10 @@ static void on_selection(HostDesktopWayland *dw, VdcClipboardSelection sel,
         ws->fetch_from[i] = from[i];
     }
     ws->grab = vdc_clipboard_info_ref(info);
-    dw->n_grabs++;
-    types = types_text(info);
+    dw->n.grabs++;
+    types = host_desktop_types_text(info);
     host_log(dw->h, "desktop: grab %s from the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ws), types, dw->n_grabs);
+             ")", sel_name(ws), types, dw->n.grabs);
     vdc_clipboard_hub_update(dw->h->hub, info);
 }
 
@@ -627,7 +611,6 @@ static void fetch_finish(WlFetch *f, bool whole)
 {
     HostDesktopWayland *dw = f->dw;
     g_autoptr(GBytes) data = NULL;
-    unsigned max = vdc_chardev_max_clipboard(dw->h->dev);
 
     if (f->watch) {
         g_source_remove(f->watch);
@@ -649,18 +632,13 @@ static void fetch_finish(WlFetch *f, bool whole)
     } else {
         g_byte_array_free(f->buf, TRUE);
     }
-    dw->n_fetches++;
+    dw->n.fetches++;
     host_log(dw->h, "desktop: fetched %s %s from the desktop: %zu bytes "
              "(%" G_GUINT64_FORMAT ")",
              vdc_clipboard_selection_name(f->info->selection),
              vdc_clipboard_type_name(f->type),
-             data ? g_bytes_get_size(data) : 0, dw->n_fetches);
-    /* As clipboard-set: no more than the guest was told it may send. */
-    if (data && g_bytes_get_size(data) > max) {
-        host_log(dw->h, "desktop: %zu bytes is more than the clipboard's "
-                 "maximum (%u): answered empty", g_bytes_get_size(data), max);
-        g_clear_pointer(&data, g_bytes_unref);
-    }
+             data ? g_bytes_get_size(data) : 0, dw->n.fetches);
+    data = host_desktop_fit(dw->h, data);
     /* none: the type becomes unavailable and the asker gets nothing */
     if (!dw->lost) {
         vdc_clipboard_hub_set_data(dw->h->hub, &dw->peer, f->info, f->type,
@@ -918,13 +896,7 @@ void host_desktop_wayland_free(HostDesktopWayland *dw)
         return;
     }
     if (dw->marker) {
-        host_log(dw->h, "desktop: %" G_GUINT64_FORMAT " grabs, %"
-                 G_GUINT64_FORMAT " releases, %" G_GUINT64_FORMAT " offers, %"
-                 G_GUINT64_FORMAT " own owner changes, %" G_GUINT64_FORMAT
-                 " fetches, %" G_GUINT64_FORMAT " pastes served, %"
-                 G_GUINT64_FORMAT " unserved", dw->n_grabs, dw->n_releases,
-                 dw->n_offers, dw->n_own_changes, dw->n_fetches,
-                 dw->n_served, dw->n_unserved);
+        host_desktop_log_counts(dw->h, &dw->n);
     }
     if (!dw->lost) {
         dw_teardown(dw, "the host is quitting");

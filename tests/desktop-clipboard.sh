@@ -402,6 +402,61 @@ alternate() {
         bad "20 alternating copies: $t, expected 20 of each"
 }
 
+sim_guest_up() { # [ARGS...]: sim-agent "guest" on D/chan, caps exchanged
+    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest "$@"
+    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return 1; }
+    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return 1; }
+}
+
+# Checks the sim and wayland groups share (the scripted guest, HN/GN).
+check_qmp() { # QMP clipboard-set shows on the desktop; clipboard-get reads a desktop copy
+    local n r
+    n=$(count "offer primary on the desktop")
+    qmp '{"execute":"clipboard-set","arguments":{"selection":"primary","data":"set by QMP ✓"}}' \
+        >/dev/null || bad "clipboard-set"
+    wait_for 5 count_gt "offer primary on the desktop" "$n" || bad "clipboard-set: no offer"
+    [ "$(d_paste primary)" = "set by QMP ✓" ] || bad "clipboard-set: the desktop pasted '$(d_paste primary)'"
+    # a desktop copy is read by clipboard-get too, owner "desktop"
+    printf 'for QMP' >"$D/forqmp"
+    d_copy clipboard "$D/forqmp"
+    wait_for 5 owner_is clipboard desktop || bad "clipboard-query: $(qmp '{"execute":"clipboard-query"}')"
+    r=$(qmp '{"execute":"clipboard-get"}')
+    [ "$r" = '{"return":{"data":"for QMP"}}' ] || bad "clipboard-get of a desktop copy: $r"
+}
+check_paused() { # a paused VM: the desktop copy reaches the guest on resume only
+    local n
+    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
+    printf 'copied while paused' >"$D/paused"
+    n=$(count "grab clipboard from the desktop")
+    d_copy clipboard "$D/paused"
+    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "paused: the host saw no desktop copy"
+    sleep 0.5
+    ctl "owner clipboard" | grep -q '^ok host' && bad "paused: the guest saw a grab while stopped"
+    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
+    wait_for 5 g_sees_host clipboard || bad "resumed: the guest never saw the grab"
+    wait_for 5 g_paste_is clipboard text "$D/paused" || bad "resumed: the guest pasted '$(cat "$D/g.got")'"
+}
+check_owner_exits() { # APP: the desktop owner (the last d_copy) exiting releases the grab everywhere
+    local app=$1 n
+    n=$(count "owner quit: released")
+    stop "$LAST_COPY"
+    wait_for 5 count_gt "the clipboard owner quit: released" "$n" ||
+        bad "$app exited: no release traced"
+    wait_for 5 owner_is clipboard null || bad "$app exited: $(qmp '{"execute":"clipboard-query"}')"
+    wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
+        bad "$app exited: the guest's clipboard is '$(ctl "owner clipboard")'"
+}
+check_quit() { # the host quitting while it owns the desktop's selection gives it up
+    local r
+    printf 'last' >"$D/last"
+    g2d clipboard "$D/last"
+    quit_host
+    grep -q 'desktop: [0-9]* grabs, ' "$D/host.log" || bad "no summary at the end"
+    note "$(grep -o 'desktop: [0-9]* grabs, .*' "$D/host.log")"
+    r=$(d_paste clipboard)
+    [ -z "$r" ] || bad "after quit the desktop still pastes '$r'"
+}
+
 # ---- groups -------------------------------------------------------------------
 
 g_cli() {
@@ -441,25 +496,12 @@ g_sim() {
     wait_for 5 sh -c "DISPLAY=$HD xclip -o -selection primary | grep -q before" ||
         { bad "xclip did not take PRIMARY"; return; }
     start_host --guest "unix:$D/chan" || return
-    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
-    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
-    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    sim_guest_up || return
     wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
         bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
     matrix
 
-    # QMP clipboard-set shows on the desktop
-    n=$(count "offer primary on the desktop")
-    qmp '{"execute":"clipboard-set","arguments":{"selection":"primary","data":"set by QMP ✓"}}' \
-        >/dev/null || bad "clipboard-set"
-    wait_for 5 count_gt "offer primary on the desktop" "$n" || bad "clipboard-set: no offer"
-    [ "$(d_paste primary)" = "set by QMP ✓" ] || bad "clipboard-set: the desktop pasted '$(d_paste primary)'"
-    # a desktop copy is read by clipboard-get too, owner "desktop"
-    printf 'for QMP' >"$D/forqmp"
-    d_copy clipboard "$D/forqmp"
-    wait_for 5 owner_is clipboard desktop || bad "clipboard-query: $(qmp '{"execute":"clipboard-query"}')"
-    r=$(qmp '{"execute":"clipboard-get"}')
-    [ "$r" = '{"return":{"data":"for QMP"}}' ] || bad "clipboard-get of a desktop copy: $r"
+    check_qmp
 
     alternate
 
@@ -482,26 +524,9 @@ g_sim() {
     [ "$(cat "$D/frozenpaste.log")" = "never sent" ] ||
         bad "frozen guest: after the thaw, the desktop pasted '$(cat "$D/frozenpaste.log")'"
 
-    # a paused VM: the desktop copy reaches the guest on resume only
-    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
-    printf 'copied while paused' >"$D/paused"
-    n=$(count "grab clipboard from the desktop")
-    d_copy clipboard "$D/paused"
-    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "paused: the host saw no desktop copy"
-    sleep 0.5
-    ctl "owner clipboard" | grep -q '^ok host' && bad "paused: the guest saw a grab while stopped"
-    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
-    wait_for 5 g_sees_host clipboard || bad "resumed: the guest never saw the grab"
-    wait_for 5 g_paste_is clipboard text "$D/paused" || bad "resumed: the guest pasted '$(cat "$D/g.got")'"
+    check_paused
 
-    # the desktop owner exiting: the grab is released everywhere
-    n=$(count "owner quit: released")
-    stop "$LAST_COPY"
-    wait_for 5 count_gt "the clipboard owner quit: released" "$n" ||
-        bad "xclip exited: no release traced"
-    wait_for 5 owner_is clipboard null || bad "xclip exited: $(qmp '{"execute":"clipboard-query"}')"
-    wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
-        bad "xclip exited: the guest's clipboard is '$(ctl "owner clipboard")'"
+    check_owner_exits xclip
 
     # Resuming replays the guest's grab, offered before the pause; a desktop
     # copy made while paused, whose targets have not come back yet (its
@@ -526,14 +551,7 @@ g_sim() {
     wait_for 5 g_sees_host clipboard && wait_for 5 g_paste_is clipboard text "$D/inpause" ||
         bad "replay: the guest pasted '$(cat "$D/g.got" 2>/dev/null)', not the desktop's copy"
 
-    # the host quitting while it owns the desktop's selection: given up
-    printf 'last' >"$D/last"
-    g2d clipboard "$D/last"
-    quit_host
-    grep -q 'desktop: [0-9]* grabs, ' "$D/host.log" || bad "no summary at the end"
-    note "$(grep -o 'desktop: [0-9]* grabs, .*' "$D/host.log")"
-    r=$(d_paste clipboard)
-    [ -z "$r" ] || bad "after quit the desktop still pastes '$r'"
+    check_quit
 }
 
 g_real() {
@@ -621,10 +639,7 @@ g_windows() {
     mkdir -p "$D"
     start_xvfb hxvfb HD || return
     start_host --guest "unix:$D/chan" || return
-    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" \
-        --name guest --model windows
-    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
-    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    sim_guest_up --model windows || return
     # desktop -> guest: LF becomes CRLF, an existing CRLF stays one
     printf 'line one\nline two\r\nline three\n' >"$D/lf"
     printf 'line one\r\nline two\r\nline three\r\n' >"$D/crlf"
@@ -649,9 +664,7 @@ g_max() {
     mkdir -p "$D"
     start_xvfb hxvfb HD || return
     start_host --guest "unix:$D/chan" --max-message 4096 || return
-    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
-    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
-    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    sim_guest_up || return
     pattern 4088 >"$D/fits"
     d2g clipboard "$D/fits"
     pattern 4089 >"$D/over"
@@ -733,24 +746,12 @@ g_wayland() {
     wait_for 5 eval '[ "$(d_paste primary)" = "copied before the host started" ]' ||
         { bad "wl-copy did not take PRIMARY"; return; }
     start_host --guest "unix:$D/chan" || return
-    start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest
-    wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return; }
-    wait_for 5 ctl wait-caps || { bad "no caps from the host"; return; }
+    sim_guest_up || return
     wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
         bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
     matrix
 
-    # QMP clipboard-set shows on the desktop
-    n=$(count "offer primary on the desktop")
-    qmp '{"execute":"clipboard-set","arguments":{"selection":"primary","data":"set by QMP ✓"}}' \
-        >/dev/null || bad "clipboard-set"
-    wait_for 5 count_gt "offer primary on the desktop" "$n" || bad "clipboard-set: no offer"
-    [ "$(d_paste primary)" = "set by QMP ✓" ] || bad "clipboard-set: the desktop pasted '$(d_paste primary)'"
-    printf 'for QMP' >"$D/forqmp"
-    d_copy clipboard "$D/forqmp"
-    wait_for 5 owner_is clipboard desktop || bad "clipboard-query: $(qmp '{"execute":"clipboard-query"}')"
-    r=$(qmp '{"execute":"clipboard-get"}')
-    [ "$r" = '{"return":{"data":"for QMP"}}' ] || bad "clipboard-get of a desktop copy: $r"
+    check_qmp
 
     alternate
 
@@ -789,26 +790,9 @@ g_wayland() {
     note "a stalled desktop paste given up after $((SECONDS - T1)) s"
     stop stalled
 
-    # a paused VM: the desktop copy reaches the guest on resume only
-    qmp '{"execute":"stop"}' >/dev/null || bad "stop"
-    printf 'copied while paused' >"$D/paused"
-    n=$(count "grab clipboard from the desktop")
-    d_copy clipboard "$D/paused"
-    wait_for 5 count_gt "grab clipboard from the desktop" "$n" || bad "paused: the host saw no desktop copy"
-    sleep 0.5
-    ctl "owner clipboard" | grep -q '^ok host' && bad "paused: the guest saw a grab while stopped"
-    qmp '{"execute":"cont"}' >/dev/null || bad "cont"
-    wait_for 5 g_sees_host clipboard || bad "resumed: the guest never saw the grab"
-    wait_for 5 g_paste_is clipboard text "$D/paused" || bad "resumed: the guest pasted '$(cat "$D/g.got")'"
+    check_paused
 
-    # the desktop owner exiting: the grab is released everywhere
-    n=$(count "owner quit: released")
-    stop "$LAST_COPY"
-    wait_for 5 count_gt "the clipboard owner quit: released" "$n" ||
-        bad "wl-copy exited: no release traced"
-    wait_for 5 owner_is clipboard null || bad "wl-copy exited: $(qmp '{"execute":"clipboard-query"}')"
-    wait_for 5 eval 'ctl "owner clipboard" | grep -q "^ok none"' ||
-        bad "wl-copy exited: the guest's clipboard is '$(ctl "owner clipboard")'"
+    check_owner_exits wl-copy
 
     # resuming replays the guest's grab offered before the pause: a desktop
     # copy made while paused is newer and keeps the selection
@@ -827,14 +811,7 @@ g_wayland() {
     wait_for 5 g_sees_host clipboard && wait_for 5 g_paste_is clipboard text "$D/inpause" ||
         bad "replay: the guest pasted '$(cat "$D/g.got" 2>/dev/null)', not the desktop's copy"
 
-    # the host quitting while it owns the desktop's selection: given up
-    printf 'last' >"$D/last"
-    g2d clipboard "$D/last"
-    quit_host
-    grep -q 'desktop: [0-9]* grabs, ' "$D/host.log" || bad "no summary at the end"
-    note "$(grep -o 'desktop: [0-9]* grabs, .*' "$D/host.log")"
-    r=$(d_paste clipboard)
-    [ -z "$r" ] || bad "after quit the desktop still pastes '$r'"
+    check_quit
 }
 
 for g in cli sim real two windows max wayland-cli wayland wayland-real wayland-two; do
