@@ -94,96 +94,19 @@ cp "$B/vdagent-host" "$B/vdctl" "$B/sim-agent" "$W/" || exit 2
 HOST=$W/vdagent-host CTL=$W/vdctl SIM=$W/sim-agent
 PNG=$(cd "$(dirname "$0")" && pwd)/data/desktop-clipboard.png
 PASSED=0 FAILED=0 CURRENT='' REASONS='' INTERRUPTED=0 WATCHDOG=''
-declare -A PID=()
-PIDS=()
 D=
 
-# ---- cleanup --------------------------------------------------------------
+# ---- processes and cleanup: tests/lib.sh ------------------------------------
 
-reap() { # PID: wait up to 3 s for it, then KILL
-    local p=$1 i
-    for ((i = 0; i < 60; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
-stop() { # NAME [SIGNAL]
-    local p=${PID[$1]:-}
-    [ -n "$p" ] || return 0
-    kill "-${2:-TERM}" "$p" 2>/dev/null
-    reap "$p"
-    unset "PID[$1]"
-}
-stop_all() { # every process started, newest first
-    local i p
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        p=${PIDS[i]}
-        kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null && reap "$p"
-    done
-    PIDS=()
-    PID=()
-}
-cleanup() {
-    trap - EXIT INT TERM
-    stop_all
-    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null && wait "$WATCHDOG" 2>/dev/null
-    if [ "$FAILED" = 0 ] && [ "$INTERRUPTED" = 0 ]; then
-        rm -rf "$W"
-    else
-        find "$W" ! -type d ! -name '*.log' -delete 2>/dev/null
-        echo "# logs kept in $W" >&3
-    fi
-}
-on_signal() {
-    INTERRUPTED=1
-    if [ -n "$CURRENT" ]; then
-        echo "not ok - $CURRENT: interrupted (time budget or signal)" >&3
-        FAILED=$((FAILED + 1))
-    fi
-    echo "# interrupted after $((SECONDS - START)) s: $PASSED passed, $FAILED failed" >&3
-    exit 130
-}
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap on_signal INT TERM
-(   # the watchdog: TERMs the script after BUDGET s
-    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-    sleep "$BUDGET" &
-    sp=$!
-    wait "$sp" && kill -TERM $$
-) </dev/null >/dev/null 2>&1 3>&- &
-WATCHDOG=$!
+start_watchdog
 
 # ---- helpers ----------------------------------------------------------------
 
 note() { printf '# %s\n' "$*" >&3; }
 bad() { REASONS+="${REASONS:+; }$*"; printf '# FAIL: %s\n' "$*" >&3; }
-
-start() { # NAME CMD...: CMD in the background, output in D/NAME.log
-    local name=$1
-    shift
-    "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
-    PID[$name]=$!
-    PIDS+=("$!")
-}
-alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
-wait_for() { # SECS CMD...: poll CMD every 50 ms
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.05
-    done
-}
-exit_status() { # NAME SECS: its exit status once it exits, 255 on timeout
-    local p=${PID[$1]} end=$((SECONDS + $2))
-    while kill -0 "$p" 2>/dev/null; do
-        [ $SECONDS -ge $end ] && return 255
-        sleep 0.05
-    done
-    wait "$p" 2>/dev/null
-}
 
 HN=host GN=guest                # the host and guest the helpers talk to
 qmp() { "$CTL" qmp "unix:$D/$HN.qmp" "$1"; }
@@ -255,16 +178,6 @@ start_host() { # ARGS...: a host HN with the desktop peer on HD or HW, control H
 quit_host() { # the host HN quits cleanly (exit 0: a sanitizer build's leaks count)
     qmp '{"execute":"quit"}' >/dev/null
     exit_status "$HN" 5 || bad "$HN quit: exit status $?: $(grep -m1 'ERROR\|runtime error' "$D/$HN.log")"
-}
-start_xvfb() { # NAME VAR: an Xvfb, its display (":N") in VAR
-    : >"$D/$1.display"
-    Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$D/$1.display" \
-        </dev/null >>"$D/$1.log" 2>&1 &
-    PID[$1]=$!
-    PIDS+=("$!")
-    wait_for 10 grep -q '^[0-9][0-9]*$' "$D/$1.display" ||
-        { bad "Xvfb gave no display number: $(tail -3 "$D/$1.log")"; return 1; }
-    printf -v "$2" ':%s' "$(head -1 "$D/$1.display")"
 }
 start_sway() { # NAME VAR: a headless sway, its socket's path in VAR
     local rt=$D/$1.rt as=()
