@@ -61,89 +61,20 @@ ${CC:-cc} -O1 -o "$XOWNER" "$(dirname "$0")/tools/x-text-owner.c" -lX11 \
     >"$W/x-text-owner.log" 2>&1 || XOWNER=
 HOST=$W/vdagent-host CTL=$W/vdctl
 PASSED=0 FAILED=0 CURRENT='' REASONS='' INTERRUPTED=0 WATCHDOG=''
-declare -A PID=()
-PIDS=()
 D=                              # the current group's directory
+KEEP_LOGS=${REAL_AGENT_KEEP:-0}
 
-# ---- cleanup ----------------------------------------------------------------
+# ---- processes and cleanup: tests/lib.sh --------------------------------------
 
-reap() { # PID: wait up to 3 s for it, then KILL
-    local p=$1 i
-    for ((i = 0; i < 60; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
-stop() { # NAME [SIGNAL]
-    local p=${PID[$1]:-}
-    [ -n "$p" ] || return 0
-    kill "-${2:-TERM}" "$p" 2>/dev/null
-    reap "$p"
-    unset "PID[$1]"
-}
-stop_all() { # every process started, newest first
-    local i p
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        p=${PIDS[i]}
-        kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null && reap "$p"
-    done
-    PIDS=()
-    PID=()
-}
-cleanup() {
-    trap - EXIT INT TERM
-    stop_all
-    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null && wait "$WATCHDOG" 2>/dev/null
-    if [ "$FAILED" = 0 ] && [ "$INTERRUPTED" = 0 ] && [ "${REAL_AGENT_KEEP:-0}" != 1 ]; then
-        rm -rf "$W"
-    else
-        find "$W" ! -type d ! -name '*.log' -delete 2>/dev/null
-        echo "# logs kept in $W" >&3
-    fi
-}
-on_signal() {
-    INTERRUPTED=1
-    if [ -n "$CURRENT" ]; then
-        echo "not ok - $CURRENT: interrupted (time budget or signal)" >&3
-        FAILED=$((FAILED + 1))
-    fi
-    echo "# interrupted after $((SECONDS - START)) s: $PASSED passed, $FAILED failed" >&3
-    exit 130
-}
+. "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
 trap on_signal INT TERM
-(   # the watchdog: TERMs the script after BUDGET s; its sleep dies with it
-    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-    sleep "$BUDGET" &
-    sp=$!
-    wait "$sp" && kill -TERM $$
-) </dev/null >/dev/null 2>&1 3>&- &
-WATCHDOG=$!
+start_watchdog
 
 # ---- helpers ------------------------------------------------------------------
 
 note() { printf '# %s\n' "$*"; printf '# %s\n' "$*" >&3; }
 bad() { REASONS+="${REASONS:+; }$*"; printf '# FAIL: %s\n' "$*" >>"$D/trace.log"; }
-
-start() { # NAME CMD...: CMD in the background, output in D/NAME.log
-    local name=$1
-    shift
-    "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
-    PID[$name]=$!
-    PIDS+=("$!")
-}
-alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
-
-wait_for() { # SECS CMD...: poll CMD every 50 ms
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.05
-    done
-}
 
 qmp() { "$CTL" qmp "unix:$D/$1" "$2"; }          # SOCK JSON
 q_match() { qmp "$1" "$2" 2>/dev/null | grep -q -- "$3"; }
@@ -272,14 +203,7 @@ env_start() { # TRANSPORT (unix|pty): host "src" + the whole guest side
     PID[uinput]=$!
     PIDS+=("$!")
 
-    : >"$D/display.txt"
-    Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$D/display.txt" \
-        </dev/null >>"$D/xvfb.log" 2>&1 &
-    PID[xvfb]=$!
-    PIDS+=("$!")
-    wait_for 10 grep -q '^[0-9][0-9]*$' "$D/display.txt" ||
-        { bad "Xvfb gave no display number: $(tail -3 "$D/xvfb.log")"; return 1; }
-    XDISPLAY=:$(head -1 "$D/display.txt")
+    start_xvfb xvfb XDISPLAY || return 1
 
     start dbus dbus-daemon --session --nofork --nopidfile --address="unix:path=$D/dbus.sock"
     wait_for 5 test -S "$D/dbus.sock" || { bad "dbus-daemon did not start"; return 1; }
