@@ -92,8 +92,10 @@ START=$SECONDS
 SPID=                           # the running scenario's process group
 CURRENT=                        # and its name
 PASSED=0 FAILED=0 FAILED_DIRS=()
+REAP_SECS=5 START_TRUNCATE=1 START_KEEP_FD3=1     # (fd-uri passes fd 3)
+. "$(dirname "$0")/lib.sh"      # the process helpers: reap, start, stop, ...
 
-# ---- parent: cleanup ----------------------------------------------------
+# ---- parent: cleanup (its own, not lib.sh's) ------------------------------
 
 kill_group() { # PGID: TERM the group, then KILL what remains
     local g=$1 i
@@ -138,60 +140,16 @@ trap on_signal INT TERM
 
 # ---- scenario side: helpers (run inside the scenario's subshell) --------
 
-declare -A PID=()
-PIDS=()
 D=
 
 note() { printf '# %s\n' "$*"; }
 bad() { printf '%s\n' "$*" >>"$D/reasons"; printf '# FAIL: %s\n' "$*"; }
 die() { bad "$@"; exit 1; }
 
-start() { # NAME CMD...: CMD in the background, output in NAME.log
-    local name=$1
-    shift
-    "$@" </dev/null >"$D/$name.log" 2>&1 &
-    PID[$name]=$!
-    PIDS+=("$!")
-}
-
-reap() { # PID: wait up to 5 s for it, then KILL; status of the wait
-    local p=$1 end=$((SECONDS + 5))
-    while kill -0 "$p" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
-
-stop() { # NAME [SIGNAL]
-    local p=${PID[$1]:-}
-    [ -n "$p" ] || return 0
-    kill "-${2:-TERM}" "$p" 2>/dev/null
-    reap "$p"
-}
-
-exit_status() { # NAME SECS: its exit status once it exits, 255 on timeout
-    local p=${PID[$1]} end=$((SECONDS + $2))
-    while kill -0 "$p" 2>/dev/null; do
-        [ $SECONDS -ge $end ] && return 255
-        sleep 0.05
-    done
-    wait "$p" 2>/dev/null
-}
-
-alive() { kill -0 "${PID[$1]}" 2>/dev/null; }
-
 scenario_cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do reap "$p"; done
-}
-
-wait_for() { # SECS CMD...
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.05
-    done
 }
 
 qmp() { "$CTL" qmp "unix:$D/$1" "$2"; }          # SOCK JSON

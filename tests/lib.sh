@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # tests/lib.sh: the process helpers the test scripts share (sourced, at
 # the top level, by tests/desktop-clipboard.sh, tests/real-agent.sh,
-# tests/vm.sh and, for a few of them, tests/integration.sh).
+# tests/vm.sh and tests/integration.sh; integration.sh has its own
+# cleanup and on_signal: a process group per scenario).
 #
 # Every process a script starts is remembered by PID (PID[NAME], and in
 # PIDS in start order) and ended by PID; every wait is a bounded loop.
@@ -13,6 +14,8 @@
 #   KEEP_LOGS   1: cleanup keeps the logs of a passing run too (default 0)
 #   NOT_OK      on_signal's failure line starts with it (default "not ok -")
 #   CLEANUP_HOOK  a command cleanup runs before it stops the processes
+#   START_TRUNCATE  1: start empties NAME's log first (default 0: appends)
+#   START_KEEP_FD3  1: start's command inherits fd 3 (default 0: closed)
 # and defines bad (a failure's reason) for start_xvfb.  Fd 3 is the
 # script's terminal (exec 3>&1): cleanup and on_signal write there.
 
@@ -83,11 +86,17 @@ start_watchdog() {
     WATCHDOG=$!
 }
 
-# start NAME CMD...: CMD in the background, output appended to D/NAME.log; PID[NAME], PIDS
+# start NAME CMD...: CMD in the background, output appended to D/NAME.log (emptied first when
+# START_TRUNCATE is 1), without fd 3 (with it when START_KEEP_FD3 is 1); PID[NAME], PIDS
 start() {
     local name=$1
     shift
-    "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
+    [ "${START_TRUNCATE:-0}" = 1 ] && : >"$D/$name.log"
+    if [ "${START_KEEP_FD3:-0}" = 1 ]; then
+        "$@" </dev/null >>"$D/$name.log" 2>&1 &
+    else
+        "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
+    fi
     PID[$name]=$!
     PIDS+=("$!")
 }
