@@ -79,67 +79,14 @@ cp "$B/vdagent-host" "$B/vdctl" "$W/" || exit 2
 HOST=$W/vdagent-host CTL=$W/vdctl
 export VDCTL_TIMEOUT=10
 PASSED=0 FAILED=0 CURRENT='' REASONS='' INTERRUPTED=0 WATCHDOG=''
-declare -A PID=()
-PIDS=()
 exec 3>&1
+REAP_SECS=5 KEEP_LOGS=${VM_KEEP:-0} NOT_OK=FAIL CLEANUP_HOOK=fetch_kept_guest_logs
 
-# ---- processes ----------------------------------------------------------------
+# ---- processes and cleanup: tests/lib.sh --------------------------------------
 
-reap() { # PID: wait up to 5 s, then KILL
-    local p=$1 i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$p" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
-start() { # NAME CMD...: in the background, output in D/NAME.log
-    local name=$1
-    shift
-    "$@" </dev/null >>"$D/$name.log" 2>&1 3>&- &
-    PID[$name]=$!
-    PIDS+=("$!")
-}
-stop() { # NAME [SIGNAL]
-    local p=${PID[$1]:-}
-    [ -n "$p" ] || return 0
-    kill "-${2:-TERM}" "$p" 2>/dev/null
-    reap "$p"
-    unset "PID[$1]"
-}
-alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
+. "$HERE/lib.sh"
 exited() { ! alive "$1"; }
-stop_all() {
-    local i p
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        p=${PIDS[i]}
-        kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null && reap "$p"
-    done
-    PIDS=()
-    PID=()
-}
-cleanup() {
-    trap - EXIT INT TERM
-    [ "$FAILED" = 0 ] && [ "${VM_KEEP:-0}" != 1 ] || fetch_guest_logs
-    stop_all
-    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null && wait "$WATCHDOG" 2>/dev/null
-    if [ "$FAILED" = 0 ] && [ "$INTERRUPTED" = 0 ] && [ "${VM_KEEP:-0}" != 1 ]; then
-        rm -rf "$W"
-    else
-        find "$W" ! -type d ! -name '*.log' -delete 2>/dev/null
-        echo "# logs kept in $W" >&3
-    fi
-}
-on_signal() {
-    INTERRUPTED=1
-    if [ -n "$CURRENT" ]; then
-        echo "FAIL $CURRENT: interrupted (time budget or signal)" >&3
-        FAILED=$((FAILED + 1))
-    fi
-    echo "# interrupted after $((SECONDS - START)) s: $PASSED passed, $FAILED failed" >&3
-    exit 130
-}
+fetch_kept_guest_logs() { [ "$FAILED" = 0 ] && [ "$KEEP_LOGS" != 1 ] || fetch_guest_logs; }
 trap cleanup EXIT
 trap on_signal INT TERM
 
@@ -147,14 +94,6 @@ trap on_signal INT TERM
 
 note() { printf '# %s\n' "$*"; printf '# %s\n' "$*" >&3; }
 bad() { REASONS+="${REASONS:+; }$*"; printf '# FAIL: %s\n' "$*"; }
-wait_for() { # SECS CMD...: poll CMD every 50 ms
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -ge $end ] && return 1
-        sleep 0.05
-    done
-}
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 field() { # JSON KEY: a string or number value (crude)
     sed -n "s/.*\"$2\":\(\"[^\"]*\"\|-\?[0-9][0-9.]*\|true\|false\).*/\1/p" <<<"$1" | tr -d '"'
@@ -903,13 +842,7 @@ main() {
     ACCEL=tcg GUEST_VM= T_ALL=$SECONDS
     scenario vm-image s_image || { echo "$PASSED passed, $FAILED failed"; exit 1; }
     START=$SECONDS
-    (   # the watchdog: TERMs the script after BUDGET s
-        trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-        sleep "$BUDGET" &
-        sp=$!
-        wait "$sp" && kill -TERM $$
-    ) </dev/null >/dev/null 2>&1 3>&- &
-    WATCHDOG=$!
+    start_watchdog
 
     if scenario vm-connect s_connect; then
         scenario vm-clipboard-host-to-guest s_host_to_guest
