@@ -389,16 +389,25 @@ void host_migration_free(HostMigration *m)
 
 /* ---- outgoing --------------------------------------------------------------- */
 
+/*
+ * What goes with the state over "unix:", the plain and the live migration
+ * alike (take_guest_channel()): the guest connection and our listening
+ * socket, those open (n_fds of them), the channel's kind and path.
+ */
+typedef struct Handover {
+    int fds[2];
+    unsigned n_fds;
+    uint8_t kind;
+    char *path;
+} Handover;
+
 typedef struct OutJob {
     HostMigration *m;
     char *uri;
     int chan;                 /* an fd: channel (borrowed), or -1 */
     HostTlsCreds *tls;        /* tcp: over TLS, or NULL */
     GBytes *stream;
-    int fds[2];
-    unsigned n_fds;
-    uint8_t kind;
-    char *path;
+    Handover ho;
     gint64 stop_us;
     bool ok;
     char *error;
@@ -498,7 +507,7 @@ static gpointer out_thread(gpointer opaque)
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(GError) err = NULL;
     g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
-    size_t path_len = job->path ? strlen(job->path) : 0;
+    size_t path_len = job->ho.path ? strlen(job->ho.path) : 0;
     size_t hlen, slen;
     const uint8_t *sdata = g_bytes_get_data(job->stream, &slen);
     const uint8_t *hdata;
@@ -517,12 +526,12 @@ static gpointer out_thread(gpointer opaque)
     }
     vdc_migration_put_bytes(hdr, MIG_MAGIC, 4);
     vdc_migration_put_u8(hdr, MIG_VERSION);
-    vdc_migration_put_u8(hdr, job->kind);
-    vdc_migration_put_u8(hdr, job->n_fds);
+    vdc_migration_put_u8(hdr, job->ho.kind);
+    vdc_migration_put_u8(hdr, job->ho.n_fds);
     vdc_migration_put_u8(hdr, 0);
-    put_header_tail(hdr, job->stop_us, job->path, path_len, slen);
+    put_header_tail(hdr, job->stop_us, job->ho.path, path_len, slen);
     hdata = vdc_migration_stream_data(hdr, &hlen);
-    if (!vdc_migration_channel_send(fd, hdata, hlen, job->fds, job->n_fds,
+    if (!vdc_migration_channel_send(fd, hdata, hlen, job->ho.fds, job->ho.n_fds,
                                     deadline, &err) ||
         !vdc_migration_channel_send(fd, sdata, slen, NULL, 0, deadline, &err)) {
         goto out;
@@ -573,11 +582,11 @@ static gboolean out_done(gpointer opaque)
         /* Nothing was given up: carry on as if nothing had happened. */
         resume_after_failure(m, job->error);
     } else {
-        source_completed(m, job->n_fds > 0);
+        source_completed(m, job->ho.n_fds > 0);
     }
     g_bytes_unref(job->stream);
     g_free(job->uri);
-    g_free(job->path);
+    g_free(job->ho.path);
     g_free(job->error);
     g_free(job);
     return G_SOURCE_REMOVE;
@@ -609,12 +618,35 @@ static GBytes *host_save(HostMigration *m, GError **errp)
     return g_bytes_new(data, len);
 }
 
+/*
+ * Over "unix:" the guest channel goes with the state: its fds, kind and
+ * path into @ho (zeroed before).  Over tcp, or with no guest channel,
+ * @ho stays empty.
+ */
+static void take_guest_channel(HostMigration *m, const char *uri,
+                               Handover *ho)
+{
+    HostGuestChannel ch;
+
+    if (!g_str_has_prefix(uri, "unix:") ||
+        !m->ops->guest_channel(m->opaque, &ch)) {
+        return;
+    }
+    ho->kind = ch.kind;
+    if (ch.conn_fd >= 0) {
+        ho->fds[ho->n_fds++] = ch.conn_fd;
+    }
+    if (ch.listen_fd >= 0) {
+        ho->fds[ho->n_fds++] = ch.listen_fd;
+    }
+    ho->path = g_strdup(ch.path);
+}
+
 bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
 {
     Host *h = m->h;
     g_autoptr(GBytes) stream = NULL;
     g_autoptr(GError) err = NULL;
-    HostGuestChannel ch;
     OutJob *job;
     gint64 stop_us;
     int chan = -1;
@@ -706,18 +738,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
     job->stop_us = stop_us;
     job->chan = chan;
     job->tls = chan < 0 ? uri_tls(m, uri) : NULL;
-    if (g_str_has_prefix(uri, "unix:") &&
-        m->ops->guest_channel(m->opaque, &ch)) {
-        /* Hand the guest connection and our listening socket over. */
-        job->kind = ch.kind;
-        if (ch.conn_fd >= 0) {
-            job->fds[job->n_fds++] = ch.conn_fd;
-        }
-        if (ch.listen_fd >= 0) {
-            job->fds[job->n_fds++] = ch.listen_fd;
-        }
-        job->path = g_strdup(ch.path);
-    }
+    take_guest_channel(m, uri, &job->ho);
     g_thread_unref(g_thread_new("migrate-out", out_thread_main, job));
     return true;
 }
@@ -777,10 +798,7 @@ struct LiveOut {
     guint poll_id;              /* main: live_poll() */
     char *save_error;           /* main: the final state could not save */
     /* The final frame's header: set before it is pushed. */
-    int fds[2];
-    unsigned n_fds;
-    uint8_t kind;
-    char *path;
+    Handover ho;
     gint64 stop_us;
     /* The thread's result. */
     bool ok;
@@ -812,7 +830,7 @@ static void live_unref(LiveOut *lo)
     close(lo->wake);
     g_mutex_clear(&lo->lock);
     g_free(lo->uri);
-    g_free(lo->path);
+    g_free(lo->ho.path);
     g_free(lo->save_error);
     g_free(lo->error);
     g_free(lo);
@@ -885,7 +903,7 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
     g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
-    size_t len = f->len, path_len = lo->path ? strlen(lo->path) : 0;
+    size_t len = f->len, path_len = lo->ho.path ? strlen(lo->ho.path) : 0;
     guint n = f->pieces ? f->pieces->len : 0, i;
     g_autofree struct iovec *iov = g_new(struct iovec, n + 1);
 
@@ -893,10 +911,10 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
     if (f->type == MIG_FRAME_LIVE) {
         vdc_migration_put_be32(hdr, (uint32_t)len);
     } else {
-        vdc_migration_put_u8(hdr, lo->kind);
-        vdc_migration_put_u8(hdr, lo->n_fds);
+        vdc_migration_put_u8(hdr, lo->ho.kind);
+        vdc_migration_put_u8(hdr, lo->ho.n_fds);
         vdc_migration_put_be16(hdr, 0);
-        put_header_tail(hdr, lo->stop_us, lo->path, path_len, len);
+        put_header_tail(hdr, lo->stop_us, lo->ho.path, path_len, len);
     }
     /* The header and the frame's pieces in one stream of sends. */
     iov[0].iov_base = (void *)vdc_migration_stream_data(hdr, &iov[0].iov_len);
@@ -908,9 +926,9 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
         iov[i + 1].iov_len = plen;
     }
     return vdc_migration_channel_sendv(fd, iov, n + 1,
-                                       f->type == MIG_FRAME_FINAL ? lo->fds
+                                       f->type == MIG_FRAME_FINAL ? lo->ho.fds
                                                                   : NULL,
-                                       f->type == MIG_FRAME_FINAL ? lo->n_fds
+                                       f->type == MIG_FRAME_FINAL ? lo->ho.n_fds
                                                                   : 0,
                                        deadline, errp);
 }
@@ -1120,7 +1138,7 @@ static gboolean live_done(gpointer opaque)
     }
     vdc_migration_save_live_cleanup(m->reg);
     if (lo->ok) {
-        source_completed(m, lo->n_fds > 0);
+        source_completed(m, lo->ho.n_fds > 0);
     } else if (m->status == HOST_MIG_CANCELLING) {
         mig_set_status(m, HOST_MIG_CANCELLED, NULL);
         if (lo->stopped) {
@@ -1222,7 +1240,6 @@ bool host_migrate_continue(HostMigration *m, const char *state,
     LiveOut *lo = m->lo;
     g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
-    HostGuestChannel ch;
     bool ok;
 
     if (!lo || m->status != HOST_MIG_PRE_SWITCHOVER ||
@@ -1249,17 +1266,7 @@ bool host_migrate_continue(HostMigration *m, const char *state,
         live_stop_thread(lo);
         return true;
     }
-    if (g_str_has_prefix(lo->uri, "unix:") &&
-        m->ops->guest_channel(m->opaque, &ch)) {
-        lo->kind = ch.kind;
-        if (ch.conn_fd >= 0) {
-            lo->fds[lo->n_fds++] = ch.conn_fd;
-        }
-        if (ch.listen_fd >= 0) {
-            lo->fds[lo->n_fds++] = ch.listen_fd;
-        }
-        lo->path = g_strdup(ch.path);
-    }
+    take_guest_channel(m, lo->uri, &lo->ho);
     live_push(lo, MIG_FRAME_FINAL, s);
     return true;
 }
