@@ -210,6 +210,53 @@ static void put_header(VdcMigrationStream *s)
 }
 
 /*
+ * A section's start, FULL and live alike: @type and the section id @id;
+ * with @sec (a FULL or a live START section) its name, its instance and
+ * @version follow.
+ */
+static void put_section_start(VdcMigrationStream *s, uint8_t type, guint id,
+                              const VdcMigrationSection *sec, uint32_t version)
+{
+    vdc_migration_put_u8(s, type);
+    vdc_migration_put_be32(s, id);
+    if (sec) {
+        size_t idlen = strlen(sec->idstr);
+
+        vdc_migration_put_u8(s, (uint8_t)idlen);
+        vdc_migration_put_bytes(s, sec->idstr, idlen);
+        vdc_migration_put_be32(s, sec->instance_id);
+        vdc_migration_put_be32(s, version);
+    }
+}
+
+/* A section's end: the footer and the section id again. */
+static void put_section_footer(VdcMigrationStream *s, guint id)
+{
+    vdc_migration_put_u8(s, QEVM_SECTION_FOOTER);
+    vdc_migration_put_be32(s, id);
+}
+
+/* A section's save failed: which section, before the reason. */
+static void prefix_section_error(GError **errp, const VdcMigrationSection *sec)
+{
+    g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ", sec->idstr,
+                   sec->instance_id);
+}
+
+/*
+ * How a stream begins, the whole save's and the live setup's alike: the
+ * arguments checked (@s a sink), then magic and version.
+ */
+static bool save_begin(VdcMigrationRegistry *reg, VdcMigrationStream *s)
+{
+    g_return_val_if_fail(reg != NULL && s != NULL, false);
+    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
+
+    put_header(s);
+    return true;
+}
+
+/*
  * One FULL section per registered FULL section (section ids: registration
  * indexes), EOF and the vmdesc; flush an fd sink.  Errors: a section's
  * pre_save or table, the sink.
@@ -232,7 +279,6 @@ static bool put_full_and_tail(VdcMigrationRegistry *reg, VdcMigrationStream *s,
     for (i = 0; i < reg->sections->len; i++) {
         VdcMigrationSection *sec = &g_array_index(reg->sections,
                                                   VdcMigrationSection, i);
-        size_t idlen = strlen(sec->idstr);
         json_object *dev;
 
         if (sec->live) {
@@ -244,19 +290,13 @@ static bool put_full_and_tail(VdcMigrationRegistry *reg, VdcMigrationStream *s,
         json_object_object_add(dev, "instance_id",
                                json_object_new_int64(sec->instance_id));
 
-        vdc_migration_put_u8(s, QEVM_SECTION_FULL);
-        vdc_migration_put_be32(s, i);
-        vdc_migration_put_u8(s, (uint8_t)idlen);
-        vdc_migration_put_bytes(s, sec->idstr, idlen);
-        vdc_migration_put_be32(s, sec->instance_id);
-        vdc_migration_put_be32(s, (uint32_t)sec->vmsd->version_id);
+        put_section_start(s, QEVM_SECTION_FULL, i, sec,
+                          (uint32_t)sec->vmsd->version_id);
         if (!vdc_vmstate_save(s, sec->vmsd, sec->opaque, dev, errp)) {
-            g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
-                           sec->idstr, sec->instance_id);
+            prefix_section_error(errp, sec);
             goto err;
         }
-        vdc_migration_put_u8(s, QEVM_SECTION_FOOTER);
-        vdc_migration_put_be32(s, i);
+        put_section_footer(s, i);
     }
     vdc_migration_put_u8(s, QEVM_EOF);
 
@@ -287,11 +327,7 @@ err:
 bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                         GError **errp)
 {
-    g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
-
-    put_header(s);
-    return put_full_and_tail(reg, s, errp);
+    return save_begin(reg, s) && put_full_and_tail(reg, s, errp);
 }
 
 /* ---- saving live ------------------------------------------------------ */
@@ -300,23 +336,14 @@ bool vdc_migration_save(VdcMigrationRegistry *reg, VdcMigrationStream *s,
 static bool put_live(VdcMigrationStream *s, VdcMigrationSection *sec, guint id,
                      VdcMigrationLivePhase phase, uint64_t budget, GError **errp)
 {
-    vdc_migration_put_u8(s, (uint8_t)phase);
-    vdc_migration_put_be32(s, id);
-    if (phase == VDC_MIGRATION_LIVE_START) {
-        size_t idlen = strlen(sec->idstr);
-
-        vdc_migration_put_u8(s, (uint8_t)idlen);
-        vdc_migration_put_bytes(s, sec->idstr, idlen);
-        vdc_migration_put_be32(s, sec->instance_id);
-        vdc_migration_put_be32(s, (uint32_t)sec->live_version);
-    }
+    put_section_start(s, (uint8_t)phase, id,
+                      phase == VDC_MIGRATION_LIVE_START ? sec : NULL,
+                      (uint32_t)sec->live_version);
     if (!sec->live->save(s, sec->opaque, phase, budget, errp)) {
-        g_prefix_error(errp, "section '%s' instance %" PRIu32 ": ",
-                       sec->idstr, sec->instance_id);
+        prefix_section_error(errp, sec);
         return false;
     }
-    vdc_migration_put_u8(s, QEVM_SECTION_FOOTER);
-    vdc_migration_put_be32(s, id);
+    put_section_footer(s, id);
     if (vdc_migration_stream_error(s)) {
         g_set_error_literal(errp, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
                             vdc_migration_stream_error(s)->message);
@@ -345,11 +372,8 @@ static bool put_live_all(VdcMigrationRegistry *reg, VdcMigrationStream *s,
 bool vdc_migration_save_live_setup(VdcMigrationRegistry *reg, VdcMigrationStream *s,
                                    GError **errp)
 {
-    g_return_val_if_fail(reg != NULL && s != NULL, false);
-    g_return_val_if_fail(vdc_migration_stream_is_sink(s), false);
-
-    put_header(s);
-    return put_live_all(reg, s, VDC_MIGRATION_LIVE_START, UINT64_MAX, errp);
+    return save_begin(reg, s) &&
+           put_live_all(reg, s, VDC_MIGRATION_LIVE_START, UINT64_MAX, errp);
 }
 
 bool vdc_migration_save_live_iterate(VdcMigrationRegistry *reg, VdcMigrationStream *s,
