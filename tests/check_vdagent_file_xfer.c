@@ -91,78 +91,147 @@ typedef struct Log {
 
 static void log_update(void *opaque, const VdcFileXferInfo *info)
 {
-    Log *l = opaque;
+    Log *lg = opaque;
     uint32_t id = info->id;
 
     ck_assert_uint_lt(id, 8);
     if (info->status >= VDC_FILE_XFER_SUCCESS) {
-        l->ends[id]++;
-        g_string_append_printf(l->seq, "%u:%s ", id,
+        lg->ends[id]++;
+        g_string_append_printf(lg->seq, "%u:%s ", id,
                                vdc_file_xfer_status_name(info->status));
         /* out of the device already */
-        ck_assert(!vdc_file_xfer_get(l->fe->dev, id, &(VdcFileXferInfo){ 0 }));
-    } else if (l->last[id].status != info->status || l->last[id].id == 0) {
-        g_string_append_printf(l->seq, "%u:%s ", id,
+        ck_assert(!vdc_file_xfer_get(lg->fe->dev, id, &(VdcFileXferInfo){ 0 }));
+    } else if (lg->last[id].status != info->status || lg->last[id].id == 0) {
+        g_string_append_printf(lg->seq, "%u:%s ", id,
                                vdc_file_xfer_status_name(info->status));
     } else {
-        ck_assert_uint_gt(info->sent, l->last[id].sent);
-        l->progress[id]++;
+        ck_assert_uint_gt(info->sent, lg->last[id].sent);
+        lg->progress[id]++;
     }
-    l->last[id] = *info;
-    l->last[id].name = NULL;
-    g_free(l->message[id]);
-    l->message[id] = g_strdup(info->message);
-    l->last[id].message = NULL;
-    if (l->cancel_other_on == id && info->status == VDC_FILE_XFER_SENDING) {
-        l->cancel_other_on = 0;
-        ck_assert(vdc_file_xfer_cancel(l->fe->dev, l->cancel_other));
+    lg->last[id] = *info;
+    lg->last[id].name = NULL;
+    g_free(lg->message[id]);
+    lg->message[id] = g_strdup(info->message);
+    lg->last[id].message = NULL;
+    if (lg->cancel_other_on == id && info->status == VDC_FILE_XFER_SENDING) {
+        lg->cancel_other_on = 0;
+        ck_assert(vdc_file_xfer_cancel(lg->fe->dev, lg->cancel_other));
     }
-    if (l->restart_src && info->status >= VDC_FILE_XFER_SUCCESS) {
-        MemSrc *s = g_steal_pointer(&l->restart_src);
+    if (lg->restart_src && info->status >= VDC_FILE_XFER_SUCCESS) {
+        MemSrc *s = g_steal_pointer(&lg->restart_src);
 
-        l->restarted = vdc_file_xfer_start(l->fe->dev, "again", NULL, s->len,
-                                           &mem_source, s, NULL);
-        ck_assert_uint_ne(l->restarted, 0);
+        lg->restarted = vdc_file_xfer_start(lg->fe->dev, "again", NULL, s->len,
+                                            &mem_source, s, NULL);
+        ck_assert_uint_ne(lg->restarted, 0);
     }
 }
 
 static const VdcFileXferOps log_ops = { .update = log_update };
 
-static void log_clear(Log *l)
+static void log_clear(Log *lg)
 {
     unsigned i;
 
-    g_string_free(l->seq, TRUE);
+    g_string_free(lg->seq, TRUE);
     for (i = 0; i < 8; i++) {
-        g_free(l->message[i]);
+        g_free(lg->message[i]);
     }
 }
 
 /* ---- fixture ------------------------------------------------------------ */
 
-/* A connected device and an agent with the model on (in memory). */
-static TestFe *fx_fe(uint32_t caps, Log *l)
+/*
+ * Each test's set-up (a checked fixture): a connected device and an agent
+ * with the model on (in memory), announcing REAL_AGENT_CAPS, and what the
+ * embedding hears of it.  The sources and data a test makes with fx_src()
+ * and fx_pattern() live until after the device is freed (it closes the
+ * sources still under way).
+ */
+static TestFe *fe;
+static Log l;
+static GPtrArray *fx_owned;
+
+static void fx_open(uint32_t caps)
 {
     VdcConfig config = fe_config(true, true, true);
-    TestFe *fe = fe_new1(&config, caps);
 
-    *l = (Log){ .seq = g_string_new(NULL), .fe = fe };
-    vdc_chardev_set_file_xfer_ops(fe->dev, &log_ops, l);
+    fe = fe_new1(&config, caps);
+    l = (Log){ .seq = g_string_new(NULL), .fe = fe };
+    vdc_chardev_set_file_xfer_ops(fe->dev, &log_ops, &l);
     guest_agent_fx_enable(fe->ga, NULL);
     fe_open(fe);
-    return fe;
+}
+
+/* The device (unless the test freed it), then the log. */
+static void fx_close(void)
+{
+    g_clear_pointer(&fe, fe_free);
+    log_clear(&l);
+}
+
+static void setup(void)
+{
+    fx_owned = g_ptr_array_new_with_free_func(g_free);
+    fx_open(REAL_AGENT_CAPS);
+}
+
+static void teardown(void)
+{
+    fx_close();
+    g_clear_pointer(&fx_owned, g_ptr_array_unref);
+}
+
+/* A source of @data's first @len bytes, kept until after the device. */
+static MemSrc *fx_src(const uint8_t *data, size_t len)
+{
+    MemSrc *s = g_new(MemSrc, 1);
+
+    *s = mem_src(data, len);
+    g_ptr_array_add(fx_owned, s);
+    return s;
+}
+
+/* pattern(), kept until after the device. */
+static const uint8_t *fx_pattern(size_t len, unsigned seed)
+{
+    uint8_t *p = pattern(len, seed);
+
+    g_ptr_array_add(fx_owned, p);
+    return p;
+}
+
+/* Start @name, @size bytes from @s (no origin): its id, never 0. */
+static uint32_t fx_start(const char *name, uint64_t size, MemSrc *s)
+{
+    uint32_t id = vdc_file_xfer_start(fe->dev, name, NULL, size, &mem_source,
+                                      s, NULL);
+
+    ck_assert_msg(id != 0, "%s not started", name);
+    return id;
+}
+
+/* @f refuses to start @name at once, with @code. */
+static void assert_start_refused(TestFe *f, const char *name, uint64_t size,
+                                 MemSrc *s, VdcError code)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_uint_eq(vdc_file_xfer_start(f->dev, name, NULL, size,
+                                          &mem_source, s, &err), 0);
+    ck_assert_msg(g_error_matches(err, VDC_ERROR, code), "%s: %s", name,
+                  err ? err->message : "no error");
 }
 
 /* Neither side saw anything wrong. */
-static void assert_clean(TestFe *fe)
+static void assert_clean(TestFe *f)
 {
-    VdcCounters c = fe_counters(fe);
+    VdcCounters c = fe_counters(f);
     unsigned i;
 
-    ck_assert_msg(guest_agent_errors(fe->ga) == 0, "agent: %s",
-                  guest_agent_last_error(fe->ga));
-    ck_assert_msg(guest_agent_ignored(fe->ga) == 0, "agent ignored: %s",
-                  guest_agent_last_ignored(fe->ga));
+    ck_assert_msg(guest_agent_errors(f->ga) == 0, "agent: %s",
+                  guest_agent_last_error(f->ga));
+    ck_assert_msg(guest_agent_ignored(f->ga) == 0, "agent ignored: %s",
+                  guest_agent_last_ignored(f->ga));
     for (i = 0; i < VDC_DROP__COUNT; i++) {
         ck_assert_msg(c.drops[i] == 0, "drop %s", vdc_drop_name(i));
     }
@@ -172,36 +241,36 @@ static void assert_clean(TestFe *fe)
  * Run the exchange to its end: the agent's answers go in, the frontend
  * takes up to @room bytes per turn (0: unlimited).  Returns the turns.
  */
-static unsigned run(TestFe *fe, size_t room)
+static unsigned run(TestFe *f, size_t room)
 {
     unsigned turns = 0;
 
-    fe->unlimited = room == 0;
+    f->unlimited = room == 0;
     for (;;) {
-        bool more = guest_agent_output(fe->ga)->len > 0 ||
-                    vdc_chardev_pending_output(fe->dev) > 0;
+        bool more = guest_agent_output(f->ga)->len > 0 ||
+                    vdc_chardev_pending_output(f->dev) > 0;
 
         if (!more) {
             break;
         }
-        fe->budget = room;
-        fe_pump(fe);
-        fe->budget = room;
-        fe_accept(fe);
+        f->budget = room;
+        fe_pump(f);
+        f->budget = room;
+        fe_accept(f);
         /* The window holds, whoever queued what. */
-        ck_assert_uint_le(vdc_chardev_pending_output(fe->dev),
+        ck_assert_uint_le(vdc_chardev_pending_output(f->dev),
                           VDC_FILE_XFER_WINDOW + VDC_FILE_XFER_CHUNK + 1024);
         /* ... and file data alone never pauses the guest's input */
-        ck_assert_uint_gt(vdc_chardev_input_room(fe->dev), 0);
+        ck_assert_uint_gt(vdc_chardev_input_room(f->dev), 0);
         ck_assert_uint_lt(++turns, 1000000);
     }
     return turns;
 }
 
-static void assert_file(TestFe *fe, const char *name, const uint8_t *data,
+static void assert_file(TestFe *f, const char *name, const uint8_t *data,
                         size_t len)
 {
-    g_autoptr(GBytes) got = guest_agent_fx_file(fe->ga, name);
+    g_autoptr(GBytes) got = guest_agent_fx_file(f->ga, name);
 
     ck_assert_msg(got != NULL, "no file %s in the guest", name);
     ck_assert_uint_eq(g_bytes_get_size(got), len);
@@ -213,37 +282,32 @@ static void assert_file(TestFe *fe, const char *name, const uint8_t *data,
 /* 1 KiB, then 0 bytes: byte-exact, statuses in order, the source closed. */
 START_TEST(test_small_and_empty)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(1024, 1);
-    MemSrc a = mem_src(data, 1024), b = mem_src(NULL, 0);
+    const uint8_t *data = fx_pattern(1024, 1);
+    MemSrc *a = fx_src(data, 1024), *b = fx_src(NULL, 0);
     uint32_t ida, idb;
 
-    ida = vdc_file_xfer_start(fe->dev, "one.bin", NULL, 1024, &mem_source, &a,
-                              NULL);
+    ida = fx_start("one.bin", 1024, a);
     ck_assert_uint_eq(ida, 1);
     ck_assert_str_eq(l.seq->str, "");         /* no call from inside start */
     run(fe, 0);
     assert_file(fe, "one.bin", data, 1024);
     ck_assert_str_eq(l.seq->str, "1:sending 1:success ");
     ck_assert_uint_eq(l.last[1].sent, 1024);
-    ck_assert_uint_eq(a.closes, 1);
-    ck_assert_uint_le(a.max_read, VDC_FILE_XFER_CHUNK);
+    ck_assert_uint_eq(a->closes, 1);
+    ck_assert_uint_le(a->max_read, VDC_FILE_XFER_CHUNK);
 
-    idb = vdc_file_xfer_start(fe->dev, "empty", NULL, 0, &mem_source, &b, NULL);
+    idb = fx_start("empty", 0, b);
     ck_assert_uint_eq(idb, 2);
     run(fe, 0);
     assert_file(fe, "empty", NULL, 0);
     ck_assert_str_eq(l.seq->str,
                      "1:sending 1:success 2:sending 2:success ");
-    ck_assert_uint_eq(b.closes, 1);
+    ck_assert_uint_eq(b->closes, 1);
     /* one empty DATA carried the 0-byte file */
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_DATA),
                       2);
     ck_assert_uint_eq(vdc_file_xfer_list(fe->dev, NULL, 0), 0);
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -258,20 +322,18 @@ START_TEST(test_start_text)
         "plain.txt", "back\\slash", " lead and trail ", "#x=y[z];",
         "Größe — 文件.txt", "a",
     };
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
     size_t i;
 
     guest_agent_fx_set_hold(fe->ga, true);
     for (i = 0; i < G_N_ELEMENTS(names); i++) {
-        MemSrc s = mem_src(NULL, 0);
+        MemSrc *s = fx_src(NULL, 0);
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autofree char *name = NULL;
         const GuestAgentMsg *m;
         uint32_t id;
 
         id = vdc_file_xfer_start(fe->dev, names[i], NULL, 1000 + i, &mem_source,
-                                 &s, NULL);
+                                 s, NULL);
         ck_assert_uint_ne(id, 0);
         m = guest_agent_find_last(fe->ga, VD_AGENT_FILE_XFER_START);
         ck_assert_ptr_nonnull(m);
@@ -285,11 +347,9 @@ START_TEST(test_start_text)
         ck_assert_uint_eq(g_key_file_get_uint64(kf, "vdagent-file-xfer",
                                                 "size", NULL), 1000 + i);
         ck_assert(vdc_file_xfer_cancel(fe->dev, id));
-        ck_assert_uint_eq(s.closes, 1);
+        ck_assert_uint_eq(s->closes, 1);
     }
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -300,25 +360,17 @@ START_TEST(test_bad_names)
         "", "a/b", "/etc/passwd", ".", "..", "tab\there", "nl\n",
         "\xff\xfe", "del\x7f",
     };
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
     g_autofree char *long_name = g_strnfill(VDC_FILE_XFER_NAME_MAX + 1, 'x');
-    MemSrc s = mem_src(NULL, 0);
+    MemSrc *s = fx_src(NULL, 0);
     size_t i;
 
     for (i = 0; i <= G_N_ELEMENTS(names); i++) {
-        g_autoptr(GError) err = NULL;
-        const char *n = i < G_N_ELEMENTS(names) ? names[i] : long_name;
-
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, n, NULL, 1, &mem_source, &s,
-                                              &err), 0);
-        ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_INVALID_ARGUMENT));
+        assert_start_refused(fe, i < G_N_ELEMENTS(names) ? names[i] : long_name,
+                             1, s, VDC_ERROR_INVALID_ARGUMENT);
     }
-    ck_assert_uint_eq(s.closes, 0);
+    ck_assert_uint_eq(s->closes, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_START),
                       0);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -330,21 +382,17 @@ END_TEST
 START_TEST(test_several_at_once)
 {
     static const size_t sizes[] = { 300 * 1024, 70000, 5 };
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    uint8_t *data[3];
-    MemSrc src[3];
+    const uint8_t *data[3];
+    MemSrc *src[3];
     uint32_t last = 0;
     unsigned i, switches = 0;
 
     for (i = 0; i < 3; i++) {
         g_autofree char *name = g_strdup_printf("f%u", i);
 
-        data[i] = pattern(sizes[i], i);
-        src[i] = mem_src(data[i], sizes[i]);
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, name, NULL, sizes[i],
-                                              &mem_source, &src[i], NULL),
-                          i + 1);
+        data[i] = fx_pattern(sizes[i], i);
+        src[i] = fx_src(data[i], sizes[i]);
+        ck_assert_uint_eq(fx_start(name, sizes[i], src[i]), i + 1);
     }
     /* small turns: the agent answers between DATA messages */
     run(fe, 3000);
@@ -354,8 +402,7 @@ START_TEST(test_several_at_once)
         assert_file(fe, name, data[i], sizes[i]);
         ck_assert_uint_eq(l.ends[i + 1], 1);
         ck_assert_int_eq(l.last[i + 1].status, VDC_FILE_XFER_SUCCESS);
-        ck_assert_uint_eq(src[i].closes, 1);
-        g_free(data[i]);
+        ck_assert_uint_eq(src[i]->closes, 1);
     }
     ck_assert_uint_gt(l.progress[1], 10);
     for (i = 0; i < guest_agent_n_received(fe->ga); i++) {
@@ -370,24 +417,20 @@ START_TEST(test_several_at_once)
     ck_assert_uint_ge(switches, 6);          /* they took turns */
     ck_assert_uint_le(guest_agent_max_chunk(fe->ga), 2048);
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* The data waits for CAN_SEND_DATA, and for the device to run. */
 START_TEST(test_waits_for_the_agent)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(50000, 3);
-    MemSrc s = mem_src(data, 50000);
+    const uint8_t *data = fx_pattern(50000, 3);
+    MemSrc *s = fx_src(data, 50000);
     uint32_t id;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    id = vdc_file_xfer_start(fe->dev, "held", NULL, 50000, &mem_source, &s, NULL);
+    id = fx_start("held", 50000, s);
     run(fe, 0);
-    ck_assert_uint_eq(s.pos, 0);
+    ck_assert_uint_eq(s->pos, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_DATA),
                       0);
     vdc_chardev_set_running(fe->dev, false);
@@ -397,7 +440,7 @@ START_TEST(test_waits_for_the_agent)
     guest_agent_fx_send_status(fe->ga, id,
                                VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
     fe_pump(fe);
-    ck_assert_uint_eq(s.pos, 0);             /* stopped: nothing read */
+    ck_assert_uint_eq(s->pos, 0);            /* stopped: nothing read */
     ck_assert_int_eq(l.last[id].status, VDC_FILE_XFER_SENDING);
     vdc_chardev_set_running(fe->dev, true);
     run(fe, 0);
@@ -405,8 +448,6 @@ START_TEST(test_waits_for_the_agent)
     ck_assert_str_eq(l.seq->str, "1:sending 1:success ");
     ck_assert_uint_eq(fe_counters(fe).ignored, 1);
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -434,22 +475,20 @@ static const struct {
 
 START_TEST(test_guest_answers)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(4096, 4);
-    MemSrc s = mem_src(data, 4096);
+    const uint8_t *data = fx_pattern(4096, 4);
+    MemSrc *s = fx_src(data, 4096);
     g_autofree char *seq = NULL;
     uint32_t id;
 
     guest_agent_fx_set_disk_free(fe->ga, 123);
     guest_agent_fx_answer_next(fe->ga, (int)answers[_i].result);
-    id = vdc_file_xfer_start(fe->dev, "x", NULL, 4096, &mem_source, &s, NULL);
+    id = fx_start("x", 4096, s);
     run(fe, 0);
     ck_assert_int_eq(l.last[id].status, answers[_i].status);
     ck_assert_str_eq(l.message[id], answers[_i].message);
     ck_assert_uint_eq(l.ends[id], 1);
-    ck_assert_uint_eq(s.closes, 1);
-    ck_assert_uint_eq(s.pos, 0);
+    ck_assert_uint_eq(s->closes, 1);
+    ck_assert_uint_eq(s->pos, 0);
     ck_assert_uint_eq(l.last[id].has_detail,
                       answers[_i].status == VDC_FILE_XFER_NOT_ENOUGH_SPACE);
     if (l.last[id].has_detail) {
@@ -462,14 +501,12 @@ START_TEST(test_guest_answers)
     seq = g_strdup_printf("1:%s ", vdc_file_xfer_status_name(answers[_i].status));
     ck_assert_str_eq(l.seq->str, seq);
     /* the session goes on: the next one works */
-    s = mem_src(data, 4096);
+    s = fx_src(data, 4096);
     guest_agent_fx_set_disk_free(fe->ga, UINT64_MAX);
-    vdc_file_xfer_start(fe->dev, "y", NULL, 4096, &mem_source, &s, NULL);
+    fx_start("y", 4096, s);
     run(fe, 0);
     assert_file(fe, "y", data, 4096);
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -480,9 +517,7 @@ END_TEST
  */
 START_TEST(test_details)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc s[4];
+    MemSrc *s[4];
     uint8_t err[5] = { VD_AGENT_FILE_XFER_STATUS_ERROR_GLIB_IO, 12, 0, 0, 0 };
     uint8_t space[8] = { 0x00, 0x10, 0, 0, 1, 0, 0, 0 };
     unsigned i;
@@ -491,9 +526,8 @@ START_TEST(test_details)
                                        VD_AGENT_CAP_FILE_XFER_DETAILED_ERRORS));
     guest_agent_fx_set_hold(fe->ga, true);
     for (i = 0; i < 4; i++) {
-        s[i] = mem_src(NULL, 0);
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "d", NULL, 10, &mem_source,
-                                              &s[i], NULL), i + 1);
+        s[i] = fx_src(NULL, 0);
+        ck_assert_uint_eq(fx_start("d", 10, s[i]), i + 1);
     }
     guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_ERROR,
                                err, 5);
@@ -517,22 +551,18 @@ START_TEST(test_details)
     ck_assert(!l.last[4].has_detail);
     ck_assert_str_eq(l.message[4], "the guest failed");
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* A disk that fills up while the file comes: ERROR, the partial file gone. */
 START_TEST(test_disk_fills)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(100000, 5);
-    MemSrc s = mem_src(data, 100000);
+    const uint8_t *data = fx_pattern(100000, 5);
+    MemSrc *s = fx_src(data, 100000);
     uint32_t id;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    id = vdc_file_xfer_start(fe->dev, "big", NULL, 100000, &mem_source, &s, NULL);
+    id = fx_start("big", 100000, s);
     run(fe, 0);
     guest_agent_fx_set_disk_free(fe->ga, 40000);
     guest_agent_fx_send_status(fe->ga, id,
@@ -543,10 +573,8 @@ START_TEST(test_disk_fills)
     ck_assert_uint_eq(l.last[id].error_code, 12);    /* G_IO_ERROR_NO_SPACE */
     ck_assert_uint_eq(guest_agent_fx_removed(fe->ga), 1);
     ck_assert_uint_eq(guest_agent_fx_active(fe->ga), 0);
-    ck_assert_uint_eq(s.closes, 1);
+    ck_assert_uint_eq(s->closes, 1);
     /* DATA still queued when the ERROR came: the agent drops it */
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -554,16 +582,14 @@ END_TEST
  * no DATA for it after, the others go on. */
 START_TEST(test_host_cancel)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(200000, 6);
-    MemSrc a = mem_src(data, 200000), b = mem_src(data, 200000);
+    const uint8_t *data = fx_pattern(200000, 6);
+    MemSrc *a = fx_src(data, 200000), *b = fx_src(data, 200000);
     const GArray *st;
     size_t data_msgs;
     unsigned i;
 
-    vdc_file_xfer_start(fe->dev, "a", NULL, 200000, &mem_source, &a, NULL);
-    vdc_file_xfer_start(fe->dev, "b", NULL, 200000, &mem_source, &b, NULL);
+    fx_start("a", 200000, a);
+    fx_start("b", 200000, b);
     fe->unlimited = false;
     for (i = 0; i < 20; i++) {
         fe->budget = 2048;
@@ -571,10 +597,10 @@ START_TEST(test_host_cancel)
         fe_accept(fe);
     }
     ck_assert_uint_gt(guest_agent_fx_received(fe->ga, 1), 0);
-    ck_assert_uint_lt(a.pos, 200000);
+    ck_assert_uint_lt(a->pos, 200000);
     ck_assert(vdc_file_xfer_cancel(fe->dev, 1));
     ck_assert(!vdc_file_xfer_cancel(fe->dev, 1));
-    ck_assert_uint_eq(a.closes, 1);
+    ck_assert_uint_eq(a->closes, 1);
     ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_CANCELLED);
     run(fe, 0);
     st = guest_agent_fx_host_statuses(fe->ga);
@@ -598,8 +624,6 @@ START_TEST(test_host_cancel)
     }
     /* the agent ignored the DATA of 1 queued before its STATUS: none
      * was (the window is small), or they were dropped as unknown */
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -610,14 +634,11 @@ START_TEST(test_guest_gone)
         "the guest closed the port", "the device was reset",
         "the guest agent restarted",
     };
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc s[2] = { mem_src(NULL, 0), mem_src(NULL, 0) };
-    g_autoptr(GError) err = NULL;
+    MemSrc *s[2] = { fx_src(NULL, 0), fx_src(NULL, 0) };
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s[0], NULL);
-    vdc_file_xfer_start(fe->dev, "b", NULL, 5, &mem_source, &s[1], NULL);
+    fx_start("a", 5, s[0]);
+    fx_start("b", 5, s[1]);
     switch (_i) {
     case 0:
         vdc_chardev_set_guest_open(fe->dev, false);
@@ -631,121 +652,95 @@ START_TEST(test_guest_gone)
     }
     ck_assert_str_eq(l.seq->str, "1:guest-gone 2:guest-gone ");
     ck_assert_str_eq(l.message[1], why[_i]);
-    ck_assert_uint_eq(s[0].closes + s[1].closes, 2);
+    ck_assert_uint_eq(s[0]->closes + s[1]->closes, 2);
     if (_i < 2) {
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "c", NULL, 5, &mem_source,
-                                              &s[0], &err), 0);
-        ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
+        assert_start_refused(fe, "c", 5, s[0], VDC_ERROR_NOT_CONNECTED);
     }
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* An agent with FILE_XFER_DISABLED: a new transfer fails at once. */
 START_TEST(test_disabled_cap)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS | CAP(FILE_XFER_DISABLED), &l);
-    MemSrc s = mem_src(NULL, 0);
-    g_autoptr(GError) err = NULL;
+    MemSrc *s = fx_src(NULL, 0);
 
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
-                                          &err), 0);
-    ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_FILE_XFER_DISABLED));
-    ck_assert_uint_eq(s.closes, 0);
+    fx_close();
+    fx_open(REAL_AGENT_CAPS | CAP(FILE_XFER_DISABLED));
+    assert_start_refused(fe, "a", 5, s, VDC_ERROR_FILE_XFER_DISABLED);
+    ck_assert_uint_eq(s->closes, 0);
     ck_assert_uint_eq(guest_agent_count_type(fe->ga, VD_AGENT_FILE_XFER_START),
                       0);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
-/* Before the agent announced its caps there is nobody to send to. */
+/*
+ * Before the agent announced its caps there is nobody to send to (a device
+ * of its own, never opened: not the fixture's).
+ */
 START_TEST(test_not_connected)
 {
     VdcConfig config = fe_config(true, true, true);
-    TestFe *fe = fe_new1(&config, REAL_AGENT_CAPS);
+    TestFe *bare = fe_new1(&config, REAL_AGENT_CAPS);
     MemSrc s = mem_src(NULL, 0);
-    g_autoptr(GError) e1 = NULL;
-    g_autoptr(GError) e2 = NULL;
 
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
-                                          &e1), 0);
-    ck_assert(g_error_matches(e1, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
-    vdc_chardev_set_guest_open(fe->dev, true);      /* caps not answered */
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "a", NULL, 5, &mem_source, &s,
-                                          &e2), 0);
-    ck_assert(g_error_matches(e2, VDC_ERROR, VDC_ERROR_NOT_CONNECTED));
-    fe_free(fe);
+    assert_start_refused(bare, "a", 5, &s, VDC_ERROR_NOT_CONNECTED);
+    vdc_chardev_set_guest_open(bare->dev, true);    /* caps not answered */
+    assert_start_refused(bare, "a", 5, &s, VDC_ERROR_NOT_CONNECTED);
+    fe_free(bare);
 }
 END_TEST
 
 START_TEST(test_busy)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc s = mem_src(NULL, 0);
-    g_autoptr(GError) err = NULL;
+    MemSrc *s = fx_src(NULL, 0);
     uint32_t ids[VDC_FILE_XFER_MAX + 1];
     unsigned i;
 
     guest_agent_fx_set_hold(fe->ga, true);
     for (i = 0; i < VDC_FILE_XFER_MAX; i++) {
-        ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source,
-                                              &s, NULL), i + 1);
+        ck_assert_uint_eq(fx_start("n", 1, s), i + 1);
     }
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source, &s,
-                                          &err), 0);
-    ck_assert(g_error_matches(err, VDC_ERROR, VDC_ERROR_BUSY));
+    assert_start_refused(fe, "n", 1, s, VDC_ERROR_BUSY);
     ck_assert_uint_eq(vdc_file_xfer_list(fe->dev, ids, G_N_ELEMENTS(ids)),
                       VDC_FILE_XFER_MAX);
     ck_assert_uint_eq(ids[0], 1);
     ck_assert_uint_eq(ids[VDC_FILE_XFER_MAX - 1], VDC_FILE_XFER_MAX);
     /* ids go on, never reused while under way */
     ck_assert(vdc_file_xfer_cancel(fe->dev, 3));
-    ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "n", NULL, 1, &mem_source, &s,
-                                          NULL), VDC_FILE_XFER_MAX + 1);
-    fe_free(fe);
-    ck_assert_uint_eq(s.closes, VDC_FILE_XFER_MAX + 1);   /* freed: closed */
-    log_clear(&l);
+    ck_assert_uint_eq(fx_start("n", 1, s), VDC_FILE_XFER_MAX + 1);
+    g_clear_pointer(&fe, fe_free);
+    ck_assert_uint_eq(s->closes, VDC_FILE_XFER_MAX + 1);   /* freed: closed */
 }
 END_TEST
 
 /* The source fails, or ends before its size: CANCELLED to the agent. */
 START_TEST(test_source_fails)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(60000, 7);
-    MemSrc s = mem_src(data, _i == 0 ? 60000 : 30000);
+    const uint8_t *data = fx_pattern(60000, 7);
+    MemSrc *s = fx_src(data, _i == 0 ? 60000 : 30000);
 
     if (_i == 0) {
-        s.fail_at = 20000;
+        s->fail_at = 20000;
     }
-    vdc_file_xfer_start(fe->dev, "f", NULL, 60000, &mem_source, &s, NULL);
+    fx_start("f", 60000, s);
     run(fe, 0);
     ck_assert_int_eq(l.last[1].status, VDC_FILE_XFER_SOURCE_ERROR);
     ck_assert_str_eq(l.message[1], _i == 0 ? "reading the file failed"
                                            : "the file ended before its size");
-    ck_assert_uint_eq(s.closes, 1);
+    ck_assert_uint_eq(s->closes, 1);
     ck_assert_uint_eq(guest_agent_fx_removed(fe->ga), 1);
     ck_assert_uint_eq(guest_agent_fx_active(fe->ga), 0);
     assert_clean(fe);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* SUCCESS before all the data: a protocol error, CANCELLED back. */
 START_TEST(test_success_early)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc s = mem_src(NULL, 0);
+    MemSrc *s = fx_src(NULL, 0);
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "f", NULL, 10, &mem_source, &s, NULL);
+    fx_start("f", 10, s);
     guest_agent_fx_send_status(fe->ga, 1, VD_AGENT_FILE_XFER_STATUS_SUCCESS,
                                NULL, 0);
     run(fe, 0);
@@ -753,22 +748,18 @@ START_TEST(test_success_early)
     ck_assert_str_eq(l.message[1],
                      "the agent said success after 0 of 10 bytes");
     ck_assert_uint_eq(guest_agent_fx_host_statuses(fe->ga)->len, 1);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* Bad guest statuses: dropped, counted, the session goes on. */
 START_TEST(test_bad_status)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc s = mem_src((const uint8_t *)"hello", 5);
+    MemSrc *s = fx_src((const uint8_t *)"hello", 5);
     uint8_t big[8 + 65] = { 0 };
     VdcCounters c;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "f", NULL, 5, &mem_source, &s, NULL);
+    fx_start("f", 5, s);
     /* unknown id, for each result */
     guest_agent_fx_send_status(fe->ga, 7, VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA,
                                NULL, 0);
@@ -791,25 +782,21 @@ START_TEST(test_bad_status)
                                VD_AGENT_FILE_XFER_STATUS_CAN_SEND_DATA, NULL, 0);
     run(fe, 0);
     assert_file(fe, "f", (const uint8_t *)"hello", 5);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
 /* From inside update(): cancel another transfer, start a new one. */
 START_TEST(test_reentry)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    g_autofree uint8_t *data = pattern(40000, 8);
-    MemSrc a = mem_src(data, 40000), b = mem_src(data, 40000);
-    MemSrc c = mem_src(data, 1000);
+    const uint8_t *data = fx_pattern(40000, 8);
+    MemSrc *a = fx_src(data, 40000), *b = fx_src(data, 40000);
+    MemSrc *c = fx_src(data, 1000);
 
-    vdc_file_xfer_start(fe->dev, "a", NULL, 40000, &mem_source, &a, NULL);
-    vdc_file_xfer_start(fe->dev, "b", NULL, 40000, &mem_source, &b, NULL);
+    fx_start("a", 40000, a);
+    fx_start("b", 40000, b);
     l.cancel_other_on = 1;
     l.cancel_other = 2;
-    l.restart_src = &c;
+    l.restart_src = c;
     run(fe, 4096);
     ck_assert_int_eq(l.last[2].status, VDC_FILE_XFER_CANCELLED);
     ck_assert_uint_eq(l.restarted, 3);
@@ -817,9 +804,7 @@ START_TEST(test_reentry)
     ck_assert_int_eq(l.last[3].status, VDC_FILE_XFER_SUCCESS);
     assert_file(fe, "a", data, 40000);
     assert_file(fe, "again", data, 1000);
-    ck_assert_uint_eq(a.closes + b.closes + c.closes, 3);
-    fe_free(fe);
-    log_clear(&l);
+    ck_assert_uint_eq(a->closes + b->closes + c->closes, 3);
 }
 END_TEST
 
@@ -861,11 +846,10 @@ static const VdcFileXferOps reopen_ops = {
  */
 START_TEST(test_migrate_in_flight)
 {
-    Log l, dl;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
+    Log dl;
     size_t len = 300 * 1024;
-    g_autofree uint8_t *data = pattern(len, 9);
-    MemSrc a = mem_src(data, len), b = mem_src(data, 3000);
+    const uint8_t *data = fx_pattern(len, 9);
+    MemSrc *a = fx_src(data, len), *b = fx_src(data, 3000);
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GByteArray) again = NULL;
     GuestAgent *ga;
@@ -877,7 +861,7 @@ START_TEST(test_migrate_in_flight)
     reopens = 0;
     ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "big.bin",
                                           "/srv/files/big.bin", len,
-                                          &mem_source, &a, NULL), 1);
+                                          &mem_source, a, NULL), 1);
     fe->unlimited = false;
     for (i = 0; i < 12; i++) {
         fe->budget = 4000;
@@ -887,7 +871,7 @@ START_TEST(test_migrate_in_flight)
     /* 2: all its data written, the agent's SUCCESS not read yet */
     ck_assert_uint_eq(vdc_file_xfer_start(fe->dev, "small",
                                           "/srv/files/big.bin", 3000,
-                                          &mem_source, &b, NULL), 2);
+                                          &mem_source, b, NULL), 2);
     fe->budget = 100000;
     fe_accept(fe);
     fe->budget = 100000;
@@ -895,9 +879,9 @@ START_TEST(test_migrate_in_flight)
     fe->budget = 60000;
     fe_accept(fe);
     fe->budget = 0;
-    ck_assert_uint_gt(a.pos, 0);
-    ck_assert_uint_lt(a.pos, len);
-    ck_assert_uint_eq(b.pos, 3000);
+    ck_assert_uint_gt(a->pos, 0);
+    ck_assert_uint_lt(a->pos, len);
+    ck_assert_uint_eq(b->pos, 3000);
     ck_assert_uint_eq(guest_agent_fx_completed(fe->ga), 1);
     vdc_chardev_set_running(fe->dev, false);
     stream = save_dev(fe->dev);
@@ -914,8 +898,8 @@ START_TEST(test_migrate_in_flight)
     ck_assert_mem_eq(again->data, stream->data, stream->len);
     ck_assert_uint_eq(vdc_file_xfer_list(dst->dev, NULL, 0), 2);
     ck_assert_uint_eq(reopens, 0);          /* not before it runs */
-    fe_free(fe);                            /* the source goes */
-    ck_assert_uint_eq(a.closes + b.closes, 2);
+    g_clear_pointer(&fe, fe_free);          /* the source goes */
+    ck_assert_uint_eq(a->closes + b->closes, 2);
 
     dest_resume(dst, ga);
     dst->owns_ga = true;
@@ -952,13 +936,12 @@ START_TEST(test_migrate_in_flight)
     }
     ck_assert_uint_eq(guest_agent_fx_active(ga), 0);
     /* ids go on after the migrated ones */
-    b = mem_src(data, 10);
+    b = fx_src(data, 10);
     ck_assert_uint_eq(vdc_file_xfer_start(dst->dev, "n", NULL, 10,
-                                          &mem_source, &b, NULL), 3);
+                                          &mem_source, b, NULL), 3);
     run(dst, 0);
     ck_assert_uint_eq(guest_agent_errors(ga), 0);
     fe_free(dst);
-    log_clear(&l);
     log_clear(&dl);
 }
 END_TEST
@@ -966,9 +949,7 @@ END_TEST
 /* Streams the device could never have written are refused, whole. */
 START_TEST(test_migrate_refused)
 {
-    Log l;
-    TestFe *fe = fx_fe(REAL_AGENT_CAPS, &l);
-    MemSrc a = mem_src(NULL, 0);
+    MemSrc *a = fx_src(NULL, 0);
     g_autoptr(GByteArray) stream = NULL;
     g_autoptr(GError) err = NULL;
     const char *what;
@@ -976,7 +957,7 @@ START_TEST(test_migrate_refused)
     guint8 *p;
 
     guest_agent_fx_set_hold(fe->ga, true);
-    vdc_file_xfer_start(fe->dev, "name.txt", "/o", 77, &mem_source, &a, NULL);
+    vdc_file_xfer_start(fe->dev, "name.txt", "/o", 77, &mem_source, a, NULL);
     vdc_chardev_set_running(fe->dev, false);
     stream = save_dev(fe->dev);
     /* the name's bytes: the only "name.txt" in the stream */
@@ -1007,8 +988,6 @@ START_TEST(test_migrate_refused)
     ck_assert_uint_eq(vdc_file_xfer_list(dst->dev, NULL, 0), 0);
     ck_assert(!vdc_chardev_connected(dst->dev));
     fe_free(dst);
-    fe_free(fe);
-    log_clear(&l);
 }
 END_TEST
 
@@ -1017,6 +996,7 @@ Suite *vdagent_file_xfer_suite(void)
     Suite *s = suite_create("vdagent-file-xfer");
     TCase *tc = tcase_create("file-xfer");
 
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_small_and_empty);
     tcase_add_test(tc, test_start_text);
     tcase_add_test(tc, test_bad_names);
