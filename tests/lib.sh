@@ -130,4 +130,9 @@ start_xvfb() {
     wait_for 10 grep -q '^[0-9][0-9]*$' "$D/$1.display" ||
         { bad "Xvfb gave no display number: $(tail -3 "$D/$1.log")"; return 1; }
     printf -v "$2" ':%s' "$(head -1 "$D/$1.display")"
+    # and a client gets in (once, under load, xclip found no display yet)
+    if command -v xdotool >/dev/null 2>&1; then
+        wait_for 10 env DISPLAY="${!2}" xdotool getdisplaygeometry ||
+            { bad "Xvfb ${!2} takes no client: $(tail -3 "$D/$1.log")"; return 1; }
+    fi
 }
