@@ -22,7 +22,8 @@
 #     b.a guest->host: the sim-agent to vdagent-host, from starting a
 #         clipboard-get until the sim-agent's backlog is written (its stats
 #         polled every 200 us), against the same sim-agent to a plain
-#         socket reader (bench-peer sink), measured the same way;
+#         socket reader (bench-peer sink), measured the same way, and
+#         beside that reader keeping the message in new memory (SIGUSR2);
 #     b.b clipboard-get {"filename"} into the work directory, command to
 #         reply; b.c vdctl clip-set from a file until the guest agent
 #         (bench-peer agent, a plain one) has read the last byte; both
@@ -488,7 +489,7 @@ wait_line() { # wait_line FILE N: FILE has more than N lines (20 s)
     done
 }
 
-sink=() sinkown=() in=() get=() set=() raw=()
+sink=() sinkown=() sinkkeep=() in=() get=() set=() raw=()
 bad=
 for ((rep = 0; rep < REPS; rep++)); do
     # raw copy
@@ -506,6 +507,17 @@ for ((rep = 0; rep < REPS; rep++)); do
     read -r n us < <(tail -n 1 "$W/sink.out")
     [ "$n" = "$CLIP_SIZE" ] || bad="the sink read $n bytes"
     sinkown+=("$us")
+    # the same reader keeping the bytes (new memory each time, SIGUSR2)
+    k=$(lines "$W/sink.out")
+    "$CTL" line "unix:$W/sink.ctl" "copy-bytes clipboard $CLIP_SIZE" >/dev/null ||
+        fail "sink copy-bytes"
+    wait_line "$W/sink.out" "$k" || fail "the sink saw no grab"
+    r=$("$PEER" drain "unix:$W/sink.ctl" kill -USR2 "$SINK_PID" 2>&1) ||
+        fail "sink (keeping): $r"
+    sinkkeep+=("$r")
+    wait_line "$W/sink.out" $((k + 1)) || fail "the sink got no clipboard"
+    read -r n us < <(tail -n 1 "$W/sink.out")
+    [ "$n" = "$CLIP_SIZE" ] || bad="the sink (keeping) read $n bytes"
     # a, b: through the host, into a file
     guest_copy g0 "$CLIP_SIZE" || fail "the host never saw the guest's grab"
     r=$("$PEER" drain "unix:$W/guest.ctl" "$PEER" qmp-get "unix:$W/g0.qmp" \
@@ -534,13 +546,17 @@ goal() { # goal RATIO-X10000 GOAL-X100 WHY: a note on the target
 }
 ratio4() { echo $(($2 * 10000 / $1)); }  # ratio4 US REF-US: REF/US x 10^4
 
-r_raw=$(min "${raw[@]}") r_sink=$(min "${sink[@]}")
+r_raw=$(min "${raw[@]}") r_sink=$(min "${sink[@]}") r_keep=$(min "${sinkkeep[@]}")
 r_in=$(min "${in[@]}") r_get=$(min "${get[@]}") r_set=$(min "${set[@]}")
 line_rate "b.a guest->host, sim-agent -> vdagent-host" "$CLIP_SIZE" "$r_in" \
     "plain reader" "$CLIP_SIZE" "$r_sink" \
     "$(goal "$(ratio4 "$r_in" "$r_sink")" 80 "the host keeps the 64 MiB: \
 new zeroed memory, which alone costs more than the plain reader's whole \
 time (see bench: fresh memory), while the reader discards into a hot buffer")"
+line_rate "b.a beside a reader that keeps" "$CLIP_SIZE" "$r_in" \
+    "plain, keeping" "$CLIP_SIZE" "$r_keep" \
+    "no target: the same plain reader copying each chunk into a new buffer of \
+the message's size, as a receiver that keeps the data"
 line_rate "b.b clipboard-get to a file" "$CLIP_SIZE" "$r_get" "raw copy" \
     "$CLIP_SIZE" "$r_raw" "$(goal "$(ratio4 "$r_get" "$r_raw")" 50 \
     "guest->host into new memory, then the file: two copies")"
@@ -549,10 +565,10 @@ line_rate "b.c clipboard-set from a file, to the agent" "$CLIP_SIZE" \
     "$(goal "$(ratio4 "$r_set" "$r_raw")" 50 "the file into new memory, \
 then to the guest: two copies")"
 printf '  b.d file transfer, 100 MiB: see part e\n'
-printf '    (best us: a %d, its baseline %d; b %d; c %d; raw copy %d; all %d '\
-'runs: a %s / %s; b %s; c %s; raw %s)\n' "$r_in" "$r_sink" "$r_get" \
-    "$r_set" "$r_raw" "$REPS" "${in[*]}" "${sink[*]}" "${get[*]}" "${set[*]}" \
-    "${raw[*]}"
+printf '    (best us: a %d, its baseline %d, keeping %d; b %d; c %d; raw copy %d; '\
+'all %d runs: a %s / %s / %s; b %s; c %s; raw %s)\n' "$r_in" "$r_sink" \
+    "$r_keep" "$r_get" "$r_set" "$r_raw" "$REPS" "${in[*]}" "${sink[*]}" \
+    "${sinkkeep[*]}" "${get[*]}" "${set[*]}" "${raw[*]}"
 printf '    (b.a: polled, so up to 200 us late, and up to a socket buffer '\
 'may still be unread by either reader; the plain reader'"'"'s own figure, '\
 'REQUEST to last byte: best %d us; b.b and b.c include a process start, '\

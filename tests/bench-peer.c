@@ -10,7 +10,10 @@
  *       then on SIGUSR1 send a CLIPBOARD_REQUEST for its first type and
  *       read until the whole CLIPBOARD message is in; print "BYTES US"
  *       (from the request sent to its last byte read, CLOCK_MONOTONIC).
- *       Ends at EOF.
+ *       On SIGUSR2 the same, but the reader keeps the message: its
+ *       payload copied, chunk by chunk, into a buffer of its size newly
+ *       allocated (new memory, as a receiver that keeps the data must
+ *       have), freed once complete.  Ends at EOF.
  *   bench-peer agent unix:CHAN
  *       the plain guest agent for vdagent-host: connect to CHAN, announce
  *       clipboard-by-demand alone; on each CLIPBOARD_GRAB from the host
@@ -159,6 +162,8 @@ typedef struct Decoder {
     size_t mhdr_len;
     uint32_t type, size, got;
     uint8_t small[4096];
+    bool keep;                  /* keep the next large message whole */
+    uint8_t *kept;              /* its buffer while it comes */
 } Decoder;
 
 /* A message is complete: called with its type, size and first bytes. */
@@ -196,6 +201,12 @@ static void feed(Decoder *d, const uint8_t *p, size_t len, MsgFn fn,
                     d->type = get32(d->mhdr + 4);
                     d->size = get32(d->mhdr + 16);
                     d->got = 0;
+                    if (d->keep && d->size > sizeof(d->small)) {
+                        d->kept = malloc(d->size);
+                        if (!d->kept) {
+                            die("malloc");
+                        }
+                    }
                 }
             } else {
                 k = d->size - d->got < n ? d->size - d->got : n;
@@ -204,6 +215,9 @@ static void feed(Decoder *d, const uint8_t *p, size_t len, MsgFn fn,
                                    ? sizeof(d->small) - d->got : k;
                     memcpy(d->small + d->got, p, c);
                 }
+                if (d->kept) {
+                    memcpy(d->kept + d->got, p, k);
+                }
                 d->got += k;
             }
             p += k;
@@ -211,6 +225,11 @@ static void feed(Decoder *d, const uint8_t *p, size_t len, MsgFn fn,
             if (d->mhdr_len == 20 && d->got == d->size) {
                 fn(opaque, d->type, d->size, d->small);
                 d->mhdr_len = 0;
+                if (d->kept) {
+                    free(d->kept);
+                    d->kept = NULL;
+                    d->keep = false;
+                }
             }
         }
         if (d->chunk_left == 0) {
@@ -227,12 +246,11 @@ typedef struct Peer {
     uint8_t type[4];
 } Peer;
 
-static volatile sig_atomic_t go;
+static volatile sig_atomic_t go;        /* 1: discard, 2: keep */
 
-static void on_usr1(int sig)
+static void on_usr(int sig)
 {
-    (void)sig;
-    go = 1;
+    go = sig == SIGUSR2 ? 2 : 1;
 }
 
 static void request(Peer *p)
@@ -279,12 +297,14 @@ static int run_peer(int fd, bool agent)
     if (agent) {
         send_caps(fd, 1);
     } else {
-        struct sigaction sa = { .sa_handler = on_usr1 };   /* no restart */
+        struct sigaction sa = { .sa_handler = on_usr };    /* no restart */
 
         sigaction(SIGUSR1, &sa, NULL);
+        sigaction(SIGUSR2, &sa, NULL);
     }
     for (;;) {
         if (go) {
+            d.keep = go == 2;
             go = 0;
             if (p.grabbed) {
                 request(&p);
