@@ -30,6 +30,7 @@ typedef struct SinkSlot {
     uint32_t filled;
     uint32_t cap;               /* the bytes it may hold (counted held) */
     bool reserved;              /* buf spans total already (sink_reserve()) */
+    bool prefaulting;           /* handed to prefault->start() */
     uint8_t *buf;
 } SinkSlot;
 
@@ -40,6 +41,8 @@ struct VdcClipboardLive {
     bool ended;                 /* source: the END section was written */
     SourceSlot src[VDC_CLIPBOARD_LIVE_SLOTS];
     SinkSlot sink[VDC_CLIPBOARD_LIVE_SLOTS];
+    const VdcClipboardLivePrefault *prefault;
+    void *prefault_opaque;
 };
 
 VdcClipboardLive *vdc_clipboard_live_new(VdcClipboardHub *hub, uint64_t max_held)
@@ -62,8 +65,26 @@ void vdc_clipboard_live_reset_source(VdcClipboardLive *cl)
     cl->ended = false;
 }
 
+void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
+                                     const VdcClipboardLivePrefault *ops,
+                                     void *opaque)
+{
+    cl->prefault = ops;
+    cl->prefault_opaque = opaque;
+}
+
+/* Whatever the embedding does to @slot's buffer has stopped. */
+static void sink_prefault_end(VdcClipboardLive *cl, SinkSlot *slot)
+{
+    if (slot->prefaulting) {
+        cl->prefault->finish(cl->prefault_opaque, slot->buf);
+        slot->prefaulting = false;
+    }
+}
+
 static void sink_slot_clear(VdcClipboardLive *cl, SinkSlot *slot)
 {
+    sink_prefault_end(cl, slot);
     cl->held -= slot->cap;
     g_free(slot->buf);
     memset(slot, 0, sizeof(*slot));
@@ -336,6 +357,10 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
         if (!slot->buf && total >= SINK_RESERVE_MIN) {
             slot->buf = sink_reserve(total);
             slot->reserved = slot->buf != NULL;
+            if (slot->reserved && cl->prefault) {
+                cl->prefault->start(cl->prefault_opaque, slot->buf, total);
+                slot->prefaulting = true;
+            }
         }
         if (!slot->reserved) {
             slot->buf = g_realloc(slot->buf, cap);
@@ -343,7 +368,7 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }
-    if (slot->reserved) {
+    if (slot->reserved && !slot->prefaulting) {
         sink_populate(slot->buf + offset, len);
     }
     if (!vdc_migration_get_bytes(s, slot->buf + offset, len)) {
@@ -436,6 +461,7 @@ uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
         return NULL;
     }
     slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
+    sink_prefault_end(cl, slot);
     buf = slot->buf;
     *len = slot->total;
     cl->held -= slot->cap;

@@ -38,6 +38,7 @@
 #define _GNU_SOURCE
 
 #include "host/migrate.h"
+#include "host/prefault.h"
 #include "host/tls.h"
 #include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
@@ -121,6 +122,7 @@ struct HostMigration {
 
     bool cap_pause;                 /* pause-before-switchover */
     VdcClipboardLive *live;            /* the live section's slots, both ends */
+    HostPrefault *prefault;         /* its large slots' memory, ahead */
     LiveOut *lo;                    /* an outgoing live migration */
     GThread *in_thread;             /* an incoming transfer's, joinable */
     HostTlsCreds *tls;              /* tcp: over TLS (borrowed), or NULL */
@@ -359,11 +361,14 @@ HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
     }
     m->live = vdc_clipboard_live_new(h->hub, MIG_MAX_STREAM);
     vdc_clipboard_live_attach(m->live);
+    m->prefault = host_prefault_new();
+    vdc_clipboard_live_set_prefault(m->live, &host_prefault_ops, m->prefault);
     if (!vdc_migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
                                      &vdc_clipboard_live_ops, m->live, errp)) {
         vdc_migration_unregister(reg, "vdagent-host", 0);
         vdc_migration_unregister(reg, "vdagent", 0);
         vdc_clipboard_live_free(m->live);
+        host_prefault_free(m->prefault);
         g_free(m);
         return NULL;
     }
@@ -382,7 +387,8 @@ void host_migration_free(HostMigration *m)
     vdc_migration_unregister(m->reg, "vdagent-host", 0);
     vdc_migration_unregister(m->reg, "vdagent", 0);
     host_saved_clear(&m->saved);
-    vdc_clipboard_live_free(m->live);
+    vdc_clipboard_live_free(m->live);   /* finishes every prefault */
+    host_prefault_free(m->prefault);
     g_free(m->error);
     g_free(m);
 }

@@ -831,6 +831,142 @@ START_TEST(test_large_slot_pieces)
 }
 END_TEST
 
+/* ---- prefault -------------------------------------------------------- */
+
+/* A recording prefault: what the sink handed over, and when. */
+typedef struct Prefault {
+    unsigned starts, finishes;
+    uint8_t *buf;               /* the last started */
+    size_t len;
+    bool finished_wrong;        /* a finish for a buffer never started */
+} Prefault;
+
+static void pf_start(void *opaque, uint8_t *buf, size_t len)
+{
+    Prefault *pf = opaque;
+
+    pf->starts++;
+    pf->buf = buf;
+    pf->len = len;
+}
+
+static void pf_finish(void *opaque, uint8_t *buf)
+{
+    Prefault *pf = opaque;
+
+    pf->finishes++;
+    pf->finished_wrong |= buf != pf->buf;
+}
+
+static const VdcClipboardLivePrefault pf_ops = {
+    .start = pf_start,
+    .finish = pf_finish,
+};
+
+/* Move @sel/@type's @data (set on @src) in parts of 1 MiB into @ld. */
+static void move_parts(End *src, VdcMigrationLoader *ld)
+{
+    g_autoptr(GError) err = NULL;
+    GByteArray *a = save_setup(src);
+
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    while (vdc_migration_save_live_pending(src->reg) > 0) {
+        a = save_part(src, MIB);
+        ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
+        g_byte_array_unref(a);
+    }
+}
+
+/*
+ * A large slot (9 MiB) is handed to the prefault once, whole, as soon as
+ * its first piece announces it, and finished when it is taken, the
+ * buffer taken being the one prefaulted; a small one (50000 bytes) is
+ * not handed over; with the ops cleared the sink faults in its pieces
+ * itself again.
+ */
+START_TEST(test_prefault_large_slot)
+{
+    End src, dst;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GBytes) data = pattern(9 * MIB, 11);
+    Prefault pf = { 0 };
+    uint8_t *got;
+    uint32_t len;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_prefault(dst.live, &pf_ops, &pf);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(data));
+    grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
+         pattern(50000, 12));
+    ld = vdc_migration_loader_new(dst.reg);
+    move_parts(&src, ld);
+    ck_assert_uint_eq(pf.starts, 1);
+    ck_assert_uint_eq(pf.len, 9 * MIB);
+    ck_assert_uint_eq(pf.finishes, 0);          /* not taken yet */
+    got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                       VDC_CLIPBOARD_TYPE_PNG, &len);
+    ck_assert_uint_eq(pf.finishes, 1);
+    ck_assert(!pf.finished_wrong);
+    ck_assert_ptr_eq(got, pf.buf);
+    ck_assert_uint_eq(len, 9 * MIB);
+    ck_assert(memcmp(got, g_bytes_get_data(data, NULL), len) == 0);
+    g_free(got);
+    g_clear_pointer(&ld, vdc_migration_loader_free);
+    ck_assert_uint_eq(pf.starts, 1);            /* the small slot: never */
+    ck_assert_uint_eq(pf.finishes, 1);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/*
+ * A load that breaks off in the middle of a large slot finishes its
+ * prefault before the buffer is freed (the sink reset), once; so does a
+ * slot restarted at offset 0 by a new piece.
+ */
+START_TEST(test_prefault_abandoned)
+{
+    End src, dst;
+    VdcMigrationLoader *ld;
+    g_autoptr(GError) err = NULL;
+    Prefault pf = { 0 };
+    GByteArray *a;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_prefault(dst.live, &pf_ops, &pf);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(6 * MIB, 13));
+    ld = vdc_migration_loader_new(dst.reg);
+    a = save_setup(&src);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    a = save_part(&src, MIB);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    ck_assert_uint_eq(pf.starts, 1);
+    ck_assert_uint_eq(pf.finishes, 0);
+    /* the data changes: the source sends the slot again from 0 */
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(5 * MIB, 14));
+    a = save_part(&src, MIB);
+    ck_assert(feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    ck_assert_uint_eq(pf.starts, 2);
+    ck_assert_uint_eq(pf.finishes, 1);
+    ck_assert_uint_eq(pf.len, 5 * MIB);
+    vdc_migration_loader_free(ld);
+    ck_assert_uint_eq(pf.finishes, 2);
+    ck_assert(!pf.finished_wrong);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
 Suite *migration_live_suite(void)
 {
     Suite *s = suite_create("migration-live");
@@ -857,6 +993,8 @@ Suite *migration_live_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("zero-copy");
     tcase_add_test(tc, test_large_slot_pieces);
+    tcase_add_test(tc, test_prefault_large_slot);
+    tcase_add_test(tc, test_prefault_abandoned);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,108 @@
+/*
+ * prefault.c: the destination's live slots faulted in on helper threads.
+ * See prefault.h.
+ */
+#define G_LOG_DOMAIN "vdagent-host"
+
+#include "host/prefault.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Faulted in per madvise(): the receive is never far behind. */
+#define PREFAULT_STEP (1u << 20)
+
+typedef struct PrefaultJob {
+    uint8_t *buf;
+    size_t len;
+    GThread *thread;
+} PrefaultJob;
+
+struct HostPrefault {
+    GMutex lock;                    /* start and finish may be on other
+                                       threads than the one freeing */
+    GList *jobs;                    /* PrefaultJob * started, not finished */
+};
+
+static gpointer prefault_thread(gpointer opaque)
+{
+    PrefaultJob *j = opaque;
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)j->buf + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)j->buf + j->len) & ~(page - 1);
+
+    while (lo < hi) {
+        uintptr_t end = MIN(hi, lo + PREFAULT_STEP);
+
+        if (madvise((void *)lo, end - lo, MADV_POPULATE_WRITE) != 0 &&
+            errno != EINTR && errno != EAGAIN) {
+            break;          /* an older kernel: the receive faults them */
+        }
+        lo = end;
+    }
+#endif
+    return NULL;
+}
+
+static void prefault_start(void *opaque, uint8_t *buf, size_t len)
+{
+    HostPrefault *pf = opaque;
+    PrefaultJob *j = g_new0(PrefaultJob, 1);
+
+    j->buf = buf;
+    j->len = len;
+    j->thread = g_thread_try_new("vdagent-prefault", prefault_thread, j, NULL);
+    if (!j->thread) {
+        g_free(j);          /* the receive faults the pages as it copies */
+        return;
+    }
+    g_mutex_lock(&pf->lock);
+    pf->jobs = g_list_prepend(pf->jobs, j);
+    g_mutex_unlock(&pf->lock);
+}
+
+static void prefault_finish(void *opaque, uint8_t *buf)
+{
+    HostPrefault *pf = opaque;
+    PrefaultJob *j = NULL;
+    GList *l;
+
+    g_mutex_lock(&pf->lock);
+    for (l = pf->jobs; l; l = l->next) {
+        if (((PrefaultJob *)l->data)->buf == buf) {
+            j = l->data;
+            pf->jobs = g_list_delete_link(pf->jobs, l);
+            break;
+        }
+    }
+    g_mutex_unlock(&pf->lock);
+    if (j) {
+        g_thread_join(j->thread);
+        g_free(j);
+    }
+}
+
+const VdcClipboardLivePrefault host_prefault_ops = {
+    .start = prefault_start,
+    .finish = prefault_finish,
+};
+
+HostPrefault *host_prefault_new(void)
+{
+    HostPrefault *pf = g_new0(HostPrefault, 1);
+
+    g_mutex_init(&pf->lock);
+    return pf;
+}
+
+void host_prefault_free(HostPrefault *pf)
+{
+    if (!pf) {
+        return;
+    }
+    g_warn_if_fail(pf->jobs == NULL);
+    g_mutex_clear(&pf->lock);
+    g_free(pf);
+}

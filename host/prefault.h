@@ -1,0 +1,35 @@
+/*
+ * prefault.h: the destination's live slots faulted in ahead of their
+ * bytes, on helper threads of the host program (issue 21).
+ *
+ * A live migration's large clipboard slot (4 MiB and more) is reserved
+ * whole by the library when its first piece announces the size; its
+ * pages must be faulted in and zeroed before the bytes can land there,
+ * which on the receiving thread costs about as much as receiving them.
+ * host_prefault_ops does it on a thread of its own per slot
+ * (madvise(MADV_POPULATE_WRITE) 1 MiB at a time from the start, which
+ * never writes: a page the receive filled first stays as it is), so the
+ * receive finds its pages ready; the thread is joined before the slot is
+ * handed over or freed.  Without MADV_POPULATE_WRITE (a kernel before
+ * 5.14) the thread ends at once and the receive faults its pages as it
+ * copies.  The library itself starts no thread: this is the embedding's
+ * choice, through vdc_clipboard_live_set_prefault().
+ */
+#ifndef HOST_PREFAULT_H
+#define HOST_PREFAULT_H
+
+#include <glib.h>
+
+#include "clipboard/clipboard-live.h"
+
+typedef struct HostPrefault HostPrefault;
+
+/* The ops for vdc_clipboard_live_set_prefault(), with a HostPrefault. */
+extern const VdcClipboardLivePrefault host_prefault_ops;
+
+HostPrefault *host_prefault_new(void);
+
+/* Free @pf (NULL: no-op); every buffer given to it was finished. */
+void host_prefault_free(HostPrefault *pf);
+
+#endif /* HOST_PREFAULT_H */
