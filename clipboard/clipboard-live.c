@@ -368,7 +368,7 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }
-    if (slot->reserved && !slot->prefaulting) {
+    if (slot->reserved) {
         sink_populate(slot->buf + offset, len);
     }
     if (!vdc_migration_get_bytes(s, slot->buf + offset, len)) {

@@ -9,11 +9,14 @@
  * host_prefault_ops does it on a thread of its own per slot
  * (madvise(MADV_POPULATE_WRITE) 1 MiB at a time from the start, which
  * never writes: a page the receive filled first stays as it is), so the
- * receive finds its pages ready; the thread is joined before the slot is
- * handed over or freed.  Without MADV_POPULATE_WRITE (a kernel before
- * 5.14) the thread ends at once and the receive faults its pages as it
- * copies.  The library itself starts no thread: this is the embedding's
- * choice, through vdc_clipboard_live_set_prefault().
+ * receive finds its pages ready (it still faults in each piece's pages
+ * itself just before receiving it: nothing to do where the thread was
+ * first, the pages it reaches first otherwise); the thread is joined
+ * before the slot is handed over or freed.  Without MADV_POPULATE_WRITE
+ * (a kernel before 5.14), or when no thread can be started, the receive
+ * alone faults them, as without this.  The library itself starts no
+ * thread: this is the embedding's choice, through
+ * vdc_clipboard_live_set_prefault().
  */
 #ifndef HOST_PREFAULT_H
 #define HOST_PREFAULT_H
