@@ -489,35 +489,34 @@ wait_line() { # wait_line FILE N: FILE has more than N lines (20 s)
     done
 }
 
+# One copy by the sink's sim-agent, read by the sink when told (SIG: USR1
+# discards, USR2 keeps): r, the drained time; us, the sink's own figure.
+sink_once() { # SIG
+    local k n
+    k=$(lines "$W/sink.out")
+    "$CTL" line "unix:$W/sink.ctl" "copy-bytes clipboard $CLIP_SIZE" >/dev/null ||
+        fail "sink copy-bytes"
+    wait_line "$W/sink.out" "$k" || fail "the sink saw no grab"
+    r=$("$PEER" drain "unix:$W/sink.ctl" kill "-$1" "$SINK_PID" 2>&1) ||
+        fail "sink ($1): $r"
+    wait_line "$W/sink.out" $((k + 1)) || fail "the sink got no clipboard"
+    read -r n us < <(tail -n 1 "$W/sink.out")
+    [ "$n" = "$CLIP_SIZE" ] || bad="the sink ($1) read $n bytes"
+}
+
 sink=() sinkown=() sinkkeep=() in=() get=() set=() raw=()
 bad=
 for ((rep = 0; rep < REPS; rep++)); do
     # raw copy
     r=$("$PEER" copy "$W/pattern" "$W/raw.out") || fail "bench-peer copy"
     raw+=("$r")
-    # a baseline: the same writer into the plain reader
-    k=$(lines "$W/sink.out")
-    "$CTL" line "unix:$W/sink.ctl" "copy-bytes clipboard $CLIP_SIZE" >/dev/null ||
-        fail "sink copy-bytes"
-    wait_line "$W/sink.out" "$k" || fail "the sink saw no grab"
-    r=$("$PEER" drain "unix:$W/sink.ctl" kill -USR1 "$SINK_PID" 2>&1) ||
-        fail "sink: $r"
+    # a baseline: the same writer into the plain reader, discarding
+    sink_once USR1
     sink+=("$r")
-    wait_line "$W/sink.out" $((k + 1)) || fail "the sink got no clipboard"
-    read -r n us < <(tail -n 1 "$W/sink.out")
-    [ "$n" = "$CLIP_SIZE" ] || bad="the sink read $n bytes"
     sinkown+=("$us")
-    # the same reader keeping the bytes (new memory each time, SIGUSR2)
-    k=$(lines "$W/sink.out")
-    "$CTL" line "unix:$W/sink.ctl" "copy-bytes clipboard $CLIP_SIZE" >/dev/null ||
-        fail "sink copy-bytes"
-    wait_line "$W/sink.out" "$k" || fail "the sink saw no grab"
-    r=$("$PEER" drain "unix:$W/sink.ctl" kill -USR2 "$SINK_PID" 2>&1) ||
-        fail "sink (keeping): $r"
+    # the same reader keeping the bytes (new memory each time)
+    sink_once USR2
     sinkkeep+=("$r")
-    wait_line "$W/sink.out" $((k + 1)) || fail "the sink got no clipboard"
-    read -r n us < <(tail -n 1 "$W/sink.out")
-    [ "$n" = "$CLIP_SIZE" ] || bad="the sink (keeping) read $n bytes"
     # a, b: through the host, into a file
     guest_copy g0 "$CLIP_SIZE" || fail "the host never saw the guest's grab"
     r=$("$PEER" drain "unix:$W/guest.ctl" "$PEER" qmp-get "unix:$W/g0.qmp" \

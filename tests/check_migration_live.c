@@ -220,6 +220,15 @@ static bool feed(VdcMigrationLoader *ld, const GByteArray *a, bool last,
     return vdc_migration_loader_feed(ld, r, last, errp);
 }
 
+/* Feed @a (taken) to @ld, not the last part: it must load. */
+static void feed_ok(VdcMigrationLoader *ld, GByteArray *a)
+{
+    g_autoptr(GError) err = NULL;
+
+    ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
+    g_byte_array_unref(a);
+}
+
 /* ---- framing --------------------------------------------------------- */
 
 START_TEST(test_framing)
@@ -387,12 +396,8 @@ START_TEST(test_change_in_end)
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          pattern(10000, 1));
     ld = vdc_migration_loader_new(dst.reg);
-    a = save_setup(&src);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
-    a = save_part(&src, MIB);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
          pattern(20000, 2));
     a = save_final(&src);
@@ -667,12 +672,8 @@ START_TEST(test_held_bound)
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(150000, 3));
     ld = vdc_migration_loader_new(dst.reg);
-    a = save_setup(&src);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
-    a = save_part(&src, 10000);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, 10000));
     /* one piece of 10000 bytes of 150000: the slot holds 10000 */
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 10000);
     while (ok && vdc_migration_save_live_pending(src.reg) > 0) {
@@ -697,19 +698,14 @@ START_TEST(test_abandon)
     End src, dst;
     VdcMigrationLoader *ld;
     g_autoptr(GError) err = NULL;
-    GByteArray *a;
 
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(50000, 3));
     ld = vdc_migration_loader_new(dst.reg);
-    a = save_setup(&src);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
-    a = save_part(&src, 20000);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, 20000));
     ck_assert_uint_gt(vdc_clipboard_live_sink_held(dst.live), 0);
     vdc_migration_loader_free(ld);
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
@@ -767,7 +763,6 @@ START_TEST(test_large_slot_pieces)
     g_autoptr(GError) err = NULL;
     GBytes *data = pattern(9 * MIB, 5);
     const uint8_t *dp = g_bytes_get_data(data, NULL);
-    GByteArray *a;
     uint8_t *got;
     uint32_t len;
     uint64_t came = 0;
@@ -779,9 +774,7 @@ START_TEST(test_large_slot_pieces)
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          g_bytes_ref(data));
     ld = vdc_migration_loader_new(dst.reg);
-    a = save_setup(&src);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(&src));
     while (vdc_migration_save_live_pending(src.reg) > 0) {
         g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
         g_autoptr(VdcMigrationStream) r = NULL;
@@ -866,15 +859,9 @@ static const VdcClipboardLivePrefault pf_ops = {
 /* Move @sel/@type's @data (set on @src) in parts of 1 MiB into @ld. */
 static void move_parts(End *src, VdcMigrationLoader *ld)
 {
-    g_autoptr(GError) err = NULL;
-    GByteArray *a = save_setup(src);
-
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(src));
     while (vdc_migration_save_live_pending(src->reg) > 0) {
-        a = save_part(src, MIB);
-        ck_assert_msg(feed(ld, a, false, &err), "%s", err ? err->message : "");
-        g_byte_array_unref(a);
+        feed_ok(ld, save_part(src, MIB));
     }
 }
 
@@ -933,7 +920,6 @@ START_TEST(test_prefault_abandoned)
     VdcMigrationLoader *ld;
     g_autoptr(GError) err = NULL;
     Prefault pf = { 0 };
-    GByteArray *a;
 
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
@@ -941,20 +927,14 @@ START_TEST(test_prefault_abandoned)
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(6 * MIB, 13));
     ld = vdc_migration_loader_new(dst.reg);
-    a = save_setup(&src);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
-    a = save_part(&src, MIB);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
     ck_assert_uint_eq(pf.starts, 1);
     ck_assert_uint_eq(pf.finishes, 0);
     /* the data changes: the source sends the slot again from 0 */
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
          pattern(5 * MIB, 14));
-    a = save_part(&src, MIB);
-    ck_assert(feed(ld, a, false, &err));
-    g_byte_array_unref(a);
+    feed_ok(ld, save_part(&src, MIB));
     ck_assert_uint_eq(pf.starts, 2);
     ck_assert_uint_eq(pf.finishes, 1);
     ck_assert_uint_eq(pf.len, 5 * MIB);

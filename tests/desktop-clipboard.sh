@@ -315,6 +315,18 @@ alternate() {
         bad "20 alternating copies: $t, expected 20 of each"
 }
 
+# A desktop copy of PRIMARY made before the host starts, then the host and
+# sim-agent: the copy is the desktop's current one, and the guest's.
+start_after_copy() {
+    printf 'copied before the host started' >"$D/before"
+    d_copy primary "$D/before"
+    wait_for 5 eval '[ "$(d_paste primary)" = "copied before the host started" ]' ||
+        { bad "the desktop's application did not take PRIMARY"; return 1; }
+    start_host --guest "unix:$D/chan" || return 1
+    sim_guest_up || return 1
+    wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
+        bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
+}
 sim_guest_up() { # [ARGS...]: sim-agent "guest" on D/chan, caps exchanged
     start guest "$SIM" --connect "unix:$D/chan" --control "unix:$D/guest.ctl" --name guest "$@"
     wait_for 5 test -S "$D/guest.ctl" || { bad "sim-agent did not start"; return 1; }
@@ -403,15 +415,7 @@ g_sim() {
     D=$W/sim GUEST=sim
     mkdir -p "$D"
     start_xvfb hxvfb HD || return
-    # a copy made before the host starts is the desktop's current one
-    printf 'copied before the host started' >"$D/before"
-    d_copy primary "$D/before"
-    wait_for 5 sh -c "DISPLAY=$HD xclip -o -selection primary | grep -q before" ||
-        { bad "xclip did not take PRIMARY"; return; }
-    start_host --guest "unix:$D/chan" || return
-    sim_guest_up || return
-    wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
-        bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
+    start_after_copy || return
     matrix
 
     check_qmp
@@ -653,15 +657,7 @@ g_wayland() {
     D=$W/$CURRENT GUEST=sim DESKTOP=wayland
     mkdir -p "$D"
     start_sway hsway HW || return
-    # a copy made before the host starts is the desktop's current one
-    printf 'copied before the host started' >"$D/before"
-    d_copy primary "$D/before"
-    wait_for 5 eval '[ "$(d_paste primary)" = "copied before the host started" ]' ||
-        { bad "wl-copy did not take PRIMARY"; return; }
-    start_host --guest "unix:$D/chan" || return
-    sim_guest_up || return
-    wait_for 5 g_sees_host primary && g_paste_is primary text "$D/before" ||
-        bad "a desktop copy made before the start: the guest pasted '$(cat "$D/g.got" 2>/dev/null)'"
+    start_after_copy || return
     matrix
 
     check_qmp
