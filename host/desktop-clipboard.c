@@ -290,8 +290,6 @@ static void on_targets(GtkClipboard *cb, GdkAtom *atoms, gint n_atoms,
     DesktopQuery *q = opaque;
     DesktopSel *ds = q->ds;
     HostDesktopClipboard *dc;
-    g_autoptr(VdcClipboardInfo) info = NULL;
-    g_autofree char *types = NULL;
     int from[VDC_CLIPBOARD_TYPE__COUNT];
     bool any = false;
     unsigned i;
@@ -324,27 +322,11 @@ static void on_targets(GtkClipboard *cb, GdkAtom *atoms, gint n_atoms,
     }
     if (!any) {
         /* nothing we know (or no owner): the desktop's copy is gone */
-        if (vdc_clipboard_peer_owns(&dc->peer, ds->sel)) {
-            dc->n.releases++;
-            host_log(dc->h, "desktop: %s has nothing to offer: released "
-                     "(%" G_GUINT64_FORMAT ")", sel_name(ds), dc->n.releases);
-            vdc_clipboard_peer_release(&dc->peer, ds->sel);
-        }
+        host_desktop_release(dc->h, &dc->peer, &dc->n, ds->sel, false);
         return;
     }
-    info = vdc_clipboard_info_new(&dc->peer, ds->sel);
-    for (i = 0; i < VDC_CLIPBOARD_TYPE__COUNT; i++) {
-        info->types[i].available = from[i] >= 0;
-        ds->fetch_from[i] = from[i];
-    }
-    g_clear_pointer(&ds->grab, vdc_clipboard_info_unref);
-    ds->grab = vdc_clipboard_info_ref(info);
-    dc->n.grabs++;
-    types = host_desktop_types_text(info);
-    host_log(dc->h, "desktop: grab %s from the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ds), types, dc->n.grabs);
-    /* may notify us at once: ours, nothing to do there */
-    vdc_clipboard_hub_update(dc->h->hub, info);
+    host_desktop_grab(dc->h, &dc->peer, &dc->n, ds->sel, from, ds->fetch_from,
+                      &ds->grab);
 }
 
 static void on_owner_change(GtkClipboard *cb, GdkEvent *event,
@@ -372,12 +354,7 @@ static void on_owner_change(GtkClipboard *cb, GdkEvent *event,
     }
     if (event->owner_change.reason != GDK_OWNER_CHANGE_NEW_OWNER) {
         /* the owner quit (its window destroyed, its client gone) */
-        if (vdc_clipboard_peer_owns(&dc->peer, ds->sel)) {
-            dc->n.releases++;
-            host_log(dc->h, "desktop: the %s owner quit: released (%"
-                     G_GUINT64_FORMAT ")", sel_name(ds), dc->n.releases);
-            vdc_clipboard_peer_release(&dc->peer, ds->sel);
-        }
+        host_desktop_release(dc->h, &dc->peer, &dc->n, ds->sel, true);
         return;
     }
     host_log(dc->h, "desktop: %s changed owner: %s", sel_name(ds),

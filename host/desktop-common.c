@@ -30,6 +30,43 @@ void host_desktop_log_counts(Host *h, const HostDesktopCounts *n)
              n->fetches, n->served, n->unserved);
 }
 
+void host_desktop_release(Host *h, VdcClipboardPeer *peer, HostDesktopCounts *n,
+                          VdcClipboardSelection sel, bool quit)
+{
+    if (!vdc_clipboard_peer_owns(peer, sel)) {
+        return;
+    }
+    n->releases++;
+    host_log(h, quit ? "desktop: the %s owner quit: released (%"
+                       G_GUINT64_FORMAT ")"
+                     : "desktop: %s has nothing to offer: released (%"
+                       G_GUINT64_FORMAT ")",
+             vdc_clipboard_selection_name(sel), n->releases);
+    vdc_clipboard_peer_release(peer, sel);
+}
+
+void host_desktop_grab(Host *h, VdcClipboardPeer *peer, HostDesktopCounts *n,
+                       VdcClipboardSelection sel, const int *from,
+                       int *fetch_from, VdcClipboardInfo **grab)
+{
+    g_autoptr(VdcClipboardInfo) info = vdc_clipboard_info_new(peer, sel);
+    g_autofree char *types = NULL;
+    unsigned i;
+
+    for (i = 0; i < VDC_CLIPBOARD_TYPE__COUNT; i++) {
+        info->types[i].available = from[i] >= 0;
+        fetch_from[i] = from[i];
+    }
+    g_clear_pointer(grab, vdc_clipboard_info_unref);
+    *grab = vdc_clipboard_info_ref(info);
+    n->grabs++;
+    types = host_desktop_types_text(info);
+    host_log(h, "desktop: grab %s from the desktop: %s (%" G_GUINT64_FORMAT ")",
+             vdc_clipboard_selection_name(sel), types, n->grabs);
+    /* may notify the peer at once: its own, nothing to do there */
+    vdc_clipboard_hub_update(h->hub, info);
+}
+
 GBytes *host_desktop_fit(Host *h, GBytes *data)
 {
     unsigned max = vdc_chardev_max_clipboard(h->dev);

@@ -27,6 +27,24 @@ char *host_desktop_types_text(const VdcClipboardInfo *info);
 void host_desktop_log_counts(Host *h, const HostDesktopCounts *n);
 
 /*
+ * The desktop's copy of @sel is gone (@quit: its owner quit, else it has
+ * no type we know): @peer's grab of @sel, if it holds one, is released
+ * (traced, counted in @n).
+ */
+void host_desktop_release(Host *h, VdcClipboardPeer *peer, HostDesktopCounts *n,
+                          VdcClipboardSelection sel, bool quit);
+
+/*
+ * A desktop copy of @sel offering the types whose @from (an index into
+ * the peer's own table, per type) is >= 0: a new grab of @peer on the hub
+ * (traced, counted in @n).  @fetch_from gets @from, *@grab the new info
+ * (a reference; the previous one dropped).
+ */
+void host_desktop_grab(Host *h, VdcClipboardPeer *peer, HostDesktopCounts *n,
+                       VdcClipboardSelection sel, const int *from,
+                       int *fetch_from, VdcClipboardInfo **grab);
+
+/*
  * A desktop copy's data fetched for the hub (taken; may be NULL): as
  * clipboard-set, no more than the guest was told it may send, so NULL
  * (traced) when larger than the device's clipboard maximum.

@@ -517,8 +517,6 @@ static void on_selection(HostDesktopWayland *dw, VdcClipboardSelection sel,
 {
     WlOffer *o = proxy ? zwlr_data_control_offer_v1_get_user_data(proxy) : NULL;
     WlSel *ws = sel_of(dw, sel);
-    g_autoptr(VdcClipboardInfo) info = NULL;
-    g_autofree char *types = NULL;
     int from[VDC_CLIPBOARD_TYPE__COUNT];
     bool any = false;
     unsigned i, m;
@@ -552,30 +550,13 @@ static void on_selection(HostDesktopWayland *dw, VdcClipboardSelection sel,
         }
     }
     if (!any) {
-        if (vdc_clipboard_peer_owns(&dw->peer, ws->sel)) {
-            dw->n.releases++;
-            host_log(dw->h, o ? "desktop: %s has nothing to offer: released "
-                                "(%" G_GUINT64_FORMAT ")"
-                              : "desktop: the %s owner quit: released (%"
-                                G_GUINT64_FORMAT ")",
-                     sel_name(ws), dw->n.releases);
-            vdc_clipboard_peer_release(&dw->peer, ws->sel);
-        }
+        host_desktop_release(dw->h, &dw->peer, &dw->n, ws->sel, !o);
         return;
     }
     host_log(dw->h, "desktop: %s changed owner: another client",
              sel_name(ws));
-    info = vdc_clipboard_info_new(&dw->peer, ws->sel);
-    for (i = 0; i < VDC_CLIPBOARD_TYPE__COUNT; i++) {
-        info->types[i].available = from[i] >= 0;
-        ws->fetch_from[i] = from[i];
-    }
-    ws->grab = vdc_clipboard_info_ref(info);
-    dw->n.grabs++;
-    types = host_desktop_types_text(info);
-    host_log(dw->h, "desktop: grab %s from the desktop: %s (%" G_GUINT64_FORMAT
-             ")", sel_name(ws), types, dw->n.grabs);
-    vdc_clipboard_hub_update(dw->h->hub, info);
+    host_desktop_grab(dw->h, &dw->peer, &dw->n, ws->sel, from, ws->fetch_from,
+                      &ws->grab);
 }
 
 static void device_selection(void *opaque,
