@@ -268,6 +268,17 @@ START_TEST(test_model_handshake)
 }
 END_TEST
 
+/* The host peer's CLIPBOARD text is exactly @want; nothing was dropped. */
+static void ck_host_text(TestFe *fe, HostPeer *hp, const GByteArray *want)
+{
+    GBytes *got = hp_data(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT);
+
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(g_bytes_get_size(got), want->len);
+    ck_assert_mem_eq(g_bytes_get_data(got, NULL), want->data, want->len);
+    ck_assert_uint_eq(total_drops(fe), 0);
+}
+
 /*
  * Text both ways: the host's LF text reaches a CRLF guest with CRLF (an
  * existing CRLF not doubled), a CRLF guest's text reaches the host with
@@ -288,7 +299,6 @@ START_TEST(test_model_text_both_ways)
         g_bytes_get_size(guest_text));
     const uint32_t text = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     const GuestAgentMsg *m;
-    GBytes *got;
 
     /* host -> guest */
     ck_assert(hp_grab_bytes(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
@@ -315,11 +325,7 @@ START_TEST(test_model_text_both_ways)
                             g_bytes_get_data(guest_text, NULL),
                             g_bytes_get_size(guest_text));
     fe_pump(fe);
-    got = hp_data(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT);
-    ck_assert_ptr_nonnull(got);
-    ck_assert_uint_eq(g_bytes_get_size(got), want_h->len);
-    ck_assert_mem_eq(g_bytes_get_data(got, NULL), want_h->data, want_h->len);
-    ck_assert_uint_eq(total_drops(fe), 0);
+    ck_host_text(fe, hp, want_h);
     ck_agent_ok(fe);
     ck_assert(!guest_agent_stopped(fe->ga));
     fe_free(fe);
@@ -345,7 +351,6 @@ START_TEST(test_model_split_writes)
     const GuestAgentMsg *m;
     const uint8_t *p;
     size_t off, len, i;
-    GBytes *got;
 
     ck_assert(hp_grab_bytes(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT,
                             host_text));
@@ -378,11 +383,7 @@ START_TEST(test_model_split_writes)
         fe_push(fe, p + off, n);
         off += n;
     }
-    got = hp_data(hp, SEL_CLIPBOARD, VDC_CLIPBOARD_TYPE_TEXT);
-    ck_assert_ptr_nonnull(got);
-    ck_assert_uint_eq(g_bytes_get_size(got), want_h->len);
-    ck_assert_mem_eq(g_bytes_get_data(got, NULL), want_h->data, want_h->len);
-    ck_assert_uint_eq(total_drops(fe), 0);
+    ck_host_text(fe, hp, want_h);
     fe_free(fe);
 }
 END_TEST
