@@ -131,6 +131,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_guest_agent.c \
               tests/check_reader_fixture.c tests/check_reader_framing.c \
               tests/check_reader_sizes.c tests/check_reader_reset.c \
+              tests/check_reader_recycle.c \
               tests/check_writer.c tests/check_device.c \
               tests/check_input.c tests/check_vdagent_mouse.c \
               tests/check_vdagent_file_xfer.c \

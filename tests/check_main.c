@@ -20,6 +20,7 @@ static const struct {
     { "guest-agent", guest_agent_suite },
     { "reader-framing", reader_framing_suite },
     { "reader-sizes", reader_sizes_suite },
+    { "reader-recycle", reader_recycle_suite },
     { "reader-reset", reader_reset_suite },
     { "writer", writer_suite },
     { "device", device_suite },

@@ -22,6 +22,7 @@
 Suite *guest_agent_suite(void);
 Suite *reader_framing_suite(void);
 Suite *reader_sizes_suite(void);
+Suite *reader_recycle_suite(void);
 Suite *reader_reset_suite(void);
 Suite *writer_suite(void);
 Suite *device_suite(void);

@@ -27,6 +27,26 @@ typedef enum {
     MSG_SKIP = VDC_READER_MSG_SKIP,     /* skipping an oversize body */
 } MsgState;
 
+/*
+ * The buffer that came back (vdc_reader_take_bytes()): shared by the
+ * reader and the bytes it handed out, which may be freed on any thread
+ * and after the reader.
+ */
+typedef struct ReaderSpare {
+    gint ref;
+    GMutex lock;
+    bool open;                 /* the reader takes buffers back */
+    uint8_t *buf;              /* a buffer that came back, or NULL */
+    size_t cap;
+} ReaderSpare;
+
+/* One large message's data, handed out as bytes. */
+typedef struct ReaderLoan {
+    ReaderSpare *spare;
+    uint8_t *buf;
+    size_t len;
+} ReaderLoan;
+
 struct VdcReader {
     const VdcReaderOps *ops;
     void *opaque;
@@ -48,6 +68,7 @@ struct VdcReader {
     uint8_t *buf;              /* body being reassembled */
     size_t len, cap;
     size_t peak;
+    ReaderSpare *spare;
 
     /* delivery */
     const uint8_t *direct;     /* body delivered from the pushed bytes */
@@ -67,7 +88,68 @@ VdcReader *vdc_reader_new(uint32_t max_message,
     r->ops = ops;
     r->opaque = opaque;
     r->max_message = max_message ? max_message : VDC_DEFAULT_MAX_MESSAGE;
+    r->spare = g_new0(ReaderSpare, 1);
+    r->spare->ref = 1;
+    r->spare->open = true;
+    g_mutex_init(&r->spare->lock);
     return r;
+}
+
+static void spare_unref(ReaderSpare *sp)
+{
+    if (g_atomic_int_dec_and_test(&sp->ref)) {
+        g_free(sp->buf);
+        g_mutex_clear(&sp->lock);
+        g_free(sp);
+    }
+}
+
+/* The buffer held for reuse, taken out of @sp (NULL: none). */
+static uint8_t *spare_take(ReaderSpare *sp, size_t *cap)
+{
+    uint8_t *buf;
+
+    g_mutex_lock(&sp->lock);
+    buf = g_steal_pointer(&sp->buf);
+    *cap = sp->cap;
+    sp->cap = 0;
+    g_mutex_unlock(&sp->lock);
+    return buf;
+}
+
+/* The last reference to a loan went: its buffer comes back, or goes. */
+static void loan_return(gpointer opaque)
+{
+    ReaderLoan *loan = opaque;
+    ReaderSpare *sp = loan->spare;
+
+    g_mutex_lock(&sp->lock);
+    if (sp->open && !sp->buf) {
+        sp->buf = g_steal_pointer(&loan->buf);
+        sp->cap = loan->len;
+    }
+    g_mutex_unlock(&sp->lock);
+    g_free(loan->buf);
+    spare_unref(sp);
+    g_free(loan);
+}
+
+/* Free the buffer held for reuse, if any. */
+static void reader_drop_spare(VdcReader *r)
+{
+    size_t cap;
+
+    g_free(spare_take(r->spare, &cap));
+}
+
+size_t vdc_reader_spare(const VdcReader *r)
+{
+    size_t cap;
+
+    g_mutex_lock(&r->spare->lock);
+    cap = r->spare->buf ? r->spare->cap : 0;
+    g_mutex_unlock(&r->spare->lock);
+    return cap;
 }
 
 void vdc_reader_free(VdcReader *r)
@@ -75,6 +157,11 @@ void vdc_reader_free(VdcReader *r)
     if (!r) {
         return;
     }
+    g_mutex_lock(&r->spare->lock);
+    r->spare->open = false;
+    g_mutex_unlock(&r->spare->lock);
+    reader_drop_spare(r);
+    spare_unref(r->spare);
     g_free(r->buf);
     g_free(r);
 }
@@ -100,6 +187,7 @@ void vdc_reader_reset(VdcReader *r)
         /* During delivery the callback still reads r->buf: keep it. */
         reader_free_buf(r);
     }
+    reader_drop_spare(r);
     r->epoch++;
 }
 
@@ -245,7 +333,8 @@ uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len)
     if (r->hdr.size == 0) {
         return NULL;
     }
-    if (r->direct || r->cap != r->hdr.size) {
+    if (r->direct || (r->cap != r->hdr.size &&
+                      r->cap <= READER_RETAIN_MAX)) {
         /*
          * Delivered from the pushed bytes, or held in a larger buffer kept
          * from an earlier message: a copy, so the callback's @data stays
@@ -253,9 +342,33 @@ uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len)
          */
         return g_memdup2(r->direct ? r->direct : r->buf, r->hdr.size);
     }
-    /* Exactly the message: hand the buffer over, no copy. */
+    /*
+     * Exactly the message, or a buffer that came back for reuse (at most
+     * twice the message: shrunk, which moves nothing): hand the buffer
+     * over, no copy.
+     */
+    if (r->cap != r->hdr.size) {
+        r->buf = g_realloc(r->buf, r->hdr.size);
+    }
     r->len = r->cap = 0;
     return g_steal_pointer(&r->buf);
+}
+
+GBytes *vdc_reader_take_bytes(VdcReader *r)
+{
+    ReaderLoan *loan;
+    size_t len;
+    uint8_t *buf = vdc_reader_steal_data(r, &len);
+
+    if (len < VDC_READER_RECYCLE_MIN) {
+        return g_bytes_new_take(buf, len);
+    }
+    loan = g_new(ReaderLoan, 1);
+    loan->spare = r->spare;
+    g_atomic_int_inc(&r->spare->ref);
+    loan->buf = buf;
+    loan->len = len;
+    return g_bytes_new_with_free_func(buf, len, loan_return, loan);
 }
 
 static void reader_drop(VdcReader *r, VdcDrop reason)
@@ -353,6 +466,29 @@ static void reader_chunk_start(VdcReader *r)
     g_assert_not_reached();
 }
 
+/*
+ * A message starts: its body takes the buffer that came back when it
+ * needs between half of it and all of it (memory faulted in already: no
+ * page to zero), else that buffer is freed now.
+ */
+static void reader_use_spare(VdcReader *r)
+{
+    size_t cap;
+    uint8_t *buf = spare_take(r->spare, &cap);
+
+    if (!buf) {
+        return;
+    }
+    if (r->hdr.size > cap || r->hdr.size < cap / 2) {
+        g_free(buf);
+        return;
+    }
+    g_free(r->buf);             /* a small one kept from earlier */
+    r->buf = buf;
+    r->cap = cap;
+    r->peak = MAX(r->peak, cap);
+}
+
 /* A complete message header: validate it against the chunk and limits. */
 static bool reader_msg_start(VdcReader *r)
 {
@@ -362,6 +498,8 @@ static bool reader_msg_start(VdcReader *r)
     r->hdr.type = vdagent_le32(h + offsetof(VDAgentMessage, type));
     r->hdr.opaque = vdagent_le64(h + offsetof(VDAgentMessage, opaque));
     r->hdr.size = vdagent_le32(h + offsetof(VDAgentMessage, size));
+    /* Taken for this body, or freed (an aborted body frees it too). */
+    reader_use_spare(r);
 
     if (r->hdr.protocol != VD_AGENT_PROTOCOL) {
         reader_drop(r, VDC_DROP_BAD_PROTOCOL);

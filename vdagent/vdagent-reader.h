@@ -96,6 +96,28 @@ void vdc_reader_reset(VdcReader *r);
 uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len);
 
 /*
+ * Only from inside the message callback, once: take the message data as
+ * bytes (vdc_reader_steal_data()'s, same rules).  Data of
+ * VDC_READER_RECYCLE_MIN bytes and more comes back to @r when the last
+ * reference to it goes (on any thread), as memory already faulted in for
+ * the next large message: a new clipboard a guest sends after the one it
+ * replaced (issue 16: new memory must be zeroed by the kernel page by
+ * page, which costs more than receiving the bytes).  The reader keeps one
+ * such buffer, and only until the next message starts: that message
+ * takes it when it needs between half of it and all of it (shrunk to
+ * its size when handed over), else it is freed then, as it is by a
+ * reset or vdc_reader_free().  A buffer that comes back after that is
+ * freed.
+ */
+GBytes *vdc_reader_take_bytes(VdcReader *r);
+
+/* Large data taken as bytes comes back for reuse (see above). */
+#define VDC_READER_RECYCLE_MIN (4u * 1024 * 1024)
+
+/* Bytes held for reuse: a buffer that came back, not yet taken or freed. */
+size_t vdc_reader_spare(const VdcReader *r);
+
+/*
  * The reader's state, for migration: everything needed to continue the
  * stream at the exact byte where it stopped (half a chunk header, inside a
  * message header, mid-body, inside a skipped region).

@@ -487,14 +487,14 @@ void vdc_count_drop(VdcChardev *dev, VdcDrop reason)
 /*
  * The payload of the message being delivered, after @skip prefix bytes, as
  * bytes of its own: the reader's buffer taken over when it holds exactly
- * the message (no copy), else a copy (vdc_reader_steal_data()); the
- * prefix is cut off by a slice, not a copy.  The caller owns the result.
+ * the message (no copy), else a copy (vdc_reader_take_bytes(): large
+ * data comes back to the reader for the next large message); the prefix
+ * is cut off by a slice, not a copy.  The caller owns the result.
  */
 static GBytes *vdagent_take_payload(VdcChardev *dev, size_t skip)
 {
-    size_t len;
-    uint8_t *buf = vdc_reader_steal_data(dev->reader, &len);
-    g_autoptr(GBytes) whole = g_bytes_new_take(buf, len);
+    g_autoptr(GBytes) whole = vdc_reader_take_bytes(dev->reader);
+    size_t len = g_bytes_get_size(whole);
 
     if (skip == 0) {
         return g_steal_pointer(&whole);
