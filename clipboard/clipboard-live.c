@@ -41,7 +41,7 @@ struct VdcClipboardLive {
     bool ended;                 /* source: the END section was written */
     SourceSlot src[VDC_CLIPBOARD_LIVE_SLOTS];
     SinkSlot sink[VDC_CLIPBOARD_LIVE_SLOTS];
-    const VdcClipboardLivePrefault *prefault;
+    const VdcPrefaultOps *prefault;
     void *prefault_opaque;
 };
 
@@ -66,7 +66,7 @@ void vdc_clipboard_live_reset_source(VdcClipboardLive *cl)
 }
 
 void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
-                                     const VdcClipboardLivePrefault *ops,
+                                     const VdcPrefaultOps *ops,
                                      void *opaque)
 {
     cl->prefault = ops;

@@ -106,27 +106,16 @@ void vdc_clipboard_live_detach(VdcClipboardLive *cl);
 VdcClipboardLive *vdc_clipboard_live_of(VdcClipboardHub *hub);
 
 /*
- * Sink: faulting in a large slot's memory ahead of its bytes.  A slot of
- * 4 MiB and more is reserved whole when its first piece announces its
- * size, and its pages must be faulted in (zeroed) before the bytes land
- * there: each piece's pages just before it is received, on the receiving
- * thread, which costs about as much as receiving them.  With @ops,
- * @ops->start(@opaque, buf, len) also gets each such buffer at once, to
- * fault it in on a thread of the embedding's (the library starts none)
- * while the bytes come, without writing to it
- * (madvise(MADV_POPULATE_WRITE): a page the receive wrote first is left
- * as it is); the receive then finds its pages ready, or faults in those
- * it reaches first.  @ops->finish(@opaque, buf) is called before the
- * buffer is handed over or freed, and must not return while that work
- * goes on.  Both are called on the thread that loads.  NULL @ops: none.
+ * Sink: faulting in a large slot's memory ahead of its bytes
+ * (VdcPrefaultOps).  A slot of 4 MiB and more is reserved whole when its
+ * first piece announces its size; without @ops each piece's pages are
+ * faulted in just before it is received, on the receiving thread.  With
+ * @ops, @ops->start() also gets each such buffer at once, whole; the
+ * receive then finds its pages ready, or faults in those it reaches
+ * first.  Called on the thread that loads.  NULL @ops: none.
  */
-typedef struct VdcClipboardLivePrefault {
-    void (*start)(void *opaque, uint8_t *buf, size_t len);
-    void (*finish)(void *opaque, uint8_t *buf);
-} VdcClipboardLivePrefault;
-
 void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
-                                     const VdcClipboardLivePrefault *ops,
+                                     const VdcPrefaultOps *ops,
                                      void *opaque);
 
 /* Sink: bytes held in all slots. */

@@ -57,6 +57,26 @@ typedef enum VdcClipboardType {
 /* Default time an owner has to answer a request. */
 #define VDC_CLIPBOARD_DEFAULT_TIMEOUT_MS 5000
 
+/*
+ * Faulting in large buffers ahead of their bytes, on the embedding's
+ * threads (the library starts none): vdc_chardev_set_prefault() for a
+ * large guest message, the live migration's sink for a large slot.  New
+ * memory must be faulted in and zeroed by the kernel page by page before
+ * bytes can land there, which on the receiving thread costs about as
+ * much as receiving them.  @start(@opaque, buf, len) gets such a range as
+ * soon as it is reserved, to be faulted in elsewhere while the bytes
+ * come, without writing to it (madvise(MADV_POPULATE_WRITE) never does:
+ * a page the receive wrote first is left as it is).  @finish(@opaque,
+ * buf), with the same @buf, is called before the range moves, is handed
+ * over or freed, and must not return while that work goes on.  Both are
+ * called on the thread that feeds the bytes, one range at a time per
+ * object.
+ */
+typedef struct VdcPrefaultOps {
+    void (*start)(void *opaque, uint8_t *buf, size_t len);
+    void (*finish)(void *opaque, uint8_t *buf);
+} VdcPrefaultOps;
+
 typedef enum VdcClipboardNotifyType {
     VDC_CLIPBOARD_NOTIFY_UPDATE,
     VDC_CLIPBOARD_NOTIFY_RESET_SERIAL,

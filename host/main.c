@@ -12,6 +12,7 @@
 #include "host/guest.h"
 #include "host/host.h"
 #include "host/migrate.h"
+#include "host/prefault.h"
 #include "host/qmp.h"
 #include "host/tls.h"
 
@@ -53,6 +54,7 @@ static const char usage[] =
 typedef struct HostMain {
     Host host;
     HostGuest *guest;
+    HostPrefault *prefault;         /* a large guest message's memory */
     HostClipboardPeer *peer;
     HostDesktopClipboard *desktop;
     VdcMigrationRegistry *reg;
@@ -326,6 +328,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "vdagent-host: %s\n", err->message);
         return 1;
     }
+    m->prefault = host_prefault_new();
+    vdc_chardev_set_prefault(h->dev, &host_prefault_ops, m->prefault);
     m->peer = host_clipboard_peer_new(h);
     if (m->desktop_clipboard) {
         m->desktop = host_desktop_clipboard_new(h, &err);
@@ -403,7 +407,8 @@ int main(int argc, char **argv)
     host_migration_free(m->mig);
     host_tls_creds_free(m->tls);
     vdc_migration_registry_free(m->reg);
-    vdc_chardev_free(h->dev);
+    vdc_chardev_free(h->dev);       /* finishes what it gave m->prefault */
+    host_prefault_free(m->prefault);
     host_file_xfers_free(m->fx);
     host_guest_free(m->guest);
     host_set_qmp(h, NULL);

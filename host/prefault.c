@@ -84,7 +84,7 @@ static void prefault_finish(void *opaque, uint8_t *buf)
     }
 }
 
-const VdcClipboardLivePrefault host_prefault_ops = {
+const VdcPrefaultOps host_prefault_ops = {
     .start = prefault_start,
     .finish = prefault_finish,
 };

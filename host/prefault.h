@@ -1,6 +1,9 @@
 /*
- * prefault.h: the destination's live slots faulted in ahead of their
- * bytes, on helper threads of the host program (issue 21).
+ * prefault.h: large buffers faulted in ahead of their bytes, on helper
+ * threads of the host program (issues 21 and 16): the destination's live
+ * slots (vdc_clipboard_live_set_prefault()), a large guest message's
+ * body as its buffer grows (vdc_chardev_set_prefault()), and
+ * clipboard-set's file buffer (host/commands.c).
  *
  * A live migration's large clipboard slot (4 MiB and more) is reserved
  * whole by the library when its first piece announces the size; its
@@ -15,20 +18,19 @@
  * before the slot is handed over or freed.  Without MADV_POPULATE_WRITE
  * (a kernel before 5.14), or when no thread can be started, the receive
  * alone faults them, as without this.  The library itself starts no
- * thread: this is the embedding's choice, through
- * vdc_clipboard_live_set_prefault().
+ * thread: this is the embedding's choice (VdcPrefaultOps).
  */
 #ifndef HOST_PREFAULT_H
 #define HOST_PREFAULT_H
 
 #include <glib.h>
 
-#include "clipboard/clipboard-live.h"
+#include "clipboard/vdc-clipboard.h"
 
 typedef struct HostPrefault HostPrefault;
 
-/* The ops for vdc_clipboard_live_set_prefault(), with a HostPrefault. */
-extern const VdcClipboardLivePrefault host_prefault_ops;
+/* The VdcPrefaultOps, with a HostPrefault as their opaque. */
+extern const VdcPrefaultOps host_prefault_ops;
 
 HostPrefault *host_prefault_new(void);
 

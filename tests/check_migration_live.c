@@ -851,7 +851,7 @@ static void pf_finish(void *opaque, uint8_t *buf)
     pf->finished_wrong |= buf != pf->buf;
 }
 
-static const VdcClipboardLivePrefault pf_ops = {
+static const VdcPrefaultOps pf_ops = {
     .start = pf_start,
     .finish = pf_finish,
 };

@@ -69,6 +69,9 @@ struct VdcReader {
     size_t len, cap;
     size_t peak;
     ReaderSpare *spare;
+    const VdcPrefaultOps *pf_ops;
+    void *pf_opaque;
+    uint8_t *pf_range;         /* handed to pf_ops->start(), not finished */
 
     /* delivery */
     const uint8_t *direct;     /* body delivered from the pushed bytes */
@@ -94,6 +97,8 @@ VdcReader *vdc_reader_new(uint32_t max_message,
     g_mutex_init(&r->spare->lock);
     return r;
 }
+
+static void reader_free_buf(VdcReader *r);
 
 static void spare_unref(ReaderSpare *sp)
 {
@@ -162,12 +167,32 @@ void vdc_reader_free(VdcReader *r)
     g_mutex_unlock(&r->spare->lock);
     reader_drop_spare(r);
     spare_unref(r->spare);
-    g_free(r->buf);
+    reader_free_buf(r);
     g_free(r);
+}
+
+/* The range being faulted in elsewhere is done: it may move or go. */
+static void reader_prefault_end(VdcReader *r)
+{
+    if (r->pf_range) {
+        r->pf_ops->finish(r->pf_opaque, r->pf_range);
+        r->pf_range = NULL;
+    }
+}
+
+void vdc_reader_set_prefault(VdcReader *r, const VdcPrefaultOps *ops,
+                             void *opaque)
+{
+    g_return_if_fail(r != NULL);
+
+    reader_prefault_end(r);
+    r->pf_ops = ops;
+    r->pf_opaque = opaque;
 }
 
 static void reader_free_buf(VdcReader *r)
 {
+    reader_prefault_end(r);
     g_clear_pointer(&r->buf, g_free);
     r->len = r->cap = 0;
 }
@@ -300,6 +325,7 @@ bool vdc_reader_set_state(VdcReader *r, VdcReaderState *st,
     r->mhdr_have = st->mhdr_have;
     r->hdr = hdr;
     r->msg_left = st->msg_left;
+    reader_free_buf(r);
     r->buf = g_steal_pointer(&st->buf);
     r->len = r->cap = st->len;
     r->peak = MAX(r->peak, r->cap);
@@ -329,6 +355,7 @@ uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len)
     g_return_val_if_fail(r->delivering && !r->stolen, NULL);
 
     r->stolen = true;
+    reader_prefault_end(r);
     *len = r->hdr.size;
     if (r->hdr.size == 0) {
         return NULL;
@@ -412,6 +439,7 @@ static bool reader_deliver(VdcReader *r, const uint8_t *direct)
     if (!data) {
         data = empty;
     }
+    reader_prefault_end(r);     /* the callback may take the buffer */
     r->direct = direct;
     r->delivering = true;
     r->stolen = false;
@@ -483,7 +511,7 @@ static void reader_use_spare(VdcReader *r)
         g_free(buf);
         return;
     }
-    g_free(r->buf);             /* a small one kept from earlier */
+    reader_free_buf(r);         /* a small one kept from earlier */
     r->buf = buf;
     r->cap = cap;
     r->peak = MAX(r->peak, cap);
@@ -567,9 +595,15 @@ static void reader_reserve(VdcReader *r, size_t n)
     /* need <= hdr.size <= max_message: no overflow below. */
     ncap = MAX(need, MAX(r->cap * 2, READER_MIN_ALLOC));
     ncap = MIN(ncap, (size_t)r->hdr.size);
+    reader_prefault_end(r);     /* realloc may move it */
     r->buf = g_realloc(r->buf, ncap);
     if (ncap >= READER_PREFAULT_MIN) {
-        reader_prefault(r->buf + r->cap, ncap - r->cap);
+        if (r->pf_ops) {
+            r->pf_range = r->buf + r->cap;
+            r->pf_ops->start(r->pf_opaque, r->pf_range, ncap - r->cap);
+        } else {
+            reader_prefault(r->buf + r->cap, ncap - r->cap);
+        }
     }
     r->cap = ncap;
     r->peak = MAX(r->peak, ncap);

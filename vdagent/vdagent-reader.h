@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <spice/vd_agent.h>
 
+#include "clipboard/vdc-clipboard.h"
 #include "vdagent/vdc-proto.h"
 
 typedef struct VdcReader VdcReader;
@@ -110,6 +111,13 @@ uint8_t *vdc_reader_steal_data(VdcReader *r, size_t *len);
  * freed.
  */
 GBytes *vdc_reader_take_bytes(VdcReader *r);
+
+/*
+ * A body's buffer growing to 2 MiB or more hands the new range to @ops (see
+ * vdc_chardev_set_prefault()); NULL: faulted in here, in one call.
+ */
+void vdc_reader_set_prefault(VdcReader *r, const VdcPrefaultOps *ops,
+                             void *opaque);
 
 /* Large data taken as bytes comes back for reuse (see above). */
 #define VDC_READER_RECYCLE_MIN (4u * 1024 * 1024)

@@ -853,6 +853,15 @@ void vdc_chardev_accept_input(VdcChardev *dev)
     vdc_leave(dev, outer);
 }
 
+void vdc_chardev_set_prefault(VdcChardev *dev, const VdcPrefaultOps *ops,
+                              void *opaque)
+{
+    g_return_if_fail(dev != NULL);
+    g_return_if_fail(ops == NULL || (ops->start && ops->finish));
+
+    vdc_reader_set_prefault(dev->reader, ops, opaque);
+}
+
 size_t vdc_chardev_input_room(const VdcChardev *dev)
 {
     g_return_val_if_fail(dev != NULL, 0);

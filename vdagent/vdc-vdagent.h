@@ -279,6 +279,18 @@ void vdc_chardev_set_running(VdcChardev *dev, bool running);
 bool vdc_chardev_running(const VdcChardev *dev);
 
 /*
+ * Fault in a large guest message's memory ahead of its bytes on the
+ * embedding's threads (VdcPrefaultOps, vdc-clipboard.h): a body's buffer
+ * grows with the bytes that arrived (doubling, never past the announced
+ * size), and each growth to 2 MiB or more hands its new range to
+ * @ops->start() instead of faulting it in on the feeding thread in one
+ * call.  A body that reuses an earlier clipboard's memory needs none.  NULL @ops: the
+ * feeding thread does it (the default).
+ */
+void vdc_chardev_set_prefault(VdcChardev *dev, const VdcPrefaultOps *ops,
+                              void *opaque);
+
+/*
  * Back to the state of a new device: as a guest close, and any pending
  * serial-reset reconnect forgotten.  Calls no frontend callback.
  */
