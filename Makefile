@@ -301,7 +301,7 @@ $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o
 # version script, the symbol test and vdagent/vdc-version.h (checked
 # by the test) all follow these lines.
 VERSION_MAJOR := 1
-VERSION_MINOR := 0
+VERSION_MINOR := 1
 VERSION_MICRO := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_MICRO)
 
