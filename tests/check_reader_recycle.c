@@ -7,7 +7,8 @@
  * reset or the reader's end, returned safely from another thread or after
  * the reader is gone.  And a large body's growth handed to the
  * embedding's prefault (vdc_reader_set_prefault()): one range at a time,
- * each finished before its buffer moves, is handed over or freed.
+ * each finished before its buffer moves, is handed over or freed.  And a
+ * large body's streamed copy, byte for byte.
  */
 #include <check.h>
 #include <string.h>
@@ -246,6 +247,48 @@ START_TEST(test_returned_from_thread_and_late)
 }
 END_TEST
 
+/* ---- a large body's copy --------------------------------------------- */
+
+/*
+ * A body of 1 MiB and more is copied with streamed stores, 16-byte aligned
+ * with ordinary copies around them: pieces of every size from 1 to 700
+ * bytes land at every alignment, and every byte arrives.
+ */
+START_TEST(test_large_body_any_piece)
+{
+    Taker *t = taker_new();
+    const size_t size = MIB + 4099;
+    size_t total = CHUNK_HDR + MSG_HDR + size, off = 0, k = 1;
+    uint8_t *wire = g_malloc(total);
+
+    test_put_le32(wire, VDP_CLIENT_PORT);
+    test_put_le32(wire + 4, MSG_HDR + size);
+    put_msg_hdr(wire + CHUNK_HDR, VD_AGENT_PROTOCOL, VD_AGENT_CLIPBOARD, 0,
+                size);
+    for (size_t i = 0; i < size; i++) {
+        wire[CHUNK_HDR + MSG_HDR + i] = pat(5, i);
+    }
+    while (off < total) {
+        size_t n = MIN(k, total - off);
+
+        vdc_reader_push(t->r, wire + off, n);
+        off += n;
+        k = k % 700 + 1;
+    }
+    g_free(wire);
+    ck_assert_uint_eq(t->got->len, 1);
+    {
+        size_t len;
+        const uint8_t *p = g_bytes_get_data(last_ok(t, 5, size), &len);
+
+        for (size_t i = 0; i < len; i++) {
+            ck_assert_msg(p[i] == pat(5, i), "byte %zu", i);
+        }
+    }
+    taker_free(t);
+}
+END_TEST
+
 /* ---- the embedding's prefault ---------------------------------------- */
 
 typedef struct {
@@ -377,6 +420,10 @@ Suite *reader_recycle_suite(void)
     tcase_add_test(tc, test_held_never_reused);
     tcase_add_test(tc, test_freed_when_not_used);
     tcase_add_test(tc, test_returned_from_thread_and_late);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("large-body");
+    tcase_add_test(tc, test_large_body_any_piece);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("prefault");

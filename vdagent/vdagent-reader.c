@@ -14,6 +14,9 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Buffers at most this large are kept between messages. */
 #define READER_RETAIN_MAX   (256u * 1024)
@@ -99,6 +102,7 @@ VdcReader *vdc_reader_new(uint32_t max_message,
 }
 
 static void reader_free_buf(VdcReader *r);
+static void reader_fence(void);
 
 static void spare_unref(ReaderSpare *sp)
 {
@@ -440,6 +444,7 @@ static bool reader_deliver(VdcReader *r, const uint8_t *direct)
         data = empty;
     }
     reader_prefault_end(r);     /* the callback may take the buffer */
+    reader_fence();
     r->direct = direct;
     r->delivering = true;
     r->stolen = false;
@@ -583,6 +588,61 @@ static void reader_prefault(uint8_t *p, size_t len)
 #endif
 }
 
+/*
+ * A body of this size and more is copied in with non-temporal stores: it
+ * goes to memory anyway (larger than the caches), and an ordinary store
+ * first reads each line it writes (for ownership), which doubled the
+ * memory traffic of the copy: issue 16's b.a 0.69-0.78x -> 1.02-1.09x of
+ * a plain reader that discards, in alternating runs.
+ */
+#define READER_STREAM_MIN (1u << 20)
+
+/* Copy @n body bytes to @d; streamed for a large body (see above). */
+static void reader_body_copy(const VdcReader *r, uint8_t *d,
+                             const uint8_t *s, size_t n)
+{
+#ifdef __SSE2__
+    size_t head;
+
+    if (r->hdr.size < READER_STREAM_MIN || n < 256) {
+        memcpy(d, s, n);
+        return;
+    }
+    head = (16 - ((uintptr_t)d & 15)) & 15;
+    memcpy(d, s, head);
+    d += head;
+    s += head;
+    n -= head;
+    for (; n >= 64; d += 64, s += 64, n -= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)s);
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+        __m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+
+        _mm_stream_si128((__m128i *)d, a);
+        _mm_stream_si128((__m128i *)(d + 16), b);
+        _mm_stream_si128((__m128i *)(d + 32), c);
+        _mm_stream_si128((__m128i *)(d + 48), e);
+    }
+    memcpy(d, s, n);
+#else
+    (void)r;
+    memcpy(d, s, n);
+#endif
+}
+
+/*
+ * Streamed stores are ordered with the others only by a fence: before
+ * the body is read (delivered) and before a push returns (a save may
+ * read the partial body, another thread the data it is handed).
+ */
+static void reader_fence(void)
+{
+#ifdef __SSE2__
+    _mm_sfence();
+#endif
+}
+
 /* Make room for @n more body bytes, growing with what has arrived. */
 static void reader_reserve(VdcReader *r, size_t n)
 {
@@ -662,7 +722,7 @@ void vdc_reader_push(VdcReader *r, const uint8_t *buf, size_t len)
                     continue;
                 }
                 reader_reserve(r, n);
-                memcpy(r->buf + r->len, buf, n);
+                reader_body_copy(r, r->buf + r->len, buf, n);
                 r->len += n;
                 r->msg_left -= n;
             }
@@ -686,4 +746,5 @@ void vdc_reader_push(VdcReader *r, const uint8_t *buf, size_t len)
             }
         }
     }
+    reader_fence();
 }
