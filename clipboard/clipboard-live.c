@@ -260,7 +260,9 @@ static uint8_t *sink_reserve(uint32_t total)
  * 36 ms by the copy's faults (transparent huge pages were faster when the
  * machine was quiet, but much slower under load there: the VM's balloon
  * gives free 2 MiB blocks back to the host, which must supply them again).
- * Advice only: a kernel without it changes nothing.
+ * Advice only: a kernel without it changes nothing.  Not for a slot
+ * handed to the prefault ops: they fault it in (VdcPrefaultOps), and
+ * the receive faulting in the same pages beside them only contends.
  */
 static void sink_populate(uint8_t *p, size_t len)
 {
@@ -368,7 +370,7 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }
-    if (slot->reserved) {
+    if (slot->reserved && !slot->prefaulting) {
         sink_populate(slot->buf + offset, len);
     }
     if (!vdc_migration_get_bytes(s, slot->buf + offset, len)) {

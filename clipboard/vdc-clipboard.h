@@ -66,7 +66,11 @@ typedef enum VdcClipboardType {
  * much as receiving them.  @start(@opaque, buf, len) gets such a range as
  * soon as it is reserved, to be faulted in elsewhere while the bytes
  * come, without writing to it (madvise(MADV_POPULATE_WRITE) never does:
- * a page the receive wrote first is left as it is).  @finish(@opaque,
+ * a page the receive wrote first is left as it is); the library then
+ * leaves the range's faulting in to them (it does not fault in a live
+ * slot's pieces itself as it does without ops), so an embedding whose
+ * own code receives the bytes can wait there for its helper to pass
+ * (one thread faulting in, not two contending).  @finish(@opaque,
  * buf), with the same @buf, is called before the range moves, is handed
  * over or freed, and must not return while that work goes on.  Both are
  * called on the thread that feeds the bytes, one range at a time per

@@ -80,6 +80,9 @@
 #define MIG_LIVE_IDSTR "vdagent-host-clipboard"
 #define MIG_LIVE_FRAME_DATA (4u << 20)      /* data per live frame */
 #define MIG_LIVE_FRAME_MAX (MIG_LIVE_FRAME_DATA + 4096u) /* on receipt */
+/* A live frame's bytes are received in steps of this, each once its
+ * pages are faulted in (host_prefault_wait()). */
+#define IN_PULL_STEP (1u << 20)
 #define MIG_LIVE_QUEUE (2 * MIG_LIVE_FRAME_DATA) /* queued, not yet sent */
 #define MIG_LIVE_REMAINDER (256u * 1024)    /* small enough to switch over */
 #define MIG_LIVE_KEEPALIVE_MS 1000          /* an empty frame when idle */
@@ -1573,12 +1576,20 @@ typedef struct InPull {
 static gssize in_pull(void *opaque, void *buf, size_t len, GError **errp)
 {
     InPull *pull = opaque;
+    uint8_t *p = buf;
+    size_t done, n;
 
-    if (!vdc_migration_channel_recv(pull->job->fd, buf, len, pull->job->fds,
-                                    pull->deadline, &pull->err)) {
-        g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, 0,
-                            pull->err->message);
-        return -1;
+    for (done = 0; done < len; done += n) {
+        n = MIN(len - done, IN_PULL_STEP);
+        /* A large slot's pages: received once its helper faulted them in. */
+        host_prefault_wait(pull->job->m->prefault, p + done, n);
+        if (!vdc_migration_channel_recv(pull->job->fd, p + done, n,
+                                        pull->job->fds, pull->deadline,
+                                        &pull->err)) {
+            g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, 0,
+                                pull->err->message);
+            return -1;
+        }
     }
     return (gssize)len;
 }

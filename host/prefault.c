@@ -14,16 +14,34 @@
 #define PREFAULT_STEP (1u << 20)
 
 typedef struct PrefaultJob {
+    HostPrefault *pf;
     uint8_t *buf;
     size_t len;
     GThread *thread;
+    size_t done;                    /* faulted in from buf (pf->lock) */
+    bool over;                      /* the thread ended (pf->lock) */
 } PrefaultJob;
 
 struct HostPrefault {
     GMutex lock;                    /* start and finish may be on other
                                        threads than the one freeing */
+    GCond progress;                 /* a job's done or over changed */
+    unsigned waiters;               /* in host_prefault_wait() */
     GList *jobs;                    /* PrefaultJob * started, not finished */
 };
+
+static void prefault_progress(PrefaultJob *j, size_t done, bool over)
+{
+    HostPrefault *pf = j->pf;
+
+    g_mutex_lock(&pf->lock);
+    j->done = done;
+    j->over = over;
+    if (pf->waiters) {
+        g_cond_broadcast(&pf->progress);
+    }
+    g_mutex_unlock(&pf->lock);
+}
 
 static gpointer prefault_thread(gpointer opaque)
 {
@@ -41,8 +59,10 @@ static gpointer prefault_thread(gpointer opaque)
             break;          /* an older kernel: the receive faults them */
         }
         lo = end;
+        prefault_progress(j, lo - (uintptr_t)j->buf, false);
     }
 #endif
+    prefault_progress(j, j->len, true);
     return NULL;
 }
 
@@ -51,15 +71,50 @@ static void prefault_start(void *opaque, uint8_t *buf, size_t len)
     HostPrefault *pf = opaque;
     PrefaultJob *j = g_new0(PrefaultJob, 1);
 
+    j->pf = pf;
     j->buf = buf;
     j->len = len;
+    /* Listed first: host_prefault_wait() may look for it at once. */
+    g_mutex_lock(&pf->lock);
+    pf->jobs = g_list_prepend(pf->jobs, j);
+    g_mutex_unlock(&pf->lock);
     j->thread = g_thread_try_new("vdagent-prefault", prefault_thread, j, NULL);
     if (!j->thread) {
-        g_free(j);          /* the receive faults the pages as it copies */
+        /* The receive faults the pages as it copies. */
+        g_mutex_lock(&pf->lock);
+        pf->jobs = g_list_remove(pf->jobs, j);
+        g_mutex_unlock(&pf->lock);
+        g_free(j);
+    }
+}
+
+void host_prefault_wait(HostPrefault *pf, const void *p, size_t len)
+{
+    const uint8_t *q = p;
+    PrefaultJob *j = NULL;
+    GList *l;
+    size_t want;
+
+    if (!pf || len == 0) {
         return;
     }
     g_mutex_lock(&pf->lock);
-    pf->jobs = g_list_prepend(pf->jobs, j);
+    for (l = pf->jobs; l; l = l->next) {
+        PrefaultJob *k = l->data;
+
+        if (q >= k->buf && q < k->buf + k->len) {
+            j = k;
+            break;
+        }
+    }
+    if (j) {
+        want = MIN((size_t)(q - j->buf) + len, j->len);
+        pf->waiters++;
+        while (j->done < want && !j->over) {
+            g_cond_wait(&pf->progress, &pf->lock);
+        }
+        pf->waiters--;
+    }
     g_mutex_unlock(&pf->lock);
 }
 
@@ -94,6 +149,7 @@ HostPrefault *host_prefault_new(void)
     HostPrefault *pf = g_new0(HostPrefault, 1);
 
     g_mutex_init(&pf->lock);
+    g_cond_init(&pf->progress);
     return pf;
 }
 
@@ -103,6 +159,7 @@ void host_prefault_free(HostPrefault *pf)
         return;
     }
     g_warn_if_fail(pf->jobs == NULL);
+    g_cond_clear(&pf->progress);
     g_mutex_clear(&pf->lock);
     g_free(pf);
 }
