@@ -1525,9 +1525,16 @@ static gboolean in_done(gpointer opaque)
     HostMigration *m = job->m;
     g_autoptr(GError) err = NULL;
     HostGuestChannel ch = { .conn_fd = -1, .listen_fd = -1 };
+    GThread *thread = m->in_thread;
 
-    /* The thread has posted this as its last act: it ends at once. */
-    g_thread_join(m->in_thread);
+    /*
+     * The thread has posted this as its last act and is ending.  Its
+     * exit (glibc gives its stack back, a madvise() and the other CPU's
+     * TLB flushed) is waited for once the destination runs, not in the
+     * downtime: it took 145 us there (median of 8, tcp: after a 64 MiB
+     * live part) against 6 us with an empty state, at times 3-4 ms.  The
+     * thread may still store done_id until then: the job lives on.
+     */
     m->in_thread = NULL;
     m->in_job = NULL;
 
@@ -1536,6 +1543,7 @@ static gboolean in_done(gpointer opaque)
 
         in_reply(job, msg);
         mig_set_status(m, HOST_MIG_FAILED, msg);
+        g_thread_join(thread);
         in_job_free(job);
         /* Wait for another attempt. */
         if (m->incoming_listen_fd >= 0 && !m->incoming_watch) {
@@ -1562,6 +1570,7 @@ static gboolean in_done(gpointer opaque)
     mig_set_status(m, HOST_MIG_COMPLETED, NULL);
     host_set_status(m->h, HOST_RUNNING);
     m->ops->guest_activate(m->opaque);
+    g_thread_join(thread);
     in_job_free(job);
     return G_SOURCE_REMOVE;
 }
