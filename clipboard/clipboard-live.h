@@ -28,7 +28,9 @@
  * by its held maximum.  A slot of 4 MiB or more takes the address range
  * of its total at once, so that a source's bytes are read straight into
  * their place and never moved; memory is taken only as its pieces come
- * (each piece's pages faulted in with one call just before it is read).  Nothing reaches the hub from here: a peer's final
+ * (each piece's pages faulted in with one call just before it is read,
+ * or by the prefault ops when set: vdc_clipboard_live_set_prefault()).
+ * Nothing reaches the hub from here: a peer's final
  * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
  * No I/O and no timing: the host program drives both ends.
@@ -110,9 +112,12 @@ VdcClipboardLive *vdc_clipboard_live_of(VdcClipboardHub *hub);
  * (VdcPrefaultOps).  A slot of 4 MiB and more is reserved whole when its
  * first piece announces its size; without @ops each piece's pages are
  * faulted in just before it is received, on the receiving thread.  With
- * @ops, @ops->start() also gets each such buffer at once, whole; the
- * receive then finds its pages ready, or faults in those it reaches
- * first.  Called on the thread that loads.  NULL @ops: none.
+ * @ops, @ops->start() gets each such buffer at once, whole, and the
+ * faulting in is theirs alone: the sink no longer faults in its pieces
+ * (two threads faulting in the same pages contend); a receive that the
+ * embedding drives can wait for its helper to pass (the host program's
+ * does), else it faults in the pages it reaches first.  Called on the
+ * thread that loads.  NULL @ops: none.
  */
 void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
                                      const VdcPrefaultOps *ops,
