@@ -166,7 +166,7 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_host_seam.c tests/check_migration_live.c \
               tests/check_host_live.c tests/check_vdagent_migration_live.c
 BENCH_SRCS := tests/bench.c
-FUZZ_TARGETS := reader loader device
+FUZZ_TARGETS := reader loader device live
 FUZZ_replay_SRCS := tests/fuzz/replay.c
 # Shared by the fuzz targets (the loaders' device checks); linked into each.
 FUZZ_SUPPORT_SRCS := tests/fuzz/loader-checks.c
