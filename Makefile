@@ -166,8 +166,10 @@ CHECK_SRCS := tests/check_main.c tests/test-frontend.c tests/test-peer.c \
               tests/check_host_seam.c tests/check_migration_live.c \
               tests/check_host_live.c tests/check_vdagent_migration_live.c
 BENCH_SRCS := tests/bench.c
-FUZZ_TARGETS := reader loader device
+FUZZ_TARGETS := reader loader device live
 FUZZ_replay_SRCS := tests/fuzz/replay.c
+# Shared by the fuzz targets (the loaders' device checks); linked into each.
+FUZZ_SUPPORT_SRCS := tests/fuzz/loader-checks.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
              host/file-xfer.c host/prefault.c \
@@ -290,7 +292,7 @@ $(BENCH_PEER_BIN): $(call obj,tests/bench-peer.c)
 
 # gcc replay drivers: a plain main() feeding corpus files to the target.
 $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o \
-                    $(call obj,$(TEST_SUPPORT_SRCS)) $(LIB)
+                    $(call obj,$(FUZZ_SUPPORT_SRCS) $(TEST_SUPPORT_SRCS)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -456,7 +458,7 @@ $(O)/fuzz/obj/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(O)/fuzz/fuzz-%: $(O)/fuzz/obj/tests/fuzz/fuzz_%.o \
-                  $(call fuzzobj,$(LIB_SRCS) $(TEST_SUPPORT_SRCS))
+                  $(call fuzzobj,$(LIB_SRCS) $(FUZZ_SUPPORT_SRCS) $(TEST_SUPPORT_SRCS))
 	$(quiet) LINK $@
 	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 

@@ -6,7 +6,8 @@
  *
  *   cc -std=gnu11 -I. \
  *      $(pkg-config --cflags glib-2.0 spice-protocol pixman-1 json-c) \
- *      tests/fuzz/make-loader-seeds.c tests/guest-agent.c tests/test-util.c \
+ *      tests/fuzz/make-loader-seeds.c tests/fuzz/seed-device.c \
+ *      tests/guest-agent.c tests/test-util.c \
  *      <library .c> \
  *      $(pkg-config --libs glib-2.0 pixman-1 json-c) -o make-loader-seeds
  *   ./make-loader-seeds [OUTDIR]        (default tests/fuzz/corpus/loader)
@@ -29,122 +30,11 @@
 #include "input/vdc-input.h"
 #include "migration/vdc-stream.h"
 #include "migration/vdc-savevm.h"
+#include "tests/fuzz/seed-device.h"
 #include "vdagent/vdc-vdagent.h"
-
-#define SEED_MAX_MESSAGE (64u * 1024)   /* FUZZ_MAX_MESSAGE of fuzz_loader.c */
-#define AGENT_CAPS 0x00038de7u          /* spice-vdagentd 0.22.1 */
 
 static const char *outdir = "tests/fuzz/corpus/loader";
 static int failures;
-
-static void G_GNUC_PRINTF(1, 2) die(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("make-loader-seeds: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-/* ---- a device behind a frontend with a budget -------------------------- */
-
-typedef struct Seed {
-    VdcChardev *dev;
-    GuestAgent *ga;
-    bool unlimited;
-    size_t budget;
-    VdcClipboardPeer host;          /* a host-side peer on the device's hub */
-    unsigned host_requests;
-} Seed;
-
-static size_t seed_can_write(void *opaque)
-{
-    Seed *s = opaque;
-
-    return s->unlimited ? 65536 : s->budget;
-}
-
-static void seed_write(void *opaque, const uint8_t *buf, size_t len)
-{
-    Seed *s = opaque;
-
-    if (!s->unlimited) {
-        s->budget -= len;
-    }
-    guest_agent_feed(s->ga, buf, len);
-}
-
-static const VdcFrontendOps seed_ops = {
-    .can_write = seed_can_write,
-    .write = seed_write,
-};
-
-static void host_notify(VdcClipboardPeer *peer, const VdcClipboardNotify *n)
-{
-    (void)peer;
-    (void)n;
-}
-
-/* Never answers: the request stays pending. */
-static void host_request(VdcClipboardPeer *peer, VdcClipboardInfo *info,
-                         VdcClipboardType type)
-{
-    Seed *s = peer->opaque;
-
-    (void)info;
-    (void)type;
-    s->host_requests++;
-}
-
-static const VdcClipboardPeerOps host_ops = {
-    .notify = host_notify,
-    .request = host_request,
-};
-
-static void pump(Seed *s)
-{
-    GBytes *out = guest_agent_take_output(s->ga);
-
-    vdc_chardev_write(s->dev, g_bytes_get_data(out, NULL),
-                      g_bytes_get_size(out));
-    g_bytes_unref(out);
-}
-
-/* A device, its host peer, and (when @open) the agent connected. */
-static void seed_start(Seed *s, const uint32_t *caps, size_t n_caps, bool open)
-{
-    VdcConfig config;
-    uint32_t agent = AGENT_CAPS;
-    GError *err = NULL;
-
-    memset(s, 0, sizeof(*s));
-    vdc_config_init(&config);
-    config.mouse = true;
-    config.clipboard = true;
-    config.monitors = true;
-    config.max_message = SEED_MAX_MESSAGE;
-    s->unlimited = true;
-    s->ga = caps ? guest_agent_new(caps, n_caps) : guest_agent_new(&agent, 1);
-    s->dev = vdc_chardev_new(&config, &seed_ops, s, &err);
-    if (!s->dev) {
-        die("device: %s", err->message);
-    }
-    s->host.name = "seed-host";
-    s->host.ops = &host_ops;
-    s->host.opaque = s;
-    vdc_clipboard_peer_register(vdc_chardev_clipboard_hub(s->dev), &s->host);
-    if (open) {
-        vdc_chardev_set_guest_open(s->dev, true);
-        pump(s);
-        if (!vdc_chardev_connected(s->dev) ||
-            guest_agent_errors(s->ga) != 0) {
-            die("the agent did not connect");
-        }
-    }
-}
 
 static void write_file(const char *name, const uint8_t *data, size_t len)
 {
@@ -152,7 +42,7 @@ static void write_file(const char *name, const uint8_t *data, size_t len)
     GError *err = NULL;
 
     if (!g_file_set_contents(path, (const char *)data, len, &err)) {
-        die("%s: %s", path, err->message);
+        seed_die("%s: %s", path, err->message);
     }
     printf("%-28s %6zu bytes\n", name, len);
     g_free(path);
@@ -179,9 +69,7 @@ static void seed_save(Seed *s, const char *name)
     }
     vdc_migration_stream_free(st);
     vdc_migration_registry_free(reg);
-    vdc_clipboard_peer_unregister(&s->host);
-    vdc_chardev_free(s->dev);
-    guest_agent_free(s->ga);
+    seed_free(s);
 }
 
 /* Push the first @n bytes of the agent's pending output. */
@@ -190,7 +78,7 @@ static void push_part(Seed *s, size_t n)
     GBytes *out = guest_agent_take_output(s->ga);
 
     if (n > g_bytes_get_size(out)) {
-        die("push_part: %zu of %zu bytes", n, g_bytes_get_size(out));
+        seed_die("push_part: %zu of %zu bytes", n, g_bytes_get_size(out));
     }
     vdc_chardev_write(s->dev, g_bytes_get_data(out, NULL), n);
     g_bytes_unref(out);
@@ -253,7 +141,7 @@ static void seed_partial(const char *name, size_t len, size_t at)
 
     seed_start(&s, NULL, 0, true);
     guest_agent_send_grab(s.ga, 0, &text, 1);
-    pump(&s);
+    seed_pump(&s);
     guest_agent_send_clipboard(s.ga, 0, text, data, len);
     push_part(&s, at);
     seed_save(&s, name);
@@ -271,7 +159,7 @@ static void seed_multi_chunk(const char *name, size_t at)
 
     seed_start(&s, NULL, 0, true);
     guest_agent_send_grab(s.ga, 0, &text, 1);
-    pump(&s);
+    seed_pump(&s);
     g_byte_array_append(body, prefix, sizeof(prefix));
     g_byte_array_append(body, data, 5000);
     guest_wire_message_chunked(w, VD_AGENT_CLIPBOARD, body->data, body->len,
@@ -313,9 +201,9 @@ static void seed_pending_request(void)
     host_grab(&s, 1, VDC_CLIPBOARD_TYPE_TEXT, NULL, 0);
     guest_agent_send_request(s.ga, 1, text);
     guest_agent_send_request(s.ga, 1, text);
-    pump(&s);
+    seed_pump(&s);
     if (s.host_requests != 1) {
-        die("pending-request: %u host requests", s.host_requests);
+        seed_die("pending-request: %u host requests", s.host_requests);
     }
     seed_save(&s, "pending-request");
 }
@@ -329,10 +217,10 @@ static void seed_owned(unsigned sel)
     seed_start(&s, NULL, 0, true);
     guest_agent_send_grab(s.ga, sel, &text, 1);
     guest_agent_send_grab(s.ga, sel, text_png, 2);
-    pump(&s);
+    seed_pump(&s);
     host_ask(&s, sel, VDC_CLIPBOARD_TYPE_TEXT);
     guest_agent_send_clipboard(s.ga, sel, text, "owned", 5);
-    pump(&s);
+    seed_pump(&s);
     snprintf(name, sizeof(name), "owned-selection-%u", sel);
     seed_save(&s, name);
 }
@@ -344,7 +232,7 @@ static void seed_host_request(void)
 
     seed_start(&s, NULL, 0, true);
     guest_agent_send_grab(s.ga, 2, text_png, 2);
-    pump(&s);
+    seed_pump(&s);
     s.unlimited = false;
     s.budget = 0;
     host_ask(&s, 2, VDC_CLIPBOARD_TYPE_PNG);
@@ -363,13 +251,13 @@ static void seed_queued_output(void)
     s.budget = 0;
     guest_agent_send_request(s.ga, 0, text);
     guest_agent_send_request(s.ga, 2, VD_AGENT_CLIPBOARD_IMAGE_BMP);
-    pump(&s);
+    seed_pump(&s);
     vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 1000);
     vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_Y, 2000);
     vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_LEFT, true);
     vdc_input_event_sync(r);
     guest_agent_send_caps(s.ga, true);
-    pump(&s);
+    seed_pump(&s);
     seed_save(&s, "queued-output");
 }
 
@@ -384,7 +272,7 @@ static void seed_half_reply(const char *name, size_t taken)
     s.unlimited = false;
     s.budget = taken;
     guest_agent_send_request(s.ga, 0, text);
-    pump(&s);
+    seed_pump(&s);
     seed_save(&s, name);
     g_free(data);
 }
@@ -420,7 +308,7 @@ static void seed_max_clipboard(void)
 
     seed_start(&s, NULL, 0, true);
     guest_agent_send_message(s.ga, VD_AGENT_MAX_CLIPBOARD, max, 4);
-    pump(&s);
+    seed_pump(&s);
     seed_save(&s, "max-clipboard");
 }
 
@@ -445,9 +333,9 @@ static void seed_old_agent(void)
 
     seed_start(&s, &caps, 1, true);
     guest_agent_send_grab(s.ga, 0, &text, 1);
-    pump(&s);
+    seed_pump(&s);
     guest_agent_send_clipboard(s.ga, 0, text, "old", 3);
-    pump(&s);
+    seed_pump(&s);
     seed_save(&s, "old-agent");
 }
 
@@ -463,10 +351,10 @@ static void seed_full(void)
     host_grab(&s, 1, VDC_CLIPBOARD_TYPE_TEXT, NULL, 0);
     guest_agent_send_grab(s.ga, 0, text_png, 2);
     guest_agent_send_request(s.ga, 1, text);
-    pump(&s);
+    seed_pump(&s);
     host_ask(&s, 0, VDC_CLIPBOARD_TYPE_TEXT);
     guest_agent_send_clipboard(s.ga, 0, text, "full", 4);
-    pump(&s);
+    seed_pump(&s);
     vdc_input_send_abs(r, 0, VDC_INPUT_AXIS_X, 300);
     vdc_input_send_btn(r, 0, VDC_INPUT_BUTTON_MIDDLE, true);
     vdc_input_event_sync(r);
@@ -498,6 +386,7 @@ static void seed_rfc_layout(void)
 
 int main(int argc, char **argv)
 {
+    g_set_prgname("make-loader-seeds");
     if (argc > 2) {
         fprintf(stderr, "usage: %s [OUTDIR]\n", argv[0]);
         return 2;
@@ -506,7 +395,7 @@ int main(int argc, char **argv)
         outdir = argv[1];
     }
     if (g_mkdir_with_parents(outdir, 0755) != 0) {
-        die("cannot create %s", outdir);
+        seed_die("cannot create %s", outdir);
     }
     seed_fresh();
     seed_idle();
