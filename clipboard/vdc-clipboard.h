@@ -73,8 +73,10 @@ typedef enum VdcClipboardType {
  * (one thread faulting in, not two contending).  @finish(@opaque,
  * buf), with the same @buf, is called before the range moves, is handed
  * over or freed, and must not return while that work goes on.  Both are
- * called on the thread that feeds the bytes, one range at a time per
- * object.
+ * called by whatever feeds the bytes, never two at once for one object
+ * (a live load's final piece may come on another thread than its live
+ * frames did).  The device's reader has at most one range open; the live
+ * sink one per large slot, so several at once, each finished once.
  */
 typedef struct VdcPrefaultOps {
     void (*start)(void *opaque, uint8_t *buf, size_t len);

@@ -45,7 +45,8 @@ HostPrefault *host_prefault_new(void);
  * that writes into such a buffer calls this before each step, so that it
  * lands on pages ready rather than faulting them in beside the helper (two
  * threads faulting in the same pages contend, and cost more CPU than one).
- * On the thread that feeds the buffer, as the ops' finish.
+ * From what feeds the buffer, never at once with the ops' finish of it
+ * (the job must not go while waited for).
  */
 void host_prefault_wait(HostPrefault *pf, const void *p, size_t len);
 
