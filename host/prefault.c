@@ -18,25 +18,24 @@ typedef struct PrefaultJob {
     uint8_t *buf;
     size_t len;
     GThread *thread;
-    size_t done;                    /* faulted in from buf (pf->lock) */
-    bool over;                      /* the thread ended (pf->lock) */
+    size_t done;                    /* faulted in from buf, len once the
+                                       thread ends or gives up (pf->lock) */
 } PrefaultJob;
 
 struct HostPrefault {
     GMutex lock;                    /* start and finish may be on other
                                        threads than the one freeing */
-    GCond progress;                 /* a job's done or over changed */
+    GCond progress;                 /* a job's done grew */
     unsigned waiters;               /* in host_prefault_wait() */
     GList *jobs;                    /* PrefaultJob * started, not finished */
 };
 
-static void prefault_progress(PrefaultJob *j, size_t done, bool over)
+static void prefault_progress(PrefaultJob *j, size_t done)
 {
     HostPrefault *pf = j->pf;
 
     g_mutex_lock(&pf->lock);
     j->done = done;
-    j->over = over;
     if (pf->waiters) {
         g_cond_broadcast(&pf->progress);
     }
@@ -59,10 +58,10 @@ static gpointer prefault_thread(gpointer opaque)
             break;          /* an older kernel: the receive faults them */
         }
         lo = end;
-        prefault_progress(j, lo - (uintptr_t)j->buf, false);
+        prefault_progress(j, lo - (uintptr_t)j->buf);
     }
 #endif
-    prefault_progress(j, j->len, true);
+    prefault_progress(j, j->len);       /* done, or given up: no waiting */
     return NULL;
 }
 
@@ -110,7 +109,7 @@ void host_prefault_wait(HostPrefault *pf, const void *p, size_t len)
     if (j) {
         want = MIN((size_t)(q - j->buf) + len, j->len);
         pf->waiters++;
-        while (j->done < want && !j->over) {
+        while (j->done < want) {
             g_cond_wait(&pf->progress, &pf->lock);
         }
         pf->waiters--;
