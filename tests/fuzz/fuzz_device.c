@@ -221,6 +221,8 @@ struct Fz {
     unsigned sessions;           /* started (the port opened) */
     bool inexact;                /* raw bytes or a second agent caps */
     bool raw;                    /* raw bytes pushed this session */
+    bool forged;                 /* ... and they made the device take caps
+                                    the agent does not have: note_forged() */
     unsigned ignored_seen;       /* guest_agent_ignored() checked */
 
     /* the frontend's chunk framing of the host->guest stream (P6) */
@@ -351,6 +353,25 @@ static void settle_serials(Fz *fz)
 }
 
 /*
+ * Raw bytes announced caps for the agent: what the device holds as the
+ * guest's caps is not what the agent announced (a forged or spliced caps
+ * message).  The device lays its messages out by those caps, so the agent
+ * may reject any of them for their size, and may still after the agent's
+ * own caps came (messages queued before): the device is right to.  Looked
+ * at whenever the agent decodes and after every operation; the rest of
+ * the session is marked.
+ */
+static void note_forged(Fz *fz)
+{
+    size_t n;
+    const uint32_t *caps = vdc_chardev_guest_caps(fz->dev, &n);
+
+    if (fz->raw && n > 0 && caps[0] != fz->ga_caps) {
+        fz->forged = true;
+    }
+}
+
+/*
  * P6: the agent ignored the message it just decoded (at most one: the
  * frontend feeds it a chunk at a time).  Only a host GRAB the agent's
  * counter discards may be ignored, and only for a reason: the agent's own
@@ -371,6 +392,9 @@ static void check_ignored(Fz *fz)
     if (m && m->type == VD_AGENT_FILE_XFER_DATA && why &&
         g_str_has_prefix(why, "file-xfer: data for unknown id")) {
         return;                 /* queued before the agent's own end */
+    }
+    if (fz->forged) {
+        return;
     }
     CHECK(m && m->type == VD_AGENT_CLIPBOARD_GRAB && why &&
           g_str_has_prefix(why, "grab discard"),
@@ -412,6 +436,7 @@ static void observe(Fz *fz)
     CHECK(guest_agent_errors(fz->ga) == 0, "the agent saw a protocol error: %s",
           guest_agent_last_error(fz->ga));
     note_caps_taken(fz);
+    note_forged(fz);
     for (; fz->seen < n; fz->seen++) {
         const GuestAgentMsg *m = guest_agent_received(fz->ga, fz->seen);
         bool request = m->type == VD_AGENT_ANNOUNCE_CAPABILITIES &&
@@ -464,6 +489,7 @@ static void session_start(Fz *fz)
     fz->answers = 0;
     fz->inexact = false;
     fz->raw = false;
+    fz->forged = false;
     fz->hdr_have = 0;
     fz->chunk_left = 0;
 }
@@ -1108,6 +1134,7 @@ static void run_op(Fz *fz, uint8_t op)
         fz->raw = true;
         fz->given += n;
         vdc_chardev_write(fz->dev, buf, n);
+        note_forged(fz);
         break;
     }
     case OP_HOST_GRAB:
@@ -1432,6 +1459,7 @@ static void check_all(Fz *fz)
 {
     fz->deferred = false;        /* no device call under way: all fed */
     settle_serials(fz);
+    note_forged(fz);
 
     CHECK(fz->open == vdc_chardev_connected(fz->dev),
           "the port is %s, the harness left it %s",
