@@ -302,8 +302,8 @@ $(O)/fuzz-replay/%: $(call obj,tests/fuzz/replay.c) $(O)/obj/tests/fuzz/fuzz_%.o
 # exported names' prefixes: the SONAME, the pkg-config file, the linker
 # version script, the symbol test and vdagent/vdc-version.h (checked
 # by the test) all follow these lines.
-VERSION_MAJOR := 1
-VERSION_MINOR := 1
+VERSION_MAJOR := 2
+VERSION_MINOR := 0
 VERSION_MICRO := 0
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_MICRO)
 

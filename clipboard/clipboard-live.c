@@ -16,6 +16,7 @@
 #define REC_EOS  0x00
 #define REC_DATA 0x01
 #define REC_DROP 0x02
+#define REC_REF  0x03
 /* A sink slot this large gets its whole range at once (sink_reserve()). */
 #define SINK_RESERVE_MIN (4u << 20)
 
@@ -32,6 +33,7 @@ typedef struct SinkSlot {
     bool reserved;              /* buf spans total already (sink_reserve()) */
     bool prefaulting;           /* handed to prefault->start() */
     uint8_t *buf;
+    GBytes *ref;                /* the data, by reference (else buf) */
 } SinkSlot;
 
 struct VdcClipboardLive {
@@ -43,6 +45,8 @@ struct VdcClipboardLive {
     SinkSlot sink[VDC_CLIPBOARD_LIVE_SLOTS];
     const VdcPrefaultOps *prefault;
     void *prefault_opaque;
+    const VdcClipboardLiveRefOps *ref_ops;
+    void *ref_opaque;
 };
 
 VdcClipboardLive *vdc_clipboard_live_new(VdcClipboardHub *hub, uint64_t max_held)
@@ -73,6 +77,14 @@ void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
     cl->prefault_opaque = opaque;
 }
 
+void vdc_clipboard_live_set_ref_ops(VdcClipboardLive *cl,
+                                    const VdcClipboardLiveRefOps *ops,
+                                    void *opaque)
+{
+    cl->ref_ops = ops;
+    cl->ref_opaque = opaque;
+}
+
 /* Whatever the embedding does to @slot's buffer has stopped. */
 static void sink_prefault_end(VdcClipboardLive *cl, SinkSlot *slot)
 {
@@ -87,6 +99,9 @@ static void sink_slot_clear(VdcClipboardLive *cl, SinkSlot *slot)
     sink_prefault_end(cl, slot);
     cl->held -= slot->cap;
     g_free(slot->buf);
+    if (slot->ref) {
+        g_bytes_unref(slot->ref);
+    }
     memset(slot, 0, sizeof(*slot));
 }
 
@@ -199,6 +214,15 @@ static bool live_save(VdcMigrationStream *s, void *opaque,
             slot->done = 0;
         }
         len = g_bytes_get_size(cur);
+        if (slot->done == 0 && len > 0 && cl->ref_ops &&
+            cl->ref_ops->send(cl->ref_opaque, cur)) {
+            vdc_migration_put_u8(s, REC_REF);
+            vdc_migration_put_u8(s, k / VDC_CLIPBOARD_TYPE__COUNT);
+            vdc_migration_put_u8(s, k % VDC_CLIPBOARD_TYPE__COUNT);
+            vdc_migration_put_be32(s, (uint32_t)len);
+            slot->done = (uint32_t)len;
+            used += 7;
+        }
         while (slot->done < len &&
                (phase == VDC_MIGRATION_LIVE_END || used < budget)) {
             uint64_t n = len - slot->done;
@@ -380,6 +404,53 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
     return true;
 }
 
+/* A slot's whole data by reference: the ref ops give it, of its size. */
+static bool load_ref(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
+                     GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    uint8_t sel, type;
+    uint32_t total;
+    SinkSlot *slot;
+    GBytes *data;
+
+    if (!vdc_migration_get_u8(s, &sel) || !vdc_migration_get_u8(s, &type) ||
+        !vdc_migration_get_be32(s, &total)) {
+        return truncated(s, errp, off);
+    }
+    if (sel >= VDC_CLIPBOARD_SELECTION__COUNT || type >= VDC_CLIPBOARD_TYPE__COUNT) {
+        return bad(errp, off, "selection %u type %u out of range", sel, type);
+    }
+    if (total == 0 || total > VDC_CLIPBOARD_SAVED_MAX_DATA) {
+        return bad(errp, off, "data of %" PRIu32 " bytes (1..%u)", total,
+                   VDC_CLIPBOARD_SAVED_MAX_DATA);
+    }
+    slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
+    sink_slot_clear(cl, slot);
+    if (!cl->ref_ops) {
+        return bad(errp, off, "data by reference, which this destination "
+                   "does not take");
+    }
+    if (cl->held + total > cl->max_held) {
+        return bad(errp, off, "more than %" PRIu64 " bytes held", cl->max_held);
+    }
+    data = cl->ref_ops->receive(cl->ref_opaque, total, &err);
+    if (!data) {
+        return bad(errp, off, "data by reference: %s",
+                   err ? err->message : "none");
+    }
+    if (g_bytes_get_size(data) != total) {
+        g_bytes_unref(data);
+        return bad(errp, off, "data by reference of another size than %"
+                   PRIu32 " bytes", total);
+    }
+    slot->active = true;
+    slot->total = slot->filled = slot->cap = total;
+    slot->ref = data;
+    cl->held += total;
+    return true;
+}
+
 static bool live_load(VdcMigrationStream *s, void *opaque,
                       VdcMigrationLivePhase phase, int version_id,
                       GError **errp)
@@ -413,6 +484,11 @@ static bool live_load(VdcMigrationStream *s, void *opaque,
             return true;
         case REC_DATA:
             if (!load_data(cl, s, off, errp)) {
+                return false;
+            }
+            break;
+        case REC_REF:
+            if (!load_ref(cl, s, off, errp)) {
                 return false;
             }
             break;
@@ -452,23 +528,21 @@ bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
     return slot->active && slot->filled == slot->total;
 }
 
-uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
-                                      unsigned type, uint32_t *len)
+GBytes *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
+                                     unsigned type)
 {
     SinkSlot *slot;
-    uint8_t *buf;
+    GBytes *data;
 
-    *len = 0;
     if (!vdc_clipboard_live_sink_complete(cl, sel, type, NULL)) {
         return NULL;
     }
     slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
     sink_prefault_end(cl, slot);
-    buf = slot->buf;
-    *len = slot->total;
+    data = slot->ref ? slot->ref : g_bytes_new_take(slot->buf, slot->total);
     cl->held -= slot->cap;
     memset(slot, 0, sizeof(*slot));
-    return buf;
+    return data;
 }
 
 /* The info of @sel in @saved, or NULL. */
@@ -530,9 +604,10 @@ void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved
         VdcClipboardSavedInfo *info = saved_info(saved, sel);
 
         if ((live & (1u << k)) && info) {
-            g_free(info->data[t].data);
-            info->data[t].data = vdc_clipboard_live_sink_take(cl, sel, t,
-                                                              &info->data[t].len);
+            if (saved->live_data[k]) {
+                g_bytes_unref(saved->live_data[k]);
+            }
+            saved->live_data[k] = vdc_clipboard_live_sink_take(cl, sel, t);
         }
     }
 }

@@ -18,6 +18,11 @@
  *               (offset 0 starts the slot afresh; else it continues where
  *               the slot stands; total is the same for every piece)
  *   0x02 drop   u8 selection, u8 type: the slot holds nothing
+ *   0x03 ref    u8 selection, u8 type, be32 total: the slot's whole data
+ *               (afresh), passed by reference beside the section's bytes
+ *               (VdcClipboardLiveRefOps: a sealed memfd over a unix
+ *               socket in the host program); only where both ends set
+ *               the ops
  * START also begins with be32 selections (3) and be32 types (5).
  *
  * The destination (the sink) holds the slots apart from the hub, checks
@@ -30,6 +35,8 @@
  * their place and never moved; memory is taken only as its pieces come
  * (each piece's pages faulted in with one call just before it is read,
  * or by the prefault ops when set: vdc_clipboard_live_set_prefault()).
+ * A slot by reference holds what the ref ops gave, exactly its total,
+ * counted held as the rest.
  * Nothing reaches the hub from here: a peer's final
  * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
@@ -80,11 +87,11 @@ void vdc_clipboard_live_reset_source(VdcClipboardLive *cl);
 bool vdc_clipboard_live_sink_complete(const VdcClipboardLive *cl, unsigned sel,
                                       unsigned type, uint32_t *len);
 /*
- * Sink: take a complete slot's bytes (newly allocated, NULL for 0 bytes;
- * the slot is emptied).
+ * Sink: take a complete slot's data (a new reference, NULL when the slot
+ * is not complete; the slot is emptied).
  */
-uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
-                                      unsigned type, uint32_t *len);
+GBytes *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
+                                     unsigned type);
 /*
  * Sink: check the slots @live (a mask) a loaded @saved leaves to the live
  * part: each a selection of @saved, its type available, no data inline,
@@ -93,7 +100,7 @@ uint8_t *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
 bool vdc_clipboard_live_check_refs(const VdcClipboardLive *cl,
                                    const VdcClipboardSaved *saved, uint32_t live,
                                    GError **errp);
-/* Sink: move the data of the slots @live (checked) into @saved. */
+/* Sink: move the data of the slots @live (checked) into @saved->live_data. */
 void vdc_clipboard_live_take_refs(VdcClipboardLive *cl, VdcClipboardSaved *saved,
                                   uint32_t live);
 
@@ -122,6 +129,40 @@ VdcClipboardLive *vdc_clipboard_live_of(VdcClipboardHub *hub);
 void vdc_clipboard_live_set_prefault(VdcClipboardLive *cl,
                                      const VdcPrefaultOps *ops,
                                      void *opaque);
+
+/*
+ * A slot's whole data passed by reference, beside the section's bytes,
+ * rather than by its bytes (record 0x03).  The embedding's channel carries
+ * what a reference stands for (the host program: a sealed memfd over a
+ * unix socket, checked and mapped on the destination): no copy either
+ * end, no new memory on the destination.
+ */
+typedef struct VdcClipboardLiveRefOps {
+    /*
+     * Source, while a live section is written: may @data (a slot's whole
+     * current data, borrowed) go by reference with this section?  true:
+     * the embedding keeps what it needs (a reference) and passes it with
+     * this section's bytes, in the order of the calls; false: the slot
+     * goes by its bytes.
+     */
+    bool (*send)(void *opaque, GBytes *data);
+    /*
+     * Sink, while a live section is loaded: the next data passed with it,
+     * which must be exactly @len bytes: a new reference, or NULL with
+     * @errp set (none passed, not acceptable, another size).  The sink
+     * checks the size again.
+     */
+    GBytes *(*receive)(void *opaque, uint32_t len, GError **errp);
+} VdcClipboardLiveRefOps;
+
+/*
+ * Both ends: pass slots by reference through @ops (NULL: never; a sink
+ * without them fails on a ref record).  Called on the thread that saves
+ * or loads.
+ */
+void vdc_clipboard_live_set_ref_ops(VdcClipboardLive *cl,
+                                    const VdcClipboardLiveRefOps *ops,
+                                    void *opaque);
 
 /* Sink: bytes held in all slots. */
 uint64_t vdc_clipboard_live_sink_held(const VdcClipboardLive *cl);

@@ -102,6 +102,8 @@ void vdc_clipboard_saved_clear(VdcClipboardSaved *saved)
     for (i = 0; i < VDC_CLIPBOARD_SELECTION__COUNT; i++) {
         for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
             g_clear_pointer(&saved->infos[i].data[t].data, g_free);
+            g_clear_pointer(&saved->live_data[i * VDC_CLIPBOARD_TYPE__COUNT + t],
+                            g_bytes_unref);
         }
     }
     memset(saved, 0, sizeof(*saved));
@@ -161,8 +163,13 @@ void vdc_clipboard_saved_restore(VdcClipboardSaved *saved, VdcClipboardHub *hub,
         info->serial = in->serial;
         info->restored = true;
         for (t = 0; t < VDC_CLIPBOARD_TYPE__COUNT; t++) {
+            GBytes **live = &saved->live_data[in->selection *
+                                              VDC_CLIPBOARD_TYPE__COUNT + t];
+
             info->types[t].available = in->types & (1u << t);
-            if (in->data[t].len) {
+            if (*live) {
+                info->types[t].data = g_steal_pointer(live);
+            } else if (in->data[t].len) {
                 info->types[t].data = g_bytes_new_take(
                     g_steal_pointer(&in->data[t].data), in->data[t].len);
                 in->data[t].len = 0;

@@ -38,6 +38,15 @@ typedef struct VdcClipboardSaved {
      */
     uint32_t live_skip;
     uint32_t live;
+    /*
+     * Not in the description either: the data of the slots in @live once
+     * the destination took them from the live part
+     * (vdc_clipboard_live_take_refs(): references, owned here, indexed as
+     * the bits); vdc_clipboard_saved_restore() moves them to the hub,
+     * vdc_clipboard_saved_clear() drops them.  Data the live part received
+     * by reference (a descriptor's mapping) reaches the hub without a copy.
+     */
+    GBytes *live_data[VDC_CLIPBOARD_SELECTION__COUNT * VDC_CLIPBOARD_TYPE__COUNT];
 } VdcClipboardSaved;
 
 /*
@@ -68,14 +77,14 @@ bool vdc_clipboard_saved_check(const VdcClipboardSaved *saved, GError **errp);
 
 /*
  * Make @peer the owner of each saved selection on @hub again: new infos
- * with the saved serials, types and data (the data buffers are taken, not
- * copied: @saved is left empty).  The hub notifies as for any update (a
+ * with the saved serials, types and data (the data buffers and live_data
+ * are taken, not copied: @saved is left empty).  The hub notifies as for any update (a
  * stopped hub defers that to its resume).
  */
 void vdc_clipboard_saved_restore(VdcClipboardSaved *saved, VdcClipboardHub *hub,
                                  VdcClipboardPeer *peer);
 
-/* Free the data buffers of @saved and empty it. */
+/* Free the data buffers and live_data of @saved and empty it. */
 void vdc_clipboard_saved_clear(VdcClipboardSaved *saved);
 
 #endif /* VDC_CLIPBOARD_VMSTATE_H */

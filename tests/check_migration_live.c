@@ -20,6 +20,10 @@
  *   zero-copy  the parts reference the hub's data (stream-live.h's
  *              slices), a destination pulls them straight into a large
  *              slot, and the bytes and the bounds are what they were
+ *   by-reference  slots passed by the ref ops (record 0x03): no data on
+ *              the wire, the very GBytes in the destination's hub; a
+ *              destination without the ops, a refused or wrong-sized
+ *              reference and the held bound fail cleanly
  */
 #define _GNU_SOURCE
 
@@ -317,7 +321,9 @@ START_TEST(test_moves_with_changes)
     GByteArray *a;
     unsigned parts = 0;
     uint32_t len;
-    uint8_t *got;
+    g_autoptr(GBytes) gb = NULL;
+    const uint8_t *got;
+    gsize glen;
 
     end_init(&src, 0, true);
     end_init(&dst, 64 * MIB, true);
@@ -366,11 +372,12 @@ START_TEST(test_moves_with_changes)
     g_byte_array_unref(a);
     ck_assert(vdc_migration_loader_done(ld));
     ck_assert_uint_eq(dst.full.live, src.full.live);
-    got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                       VDC_CLIPBOARD_TYPE_PNG, &len);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    got = g_bytes_get_data(gb, &glen);
+    len = (uint32_t)glen;
     ck_assert_uint_eq(len, g_bytes_get_size(newest));
     ck_assert(memcmp(got, g_bytes_get_data(newest, NULL), len) == 0);
-    g_free(got);
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     /* nothing reached the destination's hub */
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.hub,
@@ -763,7 +770,9 @@ START_TEST(test_large_slot_pieces)
     g_autoptr(GError) err = NULL;
     GBytes *data = pattern(9 * MIB, 5);
     const uint8_t *dp = g_bytes_get_data(data, NULL);
-    uint8_t *got;
+    g_autoptr(GBytes) gb = NULL;
+    const uint8_t *got;
+    gsize glen;
     uint32_t len;
     uint64_t came = 0;
     unsigned parts = 0;
@@ -811,11 +820,12 @@ START_TEST(test_large_slot_pieces)
                                            VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                            VDC_CLIPBOARD_TYPE_PNG, &len));
     ck_assert_uint_eq(len, 9 * MIB);
-    got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                   VDC_CLIPBOARD_TYPE_PNG, &len);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    got = g_bytes_get_data(gb, &glen);
+    len = (uint32_t)glen;
     ck_assert_uint_eq(len, 9 * MIB);
     ck_assert(memcmp(got, dp, len) == 0);
-    g_free(got);
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     g_bytes_unref(data);
     g_clear_pointer(&ld, vdc_migration_loader_free);
@@ -878,7 +888,9 @@ START_TEST(test_prefault_large_slot)
     g_autoptr(VdcMigrationLoader) ld = NULL;
     g_autoptr(GBytes) data = pattern(9 * MIB, 11);
     Prefault pf = { 0 };
-    uint8_t *got;
+    g_autoptr(GBytes) gb = NULL;
+    const uint8_t *got;
+    gsize glen;
     uint32_t len;
 
     end_init(&src, 0, true);
@@ -893,14 +905,15 @@ START_TEST(test_prefault_large_slot)
     ck_assert_uint_eq(pf.starts, 1);
     ck_assert_uint_eq(pf.len, 9 * MIB);
     ck_assert_uint_eq(pf.finishes, 0);          /* not taken yet */
-    got = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                       VDC_CLIPBOARD_TYPE_PNG, &len);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    got = g_bytes_get_data(gb, &glen);
+    len = (uint32_t)glen;
     ck_assert_uint_eq(pf.finishes, 1);
     ck_assert(!pf.finished_wrong);
     ck_assert_ptr_eq(got, pf.buf);
     ck_assert_uint_eq(len, 9 * MIB);
     ck_assert(memcmp(got, g_bytes_get_data(data, NULL), len) == 0);
-    g_free(got);
     g_clear_pointer(&ld, vdc_migration_loader_free);
     ck_assert_uint_eq(pf.starts, 1);            /* the small slot: never */
     ck_assert_uint_eq(pf.finishes, 1);
@@ -947,6 +960,196 @@ START_TEST(test_prefault_abandoned)
 }
 END_TEST
 
+/* ---- by reference ----------------------------------------------------- */
+
+/* Ref ops over a queue in memory: what the source passes, the sink gets. */
+typedef struct Refs {
+    GQueue q;                   /* GBytes passed, in order (references) */
+    size_t min;                 /* send: only data of this size or more */
+    unsigned sends;
+    GBytes *swap;               /* receive: give this instead (taken) */
+    const char *refuse;         /* receive: fail with this */
+} Refs;
+
+static bool refs_send(void *opaque, GBytes *data)
+{
+    Refs *r = opaque;
+
+    if (g_bytes_get_size(data) < r->min) {
+        return false;
+    }
+    r->sends++;
+    g_queue_push_tail(&r->q, g_bytes_ref(data));
+    return true;
+}
+
+static GBytes *refs_receive(void *opaque, uint32_t len, GError **errp)
+{
+    Refs *r = opaque;
+    GBytes *data = g_queue_pop_head(&r->q);
+
+    (void)len;                  /* the sink checks the size */
+    if (r->refuse || !data) {
+        if (data) {
+            g_bytes_unref(data);
+        }
+        g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                            r->refuse ? r->refuse : "nothing passed");
+        return NULL;
+    }
+    if (r->swap) {
+        g_bytes_unref(data);
+        return g_steal_pointer(&r->swap);
+    }
+    return data;
+}
+
+static const VdcClipboardLiveRefOps refs_ops = { refs_send, refs_receive };
+
+static void refs_clear(Refs *r)
+{
+    g_queue_clear_full(&r->q, (GDestroyNotify)g_bytes_unref);
+    g_clear_pointer(&r->swap, g_bytes_unref);
+}
+
+/*
+ * A large slot by reference, a small one by its bytes; the large data
+ * changes after it went (passed again); the final section refers to both;
+ * restored, the destination's hub holds the very GBytes the source
+ * passed (no copy anywhere), and the sink holds nothing.
+ */
+START_TEST(test_ref_moves)
+{
+    End src, dst;
+    Refs refs = { .min = MIB };
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) big = pattern(8 * MIB, 3);
+    g_autoptr(GBytes) newest = pattern(8 * MIB + 5, 4);
+    g_autoptr(GBytes) small = pattern(1000, 5);
+    VdcClipboardInfo *info;
+    GByteArray *a;
+    size_t wire = 0;
+    unsigned parts = 0;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_ref_ops(src.live, &refs_ops, &refs);
+    vdc_clipboard_live_set_ref_ops(dst.live, &refs_ops, &refs);
+    full_live = dst.live;
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
+         g_bytes_ref(small));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    while (vdc_migration_save_live_pending(src.reg) > 0 || parts == 1) {
+        if (parts == 1) {
+            /* both went in the first part; new data for both */
+            ck_assert_uint_eq(refs.sends, 1);
+            grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+                 g_bytes_ref(newest));
+            grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
+                 pattern(1000, 5));
+        }
+        a = save_part(&src, 256 * 1024);
+        wire += a->len;
+        feed_ok(ld, a);
+        parts++;
+    }
+    ck_assert_uint_eq(parts, 2);
+    ck_assert_uint_eq(refs.sends, 2);
+    ck_assert_uint_eq(g_queue_get_length(&refs.q), 0);
+    /* the small text twice, the rest framing: no large data on the wire */
+    ck_assert_uint_gt(wire, 2 * 1000);
+    ck_assert_uint_lt(wire, 2 * 1000 + 256);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live),
+                      g_bytes_get_size(newest) + 1000);
+
+    full_pre_save_live(&src);
+    ck_assert_uint_eq(src.full.live,
+                      VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                             VDC_CLIPBOARD_TYPE_PNG) |
+                      VDC_CLIPBOARD_LIVE_BIT(VDC_CLIPBOARD_SELECTION_PRIMARY,
+                                             VDC_CLIPBOARD_TYPE_TEXT));
+    a = save_final(&src);
+    ck_assert_uint_lt(a->len, 4096);
+    ck_assert_msg(feed(ld, a, true, &err), "%s", err ? err->message : "");
+    g_byte_array_unref(a);
+    ck_assert(vdc_migration_loader_done(ld));
+    ck_assert(vdc_clipboard_live_check_refs(dst.live, &dst.full.cb,
+                                            dst.full.live, &err));
+    vdc_clipboard_live_take_refs(dst.live, &dst.full.cb, dst.full.live);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    vdc_clipboard_saved_restore(&dst.full.cb, dst.hub, &dst.peer);
+    info = vdc_clipboard_hub_info(dst.hub, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
+    ck_assert_ptr_nonnull(info);
+    ck_assert_ptr_eq(info->types[VDC_CLIPBOARD_TYPE_PNG].data, newest);
+    info = vdc_clipboard_hub_info(dst.hub, VDC_CLIPBOARD_SELECTION_PRIMARY);
+    ck_assert_ptr_nonnull(info);
+    ck_assert(g_bytes_equal(info->types[VDC_CLIPBOARD_TYPE_TEXT].data, small));
+    full_live = NULL;
+    refs_clear(&refs);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* Ways a slot by reference fails on the destination; each clean. */
+static const struct {
+    const char *what;
+    bool sink_ops;              /* the destination takes references */
+    uint64_t max_held;
+    const char *refuse;
+    size_t swap;                /* a receive of another size */
+    const char *want;
+} ref_bad[] = {
+    { "no ops", false, 64 * MIB, NULL, 0, "does not take" },
+    { "refused", true, 64 * MIB, "not sealed (test)", 0, "not sealed (test)" },
+    { "size", true, 64 * MIB, NULL, 8 * MIB - 1, "another size" },
+    { "held", true, 4 * MIB, NULL, 0, "more than 4194304 bytes held" },
+};
+
+START_TEST(test_ref_bad)
+{
+    End src, dst;
+    Refs refs = { .min = MIB };
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    GByteArray *a;
+
+    end_init(&src, 0, true);
+    end_init(&dst, ref_bad[_i].max_held, true);
+    vdc_clipboard_live_set_ref_ops(src.live, &refs_ops, &refs);
+    if (ref_bad[_i].sink_ops) {
+        vdc_clipboard_live_set_ref_ops(dst.live, &refs_ops, &refs);
+    }
+    refs.refuse = ref_bad[_i].refuse;
+    if (ref_bad[_i].swap) {
+        refs.swap = pattern(ref_bad[_i].swap, 6);
+    }
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(8 * MIB, 3));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    a = save_part(&src, MIB);
+    ck_assert_uint_eq(refs.sends, 1);
+    ck_assert(!feed(ld, a, false, &err));
+    g_byte_array_unref(a);
+    ck_assert_msg(strstr(err->message, ref_bad[_i].want), "%s: %s",
+                  ref_bad[_i].what, err->message);
+    ck_assert_msg(strstr(err->message, "clipboard record at offset"), "%s",
+                  err->message);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
+                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    refs_clear(&refs);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
 Suite *migration_live_suite(void)
 {
     Suite *s = suite_create("migration-live");
@@ -975,6 +1178,10 @@ Suite *migration_live_suite(void)
     tcase_add_test(tc, test_large_slot_pieces);
     tcase_add_test(tc, test_prefault_large_slot);
     tcase_add_test(tc, test_prefault_abandoned);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("by-reference");
+    tcase_add_test(tc, test_ref_moves);
+    tcase_add_loop_test(tc, test_ref_bad, 0, G_N_ELEMENTS(ref_bad));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-#define VDC_CHARDEV_VERSION_MAJOR 1
-#define VDC_CHARDEV_VERSION_MINOR 1
+#define VDC_CHARDEV_VERSION_MAJOR 2
+#define VDC_CHARDEV_VERSION_MINOR 0
 #define VDC_CHARDEV_VERSION_MICRO 0
 
 /* One comparable number: 0xMMmmuu (major, minor, micro; each 0..255). */
