@@ -172,7 +172,7 @@ FUZZ_replay_SRCS := tests/fuzz/replay.c
 FUZZ_SUPPORT_SRCS := tests/fuzz/loader-checks.c
 
 HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
-             host/file-xfer.c host/prefault.c \
+             host/file-xfer.c host/prefault.c host/sealed.c \
              host/migrate.c host/host.c host/qmp.c host/tls.c \
              host/desktop-clipboard.c host/desktop-wayland.c \
              host/desktop-common.c
@@ -181,7 +181,7 @@ HOST_SRCS := host/main.c host/commands.c host/clipboard-peer.c host/guest.c \
 # the bottom host.c, and the guest transport (the seam suite).
 CHECK_HOST_SRCS := host/qmp.c host/host.c host/migrate.c host/guest.c \
                    host/commands.c host/clipboard-peer.c host/tls.c \
-                   host/file-xfer.c host/prefault.c
+                   host/file-xfer.c host/prefault.c host/sealed.c
 SIM_SRCS := tests/tools/sim-agent.c tests/tools/sim-transport.c \
             tests/tools/sim-session.c tests/tools/sim-control.c \
             tests/tools/sim-log.c

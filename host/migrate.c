@@ -39,6 +39,7 @@
 
 #include "host/migrate.h"
 #include "host/prefault.h"
+#include "host/sealed.h"
 #include "host/tls.h"
 #include "clipboard/clipboard-live.h"
 #include "migration/channel.h"
@@ -131,6 +132,8 @@ struct HostMigration {
     HostTlsCreds *tls;              /* tcp: over TLS (borrowed), or NULL */
     bool incoming_tls;              /* the listener is tcp: with TLS */
     struct InJob *in_job;           /* its job, until in_done() runs */
+    GPtrArray *frame_refs;          /* GBytes the live frame being made
+                                       passes by reference (ref_send()) */
 };
 
 static const char *const mig_status_names[HOST_MIG__COUNT] = {
@@ -340,6 +343,17 @@ static void incoming_close(HostMigration *m)
     }
 }
 
+static bool fd_is_stream_socket(int fd, int family, bool listening);
+
+/* Large clipboard data by reference: see ref_send() below. */
+static bool ref_send(void *opaque, GBytes *data);
+static GBytes *ref_receive(void *opaque, uint32_t len, GError **errp);
+
+static const VdcClipboardLiveRefOps host_ref_ops = {
+    .send = ref_send,
+    .receive = ref_receive,
+};
+
 HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
                                   const HostMigrateOps *ops, void *opaque,
                                   GError **errp)
@@ -366,12 +380,15 @@ HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
     vdc_clipboard_live_attach(m->live);
     m->prefault = host_prefault_new();
     vdc_clipboard_live_set_prefault(m->live, &host_prefault_ops, m->prefault);
+    vdc_clipboard_live_set_ref_ops(m->live, &host_ref_ops, m);
+    m->frame_refs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     if (!vdc_migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
                                      &vdc_clipboard_live_ops, m->live, errp)) {
         vdc_migration_unregister(reg, "vdagent-host", 0);
         vdc_migration_unregister(reg, "vdagent", 0);
         vdc_clipboard_live_free(m->live);
         host_prefault_free(m->prefault);
+        g_ptr_array_unref(m->frame_refs);
         g_free(m);
         return NULL;
     }
@@ -392,6 +409,7 @@ void host_migration_free(HostMigration *m)
     host_saved_clear(&m->saved);
     vdc_clipboard_live_free(m->live);   /* finishes every prefault */
     host_prefault_free(m->prefault);
+    g_ptr_array_unref(m->frame_refs);
     g_free(m->error);
     g_free(m);
 }
@@ -787,6 +805,7 @@ typedef struct LiveFrame {
                                    clipboard's data referenced, not copied
                                    (stream-live.h), or NULL */
     size_t len;                 /* their total */
+    GPtrArray *refs;            /* GBytes passed by their memfds, or NULL */
 } LiveFrame;
 
 struct LiveOut {
@@ -794,6 +813,7 @@ struct LiveOut {
     HostMigration *m;           /* main loop; NULL once detached */
     char *uri;
     int chan;                   /* an fd: channel (borrowed), or -1 */
+    bool pass_fds;              /* a unix socket: data by reference */
     HostTlsCreds *tls;          /* tcp: over TLS, or NULL */
     GMutex lock;
     int fd;                     /* the channel while the thread has it */
@@ -821,6 +841,9 @@ static void live_frame_free(gpointer p)
     if (f->pieces) {
         g_ptr_array_unref(f->pieces);
     }
+    if (f->refs) {
+        g_ptr_array_unref(f->refs);
+    }
     g_free(f);
 }
 
@@ -845,11 +868,17 @@ static void live_unref(LiveOut *lo)
     g_free(lo);
 }
 
-static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s)
+/*
+ * Queue a frame of @s's bytes for the thread; @refs (GBytes, taken, or
+ * NULL) go with it by their memfds (ref_send()).
+ */
+static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s,
+                      GPtrArray *refs)
 {
     LiveFrame *f = g_new0(LiveFrame, 1);
 
     f->type = type;
+    f->refs = refs;
     if (s) {
         guint i;
 
@@ -890,7 +919,7 @@ static LiveFrame *live_next_frame(LiveOut *lo, int fd, int timeout_ms)
 /* Make the thread stop: at its next frame, or now if it waits on I/O. */
 static void live_stop_thread(LiveOut *lo)
 {
-    live_push(lo, 0, NULL);
+    live_push(lo, 0, NULL, NULL);
     g_mutex_lock(&lo->lock);
     lo->cancel = true;
     if (lo->fd >= 0) {
@@ -915,6 +944,7 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
     size_t len = f->len, path_len = lo->ho.path ? strlen(lo->ho.path) : 0;
     guint n = f->pieces ? f->pieces->len : 0, i;
     g_autofree struct iovec *iov = g_new(struct iovec, n + 1);
+    int fds[VDC_MIGRATION_CHANNEL_MAX_FDS];
 
     vdc_migration_put_u8(hdr, f->type);
     if (f->type == MIG_FRAME_LIVE) {
@@ -934,12 +964,17 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
                                                        &plen);
         iov[i + 1].iov_len = plen;
     }
-    return vdc_migration_channel_sendv(fd, iov, n + 1,
-                                       f->type == MIG_FRAME_FINAL ? lo->ho.fds
-                                                                  : NULL,
-                                       f->type == MIG_FRAME_FINAL ? lo->ho.n_fds
-                                                                  : 0,
-                                       deadline, errp);
+    if (f->type == MIG_FRAME_FINAL) {
+        return vdc_migration_channel_sendv(fd, iov, n + 1, lo->ho.fds,
+                                           lo->ho.n_fds, deadline, errp);
+    }
+    /* Data by reference: the memfds ride on the frame's first bytes. */
+    for (i = 0; f->refs && i < f->refs->len; i++) {
+        fds[i] = host_sealed_fd(f->refs->pdata[i]);
+    }
+    return vdc_migration_channel_sendv(fd, iov, n + 1, fds,
+                                       f->refs ? f->refs->len : 0, deadline,
+                                       errp);
 }
 
 static gboolean live_wake(gpointer opaque);
@@ -950,7 +985,7 @@ static gpointer live_thread(gpointer opaque)
     LiveOut *lo = opaque;
     g_autoptr(GError) err = NULL;
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
-    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL, 0 };
+    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL, 0, NULL };
     int fd = lo->chan;
     HostTlsChannel *tls = NULL;
     gint64 last_send;
@@ -1091,11 +1126,17 @@ static void live_pump(HostMigration *m)
 
         if (!vdc_migration_save_live_iterate(m->reg, s, MIG_LIVE_FRAME_DATA,
                                              &err)) {
+            g_ptr_array_set_size(m->frame_refs, 0);
             lo->save_error = g_strdup(err->message);
             live_stop_thread(lo);
             return;
         }
-        live_push(lo, MIG_FRAME_LIVE, s);
+        live_push(lo, MIG_FRAME_LIVE, s, m->frame_refs->len ?
+                  g_steal_pointer(&m->frame_refs) : NULL);
+        if (!m->frame_refs) {
+            m->frame_refs = g_ptr_array_new_with_free_func(
+                (GDestroyNotify)g_bytes_unref);
+        }
     }
     if (m->status == HOST_MIG_ACTIVE && g_atomic_int_get(&lo->queued) == 0 &&
         vdc_migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {
@@ -1213,12 +1254,14 @@ static bool live_start(HostMigration *m, const char *uri, int chan,
     lo->uri = g_strdup(uri);
     lo->chan = chan;
     lo->tls = chan < 0 ? uri_tls(m, uri) : NULL;
+    lo->pass_fds = chan < 0 ? g_str_has_prefix(uri, "unix:")
+                            : fd_is_stream_socket(chan, AF_UNIX, false);
     lo->fd = -1;
     g_mutex_init(&lo->lock);
     lo->q = g_async_queue_new_full(live_frame_free);
     m->lo = lo;
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
-    live_push(lo, MIG_FRAME_LIVE, s);
+    live_push(lo, MIG_FRAME_LIVE, s, NULL);
     lo->poll_id = g_timeout_add(MIG_LIVE_POLL_MS, live_poll, m);
     g_thread_unref(g_thread_new("migrate-live", live_thread, lo));
     live_pump(m);
@@ -1276,7 +1319,7 @@ bool host_migrate_continue(HostMigration *m, const char *state,
         return true;
     }
     take_guest_channel(m, lo->uri, &lo->ho);
-    live_push(lo, MIG_FRAME_FINAL, s);
+    live_push(lo, MIG_FRAME_FINAL, s, NULL);
     return true;
 }
 
@@ -1321,7 +1364,50 @@ typedef struct InJob {
     GArray *fds;
     char *error;
     VdcMigrationLoader *ld;      /* a live migration's: its live part loaded */
+    bool live_frame;          /* the thread loads a live frame: its
+                                 descriptors are data by reference */
 } InJob;
+
+/*
+ * Large clipboard data by reference (clipboard-live.h's ref ops): over a
+ * unix socket, a slot whose data is sealed memory of ours (host/sealed.h:
+ * clipboard-set keeps large data so, and data that came so stays so) goes
+ * as its memfd, riding on the live frame's first bytes (SCM_RIGHTS), at
+ * most VDC_MIGRATION_CHANNEL_MAX_FDS a frame; the destination checks its
+ * seals and size and maps it.  Neither end copies the bytes, and the
+ * destination takes no new memory for them.  Not in the final frame (its
+ * descriptors are the guest channel's): a slot still to send then goes
+ * by its bytes, as over tcp: or to a file.
+ */
+static bool ref_send(void *opaque, GBytes *data)
+{
+    HostMigration *m = opaque;
+
+    if (!m->lo || m->lo->stopped || !m->lo->pass_fds ||
+        m->frame_refs->len >= VDC_MIGRATION_CHANNEL_MAX_FDS ||
+        host_sealed_fd(data) < 0) {
+        return false;
+    }
+    g_ptr_array_add(m->frame_refs, g_bytes_ref(data));
+    return true;
+}
+
+/* On the receiving thread: the next descriptor the live frame passed. */
+static GBytes *ref_receive(void *opaque, uint32_t len, GError **errp)
+{
+    HostMigration *m = opaque;
+    GArray *fds = m->in_job && m->in_job->live_frame ? m->in_job->fds : NULL;
+    int fd;
+
+    if (!fds || fds->len == 0) {
+        g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                            "no descriptor came with it");
+        return NULL;
+    }
+    fd = g_array_index(fds, int, 0);
+    g_array_remove_index(fds, 0);
+    return host_sealed_adopt(fd, len, errp);
+}
 
 static gpointer in_thread_main(gpointer opaque);
 static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque);
@@ -1627,6 +1713,7 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         uint8_t type, h[16];
         uint16_t pad;
         uint32_t len;
+        bool ok;
         gint64 deadline = g_get_monotonic_time() +
                           (gint64)MIG_LIVE_IDLE_MS * 1000;
 
@@ -1673,13 +1760,23 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         }
         pull = (InPull){ job, deadline, NULL };
         r = vdc_migration_stream_new_pull(in_pull, &pull, len);
-        if (!vdc_migration_loader_feed(job->ld, r, false, &lerr)) {
+        job->live_frame = true;
+        ok = vdc_migration_loader_feed(job->ld, r, false, &lerr);
+        job->live_frame = false;
+        if (!ok) {
             if (pull.err) {
                 /* The channel broke: its error, as a receive's. */
                 g_propagate_error(errp, pull.err);
             } else {
                 job->error = g_strdup_printf("live part: %s", lerr->message);
             }
+            return false;
+        }
+        if (job->fds->len) {
+            /* Each descriptor stands for a slot's data (ref_receive()). */
+            job->error = g_strdup_printf("a live frame passed %u "
+                                         "descriptors it did not use",
+                                         job->fds->len);
             return false;
         }
         /* Tell the source: it reports pre-switchover only when all came. */

@@ -44,6 +44,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -53,6 +54,7 @@
 #include "host/host.h"
 #include "host/migrate.h"
 #include "host/prefault.h"
+#include "host/sealed.h"
 #include "migration/vdc-savevm.h"
 #include "tests/check_suites.h"
 #include "tests/test-host.h"
@@ -316,11 +318,31 @@ static int free_tcp_port(void)
  * switchover the destination's host peer holds the newest data, restored
  * once, and the source is postmigrate.
  */
-static void live_migration(const char *in_uri, const char *out_uri)
+typedef enum Data {
+    DATA_HEAP,                  /* an ordinary GBytes: by its bytes */
+    DATA_SEALED_BY_REF,         /* sealed memory, passed as its memfd */
+    DATA_SEALED_BY_BYTES,       /* sealed memory, but a channel without fds */
+} Data;
+
+static GBytes *data_new(Data kind, size_t n, unsigned seed)
+{
+    g_autoptr(GBytes) heap = pattern(n, seed);
+    GBytes *data;
+
+    if (kind == DATA_HEAP) {
+        return g_steal_pointer(&heap);
+    }
+    data = host_sealed_copy(g_bytes_get_data(heap, NULL), n);
+    ck_assert_int_ge(host_sealed_fd(data), 0);
+    return data;
+}
+
+static void live_migration_of(const char *in_uri, const char *out_uri,
+                              Data kind)
 {
     /* more than the queue holds: still "active" when migrate returns */
-    g_autoptr(GBytes) first = pattern(16 * MIB, 1);
-    g_autoptr(GBytes) newest = pattern(16 * MIB + 3, 2);
+    g_autoptr(GBytes) first = data_new(kind, 16 * MIB, 1);
+    g_autoptr(GBytes) newest = data_new(kind, 16 * MIB + 3, 2);
     g_autoptr(GBytes) text = g_bytes_new_static("during the live phase", 21);
     HostMigInfo info;
     unsigned updates;
@@ -358,10 +380,26 @@ static void live_migration(const char *in_uri, const char *out_uri)
                  VDC_CLIPBOARD_TYPE_TEXT, text);
     ck_assert(vdc_clipboard_hub_info(dst.host.hub,
                                      VDC_CLIPBOARD_SELECTION_CLIPBOARD)->restored);
+    /*
+     * By reference, the destination holds a mapping of the memfd it was
+     * passed (sealed, its own descriptor); by bytes, a buffer of its own.
+     */
+    if (kind == DATA_SEALED_BY_REF) {
+        ck_assert_int_ge(host_sealed_fd(data_of(&dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG)), 0);
+    } else {
+        ck_assert_int_lt(host_sealed_fd(data_of(&dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG)), 0);
+    }
     /* the source's other peers saw no new grab from the switchover */
     ck_assert_uint_eq(other_updates, updates);
     host_migration_info(dst.mig, &info);
     ck_assert_int_ge(info.downtime_us, 0);
+}
+
+static void live_migration(const char *in_uri, const char *out_uri)
+{
+    live_migration_of(in_uri, out_uri, DATA_HEAP);
 }
 
 START_TEST(test_unix)
@@ -1041,6 +1079,241 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* ---- by reference ------------------------------------------------------ */
+
+START_TEST(test_ref_unix)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+
+    live_migration_of(uri, uri, DATA_SEALED_BY_REF);
+}
+END_TEST
+
+START_TEST(test_ref_fd)
+{
+    int sv[2];
+    g_autofree char *in_uri = NULL, *out_uri = NULL;
+
+    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    in_uri = g_strdup_printf("fd:%d", sv[0]);
+    out_uri = g_strdup_printf("fd:%d", sv[1]);
+    live_migration_of(in_uri, out_uri, DATA_SEALED_BY_REF);
+    close(sv[1]);
+}
+END_TEST
+
+/* tcp: cannot pass descriptors: the same data goes by its bytes. */
+START_TEST(test_ref_tcp)
+{
+    g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%d",
+                                           free_tcp_port());
+
+    live_migration_of(uri, uri, DATA_SEALED_BY_BYTES);
+}
+END_TEST
+
+/*
+ * Sealed memory itself: what a buffer becomes (sealed, read-only, of the
+ * size written), and what host_sealed_adopt() refuses, closing it.
+ */
+START_TEST(test_sealed)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) data = NULL, again = NULL;
+    HostSealedBuf *b = host_sealed_buf_new(3 * MIB, &err);
+    int fd, seals, pipefd[2];
+    uint8_t *w;
+
+    ck_assert_ptr_nonnull(b);
+    w = host_sealed_buf_data(b);
+    memset(w, 'x', 2 * MIB + 1);
+    data = host_sealed_buf_finish(b, 2 * MIB + 1, &err);
+    ck_assert_uint_eq(g_bytes_get_size(data), 2 * MIB + 1);
+    ck_assert_int_eq(((const uint8_t *)g_bytes_get_data(data, NULL))[2 * MIB], 'x');
+    fd = host_sealed_fd(data);
+    ck_assert_int_ge(fd, 0);
+    seals = fcntl(fd, F_GET_SEALS);
+    ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+                              F_SEAL_SEAL),
+                     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_END), 2 * MIB + 1);
+    ck_assert_int_lt(pwrite(fd, "y", 1, 0), 0);            /* sealed */
+    /* a slice is not the whole: not passable */
+    again = g_bytes_new_from_bytes(data, 0, MIB);
+    ck_assert_int_lt(host_sealed_fd(again), 0);
+    g_clear_pointer(&again, g_bytes_unref);
+    /* adopted again (as a destination would): another mapping, same bytes */
+    again = host_sealed_adopt(dup(fd), 2 * MIB + 1, &err);
+    ck_assert_msg(again != NULL, "%s", err ? err->message : "");
+    ck_assert(g_bytes_equal(again, data));
+    ck_assert_int_ge(host_sealed_fd(again), 0);
+    g_clear_pointer(&again, g_bytes_unref);
+    /* refused: another size, a pipe, a memfd without the seals */
+    ck_assert_ptr_null(host_sealed_adopt(dup(fd), 2 * MIB, &err));
+    ck_assert_msg(strstr(err->message, "expected 2097152"), "%s", err->message);
+    g_clear_error(&err);
+    ck_assert(pipe(pipefd) == 0);
+    close(pipefd[1]);
+    ck_assert_ptr_null(host_sealed_adopt(pipefd[0], 1, &err));
+    ck_assert_msg(strstr(err->message, "not sealed memory"), "%s", err->message);
+    g_clear_error(&err);
+    fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ck_assert(ftruncate(fd, 4096) == 0);
+    ck_assert(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+    ck_assert_ptr_null(host_sealed_adopt(fd, 4096, &err));
+    ck_assert_msg(strstr(err->message, "missing"), "%s", err->message);
+    /* small data stays on the heap */
+    g_clear_pointer(&again, g_bytes_unref);
+    again = host_sealed_copy("abc", 3);
+    ck_assert_int_lt(host_sealed_fd(again), 0);
+}
+END_TEST
+
+/* A memfd of @len bytes of @c, with @seals (0: none). */
+static int memfd_of(size_t len, int c, int seals)
+{
+    int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    uint8_t *p;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert(ftruncate(fd, (off_t)len) == 0);
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert(p != MAP_FAILED);
+    memset(p, c, len);
+    munmap(p, len);
+    if (seals) {
+        ck_assert(fcntl(fd, F_ADD_SEALS, seals) == 0);
+    }
+    return fd;
+}
+
+/* Descriptors this process has open. */
+static unsigned open_fds(void)
+{
+    g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    return n;
+}
+
+#define ALL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+/* A source that passes descriptors badly; each fails cleanly. */
+static const struct {
+    const char *name;
+    int fd_kind;                /* 0 none, 1 sealed memfd, 2 unsealed, 3 pipe */
+    uint32_t total;             /* the record's (the memfd has 1 MiB) */
+    bool record;                /* a ref record at all */
+    const char *error;
+} ref_hostile[] = {
+    { "no descriptor", 0, MIB, true, "no descriptor came with it" },
+    { "not sealed", 2, MIB, true, "missing" },
+    { "a pipe", 3, MIB, true, "not sealed memory" },
+    { "another size", 1, 2 * MIB, true, "bytes, expected 2097152" },
+    { "unused", 1, MIB, false, "descriptors it did not use" },
+};
+
+START_TEST(test_ref_hostile)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *uri = g_strconcat("unix:", p, NULL);
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GByteArray) piece = g_byte_array_new();
+    g_autoptr(GByteArray) part = g_byte_array_new();
+    g_autoptr(GBytes) big = data_new(DATA_SEALED_BY_REF, MIB, 12);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    uint8_t hdr[20] = { 'V', 'D', 'M', 'G', 2 };
+    char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+    struct iovec iov;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    HostMigInfo info;
+    int fd, passed = -1, pipefd[2] = { -1, -1 };
+    unsigned fds_before;
+
+    incoming(&dst, uri);
+    fds_before = open_fds();
+    g_byte_array_append(b, hdr, sizeof(hdr));
+    append_start(piece, 3);
+    append_frame(b, piece);
+    /* PART of section 2: maybe a ref record for clipboard/png, the end */
+    g_byte_array_append(part, (const guint8 *)"\x02", 1);
+    test_append_be32(part, 2);
+    if (ref_hostile[_i].record) {
+        g_byte_array_append(part, (const guint8 *)"\x03\x00\x01", 3);
+        test_append_be32(part, ref_hostile[_i].total);
+    }
+    g_byte_array_append(part, (const guint8 *)"\0\x7e", 2);
+    test_append_be32(part, 2);
+    switch (ref_hostile[_i].fd_kind) {
+    case 1:
+        passed = memfd_of(MIB, 'r', ALL_SEALS);
+        break;
+    case 2:
+        passed = memfd_of(MIB, 'r', 0);
+        break;
+    case 3:
+        ck_assert(pipe(pipefd) == 0);
+        passed = pipefd[0];
+        break;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_strlcpy(sa.sun_path, p, sizeof(sa.sun_path));
+    ck_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    ck_assert(write(fd, b->data, b->len) == (ssize_t)b->len);
+    /* the PART frame, the descriptor on its first byte */
+    g_byte_array_set_size(b, 0);
+    append_frame(b, part);
+    iov.iov_base = b->data;
+    iov.iov_len = b->len;
+    if (passed >= 0) {
+        struct cmsghdr *c;
+
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &passed, sizeof(int));
+    }
+    ck_assert(sendmsg(fd, &msg, 0) == (ssize_t)b->len);
+    if (passed >= 0) {
+        close(passed);
+    }
+    if (pipefd[1] >= 0) {
+        close(pipefd[1]);
+    }
+    wait_status(&dst, HOST_MIG_FAILED);
+    close(fd);
+    host_migration_info(dst.mig, &info);
+    ck_assert_msg(strstr(info.error, ref_hostile[_i].error), "%s: %s",
+                  ref_hostile[_i].name, info.error);
+    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    /* every descriptor that came was closed (the listener stays) */
+    test_run_for(50);
+    ck_assert_uint_eq(open_fds(), fds_before);
+    /* the destination takes the next source, by reference */
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
+    ck_assert_int_ge(host_sealed_fd(data_of(&dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                            VDC_CLIPBOARD_TYPE_PNG)), 0);
+}
+END_TEST
+
 /* ---- the destination's receive waits for its pages --------------------- */
 
 /* Pages of [@p, @p + @len) (page-aligned inwards) not in memory. */
@@ -1181,6 +1454,12 @@ Suite *host_live_suite(void)
     tcase_add_test(tc, test_ack_lie);
     tc = live_tcase(s, "hostile");
     tcase_add_loop_test(tc, test_hostile, 0, G_N_ELEMENTS(hostile));
+    tc = live_tcase(s, "by-reference");
+    tcase_add_test(tc, test_ref_unix);
+    tcase_add_test(tc, test_ref_fd);
+    tcase_add_test(tc, test_ref_tcp);
+    tcase_add_test(tc, test_sealed);
+    tcase_add_loop_test(tc, test_ref_hostile, 0, G_N_ELEMENTS(ref_hostile));
     tc = tcase_create("prefault");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_prefault_wait);
