@@ -1560,7 +1560,9 @@ s_heads() {
 # cancel in pre-switchover leave the source running with its data; then a
 # live migration over unix: (the guest connection handed over) during
 # which the host sets the clipboard, the guest copies, grabs and releases,
-# and a guest paste waits in flight across the switchover.
+# and a guest paste waits in flight across the switchover; then 3 MiB of
+# host clipboard live to a third host over unix: (passed by reference as
+# a sealed memfd), pasted by the guest from there.
 s_live() {
     local r got size=$((3 * 1024 * 1024)) port tries n windows=
     [ "${SIM_MODEL:-}" = windows ] && windows=1
@@ -1667,6 +1669,32 @@ s_live() {
     host_to_guest dst.qmp guest.ctl clipboard "after the live migration"
     no_reconnect guest.ctl "after the live migration"
     grep -q 'migration pre-switchover' "$D/src.log" || bad "no pre-switchover in the source's log"
+
+    # large data by reference, across processes: dst sets 3 MiB (sealed
+    # memory) and migrates live over unix: to dst2, which holds them and
+    # serves the guest's paste of them byte-exact
+    set_json "$D/set.json" clipboard "$size"
+    qmp dst.qmp "@$D/set.json" >/dev/null || die "clipboard-set of $size bytes on dst"
+    q_match dst.qmp "$caps" '"return"' || die "dst: migrate-set-capabilities: $(qmp dst.qmp "$caps")"
+    start_host dst2 --incoming "unix:$D/mig2"
+    wait_for 5 test -S "$D/mig2" || die "dst2 is not listening"
+    migrate dst.qmp "unix:$D/mig2" >/dev/null || die "migrate unix: dst -> dst2"
+    wait_for 5 mig_is dst.qmp pre-switchover || die "dst: no pre-switchover: $(mig_status dst.qmp)"
+    q_match dst.qmp "$cont" '"return"' || bad "dst: migrate-continue: $(qmp dst.qmp "$cont")"
+    wait_for 10 mig_done dst2.qmp || die "the live migration to dst2 did not finish"
+    [ "$(mig_status dst2.qmp)" = completed ] ||
+        bad "dst2: $(qmp dst2.qmp '{"execute":"query-migrate"}')"
+    rm -f "$D/big"
+    q_match dst2.qmp "{\"execute\":\"clipboard-get\",\"arguments\":{\"filename\":\"$D/big\"}}" '"return"' ||
+        bad "dst2: clipboard-get to a file"
+    same_pattern "$D/big" "$size" || bad "dst2 holds other bytes than the $size dst set"
+    start paste2 env VDCTL_TIMEOUT=20 "$CTL" line "unix:$D/guest.ctl" "paste clipboard"
+    exit_status paste2 15 || bad "the guest's paste from dst2 never ended"
+    r=$(head -c 80 "$D/paste2.log")
+    case $r in "ok $size "*) ;; *) bad "the guest's paste from dst2 answered '$r'";; esac
+    cut -d' ' -f3 "$D/paste2.log" | base64 -d >"$D/got" 2>/dev/null
+    same_pattern "$D/got" "$size" || bad "the guest pasted other bytes than the $size dst set"
+    no_reconnect guest.ctl "after the second live migration"
 }
 # 16b. The same with a Windows guest (issue 22): CLIPBOARD only (the
 #     guest's copy, regrab and release on it before the host's set), no

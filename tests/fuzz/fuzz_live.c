@@ -18,7 +18,10 @@
  * so that the device's vdagent/clipboard-live subsection can take its
  * slots) with a held maximum small enough to reach, registered after it
  * as the host program's live section.  Its prefault ops record each
- * buffer handed to them.
+ * buffer handed to them; its ref ops stand for the host program's
+ * descriptors: a slot by reference (record 0x03) of N bytes gets N bytes
+ * made from N (the same in every destination), refused when N % 5 == 4
+ * (a descriptor that is not sealed memory).
  *
  *  - After every feed the sink holds at most LIVE_MAX_HELD bytes.
  *  - A feed that fails says something, and every later feed fails too;
@@ -123,6 +126,39 @@ static void check_prefault_closed(const Prefault *pf, const char *when)
           (void *)pf->buf[0]);
 }
 
+/* ---- the ref ops: data by reference, made up ---------------------------- */
+
+static bool ref_send(void *opaque, GBytes *data)
+{
+    (void)opaque;
+    (void)data;
+    fuzz_fail("a destination sent");
+    return false;
+}
+
+static GBytes *ref_receive(void *opaque, uint32_t len, GError **errp)
+{
+    uint8_t *p;
+
+    (void)opaque;
+    CHECK(len > 0 && len <= LIVE_MAX_HELD,
+          "ref receive of %u bytes (the sink checks 1..%u first)", len,
+          LIVE_MAX_HELD);
+    if (len % 5 == 4) {
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "not sealed memory (%u bytes)", len);
+        return NULL;
+    }
+    p = g_malloc(len);
+    memset(p, (int)(len & 0xff), len);
+    return g_bytes_new_take(p, len);
+}
+
+static const VdcClipboardLiveRefOps ref_ops = {
+    .send = ref_send,
+    .receive = ref_receive,
+};
+
 /* ---- a destination ----------------------------------------------------- */
 
 typedef struct Dest {
@@ -142,6 +178,7 @@ static void dest_init(Dest *d)
     d->cl = vdc_clipboard_live_new(vdc_chardev_clipboard_hub(d->dev),
                                    LIVE_MAX_HELD);
     vdc_clipboard_live_set_prefault(d->cl, &prefault_ops, &d->pf);
+    vdc_clipboard_live_set_ref_ops(d->cl, &ref_ops, NULL);
     vdc_clipboard_live_attach(d->cl);
     d->reg = vdc_migration_registry_new();
     CHECK(vdc_chardev_register_migration(d->dev, d->reg, 0, &err),

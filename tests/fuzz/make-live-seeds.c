@@ -280,6 +280,43 @@ static void seed_host_slots(const char *name, uint64_t budget, Framing framing)
     src_write_seed(&s, name, framing);
 }
 
+/*
+ * Slots by reference (record 0x03), as over unix: from the host program:
+ * the ref ops take data of 1000 bytes or more (fuzz_live's destination
+ * makes up what stands behind them); then one of them changes.
+ */
+static bool ref_send(void *opaque, GBytes *data)
+{
+    (void)opaque;
+    return g_bytes_get_size(data) >= 1000;
+}
+
+static GBytes *ref_receive(void *opaque, uint32_t len, GError **errp)
+{
+    (void)opaque;
+    (void)len;
+    g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL, "a source");
+    return NULL;
+}
+
+static const VdcClipboardLiveRefOps ref_ops = { ref_send, ref_receive };
+
+static void seed_by_reference(void)
+{
+    Src s;
+
+    src_start(&s);
+    vdc_clipboard_live_set_ref_ops(s.cl, &ref_ops, NULL);
+    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(TEXT) | BIT(PNG), 2000, 2);
+    host_grab(&s, VDC_CLIPBOARD_SELECTION_PRIMARY, BIT(TEXT), 700, 3);
+    save_setup(&s);
+    save_part(&s, 1024);
+    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(PNG), 1500, 7);
+    save_parts(&s, 1024);
+    save_final(&s);
+    src_write_seed(&s, "host-by-reference", FRAME_EACH);
+}
+
 /* A slot's data changes half-way: the slot starts again at offset 0. */
 static void seed_restart(void)
 {
@@ -429,5 +466,6 @@ int main(int argc, char **argv)
     seed_large_dropped();
     seed_large_cut();
     seed_no_live_phase();
+    seed_by_reference();
     return 0;
 }
