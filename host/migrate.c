@@ -354,6 +354,12 @@ static const VdcClipboardLiveRefOps host_ref_ops = {
     .receive = ref_receive,
 };
 
+/* A live frame's GBytes passed by reference (none yet). */
+static GPtrArray *refs_new(void)
+{
+    return g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+}
+
 HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
                                   const HostMigrateOps *ops, void *opaque,
                                   GError **errp)
@@ -381,7 +387,7 @@ HostMigration *host_migration_new(Host *h, VdcMigrationRegistry *reg,
     m->prefault = host_prefault_new();
     vdc_clipboard_live_set_prefault(m->live, &host_prefault_ops, m->prefault);
     vdc_clipboard_live_set_ref_ops(m->live, &host_ref_ops, m);
-    m->frame_refs = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    m->frame_refs = refs_new();
     if (!vdc_migration_register_live(reg, MIG_LIVE_IDSTR, 0, 1,
                                      &vdc_clipboard_live_ops, m->live, errp)) {
         vdc_migration_unregister(reg, "vdagent-host", 0);
@@ -1131,12 +1137,8 @@ static void live_pump(HostMigration *m)
             live_stop_thread(lo);
             return;
         }
-        live_push(lo, MIG_FRAME_LIVE, s, m->frame_refs->len ?
-                  g_steal_pointer(&m->frame_refs) : NULL);
-        if (!m->frame_refs) {
-            m->frame_refs = g_ptr_array_new_with_free_func(
-                (GDestroyNotify)g_bytes_unref);
-        }
+        live_push(lo, MIG_FRAME_LIVE, s, g_steal_pointer(&m->frame_refs));
+        m->frame_refs = refs_new();
     }
     if (m->status == HOST_MIG_ACTIVE && g_atomic_int_get(&lo->queued) == 0 &&
         vdc_migration_save_live_pending(m->reg) <= MIG_LIVE_REMAINDER) {

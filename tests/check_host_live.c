@@ -29,6 +29,11 @@
  *              load, a truncated frame, a part for no section, a bad final
  *              frame): the destination fails cleanly, holds nothing, and
  *              takes the next migration
+ *   by-reference  sealed data (host/sealed.h) over unix: and fd: arrives
+ *              as a mapping of the memfd passed, over tcp: as bytes;
+ *              sealed memory itself; a source passing descriptors badly
+ *              (none, unsealed, a pipe, another size, unused): a clean
+ *              failure, every descriptor closed, the next one by reference
  *
  * No guest agent takes part (the hub's other side is the peer "other"),
  * so there is no agent model to vary here: the host program's live
@@ -337,8 +342,8 @@ static GBytes *data_new(Data kind, size_t n, unsigned seed)
     return data;
 }
 
-static void live_migration_of(const char *in_uri, const char *out_uri,
-                              Data kind)
+static void live_migration(const char *in_uri, const char *out_uri,
+                           Data kind)
 {
     /* more than the queue holds: still "active" when migrate returns */
     g_autoptr(GBytes) first = data_new(kind, 16 * MIB, 1);
@@ -397,30 +402,24 @@ static void live_migration_of(const char *in_uri, const char *out_uri,
     ck_assert_int_ge(info.downtime_us, 0);
 }
 
-static void live_migration(const char *in_uri, const char *out_uri)
-{
-    live_migration_of(in_uri, out_uri, DATA_HEAP);
-}
-
-START_TEST(test_unix)
+static void over_unix(Data kind)
 {
     g_autofree char *p = path_in("in");
     g_autofree char *uri = g_strconcat("unix:", p, NULL);
 
-    live_migration(uri, uri);
+    live_migration(uri, uri, kind);
 }
-END_TEST
 
-START_TEST(test_tcp)
+static void over_tcp(Data kind)
 {
     g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%d",
                                            free_tcp_port());
 
-    live_migration(uri, uri);
+    live_migration(uri, uri, kind);
 }
-END_TEST
 
-START_TEST(test_fd)
+/* fd: over a socket pair, a unix socket: descriptors pass */
+static void over_fd(Data kind)
 {
     int sv[2];
     g_autofree char *in_uri = NULL, *out_uri = NULL;
@@ -428,8 +427,25 @@ START_TEST(test_fd)
     ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     in_uri = g_strdup_printf("fd:%d", sv[0]);
     out_uri = g_strdup_printf("fd:%d", sv[1]);
-    live_migration(in_uri, out_uri);
+    live_migration(in_uri, out_uri, kind);
     close(sv[1]);
+}
+
+START_TEST(test_unix)
+{
+    over_unix(DATA_HEAP);
+}
+END_TEST
+
+START_TEST(test_tcp)
+{
+    over_tcp(DATA_HEAP);
+}
+END_TEST
+
+START_TEST(test_fd)
+{
+    over_fd(DATA_HEAP);
 }
 END_TEST
 
@@ -1083,33 +1099,20 @@ END_TEST
 
 START_TEST(test_ref_unix)
 {
-    g_autofree char *p = path_in("in");
-    g_autofree char *uri = g_strconcat("unix:", p, NULL);
-
-    live_migration_of(uri, uri, DATA_SEALED_BY_REF);
+    over_unix(DATA_SEALED_BY_REF);
 }
 END_TEST
 
 START_TEST(test_ref_fd)
 {
-    int sv[2];
-    g_autofree char *in_uri = NULL, *out_uri = NULL;
-
-    ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    in_uri = g_strdup_printf("fd:%d", sv[0]);
-    out_uri = g_strdup_printf("fd:%d", sv[1]);
-    live_migration_of(in_uri, out_uri, DATA_SEALED_BY_REF);
-    close(sv[1]);
+    over_fd(DATA_SEALED_BY_REF);
 }
 END_TEST
 
 /* tcp: cannot pass descriptors: the same data goes by its bytes. */
 START_TEST(test_ref_tcp)
 {
-    g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%d",
-                                           free_tcp_port());
-
-    live_migration_of(uri, uri, DATA_SEALED_BY_BYTES);
+    over_tcp(DATA_SEALED_BY_BYTES);
 }
 END_TEST
 
