@@ -6,7 +6,6 @@
 
 #include "host/commands.h"
 #include "host/prefault.h"
-#include "host/sealed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -267,12 +266,9 @@ static bool arg_filename(QmpRequest *req, json_object *args,
 static GBytes *read_clipboard_file(QmpRequest *req, const char *path,
                                    uint32_t max)
 {
-    g_autoptr(GError) err = NULL;
     struct stat st;
     size_t size, done = 0;
     HostPrefault *pf = NULL;
-    HostSealedBuf *sb = NULL;
-    GBytes *data;
     char *buf;
     int fd;
 
@@ -300,22 +296,7 @@ static GBytes *read_clipboard_file(QmpRequest *req, const char *path,
         return NULL;
     }
     size = st.st_size;
-    if (size == 0) {
-        close(fd);
-        return g_bytes_new(NULL, 0);
-    }
-    /* Large: sealed memory, which a unix: migration passes as it is. */
-    if (size >= HOST_SEALED_MIN) {
-        sb = host_sealed_buf_new(size, &err);
-        if (!sb) {
-            qmp_reply_error(req, "cannot read %s: %s", path, err->message);
-            close(fd);
-            return NULL;
-        }
-        buf = host_sealed_buf_data(sb);
-    } else {
-        buf = g_malloc(size);
-    }
+    buf = g_malloc(size);
     if (size >= CLIPBOARD_FILE_PREFAULT_MIN) {
         pf = host_prefault_new();
         host_prefault_ops.start(pf, (uint8_t *)buf, size);
@@ -340,61 +321,10 @@ static GBytes *read_clipboard_file(QmpRequest *req, const char *path,
         host_prefault_free(pf);
     }
     if (done < size) {
-        if (sb) {
-            host_sealed_buf_free(sb);
-        } else {
-            g_free(buf);
-        }
+        g_free(buf);
         return NULL;
     }
-    if (!sb) {
-        return g_bytes_new_take(buf, size);
-    }
-    data = host_sealed_buf_finish(sb, size, &err);
-    if (!data) {
-        qmp_reply_error(req, "cannot keep %s: %s", path, err->message);
-    }
-    return data;
-}
-
-/*
- * clipboard-set's "data-base64" (@n characters, checked), decoded; large
- * data straight into sealed memory (a unix: migration passes it as it
- * is).  NULL after answering @req with the error.
- */
-static GBytes *decode_base64(QmpRequest *req, const char *b64, size_t n)
-{
-    g_autoptr(GError) err = NULL;
-    size_t len = n / 4 * 3 - (n && b64[n - 1] == '=') -
-                 (n > 1 && b64[n - 2] == '=');
-    HostSealedBuf *sb;
-    GBytes *data;
-    gint state = 0;
-    guint save = 0;
-    size_t got;
-
-    if (len < HOST_SEALED_MIN) {
-        gsize out;
-        guchar *raw = g_base64_decode(b64, &out);
-
-        return g_bytes_new_take(raw, out);
-    }
-    /* What g_base64_decode_step() may write, whatever the padding says. */
-    sb = host_sealed_buf_new(n / 4 * 3 + 3, &err);
-    if (!sb) {
-        qmp_reply_error(req, "cannot keep the data: %s", err->message);
-        return NULL;
-    }
-    got = g_base64_decode_step(b64, n, host_sealed_buf_data(sb), &state, &save);
-    if (got == 0) {
-        host_sealed_buf_free(sb);
-        return g_bytes_new(NULL, 0);
-    }
-    data = host_sealed_buf_finish(sb, got, &err);
-    if (!data) {
-        qmp_reply_error(req, "cannot keep the data: %s", err->message);
-    }
-    return data;
+    return g_bytes_new_take(buf, size);
 }
 
 static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
@@ -432,9 +362,10 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
             return;
         }
     } else if (data) {
-        bytes = host_sealed_copy(data, strlen(data));
+        bytes = g_bytes_new(data, strlen(data));
     } else {
-        gsize n = strlen(b64), i;
+        gsize len, n = strlen(b64), i;
+        guchar *raw;
 
         for (i = 0; i < n; i++) {
             if (!g_ascii_isalnum(b64[i]) && b64[i] != '+' && b64[i] != '/' &&
@@ -446,10 +377,8 @@ static void cmd_clipboard_set(QmpRequest *req, json_object *args, void *opaque)
             qmp_reply_error(req, "'data-base64' is not valid base64");
             return;
         }
-        bytes = decode_base64(req, b64, n);
-        if (!bytes) {
-            return;
-        }
+        raw = g_base64_decode(b64, &len);
+        bytes = g_bytes_new_take(raw, len);
     }
     if (g_bytes_get_size(bytes) > vdc_chardev_max_clipboard(h->dev)) {
         qmp_reply_error(req, "data larger than the maximum %u bytes",

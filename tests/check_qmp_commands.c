@@ -29,6 +29,7 @@
 #include "host/clipboard-peer.h"
 #include "host/commands.h"
 #include "host/migrate.h"
+#include "host/sealed.h"
 #include "tests/check_qmp.h"
 #include "tests/check_suites.h"
 #include "tests/guest-agent.h"
@@ -495,6 +496,83 @@ START_TEST(test_clipboard_file_round_trip)
         expect_file(out, b);
         ck_assert_int_eq(g_unlink(out), 0);
     }
+}
+END_TEST
+
+/* The data the host's hub holds for @type of the clipboard selection. */
+static GBytes *hub_data(VdcClipboardType type)
+{
+    VdcClipboardInfo *info = vdc_clipboard_hub_info(hx.host.hub,
+                                                    VDC_CLIPBOARD_SELECTION_CLIPBOARD);
+
+    ck_assert_ptr_nonnull(info);
+    return info->types[type].data;
+}
+
+static bool hub_data_sealed(const void *arg)
+{
+    GBytes *data = hub_data(*(const VdcClipboardType *)arg);
+
+    return data && host_sealed_fd(data) >= 0;
+}
+
+/* The hub's data for @type becomes sealed memory, and is @want. */
+static void expect_sealed(VdcClipboardType type, GBytes *want)
+{
+    ck_assert_msg(test_run_until(NULL, hub_data_sealed, &type, 5000),
+                  "the data of %zu bytes was not sealed",
+                  g_bytes_get_size(want));
+    ck_assert(g_bytes_equal(hub_data(type), want));
+}
+
+/*
+ * Large data, in each of the three forms, is put in sealed memory in the
+ * background (host/sealed.h), byte-exact; data replaced meanwhile is
+ * not put back; small data stays as it is.
+ */
+START_TEST(test_clipboard_set_sealed)
+{
+    Client *c = host_client();
+    g_autoptr(GBytes) b = binary_bytes(2 * 1024 * 1024 + 5);
+    g_autoptr(GBytes) b2 = binary_bytes(3 * 1024 * 1024);
+    g_autoptr(GBytes) text = NULL;
+    g_autofree char *in = in_dir("big.bin");
+    g_autofree char *b64 = g_base64_encode(g_bytes_get_data(b, NULL),
+                                           g_bytes_get_size(b));
+    g_autofree char *b64_2 = g_base64_encode(g_bytes_get_data(b2, NULL),
+                                             g_bytes_get_size(b2));
+
+    write_file(in, g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"type\": \"png\", \"filename\": \"%s\"}}\n", in);
+    expect(c, "{\"return\": {}}");
+    expect_sealed(VDC_CLIPBOARD_TYPE_PNG, b);
+
+    /* replaced at once: the first copy is not put back */
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"type\": \"bmp\", \"data-base64\": \"%s\"}}\n", b64);
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"type\": \"bmp\", \"data-base64\": \"%s\"}}\n", b64_2);
+    expect(c, "{\"return\": {}}");
+    expect(c, "{\"return\": {}}");
+    expect_sealed(VDC_CLIPBOARD_TYPE_BMP, b2);
+    test_run_for(100);
+    ck_assert(g_bytes_equal(hub_data(VDC_CLIPBOARD_TYPE_BMP), b2));
+
+    /* text: the base64 characters themselves */
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"data\": \"%s\"}}\n", b64);
+    expect(c, "{\"return\": {}}");
+    text = g_bytes_new(b64, strlen(b64));
+    expect_sealed(VDC_CLIPBOARD_TYPE_TEXT, text);
+
+    /* small: as it came */
+    client_sendf(c, "{\"execute\": \"clipboard-set\", \"arguments\": "
+                 "{\"data\": \"small\"}}\n");
+    expect(c, "{\"return\": {}}");
+    test_run_for(100);
+    ck_assert_uint_eq(g_bytes_get_size(hub_data(VDC_CLIPBOARD_TYPE_TEXT)), 5);
+    ck_assert_int_lt(host_sealed_fd(hub_data(VDC_CLIPBOARD_TYPE_TEXT)), 0);
 }
 END_TEST
 
@@ -1000,6 +1078,7 @@ Suite *qmp_commands_suite(void)
     tcase_add_checked_fixture(tc, hx_setup, hx_teardown);
     tcase_add_loop_test(tc, test_unknown_member, 0, G_N_ELEMENTS(host_cmds));
     tcase_add_test(tc, test_clipboard_file_round_trip);
+    tcase_add_test(tc, test_clipboard_set_sealed);
     tcase_add_test(tc, test_clipboard_set_file_errors);
     tcase_add_test(tc, test_clipboard_get_file_errors);
     tcase_add_test(tc, test_clipboard_get_file_owner_gone);
