@@ -1005,6 +1005,23 @@ static void append_frame(GByteArray *b, const GByteArray *piece)
     g_byte_array_append(b, piece->data, piece->len);
 }
 
+/*
+ * After a failed incoming migration: the source live-migrates @big to
+ * @uri, and the destination, which waited, completes with it.
+ */
+static void next_source_completes(const char *uri, GBytes *big)
+{
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(big));
+    set_pause(&src, true);
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, big);
+}
+
 static const struct {
     const char *name;
     const char *error;          /* part of the destination's error */
@@ -1083,15 +1100,7 @@ START_TEST(test_hostile)
     ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
                                               VDC_CLIPBOARD_SELECTION_CLIPBOARD));
     /* the destination waits for the next source, which completes */
-    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
-         g_bytes_ref(big));
-    set_pause(&src, true);
-    migrate(&src, uri);
-    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
-    cont(&src);
-    wait_status(&dst, HOST_MIG_COMPLETED);
-    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                 VDC_CLIPBOARD_TYPE_PNG, big);
+    next_source_completes(uri, big);
 }
 END_TEST
 
@@ -1297,15 +1306,7 @@ START_TEST(test_ref_hostile)
     test_run_for(50);
     ck_assert_uint_eq(open_fds(), fds_before);
     /* the destination takes the next source, by reference */
-    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
-         g_bytes_ref(big));
-    set_pause(&src, true);
-    migrate(&src, uri);
-    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
-    cont(&src);
-    wait_status(&dst, HOST_MIG_COMPLETED);
-    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                 VDC_CLIPBOARD_TYPE_PNG, big);
+    next_source_completes(uri, big);
     ck_assert_int_ge(host_sealed_fd(data_of(&dst, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                             VDC_CLIPBOARD_TYPE_PNG)), 0);
 }
