@@ -1373,7 +1373,8 @@ typedef struct InJob {
 /*
  * Large clipboard data by reference (clipboard-live.h's ref ops): over a
  * unix socket, a slot whose data is sealed memory of ours (host/sealed.h:
- * clipboard-set keeps large data so, and data that came so stays so) goes
+ * the host's clipboard peer seals its large data in the background, and
+ * data that came so stays so) goes
  * as its memfd, riding on the live frame's first bytes (SCM_RIGHTS), at
  * most VDC_MIGRATION_CHANNEL_MAX_FDS a frame; the destination checks its
  * seals and size and maps it.  Neither end copies the bytes, and the
