@@ -21,6 +21,7 @@ struct HostClipboardPeer {
     Host *h;
     VdcClipboardPeer peer;
     GPtrArray *seals;               /* SealJob: sealed copies being made */
+    guint seal_later;               /* seal_owned_later() after a restore */
 };
 
 /*
@@ -322,6 +323,20 @@ static void seal_owned(HostClipboardPeer *p)
     }
 }
 
+/*
+ * After a restore: once the main loop has nothing more urgent, so that
+ * the copy's thread (its creation, and the copy beside the switchover's
+ * last steps) is not in a migration's downtime.
+ */
+static gboolean seal_owned_later(gpointer opaque)
+{
+    HostClipboardPeer *p = opaque;
+
+    p->seal_later = 0;
+    seal_owned(p);
+    return G_SOURCE_REMOVE;
+}
+
 HostClipboardPeer *host_clipboard_peer_new(Host *h)
 {
     HostClipboardPeer *p = g_new0(HostClipboardPeer, 1);
@@ -347,6 +362,7 @@ void host_clipboard_peer_free(HostClipboardPeer *p)
     }
     host_waiting_foreach(p->h, &get_ops, get_quit,
                          (void *)"vdagent-host is quitting");
+    g_clear_handle_id(&p->seal_later, g_source_remove);
     /* the copies being made: waited for, their results dropped */
     while (p->seals->len) {
         SealJob *job = g_ptr_array_steal_index_fast(p->seals, 0);
@@ -461,5 +477,9 @@ void host_clipboard_peer_save(HostClipboardPeer *p, VdcClipboardSaved *saved)
 void host_clipboard_peer_restore(HostClipboardPeer *p, VdcClipboardSaved *saved)
 {
     vdc_clipboard_saved_restore(saved, p->h->hub, &p->peer);
-    seal_owned(p);                  /* what came as bytes (tcp:) */
+    /* what came as bytes (tcp:): sealed once the destination runs */
+    if (!p->seal_later) {
+        p->seal_later = g_idle_add_full(G_PRIORITY_LOW, seal_owned_later,
+                                        p, NULL);
+    }
 }
