@@ -26,7 +26,8 @@ static const char usage[] =
     "usage: vdagent-host [--guest pty:LINK | unix:PATH | fd:N | sim]\n"
     "                    [--qmp unix:PATH] [--mouse on|off] [--clipboard on|off]\n"
     "                    [--head WxH[+X+Y]]... [--max-message BYTES]\n"
-    "                    [--incoming URI] [--tls-creds DIR [--tls-authz NAME]]\n"
+    "                    [--incoming URI [--incoming-prealloc SIZE]]\n"
+    "                    [--tls-creds DIR [--tls-authz NAME]]\n"
     "                    [--desktop-clipboard on|off] [--verbose]\n"
     "\n"
     "  --desktop-clipboard on  the host desktop's clipboard (CLIPBOARD and\n"
@@ -34,6 +35,13 @@ static const char usage[] =
     "                       through the compositor's data-control protocol,\n"
     "                       else (or GDK_BACKEND=x11) GTK on $DISPLAY\n"
     "                       (default off)\n"
+    "  --incoming-prealloc SIZE  SIZE bytes (suffix K, M or G: powers of 2;\n"
+    "                       at most 2G) faulted in while waiting, for the\n"
+    "                       large clipboard data an incoming live phase\n"
+    "                       brings (as QEMU's -mem-prealloc on a\n"
+    "                       destination): received onto memory ready, a\n"
+    "                       third faster here; what it leaves is given\n"
+    "                       back once the migration completed\n"
     "  --max-message BYTES  largest guest message, 4096..4294967295\n"
     "                       (default 268435456); the agent is told BYTES - 8\n"
     "                       as its clipboard limit, at most 2147483647 (a\n"
@@ -68,6 +76,7 @@ typedef struct HostMain {
     char *guest_spec;
     char *qmp_spec;
     char *incoming_spec;
+    guint64 incoming_prealloc;      /* bytes, 0: none */
     char *tls_creds;
     char *tls_authz;
     HostTlsCreds *tls;
@@ -76,6 +85,34 @@ typedef struct HostMain {
 } HostMain;
 
 /* ---- command line --------------------------------------------------------- */
+
+/* What --incoming-prealloc may ask: what a live part may hold. */
+#define MIG_PREALLOC_MAX (2ull << 30)
+
+/* @v: decimal bytes, or with K, M or G (powers of 2), 1..@max. */
+static bool parse_size(const char *v, guint64 max, guint64 *out)
+{
+    static const char units[] = "KMG";
+    const char *u;
+    char *end;
+    guint64 n;
+    unsigned shift = 0;
+
+    if (!g_ascii_isdigit(v[0])) {
+        return false;
+    }
+    n = g_ascii_strtoull(v, &end, 10);
+    if (*end && (u = strchr(units, *end)) && end[1] == '\0') {
+        shift = 10 * (unsigned)(u - units + 1);
+    } else if (*end) {
+        return false;
+    }
+    if (n == 0 || n > (max >> shift)) {
+        return false;
+    }
+    *out = n << shift;
+    return true;
+}
 
 static bool parse_onoff(const char *opt, const char *v, bool *out)
 {
@@ -156,7 +193,9 @@ static int parse_args(HostMain *m, int argc, char **argv)
         if (strcmp(a, "--guest") != 0 && strcmp(a, "--qmp") != 0 &&
             strcmp(a, "--mouse") != 0 && strcmp(a, "--clipboard") != 0 &&
             strcmp(a, "--head") != 0 && strcmp(a, "--max-message") != 0 &&
-            strcmp(a, "--incoming") != 0 && strcmp(a, "--tls-creds") != 0 &&
+            strcmp(a, "--incoming") != 0 &&
+            strcmp(a, "--incoming-prealloc") != 0 &&
+            strcmp(a, "--tls-creds") != 0 &&
             strcmp(a, "--tls-authz") != 0 &&
             strcmp(a, "--desktop-clipboard") != 0) {
             return usage_error("unknown option '%s'", a);
@@ -206,6 +245,12 @@ static int parse_args(HostMain *m, int argc, char **argv)
         } else if (strcmp(a, "--incoming") == 0) {
             g_free(m->incoming_spec);
             m->incoming_spec = g_strdup(v);
+        } else if (strcmp(a, "--incoming-prealloc") == 0) {
+            if (!parse_size(v, MIG_PREALLOC_MAX, &m->incoming_prealloc)) {
+                return usage_error("--incoming-prealloc expects a size up to "
+                                   "2G (BYTES, or with K, M or G), not '%s'",
+                                   v);
+            }
         } else if (strcmp(a, "--tls-creds") == 0) {
             g_free(m->tls_creds);
             m->tls_creds = g_strdup(v);
@@ -218,6 +263,9 @@ static int parse_args(HostMain *m, int argc, char **argv)
     }
     if (m->tls_authz && !m->tls_creds) {
         return usage_error("--tls-authz needs --tls-creds");
+    }
+    if (m->incoming_prealloc && !m->incoming_spec) {
+        return usage_error("--incoming-prealloc needs --incoming");
     }
     if (!m->guest_spec && !m->incoming_spec) {
         m->guest_spec = g_strdup("sim");       /* the embedded default */
@@ -371,6 +419,12 @@ int main(int argc, char **argv)
     }
     if (!exit_status && !host_guest_setup(m->guest, m->guest_spec, &err)) {
         fprintf(stderr, "vdagent-host: --guest: %s\n", err->message);
+        exit_status = 1;
+    }
+    if (!exit_status && m->incoming_prealloc &&
+        !host_migration_prealloc(m->mig, m->incoming_prealloc, &err)) {
+        fprintf(stderr, "vdagent-host: --incoming-prealloc: %s\n",
+                err->message);
         exit_status = 1;
     }
     if (!exit_status && m->incoming_spec &&

@@ -202,6 +202,11 @@ void host_migration_set_tls(HostMigration *m, HostTlsCreds *creds)
 }
 
 /* The credentials a migration to or from @uri uses: tcp: only. */
+bool host_migration_prealloc(HostMigration *m, size_t size, GError **errp)
+{
+    return host_prefault_pool(m->prefault, size, errp);
+}
+
 static HostTlsCreds *uri_tls(const HostMigration *m, const char *uri)
 {
     return g_str_has_prefix(uri, "tcp:") ? m->tls : NULL;
@@ -1659,6 +1664,8 @@ static gboolean in_done(gpointer opaque)
     mig_set_status(m, HOST_MIG_COMPLETED, NULL);
     host_set_status(m->h, HOST_RUNNING);
     m->ops->guest_activate(m->opaque);
+    /* what --incoming-prealloc reserved and this one did not take */
+    host_prefault_pool_release(m->prefault);
     g_thread_join(thread);
     in_job_free(job);
     return G_SOURCE_REMOVE;

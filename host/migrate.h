@@ -103,6 +103,13 @@ typedef struct HostTlsCreds HostTlsCreds;
 void host_migration_set_tls(HostMigration *m, HostTlsCreds *creds);
 
 /*
+ * --incoming-prealloc: @size bytes faulted in now for the live part of
+ * the incoming migration to come (host_prefault_pool()), given back once
+ * one completes.  False with @errp set when they cannot be reserved.
+ */
+bool host_migration_prealloc(HostMigration *m, size_t size, GError **errp);
+
+/*
  * migrate: stop, save, and send the state to @uri (borrowed).  Returns
  * false with @errp set, changing nothing, when the migration cannot start:
  * one already in progress (G_FILE_ERROR_AGAIN), an incoming one expected

@@ -3,6 +3,7 @@
  * See prefault.h.
  */
 #define G_LOG_DOMAIN "vdagent-host"
+#define _GNU_SOURCE                     /* mremap() */
 
 #include "host/prefault.h"
 
@@ -28,6 +29,10 @@ struct HostPrefault {
     GCond progress;                 /* a job's done grew */
     unsigned waiters;               /* in host_prefault_wait() */
     GList *jobs;                    /* PrefaultJob * started, not finished */
+    /* host_prefault_pool(): what is left, page-aligned; never at once
+     * with a start, so not under the lock */
+    uint8_t *pool;
+    size_t pool_left;
 };
 
 static void prefault_progress(PrefaultJob *j, size_t done)
@@ -65,10 +70,69 @@ static gpointer prefault_thread(gpointer opaque)
     return NULL;
 }
 
+/*
+ * Fault in [@p, @p + @len) (page-aligned): one call where the kernel has
+ * MADV_POPULATE_WRITE, else (EINVAL: before 5.14) a write to each page
+ * (a write of 0 to a new anonymous page leaves it as it was).  0, or the
+ * errno of the call that failed (ENOMEM: the memory is not there).
+ */
+static int populate(uint8_t *p, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), off;
+
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(p, len, MADV_POPULATE_WRITE) == 0) {
+        return 0;
+    }
+    if (errno != EINVAL) {
+        return errno;
+    }
+#endif
+    for (off = 0; off < len; off += page) {
+        ((volatile uint8_t *)p)[off] = 0;
+    }
+    return 0;
+}
+
+/*
+ * The whole pages of a slot (@buf, @len) from the pool, moved there with
+ * their page tables (mremap(), no copy): true when the pool had them.
+ * The slot's first and last partial pages, if any, stay as they are (the
+ * receive faults them in, two at most).
+ */
+static bool pool_take(HostPrefault *pf, uint8_t *buf, size_t len)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)buf + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)buf + len) & ~(page - 1);
+    size_t n = hi > lo ? hi - lo : 0;
+
+    if (!pf->pool || n == 0 || n > pf->pool_left) {
+        return false;
+    }
+    if (mremap(pf->pool, n, n, MREMAP_MAYMOVE | MREMAP_FIXED,
+               (void *)lo) == MAP_FAILED) {
+        g_warning("the preallocated memory could not be moved: %s",
+                  g_strerror(errno));
+        return false;
+    }
+    pf->pool += n;
+    pf->pool_left -= n;
+    if (pf->pool_left == 0) {
+        pf->pool = NULL;
+    }
+    return true;
+}
+
 static void prefault_start(void *opaque, uint8_t *buf, size_t len)
 {
     HostPrefault *pf = opaque;
-    PrefaultJob *j = g_new0(PrefaultJob, 1);
+    PrefaultJob *j;
+
+    if (pool_take(pf, buf, len)) {
+        return;                         /* ready: nothing to wait for */
+    }
+    j = g_new0(PrefaultJob, 1);
 
     j->pf = pf;
     j->buf = buf;
@@ -152,10 +216,96 @@ HostPrefault *host_prefault_new(void)
     return pf;
 }
 
+bool host_prefault_pool(HostPrefault *pf, size_t size, GError **errp)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t len = (size + page - 1) & ~(page - 1);
+    void *p;
+    int err;
+
+    g_return_val_if_fail(pf != NULL && !pf->pool, false);
+    if (len == 0) {
+        return true;
+    }
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "cannot reserve %zu bytes: %s", len, g_strerror(errno));
+        return false;
+    }
+    err = populate(p, len);
+    if (err) {
+        munmap(p, len);
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot fault in %zu bytes: %s", len, g_strerror(err));
+        return false;
+    }
+    pf->pool = p;
+    pf->pool_left = len;
+    return true;
+}
+
+size_t host_prefault_pool_left(const HostPrefault *pf)
+{
+    return pf ? pf->pool_left : 0;
+}
+
+typedef struct PoolGone {
+    uint8_t *p;
+    size_t len;
+} PoolGone;
+
+static gpointer pool_gone(gpointer opaque)
+{
+    PoolGone *g = opaque;
+
+    munmap(g->p, g->len);
+    g_free(g);
+    return NULL;
+}
+
+/* Take the pool from @pf: a PoolGone for pool_gone(), or NULL. */
+static PoolGone *pool_steal(HostPrefault *pf)
+{
+    PoolGone *g;
+
+    if (!pf || !pf->pool) {
+        return NULL;
+    }
+    g = g_new(PoolGone, 1);
+    *g = (PoolGone){ pf->pool, pf->pool_left };
+    pf->pool = NULL;
+    pf->pool_left = 0;
+    return g;
+}
+
+void host_prefault_pool_release(HostPrefault *pf)
+{
+    PoolGone *g = pool_steal(pf);
+    GThread *t;
+
+    if (!g) {
+        return;
+    }
+    /* Unmapping a large rest takes a while: not on the caller's loop. */
+    t = g_thread_try_new("vdagent-prealloc", pool_gone, g, NULL);
+    if (t) {
+        g_thread_unref(t);
+    } else {
+        pool_gone(g);
+    }
+}
+
 void host_prefault_free(HostPrefault *pf)
 {
+    PoolGone *g = pool_steal(pf);
+
     if (!pf) {
         return;
+    }
+    if (g) {
+        pool_gone(g);
     }
     g_warn_if_fail(pf->jobs == NULL);
     g_cond_clear(&pf->progress);

@@ -50,6 +50,32 @@ HostPrefault *host_prefault_new(void);
  */
 void host_prefault_wait(HostPrefault *pf, const void *p, size_t len);
 
+/*
+ * Preallocation (vdagent-host --incoming-prealloc, as QEMU's -mem-prealloc
+ * on a destination): reserve @size bytes (rounded up to pages) and
+ * fault them in now (before the destination listens: some 25 ms for 64
+ * MiB here), so that the live slots that come later land on memory
+ * ready.  A slot whose whole pages the pool still holds takes
+ * them (mremap(): the page tables move, nothing is copied) instead of a
+ * helper faulting new pages in beside the receive: on the bench's VM new
+ * memory costs about what receiving it does (the host supplies each page
+ * again), so a 64 MiB live part moves a third faster.  A slot larger than
+ * what is left, or a move that fails, is faulted in as without it.  The
+ * pool is memory held for nothing until a migration uses it: the
+ * operator's choice, given back by host_prefault_pool_release() (after a
+ * successful incoming migration) or host_prefault_free().  Never at once
+ * with the ops' start (the loading thread's) nor with itself.  False
+ * with @errp set when the reservation fails.
+ */
+bool host_prefault_pool(HostPrefault *pf, size_t size, GError **errp);
+/* The pool's bytes not yet taken (0 with none). */
+size_t host_prefault_pool_left(const HostPrefault *pf);
+/*
+ * Give back what the pool has left, on a thread of its own (unmapping a
+ * large rest takes a while; it must not hold up the caller's main loop).
+ */
+void host_prefault_pool_release(HostPrefault *pf);
+
 /* Free @pf (NULL: no-op); every buffer given to it was finished. */
 void host_prefault_free(HostPrefault *pf);
 

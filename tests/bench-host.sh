@@ -649,7 +649,9 @@ live_once() {
     # the embedded agent writes its trace to stdout: into the logs
     start "$HOST" --guest sim --qmp "unix:$W/$src.qmp" >>"$W/$src.log" 2>&1
     spid=$LAST
-    start "$HOST" --incoming "$uri" --qmp "unix:$W/$dst.qmp" >>"$W/$dst.log" 2>&1
+    # $4: the destination's --incoming-prealloc, if any
+    start "$HOST" --incoming "$uri" ${4:+--incoming-prealloc "$4"} \
+        --qmp "unix:$W/$dst.qmp" >>"$W/$dst.log" 2>&1
     dpid=$LAST
     wait_for 5 test -S "$W/$src.qmp" || fail "live: $src did not start"
     wait_for 5 test -S "$W/$dst.qmp" || fail "live: $dst did not start"
@@ -696,6 +698,7 @@ for tr in tcp unix; do
     read -r fresh_us fresh_best < <("$B/rawcopy" "$tr" "$CLIP_SIZE" fresh) &&
         [ -n "$fresh_best" ] || fail "rawcopy $tr fresh"
     e_dt=() b_dt=() b_ph=() b_all=() w_ph=() w_all=() e_dtl=() b_dtl=()
+    p_dt=() p_ph=() p_all=()
     for ((rep = 0; rep < LIVE_MED_REPS; rep++)); do
         live_once "$tr" 0
         e_dt+=("$LDT")
@@ -711,6 +714,14 @@ for tr in tcp unix; do
         e_dtl+=("$LDT")
         live_once "$tr" "$CLIP_SIZE" "$LIVE_CONT_PAUSE"
         b_dtl+=("$LDT")
+        # tcp: the destination started with --incoming-prealloc (unix:
+        # passes the data by reference: nothing to receive)
+        if [ "$tr" = tcp ]; then
+            live_once "$tr" "$CLIP_SIZE" 0 "$CLIP_SIZE"
+            p_dt+=("$LDT")
+            p_ph+=("$LPH")
+            p_all+=("$LALL")
+        fi
     done
     line_us "$tr: downtime, 64 MiB, continue at once" "$(median "${b_dt[@]}")" \
         "empty state" "$(median "${e_dt[@]}")" "goal <= 2000 us and <= 1.5x"
@@ -724,6 +735,17 @@ for tr in tcp unix; do
     line_rate "$tr: live phase, beside fresh memory" "$CLIP_SIZE" \
         "$(median "${b_ph[@]}")" "raw, fresh" "$CLIP_SIZE" "$fresh_us" \
         "no target: a raw copy into new memory, as a receiver that keeps it"
+    if [ "$tr" = tcp ]; then
+        line_us "$tr, --incoming-prealloc: downtime, at once" "$(median "${p_dt[@]}")" \
+            "empty state" "$(median "${e_dt[@]}")" "goal <= 2000 us and <= 1.5x"
+        line_rate "$tr, --incoming-prealloc: live phase" "$CLIP_SIZE" \
+            "$(median "${p_ph[@]}")" "raw socket" "$CLIP_SIZE" "$raw_us" "goal >= 0.5x"
+        line_us "$tr, --incoming-prealloc: whole" "$(median "${p_all[@]}")" \
+            "raw socket" "$raw_us" "goal <= 2x"
+        printf '    (tcp, the destination started with --incoming-prealloc %d, '\
+'all %d: downtime %s us; live phase %s us; whole %s us)\n' "$CLIP_SIZE" \
+            "$LIVE_MED_REPS" "${p_dt[*]}" "${p_ph[*]}" "${p_all[*]}"
+    fi
     printf '    (%s: all %d: downtime 64 MiB %s us, empty %s us; continuing later: '\
 '64 MiB %s us, empty %s us; live phase %s us; '\
 'whole %s us; wall, with vdctl: live phase %s us, whole %s us; raw socket '\

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -446,6 +447,48 @@ END_TEST
 START_TEST(test_fd)
 {
     over_fd(DATA_HEAP);
+}
+END_TEST
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+
+    ck_assert(getrusage(RUSAGE_SELF, &ru) == 0);
+    return ru.ru_minflt;
+}
+
+/*
+ * --incoming-prealloc: 16 MiB over tcp: land on the destination's pool,
+ * byte-exact: the whole migration (both hosts are this process) faults
+ * in fewer than a quarter of the slot's pages (without the pool, the
+ * helper faults in every one of them, 4096).
+ */
+START_TEST(test_prealloc)
+{
+    const size_t n = 16u << 20;
+    g_autoptr(GBytes) data = pattern(n, 7);
+    g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%d", free_tcp_port());
+    g_autoptr(GError) err = NULL;
+    long faults;
+
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+         VDC_CLIPBOARD_TYPE_PNG, g_bytes_ref(data));
+    ck_assert_msg(host_migration_prealloc(dst.mig, n + (1u << 20), &err),
+                  "%s", err ? err->message : "");
+    incoming(&dst, uri);
+    set_pause(&src, true);
+    faults = minor_faults();
+    migrate(&src, uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    cont(&src);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    faults = minor_faults() - faults;
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, data);
+    ck_assert_msg(faults < (long)(n / 4096 / 4),
+                  "%ld page faults in the migration", faults);
 }
 END_TEST
 
@@ -1413,6 +1456,60 @@ START_TEST(test_prefault_wait_partial)
 }
 END_TEST
 
+/*
+ * The preallocated pool (host_prefault_pool()): a slot it can hold takes
+ * its whole pages (present at once, moved, the pool smaller by exactly
+ * them), its partial first and last pages untouched (malloc's header
+ * before it too: freed as usual); a slot larger than what is left takes
+ * nothing; release gives back the rest.
+ */
+START_TEST(test_prefault_pool)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t len = (6u << 20) + 123;
+    HostPrefault *pf = host_prefault_new();
+    g_autoptr(GError) err = NULL;
+    uint8_t *buf = g_malloc(len), *big;
+    uintptr_t lo = ((uintptr_t)buf + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)buf + len) & ~(page - 1);
+    size_t left, i;
+
+    ck_assert_msg(host_prefault_pool(pf, (8u << 20) + 100, &err), "%s",
+                  err ? err->message : "");
+    left = host_prefault_pool_left(pf);
+    ck_assert_uint_eq(left, (8u << 20) + page);
+    buf[0] = 0xab;
+    buf[len - 1] = 0xcd;
+    host_prefault_ops.start(pf, buf, len);
+    ck_assert_uint_eq(host_prefault_pool_left(pf), left - (hi - lo));
+    ck_assert_uint_eq(pages_absent((uint8_t *)lo, hi - lo), 0);
+    ck_assert_uint_eq(buf[0], 0xab);
+    ck_assert_uint_eq(buf[len - 1], 0xcd);
+    host_prefault_wait(pf, buf, len);               /* no job: at once */
+    memset(buf, 0x5c, len);
+    for (i = 0; i < len; i += 4093) {
+        ck_assert_uint_eq(buf[i], 0x5c);
+    }
+    host_prefault_ops.finish(pf, buf);
+    g_free(buf);
+
+    /* larger than the 2 MiB left: as without a pool */
+    left = host_prefault_pool_left(pf);
+    big = mmap(NULL, 4u << 20, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(big, MAP_FAILED);
+    host_prefault_ops.start(pf, big, 4u << 20);
+    host_prefault_wait(pf, big, 4u << 20);
+    ck_assert_uint_eq(host_prefault_pool_left(pf), left);
+    host_prefault_ops.finish(pf, big);
+    munmap(big, 4u << 20);
+
+    host_prefault_pool_release(pf);
+    ck_assert_uint_eq(host_prefault_pool_left(pf), 0);
+    host_prefault_free(pf);
+}
+END_TEST
+
 /* A test case of @s with the two-host fixture and a 60 s timeout. */
 static TCase *live_tcase(Suite *s, const char *name)
 {
@@ -1432,6 +1529,7 @@ Suite *host_live_suite(void)
     tcase_add_test(tc, test_unix);
     tcase_add_test(tc, test_tcp);
     tcase_add_test(tc, test_fd);
+    tcase_add_test(tc, test_prealloc);
     tcase_add_test(tc, test_grab_release);
     tcase_add_test(tc, test_request_during);
     tc = live_tcase(s, "peer");
@@ -1462,6 +1560,7 @@ Suite *host_live_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_prefault_wait);
     tcase_add_test(tc, test_prefault_wait_partial);
+    tcase_add_test(tc, test_prefault_pool);
     suite_add_tcase(s, tc);
     return s;
 }

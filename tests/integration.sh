@@ -1029,9 +1029,10 @@ s_hostile_mig() {
 
     # a silent peer on a tcp: destination (bash's /dev/tcp: connect, say
     # nothing) is dropped within a few seconds; then a real source gets in
+    # (the destination with 8 MiB preallocated, which it does not need)
     for ((tries = 0; tries < 5; tries++)); do
         port=$((20000 + RANDOM % 30000))
-        start_host dst --incoming "tcp:127.0.0.1:$port"
+        start_host dst --incoming "tcp:127.0.0.1:$port" --incoming-prealloc 8M
         wait_for 5 q_match dst.qmp '{"execute":"query-migrate"}' '"setup"' && break
         stop dst
         rm -f "$D/dst.qmp"
@@ -1055,7 +1056,8 @@ s_hostile_mig() {
     [ "$(mig_status dst.qmp)" = completed ] || bad "tcp destination: $(mig_status dst.qmp)"
 }
 
-# 15. A --max-message above INT32_MAX is announced as INT32_MAX (issue 11).
+# 15. A --max-message above INT32_MAX is announced as INT32_MAX (issue 11);
+#     --incoming-prealloc sizes out of range are refused at start.
 s_max_message() {
     start_host h --max-message 4294967295 --guest "unix:$D/chan"
     wait_for 5 test -S "$D/chan" || die "h is not listening on chan"
@@ -1065,6 +1067,18 @@ s_max_message() {
         bad "the agent was told max-clipboard $(sim_stat g.ctl max-clipboard)"
     guest_to_host h.qmp g.ctl clipboard "a guest copy under a huge limit" || true
     no_reconnect g.ctl "after the copy"
+    # --incoming-prealloc's sizes (issue 21): refused clearly at start
+    local r v
+    "$HOST" --guest sim --incoming-prealloc 1M >"$D/o4.log" 2>&1
+    r=$?
+    [ $r = 2 ] && grep -q -- "--incoming-prealloc needs --incoming" "$D/o4.log" ||
+        bad "--incoming-prealloc alone: status $r, $(cat "$D/o4.log")"
+    for v in 0 3G 2049M 1T 12k x -1 ""; do
+        "$HOST" --incoming "unix:$D/never" --incoming-prealloc "$v" >"$D/o5.log" 2>&1
+        r=$?
+        [ $r = 2 ] && grep -q -- "--incoming-prealloc expects a size up to 2G" "$D/o5.log" ||
+            bad "--incoming-prealloc '$v': status $r, $(cat "$D/o5.log")"
+    done
 }
 
 # 18. Large clipboards through files (issue 16): vdctl clip-get / clip-set
