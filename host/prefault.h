@@ -60,8 +60,11 @@ void host_prefault_wait(HostPrefault *pf, const void *p, size_t len);
  * helper faulting new pages in beside the receive: on the bench's VM new
  * memory costs about what receiving it does (the host supplies each page
  * again), so a 64 MiB live part moves a third faster.  A slot larger than
- * what is left, or a move that fails, is faulted in as without it.  The
- * pool is memory held for nothing until a migration uses it: the
+ * what is left, or a move that fails, is faulted in as without it.  What
+ * a failed attempt took stays with it (freed with the slot): the next
+ * attempt has what is left.  It only ever makes a receive faster, never
+ * decides what is accepted (the held bound does).  The pool is memory
+ * held for nothing until a migration uses it: the
  * operator's choice, given back by host_prefault_pool_release() (after a
  * successful incoming migration) or host_prefault_free().  Never at once
  * with the ops' start (the loading thread's) nor with itself.  False

@@ -461,8 +461,9 @@ static long minor_faults(void)
 /*
  * --incoming-prealloc: 16 MiB over tcp: land on the destination's pool,
  * byte-exact: the whole migration (both hosts are this process) faults
- * in fewer than a quarter of the slot's pages (without the pool, the
- * helper faults in every one of them, 4096).
+ * in fewer than half the slot's pages (without the pool, the helper
+ * faults in every one of them, 4096; under ASan, whose shadow memory
+ * faults too, some 1500 with the pool and 5600 without).
  */
 START_TEST(test_prealloc)
 {
@@ -487,7 +488,7 @@ START_TEST(test_prealloc)
     faults = minor_faults() - faults;
     assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                  VDC_CLIPBOARD_TYPE_PNG, data);
-    ck_assert_msg(faults < (long)(n / 4096 / 4),
+    ck_assert_msg(faults < (long)(n / 4096 / 2),
                   "%ld page faults in the migration", faults);
 }
 END_TEST
@@ -1240,14 +1241,7 @@ static int memfd_of(size_t len, int c, int seals)
 /* Descriptors this process has open. */
 static unsigned open_fds(void)
 {
-    g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
-    unsigned n = 0;
-
-    ck_assert_ptr_nonnull(d);
-    while (g_dir_read_name(d)) {
-        n++;
-    }
-    return n;
+    return test_proc_self_count("fd");
 }
 
 #define ALL_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)

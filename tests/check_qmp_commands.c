@@ -576,19 +576,6 @@ START_TEST(test_clipboard_set_sealed)
 }
 END_TEST
 
-/* The threads of this process now. */
-static unsigned threads(void)
-{
-    g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, NULL);
-    unsigned n = 0;
-
-    ck_assert_ptr_nonnull(dir);
-    while (g_dir_read_name(dir)) {
-        n++;
-    }
-    return n;
-}
-
 /*
  * Large data a migration restored as bytes (tcp:) is sealed too, but
  * after the switchover, not in it: restore starts no thread (it cost the
@@ -609,12 +596,12 @@ START_TEST(test_restore_sealed_after)
     host_clipboard_peer_release(hx.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     test_run_for(10);
 
-    before = threads();
+    before = test_proc_self_count("task");
     host_clipboard_peer_restore(hx.peer, &saved);
     restored = hub_data(VDC_CLIPBOARD_TYPE_PNG);
     ck_assert(g_bytes_equal(restored, b));
     ck_assert_int_lt(host_sealed_fd(restored), 0);
-    ck_assert_uint_eq(threads(), before);
+    ck_assert_uint_eq(test_proc_self_count("task"), before);
     vdc_clipboard_saved_clear(&saved);
     expect_sealed(VDC_CLIPBOARD_TYPE_PNG, b);
 }

@@ -159,6 +159,19 @@ bool test_reset_peak_rss(void)
     return ok;
 }
 
+unsigned test_proc_self_count(const char *what)
+{
+    g_autofree char *path = g_strconcat("/proc/self/", what, NULL);
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    unsigned n = 0;
+
+    g_assert(dir != NULL);
+    while (g_dir_read_name(dir)) {
+        n++;
+    }
+    return n;
+}
+
 uint64_t test_proc_status_kb(const char *key)
 {
     g_autofree char *text = NULL;

@@ -86,4 +86,10 @@ void test_run_for(unsigned ms);
 bool test_reset_peak_rss(void);
 uint64_t test_proc_status_kb(const char *key);
 
+/*
+ * The entries of /proc/self/@what now ("fd": open descriptors, "task":
+ * threads), for the tests that check that nothing leaks or starts.
+ */
+unsigned test_proc_self_count(const char *what);
+
 #endif /* TEST_UTIL_H */

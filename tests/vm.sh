@@ -724,12 +724,14 @@ s_large_stop() {
 
 # C -> D, the operator's live sequence: the backend's live phase runs
 # beside QEMU's RAM copy, both wait in pre-switchover, the backend
-# switches over first (its remainder only), then QEMU.
+# switches over first (its remainder only), then QEMU.  The destination
+# backend is started as the README advises for large clipboards, with
+# its memory preallocated (--incoming-prealloc).
 s_large_live() {
     local r cap t_mig t_pre t_be t_done dt qd hs qs
     cap='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
     large_before c C "large live" || return
-    host_dest d || return
+    host_dest d --incoming-prealloc "$((LARGE + 1))M" || return
     qemu_dest D d || return
     r=$(hq c "$cap") || { bad "vdagent-host migrate-set-capabilities: $r"; return; }
     r=$(qq C "$cap") || { bad "QEMU migrate-set-capabilities: $r"; return; }
