@@ -201,12 +201,12 @@ void host_migration_set_tls(HostMigration *m, HostTlsCreds *creds)
     m->tls = creds;
 }
 
-/* The credentials a migration to or from @uri uses: tcp: only. */
 bool host_migration_prealloc(HostMigration *m, size_t size, GError **errp)
 {
     return host_prefault_pool(m->prefault, size, errp);
 }
 
+/* The credentials a migration to or from @uri uses: tcp: only. */
 static HostTlsCreds *uri_tls(const HostMigration *m, const char *uri)
 {
     return g_str_has_prefix(uri, "tcp:") ? m->tls : NULL;

@@ -590,7 +590,7 @@ START_TEST(test_restore_sealed_after)
     unsigned before;
 
     host_clipboard_peer_set(hx.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                            VDC_CLIPBOARD_TYPE_PNG, g_bytes_ref(b));
+                            VDC_CLIPBOARD_TYPE_PNG, b);    /* it takes a ref */
     expect_sealed(VDC_CLIPBOARD_TYPE_PNG, b);
     host_clipboard_peer_save(hx.peer, &saved);
     host_clipboard_peer_release(hx.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
