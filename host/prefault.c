@@ -265,29 +265,18 @@ static gpointer pool_gone(gpointer opaque)
     return NULL;
 }
 
-/* Take the pool from @pf: a PoolGone for pool_gone(), or NULL. */
-static PoolGone *pool_steal(HostPrefault *pf)
+void host_prefault_pool_release(HostPrefault *pf)
 {
     PoolGone *g;
+    GThread *t;
 
     if (!pf || !pf->pool) {
-        return NULL;
+        return;
     }
     g = g_new(PoolGone, 1);
     *g = (PoolGone){ pf->pool, pf->pool_left };
     pf->pool = NULL;
     pf->pool_left = 0;
-    return g;
-}
-
-void host_prefault_pool_release(HostPrefault *pf)
-{
-    PoolGone *g = pool_steal(pf);
-    GThread *t;
-
-    if (!g) {
-        return;
-    }
     /* Unmapping a large rest takes a while: not on the caller's loop. */
     t = g_thread_try_new("vdagent-prealloc", pool_gone, g, NULL);
     if (t) {
@@ -299,13 +288,11 @@ void host_prefault_pool_release(HostPrefault *pf)
 
 void host_prefault_free(HostPrefault *pf)
 {
-    PoolGone *g = pool_steal(pf);
-
     if (!pf) {
         return;
     }
-    if (g) {
-        pool_gone(g);
+    if (pf->pool) {
+        munmap(pf->pool, pf->pool_left);
     }
     g_warn_if_fail(pf->jobs == NULL);
     g_cond_clear(&pf->progress);
