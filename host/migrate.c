@@ -120,6 +120,7 @@ struct HostMigration {
                                        found, restored when it fails */
     char *error;                    /* why it failed, or NULL */
     gint64 downtime_us;             /* of the last incoming one, or -1 */
+    bool final_on_loop;             /* its final frame: see HostMigInfo */
     int incoming_listen_fd;
     char *incoming_path;            /* its unix socket, unlinked when done */
     guint incoming_watch;
@@ -159,6 +160,7 @@ void host_migration_info(const HostMigration *m, HostMigInfo *info)
     info->live = live_running(m);
     info->error = m->status == HOST_MIG_FAILED ? m->error : NULL;
     info->downtime_us = m->status == HOST_MIG_COMPLETED ? m->downtime_us : -1;
+    info->final_on_loop = m->status == HOST_MIG_COMPLETED && m->final_on_loop;
 }
 
 static void mig_set_status(HostMigration *m, HostMigStatus status,
@@ -695,6 +697,7 @@ bool host_migrate_start(HostMigration *m, const char *uri, GError **errp)
                     "a migration is already in progress");
         return false;
     }
+    m->final_on_loop = false;
     if (host_status(h) == HOST_INMIGRATE) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
                     "an incoming migration is expected");
@@ -817,6 +820,8 @@ typedef struct LiveFrame {
                                    (stream-live.h), or NULL */
     size_t len;                 /* their total */
     GPtrArray *refs;            /* GBytes passed by their memfds, or NULL */
+    size_t skip;                /* the final frame: its first bytes (and
+                                   descriptors) the main loop sent */
 } LiveFrame;
 
 struct LiveOut {
@@ -827,6 +832,10 @@ struct LiveOut {
     bool pass_fds;              /* a unix socket: data by reference */
     HostTlsCreds *tls;          /* tcp: over TLS, or NULL */
     GMutex lock;
+    GMutex send;                /* held by whoever writes the channel */
+    bool final_begun;           /* under send: the main loop sent the
+                                   final frame's first bytes: nothing
+                                   else goes before its rest */
     int fd;                     /* the channel while the thread has it */
     bool cancel;                /* under lock */
     GAsyncQueue *q;             /* LiveFrame, main -> thread */
@@ -872,6 +881,7 @@ static void live_unref(LiveOut *lo)
     g_async_queue_unref(lo->q);
     close(lo->wake);
     g_mutex_clear(&lo->lock);
+    g_mutex_clear(&lo->send);
     g_free(lo->uri);
     g_free(lo->ho.path);
     g_free(lo->save_error);
@@ -879,12 +889,10 @@ static void live_unref(LiveOut *lo)
     g_free(lo);
 }
 
-/*
- * Queue a frame of @s's bytes for the thread; @refs (GBytes, taken, or
- * NULL) go with it by their memfds (ref_send()).
- */
-static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s,
-                      GPtrArray *refs)
+/* A frame of @s's bytes; @refs (GBytes, taken, or NULL) go with it by
+ * their memfds (ref_send()). */
+static LiveFrame *live_frame_new(uint8_t type, VdcMigrationStream *s,
+                                 GPtrArray *refs)
 {
     LiveFrame *f = g_new0(LiveFrame, 1);
 
@@ -897,13 +905,26 @@ static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s,
         for (i = 0; i < f->pieces->len; i++) {
             f->len += g_bytes_get_size(f->pieces->pdata[i]);
         }
-        if (type == MIG_FRAME_LIVE) {
-            g_atomic_int_add(&lo->queued, (gint)f->len);
-        }
+    }
+    return f;
+}
+
+/* Queue @f (taken) for the thread. */
+static void live_push_frame(LiveOut *lo, LiveFrame *f)
+{
+    if (f->type == MIG_FRAME_LIVE) {
+        g_atomic_int_add(&lo->queued, (gint)f->len);
     }
     g_async_queue_push(lo->q, f);
     /* Wake the thread's poll; a full counter (never) is awake anyway. */
     eventfd_write(lo->wake, 1);
+}
+
+/* Queue a frame of @s's bytes for the thread (live_frame_new()). */
+static void live_push(LiveOut *lo, uint8_t type, VdcMigrationStream *s,
+                      GPtrArray *refs)
+{
+    live_push_frame(lo, live_frame_new(type, s, refs));
 }
 
 /*
@@ -947,15 +968,18 @@ static bool live_peer_spoke(int fd)
     return poll(&p, 1, 0) > 0;
 }
 
-static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
-                            GError **errp)
+/*
+ * @f's bytes as they go on the wire: its header (written into @hdr) and
+ * its pieces, in *@n_iov pieces (g_free() them); the descriptors that go
+ * with the first bytes in @fds, their number in *@n_fds.
+ */
+static struct iovec *live_frame_iov(LiveOut *lo, const LiveFrame *f,
+                                    VdcMigrationStream *hdr, size_t *n_iov,
+                                    int *fds, unsigned *n_fds)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
-    g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
     size_t len = f->len, path_len = lo->ho.path ? strlen(lo->ho.path) : 0;
     guint n = f->pieces ? f->pieces->len : 0, i;
-    g_autofree struct iovec *iov = g_new(struct iovec, n + 1);
-    int fds[VDC_MIGRATION_CHANNEL_MAX_FDS];
+    struct iovec *iov = g_new(struct iovec, n + 1);
 
     vdc_migration_put_u8(hdr, f->type);
     if (f->type == MIG_FRAME_LIVE) {
@@ -975,17 +999,103 @@ static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
                                                        &plen);
         iov[i + 1].iov_len = plen;
     }
+    *n_iov = n + 1;
+    *n_fds = 0;
     if (f->type == MIG_FRAME_FINAL) {
-        return vdc_migration_channel_sendv(fd, iov, n + 1, lo->ho.fds,
-                                           lo->ho.n_fds, deadline, errp);
+        memcpy(fds, lo->ho.fds, lo->ho.n_fds * sizeof(int));
+        *n_fds = lo->ho.n_fds;
     }
     /* Data by reference: the memfds ride on the frame's first bytes. */
     for (i = 0; f->refs && i < f->refs->len; i++) {
-        fds[i] = host_sealed_fd(f->refs->pdata[i]);
+        fds[(*n_fds)++] = host_sealed_fd(f->refs->pdata[i]);
     }
-    return vdc_migration_channel_sendv(fd, iov, n + 1, fds,
-                                       f->refs ? f->refs->len : 0, deadline,
-                                       errp);
+    return iov;
+}
+
+/* The thread: send @f (what of it the main loop has not). */
+static bool live_send_frame(LiveOut *lo, int fd, const LiveFrame *f,
+                            GError **errp)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
+    g_autoptr(VdcMigrationStream) hdr = vdc_migration_stream_new_buffer();
+    int fds[VDC_MIGRATION_CHANNEL_MAX_FDS];
+    unsigned n_fds;
+    size_t n_iov, skip = f->skip;
+    g_autofree struct iovec *iov = live_frame_iov(lo, f, hdr, &n_iov, fds,
+                                                  &n_fds);
+    struct iovec *v = iov;
+    bool ok;
+
+    g_mutex_lock(&lo->send);
+    if (lo->final_begun && f->type != MIG_FRAME_FINAL) {
+        /* A keepalive after the final frame began: it would not be read. */
+        g_mutex_unlock(&lo->send);
+        return true;
+    }
+    if (skip > 0) {
+        n_fds = 0;                      /* they went with the first bytes */
+        for (; n_iov > 0 && skip >= v->iov_len; v++, n_iov--) {
+            skip -= v->iov_len;
+        }
+        if (n_iov > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + skip;
+            v->iov_len -= skip;
+        }
+    }
+    ok = vdc_migration_channel_sendv(fd, v, n_iov, fds, n_fds, deadline, errp);
+    g_mutex_unlock(&lo->send);
+    return ok;
+}
+
+/*
+ * The main loop, at the switchover: send the final frame @f itself if the
+ * thread has nothing to send (as the socket takes it, without waiting):
+ * the thread's wake-up (about 50 us, more when a halted vCPU must be
+ * woken) is then not in the downtime.  What did not go, the thread sends
+ * (f->skip).  True when all of it went.
+ */
+static bool live_send_final_now(LiveOut *lo, LiveFrame *f)
+{
+    g_autoptr(VdcMigrationStream) hdr = NULL;
+    g_autofree struct iovec *iov = NULL;
+    int fds[VDC_MIGRATION_CHANNEL_MAX_FDS];
+    unsigned n_fds;
+    size_t n_iov, i, total = 0;
+    gssize n = 0;
+    int fd;
+
+    if (g_atomic_int_get(&lo->queued) != 0 || !g_mutex_trylock(&lo->send)) {
+        return false;                   /* the thread sends: it is busy */
+    }
+    g_mutex_lock(&lo->lock);
+    fd = lo->cancel ? -1 : lo->fd;
+    g_mutex_unlock(&lo->lock);
+    if (fd >= 0) {
+        hdr = vdc_migration_stream_new_buffer();
+        iov = live_frame_iov(lo, f, hdr, &n_iov, fds, &n_fds);
+        /* An error: the thread's send meets it again and says it. */
+        n = vdc_migration_channel_sendv_now(fd, iov, n_iov, fds, n_fds, NULL);
+        if (n > 0) {
+            f->skip = (size_t)n;
+            lo->final_begun = true;
+        }
+        for (i = 0; i < n_iov; i++) {
+            total += iov[i].iov_len;
+        }
+    }
+    g_mutex_unlock(&lo->send);
+    return fd >= 0 && n > 0 && (size_t)n == total;
+}
+
+/* Did the main loop send the final frame's first bytes? */
+static bool live_final_begun(LiveOut *lo)
+{
+    bool begun;
+
+    g_mutex_lock(&lo->send);
+    begun = lo->final_begun;
+    g_mutex_unlock(&lo->send);
+    return begun;
 }
 
 static gboolean live_wake(gpointer opaque);
@@ -996,7 +1106,7 @@ static gpointer live_thread(gpointer opaque)
     LiveOut *lo = opaque;
     g_autoptr(GError) err = NULL;
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', MIG_LIVE_VERSION };
-    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL, 0, NULL };
+    static const LiveFrame keepalive = { MIG_FRAME_LIVE, NULL, 0, NULL, 0 };
     int fd = lo->chan;
     HostTlsChannel *tls = NULL;
     gint64 last_send;
@@ -1043,8 +1153,9 @@ static gpointer live_thread(gpointer opaque)
             lo->error = g_strdup("cancelled");
             goto out;
         }
-        /* What the destination said: acks, or an early answer. */
-        while (live_peer_spoke(fd)) {
+        /* What the destination said: acks, or an early answer (not
+         * early once the main loop sent some of the final frame). */
+        while (!(f && f->skip > 0) && live_peer_spoke(fd)) {
             said = out_read_msg(fd, g_get_monotonic_time() + G_USEC_PER_SEC,
                                 true, &ack, &lo->error, &err);
             if (said == 2) {
@@ -1060,6 +1171,13 @@ static gpointer live_thread(gpointer opaque)
                 }
                 lo->error = g_strdup("the destination acknowledged bytes "
                                      "never sent");
+            } else if (live_final_begun(lo)) {
+                /* It answers the final frame the main loop sent (and
+                 * pushes now, if it has not yet). */
+                if (!f) {
+                    f = g_async_queue_pop(lo->q);
+                }
+                lo->ok = said == 1;
             } else if (said == 1) {
                 lo->error = g_strdup("the destination answered before the "
                                      "final state");
@@ -1265,6 +1383,7 @@ static bool live_start(HostMigration *m, const char *uri, int chan,
                             : fd_is_stream_socket(chan, AF_UNIX, false);
     lo->fd = -1;
     g_mutex_init(&lo->lock);
+    g_mutex_init(&lo->send);
     lo->q = g_async_queue_new_full(live_frame_free);
     m->lo = lo;
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
@@ -1299,6 +1418,7 @@ bool host_migrate_continue(HostMigration *m, const char *state,
     LiveOut *lo = m->lo;
     g_autoptr(VdcMigrationStream) s = NULL;
     g_autoptr(GError) err = NULL;
+    LiveFrame *f;
     bool ok;
 
     if (!lo || m->status != HOST_MIG_PRE_SWITCHOVER ||
@@ -1326,7 +1446,9 @@ bool host_migrate_continue(HostMigration *m, const char *state,
         return true;
     }
     take_guest_channel(m, lo->uri, &lo->ho);
-    live_push(lo, MIG_FRAME_FINAL, s, NULL);
+    f = live_frame_new(MIG_FRAME_FINAL, s, NULL);
+    m->final_on_loop = live_send_final_now(lo, f);
+    live_push_frame(lo, f);
     return true;
 }
 
@@ -1373,7 +1495,25 @@ typedef struct InJob {
     VdcMigrationLoader *ld;      /* a live migration's: its live part loaded */
     bool live_frame;          /* the thread loads a live frame: its
                                  descriptors are data by reference */
+    /*
+     * Between a live migration's frames the main loop waits for the
+     * next one (in_frame_wait()), not the thread: the final frame then
+     * wakes the loop that loads it, with no hand-off in the downtime.
+     */
+    GMutex lock;
+    GCond cond;
+    int turn;                 /* under lock: IN_TURN_* */
+    guint wait_id;            /* under lock: in_frame_wait() posted */
+    gint64 frame_deadline;    /* the next frame's first byte, by then */
+    guint watch_id;           /* main: the channel watched for it */
+    guint timer_id;           /* main: until frame_deadline */
 } InJob;
+
+enum {
+    IN_TURN_THREAD,           /* the thread receives */
+    IN_TURN_MAIN,             /* the main loop waits for the next frame */
+    IN_TURN_END,              /* the thread is done: it returns */
+};
 
 /*
  * Large clipboard data by reference (clipboard-live.h's ref ops): over a
@@ -1418,6 +1558,7 @@ static GBytes *ref_receive(void *opaque, uint32_t len, GError **errp)
 }
 
 static gpointer in_thread_main(gpointer opaque);
+static gboolean in_frame_wait(gpointer opaque);
 static gboolean in_accept(gint fd, GIOCondition cond, gpointer opaque);
 
 static void in_reply(InJob *job, const char *error)
@@ -1471,6 +1612,8 @@ static void in_job_free(InJob *job)
     vdc_migration_loader_free(job->ld);     /* not done: drops the live part */
     g_free(job->path);
     g_free(job->error);
+    g_mutex_clear(&job->lock);
+    g_cond_clear(&job->cond);
     g_free(job);
 }
 
@@ -1613,21 +1756,34 @@ static gint64 in_downtime(uint64_t stop_us)
     return (gint64)((uint64_t)now - stop_us);
 }
 
-static gboolean in_done(gpointer opaque)
+/* The thread, if it waits for its turn (in_await_turn()): return. */
+static void in_end_thread(InJob *job)
 {
-    InJob *job = opaque;
+    g_mutex_lock(&job->lock);
+    job->turn = IN_TURN_END;
+    g_cond_signal(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+/*
+ * The transfer's end, on the main loop: the thread posted in_done() as
+ * its last act, or the main loop took the final frame itself
+ * (in_frame_ready()) while the thread waits for its turn.
+ */
+static void in_finish(InJob *job)
+{
     HostMigration *m = job->m;
     g_autoptr(GError) err = NULL;
     HostGuestChannel ch = { .conn_fd = -1, .listen_fd = -1 };
     GThread *thread = m->in_thread;
 
     /*
-     * The thread has posted this as its last act and is ending.  Its
-     * exit (glibc gives its stack back, a madvise() and the other CPU's
-     * TLB flushed) is waited for once the destination runs, not in the
-     * downtime: it took 145 us there (median of 8, tcp: after a 64 MiB
-     * live part) against 6 us with an empty state, at times 3-4 ms.  The
-     * thread may still store done_id until then: the job lives on.
+     * The thread is ending (or waits to be told to).  Its exit (glibc
+     * gives its stack back, a madvise() and the other CPU's TLB flushed)
+     * is waited for once the destination runs, not in the downtime: it
+     * took 145 us there (median of 8, tcp: after a 64 MiB live part)
+     * against 6 us with an empty state, at times 3-4 ms.  The thread may
+     * still store done_id until then: the job lives on.
      */
     m->in_thread = NULL;
     m->in_job = NULL;
@@ -1637,6 +1793,7 @@ static gboolean in_done(gpointer opaque)
 
         in_reply(job, msg);
         mig_set_status(m, HOST_MIG_FAILED, msg);
+        in_end_thread(job);
         g_thread_join(thread);
         in_job_free(job);
         /* Wait for another attempt. */
@@ -1644,7 +1801,7 @@ static gboolean in_done(gpointer opaque)
             m->incoming_watch = g_unix_fd_add(m->incoming_listen_fd, G_IO_IN,
                                               in_accept, m);
         }
-        return G_SOURCE_REMOVE;
+        return;
     }
     host_commit_load(m);
     if (job->fds->len > 0) {
@@ -1666,8 +1823,14 @@ static gboolean in_done(gpointer opaque)
     m->ops->guest_activate(m->opaque);
     /* what --incoming-prealloc reserved and this one did not take */
     host_prefault_pool_release(m->prefault);
+    in_end_thread(job);
     g_thread_join(thread);
     in_job_free(job);
+}
+
+static gboolean in_done(gpointer opaque)
+{
+    in_finish(opaque);
     return G_SOURCE_REMOVE;
 }
 
@@ -1699,6 +1862,58 @@ static gssize in_pull(void *opaque, void *buf, size_t len, GError **errp)
     return (gssize)len;
 }
 
+/* The final frame's 16 bytes after its type: see "outgoing, with a live
+ * phase".  False with job->error or @errp set. */
+static bool in_final_header(InJob *job, gint64 deadline, uint8_t *kind,
+                            uint8_t *n_fds, uint64_t *stop_us,
+                            uint32_t *path_len, GError **errp)
+{
+    g_autoptr(VdcMigrationStream) r = NULL;
+    uint8_t h[16];
+    uint16_t pad;
+
+    if (!vdc_migration_channel_recv(job->fd, h, sizeof(h), job->fds, deadline,
+                                    errp)) {
+        return false;
+    }
+    r = vdc_migration_stream_new_reader(h, sizeof(h));
+    vdc_migration_get_u8(r, kind);              /* 16 of 16: no failure */
+    vdc_migration_get_u8(r, n_fds);
+    vdc_migration_get_be16(r, &pad);
+    vdc_migration_get_be64(r, stop_us);
+    vdc_migration_get_be32(r, path_len);
+    if (pad != 0) {
+        job->error = g_strdup("bad final frame");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The thread, between two frames of a live migration: hand the wait for
+ * the next one to the main loop (in_frame_wait()) and sleep until the
+ * loop gives the frame back (true: receive it) or took it itself, or the
+ * job is stopped (false: return at once, posting nothing).
+ */
+static bool in_await_turn(InJob *job)
+{
+    bool mine;
+
+    g_mutex_lock(&job->lock);
+    if (job->turn == IN_TURN_THREAD) {
+        job->turn = IN_TURN_MAIN;
+        job->frame_deadline = g_get_monotonic_time() +
+                              (gint64)MIG_LIVE_IDLE_MS * 1000;
+        job->wait_id = g_idle_add(in_frame_wait, job);
+    }
+    while (job->turn == IN_TURN_MAIN) {
+        g_cond_wait(&job->cond, &job->lock);
+    }
+    mine = job->turn == IN_TURN_THREAD;
+    g_mutex_unlock(&job->lock);
+    return mine;
+}
+
 /*
  * A live migration's frames up to the final one (see "outgoing, with a
  * live phase"): each live frame is loaded as it comes, strictly, by the
@@ -1706,12 +1921,14 @@ static gssize in_pull(void *opaque, void *buf, size_t len, GError **errp)
  * straight into where the loader keeps them (a pull stream: no frame
  * buffer, no copy); a frame must begin within MIG_LIVE_IDLE_MS (the
  * source sends a keepalive every second) and come whole within
- * MIG_TIMEOUT_MS.  Returns the final frame's header fields; false with
- * job->error or @errp set.
+ * MIG_TIMEOUT_MS.  The main loop waits for each frame's first byte
+ * (in_await_turn()) and may take the final frame itself: *@taken then
+ * (the thread has nothing more to do).  Returns the final frame's header
+ * fields; false with job->error or @errp set.
  */
-static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
-                           uint64_t *stop_us, uint32_t *path_len,
-                           GError **errp)
+static bool in_live_frames(InJob *job, bool *taken, uint8_t *kind,
+                           uint8_t *n_fds, uint64_t *stop_us,
+                           uint32_t *path_len, GError **errp)
 {
     uint64_t loaded = 0;
 
@@ -1720,34 +1937,23 @@ static bool in_live_frames(InJob *job, uint8_t *kind, uint8_t *n_fds,
         g_autoptr(VdcMigrationStream) r = NULL;
         g_autoptr(GError) lerr = NULL;
         InPull pull;
-        uint8_t type, h[16];
-        uint16_t pad;
+        uint8_t type, h[4];
         uint32_t len;
         bool ok;
-        gint64 deadline = g_get_monotonic_time() +
-                          (gint64)MIG_LIVE_IDLE_MS * 1000;
+        gint64 deadline;
 
-        if (!vdc_migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
-                                        errp)) {
+        if (!in_await_turn(job)) {
+            *taken = true;
+            return false;
+        }
+        if (!vdc_migration_channel_recv(job->fd, &type, 1, job->fds,
+                                        job->frame_deadline, errp)) {
             return false;
         }
         deadline = g_get_monotonic_time() + (gint64)MIG_TIMEOUT_MS * 1000;
         if (type == MIG_FRAME_FINAL) {
-            if (!vdc_migration_channel_recv(job->fd, h, sizeof(h), job->fds,
-                                            deadline, errp)) {
-                return false;
-            }
-            r = vdc_migration_stream_new_reader(h, sizeof(h));
-            vdc_migration_get_u8(r, kind);          /* 16 of 16: no failure */
-            vdc_migration_get_u8(r, n_fds);
-            vdc_migration_get_be16(r, &pad);
-            vdc_migration_get_be64(r, stop_us);
-            vdc_migration_get_be32(r, path_len);
-            if (pad != 0) {
-                job->error = g_strdup("bad final frame");
-                return false;
-            }
-            return true;
+            return in_final_header(job, deadline, kind, n_fds, stop_us,
+                                   path_len, errp);
         }
         if (type != MIG_FRAME_LIVE) {
             job->error = g_strdup_printf("bad live frame type 0x%02x", type);
@@ -1854,6 +2060,72 @@ static bool in_tls_accept(InJob *job, gint64 deadline, GError **errp)
     return tls != NULL;
 }
 
+/*
+ * The rest of a channel after its header (version 1) or the final frame's
+ * (version 2): @path_len bytes of path, be64 length, the stream; then
+ * the descriptors that came, @n_fds of them, checked against @kind.
+ * The path and length by @deadline, the stream within 60 s of @start.
+ * False with job->error or @errp set.
+ */
+static bool in_recv_rest(InJob *job, uint8_t kind, uint8_t n_fds,
+                         uint64_t stop_us, uint32_t path_len, gint64 deadline,
+                         gint64 start, GError **errp)
+{
+    g_autoptr(VdcMigrationStream) r = NULL;
+    uint8_t len8[8];
+    uint64_t slen;
+    GByteArray *data;
+
+    if (n_fds > 2 || kind > HOST_GUEST_SIM) {
+        job->error = g_strdup("not a vdagent-host migration channel");
+        return false;
+    }
+    job->kind = kind;
+    job->stop_us = stop_us;
+    if (path_len > MIG_MAX_PATH) {
+        job->error = g_strdup("bad path length");
+        return false;
+    }
+    job->path = g_malloc0(path_len + 1);
+    if (!vdc_migration_channel_recv(job->fd, job->path, path_len, job->fds,
+                                    deadline, errp) ||
+        !vdc_migration_channel_recv(job->fd, len8, 8, job->fds, deadline,
+                                    errp)) {
+        return false;
+    }
+    r = vdc_migration_stream_new_reader(len8, sizeof(len8));
+    vdc_migration_get_be64(r, &slen);                  /* 8 of 8: cannot fail */
+    if (slen > MIG_MAX_STREAM) {
+        job->error = g_strdup("stream too large");
+        return false;
+    }
+    deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
+    /*
+     * The buffer grows with the bytes that come (GByteArray doubles), so
+     * a peer that announces 2 GiB and sends little costs what it sent.
+     */
+    data = g_byte_array_sized_new((guint)MIN(slen, MIG_RECV_PIECE));
+    while (data->len < slen) {
+        guint have = data->len;
+        guint piece = (guint)MIN(slen - have, MIG_RECV_PIECE);
+
+        g_byte_array_set_size(data, have + piece);
+        if (!vdc_migration_channel_recv(job->fd, data->data + have, piece,
+                                        job->fds, deadline, errp)) {
+            g_byte_array_unref(data);
+            return false;
+        }
+    }
+    job->stream = g_byte_array_free_to_bytes(data);
+    if (job->fds->len != n_fds) {
+        job->error = g_strdup_printf("expected %u descriptors, got %u", n_fds,
+                                     job->fds->len);
+    } else {
+        job->error = in_check_fds(job->kind, job->fds);
+    }
+    return job->error == NULL;
+}
+
 static gpointer in_thread_main(gpointer opaque)
 {
     InJob *job = opaque;
@@ -1863,10 +2135,10 @@ static gpointer in_thread_main(gpointer opaque)
     gint64 deadline = start + (gint64)MIG_HELLO_MS * 1000;
     g_autoptr(GError) err = NULL;
     g_autoptr(VdcMigrationStream) r = NULL;
-    uint8_t hdr[20], len8[8], magic[4], version, kind, n_fds, pad;
+    uint8_t hdr[20], magic[4], version, kind, n_fds, pad;
     uint32_t path_len;
-    uint64_t stop_us, slen;
-    GByteArray *data;
+    uint64_t stop_us;
+    bool taken = false;
 
     job->fds = g_array_new(FALSE, FALSE, sizeof(int));
     if (job->creds && !in_tls_accept(job, deadline, &err)) {
@@ -1896,60 +2168,22 @@ static gpointer in_thread_main(gpointer opaque)
         kind == 0 && n_fds == 0 && pad == 0 && stop_us == 0 &&
         path_len == 0) {
         /* The live part, then the final frame's header. */
-        if (!in_live_frames(job, &kind, &n_fds, &stop_us, &path_len, &err)) {
+        if (!in_live_frames(job, &taken, &kind, &n_fds, &stop_us, &path_len,
+                            &err)) {
+            if (taken) {
+                return NULL;    /* the main loop took the final frame */
+            }
             goto out;
         }
         version = MIG_VERSION;
         start = g_get_monotonic_time();   /* the final frame's 60 s */
         deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
     }
-    if (memcmp(magic, MIG_MAGIC, 4) != 0 || version != MIG_VERSION ||
-        n_fds > 2 || kind > HOST_GUEST_SIM) {
+    if (memcmp(magic, MIG_MAGIC, 4) != 0 || version != MIG_VERSION) {
         job->error = g_strdup("not a vdagent-host migration channel");
         goto out;
     }
-    job->kind = kind;
-    job->stop_us = stop_us;
-    if (path_len > MIG_MAX_PATH) {
-        job->error = g_strdup("bad path length");
-        goto out;
-    }
-    job->path = g_malloc0(path_len + 1);
-    if (!vdc_migration_channel_recv(job->fd, job->path, path_len, job->fds,
-                                    deadline, &err) ||
-        !vdc_migration_channel_recv(job->fd, len8, 8, job->fds, deadline, &err)) {
-        goto out;
-    }
-    r = vdc_migration_stream_new_reader(len8, sizeof(len8));
-    vdc_migration_get_be64(r, &slen);                  /* 8 of 8: cannot fail */
-    if (slen > MIG_MAX_STREAM) {
-        job->error = g_strdup("stream too large");
-        goto out;
-    }
-    deadline = start + (gint64)MIG_TIMEOUT_MS * 1000;
-    /*
-     * The buffer grows with the bytes that come (GByteArray doubles), so
-     * a peer that announces 2 GiB and sends little costs what it sent.
-     */
-    data = g_byte_array_sized_new((guint)MIN(slen, MIG_RECV_PIECE));
-    while (data->len < slen) {
-        guint have = data->len;
-        guint piece = (guint)MIN(slen - have, MIG_RECV_PIECE);
-
-        g_byte_array_set_size(data, have + piece);
-        if (!vdc_migration_channel_recv(job->fd, data->data + have, piece,
-                                        job->fds, deadline, &err)) {
-            g_byte_array_unref(data);
-            goto out;
-        }
-    }
-    job->stream = g_byte_array_free_to_bytes(data);
-    if (job->fds->len != n_fds) {
-        job->error = g_strdup_printf("expected %u descriptors, got %u", n_fds,
-                                     job->fds->len);
-    } else {
-        job->error = in_check_fds(job->kind, job->fds);
-    }
+    in_recv_rest(job, kind, n_fds, stop_us, path_len, deadline, start, &err);
 out:
     if (!job->error && !job->stream) {
         job->error = err || job->tls ? channel_error(job->tls, err)
@@ -1957,6 +2191,127 @@ out:
     }
     g_atomic_int_set(&job->done_id, g_idle_add(in_done, job));
     return NULL;
+}
+
+/* Beyond this the final frame is received by the thread, not the loop. */
+#define IN_MAIN_FINAL_MAX (1u << 20)
+
+/*
+ * Has the whole final frame of at most IN_MAIN_FINAL_MAX stream bytes
+ * come (in the socket, unread)?  Looked at, not taken: the thread reads
+ * whatever is not.
+ */
+static bool in_final_whole(InJob *job)
+{
+    /* type, the header's 16 bytes, the path, be64 length */
+    uint8_t h[1 + 16 + MIG_MAX_PATH + 8];
+    uint32_t path_len;
+    uint64_t slen;
+    int avail;
+    ssize_t n;
+    size_t i;
+
+    if (ioctl(job->fd, FIONREAD, &avail) < 0 || avail < 17) {
+        return false;
+    }
+    do {
+        n = recv(job->fd, h, MIN((size_t)avail, sizeof(h)),
+                 MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 17 || h[0] != MIG_FRAME_FINAL) {
+        return false;
+    }
+    path_len = (uint32_t)h[13] << 24 | (uint32_t)h[14] << 16 |
+               (uint32_t)h[15] << 8 | h[16];
+    if (path_len > MIG_MAX_PATH || (size_t)n < 17 + path_len + 8) {
+        return false;
+    }
+    for (slen = 0, i = 0; i < 8; i++) {
+        slen = slen << 8 | h[17 + path_len + i];
+    }
+    return slen <= IN_MAIN_FINAL_MAX &&
+           (uint64_t)avail >= 17 + path_len + 8 + slen;
+}
+
+static gboolean in_frame_ready(gint fd, GIOCondition cond, gpointer opaque);
+static gboolean in_frame_late(gpointer opaque);
+
+/* The thread's turn again: it receives the next frame (or its error). */
+static void in_give_turn(InJob *job)
+{
+    g_source_remove(job->watch_id);
+    g_source_remove(job->timer_id);
+    job->watch_id = job->timer_id = 0;
+    g_mutex_lock(&job->lock);
+    job->turn = IN_TURN_THREAD;
+    g_cond_signal(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+/* Posted by in_await_turn(): wait for the next frame's first byte. */
+static gboolean in_frame_wait(gpointer opaque)
+{
+    InJob *job = opaque;
+    gint64 left;
+
+    g_mutex_lock(&job->lock);
+    job->wait_id = 0;
+    g_mutex_unlock(&job->lock);
+    left = job->frame_deadline - g_get_monotonic_time();
+    job->watch_id = g_unix_fd_add(job->fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                  in_frame_ready, job);
+    job->timer_id = g_timeout_add((guint)CLAMP(left / 1000, 0,
+                                               MIG_LIVE_IDLE_MS),
+                                  in_frame_late, job);
+    return G_SOURCE_REMOVE;
+}
+
+/* No frame in time: the thread says so (its receive times out). */
+static gboolean in_frame_late(gpointer opaque)
+{
+    in_give_turn(opaque);
+    return G_SOURCE_REMOVE;     /* in_give_turn() removed it: the id is 0 */
+}
+
+/*
+ * The next frame has begun.  A live one (or anything else) is the
+ * thread's; the final frame, once whole and small, is received here and
+ * loaded at once: the thread's wake-up and its hand-off back to this
+ * loop (about 100 us, 300-500 us when a halted vCPU has to be woken)
+ * are no longer in the downtime.
+ */
+static gboolean in_frame_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    InJob *job = opaque;
+    /* Every byte is in the socket: a second is a bound never reached. */
+    gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+    g_autoptr(GError) err = NULL;
+    uint8_t type, kind, n_fds;
+    uint64_t stop_us;
+    uint32_t path_len;
+
+    (void)fd;
+    (void)cond;
+    if (!in_final_whole(job)) {
+        in_give_turn(job);
+        return G_SOURCE_REMOVE;     /* the id is 0 */
+    }
+    g_source_remove(job->timer_id);
+    job->watch_id = job->timer_id = 0;
+    job->m->final_on_loop = true;
+    if (vdc_migration_channel_recv(job->fd, &type, 1, job->fds, deadline,
+                                   &err) &&
+        in_final_header(job, deadline, &kind, &n_fds, &stop_us, &path_len,
+                        &err)) {
+        in_recv_rest(job, kind, n_fds, stop_us, path_len, deadline,
+                     g_get_monotonic_time(), &err);
+    }
+    if (!job->error && !job->stream) {
+        job->error = err || job->tls ? channel_error(job->tls, err)
+                                     : g_strdup("incoming migration failed");
+    }
+    in_finish(job);
+    return G_SOURCE_REMOVE;
 }
 
 static void in_start_job(HostMigration *m, int fd, bool own, bool tls)
@@ -1967,9 +2322,12 @@ static void in_start_job(HostMigration *m, int fd, bool own, bool tls)
     job->fd = fd;
     job->own_fd = own;
     job->creds = tls ? m->tls : NULL;
+    g_mutex_init(&job->lock);
+    g_cond_init(&job->cond);
     tcp_nodelay(fd);
     mig_set_status(m, HOST_MIG_ACTIVE, NULL);
     m->in_job = job;
+    m->final_on_loop = false;
     m->in_thread = g_thread_new("migrate-in", in_thread_main, job);
 }
 
@@ -1990,6 +2348,19 @@ static void in_job_stop(HostMigration *m)
         shutdown(job->fd, SHUT_RDWR);
     } else if (g_atomic_pointer_get(&job->tls)) {
         host_tls_channel_shutdown(job->tls);
+    }
+    /* Waiting for its turn, it returns; the main loop stops waiting. */
+    g_mutex_lock(&job->lock);
+    if (job->wait_id) {
+        g_source_remove(job->wait_id);
+        job->wait_id = 0;
+    }
+    job->turn = IN_TURN_END;
+    g_cond_signal(&job->cond);
+    g_mutex_unlock(&job->lock);
+    if (job->watch_id) {
+        g_source_remove(job->watch_id);
+        g_source_remove(job->timer_id);
     }
     /* A TLS handshake under way ends by its deadline (3 s). */
     g_thread_join(m->in_thread);

@@ -153,6 +153,11 @@ typedef struct HostMigInfo {
                                    not in this host's last 120 s of
                                    CLOCK_MONOTONIC (another machine, or a
                                    peer's nonsense) */
+    bool final_on_loop;         /* a completed live migration's final
+                                   frame went through the main loop here
+                                   (no thread hand-off in the downtime):
+                                   the source's sent it whole, the
+                                   destination's received it; else false */
 } HostMigInfo;
 
 /* Fill @info; its error stays valid until the status next changes. */

@@ -110,11 +110,12 @@ static void iov_advance(struct iovec **iov, size_t *n_iov, size_t n)
  * The send loop: all the bytes of @iov[0..n_iov) (changed as they go),
  * @n_fds descriptors on the first ones.  @any_fd (only without
  * descriptors): a descriptor that is not a socket is written with
- * writev().
+ * writev().  With @sent, it does not wait: a full socket ends it (true),
+ * and *@sent counts what went.
  */
 static bool channel_send(int fd, struct iovec *iov, size_t n_iov,
                          const int *fds, unsigned n_fds, bool any_fd,
-                         gint64 deadline, GError **errp)
+                         gint64 deadline, size_t *sent, GError **errp)
 {
     bool is_socket = true;
 
@@ -142,6 +143,9 @@ static bool channel_send(int fd, struct iovec *iov, size_t n_iov,
         if (n > 0) {
             iov_advance(&iov, &n_iov, (size_t)n);
             n_fds = 0;               /* the fds went with the first bytes */
+            if (sent) {
+                *sent += (size_t)n;
+            }
             continue;
         }
         /* No progress and no errno: do not spin. */
@@ -150,6 +154,9 @@ static bool channel_send(int fd, struct iovec *iov, size_t n_iov,
             continue;
         }
         if (err == EAGAIN || err == EWOULDBLOCK) {
+            if (sent) {
+                return true;
+            }
             if (!vdc_migration_channel_wait(fd, POLLOUT, deadline, errp)) {
                 return false;
             }
@@ -243,7 +250,7 @@ bool vdc_migration_channel_send(int fd, const void *buf, size_t len,
     g_return_val_if_fail(fds != NULL || n_fds == 0, false);
 
     return channel_send(fd, &(struct iovec){ (void *)buf, len }, 1, fds, n_fds,
-                        false, deadline, errp);
+                        false, deadline, NULL, errp);
 }
 
 bool vdc_migration_channel_sendv(int fd, const struct iovec *iov,
@@ -262,7 +269,26 @@ bool vdc_migration_channel_sendv(int fd, const struct iovec *iov,
     }
 
     copy = g_memdup2(iov, n_iov * sizeof(*iov));
-    return channel_send(fd, copy, n_iov, fds, n_fds, false, deadline, errp);
+    return channel_send(fd, copy, n_iov, fds, n_fds, false, deadline, NULL,
+                        errp);
+}
+
+gssize vdc_migration_channel_sendv_now(int fd, const struct iovec *iov,
+                                       size_t n_iov, const int *fds,
+                                       unsigned n_fds, GError **errp)
+{
+    g_autofree struct iovec *copy = NULL;
+    size_t sent = 0;
+
+    g_return_val_if_fail(fd >= 0 && (iov != NULL || n_iov == 0), -1);
+    g_return_val_if_fail(n_fds <= VDC_MIGRATION_CHANNEL_MAX_FDS, -1);
+    g_return_val_if_fail(fds != NULL || n_fds == 0, -1);
+
+    copy = g_memdup2(iov, n_iov * sizeof(*iov));
+    if (!channel_send(fd, copy, n_iov, fds, n_fds, false, 0, &sent, errp)) {
+        return -1;
+    }
+    return (gssize)sent;
 }
 
 bool vdc_migration_channel_recv(int fd, void *buf, size_t len, GArray *fds,
@@ -295,7 +321,7 @@ bool vdc_migration_channel_write(int fd, const void *buf, size_t len,
     g_return_val_if_fail(fd >= 0 && (buf != NULL || len == 0), false);
 
     return channel_send(fd, &(struct iovec){ (void *)buf, len }, 1, NULL, 0,
-                        true, deadline, errp);
+                        true, deadline, NULL, errp);
 }
 
 gssize vdc_migration_channel_read(int fd, void *buf, size_t len,

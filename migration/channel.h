@@ -79,6 +79,17 @@ bool vdc_migration_channel_sendv(int fd, const struct iovec *iov,
                                  gint64 deadline, GError **errp);
 
 /*
+ * Of the @n_iov pieces of @iov (borrowed, not changed), send what the
+ * socket @fd takes now, without waiting, @n_fds descriptors of @fds on
+ * the first bytes (none go unless some bytes do).  Returns how many bytes
+ * went (0: the socket was full; fewer than all: it filled), or -1 with
+ * @errp set as vdc_migration_channel_send() does.
+ */
+gssize vdc_migration_channel_sendv_now(int fd, const struct iovec *iov,
+                                       size_t n_iov, const int *fds,
+                                       unsigned n_fds, GError **errp);
+
+/*
  * Receive exactly @len bytes into @buf from the socket @fd.  Descriptors
  * that arrive with them (at most VDC_MIGRATION_CHANNEL_MAX_FDS per message;
  * the kernel closes any beyond) are appended to @fds (an array of int)

@@ -221,9 +221,10 @@ static void wait_status(const LHost *lh, HostMigStatus st)
 {
     Want w = { lh, st };
     HostMigInfo info;
+    bool ok = test_run_until(NULL, is_status, &w, WAIT_MS);
 
     host_migration_info(lh->mig, &info);
-    ck_assert_msg(test_run_until(NULL, is_status, &w, WAIT_MS),
+    ck_assert_msg(ok,
                   "status %s, waited for %s (%s)",
                   host_mig_status_name(status_of(lh)),
                   host_mig_status_name(st), info.error ? info.error : "");
@@ -401,6 +402,11 @@ static void live_migration(const char *in_uri, const char *out_uri,
     ck_assert_uint_eq(other_updates, updates);
     host_migration_info(dst.mig, &info);
     ck_assert_int_ge(info.downtime_us, 0);
+    /* the final frame is small: the main loops sent and took it, no
+     * hand-off to or from a thread */
+    ck_assert(info.final_on_loop);
+    host_migration_info(src.mig, &info);
+    ck_assert(info.final_on_loop);
 }
 
 static void over_unix(Data kind)
@@ -494,6 +500,59 @@ START_TEST(test_prealloc)
 END_TEST
 
 /* Another owner grabs, then releases, during the live phase. */
+/*
+ * New data between pre-switchover and the continue goes in the final
+ * frame: one larger than the destination's main loop takes (1 MiB) is
+ * received by its thread, and arrives whole all the same.  Over fd: (a
+ * socket pair whose send buffer is small), the source's main loop sends
+ * what the socket takes and its thread the rest.
+ */
+START_TEST(test_final_large)
+{
+    g_autofree char *p = path_in("in");
+    g_autofree char *in_uri = NULL, *out_uri = NULL;
+    g_autoptr(GBytes) first = pattern(MIB, 5);
+    g_autoptr(GBytes) late = pattern(3 * MIB + 1, 6);
+    HostMigInfo info;
+    int sv[2] = { -1, -1 }, small = 4096;
+
+    if (_i == 0) {
+        in_uri = g_strconcat("unix:", p, NULL);
+    } else if (_i == 1) {
+        in_uri = g_strdup_printf("tcp:127.0.0.1:%d", free_tcp_port());
+    } else {
+        ck_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        ck_assert(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small,
+                             sizeof(small)) == 0);
+        in_uri = g_strdup_printf("fd:%d", sv[0]);
+        out_uri = g_strdup_printf("fd:%d", sv[1]);
+    }
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(first));
+    incoming(&dst, in_uri);
+    set_pause(&src, true);
+    migrate(&src, out_uri ? out_uri : in_uri);
+    wait_status(&src, HOST_MIG_PRE_SWITCHOVER);
+    /* no main loop turn between: nothing of it goes live */
+    grab(&src, &src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(late));
+    cont(&src);
+    wait_status(&src, HOST_MIG_COMPLETED);
+    wait_status(&dst, HOST_MIG_COMPLETED);
+    assert_holds(&dst, &dst.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                 VDC_CLIPBOARD_TYPE_PNG, late);
+    host_migration_info(dst.mig, &info);
+    ck_assert_int_ge(info.downtime_us, 0);
+    ck_assert(!info.final_on_loop);
+    if (_i == 2) {
+        /* 3 MiB through a 4 KiB buffer: not in one go without waiting */
+        host_migration_info(src.mig, &info);
+        ck_assert(!info.final_on_loop);
+        close(sv[1]);
+    }
+}
+END_TEST
+
 START_TEST(test_grab_release)
 {
     g_autofree char *p = path_in("in");
@@ -1077,6 +1136,10 @@ static const struct {
     { "truncated frame", "closed" },
     { "part for no section", "was never started" },
     { "final pad", "bad final frame" },
+    /* whole in the socket: the main loop receives them */
+    { "final pad, whole", "bad final frame" },
+    { "final descriptors", "expected 1 descriptors, got 0" },
+    { "final kind", "not a vdagent-host migration channel" },
 };
 
 START_TEST(test_hostile)
@@ -1088,6 +1151,7 @@ START_TEST(test_hostile)
     g_autoptr(GBytes) big = pattern(MIB, 11);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', 2 };
+    static const uint8_t zeros[20];
     HostMigInfo info;
     int fd;
 
@@ -1126,6 +1190,17 @@ START_TEST(test_hostile)
         append_frame(b, piece);
         g_byte_array_append(b, (const guint8 *)"\x02\0\0\0\x01", 5);
         g_byte_array_set_size(b, b->len + 16);
+        break;
+    case 7:
+    case 8:
+    case 9:
+        /* type, kind, n_fds, pad, stop, path length 0, stream length 0 */
+        append_start(piece, 3);
+        append_frame(b, piece);
+        g_byte_array_append(b, (const guint8 *)(_i == 7 ? "\x02\0\0\0\x01"
+                                                : _i == 8 ? "\x02\0\x01\0\0"
+                                                : "\x02\x09\0\0\0"), 5);
+        g_byte_array_append(b, zeros, 20);
         break;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1524,6 +1599,7 @@ Suite *host_live_suite(void)
     tcase_add_test(tc, test_tcp);
     tcase_add_test(tc, test_fd);
     tcase_add_test(tc, test_prealloc);
+    tcase_add_loop_test(tc, test_final_large, 0, 3);
     tcase_add_test(tc, test_grab_release);
     tcase_add_test(tc, test_request_during);
     tc = live_tcase(s, "peer");

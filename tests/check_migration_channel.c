@@ -693,6 +693,67 @@ START_TEST(test_sendv_empty)
 }
 END_TEST
 
+/*
+ * sendv_now: what a 4 KiB buffer takes goes at once (the descriptor with
+ * the first bytes), then 0 while it is full, more once it drained, and
+ * -1 with EPIPE once the peer is gone; the bytes arrive in order.
+ */
+START_TEST(test_sendv_now)
+{
+    enum { LEN = 256 * 1024 };
+    g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GError) err = NULL;
+    g_autofree uint8_t *data = g_malloc(LEN);
+    g_autofree uint8_t *got = g_malloc(LEN);
+    struct iovec iov[3];
+    int small = 4096, p[2];
+    size_t i, sent;
+    gssize n;
+
+    for (i = 0; i < LEN; i++) {
+        data[i] = (uint8_t)(i * 7 + i / 251);
+    }
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small,
+                                sizeof(small)), 0);
+    iov[0] = (struct iovec){ data, 10 };
+    iov[1] = (struct iovec){ NULL, 0 };
+    iov[2] = (struct iovec){ data + 10, LEN - 10 };
+    n = vdc_migration_channel_sendv_now(sp[0], iov, 3, p, 1, &err);
+    ck_assert_ptr_null(err);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, LEN);
+    /* @iov is borrowed: unchanged */
+    ck_assert_ptr_eq(iov[2].iov_base, data + 10);
+    ck_assert_uint_eq(iov[2].iov_len, LEN - 10);
+    sent = (size_t)n;
+    /* full: nothing goes, no error */
+    ck_assert_int_eq(vdc_migration_channel_sendv_now(sp[0], &(struct iovec){
+                         data + sent, LEN - sent }, 1, NULL, 0, &err), 0);
+    ck_assert_ptr_null(err);
+    ck_assert(vdc_migration_channel_recv(sp[1], got, sent, fds,
+                                         deadline_in(G_USEC_PER_SEC), &err));
+    while (sent < LEN) {
+        n = vdc_migration_channel_sendv_now(sp[0], &(struct iovec){
+                data + sent, LEN - sent }, 1, NULL, 0, &err);
+        ck_assert_int_gt(n, 0);         /* it drained: some go */
+        ck_assert(vdc_migration_channel_recv(sp[1], got + sent, (size_t)n, fds,
+                                             deadline_in(G_USEC_PER_SEC),
+                                             &err));
+        sent += (size_t)n;
+    }
+    ck_assert_mem_eq(got, data, LEN);
+    ck_assert_uint_eq(fds->len, 1);
+    close_fds(fds);
+    close_end(1);
+    n = vdc_migration_channel_sendv_now(sp[0], iov, 1, NULL, 0, &err);
+    ck_assert_int_eq(n, -1);
+    ck_assert_int_eq(err->code, EPIPE);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 /* ---- pull sources (stream-live.h) ----------------------------------------- */
 
 /* Serves @data in answers of at most @step bytes; records the asks. */
@@ -967,6 +1028,7 @@ Suite *migration_channel_suite(void)
     add(s, "framing", test_framing, true, 0);
     add(s, "sendv-pieces", test_sendv_pieces, true, 60);
     add(s, "sendv-empty", test_sendv_empty, true, 0);
+    add(s, "sendv-now", test_sendv_now, true, 0);
     add(s, "pull-source", test_pull_source, false, 0);
     add(s, "pull-source-end", test_pull_source_end, false, 0);
     add(s, "pull-source-failures", test_pull_source_failures, false, 0);
