@@ -1890,16 +1890,29 @@ static bool in_final_header(InJob *job, gint64 deadline, uint8_t *kind,
 }
 
 /*
- * The thread, between two frames of a live migration: hand the wait for
- * the next one to the main loop (in_frame_wait()) and sleep until the
- * loop gives the frame back (true: receive it) or took it itself, or the
- * job is stopped (false: return at once, posting nothing).
+ * The thread, between two frames of a live migration: a live frame that
+ * has begun to come is its own at once (the bulk goes on without a
+ * hand-off); else it hands the wait for the next frame to the main loop
+ * (in_frame_wait()) and sleeps until the loop gives the frame back
+ * (true: receive it) or took it itself, or the job is stopped (false:
+ * return at once, posting nothing).
  */
 static bool in_await_turn(InJob *job)
 {
     bool mine;
+    uint8_t type;
+    ssize_t n;
 
+    do {
+        n = recv(job->fd, &type, 1, MSG_PEEK | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
     g_mutex_lock(&job->lock);
+    if (job->turn == IN_TURN_THREAD && n == 1 && type == MIG_FRAME_LIVE) {
+        job->frame_deadline = g_get_monotonic_time() +
+                              (gint64)MIG_LIVE_IDLE_MS * 1000;
+        g_mutex_unlock(&job->lock);
+        return true;
+    }
     if (job->turn == IN_TURN_THREAD) {
         job->turn = IN_TURN_MAIN;
         job->frame_deadline = g_get_monotonic_time() +
