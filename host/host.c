@@ -77,6 +77,13 @@ void host_event(Host *h, const char *name, json_object *data)
     }
 }
 
+void host_hold_events(Host *h, bool hold)
+{
+    if (h->priv->qmp) {
+        qmp_server_hold_events(h->priv->qmp, hold);
+    }
+}
+
 /* ---- status ------------------------------------------------------------ */
 
 static const char *const status_names[HOST_STATUS__COUNT] = {

@@ -117,6 +117,9 @@ void host_set_qmp(Host *h, QmpServer *qmp);
  */
 void host_event(Host *h, const char *name, json_object *data);
 
+/* Hold the events (true) or send those held (false): qmp_server_hold_events(). */
+void host_hold_events(Host *h, bool hold);
+
 /* The run status (HOST_RUNNING after host_init()). */
 HostStatus host_status(const Host *h);
 

@@ -115,6 +115,8 @@ struct QmpServer {
     GList *clients;              /* QmpClient, each holding a reference */
     unsigned n_clients;
     unsigned next_client_id;
+    GPtrArray *held;             /* events' texts (GBytes) while held, or
+                                    NULL */
 };
 
 struct QmpClient {
@@ -1451,8 +1453,26 @@ void qmp_server_free(QmpServer *s)
     if (s->ctx) {
         g_main_context_unref(s->ctx);
     }
+    if (s->held) {
+        g_ptr_array_unref(s->held);
+    }
     g_free(s->path);
     g_free(s);
+}
+
+/* @text (@len bytes) to every negotiated client. */
+static void broadcast(QmpServer *s, const char *text, size_t len)
+{
+    GList *l, *next;
+
+    for (l = s->clients; l; l = next) {
+        QmpClient *c = l->data;
+
+        next = l->next;                     /* sending may detach @c */
+        if (c->negotiated) {
+            client_send_text(c, text, len);
+        }
+    }
 }
 
 void qmp_server_event(QmpServer *s, const char *name, json_object *data)
@@ -1462,7 +1482,6 @@ void qmp_server_event(QmpServer *s, const char *name, json_object *data)
     gint64 now = g_get_real_time();
     const char *text;
     size_t len;
-    GList *l, *next;
 
     if (!s || !name) {
         json_object_put(data);
@@ -1482,13 +1501,32 @@ void qmp_server_event(QmpServer *s, const char *name, json_object *data)
                            json_object_new_int64(now % G_USEC_PER_SEC));
     json_object_object_add(msg, "timestamp", ts);
     text = json_text(msg, &len);
-    for (l = s->clients; l; l = next) {
-        QmpClient *c = l->data;
+    if (s->held) {
+        g_ptr_array_add(s->held, g_bytes_new(text, len));
+        return;
+    }
+    broadcast(s, text, len);
+}
 
-        next = l->next;                     /* sending may detach @c */
-        if (c->negotiated) {
-            client_send_text(c, text, len);
+void qmp_server_hold_events(QmpServer *s, bool hold)
+{
+    g_autoptr(GPtrArray) held = NULL;
+    guint i;
+
+    g_return_if_fail(s != NULL);
+    if (hold) {
+        if (!s->held) {
+            s->held = g_ptr_array_new_with_free_func(
+                (GDestroyNotify)g_bytes_unref);
         }
+        return;
+    }
+    held = g_steal_pointer(&s->held);
+    for (i = 0; held && i < held->len; i++) {
+        gsize len;
+        const char *text = g_bytes_get_data(held->pdata[i], &len);
+
+        broadcast(s, text, len);
     }
 }
 

@@ -139,6 +139,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpServer, qmp_server_free)
 void qmp_server_event(QmpServer *s, const char *name, json_object *data);
 
 /*
+ * Hold the events (true): each is made at once (its timestamp is when it
+ * happened) but kept; release them (false): they go, in order, to the
+ * clients negotiated then.  For a few steps that must not wait for the
+ * clients' sockets (a migration's switchover); a handler's held events
+ * still come before its reply when it releases them before replying.
+ */
+void qmp_server_hold_events(QmpServer *s, bool hold);
+
+/*
  * Bound on one input value (default 512 MiB: a 256 MiB clipboard-set in
  * base64 fits).  Beyond it the client gets a parse error and resyncs.
  */

@@ -163,9 +163,9 @@ void negotiate(Client *c);
 Client *ready_client(void);
 
 /* The next message is event @name with @data (JSON text; NULL: no "data")
- * stamped between @before and now. */
-void expect_event(Client *c, const char *name, const char *data,
-                  gint64 before);
+ * stamped between @before and now; its stamp. */
+gint64 expect_event(Client *c, const char *name, const char *data,
+                    gint64 before);
 
 /* A TCase named @name of @s: every test with a fresh server. */
 TCase *qmp_tcase(Suite *s, const char *name);

@@ -101,6 +101,33 @@ START_TEST(test_event_from_handler)
 }
 END_TEST
 
+/*
+ * Held events are made when they happen (their stamps) but go only when
+ * released, in order; a hold without events releases nothing.
+ */
+START_TEST(test_events_held)
+{
+    Client *a = ready_client();
+    gint64 before = g_get_real_time(), made;
+
+    qmp_server_hold_events(qfx.server, true);
+    qmp_server_event(qfx.server, "FIRST", json_tokener_parse("{\"n\": 1}"));
+    qmp_server_hold_events(qfx.server, true);       /* still held */
+    qmp_server_event(qfx.server, "SECOND", NULL);
+    made = g_get_real_time();
+    expect_quiet(a);
+    qmp_server_hold_events(qfx.server, false);
+    ck_assert_int_le(expect_event(a, "FIRST", "{\"n\": 1}", before), made);
+    ck_assert_int_le(expect_event(a, "SECOND", NULL, before), made);
+    expect_quiet(a);
+    qmp_server_hold_events(qfx.server, true);
+    qmp_server_hold_events(qfx.server, false);
+    expect_quiet(a);
+    qmp_server_event(qfx.server, "THIRD", NULL);
+    expect_event(a, "THIRD", NULL, made);
+}
+END_TEST
+
 START_TEST(test_event_no_clients)
 {
     qmp_server_event(qfx.server, "NOBODY", json_tokener_parse("{\"x\": 1}"));
@@ -481,6 +508,7 @@ Suite *qmp_clients_suite(void)
     tcase_add_test(tc, test_many_clients);
     tcase_add_test(tc, test_events_need_negotiation);
     tcase_add_test(tc, test_event_from_handler);
+    tcase_add_test(tc, test_events_held);
     tcase_add_test(tc, test_event_no_clients);
     tcase_add_test(tc, test_client_count);
     tcase_add_test(tc, test_disconnect_while_pending);

@@ -511,8 +511,8 @@ Client *ready_client(void)
     return c;
 }
 
-void expect_event(Client *c, const char *name, const char *data,
-                  gint64 before)
+gint64 expect_event(Client *c, const char *name, const char *data,
+                    gint64 before)
 {
     g_autoptr(json_object) msg = client_msg(c);
     json_object *v = NULL, *ts = NULL, *sec = NULL, *usec = NULL;
@@ -537,6 +537,7 @@ void expect_event(Client *c, const char *name, const char *data,
             json_object_get_int64(usec);
     ck_assert_int_ge(stamp, before);
     ck_assert_int_le(stamp, after);
+    return stamp;
 }
 
 TCase *qmp_tcase(Suite *s, const char *name)

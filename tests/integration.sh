@@ -1578,7 +1578,7 @@ s_heads() {
 # host clipboard live to a third host over unix: (passed by reference as
 # a sealed memfd), pasted by the guest from there.
 s_live() {
-    local r got size=$((3 * 1024 * 1024)) port tries n windows=
+    local r got size=$((3 * 1024 * 1024)) port tries n windows= seq
     [ "${SIM_MODEL:-}" = windows ] && windows=1
     local caps='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
     local cont='{"execute":"migrate-continue","arguments":{"state":"pre-switchover"}}'
@@ -1656,7 +1656,12 @@ s_live() {
     ctl guest.ctl hold >/dev/null || die "guest: hold"
     start paste env VDCTL_TIMEOUT=20 "$CTL" line "unix:$D/guest.ctl" "paste clipboard"
     sleep 0.3
-    q_match src.qmp "$cont" '"return"' || bad "migrate-continue: $(qmp src.qmp "$cont")"
+    "$CTL" qmp-until "unix:$D/src.qmp" "$cont" MIGRATION completed 10 >"$D/cont.log" ||
+        bad "migrate-continue: $(cat "$D/cont.log")"
+    # the switchover's events (held until the final frame went) before the
+    # reply, then the completion
+    seq=$(sed -n '/"return"/{s/.*/return/p;d};s/.*"status":"\([a-z-]*\)".*/\1/p' "$D/cont.log" | tr '\n' ' ')
+    [ "$seq" = "device return completed " ] || bad "migrate-continue's events and reply: $seq"
     wait_for 10 mig_done src.qmp || die "the live migration did not finish"
     wait_for 5 mig_done dst.qmp
     r=$(qmp dst.qmp '{"execute":"query-migrate"}')
