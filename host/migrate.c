@@ -1069,7 +1069,7 @@ static bool live_send_final_now(LiveOut *lo, LiveFrame *f)
     g_autofree struct iovec *iov = NULL;
     int fds[VDC_MIGRATION_CHANNEL_MAX_FDS];
     unsigned n_fds;
-    size_t n_iov, i, total = 0;
+    size_t n_iov, total = 0;
     gssize n = 0;
     int fd;
 
@@ -1088,9 +1088,7 @@ static bool live_send_final_now(LiveOut *lo, LiveFrame *f)
             f->skip = (size_t)n;
             lo->final_begun = true;
         }
-        for (i = 0; i < n_iov; i++) {
-            total += iov[i].iov_len;
-        }
+        total = iov[0].iov_len + f->len;   /* the header, the pieces */
     }
     g_mutex_unlock(&lo->send);
     return fd >= 0 && n > 0 && (size_t)n == total;
@@ -1879,6 +1877,15 @@ static gssize in_pull(void *opaque, void *buf, size_t len, GError **errp)
     return (gssize)len;
 }
 
+/* A transfer that ended without its stream: why, unless already said. */
+static void in_set_error(InJob *job, const GError *err)
+{
+    if (!job->error && !job->stream) {
+        job->error = err || job->tls ? channel_error(job->tls, err)
+                                     : g_strdup("incoming migration failed");
+    }
+}
+
 /* The final frame's 16 bytes after its type: see "outgoing, with a live
  * phase".  False with job->error or @errp set. */
 static bool in_final_header(InJob *job, gint64 deadline, uint8_t *kind,
@@ -2215,10 +2222,7 @@ static gpointer in_thread_main(gpointer opaque)
     }
     in_recv_rest(job, kind, n_fds, stop_us, path_len, deadline, start, &err);
 out:
-    if (!job->error && !job->stream) {
-        job->error = err || job->tls ? channel_error(job->tls, err)
-                                     : g_strdup("incoming migration failed");
-    }
+    in_set_error(job, err);
     g_atomic_int_set(&job->done_id, g_idle_add(in_done, job));
     return NULL;
 }
@@ -2336,10 +2340,7 @@ static gboolean in_frame_ready(gint fd, GIOCondition cond, gpointer opaque)
         in_recv_rest(job, kind, n_fds, stop_us, path_len, deadline,
                      g_get_monotonic_time(), &err);
     }
-    if (!job->error && !job->stream) {
-        job->error = err || job->tls ? channel_error(job->tls, err)
-                                     : g_strdup("incoming migration failed");
-    }
+    in_set_error(job, err);
     in_finish(job);
     return G_SOURCE_REMOVE;
 }
