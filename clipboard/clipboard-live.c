@@ -31,7 +31,13 @@ typedef struct SinkSlot {
     uint32_t filled;
     uint32_t cap;               /* the bytes it may hold (counted held) */
     bool reserved;              /* buf spans total already (sink_reserve()) */
-    bool prefaulting;           /* handed to prefault->start() */
+    /* handed to these prefault ops' start() (the ones of then), or NULL */
+    const VdcPrefaultOps *pf;
+    void *pf_opaque;
+    int fd;                     /* the bytes go to this file, or -1 */
+    /* the file ops that gave fd (they take it back), or NULL */
+    const VdcClipboardLiveFileOps *fops;
+    void *fops_opaque;
     uint8_t *buf;
     GBytes *ref;                /* the data, by reference (else buf) */
 } SinkSlot;
@@ -47,14 +53,26 @@ struct VdcClipboardLive {
     void *prefault_opaque;
     const VdcClipboardLiveRefOps *ref_ops;
     void *ref_opaque;
+    const VdcClipboardLiveFileOps *file_ops;
+    void *file_opaque;
 };
+
+static void sink_slot_init(SinkSlot *slot)
+{
+    memset(slot, 0, sizeof(*slot));
+    slot->fd = -1;
+}
 
 VdcClipboardLive *vdc_clipboard_live_new(VdcClipboardHub *hub, uint64_t max_held)
 {
     VdcClipboardLive *cl = g_new0(VdcClipboardLive, 1);
+    unsigned k;
 
     cl->hub = hub;
     cl->max_held = max_held;
+    for (k = 0; k < VDC_CLIPBOARD_LIVE_SLOTS; k++) {
+        sink_slot_init(&cl->sink[k]);
+    }
     return cl;
 }
 
@@ -85,24 +103,35 @@ void vdc_clipboard_live_set_ref_ops(VdcClipboardLive *cl,
     cl->ref_opaque = opaque;
 }
 
-/* Whatever the embedding does to @slot's buffer has stopped. */
-static void sink_prefault_end(VdcClipboardLive *cl, SinkSlot *slot)
+void vdc_clipboard_live_set_file_ops(VdcClipboardLive *cl,
+                                     const VdcClipboardLiveFileOps *ops,
+                                     void *opaque)
 {
-    if (slot->prefaulting) {
-        cl->prefault->finish(cl->prefault_opaque, slot->buf);
-        slot->prefaulting = false;
+    cl->file_ops = ops;
+    cl->file_opaque = opaque;
+}
+
+/* Whatever the embedding does to @slot's buffer has stopped. */
+static void sink_prefault_end(SinkSlot *slot)
+{
+    if (slot->pf) {
+        slot->pf->finish(slot->pf_opaque, slot->buf);
+        slot->pf = NULL;
     }
 }
 
 static void sink_slot_clear(VdcClipboardLive *cl, SinkSlot *slot)
 {
-    sink_prefault_end(cl, slot);
+    sink_prefault_end(slot);
     cl->held -= slot->cap;
     g_free(slot->buf);
     if (slot->ref) {
         g_bytes_unref(slot->ref);
     }
-    memset(slot, 0, sizeof(*slot));
+    if (slot->fd >= 0) {
+        close(slot->fd);
+    }
+    sink_slot_init(slot);
 }
 
 void vdc_clipboard_live_reset_sink(VdcClipboardLive *cl)
@@ -330,6 +359,30 @@ static bool truncated(VdcMigrationStream *s, GError **errp, uint64_t off)
     return false;
 }
 
+/* A file slot just completed: its data from the file ops, by reference. */
+static bool sink_adopt(VdcClipboardLive *cl, SinkSlot *slot, uint64_t off,
+                       GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    int fd = slot->fd;
+    GBytes *data;
+
+    slot->fd = -1;
+    data = slot->fops->adopt(slot->fops_opaque, fd, slot->total, &err);
+    if (data && g_bytes_get_size(data) != slot->total) {
+        g_clear_pointer(&data, g_bytes_unref);
+        g_set_error_literal(&err, VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_INVALID,
+                            "of another size");
+    }
+    if (!data) {
+        sink_slot_clear(cl, slot);
+        return bad(errp, off, "data received into a file: %s",
+                   err ? err->message : "not taken");
+    }
+    slot->ref = data;
+    return true;
+}
+
 static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
                       GError **errp)
 {
@@ -380,21 +433,36 @@ static bool load_data(VdcClipboardLive *cl, VdcMigrationStream *s, uint64_t off,
             return bad(errp, off, "more than %" PRIu64 " bytes held",
                        cl->max_held);
         }
-        if (!slot->buf && total >= SINK_RESERVE_MIN) {
+        if (offset == 0 && total >= SINK_RESERVE_MIN && cl->file_ops) {
+            slot->fd = cl->file_ops->open(cl->file_opaque, total);
+            if (slot->fd >= 0) {
+                slot->fops = cl->file_ops;
+                slot->fops_opaque = cl->file_opaque;
+            }
+        }
+        if (slot->fd < 0 && !slot->buf && total >= SINK_RESERVE_MIN) {
             slot->buf = sink_reserve(total);
             slot->reserved = slot->buf != NULL;
             if (slot->reserved && cl->prefault) {
                 cl->prefault->start(cl->prefault_opaque, slot->buf, total);
-                slot->prefaulting = true;
+                slot->pf = cl->prefault;
+                slot->pf_opaque = cl->prefault_opaque;
             }
         }
-        if (!slot->reserved) {
+        if (slot->fd < 0 && !slot->reserved) {
             slot->buf = g_realloc(slot->buf, cap);
         }
         cl->held += cap - slot->cap;
         slot->cap = cap;
     }
-    if (slot->reserved && !slot->prefaulting) {
+    if (slot->fd >= 0) {
+        if (!vdc_migration_get_bytes_file(s, slot->fd, offset, len)) {
+            return truncated(s, errp, off);
+        }
+        slot->filled = need;
+        return need < total || sink_adopt(cl, slot, off, errp);
+    }
+    if (slot->reserved && !slot->pf) {
         sink_populate(slot->buf + offset, len);
     }
     if (!vdc_migration_get_bytes(s, slot->buf + offset, len)) {
@@ -538,10 +606,10 @@ GBytes *vdc_clipboard_live_sink_take(VdcClipboardLive *cl, unsigned sel,
         return NULL;
     }
     slot = &cl->sink[sel * VDC_CLIPBOARD_TYPE__COUNT + type];
-    sink_prefault_end(cl, slot);
+    sink_prefault_end(slot);
     data = slot->ref ? slot->ref : g_bytes_new_take(slot->buf, slot->total);
     cl->held -= slot->cap;
-    memset(slot, 0, sizeof(*slot));
+    sink_slot_init(slot);
     return data;
 }
 

@@ -164,6 +164,40 @@ void vdc_clipboard_live_set_ref_ops(VdcClipboardLive *cl,
                                     const VdcClipboardLiveRefOps *ops,
                                     void *opaque);
 
+/*
+ * Sink: a large slot's bytes received into a file of the embedding's
+ * rather than into memory (the host program: a memfd filled by splice()
+ * from a tcp: socket, which then is sealed memory of its own, see
+ * host/sealed.h): new memory given by the kernel as a file's pages is
+ * neither faulted in by us nor zeroed first, and the bytes never pass
+ * through our address space.  The pieces are written at their offsets
+ * (vdc_migration_get_bytes_file()); the slot is counted held as a
+ * memory slot is.
+ */
+typedef struct VdcClipboardLiveFileOps {
+    /*
+     * A new empty file for a slot of @total bytes (at least 4 MiB), open
+     * for writing: its descriptor, the sink's until it gives it to
+     * adopt() or closes it; -1: none (the slot takes memory as without
+     * the ops).
+     */
+    int (*open)(void *opaque, uint32_t total);
+    /*
+     * The slot is complete: its file @fd (taken: closed on failure too)
+     * holds its @total bytes.  The data as a GBytes (a new reference,
+     * exactly @total bytes), or NULL with @errp set: the load fails.
+     */
+    GBytes *(*adopt)(void *opaque, int fd, uint32_t total, GError **errp);
+} VdcClipboardLiveFileOps;
+
+/*
+ * Sink: receive slots of 4 MiB and more through @ops (NULL: never).
+ * Called on the thread that loads; the ops are called there.
+ */
+void vdc_clipboard_live_set_file_ops(VdcClipboardLive *cl,
+                                     const VdcClipboardLiveFileOps *ops,
+                                     void *opaque);
+
 /* Sink: bytes held in all slots. */
 uint64_t vdc_clipboard_live_sink_held(const VdcClipboardLive *cl);
 /* Sink: drop everything. */

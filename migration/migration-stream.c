@@ -13,7 +13,9 @@
 #include "migration/migration-internal.h"
 #include "migration/stream-live.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* fd sinks flush when this much is buffered. */
 #define FD_WBUF_SIZE            (64u * 1024)
@@ -22,6 +24,8 @@
 #define PULL_AHEAD              (16u * 1024)
 /* A memory sink copies slices shorter than this instead of referencing. */
 #define REF_MIN                 (64u * 1024)
+/* vdc_migration_get_bytes_file() through memory: this much at a time. */
+#define FILE_STEP               (256u * 1024)
 
 typedef enum {
     MS_BUFFER,      /* memory sink */
@@ -54,6 +58,7 @@ struct VdcMigrationStream {
 
     /* MS_PULL */
     VdcMigrationPull pull;
+    VdcMigrationPullFile pull_file;     /* or NULL */
     void *pull_opaque;
     uint64_t pull_left;     /* bytes not yet pulled */
     size_t ahead_pos;       /* consumed bytes at the start of ahead */
@@ -147,6 +152,14 @@ VdcMigrationStream *vdc_migration_stream_new_pull(VdcMigrationPull pull,
     s->pull_left = len;
     s->ahead = g_byte_array_new();
     return s;
+}
+
+void vdc_migration_stream_set_pull_file(VdcMigrationStream *s,
+                                        VdcMigrationPullFile pull_file)
+{
+    g_return_if_fail(s != NULL && s->kind == MS_PULL);
+
+    s->pull_file = pull_file;
 }
 
 static bool fd_flush(VdcMigrationStream *s);
@@ -443,6 +456,107 @@ static bool pull_get(VdcMigrationStream *s, uint8_t *p, size_t len)
         memcpy(p + from, s->ahead->data, len - from);
         s->ahead_pos = len - from;
     }
+    return true;
+}
+
+/* ---- into a file ------------------------------------------------------- */
+
+/* Write @len bytes at @p to @fd at @off; false with the sticky error set. */
+static bool file_write_all(VdcMigrationStream *s, int fd, uint64_t off,
+                           const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = pwrite(fd, p, len, (off_t)off);
+
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            if (!s->error) {
+                s->error = g_error_new(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
+                                       "write to file: %s",
+                                       g_strerror(w < 0 ? errno : ENOSPC));
+            }
+            return false;
+        }
+        p += w;
+        off += (uint64_t)w;
+        len -= (size_t)w;
+    }
+    return true;
+}
+
+/* MS_PULL with pull_file: @len (at most pull_left) bytes into @fd at @off. */
+static bool pull_file_exactly(VdcMigrationStream *s, int fd, uint64_t off,
+                              size_t len)
+{
+    while (len > 0) {
+        g_autoptr(GError) err = NULL;
+        gssize n = s->pull_file(s->pull_opaque, fd, off, len, &err);
+
+        if (n <= 0 || (size_t)n > len) {
+            if (n < 0 && err && !s->error) {
+                s->error = g_error_new(VDC_VMSTATE_ERROR, VDC_VMSTATE_ERROR_IO,
+                                       "read: %s", err->message);
+            }
+            set_truncated(s);
+            return false;
+        }
+        off += (uint64_t)n;
+        len -= (size_t)n;
+        s->pull_left -= (uint64_t)n;
+    }
+    return true;
+}
+
+bool vdc_migration_get_bytes_file(VdcMigrationStream *s, int fd, uint64_t off,
+                                  size_t len)
+{
+    g_return_val_if_fail(s != NULL && is_source(s), false);
+    g_return_val_if_fail(fd >= 0, false);
+
+    if (s->error) {
+        return false;
+    }
+    if (len > vdc_migration_stream_remaining(s)) {
+        set_truncated(s);
+        return false;
+    }
+    if (s->kind == MS_READER) {
+        if (!file_write_all(s, fd, off, s->data + s->pos, len)) {
+            return false;
+        }
+        s->pos += len;
+    } else if (s->kind == MS_PULL && s->pull_file) {
+        size_t from = MIN(len, (size_t)(s->ahead->len - s->ahead_pos));
+
+        if (from > 0 &&
+            !file_write_all(s, fd, off, s->ahead->data + s->ahead_pos, from)) {
+            return false;
+        }
+        s->ahead_pos += from;
+        if (s->ahead_pos == s->ahead->len) {
+            s->ahead_pos = 0;
+            g_byte_array_set_size(s->ahead, 0);
+        }
+        if (!pull_file_exactly(s, fd, off + from, len - from)) {
+            return false;
+        }
+    } else {
+        /* Through memory, a step at a time. */
+        g_autofree uint8_t *buf = g_malloc(MIN(len, (size_t)FILE_STEP));
+        size_t done, n;
+
+        for (done = 0; done < len; done += n) {
+            n = MIN(len - done, (size_t)FILE_STEP);
+            if (!vdc_migration_get_bytes(s, buf, n) ||
+                !file_write_all(s, fd, off + done, buf, n)) {
+                return false;
+            }
+        }
+        return true;            /* get_bytes counted the offset */
+    }
+    s->offset += len;
     return true;
 }
 

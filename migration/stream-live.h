@@ -45,6 +45,32 @@ VdcMigrationStream *vdc_migration_stream_new_pull(VdcMigrationPull pull,
                                                void *opaque, uint64_t len);
 
 /*
+ * Move at least 1 and at most @len bytes into the file @fd at @off
+ * (without them passing through our memory where the embedding can: the
+ * host program splices them from a tcp: socket into a memfd): the count,
+ * 0 when the bytes ended early, or -1 with @errp set.
+ */
+typedef gssize (*VdcMigrationPullFile)(void *opaque, int fd, uint64_t off,
+                                       size_t len, GError **errp);
+
+/*
+ * A pull source's way to vdc_migration_get_bytes_file() (the same opaque
+ * as its pull); without it such reads go through memory.
+ */
+void vdc_migration_stream_set_pull_file(VdcMigrationStream *s,
+                                        VdcMigrationPullFile pull_file);
+
+/*
+ * Read exactly @len bytes of a source into the file @fd at @off
+ * (pwrite(), or the pull source's pull_file for what it has not read
+ * ahead).  At end of stream or on an error: the sticky error set ("write
+ * to file: ..." for the file's own), false returned; what reached the
+ * file stays there.
+ */
+bool vdc_migration_get_bytes_file(VdcMigrationStream *s, int fd, uint64_t off,
+                                  size_t len);
+
+/*
  * Append @len bytes of @bytes from @off (a reference is taken on a
  * memory sink, for slices of 64 KiB or more).
  */

@@ -1,19 +1,23 @@
 /*
  * check_migration_channel.c: migration/channel.h, the transfers under a
  * migration channel and a VdcMigrationStream on an fd; stream-live.h's
- * pull sources and referenced slices, the live phase's frames.
+ * pull sources, reads into files and referenced slices, the live phase's
+ * frames.
  *
  * Every test talks over real descriptors (socketpairs, pipes, files,
  * unix and TCP sockets).  What arrives is compared with what was meant
  * (a pattern, spelled-out bytes), and passed descriptors, end of stream
  * and close-on-exec are checked with plain system calls.
  */
+#define _GNU_SOURCE
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -765,6 +769,12 @@ typedef struct Puller {
     uint8_t *largest_to;        /* where it went */
     gssize fail_at;             /* >= 0: at this position, answer -1 */
     bool end_early;             /* at len, answer 0 (else ask past it) */
+    /* its pull_file (into files, below) */
+    unsigned file_calls;
+    size_t filed;               /* bytes it moved */
+    bool check_file;            /* check where it writes (from: see there) */
+    size_t from;                /* the data's index where the read began */
+    bool overshoot;             /* answer more than asked */
 } Puller;
 
 static gssize puller_pull(void *opaque, void *buf, size_t len, GError **errp)
@@ -906,6 +916,410 @@ START_TEST(test_pull_source_failures)
 }
 END_TEST
 
+/* ---- into files (stream-live.h) ------------------------------------------- */
+
+/* Puller's pull_file: the same answers, written to @fd at @off. */
+static gssize puller_pull_file(void *opaque, int fd, uint64_t off, size_t len,
+                               GError **errp)
+{
+    Puller *pl = opaque;
+    size_t n;
+
+    pl->file_calls++;
+    if (pl->fail_at >= 0 && pl->pos >= (size_t)pl->fail_at) {
+        g_set_error_literal(errp, VDC_MIGRATION_CHANNEL_ERROR, ECONNRESET,
+                            "migration channel closed early");
+        return -1;
+    }
+    ck_assert_msg(pl->pos + len <= pl->len || pl->end_early,
+                  "asked %zu bytes at %zu of %zu", len, pl->pos, pl->len);
+    if (pl->overshoot) {
+        return (gssize)len + 1;
+    }
+    if (pl->check_file) {
+        /* at the offset of its position, the read's bytes before it (the
+         * read-ahead's) in the file already */
+        size_t k = pl->pos - pl->from;
+        g_autofree uint8_t *was = g_malloc(k + 1);
+
+        ck_assert_uint_eq(off, pl->pos);
+        ck_assert_int_eq(pread(fd, was, k, (off_t)pl->from), (ssize_t)k);
+        ck_assert_int_eq(memcmp(was, pl->data + pl->from, k), 0);
+    }
+    n = MIN(MIN(len, pl->step), pl->len - pl->pos);
+    if (n == 0) {
+        return 0;
+    }
+    ck_assert_int_eq(pwrite(fd, pl->data + pl->pos, n, (off_t)off), (ssize_t)n);
+    pl->pos += n;
+    pl->filed += n;
+    return (gssize)n;
+}
+
+static int new_memfd(void)
+{
+    int fd = memfd_create("check-stream", MFD_CLOEXEC);
+
+    ck_assert_int_ge(fd, 0);
+    return fd;
+}
+
+/* The whole of the file @fd, its size in @len. */
+static uint8_t *file_bytes(int fd, size_t *len)
+{
+    struct stat st;
+    uint8_t *p;
+
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    *len = (size_t)st.st_size;
+    p = g_malloc0(*len + 1);
+    ck_assert_int_eq(pread(fd, p, *len, 0), (ssize_t)*len);
+    return p;
+}
+
+/*
+ * From a memory reader: the bytes land at their offset in the file (a
+ * hole before them), the stream's offset and remaining move by them, and
+ * the stream goes on right after them.
+ */
+START_TEST(test_get_bytes_file_reader)
+{
+    const size_t n = 100000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *got = g_malloc(n);
+    g_autofree uint8_t *file = NULL;
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_reader(data, n);
+    int fd = new_memfd();
+    size_t flen, i;
+    uint32_t be32;
+    uint8_t b;
+
+    vdc_migration_stream_set_offset(s, 1000);
+    ck_assert(vdc_migration_get_u8(s, &b));
+    ck_assert(vdc_migration_get_bytes_file(s, fd, 4096, 60000));
+    ck_assert_ptr_null(vdc_migration_stream_error(s));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 1000 + 1 + 60000);
+    ck_assert_uint_eq(vdc_migration_stream_remaining(s), n - 60001);
+    file = file_bytes(fd, &flen);
+    ck_assert_uint_eq(flen, 4096 + 60000);
+    for (i = 0; i < 4096; i++) {
+        ck_assert_uint_eq(file[i], 0);
+    }
+    ck_assert_int_eq(memcmp(file + 4096, data + 1, 60000), 0);
+
+    /* the stream goes on after them */
+    ck_assert(vdc_migration_get_be32(s, &be32));
+    ck_assert_uint_eq(be32, (uint32_t)data[60001] << 24 |
+                            (uint32_t)data[60002] << 16 |
+                            (uint32_t)data[60003] << 8 | data[60004]);
+    ck_assert(vdc_migration_get_bytes(s, got, n - 60005));
+    ck_assert_int_eq(memcmp(got, data + 60005, n - 60005), 0);
+    ck_assert(vdc_migration_stream_at_end(s));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 1000 + n);
+    close(fd);
+}
+END_TEST
+
+/*
+ * From a pull source with a pull_file, after a small read that filled
+ * its read-ahead: the read-ahead's bytes are written first, then the
+ * pull_file moves the rest, each at its place (the pull_file checks that
+ * what came before it is in the file already); a read within what is
+ * read ahead calls no pull_file; the stream goes on between such reads
+ * and ends where it should.  Also as the very first read (nothing read
+ * ahead): all by the pull_file.
+ */
+START_TEST(test_get_bytes_file_pull)
+{
+    const size_t n = 200 * 1024;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *file = NULL;
+    uint8_t small[10];
+    Puller pl = { .data = data, .len = n, .step = 7000, .fail_at = -1,
+                  .check_file = true };
+    Puller first = { .data = data, .len = n, .step = 7000, .fail_at = -1,
+                     .check_file = true };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    g_autoptr(VdcMigrationStream) f = vdc_migration_stream_new_pull(
+        puller_pull, &first, n);
+    int fd = new_memfd(), fd2 = new_memfd();
+    size_t ahead, flen, i;
+    unsigned calls;
+    uint32_t be32;
+
+    vdc_migration_stream_set_pull_file(s, puller_pull_file);
+    vdc_migration_stream_set_offset(s, 500);
+    ck_assert(vdc_migration_get_bytes(s, small, sizeof(small)));
+    ck_assert_mem_eq(small, data, sizeof(small));
+    ahead = pl.pos - sizeof(small);
+    ck_assert_uint_gt(ahead, 1000);             /* read ahead, not consumed */
+    ck_assert_uint_eq(pl.file_calls, 0);
+
+    /* file offsets are the data's: [0, 10) stays a hole */
+    pl.from = 10;
+    ck_assert(vdc_migration_get_bytes_file(s, fd, 10, 100000));
+    ck_assert_ptr_null(vdc_migration_stream_error(s));
+    ck_assert_uint_eq(pl.filed, 100000 - ahead);   /* the rest by pull_file */
+    ck_assert_uint_gt(pl.file_calls, 1);
+    ck_assert_uint_eq(pl.pos, 100010);              /* nothing pulled past */
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 500 + 100010);
+    ck_assert_uint_eq(vdc_migration_stream_remaining(s), n - 100010);
+
+    /* the stream goes on: a small read, through the read-ahead again */
+    ck_assert(vdc_migration_get_be32(s, &be32));
+    ck_assert_uint_eq(be32, (uint32_t)data[100010] << 24 |
+                            (uint32_t)data[100011] << 16 |
+                            (uint32_t)data[100012] << 8 | data[100013]);
+    /* within what was read ahead: no pull_file */
+    calls = pl.file_calls;
+    pl.from = 100014;
+    ck_assert(vdc_migration_get_bytes_file(s, fd, 100014, 1000));
+    ck_assert_uint_eq(pl.file_calls, calls);
+    /* the rest, to the end */
+    pl.from = 101014;
+    ck_assert(vdc_migration_get_bytes_file(s, fd, 101014, n - 101014));
+    ck_assert_uint_gt(pl.file_calls, calls);
+    ck_assert(vdc_migration_stream_at_end(s));
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 500 + n);
+    ck_assert_uint_eq(pl.pos, n);
+
+    file = file_bytes(fd, &flen);
+    ck_assert_uint_eq(flen, n);
+    for (i = 0; i < n; i++) {
+        uint8_t want = i < 10 || (i >= 100010 && i < 100014) ? 0 : data[i];
+
+        ck_assert_msg(file[i] == want, "file byte %zu: %u, not %u", i,
+                      file[i], want);
+    }
+    g_clear_pointer(&file, g_free);
+
+    /* the first read: nothing read ahead */
+    vdc_migration_stream_set_pull_file(f, puller_pull_file);
+    first.from = 0;
+    ck_assert(vdc_migration_get_bytes_file(f, fd2, 0, n));
+    ck_assert_uint_eq(first.filed, n);
+    ck_assert(vdc_migration_stream_at_end(f));
+    file = file_bytes(fd2, &flen);
+    ck_assert_uint_eq(flen, n);
+    ck_assert_int_eq(memcmp(file, data, n), 0);
+    close(fd);
+    close(fd2);
+}
+END_TEST
+
+/*
+ * Without a pull_file, a pull source's bytes go through memory, in
+ * steps of at most 256 KiB; so do an fd source's, which reads exactly
+ * them and no more.
+ */
+START_TEST(test_get_bytes_file_memory)
+{
+    const size_t n = 700000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *file = NULL;
+    Puller pl = { .data = data, .len = n, .step = 100000, .fail_at = -1 };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    g_autoptr(VdcMigrationStream) r = NULL;
+    int fd = new_memfd(), src = new_memfd(), fd2 = new_memfd();
+    size_t flen;
+    uint8_t b;
+
+    ck_assert(vdc_migration_get_u8(s, &b));
+    ck_assert(vdc_migration_get_bytes_file(s, fd, 1, n - 1));
+    ck_assert_uint_le(pl.largest, 256 * 1024);
+    ck_assert_uint_eq(pl.filed, 0);
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), n);
+    ck_assert(vdc_migration_stream_at_end(s));
+    file = file_bytes(fd, &flen);
+    ck_assert_uint_eq(flen, n);
+    ck_assert_uint_eq(file[0], 0);
+    ck_assert_int_eq(memcmp(file + 1, data + 1, n - 1), 0);
+    g_clear_pointer(&file, g_free);
+
+    ck_assert_int_eq(pwrite(src, data, n, 0), (ssize_t)n);
+    r = vdc_migration_stream_new_fd(src, false);
+    ck_assert(vdc_migration_get_u8(r, &b));
+    ck_assert(vdc_migration_get_bytes_file(r, fd2, 0, 300000));
+    ck_assert_int_eq(lseek(src, 0, SEEK_CUR), 300001);
+    ck_assert_uint_eq(vdc_migration_stream_offset(r), 300001);
+    file = file_bytes(fd2, &flen);
+    ck_assert_uint_eq(flen, 300000);
+    ck_assert_int_eq(memcmp(file, data + 1, 300000), 0);
+    ck_assert(vdc_migration_get_u8(r, &b));
+    ck_assert_uint_eq(b, data[300001]);
+    close(fd);
+    close(fd2);
+    close(src);
+}
+END_TEST
+
+/*
+ * More than is left is a truncation: false, nothing pulled nor written,
+ * the offset where it was; the error sticks.
+ */
+START_TEST(test_get_bytes_file_short)
+{
+    const size_t n = 50000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *file = NULL;
+    uint8_t small[10];
+    Puller pl = { .data = data, .len = n, .step = 7000, .fail_at = -1 };
+    g_autoptr(VdcMigrationStream) r = vdc_migration_stream_new_reader(data, 1000);
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    int fd = new_memfd();
+    size_t flen, pos;
+    unsigned calls;
+    uint8_t b;
+
+    ck_assert(vdc_migration_get_u8(r, &b));
+    ck_assert(!vdc_migration_get_bytes_file(r, fd, 0, 1000));
+    ck_assert_int_eq(vdc_migration_stream_error(r)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+    ck_assert_uint_eq(vdc_migration_stream_offset(r), 1);
+    ck_assert(!vdc_migration_get_bytes_file(r, fd, 0, 1));     /* sticky */
+
+    vdc_migration_stream_set_pull_file(s, puller_pull_file);
+    ck_assert(vdc_migration_get_bytes(s, small, sizeof(small)));
+    calls = pl.calls;
+    pos = pl.pos;
+    ck_assert(!vdc_migration_get_bytes_file(s, fd, 0, n - 10 + 1));
+    ck_assert_int_eq(vdc_migration_stream_error(s)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+    ck_assert_uint_eq(pl.calls, calls);
+    ck_assert_uint_eq(pl.pos, pos);
+    ck_assert_uint_eq(pl.file_calls, 0);
+    ck_assert_uint_eq(vdc_migration_stream_offset(s), 10);
+    ck_assert(!vdc_migration_get_bytes_file(s, fd, 0, 1));     /* sticky */
+    ck_assert_uint_eq(pl.file_calls, 0);
+
+    file = file_bytes(fd, &flen);
+    ck_assert_uint_eq(flen, 0);
+    close(fd);
+}
+END_TEST
+
+/* Sources whose bytes a file open for reading only refuses. */
+static const struct {
+    const char *what;
+    bool pull;
+    bool pull_file;
+} file_refused[] = {
+    { "reader", false, false },
+    { "pull with pull_file", true, true },
+    { "pull through memory", true, false },
+};
+
+/*
+ * The file refuses the bytes (open for reading only): false, the sticky
+ * I/O error "write to file: <why>"; with a pull_file, the read-ahead's
+ * bytes failed first and the pull_file was never called.
+ */
+START_TEST(test_get_bytes_file_write_fails)
+{
+    const size_t n = 100000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree char *want = g_strdup_printf("write to file: %s",
+                                            g_strerror(EBADF));
+    Puller pl = { .data = data, .len = n, .step = 7000, .fail_at = -1 };
+    g_autoptr(VdcMigrationStream) s = NULL;
+    const GError *e;
+    uint8_t small[10];
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+    ck_assert_int_ge(fd, 0);
+    if (file_refused[_i].pull) {
+        s = vdc_migration_stream_new_pull(puller_pull, &pl, n);
+        if (file_refused[_i].pull_file) {
+            vdc_migration_stream_set_pull_file(s, puller_pull_file);
+        }
+    } else {
+        s = vdc_migration_stream_new_reader(data, n);
+    }
+    ck_assert(vdc_migration_get_bytes(s, small, sizeof(small)));
+    ck_assert(!vdc_migration_get_bytes_file(s, fd, 0, 50000));
+    e = vdc_migration_stream_error(s);
+    ck_assert_ptr_nonnull(e);
+    ck_assert(e->domain == VDC_VMSTATE_ERROR);
+    ck_assert_int_eq(e->code, VDC_VMSTATE_ERROR_IO);
+    ck_assert_msg(g_str_has_prefix(e->message, "write to file: "), "%s: %s",
+                  file_refused[_i].what, e->message);
+    ck_assert_str_eq(e->message, want);
+    ck_assert_uint_eq(pl.file_calls, 0);
+    ck_assert(!vdc_migration_get_u8(s, small));     /* sticky */
+    ck_assert_str_eq(vdc_migration_stream_error(s)->message, want);
+    close(fd);
+}
+END_TEST
+
+/*
+ * A pull_file that fails is the sticky I/O error with its message (as a
+ * pull's); one that ends early, or answers more than it was asked, a
+ * truncation; what reached the file before stays there.
+ */
+START_TEST(test_get_bytes_file_pull_fails)
+{
+    const size_t n = 100000;
+    g_autofree uint8_t *data = pattern(n);
+    g_autofree uint8_t *file = NULL;
+    uint8_t small[10];
+    Puller pl = { .data = data, .len = n, .step = 5000, .fail_at = 50000 };
+    Puller early = { .data = data, .len = 40000, .step = 5000,
+                     .fail_at = -1, .end_early = true };
+    Puller over = { .data = data, .len = n, .step = 5000, .fail_at = -1,
+                    .overshoot = true };
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_pull(
+        puller_pull, &pl, n);
+    g_autoptr(VdcMigrationStream) e = vdc_migration_stream_new_pull(
+        puller_pull, &early, n);
+    g_autoptr(VdcMigrationStream) o = vdc_migration_stream_new_pull(
+        puller_pull, &over, n);
+    int fd = new_memfd(), fd2 = new_memfd(), fd3 = new_memfd();
+    unsigned calls;
+    size_t flen;
+    uint8_t b;
+
+    vdc_migration_stream_set_pull_file(s, puller_pull_file);
+    ck_assert(vdc_migration_get_bytes(s, small, sizeof(small)));
+    ck_assert(!vdc_migration_get_bytes_file(s, fd, 0, 90000));
+    ck_assert_int_eq(vdc_migration_stream_error(s)->code, VDC_VMSTATE_ERROR_IO);
+    ck_assert_str_eq(vdc_migration_stream_error(s)->message,
+                     "read: migration channel closed early");
+    ck_assert_uint_gt(pl.filed, 0);
+    calls = pl.calls + pl.file_calls;
+    ck_assert(!vdc_migration_get_u8(s, &b));
+    ck_assert(!vdc_migration_get_bytes_file(s, fd, 0, 10));
+    ck_assert_uint_eq(pl.calls + pl.file_calls, calls);
+    file = file_bytes(fd, &flen);
+    ck_assert_uint_ge(pl.pos, 50000);
+    ck_assert_uint_eq(flen, pl.pos - 10);
+    ck_assert_int_eq(memcmp(file, data + 10, flen), 0);
+    g_clear_pointer(&file, g_free);
+
+    vdc_migration_stream_set_pull_file(e, puller_pull_file);
+    ck_assert(vdc_migration_get_bytes(e, small, sizeof(small)));
+    ck_assert(!vdc_migration_get_bytes_file(e, fd2, 0, 60000));
+    ck_assert_int_eq(vdc_migration_stream_error(e)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+    ck_assert_str_eq(vdc_migration_stream_error(e)->message, "stream truncated");
+    file = file_bytes(fd2, &flen);
+    ck_assert_uint_eq(flen, 40000 - 10);
+    ck_assert_int_eq(memcmp(file, data + 10, flen), 0);
+    g_clear_pointer(&file, g_free);
+
+    vdc_migration_stream_set_pull_file(o, puller_pull_file);
+    ck_assert(vdc_migration_get_bytes(o, small, sizeof(small)));
+    ck_assert(!vdc_migration_get_bytes_file(o, fd3, 0, 60000));
+    ck_assert_int_eq(vdc_migration_stream_error(o)->code,
+                     VDC_VMSTATE_ERROR_TRUNCATED);
+    close(fd);
+    close(fd2);
+    close(fd3);
+}
+END_TEST
+
 /* ---- referenced slices (stream-live.h) ------------------------------------ */
 
 /*
@@ -1032,6 +1446,15 @@ Suite *migration_channel_suite(void)
     add(s, "pull-source", test_pull_source, false, 0);
     add(s, "pull-source-end", test_pull_source_end, false, 0);
     add(s, "pull-source-failures", test_pull_source_failures, false, 0);
+    add(s, "get-bytes-file-reader", test_get_bytes_file_reader, false, 0);
+    add(s, "get-bytes-file-pull", test_get_bytes_file_pull, false, 0);
+    add(s, "get-bytes-file-memory", test_get_bytes_file_memory, false, 0);
+    add(s, "get-bytes-file-short", test_get_bytes_file_short, false, 0);
+    tc = tcase_create("get-bytes-file-write-fails");
+    tcase_add_loop_test(tc, test_get_bytes_file_write_fails, 0,
+                        G_N_ELEMENTS(file_refused));
+    suite_add_tcase(s, tc);
+    add(s, "get-bytes-file-pull-fails", test_get_bytes_file_pull_fails, false, 0);
     add(s, "put-bytes-ref", test_put_bytes_ref, false, 0);
     return s;
 }

@@ -24,12 +24,22 @@
  *              the wire, the very GBytes in the destination's hub; a
  *              destination without the ops, a refused or wrong-sized
  *              reference and the held bound fail cleanly
+ *   into-files a large slot received into a file of the file ops (from a
+ *              memory piece, a pull source with or without a pull_file),
+ *              adopted once whole; no file: memory as before; a refused
+ *              or wrong-sized adoption, a slot abandoned, restarted or
+ *              dropped, and a cut or failing piece close every file
  */
 #define _GNU_SOURCE
 
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clipboard/clipboard-live.h"
 #include "clipboard/vdc-clipboard-vmstate.h"
@@ -723,35 +733,62 @@ END_TEST
 
 /* ---- zero-copy ------------------------------------------------------- */
 
-/* A pull source over the pieces of a part, at most 300000 bytes a pull. */
+/*
+ * A pull source over the pieces of a part, at most 300000 bytes a pull;
+ * with piece_pull_file() its pull_file too (into files, below).
+ */
 typedef struct PieceReader {
     GPtrArray *pieces;
     guint i;
     size_t at;
     size_t largest;
+    uint64_t stop;              /* 0, or answer 0 once this much was given */
+    uint64_t given;             /* bytes given (pulled or moved to files) */
+    uint64_t pulled;            /* of which by the pull */
+    uint64_t filed;             /* of which by the pull_file */
+    int fd;                     /* the file the pull_file last wrote */
+    const char *fail;           /* pull_file: past 300000 bytes, fail so */
 } PieceReader;
 
-static gssize piece_pull(void *opaque, void *buf, size_t len, GError **errp)
+/* The next bytes of @pr for a read of @len (@n of them), NULL at its end. */
+static const uint8_t *piece_next(PieceReader *pr, size_t len, size_t *n)
 {
-    PieceReader *pr = opaque;
     gsize plen;
     const uint8_t *p;
-    size_t n;
 
-    (void)errp;
-    pr->largest = MAX(pr->largest, len);
     while (pr->i < pr->pieces->len &&
            pr->at == g_bytes_get_size(pr->pieces->pdata[pr->i])) {
         pr->i++;
         pr->at = 0;
     }
-    if (pr->i == pr->pieces->len) {
-        return 0;
+    if (pr->i == pr->pieces->len || (pr->stop && pr->given >= pr->stop)) {
+        return NULL;
     }
     p = g_bytes_get_data(pr->pieces->pdata[pr->i], &plen);
-    n = MIN(MIN(len, plen - pr->at), 300000u);
-    memcpy(buf, p + pr->at, n);
-    pr->at += n;
+    *n = MIN(MIN(len, plen - pr->at), 300000u);
+    if (pr->stop) {
+        *n = (size_t)MIN((uint64_t)*n, pr->stop - pr->given);
+    }
+    p += pr->at;
+    pr->at += *n;
+    pr->given += *n;
+    return p;
+}
+
+static gssize piece_pull(void *opaque, void *buf, size_t len, GError **errp)
+{
+    PieceReader *pr = opaque;
+    const uint8_t *p;
+    size_t n;
+
+    (void)errp;
+    pr->largest = MAX(pr->largest, len);
+    p = piece_next(pr, len, &n);
+    if (!p) {
+        return 0;
+    }
+    memcpy(buf, p, n);
+    pr->pulled += n;
     return (gssize)n;
 }
 
@@ -954,6 +991,602 @@ START_TEST(test_prefault_abandoned)
     vdc_migration_loader_free(ld);
     ck_assert_uint_eq(pf.finishes, 2);
     ck_assert(!pf.finished_wrong);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* ---- into files ------------------------------------------------------ */
+
+/*
+ * File ops over memfds, recording what the sink asked.  Each file open
+ * gives has a descriptor number of its own, above any the test had
+ * before (never the number of a file closed meanwhile), so that "closed"
+ * is a plain fcntl().  adopt maps the file: the data the slot takes is
+ * the file's pages, and its GBytes owns the descriptor (closed with the
+ * mapping).
+ */
+typedef struct Files {
+    bool none;                  /* open: answer -1 */
+    const char *refuse;         /* adopt: fail with this */
+    bool short_by_one;          /* adopt: data one byte short */
+    unsigned opens, adopts;
+    uint32_t open_total;        /* the last open's */
+    int fds[8];                 /* every descriptor open gave, in order */
+    unsigned nfds;
+    int adopted_fd;             /* the last adopt's */
+    uint32_t adopted_total;
+    const GBytes *adopted;      /* what it returned (not a reference) */
+} Files;
+
+typedef struct Mapping {
+    void *p;
+    size_t len;
+    int fd;
+} Mapping;
+
+static void mapping_free(gpointer data)
+{
+    Mapping *m = data;
+
+    munmap(m->p, m->len);
+    close(m->fd);
+    g_free(m);
+}
+
+static int files_open(void *opaque, uint32_t total)
+{
+    Files *f = opaque;
+    int mfd, fd;
+
+    f->opens++;
+    f->open_total = total;
+    if (f->none) {
+        return -1;
+    }
+    ck_assert_uint_lt(f->nfds, G_N_ELEMENTS(f->fds));
+    mfd = memfd_create("check-live", MFD_CLOEXEC);
+    ck_assert_int_ge(mfd, 0);
+    fd = fcntl(mfd, F_DUPFD_CLOEXEC, 500 + 10 * (int)f->nfds);
+    ck_assert_int_ge(fd, 500 + 10 * (int)f->nfds);
+    close(mfd);
+    f->fds[f->nfds++] = fd;
+    return fd;
+}
+
+static GBytes *files_adopt(void *opaque, int fd, uint32_t total, GError **errp)
+{
+    Files *f = opaque;
+    struct stat st;
+    Mapping *m;
+    GBytes *data;
+
+    f->adopts++;
+    f->adopted_fd = fd;
+    f->adopted_total = total;
+    /* every byte was written: the file is as long as the slot */
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_size, total);
+    if (f->refuse) {
+        close(fd);              /* taken: closed on failure too */
+        g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL, f->refuse);
+        return NULL;
+    }
+    m = g_new0(Mapping, 1);
+    m->len = total;
+    m->fd = fd;
+    m->p = mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+    ck_assert(m->p != MAP_FAILED);
+    data = g_bytes_new_with_free_func(m->p, f->short_by_one ? total - 1 : total,
+                                      mapping_free, m);
+    f->adopted = data;
+    return data;
+}
+
+static const VdcClipboardLiveFileOps files_ops = { files_open, files_adopt };
+
+static bool fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+static bool fd_is_closed(int fd)
+{
+    return fcntl(fd, F_GETFD) == -1 && errno == EBADF;
+}
+
+/* Every file @f's open gave is closed. */
+static void assert_files_closed(const Files *f, const char *when)
+{
+    unsigned i;
+
+    for (i = 0; i < f->nfds; i++) {
+        ck_assert_msg(fd_is_closed(f->fds[i]), "%s: file %u (fd %d) still open",
+                      when, i, f->fds[i]);
+    }
+}
+
+/* PieceReader's pull_file: the bytes written to @fd at @off. */
+static gssize piece_pull_file(void *opaque, int fd, uint64_t off, size_t len,
+                              GError **errp)
+{
+    PieceReader *pr = opaque;
+    const uint8_t *p;
+    size_t n;
+
+    pr->fd = fd;
+    if (pr->fail && pr->filed >= 300000) {
+        g_set_error_literal(errp, G_FILE_ERROR, G_FILE_ERROR_IO, pr->fail);
+        return -1;
+    }
+    p = piece_next(pr, len, &n);
+    if (!p) {
+        return 0;
+    }
+    ck_assert_int_eq(pwrite(fd, p, n, (off_t)off), (ssize_t)n);
+    pr->filed += n;
+    return (gssize)n;
+}
+
+/*
+ * Feed the next part of @src (a budget of 1 MiB) to @ld through a pull
+ * source over its pieces, with piece_pull_file() when @with_file; the
+ * last @withhold bytes are announced but never come.  @pr keeps the
+ * reader's settings and tallies.
+ */
+static bool feed_pull(End *src, VdcMigrationLoader *ld, PieceReader *pr,
+                      bool with_file, uint64_t withhold, GError **errp)
+{
+    g_autoptr(VdcMigrationStream) s = vdc_migration_stream_new_buffer();
+    g_autoptr(VdcMigrationStream) r = NULL;
+    g_autoptr(GPtrArray) pieces = NULL;
+    uint64_t total = 0;
+    bool ok;
+    guint i;
+
+    ck_assert(vdc_migration_save_live_iterate(src->reg, s, MIB, errp));
+    pieces = vdc_migration_stream_steal_pieces(s);
+    for (i = 0; i < pieces->len; i++) {
+        total += g_bytes_get_size(pieces->pdata[i]);
+    }
+    ck_assert_uint_gt(total, withhold);
+    pr->pieces = pieces;
+    pr->i = 0;
+    pr->at = 0;
+    pr->given = 0;
+    pr->stop = withhold ? total - withhold : 0;
+    r = vdc_migration_stream_new_pull(piece_pull, pr, total);
+    if (with_file) {
+        vdc_migration_stream_set_pull_file(r, piece_pull_file);
+    }
+    ok = vdc_migration_loader_feed(ld, r, false, errp);
+    pr->pieces = NULL;
+    return ok;
+}
+
+/* How the parts of a slot reach the destination. */
+static const struct {
+    const char *name;
+    bool pull;                  /* a pull source, else a memory reader */
+    bool pull_file;             /* the pull source has a pull_file */
+    bool none;                  /* open() gives no file */
+} file_moves[] = {
+    { "pull_file", true, true, false },
+    { "reader", false, false, false },
+    { "pull without pull_file", true, false, false },
+    { "no file", false, false, true },
+    { "no file, pull_file", true, true, true },
+};
+
+/*
+ * A 9 MiB slot in parts of 1 MiB, a small one (50000 bytes) beside it:
+ * the large one goes into the one file open() gives (open called once,
+ * for 9 MiB; never for the small one), adopted at once when its last
+ * piece came and not before, the slot then holding the very GBytes adopt
+ * returned (the file's pages), with exactly the source's bytes; through
+ * a pull_file most of the bytes never pass through memory (8 MiB and
+ * more went by it, into that file), without one they are written from
+ * memory.  The held count is as for a memory slot (1 MiB after the
+ * first part, never more than twice what came, 0 once taken), and the
+ * file is not handed to the prefault ops.  When open() gives no file,
+ * the slot is memory as before: prefaulted, never adopted.
+ */
+START_TEST(test_file_slot)
+{
+    End src, dst;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) data = pattern(9 * MIB, 21);
+    g_autoptr(GBytes) small = pattern(50000, 22);
+    Files files = { .none = file_moves[_i].none };
+    Prefault pf = { 0 };
+    PieceReader pr = { .fd = -1 };
+    GBytes *gb, *gs;
+    uint64_t came = 0;
+    unsigned parts = 0;
+    uint32_t len;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_file_ops(dst.live, &files_ops, &files);
+    vdc_clipboard_live_set_prefault(dst.live, &pf_ops, &pf);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(data));
+    grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_TEXT,
+         g_bytes_ref(small));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    while (vdc_migration_save_live_pending(src.reg) > 0) {
+        uint64_t pending = vdc_migration_save_live_pending(src.reg);
+
+        if (file_moves[_i].pull) {
+            ck_assert_msg(feed_pull(&src, ld, &pr, file_moves[_i].pull_file, 0,
+                                    &err), "%s: %s", file_moves[_i].name,
+                          err ? err->message : "");
+        } else {
+            feed_ok(ld, save_part(&src, MIB));
+        }
+        came += MIN(pending, (uint64_t)MIB);
+        parts++;
+        if (parts == 1) {
+            ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), MIB);
+            ck_assert_uint_eq(files.opens, 1);
+            ck_assert_uint_eq(files.open_total, 9 * MIB);
+            if (!files.none) {
+                ck_assert(fd_is_open(files.fds[0]));
+            }
+        }
+        ck_assert_uint_le(vdc_clipboard_live_sink_held(dst.live), 2 * came);
+        /* adopted as soon as the last piece came, not before */
+        ck_assert_uint_eq(files.adopts, parts >= 9 && !files.none ? 1 : 0);
+    }
+    ck_assert_uint_eq(parts, 10);
+    ck_assert_uint_eq(files.opens, 1);          /* the small slot: never */
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 9 * MIB + 50000);
+    ck_assert(vdc_clipboard_live_sink_complete(dst.live,
+                                               VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                               VDC_CLIPBOARD_TYPE_PNG, &len));
+    ck_assert_uint_eq(len, 9 * MIB);
+    if (files.none) {
+        ck_assert_uint_eq(files.nfds, 0);
+        ck_assert_uint_eq(files.adopts, 0);
+        ck_assert_uint_eq(pf.starts, 1);        /* memory, as before */
+        ck_assert_uint_eq(pf.len, 9 * MIB);
+    } else {
+        ck_assert_uint_eq(files.nfds, 1);
+        ck_assert_uint_eq(files.adopts, 1);
+        ck_assert_int_eq(files.adopted_fd, files.fds[0]);
+        ck_assert_uint_eq(files.adopted_total, 9 * MIB);
+        ck_assert_uint_eq(pf.starts, 0);        /* a file is not prefaulted */
+        ck_assert(fd_is_open(files.fds[0]));    /* the adopted data's */
+    }
+    if (file_moves[_i].pull_file && !files.none) {
+        ck_assert_uint_ge(pr.filed, 8 * MIB);
+        ck_assert_int_eq(pr.fd, files.fds[0]);
+    } else {
+        ck_assert_uint_eq(pr.filed, 0);
+    }
+    if (file_moves[_i].pull) {
+        ck_assert_uint_ge(pr.pulled + pr.filed, 9 * MIB + 50000);
+    }
+
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    ck_assert_ptr_nonnull(gb);
+    if (!files.none) {
+        ck_assert_ptr_eq(gb, files.adopted);
+    }
+    ck_assert(g_bytes_equal(gb, data));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 50000);
+    gs = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_PRIMARY,
+                                      VDC_CLIPBOARD_TYPE_TEXT);
+    ck_assert_ptr_nonnull(gs);
+    ck_assert(g_bytes_equal(gs, small));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    g_bytes_unref(gs);
+    g_bytes_unref(gb);
+    assert_files_closed(&files, "data freed");
+    g_clear_pointer(&ld, vdc_migration_loader_free);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* Adoptions that fail, and the message that says so. */
+static const struct {
+    const char *what;
+    const char *refuse;
+    bool short_by_one;
+    const char *want;
+} file_adopt_bad[] = {
+    { "refused", "not sealed (test)", false, "not sealed (test)" },
+    { "size", NULL, true, "of another size" },
+};
+
+/*
+ * The slot's file came whole but adopt() refuses it, or gives data of
+ * another size: the load fails there, saying so; the sink holds nothing,
+ * the slot is not complete, and no file is left open (the short data
+ * the sink refused was let go).
+ */
+START_TEST(test_file_adopt_bad)
+{
+    End src, dst;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    Files files = {
+        .refuse = file_adopt_bad[_i].refuse,
+        .short_by_one = file_adopt_bad[_i].short_by_one,
+    };
+    unsigned parts = 0;
+    bool ok = true;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_file_ops(dst.live, &files_ops, &files);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(5 * MIB, 23));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    while (ok && vdc_migration_save_live_pending(src.reg) > 0) {
+        GByteArray *a = save_part(&src, MIB);
+
+        ok = feed(ld, a, false, &err);
+        g_byte_array_unref(a);
+        parts++;
+    }
+    ck_assert_msg(!ok, "%s: loaded", file_adopt_bad[_i].what);
+    ck_assert_uint_eq(parts, 5);                /* at the last piece */
+    ck_assert_uint_eq(files.opens, 1);
+    ck_assert_uint_eq(files.adopts, 1);
+    ck_assert_int_eq(files.adopted_fd, files.fds[0]);
+    ck_assert(err->domain == VDC_VMSTATE_ERROR);
+    ck_assert_msg(strstr(err->message, "clipboard record at offset") &&
+                  strstr(err->message, "data received into a file") &&
+                  strstr(err->message, file_adopt_bad[_i].want),
+                  "%s: %s", file_adopt_bad[_i].what, err->message);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
+                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    ck_assert_ptr_null(vdc_clipboard_live_sink_take(dst.live,
+                                                    VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                    VDC_CLIPBOARD_TYPE_PNG));
+    assert_files_closed(&files, "after the failed feed");
+    g_clear_pointer(&ld, vdc_migration_loader_free);
+    assert_files_closed(&files, "loader freed");
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/*
+ * A file never adopted is closed by the sink: when the slot starts again
+ * at offset 0 (new data), when it is dropped (the selection released),
+ * when the load is abandoned (the loader freed after 1 of 7 MiB), and on
+ * vdc_clipboard_live_reset_sink(); the sink then holds nothing.
+ */
+START_TEST(test_file_abandoned)
+{
+    End src, dst;
+    VdcMigrationLoader *ld;
+    Files files = { 0 };
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_file_ops(dst.live, &files_ops, &files);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(6 * MIB, 24));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 1);
+    ck_assert(fd_is_open(files.fds[0]));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 2 * MIB);
+
+    /* the data changes: the source sends the slot again from 0 */
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(5 * MIB, 25));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 2);
+    ck_assert_uint_eq(files.open_total, 5 * MIB);
+    ck_assert(fd_is_closed(files.fds[0]));
+    ck_assert(fd_is_open(files.fds[1]));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), MIB);
+
+    /* released: a drop record */
+    vdc_clipboard_peer_release(&src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert(fd_is_closed(files.fds[1]));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
+                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+
+    /* new data, then the load abandoned */
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(7 * MIB, 26));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 3);
+    ck_assert(fd_is_open(files.fds[2]));
+    vdc_migration_loader_free(ld);
+    ck_assert(fd_is_closed(files.fds[2]));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+
+    /* a new load, its sink reset */
+    vdc_migration_save_live_cleanup(src.reg);
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 4);
+    ck_assert(fd_is_open(files.fds[3]));
+    vdc_clipboard_live_reset_sink(dst.live);
+    ck_assert(fd_is_closed(files.fds[3]));
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    vdc_migration_loader_free(ld);
+
+    ck_assert_uint_eq(files.adopts, 0);
+    assert_files_closed(&files, "the end");
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/* Ways the second piece of a file slot breaks off. */
+static const struct {
+    const char *what;
+    bool pull;                  /* a pull source, else a memory reader */
+    bool pull_file;
+    const char *fail;           /* the pull_file fails so */
+    int code;
+    const char *want;
+} file_cut[] = {
+    { "reader cut", false, false, NULL, VDC_VMSTATE_ERROR_TRUNCATED,
+      "but only" },
+    { "pull_file ends early", true, true, NULL, VDC_VMSTATE_ERROR_TRUNCATED,
+      "stream truncated" },
+    { "pull ends early", true, false, NULL, VDC_VMSTATE_ERROR_TRUNCATED,
+      "stream truncated" },
+    { "pull_file fails", true, true, "connection reset (test)",
+      VDC_VMSTATE_ERROR_IO, "read: connection reset (test)" },
+};
+
+/*
+ * A file slot's second piece is cut in its middle (a memory piece cut
+ * short; a pull source that announces it whole but ends halfway, with
+ * or without a pull_file; a pull_file that fails): the feed fails
+ * cleanly with a truncation (the I/O error for the failure), nothing
+ * adopted or held, the file closed, later pieces refused.
+ */
+START_TEST(test_file_cut)
+{
+    End src, dst;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GError) again = NULL;
+    Files files = { 0 };
+    PieceReader pr = { .fd = -1, .fail = file_cut[_i].fail };
+    GByteArray *a;
+    bool ok;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_file_ops(dst.live, &files_ops, &files);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         pattern(6 * MIB, 27));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 1);
+    ck_assert(fd_is_open(files.fds[0]));
+    if (file_cut[_i].pull) {
+        ok = feed_pull(&src, ld, &pr, file_cut[_i].pull_file,
+                       file_cut[_i].fail ? 0 : MIB / 2, &err);
+    } else {
+        a = save_part(&src, MIB);
+        g_byte_array_set_size(a, a->len / 2);
+        ok = feed(ld, a, false, &err);
+        g_byte_array_unref(a);
+    }
+    ck_assert_msg(!ok, "%s: loaded", file_cut[_i].what);
+    ck_assert(err->domain == VDC_VMSTATE_ERROR);
+    ck_assert_msg(err->code == file_cut[_i].code, "%s: %d %s",
+                  file_cut[_i].what, err->code, err->message);
+    ck_assert_msg(strstr(err->message, "clipboard record at offset") &&
+                  strstr(err->message, file_cut[_i].want),
+                  "%s: %s", file_cut[_i].what, err->message);
+    if (file_cut[_i].pull_file) {
+        /* it broke off inside the file piece, in the pull_file */
+        ck_assert_uint_ge(pr.filed, 300000);
+        ck_assert_int_eq(pr.fd, files.fds[0]);
+    }
+    ck_assert_uint_eq(files.opens, 1);
+    ck_assert_uint_eq(files.adopts, 0);
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
+                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    assert_files_closed(&files, "after the failed feed");
+    a = save_part(&src, MIB);
+    ck_assert(!feed(ld, a, false, &again));
+    g_byte_array_unref(a);
+    ck_assert_str_eq(again->message, "the load already failed");
+    g_clear_pointer(&ld, vdc_migration_loader_free);
+    assert_files_closed(&files, "loader freed");
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
+    end_fini(&src);
+    end_fini(&dst);
+}
+END_TEST
+
+/*
+ * The file ops cleared (vdc_clipboard_live_set_file_ops(NULL): "never")
+ * while a slot's file is open, and the prefault ops while another slot's
+ * buffer is being faulted in: each slot finishes with the ops that took
+ * it (the file adopted by them, the prefault finished by them), the data
+ * whole; a later slot uses neither.  (A first version kept only the
+ * current ops: a crash, SIGSEGV in sink_adopt().)
+ */
+START_TEST(test_file_ops_cleared)
+{
+    End src, dst;
+    g_autoptr(VdcMigrationLoader) ld = NULL;
+    g_autoptr(GBytes) data = pattern(5 * MIB, 28);
+    g_autoptr(GBytes) other = pattern(6 * MIB, 29);
+    g_autoptr(GBytes) later = pattern(4 * MIB, 30);
+    Files files = { 0 };
+    Prefault pf = { 0 };
+    GBytes *gb;
+
+    end_init(&src, 0, true);
+    end_init(&dst, 64 * MIB, true);
+    vdc_clipboard_live_set_file_ops(dst.live, &files_ops, &files);
+    grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(data));
+    ld = vdc_migration_loader_new(dst.reg);
+    feed_ok(ld, save_setup(&src));
+    feed_ok(ld, save_part(&src, MIB));
+    ck_assert_uint_eq(files.opens, 1);
+    vdc_clipboard_live_set_file_ops(dst.live, NULL, NULL);
+    vdc_clipboard_live_set_prefault(dst.live, &pf_ops, &pf);
+    grab(&src, VDC_CLIPBOARD_SELECTION_PRIMARY, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(other));
+    /* the rest of the first slot, then the second's first piece */
+    while (pf.starts == 0 && vdc_migration_save_live_pending(src.reg) > 0) {
+        feed_ok(ld, save_part(&src, MIB));
+    }
+    ck_assert_uint_eq(pf.starts, 1);
+    ck_assert_uint_eq(files.adopts, 1);
+    vdc_clipboard_live_set_prefault(dst.live, NULL, NULL);
+    grab(&src, VDC_CLIPBOARD_SELECTION_SECONDARY, VDC_CLIPBOARD_TYPE_PNG,
+         g_bytes_ref(later));
+    while (vdc_migration_save_live_pending(src.reg) > 0) {
+        feed_ok(ld, save_part(&src, MIB));
+    }
+    ck_assert_uint_eq(files.opens, 1);
+    ck_assert_uint_eq(files.adopts, 1);
+    ck_assert_uint_eq(pf.starts, 1);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    ck_assert_ptr_eq(gb, files.adopted);
+    ck_assert(g_bytes_equal(gb, data));
+    g_bytes_unref(gb);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_PRIMARY,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    ck_assert_uint_eq(pf.finishes, 1);
+    ck_assert(!pf.finished_wrong);
+    ck_assert(g_bytes_equal(gb, other));
+    g_bytes_unref(gb);
+    gb = vdc_clipboard_live_sink_take(dst.live, VDC_CLIPBOARD_SELECTION_SECONDARY,
+                                      VDC_CLIPBOARD_TYPE_PNG);
+    ck_assert(g_bytes_equal(gb, later));
+    g_bytes_unref(gb);
+    ck_assert_uint_eq(pf.starts, 1);
+    g_clear_pointer(&ld, vdc_migration_loader_free);
+    assert_files_closed(&files, "the end");
     ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
     end_fini(&src);
     end_fini(&dst);
@@ -1182,6 +1815,13 @@ Suite *migration_live_suite(void)
     tc = tcase_create("by-reference");
     tcase_add_test(tc, test_ref_moves);
     tcase_add_loop_test(tc, test_ref_bad, 0, G_N_ELEMENTS(ref_bad));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("into-files");
+    tcase_add_loop_test(tc, test_file_slot, 0, G_N_ELEMENTS(file_moves));
+    tcase_add_loop_test(tc, test_file_adopt_bad, 0, G_N_ELEMENTS(file_adopt_bad));
+    tcase_add_test(tc, test_file_abandoned);
+    tcase_add_loop_test(tc, test_file_cut, 0, G_N_ELEMENTS(file_cut));
+    tcase_add_test(tc, test_file_ops_cleared);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,12 +21,18 @@
  * buffer handed to them; its ref ops stand for the host program's
  * descriptors: a slot by reference (record 0x03) of N bytes gets N bytes
  * made from N (the same in every destination), refused when N % 5 == 4
- * (a descriptor that is not sealed memory).
+ * (a descriptor that is not sealed memory).  Its file ops give a slot of
+ * a total divisible by 3 a memfd (others none: memory), and take it back
+ * as the data unless the total is 6 modulo 7 (refused).
  *
  *  - After every feed the sink holds at most LIVE_MAX_HELD bytes.
  *  - A feed that fails says something, and every later feed fails too;
- *    then the sink holds nothing, no prefault is open, and the device is
- *    fresh and works (fuzz_check_fresh_and_works(), hub included).
+ *    then the sink holds nothing, no prefault and no file is open, and
+ *    the device is fresh and works (fuzz_check_fresh_and_works(), hub
+ *    included).
+ *  - A file is taken back only complete: exactly the slot's total bytes
+ *    in it; each file is taken back or closed by the sink, none is left
+ *    open after a failed load or once everything is freed.
  *  - The prefault ops see each buffer started once and finished once with
  *    the same address before it moves or is freed (they read its first
  *    and last byte, so that ASan sees a range that is not the buffer's);
@@ -43,9 +49,15 @@
  * A failed check prints what failed and abort()s, so libFuzzer keeps the
  * input.  Everything is freed per input.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "clipboard/clipboard-live.h"
 #include "clipboard/vdc-clipboard.h"
@@ -159,6 +171,67 @@ static const VdcClipboardLiveRefOps ref_ops = {
     .receive = ref_receive,
 };
 
+/* ---- the file ops: large slots into memfds ------------------------------ */
+
+/* Every descriptor given out (nothing else here opens any meanwhile). */
+typedef struct Files {
+    GArray *fds;
+} Files;
+
+static int file_open(void *opaque, uint32_t total)
+{
+    Files *f = opaque;
+    int fd;
+
+    CHECK(total >= (4u << 20), "file open for a slot of %u bytes", total);
+    if (total % 3 != 0) {
+        return -1;
+    }
+    fd = memfd_create("fuzz-live", MFD_CLOEXEC);
+    CHECK(fd >= 0, "memfd_create: %s", g_strerror(errno));
+    g_array_append_val(f->fds, fd);
+    return fd;
+}
+
+static GBytes *file_adopt(void *opaque, int fd, uint32_t total, GError **errp)
+{
+    struct stat st;
+    uint8_t *p;
+    ssize_t n;
+
+    (void)opaque;
+    CHECK(fstat(fd, &st) == 0 && (uint64_t)st.st_size == total,
+          "file adopted with %lld bytes for a slot of %u",
+          (long long)st.st_size, total);
+    if (total % 7 == 6) {
+        close(fd);
+        g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "cannot seal it (%u bytes)", total);
+        return NULL;
+    }
+    p = g_malloc(total);
+    n = pread(fd, p, total, 0);
+    CHECK(n == (ssize_t)total, "pread of the file: %zd", n);
+    close(fd);
+    return g_bytes_new_take(p, total);
+}
+
+static const VdcClipboardLiveFileOps file_ops = {
+    .open = file_open,
+    .adopt = file_adopt,
+};
+
+/* Every descriptor the ops gave out is closed (taken back or by the sink). */
+static void check_files_closed(const Files *f, const char *when)
+{
+    for (guint i = 0; i < f->fds->len; i++) {
+        int fd = g_array_index(f->fds, int, i);
+
+        CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF,
+              "%s: the file of descriptor %d is open", when, fd);
+    }
+}
+
 /* ---- a destination ----------------------------------------------------- */
 
 typedef struct Dest {
@@ -167,6 +240,7 @@ typedef struct Dest {
     VdcClipboardLive *cl;
     VdcMigrationRegistry *reg;
     Prefault pf;
+    Files files;
 } Dest;
 
 static void dest_init(Dest *d)
@@ -179,6 +253,8 @@ static void dest_init(Dest *d)
                                    LIVE_MAX_HELD);
     vdc_clipboard_live_set_prefault(d->cl, &prefault_ops, &d->pf);
     vdc_clipboard_live_set_ref_ops(d->cl, &ref_ops, NULL);
+    d->files.fds = g_array_new(FALSE, FALSE, sizeof(int));
+    vdc_clipboard_live_set_file_ops(d->cl, &file_ops, &d->files);
     vdc_clipboard_live_attach(d->cl);
     d->reg = vdc_migration_registry_new();
     CHECK(vdc_chardev_register_migration(d->dev, d->reg, 0, &err),
@@ -194,6 +270,8 @@ static void dest_free(Dest *d)
     vdc_migration_registry_free(d->reg);
     vdc_clipboard_live_free(d->cl);     /* detaches, finishes its prefaults */
     check_prefault_closed(&d->pf, "freed");
+    check_files_closed(&d->files, "freed");
+    g_array_unref(d->files.fds);
     fuzz_device_free(d->dev, &d->sink);
 }
 
@@ -345,6 +423,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               "the sink holds %" G_GUINT64_FORMAT " bytes", i, first->message,
               vdc_clipboard_live_sink_held(d.cl));
         check_prefault_closed(&d.pf, first->message);
+        check_files_closed(&d.files, first->message);
     }
     if (!first) {
         CHECK(vdc_migration_loader_done(ld), "the last piece loaded, not done");

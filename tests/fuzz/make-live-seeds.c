@@ -396,38 +396,39 @@ static void seed_guest_regrab(void)
 
 /*
  * A large slot (5 MiB, so the sink reserves it and hands it to the
- * prefault ops) whose first pieces go, then the host releases it: the
- * slot is dropped and its buffer finished before END.
+ * prefault ops; 6 MiB, which fuzz_live's file ops take into a file)
+ * whose first pieces go, then the host releases it: the slot is dropped
+ * and its buffer finished (its file closed) before END.
  */
-static void seed_large_dropped(void)
+static void seed_large_dropped(const char *name, uint32_t size, uint8_t seed)
 {
     Src s;
 
     src_start(&s);
-    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(PNG), 5u << 20, 16);
+    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(PNG), size, seed);
     save_setup(&s);
     save_part(&s, 8192);
     save_part(&s, 8192);
     vdc_clipboard_peer_release(&s.seed.host, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     save_final(&s);
-    src_write_seed(&s, "large-dropped", FRAME_EACH);
+    src_write_seed(&s, name, FRAME_EACH);
 }
 
 /*
  * The same large slot, but the stream breaks off after the parts (the
  * last piece is a PART): the load fails with the slot's buffer open.
  */
-static void seed_large_cut(void)
+static void seed_large_cut(const char *name, uint32_t size, uint8_t seed)
 {
     Src s;
 
     src_start(&s);
-    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(PNG), 5u << 20, 17);
+    host_grab(&s, VDC_CLIPBOARD_SELECTION_CLIPBOARD, BIT(PNG), size, seed);
     host_grab(&s, VDC_CLIPBOARD_SELECTION_PRIMARY, BIT(TEXT), 200, 18);
     save_setup(&s);
     save_part(&s, 4096);
     save_part(&s, 4096);
-    src_write_seed(&s, "large-cut", FRAME_EACH);
+    src_write_seed(&s, name, FRAME_EACH);
 }
 
 /* A plain save with the live section registered: no live phase at all. */
@@ -463,8 +464,10 @@ int main(int argc, char **argv)
     seed_guest("guest-owned", false, 700);
     seed_guest("guest-and-host", true, 500);
     seed_guest_regrab();
-    seed_large_dropped();
-    seed_large_cut();
+    seed_large_dropped("large-dropped", 5u << 20, 16);
+    seed_large_cut("large-cut", 5u << 20, 17);
+    seed_large_dropped("large-file-dropped", (6u << 20) - 1, 20);
+    seed_large_cut("large-file-cut", (6u << 20) - 1, 21);
     seed_no_live_phase();
     seed_by_reference();
     return 0;
