@@ -158,6 +158,11 @@ typedef struct HostMigInfo {
                                    (no thread hand-off in the downtime):
                                    the source's sent it whole, the
                                    destination's received it; else false */
+    uint64_t spliced;           /* a completed incoming live migration's
+                                   bytes that went from the socket into
+                                   the files of its large clipboard slots
+                                   without passing through our memory
+                                   (splice(), plain tcp:); else 0 */
 } HostMigInfo;
 
 /* Fill @info; its error stays valid until the status next changes. */

@@ -57,6 +57,22 @@ static GBytes *sealed_bytes(int fd, void *p, size_t len)
     return g_bytes_new_with_free_func(p, len, sealed_free, s);
 }
 
+int host_sealed_file(void)
+{
+    return memfd_create("vdagent-clipboard", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
+GBytes *host_sealed_finish(int fd, size_t len, GError **errp)
+{
+    if (fcntl(fd, F_ADD_SEALS, SEALS_NEEDED | F_SEAL_SEAL) < 0) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "cannot seal it: %s", g_strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    return host_sealed_adopt(fd, len, errp);
+}
+
 GBytes *host_sealed_copy(const void *p, size_t len)
 {
     const uint8_t *q = p;
@@ -65,7 +81,7 @@ GBytes *host_sealed_copy(const void *p, size_t len)
     int fd;
 
     g_return_val_if_fail(len > 0, NULL);
-    fd = memfd_create("vdagent-clipboard", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    fd = host_sealed_file();
     if (fd < 0) {
         return NULL;
     }

@@ -49,4 +49,18 @@ int host_sealed_fd(GBytes *data);
  */
 GBytes *host_sealed_adopt(int fd, size_t len, GError **errp);
 
+/*
+ * A new empty memfd that host_sealed_finish() can seal (the bytes are
+ * written into it: never map it writable), or -1 with errno set.
+ */
+int host_sealed_file(void);
+
+/*
+ * @fd (taken: closed on failure too), from host_sealed_file() and holding
+ * exactly @len bytes (at least 1), sealed and mapped read-only: a GBytes
+ * of ours.  NULL with @errp set as host_sealed_adopt() does, or when the
+ * seals cannot be added.
+ */
+GBytes *host_sealed_finish(int fd, size_t len, GError **errp);
+
 #endif /* HOST_SEALED_H */
