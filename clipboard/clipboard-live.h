@@ -34,13 +34,18 @@
  * of its total at once, so that a source's bytes are read straight into
  * their place and never moved; memory is taken only as its pieces come
  * (each piece's pages faulted in with one call just before it is read,
- * or by the prefault ops when set: vdc_clipboard_live_set_prefault()).
+ * or by the prefault ops when set: vdc_clipboard_live_set_prefault()),
+ * unless the file ops give it a file, which its pieces are written into
+ * (vdc_clipboard_live_set_file_ops()).  A slot keeps the prefault or
+ * file ops that took it until it lets the buffer or file go.
  * A slot by reference holds what the ref ops gave, exactly its total,
  * counted held as the rest.
  * Nothing reaches the hub from here: a peer's final
  * section names the slots it takes (vdc_clipboard_live_sink_take()).
  *
- * No I/O and no timing: the host program drives both ends.
+ * No I/O of its own (a file slot's bytes are written by the stream,
+ * vdc_migration_get_bytes_file()) and no timing: the host program drives
+ * both ends.
  */
 #ifndef CLIPBOARD_LIVE_H
 #define CLIPBOARD_LIVE_H
