@@ -1107,6 +1107,15 @@ static void assert_files_closed(const Files *f, const char *when)
     }
 }
 
+/* After a failed load: the sink holds nothing, clipboard/png incomplete. */
+static void assert_slot_empty(End *dst)
+{
+    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst->live), 0);
+    ck_assert(!vdc_clipboard_live_sink_complete(dst->live,
+                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
+                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+}
+
 /* PieceReader's pull_file: the bytes written to @fd at @off. */
 static gssize piece_pull_file(void *opaque, int fd, uint64_t off, size_t len,
                               GError **errp)
@@ -1346,10 +1355,7 @@ START_TEST(test_file_adopt_bad)
                   strstr(err->message, "data received into a file") &&
                   strstr(err->message, file_adopt_bad[_i].want),
                   "%s: %s", file_adopt_bad[_i].what, err->message);
-    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
-    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
-                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    assert_slot_empty(&dst);
     ck_assert_ptr_null(vdc_clipboard_live_sink_take(dst.live,
                                                     VDC_CLIPBOARD_SELECTION_CLIPBOARD,
                                                     VDC_CLIPBOARD_TYPE_PNG));
@@ -1401,10 +1407,7 @@ START_TEST(test_file_abandoned)
     vdc_clipboard_peer_release(&src.peer, VDC_CLIPBOARD_SELECTION_CLIPBOARD);
     feed_ok(ld, save_part(&src, MIB));
     ck_assert(fd_is_closed(files.fds[1]));
-    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
-    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
-                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    assert_slot_empty(&dst);
 
     /* new data, then the load abandoned */
     grab(&src, VDC_CLIPBOARD_SELECTION_CLIPBOARD, VDC_CLIPBOARD_TYPE_PNG,
@@ -1505,10 +1508,7 @@ START_TEST(test_file_cut)
     }
     ck_assert_uint_eq(files.opens, 1);
     ck_assert_uint_eq(files.adopts, 0);
-    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
-    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
-                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    assert_slot_empty(&dst);
     assert_files_closed(&files, "after the failed feed");
     a = save_part(&src, MIB);
     ck_assert(!feed(ld, a, false, &again));
@@ -1773,10 +1773,7 @@ START_TEST(test_ref_bad)
                   ref_bad[_i].what, err->message);
     ck_assert_msg(strstr(err->message, "clipboard record at offset"), "%s",
                   err->message);
-    ck_assert_uint_eq(vdc_clipboard_live_sink_held(dst.live), 0);
-    ck_assert(!vdc_clipboard_live_sink_complete(dst.live,
-                                                VDC_CLIPBOARD_SELECTION_CLIPBOARD,
-                                                VDC_CLIPBOARD_TYPE_PNG, NULL));
+    assert_slot_empty(&dst);
     refs_clear(&refs);
     end_fini(&src);
     end_fini(&dst);
