@@ -351,12 +351,17 @@ s_image() {
     out=$($sudo nice bash "$HERE/vm/image.sh" "$CACHE" 2>&1) ||
         { bad "image build: $(tail -5 <<<"$out")"; return; }
     note "$(tail -1 <<<"$out")"
-    # KVM when a vCPU really runs (a nested /dev/kvm may open and then
-    # fail to set the CPU's MSRs: QEMU aborts)
+    # KVM when the guest's own kernel really runs under it: a nested
+    # /dev/kvm may open and then fail to set the CPU's MSRs (QEMU aborts),
+    # or run real mode and hang once the kernel leaves it (seen: nothing
+    # after the boot loader's "Probing EDD", a boot sector's output fine).
+    # The kernel alone, without a root, prints its banner and panics.
     if [ -z "${VM_ACCEL:-}" ] && [ -w /dev/kvm ] &&
-       { echo '{"execute":"qmp_capabilities"}'; sleep 2; echo '{"execute":"quit"}'; } |
-           timeout 20 qemu-system-x86_64 -accel kvm -cpu host -M pc -m 64 -nodefaults \
-               -display none -qmp stdio >/dev/null 2>&1; then
+       timeout 15 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nodefaults \
+           -display none -vga none -no-user-config -no-reboot -serial stdio \
+           -kernel "$CACHE/vmlinuz" \
+           -append 'console=ttyS0 earlyprintk=ttyS0 loglevel=7 panic=-1' \
+           </dev/null 2>/dev/null | grep -q -m1 'Linux version'; then
         ACCEL=kvm
     else
         ACCEL=${VM_ACCEL:-tcg}
@@ -725,13 +730,13 @@ s_large_stop() {
 # C -> D, the operator's live sequence: the backend's live phase runs
 # beside QEMU's RAM copy, both wait in pre-switchover, the backend
 # switches over first (its remainder only), then QEMU.  The destination
-# backend is started as the README advises for large clipboards, with
-# its memory preallocated (--incoming-prealloc).
+# backend is started plainly: over tcp: its large clipboard is spliced
+# into a memfd, no preallocation needed.
 s_large_live() {
     local r cap t_mig t_pre t_be t_done dt qd hs qs
     cap='{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"pause-before-switchover","state":true}]}}'
     large_before c C "large live" || return
-    host_dest d --incoming-prealloc "$((LARGE + 1))M" || return
+    host_dest d || return
     qemu_dest D d || return
     r=$(hq c "$cap") || { bad "vdagent-host migrate-set-capabilities: $r"; return; }
     r=$(qq C "$cap") || { bad "QEMU migrate-set-capabilities: $r"; return; }
