@@ -1129,6 +1129,23 @@ static void next_source_completes(const char *uri, GBytes *big)
                  VDC_CLIPBOARD_TYPE_PNG, big);
 }
 
+/*
+ * The destination failed an incoming migration with @error in its
+ * message (@name says which case), and waits: still inmigrate, nothing
+ * loaded.
+ */
+static void assert_dest_failed(const char *name, const char *error)
+{
+    HostMigInfo info;
+
+    host_migration_info(dst.mig, &info);
+    ck_assert_msg(info.error && strstr(info.error, error), "%s: %s", name,
+                  info.error ? info.error : "(no error)");
+    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
+    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
+                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+}
+
 static const struct {
     const char *name;
     const char *error;          /* part of the destination's error */
@@ -1156,7 +1173,6 @@ START_TEST(test_hostile)
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     uint8_t hdr[20] = { 'V', 'D', 'M', 'G', 2 };
     static const uint8_t zeros[20];
-    HostMigInfo info;
     int fd;
 
     incoming(&dst, uri);
@@ -1216,12 +1232,7 @@ START_TEST(test_hostile)
     }
     wait_status(&dst, HOST_MIG_FAILED);
     close(fd);
-    host_migration_info(dst.mig, &info);
-    ck_assert_msg(strstr(info.error, hostile[_i].error), "%s: %s",
-                  hostile[_i].name, info.error);
-    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
-    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
-                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    assert_dest_failed(hostile[_i].name, hostile[_i].error);
     /* the destination waits for the next source, which completes */
     next_source_completes(uri, big);
 }
@@ -1353,7 +1364,6 @@ START_TEST(test_ref_hostile)
     char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
     struct iovec iov;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    HostMigInfo info;
     int fd, passed = -1, pipefd[2] = { -1, -1 };
     unsigned fds_before;
 
@@ -1412,12 +1422,7 @@ START_TEST(test_ref_hostile)
     }
     wait_status(&dst, HOST_MIG_FAILED);
     close(fd);
-    host_migration_info(dst.mig, &info);
-    ck_assert_msg(strstr(info.error, ref_hostile[_i].error), "%s: %s",
-                  ref_hostile[_i].name, info.error);
-    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
-    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
-                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    assert_dest_failed(ref_hostile[_i].name, ref_hostile[_i].error);
     /* every descriptor that came was closed (the listener stays) */
     test_run_for(50);
     ck_assert_uint_eq(open_fds(), fds_before);
@@ -1529,12 +1534,7 @@ START_TEST(test_splice_hostile)
     wait_status(&dst, HOST_MIG_FAILED);
     g_thread_join(t);
     close(w.fd);
-    host_migration_info(dst.mig, &info);
-    ck_assert_msg(strstr(info.error, splice_hostile[_i].error), "%s: %s",
-                  splice_hostile[_i].name, info.error);
-    ck_assert_int_eq(host_status(&dst.host), HOST_INMIGRATE);
-    ck_assert_ptr_null(vdc_clipboard_hub_info(dst.host.hub,
-                                              VDC_CLIPBOARD_SELECTION_CLIPBOARD));
+    assert_dest_failed(splice_hostile[_i].name, splice_hostile[_i].error);
     /* the slot's file and the pipe were closed with the attempt */
     test_run_for(50);
     ck_assert_uint_eq(open_fds(), fds_before);
