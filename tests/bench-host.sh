@@ -62,6 +62,7 @@
 # work directory is removed on exit.
 set -u
 export LC_ALL=C                  # '.' in $EPOCHREALTIME and printf %f
+. "$(dirname "$0")/tcp-port.sh"    # tcp_port
 
 B=${1:-build}
 if ! B=$(cd "$B" 2>/dev/null && pwd); then
@@ -643,7 +644,7 @@ live_once() {
     N_LIVE=$((N_LIVE + 1))
     src=ls$N_LIVE dst=ld$N_LIVE
     if [ "$1" = tcp ]; then
-        uri="tcp:127.0.0.1:$((20000 + RANDOM % 30000))"
+        uri="tcp:127.0.0.1:$(tcp_port)"
     else
         uri="unix:$W/$dst.mig"
     fi
@@ -786,7 +787,7 @@ tls_once() {
     local -a extra=()
     [ "$1" = tls ] && extra=(--tls-creds "$W/certs/good")
     N_LIVE=$((N_LIVE + 1))
-    src=ts$N_LIVE dst=td$N_LIVE port=$((20000 + RANDOM % 30000))
+    src=ts$N_LIVE dst=td$N_LIVE port=$(tcp_port)
     start "$HOST" --guest sim --qmp "unix:$W/$src.qmp" "${extra[@]}" >>"$W/$src.log" 2>&1
     spid=$LAST
     start "$HOST" --incoming "tcp:127.0.0.1:$port" --qmp "unix:$W/$dst.qmp" \

@@ -593,7 +593,7 @@ s_file_tcp() {
         die "--guest sim never connected"
     src_caps=$(array "$(qmp tsrc.qmp '{"execute":"query-vdagent"}')" guest-caps)
     for ((tries = 0; tries < 5; tries++)); do
-        port=$((20000 + RANDOM % 30000))
+        port=$(tcp_port)
         start_host "tdst" --incoming "tcp:127.0.0.1:$port" --guest "unix:$D/tchan"
         wait_for 5 q_match tdst.qmp '{"execute":"query-migrate"}' '"setup"' && break
         stop tdst
@@ -1031,7 +1031,7 @@ s_hostile_mig() {
     # nothing) is dropped within a few seconds; then a real source gets in
     # (the destination with 8 MiB preallocated, which it does not need)
     for ((tries = 0; tries < 5; tries++)); do
-        port=$((20000 + RANDOM % 30000))
+        port=$(tcp_port)
         start_host dst --incoming "tcp:127.0.0.1:$port" --incoming-prealloc 8M
         wait_for 5 q_match dst.qmp '{"execute":"query-migrate"}' '"setup"' && break
         stop dst
@@ -1364,7 +1364,7 @@ s_inflight() {
             # a VM migration; the destination's own guest socket, to
             # which the emulator's chardev moves once the state is there
             for ((tries = 0; tries < 5; tries++)); do
-                port=$((20000 + RANDOM % 30000))
+                port=$(tcp_port)
                 start_host_via "$next" "${pre[@]}" -- --guest "unix:$D/chan$i" \
                     --incoming "tcp:127.0.0.1:$port"
                 wait_for 5 q_match "$next.qmp" '{"execute":"query-migrate"}' '"setup"' && break
@@ -1517,7 +1517,7 @@ s_heads() {
 
     heads_dest() { # NAME: a destination listening on a free tcp: port ($port)
         for ((tries = 0; tries < 5; tries++)); do
-            port=$((20000 + RANDOM % 30000))
+            port=$(tcp_port)
             start_host "$1" --incoming "tcp:127.0.0.1:$port" --guest "unix:$D/$1.chan"
             wait_for 5 q_match "$1.qmp" '{"execute":"query-migrate"}' '"setup"' && return 0
             stop "$1"
@@ -1598,7 +1598,7 @@ s_live() {
 
     # a tcp: destination killed in the live phase
     for ((tries = 0; tries < 5; tries++)); do
-        port=$((20000 + RANDOM % 30000))
+        port=$(tcp_port)
         start_host dead --incoming "tcp:127.0.0.1:$port"
         wait_for 5 q_match dead.qmp '{"execute":"query-migrate"}' '"setup"' && break
         stop dead
@@ -1748,7 +1748,7 @@ s_quiet_flood() {
         case $kind in
         tcp)
             for ((tries = 0; tries < 5; tries++)); do
-                port=$((20000 + RANDOM % 30000))
+                port=$(tcp_port)
                 start_host "$next" --max-message 65536 --guest "unix:$D/chan$i" \
                     --incoming "tcp:127.0.0.1:$port"
                 wait_for 5 q_match "$next.qmp" '{"execute":"query-migrate"}' '"setup"' && break
@@ -1794,7 +1794,7 @@ tls_dest() { # NAME ARGS...: a destination on a free tcp: port ($port) of $TLS_A
     local name=$1 tries
     shift
     for ((tries = 0; tries < 5; tries++)); do
-        port=$((20000 + RANDOM % 30000))
+        port=$(tcp_port)
         start_host "$name" --guest "unix:$D/$name.chan" \
             --incoming "tcp:${TLS_ADDR:-127.0.0.1}:$port" "$@"
         wait_for 5 q_match "$name.qmp" '{"execute":"query-migrate"}' '"setup"' && return 0
@@ -1880,11 +1880,11 @@ s_tls() {
     TLS_ADDR=127.0.0.2 tls_dest d_name --tls-creds "$G"
     tls_refused s_good "tcp:127.0.0.2:$port" "the peer's certificate does not name the host" \
         d_name "did the source refuse"
-    peerport=$((20000 + RANDOM % 30000))
+    peerport=$(tcp_port)
     start peer3 "$TP" cut-server "$peerport"
     wait_for 5 grep -q listening "$D/peer3.log" || die "tls-peer cut-server did not listen"
     tls_refused s_good "tcp:127.0.0.1:$peerport" "TLS handshake failed"
-    peerport=$((20000 + RANDOM % 30000))
+    peerport=$(tcp_port)
     start peer4 timeout 10 "$TP" garbage-server "$G" "$peerport"
     wait_for 5 grep -q listening "$D/peer4.log" || die "tls-peer garbage-server did not listen"
     tls_refused s_good "tcp:127.0.0.1:$peerport" "TLS: "

@@ -19,6 +19,8 @@
 # and defines bad (a failure's reason) for start_xvfb.  Fd 3 is the
 # script's terminal (exec 3>&1): cleanup and on_signal write there.
 
+. "$(dirname "${BASH_SOURCE[0]}")/tcp-port.sh"     # tcp_port
+
 declare -A PID=()               # NAME -> PID of what start started
 PIDS=()                         # every PID started, oldest first
 

@@ -118,7 +118,7 @@ host_dest() { # NAME ARGS...: a destination on a free tcp port (PORT)
     local tries n=$1
     shift
     for ((tries = 0; tries < 5; tries++)); do
-        PORT=$((20000 + RANDOM % 30000))
+        PORT=$(tcp_port)
         host_start "$n" --incoming "tcp:127.0.0.1:$PORT" "$@" &&
             wait_for 5 h_match "$n" '{"execute":"query-migrate"}' '"setup"' && return 0
         stop "$n"
